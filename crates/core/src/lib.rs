@@ -1,0 +1,28 @@
+//! Ombud's domain: typed ids, tenants, channels, contacts, conversations, messages,
+//! complaints and their state machine, domain events. No I/O lives here.
+
+pub mod channel;
+pub mod clock;
+pub mod complaint;
+pub mod conversation;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod language;
+pub mod message;
+pub mod secret;
+pub mod tenant;
+
+pub use channel::{Channel, ChannelKind, WhatsAppConfig};
+pub use clock::{Clock, SystemClock};
+pub use complaint::{
+    Category, Complaint, ComplaintEvent, ComplaintNumber, ComplaintStatus, Priority, Source,
+};
+pub use conversation::{Contact, Conversation, ConversationState};
+pub use error::ValidationError;
+pub use event::EventType;
+pub use id::*;
+pub use language::Language;
+pub use message::{DeliveryStatus, Direction, Message, MessageKind};
+pub use secret::Secret;
+pub use tenant::{ComplaintPrefix, Tenant, TenantSlug, TimeZoneName};

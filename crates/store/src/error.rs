@@ -1,0 +1,25 @@
+use ombud_core::ValidationError;
+
+/// What can go wrong in a store, independent of the backend. Unique-key violations
+/// arrive as `Conflict` so the edge can answer 409, never 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict on {field}: {reason}")]
+    Conflict { field: String, reason: String },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Internal(String),
+}
+
+impl StoreError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,162 @@
+//! Storage for Ombud behind backend-neutral traits. Every method that touches tenant
+//! data takes the tenant first; the only unscoped look-ups are the entry points that
+//! *find* the tenant (a channel by its id, a tenant by its slug).
+//!
+//! `sqlite` is the embedded default; a PostgreSQL backend implements the same traits.
+
+mod error;
+pub mod model;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant>;
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
+
+    async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category>;
+    async fn categories(&self, tenant: &TenantId) -> StoreResult<Vec<Category>>;
+
+    /// Saves the next version of the named agent (creating the agent on first use).
+    async fn create_agent_version(
+        &self,
+        tenant: &TenantId,
+        new: NewAgentVersion,
+    ) -> StoreResult<AgentVersion>;
+    async fn latest_agent_version(
+        &self,
+        tenant: &TenantId,
+        agent_name: &str,
+    ) -> StoreResult<Option<AgentVersion>>;
+}
+
+#[async_trait]
+pub trait ChannelStore: Send + Sync {
+    async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel>;
+    /// Unscoped: a webhook names only the channel, and the channel names its tenant.
+    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>>;
+    async fn channels(&self, tenant: &TenantId) -> StoreResult<Vec<Channel>>;
+}
+
+#[async_trait]
+pub trait InboundStore: Send + Sync {
+    /// Stores a channel delivery in one transaction: contacts and conversations are
+    /// made as needed, messages deduplicated on their provider id, status reports
+    /// applied to our outbound messages. Durable when this returns.
+    async fn ingest(
+        &self,
+        channel: &Channel,
+        batch: InboundBatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<IngestOutcome>;
+}
+
+#[async_trait]
+pub trait RunStore: Send + Sync {
+    /// Every conversation the bot owes an answer (crash recovery on start).
+    async fn due_conversations(&self) -> StoreResult<Vec<ConversationKey>>;
+    async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>>;
+    async fn commit_run(&self, commit: RunCommit) -> StoreResult<CommitOutcome>;
+    /// Inbound messages of the conversation up to `up_to_seq` sent since `day_start`
+    /// and since `window_start`: what per-contact limits count.
+    async fn contact_activity(
+        &self,
+        key: &ConversationKey,
+        up_to_seq: i64,
+        day_start: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> StoreResult<ContactActivity>;
+    async fn conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<Message>>;
+    async fn executions(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<Execution>>;
+}
+
+#[async_trait]
+pub trait ComplaintStore: Send + Sync {
+    /// Creates a complaint with the next number of the tenant's local day. With an
+    /// `origin_key` already used, returns the existing complaint and `false`.
+    async fn create_complaint(
+        &self,
+        tenant: &Tenant,
+        new: NewComplaint,
+    ) -> StoreResult<(Complaint, bool)>;
+    async fn complaint_by_number(
+        &self,
+        tenant: &TenantId,
+        number: &ComplaintNumber,
+    ) -> StoreResult<Option<Complaint>>;
+    async fn complaints_of_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        open_only: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<Complaint>>;
+    async fn complaints(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<Complaint>>;
+    async fn complaint_events(
+        &self,
+        tenant: &TenantId,
+        complaint: &ComplaintId,
+    ) -> StoreResult<Vec<ComplaintEvent>>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Claims up to `limit` due sends, each leased until `lease_until`.
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>>;
+    async fn complete_outbox(
+        &self,
+        id: i64,
+        outcome: SendOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// When the next pending send falls due, if any.
+    async fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Returns claims a dead process left behind to the queue; they are sent again
+    /// with the same idempotency key.
+    async fn release_outbox_claims(&self) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait HealthStore: Send + Sync {
+    /// Answers only if the database does; says which schema version is applied.
+    async fn schema_status(&self) -> StoreResult<SchemaStatus>;
+}
+
+/// Everything Ombud stores, as one object the engine and the web layer share.
+pub trait Store:
+    TenantStore + ChannelStore + InboundStore + RunStore + ComplaintStore + OutboxStore + HealthStore
+{
+}
+
+impl<T> Store for T where
+    T: TenantStore
+        + ChannelStore
+        + InboundStore
+        + RunStore
+        + ComplaintStore
+        + OutboxStore
+        + HealthStore
+{
+}

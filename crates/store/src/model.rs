@@ -1,0 +1,247 @@
+//! What goes into and comes out of the store, beyond the domain types themselves.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub slug: TenantSlug,
+    pub name: String,
+    pub complaint_prefix: ComplaintPrefix,
+    pub default_language: Language,
+    pub timezone: TimeZoneName,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCategory {
+    pub slug: String,
+    pub names: BTreeMap<String, String>,
+    pub keywords: Vec<String>,
+    pub default_priority: Priority,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    pub kind: ChannelKind,
+    pub name: String,
+    pub whatsapp: WhatsAppConfig,
+    pub deployed_version: Option<AgentVersionId>,
+}
+
+/// An immutable configuration snapshot of an agent; a channel runs one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentVersion {
+    pub id: AgentVersionId,
+    pub tenant_id: TenantId,
+    pub agent_id: AgentId,
+    pub agent_name: String,
+    pub kind: String,
+    pub number: i64,
+    pub config: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgentVersion {
+    pub agent_name: String,
+    pub kind: String,
+    pub config: Value,
+    pub changelog: String,
+}
+
+/// One channel delivery, parsed: new messages and status reports for ours.
+#[derive(Debug, Clone, Default)]
+pub struct InboundBatch {
+    pub messages: Vec<InboundMessage>,
+    pub statuses: Vec<StatusReport>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InboundMessage {
+    /// The sender's id on the channel (`wa_id`).
+    pub from: String,
+    pub profile_name: Option<String>,
+    pub provider_id: String,
+    pub kind: MessageKind,
+    pub body: String,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    pub provider_id: String,
+    pub status: DeliveryStatus,
+    pub error: Option<String>,
+    /// What we attached when sending (our message id), echoed back by the channel.
+    pub callback_data: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConversationRef<'a> {
+    pub tenant_id: &'a TenantId,
+    pub conversation_id: &'a ConversationId,
+}
+
+/// An owned (tenant, conversation) pair: the queue's unit of work.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ConversationKey {
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOutcome {
+    pub stored: Vec<MessageId>,
+    pub duplicates: usize,
+    pub statuses_applied: usize,
+    /// Conversations that have new work for the bot.
+    pub due: Vec<ConversationKey>,
+}
+
+/// Everything an agent run needs, read in one go.
+#[derive(Debug, Clone)]
+pub struct RunContext {
+    pub tenant: Tenant,
+    pub channel: Channel,
+    pub contact: Contact,
+    pub conversation: Conversation,
+    /// Inbound messages past the run cursor, in order.
+    pub pending: Vec<Message>,
+    pub agent_version: Option<AgentVersion>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecutionStatus {
+    Ok,
+    Failed,
+}
+
+impl ExecutionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    pub id: ExecutionId,
+    pub agent_version_id: Option<AgentVersionId>,
+    pub from_seq: i64,
+    pub to_seq: i64,
+    pub status: ExecutionStatus,
+    pub output: Value,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Execution {
+    pub id: ExecutionId,
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    pub agent_version_id: Option<AgentVersionId>,
+    pub from_seq: i64,
+    pub to_seq: i64,
+    pub status: String,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewReply {
+    pub body: String,
+    pub in_reply_to: Option<MessageId>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub kind: EventType,
+    pub data: Value,
+}
+
+/// The result of an agent run, applied in one transaction: cursor, agent memory,
+/// conversation state, replies with their outbox rows, the execution, the events.
+/// Applied only if the cursor still stands at `expected_cursor`, so a run can never
+/// be committed twice.
+#[derive(Debug, Clone)]
+pub struct RunCommit {
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    pub expected_cursor: i64,
+    pub new_cursor: i64,
+    pub agent_state: Value,
+    pub state: ConversationState,
+    pub contact_language: Option<Language>,
+    pub replies: Vec<NewReply>,
+    pub execution: NewExecution,
+    pub events: Vec<NewEvent>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    Committed { replies: Vec<MessageId> },
+    /// Another run moved the cursor first; nothing was written.
+    CursorMoved,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewComplaint {
+    /// Makes creation idempotent: the same key returns the complaint made first.
+    pub origin_key: Option<String>,
+    pub channel_id: Option<ChannelId>,
+    pub contact_id: Option<ContactId>,
+    pub conversation_id: Option<ConversationId>,
+    pub category_id: Option<CategoryId>,
+    pub description: String,
+    pub location: Option<String>,
+    pub language: Language,
+    pub priority: Priority,
+    pub source: Source,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How many messages a contact sent before the current batch, for rate limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContactActivity {
+    pub since_day_start: u32,
+    pub in_last_window: u32,
+}
+
+/// An outbound message claimed for sending.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub channel_id: ChannelId,
+    pub message_id: MessageId,
+    pub to: String,
+    pub body: String,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub enum SendOutcome {
+    Sent { provider_id: String },
+    Retry { next_attempt_at: DateTime<Utc>, error: String },
+    Failed { error: String },
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SchemaStatus {
+    pub applied: i64,
+    pub expected: i64,
+}

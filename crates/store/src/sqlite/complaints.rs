@@ -1,0 +1,182 @@
+//! Complaints: numbering, idempotent creation, look-ups.
+
+use async_trait::async_trait;
+use ombud_core::*;
+use rusqlite::params;
+
+use super::rows::{self, all, one, time_text};
+use super::SqliteStore;
+use crate::*;
+
+#[async_trait]
+impl ComplaintStore for SqliteStore {
+    async fn create_complaint(
+        &self,
+        tenant: &Tenant,
+        new: NewComplaint,
+    ) -> StoreResult<(Complaint, bool)> {
+        let tenant = tenant.clone();
+        self.write(move |conn| {
+            let t = tenant.id.as_str();
+            if let Some(key) = &new.origin_key {
+                let sql = format!(
+                    "select {} from complaints where tenant_id = ?1 and origin_key = ?2",
+                    rows::COMPLAINT_COLS
+                );
+                if let Some(existing) = one(conn, &sql, params![t, key], rows::complaint)? {
+                    return Ok((existing, false));
+                }
+            }
+            if let Some(cat) = &new.category_id {
+                let owned: bool = conn
+                    .prepare_cached("select 1 from categories where id = ?1 and tenant_id = ?2")?
+                    .exists(params![cat.as_str(), t])?;
+                if !owned {
+                    return Err(StoreError::Invalid(ValidationError::new(
+                        "category_id",
+                        "no such category",
+                    )));
+                }
+            }
+            // The counter row is updated inside this transaction, so numbers are
+            // gap-free: a rolled-back complaint takes its number back with it.
+            let day = tenant.local_date(new.at);
+            let day_text = day.format("%Y%m%d").to_string();
+            let n: i64 = conn
+                .prepare_cached(
+                    "insert into complaint_counters (tenant_id, day, last) values (?1, ?2, 1)
+                     on conflict (tenant_id, day) do update set last = last + 1
+                     returning last",
+                )?
+                .query_row(params![t, day_text], |r| r.get(0))?;
+            let complaint = Complaint {
+                id: ComplaintId::new(),
+                tenant_id: tenant.id.clone(),
+                number: ComplaintNumber::new(&tenant.complaint_prefix, day, n as u32),
+                channel_id: new.channel_id,
+                contact_id: new.contact_id,
+                conversation_id: new.conversation_id,
+                category_id: new.category_id,
+                description: new.description,
+                location: new.location,
+                language: new.language,
+                priority: new.priority,
+                status: ComplaintStatus::New,
+                source: new.source,
+                created_at: new.at,
+                updated_at: new.at,
+            };
+            let c = &complaint;
+            let at = time_text(new.at);
+            conn.prepare_cached(
+                "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
+                    category_id, description, location, language, priority, status, source, origin_key,
+                    created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+            )?
+            .execute(params![
+                c.id.as_str(),
+                t,
+                c.number.as_str(),
+                c.channel_id.as_ref().map(|v| v.as_str()),
+                c.contact_id.as_ref().map(|v| v.as_str()),
+                c.conversation_id.as_ref().map(|v| v.as_str()),
+                c.category_id.as_ref().map(|v| v.as_str()),
+                c.description,
+                c.location,
+                c.language.as_str(),
+                c.priority.as_str(),
+                c.status.as_str(),
+                c.source.as_str(),
+                new.origin_key,
+                at
+            ])?;
+            conn.prepare_cached(
+                "insert into complaint_events (tenant_id, complaint_id, actor, action, to_value, created_at)
+                 values (?1, ?2, ?3, 'created', ?4, ?5)",
+            )?
+            .execute(params![t, c.id.as_str(), new.actor, c.status.as_str(), at])?;
+            rows::insert_event(
+                conn,
+                &tenant.id,
+                EventType::ComplaintCreated,
+                &serde_json::to_value(c).map_err(StoreError::internal)?,
+                new.at,
+            )?;
+            Ok((complaint, true))
+        })
+        .await
+    }
+
+    async fn complaint_by_number(
+        &self,
+        tenant: &TenantId,
+        number: &ComplaintNumber,
+    ) -> StoreResult<Option<Complaint>> {
+        let (tenant, number) = (tenant.clone(), number.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from complaints where tenant_id = ?1 and number = ?2",
+                rows::COMPLAINT_COLS
+            );
+            one(conn, &sql, params![tenant.as_str(), number.as_str()], rows::complaint)
+        })
+        .await
+    }
+
+    async fn complaints_of_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        open_only: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<Complaint>> {
+        let (tenant, contact) = (tenant.clone(), contact.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from complaints where tenant_id = ?1 and contact_id = ?2
+                   and (?3 = 0 or status not in ('resolved', 'closed', 'rejected'))
+                 order by created_at desc limit ?4",
+                rows::COMPLAINT_COLS
+            );
+            all(
+                conn,
+                &sql,
+                params![tenant.as_str(), contact.as_str(), open_only as i64, limit],
+                rows::complaint,
+            )
+        })
+        .await
+    }
+
+    async fn complaints(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<Complaint>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from complaints where tenant_id = ?1 order by created_at desc, id desc limit ?2",
+                rows::COMPLAINT_COLS
+            );
+            all(conn, &sql, params![tenant.as_str(), limit], rows::complaint)
+        })
+        .await
+    }
+
+    async fn complaint_events(
+        &self,
+        tenant: &TenantId,
+        complaint: &ComplaintId,
+    ) -> StoreResult<Vec<ComplaintEvent>> {
+        let (tenant, complaint) = (tenant.clone(), complaint.clone());
+        self.read(move |conn| {
+            all(
+                conn,
+                "select complaint_id, tenant_id, actor, action, from_value, to_value, created_at
+                 from complaint_events where tenant_id = ?1 and complaint_id = ?2 order by id",
+                params![tenant.as_str(), complaint.as_str()],
+                rows::complaint_event,
+            )
+        })
+        .await
+    }
+}
+

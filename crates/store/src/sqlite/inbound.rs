@@ -1,0 +1,188 @@
+//! Ingesting a channel delivery: contacts, conversations, messages, statuses.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::rows::{self, time_text};
+use super::SqliteStore;
+use crate::*;
+
+#[async_trait]
+impl InboundStore for SqliteStore {
+    async fn ingest(
+        &self,
+        channel: &Channel,
+        batch: InboundBatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<IngestOutcome> {
+        let channel = channel.clone();
+        self.write(move |conn| {
+            let mut outcome = IngestOutcome::default();
+            for m in &batch.messages {
+                match store_message(conn, &channel, m, at)? {
+                    Some((id, key)) => {
+                        outcome.stored.push(id);
+                        if let Some(key) = key {
+                            if !outcome.due.contains(&key) {
+                                outcome.due.push(key);
+                            }
+                        }
+                    }
+                    None => outcome.duplicates += 1,
+                }
+            }
+            for s in &batch.statuses {
+                if apply_status(conn, &channel, s, at)? {
+                    outcome.statuses_applied += 1;
+                }
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+}
+
+/// Stores one inbound message unless its provider id was seen before. Returns its id,
+/// and the conversation if the bot now owes it an answer.
+fn store_message(
+    conn: &Connection,
+    channel: &Channel,
+    m: &InboundMessage,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<(MessageId, Option<ConversationKey>)>> {
+    let seen: bool = conn
+        .prepare_cached("select 1 from messages where channel_id = ?1 and provider_id = ?2")?
+        .exists(params![channel.id.as_str(), m.provider_id])?;
+    if seen {
+        return Ok(None);
+    }
+    let now = time_text(at);
+    let tenant = channel.tenant_id.as_str();
+    let contact_id: Option<String> = conn
+        .prepare_cached("select id from contacts where channel_id = ?1 and external_id = ?2")?
+        .query_row(params![channel.id.as_str(), m.from], |r| r.get(0))
+        .optional()?;
+    let contact_id = match contact_id {
+        Some(id) => {
+            conn.prepare_cached(
+                "update contacts set last_seen_at = ?2, messages_in = messages_in + 1,
+                    profile_name = coalesce(?3, profile_name) where id = ?1",
+            )?
+            .execute(params![id, now, m.profile_name])?;
+            id
+        }
+        None => {
+            let id = ContactId::new().to_string();
+            conn.prepare_cached(
+                "insert into contacts (id, tenant_id, channel_id, external_id, profile_name,
+                    first_seen_at, last_seen_at, messages_in) values (?1, ?2, ?3, ?4, ?5, ?6, ?6, 1)",
+            )?
+            .execute(params![id, tenant, channel.id.as_str(), m.from, m.profile_name, now])?;
+            id
+        }
+    };
+    let open: Option<(String, String)> = conn
+        .prepare_cached(
+            "select id, state from conversations where contact_id = ?1 and state != 'closed'",
+        )?
+        .query_row([&contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let (conversation_id, state) = match open {
+        Some(found) => found,
+        None => {
+            let id = ConversationId::new().to_string();
+            conn.prepare_cached(
+                "insert into conversations (id, tenant_id, channel_id, contact_id, state, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, 'bot', ?5, ?5)",
+            )?
+            .execute(params![id, tenant, channel.id.as_str(), contact_id, now])?;
+            (id, "bot".to_owned())
+        }
+    };
+    let seq: i64 = conn
+        .prepare_cached(
+            "update conversations set inbound_seq = inbound_seq + 1, last_inbound_at = ?2, updated_at = ?2
+             where id = ?1 returning inbound_seq",
+        )?
+        .query_row(params![conversation_id, now], |r| r.get(0))?;
+    let message_id = MessageId::new();
+    conn.prepare_cached(
+        "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
+            kind, body, status, created_at, updated_at)
+         values (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?9)",
+    )?
+    .execute(params![
+        message_id.as_str(),
+        tenant,
+        channel.id.as_str(),
+        conversation_id,
+        seq,
+        m.provider_id,
+        m.kind.as_str(),
+        m.body,
+        now
+    ])?;
+    rows::insert_event(
+        conn,
+        &channel.tenant_id,
+        EventType::MessageReceived,
+        &serde_json::json!({
+            "message_id": message_id, "conversation_id": conversation_id,
+            "channel_id": channel.id, "kind": m.kind.as_str(),
+        }),
+        at,
+    )?;
+    let due = (state == "bot").then(|| -> StoreResult<ConversationKey> {
+        Ok(ConversationKey {
+            tenant_id: channel.tenant_id.clone(),
+            conversation_id: rows::parsed(conversation_id.parse())?,
+        })
+    });
+    Ok(Some((message_id, due.transpose()?)))
+}
+
+/// Applies a delivery report to one of our outbound messages on this channel, found
+/// by the provider's id or by the message id we attached when sending. Reports for
+/// messages of another channel are never matched.
+fn apply_status(
+    conn: &Connection,
+    channel: &Channel,
+    s: &StatusReport,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let found: Option<(String, String, String)> = conn
+        .prepare_cached(
+            "select id, status, tenant_id from messages
+             where channel_id = ?1 and direction = 'outbound' and (provider_id = ?2 or id = ?3)
+             limit 1",
+        )?
+        .query_row(
+            params![channel.id.as_str(), s.provider_id, s.callback_data],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((id, current, _tenant)) = found else {
+        return Ok(false);
+    };
+    let current = DeliveryStatus::parse(&current).unwrap_or(DeliveryStatus::Pending);
+    if !s.status.may_follow(current) {
+        return Ok(false);
+    }
+    conn.prepare_cached(
+        "update messages set status = ?2, error = coalesce(?3, error),
+            provider_id = coalesce(provider_id, ?4), updated_at = ?5 where id = ?1",
+    )?
+    .execute(params![id, s.status.as_str(), s.error, s.provider_id, time_text(at)])?;
+    if s.status == DeliveryStatus::Failed {
+        rows::insert_event(
+            conn,
+            &channel.tenant_id,
+            EventType::MessageFailed,
+            &serde_json::json!({"message_id": id, "error": s.error}),
+            at,
+        )?;
+    }
+    Ok(true)
+}

@@ -1,0 +1,155 @@
+//! The embedded default: one SQLite file in WAL mode. All writes go through one
+//! writer thread that groups whatever is waiting into a single transaction (group
+//! commit); reads use a small pool of connections on blocking threads. Nothing
+//! blocking ever runs on the async runtime's threads.
+
+mod complaints;
+mod inbound;
+mod outbox;
+mod rows;
+mod runs;
+mod schema;
+mod tenants;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
+pub use schema::migrate;
+use writer::Writer;
+
+const READERS: usize = 4;
+
+/// The SQLite store. Cheap to clone; all clones share the writer and the pool.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Writer,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies any pending
+    /// migrations.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = open_connection(path, false)?;
+        schema::migrate(&conn)?;
+        let writer = Writer::start(conn)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer,
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` inside the writer's current group transaction. The result is
+    /// returned only after that transaction has committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.writer.submit(f).await
+    }
+
+    /// Runs `f` on a pooled read connection on a blocking thread.
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().map_err(StoreError::internal)?.pop();
+            let conn = match pooled {
+                Some(c) => c,
+                None => open_connection(&inner.path, true)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                if pool.len() < READERS {
+                    pool.push(conn);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(StoreError::internal)?;
+    let pragmas = if read_only {
+        "pragma foreign_keys = on;"
+    } else {
+        "pragma journal_mode = wal; pragma synchronous = normal; pragma foreign_keys = on;"
+    };
+    conn.execute_batch(pragmas).map_err(StoreError::internal)?;
+    Ok(conn)
+}
+
+#[async_trait]
+impl HealthStore for SqliteStore {
+    async fn schema_status(&self) -> StoreResult<SchemaStatus> {
+        self.read(|conn| {
+            Ok(SchemaStatus {
+                applied: schema::applied_version(conn)?,
+                expected: schema::latest_version(),
+            })
+        })
+        .await
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+            use rusqlite::ErrorCode::*;
+            match f.code {
+                ConstraintViolation => {
+                    let reason = msg.clone().unwrap_or_else(|| e.to_string());
+                    let field = reason
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or("value")
+                        .trim()
+                        .to_owned();
+                    return StoreError::Conflict {
+                        field,
+                        reason: "already exists".into(),
+                    };
+                }
+                DatabaseBusy | DatabaseLocked | CannotOpen | DiskFull | ReadOnly => {
+                    return StoreError::Unavailable(e.to_string());
+                }
+                _ => {}
+            }
+        }
+        StoreError::Internal(e.to_string())
+    }
+}

@@ -1,0 +1,158 @@
+//! The send outbox: claim due rows with a lease, record how each send went.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use rusqlite::params;
+
+use super::rows::{self, all, one, time_text};
+use super::SqliteStore;
+use crate::*;
+
+#[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxItem>> {
+        self.write(move |conn| {
+            let now_t = time_text(now);
+            let items = all(
+                conn,
+                "select o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body,
+                        o.attempts, o.created_at
+                 from outbox o
+                 join messages m on m.id = o.message_id
+                 join conversations v on v.id = m.conversation_id
+                 join contacts c on c.id = v.contact_id
+                 where (o.status = 'pending' and o.next_attempt_at <= ?1)
+                    or (o.status = 'sending' and o.lease_until <= ?1)
+                 order by o.next_attempt_at, o.id limit ?2",
+                params![now_t, limit],
+                |r| {
+                    Ok(OutboxItem {
+                        id: r.get(0)?,
+                        tenant_id: rows::parsed(r.get::<_, String>(1)?.parse())?,
+                        channel_id: rows::parsed(r.get::<_, String>(2)?.parse())?,
+                        message_id: rows::parsed(r.get::<_, String>(3)?.parse())?,
+                        to: r.get(4)?,
+                        body: r.get(5)?,
+                        attempts: r.get::<_, i64>(6)? as u32 + 1,
+                        created_at: rows::parse_time(&r.get::<_, String>(7)?)?,
+                    })
+                },
+            )?;
+            let mut claim = conn.prepare_cached(
+                "update outbox set status = 'sending', attempts = attempts + 1, lease_until = ?2,
+                    updated_at = ?3 where id = ?1",
+            )?;
+            for item in &items {
+                claim.execute(params![item.id, time_text(lease_until), now_t])?;
+            }
+            Ok(items)
+        })
+        .await
+    }
+
+    async fn complete_outbox(
+        &self,
+        id: i64,
+        outcome: SendOutcome,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.write(move |conn| {
+            let at_t = time_text(at);
+            let Some((message_id, tenant)) = one(
+                conn,
+                "select message_id, tenant_id from outbox where id = ?1",
+                [id],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )?
+            else {
+                return Err(StoreError::NotFound("outbox item"));
+            };
+            let tenant: TenantId = rows::parsed(tenant.parse())?;
+            match outcome {
+                SendOutcome::Sent { provider_id } => {
+                    conn.prepare_cached(
+                        "update outbox set status = 'sent', lease_until = null, last_error = null,
+                            updated_at = ?2 where id = ?1",
+                    )?
+                    .execute(params![id, at_t])?;
+                    // A status report may already have moved the message further.
+                    conn.prepare_cached(
+                        "update messages set provider_id = coalesce(provider_id, ?2),
+                            status = case when status = 'pending' then 'sent' else status end,
+                            updated_at = ?3 where id = ?1",
+                    )?
+                    .execute(params![message_id, provider_id, at_t])?;
+                    rows::insert_event(
+                        conn,
+                        &tenant,
+                        EventType::MessageSent,
+                        &serde_json::json!({"message_id": message_id, "provider_id": provider_id}),
+                        at,
+                    )?;
+                }
+                SendOutcome::Retry {
+                    next_attempt_at,
+                    error,
+                } => {
+                    conn.prepare_cached(
+                        "update outbox set status = 'pending', lease_until = null, next_attempt_at = ?2,
+                            last_error = ?3, updated_at = ?4 where id = ?1",
+                    )?
+                    .execute(params![id, time_text(next_attempt_at), error, at_t])?;
+                }
+                SendOutcome::Failed { error } => {
+                    conn.prepare_cached(
+                        "update outbox set status = 'failed', lease_until = null, last_error = ?2,
+                            updated_at = ?3 where id = ?1",
+                    )?
+                    .execute(params![id, error, at_t])?;
+                    conn.prepare_cached(
+                        "update messages set status = 'failed', error = ?2, updated_at = ?3 where id = ?1",
+                    )?
+                    .execute(params![message_id, error, at_t])?;
+                    rows::insert_event(
+                        conn,
+                        &tenant,
+                        EventType::MessageFailed,
+                        &serde_json::json!({"message_id": message_id, "error": error}),
+                        at,
+                    )?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        self.read(|conn| {
+            let next: Option<String> = conn.query_row(
+                "select min(t) from (
+                    select min(next_attempt_at) as t from outbox where status = 'pending'
+                    union all
+                    select min(lease_until) from outbox where status = 'sending')",
+                [],
+                |r| r.get(0),
+            )?;
+            next.map(|s| rows::parse_time(&s)).transpose().map_err(StoreError::from)
+        })
+        .await
+    }
+
+    async fn release_outbox_claims(&self) -> StoreResult<u64> {
+        self.write(|conn| {
+            let n = conn.execute(
+                "update outbox set status = 'pending', lease_until = null where status = 'sending'",
+                [],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}

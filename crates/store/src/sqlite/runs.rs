@@ -1,0 +1,258 @@
+//! Agent runs: what is due, what a run reads, and the one transaction it commits.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use rusqlite::params;
+
+use super::rows::{self, all, one, time_text};
+use super::SqliteStore;
+use crate::*;
+
+#[async_trait]
+impl RunStore for SqliteStore {
+    async fn due_conversations(&self) -> StoreResult<Vec<ConversationKey>> {
+        self.read(|conn| {
+            all(
+                conn,
+                "select tenant_id, id from conversations
+                 where state = 'bot' and inbound_seq > run_cursor order by updated_at",
+                [],
+                |r| {
+                    Ok(ConversationKey {
+                        tenant_id: rows::parsed(r.get::<_, String>(0)?.parse())?,
+                        conversation_id: rows::parsed(r.get::<_, String>(1)?.parse())?,
+                    })
+                },
+            )
+        })
+        .await
+    }
+
+    async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let t = key.tenant_id.as_str();
+            let sql = format!(
+                "select {} from conversations where id = ?1 and tenant_id = ?2",
+                rows::CONVERSATION_COLS
+            );
+            let Some(conversation) =
+                one(conn, &sql, params![key.conversation_id.as_str(), t], rows::conversation)?
+            else {
+                return Ok(None);
+            };
+            let sql = format!("select {} from tenants where id = ?1", rows::TENANT_COLS);
+            let tenant = one(conn, &sql, [t], rows::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
+            let sql = format!(
+                "select {} from channels where id = ?1 and tenant_id = ?2",
+                rows::CHANNEL_COLS
+            );
+            let channel = one(conn, &sql, params![conversation.channel_id.as_str(), t], rows::channel)?
+                .ok_or(StoreError::NotFound("channel"))?;
+            let sql = format!(
+                "select {} from contacts where id = ?1 and tenant_id = ?2",
+                rows::CONTACT_COLS
+            );
+            let contact = one(conn, &sql, params![conversation.contact_id.as_str(), t], rows::contact)?
+                .ok_or(StoreError::NotFound("contact"))?;
+            let sql = format!(
+                "select {} from messages where conversation_id = ?1 and tenant_id = ?2
+                 and direction = 'inbound' and seq > ?3 order by seq",
+                rows::MESSAGE_COLS
+            );
+            let pending = all(
+                conn,
+                &sql,
+                params![conversation.id.as_str(), t, conversation.run_cursor],
+                rows::message,
+            )?;
+            let agent_version = match &channel.deployed_version {
+                Some(v) => {
+                    let sql = format!(
+                        "select {} from agent_versions v join agents a on a.id = v.agent_id
+                         where v.id = ?1 and v.tenant_id = ?2",
+                        rows::AGENT_VERSION_COLS
+                    );
+                    one(conn, &sql, params![v.as_str(), t], rows::agent_version)?
+                }
+                None => None,
+            };
+            Ok(Some(RunContext {
+                tenant,
+                channel,
+                contact,
+                conversation,
+                pending,
+                agent_version,
+            }))
+        })
+        .await
+    }
+
+    async fn commit_run(&self, commit: RunCommit) -> StoreResult<CommitOutcome> {
+        self.write(move |conn| {
+            let t = commit.tenant_id.as_str();
+            let c = commit.conversation_id.as_str();
+            let at = time_text(commit.at);
+            let moved = conn
+                .prepare_cached(
+                    "update conversations set run_cursor = ?3, agent_state = ?4, state = ?5, updated_at = ?6
+                     where id = ?1 and tenant_id = ?2 and run_cursor = ?7",
+                )?
+                .execute(params![
+                    c,
+                    t,
+                    commit.new_cursor,
+                    commit.agent_state.to_string(),
+                    commit.state.as_str(),
+                    at,
+                    commit.expected_cursor
+                ])?;
+            if moved == 0 {
+                return Ok(CommitOutcome::CursorMoved);
+            }
+            let (channel_id, contact_id): (String, String) = conn
+                .prepare_cached("select channel_id, contact_id from conversations where id = ?1")?
+                .query_row([c], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            if let Some(lang) = &commit.contact_language {
+                conn.prepare_cached("update contacts set language = ?2 where id = ?1")?
+                    .execute(params![contact_id, lang.as_str()])?;
+            }
+            let mut replies = Vec::with_capacity(commit.replies.len());
+            for reply in &commit.replies {
+                let id = MessageId::new();
+                conn.prepare_cached(
+                    "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
+                        kind, body, in_reply_to, status, created_at, updated_at)
+                     values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, ?6, 'pending', ?7, ?7)",
+                )?
+                .execute(params![
+                    id.as_str(),
+                    t,
+                    channel_id,
+                    c,
+                    reply.body,
+                    reply.in_reply_to.as_ref().map(|m| m.as_str()),
+                    at
+                ])?;
+                conn.prepare_cached(
+                    "insert into outbox (tenant_id, channel_id, message_id, status, next_attempt_at,
+                        created_at, updated_at) values (?1, ?2, ?3, 'pending', ?4, ?4, ?4)",
+                )?
+                .execute(params![t, channel_id, id.as_str(), at])?;
+                replies.push(id);
+            }
+            if !replies.is_empty() {
+                conn.prepare_cached("update contacts set messages_out = messages_out + ?2 where id = ?1")?
+                    .execute(params![contact_id, replies.len() as i64])?;
+            }
+            let e = &commit.execution;
+            conn.prepare_cached(
+                "insert into executions (id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq,
+                    status, output, error, attempts, started_at, finished_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                e.id.as_str(),
+                t,
+                c,
+                e.agent_version_id.as_ref().map(|v| v.as_str()),
+                e.from_seq,
+                e.to_seq,
+                e.status.as_str(),
+                e.output.to_string(),
+                e.error,
+                e.attempts,
+                time_text(e.started_at),
+                time_text(e.finished_at)
+            ])?;
+            for event in &commit.events {
+                rows::insert_event(conn, &commit.tenant_id, event.kind, &event.data, commit.at)?;
+            }
+            Ok(CommitOutcome::Committed { replies })
+        })
+        .await
+    }
+
+    async fn contact_activity(
+        &self,
+        key: &ConversationKey,
+        up_to_seq: i64,
+        day_start: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> StoreResult<ContactActivity> {
+        let key = key.clone();
+        self.read(move |conn| {
+            let (day, window): (i64, i64) = conn
+                .prepare_cached(
+                    "select count(*), coalesce(sum(created_at >= ?5), 0) from messages
+                     where conversation_id = ?1 and tenant_id = ?2 and direction = 'inbound'
+                       and seq <= ?3 and created_at >= ?4",
+                )?
+                .query_row(
+                    params![
+                        key.conversation_id.as_str(),
+                        key.tenant_id.as_str(),
+                        up_to_seq,
+                        time_text(day_start),
+                        time_text(window_start)
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+            Ok(ContactActivity {
+                since_day_start: day as u32,
+                in_last_window: window as u32,
+            })
+        })
+        .await
+    }
+
+    async fn conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from conversations where tenant_id = ?1 order by created_at",
+                rows::CONVERSATION_COLS
+            );
+            all(conn, &sql, [tenant.as_str()], rows::conversation)
+        })
+        .await
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<Message>> {
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from messages where tenant_id = ?1 and conversation_id = ?2
+                 order by created_at, id",
+                rows::MESSAGE_COLS
+            );
+            all(conn, &sql, params![tenant.as_str(), conversation.as_str()], rows::message)
+        })
+        .await
+    }
+
+    async fn executions(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<Execution>> {
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        self.read(move |conn| {
+            all(
+                conn,
+                "select id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq, status,
+                    error, attempts, started_at, finished_at
+                 from executions where tenant_id = ?1 and conversation_id = ?2 order by started_at",
+                params![tenant.as_str(), conversation.as_str()],
+                rows::execution,
+            )
+        })
+        .await
+    }
+}

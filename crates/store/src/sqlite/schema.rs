@@ -1,0 +1,56 @@
+//! Embedded, versioned migrations. Each runs once, in its own transaction, recorded
+//! in `schema_migrations`.
+
+use rusqlite::Connection;
+
+use crate::StoreResult;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+pub fn applied_version(conn: &Connection) -> StoreResult<i64> {
+    let exists: bool = conn.query_row(
+        "select count(*) > 0 from sqlite_master where type = 'table' and name = 'schema_migrations'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(conn.query_row(
+        "select coalesce(max(version), 0) from schema_migrations",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+/// Applies every migration newer than the database; returns how many ran.
+pub fn migrate(conn: &Connection) -> StoreResult<usize> {
+    conn.execute_batch(
+        "create table if not exists schema_migrations (
+            version integer primary key, name text not null, applied_at text not null)",
+    )?;
+    let applied = applied_version(conn)?;
+    let mut ran = 0;
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
+        conn.execute_batch("begin immediate")?;
+        let result = conn.execute_batch(sql).and_then(|_| {
+            conn.execute(
+                "insert into schema_migrations (version, name, applied_at) values (?1, ?2, ?3)",
+                rusqlite::params![version, name, super::rows::now_text()],
+            )
+        });
+        match result {
+            Ok(_) => conn.execute_batch("commit")?,
+            Err(e) => {
+                let _ = conn.execute_batch("rollback");
+                return Err(e.into());
+            }
+        }
+        ran += 1;
+    }
+    Ok(ran)
+}

@@ -1,0 +1,268 @@
+//! Tenants, their categories, agent versions and channels.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use ombud_core::*;
+use rusqlite::params;
+
+use super::rows::{self, all, one, time_text};
+use super::SqliteStore;
+use crate::*;
+
+#[async_trait]
+impl TenantStore for SqliteStore {
+    async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant> {
+        let tenant = Tenant {
+            id: TenantId::new(),
+            slug: new.slug,
+            name: new.name,
+            complaint_prefix: new.complaint_prefix,
+            default_language: new.default_language,
+            timezone: new.timezone,
+            created_at: Utc::now(),
+        };
+        let t = tenant.clone();
+        self.write(move |conn| {
+            let at = time_text(t.created_at);
+            conn.execute(
+                "insert into tenants (id, slug, name, complaint_prefix, default_language, timezone, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![t.id.as_str(), t.slug.as_str(), t.name, t.complaint_prefix.as_str(),
+                        t.default_language.as_str(), t.timezone.as_str(), at],
+            )
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict { .. } => StoreError::Conflict {
+                    field: "slug".into(),
+                    reason: format!("a tenant with slug {:?} already exists", t.slug.as_str()),
+                },
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await?;
+        Ok(tenant)
+    }
+
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let sql = format!("select {} from tenants where id = ?1", rows::TENANT_COLS);
+            one(conn, &sql, [id.as_str()], rows::tenant)
+        })
+        .await
+    }
+
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
+        let slug = slug.clone();
+        self.read(move |conn| {
+            let sql = format!("select {} from tenants where slug = ?1", rows::TENANT_COLS);
+            one(conn, &sql, [slug.as_str()], rows::tenant)
+        })
+        .await
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        self.read(|conn| {
+            let sql = format!("select {} from tenants order by slug", rows::TENANT_COLS);
+            all(conn, &sql, [], rows::tenant)
+        })
+        .await
+    }
+
+    async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category> {
+        let category = Category {
+            id: CategoryId::new(),
+            tenant_id: tenant.clone(),
+            slug: new.slug,
+            names: new.names,
+            keywords: new.keywords,
+            default_priority: new.default_priority,
+            created_at: Utc::now(),
+        };
+        let c = category.clone();
+        self.write(move |conn| {
+            conn.execute(
+                "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                params![c.id.as_str(), c.tenant_id.as_str(), c.slug,
+                        serde_json::to_string(&c.names).map_err(StoreError::internal)?,
+                        serde_json::to_string(&c.keywords).map_err(StoreError::internal)?,
+                        c.default_priority.as_str(), time_text(c.created_at)],
+            )
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict { .. } => StoreError::Conflict {
+                    field: "slug".into(),
+                    reason: format!("category {:?} already exists", c.slug),
+                },
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await?;
+        Ok(category)
+    }
+
+    async fn categories(&self, tenant: &TenantId) -> StoreResult<Vec<Category>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from categories where tenant_id = ?1 order by created_at, slug",
+                rows::CATEGORY_COLS
+            );
+            all(conn, &sql, [tenant.as_str()], rows::category)
+        })
+        .await
+    }
+
+    async fn create_agent_version(
+        &self,
+        tenant: &TenantId,
+        new: NewAgentVersion,
+    ) -> StoreResult<AgentVersion> {
+        let tenant = tenant.clone();
+        self.write(move |conn| {
+            let now = Utc::now();
+            let at = time_text(now);
+            let existing: Option<(String, String)> = one(
+                conn,
+                "select id, kind from agents where tenant_id = ?1 and name = ?2",
+                params![tenant.as_str(), new.agent_name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let agent_id = match existing {
+                Some((id, kind)) if kind == new.kind => id,
+                Some((_, kind)) => {
+                    return Err(StoreError::Conflict {
+                        field: "kind".into(),
+                        reason: format!("agent {:?} is of kind {kind}", new.agent_name),
+                    })
+                }
+                None => {
+                    let id = AgentId::new();
+                    conn.execute(
+                        "insert into agents (id, tenant_id, name, kind, created_at) values (?1, ?2, ?3, ?4, ?5)",
+                        params![id.as_str(), tenant.as_str(), new.agent_name, new.kind, at],
+                    )?;
+                    id.to_string()
+                }
+            };
+            let number: i64 = conn.query_row(
+                "select coalesce(max(number), 0) + 1 from agent_versions where agent_id = ?1",
+                [&agent_id],
+                |r| r.get(0),
+            )?;
+            let version = AgentVersion {
+                id: AgentVersionId::new(),
+                tenant_id: tenant.clone(),
+                agent_id: rows::parsed(agent_id.parse())?,
+                agent_name: new.agent_name,
+                kind: new.kind,
+                number,
+                config: new.config,
+                created_at: now,
+            };
+            conn.execute(
+                "insert into agent_versions (id, tenant_id, agent_id, number, config, changelog, created_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![version.id.as_str(), tenant.as_str(), agent_id, number,
+                        version.config.to_string(), new.changelog, at],
+            )?;
+            rows::insert_event(
+                conn,
+                &tenant,
+                EventType::AgentVersionCreated,
+                &serde_json::json!({"agent_id": version.agent_id, "version_id": version.id, "number": number}),
+                now,
+            )?;
+            Ok(version)
+        })
+        .await
+    }
+
+    async fn latest_agent_version(
+        &self,
+        tenant: &TenantId,
+        agent_name: &str,
+    ) -> StoreResult<Option<AgentVersion>> {
+        let tenant = tenant.clone();
+        let name = agent_name.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from agent_versions v join agents a on a.id = v.agent_id
+                 where v.tenant_id = ?1 and a.name = ?2 order by v.number desc limit 1",
+                rows::AGENT_VERSION_COLS
+            );
+            one(conn, &sql, params![tenant.as_str(), name], rows::agent_version)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
+        let channel = Channel {
+            id: ChannelId::new(),
+            tenant_id: tenant.clone(),
+            kind: new.kind,
+            name: new.name,
+            whatsapp: new.whatsapp,
+            deployed_version: new.deployed_version,
+            created_at: Utc::now(),
+        };
+        let c = channel.clone();
+        self.write(move |conn| {
+            if let Some(v) = &c.deployed_version {
+                let owned: bool = conn.query_row(
+                    "select count(*) > 0 from agent_versions where id = ?1 and tenant_id = ?2",
+                    params![v.as_str(), c.tenant_id.as_str()],
+                    |r| r.get(0),
+                )?;
+                if !owned {
+                    return Err(StoreError::NotFound("agent version"));
+                }
+            }
+            let w = &c.whatsapp;
+            conn.execute(
+                "insert into channels (id, tenant_id, kind, name, phone_number_id, app_secret, verify_token,
+                    access_token, graph_url, api_version, deployed_version_id, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                params![c.id.as_str(), c.tenant_id.as_str(), c.kind.as_str(), c.name,
+                        w.phone_number_id, w.app_secret.expose(), w.verify_token.expose(),
+                        w.access_token.expose(), w.graph_url, w.api_version,
+                        c.deployed_version.as_ref().map(|v| v.as_str()), time_text(c.created_at)],
+            )
+            .map_err(|e| match StoreError::from(e) {
+                StoreError::Conflict { .. } => StoreError::Conflict {
+                    field: "phone_number_id".into(),
+                    reason: "this phone number id is already connected".into(),
+                },
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await?;
+        Ok(channel)
+    }
+
+    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let sql = format!("select {} from channels where id = ?1", rows::CHANNEL_COLS);
+            one(conn, &sql, [id.as_str()], rows::channel)
+        })
+        .await
+    }
+
+    async fn channels(&self, tenant: &TenantId) -> StoreResult<Vec<Channel>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from channels where tenant_id = ?1 order by created_at",
+                rows::CHANNEL_COLS
+            );
+            all(conn, &sql, [tenant.as_str()], rows::channel)
+        })
+        .await
+    }
+}

@@ -1,0 +1,42 @@
+//! WhatsApp Cloud API: webhook verification, payload parsing, outbound sends.
+
+mod payload;
+mod sender;
+mod signature;
+
+pub use payload::{parse_webhook, ParseError, WebhookContent};
+pub use sender::WhatsAppSender;
+pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};
+
+/// The GET handshake Meta makes when a webhook URL is saved: echo `hub.challenge`
+/// when the mode is `subscribe` and the token matches, else refuse.
+pub fn verify_subscription(
+    mode: Option<&str>,
+    token: Option<&str>,
+    challenge: Option<&str>,
+    expected_token: &str,
+) -> Option<String> {
+    use subtle::ConstantTimeEq;
+    let token_ok = token
+        .map(|t| bool::from(t.as_bytes().ct_eq(expected_token.as_bytes())))
+        .unwrap_or(false);
+    match (mode, challenge) {
+        (Some("subscribe"), Some(challenge)) if token_ok => Some(challenge.to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::verify_subscription;
+
+    #[test]
+    fn subscription_needs_mode_token_and_challenge() {
+        let ok = verify_subscription(Some("subscribe"), Some("tok"), Some("123"), "tok");
+        assert_eq!(ok.as_deref(), Some("123"));
+        assert!(verify_subscription(Some("subscribe"), Some("bad"), Some("1"), "tok").is_none());
+        assert!(verify_subscription(Some("unsubscribe"), Some("tok"), Some("1"), "tok").is_none());
+        assert!(verify_subscription(Some("subscribe"), None, Some("1"), "tok").is_none());
+        assert!(verify_subscription(Some("subscribe"), Some("tok"), None, "tok").is_none());
+    }
+}

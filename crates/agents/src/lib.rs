@@ -1,1 +1,10 @@
+//! Agent runtimes. A runtime turns a batch of inbound messages into replies, using
+//! tools for anything that touches data. The built-in `intake` runtime is a
+//! deterministic complaint-intake dialogue; LLM and process runtimes implement the
+//! same trait.
 
+pub mod intake;
+pub mod language;
+mod runtime;
+
+pub use runtime::*;

@@ -1,0 +1,178 @@
+//! The intake agent's configuration: offered languages, what to ask, limits and the
+//! reply templates per language. It lives in an agent version, so a tenant changes
+//! the bot's words without a deploy of Ombud.
+
+use std::collections::BTreeMap;
+
+use ombud_core::Language;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// The languages replies are offered in; the first is the default.
+    pub languages: Vec<Language>,
+    pub require_location: bool,
+    /// Ask "YES to register" before creating the complaint.
+    pub confirm: bool,
+    pub limits: Limits,
+    pub templates: BTreeMap<String, Templates>,
+}
+
+/// Per-contact limits. A message over a limit is stored but not answered, except
+/// for one polite notice per day (daily limit) or per window (burst).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub per_day: u32,
+    pub burst: u32,
+    pub burst_window_secs: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_day: 20,
+            burst: 5,
+            burst_window_secs: 60,
+        }
+    }
+}
+
+/// Every reply the intake agent can give, in one language. `{name}` placeholders
+/// are filled in: tenant, options, category, description, location, number, status,
+/// date.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Templates {
+    pub greeting: String,
+    pub ask_description: String,
+    pub ask_category: String,
+    pub ask_location: String,
+    pub confirm: String,
+    pub created: String,
+    pub cancelled: String,
+    pub status_line: String,
+    pub status_none: String,
+    pub status_not_found: String,
+    pub help: String,
+    pub handoff: String,
+    pub non_text: String,
+    pub limit_daily: String,
+    pub limit_burst: String,
+    /// Status names as citizens read them (`in_progress` → "in progress").
+    pub statuses: BTreeMap<String, String>,
+}
+
+impl IntakeConfig {
+    /// Reads and checks a version's config; the error names the field.
+    pub fn from_value(value: &serde_json::Value) -> Result<Self, String> {
+        let config: Self = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.languages.is_empty() {
+            return Err("languages: offer at least one language".into());
+        }
+        for lang in &self.languages {
+            if !self.templates.contains_key(lang.as_str()) {
+                return Err(format!("templates.{lang}: missing for an offered language"));
+            }
+        }
+        if self.limits.per_day == 0 || self.limits.burst == 0 || self.limits.burst_window_secs == 0
+        {
+            return Err("limits: per_day, burst and burst_window_secs must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// The templates for `lang`, else for the default language.
+    pub fn templates_for(&self, lang: &Language) -> &Templates {
+        self.templates
+            .get(lang.as_str())
+            .or_else(|| self.languages.first().and_then(|l| self.templates.get(l.as_str())))
+            .or_else(|| self.templates.values().next())
+            .unwrap_or_else(|| default_templates_en())
+    }
+
+    pub fn default_language(&self) -> Language {
+        self.languages.first().cloned().unwrap_or_else(Language::en)
+    }
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        let mut templates = BTreeMap::new();
+        templates.insert("en".to_owned(), default_templates_en().clone());
+        templates.insert("hi".to_owned(), super::templates_hi_mr::hindi());
+        templates.insert("mr".to_owned(), super::templates_hi_mr::marathi());
+        Self {
+            languages: ["en", "hi", "mr"]
+                .iter()
+                .filter_map(|c| Language::parse(c).ok())
+                .collect(),
+            require_location: true,
+            confirm: true,
+            limits: Limits::default(),
+            templates,
+        }
+    }
+}
+
+fn default_templates_en() -> &'static Templates {
+    static EN: std::sync::OnceLock<Templates> = std::sync::OnceLock::new();
+    EN.get_or_init(|| Templates {
+        greeting: "Namaste! This is the complaint desk of {tenant}. Tell us what is wrong and where, in one message. Send \"help\" for options.".into(),
+        ask_description: "Please describe the problem in a few words: what is wrong and where.".into(),
+        ask_category: "Which kind of problem is it? Reply with a number:\n{options}".into(),
+        ask_location: "Where is this? Please send the address or a nearby landmark.".into(),
+        confirm: "Please confirm your complaint:\nCategory: {category}\nProblem: {description}\nLocation: {location}\nReply YES to register it or NO to cancel.".into(),
+        created: "Your complaint is registered. Complaint number: {number}. Send \"status {number}\" any time to check on it.".into(),
+        cancelled: "Cancelled, nothing was registered. Write to us again whenever you need.".into(),
+        status_line: "{number}: {status} ({category}, registered {date})".into(),
+        status_none: "You have no open complaints. To register one, just describe the problem.".into(),
+        status_not_found: "We could not find complaint {number} among yours. Please check the number.".into(),
+        help: "You can:\n- describe a problem to register a complaint\n- send \"status\" to see your open complaints, or \"status <number>\" for one\n- send \"human\" to talk to our staff\n- send \"cancel\" to stop the current complaint".into(),
+        handoff: "Okay, a member of our staff will reply to you here. Please wait.".into(),
+        non_text: "Sorry, for now we can only understand text messages. Please type your message.".into(),
+        limit_daily: "You have sent many messages today. We will read your next ones tomorrow; your complaints stay registered.".into(),
+        limit_burst: "You are sending messages very fast. Please wait a minute before sending more.".into(),
+        statuses: statuses(&[
+            ("new", "received"), ("acknowledged", "acknowledged"), ("in_progress", "in progress"),
+            ("on_hold", "on hold"), ("escalated", "escalated"), ("resolved", "resolved"),
+            ("closed", "closed"), ("rejected", "rejected"),
+        ]),
+    })
+}
+
+pub(super) fn statuses(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid_and_round_trips() {
+        let c = IntakeConfig::default();
+        c.validate().unwrap();
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(IntakeConfig::from_value(&v).unwrap(), c);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = IntakeConfig::from_value(&serde_json::json!({"languages": ["ta"]})).unwrap_err();
+        assert!(e.contains("templates.ta"), "{e}");
+        let e = IntakeConfig::from_value(&serde_json::json!({"confrim": true})).unwrap_err();
+        assert!(e.contains("confrim"), "{e}");
+        let e = IntakeConfig::from_value(&serde_json::json!({"languages": ["english"]})).unwrap_err();
+        assert!(e.contains("english"), "{e}");
+    }
+}

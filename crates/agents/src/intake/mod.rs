@@ -1,0 +1,356 @@
+//! The built-in intake agent: a deterministic dialogue that takes down a complaint
+//! (description → category → location → confirmation → number), answers status
+//! questions, helps, hands over to a human, and keeps per-contact limits. It runs
+//! in process in microseconds and needs nothing outside Ombud.
+
+mod config;
+mod state;
+mod templates_hi_mr;
+mod words;
+
+use async_trait::async_trait;
+use chrono::Duration;
+use ombud_core::*;
+
+pub use config::{IntakeConfig, Limits, Templates};
+use state::{Draft, IntakeState, Step};
+use words::Command;
+
+use crate::language;
+use crate::{AgentError, AgentRuntime, ComplaintDraft, Reply, RunInput, RunOutput, Tools};
+
+/// The agent kind name stored with agent versions.
+pub const KIND: &str = "intake";
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IntakeAgent;
+
+#[async_trait]
+impl AgentRuntime for IntakeAgent {
+    async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError> {
+        let config = IntakeConfig::from_value(&input.config).map_err(AgentError::Config)?;
+        let mut run = Run {
+            state: IntakeState::from_value(&input.state),
+            language: input.contact.language.clone(),
+            learnt_language: None,
+            replies: Vec::new(),
+            handoff: false,
+            config: &config,
+            input: &input,
+            tools,
+            categories: None,
+        };
+        run.process().await?;
+        Ok(RunOutput {
+            replies: run.replies,
+            state: run.state.to_value(),
+            handoff: run.handoff,
+            language: run.learnt_language,
+        })
+    }
+}
+
+struct Run<'a> {
+    state: IntakeState,
+    language: Option<Language>,
+    learnt_language: Option<Language>,
+    replies: Vec<Reply>,
+    handoff: bool,
+    config: &'a IntakeConfig,
+    input: &'a RunInput,
+    tools: &'a dyn Tools,
+    categories: Option<Vec<Category>>,
+}
+
+impl Run<'_> {
+    async fn process(&mut self) -> Result<(), AgentError> {
+        let input = self.input;
+        let limits = &self.config.limits;
+        let first_seq = input.messages.first().map(|m| m.seq).unwrap_or(1);
+        let day_start = input.tenant.timezone.start_of_local_day(input.now);
+        let window = Duration::seconds(i64::from(limits.burst_window_secs));
+        let before = self
+            .tools
+            .activity(first_seq - 1, day_start, input.now - window)
+            .await?;
+        let (mut today, mut recent) = (before.since_day_start, before.in_last_window);
+        for message in &input.messages {
+            if self.handoff {
+                break; // Staff have it now; the rest waits for them.
+            }
+            today += 1;
+            recent += 1;
+            let lang = self.language_for(message);
+            if today > limits.per_day {
+                let day = input.tenant.local_date(input.now).to_string();
+                if self.state.daily_notice.as_deref() != Some(day.as_str()) {
+                    self.state.daily_notice = Some(day);
+                    let text = self.t(&lang).limit_daily.clone();
+                    self.reply(message, text);
+                }
+                continue;
+            }
+            if recent > limits.burst {
+                let quiet = self.state.burst_notice_until.is_some_and(|t| t > input.now);
+                if !quiet {
+                    self.state.burst_notice_until = Some(input.now + window);
+                    let text = self.t(&lang).limit_burst.clone();
+                    self.reply(message, text);
+                }
+                continue;
+            }
+            self.handle(message, &lang).await?;
+        }
+        Ok(())
+    }
+
+    fn language_for(&mut self, message: &Message) -> Language {
+        if message.kind != MessageKind::Text {
+            return self.current_language();
+        }
+        let (lang, sure) = language::detect(
+            &message.body,
+            &self.config.languages,
+            self.language.as_ref(),
+        );
+        if (sure || self.language.is_none()) && self.language.as_ref() != Some(&lang) {
+            self.language = Some(lang.clone());
+            self.learnt_language = Some(lang.clone());
+        }
+        lang
+    }
+
+    fn current_language(&self) -> Language {
+        self.language
+            .clone()
+            .filter(|l| self.config.languages.contains(l))
+            .unwrap_or_else(|| self.config.default_language())
+    }
+
+    fn t(&self, lang: &Language) -> &Templates {
+        self.config.templates_for(lang)
+    }
+
+    fn reply(&mut self, to: &Message, text: String) {
+        self.replies.push(Reply {
+            text,
+            in_reply_to: Some(to.id.clone()),
+        });
+    }
+
+    async fn categories(&mut self) -> Result<&[Category], AgentError> {
+        if self.categories.is_none() {
+            self.categories = Some(self.tools.categories().await?);
+        }
+        Ok(self.categories.as_deref().unwrap_or_default())
+    }
+
+    async fn handle(&mut self, message: &Message, lang: &Language) -> Result<(), AgentError> {
+        if message.kind != MessageKind::Text {
+            let text = self.t(lang).non_text.clone();
+            self.reply(message, text);
+            return Ok(());
+        }
+        let norm = words::normalize(&message.body);
+        let text = match words::command(&norm) {
+            Some(Command::Help) => self.t(lang).help.clone(),
+            Some(Command::Human) => {
+                self.handoff = true;
+                self.state = IntakeState {
+                    step: Step::Idle,
+                    draft: None,
+                    ..self.state.clone()
+                };
+                self.t(lang).handoff.clone()
+            }
+            Some(Command::Cancel) => {
+                self.state.step = Step::Idle;
+                self.state.draft = None;
+                self.t(lang).cancelled.clone()
+            }
+            Some(Command::Status(number)) => self.status(number, lang).await?,
+            None => self.dialogue(message, &norm, lang).await?,
+        };
+        self.reply(message, text);
+        Ok(())
+    }
+
+    async fn dialogue(
+        &mut self,
+        message: &Message,
+        norm: &str,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
+        let body = message.body.trim().to_owned();
+        match self.state.step {
+            Step::Idle => {
+                if words::is_greeting(norm) {
+                    return Ok(fill(&self.t(lang).greeting, &[("tenant", &self.input.tenant.name)]));
+                }
+                let category = words::match_category(norm, self.categories().await?).map(|c| c.id.clone());
+                if category.is_none() && norm.split(' ').count() < 3 {
+                    return Ok(self.t(lang).ask_description.clone());
+                }
+                self.state.draft = Some(Draft {
+                    description: body,
+                    category_id: category,
+                    location: None,
+                });
+            }
+            Step::AwaitCategory => {
+                match words::pick_category(norm, self.categories().await?) {
+                    Some(c) => {
+                        let id = c.id.clone();
+                        if let Some(d) = self.state.draft.as_mut() {
+                            d.category_id = Some(id);
+                        }
+                    }
+                    None => return self.ask_category(lang).await,
+                }
+            }
+            Step::AwaitLocation => {
+                if body.chars().count() < 3 {
+                    return Ok(self.t(lang).ask_location.clone());
+                }
+                if let Some(d) = self.state.draft.as_mut() {
+                    d.location = Some(body);
+                }
+            }
+            Step::AwaitConfirm => {
+                if words::is_yes(norm) {
+                    return self.create(message, lang).await;
+                }
+                if words::is_no(norm) {
+                    self.state.step = Step::Idle;
+                    self.state.draft = None;
+                    return Ok(self.t(lang).cancelled.clone());
+                }
+                return self.confirm_text(lang).await;
+            }
+        }
+        self.next_question(message, lang).await
+    }
+
+    /// Asks for whatever the draft still lacks, or confirms, or creates.
+    async fn next_question(&mut self, message: &Message, lang: &Language) -> Result<String, AgentError> {
+        let Some(draft) = self.state.draft.clone() else {
+            self.state.step = Step::Idle;
+            return Ok(self.t(lang).ask_description.clone());
+        };
+        if draft.category_id.is_none() {
+            self.state.step = Step::AwaitCategory;
+            return self.ask_category(lang).await;
+        }
+        if self.config.require_location && draft.location.is_none() {
+            self.state.step = Step::AwaitLocation;
+            return Ok(self.t(lang).ask_location.clone());
+        }
+        if self.config.confirm {
+            self.state.step = Step::AwaitConfirm;
+            return self.confirm_text(lang).await;
+        }
+        self.create(message, lang).await
+    }
+
+    async fn ask_category(&mut self, lang: &Language) -> Result<String, AgentError> {
+        let options: Vec<String> = self
+            .categories()
+            .await?
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}. {}", i + 1, c.name_in(lang)))
+            .collect();
+        Ok(fill(&self.t(lang).ask_category, &[("options", &options.join("\n"))]))
+    }
+
+    async fn category_name(&mut self, id: Option<&CategoryId>, lang: &Language) -> Result<String, AgentError> {
+        let cats = self.categories().await?;
+        Ok(id
+            .and_then(|id| cats.iter().find(|c| &c.id == id))
+            .map(|c| c.name_in(lang).to_owned())
+            .unwrap_or_else(|| "-".into()))
+    }
+
+    async fn confirm_text(&mut self, lang: &Language) -> Result<String, AgentError> {
+        let draft = self.state.draft.clone().unwrap_or_default();
+        let category = self.category_name(draft.category_id.as_ref(), lang).await?;
+        Ok(fill(
+            &self.t(lang).confirm,
+            &[
+                ("category", &category),
+                ("description", &draft.description),
+                ("location", draft.location.as_deref().unwrap_or("-")),
+            ],
+        ))
+    }
+
+    async fn create(&mut self, message: &Message, lang: &Language) -> Result<String, AgentError> {
+        let draft = self.state.draft.take().unwrap_or_default();
+        self.state.step = Step::Idle;
+        let priority = {
+            let cats = self.categories().await?;
+            draft
+                .category_id
+                .as_ref()
+                .and_then(|id| cats.iter().find(|c| &c.id == id))
+                .map(|c| c.default_priority)
+                .unwrap_or(Priority::Normal)
+        };
+        // The key ties the complaint to the message that confirmed it: a retried
+        // run finds the complaint its first try made instead of making another.
+        let key = format!("intake:{}:{}", self.input.conversation_id, message.id);
+        let complaint = self
+            .tools
+            .create_complaint(
+                &key,
+                ComplaintDraft {
+                    category_id: draft.category_id,
+                    description: draft.description,
+                    location: draft.location,
+                    language: lang.clone(),
+                    priority,
+                },
+            )
+            .await?;
+        Ok(fill(&self.t(lang).created, &[("number", complaint.number.as_str())]))
+    }
+
+    async fn status(&mut self, number: Option<ComplaintNumber>, lang: &Language) -> Result<String, AgentError> {
+        let complaints = match &number {
+            Some(n) => match self.tools.complaint_status(n).await? {
+                Some(c) => vec![c],
+                None => {
+                    return Ok(fill(&self.t(lang).status_not_found, &[("number", n.as_str())]));
+                }
+            },
+            None => self.tools.open_complaints().await?,
+        };
+        if complaints.is_empty() {
+            return Ok(self.t(lang).status_none.clone());
+        }
+        let mut lines = Vec::with_capacity(complaints.len());
+        for c in &complaints {
+            let category = self.category_name(c.category_id.as_ref(), lang).await?;
+            let t = self.t(lang);
+            let status = t.statuses.get(c.status.as_str()).cloned().unwrap_or_else(|| c.status.to_string());
+            let date = self.input.tenant.local_date(c.created_at).format("%d-%m-%Y").to_string();
+            lines.push(fill(
+                &t.status_line,
+                &[("number", c.number.as_str()), ("status", &status), ("category", &category), ("date", &date)],
+            ));
+        }
+        Ok(lines.join("\n"))
+    }
+}
+
+/// Fills `{name}` placeholders.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,319 @@
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use ombud_core::*;
+use ombud_store::ContactActivity;
+
+use super::*;
+use crate::{ToolError, Tools};
+
+struct FakeTools {
+    categories: Vec<Category>,
+    created: Mutex<Vec<(String, Complaint)>>,
+    before: ContactActivity,
+}
+
+fn category(slug: &str, en: &str, keywords: &[&str]) -> Category {
+    Category {
+        id: CategoryId::new(),
+        tenant_id: TenantId::new(),
+        slug: slug.into(),
+        names: BTreeMap::from([("en".to_owned(), en.to_owned())]),
+        keywords: keywords.iter().map(|k| (*k).to_owned()).collect(),
+        default_priority: Priority::Normal,
+        created_at: Utc::now(),
+    }
+}
+
+impl FakeTools {
+    fn new() -> Self {
+        Self {
+            categories: vec![
+                category("roads", "Roads", &["road", "pothole", "रस्ता", "खड्डा"]),
+                category("streetlight", "Street lights", &["street light", "light", "lamp", "दिवा", "बत्ती"]),
+            ],
+            created: Mutex::new(Vec::new()),
+            before: ContactActivity::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl Tools for FakeTools {
+    async fn categories(&self) -> Result<Vec<Category>, ToolError> {
+        Ok(self.categories.clone())
+    }
+    async fn create_complaint(&self, key: &str, d: ComplaintDraft) -> Result<Complaint, ToolError> {
+        let mut created = self.created.lock().unwrap();
+        if let Some((_, c)) = created.iter().find(|(k, _)| k == key) {
+            return Ok(c.clone());
+        }
+        let n = created.len() as u32 + 1;
+        let c = Complaint {
+            id: ComplaintId::new(),
+            tenant_id: TenantId::new(),
+            number: ComplaintNumber::new(
+                &ComplaintPrefix::parse("PUNE").unwrap(),
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+                n,
+            ),
+            channel_id: None,
+            contact_id: None,
+            conversation_id: None,
+            category_id: d.category_id,
+            description: d.description,
+            location: d.location,
+            language: d.language,
+            priority: d.priority,
+            status: ComplaintStatus::New,
+            source: Source::Text,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        created.push((key.to_owned(), c.clone()));
+        Ok(c)
+    }
+    async fn complaint_status(&self, n: &ComplaintNumber) -> Result<Option<Complaint>, ToolError> {
+        Ok(self.created.lock().unwrap().iter().map(|(_, c)| c.clone()).find(|c| &c.number == n))
+    }
+    async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError> {
+        Ok(self.created.lock().unwrap().iter().map(|(_, c)| c.clone()).collect())
+    }
+    async fn activity(&self, _: i64, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<ContactActivity, ToolError> {
+        Ok(self.before)
+    }
+}
+
+fn tenant() -> Tenant {
+    Tenant {
+        id: TenantId::new(),
+        slug: TenantSlug::parse("pune").unwrap(),
+        name: "Pune Ward Office".into(),
+        complaint_prefix: ComplaintPrefix::parse("PUNE").unwrap(),
+        default_language: Language::en(),
+        timezone: TimeZoneName::parse("Asia/Kolkata").unwrap(),
+        created_at: Utc::now(),
+    }
+}
+
+fn message(seq: i64, body: &str, kind: MessageKind) -> Message {
+    Message {
+        id: MessageId::new(),
+        tenant_id: TenantId::new(),
+        channel_id: ChannelId::new(),
+        conversation_id: ConversationId::new(),
+        direction: Direction::Inbound,
+        seq,
+        provider_id: Some(format!("wamid.{seq}")),
+        kind,
+        body: body.into(),
+        in_reply_to: None,
+        status: DeliveryStatus::Received,
+        error: None,
+        created_at: Utc::now(),
+    }
+}
+
+/// Drives a conversation one message per run, as the queue would, and returns the
+/// replies to each.
+struct Chat {
+    tools: FakeTools,
+    state: serde_json::Value,
+    language: Option<Language>,
+    seq: i64,
+    config: IntakeConfig,
+    handed_off: bool,
+    conversation_id: ConversationId,
+}
+
+impl Chat {
+    fn new() -> Self {
+        Self {
+            tools: FakeTools::new(),
+            state: serde_json::json!({}),
+            language: None,
+            seq: 0,
+            config: IntakeConfig::default(),
+            handed_off: false,
+            conversation_id: ConversationId::new(),
+        }
+    }
+
+    async fn send_batch(&mut self, bodies: &[&str]) -> Vec<String> {
+        let messages = bodies
+            .iter()
+            .map(|b| {
+                self.seq += 1;
+                message(self.seq, b, MessageKind::Text)
+            })
+            .collect();
+        self.run(messages).await
+    }
+
+    async fn send(&mut self, body: &str) -> String {
+        self.send_batch(&[body]).await.join("\n")
+    }
+
+    async fn run(&mut self, messages: Vec<Message>) -> Vec<String> {
+        let contact = Contact {
+            id: ContactId::new(),
+            tenant_id: TenantId::new(),
+            channel_id: ChannelId::new(),
+            external_id: "919800000001".into(),
+            profile_name: None,
+            language: self.language.clone(),
+            first_seen_at: Utc::now(),
+            last_seen_at: Utc::now(),
+            messages_in: 0,
+            messages_out: 0,
+        };
+        let input = RunInput {
+            tenant: tenant(),
+            contact,
+            conversation_id: self.conversation_id.clone(),
+            state: self.state.clone(),
+            messages,
+            config: serde_json::to_value(&self.config).unwrap(),
+            now: Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap(),
+        };
+        let out = IntakeAgent.run(input, &self.tools).await.unwrap();
+        self.state = out.state;
+        if out.language.is_some() {
+            self.language = out.language;
+        }
+        self.handed_off |= out.handoff;
+        out.replies.into_iter().map(|r| r.text).collect()
+    }
+}
+
+#[tokio::test]
+async fn english_dialogue_registers_a_complaint() {
+    let mut chat = Chat::new();
+    let r = chat.send("The street light near Shivaji school has been broken for a week").await;
+    assert!(r.contains("Where is this"), "{r}");
+    let r = chat.send("Near Shivaji school, Kothrud").await;
+    assert!(r.contains("Category: Street lights") && r.contains("Kothrud"), "{r}");
+    let r = chat.send("yes").await;
+    assert!(r.contains("PUNE-20261123-0001"), "{r}");
+    let created = chat.tools.created.lock().unwrap().clone();
+    assert_eq!(created.len(), 1);
+    let c = &created[0].1;
+    assert_eq!(c.location.as_deref(), Some("Near Shivaji school, Kothrud"));
+    assert_eq!(c.language.as_str(), "en");
+    assert_eq!(Some(&c.category_id.clone().unwrap()), Some(&chat.tools.categories[1].id));
+    let r = chat.send("status PUNE-20261123-0001").await;
+    assert!(r.contains("PUNE-20261123-0001: received (Street lights"), "{r}");
+    let r = chat.send("status").await;
+    assert!(r.contains("PUNE-20261123-0001"), "{r}");
+    let r = chat.send("status PUNE-20261123-0099").await;
+    assert!(r.contains("could not find"), "{r}");
+}
+
+#[tokio::test]
+async fn unknown_category_offers_the_list_and_no_cancels() {
+    let mut chat = Chat::new();
+    let r = chat.send("there is a big problem with the municipal office here").await;
+    assert!(r.contains("1. Roads") && r.contains("2. Street lights"), "{r}");
+    let r = chat.send("7").await;
+    assert!(r.contains("1. Roads"), "asks again: {r}");
+    let r = chat.send("1").await;
+    assert!(r.contains("Where is this"), "{r}");
+    chat.send("Main road").await;
+    let r = chat.send("no").await;
+    assert!(r.contains("Cancelled"), "{r}");
+    assert!(chat.tools.created.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn marathi_is_answered_in_marathi() {
+    let mut chat = Chat::new();
+    let r = chat.send("शिवाजी शाळेजवळचा दिवा आठवड्यापासून बंद आहे").await;
+    assert!(r.contains("हे कुठे आहे"), "{r}");
+    let r = chat.send("शिवाजी शाळा, कोथरूड").await;
+    assert!(r.contains("कृपया तुमच्या तक्रारीची खात्री करा"), "{r}");
+    let r = chat.send("हो").await;
+    assert!(r.contains("तक्रार क्रमांक: PUNE-20261123-0001"), "{r}");
+    let c = chat.tools.created.lock().unwrap()[0].1.clone();
+    assert_eq!(c.language.as_str(), "mr");
+}
+
+#[tokio::test]
+async fn hindi_greeting_and_help() {
+    let mut chat = Chat::new();
+    let r = chat.send("नमस्ते").await;
+    assert!(r.contains("शिकायत सेवा") || r.contains("तक्रार सेवा"), "{r}");
+    assert!(!r.contains("complaint desk"), "{r}");
+    let r = chat.send("मदद").await;
+    assert!(r.contains("status"), "{r}");
+}
+
+#[tokio::test]
+async fn handoff_silences_the_rest_of_the_batch() {
+    let mut chat = Chat::new();
+    let r = chat.send_batch(&["human", "hello?", "anyone?"]).await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("staff"));
+    assert!(chat.handed_off);
+}
+
+#[tokio::test]
+async fn retried_confirmation_does_not_create_twice() {
+    let mut chat = Chat::new();
+    chat.send("The road has a huge pothole").await;
+    chat.send("MG Road").await;
+    let saved = chat.state.clone();
+    let yes = message(chat.seq + 1, "yes", MessageKind::Text);
+    let first = chat.run(vec![yes.clone()]).await.join("\n");
+    // The same run again, as after a crash before its commit: same state, same message.
+    chat.state = saved;
+    let again = chat.run(vec![yes]).await.join("\n");
+    assert_eq!(chat.tools.created.lock().unwrap().len(), 1);
+    assert!(first.contains("0001") && again.contains("0001"), "{first} / {again}");
+}
+
+#[tokio::test]
+async fn limits_answer_once_then_stay_quiet() {
+    let mut chat = Chat::new();
+    chat.config.limits = Limits { per_day: 100, burst: 2, burst_window_secs: 60 };
+    let r = chat.send_batch(&["hi", "help", "help", "help", "help"]).await;
+    assert_eq!(r.len(), 3, "two answers and one notice: {r:?}");
+    assert!(r[2].contains("very fast"));
+
+    let mut chat = Chat::new();
+    chat.tools.before = ContactActivity { since_day_start: 20, in_last_window: 0 };
+    let r = chat.send_batch(&["help", "help"]).await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert!(r[0].contains("many messages today"));
+    let r = chat.send("help").await;
+    assert!(r.is_empty(), "the notice goes out once a day: {r}");
+}
+
+#[tokio::test]
+async fn non_text_is_answered_politely() {
+    let mut chat = Chat::new();
+    let m = message(1, "[image]", MessageKind::Image);
+    let r = chat.run(vec![m]).await;
+    assert_eq!(r.len(), 1);
+    assert!(r[0].contains("only understand text"));
+}
+
+#[tokio::test]
+async fn bad_config_is_an_error_not_a_panic() {
+    let input = RunInput {
+        tenant: tenant(),
+        contact: Contact {
+            id: ContactId::new(), tenant_id: TenantId::new(), channel_id: ChannelId::new(),
+            external_id: "1".into(), profile_name: None, language: None,
+            first_seen_at: Utc::now(), last_seen_at: Utc::now(), messages_in: 0, messages_out: 0,
+        },
+        conversation_id: ConversationId::new(),
+        state: serde_json::json!({}),
+        messages: vec![message(1, "hi", MessageKind::Text)],
+        config: serde_json::json!({"languages": []}),
+        now: Utc::now(),
+    };
+    let err = IntakeAgent.run(input, &FakeTools::new()).await.unwrap_err();
+    assert!(err.to_string().contains("languages"), "{err}");
+}

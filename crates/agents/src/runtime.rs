@@ -1,0 +1,88 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use ombud_store::ContactActivity;
+use serde_json::Value;
+
+/// What a run is given: who is writing, the agent's memory, the new messages.
+#[derive(Debug, Clone)]
+pub struct RunInput {
+    pub tenant: Tenant,
+    pub contact: Contact,
+    pub conversation_id: ConversationId,
+    /// The agent's memory from the previous run (`{}` at first).
+    pub state: Value,
+    /// Inbound messages in order; never empty.
+    pub messages: Vec<Message>,
+    /// The deployed version's configuration.
+    pub config: Value,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    pub in_reply_to: Option<MessageId>,
+}
+
+/// What a run produced. Nothing here has happened yet: the engine commits it all in
+/// one transaction (tool calls that create things are idempotent on their own).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunOutput {
+    pub replies: Vec<Reply>,
+    pub state: Value,
+    /// Hand the conversation to staff; the bot stays silent until handed back.
+    pub handoff: bool,
+    /// The contact's language, when the run learnt it.
+    pub language: Option<Language>,
+}
+
+/// A new complaint as an agent describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplaintDraft {
+    pub category_id: Option<CategoryId>,
+    pub description: String,
+    pub location: Option<String>,
+    pub language: Language,
+    pub priority: Priority,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct ToolError(pub String);
+
+/// The tools every runtime calls, bound by the engine to one tenant, contact and
+/// conversation, so an agent cannot reach outside them.
+#[async_trait]
+pub trait Tools: Send + Sync {
+    async fn categories(&self) -> Result<Vec<Category>, ToolError>;
+    /// Idempotent on `key`: a retried run gets the complaint its first try made.
+    async fn create_complaint(&self, key: &str, draft: ComplaintDraft)
+        -> Result<Complaint, ToolError>;
+    /// One of the contact's own complaints by number.
+    async fn complaint_status(&self, number: &ComplaintNumber)
+        -> Result<Option<Complaint>, ToolError>;
+    async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError>;
+    /// The contact's messages up to `up_to_seq` since the given instants.
+    async fn activity(
+        &self,
+        up_to_seq: i64,
+        day_start: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<ContactActivity, ToolError>;
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AgentError {
+    #[error("invalid agent configuration: {0}")]
+    Config(String),
+    #[error("tool failed: {0}")]
+    Tool(#[from] ToolError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[async_trait]
+pub trait AgentRuntime: Send + Sync {
+    async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError>;
+}

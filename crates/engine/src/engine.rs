@@ -1,0 +1,214 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+
+use chrono::{DateTime, Utc};
+use ombud_channels::ChannelSender;
+use ombud_core::{Channel, Clock};
+use ombud_store::{ConversationKey, InboundBatch, IngestOutcome, Store, StoreResult};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::outbox::OutboxSender;
+use crate::queue::{ConversationQueue, QueueStats};
+use crate::runner::{RunResult, Runner};
+use crate::{EngineConfig, Runtimes};
+
+/// The running engine. `ingest` is the one door for inbound messages: it stores
+/// them durably, then queues their conversations.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    queue: Arc<ConversationQueue>,
+    runner: Arc<Runner>,
+    outbox: Arc<OutboxSender>,
+    outbox_wake: Arc<Notify>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    stop: CancellationToken,
+    runs: TaskTracker,
+    sends: TaskTracker,
+    dispatcher_alive: Arc<AtomicBool>,
+    sender_alive: Arc<AtomicBool>,
+    /// Failed attempts so far per conversation, for backoff and the final failure.
+    attempts: std::sync::Mutex<std::collections::HashMap<ConversationKey, u32>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EngineHealth {
+    pub queue_dispatcher: bool,
+    pub outbox_sender: bool,
+    pub runs_active: usize,
+    pub conversations_waiting: usize,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sender: Arc<dyn ChannelSender>,
+        runtimes: Runtimes,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Arc<Self> {
+        let outbox_wake = Arc::new(Notify::new());
+        Arc::new(Self {
+            queue: Arc::new(ConversationQueue::new(config.max_concurrent_runs)),
+            runner: Arc::new(Runner {
+                store: store.clone(),
+                runtimes,
+                clock: clock.clone(),
+                retry_base: config.run_retry_base,
+                max_attempts: config.run_max_attempts.max(1),
+            }),
+            outbox: Arc::new(OutboxSender {
+                store: store.clone(),
+                sender,
+                clock: clock.clone(),
+                config: config.outbox.clone(),
+                wake: outbox_wake.clone(),
+            }),
+            outbox_wake,
+            store,
+            clock,
+            config,
+            stop: CancellationToken::new(),
+            runs: TaskTracker::new(),
+            sends: TaskTracker::new(),
+            dispatcher_alive: Arc::new(AtomicBool::new(false)),
+            sender_alive: Arc::new(AtomicBool::new(false)),
+            attempts: Default::default(),
+        })
+    }
+
+    /// Starts the workers and recovers: sends a dead process left claimed go back
+    /// to the outbox, and every conversation with unanswered messages is queued.
+    pub async fn start(self: &Arc<Self>) -> StoreResult<()> {
+        let released = self.store.release_outbox_claims().await?;
+        if released > 0 {
+            tracing::info!(released, "outbox sends left in flight by the last process will be retried");
+        }
+        let due = self.store.due_conversations().await?;
+        if !due.is_empty() {
+            tracing::info!(count = due.len(), "queueing conversations left unanswered");
+        }
+        for key in due {
+            self.queue.enqueue(key);
+        }
+        let this = self.clone();
+        let alive = self.dispatcher_alive.clone();
+        alive.store(true, Ordering::SeqCst);
+        tokio::spawn(async move {
+            this.dispatch().await;
+            alive.store(false, Ordering::SeqCst);
+        });
+        let outbox = self.outbox.clone();
+        let (stop, sends) = (self.stop.clone(), self.sends.clone());
+        let alive = self.sender_alive.clone();
+        alive.store(true, Ordering::SeqCst);
+        tokio::spawn(async move {
+            outbox.run(stop, sends).await;
+            alive.store(false, Ordering::SeqCst);
+        });
+        Ok(())
+    }
+
+    /// Stores a channel delivery (durable when this returns) and queues the
+    /// conversations it made due.
+    pub async fn ingest(&self, channel: &Channel, batch: InboundBatch) -> StoreResult<IngestOutcome> {
+        let outcome = self.store.ingest(channel, batch, self.clock.now()).await?;
+        for key in &outcome.due {
+            self.queue.enqueue(key.clone());
+        }
+        Ok(outcome)
+    }
+
+    /// Queues a conversation (after a hand-back to the bot, say).
+    pub fn enqueue(&self, key: ConversationKey) {
+        self.queue.enqueue(key);
+    }
+
+    async fn dispatch(self: Arc<Self>) {
+        loop {
+            while let Some(key) = self.queue.take_next() {
+                let this = self.clone();
+                self.runs.spawn(async move { this.run_one(key).await });
+            }
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = self.queue.changed() => {}
+            }
+        }
+    }
+
+    async fn run_one(self: Arc<Self>, key: ConversationKey) {
+        let attempt = self.take_attempt(&key);
+        let result = self.runner.run(&key, attempt).await;
+        match result {
+            RunResult::Done => {
+                self.clear_attempts(&key);
+                self.outbox_wake.notify_one();
+                self.queue.finish(&key);
+            }
+            RunResult::Retry(delay) => {
+                self.queue.finish(&key);
+                let this = self.clone();
+                self.runs.spawn(async move {
+                    tokio::select! {
+                        _ = this.stop.cancelled() => {}
+                        _ = tokio::time::sleep(delay) => this.queue.enqueue(key),
+                    }
+                });
+            }
+        }
+    }
+
+    fn take_attempt(&self, key: &ConversationKey) -> u32 {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let n = attempts.entry(key.clone()).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    fn clear_attempts(&self, key: &ConversationKey) {
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    pub fn queue_stats(&self) -> QueueStats {
+        self.queue.stats()
+    }
+
+    pub fn health(&self) -> EngineHealth {
+        let stats = self.queue.stats();
+        EngineHealth {
+            queue_dispatcher: self.dispatcher_alive.load(Ordering::SeqCst),
+            outbox_sender: self.sender_alive.load(Ordering::SeqCst),
+            runs_active: stats.active,
+            conversations_waiting: stats.waiting,
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Stops taking new work and waits (up to the configured grace) for the runs
+    /// and sends in flight. Whatever is left stays in the database for next time.
+    pub async fn shutdown(&self) {
+        self.stop.cancel();
+        self.runs.close();
+        self.sends.close();
+        let grace = self.config.shutdown_grace;
+        let waited = tokio::time::timeout(grace, async {
+            self.runs.wait().await;
+            self.sends.wait().await;
+        })
+        .await;
+        if waited.is_err() {
+            tracing::warn!(?grace, "shutdown grace ran out; unfinished work resumes on next start");
+        }
+    }
+}
+

@@ -1,0 +1,143 @@
+//! The outbox sender: claims due sends, delivers them through the channel, and
+//! records the outcome. Retryable failures come back with backoff (and never sooner
+//! than the provider's `Retry-After`); final ones mark the message failed with the
+//! reason. A claim is a lease, so a send lost to a crash is made again, with the
+//! same idempotency key (our message id).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ombud_channels::{ChannelSender, SendError};
+use ombud_core::Clock;
+use ombud_store::{OutboxItem, SendOutcome, Store};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::backoff::backoff;
+use crate::OutboxConfig;
+
+pub struct OutboxSender {
+    pub store: Arc<dyn Store>,
+    pub sender: Arc<dyn ChannelSender>,
+    pub clock: Arc<dyn Clock>,
+    pub config: OutboxConfig,
+    pub wake: Arc<Notify>,
+}
+
+impl OutboxSender {
+    /// Runs until `stop` fires, then waits for the sends in flight (tracked by
+    /// `tracker`) as the caller decides.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken, tracker: TaskTracker) {
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        loop {
+            if stop.is_cancelled() {
+                return;
+            }
+            let free = permits.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    p = permits.clone().acquire_owned() => drop(p),
+                }
+                continue;
+            }
+            let now = self.clock.now();
+            let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+            let claimed = match self.store.claim_outbox(now, now + lease, free as u32).await {
+                Ok(items) => items,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not claim outbox items");
+                    self.pause(&stop, self.config.poll_interval).await;
+                    continue;
+                }
+            };
+            if claimed.is_empty() {
+                let wait = match self.store.next_outbox_due().await {
+                    Ok(Some(at)) => (at - now).to_std().unwrap_or_default(),
+                    _ => self.config.poll_interval,
+                };
+                self.pause(&stop, wait.min(self.config.poll_interval)).await;
+                continue;
+            }
+            for item in claimed {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    break;
+                };
+                let this = self.clone();
+                tracker.spawn(async move {
+                    this.deliver(item).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    async fn pause(&self, stop: &CancellationToken, wait: Duration) {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = self.wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+
+    async fn deliver(&self, item: OutboxItem) {
+        let outcome = match self.store.channel(&item.channel_id).await {
+            Ok(Some(channel)) if channel.tenant_id == item.tenant_id => {
+                let result = self
+                    .sender
+                    .send_text(&channel, &item.to, &item.body, item.message_id.as_str())
+                    .await;
+                self.outcome(&item, result)
+            }
+            Ok(_) => SendOutcome::Failed {
+                error: "the channel no longer exists".into(),
+            },
+            Err(e) => self.outcome(
+                &item,
+                Err(SendError::Retryable {
+                    reason: format!("could not read the channel: {e}"),
+                    retry_after: None,
+                }),
+            ),
+        };
+        match &outcome {
+            SendOutcome::Sent { .. } => {}
+            SendOutcome::Retry { error, next_attempt_at } => {
+                tracing::warn!(message = %item.message_id, attempt = item.attempts, %error, %next_attempt_at, "send failed; will retry")
+            }
+            SendOutcome::Failed { error } => {
+                tracing::warn!(message = %item.message_id, attempt = item.attempts, %error, "send failed for good")
+            }
+        }
+        if let Err(e) = self.store.complete_outbox(item.id, outcome, self.clock.now()).await {
+            // The lease runs out and the send is made again with the same key.
+            tracing::error!(message = %item.message_id, error = %e, "could not record a send");
+        }
+    }
+
+    fn outcome(&self, item: &OutboxItem, result: Result<String, SendError>) -> SendOutcome {
+        match result {
+            Ok(provider_id) => SendOutcome::Sent { provider_id },
+            Err(SendError::Permanent { reason }) => SendOutcome::Failed { error: reason },
+            Err(SendError::Retryable { reason, retry_after }) => {
+                let now = self.clock.now();
+                let age = (now - item.created_at).to_std().unwrap_or_default();
+                if age >= self.config.give_up_after {
+                    return SendOutcome::Failed {
+                        error: format!("gave up after {} attempts over {}s: {reason}", item.attempts, age.as_secs()),
+                    };
+                }
+                let mut delay = backoff(item.attempts, self.config.backoff_base, self.config.backoff_max);
+                if let Some(after) = retry_after {
+                    delay = delay.max(after.min(Duration::from_secs(3600)));
+                }
+                SendOutcome::Retry {
+                    next_attempt_at: now + chrono::Duration::from_std(delay).unwrap_or_default(),
+                    error: reason,
+                }
+            }
+        }
+    }
+}
+

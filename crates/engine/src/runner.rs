@@ -1,0 +1,194 @@
+//! One agent run: read the conversation and its new messages, run the deployed
+//! version's agent, commit everything it produced in one transaction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ombud_agents::intake::{IntakeConfig, KIND as INTAKE};
+use ombud_agents::RunInput;
+use ombud_channels::text::split_text;
+use ombud_core::*;
+use ombud_store::*;
+use serde_json::json;
+
+use crate::runtimes::Runtimes;
+use crate::tools::StoreTools;
+
+pub enum RunResult {
+    /// Nothing (more) to do for now.
+    Done,
+    /// Try again after this long.
+    Retry(Duration),
+}
+
+pub struct Runner {
+    pub store: Arc<dyn Store>,
+    pub runtimes: Runtimes,
+    pub clock: Arc<dyn Clock>,
+    pub retry_base: Duration,
+    pub max_attempts: u32,
+}
+
+impl Runner {
+    /// Runs the conversation once. `attempt` counts from 1; the last allowed
+    /// attempt that fails commits a failed execution instead of retrying.
+    pub async fn run(&self, key: &ConversationKey, attempt: u32) -> RunResult {
+        match self.try_run(key, attempt).await {
+            Ok(()) => RunResult::Done,
+            Err(error) if attempt < self.max_attempts => {
+                let delay = crate::backoff::backoff(attempt, self.retry_base, self.retry_base * 64);
+                tracing::warn!(conversation = %key.conversation_id, attempt, %error, ?delay, "agent run failed; will retry");
+                RunResult::Retry(delay)
+            }
+            Err(error) => {
+                tracing::error!(conversation = %key.conversation_id, attempt, %error, "agent run failed for good");
+                match self.commit_failure(key, attempt, &error).await {
+                    Ok(()) => RunResult::Done,
+                    Err(e) => {
+                        tracing::error!(conversation = %key.conversation_id, error = %e, "could not record the failed run");
+                        RunResult::Retry(self.retry_base * 64)
+                    }
+                }
+            }
+        }
+    }
+
+    async fn try_run(&self, key: &ConversationKey, attempt: u32) -> Result<(), String> {
+        let Some(ctx) = self.store.load_run(key).await.map_err(|e| e.to_string())? else {
+            return Ok(());
+        };
+        if !ctx.conversation.is_due() || ctx.pending.is_empty() {
+            return Ok(());
+        }
+        let started_at = self.clock.now();
+        let (kind, config) = match &ctx.agent_version {
+            Some(v) => (v.kind.clone(), v.config.clone()),
+            None => (INTAKE.to_owned(), serde_json::to_value(IntakeConfig::default()).unwrap_or_default()),
+        };
+        let runtime = self
+            .runtimes
+            .get(&kind)
+            .ok_or_else(|| format!("no runtime for agent kind {kind:?}"))?;
+        let to_seq = ctx.pending.last().map(|m| m.seq).unwrap_or(ctx.conversation.run_cursor);
+        let from_seq = ctx.pending.first().map(|m| m.seq).unwrap_or(to_seq);
+        let tools = StoreTools {
+            store: self.store.as_ref(),
+            tenant: &ctx.tenant,
+            contact: &ctx.contact,
+            key,
+            now: started_at,
+        };
+        let input = RunInput {
+            tenant: ctx.tenant.clone(),
+            contact: ctx.contact.clone(),
+            conversation_id: ctx.conversation.id.clone(),
+            state: ctx.conversation.agent_state.clone(),
+            messages: ctx.pending.clone(),
+            config,
+            now: started_at,
+        };
+        let output = runtime.run(input, &tools).await.map_err(|e| e.to_string())?;
+        let finished_at = self.clock.now();
+        let max = ctx.channel.kind.max_text_chars();
+        let replies: Vec<NewReply> = output
+            .replies
+            .iter()
+            .flat_map(|r| {
+                split_text(&r.text, max).into_iter().map(|body| NewReply {
+                    body,
+                    in_reply_to: r.in_reply_to.clone(),
+                })
+            })
+            .filter(|r| !r.body.trim().is_empty())
+            .collect();
+        let mut events = Vec::new();
+        let state = if output.handoff {
+            events.push(NewEvent {
+                kind: EventType::ConversationHandoff,
+                data: json!({"conversation_id": key.conversation_id, "contact_id": ctx.contact.id, "reason": "requested"}),
+            });
+            ConversationState::Human
+        } else {
+            ctx.conversation.state
+        };
+        let commit = RunCommit {
+            tenant_id: key.tenant_id.clone(),
+            conversation_id: key.conversation_id.clone(),
+            expected_cursor: ctx.conversation.run_cursor,
+            new_cursor: to_seq,
+            agent_state: output.state,
+            state,
+            contact_language: output.language,
+            replies,
+            execution: NewExecution {
+                id: ExecutionId::new(),
+                agent_version_id: ctx.agent_version.as_ref().map(|v| v.id.clone()),
+                from_seq,
+                to_seq,
+                status: ExecutionStatus::Ok,
+                output: json!({"replies": output.replies.iter().map(|r| &r.text).collect::<Vec<_>>(), "handoff": output.handoff}),
+                error: None,
+                attempts: attempt,
+                started_at,
+                finished_at,
+            },
+            events,
+            at: finished_at,
+        };
+        match self.store.commit_run(commit).await.map_err(|e| e.to_string())? {
+            CommitOutcome::Committed { .. } => Ok(()),
+            CommitOutcome::CursorMoved => {
+                tracing::warn!(conversation = %key.conversation_id, "run cursor moved under this run; its result was dropped");
+                Ok(())
+            }
+        }
+    }
+
+    /// Records the failure, moves the cursor past the messages that could not be
+    /// answered (so they are not retried forever) and hands the conversation to
+    /// staff, who see the messages and the failed execution.
+    async fn commit_failure(&self, key: &ConversationKey, attempt: u32, error: &str) -> Result<(), StoreError> {
+        let Some(ctx) = self.store.load_run(key).await? else {
+            return Ok(());
+        };
+        let Some(last) = ctx.pending.last() else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let execution_id = ExecutionId::new();
+        let commit = RunCommit {
+            tenant_id: key.tenant_id.clone(),
+            conversation_id: key.conversation_id.clone(),
+            expected_cursor: ctx.conversation.run_cursor,
+            new_cursor: last.seq,
+            agent_state: ctx.conversation.agent_state.clone(),
+            state: ConversationState::Human,
+            contact_language: None,
+            replies: Vec::new(),
+            execution: NewExecution {
+                id: execution_id.clone(),
+                agent_version_id: ctx.agent_version.as_ref().map(|v| v.id.clone()),
+                from_seq: ctx.pending.first().map(|m| m.seq).unwrap_or(last.seq),
+                to_seq: last.seq,
+                status: ExecutionStatus::Failed,
+                output: json!({}),
+                error: Some(error.to_owned()),
+                attempts: attempt,
+                started_at: now,
+                finished_at: now,
+            },
+            events: vec![
+                NewEvent {
+                    kind: EventType::ExecutionFailed,
+                    data: json!({"execution_id": execution_id, "conversation_id": key.conversation_id, "error": error, "attempts": attempt}),
+                },
+                NewEvent {
+                    kind: EventType::ConversationHandoff,
+                    data: json!({"conversation_id": key.conversation_id, "contact_id": ctx.contact.id, "reason": "agent_failed"}),
+                },
+            ],
+            at: now,
+        };
+        self.store.commit_run(commit).await.map(|_| ())
+    }
+}

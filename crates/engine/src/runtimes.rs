@@ -1,0 +1,36 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ombud_agents::intake::{self, IntakeAgent};
+use ombud_agents::AgentRuntime;
+
+/// The runtime for each agent kind. Built-in: `intake`. Tests and later runtimes
+/// (llm, process) register theirs by kind.
+#[derive(Clone)]
+pub struct Runtimes {
+    by_kind: HashMap<String, Arc<dyn AgentRuntime>>,
+}
+
+impl Runtimes {
+    pub fn builtin() -> Self {
+        let mut by_kind: HashMap<String, Arc<dyn AgentRuntime>> = HashMap::new();
+        by_kind.insert(intake::KIND.to_owned(), Arc::new(IntakeAgent));
+        Self { by_kind }
+    }
+
+    /// Replaces or adds the runtime for `kind`.
+    pub fn with(mut self, kind: &str, runtime: Arc<dyn AgentRuntime>) -> Self {
+        self.by_kind.insert(kind.to_owned(), runtime);
+        self
+    }
+
+    pub fn get(&self, kind: &str) -> Option<Arc<dyn AgentRuntime>> {
+        self.by_kind.get(kind).cloned()
+    }
+}
+
+impl Default for Runtimes {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}

@@ -1,0 +1,77 @@
+//! The agent tools, bound to one tenant, contact and conversation.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_agents::{ComplaintDraft, ToolError, Tools};
+use ombud_core::*;
+use ombud_store::{ContactActivity, ConversationKey, NewComplaint, Store};
+
+pub struct StoreTools<'a> {
+    pub store: &'a dyn Store,
+    pub tenant: &'a Tenant,
+    pub contact: &'a Contact,
+    pub key: &'a ConversationKey,
+    pub now: DateTime<Utc>,
+}
+
+fn tool_error(e: impl std::fmt::Display) -> ToolError {
+    ToolError(e.to_string())
+}
+
+#[async_trait]
+impl Tools for StoreTools<'_> {
+    async fn categories(&self) -> Result<Vec<Category>, ToolError> {
+        self.store.categories(&self.tenant.id).await.map_err(tool_error)
+    }
+
+    async fn create_complaint(&self, key: &str, d: ComplaintDraft) -> Result<Complaint, ToolError> {
+        let new = NewComplaint {
+            origin_key: Some(key.to_owned()),
+            channel_id: Some(self.contact.channel_id.clone()),
+            contact_id: Some(self.contact.id.clone()),
+            conversation_id: Some(self.key.conversation_id.clone()),
+            category_id: d.category_id,
+            description: d.description,
+            location: d.location,
+            language: d.language,
+            priority: d.priority,
+            source: Source::Text,
+            actor: format!("contact:{}", self.contact.id),
+            at: self.now,
+        };
+        self.store
+            .create_complaint(self.tenant, new)
+            .await
+            .map(|(c, _)| c)
+            .map_err(tool_error)
+    }
+
+    async fn complaint_status(&self, n: &ComplaintNumber) -> Result<Option<Complaint>, ToolError> {
+        let found = self
+            .store
+            .complaint_by_number(&self.tenant.id, n)
+            .await
+            .map_err(tool_error)?;
+        // A citizen sees only their own complaints, never a neighbour's by guessing.
+        Ok(found.filter(|c| c.contact_id.as_ref() == Some(&self.contact.id)))
+    }
+
+    async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError> {
+        self.store
+            .complaints_of_contact(&self.tenant.id, &self.contact.id, true, 10)
+            .await
+            .map_err(tool_error)
+    }
+
+    async fn activity(
+        &self,
+        up_to_seq: i64,
+        day_start: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> Result<ContactActivity, ToolError> {
+        self.store
+            .contact_activity(self.key, up_to_seq, day_start, window_start)
+            .await
+            .map_err(tool_error)
+    }
+}

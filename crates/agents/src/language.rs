@@ -5,14 +5,71 @@
 use ombud_core::Language;
 
 const MARATHI: &[&str] = &[
-    "आहे", "आहेत", "नाही", "नाहीये", "आणि", "मध्ये", "झाला", "झाली", "झाले", "माझ्या", "माझा",
-    "माझी", "आमच्या", "आमचा", "इथे", "येथे", "होता", "होती", "खूप", "दिवे", "दिवा", "पाठवा",
-    "होय", "हो", "पाणी", "रस्त्यावर", "जवळ", "तक्रार", "आठवड्यापासून", "बंद", "कचरा", "मदत",
+    "आहे",
+    "आहेत",
+    "नाही",
+    "नाहीये",
+    "आणि",
+    "मध्ये",
+    "झाला",
+    "झाली",
+    "झाले",
+    "माझ्या",
+    "माझा",
+    "माझी",
+    "आमच्या",
+    "आमचा",
+    "इथे",
+    "येथे",
+    "होता",
+    "होती",
+    "खूप",
+    "दिवे",
+    "दिवा",
+    "पाठवा",
+    "होय",
+    "हो",
+    "पाणी",
+    "रस्त्यावर",
+    "जवळ",
+    "तक्रार",
+    "आठवड्यापासून",
+    "बंद",
+    "कचरा",
+    "मदत",
 ];
 const HINDI: &[&str] = &[
-    "है", "हैं", "नहीं", "और", "में", "का", "की", "के", "मेरे", "मेरा", "मेरी", "यहाँ", "यहां",
-    "बहुत", "था", "थी", "से", "को", "हाँ", "हां", "पानी", "सड़क", "पास", "शिकायत", "हफ्ते",
-    "रहा", "रही", "गया", "गई", "मदद", "बत्ती",
+    "है",
+    "हैं",
+    "नहीं",
+    "और",
+    "में",
+    "का",
+    "की",
+    "के",
+    "मेरे",
+    "मेरा",
+    "मेरी",
+    "यहाँ",
+    "यहां",
+    "बहुत",
+    "था",
+    "थी",
+    "से",
+    "को",
+    "हाँ",
+    "हां",
+    "पानी",
+    "सड़क",
+    "पास",
+    "शिकायत",
+    "हफ्ते",
+    "रहा",
+    "रही",
+    "गया",
+    "गई",
+    "मदद",
+    "बत्ती",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +123,12 @@ pub fn detect(text: &str, offered: &[Language], known: Option<&Language>) -> (La
                 known_deva
                     .filter(|k| offered.contains(k))
                     .cloned()
-                    .or_else(|| offered.iter().find(|l| matches!(l.as_str(), "hi" | "mr")).cloned())
+                    .or_else(|| {
+                        offered
+                            .iter()
+                            .find(|l| matches!(l.as_str(), "hi" | "mr"))
+                            .cloned()
+                    })
             };
             match pick {
                 Some(lang) => (lang, true),
@@ -74,7 +136,10 @@ pub fn detect(text: &str, offered: &[Language], known: Option<&Language>) -> (La
             }
         }
         Script::Latin => {
-            let words = text.split_whitespace().filter(|w| w.chars().any(|c| c.is_ascii_alphabetic())).count();
+            let words = text
+                .split_whitespace()
+                .filter(|w| w.chars().any(|c| c.is_ascii_alphabetic()))
+                .count();
             match has("en") {
                 Some(en) if words >= 3 || known.is_none() => (en, true),
                 _ => (fallback, false),
@@ -111,7 +176,9 @@ mod tests {
         assert_eq!(detect("ok", &offered, Some(&mr)).0, mr);
         assert_eq!(detect("12", &offered, Some(&mr)).0, mr);
         assert_eq!(
-            detect("the street light is broken", &offered, Some(&mr)).0.as_str(),
+            detect("the street light is broken", &offered, Some(&mr))
+                .0
+                .as_str(),
             "en"
         );
         assert_eq!(detect("hi", &offered, None).0.as_str(), "en");
@@ -120,7 +187,10 @@ mod tests {
     #[test]
     fn only_offered_languages_are_chosen() {
         let offered = langs(&["mr"]);
-        assert_eq!(detect("the light is broken", &offered, None).0.as_str(), "mr");
+        assert_eq!(
+            detect("the light is broken", &offered, None).0.as_str(),
+            "mr"
+        );
         assert_eq!(detect("बत्ती खराब है", &offered, None).0.as_str(), "mr");
     }
 }

@@ -57,11 +57,16 @@ pub struct ToolError(pub String);
 pub trait Tools: Send + Sync {
     async fn categories(&self) -> Result<Vec<Category>, ToolError>;
     /// Idempotent on `key`: a retried run gets the complaint its first try made.
-    async fn create_complaint(&self, key: &str, draft: ComplaintDraft)
-        -> Result<Complaint, ToolError>;
+    async fn create_complaint(
+        &self,
+        key: &str,
+        draft: ComplaintDraft,
+    ) -> Result<Complaint, ToolError>;
     /// One of the contact's own complaints by number.
-    async fn complaint_status(&self, number: &ComplaintNumber)
-        -> Result<Option<Complaint>, ToolError>;
+    async fn complaint_status(
+        &self,
+        number: &ComplaintNumber,
+    ) -> Result<Option<Complaint>, ToolError>;
     async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError>;
     /// The contact's messages up to `up_to_seq` since the given instants.
     async fn activity(

@@ -44,7 +44,9 @@ mod tests {
         let pieces = split_text(&body, 4096);
         assert_eq!(pieces.len(), 3);
         assert!(pieces.iter().all(|p| p.chars().count() <= 4096));
-        assert!(pieces.iter().all(|p| !p.starts_with(' ') && p.ends_with("word")));
+        assert!(pieces
+            .iter()
+            .all(|p| !p.starts_with(' ') && p.ends_with("word")));
         assert_eq!(pieces.concat().replace(' ', ""), body.replace(' ', ""));
     }
 

@@ -40,7 +40,10 @@ impl ComplaintNumber {
     }
 
     fn invalid() -> ValidationError {
-        ValidationError::new("number", "expected a complaint number like PUNE-20261123-0007")
+        ValidationError::new(
+            "number",
+            "expected a complaint number like PUNE-20261123-0007",
+        )
     }
 
     pub fn as_str(&self) -> &str {
@@ -135,7 +138,14 @@ impl ComplaintStatus {
     pub fn allowed_next(self) -> &'static [ComplaintStatus] {
         use ComplaintStatus::*;
         match self {
-            New => &[Acknowledged, InProgress, OnHold, Escalated, Resolved, Rejected],
+            New => &[
+                Acknowledged,
+                InProgress,
+                OnHold,
+                Escalated,
+                Resolved,
+                Rejected,
+            ],
             Acknowledged => &[InProgress, OnHold, Escalated, Resolved, Rejected],
             InProgress => &[OnHold, Escalated, Resolved, Rejected],
             OnHold => &[InProgress, Escalated, Resolved, Rejected],
@@ -302,7 +312,13 @@ mod tests {
             ComplaintNumber::new(&p, d, 12345).as_str(),
             "PUNE-20261123-12345"
         );
-        for bad in ["PUNE-2026-0007", "PUNE-20261323-0007", "PUNE-20261123-07", "P-20261123-0001", "hello"] {
+        for bad in [
+            "PUNE-2026-0007",
+            "PUNE-20261323-0007",
+            "PUNE-20261123-07",
+            "P-20261123-0001",
+            "hello",
+        ] {
             assert!(ComplaintNumber::parse(bad).is_err(), "{bad}");
         }
     }

@@ -1,7 +1,9 @@
 use crate::ValidationError;
 
 /// An ISO 639-1 language code (`en`, `hi`, `mr`), lowercase.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Language(String);
 

@@ -176,7 +176,13 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_other() {
-        assert_eq!(super::MessageKind::parse("ephemeral"), super::MessageKind::Other);
-        assert_eq!(super::MessageKind::parse("audio"), super::MessageKind::Audio);
+        assert_eq!(
+            super::MessageKind::parse("ephemeral"),
+            super::MessageKind::Other
+        );
+        assert_eq!(
+            super::MessageKind::parse("audio"),
+            super::MessageKind::Audio
+        );
     }
 }

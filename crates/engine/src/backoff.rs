@@ -22,7 +22,10 @@ mod tests {
         for (attempt, nominal) in [(1, 1.0), (2, 2.0), (3, 4.0), (7, 60.0), (40, 60.0)] {
             for _ in 0..50 {
                 let d = backoff(attempt, base, max).as_secs_f64();
-                assert!(d >= nominal * 0.8 - 1e-9 && d <= nominal * 1.2 + 1e-9, "{attempt}: {d}");
+                assert!(
+                    d >= nominal * 0.8 - 1e-9 && d <= nominal * 1.2 + 1e-9,
+                    "{attempt}: {d}"
+                );
             }
         }
     }

@@ -1,7 +1,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-
 use chrono::{DateTime, Utc};
 use ombud_channels::ChannelSender;
 use ombud_core::{Channel, Clock};
@@ -85,7 +84,10 @@ impl Engine {
     pub async fn start(self: &Arc<Self>) -> StoreResult<()> {
         let released = self.store.release_outbox_claims().await?;
         if released > 0 {
-            tracing::info!(released, "outbox sends left in flight by the last process will be retried");
+            tracing::info!(
+                released,
+                "outbox sends left in flight by the last process will be retried"
+            );
         }
         let due = self.store.due_conversations().await?;
         if !due.is_empty() {
@@ -114,7 +116,11 @@ impl Engine {
 
     /// Stores a channel delivery (durable when this returns) and queues the
     /// conversations it made due.
-    pub async fn ingest(&self, channel: &Channel, batch: InboundBatch) -> StoreResult<IngestOutcome> {
+    pub async fn ingest(
+        &self,
+        channel: &Channel,
+        batch: InboundBatch,
+    ) -> StoreResult<IngestOutcome> {
         let outcome = self.store.ingest(channel, batch, self.clock.now()).await?;
         for key in &outcome.due {
             self.queue.enqueue(key.clone());
@@ -207,8 +213,10 @@ impl Engine {
         })
         .await;
         if waited.is_err() {
-            tracing::warn!(?grace, "shutdown grace ran out; unfinished work resumes on next start");
+            tracing::warn!(
+                ?grace,
+                "shutdown grace ran out; unfinished work resumes on next start"
+            );
         }
     }
 }
-

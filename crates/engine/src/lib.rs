@@ -6,8 +6,8 @@
 mod backoff;
 mod config;
 mod engine;
-pub mod provision;
 mod outbox;
+pub mod provision;
 mod queue;
 mod runner;
 mod runtimes;

@@ -103,14 +103,21 @@ impl OutboxSender {
         };
         match &outcome {
             SendOutcome::Sent { .. } => {}
-            SendOutcome::Retry { error, next_attempt_at } => {
+            SendOutcome::Retry {
+                error,
+                next_attempt_at,
+            } => {
                 tracing::warn!(message = %item.message_id, attempt = item.attempts, %error, %next_attempt_at, "send failed; will retry")
             }
             SendOutcome::Failed { error } => {
                 tracing::warn!(message = %item.message_id, attempt = item.attempts, %error, "send failed for good")
             }
         }
-        if let Err(e) = self.store.complete_outbox(item.id, outcome, self.clock.now()).await {
+        if let Err(e) = self
+            .store
+            .complete_outbox(item.id, outcome, self.clock.now())
+            .await
+        {
             // The lease runs out and the send is made again with the same key.
             tracing::error!(message = %item.message_id, error = %e, "could not record a send");
         }
@@ -120,15 +127,26 @@ impl OutboxSender {
         match result {
             Ok(provider_id) => SendOutcome::Sent { provider_id },
             Err(SendError::Permanent { reason }) => SendOutcome::Failed { error: reason },
-            Err(SendError::Retryable { reason, retry_after }) => {
+            Err(SendError::Retryable {
+                reason,
+                retry_after,
+            }) => {
                 let now = self.clock.now();
                 let age = (now - item.created_at).to_std().unwrap_or_default();
                 if age >= self.config.give_up_after {
                     return SendOutcome::Failed {
-                        error: format!("gave up after {} attempts over {}s: {reason}", item.attempts, age.as_secs()),
+                        error: format!(
+                            "gave up after {} attempts over {}s: {reason}",
+                            item.attempts,
+                            age.as_secs()
+                        ),
                     };
                 }
-                let mut delay = backoff(item.attempts, self.config.backoff_base, self.config.backoff_max);
+                let mut delay = backoff(
+                    item.attempts,
+                    self.config.backoff_base,
+                    self.config.backoff_max,
+                );
                 if let Some(after) = retry_after {
                     delay = delay.max(after.min(Duration::from_secs(3600)));
                 }
@@ -140,4 +158,3 @@ impl OutboxSender {
         }
     }
 }
-

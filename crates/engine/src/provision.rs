@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use ombud_agents::intake::{IntakeConfig, KIND as INTAKE};
 use ombud_core::*;
-use ombud_store::{AgentVersion, NewAgentVersion, NewCategory, NewChannel, NewTenant, Store, StoreError};
+use ombud_store::{
+    AgentVersion, NewAgentVersion, NewCategory, NewChannel, NewTenant, Store, StoreError,
+};
 
 /// The agent every tenant starts with.
 pub const DEFAULT_AGENT: &str = "intake";
@@ -22,14 +24,21 @@ pub enum ProvisionError {
 
 /// A new tenant with the default categories and an intake agent (version 1) that
 /// answers in the tenant's language first.
-pub async fn create_tenant(store: &dyn Store, new: NewTenant, with_default_categories: bool) -> Result<(Tenant, AgentVersion), ProvisionError> {
+pub async fn create_tenant(
+    store: &dyn Store,
+    new: NewTenant,
+    with_default_categories: bool,
+) -> Result<(Tenant, AgentVersion), ProvisionError> {
     let mut config = IntakeConfig::default();
     let lang = new.default_language.clone();
     if !config.templates.contains_key(lang.as_str()) {
         let known: Vec<&str> = config.templates.keys().map(String::as_str).collect();
         return Err(ValidationError::new(
             "language",
-            format!("no built-in replies in {lang:?}; choose one of {}", known.join(", ")),
+            format!(
+                "no built-in replies in {lang:?}; choose one of {}",
+                known.join(", ")
+            ),
         )
         .into());
     }
@@ -57,7 +66,12 @@ pub async fn create_tenant(store: &dyn Store, new: NewTenant, with_default_categ
 }
 
 /// Connects a WhatsApp number to a tenant, answered by its latest intake version.
-pub async fn add_whatsapp_channel(store: &dyn Store, tenant: &TenantSlug, name: String, whatsapp: WhatsAppConfig) -> Result<(Tenant, Channel), ProvisionError> {
+pub async fn add_whatsapp_channel(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    name: String,
+    whatsapp: WhatsAppConfig,
+) -> Result<(Tenant, Channel), ProvisionError> {
     for (field, value) in [
         ("phone_number_id", &whatsapp.phone_number_id),
         ("app_secret", &whatsapp.app_secret.expose().to_owned()),
@@ -76,7 +90,9 @@ pub async fn add_whatsapp_channel(store: &dyn Store, tenant: &TenantSlug, name: 
         .tenant_by_slug(tenant)
         .await?
         .ok_or_else(|| ProvisionError::NoTenant(tenant.to_string()))?;
-    let version = store.latest_agent_version(&tenant.id, DEFAULT_AGENT).await?;
+    let version = store
+        .latest_agent_version(&tenant.id, DEFAULT_AGENT)
+        .await?;
     let channel = store
         .create_channel(
             &tenant.id,
@@ -108,18 +124,105 @@ fn category(slug: &str, names: [&str; 3], keywords: &[&str], priority: Priority)
 pub fn default_categories() -> Vec<NewCategory> {
     use Priority::*;
     vec![
-        category("roads", ["Roads and potholes", "सड़क और गड्ढे", "रस्ते व खड्डे"],
-            &["road", "pothole", "footpath", "speed breaker", "सड़क", "गड्ढा", "रस्ता", "रस्त्यावर", "खड्डा", "खड्डे"], Normal),
-        category("water", ["Water supply", "पानी की आपूर्ति", "पाणीपुरवठा"],
-            &["water", "tap", "pipeline", "leak", "leakage", "पानी", "नल", "पाणी", "नळ", "गळती"], High),
-        category("streetlight", ["Street lights", "स्ट्रीट लाइट", "पथदिवे"],
-            &["street light", "streetlight", "light", "lamp", "बत्ती", "लाइट", "दिवा", "दिवे", "पथदिवा", "पथदिवे"], Normal),
-        category("garbage", ["Garbage and cleanliness", "कचरा और सफाई", "कचरा व स्वच्छता"],
-            &["garbage", "trash", "waste", "dustbin", "sweeping", "कचरा", "कूड़ा", "सफाई", "स्वच्छता"], Normal),
-        category("drainage", ["Drainage and sewage", "नाली और सीवर", "गटार व सांडपाणी"],
-            &["drain", "drainage", "sewage", "sewer", "gutter", "overflow", "नाली", "सीवर", "गटार", "सांडपाणी"], High),
-        category("electricity", ["Electricity", "बिजली", "वीज"],
-            &["electricity", "power cut", "power", "wire", "transformer", "बिजली", "वीज", "तार"], High),
+        category(
+            "roads",
+            ["Roads and potholes", "सड़क और गड्ढे", "रस्ते व खड्डे"],
+            &[
+                "road",
+                "pothole",
+                "footpath",
+                "speed breaker",
+                "सड़क",
+                "गड्ढा",
+                "रस्ता",
+                "रस्त्यावर",
+                "खड्डा",
+                "खड्डे",
+            ],
+            Normal,
+        ),
+        category(
+            "water",
+            ["Water supply", "पानी की आपूर्ति", "पाणीपुरवठा"],
+            &[
+                "water",
+                "tap",
+                "pipeline",
+                "leak",
+                "leakage",
+                "पानी",
+                "नल",
+                "पाणी",
+                "नळ",
+                "गळती",
+            ],
+            High,
+        ),
+        category(
+            "streetlight",
+            ["Street lights", "स्ट्रीट लाइट", "पथदिवे"],
+            &[
+                "street light",
+                "streetlight",
+                "light",
+                "lamp",
+                "बत्ती",
+                "लाइट",
+                "दिवा",
+                "दिवे",
+                "पथदिवा",
+                "पथदिवे",
+            ],
+            Normal,
+        ),
+        category(
+            "garbage",
+            ["Garbage and cleanliness", "कचरा और सफाई", "कचरा व स्वच्छता"],
+            &[
+                "garbage",
+                "trash",
+                "waste",
+                "dustbin",
+                "sweeping",
+                "कचरा",
+                "कूड़ा",
+                "सफाई",
+                "स्वच्छता",
+            ],
+            Normal,
+        ),
+        category(
+            "drainage",
+            ["Drainage and sewage", "नाली और सीवर", "गटार व सांडपाणी"],
+            &[
+                "drain",
+                "drainage",
+                "sewage",
+                "sewer",
+                "gutter",
+                "overflow",
+                "नाली",
+                "सीवर",
+                "गटार",
+                "सांडपाणी",
+            ],
+            High,
+        ),
+        category(
+            "electricity",
+            ["Electricity", "बिजली", "वीज"],
+            &[
+                "electricity",
+                "power cut",
+                "power",
+                "wire",
+                "transformer",
+                "बिजली",
+                "वीज",
+                "तार",
+            ],
+            High,
+        ),
         category("other", ["Other", "अन्य", "इतर"], &[], Low),
     ]
 }

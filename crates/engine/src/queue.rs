@@ -152,12 +152,24 @@ mod tests {
         assert_eq!(q.take_next(), Some(b.clone()));
         assert_eq!(q.take_next(), None, "a is running; it must not run twice");
         q.finish(&a);
-        assert_eq!(q.stats(), QueueStats { active: 1, waiting: 1 });
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                active: 1,
+                waiting: 1
+            }
+        );
         assert_eq!(q.take_next(), Some(a.clone()));
         q.finish(&a);
         q.finish(&b);
         assert_eq!(q.take_next(), None);
-        assert_eq!(q.stats(), QueueStats { active: 0, waiting: 0 });
+        assert_eq!(
+            q.stats(),
+            QueueStats {
+                active: 0,
+                waiting: 0
+            }
+        );
     }
 
     #[test]

@@ -63,13 +63,20 @@ impl Runner {
         let started_at = self.clock.now();
         let (kind, config) = match &ctx.agent_version {
             Some(v) => (v.kind.clone(), v.config.clone()),
-            None => (INTAKE.to_owned(), serde_json::to_value(IntakeConfig::default()).unwrap_or_default()),
+            None => (
+                INTAKE.to_owned(),
+                serde_json::to_value(IntakeConfig::default()).unwrap_or_default(),
+            ),
         };
         let runtime = self
             .runtimes
             .get(&kind)
             .ok_or_else(|| format!("no runtime for agent kind {kind:?}"))?;
-        let to_seq = ctx.pending.last().map(|m| m.seq).unwrap_or(ctx.conversation.run_cursor);
+        let to_seq = ctx
+            .pending
+            .last()
+            .map(|m| m.seq)
+            .unwrap_or(ctx.conversation.run_cursor);
         let from_seq = ctx.pending.first().map(|m| m.seq).unwrap_or(to_seq);
         let tools = StoreTools {
             store: self.store.as_ref(),
@@ -87,7 +94,10 @@ impl Runner {
             config,
             now: started_at,
         };
-        let output = runtime.run(input, &tools).await.map_err(|e| e.to_string())?;
+        let output = runtime
+            .run(input, &tools)
+            .await
+            .map_err(|e| e.to_string())?;
         let finished_at = self.clock.now();
         let max = ctx.channel.kind.max_text_chars();
         let replies: Vec<NewReply> = output
@@ -135,7 +145,12 @@ impl Runner {
             events,
             at: finished_at,
         };
-        match self.store.commit_run(commit).await.map_err(|e| e.to_string())? {
+        match self
+            .store
+            .commit_run(commit)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             CommitOutcome::Committed { .. } => Ok(()),
             CommitOutcome::CursorMoved => {
                 tracing::warn!(conversation = %key.conversation_id, "run cursor moved under this run; its result was dropped");
@@ -147,7 +162,12 @@ impl Runner {
     /// Records the failure, moves the cursor past the messages that could not be
     /// answered (so they are not retried forever) and hands the conversation to
     /// staff, who see the messages and the failed execution.
-    async fn commit_failure(&self, key: &ConversationKey, attempt: u32, error: &str) -> Result<(), StoreError> {
+    async fn commit_failure(
+        &self,
+        key: &ConversationKey,
+        attempt: u32,
+        error: &str,
+    ) -> Result<(), StoreError> {
         let Some(ctx) = self.store.load_run(key).await? else {
             return Ok(());
         };

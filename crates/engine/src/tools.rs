@@ -21,7 +21,10 @@ fn tool_error(e: impl std::fmt::Display) -> ToolError {
 #[async_trait]
 impl Tools for StoreTools<'_> {
     async fn categories(&self) -> Result<Vec<Category>, ToolError> {
-        self.store.categories(&self.tenant.id).await.map_err(tool_error)
+        self.store
+            .categories(&self.tenant.id)
+            .await
+            .map_err(tool_error)
     }
 
     async fn create_complaint(&self, key: &str, d: ComplaintDraft) -> Result<Complaint, ToolError> {

@@ -1,1 +1,9 @@
+//! The `ombud` binary's library: configuration, the application, the CLI commands.
 
+pub mod app;
+pub mod cli;
+pub mod config;
+mod demo;
+
+pub use app::{App, AppOptions};
+pub use config::Config;

@@ -160,3 +160,11 @@ impl<T> Store for T where
         + HealthStore
 {
 }
+
+/// The store traits, for `use ombud_store::prelude::*` where methods are called.
+pub mod prelude {
+    pub use crate::{
+        ChannelStore, ComplaintStore, HealthStore, InboundStore, OutboxStore, RunStore, Store,
+        TenantStore,
+    };
+}

@@ -191,7 +191,9 @@ pub struct RunCommit {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
-    Committed { replies: Vec<MessageId> },
+    Committed {
+        replies: Vec<MessageId>,
+    },
     /// Another run moved the cursor first; nothing was written.
     CursorMoved,
 }
@@ -235,9 +237,16 @@ pub struct OutboxItem {
 
 #[derive(Debug, Clone)]
 pub enum SendOutcome {
-    Sent { provider_id: String },
-    Retry { next_attempt_at: DateTime<Utc>, error: String },
-    Failed { error: String },
+    Sent {
+        provider_id: String,
+    },
+    Retry {
+        next_attempt_at: DateTime<Utc>,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -1,1 +1,41 @@
+//! Ombud's HTTP surface. Each feature module exposes `router()`; `router` merges
+//! them over one shared state.
 
+mod demo;
+mod error;
+mod health;
+mod whatsapp;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use ombud_engine::Engine;
+use ombud_store::Store;
+
+pub use error::ApiError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub engine: Arc<Engine>,
+}
+
+pub struct RouterOptions {
+    /// Largest request body accepted; larger ones get 413 before they are read.
+    pub max_body_bytes: usize,
+    /// Serve the demo's stand-in for Meta's Graph API (`ombud demo` only).
+    pub demo_graph_sink: bool,
+}
+
+pub fn router(state: AppState, options: RouterOptions) -> Router {
+    let mut app = Router::new()
+        .merge(whatsapp::router())
+        .merge(health::router());
+    if options.demo_graph_sink {
+        app = app.merge(demo::router());
+    }
+    app.fallback(|| async { ApiError::not_found("route") })
+        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .with_state(state)
+}

@@ -92,7 +92,11 @@ impl IntakeConfig {
     pub fn templates_for(&self, lang: &Language) -> &Templates {
         self.templates
             .get(lang.as_str())
-            .or_else(|| self.languages.first().and_then(|l| self.templates.get(l.as_str())))
+            .or_else(|| {
+                self.languages
+                    .first()
+                    .and_then(|l| self.templates.get(l.as_str()))
+            })
             .or_else(|| self.templates.values().next())
             .unwrap_or_else(|| default_templates_en())
     }
@@ -172,7 +176,8 @@ mod tests {
         assert!(e.contains("templates.ta"), "{e}");
         let e = IntakeConfig::from_value(&serde_json::json!({"confrim": true})).unwrap_err();
         assert!(e.contains("confrim"), "{e}");
-        let e = IntakeConfig::from_value(&serde_json::json!({"languages": ["english"]})).unwrap_err();
+        let e =
+            IntakeConfig::from_value(&serde_json::json!({"languages": ["english"]})).unwrap_err();
         assert!(e.contains("english"), "{e}");
     }
 }

@@ -185,9 +185,13 @@ impl Run<'_> {
         match self.state.step {
             Step::Idle => {
                 if words::is_greeting(norm) {
-                    return Ok(fill(&self.t(lang).greeting, &[("tenant", &self.input.tenant.name)]));
+                    return Ok(fill(
+                        &self.t(lang).greeting,
+                        &[("tenant", &self.input.tenant.name)],
+                    ));
                 }
-                let category = words::match_category(norm, self.categories().await?).map(|c| c.id.clone());
+                let category =
+                    words::match_category(norm, self.categories().await?).map(|c| c.id.clone());
                 if category.is_none() && norm.split(' ').count() < 3 {
                     return Ok(self.t(lang).ask_description.clone());
                 }
@@ -197,17 +201,15 @@ impl Run<'_> {
                     location: None,
                 });
             }
-            Step::AwaitCategory => {
-                match words::pick_category(norm, self.categories().await?) {
-                    Some(c) => {
-                        let id = c.id.clone();
-                        if let Some(d) = self.state.draft.as_mut() {
-                            d.category_id = Some(id);
-                        }
+            Step::AwaitCategory => match words::pick_category(norm, self.categories().await?) {
+                Some(c) => {
+                    let id = c.id.clone();
+                    if let Some(d) = self.state.draft.as_mut() {
+                        d.category_id = Some(id);
                     }
-                    None => return self.ask_category(lang).await,
                 }
-            }
+                None => return self.ask_category(lang).await,
+            },
             Step::AwaitLocation => {
                 if body.chars().count() < 3 {
                     return Ok(self.t(lang).ask_location.clone());
@@ -232,7 +234,11 @@ impl Run<'_> {
     }
 
     /// Asks for whatever the draft still lacks, or confirms, or creates.
-    async fn next_question(&mut self, message: &Message, lang: &Language) -> Result<String, AgentError> {
+    async fn next_question(
+        &mut self,
+        message: &Message,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
         let Some(draft) = self.state.draft.clone() else {
             self.state.step = Step::Idle;
             return Ok(self.t(lang).ask_description.clone());
@@ -260,10 +266,17 @@ impl Run<'_> {
             .enumerate()
             .map(|(i, c)| format!("{}. {}", i + 1, c.name_in(lang)))
             .collect();
-        Ok(fill(&self.t(lang).ask_category, &[("options", &options.join("\n"))]))
+        Ok(fill(
+            &self.t(lang).ask_category,
+            &[("options", &options.join("\n"))],
+        ))
     }
 
-    async fn category_name(&mut self, id: Option<&CategoryId>, lang: &Language) -> Result<String, AgentError> {
+    async fn category_name(
+        &mut self,
+        id: Option<&CategoryId>,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
         let cats = self.categories().await?;
         Ok(id
             .and_then(|id| cats.iter().find(|c| &c.id == id))
@@ -312,15 +325,25 @@ impl Run<'_> {
                 },
             )
             .await?;
-        Ok(fill(&self.t(lang).created, &[("number", complaint.number.as_str())]))
+        Ok(fill(
+            &self.t(lang).created,
+            &[("number", complaint.number.as_str())],
+        ))
     }
 
-    async fn status(&mut self, number: Option<ComplaintNumber>, lang: &Language) -> Result<String, AgentError> {
+    async fn status(
+        &mut self,
+        number: Option<ComplaintNumber>,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
         let complaints = match &number {
             Some(n) => match self.tools.complaint_status(n).await? {
                 Some(c) => vec![c],
                 None => {
-                    return Ok(fill(&self.t(lang).status_not_found, &[("number", n.as_str())]));
+                    return Ok(fill(
+                        &self.t(lang).status_not_found,
+                        &[("number", n.as_str())],
+                    ));
                 }
             },
             None => self.tools.open_complaints().await?,
@@ -332,11 +355,25 @@ impl Run<'_> {
         for c in &complaints {
             let category = self.category_name(c.category_id.as_ref(), lang).await?;
             let t = self.t(lang);
-            let status = t.statuses.get(c.status.as_str()).cloned().unwrap_or_else(|| c.status.to_string());
-            let date = self.input.tenant.local_date(c.created_at).format("%d-%m-%Y").to_string();
+            let status = t
+                .statuses
+                .get(c.status.as_str())
+                .cloned()
+                .unwrap_or_else(|| c.status.to_string());
+            let date = self
+                .input
+                .tenant
+                .local_date(c.created_at)
+                .format("%d-%m-%Y")
+                .to_string();
             lines.push(fill(
                 &t.status_line,
-                &[("number", c.number.as_str()), ("status", &status), ("category", &category), ("date", &date)],
+                &[
+                    ("number", c.number.as_str()),
+                    ("status", &status),
+                    ("category", &category),
+                    ("date", &date),
+                ],
             ));
         }
         Ok(lines.join("\n"))

@@ -32,7 +32,11 @@ impl FakeTools {
         Self {
             categories: vec![
                 category("roads", "Roads", &["road", "pothole", "रस्ता", "खड्डा"]),
-                category("streetlight", "Street lights", &["street light", "light", "lamp", "दिवा", "बत्ती"]),
+                category(
+                    "streetlight",
+                    "Street lights",
+                    &["street light", "light", "lamp", "दिवा", "बत्ती"],
+                ),
             ],
             created: Mutex::new(Vec::new()),
             before: ContactActivity::default(),
@@ -76,12 +80,29 @@ impl Tools for FakeTools {
         Ok(c)
     }
     async fn complaint_status(&self, n: &ComplaintNumber) -> Result<Option<Complaint>, ToolError> {
-        Ok(self.created.lock().unwrap().iter().map(|(_, c)| c.clone()).find(|c| &c.number == n))
+        Ok(self
+            .created
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .find(|c| &c.number == n))
     }
     async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError> {
-        Ok(self.created.lock().unwrap().iter().map(|(_, c)| c.clone()).collect())
+        Ok(self
+            .created
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect())
     }
-    async fn activity(&self, _: i64, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<ContactActivity, ToolError> {
+    async fn activity(
+        &self,
+        _: i64,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<ContactActivity, ToolError> {
         Ok(self.before)
     }
 }
@@ -191,10 +212,15 @@ impl Chat {
 #[tokio::test]
 async fn english_dialogue_registers_a_complaint() {
     let mut chat = Chat::new();
-    let r = chat.send("The street light near Shivaji school has been broken for a week").await;
+    let r = chat
+        .send("The street light near Shivaji school has been broken for a week")
+        .await;
     assert!(r.contains("Where is this"), "{r}");
     let r = chat.send("Near Shivaji school, Kothrud").await;
-    assert!(r.contains("Category: Street lights") && r.contains("Kothrud"), "{r}");
+    assert!(
+        r.contains("Category: Street lights") && r.contains("Kothrud"),
+        "{r}"
+    );
     let r = chat.send("yes").await;
     assert!(r.contains("PUNE-20261123-0001"), "{r}");
     let created = chat.tools.created.lock().unwrap().clone();
@@ -202,9 +228,15 @@ async fn english_dialogue_registers_a_complaint() {
     let c = &created[0].1;
     assert_eq!(c.location.as_deref(), Some("Near Shivaji school, Kothrud"));
     assert_eq!(c.language.as_str(), "en");
-    assert_eq!(Some(&c.category_id.clone().unwrap()), Some(&chat.tools.categories[1].id));
+    assert_eq!(
+        Some(&c.category_id.clone().unwrap()),
+        Some(&chat.tools.categories[1].id)
+    );
     let r = chat.send("status PUNE-20261123-0001").await;
-    assert!(r.contains("PUNE-20261123-0001: received (Street lights"), "{r}");
+    assert!(
+        r.contains("PUNE-20261123-0001: received (Street lights"),
+        "{r}"
+    );
     let r = chat.send("status").await;
     assert!(r.contains("PUNE-20261123-0001"), "{r}");
     let r = chat.send("status PUNE-20261123-0099").await;
@@ -214,8 +246,13 @@ async fn english_dialogue_registers_a_complaint() {
 #[tokio::test]
 async fn unknown_category_offers_the_list_and_no_cancels() {
     let mut chat = Chat::new();
-    let r = chat.send("there is a big problem with the municipal office here").await;
-    assert!(r.contains("1. Roads") && r.contains("2. Street lights"), "{r}");
+    let r = chat
+        .send("there is a big problem with the municipal office here")
+        .await;
+    assert!(
+        r.contains("1. Roads") && r.contains("2. Street lights"),
+        "{r}"
+    );
     let r = chat.send("7").await;
     assert!(r.contains("1. Roads"), "asks again: {r}");
     let r = chat.send("1").await;
@@ -270,19 +307,31 @@ async fn retried_confirmation_does_not_create_twice() {
     chat.state = saved;
     let again = chat.run(vec![yes]).await.join("\n");
     assert_eq!(chat.tools.created.lock().unwrap().len(), 1);
-    assert!(first.contains("0001") && again.contains("0001"), "{first} / {again}");
+    assert!(
+        first.contains("0001") && again.contains("0001"),
+        "{first} / {again}"
+    );
 }
 
 #[tokio::test]
 async fn limits_answer_once_then_stay_quiet() {
     let mut chat = Chat::new();
-    chat.config.limits = Limits { per_day: 100, burst: 2, burst_window_secs: 60 };
-    let r = chat.send_batch(&["hi", "help", "help", "help", "help"]).await;
+    chat.config.limits = Limits {
+        per_day: 100,
+        burst: 2,
+        burst_window_secs: 60,
+    };
+    let r = chat
+        .send_batch(&["hi", "help", "help", "help", "help"])
+        .await;
     assert_eq!(r.len(), 3, "two answers and one notice: {r:?}");
     assert!(r[2].contains("very fast"));
 
     let mut chat = Chat::new();
-    chat.tools.before = ContactActivity { since_day_start: 20, in_last_window: 0 };
+    chat.tools.before = ContactActivity {
+        since_day_start: 20,
+        in_last_window: 0,
+    };
     let r = chat.send_batch(&["help", "help"]).await;
     assert_eq!(r.len(), 1, "{r:?}");
     assert!(r[0].contains("many messages today"));
@@ -304,9 +353,16 @@ async fn bad_config_is_an_error_not_a_panic() {
     let input = RunInput {
         tenant: tenant(),
         contact: Contact {
-            id: ContactId::new(), tenant_id: TenantId::new(), channel_id: ChannelId::new(),
-            external_id: "1".into(), profile_name: None, language: None,
-            first_seen_at: Utc::now(), last_seen_at: Utc::now(), messages_in: 0, messages_out: 0,
+            id: ContactId::new(),
+            tenant_id: TenantId::new(),
+            channel_id: ChannelId::new(),
+            external_id: "1".into(),
+            profile_name: None,
+            language: None,
+            first_seen_at: Utc::now(),
+            last_seen_at: Utc::now(),
+            messages_in: 0,
+            messages_out: 0,
         },
         conversation_id: ConversationId::new(),
         state: serde_json::json!({}),

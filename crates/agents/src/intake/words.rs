@@ -14,18 +14,49 @@ pub enum Command {
 
 const HELP: &[&str] = &["help", "menu", "मदद", "मदत", "सहायता"];
 const HUMAN: &[&str] = &[
-    "human", "agent", "staff", "officer", "person", "talk to human", "talk to agent",
-    "इंसान", "कर्मचारी", "अधिकारी", "माणूस",
+    "human",
+    "agent",
+    "staff",
+    "officer",
+    "person",
+    "talk to human",
+    "talk to agent",
+    "इंसान",
+    "कर्मचारी",
+    "अधिकारी",
+    "माणूस",
 ];
 const CANCEL: &[&str] = &["cancel", "stop", "रद्द", "रद्द करें", "रद्द करा"];
 const STATUS: &[&str] = &["status", "स्थिति", "स्थिती", "स्टेटस"];
 const YES: &[&str] = &[
-    "yes", "y", "ok", "okay", "confirm", "haan", "ha", "ho", "हाँ", "हां", "हा", "जी", "हो", "होय",
+    "yes",
+    "y",
+    "ok",
+    "okay",
+    "confirm",
+    "haan",
+    "ha",
+    "ho",
+    "हाँ",
+    "हां",
+    "हा",
+    "जी",
+    "हो",
+    "होय",
 ];
 const NO: &[&str] = &["no", "n", "nahi", "नहीं", "नही", "नाही", "ना"];
 const GREETINGS: &[&str] = &[
-    "hi", "hello", "hey", "namaste", "namaskar", "good morning", "good evening", "नमस्ते",
-    "नमस्कार", "राम राम", "hii",
+    "hi",
+    "hello",
+    "hey",
+    "namaste",
+    "namaskar",
+    "good morning",
+    "good evening",
+    "नमस्ते",
+    "नमस्कार",
+    "राम राम",
+    "hii",
 ];
 
 /// Lowercase, punctuation turned to spaces, spaces folded.
@@ -80,9 +111,9 @@ pub fn is_no(norm: &str) -> bool {
 
 pub fn is_greeting(norm: &str) -> bool {
     GREETINGS.contains(&norm)
-        || GREETINGS
-            .iter()
-            .any(|g| norm.starts_with(g) && norm.split(' ').count() <= 3 && norm[g.len()..].starts_with(' '))
+        || GREETINGS.iter().any(|g| {
+            norm.starts_with(g) && norm.split(' ').count() <= 3 && norm[g.len()..].starts_with(' ')
+        })
 }
 
 /// The category whose keywords the text hits most (ties go to the earlier one).
@@ -124,9 +155,9 @@ pub fn pick_category<'a>(norm: &str, categories: &'a [Category]) -> Option<&'a C
         return n.checked_sub(1).and_then(|i| categories.get(i));
     }
     match_category(norm, categories).or_else(|| {
-        categories.iter().find(|c| {
-            c.slug == norm || c.names.values().any(|name| normalize(name) == norm)
-        })
+        categories
+            .iter()
+            .find(|c| c.slug == norm || c.names.values().any(|name| normalize(name) == norm))
     })
 }
 
@@ -141,8 +172,14 @@ mod tests {
         assert_eq!(command("human"), Some(Command::Human));
         assert_eq!(command("status"), Some(Command::Status(None)));
         let n = ComplaintNumber::parse("PUNE-20261123-0007").unwrap();
-        assert_eq!(command(&normalize("Status PUNE-20261123-0007")), Some(Command::Status(Some(n.clone()))));
-        assert_eq!(command(&normalize("pune-20261123-0007")), Some(Command::Status(Some(n))));
+        assert_eq!(
+            command(&normalize("Status PUNE-20261123-0007")),
+            Some(Command::Status(Some(n.clone())))
+        );
+        assert_eq!(
+            command(&normalize("pune-20261123-0007")),
+            Some(Command::Status(Some(n)))
+        );
         assert_eq!(command("the street light is broken"), None);
         assert_eq!(command("status of the road is bad"), None);
     }
@@ -152,7 +189,9 @@ mod tests {
         assert!(is_greeting("hi"));
         assert!(is_greeting("hello there"));
         assert!(!is_greeting("history of the drain"));
-        assert!(!is_greeting("hi the street light near the school is broken"));
+        assert!(!is_greeting(
+            "hi the street light near the school is broken"
+        ));
         assert!(is_yes("हो") && is_yes("yes") && is_no("नाही"));
         assert_eq!(normalize("  Yes!! "), "yes");
     }

@@ -199,9 +199,17 @@ fn describe(kind: MessageKind, rest: &serde_json::Map<String, serde_json::Value>
     };
     match kind {
         MessageKind::Location => {
-            let lat = part.and_then(|p| p.get("latitude")).cloned().unwrap_or_default();
-            let lon = part.and_then(|p| p.get("longitude")).cloned().unwrap_or_default();
-            let name = field("name").or_else(|| field("address")).unwrap_or_default();
+            let lat = part
+                .and_then(|p| p.get("latitude"))
+                .cloned()
+                .unwrap_or_default();
+            let lon = part
+                .and_then(|p| p.get("longitude"))
+                .cloned()
+                .unwrap_or_default();
+            let name = field("name")
+                .or_else(|| field("address"))
+                .unwrap_or_default();
             format!("[location {lat},{lon}] {name}").trim().to_owned()
         }
         MessageKind::Reaction => format!("[reaction {}]", field("emoji").unwrap_or_default()),
@@ -240,7 +248,6 @@ fn status(s: WaStatus) -> Option<StatusReport> {
         callback_data: s.biz_opaque_callback_data,
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -307,20 +314,32 @@ mod tests {
         let s = &out.batch.statuses;
         assert_eq!(s[0].status, DeliveryStatus::Delivered);
         assert_eq!(s[1].status, DeliveryStatus::Failed);
-        assert_eq!(s[1].error.as_deref(), Some("131047: More than 24 hours have passed"));
+        assert_eq!(
+            s[1].error.as_deref(),
+            Some("131047: More than 24 hours have passed")
+        );
         assert_eq!(s[1].callback_data.as_deref(), Some("msg_1"));
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        assert!(matches!(parse_webhook(b"{nope", PHONE), Err(ParseError::Json(_))));
-        assert!(matches!(parse_webhook(b"[]", PHONE), Err(ParseError::Shape(_))));
+        assert!(matches!(
+            parse_webhook(b"{nope", PHONE),
+            Err(ParseError::Json(_))
+        ));
+        assert!(matches!(
+            parse_webhook(b"[]", PHONE),
+            Err(ParseError::Shape(_))
+        ));
         assert!(matches!(
             parse_webhook(br#"{"object":"page","entry":[]}"#, PHONE),
             Err(ParseError::Shape(_))
         ));
         assert!(matches!(
-            parse_webhook(br#"{"object":"whatsapp_business_account","entry":"x"}"#, PHONE),
+            parse_webhook(
+                br#"{"object":"whatsapp_business_account","entry":"x"}"#,
+                PHONE
+            ),
             Err(ParseError::Shape(_))
         ));
     }

@@ -191,6 +191,9 @@ mod tests {
             graph_reason(400, body),
             "HTTP 400: (#131030) Recipient phone number not in allowed list: Add it to the list"
         );
-        assert_eq!(graph_reason(502, "<html>bad gateway"), "HTTP 502: <html>bad gateway");
+        assert_eq!(
+            graph_reason(502, "<html>bad gateway"),
+            "HTTP 502: <html>bad gateway"
+        );
     }
 }

@@ -68,7 +68,10 @@ mod tests {
             verify_signature("secret", b"{}", Some(&sig)),
             Err(SignatureError::Mismatch)
         );
-        assert_eq!(verify_signature("secret", body, None), Err(SignatureError::Missing));
+        assert_eq!(
+            verify_signature("secret", body, None),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             verify_signature("secret", body, Some("sha1=abcd")),
             Err(SignatureError::Malformed)

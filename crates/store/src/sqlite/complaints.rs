@@ -119,7 +119,12 @@ impl ComplaintStore for SqliteStore {
                 "select {} from complaints where tenant_id = ?1 and number = ?2",
                 rows::COMPLAINT_COLS
             );
-            one(conn, &sql, params![tenant.as_str(), number.as_str()], rows::complaint)
+            one(
+                conn,
+                &sql,
+                params![tenant.as_str(), number.as_str()],
+                rows::complaint,
+            )
         })
         .await
     }
@@ -179,4 +184,3 @@ impl ComplaintStore for SqliteStore {
         .await
     }
 }
-

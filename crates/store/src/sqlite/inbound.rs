@@ -174,7 +174,13 @@ fn apply_status(
         "update messages set status = ?2, error = coalesce(?3, error),
             provider_id = coalesce(provider_id, ?4), updated_at = ?5 where id = ?1",
     )?
-    .execute(params![id, s.status.as_str(), s.error, s.provider_id, time_text(at)])?;
+    .execute(params![
+        id,
+        s.status.as_str(),
+        s.error,
+        s.provider_id,
+        time_text(at)
+    ])?;
     if s.status == DeliveryStatus::Failed {
         rows::insert_event(
             conn,

@@ -140,7 +140,9 @@ impl OutboxStore for SqliteStore {
                 [],
                 |r| r.get(0),
             )?;
-            next.map(|s| rows::parse_time(&s)).transpose().map_err(StoreError::from)
+            next.map(|s| rows::parse_time(&s))
+                .transpose()
+                .map_err(StoreError::from)
         })
         .await
     }

@@ -92,7 +92,8 @@ pub fn category(row: &Row) -> rusqlite::Result<Category> {
     })
 }
 
-pub const AGENT_VERSION_COLS: &str = "v.id, v.tenant_id, v.agent_id, a.name, a.kind, v.number, v.config, v.created_at";
+pub const AGENT_VERSION_COLS: &str =
+    "v.id, v.tenant_id, v.agent_id, a.name, a.kind, v.number, v.config, v.created_at";
 
 pub fn agent_version(row: &Row) -> rusqlite::Result<AgentVersion> {
     Ok(AgentVersion {
@@ -114,7 +115,8 @@ pub fn channel(row: &Row) -> rusqlite::Result<Channel> {
     Ok(Channel {
         id: id(row, "id")?,
         tenant_id: id(row, "tenant_id")?,
-        kind: ChannelKind::parse(&kind).ok_or_else(|| conversion(format!("channel kind {kind}")))?,
+        kind: ChannelKind::parse(&kind)
+            .ok_or_else(|| conversion(format!("channel kind {kind}")))?,
         name: row.get("name")?,
         whatsapp: WhatsAppConfig {
             phone_number_id: row.get("phone_number_id")?,

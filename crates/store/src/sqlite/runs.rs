@@ -37,25 +37,40 @@ impl RunStore for SqliteStore {
                 "select {} from conversations where id = ?1 and tenant_id = ?2",
                 rows::CONVERSATION_COLS
             );
-            let Some(conversation) =
-                one(conn, &sql, params![key.conversation_id.as_str(), t], rows::conversation)?
+            let Some(conversation) = one(
+                conn,
+                &sql,
+                params![key.conversation_id.as_str(), t],
+                rows::conversation,
+            )?
             else {
                 return Ok(None);
             };
             let sql = format!("select {} from tenants where id = ?1", rows::TENANT_COLS);
-            let tenant = one(conn, &sql, [t], rows::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
+            let tenant =
+                one(conn, &sql, [t], rows::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
             let sql = format!(
                 "select {} from channels where id = ?1 and tenant_id = ?2",
                 rows::CHANNEL_COLS
             );
-            let channel = one(conn, &sql, params![conversation.channel_id.as_str(), t], rows::channel)?
-                .ok_or(StoreError::NotFound("channel"))?;
+            let channel = one(
+                conn,
+                &sql,
+                params![conversation.channel_id.as_str(), t],
+                rows::channel,
+            )?
+            .ok_or(StoreError::NotFound("channel"))?;
             let sql = format!(
                 "select {} from contacts where id = ?1 and tenant_id = ?2",
                 rows::CONTACT_COLS
             );
-            let contact = one(conn, &sql, params![conversation.contact_id.as_str(), t], rows::contact)?
-                .ok_or(StoreError::NotFound("contact"))?;
+            let contact = one(
+                conn,
+                &sql,
+                params![conversation.contact_id.as_str(), t],
+                rows::contact,
+            )?
+            .ok_or(StoreError::NotFound("contact"))?;
             let sql = format!(
                 "select {} from messages where conversation_id = ?1 and tenant_id = ?2
                  and direction = 'inbound' and seq > ?3 order by seq",
@@ -232,7 +247,12 @@ impl RunStore for SqliteStore {
                  order by created_at, id",
                 rows::MESSAGE_COLS
             );
-            all(conn, &sql, params![tenant.as_str(), conversation.as_str()], rows::message)
+            all(
+                conn,
+                &sql,
+                params![tenant.as_str(), conversation.as_str()],
+                rows::message,
+            )
         })
         .await
     }

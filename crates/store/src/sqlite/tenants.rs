@@ -192,7 +192,12 @@ impl TenantStore for SqliteStore {
                  where v.tenant_id = ?1 and a.name = ?2 order by v.number desc limit 1",
                 rows::AGENT_VERSION_COLS
             );
-            one(conn, &sql, params![tenant.as_str(), name], rows::agent_version)
+            one(
+                conn,
+                &sql,
+                params![tenant.as_str(), name],
+                rows::agent_version,
+            )
         })
         .await
     }

@@ -1,0 +1,137 @@
+//! The application: store, engine and HTTP server, built from a config. `build`
+//! binds the listener (port 0 works) so tests start the real server in process.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ombud_channels::whatsapp::WhatsAppSender;
+use ombud_channels::ChannelSender;
+use ombud_core::SystemClock;
+use ombud_engine::{Engine, Runtimes};
+use ombud_store::sqlite::SqliteStore;
+use ombud_store::Store;
+use ombud_web::{AppState, RouterOptions};
+use tokio::net::TcpListener;
+
+use crate::Config;
+
+pub struct App {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: axum::Router,
+    engine: Arc<Engine>,
+    store: Arc<dyn Store>,
+}
+
+/// What a caller may swap in; the defaults are what `ombud serve` uses.
+#[derive(Default)]
+pub struct AppOptions {
+    pub runtimes: Option<Runtimes>,
+    pub demo_graph_sink: bool,
+}
+
+/// Opens (creating if needed) the SQLite store under the config's data dir.
+pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+    let dir = config.data_dir.clone();
+    let path = config.database_path();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating data dir {}", dir.display()))?;
+        SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
+    })
+    .await?
+}
+
+impl App {
+    pub async fn build(config: &Config, options: AppOptions) -> anyhow::Result<Self> {
+        let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
+        let engine_config = config.engine();
+        let sender: Arc<dyn ChannelSender> = Arc::new(
+            WhatsAppSender::new(engine_config.outbox.send_timeout).map_err(anyhow::Error::msg)?,
+        );
+        let engine = Engine::new(
+            store.clone(),
+            sender,
+            options.runtimes.unwrap_or_default(),
+            Arc::new(SystemClock),
+            engine_config,
+        );
+        let listener = TcpListener::bind(config.listen_addr())
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        engine.start().await.context("starting the engine")?;
+        let router = ombud_web::router(
+            AppState {
+                store: store.clone(),
+                engine: engine.clone(),
+            },
+            RouterOptions {
+                max_body_bytes: config.max_body_bytes,
+                demo_graph_sink: options.demo_graph_sink,
+            },
+        );
+        Ok(Self {
+            listener,
+            addr,
+            router,
+            engine,
+            store,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    pub fn engine(&self) -> Arc<Engine> {
+        self.engine.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests and
+    /// agent runs in flight finish (bounded by the grace period) and returns.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.addr, "ombud listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        tracing::info!("no longer accepting requests; finishing work in flight");
+        self.engine.shutdown().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

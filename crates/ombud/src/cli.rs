@@ -1,0 +1,273 @@
+//! The command line. Setup commands print JSON on stdout; logs go to stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ombud_core::*;
+use ombud_engine::provision::{self, ProvisionError};
+use ombud_store::prelude::*;
+use ombud_store::{NewTenant, StoreError};
+use serde_json::json;
+
+use crate::app::{open_store, shutdown_signal, App, AppOptions};
+use crate::Config;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ombud",
+    version,
+    about = "Self-hosted AI agent gateway for complaint handling"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./ombud.toml when present).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server: webhooks, agent runs, outbound sends.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create a demo tenant and channel if absent, then serve, printing how to try it.
+    Demo,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant with the default categories and intake agent.
+    Create(TenantCreate),
+    /// List tenants.
+    List,
+}
+
+#[derive(Args, Debug)]
+pub struct TenantCreate {
+    #[arg(long)]
+    pub slug: String,
+    #[arg(long)]
+    pub name: String,
+    /// Complaint number prefix, 2-8 letters (PUNE → PUNE-20261123-0001).
+    #[arg(long)]
+    pub prefix: String,
+    #[arg(long, default_value = "en")]
+    pub language: String,
+    #[arg(long, default_value = "Asia/Kolkata")]
+    pub timezone: String,
+    /// Start without the built-in categories.
+    #[arg(long)]
+    pub no_default_categories: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChannelCommand {
+    /// Connect a channel to a tenant.
+    #[command(subcommand)]
+    Add(ChannelAdd),
+    /// List a tenant's channels.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChannelAdd {
+    /// A WhatsApp Cloud API phone number.
+    Whatsapp(WhatsAppAdd),
+}
+
+#[derive(Args, Debug)]
+pub struct WhatsAppAdd {
+    #[arg(long)]
+    pub tenant: String,
+    #[arg(long)]
+    pub phone_number_id: String,
+    #[arg(long)]
+    pub app_secret: String,
+    #[arg(long)]
+    pub verify_token: String,
+    #[arg(long)]
+    pub access_token: String,
+    #[arg(long, default_value = WhatsAppConfig::DEFAULT_GRAPH_URL)]
+    pub graph_url: String,
+    #[arg(long, default_value = WhatsAppConfig::DEFAULT_API_VERSION)]
+    pub api_version: String,
+    #[arg(long, default_value = "WhatsApp")]
+    pub name: String,
+}
+
+/// Runs the command; the exit code is 0 on success, 2 on bad input, 1 otherwise.
+pub fn main(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: could not start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let invalid = e.downcast_ref::<ValidationError>().is_some()
+                || matches!(
+                    e.downcast_ref::<ProvisionError>(),
+                    Some(ProvisionError::Invalid(_) | ProvisionError::NoTenant(_))
+                )
+                || matches!(
+                    e.downcast_ref::<StoreError>(),
+                    Some(StoreError::Conflict { .. })
+                );
+            eprintln!("error: {e:#}");
+            if invalid {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = App::build(&config, AppOptions::default()).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            let status = ombud_store::HealthStore::schema_status(&store).await?;
+            print_json(&json!({"database": store.path(), "schema_version": status.applied}));
+            Ok(())
+        }
+        Command::Demo => crate::demo::run(config).await,
+        Command::Tenant(TenantCommand::Create(args)) => {
+            let store = open_store(&config).await?;
+            let new = NewTenant {
+                slug: TenantSlug::parse(&args.slug)?,
+                name: non_empty("name", &args.name)?,
+                complaint_prefix: ComplaintPrefix::parse(&args.prefix)?,
+                default_language: Language::parse(&args.language)?,
+                timezone: TimeZoneName::parse(&args.timezone)?,
+            };
+            let (tenant, version) =
+                provision::create_tenant(&store, new, !args.no_default_categories).await?;
+            let categories = store.categories(&tenant.id).await?;
+            print_json(&json!({
+                "tenant": tenant,
+                "agent_version": {"id": version.id, "agent": version.agent_name, "number": version.number},
+                "categories": categories.iter().map(|c| &c.slug).collect::<Vec<_>>(),
+            }));
+            Ok(())
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let store = open_store(&config).await?;
+            print_json(&json!({"tenants": store.tenants().await?}));
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::Add(ChannelAdd::Whatsapp(args))) => {
+            let store = open_store(&config).await?;
+            let (tenant, channel) = provision::add_whatsapp_channel(
+                &store,
+                &TenantSlug::parse(&args.tenant)?,
+                non_empty("name", &args.name)?,
+                WhatsAppConfig {
+                    phone_number_id: args.phone_number_id,
+                    app_secret: Secret::new(args.app_secret),
+                    verify_token: Secret::new(args.verify_token),
+                    access_token: Secret::new(args.access_token),
+                    graph_url: args.graph_url,
+                    api_version: args.api_version,
+                },
+            )
+            .await?;
+            print_json(&channel_json(&tenant, &channel));
+            Ok(())
+        }
+        Command::Channel(ChannelCommand::List { tenant }) => {
+            let store = open_store(&config).await?;
+            let slug = TenantSlug::parse(&tenant)?;
+            let tenant = store
+                .tenant_by_slug(&slug)
+                .await?
+                .ok_or_else(|| ProvisionError::NoTenant(slug.to_string()))?;
+            let channels = store.channels(&tenant.id).await?;
+            let list: Vec<_> = channels.iter().map(|c| channel_json(&tenant, c)).collect();
+            print_json(&json!({"channels": list}));
+            Ok(())
+        }
+    }
+}
+
+/// A channel as the CLI shows it: never its secrets.
+pub fn channel_json(tenant: &Tenant, c: &Channel) -> serde_json::Value {
+    json!({
+        "channel_id": c.id,
+        "tenant": tenant.slug,
+        "kind": c.kind,
+        "name": c.name,
+        "phone_number_id": c.whatsapp.phone_number_id,
+        "graph_url": c.whatsapp.graph_url,
+        "webhook_path": c.webhook_path(),
+        "deployed_version": c.deployed_version,
+    })
+}
+
+fn non_empty(field: &str, value: &str) -> Result<String, ValidationError> {
+    let v = value.trim();
+    if v.is_empty() {
+        Err(ValidationError::new(field, "must not be empty"))
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
+
+/// For callers that hold a store as a trait object.
+pub async fn tenant_by_slug(store: &dyn Store, slug: &str) -> anyhow::Result<Tenant> {
+    let slug = TenantSlug::parse(slug)?;
+    Ok(store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or_else(|| ProvisionError::NoTenant(slug.to_string()))?)
+}

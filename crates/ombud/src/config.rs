@@ -1,0 +1,236 @@
+//! Configuration: embedded defaults → `ombud.toml` (or `--config PATH`) →
+//! `OMBUD_*` environment variables (`__` separates sections:
+//! `OMBUD_AGENTS__MAX_CONCURRENT=8`), then `validate()`. Errors name the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use ombud_engine::{EngineConfig, OutboxConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds (`OMBUD_LISTEN`).
+    pub listen: String,
+    /// Holds the SQLite database (`OMBUD_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// `text` or `json` (`OMBUD_LOG_FORMAT`).
+    pub log_format: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds shutdown waits for runs and sends in flight.
+    pub shutdown_grace_secs: u64,
+    pub agents: AgentsConfig,
+    pub outbox: OutboxSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// Agent runs at once, across all conversations.
+    pub max_concurrent: usize,
+    pub retry_base_ms: u64,
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    pub concurrency: usize,
+    pub send_timeout_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    pub give_up_after_secs: u64,
+    pub lease_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let engine = EngineConfig::default();
+        let o = &engine.outbox;
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            log_format: "text".into(),
+            max_body_bytes: 1024 * 1024,
+            shutdown_grace_secs: engine.shutdown_grace.as_secs(),
+            agents: AgentsConfig {
+                max_concurrent: engine.max_concurrent_runs,
+                retry_base_ms: engine.run_retry_base.as_millis() as u64,
+                max_attempts: engine.run_max_attempts,
+            },
+            outbox: OutboxSettings {
+                concurrency: o.concurrency,
+                send_timeout_ms: o.send_timeout.as_millis() as u64,
+                backoff_base_ms: o.backoff_base.as_millis() as u64,
+                backoff_max_ms: o.backoff_max.as_millis() as u64,
+                give_up_after_secs: o.give_up_after.as_secs(),
+                lease_secs: o.lease.as_secs(),
+                poll_interval_ms: o.poll_interval.as_millis() as u64,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(String),
+    #[error("configuration key `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+impl Config {
+    /// Loads defaults, then the file (`path`, or `./ombud.toml` when present), then
+    /// the environment, and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) if !p.exists() => {
+                return Err(ConfigError::Load(format!(
+                    "config file {} does not exist",
+                    p.display()
+                )))
+            }
+            Some(p) => figment = figment.merge(Toml::file(p)),
+            None if Path::new("ombud.toml").exists() => {
+                figment = figment.merge(Toml::file("ombud.toml"))
+            }
+            None => {}
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("OMBUD_").split("__"))
+            .extract()
+            .map_err(|e| ConfigError::Load(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, reason: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return invalid("listen", "must be an address like 127.0.0.1:8080");
+        }
+        if self.data_dir.as_os_str().is_empty() {
+            return invalid("data_dir", "must not be empty");
+        }
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            return invalid("log_format", "must be text or json");
+        }
+        if self.max_body_bytes < 1024 {
+            return invalid("max_body_bytes", "must be at least 1024");
+        }
+        if self.agents.max_concurrent == 0 {
+            return invalid("agents.max_concurrent", "must be at least 1");
+        }
+        if self.agents.max_attempts == 0 {
+            return invalid("agents.max_attempts", "must be at least 1");
+        }
+        if self.outbox.concurrency == 0 {
+            return invalid("outbox.concurrency", "must be at least 1");
+        }
+        if self.outbox.send_timeout_ms == 0
+            || self.outbox.lease_secs == 0
+            || self.outbox.poll_interval_ms == 0
+        {
+            return invalid(
+                "outbox",
+                "send_timeout_ms, lease_secs and poll_interval_ms must be positive",
+            );
+        }
+        if self.outbox.backoff_base_ms > self.outbox.backoff_max_ms {
+            return invalid(
+                "outbox.backoff_base_ms",
+                "must not exceed outbox.backoff_max_ms",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("ombud.db")
+    }
+
+    pub fn engine(&self) -> EngineConfig {
+        let o = &self.outbox;
+        EngineConfig {
+            max_concurrent_runs: self.agents.max_concurrent,
+            run_retry_base: Duration::from_millis(self.agents.retry_base_ms),
+            run_max_attempts: self.agents.max_attempts,
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            outbox: OutboxConfig {
+                concurrency: o.concurrency,
+                send_timeout: Duration::from_millis(o.send_timeout_ms),
+                backoff_base: Duration::from_millis(o.backoff_base_ms),
+                backoff_max: Duration::from_millis(o.backoff_max_ms),
+                give_up_after: Duration::from_secs(o.give_up_after_secs),
+                lease: Duration::from_secs(o.lease_secs),
+                poll_interval: Duration::from_millis(o.poll_interval_ms),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn file_then_env_and_errors_name_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                "listen = \"127.0.0.1:9000\"\n[agents]\nmax_concurrent = 3\n",
+            )?;
+            let c = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "127.0.0.1:9000");
+            assert_eq!(c.agents.max_concurrent, 3);
+
+            jail.set_env("OMBUD_DATA_DIR", "/tmp/ombud-x");
+            jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "5");
+            let c = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/ombud-x"));
+            assert_eq!(c.agents.max_concurrent, 5);
+
+            jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "0");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("agents.max_concurrent"), "{e}");
+
+            jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "lots");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("max_concurrent"), "{e}");
+
+            jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "2");
+            jail.set_env("OMBUD_LISTEN", "nowhere");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("`listen`"), "{e}");
+
+            jail.set_env("OMBUD_LISTEN", "127.0.0.1:1");
+            jail.set_env("OMBUD_LISTNE", "typo");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("listne"), "{e}");
+            Ok(())
+        });
+    }
+}

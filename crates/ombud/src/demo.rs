@@ -1,0 +1,107 @@
+//! `ombud demo`: a demo tenant and WhatsApp channel whose replies go to a stand-in
+//! Graph API on the same server, then the server, then a ready-to-paste `curl`
+//! with a correctly signed body.
+
+use ombud_channels::whatsapp::sign;
+use ombud_core::*;
+use ombud_engine::provision;
+use ombud_store::prelude::*;
+use ombud_store::NewTenant;
+use serde_json::json;
+
+use crate::app::{open_store, shutdown_signal, App, AppOptions};
+use crate::Config;
+
+const SLUG: &str = "demo";
+const PHONE_NUMBER_ID: &str = "100000000000001";
+const APP_SECRET: &str = "demo-app-secret";
+const VERIFY_TOKEN: &str = "demo-verify-token";
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config).await?;
+    let slug = TenantSlug::parse(SLUG)?;
+    if store.tenant_by_slug(&slug).await?.is_none() {
+        provision::create_tenant(
+            &store,
+            NewTenant {
+                slug: slug.clone(),
+                name: "Demo Ward Office".into(),
+                complaint_prefix: ComplaintPrefix::parse("DEMO")?,
+                default_language: Language::en(),
+                timezone: TimeZoneName::parse("Asia/Kolkata")?,
+            },
+            true,
+        )
+        .await?;
+        provision::add_whatsapp_channel(
+            &store,
+            &slug,
+            "Demo WhatsApp".into(),
+            WhatsAppConfig {
+                phone_number_id: PHONE_NUMBER_ID.into(),
+                app_secret: Secret::new(APP_SECRET),
+                verify_token: Secret::new(VERIFY_TOKEN),
+                access_token: Secret::new("demo-access-token"),
+                graph_url: format!("http://{}/demo/graph", config.listen),
+                api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
+            },
+        )
+        .await?;
+    }
+    let tenant = crate::cli::tenant_by_slug(&store, SLUG).await?;
+    let channel = store
+        .channels(&tenant.id)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("the demo tenant has no channel"))?;
+    drop(store);
+    let app = App::build(
+        &config,
+        AppOptions {
+            demo_graph_sink: true,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let base = format!("http://{}", app.addr());
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "DEMO", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000001", "phone_number_id": PHONE_NUMBER_ID},
+            "contacts": [{"profile": {"name": "Asha"}, "wa_id": "919800000001"}],
+            "messages": [{"from": "919800000001", "id": format!("wamid.DEMO{}", id::new_id_body()),
+                "timestamp": chrono_now_secs(), "type": "text",
+                "text": {"body": "The street light near Shivaji school has been broken for a week"}}]
+        }}]}]
+    })
+    .to_string();
+    let signature = sign(APP_SECRET, body.as_bytes());
+    println!(
+        "Ombud demo is running at {base}\n\
+         \n  tenant:   {} ({}), complaint numbers {}-YYYYMMDD-NNNN\
+         \n  webhook:  {base}{}   (verify token: {VERIFY_TOKEN})\
+         \n  health:   {base}/health/ready\
+         \n  replies:  printed below, as the demo's stand-in for Meta's Graph API receives them\
+         \n  dashboard: not built yet (issue 5); the data is in {}\n\
+         \nSend a test message as WhatsApp would (run it again and it is deduplicated):\n\
+         \ncurl -sS -X POST '{base}{}' \\\n  -H 'Content-Type: application/json' \\\n  -H 'X-Hub-Signature-256: {signature}' \\\n  --data '{body}'\n\
+         \nThen answer the bot by changing the text (and the \"id\"); each body needs its own\n\
+         signature: HMAC-SHA256 of the body with the app secret '{APP_SECRET}'.\n",
+        tenant.name,
+        tenant.slug,
+        tenant.complaint_prefix,
+        channel.webhook_path(),
+        config.database_path().display(),
+        channel.webhook_path(),
+    );
+    app.run(shutdown_signal()).await
+}
+
+fn chrono_now_secs() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_default()
+}

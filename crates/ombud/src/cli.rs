@@ -133,11 +133,17 @@ pub fn main(cli: Cli) -> ExitCode {
             let invalid = e.downcast_ref::<ValidationError>().is_some()
                 || matches!(
                     e.downcast_ref::<ProvisionError>(),
-                    Some(ProvisionError::Invalid(_) | ProvisionError::NoTenant(_))
+                    Some(
+                        ProvisionError::Invalid(_)
+                            | ProvisionError::NoTenant(_)
+                            | ProvisionError::Store(
+                                StoreError::Conflict { .. } | StoreError::Invalid(_)
+                            )
+                    )
                 )
                 || matches!(
                     e.downcast_ref::<StoreError>(),
-                    Some(StoreError::Conflict { .. })
+                    Some(StoreError::Conflict { .. } | StoreError::Invalid(_))
                 );
             eprintln!("error: {e:#}");
             if invalid {

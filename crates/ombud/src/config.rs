@@ -197,6 +197,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn file_then_env_and_errors_name_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -214,21 +215,21 @@ mod tests {
             assert_eq!(c.agents.max_concurrent, 5);
 
             jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "0");
-            let e = Config::load(None).unwrap_err().to_string();
+            let e = Config::load(None).unwrap_err().to_string().to_lowercase();
             assert!(e.contains("agents.max_concurrent"), "{e}");
 
             jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "lots");
-            let e = Config::load(None).unwrap_err().to_string();
+            let e = Config::load(None).unwrap_err().to_string().to_lowercase();
             assert!(e.contains("max_concurrent"), "{e}");
 
             jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "2");
             jail.set_env("OMBUD_LISTEN", "nowhere");
-            let e = Config::load(None).unwrap_err().to_string();
+            let e = Config::load(None).unwrap_err().to_string().to_lowercase();
             assert!(e.contains("`listen`"), "{e}");
 
             jail.set_env("OMBUD_LISTEN", "127.0.0.1:1");
             jail.set_env("OMBUD_LISTNE", "typo");
-            let e = Config::load(None).unwrap_err().to_string();
+            let e = Config::load(None).unwrap_err().to_string().to_lowercase();
             assert!(e.contains("listne"), "{e}");
             Ok(())
         });

@@ -27,8 +27,12 @@ impl OutboxStore for SqliteStore {
                  join messages m on m.id = o.message_id
                  join conversations v on v.id = m.conversation_id
                  join contacts c on c.id = v.contact_id
-                 where (o.status = 'pending' and o.next_attempt_at <= ?1)
-                    or (o.status = 'sending' and o.lease_until <= ?1)
+                 where ((o.status = 'pending' and o.next_attempt_at <= ?1)
+                     or (o.status = 'sending' and o.lease_until <= ?1))
+                   and not exists (
+                     select 1 from outbox earlier
+                     where earlier.conversation_id = o.conversation_id and earlier.id < o.id
+                       and earlier.status in ('pending', 'sending'))
                  order by o.next_attempt_at, o.id limit ?2",
                 params![now_t, limit],
                 |r| {

@@ -152,10 +152,11 @@ impl RunStore for SqliteStore {
                     at
                 ])?;
                 conn.prepare_cached(
-                    "insert into outbox (tenant_id, channel_id, message_id, status, next_attempt_at,
-                        created_at, updated_at) values (?1, ?2, ?3, 'pending', ?4, ?4, ?4)",
+                    "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
+                        next_attempt_at, created_at, updated_at)
+                     values (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
                 )?
-                .execute(params![t, channel_id, id.as_str(), at])?;
+                .execute(params![t, channel_id, c, id.as_str(), at])?;
                 replies.push(id);
             }
             if !replies.is_empty() {

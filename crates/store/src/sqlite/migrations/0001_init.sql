@@ -179,6 +179,7 @@ create table outbox (
     id integer primary key autoincrement,
     tenant_id text not null references tenants(id),
     channel_id text not null references channels(id),
+    conversation_id text not null references conversations(id),
     message_id text not null unique references messages(id),
     status text not null,
     attempts integer not null default 0,
@@ -189,6 +190,8 @@ create table outbox (
     updated_at text not null
 );
 create index outbox_due on outbox (status, next_attempt_at);
+-- Sends of one conversation go out in order: only the oldest unfinished one is due.
+create index outbox_conversation on outbox (conversation_id, id) where status in ('pending', 'sending');
 
 -- Domain events for webhook delivery, written with the change they describe.
 create table events (

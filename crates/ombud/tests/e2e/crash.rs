@@ -1,0 +1,278 @@
+//! Kill -9 during a burst, restart, and count: every inbound message answered
+//! exactly once, no complaint created twice.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use ombud_channels::whatsapp::sign;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const SECRET: &str = "crash-app-secret";
+const PHONE: &str = "5550001";
+const CONTACTS: usize = 50;
+
+fn cli(dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ombud"))
+        .args(args)
+        .env("OMBUD_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run ombud");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// The server process, killed if the test ends early so no server outlives it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(dir: &Path, port: u16) -> Server {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("serve.log"))
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_ombud"))
+        .arg("serve")
+        .env("OMBUD_DATA_DIR", dir)
+        .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OMBUD_OUTBOX__POLL_INTERVAL_MS", "50")
+        .env("OMBUD_OUTBOX__BACKOFF_BASE_MS", "50")
+        .env("OMBUD_OUTBOX__BACKOFF_MAX_MS", "500")
+        .env("OMBUD_AGENTS__RETRY_BASE_MS", "50")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map(Server)
+        .expect("spawn ombud serve")
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let ok = wait_until(Duration::from_secs(15), || async {
+        matches!(http.get(format!("{base}/health/ready")).send().await, Ok(r) if r.status() == 200)
+    })
+    .await;
+    assert!(ok, "server did not become ready");
+}
+
+/// Posts as Meta does: until it gets a 200, retrying refused connections and errors.
+async fn deliver(
+    http: &reqwest::Client,
+    url: &str,
+    from: &str,
+    wamid: &str,
+    text: &str,
+    acks: &AtomicUsize,
+) {
+    let value = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "1555", "phone_number_id": PHONE},
+            "contacts": [{"profile": {"name": "C"}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "timestamp": "1763856000", "type": "text", "text": {"body": text}}]
+        }}]}]
+    });
+    let body = value.to_string();
+    let sig = sign(SECRET, body.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let res = http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", &sig)
+            .body(body.clone())
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await;
+        if matches!(&res, Ok(r) if r.status() == 200) {
+            acks.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "message {wamid} never acknowledged"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_burst_loses_nothing_and_duplicates_nothing() {
+    let graph = FakeGraph::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    cli(
+        d,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "crash",
+            "--name",
+            "Crash Office",
+            "--prefix",
+            "CRASH",
+        ],
+    );
+    let channel = cli(
+        d,
+        &[
+            "channel",
+            "add",
+            "whatsapp",
+            "--tenant",
+            "crash",
+            "--phone-number-id",
+            PHONE,
+            "--app-secret",
+            SECRET,
+            "--verify-token",
+            "v",
+            "--access-token",
+            "token",
+            "--graph-url",
+            &graph.url(),
+        ],
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let url = format!("{base}{}", channel["webhook_path"].as_str().unwrap());
+    let http = reqwest::Client::new();
+
+    let mut server = serve(d, port);
+    wait_ready(&http, &base).await;
+
+    let acks = Arc::new(AtomicUsize::new(0));
+    let citizens = (0..CONTACTS).map(|i| {
+        let (http, url, acks) = (http.clone(), url.clone(), acks.clone());
+        tokio::spawn(async move {
+            let from = format!("9197{i:08}");
+            let texts = [
+                format!("The street light near house {i} is broken"),
+                format!("Lane {i}, Kothrud"),
+                "yes".to_owned(),
+                "status".to_owned(),
+            ];
+            for (k, text) in texts.iter().enumerate() {
+                deliver(
+                    &http,
+                    &url,
+                    &from,
+                    &format!("wamid.K{i:03}{k}"),
+                    text,
+                    &acks,
+                )
+                .await;
+            }
+        })
+    });
+    let citizens: Vec<_> = citizens.collect();
+
+    // Kill without warning once part of the burst is in.
+    let ok = wait_until(Duration::from_secs(20), || async {
+        acks.load(Ordering::SeqCst) >= 70
+    })
+    .await;
+    assert!(ok, "burst did not start");
+    server.0.kill().expect("kill -9");
+    server.0.wait().expect("reap");
+    let acked_before_kill = acks.load(Ordering::SeqCst);
+    let replies_before_kill = graph.delivered().len();
+
+    let mut server = serve(d, port);
+    wait_ready(&http, &base).await;
+    for c in join_all(citizens).await {
+        c.expect("citizen task");
+    }
+    let total = CONTACTS * 4;
+    let delivered = graph
+        .wait_for_deliveries(total, Duration::from_secs(30))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered_after = graph.delivered();
+    let raw = graph
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .count();
+    eprintln!(
+        "kill -9 after {acked_before_kill} acks and {replies_before_kill} replies; \
+         {} replies delivered, {} raw sends ({} re-sends of an already delivered key)",
+        delivered_after.len(),
+        raw,
+        raw - delivered_after.len()
+    );
+    assert_eq!(delivered.len(), total, "every inbound message answered");
+    assert_eq!(delivered_after.len(), total, "no extra replies");
+
+    // Each citizen got four replies, the third with their one complaint number.
+    for i in 0..CONTACTS {
+        let to = format!("9197{i:08}");
+        let replies = graph.delivered_to(&to);
+        assert_eq!(replies.len(), 4, "{to}: {replies:?}");
+        assert!(number_in(&replies[2]).is_some(), "{to}: {replies:?}");
+    }
+
+    // SIGTERM: a graceful stop with exit code 0.
+    Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    let status = server.0.wait().expect("wait");
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+
+    let db = rusqlite::Connection::open(d.join("ombud.db")).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("select count(*) from messages where direction = 'inbound'"),
+        total as i64
+    );
+    assert_eq!(
+        count(
+            "select count(*) from messages i where i.direction = 'inbound'
+               and (select count(*) from messages o where o.in_reply_to = i.id) != 1"
+        ),
+        0,
+        "an inbound message without exactly one reply"
+    );
+    assert_eq!(
+        count("select count(*) from complaints"),
+        CONTACTS as i64,
+        "complaints created twice or lost"
+    );
+    assert_eq!(
+        count("select count(distinct contact_id) from complaints"),
+        CONTACTS as i64
+    );
+    assert_eq!(
+        count("select count(*) from outbox where status != 'sent'"),
+        0
+    );
+    // Numbers are gap-free: 1..=50 for the day.
+    assert_eq!(
+        count("select max(cast(substr(number, -4) as integer)) from complaints"),
+        CONTACTS as i64
+    );
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: the real server on 127.0.0.1:0 with a fresh SQLite database,
+//! driven over HTTP as Meta drives it, with a fake Graph API receiving replies.
+
+#![allow(clippy::unwrap_used)]
+
+mod helpers;
+
+mod crash;
+mod dialogue;
+mod outbox;
+mod queue;
+mod rejects;
+mod tenants;

@@ -35,6 +35,20 @@ pub enum Command {
     Migrate,
     /// Create a demo tenant and channel if absent, then serve, printing how to try it.
     Demo,
+    /// Send a text to a running Ombud as WhatsApp would, signed with the channel's secret.
+    Say {
+        /// The tenant whose (first) channel receives the message.
+        #[arg(long, default_value = "demo")]
+        tenant: String,
+        /// The sender's WhatsApp id (phone number).
+        #[arg(long, default_value = "919800000001")]
+        from: String,
+        /// Base URL of the running server (default: http://<listen>).
+        #[arg(long)]
+        url: Option<String>,
+        /// The message text.
+        text: String,
+    },
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -181,6 +195,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => crate::demo::run(config).await,
+        Command::Say {
+            tenant,
+            from,
+            url,
+            text,
+        } => {
+            print_json(&crate::say::run(&config, &tenant, &from, &text, url).await?);
+            Ok(())
+        }
         Command::Tenant(TenantCommand::Create(args)) => {
             let store = open_store(&config).await?;
             let new = NewTenant {

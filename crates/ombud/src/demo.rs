@@ -78,6 +78,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     })
     .to_string();
     let signature = sign(APP_SECRET, body.as_bytes());
+    let exe = std::env::current_exe()
+        .ok()
+        .and_then(|p| {
+            let cwd = std::env::current_dir().ok()?;
+            Some(
+                p.strip_prefix(&cwd)
+                    .map(|r| format!("./{}", r.display()))
+                    .unwrap_or_else(|_| p.display().to_string()),
+            )
+        })
+        .unwrap_or_else(|| "ombud".into());
     println!(
         "Ombud demo is running at {base}\n\
          \n  tenant:   {} ({}), complaint numbers {}-YYYYMMDD-NNNN\
@@ -87,8 +98,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
          \n  dashboard: not built yet (issue 5); the data is in {}\n\
          \nSend a test message as WhatsApp would (run it again and it is deduplicated):\n\
          \ncurl -sS -X POST '{base}{}' \\\n  -H 'Content-Type: application/json' \\\n  -H 'X-Hub-Signature-256: {signature}' \\\n  --data '{body}'\n\
-         \nThen answer the bot by changing the text (and the \"id\"); each body needs its own\n\
-         signature: HMAC-SHA256 of the body with the app secret '{APP_SECRET}'.\n",
+         \nThen carry on the dialogue from another terminal (it signs each message for you):\n\
+         \n  {exe} say \"Near Shivaji school, Kothrud\"\n  {exe} say yes\n  {exe} say status\n",
         tenant.name,
         tenant.slug,
         tenant.complaint_prefix,

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+mod say;
 
 pub use app::{App, AppOptions};
 pub use config::Config;

@@ -137,3 +137,41 @@ async fn a_contact_over_the_burst_limit_gets_one_notice_and_nothing_is_dropped()
     assert_eq!(inbound, 8);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ombud_say_signs_and_delivers_like_whatsapp() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let (dir, url) = (app.dir.path().to_owned(), format!("http://{}", app.addr));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ombud"))
+            .args([
+                "say",
+                "--tenant",
+                "pune",
+                "--from",
+                "919811111111",
+                "--url",
+                &url,
+                "help",
+            ])
+            .env("OMBUD_DATA_DIR", dir)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["answer"]["received"], 1);
+    let replies = graph.wait_for_reply_to("919811111111", 1).await;
+    assert!(replies[0].contains("status"), "{replies:?}");
+    drop(t);
+    app.stop().await;
+}

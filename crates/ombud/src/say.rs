@@ -1,0 +1,70 @@
+//! `ombud say`: sends a text to a running Ombud exactly as WhatsApp would, signed
+//! with the channel's app secret, for trying a channel (and the demo) without a
+//! phone.
+
+use ombud_channels::whatsapp::sign;
+use ombud_core::id::new_id_body;
+use ombud_store::prelude::*;
+use serde_json::json;
+
+use crate::app::open_store;
+use crate::Config;
+
+pub async fn run(
+    config: &Config,
+    tenant: &str,
+    from: &str,
+    text: &str,
+    url: Option<String>,
+) -> anyhow::Result<serde_json::Value> {
+    let store = open_store(config).await?;
+    let tenant = crate::cli::tenant_by_slug(&store, tenant).await?;
+    let channel = store
+        .channels(&tenant.id)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("tenant {} has no channel", tenant.slug))?;
+    let wamid = format!("wamid.SAY{}", new_id_body());
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "OMBUD-SAY", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": from, "phone_number_id": channel.whatsapp.phone_number_id},
+            "contacts": [{"profile": {"name": "ombud say"}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "type": "text", "text": {"body": text},
+                "timestamp": chrono_secs()}]
+        }}]}]
+    })
+    .to_string();
+    let base = url.unwrap_or_else(|| format!("http://{}", config.listen));
+    let target = format!("{}{}", base.trim_end_matches('/'), channel.webhook_path());
+    let response = reqwest::Client::new()
+        .post(&target)
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            sign(channel.whatsapp.app_secret.expose(), body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "could not reach {target}: is `ombud serve` (or `ombud demo`) running? ({e})"
+            )
+        })?;
+    let status = response.status().as_u16();
+    let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if status != 200 {
+        anyhow::bail!("{target} answered {status}: {answer}");
+    }
+    Ok(json!({"sent": wamid, "to": target, "answer": answer}))
+}
+
+fn chrono_secs() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_default()
+}

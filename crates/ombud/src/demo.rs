@@ -2,12 +2,11 @@
 //! Graph API on the same server, then the server, then a ready-to-paste `curl`
 //! with a correctly signed body.
 
-use ombud_channels::whatsapp::sign;
+use ombud_channels::whatsapp::{sign, text_message_payload};
 use ombud_core::*;
 use ombud_engine::provision;
 use ombud_store::prelude::*;
 use ombud_store::NewTenant;
-use serde_json::json;
 
 use crate::app::{open_store, shutdown_signal, App, AppOptions};
 use crate::Config;
@@ -65,18 +64,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await?;
     let base = format!("http://{}", app.addr());
-    let body = json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "DEMO", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550000001", "phone_number_id": PHONE_NUMBER_ID},
-            "contacts": [{"profile": {"name": "Asha"}, "wa_id": "919800000001"}],
-            "messages": [{"from": "919800000001", "id": format!("wamid.DEMO{}", id::new_id_body()),
-                "timestamp": chrono_now_secs(), "type": "text",
-                "text": {"body": "The street light near Shivaji school has been broken for a week"}}]
-        }}]}]
-    })
-    .to_string();
+    let wamid = format!("wamid.DEMO{}", id::new_id_body());
+    let text = "The street light near Shivaji school has been broken for a week";
+    let body = text_message_payload(PHONE_NUMBER_ID, "919800000001", &wamid, text).to_string();
     let signature = sign(APP_SECRET, body.as_bytes());
     let exe = std::env::current_exe()
         .ok()
@@ -108,11 +98,4 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         channel.webhook_path(),
     );
     app.run(shutdown_signal()).await
-}
-
-fn chrono_now_secs() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs().to_string())
-        .unwrap_or_default()
 }

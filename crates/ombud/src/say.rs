@@ -2,7 +2,7 @@
 //! with the channel's app secret, for trying a channel (and the demo) without a
 //! phone.
 
-use ombud_channels::whatsapp::sign;
+use ombud_channels::whatsapp::{sign, text_message_payload};
 use ombud_core::id::new_id_body;
 use ombud_store::prelude::*;
 use serde_json::json;
@@ -26,17 +26,8 @@ pub async fn run(
         .next()
         .ok_or_else(|| anyhow::anyhow!("tenant {} has no channel", tenant.slug))?;
     let wamid = format!("wamid.SAY{}", new_id_body());
-    let body = json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "OMBUD-SAY", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": from, "phone_number_id": channel.whatsapp.phone_number_id},
-            "contacts": [{"profile": {"name": "ombud say"}, "wa_id": from}],
-            "messages": [{"from": from, "id": wamid, "type": "text", "text": {"body": text},
-                "timestamp": chrono_secs()}]
-        }}]}]
-    })
-    .to_string();
+    let body =
+        text_message_payload(&channel.whatsapp.phone_number_id, from, &wamid, text).to_string();
     let base = url.unwrap_or_else(|| format!("http://{}", config.listen));
     let target = format!("{}{}", base.trim_end_matches('/'), channel.webhook_path());
     let response = reqwest::Client::new()
@@ -60,11 +51,4 @@ pub async fn run(
         anyhow::bail!("{target} answered {status}: {answer}");
     }
     Ok(json!({"sent": wamid, "to": target, "answer": answer}))
-}
-
-fn chrono_secs() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs().to_string())
-        .unwrap_or_default()
 }

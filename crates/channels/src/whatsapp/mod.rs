@@ -26,6 +26,30 @@ pub fn verify_subscription(
     }
 }
 
+/// The webhook body WhatsApp sends for one text message to `phone_number_id`:
+/// for `ombud say`, the demo and load generators, which act as Meta does.
+pub fn text_message_payload(
+    phone_number_id: &str,
+    from: &str,
+    wamid: &str,
+    text: &str,
+) -> serde_json::Value {
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().to_string())
+        .unwrap_or_default();
+    serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "0", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": phone_number_id, "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": from}, "wa_id": from}],
+            "messages": [{"from": from, "id": wamid, "timestamp": timestamp, "type": "text",
+                          "text": {"body": text}}]
+        }}]}]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::verify_subscription;

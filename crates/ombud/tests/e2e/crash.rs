@@ -18,18 +18,9 @@ const PHONE: &str = "5550001";
 const CONTACTS: usize = 50;
 
 fn cli(dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ombud"))
-        .args(args)
-        .env("OMBUD_DATA_DIR", dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run ombud");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json")
+    let (code, json, stderr) = run_cli(dir, args);
+    assert_eq!(code, 0, "{stderr}");
+    json
 }
 
 /// The server process, killed if the test ends early so no server outlives it.

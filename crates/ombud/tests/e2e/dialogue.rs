@@ -144,9 +144,10 @@ async fn ombud_say_signs_and_delivers_like_whatsapp() {
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     let (dir, url) = (app.dir.path().to_owned(), format!("http://{}", app.addr));
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_ombud"))
-            .args([
+    let (code, printed, stderr) = tokio::task::spawn_blocking(move || {
+        run_cli(
+            &dir,
+            &[
                 "say",
                 "--tenant",
                 "pune",
@@ -155,20 +156,12 @@ async fn ombud_say_signs_and_delivers_like_whatsapp() {
                 "--url",
                 &url,
                 "help",
-            ])
-            .env("OMBUD_DATA_DIR", dir)
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
+            ],
+        )
     })
     .await
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code, 0, "{stderr}");
     assert_eq!(printed["answer"]["received"], 1);
     let replies = graph.wait_for_reply_to("919811111111", 1).await;
     assert!(replies[0].contains("status"), "{replies:?}");

@@ -427,3 +427,19 @@ pub fn number_in(text: &str) -> Option<String> {
     let re = regex::Regex::new(r"\b[A-Z]+-\d{8}-\d{4}\b").unwrap();
     re.find(text).map(|m| m.as_str().to_owned())
 }
+
+/// Runs the `ombud` binary on a data dir: exit code, stdout as JSON, stderr.
+pub fn run_cli(dir: &std::path::Path, args: &[&str]) -> (i32, Value, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ombud"))
+        .args(args)
+        .env("OMBUD_DATA_DIR", dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run ombud");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (
+        out.status.code().unwrap_or(-1),
+        json,
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}

@@ -1,4 +1,3 @@
-use std::process::Command;
 use std::time::Duration;
 
 use ombud_channels::whatsapp::sign;
@@ -132,27 +131,11 @@ async fn nothing_of_one_tenant_is_visible_through_another() {
     app.stop().await;
 }
 
-fn ombud(dir: &std::path::Path, args: &[&str]) -> (i32, Value, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ombud"))
-        .args(args)
-        .env("OMBUD_DATA_DIR", dir)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run ombud");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    (
-        out.status.code().unwrap_or(-1),
-        json,
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
 #[test]
 fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let (code, v, _) = ombud(
+    let (code, v, _) = run_cli(
         d,
         &[
             "tenant",
@@ -168,7 +151,7 @@ fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     assert_eq!(code, 0);
     assert_eq!(v["tenant"]["slug"], "alpha");
     assert!(v["categories"].as_array().unwrap().len() >= 5);
-    let (code, _, _) = ombud(
+    let (code, _, _) = run_cli(
         d,
         &[
             "tenant",
@@ -186,7 +169,7 @@ fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     assert_eq!(code, 0);
 
     let add = |tenant: &str, phone: &str| {
-        ombud(
+        run_cli(
             d,
             &[
                 "channel",
@@ -221,14 +204,14 @@ fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     let (code, _, _) = add("beta", "222");
     assert_eq!(code, 0);
 
-    let (_, list, _) = ombud(d, &["channel", "list", "--tenant", "beta"]);
+    let (_, list, _) = run_cli(d, &["channel", "list", "--tenant", "beta"]);
     let channels = list["channels"].as_array().unwrap();
     assert_eq!(channels.len(), 1);
     assert_eq!(channels[0]["phone_number_id"], "222");
     assert!(!list.to_string().contains(&id));
 
     // Bad input: exit code 2 and a message naming what was wrong.
-    let (code, _, err) = ombud(
+    let (code, _, err) = run_cli(
         d,
         &[
             "tenant", "create", "--slug", "Bad Slug", "--name", "x", "--prefix", "BAD",
@@ -236,7 +219,7 @@ fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     );
     assert_eq!(code, 2);
     assert!(err.contains("slug"), "{err}");
-    let (code, _, err) = ombud(
+    let (code, _, err) = run_cli(
         d,
         &[
             "tenant", "create", "--slug", "alpha", "--name", "x", "--prefix", "ALP",
@@ -250,7 +233,7 @@ fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     let (code, _, err) = add("beta", "111");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("phone_number_id"), "{err}");
-    let (code, _, err) = ombud(
+    let (code, _, err) = run_cli(
         d,
         &[
             "tenant",

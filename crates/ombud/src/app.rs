@@ -19,6 +19,8 @@ use tokio::net::TcpListener;
 use crate::Config;
 
 pub struct App {
+    /// Held while serving: one process owns a SQLite data dir's queue and outbox.
+    _lock: std::fs::File,
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
@@ -48,6 +50,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
 impl App {
     pub async fn build(config: &Config, options: AppOptions) -> anyhow::Result<Self> {
         let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
+        let lock = lock_data_dir(config)?;
         let engine_config = config.engine();
         let sender: Arc<dyn ChannelSender> = Arc::new(
             WhatsAppSender::new(engine_config.outbox.send_timeout).map_err(anyhow::Error::msg)?,
@@ -75,6 +78,7 @@ impl App {
             },
         );
         Ok(Self {
+            _lock: lock,
             listener,
             addr,
             router,
@@ -111,6 +115,30 @@ impl App {
         tokio::time::sleep(Duration::from_millis(10)).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Takes the data dir's serve lock. On start a server returns sends left claimed to
+/// the outbox, which is only safe if no other server is sending from the same
+/// database; a second `ombud serve` on one SQLite data dir is refused. The lock goes
+/// with the process, also on `kill -9`.
+fn lock_data_dir(config: &Config) -> anyhow::Result<std::fs::File> {
+    let path = config.data_dir.join("serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another ombud server is already using {} (one server per SQLite data dir)",
+            config.data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
     }
 }
 

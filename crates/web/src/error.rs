@@ -2,7 +2,9 @@
 //! `{"error": {"code": "…", "message": "…", "fields": [{"field": "…", "reason": "…"}]}}`.
 //! Server errors are logged with their detail and answered without it.
 
-use axum::http::StatusCode;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ombud_store::StoreError;
@@ -102,5 +104,28 @@ impl IntoResponse for ApiError {
             },
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+/// Answers 413 before reading a byte of a body whose declared length is over the
+/// limit. Bodies without a length are cut off at the limit by `DefaultBodyLimit`.
+pub async fn refuse_declared_oversize(
+    State(max): State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > max as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body is {len} bytes; at most {max} are accepted"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
     }
 }

@@ -29,6 +29,7 @@ pub struct RouterOptions {
 }
 
 pub fn router(state: AppState, options: RouterOptions) -> Router {
+    let max = options.max_body_bytes;
     let mut app = Router::new()
         .merge(whatsapp::router())
         .merge(health::router());
@@ -36,6 +37,10 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         app = app.merge(demo::router());
     }
     app.fallback(|| async { ApiError::not_found("route") })
-        .layer(DefaultBodyLimit::max(options.max_body_bytes))
+        .layer(DefaultBodyLimit::max(max))
+        .layer(axum::middleware::from_fn_with_state(
+            max,
+            error::refuse_declared_oversize,
+        ))
         .with_state(state)
 }

@@ -168,3 +168,16 @@ async fn ombud_say_signs_and_delivers_like_whatsapp() {
     drop(t);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_the_same_data_dir_is_refused() {
+    let app = TestApp::spawn().await;
+    let config = test_config(app.dir.path());
+    let second = ombud::App::build(&config, ombud::AppOptions::default()).await;
+    let err = second
+        .err()
+        .expect("a second server must not start")
+        .to_string();
+    assert!(err.contains("already using"), "{err}");
+    app.stop().await;
+}

@@ -92,13 +92,19 @@ async fn twenty_messages_in_one_conversation_run_one_at_a_time_in_order() {
 
     // Replies arrive in the order the messages were stored.
     let conversation = &app.store.conversations(&t.tenant.id).await.unwrap()[0];
-    let inbound: Vec<String> = app
+    // Their order is the order of `seq` (commit order), which can differ from the
+    // order of arrival timestamps when POSTs race.
+    let mut inbound: Vec<_> = app
         .store
         .messages(&t.tenant.id, &conversation.id)
         .await
         .unwrap()
         .into_iter()
         .filter(|m| m.direction == Direction::Inbound)
+        .collect();
+    inbound.sort_by_key(|m| m.seq);
+    let inbound: Vec<String> = inbound
+        .iter()
         .map(|m| format!("echo: {}", m.body))
         .collect();
     assert_eq!(replies, inbound);

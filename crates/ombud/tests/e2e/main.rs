@@ -6,6 +6,7 @@
 mod helpers;
 
 mod crash;
+mod demo;
 mod dialogue;
 mod outbox;
 mod queue;

@@ -135,6 +135,9 @@ async fn nothing_of_one_tenant_is_visible_through_another() {
 fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let (code, v, _) = run_cli(d, &["migrate"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["schema_version"], 1);
     let (code, v, _) = run_cli(
         d,
         &[

@@ -1,7 +1,6 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use ombud_channels::ChannelSender;
 use ombud_core::{Channel, Clock};
 use ombud_store::{ConversationKey, InboundBatch, IngestOutcome, Store, StoreResult};
@@ -10,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::outbox::OutboxSender;
-use crate::queue::{ConversationQueue, QueueStats};
+use crate::queue::ConversationQueue;
 use crate::runner::{RunResult, Runner};
 use crate::{EngineConfig, Runtimes};
 
@@ -182,10 +181,6 @@ impl Engine {
             .remove(key);
     }
 
-    pub fn queue_stats(&self) -> QueueStats {
-        self.queue.stats()
-    }
-
     pub fn health(&self) -> EngineHealth {
         let stats = self.queue.stats();
         EngineHealth {
@@ -194,10 +189,6 @@ impl Engine {
             runs_active: stats.active,
             conversations_waiting: stats.waiting,
         }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
     }
 
     /// Stops taking new work and waits (up to the configured grace) for the runs

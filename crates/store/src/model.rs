@@ -79,12 +79,6 @@ pub struct StatusReport {
     pub callback_data: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ConversationRef<'a> {
-    pub tenant_id: &'a TenantId,
-    pub conversation_id: &'a ConversationId,
-}
-
 /// An owned (tenant, conversation) pair: the queue's unit of work.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConversationKey {

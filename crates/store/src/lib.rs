@@ -4,6 +4,7 @@
 //!
 //! `sqlite` is the embedded default; a PostgreSQL backend implements the same traits.
 
+mod decode;
 mod error;
 pub mod model;
 pub mod sqlite;

@@ -6,6 +6,7 @@ use rusqlite::params;
 
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
+use crate::decode;
 use crate::*;
 
 #[async_trait]
@@ -21,9 +22,9 @@ impl ComplaintStore for SqliteStore {
             if let Some(key) = &new.origin_key {
                 let sql = format!(
                     "select {} from complaints where tenant_id = ?1 and origin_key = ?2",
-                    rows::COMPLAINT_COLS
+                    decode::COMPLAINT_COLS
                 );
-                if let Some(existing) = one(conn, &sql, params![t, key], rows::complaint)? {
+                if let Some(existing) = one(conn, &sql, params![t, key], decode::complaint)? {
                     return Ok((existing, false));
                 }
             }
@@ -117,13 +118,13 @@ impl ComplaintStore for SqliteStore {
         self.read(move |conn| {
             let sql = format!(
                 "select {} from complaints where tenant_id = ?1 and number = ?2",
-                rows::COMPLAINT_COLS
+                decode::COMPLAINT_COLS
             );
             one(
                 conn,
                 &sql,
                 params![tenant.as_str(), number.as_str()],
-                rows::complaint,
+                decode::complaint,
             )
         })
         .await
@@ -142,13 +143,13 @@ impl ComplaintStore for SqliteStore {
                 "select {} from complaints where tenant_id = ?1 and contact_id = ?2
                    and (?3 = 0 or status not in ('resolved', 'closed', 'rejected'))
                  order by created_at desc limit ?4",
-                rows::COMPLAINT_COLS
+                decode::COMPLAINT_COLS
             );
             all(
                 conn,
                 &sql,
                 params![tenant.as_str(), contact.as_str(), open_only as i64, limit],
-                rows::complaint,
+                decode::complaint,
             )
         })
         .await
@@ -159,9 +160,9 @@ impl ComplaintStore for SqliteStore {
         self.read(move |conn| {
             let sql = format!(
                 "select {} from complaints where tenant_id = ?1 order by created_at desc, id desc limit ?2",
-                rows::COMPLAINT_COLS
+                decode::COMPLAINT_COLS
             );
-            all(conn, &sql, params![tenant.as_str(), limit], rows::complaint)
+            all(conn, &sql, params![tenant.as_str(), limit], decode::complaint)
         })
         .await
     }
@@ -173,12 +174,15 @@ impl ComplaintStore for SqliteStore {
     ) -> StoreResult<Vec<ComplaintEvent>> {
         let (tenant, complaint) = (tenant.clone(), complaint.clone());
         self.read(move |conn| {
+            let sql = format!(
+                "select {} from complaint_events where tenant_id = ?1 and complaint_id = ?2 order by id",
+                decode::COMPLAINT_EVENT_COLS
+            );
             all(
                 conn,
-                "select complaint_id, tenant_id, actor, action, from_value, to_value, created_at
-                 from complaint_events where tenant_id = ?1 and complaint_id = ?2 order by id",
+                &sql,
                 params![tenant.as_str(), complaint.as_str()],
-                rows::complaint_event,
+                decode::complaint_event,
             )
         })
         .await

@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, time_text};
 use super::SqliteStore;
+use crate::decode;
 use crate::*;
 
 #[async_trait]
@@ -137,7 +138,7 @@ fn store_message(
     let due = (state == "bot").then(|| -> StoreResult<ConversationKey> {
         Ok(ConversationKey {
             tenant_id: channel.tenant_id.clone(),
-            conversation_id: rows::parsed(conversation_id.parse())?,
+            conversation_id: decode::stored_id("conversation_id", &conversation_id)?,
         })
     });
     Ok(Some((message_id, due.transpose()?)))

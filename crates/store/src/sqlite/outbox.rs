@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
+use crate::decode;
 use crate::*;
 
 #[async_trait]
@@ -19,11 +20,8 @@ impl OutboxStore for SqliteStore {
     ) -> StoreResult<Vec<OutboxItem>> {
         self.write(move |conn| {
             let now_t = time_text(now);
-            let items = all(
-                conn,
-                "select o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body,
-                        o.attempts, o.created_at
-                 from outbox o
+            let sql = format!(
+                "select {} from outbox o
                  join messages m on m.id = o.message_id
                  join conversations v on v.id = m.conversation_id
                  join contacts c on c.id = v.contact_id
@@ -34,20 +32,9 @@ impl OutboxStore for SqliteStore {
                      where earlier.conversation_id = o.conversation_id and earlier.id < o.id
                        and earlier.status in ('pending', 'sending'))
                  order by o.next_attempt_at, o.id limit ?2",
-                params![now_t, limit],
-                |r| {
-                    Ok(OutboxItem {
-                        id: r.get(0)?,
-                        tenant_id: rows::parsed(r.get::<_, String>(1)?.parse())?,
-                        channel_id: rows::parsed(r.get::<_, String>(2)?.parse())?,
-                        message_id: rows::parsed(r.get::<_, String>(3)?.parse())?,
-                        to: r.get(4)?,
-                        body: r.get(5)?,
-                        attempts: r.get::<_, i64>(6)? as u32 + 1,
-                        created_at: rows::parse_time(&r.get::<_, String>(7)?)?,
-                    })
-                },
-            )?;
+                decode::OUTBOX_ITEM_COLS
+            );
+            let items = all(conn, &sql, params![now_t, limit], decode::outbox_item)?;
             let mut claim = conn.prepare_cached(
                 "update outbox set status = 'sending', attempts = attempts + 1, lease_until = ?2,
                     updated_at = ?3 where id = ?1",
@@ -72,12 +59,12 @@ impl OutboxStore for SqliteStore {
                 conn,
                 "select message_id, tenant_id from outbox where id = ?1",
                 [id],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+                |r| Ok((r.text("message_id")?, r.text("tenant_id")?)),
             )?
             else {
                 return Err(StoreError::NotFound("outbox item"));
             };
-            let tenant: TenantId = rows::parsed(tenant.parse())?;
+            let tenant: TenantId = decode::stored_id("tenant_id", &tenant)?;
             match outcome {
                 SendOutcome::Sent { provider_id } => {
                     conn.prepare_cached(
@@ -144,9 +131,8 @@ impl OutboxStore for SqliteStore {
                 [],
                 |r| r.get(0),
             )?;
-            next.map(|s| rows::parse_time(&s))
+            next.map(|s| rows::parse_time("next_attempt_at", &s))
                 .transpose()
-                .map_err(StoreError::from)
         })
         .await
     }

@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
+use crate::decode;
 use crate::*;
 
 #[async_trait]
@@ -20,8 +21,8 @@ impl RunStore for SqliteStore {
                 [],
                 |r| {
                     Ok(ConversationKey {
-                        tenant_id: rows::parsed(r.get::<_, String>(0)?.parse())?,
-                        conversation_id: rows::parsed(r.get::<_, String>(1)?.parse())?,
+                        tenant_id: decode::id(r, "tenant_id")?,
+                        conversation_id: decode::id(r, "id")?,
                     })
                 },
             )
@@ -35,61 +36,61 @@ impl RunStore for SqliteStore {
             let t = key.tenant_id.as_str();
             let sql = format!(
                 "select {} from conversations where id = ?1 and tenant_id = ?2",
-                rows::CONVERSATION_COLS
+                decode::CONVERSATION_COLS
             );
             let Some(conversation) = one(
                 conn,
                 &sql,
                 params![key.conversation_id.as_str(), t],
-                rows::conversation,
+                decode::conversation,
             )?
             else {
                 return Ok(None);
             };
-            let sql = format!("select {} from tenants where id = ?1", rows::TENANT_COLS);
+            let sql = format!("select {} from tenants where id = ?1", decode::TENANT_COLS);
             let tenant =
-                one(conn, &sql, [t], rows::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
+                one(conn, &sql, [t], decode::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
             let sql = format!(
                 "select {} from channels where id = ?1 and tenant_id = ?2",
-                rows::CHANNEL_COLS
+                decode::CHANNEL_COLS
             );
             let channel = one(
                 conn,
                 &sql,
                 params![conversation.channel_id.as_str(), t],
-                rows::channel,
+                decode::channel,
             )?
             .ok_or(StoreError::NotFound("channel"))?;
             let sql = format!(
                 "select {} from contacts where id = ?1 and tenant_id = ?2",
-                rows::CONTACT_COLS
+                decode::CONTACT_COLS
             );
             let contact = one(
                 conn,
                 &sql,
                 params![conversation.contact_id.as_str(), t],
-                rows::contact,
+                decode::contact,
             )?
             .ok_or(StoreError::NotFound("contact"))?;
             let sql = format!(
                 "select {} from messages where conversation_id = ?1 and tenant_id = ?2
                  and direction = 'inbound' and seq > ?3 order by seq",
-                rows::MESSAGE_COLS
+                decode::MESSAGE_COLS
             );
             let pending = all(
                 conn,
                 &sql,
                 params![conversation.id.as_str(), t, conversation.run_cursor],
-                rows::message,
+                decode::message,
             )?;
             let agent_version = match &channel.deployed_version {
                 Some(v) => {
                     let sql = format!(
                         "select {} from agent_versions v join agents a on a.id = v.agent_id
                          where v.id = ?1 and v.tenant_id = ?2",
-                        rows::AGENT_VERSION_COLS
+                        decode::AGENT_VERSION_COLS
                     );
-                    one(conn, &sql, params![v.as_str(), t], rows::agent_version)?
+                    one(conn, &sql, params![v.as_str(), t], decode::agent_version)?
                 }
                 None => None,
             };
@@ -229,9 +230,9 @@ impl RunStore for SqliteStore {
         self.read(move |conn| {
             let sql = format!(
                 "select {} from conversations where tenant_id = ?1 order by created_at",
-                rows::CONVERSATION_COLS
+                decode::CONVERSATION_COLS
             );
-            all(conn, &sql, [tenant.as_str()], rows::conversation)
+            all(conn, &sql, [tenant.as_str()], decode::conversation)
         })
         .await
     }
@@ -246,13 +247,13 @@ impl RunStore for SqliteStore {
             let sql = format!(
                 "select {} from messages where tenant_id = ?1 and conversation_id = ?2
                  order by created_at, id",
-                rows::MESSAGE_COLS
+                decode::MESSAGE_COLS
             );
             all(
                 conn,
                 &sql,
                 params![tenant.as_str(), conversation.as_str()],
-                rows::message,
+                decode::message,
             )
         })
         .await
@@ -265,13 +266,15 @@ impl RunStore for SqliteStore {
     ) -> StoreResult<Vec<Execution>> {
         let (tenant, conversation) = (tenant.clone(), conversation.clone());
         self.read(move |conn| {
+            let sql = format!(
+                "select {} from executions where tenant_id = ?1 and conversation_id = ?2 order by started_at",
+                decode::EXECUTION_COLS
+            );
             all(
                 conn,
-                "select id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq, status,
-                    error, attempts, started_at, finished_at
-                 from executions where tenant_id = ?1 and conversation_id = ?2 order by started_at",
+                &sql,
                 params![tenant.as_str(), conversation.as_str()],
-                rows::execution,
+                decode::execution,
             )
         })
         .await

@@ -7,6 +7,7 @@ use rusqlite::params;
 
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
+use crate::decode;
 use crate::*;
 
 #[async_trait]
@@ -46,8 +47,8 @@ impl TenantStore for SqliteStore {
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
         let id = id.clone();
         self.read(move |conn| {
-            let sql = format!("select {} from tenants where id = ?1", rows::TENANT_COLS);
-            one(conn, &sql, [id.as_str()], rows::tenant)
+            let sql = format!("select {} from tenants where id = ?1", decode::TENANT_COLS);
+            one(conn, &sql, [id.as_str()], decode::tenant)
         })
         .await
     }
@@ -55,16 +56,19 @@ impl TenantStore for SqliteStore {
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
         let slug = slug.clone();
         self.read(move |conn| {
-            let sql = format!("select {} from tenants where slug = ?1", rows::TENANT_COLS);
-            one(conn, &sql, [slug.as_str()], rows::tenant)
+            let sql = format!(
+                "select {} from tenants where slug = ?1",
+                decode::TENANT_COLS
+            );
+            one(conn, &sql, [slug.as_str()], decode::tenant)
         })
         .await
     }
 
     async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
         self.read(|conn| {
-            let sql = format!("select {} from tenants order by slug", rows::TENANT_COLS);
-            all(conn, &sql, [], rows::tenant)
+            let sql = format!("select {} from tenants order by slug", decode::TENANT_COLS);
+            all(conn, &sql, [], decode::tenant)
         })
         .await
     }
@@ -107,9 +111,9 @@ impl TenantStore for SqliteStore {
         self.read(move |conn| {
             let sql = format!(
                 "select {} from categories where tenant_id = ?1 order by created_at, slug",
-                rows::CATEGORY_COLS
+                decode::CATEGORY_COLS
             );
-            all(conn, &sql, [tenant.as_str()], rows::category)
+            all(conn, &sql, [tenant.as_str()], decode::category)
         })
         .await
     }
@@ -127,7 +131,7 @@ impl TenantStore for SqliteStore {
                 conn,
                 "select id, kind from agents where tenant_id = ?1 and name = ?2",
                 params![tenant.as_str(), new.agent_name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.text("id")?, r.text("kind")?)),
             )?;
             let agent_id = match existing {
                 Some((id, kind)) if kind == new.kind => id,
@@ -154,7 +158,7 @@ impl TenantStore for SqliteStore {
             let version = AgentVersion {
                 id: AgentVersionId::new(),
                 tenant_id: tenant.clone(),
-                agent_id: rows::parsed(agent_id.parse())?,
+                agent_id: decode::stored_id("agent_id", &agent_id)?,
                 agent_name: new.agent_name,
                 kind: new.kind,
                 number,
@@ -190,13 +194,13 @@ impl TenantStore for SqliteStore {
             let sql = format!(
                 "select {} from agent_versions v join agents a on a.id = v.agent_id
                  where v.tenant_id = ?1 and a.name = ?2 order by v.number desc limit 1",
-                rows::AGENT_VERSION_COLS
+                decode::AGENT_VERSION_COLS
             );
             one(
                 conn,
                 &sql,
                 params![tenant.as_str(), name],
-                rows::agent_version,
+                decode::agent_version,
             )
         })
         .await
@@ -253,8 +257,11 @@ impl ChannelStore for SqliteStore {
     async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>> {
         let id = id.clone();
         self.read(move |conn| {
-            let sql = format!("select {} from channels where id = ?1", rows::CHANNEL_COLS);
-            one(conn, &sql, [id.as_str()], rows::channel)
+            let sql = format!(
+                "select {} from channels where id = ?1",
+                decode::CHANNEL_COLS
+            );
+            one(conn, &sql, [id.as_str()], decode::channel)
         })
         .await
     }
@@ -264,9 +271,9 @@ impl ChannelStore for SqliteStore {
         self.read(move |conn| {
             let sql = format!(
                 "select {} from channels where tenant_id = ?1 order by created_at",
-                rows::CHANNEL_COLS
+                decode::CHANNEL_COLS
             );
-            all(conn, &sql, [tenant.as_str()], rows::channel)
+            all(conn, &sql, [tenant.as_str()], decode::channel)
         })
         .await
     }

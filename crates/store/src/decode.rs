@@ -1,0 +1,258 @@
+//! Rows to domain types, written once for every backend. A backend implements
+//! [`Columns`] for its row type (SQLite keeps times and JSON as text, PostgreSQL has
+//! native types); the mappers here do the rest.
+
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use serde_json::Value;
+
+use crate::{AgentVersion, Execution, StoreError};
+
+pub type Decoded<T> = Result<T, StoreError>;
+
+/// Typed access to a row's columns by name.
+pub trait Columns {
+    fn text(&self, col: &str) -> Decoded<String>;
+    fn opt_text(&self, col: &str) -> Decoded<Option<String>>;
+    fn int(&self, col: &str) -> Decoded<i64>;
+    fn time(&self, col: &str) -> Decoded<DateTime<Utc>>;
+    fn opt_time(&self, col: &str) -> Decoded<Option<DateTime<Utc>>>;
+    fn json(&self, col: &str) -> Decoded<Value>;
+}
+
+fn bad(col: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Internal(format!("stored {col} is unreadable: {e}"))
+}
+
+fn parse<T, E: std::fmt::Display>(col: &str, r: Result<T, E>) -> Decoded<T> {
+    r.map_err(|e| bad(col, e))
+}
+
+pub fn id<T: std::str::FromStr<Err = ValidationError>>(r: &dyn Columns, col: &str) -> Decoded<T> {
+    parse(col, r.text(col)?.parse())
+}
+
+fn opt_id<T: std::str::FromStr<Err = ValidationError>>(
+    r: &dyn Columns,
+    col: &str,
+) -> Decoded<Option<T>> {
+    r.opt_text(col)?.map(|s| parse(col, s.parse())).transpose()
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(r: &dyn Columns, col: &str) -> Decoded<T> {
+    parse(col, serde_json::from_value(r.json(col)?))
+}
+
+pub const TENANT_COLS: &str =
+    "id, slug, name, complaint_prefix, default_language, timezone, created_at";
+
+pub fn tenant(r: &dyn Columns) -> Decoded<Tenant> {
+    Ok(Tenant {
+        id: id(r, "id")?,
+        slug: parse("slug", TenantSlug::parse(&r.text("slug")?))?,
+        name: r.text("name")?,
+        complaint_prefix: parse(
+            "complaint_prefix",
+            ComplaintPrefix::parse(&r.text("complaint_prefix")?),
+        )?,
+        default_language: parse(
+            "default_language",
+            Language::parse(&r.text("default_language")?),
+        )?,
+        timezone: parse("timezone", TimeZoneName::parse(&r.text("timezone")?))?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const CATEGORY_COLS: &str =
+    "id, tenant_id, slug, names, keywords, default_priority, created_at";
+
+pub fn category(r: &dyn Columns) -> Decoded<Category> {
+    Ok(Category {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        slug: r.text("slug")?,
+        names: from_json(r, "names")?,
+        keywords: from_json(r, "keywords")?,
+        default_priority: parse(
+            "default_priority",
+            Priority::parse(&r.text("default_priority")?),
+        )?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const AGENT_VERSION_COLS: &str =
+    "v.id, v.tenant_id, v.agent_id, a.name, a.kind, v.number, v.config, v.created_at";
+
+pub fn agent_version(r: &dyn Columns) -> Decoded<AgentVersion> {
+    Ok(AgentVersion {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        agent_id: id(r, "agent_id")?,
+        agent_name: r.text("name")?,
+        kind: r.text("kind")?,
+        number: r.int("number")?,
+        config: r.json("config")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const CHANNEL_COLS: &str = "id, tenant_id, kind, name, phone_number_id, app_secret, verify_token, access_token, graph_url, api_version, deployed_version_id, created_at";
+
+pub fn channel(r: &dyn Columns) -> Decoded<Channel> {
+    let kind = r.text("kind")?;
+    Ok(Channel {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        kind: ChannelKind::parse(&kind).ok_or_else(|| bad("kind", &kind))?,
+        name: r.text("name")?,
+        whatsapp: WhatsAppConfig {
+            phone_number_id: r.text("phone_number_id")?,
+            app_secret: Secret::new(r.text("app_secret")?),
+            verify_token: Secret::new(r.text("verify_token")?),
+            access_token: Secret::new(r.text("access_token")?),
+            graph_url: r.text("graph_url")?,
+            api_version: r.text("api_version")?,
+        },
+        deployed_version: opt_id(r, "deployed_version_id")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const CONTACT_COLS: &str = "id, tenant_id, channel_id, external_id, profile_name, language, first_seen_at, last_seen_at, messages_in, messages_out";
+
+pub fn contact(r: &dyn Columns) -> Decoded<Contact> {
+    Ok(Contact {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        channel_id: id(r, "channel_id")?,
+        external_id: r.text("external_id")?,
+        profile_name: r.opt_text("profile_name")?,
+        language: r
+            .opt_text("language")?
+            .map(|l| parse("language", Language::parse(&l)))
+            .transpose()?,
+        first_seen_at: r.time("first_seen_at")?,
+        last_seen_at: r.time("last_seen_at")?,
+        messages_in: r.int("messages_in")?,
+        messages_out: r.int("messages_out")?,
+    })
+}
+
+pub const CONVERSATION_COLS: &str = "id, tenant_id, channel_id, contact_id, state, inbound_seq, run_cursor, agent_state, last_inbound_at, created_at, updated_at";
+
+pub fn conversation(r: &dyn Columns) -> Decoded<Conversation> {
+    let state = r.text("state")?;
+    Ok(Conversation {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        channel_id: id(r, "channel_id")?,
+        contact_id: id(r, "contact_id")?,
+        state: ConversationState::parse(&state).ok_or_else(|| bad("state", &state))?,
+        inbound_seq: r.int("inbound_seq")?,
+        run_cursor: r.int("run_cursor")?,
+        agent_state: r.json("agent_state")?,
+        last_inbound_at: r.opt_time("last_inbound_at")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at";
+
+pub fn message(r: &dyn Columns) -> Decoded<Message> {
+    let direction = r.text("direction")?;
+    let status = r.text("status")?;
+    Ok(Message {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        channel_id: id(r, "channel_id")?,
+        conversation_id: id(r, "conversation_id")?,
+        direction: Direction::parse(&direction).ok_or_else(|| bad("direction", &direction))?,
+        seq: r.int("seq")?,
+        provider_id: r.opt_text("provider_id")?,
+        kind: MessageKind::parse(&r.text("kind")?),
+        body: r.text("body")?,
+        in_reply_to: opt_id(r, "in_reply_to")?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        error: r.opt_text("error")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const COMPLAINT_COLS: &str = "id, tenant_id, number, channel_id, contact_id, conversation_id, category_id, description, location, language, priority, status, source, created_at, updated_at";
+
+pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
+    Ok(Complaint {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        number: parse("number", ComplaintNumber::parse(&r.text("number")?))?,
+        channel_id: opt_id(r, "channel_id")?,
+        contact_id: opt_id(r, "contact_id")?,
+        conversation_id: opt_id(r, "conversation_id")?,
+        category_id: opt_id(r, "category_id")?,
+        description: r.text("description")?,
+        location: r.opt_text("location")?,
+        language: parse("language", Language::parse(&r.text("language")?))?,
+        priority: parse("priority", Priority::parse(&r.text("priority")?))?,
+        status: parse("status", ComplaintStatus::parse(&r.text("status")?))?,
+        source: parse("source", Source::parse(&r.text("source")?))?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+pub const COMPLAINT_EVENT_COLS: &str =
+    "complaint_id, tenant_id, actor, action, from_value, to_value, created_at";
+
+pub fn complaint_event(r: &dyn Columns) -> Decoded<ComplaintEvent> {
+    Ok(ComplaintEvent {
+        complaint_id: id(r, "complaint_id")?,
+        tenant_id: id(r, "tenant_id")?,
+        actor: r.text("actor")?,
+        action: r.text("action")?,
+        from_value: r.opt_text("from_value")?,
+        to_value: r.opt_text("to_value")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const EXECUTION_COLS: &str = "id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq, status, error, attempts, started_at, finished_at";
+
+pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
+    Ok(Execution {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        conversation_id: id(r, "conversation_id")?,
+        agent_version_id: opt_id(r, "agent_version_id")?,
+        from_seq: r.int("from_seq")?,
+        to_seq: r.int("to_seq")?,
+        status: r.text("status")?,
+        error: r.opt_text("error")?,
+        attempts: r.int("attempts")?,
+        started_at: r.time("started_at")?,
+        finished_at: r.time("finished_at")?,
+    })
+}
+
+/// The columns the outbox sender needs, joined from the message and contact.
+pub const OUTBOX_ITEM_COLS: &str = "o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body, o.attempts, o.created_at";
+
+pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
+    Ok(crate::OutboxItem {
+        id: r.int("id")?,
+        tenant_id: id(r, "tenant_id")?,
+        channel_id: id(r, "channel_id")?,
+        message_id: id(r, "message_id")?,
+        to: r.text("external_id")?,
+        body: r.text("body")?,
+        attempts: r.int("attempts")? as u32 + 1,
+        created_at: r.time("created_at")?,
+    })
+}
+
+/// An id read back from storage outside a row mapper.
+pub fn stored_id<T: std::str::FromStr<Err = ValidationError>>(col: &str, s: &str) -> Decoded<T> {
+    parse(col, s.parse())
+}

@@ -104,7 +104,12 @@ impl Config {
             None => {}
         }
         let config: Config = figment
-            .merge(Env::prefixed("OMBUD_").split("__"))
+            .merge(
+                // OMBUD_TEST_* belong to the test suite, not to the server.
+                Env::prefixed("OMBUD_")
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .split("__"),
+            )
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
         config.validate()?;
@@ -208,6 +213,7 @@ mod tests {
             assert_eq!(c.listen, "127.0.0.1:9000");
             assert_eq!(c.agents.max_concurrent, 3);
 
+            jail.set_env("OMBUD_TEST_DATABASE_URL", "postgres://belongs-to-the-tests");
             jail.set_env("OMBUD_DATA_DIR", "/tmp/ombud-x");
             jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "5");
             let c = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;

@@ -7,6 +7,7 @@
 mod decode;
 mod error;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;

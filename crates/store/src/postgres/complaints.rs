@@ -1,0 +1,200 @@
+//! Complaints: numbering, idempotent creation, look-ups.
+
+use async_trait::async_trait;
+use ombud_core::*;
+
+use super::{decode_all, decode_opt, insert_event, PgStore};
+use crate::decode;
+use crate::*;
+
+#[async_trait]
+impl ComplaintStore for PgStore {
+    async fn create_complaint(
+        &self,
+        tenant: &Tenant,
+        new: NewComplaint,
+    ) -> StoreResult<(Complaint, bool)> {
+        let t = tenant.id.as_str();
+        let mut tx = self.pool.begin().await?;
+        if let Some(key) = &new.origin_key {
+            // Serialize creators of the same key, so a racing duplicate waits and
+            // then finds the first complaint instead of hitting the unique index.
+            sqlx::query("select pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))")
+                .bind(t)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+            let sql = format!(
+                "select {} from complaints where tenant_id = $1 and origin_key = $2",
+                decode::COMPLAINT_COLS
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(t)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(existing) = decode_opt(row, decode::complaint)? {
+                return Ok((existing, false));
+            }
+        }
+        if let Some(cat) = &new.category_id {
+            let owned: bool = sqlx::query_scalar(
+                "select exists (select 1 from categories where id = $1 and tenant_id = $2)",
+            )
+            .bind(cat.as_str())
+            .bind(t)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !owned {
+                return Err(StoreError::Invalid(ValidationError::new(
+                    "category_id",
+                    "no such category",
+                )));
+            }
+        }
+        // The counter row is locked and bumped inside this transaction: numbers are
+        // unique and gap-free per tenant-local day, across any number of replicas.
+        let day = tenant.local_date(new.at);
+        let n: i64 = sqlx::query_scalar(
+            "insert into complaint_counters (tenant_id, day, last) values ($1, $2, 1)
+             on conflict (tenant_id, day) do update set last = complaint_counters.last + 1
+             returning last",
+        )
+        .bind(t)
+        .bind(day.format("%Y%m%d").to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let c = Complaint {
+            id: ComplaintId::new(),
+            tenant_id: tenant.id.clone(),
+            number: ComplaintNumber::new(&tenant.complaint_prefix, day, n as u32),
+            channel_id: new.channel_id,
+            contact_id: new.contact_id,
+            conversation_id: new.conversation_id,
+            category_id: new.category_id,
+            description: new.description,
+            location: new.location,
+            language: new.language,
+            priority: new.priority,
+            status: ComplaintStatus::New,
+            source: new.source,
+            created_at: new.at,
+            updated_at: new.at,
+        };
+        sqlx::query(
+            "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
+                category_id, description, location, language, priority, status, source, origin_key,
+                created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+        )
+        .bind(c.id.as_str())
+        .bind(t)
+        .bind(c.number.as_str())
+        .bind(c.channel_id.as_ref().map(|v| v.as_str()))
+        .bind(c.contact_id.as_ref().map(|v| v.as_str()))
+        .bind(c.conversation_id.as_ref().map(|v| v.as_str()))
+        .bind(c.category_id.as_ref().map(|v| v.as_str()))
+        .bind(&c.description)
+        .bind(&c.location)
+        .bind(c.language.as_str())
+        .bind(c.priority.as_str())
+        .bind(c.status.as_str())
+        .bind(c.source.as_str())
+        .bind(&new.origin_key)
+        .bind(new.at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into complaint_events (tenant_id, complaint_id, actor, action, to_value, created_at)
+             values ($1, $2, $3, 'created', $4, $5)",
+        )
+        .bind(t)
+        .bind(c.id.as_str())
+        .bind(&new.actor)
+        .bind(c.status.as_str())
+        .bind(new.at)
+        .execute(&mut *tx)
+        .await?;
+        let data = serde_json::to_value(&c).map_err(StoreError::internal)?;
+        insert_event(
+            &mut tx,
+            &tenant.id,
+            EventType::ComplaintCreated,
+            &data,
+            new.at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((c, true))
+    }
+
+    async fn complaint_by_number(
+        &self,
+        tenant: &TenantId,
+        number: &ComplaintNumber,
+    ) -> StoreResult<Option<Complaint>> {
+        let sql = format!(
+            "select {} from complaints where tenant_id = $1 and number = $2",
+            decode::COMPLAINT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(number.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::complaint)
+    }
+
+    async fn complaints_of_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+        open_only: bool,
+        limit: u32,
+    ) -> StoreResult<Vec<Complaint>> {
+        let sql = format!(
+            "select {} from complaints where tenant_id = $1 and contact_id = $2
+               and (not $3 or status not in ('resolved', 'closed', 'rejected'))
+             order by created_at desc limit $4",
+            decode::COMPLAINT_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(contact.as_str())
+            .bind(open_only)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::complaint)
+    }
+
+    async fn complaints(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<Complaint>> {
+        let sql = format!(
+            "select {} from complaints where tenant_id = $1 order by created_at desc, id desc limit $2",
+            decode::COMPLAINT_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::complaint)
+    }
+
+    async fn complaint_events(
+        &self,
+        tenant: &TenantId,
+        complaint: &ComplaintId,
+    ) -> StoreResult<Vec<ComplaintEvent>> {
+        let sql = format!(
+            "select {} from complaint_events where tenant_id = $1 and complaint_id = $2 order by id",
+            decode::COMPLAINT_EVENT_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(complaint.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::complaint_event)
+    }
+}

@@ -1,0 +1,211 @@
+//! Ingesting a channel delivery: contacts, conversations, messages, statuses.
+//! Deliveries for one conversation serialize on its row lock, taken before the
+//! duplicate check, so concurrent deliveries of the same wamid (Meta retrying while
+//! the first is in flight, or two replicas) store it once and both succeed.
+//! Messages are taken in order of sender, so two batches lock conversations in the
+//! same order and cannot deadlock.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use sqlx::PgConnection;
+
+use super::{insert_event, PgStore};
+use crate::decode;
+use crate::*;
+
+#[async_trait]
+impl InboundStore for PgStore {
+    async fn ingest(
+        &self,
+        channel: &Channel,
+        batch: InboundBatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<IngestOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcome = IngestOutcome::default();
+        let mut messages: Vec<&InboundMessage> = batch.messages.iter().collect();
+        messages.sort_by(|a, b| a.from.cmp(&b.from)); // stable: a sender's order stays
+        for m in messages {
+            match store_message(&mut tx, channel, m, at)
+                .await
+                .map_err(race_is_retryable)?
+            {
+                Some((id, key)) => {
+                    outcome.stored.push(id);
+                    if let Some(key) = key {
+                        if !outcome.due.contains(&key) {
+                            outcome.due.push(key);
+                        }
+                    }
+                }
+                None => outcome.duplicates += 1,
+            }
+        }
+        for s in &batch.statuses {
+            if apply_status(&mut tx, channel, s, at).await? {
+                outcome.statuses_applied += 1;
+            }
+        }
+        tx.commit().await.map_err(|e| race_is_retryable(e.into()))?;
+        Ok(outcome)
+    }
+}
+
+/// A unique-key clash here means another replica stored the same thing first.
+fn race_is_retryable(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict { field, .. } => {
+            StoreError::Unavailable(format!("concurrent insert on {field}; retry"))
+        }
+        other => other,
+    }
+}
+
+async fn store_message(
+    tx: &mut PgConnection,
+    channel: &Channel,
+    m: &InboundMessage,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<(MessageId, Option<ConversationKey>)>> {
+    let tenant = channel.tenant_id.as_str();
+    let contact_id: String = sqlx::query_scalar(
+        "insert into contacts (id, tenant_id, channel_id, external_id, profile_name, first_seen_at, last_seen_at)
+         values ($1, $2, $3, $4, $5, $6, $6)
+         on conflict (channel_id, external_id) do update
+           set last_seen_at = excluded.last_seen_at,
+               profile_name = coalesce(excluded.profile_name, contacts.profile_name)
+         returning id",
+    )
+    .bind(ContactId::new().as_str())
+    .bind(tenant)
+    .bind(channel.id.as_str())
+    .bind(&m.from)
+    .bind(&m.profile_name)
+    .bind(at)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into conversations (id, tenant_id, channel_id, contact_id, state, created_at, updated_at)
+         values ($1, $2, $3, $4, 'bot', $5, $5)
+         on conflict (contact_id) where state != 'closed' do nothing",
+    )
+    .bind(ConversationId::new().as_str())
+    .bind(tenant)
+    .bind(channel.id.as_str())
+    .bind(&contact_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    let (conversation_id, state): (String, String) =
+        sqlx::query_as("select id, state from conversations where contact_id = $1 and state != 'closed' for update")
+            .bind(&contact_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let seen: bool = sqlx::query_scalar(
+        "select exists (select 1 from messages where channel_id = $1 and provider_id = $2)",
+    )
+    .bind(channel.id.as_str())
+    .bind(&m.provider_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if seen {
+        return Ok(None);
+    }
+    sqlx::query("update contacts set messages_in = messages_in + 1 where id = $1")
+        .bind(&contact_id)
+        .execute(&mut *tx)
+        .await?;
+    let seq: i64 = sqlx::query_scalar(
+        "update conversations set inbound_seq = inbound_seq + 1, last_inbound_at = $2, updated_at = $2
+         where id = $1 returning inbound_seq",
+    )
+    .bind(&conversation_id)
+    .bind(at)
+    .fetch_one(&mut *tx)
+    .await?;
+    let message_id = MessageId::new();
+    sqlx::query(
+        "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
+            kind, body, status, created_at, updated_at)
+         values ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, 'received', $9, $9)",
+    )
+    .bind(message_id.as_str())
+    .bind(tenant)
+    .bind(channel.id.as_str())
+    .bind(&conversation_id)
+    .bind(seq)
+    .bind(&m.provider_id)
+    .bind(m.kind.as_str())
+    .bind(&m.body)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    insert_event(
+        tx,
+        &channel.tenant_id,
+        EventType::MessageReceived,
+        &serde_json::json!({
+            "message_id": message_id, "conversation_id": conversation_id,
+            "channel_id": channel.id, "kind": m.kind.as_str(),
+        }),
+        at,
+    )
+    .await?;
+    let due = if state == "bot" {
+        Some(ConversationKey {
+            tenant_id: channel.tenant_id.clone(),
+            conversation_id: decode::stored_id("conversation_id", &conversation_id)?,
+        })
+    } else {
+        None
+    };
+    Ok(Some((message_id, due)))
+}
+
+async fn apply_status(
+    tx: &mut PgConnection,
+    channel: &Channel,
+    s: &StatusReport,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let found: Option<(String, String)> = sqlx::query_as(
+        "select id, status from messages
+         where channel_id = $1 and direction = 'outbound' and (provider_id = $2 or id = $3)
+         limit 1 for update",
+    )
+    .bind(channel.id.as_str())
+    .bind(&s.provider_id)
+    .bind(&s.callback_data)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((id, current)) = found else {
+        return Ok(false);
+    };
+    let current = DeliveryStatus::parse(&current).unwrap_or(DeliveryStatus::Pending);
+    if !s.status.may_follow(current) {
+        return Ok(false);
+    }
+    sqlx::query(
+        "update messages set status = $2, error = coalesce($3, error),
+            provider_id = coalesce(provider_id, $4), updated_at = $5 where id = $1",
+    )
+    .bind(&id)
+    .bind(s.status.as_str())
+    .bind(&s.error)
+    .bind(&s.provider_id)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    if s.status == DeliveryStatus::Failed {
+        insert_event(
+            tx,
+            &channel.tenant_id,
+            EventType::MessageFailed,
+            &serde_json::json!({"message_id": id, "error": s.error}),
+            at,
+        )
+        .await?;
+    }
+    Ok(true)
+}

@@ -1,0 +1,162 @@
+//! PostgreSQL, for deployments that outgrow one machine: the same traits and
+//! behaviour as SQLite, safe for several Ombud replicas on one database. Where
+//! SQLite relies on its single writer, this module relies on row locks: counters
+//! and cursors are updated in place (`update … returning`), outbox rows are claimed
+//! with `for update skip locked`, and claims are leases that expire.
+//!
+//! Queries built with `format!` only splice in the constant column lists of
+//! `decode`; every value is a bind parameter (hence `AssertSqlSafe`).
+
+mod complaints;
+mod inbound;
+mod outbox;
+mod runs;
+mod schema;
+mod tenants;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use crate::decode::{Columns, Decoded};
+use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
+
+/// The PostgreSQL store. Cheap to clone; clones share the pool.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects with up to `max_connections` and applies pending migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Unavailable(format!("database URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("connecting to PostgreSQL: {e}")))?;
+        schema::migrate(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl HealthStore for PgStore {
+    async fn schema_status(&self) -> StoreResult<SchemaStatus> {
+        Ok(SchemaStatus {
+            applied: schema::applied_version(&self.pool).await?,
+            expected: schema::latest_version(),
+        })
+    }
+}
+
+/// A PostgreSQL row seen through [`Columns`].
+pub struct PgColumns<'a>(pub &'a PgRow);
+
+impl Columns for PgColumns<'_> {
+    fn text(&self, col: &str) -> Decoded<String> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Decoded<Option<String>> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn int(&self, col: &str) -> Decoded<i64> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn time(&self, col: &str) -> Decoded<DateTime<Utc>> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn opt_time(&self, col: &str) -> Decoded<Option<DateTime<Utc>>> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn json(&self, col: &str) -> Decoded<serde_json::Value> {
+        Ok(self.0.try_get(col)?)
+    }
+}
+
+/// Maps rows through a decoder.
+pub fn decode_all<T>(
+    rows: &[PgRow],
+    map: impl Fn(&dyn Columns) -> Decoded<T>,
+) -> StoreResult<Vec<T>> {
+    rows.iter().map(|r| map(&PgColumns(r))).collect()
+}
+
+pub fn decode_opt<T>(
+    row: Option<PgRow>,
+    map: impl Fn(&dyn Columns) -> Decoded<T>,
+) -> StoreResult<Option<T>> {
+    row.map(|r| map(&PgColumns(&r))).transpose()
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some("23505") => StoreError::Conflict {
+                    field: db.constraint().unwrap_or("value").to_owned(),
+                    reason: "already exists".into(),
+                },
+                // Serialization failures and deadlocks: the caller may try again.
+                Some("40001") | Some("40P01") => StoreError::Unavailable(e.to_string()),
+                _ => StoreError::Internal(e.to_string()),
+            },
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+            _ => StoreError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// Writes a domain event row (the webhook outbox) inside the caller's transaction.
+pub async fn insert_event(
+    tx: &mut sqlx::PgConnection,
+    tenant: &ombud_core::TenantId,
+    kind: ombud_core::EventType,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into events (id, tenant_id, type, data, created_at) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(ombud_core::EventId::new().as_str())
+    .bind(tenant.as_str())
+    .bind(kind.as_str())
+    .bind(data)
+    .bind(at)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// For tests: a fresh, empty schema on the server at `base_url`, and a URL whose
+/// connections use it, so every test gets its own database without creating one.
+pub async fn scratch_schema_url(base_url: &str) -> StoreResult<String> {
+    let schema = format!("t_{}", ombud_core::id::new_id_body().to_lowercase());
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(base_url)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("connecting to {base_url}: {e}")))?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("create schema {schema}")))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    let sep = if base_url.contains('?') { '&' } else { '?' };
+    Ok(format!(
+        "{base_url}{sep}options=-c%20search_path%3D{schema}"
+    ))
+}

@@ -1,0 +1,282 @@
+//! Agent runs: what is due, what a run reads, and the one transaction it commits.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+
+use super::{decode_all, decode_opt, insert_event, PgStore};
+use crate::decode;
+use crate::*;
+
+#[async_trait]
+impl RunStore for PgStore {
+    async fn due_conversations(&self) -> StoreResult<Vec<ConversationKey>> {
+        let rows = sqlx::query(
+            "select tenant_id, id from conversations
+             where state = 'bot' and inbound_seq > run_cursor order by updated_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        decode_all(&rows, |r| {
+            Ok(ConversationKey {
+                tenant_id: decode::id(r, "tenant_id")?,
+                conversation_id: decode::id(r, "id")?,
+            })
+        })
+    }
+
+    async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {
+        let t = key.tenant_id.as_str();
+        // One snapshot, so the conversation, its cursor and its messages agree.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("set transaction isolation level repeatable read, read only")
+            .execute(&mut *tx)
+            .await?;
+        let sql = format!(
+            "select {} from conversations where id = $1 and tenant_id = $2",
+            decode::CONVERSATION_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key.conversation_id.as_str())
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(conversation) = decode_opt(row, decode::conversation)? else {
+            return Ok(None);
+        };
+        let sql = format!("select {} from tenants where id = $1", decode::TENANT_COLS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let tenant = decode_opt(row, decode::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
+        let sql = format!(
+            "select {} from channels where id = $1 and tenant_id = $2",
+            decode::CHANNEL_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation.channel_id.as_str())
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let channel = decode_opt(row, decode::channel)?.ok_or(StoreError::NotFound("channel"))?;
+        let sql = format!(
+            "select {} from contacts where id = $1 and tenant_id = $2",
+            decode::CONTACT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation.contact_id.as_str())
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let contact = decode_opt(row, decode::contact)?.ok_or(StoreError::NotFound("contact"))?;
+        let sql = format!(
+            "select {} from messages where conversation_id = $1 and tenant_id = $2
+             and direction = 'inbound' and seq > $3 order by seq",
+            decode::MESSAGE_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(conversation.id.as_str())
+            .bind(t)
+            .bind(conversation.run_cursor)
+            .fetch_all(&mut *tx)
+            .await?;
+        let pending = decode_all(&rows, decode::message)?;
+        let agent_version = match &channel.deployed_version {
+            Some(v) => {
+                let sql = format!(
+                    "select {} from agent_versions v join agents a on a.id = v.agent_id
+                     where v.id = $1 and v.tenant_id = $2",
+                    decode::AGENT_VERSION_COLS
+                );
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(v.as_str())
+                    .bind(t)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                decode_opt(row, decode::agent_version)?
+            }
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(Some(RunContext {
+            tenant,
+            channel,
+            contact,
+            conversation,
+            pending,
+            agent_version,
+        }))
+    }
+
+    async fn commit_run(&self, commit: RunCommit) -> StoreResult<CommitOutcome> {
+        let t = commit.tenant_id.as_str();
+        let c = commit.conversation_id.as_str();
+        let mut tx = self.pool.begin().await?;
+        let moved: Option<(String, String)> = sqlx::query_as(
+            "update conversations set run_cursor = $3, agent_state = $4, state = $5, updated_at = $6
+             where id = $1 and tenant_id = $2 and run_cursor = $7
+             returning channel_id, contact_id",
+        )
+        .bind(c)
+        .bind(t)
+        .bind(commit.new_cursor)
+        .bind(&commit.agent_state)
+        .bind(commit.state.as_str())
+        .bind(commit.at)
+        .bind(commit.expected_cursor)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((channel_id, contact_id)) = moved else {
+            return Ok(CommitOutcome::CursorMoved);
+        };
+        if let Some(lang) = &commit.contact_language {
+            sqlx::query("update contacts set language = $2 where id = $1")
+                .bind(&contact_id)
+                .bind(lang.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut replies = Vec::with_capacity(commit.replies.len());
+        for reply in &commit.replies {
+            let id = MessageId::new();
+            sqlx::query(
+                "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
+                    kind, body, in_reply_to, status, created_at, updated_at)
+                 values ($1, $2, $3, $4, 'outbound', 0, 'text', $5, $6, 'pending', $7, $7)",
+            )
+            .bind(id.as_str())
+            .bind(t)
+            .bind(&channel_id)
+            .bind(c)
+            .bind(&reply.body)
+            .bind(reply.in_reply_to.as_ref().map(|m| m.as_str()))
+            .bind(commit.at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
+                    next_attempt_at, created_at, updated_at)
+                 values ($1, $2, $3, $4, 'pending', $5, $5, $5)",
+            )
+            .bind(t)
+            .bind(&channel_id)
+            .bind(c)
+            .bind(id.as_str())
+            .bind(commit.at)
+            .execute(&mut *tx)
+            .await?;
+            replies.push(id);
+        }
+        if !replies.is_empty() {
+            sqlx::query("update contacts set messages_out = messages_out + $2 where id = $1")
+                .bind(&contact_id)
+                .bind(replies.len() as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let e = &commit.execution;
+        sqlx::query(
+            "insert into executions (id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq,
+                status, output, error, attempts, started_at, finished_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(e.id.as_str())
+        .bind(t)
+        .bind(c)
+        .bind(e.agent_version_id.as_ref().map(|v| v.as_str()))
+        .bind(e.from_seq)
+        .bind(e.to_seq)
+        .bind(e.status.as_str())
+        .bind(&e.output)
+        .bind(&e.error)
+        .bind(i64::from(e.attempts))
+        .bind(e.started_at)
+        .bind(e.finished_at)
+        .execute(&mut *tx)
+        .await?;
+        for event in &commit.events {
+            insert_event(
+                &mut tx,
+                &commit.tenant_id,
+                event.kind,
+                &event.data,
+                commit.at,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(CommitOutcome::Committed { replies })
+    }
+
+    async fn contact_activity(
+        &self,
+        key: &ConversationKey,
+        up_to_seq: i64,
+        day_start: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+    ) -> StoreResult<ContactActivity> {
+        let (day, window): (i64, i64) = sqlx::query_as(
+            "select count(*), count(*) filter (where created_at >= $5) from messages
+             where conversation_id = $1 and tenant_id = $2 and direction = 'inbound'
+               and seq <= $3 and created_at >= $4",
+        )
+        .bind(key.conversation_id.as_str())
+        .bind(key.tenant_id.as_str())
+        .bind(up_to_seq)
+        .bind(day_start)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(ContactActivity {
+            since_day_start: day as u32,
+            in_last_window: window as u32,
+        })
+    }
+
+    async fn conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
+        let sql = format!(
+            "select {} from conversations where tenant_id = $1 order by created_at",
+            decode::CONVERSATION_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::conversation)
+    }
+
+    async fn messages(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<Message>> {
+        let sql = format!(
+            "select {} from messages where tenant_id = $1 and conversation_id = $2 order by created_at, id",
+            decode::MESSAGE_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::message)
+    }
+
+    async fn executions(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<Vec<Execution>> {
+        let sql = format!(
+            "select {} from executions where tenant_id = $1 and conversation_id = $2 order by started_at",
+            decode::EXECUTION_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::execution)
+    }
+}

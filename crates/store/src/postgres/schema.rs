@@ -1,0 +1,67 @@
+//! Embedded, versioned migrations, numbered like SQLite's. Replicas starting
+//! together serialize on an advisory lock so each migration runs once.
+
+use sqlx::PgPool;
+
+use crate::StoreResult;
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const LOCK: i64 = 0x0_6d62_7564; // "ombud"
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+pub async fn applied_version(pool: &PgPool) -> StoreResult<i64> {
+    let exists: bool = sqlx::query_scalar("select to_regclass('schema_migrations') is not null")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(
+        sqlx::query_scalar("select coalesce(max(version), 0)::bigint from schema_migrations")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+pub async fn migrate(pool: &PgPool) -> StoreResult<usize> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("select pg_advisory_lock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let result = run(&mut conn).await;
+    let _ = sqlx::query("select pg_advisory_unlock($1)")
+        .bind(LOCK)
+        .execute(&mut *conn)
+        .await;
+    result
+}
+
+async fn run(conn: &mut sqlx::PgConnection) -> StoreResult<usize> {
+    sqlx::raw_sql(
+        "create table if not exists schema_migrations (
+            version bigint primary key, name text not null, applied_at timestamptz not null default now())",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let applied: i64 =
+        sqlx::query_scalar("select coalesce(max(version), 0)::bigint from schema_migrations")
+            .fetch_one(&mut *conn)
+            .await?;
+    let mut ran = 0;
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+        sqlx::query("insert into schema_migrations (version, name) values ($1, $2)")
+            .bind(version)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        ran += 1;
+    }
+    Ok(ran)
+}

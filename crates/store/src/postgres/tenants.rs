@@ -1,0 +1,281 @@
+//! Tenants, their categories, agent versions and channels.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use ombud_core::*;
+
+use super::{decode_all, decode_opt, insert_event, PgStore};
+use crate::decode;
+use crate::*;
+
+fn conflict_on(field: &str, reason: String) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match StoreError::from(e) {
+        StoreError::Conflict { .. } => StoreError::Conflict {
+            field: field.into(),
+            reason,
+        },
+        other => other,
+    }
+}
+
+#[async_trait]
+impl TenantStore for PgStore {
+    async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant> {
+        let t = Tenant {
+            id: TenantId::new(),
+            slug: new.slug,
+            name: new.name,
+            complaint_prefix: new.complaint_prefix,
+            default_language: new.default_language,
+            timezone: new.timezone,
+            created_at: Utc::now(),
+        };
+        sqlx::query(
+            "insert into tenants (id, slug, name, complaint_prefix, default_language, timezone, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(t.id.as_str())
+        .bind(t.slug.as_str())
+        .bind(&t.name)
+        .bind(t.complaint_prefix.as_str())
+        .bind(t.default_language.as_str())
+        .bind(t.timezone.as_str())
+        .bind(t.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_on("slug", format!("a tenant with slug {:?} already exists", t.slug.as_str())))?;
+        Ok(t)
+    }
+
+    async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
+        let sql = format!("select {} from tenants where id = $1", decode::TENANT_COLS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::tenant)
+    }
+
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
+        let sql = format!(
+            "select {} from tenants where slug = $1",
+            decode::TENANT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(slug.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::tenant)
+    }
+
+    async fn tenants(&self) -> StoreResult<Vec<Tenant>> {
+        let sql = format!("select {} from tenants order by slug", decode::TENANT_COLS);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::tenant)
+    }
+
+    async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category> {
+        let c = Category {
+            id: CategoryId::new(),
+            tenant_id: tenant.clone(),
+            slug: new.slug,
+            names: new.names,
+            keywords: new.keywords,
+            default_priority: new.default_priority,
+            created_at: Utc::now(),
+        };
+        sqlx::query(
+            "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(c.id.as_str())
+        .bind(c.tenant_id.as_str())
+        .bind(&c.slug)
+        .bind(serde_json::to_value(&c.names).map_err(StoreError::internal)?)
+        .bind(serde_json::to_value(&c.keywords).map_err(StoreError::internal)?)
+        .bind(c.default_priority.as_str())
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
+        Ok(c)
+    }
+
+    async fn categories(&self, tenant: &TenantId) -> StoreResult<Vec<Category>> {
+        let sql = format!(
+            "select {} from categories where tenant_id = $1 order by created_at, slug",
+            decode::CATEGORY_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::category)
+    }
+
+    async fn create_agent_version(
+        &self,
+        tenant: &TenantId,
+        new: NewAgentVersion,
+    ) -> StoreResult<AgentVersion> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await?;
+        // Creates the agent on first use; the row lock serializes version numbers.
+        sqlx::query(
+            "insert into agents (id, tenant_id, name, kind, created_at) values ($1, $2, $3, $4, $5)
+             on conflict (tenant_id, name) do nothing",
+        )
+        .bind(AgentId::new().as_str())
+        .bind(tenant.as_str())
+        .bind(&new.agent_name)
+        .bind(&new.kind)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let (agent_id, kind): (String, String) = sqlx::query_as(
+            "select id, kind from agents where tenant_id = $1 and name = $2 for update",
+        )
+        .bind(tenant.as_str())
+        .bind(&new.agent_name)
+        .fetch_one(&mut *tx)
+        .await?;
+        if kind != new.kind {
+            return Err(StoreError::Conflict {
+                field: "kind".into(),
+                reason: format!("agent {:?} is of kind {kind}", new.agent_name),
+            });
+        }
+        let number: i64 = sqlx::query_scalar(
+            "select coalesce(max(number), 0)::bigint + 1 from agent_versions where agent_id = $1",
+        )
+        .bind(&agent_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let version = AgentVersion {
+            id: AgentVersionId::new(),
+            tenant_id: tenant.clone(),
+            agent_id: decode::stored_id("agent_id", &agent_id)?,
+            agent_name: new.agent_name,
+            kind: new.kind,
+            number,
+            config: new.config,
+            created_at: now,
+        };
+        sqlx::query(
+            "insert into agent_versions (id, tenant_id, agent_id, number, config, changelog, created_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(version.id.as_str())
+        .bind(tenant.as_str())
+        .bind(&agent_id)
+        .bind(number)
+        .bind(&version.config)
+        .bind(&new.changelog)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_event(
+            &mut tx,
+            tenant,
+            EventType::AgentVersionCreated,
+            &serde_json::json!({"agent_id": version.agent_id, "version_id": version.id, "number": number}),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn latest_agent_version(
+        &self,
+        tenant: &TenantId,
+        agent_name: &str,
+    ) -> StoreResult<Option<AgentVersion>> {
+        let sql = format!(
+            "select {} from agent_versions v join agents a on a.id = v.agent_id
+             where v.tenant_id = $1 and a.name = $2 order by v.number desc limit 1",
+            decode::AGENT_VERSION_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(agent_name)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::agent_version)
+    }
+}
+
+#[async_trait]
+impl ChannelStore for PgStore {
+    async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
+        let c = Channel {
+            id: ChannelId::new(),
+            tenant_id: tenant.clone(),
+            kind: new.kind,
+            name: new.name,
+            whatsapp: new.whatsapp,
+            deployed_version: new.deployed_version,
+            created_at: Utc::now(),
+        };
+        if let Some(v) = &c.deployed_version {
+            let owned: bool = sqlx::query_scalar(
+                "select count(*) > 0 from agent_versions where id = $1 and tenant_id = $2",
+            )
+            .bind(v.as_str())
+            .bind(tenant.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+            if !owned {
+                return Err(StoreError::NotFound("agent version"));
+            }
+        }
+        let w = &c.whatsapp;
+        sqlx::query(
+            "insert into channels (id, tenant_id, kind, name, phone_number_id, app_secret, verify_token,
+                access_token, graph_url, api_version, deployed_version_id, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+        )
+        .bind(c.id.as_str())
+        .bind(c.tenant_id.as_str())
+        .bind(c.kind.as_str())
+        .bind(&c.name)
+        .bind(&w.phone_number_id)
+        .bind(w.app_secret.expose())
+        .bind(w.verify_token.expose())
+        .bind(w.access_token.expose())
+        .bind(&w.graph_url)
+        .bind(&w.api_version)
+        .bind(c.deployed_version.as_ref().map(|v| v.as_str()))
+        .bind(c.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict_on("phone_number_id", "this phone number id is already connected".into()))?;
+        Ok(c)
+    }
+
+    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>> {
+        let sql = format!(
+            "select {} from channels where id = $1",
+            decode::CHANNEL_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::channel)
+    }
+
+    async fn channels(&self, tenant: &TenantId) -> StoreResult<Vec<Channel>> {
+        let sql = format!(
+            "select {} from channels where tenant_id = $1 order by created_at",
+            decode::CHANNEL_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::channel)
+    }
+}

@@ -11,6 +11,7 @@ use ombud_channels::whatsapp::WhatsAppSender;
 use ombud_channels::ChannelSender;
 use ombud_core::SystemClock;
 use ombud_engine::{Engine, Runtimes};
+use ombud_store::postgres::PgStore;
 use ombud_store::sqlite::SqliteStore;
 use ombud_store::Store;
 use ombud_web::{AppState, RouterOptions};
@@ -19,8 +20,8 @@ use tokio::net::TcpListener;
 use crate::Config;
 
 pub struct App {
-    /// Held while serving: one process owns a SQLite data dir's queue and outbox.
-    _lock: std::fs::File,
+    /// Held while serving on SQLite: one process owns a data dir's queue and outbox.
+    _lock: Option<std::fs::File>,
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
@@ -35,22 +36,34 @@ pub struct AppOptions {
     pub demo_graph_sink: bool,
 }
 
-/// Opens (creating if needed) the SQLite store under the config's data dir.
-pub async fn open_store(config: &Config) -> anyhow::Result<SqliteStore> {
+/// Opens the configured store, applying pending migrations: PostgreSQL when
+/// `database_url` is set, else SQLite under the data dir (created if needed).
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &config.database_url {
+        let store = PgStore::connect(url.expose(), config.database_max_connections)
+            .await
+            .with_context(|| format!("opening {}", config.database_description()))?;
+        return Ok(Arc::new(store));
+    }
     let dir = config.data_dir.clone();
     let path = config.database_path();
-    tokio::task::spawn_blocking(move || {
+    let store = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("creating data dir {}", dir.display()))?;
         SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
     })
-    .await?
+    .await??;
+    Ok(Arc::new(store))
 }
 
 impl App {
     pub async fn build(config: &Config, options: AppOptions) -> anyhow::Result<Self> {
-        let store: Arc<dyn Store> = Arc::new(open_store(config).await?);
-        let lock = lock_data_dir(config)?;
+        let store = open_store(config).await?;
+        // Several servers may share one PostgreSQL; one SQLite file has one server.
+        let lock = match config.database_url {
+            Some(_) => None,
+            None => Some(lock_data_dir(config)?),
+        };
         let engine_config = config.engine();
         let sender: Arc<dyn ChannelSender> = Arc::new(
             WhatsAppSender::new(engine_config.outbox.send_timeout).map_err(anyhow::Error::msg)?,

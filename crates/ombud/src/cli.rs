@@ -190,8 +190,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let store = open_store(&config).await?;
-            let status = ombud_store::HealthStore::schema_status(&store).await?;
-            print_json(&json!({"database": store.path(), "schema_version": status.applied}));
+            let status = store.schema_status().await?;
+            print_json(
+                &json!({"database": config.database_description(), "schema_version": status.applied}),
+            );
             Ok(())
         }
         Command::Demo => crate::demo::run(config).await,
@@ -214,7 +216,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 timezone: TimeZoneName::parse(&args.timezone)?,
             };
             let (tenant, version) =
-                provision::create_tenant(&store, new, !args.no_default_categories).await?;
+                provision::create_tenant(store.as_ref(), new, !args.no_default_categories).await?;
             let categories = store.categories(&tenant.id).await?;
             print_json(&json!({
                 "tenant": tenant,
@@ -231,7 +233,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Channel(ChannelCommand::Add(ChannelAdd::Whatsapp(args))) => {
             let store = open_store(&config).await?;
             let (tenant, channel) = provision::add_whatsapp_channel(
-                &store,
+                store.as_ref(),
                 &TenantSlug::parse(&args.tenant)?,
                 non_empty("name", &args.name)?,
                 WhatsAppConfig {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use ombud_core::Secret;
 use ombud_engine::{EngineConfig, OutboxConfig};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,10 @@ pub struct Config {
     pub listen: String,
     /// Holds the SQLite database (`OMBUD_DATA_DIR`).
     pub data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL instead of SQLite (`OMBUD_DATABASE_URL`).
+    pub database_url: Option<Secret>,
+    /// PostgreSQL connections per process (`OMBUD_DATABASE_MAX_CONNECTIONS`).
+    pub database_max_connections: u32,
     /// `text` or `json` (`OMBUD_LOG_FORMAT`).
     pub log_format: String,
     /// Largest request body accepted, in bytes.
@@ -56,6 +61,8 @@ impl Default for Config {
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_max_connections: 16,
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: engine.shutdown_grace.as_secs(),
@@ -129,6 +136,18 @@ impl Config {
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }
+        if let Some(url) = &self.database_url {
+            let url = url.expose();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return invalid(
+                    "database_url",
+                    "must be a postgres:// URL (leave it unset for SQLite)",
+                );
+            }
+        }
+        if self.database_max_connections < 2 {
+            return invalid("database_max_connections", "must be at least 2");
+        }
         if !matches!(self.log_format.as_str(), "text" | "json") {
             return invalid("log_format", "must be text or json");
         }
@@ -170,6 +189,18 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("ombud.db")
+    }
+
+    /// Where the data lives, for people (never prints a password).
+    pub fn database_description(&self) -> String {
+        match &self.database_url {
+            Some(url) => {
+                let url = url.expose();
+                let host = url.rsplit('@').next().unwrap_or(url);
+                format!("PostgreSQL at {}", host.split('?').next().unwrap_or(host))
+            }
+            None => format!("SQLite at {}", self.database_path().display()),
+        }
     }
 
     pub fn engine(&self) -> EngineConfig {
@@ -229,6 +260,20 @@ mod tests {
             assert!(e.contains("max_concurrent"), "{e}");
 
             jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "2");
+            jail.set_env("OMBUD_DATABASE_URL", "mysql://x");
+            let e = Config::load(None).unwrap_err().to_string().to_lowercase();
+            assert!(e.contains("`database_url`"), "{e}");
+            jail.set_env(
+                "OMBUD_DATABASE_URL",
+                "postgres://ombud:hunter2@db:5432/ombud",
+            );
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.database_description(), "PostgreSQL at db:5432/ombud");
+            assert!(
+                !format!("{c:?}").contains("hunter2"),
+                "the password leaked into Debug"
+            );
+
             jail.set_env("OMBUD_LISTEN", "nowhere");
             let e = Config::load(None).unwrap_err().to_string().to_lowercase();
             assert!(e.contains("`listen`"), "{e}");

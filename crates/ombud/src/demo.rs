@@ -5,7 +5,6 @@
 use ombud_channels::whatsapp::{sign, text_message_payload};
 use ombud_core::*;
 use ombud_engine::provision;
-use ombud_store::prelude::*;
 use ombud_store::NewTenant;
 
 use crate::app::{open_store, shutdown_signal, App, AppOptions};
@@ -21,7 +20,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let slug = TenantSlug::parse(SLUG)?;
     if store.tenant_by_slug(&slug).await?.is_none() {
         provision::create_tenant(
-            &store,
+            store.as_ref(),
             NewTenant {
                 slug: slug.clone(),
                 name: "Demo Ward Office".into(),
@@ -33,7 +32,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )
         .await?;
         provision::add_whatsapp_channel(
-            &store,
+            store.as_ref(),
             &slug,
             "Demo WhatsApp".into(),
             WhatsAppConfig {
@@ -47,7 +46,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         )
         .await?;
     }
-    let tenant = crate::cli::tenant_by_slug(&store, SLUG).await?;
+    let tenant = crate::cli::tenant_by_slug(store.as_ref(), SLUG).await?;
     let channel = store
         .channels(&tenant.id)
         .await?

@@ -4,7 +4,6 @@
 
 use ombud_channels::whatsapp::{sign, text_message_payload};
 use ombud_core::id::new_id_body;
-use ombud_store::prelude::*;
 use serde_json::json;
 
 use crate::app::open_store;
@@ -18,7 +17,7 @@ pub async fn run(
     url: Option<String>,
 ) -> anyhow::Result<serde_json::Value> {
     let store = open_store(config).await?;
-    let tenant = crate::cli::tenant_by_slug(&store, tenant).await?;
+    let tenant = crate::cli::tenant_by_slug(store.as_ref(), tenant).await?;
     let channel = store
         .channels(&tenant.id)
         .await?

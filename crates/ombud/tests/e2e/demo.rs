@@ -23,7 +23,7 @@ fn between<'a>(line: &'a str, start: &str, end: &str) -> Option<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_printed_curl_works_as_printed() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = crate::helpers::TestDb::new().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -31,7 +31,7 @@ async fn the_printed_curl_works_as_printed() {
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ombud"))
         .arg("demo")
-        .env("OMBUD_DATA_DIR", dir.path())
+        .envs(db.env())
         .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

@@ -214,22 +214,68 @@ pub struct TestTenant {
     pub app_secret: String,
 }
 
+/// Where a test's data lives: a temp dir (SQLite), and on the PostgreSQL run of the
+/// suite (`OMBUD_TEST_E2E_BACKEND=postgres`) a fresh schema on the server named by
+/// `OMBUD_TEST_DATABASE_URL`.
+pub struct TestDb {
+    pub dir: tempfile::TempDir,
+    pub url: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = match std::env::var("OMBUD_TEST_E2E_BACKEND").as_deref() {
+            Ok("postgres") => {
+                let base = std::env::var("OMBUD_TEST_DATABASE_URL")
+                    .expect("OMBUD_TEST_E2E_BACKEND=postgres needs OMBUD_TEST_DATABASE_URL (scripts/test sets both)");
+                Some(
+                    ombud_store::postgres::scratch_schema_url(&base)
+                        .await
+                        .expect("scratch schema"),
+                )
+            }
+            Ok("sqlite") | Err(_) => None,
+            Ok(other) => panic!("OMBUD_TEST_E2E_BACKEND={other:?}: expected sqlite or postgres"),
+        };
+        Self { dir, url }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.url.is_some()
+    }
+
+    pub fn apply(&self, config: &mut Config) {
+        config.data_dir = self.dir.path().to_owned();
+        config.database_url = self.url.clone().map(Secret::new);
+    }
+
+    /// The environment a child `ombud` process needs to use this database.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("OMBUD_DATA_DIR", self.dir.path().display().to_string())];
+        if let Some(url) = &self.url {
+            env.push(("OMBUD_DATABASE_URL", url.clone()));
+        }
+        env
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub http: reqwest::Client,
-    pub dir: tempfile::TempDir,
+    pub db: TestDb,
     shutdown: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-pub fn test_config(dir: &std::path::Path) -> Config {
+pub fn test_config(db: &TestDb) -> Config {
     let mut c = Config {
         listen: "127.0.0.1:0".into(),
-        data_dir: dir.to_owned(),
         ..Default::default()
     };
+    db.apply(&mut c);
     c.agents.retry_base_ms = 20;
     c.agents.max_attempts = 3;
     c.outbox.backoff_base_ms = 50;
@@ -246,8 +292,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config), runtimes: Option<Runtimes>) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = test_config(dir.path());
+        let db = TestDb::new().await;
+        let mut config = test_config(&db);
         tweak(&mut config);
         let app = App::build(
             &config,
@@ -268,7 +314,7 @@ impl TestApp {
             store,
             engine,
             http: reqwest::Client::new(),
-            dir,
+            db,
             shutdown: Some(tx),
             done: Some(done),
         }
@@ -428,11 +474,16 @@ pub fn number_in(text: &str) -> Option<String> {
     re.find(text).map(|m| m.as_str().to_owned())
 }
 
-/// Runs the `ombud` binary on a data dir: exit code, stdout as JSON, stderr.
-pub fn run_cli(dir: &std::path::Path, args: &[&str]) -> (i32, Value, String) {
+/// Runs the `ombud` binary on a test database: exit code, stdout as JSON, stderr.
+pub fn run_cli(db: &TestDb, args: &[&str]) -> (i32, Value, String) {
+    run_cli_env(&db.env(), args)
+}
+
+/// `run_cli` with the database given as environment (for blocking threads).
+pub fn run_cli_env(env: &[(&'static str, String)], args: &[&str]) -> (i32, Value, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ombud"))
         .args(args)
-        .env("OMBUD_DATA_DIR", dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "warn")
         .output()
         .expect("run ombud");

@@ -131,10 +131,10 @@ async fn nothing_of_one_tenant_is_visible_through_another() {
     app.stop().await;
 }
 
-#[test]
-fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
+    let db = TestDb::new().await;
+    let d = &db;
     let (code, v, _) = run_cli(d, &["migrate"]);
     assert_eq!(code, 0);
     assert_eq!(v["schema_version"], 1);

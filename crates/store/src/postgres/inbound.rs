@@ -3,7 +3,8 @@
 //! duplicate check, so concurrent deliveries of the same wamid (Meta retrying while
 //! the first is in flight, or two replicas) store it once and both succeed.
 //! Messages are taken in order of sender, so two batches lock conversations in the
-//! same order and cannot deadlock.
+//! same order; and like `commit_run`, ingest locks a conversation before its
+//! contact, so the two cannot deadlock.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -69,13 +70,13 @@ async fn store_message(
     at: DateTime<Utc>,
 ) -> StoreResult<Option<(MessageId, Option<ConversationKey>)>> {
     let tenant = channel.tenant_id.as_str();
-    let contact_id: String = sqlx::query_scalar(
+    // Lock order, here and in commit_run: conversation row, then contact row.
+    // So the contact is created without locking an existing one, and updated only
+    // once the conversation is locked.
+    sqlx::query(
         "insert into contacts (id, tenant_id, channel_id, external_id, profile_name, first_seen_at, last_seen_at)
          values ($1, $2, $3, $4, $5, $6, $6)
-         on conflict (channel_id, external_id) do update
-           set last_seen_at = excluded.last_seen_at,
-               profile_name = coalesce(excluded.profile_name, contacts.profile_name)
-         returning id",
+         on conflict (channel_id, external_id) do nothing",
     )
     .bind(ContactId::new().as_str())
     .bind(tenant)
@@ -83,8 +84,14 @@ async fn store_message(
     .bind(&m.from)
     .bind(&m.profile_name)
     .bind(at)
-    .fetch_one(&mut *tx)
+    .execute(&mut *tx)
     .await?;
+    let contact_id: String =
+        sqlx::query_scalar("select id from contacts where channel_id = $1 and external_id = $2")
+            .bind(channel.id.as_str())
+            .bind(&m.from)
+            .fetch_one(&mut *tx)
+            .await?;
     sqlx::query(
         "insert into conversations (id, tenant_id, channel_id, contact_id, state, created_at, updated_at)
          values ($1, $2, $3, $4, 'bot', $5, $5)
@@ -112,10 +119,15 @@ async fn store_message(
     if seen {
         return Ok(None);
     }
-    sqlx::query("update contacts set messages_in = messages_in + 1 where id = $1")
-        .bind(&contact_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "update contacts set messages_in = messages_in + 1, last_seen_at = greatest(last_seen_at, $2),
+            profile_name = coalesce($3, profile_name) where id = $1",
+    )
+    .bind(&contact_id)
+    .bind(at)
+    .bind(&m.profile_name)
+    .execute(&mut *tx)
+    .await?;
     let seq: i64 = sqlx::query_scalar(
         "update conversations set inbound_seq = inbound_seq + 1, last_inbound_at = $2, updated_at = $2
          where id = $1 returning inbound_seq",

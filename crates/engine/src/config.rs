@@ -10,6 +10,15 @@ pub struct EngineConfig {
     pub run_max_attempts: u32,
     /// How long shutdown waits for runs and sends in flight.
     pub shutdown_grace: Duration,
+    /// This process's name on leases; unique per process.
+    pub replica_id: String,
+    /// A conversation's lease: longer than any run may take.
+    pub lease: Duration,
+    /// How soon to try a conversation again that another replica is running.
+    pub busy_retry: Duration,
+    /// How often to look for due conversations nobody is running (a dead
+    /// replica's, or ones that arrived through another replica).
+    pub sweep_interval: Duration,
     pub outbox: OutboxConfig,
 }
 
@@ -35,6 +44,10 @@ impl Default for EngineConfig {
             run_retry_base: Duration::from_secs(5),
             run_max_attempts: 5,
             shutdown_grace: Duration::from_secs(10),
+            replica_id: format!("rep_{}", ombud_core::id::new_id_body()),
+            lease: Duration::from_secs(60),
+            busy_retry: Duration::from_millis(250),
+            sweep_interval: Duration::from_secs(5),
             outbox: OutboxConfig::default(),
         }
     }

@@ -57,6 +57,8 @@ impl Engine {
                 clock: clock.clone(),
                 retry_base: config.run_retry_base,
                 max_attempts: config.run_max_attempts.max(1),
+                replica_id: config.replica_id.clone(),
+                lease: config.lease,
             }),
             outbox: Arc::new(OutboxSender {
                 store: store.clone(),
@@ -78,17 +80,15 @@ impl Engine {
         })
     }
 
-    /// Starts the workers and recovers: sends a dead process left claimed go back
-    /// to the outbox, and every conversation with unanswered messages is queued.
+    /// Starts the workers and recovers: claims a dead process left are released
+    /// where the backend allows it (else they expire), and every conversation with
+    /// unanswered messages that nobody holds is queued.
     pub async fn start(self: &Arc<Self>) -> StoreResult<()> {
-        let released = self.store.release_outbox_claims().await?;
+        let released = self.store.release_claims().await?;
         if released > 0 {
-            tracing::info!(
-                released,
-                "outbox sends left in flight by the last process will be retried"
-            );
+            tracing::info!(released, "claims left by the last process were released");
         }
-        let due = self.store.due_conversations().await?;
+        let due = self.store.due_conversations(self.clock.now()).await?;
         if !due.is_empty() {
             tracing::info!(count = due.len(), "queueing conversations left unanswered");
         }
@@ -102,6 +102,8 @@ impl Engine {
             this.dispatch().await;
             alive.store(false, Ordering::SeqCst);
         });
+        let this = self.clone();
+        tokio::spawn(async move { this.sweep().await });
         let outbox = self.outbox.clone();
         let (stop, sends) = (self.stop.clone(), self.sends.clone());
         let alive = self.sender_alive.clone();
@@ -145,33 +147,58 @@ impl Engine {
         }
     }
 
-    async fn run_one(self: Arc<Self>, key: ConversationKey) {
-        let attempt = self.take_attempt(&key);
-        let result = self.runner.run(&key, attempt).await;
-        match result {
-            RunResult::Done => {
-                self.clear_attempts(&key);
-                self.outbox_wake.notify_one();
-                self.queue.finish(&key);
+    /// Queues, now and then, due conversations nobody holds: a dead replica's, or
+    /// ones whose messages came in through another replica.
+    async fn sweep(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(self.config.sweep_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = self.stop.cancelled() => return,
+                _ = tick.tick() => {}
             }
-            RunResult::Retry(delay) => {
-                self.queue.finish(&key);
-                let this = self.clone();
-                self.runs.spawn(async move {
-                    tokio::select! {
-                        _ = this.stop.cancelled() => {}
-                        _ = tokio::time::sleep(delay) => this.queue.enqueue(key),
-                    }
-                });
+            match self.store.due_conversations(self.clock.now()).await {
+                Ok(due) => due.into_iter().for_each(|key| self.queue.enqueue(key)),
+                Err(error) => tracing::warn!(%error, "sweep for due conversations failed"),
             }
         }
     }
 
-    fn take_attempt(&self, key: &ConversationKey) -> u32 {
+    async fn run_one(self: Arc<Self>, key: ConversationKey) {
+        let attempt = self.failed_attempts(&key) + 1;
+        let (retry_after, failed) = match self.runner.run(&key, attempt).await {
+            RunResult::Done => {
+                self.clear_attempts(&key);
+                self.outbox_wake.notify_one();
+                (None, false)
+            }
+            RunResult::Retry(delay) => (Some(delay), true),
+            RunResult::Busy => (Some(self.config.busy_retry), false),
+        };
+        if failed {
+            self.count_failure(&key);
+        }
+        self.queue.finish(&key);
+        if let Some(delay) = retry_after {
+            let this = self.clone();
+            self.runs.spawn(async move {
+                tokio::select! {
+                    _ = this.stop.cancelled() => {}
+                    _ = tokio::time::sleep(delay) => this.queue.enqueue(key),
+                }
+            });
+        }
+    }
+
+    fn failed_attempts(&self, key: &ConversationKey) -> u32 {
+        let attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        attempts.get(key).copied().unwrap_or(0)
+    }
+
+    fn count_failure(&self, key: &ConversationKey) {
         let mut attempts = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-        let n = attempts.entry(key.clone()).or_insert(0);
-        *n += 1;
-        *n
+        *attempts.entry(key.clone()).or_insert(0) += 1;
     }
 
     fn clear_attempts(&self, key: &ConversationKey) {

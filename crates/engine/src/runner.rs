@@ -17,8 +17,10 @@ use crate::tools::StoreTools;
 pub enum RunResult {
     /// Nothing (more) to do for now.
     Done,
-    /// Try again after this long.
+    /// The run failed; try again after this long.
     Retry(Duration),
+    /// Another replica holds the conversation's lease; look again soon.
+    Busy,
 }
 
 pub struct Runner {
@@ -27,12 +29,37 @@ pub struct Runner {
     pub clock: Arc<dyn Clock>,
     pub retry_base: Duration,
     pub max_attempts: u32,
+    pub replica_id: String,
+    pub lease: Duration,
 }
 
 impl Runner {
     /// Runs the conversation once. `attempt` counts from 1; the last allowed
     /// attempt that fails commits a failed execution instead of retrying.
     pub async fn run(&self, key: &ConversationKey, attempt: u32) -> RunResult {
+        let now = self.clock.now();
+        let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+        match self
+            .store
+            .lease_conversation(key, &self.replica_id, now, until)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return RunResult::Busy,
+            Err(error) => {
+                tracing::warn!(conversation = %key.conversation_id, %error, "could not lease the conversation");
+                return RunResult::Retry(self.retry_base);
+            }
+        }
+        let result = self.run_leased(key, attempt).await;
+        if let Err(error) = self.store.release_conversation(key, &self.replica_id).await {
+            // The lease expires on its own.
+            tracing::warn!(conversation = %key.conversation_id, %error, "could not release the conversation's lease");
+        }
+        result
+    }
+
+    async fn run_leased(&self, key: &ConversationKey, attempt: u32) -> RunResult {
         match self.try_run(key, attempt).await {
             Ok(()) => RunResult::Done,
             Err(error) if attempt < self.max_attempts => {

@@ -40,6 +40,10 @@ pub struct AgentsConfig {
     pub max_concurrent: usize,
     pub retry_base_ms: u64,
     pub max_attempts: u32,
+    /// A conversation's lease; a replica that dies mid-run holds it this long.
+    pub lease_secs: u64,
+    /// How often to look for due conversations nobody is running.
+    pub sweep_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +74,8 @@ impl Default for Config {
                 max_concurrent: engine.max_concurrent_runs,
                 retry_base_ms: engine.run_retry_base.as_millis() as u64,
                 max_attempts: engine.run_max_attempts,
+                lease_secs: engine.lease.as_secs(),
+                sweep_interval_ms: engine.sweep_interval.as_millis() as u64,
             },
             outbox: OutboxSettings {
                 concurrency: o.concurrency,
@@ -157,6 +163,12 @@ impl Config {
         if self.agents.max_concurrent == 0 {
             return invalid("agents.max_concurrent", "must be at least 1");
         }
+        if self.agents.lease_secs == 0 || self.agents.sweep_interval_ms == 0 {
+            return invalid(
+                "agents",
+                "lease_secs and sweep_interval_ms must be positive",
+            );
+        }
         if self.agents.max_attempts == 0 {
             return invalid("agents.max_attempts", "must be at least 1");
         }
@@ -210,6 +222,8 @@ impl Config {
             run_retry_base: Duration::from_millis(self.agents.retry_base_ms),
             run_max_attempts: self.agents.max_attempts,
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
+            lease: Duration::from_secs(self.agents.lease_secs),
+            sweep_interval: Duration::from_millis(self.agents.sweep_interval_ms),
             outbox: OutboxConfig {
                 concurrency: o.concurrency,
                 send_timeout: Duration::from_millis(o.send_timeout_ms),
@@ -219,6 +233,7 @@ impl Config {
                 lease: Duration::from_secs(o.lease_secs),
                 poll_interval: Duration::from_millis(o.poll_interval_ms),
             },
+            ..EngineConfig::default()
         }
     }
 }

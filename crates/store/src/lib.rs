@@ -63,8 +63,21 @@ pub trait InboundStore: Send + Sync {
 
 #[async_trait]
 pub trait RunStore: Send + Sync {
-    /// Every conversation the bot owes an answer (crash recovery on start).
-    async fn due_conversations(&self) -> StoreResult<Vec<ConversationKey>>;
+    /// Every conversation the bot owes an answer whose lease is free or expired at
+    /// `now`: crash recovery on start, and the periodic sweep that takes over the
+    /// work of a replica that died.
+    async fn due_conversations(&self, now: DateTime<Utc>) -> StoreResult<Vec<ConversationKey>>;
+    /// Takes (or renews) the conversation's lease for `owner` until `until`, unless
+    /// another owner holds a lease that has not expired at `now`.
+    async fn lease_conversation(
+        &self,
+        key: &ConversationKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Gives the lease up, if `owner` still holds it.
+    async fn release_conversation(&self, key: &ConversationKey, owner: &str) -> StoreResult<()>;
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>>;
     async fn commit_run(&self, commit: RunCommit) -> StoreResult<CommitOutcome>;
     /// Inbound messages of the conversation up to `up_to_seq` sent since `day_start`
@@ -135,9 +148,11 @@ pub trait OutboxStore: Send + Sync {
     ) -> StoreResult<()>;
     /// When the next pending send falls due, if any.
     async fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Returns claims a dead process left behind to the queue; they are sent again
-    /// with the same idempotency key.
-    async fn release_outbox_claims(&self) -> StoreResult<u64>;
+    /// Frees what a dead process left claimed (outbox sends, conversation leases)
+    /// where the backend knows no other process can hold any: SQLite, one server
+    /// per file. Shared backends release nothing and let leases expire. Sends are
+    /// made again with the same idempotency key.
+    async fn release_claims(&self) -> StoreResult<u64>;
 }
 
 #[async_trait]

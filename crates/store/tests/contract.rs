@@ -43,6 +43,7 @@ on_both_backends!(
     ingest_dedupes_and_numbers_messages_per_conversation,
     a_run_commits_once_and_its_replies_enter_the_outbox_in_order,
     reads_are_scoped_to_the_tenant,
+    a_conversation_lease_has_one_holder_until_it_expires,
 );
 
 async fn pg_url() -> String {
@@ -239,7 +240,7 @@ async fn ingest_dedupes_and_numbers_messages_per_conversation(store: Arc<dyn Sto
         .map(|m| m.seq)
         .collect();
     assert_eq!(seqs, (1..=30).collect());
-    let due = store.due_conversations().await.unwrap();
+    let due = store.due_conversations(Utc::now()).await.unwrap();
     assert_eq!(due.len(), 1);
 }
 
@@ -305,7 +306,11 @@ async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order(store: Arc
         store.commit_run(again).await.unwrap(),
         CommitOutcome::CursorMoved
     );
-    assert!(store.due_conversations().await.unwrap().is_empty());
+    assert!(store
+        .due_conversations(Utc::now())
+        .await
+        .unwrap()
+        .is_empty());
     let ctx = store.load_run(&key).await.unwrap().unwrap();
     assert_eq!(
         ctx.contact.language.as_ref().map(|l| l.as_str()),
@@ -410,4 +415,75 @@ async fn reads_are_scoped_to_the_tenant(store: Arc<dyn Store>) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+}
+
+async fn a_conversation_lease_has_one_holder_until_it_expires(store: Arc<dyn Store>) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    let batch = InboundBatch {
+        messages: vec![text("9198", "wamid.1", "hi")],
+        statuses: vec![],
+    };
+    let key = store
+        .ingest(&ch, batch, Utc::now())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(30);
+
+    assert!(store
+        .lease_conversation(&key, "a", now, until)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .lease_conversation(&key, "b", now, until)
+            .await
+            .unwrap(),
+        "held by a"
+    );
+    assert!(
+        store
+            .lease_conversation(&key, "a", now, until)
+            .await
+            .unwrap(),
+        "a renews"
+    );
+    // Held conversations are not offered to the sweep; expired ones are.
+    assert!(store.due_conversations(now).await.unwrap().is_empty());
+    let later = until + chrono::Duration::seconds(1);
+    assert_eq!(
+        store.due_conversations(later).await.unwrap(),
+        vec![key.clone()]
+    );
+    assert!(
+        store
+            .lease_conversation(&key, "b", later, later + chrono::Duration::seconds(30))
+            .await
+            .unwrap(),
+        "expired: b takes over"
+    );
+    // Only the holder releases.
+    store.release_conversation(&key, "a").await.unwrap();
+    assert!(!store
+        .lease_conversation(&key, "c", later, later)
+        .await
+        .unwrap());
+    store.release_conversation(&key, "b").await.unwrap();
+    assert!(store
+        .lease_conversation(&key, "c", later, later)
+        .await
+        .unwrap());
+    // Another tenant's key leases nothing.
+    let other = tenant(store.as_ref(), "nagpur", "UTC").await;
+    let foreign = ConversationKey {
+        tenant_id: other.id,
+        conversation_id: key.conversation_id.clone(),
+    };
+    assert!(!store
+        .lease_conversation(&foreign, "x", later, later)
+        .await
+        .unwrap());
 }

@@ -43,8 +43,11 @@ fn serve(db: &TestDb, port: u16) -> Server {
     Command::new(env!("CARGO_BIN_EXE_ombud"))
         .arg("serve")
         .envs(db.env())
-        // Sends a killed server had claimed are taken over when the lease ends.
+        // What a killed server held (sends, conversations) is taken over when its
+        // lease ends: at once on SQLite, after 2 s on PostgreSQL.
         .env("OMBUD_OUTBOX__LEASE_SECS", "2")
+        .env("OMBUD_AGENTS__LEASE_SECS", "2")
+        .env("OMBUD_AGENTS__SWEEP_INTERVAL_MS", "300")
         .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
         .env("OMBUD_OUTBOX__POLL_INTERVAL_MS", "50")
         .env("OMBUD_OUTBOX__BACKOFF_BASE_MS", "50")

@@ -144,7 +144,7 @@ impl OutboxStore for PgStore {
 
     /// Other replicas may hold live claims, so nothing is released early here:
     /// claims left by a dead replica are taken over when their lease expires.
-    async fn release_outbox_claims(&self) -> StoreResult<u64> {
+    async fn release_claims(&self) -> StoreResult<u64> {
         Ok(0)
     }
 }

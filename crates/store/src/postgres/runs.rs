@@ -10,11 +10,14 @@ use crate::*;
 
 #[async_trait]
 impl RunStore for PgStore {
-    async fn due_conversations(&self) -> StoreResult<Vec<ConversationKey>> {
+    async fn due_conversations(&self, now: DateTime<Utc>) -> StoreResult<Vec<ConversationKey>> {
         let rows = sqlx::query(
             "select tenant_id, id from conversations
-             where state = 'bot' and inbound_seq > run_cursor order by updated_at",
+             where state = 'bot' and inbound_seq > run_cursor
+               and (lease_until is null or lease_until < $1)
+             order by updated_at",
         )
+        .bind(now)
         .fetch_all(&self.pool)
         .await?;
         decode_all(&rows, |r| {
@@ -23,6 +26,41 @@ impl RunStore for PgStore {
                 conversation_id: decode::id(r, "id")?,
             })
         })
+    }
+
+    async fn lease_conversation(
+        &self,
+        key: &ConversationKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let leased = sqlx::query(
+            "update conversations set lease_owner = $3, lease_until = $4
+             where id = $1 and tenant_id = $2
+               and (lease_owner is null or lease_owner = $3 or lease_until < $5)",
+        )
+        .bind(key.conversation_id.as_str())
+        .bind(key.tenant_id.as_str())
+        .bind(owner)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(leased.rows_affected() == 1)
+    }
+
+    async fn release_conversation(&self, key: &ConversationKey, owner: &str) -> StoreResult<()> {
+        sqlx::query(
+            "update conversations set lease_owner = null, lease_until = null
+             where id = $1 and tenant_id = $2 and lease_owner = $3",
+        )
+        .bind(key.conversation_id.as_str())
+        .bind(key.tenant_id.as_str())
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {

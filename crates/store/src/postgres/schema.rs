@@ -5,7 +5,14 @@ use sqlx::PgPool;
 
 use crate::StoreResult;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (
+        2,
+        "conversation_leases",
+        include_str!("migrations/0002_conversation_leases.sql"),
+    ),
+];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 
 pub fn latest_version() -> i64 {

@@ -137,13 +137,18 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn release_outbox_claims(&self) -> StoreResult<u64> {
+    async fn release_claims(&self) -> StoreResult<u64> {
         self.write(|conn| {
-            let n = conn.execute(
+            let sends = conn.execute(
                 "update outbox set status = 'pending', lease_until = null where status = 'sending'",
                 [],
             )?;
-            Ok(n as u64)
+            let leases = conn.execute(
+                "update conversations set lease_owner = null, lease_until = null
+                 where lease_owner is not null",
+                [],
+            )?;
+            Ok((sends + leases) as u64)
         })
         .await
     }

@@ -5,7 +5,14 @@ use rusqlite::Connection;
 
 use crate::StoreResult;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("migrations/0001_init.sql")),
+    (
+        2,
+        "conversation_leases",
+        include_str!("migrations/0002_conversation_leases.sql"),
+    ),
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map(|m| m.0).unwrap_or(0)

@@ -1,0 +1,411 @@
+//! Two replicas on one PostgreSQL. 500 conversations × 4 messages posted
+//! alternately to either replica: every message answered exactly once, no
+//! conversation ever runs on both at once (from the stored execution spans), and
+//! killing one replica mid-burst loses nothing: the other finishes its work once
+//! the dead one's leases expire.
+//!
+//! Always on PostgreSQL (two servers cannot share one SQLite file): needs
+//! `OMBUD_TEST_DATABASE_URL`, which scripts/test sets.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "e2e/helpers.rs"]
+mod helpers;
+
+use std::collections::{BTreeMap, HashSet};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use helpers::*;
+use ombud_channels::whatsapp::{sign, text_message_payload};
+use ombud_core::{DeliveryStatus, Direction};
+
+const CONTACTS: usize = 500;
+const PHONE: &str = "5550002";
+const SECRET: &str = "replicas-app-secret";
+
+struct Replica(Child);
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn replica(db: &TestDb, port: u16, name: &str) -> Replica {
+    let log = std::fs::File::create(db.dir.path().join(format!("{name}.log"))).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_ombud"))
+        .arg("serve")
+        .envs(db.env())
+        .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("OMBUD_AGENTS__LEASE_SECS", "2")
+        .env("OMBUD_AGENTS__SWEEP_INTERVAL_MS", "300")
+        .env("OMBUD_OUTBOX__LEASE_SECS", "2")
+        .env("OMBUD_OUTBOX__POLL_INTERVAL_MS", "50")
+        .env("OMBUD_OUTBOX__BACKOFF_BASE_MS", "50")
+        .env("OMBUD_OUTBOX__BACKOFF_MAX_MS", "500")
+        .env("OMBUD_DATABASE_MAX_CONNECTIONS", "12")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map(Replica)
+        .unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Posts as Meta behind a load balancer would: to the preferred replica, and on a
+/// refused connection or an error to the other one, until a 200.
+async fn deliver(
+    http: &reqwest::Client,
+    urls: &[String; 2],
+    first: usize,
+    body: String,
+    acks: &AtomicUsize,
+) {
+    let sig = sign(SECRET, body.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut target = first;
+    loop {
+        let res = http
+            .post(&urls[target])
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", &sig)
+            .body(body.clone())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        if matches!(&res, Ok(r) if r.status() == 200) {
+            acks.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a message was never acknowledged"
+        );
+        target = 1 - target;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_the_work_and_survive_losing_one() {
+    std::env::set_var("OMBUD_TEST_E2E_BACKEND", "postgres");
+    let db = TestDb::new().await;
+    let graph = FakeGraph::start().await;
+    let (code, _, err) = run_cli(
+        &db,
+        &[
+            "tenant",
+            "create",
+            "--slug",
+            "state",
+            "--name",
+            "State Office",
+            "--prefix",
+            "ST",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, channel, err) = run_cli(
+        &db,
+        &[
+            "channel",
+            "add",
+            "whatsapp",
+            "--tenant",
+            "state",
+            "--phone-number-id",
+            PHONE,
+            "--app-secret",
+            SECRET,
+            "--verify-token",
+            "v",
+            "--access-token",
+            "t",
+            "--graph-url",
+            &graph.url(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let path = channel["webhook_path"].as_str().unwrap().to_owned();
+
+    let ports = [free_port(), free_port()];
+    let mut replicas = vec![
+        Some(replica(&db, ports[0], "a")),
+        Some(replica(&db, ports[1], "b")),
+    ];
+    let http = reqwest::Client::new();
+    for port in ports {
+        let ok = wait_until(Duration::from_secs(20), || async {
+            matches!(http.get(format!("http://127.0.0.1:{port}/health/ready")).send().await, Ok(r) if r.status() == 200)
+        })
+        .await;
+        assert!(ok, "replica on {port} not ready");
+    }
+    let urls = [0, 1].map(|i| format!("http://127.0.0.1:{}{path}", ports[i]));
+
+    let started = Instant::now();
+    let acks = Arc::new(AtomicUsize::new(0));
+    let citizens: Vec<_> = (0..CONTACTS)
+        .map(|c| {
+            let (http, urls, acks) = (http.clone(), urls.clone(), acks.clone());
+            tokio::spawn(async move {
+                let from = format!("9196{c:08}");
+                let texts = [
+                    format!("The street light near house {c} is broken"),
+                    format!("Lane {c}, Kothrud"),
+                    "yes".to_owned(),
+                    "status".to_owned(),
+                ];
+                for (k, text) in texts.iter().enumerate() {
+                    let body =
+                        text_message_payload(PHONE, &from, &format!("wamid.R{c:04}{k}"), text)
+                            .to_string();
+                    deliver(&http, &urls, (c + k) % 2, body, &acks).await;
+                }
+            })
+        })
+        .collect();
+
+    let total = CONTACTS * 4;
+    let ok = wait_until(Duration::from_secs(60), || async {
+        acks.load(Ordering::SeqCst) >= total * 2 / 5
+    })
+    .await;
+    assert!(ok, "the burst did not get going");
+    let killed_at = acks.load(Ordering::SeqCst);
+    if let Some(mut a) = replicas[0].take() {
+        a.0.kill().unwrap();
+        a.0.wait().unwrap();
+    }
+    for c in join_all(citizens).await {
+        c.unwrap();
+    }
+    let delivered = graph
+        .wait_for_deliveries(total, Duration::from_secs(90))
+        .await;
+    let elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered_after = graph.delivered();
+    let raw = graph
+        .requests()
+        .into_iter()
+        .filter(|r| r.status == 200)
+        .count();
+    eprintln!(
+        "2 replicas, {CONTACTS}×4 messages, replica a killed after {killed_at} acks: {} replies in {:.1}s ({} raw sends)",
+        delivered.len(),
+        elapsed.as_secs_f64(),
+        raw
+    );
+    assert_eq!(delivered.len(), total, "every message answered");
+    assert_eq!(delivered_after.len(), total, "no extra replies");
+    drop(replicas);
+
+    let store = ombud::app::open_store(&test_config(&db)).await.unwrap();
+    let tenant = store
+        .tenant_by_slug(&ombud_core::TenantSlug::parse("state").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut inbound = 0;
+    let conversations = store.conversations(&tenant.id).await.unwrap();
+    assert_eq!(conversations.len(), CONTACTS);
+    for conversation in &conversations {
+        let messages = store.messages(&tenant.id, &conversation.id).await.unwrap();
+        for m in messages
+            .iter()
+            .filter(|m| m.direction == Direction::Inbound)
+        {
+            inbound += 1;
+            let replies = messages
+                .iter()
+                .filter(|o| o.in_reply_to.as_ref() == Some(&m.id))
+                .count();
+            assert_eq!(replies, 1, "{:?} has {replies} replies", m.body);
+        }
+        assert!(messages
+            .iter()
+            .filter(|m| m.direction == Direction::Outbound)
+            .all(|m| m.status == DeliveryStatus::Sent));
+        // Never two runs of one conversation at once, whichever replica ran them.
+        let mut runs = store
+            .executions(&tenant.id, &conversation.id)
+            .await
+            .unwrap();
+        runs.sort_by_key(|r| r.started_at);
+        for pair in runs.windows(2) {
+            assert!(
+                pair[0].finished_at <= pair[1].started_at,
+                "overlapping runs: {pair:?}"
+            );
+            assert!(
+                pair[0].to_seq < pair[1].from_seq,
+                "a message ran twice: {pair:?}"
+            );
+        }
+    }
+    assert_eq!(inbound, total);
+    let complaints = store.complaints(&tenant.id, 10_000).await.unwrap();
+    assert_eq!(
+        complaints.len(),
+        CONTACTS,
+        "complaints created twice or lost"
+    );
+    let owners: HashSet<_> = complaints.iter().map(|c| c.contact_id.clone()).collect();
+    assert_eq!(owners.len(), CONTACTS);
+    // Unique and gap-free per tenant-local day, across both replicas.
+    let mut per_day: BTreeMap<String, Vec<u32>> = BTreeMap::new();
+    for c in &complaints {
+        let mut parts = c.number.as_str().rsplitn(2, '-');
+        let n = parts.next().unwrap().parse().unwrap();
+        per_day
+            .entry(parts.next().unwrap().to_owned())
+            .or_default()
+            .push(n);
+    }
+    for numbers in per_day.values_mut() {
+        numbers.sort();
+        assert_eq!(*numbers, (1..=numbers.len() as u32).collect::<Vec<_>>());
+    }
+}
+
+/// A slow echo agent shared by two in-process replicas, which notices when one
+/// conversation runs on both at the same moment.
+#[derive(Default)]
+struct Watch {
+    running: std::sync::Mutex<HashSet<ombud_core::ConversationId>>,
+    overlaps: AtomicUsize,
+    runs: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ombud_agents::AgentRuntime for Watch {
+    async fn run(
+        &self,
+        input: ombud_agents::RunInput,
+        _: &dyn ombud_agents::Tools,
+    ) -> Result<ombud_agents::RunOutput, ombud_agents::AgentError> {
+        if !self
+            .running
+            .lock()
+            .unwrap()
+            .insert(input.conversation_id.clone())
+        {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        self.running.lock().unwrap().remove(&input.conversation_id);
+        Ok(ombud_agents::RunOutput {
+            replies: input
+                .messages
+                .iter()
+                .map(|m| ombud_agents::Reply {
+                    text: format!("echo: {}", m.body),
+                    in_reply_to: Some(m.id.clone()),
+                })
+                .collect(),
+            state: input.state,
+            ..Default::default()
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_never_runs_on_two_replicas_at_once() {
+    std::env::set_var("OMBUD_TEST_E2E_BACKEND", "postgres");
+    let db = TestDb::new().await;
+    let graph = FakeGraph::start().await;
+    let watch = Arc::new(Watch::default());
+    let mut apps = Vec::new();
+    for _ in 0..2 {
+        let mut config = test_config(&db);
+        config.agents.sweep_interval_ms = 100;
+        let runtimes = ombud_engine::Runtimes::builtin().with("intake", watch.clone());
+        let app = ombud::App::build(
+            &config,
+            ombud::AppOptions {
+                runtimes: Some(runtimes),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let (addr, store) = (app.addr(), app.store());
+        tokio::spawn(app.run(std::future::pending()));
+        apps.push((addr, store));
+    }
+    let store = apps[0].1.clone();
+    let (tenant, _) = ombud_engine::provision::create_tenant(
+        store.as_ref(),
+        ombud_store::NewTenant {
+            slug: ombud_core::TenantSlug::parse("state").unwrap(),
+            name: "State".into(),
+            complaint_prefix: ombud_core::ComplaintPrefix::parse("ST").unwrap(),
+            default_language: ombud_core::Language::en(),
+            timezone: ombud_core::TimeZoneName::parse("UTC").unwrap(),
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    let (_, channel) = ombud_engine::provision::add_whatsapp_channel(
+        store.as_ref(),
+        &tenant.slug,
+        "wa".into(),
+        ombud_core::WhatsAppConfig {
+            phone_number_id: PHONE.into(),
+            app_secret: ombud_core::Secret::new(SECRET),
+            verify_token: ombud_core::Secret::new("v"),
+            access_token: ombud_core::Secret::new("t"),
+            graph_url: graph.url(),
+            api_version: "v23.0".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let urls = [0, 1].map(|i| format!("http://{}{}", apps[i].0, channel.webhook_path()));
+    let http = reqwest::Client::new();
+    let acks = AtomicUsize::new(0);
+    // 40 conversations × 6 messages, all at once, each message to alternate replicas.
+    let posts = (0..40)
+        .flat_map(|c| (0..6).map(move |k| (c, k)))
+        .map(|(c, k)| {
+            let body = text_message_payload(
+                PHONE,
+                &format!("9195{c:08}"),
+                &format!("wamid.W{c:03}{k}"),
+                &format!("m{k}"),
+            )
+            .to_string();
+            let (http, urls, acks) = (&http, &urls, &acks);
+            async move { deliver(http, urls, (c + k) % 2, body, acks).await }
+        });
+    join_all(posts).await;
+    let delivered = graph
+        .wait_for_deliveries(240, Duration::from_secs(30))
+        .await;
+    assert_eq!(delivered.len(), 240, "every message answered");
+    assert_eq!(
+        watch.overlaps.load(Ordering::SeqCst),
+        0,
+        "a conversation ran on both replicas at once"
+    );
+    assert!(
+        watch.runs.load(Ordering::SeqCst) < 240,
+        "messages were batched"
+    );
+}

@@ -49,6 +49,28 @@ pub enum Command {
         /// The message text.
         text: String,
     },
+    /// Copy a SQLite deployment into PostgreSQL and verify it (counts, checksums).
+    MigrateDb {
+        /// The source: sqlite:PATH (the server may keep running; the copy reads a snapshot).
+        #[arg(long)]
+        from: String,
+        /// The target: a postgres:// URL of an empty database.
+        #[arg(long)]
+        to: String,
+        /// Copy even if the target already holds data.
+        #[arg(long)]
+        allow_non_empty: bool,
+    },
+    /// Fill a tenant with complaints and messages, for benchmarks and drills.
+    Seed {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 1000)]
+        complaints: usize,
+        /// Distinct citizens the complaints come from.
+        #[arg(long, default_value_t = 1000)]
+        contacts: usize,
+    },
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -171,7 +193,9 @@ pub fn main(cli: Cli) -> ExitCode {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // sqlx logs PostgreSQL's notices ("… already exists, skipping") at info.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -197,6 +221,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => crate::demo::run(config).await,
+        Command::MigrateDb {
+            from,
+            to,
+            allow_non_empty,
+        } => {
+            print_json(&crate::migrate_db::run(&from, &to, allow_non_empty).await?);
+            Ok(())
+        }
+        Command::Seed {
+            tenant,
+            complaints,
+            contacts,
+        } => {
+            let store = open_store(&config).await?;
+            print_json(&crate::seed::run(store.as_ref(), &tenant, complaints, contacts).await?);
+            Ok(())
+        }
         Command::Say {
             tenant,
             from,

@@ -4,7 +4,9 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+mod migrate_db;
 mod say;
+mod seed;
 
 pub use app::{App, AppOptions};
 pub use config::Config;

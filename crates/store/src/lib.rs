@@ -4,6 +4,7 @@
 //!
 //! `sqlite` is the embedded default; a PostgreSQL backend implements the same traits.
 
+pub mod copy;
 mod decode;
 mod error;
 pub mod model;

@@ -470,7 +470,7 @@ where
 
 /// A complaint number as the user sees it in a reply.
 pub fn number_in(text: &str) -> Option<String> {
-    let re = regex::Regex::new(r"\b[A-Z]+-\d{8}-\d{4}\b").unwrap();
+    let re = regex::Regex::new(r"\b[A-Z]+-\d{8}-\d{4,}\b").unwrap();
     re.find(text).map(|m| m.as_str().to_owned())
 }
 

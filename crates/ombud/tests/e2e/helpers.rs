@@ -45,27 +45,61 @@ struct GraphState {
 /// A stand-in for Meta's Graph API: checks the request as Meta would (bearer token,
 /// body shape, 4096-character limit), answers with a wamid, and honours the
 /// idempotency key (a repeated key gets the first answer and is not delivered again).
+///
+/// It keeps its port for its whole life: while "down" it accepts and closes every
+/// connection, so senders see a transport error and no other server (another test's,
+/// say) can take the port meanwhile.
 #[derive(Clone)]
 pub struct FakeGraph {
     pub addr: SocketAddr,
     state: Arc<Mutex<GraphState>>,
+    listener: Arc<tokio::net::TcpListener>,
     stop: Arc<Mutex<Option<oneshot::Sender<()>>>>,
+}
+
+/// Lets several servers in turn accept from one bound socket.
+struct SharedListener(Arc<tokio::net::TcpListener>);
+
+impl axum::serve::Listener for SharedListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            if let Ok(conn) = self.0.accept().await {
+                return conn;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
 }
 
 impl FakeGraph {
     pub async fn start() -> Self {
-        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), Default::default()).await
-    }
-
-    async fn start_on(addr: SocketAddr, state: Arc<Mutex<GraphState>>) -> Self {
-        let listener = tokio::net::TcpListener::bind(addr)
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind fake graph");
-        let addr = listener.local_addr().expect("addr");
+        let graph = Self {
+            addr: listener.local_addr().expect("addr"),
+            state: Default::default(),
+            listener: Arc::new(listener),
+            stop: Arc::new(Mutex::new(None)),
+        };
+        graph.serve();
+        graph
+    }
+
+    fn serve(&self) {
         let (tx, rx) = oneshot::channel::<()>();
+        *self.stop.lock().unwrap() = Some(tx);
         let app = Router::new()
             .route("/{version}/{phone}/messages", post(receive))
-            .with_state(state.clone());
+            .with_state(self.state.clone());
+        let listener = SharedListener(self.listener.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
@@ -73,27 +107,39 @@ impl FakeGraph {
                 })
                 .await;
         });
-        Self {
-            addr,
-            state,
-            stop: Arc::new(Mutex::new(Some(tx))),
-        }
     }
 
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops answering (connections are refused) until `restart`.
+    /// Goes down: open connections close, new ones are accepted and closed at once.
     pub async fn stop(&self) {
         if let Some(tx) = self.stop.lock().unwrap().take() {
             let _ = tx.send(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+        let (tx, mut rx) = oneshot::channel::<()>();
+        *self.stop.lock().unwrap() = Some(tx);
+        let listener = self.listener.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut rx => return,
+                    conn = listener.accept() => drop(conn),
+                }
+            }
+        });
     }
 
+    /// Comes back on the same port.
     pub async fn restart(&self) -> Self {
-        Self::start_on(self.addr, self.state.clone()).await
+        if let Some(tx) = self.stop.lock().unwrap().take() {
+            let _ = tx.send(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.serve();
+        self.clone()
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Answers the next requests with these statuses (and Retry-After seconds).

@@ -61,6 +61,8 @@ pub enum Command {
         #[arg(long)]
         allow_non_empty: bool,
     },
+    /// Load a running (or spawned) Ombud as WhatsApp does and measure it.
+    Loadtest(crate::loadtest::LoadtestArgs),
     /// Fill a tenant with complaints and messages, for benchmarks and drills.
     Seed {
         #[arg(long)]
@@ -227,6 +229,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             allow_non_empty,
         } => {
             print_json(&crate::migrate_db::run(&from, &to, allow_non_empty).await?);
+            Ok(())
+        }
+        Command::Loadtest(args) => {
+            let json = args.json;
+            let summary = crate::loadtest::run(args).await?;
+            if json {
+                print_json(&summary);
+            } else {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "{}",
+                    crate::loadtest::table(&summary)
+                );
+            }
+            let (lost, duplicated) = (
+                summary["lost"].as_u64().unwrap_or(0),
+                summary["duplicated"].as_u64().unwrap_or(0),
+            );
+            if lost > 0 || duplicated > 0 {
+                anyhow::bail!("{lost} message(s) lost and {duplicated} duplicated");
+            }
             Ok(())
         }
         Command::Seed {

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 mod demo;
+pub mod loadtest;
 mod migrate_db;
 mod say;
 mod seed;

@@ -8,6 +8,7 @@ mod helpers;
 mod crash;
 mod demo;
 mod dialogue;
+mod loadtest;
 mod outbox;
 mod queue;
 mod rejects;

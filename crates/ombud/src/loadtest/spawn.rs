@@ -1,0 +1,155 @@
+//! `--spawn`: a throwaway Ombud for the load test: a temp data dir, SQLite or a
+//! fresh schema on the given PostgreSQL, a tenant whose per-contact limits are out
+//! of the way, a channel pointed at our sink, and N server processes.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ombud_agents::intake::{IntakeConfig, Limits};
+use ombud_core::*;
+use ombud_engine::provision;
+use ombud_store::{NewAgentVersion, NewTenant};
+
+use crate::app::open_store;
+use crate::Config;
+
+pub const SECRET: &str = "loadtest-app-secret";
+pub const PHONE: &str = "5550100";
+
+/// The servers under test; stopped (SIGKILL) when dropped.
+pub struct Spawned {
+    pub urls: Vec<String>,
+    pub webhook_path: String,
+    pub backend: String,
+    children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub async fn spawn(
+    replicas: usize,
+    database_url: Option<&str>,
+    sink_url: &str,
+) -> anyhow::Result<Spawned> {
+    let dir = tempfile::Builder::new()
+        .prefix("ombud-loadtest")
+        .tempdir()?;
+    let url = match database_url {
+        Some(base) => Some(ombud_store::postgres::scratch_schema_url(base).await?),
+        None => None,
+    };
+    if url.is_none() && replicas > 1 {
+        anyhow::bail!("several replicas need PostgreSQL: pass --database-url");
+    }
+    let config = Config {
+        data_dir: dir.path().to_owned(),
+        database_url: url.clone().map(Secret::new),
+        ..Config::default()
+    };
+    let store = open_store(&config).await?;
+    let (tenant, _) = provision::create_tenant(
+        store.as_ref(),
+        NewTenant {
+            slug: TenantSlug::parse("load")?,
+            name: "Load Test Office".into(),
+            complaint_prefix: ComplaintPrefix::parse("LOAD")?,
+            default_language: Language::en(),
+            timezone: TimeZoneName::parse("Asia/Kolkata")?,
+        },
+        true,
+    )
+    .await?;
+    // The built-in limits (20 a day, 5 a minute) would silence a load test.
+    let intake = IntakeConfig {
+        limits: Limits {
+            per_day: 1_000_000,
+            burst: 1_000_000,
+            burst_window_secs: 60,
+        },
+        ..IntakeConfig::default()
+    };
+    store
+        .create_agent_version(
+            &tenant.id,
+            NewAgentVersion {
+                agent_name: provision::DEFAULT_AGENT.into(),
+                kind: ombud_agents::intake::KIND.into(),
+                config: serde_json::to_value(&intake)?,
+                changelog: "load test: limits out of the way".into(),
+            },
+        )
+        .await?;
+    let (_, channel) = provision::add_whatsapp_channel(
+        store.as_ref(),
+        &tenant.slug,
+        "Load".into(),
+        WhatsAppConfig {
+            phone_number_id: PHONE.into(),
+            app_secret: Secret::new(SECRET),
+            verify_token: Secret::new("v"),
+            access_token: Secret::new("t"),
+            graph_url: sink_url.to_owned(),
+            api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
+        },
+    )
+    .await?;
+    drop(store);
+
+    let exe = std::env::current_exe().context("finding the ombud binary")?;
+    let mut children = Vec::new();
+    let mut urls = Vec::new();
+    for i in 0..replicas {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let log = std::fs::File::create(dir.path().join(format!("server-{i}.log")))?;
+        let mut cmd = Command::new(&exe);
+        cmd.arg("serve")
+            .env("OMBUD_DATA_DIR", dir.path())
+            .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("OMBUD_LOG_FORMAT", "json")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(url) = &url {
+            cmd.env("OMBUD_DATABASE_URL", url);
+        }
+        children.push(cmd.spawn().context("starting ombud serve")?);
+        urls.push(format!("http://127.0.0.1:{port}"));
+    }
+    let spawned = Spawned {
+        urls,
+        webhook_path: channel.webhook_path(),
+        backend: if url.is_some() {
+            format!("postgres ×{replicas}")
+        } else {
+            "sqlite".into()
+        },
+        children,
+        _dir: dir,
+    };
+    let http = reqwest::Client::new();
+    for base in &spawned.urls {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = http.get(format!("{base}/health/ready")).send().await;
+            if matches!(&ready, Ok(r) if r.status().is_success()) {
+                break;
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("{base} did not become ready");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok(spawned)
+}

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use helpers::*;
 use ombud_channels::whatsapp::{sign, text_message_payload};
-use ombud_core::{DeliveryStatus, Direction};
 
 const CONTACTS: usize = 500;
 const PHONE: &str = "5550002";
@@ -225,21 +224,7 @@ async fn two_replicas_share_the_work_and_survive_losing_one() {
     assert_eq!(conversations.len(), CONTACTS);
     for conversation in &conversations {
         let messages = store.messages(&tenant.id, &conversation.id).await.unwrap();
-        for m in messages
-            .iter()
-            .filter(|m| m.direction == Direction::Inbound)
-        {
-            inbound += 1;
-            let replies = messages
-                .iter()
-                .filter(|o| o.in_reply_to.as_ref() == Some(&m.id))
-                .count();
-            assert_eq!(replies, 1, "{:?} has {replies} replies", m.body);
-        }
-        assert!(messages
-            .iter()
-            .filter(|m| m.direction == Direction::Outbound)
-            .all(|m| m.status == DeliveryStatus::Sent));
+        inbound += assert_each_answered_once(&messages);
         // Never two runs of one conversation at once, whichever replica ran them.
         let mut runs = store
             .executions(&tenant.id, &conversation.id)

@@ -248,3 +248,89 @@ pub struct SchemaStatus {
     pub applied: i64,
     pub expected: i64,
 }
+
+// Turning what a caller asks for into the row a backend stores: the same for every
+// backend, so written once here.
+
+impl NewTenant {
+    pub fn into_tenant(self, at: DateTime<Utc>) -> Tenant {
+        Tenant {
+            id: TenantId::new(),
+            slug: self.slug,
+            name: self.name,
+            complaint_prefix: self.complaint_prefix,
+            default_language: self.default_language,
+            timezone: self.timezone,
+            created_at: at,
+        }
+    }
+}
+
+impl NewCategory {
+    pub fn into_category(self, tenant: &TenantId, at: DateTime<Utc>) -> Category {
+        Category {
+            id: CategoryId::new(),
+            tenant_id: tenant.clone(),
+            slug: self.slug,
+            names: self.names,
+            keywords: self.keywords,
+            default_priority: self.default_priority,
+            created_at: at,
+        }
+    }
+}
+
+impl NewChannel {
+    pub fn into_channel(self, tenant: &TenantId, at: DateTime<Utc>) -> Channel {
+        Channel {
+            id: ChannelId::new(),
+            tenant_id: tenant.clone(),
+            kind: self.kind,
+            name: self.name,
+            whatsapp: self.whatsapp,
+            deployed_version: self.deployed_version,
+            created_at: at,
+        }
+    }
+}
+
+impl NewComplaint {
+    /// The complaint, numbered `n` of its tenant-local day; status `new`.
+    pub fn into_complaint(self, tenant: &Tenant, n: u32) -> Complaint {
+        let day = tenant.local_date(self.at);
+        Complaint {
+            id: ComplaintId::new(),
+            tenant_id: tenant.id.clone(),
+            number: ComplaintNumber::new(&tenant.complaint_prefix, day, n),
+            channel_id: self.channel_id,
+            contact_id: self.contact_id,
+            conversation_id: self.conversation_id,
+            category_id: self.category_id,
+            description: self.description,
+            location: self.location,
+            language: self.language,
+            priority: self.priority,
+            status: ComplaintStatus::New,
+            source: self.source,
+            created_at: self.at,
+            updated_at: self.at,
+        }
+    }
+}
+
+impl IngestOutcome {
+    /// Counts one message of a delivery: stored (and maybe due) or a duplicate.
+    pub fn add(&mut self, stored: Option<(MessageId, Option<ConversationKey>)>) {
+        match stored {
+            Some((id, due)) => {
+                self.stored.push(id);
+                if let Some(key) = due {
+                    if !self.due.contains(&key) {
+                        self.due.push(key);
+                    }
+                }
+            }
+            None => self.duplicates += 1,
+        }
+    }
+}

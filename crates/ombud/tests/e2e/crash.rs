@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use ombud_channels::whatsapp::sign;
-use ombud_core::{DeliveryStatus, Direction};
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -250,23 +249,7 @@ async fn kill_9_mid_burst_loses_nothing_and_duplicates_nothing() {
     let mut inbound = 0;
     for conversation in store.conversations(&tenant.id).await.unwrap() {
         let messages = store.messages(&tenant.id, &conversation.id).await.unwrap();
-        for m in messages
-            .iter()
-            .filter(|m| m.direction == Direction::Inbound)
-        {
-            inbound += 1;
-            let replies = messages
-                .iter()
-                .filter(|o| o.in_reply_to.as_ref() == Some(&m.id))
-                .count();
-            assert_eq!(replies, 1, "{:?} has {replies} replies", m.body);
-        }
-        for o in messages
-            .iter()
-            .filter(|m| m.direction == Direction::Outbound)
-        {
-            assert_eq!(o.status, DeliveryStatus::Sent, "{o:?}");
-        }
+        inbound += assert_each_answered_once(&messages);
     }
     assert_eq!(inbound, total);
     let complaints = store.complaints(&tenant.id, 1000).await.unwrap();

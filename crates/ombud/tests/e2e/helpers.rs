@@ -540,3 +540,27 @@ pub fn run_cli_env(env: &[(&'static str, String)], args: &[&str]) -> (i32, Value
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
 }
+
+/// Checks, through the store, that every inbound message of the conversation has
+/// exactly one reply and every reply was sent. Returns the inbound count.
+pub fn assert_each_answered_once(messages: &[Message]) -> usize {
+    let mut inbound = 0;
+    for m in messages
+        .iter()
+        .filter(|m| m.direction == Direction::Inbound)
+    {
+        inbound += 1;
+        let replies = messages
+            .iter()
+            .filter(|o| o.in_reply_to.as_ref() == Some(&m.id))
+            .count();
+        assert_eq!(replies, 1, "{:?} has {replies} replies", m.body);
+    }
+    for o in messages
+        .iter()
+        .filter(|m| m.direction == Direction::Outbound)
+    {
+        assert_eq!(o.status, DeliveryStatus::Sent, "{o:?}");
+    }
+    inbound
+}

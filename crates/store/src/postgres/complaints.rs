@@ -64,23 +64,9 @@ impl ComplaintStore for PgStore {
         .bind(day.format("%Y%m%d").to_string())
         .fetch_one(&mut *tx)
         .await?;
-        let c = Complaint {
-            id: ComplaintId::new(),
-            tenant_id: tenant.id.clone(),
-            number: ComplaintNumber::new(&tenant.complaint_prefix, day, n as u32),
-            channel_id: new.channel_id,
-            contact_id: new.contact_id,
-            conversation_id: new.conversation_id,
-            category_id: new.category_id,
-            description: new.description,
-            location: new.location,
-            language: new.language,
-            priority: new.priority,
-            status: ComplaintStatus::New,
-            source: new.source,
-            created_at: new.at,
-            updated_at: new.at,
-        };
+        let origin_key = new.origin_key.clone();
+        let (actor, at) = (new.actor.clone(), new.at);
+        let c = new.into_complaint(tenant, n as u32);
         sqlx::query(
             "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                 category_id, description, location, language, priority, status, source, origin_key,
@@ -100,8 +86,8 @@ impl ComplaintStore for PgStore {
         .bind(c.priority.as_str())
         .bind(c.status.as_str())
         .bind(c.source.as_str())
-        .bind(&new.origin_key)
-        .bind(new.at)
+        .bind(&origin_key)
+        .bind(at)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -110,20 +96,13 @@ impl ComplaintStore for PgStore {
         )
         .bind(t)
         .bind(c.id.as_str())
-        .bind(&new.actor)
+        .bind(&actor)
         .bind(c.status.as_str())
-        .bind(new.at)
+        .bind(at)
         .execute(&mut *tx)
         .await?;
         let data = serde_json::to_value(&c).map_err(StoreError::internal)?;
-        insert_event(
-            &mut tx,
-            &tenant.id,
-            EventType::ComplaintCreated,
-            &data,
-            new.at,
-        )
-        .await?;
+        insert_event(&mut tx, &tenant.id, EventType::ComplaintCreated, &data, at).await?;
         tx.commit().await?;
         Ok((c, true))
     }

@@ -28,20 +28,11 @@ impl InboundStore for PgStore {
         let mut messages: Vec<&InboundMessage> = batch.messages.iter().collect();
         messages.sort_by(|a, b| a.from.cmp(&b.from)); // stable: a sender's order stays
         for m in messages {
-            match store_message(&mut tx, channel, m, at)
-                .await
-                .map_err(race_is_retryable)?
-            {
-                Some((id, key)) => {
-                    outcome.stored.push(id);
-                    if let Some(key) = key {
-                        if !outcome.due.contains(&key) {
-                            outcome.due.push(key);
-                        }
-                    }
-                }
-                None => outcome.duplicates += 1,
-            }
+            outcome.add(
+                store_message(&mut tx, channel, m, at)
+                    .await
+                    .map_err(race_is_retryable)?,
+            );
         }
         for s in &batch.statuses {
             if apply_status(&mut tx, channel, s, at).await? {

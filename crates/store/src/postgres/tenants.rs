@@ -21,15 +21,7 @@ fn conflict_on(field: &str, reason: String) -> impl FnOnce(sqlx::Error) -> Store
 #[async_trait]
 impl TenantStore for PgStore {
     async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant> {
-        let t = Tenant {
-            id: TenantId::new(),
-            slug: new.slug,
-            name: new.name,
-            complaint_prefix: new.complaint_prefix,
-            default_language: new.default_language,
-            timezone: new.timezone,
-            created_at: Utc::now(),
-        };
+        let t = new.into_tenant(Utc::now());
         sqlx::query(
             "insert into tenants (id, slug, name, complaint_prefix, default_language, timezone, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -77,15 +69,7 @@ impl TenantStore for PgStore {
     }
 
     async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category> {
-        let c = Category {
-            id: CategoryId::new(),
-            tenant_id: tenant.clone(),
-            slug: new.slug,
-            names: new.names,
-            keywords: new.keywords,
-            default_priority: new.default_priority,
-            created_at: Utc::now(),
-        };
+        let c = new.into_category(tenant, Utc::now());
         sqlx::query(
             "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -210,15 +194,7 @@ impl TenantStore for PgStore {
 #[async_trait]
 impl ChannelStore for PgStore {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
-        let c = Channel {
-            id: ChannelId::new(),
-            tenant_id: tenant.clone(),
-            kind: new.kind,
-            name: new.name,
-            whatsapp: new.whatsapp,
-            deployed_version: new.deployed_version,
-            created_at: Utc::now(),
-        };
+        let c = new.into_channel(tenant, Utc::now());
         if let Some(v) = &c.deployed_version {
             let owned: bool = sqlx::query_scalar(
                 "select count(*) > 0 from agent_versions where id = $1 and tenant_id = $2",

@@ -50,25 +50,11 @@ impl ComplaintStore for SqliteStore {
                      returning last",
                 )?
                 .query_row(params![t, day_text], |r| r.get(0))?;
-            let complaint = Complaint {
-                id: ComplaintId::new(),
-                tenant_id: tenant.id.clone(),
-                number: ComplaintNumber::new(&tenant.complaint_prefix, day, n as u32),
-                channel_id: new.channel_id,
-                contact_id: new.contact_id,
-                conversation_id: new.conversation_id,
-                category_id: new.category_id,
-                description: new.description,
-                location: new.location,
-                language: new.language,
-                priority: new.priority,
-                status: ComplaintStatus::New,
-                source: new.source,
-                created_at: new.at,
-                updated_at: new.at,
-            };
+            let origin_key = new.origin_key.clone();
+            let (actor, at) = (new.actor.clone(), new.at);
+            let complaint = new.into_complaint(&tenant, n as u32);
             let c = &complaint;
-            let at = time_text(new.at);
+            let at_text = time_text(at);
             conn.prepare_cached(
                 "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                     category_id, description, location, language, priority, status, source, origin_key,
@@ -89,20 +75,20 @@ impl ComplaintStore for SqliteStore {
                 c.priority.as_str(),
                 c.status.as_str(),
                 c.source.as_str(),
-                new.origin_key,
-                at
+                origin_key,
+                at_text
             ])?;
             conn.prepare_cached(
                 "insert into complaint_events (tenant_id, complaint_id, actor, action, to_value, created_at)
                  values (?1, ?2, ?3, 'created', ?4, ?5)",
             )?
-            .execute(params![t, c.id.as_str(), new.actor, c.status.as_str(), at])?;
+            .execute(params![t, c.id.as_str(), actor, c.status.as_str(), at_text])?;
             rows::insert_event(
                 conn,
                 &tenant.id,
                 EventType::ComplaintCreated,
                 &serde_json::to_value(c).map_err(StoreError::internal)?,
-                new.at,
+                at,
             )?;
             Ok((complaint, true))
         })

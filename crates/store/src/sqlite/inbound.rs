@@ -22,17 +22,7 @@ impl InboundStore for SqliteStore {
         self.write(move |conn| {
             let mut outcome = IngestOutcome::default();
             for m in &batch.messages {
-                match store_message(conn, &channel, m, at)? {
-                    Some((id, key)) => {
-                        outcome.stored.push(id);
-                        if let Some(key) = key {
-                            if !outcome.due.contains(&key) {
-                                outcome.due.push(key);
-                            }
-                        }
-                    }
-                    None => outcome.duplicates += 1,
-                }
+                outcome.add(store_message(conn, &channel, m, at)?);
             }
             for s in &batch.statuses {
                 if apply_status(conn, &channel, s, at)? {

@@ -13,15 +13,7 @@ use crate::*;
 #[async_trait]
 impl TenantStore for SqliteStore {
     async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant> {
-        let tenant = Tenant {
-            id: TenantId::new(),
-            slug: new.slug,
-            name: new.name,
-            complaint_prefix: new.complaint_prefix,
-            default_language: new.default_language,
-            timezone: new.timezone,
-            created_at: Utc::now(),
-        };
+        let tenant = new.into_tenant(Utc::now());
         let t = tenant.clone();
         self.write(move |conn| {
             let at = time_text(t.created_at);
@@ -74,15 +66,7 @@ impl TenantStore for SqliteStore {
     }
 
     async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category> {
-        let category = Category {
-            id: CategoryId::new(),
-            tenant_id: tenant.clone(),
-            slug: new.slug,
-            names: new.names,
-            keywords: new.keywords,
-            default_priority: new.default_priority,
-            created_at: Utc::now(),
-        };
+        let category = new.into_category(tenant, Utc::now());
         let c = category.clone();
         self.write(move |conn| {
             conn.execute(
@@ -210,15 +194,7 @@ impl TenantStore for SqliteStore {
 #[async_trait]
 impl ChannelStore for SqliteStore {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
-        let channel = Channel {
-            id: ChannelId::new(),
-            tenant_id: tenant.clone(),
-            kind: new.kind,
-            name: new.name,
-            whatsapp: new.whatsapp,
-            deployed_version: new.deployed_version,
-            created_at: Utc::now(),
-        };
+        let channel = new.into_channel(tenant, Utc::now());
         let c = channel.clone();
         self.write(move |conn| {
             if let Some(v) = &c.deployed_version {

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "e2e/fake_graph.rs"]
+mod fake_graph;
 #[path = "e2e/helpers.rs"]
 mod helpers;
 

@@ -4,10 +4,10 @@
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::future::join_all;
-use ombud_channels::whatsapp::sign;
+use ombud_channels::whatsapp::text_message_payload;
 use serde_json::Value;
 
 use crate::helpers::*;
@@ -66,48 +66,6 @@ async fn wait_ready(http: &reqwest::Client, base: &str) {
     })
     .await;
     assert!(ok, "server did not become ready");
-}
-
-/// Posts as Meta does: until it gets a 200, retrying refused connections and errors.
-async fn deliver(
-    http: &reqwest::Client,
-    url: &str,
-    from: &str,
-    wamid: &str,
-    text: &str,
-    acks: &AtomicUsize,
-) {
-    let value = serde_json::json!({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "1555", "phone_number_id": PHONE},
-            "contacts": [{"profile": {"name": "C"}, "wa_id": from}],
-            "messages": [{"from": from, "id": wamid, "timestamp": "1763856000", "type": "text", "text": {"body": text}}]
-        }}]}]
-    });
-    let body = value.to_string();
-    let sig = sign(SECRET, body.as_bytes());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let res = http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-hub-signature-256", &sig)
-            .body(body.clone())
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await;
-        if matches!(&res, Ok(r) if r.status() == 200) {
-            acks.fetch_add(1, Ordering::SeqCst);
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "message {wamid} never acknowledged"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,15 +130,10 @@ async fn kill_9_mid_burst_loses_nothing_and_duplicates_nothing() {
                 "status".to_owned(),
             ];
             for (k, text) in texts.iter().enumerate() {
-                deliver(
-                    &http,
-                    &url,
-                    &from,
-                    &format!("wamid.K{i:03}{k}"),
-                    text,
-                    &acks,
-                )
-                .await;
+                let wamid = format!("wamid.K{i:03}{k}");
+                let body = text_message_payload(PHONE, &from, &wamid, text).to_string();
+                deliver_until_ok(&http, std::slice::from_ref(&url), 0, body, SECRET).await;
+                acks.fetch_add(1, Ordering::SeqCst);
             }
         })
     });

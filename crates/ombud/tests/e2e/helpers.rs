@@ -328,3 +328,37 @@ pub fn assert_each_answered_once(messages: &[Message]) -> usize {
     }
     inbound
 }
+
+/// Posts a webhook body signed with `secret` as Meta does: until it gets a 200,
+/// retrying on refused connections and errors, each time on the next of `urls`
+/// (a load balancer's failover; with one URL, the same server again).
+pub async fn deliver_until_ok(
+    http: &reqwest::Client,
+    urls: &[String],
+    first: usize,
+    body: String,
+    secret: &str,
+) {
+    let sig = sign(secret, body.as_bytes());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut target = first;
+    loop {
+        let res = http
+            .post(&urls[target % urls.len()])
+            .header("content-type", "application/json")
+            .header("x-hub-signature-256", &sig)
+            .body(body.clone())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        if matches!(&res, Ok(r) if r.status() == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a message was never acknowledged"
+        );
+        target += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

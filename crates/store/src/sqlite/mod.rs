@@ -5,6 +5,7 @@
 
 mod complaints;
 mod inbound;
+mod leases;
 mod outbox;
 mod rows;
 mod runs;
@@ -17,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
+use tokio::sync::Semaphore;
 
 use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
 pub use schema::migrate;
@@ -33,7 +35,12 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     writer: Writer,
+    /// Idle read connections; `reader_slots` bounds how many exist, so a burst of
+    /// reads waits for a connection instead of opening (and parsing the schema
+    /// of) a new one each.
     readers: Mutex<Vec<Connection>>,
+    reader_slots: Arc<Semaphore>,
+    leases: leases::Leases,
 }
 
 impl SqliteStore {
@@ -48,8 +55,14 @@ impl SqliteStore {
                 path: path.to_owned(),
                 writer,
                 readers: Mutex::new(Vec::new()),
+                reader_slots: Arc::new(Semaphore::new(READERS)),
+                leases: Default::default(),
             }),
         })
+    }
+
+    fn leases(&self) -> leases::LeasesGuard<'_> {
+        self.inner.leases.lock()
     }
 
     pub fn path(&self) -> &Path {
@@ -73,7 +86,14 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let inner = self.inner.clone();
+        let slot = inner
+            .reader_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(StoreError::internal)?;
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let pooled = inner.readers.lock().map_err(StoreError::internal)?.pop();
             let conn = match pooled {
                 Some(c) => c,
@@ -81,9 +101,7 @@ impl SqliteStore {
             };
             let result = f(&conn);
             if let Ok(mut pool) = inner.readers.lock() {
-                if pool.len() < READERS {
-                    pool.push(conn);
-                }
+                pool.push(conn);
             }
             result
         })

@@ -143,12 +143,7 @@ impl OutboxStore for SqliteStore {
                 "update outbox set status = 'pending', lease_until = null where status = 'sending'",
                 [],
             )?;
-            let leases = conn.execute(
-                "update conversations set lease_owner = null, lease_until = null
-                 where lease_owner is not null",
-                [],
-            )?;
-            Ok((sends + leases) as u64)
+            Ok(sends as u64)
         })
         .await
     }

@@ -13,23 +13,25 @@ use crate::*;
 #[async_trait]
 impl RunStore for SqliteStore {
     async fn due_conversations(&self, now: DateTime<Utc>) -> StoreResult<Vec<ConversationKey>> {
-        self.read(move |conn| {
-            all(
-                conn,
-                "select tenant_id, id from conversations
-                 where state = 'bot' and inbound_seq > run_cursor
-                   and (lease_until is null or lease_until < ?1)
-                 order by updated_at",
-                [time_text(now)],
-                |r| {
-                    Ok(ConversationKey {
-                        tenant_id: decode::id(r, "tenant_id")?,
-                        conversation_id: decode::id(r, "id")?,
-                    })
-                },
-            )
-        })
-        .await
+        let due = self
+            .read(move |conn| {
+                all(
+                    conn,
+                    "select tenant_id, id from conversations
+                     where state = 'bot' and inbound_seq > run_cursor
+                     order by updated_at",
+                    [],
+                    |r| {
+                        Ok(ConversationKey {
+                            tenant_id: decode::id(r, "tenant_id")?,
+                            conversation_id: decode::id(r, "id")?,
+                        })
+                    },
+                )
+            })
+            .await?;
+        let leases = self.leases();
+        Ok(due.into_iter().filter(|k| !leases.held(k, now)).collect())
     }
 
     async fn lease_conversation(
@@ -39,41 +41,23 @@ impl RunStore for SqliteStore {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let (key, owner) = (key.clone(), owner.to_owned());
-        self.write(move |conn| {
-            let n = conn
-                .prepare_cached(
-                    "update conversations set lease_owner = ?3, lease_until = ?4
-                     where id = ?1 and tenant_id = ?2
-                       and (lease_owner is null or lease_owner = ?3 or lease_until < ?5)",
-                )?
-                .execute(params![
-                    key.conversation_id.as_str(),
-                    key.tenant_id.as_str(),
-                    owner,
-                    time_text(until),
-                    time_text(now)
-                ])?;
-            Ok(n == 1)
-        })
-        .await
+        let probe = key.clone();
+        let exists = self
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached("select 1 from conversations where id = ?1 and tenant_id = ?2")?
+                    .exists(params![
+                        probe.conversation_id.as_str(),
+                        probe.tenant_id.as_str()
+                    ])?)
+            })
+            .await?;
+        Ok(exists && self.leases().take(key, owner, now, until))
     }
 
     async fn release_conversation(&self, key: &ConversationKey, owner: &str) -> StoreResult<()> {
-        let (key, owner) = (key.clone(), owner.to_owned());
-        self.write(move |conn| {
-            conn.prepare_cached(
-                "update conversations set lease_owner = null, lease_until = null
-                 where id = ?1 and tenant_id = ?2 and lease_owner = ?3",
-            )?
-            .execute(params![
-                key.conversation_id.as_str(),
-                key.tenant_id.as_str(),
-                owner
-            ])?;
-            Ok(())
-        })
-        .await
+        self.leases().release(key, owner);
+        Ok(())
     }
 
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {

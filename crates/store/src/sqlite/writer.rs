@@ -65,7 +65,7 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Job>) {
 }
 
 fn run_group(conn: &Connection, group: &mut Vec<Job>) {
-    if let Err(e) = conn.execute_batch("begin immediate") {
+    if let Err(e) = exec(conn, "begin immediate") {
         // Dropping the jobs unrun tells each caller the store is unavailable.
         tracing::error!(error = %e, "sqlite writer could not begin a transaction");
         group.clear();
@@ -73,24 +73,24 @@ fn run_group(conn: &Connection, group: &mut Vec<Job>) {
     }
     let mut finishes: Vec<Finish> = Vec::with_capacity(group.len());
     for job in group.drain(..) {
-        if let Err(e) = conn.execute_batch("savepoint job") {
+        if let Err(e) = exec(conn, "savepoint job") {
             tracing::error!(error = %e, "sqlite savepoint failed; job not run");
             continue;
         }
         let (ok, finish) = job(conn);
-        let end = if ok {
-            "release job"
+        let ended = if ok {
+            exec(conn, "release job")
         } else {
-            "rollback to job; release job"
+            exec(conn, "rollback to job").and_then(|()| exec(conn, "release job"))
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = ended {
             tracing::error!(error = %e, "sqlite savepoint release failed");
         }
         finishes.push(finish);
     }
-    let committed = conn.execute_batch("commit").map_err(StoreError::from);
+    let committed = exec(conn, "commit").map_err(StoreError::from);
     if committed.is_err() {
-        let _ = conn.execute_batch("rollback");
+        let _ = exec(conn, "rollback");
     }
     for finish in finishes {
         let result = match &committed {
@@ -99,4 +99,10 @@ fn run_group(conn: &Connection, group: &mut Vec<Job>) {
         };
         finish(result);
     }
+}
+
+/// Runs one transaction-control statement, prepared once: these run several
+/// times per job, and parsing them each time showed in the profile.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }

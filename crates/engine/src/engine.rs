@@ -59,14 +59,15 @@ impl Engine {
                 max_attempts: config.run_max_attempts.max(1),
                 replica_id: config.replica_id.clone(),
                 lease: config.lease,
+                send_lease: config.outbox.lease,
             }),
-            outbox: Arc::new(OutboxSender {
-                store: store.clone(),
+            outbox: Arc::new(OutboxSender::new(
+                store.clone(),
                 sender,
-                clock: clock.clone(),
-                config: config.outbox.clone(),
-                wake: outbox_wake.clone(),
-            }),
+                clock.clone(),
+                config.outbox.clone(),
+                outbox_wake.clone(),
+            )),
             outbox_wake,
             store,
             clock,
@@ -168,9 +169,18 @@ impl Engine {
     async fn run_one(self: Arc<Self>, key: ConversationKey) {
         let attempt = self.failed_attempts(&key) + 1;
         let (retry_after, failed) = match self.runner.run(&key, attempt).await {
-            RunResult::Done => {
+            RunResult::Done(sends) => {
                 self.clear_attempts(&key);
-                self.outbox_wake.notify_one();
+                if !sends.claimed.is_empty() {
+                    let outbox = self.outbox.clone();
+                    self.sends
+                        .spawn(async move { outbox.deliver_in_order(sends.claimed).await });
+                }
+                if sends.waiting > 0 {
+                    // Behind an unfinished send of the conversation: the outbox
+                    // poller sends them in turn.
+                    self.outbox_wake.notify_one();
+                }
                 (None, false)
             }
             RunResult::Retry(delay) => (Some(delay), true),

@@ -18,18 +18,60 @@ use crate::backoff::backoff;
 use crate::OutboxConfig;
 
 pub struct OutboxSender {
-    pub store: Arc<dyn Store>,
-    pub sender: Arc<dyn ChannelSender>,
-    pub clock: Arc<dyn Clock>,
-    pub config: OutboxConfig,
-    pub wake: Arc<Notify>,
+    store: Arc<dyn Store>,
+    sender: Arc<dyn ChannelSender>,
+    clock: Arc<dyn Clock>,
+    config: OutboxConfig,
+    wake: Arc<Notify>,
+    /// Sends in flight, polled or handed over by a run, share this bound.
+    permits: Arc<Semaphore>,
 }
 
 impl OutboxSender {
+    pub fn new(
+        store: Arc<dyn Store>,
+        sender: Arc<dyn ChannelSender>,
+        clock: Arc<dyn Clock>,
+        config: OutboxConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Self {
+            store,
+            sender,
+            clock,
+            config,
+            wake,
+            permits,
+        }
+    }
+
+    /// Sends what a run claimed as it committed, in order. If one does not go
+    /// through, the ones after it go back to the outbox to wait their turn.
+    pub async fn deliver_in_order(&self, items: Vec<OutboxItem>) {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return;
+        };
+        let mut items = items.into_iter();
+        while let Some(item) = items.next() {
+            if !self.deliver(item).await {
+                let rest: Vec<i64> = items.map(|i| i.id).collect();
+                if !rest.is_empty() {
+                    if let Err(e) = self.store.release_outbox(rest).await {
+                        // Their claims run out and the poller sends them then.
+                        tracing::error!(error = %e, "could not return claimed sends to the outbox");
+                    }
+                }
+                self.wake.notify_one();
+                return;
+            }
+        }
+    }
+
     /// Runs until `stop` fires, then waits for the sends in flight (tracked by
     /// `tracker`) as the caller decides.
     pub async fn run(self: Arc<Self>, stop: CancellationToken, tracker: TaskTracker) {
-        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let permits = self.permits.clone();
         loop {
             if stop.is_cancelled() {
                 return;
@@ -81,7 +123,8 @@ impl OutboxSender {
         }
     }
 
-    async fn deliver(&self, item: OutboxItem) {
+    /// Makes one send and records how it went; true if it was sent.
+    async fn deliver(&self, item: OutboxItem) -> bool {
         let outcome = match self.store.channel(&item.channel_id).await {
             Ok(Some(channel)) if channel.tenant_id == item.tenant_id => {
                 let result = self
@@ -101,6 +144,7 @@ impl OutboxSender {
                 }),
             ),
         };
+        let sent = matches!(outcome, SendOutcome::Sent { .. });
         match &outcome {
             SendOutcome::Sent { .. } => {}
             SendOutcome::Retry {
@@ -120,7 +164,9 @@ impl OutboxSender {
         {
             // The lease runs out and the send is made again with the same key.
             tracing::error!(message = %item.message_id, error = %e, "could not record a send");
+            return false;
         }
+        sent
     }
 
     fn outcome(&self, item: &OutboxItem, result: Result<String, SendError>) -> SendOutcome {

@@ -16,11 +16,20 @@ use crate::tools::StoreTools;
 
 pub enum RunResult {
     /// Nothing (more) to do for now.
-    Done,
+    Done(Sends),
     /// The run failed; try again after this long.
     Retry(Duration),
     /// Another replica holds the conversation's lease; look again soon.
     Busy,
+}
+
+/// What a committed run left to send.
+#[derive(Default)]
+pub struct Sends {
+    /// Claimed for this process to send at once, in order.
+    pub claimed: Vec<OutboxItem>,
+    /// Written to the outbox unclaimed, behind an earlier unfinished send.
+    pub waiting: usize,
 }
 
 pub struct Runner {
@@ -31,6 +40,8 @@ pub struct Runner {
     pub max_attempts: u32,
     pub replica_id: String,
     pub lease: Duration,
+    /// How long the sends a run claims for itself stay claimed.
+    pub send_lease: Duration,
 }
 
 impl Runner {
@@ -61,7 +72,7 @@ impl Runner {
 
     async fn run_leased(&self, key: &ConversationKey, attempt: u32) -> RunResult {
         match self.try_run(key, attempt).await {
-            Ok(()) => RunResult::Done,
+            Ok(sends) => RunResult::Done(sends),
             Err(error) if attempt < self.max_attempts => {
                 let delay = crate::backoff::backoff(attempt, self.retry_base, self.retry_base * 64);
                 tracing::warn!(conversation = %key.conversation_id, attempt, %error, ?delay, "agent run failed; will retry");
@@ -70,7 +81,7 @@ impl Runner {
             Err(error) => {
                 tracing::error!(conversation = %key.conversation_id, attempt, %error, "agent run failed for good");
                 match self.commit_failure(key, attempt, &error).await {
-                    Ok(()) => RunResult::Done,
+                    Ok(()) => RunResult::Done(Sends::default()),
                     Err(e) => {
                         tracing::error!(conversation = %key.conversation_id, error = %e, "could not record the failed run");
                         RunResult::Retry(self.retry_base * 64)
@@ -80,12 +91,12 @@ impl Runner {
         }
     }
 
-    async fn try_run(&self, key: &ConversationKey, attempt: u32) -> Result<(), String> {
+    async fn try_run(&self, key: &ConversationKey, attempt: u32) -> Result<Sends, String> {
         let Some(ctx) = self.store.load_run(key).await.map_err(|e| e.to_string())? else {
-            return Ok(());
+            return Ok(Sends::default());
         };
         if !ctx.conversation.is_due() || ctx.pending.is_empty() {
-            return Ok(());
+            return Ok(Sends::default());
         }
         let started_at = self.clock.now();
         let (kind, config) = match &ctx.agent_version {
@@ -148,6 +159,7 @@ impl Runner {
         } else {
             ctx.conversation.state
         };
+        let written = replies.len();
         let commit = RunCommit {
             tenant_id: key.tenant_id.clone(),
             conversation_id: key.conversation_id.clone(),
@@ -171,6 +183,9 @@ impl Runner {
             },
             events,
             at: finished_at,
+            claim_sends_until: Some(
+                finished_at + chrono::Duration::from_std(self.send_lease).unwrap_or_default(),
+            ),
         };
         match self
             .store
@@ -178,10 +193,13 @@ impl Runner {
             .await
             .map_err(|e| e.to_string())?
         {
-            CommitOutcome::Committed { .. } => Ok(()),
+            CommitOutcome::Committed { claimed, .. } => Ok(Sends {
+                waiting: written - claimed.len(),
+                claimed,
+            }),
             CommitOutcome::CursorMoved => {
                 tracing::warn!(conversation = %key.conversation_id, "run cursor moved under this run; its result was dropped");
-                Ok(())
+                Ok(Sends::default())
             }
         }
     }
@@ -235,6 +253,7 @@ impl Runner {
                 },
             ],
             at: now,
+            claim_sends_until: None,
         };
         self.store.commit_run(commit).await.map(|_| ())
     }

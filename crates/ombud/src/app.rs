@@ -66,7 +66,11 @@ impl App {
         };
         let engine_config = config.engine();
         let sender: Arc<dyn ChannelSender> = Arc::new(
-            WhatsAppSender::new(engine_config.outbox.send_timeout).map_err(anyhow::Error::msg)?,
+            WhatsAppSender::new(
+                engine_config.outbox.send_timeout,
+                engine_config.outbox.concurrency,
+            )
+            .map_err(anyhow::Error::msg)?,
         );
         let engine = Engine::new(
             store.clone(),

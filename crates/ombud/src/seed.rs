@@ -121,6 +121,7 @@ async fn mark_handled(store: &dyn Store, key: &ombud_store::ConversationKey) -> 
             },
             events: Vec::new(),
             at: now,
+            claim_sends_until: None,
         })
         .await?;
     Ok(())

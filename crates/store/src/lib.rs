@@ -147,6 +147,9 @@ pub trait OutboxStore: Send + Sync {
         outcome: SendOutcome,
         at: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Returns claimed sends to the outbox untried (an earlier send of their
+    /// conversation did not go through, so they must wait their turn).
+    async fn release_outbox(&self, ids: Vec<i64>) -> StoreResult<()>;
     /// When the next pending send falls due, if any.
     async fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Frees what a dead process left claimed (outbox sends, conversation leases)

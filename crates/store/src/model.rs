@@ -181,12 +181,20 @@ pub struct RunCommit {
     pub execution: NewExecution,
     pub events: Vec<NewEvent>,
     pub at: DateTime<Utc>,
+    /// Claim the replies' sends for the caller until then, so it can send them
+    /// at once instead of waiting for the outbox to be polled. Only done when
+    /// no earlier send of the conversation is unfinished (sends stay in order);
+    /// otherwise the sends wait in the outbox as usual.
+    pub claim_sends_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
     Committed {
         replies: Vec<MessageId>,
+        /// The sends claimed for the caller (see `RunCommit::claim_sends_until`),
+        /// in order; the caller completes each, or releases the rest.
+        claimed: Vec<OutboxItem>,
     },
     /// Another run moved the cursor first; nothing was written.
     CursorMoved,
@@ -217,7 +225,7 @@ pub struct ContactActivity {
 }
 
 /// An outbound message claimed for sending.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {
     pub id: i64,
     pub tenant_id: TenantId,

@@ -44,6 +44,7 @@ on_both_backends!(
     a_run_commits_once_and_its_replies_enter_the_outbox_in_order,
     reads_are_scoped_to_the_tenant,
     a_conversation_lease_has_one_holder_until_it_expires,
+    a_run_may_claim_its_sends_only_when_none_is_ahead_of_them,
 );
 
 async fn pg_url() -> String {
@@ -295,6 +296,7 @@ async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order(store: Arc
         },
         events: vec![],
         at: now,
+        claim_sends_until: None,
     };
     assert!(matches!(
         store.commit_run(commit.clone()).await.unwrap(),
@@ -486,4 +488,141 @@ async fn a_conversation_lease_has_one_holder_until_it_expires(store: Arc<dyn Sto
         .lease_conversation(&foreign, "x", later, later)
         .await
         .unwrap());
+}
+
+/// A run's commit for `key` with the given replies, claiming its sends until `claim`.
+async fn commit_replies(
+    store: &dyn Store,
+    key: &ConversationKey,
+    bodies: &[&str],
+    claim: Option<chrono::DateTime<Utc>>,
+) -> CommitOutcome {
+    let ctx = store.load_run(key).await.unwrap().unwrap();
+    let now = Utc::now();
+    let cursor = ctx.conversation.run_cursor;
+    let to = ctx.pending.last().map(|m| m.seq).unwrap_or(cursor);
+    store
+        .commit_run(RunCommit {
+            tenant_id: key.tenant_id.clone(),
+            conversation_id: key.conversation_id.clone(),
+            expected_cursor: cursor,
+            new_cursor: to,
+            agent_state: serde_json::json!({}),
+            state: ConversationState::Bot,
+            contact_language: None,
+            replies: bodies
+                .iter()
+                .map(|b| NewReply {
+                    body: (*b).into(),
+                    in_reply_to: None,
+                })
+                .collect(),
+            execution: NewExecution {
+                id: ExecutionId::new(),
+                agent_version_id: None,
+                from_seq: cursor + 1,
+                to_seq: to,
+                status: ExecutionStatus::Ok,
+                output: serde_json::json!({}),
+                error: None,
+                attempts: 1,
+                started_at: now,
+                finished_at: now,
+            },
+            events: vec![],
+            at: now,
+            claim_sends_until: claim,
+        })
+        .await
+        .unwrap()
+}
+
+async fn a_run_may_claim_its_sends_only_when_none_is_ahead_of_them(store: Arc<dyn Store>) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    let say = |wamid: &'static str| InboundBatch {
+        messages: vec![text("9198", wamid, "hi")],
+        statuses: vec![],
+    };
+    let key = store
+        .ingest(&ch, say("wamid.1"), Utc::now())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(60);
+
+    // Nothing ahead: both sends are claimed for the run, in order, ready to send.
+    let CommitOutcome::Committed { replies, claimed } =
+        commit_replies(store.as_ref(), &key, &["one", "two"], Some(until)).await
+    else {
+        panic!("the commit should go through");
+    };
+    assert_eq!(
+        claimed.iter().map(|i| i.body.as_str()).collect::<Vec<_>>(),
+        vec!["one", "two"]
+    );
+    assert_eq!(
+        claimed.iter().map(|i| &i.message_id).collect::<Vec<_>>(),
+        replies.iter().collect::<Vec<_>>()
+    );
+    assert!(claimed
+        .iter()
+        .all(|i| i.to == "9198" && i.attempts == 1 && i.channel_id == ch.id));
+    // The poller cannot take them while they are claimed.
+    assert!(store.claim_outbox(now, until, 10).await.unwrap().is_empty());
+
+    // The first fails for now; the second goes back to wait its turn untried.
+    store
+        .complete_outbox(
+            claimed[0].id,
+            SendOutcome::Retry {
+                next_attempt_at: now,
+                error: "HTTP 503".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    store.release_outbox(vec![claimed[1].id]).await.unwrap();
+
+    // A later run's reply is behind those two: written, but not claimed.
+    store.ingest(&ch, say("wamid.2"), Utc::now()).await.unwrap();
+    let CommitOutcome::Committed { replies, claimed } =
+        commit_replies(store.as_ref(), &key, &["three"], Some(until)).await
+    else {
+        panic!("the commit should go through");
+    };
+    assert_eq!(replies.len(), 1);
+    assert!(claimed.is_empty());
+    // The poller sends them in order: "one" (its second attempt) first, alone.
+    let soon = Utc::now() + chrono::Duration::seconds(1);
+    let polled = store.claim_outbox(soon, until, 10).await.unwrap();
+    assert_eq!(
+        polled
+            .iter()
+            .map(|i| (i.body.as_str(), i.attempts))
+            .collect::<Vec<_>>(),
+        vec![("one", 2)]
+    );
+    store
+        .complete_outbox(
+            polled[0].id,
+            SendOutcome::Sent {
+                provider_id: "wamid.out1".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let polled = store.claim_outbox(soon, until, 10).await.unwrap();
+    assert_eq!(
+        polled
+            .iter()
+            .map(|i| (i.body.as_str(), i.attempts))
+            .collect::<Vec<_>>(),
+        vec![("two", 1)],
+        "a released send keeps its attempt count"
+    );
 }

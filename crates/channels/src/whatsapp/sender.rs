@@ -18,11 +18,13 @@ pub struct WhatsAppSender {
 }
 
 impl WhatsAppSender {
-    pub fn new(timeout: Duration) -> Result<Self, String> {
+    /// `connections`: how many sends may be in flight at once; as many idle
+    /// connections are kept, so a busy outbox never reconnects per send.
+    pub fn new(timeout: Duration, connections: usize) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(connections.max(1))
             .user_agent(concat!("ombud/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| e.to_string())?;

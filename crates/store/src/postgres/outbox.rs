@@ -132,6 +132,17 @@ impl OutboxStore for PgStore {
         Ok(())
     }
 
+    async fn release_outbox(&self, ids: Vec<i64>) -> StoreResult<()> {
+        sqlx::query(
+            "update outbox set status = 'pending', attempts = greatest(attempts - 1, 0),
+                lease_until = null where id = any($1) and status = 'sending'",
+        )
+        .bind(ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         Ok(sqlx::query_scalar(
             "select least(

@@ -175,7 +175,33 @@ impl RunStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The conversation's row lock (taken by the update above) keeps another
+        // commit of it from adding sends between this look and the inserts.
+        let claim = match commit.claim_sends_until {
+            Some(until) if !commit.replies.is_empty() => {
+                let earlier: Option<i32> = sqlx::query_scalar(
+                    "select 1 from outbox
+                     where conversation_id = $1 and status in ('pending', 'sending') limit 1",
+                )
+                .bind(c)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match earlier {
+                    Some(_) => None,
+                    None => {
+                        let to: String =
+                            sqlx::query_scalar("select external_id from contacts where id = $1")
+                                .bind(&contact_id)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                        Some((until, to))
+                    }
+                }
+            }
+            _ => None,
+        };
         let mut replies = Vec::with_capacity(commit.replies.len());
+        let mut claimed = Vec::new();
         for reply in &commit.replies {
             let id = MessageId::new();
             sqlx::query(
@@ -192,18 +218,37 @@ impl RunStore for PgStore {
             .bind(commit.at)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
+            let (status, attempts, lease) = match &claim {
+                Some((until, _)) => ("sending", 1i64, Some(*until)),
+                None => ("pending", 0, None),
+            };
+            let row: i64 = sqlx::query_scalar(
                 "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
-                    next_attempt_at, created_at, updated_at)
-                 values ($1, $2, $3, $4, 'pending', $5, $5, $5)",
+                    attempts, lease_until, next_attempt_at, created_at, updated_at)
+                 values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) returning id",
             )
             .bind(t)
             .bind(&channel_id)
             .bind(c)
             .bind(id.as_str())
+            .bind(status)
+            .bind(attempts)
+            .bind(lease)
             .bind(commit.at)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+            if let Some((_, to)) = &claim {
+                claimed.push(OutboxItem {
+                    id: row,
+                    tenant_id: commit.tenant_id.clone(),
+                    channel_id: decode::stored_id("channel_id", &channel_id)?,
+                    message_id: id.clone(),
+                    to: to.clone(),
+                    body: reply.body.clone(),
+                    attempts: 1,
+                    created_at: commit.at,
+                });
+            }
             replies.push(id);
         }
         if !replies.is_empty() {
@@ -244,7 +289,7 @@ impl RunStore for PgStore {
             .await?;
         }
         tx.commit().await?;
-        Ok(CommitOutcome::Committed { replies })
+        Ok(CommitOutcome::Committed { replies, claimed })
     }
 
     async fn contact_activity(

@@ -52,7 +52,7 @@ impl ComplaintStore for SqliteStore {
                 .query_row(params![t, day_text], |r| r.get(0))?;
             let origin_key = new.origin_key.clone();
             let (actor, at) = (new.actor.clone(), new.at);
-            let complaint = new.into_complaint(&tenant, n as u32);
+            let complaint = new.clone().into_complaint(&tenant, n as u32);
             let c = &complaint;
             let at_text = time_text(at);
             conn.prepare_cached(

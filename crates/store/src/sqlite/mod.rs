@@ -25,6 +25,7 @@ pub use schema::migrate;
 use writer::Writer;
 
 const READERS: usize = 4;
+const STATEMENT_CACHE: usize = 256;
 
 /// The SQLite store. Cheap to clone; all clones share the writer and the pool.
 #[derive(Clone)]
@@ -70,11 +71,13 @@ impl SqliteStore {
     }
 
     /// Runs `f` inside the writer's current group transaction. The result is
-    /// returned only after that transaction has committed.
+    /// returned only after that transaction has committed. `f` may run more than
+    /// once (after a rollback caused by another job), so it must not change
+    /// anything but the database.
     pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
     {
         self.inner.writer.submit(f).await
     }
@@ -122,6 +125,9 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
         .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(StoreError::internal)?;
+    // rusqlite keeps 16 prepared statements by default; the hot path uses more
+    // than that on one connection, and a miss re-parses the SQL.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     let pragmas = if read_only {
         "pragma foreign_keys = on;"
     } else {

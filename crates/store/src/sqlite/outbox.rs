@@ -65,7 +65,7 @@ impl OutboxStore for SqliteStore {
                 return Err(StoreError::NotFound("outbox item"));
             };
             let tenant: TenantId = decode::stored_id("tenant_id", &tenant)?;
-            match outcome {
+            match &outcome {
                 SendOutcome::Sent { provider_id } => {
                     conn.prepare_cached(
                         "update outbox set status = 'sent', lease_until = null, last_error = null,
@@ -95,7 +95,7 @@ impl OutboxStore for SqliteStore {
                         "update outbox set status = 'pending', lease_until = null, next_attempt_at = ?2,
                             last_error = ?3, updated_at = ?4 where id = ?1",
                     )?
-                    .execute(params![id, time_text(next_attempt_at), error, at_t])?;
+                    .execute(params![id, time_text(*next_attempt_at), error, at_t])?;
                 }
                 SendOutcome::Failed { error } => {
                     conn.prepare_cached(
@@ -115,6 +115,20 @@ impl OutboxStore for SqliteStore {
                         at,
                     )?;
                 }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_outbox(&self, ids: Vec<i64>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let mut release = conn.prepare_cached(
+                "update outbox set status = 'pending', attempts = max(attempts - 1, 0),
+                    lease_until = null where id = ?1 and status = 'sending'",
+            )?;
+            for id in &ids {
+                release.execute([id])?;
             }
             Ok(())
         })

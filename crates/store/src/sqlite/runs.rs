@@ -158,14 +158,30 @@ impl RunStore for SqliteStore {
             if moved == 0 {
                 return Ok(CommitOutcome::CursorMoved);
             }
-            let (channel_id, contact_id): (String, String) = conn
-                .prepare_cached("select channel_id, contact_id from conversations where id = ?1")?
-                .query_row([c], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let (channel_id, contact_id, to): (String, String, String) = conn
+                .prepare_cached(
+                    "select v.channel_id, v.contact_id, c.external_id
+                     from conversations v join contacts c on c.id = v.contact_id where v.id = ?1",
+                )?
+                .query_row([c], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
             if let Some(lang) = &commit.contact_language {
                 conn.prepare_cached("update contacts set language = ?2 where id = ?1")?
                     .execute(params![contact_id, lang.as_str()])?;
             }
+            let claim_until = match commit.claim_sends_until {
+                Some(until) if !commit.replies.is_empty() => {
+                    let earlier = conn
+                        .prepare_cached(
+                            "select 1 from outbox
+                             where conversation_id = ?1 and status in ('pending', 'sending')",
+                        )?
+                        .exists([c])?;
+                    (!earlier).then_some(until)
+                }
+                _ => None,
+            };
             let mut replies = Vec::with_capacity(commit.replies.len());
+            let mut claimed = Vec::new();
             for reply in &commit.replies {
                 let id = MessageId::new();
                 conn.prepare_cached(
@@ -182,12 +198,32 @@ impl RunStore for SqliteStore {
                     reply.in_reply_to.as_ref().map(|m| m.as_str()),
                     at
                 ])?;
-                conn.prepare_cached(
-                    "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
-                        next_attempt_at, created_at, updated_at)
-                     values (?1, ?2, ?3, ?4, 'pending', ?5, ?5, ?5)",
-                )?
-                .execute(params![t, channel_id, c, id.as_str(), at])?;
+                let (status, attempts, lease) = match claim_until {
+                    Some(until) => ("sending", 1, Some(time_text(until))),
+                    None => ("pending", 0, None),
+                };
+                let row = conn
+                    .prepare_cached(
+                        "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
+                            attempts, lease_until, next_attempt_at, created_at, updated_at)
+                         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8) returning id",
+                    )?
+                    .query_row(
+                        params![t, channel_id, c, id.as_str(), status, attempts, lease, at],
+                        |r| r.get::<_, i64>(0),
+                    )?;
+                if claim_until.is_some() {
+                    claimed.push(OutboxItem {
+                        id: row,
+                        tenant_id: commit.tenant_id.clone(),
+                        channel_id: decode::stored_id("channel_id", &channel_id)?,
+                        message_id: id.clone(),
+                        to: to.clone(),
+                        body: reply.body.clone(),
+                        attempts: 1,
+                        created_at: commit.at,
+                    });
+                }
                 replies.push(id);
             }
             if !replies.is_empty() {
@@ -217,7 +253,7 @@ impl RunStore for SqliteStore {
             for event in &commit.events {
                 rows::insert_event(conn, &commit.tenant_id, event.kind, &event.data, commit.at)?;
             }
-            Ok(CommitOutcome::Committed { replies })
+            Ok(CommitOutcome::Committed { replies, claimed })
         })
         .await
     }

@@ -143,10 +143,10 @@ impl TenantStore for SqliteStore {
                 id: AgentVersionId::new(),
                 tenant_id: tenant.clone(),
                 agent_id: decode::stored_id("agent_id", &agent_id)?,
-                agent_name: new.agent_name,
-                kind: new.kind,
+                agent_name: new.agent_name.clone(),
+                kind: new.kind.clone(),
                 number,
-                config: new.config,
+                config: new.config.clone(),
                 created_at: now,
             };
             conn.execute(

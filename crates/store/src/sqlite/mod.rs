@@ -14,6 +14,7 @@ mod tenants;
 mod writer;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -26,6 +27,7 @@ use writer::Writer;
 
 const READERS: usize = 4;
 const STATEMENT_CACHE: usize = 256;
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The SQLite store. Cheap to clone; all clones share the writer and the pool.
 #[derive(Clone)]
@@ -42,6 +44,14 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
     leases: leases::Leases,
+    /// Tells the checkpointer thread to stop when the store goes.
+    checkpointer_stop: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.checkpointer_stop.store(true, Ordering::Relaxed);
+    }
 }
 
 impl SqliteStore {
@@ -50,7 +60,14 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = open_connection(path, false)?;
         schema::migrate(&conn)?;
+        // Checkpoints copy the WAL back into the database file; left to the
+        // writer they would stall every write behind them, so a thread of their
+        // own does them.
+        conn.execute_batch("pragma wal_autocheckpoint = 0")
+            .map_err(StoreError::internal)?;
         let writer = Writer::start(conn)?;
+        let checkpointer_stop = Arc::new(AtomicBool::new(false));
+        start_checkpointer(open_connection(path, false)?, checkpointer_stop.clone())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
@@ -58,6 +75,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 reader_slots: Arc::new(Semaphore::new(READERS)),
                 leases: Default::default(),
+                checkpointer_stop,
             }),
         })
     }
@@ -111,6 +129,23 @@ impl SqliteStore {
         .await
         .map_err(StoreError::internal)?
     }
+}
+
+/// Checkpoints the WAL every `CHECKPOINT_EVERY` (passive: never waits for
+/// readers or the writer) until `stop` is set.
+fn start_checkpointer(conn: Connection, stop: Arc<AtomicBool>) -> StoreResult<()> {
+    std::thread::Builder::new()
+        .name("ombud-sqlite-checkpoint".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.execute_batch("pragma wal_checkpoint(passive)") {
+                    tracing::warn!(error = %e, "sqlite checkpoint failed; will try again");
+                }
+            }
+        })
+        .map_err(StoreError::internal)?;
+    Ok(())
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {

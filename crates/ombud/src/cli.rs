@@ -63,6 +63,12 @@ pub enum Command {
     },
     /// Load a running (or spawned) Ombud as WhatsApp does and measure it.
     Loadtest(crate::loadtest::LoadtestArgs),
+    /// The load test's HTTP-only baseline server (started by `loadtest`).
+    #[command(hide = true)]
+    LoadtestHello {
+        #[arg(long)]
+        listen: String,
+    },
     /// Fill a tenant with complaints and messages, for benchmarks and drills.
     Seed {
         #[arg(long)]
@@ -253,6 +259,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::LoadtestHello { listen } => crate::loadtest::serve_hello(&listen).await,
         Command::Seed {
             tenant,
             complaints,

@@ -1,26 +1,34 @@
-//! `ombud loadtest`: drives a running Ombud exactly as Meta does (signed webhook
-//! POSTs) and plays Meta's Graph API for its replies, measuring each message from
-//! the POST to its reply's arrival. Every simulated citizen waits for the reply
-//! before writing again, as people do, so each reply belongs to one message and
-//! lost or duplicated replies are counted exactly.
+//! `ombud loadtest`: drives a running Ombud exactly as Meta does (signed, batched
+//! webhook POSTs) and plays Meta's Graph API for its replies, measuring each
+//! message from the POST to its reply's arrival. Presets (`--scenario`) shape the
+//! load; an HTTP-only baseline measured in the same run turns throughput into a
+//! ratio that other machines can compare.
 
+mod baseline;
+mod driver;
+mod scenario;
 mod sink;
 mod spawn;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use hdrhistogram::Histogram;
 use indicatif::{ProgressBar, ProgressStyle};
-use ombud_channels::whatsapp::{sign, text_message_payload};
-use serde_json::json;
+use serde_json::{json, Value};
 
+pub use baseline::serve_hello;
+use driver::{Driver, Outcome, Target};
+pub use scenario::Scenario;
+use scenario::{Overrides, Plan};
 use sink::Sink;
 
 #[derive(Args, Debug, Clone)]
 pub struct LoadtestArgs {
+    /// A preset: smoke, steady, max, stress, spike or soak (flags below override
+    /// its numbers). Without one: --contacts citizens × --messages each.
+    #[arg(long, value_enum)]
+    pub scenario: Option<Scenario>,
     /// Start a throwaway Ombud (temp dir; SQLite, or PostgreSQL with --database-url).
     #[arg(long)]
     pub spawn: bool,
@@ -42,12 +50,30 @@ pub struct LoadtestArgs {
     pub app_secret: Option<String>,
     #[arg(long)]
     pub phone_number_id: Option<String>,
-    /// Simulated citizens writing at once.
-    #[arg(long, default_value_t = 200)]
-    pub contacts: usize,
+    /// Tenants, each with its own WhatsApp number (with --spawn).
+    #[arg(long)]
+    pub tenants: Option<usize>,
+    /// Simulated citizens per tenant.
+    #[arg(long)]
+    pub contacts: Option<usize>,
     /// Messages each citizen sends (a complaint dialogue, repeated).
-    #[arg(long, default_value_t = 8)]
-    pub messages: usize,
+    #[arg(long)]
+    pub messages: Option<usize>,
+    /// Target rate in messages per second (default: as fast as replies come).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Send for this many seconds instead of a message count.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Most messages in one webhook POST.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Milliseconds between gatherings of due messages into webhooks.
+    #[arg(long)]
+    pub flush_ms: Option<u64>,
+    /// Seconds to measure the HTTP-only baseline (0: skip it).
+    #[arg(long)]
+    pub baseline_secs: Option<f64>,
     /// A reply not seen this long after its message counts as lost.
     #[arg(long, default_value_t = 15)]
     pub reply_timeout_secs: u64,
@@ -56,39 +82,41 @@ pub struct LoadtestArgs {
     pub json: bool,
 }
 
-const DIALOGUE: &[&str] = &[
-    "The street light near house {n} has been broken for a week",
-    "Lane {n}, Kothrud",
-    "yes",
-    "status",
-];
+pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
+    let plan = Plan::new(
+        args.scenario,
+        &Overrides {
+            tenants: args.tenants,
+            contacts: args.contacts,
+            messages: args.messages,
+            rate: args.rate,
+            duration_secs: args.duration,
+            batch: args.batch,
+            flush_ms: args.flush_ms,
+        },
+    )?;
+    // The baseline first, on a quiet machine, as long as the scenario is short.
+    let baseline_secs = args.baseline_secs.unwrap_or(match args.scenario {
+        Some(Scenario::Smoke) => 1.0,
+        _ => 5.0,
+    });
+    let hello = if baseline_secs > 0.0 {
+        Some(baseline::measure(64, baseline_secs).await?)
+    } else {
+        None
+    };
 
-#[derive(Default)]
-struct Tally {
-    sent: AtomicU64,
-    acknowledged: AtomicU64,
-    answered: AtomicU64,
-    lost: AtomicU64,
-}
-
-pub async fn run(args: LoadtestArgs) -> anyhow::Result<serde_json::Value> {
-    let sink = Arc::new(Sink::default());
-    let sink_url = sink.start().await?;
-    let (spawned, urls, path, secret, phone) = if args.spawn {
+    let (sink_url, arrivals) = Sink::start().await?;
+    let (spawned, targets) = if args.spawn {
         let s = spawn::spawn(
+            plan.tenants,
             args.replicas.max(1),
             args.database_url.as_deref(),
             &sink_url,
         )
         .await?;
-        let (urls, path) = (s.urls.clone(), s.webhook_path.clone());
-        (
-            Some(s),
-            urls,
-            path,
-            spawn::SECRET.to_owned(),
-            spawn::PHONE.to_owned(),
-        )
+        let targets = s.targets.clone();
+        (Some(s), targets)
     } else {
         let need = |v: &Option<String>, name: &str| {
             v.clone()
@@ -97,151 +125,187 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<serde_json::Value> {
         if args.target.is_empty() {
             anyhow::bail!("--target is needed without --spawn");
         }
-        (
-            None,
-            args.target.clone(),
-            need(&args.webhook_path, "webhook-path")?,
-            need(&args.app_secret, "app-secret")?,
-            need(&args.phone_number_id, "phone-number-id")?,
-        )
+        if plan.tenants != 1 {
+            anyhow::bail!("without --spawn the load goes to one channel: --tenants 1");
+        }
+        let target = Target {
+            urls: args.target.clone(),
+            path: need(&args.webhook_path, "webhook-path")?,
+            secret: need(&args.app_secret, "app-secret")?,
+            phone_number_id: need(&args.phone_number_id, "phone-number-id")?,
+        };
+        (None, vec![target])
     };
-    let backend = spawned
-        .as_ref()
-        .map(|s| s.backend.clone())
-        .unwrap_or_else(|| "external".into());
-    let total = (args.contacts * args.messages) as u64;
-    let bar = ProgressBar::new(total);
+    let (backend, servers, pids) = match &spawned {
+        Some(s) => (s.backend.clone(), s.urls.len(), s.pids.clone()),
+        None => ("external".to_owned(), args.target.len(), Vec::new()),
+    };
+
+    let bar = match plan.total_messages() {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::no_length(),
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:40}] {pos}/{len} replies {per_sec} {msg}")
+        ProgressStyle::with_template("{spinner} [{bar:40}] {pos} replies {per_sec} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
-    let tally = Arc::new(Tally::default());
-    let replies = Arc::new(Mutex::new(new_histogram()?));
-    let acks = Arc::new(Mutex::new(new_histogram()?));
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.contacts)
-        .build()?;
-    let started = Instant::now();
-    let last_reply = Arc::new(Mutex::new(started));
-    let mut tasks = Vec::with_capacity(args.contacts);
-    for c in 0..args.contacts {
-        let from = format!("9188{c:08}");
-        let mut inbox = sink.register(&from);
-        let url = format!("{}{}", urls[c % urls.len()], path);
-        let (http, secret, phone) = (http.clone(), secret.clone(), phone.clone());
-        let (tally, replies, acks, bar, last_reply) = (
-            tally.clone(),
-            replies.clone(),
-            acks.clone(),
-            bar.clone(),
-            last_reply.clone(),
-        );
-        let (messages, timeout) = (args.messages, Duration::from_secs(args.reply_timeout_secs));
-        tasks.push(tokio::spawn(async move {
-            for k in 0..messages {
-                let text = DIALOGUE[k % DIALOGUE.len()].replace("{n}", &c.to_string());
-                let body =
-                    text_message_payload(&phone, &from, &format!("wamid.LT{c:06}{k:06}"), &text)
-                        .to_string();
-                let signature = sign(&secret, body.as_bytes());
-                let sent_at = Instant::now();
-                tally.sent.fetch_add(1, Ordering::Relaxed);
-                let ok = http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .header("x-hub-signature-256", signature)
-                    .body(body)
-                    .send()
-                    .await
-                    .map(|r| r.status().is_success())
-                    .unwrap_or(false);
-                record(&acks, sent_at.elapsed());
-                if !ok {
-                    tally.lost.fetch_add(1, Ordering::Relaxed);
-                    bar.inc(1);
-                    continue;
-                }
-                tally.acknowledged.fetch_add(1, Ordering::Relaxed);
-                match tokio::time::timeout(timeout, inbox.recv()).await {
-                    Ok(Some(at)) => {
-                        record(&replies, at.saturating_duration_since(sent_at));
-                        tally.answered.fetch_add(1, Ordering::Relaxed);
-                        let mut last = last_reply.lock().unwrap_or_else(|e| e.into_inner());
-                        *last = (*last).max(at);
-                    }
-                    _ => {
-                        tally.lost.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                bar.inc(1);
-            }
-            // Anything more is a duplicate.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let mut extra = 0u64;
-            while inbox.try_recv().is_ok() {
-                extra += 1;
-            }
-            extra
-        }));
+    let outcome = Driver {
+        plan: plan.clone(),
+        targets,
+        reply_timeout: Duration::from_secs(args.reply_timeout_secs),
+        server_pids: pids,
+        bar,
     }
-    let mut duplicated = 0u64;
-    for t in tasks {
-        duplicated += t.await?;
-    }
-    bar.finish_and_clear();
-    let elapsed = last_reply
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .duration_since(started);
-    let answered = tally.answered.load(Ordering::Relaxed);
-    let (r, a) = (
-        replies.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        acks.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-    );
-    let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    let summary = json!({
-        "backend": backend,
-        "servers": urls.len(),
-        "contacts": args.contacts,
-        "messages_per_contact": args.messages,
-        "sent": tally.sent.load(Ordering::Relaxed),
-        "acknowledged": tally.acknowledged.load(Ordering::Relaxed),
-        "answered": answered,
-        "lost": tally.lost.load(Ordering::Relaxed),
-        "duplicated": duplicated + sink.strays.load(Ordering::Relaxed),
-        "seconds": elapsed.as_secs_f64(),
-        "msgs_per_sec": answered as f64 / elapsed.as_secs_f64().max(1e-9),
-        "reply_ms": {"p50": ms(&r, 0.5), "p90": ms(&r, 0.9), "p99": ms(&r, 0.99), "max": r.max() as f64 / 1000.0},
-        "webhook_ms": {"p50": ms(&a, 0.5), "p90": ms(&a, 0.9), "p99": ms(&a, 0.99), "max": a.max() as f64 / 1000.0},
-    });
+    .run(arrivals)
+    .await?;
     drop(spawned);
-    Ok(summary)
+    Ok(summary(&plan, &backend, servers, hello, &outcome))
 }
 
-fn new_histogram() -> anyhow::Result<Histogram<u64>> {
-    // Microseconds, 1 µs to 10 minutes, 3 significant digits.
-    Ok(Histogram::new_with_bounds(1, 600_000_000, 3)?)
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
 }
 
-fn record(h: &Mutex<Histogram<u64>>, d: Duration) {
-    let us = (d.as_micros() as u64).clamp(1, 600_000_000);
-    let _ = h.lock().unwrap_or_else(|e| e.into_inner()).record(us);
+fn latency(h: &Histogram<u64>) -> Value {
+    json!({"p50": ms(h, 0.5), "p90": ms(h, 0.9), "p99": ms(h, 0.99), "max": h.max() as f64 / 1000.0})
+}
+
+fn summary(plan: &Plan, backend: &str, servers: usize, hello: Option<f64>, o: &Outcome) -> Value {
+    let msgs_per_sec = o.answered as f64 / o.seconds.max(1e-9);
+    let timeline: Vec<Value> = o
+        .windows
+        .iter()
+        .enumerate()
+        .map(|(t, w)| {
+            json!({
+                "t": t, "sent": w.sent, "answered": w.answered,
+                "p99_ms": if w.answered > 0 { Some(ms(&w.replies, 0.99)) } else { None },
+                "rss_mb": w.rss_bytes.map(|b| b as f64 / 1048576.0),
+            })
+        })
+        .collect();
+    let phases: Vec<Value> = o
+        .phases
+        .iter()
+        .map(|p| {
+            json!({
+                "name": p.name, "rate": p.rate, "seconds": p.secs,
+                "sent": p.sent, "answered": p.answered,
+                "achieved_per_sec": if p.secs > 0.0 { Some(p.answered as f64 / p.secs) } else { None },
+                "reply_ms": latency(&p.replies),
+            })
+        })
+        .collect();
+    let mut s = json!({
+        "scenario": plan.scenario.map(|s| format!("{s:?}").to_lowercase()),
+        "backend": backend,
+        "servers": servers,
+        "tenants": plan.tenants,
+        "contacts": plan.citizens(),
+        "batch": plan.batch,
+        "sent": o.sent,
+        "acknowledged": o.acknowledged,
+        "answered": o.answered,
+        "lost": o.lost,
+        "duplicated": o.duplicated,
+        "webhooks": o.webhooks,
+        "seconds": o.seconds,
+        "msgs_per_sec": msgs_per_sec,
+        "reply_ms": latency(&o.replies),
+        "webhook_ms": latency(&o.webhook_times),
+        "baseline": {
+            "hello_req_per_sec": hello,
+            "ratio": hello.map(|h| msgs_per_sec / h),
+        },
+        "rss_mb": rss(o),
+        "phases": phases,
+        "timeline": timeline,
+    });
+    if let Some(limit) = plan.stop_above_p99_ms {
+        let best = o
+            .phases
+            .iter()
+            .filter(|p| p.answered > 0 && ms(&p.replies, 0.99) <= limit)
+            .filter_map(|p| p.rate)
+            .fold(None, |acc: Option<f64>, r| {
+                Some(acc.map_or(r, |a| a.max(r)))
+            });
+        s["stress"] = json!({"p99_limit_ms": limit, "highest_rate_within": best});
+    }
+    if let Some(limit) = plan.recover_below_p99_ms {
+        s["spike"] =
+            json!({"p99_limit_ms": limit, "recovered_after_secs": recovery(plan, o, limit)});
+    }
+    s
+}
+
+/// RSS of the servers: the first sample after warm-up (10 s, or the first),
+/// the last, the highest and the growth between the two.
+fn rss(o: &Outcome) -> Value {
+    let samples: Vec<(usize, u64)> = o
+        .windows
+        .iter()
+        .enumerate()
+        .filter_map(|(t, w)| w.rss_bytes.map(|b| (t, b)))
+        .collect();
+    let Some(&(_, last)) = samples.last() else {
+        return Value::Null;
+    };
+    let first = samples
+        .iter()
+        .find(|(t, _)| *t >= 10)
+        .or(samples.first())
+        .map(|&(_, b)| b)
+        .unwrap_or(last);
+    let max = samples.iter().map(|&(_, b)| b).max().unwrap_or(last);
+    let mb = |b: u64| b as f64 / 1048576.0;
+    json!({
+        "after_warmup": mb(first), "end": mb(last), "max": mb(max),
+        "growth_pct": 100.0 * (last as f64 - first as f64) / (first as f64).max(1.0),
+    })
+}
+
+/// Seconds after the spike phase ends until every later one-second window's
+/// reply p99 is under `limit`; None if that never happens.
+fn recovery(plan: &Plan, o: &Outcome, limit: f64) -> Option<f64> {
+    let scenario::Load::Timed { phases } = &plan.load else {
+        return None;
+    };
+    let spike = phases.iter().position(|p| p.name == "spike")?;
+    let end: f64 = phases[..=spike].iter().map(|p| p.secs).sum();
+    let first = end.ceil() as usize;
+    let bad = |w: &driver::Window| w.answered > 0 && ms(&w.replies, 0.99) >= limit;
+    let last_bad = (first..o.windows.len()).rev().find(|&t| bad(&o.windows[t]));
+    Some(match last_bad {
+        Some(t) => (t + 1) as f64 - end,
+        None => 0.0,
+    })
 }
 
 /// The summary as a table people read.
-pub fn table(s: &serde_json::Value) -> String {
-    let f = |v: &serde_json::Value| v.as_f64().unwrap_or_default();
-    format!(
-        "backend      {} ({} server(s)), {} citizens × {} messages\n\
+pub fn table(s: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or_default();
+    let lat = |v: &Value| {
+        format!(
+            "p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+            f(&v["p50"]),
+            f(&v["p90"]),
+            f(&v["p99"]),
+            f(&v["max"])
+        )
+    };
+    let mut out = format!(
+        "scenario     {}\nbackend      {} ({} server(s)), {} tenant(s), {} citizens, ≤{} per webhook\n\
          sent         {}\nacknowledged {}\nanswered     {}\nlost         {}\nduplicated   {}\n\
-         throughput   {:.0} msgs/s over {:.2} s\n\
-         reply        p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms\n\
-         webhook      p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+         throughput   {:.0} msgs/s over {:.2} s ({} webhooks)\n\
+         reply        {}\nwebhook      {}\n",
+        s["scenario"].as_str().unwrap_or("custom"),
         s["backend"].as_str().unwrap_or_default(),
         s["servers"],
+        s["tenants"],
         s["contacts"],
-        s["messages_per_contact"],
+        s["batch"],
         s["sent"],
         s["acknowledged"],
         s["answered"],
@@ -249,13 +313,49 @@ pub fn table(s: &serde_json::Value) -> String {
         s["duplicated"],
         f(&s["msgs_per_sec"]),
         f(&s["seconds"]),
-        f(&s["reply_ms"]["p50"]),
-        f(&s["reply_ms"]["p90"]),
-        f(&s["reply_ms"]["p99"]),
-        f(&s["reply_ms"]["max"]),
-        f(&s["webhook_ms"]["p50"]),
-        f(&s["webhook_ms"]["p90"]),
-        f(&s["webhook_ms"]["p99"]),
-        f(&s["webhook_ms"]["max"]),
-    )
+        s["webhooks"],
+        lat(&s["reply_ms"]),
+        lat(&s["webhook_ms"]),
+    );
+    if let Some(h) = s["baseline"]["hello_req_per_sec"].as_f64() {
+        out += &format!(
+            "baseline     hello {:.0} req/s; e2e ÷ hello = {:.3}\n",
+            h,
+            f(&s["baseline"]["ratio"])
+        );
+    }
+    if s["rss_mb"].is_object() {
+        let r = &s["rss_mb"];
+        out += &format!(
+            "server RSS   {:.1} MB after warm-up → {:.1} MB at the end ({:+.1} %), max {:.1} MB\n",
+            f(&r["after_warmup"]),
+            f(&r["end"]),
+            f(&r["growth_pct"]),
+            f(&r["max"])
+        );
+    }
+    if let Some(phases) = s["phases"].as_array().filter(|p| p.len() > 1) {
+        for p in phases {
+            out += &format!(
+                "phase {:>8}  sent {:>7}  answered {:>7}  reply {}\n",
+                p["name"].as_str().unwrap_or_default(),
+                p["sent"],
+                p["answered"],
+                lat(&p["reply_ms"])
+            );
+        }
+    }
+    if s["stress"].is_object() {
+        out += &format!(
+            "stress       highest rate with p99 ≤ {} ms: {}\n",
+            s["stress"]["p99_limit_ms"], s["stress"]["highest_rate_within"]
+        );
+    }
+    if s["spike"].is_object() {
+        out += &format!(
+            "spike        p99 back under {} ms {} s after the spike\n",
+            s["spike"]["p99_limit_ms"], s["spike"]["recovered_after_secs"]
+        );
+    }
+    out.trim_end().to_owned()
 }

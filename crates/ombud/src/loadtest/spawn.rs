@@ -1,6 +1,7 @@
 //! `--spawn`: a throwaway Ombud for the load test: a temp data dir, SQLite or a
-//! fresh schema on the given PostgreSQL, a tenant whose per-contact limits are out
-//! of the way, a channel pointed at our sink, and N server processes.
+//! fresh schema on the given PostgreSQL, T tenants whose per-contact limits are
+//! out of the way, each with a WhatsApp channel (its own number and app secret)
+//! pointed at our sink, and N server processes.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,13 +15,13 @@ use ombud_store::{NewAgentVersion, NewTenant};
 use crate::app::open_store;
 use crate::Config;
 
-pub const SECRET: &str = "loadtest-app-secret";
-pub const PHONE: &str = "5550100";
+use super::driver::Target;
 
 /// The servers under test; stopped (SIGKILL) when dropped.
 pub struct Spawned {
+    pub targets: Vec<Target>,
     pub urls: Vec<String>,
-    pub webhook_path: String,
+    pub pids: Vec<u32>,
     pub backend: String,
     children: Vec<Child>,
     _dir: tempfile::TempDir,
@@ -36,6 +37,7 @@ impl Drop for Spawned {
 }
 
 pub async fn spawn(
+    tenants: usize,
     replicas: usize,
     database_url: Option<&str>,
     sink_url: &str,
@@ -56,18 +58,6 @@ pub async fn spawn(
         ..Config::default()
     };
     let store = open_store(&config).await?;
-    let (tenant, _) = provision::create_tenant(
-        store.as_ref(),
-        NewTenant {
-            slug: TenantSlug::parse("load")?,
-            name: "Load Test Office".into(),
-            complaint_prefix: ComplaintPrefix::parse("LOAD")?,
-            default_language: Language::en(),
-            timezone: TimeZoneName::parse("Asia/Kolkata")?,
-        },
-        true,
-    )
-    .await?;
     // The built-in limits (20 a day, 5 a minute) would silence a load test.
     let intake = IntakeConfig {
         limits: Limits {
@@ -77,31 +67,49 @@ pub async fn spawn(
         },
         ..IntakeConfig::default()
     };
-    store
-        .create_agent_version(
-            &tenant.id,
-            NewAgentVersion {
-                agent_name: provision::DEFAULT_AGENT.into(),
-                kind: ombud_agents::intake::KIND.into(),
-                config: serde_json::to_value(&intake)?,
-                changelog: "load test: limits out of the way".into(),
+    let mut channels = Vec::with_capacity(tenants);
+    for i in 0..tenants {
+        let (tenant, _) = provision::create_tenant(
+            store.as_ref(),
+            NewTenant {
+                slug: TenantSlug::parse(&format!("load{i}"))?,
+                name: format!("Load Test Office {i}"),
+                complaint_prefix: ComplaintPrefix::parse(&prefix(i))?,
+                default_language: Language::en(),
+                timezone: TimeZoneName::parse("Asia/Kolkata")?,
+            },
+            true,
+        )
+        .await?;
+        store
+            .create_agent_version(
+                &tenant.id,
+                NewAgentVersion {
+                    agent_name: provision::DEFAULT_AGENT.into(),
+                    kind: ombud_agents::intake::KIND.into(),
+                    config: serde_json::to_value(&intake)?,
+                    changelog: "load test: limits out of the way".into(),
+                },
+            )
+            .await?;
+        let phone = format!("55501{i:05}");
+        let secret = format!("loadtest-app-secret-{i}");
+        let (_, channel) = provision::add_whatsapp_channel(
+            store.as_ref(),
+            &tenant.slug,
+            "Load".into(),
+            WhatsAppConfig {
+                phone_number_id: phone.clone(),
+                app_secret: Secret::new(secret.clone()),
+                verify_token: Secret::new("v"),
+                access_token: Secret::new("t"),
+                graph_url: sink_url.to_owned(),
+                api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
             },
         )
         .await?;
-    let (_, channel) = provision::add_whatsapp_channel(
-        store.as_ref(),
-        &tenant.slug,
-        "Load".into(),
-        WhatsAppConfig {
-            phone_number_id: PHONE.into(),
-            app_secret: Secret::new(SECRET),
-            verify_token: Secret::new("v"),
-            access_token: Secret::new("t"),
-            graph_url: sink_url.to_owned(),
-            api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
-        },
-    )
-    .await?;
+        channels.push((channel.webhook_path(), secret, phone));
+    }
     drop(store);
 
     let exe = std::env::current_exe().context("finding the ombud binary")?;
@@ -126,9 +134,19 @@ pub async fn spawn(
         children.push(cmd.spawn().context("starting ombud serve")?);
         urls.push(format!("http://127.0.0.1:{port}"));
     }
+    let targets = channels
+        .into_iter()
+        .map(|(path, secret, phone_number_id)| Target {
+            urls: urls.clone(),
+            path,
+            secret,
+            phone_number_id,
+        })
+        .collect();
     let spawned = Spawned {
+        targets,
+        pids: children.iter().map(|c| c.id()).collect(),
         urls,
-        webhook_path: channel.webhook_path(),
         backend: if url.is_some() {
             format!("postgres ×{replicas}")
         } else {
@@ -152,4 +170,20 @@ pub async fn spawn(
         }
     }
     Ok(spawned)
+}
+
+/// A complaint prefix per tenant index: LA, LB, … LZ, LBA, …
+fn prefix(i: usize) -> String {
+    let mut letters = Vec::new();
+    let mut n = i;
+    loop {
+        letters.push(b'A' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    letters.push(b'L');
+    letters.reverse();
+    String::from_utf8(letters).unwrap_or_else(|_| "LOAD".into())
 }

@@ -1,22 +1,16 @@
-//! `ombud loadtest --spawn` end to end: a small run where nothing may be lost or
-//! duplicated. On the PostgreSQL pass of the suite it spawns two replicas.
+//! `ombud loadtest` end to end: the smoke scenario, where nothing may be lost or
+//! duplicated (on the PostgreSQL pass of the suite it spawns two replicas), and
+//! proof that the tool does fail when replies do not come.
 
+use crate::fake_graph::FakeGraph;
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_small_spawned_load_loses_and_duplicates_nothing() {
+async fn the_smoke_scenario_loses_and_duplicates_nothing() {
     let db = TestDb::new().await;
-    let mut args: Vec<String> = [
-        "loadtest",
-        "--spawn",
-        "--contacts",
-        "20",
-        "--messages",
-        "4",
-        "--json",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = ["loadtest", "--spawn", "--scenario", "smoke", "--json"]
+        .map(String::from)
+        .to_vec();
     if db.is_postgres() {
         let base = std::env::var("OMBUD_TEST_DATABASE_URL").unwrap();
         args.extend([
@@ -26,6 +20,7 @@ async fn a_small_spawned_load_loses_and_duplicates_nothing() {
             base,
         ]);
     }
+    let started = std::time::Instant::now();
     let (code, summary, err) = tokio::task::spawn_blocking(move || {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run_cli_env(&[], &args)
@@ -33,9 +28,76 @@ async fn a_small_spawned_load_loses_and_duplicates_nothing() {
     .await
     .unwrap();
     assert_eq!(code, 0, "{err}\n{summary}");
-    assert_eq!(summary["answered"], 80, "{summary}");
+    assert_eq!(summary["scenario"], "smoke");
+    assert_eq!(summary["tenants"], 2);
+    assert_eq!(summary["sent"], 160, "{summary}");
+    assert_eq!(summary["answered"], 160, "{summary}");
     assert_eq!(summary["lost"], 0);
     assert_eq!(summary["duplicated"], 0);
     assert_eq!(summary["servers"], if db.is_postgres() { 2 } else { 1 });
+    // Messages due together went out as one webhook, as Meta batches them.
+    assert!(
+        summary["webhooks"].as_u64().unwrap() < 160,
+        "no batching: {summary}"
+    );
     assert!(summary["reply_ms"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(summary["baseline"]["hello_req_per_sec"].as_f64().unwrap() > 0.0);
+    assert!(summary["baseline"]["ratio"].as_f64().unwrap() > 0.0);
+    assert!(
+        summary["rss_mb"]["end"].as_f64().unwrap() > 1.0,
+        "{summary}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the smoke run must stay small: {:?}",
+        started.elapsed()
+    );
+}
+
+/// The server answers the webhooks, but its replies go to another Graph API than
+/// the load test's sink: every message must count as lost, and the run fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_that_never_arrive_are_lost_and_the_run_fails() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUN", &graph).await;
+    let args: Vec<String> = vec![
+        "loadtest".into(),
+        "--target".into(),
+        app.url(""),
+        "--webhook-path".into(),
+        t.channel.webhook_path(),
+        "--app-secret".into(),
+        t.app_secret.clone(),
+        "--phone-number-id".into(),
+        t.channel.whatsapp.phone_number_id.clone(),
+        "--contacts".into(),
+        "3".into(),
+        "--messages".into(),
+        "1".into(),
+        "--reply-timeout-secs".into(),
+        "1".into(),
+        "--baseline-secs".into(),
+        "0".into(),
+        "--json".into(),
+    ];
+    let (code, summary, err) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli_env(&[], &args)
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0, "a run with lost replies must fail: {summary}");
+    assert!(err.contains("3 message(s) lost"), "{err}");
+    assert_eq!(summary["acknowledged"], 3, "{summary}");
+    assert_eq!(summary["answered"], 0);
+    assert_eq!(summary["lost"], 3);
+    // The server did answer them; only not where the load test listens.
+    assert!(
+        wait_until(std::time::Duration::from_secs(5), || async {
+            graph.delivered().len() == 3
+        })
+        .await
+    );
+    app.stop().await;
 }

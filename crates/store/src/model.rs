@@ -342,3 +342,49 @@ impl IngestOutcome {
         }
     }
 }
+
+/// How a run's reply enters the outbox, on either backend.
+pub(crate) struct OutboxEntry {
+    pub status: &'static str,
+    pub attempts: i64,
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+impl RunCommit {
+    /// Claimed for the committing run until `claim_until`, or pending for the poller.
+    pub(crate) fn outbox_entry(claim_until: Option<DateTime<Utc>>) -> OutboxEntry {
+        match claim_until {
+            Some(until) => OutboxEntry {
+                status: "sending",
+                attempts: 1,
+                lease_until: Some(until),
+            },
+            None => OutboxEntry {
+                status: "pending",
+                attempts: 0,
+                lease_until: None,
+            },
+        }
+    }
+
+    /// The send a run claimed as it committed (outbox row `row`).
+    pub(crate) fn claimed_send(
+        &self,
+        row: i64,
+        channel_id: &str,
+        message_id: &MessageId,
+        to: &str,
+        body: &str,
+    ) -> crate::StoreResult<OutboxItem> {
+        Ok(OutboxItem {
+            id: row,
+            tenant_id: self.tenant_id.clone(),
+            channel_id: crate::decode::stored_id("channel_id", channel_id)?,
+            message_id: message_id.clone(),
+            to: to.to_owned(),
+            body: body.to_owned(),
+            attempts: 1,
+            created_at: self.at,
+        })
+    }
+}

@@ -205,6 +205,8 @@ impl Driver {
         let mut next_sweep = start;
         let mut next_rss = start;
         let mut post_robin = 0usize;
+        // Messages sent and not yet answered (nor given up on).
+        let mut outstanding = 0usize;
         let mut tick = tokio::time::interval(Duration::from_millis(plan.flush_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -220,6 +222,7 @@ impl Driver {
                         out.duplicated += 1;
                         continue;
                     };
+                    outstanding -= 1;
                     let us = micros(at.saturating_duration_since(sent_at));
                     let _ = out.replies.record(us);
                     let _ = phase_out[in_phase].replies.record(us);
@@ -244,6 +247,7 @@ impl Driver {
                         for n in ack.citizens {
                             // Refused: Meta would retry, but we count it lost.
                             if citizens[n].waiting.take().is_some() {
+                                outstanding -= 1;
                                 out.lost += 1;
                                 citizens[n].retired = true;
                                 self.bar.inc(1);
@@ -317,6 +321,7 @@ impl Driver {
                                 ));
                                 c.sent += 1;
                                 c.waiting = Some((now, in_phase));
+                                outstanding += 1;
                             }
                             let n_msgs = chunk.len() as u64;
                             out.sent += n_msgs;
@@ -364,6 +369,7 @@ impl Driver {
                         if now.duration_since(sent_at) > self.reply_timeout {
                             c.waiting = None;
                             c.retired = true;
+                            outstanding -= 1;
                             out.lost += 1;
                             self.bar.inc(1);
                         }
@@ -379,13 +385,12 @@ impl Driver {
                 windows[w].rss_bytes = rss_bytes(&self.server_pids);
             }
 
-            let outstanding = citizens.iter().any(|c| c.waiting.is_some());
-            let finished_count = per_citizen.is_some() && ready.is_empty() && !outstanding;
+            let finished_count = per_citizen.is_some() && ready.is_empty() && outstanding == 0;
             if finished_count && sending {
                 sending = false;
                 sending_ended_at = Some(now);
             }
-            if !sending && !outstanding {
+            if !sending && outstanding == 0 {
                 break;
             }
             // Past the planned end, a run that cannot finish still ends.

@@ -218,10 +218,7 @@ impl RunStore for PgStore {
             .bind(commit.at)
             .execute(&mut *tx)
             .await?;
-            let (status, attempts, lease) = match &claim {
-                Some((until, _)) => ("sending", 1i64, Some(*until)),
-                None => ("pending", 0, None),
-            };
+            let entry = RunCommit::outbox_entry(claim.as_ref().map(|(until, _)| *until));
             let row: i64 = sqlx::query_scalar(
                 "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
                     attempts, lease_until, next_attempt_at, created_at, updated_at)
@@ -231,23 +228,14 @@ impl RunStore for PgStore {
             .bind(&channel_id)
             .bind(c)
             .bind(id.as_str())
-            .bind(status)
-            .bind(attempts)
-            .bind(lease)
+            .bind(entry.status)
+            .bind(entry.attempts)
+            .bind(entry.lease_until)
             .bind(commit.at)
             .fetch_one(&mut *tx)
             .await?;
             if let Some((_, to)) = &claim {
-                claimed.push(OutboxItem {
-                    id: row,
-                    tenant_id: commit.tenant_id.clone(),
-                    channel_id: decode::stored_id("channel_id", &channel_id)?,
-                    message_id: id.clone(),
-                    to: to.clone(),
-                    body: reply.body.clone(),
-                    attempts: 1,
-                    created_at: commit.at,
-                });
+                claimed.push(commit.claimed_send(row, &channel_id, &id, to, &reply.body)?);
             }
             replies.push(id);
         }

@@ -198,10 +198,7 @@ impl RunStore for SqliteStore {
                     reply.in_reply_to.as_ref().map(|m| m.as_str()),
                     at
                 ])?;
-                let (status, attempts, lease) = match claim_until {
-                    Some(until) => ("sending", 1, Some(time_text(until))),
-                    None => ("pending", 0, None),
-                };
+                let entry = RunCommit::outbox_entry(claim_until);
                 let row = conn
                     .prepare_cached(
                         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
@@ -209,20 +206,20 @@ impl RunStore for SqliteStore {
                          values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8) returning id",
                     )?
                     .query_row(
-                        params![t, channel_id, c, id.as_str(), status, attempts, lease, at],
+                        params![
+                            t,
+                            channel_id,
+                            c,
+                            id.as_str(),
+                            entry.status,
+                            entry.attempts,
+                            entry.lease_until.map(time_text),
+                            at
+                        ],
                         |r| r.get::<_, i64>(0),
                     )?;
                 if claim_until.is_some() {
-                    claimed.push(OutboxItem {
-                        id: row,
-                        tenant_id: commit.tenant_id.clone(),
-                        channel_id: decode::stored_id("channel_id", &channel_id)?,
-                        message_id: id.clone(),
-                        to: to.clone(),
-                        body: reply.body.clone(),
-                        attempts: 1,
-                        created_at: commit.at,
-                    });
+                    claimed.push(commit.claimed_send(row, &channel_id, &id, &to, &reply.body)?);
                 }
                 replies.push(id);
             }

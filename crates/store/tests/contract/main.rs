@@ -1,0 +1,128 @@
+//! The store contract: behaviour every backend must show. Written against
+//! `&dyn Store` so the PostgreSQL backend runs the same checks.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use ombud_core::*;
+use ombud_store::*;
+
+mod complaints;
+mod runs;
+mod tenancy;
+
+use complaints::*;
+use runs::*;
+use tenancy::*;
+
+/// Runs each check on SQLite and on PostgreSQL (a fresh schema per test on the
+/// server named by `OMBUD_TEST_DATABASE_URL`, which `scripts/test` starts).
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = ombud_store::sqlite::SqliteStore::open(&dir.path().join("test.db")).unwrap();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = ombud_store::postgres::PgStore::connect(&super::pg_url().await, 8).await.unwrap();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends!(
+    complaint_numbers_are_gap_free_per_local_day_and_unique_under_concurrency,
+    a_failed_creation_gives_its_number_back,
+    creation_is_idempotent_on_its_origin_key,
+    ingest_dedupes_and_numbers_messages_per_conversation,
+    a_run_commits_once_and_its_replies_enter_the_outbox_in_order,
+    reads_are_scoped_to_the_tenant,
+    a_conversation_lease_has_one_holder_until_it_expires,
+    a_run_may_claim_its_sends_only_when_none_is_ahead_of_them,
+);
+
+async fn pg_url() -> String {
+    let base = std::env::var("OMBUD_TEST_DATABASE_URL").expect(
+        "OMBUD_TEST_DATABASE_URL is not set: scripts/test starts a throwaway PostgreSQL and sets it",
+    );
+    ombud_store::postgres::scratch_schema_url(&base)
+        .await
+        .unwrap()
+}
+
+async fn tenant(store: &dyn Store, slug: &str, tz: &str) -> Tenant {
+    store
+        .create_tenant(NewTenant {
+            slug: TenantSlug::parse(slug).unwrap(),
+            name: slug.into(),
+            complaint_prefix: ComplaintPrefix::parse(&slug.to_uppercase()).unwrap(),
+            default_language: Language::en(),
+            timezone: TimeZoneName::parse(tz).unwrap(),
+        })
+        .await
+        .unwrap()
+}
+
+async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {
+    store
+        .create_channel(
+            &t.id,
+            NewChannel {
+                kind: ChannelKind::Whatsapp,
+                name: "wa".into(),
+                whatsapp: WhatsAppConfig {
+                    phone_number_id: phone.into(),
+                    app_secret: Secret::new("s"),
+                    verify_token: Secret::new("v"),
+                    access_token: Secret::new("a"),
+                    graph_url: "http://127.0.0.1:9".into(),
+                    api_version: "v23.0".into(),
+                },
+                deployed_version: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+fn text(from: &str, wamid: &str, body: &str) -> InboundMessage {
+    InboundMessage {
+        from: from.into(),
+        profile_name: None,
+        provider_id: wamid.into(),
+        kind: MessageKind::Text,
+        body: body.into(),
+        sent_at: None,
+    }
+}
+
+fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
+    NewComplaint {
+        origin_key: key.map(str::to_owned),
+        channel_id: None,
+        contact_id: None,
+        conversation_id: None,
+        category_id: None,
+        description: "pothole".into(),
+        location: Some("MG road".into()),
+        language: Language::en(),
+        priority: Priority::Normal,
+        source: Source::Api,
+        actor: "system".into(),
+        at,
+    }
+}

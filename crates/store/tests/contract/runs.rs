@@ -1,0 +1,354 @@
+//! Ingest, agent runs, their commits, leases and the send outbox.
+
+use super::*;
+
+pub(crate) async fn ingest_dedupes_and_numbers_messages_per_conversation(store: Arc<dyn Store>) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    // Concurrent deliveries, some of them repeats, all grouped by the writer.
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let (store, ch) = (store.clone(), ch.clone());
+            tokio::spawn(async move {
+                let batch = InboundBatch {
+                    messages: vec![text("9198", &format!("wamid.{}", i % 30), &format!("m{i}"))],
+                    statuses: vec![],
+                };
+                store.ingest(&ch, batch, Utc::now()).await.unwrap()
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    let mut duplicates = 0;
+    for task in tasks {
+        let o = task.await.unwrap();
+        stored += o.stored.len();
+        duplicates += o.duplicates;
+    }
+    assert_eq!((stored, duplicates), (30, 30));
+    let conversations = store.conversations(&t.id).await.unwrap();
+    assert_eq!(conversations.len(), 1);
+    let c = &conversations[0];
+    assert_eq!((c.inbound_seq, c.run_cursor), (30, 0));
+    let seqs: HashSet<i64> = store
+        .messages(&t.id, &c.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, (1..=30).collect());
+    let due = store.due_conversations(Utc::now()).await.unwrap();
+    assert_eq!(due.len(), 1);
+}
+
+pub(crate) async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order(
+    store: Arc<dyn Store>,
+) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    let batch = InboundBatch {
+        messages: vec![
+            text("9198", "wamid.1", "hi"),
+            text("9198", "wamid.2", "there"),
+        ],
+        statuses: vec![],
+    };
+    let key = store
+        .ingest(&ch, batch, Utc::now())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
+    let ctx = store.load_run(&key).await.unwrap().unwrap();
+    assert_eq!(ctx.pending.len(), 2);
+    let mut commit = run_commit(&key, 0, 2, &["one", "two"], None);
+    commit.agent_state = serde_json::json!({"step": "idle"});
+    commit.contact_language = Some(Language::parse("mr").unwrap());
+    for (reply, message) in commit.replies.iter_mut().zip(&ctx.pending) {
+        reply.in_reply_to = Some(message.id.clone());
+    }
+    let now = commit.at;
+    assert!(matches!(
+        store.commit_run(commit.clone()).await.unwrap(),
+        CommitOutcome::Committed { .. }
+    ));
+    let mut again = commit;
+    again.execution.id = ExecutionId::new();
+    assert_eq!(
+        store.commit_run(again).await.unwrap(),
+        CommitOutcome::CursorMoved
+    );
+    assert!(store
+        .due_conversations(Utc::now())
+        .await
+        .unwrap()
+        .is_empty());
+    let ctx = store.load_run(&key).await.unwrap().unwrap();
+    assert_eq!(
+        ctx.contact.language.as_ref().map(|l| l.as_str()),
+        Some("mr")
+    );
+    assert_eq!(
+        store
+            .executions(&t.id, &key.conversation_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Only the conversation's first reply is claimable until it is done.
+    let lease = now + chrono::Duration::seconds(60);
+    let first = store.claim_outbox(now, lease, 10).await.unwrap();
+    assert_eq!(
+        first.iter().map(|i| i.body.as_str()).collect::<Vec<_>>(),
+        vec!["one"]
+    );
+    assert_eq!(first[0].to, "9198");
+    assert!(store.claim_outbox(now, lease, 10).await.unwrap().is_empty());
+    store
+        .complete_outbox(
+            first[0].id,
+            SendOutcome::Sent {
+                provider_id: "wamid.out1".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let second = store.claim_outbox(now, lease, 10).await.unwrap();
+    assert_eq!(second[0].body, "two");
+    // A claim left by a dead process is taken over once its lease runs out, with
+    // the same message (so the same idempotency key).
+    assert!(store.claim_outbox(now, lease, 10).await.unwrap().is_empty());
+    let later = lease + chrono::Duration::seconds(1);
+    let again = store
+        .claim_outbox(later, later + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(again[0].message_id, second[0].message_id);
+    assert_eq!(again[0].attempts, 2);
+}
+
+pub(crate) async fn a_conversation_lease_has_one_holder_until_it_expires(store: Arc<dyn Store>) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    let batch = InboundBatch {
+        messages: vec![text("9198", "wamid.1", "hi")],
+        statuses: vec![],
+    };
+    let key = store
+        .ingest(&ch, batch, Utc::now())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(30);
+
+    assert!(store
+        .lease_conversation(&key, "a", now, until)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .lease_conversation(&key, "b", now, until)
+            .await
+            .unwrap(),
+        "held by a"
+    );
+    assert!(
+        store
+            .lease_conversation(&key, "a", now, until)
+            .await
+            .unwrap(),
+        "a renews"
+    );
+    // Held conversations are not offered to the sweep; expired ones are.
+    assert!(store.due_conversations(now).await.unwrap().is_empty());
+    let later = until + chrono::Duration::seconds(1);
+    assert_eq!(
+        store.due_conversations(later).await.unwrap(),
+        vec![key.clone()]
+    );
+    assert!(
+        store
+            .lease_conversation(&key, "b", later, later + chrono::Duration::seconds(30))
+            .await
+            .unwrap(),
+        "expired: b takes over"
+    );
+    // Only the holder releases.
+    store.release_conversation(&key, "a").await.unwrap();
+    assert!(!store
+        .lease_conversation(&key, "c", later, later)
+        .await
+        .unwrap());
+    store.release_conversation(&key, "b").await.unwrap();
+    assert!(store
+        .lease_conversation(&key, "c", later, later)
+        .await
+        .unwrap());
+    // Another tenant's key leases nothing.
+    let other = tenant(store.as_ref(), "nagpur", "UTC").await;
+    let foreign = ConversationKey {
+        tenant_id: other.id,
+        conversation_id: key.conversation_id.clone(),
+    };
+    assert!(!store
+        .lease_conversation(&foreign, "x", later, later)
+        .await
+        .unwrap());
+}
+
+/// A run's commit for `key` moving its cursor from `cursor` to `to`, with the
+/// given replies, claiming their sends until `claim`.
+fn run_commit(
+    key: &ConversationKey,
+    cursor: i64,
+    to: i64,
+    bodies: &[&str],
+    claim: Option<chrono::DateTime<Utc>>,
+) -> RunCommit {
+    let now = Utc::now();
+    RunCommit {
+        tenant_id: key.tenant_id.clone(),
+        conversation_id: key.conversation_id.clone(),
+        expected_cursor: cursor,
+        new_cursor: to,
+        agent_state: serde_json::json!({}),
+        state: ConversationState::Bot,
+        contact_language: None,
+        replies: bodies
+            .iter()
+            .map(|b| NewReply {
+                body: (*b).into(),
+                in_reply_to: None,
+            })
+            .collect(),
+        execution: NewExecution {
+            id: ExecutionId::new(),
+            agent_version_id: None,
+            from_seq: cursor + 1,
+            to_seq: to,
+            status: ExecutionStatus::Ok,
+            output: serde_json::json!({}),
+            error: None,
+            attempts: 1,
+            started_at: now,
+            finished_at: now,
+        },
+        events: vec![],
+        at: now,
+        claim_sends_until: claim,
+    }
+}
+
+/// Commits a run of everything pending for `key` with the given replies.
+pub(crate) async fn commit_replies(
+    store: &dyn Store,
+    key: &ConversationKey,
+    bodies: &[&str],
+    claim: Option<chrono::DateTime<Utc>>,
+) -> CommitOutcome {
+    let ctx = store.load_run(key).await.unwrap().unwrap();
+    let cursor = ctx.conversation.run_cursor;
+    let to = ctx.pending.last().map(|m| m.seq).unwrap_or(cursor);
+    store
+        .commit_run(run_commit(key, cursor, to, bodies, claim))
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn a_run_may_claim_its_sends_only_when_none_is_ahead_of_them(
+    store: Arc<dyn Store>,
+) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    let say = |wamid: &'static str| InboundBatch {
+        messages: vec![text("9198", wamid, "hi")],
+        statuses: vec![],
+    };
+    let key = store
+        .ingest(&ch, say("wamid.1"), Utc::now())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
+    let now = Utc::now();
+    let until = now + chrono::Duration::seconds(60);
+
+    // Nothing ahead: both sends are claimed for the run, in order, ready to send.
+    let CommitOutcome::Committed { replies, claimed } =
+        commit_replies(store.as_ref(), &key, &["one", "two"], Some(until)).await
+    else {
+        panic!("the commit should go through");
+    };
+    assert_eq!(
+        claimed.iter().map(|i| i.body.as_str()).collect::<Vec<_>>(),
+        vec!["one", "two"]
+    );
+    assert_eq!(
+        claimed.iter().map(|i| &i.message_id).collect::<Vec<_>>(),
+        replies.iter().collect::<Vec<_>>()
+    );
+    assert!(claimed
+        .iter()
+        .all(|i| i.to == "9198" && i.attempts == 1 && i.channel_id == ch.id));
+    // The poller cannot take them while they are claimed.
+    assert!(store.claim_outbox(now, until, 10).await.unwrap().is_empty());
+
+    // The first fails for now; the second goes back to wait its turn untried.
+    store
+        .complete_outbox(
+            claimed[0].id,
+            SendOutcome::Retry {
+                next_attempt_at: now,
+                error: "HTTP 503".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    store.release_outbox(vec![claimed[1].id]).await.unwrap();
+
+    // A later run's reply is behind those two: written, but not claimed.
+    store.ingest(&ch, say("wamid.2"), Utc::now()).await.unwrap();
+    let CommitOutcome::Committed { replies, claimed } =
+        commit_replies(store.as_ref(), &key, &["three"], Some(until)).await
+    else {
+        panic!("the commit should go through");
+    };
+    assert_eq!(replies.len(), 1);
+    assert!(claimed.is_empty());
+    // The poller sends them in order: "one" (its second attempt) first, alone.
+    let soon = Utc::now() + chrono::Duration::seconds(1);
+    let polled = store.claim_outbox(soon, until, 10).await.unwrap();
+    assert_eq!(
+        polled
+            .iter()
+            .map(|i| (i.body.as_str(), i.attempts))
+            .collect::<Vec<_>>(),
+        vec![("one", 2)]
+    );
+    store
+        .complete_outbox(
+            polled[0].id,
+            SendOutcome::Sent {
+                provider_id: "wamid.out1".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let polled = store.claim_outbox(soon, until, 10).await.unwrap();
+    assert_eq!(
+        polled
+            .iter()
+            .map(|i| (i.body.as_str(), i.attempts))
+            .collect::<Vec<_>>(),
+        vec![("two", 1)],
+        "a released send keeps its attempt count"
+    );
+}

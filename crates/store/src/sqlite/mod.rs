@@ -28,6 +28,8 @@ use writer::Writer;
 const READERS: usize = 4;
 const STATEMENT_CACHE: usize = 256;
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+/// How many 100 µs waits a WAL restart may spend on readers before giving up.
+const CHECKPOINT_MAX_WAITS: i32 = 100;
 
 /// The SQLite store. Cheap to clone; all clones share the writer and the pool.
 #[derive(Clone)]
@@ -137,15 +139,40 @@ fn start_checkpointer(conn: Connection, stop: Arc<AtomicBool>) -> StoreResult<()
     std::thread::Builder::new()
         .name("ombud-sqlite-checkpoint".into())
         .spawn(move || {
+            // A restart holds the writer while it waits for readers: wait in
+            // short steps and give up after about 10 ms (the next round tries
+            // again) rather than SQLite's default of sleeping 1 ms and more per
+            // step for up to the busy timeout.
+            let waits = conn.busy_handler(Some(|waited| {
+                std::thread::sleep(std::time::Duration::from_micros(100));
+                waited < CHECKPOINT_MAX_WAITS
+            }));
+            if let Err(e) = waits {
+                tracing::warn!(error = %e, "could not set the checkpointer's busy handler");
+            }
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = conn.execute_batch("pragma wal_checkpoint(passive)") {
+                if let Err(e) = checkpoint(&conn) {
                     tracing::warn!(error = %e, "sqlite checkpoint failed; will try again");
                 }
             }
         })
         .map_err(StoreError::internal)?;
     Ok(())
+}
+
+/// Copies the WAL into the database without holding up the writer (passive),
+/// then restarts the WAL from its beginning. The restart is what keeps the WAL
+/// small: while reads never stop and the writer commits every few milliseconds,
+/// a passive checkpoint never catches up with the last frame, so SQLite never
+/// rewinds the log on its own and it grows by every page ever written (gigabytes
+/// in a minute under load, with the WAL index mapped into memory growing with
+/// it). The restart holds the writer only for the frames written since the
+/// passive pass, and waits briefly for readers of older frames (see
+/// `start_checkpointer`).
+fn checkpoint(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("pragma wal_checkpoint(passive)")?;
+    conn.execute_batch("pragma wal_checkpoint(restart)")
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {

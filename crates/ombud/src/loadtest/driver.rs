@@ -43,6 +43,10 @@ pub struct Outcome {
     pub lost: u64,
     pub duplicated: u64,
     pub webhooks: u64,
+    /// Messages lost because their webhook was refused, by reason.
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// Messages lost because no reply came within the reply timeout.
+    pub timed_out: u64,
     /// From the first send to the last reply.
     pub seconds: f64,
     pub replies: Histogram<u64>,
@@ -90,7 +94,8 @@ struct Citizen {
 
 struct Ack {
     citizens: Vec<usize>,
-    ok: bool,
+    /// Why the webhook was refused: its status, or the HTTP error.
+    refused: Option<String>,
     took: Duration,
 }
 
@@ -174,6 +179,8 @@ impl Driver {
             answered: 0,
             lost: 0,
             duplicated: 0,
+            refused: Default::default(),
+            timed_out: 0,
             webhooks: 0,
             seconds: 0.0,
             replies: histogram(),
@@ -241,18 +248,19 @@ impl Driver {
                 }
                 Some(ack) = acks.recv() => {
                     let _ = out.webhook_times.record(micros(ack.took));
-                    if ack.ok {
-                        out.acknowledged += ack.citizens.len() as u64;
-                    } else {
+                    if let Some(reason) = ack.refused {
                         for n in ack.citizens {
                             // Refused: Meta would retry, but we count it lost.
                             if citizens[n].waiting.take().is_some() {
                                 outstanding -= 1;
                                 out.lost += 1;
+                                *out.refused.entry(reason.clone()).or_default() += 1;
                                 citizens[n].retired = true;
                                 self.bar.inc(1);
                             }
                         }
+                    } else {
+                        out.acknowledged += ack.citizens.len() as u64;
                     }
                     false
                 }
@@ -342,18 +350,21 @@ impl Driver {
                                 (http.clone(), acks_tx.clone(), chunk.to_vec());
                             tokio::spawn(async move {
                                 let sent_at = Instant::now();
-                                let ok = http
+                                let refused = match http
                                     .post(url)
                                     .header("content-type", "application/json")
                                     .header("x-hub-signature-256", signature)
                                     .body(body)
                                     .send()
                                     .await
-                                    .map(|r| r.status().is_success())
-                                    .unwrap_or(false);
+                                {
+                                    Ok(r) if r.status().is_success() => None,
+                                    Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
+                                    Err(e) => Some(refusal(&e)),
+                                };
                                 let _ = acks_tx.send(Ack {
                                     citizens: citizens_in,
-                                    ok,
+                                    refused,
                                     took: sent_at.elapsed(),
                                 });
                             });
@@ -371,6 +382,7 @@ impl Driver {
                             c.retired = true;
                             outstanding -= 1;
                             out.lost += 1;
+                            out.timed_out += 1;
                             self.bar.inc(1);
                         }
                     }
@@ -452,6 +464,26 @@ pub fn rss_bytes(pids: &[u32]) -> Option<u64> {
         total += kb * 1024;
     }
     Some(total)
+}
+
+/// A short reason for a webhook POST that got no answer.
+fn refusal(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_request() {
+        "request"
+    } else if e.is_body() {
+        "body"
+    } else {
+        "other"
+    };
+    let mut source: &dyn std::error::Error = e;
+    while let Some(inner) = source.source() {
+        source = inner;
+    }
+    format!("{kind}: {source}")
 }
 
 #[cfg(test)]

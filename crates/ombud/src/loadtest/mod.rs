@@ -159,7 +159,16 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
     }
     .run(arrivals)
     .await?;
-    drop(spawned);
+    if let Some(s) = spawned {
+        if outcome.lost + outcome.duplicated > 0 {
+            if let Some(dir) = s.stop_and_keep() {
+                eprintln!(
+                    "messages were lost or duplicated; the servers' data and logs are kept in {}",
+                    dir.display()
+                );
+            }
+        }
+    }
     Ok(summary(&plan, &backend, servers, hello, &outcome))
 }
 
@@ -211,6 +220,8 @@ fn summary(plan: &Plan, backend: &str, servers: usize, hello: Option<f64>, o: &O
         "answered": o.answered,
         "lost": o.lost,
         "duplicated": o.duplicated,
+        "lost_refused": o.refused,
+        "lost_timed_out": o.timed_out,
         "webhooks": o.webhooks,
         "seconds": o.seconds,
         "msgs_per_sec": msgs_per_sec,
@@ -297,9 +308,19 @@ pub fn table(s: &Value) -> String {
             f(&v["max"])
         )
     };
+    // Why messages were lost, under the count.
+    let mut lost_why = String::new();
+    if let Some(refused) = s["lost_refused"].as_object() {
+        for (reason, n) in refused {
+            lost_why += &format!("  refused    {n} ({reason})\n");
+        }
+    }
+    if s["lost_timed_out"].as_u64().is_some_and(|n| n > 0) {
+        lost_why += &format!("  no reply   {} in time\n", s["lost_timed_out"]);
+    }
     let mut out = format!(
         "scenario     {}\nbackend      {} ({} server(s)), {} tenant(s), {} citizens, ≤{} per webhook\n\
-         sent         {}\nacknowledged {}\nanswered     {}\nlost         {}\nduplicated   {}\n\
+         sent         {}\nacknowledged {}\nanswered     {}\nlost         {}\n{}duplicated   {}\n\
          throughput   {:.0} msgs/s over {:.2} s ({} webhooks)\n\
          reply        {}\nwebhook      {}\n",
         s["scenario"].as_str().unwrap_or("custom"),
@@ -312,6 +333,7 @@ pub fn table(s: &Value) -> String {
         s["acknowledged"],
         s["answered"],
         s["lost"],
+        lost_why,
         s["duplicated"],
         f(&s["msgs_per_sec"]),
         f(&s["seconds"]),

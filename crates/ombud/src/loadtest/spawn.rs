@@ -24,15 +24,28 @@ pub struct Spawned {
     pub pids: Vec<u32>,
     pub backend: String,
     children: Vec<Child>,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
 }
 
-impl Drop for Spawned {
-    fn drop(&mut self) {
+impl Spawned {
+    /// Stops the servers and keeps their data dir (database and logs) instead of
+    /// deleting it, for a run that went wrong; returns where it is.
+    pub fn stop_and_keep(mut self) -> Option<std::path::PathBuf> {
+        self.stop();
+        self.dir.take().map(|d| d.keep())
+    }
+
+    fn stop(&mut self) {
         for c in &mut self.children {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -153,7 +166,7 @@ pub async fn spawn(
             "sqlite".into()
         },
         children,
-        _dir: dir,
+        dir: Some(dir),
     };
     let http = reqwest::Client::new();
     for base in &spawned.urls {

@@ -92,6 +92,8 @@ async fn replies_that_never_arrive_are_lost_and_the_run_fails() {
     assert_eq!(summary["acknowledged"], 3, "{summary}");
     assert_eq!(summary["answered"], 0);
     assert_eq!(summary["lost"], 3);
+    assert_eq!(summary["lost_timed_out"], 3, "{summary}");
+    assert_eq!(summary["lost_refused"], serde_json::json!({}), "{summary}");
     // The server did answer them; only not where the load test listens.
     assert!(
         wait_until(std::time::Duration::from_secs(5), || async {
@@ -99,5 +101,43 @@ async fn replies_that_never_arrive_are_lost_and_the_run_fails() {
         })
         .await
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refused_webhooks_are_lost_with_the_reason() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUN", &graph).await;
+    let args: Vec<String> = vec![
+        "loadtest".into(),
+        "--target".into(),
+        app.url(""),
+        "--webhook-path".into(),
+        t.channel.webhook_path(),
+        "--app-secret".into(),
+        "not-the-app-secret".into(),
+        "--phone-number-id".into(),
+        t.channel.whatsapp.phone_number_id.clone(),
+        "--contacts".into(),
+        "2".into(),
+        "--messages".into(),
+        "1".into(),
+        "--baseline-secs".into(),
+        "0".into(),
+        "--json".into(),
+    ];
+    let (code, summary, err) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli_env(&[], &args)
+    })
+    .await
+    .unwrap();
+    assert_ne!(code, 0, "a run with refused webhooks must fail: {summary}");
+    assert!(err.contains("2 message(s) lost"), "{err}");
+    assert_eq!(summary["acknowledged"], 0, "{summary}");
+    assert_eq!(summary["lost_refused"]["HTTP 401"], 2, "{summary}");
+    assert_eq!(summary["lost_timed_out"], 0, "{summary}");
+    assert!(graph.delivered().is_empty());
     app.stop().await;
 }

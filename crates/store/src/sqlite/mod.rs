@@ -133,8 +133,8 @@ impl SqliteStore {
     }
 }
 
-/// Checkpoints the WAL every `CHECKPOINT_EVERY` (passive: never waits for
-/// readers or the writer) until `stop` is set.
+/// Checkpoints the WAL every `CHECKPOINT_EVERY` until `stop` is set (see
+/// `checkpoint`).
 fn start_checkpointer(conn: Connection, stop: Arc<AtomicBool>) -> StoreResult<()> {
     std::thread::Builder::new()
         .name("ombud-sqlite-checkpoint".into())

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ombud_core::*;
@@ -7,7 +9,7 @@ use serde_json::Value;
 /// What a run is given: who is writing, the agent's memory, the new messages.
 #[derive(Debug, Clone)]
 pub struct RunInput {
-    pub tenant: Tenant,
+    pub tenant: Arc<Tenant>,
     pub contact: Contact,
     pub conversation_id: ConversationId,
     /// The agent's memory from the previous run (`{}` at first).
@@ -15,7 +17,11 @@ pub struct RunInput {
     /// Inbound messages in order; never empty.
     pub messages: Vec<Message>,
     /// The deployed version's configuration.
-    pub config: Value,
+    pub config: Arc<Value>,
+    /// The saved version the configuration belongs to, if any. Versions never
+    /// change, so a runtime may keep what it derives from the configuration
+    /// under this id.
+    pub version: Option<AgentVersionId>,
     pub now: DateTime<Utc>,
 }
 
@@ -55,7 +61,7 @@ pub struct ToolError(pub String);
 /// conversation, so an agent cannot reach outside them.
 #[async_trait]
 pub trait Tools: Send + Sync {
-    async fn categories(&self) -> Result<Vec<Category>, ToolError>;
+    async fn categories(&self) -> Result<Arc<Vec<Category>>, ToolError>;
     /// Idempotent on `key`: a retried run gets the complaint its first try made.
     async fn create_complaint(
         &self,

@@ -99,16 +99,13 @@ impl Runner {
             return Ok(Sends::default());
         }
         let started_at = self.clock.now();
-        let (kind, config) = match &ctx.agent_version {
-            Some(v) => (v.kind.clone(), v.config.clone()),
-            None => (
-                INTAKE.to_owned(),
-                serde_json::to_value(IntakeConfig::default()).unwrap_or_default(),
-            ),
+        let (kind, config, version) = match &ctx.agent_version {
+            Some(v) => (v.kind.as_str(), v.config.clone(), Some(v.id.clone())),
+            None => (INTAKE, default_config(), None),
         };
         let runtime = self
             .runtimes
-            .get(&kind)
+            .get(kind)
             .ok_or_else(|| format!("no runtime for agent kind {kind:?}"))?;
         let to_seq = ctx
             .pending
@@ -130,6 +127,7 @@ impl Runner {
             state: ctx.conversation.agent_state.clone(),
             messages: ctx.pending.clone(),
             config,
+            version,
             now: started_at,
         };
         let output = runtime
@@ -257,4 +255,12 @@ impl Runner {
         };
         self.store.commit_run(commit).await.map(|_| ())
     }
+}
+
+/// What a channel with no deployed version runs: the intake agent as it comes.
+fn default_config() -> Arc<serde_json::Value> {
+    static DEFAULT: std::sync::OnceLock<Arc<serde_json::Value>> = std::sync::OnceLock::new();
+    DEFAULT
+        .get_or_init(|| Arc::new(serde_json::to_value(IntakeConfig::default()).unwrap_or_default()))
+        .clone()
 }

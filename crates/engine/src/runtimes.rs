@@ -14,7 +14,7 @@ pub struct Runtimes {
 impl Runtimes {
     pub fn builtin() -> Self {
         let mut by_kind: HashMap<String, Arc<dyn AgentRuntime>> = HashMap::new();
-        by_kind.insert(intake::KIND.to_owned(), Arc::new(IntakeAgent));
+        by_kind.insert(intake::KIND.to_owned(), Arc::new(IntakeAgent::default()));
         Self { by_kind }
     }
 

@@ -1,5 +1,7 @@
 //! The agent tools, bound to one tenant, contact and conversation.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ombud_agents::{ComplaintDraft, ToolError, Tools};
@@ -20,7 +22,7 @@ fn tool_error(e: impl std::fmt::Display) -> ToolError {
 
 #[async_trait]
 impl Tools for StoreTools<'_> {
-    async fn categories(&self) -> Result<Vec<Category>, ToolError> {
+    async fn categories(&self) -> Result<Arc<Vec<Category>>, ToolError> {
         self.store
             .categories(&self.tenant.id)
             .await

@@ -93,7 +93,7 @@ pub fn agent_version(r: &dyn Columns) -> Decoded<AgentVersion> {
         agent_name: r.text("name")?,
         kind: r.text("kind")?,
         number: r.int("number")?,
-        config: r.json("config")?,
+        config: std::sync::Arc::new(r.json("config")?),
         created_at: r.time("created_at")?,
     })
 }

@@ -4,12 +4,15 @@
 //!
 //! `sqlite` is the embedded default; a PostgreSQL backend implements the same traits.
 
+pub mod catalog;
 pub mod copy;
 mod decode;
 mod error;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,7 +29,8 @@ pub trait TenantStore: Send + Sync {
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
 
     async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category>;
-    async fn categories(&self, tenant: &TenantId) -> StoreResult<Vec<Category>>;
+    /// The tenant's categories, shared from the catalog (see [`catalog`]).
+    async fn categories(&self, tenant: &TenantId) -> StoreResult<Arc<Vec<Category>>>;
 
     /// Saves the next version of the named agent (creating the agent on first use).
     async fn create_agent_version(
@@ -45,7 +49,8 @@ pub trait TenantStore: Send + Sync {
 pub trait ChannelStore: Send + Sync {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel>;
     /// Unscoped: a webhook names only the channel, and the channel names its tenant.
-    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>>;
+    /// Shared from the catalog (see [`catalog`]).
+    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Arc<Channel>>>;
     async fn channels(&self, tenant: &TenantId) -> StoreResult<Vec<Channel>>;
 }
 

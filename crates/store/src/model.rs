@@ -1,6 +1,7 @@
 //! What goes into and comes out of the store, beyond the domain types themselves.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ombud_core::*;
@@ -40,7 +41,8 @@ pub struct AgentVersion {
     pub agent_name: String,
     pub kind: String,
     pub number: i64,
-    pub config: Value,
+    /// Shared, so a run hands it to its runtime without copying it.
+    pub config: Arc<Value>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -95,16 +97,17 @@ pub struct IngestOutcome {
     pub due: Vec<ConversationKey>,
 }
 
-/// Everything an agent run needs, read in one go.
+/// Everything an agent run needs, read in one go. Tenant, channel and agent
+/// version are shared from the catalog.
 #[derive(Debug, Clone)]
 pub struct RunContext {
-    pub tenant: Tenant,
-    pub channel: Channel,
+    pub tenant: Arc<Tenant>,
+    pub channel: Arc<Channel>,
     pub contact: Contact,
     pub conversation: Conversation,
     /// Inbound messages past the run cursor, in order.
     pub pending: Vec<Message>,
-    pub agent_version: Option<AgentVersion>,
+    pub agent_version: Option<Arc<AgentVersion>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

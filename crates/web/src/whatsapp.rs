@@ -4,6 +4,7 @@
 //! because messages are deduplicated on their wamid.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -25,7 +26,7 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-async fn channel(state: &AppState, id: &str) -> Result<Channel, ApiError> {
+async fn channel(state: &AppState, id: &str) -> Result<Arc<Channel>, ApiError> {
     let id = ChannelId::parse(id).map_err(|_| ApiError::not_found("channel"))?;
     match state.store.channel(&id).await? {
         Some(c) if c.kind == ChannelKind::Whatsapp => Ok(c),

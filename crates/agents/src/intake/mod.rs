@@ -8,6 +8,9 @@ mod state;
 mod templates_hi_mr;
 mod words;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use chrono::Duration;
 use ombud_core::*;
@@ -22,13 +25,47 @@ use crate::{AgentError, AgentRuntime, ComplaintDraft, Reply, RunInput, RunOutput
 /// The agent kind name stored with agent versions.
 pub const KIND: &str = "intake";
 
-#[derive(Debug, Default, Clone, Copy)]
-pub struct IntakeAgent;
+/// Most parsed configurations kept; past this the keeper starts afresh.
+const MAX_KEPT_CONFIGS: usize = 1024;
+
+#[derive(Debug, Default)]
+pub struct IntakeAgent {
+    /// Parsed configurations of saved versions, which never change: parsing
+    /// one for every run showed in the profile.
+    parsed: Mutex<HashMap<AgentVersionId, Arc<IntakeConfig>>>,
+}
+
+impl IntakeAgent {
+    fn config(&self, input: &RunInput) -> Result<Arc<IntakeConfig>, AgentError> {
+        let parse = || {
+            IntakeConfig::from_value(&input.config)
+                .map(Arc::new)
+                .map_err(AgentError::Config)
+        };
+        let Some(version) = &input.version else {
+            return parse();
+        };
+        if let Some(kept) = self.kept().get(version) {
+            return Ok(kept.clone());
+        }
+        let config = parse()?;
+        let mut kept = self.kept();
+        if kept.len() >= MAX_KEPT_CONFIGS {
+            kept.clear();
+        }
+        kept.insert(version.clone(), config.clone());
+        Ok(config)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, HashMap<AgentVersionId, Arc<IntakeConfig>>> {
+        self.parsed.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 #[async_trait]
 impl AgentRuntime for IntakeAgent {
     async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError> {
-        let config = IntakeConfig::from_value(&input.config).map_err(AgentError::Config)?;
+        let config = self.config(&input)?;
         let mut run = Run {
             state: IntakeState::from_value(&input.state),
             language: input.contact.language.clone(),
@@ -59,7 +96,7 @@ struct Run<'a> {
     config: &'a IntakeConfig,
     input: &'a RunInput,
     tools: &'a dyn Tools,
-    categories: Option<Vec<Category>>,
+    categories: Option<Arc<Vec<Category>>>,
 }
 
 impl Run<'_> {
@@ -142,7 +179,11 @@ impl Run<'_> {
         if self.categories.is_none() {
             self.categories = Some(self.tools.categories().await?);
         }
-        Ok(self.categories.as_deref().unwrap_or_default())
+        Ok(self
+            .categories
+            .as_deref()
+            .map(Vec::as_slice)
+            .unwrap_or_default())
     }
 
     async fn handle(&mut self, message: &Message, lang: &Language) -> Result<(), AgentError> {

@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
@@ -46,8 +46,8 @@ impl FakeTools {
 
 #[async_trait]
 impl Tools for FakeTools {
-    async fn categories(&self) -> Result<Vec<Category>, ToolError> {
-        Ok(self.categories.clone())
+    async fn categories(&self) -> Result<Arc<Vec<Category>>, ToolError> {
+        Ok(Arc::new(self.categories.clone()))
     }
     async fn create_complaint(&self, key: &str, d: ComplaintDraft) -> Result<Complaint, ToolError> {
         let mut created = self.created.lock().unwrap();
@@ -107,8 +107,8 @@ impl Tools for FakeTools {
     }
 }
 
-fn tenant() -> Tenant {
-    Tenant {
+fn tenant() -> Arc<Tenant> {
+    Arc::new(Tenant {
         id: TenantId::new(),
         slug: TenantSlug::parse("pune").unwrap(),
         name: "Pune Ward Office".into(),
@@ -116,7 +116,7 @@ fn tenant() -> Tenant {
         default_language: Language::en(),
         timezone: TimeZoneName::parse("Asia/Kolkata").unwrap(),
         created_at: Utc::now(),
-    }
+    })
 }
 
 fn message(seq: i64, body: &str, kind: MessageKind) -> Message {
@@ -196,10 +196,14 @@ impl Chat {
             conversation_id: self.conversation_id.clone(),
             state: self.state.clone(),
             messages,
-            config: serde_json::to_value(&self.config).unwrap(),
+            config: Arc::new(serde_json::to_value(&self.config).unwrap()),
+            version: None,
             now: Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap(),
         };
-        let out = IntakeAgent.run(input, &self.tools).await.unwrap();
+        let out = IntakeAgent::default()
+            .run(input, &self.tools)
+            .await
+            .unwrap();
         self.state = out.state;
         if out.language.is_some() {
             self.language = out.language;
@@ -348,9 +352,9 @@ async fn non_text_is_answered_politely() {
     assert!(r[0].contains("only understand text"));
 }
 
-#[tokio::test]
-async fn bad_config_is_an_error_not_a_panic() {
-    let input = RunInput {
+/// One "hi" from a new contact, run with `config` as version `version`.
+fn hello_with(config: serde_json::Value, version: Option<AgentVersionId>) -> RunInput {
+    RunInput {
         tenant: tenant(),
         contact: Contact {
             id: ContactId::new(),
@@ -367,9 +371,40 @@ async fn bad_config_is_an_error_not_a_panic() {
         conversation_id: ConversationId::new(),
         state: serde_json::json!({}),
         messages: vec![message(1, "hi", MessageKind::Text)],
-        config: serde_json::json!({"languages": []}),
+        config: Arc::new(config),
+        version,
         now: Utc::now(),
-    };
-    let err = IntakeAgent.run(input, &FakeTools::new()).await.unwrap_err();
+    }
+}
+
+#[tokio::test]
+async fn bad_config_is_an_error_not_a_panic() {
+    let input = hello_with(serde_json::json!({"languages": []}), None);
+    let err = IntakeAgent::default()
+        .run(input, &FakeTools::new())
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("languages"), "{err}");
+}
+
+#[tokio::test]
+async fn a_saved_versions_config_is_parsed_once_and_kept() {
+    let agent = IntakeAgent::default();
+    let tools = FakeTools::new();
+    let version = AgentVersionId::new();
+    let good = serde_json::to_value(IntakeConfig::default()).unwrap();
+    let bad = serde_json::json!({"languages": []});
+    agent
+        .run(hello_with(good, Some(version.clone())), &tools)
+        .await
+        .unwrap();
+    // Saved versions never change, so the id's first parse stands: this
+    // (impossible) changed config is not even read.
+    let out = agent
+        .run(hello_with(bad.clone(), Some(version)), &tools)
+        .await
+        .unwrap();
+    assert_eq!(out.replies.len(), 1, "{out:?}");
+    // A config that is not a saved version is parsed every time.
+    assert!(agent.run(hello_with(bad, None), &tools).await.is_err());
 }

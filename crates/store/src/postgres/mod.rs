@@ -14,6 +14,7 @@ mod runs;
 mod schema;
 mod tenants;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
+use crate::catalog::Catalog;
 use crate::decode::{Columns, Decoded};
 use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
 
@@ -28,6 +30,7 @@ use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    catalog: Arc<Catalog>,
 }
 
 impl PgStore {
@@ -43,7 +46,10 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("connecting to PostgreSQL: {e}")))?;
         schema::migrate(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            catalog: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -65,6 +65,11 @@ impl RunStore for PgStore {
 
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {
         let t = key.tenant_id.as_str();
+        // Catalog rows are looked up outside the transaction: on a miss they take
+        // a connection of their own, and a full pool must not wait on itself.
+        let Some(tenant) = self.cached_tenant(&key.tenant_id).await? else {
+            return Ok(None);
+        };
         // One snapshot, so the conversation, its cursor and its messages agree.
         let mut tx = self.pool.begin().await?;
         sqlx::query("set transaction isolation level repeatable read, read only")
@@ -82,22 +87,6 @@ impl RunStore for PgStore {
         let Some(conversation) = decode_opt(row, decode::conversation)? else {
             return Ok(None);
         };
-        let sql = format!("select {} from tenants where id = $1", decode::TENANT_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(t)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let tenant = decode_opt(row, decode::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
-        let sql = format!(
-            "select {} from channels where id = $1 and tenant_id = $2",
-            decode::CHANNEL_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(conversation.channel_id.as_str())
-            .bind(t)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let channel = decode_opt(row, decode::channel)?.ok_or(StoreError::NotFound("channel"))?;
         let sql = format!(
             "select {} from contacts where id = $1 and tenant_id = $2",
             decode::CONTACT_COLS
@@ -120,23 +109,19 @@ impl RunStore for PgStore {
             .fetch_all(&mut *tx)
             .await?;
         let pending = decode_all(&rows, decode::message)?;
+        tx.commit().await?;
+        let channel = self
+            .channel(&conversation.channel_id)
+            .await?
+            .filter(|c| c.tenant_id == key.tenant_id)
+            .ok_or(StoreError::NotFound("channel"))?;
         let agent_version = match &channel.deployed_version {
-            Some(v) => {
-                let sql = format!(
-                    "select {} from agent_versions v join agents a on a.id = v.agent_id
-                     where v.id = $1 and v.tenant_id = $2",
-                    decode::AGENT_VERSION_COLS
-                );
-                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(v.as_str())
-                    .bind(t)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                decode_opt(row, decode::agent_version)?
-            }
+            Some(v) => self
+                .cached_agent_version(v)
+                .await?
+                .filter(|v| v.tenant_id == key.tenant_id),
             None => None,
         };
-        tx.commit().await?;
         Ok(Some(RunContext {
             tenant,
             channel,

@@ -1,5 +1,7 @@
 //! Tenants, their categories, agent versions and channels.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use ombud_core::*;
@@ -40,12 +42,7 @@ impl TenantStore for PgStore {
     }
 
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
-        let sql = format!("select {} from tenants where id = $1", decode::TENANT_COLS);
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        decode_opt(row, decode::tenant)
+        Ok(self.cached_tenant(id).await?.map(|t| Tenant::clone(&t)))
     }
 
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
@@ -84,19 +81,24 @@ impl TenantStore for PgStore {
         .execute(&self.pool)
         .await
         .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
+        self.catalog.categories.forget(tenant);
         Ok(c)
     }
 
-    async fn categories(&self, tenant: &TenantId) -> StoreResult<Vec<Category>> {
-        let sql = format!(
-            "select {} from categories where tenant_id = $1 order by created_at, slug",
-            decode::CATEGORY_COLS
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        decode_all(&rows, decode::category)
+    async fn categories(&self, tenant: &TenantId) -> StoreResult<Arc<Vec<Category>>> {
+        let fetch = || async {
+            let sql = format!(
+                "select {} from categories where tenant_id = $1 order by created_at, slug",
+                decode::CATEGORY_COLS
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(tenant.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+            decode_all(&rows, decode::category).map(Some)
+        };
+        let found = self.catalog.categories.get_or_fetch(tenant, fetch).await?;
+        Ok(found.unwrap_or_default())
     }
 
     async fn create_agent_version(
@@ -144,7 +146,7 @@ impl TenantStore for PgStore {
             agent_name: new.agent_name,
             kind: new.kind,
             number,
-            config: new.config,
+            config: Arc::new(new.config),
             created_at: now,
         };
         sqlx::query(
@@ -155,7 +157,7 @@ impl TenantStore for PgStore {
         .bind(tenant.as_str())
         .bind(&agent_id)
         .bind(number)
-        .bind(&version.config)
+        .bind(version.config.as_ref())
         .bind(&new.changelog)
         .bind(now)
         .execute(&mut *tx)
@@ -231,16 +233,19 @@ impl ChannelStore for PgStore {
         Ok(c)
     }
 
-    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>> {
-        let sql = format!(
-            "select {} from channels where id = $1",
-            decode::CHANNEL_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        decode_opt(row, decode::channel)
+    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Arc<Channel>>> {
+        let fetch = || async {
+            let sql = format!(
+                "select {} from channels where id = $1",
+                decode::CHANNEL_COLS
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            decode_opt(row, decode::channel)
+        };
+        self.catalog.channels.get_or_fetch(id, fetch).await
     }
 
     async fn channels(&self, tenant: &TenantId) -> StoreResult<Vec<Channel>> {
@@ -253,5 +258,37 @@ impl ChannelStore for PgStore {
             .fetch_all(&self.pool)
             .await?;
         decode_all(&rows, decode::channel)
+    }
+}
+
+impl PgStore {
+    pub(super) async fn cached_tenant(&self, id: &TenantId) -> StoreResult<Option<Arc<Tenant>>> {
+        let fetch = || async {
+            let sql = format!("select {} from tenants where id = $1", decode::TENANT_COLS);
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            decode_opt(row, decode::tenant)
+        };
+        self.catalog.tenants.get_or_fetch(id, fetch).await
+    }
+
+    pub(super) async fn cached_agent_version(
+        &self,
+        id: &AgentVersionId,
+    ) -> StoreResult<Option<Arc<AgentVersion>>> {
+        let fetch = || async {
+            let sql = format!(
+                "select {} from agent_versions v join agents a on a.id = v.agent_id where v.id = $1",
+                decode::AGENT_VERSION_COLS
+            );
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            decode_opt(row, decode::agent_version)
+        };
+        self.catalog.versions.get_or_fetch(id, fetch).await
     }
 }

@@ -21,6 +21,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
+use crate::catalog::Catalog;
 use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
 pub use schema::migrate;
 use writer::Writer;
@@ -46,6 +47,7 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
     leases: leases::Leases,
+    catalog: Arc<Catalog>,
     /// Tells the checkpointer thread to stop when the store goes.
     checkpointer_stop: Arc<AtomicBool>,
 }
@@ -77,6 +79,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 reader_slots: Arc::new(Semaphore::new(READERS)),
                 leases: Default::default(),
+                catalog: Default::default(),
                 checkpointer_stop,
             }),
         })
@@ -84,6 +87,10 @@ impl SqliteStore {
 
     fn leases(&self) -> leases::LeasesGuard<'_> {
         self.inner.leases.lock()
+    }
+
+    fn catalog(&self) -> &Arc<Catalog> {
+        &self.inner.catalog
     }
 
     pub fn path(&self) -> &Path {

@@ -6,6 +6,7 @@ use ombud_core::*;
 use rusqlite::params;
 
 use super::rows::{self, all, one, time_text};
+use super::tenants::{agent_version_row, channel_row, tenant_row};
 use super::SqliteStore;
 use crate::decode;
 use crate::*;
@@ -61,7 +62,7 @@ impl RunStore for SqliteStore {
     }
 
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {
-        let key = key.clone();
+        let (key, catalog) = (key.clone(), self.catalog().clone());
         self.read(move |conn| {
             let t = key.tenant_id.as_str();
             let sql = format!(
@@ -77,20 +78,17 @@ impl RunStore for SqliteStore {
             else {
                 return Ok(None);
             };
-            let sql = format!("select {} from tenants where id = ?1", decode::TENANT_COLS);
-            let tenant =
-                one(conn, &sql, [t], decode::tenant)?.ok_or(StoreError::NotFound("tenant"))?;
-            let sql = format!(
-                "select {} from channels where id = ?1 and tenant_id = ?2",
-                decode::CHANNEL_COLS
-            );
-            let channel = one(
-                conn,
-                &sql,
-                params![conversation.channel_id.as_str(), t],
-                decode::channel,
-            )?
-            .ok_or(StoreError::NotFound("channel"))?;
+            let tenant = catalog
+                .tenants
+                .get_or_load(&key.tenant_id, || tenant_row(conn, &key.tenant_id))?
+                .ok_or(StoreError::NotFound("tenant"))?;
+            let channel = catalog
+                .channels
+                .get_or_load(&conversation.channel_id, || {
+                    channel_row(conn, &conversation.channel_id)
+                })?
+                .filter(|c| c.tenant_id == key.tenant_id)
+                .ok_or(StoreError::NotFound("channel"))?;
             let sql = format!(
                 "select {} from contacts where id = ?1 and tenant_id = ?2",
                 decode::CONTACT_COLS
@@ -114,14 +112,10 @@ impl RunStore for SqliteStore {
                 decode::message,
             )?;
             let agent_version = match &channel.deployed_version {
-                Some(v) => {
-                    let sql = format!(
-                        "select {} from agent_versions v join agents a on a.id = v.agent_id
-                         where v.id = ?1 and v.tenant_id = ?2",
-                        decode::AGENT_VERSION_COLS
-                    );
-                    one(conn, &sql, params![v.as_str(), t], decode::agent_version)?
-                }
+                Some(v) => catalog
+                    .versions
+                    .get_or_load(v, || agent_version_row(conn, v))?
+                    .filter(|v| v.tenant_id == key.tenant_id),
                 None => None,
             };
             Ok(Some(RunContext {

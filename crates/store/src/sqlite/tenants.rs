@@ -1,9 +1,11 @@
 //! Tenants, their categories, agent versions and channels.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::Utc;
 use ombud_core::*;
-use rusqlite::params;
+use rusqlite::{params, Connection};
 
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
@@ -37,12 +39,11 @@ impl TenantStore for SqliteStore {
     }
 
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
-        let id = id.clone();
-        self.read(move |conn| {
-            let sql = format!("select {} from tenants where id = ?1", decode::TENANT_COLS);
-            one(conn, &sql, [id.as_str()], decode::tenant)
-        })
-        .await
+        let (id, catalog) = (id.clone(), self.catalog().clone());
+        let found = self
+            .read(move |conn| catalog.tenants.get_or_load(&id, || tenant_row(conn, &id)))
+            .await?;
+        Ok(found.map(|t| Tenant::clone(&t)))
     }
 
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>> {
@@ -87,19 +88,29 @@ impl TenantStore for SqliteStore {
             Ok(())
         })
         .await?;
+        self.catalog().categories.forget(tenant);
         Ok(category)
     }
 
-    async fn categories(&self, tenant: &TenantId) -> StoreResult<Vec<Category>> {
-        let tenant = tenant.clone();
-        self.read(move |conn| {
-            let sql = format!(
-                "select {} from categories where tenant_id = ?1 order by created_at, slug",
-                decode::CATEGORY_COLS
-            );
-            all(conn, &sql, [tenant.as_str()], decode::category)
-        })
-        .await
+    async fn categories(&self, tenant: &TenantId) -> StoreResult<Arc<Vec<Category>>> {
+        if let Some(kept) = self.catalog().categories.get(tenant) {
+            return Ok(kept);
+        }
+        let (tenant, catalog) = (tenant.clone(), self.catalog().clone());
+        let generation = catalog.categories.generation();
+        let rows = self
+            .read({
+                let tenant = tenant.clone();
+                move |conn| {
+                    let sql = format!(
+                        "select {} from categories where tenant_id = ?1 order by created_at, slug",
+                        decode::CATEGORY_COLS
+                    );
+                    all(conn, &sql, [tenant.as_str()], decode::category)
+                }
+            })
+            .await?;
+        Ok(catalog.categories.put_if(tenant, rows, generation))
     }
 
     async fn create_agent_version(
@@ -146,7 +157,7 @@ impl TenantStore for SqliteStore {
                 agent_name: new.agent_name.clone(),
                 kind: new.kind.clone(),
                 number,
-                config: new.config.clone(),
+                config: Arc::new(new.config.clone()),
                 created_at: now,
             };
             conn.execute(
@@ -230,16 +241,13 @@ impl ChannelStore for SqliteStore {
         Ok(channel)
     }
 
-    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Channel>> {
-        let id = id.clone();
-        self.read(move |conn| {
-            let sql = format!(
-                "select {} from channels where id = ?1",
-                decode::CHANNEL_COLS
-            );
-            one(conn, &sql, [id.as_str()], decode::channel)
-        })
-        .await
+    async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Arc<Channel>>> {
+        if let Some(kept) = self.catalog().channels.get(id) {
+            return Ok(Some(kept));
+        }
+        let (id, catalog) = (id.clone(), self.catalog().clone());
+        self.read(move |conn| catalog.channels.get_or_load(&id, || channel_row(conn, &id)))
+            .await
     }
 
     async fn channels(&self, tenant: &TenantId) -> StoreResult<Vec<Channel>> {
@@ -253,4 +261,29 @@ impl ChannelStore for SqliteStore {
         })
         .await
     }
+}
+
+/// The rows behind the catalog's entries; `load_run` reads them on a miss too.
+pub(super) fn tenant_row(conn: &Connection, id: &TenantId) -> StoreResult<Option<Tenant>> {
+    let sql = format!("select {} from tenants where id = ?1", decode::TENANT_COLS);
+    one(conn, &sql, [id.as_str()], decode::tenant)
+}
+
+pub(super) fn channel_row(conn: &Connection, id: &ChannelId) -> StoreResult<Option<Channel>> {
+    let sql = format!(
+        "select {} from channels where id = ?1",
+        decode::CHANNEL_COLS
+    );
+    one(conn, &sql, [id.as_str()], decode::channel)
+}
+
+pub(super) fn agent_version_row(
+    conn: &Connection,
+    id: &AgentVersionId,
+) -> StoreResult<Option<AgentVersion>> {
+    let sql = format!(
+        "select {} from agent_versions v join agents a on a.id = v.agent_id where v.id = ?1",
+        decode::AGENT_VERSION_COLS
+    );
+    one(conn, &sql, [id.as_str()], decode::agent_version)
 }

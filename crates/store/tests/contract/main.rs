@@ -10,10 +10,12 @@ use chrono::{TimeZone, Utc};
 use ombud_core::*;
 use ombud_store::*;
 
+mod catalog;
 mod complaints;
 mod runs;
 mod tenancy;
 
+use catalog::*;
 use complaints::*;
 use runs::*;
 use tenancy::*;
@@ -53,7 +55,40 @@ on_both_backends!(
     reads_are_scoped_to_the_tenant,
     a_conversation_lease_has_one_holder_until_it_expires,
     a_run_may_claim_its_sends_only_when_none_is_ahead_of_them,
+    the_stores_own_changes_are_seen_at_once_through_the_catalog,
 );
+
+/// Runs each check on two stores opened on one database, as two processes
+/// would: a server and a CLI command on one SQLite file, or two replicas.
+macro_rules! on_both_backends_twice {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite_twice {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let path = dir.path().join("test.db");
+                    let a = ombud_store::sqlite::SqliteStore::open(&path).unwrap();
+                    let b = ombud_store::sqlite::SqliteStore::open(&path).unwrap();
+                    super::$name(std::sync::Arc::new(a), std::sync::Arc::new(b)).await;
+                }
+            )+
+        }
+        mod postgres_twice {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let url = super::pg_url().await;
+                    let a = ombud_store::postgres::PgStore::connect(&url, 4).await.unwrap();
+                    let b = ombud_store::postgres::PgStore::connect(&url, 4).await.unwrap();
+                    super::$name(std::sync::Arc::new(a), std::sync::Arc::new(b)).await;
+                }
+            )+
+        }
+    };
+}
+
+on_both_backends_twice!(another_process_s_changes_are_seen_once_the_catalog_entry_is_old);
 
 async fn pg_url() -> String {
     let base = std::env::var("OMBUD_TEST_DATABASE_URL").expect(

@@ -3,7 +3,9 @@ use std::time::Duration;
 /// How the engine runs; the binary fills this from `ombud.toml` and `OMBUD_*`.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// At most this many agent runs at once, across all conversations.
+    /// At most this many agent runs at once, across all conversations. A run
+    /// mostly waits on the database, and the runs of a moment share its group
+    /// commits, so this bounds throughput: runs/s ≈ this ÷ a run's wall time.
     pub max_concurrent_runs: usize,
     /// A failed run is retried after `run_retry_base · 2^n`, `run_max_attempts` in all.
     pub run_retry_base: Duration,
@@ -24,7 +26,7 @@ pub struct EngineConfig {
 
 #[derive(Debug, Clone)]
 pub struct OutboxConfig {
-    /// Sends in flight at once.
+    /// Sends in flight at once (each waits on the provider, then on a commit).
     pub concurrency: usize,
     pub send_timeout: Duration,
     pub backoff_base: Duration,
@@ -40,7 +42,7 @@ pub struct OutboxConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
-            max_concurrent_runs: 8,
+            max_concurrent_runs: 64,
             run_retry_base: Duration::from_secs(5),
             run_max_attempts: 5,
             shutdown_grace: Duration::from_secs(10),
@@ -56,7 +58,7 @@ impl Default for EngineConfig {
 impl Default for OutboxConfig {
     fn default() -> Self {
         Self {
-            concurrency: 16,
+            concurrency: 64,
             send_timeout: Duration::from_secs(15),
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),

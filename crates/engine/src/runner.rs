@@ -50,19 +50,20 @@ impl Runner {
     pub async fn run(&self, key: &ConversationKey, attempt: u32) -> RunResult {
         let now = self.clock.now();
         let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
-        match self
+        let ctx = match self
             .store
-            .lease_conversation(key, &self.replica_id, now, until)
+            .begin_run(key, &self.replica_id, now, until)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => return RunResult::Busy,
+            Ok(RunStart::Ready(ctx)) => *ctx,
+            Ok(RunStart::Busy) => return RunResult::Busy,
+            Ok(RunStart::Missing) => return RunResult::Done(Sends::default()),
             Err(error) => {
-                tracing::warn!(conversation = %key.conversation_id, %error, "could not lease the conversation");
+                tracing::warn!(conversation = %key.conversation_id, %error, "could not start a run");
                 return RunResult::Retry(self.retry_base);
             }
-        }
-        let result = self.run_leased(key, attempt).await;
+        };
+        let result = self.run_leased(key, ctx, attempt).await;
         if let Err(error) = self.store.release_conversation(key, &self.replica_id).await {
             // The lease expires on its own.
             tracing::warn!(conversation = %key.conversation_id, %error, "could not release the conversation's lease");
@@ -70,8 +71,8 @@ impl Runner {
         result
     }
 
-    async fn run_leased(&self, key: &ConversationKey, attempt: u32) -> RunResult {
-        match self.try_run(key, attempt).await {
+    async fn run_leased(&self, key: &ConversationKey, ctx: RunContext, attempt: u32) -> RunResult {
+        match self.try_run(key, ctx, attempt).await {
             Ok(sends) => RunResult::Done(sends),
             Err(error) if attempt < self.max_attempts => {
                 let delay = crate::backoff::backoff(attempt, self.retry_base, self.retry_base * 64);
@@ -91,10 +92,12 @@ impl Runner {
         }
     }
 
-    async fn try_run(&self, key: &ConversationKey, attempt: u32) -> Result<Sends, String> {
-        let Some(ctx) = self.store.load_run(key).await.map_err(|e| e.to_string())? else {
-            return Ok(Sends::default());
-        };
+    async fn try_run(
+        &self,
+        key: &ConversationKey,
+        ctx: RunContext,
+        attempt: u32,
+    ) -> Result<Sends, String> {
         if !ctx.conversation.is_due() || ctx.pending.is_empty() {
             return Ok(Sends::default());
         }

@@ -85,6 +85,21 @@ pub trait RunStore: Send + Sync {
     /// Gives the lease up, if `owner` still holds it.
     async fn release_conversation(&self, key: &ConversationKey, owner: &str) -> StoreResult<()>;
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>>;
+    /// Takes the lease (as [`lease_conversation`](Self::lease_conversation)) and
+    /// reads the run's context (as [`load_run`](Self::load_run)) in one step, the
+    /// way every run starts. The lease is released again unless `Ready`.
+    async fn begin_run(
+        &self,
+        key: &ConversationKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<RunStart> {
+        if !self.lease_conversation(key, owner, now, until).await? {
+            return Ok(RunStart::Busy);
+        }
+        load_leased(self, key, owner).await
+    }
     async fn commit_run(&self, commit: RunCommit) -> StoreResult<CommitOutcome>;
     /// Inbound messages of the conversation up to `up_to_seq` sent since `day_start`
     /// and since `window_start`: what per-contact limits count.
@@ -106,6 +121,23 @@ pub trait RunStore: Send + Sync {
         tenant: &TenantId,
         conversation: &ConversationId,
     ) -> StoreResult<Vec<Execution>>;
+}
+
+/// The rest of `begin_run` once `owner` holds the lease: the context, or the
+/// lease given back.
+async fn load_leased<S: RunStore + ?Sized>(
+    store: &S,
+    key: &ConversationKey,
+    owner: &str,
+) -> StoreResult<RunStart> {
+    let loaded = store.load_run(key).await;
+    if !matches!(loaded, Ok(Some(_))) {
+        store.release_conversation(key, owner).await?;
+    }
+    Ok(match loaded? {
+        Some(ctx) => RunStart::Ready(Box::new(ctx)),
+        None => RunStart::Missing,
+    })
 }
 
 #[async_trait]

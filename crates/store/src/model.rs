@@ -110,6 +110,18 @@ pub struct RunContext {
     pub agent_version: Option<Arc<AgentVersion>>,
 }
 
+/// How a run's start went (see `RunStore::begin_run`).
+#[derive(Debug, Clone)]
+pub enum RunStart {
+    /// Leased to the caller, with what the run needs (boxed: it is large and
+    /// the other answers are empty).
+    Ready(Box<RunContext>),
+    /// Another owner holds the conversation's lease.
+    Busy,
+    /// No such conversation for that tenant.
+    Missing,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionStatus {

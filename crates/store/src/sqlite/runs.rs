@@ -61,6 +61,21 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
+    /// The lease is in memory, so this is one read: `load_run` finds out whether
+    /// the conversation exists, which `lease_conversation` reads separately.
+    async fn begin_run(
+        &self,
+        key: &ConversationKey,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<RunStart> {
+        if !self.leases().take(key, owner, now, until) {
+            return Ok(RunStart::Busy);
+        }
+        crate::load_leased(self, key, owner).await
+    }
+
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {
         let (key, catalog) = (key.clone(), self.catalog().clone());
         self.read(move |conn| {

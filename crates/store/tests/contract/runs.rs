@@ -200,6 +200,48 @@ pub(crate) async fn a_conversation_lease_has_one_holder_until_it_expires(store: 
         .lease_conversation(&foreign, "x", later, later)
         .await
         .unwrap());
+
+    // begin_run leases and reads in one step: busy while another holds it, the
+    // context once free, and never another tenant's conversation.
+    let run_until = later + chrono::Duration::seconds(30);
+    assert!(matches!(
+        store.begin_run(&key, "d", later, run_until).await.unwrap(),
+        RunStart::Busy
+    ));
+    store.release_conversation(&key, "c").await.unwrap();
+    match store.begin_run(&key, "d", later, run_until).await.unwrap() {
+        RunStart::Ready(ctx) => {
+            assert_eq!(ctx.conversation.id, key.conversation_id);
+            assert_eq!(ctx.pending.len(), 1);
+        }
+        other => panic!("expected the run's context, got {other:?}"),
+    }
+    assert!(
+        !store
+            .lease_conversation(&key, "e", later, run_until)
+            .await
+            .unwrap(),
+        "begin_run took the lease"
+    );
+    assert!(!matches!(
+        store
+            .begin_run(&foreign, "x", later, run_until)
+            .await
+            .unwrap(),
+        RunStart::Ready(_)
+    ));
+    store.release_conversation(&key, "d").await.unwrap();
+    let missing = ConversationKey {
+        tenant_id: key.tenant_id.clone(),
+        conversation_id: ConversationId::new(),
+    };
+    assert!(matches!(
+        store
+            .begin_run(&missing, "d", later, run_until)
+            .await
+            .unwrap(),
+        RunStart::Missing | RunStart::Busy
+    ));
 }
 
 /// A run's commit for `key` moving its cursor from `cursor` to `to`, with the

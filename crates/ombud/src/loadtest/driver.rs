@@ -17,6 +17,7 @@ use ombud_channels::whatsapp::{sign, text_message_payload};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::procfs::{cpu_seconds, rss_bytes};
 use super::scenario::{Load, Plan};
 
 const DIALOGUE: &[&str] = &[
@@ -49,6 +50,8 @@ pub struct Outcome {
     pub timed_out: u64,
     /// From the first send to the last reply.
     pub seconds: f64,
+    /// CPU time (user + system) the servers used over the run, if known.
+    pub server_cpu_seconds: Option<f64>,
     pub replies: Histogram<u64>,
     pub webhook_times: Histogram<u64>,
     pub phases: Vec<PhaseOutcome>,
@@ -183,6 +186,7 @@ impl Driver {
             timed_out: 0,
             webhooks: 0,
             seconds: 0.0,
+            server_cpu_seconds: None,
             replies: histogram(),
             webhook_times: histogram(),
             phases: Vec::new(),
@@ -202,6 +206,7 @@ impl Driver {
             i
         };
 
+        let cpu_at_start = cpu_seconds(&self.server_pids);
         let start = Instant::now();
         let mut last_reply = start;
         let mut budget = 0.0f64;
@@ -423,6 +428,9 @@ impl Driver {
         }
         self.bar.finish_and_clear();
         out.seconds = last_reply.duration_since(start).as_secs_f64();
+        out.server_cpu_seconds = cpu_at_start
+            .zip(cpu_seconds(&self.server_pids))
+            .map(|(from, to)| to - from);
         out.phases = phase_out;
         out.windows = windows;
         Ok(out)
@@ -446,24 +454,6 @@ fn batch_payload(mut payloads: Vec<Value>) -> Value {
         }
     }
     first
-}
-
-/// The summed resident memory of these processes, from /proc (Linux only).
-pub fn rss_bytes(pids: &[u32]) -> Option<u64> {
-    let mut total = 0;
-    for pid in pids {
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        let kb: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        total += kb * 1024;
-    }
-    Some(total)
 }
 
 /// A short reason for a webhook POST that got no answer.
@@ -501,11 +491,5 @@ mod tests {
         assert_eq!(value["messages"][1]["id"], "wamid.b");
         assert_eq!(value["contacts"][1]["wa_id"], "912");
         assert_eq!(value["metadata"]["phone_number_id"], "555");
-    }
-
-    #[test]
-    fn rss_is_read_for_this_process() {
-        let rss = rss_bytes(&[std::process::id()]).unwrap();
-        assert!(rss > 1024 * 1024, "{rss}");
     }
 }

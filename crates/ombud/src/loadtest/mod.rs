@@ -6,6 +6,7 @@
 
 mod baseline;
 mod driver;
+mod procfs;
 mod scenario;
 mod sink;
 mod spawn;
@@ -232,6 +233,11 @@ fn summary(plan: &Plan, backend: &str, servers: usize, hello: Option<f64>, o: &O
             "ratio": hello.map(|h| msgs_per_sec / h),
         },
         "rss_mb": rss(o),
+        "server_cpu": o.server_cpu_seconds.map(|secs| json!({
+            "seconds": secs,
+            "cores": secs / o.seconds.max(f64::EPSILON),
+            "ms_per_msg": secs * 1000.0 / (o.answered.max(1) as f64),
+        })),
         "phases": phases,
         "timeline": timeline,
     });
@@ -356,6 +362,14 @@ pub fn table(s: &Value) -> String {
             f(&r["end"]),
             f(&r["growth_pct"]),
             f(&r["max"])
+        );
+    }
+    if s["server_cpu"].is_object() {
+        let c = &s["server_cpu"];
+        out += &format!(
+            "server CPU   {:.3} ms per message ({:.2} cores over the run)\n",
+            f(&c["ms_per_msg"]),
+            f(&c["cores"])
         );
     }
     if let Some(phases) = s["phases"].as_array().filter(|p| p.len() > 1) {

@@ -125,16 +125,22 @@ impl ComplaintStore for SqliteStore {
     ) -> StoreResult<Vec<Complaint>> {
         let (tenant, contact) = (tenant.clone(), contact.clone());
         self.read(move |conn| {
+            // Two statements, not one with `?3 = 0 or …`: a parameter that can
+            // change the plan makes SQLite recompile the statement at every bind.
+            let open = if open_only {
+                "and status not in ('resolved', 'closed', 'rejected')"
+            } else {
+                ""
+            };
             let sql = format!(
-                "select {} from complaints where tenant_id = ?1 and contact_id = ?2
-                   and (?3 = 0 or status not in ('resolved', 'closed', 'rejected'))
-                 order by created_at desc limit ?4",
+                "select {} from complaints where tenant_id = ?1 and contact_id = ?2 {open}
+                 order by created_at desc limit ?3",
                 decode::COMPLAINT_COLS
             );
             all(
                 conn,
                 &sql,
-                params![tenant.as_str(), contact.as_str(), open_only as i64, limit],
+                params![tenant.as_str(), contact.as_str(), limit],
                 decode::complaint,
             )
         })

@@ -3,7 +3,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ombud_core::*;
-use ombud_store::ContactActivity;
 use serde_json::Value;
 
 /// What a run is given: who is writing, the agent's memory, the new messages.
@@ -74,13 +73,6 @@ pub trait Tools: Send + Sync {
         number: &ComplaintNumber,
     ) -> Result<Option<Complaint>, ToolError>;
     async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError>;
-    /// The contact's messages up to `up_to_seq` since the given instants.
-    async fn activity(
-        &self,
-        up_to_seq: i64,
-        day_start: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> Result<ContactActivity, ToolError>;
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ombud_agents::{ComplaintDraft, ToolError, Tools};
 use ombud_core::*;
-use ombud_store::{ContactActivity, ConversationKey, NewComplaint, Store};
+use ombud_store::{ConversationKey, NewComplaint, Store};
 
 pub struct StoreTools<'a> {
     pub store: &'a dyn Store,
@@ -64,18 +64,6 @@ impl Tools for StoreTools<'_> {
     async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError> {
         self.store
             .complaints_of_contact(&self.tenant.id, &self.contact.id, true, 10)
-            .await
-            .map_err(tool_error)
-    }
-
-    async fn activity(
-        &self,
-        up_to_seq: i64,
-        day_start: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> Result<ContactActivity, ToolError> {
-        self.store
-            .contact_activity(self.key, up_to_seq, day_start, window_start)
             .await
             .map_err(tool_error)
     }

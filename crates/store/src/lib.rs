@@ -101,15 +101,6 @@ pub trait RunStore: Send + Sync {
         load_leased(self, key, owner).await
     }
     async fn commit_run(&self, commit: RunCommit) -> StoreResult<CommitOutcome>;
-    /// Inbound messages of the conversation up to `up_to_seq` sent since `day_start`
-    /// and since `window_start`: what per-contact limits count.
-    async fn contact_activity(
-        &self,
-        key: &ConversationKey,
-        up_to_seq: i64,
-        day_start: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> StoreResult<ContactActivity>;
     async fn conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>>;
     async fn messages(
         &self,

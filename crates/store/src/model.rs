@@ -232,13 +232,6 @@ pub struct NewComplaint {
     pub at: DateTime<Utc>,
 }
 
-/// How many messages a contact sent before the current batch, for rate limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ContactActivity {
-    pub since_day_start: u32,
-    pub in_last_window: u32,
-}
-
 /// An outbound message claimed for sending.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxItem {

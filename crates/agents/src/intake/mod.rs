@@ -103,23 +103,20 @@ impl Run<'_> {
     async fn process(&mut self) -> Result<(), AgentError> {
         let input = self.input;
         let limits = &self.config.limits;
-        let first_seq = input.messages.first().map(|m| m.seq).unwrap_or(1);
-        let day_start = input.tenant.timezone.start_of_local_day(input.now);
         let window = Duration::seconds(i64::from(limits.burst_window_secs));
-        let before = self
-            .tools
-            .activity(first_seq - 1, day_start, input.now - window)
-            .await?;
-        let (mut today, mut recent) = (before.since_day_start, before.in_last_window);
+        // One more than the limit is all the burst check needs to remember.
+        let keep = limits.burst as usize + 1;
         for message in &input.messages {
             if self.handoff {
                 break; // Staff have it now; the rest waits for them.
             }
-            today += 1;
-            recent += 1;
+            let day = input.tenant.local_date(message.created_at).to_string();
+            let (today, recent) = self
+                .state
+                .counts
+                .add(&day, message.created_at, window, keep);
             let lang = self.language_for(message);
             if today > limits.per_day {
-                let day = input.tenant.local_date(input.now).to_string();
                 if self.state.daily_notice.as_deref() != Some(day.as_str()) {
                     self.state.daily_notice = Some(day);
                     let text = self.t(&lang).limit_daily.clone();

@@ -30,6 +30,47 @@ pub struct IntakeState {
     pub daily_notice: Option<String>,
     /// No second burst notice before this instant.
     pub burst_notice_until: Option<DateTime<Utc>>,
+    /// What the per-contact limits count.
+    pub counts: Counts,
+}
+
+/// The contact's messages the agent has seen, for its limits: kept here, with
+/// the dialogue, rather than counted in the store on every run (a count that
+/// grew with the conversation, and a read per run). Messages that arrive while
+/// staff hold the conversation are not the agent's and are not counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Counts {
+    /// The tenant-local day that `today` counts.
+    pub day: Option<String>,
+    pub today: u32,
+    /// When the latest messages arrived, oldest first; only as many as the
+    /// burst limit needs to be told apart from one more.
+    pub recent: Vec<DateTime<Utc>>,
+}
+
+impl Counts {
+    /// Counts a message that arrived at `at` on local day `day`; returns the
+    /// messages of that day and those within `window` before `at`, this one
+    /// included. `keep` bounds how many arrival times are remembered.
+    pub fn add(
+        &mut self,
+        day: &str,
+        at: DateTime<Utc>,
+        window: chrono::Duration,
+        keep: usize,
+    ) -> (u32, u32) {
+        if self.day.as_deref() != Some(day) {
+            self.day = Some(day.to_owned());
+            self.today = 0;
+        }
+        self.today += 1;
+        self.recent.retain(|t| *t > at - window);
+        self.recent.push(at);
+        let excess = self.recent.len().saturating_sub(keep.max(1));
+        self.recent.drain(..excess);
+        (self.today, self.recent.len() as u32)
+    }
 }
 
 impl IntakeState {

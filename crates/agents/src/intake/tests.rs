@@ -4,7 +4,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use ombud_core::*;
-use ombud_store::ContactActivity;
 
 use super::*;
 use crate::{ToolError, Tools};
@@ -12,7 +11,6 @@ use crate::{ToolError, Tools};
 struct FakeTools {
     categories: Vec<Category>,
     created: Mutex<Vec<(String, Complaint)>>,
-    before: ContactActivity,
 }
 
 fn category(slug: &str, en: &str, keywords: &[&str]) -> Category {
@@ -39,7 +37,6 @@ impl FakeTools {
                 ),
             ],
             created: Mutex::new(Vec::new()),
-            before: ContactActivity::default(),
         }
     }
 }
@@ -97,14 +94,6 @@ impl Tools for FakeTools {
             .map(|(_, c)| c.clone())
             .collect())
     }
-    async fn activity(
-        &self,
-        _: i64,
-        _: DateTime<Utc>,
-        _: DateTime<Utc>,
-    ) -> Result<ContactActivity, ToolError> {
-        Ok(self.before)
-    }
 }
 
 fn tenant() -> Arc<Tenant> {
@@ -120,6 +109,10 @@ fn tenant() -> Arc<Tenant> {
 }
 
 fn message(seq: i64, body: &str, kind: MessageKind) -> Message {
+    message_at(seq, body, kind, Utc::now())
+}
+
+fn message_at(seq: i64, body: &str, kind: MessageKind, at: DateTime<Utc>) -> Message {
     Message {
         id: MessageId::new(),
         tenant_id: TenantId::new(),
@@ -133,7 +126,7 @@ fn message(seq: i64, body: &str, kind: MessageKind) -> Message {
         in_reply_to: None,
         status: DeliveryStatus::Received,
         error: None,
-        created_at: Utc::now(),
+        created_at: at,
     }
 }
 
@@ -156,7 +149,15 @@ impl Chat {
             state: serde_json::json!({}),
             language: None,
             seq: 0,
-            config: IntakeConfig::default(),
+            // A test types faster than a citizen; limits are tested on their own.
+            config: IntakeConfig {
+                limits: Limits {
+                    per_day: 1000,
+                    burst: 1000,
+                    burst_window_secs: 60,
+                },
+                ..IntakeConfig::default()
+            },
             handed_off: false,
             conversation_id: ConversationId::new(),
         }
@@ -332,15 +333,49 @@ async fn limits_answer_once_then_stay_quiet() {
     assert!(r[2].contains("very fast"));
 
     let mut chat = Chat::new();
-    chat.tools.before = ContactActivity {
-        since_day_start: 20,
-        in_last_window: 0,
-    };
-    let r = chat.send_batch(&["help", "help"]).await;
-    assert_eq!(r.len(), 1, "{r:?}");
-    assert!(r[0].contains("many messages today"));
+    chat.config.limits.per_day = 2;
+    let r = chat.send_batch(&["help", "help", "help"]).await;
+    assert_eq!(r.len(), 3, "two answers and the notice: {r:?}");
+    assert!(r[2].contains("many messages today"));
     let r = chat.send("help").await;
     assert!(r.is_empty(), "the notice goes out once a day: {r}");
+}
+
+#[tokio::test]
+async fn limits_count_by_when_messages_arrived_across_runs() {
+    // 06:00 UTC on 23 Nov is 11:30 in Pune; the next local day starts at
+    // 18:30 UTC.
+    let at = |h: u32, m: u32, s: u32| Utc.with_ymd_and_hms(2026, 11, 23, h, m, s).unwrap();
+    let mut chat = Chat::new();
+    chat.config.limits = Limits {
+        per_day: 3,
+        burst: 2,
+        burst_window_secs: 60,
+    };
+    let say = |chat: &mut Chat, when, body: &str| {
+        chat.seq += 1;
+        message_at(chat.seq, body, MessageKind::Text, when)
+    };
+    // Two within a minute, each in a run of its own: both answered.
+    for s in [0, 10] {
+        let m = say(&mut chat, at(6, 0, s), "help");
+        assert_eq!(chat.run(vec![m]).await.len(), 1);
+    }
+    // A third within that minute is over the burst limit.
+    let m = say(&mut chat, at(6, 0, 20), "help");
+    let r = chat.run(vec![m]).await;
+    assert!(r.len() == 1 && r[0].contains("very fast"), "{r:?}");
+    // A minute later the window has moved on, but this is the day's fourth.
+    let m = say(&mut chat, at(6, 2, 0), "help");
+    let r = chat.run(vec![m]).await;
+    assert!(
+        r.len() == 1 && r[0].contains("many messages today"),
+        "{r:?}"
+    );
+    // After local midnight the day counts afresh.
+    let m = say(&mut chat, at(18, 31, 0), "help");
+    let r = chat.run(vec![m]).await;
+    assert!(r.len() == 1 && r[0].starts_with("You can"), "{r:?}");
 }
 
 #[tokio::test]

@@ -72,11 +72,13 @@ pub async fn spawn(
     };
     let store = open_store(&config).await?;
     // The built-in limits (20 a day, 5 a minute) would silence a load test.
+    // The burst window is short because the agent remembers each arrival
+    // within it (up to the burst limit) in the conversation's state.
     let intake = IntakeConfig {
         limits: Limits {
             per_day: 1_000_000,
             burst: 1_000_000,
-            burst_window_secs: 60,
+            burst_window_secs: 1,
         },
         ..IntakeConfig::default()
     };

@@ -265,31 +265,6 @@ impl RunStore for PgStore {
         Ok(CommitOutcome::Committed { replies, claimed })
     }
 
-    async fn contact_activity(
-        &self,
-        key: &ConversationKey,
-        up_to_seq: i64,
-        day_start: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> StoreResult<ContactActivity> {
-        let (day, window): (i64, i64) = sqlx::query_as(
-            "select count(*), count(*) filter (where created_at >= $5) from messages
-             where conversation_id = $1 and tenant_id = $2 and direction = 'inbound'
-               and seq <= $3 and created_at >= $4",
-        )
-        .bind(key.conversation_id.as_str())
-        .bind(key.tenant_id.as_str())
-        .bind(up_to_seq)
-        .bind(day_start)
-        .bind(window_start)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(ContactActivity {
-            since_day_start: day as u32,
-            in_last_window: window as u32,
-        })
-    }
-
     async fn conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
         let sql = format!(
             "select {} from conversations where tenant_id = $1 order by created_at",

@@ -264,39 +264,6 @@ impl RunStore for SqliteStore {
         .await
     }
 
-    async fn contact_activity(
-        &self,
-        key: &ConversationKey,
-        up_to_seq: i64,
-        day_start: DateTime<Utc>,
-        window_start: DateTime<Utc>,
-    ) -> StoreResult<ContactActivity> {
-        let key = key.clone();
-        self.read(move |conn| {
-            let (day, window): (i64, i64) = conn
-                .prepare_cached(
-                    "select count(*), coalesce(sum(created_at >= ?5), 0) from messages
-                     where conversation_id = ?1 and tenant_id = ?2 and direction = 'inbound'
-                       and seq <= ?3 and created_at >= ?4",
-                )?
-                .query_row(
-                    params![
-                        key.conversation_id.as_str(),
-                        key.tenant_id.as_str(),
-                        up_to_seq,
-                        time_text(day_start),
-                        time_text(window_start)
-                    ],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )?;
-            Ok(ContactActivity {
-                since_day_start: day as u32,
-                in_last_window: window as u32,
-            })
-        })
-        .await
-    }
-
     async fn conversations(&self, tenant: &TenantId) -> StoreResult<Vec<Conversation>> {
         let tenant = tenant.clone();
         self.read(move |conn| {

@@ -124,6 +124,21 @@ impl SqliteStore {
         self.inner.writer.submit(f).await
     }
 
+    /// Runs `f` on the writer's connection, as a job of its current group,
+    /// for the reads every message makes. In WAL mode a read connection throws
+    /// its page cache away whenever anything was committed since its last
+    /// read, which under load is every time, so each of its reads starts cold
+    /// (~50 µs for a run's context, measured); the writer's cache stays warm.
+    /// `f` sees the group's earlier writes, and its answer is released only
+    /// once they are committed, as for any job; it must not write.
+    pub(crate) async fn read_warm<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnMut(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.inner.writer.submit(f).await
+    }
+
     /// Runs `f` on a pooled read connection on a blocking thread.
     pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where

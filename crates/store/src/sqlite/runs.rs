@@ -78,7 +78,7 @@ impl RunStore for SqliteStore {
 
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {
         let (key, catalog) = (key.clone(), self.catalog().clone());
-        self.read(move |conn| {
+        self.read_warm(move |conn| {
             let t = key.tenant_id.as_str();
             let sql = format!(
                 "select {} from conversations where id = ?1 and tenant_id = ?2",

@@ -12,6 +12,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "conversation_leases",
         include_str!("migrations/0002_conversation_leases.sql"),
     ),
+    (
+        3,
+        "conversations_by_creation",
+        include_str!("migrations/0003_conversations_by_creation.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

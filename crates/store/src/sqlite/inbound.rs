@@ -74,13 +74,14 @@ fn store_message(
             id
         }
     };
-    let open: Option<(String, String)> = conn
+    let open: Option<(String, String, i64)> = conn
         .prepare_cached(
-            "select id, state from conversations where contact_id = ?1 and state != 'closed'",
+            "select id, state, inbound_seq from conversations
+             where contact_id = ?1 and state != 'closed'",
         )?
-        .query_row([&contact_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row([&contact_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
-    let (conversation_id, state) = match open {
+    let (conversation_id, state, last_seq) = match open {
         Some(found) => found,
         None => {
             let id = ConversationId::new().to_string();
@@ -89,15 +90,17 @@ fn store_message(
                  values (?1, ?2, ?3, ?4, 'bot', ?5, ?5)",
             )?
             .execute(params![id, tenant, channel.id.as_str(), contact_id, now])?;
-            (id, "bot".to_owned())
+            (id, "bot".to_owned(), 0)
         }
     };
-    let seq: i64 = conn
-        .prepare_cached(
-            "update conversations set inbound_seq = inbound_seq + 1, last_inbound_at = ?2, updated_at = ?2
-             where id = ?1 returning inbound_seq",
-        )?
-        .query_row(params![conversation_id, now], |r| r.get(0))?;
+    // The single writer runs this, so nothing moves the counter in between;
+    // no `returning`, which SQLite buffers in a temporary table.
+    let seq = last_seq + 1;
+    conn.prepare_cached(
+        "update conversations set inbound_seq = ?3, last_inbound_at = ?2, updated_at = ?2
+         where id = ?1",
+    )?
+    .execute(params![conversation_id, now, seq])?;
     let message_id = MessageId::new();
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,

@@ -208,14 +208,12 @@ impl RunStore for SqliteStore {
                     at
                 ])?;
                 let entry = RunCommit::outbox_entry(claim_until);
-                let row = conn
-                    .prepare_cached(
-                        "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
-                            attempts, lease_until, next_attempt_at, created_at, updated_at)
-                         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8) returning id",
-                    )?
-                    .query_row(
-                        params![
+                conn.prepare_cached(
+                    "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
+                        attempts, lease_until, next_attempt_at, created_at, updated_at)
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?8)",
+                )?
+                .execute(params![
                             t,
                             channel_id,
                             c,
@@ -224,9 +222,8 @@ impl RunStore for SqliteStore {
                             entry.attempts,
                             entry.lease_until.map(time_text),
                             at
-                        ],
-                        |r| r.get::<_, i64>(0),
-                    )?;
+                        ])?;
+                let row = conn.last_insert_rowid();
                 if claim_until.is_some() {
                     claimed.push(commit.claimed_send(row, &channel_id, &id, &to, &reply.body)?);
                 }

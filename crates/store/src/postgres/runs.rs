@@ -15,7 +15,7 @@ impl RunStore for PgStore {
             "select tenant_id, id from conversations
              where state = 'bot' and inbound_seq > run_cursor
                and (lease_until is null or lease_until < $1)
-             order by updated_at",
+             order by last_inbound_at",
         )
         .bind(now)
         .fetch_all(&self.pool)

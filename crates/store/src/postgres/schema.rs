@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "conversations_by_creation",
         include_str!("migrations/0003_conversations_by_creation.sql"),
     ),
+    (
+        4,
+        "due_by_last_inbound",
+        include_str!("migrations/0004_due_by_last_inbound.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -20,7 +20,7 @@ impl RunStore for SqliteStore {
                     conn,
                     "select tenant_id, id from conversations
                      where state = 'bot' and inbound_seq > run_cursor
-                     order by updated_at",
+                     order by last_inbound_at",
                     [],
                     |r| {
                         Ok(ConversationKey {

@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "conversations_by_creation",
         include_str!("migrations/0003_conversations_by_creation.sql"),
     ),
+    (
+        4,
+        "due_by_last_inbound",
+        include_str!("migrations/0004_due_by_last_inbound.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

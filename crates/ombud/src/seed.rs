@@ -88,41 +88,47 @@ pub async fn run(
 }
 
 /// Commits an empty run over the conversation's pending messages. A concurrent
-/// seed task may have done it first (the cursor moved): that is fine.
+/// seed task of the same contact may move the cursor first, over fewer messages
+/// than are pending now: then this loads again and handles the rest, so no
+/// seeded message is left for a server to answer.
 async fn mark_handled(store: &dyn Store, key: &ombud_store::ConversationKey) -> anyhow::Result<()> {
-    let Some(ctx) = store.load_run(key).await? else {
-        return Ok(());
-    };
-    let (Some(first), Some(last)) = (ctx.pending.first(), ctx.pending.last()) else {
-        return Ok(());
-    };
-    let now = chrono::Utc::now();
-    store
-        .commit_run(ombud_store::RunCommit {
-            tenant_id: key.tenant_id.clone(),
-            conversation_id: key.conversation_id.clone(),
-            expected_cursor: ctx.conversation.run_cursor,
-            new_cursor: last.seq,
-            agent_state: ctx.conversation.agent_state.clone(),
-            state: ctx.conversation.state,
-            contact_language: None,
-            replies: Vec::new(),
-            execution: ombud_store::NewExecution {
-                id: ExecutionId::new(),
-                agent_version_id: ctx.agent_version.as_ref().map(|v| v.id.clone()),
-                from_seq: first.seq,
-                to_seq: last.seq,
-                status: ombud_store::ExecutionStatus::Ok,
-                output: serde_json::json!({"seeded": true}),
-                error: None,
-                attempts: 1,
-                started_at: now,
-                finished_at: now,
-            },
-            events: Vec::new(),
-            at: now,
-            claim_sends_until: None,
-        })
-        .await?;
-    Ok(())
+    loop {
+        let Some(ctx) = store.load_run(key).await? else {
+            return Ok(());
+        };
+        let (Some(first), Some(last)) = (ctx.pending.first(), ctx.pending.last()) else {
+            return Ok(());
+        };
+        let now = chrono::Utc::now();
+        let outcome = store
+            .commit_run(ombud_store::RunCommit {
+                tenant_id: key.tenant_id.clone(),
+                conversation_id: key.conversation_id.clone(),
+                expected_cursor: ctx.conversation.run_cursor,
+                new_cursor: last.seq,
+                agent_state: ctx.conversation.agent_state.clone(),
+                state: ctx.conversation.state,
+                contact_language: None,
+                replies: Vec::new(),
+                execution: ombud_store::NewExecution {
+                    id: ExecutionId::new(),
+                    agent_version_id: ctx.agent_version.as_ref().map(|v| v.id.clone()),
+                    from_seq: first.seq,
+                    to_seq: last.seq,
+                    status: ombud_store::ExecutionStatus::Ok,
+                    output: serde_json::json!({"seeded": true}),
+                    error: None,
+                    attempts: 1,
+                    started_at: now,
+                    finished_at: now,
+                },
+                events: Vec::new(),
+                at: now,
+                claim_sends_until: None,
+            })
+            .await?;
+        if let ombud_store::CommitOutcome::Committed { .. } = outcome {
+            return Ok(());
+        }
+    }
 }

@@ -72,6 +72,10 @@ pub struct LoadtestArgs {
     /// Milliseconds between gatherings of due messages into webhooks.
     #[arg(long)]
     pub flush_ms: Option<u64>,
+    /// With --spawn: store this many messages (each with its complaint, spread
+    /// over the tenants) before the load, to see how cost grows with the data.
+    #[arg(long, default_value_t = 0)]
+    pub preload: usize,
     /// Seconds to measure the HTTP-only baseline (0: skip it).
     #[arg(long)]
     pub baseline_secs: Option<f64>,
@@ -114,6 +118,7 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
             args.replicas.max(1),
             args.database_url.as_deref(),
             &sink_url,
+            args.preload,
         )
         .await?;
         let targets = s.targets.clone();
@@ -170,7 +175,9 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
             }
         }
     }
-    Ok(summary(&plan, &backend, servers, hello, &outcome))
+    let mut summary = summary(&plan, &backend, servers, hello, &outcome);
+    summary["preloaded_messages"] = json!(args.preload);
+    Ok(summary)
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {

@@ -54,6 +54,7 @@ pub async fn spawn(
     replicas: usize,
     database_url: Option<&str>,
     sink_url: &str,
+    preload: usize,
 ) -> anyhow::Result<Spawned> {
     let dir = tempfile::Builder::new()
         .prefix("ombud-loadtest")
@@ -125,6 +126,9 @@ pub async fn spawn(
         .await?;
         channels.push((channel.webhook_path(), secret, phone));
     }
+    if preload > 0 {
+        preload_history(store.as_ref(), tenants, preload).await?;
+    }
     drop(store);
 
     let exe = std::env::current_exe().context("finding the ombud binary")?;
@@ -185,6 +189,29 @@ pub async fn spawn(
         }
     }
     Ok(spawned)
+}
+
+/// Stores `total` messages, each with its complaint, spread evenly over the
+/// tenants and over a quarter as many contacts (not the load's citizens), as
+/// `ombud seed` does: history the servers find but do not answer again.
+async fn preload_history(
+    store: &dyn ombud_store::Store,
+    tenants: usize,
+    total: usize,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    eprintln!("preloading {total} stored messages…");
+    for i in 0..tenants {
+        let share = total / tenants + usize::from(i < total % tenants);
+        if share > 0 {
+            crate::seed::run(store, &format!("load{i}"), share, (share / 4).max(1)).await?;
+        }
+    }
+    eprintln!(
+        "preloaded {total} stored messages in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// A complaint prefix per tenant index: LA, LB, … LZ, LBA, …

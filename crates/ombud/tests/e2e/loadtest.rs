@@ -8,26 +8,8 @@ use crate::helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_smoke_scenario_loses_and_duplicates_nothing() {
     let db = TestDb::new().await;
-    let mut args: Vec<String> = ["loadtest", "--spawn", "--scenario", "smoke", "--json"]
-        .map(String::from)
-        .to_vec();
-    if db.is_postgres() {
-        let base = std::env::var("OMBUD_TEST_DATABASE_URL").unwrap();
-        args.extend([
-            "--replicas".into(),
-            "2".into(),
-            "--database-url".into(),
-            base,
-        ]);
-    }
     let started = std::time::Instant::now();
-    let (code, summary, err) = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli_env(&[], &args)
-    })
-    .await
-    .unwrap();
-    assert_eq!(code, 0, "{err}\n{summary}");
+    let summary = smoke(&db, &[]).await;
     assert_eq!(summary["scenario"], "smoke");
     assert_eq!(summary["tenants"], 2);
     assert_eq!(summary["sent"], 160, "{summary}");
@@ -52,6 +34,44 @@ async fn the_smoke_scenario_loses_and_duplicates_nothing() {
         "the smoke run must stay small: {:?}",
         started.elapsed()
     );
+}
+
+/// Preloaded history (each message with its complaint) is stored, and none of
+/// it is answered: a reply to a preloaded contact would count as duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preloaded_history_is_stored_and_not_answered() {
+    let db = TestDb::new().await;
+    let summary = smoke(&db, &["--preload", "300", "--baseline-secs", "0"]).await;
+    assert_eq!(summary["preloaded_messages"], 300, "{summary}");
+    assert_eq!(summary["answered"], 160, "{summary}");
+    assert_eq!(summary["duplicated"], 0, "{summary}");
+}
+
+/// Runs the smoke scenario with `extra` flags (on the PostgreSQL pass, two
+/// replicas on the test server); asserts it exited 0 and returns its summary.
+async fn smoke(db: &TestDb, extra: &[&str]) -> serde_json::Value {
+    let mut args: Vec<String> = ["loadtest", "--spawn", "--scenario", "smoke", "--json"]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect();
+    if db.is_postgres() {
+        let base = std::env::var("OMBUD_TEST_DATABASE_URL").unwrap();
+        args.extend([
+            "--replicas".into(),
+            "2".into(),
+            "--database-url".into(),
+            base,
+        ]);
+    }
+    let (code, summary, err) = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli_env(&[], &args)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}\n{summary}");
+    summary
 }
 
 /// The server answers the webhooks, but its replies go to another Graph API than

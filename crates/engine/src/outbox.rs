@@ -84,17 +84,26 @@ impl OutboxSender {
                 }
                 continue;
             }
+            // Hold the permits before claiming: a claimed send is marked as
+            // being sent, so each one must go out now. Runs deliver their own
+            // sends with these permits too, and took some while the claim was
+            // in flight; claims without a permit then sat out their lease.
+            let Ok(mut reserved) = permits.clone().try_acquire_many_owned(free as u32) else {
+                continue;
+            };
             let now = self.clock.now();
             let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
             let claimed = match self.store.claim_outbox(now, now + lease, free as u32).await {
                 Ok(items) => items,
                 Err(e) => {
+                    drop(reserved);
                     tracing::error!(error = %e, "could not claim outbox items");
                     self.pause(&stop, self.config.poll_interval).await;
                     continue;
                 }
             };
             if claimed.is_empty() {
+                drop(reserved);
                 let wait = match self.store.next_outbox_due().await {
                     Ok(Some(at)) => (at - now).to_std().unwrap_or_default(),
                     _ => self.config.poll_interval,
@@ -102,8 +111,9 @@ impl OutboxSender {
                 self.pause(&stop, wait.min(self.config.poll_interval)).await;
                 continue;
             }
-            for item in claimed {
-                let Ok(permit) = permits.clone().try_acquire_owned() else {
+            let mut claimed = claimed.into_iter();
+            for item in claimed.by_ref() {
+                let Some(permit) = reserved.split(1) else {
                     break;
                 };
                 let this = self.clone();
@@ -111,6 +121,13 @@ impl OutboxSender {
                     this.deliver(item).await;
                     drop(permit);
                 });
+            }
+            // More than asked for (never, by the limit): back to the outbox.
+            let rest: Vec<i64> = claimed.map(|i| i.id).collect();
+            if !rest.is_empty() {
+                if let Err(e) = self.store.release_outbox(rest).await {
+                    tracing::error!(error = %e, "could not return claimed sends to the outbox");
+                }
             }
         }
     }

@@ -231,9 +231,8 @@ fn checkpoint(conn: &Connection, restart_past: i64) -> rusqlite::Result<bool> {
         return Ok(false);
     }
     if let Some(path) = conn.path() {
-        // Any descriptor's fsync flushes the file's dirty pages; should this
-        // fail, the restart syncs them itself, as before.
-        if let Err(e) = std::fs::File::open(path).and_then(|f| f.sync_all()) {
+        // Should this fail, the restart syncs the pages itself, as before.
+        if let Err(e) = sync_filesystem_of(Path::new(path)) {
             tracing::warn!(error = %e, "could not sync the database before a WAL restart");
         }
     }
@@ -248,6 +247,27 @@ fn checkpoint(conn: &Connection, restart_past: i64) -> rusqlite::Result<bool> {
     }
     let busy: i64 = conn.query_row("pragma wal_checkpoint(restart)", [], |r| r.get(0))?;
     Ok(busy == 0)
+}
+
+/// Flushes the dirty pages of the filesystem holding `db` (the database's
+/// among them) to disk. Not through a descriptor of the database file itself:
+/// closing one would drop every POSIX lock this process holds on the file,
+/// SQLite's included, and another process could then take the database as
+/// unused (and, closing, delete the WAL still in use here). The directory's
+/// descriptor holds no lock.
+#[cfg(target_os = "linux")]
+fn sync_filesystem_of(db: &Path) -> std::io::Result<()> {
+    let dir = match db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::File::open(dir)?;
+    Ok(rustix::fs::syncfs(&dir)?)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem_of(_db: &Path) -> std::io::Result<()> {
+    Ok(())
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {

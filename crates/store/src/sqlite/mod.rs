@@ -220,10 +220,12 @@ fn start_checkpointer(conn: Connection, stop: Arc<AtomicBool>) -> StoreResult<()
 /// A restart holds the writer while it copies what the passive pass left and
 /// syncs the database file, and that sync used to carry every page the pass
 /// had copied: 30–120 ms a restart, longer as the run went on (the disk busier
-/// with the WAL's own writes). So before restarting, the database file is
-/// synced and the frames written meanwhile copied, both without the writer
-/// held; the restart then syncs only what is left (measured in a 150 s soak
-/// at 1,729 msgs/s: a restart's median stall 32–118 ms before, 15–49 ms after).
+/// with the WAL's own writes). So before restarting, the filesystem holding
+/// the database is synced (the WAL's pages with it; on a filesystem shared
+/// with other busy writers, theirs too) and the frames written meanwhile are
+/// copied, both without the writer held; the restart then syncs only what is
+/// left (measured in a 150 s soak at 1,729 msgs/s: a restart's median stall
+/// 32–118 ms before, 15–49 ms after).
 /// Returns whether it restarted the WAL.
 fn checkpoint(conn: &Connection, restart_past: i64) -> rusqlite::Result<bool> {
     let frames: i64 = conn.query_row("pragma wal_checkpoint(passive)", [], |r| r.get(1))?;

@@ -111,23 +111,14 @@ impl OutboxSender {
                 self.pause(&stop, wait.min(self.config.poll_interval)).await;
                 continue;
             }
-            let mut claimed = claimed.into_iter();
-            for item in claimed.by_ref() {
-                let Some(permit) = reserved.split(1) else {
-                    break;
-                };
+            // The store claims at most `free` (its contract), one permit each.
+            let permits_for_claims = std::iter::from_fn(|| reserved.split(1));
+            for (item, permit) in claimed.into_iter().zip(permits_for_claims) {
                 let this = self.clone();
                 tracker.spawn(async move {
                     this.deliver(item).await;
                     drop(permit);
                 });
-            }
-            // More than asked for (never, by the limit): back to the outbox.
-            let rest: Vec<i64> = claimed.map(|i| i.id).collect();
-            if !rest.is_empty() {
-                if let Err(e) = self.store.release_outbox(rest).await {
-                    tracing::error!(error = %e, "could not return claimed sends to the outbox");
-                }
             }
         }
     }

@@ -88,7 +88,7 @@ pub async fn spawn(
         let (tenant, _) = provision::create_tenant(
             store.as_ref(),
             NewTenant {
-                slug: TenantSlug::parse(&format!("load{i}"))?,
+                slug: TenantSlug::parse(&slug(i))?,
                 name: format!("Load Test Office {i}"),
                 complaint_prefix: ComplaintPrefix::parse(&prefix(i))?,
                 default_language: Language::en(),
@@ -204,7 +204,7 @@ async fn preload_history(
     for i in 0..tenants {
         let share = total / tenants + usize::from(i < total % tenants);
         if share > 0 {
-            crate::seed::run(store, &format!("load{i}"), share, (share / 4).max(1)).await?;
+            crate::seed::run(store, &slug(i), share, (share / 4).max(1)).await?;
         }
     }
     eprintln!(
@@ -212,6 +212,11 @@ async fn preload_history(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The slug of the tenant with index `i`.
+fn slug(i: usize) -> String {
+    format!("load{i}")
 }
 
 /// A complaint prefix per tenant index: LA, LB, … LZ, LBA, …

@@ -64,12 +64,7 @@ async fn smoke(db: &TestDb, extra: &[&str]) -> serde_json::Value {
             base,
         ]);
     }
-    let (code, summary, err) = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli_env(&[], &args)
-    })
-    .await
-    .unwrap();
+    let (code, summary, err) = loadtest(args).await;
     assert_eq!(code, 0, "{err}\n{summary}");
     summary
 }
@@ -101,12 +96,7 @@ async fn replies_that_never_arrive_are_lost_and_the_run_fails() {
         "0".into(),
         "--json".into(),
     ];
-    let (code, summary, err) = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli_env(&[], &args)
-    })
-    .await
-    .unwrap();
+    let (code, summary, err) = loadtest(args).await;
     assert_ne!(code, 0, "a run with lost replies must fail: {summary}");
     assert!(err.contains("3 message(s) lost"), "{err}");
     assert_eq!(summary["acknowledged"], 3, "{summary}");
@@ -147,12 +137,7 @@ async fn refused_webhooks_are_lost_with_the_reason() {
         "0".into(),
         "--json".into(),
     ];
-    let (code, summary, err) = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run_cli_env(&[], &args)
-    })
-    .await
-    .unwrap();
+    let (code, summary, err) = loadtest(args).await;
     assert_ne!(code, 0, "a run with refused webhooks must fail: {summary}");
     assert!(err.contains("2 message(s) lost"), "{err}");
     assert_eq!(summary["acknowledged"], 0, "{summary}");
@@ -160,4 +145,15 @@ async fn refused_webhooks_are_lost_with_the_reason() {
     assert_eq!(summary["lost_timed_out"], 0, "{summary}");
     assert!(graph.delivered().is_empty());
     app.stop().await;
+}
+
+/// Runs `ombud` with `args` on a blocking thread (the load test starts its own
+/// servers and runtime); returns its exit code, JSON output and stderr.
+async fn loadtest(args: Vec<String>) -> (i32, serde_json::Value, String) {
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_cli_env(&[], &args)
+    })
+    .await
+    .unwrap()
 }

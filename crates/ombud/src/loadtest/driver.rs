@@ -48,6 +48,9 @@ pub struct Outcome {
     pub refused: std::collections::BTreeMap<String, u64>,
     /// Messages lost because no reply came within the reply timeout.
     pub timed_out: u64,
+    /// Citizens that left and were replaced by new ones (timed loads with
+    /// `renew_after`).
+    pub renewed: u64,
     /// From the first send to the last reply.
     pub seconds: f64,
     /// CPU time (user + system) the servers used over the run, if known.
@@ -120,12 +123,13 @@ impl Driver {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() % 1_000_000_000)
             .unwrap_or_default();
+        let phone_of = |number: usize| format!("91{:010}", 8_000_000_000u64 + number as u64);
         let mut citizens = Vec::with_capacity(plan.citizens());
         let mut by_phone = HashMap::with_capacity(plan.citizens());
         for _ in 0..plan.contacts {
             for t in 0..plan.tenants {
                 let number = citizens.len();
-                let phone = format!("91{:010}", 8_000_000_000u64 + number as u64);
+                let phone = phone_of(number);
                 by_phone.insert(phone.clone(), number);
                 citizens.push(Citizen {
                     tenant: t,
@@ -138,10 +142,13 @@ impl Driver {
             }
         }
         let mut ready: VecDeque<usize> = (0..citizens.len()).collect();
+        // The number the next new citizen gets (`renew_after`).
+        let mut next_number = citizens.len();
         let (phases, per_citizen) = match &plan.load {
             Load::Count { messages } => (Vec::new(), Some(*messages)),
-            Load::Timed { phases } => (phases.clone(), None),
+            Load::Timed { phases, .. } => (phases.clone(), None),
         };
+        let renew_after = plan.renew_after();
         let mut phase_out: Vec<PhaseOutcome> = if phases.is_empty() {
             vec![PhaseOutcome {
                 name: "all".into(),
@@ -184,6 +191,7 @@ impl Driver {
             duplicated: 0,
             refused: Default::default(),
             timed_out: 0,
+            renewed: 0,
             webhooks: 0,
             seconds: 0.0,
             server_cpu_seconds: None,
@@ -245,6 +253,16 @@ impl Driver {
                     out.answered += 1;
                     last_reply = last_reply.max(at);
                     self.bar.inc(1);
+                    if renew_after.is_some_and(|m| c.sent >= m) {
+                        // This citizen is done; a new one writes from its slot.
+                        by_phone.remove(&c.phone);
+                        c.number = next_number;
+                        c.phone = phone_of(next_number);
+                        c.sent = 0;
+                        by_phone.insert(c.phone.clone(), n);
+                        next_number += 1;
+                        out.renewed += 1;
+                    }
                     let more = per_citizen.is_none_or(|m| c.sent < m);
                     if more && !c.retired {
                         ready.push_back(n);

@@ -57,7 +57,9 @@ pub struct LoadtestArgs {
     /// Simulated citizens per tenant.
     #[arg(long)]
     pub contacts: Option<usize>,
-    /// Messages each citizen sends (a complaint dialogue, repeated).
+    /// Messages each citizen sends (a complaint dialogue of 4, repeated). In a
+    /// timed run (--duration, or a timed preset), a citizen that has sent this
+    /// many is replaced by a new one, with a new phone number.
     #[arg(long)]
     pub messages: Option<usize>,
     /// Target rate in messages per second (default: as fast as replies come).
@@ -222,6 +224,8 @@ fn summary(plan: &Plan, backend: &str, servers: usize, hello: Option<f64>, o: &O
         "servers": servers,
         "tenants": plan.tenants,
         "contacts": plan.citizens(),
+        "renew_after": plan.renew_after(),
+        "contacts_renewed": o.renewed,
         "batch": plan.batch,
         "sent": o.sent,
         "acknowledged": o.acknowledged,
@@ -295,7 +299,7 @@ fn rss(o: &Outcome) -> Value {
 /// Seconds after the spike phase ends until every later one-second window's
 /// reply p99 is under `limit`; None if that never happens.
 fn recovery(plan: &Plan, o: &Outcome, limit: f64) -> Option<f64> {
-    let scenario::Load::Timed { phases } = &plan.load else {
+    let scenario::Load::Timed { phases, .. } = &plan.load else {
         return None;
     };
     let spike = phases.iter().position(|p| p.name == "spike")?;

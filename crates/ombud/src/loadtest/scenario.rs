@@ -11,6 +11,9 @@ const FLUSH_BUSY: u64 = 5;
 
 pub const SEED_RATE: f64 = 500.0 * 50.0 / 60.0;
 
+/// Messages in the citizens' dialogue (see the driver): one complaint.
+pub const DIALOGUE_MESSAGES: usize = 4;
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
     /// A few citizens of two tenants, a short dialogue each, as fast as replies
@@ -25,7 +28,8 @@ pub enum Scenario {
     /// Steady rate, then 20× for 30 s, then steady again: how fast p99 recovers.
     Spike,
     /// A long run at a fixed rate (`--rate`, `--duration`): memory and p99 must
-    /// stay flat.
+    /// stay flat. Citizens come and go: each files one complaint (the 4-message
+    /// dialogue) and a new citizen takes its place.
     Soak,
 }
 
@@ -54,7 +58,13 @@ pub enum Load {
     /// was answered.
     Count { messages: usize },
     /// Phases of a given length and rate (`None`: as fast as replies come).
-    Timed { phases: Vec<Phase> },
+    /// With `renew_after`, a citizen that has sent that many messages leaves
+    /// and a new one (a new phone number, so a new contact and conversation)
+    /// takes its place; without, the same citizens write for the whole run.
+    Timed {
+        phases: Vec<Phase>,
+        renew_after: Option<usize>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -88,7 +98,10 @@ pub struct Overrides {
 
 impl Plan {
     pub fn new(scenario: Option<Scenario>, o: &Overrides) -> anyhow::Result<Self> {
-        let timed = |phases: Vec<Phase>| Load::Timed { phases };
+        let timed = |phases: Vec<Phase>| Load::Timed {
+            phases,
+            renew_after: None,
+        };
         let mut plan = match scenario {
             None => Plan {
                 scenario,
@@ -167,7 +180,10 @@ impl Plan {
                 contacts: 40,
                 batch: 25,
                 flush_ms: FLUSH_BUSY,
-                load: timed(vec![Phase::new("soak", 600.0, Some(1000.0))]),
+                load: Load::Timed {
+                    phases: vec![Phase::new("soak", 600.0, Some(1000.0))],
+                    renew_after: Some(DIALOGUE_MESSAGES),
+                },
                 stop_above_p99_ms: None,
                 recover_below_p99_ms: None,
             },
@@ -184,29 +200,45 @@ impl Plan {
         if let Some(f) = o.flush_ms {
             plan.flush_ms = f;
         }
-        if let Some(m) = o.messages {
-            plan.load = Load::Count { messages: m };
+        match (&mut plan.load, o.messages) {
+            (Load::Count { messages }, Some(m)) => *messages = m,
+            (Load::Timed { renew_after, .. }, Some(m)) => *renew_after = Some(m),
+            (_, None) => {}
         }
         if o.rate.is_some() || o.duration_secs.is_some() {
             // One phase; a preset's single phase keeps what was not overridden.
             let (secs, rate) = match &plan.load {
-                Load::Timed { phases } if phases.len() == 1 => (phases[0].secs, phases[0].rate),
+                Load::Timed { phases, .. } if phases.len() == 1 => (phases[0].secs, phases[0].rate),
                 _ => (30.0, None),
+            };
+            let renew_after = match &plan.load {
+                Load::Timed { renew_after, .. } => *renew_after,
+                Load::Count { .. } => o.messages,
             };
             let name = plan
                 .scenario
                 .map(|s| format!("{s:?}").to_lowercase())
                 .unwrap_or_else(|| "run".into());
-            plan.load = timed(vec![Phase::new(
-                name,
-                o.duration_secs.unwrap_or(secs),
-                o.rate.or(rate),
-            )]);
+            plan.load = Load::Timed {
+                phases: vec![Phase::new(
+                    name,
+                    o.duration_secs.unwrap_or(secs),
+                    o.rate.or(rate),
+                )],
+                renew_after,
+            };
         }
-        if plan.tenants == 0 || plan.contacts == 0 || plan.batch == 0 || plan.flush_ms == 0 {
-            anyhow::bail!("--tenants, --contacts, --batch and --flush-ms must be at least 1");
+        if plan.tenants == 0
+            || plan.contacts == 0
+            || plan.batch == 0
+            || plan.flush_ms == 0
+            || o.messages == Some(0)
+        {
+            anyhow::bail!(
+                "--tenants, --contacts, --messages, --batch and --flush-ms must be at least 1"
+            );
         }
-        if let Load::Timed { phases } = &plan.load {
+        if let Load::Timed { phases, .. } = &plan.load {
             if phases
                 .iter()
                 .any(|p| p.secs <= 0.0 || p.rate.is_some_and(|r| r <= 0.0))
@@ -229,11 +261,20 @@ impl Plan {
         }
     }
 
+    /// In a timed load, how many messages a citizen sends before a new one
+    /// takes its place.
+    pub fn renew_after(&self) -> Option<usize> {
+        match self.load {
+            Load::Timed { renew_after, .. } => renew_after,
+            Load::Count { .. } => None,
+        }
+    }
+
     /// Total planned sending time, for timed loads.
     pub fn planned_secs(&self) -> Option<f64> {
         match &self.load {
             Load::Count { .. } => None,
-            Load::Timed { phases } => Some(phases.iter().map(|p| p.secs).sum()),
+            Load::Timed { phases, .. } => Some(phases.iter().map(|p| p.secs).sum()),
         }
     }
 }
@@ -246,7 +287,7 @@ mod tests {
     fn presets_take_overrides() {
         let steady = Plan::new(Some(Scenario::Steady), &Overrides::default()).unwrap();
         assert_eq!(steady.citizens(), 1000);
-        let Load::Timed { phases } = &steady.load else {
+        let Load::Timed { phases, .. } = &steady.load else {
             panic!("steady is timed")
         };
         assert!((phases[0].rate.unwrap() - 416.67).abs() < 0.01);
@@ -259,10 +300,37 @@ mod tests {
             },
         )
         .unwrap();
-        let Load::Timed { phases } = &shorter.load else {
+        let Load::Timed { phases, .. } = &shorter.load else {
             panic!("still timed")
         };
         assert_eq!((phases[0].secs, phases[0].rate), (5.0, Some(SEED_RATE)));
+        assert_eq!(shorter.renew_after(), None, "steady keeps its citizens");
+
+        // A soak's citizens come and go; --messages says after how many.
+        let soak = Plan::new(Some(Scenario::Soak), &Overrides::default()).unwrap();
+        assert_eq!(soak.renew_after(), Some(DIALOGUE_MESSAGES));
+        let longer_dialogues = Overrides {
+            messages: Some(8),
+            rate: Some(100.0),
+            ..Default::default()
+        };
+        let soak = Plan::new(Some(Scenario::Soak), &longer_dialogues).unwrap();
+        assert_eq!(soak.renew_after(), Some(8));
+        assert_eq!(soak.planned_secs(), Some(600.0));
+        // Without a preset, --messages with a rate renews too.
+        let run = Plan::new(None, &longer_dialogues).unwrap();
+        assert_eq!(run.renew_after(), Some(8));
+        // A count load keeps --messages as the count.
+        let count = Overrides {
+            messages: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(Plan::new(None, &count).unwrap().total_messages(), Some(600));
+        let none = Overrides {
+            messages: Some(0),
+            ..Default::default()
+        };
+        assert!(Plan::new(Some(Scenario::Soak), &none).is_err());
 
         let smoke = Plan::new(Some(Scenario::Smoke), &Overrides::default()).unwrap();
         assert_eq!(smoke.total_messages(), Some(160));

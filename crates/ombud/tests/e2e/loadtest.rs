@@ -47,6 +47,33 @@ async fn preloaded_history_is_stored_and_not_answered() {
     assert_eq!(summary["duplicated"], 0, "{summary}");
 }
 
+/// In a timed run with `--messages`, a citizen that has sent that many leaves
+/// and a new one (a new phone number) writes in its place; each new citizen is
+/// answered on its own number, and nothing is lost or duplicated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn citizens_that_leave_are_replaced_by_new_ones() {
+    let db = TestDb::new().await;
+    let flags = [
+        "--messages",
+        "2",
+        "--rate",
+        "40",
+        "--duration",
+        "3",
+        "--baseline-secs",
+        "0",
+    ];
+    let summary = smoke(&db, &flags).await;
+    assert_eq!(summary["renew_after"], 2, "{summary}");
+    let sent = summary["sent"].as_u64().unwrap();
+    assert!(sent >= 100, "{summary}");
+    assert_eq!(summary["answered"], sent, "{summary}");
+    assert_eq!(summary["duplicated"], 0, "{summary}");
+    // 40 citizens at first; every one that sent its 2 messages was replaced.
+    let renewed = summary["contacts_renewed"].as_u64().unwrap();
+    assert!(renewed >= sent / 2 - 40, "{summary}");
+}
+
 /// Runs the smoke scenario with `extra` flags (on the PostgreSQL pass, two
 /// replicas on the test server); asserts it exited 0 and returns its summary.
 async fn smoke(db: &TestDb, extra: &[&str]) -> serde_json::Value {

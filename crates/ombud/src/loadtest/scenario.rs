@@ -206,6 +206,17 @@ impl Plan {
             (_, None) => {}
         }
         if o.rate.is_some() || o.duration_secs.is_some() {
+            // Stress and spike are their phases; one rate or length for all of
+            // them would quietly make a different test.
+            if matches!(&plan.load, Load::Timed { phases, .. } if phases.len() > 1) {
+                anyhow::bail!(
+                    "--rate and --duration do not apply to {}: its phases are fixed \
+                     (run without --scenario for a single phase of your own)",
+                    plan.scenario
+                        .map(|s| format!("{s:?}").to_lowercase())
+                        .unwrap_or_default()
+                );
+            }
             // One phase; a preset's single phase keeps what was not overridden.
             let (secs, rate) = match &plan.load {
                 Load::Timed { phases, .. } if phases.len() == 1 => (phases[0].secs, phases[0].rate),
@@ -292,14 +303,11 @@ mod tests {
         };
         assert!((phases[0].rate.unwrap() - 416.67).abs() < 0.01);
 
-        let shorter = Plan::new(
-            Some(Scenario::Steady),
-            &Overrides {
-                duration_secs: Some(5.0),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let shorter_overrides = || Overrides {
+            duration_secs: Some(5.0),
+            ..Default::default()
+        };
+        let shorter = Plan::new(Some(Scenario::Steady), &shorter_overrides()).unwrap();
         let Load::Timed { phases, .. } = &shorter.load else {
             panic!("still timed")
         };
@@ -331,6 +339,13 @@ mod tests {
             ..Default::default()
         };
         assert!(Plan::new(Some(Scenario::Soak), &none).is_err());
+
+        // Stress and spike keep their phases: a rate or length for all of them
+        // is refused, not applied to one merged phase.
+        for scenario in [Scenario::Stress, Scenario::Spike] {
+            let err = Plan::new(Some(scenario), &shorter_overrides()).unwrap_err();
+            assert!(err.to_string().contains("phases are fixed"), "{err}");
+        }
 
         let smoke = Plan::new(Some(Scenario::Smoke), &Overrides::default()).unwrap();
         assert_eq!(smoke.total_messages(), Some(160));

@@ -50,9 +50,42 @@ pub fn text_message_payload(
     })
 }
 
+/// Merges single-message webhook bodies (as from `text_message_payload`) into
+/// one, as Meta sends several updates of one business account: one entry, one
+/// change, every contact and message. None if there are none.
+pub fn batch_payload(payloads: Vec<serde_json::Value>) -> Option<serde_json::Value> {
+    let mut payloads = payloads.into_iter();
+    let mut first = payloads.next()?;
+    let value = &mut first["entry"][0]["changes"][0]["value"];
+    for p in payloads {
+        let v = &p["entry"][0]["changes"][0]["value"];
+        for key in ["contacts", "messages"] {
+            if let (Some(into), Some(from)) = (value[key].as_array_mut(), v[key].as_array()) {
+                into.extend(from.iter().cloned());
+            }
+        }
+    }
+    Some(first)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::verify_subscription;
+    use super::{batch_payload, text_message_payload, verify_subscription};
+
+    #[test]
+    fn a_batch_is_one_entry_with_every_message() {
+        let body = batch_payload(vec![
+            text_message_payload("555", "911", "wamid.a", "one"),
+            text_message_payload("555", "912", "wamid.b", "two"),
+        ])
+        .unwrap();
+        let value = &body["entry"][0]["changes"][0]["value"];
+        assert_eq!(body["entry"].as_array().unwrap().len(), 1);
+        assert_eq!(value["messages"][1]["id"], "wamid.b");
+        assert_eq!(value["contacts"][1]["wa_id"], "912");
+        assert_eq!(value["metadata"]["phone_number_id"], "555");
+        assert!(batch_payload(Vec::new()).is_none());
+    }
 
     #[test]
     fn subscription_needs_mode_token_and_challenge() {

@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
-use ombud_channels::whatsapp::{sign, text_message_payload};
-use serde_json::Value;
+use ombud_channels::whatsapp::{batch_payload, sign, text_message_payload};
 use tokio::sync::mpsc;
 
 use super::procfs::{cpu_seconds, rss_bytes};
@@ -367,7 +366,11 @@ impl Driver {
                                 target.urls[post_robin % target.urls.len()],
                                 target.path
                             );
-                            let body = batch_payload(payloads).to_string();
+                            // `chunks` yields no empty slice, so there is a body.
+                            let Some(body) = batch_payload(payloads) else {
+                                continue;
+                            };
+                            let body = body.to_string();
                             let signature = sign(&target.secret, body.as_bytes());
                             let (http, acks_tx, citizens_in) =
                                 (http.clone(), acks_tx.clone(), chunk.to_vec());
@@ -455,25 +458,6 @@ impl Driver {
     }
 }
 
-/// Merges single-message webhook bodies into one, as Meta sends several updates
-/// of one business account: one entry, one change, every contact and message.
-fn batch_payload(mut payloads: Vec<Value>) -> Value {
-    let mut first = payloads.remove(0);
-    if payloads.is_empty() {
-        return first;
-    }
-    let value = &mut first["entry"][0]["changes"][0]["value"];
-    for p in payloads {
-        let v = &p["entry"][0]["changes"][0]["value"];
-        for key in ["contacts", "messages"] {
-            if let (Some(into), Some(from)) = (value[key].as_array_mut(), v[key].as_array()) {
-                into.extend(from.iter().cloned());
-            }
-        }
-    }
-    first
-}
-
 /// A short reason for a webhook POST that got no answer.
 fn refusal(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
@@ -492,22 +476,4 @@ fn refusal(e: &reqwest::Error) -> String {
         source = inner;
     }
     format!("{kind}: {source}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_is_one_entry_with_every_message() {
-        let body = batch_payload(vec![
-            text_message_payload("555", "911", "wamid.a", "one"),
-            text_message_payload("555", "912", "wamid.b", "two"),
-        ]);
-        let value = &body["entry"][0]["changes"][0]["value"];
-        assert_eq!(body["entry"].as_array().unwrap().len(), 1);
-        assert_eq!(value["messages"][1]["id"], "wamid.b");
-        assert_eq!(value["contacts"][1]["wa_id"], "912");
-        assert_eq!(value["metadata"]["phone_number_id"], "555");
-    }
 }

@@ -123,6 +123,8 @@ typed_id!(/// An immutable configuration snapshot of an agent.
     AgentVersionId, "agv");
 typed_id!(/// A domain event, the unit webhooks deliver.
     EventId, "evt");
+typed_id!(/// A person who logs in to the dashboard.
+    UserId, "usr");
 
 #[cfg(test)]
 mod tests {

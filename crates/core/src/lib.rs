@@ -1,6 +1,7 @@
 //! Ombud's domain: typed ids, tenants, channels, contacts, conversations, messages,
 //! complaints and their state machine, domain events. No I/O lives here.
 
+pub mod account;
 pub mod channel;
 pub mod clock;
 pub mod complaint;
@@ -13,6 +14,7 @@ pub mod message;
 pub mod secret;
 pub mod tenant;
 
+pub use account::{Email, Membership, Role, User};
 pub use channel::{Channel, ChannelKind, WhatsAppConfig};
 pub use clock::{Clock, SystemClock};
 pub use complaint::{

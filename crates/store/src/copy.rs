@@ -18,6 +18,8 @@ use crate::{StoreError, StoreResult};
 /// Tables in dependency order, with the key that orders them for checksums.
 const TABLES: &[(&str, &str)] = &[
     ("tenants", "id"),
+    ("users", "id"),
+    ("memberships", "tenant_id, user_id"),
     ("categories", "id"),
     ("agents", "id"),
     ("agent_versions", "id"),
@@ -132,7 +134,13 @@ pub async fn sqlite_to_postgres(
                             Val::Real(r) => b.push_bind(*r),
                             Val::Text(t) => b.push_bind(t.clone()),
                         };
-                        b.push_unseparated(format!("::{ty}"));
+                        // SQLite's flags are 0 or 1; PostgreSQL casts an
+                        // integer to boolean, not a bigint.
+                        if ty == "boolean" {
+                            b.push_unseparated("::integer::boolean");
+                        } else {
+                            b.push_unseparated(format!("::{ty}"));
+                        }
                     }
                 });
                 q.build().execute(&mut *db).await?;
@@ -323,6 +331,11 @@ fn pg_canonical(row: &PgRow, col: &str, ty: &str) -> Option<String> {
             .ok()
             .flatten()
             .map(|v| v.to_string()),
+        "boolean" => row
+            .try_get::<Option<bool>, _>(col)
+            .ok()
+            .flatten()
+            .map(|b| u8::from(b).to_string()),
         "timestamp with time zone" => row
             .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>(col)
             .ok()

@@ -18,6 +18,8 @@ pub trait Columns {
     fn time(&self, col: &str) -> Decoded<DateTime<Utc>>;
     fn opt_time(&self, col: &str) -> Decoded<Option<DateTime<Utc>>>;
     fn json(&self, col: &str) -> Decoded<Value>;
+    /// A yes/no column (0 or 1 on SQLite).
+    fn flag(&self, col: &str) -> Decoded<bool>;
 }
 
 fn bad(col: &str, e: impl std::fmt::Display) -> StoreError {
@@ -41,6 +43,32 @@ fn opt_id<T: std::str::FromStr<Err = ValidationError>>(
 
 fn from_json<T: serde::de::DeserializeOwned>(r: &dyn Columns, col: &str) -> Decoded<T> {
     parse(col, serde_json::from_value(r.json(col)?))
+}
+
+pub const USER_COLS: &str =
+    "id, email, name, password_hash, must_change_password, platform_admin, created_at";
+
+pub fn user(r: &dyn Columns) -> Decoded<User> {
+    Ok(User {
+        id: id(r, "id")?,
+        email: parse("email", Email::parse(&r.text("email")?))?,
+        name: r.text("name")?,
+        password_hash: r.text("password_hash")?,
+        must_change_password: r.flag("must_change_password")?,
+        platform_admin: r.flag("platform_admin")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const MEMBERSHIP_COLS: &str = "tenant_id, user_id, role, created_at";
+
+pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
+    Ok(Membership {
+        tenant_id: id(r, "tenant_id")?,
+        user_id: id(r, "user_id")?,
+        role: parse("role", Role::parse(&r.text("role")?))?,
+        created_at: r.time("created_at")?,
+    })
 }
 
 pub const TENANT_COLS: &str =

@@ -45,6 +45,26 @@ pub trait TenantStore: Send + Sync {
     ) -> StoreResult<Option<AgentVersion>>;
 }
 
+/// Staff accounts. Users are not a tenant's: one person may belong to several
+/// tenants, each through a membership with a role.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Creates the user and its memberships, all or nothing. Conflict on
+    /// `email` if the address has an account already.
+    async fn create_user(&self, new: NewUser) -> StoreResult<User>;
+    /// Unscoped: the login's entry point, which finds the user before any tenant.
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    /// Conflict on `user` if they are a member of the tenant already.
+    async fn add_membership(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+    ) -> StoreResult<Membership>;
+    /// The user's memberships, one per tenant, in the order they were made.
+    async fn memberships(&self, user: &UserId) -> StoreResult<Vec<Membership>>;
+}
+
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel>;
@@ -195,12 +215,20 @@ pub trait HealthStore: Send + Sync {
 
 /// Everything Ombud stores, as one object the engine and the web layer share.
 pub trait Store:
-    TenantStore + ChannelStore + InboundStore + RunStore + ComplaintStore + OutboxStore + HealthStore
+    TenantStore
+    + AccountStore
+    + ChannelStore
+    + InboundStore
+    + RunStore
+    + ComplaintStore
+    + OutboxStore
+    + HealthStore
 {
 }
 
 impl<T> Store for T where
     T: TenantStore
+        + AccountStore
         + ChannelStore
         + InboundStore
         + RunStore
@@ -213,7 +241,7 @@ impl<T> Store for T where
 /// The store traits, for `use ombud_store::prelude::*` where methods are called.
 pub mod prelude {
     pub use crate::{
-        ChannelStore, ComplaintStore, HealthStore, InboundStore, OutboxStore, RunStore, Store,
-        TenantStore,
+        AccountStore, ChannelStore, ComplaintStore, HealthStore, InboundStore, OutboxStore,
+        RunStore, Store, TenantStore,
     };
 }

@@ -7,6 +7,32 @@ use chrono::{DateTime, Utc};
 use ombud_core::*;
 use serde_json::Value;
 
+/// A user to create; the password is already hashed.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: String,
+    pub password_hash: String,
+    pub must_change_password: bool,
+    pub platform_admin: bool,
+    /// Tenants the user joins with the account, in the same transaction.
+    pub memberships: Vec<(TenantId, Role)>,
+}
+
+impl NewUser {
+    pub fn into_user(self, at: DateTime<Utc>) -> User {
+        User {
+            id: UserId::new(),
+            email: self.email,
+            name: self.name,
+            password_hash: self.password_hash,
+            must_change_password: self.must_change_password,
+            platform_admin: self.platform_admin,
+            created_at: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTenant {
     pub slug: TenantSlug,

@@ -7,6 +7,7 @@
 //! Queries built with `format!` only splice in the constant column lists of
 //! `decode`; every value is a bind parameter (hence `AssertSqlSafe`).
 
+mod accounts;
 mod complaints;
 mod inbound;
 mod outbox;
@@ -80,6 +81,9 @@ impl Columns for PgColumns<'_> {
     fn int(&self, col: &str) -> Decoded<i64> {
         Ok(self.0.try_get(col)?)
     }
+    fn flag(&self, col: &str) -> Decoded<bool> {
+        Ok(self.0.try_get(col)?)
+    }
     fn time(&self, col: &str) -> Decoded<DateTime<Utc>> {
         Ok(self.0.try_get(col)?)
     }
@@ -88,6 +92,20 @@ impl Columns for PgColumns<'_> {
     }
     fn json(&self, col: &str) -> Decoded<serde_json::Value> {
         Ok(self.0.try_get(col)?)
+    }
+}
+
+/// A unique-key violation as a conflict on `field`, anything else as it is.
+pub(crate) fn conflict_on(
+    field: &str,
+    reason: String,
+) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match StoreError::from(e) {
+        StoreError::Conflict { .. } => StoreError::Conflict {
+            field: field.into(),
+            reason,
+        },
+        other => other,
     }
 }
 

@@ -6,19 +6,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 use ombud_core::*;
 
-use super::{decode_all, decode_opt, insert_event, PgStore};
+use super::{conflict_on, decode_all, decode_opt, insert_event, PgStore};
 use crate::decode;
 use crate::*;
-
-fn conflict_on(field: &str, reason: String) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    move |e| match StoreError::from(e) {
-        StoreError::Conflict { .. } => StoreError::Conflict {
-            field: field.into(),
-            reason,
-        },
-        other => other,
-    }
-}
 
 #[async_trait]
 impl TenantStore for PgStore {

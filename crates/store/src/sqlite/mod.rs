@@ -3,6 +3,7 @@
 //! commit); reads use a small pool of connections on blocking threads. Nothing
 //! blocking ever runs on the async runtime's threads.
 
+mod accounts;
 mod complaints;
 mod inbound;
 mod leases;

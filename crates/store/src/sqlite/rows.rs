@@ -34,6 +34,9 @@ impl Columns for SqliteRow<'_> {
     fn int(&self, col: &str) -> Decoded<i64> {
         Ok(self.0.get(col)?)
     }
+    fn flag(&self, col: &str) -> Decoded<bool> {
+        Ok(self.int(col)? != 0)
+    }
     fn time(&self, col: &str) -> Decoded<DateTime<Utc>> {
         parse_time(col, &self.text(col)?)
     }

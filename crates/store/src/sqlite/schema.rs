@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "due_by_last_inbound",
         include_str!("migrations/0004_due_by_last_inbound.sql"),
     ),
+    (5, "accounts", include_str!("migrations/0005_accounts.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -10,11 +10,13 @@ use chrono::{TimeZone, Utc};
 use ombud_core::*;
 use ombud_store::*;
 
+mod accounts;
 mod catalog;
 mod complaints;
 mod runs;
 mod tenancy;
 
+use accounts::*;
 use catalog::*;
 use complaints::*;
 use runs::*;
@@ -56,6 +58,7 @@ on_both_backends!(
     a_conversation_lease_has_one_holder_until_it_expires,
     a_run_may_claim_its_sends_only_when_none_is_ahead_of_them,
     the_stores_own_changes_are_seen_at_once_through_the_catalog,
+    one_account_per_email_and_one_membership_per_tenant,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

@@ -1,0 +1,100 @@
+//! Staff accounts: users and their memberships.
+
+use async_trait::async_trait;
+use chrono::{SubsecRound, Utc};
+use ombud_core::*;
+
+use super::{conflict_on, decode_all, decode_opt, PgStore};
+use crate::decode;
+use crate::*;
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        let memberships = new.memberships.clone();
+        // Stored to the microsecond, so what this returns is what a read gives.
+        let u = new.into_user(Utc::now().trunc_subsecs(6));
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into users (id, email, name, password_hash, must_change_password, platform_admin, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $7)",
+        )
+        .bind(u.id.as_str())
+        .bind(u.email.as_str())
+        .bind(&u.name)
+        .bind(&u.password_hash)
+        .bind(u.must_change_password)
+        .bind(u.platform_admin)
+        .bind(u.created_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(conflict_on("email", "an account with this email exists already".into()))?;
+        for (tenant, role) in &memberships {
+            insert_membership(&mut tx, tenant, &u.id, *role, u.created_at).await?;
+        }
+        tx.commit().await?;
+        Ok(u)
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        let sql = format!("select {} from users where email = $1", decode::USER_COLS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(email.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::user)
+    }
+
+    async fn add_membership(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+    ) -> StoreResult<Membership> {
+        let m = Membership {
+            tenant_id: tenant.clone(),
+            user_id: user.clone(),
+            role,
+            // Stored to the microsecond, so what this returns is what a read gives.
+            created_at: Utc::now().trunc_subsecs(6),
+        };
+        let mut conn = self.pool.acquire().await?;
+        insert_membership(&mut conn, &m.tenant_id, &m.user_id, m.role, m.created_at).await?;
+        Ok(m)
+    }
+
+    async fn memberships(&self, user: &UserId) -> StoreResult<Vec<Membership>> {
+        let sql = format!(
+            "select {} from memberships where user_id = $1 order by created_at, tenant_id",
+            decode::MEMBERSHIP_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::membership)
+    }
+}
+
+async fn insert_membership(
+    conn: &mut sqlx::PgConnection,
+    tenant: &TenantId,
+    user: &UserId,
+    role: Role,
+    at: chrono::DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into memberships (tenant_id, user_id, role, created_at) values ($1, $2, $3, $4)",
+    )
+    .bind(tenant.as_str())
+    .bind(user.as_str())
+    .bind(role.as_str())
+    .bind(at)
+    .execute(conn)
+    .await
+    .map_err(conflict_on(
+        "user",
+        "is a member of this tenant already".into(),
+    ))?;
+    Ok(())
+}

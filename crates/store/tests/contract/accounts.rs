@@ -1,0 +1,91 @@
+//! Staff accounts: one account per email, memberships per tenant.
+
+use super::*;
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        email: Email::parse(email).unwrap(),
+        name: "Asha Patil".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        must_change_password: true,
+        platform_admin: false,
+        memberships: Vec::new(),
+    }
+}
+
+pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: Arc<dyn Store>) {
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let b = tenant(store.as_ref(), "beta", "UTC").await;
+    let user = store
+        .create_user(new_user("Asha@Pune.gov.in"))
+        .await
+        .unwrap();
+
+    // Found by the address in any case, with everything that was stored.
+    let found = store
+        .user_by_email(&Email::parse("asha@pune.gov.in").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, user);
+    assert!(found.must_change_password && !found.platform_admin);
+    assert!(store
+        .user_by_email(&Email::parse("nobody@pune.gov.in").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+
+    // The same address, differently written, is the same account.
+    match store.create_user(new_user(" ASHA@pune.gov.in")).await {
+        Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "email"),
+        other => panic!("expected a conflict on email, got {other:?}"),
+    }
+
+    // A member of two tenants, with a role in each; once per tenant.
+    store
+        .add_membership(&a.id, &user.id, Role::Admin)
+        .await
+        .unwrap();
+    store
+        .add_membership(&b.id, &user.id, Role::Viewer)
+        .await
+        .unwrap();
+    match store.add_membership(&a.id, &user.id, Role::Owner).await {
+        Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "user"),
+        other => panic!("expected a conflict on user, got {other:?}"),
+    }
+    let roles: Vec<(TenantId, Role)> = store
+        .memberships(&user.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.tenant_id, m.role))
+        .collect();
+    assert_eq!(
+        roles,
+        vec![(a.id.clone(), Role::Admin), (b.id.clone(), Role::Viewer)]
+    );
+    assert!(store.memberships(&UserId::new()).await.unwrap().is_empty());
+
+    // A user made with memberships has them; a failing membership (a second
+    // one in the same tenant) leaves no account behind.
+    let mut ravi = new_user("ravi@pune.gov.in");
+    ravi.memberships = vec![(b.id.clone(), Role::Staff)];
+    let ravi = store.create_user(ravi).await.unwrap();
+    let roles: Vec<Role> = store
+        .memberships(&ravi.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.role)
+        .collect();
+    assert_eq!(roles, vec![Role::Staff]);
+    let mut twice = new_user("meera@pune.gov.in");
+    twice.memberships = vec![(a.id.clone(), Role::Staff), (a.id.clone(), Role::Admin)];
+    assert!(store.create_user(twice).await.is_err());
+    assert!(store
+        .user_by_email(&Email::parse("meera@pune.gov.in").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+}

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use ombud_core::*;
 use ombud_engine::provision::{self, ProvisionError};
 use ombud_store::prelude::*;
-use ombud_store::{NewTenant, StoreError};
+use ombud_store::{NewTenant, NewUser, StoreError};
 use serde_json::json;
 
 use crate::app::{open_store, shutdown_signal, App, AppOptions};
@@ -85,6 +85,31 @@ pub enum Command {
     /// Manage channels.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Manage staff accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Give someone a role in a tenant: a new account (its one-time password is
+    /// printed, once) or, for an email that has one, a membership of it.
+    Create(UserCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct UserCreate {
+    #[arg(long)]
+    pub email: String,
+    /// The tenant's slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// owner, admin, staff or viewer.
+    #[arg(long)]
+    pub role: String,
+    /// Display name (default: the part of the email before the @).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -297,6 +322,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }));
             Ok(())
         }
+        Command::User(UserCommand::Create(args)) => {
+            let store = open_store(&config).await?;
+            print_json(&create_user(store.as_ref(), &args).await?);
+            Ok(())
+        }
         Command::Tenant(TenantCommand::List) => {
             let store = open_store(&config).await?;
             print_json(&json!({"tenants": store.tenants().await?}));
@@ -334,6 +364,48 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `ombud user create`: a new account with a one-time password (to be changed
+/// at the first login), or a new membership for an existing one.
+async fn create_user(store: &dyn Store, args: &UserCreate) -> anyhow::Result<serde_json::Value> {
+    let email = Email::parse(&args.email)?;
+    let role = Role::parse(&args.role)?;
+    let tenant = tenant_by_slug(store, &args.tenant).await?;
+    if let Some(user) = store.user_by_email(&email).await? {
+        let membership = store.add_membership(&tenant.id, &user.id, role).await?;
+        return Ok(json!({
+            "user": user, "tenant": tenant.slug, "role": membership.role,
+            "one_time_password": null,
+            "note": "the account existed: it is now a member of this tenant too, with its own password",
+        }));
+    }
+    let name = match &args.name {
+        Some(n) => non_empty("name", n)?,
+        None => email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let password = ombud_web::auth::one_time_password();
+    let user = store
+        .create_user(NewUser {
+            email,
+            name,
+            password_hash: ombud_web::auth::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?,
+            must_change_password: true,
+            platform_admin: false,
+            memberships: vec![(tenant.id.clone(), role)],
+        })
+        .await?;
+    Ok(json!({
+        "user": user, "tenant": tenant.slug, "role": role,
+        "one_time_password": password,
+        "note": "shown once: the user logs in with it and must choose a new password",
+    }))
 }
 
 /// A channel as the CLI shows it: never its secrets.

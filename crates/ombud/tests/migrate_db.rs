@@ -65,6 +65,16 @@ async fn a_sqlite_deployment_moves_to_postgres_intact() {
             "--contacts",
             &contacts,
         ],
+        vec![
+            "user",
+            "create",
+            "--email",
+            "asha@pune.gov.in",
+            "--tenant",
+            "pune",
+            "--role",
+            "admin",
+        ],
     ] {
         let (code, _, err) = run_cli(&sqlite, &args);
         assert_eq!(code, 0, "{args:?}: {err}");
@@ -92,6 +102,8 @@ async fn a_sqlite_deployment_moves_to_postgres_intact() {
     assert_eq!(rows("complaints"), total as u64);
     assert_eq!(rows("messages"), total as u64);
     assert_eq!(rows("contacts"), (total / 5).max(1) as u64);
+    assert_eq!(rows("users"), 1);
+    assert_eq!(rows("memberships"), 1);
     assert!(report["tables"]
         .as_array()
         .unwrap()
@@ -126,6 +138,19 @@ async fn a_sqlite_deployment_moves_to_postgres_intact() {
     assert_eq!(
         from.channels(t).await.unwrap(),
         to.channels(t).await.unwrap()
+    );
+    let email = ombud_core::Email::parse("asha@pune.gov.in").unwrap();
+    let (user, copied) = (
+        from.user_by_email(&email).await.unwrap().unwrap(),
+        to.user_by_email(&email).await.unwrap().unwrap(),
+    );
+    assert_eq!(
+        user, copied,
+        "flags and the password hash arrive as they were"
+    );
+    assert_eq!(
+        from.memberships(&user.id).await.unwrap(),
+        to.memberships(&user.id).await.unwrap()
     );
     let complaints = from.complaints(t, 200_000).await.unwrap();
     assert_eq!(complaints.len(), total);

@@ -1,6 +1,7 @@
 //! Ombud's HTTP surface. Each feature module exposes `router()`; `router` merges
 //! them over one shared state.
 
+pub mod auth;
 mod demo;
 mod error;
 mod health;

@@ -6,6 +6,7 @@
 mod fake_graph;
 mod helpers;
 
+mod accounts;
 mod crash;
 mod demo;
 mod dialogue;

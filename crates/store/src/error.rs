@@ -23,3 +23,12 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A foreign key pointing at nothing, the same on every backend (neither
+/// says reliably which column it was).
+pub(crate) fn missing_reference() -> StoreError {
+    StoreError::Invalid(ValidationError::new(
+        "reference",
+        "refers to something that does not exist",
+    ))
+}

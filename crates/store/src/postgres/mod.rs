@@ -133,6 +133,7 @@ impl From<sqlx::Error> for StoreError {
                     reason: "already exists".into(),
                 },
                 // Serialization failures and deadlocks: the caller may try again.
+                Some("23503") => crate::error::missing_reference(),
                 Some("40001") | Some("40P01") => StoreError::Unavailable(e.to_string()),
                 _ => StoreError::Internal(e.to_string()),
             },

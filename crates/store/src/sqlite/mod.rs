@@ -315,6 +315,11 @@ impl From<rusqlite::Error> for StoreError {
         if let rusqlite::Error::SqliteFailure(f, msg) = &e {
             use rusqlite::ErrorCode::*;
             match f.code {
+                ConstraintViolation
+                    if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+                {
+                    return crate::error::missing_reference();
+                }
                 ConstraintViolation => {
                     let reason = msg.clone().unwrap_or_else(|| e.to_string());
                     let field = reason

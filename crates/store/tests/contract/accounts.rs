@@ -66,6 +66,15 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
         vec![(a.id.clone(), Role::Admin), (b.id.clone(), Role::Viewer)]
     );
     assert!(store.memberships(&UserId::new()).await.unwrap().is_empty());
+    // A membership of a tenant that does not exist is refused as such, not as
+    // a duplicate, on every backend.
+    match store
+        .add_membership(&TenantId::new(), &user.id, Role::Staff)
+        .await
+    {
+        Err(StoreError::Invalid(e)) => assert_eq!(e.field, "reference"),
+        other => panic!("expected an invalid reference, got {other:?}"),
+    }
 
     // A user made with memberships has them; a failing membership (a second
     // one in the same tenant) leaves no account behind.

@@ -5,6 +5,7 @@ pub mod auth;
 mod demo;
 mod error;
 mod health;
+pub mod throttle;
 mod whatsapp;
 
 use std::sync::Arc;

@@ -20,6 +20,7 @@ const TABLES: &[(&str, &str)] = &[
     ("tenants", "id"),
     ("users", "id"),
     ("memberships", "tenant_id, user_id"),
+    ("sessions", "token_hash"),
     ("categories", "id"),
     ("agents", "id"),
     ("agent_versions", "id"),

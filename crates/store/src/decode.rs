@@ -71,6 +71,21 @@ pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
     })
 }
 
+pub const SESSION_COLS: &str =
+    "token_hash, user_id, tenant_id, csrf_token, created_at, last_seen_at, expires_at";
+
+pub fn session(r: &dyn Columns) -> Decoded<crate::Session> {
+    Ok(crate::Session {
+        token_hash: r.text("token_hash")?,
+        user_id: id(r, "user_id")?,
+        tenant_id: id(r, "tenant_id")?,
+        csrf_token: r.text("csrf_token")?,
+        created_at: r.time("created_at")?,
+        last_seen_at: r.time("last_seen_at")?,
+        expires_at: r.time("expires_at")?,
+    })
+}
+
 pub const TENANT_COLS: &str =
     "id, slug, name, complaint_prefix, default_language, timezone, created_at";
 

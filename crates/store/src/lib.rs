@@ -65,6 +65,20 @@ pub trait AccountStore: Send + Sync {
     async fn memberships(&self, user: &UserId) -> StoreResult<Vec<Membership>>;
 }
 
+/// Dashboard sessions, by the hash of their token.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: Session) -> StoreResult<()>;
+    /// Unscoped: a request names only its cookie, and the session names the
+    /// user and tenant.
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    /// Records activity; false if there is no such session.
+    async fn touch_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of the user (a password change or reset).
+    async fn delete_sessions_of(&self, user: &UserId) -> StoreResult<u64>;
+}
+
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel>;
@@ -217,6 +231,7 @@ pub trait HealthStore: Send + Sync {
 pub trait Store:
     TenantStore
     + AccountStore
+    + SessionStore
     + ChannelStore
     + InboundStore
     + RunStore
@@ -229,6 +244,7 @@ pub trait Store:
 impl<T> Store for T where
     T: TenantStore
         + AccountStore
+        + SessionStore
         + ChannelStore
         + InboundStore
         + RunStore
@@ -242,6 +258,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, ChannelStore, ComplaintStore, HealthStore, InboundStore, OutboxStore,
-        RunStore, Store, TenantStore,
+        RunStore, SessionStore, Store, TenantStore,
     };
 }

@@ -33,6 +33,22 @@ impl NewUser {
     }
 }
 
+/// A dashboard session: who, in which tenant, until when. Found by the hash
+/// of the token its cookie carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// SHA-256 of the cookie's token, hex.
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    /// The synchronizer token its forms and scripts must send back.
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    /// The absolute end, however active the session is.
+    pub expires_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTenant {
     pub slug: TenantSlug,

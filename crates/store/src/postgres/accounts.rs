@@ -1,7 +1,7 @@
-//! Staff accounts: users and their memberships.
+//! Staff accounts: users, their memberships, and their dashboard sessions.
 
 use async_trait::async_trait;
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ombud_core::*;
 
 use super::{conflict_on, decode_all, decode_opt, PgStore};
@@ -97,4 +97,61 @@ async fn insert_membership(
         "is a member of this tenant already".into(),
     ))?;
     Ok(())
+}
+
+#[async_trait]
+impl SessionStore for PgStore {
+    async fn create_session(&self, s: Session) -> StoreResult<()> {
+        sqlx::query(
+            "insert into sessions (token_hash, user_id, tenant_id, csrf_token, created_at, last_seen_at, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.token_hash)
+        .bind(s.user_id.as_str())
+        .bind(s.tenant_id.as_str())
+        .bind(&s.csrf_token)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(s.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let sql = format!(
+            "select {} from sessions where token_hash = $1",
+            decode::SESSION_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::session)
+    }
+
+    async fn touch_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let done = sqlx::query("update sessions set last_seen_at = $2 where token_hash = $1")
+            .bind(token_hash)
+            .bind(at)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("delete from sessions where token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> StoreResult<u64> {
+        let done = sqlx::query("delete from sessions where user_id = $1")
+            .bind(user.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
 }

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0004_due_by_last_inbound.sql"),
     ),
     (5, "accounts", include_str!("migrations/0005_accounts.sql")),
+    (6, "sessions", include_str!("migrations/0006_sessions.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

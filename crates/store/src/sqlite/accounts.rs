@@ -1,7 +1,7 @@
-//! Staff accounts: users and their memberships.
+//! Staff accounts: users, their memberships, and their dashboard sessions.
 
 use async_trait::async_trait;
-use chrono::{SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use ombud_core::*;
 use rusqlite::params;
 
@@ -100,5 +100,63 @@ fn conflict(e: rusqlite::Error, field: &str, reason: &str) -> StoreError {
             reason: reason.into(),
         },
         other => other,
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, session: Session) -> StoreResult<()> {
+        self.write(move |conn| {
+            let s = &session;
+            conn.execute(
+                "insert into sessions (token_hash, user_id, tenant_id, csrf_token, created_at, last_seen_at, expires_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![s.token_hash, s.user_id.as_str(), s.tenant_id.as_str(), s.csrf_token,
+                        time_text(s.created_at), time_text(s.last_seen_at), time_text(s.expires_at)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from sessions where token_hash = ?1",
+                decode::SESSION_COLS
+            );
+            one(conn, &sql, [token_hash.as_str()], decode::session)
+        })
+        .await
+    }
+
+    async fn touch_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            let n = conn.execute(
+                "update sessions set last_seen_at = ?2 where token_hash = ?1",
+                params![token_hash, time_text(at)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            conn.execute("delete from sessions where token_hash = ?1", [&token_hash])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_sessions_of(&self, user: &UserId) -> StoreResult<u64> {
+        let user = user.clone();
+        self.write(move |conn| {
+            Ok(conn.execute("delete from sessions where user_id = ?1", [user.as_str()])? as u64)
+        })
+        .await
     }
 }

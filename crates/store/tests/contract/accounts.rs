@@ -98,3 +98,52 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
         .unwrap()
         .is_none());
 }
+
+pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Arc<dyn Store>) {
+    use chrono::SubsecRound;
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let asha = store
+        .create_user(new_user("asha@pune.gov.in"))
+        .await
+        .unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let session = |hash: &str| Session {
+        token_hash: hash.into(),
+        user_id: asha.id.clone(),
+        tenant_id: a.id.clone(),
+        csrf_token: format!("csrf-{hash}"),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + chrono::Duration::hours(12),
+    };
+    store.create_session(session("h1")).await.unwrap();
+    store.create_session(session("h2")).await.unwrap();
+    assert_eq!(store.session("h1").await.unwrap(), Some(session("h1")));
+    assert_eq!(store.session("nope").await.unwrap(), None);
+
+    let later = now + chrono::Duration::minutes(5);
+    assert!(store.touch_session("h1", later).await.unwrap());
+    assert!(!store.touch_session("nope", later).await.unwrap());
+    assert_eq!(
+        store.session("h1").await.unwrap().unwrap().last_seen_at,
+        later
+    );
+
+    store.delete_session("h1").await.unwrap();
+    assert_eq!(store.session("h1").await.unwrap(), None);
+    assert!(
+        store.session("h2").await.unwrap().is_some(),
+        "only that one ended"
+    );
+    store.create_session(session("h3")).await.unwrap();
+    assert_eq!(store.delete_sessions_of(&asha.id).await.unwrap(), 2);
+    assert_eq!(store.session("h3").await.unwrap(), None);
+
+    // A session must name a user and a tenant that exist.
+    let mut orphan = session("h4");
+    orphan.user_id = UserId::new();
+    match store.create_session(orphan).await {
+        Err(StoreError::Invalid(e)) => assert_eq!(e.field, "reference"),
+        other => panic!("expected an invalid reference, got {other:?}"),
+    }
+}

@@ -11,8 +11,9 @@ pub struct User {
     pub id: UserId,
     pub email: Email,
     pub name: String,
-    /// A PHC string (argon2id); never the password itself.
-    #[serde(skip_serializing)]
+    /// A PHC string (argon2id); never the password itself. Left out of
+    /// anything serialised (so out of every JSON answer and log).
+    #[serde(skip_serializing, default)]
     pub password_hash: String,
     /// Set when the password was given out by someone else (a one-time
     /// password): the user must choose their own at the next login.

@@ -19,6 +19,22 @@ pub struct NewUser {
     pub memberships: Vec<(TenantId, Role)>,
 }
 
+/// Now, to the microsecond both backends store: what a create returns is what
+/// a later read gives.
+pub fn stored_now() -> DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
+}
+
+/// A membership made now.
+pub fn new_membership(tenant: &TenantId, user: &UserId, role: Role) -> Membership {
+    Membership {
+        tenant_id: tenant.clone(),
+        user_id: user.clone(),
+        role,
+        created_at: stored_now(),
+    }
+}
+
 impl NewUser {
     pub fn into_user(self, at: DateTime<Utc>) -> User {
         User {

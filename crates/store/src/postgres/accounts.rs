@@ -1,7 +1,7 @@
 //! Staff accounts: users, their memberships, and their dashboard sessions.
 
 use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use ombud_core::*;
 
 use super::{conflict_on, decode_all, decode_opt, PgStore};
@@ -12,8 +12,7 @@ use crate::*;
 impl AccountStore for PgStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
         let memberships = new.memberships.clone();
-        // Stored to the microsecond, so what this returns is what a read gives.
-        let u = new.into_user(Utc::now().trunc_subsecs(6));
+        let u = new.into_user(stored_now());
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into users (id, email, name, password_hash, must_change_password, platform_admin, created_at, updated_at)
@@ -51,13 +50,7 @@ impl AccountStore for PgStore {
         user: &UserId,
         role: Role,
     ) -> StoreResult<Membership> {
-        let m = Membership {
-            tenant_id: tenant.clone(),
-            user_id: user.clone(),
-            role,
-            // Stored to the microsecond, so what this returns is what a read gives.
-            created_at: Utc::now().trunc_subsecs(6),
-        };
+        let m = new_membership(tenant, user, role);
         let mut conn = self.pool.acquire().await?;
         insert_membership(&mut conn, &m.tenant_id, &m.user_id, m.role, m.created_at).await?;
         Ok(m)
@@ -81,7 +74,7 @@ async fn insert_membership(
     tenant: &TenantId,
     user: &UserId,
     role: Role,
-    at: chrono::DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> StoreResult<()> {
     sqlx::query(
         "insert into memberships (tenant_id, user_id, role, created_at) values ($1, $2, $3, $4)",

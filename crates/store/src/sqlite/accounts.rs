@@ -1,7 +1,7 @@
 //! Staff accounts: users, their memberships, and their dashboard sessions.
 
 use async_trait::async_trait;
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Utc};
 use ombud_core::*;
 use rusqlite::params;
 
@@ -13,9 +13,8 @@ use crate::*;
 #[async_trait]
 impl AccountStore for SqliteStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
-        // Stored to the microsecond, so what this returns is what a read gives.
         let memberships = new.memberships.clone();
-        let user = new.into_user(Utc::now().trunc_subsecs(6));
+        let user = new.into_user(stored_now());
         let u = user.clone();
         self.write(move |conn| {
             conn.execute(
@@ -49,13 +48,7 @@ impl AccountStore for SqliteStore {
         user: &UserId,
         role: Role,
     ) -> StoreResult<Membership> {
-        let membership = Membership {
-            tenant_id: tenant.clone(),
-            user_id: user.clone(),
-            role,
-            // Stored to the microsecond, so what this returns is what a read gives.
-            created_at: Utc::now().trunc_subsecs(6),
-        };
+        let membership = new_membership(tenant, user, role);
         let m = membership.clone();
         self.write(move |conn| {
             insert_membership(conn, &m.tenant_id, &m.user_id, m.role, m.created_at)
@@ -82,7 +75,7 @@ fn insert_membership(
     tenant: &TenantId,
     user: &UserId,
     role: Role,
-    at: chrono::DateTime<Utc>,
+    at: DateTime<Utc>,
 ) -> StoreResult<()> {
     conn.execute(
         "insert into memberships (tenant_id, user_id, role, created_at) values (?1, ?2, ?3, ?4)",

@@ -24,6 +24,23 @@ impl StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// For `map_err` where the caller knows which unique key a write can
+/// violate: a conflict becomes one on `field`, with `reason`; any other error
+/// stays as it is. Works for either backend's error.
+pub(crate) fn conflict_on<E: Into<StoreError>>(
+    field: &str,
+    reason: impl Into<String>,
+) -> impl FnOnce(E) -> StoreError + '_ {
+    let reason = reason.into();
+    move |e| match e.into() {
+        StoreError::Conflict { .. } => StoreError::Conflict {
+            field: field.into(),
+            reason,
+        },
+        other => other,
+    }
+}
+
 /// A foreign key pointing at nothing, the same on every backend (neither
 /// says reliably which column it was).
 pub(crate) fn missing_reference() -> StoreError {

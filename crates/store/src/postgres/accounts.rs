@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ombud_core::*;
 
-use super::{conflict_on, decode_all, decode_opt, PgStore};
+use super::{decode_all, decode_opt, PgStore};
 use crate::decode;
+use crate::error::conflict_on;
 use crate::*;
 
 #[async_trait]
@@ -27,7 +28,7 @@ impl AccountStore for PgStore {
         .bind(u.created_at)
         .execute(&mut *tx)
         .await
-        .map_err(conflict_on("email", "an account with this email exists already".into()))?;
+        .map_err(conflict_on("email", "an account with this email exists already"))?;
         for (tenant, role) in &memberships {
             insert_membership(&mut tx, tenant, &u.id, *role, u.created_at).await?;
         }
@@ -85,10 +86,7 @@ async fn insert_membership(
     .bind(at)
     .execute(conn)
     .await
-    .map_err(conflict_on(
-        "user",
-        "is a member of this tenant already".into(),
-    ))?;
+    .map_err(conflict_on("user", "is a member of this tenant already"))?;
     Ok(())
 }
 

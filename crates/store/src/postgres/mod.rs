@@ -95,20 +95,6 @@ impl Columns for PgColumns<'_> {
     }
 }
 
-/// A unique-key violation as a conflict on `field`, anything else as it is.
-pub(crate) fn conflict_on(
-    field: &str,
-    reason: String,
-) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    move |e| match StoreError::from(e) {
-        StoreError::Conflict { .. } => StoreError::Conflict {
-            field: field.into(),
-            reason,
-        },
-        other => other,
-    }
-}
-
 /// Maps rows through a decoder.
 pub fn decode_all<T>(
     rows: &[PgRow],

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 use ombud_core::*;
 
-use super::{conflict_on, decode_all, decode_opt, insert_event, PgStore};
+use super::{decode_all, decode_opt, insert_event, PgStore};
 use crate::decode;
+use crate::error::conflict_on;
 use crate::*;
 
 #[async_trait]
@@ -219,7 +220,7 @@ impl ChannelStore for PgStore {
         .bind(c.created_at)
         .execute(&self.pool)
         .await
-        .map_err(conflict_on("phone_number_id", "this phone number id is already connected".into()))?;
+        .map_err(conflict_on("phone_number_id", "this phone number id is already connected"))?;
         Ok(c)
     }
 

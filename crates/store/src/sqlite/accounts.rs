@@ -8,6 +8,7 @@ use rusqlite::params;
 use super::rows::{all, one, time_text};
 use super::SqliteStore;
 use crate::decode;
+use crate::error::conflict_on;
 use crate::*;
 
 #[async_trait]
@@ -23,7 +24,7 @@ impl AccountStore for SqliteStore {
                 params![u.id.as_str(), u.email.as_str(), u.name, u.password_hash,
                         u.must_change_password, u.platform_admin, time_text(u.created_at)],
             )
-            .map_err(|e| conflict(e, "email", "an account with this email exists already"))?;
+            .map_err(conflict_on("email", "an account with this email exists already"))?;
             for (tenant, role) in &memberships {
                 insert_membership(conn, tenant, &u.id, *role, u.created_at)?;
             }
@@ -81,19 +82,8 @@ fn insert_membership(
         "insert into memberships (tenant_id, user_id, role, created_at) values (?1, ?2, ?3, ?4)",
         params![tenant.as_str(), user.as_str(), role.as_str(), time_text(at)],
     )
-    .map_err(|e| conflict(e, "user", "is a member of this tenant already"))?;
+    .map_err(conflict_on("user", "is a member of this tenant already"))?;
     Ok(())
-}
-
-/// A unique-key violation as a conflict on `field`, anything else as it is.
-fn conflict(e: rusqlite::Error, field: &str, reason: &str) -> StoreError {
-    match StoreError::from(e) {
-        StoreError::Conflict { .. } => StoreError::Conflict {
-            field: field.into(),
-            reason: reason.into(),
-        },
-        other => other,
-    }
 }
 
 #[async_trait]

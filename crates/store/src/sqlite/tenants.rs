@@ -10,6 +10,7 @@ use rusqlite::{params, Connection};
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
 use crate::decode;
+use crate::error::conflict_on;
 use crate::*;
 
 #[async_trait]
@@ -25,13 +26,7 @@ impl TenantStore for SqliteStore {
                 params![t.id.as_str(), t.slug.as_str(), t.name, t.complaint_prefix.as_str(),
                         t.default_language.as_str(), t.timezone.as_str(), at],
             )
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict { .. } => StoreError::Conflict {
-                    field: "slug".into(),
-                    reason: format!("a tenant with slug {:?} already exists", t.slug.as_str()),
-                },
-                other => other,
-            })?;
+            .map_err(conflict_on("slug", format!("a tenant with slug {:?} already exists", t.slug.as_str())))?;
             Ok(())
         })
         .await?;
@@ -78,13 +73,7 @@ impl TenantStore for SqliteStore {
                         serde_json::to_string(&c.keywords).map_err(StoreError::internal)?,
                         c.default_priority.as_str(), time_text(c.created_at)],
             )
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict { .. } => StoreError::Conflict {
-                    field: "slug".into(),
-                    reason: format!("category {:?} already exists", c.slug),
-                },
-                other => other,
-            })?;
+            .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
             Ok(())
         })
         .await?;
@@ -228,13 +217,7 @@ impl ChannelStore for SqliteStore {
                         w.access_token.expose(), w.graph_url, w.api_version,
                         c.deployed_version.as_ref().map(|v| v.as_str()), time_text(c.created_at)],
             )
-            .map_err(|e| match StoreError::from(e) {
-                StoreError::Conflict { .. } => StoreError::Conflict {
-                    field: "phone_number_id".into(),
-                    reason: "this phone number id is already connected".into(),
-                },
-                other => other,
-            })?;
+            .map_err(conflict_on("phone_number_id", "this phone number id is already connected"))?;
             Ok(())
         })
         .await?;

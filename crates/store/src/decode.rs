@@ -71,8 +71,59 @@ pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
     })
 }
 
-pub const SESSION_COLS: &str =
-    "token_hash, user_id, tenant_id, csrf_token, created_at, last_seen_at, expires_at";
+/// The one query behind `SessionStore::session`; `{p}` is the backend's first
+/// placeholder (`?1` or `$1`).
+pub fn signed_in_sql(p: &str) -> String {
+    format!(
+        "select s.token_hash, s.user_id, s.tenant_id, s.csrf_token, s.created_at, s.last_seen_at,
+                s.expires_at, u.email, u.name, u.password_hash, u.must_change_password,
+                u.platform_admin, u.created_at as user_created_at, m.role
+         from sessions s
+         join users u on u.id = s.user_id
+         left join memberships m on m.tenant_id = s.tenant_id and m.user_id = s.user_id
+         where s.token_hash = {p}"
+    )
+}
+
+pub fn signed_in(r: &dyn Columns) -> Decoded<crate::SignedIn> {
+    let session = session(r)?;
+    let user = User {
+        id: session.user_id.clone(),
+        email: parse("email", Email::parse(&r.text("email")?))?,
+        name: r.text("name")?,
+        password_hash: r.text("password_hash")?,
+        must_change_password: r.flag("must_change_password")?,
+        platform_admin: r.flag("platform_admin")?,
+        created_at: r.time("user_created_at")?,
+    };
+    let role = r
+        .opt_text("role")?
+        .map(|s| parse("role", Role::parse(&s)))
+        .transpose()?;
+    Ok(crate::SignedIn {
+        session,
+        user,
+        role,
+    })
+}
+
+/// A member: the user's columns, `u.` prefixed, and the membership's role.
+pub fn member_sql(p: &str) -> String {
+    format!(
+        "select u.id, u.email, u.name, u.password_hash, u.must_change_password, u.platform_admin,
+                u.created_at, m.role
+         from memberships m join users u on u.id = m.user_id
+         where m.tenant_id = {p}
+         order by u.name, u.email"
+    )
+}
+
+pub fn member(r: &dyn Columns) -> Decoded<crate::Member> {
+    Ok(crate::Member {
+        user: user(r)?,
+        role: parse("role", Role::parse(&r.text("role")?))?,
+    })
+}
 
 pub fn session(r: &dyn Columns) -> Decoded<crate::Session> {
     Ok(crate::Session {

@@ -63,6 +63,16 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<Membership>;
     /// The user's memberships, one per tenant, in the order they were made.
     async fn memberships(&self, user: &UserId) -> StoreResult<Vec<Membership>>;
+    /// The tenant's members by name.
+    async fn members(&self, tenant: &TenantId) -> StoreResult<Vec<Member>>;
+    /// Replaces the password hash; `must_change` asks for a new one at the next
+    /// login (a reset by an admin). NotFound if there is no such user.
+    async fn set_password(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+        must_change: bool,
+    ) -> StoreResult<()>;
 }
 
 /// Dashboard sessions, by the hash of their token.
@@ -71,7 +81,9 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: Session) -> StoreResult<()>;
     /// Unscoped: a request names only its cookie, and the session names the
     /// user and tenant.
-    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>>;
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SignedIn>>;
+    /// Moves the session to another tenant (the caller checked the membership).
+    async fn set_session_tenant(&self, token_hash: &str, tenant: &TenantId) -> StoreResult<bool>;
     /// Records activity; false if there is no such session.
     async fn touch_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;

@@ -65,6 +65,23 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A session with the user it belongs to and their role in its tenant (none if
+/// the membership has been removed since): what every dashboard request needs,
+/// read in one query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedIn {
+    pub session: Session,
+    pub user: User,
+    pub role: Option<Role>,
+}
+
+/// A member of a tenant, for the team page and the assignee list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTenant {
     pub slug: TenantSlug,

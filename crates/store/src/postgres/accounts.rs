@@ -68,6 +68,36 @@ impl AccountStore for PgStore {
             .await?;
         decode_all(&rows, decode::membership)
     }
+
+    async fn members(&self, tenant: &TenantId) -> StoreResult<Vec<Member>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(decode::member_sql("$1")))
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::member)
+    }
+
+    async fn set_password(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+        must_change: bool,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(
+            "update users set password_hash = $2, must_change_password = $3, updated_at = $4
+             where id = $1",
+        )
+        .bind(user.as_str())
+        .bind(password_hash)
+        .bind(must_change)
+        .bind(stored_now())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
 }
 
 async fn insert_membership(
@@ -109,16 +139,21 @@ impl SessionStore for PgStore {
         Ok(())
     }
 
-    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
-        let sql = format!(
-            "select {} from sessions where token_hash = $1",
-            decode::SESSION_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SignedIn>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(decode::signed_in_sql("$1")))
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        decode_opt(row, decode::session)
+        decode_opt(row, decode::signed_in)
+    }
+
+    async fn set_session_tenant(&self, token_hash: &str, tenant: &TenantId) -> StoreResult<bool> {
+        let done = sqlx::query("update sessions set tenant_id = $2 where token_hash = $1")
+            .bind(token_hash)
+            .bind(tenant.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn touch_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {

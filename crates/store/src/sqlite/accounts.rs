@@ -69,6 +69,35 @@ impl AccountStore for SqliteStore {
         })
         .await
     }
+
+    async fn members(&self, tenant: &TenantId) -> StoreResult<Vec<Member>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            all(conn, &decode::member_sql("?1"), [tenant.as_str()], decode::member)
+        })
+        .await
+    }
+
+    async fn set_password(
+        &self,
+        user: &UserId,
+        password_hash: &str,
+        must_change: bool,
+    ) -> StoreResult<()> {
+        let (user, hash) = (user.clone(), password_hash.to_owned());
+        self.write(move |conn| {
+            let n = conn.execute(
+                "update users set password_hash = ?2, must_change_password = ?3, updated_at = ?4
+                 where id = ?1",
+                params![user.as_str(), hash, must_change, time_text(stored_now())],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound("user"));
+            }
+            Ok(())
+        })
+        .await
+    }
 }
 
 fn insert_membership(
@@ -102,14 +131,27 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn session(&self, token_hash: &str) -> StoreResult<Option<Session>> {
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SignedIn>> {
         let token_hash = token_hash.to_owned();
         self.read(move |conn| {
-            let sql = format!(
-                "select {} from sessions where token_hash = ?1",
-                decode::SESSION_COLS
-            );
-            one(conn, &sql, [token_hash.as_str()], decode::session)
+            one(
+                conn,
+                &decode::signed_in_sql("?1"),
+                [token_hash.as_str()],
+                decode::signed_in,
+            )
+        })
+        .await
+    }
+
+    async fn set_session_tenant(&self, token_hash: &str, tenant: &TenantId) -> StoreResult<bool> {
+        let (token_hash, tenant) = (token_hash.to_owned(), tenant.clone());
+        self.write(move |conn| {
+            let n = conn.execute(
+                "update sessions set tenant_id = ?2 where token_hash = ?1",
+                params![token_hash, tenant.as_str()],
+            )?;
+            Ok(n == 1)
         })
         .await
     }

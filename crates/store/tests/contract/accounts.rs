@@ -118,26 +118,44 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
     };
     store.create_session(session("h1")).await.unwrap();
     store.create_session(session("h2")).await.unwrap();
-    assert_eq!(store.session("h1").await.unwrap(), Some(session("h1")));
-    assert_eq!(store.session("nope").await.unwrap(), None);
+    let read = |hash: &'static str| {
+        let store = store.clone();
+        async move { store.session(hash).await.unwrap().map(|s| s.session) }
+    };
+    assert_eq!(read("h1").await, Some(session("h1")));
+    assert_eq!(read("nope").await, None);
+
+    // The session comes with its user and their role in its tenant; none
+    // once they are no member there (the dashboard then refuses it).
+    let signed_in = store.session("h1").await.unwrap().unwrap();
+    assert_eq!(signed_in.user, asha);
+    assert_eq!(signed_in.role, None);
+    store
+        .add_membership(&a.id, &asha.id, Role::Staff)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session("h1").await.unwrap().unwrap().role,
+        Some(Role::Staff)
+    );
+    let b = tenant(store.as_ref(), "beta", "UTC").await;
+    assert!(store.set_session_tenant("h1", &b.id).await.unwrap());
+    assert!(!store.set_session_tenant("nope", &b.id).await.unwrap());
+    let moved = store.session("h1").await.unwrap().unwrap();
+    assert_eq!((moved.session.tenant_id, moved.role), (b.id.clone(), None));
+    assert!(store.set_session_tenant("h1", &a.id).await.unwrap());
 
     let later = now + chrono::Duration::minutes(5);
     assert!(store.touch_session("h1", later).await.unwrap());
     assert!(!store.touch_session("nope", later).await.unwrap());
-    assert_eq!(
-        store.session("h1").await.unwrap().unwrap().last_seen_at,
-        later
-    );
+    assert_eq!(read("h1").await.unwrap().last_seen_at, later);
 
     store.delete_session("h1").await.unwrap();
-    assert_eq!(store.session("h1").await.unwrap(), None);
-    assert!(
-        store.session("h2").await.unwrap().is_some(),
-        "only that one ended"
-    );
+    assert_eq!(read("h1").await, None);
+    assert!(read("h2").await.is_some(), "only that one ended");
     store.create_session(session("h3")).await.unwrap();
     assert_eq!(store.delete_sessions_of(&asha.id).await.unwrap(), 2);
-    assert_eq!(store.session("h3").await.unwrap(), None);
+    assert_eq!(read("h3").await, None);
 
     // A session must name a user and a tenant that exist.
     let mut orphan = session("h4");
@@ -145,5 +163,54 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
     match store.create_session(orphan).await {
         Err(StoreError::Invalid(e)) => assert_eq!(e.field, "reference"),
         other => panic!("expected an invalid reference, got {other:?}"),
+    }
+}
+
+pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Store>) {
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let b = tenant(store.as_ref(), "beta", "UTC").await;
+    let mut ravi = new_user("ravi@pune.gov.in");
+    ravi.name = "Ravi Kale".into();
+    ravi.memberships = vec![(a.id.clone(), Role::Staff)];
+    let ravi = store.create_user(ravi).await.unwrap();
+    let mut asha = new_user("asha@pune.gov.in");
+    asha.memberships = vec![(a.id.clone(), Role::Owner), (b.id.clone(), Role::Viewer)];
+    let asha = store.create_user(asha).await.unwrap();
+
+    let members: Vec<(String, Role)> = store
+        .members(&a.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.user.email.as_str().to_owned(), m.role))
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            ("asha@pune.gov.in".to_owned(), Role::Owner),
+            ("ravi@pune.gov.in".to_owned(), Role::Staff)
+        ],
+        "by name, each with the role in this tenant"
+    );
+    let in_b = store.members(&b.id).await.unwrap();
+    assert_eq!(in_b.len(), 1);
+    assert_eq!((&in_b[0].user.id, in_b[0].role), (&asha.id, Role::Viewer));
+
+    store
+        .set_password(&ravi.id, "$argon2id$new", false)
+        .await
+        .unwrap();
+    let found = store
+        .user_by_email(&ravi.email)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.password_hash, "$argon2id$new");
+    assert!(!found.must_change_password);
+    let untouched = store.user_by_email(&asha.email).await.unwrap().unwrap();
+    assert_eq!(untouched.password_hash, asha.password_hash);
+    match store.set_password(&UserId::new(), "x", true).await {
+        Err(StoreError::NotFound(what)) => assert_eq!(what, "user"),
+        other => panic!("expected not found, got {other:?}"),
     }
 }

@@ -60,6 +60,7 @@ on_both_backends!(
     the_stores_own_changes_are_seen_at_once_through_the_catalog,
     one_account_per_email_and_one_membership_per_tenant,
     sessions_are_found_by_token_hash_touched_and_ended,
+    members_are_listed_and_passwords_replaced,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

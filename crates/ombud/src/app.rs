@@ -92,6 +92,7 @@ impl App {
             RouterOptions {
                 max_body_bytes: config.max_body_bytes,
                 demo_graph_sink: options.demo_graph_sink,
+                dashboard: config.dashboard(),
             },
         );
         Ok(Self {
@@ -123,7 +124,11 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, "ombud listening");
-        axum::serve(self.listener, self.router)
+        // The peer's address is kept for the login throttle.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await
             .context("serving HTTP")?;

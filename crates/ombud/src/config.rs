@@ -29,8 +29,24 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Seconds shutdown waits for runs and sends in flight.
     pub shutdown_grace_secs: u64,
+    /// Where people reach this server, e.g. `https://complaints.example.org`
+    /// (`OMBUD_PUBLIC_URL`). With https, cookies are marked `Secure`.
+    pub public_url: Option<String>,
+    /// Believe `X-Forwarded-For`/`X-Forwarded-Proto` (`OMBUD_TRUST_PROXY`):
+    /// only behind a proxy that sets them itself.
+    pub trust_proxy: bool,
+    pub dashboard: DashboardConfig,
     pub agents: AgentsConfig,
     pub outbox: OutboxSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// A dashboard session unused this long ends.
+    pub session_idle_minutes: u64,
+    /// A dashboard session ends this long after login, however active.
+    pub session_absolute_hours: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +86,12 @@ impl Default for Config {
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
             shutdown_grace_secs: engine.shutdown_grace.as_secs(),
+            public_url: None,
+            trust_proxy: false,
+            dashboard: DashboardConfig {
+                session_idle_minutes: 8 * 60,
+                session_absolute_hours: 7 * 24,
+            },
             agents: AgentsConfig {
                 max_concurrent: engine.max_concurrent_runs,
                 retry_base_ms: engine.run_retry_base.as_millis() as u64,
@@ -160,6 +182,20 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return invalid("max_body_bytes", "must be at least 1024");
         }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) || url.ends_with('/') {
+                return invalid(
+                    "public_url",
+                    "must be an http:// or https:// URL without a trailing slash",
+                );
+            }
+        }
+        if self.dashboard.session_idle_minutes == 0 || self.dashboard.session_absolute_hours == 0 {
+            return invalid(
+                "dashboard",
+                "session_idle_minutes and session_absolute_hours must be positive",
+            );
+        }
         if self.agents.max_concurrent == 0 {
             return invalid("agents.max_concurrent", "must be at least 1");
         }
@@ -212,6 +248,18 @@ impl Config {
                 format!("PostgreSQL at {}", host.split('?').next().unwrap_or(host))
             }
             None => format!("SQLite at {}", self.database_path().display()),
+        }
+    }
+
+    pub fn dashboard(&self) -> ombud_web::dashboard::DashboardSettings {
+        ombud_web::dashboard::DashboardSettings {
+            session_idle: Duration::from_secs(self.dashboard.session_idle_minutes * 60),
+            session_absolute: Duration::from_secs(self.dashboard.session_absolute_hours * 3600),
+            secure_cookies: self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+            trust_proxy: self.trust_proxy,
         }
     }
 

@@ -14,6 +14,7 @@ const SLUG: &str = "demo";
 const PHONE_NUMBER_ID: &str = "100000000000001";
 const APP_SECRET: &str = "demo-app-secret";
 const VERIFY_TOKEN: &str = "demo-verify-token";
+const LOGIN: &str = "admin@demo.example";
 
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
@@ -47,6 +48,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await?;
     }
     let tenant = crate::cli::tenant_by_slug(store.as_ref(), SLUG).await?;
+    let password = demo_login(store.as_ref(), &tenant).await?;
     let channel = store
         .channels(&tenant.id)
         .await?
@@ -84,7 +86,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
          \n  webhook:  {base}{}   (verify token: {VERIFY_TOKEN})\
          \n  health:   {base}/health/ready\
          \n  replies:  printed below, as the demo's stand-in for Meta's Graph API receives them\
-         \n  dashboard: not built yet (issue 5); the data is in {}\n\
+         \n  dashboard: {base}/app/login   (email: {LOGIN}, password: {password})\
+         \n  data:     {}\n\
          \nSend a test message as WhatsApp would (run it again and it is deduplicated):\n\
          \ncurl -sS -X POST '{base}{}' \\\n  -H 'Content-Type: application/json' \\\n  -H 'X-Hub-Signature-256: {signature}' \\\n  --data '{body}'\n\
          \nThen carry on the dialogue from another terminal (it signs each message for you):\n\
@@ -97,4 +100,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         channel.webhook_path(),
     );
     app.run(shutdown_signal()).await
+}
+
+/// The demo tenant's owner, with a password made fresh on every start (it is
+/// printed, so it should not outlive the run that printed it).
+async fn demo_login(store: &dyn ombud_store::Store, tenant: &Tenant) -> anyhow::Result<String> {
+    let password = ombud_web::auth::one_time_password();
+    let hash = ombud_web::auth::hash_password(&password)
+        .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?;
+    let email = Email::parse(LOGIN)?;
+    match store.user_by_email(&email).await? {
+        Some(user) => store.set_password(&user.id, &hash, false).await?,
+        None => {
+            store
+                .create_user(ombud_store::NewUser {
+                    email,
+                    name: "Demo Admin".into(),
+                    password_hash: hash,
+                    must_change_password: false,
+                    platform_admin: false,
+                    memberships: vec![(tenant.id.clone(), Role::Owner)],
+                })
+                .await?;
+        }
+    }
+    Ok(password)
 }

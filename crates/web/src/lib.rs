@@ -2,6 +2,7 @@
 //! them over one shared state.
 
 pub mod auth;
+pub mod dashboard;
 mod demo;
 mod error;
 mod health;
@@ -28,13 +29,15 @@ pub struct RouterOptions {
     pub max_body_bytes: usize,
     /// Serve the demo's stand-in for Meta's Graph API (`ombud demo` only).
     pub demo_graph_sink: bool,
+    pub dashboard: dashboard::DashboardSettings,
 }
 
 pub fn router(state: AppState, options: RouterOptions) -> Router {
     let max = options.max_body_bytes;
     let mut app = Router::new()
         .merge(whatsapp::router())
-        .merge(health::router());
+        .merge(health::router())
+        .merge(dashboard::router(state.clone(), options.dashboard));
     if options.demo_graph_sink {
         app = app.merge(demo::router());
     }

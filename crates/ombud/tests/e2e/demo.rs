@@ -54,9 +54,16 @@ async fn the_printed_curl_works_as_printed() {
     };
 
     let (mut url, mut signature, mut body) = (None, None, None);
+    let mut login = None;
     while body.is_none() {
         let line = next(&rx);
-        if line.starts_with("curl ") {
+        if line.contains("dashboard:") {
+            login = Some((
+                between(&line, "dashboard: ", " ").unwrap().to_owned(),
+                between(&line, "email: ", ",").unwrap().to_owned(),
+                between(&line, "password: ", ")").unwrap().to_owned(),
+            ));
+        } else if line.starts_with("curl ") {
             url = between(&line, "-X POST '", "'").map(str::to_owned);
         } else if line.contains("X-Hub-Signature-256:") {
             signature = between(&line, "X-Hub-Signature-256: ", "'").map(str::to_owned);
@@ -94,4 +101,30 @@ async fn the_printed_curl_works_as_printed() {
     .await
     .unwrap();
     assert!(reply.contains("Where is this?"), "{reply}");
+
+    // The printed login opens the dashboard, where the complaint's tenant is.
+    let (login_url, email, password) = login.expect("the demo prints a dashboard login");
+    assert_eq!(login_url, format!("http://127.0.0.1:{port}/app/login"));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = http
+        .post(&login_url)
+        .form(&[("email", email.as_str()), ("password", password.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    let cookie = crate::dashboard::new_session_cookie(&res).unwrap();
+    let page = http
+        .get(format!("http://127.0.0.1:{port}/app/complaints"))
+        .header("cookie", format!("ombud_session={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Demo Ward Office"), "{page}");
 }

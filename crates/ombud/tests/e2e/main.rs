@@ -8,6 +8,7 @@ mod helpers;
 
 mod accounts;
 mod crash;
+mod dashboard;
 mod demo;
 mod dialogue;
 mod loadtest;

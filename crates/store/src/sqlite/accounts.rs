@@ -73,7 +73,12 @@ impl AccountStore for SqliteStore {
     async fn members(&self, tenant: &TenantId) -> StoreResult<Vec<Member>> {
         let tenant = tenant.clone();
         self.read(move |conn| {
-            all(conn, &decode::member_sql("?1"), [tenant.as_str()], decode::member)
+            all(
+                conn,
+                &decode::member_sql("?1"),
+                [tenant.as_str()],
+                decode::member,
+            )
         })
         .await
     }

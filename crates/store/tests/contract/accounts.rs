@@ -200,11 +200,7 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
         .set_password(&ravi.id, "$argon2id$new", false)
         .await
         .unwrap();
-    let found = store
-        .user_by_email(&ravi.email)
-        .await
-        .unwrap()
-        .unwrap();
+    let found = store.user_by_email(&ravi.email).await.unwrap().unwrap();
     assert_eq!(found.password_hash, "$argon2id$new");
     assert!(!found.must_change_password);
     let untouched = store.user_by_email(&asha.email).await.unwrap().unwrap();

@@ -1,0 +1,538 @@
+//! The dashboard over HTTP: login, sessions, CSRF, throttling, password change,
+//! tenant switching. (Browser tests drive the pages themselves; these check the
+//! rules a browser would not show.)
+
+use std::collections::HashMap;
+
+use ombud_core::*;
+use ombud_store::NewUser;
+use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::StatusCode;
+
+use crate::helpers::*;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A user made straight in the store, with `PASSWORD` unless `one_time`.
+pub async fn user(app: &TestApp, email: &str, roles: &[(&TenantId, Role)], one_time: bool) -> User {
+    app.store
+        .create_user(NewUser {
+            email: Email::parse(email).unwrap(),
+            name: email.split('@').next().unwrap().to_owned(),
+            password_hash: ombud_web::auth::hash_password(PASSWORD).unwrap(),
+            must_change_password: one_time,
+            platform_admin: false,
+            memberships: roles.iter().map(|(t, r)| ((*t).clone(), *r)).collect(),
+        })
+        .await
+        .unwrap()
+}
+
+/// A person at a browser, without the browser: keeps the session cookie, never
+/// follows redirects, and reads the CSRF token from the pages.
+pub struct Staff<'a> {
+    pub app: &'a TestApp,
+    http: reqwest::Client,
+    pub cookie: Option<String>,
+}
+
+pub fn form_of(pairs: &[(&str, &str)]) -> String {
+    let mut s = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+impl<'a> Staff<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookie: None,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        let mut req = self.http.get(self.app.url(path));
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("ombud_session={c}"));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// POSTs a form exactly as given (no token added).
+    pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(self.app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_of(pairs));
+        if let Some(c) = &self.cookie {
+            req = req.header(COOKIE, format!("ombud_session={c}"));
+        }
+        req.send().await.unwrap()
+    }
+
+    /// POSTs a form with the session's CSRF token, as the page's form would.
+    pub async fn submit(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+        let token = self.csrf_token().await;
+        let mut pairs = pairs.to_vec();
+        pairs.push(("csrf_token", &token));
+        self.post_form(path, &pairs).await
+    }
+
+    /// The token the account page carries (every signed-in page carries it).
+    pub async fn csrf_token(&self) -> String {
+        let page = self.get("/app/account").await.text().await.unwrap();
+        token_in(&page).expect("a signed-in page carries a CSRF token")
+    }
+
+    pub async fn login_as(&mut self, email: &str, password: &str) -> reqwest::Response {
+        let res = self
+            .post_form("/app/login", &[("email", email), ("password", password)])
+            .await;
+        if let Some(token) = new_session_cookie(&res) {
+            self.cookie = Some(token);
+        }
+        res
+    }
+
+    pub async fn login(app: &'a TestApp, email: &str) -> Staff<'a> {
+        let mut staff = Staff::new(app);
+        let res = staff.login_as(email, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "login of {email}");
+        staff
+    }
+}
+
+pub fn token_in(page: &str) -> Option<String> {
+    let at = page.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(page[at..].split('"').next()?.to_owned())
+}
+
+pub fn new_session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("ombud_session="))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get(LOCATION)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+async fn two_tenants(app: &TestApp) -> (TestTenant, TestTenant) {
+    let graph = FakeGraph::start().await;
+    (
+        app.tenant("pune", "PUN", &graph).await,
+        app.tenant("nashik", "NSK", &graph).await,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_starts_a_session_in_a_cookie_and_logout_ends_it() {
+    let app = TestApp::spawn().await;
+    let (pune, _) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    let mut staff = Staff::new(&app);
+
+    // Not signed in: the list sends you to log in, and back afterwards.
+    let res = staff.get("/app/complaints?status=new").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        location(&res),
+        "/app/login?next=%2Fapp%2Fcomplaints%3Fstatus%3Dnew"
+    );
+    let page = staff.get("/app/login").await.text().await.unwrap();
+    assert!(page.contains("name=\"email\"") && page.contains("name=\"password\""));
+
+    // A wrong password and an unknown account read the same.
+    let wrong = staff.login_as("asha@pune.gov.in", "guess").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(new_session_cookie(&wrong).is_none());
+    let wrong = wrong.text().await.unwrap();
+    let unknown = staff.login_as("nobody@pune.gov.in", "guess").await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let unknown = unknown.text().await.unwrap();
+    assert!(wrong.contains("That email and password do not match an account."));
+    assert_eq!(
+        wrong.replace("asha@pune.gov.in", "E"),
+        unknown.replace("nobody@pune.gov.in", "E")
+    );
+
+    let res = staff
+        .post_form(
+            "/app/login",
+            &[
+                ("email", "Asha@Pune.gov.in"),
+                ("password", PASSWORD),
+                ("next", "/app/complaints?status=new"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/app/complaints?status=new");
+    let cookie = res.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "plain http here: {cookie}");
+    staff.cookie = new_session_cookie(&res);
+    let token = staff.cookie.clone().unwrap();
+    // Only the hash of the token is stored.
+    assert!(app.store.session(&token).await.unwrap().is_none());
+
+    let page = staff.get("/app/complaints").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("pune office"), "{page}");
+
+    // An outside `next` is not followed.
+    let mut other = Staff::new(&app);
+    let res = other
+        .post_form(
+            "/app/login",
+            &[
+                ("email", "asha@pune.gov.in"),
+                ("password", PASSWORD),
+                ("next", "https://evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/app/complaints");
+    other.cookie = new_session_cookie(&res);
+
+    // Logging out needs the token too; then the cookie is worth nothing.
+    assert_eq!(
+        staff.post_form("/app/logout", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(staff.get("/app/complaints").await.status(), StatusCode::OK);
+    let res = staff.submit("/app/logout", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(res.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
+    assert_eq!(
+        staff.get("/app/complaints").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    // The other login's session is its own and still works.
+    assert_eq!(other.get("/app/complaints").await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_replaces_the_session_it_was_made_from() {
+    let app = TestApp::spawn().await;
+    let (pune, _) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    let mut staff = Staff::login(&app, "asha@pune.gov.in").await;
+    let first = staff.cookie.clone().unwrap();
+    let res = staff.login_as("asha@pune.gov.in", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let second = staff.cookie.clone().unwrap();
+    assert_ne!(first, second, "a new token on every login");
+    staff.cookie = Some(first);
+    assert_eq!(
+        staff.get("/app/complaints").await.status(),
+        StatusCode::SEE_OTHER,
+        "the session the login was made from is gone"
+    );
+    staff.cookie = Some(second);
+    assert_eq!(staff.get("/app/complaints").await.status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_brute_force_is_answered_with_429_and_retry_after() {
+    let app = TestApp::spawn().await;
+    let (pune, _) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    user(
+        &app,
+        "ravi@pune.gov.in",
+        &[(&pune.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    let mut staff = Staff::new(&app);
+    for _ in 0..5 {
+        let res = staff.login_as("asha@pune.gov.in", "guess").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The sixth try is refused before the password is looked at: even the
+    // right one.
+    for password in ["guess", PASSWORD] {
+        let res = staff.login_as("asha@pune.gov.in", password).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = res.headers()[RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=300).contains(&wait), "{wait}");
+        assert!(new_session_cookie(&res).is_none());
+        assert!(res.text().await.unwrap().contains("Too many failed logins"));
+    }
+    // The address is throttled too, so the next account from it waits as well.
+    let res = staff.login_as("ravi@pune.gov.in", PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_time_password_must_be_replaced_before_anything_else() {
+    let app = TestApp::spawn().await;
+    let (pune, _) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Admin)],
+        true,
+    )
+    .await;
+    let mut staff = Staff::new(&app);
+    let res = staff.login_as("asha@pune.gov.in", PASSWORD).await;
+    assert_eq!(location(&res), "/app/password");
+    let res = staff.get("/app/complaints").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/app/password");
+
+    let page = staff.get("/app/password").await.text().await.unwrap();
+    assert!(page.contains("one-time password"), "{page}");
+    let token = token_in(&page).unwrap();
+    let change = |current: &'static str, new: &'static str, confirm: &'static str| {
+        let token = token.clone();
+        let staff = &staff;
+        async move {
+            staff
+                .post_form(
+                    "/app/password",
+                    &[
+                        ("csrf_token", &token),
+                        ("current", current),
+                        ("new", new),
+                        ("confirm", confirm),
+                    ],
+                )
+                .await
+        }
+    };
+    // Each mistake is named next to its field, and nothing changes.
+    let res = change("wrong", "short", "other").await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("this is not your current password"), "{page}");
+    assert!(page.contains("use at least 10 characters"), "{page}");
+    assert!(page.contains("does not match the new password"), "{page}");
+    let res = change(PASSWORD, PASSWORD, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("different from the current one"));
+
+    let old_cookie = staff.cookie.clone().unwrap();
+    let res = change(PASSWORD, "a much better secret", "a much better secret").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/app/complaints");
+    staff.cookie = new_session_cookie(&res);
+    assert_ne!(staff.cookie.as_deref(), Some(old_cookie.as_str()));
+    assert_eq!(staff.get("/app/complaints").await.status(), StatusCode::OK);
+    let mut stale = Staff::new(&app);
+    stale.cookie = Some(old_cookie);
+    assert_eq!(
+        stale.get("/app/complaints").await.status(),
+        StatusCode::SEE_OTHER,
+        "sessions from before the change are ended"
+    );
+    assert_eq!(
+        Staff::new(&app)
+            .login_as("asha@pune.gov.in", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = Staff::new(&app)
+        .login_as("asha@pune.gov.in", "a much better secret")
+        .await;
+    assert_eq!(location(&res), "/app/complaints");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csrf_token_survives_a_reload_and_guards_every_change() {
+    let app = TestApp::spawn().await;
+    let (pune, nashik) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[
+            (&pune.tenant.id, Role::Staff),
+            (&nashik.tenant.id, Role::Viewer),
+        ],
+        false,
+    )
+    .await;
+    let staff = Staff::login(&app, "asha@pune.gov.in").await;
+    let a = staff.csrf_token().await;
+    let b = staff.csrf_token().await;
+    assert_eq!(a, b, "the same token on every page of the session");
+    let list = staff.get("/app/complaints").await.text().await.unwrap();
+    assert!(list.contains(&format!("<meta name=\"csrf-token\" content=\"{a}\">")));
+
+    // Missing, wrong, and another field's value: 403, and the tenant stays.
+    for pairs in [
+        vec![("tenant", "nashik")],
+        vec![("tenant", "nashik"), ("csrf_token", "0000")],
+        vec![("tenant", "nashik"), ("csrf", a.as_str())],
+    ] {
+        let res = staff.post_form("/app/tenant", &pairs).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{pairs:?}");
+    }
+    let res = staff
+        .http
+        .post(app.url("/app/tenant"))
+        .header(
+            COOKIE,
+            format!("ombud_session={}", staff.cookie.as_ref().unwrap()),
+        )
+        .header("x-csrf-token", "wrong")
+        .form(&HashMap::from([("tenant", "nashik")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(staff
+        .get("/app/complaints")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("pune office"));
+
+    // The header is as good as the field (that is how scripts send it).
+    let res = staff
+        .http
+        .post(app.url("/app/tenant"))
+        .header(
+            COOKIE,
+            format!("ombud_session={}", staff.cookie.as_ref().unwrap()),
+        )
+        .header("x-csrf-token", &a)
+        .form(&HashMap::from([("tenant", "nashik")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = staff.get("/app/complaints").await.text().await.unwrap();
+    assert!(
+        page.contains("nashik office") && page.contains("(viewer)"),
+        "{page}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_switch_into_a_tenant_they_do_not_belong_to() {
+    let app = TestApp::spawn().await;
+    let (pune, _nashik) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Owner)],
+        false,
+    )
+    .await;
+    let staff = Staff::login(&app, "asha@pune.gov.in").await;
+    for slug in ["nashik", "nowhere", "NOT A SLUG"] {
+        let res = staff.submit("/app/tenant", &[("tenant", slug)]).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{slug}");
+    }
+    let page = staff.get("/app/complaints").await.text().await.unwrap();
+    assert!(page.contains("pune office"));
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_when_the_public_url_is_https() {
+    let app = TestApp::spawn_with(
+        |c| c.public_url = Some("https://complaints.example.org".into()),
+        None,
+    )
+    .await;
+    let (pune, _) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    let res = Staff::new(&app)
+        .login_as("asha@pune.gov.in", PASSWORD)
+        .await;
+    let cookie = res.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_posted_from_another_site_is_refused() {
+    let app = TestApp::spawn().await;
+    let (pune, _) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/app/login"))
+        .header("origin", "https://evil.example")
+        .form(&HashMap::from([
+            ("email", "asha@pune.gov.in"),
+            ("password", PASSWORD),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(new_session_cookie(&res).is_none());
+    app.stop().await;
+}

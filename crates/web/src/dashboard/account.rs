@@ -1,0 +1,92 @@
+//! The account page: who you are, your organisations, and switching between them.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use ombud_core::{Role, TenantId, TenantSlug};
+use serde::Deserialize;
+
+use super::page::{html, PageError};
+use super::session::SignedInUser;
+use crate::AppState;
+
+pub struct Organisation {
+    pub slug: String,
+    pub name: String,
+    pub role: Role,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    csrf_token: &'a str,
+    name: &'a str,
+    email: &'a str,
+    organisations: Vec<Organisation>,
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    signed_in: SignedInUser,
+) -> Result<Response, PageError> {
+    let current = signed_in.tenant.as_ref().map(|t| t.id.clone());
+    let mut organisations = Vec::new();
+    for m in state.store.memberships(&signed_in.user.id).await? {
+        if let Some(t) = state.store.tenant(&m.tenant_id).await? {
+            organisations.push(Organisation {
+                slug: t.slug.to_string(),
+                name: t.name.clone(),
+                role: m.role,
+                current: current.as_ref() == Some(&t.id),
+            });
+        }
+    }
+    Ok(html(&AccountPage {
+        csrf_token: &signed_in.csrf_token,
+        name: &signed_in.user.name,
+        email: signed_in.user.email.as_str(),
+        organisations,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct SwitchForm {
+    #[serde(default)]
+    tenant: String,
+}
+
+/// Moves the session to another organisation the user is a member of.
+pub async fn switch_tenant(
+    State(state): State<AppState>,
+    signed_in: SignedInUser,
+    Form(form): Form<SwitchForm>,
+) -> Result<Response, PageError> {
+    let not_member = || PageError::not_found("organisation");
+    let slug = TenantSlug::parse(&form.tenant).map_err(|_| not_member())?;
+    let tenant = state
+        .store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or_else(not_member)?;
+    let member = state
+        .store
+        .memberships(&signed_in.user.id)
+        .await?
+        .into_iter()
+        .any(|m| m.tenant_id == tenant.id);
+    if !member {
+        return Err(not_member());
+    }
+    switch(&state, &signed_in.token_hash, &tenant.id).await?;
+    Ok(Redirect::to("/app/complaints").into_response())
+}
+
+async fn switch(state: &AppState, token_hash: &str, tenant: &TenantId) -> Result<(), PageError> {
+    if state.store.set_session_tenant(token_hash, tenant).await? {
+        Ok(())
+    } else {
+        Err(PageError::not_found("session"))
+    }
+}

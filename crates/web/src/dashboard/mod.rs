@@ -1,0 +1,80 @@
+//! The staff dashboard under `/app`: server-rendered pages (askama templates),
+//! a session cookie, and a CSRF token on every state-changing request.
+//!
+//! Every request passes [`session::load`] first: it reads the session (one
+//! query: session, user and role), ends it if it is past its idle or absolute
+//! limit, and checks the CSRF token of any state-changing request made with it.
+//! Handlers then take [`session::Current`], which also enforces a forced
+//! password change, and ask it for the role they need.
+
+mod account;
+mod assets;
+mod complaints;
+mod login;
+mod page;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+use crate::throttle::LoginThrottle;
+use crate::AppState;
+
+pub use page::PageError;
+
+/// How the dashboard's sessions and cookies behave.
+#[derive(Debug, Clone)]
+pub struct DashboardSettings {
+    /// A session unused this long ends.
+    pub session_idle: Duration,
+    /// A session ends this long after login, however active.
+    pub session_absolute: Duration,
+    /// Mark cookies `Secure`: the public URL is https.
+    pub secure_cookies: bool,
+    /// Believe `X-Forwarded-For` and `X-Forwarded-Proto` (set only behind a
+    /// proxy that overwrites them).
+    pub trust_proxy: bool,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        Self {
+            session_idle: Duration::from_secs(8 * 3600),
+            session_absolute: Duration::from_secs(7 * 24 * 3600),
+            secure_cookies: false,
+            trust_proxy: false,
+        }
+    }
+}
+
+/// What the dashboard's handlers share besides the store: settings and the
+/// login throttle.
+pub(crate) struct Dashboard {
+    settings: DashboardSettings,
+    throttle: LoginThrottle,
+}
+
+pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> {
+    let dashboard = Arc::new(Dashboard {
+        settings,
+        throttle: LoginThrottle::new(5, Duration::from_secs(5 * 60), 100_000),
+    });
+    Router::new()
+        .route("/app", get(|| async { Redirect::to("/app/complaints") }))
+        .route("/app/login", get(login::page).post(login::submit))
+        .route("/app/logout", post(login::logout))
+        .route(
+            "/app/password",
+            get(login::password_page).post(login::change_password),
+        )
+        .route("/app/account", get(account::page))
+        .route("/app/tenant", post(account::switch_tenant))
+        .route("/app/complaints", get(complaints::list))
+        .route("/app/static/{file}", get(assets::serve))
+        .layer(axum::middleware::from_fn_with_state(state, session::load))
+        .layer(Extension(dashboard))
+}

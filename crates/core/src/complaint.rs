@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
     CategoryId, ChannelId, ComplaintId, ComplaintPrefix, ContactId, ConversationId, Language,
-    TenantId, ValidationError,
+    TenantId, UserId, ValidationError,
 };
 
 /// `{PREFIX}-YYYYMMDD-NNNN`: the tenant's prefix, the tenant-local day it was made, and
@@ -217,6 +217,10 @@ pub struct Complaint {
     pub category_id: Option<CategoryId>,
     pub description: String,
     pub location: Option<String>,
+    /// The ward or zone staff file it under (free text, set by staff).
+    pub area: Option<String>,
+    /// The member working on it.
+    pub assignee_id: Option<UserId>,
     pub language: Language,
     pub priority: Priority,
     pub status: ComplaintStatus,

@@ -11,6 +11,7 @@ mod error;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
+pub mod work;
 
 use std::sync::Arc;
 
@@ -20,6 +21,10 @@ use ombud_core::*;
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use work::{
+    AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
+    ComplaintRow, ComplaintSort, StatusNotices,
+};
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
@@ -199,6 +204,36 @@ pub trait ComplaintStore: Send + Sync {
         limit: u32,
     ) -> StoreResult<Vec<Complaint>>;
     async fn complaints(&self, tenant: &TenantId, limit: u32) -> StoreResult<Vec<Complaint>>;
+    async fn complaint(
+        &self,
+        tenant: &TenantId,
+        id: &ComplaintId,
+    ) -> StoreResult<Option<Complaint>>;
+    /// A page of the tenant's complaints matching `filter`, after `after`.
+    async fn list_complaints(
+        &self,
+        tenant: &TenantId,
+        filter: &ComplaintFilter,
+        sort: ComplaintSort,
+        after: Option<&ComplaintCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ComplaintRow>>;
+    async fn count_complaints(
+        &self,
+        tenant: &TenantId,
+        filter: &ComplaintFilter,
+    ) -> StoreResult<u64>;
+    /// Applies one change to each complaint of the batch, in one transaction:
+    /// each changed complaint gets a history line and a domain event; a
+    /// status change writes one notice per conversation to the outbox. A
+    /// complaint the change does not fit (an illegal move, no change, not the
+    /// tenant's) is skipped with the reason. An assignee who is no member, or a
+    /// category not the tenant's, fails the whole batch as Invalid.
+    async fn change_complaints(
+        &self,
+        tenant: &TenantId,
+        batch: ChangeBatch,
+    ) -> StoreResult<Vec<ChangeOutcome>>;
     async fn complaint_events(
         &self,
         tenant: &TenantId,

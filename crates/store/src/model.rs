@@ -399,6 +399,8 @@ impl NewComplaint {
             category_id: self.category_id,
             description: self.description,
             location: self.location,
+            area: None,
+            assignee_id: None,
             language: self.language,
             priority: self.priority,
             status: ComplaintStatus::New,

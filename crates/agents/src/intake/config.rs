@@ -62,6 +62,10 @@ pub struct Templates {
     pub limit_burst: String,
     /// Status names as citizens read them (`in_progress` → "in progress").
     pub statuses: BTreeMap<String, String>,
+    /// Sent when staff change a complaint's status: `{number}`, `{status}`.
+    /// Versions saved before it existed use the built-in text of their language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_changed: Option<String>,
 }
 
 impl IntakeConfig {
@@ -99,6 +103,26 @@ impl IntakeConfig {
             })
             .or_else(|| self.templates.values().next())
             .unwrap_or_else(|| default_templates_en())
+    }
+
+    /// What a citizen is told when staff move their complaint to `status`, in
+    /// `lang` (or the default language).
+    pub fn status_notice(&self, lang: &Language, number: &str, status: &str) -> String {
+        let templates = self.templates_for(lang);
+        let builtin;
+        let text = match &templates.status_changed {
+            Some(t) => t.as_str(),
+            None => {
+                builtin = builtin_status_changed(lang);
+                builtin.as_str()
+            }
+        };
+        let status = templates
+            .statuses
+            .get(status)
+            .map(String::as_str)
+            .unwrap_or(status);
+        text.replace("{number}", number).replace("{status}", status)
     }
 
     pub fn default_language(&self) -> Language {
@@ -148,7 +172,17 @@ fn default_templates_en() -> &'static Templates {
             ("on_hold", "on hold"), ("escalated", "escalated"), ("resolved", "resolved"),
             ("closed", "closed"), ("rejected", "rejected"),
         ]),
+        status_changed: Some("Update on your complaint {number}: it is now {status}. Send \"status {number}\" any time to check on it.".into()),
     })
+}
+
+fn builtin_status_changed(lang: &Language) -> String {
+    match lang.as_str() {
+        "hi" => super::templates_hi_mr::hindi().status_changed,
+        "mr" => super::templates_hi_mr::marathi().status_changed,
+        _ => default_templates_en().status_changed.clone(),
+    }
+    .unwrap_or_default()
 }
 
 pub(super) fn statuses(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -168,6 +202,35 @@ mod tests {
         c.validate().unwrap();
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(IntakeConfig::from_value(&v).unwrap(), c);
+    }
+
+    #[test]
+    fn a_status_notice_is_in_the_citizens_language_with_the_status_named() {
+        let c = IntakeConfig::default();
+        let lang = |s| Language::parse(s).unwrap();
+        let en = c.status_notice(&lang("en"), "PUNE-20261123-0007", "in_progress");
+        assert!(
+            en.contains("PUNE-20261123-0007") && en.contains("in progress"),
+            "{en}"
+        );
+        let mr = c.status_notice(&lang("mr"), "PUNE-20261123-0007", "resolved");
+        assert!(
+            mr.contains("सोडवली") && mr.contains("PUNE-20261123-0007"),
+            "{mr}"
+        );
+        // A language the version does not offer gets its default language.
+        let ta = c.status_notice(&lang("ta"), "X", "closed");
+        assert_eq!(ta, c.status_notice(&lang("en"), "X", "closed"));
+        // A version saved before the template existed still reads, with the
+        // built-in text of the language.
+        let mut old = serde_json::to_value(&c).unwrap();
+        old["templates"]["hi"]
+            .as_object_mut()
+            .unwrap()
+            .remove("status_changed");
+        let old = IntakeConfig::from_value(&old).unwrap();
+        let hi = old.status_notice(&lang("hi"), "X", "resolved");
+        assert!(hi.contains("हल हो गई"), "{hi}");
     }
 
     #[test]

@@ -53,6 +53,8 @@ impl Tools for FakeTools {
         }
         let n = created.len() as u32 + 1;
         let c = Complaint {
+            area: None,
+            assignee_id: None,
             id: ComplaintId::new(),
             tenant_id: TenantId::new(),
             number: ComplaintNumber::new(

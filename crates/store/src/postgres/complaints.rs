@@ -160,6 +160,50 @@ impl ComplaintStore for PgStore {
         decode_all(&rows, decode::complaint)
     }
 
+    async fn complaint(
+        &self,
+        tenant: &TenantId,
+        id: &ComplaintId,
+    ) -> StoreResult<Option<Complaint>> {
+        let sql = format!(
+            "select {} from complaints where tenant_id = $1 and id = $2",
+            decode::COMPLAINT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::complaint)
+    }
+
+    async fn list_complaints(
+        &self,
+        tenant: &TenantId,
+        filter: &ComplaintFilter,
+        sort: ComplaintSort,
+        after: Option<&ComplaintCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ComplaintRow>> {
+        super::work::list(self, tenant, filter, sort, after, limit).await
+    }
+
+    async fn count_complaints(
+        &self,
+        tenant: &TenantId,
+        filter: &ComplaintFilter,
+    ) -> StoreResult<u64> {
+        super::work::count(self, tenant, filter).await
+    }
+
+    async fn change_complaints(
+        &self,
+        tenant: &TenantId,
+        batch: ChangeBatch,
+    ) -> StoreResult<Vec<ChangeOutcome>> {
+        super::work::change(self, tenant, batch).await
+    }
+
     async fn complaint_events(
         &self,
         tenant: &TenantId,

@@ -14,6 +14,7 @@ mod outbox;
 mod runs;
 mod schema;
 mod tenants;
+mod work;
 
 use std::sync::Arc;
 use std::time::Duration;

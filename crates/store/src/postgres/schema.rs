@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (5, "accounts", include_str!("migrations/0005_accounts.sql")),
     (6, "sessions", include_str!("migrations/0006_sessions.sql")),
+    (
+        7,
+        "complaint_work",
+        include_str!("migrations/0007_complaint_work.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

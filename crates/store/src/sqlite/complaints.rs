@@ -159,6 +159,54 @@ impl ComplaintStore for SqliteStore {
         .await
     }
 
+    async fn complaint(
+        &self,
+        tenant: &TenantId,
+        id: &ComplaintId,
+    ) -> StoreResult<Option<Complaint>> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from complaints where tenant_id = ?1 and id = ?2",
+                decode::COMPLAINT_COLS
+            );
+            one(
+                conn,
+                &sql,
+                params![tenant.as_str(), id.as_str()],
+                decode::complaint,
+            )
+        })
+        .await
+    }
+
+    async fn list_complaints(
+        &self,
+        tenant: &TenantId,
+        filter: &ComplaintFilter,
+        sort: ComplaintSort,
+        after: Option<&ComplaintCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<ComplaintRow>> {
+        super::work::list(self, tenant, filter, sort, after, limit).await
+    }
+
+    async fn count_complaints(
+        &self,
+        tenant: &TenantId,
+        filter: &ComplaintFilter,
+    ) -> StoreResult<u64> {
+        super::work::count(self, tenant, filter).await
+    }
+
+    async fn change_complaints(
+        &self,
+        tenant: &TenantId,
+        batch: ChangeBatch,
+    ) -> StoreResult<Vec<ChangeOutcome>> {
+        super::work::change(self, tenant, batch).await
+    }
+
     async fn complaint_events(
         &self,
         tenant: &TenantId,

@@ -12,6 +12,7 @@ mod rows;
 mod runs;
 mod schema;
 mod tenants;
+mod work;
 mod writer;
 
 use std::path::{Path, PathBuf};

@@ -15,12 +15,14 @@ mod catalog;
 mod complaints;
 mod runs;
 mod tenancy;
+mod work;
 
 use accounts::*;
 use catalog::*;
 use complaints::*;
 use runs::*;
 use tenancy::*;
+use work::*;
 
 /// Runs each check on SQLite and on PostgreSQL (a fresh schema per test on the
 /// server named by `OMBUD_TEST_DATABASE_URL`, which `scripts/test` starts).
@@ -61,6 +63,8 @@ on_both_backends!(
     one_account_per_email_and_one_membership_per_tenant,
     sessions_are_found_by_token_hash_touched_and_ended,
     members_are_listed_and_passwords_replaced,
+    the_list_filters_and_pages_by_keyset_within_the_tenant,
+    batched_changes_skip_what_does_not_fit_and_record_the_rest,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

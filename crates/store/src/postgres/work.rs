@@ -1,0 +1,238 @@
+//! Staff work on complaints: the list, counts, and batched changes.
+
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, Postgres};
+
+use super::{decode_all, decode_opt, insert_event, PgStore};
+use crate::work::{self, Param};
+use crate::*;
+
+fn bind_all<'q>(
+    mut q: Query<'q, Postgres, PgArguments>,
+    params: &'q [Param],
+) -> Query<'q, Postgres, PgArguments> {
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind(s.as_str()),
+            Param::Time(t) => q.bind(*t),
+            Param::Int(n) => q.bind(*n),
+        };
+    }
+    q
+}
+
+pub(super) async fn list(
+    store: &PgStore,
+    tenant: &TenantId,
+    filter: &ComplaintFilter,
+    sort: ComplaintSort,
+    after: Option<&ComplaintCursor>,
+    limit: u32,
+) -> StoreResult<Vec<ComplaintRow>> {
+    let (sql, params) = work::list_sql(&work::POSTGRES, tenant, filter, sort, after, limit);
+    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
+        .fetch_all(&store.pool)
+        .await?;
+    decode_all(&rows, work::complaint_row)
+}
+
+pub(super) async fn count(
+    store: &PgStore,
+    tenant: &TenantId,
+    filter: &ComplaintFilter,
+) -> StoreResult<u64> {
+    use sqlx::Row;
+    let (sql, params) = work::count_sql(&work::POSTGRES, tenant, filter);
+    let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
+        .fetch_one(&store.pool)
+        .await?;
+    let n: i64 = row.try_get("n")?;
+    Ok(n as u64)
+}
+
+pub(super) async fn change(
+    store: &PgStore,
+    tenant: &TenantId,
+    batch: ChangeBatch,
+) -> StoreResult<Vec<ChangeOutcome>> {
+    let t = tenant.as_str();
+    let mut tx = store.pool.begin().await?;
+    check_references(&mut tx, t, &batch.change).await?;
+    let at = stored_now();
+    // Locked until commit: two members changing one complaint take turns, and
+    // the second sees the first's change.
+    let sql = format!(
+        "select {} from complaints where tenant_id = $1 and id = $2 for update",
+        decode::COMPLAINT_COLS
+    );
+    let mut outcomes = Vec::with_capacity(batch.ids.len());
+    let mut changed = Vec::new();
+    for id in &batch.ids {
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(t)
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(current) = decode_opt(row, decode::complaint)? else {
+            outcomes.push(ChangeOutcome::Skipped {
+                id: id.clone(),
+                number: None,
+                reason: "not found".into(),
+            });
+            continue;
+        };
+        match work::apply(&current, &batch.change, at) {
+            Err(reason) => outcomes.push(ChangeOutcome::Skipped {
+                id: id.clone(),
+                number: Some(current.number.clone()),
+                reason,
+            }),
+            Ok(applied) => {
+                record(&mut tx, tenant, &batch.actor, &applied, at).await?;
+                changed.push(applied.complaint.clone());
+                outcomes.push(ChangeOutcome::Changed(applied.complaint));
+            }
+        }
+    }
+    if let (ComplaintChange::Status(status), Some(notices)) = (&batch.change, &batch.notices) {
+        for (conversation, channel, list) in work::notice_groups(&changed) {
+            let numbers: Vec<&str> = list.iter().map(|c| c.number.as_str()).collect();
+            let body = notices.notice(&list[0].language, &numbers, *status);
+            send(
+                &mut tx,
+                t,
+                &channel,
+                &conversation,
+                list[0].contact_id.as_ref(),
+                &body,
+                at,
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+async fn check_references(
+    tx: &mut PgConnection,
+    t: &str,
+    change: &ComplaintChange,
+) -> StoreResult<()> {
+    let (sql, id, field, reason) = match change {
+        ComplaintChange::Assign(Some(user)) => (
+            "select exists (select 1 from memberships where tenant_id = $1 and user_id = $2)",
+            user.as_str(),
+            "assignee",
+            "is not a member of this organisation",
+        ),
+        ComplaintChange::Category(Some(cat)) => (
+            "select exists (select 1 from categories where tenant_id = $1 and id = $2)",
+            cat.as_str(),
+            "category",
+            "no such category",
+        ),
+        _ => return Ok(()),
+    };
+    let found: bool = sqlx::query_scalar(sql)
+        .bind(t)
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    if found {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(ValidationError::new(field, reason)))
+    }
+}
+
+async fn record(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    actor: &str,
+    applied: &work::Applied,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let c = &applied.complaint;
+    sqlx::query(
+        "update complaints set status = $3, priority = $4, category_id = $5, assignee_id = $6,
+             area = $7, updated_at = $8
+         where tenant_id = $1 and id = $2",
+    )
+    .bind(tenant.as_str())
+    .bind(c.id.as_str())
+    .bind(c.status.as_str())
+    .bind(c.priority.as_str())
+    .bind(c.category_id.as_ref().map(|v| v.as_str()))
+    .bind(c.assignee_id.as_ref().map(|v| v.as_str()))
+    .bind(&c.area)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
+         values ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant.as_str())
+    .bind(c.id.as_str())
+    .bind(actor)
+    .bind(applied.action)
+    .bind(&applied.from)
+    .bind(&applied.to)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(kind) = applied.event {
+        insert_event(tx, tenant, kind, &applied.event_data(actor), at).await?;
+    }
+    Ok(())
+}
+
+/// An outbound message from staff (or on their behalf) into a conversation,
+/// and its outbox row: sent by the outbox worker like the bot's replies.
+pub(super) async fn send(
+    tx: &mut PgConnection,
+    t: &str,
+    channel: &ChannelId,
+    conversation: &ConversationId,
+    contact: Option<&ContactId>,
+    body: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<MessageId> {
+    let id = MessageId::new();
+    sqlx::query(
+        "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
+            kind, body, in_reply_to, status, created_at, updated_at)
+         values ($1, $2, $3, $4, 'outbound', 0, 'text', $5, null, 'pending', $6, $6)",
+    )
+    .bind(id.as_str())
+    .bind(t)
+    .bind(channel.as_str())
+    .bind(conversation.as_str())
+    .bind(body)
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
+            attempts, lease_until, next_attempt_at, created_at, updated_at)
+         values ($1, $2, $3, $4, 'pending', 0, null, $5, $5, $5)",
+    )
+    .bind(t)
+    .bind(channel.as_str())
+    .bind(conversation.as_str())
+    .bind(id.as_str())
+    .bind(at)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(contact) = contact {
+        sqlx::query("update contacts set messages_out = messages_out + 1 where id = $1")
+            .bind(contact.as_str())
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(id)
+}

@@ -1,0 +1,238 @@
+//! Staff work on complaints: the list, counts, and batched changes.
+
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use rusqlite::params;
+use rusqlite::types::ToSqlOutput;
+
+use super::rows::{self, all, one, time_text};
+use super::SqliteStore;
+use crate::work::{self, Param};
+use crate::*;
+
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Text(s) => ToSqlOutput::from(s.as_str()),
+            Param::Time(t) => ToSqlOutput::from(time_text(*t)),
+            Param::Int(n) => ToSqlOutput::from(*n),
+        })
+    }
+}
+
+pub(super) async fn list(
+    store: &SqliteStore,
+    tenant: &TenantId,
+    filter: &ComplaintFilter,
+    sort: ComplaintSort,
+    after: Option<&ComplaintCursor>,
+    limit: u32,
+) -> StoreResult<Vec<ComplaintRow>> {
+    let (sql, params) = work::list_sql(&work::SQLITE, tenant, filter, sort, after, limit);
+    store
+        .read(move |conn| {
+            all(
+                conn,
+                &sql,
+                rusqlite::params_from_iter(params.iter()),
+                work::complaint_row,
+            )
+        })
+        .await
+}
+
+pub(super) async fn count(
+    store: &SqliteStore,
+    tenant: &TenantId,
+    filter: &ComplaintFilter,
+) -> StoreResult<u64> {
+    let (sql, params) = work::count_sql(&work::SQLITE, tenant, filter);
+    store
+        .read(move |conn| {
+            let n: i64 = conn
+                .prepare_cached(&sql)?
+                .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
+            Ok(n as u64)
+        })
+        .await
+}
+
+pub(super) async fn change(
+    store: &SqliteStore,
+    tenant: &TenantId,
+    batch: ChangeBatch,
+) -> StoreResult<Vec<ChangeOutcome>> {
+    let tenant = tenant.clone();
+    store
+        .write(move |conn| {
+            let t = tenant.as_str();
+            check_references(conn, t, &batch.change)?;
+            let at = stored_now();
+            let sql = format!(
+                "select {} from complaints where tenant_id = ?1 and id = ?2",
+                decode::COMPLAINT_COLS
+            );
+            let mut outcomes = Vec::with_capacity(batch.ids.len());
+            let mut changed = Vec::new();
+            for id in &batch.ids {
+                let Some(current) = one(conn, &sql, params![t, id.as_str()], decode::complaint)?
+                else {
+                    outcomes.push(ChangeOutcome::Skipped {
+                        id: id.clone(),
+                        number: None,
+                        reason: "not found".into(),
+                    });
+                    continue;
+                };
+                match work::apply(&current, &batch.change, at) {
+                    Err(reason) => outcomes.push(ChangeOutcome::Skipped {
+                        id: id.clone(),
+                        number: Some(current.number.clone()),
+                        reason,
+                    }),
+                    Ok(applied) => {
+                        record(conn, &tenant, &batch.actor, &applied, at)?;
+                        changed.push(applied.complaint.clone());
+                        outcomes.push(ChangeOutcome::Changed(applied.complaint));
+                    }
+                }
+            }
+            if let (ComplaintChange::Status(status), Some(notices)) =
+                (&batch.change, &batch.notices)
+            {
+                for (conversation, channel, list) in work::notice_groups(&changed) {
+                    let numbers: Vec<&str> = list.iter().map(|c| c.number.as_str()).collect();
+                    let body = notices.notice(&list[0].language, &numbers, *status);
+                    send(
+                        conn,
+                        t,
+                        &channel,
+                        &conversation,
+                        list[0].contact_id.as_ref(),
+                        &body,
+                        at,
+                    )?;
+                }
+            }
+            Ok(outcomes)
+        })
+        .await
+}
+
+fn check_references(
+    conn: &rusqlite::Connection,
+    t: &str,
+    change: &ComplaintChange,
+) -> StoreResult<()> {
+    let invalid =
+        |field: &str, reason: &str| Err(StoreError::Invalid(ValidationError::new(field, reason)));
+    match change {
+        ComplaintChange::Assign(Some(user)) => {
+            let member = conn
+                .prepare_cached("select 1 from memberships where tenant_id = ?1 and user_id = ?2")?
+                .exists(params![t, user.as_str()])?;
+            if !member {
+                return invalid("assignee", "is not a member of this organisation");
+            }
+        }
+        ComplaintChange::Category(Some(cat)) => {
+            let owned = conn
+                .prepare_cached("select 1 from categories where id = ?1 and tenant_id = ?2")?
+                .exists(params![cat.as_str(), t])?;
+            if !owned {
+                return invalid("category", "no such category");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Writes a changed complaint, its history line and its domain event.
+fn record(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    actor: &str,
+    applied: &work::Applied,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let c = &applied.complaint;
+    let at_text = time_text(at);
+    conn.prepare_cached(
+        "update complaints set status = ?3, priority = ?4, category_id = ?5, assignee_id = ?6,
+             area = ?7, updated_at = ?8
+         where tenant_id = ?1 and id = ?2",
+    )?
+    .execute(params![
+        tenant.as_str(),
+        c.id.as_str(),
+        c.status.as_str(),
+        c.priority.as_str(),
+        c.category_id.as_ref().map(|v| v.as_str()),
+        c.assignee_id.as_ref().map(|v| v.as_str()),
+        c.area,
+        at_text
+    ])?;
+    conn.prepare_cached(
+        "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        tenant.as_str(),
+        c.id.as_str(),
+        actor,
+        applied.action,
+        applied.from,
+        applied.to,
+        at_text
+    ])?;
+    if let Some(kind) = applied.event {
+        rows::insert_event(conn, tenant, kind, &applied.event_data(actor), at)?;
+    }
+    Ok(())
+}
+
+/// An outbound message from staff (or on their behalf) into a conversation,
+/// and its outbox row: sent by the outbox worker like the bot's replies.
+pub(super) fn send(
+    conn: &rusqlite::Connection,
+    t: &str,
+    channel: &ChannelId,
+    conversation: &ConversationId,
+    contact: Option<&ContactId>,
+    body: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<MessageId> {
+    let id = MessageId::new();
+    let at = time_text(at);
+    conn.prepare_cached(
+        "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
+            kind, body, in_reply_to, status, created_at, updated_at)
+         values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, null, 'pending', ?6, ?6)",
+    )?
+    .execute(params![
+        id.as_str(),
+        t,
+        channel.as_str(),
+        conversation.as_str(),
+        body,
+        at
+    ])?;
+    conn.prepare_cached(
+        "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
+            attempts, lease_until, next_attempt_at, created_at, updated_at)
+         values (?1, ?2, ?3, ?4, 'pending', 0, null, ?5, ?5, ?5)",
+    )?
+    .execute(params![
+        t,
+        channel.as_str(),
+        conversation.as_str(),
+        id.as_str(),
+        at
+    ])?;
+    if let Some(contact) = contact {
+        conn.prepare_cached("update contacts set messages_out = messages_out + 1 where id = ?1")?
+            .execute([contact.as_str()])?;
+    }
+    Ok(id)
+}

@@ -134,14 +134,27 @@ impl TimeZoneName {
 
     /// The UTC instant at which the local day containing `at` began.
     pub fn start_of_local_day(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.start_of_date(self.local_date(at))
+    }
+
+    /// The UTC instant at which the local `date` begins (its first valid
+    /// local time where a clock change skips midnight).
+    pub fn start_of_date(&self, date: NaiveDate) -> DateTime<Utc> {
         use chrono::TimeZone;
-        let date = self.local_date(at);
         let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-        self.1
-            .from_local_datetime(&midnight)
-            .earliest()
+        (0..4)
+            .find_map(|h| {
+                self.1
+                    .from_local_datetime(&(midnight + chrono::Duration::hours(h)))
+                    .earliest()
+            })
             .map(|d| d.with_timezone(&Utc))
-            .unwrap_or(at)
+            .unwrap_or_else(|| midnight.and_utc())
+    }
+
+    /// `at` as a local date and time, for people.
+    pub fn local_time(&self, at: DateTime<Utc>) -> chrono::NaiveDateTime {
+        at.with_timezone(&self.1).naive_local()
     }
 }
 

@@ -218,6 +218,15 @@ impl Engine {
             .remove(key);
     }
 
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Tells the outbox sender that new sends are waiting (it also polls).
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+
     pub fn health(&self) -> EngineHealth {
         let stats = self.queue.stats();
         EngineHealth {

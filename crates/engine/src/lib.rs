@@ -4,6 +4,7 @@
 //! outbox rows; the outbox sender delivers them with retries.
 
 mod backoff;
+pub mod complaints;
 mod config;
 mod engine;
 mod outbox;
@@ -13,6 +14,7 @@ mod runner;
 mod runtimes;
 mod tools;
 
+pub use complaints::{ChangeReport, Selection};
 pub use config::{EngineConfig, OutboxConfig};
 pub use engine::{Engine, EngineHealth};
 pub use queue::{ConversationQueue, QueueStats};

@@ -109,7 +109,7 @@ pub struct ChangeBatch {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChangeOutcome {
-    Changed(Complaint),
+    Changed(Box<Complaint>),
     Skipped {
         id: ComplaintId,
         number: Option<ComplaintNumber>,

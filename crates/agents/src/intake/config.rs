@@ -172,7 +172,7 @@ fn default_templates_en() -> &'static Templates {
             ("on_hold", "on hold"), ("escalated", "escalated"), ("resolved", "resolved"),
             ("closed", "closed"), ("rejected", "rejected"),
         ]),
-        status_changed: Some("Update on your complaint {number}: it is now {status}. Send \"status {number}\" any time to check on it.".into()),
+        status_changed: Some("Update on your complaint {number}: it is now {status}. Send \"status\" any time to see your open complaints.".into()),
     })
 }
 

@@ -24,7 +24,7 @@ pub fn hindi() -> Templates {
             ("on_hold", "रोकी गई"), ("escalated", "उच्च अधिकारी को भेजी गई"), ("resolved", "हल हो गई"),
             ("closed", "बंद"), ("rejected", "अस्वीकृत"),
         ]),
-        status_changed: Some("आपकी शिकायत {number} की स्थिति बदली है: अब {status}। स्थिति जानने के लिए कभी भी \"status {number}\" भेजें।".into()),
+        status_changed: Some("आपकी शिकायत {number} की स्थिति बदली है: अब {status}। अपनी खुली शिकायतें देखने के लिए कभी भी \"status\" भेजें।".into()),
     }
 }
 
@@ -50,6 +50,6 @@ pub fn marathi() -> Templates {
             ("on_hold", "थांबवली"), ("escalated", "वरिष्ठांकडे पाठवली"), ("resolved", "सोडवली"),
             ("closed", "बंद"), ("rejected", "नाकारली"),
         ]),
-        status_changed: Some("तुमच्या तक्रार {number} ची स्थिती बदलली आहे: आता {status}. स्थिती पाहण्यासाठी कधीही \"status {number}\" पाठवा.".into()),
+        status_changed: Some("तुमच्या तक्रार {number} ची स्थिती बदलली आहे: आता {status}. प्रलंबित तक्रारी पाहण्यासाठी कधीही \"status\" पाठवा.".into()),
     }
 }

@@ -16,3 +16,4 @@ mod outbox;
 mod queue;
 mod rejects;
 mod tenants;
+mod work;

@@ -93,7 +93,7 @@ pub(super) async fn change(
             Ok(applied) => {
                 record(&mut tx, tenant, &batch.actor, &applied, at).await?;
                 changed.push(applied.complaint.clone());
-                outcomes.push(ChangeOutcome::Changed(applied.complaint));
+                outcomes.push(ChangeOutcome::Changed(Box::new(applied.complaint)));
             }
         }
     }

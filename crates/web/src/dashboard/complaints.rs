@@ -1,26 +1,451 @@
-//! The complaint list.
+//! The complaint list and a complaint's page: transcript, timeline, and the
+//! changes staff make to it (status, priority, category, assignee, area, notes).
+
+use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::State;
-use axum::response::Response;
-use ombud_core::{Complaint, Role};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use ombud_engine::Selection;
+use ombud_store::{ComplaintChange, ComplaintCursor, Member};
+use serde::Deserialize;
 
-use super::page::{html, Chrome, PageError};
+use super::filters::ListQuery;
+use super::login::FieldErrors;
+use super::page::{html_with, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
+
+/// Rows per page of the list.
+pub const PAGE: u32 = 50;
+/// Longest internal note, in characters.
+const MAX_NOTE: usize = 4000;
+
+/// A complaint as a list row shows it.
+pub struct RowView {
+    pub id: String,
+    pub number: String,
+    pub status: ComplaintStatus,
+    pub priority: Priority,
+    pub description: String,
+    pub contact: String,
+    pub category: String,
+    pub assignee: String,
+    pub area: String,
+    pub created: String,
+}
 
 #[derive(Template)]
 #[template(path = "complaints.html")]
 struct ListPage {
     chrome: Chrome,
-    complaints: Vec<Complaint>,
+    query: ListQuery,
+    errors: FieldErrors,
+    rows: Vec<RowView>,
+    /// The list's query string without the page position (for the bulk form).
+    this_query: String,
+    next_page: Option<String>,
+    first_page: Option<String>,
+    statuses: &'static [ComplaintStatus],
+    priorities: &'static [Priority],
+    categories: Vec<(String, String)>,
+    members: Vec<(String, String)>,
 }
 
-pub async fn list(State(state): State<AppState>, current: Current) -> Result<Response, PageError> {
+pub fn local(tenant: &Tenant, at: DateTime<Utc>) -> String {
+    tenant
+        .timezone
+        .local_time(at)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+pub fn member_options(members: &[Member]) -> Vec<(String, String)> {
+    members
+        .iter()
+        .map(|m| (m.user.id.to_string(), display_name(&m.user)))
+        .collect()
+}
+
+pub fn display_name(user: &User) -> String {
+    if user.name.is_empty() {
+        user.email.as_str().to_owned()
+    } else {
+        user.name.clone()
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    current: Current,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
     current.require(Role::Viewer)?;
-    let complaints = state.store.complaints(&current.tenant.id, 50).await?;
-    Ok(html(&ListPage {
-        chrome: Chrome::of(&current, "complaints"),
-        complaints,
-    }))
+    let (query, errors) = ListQuery::parse(raw.as_deref());
+    let tenant = &current.tenant;
+    let categories = state.store.categories(&tenant.id).await?;
+    let members = state.store.members(&tenant.id).await?;
+    let mut rows = Vec::new();
+    let mut next_page = None;
+    if errors.is_empty() {
+        let filter = query.filter(tenant, &current.user.id);
+        // One more than a page says whether there is a next one.
+        let mut found = state
+            .store
+            .list_complaints(
+                &tenant.id,
+                &filter,
+                query.sort,
+                query.after.as_ref(),
+                PAGE + 1,
+            )
+            .await?;
+        if found.len() > PAGE as usize {
+            found.truncate(PAGE as usize);
+            let last = found.last().map(|r| ComplaintCursor::of(&r.complaint));
+            next_page = Some(format!("/app/complaints?{}", query.to_query(last.as_ref())));
+        }
+        let category_names: HashMap<&CategoryId, &str> = categories
+            .iter()
+            .map(|c| (&c.id, c.name_in(&tenant.default_language)))
+            .collect();
+        rows = found
+            .into_iter()
+            .map(|r| {
+                let c = r.complaint;
+                RowView {
+                    id: c.id.to_string(),
+                    number: c.number.to_string(),
+                    status: c.status,
+                    priority: c.priority,
+                    contact: r.contact_name.or(r.contact_address).unwrap_or_default(),
+                    category: c
+                        .category_id
+                        .as_ref()
+                        .and_then(|id| category_names.get(id).copied())
+                        .unwrap_or("")
+                        .to_owned(),
+                    assignee: r.assignee_name.unwrap_or_default(),
+                    area: c.area.clone().unwrap_or_default(),
+                    created: local(tenant, c.created_at),
+                    description: c.description,
+                }
+            })
+            .collect();
+    }
+    let first_page = query
+        .after
+        .is_some()
+        .then(|| format!("/app/complaints?{}", query.to_query(None)));
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok(html_with(
+        status,
+        &ListPage {
+            chrome: Chrome::of(&current, "complaints"),
+            this_query: query.to_query(None),
+            query,
+            errors,
+            rows,
+            next_page,
+            first_page,
+            statuses: ComplaintStatus::ALL,
+            priorities: Priority::ALL,
+            categories: categories
+                .iter()
+                .map(|c| {
+                    (
+                        c.id.to_string(),
+                        c.name_in(&tenant.default_language).to_owned(),
+                    )
+                })
+                .collect(),
+            members: member_options(&members),
+        },
+    ))
+}
+
+/// A complaint of the current tenant by number (as people say it) or id;
+/// another tenant's is "not found", exactly like one that does not exist.
+pub async fn find(state: &AppState, tenant: &TenantId, key: &str) -> Result<Complaint, PageError> {
+    let found = if let Ok(number) = ComplaintNumber::parse(key) {
+        state.store.complaint_by_number(tenant, &number).await?
+    } else if let Ok(id) = key.parse::<ComplaintId>() {
+        state.store.complaint(tenant, &id).await?
+    } else {
+        None
+    };
+    found.ok_or_else(|| PageError::not_found("complaint"))
+}
+
+pub struct Line {
+    pub inbound: bool,
+    pub body: String,
+    pub at: String,
+}
+
+pub struct Moment {
+    pub at: String,
+    pub who: String,
+    pub what: String,
+    /// A note's sanitized HTML.
+    pub note: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "complaint.html")]
+struct DetailPage {
+    chrome: Chrome,
+    c: Complaint,
+    created: String,
+    category: String,
+    assignee: String,
+    allowed: &'static [ComplaintStatus],
+    priorities: &'static [Priority],
+    categories: Vec<(String, String)>,
+    members: Vec<(String, String)>,
+    transcript: Vec<Line>,
+    timeline: Vec<Moment>,
+    errors: FieldErrors,
+}
+
+impl DetailPage {
+    fn is_category(&self, id: &str) -> bool {
+        self.c
+            .category_id
+            .as_ref()
+            .is_some_and(|c| c.as_str() == id)
+    }
+
+    fn is_assignee(&self, id: &str) -> bool {
+        self.c
+            .assignee_id
+            .as_ref()
+            .is_some_and(|u| u.as_str() == id)
+    }
+}
+
+pub async fn detail(
+    State(state): State<AppState>,
+    current: Current,
+    Path(key): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    let c = find(&state, &current.tenant.id, &key).await?;
+    detail_page(&state, &current, c, FieldErrors::default(), StatusCode::OK).await
+}
+
+async fn detail_page(
+    state: &AppState,
+    current: &Current,
+    c: Complaint,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let tenant = &current.tenant;
+    let store = &state.store;
+    let categories = store.categories(&tenant.id).await?;
+    let members = store.members(&tenant.id).await?;
+    let events = store.complaint_events(&tenant.id, &c.id).await?;
+    let messages = match &c.conversation_id {
+        Some(conversation) => store.messages(&tenant.id, conversation).await?,
+        None => Vec::new(),
+    };
+    let names: HashMap<String, String> = members
+        .iter()
+        .map(|m| (format!("user:{}", m.user.id), display_name(&m.user)))
+        .collect();
+    let category_name = |id: Option<&str>| {
+        categories
+            .iter()
+            .find(|cat| Some(cat.id.as_str()) == id)
+            .map(|cat| cat.name_in(&tenant.default_language).to_owned())
+            .unwrap_or_else(|| "none".into())
+    };
+    let member_name = |id: Option<&str>| {
+        id.and_then(|id| names.get(&format!("user:{id}")).cloned())
+            .unwrap_or_else(|| "nobody".into())
+    };
+    let timeline = events
+        .iter()
+        .map(|e| {
+            let who = match e.actor.as_str() {
+                "agent" => "the bot".to_owned(),
+                "system" => "Ombud".to_owned(),
+                a if a.starts_with("contact:") => "the citizen".to_owned(),
+                a => names
+                    .get(a)
+                    .cloned()
+                    .unwrap_or_else(|| "a former member".into()),
+            };
+            let (from, to) = (e.from_value.as_deref(), e.to_value.as_deref());
+            let what = match e.action.as_str() {
+                "created" => "registered the complaint".to_owned(),
+                "status_changed" => format!(
+                    "changed the status from {} to {}",
+                    from.unwrap_or("?"),
+                    to.unwrap_or("?")
+                ),
+                "priority_changed" => format!("set the priority to {}", to.unwrap_or("?")),
+                "category_changed" => format!("moved it to {}", category_name(to)),
+                "assigned" => format!("assigned it to {}", member_name(to)),
+                "area_changed" => format!("set the area to {}", to.unwrap_or("none")),
+                "note" => "added an internal note".to_owned(),
+                other => other.replace('_', " "),
+            };
+            Moment {
+                at: local(tenant, e.created_at),
+                who,
+                what,
+                note: (e.action == "note").then(|| e.to_value.clone().unwrap_or_default()),
+            }
+        })
+        .collect();
+    let transcript = messages
+        .into_iter()
+        .map(|m| Line {
+            inbound: m.direction == Direction::Inbound,
+            body: m.body,
+            at: local(tenant, m.created_at),
+        })
+        .collect();
+    let page = DetailPage {
+        chrome: Chrome::of(current, "complaints"),
+        created: local(tenant, c.created_at),
+        category: category_name(c.category_id.as_ref().map(|c| c.as_str())),
+        assignee: member_name(c.assignee_id.as_ref().map(|u| u.as_str())),
+        allowed: c.status.allowed_next(),
+        priorities: Priority::ALL,
+        categories: categories
+            .iter()
+            .map(|cat| {
+                (
+                    cat.id.to_string(),
+                    cat.name_in(&tenant.default_language).to_owned(),
+                )
+            })
+            .collect(),
+        members: member_options(&members),
+        transcript,
+        timeline,
+        errors,
+        c,
+    };
+    Ok(html_with(status, &page))
+}
+
+#[derive(Deserialize)]
+pub struct ChangeForm {
+    #[serde(default)]
+    value: String,
+}
+
+/// Reads a change from a form: `action` names what changes, `value` the new
+/// value (empty to clear). Errors name the field.
+pub fn parse_change(action: &str, value: &str) -> Result<ComplaintChange, (&'static str, String)> {
+    let value = value.trim();
+    let opt = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+    Ok(match action {
+        "status" => ComplaintChange::Status(
+            ComplaintStatus::parse(value).map_err(|e| ("status", e.reason))?,
+        ),
+        "priority" => {
+            ComplaintChange::Priority(Priority::parse(value).map_err(|e| ("priority", e.reason))?)
+        }
+        "category" => ComplaintChange::Category(
+            opt(value)
+                .map(|v| v.parse())
+                .transpose()
+                .map_err(|_| ("category", "no such category".to_owned()))?,
+        ),
+        "assign" => {
+            ComplaintChange::Assign(opt(value).map(|v| v.parse()).transpose().map_err(|_| {
+                (
+                    "assignee",
+                    "is not a member of this organisation".to_owned(),
+                )
+            })?)
+        }
+        "area" => {
+            if value.chars().count() > 100 {
+                return Err(("area", "use at most 100 characters".into()));
+            }
+            ComplaintChange::Area(opt(value))
+        }
+        "note" => {
+            if value.is_empty() {
+                return Err(("note", "write something first".into()));
+            }
+            if value.chars().count() > MAX_NOTE {
+                return Err(("note", format!("use at most {MAX_NOTE} characters")));
+            }
+            ComplaintChange::Note(ammonia::clean(value))
+        }
+        _ => return Err(("action", "is not a change this page offers".into())),
+    })
+}
+
+/// One change to one complaint, then back to its page (or the page again with
+/// the reason next to the field).
+pub async fn change(
+    State(state): State<AppState>,
+    current: Current,
+    Path((key, action)): Path<(String, String)>,
+    Form(form): Form<ChangeForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let c = find(&state, &current.tenant.id, &key).await?;
+    let refused = |c: Complaint, field: &'static str, reason: String| {
+        let mut errors = FieldErrors::default();
+        errors.add(field, reason);
+        detail_page(
+            &state,
+            &current,
+            c,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let change = match parse_change(&action, &form.value) {
+        Ok(change) => change,
+        Err(("action", _)) => return Err(PageError::not_found("page")),
+        Err((field, reason)) => return refused(c, field, reason).await,
+    };
+    let field = field_of(&change);
+    let report = match state
+        .engine
+        .change_complaints(
+            &current.tenant.id,
+            &current.user.id,
+            Selection::Ids(vec![c.id.clone()]),
+            change,
+        )
+        .await
+    {
+        Ok(report) => report,
+        Err(ombud_store::StoreError::Invalid(e)) => return refused(c, field, e.reason).await,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(skipped) = report.skipped.into_iter().next() {
+        return refused(c, field, skipped.reason).await;
+    }
+    Ok(Redirect::to(&format!("/app/complaints/{}", c.number)).into_response())
+}
+
+pub fn field_of(change: &ComplaintChange) -> &'static str {
+    match change {
+        ComplaintChange::Status(_) => "status",
+        ComplaintChange::Priority(_) => "priority",
+        ComplaintChange::Category(_) => "category",
+        ComplaintChange::Assign(_) => "assignee",
+        ComplaintChange::Area(_) => "area",
+        ComplaintChange::Note(_) => "note",
+    }
 }

@@ -9,7 +9,9 @@
 
 mod account;
 mod assets;
+mod bulk;
 mod complaints;
+mod filters;
 mod login;
 mod page;
 mod session;
@@ -74,6 +76,9 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/account", get(account::page))
         .route("/app/tenant", post(account::switch_tenant))
         .route("/app/complaints", get(complaints::list))
+        .route("/app/complaints/bulk", post(bulk::bulk))
+        .route("/app/complaints/{key}", get(complaints::detail))
+        .route("/app/complaints/{key}/{action}", post(complaints::change))
         .route("/app/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(state, session::load))
         .layer(Extension(dashboard))

@@ -34,6 +34,11 @@ impl Chrome {
             section,
         }
     }
+
+    /// Staff and above work complaints; viewers only read.
+    pub fn works(&self) -> bool {
+        self.role >= Role::Staff
+    }
 }
 
 /// A template as a 200 page.

@@ -1,0 +1,157 @@
+//! Staff changes to complaints, one or many: the same rules either way. A
+//! change to "everything matching a filter" covers every match, not just the
+//! page on screen; it runs in batches of one transaction each, and keeps each
+//! citizen's complaints in one batch so that a status change tells each
+//! citizen once.
+
+use std::sync::Arc;
+
+use ombud_agents::intake::IntakeConfig;
+use ombud_core::*;
+use ombud_store::{
+    ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter, ComplaintSort,
+    StatusNotices, Store, StoreResult,
+};
+
+use crate::Engine;
+
+/// Complaints per transaction.
+const BATCH: usize = 200;
+/// Complaints read per page while collecting a filter's matches.
+const PAGE: u32 = 1000;
+
+/// Which complaints a change is for.
+pub enum Selection {
+    Ids(Vec<ComplaintId>),
+    Matching(ComplaintFilter),
+}
+
+/// What a change did: how many complaints changed, and each skipped one with why.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct ChangeReport {
+    pub changed: Vec<Complaint>,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Skipped {
+    pub id: ComplaintId,
+    pub number: Option<ComplaintNumber>,
+    pub reason: String,
+}
+
+/// Status notices in the citizen's language, from the intake agent's
+/// built-in templates (English, Hindi, Marathi).
+#[derive(Default)]
+pub struct BuiltinNotices(IntakeConfig);
+
+/// Numbers named in one notice; past it, "(+N)" (a WhatsApp text holds 4,096
+/// characters).
+const NAMED: usize = 10;
+
+impl StatusNotices for BuiltinNotices {
+    fn notice(&self, language: &Language, numbers: &[&str], status: ComplaintStatus) -> String {
+        let mut named = numbers[..numbers.len().min(NAMED)].join(", ");
+        if numbers.len() > NAMED {
+            named.push_str(&format!(" (+{})", numbers.len() - NAMED));
+        }
+        self.0.status_notice(language, &named, status.as_str())
+    }
+}
+
+impl Engine {
+    /// Applies `change` to the selected complaints of `tenant` on behalf of
+    /// `actor`; a status change notifies citizens through the outbox.
+    pub async fn change_complaints(
+        &self,
+        tenant: &TenantId,
+        actor: &UserId,
+        selection: Selection,
+        change: ComplaintChange,
+    ) -> StoreResult<ChangeReport> {
+        let store = self.store();
+        let batches = match selection {
+            Selection::Ids(ids) => ids.chunks(BATCH).map(<[_]>::to_vec).collect(),
+            Selection::Matching(filter) => {
+                matching_batches(store.as_ref(), tenant, &filter).await?
+            }
+        };
+        let notices: Option<Arc<dyn StatusNotices>> = match change {
+            ComplaintChange::Status(_) => Some(Arc::new(BuiltinNotices::default())),
+            _ => None,
+        };
+        let mut report = ChangeReport::default();
+        for ids in batches {
+            let outcomes = store
+                .change_complaints(
+                    tenant,
+                    ChangeBatch {
+                        actor: format!("user:{actor}"),
+                        change: change.clone(),
+                        ids,
+                        notices: notices.clone(),
+                    },
+                )
+                .await?;
+            for outcome in outcomes {
+                match outcome {
+                    ChangeOutcome::Changed(c) => report.changed.push(*c),
+                    ChangeOutcome::Skipped { id, number, reason } => {
+                        report.skipped.push(Skipped { id, number, reason })
+                    }
+                }
+            }
+            if notices.is_some() {
+                self.wake_outbox();
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Every complaint matching `filter`, in batches that keep each
+/// conversation's complaints together.
+async fn matching_batches(
+    store: &dyn Store,
+    tenant: &TenantId,
+    filter: &ComplaintFilter,
+) -> StoreResult<Vec<Vec<ComplaintId>>> {
+    let mut found: Vec<(Option<ConversationId>, ComplaintId)> = Vec::new();
+    let mut after: Option<ComplaintCursor> = None;
+    loop {
+        let page = store
+            .list_complaints(tenant, filter, ComplaintSort::Oldest, after.as_ref(), PAGE)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(ComplaintCursor::of(&last.complaint));
+        let full = page.len() == PAGE as usize;
+        found.extend(
+            page.into_iter()
+                .map(|r| (r.complaint.conversation_id, r.complaint.id)),
+        );
+        if !full {
+            break;
+        }
+    }
+    // Stable: within a conversation, oldest first.
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut batches: Vec<Vec<ComplaintId>> = Vec::new();
+    let mut current: Vec<ComplaintId> = Vec::new();
+    let mut i = 0;
+    while i < found.len() {
+        let conversation = &found[i].0;
+        let mut j = i + 1;
+        while j < found.len() && conversation.is_some() && found[j].0 == *conversation {
+            j += 1;
+        }
+        if !current.is_empty() && current.len() + (j - i) > BATCH {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.extend(found[i..j].iter().map(|(_, id)| id.clone()));
+        i = j;
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    Ok(batches)
+}

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod copy;
 mod decode;
 mod error;
+pub mod handoff;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use ombud_core::*;
 
 pub use error::{StoreError, StoreResult};
+pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use model::*;
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
@@ -241,6 +243,37 @@ pub trait ComplaintStore: Send + Sync {
     ) -> StoreResult<Vec<ComplaintEvent>>;
 }
 
+/// Conversations in the hands of people (state `human`).
+#[async_trait]
+pub trait HandoffStore: Send + Sync {
+    /// The tenant's handed-over conversations, the latest message first
+    /// (at most [`INBOX_LIMIT`]).
+    async fn handed_over(&self, tenant: &TenantId) -> StoreResult<Vec<HandedOver>>;
+    /// One conversation of the tenant, whatever its state.
+    async fn conversation(
+        &self,
+        tenant: &TenantId,
+        id: &ConversationId,
+    ) -> StoreResult<Option<HandedOver>>;
+    /// A staff member's message into a handed-over conversation, with its
+    /// outbox row, in one transaction. Invalid (field `conversation`) unless
+    /// the conversation is in the hands of people.
+    async fn staff_reply(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        body: &str,
+    ) -> StoreResult<MessageId>;
+    /// Gives the conversation back to the bot, which answers from the next
+    /// message on (what people already answered is not answered again).
+    /// False unless it was handed over.
+    async fn hand_back(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+    ) -> StoreResult<bool>;
+}
+
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Claims up to `limit` due sends, each leased until `lease_until`.
@@ -283,6 +316,7 @@ pub trait Store:
     + InboundStore
     + RunStore
     + ComplaintStore
+    + HandoffStore
     + OutboxStore
     + HealthStore
 {
@@ -296,6 +330,7 @@ impl<T> Store for T where
         + InboundStore
         + RunStore
         + ComplaintStore
+        + HandoffStore
         + OutboxStore
         + HealthStore
 {
@@ -304,7 +339,7 @@ impl<T> Store for T where
 /// The store traits, for `use ombud_store::prelude::*` where methods are called.
 pub mod prelude {
     pub use crate::{
-        AccountStore, ChannelStore, ComplaintStore, HealthStore, InboundStore, OutboxStore,
-        RunStore, SessionStore, Store, TenantStore,
+        AccountStore, ChannelStore, ComplaintStore, HandoffStore, HealthStore, InboundStore,
+        OutboxStore, RunStore, SessionStore, Store, TenantStore,
     };
 }

@@ -60,6 +60,28 @@ impl TestDb {
         config.database_url = self.url.clone().map(Secret::new);
     }
 
+    /// Runs one SQL statement straight on the database (`?`-free), for tests
+    /// that must put data where the API cannot, such as into the past.
+    pub async fn execute(&self, statement: &str) {
+        match &self.url {
+            Some(url) => {
+                use sqlx::Executor;
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                pool.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned())))
+                    .await
+                    .expect("statement");
+                pool.close().await;
+            }
+            None => {
+                let conn =
+                    rusqlite::Connection::open(self.dir.path().join("ombud.db")).expect("open");
+                conn.busy_timeout(Duration::from_secs(5))
+                    .expect("busy timeout");
+                conn.execute_batch(statement).expect("statement");
+            }
+        }
+    }
+
     /// The environment a child `ombud` process needs to use this database.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         let mut env = vec![("OMBUD_DATA_DIR", self.dir.path().display().to_string())];

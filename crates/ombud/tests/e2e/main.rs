@@ -11,6 +11,7 @@ mod crash;
 mod dashboard;
 mod demo;
 mod dialogue;
+mod inbox;
 mod loadtest;
 mod outbox;
 mod queue;

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod complaints;
+mod handoff;
 mod inbound;
 mod outbox;
 mod runs;

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod complaints;
+mod handoff;
 mod inbound;
 mod leases;
 mod outbox;

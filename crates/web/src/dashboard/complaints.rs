@@ -191,6 +191,18 @@ pub struct Line {
     pub at: String,
 }
 
+/// A conversation's messages as the page shows them.
+pub fn transcript(tenant: &Tenant, messages: Vec<Message>) -> Vec<Line> {
+    messages
+        .into_iter()
+        .map(|m| Line {
+            inbound: m.direction == Direction::Inbound,
+            body: m.body,
+            at: local(tenant, m.created_at),
+        })
+        .collect()
+}
+
 pub struct Moment {
     pub at: String,
     pub who: String,
@@ -308,14 +320,6 @@ async fn detail_page(
             }
         })
         .collect();
-    let transcript = messages
-        .into_iter()
-        .map(|m| Line {
-            inbound: m.direction == Direction::Inbound,
-            body: m.body,
-            at: local(tenant, m.created_at),
-        })
-        .collect();
     let page = DetailPage {
         chrome: Chrome::of(current, "complaints"),
         created: local(tenant, c.created_at),
@@ -333,7 +337,7 @@ async fn detail_page(
             })
             .collect(),
         members: member_options(&members),
-        transcript,
+        transcript: transcript(tenant, messages),
         timeline,
         errors,
         c,

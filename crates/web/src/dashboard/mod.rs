@@ -12,6 +12,7 @@ mod assets;
 mod bulk;
 mod complaints;
 mod filters;
+mod inbox;
 mod login;
 mod page;
 mod session;
@@ -79,6 +80,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/complaints/bulk", post(bulk::bulk))
         .route("/app/complaints/{key}", get(complaints::detail))
         .route("/app/complaints/{key}/{action}", post(complaints::change))
+        .route("/app/inbox", get(inbox::list))
+        .route("/app/inbox/{id}", get(inbox::show))
+        .route("/app/inbox/{id}/reply", post(inbox::reply))
+        .route("/app/inbox/{id}/hand-back", post(inbox::hand_back))
         .route("/app/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(state, session::load))
         .layer(Extension(dashboard))

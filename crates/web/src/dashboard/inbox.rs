@@ -1,0 +1,285 @@
+//! The hand-off inbox: conversations the bot handed over to people, replies
+//! from the browser (through the outbox, like the bot's), and handing back.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use chrono::{DateTime, Duration, Utc};
+use ombud_core::*;
+use ombud_store::HandedOver;
+use serde::Deserialize;
+
+use super::complaints::{local, transcript, Line};
+use super::login::FieldErrors;
+use super::page::{html, html_with, Chrome, PageError};
+use super::session::Current;
+use crate::AppState;
+
+/// WhatsApp accepts free-form messages only this long after the citizen's
+/// last message; after it, only approved templates.
+const WINDOW_HOURS: i64 = 24;
+const MAX_REPLY: usize = 4096;
+
+/// Where the 24-hour window stands for a conversation at `now`.
+pub struct Window {
+    pub open: bool,
+    pub text: String,
+}
+
+pub fn window(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Window {
+    let Some(last) = last_inbound else {
+        return Window {
+            open: false,
+            text: "the citizen has not written yet, so WhatsApp accepts no free-form reply".into(),
+        };
+    };
+    let closes = last + Duration::hours(WINDOW_HOURS);
+    if now < closes {
+        let left = closes - now;
+        Window {
+            open: true,
+            text: format!(
+                "reply window open for {}h {:02}m more",
+                left.num_hours(),
+                left.num_minutes() % 60
+            ),
+        }
+    } else {
+        Window {
+            open: false,
+            text: format!(
+                "the 24-hour reply window closed {} ago: WhatsApp accepts no free-form message until the citizen writes again",
+                ago(now - closes)
+            ),
+        }
+    }
+}
+
+fn ago(d: Duration) -> String {
+    if d.num_hours() >= 48 {
+        format!("{} days", d.num_days())
+    } else if d.num_hours() >= 1 {
+        format!("{}h", d.num_hours())
+    } else {
+        format!("{}m", d.num_minutes().max(1))
+    }
+}
+
+pub struct InboxRow {
+    pub id: String,
+    pub who: String,
+    pub last: String,
+    pub window: Window,
+}
+
+fn who(h: &HandedOver) -> String {
+    match &h.contact_name {
+        Some(name) => format!("{name} ({})", h.contact_address),
+        None => h.contact_address.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    chrome: Chrome,
+    rows: Vec<InboxRow>,
+}
+
+pub async fn list(State(state): State<AppState>, current: Current) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    let now = Utc::now();
+    let tenant = &current.tenant;
+    let rows = state
+        .store
+        .handed_over(&tenant.id)
+        .await?
+        .into_iter()
+        .map(|h| InboxRow {
+            id: h.conversation.id.to_string(),
+            who: who(&h),
+            last: h
+                .conversation
+                .last_inbound_at
+                .map(|t| local(tenant, t))
+                .unwrap_or_default(),
+            window: window(h.conversation.last_inbound_at, now),
+        })
+        .collect();
+    Ok(html(&InboxPage {
+        chrome: Chrome::of(&current, "inbox"),
+        rows,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "conversation.html")]
+struct ConversationPage {
+    chrome: Chrome,
+    id: String,
+    who: String,
+    handed_over: bool,
+    window: Window,
+    lines: Vec<Line>,
+    draft: String,
+    errors: FieldErrors,
+}
+
+async fn find(state: &AppState, tenant: &TenantId, id: &str) -> Result<HandedOver, PageError> {
+    let id: ConversationId = id
+        .parse()
+        .map_err(|_| PageError::not_found("conversation"))?;
+    state
+        .store
+        .conversation(tenant, &id)
+        .await?
+        .ok_or_else(|| PageError::not_found("conversation"))
+}
+
+async fn page(
+    state: &AppState,
+    current: &Current,
+    h: HandedOver,
+    draft: String,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let tenant = &current.tenant;
+    let messages = state.store.messages(&tenant.id, &h.conversation.id).await?;
+    Ok(html_with(
+        status,
+        &ConversationPage {
+            chrome: Chrome::of(current, "inbox"),
+            id: h.conversation.id.to_string(),
+            who: who(&h),
+            handed_over: h.conversation.state == ConversationState::Human,
+            window: window(h.conversation.last_inbound_at, Utc::now()),
+            lines: transcript(tenant, messages),
+            draft,
+            errors,
+        },
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    let h = find(&state, &current.tenant.id, &id).await?;
+    page(
+        &state,
+        &current,
+        h,
+        String::new(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    body: String,
+}
+
+/// Sends a staff reply, unless the 24-hour window is closed (then it says why,
+/// next to the reply box, and keeps the draft).
+pub async fn reply(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let h = find(&state, &current.tenant.id, &id).await?;
+    let body = form.body.trim().to_owned();
+    let mut errors = FieldErrors::default();
+    let w = window(h.conversation.last_inbound_at, Utc::now());
+    if body.is_empty() {
+        errors.add("body", "write a reply first");
+    } else if body.chars().count() > MAX_REPLY {
+        errors.add(
+            "body",
+            format!("WhatsApp takes at most {MAX_REPLY} characters"),
+        );
+    } else if h.conversation.state != ConversationState::Human {
+        errors.add(
+            "body",
+            "the bot answers this conversation; it was handed back",
+        );
+    } else if !w.open {
+        errors.add("body", format!("not sent: {}", w.text));
+    }
+    if !errors.is_empty() {
+        return page(
+            &state,
+            &current,
+            h,
+            form.body,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    match state
+        .store
+        .staff_reply(&current.tenant.id, &h.conversation.id, &body)
+        .await
+    {
+        Ok(_) => {}
+        Err(ombud_store::StoreError::Invalid(e)) => {
+            errors.add("body", e.reason);
+            return page(
+                &state,
+                &current,
+                h,
+                form.body,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.engine.wake_outbox();
+    Ok(Redirect::to(&format!("/app/inbox/{}", h.conversation.id)).into_response())
+}
+
+/// The bot answers again from the citizen's next message.
+pub async fn hand_back(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let h = find(&state, &current.tenant.id, &id).await?;
+    state
+        .store
+        .hand_back(&current.tenant.id, &h.conversation.id)
+        .await?;
+    Ok(Redirect::to("/app/inbox").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_is_24_hours_from_the_citizens_last_message() {
+        let t0 = Utc::now();
+        let open = window(Some(t0), t0 + Duration::hours(23));
+        assert!(open.open && open.text.contains("0h 59m"), "{}", open.text);
+        let closed = window(Some(t0), t0 + Duration::hours(27));
+        assert!(
+            !closed.open && closed.text.contains("closed 3h ago"),
+            "{}",
+            closed.text
+        );
+        assert!(!window(None, t0).open);
+    }
+}

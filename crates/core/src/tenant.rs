@@ -152,6 +152,12 @@ impl TimeZoneName {
             .unwrap_or_else(|| midnight.and_utc())
     }
 
+    /// The zone's offset from UTC at `at`, in minutes (330 for India).
+    pub fn offset_minutes(&self, at: DateTime<Utc>) -> i64 {
+        use chrono::Offset;
+        i64::from(at.with_timezone(&self.1).offset().fix().local_minus_utc()) / 60
+    }
+
     /// `at` as a local date and time, for people.
     pub fn local_time(&self, at: DateTime<Utc>) -> chrono::NaiveDateTime {
         at.with_timezone(&self.1).naive_local()

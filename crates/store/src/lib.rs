@@ -11,6 +11,7 @@ mod error;
 pub mod handoff;
 pub mod model;
 pub mod postgres;
+pub mod report;
 pub mod sqlite;
 pub mod work;
 
@@ -23,6 +24,7 @@ use ombud_core::*;
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use model::*;
+pub use report::Overview;
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
     ComplaintRow, ComplaintSort, StatusNotices,
@@ -241,6 +243,15 @@ pub trait ComplaintStore: Send + Sync {
         tenant: &TenantId,
         complaint: &ComplaintId,
     ) -> StoreResult<Vec<ComplaintEvent>>;
+    /// The overview's numbers for complaints created since `since` (per day
+    /// and durations) and for every open one (by category and age), with days
+    /// counted at the tenant's UTC offset at `now`.
+    async fn overview(
+        &self,
+        tenant: &Tenant,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Overview>;
 }
 
 /// Conversations in the hands of people (state `human`).

@@ -680,3 +680,82 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_draws_the_month_and_the_csv_holds_every_match() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let a = file(
+        &app,
+        &t,
+        &graph,
+        "919800000001",
+        "The street light near the school is broken",
+    )
+    .await;
+    let ca = complaint(&app, &t, &a).await;
+    more_like(&app, &t, &ca, 60).await;
+    user(
+        &app,
+        "viewer@pune.gov.in",
+        &[(&t.tenant.id, Role::Viewer)],
+        false,
+    )
+    .await;
+    let staff = user(
+        &app,
+        "ravi@pune.gov.in",
+        &[(&t.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    app.engine
+        .change_complaints(
+            &t.tenant.id,
+            &staff.id,
+            ombud_engine::Selection::Ids(vec![ca.id.clone()]),
+            ComplaintChange::Status(ComplaintStatus::Resolved),
+        )
+        .await
+        .unwrap();
+    let viewer = Staff::login(&app, "viewer@pune.gov.in").await;
+
+    let res = viewer.get("/app/overview").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("<span class=\"big\" id=\"created-30d\">61</span>"),
+        "{page}"
+    );
+    assert!(page.contains("<span class=\"big\" id=\"open-now\">60</span>"));
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3);
+    assert!(page.contains(": 60 new</title>"), "today's column: 60 new");
+    assert!(page.contains(": 1 resolved</title>"), "and 1 resolved");
+    assert!(page.contains("median time to resolution"));
+
+    // The CSV holds every match, across what would be two pages on screen.
+    let res = viewer.get("/app/complaints.csv?q=garbage").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let body = res.text().await.unwrap();
+    let lines: Vec<&str> = body.trim_end().split("\r\n").collect();
+    assert!(lines[0].starts_with("number,status,priority"));
+    assert_eq!(lines.len(), 1 + 60, "header and 60 garbage complaints");
+    assert!(lines[1].starts_with("\"PUNE-"), "{}", lines[1]);
+    assert!(
+        lines.iter().all(|l| !l.contains(&a)),
+        "the street light one is not garbage"
+    );
+    let all = viewer
+        .get("/app/complaints.csv")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(all.trim_end().split("\r\n").count(), 1 + 61);
+    app.stop().await;
+}

@@ -7,6 +7,7 @@ use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres};
 
 use super::{decode_all, decode_opt, insert_event, PgStore};
+use crate::report;
 use crate::work::{self, Param};
 use crate::*;
 
@@ -235,4 +236,48 @@ pub(super) async fn send(
             .await?;
     }
     Ok(id)
+}
+
+pub(super) async fn overview(
+    store: &PgStore,
+    tenant: &Tenant,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<Overview> {
+    let q = report::queries(
+        |n| format!("${n}"),
+        |col, offset| {
+            format!(
+                "(({col} at time zone 'UTC') + make_interval(mins => {offset}::int))::date::text"
+            )
+        },
+        &tenant.id,
+        since,
+        now,
+        tenant.timezone.offset_minutes(now),
+    );
+    let fetch = |(sql, params): &(String, Vec<Param>)| {
+        let (sql, params) = (sql.clone(), params.clone());
+        async move {
+            let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
+                .fetch_all(&store.pool)
+                .await?;
+            Ok::<_, StoreError>(rows)
+        }
+    };
+    let per_day = decode_all(&fetch(&q.per_day).await?, report::day_row)?;
+    let open_by_category = decode_all(&fetch(&q.by_category).await?, report::category_row)?;
+    let open_by_age = decode_all(&fetch(&q.by_age).await?, report::age_row)?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let first_response_secs = decode_all(&fetch(&q.first_response).await?, report::duration_row)?;
+    let resolution_secs = decode_all(&fetch(&q.resolution).await?, report::duration_row)?;
+    Ok(Overview {
+        per_day,
+        open_by_category,
+        open_by_age,
+        first_response_secs,
+        resolution_secs,
+    })
 }

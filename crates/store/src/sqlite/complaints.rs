@@ -207,6 +207,15 @@ impl ComplaintStore for SqliteStore {
         super::work::change(self, tenant, batch).await
     }
 
+    async fn overview(
+        &self,
+        tenant: &Tenant,
+        since: chrono::DateTime<chrono::Utc>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Overview> {
+        super::work::overview(self, tenant, since, now).await
+    }
+
     async fn complaint_events(
         &self,
         tenant: &TenantId,

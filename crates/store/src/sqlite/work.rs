@@ -7,6 +7,7 @@ use rusqlite::types::ToSqlOutput;
 
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
+use crate::report;
 use crate::work::{self, Param};
 use crate::*;
 
@@ -235,4 +236,68 @@ pub(super) fn send(
             .execute([contact.as_str()])?;
     }
     Ok(id)
+}
+
+pub(super) async fn overview(
+    store: &SqliteStore,
+    tenant: &Tenant,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<Overview> {
+    let q = report::queries(
+        |n| format!("?{n}"),
+        |col, offset| format!("date({col}, {offset} || ' minutes')"),
+        &tenant.id,
+        since,
+        now,
+        tenant.timezone.offset_minutes(now),
+    );
+    store
+        .read(move |conn| {
+            let run = |(sql, params): &(String, Vec<Param>)| (sql.clone(), params.clone());
+            let (sql, p) = run(&q.per_day);
+            let per_day = all(
+                conn,
+                &sql,
+                rusqlite::params_from_iter(p.iter()),
+                report::day_row,
+            )?;
+            let (sql, p) = run(&q.by_category);
+            let open_by_category = all(
+                conn,
+                &sql,
+                rusqlite::params_from_iter(p.iter()),
+                report::category_row,
+            )?;
+            let (sql, p) = run(&q.by_age);
+            let open_by_age = one(
+                conn,
+                &sql,
+                rusqlite::params_from_iter(p.iter()),
+                report::age_row,
+            )?
+            .unwrap_or_default();
+            let (sql, p) = run(&q.first_response);
+            let first_response_secs = all(
+                conn,
+                &sql,
+                rusqlite::params_from_iter(p.iter()),
+                report::duration_row,
+            )?;
+            let (sql, p) = run(&q.resolution);
+            let resolution_secs = all(
+                conn,
+                &sql,
+                rusqlite::params_from_iter(p.iter()),
+                report::duration_row,
+            )?;
+            Ok(Overview {
+                per_day,
+                open_by_category,
+                open_by_age,
+                first_response_secs,
+                resolution_secs,
+            })
+        })
+        .await
 }

@@ -360,3 +360,62 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
     };
     assert_eq!(store.count_complaints(&a.id, &in_ward).await.unwrap(), 1);
 }
+
+pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc<dyn Store>) {
+    let t = tenant(store.as_ref(), "alpha", "Asia/Kolkata").await;
+    let now = Utc::now();
+    let make = |at: chrono::DateTime<Utc>| {
+        let (store, t) = (store.clone(), t.clone());
+        async move {
+            store
+                .create_complaint(&t, new_complaint(None, at))
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    let today = make(now - chrono::Duration::minutes(30)).await;
+    let _two_days = make(now - chrono::Duration::days(2)).await;
+    let old = make(now - chrono::Duration::days(40)).await;
+    let staff = store
+        .create_user(NewUser {
+            email: Email::parse("ravi@alpha.example").unwrap(),
+            name: "Ravi".into(),
+            password_hash: "x".into(),
+            must_change_password: false,
+            platform_admin: false,
+            memberships: vec![(t.id.clone(), Role::Staff)],
+        })
+        .await
+        .unwrap();
+    store
+        .change_complaints(
+            &t.id,
+            ChangeBatch {
+                actor: format!("user:{}", staff.id),
+                change: ComplaintChange::Status(ComplaintStatus::Resolved),
+                ids: vec![today.id.clone()],
+                notices: None,
+            },
+        )
+        .await
+        .unwrap();
+
+    let o = store
+        .overview(&t, now - chrono::Duration::days(30), now)
+        .await
+        .unwrap();
+    let days: u64 = o.per_day.iter().map(|(_, _, n)| n).sum();
+    assert_eq!(days, 2, "the 40-day-old one is outside the period");
+    let local_today = t.timezone.local_date(today.created_at);
+    assert!(o
+        .per_day
+        .contains(&(local_today, ComplaintStatus::Resolved, 1)));
+    assert_eq!(o.open_by_category, vec![(None, 2)], "two open, no category");
+    assert_eq!(o.open_by_age, vec![0, 1, 0, 0, 1]);
+    assert_eq!(o.first_response_secs.len(), 1);
+    assert_eq!(o.resolution_secs.len(), 1);
+    let took = o.resolution_secs[0];
+    assert!((1700..=1900).contains(&took), "about 30 minutes: {took}");
+    assert!(old.status.is_open());
+}

@@ -273,7 +273,7 @@ mod tests {
     fn the_window_is_24_hours_from_the_citizens_last_message() {
         let t0 = Utc::now();
         let open = window(Some(t0), t0 + Duration::hours(23));
-        assert!(open.open && open.text.contains("0h 59m"), "{}", open.text);
+        assert!(open.open && open.text.contains("1h 00m"), "{}", open.text);
         let closed = window(Some(t0), t0 + Duration::hours(27));
         assert!(
             !closed.open && closed.text.contains("closed 3h ago"),

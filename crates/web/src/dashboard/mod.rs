@@ -10,10 +10,12 @@
 mod account;
 mod assets;
 mod bulk;
+mod charts;
 mod complaints;
 mod filters;
 mod inbox;
 mod login;
+mod overview;
 mod page;
 mod session;
 
@@ -77,6 +79,8 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/account", get(account::page))
         .route("/app/tenant", post(account::switch_tenant))
         .route("/app/complaints", get(complaints::list))
+        .route("/app/complaints.csv", get(overview::csv))
+        .route("/app/overview", get(overview::page))
         .route("/app/complaints/bulk", post(bulk::bulk))
         .route("/app/complaints/{key}", get(complaints::detail))
         .route("/app/complaints/{key}/{action}", post(complaints::change))

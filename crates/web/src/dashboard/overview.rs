@@ -1,0 +1,274 @@
+//! The overview: the last 30 days at a glance, as charts, and the filtered
+//! list as CSV.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration, Utc};
+use ombud_core::*;
+use ombud_store::report::{median, AGE_BUCKETS};
+use ombud_store::{ComplaintCursor, ComplaintFilter};
+
+use super::charts::{self, Series};
+use super::complaints::local;
+use super::filters::ListQuery;
+use super::page::{html, Chrome, PageError};
+use super::session::Current;
+use crate::AppState;
+
+const DAYS: i64 = 30;
+
+#[derive(Template)]
+#[template(path = "overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    per_day: String,
+    by_category: String,
+    by_age: String,
+    first_response: String,
+    resolution: String,
+    created: u64,
+    open: u64,
+}
+
+fn color(status: ComplaintStatus) -> &'static str {
+    use ComplaintStatus::*;
+    match status {
+        New => "#e0a800",
+        Acknowledged => "#6c8ebf",
+        InProgress => "#0b5cad",
+        OnHold => "#9b9b9b",
+        Escalated => "#d9534f",
+        Resolved => "#3c9d5d",
+        Closed => "#1f6b3a",
+        Rejected => "#7a3b3b",
+    }
+}
+
+/// A duration for people: "2 h 5 min", "3 days 4 h".
+fn human(secs: Option<i64>) -> String {
+    let Some(s) = secs else {
+        return "no data yet".into();
+    };
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    match (d, h) {
+        (0, 0) => format!("{} min", m.max(1)),
+        (0, _) => format!("{h} h {m} min"),
+        _ => format!("{d} days {h} h"),
+    }
+}
+
+pub async fn page(State(state): State<AppState>, current: Current) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    let tenant = &current.tenant;
+    let now = Utc::now();
+    let since = tenant.timezone.start_of_local_day(now) - Duration::days(DAYS - 1);
+    let mut o = state.store.overview(tenant, since, now).await?;
+    let categories = state.store.categories(&tenant.id).await?;
+
+    let first_day = tenant.timezone.local_date(since);
+    let days: Vec<chrono::NaiveDate> = (0..DAYS)
+        .filter_map(|i| first_day.checked_add_signed(Duration::days(i)))
+        .collect();
+    let index: HashMap<chrono::NaiveDate, usize> =
+        days.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let statuses = ComplaintStatus::ALL;
+    let mut values = vec![vec![0u64; statuses.len()]; days.len()];
+    let mut created = 0;
+    for (day, status, n) in &o.per_day {
+        if let (Some(i), Some(s)) = (index.get(day), statuses.iter().position(|x| x == status)) {
+            values[*i][s] += n;
+            created += n;
+        }
+    }
+    let names: Vec<String> = statuses
+        .iter()
+        .map(|s| s.as_str().replace('_', " "))
+        .collect();
+    let series: Vec<Series> = statuses
+        .iter()
+        .zip(names.iter())
+        .map(|(s, name)| Series {
+            name,
+            color: color(*s),
+        })
+        .collect();
+    let labels: Vec<String> = days.iter().map(|d| d.format("%d %b").to_string()).collect();
+    let per_day = charts::stacked_columns(
+        "Complaints per day, by current status",
+        &labels,
+        &series,
+        &values,
+    );
+    let by_category: Vec<(String, u64)> = o
+        .open_by_category
+        .iter()
+        .map(|(id, n)| {
+            let name = id
+                .as_ref()
+                .and_then(|id| categories.iter().find(|c| &c.id == id))
+                .map(|c| c.name_in(&tenant.default_language).to_owned())
+                .unwrap_or_else(|| "no category".into());
+            (name, *n)
+        })
+        .collect();
+    let open: u64 = o.open_by_age.iter().sum();
+    let mut age_labels: Vec<String> = Vec::new();
+    let mut lower = 0;
+    for upper in AGE_BUCKETS {
+        age_labels.push(if lower == 0 {
+            format!("under {upper} day(s)")
+        } else {
+            format!("{lower}–{upper} days")
+        });
+        lower = upper;
+    }
+    age_labels.push(format!("over {lower} days"));
+    let by_age: Vec<(String, u64)> = age_labels
+        .into_iter()
+        .zip(o.open_by_age.iter().copied())
+        .collect();
+    Ok(html(&OverviewPage {
+        chrome: Chrome::of(&current, "overview"),
+        per_day,
+        by_category: charts::bars("Open complaints by category", &by_category, "#0b5cad"),
+        by_age: charts::bars("Open complaints by age", &by_age, "#e0a800"),
+        first_response: human(median(&mut o.first_response_secs)),
+        resolution: human(median(&mut o.resolution_secs)),
+        created,
+        open,
+    }))
+}
+
+/// A CSV field: always quoted, quotes doubled (RFC 4180), and a leading
+/// `= + - @` neutralised so a spreadsheet does not run it as a formula.
+fn field(s: &str) -> String {
+    let guarded = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+const CSV_PAGE: u32 = 1000;
+
+/// Every complaint matching the list's filters (all pages), streamed as CSV.
+pub async fn csv(
+    State(state): State<AppState>,
+    current: Current,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    let (query, errors) = ListQuery::parse(raw.as_deref());
+    if !errors.is_empty() {
+        return Err(PageError::bad_request(
+            "the list's filters could not be read; filter the list again and export from there",
+        ));
+    }
+    let filter: ComplaintFilter = query.filter(&current.tenant, &current.user.id);
+    let sort = query.sort;
+    let tenant = current.tenant.clone();
+    let store = state.store.clone();
+    let categories = store.categories(&tenant.id).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
+    tokio::spawn(async move {
+        let header = "number,status,priority,category,assignee,area,created,citizen,citizen_number,location,description\r\n";
+        if tx.send(Ok(header.to_owned())).await.is_err() {
+            return;
+        }
+        let mut after: Option<ComplaintCursor> = None;
+        loop {
+            let rows = match store
+                .list_complaints(&tenant.id, &filter, sort, after.as_ref(), CSV_PAGE)
+                .await
+            {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(error = %e, "CSV export stopped");
+                    let _ = tx.send(Err(std::io::Error::other("export failed"))).await;
+                    return;
+                }
+            };
+            let full = rows.len() == CSV_PAGE as usize;
+            after = rows.last().map(|r| ComplaintCursor::of(&r.complaint));
+            let mut chunk = String::new();
+            for r in rows {
+                let c = &r.complaint;
+                let category = c
+                    .category_id
+                    .as_ref()
+                    .and_then(|id| categories.iter().find(|k| &k.id == id))
+                    .map(|k| k.name_in(&tenant.default_language))
+                    .unwrap_or("");
+                let cells = [
+                    c.number.as_str(),
+                    c.status.as_str(),
+                    c.priority.as_str(),
+                    category,
+                    r.assignee_name.as_deref().unwrap_or(""),
+                    c.area.as_deref().unwrap_or(""),
+                    &local(&tenant, c.created_at),
+                    r.contact_name.as_deref().unwrap_or(""),
+                    r.contact_address.as_deref().unwrap_or(""),
+                    c.location.as_deref().unwrap_or(""),
+                    &c.description,
+                ];
+                let line: Vec<String> = cells.iter().map(|s| field(s)).collect();
+                chunk.push_str(&line.join(","));
+                chunk.push_str("\r\n");
+            }
+            if tx.send(Ok(chunk)).await.is_err() || !full {
+                return;
+            }
+        }
+    });
+    let stream = tokio_stream_from(rx);
+    let filename = format!("complaints-{}.csv", tenant_slug(&current));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+fn tenant_slug(current: &Current) -> String {
+    current.tenant.slug.to_string()
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<String, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_neutralised() {
+        assert_eq!(field("plain"), "\"plain\"");
+        assert_eq!(field("say \"hi\", ok"), "\"say \"\"hi\"\", ok\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("-5"), "\"'-5\"");
+    }
+
+    #[test]
+    fn durations_read_like_people_say_them() {
+        assert_eq!(human(None), "no data yet");
+        assert_eq!(human(Some(30)), "1 min");
+        assert_eq!(human(Some(2 * 3600 + 5 * 60)), "2 h 5 min");
+        assert_eq!(human(Some(3 * 86_400 + 4 * 3600)), "3 days 4 h");
+    }
+}

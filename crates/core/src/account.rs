@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{TenantId, UserId, ValidationError};
+use crate::{InvitationId, TenantId, UserId, ValidationError};
 
 /// A person who logs in to the dashboard. A user belongs to tenants through
 /// memberships; `platform_admin` marks the operators of the Ombud itself.
@@ -20,6 +20,22 @@ pub struct User {
     pub must_change_password: bool,
     pub platform_admin: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// An invitation to join a tenant with a role, by a link that works once,
+/// until it expires. The link's token is stored only as its SHA-256.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub tenant_id: TenantId,
+    pub email: Email,
+    pub role: Role,
+    pub invited_by: UserId,
+    #[serde(skip_serializing, default)]
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
 }
 
 /// A user's role in one tenant.

@@ -125,6 +125,8 @@ typed_id!(/// A domain event, the unit webhooks deliver.
     EventId, "evt");
 typed_id!(/// A person who logs in to the dashboard.
     UserId, "usr");
+typed_id!(/// An invitation to join a tenant's team.
+    InvitationId, "inv");
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ pub mod message;
 pub mod secret;
 pub mod tenant;
 
-pub use account::{Email, Membership, Role, User};
+pub use account::{Email, Invitation, Membership, Role, User};
 pub use channel::{Channel, ChannelKind, WhatsAppConfig};
 pub use clock::{Clock, SystemClock};
 pub use complaint::{

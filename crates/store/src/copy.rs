@@ -21,6 +21,7 @@ const TABLES: &[(&str, &str)] = &[
     ("users", "id"),
     ("memberships", "tenant_id, user_id"),
     ("sessions", "token_hash"),
+    ("invitations", "id"),
     ("categories", "id"),
     ("agents", "id"),
     ("agent_versions", "id"),

@@ -71,6 +71,23 @@ pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
     })
 }
 
+pub const INVITATION_COLS: &str =
+    "id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at, accepted_at";
+
+pub fn invitation(r: &dyn Columns) -> Decoded<Invitation> {
+    Ok(Invitation {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        email: parse("email", Email::parse(&r.text("email")?))?,
+        role: parse("role", Role::parse(&r.text("role")?))?,
+        invited_by: id(r, "invited_by")?,
+        token_hash: r.text("token_hash")?,
+        created_at: r.time("created_at")?,
+        expires_at: r.time("expires_at")?,
+        accepted_at: r.opt_time("accepted_at")?,
+    })
+}
+
 /// The one query behind `SessionStore::session`; `{p}` is the backend's first
 /// placeholder (`?1` or `$1`).
 pub fn signed_in_sql(p: &str) -> String {

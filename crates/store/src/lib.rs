@@ -74,6 +74,28 @@ pub trait AccountStore: Send + Sync {
     async fn memberships(&self, user: &UserId) -> StoreResult<Vec<Membership>>;
     /// The tenant's members by name.
     async fn members(&self, tenant: &TenantId) -> StoreResult<Vec<Member>>;
+    /// Changes a member's role; false if they are no member of the tenant.
+    async fn set_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> StoreResult<bool>;
+    /// Removes a member from the tenant and ends their sessions in it; false
+    /// if they were no member.
+    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> StoreResult<bool>;
+    async fn create_invitation(&self, invitation: Invitation) -> StoreResult<()>;
+    /// Unscoped: the link names only its token.
+    async fn invitation(&self, token_hash: &str) -> StoreResult<Option<Invitation>>;
+    /// The tenant's invitations not yet accepted, newest first.
+    async fn open_invitations(&self, tenant: &TenantId) -> StoreResult<Vec<Invitation>>;
+    /// Deletes an invitation that was not accepted; false if there is none.
+    async fn revoke_invitation(&self, tenant: &TenantId, id: &InvitationId) -> StoreResult<bool>;
+    /// Uses the invitation once, all or nothing: marks it accepted and makes
+    /// the new account (with the membership) or adds the membership to an
+    /// existing one. NotFound if there is no such open invitation, Invalid
+    /// (field `invitation`) if it has expired, Conflict if already a member.
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        account: Acceptance,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User>;
     /// Replaces the password hash; `must_change` asks for a new one at the next
     /// login (a reset by an admin). NotFound if there is no such user.
     async fn set_password(

@@ -75,6 +75,27 @@ pub struct SignedIn {
     pub role: Option<Role>,
 }
 
+/// Who accepts an invitation: a new account (its memberships are ignored; the
+/// invitation gives one), or an existing user.
+#[derive(Debug, Clone)]
+pub enum Acceptance {
+    NewUser(NewUser),
+    Existing(UserId),
+}
+
+/// Whether an open invitation may still be used at `now`.
+pub(crate) fn invitation_usable(
+    invitation: &ombud_core::Invitation,
+    now: DateTime<Utc>,
+) -> crate::StoreResult<()> {
+    if invitation.expires_at <= now {
+        return Err(crate::StoreError::Invalid(
+            ombud_core::ValidationError::new("invitation", "has expired; ask for a new one"),
+        ));
+    }
+    Ok(())
+}
+
 /// A member of a tenant, for the team page and the assignee list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {

@@ -7,6 +7,7 @@ use ombud_core::*;
 use super::{decode_all, decode_opt, PgStore};
 use crate::decode;
 use crate::error::conflict_on;
+use crate::model::invitation_usable;
 use crate::*;
 
 #[async_trait]
@@ -15,20 +16,7 @@ impl AccountStore for PgStore {
         let memberships = new.memberships.clone();
         let u = new.into_user(stored_now());
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into users (id, email, name, password_hash, must_change_password, platform_admin, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(u.id.as_str())
-        .bind(u.email.as_str())
-        .bind(&u.name)
-        .bind(&u.password_hash)
-        .bind(u.must_change_password)
-        .bind(u.platform_admin)
-        .bind(u.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict_on("email", "an account with this email exists already"))?;
+        insert_user(&mut tx, &u).await?;
         for (tenant, role) in &memberships {
             insert_membership(&mut tx, tenant, &u.id, *role, u.created_at).await?;
         }
@@ -77,6 +65,138 @@ impl AccountStore for PgStore {
         decode_all(&rows, decode::member)
     }
 
+    async fn set_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> StoreResult<bool> {
+        let done =
+            sqlx::query("update memberships set role = $3 where tenant_id = $1 and user_id = $2")
+                .bind(tenant.as_str())
+                .bind(user.as_str())
+                .bind(role.as_str())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("delete from sessions where tenant_id = $1 and user_id = $2")
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("delete from memberships where tenant_id = $1 and user_id = $2")
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn create_invitation(&self, i: Invitation) -> StoreResult<()> {
+        sqlx::query(
+            "insert into invitations (id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(i.id.as_str())
+        .bind(i.tenant_id.as_str())
+        .bind(i.email.as_str())
+        .bind(i.role.as_str())
+        .bind(i.invited_by.as_str())
+        .bind(&i.token_hash)
+        .bind(i.created_at)
+        .bind(i.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn invitation(&self, token_hash: &str) -> StoreResult<Option<Invitation>> {
+        let sql = format!(
+            "select {} from invitations where token_hash = $1",
+            decode::INVITATION_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::invitation)
+    }
+
+    async fn open_invitations(&self, tenant: &TenantId) -> StoreResult<Vec<Invitation>> {
+        let sql = format!(
+            "select {} from invitations where tenant_id = $1 and accepted_at is null
+             order by created_at desc",
+            decode::INVITATION_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::invitation)
+    }
+
+    async fn revoke_invitation(&self, tenant: &TenantId, id: &InvitationId) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "delete from invitations where tenant_id = $1 and id = $2 and accepted_at is null",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        account: Acceptance,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "select {} from invitations where token_hash = $1 and accepted_at is null for update",
+            decode::INVITATION_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let invitation =
+            decode_opt(row, decode::invitation)?.ok_or(StoreError::NotFound("invitation"))?;
+        invitation_usable(&invitation, now)?;
+        sqlx::query("update invitations set accepted_at = $2 where id = $1")
+            .bind(invitation.id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let at = stored_now();
+        let user = match account {
+            Acceptance::NewUser(new) => {
+                let u = new.into_user(at);
+                insert_user(&mut tx, &u).await?;
+                u
+            }
+            Acceptance::Existing(id) => {
+                let sql = format!("select {} from users where id = $1", decode::USER_COLS);
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                decode_opt(row, decode::user)?.ok_or(StoreError::NotFound("user"))?
+            }
+        };
+        insert_membership(
+            &mut tx,
+            &invitation.tenant_id,
+            &user.id,
+            invitation.role,
+            at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
     async fn set_password(
         &self,
         user: &UserId,
@@ -98,6 +218,24 @@ impl AccountStore for PgStore {
         }
         Ok(())
     }
+}
+
+async fn insert_user(conn: &mut sqlx::PgConnection, u: &User) -> StoreResult<()> {
+    sqlx::query(
+        "insert into users (id, email, name, password_hash, must_change_password, platform_admin, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(u.id.as_str())
+    .bind(u.email.as_str())
+    .bind(&u.name)
+    .bind(&u.password_hash)
+    .bind(u.must_change_password)
+    .bind(u.platform_admin)
+    .bind(u.created_at)
+    .execute(conn)
+    .await
+    .map_err(conflict_on("email", "an account with this email exists already"))?;
+    Ok(())
 }
 
 async fn insert_membership(

@@ -9,6 +9,7 @@ use super::rows::{all, one, time_text};
 use super::SqliteStore;
 use crate::decode;
 use crate::error::conflict_on;
+use crate::model::invitation_usable;
 use crate::*;
 
 #[async_trait]
@@ -18,13 +19,7 @@ impl AccountStore for SqliteStore {
         let user = new.into_user(stored_now());
         let u = user.clone();
         self.write(move |conn| {
-            conn.execute(
-                "insert into users (id, email, name, password_hash, must_change_password, platform_admin, created_at, updated_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![u.id.as_str(), u.email.as_str(), u.name, u.password_hash,
-                        u.must_change_password, u.platform_admin, time_text(u.created_at)],
-            )
-            .map_err(conflict_on("email", "an account with this email exists already"))?;
+            insert_user(conn, &u)?;
             for (tenant, role) in &memberships {
                 insert_membership(conn, tenant, &u.id, *role, u.created_at)?;
             }
@@ -83,6 +78,122 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn set_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> StoreResult<bool> {
+        let (tenant, user) = (tenant.clone(), user.clone());
+        self.write(move |conn| {
+            let n = conn.execute(
+                "update memberships set role = ?3 where tenant_id = ?1 and user_id = ?2",
+                params![tenant.as_str(), user.as_str(), role.as_str()],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> StoreResult<bool> {
+        let (tenant, user) = (tenant.clone(), user.clone());
+        self.write(move |conn| {
+            conn.execute(
+                "delete from sessions where tenant_id = ?1 and user_id = ?2",
+                params![tenant.as_str(), user.as_str()],
+            )?;
+            let n = conn.execute(
+                "delete from memberships where tenant_id = ?1 and user_id = ?2",
+                params![tenant.as_str(), user.as_str()],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn create_invitation(&self, i: Invitation) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "insert into invitations (id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![i.id.as_str(), i.tenant_id.as_str(), i.email.as_str(), i.role.as_str(),
+                        i.invited_by.as_str(), i.token_hash, time_text(i.created_at), time_text(i.expires_at)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn invitation(&self, token_hash: &str) -> StoreResult<Option<Invitation>> {
+        let token_hash = token_hash.to_owned();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from invitations where token_hash = ?1",
+                decode::INVITATION_COLS
+            );
+            one(conn, &sql, [token_hash.as_str()], decode::invitation)
+        })
+        .await
+    }
+
+    async fn open_invitations(&self, tenant: &TenantId) -> StoreResult<Vec<Invitation>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from invitations where tenant_id = ?1 and accepted_at is null
+                 order by created_at desc",
+                decode::INVITATION_COLS
+            );
+            all(conn, &sql, [tenant.as_str()], decode::invitation)
+        })
+        .await
+    }
+
+    async fn revoke_invitation(&self, tenant: &TenantId, id: &InvitationId) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.write(move |conn| {
+            let n = conn.execute(
+                "delete from invitations where tenant_id = ?1 and id = ?2 and accepted_at is null",
+                params![tenant.as_str(), id.as_str()],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        account: Acceptance,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |conn| {
+            let sql = format!(
+                "select {} from invitations where token_hash = ?1 and accepted_at is null",
+                decode::INVITATION_COLS
+            );
+            let invitation = one(conn, &sql, [token_hash.as_str()], decode::invitation)?
+                .ok_or(StoreError::NotFound("invitation"))?;
+            invitation_usable(&invitation, now)?;
+            conn.execute(
+                "update invitations set accepted_at = ?2 where id = ?1",
+                params![invitation.id.as_str(), time_text(now)],
+            )?;
+            let at = stored_now();
+            let user = match account.clone() {
+                Acceptance::NewUser(new) => {
+                    let u = new.into_user(at);
+                    insert_user(conn, &u)?;
+                    u
+                }
+                Acceptance::Existing(id) => {
+                    let sql = format!("select {} from users where id = ?1", decode::USER_COLS);
+                    one(conn, &sql, [id.as_str()], decode::user)?
+                        .ok_or(StoreError::NotFound("user"))?
+                }
+            };
+            insert_membership(conn, &invitation.tenant_id, &user.id, invitation.role, at)?;
+            Ok(user)
+        })
+        .await
+    }
+
     async fn set_password(
         &self,
         user: &UserId,
@@ -103,6 +214,17 @@ impl AccountStore for SqliteStore {
         })
         .await
     }
+}
+
+fn insert_user(conn: &rusqlite::Connection, u: &User) -> StoreResult<()> {
+    conn.execute(
+        "insert into users (id, email, name, password_hash, must_change_password, platform_admin, created_at, updated_at)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![u.id.as_str(), u.email.as_str(), u.name, u.password_hash,
+                u.must_change_password, u.platform_admin, time_text(u.created_at)],
+    )
+    .map_err(conflict_on("email", "an account with this email exists already"))?;
+    Ok(())
 }
 
 fn insert_membership(

@@ -210,3 +210,147 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
         other => panic!("expected not found, got {other:?}"),
     }
 }
+
+pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn Store>) {
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let b = tenant(store.as_ref(), "beta", "UTC").await;
+    let mut owner = new_user("owner@alpha.example");
+    owner.memberships = vec![(a.id.clone(), Role::Owner), (b.id.clone(), Role::Owner)];
+    let owner = store.create_user(owner).await.unwrap();
+    let now = Utc::now();
+    let invite = |email: &str, hash: &str, tenant: &Tenant, expires_in: i64| Invitation {
+        id: InvitationId::new(),
+        tenant_id: tenant.id.clone(),
+        email: Email::parse(email).unwrap(),
+        role: Role::Staff,
+        invited_by: owner.id.clone(),
+        token_hash: hash.into(),
+        created_at: now,
+        expires_at: now + chrono::Duration::hours(expires_in),
+        accepted_at: None,
+    };
+    store
+        .create_invitation(invite("ravi@alpha.example", "h1", &a, 72))
+        .await
+        .unwrap();
+    store
+        .create_invitation(invite("late@alpha.example", "h2", &a, -1))
+        .await
+        .unwrap();
+    assert_eq!(store.open_invitations(&a.id).await.unwrap().len(), 2);
+    assert!(store.open_invitations(&b.id).await.unwrap().is_empty());
+    let found = store.invitation("h1").await.unwrap().unwrap();
+    assert_eq!(found.email.as_str(), "ravi@alpha.example");
+
+    // A new account from the invitation, with its role; then the link is used up.
+    let ravi = store
+        .accept_invitation(
+            "h1",
+            Acceptance::NewUser(new_user("ravi@alpha.example")),
+            now,
+        )
+        .await
+        .unwrap();
+    let roles: Vec<(TenantId, Role)> = store
+        .memberships(&ravi.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.tenant_id, m.role))
+        .collect();
+    assert_eq!(roles, vec![(a.id.clone(), Role::Staff)]);
+    assert!(store
+        .invitation("h1")
+        .await
+        .unwrap()
+        .unwrap()
+        .accepted_at
+        .is_some());
+    match store
+        .accept_invitation("h1", Acceptance::Existing(ravi.id.clone()), now)
+        .await
+    {
+        Err(StoreError::NotFound(what)) => assert_eq!(what, "invitation"),
+        other => panic!("expected a used invitation to be gone, got {other:?}"),
+    }
+    // Expired: refused, and nothing is made.
+    match store
+        .accept_invitation(
+            "h2",
+            Acceptance::NewUser(new_user("late@alpha.example")),
+            now,
+        )
+        .await
+    {
+        Err(StoreError::Invalid(e)) => assert_eq!(e.field, "invitation"),
+        other => panic!("expected an expired invitation, got {other:?}"),
+    }
+    assert!(store
+        .user_by_email(&Email::parse("late@alpha.example").unwrap())
+        .await
+        .unwrap()
+        .is_none());
+
+    // An existing user joins a second tenant; one already a member is refused
+    // and the invitation stays usable.
+    store
+        .create_invitation(invite("ravi@alpha.example", "h3", &b, 72))
+        .await
+        .unwrap();
+    store
+        .create_invitation(invite("ravi@alpha.example", "h4", &a, 72))
+        .await
+        .unwrap();
+    assert!(store
+        .accept_invitation("h4", Acceptance::Existing(ravi.id.clone()), now)
+        .await
+        .is_err());
+    assert!(store
+        .invitation("h4")
+        .await
+        .unwrap()
+        .unwrap()
+        .accepted_at
+        .is_none());
+    store
+        .accept_invitation("h3", Acceptance::Existing(ravi.id.clone()), now)
+        .await
+        .unwrap();
+    assert_eq!(store.memberships(&ravi.id).await.unwrap().len(), 2);
+
+    // Revoke, change a role, remove a member (their sessions there end).
+    let h4 = store.invitation("h4").await.unwrap().unwrap();
+    assert!(
+        !store.revoke_invitation(&b.id, &h4.id).await.unwrap(),
+        "not B's"
+    );
+    assert!(store.revoke_invitation(&a.id, &h4.id).await.unwrap());
+    assert!(store.invitation("h4").await.unwrap().is_none());
+    assert!(store.set_role(&a.id, &ravi.id, Role::Admin).await.unwrap());
+    assert!(!store
+        .set_role(&a.id, &UserId::new(), Role::Admin)
+        .await
+        .unwrap());
+    store
+        .create_session(Session {
+            token_hash: "s1".into(),
+            user_id: ravi.id.clone(),
+            tenant_id: a.id.clone(),
+            csrf_token: "c".into(),
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+        })
+        .await
+        .unwrap();
+    assert!(store.remove_member(&a.id, &ravi.id).await.unwrap());
+    assert!(store.session("s1").await.unwrap().is_none());
+    let left: Vec<TenantId> = store
+        .memberships(&ravi.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.tenant_id)
+        .collect();
+    assert_eq!(left, vec![b.id.clone()]);
+}

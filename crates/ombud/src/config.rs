@@ -260,6 +260,7 @@ impl Config {
                 .as_deref()
                 .is_some_and(|u| u.starts_with("https://")),
             trust_proxy: self.trust_proxy,
+            public_url: self.public_url.clone(),
         }
     }
 

@@ -16,5 +16,6 @@ mod loadtest;
 mod outbox;
 mod queue;
 mod rejects;
+mod team;
 mod tenants;
 mod work;

@@ -457,6 +457,16 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         ("GET", "/app/complaints".into(), vec![], Role::Viewer),
         ("GET", detail.clone(), vec![], Role::Viewer),
         ("GET", "/app/account".into(), vec![], Role::Viewer),
+        ("GET", "/app/overview".into(), vec![], Role::Viewer),
+        ("GET", "/app/inbox".into(), vec![], Role::Viewer),
+        ("GET", "/app/complaints.csv".into(), vec![], Role::Viewer),
+        ("GET", "/app/team".into(), vec![], Role::Admin),
+        (
+            "POST",
+            "/app/team/invitations".into(),
+            vec![("email", "{role}@invited.example"), ("role", "viewer")],
+            Role::Admin,
+        ),
         ("POST", note, vec![("value", "checked")], Role::Staff),
         ("POST", area, vec![("value", "{role}")], Role::Staff),
         (
@@ -482,13 +492,17 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         for (method, path, form, least) in &routes {
             // Each role sets its own area, so that every allowed change is a change.
             let role_name = role.as_str();
-            let form: Vec<(&str, &str)> = form
+            let form: Vec<(&str, String)> = form
                 .iter()
-                .map(|(k, v)| (*k, if *v == "{role}" { role_name } else { *v }))
+                .map(|(k, v)| (*k, v.replace("{role}", role_name)))
                 .collect();
             let res = match *method {
                 "GET" => member.get(path).await,
-                _ => member.submit(path, &form).await,
+                _ => {
+                    let form: Vec<(&str, &str)> =
+                        form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    member.submit(path, &form).await
+                }
             };
             let allowed = role >= *least;
             let status = res.status();
@@ -641,6 +655,10 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         ),
         ("/app/tenant".into(), vec![("tenant", "nashik")]),
         (
+            "/app/team/invitations".into(),
+            vec![("email", "x@pune.gov.in"), ("role", "staff")],
+        ),
+        (
             "/app/password".into(),
             vec![
                 ("current", crate::dashboard::PASSWORD),
@@ -669,6 +687,14 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         .unwrap()
         .len();
     assert_eq!(after, before, "no change was made");
+    assert!(
+        app.store
+            .open_invitations(&t.tenant.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no invitation was made"
+    );
     let page = staff.get("/app/complaints").await.text().await.unwrap();
     assert!(
         page.contains("pune office"),

@@ -29,7 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "complaint_work",
         include_str!("migrations/0007_complaint_work.sql"),
     ),
-    (8, "invitations", include_str!("migrations/0008_invitations.sql")),
+    (
+        8,
+        "invitations",
+        include_str!("migrations/0008_invitations.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

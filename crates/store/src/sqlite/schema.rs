@@ -29,7 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "complaint_work",
         include_str!("migrations/0007_complaint_work.sql"),
     ),
-    (8, "invitations", include_str!("migrations/0008_invitations.sql")),
+    (
+        8,
+        "invitations",
+        include_str!("migrations/0008_invitations.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

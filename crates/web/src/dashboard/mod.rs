@@ -14,10 +14,12 @@ mod charts;
 mod complaints;
 mod filters;
 mod inbox;
+mod join;
 mod login;
 mod overview;
 mod page;
 mod session;
+mod team;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +45,9 @@ pub struct DashboardSettings {
     /// Believe `X-Forwarded-For` and `X-Forwarded-Proto` (set only behind a
     /// proxy that overwrites them).
     pub trust_proxy: bool,
+    /// Where people reach the server (for links such as invitations); else
+    /// the address a request came to.
+    pub public_url: Option<String>,
 }
 
 impl Default for DashboardSettings {
@@ -52,6 +57,7 @@ impl Default for DashboardSettings {
             session_absolute: Duration::from_secs(7 * 24 * 3600),
             secure_cookies: false,
             trust_proxy: false,
+            public_url: None,
         }
     }
 }
@@ -88,6 +94,16 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/inbox/{id}", get(inbox::show))
         .route("/app/inbox/{id}/reply", post(inbox::reply))
         .route("/app/inbox/{id}/hand-back", post(inbox::hand_back))
+        .route("/app/team", get(team::page))
+        .route("/app/team/invitations", post(team::invite))
+        .route("/app/team/invitations/{id}/revoke", post(team::revoke))
+        .route("/app/team/members/{id}/role", post(team::set_role))
+        .route("/app/team/members/{id}/remove", post(team::remove))
+        .route(
+            "/app/team/members/{id}/password",
+            post(team::reset_password),
+        )
+        .route("/app/invite/{token}", get(join::page).post(join::accept))
         .route("/app/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(state, session::load))
         .layer(Extension(dashboard))

@@ -35,6 +35,11 @@ impl Chrome {
         }
     }
 
+    /// Admins and owners manage the team and settings.
+    pub fn manages(&self) -> bool {
+        self.role >= Role::Admin
+    }
+
     /// Staff and above work complaints; viewers only read.
     pub fn works(&self) -> bool {
         self.role >= Role::Staff

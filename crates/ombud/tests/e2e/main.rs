@@ -7,6 +7,7 @@ mod fake_graph;
 mod helpers;
 
 mod accounts;
+mod browser;
 mod crash;
 mod dashboard;
 mod demo;

@@ -12,7 +12,7 @@ use crate::dashboard::{location, user, Staff};
 use crate::helpers::*;
 
 /// A citizen files a complaint through the WhatsApp dialogue; its number.
-async fn file(
+pub async fn file(
     app: &TestApp,
     t: &TestTenant,
     graph: &FakeGraph,
@@ -30,7 +30,7 @@ async fn file(
     number_in(&graph.delivered_to(citizen).pop().unwrap()).expect("a complaint number")
 }
 
-async fn complaint(app: &TestApp, t: &TestTenant, number: &str) -> Complaint {
+pub async fn complaint(app: &TestApp, t: &TestTenant, number: &str) -> Complaint {
     app.store
         .complaint_by_number(&t.tenant.id, &ComplaintNumber::parse(number).unwrap())
         .await
@@ -40,7 +40,7 @@ async fn complaint(app: &TestApp, t: &TestTenant, number: &str) -> Complaint {
 
 /// `n` more complaints in the same conversation as `like` (as if the citizen
 /// had filed them one by one), straight into the store.
-async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize) {
+pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize) {
     for i in 0..n {
         app.store
             .create_complaint(
@@ -66,7 +66,7 @@ async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize) {
 }
 
 /// Settles the outbox, then the deliveries each citizen has had.
-async fn quiet(graph: &FakeGraph) -> usize {
+pub async fn quiet(graph: &FakeGraph) -> usize {
     let mut last = graph.delivered().len();
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -222,7 +222,7 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
     assert!(page.contains("Called the <b>contractor</b>"), "{page}");
     assert!(!page.contains("<script>alert(1)"), "{page}");
     assert!(page.contains(">Internal</span>"));
-    assert!(page.contains("changed the status from new to in_progress"));
+    assert!(page.contains("changed the status from new to in progress"));
     let res = staff
         .submit(&format!("/app/complaints/{light}/note"), &[("value", "  ")])
         .await;

@@ -302,8 +302,8 @@ async fn detail_page(
                 "created" => "registered the complaint".to_owned(),
                 "status_changed" => format!(
                     "changed the status from {} to {}",
-                    from.unwrap_or("?"),
-                    to.unwrap_or("?")
+                    from.unwrap_or("?").replace('_', " "),
+                    to.unwrap_or("?").replace('_', " ")
                 ),
                 "priority_changed" => format!("set the priority to {}", to.unwrap_or("?")),
                 "category_changed" => format!("moved it to {}", category_name(to)),

@@ -1,0 +1,198 @@
+//! The dashboard in Debian's Chromium, driven by `tests/browser/dashboard.mjs`
+//! (playwright-core): log in, filter, open a complaint, change its status, add
+//! a note, bulk-assign everything matching a filter across pages, reply in a
+//! handed-over conversation, invite and accept — at 1280 and 375 px. This test
+//! prepares one tenant per width, runs the script, and checks what the server
+//! and the fake Graph API saw. Screenshots: target/browser-artifacts/.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use ombud_core::*;
+use serde_json::json;
+
+use crate::dashboard::{user, PASSWORD};
+use crate::helpers::*;
+use crate::work::{complaint, file, more_like, quiet};
+
+const GARBAGE: usize = 70;
+
+struct Run {
+    name: &'static str,
+    width: u32,
+    height: u32,
+    tenant: TestTenant,
+    complaint: String,
+    light_citizen: String,
+    handed_over: String,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and Node with tests/browser installed: scripts/test runs it with --ignored"]
+async fn the_dashboard_in_chromium() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let mut runs = Vec::new();
+    for (name, slug, prefix, width, height, n) in [
+        ("desktop", "pune", "PUNE", 1280, 800, 1),
+        ("phone", "nashik", "NASIK", 375, 740, 2),
+    ] {
+        let t = app.tenant(slug, prefix, &graph).await;
+        let light_citizen = format!("91980000{n}001");
+        let number = file(
+            &app,
+            &t,
+            &graph,
+            &light_citizen,
+            "The street light near the school is broken",
+        )
+        .await;
+        let water = file(
+            &app,
+            &t,
+            &graph,
+            &format!("91980000{n}002"),
+            "Water pipe leaking on the main road",
+        )
+        .await;
+        let garbage_like = complaint(&app, &t, &water).await;
+        more_like(&app, &t, &garbage_like, GARBAGE).await;
+        let handed_over = format!("91980000{n}003");
+        app.say(&t, &handed_over, "human").await;
+        graph.wait_for_reply_to(&handed_over, 1).await;
+        user(
+            &app,
+            &format!("owner@{slug}.gov.in"),
+            &[(&t.tenant.id, Role::Owner)],
+            false,
+        )
+        .await;
+        runs.push(Run {
+            name,
+            width,
+            height,
+            tenant: t,
+            complaint: number,
+            light_citizen,
+            handed_over,
+        });
+    }
+    quiet(&graph).await;
+    let before: Vec<usize> = runs
+        .iter()
+        .map(|r| graph.delivered_to(&r.light_citizen).len())
+        .collect();
+    let scenario = json!({
+        "runs": runs.iter().map(|r| {
+            let slug = r.tenant.tenant.slug.as_str();
+            json!({
+                "name": r.name,
+                "width": r.width,
+                "height": r.height,
+                "base": format!("http://{}", app.addr),
+                "tenant": r.tenant.tenant.name,
+                "owner": {"email": format!("owner@{slug}.gov.in"), "password": PASSWORD, "name": "owner"},
+                "search": "street light",
+                "complaint": r.complaint,
+                "garbage": GARBAGE,
+                "handed_over": r.handed_over,
+                "reply": format!("Hello from the {slug} office"),
+                "invitee": {"email": format!("new@{slug}.gov.in"), "name": format!("New at {slug}"), "password": "a long new password"},
+            })
+        }).collect::<Vec<_>>()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let scenario_path = dir.path().join("scenario.json");
+    std::fs::write(&scenario_path, scenario.to_string()).unwrap();
+    let artifacts = repo().join("target/browser-artifacts");
+    let script = repo().join("tests/browser/dashboard.mjs");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg(script)
+            .env("SCENARIO", scenario_path)
+            .env("ARTIFACTS", &artifacts)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs (scripts/test installs Node's packages and Chromium)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser flows failed:\n{stdout}\n{stderr}"
+    );
+
+    // What the browser did, as the server and the citizens saw it.
+    quiet(&graph).await;
+    for (r, before) in runs.iter().zip(before) {
+        let t = &r.tenant;
+        let to_citizen = graph.delivered_to(&r.light_citizen);
+        assert_eq!(
+            to_citizen.len(),
+            before + 1,
+            "{}: one status notice, no note",
+            r.name
+        );
+        assert!(to_citizen.last().unwrap().contains("in progress"));
+        let c = complaint(&app, t, &r.complaint).await;
+        assert_eq!(c.status, ComplaintStatus::InProgress);
+        let notes = app
+            .store
+            .complaint_events(&t.tenant.id, &c.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "note")
+            .count();
+        assert_eq!(notes, 1);
+        let owner = app
+            .store
+            .user_by_email(&Email::parse(&format!("owner@{}.gov.in", t.tenant.slug)).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let assigned = app
+            .store
+            .count_complaints(
+                &t.tenant.id,
+                &ombud_store::ComplaintFilter {
+                    assignee: Some(ombud_store::AssigneeFilter::Member(owner.id.clone())),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            assigned, GARBAGE as u64,
+            "{}: every garbage complaint, on every page",
+            r.name
+        );
+        let replies = graph.delivered_to(&r.handed_over);
+        assert_eq!(
+            replies.last().map(String::as_str),
+            Some(format!("Hello from the {} office", t.tenant.slug).as_str())
+        );
+        let invitee = app
+            .store
+            .user_by_email(&Email::parse(&format!("new@{}.gov.in", t.tenant.slug)).unwrap())
+            .await
+            .unwrap()
+            .expect("the invitee has an account");
+        let roles: Vec<(TenantId, Role)> = app
+            .store
+            .memberships(&invitee.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.tenant_id, m.role))
+            .collect();
+        assert_eq!(roles, vec![(t.tenant.id.clone(), Role::Staff)]);
+    }
+    println!("{stdout}");
+    app.stop().await;
+}

@@ -1,0 +1,164 @@
+// The dashboard in a real browser: Debian's Chromium, driven by playwright-core.
+// The Rust test `browser::the_dashboard_in_chromium` prepares a server and one
+// scenario per screen width, runs this script, and then checks what the
+// server and the fake Graph API saw. Screenshots go to $ARTIFACTS.
+//
+//   SCENARIO=/path/scenario.json ARTIFACTS=/path/dir node dashboard.mjs
+
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const scenario = JSON.parse(readFileSync(process.env.SCENARIO, "utf8"));
+const artifacts = process.env.ARTIFACTS;
+mkdirSync(artifacts, { recursive: true });
+
+// Flags for a machine without a network: without the background-networking
+// ones Chromium keeps trying to reach Google's hosts.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+
+let step = 0;
+async function shot(page, run, name) {
+  step += 1;
+  const file = join(artifacts, `${run.name}-${String(step).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+}
+
+// Nothing may be wider than the screen (at 375 px a page must not scroll sideways).
+async function fits(page, run, what) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `${what} is ${overflow}px wider than the ${run.width}px screen`);
+}
+
+async function login(page, run, email, password) {
+  await page.goto(`${run.base}/app/login`);
+  await page.fill('input[name="email"]', email);
+  await page.fill('input[name="password"]', password);
+  await Promise.all([page.waitForURL("**/app/complaints**"), page.click('button[type="submit"]')]);
+}
+
+async function flow(run) {
+  const context = await browser.newContext({ viewport: { width: run.width, height: run.height } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15000);
+
+  // Log in.
+  await page.goto(`${run.base}/app/complaints`);
+  assert.match(page.url(), /\/app\/login\?next=/);
+  await shot(page, run, "login");
+  await login(page, run, run.owner.email, run.owner.password);
+  await assert.doesNotReject(page.waitForSelector(`text=${run.tenant}`));
+
+  // The keyboard: "/" goes to the search box, "?" lists the shortcuts.
+  await page.keyboard.press("/");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "q");
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("?");
+  await page.waitForSelector("#shortcuts");
+
+  // Filter by words: the street light complaint, not the water one.
+  await page.fill("#q", run.search);
+  await Promise.all([page.waitForURL("**q=**"), page.click('form.filters button[type="submit"]')]);
+  const rows = await page.locator("table.complaints tbody tr").count();
+  assert.equal(rows, 1, "one complaint matches the search");
+  await page.waitForSelector(`a:has-text("${run.complaint}")`);
+  await fits(page, run, "the list");
+  await shot(page, run, "filtered");
+
+  // Open it: transcript and history are there.
+  await Promise.all([page.waitForURL(`**/app/complaints/${run.complaint}`), page.click(`a:has-text("${run.complaint}")`)]);
+  await page.waitForSelector("text=Near Shivaji school, Kothrud");
+  await page.waitForSelector("text=registered the complaint");
+  // Only the legal moves are offered.
+  const options = await page.locator("#status option").allTextContents();
+  assert.ok(options.includes("in progress") && !options.includes("closed"), options.join(","));
+
+  // Change its status; the citizen's notice goes out (the Rust side checks).
+  await page.selectOption("#status", "in_progress");
+  await Promise.all([page.waitForLoadState("load"), page.click('#status-form button[type="submit"]')]);
+  await page.waitForSelector("h1 .status-in_progress");
+  await page.waitForSelector("text=changed the status from new to in progress");
+
+  // An internal note, marked as such.
+  await page.fill("#note", "Called the contractor; visit on Monday.");
+  await Promise.all([page.waitForLoadState("load"), page.click('#note-form button[type="submit"]')]);
+  await page.waitForSelector(".note.internal >> text=Called the contractor");
+  await fits(page, run, "a complaint's page");
+  await shot(page, run, "complaint");
+
+  // Bulk: assign everything matching "garbage" (more than one page) to me.
+  await page.goto(`${run.base}/app/complaints?q=garbage`);
+  await page.waitForSelector('a[rel="next"]');
+  await page.selectOption("#bulk-action", "assign");
+  await page.selectOption('#bulk select[name="assignee"]', { label: run.owner.name });
+  await Promise.all([page.waitForURL("**/app/complaints/bulk**"), page.click('button[value="matching"]')]);
+  assert.equal(await page.textContent("#bulk-count"), String(run.garbage));
+  await shot(page, run, "bulk-confirm");
+  await Promise.all([page.waitForLoadState("load"), page.click('button:has-text("Yes, change")')]);
+  assert.equal(await page.textContent("#bulk-changed"), String(run.garbage));
+  await shot(page, run, "bulk-done");
+
+  // Reply in a handed-over conversation.
+  await page.goto(`${run.base}/app/inbox`);
+  await page.waitForSelector(`a:has-text("${run.handed_over}")`);
+  await Promise.all([page.waitForURL("**/app/inbox/**"), page.click(`a:has-text("${run.handed_over}")`)]);
+  await page.waitForSelector("#window >> text=reply window open");
+  await page.fill("#body", run.reply);
+  await Promise.all([page.waitForLoadState("load"), page.click('#reply-form button[type="submit"]')]);
+  await page.waitForSelector(`.transcript li.out >> text=${run.reply}`);
+  await fits(page, run, "the conversation");
+  await shot(page, run, "inbox-reply");
+
+  // Invite a colleague, then accept the link in a browser of their own.
+  await page.goto(`${run.base}/app/team`);
+  await page.fill("#invite-email", run.invitee.email);
+  await page.selectOption("#invite-role", "staff");
+  await Promise.all([page.waitForLoadState("load"), page.click('#invite-form button[type="submit"]')]);
+  const link = (await page.textContent("#shown-once")).trim();
+  await fits(page, run, "the team page");
+  await shot(page, run, "team-invite");
+  const theirs = await browser.newContext({ viewport: { width: run.width, height: run.height } });
+  const invitee = await theirs.newPage();
+  await invitee.goto(link);
+  await invitee.waitForSelector(`text=Join ${run.tenant}`);
+  await invitee.fill("#name", run.invitee.name);
+  await invitee.fill("#new", run.invitee.password);
+  await invitee.fill("#confirm", run.invitee.password);
+  await Promise.all([invitee.waitForURL("**/app/complaints"), invitee.click('#join-form button[type="submit"]')]);
+  await invitee.waitForSelector(`text=${run.invitee.name}`);
+  await shot(invitee, run, "invitee-joined");
+  await theirs.close();
+
+  // The overview's charts render.
+  await page.goto(`${run.base}/app/overview`);
+  assert.equal(await page.locator("svg.chart").count(), 3);
+  await shot(page, run, "overview");
+
+  await fits(page, run, "the overview");
+  await context.close();
+}
+
+let failed = false;
+for (const run of scenario.runs) {
+  try {
+    await flow(run);
+    console.log(`ok ${run.name} (${run.width}px)`);
+  } catch (e) {
+    failed = true;
+    console.error(`FAILED ${run.name} (${run.width}px) at step ${step}: ${e.stack || e}`);
+  }
+}
+await browser.close();
+process.exit(failed ? 1 : 0);

@@ -40,6 +40,20 @@ pub trait TenantStore: Send + Sync {
     async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category>;
     /// The tenant's categories, shared from the catalog (see [`catalog`]).
     async fn categories(&self, tenant: &TenantId) -> StoreResult<Arc<Vec<Category>>>;
+    /// Replaces a category's names, keywords and default priority (its slug
+    /// stays). NotFound if the tenant has no such category.
+    async fn update_category(
+        &self,
+        tenant: &TenantId,
+        id: &CategoryId,
+        change: NewCategory,
+    ) -> StoreResult<Category>;
+    /// The first-run guide's steps the tenant has done, by name.
+    async fn onboarding_steps(&self, tenant: &TenantId) -> StoreResult<Vec<String>>;
+    /// Records a step as done (again is no change).
+    async fn mark_onboarding_step(&self, tenant: &TenantId, step: &str) -> StoreResult<()>;
+    /// Whether anyone has written to any of the tenant's channels yet.
+    async fn has_conversations(&self, tenant: &TenantId) -> StoreResult<bool>;
 
     /// Saves the next version of the named agent (creating the agent on first use).
     async fn create_agent_version(

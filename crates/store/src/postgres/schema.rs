@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "invitations",
         include_str!("migrations/0008_invitations.sql"),
     ),
+    (
+        9,
+        "onboarding",
+        include_str!("migrations/0009_onboarding.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

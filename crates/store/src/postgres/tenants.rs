@@ -76,6 +76,63 @@ impl TenantStore for PgStore {
         Ok(c)
     }
 
+    async fn update_category(
+        &self,
+        tenant: &TenantId,
+        id: &CategoryId,
+        change: NewCategory,
+    ) -> StoreResult<Category> {
+        let sql = format!(
+            "update categories set names = $3, keywords = $4, default_priority = $5, updated_at = $6
+             where tenant_id = $1 and id = $2 returning {}",
+            decode::CATEGORY_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .bind(serde_json::to_value(&change.names).map_err(StoreError::internal)?)
+            .bind(serde_json::to_value(&change.keywords).map_err(StoreError::internal)?)
+            .bind(change.default_priority.as_str())
+            .bind(Utc::now())
+            .fetch_optional(&self.pool)
+            .await?;
+        let updated = decode_opt(row, decode::category)?.ok_or(StoreError::NotFound("category"))?;
+        self.catalog.categories.forget(tenant);
+        Ok(updated)
+    }
+
+    async fn onboarding_steps(&self, tenant: &TenantId) -> StoreResult<Vec<String>> {
+        let steps = sqlx::query_scalar(
+            "select step from onboarding_steps where tenant_id = $1 order by done_at, step",
+        )
+        .bind(tenant.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(steps)
+    }
+
+    async fn mark_onboarding_step(&self, tenant: &TenantId, step: &str) -> StoreResult<()> {
+        sqlx::query(
+            "insert into onboarding_steps (tenant_id, step, done_at) values ($1, $2, $3)
+             on conflict (tenant_id, step) do nothing",
+        )
+        .bind(tenant.as_str())
+        .bind(step)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn has_conversations(&self, tenant: &TenantId) -> StoreResult<bool> {
+        let found: bool =
+            sqlx::query_scalar("select exists (select 1 from conversations where tenant_id = $1)")
+                .bind(tenant.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(found)
+    }
+
     async fn categories(&self, tenant: &TenantId) -> StoreResult<Arc<Vec<Category>>> {
         let fetch = || async {
             let sql = format!(

@@ -81,6 +81,70 @@ impl TenantStore for SqliteStore {
         Ok(category)
     }
 
+    async fn update_category(
+        &self,
+        tenant: &TenantId,
+        id: &CategoryId,
+        change: NewCategory,
+    ) -> StoreResult<Category> {
+        let (t, id2) = (tenant.clone(), id.clone());
+        let updated = self
+            .write(move |conn| {
+                let n = conn.execute(
+                    "update categories set names = ?3, keywords = ?4, default_priority = ?5, updated_at = ?6
+                     where tenant_id = ?1 and id = ?2",
+                    params![t.as_str(), id2.as_str(),
+                            serde_json::to_string(&change.names).map_err(StoreError::internal)?,
+                            serde_json::to_string(&change.keywords).map_err(StoreError::internal)?,
+                            change.default_priority.as_str(), time_text(Utc::now())],
+                )?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("category"));
+                }
+                let sql = format!("select {} from categories where id = ?1", decode::CATEGORY_COLS);
+                one(conn, &sql, [id2.as_str()], decode::category)?
+                    .ok_or(StoreError::NotFound("category"))
+            })
+            .await?;
+        self.catalog().categories.forget(tenant);
+        Ok(updated)
+    }
+
+    async fn onboarding_steps(&self, tenant: &TenantId) -> StoreResult<Vec<String>> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "select step from onboarding_steps where tenant_id = ?1 order by done_at, step",
+            )?;
+            let rows = stmt.query_map([tenant.as_str()], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn mark_onboarding_step(&self, tenant: &TenantId, step: &str) -> StoreResult<()> {
+        let (tenant, step) = (tenant.clone(), step.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "insert into onboarding_steps (tenant_id, step, done_at) values (?1, ?2, ?3)
+                 on conflict (tenant_id, step) do nothing",
+                params![tenant.as_str(), step, time_text(Utc::now())],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn has_conversations(&self, tenant: &TenantId) -> StoreResult<bool> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("select 1 from conversations where tenant_id = ?1 limit 1")?
+                .exists([tenant.as_str()])?)
+        })
+        .await
+    }
+
     async fn categories(&self, tenant: &TenantId) -> StoreResult<Arc<Vec<Category>>> {
         if let Some(kept) = self.catalog().categories.get(tenant) {
             return Ok(kept);

@@ -67,6 +67,7 @@ on_both_backends!(
     the_list_filters_and_pages_by_keyset_within_the_tenant,
     batched_changes_skip_what_does_not_fit_and_record_the_rest,
     the_overview_counts_by_local_day_category_and_age,
+    categories_are_edited_and_onboarding_remembered,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

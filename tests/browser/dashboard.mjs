@@ -61,6 +61,21 @@ async function flow(run) {
   await login(page, run, run.owner.email, run.owner.password);
   await assert.doesNotReject(page.waitForSelector(`text=${run.tenant}`));
 
+  // The setup guide, to the end (channel and first message are there already).
+  await page.waitForSelector(".reminder >> text=Continue the setup guide");
+  await Promise.all([page.waitForURL("**/app/welcome"), page.click("text=Continue the setup guide")]);
+  await shot(page, run, "welcome");
+  await Promise.all([page.waitForLoadState("load"), page.click('button:has-text("Let\'s start")')]);
+  await page.waitForSelector("text=Check your complaint categories");
+  await Promise.all([page.waitForLoadState("load"), page.click('button:has-text("These are right")')]);
+  await page.waitForSelector("#step-team.current");
+  assert.equal(await page.textContent("#progress"), "4 of 5 done");
+  await Promise.all([page.waitForLoadState("load"), page.click('.step button:has-text("Done")')]);
+  await page.waitForSelector("#all-set");
+  await fits(page, run, "the setup guide");
+  await shot(page, run, "welcome-done");
+  await Promise.all([page.waitForURL("**/app/complaints"), page.click("text=Go to complaints")]);
+
   // The keyboard: "/" goes to the search box, "?" lists the shortcuts.
   await page.keyboard.press("/");
   assert.equal(await page.evaluate(() => document.activeElement.id), "q");

@@ -17,6 +17,7 @@ mod loadtest;
 mod outbox;
 mod queue;
 mod rejects;
+mod setup;
 mod team;
 mod tenants;
 mod work;

@@ -461,6 +461,15 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         ("GET", "/app/inbox".into(), vec![], Role::Viewer),
         ("GET", "/app/complaints.csv".into(), vec![], Role::Viewer),
         ("GET", "/app/team".into(), vec![], Role::Admin),
+        ("GET", "/app/settings".into(), vec![], Role::Admin),
+        ("GET", "/app/welcome".into(), vec![], Role::Admin),
+        ("POST", "/app/welcome/team".into(), vec![], Role::Admin),
+        (
+            "POST",
+            "/app/settings/categories".into(),
+            vec![("name_en", "Made by {role}"), ("priority", "normal")],
+            Role::Admin,
+        ),
         (
             "POST",
             "/app/team/invitations".into(),
@@ -654,6 +663,11 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             ],
         ),
         ("/app/tenant".into(), vec![("tenant", "nashik")]),
+        ("/app/welcome/welcome".into(), vec![]),
+        (
+            "/app/settings/categories".into(),
+            vec![("name_en", "Sneaky"), ("priority", "normal")],
+        ),
         (
             "/app/team/invitations".into(),
             vec![("email", "x@pune.gov.in"), ("role", "staff")],
@@ -687,6 +701,19 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         .unwrap()
         .len();
     assert_eq!(after, before, "no change was made");
+    assert!(app
+        .store
+        .onboarding_steps(&t.tenant.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!app
+        .store
+        .categories(&t.tenant.id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.slug == "sneaky"));
     assert!(
         app.store
             .open_invitations(&t.tenant.id)

@@ -54,6 +54,8 @@ struct ListPage {
     priorities: &'static [Priority],
     categories: Vec<(String, String)>,
     members: Vec<(String, String)>,
+    /// Steps of the setup guide an admin has yet to do.
+    setup_left: usize,
 }
 
 pub fn local(tenant: &Tenant, at: DateTime<Utc>) -> String {
@@ -137,6 +139,7 @@ pub async fn list(
             })
             .collect();
     }
+    let setup_left = super::welcome::steps_left(&state, &current).await?;
     let first_page = query
         .after
         .is_some()
@@ -168,6 +171,7 @@ pub async fn list(
                 })
                 .collect(),
             members: member_options(&members),
+            setup_left,
         },
     ))
 }

@@ -19,7 +19,9 @@ mod login;
 mod overview;
 mod page;
 mod session;
+mod settings;
 mod team;
+mod welcome;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -104,6 +106,15 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             post(team::reset_password),
         )
         .route("/app/invite/{token}", get(join::page).post(join::accept))
+        .route("/app/settings", get(settings::page))
+        .route("/app/settings/categories", post(settings::add_category))
+        .route(
+            "/app/settings/categories/{id}",
+            post(settings::edit_category),
+        )
+        .route("/app/settings/channels", post(settings::add_channel))
+        .route("/app/welcome", get(welcome::page))
+        .route("/app/welcome/{step}", post(welcome::mark))
         .route("/app/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(state, session::load))
         .layer(Extension(dashboard))

@@ -140,7 +140,7 @@ pub struct InviteForm {
 
 /// Where people reach this server: the configured public URL, else the
 /// address this request came to.
-fn base_url(dashboard: &Dashboard, headers: &HeaderMap) -> String {
+pub fn base_url(dashboard: &Dashboard, headers: &HeaderMap) -> String {
     if let Some(url) = &dashboard.settings.public_url {
         return url.clone();
     }

@@ -1,0 +1,234 @@
+//! Settings and the first-run guide: categories, connecting a WhatsApp number
+//! (and Meta's verification of its webhook), a test message, the team step.
+
+use ombud_core::*;
+use reqwest::StatusCode;
+
+use crate::dashboard::{location, user, Staff};
+use crate::helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_guide_resumes_where_it_was_left_and_finishes() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    // A tenant without a channel yet.
+    let (tenant, _) = ombud_engine::provision::create_tenant(
+        app.store.as_ref(),
+        ombud_store::NewTenant {
+            slug: TenantSlug::parse("pune").unwrap(),
+            name: "pune office".into(),
+            complaint_prefix: ComplaintPrefix::parse("PUNE").unwrap(),
+            default_language: Language::en(),
+            timezone: TimeZoneName::parse("Asia/Kolkata").unwrap(),
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    user(
+        &app,
+        "owner@pune.gov.in",
+        &[(&tenant.id, Role::Owner)],
+        false,
+    )
+    .await;
+    user(
+        &app,
+        "staff@pune.gov.in",
+        &[(&tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    let owner = Staff::login(&app, "owner@pune.gov.in").await;
+
+    let list = owner.get("/app/complaints").await.text().await.unwrap();
+    assert!(list.contains("5 of 5 steps left"), "admins are reminded");
+    let page = owner.get("/app/welcome").await.text().await.unwrap();
+    assert!(page.contains("0 of 5 done") && page.contains("Let's start"));
+    owner.submit("/app/welcome/welcome", &[]).await;
+    let page = owner.get("/app/welcome").await.text().await.unwrap();
+    assert!(page.contains("Check your complaint categories") && page.contains("Street lights"));
+    owner.submit("/app/welcome/categories", &[]).await;
+
+    // Connect a channel from the guide: mistakes named, then connected.
+    let res = owner
+        .submit(
+            "/app/settings/channels",
+            &[
+                ("name", "WhatsApp"),
+                ("phone_number_id", "abc"),
+                ("next", "welcome"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("digits only") && page.contains("is needed; Meta"),
+        "{page}"
+    );
+    let res = owner
+        .submit(
+            "/app/settings/channels",
+            &[
+                ("name", "WhatsApp"),
+                ("phone_number_id", "106540352242922"),
+                ("app_secret", "pune-app-secret"),
+                ("access_token", "pune-access"),
+                ("verify_token", "pune-verify-phrase"),
+                ("graph_url", &graph.url()),
+                ("next", "welcome"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/app/welcome");
+
+    // A new session finds the guide where it was: at the test message, with
+    // what to paste into Meta's console.
+    let again = Staff::login(&app, "owner@pune.gov.in").await;
+    let page = again.get("/app/welcome").await.text().await.unwrap();
+    assert!(page.contains("3 of 5 done"), "{page}");
+    assert!(page.contains("Send a test message"));
+    let channel = app.store.channels(&tenant.id).await.unwrap().remove(0);
+    let url = format!("http://{}{}", app.addr, channel.webhook_path());
+    assert!(
+        page.contains(&url) && page.contains("pune-verify-phrase"),
+        "{page}"
+    );
+    // Meta's verification of that callback URL works with that token.
+    let res = app
+        .http
+        .get(format!(
+            "{url}?hub.mode=subscribe&hub.verify_token=pune-verify-phrase&hub.challenge=1158201444"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "1158201444");
+
+    // The first message arrives: that step is done by itself.
+    let t = TestTenant {
+        tenant: tenant.clone(),
+        channel,
+        app_secret: "pune-app-secret".into(),
+    };
+    app.say(&t, "919800000001", "hello").await;
+    graph.wait_for_reply_to("919800000001", 1).await;
+    let page = again.get("/app/welcome").await.text().await.unwrap();
+    assert!(
+        page.contains("4 of 5 done") && page.contains("Invite your team"),
+        "{page}"
+    );
+    again.submit("/app/welcome/team", &[]).await;
+    let page = again.get("/app/welcome").await.text().await.unwrap();
+    assert!(page.contains("5 of 5 done") && page.contains("id=\"all-set\""));
+    let list = again.get("/app/complaints").await.text().await.unwrap();
+    assert!(!list.contains("steps left"));
+
+    // Only admins and owners set up.
+    let staff = Staff::login(&app, "staff@pune.gov.in").await;
+    assert_eq!(
+        staff.get("/app/welcome").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        staff.get("/app/settings").await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        staff.submit("/app/welcome/team", &[]).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn categories_are_added_and_edited_with_errors_next_to_fields() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let other = app.tenant("nashik", "NASIK", &graph).await;
+    user(
+        &app,
+        "admin@pune.gov.in",
+        &[(&t.tenant.id, Role::Admin)],
+        false,
+    )
+    .await;
+    let admin = Staff::login(&app, "admin@pune.gov.in").await;
+
+    let res = admin
+        .submit(
+            "/app/settings/categories",
+            &[("name_en", ""), ("keywords", "drain"), ("priority", "asap")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("give at least the English name") && page.contains("is not one of low"));
+    let res = admin
+        .submit(
+            "/app/settings/categories",
+            &[
+                ("name_en", "Drains"),
+                ("name_mr", "गटारे"),
+                ("keywords", "Drain, gutter , sewer"),
+                ("priority", "high"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let drains = app
+        .store
+        .categories(&t.tenant.id)
+        .await
+        .unwrap()
+        .iter()
+        .find(|c| c.slug == "drains")
+        .cloned()
+        .unwrap();
+    assert_eq!(drains.keywords, ["drain", "gutter", "sewer"]);
+    assert_eq!(drains.default_priority, Priority::High);
+    let res = admin
+        .submit(
+            "/app/settings/categories",
+            &[("name_en", "Drains!"), ("priority", "normal")],
+        )
+        .await;
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("a category with this name exists already"));
+
+    let res = admin
+        .submit(
+            &format!("/app/settings/categories/{}", drains.id),
+            &[
+                ("name_en", "Drains and sewers"),
+                ("keywords", "drain"),
+                ("priority", "urgent"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = admin.get("/app/settings").await.text().await.unwrap();
+    assert!(page.contains("value=\"Drains and sewers\""));
+    // Another tenant's category cannot be edited from here.
+    let theirs = app.store.categories(&other.tenant.id).await.unwrap()[0]
+        .id
+        .clone();
+    let res = admin
+        .submit(
+            &format!("/app/settings/categories/{theirs}"),
+            &[("name_en", "Mine now"), ("priority", "low")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_ne!(
+        app.store.categories(&other.tenant.id).await.unwrap()[0].names["en"],
+        "Mine now"
+    );
+    app.stop().await;
+}

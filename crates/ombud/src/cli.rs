@@ -28,6 +28,12 @@ pub struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// The complaint list's pages at scale, over HTTP, on a seeded tenant.
+    Dashboard(crate::bench::DashboardBenchArgs),
+}
+
+#[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the server: webhooks, agent runs, outbound sends.
     Serve,
@@ -69,6 +75,9 @@ pub enum Command {
         #[arg(long)]
         listen: String,
     },
+    /// Benchmarks: `ombud bench dashboard --complaints 1000000`.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Fill a tenant with complaints and messages, for benchmarks and drills.
     Seed {
         #[arg(long)]
@@ -285,6 +294,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::LoadtestHello { listen } => crate::loadtest::serve_hello(&listen).await,
+        Command::Bench(BenchCommand::Dashboard(args)) => {
+            crate::bench::dashboard(args, config).await
+        }
         Command::Seed {
             tenant,
             complaints,

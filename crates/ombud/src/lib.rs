@@ -1,6 +1,7 @@
 //! The `ombud` binary's library: configuration, the application, the CLI commands.
 
 pub mod app;
+mod bench;
 pub mod cli;
 pub mod config;
 mod demo;

@@ -215,36 +215,20 @@ pub async fn reply(
     } else if !w.open {
         errors.add("body", format!("not sent: {}", w.text));
     }
-    if !errors.is_empty() {
-        return page(
-            &state,
-            &current,
-            h,
-            form.body,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    match state
-        .store
-        .staff_reply(&current.tenant.id, &h.conversation.id, &body)
-        .await
-    {
-        Ok(_) => {}
-        Err(ombud_store::StoreError::Invalid(e)) => {
-            errors.add("body", e.reason);
-            return page(
-                &state,
-                &current,
-                h,
-                form.body,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+    if errors.is_empty() {
+        match state
+            .store
+            .staff_reply(&current.tenant.id, &h.conversation.id, &body)
+            .await
+        {
+            Ok(_) => {}
+            Err(ombud_store::StoreError::Invalid(e)) => errors.add("body", e.reason),
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => return Err(e.into()),
+    }
+    if !errors.is_empty() {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return page(&state, &current, h, form.body, errors, status).await;
     }
     state.engine.wake_outbox();
     Ok(Redirect::to(&format!("/app/inbox/{}", h.conversation.id)).into_response())

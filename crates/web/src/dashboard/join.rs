@@ -13,11 +13,10 @@ use ombud_core::*;
 use ombud_store::{Acceptance, NewUser, StoreError};
 use serde::Deserialize;
 
-use super::login::{check_new_password, FieldErrors, MIN_PASSWORD};
+use super::login::{check_new_password, hash_off_thread, FieldErrors, MIN_PASSWORD};
 use super::page::{html_with, PageError};
 use super::session::{self, token_hash, SignedInUser};
 use super::Dashboard;
-use crate::auth::hash_password;
 use crate::AppState;
 
 #[derive(Template)]
@@ -183,11 +182,7 @@ pub async fn accept(
                 )
                 .await;
             }
-            let new = form.new.clone();
-            let hash = tokio::task::spawn_blocking(move || hash_password(&new))
-                .await
-                .map_err(PageError::internal)?
-                .map_err(PageError::internal)?;
+            let hash = hash_off_thread(&form.new).await?;
             Acceptance::NewUser(NewUser {
                 email: invitation.email.clone(),
                 name: name.to_owned(),

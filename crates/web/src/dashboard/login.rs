@@ -71,6 +71,22 @@ pub struct LoginForm {
     next: String,
 }
 
+/// Argon2 takes tens of milliseconds of CPU: off the async workers.
+pub async fn hash_off_thread(password: &str) -> Result<String, PageError> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(PageError::internal)?
+        .map_err(PageError::internal)
+}
+
+pub async fn verify_off_thread(password: &str, hash: &str) -> Result<bool, PageError> {
+    let (password, hash) = (password.to_owned(), hash.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(PageError::internal)
+}
+
 /// A hash to check unknown accounts' passwords against, so that a wrong email
 /// takes as long as a wrong password.
 fn dummy_hash() -> &'static str {
@@ -135,10 +151,7 @@ pub async fn submit(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_owned());
-    let password = form.password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .map_err(PageError::internal)?;
+    let ok = verify_off_thread(&form.password, &hash).await?;
     let user = match user {
         Some(u) if ok => u,
         _ => {
@@ -266,10 +279,7 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, PageError> {
     let user = &signed_in.user;
-    let (current, hash) = (form.current.clone(), user.password_hash.clone());
-    let current_ok = tokio::task::spawn_blocking(move || verify_password(&current, &hash))
-        .await
-        .map_err(PageError::internal)?;
+    let current_ok = verify_off_thread(&form.current, &user.password_hash).await?;
     let mut errors = FieldErrors::default();
     if !current_ok {
         errors.add("current", "this is not your current password");
@@ -289,11 +299,7 @@ pub async fn change_password(
             },
         ));
     }
-    let new = form.new.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&new))
-        .await
-        .map_err(PageError::internal)?
-        .map_err(PageError::internal)?;
+    let hash = hash_off_thread(&form.new).await?;
     state.store.set_password(&user.id, &hash, false).await?;
     state.store.delete_sessions_of(&user.id).await?;
     let tenant = match &signed_in.tenant {

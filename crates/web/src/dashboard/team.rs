@@ -19,7 +19,7 @@ use super::login::FieldErrors;
 use super::page::{html_with, Chrome, PageError};
 use super::session::{random_token, token_hash, Current};
 use super::Dashboard;
-use crate::auth::{hash_password, one_time_password};
+use crate::auth::one_time_password;
 use crate::AppState;
 
 /// How long an invitation link works.
@@ -340,11 +340,7 @@ pub async fn reset_password(
         ));
     }
     let password = one_time_password();
-    let p = password.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&p))
-        .await
-        .map_err(PageError::internal)?
-        .map_err(PageError::internal)?;
+    let hash = super::login::hash_off_thread(&password).await?;
     state
         .store
         .set_password(&member.user.id, &hash, true)

@@ -33,6 +33,22 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
     assert!(inbox.contains("reply window open"), "{inbox}");
     let conversation = app.store.conversations(&t.tenant.id).await.unwrap()[0].clone();
     let path = format!("/app/inbox/{}", conversation.id);
+    // A viewer reads the conversation but cannot answer or hand it back.
+    user(
+        &app,
+        "viewer@pune.gov.in",
+        &[(&t.tenant.id, Role::Viewer)],
+        false,
+    )
+    .await;
+    let viewer = Staff::login(&app, "viewer@pune.gov.in").await;
+    assert_eq!(viewer.get(&path).await.status(), StatusCode::OK);
+    for action in ["reply", "hand-back"] {
+        let res = viewer
+            .submit(&format!("{path}/{action}"), &[("body", "hi")])
+            .await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{action}");
+    }
     let page = staff.get(&path).await.text().await.unwrap();
     assert!(
         page.contains("human") && page.contains("staff will reply"),

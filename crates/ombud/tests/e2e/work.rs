@@ -446,6 +446,22 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         user(&app, email, &[(&t.tenant.id, role)], false).await;
     }
     let id = complaint(&app, &t, &number).await.id.to_string();
+    let target = user(
+        &app,
+        "target@pune.gov.in",
+        &[(&t.tenant.id, Role::Viewer)],
+        false,
+    )
+    .await;
+    let target_role = format!("/app/team/members/{}/role", target.id);
+    app.say(&t, "919800000009", "human").await;
+    graph.wait_for_reply_to("919800000009", 1).await;
+    let conversation = app.store.handed_over(&t.tenant.id).await.unwrap()[0]
+        .conversation
+        .id
+        .to_string();
+    let hand_back = format!("/app/inbox/{conversation}/hand-back");
+    let inbox_page = format!("/app/inbox/{conversation}");
     // (method, path, form, least role). Reads are for every member; changes
     // to complaints for staff and up.
     let detail = format!("/app/complaints/{number}");
@@ -460,6 +476,14 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         ("GET", "/app/overview".into(), vec![], Role::Viewer),
         ("GET", "/app/inbox".into(), vec![], Role::Viewer),
         ("GET", "/app/complaints.csv".into(), vec![], Role::Viewer),
+        ("GET", inbox_page.clone(), vec![], Role::Viewer),
+        ("POST", hand_back.clone(), vec![], Role::Staff),
+        (
+            "POST",
+            target_role.clone(),
+            vec![("role", "staff")],
+            Role::Admin,
+        ),
         ("GET", "/app/team".into(), vec![], Role::Admin),
         ("GET", "/app/settings".into(), vec![], Role::Admin),
         ("GET", "/app/welcome".into(), vec![], Role::Admin),
@@ -635,7 +659,37 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         false,
     )
     .await;
+    let ravi = user(
+        &app,
+        "ravi@pune.gov.in",
+        &[(&t.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    app.say(&t, "919800000009", "human").await;
+    graph.wait_for_reply_to("919800000009", 1).await;
     let staff = Staff::login(&app, "owner@pune.gov.in").await;
+    // An open invitation, made the proper way (with the token).
+    let page = staff
+        .submit(
+            "/app/team/invitations",
+            &[("email", "new@pune.gov.in"), ("role", "staff")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let at = page.find("/app/invite/").unwrap();
+    let invite_path = page[at..].split('<').next().unwrap().to_owned();
+    let invitation = app.store.open_invitations(&t.tenant.id).await.unwrap()[0]
+        .id
+        .to_string();
+    let conversation = app.store.handed_over(&t.tenant.id).await.unwrap()[0]
+        .conversation
+        .id
+        .to_string();
+    let category = app.store.categories(&t.tenant.id).await.unwrap()[0].clone();
+    let channels = app.store.channels(&t.tenant.id).await.unwrap().len();
     let id = complaint(&app, &t, &number).await.id.to_string();
     let before = app
         .store
@@ -663,6 +717,33 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             ],
         ),
         ("/app/tenant".into(), vec![("tenant", "nashik")]),
+        (format!("/app/team/invitations/{invitation}/revoke"), vec![]),
+        (
+            format!("/app/team/members/{}/role", ravi.id),
+            vec![("role", "viewer")],
+        ),
+        (format!("/app/team/members/{}/remove", ravi.id), vec![]),
+        (format!("/app/team/members/{}/password", ravi.id), vec![]),
+        (
+            format!("/app/settings/categories/{}", category.id),
+            vec![("name_en", "Renamed"), ("priority", "low")],
+        ),
+        (
+            "/app/settings/channels".into(),
+            vec![
+                ("name", "Second"),
+                ("phone_number_id", "123456"),
+                ("app_secret", "s"),
+                ("access_token", "a"),
+                ("verify_token", "v"),
+            ],
+        ),
+        (
+            format!("/app/inbox/{conversation}/reply"),
+            vec![("body", "hello")],
+        ),
+        (format!("/app/inbox/{conversation}/hand-back"), vec![]),
+        (invite_path.clone(), vec![]),
         ("/app/welcome/welcome".into(), vec![]),
         (
             "/app/settings/categories".into(),
@@ -714,13 +795,51 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         .unwrap()
         .iter()
         .any(|c| c.slug == "sneaky"));
-    assert!(
+    let roles: Vec<Role> = app
+        .store
+        .memberships(&ravi.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.role)
+        .collect();
+    assert_eq!(
+        roles,
+        vec![Role::Staff],
+        "ravi kept his role and membership"
+    );
+    assert_eq!(
+        app.store
+            .user_by_email(&ravi.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        ravi.password_hash,
+        "and his password"
+    );
+    assert_eq!(
         app.store
             .open_invitations(&t.tenant.id)
             .await
             .unwrap()
-            .is_empty(),
-        "no invitation was made"
+            .len(),
+        1,
+        "the invitation stays, and no other was made"
+    );
+    assert_eq!(
+        app.store.categories(&t.tenant.id).await.unwrap()[0],
+        category
+    );
+    assert_eq!(
+        app.store.channels(&t.tenant.id).await.unwrap().len(),
+        channels
+    );
+    assert_eq!(app.store.handed_over(&t.tenant.id).await.unwrap().len(), 1);
+    assert_eq!(
+        graph.delivered_to("919800000009").len(),
+        1,
+        "no staff reply went out"
     );
     let page = staff.get("/app/complaints").await.text().await.unwrap();
     assert!(

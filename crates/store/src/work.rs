@@ -222,21 +222,40 @@ pub(crate) fn apply(
     })
 }
 
-/// A backend's way of writing parameters and case-blind matching.
+/// A backend's way of writing parameters, case-blind matching and indexed
+/// text search.
 pub(crate) struct Dialect {
     pub placeholder: fn(usize) -> String,
     pub ilike: &'static str,
+    /// The condition that finds complaints containing a phrase of 3 or more
+    /// characters through an index, given the placeholder of the phrase as
+    /// [`search_phrase`] writes it; None to scan.
+    pub indexed_search: Option<fn(&str) -> String>,
+}
+
+/// Shortest text the trigram index can find.
+const INDEXED_MIN_CHARS: usize = 3;
+
+/// An FTS5 phrase: the text in double quotes, quotes doubled.
+fn search_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 pub(crate) const SQLITE: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
     // LIKE is case-blind for ASCII in SQLite.
     ilike: "like",
+    indexed_search: Some(|p| {
+        format!(
+            "c.id in (select complaint_id from complaint_search where complaint_search match {p})"
+        )
+    }),
 };
 
 pub(crate) const POSTGRES: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     ilike: "ilike",
+    indexed_search: None,
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -311,13 +330,21 @@ fn conditions(sql: &mut Sql, tenant: &TenantId, f: &ComplaintFilter) -> Vec<Stri
         w.push(format!("c.created_at < {}", sql.bind(Param::Time(t))));
     }
     if let Some(text) = &f.text {
-        let p = sql.bind(Param::Text(like_pattern(text)));
-        let like = sql.dialect.ilike;
-        w.push(format!(
-            "(c.number {like} {p} escape '\\' or c.description {like} {p} escape '\\'
-              or c.location {like} {p} escape '\\' or ct.external_id {like} {p} escape '\\'
-              or ct.profile_name {like} {p} escape '\\')"
-        ));
+        match sql.dialect.indexed_search {
+            Some(indexed) if text.chars().count() >= INDEXED_MIN_CHARS => {
+                let p = sql.bind(Param::Text(search_phrase(text)));
+                w.push(indexed(&p));
+            }
+            _ => {
+                let p = sql.bind(Param::Text(like_pattern(text)));
+                let like = sql.dialect.ilike;
+                w.push(format!(
+                    "(c.number {like} {p} escape '\\' or c.description {like} {p} escape '\\'
+                      or c.location {like} {p} escape '\\' or ct.external_id {like} {p} escape '\\'
+                      or ct.profile_name {like} {p} escape '\\')"
+                ));
+            }
+        }
     }
     w
 }

@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "onboarding",
         include_str!("migrations/0009_onboarding.sql"),
     ),
+    (
+        10,
+        "complaint_search",
+        include_str!("migrations/0010_complaint_search.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

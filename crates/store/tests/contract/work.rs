@@ -88,6 +88,32 @@ pub(crate) async fn the_list_filters_and_pages_by_keyset_within_the_tenant(store
         "another tenant's number is not found"
     );
 
+    // Quotes, percent signs and short words are text like any other.
+    let mut odd = new_complaint(None, made[0].created_at);
+    odd.description = "He said \"fix it\" 100% today".into();
+    store.create_complaint(&a, odd).await.unwrap();
+    for (words, n) in [
+        ("\"fix it\"", 1),
+        ("100%", 1),
+        ("it", 1),
+        ("IT\" 1", 1),
+        ("fix  it", 0),
+    ] {
+        assert_eq!(
+            store.count_complaints(&a.id, &text(words)).await.unwrap(),
+            n,
+            "{words}"
+        );
+    }
+    assert_eq!(store.count_complaints(&a.id, &all).await.unwrap(), 26);
+    assert_eq!(
+        store
+            .count_complaints(&b.id, &text("fix it"))
+            .await
+            .unwrap(),
+        0
+    );
+
     // A date range: the first 3 seconds hold 6 complaints.
     let start = made[0].created_at;
     let range = ComplaintFilter {
@@ -95,7 +121,11 @@ pub(crate) async fn the_list_filters_and_pages_by_keyset_within_the_tenant(store
         created_before: Some(start + chrono::Duration::seconds(3)),
         ..Default::default()
     };
-    assert_eq!(store.count_complaints(&a.id, &range).await.unwrap(), 6);
+    assert_eq!(
+        store.count_complaints(&a.id, &range).await.unwrap(),
+        7,
+        "and the odd one"
+    );
     assert!(store.complaint(&b.id, &made[0].id).await.unwrap().is_none());
     assert_eq!(
         store.complaint(&a.id, &made[0].id).await.unwrap().unwrap(),

@@ -151,7 +151,11 @@ pub async fn dashboard(args: DashboardBenchArgs, base: Config) -> anyhow::Result
         ),
         ("free text, common word", "/app/complaints?q=Ward+17".into()),
         (
-            "free text, no match (scans all)",
+            "free text, a complaint number",
+            format!("/app/complaints?q={}", oldest.complaint.number),
+        ),
+        (
+            "free text, no match",
             "/app/complaints?q=no+such+words".into(),
         ),
         ("oldest first", "/app/complaints?sort=oldest".into()),

@@ -222,41 +222,41 @@ pub(crate) fn apply(
     })
 }
 
-/// A backend's way of writing parameters, case-blind matching and indexed
-/// text search.
+/// A backend's way of writing parameters and case-blind matching.
 pub(crate) struct Dialect {
     pub placeholder: fn(usize) -> String,
     pub ilike: &'static str,
-    /// The condition that finds complaints containing a phrase of 3 or more
-    /// characters through an index, given the placeholder of the phrase as
-    /// [`search_phrase`] writes it; None to scan.
-    pub indexed_search: Option<fn(&str) -> String>,
-}
-
-/// Shortest text the trigram index can find.
-const INDEXED_MIN_CHARS: usize = 3;
-
-/// An FTS5 phrase: the text in double quotes, quotes doubled.
-fn search_phrase(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 pub(crate) const SQLITE: Dialect = Dialect {
     placeholder: |n| format!("?{n}"),
     // LIKE is case-blind for ASCII in SQLite.
     ilike: "like",
-    indexed_search: Some(|p| {
-        format!(
-            "c.id in (select complaint_id from complaint_search where complaint_search match {p})"
-        )
-    }),
 };
 
 pub(crate) const POSTGRES: Dialect = Dialect {
     placeholder: |n| format!("${n}"),
     ilike: "ilike",
-    indexed_search: None,
 };
+
+/// How free text is matched. `Index` (SQLite's trigram table
+/// `complaint_search`) reads only the complaints that contain the text, then
+/// sorts them: best when few do. `Scan` reads complaints in list order and
+/// keeps those that contain it: best when many do, as a page fills at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextPlan {
+    Scan,
+    Index,
+}
+
+/// Shortest text the trigram index can find.
+pub(crate) const INDEXED_MIN_CHARS: usize = 3;
+
+/// The search text as an FTS5 phrase: in double quotes, quotes doubled. With
+/// the trigram tokenizer a phrase matches as a case-blind substring.
+pub(crate) fn search_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Param {
@@ -267,6 +267,7 @@ pub(crate) enum Param {
 
 struct Sql<'d> {
     dialect: &'d Dialect,
+    plan: TextPlan,
     params: Vec<Param>,
 }
 
@@ -330,20 +331,17 @@ fn conditions(sql: &mut Sql, tenant: &TenantId, f: &ComplaintFilter) -> Vec<Stri
         w.push(format!("c.created_at < {}", sql.bind(Param::Time(t))));
     }
     if let Some(text) = &f.text {
-        match sql.dialect.indexed_search {
-            Some(indexed) if text.chars().count() >= INDEXED_MIN_CHARS => {
-                let p = sql.bind(Param::Text(search_phrase(text)));
-                w.push(indexed(&p));
-            }
-            _ => {
-                let p = sql.bind(Param::Text(like_pattern(text)));
-                let like = sql.dialect.ilike;
-                w.push(format!(
-                    "(c.number {like} {p} escape '\\' or c.description {like} {p} escape '\\'
-                      or c.location {like} {p} escape '\\' or ct.external_id {like} {p} escape '\\'
-                      or ct.profile_name {like} {p} escape '\\')"
-                ));
-            }
+        if sql.plan == TextPlan::Index {
+            let p = sql.bind(Param::Text(search_phrase(text)));
+            w.push(format!("complaint_search match {p}"));
+        } else {
+            let p = sql.bind(Param::Text(like_pattern(text)));
+            let like = sql.dialect.ilike;
+            w.push(format!(
+                "(c.number {like} {p} escape '\\' or c.description {like} {p} escape '\\'
+                  or c.location {like} {p} escape '\\' or ct.external_id {like} {p} escape '\\'
+                  or ct.profile_name {like} {p} escape '\\')"
+            ));
         }
     }
     w
@@ -352,6 +350,7 @@ fn conditions(sql: &mut Sql, tenant: &TenantId, f: &ComplaintFilter) -> Vec<Stri
 /// One page of the list: `limit` rows after `after`, in `sort` order.
 pub(crate) fn list_sql(
     dialect: &Dialect,
+    plan: TextPlan,
     tenant: &TenantId,
     filter: &ComplaintFilter,
     sort: ComplaintSort,
@@ -360,6 +359,7 @@ pub(crate) fn list_sql(
 ) -> (String, Vec<Param>) {
     let mut sql = Sql {
         dialect,
+        plan,
         params: Vec::new(),
     };
     let mut w = conditions(&mut sql, tenant, filter);
@@ -380,13 +380,14 @@ pub(crate) fn list_sql(
     let text = format!(
         "select {}, ct.profile_name as contact_name, ct.external_id as contact_address,
                 u.name as assignee_name
-         from complaints c
+         from {}
          left join contacts ct on ct.id = c.contact_id
          left join users u on u.id = c.assignee_id
          where {}
          order by c.created_at {dir}, c.id {dir}
          limit {limit}",
         cols.join(", "),
+        from(filter, plan),
         w.join(" and ")
     );
     (text, sql.params)
@@ -395,26 +396,39 @@ pub(crate) fn list_sql(
 /// How many complaints match, for "this will change N complaints".
 pub(crate) fn count_sql(
     dialect: &Dialect,
+    plan: TextPlan,
     tenant: &TenantId,
     filter: &ComplaintFilter,
 ) -> (String, Vec<Param>) {
     let mut sql = Sql {
         dialect,
+        plan,
         params: Vec::new(),
     };
     let w = conditions(&mut sql, tenant, filter);
-    let join = if filter.text.is_some() {
+    let join = if filter.text.is_some() && plan == TextPlan::Scan {
         "left join contacts ct on ct.id = c.contact_id"
     } else {
         ""
     };
     (
         format!(
-            "select count(*) as n from complaints c {join} where {}",
+            "select count(*) as n from {} {join} where {}",
+            from(filter, plan),
             w.join(" and ")
         ),
         sql.params,
     )
+}
+
+/// The complaints a query reads: all of them, or (searching through the
+/// index) only those the index names, looked up by id.
+fn from(filter: &ComplaintFilter, plan: TextPlan) -> &'static str {
+    if filter.text.is_some() && plan == TextPlan::Index {
+        "complaint_search cross join complaints c on c.id = complaint_search.complaint_id"
+    } else {
+        "complaints c"
+    }
 }
 
 pub(crate) fn complaint_row(r: &dyn Columns) -> Decoded<ComplaintRow> {
@@ -474,6 +488,7 @@ mod tests {
         };
         let (sql, params) = list_sql(
             &POSTGRES,
+            TextPlan::Scan,
             &TenantId::new(),
             &f,
             ComplaintSort::Newest,

@@ -33,7 +33,15 @@ pub(super) async fn list(
     after: Option<&ComplaintCursor>,
     limit: u32,
 ) -> StoreResult<Vec<ComplaintRow>> {
-    let (sql, params) = work::list_sql(&work::POSTGRES, tenant, filter, sort, after, limit);
+    let (sql, params) = work::list_sql(
+        &work::POSTGRES,
+        work::TextPlan::Scan,
+        tenant,
+        filter,
+        sort,
+        after,
+        limit,
+    );
     let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
         .fetch_all(&store.pool)
         .await?;
@@ -46,7 +54,7 @@ pub(super) async fn count(
     filter: &ComplaintFilter,
 ) -> StoreResult<u64> {
     use sqlx::Row;
-    let (sql, params) = work::count_sql(&work::POSTGRES, tenant, filter);
+    let (sql, params) = work::count_sql(&work::POSTGRES, work::TextPlan::Scan, tenant, filter);
     let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
         .fetch_one(&store.pool)
         .await?;

@@ -29,9 +29,19 @@ pub(super) async fn list(
     after: Option<&ComplaintCursor>,
     limit: u32,
 ) -> StoreResult<Vec<ComplaintRow>> {
-    let (sql, params) = work::list_sql(&work::SQLITE, tenant, filter, sort, after, limit);
+    let (tenant, filter, after) = (tenant.clone(), filter.clone(), after.cloned());
     store
         .read(move |conn| {
+            let plan = text_plan(conn, &filter, true)?;
+            let (sql, params) = work::list_sql(
+                &work::SQLITE,
+                plan,
+                &tenant,
+                &filter,
+                sort,
+                after.as_ref(),
+                limit,
+            );
             all(
                 conn,
                 &sql,
@@ -47,15 +57,50 @@ pub(super) async fn count(
     tenant: &TenantId,
     filter: &ComplaintFilter,
 ) -> StoreResult<u64> {
-    let (sql, params) = work::count_sql(&work::SQLITE, tenant, filter);
+    let (tenant, filter) = (tenant.clone(), filter.clone());
     store
         .read(move |conn| {
+            let plan = text_plan(conn, &filter, false)?;
+            let (sql, params) = work::count_sql(&work::SQLITE, plan, &tenant, &filter);
             let n: i64 = conn
                 .prepare_cached(&sql)?
                 .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
             Ok(n as u64)
         })
         .await
+}
+
+/// Complaints the index may name before scanning in list order is the better
+/// plan for a page: that many matches fill a page within a few thousand rows.
+const DENSE: i64 = 5000;
+
+/// How to match the filter's text: through the trigram index when it can
+/// serve the text and, for a page, when few complaints contain it. A count
+/// reads every match either way, so it always takes the index.
+fn text_plan(
+    conn: &rusqlite::Connection,
+    filter: &ComplaintFilter,
+    for_page: bool,
+) -> StoreResult<work::TextPlan> {
+    let Some(text) = &filter.text else {
+        return Ok(work::TextPlan::Scan);
+    };
+    if text.chars().count() < work::INDEXED_MIN_CHARS {
+        return Ok(work::TextPlan::Scan);
+    }
+    if !for_page {
+        return Ok(work::TextPlan::Index);
+    }
+    let found: i64 = conn
+        .prepare_cached(
+            "select count(*) from (select 1 from complaint_search where complaint_search match ?1 limit ?2)",
+        )?
+        .query_row(params![work::search_phrase(text), DENSE + 1], |r| r.get(0))?;
+    Ok(if found > DENSE {
+        work::TextPlan::Scan
+    } else {
+        work::TextPlan::Index
+    })
 }
 
 pub(super) async fn change(
@@ -300,4 +345,111 @@ pub(super) async fn overview(
             })
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::NewTenant;
+
+    /// Text that more complaints contain than the index should hand over
+    /// (over [`DENSE`]) is matched by scanning in list order; rarer text
+    /// through the index. Both give the same pages and counts.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dense_and_rare_text_give_the_same_answers_by_either_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let tenant = store
+            .create_tenant(NewTenant {
+                slug: TenantSlug::parse("alpha").unwrap(),
+                name: "alpha".into(),
+                complaint_prefix: ComplaintPrefix::parse("ALPHA").unwrap(),
+                default_language: Language::en(),
+                timezone: TimeZoneName::parse("UTC").unwrap(),
+            })
+            .await
+            .unwrap();
+        let start = chrono::Utc::now();
+        let n = DENSE as usize + 2;
+        let made: Vec<Complaint> = futures_util::future::try_join_all((0..n).map(|i| {
+            let (store, tenant) = (&store, &tenant);
+            async move {
+                let new = NewComplaint {
+                    origin_key: None,
+                    channel_id: None,
+                    contact_id: None,
+                    conversation_id: None,
+                    category_id: None,
+                    description: if i == 7 {
+                        "a rare xylophone".into()
+                    } else {
+                        format!("Pothole number {i}")
+                    },
+                    location: None,
+                    language: Language::en(),
+                    priority: Priority::Normal,
+                    source: Source::Api,
+                    actor: "system".into(),
+                    at: start + chrono::Duration::milliseconds(i as i64),
+                };
+                store.create_complaint(tenant, new).await.map(|(c, _)| c)
+            }
+        }))
+        .await
+        .unwrap();
+        let text = |t: &str| ComplaintFilter {
+            text: Some(t.into()),
+            ..Default::default()
+        };
+        let (dense, rare) = (text("pothole"), text("xylophone"));
+        let plans = store
+            .read(move |conn| {
+                Ok([
+                    text_plan(conn, &dense, true)?,
+                    text_plan(conn, &rare, true)?,
+                    text_plan(conn, &dense, false)?,
+                ])
+            })
+            .await
+            .unwrap();
+        use work::TextPlan::*;
+        assert_eq!(
+            plans,
+            [Scan, Index, Index],
+            "a dense page scans; counts use the index"
+        );
+
+        let page = store
+            .list_complaints(&tenant.id, &text("POTHOLE"), ComplaintSort::Newest, None, 3)
+            .await
+            .unwrap();
+        let numbers: Vec<&str> = page
+            .iter()
+            .map(|r| r.complaint.description.as_str())
+            .collect();
+        let last = n - 1;
+        assert_eq!(
+            numbers,
+            [
+                format!("Pothole number {last}"),
+                format!("Pothole number {}", last - 1),
+                format!("Pothole number {}", last - 2)
+            ]
+        );
+        assert_eq!(
+            store
+                .count_complaints(&tenant.id, &text("pothole"))
+                .await
+                .unwrap(),
+            n as u64 - 1
+        );
+        let rare = store
+            .list_complaints(&tenant.id, &text("XYLO"), ComplaintSort::Newest, None, 3)
+            .await
+            .unwrap();
+        assert_eq!(rare.len(), 1);
+        assert_eq!(rare[0].complaint.id, made[7].id);
+    }
 }

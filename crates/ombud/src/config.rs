@@ -261,6 +261,7 @@ impl Config {
                 .is_some_and(|u| u.starts_with("https://")),
             trust_proxy: self.trust_proxy,
             public_url: self.public_url.clone(),
+            max_body_bytes: self.max_body_bytes,
         }
     }
 

@@ -37,7 +37,13 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     let mut app = Router::new()
         .merge(whatsapp::router())
         .merge(health::router())
-        .merge(dashboard::router(state.clone(), options.dashboard));
+        .merge(dashboard::router(
+            state.clone(),
+            dashboard::DashboardSettings {
+                max_body_bytes: max,
+                ..options.dashboard
+            },
+        ));
     if options.demo_graph_sink {
         app = app.merge(demo::router());
     }

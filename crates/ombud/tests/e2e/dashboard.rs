@@ -200,6 +200,11 @@ async fn login_starts_a_session_in_a_cookie_and_logout_ends_it() {
 
     let page = staff.get("/app/complaints").await;
     assert_eq!(page.status(), StatusCode::OK);
+    // Not to be framed by other sites, nor to run scripts from elsewhere.
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
     let page = page.text().await.unwrap();
     assert!(page.contains("pune office"), "{page}");
 
@@ -505,6 +510,45 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
         .await;
     let cookie = res.headers()[SET_COOKIE].to_str().unwrap().to_owned();
     assert!(cookie.ends_with("; Secure"), "{cookie}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_over_the_body_limit_is_refused_before_its_token_is_read() {
+    let app = TestApp::spawn_with(|c| c.max_body_bytes = 4096, None).await;
+    let (pune, _) = two_tenants(&app).await;
+    user(
+        &app,
+        "asha@pune.gov.in",
+        &[(&pune.tenant.id, Role::Staff)],
+        false,
+    )
+    .await;
+    let staff = Staff::login(&app, "asha@pune.gov.in").await;
+    let token = staff.csrf_token().await;
+    let big = "x".repeat(10_000);
+    // Sent in chunks, without a Content-Length, so only reading can tell.
+    let body = form_of(&[("csrf_token", &token), ("tenant", &big)]);
+    let chunks: Vec<Result<String, std::io::Error>> = body
+        .as_bytes()
+        .chunks(1000)
+        .map(|c| Ok(String::from_utf8(c.to_vec()).unwrap()))
+        .collect();
+    let res = staff
+        .http
+        .post(app.url("/app/tenant"))
+        .header(
+            COOKIE,
+            format!("ombud_session={}", staff.cookie.as_ref().unwrap()),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Refused by the CSRF check's own bounded read, not later by the handler.
+    assert!(res.text().await.unwrap().contains("the form is larger than 4096 bytes"));
     app.stop().await;
 }
 

@@ -50,6 +50,8 @@ pub struct DashboardSettings {
     /// Where people reach the server (for links such as invitations); else
     /// the address a request came to.
     pub public_url: Option<String>,
+    /// Largest form body read (the CSRF check reads the form itself).
+    pub max_body_bytes: usize,
 }
 
 impl Default for DashboardSettings {
@@ -60,6 +62,7 @@ impl Default for DashboardSettings {
             secure_cookies: false,
             trust_proxy: false,
             public_url: None,
+            max_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -117,5 +120,6 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/welcome/{step}", post(welcome::mark))
         .route("/app/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(state, session::load))
+        .layer(axum::middleware::from_fn(page::security_headers))
         .layer(Extension(dashboard))
 }

@@ -234,7 +234,13 @@ pub async fn load(State(state): State<AppState>, request: Request, next: Next) -
         // A login replaces the session rather than acting with it, and has its
         // own guard against cross-site posts (the Origin check).
         if !is_safe(request.method()) && request.uri().path() != "/app/login" {
-            request = match check_csrf(request, &found.0.session.csrf_token).await {
+            request = match check_csrf(
+                request,
+                &found.0.session.csrf_token,
+                settings.max_body_bytes,
+            )
+            .await
+            {
                 Ok(r) => r,
                 Err(refused) => return refused.into_response(),
             };
@@ -250,8 +256,8 @@ fn is_safe(method: &Method) -> bool {
 
 /// Lets the request through if it carries `expected` in the `X-CSRF-Token`
 /// header or, for a form, in its `csrf_token` field (the body is read and put
-/// back). Bodies over the limit were refused before this runs.
-async fn check_csrf(request: Request, expected: &str) -> Result<Request, PageError> {
+/// back, at most `max` bytes of it).
+async fn check_csrf(request: Request, expected: &str, max: usize) -> Result<Request, PageError> {
     let refused = || {
         PageError::forbidden(
             "the form's security token is missing or out of date; reload the page and try again",
@@ -273,9 +279,12 @@ async fn check_csrf(request: Request, expected: &str) -> Result<Request, PageErr
         return Err(refused());
     }
     let (parts, body) = request.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .map_err(|_| PageError::bad_request("the request body could not be read"))?;
+    let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
+        PageError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the form is larger than {max} bytes, or could not be read"),
+        )
+    })?;
     let given = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)
         .map(|(_, v)| v.into_owned());

@@ -548,7 +548,11 @@ async fn a_form_over_the_body_limit_is_refused_before_its_token_is_read() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
     // Refused by the CSRF check's own bounded read, not later by the handler.
-    assert!(res.text().await.unwrap().contains("the form is larger than 4096 bytes"));
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("the form is larger than 4096 bytes"));
     app.stop().await;
 }
 

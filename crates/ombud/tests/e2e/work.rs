@@ -931,3 +931,123 @@ async fn the_overview_draws_the_month_and_the_csv_holds_every_match() {
     assert_eq!(all.trim_end().split("\r\n").count(), 1 + 61);
     app.stop().await;
 }
+
+/// Every dashboard route, for every role: below the route's role it is 403
+/// and nothing happens; at or above it, the role check lets it through (what
+/// the handler then says, 200, 303 or a 4xx about the data, is the feature
+/// tests' business).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_the_roles_below_its_own() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let number = file(
+        &app,
+        &t,
+        &graph,
+        "919800000001",
+        "The street light near the school is broken",
+    )
+    .await;
+    let id = complaint(&app, &t, &number).await.id.to_string();
+    app.say(&t, "919800000009", "human").await;
+    graph.wait_for_reply_to("919800000009", 1).await;
+    let conversation = app.store.handed_over(&t.tenant.id).await.unwrap()[0]
+        .conversation
+        .id
+        .to_string();
+    let target = user(
+        &app,
+        "target@pune.gov.in",
+        &[(&t.tenant.id, Role::Viewer)],
+        false,
+    )
+    .await;
+    let category = app.store.categories(&t.tenant.id).await.unwrap()[0]
+        .id
+        .to_string();
+    let roles = [Role::Viewer, Role::Staff, Role::Admin, Role::Owner];
+    for role in roles {
+        user(
+            &app,
+            &format!("{}@pune.gov.in", role.as_str()),
+            &[(&t.tenant.id, role)],
+            false,
+        )
+        .await;
+    }
+    let c = |action: &str| format!("/app/complaints/{number}/{action}");
+    let m = |action: &str| format!("/app/team/members/{}/{action}", target.id);
+    let inv = "/app/team/invitations/inv_00000000000000000000000000/revoke".to_owned();
+    // (path, least role); GETs first, then POSTs with an empty form.
+    let gets = [
+        ("/app/complaints".to_owned(), Role::Viewer),
+        (format!("/app/complaints/{number}"), Role::Viewer),
+        ("/app/complaints.csv".to_owned(), Role::Viewer),
+        ("/app/overview".to_owned(), Role::Viewer),
+        ("/app/inbox".to_owned(), Role::Viewer),
+        (format!("/app/inbox/{conversation}"), Role::Viewer),
+        ("/app/team".to_owned(), Role::Admin),
+        ("/app/settings".to_owned(), Role::Admin),
+        ("/app/welcome".to_owned(), Role::Admin),
+    ];
+    let posts = [
+        (c("status"), Role::Staff),
+        (c("priority"), Role::Staff),
+        (c("category"), Role::Staff),
+        (c("assign"), Role::Staff),
+        (c("area"), Role::Staff),
+        (c("note"), Role::Staff),
+        ("/app/complaints/bulk".to_owned(), Role::Staff),
+        (format!("/app/inbox/{conversation}/reply"), Role::Staff),
+        ("/app/team/invitations".to_owned(), Role::Admin),
+        (inv, Role::Admin),
+        (m("role"), Role::Admin),
+        (m("password"), Role::Admin),
+        ("/app/settings/categories".to_owned(), Role::Admin),
+        (format!("/app/settings/categories/{category}"), Role::Admin),
+        ("/app/settings/channels".to_owned(), Role::Admin),
+        ("/app/welcome/categories".to_owned(), Role::Admin),
+        // Last: these change who can do what, or end the conversation's hand-off.
+        (format!("/app/inbox/{conversation}/hand-back"), Role::Staff),
+        (m("remove"), Role::Admin),
+    ];
+    let before = app
+        .store
+        .complaint_events(&t.tenant.id, &id.parse().unwrap())
+        .await
+        .unwrap();
+    for role in roles {
+        let member = Staff::login(&app, &format!("{}@pune.gov.in", role.as_str())).await;
+        for (path, least) in &gets {
+            let status = member.get(path).await.status();
+            if role >= *least {
+                assert_ne!(status, StatusCode::FORBIDDEN, "{role:?} GET {path}");
+                assert!(status.as_u16() < 500, "{role:?} GET {path}: {status}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} GET {path}");
+            }
+        }
+        for (path, least) in &posts {
+            let status = member.submit(path, &[]).await.status();
+            if role >= *least {
+                assert_ne!(status, StatusCode::FORBIDDEN, "{role:?} POST {path}");
+                assert!(status.as_u16() < 500, "{role:?} POST {path}: {status}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} POST {path}");
+            }
+        }
+        if role == Role::Viewer {
+            // Nothing the viewer tried changed anything.
+            let now = app
+                .store
+                .complaint_events(&t.tenant.id, &id.parse().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(now, before);
+            assert_eq!(app.store.handed_over(&t.tenant.id).await.unwrap().len(), 1);
+            assert_eq!(app.store.members(&t.tenant.id).await.unwrap().len(), 5);
+        }
+    }
+    app.stop().await;
+}

@@ -90,12 +90,26 @@ async function flow(run) {
   assert.equal(rows, 1, "one complaint matches the search");
   await page.waitForSelector(`a:has-text("${run.complaint}")`);
   await fits(page, run, "the list");
+  // j moves to the first row, x selects it, a opens the bulk bar's assignee.
+  await page.locator("body").click({ position: { x: 1, y: 1 } });
+  await page.keyboard.press("j");
+  await page.waitForSelector("table.complaints tbody tr.current");
+  await page.keyboard.press("x");
+  assert.ok(await page.locator("tr.current input[name=ids]").isChecked());
+  await page.keyboard.press("a");
+  assert.equal(await page.evaluate(() => document.activeElement.name), "assignee");
+  assert.equal(await page.inputValue("#bulk-action"), "assign");
+  await page.keyboard.press("Escape");
   await shot(page, run, "filtered");
 
   // Open it: transcript and history are there.
   await Promise.all([page.waitForURL(`**/app/complaints/${run.complaint}`), page.click(`a:has-text("${run.complaint}")`)]);
   await page.waitForSelector("text=Near Shivaji school, Kothrud");
   await page.waitForSelector("text=registered the complaint");
+  // s goes to the status form.
+  await page.keyboard.press("s");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "status");
+  await page.keyboard.press("Escape");
   // Only the legal moves are offered.
   const options = await page.locator("#status option").allTextContents();
   assert.ok(options.includes("in progress") && !options.includes("closed"), options.join(","));

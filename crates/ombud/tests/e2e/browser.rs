@@ -11,7 +11,7 @@ use std::process::Command;
 use ombud_core::*;
 use serde_json::json;
 
-use crate::dashboard::{user, PASSWORD};
+use crate::dashboard::{roles_of, user, PASSWORD};
 use crate::helpers::*;
 use crate::work::{complaint, file, more_like, quiet};
 
@@ -183,15 +183,10 @@ async fn the_dashboard_in_chromium() {
             .await
             .unwrap()
             .expect("the invitee has an account");
-        let roles: Vec<(TenantId, Role)> = app
-            .store
-            .memberships(&invitee.id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.tenant_id, m.role))
-            .collect();
-        assert_eq!(roles, vec![(t.tenant.id.clone(), Role::Staff)]);
+        assert_eq!(
+            roles_of(&app, &invitee.id).await,
+            vec![(t.tenant.id.clone(), Role::Staff)]
+        );
     }
     println!("{stdout}");
     app.stop().await;

@@ -28,6 +28,17 @@ pub async fn user(app: &TestApp, email: &str, roles: &[(&TenantId, Role)], one_t
         .unwrap()
 }
 
+/// A user's roles, tenant by tenant, as the store has them.
+pub async fn roles_of(app: &TestApp, user: &UserId) -> Vec<(TenantId, Role)> {
+    app.store
+        .memberships(user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.tenant_id, m.role))
+        .collect()
+}
+
 /// A person at a browser, without the browser: keeps the session cookie, never
 /// follows redirects, and reads the CSRF token from the pages.
 pub struct Staff<'a> {

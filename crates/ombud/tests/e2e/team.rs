@@ -4,7 +4,7 @@
 use ombud_core::*;
 use reqwest::StatusCode;
 
-use crate::dashboard::{location, new_session_cookie, user, Staff, PASSWORD};
+use crate::dashboard::{location, new_session_cookie, roles_of, user, Staff, PASSWORD};
 use crate::helpers::*;
 
 fn link_in(page: &str) -> String {
@@ -276,15 +276,10 @@ async fn admins_manage_roles_below_their_own_and_reset_passwords() {
         .submit(&member(&admin, "role"), &[("role", "owner")])
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let roles: Vec<Role> = app
-        .store
-        .memberships(&ravi.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.role)
-        .collect();
-    assert_eq!(roles, vec![Role::Admin]);
+    assert_eq!(
+        roles_of(&app, &ravi.id).await,
+        vec![(t.tenant.id.clone(), Role::Admin)]
+    );
 
     // A reset shows a one-time password once, ends their sessions, and forces
     // a new password at the next login.

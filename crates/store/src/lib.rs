@@ -9,6 +9,7 @@ pub mod copy;
 mod decode;
 mod error;
 pub mod handoff;
+mod list_query;
 pub mod model;
 pub mod postgres;
 pub mod report;

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use ombud_core::*;
 
 use crate::decode::{Columns, Decoded};
-use crate::work::Param;
+use crate::list_query::Param;
 use crate::StoreError;
 
 /// Ages the "open by age" chart buckets by, in days: under 1, 1–3, 3–7, 7–30, 30+.

@@ -6,6 +6,7 @@
 mod fake_graph;
 mod helpers;
 
+mod access;
 mod accounts;
 mod browser;
 mod crash;

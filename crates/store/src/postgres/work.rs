@@ -7,8 +7,9 @@ use sqlx::query::Query;
 use sqlx::{PgConnection, Postgres};
 
 use super::{decode_all, decode_opt, insert_event, PgStore};
+use crate::list_query::{self, Param};
 use crate::report;
-use crate::work::{self, Param};
+use crate::work;
 use crate::*;
 
 fn bind_all<'q>(
@@ -33,9 +34,9 @@ pub(super) async fn list(
     after: Option<&ComplaintCursor>,
     limit: u32,
 ) -> StoreResult<Vec<ComplaintRow>> {
-    let (sql, params) = work::list_sql(
-        &work::POSTGRES,
-        work::TextPlan::Scan,
+    let (sql, params) = list_query::list_sql(
+        &list_query::POSTGRES,
+        list_query::TextPlan::Scan,
         tenant,
         filter,
         sort,
@@ -45,7 +46,7 @@ pub(super) async fn list(
     let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
         .fetch_all(&store.pool)
         .await?;
-    decode_all(&rows, work::complaint_row)
+    decode_all(&rows, list_query::complaint_row)
 }
 
 pub(super) async fn count(
@@ -54,7 +55,12 @@ pub(super) async fn count(
     filter: &ComplaintFilter,
 ) -> StoreResult<u64> {
     use sqlx::Row;
-    let (sql, params) = work::count_sql(&work::POSTGRES, work::TextPlan::Scan, tenant, filter);
+    let (sql, params) = list_query::count_sql(
+        &list_query::POSTGRES,
+        list_query::TextPlan::Scan,
+        tenant,
+        filter,
+    );
     let row = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &params)
         .fetch_one(&store.pool)
         .await?;

@@ -7,8 +7,9 @@ use rusqlite::types::ToSqlOutput;
 
 use super::rows::{self, all, one, time_text};
 use super::SqliteStore;
+use crate::list_query::{self, Param};
 use crate::report;
-use crate::work::{self, Param};
+use crate::work;
 use crate::*;
 
 impl rusqlite::ToSql for Param {
@@ -33,8 +34,8 @@ pub(super) async fn list(
     store
         .read(move |conn| {
             let plan = text_plan(conn, &filter, true)?;
-            let (sql, params) = work::list_sql(
-                &work::SQLITE,
+            let (sql, params) = list_query::list_sql(
+                &list_query::SQLITE,
                 plan,
                 &tenant,
                 &filter,
@@ -46,7 +47,7 @@ pub(super) async fn list(
                 conn,
                 &sql,
                 rusqlite::params_from_iter(params.iter()),
-                work::complaint_row,
+                list_query::complaint_row,
             )
         })
         .await
@@ -61,7 +62,7 @@ pub(super) async fn count(
     store
         .read(move |conn| {
             let plan = text_plan(conn, &filter, false)?;
-            let (sql, params) = work::count_sql(&work::SQLITE, plan, &tenant, &filter);
+            let (sql, params) = list_query::count_sql(&list_query::SQLITE, plan, &tenant, &filter);
             let n: i64 = conn
                 .prepare_cached(&sql)?
                 .query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0))?;
@@ -81,25 +82,25 @@ fn text_plan(
     conn: &rusqlite::Connection,
     filter: &ComplaintFilter,
     for_page: bool,
-) -> StoreResult<work::TextPlan> {
+) -> StoreResult<list_query::TextPlan> {
     let Some(text) = &filter.text else {
-        return Ok(work::TextPlan::Scan);
+        return Ok(list_query::TextPlan::Scan);
     };
-    if text.chars().count() < work::INDEXED_MIN_CHARS {
-        return Ok(work::TextPlan::Scan);
+    if text.chars().count() < list_query::INDEXED_MIN_CHARS {
+        return Ok(list_query::TextPlan::Scan);
     }
     if !for_page {
-        return Ok(work::TextPlan::Index);
+        return Ok(list_query::TextPlan::Index);
     }
     let found: i64 = conn
         .prepare_cached(
             "select count(*) from (select 1 from complaint_search where complaint_search match ?1 limit ?2)",
         )?
-        .query_row(params![work::search_phrase(text), DENSE + 1], |r| r.get(0))?;
+        .query_row(params![list_query::search_phrase(text), DENSE + 1], |r| r.get(0))?;
     Ok(if found > DENSE {
-        work::TextPlan::Scan
+        list_query::TextPlan::Scan
     } else {
-        work::TextPlan::Index
+        list_query::TextPlan::Index
     })
 }
 
@@ -414,7 +415,7 @@ mod tests {
             })
             .await
             .unwrap();
-        use work::TextPlan::*;
+        use list_query::TextPlan::*;
         assert_eq!(
             plans,
             [Scan, Index, Index],

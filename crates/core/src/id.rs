@@ -127,6 +127,8 @@ typed_id!(/// A person who logs in to the dashboard.
     UserId, "usr");
 typed_id!(/// An invitation to join a tenant's team.
     InvitationId, "inv");
+typed_id!(/// A key a tenant's own systems call the API with.
+    ApiKeyId, "key");
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! complaints and their state machine, domain events. No I/O lives here.
 
 pub mod account;
+pub mod api_key;
 pub mod channel;
 pub mod clock;
 pub mod complaint;
@@ -15,6 +16,7 @@ pub mod secret;
 pub mod tenant;
 
 pub use account::{Email, Invitation, Membership, Role, User};
+pub use api_key::{ApiKey, Scope};
 pub use channel::{Channel, ChannelKind, WhatsAppConfig};
 pub use clock::{Clock, SystemClock};
 pub use complaint::{

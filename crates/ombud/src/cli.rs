@@ -97,6 +97,9 @@ pub enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -104,6 +107,32 @@ pub enum UserCommand {
     /// Give someone a role in a tenant: a new account (its one-time password is
     /// printed, once) or, for an email that has one, a membership of it.
     Create(UserCreate),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCommand {
+    /// Make an API key for a tenant's own systems; the key is printed once.
+    Create(ApiKeyCreate),
+}
+
+#[derive(Args, Debug)]
+pub struct ApiKeyCreate {
+    /// The tenant's slug.
+    #[arg(long)]
+    pub tenant: String,
+    /// What the key is for, e.g. "ERP sync".
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated: complaints:read, complaints:write, conversations:read,
+    /// conversations:write, webhooks:manage, agents:read, agents:write.
+    #[arg(long)]
+    pub scopes: String,
+    /// Days until the key stops working (default: never).
+    #[arg(long)]
+    pub expires_days: Option<u32>,
+    /// Requests per minute.
+    #[arg(long, default_value_t = ombud_core::api_key::DEFAULT_RATE_LIMIT)]
+    pub rate_limit: u32,
 }
 
 #[derive(Args, Debug)]
@@ -334,6 +363,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             }));
             Ok(())
         }
+        Command::Apikey(ApiKeyCommand::Create(args)) => {
+            let store = open_store(&config).await?;
+            print_json(&create_api_key(store.as_ref(), &args).await?);
+            Ok(())
+        }
         Command::User(UserCommand::Create(args)) => {
             let store = open_store(&config).await?;
             print_json(&create_user(store.as_ref(), &args).await?);
@@ -417,6 +451,53 @@ async fn create_user(store: &dyn Store, args: &UserCreate) -> anyhow::Result<ser
         "user": user, "tenant": tenant.slug, "role": role,
         "one_time_password": password,
         "note": "shown once: the user logs in with it and must choose a new password",
+    }))
+}
+
+async fn create_api_key(
+    store: &dyn Store,
+    args: &ApiKeyCreate,
+) -> anyhow::Result<serde_json::Value> {
+    let tenant = tenant_by_slug(store, &args.tenant).await?;
+    let name = non_empty("name", &args.name)?;
+    let scopes = ombud_core::Scope::parse_list(&args.scopes)?;
+    if args.rate_limit == 0 || args.rate_limit > 1_000_000 {
+        Err(ValidationError::new(
+            "rate_limit",
+            "must be between 1 and 1000000 requests per minute",
+        ))?;
+    }
+    if args.expires_days == Some(0) {
+        Err(ValidationError::new(
+            "expires_days",
+            "must be at least 1 (or left out: never)",
+        ))?;
+    }
+    let (key, prefix) = ombud_web::auth::new_api_key();
+    let now = ombud_store::stored_now();
+    let api_key = ombud_core::ApiKey {
+        id: ombud_core::ApiKeyId::new(),
+        tenant_id: tenant.id.clone(),
+        name,
+        prefix,
+        scopes,
+        rate_limit_per_minute: args.rate_limit,
+        created_by: None,
+        created_at: now,
+        expires_at: args
+            .expires_days
+            .map(|d| now + chrono::Duration::days(i64::from(d))),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .create_api_key(api_key.clone(), &ombud_web::auth::api_key_hash(&key))
+        .await?;
+    Ok(json!({
+        "key": key,
+        "api_key": api_key,
+        "tenant": tenant.slug,
+        "note": "shown once: store it now; Ombud keeps only its hash",
     }))
 }
 

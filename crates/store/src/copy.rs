@@ -22,6 +22,7 @@ const TABLES: &[(&str, &str)] = &[
     ("memberships", "tenant_id, user_id"),
     ("sessions", "token_hash"),
     ("invitations", "id"),
+    ("api_keys", "id"),
     ("onboarding_steps", "tenant_id, step"),
     ("categories", "id"),
     ("agents", "id"),

@@ -71,6 +71,27 @@ pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
     })
 }
 
+pub const API_KEY_COLS: &str = "id, tenant_id, name, prefix, scopes, rate_limit_per_minute, created_by, created_at, expires_at, last_used_at, revoked_at";
+
+pub fn api_key(r: &dyn Columns) -> Decoded<ApiKey> {
+    Ok(ApiKey {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        name: r.text("name")?,
+        prefix: r.text("prefix")?,
+        scopes: from_json(r, "scopes")?,
+        rate_limit_per_minute: parse(
+            "rate_limit_per_minute",
+            u32::try_from(r.int("rate_limit_per_minute")?),
+        )?,
+        created_by: opt_id(r, "created_by")?,
+        created_at: r.time("created_at")?,
+        expires_at: r.opt_time("expires_at")?,
+        last_used_at: r.opt_time("last_used_at")?,
+        revoked_at: r.opt_time("revoked_at")?,
+    })
+}
+
 pub const INVITATION_COLS: &str =
     "id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at, accepted_at";
 

@@ -121,6 +121,21 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
+/// API keys. Found by the hash of the key (unscoped: a request names only its
+/// key), listed and revoked within a tenant.
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    /// Conflict on `key` if the hash is taken (a key made twice).
+    async fn create_api_key(&self, key: ApiKey, key_hash: &str) -> StoreResult<()>;
+    async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// The tenant's keys, newest first, revoked ones too.
+    async fn api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKey>>;
+    /// Revokes at once; false if the tenant has no such live key.
+    async fn revoke_api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> StoreResult<bool>;
+    /// Records a use (callers write it at most about once a minute per key).
+    async fn touch_api_key(&self, id: &ApiKeyId, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
 /// Dashboard sessions, by the hash of their token.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -359,6 +374,7 @@ pub trait HealthStore: Send + Sync {
 pub trait Store:
     TenantStore
     + AccountStore
+    + ApiKeyStore
     + SessionStore
     + ChannelStore
     + InboundStore
@@ -373,6 +389,7 @@ pub trait Store:
 impl<T> Store for T where
     T: TenantStore
         + AccountStore
+        + ApiKeyStore
         + SessionStore
         + ChannelStore
         + InboundStore
@@ -387,7 +404,7 @@ impl<T> Store for T where
 /// The store traits, for `use ombud_store::prelude::*` where methods are called.
 pub mod prelude {
     pub use crate::{
-        AccountStore, ChannelStore, ComplaintStore, HandoffStore, HealthStore, InboundStore,
-        OutboxStore, RunStore, SessionStore, Store, TenantStore,
+        AccountStore, ApiKeyStore, ChannelStore, ComplaintStore, HandoffStore, HealthStore,
+        InboundStore, OutboxStore, RunStore, SessionStore, Store, TenantStore,
     };
 }

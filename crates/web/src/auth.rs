@@ -37,6 +37,29 @@ pub fn one_time_password() -> String {
         .collect()
 }
 
+/// Characters of an API key: lower-case letters and digits, easy to copy.
+const KEY_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0234567890";
+
+/// A new API key and its visible prefix: `ombud_<8>_<40>` (about 230 bits of
+/// randomness), and `ombud_<8>`, which is safe to show in lists and logs.
+pub fn new_api_key() -> (String, String) {
+    let mut rng = rand::rng();
+    let mut part = |n: usize| -> String {
+        (0..n)
+            .map(|_| KEY_ALPHABET[rng.random_range(0..KEY_ALPHABET.len())] as char)
+            .collect()
+    };
+    let prefix = format!("ombud_{}", part(8));
+    let key = format!("{prefix}_{}", part(40));
+    (key, prefix)
+}
+
+/// What the store keeps of an API key: its SHA-256, hex.
+pub fn api_key_hash(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +73,17 @@ mod tests {
         assert!(!verify_password("correct horse", "not a hash"));
         // A fresh salt each time: the same password never hashes the same.
         assert_ne!(hash, hash_password("correct horse").unwrap());
+    }
+
+    #[test]
+    fn api_keys_carry_their_prefix_and_differ() {
+        let (key, prefix) = new_api_key();
+        assert!(key.starts_with(&format!("{prefix}_")), "{key}");
+        assert_eq!(prefix.len(), "ombud_".len() + 8);
+        assert_eq!(key.len(), prefix.len() + 1 + 40);
+        assert_ne!(key, new_api_key().0);
+        assert_eq!(api_key_hash(&key).len(), 64);
+        assert_ne!(api_key_hash(&key), api_key_hash(&new_api_key().0));
     }
 
     #[test]

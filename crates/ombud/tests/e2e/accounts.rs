@@ -73,3 +73,113 @@ async fn user_create_prints_a_one_time_password_once_and_adds_tenants_to_an_acco
     assert!(store.user_by_email(&ravi).await.unwrap().is_none());
     assert_eq!(store.memberships(&user.id).await.unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apikey_create_prints_the_key_once_and_keeps_only_its_hash() {
+    let db = TestDb::new().await;
+    let args = [
+        "tenant", "create", "--slug", "pune", "--name", "Pune", "--prefix", "PUN",
+    ];
+    let (code, _, err) = run_cli(&db, &args);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run_cli(
+        &db,
+        &[
+            "apikey",
+            "create",
+            "--tenant",
+            "pune",
+            "--name",
+            "ERP sync",
+            "--scopes",
+            "webhooks:manage,complaints:read",
+            "--expires-days",
+            "30",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let key = out["key"].as_str().unwrap().to_owned();
+    let prefix = out["api_key"]["prefix"].as_str().unwrap();
+    assert!(
+        prefix.starts_with("ombud_") && key.starts_with(&format!("{prefix}_")),
+        "{out}"
+    );
+    assert_eq!(
+        out["api_key"]["scopes"],
+        serde_json::json!(["complaints:read", "webhooks:manage"])
+    );
+    assert_eq!(out["api_key"]["rate_limit_per_minute"], 600);
+    assert!(out["api_key"]["expires_at"].is_string());
+
+    // Only the hash is stored: the key finds its record through it.
+    let store = ombud::app::open_store(&test_config(&db)).await.unwrap();
+    let found = store
+        .api_key_by_hash(&ombud_web::auth::api_key_hash(&key))
+        .await
+        .unwrap()
+        .expect("found by the hash of the printed key");
+    assert_eq!(found.id.as_str(), out["api_key"]["id"].as_str().unwrap());
+    assert!(store.api_key_by_hash(&key).await.unwrap().is_none());
+
+    // Bad input: exit 2, the field named, nothing made.
+    for (args, field) in [
+        (
+            vec![
+                "--tenant",
+                "pune",
+                "--name",
+                "x",
+                "--scopes",
+                "complaints:delete",
+            ],
+            "scopes",
+        ),
+        (
+            vec![
+                "--tenant",
+                "pune",
+                "--name",
+                " ",
+                "--scopes",
+                "complaints:read",
+            ],
+            "name",
+        ),
+        (
+            vec![
+                "--tenant",
+                "nowhere",
+                "--name",
+                "x",
+                "--scopes",
+                "complaints:read",
+            ],
+            "tenant",
+        ),
+        (
+            vec![
+                "--tenant",
+                "pune",
+                "--name",
+                "x",
+                "--scopes",
+                "complaints:read",
+                "--rate-limit",
+                "0",
+            ],
+            "rate_limit",
+        ),
+    ] {
+        let mut all = vec!["apikey", "create"];
+        all.extend(args);
+        let (code, _, err) = run_cli(&db, &all);
+        assert_eq!(code, 2, "{field}: {err}");
+        assert!(err.contains(field), "{field}: {err}");
+    }
+    let tenant = store
+        .tenant_by_slug(&ombud_core::TenantSlug::parse("pune").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.api_keys(&tenant.id).await.unwrap().len(), 1);
+}

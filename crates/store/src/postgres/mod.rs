@@ -8,6 +8,7 @@
 //! `decode`; every value is a bind parameter (hence `AssertSqlSafe`).
 
 mod accounts;
+mod api_keys;
 mod complaints;
 mod handoff;
 mod inbound;

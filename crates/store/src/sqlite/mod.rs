@@ -4,6 +4,7 @@
 //! blocking ever runs on the async runtime's threads.
 
 mod accounts;
+mod api_keys;
 mod complaints;
 mod handoff;
 mod inbound;

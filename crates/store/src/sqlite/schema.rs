@@ -44,6 +44,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "complaint_search",
         include_str!("migrations/0010_complaint_search.sql"),
     ),
+    (11, "api_keys", include_str!("migrations/0011_api_keys.sql")),
 ];
 
 pub fn latest_version() -> i64 {

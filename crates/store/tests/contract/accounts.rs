@@ -354,3 +354,59 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
         .collect();
     assert_eq!(left, vec![b.id.clone()]);
 }
+
+pub(crate) async fn api_keys_are_found_by_hash_listed_and_revoked_at_once(store: Arc<dyn Store>) {
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let b = tenant(store.as_ref(), "beta", "UTC").await;
+    let now = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    let key = |name: &str, t: &Tenant| ApiKey {
+        id: ApiKeyId::new(),
+        tenant_id: t.id.clone(),
+        name: name.into(),
+        prefix: format!("ombud_{name}"),
+        scopes: vec![Scope::ComplaintsRead, Scope::WebhooksManage],
+        rate_limit_per_minute: 600,
+        created_by: None,
+        created_at: now,
+        expires_at: Some(now + chrono::Duration::days(30)),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    let erp = key("erp", &a);
+    store.create_api_key(erp.clone(), "hash-erp").await.unwrap();
+    store
+        .create_api_key(key("crm", &b), "hash-crm")
+        .await
+        .unwrap();
+    match store.create_api_key(key("again", &a), "hash-erp").await {
+        Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "key"),
+        other => panic!("expected a conflict on key, got {other:?}"),
+    }
+    assert_eq!(
+        store.api_key_by_hash("hash-erp").await.unwrap(),
+        Some(erp.clone())
+    );
+    assert_eq!(store.api_key_by_hash("nope").await.unwrap(), None);
+    let listed = store.api_keys(&a.id).await.unwrap();
+    assert_eq!(listed, vec![erp.clone()], "only the tenant's own");
+
+    let later = now + chrono::Duration::minutes(3);
+    store.touch_api_key(&erp.id, later).await.unwrap();
+    assert_eq!(
+        store
+            .api_key_by_hash("hash-erp")
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(later)
+    );
+    assert!(
+        !store.revoke_api_key(&b.id, &erp.id).await.unwrap(),
+        "not B's to revoke"
+    );
+    assert!(store.revoke_api_key(&a.id, &erp.id).await.unwrap());
+    assert!(!store.revoke_api_key(&a.id, &erp.id).await.unwrap(), "once");
+    let revoked = store.api_key_by_hash("hash-erp").await.unwrap().unwrap();
+    assert!(!revoked.is_live(Utc::now()));
+}

@@ -1,5 +1,6 @@
 //! The `ombud` binary's library: configuration, the application, the CLI commands.
 
+mod accounts;
 pub mod app;
 mod bench;
 pub mod cli;

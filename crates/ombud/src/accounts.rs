@@ -1,0 +1,100 @@
+//! Staff accounts and API keys from the shell: `ombud user create` and
+//! `ombud apikey create`. Each prints its secret (a one-time password, a key)
+//! once, as JSON; the store keeps only a hash of it.
+
+use ombud_core::*;
+use ombud_store::prelude::*;
+use ombud_store::NewUser;
+use serde_json::json;
+
+use crate::cli::{non_empty, tenant_by_slug, ApiKeyCreate, UserCreate};
+
+pub async fn create_user(
+    store: &dyn Store,
+    args: &UserCreate,
+) -> anyhow::Result<serde_json::Value> {
+    let email = Email::parse(&args.email)?;
+    let role = Role::parse(&args.role)?;
+    let tenant = tenant_by_slug(store, &args.tenant).await?;
+    if let Some(user) = store.user_by_email(&email).await? {
+        let membership = store.add_membership(&tenant.id, &user.id, role).await?;
+        return Ok(json!({
+            "user": user, "tenant": tenant.slug, "role": membership.role,
+            "one_time_password": null,
+            "note": "the account existed: it is now a member of this tenant too, with its own password",
+        }));
+    }
+    let name = match &args.name {
+        Some(n) => non_empty("name", n)?,
+        None => email
+            .as_str()
+            .split('@')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let password = ombud_web::auth::one_time_password();
+    let user = store
+        .create_user(NewUser {
+            email,
+            name,
+            password_hash: ombud_web::auth::hash_password(&password)
+                .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?,
+            must_change_password: true,
+            platform_admin: false,
+            memberships: vec![(tenant.id.clone(), role)],
+        })
+        .await?;
+    Ok(json!({
+        "user": user, "tenant": tenant.slug, "role": role,
+        "one_time_password": password,
+        "note": "shown once: the user logs in with it and must choose a new password",
+    }))
+}
+
+pub async fn create_api_key(
+    store: &dyn Store,
+    args: &ApiKeyCreate,
+) -> anyhow::Result<serde_json::Value> {
+    let tenant = tenant_by_slug(store, &args.tenant).await?;
+    let name = non_empty("name", &args.name)?;
+    let scopes = ombud_core::Scope::parse_list(&args.scopes)?;
+    if args.rate_limit == 0 || args.rate_limit > 1_000_000 {
+        Err(ValidationError::new(
+            "rate_limit",
+            "must be between 1 and 1000000 requests per minute",
+        ))?;
+    }
+    if args.expires_days == Some(0) {
+        Err(ValidationError::new(
+            "expires_days",
+            "must be at least 1 (or left out: never)",
+        ))?;
+    }
+    let (key, prefix) = ombud_web::auth::new_api_key();
+    let now = ombud_store::stored_now();
+    let api_key = ombud_core::ApiKey {
+        id: ombud_core::ApiKeyId::new(),
+        tenant_id: tenant.id.clone(),
+        name,
+        prefix,
+        scopes,
+        rate_limit_per_minute: args.rate_limit,
+        created_by: None,
+        created_at: now,
+        expires_at: args
+            .expires_days
+            .map(|d| now + chrono::Duration::days(i64::from(d))),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .create_api_key(api_key.clone(), &ombud_web::auth::api_key_hash(&key))
+        .await?;
+    Ok(json!({
+        "key": key,
+        "api_key": api_key,
+        "tenant": tenant.slug,
+        "note": "shown once: store it now; Ombud keeps only its hash",
+    }))
+}

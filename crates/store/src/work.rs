@@ -220,21 +220,64 @@ pub(crate) fn apply(
     })
 }
 
-/// The changed complaints of one conversation, for one notice.
-pub(crate) fn notice_groups(
-    changed: &[Complaint],
-) -> Vec<(ConversationId, ChannelId, Vec<&Complaint>)> {
-    let mut groups: Vec<(ConversationId, ChannelId, Vec<&Complaint>)> = Vec::new();
+/// A complaint as read for a change (None: the tenant has no such
+/// complaint), decided: the change to record, or the skip to report.
+pub(crate) fn decide(
+    id: &ComplaintId,
+    current: Option<Complaint>,
+    change: &ComplaintChange,
+    at: DateTime<Utc>,
+) -> Result<Applied, ChangeOutcome> {
+    let Some(current) = current else {
+        return Err(ChangeOutcome::Skipped {
+            id: id.clone(),
+            number: None,
+            reason: "not found".into(),
+        });
+    };
+    apply(&current, change, at).map_err(|reason| ChangeOutcome::Skipped {
+        id: id.clone(),
+        number: Some(current.number.clone()),
+        reason,
+    })
+}
+
+/// A status notice to send into a conversation.
+pub(crate) struct Notice {
+    pub conversation: ConversationId,
+    pub channel: ChannelId,
+    pub contact: Option<ContactId>,
+    pub body: String,
+}
+
+/// What a batch's status change tells citizens: one notice per conversation,
+/// naming its complaints that changed. None for other changes.
+pub(crate) fn notices_for(batch: &ChangeBatch, changed: &[Complaint]) -> Vec<Notice> {
+    let (ComplaintChange::Status(status), Some(notices)) = (&batch.change, &batch.notices) else {
+        return Vec::new();
+    };
+    let mut groups: Vec<(&ConversationId, &ChannelId, Vec<&Complaint>)> = Vec::new();
     for c in changed {
         let (Some(conv), Some(chan)) = (&c.conversation_id, &c.channel_id) else {
             continue;
         };
-        match groups.iter_mut().find(|(id, _, _)| id == conv) {
+        match groups.iter_mut().find(|(id, _, _)| *id == conv) {
             Some((_, _, list)) => list.push(c),
-            None => groups.push((conv.clone(), chan.clone(), vec![c])),
+            None => groups.push((conv, chan, vec![c])),
         }
     }
     groups
+        .into_iter()
+        .map(|(conversation, channel, list)| {
+            let numbers: Vec<&str> = list.iter().map(|c| c.number.as_str()).collect();
+            Notice {
+                conversation: conversation.clone(),
+                channel: channel.clone(),
+                contact: list[0].contact_id.clone(),
+                body: notices.notice(&list[0].language, &numbers, *status),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

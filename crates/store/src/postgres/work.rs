@@ -91,20 +91,9 @@ pub(super) async fn change(
             .bind(id.as_str())
             .fetch_optional(&mut *tx)
             .await?;
-        let Some(current) = decode_opt(row, decode::complaint)? else {
-            outcomes.push(ChangeOutcome::Skipped {
-                id: id.clone(),
-                number: None,
-                reason: "not found".into(),
-            });
-            continue;
-        };
-        match work::apply(&current, &batch.change, at) {
-            Err(reason) => outcomes.push(ChangeOutcome::Skipped {
-                id: id.clone(),
-                number: Some(current.number.clone()),
-                reason,
-            }),
+        let current = decode_opt(row, decode::complaint)?;
+        match work::decide(id, current, &batch.change, at) {
+            Err(skipped) => outcomes.push(skipped),
             Ok(applied) => {
                 record(&mut tx, tenant, &batch.actor, &applied, at).await?;
                 changed.push(applied.complaint.clone());
@@ -112,21 +101,18 @@ pub(super) async fn change(
             }
         }
     }
-    if let (ComplaintChange::Status(status), Some(notices)) = (&batch.change, &batch.notices) {
-        for (conversation, channel, list) in work::notice_groups(&changed) {
-            let numbers: Vec<&str> = list.iter().map(|c| c.number.as_str()).collect();
-            let body = notices.notice(&list[0].language, &numbers, *status);
-            send(
-                &mut tx,
-                t,
-                &channel,
-                &conversation,
-                list[0].contact_id.as_ref(),
-                &body,
-                at,
-            )
-            .await?;
-        }
+    for n in work::notices_for(&batch, &changed) {
+        let contact = n.contact.as_ref();
+        send(
+            &mut tx,
+            t,
+            &n.channel,
+            &n.conversation,
+            contact,
+            &n.body,
+            at,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(outcomes)

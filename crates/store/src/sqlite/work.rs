@@ -122,21 +122,9 @@ pub(super) async fn change(
             let mut outcomes = Vec::with_capacity(batch.ids.len());
             let mut changed = Vec::new();
             for id in &batch.ids {
-                let Some(current) = one(conn, &sql, params![t, id.as_str()], decode::complaint)?
-                else {
-                    outcomes.push(ChangeOutcome::Skipped {
-                        id: id.clone(),
-                        number: None,
-                        reason: "not found".into(),
-                    });
-                    continue;
-                };
-                match work::apply(&current, &batch.change, at) {
-                    Err(reason) => outcomes.push(ChangeOutcome::Skipped {
-                        id: id.clone(),
-                        number: Some(current.number.clone()),
-                        reason,
-                    }),
+                let current = one(conn, &sql, params![t, id.as_str()], decode::complaint)?;
+                match work::decide(id, current, &batch.change, at) {
+                    Err(skipped) => outcomes.push(skipped),
                     Ok(applied) => {
                         record(conn, &tenant, &batch.actor, &applied, at)?;
                         changed.push(applied.complaint.clone());
@@ -144,22 +132,9 @@ pub(super) async fn change(
                     }
                 }
             }
-            if let (ComplaintChange::Status(status), Some(notices)) =
-                (&batch.change, &batch.notices)
-            {
-                for (conversation, channel, list) in work::notice_groups(&changed) {
-                    let numbers: Vec<&str> = list.iter().map(|c| c.number.as_str()).collect();
-                    let body = notices.notice(&list[0].language, &numbers, *status);
-                    send(
-                        conn,
-                        t,
-                        &channel,
-                        &conversation,
-                        list[0].contact_id.as_ref(),
-                        &body,
-                        at,
-                    )?;
-                }
+            for n in work::notices_for(&batch, &changed) {
+                let contact = n.contact.as_ref();
+                send(conn, t, &n.channel, &n.conversation, contact, &n.body, at)?;
             }
             Ok(outcomes)
         })

@@ -228,7 +228,7 @@ pub async fn csv(
         }
     });
     let stream = tokio_stream_from(rx);
-    let filename = format!("complaints-{}.csv", tenant_slug(&current));
+    let filename = format!("complaints-{}.csv", current.tenant.slug);
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -240,10 +240,6 @@ pub async fn csv(
         Body::from_stream(stream),
     )
         .into_response())
-}
-
-fn tenant_slug(current: &Current) -> String {
-    current.tenant.slug.to_string()
 }
 
 fn tokio_stream_from(

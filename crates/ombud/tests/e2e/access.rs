@@ -5,23 +5,16 @@
 use ombud_core::*;
 use reqwest::StatusCode;
 
-use crate::dashboard::{roles_of, user, Staff};
 use crate::helpers::*;
-use crate::work::{complaint, file};
+use crate::staff::*;
+use crate::work::{complaint, street_light};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_role_may_do_what_the_table_says_and_no_more() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let number = file(
-        &app,
-        &t,
-        &graph,
-        "919800000001",
-        "The street light near the school is broken",
-    )
-    .await;
+    let number = street_light(&app, &t, &graph, "919800000001").await;
     for (email, role) in [
         ("viewer@pune.gov.in", Role::Viewer),
         ("staff@pune.gov.in", Role::Staff),
@@ -31,13 +24,7 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         user(&app, email, &[(&t.tenant.id, role)], false).await;
     }
     let id = complaint(&app, &t, &number).await.id.to_string();
-    let target = user(
-        &app,
-        "target@pune.gov.in",
-        &[(&t.tenant.id, Role::Viewer)],
-        false,
-    )
-    .await;
+    let target = member(&app, "target@pune.gov.in", &t.tenant.id, Role::Viewer).await;
     let target_role = format!("/app/team/members/{}/role", target.id);
     app.say(&t, "919800000009", "human").await;
     graph.wait_for_reply_to("919800000009", 1).await;
@@ -155,22 +142,9 @@ async fn tenant_b_cannot_see_or_touch_tenant_a_complaints() {
     let app = TestApp::spawn().await;
     let a = app.tenant("pune", "PUNE", &graph).await;
     let b = app.tenant("nashik", "NASIK", &graph).await;
-    let number = file(
-        &app,
-        &a,
-        &graph,
-        "919800000001",
-        "The street light near the school is broken",
-    )
-    .await;
+    let number = street_light(&app, &a, &graph, "919800000001").await;
     let theirs = complaint(&app, &a, &number).await;
-    user(
-        &app,
-        "owner@nashik.gov.in",
-        &[(&b.tenant.id, Role::Owner)],
-        false,
-    )
-    .await;
+    member(&app, "owner@nashik.gov.in", &b.tenant.id, Role::Owner).await;
     let other = Staff::login(&app, "owner@nashik.gov.in").await;
 
     for key in [number.clone(), theirs.id.to_string()] {
@@ -229,14 +203,7 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     let other = app.tenant("nashik", "NASIK", &graph).await;
-    let number = file(
-        &app,
-        &t,
-        &graph,
-        "919800000001",
-        "The street light near the school is broken",
-    )
-    .await;
+    let number = street_light(&app, &t, &graph, "919800000001").await;
     let owner = user(
         &app,
         "owner@pune.gov.in",
@@ -244,13 +211,7 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         false,
     )
     .await;
-    let ravi = user(
-        &app,
-        "ravi@pune.gov.in",
-        &[(&t.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    let ravi = member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     app.say(&t, "919800000009", "human").await;
     graph.wait_for_reply_to("919800000009", 1).await;
     let staff = Staff::login(&app, "owner@pune.gov.in").await;
@@ -341,7 +302,7 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         (
             "/app/password".into(),
             vec![
-                ("current", crate::dashboard::PASSWORD),
+                ("current", crate::staff::PASSWORD),
                 ("new", "another long one"),
                 ("confirm", "another long one"),
             ],
@@ -439,14 +400,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let number = file(
-        &app,
-        &t,
-        &graph,
-        "919800000001",
-        "The street light near the school is broken",
-    )
-    .await;
+    let number = street_light(&app, &t, &graph, "919800000001").await;
     let id = complaint(&app, &t, &number).await.id.to_string();
     app.say(&t, "919800000009", "human").await;
     graph.wait_for_reply_to("919800000009", 1).await;
@@ -454,13 +408,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         .conversation
         .id
         .to_string();
-    let target = user(
-        &app,
-        "target@pune.gov.in",
-        &[(&t.tenant.id, Role::Viewer)],
-        false,
-    )
-    .await;
+    let target = member(&app, "target@pune.gov.in", &t.tenant.id, Role::Viewer).await;
     let category = app.store.categories(&t.tenant.id).await.unwrap()[0]
         .id
         .to_string();

@@ -11,9 +11,9 @@ use std::process::Command;
 use ombud_core::*;
 use serde_json::json;
 
-use crate::dashboard::{roles_of, user, PASSWORD};
 use crate::helpers::*;
-use crate::work::{complaint, file, more_like, quiet};
+use crate::staff::*;
+use crate::work::{complaint, file, more_like, quiet, street_light};
 
 const GARBAGE: usize = 70;
 
@@ -43,14 +43,7 @@ async fn the_dashboard_in_chromium() {
     ] {
         let t = app.tenant(slug, prefix, &graph).await;
         let light_citizen = format!("91980000{n}001");
-        let number = file(
-            &app,
-            &t,
-            &graph,
-            &light_citizen,
-            "The street light near the school is broken",
-        )
-        .await;
+        let number = street_light(&app, &t, &graph, &light_citizen).await;
         let water = file(
             &app,
             &t,
@@ -64,11 +57,11 @@ async fn the_dashboard_in_chromium() {
         let handed_over = format!("91980000{n}003");
         app.say(&t, &handed_over, "human").await;
         graph.wait_for_reply_to(&handed_over, 1).await;
-        user(
+        member(
             &app,
             &format!("owner@{slug}.gov.in"),
-            &[(&t.tenant.id, Role::Owner)],
-            false,
+            &t.tenant.id,
+            Role::Owner,
         )
         .await;
         runs.push(Run {

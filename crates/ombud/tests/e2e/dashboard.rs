@@ -5,142 +5,11 @@
 use std::collections::HashMap;
 
 use ombud_core::*;
-use ombud_store::NewUser;
-use reqwest::header::{COOKIE, LOCATION, RETRY_AFTER, SET_COOKIE};
+use reqwest::header::{RETRY_AFTER, SET_COOKIE};
 use reqwest::StatusCode;
 
 use crate::helpers::*;
-
-pub const PASSWORD: &str = "correct horse battery";
-
-/// A user made straight in the store, with `PASSWORD` unless `one_time`.
-pub async fn user(app: &TestApp, email: &str, roles: &[(&TenantId, Role)], one_time: bool) -> User {
-    app.store
-        .create_user(NewUser {
-            email: Email::parse(email).unwrap(),
-            name: email.split('@').next().unwrap().to_owned(),
-            password_hash: ombud_web::auth::hash_password(PASSWORD).unwrap(),
-            must_change_password: one_time,
-            platform_admin: false,
-            memberships: roles.iter().map(|(t, r)| ((*t).clone(), *r)).collect(),
-        })
-        .await
-        .unwrap()
-}
-
-/// A user's roles, tenant by tenant, as the store has them.
-pub async fn roles_of(app: &TestApp, user: &UserId) -> Vec<(TenantId, Role)> {
-    app.store
-        .memberships(user)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| (m.tenant_id, m.role))
-        .collect()
-}
-
-/// A person at a browser, without the browser: keeps the session cookie, never
-/// follows redirects, and reads the CSRF token from the pages.
-pub struct Staff<'a> {
-    pub app: &'a TestApp,
-    http: reqwest::Client,
-    pub cookie: Option<String>,
-}
-
-pub fn form_of(pairs: &[(&str, &str)]) -> String {
-    let mut s = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        s.append_pair(k, v);
-    }
-    s.finish()
-}
-
-impl<'a> Staff<'a> {
-    pub fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookie: None,
-        }
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        let mut req = self.http.get(self.app.url(path));
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("ombud_session={c}"));
-        }
-        req.send().await.unwrap()
-    }
-
-    /// POSTs a form exactly as given (no token added).
-    pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self
-            .http
-            .post(self.app.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(form_of(pairs));
-        if let Some(c) = &self.cookie {
-            req = req.header(COOKIE, format!("ombud_session={c}"));
-        }
-        req.send().await.unwrap()
-    }
-
-    /// POSTs a form with the session's CSRF token, as the page's form would.
-    pub async fn submit(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
-        let token = self.csrf_token().await;
-        let mut pairs = pairs.to_vec();
-        pairs.push(("csrf_token", &token));
-        self.post_form(path, &pairs).await
-    }
-
-    /// The token the account page carries (every signed-in page carries it).
-    pub async fn csrf_token(&self) -> String {
-        let page = self.get("/app/account").await.text().await.unwrap();
-        token_in(&page).expect("a signed-in page carries a CSRF token")
-    }
-
-    pub async fn login_as(&mut self, email: &str, password: &str) -> reqwest::Response {
-        let res = self
-            .post_form("/app/login", &[("email", email), ("password", password)])
-            .await;
-        if let Some(token) = new_session_cookie(&res) {
-            self.cookie = Some(token);
-        }
-        res
-    }
-
-    pub async fn login(app: &'a TestApp, email: &str) -> Staff<'a> {
-        let mut staff = Staff::new(app);
-        let res = staff.login_as(email, PASSWORD).await;
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "login of {email}");
-        staff
-    }
-}
-
-pub fn token_in(page: &str) -> Option<String> {
-    let at = page.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
-    Some(page[at..].split('"').next()?.to_owned())
-}
-
-pub fn new_session_cookie(res: &reqwest::Response) -> Option<String> {
-    res.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("ombud_session="))
-        .map(|v| v.split(';').next().unwrap_or("").to_owned())
-        .filter(|v| !v.is_empty())
-}
-
-pub fn location(res: &reqwest::Response) -> String {
-    res.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
+use crate::staff::*;
 
 async fn two_tenants(app: &TestApp) -> (TestTenant, TestTenant) {
     let graph = FakeGraph::start().await;
@@ -154,13 +23,7 @@ async fn two_tenants(app: &TestApp) -> (TestTenant, TestTenant) {
 async fn login_starts_a_session_in_a_cookie_and_logout_ends_it() {
     let app = TestApp::spawn().await;
     let (pune, _) = two_tenants(&app).await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Staff).await;
     let mut staff = Staff::new(&app);
 
     // Not signed in: the list sends you to log in, and back afterwards.
@@ -259,13 +122,7 @@ async fn login_starts_a_session_in_a_cookie_and_logout_ends_it() {
 async fn a_login_replaces_the_session_it_was_made_from() {
     let app = TestApp::spawn().await;
     let (pune, _) = two_tenants(&app).await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Staff).await;
     let mut staff = Staff::login(&app, "asha@pune.gov.in").await;
     let first = staff.cookie.clone().unwrap();
     let res = staff.login_as("asha@pune.gov.in", PASSWORD).await;
@@ -287,20 +144,8 @@ async fn a_login_replaces_the_session_it_was_made_from() {
 async fn login_brute_force_is_answered_with_429_and_retry_after() {
     let app = TestApp::spawn().await;
     let (pune, _) = two_tenants(&app).await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
-    user(
-        &app,
-        "ravi@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Staff).await;
+    member(&app, "ravi@pune.gov.in", &pune.tenant.id, Role::Staff).await;
     let mut staff = Staff::new(&app);
     for _ in 0..5 {
         let res = staff.login_as("asha@pune.gov.in", "guess").await;
@@ -438,12 +283,7 @@ async fn the_csrf_token_survives_a_reload_and_guards_every_change() {
         assert_eq!(res.status(), StatusCode::FORBIDDEN, "{pairs:?}");
     }
     let res = staff
-        .http
-        .post(app.url("/app/tenant"))
-        .header(
-            COOKIE,
-            format!("ombud_session={}", staff.cookie.as_ref().unwrap()),
-        )
+        .request(reqwest::Method::POST, "/app/tenant")
         .header("x-csrf-token", "wrong")
         .form(&HashMap::from([("tenant", "nashik")]))
         .send()
@@ -460,12 +300,7 @@ async fn the_csrf_token_survives_a_reload_and_guards_every_change() {
 
     // The header is as good as the field (that is how scripts send it).
     let res = staff
-        .http
-        .post(app.url("/app/tenant"))
-        .header(
-            COOKIE,
-            format!("ombud_session={}", staff.cookie.as_ref().unwrap()),
-        )
+        .request(reqwest::Method::POST, "/app/tenant")
         .header("x-csrf-token", &a)
         .form(&HashMap::from([("tenant", "nashik")]))
         .send()
@@ -484,13 +319,7 @@ async fn the_csrf_token_survives_a_reload_and_guards_every_change() {
 async fn a_member_cannot_switch_into_a_tenant_they_do_not_belong_to() {
     let app = TestApp::spawn().await;
     let (pune, _nashik) = two_tenants(&app).await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Owner)],
-        false,
-    )
-    .await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Owner).await;
     let staff = Staff::login(&app, "asha@pune.gov.in").await;
     for slug in ["nashik", "nowhere", "NOT A SLUG"] {
         let res = staff.submit("/app/tenant", &[("tenant", slug)]).await;
@@ -509,13 +338,7 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
     )
     .await;
     let (pune, _) = two_tenants(&app).await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Staff).await;
     let res = Staff::new(&app)
         .login_as("asha@pune.gov.in", PASSWORD)
         .await;
@@ -528,13 +351,7 @@ async fn cookies_are_secure_when_the_public_url_is_https() {
 async fn a_form_over_the_body_limit_is_refused_before_its_token_is_read() {
     let app = TestApp::spawn_with(|c| c.max_body_bytes = 4096, None).await;
     let (pune, _) = two_tenants(&app).await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Staff).await;
     let staff = Staff::login(&app, "asha@pune.gov.in").await;
     let token = staff.csrf_token().await;
     let big = "x".repeat(10_000);
@@ -546,12 +363,7 @@ async fn a_form_over_the_body_limit_is_refused_before_its_token_is_read() {
         .map(|c| Ok(String::from_utf8(c.to_vec()).unwrap()))
         .collect();
     let res = staff
-        .http
-        .post(app.url("/app/tenant"))
-        .header(
-            COOKIE,
-            format!("ombud_session={}", staff.cookie.as_ref().unwrap()),
-        )
+        .request(reqwest::Method::POST, "/app/tenant")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
         .send()
@@ -571,13 +383,7 @@ async fn a_form_over_the_body_limit_is_refused_before_its_token_is_read() {
 async fn a_login_posted_from_another_site_is_refused() {
     let app = TestApp::spawn().await;
     let (pune, _) = two_tenants(&app).await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Staff).await;
     let res = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -116,7 +116,7 @@ async fn the_printed_curl_works_as_printed() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
-    let cookie = crate::dashboard::new_session_cookie(&res).unwrap();
+    let cookie = crate::staff::new_session_cookie(&res).unwrap();
     let page = http
         .get(format!("http://127.0.0.1:{port}/app/complaints"))
         .header("cookie", format!("ombud_session={cookie}"))

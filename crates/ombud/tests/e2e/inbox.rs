@@ -7,8 +7,8 @@ use std::time::Duration;
 use ombud_core::*;
 use reqwest::StatusCode;
 
-use crate::dashboard::{location, user, Staff};
 use crate::helpers::*;
+use crate::staff::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
@@ -19,13 +19,7 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
     app.say(&t, citizen, "human").await;
     let replies = graph.wait_for_reply_to(citizen, 1).await;
     assert!(replies[0].contains("staff will reply"), "{replies:?}");
-    user(
-        &app,
-        "ravi@pune.gov.in",
-        &[(&t.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     let staff = Staff::login(&app, "ravi@pune.gov.in").await;
 
     let inbox = staff.get("/app/inbox").await.text().await.unwrap();
@@ -34,13 +28,7 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
     let conversation = app.store.conversations(&t.tenant.id).await.unwrap()[0].clone();
     let path = format!("/app/inbox/{}", conversation.id);
     // A viewer reads the conversation but cannot answer or hand it back.
-    user(
-        &app,
-        "viewer@pune.gov.in",
-        &[(&t.tenant.id, Role::Viewer)],
-        false,
-    )
-    .await;
+    member(&app, "viewer@pune.gov.in", &t.tenant.id, Role::Viewer).await;
     let viewer = Staff::login(&app, "viewer@pune.gov.in").await;
     assert_eq!(viewer.get(&path).await.status(), StatusCode::OK);
     for action in ["reply", "hand-back"] {
@@ -125,13 +113,7 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
 
     // Another tenant's member finds no such conversation.
     let other = app.tenant("nashik", "NASIK", &graph).await;
-    user(
-        &app,
-        "meera@nashik.gov.in",
-        &[(&other.tenant.id, Role::Owner)],
-        false,
-    )
-    .await;
+    member(&app, "meera@nashik.gov.in", &other.tenant.id, Role::Owner).await;
     let meera = Staff::login(&app, "meera@nashik.gov.in").await;
     assert_eq!(meera.get(&path).await.status(), StatusCode::NOT_FOUND);
     let res = meera

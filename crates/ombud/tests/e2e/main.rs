@@ -19,6 +19,7 @@ mod outbox;
 mod queue;
 mod rejects;
 mod setup;
+mod staff;
 mod team;
 mod tenants;
 mod work;

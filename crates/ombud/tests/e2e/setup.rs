@@ -4,8 +4,8 @@
 use ombud_core::*;
 use reqwest::StatusCode;
 
-use crate::dashboard::{location, user, Staff};
 use crate::helpers::*;
+use crate::staff::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_setup_guide_resumes_where_it_was_left_and_finishes() {
@@ -25,20 +25,8 @@ async fn the_setup_guide_resumes_where_it_was_left_and_finishes() {
     )
     .await
     .unwrap();
-    user(
-        &app,
-        "owner@pune.gov.in",
-        &[(&tenant.id, Role::Owner)],
-        false,
-    )
-    .await;
-    user(
-        &app,
-        "staff@pune.gov.in",
-        &[(&tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "owner@pune.gov.in", &tenant.id, Role::Owner).await;
+    member(&app, "staff@pune.gov.in", &tenant.id, Role::Staff).await;
     let owner = Staff::login(&app, "owner@pune.gov.in").await;
 
     let list = owner.get("/app/complaints").await.text().await.unwrap();
@@ -149,13 +137,7 @@ async fn categories_are_added_and_edited_with_errors_next_to_fields() {
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     let other = app.tenant("nashik", "NASIK", &graph).await;
-    user(
-        &app,
-        "admin@pune.gov.in",
-        &[(&t.tenant.id, Role::Admin)],
-        false,
-    )
-    .await;
+    member(&app, "admin@pune.gov.in", &t.tenant.id, Role::Admin).await;
     let admin = Staff::login(&app, "admin@pune.gov.in").await;
 
     let res = admin

@@ -4,8 +4,8 @@
 use ombud_core::*;
 use reqwest::StatusCode;
 
-use crate::dashboard::{location, new_session_cookie, roles_of, user, Staff, PASSWORD};
 use crate::helpers::*;
+use crate::staff::*;
 
 fn link_in(page: &str) -> String {
     let start = page
@@ -20,13 +20,7 @@ async fn an_invitation_link_makes_an_account_once_with_the_role_given() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    user(
-        &app,
-        "admin@pune.gov.in",
-        &[(&t.tenant.id, Role::Admin)],
-        false,
-    )
-    .await;
+    member(&app, "admin@pune.gov.in", &t.tenant.id, Role::Admin).await;
     let admin = Staff::login(&app, "admin@pune.gov.in").await;
 
     // Never above one's own role; field errors next to the fields.
@@ -173,20 +167,8 @@ async fn an_existing_account_joins_a_second_tenant_after_logging_in() {
     let app = TestApp::spawn().await;
     let pune = app.tenant("pune", "PUNE", &graph).await;
     let nashik = app.tenant("nashik", "NASIK", &graph).await;
-    user(
-        &app,
-        "owner@nashik.gov.in",
-        &[(&nashik.tenant.id, Role::Owner)],
-        false,
-    )
-    .await;
-    user(
-        &app,
-        "asha@pune.gov.in",
-        &[(&pune.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "owner@nashik.gov.in", &nashik.tenant.id, Role::Owner).await;
+    member(&app, "asha@pune.gov.in", &pune.tenant.id, Role::Staff).await;
     let owner = Staff::login(&app, "owner@nashik.gov.in").await;
     let page = owner
         .submit(
@@ -227,27 +209,9 @@ async fn admins_manage_roles_below_their_own_and_reset_passwords() {
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     let other = app.tenant("nashik", "NASIK", &graph).await;
-    let admin = user(
-        &app,
-        "admin@pune.gov.in",
-        &[(&t.tenant.id, Role::Admin)],
-        false,
-    )
-    .await;
-    let owner = user(
-        &app,
-        "owner@pune.gov.in",
-        &[(&t.tenant.id, Role::Owner)],
-        false,
-    )
-    .await;
-    let ravi = user(
-        &app,
-        "ravi@pune.gov.in",
-        &[(&t.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    let admin = member(&app, "admin@pune.gov.in", &t.tenant.id, Role::Admin).await;
+    let owner = member(&app, "owner@pune.gov.in", &t.tenant.id, Role::Owner).await;
+    let ravi = member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     let both = user(
         &app,
         "both@pune.gov.in",

@@ -8,8 +8,8 @@ use ombud_core::*;
 use ombud_store::{ComplaintChange, NewComplaint};
 use reqwest::StatusCode;
 
-use crate::dashboard::{location, user, Staff};
 use crate::helpers::*;
+use crate::staff::*;
 
 /// A citizen files a complaint through the WhatsApp dialogue; its number.
 pub async fn file(
@@ -28,6 +28,23 @@ pub async fn file(
         graph.wait_for_reply_to(citizen, before + i + 1).await;
     }
     number_in(&graph.delivered_to(citizen).pop().unwrap()).expect("a complaint number")
+}
+
+/// The street-light complaint most tests work on, filed by `citizen`.
+pub async fn street_light(
+    app: &TestApp,
+    t: &TestTenant,
+    graph: &FakeGraph,
+    citizen: &str,
+) -> String {
+    file(
+        app,
+        t,
+        graph,
+        citizen,
+        "The street light near the school is broken",
+    )
+    .await
 }
 
 pub async fn complaint(app: &TestApp, t: &TestTenant, number: &str) -> Complaint {
@@ -83,14 +100,7 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let light = file(
-        &app,
-        &t,
-        &graph,
-        "919800000001",
-        "The street light near the school is broken",
-    )
-    .await;
+    let light = street_light(&app, &t, &graph, "919800000001").await;
     let water = file(
         &app,
         &t,
@@ -99,13 +109,7 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
         "Water pipe leaking on the main road",
     )
     .await;
-    let ravi = user(
-        &app,
-        "ravi@pune.gov.in",
-        &[(&t.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    let ravi = member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     let staff = Staff::login(&app, "ravi@pune.gov.in").await;
 
     // Filter by words, by the citizen's number, by status.
@@ -271,14 +275,7 @@ async fn a_bulk_change_covers_every_match_across_pages_and_tells_each_citizen_on
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let a = file(
-        &app,
-        &t,
-        &graph,
-        "919800000001",
-        "The street light near the school is broken",
-    )
-    .await;
+    let a = street_light(&app, &t, &graph, "919800000001").await;
     let b = file(
         &app,
         &t,
@@ -291,13 +288,7 @@ async fn a_bulk_change_covers_every_match_across_pages_and_tells_each_citizen_on
     // 60 + 60 more: three pages of garbage complaints across two citizens.
     more_like(&app, &t, &ca, 60).await;
     more_like(&app, &t, &cb, 60).await;
-    user(
-        &app,
-        "ravi@pune.gov.in",
-        &[(&t.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     let staff = Staff::login(&app, "ravi@pune.gov.in").await;
     let me = app
         .store
@@ -429,30 +420,11 @@ async fn the_overview_draws_the_month_and_the_csv_holds_every_match() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let a = file(
-        &app,
-        &t,
-        &graph,
-        "919800000001",
-        "The street light near the school is broken",
-    )
-    .await;
+    let a = street_light(&app, &t, &graph, "919800000001").await;
     let ca = complaint(&app, &t, &a).await;
     more_like(&app, &t, &ca, 60).await;
-    user(
-        &app,
-        "viewer@pune.gov.in",
-        &[(&t.tenant.id, Role::Viewer)],
-        false,
-    )
-    .await;
-    let staff = user(
-        &app,
-        "ravi@pune.gov.in",
-        &[(&t.tenant.id, Role::Staff)],
-        false,
-    )
-    .await;
+    member(&app, "viewer@pune.gov.in", &t.tenant.id, Role::Viewer).await;
+    let staff = member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     app.engine
         .change_complaints(
             &t.tenant.id,

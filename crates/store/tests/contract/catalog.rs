@@ -73,3 +73,60 @@ pub(crate) async fn another_process_s_changes_are_seen_once_the_catalog_entry_is
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<dyn Store>) {
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let b = tenant(store.as_ref(), "beta", "UTC").await;
+    let roads = store
+        .create_category(
+            &a.id,
+            NewCategory {
+                slug: "roads".into(),
+                names: [("en".to_owned(), "Roads".to_owned())].into(),
+                keywords: vec!["pothole".into()],
+                default_priority: Priority::Normal,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.categories(&a.id).await.unwrap().len(),
+        1,
+        "cached now"
+    );
+    let change = NewCategory {
+        slug: "ignored".into(),
+        names: [
+            ("en".to_owned(), "Roads and footpaths".to_owned()),
+            ("mr".to_owned(), "रस्ते".to_owned()),
+        ]
+        .into(),
+        keywords: vec!["pothole".into(), "footpath".into()],
+        default_priority: Priority::High,
+    };
+    let updated = store
+        .update_category(&a.id, &roads.id, change.clone())
+        .await
+        .unwrap();
+    assert_eq!(updated.slug, "roads", "the slug stays");
+    assert_eq!(
+        store.categories(&a.id).await.unwrap()[0],
+        updated,
+        "seen at once"
+    );
+    assert_eq!(updated.default_priority, Priority::High);
+    match store.update_category(&b.id, &roads.id, change).await {
+        Err(StoreError::NotFound(what)) => assert_eq!(what, "category"),
+        other => panic!("another tenant's category must not be found: {other:?}"),
+    }
+
+    assert!(store.onboarding_steps(&a.id).await.unwrap().is_empty());
+    store.mark_onboarding_step(&a.id, "welcome").await.unwrap();
+    store.mark_onboarding_step(&a.id, "welcome").await.unwrap();
+    store.mark_onboarding_step(&a.id, "team").await.unwrap();
+    let mut steps = store.onboarding_steps(&a.id).await.unwrap();
+    steps.sort();
+    assert_eq!(steps, ["team", "welcome"]);
+    assert!(store.onboarding_steps(&b.id).await.unwrap().is_empty());
+    assert!(!store.has_conversations(&a.id).await.unwrap());
+}

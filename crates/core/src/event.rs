@@ -27,9 +27,38 @@ pub enum EventType {
     ExecutionFailed,
     #[serde(rename = "webhook.test")]
     WebhookTest,
+    /// An endpoint was disabled because it kept failing (or answered 410).
+    #[serde(rename = "webhook.endpoint_disabled")]
+    WebhookEndpointDisabled,
 }
 
 impl EventType {
+    /// The catalogue, in DESIGN.md's order.
+    pub const ALL: [EventType; 13] = [
+        Self::MessageReceived,
+        Self::MessageSent,
+        Self::MessageFailed,
+        Self::ComplaintCreated,
+        Self::ComplaintUpdated,
+        Self::ComplaintStatusChanged,
+        Self::ComplaintAssigned,
+        Self::ConversationHandoff,
+        Self::AgentVersionCreated,
+        Self::AgentDeployed,
+        Self::ExecutionFailed,
+        Self::WebhookTest,
+        Self::WebhookEndpointDisabled,
+    ];
+
+    pub fn parse(s: &str) -> Result<Self, crate::ValidationError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| {
+                crate::ValidationError::new("event_types", format!("{s:?} is not an event type"))
+            })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MessageReceived => "message.received",
@@ -44,6 +73,7 @@ impl EventType {
             Self::AgentDeployed => "agent.deployed",
             Self::ExecutionFailed => "execution.failed",
             Self::WebhookTest => "webhook.test",
+            Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
         }
     }
 }

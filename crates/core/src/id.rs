@@ -129,6 +129,8 @@ typed_id!(/// An invitation to join a tenant's team.
     InvitationId, "inv");
 typed_id!(/// A key a tenant's own systems call the API with.
     ApiKeyId, "key");
+typed_id!(/// Where a tenant's webhooks go.
+    WebhookEndpointId, "whe");
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ pub mod language;
 pub mod message;
 pub mod secret;
 pub mod tenant;
+pub mod webhook;
 
 pub use account::{Email, Invitation, Membership, Role, User};
 pub use api_key::{ApiKey, Scope};
@@ -30,3 +31,4 @@ pub use language::Language;
 pub use message::{DeliveryStatus, Direction, Message, MessageKind};
 pub use secret::Secret;
 pub use tenant::{ComplaintPrefix, Tenant, TenantSlug, TimeZoneName};
+pub use webhook::WebhookEndpoint;

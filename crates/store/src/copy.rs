@@ -37,9 +37,17 @@ const TABLES: &[(&str, &str)] = &[
     ("executions", "id"),
     ("outbox", "id"),
     ("events", "id"),
+    ("webhook_endpoints", "id"),
+    ("webhook_deliveries", "id"),
+    ("webhook_attempts", "id"),
 ];
 /// Tables whose `id` comes from a sequence on PostgreSQL, moved past the copy.
-const SERIAL: &[&str] = &["complaint_events", "outbox"];
+const SERIAL: &[&str] = &[
+    "complaint_events",
+    "outbox",
+    "webhook_deliveries",
+    "webhook_attempts",
+];
 const BATCH: usize = 1000;
 
 #[derive(Debug, Clone, serde::Serialize)]

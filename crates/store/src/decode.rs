@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use ombud_core::*;
 use serde_json::Value;
 
+use crate::webhooks::{WebhookAttempt, WebhookDelivery, WebhookStatus};
 use crate::{AgentVersion, Execution, StoreError};
 
 pub type Decoded<T> = Result<T, StoreError>;
@@ -15,6 +16,7 @@ pub trait Columns {
     fn text(&self, col: &str) -> Decoded<String>;
     fn opt_text(&self, col: &str) -> Decoded<Option<String>>;
     fn int(&self, col: &str) -> Decoded<i64>;
+    fn opt_int(&self, col: &str) -> Decoded<Option<i64>>;
     fn time(&self, col: &str) -> Decoded<DateTime<Utc>>;
     fn opt_time(&self, col: &str) -> Decoded<Option<DateTime<Utc>>>;
     fn json(&self, col: &str) -> Decoded<Value>;
@@ -389,4 +391,70 @@ pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
 /// An id read back from storage outside a row mapper.
 pub fn stored_id<T: std::str::FromStr<Err = ValidationError>>(col: &str, s: &str) -> Decoded<T> {
     parse(col, s.parse())
+}
+
+pub const WEBHOOK_ENDPOINT_COLS: &str = "id, tenant_id, url, description, event_types, enabled, ordered, secret, previous_secret, previous_secret_until, disabled_reason, failing_since, created_at, updated_at";
+
+pub fn webhook_endpoint(r: &dyn Columns) -> Decoded<WebhookEndpoint> {
+    let previous = match (
+        r.opt_text("previous_secret")?,
+        r.opt_time("previous_secret_until")?,
+    ) {
+        (Some(s), Some(until)) => Some((Secret::new(s), until)),
+        _ => None,
+    };
+    Ok(WebhookEndpoint {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        url: r.text("url")?,
+        description: r.text("description")?,
+        event_types: from_json(r, "event_types")?,
+        enabled: r.flag("enabled")?,
+        ordered: r.flag("ordered")?,
+        secret: Secret::new(r.text("secret")?),
+        previous_secret: previous,
+        disabled_reason: r.opt_text("disabled_reason")?,
+        failing_since: r.opt_time("failing_since")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+/// A delivery's columns, from `webhook_deliveries d join events e`.
+pub const WEBHOOK_DELIVERY_COLS: &str = "d.id, d.tenant_id, d.endpoint_id, d.event_id, e.type as event_type, d.status, d.attempts, d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.delivered_at";
+
+pub fn webhook_delivery(r: &dyn Columns) -> Decoded<WebhookDelivery> {
+    let status = r.text("status")?;
+    Ok(WebhookDelivery {
+        id: r.int("id")?,
+        tenant_id: id(r, "tenant_id")?,
+        endpoint_id: id(r, "endpoint_id")?,
+        event_id: id(r, "event_id")?,
+        event_type: parse("event_type", EventType::parse(&r.text("event_type")?))?,
+        status: WebhookStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
+        attempts: parse("attempts", u32::try_from(r.int("attempts")?))?,
+        next_attempt_at: r.time("next_attempt_at")?,
+        last_status: r
+            .opt_int("last_status")?
+            .map(|v| parse("last_status", u16::try_from(v)))
+            .transpose()?,
+        last_error: r.opt_text("last_error")?,
+        created_at: r.time("created_at")?,
+        delivered_at: r.opt_time("delivered_at")?,
+    })
+}
+
+pub const WEBHOOK_ATTEMPT_COLS: &str = "attempted_at, status_code, latency_ms, response, error";
+
+pub fn webhook_attempt(r: &dyn Columns) -> Decoded<WebhookAttempt> {
+    Ok(WebhookAttempt {
+        attempted_at: r.time("attempted_at")?,
+        status_code: r
+            .opt_int("status_code")?
+            .map(|v| parse("status_code", u16::try_from(v)))
+            .transpose()?,
+        latency_ms: parse("latency_ms", u64::try_from(r.int("latency_ms")?))?,
+        response: r.opt_text("response")?,
+        error: r.opt_text("error")?,
+    })
 }

@@ -14,6 +14,7 @@ pub mod model;
 pub mod postgres;
 pub mod report;
 pub mod sqlite;
+pub mod webhooks;
 pub mod work;
 
 use std::sync::Arc;
@@ -26,6 +27,10 @@ pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use model::*;
 pub use report::Overview;
+pub use webhooks::{
+    AttemptOutcome, AttemptRecord, DueDelivery, EndpointChange, WebhookAttempt, WebhookDelivery,
+    WebhookStatus,
+};
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
     ComplaintRow, ComplaintSort, StatusNotices,
@@ -364,6 +369,104 @@ pub trait OutboxStore: Send + Sync {
     async fn release_claims(&self) -> StoreResult<u64>;
 }
 
+/// Webhook endpoints and the webhook outbox (see [`webhooks`]).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    async fn webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<Option<WebhookEndpoint>>;
+    /// The tenant's endpoints, oldest first.
+    async fn webhook_endpoints(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// NotFound if the tenant has no such endpoint.
+    async fn update_webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        change: EndpointChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// Signs with `secret` from now on; the old secret keeps signing until
+    /// `overlap_until`. NotFound if the tenant has no such endpoint.
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        secret: Secret,
+        overlap_until: DateTime<Utc>,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// Deletes the endpoint with its deliveries and attempts; false if none.
+    async fn delete_webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<bool>;
+    /// Writes a `webhook.test` event for this endpoint only, and its delivery.
+    async fn send_test_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EventId>;
+    /// Claims up to `limit` due deliveries of enabled endpoints, each leased
+    /// until `lease_until`. Of an ordered endpoint only the oldest unfinished
+    /// delivery is ever due.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Records an attempt and applies its outcome, in one transaction. A
+    /// failure starts (or continues) the endpoint's failing streak; a `Gone`,
+    /// or a streak older than `disable_after`, disables the endpoint and
+    /// writes a `webhook.endpoint_disabled` event.
+    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
+    /// When the next pending delivery falls due, if any.
+    async fn next_webhook_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// An endpoint's deliveries, newest first, before the delivery `before`.
+    async fn webhook_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        status: Option<WebhookStatus>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    async fn webhook_delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        event: &EventId,
+    ) -> StoreResult<Option<WebhookDelivery>>;
+    /// A delivery's attempts, oldest first.
+    async fn webhook_attempts(
+        &self,
+        tenant: &TenantId,
+        delivery_id: i64,
+    ) -> StoreResult<Vec<WebhookAttempt>>;
+    /// Sends a delivery again (whatever its status) with the same
+    /// `webhook-id`; false if the tenant's endpoint has no such delivery.
+    async fn replay_webhook(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        event: &EventId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Sends again every failed delivery of the endpoint created since
+    /// `since`; how many.
+    async fn replay_failed_webhooks(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+}
+
 #[async_trait]
 pub trait HealthStore: Send + Sync {
     /// Answers only if the database does; says which schema version is applied.
@@ -382,6 +485,7 @@ pub trait Store:
     + ComplaintStore
     + HandoffStore
     + OutboxStore
+    + WebhookStore
     + HealthStore
 {
 }
@@ -397,6 +501,7 @@ impl<T> Store for T where
         + ComplaintStore
         + HandoffStore
         + OutboxStore
+        + WebhookStore
         + HealthStore
 {
 }
@@ -405,6 +510,6 @@ impl<T> Store for T where
 pub mod prelude {
     pub use crate::{
         AccountStore, ApiKeyStore, ChannelStore, ComplaintStore, HandoffStore, HealthStore,
-        InboundStore, OutboxStore, RunStore, SessionStore, Store, TenantStore,
+        InboundStore, OutboxStore, RunStore, SessionStore, Store, TenantStore, WebhookStore,
     };
 }

@@ -16,6 +16,7 @@ mod outbox;
 mod runs;
 mod schema;
 mod tenants;
+mod webhooks;
 mod work;
 
 use std::sync::Arc;
@@ -84,6 +85,9 @@ impl Columns for PgColumns<'_> {
     fn int(&self, col: &str) -> Decoded<i64> {
         Ok(self.0.try_get(col)?)
     }
+    fn opt_int(&self, col: &str) -> Decoded<Option<i64>> {
+        Ok(self.0.try_get(col)?)
+    }
     fn flag(&self, col: &str) -> Decoded<bool> {
         Ok(self.0.try_get(col)?)
     }
@@ -135,25 +139,52 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Writes a domain event row (the webhook outbox) inside the caller's transaction.
+/// Writes a domain event inside the caller's transaction, with a webhook
+/// delivery for each of the tenant's enabled endpoints that takes its type.
 pub async fn insert_event(
     tx: &mut sqlx::PgConnection,
     tenant: &ombud_core::TenantId,
     kind: ombud_core::EventType,
     data: &serde_json::Value,
     at: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<ombud_core::EventId> {
+    let id = write_event(tx, tenant, kind, data, at).await?;
+    sqlx::query(
+        "insert into webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts,
+            next_attempt_at, created_at, updated_at)
+         select $1, id, $2, 'pending', 0, $3, $3, $3 from webhook_endpoints
+         where tenant_id = $1 and enabled
+           and (event_types = '[]'::jsonb or event_types ? $4)",
+    )
+    .bind(tenant.as_str())
+    .bind(id.as_str())
+    .bind(at)
+    .bind(kind.as_str())
+    .execute(tx)
+    .await?;
+    Ok(id)
+}
+
+/// The event row alone.
+pub async fn write_event(
+    tx: &mut sqlx::PgConnection,
+    tenant: &ombud_core::TenantId,
+    kind: ombud_core::EventType,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<ombud_core::EventId> {
+    let id = ombud_core::EventId::new();
     sqlx::query(
         "insert into events (id, tenant_id, type, data, created_at) values ($1, $2, $3, $4, $5)",
     )
-    .bind(ombud_core::EventId::new().as_str())
+    .bind(id.as_str())
     .bind(tenant.as_str())
     .bind(kind.as_str())
     .bind(data)
     .bind(at)
     .execute(tx)
     .await?;
-    Ok(())
+    Ok(id)
 }
 
 /// For tests: a fresh, empty schema on the server at `base_url`, and a URL whose

@@ -14,6 +14,7 @@ mod rows;
 mod runs;
 mod schema;
 mod tenants;
+mod webhooks;
 mod work;
 mod writer;
 

@@ -157,7 +157,12 @@ impl OutboxStore for SqliteStore {
                 "update outbox set status = 'pending', lease_until = null where status = 'sending'",
                 [],
             )?;
-            Ok(sends as u64)
+            let deliveries = conn.execute(
+                "update webhook_deliveries set status = 'pending', lease_until = null
+                 where status = 'sending'",
+                [],
+            )?;
+            Ok((sends + deliveries) as u64)
         })
         .await
     }

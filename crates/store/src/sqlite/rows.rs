@@ -34,6 +34,9 @@ impl Columns for SqliteRow<'_> {
     fn int(&self, col: &str) -> Decoded<i64> {
         Ok(self.0.get(col)?)
     }
+    fn opt_int(&self, col: &str) -> Decoded<Option<i64>> {
+        Ok(self.0.get(col)?)
+    }
     fn flag(&self, col: &str) -> Decoded<bool> {
         Ok(self.int(col)? != 0)
     }
@@ -80,23 +83,50 @@ pub fn one<T>(
     }
 }
 
-/// Writes a domain event row (the webhook outbox) inside the caller's transaction.
+/// Writes a domain event inside the caller's transaction, with a webhook
+/// delivery for each of the tenant's enabled endpoints that takes its type.
 pub fn insert_event(
     conn: &rusqlite::Connection,
     tenant: &TenantId,
     kind: EventType,
     data: &serde_json::Value,
     at: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<EventId> {
+    let id = write_event(conn, tenant, kind, data, at)?;
+    conn.prepare_cached(
+        "insert into webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts,
+            next_attempt_at, created_at, updated_at)
+         select ?1, id, ?2, 'pending', 0, ?3, ?3, ?3 from webhook_endpoints
+         where tenant_id = ?1 and enabled = 1
+           and (event_types = '[]' or instr(event_types, ?4) > 0)",
+    )?
+    .execute(rusqlite::params![
+        tenant.as_str(),
+        id.as_str(),
+        time_text(at),
+        format!("\"{}\"", kind.as_str())
+    ])?;
+    Ok(id)
+}
+
+/// The event row alone.
+pub fn write_event(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    kind: EventType,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<EventId> {
+    let id = EventId::new();
     conn.prepare_cached(
         "insert into events (id, tenant_id, type, data, created_at) values (?1, ?2, ?3, ?4, ?5)",
     )?
     .execute(rusqlite::params![
-        EventId::new().as_str(),
+        id.as_str(),
         tenant.as_str(),
         kind.as_str(),
         data.to_string(),
         time_text(at)
     ])?;
-    Ok(())
+    Ok(id)
 }

@@ -45,6 +45,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0010_complaint_search.sql"),
     ),
     (11, "api_keys", include_str!("migrations/0011_api_keys.sql")),
+    (12, "webhooks", include_str!("migrations/0012_webhooks.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -15,6 +15,7 @@ mod catalog;
 mod complaints;
 mod runs;
 mod tenancy;
+mod webhooks;
 mod work;
 
 use accounts::*;
@@ -22,6 +23,7 @@ use catalog::*;
 use complaints::*;
 use runs::*;
 use tenancy::*;
+use webhooks::*;
 use work::*;
 
 /// Runs each check on SQLite and on PostgreSQL (a fresh schema per test on the
@@ -69,6 +71,10 @@ on_both_backends!(
     batched_changes_skip_what_does_not_fit_and_record_the_rest,
     the_overview_counts_by_local_day_category_and_age,
     categories_are_edited_and_onboarding_remembered,
+    events_fan_out_to_the_enabled_endpoints_that_take_them,
+    an_ordered_endpoint_gets_one_delivery_at_a_time_and_attempts_are_kept,
+    a_410_or_five_days_of_failures_disable_the_endpoint_with_an_event,
+    replays_test_events_rotation_and_deletion,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

@@ -1,0 +1,229 @@
+//! The webhook outbox's types. A delivery is one event for one endpoint; it is
+//! written with the event (see each backend's `insert_event`) and claimed by the
+//! dispatcher with a lease, like the send outbox. Every attempt is recorded.
+
+use chrono::{DateTime, Utc};
+use ombud_core::{EventId, EventType, TenantId, WebhookEndpointId};
+
+/// Longest response body kept per attempt.
+pub const RESPONSE_SNIPPET_BYTES: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookStatus {
+    /// Waiting for its first attempt or a retry.
+    Pending,
+    /// Claimed by a dispatcher; back to pending if its lease runs out.
+    Sending,
+    Delivered,
+    /// Every retry failed; a replay sends it again.
+    Failed,
+}
+
+impl WebhookStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Sending => "sending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pending, Self::Sending, Self::Delivered, Self::Failed]
+            .into_iter()
+            .find(|x| x.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookDelivery {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub endpoint_id: WebhookEndpointId,
+    /// The `webhook-id` of every attempt, the same across retries and replays.
+    pub event_id: EventId,
+    pub event_type: EventType,
+    pub status: WebhookStatus,
+    /// Attempts so far, counting the one a claim is about to make.
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// A claimed delivery with what the dispatcher needs to send it.
+#[derive(Debug, Clone)]
+pub struct DueDelivery {
+    pub delivery: WebhookDelivery,
+    pub endpoint: ombud_core::WebhookEndpoint,
+    /// When the event happened, and its data.
+    pub event_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+impl DueDelivery {
+    /// The body every attempt sends: `{"type", "timestamp", "data"}`.
+    pub fn payload(&self) -> String {
+        serde_json::json!({
+            "type": self.delivery.event_type.as_str(),
+            "timestamp": self.event_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "data": self.data,
+        })
+        .to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookAttempt {
+    pub attempted_at: DateTime<Utc>,
+    /// The receiver's HTTP status, if it answered.
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    /// The start of the response body (at most [`RESPONSE_SNIPPET_BYTES`]).
+    pub response: Option<String>,
+    /// Why there was no answer, or why the answer counts as a failure.
+    pub error: Option<String>,
+}
+
+/// What an attempt means for its delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptOutcome {
+    Delivered,
+    Retry {
+        at: DateTime<Utc>,
+    },
+    /// No retries left.
+    Failed,
+    /// The receiver said 410 Gone: the endpoint is disabled.
+    Gone,
+}
+
+/// One attempt and what follows from it.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: i64,
+    pub attempt: WebhookAttempt,
+    pub outcome: AttemptOutcome,
+    /// An endpoint whose attempts have all failed for this long is disabled.
+    pub disable_after: chrono::Duration,
+}
+
+/// Changes to an endpoint; `None` leaves a field as it is. Enabling an
+/// endpoint clears why Ombud disabled it.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointChange {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<EventType>>,
+    pub enabled: Option<bool>,
+    pub ordered: Option<bool>,
+}
+
+/// Cuts a response body to the snippet kept, on a character boundary.
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(RESPONSE_SNIPPET_BYTES)]);
+    let mut s = text.into_owned();
+    while s.len() > RESPONSE_SNIPPET_BYTES {
+        s.pop();
+    }
+    s
+}
+
+impl EndpointChange {
+    /// The endpoint as the change leaves it.
+    pub fn apply(self, e: &mut ombud_core::WebhookEndpoint, now: DateTime<Utc>) {
+        if let Some(url) = self.url {
+            e.url = url;
+        }
+        if let Some(d) = self.description {
+            e.description = d;
+        }
+        if let Some(t) = self.event_types {
+            e.event_types = t;
+        }
+        if let Some(o) = self.ordered {
+            e.ordered = o;
+        }
+        if let Some(on) = self.enabled {
+            if on && !e.enabled {
+                e.disabled_reason = None;
+                e.failing_since = None;
+            }
+            e.enabled = on;
+        }
+        e.updated_at = now;
+    }
+}
+
+/// Why an attempt's outcome disables its endpoint, if it does.
+pub(crate) fn disable_reason(
+    endpoint: &ombud_core::WebhookEndpoint,
+    record: &AttemptRecord,
+) -> Option<String> {
+    if !endpoint.enabled {
+        return None;
+    }
+    if record.outcome == AttemptOutcome::Gone {
+        return Some("the receiver answered 410 Gone".into());
+    }
+    let since = endpoint.failing_since?;
+    let failing = record.attempt.attempted_at - since;
+    (failing >= record.disable_after).then(|| {
+        format!(
+            "every attempt failed for {} hours (since {})",
+            failing.num_hours(),
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    })
+}
+
+/// The data of a `webhook.endpoint_disabled` event.
+pub(crate) fn disabled_event(
+    endpoint: &ombud_core::WebhookEndpoint,
+    reason: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "endpoint_id": endpoint.id.as_str(),
+        "url": endpoint.url,
+        "reason": reason,
+    })
+}
+
+/// The data of a `webhook.test` event.
+pub(crate) fn test_event_data(endpoint: &ombud_core::WebhookEndpoint) -> serde_json::Value {
+    serde_json::json!({
+        "endpoint_id": endpoint.id.as_str(),
+        "message": "This is a test event from Ombud.",
+    })
+}
+
+/// Test events go only to enabled endpoints (a disabled one would hold it).
+pub(crate) fn check_enabled(endpoint: &ombud_core::WebhookEndpoint) -> crate::StoreResult<()> {
+    if endpoint.enabled {
+        return Ok(());
+    }
+    Err(crate::StoreError::Invalid(
+        ombud_core::ValidationError::new(
+            "enabled",
+            "the endpoint is disabled; enable it to send a test event",
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snippets_stay_within_4_kb_and_valid_text() {
+        assert_eq!(snippet(b"ok"), "ok");
+        let long = "é".repeat(5000);
+        let s = snippet(long.as_bytes());
+        assert!(s.len() <= RESPONSE_SNIPPET_BYTES, "{}", s.len());
+        assert!(s.starts_with("éé"));
+    }
+}

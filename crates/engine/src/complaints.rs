@@ -105,6 +105,7 @@ impl Engine {
                 self.wake_outbox();
             }
         }
+        self.wake_webhooks();
         Ok(report)
     }
 }

@@ -22,6 +22,47 @@ pub struct EngineConfig {
     /// replica's, or ones that arrived through another replica).
     pub sweep_interval: Duration,
     pub outbox: OutboxConfig,
+    pub webhooks: WebhookConfig,
+    /// What tenants' URLs may reach (see [`crate::outbound`]).
+    pub outbound: crate::OutboundPolicy,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// A receiver that has not answered by then has failed the attempt.
+    pub timeout: Duration,
+    /// Waits before each retry; after the last, the delivery has failed.
+    pub retry_schedule: Vec<Duration>,
+    /// An endpoint all of whose attempts failed for this long is disabled.
+    pub disable_after: Duration,
+    /// A claimed delivery not recorded within this is made again.
+    pub lease: Duration,
+    pub poll_interval: Duration,
+}
+
+impl WebhookConfig {
+    /// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    pub fn default_schedule() -> Vec<Duration> {
+        [5, 300, 1800, 7200, 18000, 36000, 36000]
+            .into_iter()
+            .map(Duration::from_secs)
+            .collect()
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            timeout: Duration::from_secs(15),
+            retry_schedule: Self::default_schedule(),
+            disable_after: Duration::from_secs(5 * 24 * 3600),
+            lease: Duration::from_secs(60),
+            poll_interval: Duration::from_millis(500),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -51,6 +92,8 @@ impl Default for EngineConfig {
             busy_retry: Duration::from_millis(250),
             sweep_interval: Duration::from_secs(5),
             outbox: OutboxConfig::default(),
+            webhooks: WebhookConfig::default(),
+            outbound: Default::default(),
         }
     }
 }

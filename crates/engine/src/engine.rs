@@ -11,6 +11,7 @@ use tokio_util::task::TaskTracker;
 use crate::outbox::OutboxSender;
 use crate::queue::ConversationQueue;
 use crate::runner::{RunResult, Runner};
+use crate::webhooks::WebhookDispatcher;
 use crate::{EngineConfig, Runtimes};
 
 /// The running engine. `ingest` is the one door for inbound messages: it stores
@@ -21,6 +22,9 @@ pub struct Engine {
     runner: Arc<Runner>,
     outbox: Arc<OutboxSender>,
     outbox_wake: Arc<Notify>,
+    webhooks: Arc<WebhookDispatcher>,
+    webhook_wake: Arc<Notify>,
+    outbound: Arc<crate::OutboundPolicy>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     stop: CancellationToken,
@@ -28,6 +32,7 @@ pub struct Engine {
     sends: TaskTracker,
     dispatcher_alive: Arc<AtomicBool>,
     sender_alive: Arc<AtomicBool>,
+    webhooks_alive: Arc<AtomicBool>,
     /// Failed attempts so far per conversation, for backoff and the final failure.
     attempts: std::sync::Mutex<std::collections::HashMap<ConversationKey, u32>>,
 }
@@ -36,6 +41,7 @@ pub struct Engine {
 pub struct EngineHealth {
     pub queue_dispatcher: bool,
     pub outbox_sender: bool,
+    pub webhook_dispatcher: bool,
     pub runs_active: usize,
     pub conversations_waiting: usize,
 }
@@ -49,6 +55,8 @@ impl Engine {
         config: EngineConfig,
     ) -> Arc<Self> {
         let outbox_wake = Arc::new(Notify::new());
+        let webhook_wake = Arc::new(Notify::new());
+        let outbound = Arc::new(config.outbound.clone());
         Arc::new(Self {
             queue: Arc::new(ConversationQueue::new(config.max_concurrent_runs)),
             runner: Arc::new(Runner {
@@ -69,6 +77,15 @@ impl Engine {
                 outbox_wake.clone(),
             )),
             outbox_wake,
+            webhooks: Arc::new(WebhookDispatcher::new(
+                store.clone(),
+                clock.clone(),
+                outbound.clone(),
+                config.webhooks.clone(),
+                webhook_wake.clone(),
+            )),
+            webhook_wake,
+            outbound,
             store,
             clock,
             config,
@@ -77,6 +94,7 @@ impl Engine {
             sends: TaskTracker::new(),
             dispatcher_alive: Arc::new(AtomicBool::new(false)),
             sender_alive: Arc::new(AtomicBool::new(false)),
+            webhooks_alive: Arc::new(AtomicBool::new(false)),
             attempts: Default::default(),
         })
     }
@@ -113,6 +131,14 @@ impl Engine {
             outbox.run(stop, sends).await;
             alive.store(false, Ordering::SeqCst);
         });
+        let webhooks = self.webhooks.clone();
+        let (stop, sends) = (self.stop.clone(), self.sends.clone());
+        let alive = self.webhooks_alive.clone();
+        alive.store(true, Ordering::SeqCst);
+        tokio::spawn(async move {
+            webhooks.run(stop, sends).await;
+            alive.store(false, Ordering::SeqCst);
+        });
         Ok(())
     }
 
@@ -124,6 +150,7 @@ impl Engine {
         batch: InboundBatch,
     ) -> StoreResult<IngestOutcome> {
         let outcome = self.store.ingest(channel, batch, self.clock.now()).await?;
+        self.wake_webhooks();
         for key in &outcome.due {
             self.queue.enqueue(key.clone());
         }
@@ -171,6 +198,7 @@ impl Engine {
         let (retry_after, failed) = match self.runner.run(&key, attempt).await {
             RunResult::Done(sends) => {
                 self.clear_attempts(&key);
+                self.wake_webhooks();
                 if !sends.claimed.is_empty() {
                     let outbox = self.outbox.clone();
                     self.sends
@@ -227,11 +255,22 @@ impl Engine {
         self.outbox_wake.notify_one();
     }
 
+    /// Tells the webhook dispatcher that new deliveries are waiting (it also polls).
+    pub fn wake_webhooks(&self) {
+        self.webhook_wake.notify_one();
+    }
+
+    /// The guard for URLs tenants give (webhook receivers, LLM endpoints).
+    pub fn outbound(&self) -> &crate::OutboundPolicy {
+        &self.outbound
+    }
+
     pub fn health(&self) -> EngineHealth {
         let stats = self.queue.stats();
         EngineHealth {
             queue_dispatcher: self.dispatcher_alive.load(Ordering::SeqCst),
             outbox_sender: self.sender_alive.load(Ordering::SeqCst),
+            webhook_dispatcher: self.webhooks_alive.load(Ordering::SeqCst),
             runs_active: stats.active,
             conversations_waiting: stats.waiting,
         }

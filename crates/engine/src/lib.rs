@@ -1,21 +1,25 @@
 //! The engine: takes stored inbound messages to answered ones. The conversation
 //! queue runs each due conversation's agent (one run per conversation at a time,
 //! a global cap, fair FIFO); the runner commits each run's replies with their
-//! outbox rows; the outbox sender delivers them with retries.
+//! outbox rows; the outbox sender delivers them with retries; the webhook dispatcher
+//! delivers domain events to tenants' endpoints.
 
 mod backoff;
 pub mod complaints;
 mod config;
 mod engine;
+pub mod outbound;
 mod outbox;
 pub mod provision;
 mod queue;
 mod runner;
 mod runtimes;
 mod tools;
+pub mod webhooks;
 
 pub use complaints::{ChangeReport, Selection};
-pub use config::{EngineConfig, OutboxConfig};
+pub use config::{EngineConfig, OutboxConfig, WebhookConfig};
 pub use engine::{Engine, EngineHealth};
+pub use outbound::{OutboundError, OutboundPolicy};
 pub use queue::{ConversationQueue, QueueStats};
 pub use runtimes::Runtimes;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use ombud_core::Secret;
-use ombud_engine::{EngineConfig, OutboxConfig};
+use ombud_engine::{EngineConfig, OutboundPolicy, OutboxConfig, WebhookConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,6 +38,31 @@ pub struct Config {
     pub dashboard: DashboardConfig,
     pub agents: AgentsConfig,
     pub outbox: OutboxSettings,
+    pub webhooks: WebhookSettings,
+    pub outbound: OutboundSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    pub timeout_secs: u64,
+    /// Waits before each retry, e.g. `5s,5m,30m,2h,5h,10h,10h` (units ms, s,
+    /// m, h, d); after the last the delivery has failed.
+    pub retry_schedule: String,
+    /// An endpoint whose every attempt failed for this long is disabled.
+    pub disable_after_hours: u64,
+    pub lease_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Ranges tenants' URLs may reach although they are internal, e.g.
+    /// `10.20.0.0/16,127.0.0.0/8` (`OMBUD_OUTBOUND_ALLOW_CIDRS`).
+    pub allow_cidrs: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,6 +103,7 @@ impl Default for Config {
     fn default() -> Self {
         let engine = EngineConfig::default();
         let o = &engine.outbox;
+        let w = &engine.webhooks;
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
@@ -108,8 +134,43 @@ impl Default for Config {
                 lease_secs: o.lease.as_secs(),
                 poll_interval_ms: o.poll_interval.as_millis() as u64,
             },
+            webhooks: WebhookSettings {
+                concurrency: w.concurrency,
+                timeout_secs: w.timeout.as_secs(),
+                retry_schedule: "5s,5m,30m,2h,5h,10h,10h".into(),
+                disable_after_hours: w.disable_after.as_secs() / 3600,
+                lease_secs: w.lease.as_secs(),
+                poll_interval_ms: w.poll_interval.as_millis() as u64,
+            },
+            outbound: OutboundSettings {
+                allow_cidrs: String::new(),
+            },
         }
     }
+}
+
+/// `5s,5m,30m,2h` to durations.
+pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let split = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+            let (n, unit) = p.split_at(split);
+            let n: u64 = n
+                .parse()
+                .map_err(|_| format!("{p:?} is not a number and a unit like 30s"))?;
+            let ms = match unit {
+                "ms" => 1,
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(format!("{p:?} needs a unit: ms, s, m, h or d")),
+            };
+            Ok(Duration::from_millis(n.saturating_mul(ms)))
+        })
+        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +203,17 @@ impl Config {
             .merge(
                 // OMBUD_TEST_* belong to the test suite, not to the server.
                 Env::prefixed("OMBUD_")
-                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .filter(|key| {
+                        let key = key.as_str().to_ascii_lowercase();
+                        !key.starts_with("test_") && key != "outbound_allow_cidrs"
+                    })
                     .split("__"),
+            )
+            // The name for it, without the section separator.
+            .merge(
+                Env::raw()
+                    .only(&["OMBUD_OUTBOUND_ALLOW_CIDRS"])
+                    .map(|_| "outbound.allow_cidrs".into()),
             )
             .extract()
             .map_err(|e| ConfigError::Load(e.to_string()))?;
@@ -226,6 +296,25 @@ impl Config {
                 "must not exceed outbox.backoff_max_ms",
             );
         }
+        if self.webhooks.concurrency == 0
+            || self.webhooks.timeout_secs == 0
+            || self.webhooks.lease_secs <= self.webhooks.timeout_secs
+            || self.webhooks.poll_interval_ms == 0
+        {
+            return invalid(
+                "webhooks",
+                "concurrency, timeout_secs and poll_interval_ms must be positive, and lease_secs longer than timeout_secs",
+            );
+        }
+        if let Err(reason) = parse_schedule(&self.webhooks.retry_schedule) {
+            return invalid("webhooks.retry_schedule", &reason);
+        }
+        if self.webhooks.disable_after_hours == 0 {
+            return invalid("webhooks.disable_after_hours", "must be at least 1");
+        }
+        if let Err(reason) = OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs) {
+            return invalid("outbound.allow_cidrs", &reason);
+        }
         Ok(())
     }
 
@@ -283,6 +372,17 @@ impl Config {
                 lease: Duration::from_secs(o.lease_secs),
                 poll_interval: Duration::from_millis(o.poll_interval_ms),
             },
+            webhooks: WebhookConfig {
+                concurrency: self.webhooks.concurrency,
+                timeout: Duration::from_secs(self.webhooks.timeout_secs),
+                retry_schedule: parse_schedule(&self.webhooks.retry_schedule).unwrap_or_default(),
+                disable_after: Duration::from_secs(self.webhooks.disable_after_hours * 3600),
+                lease: Duration::from_secs(self.webhooks.lease_secs),
+                poll_interval: Duration::from_millis(self.webhooks.poll_interval_ms),
+            },
+            outbound: OutboundPolicy::new(
+                OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs).unwrap_or_default(),
+            ),
             ..EngineConfig::default()
         }
     }
@@ -347,6 +447,46 @@ mod tests {
             jail.set_env("OMBUD_LISTNE", "typo");
             let e = Config::load(None).unwrap_err().to_string().to_lowercase();
             assert!(e.contains("listne"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn webhook_schedule_and_outbound_ranges_load_and_are_checked() {
+        assert_eq!(
+            parse_schedule("500ms, 5s,2m,1h,1d").unwrap(),
+            [500, 5_000, 120_000, 3_600_000, 86_400_000].map(Duration::from_millis)
+        );
+        assert!(parse_schedule("5").unwrap_err().contains("unit"));
+        let d = Config::default().engine().webhooks.retry_schedule;
+        assert_eq!(d, WebhookConfig::default_schedule());
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OMBUD_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8,::1/128");
+            jail.set_env("OMBUD_WEBHOOKS__RETRY_SCHEDULE", "1s,1s,1s");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.outbound.allow_cidrs, "127.0.0.0/8,::1/128");
+            let engine = c.engine();
+            assert!(engine
+                .outbound
+                .refuses("127.0.0.1".parse().unwrap())
+                .is_none());
+            assert!(engine
+                .outbound
+                .refuses("10.0.0.1".parse().unwrap())
+                .is_some());
+            assert_eq!(engine.webhooks.retry_schedule.len(), 3);
+
+            jail.set_env("OMBUD_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8,intranet");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(
+                e.contains("outbound.allow_cidrs") && e.contains("intranet"),
+                "{e}"
+            );
+            jail.set_env("OMBUD_OUTBOUND_ALLOW_CIDRS", "");
+            jail.set_env("OMBUD_WEBHOOKS__RETRY_SCHEDULE", "1x");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("webhooks.retry_schedule"), "{e}");
             Ok(())
         });
     }

@@ -37,6 +37,9 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     if !engine.queue_dispatcher {
         failing.push("queue_dispatcher");
     }
+    if !engine.webhook_dispatcher {
+        failing.push("webhook_dispatcher");
+    }
     if !engine.outbox_sender {
         failing.push("outbox_sender");
     }

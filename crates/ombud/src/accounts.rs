@@ -57,40 +57,24 @@ pub async fn create_api_key(
     args: &ApiKeyCreate,
 ) -> anyhow::Result<serde_json::Value> {
     let tenant = tenant_by_slug(store, &args.tenant).await?;
-    let name = non_empty("name", &args.name)?;
     let scopes = ombud_core::Scope::parse_list(&args.scopes)?;
-    if args.rate_limit == 0 || args.rate_limit > 1_000_000 {
-        Err(ValidationError::new(
-            "rate_limit",
-            "must be between 1 and 1000000 requests per minute",
-        ))?;
-    }
-    if args.expires_days == Some(0) {
-        Err(ValidationError::new(
-            "expires_days",
-            "must be at least 1 (or left out: never)",
-        ))?;
-    }
-    let (key, prefix) = ombud_web::auth::new_api_key();
-    let now = ombud_store::stored_now();
-    let api_key = ombud_core::ApiKey {
-        id: ombud_core::ApiKeyId::new(),
-        tenant_id: tenant.id.clone(),
-        name,
-        prefix,
-        scopes,
-        rate_limit_per_minute: args.rate_limit,
-        created_by: None,
-        created_at: now,
-        expires_at: args
-            .expires_days
-            .map(|d| now + chrono::Duration::days(i64::from(d))),
-        last_used_at: None,
-        revoked_at: None,
+    let minted = ombud_web::auth::mint_api_key(
+        store,
+        ombud_web::auth::KeyRequest {
+            tenant: tenant.id.clone(),
+            name: args.name.clone(),
+            scopes,
+            rate_limit_per_minute: args.rate_limit,
+            expires_in_days: args.expires_days,
+            created_by: None,
+        },
+    )
+    .await;
+    let (key, api_key) = match minted {
+        Ok(k) => k,
+        Err(ombud_web::auth::MintError::Invalid(v)) => Err(v)?,
+        Err(ombud_web::auth::MintError::Store(e)) => Err(e)?,
     };
-    store
-        .create_api_key(api_key.clone(), &ombud_web::auth::api_key_hash(&key))
-        .await?;
     Ok(json!({
         "key": key,
         "api_key": api_key,

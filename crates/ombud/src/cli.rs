@@ -39,6 +39,8 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the API's OpenAPI 3.1 document (what /openapi.json serves).
+    Openapi,
     /// Create a demo tenant and channel if absent, then serve, printing how to try it.
     Demo,
     /// Send a text to a running Ombud as WhatsApp would, signed with the channel's secret.
@@ -292,6 +294,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo => crate::demo::run(config).await,
+        Command::Openapi => {
+            println!("{}", ombud_web::api::openapi_json());
+            Ok(())
+        }
         Command::MigrateDb {
             from,
             to,

@@ -60,6 +60,80 @@ pub fn api_key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// What a new key is asked to be.
+pub struct KeyRequest {
+    pub tenant: ombud_core::TenantId,
+    pub name: String,
+    pub scopes: Vec<ombud_core::Scope>,
+    pub rate_limit_per_minute: u32,
+    pub expires_in_days: Option<u32>,
+    pub created_by: Option<ombud_core::UserId>,
+}
+
+/// Checks the request and stores a new key; returns the key (to show once)
+/// and what is stored of it.
+pub async fn mint_api_key(
+    store: &dyn ombud_store::Store,
+    r: KeyRequest,
+) -> Result<(String, ombud_core::ApiKey), MintError> {
+    use ombud_core::ValidationError;
+    let name = r.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(
+            ValidationError::new("name", "give the key a name of 1 to 100 characters").into(),
+        );
+    }
+    if r.scopes.is_empty() {
+        return Err(ValidationError::new("scopes", "name at least one scope").into());
+    }
+    if r.rate_limit_per_minute == 0 || r.rate_limit_per_minute > 1_000_000 {
+        return Err(ValidationError::new(
+            "rate_limit_per_minute",
+            "must be between 1 and 1000000 requests per minute",
+        )
+        .into());
+    }
+    if matches!(r.expires_in_days, Some(d) if d == 0 || d > 3650) {
+        return Err(ValidationError::new(
+            "expires_in_days",
+            "must be from 1 to 3650 (or left out: never)",
+        )
+        .into());
+    }
+    let (key, prefix) = new_api_key();
+    let now = ombud_store::stored_now();
+    let mut scopes = r.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let api_key = ombud_core::ApiKey {
+        id: ombud_core::ApiKeyId::new(),
+        tenant_id: r.tenant,
+        name: name.to_owned(),
+        prefix,
+        scopes,
+        rate_limit_per_minute: r.rate_limit_per_minute,
+        created_by: r.created_by,
+        created_at: now,
+        expires_at: r
+            .expires_in_days
+            .map(|d| now + chrono::Duration::days(i64::from(d))),
+        last_used_at: None,
+        revoked_at: None,
+    };
+    store
+        .create_api_key(api_key.clone(), &api_key_hash(&key))
+        .await?;
+    Ok((key, api_key))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MintError {
+    #[error("{}: {}", .0.field, .0.reason)]
+    Invalid(#[from] ombud_core::ValidationError),
+    #[error(transparent)]
+    Store(#[from] ombud_store::StoreError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

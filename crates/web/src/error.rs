@@ -18,7 +18,7 @@ pub struct ApiError {
     pub fields: Vec<FieldError>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub reason: String,
@@ -40,6 +40,21 @@ impl ApiError {
             reason: reason.into(),
         });
         self
+    }
+
+    /// 422 naming the field at fault.
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            format!("{field}: {reason}"),
+        )
+        .field(field, reason)
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -92,6 +107,23 @@ struct Inner<'a> {
     code: &'a str,
     message: &'a str,
     fields: &'a [FieldError],
+}
+
+/// The body of every error answer (for the OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `invalid`, `not_found`, `missing_scope`, …
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// The fields at fault, if the request's content was.
+    pub fields: Vec<FieldError>,
 }
 
 impl IntoResponse for ApiError {

@@ -1,6 +1,7 @@
 //! Ombud's HTTP surface. Each feature module exposes `router()`; `router` merges
 //! them over one shared state.
 
+pub mod api;
 pub mod auth;
 pub mod dashboard;
 mod demo;
@@ -37,6 +38,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     let mut app = Router::new()
         .merge(whatsapp::router())
         .merge(health::router())
+        .merge(api::router(state.clone(), options.dashboard.clone()))
         .merge(dashboard::router(
             state.clone(),
             dashboard::DashboardSettings {

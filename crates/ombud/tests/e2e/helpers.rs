@@ -115,6 +115,11 @@ pub fn test_config(db: &TestDb) -> Config {
     c.outbox.poll_interval_ms = 50;
     c.outbox.send_timeout_ms = 2000;
     c.shutdown_grace_secs = 5;
+    // The tests' webhook receivers listen on loopback.
+    c.outbound.allow_cidrs = "127.0.0.0/8,::1/128".into();
+    c.webhooks.poll_interval_ms = 50;
+    c.webhooks.timeout_secs = 5;
+    c.webhooks.lease_secs = 10;
     c
 }
 
@@ -163,6 +168,31 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A new API key of the tenant with these scopes.
+    pub async fn api_key(&self, tenant: &TenantId, scopes: &[ombud_core::Scope]) -> String {
+        let (key, _) = ombud_web::auth::mint_api_key(
+            self.store.as_ref(),
+            ombud_web::auth::KeyRequest {
+                tenant: tenant.clone(),
+                name: "tests".into(),
+                scopes: scopes.to_vec(),
+                rate_limit_per_minute: 10_000,
+                expires_in_days: None,
+                created_by: None,
+            },
+        )
+        .await
+        .expect("key");
+        key
+    }
+
+    /// A request to `/api/v1{path}` with the key.
+    pub fn api(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, self.url(&format!("/api/v1{path}")))
+            .bearer_auth(key)
     }
 
     pub async fn tenant(&self, slug: &str, prefix: &str, graph: &FakeGraph) -> TestTenant {

@@ -22,4 +22,5 @@ mod setup;
 mod staff;
 mod team;
 mod tenants;
+mod webhooks;
 mod work;

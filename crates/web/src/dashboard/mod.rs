@@ -18,7 +18,7 @@ mod join;
 mod login;
 mod overview;
 mod page;
-mod session;
+pub(crate) mod session;
 mod settings;
 mod team;
 mod welcome;

@@ -1,0 +1,382 @@
+//! Who is calling: an API key (`Authorization: Bearer ombud_…`) or a dashboard
+//! session (its cookie, and `X-CSRF-Token` on anything that changes state).
+//! Keys have scopes and a per-key rate limit; a session's member has the
+//! scopes of their role. The caller's tenant is the only one a request sees.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use ombud_core::{ApiKey, ApiKeyId, Role, Scope, Tenant, User};
+use subtle::ConstantTimeEq;
+
+use super::Api;
+use crate::dashboard::session;
+use crate::{ApiError, AppState};
+
+#[derive(Clone)]
+pub enum Via {
+    Key(ApiKey),
+    Session { user: User, role: Role },
+}
+
+/// The caller of an `/api/v1` request, in its tenant.
+#[derive(Clone)]
+pub struct Caller {
+    pub tenant: Tenant,
+    pub via: Via,
+}
+
+impl Caller {
+    /// How history lines and events name the caller.
+    pub fn actor(&self) -> String {
+        match &self.via {
+            Via::Key(k) => format!("api:{}", k.id),
+            Via::Session { user, .. } => user.id.to_string(),
+        }
+    }
+
+    pub fn scopes(&self) -> Vec<Scope> {
+        match &self.via {
+            Via::Key(k) => k.scopes.clone(),
+            Via::Session { role, .. } => role_scopes(*role),
+        }
+    }
+
+    /// 403 naming the scope unless the caller has it.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes().contains(&scope) {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "missing_scope",
+            format!("this needs the {} scope", scope.as_str()),
+        )
+        .field("scope", scope.as_str()))
+    }
+
+    /// API keys are managed by a tenant's admins, signed in: no key scope
+    /// reaches them, so a leaked key cannot mint more.
+    pub fn require_admin(&self) -> Result<&User, ApiError> {
+        match &self.via {
+            Via::Session { user, role } if *role >= Role::Admin => Ok(user),
+            Via::Session { role, .. } => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!("this needs the admin role; you are {}", role.as_str()),
+            )),
+            Via::Key(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "API keys are managed by a tenant admin signed in to the dashboard, not with a key",
+            )),
+        }
+    }
+}
+
+/// What a member's role allows through the API.
+pub fn role_scopes(role: Role) -> Vec<Scope> {
+    use Scope::*;
+    match role {
+        Role::Viewer => vec![ComplaintsRead, ConversationsRead, AgentsRead],
+        Role::Staff => vec![
+            ComplaintsRead,
+            ComplaintsWrite,
+            ConversationsRead,
+            ConversationsWrite,
+            AgentsRead,
+        ],
+        Role::Admin | Role::Owner => Scope::ALL.to_vec(),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| unauthorized("no credentials"))
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+/// Finds the caller, applies the key's rate limit, and adds the `RateLimit-*`
+/// headers to the answer.
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some(api) = request.extensions().get::<Arc<Api>>().cloned() else {
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "api state missing",
+        )
+        .into_response();
+    };
+    let (method, headers) = (request.method().clone(), request.headers().clone());
+    let (caller, limit) = match identify(&state, &api, &method, &headers).await {
+        Ok(found) => found,
+        Err(e) => {
+            let mut response = e.into_response();
+            if response.status() == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"ombud\""),
+                );
+            }
+            return response;
+        }
+    };
+    let window = match limit {
+        Some(limit) => match api.limiter.take(&limit.0, limit.1, Instant::now()) {
+            Ok(w) => Some(w),
+            Err(w) => {
+                let mut response = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!(
+                        "this key may make {} requests a minute; try again in {} s",
+                        w.limit, w.reset_secs
+                    ),
+                )
+                .into_response();
+                w.write(&mut response);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(w.reset_secs));
+                return response;
+            }
+        },
+        None => None,
+    };
+    let mut request = request;
+    request.extensions_mut().insert(caller);
+    let mut response = next.run(request).await;
+    if let Some(w) = window {
+        w.write(&mut response);
+    }
+    response
+}
+
+async fn identify(
+    state: &AppState,
+    api: &Api,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(Caller, Option<(ApiKeyId, u32)>), ApiError> {
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let token = auth
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key>`"))?;
+        let refused = || unauthorized("the API key is unknown, revoked or expired");
+        if !token.starts_with("ombud_") || token.len() > 100 {
+            return Err(refused());
+        }
+        let key = state
+            .store
+            .api_key_by_hash(&crate::auth::api_key_hash(token))
+            .await?
+            .ok_or_else(refused)?;
+        let now = Utc::now();
+        if !key.is_live(now) {
+            return Err(refused());
+        }
+        let tenant = state
+            .store
+            .tenant(&key.tenant_id)
+            .await?
+            .ok_or_else(refused)?;
+        if api.limiter.should_touch(&key.id, Instant::now()) {
+            state.store.touch_api_key(&key.id, now).await?;
+        }
+        let limit = (key.id.clone(), key.rate_limit_per_minute);
+        return Ok((
+            Caller {
+                tenant,
+                via: Via::Key(key),
+            },
+            Some(limit),
+        ));
+    }
+    let no_session = || {
+        unauthorized(
+            "send an API key as `Authorization: Bearer <key>`, or sign in to the dashboard",
+        )
+    };
+    let hash = session::request_token_hash(headers).ok_or_else(no_session)?;
+    let signed_in = state.store.session(&hash).await?.ok_or_else(no_session)?;
+    let now = Utc::now();
+    if let session::Liveness::Ended = session::liveness(&api.sessions, &signed_in.session, now) {
+        return Err(no_session());
+    }
+    let role = signed_in.role.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you are no longer a member of this tenant",
+        )
+    })?;
+    if signed_in.user.must_change_password {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "choose a new password in the dashboard first",
+        ));
+    }
+    if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        let expected = signed_in.session.csrf_token.as_bytes();
+        let given = headers
+            .get(session::CSRF_HEADER)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        if !bool::from(given.ct_eq(expected)) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "csrf",
+                "a request made with the dashboard's session needs its X-CSRF-Token header",
+            ));
+        }
+    }
+    let tenant = state
+        .store
+        .tenant(&signed_in.session.tenant_id)
+        .await?
+        .ok_or_else(no_session)?;
+    Ok((
+        Caller {
+            tenant,
+            via: Via::Session {
+                user: signed_in.user,
+                role,
+            },
+        },
+        None,
+    ))
+}
+
+/// Per-key windows of a minute, in this process. (Each replica counts its
+/// own requests: behind N replicas a key may make up to N × its limit.)
+pub struct RateLimiter {
+    keys: Mutex<HashMap<ApiKeyId, KeyWindow>>,
+}
+
+struct KeyWindow {
+    started: Instant,
+    used: u32,
+    touched: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub limit: u32,
+    pub remaining: u32,
+    pub reset_secs: u64,
+}
+
+impl Window {
+    fn write(&self, response: &mut Response) {
+        let h = response.headers_mut();
+        h.insert("ratelimit-limit", HeaderValue::from(self.limit));
+        h.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
+        h.insert("ratelimit-reset", HeaderValue::from(self.reset_secs));
+    }
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self {
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl RateLimiter {
+    /// Counts a request; Err (with when the window resets) if the key is over.
+    pub fn take(&self, key: &ApiKeyId, limit: u32, now: Instant) -> Result<Window, Window> {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.len() > 100_000 {
+            keys.retain(|_, w| now.duration_since(w.started) < WINDOW);
+        }
+        let w = keys.entry(key.clone()).or_insert(KeyWindow {
+            started: now,
+            used: 0,
+            touched: None,
+        });
+        if now.duration_since(w.started) >= WINDOW {
+            w.started = now;
+            w.used = 0;
+        }
+        let left = WINDOW.saturating_sub(now.duration_since(w.started));
+        let reset_secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        if w.used >= limit {
+            return Err(Window {
+                limit,
+                remaining: 0,
+                reset_secs: reset_secs.max(1),
+            });
+        }
+        w.used += 1;
+        Ok(Window {
+            limit,
+            remaining: limit - w.used,
+            reset_secs,
+        })
+    }
+
+    /// Whether to write the key's last use now (about once a minute).
+    fn should_touch(&self, key: &ApiKeyId, now: Instant) -> bool {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        let w = keys.entry(key.clone()).or_insert(KeyWindow {
+            started: now,
+            used: 0,
+            touched: None,
+        });
+        if w.touched
+            .is_some_and(|t| now.duration_since(t) < TOUCH_EVERY)
+        {
+            return false;
+        }
+        w.touched = Some(now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_gets_its_limit_per_minute_then_waits_for_the_window() {
+        let limiter = RateLimiter::default();
+        let key = ApiKeyId::new();
+        let t0 = Instant::now();
+        for i in 0..3 {
+            let w = limiter.take(&key, 3, t0).unwrap();
+            assert_eq!(w.remaining, 2 - i);
+        }
+        let over = limiter
+            .take(&key, 3, t0 + Duration::from_secs(20))
+            .unwrap_err();
+        assert_eq!(over.reset_secs, 40);
+        let other = ApiKeyId::new();
+        assert!(limiter.take(&other, 3, t0).is_ok(), "keys count apart");
+        assert!(limiter.take(&key, 3, t0 + Duration::from_secs(60)).is_ok());
+    }
+}

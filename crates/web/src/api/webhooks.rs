@@ -1,0 +1,582 @@
+//! `/api/v1/webhooks`: endpoints, their secrets, deliveries and attempts,
+//! replays and test events. All need the `webhooks:manage` scope.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use ombud_core::webhook::{self, SECRET_OVERLAP_HOURS};
+use ombud_core::{EventId, Scope, WebhookEndpoint, WebhookEndpointId};
+use ombud_store::{EndpointChange, WebhookAttempt, WebhookDelivery, WebhookStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Caller;
+use super::extract::{check_if_match, created, limit, tagged, ApiJson, ApiQuery, Page};
+use crate::{ApiError, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_endpoints, create_endpoint))
+        .routes(routes!(get_endpoint, update_endpoint, delete_endpoint))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(send_test))
+        .routes(routes!(list_deliveries))
+        .routes(routes!(get_delivery))
+        .routes(routes!(replay_delivery))
+        .routes(routes!(replay_failed))
+}
+
+/// A webhook endpoint (its secret is read apart, at `/secret`).
+#[derive(Serialize, ToSchema)]
+pub struct Endpoint {
+    #[schema(example = "whe_01JD8Y3M6V4ZB2T9W0XK5Q7R1C")]
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    /// The event types it receives; empty means all.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Deliveries one at a time, in the order the events happened.
+    pub ordered: bool,
+    /// Why Ombud disabled it (410, or failing for days); null otherwise.
+    pub disabled_reason: Option<String>,
+    /// Since when every attempt has failed; null after a success.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&WebhookEndpoint> for Endpoint {
+    fn from(e: &WebhookEndpoint) -> Self {
+        Self {
+            id: e.id.to_string(),
+            url: e.url.clone(),
+            description: e.description.clone(),
+            event_types: e
+                .event_types
+                .iter()
+                .map(|t| t.as_str().to_owned())
+                .collect(),
+            enabled: e.enabled,
+            ordered: e.ordered,
+            disabled_reason: e.disabled_reason.clone(),
+            failing_since: e.failing_since,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+/// The endpoint's signing secret, and the previous one while it still signs.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointSecret {
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl EndpointSecret {
+    fn of(e: &WebhookEndpoint) -> Self {
+        let live = e
+            .previous_secret
+            .as_ref()
+            .filter(|(_, until)| *until > Utc::now());
+        Self {
+            secret: e.secret.expose().to_owned(),
+            previous_secret: live.map(|(s, _)| s.expose().to_owned()),
+            previous_secret_expires_at: live.map(|(_, until)| *until),
+        }
+    }
+}
+
+/// A new endpoint, with its secret (shown here and at `/secret`).
+#[derive(Serialize, ToSchema)]
+pub struct CreatedEndpoint {
+    #[serde(flatten)]
+    pub endpoint: Endpoint,
+    pub secret: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEndpoint {
+    /// http(s) URL of the receiver; it may not point at internal addresses
+    /// unless the operator allows them.
+    #[schema(example = "https://erp.example.org/ombud-hooks")]
+    pub url: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Event types to receive; empty or absent for all.
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Default true: one delivery at a time, in order.
+    #[serde(default)]
+    pub ordered: Option<bool>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointUpdate {
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// Enabling clears why Ombud disabled it.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub ordered: Option<bool>,
+}
+
+/// One event for one endpoint.
+#[derive(Serialize, ToSchema)]
+pub struct Delivery {
+    /// The `webhook-id` header of every attempt.
+    pub event_id: String,
+    pub event_type: String,
+    #[schema(value_type = String, example = "delivered")]
+    pub status: WebhookStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+impl From<&WebhookDelivery> for Delivery {
+    fn from(d: &WebhookDelivery) -> Self {
+        Self {
+            event_id: d.event_id.to_string(),
+            event_type: d.event_type.as_str().to_owned(),
+            status: d.status,
+            attempts: d.attempts,
+            next_attempt_at: (d.status == WebhookStatus::Pending).then_some(d.next_attempt_at),
+            last_status_code: d.last_status,
+            last_error: d.last_error.clone(),
+            created_at: d.created_at,
+            delivered_at: d.delivered_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Attempt {
+    pub attempted_at: DateTime<Utc>,
+    /// The receiver's status; null if it did not answer.
+    pub status_code: Option<u16>,
+    pub latency_ms: u64,
+    /// The start of the answer's body (at most 4 KB).
+    pub response: Option<String>,
+    pub error: Option<String>,
+}
+
+impl From<&WebhookAttempt> for Attempt {
+    fn from(a: &WebhookAttempt) -> Self {
+        Self {
+            attempted_at: a.attempted_at,
+            status_code: a.status_code,
+            latency_ms: a.latency_ms,
+            response: a.response.clone(),
+            error: a.error.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryWithAttempts {
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    pub attempt_log: Vec<Attempt>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    /// `pending`, `sending`, `delivered` or `failed`.
+    pub status: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaySince {
+    /// Every failed delivery created since this time is sent again.
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Replayed {
+    pub replayed: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TestSent {
+    /// The test event's id: its `webhook-id`.
+    pub event_id: String,
+}
+
+fn endpoint_id(raw: &str) -> Result<WebhookEndpointId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found("webhook endpoint"))
+}
+
+fn event_id(raw: &str) -> Result<EventId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found("delivery"))
+}
+
+async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<WebhookEndpoint, ApiError> {
+    caller.require(Scope::WebhooksManage)?;
+    state
+        .store
+        .webhook_endpoint(&caller.tenant.id, &endpoint_id(id)?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("webhook endpoint"))
+}
+
+/// Checks a URL's form and where it points.
+async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
+    let url = webhook::validate_url(raw).map_err(|v| ApiError::invalid(&v.field, v.reason))?;
+    state
+        .engine
+        .outbound()
+        .check_url(&url)
+        .await
+        .map_err(|e| ApiError::invalid("url", e.to_string()))?;
+    Ok(url)
+}
+
+fn event_types(given: Option<Vec<String>>) -> Result<Option<Vec<ombud_core::EventType>>, ApiError> {
+    given
+        .map(|names| webhook::parse_event_types(&names))
+        .transpose()
+        .map_err(|v| ApiError::invalid(&v.field, v.reason))
+}
+
+fn description(given: Option<String>) -> Result<Option<String>, ApiError> {
+    given
+        .map(|d| webhook::validate_description(&d))
+        .transpose()
+        .map_err(|v| ApiError::invalid(&v.field, v.reason))
+}
+
+/// The tenant's webhook endpoints, oldest first.
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks",
+    responses((status = 200, body = Page<Endpoint>)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn list_endpoints(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Page<Endpoint>>, ApiError> {
+    caller.require(Scope::WebhooksManage)?;
+    let all = state.store.webhook_endpoints(&caller.tenant.id).await?;
+    Ok(Json(Page {
+        data: all.iter().map(Endpoint::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Adds an endpoint. Its secret is in the answer.
+#[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = NewEndpoint,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat a POST safely")),
+    responses((status = 201, body = CreatedEndpoint)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn create_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewEndpoint>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::WebhooksManage)?;
+    let url = checked_url(&state, &body.url).await?;
+    let now = ombud_store::stored_now();
+    let endpoint = WebhookEndpoint {
+        id: WebhookEndpointId::new(),
+        tenant_id: caller.tenant.id.clone(),
+        url,
+        description: description(body.description)?.unwrap_or_default(),
+        event_types: event_types(body.event_types)?.unwrap_or_default(),
+        enabled: body.enabled.unwrap_or(true),
+        ordered: body.ordered.unwrap_or(true),
+        secret: webhook::new_secret(),
+        previous_secret: None,
+        disabled_reason: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_webhook_endpoint(&endpoint).await?;
+    Ok(created(
+        format!("/api/v1/webhooks/{}", endpoint.id),
+        CreatedEndpoint {
+            endpoint: Endpoint::from(&endpoint),
+            secret: endpoint.secret.expose().to_owned(),
+        },
+    ))
+}
+
+/// One endpoint, with an ETag.
+#[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Endpoint, headers(("ETag" = String))), (status = 304, description = "Not modified")),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn get_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let e = load(&state, &caller, &id).await?;
+    Ok(tagged(&headers, &Endpoint::from(&e)))
+}
+
+/// Changes an endpoint. With `If-Match`, only if it is unchanged since read.
+#[utoipa::path(patch, path = "/webhooks/{id}", tag = "webhooks", request_body = EndpointUpdate,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Endpoint, headers(("ETag" = String))), (status = 412, body = crate::error::ErrorBody)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn update_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<EndpointUpdate>,
+) -> Result<Response, ApiError> {
+    let current = load(&state, &caller, &id).await?;
+    check_if_match(&headers, &Endpoint::from(&current))?;
+    let url = match body.url {
+        Some(u) => Some(checked_url(&state, &u).await?),
+        None => None,
+    };
+    let change = EndpointChange {
+        url,
+        description: description(body.description)?,
+        event_types: event_types(body.event_types)?,
+        enabled: body.enabled,
+        ordered: body.ordered,
+    };
+    let e = state
+        .store
+        .update_webhook_endpoint(
+            &caller.tenant.id,
+            &current.id,
+            change,
+            ombud_store::stored_now(),
+        )
+        .await?;
+    state.engine.wake_webhooks();
+    Ok(tagged(&HeaderMap::new(), &Endpoint::from(&e)))
+}
+
+/// Deletes an endpoint with its deliveries and attempts.
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "Deleted")),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn delete_endpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let e = load(&state, &caller, &id).await?;
+    if !state
+        .store
+        .delete_webhook_endpoint(&caller.tenant.id, &e.id)
+        .await?
+    {
+        return Err(ApiError::not_found("webhook endpoint"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signing secret (and the previous one during a rotation).
+#[utoipa::path(get, path = "/webhooks/{id}/secret", tag = "webhooks",
+    params(("id" = String, Path)),
+    responses((status = 200, body = EndpointSecret)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn get_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointSecret>, ApiError> {
+    let e = load(&state, &caller, &id).await?;
+    Ok(Json(EndpointSecret::of(&e)))
+}
+
+/// A new secret; the old one keeps signing for 24 hours.
+#[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", tag = "webhooks",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = EndpointSecret)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EndpointSecret>, ApiError> {
+    let e = load(&state, &caller, &id).await?;
+    let until = ombud_store::stored_now() + chrono::Duration::hours(SECRET_OVERLAP_HOURS);
+    let e = state
+        .store
+        .rotate_webhook_secret(&caller.tenant.id, &e.id, webhook::new_secret(), until)
+        .await?;
+    Ok(Json(EndpointSecret::of(&e)))
+}
+
+/// Sends a `webhook.test` event to this endpoint only.
+#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, body = TestSent)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn send_test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let e = load(&state, &caller, &id).await?;
+    let event = state
+        .store
+        .send_test_webhook(&caller.tenant.id, &e.id, ombud_store::stored_now())
+        .await?;
+    state.engine.wake_webhooks();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TestSent {
+            event_id: event.to_string(),
+        }),
+    )
+        .into_response())
+}
+
+/// The endpoint's deliveries, newest first.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
+    params(("id" = String, Path), DeliveryQuery),
+    responses((status = 200, body = Page<Delivery>)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn list_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<DeliveryQuery>,
+) -> Result<Json<Page<Delivery>>, ApiError> {
+    let e = load(&state, &caller, &id).await?;
+    let limit = limit(q.limit)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            WebhookStatus::parse(s).ok_or_else(|| {
+                ApiError::invalid("status", "must be pending, sending, delivered or failed")
+            })
+        })
+        .transpose()?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>()
+                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list"))
+        })
+        .transpose()?;
+    let rows = state
+        .store
+        .webhook_deliveries(&caller.tenant.id, &e.id, status, before, limit + 1)
+        .await?;
+    let page = Page::of(rows, limit, |d| d.id.to_string());
+    Ok(Json(Page {
+        data: page.data.iter().map(Delivery::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+async fn delivery_of(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    event: &str,
+) -> Result<(WebhookEndpoint, WebhookDelivery), ApiError> {
+    let e = load(state, caller, id).await?;
+    let d = state
+        .store
+        .webhook_delivery(&caller.tenant.id, &e.id, &event_id(event)?)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    Ok((e, d))
+}
+
+/// One delivery with every attempt.
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries/{event_id}", tag = "webhooks",
+    params(("id" = String, Path), ("event_id" = String, Path)),
+    responses((status = 200, body = DeliveryWithAttempts)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn get_delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, event)): Path<(String, String)>,
+) -> Result<Json<DeliveryWithAttempts>, ApiError> {
+    let (_, d) = delivery_of(&state, &caller, &id, &event).await?;
+    let attempts = state
+        .store
+        .webhook_attempts(&caller.tenant.id, d.id)
+        .await?;
+    Ok(Json(DeliveryWithAttempts {
+        delivery: Delivery::from(&d),
+        attempt_log: attempts.iter().map(Attempt::from).collect(),
+    }))
+}
+
+/// Sends one delivery again, now, with the same `webhook-id`.
+#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{event_id}/replay", tag = "webhooks",
+    params(("id" = String, Path), ("event_id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, body = Delivery)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn replay_delivery(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, event)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (e, d) = delivery_of(&state, &caller, &id, &event).await?;
+    let now = ombud_store::stored_now();
+    state
+        .store
+        .replay_webhook(&caller.tenant.id, &e.id, &d.event_id, now)
+        .await?;
+    state.engine.wake_webhooks();
+    let (_, d) = delivery_of(&state, &caller, &id, &event).await?;
+    Ok((StatusCode::ACCEPTED, Json(Delivery::from(&d))).into_response())
+}
+
+/// Sends again every failed delivery created since a time.
+#[utoipa::path(post, path = "/webhooks/{id}/replay", tag = "webhooks", request_body = ReplaySince,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 202, body = Replayed)),
+    security(("api_key" = ["webhooks:manage"]), ("session" = [])))]
+async fn replay_failed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ReplaySince>,
+) -> Result<Response, ApiError> {
+    let e = load(&state, &caller, &id).await?;
+    let replayed = state
+        .store
+        .replay_failed_webhooks(
+            &caller.tenant.id,
+            &e.id,
+            body.since,
+            ombud_store::stored_now(),
+        )
+        .await?;
+    state.engine.wake_webhooks();
+    Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })).into_response())
+}

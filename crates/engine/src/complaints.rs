@@ -69,6 +69,19 @@ impl Engine {
         selection: Selection,
         change: ComplaintChange,
     ) -> StoreResult<ChangeReport> {
+        self.change_complaints_as(tenant, &format!("user:{actor}"), selection, change)
+            .await
+    }
+
+    /// As [`change_complaints`](Self::change_complaints), for any actor
+    /// (`api:<key id>` for an API key).
+    pub async fn change_complaints_as(
+        &self,
+        tenant: &TenantId,
+        actor: &str,
+        selection: Selection,
+        change: ComplaintChange,
+    ) -> StoreResult<ChangeReport> {
         let store = self.store();
         let batches = match selection {
             Selection::Ids(ids) => ids.chunks(BATCH).map(<[_]>::to_vec).collect(),
@@ -86,7 +99,7 @@ impl Engine {
                 .change_complaints(
                     tenant,
                     ChangeBatch {
-                        actor: format!("user:{actor}"),
+                        actor: actor.to_owned(),
                         change: change.clone(),
                         ids,
                         notices: notices.clone(),

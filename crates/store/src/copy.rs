@@ -40,6 +40,7 @@ const TABLES: &[(&str, &str)] = &[
     ("webhook_endpoints", "id"),
     ("webhook_deliveries", "id"),
     ("webhook_attempts", "id"),
+    ("idempotency_keys", "tenant_id, caller, key"),
 ];
 /// Tables whose `id` comes from a sequence on PostgreSQL, moved past the copy.
 const SERIAL: &[&str] = &[

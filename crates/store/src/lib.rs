@@ -9,6 +9,7 @@ pub mod copy;
 mod decode;
 mod error;
 pub mod handoff;
+mod idempotency;
 mod list_query;
 pub mod model;
 pub mod postgres;
@@ -369,6 +370,96 @@ pub trait OutboxStore: Send + Sync {
     async fn release_claims(&self) -> StoreResult<u64>;
 }
 
+/// Contacts, conversations and messages page by page, for the API. Pages run
+/// newest first by id (ids sort by creation); messages oldest first by
+/// (time, id), after the `after` message.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> StoreResult<Option<Contact>>;
+    /// The contact's conversation (one per contact: a contact is an address
+    /// on one channel).
+    async fn conversation_of_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> StoreResult<Option<ConversationId>>;
+    async fn contact_page(
+        &self,
+        tenant: &TenantId,
+        before: Option<&ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>>;
+    async fn conversation_page(
+        &self,
+        tenant: &TenantId,
+        state: Option<ConversationState>,
+        before: Option<&ConversationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>>;
+    async fn message_page(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: Option<(DateTime<Utc>, MessageId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+}
+
+/// A stored answer to a request made with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    /// The headers worth repeating (content type, location, ETag), as pairs.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// What [`IdempotencyStore::begin_idempotent`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Idempotent {
+    /// First use: run the request, then finish or abandon it.
+    Started,
+    /// The same request was answered before: answer the same.
+    Replay(StoredAnswer),
+    /// The key was used for a different request.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+/// Idempotency keys of POSTs, per tenant and caller.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims the key for this request, unless it is known. A key older
+    /// than `expired_before` is forgotten first; one still running but
+    /// started before `stale_before` (its process died) is taken over.
+    #[allow(clippy::too_many_arguments)]
+    async fn begin_idempotent(
+        &self,
+        tenant: &TenantId,
+        caller: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<Idempotent>;
+    async fn finish_idempotent(
+        &self,
+        tenant: &TenantId,
+        caller: &str,
+        key: &str,
+        answer: StoredAnswer,
+    ) -> StoreResult<()>;
+    /// Forgets a claim whose request failed, so that it may be made again.
+    async fn abandon_idempotent(
+        &self,
+        tenant: &TenantId,
+        caller: &str,
+        key: &str,
+    ) -> StoreResult<()>;
+}
+
 /// Webhook endpoints and the webhook outbox (see [`webhooks`]).
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
@@ -486,6 +577,8 @@ pub trait Store:
     + HandoffStore
     + OutboxStore
     + WebhookStore
+    + IdempotencyStore
+    + DirectoryStore
     + HealthStore
 {
 }
@@ -502,6 +595,8 @@ impl<T> Store for T where
         + HandoffStore
         + OutboxStore
         + WebhookStore
+        + IdempotencyStore
+        + DirectoryStore
         + HealthStore
 {
 }
@@ -509,7 +604,8 @@ impl<T> Store for T where
 /// The store traits, for `use ombud_store::prelude::*` where methods are called.
 pub mod prelude {
     pub use crate::{
-        AccountStore, ApiKeyStore, ChannelStore, ComplaintStore, HandoffStore, HealthStore,
-        InboundStore, OutboxStore, RunStore, SessionStore, Store, TenantStore, WebhookStore,
+        AccountStore, ApiKeyStore, ChannelStore, ComplaintStore, DirectoryStore, HandoffStore,
+        HealthStore, IdempotencyStore, InboundStore, OutboxStore, RunStore, SessionStore, Store,
+        TenantStore, WebhookStore,
     };
 }

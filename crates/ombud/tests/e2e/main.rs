@@ -8,6 +8,7 @@ mod helpers;
 
 mod access;
 mod accounts;
+mod api;
 mod browser;
 mod crash;
 mod dashboard;

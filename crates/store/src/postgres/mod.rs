@@ -10,7 +10,9 @@
 mod accounts;
 mod api_keys;
 mod complaints;
+mod directory;
 mod handoff;
+mod idempotency;
 mod inbound;
 mod outbox;
 mod runs;

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (11, "api_keys", include_str!("migrations/0011_api_keys.sql")),
     (12, "webhooks", include_str!("migrations/0012_webhooks.sql")),
+    (
+        13,
+        "idempotency",
+        include_str!("migrations/0013_idempotency.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

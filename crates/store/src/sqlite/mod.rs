@@ -6,7 +6,9 @@
 mod accounts;
 mod api_keys;
 mod complaints;
+mod directory;
 mod handoff;
+mod idempotency;
 mod inbound;
 mod leases;
 mod outbox;

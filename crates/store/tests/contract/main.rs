@@ -75,6 +75,7 @@ on_both_backends!(
     an_ordered_endpoint_gets_one_delivery_at_a_time_and_attempts_are_kept,
     a_410_or_five_days_of_failures_disable_the_endpoint_with_an_event,
     replays_test_events_rotation_and_deletion,
+    an_idempotency_key_answers_the_same_request_once,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

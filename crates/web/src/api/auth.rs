@@ -38,7 +38,7 @@ impl Caller {
     pub fn actor(&self) -> String {
         match &self.via {
             Via::Key(k) => format!("api:{}", k.id),
-            Via::Session { user, .. } => user.id.to_string(),
+            Via::Session { user, .. } => format!("user:{}", user.id),
         }
     }
 

@@ -9,7 +9,10 @@
 //! simply not found (404).
 
 pub mod auth;
+mod complaints;
+mod directory;
 pub mod extract;
+mod idempotency;
 mod keys;
 mod me;
 mod webhooks;
@@ -29,6 +32,7 @@ use crate::AppState;
 pub struct Api {
     pub limiter: auth::RateLimiter,
     pub sessions: DashboardSettings,
+    pub max_body_bytes: usize,
 }
 
 #[derive(utoipa::OpenApi)]
@@ -147,9 +151,15 @@ pub fn router(state: AppState, sessions: DashboardSettings) -> Router<AppState> 
     let (api_routes, spec) = routes();
     let api = Arc::new(Api {
         limiter: auth::RateLimiter::default(),
+        max_body_bytes: sessions.max_body_bytes,
         sessions,
     });
+    // Outermost first: the shared state, who is calling, then idempotency.
     let api_routes = api_routes
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::replay,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state,
             auth::authenticate,
@@ -166,6 +176,8 @@ fn routes() -> (Router<AppState>, OpenApi) {
     let (router, mut spec) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(me::router())
         .merge(keys::router())
+        .merge(complaints::router())
+        .merge(directory::router())
         .merge(webhooks::router())
         .split_for_parts();
     // After the paths are in: the answers every operation shares.
@@ -183,4 +195,38 @@ pub fn openapi_json() -> String {
     openapi()
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_committed_document_is_the_one_the_code_makes() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json");
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        let made = format!("{}\n", super::openapi_json());
+        assert!(
+            committed == made,
+            "docs/openapi.json differs from the API the code serves; regenerate it with\n  cargo run -q -p ombud -- openapi > docs/openapi.json\nand review the diff"
+        );
+    }
+
+    #[test]
+    fn every_operation_documents_the_shared_error_answers() {
+        let spec = serde_json::to_value(super::openapi()).unwrap_or_default();
+        let paths = spec["paths"].as_object().cloned().unwrap_or_default();
+        assert!(!paths.is_empty());
+        for (path, item) in paths {
+            for (method, op) in item.as_object().cloned().unwrap_or_default() {
+                for code in ["400", "401", "403", "422", "429"] {
+                    assert!(
+                        op["responses"][code].is_object(),
+                        "{method} {path} does not document {code}"
+                    );
+                }
+                if path.contains('{') {
+                    assert!(op["responses"]["404"].is_object(), "{method} {path}: 404");
+                }
+            }
+        }
+    }
 }

@@ -20,7 +20,7 @@ use crate::AppState;
 /// WhatsApp accepts free-form messages only this long after the citizen's
 /// last message; after it, only approved templates.
 const WINDOW_HOURS: i64 = 24;
-const MAX_REPLY: usize = 4096;
+pub(crate) const MAX_REPLY: usize = 4096;
 
 /// Where the 24-hour window stands for a conversation at `now`.
 pub struct Window {

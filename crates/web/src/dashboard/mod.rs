@@ -13,7 +13,7 @@ mod bulk;
 mod charts;
 mod complaints;
 mod filters;
-mod inbox;
+pub(crate) mod inbox;
 mod join;
 mod login;
 mod overview;

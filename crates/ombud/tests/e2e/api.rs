@@ -1,0 +1,716 @@
+//! The REST API end to end: complaints through a key, tenant walls on every
+//! route (enumerated from the OpenAPI document, so new routes are covered),
+//! scopes, keys revoked at once, the rate limit, idempotency, ETags, and the
+//! dashboard's session with its CSRF header.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use ombud_core::{Role, Scope};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::staff::{member, Staff};
+
+async fn body(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reads_and_changes_complaints_under_the_dashboards_rules() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let number = crate::work::street_light(&app, &t, &graph, "919800000001").await;
+
+    let (status, page) = body(
+        app.api(Method::GET, "/complaints?status=new&limit=10", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["data"][0]["number"], number.as_str());
+    assert_eq!(page["next_cursor"], Value::Null);
+
+    // By number, with an ETag; the same tag gets 304.
+    let res = app
+        .api(Method::GET, &format!("/complaints/{number}"), &key)
+        .send()
+        .await
+        .unwrap();
+    let tag = res.headers()["etag"].to_str().unwrap().to_owned();
+    let (_, c) = body(res).await;
+    let id = c["id"].as_str().unwrap().to_owned();
+    let res = app
+        .api(Method::GET, &format!("/complaints/{id}"), &key)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 304);
+
+    // A legal move, then an illegal one refused with the field named.
+    let (status, c) = body(
+        app.api(Method::PATCH, &format!("/complaints/{id}"), &key)
+            .header("if-match", &tag)
+            .json(&json!({"status": "in_progress", "priority": "high", "area": "Ward 7"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{c}");
+    assert_eq!(
+        (
+            c["status"].as_str(),
+            c["priority"].as_str(),
+            c["area"].as_str()
+        ),
+        (Some("in_progress"), Some("high"), Some("Ward 7"))
+    );
+    let (status, e) = body(
+        app.api(Method::PATCH, &format!("/complaints/{id}"), &key)
+            .json(&json!({"status": "new"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], "status");
+    // The old tag no longer matches.
+    let (status, e) = body(
+        app.api(Method::PATCH, &format!("/complaints/{id}"), &key)
+            .header("if-match", &tag)
+            .json(&json!({"priority": "low"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 412, "{e}");
+    // The citizen heard of the status change.
+    let told = graph.wait_for_reply_to("919800000001", 4).await;
+    assert!(told.last().unwrap().contains(&number), "{told:?}");
+
+    let (status, n) = body(
+        app.api(Method::POST, &format!("/complaints/{id}/notes"), &key)
+            .json(&json!({"note": "crew sent <script>x</script>"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{n}");
+    assert!(!n["to_value"].as_str().unwrap().contains("<script>"));
+    let (_, events) = body(
+        app.api(Method::GET, &format!("/complaints/{id}/events"), &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let actions: Vec<&str> = events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions.first(), Some(&"created"));
+    assert!(
+        actions.contains(&"status_changed") && actions.contains(&"note"),
+        "{actions:?}"
+    );
+    assert!(events["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["actor"].as_str().unwrap().starts_with("api:key_")));
+
+    // Filed on behalf of the contact: linked to their conversation.
+    let (_, contacts) = body(
+        app.api(Method::GET, "/contacts", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let contact = contacts["data"][0]["id"].as_str().unwrap();
+    let (status, made) = body(
+        app.api(Method::POST, "/complaints", &key)
+            .json(&json!({"description": "Garbage not collected", "contact_id": contact}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["source"], "api");
+    assert!(made["conversation_id"]
+        .as_str()
+        .unwrap()
+        .starts_with("cnv_"));
+
+    // Bulk: everything open goes on hold; the report counts it.
+    let (status, report) = body(
+        app.api(Method::POST, "/complaints/bulk-update", &key)
+            .json(&json!({"filter": {"status": ["new", "in_progress"]}, "change": {"status": "on_hold"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["changed"], 2);
+
+    // Conversations and messages page by cursor.
+    let (_, convs) = body(
+        app.api(Method::GET, "/conversations", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let conv = convs["data"][0]["id"].as_str().unwrap();
+    let mut seen = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/conversations/{conv}/messages?limit=2&cursor={c}"),
+            None => format!("/conversations/{conv}/messages?limit=2"),
+        };
+        let (status, page) = body(app.api(Method::GET, &path, &key).send().await.unwrap()).await;
+        assert_eq!(status, 200, "{page}");
+        seen += page["data"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        app.store
+            .messages(&t.tenant.id, &conv.parse().unwrap())
+            .await
+            .unwrap()
+            .len()
+    );
+    // Staff write only into handed-over conversations.
+    let (status, e) = body(
+        app.api(
+            Method::POST,
+            &format!("/conversations/{conv}/messages"),
+            &key,
+        )
+        .json(&json!({"body": "hello"}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("conversation")),
+        "{e}"
+    );
+
+    // Bad input names the field; a body that is not JSON says so.
+    let (status, e) = body(
+        app.api(Method::GET, "/complaints?limit=500", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("limit"))
+    );
+    let (status, e) = body(
+        app.api(Method::POST, "/complaints", &key)
+            .json(&json!({"description": 5}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("description")),
+        "{e}"
+    );
+    let (status, e) = body(
+        app.api(Method::POST, "/complaints", &key)
+            .header("content-type", "application/json")
+            .body("{oops")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
+    let (status, _) = body(
+        app.api(Method::POST, "/complaints", &key)
+            .body("description=x")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 415);
+    app.stop().await;
+}
+
+/// The same POST with the same Idempotency-Key is answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_makes_a_post_happen_once() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app
+        .api_key(
+            &t.tenant.id,
+            &[Scope::ComplaintsWrite, Scope::ComplaintsRead],
+        )
+        .await;
+    let post = |desc: &str| {
+        app.api(Method::POST, "/complaints", &key)
+            .header("idempotency-key", "erp-4711")
+            .json(&json!({"description": desc}))
+    };
+    let first = post("Pothole on FC road").send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let location = first.headers()["location"].clone();
+    let (_, a) = body(first).await;
+    let again = post("Pothole on FC road").send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location);
+    let (_, b) = body(again).await;
+    assert_eq!(a, b, "the same answer");
+    let (status, e) = body(post("Something else").send().await.unwrap()).await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(e["error"]["code"], "idempotency_key_reused");
+    let (_, list) = body(
+        app.api(Method::GET, "/complaints", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "made once");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let res = app.http.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .starts_with("Bearer"));
+    let (status, e) = body(
+        app.http
+            .get(app.url("/api/v1/me"))
+            .bearer_auth("ombud_nope")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+
+    let (key, made) = ombud_web::auth::mint_api_key(
+        app.store.as_ref(),
+        ombud_web::auth::KeyRequest {
+            tenant: t.tenant.id.clone(),
+            name: "erp".into(),
+            scopes: vec![Scope::ComplaintsRead],
+            rate_limit_per_minute: 3,
+            expires_in_days: None,
+            created_by: None,
+        },
+    )
+    .await
+    .unwrap();
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let res = app.api(Method::GET, "/me", &key).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        assert_eq!(res.headers()["ratelimit-limit"], "3");
+        remaining.push(
+            res.headers()["ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(remaining, ["2", "1", "0"]);
+    let res = app.api(Method::GET, "/me", &key).send().await.unwrap();
+    assert_eq!(res.status(), 429);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(res.headers()["ratelimit-remaining"], "0");
+    let (_, e) = body(res).await;
+    assert_eq!(e["error"]["code"], "rate_limited");
+    // The key's last use was written.
+    let keys = app.store.api_keys(&t.tenant.id).await.unwrap();
+    assert!(keys[0].last_used_at.is_some());
+
+    // Revoked: refused on the very next request.
+    let other = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+    assert_eq!(
+        app.api(Method::GET, "/me", &other)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let other_id = app.store.api_keys(&t.tenant.id).await.unwrap()[0]
+        .id
+        .clone();
+    assert!(app
+        .store
+        .revoke_api_key(&t.tenant.id, &other_id)
+        .await
+        .unwrap());
+    assert_eq!(
+        app.api(Method::GET, "/me", &other)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // Expired: refused.
+    app.db
+        .execute(&format!(
+            "update api_keys set expires_at = created_at where id = '{}'",
+            made.id
+        ))
+        .await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(
+        app.api(Method::GET, "/me", &key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_works_with_its_csrf_header_and_admins_manage_keys() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    member(&app, "admin@pune.example", &t.tenant.id, Role::Admin).await;
+    member(&app, "viewer@pune.example", &t.tenant.id, Role::Viewer).await;
+    let admin = Staff::login(&app, "admin@pune.example").await;
+    let csrf = admin.csrf_token().await;
+
+    let (status, me) = body(
+        admin
+            .request(Method::GET, "/api/v1/me")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["auth"].as_str(), me["role"].as_str()),
+        (Some("session"), Some("admin"))
+    );
+    let new_key = json!({"name": "erp", "scopes": ["complaints:read"], "expires_in_days": 30});
+    let (status, e) = body(
+        admin
+            .request(Method::POST, "/api/v1/api-keys")
+            .json(&new_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("csrf")),
+        "{e}"
+    );
+    let (status, made) = body(
+        admin
+            .request(Method::POST, "/api/v1/api-keys")
+            .header("x-csrf-token", &csrf)
+            .json(&new_key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let key = made["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with(made["api_key"]["prefix"].as_str().unwrap()));
+    let (_, me) = body(app.api(Method::GET, "/me", &key).send().await.unwrap()).await;
+    assert_eq!(me["scopes"], json!(["complaints:read"]));
+    // A key cannot make keys, and neither can a viewer.
+    let (status, _) = body(
+        app.api(Method::GET, "/api-keys", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let viewer = Staff::login(&app, "viewer@pune.example").await;
+    assert_eq!(
+        viewer
+            .request(Method::GET, "/api/v1/api-keys")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    let (_, list) = body(
+        admin
+            .request(Method::GET, "/api/v1/api-keys")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(
+        list["data"][0].get("key").is_none(),
+        "the key is never listed"
+    );
+    // Revoked through the API: refused at once.
+    let id = made["api_key"]["id"].as_str().unwrap();
+    let res = admin
+        .request(Method::DELETE, &format!("/api/v1/api-keys/{id}"))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        app.api(Method::GET, "/me", &key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    app.stop().await;
+}
+
+/// Every path parameter of every route, filled with another tenant's ids.
+struct Ids {
+    complaint: String,
+    conversation: String,
+    contact: String,
+    endpoint: String,
+    event: String,
+    key: String,
+}
+
+fn fill(path: &str, ids: &Ids) -> String {
+    if !path.contains('{') {
+        return path.to_owned();
+    }
+    let id = if path.starts_with("/complaints") {
+        &ids.complaint
+    } else if path.starts_with("/conversations") {
+        &ids.conversation
+    } else if path.starts_with("/contacts") {
+        &ids.contact
+    } else if path.starts_with("/webhooks") {
+        &ids.endpoint
+    } else if path.starts_with("/api-keys") {
+        &ids.key
+    } else {
+        panic!("{path}: which id does this route take? add it to the tenant-wall test")
+    };
+    path.replace("{id}", id).replace("{event_id}", &ids.event)
+}
+
+/// The document's operations: (method, path, the API-key scope it names).
+fn operations() -> Vec<(Method, String, Option<String>)> {
+    let spec = serde_json::to_value(ombud_web::api::openapi()).unwrap();
+    let mut out = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let scope = op["security"]
+                .as_array()
+                .and_then(|s| s.iter().find_map(|req| req["api_key"][0].as_str()))
+                .map(str::to_owned);
+            out.push((method.to_uppercase().parse().unwrap(), path.clone(), scope));
+        }
+    }
+    out
+}
+
+fn sample_body(path: &str) -> Value {
+    match path {
+        "/webhooks" => json!({"url": "http://127.0.0.1:9/x"}),
+        "/webhooks/{id}/replay" => json!({"since": "2026-01-01T00:00:00Z"}),
+        "/complaints" => json!({"description": "x"}),
+        "/complaints/bulk-update" => json!({"filter": {}, "change": {"priority": "high"}}),
+        "/complaints/{id}/notes" => json!({"note": "x"}),
+        "/conversations/{id}/messages" => json!({"body": "x"}),
+        "/api-keys" => json!({"name": "x", "scopes": ["complaints:read"]}),
+        "/complaints/{id}" => json!({"priority": "high"}),
+        "/webhooks/{id}" => json!({"description": "x"}),
+        _ => json!({}),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_scope() {
+    let graph = FakeGraph::start().await;
+    let receiver = crate::webhooks::Receiver::start();
+    let app = TestApp::spawn().await;
+    let a = app.tenant("pune", "PUNE", &graph).await;
+    let b = app.tenant("nagpur", "NGP", &graph).await;
+    let key_a = app.api_key(&a.tenant.id, &Scope::ALL).await;
+    let key_b = app.api_key(&b.tenant.id, &Scope::ALL).await;
+    // B has one of everything: an endpoint (with a delivery), a complaint with
+    // its conversation and contact, a key.
+    let (endpoint, _) =
+        crate::webhooks::endpoint(&app, &key_b, json!({"url": receiver.url()})).await;
+    crate::work::street_light(&app, &b, &graph, "919800000002").await;
+    let (_, deliveries) = body(
+        app.api(
+            Method::GET,
+            &format!("/webhooks/{endpoint}/deliveries"),
+            &key_b,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let c = app
+        .store
+        .complaints(&b.tenant.id, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let ids = Ids {
+        complaint: c.id.to_string(),
+        conversation: c.conversation_id.clone().unwrap().to_string(),
+        contact: c.contact_id.clone().unwrap().to_string(),
+        endpoint: endpoint.clone(),
+        event: deliveries["data"][0]["event_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        key: app.store.api_keys(&b.tenant.id).await.unwrap()[0]
+            .id
+            .to_string(),
+    };
+    member(&app, "admin@pune.example", &a.tenant.id, Role::Admin).await;
+    let admin_a = Staff::login(&app, "admin@pune.example").await;
+    let csrf = admin_a.csrf_token().await;
+
+    let ops = operations();
+    assert!(ops.len() >= 25, "{} operations", ops.len());
+    let mut checked = HashMap::new();
+    for (method, path, scope) in &ops {
+        if !path.contains('{') {
+            continue;
+        }
+        let url = format!("/api/v1{}", fill(path, &ids));
+        let req = if path.starts_with("/api-keys") {
+            admin_a
+                .request(method.clone(), &url)
+                .header("x-csrf-token", &csrf)
+        } else {
+            app.http
+                .request(method.clone(), app.url(&url))
+                .bearer_auth(&key_a)
+        };
+        let (status, e) = body(req.json(&sample_body(path)).send().await.unwrap()).await;
+        assert_eq!(status, 404, "{method} {path}: {e}");
+        assert_eq!(e["error"]["code"], "not_found", "{method} {path}");
+        checked.insert(format!("{method} {path}"), scope.clone());
+    }
+    assert!(checked.len() >= 15, "{checked:?}");
+    // B's data is as it was.
+    assert_eq!(
+        app.store
+            .complaint(&b.tenant.id, &c.id)
+            .await
+            .unwrap()
+            .unwrap(),
+        c
+    );
+    assert_eq!(
+        app.store
+            .webhook_endpoints(&b.tenant.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(app.store.api_keys(&b.tenant.id).await.unwrap()[0]
+        .revoked_at
+        .is_none());
+
+    // Without its scope, each route answers 403 naming the scope.
+    for (method, path, scope) in &ops {
+        let Some(scope) = scope else { continue };
+        let others: Vec<Scope> = Scope::ALL
+            .into_iter()
+            .filter(|s| s.as_str() != scope)
+            .collect();
+        let key = app.api_key(&a.tenant.id, &others).await;
+        let url = format!(
+            "/api/v1{}",
+            fill(path, &ids).replace(&ids.endpoint, "whe_01JD8Y3M6V4ZB2T9W0XK5Q7R1C")
+        );
+        let (status, e) = body(
+            app.http
+                .request(method.clone(), app.url(&url))
+                .bearer_auth(&key)
+                .json(&sample_body(path))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 403, "{method} {path}: {e}");
+        assert_eq!(e["error"]["code"], "missing_scope", "{method} {path}");
+        assert_eq!(
+            e["error"]["fields"][0]["reason"],
+            scope.as_str(),
+            "{method} {path}"
+        );
+    }
+    app.stop().await;
+}

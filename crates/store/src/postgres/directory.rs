@@ -1,0 +1,117 @@
+//! Contacts, conversations and messages page by page, on PostgreSQL.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+
+use super::{decode_all, decode_opt, PgStore};
+use crate::decode;
+use crate::*;
+
+/// Past every id: `~` sorts after the base32 alphabet (ids are compared as
+/// bytes, `collate "C"`).
+const PAST_ALL: &str = "~";
+
+#[async_trait]
+impl DirectoryStore for PgStore {
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> StoreResult<Option<Contact>> {
+        let sql = format!(
+            "select {} from contacts where tenant_id = $1 and id = $2",
+            decode::CONTACT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::contact)
+    }
+
+    async fn conversation_of_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> StoreResult<Option<ConversationId>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "select id from conversations where tenant_id = $1 and contact_id = $2
+             order by created_at desc limit 1",
+        )
+        .bind(tenant.as_str())
+        .bind(contact.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id,)| decode::stored_id("id", &id)).transpose()
+    }
+
+    async fn contact_page(
+        &self,
+        tenant: &TenantId,
+        before: Option<&ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>> {
+        let sql = format!(
+            "select {} from contacts where tenant_id = $1 and id collate \"C\" < $2
+             order by id collate \"C\" desc limit $3",
+            decode::CONTACT_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(before.map_or(PAST_ALL, |b| b.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::contact)
+    }
+
+    async fn conversation_page(
+        &self,
+        tenant: &TenantId,
+        state: Option<ConversationState>,
+        before: Option<&ConversationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
+        let sql = format!(
+            "select {} from conversations where tenant_id = $1 and id collate \"C\" < $2
+               and ($3::text is null or state = $3)
+             order by id collate \"C\" desc limit $4",
+            decode::CONVERSATION_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(before.map_or(PAST_ALL, |b| b.as_str()))
+            .bind(state.map(|s| s.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::conversation)
+    }
+
+    async fn message_page(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: Option<(DateTime<Utc>, MessageId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let (at, id) = match after {
+            Some((at, id)) => (Some(at), id.to_string()),
+            None => (None, String::new()),
+        };
+        let sql = format!(
+            "select {} from messages where tenant_id = $1 and conversation_id = $2
+               and ($3::timestamptz is null or created_at > $3
+                    or (created_at = $3 and id collate \"C\" > $4))
+             order by created_at, id collate \"C\" limit $5",
+            decode::MESSAGE_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .bind(at)
+            .bind(id)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, decode::message)
+    }
+}

@@ -1,0 +1,119 @@
+//! Contacts, conversations and messages page by page, on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use rusqlite::params;
+
+use super::rows::{all, one, time_text};
+use super::SqliteStore;
+use crate::decode;
+use crate::*;
+
+/// Past every id: `~` sorts after the base32 alphabet.
+const PAST_ALL: &str = "~";
+
+#[async_trait]
+impl DirectoryStore for SqliteStore {
+    async fn contact(&self, tenant: &TenantId, id: &ContactId) -> StoreResult<Option<Contact>> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from contacts where tenant_id = ?1 and id = ?2",
+                decode::CONTACT_COLS
+            );
+            one(conn, &sql, [tenant.as_str(), id.as_str()], decode::contact)
+        })
+        .await
+    }
+
+    async fn conversation_of_contact(
+        &self,
+        tenant: &TenantId,
+        contact: &ContactId,
+    ) -> StoreResult<Option<ConversationId>> {
+        let (tenant, contact) = (tenant.clone(), contact.clone());
+        self.read(move |conn| {
+            one(
+                conn,
+                "select id from conversations where tenant_id = ?1 and contact_id = ?2
+                 order by created_at desc limit 1",
+                [tenant.as_str(), contact.as_str()],
+                |r| decode::id(r, "id"),
+            )
+        })
+        .await
+    }
+
+    async fn contact_page(
+        &self,
+        tenant: &TenantId,
+        before: Option<&ContactId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Contact>> {
+        let tenant = tenant.clone();
+        let before = before.map_or(PAST_ALL.to_owned(), |b| b.to_string());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from contacts where tenant_id = ?1 and id < ?2 order by id desc limit ?3",
+                decode::CONTACT_COLS
+            );
+            all(conn, &sql, params![tenant.as_str(), before, limit], decode::contact)
+        })
+        .await
+    }
+
+    async fn conversation_page(
+        &self,
+        tenant: &TenantId,
+        state: Option<ConversationState>,
+        before: Option<&ConversationId>,
+        limit: u32,
+    ) -> StoreResult<Vec<Conversation>> {
+        let tenant = tenant.clone();
+        let before = before.map_or(PAST_ALL.to_owned(), |b| b.to_string());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from conversations where tenant_id = ?1 and id < ?2
+                   and (?3 is null or state = ?3) order by id desc limit ?4",
+                decode::CONVERSATION_COLS
+            );
+            all(
+                conn,
+                &sql,
+                params![tenant.as_str(), before, state.map(|s| s.as_str()), limit],
+                decode::conversation,
+            )
+        })
+        .await
+    }
+
+    async fn message_page(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        after: Option<(DateTime<Utc>, MessageId)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        let (at, id) = match after {
+            Some((at, id)) => (time_text(at), id.to_string()),
+            None => (String::new(), String::new()),
+        };
+        self.read(move |conn| {
+            let sql = format!(
+                "select {} from messages where tenant_id = ?1 and conversation_id = ?2
+                   and (created_at > ?3 or (created_at = ?3 and id > ?4))
+                 order by created_at, id limit ?5",
+                decode::MESSAGE_COLS
+            );
+            all(
+                conn,
+                &sql,
+                params![tenant.as_str(), conversation.as_str(), at, id, limit],
+                decode::message,
+            )
+        })
+        .await
+    }
+}

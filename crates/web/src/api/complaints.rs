@@ -1,0 +1,676 @@
+//! `/api/v1/complaints`: the list with the dashboard's filters, one complaint
+//! by id or number, creation on behalf of a contact, changes under the same
+//! rules as the dashboard (status moves, priority, category, assignee, area),
+//! internal notes, the history, and bulk changes by filter.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use ombud_engine::{ChangeReport, Selection};
+use ombud_store::{
+    AssigneeFilter, ComplaintChange, ComplaintCursor, ComplaintFilter, ComplaintSort, NewComplaint,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Caller;
+use super::extract::{check_if_match, created, limit, tagged, ApiJson, ApiQuery, Page};
+use crate::{ApiError, AppState};
+
+const MAX_NOTE: usize = 4000;
+const MAX_DESCRIPTION: usize = 4000;
+const MAX_TEXT: usize = 200;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_complaints, create_complaint))
+        .routes(routes!(get_complaint, update_complaint))
+        .routes(routes!(add_note))
+        .routes(routes!(complaint_events))
+        .routes(routes!(bulk_update))
+}
+
+/// A complaint.
+#[derive(Serialize, ToSchema)]
+pub struct ComplaintView {
+    pub id: String,
+    #[schema(example = "PUNE-20261123-0001")]
+    pub number: String,
+    /// new, acknowledged, in_progress, on_hold, escalated, resolved, closed, rejected.
+    pub status: String,
+    /// low, normal, high, urgent.
+    pub priority: String,
+    pub category_id: Option<String>,
+    pub description: String,
+    pub location: Option<String>,
+    pub area: Option<String>,
+    pub assignee_id: Option<String>,
+    pub language: String,
+    /// text, voice, api, staff.
+    pub source: String,
+    pub contact_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Complaint> for ComplaintView {
+    fn from(c: &Complaint) -> Self {
+        let s = |x: Option<&dyn std::fmt::Display>| x.map(|v| v.to_string());
+        Self {
+            id: c.id.to_string(),
+            number: c.number.as_str().to_owned(),
+            status: c.status.as_str().to_owned(),
+            priority: c.priority.as_str().to_owned(),
+            category_id: s(c.category_id.as_ref().map(|v| v as _)),
+            description: c.description.clone(),
+            location: c.location.clone(),
+            area: c.area.clone(),
+            assignee_id: s(c.assignee_id.as_ref().map(|v| v as _)),
+            language: c.language.as_str().to_owned(),
+            source: c.source.as_str().to_owned(),
+            contact_id: s(c.contact_id.as_ref().map(|v| v as _)),
+            conversation_id: s(c.conversation_id.as_ref().map(|v| v as _)),
+            channel_id: s(c.channel_id.as_ref().map(|v| v as _)),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Statuses, comma-separated (any of them).
+    pub status: Option<String>,
+    pub category_id: Option<String>,
+    pub priority: Option<String>,
+    /// A member's user id, or `none` for unassigned.
+    pub assignee: Option<String>,
+    pub area: Option<String>,
+    /// Created at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Part of the number, description, location, or the contact's name or number.
+    pub q: Option<String>,
+    /// `newest` (default) or `oldest`.
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// The filter both the list and the bulk change take.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FilterBody {
+    #[serde(default)]
+    pub status: Option<Vec<String>>,
+    #[serde(default)]
+    pub category_id: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// A member's user id, or `none`.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub area: Option<String>,
+    #[serde(default)]
+    pub created_from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub created_before: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub q: Option<String>,
+}
+
+impl FilterBody {
+    fn filter(self) -> Result<ComplaintFilter, ApiError> {
+        let bad = |v: ValidationError, field: &str| ApiError::invalid(field, v.reason);
+        let statuses = self
+            .status
+            .unwrap_or_default()
+            .iter()
+            .map(|s| ComplaintStatus::parse(s.trim()).map_err(|v| bad(v, "status")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let text = |field: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
+            match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+                Some(s) if s.chars().count() > MAX_TEXT => {
+                    Err(ApiError::invalid(field, "at most 200 characters"))
+                }
+                other => Ok(other),
+            }
+        };
+        Ok(ComplaintFilter {
+            statuses,
+            category: self
+                .category_id
+                .map(|c| c.parse().map_err(|v| bad(v, "category_id")))
+                .transpose()?,
+            priority: self
+                .priority
+                .map(|p| Priority::parse(&p).map_err(|v| bad(v, "priority")))
+                .transpose()?,
+            assignee: match self.assignee.as_deref() {
+                None => None,
+                Some("none") => Some(AssigneeFilter::Nobody),
+                Some(id) => Some(AssigneeFilter::Member(
+                    id.parse().map_err(|v| bad(v, "assignee"))?,
+                )),
+            },
+            area: text("area", self.area)?,
+            created_from: self.created_from,
+            created_before: self.created_before,
+            text: text("q", self.q)?,
+        })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewComplaintBody {
+    pub description: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub category_id: Option<String>,
+    /// Default: the category's default priority, else normal.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// The contact it is filed for (their channel and conversation are linked).
+    #[serde(default)]
+    pub contact_id: Option<String>,
+    /// en, hi or mr; default the contact's, else the tenant's.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// Changes; absent fields stay as they are. `null` clears category,
+/// assignee and area.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintUpdate {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub category_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub area: Option<Option<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// Internal: never sent to the citizen.
+    pub note: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    /// Which complaints: every one matching (across all pages).
+    pub filter: FilterBody,
+    /// One change for each of them.
+    pub change: ComplaintUpdate,
+}
+
+/// What a bulk change did.
+#[derive(Serialize, ToSchema)]
+pub struct BulkReport {
+    pub changed: u64,
+    pub skipped: Vec<SkippedView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SkippedView {
+    pub id: String,
+    pub number: Option<String>,
+    pub reason: String,
+}
+
+/// One line of a complaint's history.
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    /// `contact:<id>`, `user:<id>`, `api:<key id>`, `agent`, `system`.
+    pub actor: String,
+    /// created, status_changed, priority_changed, assigned, note, …
+    pub action: String,
+    pub from_value: Option<String>,
+    pub to_value: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    pub data: Vec<EventView>,
+}
+
+/// A field that is present, even as `null` (then `Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// By id (`cmp_…`) or number.
+async fn find(state: &AppState, caller: &Caller, key: &str) -> Result<Complaint, ApiError> {
+    caller.require(Scope::ComplaintsRead)?;
+    let tenant = &caller.tenant.id;
+    let found = if let Ok(number) = ComplaintNumber::parse(key) {
+        state.store.complaint_by_number(tenant, &number).await?
+    } else if let Ok(id) = key.parse::<ComplaintId>() {
+        state.store.complaint(tenant, &id).await?
+    } else {
+        None
+    };
+    found.ok_or_else(|| ApiError::not_found("complaint"))
+}
+
+/// The tenant's complaints, filtered, newest first unless `sort=oldest`.
+#[utoipa::path(get, path = "/complaints", tag = "complaints", params(ListParams),
+    responses((status = 200, body = Page<ComplaintView>)),
+    security(("api_key" = ["complaints:read"]), ("session" = [])))]
+async fn list_complaints(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListParams>,
+) -> Result<Json<Page<ComplaintView>>, ApiError> {
+    caller.require(Scope::ComplaintsRead)?;
+    let limit = limit(q.limit)?;
+    let sort = match q.sort.as_deref() {
+        None | Some("newest") => ComplaintSort::Newest,
+        Some("oldest") => ComplaintSort::Oldest,
+        Some(_) => return Err(ApiError::invalid("sort", "must be newest or oldest")),
+    };
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            ComplaintCursor::decode(c)
+                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list"))
+        })
+        .transpose()?;
+    let filter = FilterBody {
+        status: q.status.map(|s| {
+            s.split(',')
+                .map(str::to_owned)
+                .filter(|s| !s.is_empty())
+                .collect()
+        }),
+        category_id: q.category_id,
+        priority: q.priority,
+        assignee: q.assignee,
+        area: q.area,
+        created_from: q.created_from,
+        created_before: q.created_before,
+        q: q.q,
+    }
+    .filter()?;
+    let rows = state
+        .store
+        .list_complaints(&caller.tenant.id, &filter, sort, after.as_ref(), limit + 1)
+        .await?;
+    let page = Page::of(rows, limit, |r| ComplaintCursor::of(&r.complaint).encode());
+    Ok(Json(Page {
+        data: page
+            .data
+            .iter()
+            .map(|r| ComplaintView::from(&r.complaint))
+            .collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Files a complaint, on behalf of a contact if one is named.
+#[utoipa::path(post, path = "/complaints", tag = "complaints", request_body = NewComplaintBody,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = ComplaintView)),
+    security(("api_key" = ["complaints:write"]), ("session" = [])))]
+async fn create_complaint(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NewComplaintBody>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::ComplaintsWrite)?;
+    let tenant = &caller.tenant;
+    let description = body.description.trim().to_owned();
+    if description.is_empty() {
+        return Err(ApiError::invalid("description", "describe the complaint"));
+    }
+    if description.chars().count() > MAX_DESCRIPTION {
+        return Err(ApiError::invalid("description", "at most 4000 characters"));
+    }
+    let location = body
+        .location
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty());
+    if location.as_ref().is_some_and(|l| l.chars().count() > 500) {
+        return Err(ApiError::invalid("location", "at most 500 characters"));
+    }
+    let category = match body.category_id {
+        None => None,
+        Some(raw) => {
+            let categories = state.store.categories(&tenant.id).await?;
+            let found = raw
+                .parse::<CategoryId>()
+                .ok()
+                .and_then(|id| categories.iter().find(|c| c.id == id).cloned());
+            Some(found.ok_or_else(|| {
+                ApiError::invalid("category_id", "is not a category of this organisation")
+            })?)
+        }
+    };
+    let contact = match body.contact_id {
+        None => None,
+        Some(raw) => {
+            let id = raw.parse::<ContactId>().ok();
+            let found = match id {
+                Some(id) => state.store.contact(&tenant.id, &id).await?,
+                None => None,
+            };
+            Some(found.ok_or_else(|| {
+                ApiError::invalid("contact_id", "is not a contact of this organisation")
+            })?)
+        }
+    };
+    let language = match body.language {
+        Some(l) => Language::parse(&l).map_err(|v| ApiError::invalid("language", v.reason))?,
+        None => contact
+            .as_ref()
+            .and_then(|c| c.language.clone())
+            .unwrap_or_else(|| tenant.default_language.clone()),
+    };
+    let priority = match body.priority {
+        Some(p) => Priority::parse(&p).map_err(|v| ApiError::invalid("priority", v.reason))?,
+        None => category
+            .as_ref()
+            .map_or(Priority::Normal, |c| c.default_priority),
+    };
+    let conversation = match &contact {
+        Some(c) => {
+            state
+                .store
+                .conversation_of_contact(&tenant.id, &c.id)
+                .await?
+        }
+        None => None,
+    };
+    let (complaint, _) = state
+        .store
+        .create_complaint(
+            tenant,
+            NewComplaint {
+                origin_key: None,
+                channel_id: contact.as_ref().map(|c| c.channel_id.clone()),
+                contact_id: contact.as_ref().map(|c| c.id.clone()),
+                conversation_id: conversation,
+                category_id: category.map(|c| c.id),
+                description,
+                location,
+                language,
+                priority,
+                source: Source::Api,
+                actor: caller.actor(),
+                at: ombud_store::stored_now(),
+            },
+        )
+        .await?;
+    state.engine.wake_webhooks();
+    Ok(created(
+        format!("/api/v1/complaints/{}", complaint.id),
+        ComplaintView::from(&complaint),
+    ))
+}
+
+/// One complaint, by id or number, with an ETag.
+#[utoipa::path(get, path = "/complaints/{id}", tag = "complaints",
+    params(("id" = String, Path, description = "cmp_… or the complaint number")),
+    responses((status = 200, body = ComplaintView, headers(("ETag" = String))), (status = 304, description = "Not modified")),
+    security(("api_key" = ["complaints:read"]), ("session" = [])))]
+async fn get_complaint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let c = find(&state, &caller, &id).await?;
+    Ok(tagged(&headers, &ComplaintView::from(&c)))
+}
+
+/// The changes an update asks for, checked, in a fixed order.
+fn changes(body: ComplaintUpdate) -> Result<Vec<ComplaintChange>, ApiError> {
+    let mut out = Vec::new();
+    if let Some(s) = body.status {
+        out.push(ComplaintChange::Status(
+            ComplaintStatus::parse(&s).map_err(|v| ApiError::invalid("status", v.reason))?,
+        ));
+    }
+    if let Some(p) = body.priority {
+        out.push(ComplaintChange::Priority(
+            Priority::parse(&p).map_err(|v| ApiError::invalid("priority", v.reason))?,
+        ));
+    }
+    if let Some(c) = body.category_id {
+        out.push(ComplaintChange::Category(
+            c.map(|c| c.parse()).transpose().map_err(|_| {
+                ApiError::invalid("category_id", "is not a category of this organisation")
+            })?,
+        ));
+    }
+    if let Some(a) = body.assignee_id {
+        out.push(ComplaintChange::Assign(
+            a.map(|a| a.parse()).transpose().map_err(|_| {
+                ApiError::invalid("assignee_id", "is not a member of this organisation")
+            })?,
+        ));
+    }
+    if let Some(area) = body.area {
+        let area = area.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
+        if area.as_ref().is_some_and(|a| a.chars().count() > 100) {
+            return Err(ApiError::invalid("area", "at most 100 characters"));
+        }
+        out.push(ComplaintChange::Area(area));
+    }
+    if out.is_empty() {
+        return Err(ApiError::invalid(
+            "body",
+            "name at least one field to change",
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs changes on one complaint; the first that does not fit stops with 422.
+async fn change_one(
+    state: &AppState,
+    caller: &Caller,
+    c: &Complaint,
+    changes: Vec<ComplaintChange>,
+) -> Result<(), ApiError> {
+    for change in changes {
+        let field = match &change {
+            ComplaintChange::Status(_) => "status",
+            ComplaintChange::Priority(_) => "priority",
+            ComplaintChange::Category(_) => "category_id",
+            ComplaintChange::Assign(_) => "assignee_id",
+            ComplaintChange::Area(_) => "area",
+            ComplaintChange::Note(_) => "note",
+        };
+        let report = state
+            .engine
+            .change_complaints_as(
+                &caller.tenant.id,
+                &caller.actor(),
+                Selection::Ids(vec![c.id.clone()]),
+                change,
+            )
+            .await?;
+        if let Some(skipped) = report.skipped.first() {
+            // "No change" is not an error for an update that asks for the
+            // value the complaint already has.
+            if !skipped.reason.ends_with("already") {
+                return Err(ApiError::invalid(field, skipped.reason.clone()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Changes a complaint under the dashboard's rules (only legal status moves).
+/// With `If-Match`, only if it is unchanged since read.
+#[utoipa::path(patch, path = "/complaints/{id}", tag = "complaints", request_body = ComplaintUpdate,
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = ComplaintView, headers(("ETag" = String))), (status = 412, body = crate::error::ErrorBody)),
+    security(("api_key" = ["complaints:write"]), ("session" = [])))]
+async fn update_complaint(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ComplaintUpdate>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::ComplaintsWrite)?;
+    let c = find(&state, &caller, &id).await?;
+    check_if_match(&headers, &ComplaintView::from(&c))?;
+    change_one(&state, &caller, &c, changes(body)?).await?;
+    let c = find(&state, &caller, c.id.as_str()).await?;
+    Ok(tagged(&HeaderMap::new(), &ComplaintView::from(&c)))
+}
+
+/// Adds an internal note (never sent to the citizen).
+#[utoipa::path(post, path = "/complaints/{id}/notes", tag = "complaints", request_body = NoteBody,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = EventView)),
+    security(("api_key" = ["complaints:write"]), ("session" = [])))]
+async fn add_note(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NoteBody>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::ComplaintsWrite)?;
+    let c = find(&state, &caller, &id).await?;
+    let note = body.note.trim();
+    if note.is_empty() {
+        return Err(ApiError::invalid("note", "write something first"));
+    }
+    if note.chars().count() > MAX_NOTE {
+        return Err(ApiError::invalid("note", "at most 4000 characters"));
+    }
+    change_one(
+        &state,
+        &caller,
+        &c,
+        vec![ComplaintChange::Note(ammonia::clean(note))],
+    )
+    .await?;
+    let events = state
+        .store
+        .complaint_events(&caller.tenant.id, &c.id)
+        .await?;
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e.action == "note")
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "note not recorded",
+            )
+        })?;
+    Ok(created(
+        format!("/api/v1/complaints/{}/events", c.id),
+        event_view(last),
+    ))
+}
+
+fn event_view(e: &ComplaintEvent) -> EventView {
+    EventView {
+        actor: e.actor.clone(),
+        action: e.action.clone(),
+        from_value: e.from_value.clone(),
+        to_value: e.to_value.clone(),
+        created_at: e.created_at,
+    }
+}
+
+/// The complaint's history, oldest first.
+#[utoipa::path(get, path = "/complaints/{id}/events", tag = "complaints",
+    params(("id" = String, Path)),
+    responses((status = 200, body = EventList)),
+    security(("api_key" = ["complaints:read"]), ("session" = [])))]
+async fn complaint_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<EventList>, ApiError> {
+    let c = find(&state, &caller, &id).await?;
+    let events = state
+        .store
+        .complaint_events(&caller.tenant.id, &c.id)
+        .await?;
+    Ok(Json(EventList {
+        data: events.iter().map(event_view).collect(),
+    }))
+}
+
+/// One change for every complaint matching a filter, in batches; a status
+/// change tells each citizen once. Complaints the change does not fit are
+/// skipped with the reason.
+#[utoipa::path(post, path = "/complaints/bulk-update", tag = "complaints", request_body = BulkBody,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = BulkReport)),
+    security(("api_key" = ["complaints:write"]), ("session" = [])))]
+async fn bulk_update(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<BulkBody>,
+) -> Result<Json<BulkReport>, ApiError> {
+    caller.require(Scope::ComplaintsWrite)?;
+    let filter = body.filter.filter()?;
+    let mut changes = changes(body.change)?;
+    if changes.len() != 1 {
+        return Err(ApiError::invalid(
+            "change",
+            "name exactly one field to change",
+        ));
+    }
+    let change = changes.remove(0);
+    let report: ChangeReport = state
+        .engine
+        .change_complaints_as(
+            &caller.tenant.id,
+            &caller.actor(),
+            Selection::Matching(filter),
+            change,
+        )
+        .await?;
+    Ok(Json(BulkReport {
+        changed: report.changed.len() as u64,
+        skipped: report
+            .skipped
+            .iter()
+            .map(|s| SkippedView {
+                id: s.id.to_string(),
+                number: s.number.as_ref().map(|n| n.as_str().to_owned()),
+                reason: s.reason.clone(),
+            })
+            .collect(),
+    }))
+}

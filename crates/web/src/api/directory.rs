@@ -1,0 +1,441 @@
+//! Conversations and their messages, a staff message into a handed-over
+//! conversation, contacts, categories and channels (read).
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Caller;
+use super::extract::{created, limit, tagged, ApiJson, ApiQuery, Page};
+use crate::dashboard::inbox::{window, MAX_REPLY};
+use crate::{ApiError, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_conversations))
+        .routes(routes!(get_conversation))
+        .routes(routes!(list_messages, send_message))
+        .routes(routes!(list_contacts))
+        .routes(routes!(get_contact))
+        .routes(routes!(list_categories))
+        .routes(routes!(list_channels))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationView {
+    pub id: String,
+    pub channel_id: String,
+    pub contact_id: String,
+    /// bot, human (handed over to people) or closed.
+    pub state: String,
+    pub last_inbound_at: Option<DateTime<Utc>>,
+    /// Whether WhatsApp accepts a free-form message now (24 hours after
+    /// the citizen's last one).
+    pub reply_window_open: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Conversation> for ConversationView {
+    fn from(c: &Conversation) -> Self {
+        Self {
+            id: c.id.to_string(),
+            channel_id: c.channel_id.to_string(),
+            contact_id: c.contact_id.to_string(),
+            state: c.state.as_str().to_owned(),
+            last_inbound_at: c.last_inbound_at,
+            reply_window_open: window(c.last_inbound_at, Utc::now()).open,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub conversation_id: String,
+    /// inbound or outbound.
+    pub direction: String,
+    pub kind: String,
+    pub body: String,
+    /// pending, sent, delivered, read, failed (outbound); received (inbound).
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            id: m.id.to_string(),
+            conversation_id: m.conversation_id.to_string(),
+            direction: m.direction.as_str().to_owned(),
+            kind: m.kind.as_str().to_owned(),
+            body: m.body.clone(),
+            status: m.status.as_str().to_owned(),
+            error: m.error.clone(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactView {
+    pub id: String,
+    pub channel_id: String,
+    /// The address on the channel (a WhatsApp number).
+    pub address: String,
+    pub name: Option<String>,
+    pub language: Option<String>,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub messages_in: i64,
+    pub messages_out: i64,
+}
+
+impl From<&Contact> for ContactView {
+    fn from(c: &Contact) -> Self {
+        Self {
+            id: c.id.to_string(),
+            channel_id: c.channel_id.to_string(),
+            address: c.external_id.clone(),
+            name: c.profile_name.clone(),
+            language: c.language.as_ref().map(|l| l.as_str().to_owned()),
+            first_seen_at: c.first_seen_at,
+            last_seen_at: c.last_seen_at,
+            messages_in: c.messages_in,
+            messages_out: c.messages_out,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CategoryView {
+    pub id: String,
+    pub slug: String,
+    /// Names by language code.
+    pub names: std::collections::BTreeMap<String, String>,
+    pub keywords: Vec<String>,
+    pub default_priority: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CategoryList {
+    pub data: Vec<CategoryView>,
+}
+
+/// A channel, without its credentials.
+#[derive(Serialize, ToSchema)]
+pub struct ChannelView {
+    pub id: String,
+    /// whatsapp.
+    pub kind: String,
+    pub name: String,
+    pub phone_number_id: String,
+    /// Where Meta delivers this channel's webhooks (a path on this server).
+    pub webhook_path: String,
+    pub deployed_version_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChannelList {
+    pub data: Vec<ChannelView>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConversationParams {
+    /// bot, human or closed.
+    pub state: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffMessage {
+    /// Sent to the citizen as the organisation (at most 4096 characters).
+    pub body: String,
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::invalid("cursor", "is not a cursor from this list")
+}
+
+async fn conversation(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ombud_store::HandedOver, ApiError> {
+    caller.require(Scope::ConversationsRead)?;
+    let id: ConversationId = id
+        .parse()
+        .map_err(|_| ApiError::not_found("conversation"))?;
+    state
+        .store
+        .conversation(&caller.tenant.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))
+}
+
+/// The tenant's conversations, newest first.
+#[utoipa::path(get, path = "/conversations", tag = "conversations", params(ConversationParams),
+    responses((status = 200, body = Page<ConversationView>)),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn list_conversations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ConversationParams>,
+) -> Result<Json<Page<ConversationView>>, ApiError> {
+    caller.require(Scope::ConversationsRead)?;
+    let limit = limit(q.limit)?;
+    let wanted = q
+        .state
+        .as_deref()
+        .map(|s| {
+            ConversationState::parse(s)
+                .ok_or_else(|| ApiError::invalid("state", "must be bot, human or closed"))
+        })
+        .transpose()?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<ConversationId>().map_err(|_| bad_cursor()))
+        .transpose()?;
+    let rows = state
+        .store
+        .conversation_page(&caller.tenant.id, wanted, before.as_ref(), limit + 1)
+        .await?;
+    let page = Page::of(rows, limit, |c| c.id.to_string());
+    Ok(Json(Page {
+        data: page.data.iter().map(ConversationView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One conversation, with an ETag.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ConversationView, headers(("ETag" = String))), (status = 304, description = "Not modified")),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn get_conversation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let h = conversation(&state, &caller, &id).await?;
+    Ok(tagged(&headers, &ConversationView::from(&h.conversation)))
+}
+
+/// The conversation's messages, oldest first.
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path), PageParams),
+    responses((status = 200, body = Page<MessageView>)),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn list_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> Result<Json<Page<MessageView>>, ApiError> {
+    let h = conversation(&state, &caller, &id).await?;
+    let limit = limit(q.limit)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            let (micros, id) = c.split_once('.').ok_or_else(bad_cursor)?;
+            let at = micros
+                .parse::<i64>()
+                .ok()
+                .and_then(DateTime::from_timestamp_micros)
+                .ok_or_else(bad_cursor)?;
+            Ok::<_, ApiError>((at, id.parse::<MessageId>().map_err(|_| bad_cursor())?))
+        })
+        .transpose()?;
+    let rows = state
+        .store
+        .message_page(&caller.tenant.id, &h.conversation.id, after, limit + 1)
+        .await?;
+    let page = Page::of(rows, limit, |m| {
+        format!("{}.{}", m.created_at.timestamp_micros(), m.id)
+    });
+    Ok(Json(Page {
+        data: page.data.iter().map(MessageView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Sends a staff message into a conversation handed over to people, while
+/// WhatsApp's 24-hour window is open.
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations", request_body = StaffMessage,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = MessageView)),
+    security(("api_key" = ["conversations:write"]), ("session" = [])))]
+async fn send_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<StaffMessage>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::ConversationsWrite)?;
+    let h = conversation(&state, &caller, &id).await?;
+    let text = body.body.trim().to_owned();
+    if text.is_empty() {
+        return Err(ApiError::invalid("body", "write a message first"));
+    }
+    if text.chars().count() > MAX_REPLY {
+        return Err(ApiError::invalid(
+            "body",
+            "WhatsApp takes at most 4096 characters",
+        ));
+    }
+    if h.conversation.state != ConversationState::Human {
+        return Err(ApiError::invalid(
+            "conversation",
+            "the bot answers this conversation; staff write only into handed-over ones",
+        ));
+    }
+    let w = window(h.conversation.last_inbound_at, Utc::now());
+    if !w.open {
+        return Err(ApiError::invalid("body", format!("not sent: {}", w.text)));
+    }
+    let id = state
+        .store
+        .staff_reply(&caller.tenant.id, &h.conversation.id, &text)
+        .await?;
+    state.engine.wake_outbox();
+    state.engine.wake_webhooks();
+    // Queued in the outbox with this id; its status moves as WhatsApp reports.
+    let sent = MessageView {
+        id: id.to_string(),
+        conversation_id: h.conversation.id.to_string(),
+        direction: Direction::Outbound.as_str().to_owned(),
+        kind: MessageKind::Text.as_str().to_owned(),
+        body: text,
+        status: DeliveryStatus::Pending.as_str().to_owned(),
+        error: None,
+        created_at: Utc::now(),
+    };
+    Ok(created(
+        format!("/api/v1/conversations/{}/messages", h.conversation.id),
+        sent,
+    ))
+}
+
+/// The tenant's contacts, newest first.
+#[utoipa::path(get, path = "/contacts", tag = "contacts", params(PageParams),
+    responses((status = 200, body = Page<ContactView>)),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn list_contacts(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> Result<Json<Page<ContactView>>, ApiError> {
+    caller.require(Scope::ConversationsRead)?;
+    let limit = limit(q.limit)?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<ContactId>().map_err(|_| bad_cursor()))
+        .transpose()?;
+    let rows = state
+        .store
+        .contact_page(&caller.tenant.id, before.as_ref(), limit + 1)
+        .await?;
+    let page = Page::of(rows, limit, |c| c.id.to_string());
+    Ok(Json(Page {
+        data: page.data.iter().map(ContactView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One contact, with an ETag.
+#[utoipa::path(get, path = "/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ContactView, headers(("ETag" = String))), (status = 304, description = "Not modified")),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn get_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::ConversationsRead)?;
+    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let c = state
+        .store
+        .contact(&caller.tenant.id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("contact"))?;
+    Ok(tagged(&headers, &ContactView::from(&c)))
+}
+
+/// The tenant's complaint categories.
+#[utoipa::path(get, path = "/categories", tag = "categories",
+    responses((status = 200, body = CategoryList)),
+    security(("api_key" = ["complaints:read"]), ("session" = [])))]
+async fn list_categories(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<CategoryList>, ApiError> {
+    caller.require(Scope::ComplaintsRead)?;
+    let all = state.store.categories(&caller.tenant.id).await?;
+    Ok(Json(CategoryList {
+        data: all
+            .iter()
+            .map(|c| CategoryView {
+                id: c.id.to_string(),
+                slug: c.slug.clone(),
+                names: c.names.clone(),
+                keywords: c.keywords.clone(),
+                default_priority: c.default_priority.as_str().to_owned(),
+            })
+            .collect(),
+    }))
+}
+
+/// The tenant's channels, without credentials.
+#[utoipa::path(get, path = "/channels", tag = "channels",
+    responses((status = 200, body = ChannelList)),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn list_channels(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ChannelList>, ApiError> {
+    caller.require(Scope::ConversationsRead)?;
+    let all = state.store.channels(&caller.tenant.id).await?;
+    Ok(Json(ChannelList {
+        data: all
+            .iter()
+            .map(|c| ChannelView {
+                id: c.id.to_string(),
+                kind: c.kind.as_str().to_owned(),
+                name: c.name.clone(),
+                phone_number_id: c.whatsapp.phone_number_id.clone(),
+                webhook_path: c.webhook_path(),
+                deployed_version_id: c.deployed_version.as_ref().map(|v| v.to_string()),
+                created_at: c.created_at,
+            })
+            .collect(),
+    }))
+}

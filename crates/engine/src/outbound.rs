@@ -18,9 +18,7 @@ pub struct OutboundPolicy {
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OutboundError {
-    #[error(
-        "{host} is {address}, {why}; the operator can allow its range in outbound.allow_cidrs"
-    )]
+    #[error("{} {why}; the operator can allow its range in outbound.allow_cidrs", named(.host, .address))]
     Blocked {
         host: String,
         address: IpAddr,
@@ -30,6 +28,16 @@ pub enum OutboundError {
     Unresolved { host: String, reason: String },
     #[error("not a usable URL: {0}")]
     BadUrl(String),
+}
+
+/// "10.0.0.1 is", or "intranet.local is 10.0.0.1,".
+fn named(host: &str, address: &IpAddr) -> String {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare == address.to_string() {
+        format!("{host} is")
+    } else {
+        format!("{host} is {address},")
+    }
 }
 
 impl OutboundPolicy {

@@ -714,3 +714,104 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
     }
     app.stop().await;
 }
+
+/// Schemathesis (PyPI) generates requests from /openapi.json, valid and not,
+/// with a key that has every scope: no answer may be a server error, break
+/// its schema, or carry a status the document does not list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    crate::work::street_light(&app, &t, &graph, "919800000001").await;
+    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let receiver = crate::webhooks::Receiver::start();
+    let (endpoint, _) = crate::webhooks::endpoint(&app, &key, json!({"url": receiver.url()})).await;
+    let test = app
+        .api(Method::POST, &format!("/webhooks/{endpoint}/test"), &key)
+        .send()
+        .await
+        .unwrap();
+    let (_, test) = body(test).await;
+    let c = app
+        .store
+        .complaints(&t.tenant.id, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    // Real ids for the path parameters, so that requests reach past the 404.
+    let ids = [
+        ("^/complaints/\\{id\\}", "id", c.id.to_string()),
+        (
+            "^/conversations/\\{id\\}",
+            "id",
+            c.conversation_id.clone().unwrap().to_string(),
+        ),
+        (
+            "^/contacts/\\{id\\}",
+            "id",
+            c.contact_id.clone().unwrap().to_string(),
+        ),
+        ("^/webhooks/\\{id\\}", "id", endpoint.clone()),
+        (
+            "\\{event_id\\}",
+            "event_id",
+            test["event_id"].as_str().unwrap().to_owned(),
+        ),
+    ];
+    let mut config = String::new();
+    for (path, name, value) in ids {
+        config.push_str(&format!(
+            "[[operations]]\ninclude-path-regex = '{path}'\nparameters = {{ \"path.{name}\" = \"{value}\" }}\n\n"
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("schemathesis.toml");
+    std::fs::write(&config_file, &config).unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let tool = format!("{root}/.venv/bin/schemathesis");
+    assert!(
+        std::path::Path::new(&tool).exists(),
+        "{tool} is missing: scripts/test installs it (deploy/tests/requirements.txt)"
+    );
+    let seed = std::env::var("OMBUD_TEST_SCHEMATHESIS_SEED").unwrap_or_else(|_| "4711".into());
+    let url = app.url("/openapi.json");
+    let auth = format!("Authorization: Bearer {key}");
+    let seed2 = seed.clone();
+    let run = move || {
+        std::process::Command::new(tool)
+        .args([
+            "--config-file",
+            config_file.to_str().unwrap(),
+            "run",
+            &url,
+            "--checks",
+            "not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance",
+            "--header",
+            &auth,
+            "--max-examples",
+            "25",
+            "--seed",
+            &seed2,
+            "--phases",
+            "examples,coverage,fuzzing",
+            "--workers",
+            "2",
+            "--no-color",
+            "--request-timeout",
+            "10",
+        ])
+        .env("SCHEMATHESIS_TELEMETRY", "false")
+        .output()
+        .expect("schemathesis runs")
+    };
+    let out = tokio::task::spawn_blocking(run).await.unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(
+        out.status.success(),
+        "schemathesis found problems (seed {seed}):\n{report}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.stop().await;
+}

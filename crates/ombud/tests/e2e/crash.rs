@@ -16,14 +16,14 @@ const SECRET: &str = "crash-app-secret";
 const PHONE: &str = "5550001";
 const CONTACTS: usize = 50;
 
-fn cli(db: &TestDb, args: &[&str]) -> Value {
+pub(crate) fn cli(db: &TestDb, args: &[&str]) -> Value {
     let (code, json, stderr) = run_cli(db, args);
     assert_eq!(code, 0, "{stderr}");
     json
 }
 
 /// The server process, killed if the test ends early so no server outlives it.
-struct Server(Child);
+pub(crate) struct Server(pub Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -33,6 +33,11 @@ impl Drop for Server {
 }
 
 fn serve(db: &TestDb, port: u16) -> Server {
+    serve_with(db, port, &[])
+}
+
+/// `ombud serve` on `port` with the test's database, and `env` on top.
+pub(crate) fn serve_with(db: &TestDb, port: u16, env: &[(&str, &str)]) -> Server {
     let dir = db.dir.path();
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -53,6 +58,7 @@ fn serve(db: &TestDb, port: u16) -> Server {
         .env("OMBUD_OUTBOX__BACKOFF_MAX_MS", "500")
         .env("OMBUD_AGENTS__RETRY_BASE_MS", "50")
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -60,7 +66,7 @@ fn serve(db: &TestDb, port: u16) -> Server {
         .expect("spawn ombud serve")
 }
 
-async fn wait_ready(http: &reqwest::Client, base: &str) {
+pub(crate) async fn wait_ready(http: &reqwest::Client, base: &str) {
     let ok = wait_until(Duration::from_secs(15), || async {
         matches!(http.get(format!("{base}/health/ready")).send().await, Ok(r) if r.status() == 200)
     })

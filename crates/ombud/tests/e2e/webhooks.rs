@@ -605,3 +605,114 @@ async fn kill_9_mid_burst_delivers_every_event_at_least_once() {
         .unwrap();
     assert!(server.0.wait().unwrap().success());
 }
+
+/// Admins manage keys and endpoints in the dashboard: the key is shown once
+/// and works; the endpoint's secret verifies; an endpoint Ombud disabled is
+/// announced on the complaint list; others cannot reach the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_keys_and_endpoints_in_the_dashboard_and_see_disabled_ones() {
+    use crate::staff::{location, member, Staff};
+    use ombud_core::Role;
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    member(&app, "admin@pune.example", &t.tenant.id, Role::Admin).await;
+    member(&app, "staff@pune.example", &t.tenant.id, Role::Staff).await;
+    let admin = Staff::login(&app, "admin@pune.example").await;
+
+    let res = admin
+        .submit(
+            "/app/developers/keys",
+            &[
+                ("name", "erp"),
+                ("scope", "complaints:read"),
+                ("scope", "webhooks:manage"),
+                ("expires_in_days", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    let key = regex::Regex::new(r"ombud_[0-9a-zA-Z]{8}_[0-9a-zA-Z]{40}")
+        .unwrap()
+        .find(&page)
+        .expect("the key is shown")
+        .as_str()
+        .to_owned();
+    let again = admin.get("/app/developers").await.text().await.unwrap();
+    assert!(!again.contains(&key), "shown once");
+    assert!(again.contains(&key[..14]), "its prefix is listed");
+    let me: Value = app
+        .api(Method::GET, "/me", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["scopes"], json!(["complaints:read", "webhooks:manage"]));
+    // A bad form names the field.
+    let res = admin.submit("/app/developers/keys", &[("name", "")]).await;
+    assert_eq!(res.status(), 422);
+
+    // An endpoint: its page shows the secret, which signs what the receiver gets.
+    let receiver = Receiver::start();
+    let res = admin
+        .submit(
+            "/app/developers/webhooks",
+            &[("url", &receiver.url()), ("event_type", "webhook.test")],
+        )
+        .await;
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
+    let to = location(&res);
+    let page = admin.get(&to).await.text().await.unwrap();
+    let secret = regex::Regex::new(r"whsec_[A-Za-z0-9+/=]+")
+        .unwrap()
+        .find(&page)
+        .unwrap()
+        .as_str()
+        .to_owned();
+    receiver
+        .control(json!({"secrets": [secret], "status": 410}))
+        .await;
+    let endpoint_path = to.split('?').next().unwrap().to_owned();
+    let res = admin.submit(&format!("{endpoint_path}/test"), &[]).await;
+    assert_eq!(res.status(), 303);
+    let log = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(log[0]["verified"], true);
+    // 410 disabled it: admins see it on the complaint list.
+    let told = wait_until(Duration::from_secs(5), || async {
+        admin
+            .get("/app/complaints")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("was disabled after failing")
+    })
+    .await;
+    assert!(told, "no banner");
+    let page = admin.get(&endpoint_path).await.text().await.unwrap();
+    assert!(page.contains("410"), "the reason is on its page");
+    // Enabled again, the banner goes.
+    receiver.control(json!({"status": null})).await;
+    assert_eq!(
+        admin
+            .submit(&format!("{endpoint_path}/enable"), &[])
+            .await
+            .status(),
+        303
+    );
+    assert!(!admin
+        .get("/app/complaints")
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("was disabled"));
+    // Staff do not manage developers' things.
+    let staff = Staff::login(&app, "staff@pune.example").await;
+    assert_eq!(staff.get("/app/developers").await.status(), 403);
+    assert_eq!(staff.get(&endpoint_path).await.status(), 403);
+    app.stop().await;
+}

@@ -15,7 +15,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 

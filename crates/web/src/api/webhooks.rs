@@ -246,6 +246,38 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<WebhookEndp
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
 
+/// Checks what an endpoint is asked to be and stores it (the API and the
+/// dashboard make endpoints the same way).
+pub(crate) async fn new_endpoint(
+    state: &AppState,
+    tenant: &ombud_core::TenantId,
+    url: &str,
+    description_given: Option<String>,
+    types: Option<Vec<String>>,
+    enabled: bool,
+    ordered: bool,
+) -> Result<WebhookEndpoint, ApiError> {
+    let url = checked_url(state, url).await?;
+    let now = ombud_store::stored_now();
+    let endpoint = WebhookEndpoint {
+        id: WebhookEndpointId::new(),
+        tenant_id: tenant.clone(),
+        url,
+        description: description(description_given)?.unwrap_or_default(),
+        event_types: event_types(types)?.unwrap_or_default(),
+        enabled,
+        ordered,
+        secret: webhook::new_secret(),
+        previous_secret: None,
+        disabled_reason: None,
+        failing_since: None,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_webhook_endpoint(&endpoint).await?;
+    Ok(endpoint)
+}
+
 /// Checks a URL's form and where it points.
 async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     let url = webhook::validate_url(raw).map_err(|v| ApiError::invalid(&v.field, v.reason))?;
@@ -299,24 +331,16 @@ async fn create_endpoint(
     ApiJson(body): ApiJson<NewEndpoint>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::WebhooksManage)?;
-    let url = checked_url(&state, &body.url).await?;
-    let now = ombud_store::stored_now();
-    let endpoint = WebhookEndpoint {
-        id: WebhookEndpointId::new(),
-        tenant_id: caller.tenant.id.clone(),
-        url,
-        description: description(body.description)?.unwrap_or_default(),
-        event_types: event_types(body.event_types)?.unwrap_or_default(),
-        enabled: body.enabled.unwrap_or(true),
-        ordered: body.ordered.unwrap_or(true),
-        secret: webhook::new_secret(),
-        previous_secret: None,
-        disabled_reason: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.create_webhook_endpoint(&endpoint).await?;
+    let endpoint = new_endpoint(
+        &state,
+        &caller.tenant.id,
+        &body.url,
+        body.description,
+        body.event_types,
+        body.enabled.unwrap_or(true),
+        body.ordered.unwrap_or(true),
+    )
+    .await?;
     Ok(created(
         format!("/api/v1/webhooks/{}", endpoint.id),
         CreatedEndpoint {

@@ -56,6 +56,8 @@ struct ListPage {
     members: Vec<(String, String)>,
     /// Steps of the setup guide an admin has yet to do.
     setup_left: usize,
+    /// Webhook endpoints Ombud disabled, with why (admins only).
+    webhook_alerts: Vec<String>,
 }
 
 pub fn local(tenant: &Tenant, at: DateTime<Utc>) -> String {
@@ -140,6 +142,7 @@ pub async fn list(
             .collect();
     }
     let setup_left = super::welcome::steps_left(&state, &current).await?;
+    let webhook_alerts = super::developers::alerts(&state, &current).await?;
     let first_page = query
         .after
         .is_some()
@@ -172,6 +175,7 @@ pub async fn list(
                 .collect(),
             members: member_options(&members),
             setup_left,
+            webhook_alerts,
         },
     ))
 }

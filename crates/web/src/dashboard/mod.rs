@@ -12,6 +12,7 @@ mod assets;
 mod bulk;
 mod charts;
 mod complaints;
+mod developers;
 mod filters;
 pub(crate) mod inbox;
 mod join;
@@ -116,6 +117,28 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             post(settings::edit_category),
         )
         .route("/app/settings/channels", post(settings::add_channel))
+        .route("/app/developers", get(developers::show))
+        .route("/app/developers/keys", post(developers::create_key))
+        .route(
+            "/app/developers/keys/{id}/revoke",
+            post(developers::revoke_key),
+        )
+        .route(
+            "/app/developers/webhooks",
+            post(developers::create_endpoint),
+        )
+        .route(
+            "/app/developers/webhooks/{id}",
+            get(developers::show_endpoint),
+        )
+        .route(
+            "/app/developers/webhooks/{id}/{action}",
+            post(developers::endpoint_action),
+        )
+        .route(
+            "/app/developers/webhooks/{id}/deliveries/{event}/replay",
+            post(developers::replay_delivery),
+        )
         .route("/app/welcome", get(welcome::page))
         .route("/app/welcome/{step}", post(welcome::mark))
         .route("/app/static/{file}", get(assets::serve))

@@ -23,7 +23,7 @@ use ombud_store::{
 use crate::app::{open_store, App, AppOptions};
 use crate::Config;
 
-const SLUG: &str = "bench";
+pub(crate) const SLUG: &str = "bench";
 const EMAIL: &str = "bench@bench.example";
 const PASSWORD: &str = "bench password 123";
 
@@ -209,7 +209,7 @@ pub async fn dashboard(args: DashboardBenchArgs, base: Config) -> anyhow::Result
 /// Seeds the tenant unless it is there with enough complaints; then spreads
 /// statuses and assignees so that filters have something to find. Returns the
 /// seconds seeding took (0 when reused).
-async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Result<f64> {
+pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Result<f64> {
     let slug = TenantSlug::parse(SLUG)?;
     let tenant = match store.tenant_by_slug(&slug).await? {
         Some(t) => t,

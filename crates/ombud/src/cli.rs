@@ -31,6 +31,10 @@ pub struct Cli {
 pub enum BenchCommand {
     /// The complaint list's pages at scale, over HTTP, on a seeded tenant.
     Dashboard(crate::bench::DashboardBenchArgs),
+    /// Webhook deliveries per second to a local receiver.
+    Webhooks(crate::bench_api::WebhookBenchArgs),
+    /// The API's complaint list under wrk at scale (p50/p90/p99).
+    Api(crate::bench_api::ApiBenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -329,6 +333,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::LoadtestHello { listen } => crate::loadtest::serve_hello(&listen).await,
+        Command::Bench(BenchCommand::Webhooks(args)) => {
+            crate::bench_api::webhooks(args, config).await
+        }
+        Command::Bench(BenchCommand::Api(args)) => crate::bench_api::api(args, config).await,
         Command::Bench(BenchCommand::Dashboard(args)) => {
             crate::bench::dashboard(args, config).await
         }

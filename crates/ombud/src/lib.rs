@@ -3,6 +3,7 @@
 mod accounts;
 pub mod app;
 mod bench;
+mod bench_api;
 pub mod cli;
 pub mod config;
 mod demo;

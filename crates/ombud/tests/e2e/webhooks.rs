@@ -716,3 +716,26 @@ async fn admins_manage_keys_and_endpoints_in_the_dashboard_and_see_disabled_ones
     assert_eq!(staff.get(&endpoint_path).await.status(), 403);
     app.stop().await;
 }
+
+/// The benchmark command runs and reports both modes (its figures are in
+/// docs/performance.md; here only that it works).
+#[test]
+fn the_webhook_benchmark_runs() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ombud"))
+        .args([
+            "bench", "webhooks", "--events", "40", "--runs", "1", "--json",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rates: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rates.len(), 2);
+    for r in rates {
+        assert!(r["median"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}

@@ -204,6 +204,21 @@ async fn a_key_reads_and_changes_complaints_under_the_dashboards_rules() {
             .unwrap()
             .len()
     );
+    // The agent runs that answered it.
+    let (status, runs) = body(
+        app.api(
+            Method::GET,
+            &format!("/conversations/{conv}/executions"),
+            &key,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{runs}");
+    assert!(!runs["data"].as_array().unwrap().is_empty());
+    assert_eq!(runs["data"][0]["status"], "ok");
     // Staff write only into handed-over conversations.
     let (status, e) = body(
         app.api(

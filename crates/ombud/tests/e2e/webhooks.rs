@@ -739,3 +739,95 @@ fn the_webhook_benchmark_runs() {
         assert!(r["median"].as_f64().unwrap() > 0.0, "{r}");
     }
 }
+
+/// After a rotation both secrets sign for a day: a receiver that still has
+/// only the old one verifies, and so does one with only the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_secret_and_the_old_one_both_verify_for_a_day() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app.api_key(&t.tenant.id, &[Scope::WebhooksManage]).await;
+    let receiver = Receiver::start();
+    let (id, old) = endpoint(
+        &app,
+        &key,
+        json!({"url": receiver.url(), "event_types": ["webhook.test"]}),
+    )
+    .await;
+    let res = app
+        .api(Method::POST, &format!("/webhooks/{id}/rotate-secret"), &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let rotated: Value = res.json().await.unwrap();
+    let new = rotated["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    assert_eq!(rotated["previous_secret"], old.as_str());
+    assert!(rotated["previous_secret_expires_at"].is_string());
+
+    receiver.control(json!({"secrets": [old]})).await;
+    app.api(Method::POST, &format!("/webhooks/{id}/test"), &key)
+        .send()
+        .await
+        .unwrap();
+    let log = receiver.wait_for(1, Duration::from_secs(5)).await;
+    assert_eq!(
+        log[0]["verified"], true,
+        "the old secret still verifies: {:#}",
+        log[0]
+    );
+    assert_eq!(log[0]["signature"].as_str().unwrap().split(' ').count(), 2);
+    receiver.control(json!({"secrets": [new]})).await;
+    app.api(Method::POST, &format!("/webhooks/{id}/test"), &key)
+        .send()
+        .await
+        .unwrap();
+    let log = receiver.wait_for(2, Duration::from_secs(5)).await;
+    assert_eq!(log[1]["verified"], true, "the new one too");
+    app.stop().await;
+}
+
+/// /docs is served from the binary: the page and its script, no CDN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_works_offline() {
+    let app = TestApp::spawn().await;
+    let page = app.http.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(
+        !html.contains("unpkg.com") && !html.contains("cdn."),
+        "nothing from a CDN"
+    );
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
+        let res = app.http.get(app.url(asset)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{asset}");
+    }
+    let init = app
+        .http
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(init.contains("/openapi.json"), "{init}");
+    let spec: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    app.stop().await;
+}

@@ -11,6 +11,7 @@
 pub mod auth;
 mod complaints;
 mod directory;
+mod executions;
 pub mod extract;
 mod idempotency;
 mod keys;
@@ -178,6 +179,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(keys::router())
         .merge(complaints::router())
         .merge(directory::router())
+        .merge(executions::router())
         .merge(webhooks::router())
         .split_for_parts();
     // After the paths are in: the answers every operation shares.

@@ -118,7 +118,7 @@ impl Engine {
                 self.wake_outbox();
             }
         }
-        self.wake_webhooks();
+        self.events_written();
         Ok(report)
     }
 }

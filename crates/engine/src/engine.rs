@@ -150,7 +150,7 @@ impl Engine {
         batch: InboundBatch,
     ) -> StoreResult<IngestOutcome> {
         let outcome = self.store.ingest(channel, batch, self.clock.now()).await?;
-        self.wake_webhooks();
+        self.events_written();
         for key in &outcome.due {
             self.queue.enqueue(key.clone());
         }
@@ -198,7 +198,7 @@ impl Engine {
         let (retry_after, failed) = match self.runner.run(&key, attempt).await {
             RunResult::Done(sends) => {
                 self.clear_attempts(&key);
-                self.wake_webhooks();
+                self.events_written();
                 if !sends.claimed.is_empty() {
                     let outbox = self.outbox.clone();
                     self.sends
@@ -255,9 +255,18 @@ impl Engine {
         self.outbox_wake.notify_one();
     }
 
-    /// Tells the webhook dispatcher that new deliveries are waiting (it also polls).
+    /// Tells the webhook dispatcher that new deliveries are waiting (it also
+    /// polls): after endpoints change, or a test event or replay.
     pub fn wake_webhooks(&self) {
         self.webhook_wake.notify_one();
+    }
+
+    /// After a change that wrote domain events: wakes the dispatcher if any
+    /// endpoint may take them (waking it costs a claim, a write).
+    pub fn events_written(&self) {
+        if self.webhooks.active() {
+            self.webhook_wake.notify_one();
+        }
     }
 
     /// The guard for URLs tenants give (webhook receivers, LLM endpoints).

@@ -6,6 +6,7 @@
 //! receiver's `Retry-After`) and then marked failed. Redirects are not
 //! followed, and every connection goes through the outbound guard.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ pub struct WebhookDispatcher {
     config: WebhookConfig,
     wake: Arc<Notify>,
     permits: Arc<Semaphore>,
+    /// Whether any endpoint is enabled, as of the last idle look. While none
+    /// is, events need not wake the dispatcher (a claim is a write).
+    active: AtomicBool,
 }
 
 impl WebhookDispatcher {
@@ -56,7 +60,13 @@ impl WebhookDispatcher {
             config,
             wake,
             permits,
+            active: AtomicBool::new(true),
         }
+    }
+
+    /// Whether new events may have deliveries to make.
+    pub fn active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
     }
 
     /// Runs until `stop` fires; sends in flight are tracked by `tracker`.
@@ -93,6 +103,10 @@ impl WebhookDispatcher {
             };
             if claimed.is_empty() {
                 drop(reserved);
+                match self.store.any_enabled_endpoint().await {
+                    Ok(any) => self.active.store(any, Ordering::Relaxed),
+                    Err(e) => tracing::warn!(error = %e, "could not look for webhook endpoints"),
+                }
                 let wait = match self.store.next_webhook_due().await {
                     Ok(Some(at)) => (at - now).to_std().unwrap_or_default(),
                     _ => self.config.poll_interval,

@@ -517,6 +517,9 @@ pub trait WebhookStore: Send + Sync {
     async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
     /// When the next pending delivery falls due, if any.
     async fn next_webhook_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Whether any tenant has an enabled endpoint (unscoped: the dispatcher
+    /// stays quiet when none has).
+    async fn any_enabled_endpoint(&self) -> StoreResult<bool>;
     /// An endpoint's deliveries, newest first, before the delivery `before`.
     async fn webhook_deliveries(
         &self,

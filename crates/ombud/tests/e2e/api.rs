@@ -285,6 +285,42 @@ async fn a_key_reads_and_changes_complaints_under_the_dashboards_rules() {
     )
     .await;
     assert_eq!(status, 415);
+    // NUL characters (which PostgreSQL cannot store) are refused by name,
+    // in the API and on the dashboard's list.
+    let (status, e) = body(
+        app.api(Method::GET, "/complaints?q=a%00b", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("q")),
+        "{e}"
+    );
+    let (status, e) = body(
+        app.api(Method::POST, "/complaints", &key)
+            .json(&json!({"description": "a\u{0}b"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, e["error"]["fields"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("description")),
+        "{e}"
+    );
+    crate::staff::member(&app, "viewer@pune.example", &t.tenant.id, Role::Viewer).await;
+    let viewer = Staff::login(&app, "viewer@pune.example").await;
+    let res = viewer.get("/app/complaints?q=a%00b&area=x%00").await;
+    assert_eq!(res.status(), 400);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("must not contain NUL characters"));
     app.stop().await;
 }
 

@@ -291,3 +291,31 @@ async fn head_only_post(
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (status, body)
 }
+
+/// A dashboard form with a NUL character (PostgreSQL cannot store one) is
+/// refused with the field named, never a server error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_with_a_nul_character_is_refused_by_name() {
+    use crate::staff::{member, Staff};
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    member(
+        &app,
+        "admin@pune.example",
+        &t.tenant.id,
+        ombud_core::Role::Admin,
+    )
+    .await;
+    let admin = Staff::login(&app, "admin@pune.example").await;
+    let res = admin
+        .submit("/app/developers/keys", &[("name", "a\0b")])
+        .await;
+    assert_eq!(res.status(), 400);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("contains a NUL character"));
+    app.stop().await;
+}

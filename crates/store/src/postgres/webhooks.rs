@@ -369,6 +369,14 @@ impl WebhookStore for PgStore {
         Ok(next)
     }
 
+    async fn any_enabled_endpoint(&self) -> StoreResult<bool> {
+        let any: bool =
+            sqlx::query_scalar("select exists (select 1 from webhook_endpoints where enabled)")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(any)
+    }
+
     async fn webhook_deliveries(
         &self,
         tenant: &TenantId,

@@ -340,6 +340,17 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
+    async fn any_enabled_endpoint(&self) -> StoreResult<bool> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "select exists (select 1 from webhook_endpoints where enabled = 1)",
+                )?
+                .query_row([], |r| r.get::<_, bool>(0))?)
+        })
+        .await
+    }
+
     async fn webhook_deliveries(
         &self,
         tenant: &TenantId,

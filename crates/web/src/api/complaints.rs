@@ -430,7 +430,7 @@ async fn create_complaint(
             },
         )
         .await?;
-    state.engine.wake_webhooks();
+    state.engine.events_written();
     Ok(created(
         format!("/api/v1/complaints/{}", complaint.id),
         ComplaintView::from(&complaint),

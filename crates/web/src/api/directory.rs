@@ -324,7 +324,7 @@ async fn send_message(
         .staff_reply(&caller.tenant.id, &h.conversation.id, &text)
         .await?;
     state.engine.wake_outbox();
-    state.engine.wake_webhooks();
+    state.engine.events_written();
     // Queued in the outbox with this id; its status moves as WhatsApp reports.
     let sent = MessageView {
         id: id.to_string(),

@@ -62,7 +62,42 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     };
     de.end().map_err(|e| malformed(&e))?;
+    // PostgreSQL cannot store U+0000 in text, and no field needs it.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        let tree: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+        if let Some(field) = nul_path(&tree, String::new()) {
+            let field = if field.is_empty() {
+                "body".into()
+            } else {
+                field
+            };
+            return Err(ApiError::invalid(&field, "must not contain NUL characters"));
+        }
+    }
     Ok(value)
+}
+
+/// Where in `v` a string holds U+0000, as `a.b[2]`-style path.
+fn nul_path(v: &serde_json::Value, at: String) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| nul_path(x, format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                return Some(here);
+            }
+            nul_path(x, here)
+        }),
+        _ => None,
+    }
 }
 
 fn malformed(e: &serde_json::Error) -> ApiError {
@@ -86,6 +121,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
+        if let Some((k, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(ApiError::invalid(
+                &k.replace('\0', ""),
+                "must not contain NUL characters",
+            ));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize::<_, T>(de)
             .map(ApiQuery)
@@ -230,6 +273,23 @@ mod tests {
         );
         let e = parse_json::<Body>(br#"{"url": "x"} trailing"#).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn nul_characters_are_refused_with_the_field_named() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Outer {
+            filter: Inner,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Inner {
+            q: Vec<String>,
+        }
+        let e = parse_json::<Outer>(br#"{"filter": {"q": ["ok", "a\u0000b"]}}"#).unwrap_err();
+        assert_eq!(e.fields[0].field, "filter.q[1]");
+        assert!(parse_json::<Outer>(br#"{"filter": {"q": ["a\\u0000 is text"]}}"#).is_ok());
     }
 
     #[test]

@@ -275,6 +275,8 @@ pub(crate) async fn new_endpoint(
         updated_at: now,
     };
     state.store.create_webhook_endpoint(&endpoint).await?;
+    // The dispatcher looks again for enabled endpoints.
+    state.engine.wake_webhooks();
     Ok(endpoint)
 }
 

@@ -44,6 +44,10 @@ impl ListQuery {
                 "category" => q.category = value.to_owned(),
                 "priority" => q.priority = value.to_owned(),
                 "assignee" => q.assignee = value.to_owned(),
+                "area" | "q" if value.contains('\0') => {
+                    let field = if key == "area" { "area" } else { "q" };
+                    errors.add(field, "must not contain NUL characters");
+                }
                 "area" => q.area = value.chars().take(MAX_TEXT).collect(),
                 "from" => q.from = value.to_owned(),
                 "to" => q.to = value.to_owned(),

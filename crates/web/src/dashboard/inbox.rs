@@ -231,7 +231,7 @@ pub async fn reply(
         return page(&state, &current, h, form.body, errors, status).await;
     }
     state.engine.wake_outbox();
-    state.engine.wake_webhooks();
+    state.engine.events_written();
     Ok(Redirect::to(&format!("/app/inbox/{}", h.conversation.id)).into_response())
 }
 

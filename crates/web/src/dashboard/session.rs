@@ -285,6 +285,12 @@ async fn check_csrf(request: Request, expected: &str, max: usize) -> Result<Requ
             format!("the form is larger than {max} bytes, or could not be read"),
         )
     })?;
+    // PostgreSQL cannot store U+0000 in text, and no form needs it.
+    if let Some((field, _)) = form_urlencoded::parse(&bytes).find(|(_, v)| v.contains('\0')) {
+        return Err(PageError::bad_request(format!(
+            "the field {field:?} contains a NUL character; remove it and try again"
+        )));
+    }
     let given = form_urlencoded::parse(&bytes)
         .find(|(k, _)| k == CSRF_FIELD)
         .map(|(_, v)| v.into_owned());

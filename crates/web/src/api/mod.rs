@@ -9,6 +9,7 @@
 //! simply not found (404).
 
 pub mod auth;
+mod complaint_types;
 mod complaints;
 mod directory;
 mod executions;
@@ -16,6 +17,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
+mod webhook_types;
 pub(crate) mod webhooks;
 
 use std::sync::Arc;

@@ -1,0 +1,287 @@
+//! What the complaint routes read and write: the complaint as JSON, the
+//! list's filter, and the changes an update or a bulk change asks for.
+
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use ombud_store::{AssigneeFilter, ComplaintChange, ComplaintFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ApiError;
+
+const MAX_TEXT: usize = 200;
+
+/// A complaint.
+#[derive(Serialize, ToSchema)]
+pub struct ComplaintView {
+    pub id: String,
+    #[schema(example = "PUNE-20261123-0001")]
+    pub number: String,
+    /// new, acknowledged, in_progress, on_hold, escalated, resolved, closed, rejected.
+    pub status: String,
+    /// low, normal, high, urgent.
+    pub priority: String,
+    pub category_id: Option<String>,
+    pub description: String,
+    pub location: Option<String>,
+    pub area: Option<String>,
+    pub assignee_id: Option<String>,
+    pub language: String,
+    /// text, voice, api, staff.
+    pub source: String,
+    pub contact_id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub channel_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Complaint> for ComplaintView {
+    fn from(c: &Complaint) -> Self {
+        let s = |x: Option<&dyn std::fmt::Display>| x.map(|v| v.to_string());
+        Self {
+            id: c.id.to_string(),
+            number: c.number.as_str().to_owned(),
+            status: c.status.as_str().to_owned(),
+            priority: c.priority.as_str().to_owned(),
+            category_id: s(c.category_id.as_ref().map(|v| v as _)),
+            description: c.description.clone(),
+            location: c.location.clone(),
+            area: c.area.clone(),
+            assignee_id: s(c.assignee_id.as_ref().map(|v| v as _)),
+            language: c.language.as_str().to_owned(),
+            source: c.source.as_str().to_owned(),
+            contact_id: s(c.contact_id.as_ref().map(|v| v as _)),
+            conversation_id: s(c.conversation_id.as_ref().map(|v| v as _)),
+            channel_id: s(c.channel_id.as_ref().map(|v| v as _)),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Statuses, comma-separated (any of them).
+    pub status: Option<String>,
+    pub category_id: Option<String>,
+    pub priority: Option<String>,
+    /// A member's user id, or `none` for unassigned.
+    pub assignee: Option<String>,
+    pub area: Option<String>,
+    /// Created at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before this time.
+    pub created_before: Option<DateTime<Utc>>,
+    /// Part of the number, description, location, or the contact's name or number.
+    pub q: Option<String>,
+    /// `newest` (default) or `oldest`.
+    pub sort: Option<String>,
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// The filter both the list and the bulk change take.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FilterBody {
+    #[serde(default)]
+    pub status: Option<Vec<String>>,
+    #[serde(default)]
+    pub category_id: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// A member's user id, or `none`.
+    #[serde(default)]
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub area: Option<String>,
+    #[serde(default)]
+    pub created_from: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub created_before: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub q: Option<String>,
+}
+
+impl FilterBody {
+    pub(super) fn filter(self) -> Result<ComplaintFilter, ApiError> {
+        let bad = |v: ValidationError, field: &str| ApiError::invalid(field, v.reason);
+        let statuses = self
+            .status
+            .unwrap_or_default()
+            .iter()
+            .map(|s| ComplaintStatus::parse(s.trim()).map_err(|v| bad(v, "status")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let text = |field: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
+            match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
+                Some(s) if s.chars().count() > MAX_TEXT => {
+                    Err(ApiError::invalid(field, "at most 200 characters"))
+                }
+                other => Ok(other),
+            }
+        };
+        Ok(ComplaintFilter {
+            statuses,
+            category: self
+                .category_id
+                .map(|c| c.parse().map_err(|v| bad(v, "category_id")))
+                .transpose()?,
+            priority: self
+                .priority
+                .map(|p| Priority::parse(&p).map_err(|v| bad(v, "priority")))
+                .transpose()?,
+            assignee: match self.assignee.as_deref() {
+                None => None,
+                Some("none") => Some(AssigneeFilter::Nobody),
+                Some(id) => Some(AssigneeFilter::Member(
+                    id.parse().map_err(|v| bad(v, "assignee"))?,
+                )),
+            },
+            area: text("area", self.area)?,
+            created_from: self.created_from,
+            created_before: self.created_before,
+            text: text("q", self.q)?,
+        })
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewComplaintBody {
+    pub description: String,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub category_id: Option<String>,
+    /// Default: the category's default priority, else normal.
+    #[serde(default)]
+    pub priority: Option<String>,
+    /// The contact it is filed for (their channel and conversation are linked).
+    #[serde(default)]
+    pub contact_id: Option<String>,
+    /// en, hi or mr; default the contact's, else the tenant's.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// Changes; absent fields stay as they are. `null` clears category,
+/// assignee and area.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintUpdate {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub priority: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub category_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub assignee_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub area: Option<Option<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    /// Internal: never sent to the citizen.
+    pub note: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    /// Which complaints: every one matching (across all pages).
+    pub filter: FilterBody,
+    /// One change for each of them.
+    pub change: ComplaintUpdate,
+}
+
+/// What a bulk change did.
+#[derive(Serialize, ToSchema)]
+pub struct BulkReport {
+    pub changed: u64,
+    pub skipped: Vec<SkippedView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SkippedView {
+    pub id: String,
+    pub number: Option<String>,
+    pub reason: String,
+}
+
+/// One line of a complaint's history.
+#[derive(Serialize, ToSchema)]
+pub struct EventView {
+    /// `contact:<id>`, `user:<id>`, `api:<key id>`, `agent`, `system`.
+    pub actor: String,
+    /// created, status_changed, priority_changed, assigned, note, …
+    pub action: String,
+    pub from_value: Option<String>,
+    pub to_value: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventList {
+    pub data: Vec<EventView>,
+}
+
+/// A field that is present, even as `null` (then `Some(None)`).
+pub(super) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// The changes an update asks for, checked, in a fixed order.
+pub(super) fn changes(body: ComplaintUpdate) -> Result<Vec<ComplaintChange>, ApiError> {
+    let mut out = Vec::new();
+    if let Some(s) = body.status {
+        out.push(ComplaintChange::Status(
+            ComplaintStatus::parse(&s).map_err(|v| ApiError::invalid("status", v.reason))?,
+        ));
+    }
+    if let Some(p) = body.priority {
+        out.push(ComplaintChange::Priority(
+            Priority::parse(&p).map_err(|v| ApiError::invalid("priority", v.reason))?,
+        ));
+    }
+    if let Some(c) = body.category_id {
+        out.push(ComplaintChange::Category(
+            c.map(|c| c.parse()).transpose().map_err(|_| {
+                ApiError::invalid("category_id", "is not a category of this organisation")
+            })?,
+        ));
+    }
+    if let Some(a) = body.assignee_id {
+        out.push(ComplaintChange::Assign(
+            a.map(|a| a.parse()).transpose().map_err(|_| {
+                ApiError::invalid("assignee_id", "is not a member of this organisation")
+            })?,
+        ));
+    }
+    if let Some(area) = body.area {
+        let area = area.map(|a| a.trim().to_owned()).filter(|a| !a.is_empty());
+        if area.as_ref().is_some_and(|a| a.chars().count() > 100) {
+            return Err(ApiError::invalid("area", "at most 100 characters"));
+        }
+        out.push(ComplaintChange::Area(area));
+    }
+    if out.is_empty() {
+        return Err(ApiError::invalid(
+            "body",
+            "name at least one field to change",
+        ));
+    }
+    Ok(out)
+}

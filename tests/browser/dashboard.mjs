@@ -170,6 +170,23 @@ async function flow(run) {
   await shot(invitee, run, "invitee-joined");
   await theirs.close();
 
+  // Developers: a key shown once, an endpoint with its secret, a test event.
+  await page.goto(`${run.base}/app/developers`);
+  await page.fill("#key-name", `ERP ${run.name}`);
+  await page.check('input[name="scope"][value="complaints:read"]');
+  await Promise.all([page.waitForLoadState("load"), page.click('#key-form button[type="submit"]')]);
+  assert.match((await page.textContent("#new-key")).trim(), /^ombud_[0-9A-Za-z]{8}_[0-9A-Za-z]{40}$/);
+  await fits(page, run, "the developers page");
+  await shot(page, run, "developers-key");
+  await page.fill("#endpoint-url", `${run.base}/receiver-${run.name}`);
+  await page.check('input[name="event_type"][value="webhook.test"]');
+  await Promise.all([page.waitForURL("**/app/developers/webhooks/**"), page.click('#endpoint-form button[type="submit"]')]);
+  assert.match((await page.textContent("#secret")).trim(), /^whsec_/);
+  await Promise.all([page.waitForURL("**notice=**"), page.click('button:has-text("Send test event")')]);
+  await page.waitForSelector("text=on its way");
+  await fits(page, run, "the endpoint page");
+  await shot(page, run, "developers-endpoint");
+
   // The overview's charts render.
   await page.goto(`${run.base}/app/overview`);
   assert.equal(await page.locator("svg.chart").count(), 3);

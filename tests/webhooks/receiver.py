@@ -4,9 +4,11 @@ the official Standard Webhooks package from PyPI (`standardwebhooks`).
 It listens on 127.0.0.1 (port 0 unless given) and prints `listening <port>`.
 The test drives it over HTTP:
 
-  POST /_control  {"secrets": [...], "fail_first": N, "status": S}
-                  secrets to verify with; answer 503 to the next N deliveries;
-                  answer S (e.g. 410) to every delivery from now on.
+  POST /_control  {"secrets": [...], "fail_first": N, "status": S,
+                   "retry_after": R}
+                  secrets to verify with; answer 503 to the next N deliveries
+                  (with Retry-After: R if given); answer S (e.g. 410) to
+                  every delivery from now on.
   GET  /_log      every delivery received: id, timestamp, type, verified,
                   error, status answered, body
   POST /_verify   {"secret", "body", "headers"}: verify one message as a
@@ -20,12 +22,13 @@ With --down it exits after printing its port (a receiver that is not there).
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 LOCK = threading.Lock()
-STATE = {"secrets": [], "fail_first": 0, "status": None, "log": []}
+STATE = {"secrets": [], "fail_first": 0, "status": None, "retry_after": None, "log": []}
 
 
 def verify(secrets, body, headers):
@@ -52,9 +55,11 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length).decode("utf-8")
 
-    def answer(self, status, value):
+    def answer(self, status, value, headers=()):
         data = json.dumps(value).encode()
         self.send_response(status)
+        for name, v in headers:
+            self.send_header(name, v)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(data)))
         self.end_headers()
@@ -71,7 +76,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/_control":
             change = json.loads(raw)
             with LOCK:
-                for key in ("secrets", "fail_first", "status"):
+                for key in ("secrets", "fail_first", "status", "retry_after"):
                     if key in change:
                         STATE[key] = change[key]
             return self.answer(200, {"ok": True})
@@ -85,10 +90,13 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             secrets = list(STATE["secrets"])
         ok, error = verify(secrets, raw, headers)
+        extra = []
         with LOCK:
             if STATE["fail_first"] > 0:
                 STATE["fail_first"] -= 1
                 status = 503
+                if STATE["retry_after"] is not None:
+                    extra.append(("retry-after", str(STATE["retry_after"])))
             elif STATE["status"]:
                 status = STATE["status"]
             else:
@@ -106,6 +114,7 @@ class Handler(BaseHTTPRequestHandler):
                     "verified": ok,
                     "error": error,
                     "status": status,
+                    "at": time.time(),
                     "body": raw,
                 }
             )
@@ -114,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("content-length", "0")
             self.end_headers()
         else:
-            self.answer(status, {"verified": ok, "error": error})
+            self.answer(status, {"verified": ok, "error": error}, extra)
 
 
 class Server(ThreadingHTTPServer):

@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+/// How long a URL's name may take to resolve when it is saved.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone, Default)]
 pub struct OutboundPolicy {
     allow: Vec<IpNet>,
@@ -79,14 +82,18 @@ impl OutboundPolicy {
         let addrs: Vec<IpAddr> = match host {
             url::Host::Ipv4(ip) => vec![IpAddr::V4(ip)],
             url::Host::Ipv6(ip) => vec![IpAddr::V6(ip)],
-            url::Host::Domain(name) => tokio::net::lookup_host((name, port))
-                .await
-                .map_err(|e| OutboundError::Unresolved {
+            url::Host::Domain(name) => {
+                let unresolved = |reason: String| OutboundError::Unresolved {
                     host: name.to_owned(),
-                    reason: e.to_string(),
-                })?
-                .map(|a| a.ip())
-                .collect(),
+                    reason,
+                };
+                tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((name, port)))
+                    .await
+                    .map_err(|_| unresolved("the lookup timed out".into()))?
+                    .map_err(|e| unresolved(e.to_string()))?
+                    .map(|a| a.ip())
+                    .collect()
+            }
         };
         let host = host.to_string();
         for address in addrs {

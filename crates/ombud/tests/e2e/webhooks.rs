@@ -510,3 +510,30 @@ async fn kill_9_mid_burst_delivers_every_event_at_least_once() {
         .unwrap();
     assert!(server.0.wait().unwrap().success());
 }
+
+/// A receiver's Retry-After pushes the next attempt past the schedule's wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn_with(|c| c.webhooks.retry_schedule = "200ms,200ms".into(), None).await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app.api_key(&t.tenant.id, &[Scope::WebhooksManage]).await;
+    let receiver = Receiver::start();
+    let (id, secret) = endpoint(&app, &key, json!({"url": receiver.url()})).await;
+    receiver
+        .control(json!({"secrets": [secret], "fail_first": 1, "retry_after": 2}))
+        .await;
+    app.api(Method::POST, &format!("/webhooks/{id}/test"), &key)
+        .send()
+        .await
+        .unwrap();
+    let log = receiver.wait_for(2, Duration::from_secs(8)).await;
+    assert_eq!(log.len(), 2, "{log:#?}");
+    let waited = log[1]["at"].as_f64().unwrap() - log[0]["at"].as_f64().unwrap();
+    assert!(
+        waited >= 1.9,
+        "retried after {waited:.2} s; Retry-After said 2 s"
+    );
+    assert_eq!(log[1]["status"], 204);
+    app.stop().await;
+}

@@ -84,6 +84,21 @@ async fn a_key_reads_and_changes_complaints_under_the_dashboards_rules() {
     .await;
     assert_eq!(status, 422, "{e}");
     assert_eq!(e["error"]["fields"][0]["field"], "status");
+    // A change of several fields fails before its first write: the legal
+    // priority change is not made when the assignee is no member.
+    let stranger = ombud_core::UserId::new();
+    let (status, e) = call(
+        app.api(Method::PATCH, &format!("/complaints/{id}"), &key)
+            .json(&json!({"priority": "low", "assignee_id": stranger.to_string()})),
+    )
+    .await;
+    assert_eq!(
+        (status, field(&e)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("assignee_id")),
+        "{e}"
+    );
+    let (_, now) = call(app.api(Method::GET, &format!("/complaints/{id}"), &key)).await;
+    assert_eq!(now["priority"], "high", "nothing was written");
     // The old tag no longer matches.
     let (status, e) = call(
         app.api(Method::PATCH, &format!("/complaints/{id}"), &key)

@@ -216,6 +216,46 @@ async fn get_complaint(
     Ok(tagged(&headers, &ComplaintView::from(&c)))
 }
 
+/// Checks what can be checked before anything is written: a legal status
+/// move, a category of the tenant, an assignee who is a member. An update of
+/// several fields then fails before its first change, not halfway.
+async fn check_changes(
+    state: &AppState,
+    caller: &Caller,
+    c: &Complaint,
+    changes: &[ComplaintChange],
+) -> Result<(), ApiError> {
+    for change in changes {
+        match change {
+            ComplaintChange::Status(to) if *to != c.status => {
+                c.status
+                    .transition(*to)
+                    .map_err(|e| ApiError::invalid("status", e.reason))?;
+            }
+            ComplaintChange::Category(Some(id)) => {
+                let categories = state.store.categories(&caller.tenant.id).await?;
+                if !categories.iter().any(|x| &x.id == id) {
+                    return Err(ApiError::invalid(
+                        "category_id",
+                        "is not a category of this organisation",
+                    ));
+                }
+            }
+            ComplaintChange::Assign(Some(user)) => {
+                let members = state.store.members(&caller.tenant.id).await?;
+                if !members.iter().any(|m| &m.user.id == user) {
+                    return Err(ApiError::invalid(
+                        "assignee_id",
+                        "is not a member of this organisation",
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Runs changes on one complaint; the first that does not fit stops with 422.
 async fn change_one(
     state: &AppState,
@@ -223,6 +263,7 @@ async fn change_one(
     c: &Complaint,
     changes: Vec<ComplaintChange>,
 ) -> Result<(), ApiError> {
+    check_changes(state, caller, c, &changes).await?;
     for change in changes {
         let field = match &change {
             ComplaintChange::Status(_) => "status",

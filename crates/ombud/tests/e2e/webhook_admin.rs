@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::webhooks::{attempts, endpoint, Receiver};
+use crate::webhooks::{attempts, endpoint, send_test, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn internal_addresses_are_refused_unless_the_operator_allows_them() {
@@ -269,10 +269,7 @@ async fn a_rotated_secret_and_the_old_one_both_verify_for_a_day() {
     assert!(rotated["previous_secret_expires_at"].is_string());
 
     receiver.control(json!({"secrets": [old]})).await;
-    app.api(Method::POST, &format!("/webhooks/{id}/test"), &key)
-        .send()
-        .await
-        .unwrap();
+    send_test(&app, &key, &id).await;
     let log = receiver.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(
         log[0]["verified"], true,
@@ -281,10 +278,7 @@ async fn a_rotated_secret_and_the_old_one_both_verify_for_a_day() {
     );
     assert_eq!(log[0]["signature"].as_str().unwrap().split(' ').count(), 2);
     receiver.control(json!({"secrets": [new]})).await;
-    app.api(Method::POST, &format!("/webhooks/{id}/test"), &key)
-        .send()
-        .await
-        .unwrap();
+    send_test(&app, &key, &id).await;
     let log = receiver.wait_for(2, Duration::from_secs(5)).await;
     assert_eq!(log[1]["verified"], true, "the new one too");
     app.stop().await;

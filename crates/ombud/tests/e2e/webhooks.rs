@@ -122,6 +122,31 @@ pub async fn endpoint(app: &TestApp, key: &str, body: Value) -> (String, String)
     )
 }
 
+/// GET `/api/v1{path}` with the key, as JSON.
+pub async fn get_json(app: &TestApp, key: &str, path: &str) -> Value {
+    app.api(Method::GET, path, key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Sends the endpoint a test event; its event id.
+pub async fn send_test(app: &TestApp, key: &str, endpoint: &str) -> String {
+    let res = app
+        .api(Method::POST, &format!("/webhooks/{endpoint}/test"), key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    res.json::<Value>().await.unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub async fn attempts(app: &TestApp, key: &str, endpoint: &str, event: &str) -> Value {
     app.api(
         Method::GET,
@@ -231,16 +256,7 @@ async fn down_three_times_then_delivered_on_the_fourth_and_410_disables() {
         .control(json!({"secrets": [secret], "fail_first": 3}))
         .await;
 
-    let res = app
-        .api(Method::POST, &format!("/webhooks/{id}/test"), &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
-    let event = res.json::<Value>().await.unwrap()["event_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let event = send_test(&app, &key, &id).await;
     let log = receiver.wait_for(4, Duration::from_secs(10)).await;
     assert_eq!(
         log.iter()
@@ -301,32 +317,13 @@ async fn down_three_times_then_delivered_on_the_fourth_and_410_disables() {
 
     // 410 Gone disables the endpoint, and says why.
     receiver.control(json!({"status": 410})).await;
-    let res = app
-        .api(Method::POST, &format!("/webhooks/{id}/test"), &key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 202);
+    send_test(&app, &key, &id).await;
+    let path = format!("/webhooks/{id}");
     let disabled = wait_until(Duration::from_secs(5), || async {
-        let e: Value = app
-            .api(Method::GET, &format!("/webhooks/{id}"), &key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        e["enabled"] == false
+        get_json(&app, &key, &path).await["enabled"] == false
     })
     .await;
-    let e: Value = app
-        .api(Method::GET, &format!("/webhooks/{id}"), &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let e = get_json(&app, &key, &path).await;
     assert!(disabled, "{e:#}");
     assert!(
         e["disabled_reason"].as_str().unwrap().contains("410"),
@@ -523,10 +520,7 @@ async fn retry_after_is_honoured() {
     receiver
         .control(json!({"secrets": [secret], "fail_first": 1, "retry_after": 2}))
         .await;
-    app.api(Method::POST, &format!("/webhooks/{id}/test"), &key)
-        .send()
-        .await
-        .unwrap();
+    send_test(&app, &key, &id).await;
     let log = receiver.wait_for(2, Duration::from_secs(8)).await;
     assert_eq!(log.len(), 2, "{log:#?}");
     let waited = log[1]["at"].as_f64().unwrap() - log[0]["at"].as_f64().unwrap();

@@ -13,7 +13,7 @@ The test drives it over HTTP:
                   error, status answered, body
   POST /_verify   {"secret", "body", "headers"}: verify one message as a
                   receiver would, answer {"ok": bool, "error": str}
-  POST /hook      where Ombud delivers
+  POST /hook      where Ombud delivers (and /hook/<name>, logged with its path)
 
 Usage: receiver.py [--port P] [--down]
 With --down it exits after printing its port (a receiver that is not there).
@@ -84,7 +84,7 @@ class Handler(BaseHTTPRequestHandler):
             req = json.loads(raw)
             ok, error = verify([req["secret"]], req["body"], req["headers"])
             return self.answer(200, {"ok": ok, "error": error})
-        if self.path != "/hook":
+        if self.path != "/hook" and not self.path.startswith("/hook/"):
             return self.answer(404, {"error": "no such path"})
         headers = {k.lower(): v for k, v in self.headers.items()}
         with LOCK:
@@ -108,6 +108,7 @@ class Handler(BaseHTTPRequestHandler):
             STATE["log"].append(
                 {
                     "id": headers.get("webhook-id"),
+                    "path": self.path,
                     "timestamp": headers.get("webhook-timestamp"),
                     "signature": headers.get("webhook-signature"),
                     "type": kind,

@@ -118,7 +118,7 @@ impl WebhookDispatcher {
             for (item, permit) in claimed.into_iter().zip(permits) {
                 let this = self.clone();
                 tracker.spawn(async move {
-                    this.deliver(item).await;
+                    this.deliver_run(item).await;
                     drop(permit);
                     // The endpoint's next delivery may be due now.
                     this.wake.notify_one();
@@ -135,8 +135,63 @@ impl WebhookDispatcher {
         }
     }
 
-    /// Makes one attempt and records it.
-    pub async fn deliver(&self, item: DueDelivery) {
+    /// Delivers `first`; for an ordered endpoint, then the run of its
+    /// deliveries due after it, one after the other, claimed together. The
+    /// first that does not go through ends the run, and the rest go back.
+    async fn deliver_run(&self, first: DueDelivery) {
+        let ordered = first.endpoint.ordered;
+        let mut last = first.delivery.clone();
+        if !self.deliver(first).await || !ordered {
+            return;
+        }
+        let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+        loop {
+            let claimed_at = self.clock.now();
+            let run = match self
+                .store
+                .claim_webhook_run(&last, claimed_at, claimed_at + lease, RUN)
+                .await
+            {
+                Ok(run) if !run.is_empty() => run,
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not claim an endpoint's next deliveries");
+                    return;
+                }
+            };
+            let mut items = run.into_iter();
+            while let Some(item) = items.next() {
+                // A slow receiver must not outlast the run's lease: past half
+                // of it, the rest goes back and is claimed afresh.
+                if self.clock.now() - claimed_at >= lease / 2 {
+                    let rest = std::iter::once(item.delivery.id)
+                        .chain(items.map(|i| i.delivery.id))
+                        .collect();
+                    self.give_back(rest).await;
+                    break;
+                }
+                let delivery = item.delivery.clone();
+                if !self.deliver(item).await {
+                    self.give_back(items.map(|i| i.delivery.id).collect()).await;
+                    return;
+                }
+                last = delivery;
+            }
+        }
+    }
+
+    async fn give_back(&self, ids: Vec<i64>) {
+        if ids.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.release_webhook_deliveries(ids).await {
+            // Their leases run out and they are claimed again.
+            tracing::warn!(error = %e, "could not give deliveries back");
+        }
+    }
+
+    /// Makes one attempt and records it; true if it was delivered.
+    pub async fn deliver(&self, item: DueDelivery) -> bool {
         let started = Instant::now();
         let attempted_at = self.clock.now();
         let answer = self.post(&item, attempted_at).await;
@@ -189,10 +244,13 @@ impl WebhookDispatcher {
             disable_after: chrono::Duration::from_std(self.config.disable_after)
                 .unwrap_or(chrono::Duration::days(5)),
         };
+        let delivered = record.outcome == AttemptOutcome::Delivered;
         if let Err(e) = self.store.record_webhook_attempt(record).await {
             // The lease runs out and the delivery is made again (same webhook-id).
             tracing::error!(event = %d.event_id, error = %e, "could not record a webhook attempt");
+            return false;
         }
+        delivered
     }
 
     fn retry_or_fail(
@@ -259,6 +317,9 @@ impl WebhookDispatcher {
         })
     }
 }
+
+/// Deliveries of an ordered endpoint claimed together after one went through.
+const RUN: u32 = 32;
 
 /// Longest `Retry-After` honoured: a receiver cannot park a delivery for
 /// longer than the schedule's longest wait.

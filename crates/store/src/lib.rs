@@ -515,6 +515,20 @@ pub trait WebhookStore: Send + Sync {
     /// or a streak older than `disable_after`, disables the endpoint and
     /// writes a `webhook.endpoint_disabled` event.
     async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
+    /// Claims, after a delivery of an ordered endpoint that went through,
+    /// the next of its deliveries that are due, in order (up to `limit`,
+    /// stopping at the first that is not due yet), so that a run of them is
+    /// sent one after the other without a claim each.
+    async fn claim_webhook_run(
+        &self,
+        after: &WebhookDelivery,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Gives claimed deliveries back untried (one before them did not go
+    /// through, so they wait their turn).
+    async fn release_webhook_deliveries(&self, ids: Vec<i64>) -> StoreResult<()>;
     /// When the next pending delivery falls due, if any.
     async fn next_webhook_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Whether any tenant has an enabled endpoint (unscoped: the dispatcher

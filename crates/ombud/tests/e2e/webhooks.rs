@@ -411,21 +411,28 @@ async fn kill_9_mid_burst_delivers_every_event_at_least_once() {
     let mut server = serve_with(&db, port, &env);
     wait_ready(&http, &base).await;
 
-    // Only message.received: exactly one event per inbound message.
-    let res = http
-        .post(format!("{base}/api/v1/webhooks"))
-        .bearer_auth(&key)
-        .json(
-            &json!({"url": receiver.url(), "event_types": ["message.received"], "ordered": false}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.unwrap();
-    receiver
-        .control(json!({"secrets": [created["secret"]]}))
-        .await;
+    // Only message.received: exactly one event per inbound message, to a
+    // parallel endpoint and to an ordered one.
+    let mut endpoints = Vec::new();
+    let mut secrets = Vec::new();
+    for (name, ordered) in [("parallel", false), ("ordered", true)] {
+        let res = http
+            .post(format!("{base}/api/v1/webhooks"))
+            .bearer_auth(&key)
+            .json(&json!({
+                "url": format!("{}/{name}", receiver.url()),
+                "event_types": ["message.received"],
+                "ordered": ordered,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let created: Value = res.json().await.unwrap();
+        secrets.push(created["secret"].clone());
+        endpoints.push((name, created["id"].as_str().unwrap().to_owned()));
+    }
+    receiver.control(json!({"secrets": secrets})).await;
 
     let url = format!("{base}{}", channel["webhook_path"].as_str().unwrap());
     let senders: Vec<_> = (0..20)
@@ -446,7 +453,7 @@ async fn kill_9_mid_burst_delivers_every_event_at_least_once() {
         })
         .collect();
     let started = wait_until(Duration::from_secs(30), || async {
-        receiver.log().await.len() >= 250
+        receiver.log().await.len() >= 500
     })
     .await;
     assert!(started, "the burst did not reach the receiver");
@@ -462,45 +469,84 @@ async fn kill_9_mid_burst_delivers_every_event_at_least_once() {
     let all_in = wait_until(Duration::from_secs(60), || async {
         let log = receiver.log().await;
         log.iter()
-            .filter_map(|d| d["id"].as_str())
+            .filter_map(|d| Some((d["path"].as_str()?, d["id"].as_str()?)))
             .collect::<std::collections::HashSet<_>>()
             .len()
-            >= EVENTS
+            >= 2 * EVENTS
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let log = receiver.log().await;
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    for d in &log {
-        assert_eq!(d["verified"], true, "{d:#}");
-        *seen.entry(d["id"].as_str().unwrap()).or_default() += 1;
+    assert!(log.iter().all(|d| d["verified"] == true));
+    for (name, endpoint) in &endpoints {
+        let path = format!("/hook/{name}");
+        let mine: Vec<&str> = log
+            .iter()
+            .filter(|d| d["path"] == path.as_str())
+            .map(|d| d["id"].as_str().unwrap())
+            .collect();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut first_seen = Vec::new();
+        for id in &mine {
+            let n = seen.entry(id).or_default();
+            if *n == 0 {
+                first_seen.push(*id);
+            }
+            *n += 1;
+        }
+        let duplicates: usize = seen.values().map(|n| n - 1).sum();
+        eprintln!(
+            "{name}: kill -9 after {before_kill} deliveries in all; {} deliveries of {} distinct events, {duplicates} duplicates (sent, not recorded before the kill)",
+            mine.len(),
+            seen.len()
+        );
+        assert!(
+            all_in,
+            "{name}: only {} of {EVENTS} events arrived",
+            seen.len()
+        );
+        assert_eq!(seen.len(), EVENTS, "{name}");
+        // Every delivery is recorded as delivered, none left pending.
+        let mut recorded = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page: Value = http
+                .get(format!(
+                    "{base}/api/v1/webhooks/{endpoint}/deliveries?limit=200{cursor}"
+                ))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            for d in page["data"].as_array().unwrap() {
+                assert_eq!(d["status"], "delivered", "{name}: {d:#}");
+                recorded.push(d["event_id"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = format!("&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(recorded.len(), EVENTS, "{name}");
+        if *name == "ordered" {
+            // One in flight: only it can be sent twice. And in the order the
+            // events happened (the list runs newest first).
+            assert!(duplicates <= 1, "{name}: {duplicates} duplicates");
+            recorded.reverse();
+            assert_eq!(
+                first_seen,
+                recorded.iter().map(String::as_str).collect::<Vec<_>>()
+            );
+        } else {
+            assert!(
+                duplicates <= CONCURRENCY,
+                "{name}: {duplicates} duplicates; at most {CONCURRENCY} can be in flight"
+            );
+        }
     }
-    let duplicates: usize = seen.values().map(|n| n - 1).sum();
-    eprintln!(
-        "kill -9 after {before_kill} deliveries; {} deliveries of {} distinct events, {duplicates} duplicates (sent, not recorded before the kill)",
-        log.len(),
-        seen.len()
-    );
-    assert!(all_in, "only {} of {EVENTS} events arrived", seen.len());
-    assert_eq!(seen.len(), EVENTS);
-    assert!(
-        duplicates <= CONCURRENCY,
-        "{duplicates} duplicates; at most {CONCURRENCY} can be in flight"
-    );
-    // Every delivery is recorded as delivered.
-    let endpoint = created["id"].as_str().unwrap();
-    let (_, pending) = {
-        let res = http
-            .get(format!(
-                "{base}/api/v1/webhooks/{endpoint}/deliveries?status=pending"
-            ))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap();
-        (res.status(), res.json::<Value>().await.unwrap())
-    };
-    assert_eq!(pending["data"].as_array().unwrap().len(), 0, "{pending:#}");
     Command::new("kill")
         .args(["-TERM", &server.0.id().to_string()])
         .status()
@@ -529,5 +575,27 @@ async fn retry_after_is_honoured() {
         "retried after {waited:.2} s; Retry-After said 2 s"
     );
     assert_eq!(log[1]["status"], 204);
+    app.stop().await;
+}
+
+/// An ordered endpoint receives its events in the order they happened, also
+/// when they go out in runs claimed together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ordered_endpoint_receives_events_in_the_order_they_happened() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app.api_key(&t.tenant.id, &[Scope::WebhooksManage]).await;
+    let receiver = Receiver::start();
+    let (id, secret) = endpoint(&app, &key, json!({"url": receiver.url()})).await;
+    receiver.control(json!({"secrets": [secret]})).await;
+    let mut sent = Vec::new();
+    for _ in 0..60 {
+        sent.push(send_test(&app, &key, &id).await);
+    }
+    let log = receiver.wait_for(60, Duration::from_secs(10)).await;
+    let got: Vec<&str> = log.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(got, sent.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(log.iter().all(|d| d["verified"] == true));
     app.stop().await;
 }

@@ -354,6 +354,77 @@ impl WebhookStore for PgStore {
         Ok(())
     }
 
+    async fn claim_webhook_run(
+        &self,
+        after: &WebhookDelivery,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>> {
+        let mut tx = self.pool.begin().await?;
+        let Some(endpoint) =
+            endpoint_of(&mut tx, &after.tenant_id, &after.endpoint_id, false).await?
+        else {
+            return Ok(Vec::new());
+        };
+        if !endpoint.enabled || !endpoint.ordered {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "select {}, e.data as event_data, e.created_at as event_at
+             from webhook_deliveries d join events e on e.id = d.event_id
+             where d.endpoint_id = $1 and d.id > $2 and d.status in ('pending', 'sending')
+             order by d.id limit $3
+             for update of d",
+            decode::WEBHOOK_DELIVERY_COLS
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after.endpoint_id.as_str())
+            .bind(after.id)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let r = PgColumns(row);
+            let mut delivery = decode::webhook_delivery(&r)?;
+            // In order: the run ends at the first one not due yet.
+            if delivery.status != WebhookStatus::Pending || delivery.next_attempt_at > now {
+                break;
+            }
+            sqlx::query(
+                "update webhook_deliveries set status = 'sending', attempts = attempts + 1,
+                    lease_until = $2, updated_at = $3 where id = $1",
+            )
+            .bind(delivery.id)
+            .bind(lease_until)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            delivery.attempts += 1;
+            delivery.status = WebhookStatus::Sending;
+            out.push(DueDelivery {
+                delivery,
+                endpoint: endpoint.clone(),
+                event_at: r.time("event_at")?,
+                data: r.json("event_data")?,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn release_webhook_deliveries(&self, ids: Vec<i64>) -> StoreResult<()> {
+        sqlx::query(
+            "update webhook_deliveries set status = 'pending', attempts = greatest(attempts - 1, 0),
+                lease_until = null where id = any($1) and status = 'sending'",
+        )
+        .bind(ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn next_webhook_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         let next: Option<DateTime<Utc>> = sqlx::query_scalar(
             "select min(d.next_attempt_at) from webhook_deliveries d

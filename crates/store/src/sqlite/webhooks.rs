@@ -321,6 +321,80 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
+    async fn claim_webhook_run(
+        &self,
+        after: &WebhookDelivery,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>> {
+        let after = after.clone();
+        self.write(move |conn| {
+            let now_t = time_text(now);
+            let sql = format!(
+                "select {}, e.data as event_data, e.created_at as event_at
+                 from webhook_deliveries d join events e on e.id = d.event_id
+                 where d.endpoint_id = ?1 and d.id > ?2 and d.status in ('pending', 'sending')
+                 order by d.id limit ?3",
+                decode::WEBHOOK_DELIVERY_COLS
+            );
+            let next = all(
+                conn,
+                &sql,
+                params![after.endpoint_id.as_str(), after.id, limit],
+                |r| {
+                    Ok((
+                        decode::webhook_delivery(r)?,
+                        r.time("event_at")?,
+                        r.json("event_data")?,
+                    ))
+                },
+            )?;
+            let Some(endpoint) = endpoint_of(conn, &after.tenant_id, &after.endpoint_id)? else {
+                return Ok(Vec::new());
+            };
+            if !endpoint.enabled || !endpoint.ordered {
+                return Ok(Vec::new());
+            }
+            let mut claim = conn.prepare_cached(
+                "update webhook_deliveries set status = 'sending', attempts = attempts + 1,
+                    lease_until = ?2, updated_at = ?3 where id = ?1 and status = 'pending'",
+            )?;
+            let mut out = Vec::new();
+            for (mut delivery, event_at, data) in next {
+                // In order: the run ends at the first one not due yet.
+                if delivery.status != WebhookStatus::Pending || delivery.next_attempt_at > now {
+                    break;
+                }
+                claim.execute(params![delivery.id, time_text(lease_until), now_t])?;
+                delivery.attempts += 1;
+                delivery.status = WebhookStatus::Sending;
+                out.push(DueDelivery {
+                    delivery,
+                    endpoint: endpoint.clone(),
+                    event_at,
+                    data,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn release_webhook_deliveries(&self, ids: Vec<i64>) -> StoreResult<()> {
+        self.write(move |conn| {
+            let mut release = conn.prepare_cached(
+                "update webhook_deliveries set status = 'pending', attempts = max(attempts - 1, 0),
+                    lease_until = null where id = ?1 and status = 'sending'",
+            )?;
+            for id in &ids {
+                release.execute([id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn next_webhook_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
         self.read(|conn| {
             let next: Option<String> = conn

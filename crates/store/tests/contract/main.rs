@@ -76,6 +76,7 @@ on_both_backends!(
     a_410_or_five_days_of_failures_disable_the_endpoint_with_an_event,
     replays_test_events_rotation_and_deletion,
     an_idempotency_key_answers_the_same_request_once,
+    an_ordered_endpoint_s_run_is_claimed_together_and_given_back_in_order,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

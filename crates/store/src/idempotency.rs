@@ -1,6 +1,65 @@
-//! What the backends share for idempotency keys.
+//! Idempotency keys: the trait, its types, and what the backends share.
 
-use crate::{StoreError, StoreResult, StoredAnswer};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::TenantId;
+
+use crate::{StoreError, StoreResult};
+
+/// A stored answer to a request made with an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    /// The headers worth repeating (content type, location, ETag), as pairs.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// What [`IdempotencyStore::begin_idempotent`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Idempotent {
+    /// First use: run the request, then finish or abandon it.
+    Started,
+    /// The same request was answered before: answer the same.
+    Replay(StoredAnswer),
+    /// The key was used for a different request.
+    Mismatch,
+    /// The first request with this key is still running.
+    InProgress,
+}
+
+/// Idempotency keys of POSTs, per tenant and caller.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims the key for this request, unless it is known. A key older
+    /// than `expired_before` is forgotten first; one still running but
+    /// started before `stale_before` (its process died) is taken over.
+    #[allow(clippy::too_many_arguments)]
+    async fn begin_idempotent(
+        &self,
+        tenant: &TenantId,
+        caller: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<Idempotent>;
+    async fn finish_idempotent(
+        &self,
+        tenant: &TenantId,
+        caller: &str,
+        key: &str,
+        answer: StoredAnswer,
+    ) -> StoreResult<()>;
+    /// Forgets a claim whose request failed, so that it may be made again.
+    async fn abandon_idempotent(
+        &self,
+        tenant: &TenantId,
+        caller: &str,
+        key: &str,
+    ) -> StoreResult<()>;
+}
 
 /// A stored answer from its columns.
 pub(crate) fn answer(

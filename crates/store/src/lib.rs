@@ -9,7 +9,7 @@ pub mod copy;
 mod decode;
 mod error;
 pub mod handoff;
-mod idempotency;
+pub mod idempotency;
 mod list_query;
 pub mod model;
 pub mod postgres;
@@ -26,11 +26,12 @@ use ombud_core::*;
 
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
+pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
 pub use model::*;
 pub use report::Overview;
 pub use webhooks::{
     AttemptOutcome, AttemptRecord, DueDelivery, EndpointChange, WebhookAttempt, WebhookDelivery,
-    WebhookStatus,
+    WebhookStatus, WebhookStore,
 };
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
@@ -403,176 +404,6 @@ pub trait DirectoryStore: Send + Sync {
         after: Option<(DateTime<Utc>, MessageId)>,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
-}
-
-/// A stored answer to a request made with an `Idempotency-Key`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredAnswer {
-    pub status: u16,
-    /// The headers worth repeating (content type, location, ETag), as pairs.
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-/// What [`IdempotencyStore::begin_idempotent`] found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Idempotent {
-    /// First use: run the request, then finish or abandon it.
-    Started,
-    /// The same request was answered before: answer the same.
-    Replay(StoredAnswer),
-    /// The key was used for a different request.
-    Mismatch,
-    /// The first request with this key is still running.
-    InProgress,
-}
-
-/// Idempotency keys of POSTs, per tenant and caller.
-#[async_trait]
-pub trait IdempotencyStore: Send + Sync {
-    /// Claims the key for this request, unless it is known. A key older
-    /// than `expired_before` is forgotten first; one still running but
-    /// started before `stale_before` (its process died) is taken over.
-    #[allow(clippy::too_many_arguments)]
-    async fn begin_idempotent(
-        &self,
-        tenant: &TenantId,
-        caller: &str,
-        key: &str,
-        request_hash: &str,
-        now: DateTime<Utc>,
-        stale_before: DateTime<Utc>,
-        expired_before: DateTime<Utc>,
-    ) -> StoreResult<Idempotent>;
-    async fn finish_idempotent(
-        &self,
-        tenant: &TenantId,
-        caller: &str,
-        key: &str,
-        answer: StoredAnswer,
-    ) -> StoreResult<()>;
-    /// Forgets a claim whose request failed, so that it may be made again.
-    async fn abandon_idempotent(
-        &self,
-        tenant: &TenantId,
-        caller: &str,
-        key: &str,
-    ) -> StoreResult<()>;
-}
-
-/// Webhook endpoints and the webhook outbox (see [`webhooks`]).
-#[async_trait]
-pub trait WebhookStore: Send + Sync {
-    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
-    async fn webhook_endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &WebhookEndpointId,
-    ) -> StoreResult<Option<WebhookEndpoint>>;
-    /// The tenant's endpoints, oldest first.
-    async fn webhook_endpoints(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookEndpoint>>;
-    /// NotFound if the tenant has no such endpoint.
-    async fn update_webhook_endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &WebhookEndpointId,
-        change: EndpointChange,
-        now: DateTime<Utc>,
-    ) -> StoreResult<WebhookEndpoint>;
-    /// Signs with `secret` from now on; the old secret keeps signing until
-    /// `overlap_until`. NotFound if the tenant has no such endpoint.
-    async fn rotate_webhook_secret(
-        &self,
-        tenant: &TenantId,
-        id: &WebhookEndpointId,
-        secret: Secret,
-        overlap_until: DateTime<Utc>,
-    ) -> StoreResult<WebhookEndpoint>;
-    /// Deletes the endpoint with its deliveries and attempts; false if none.
-    async fn delete_webhook_endpoint(
-        &self,
-        tenant: &TenantId,
-        id: &WebhookEndpointId,
-    ) -> StoreResult<bool>;
-    /// Writes a `webhook.test` event for this endpoint only, and its delivery.
-    async fn send_test_webhook(
-        &self,
-        tenant: &TenantId,
-        id: &WebhookEndpointId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<EventId>;
-    /// Claims up to `limit` due deliveries of enabled endpoints, each leased
-    /// until `lease_until`. Of an ordered endpoint only the oldest unfinished
-    /// delivery is ever due.
-    async fn claim_webhook_deliveries(
-        &self,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<DueDelivery>>;
-    /// Records an attempt and applies its outcome, in one transaction. A
-    /// failure starts (or continues) the endpoint's failing streak; a `Gone`,
-    /// or a streak older than `disable_after`, disables the endpoint and
-    /// writes a `webhook.endpoint_disabled` event.
-    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
-    /// Claims, after a delivery of an ordered endpoint that went through,
-    /// the next of its deliveries that are due, in order (up to `limit`,
-    /// stopping at the first that is not due yet), so that a run of them is
-    /// sent one after the other without a claim each.
-    async fn claim_webhook_run(
-        &self,
-        after: &WebhookDelivery,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-        limit: u32,
-    ) -> StoreResult<Vec<DueDelivery>>;
-    /// Gives claimed deliveries back untried (one before them did not go
-    /// through, so they wait their turn).
-    async fn release_webhook_deliveries(&self, ids: Vec<i64>) -> StoreResult<()>;
-    /// When the next pending delivery falls due, if any.
-    async fn next_webhook_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Whether any tenant has an enabled endpoint (unscoped: the dispatcher
-    /// stays quiet when none has).
-    async fn any_enabled_endpoint(&self) -> StoreResult<bool>;
-    /// An endpoint's deliveries, newest first, before the delivery `before`.
-    async fn webhook_deliveries(
-        &self,
-        tenant: &TenantId,
-        endpoint: &WebhookEndpointId,
-        status: Option<WebhookStatus>,
-        before: Option<i64>,
-        limit: u32,
-    ) -> StoreResult<Vec<WebhookDelivery>>;
-    async fn webhook_delivery(
-        &self,
-        tenant: &TenantId,
-        endpoint: &WebhookEndpointId,
-        event: &EventId,
-    ) -> StoreResult<Option<WebhookDelivery>>;
-    /// A delivery's attempts, oldest first.
-    async fn webhook_attempts(
-        &self,
-        tenant: &TenantId,
-        delivery_id: i64,
-    ) -> StoreResult<Vec<WebhookAttempt>>;
-    /// Sends a delivery again (whatever its status) with the same
-    /// `webhook-id`; false if the tenant's endpoint has no such delivery.
-    async fn replay_webhook(
-        &self,
-        tenant: &TenantId,
-        endpoint: &WebhookEndpointId,
-        event: &EventId,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
-    /// Sends again every failed delivery of the endpoint created since
-    /// `since`; how many.
-    async fn replay_failed_webhooks(
-        &self,
-        tenant: &TenantId,
-        endpoint: &WebhookEndpointId,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> StoreResult<u64>;
 }
 
 #[async_trait]

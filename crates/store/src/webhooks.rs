@@ -2,8 +2,11 @@
 //! written with the event (see each backend's `insert_event`) and claimed by the
 //! dispatcher with a lease, like the send outbox. Every attempt is recorded.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ombud_core::{EventId, EventType, TenantId, WebhookEndpointId};
+use ombud_core::{EventId, EventType, Secret, TenantId, WebhookEndpoint, WebhookEndpointId};
+
+use crate::StoreResult;
 
 /// Longest response body kept per attempt.
 pub const RESPONSE_SNIPPET_BYTES: usize = 4096;
@@ -212,6 +215,121 @@ pub(crate) fn check_enabled(endpoint: &ombud_core::WebhookEndpoint) -> crate::St
             "the endpoint is disabled; enable it to send a test event",
         ),
     ))
+}
+
+/// Webhook endpoints and the webhook outbox (see [`webhooks`]).
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    async fn webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<Option<WebhookEndpoint>>;
+    /// The tenant's endpoints, oldest first.
+    async fn webhook_endpoints(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookEndpoint>>;
+    /// NotFound if the tenant has no such endpoint.
+    async fn update_webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        change: EndpointChange,
+        now: DateTime<Utc>,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// Signs with `secret` from now on; the old secret keeps signing until
+    /// `overlap_until`. NotFound if the tenant has no such endpoint.
+    async fn rotate_webhook_secret(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        secret: Secret,
+        overlap_until: DateTime<Utc>,
+    ) -> StoreResult<WebhookEndpoint>;
+    /// Deletes the endpoint with its deliveries and attempts; false if none.
+    async fn delete_webhook_endpoint(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+    ) -> StoreResult<bool>;
+    /// Writes a `webhook.test` event for this endpoint only, and its delivery.
+    async fn send_test_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &WebhookEndpointId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<EventId>;
+    /// Claims up to `limit` due deliveries of enabled endpoints, each leased
+    /// until `lease_until`. Of an ordered endpoint only the oldest unfinished
+    /// delivery is ever due.
+    async fn claim_webhook_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Records an attempt and applies its outcome, in one transaction. A
+    /// failure starts (or continues) the endpoint's failing streak; a `Gone`,
+    /// or a streak older than `disable_after`, disables the endpoint and
+    /// writes a `webhook.endpoint_disabled` event.
+    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
+    /// Claims, after a delivery of an ordered endpoint that went through,
+    /// the next of its deliveries that are due, in order (up to `limit`,
+    /// stopping at the first that is not due yet), so that a run of them is
+    /// sent one after the other without a claim each.
+    async fn claim_webhook_run(
+        &self,
+        after: &WebhookDelivery,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<DueDelivery>>;
+    /// Gives claimed deliveries back untried (one before them did not go
+    /// through, so they wait their turn).
+    async fn release_webhook_deliveries(&self, ids: Vec<i64>) -> StoreResult<()>;
+    /// When the next pending delivery falls due, if any.
+    async fn next_webhook_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Whether any tenant has an enabled endpoint (unscoped: the dispatcher
+    /// stays quiet when none has).
+    async fn any_enabled_endpoint(&self) -> StoreResult<bool>;
+    /// An endpoint's deliveries, newest first, before the delivery `before`.
+    async fn webhook_deliveries(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        status: Option<WebhookStatus>,
+        before: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Vec<WebhookDelivery>>;
+    async fn webhook_delivery(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        event: &EventId,
+    ) -> StoreResult<Option<WebhookDelivery>>;
+    /// A delivery's attempts, oldest first.
+    async fn webhook_attempts(
+        &self,
+        tenant: &TenantId,
+        delivery_id: i64,
+    ) -> StoreResult<Vec<WebhookAttempt>>;
+    /// Sends a delivery again (whatever its status) with the same
+    /// `webhook-id`; false if the tenant's endpoint has no such delivery.
+    async fn replay_webhook(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        event: &EventId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Sends again every failed delivery of the endpoint created since
+    /// `since`; how many.
+    async fn replay_failed_webhooks(
+        &self,
+        tenant: &TenantId,
+        endpoint: &WebhookEndpointId,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 #[cfg(test)]

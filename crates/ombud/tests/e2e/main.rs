@@ -25,5 +25,6 @@ mod staff;
 mod team;
 mod tenants;
 mod webhook_admin;
+mod webhook_crash;
 mod webhooks;
 mod work;

@@ -13,16 +13,20 @@ use ombud_store::*;
 mod accounts;
 mod catalog;
 mod complaints;
+mod idempotency;
 mod runs;
 mod tenancy;
+mod webhook_runs;
 mod webhooks;
 mod work;
 
 use accounts::*;
 use catalog::*;
 use complaints::*;
+use idempotency::*;
 use runs::*;
 use tenancy::*;
+use webhook_runs::*;
 use webhooks::*;
 use work::*;
 

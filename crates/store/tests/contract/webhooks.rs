@@ -47,7 +47,7 @@ fn attempt(at: chrono::DateTime<Utc>, status: Option<u16>) -> WebhookAttempt {
     }
 }
 
-fn record(
+pub(crate) fn record(
     d: &DueDelivery,
     at: chrono::DateTime<Utc>,
     status: Option<u16>,
@@ -61,14 +61,14 @@ fn record(
     }
 }
 
-async fn claim(store: &dyn Store, now: chrono::DateTime<Utc>) -> Vec<DueDelivery> {
+pub(crate) async fn claim(store: &dyn Store, now: chrono::DateTime<Utc>) -> Vec<DueDelivery> {
     store
         .claim_webhook_deliveries(now, now + chrono::Duration::seconds(30), 50)
         .await
         .unwrap()
 }
 
-async fn complaints_in(store: &dyn Store, t: &Tenant, n: usize) {
+pub(crate) async fn complaints_in(store: &dyn Store, t: &Tenant, n: usize) {
     for _ in 0..n {
         store
             .create_complaint(t, new_complaint(None, ombud_store::stored_now()))
@@ -440,165 +440,4 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
         .is_empty());
     assert!(s.webhook_endpoint(&a.id, &e.id).await.unwrap().is_none());
     assert!(!s.delete_webhook_endpoint(&a.id, &e.id).await.unwrap());
-}
-
-pub(crate) async fn an_idempotency_key_answers_the_same_request_once(store: Arc<dyn Store>) {
-    let s = store.as_ref();
-    let a = tenant(s, "alpha", "UTC").await;
-    let b = tenant(s, "beta", "UTC").await;
-    let now = Utc::now();
-    let begin =
-        |t: TenantId, caller: &'static str, hash: &'static str, at: chrono::DateTime<Utc>| {
-            let store = store.clone();
-            async move {
-                store
-                    .begin_idempotent(
-                        &t,
-                        caller,
-                        "k1",
-                        hash,
-                        at,
-                        at - chrono::Duration::seconds(60),
-                        at - chrono::Duration::hours(24),
-                    )
-                    .await
-                    .unwrap()
-            }
-        };
-    assert_eq!(
-        begin(a.id.clone(), "api:key_1", "h1", now).await,
-        Idempotent::Started
-    );
-    assert_eq!(
-        begin(a.id.clone(), "api:key_1", "h1", now).await,
-        Idempotent::InProgress
-    );
-    assert_eq!(
-        begin(a.id.clone(), "api:key_1", "h2", now).await,
-        Idempotent::Mismatch
-    );
-    // Keys are per caller and per tenant.
-    assert_eq!(
-        begin(a.id.clone(), "api:key_2", "h1", now).await,
-        Idempotent::Started
-    );
-    assert_eq!(
-        begin(b.id.clone(), "api:key_1", "h1", now).await,
-        Idempotent::Started
-    );
-    let answer = StoredAnswer {
-        status: 201,
-        headers: vec![("location".into(), "/api/v1/x".into())],
-        body: "{\"id\":1}".into(),
-    };
-    s.finish_idempotent(&a.id, "api:key_1", "k1", answer.clone())
-        .await
-        .unwrap();
-    assert_eq!(
-        begin(a.id.clone(), "api:key_1", "h1", now).await,
-        Idempotent::Replay(answer)
-    );
-    // A claim whose request failed can be made again; so can a stale one.
-    s.abandon_idempotent(&a.id, "api:key_2", "k1")
-        .await
-        .unwrap();
-    assert_eq!(
-        begin(a.id.clone(), "api:key_2", "h1", now).await,
-        Idempotent::Started
-    );
-    let later = now + chrono::Duration::seconds(61);
-    assert_eq!(
-        begin(b.id.clone(), "api:key_1", "h1", later).await,
-        Idempotent::Started
-    );
-    // After a day the key is forgotten.
-    let next_day = now + chrono::Duration::hours(25);
-    assert_eq!(
-        begin(a.id.clone(), "api:key_1", "h2", next_day).await,
-        Idempotent::Started
-    );
-}
-
-pub(crate) async fn an_ordered_endpoint_s_run_is_claimed_together_and_given_back_in_order(
-    store: Arc<dyn Store>,
-) {
-    let s = store.as_ref();
-    let a = tenant(s, "alpha", "UTC").await;
-    let ordered = endpoint(s, &a, &[], true, true).await;
-    let parallel = endpoint(s, &a, &[], true, false).await;
-    complaints_in(s, &a, 5).await;
-    let t0 = Utc::now() + chrono::Duration::seconds(1);
-    let due = claim(s, t0).await;
-    let head = due
-        .iter()
-        .find(|d| d.endpoint.id == ordered.id)
-        .unwrap()
-        .clone();
-    let free = due
-        .iter()
-        .find(|d| d.endpoint.id == parallel.id)
-        .unwrap()
-        .clone();
-    // Only after a delivery went through, and only for ordered endpoints.
-    s.record_webhook_attempt(record(&head, t0, Some(200), AttemptOutcome::Delivered))
-        .await
-        .unwrap();
-    let lease = t0 + chrono::Duration::seconds(30);
-    assert!(s
-        .claim_webhook_run(&free.delivery, t0, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
-    let run = s
-        .claim_webhook_run(&head.delivery, t0, lease, 3)
-        .await
-        .unwrap();
-    let ids: Vec<i64> = run.iter().map(|d| d.delivery.id).collect();
-    assert_eq!(ids.len(), 3);
-    assert!(
-        ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > head.delivery.id,
-        "{ids:?}"
-    );
-    assert!(run
-        .iter()
-        .all(|d| d.delivery.status == WebhookStatus::Sending && d.delivery.attempts == 1));
-    // While they are out, nothing of the endpoint is due.
-    assert!(claim(s, t0)
-        .await
-        .iter()
-        .all(|d| d.endpoint.id != ordered.id));
-    // The first goes through; the other two go back untried, and the oldest
-    // of them is the endpoint's head again.
-    s.record_webhook_attempt(record(&run[0], t0, Some(200), AttemptOutcome::Delivered))
-        .await
-        .unwrap();
-    s.release_webhook_deliveries(ids[1..].to_vec())
-        .await
-        .unwrap();
-    let next: Vec<DueDelivery> = claim(s, t0)
-        .await
-        .into_iter()
-        .filter(|d| d.endpoint.id == ordered.id)
-        .collect();
-    assert_eq!(next.len(), 1);
-    assert_eq!(
-        (next[0].delivery.id, next[0].delivery.attempts),
-        (ids[1], 1)
-    );
-    // A run stops at the first delivery not due yet.
-    s.record_webhook_attempt(record(
-        &next[0],
-        t0,
-        Some(503),
-        AttemptOutcome::Retry {
-            at: t0 + chrono::Duration::hours(1),
-        },
-    ))
-    .await
-    .unwrap();
-    assert!(s
-        .claim_webhook_run(&run[0].delivery, t0, lease, 10)
-        .await
-        .unwrap()
-        .is_empty());
 }

@@ -151,13 +151,16 @@ impl FilterBody {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComplaintBody {
+    #[schema(min_length = 1, max_length = 4000)]
     pub description: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub location: Option<String>,
     #[serde(default)]
     pub category_id: Option<String>,
     /// Default: the category's default priority, else normal.
     #[serde(default)]
+    #[schema(pattern = "^(low|normal|high|urgent)$")]
     pub priority: Option<String>,
     /// The contact it is filed for (their channel and conversation are linked).
     #[serde(default)]
@@ -173,8 +176,10 @@ pub struct NewComplaintBody {
 #[serde(deny_unknown_fields)]
 pub struct ComplaintUpdate {
     #[serde(default)]
+    #[schema(pattern = "^(new|acknowledged|in_progress|on_hold|escalated|resolved|closed|rejected)$")]
     pub status: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(low|normal|high|urgent)$")]
     pub priority: Option<String>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -191,6 +196,7 @@ pub struct ComplaintUpdate {
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     /// Internal: never sent to the citizen.
+    #[schema(min_length = 1, max_length = 4000)]
     pub note: String,
 }
 

@@ -173,6 +173,7 @@ pub struct PageParams {
 #[serde(deny_unknown_fields)]
 pub struct StaffMessage {
     /// Sent to the citizen as the organisation (at most 4096 characters).
+    #[schema(min_length = 1, max_length = 4096)]
     pub body: String,
 }
 

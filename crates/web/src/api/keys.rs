@@ -64,6 +64,7 @@ pub struct KeyList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// Any of complaints:read, complaints:write, conversations:read,
     /// conversations:write, webhooks:manage, agents:read, agents:write.

@@ -176,7 +176,9 @@ pub struct NewComplaintBody {
 #[serde(deny_unknown_fields)]
 pub struct ComplaintUpdate {
     #[serde(default)]
-    #[schema(pattern = "^(new|acknowledged|in_progress|on_hold|escalated|resolved|closed|rejected)$")]
+    #[schema(
+        pattern = "^(new|acknowledged|in_progress|on_hold|escalated|resolved|closed|rejected)$"
+    )]
     pub status: Option<String>,
     #[serde(default)]
     #[schema(pattern = "^(low|normal|high|urgent)$")]

@@ -6,5 +6,9 @@
 pub mod intake;
 pub mod language;
 mod runtime;
+#[cfg(test)]
+mod testing;
+pub mod toolbox;
 
 pub use runtime::*;
+pub use toolbox::{ToolBox, ToolCall, ToolSpec};

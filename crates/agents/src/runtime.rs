@@ -40,6 +40,10 @@ pub struct RunOutput {
     pub handoff: bool,
     /// The contact's language, when the run learnt it.
     pub language: Option<Language>,
+    /// The tools it called, in order (runtimes that call tools by name).
+    pub tool_calls: Vec<crate::ToolCall>,
+    /// What the model provider counted, for runtimes that use one.
+    pub tokens: Option<ombud_store::Tokens>,
 }
 
 /// A new complaint as an agent describes it.
@@ -73,6 +77,13 @@ pub trait Tools: Send + Sync {
         number: &ComplaintNumber,
     ) -> Result<Option<Complaint>, ToolError>;
     async fn open_complaints(&self) -> Result<Vec<Complaint>, ToolError>;
+    /// Adds the contact's words to one of their own complaints; an error
+    /// if it is not theirs.
+    async fn add_to_complaint(
+        &self,
+        number: &ComplaintNumber,
+        text: &str,
+    ) -> Result<Complaint, ToolError>;
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

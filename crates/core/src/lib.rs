@@ -9,6 +9,7 @@ pub mod complaint;
 pub mod conversation;
 pub mod error;
 pub mod event;
+pub mod html;
 pub mod id;
 pub mod language;
 pub mod message;

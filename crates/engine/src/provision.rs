@@ -59,6 +59,7 @@ pub async fn create_tenant(
                 kind: INTAKE.into(),
                 config,
                 changelog: "built-in intake agent".into(),
+                author: "system".into(),
             },
         )
         .await?;

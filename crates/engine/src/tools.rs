@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ombud_agents::{ComplaintDraft, ToolError, Tools};
 use ombud_core::*;
-use ombud_store::{ConversationKey, NewComplaint, Store};
+use ombud_store::{
+    ChangeBatch, ChangeOutcome, ComplaintChange, ConversationKey, NewComplaint, Store,
+};
 
 pub struct StoreTools<'a> {
     pub store: &'a dyn Store,
@@ -66,5 +68,34 @@ impl Tools for StoreTools<'_> {
             .complaints_of_contact(&self.tenant.id, &self.contact.id, true, 10)
             .await
             .map_err(tool_error)
+    }
+
+    async fn add_to_complaint(
+        &self,
+        n: &ComplaintNumber,
+        text: &str,
+    ) -> Result<Complaint, ToolError> {
+        let theirs = self
+            .complaint_status(n)
+            .await?
+            .ok_or_else(|| ToolError(format!("the person has no complaint numbered {n}")))?;
+        // Kept as a note in the complaint's history under the contact's name;
+        // notes are HTML, and the citizen's words are plain text.
+        let batch = ChangeBatch {
+            actor: format!("contact:{}", self.contact.id),
+            change: ComplaintChange::Note(ombud_core::html::escape(text)),
+            ids: vec![theirs.id.clone()],
+            notices: None,
+        };
+        let outcomes = self
+            .store
+            .change_complaints(&self.tenant.id, batch)
+            .await
+            .map_err(tool_error)?;
+        match outcomes.into_iter().next() {
+            Some(ChangeOutcome::Changed(c)) => Ok(*c),
+            Some(ChangeOutcome::Skipped { reason, .. }) => Err(ToolError(reason)),
+            None => Ok(theirs),
+        }
     }
 }

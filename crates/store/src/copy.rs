@@ -28,6 +28,7 @@ const TABLES: &[(&str, &str)] = &[
     ("agents", "id"),
     ("agent_versions", "id"),
     ("channels", "id"),
+    ("deployments", "id"),
     ("contacts", "id"),
     ("conversations", "id"),
     ("messages", "id"),
@@ -48,6 +49,7 @@ const SERIAL: &[&str] = &[
     "outbox",
     "webhook_deliveries",
     "webhook_attempts",
+    "deployments",
 ];
 const BATCH: usize = 1000;
 

@@ -217,7 +217,7 @@ pub fn category(r: &dyn Columns) -> Decoded<Category> {
 }
 
 pub const AGENT_VERSION_COLS: &str =
-    "v.id, v.tenant_id, v.agent_id, a.name, a.kind, v.number, v.config, v.created_at";
+    "v.id, v.tenant_id, v.agent_id, a.name, a.kind, v.number, v.config, v.changelog, v.author, v.created_at";
 
 pub fn agent_version(r: &dyn Columns) -> Decoded<AgentVersion> {
     Ok(AgentVersion {
@@ -228,6 +228,8 @@ pub fn agent_version(r: &dyn Columns) -> Decoded<AgentVersion> {
         kind: r.text("kind")?,
         number: r.int("number")?,
         config: std::sync::Arc::new(r.json("config")?),
+        changelog: r.text("changelog")?,
+        author: r.text("author")?,
         created_at: r.time("created_at")?,
     })
 }
@@ -354,17 +356,28 @@ pub fn complaint_event(r: &dyn Columns) -> Decoded<ComplaintEvent> {
     })
 }
 
-pub const EXECUTION_COLS: &str = "id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq, status, error, attempts, started_at, finished_at";
+pub const EXECUTION_COLS: &str = "id, tenant_id, conversation_id, agent_id, agent_version_id, from_seq, to_seq, input_ids, status, output, tool_calls, tokens_in, tokens_out, error, attempts, started_at, finished_at";
 
 pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
     Ok(Execution {
         id: id(r, "id")?,
         tenant_id: id(r, "tenant_id")?,
         conversation_id: id(r, "conversation_id")?,
+        agent_id: opt_id(r, "agent_id")?,
         agent_version_id: opt_id(r, "agent_version_id")?,
         from_seq: r.int("from_seq")?,
         to_seq: r.int("to_seq")?,
+        input_ids: from_json(r, "input_ids")?,
         status: r.text("status")?,
+        output: r.json("output")?,
+        tool_calls: r.json("tool_calls")?,
+        tokens: match (r.opt_int("tokens_in")?, r.opt_int("tokens_out")?) {
+            (None, None) => None,
+            (i, o) => Some(crate::Tokens {
+                input: i.unwrap_or(0),
+                output: o.unwrap_or(0),
+            }),
+        },
         error: r.opt_text("error")?,
         attempts: r.int("attempts")?,
         started_at: r.time("started_at")?,
@@ -456,5 +469,38 @@ pub fn webhook_attempt(r: &dyn Columns) -> Decoded<WebhookAttempt> {
         latency_ms: parse("latency_ms", u64::try_from(r.int("latency_ms")?))?,
         response: r.opt_text("response")?,
         error: r.opt_text("error")?,
+    })
+}
+
+/// An agent with its newest version's number (`latest`, null before the first).
+pub const AGENT_COLS: &str = "a.id, a.tenant_id, a.name, a.kind, a.created_at, (select max(number) from agent_versions v where v.agent_id = a.id) as latest";
+
+pub fn agent(r: &dyn Columns) -> Decoded<crate::Agent> {
+    Ok(crate::Agent {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        name: r.text("name")?,
+        kind: r.text("kind")?,
+        latest_version: r.opt_int("latest")?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+pub const DEPLOYMENT_COLS: &str = "d.id, d.tenant_id, d.channel_id, v.agent_id, a.name, d.agent_version_id, v.number, d.previous_version_id, d.actor, d.created_at";
+/// What `DEPLOYMENT_COLS` reads from.
+pub const DEPLOYMENT_FROM: &str = "deployments d join agent_versions v on v.id = d.agent_version_id join agents a on a.id = v.agent_id";
+
+pub fn deployment(r: &dyn Columns) -> Decoded<crate::Deployment> {
+    Ok(crate::Deployment {
+        id: r.int("id")?,
+        tenant_id: id(r, "tenant_id")?,
+        channel_id: id(r, "channel_id")?,
+        agent_id: id(r, "agent_id")?,
+        agent_name: r.text("name")?,
+        agent_version_id: id(r, "agent_version_id")?,
+        version_number: r.int("number")?,
+        previous_version_id: opt_id(r, "previous_version_id")?,
+        actor: r.text("actor")?,
+        created_at: r.time("created_at")?,
     })
 }

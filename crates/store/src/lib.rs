@@ -4,6 +4,7 @@
 //!
 //! `sqlite` is the embedded default; a PostgreSQL backend implements the same traits.
 
+pub mod agents;
 pub mod catalog;
 pub mod copy;
 mod decode;
@@ -24,6 +25,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ombud_core::*;
 
+pub use agents::{
+    Agent, AgentStore, Deployment, ExecutionCursor, NewAgent, NewDeployment, NewVersion,
+};
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
@@ -427,6 +431,7 @@ pub trait Store:
     + WebhookStore
     + IdempotencyStore
     + DirectoryStore
+    + AgentStore
     + HealthStore
 {
 }
@@ -445,6 +450,7 @@ impl<T> Store for T where
         + WebhookStore
         + IdempotencyStore
         + DirectoryStore
+        + AgentStore
         + HealthStore
 {
 }

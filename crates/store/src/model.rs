@@ -139,6 +139,9 @@ pub struct AgentVersion {
     pub number: i64,
     /// Shared, so a run hands it to its runtime without copying it.
     pub config: Arc<Value>,
+    pub changelog: String,
+    /// Who saved it: `user:…`, `api:…` or `system`.
+    pub author: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -148,6 +151,7 @@ pub struct NewAgentVersion {
     pub kind: String,
     pub config: Value,
     pub changelog: String,
+    pub author: String,
 }
 
 /// One channel delivery, parsed: new messages and status reports for ours.
@@ -223,6 +227,8 @@ pub enum RunStart {
 pub enum ExecutionStatus {
     Ok,
     Failed,
+    /// Failed by running past its time limit.
+    Timeout,
 }
 
 impl ExecutionStatus {
@@ -230,8 +236,16 @@ impl ExecutionStatus {
         match self {
             Self::Ok => "ok",
             Self::Failed => "failed",
+            Self::Timeout => "timeout",
         }
     }
+}
+
+/// Tokens a run used at its model provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Tokens {
+    pub input: i64,
+    pub output: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -240,8 +254,13 @@ pub struct NewExecution {
     pub agent_version_id: Option<AgentVersionId>,
     pub from_seq: i64,
     pub to_seq: i64,
+    /// The inbound messages the run answered.
+    pub input_ids: Vec<MessageId>,
     pub status: ExecutionStatus,
     pub output: Value,
+    /// The tool calls it made, in order: `{name, arguments, result | error}`.
+    pub tool_calls: Value,
+    pub tokens: Option<Tokens>,
     pub error: Option<String>,
     pub attempts: u32,
     pub started_at: DateTime<Utc>,
@@ -253,10 +272,15 @@ pub struct Execution {
     pub id: ExecutionId,
     pub tenant_id: TenantId,
     pub conversation_id: ConversationId,
+    pub agent_id: Option<AgentId>,
     pub agent_version_id: Option<AgentVersionId>,
     pub from_seq: i64,
     pub to_seq: i64,
+    pub input_ids: Vec<MessageId>,
     pub status: String,
+    pub output: Value,
+    pub tool_calls: Value,
+    pub tokens: Option<Tokens>,
     pub error: Option<String>,
     pub attempts: i64,
     pub started_at: DateTime<Utc>,

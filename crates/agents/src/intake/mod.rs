@@ -83,6 +83,7 @@ impl AgentRuntime for IntakeAgent {
             state: run.state.to_value(),
             handoff: run.handoff,
             language: run.learnt_language,
+            ..RunOutput::default()
         })
     }
 }

@@ -105,6 +105,7 @@ pub async fn spawn(
                     kind: ombud_agents::intake::KIND.into(),
                     config: serde_json::to_value(&intake)?,
                     changelog: "load test: limits out of the way".into(),
+                    author: "system".into(),
                 },
             )
             .await?;

@@ -8,6 +8,7 @@
 //! `decode`; every value is a bind parameter (hence `AssertSqlSafe`).
 
 mod accounts;
+mod agents;
 mod api_keys;
 mod complaints;
 mod directory;

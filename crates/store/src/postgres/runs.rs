@@ -233,9 +233,10 @@ impl RunStore for PgStore {
         }
         let e = &commit.execution;
         sqlx::query(
-            "insert into executions (id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq,
-                status, output, error, attempts, started_at, finished_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "insert into executions (id, tenant_id, conversation_id, agent_id, agent_version_id, from_seq, to_seq,
+                input_ids, status, output, tool_calls, tokens_in, tokens_out, error, attempts, started_at, finished_at)
+             values ($1, $2, $3, (select agent_id from agent_versions where id = $4), $4, $5, $6,
+                $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(e.id.as_str())
         .bind(t)
@@ -243,8 +244,12 @@ impl RunStore for PgStore {
         .bind(e.agent_version_id.as_ref().map(|v| v.as_str()))
         .bind(e.from_seq)
         .bind(e.to_seq)
+        .bind(serde_json::to_value(&e.input_ids).map_err(StoreError::internal)?)
         .bind(e.status.as_str())
         .bind(&e.output)
+        .bind(&e.tool_calls)
+        .bind(e.tokens.map(|t| t.input))
+        .bind(e.tokens.map(|t| t.output))
         .bind(&e.error)
         .bind(i64::from(e.attempts))
         .bind(e.started_at)

@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "idempotency",
         include_str!("migrations/0013_idempotency.sql"),
     ),
+    (
+        14,
+        "agent_platform",
+        include_str!("migrations/0014_agent_platform.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 use ombud_core::*;
 
-use super::{decode_all, decode_opt, insert_event, PgStore};
+use super::{decode_all, decode_opt, PgStore};
 use crate::decode;
 use crate::error::conflict_on;
 use crate::*;
@@ -168,56 +168,28 @@ impl TenantStore for PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let (agent_id, kind): (String, String) = sqlx::query_as(
-            "select id, kind from agents where tenant_id = $1 and name = $2 for update",
-        )
-        .bind(tenant.as_str())
-        .bind(&new.agent_name)
-        .fetch_one(&mut *tx)
-        .await?;
-        if kind != new.kind {
+        let sql = format!(
+            "select {} from agents a where a.tenant_id = $1 and a.name = $2 for update",
+            decode::AGENT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(&new.agent_name)
+            .fetch_one(&mut *tx)
+            .await?;
+        let agent = decode_opt(Some(row), decode::agent)?.ok_or(StoreError::NotFound("agent"))?;
+        if agent.kind != new.kind {
             return Err(StoreError::Conflict {
                 field: "kind".into(),
-                reason: format!("agent {:?} is of kind {kind}", new.agent_name),
+                reason: format!("agent {:?} is of kind {}", agent.name, agent.kind),
             });
         }
-        let number: i64 = sqlx::query_scalar(
-            "select coalesce(max(number), 0)::bigint + 1 from agent_versions where agent_id = $1",
-        )
-        .bind(&agent_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let version = AgentVersion {
-            id: AgentVersionId::new(),
-            tenant_id: tenant.clone(),
-            agent_id: decode::stored_id("agent_id", &agent_id)?,
-            agent_name: new.agent_name,
-            kind: new.kind,
-            number,
-            config: Arc::new(new.config),
-            created_at: now,
+        let version = NewVersion {
+            config: new.config,
+            changelog: new.changelog,
+            author: new.author,
         };
-        sqlx::query(
-            "insert into agent_versions (id, tenant_id, agent_id, number, config, changelog, created_at)
-             values ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(version.id.as_str())
-        .bind(tenant.as_str())
-        .bind(&agent_id)
-        .bind(number)
-        .bind(version.config.as_ref())
-        .bind(&new.changelog)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        insert_event(
-            &mut tx,
-            tenant,
-            EventType::AgentVersionCreated,
-            &serde_json::json!({"agent_id": version.agent_id, "version_id": version.id, "number": number}),
-            now,
-        )
-        .await?;
+        let version = super::agents::insert_version(&mut tx, &agent, version, now).await?;
         tx.commit().await?;
         Ok(version)
     }

@@ -4,6 +4,7 @@
 //! blocking ever runs on the async runtime's threads.
 
 mod accounts;
+mod agents;
 mod api_keys;
 mod complaints;
 mod directory;

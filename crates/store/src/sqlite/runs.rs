@@ -235,9 +235,10 @@ impl RunStore for SqliteStore {
             }
             let e = &commit.execution;
             conn.prepare_cached(
-                "insert into executions (id, tenant_id, conversation_id, agent_version_id, from_seq, to_seq,
-                    status, output, error, attempts, started_at, finished_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "insert into executions (id, tenant_id, conversation_id, agent_id, agent_version_id, from_seq, to_seq,
+                    input_ids, status, output, tool_calls, tokens_in, tokens_out, error, attempts, started_at, finished_at)
+                 values (?1, ?2, ?3, (select agent_id from agent_versions where id = ?4), ?4, ?5, ?6,
+                    ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 e.id.as_str(),
@@ -246,8 +247,12 @@ impl RunStore for SqliteStore {
                 e.agent_version_id.as_ref().map(|v| v.as_str()),
                 e.from_seq,
                 e.to_seq,
+                serde_json::to_string(&e.input_ids).map_err(StoreError::internal)?,
                 e.status.as_str(),
                 e.output.to_string(),
+                e.tool_calls.to_string(),
+                e.tokens.map(|t| t.input),
+                e.tokens.map(|t| t.output),
                 e.error,
                 e.attempts,
                 time_text(e.started_at),

@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "idempotency",
         include_str!("migrations/0013_idempotency.sql"),
     ),
+    (
+        14,
+        "agent_platform",
+        include_str!("migrations/0014_agent_platform.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

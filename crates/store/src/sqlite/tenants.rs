@@ -7,7 +7,7 @@ use chrono::Utc;
 use ombud_core::*;
 use rusqlite::{params, Connection};
 
-use super::rows::{self, all, one, time_text};
+use super::rows::{all, one, time_text};
 use super::SqliteStore;
 use crate::decode;
 use crate::error::conflict_on;
@@ -174,59 +174,45 @@ impl TenantStore for SqliteStore {
         let tenant = tenant.clone();
         self.write(move |conn| {
             let now = Utc::now();
-            let at = time_text(now);
-            let existing: Option<(String, String)> = one(
+            let agent: Option<Agent> = one(
                 conn,
-                "select id, kind from agents where tenant_id = ?1 and name = ?2",
+                &format!(
+                    "select {} from agents a where a.tenant_id = ?1 and a.name = ?2",
+                    decode::AGENT_COLS
+                ),
                 params![tenant.as_str(), new.agent_name],
-                |r| Ok((r.text("id")?, r.text("kind")?)),
+                decode::agent,
             )?;
-            let agent_id = match existing {
-                Some((id, kind)) if kind == new.kind => id,
-                Some((_, kind)) => {
+            let agent = match agent {
+                Some(a) if a.kind == new.kind => a,
+                Some(a) => {
                     return Err(StoreError::Conflict {
                         field: "kind".into(),
-                        reason: format!("agent {:?} is of kind {kind}", new.agent_name),
+                        reason: format!("agent {:?} is of kind {}", a.name, a.kind),
                     })
                 }
                 None => {
-                    let id = AgentId::new();
+                    let a = Agent {
+                        id: AgentId::new(),
+                        tenant_id: tenant.clone(),
+                        name: new.agent_name.clone(),
+                        kind: new.kind.clone(),
+                        latest_version: None,
+                        created_at: now,
+                    };
                     conn.execute(
                         "insert into agents (id, tenant_id, name, kind, created_at) values (?1, ?2, ?3, ?4, ?5)",
-                        params![id.as_str(), tenant.as_str(), new.agent_name, new.kind, at],
+                        params![a.id.as_str(), tenant.as_str(), a.name, a.kind, time_text(now)],
                     )?;
-                    id.to_string()
+                    a
                 }
             };
-            let number: i64 = conn.query_row(
-                "select coalesce(max(number), 0) + 1 from agent_versions where agent_id = ?1",
-                [&agent_id],
-                |r| r.get(0),
-            )?;
-            let version = AgentVersion {
-                id: AgentVersionId::new(),
-                tenant_id: tenant.clone(),
-                agent_id: decode::stored_id("agent_id", &agent_id)?,
-                agent_name: new.agent_name.clone(),
-                kind: new.kind.clone(),
-                number,
-                config: Arc::new(new.config.clone()),
-                created_at: now,
+            let version = NewVersion {
+                config: new.config.clone(),
+                changelog: new.changelog.clone(),
+                author: new.author.clone(),
             };
-            conn.execute(
-                "insert into agent_versions (id, tenant_id, agent_id, number, config, changelog, created_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![version.id.as_str(), tenant.as_str(), agent_id, number,
-                        version.config.to_string(), new.changelog, at],
-            )?;
-            rows::insert_event(
-                conn,
-                &tenant,
-                EventType::AgentVersionCreated,
-                &serde_json::json!({"agent_id": version.agent_id, "version_id": version.id, "number": number}),
-                now,
-            )?;
-            Ok(version)
+            super::agents::insert_version(conn, &agent, &version, now)
         })
         .await
     }

@@ -11,6 +11,7 @@ use ombud_core::*;
 use ombud_store::*;
 
 mod accounts;
+mod agents;
 mod catalog;
 mod complaints;
 mod idempotency;
@@ -21,6 +22,7 @@ mod webhooks;
 mod work;
 
 use accounts::*;
+use agents::*;
 use catalog::*;
 use complaints::*;
 use idempotency::*;
@@ -81,6 +83,9 @@ on_both_backends!(
     replays_test_events_rotation_and_deletion,
     an_idempotency_key_answers_the_same_request_once,
     an_ordered_endpoint_s_run_is_claimed_together_and_given_back_in_order,
+    agents_have_numbered_immutable_versions_within_their_tenant,
+    a_deployment_switches_the_channel_for_the_next_run_and_is_kept_in_history,
+    an_agents_executions_are_listed_newest_first_with_their_tool_calls,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

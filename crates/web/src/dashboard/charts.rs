@@ -4,21 +4,7 @@
 
 use std::fmt::Write;
 
-/// Text for SVG/HTML: `&`, `<`, `>`, `"` and `'` escaped.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use ombud_core::html::escape;
 
 /// A series of a stacked chart: its name and colour.
 pub struct Series<'a> {

@@ -1,0 +1,403 @@
+//! Agents, versions, deployments and the executions of an agent.
+
+use super::*;
+
+fn version(n: u32) -> NewVersion {
+    NewVersion {
+        config: serde_json::json!({"model": format!("m{n}")}),
+        changelog: format!("change {n}"),
+        author: "user:usr_1".into(),
+    }
+}
+
+/// The `agent.*` events written so far, as (type, data).
+async fn agent_events(store: &dyn Store) -> Vec<(String, serde_json::Value)> {
+    let due = claim(store, Utc::now() + chrono::Duration::seconds(60)).await;
+    let mut events: Vec<_> = due
+        .into_iter()
+        .map(|d| {
+            (
+                d.event_at,
+                d.delivery.event_type.as_str().to_owned(),
+                d.data,
+            )
+        })
+        .collect();
+    events.sort_by_key(|e| e.0);
+    events.into_iter().map(|(_, t, d)| (t, d)).collect()
+}
+
+pub(crate) async fn agents_have_numbered_immutable_versions_within_their_tenant(
+    store: Arc<dyn Store>,
+) {
+    let s = store.as_ref();
+    let a = tenant(s, "alpha", "UTC").await;
+    let b = tenant(s, "beta", "UTC").await;
+    endpoint(s, &a, &[EventType::AgentVersionCreated], true, false).await;
+    let now = stored_now();
+    let new = |name: &str, kind: &str| NewAgent {
+        name: name.into(),
+        kind: kind.into(),
+    };
+    let helper = s
+        .create_agent(&a.id, new("helper", "llm"), now)
+        .await
+        .unwrap();
+    assert_eq!(helper.latest_version, None);
+    let again = s.create_agent(&a.id, new("helper", "process"), now).await;
+    assert!(
+        matches!(&again, Err(StoreError::Conflict { field, .. }) if field == "name"),
+        "{again:?}"
+    );
+    // Names are per tenant.
+    let theirs = s
+        .create_agent(&b.id, new("helper", "llm"), now)
+        .await
+        .unwrap();
+    s.create_agent(&a.id, new("archive", "process"), now)
+        .await
+        .unwrap();
+
+    let v1 = s
+        .add_agent_version(&a.id, &helper.id, version(1), now)
+        .await
+        .unwrap();
+    let v2 = s
+        .add_agent_version(&a.id, &helper.id, version(2), now)
+        .await
+        .unwrap();
+    assert_eq!((v1.number, v2.number), (1, 2));
+    assert_eq!(
+        (v2.kind.as_str(), v2.agent_name.as_str()),
+        ("llm", "helper")
+    );
+    // Saving at once from many places still numbers them one by one.
+    let saves = (3..11).map(|n| {
+        let (store, t, agent) = (store.clone(), a.id.clone(), helper.id.clone());
+        tokio::spawn(async move {
+            store
+                .add_agent_version(&t, &agent, version(n), stored_now())
+                .await
+                .unwrap()
+                .number
+        })
+    });
+    let mut numbers: Vec<i64> = Vec::new();
+    for save in saves {
+        numbers.push(save.await.unwrap());
+    }
+    numbers.sort();
+    assert_eq!(numbers, (3..11).collect::<Vec<i64>>());
+
+    let listed = s.agent_versions(&a.id, &helper.id).await.unwrap();
+    assert_eq!(listed.len(), 10);
+    assert_eq!(listed[0].number, 10, "newest first");
+    let first = listed.last().unwrap();
+    assert_eq!(first, &v1);
+    assert_eq!(
+        (first.changelog.as_str(), first.author.as_str()),
+        ("change 1", "user:usr_1")
+    );
+    assert_eq!(*first.config, serde_json::json!({"model": "m1"}));
+    assert_eq!(
+        s.agent_version(&a.id, &v2.id).await.unwrap(),
+        Some(v2.clone())
+    );
+
+    let agents = s.agents(&a.id).await.unwrap();
+    let names: Vec<(&str, Option<i64>)> = agents
+        .iter()
+        .map(|x| (x.name.as_str(), x.latest_version))
+        .collect();
+    assert_eq!(names, [("archive", None), ("helper", Some(10))]);
+    assert_eq!(
+        s.agent(&a.id, &helper.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .latest_version,
+        Some(10)
+    );
+
+    // Walls: the other tenant sees none of it and cannot add to it.
+    assert_eq!(s.agent(&b.id, &helper.id).await.unwrap(), None);
+    assert_eq!(s.agent_version(&b.id, &v1.id).await.unwrap(), None);
+    assert!(s
+        .agent_versions(&b.id, &helper.id)
+        .await
+        .unwrap()
+        .is_empty());
+    let foreign = s
+        .add_agent_version(&b.id, &helper.id, version(99), now)
+        .await;
+    assert!(
+        matches!(foreign, Err(StoreError::NotFound("agent"))),
+        "{foreign:?}"
+    );
+    assert!(s
+        .agent_versions(&b.id, &theirs.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.agent_versions(&a.id, &helper.id).await.unwrap().len(), 10);
+
+    let events = agent_events(s).await;
+    assert_eq!(
+        events.len(),
+        10,
+        "one agent.version_created per version of tenant a"
+    );
+    let (kind, data) = &events[0];
+    assert_eq!(kind, "agent.version_created");
+    assert_eq!(data["version_id"], v1.id.as_str());
+    assert_eq!(
+        (data["number"].as_i64(), data["agent"].as_str()),
+        (Some(1), Some("helper"))
+    );
+}
+
+pub(crate) async fn a_deployment_switches_the_channel_for_the_next_run_and_is_kept_in_history(
+    store: Arc<dyn Store>,
+) {
+    let s = store.as_ref();
+    let a = tenant(s, "alpha", "UTC").await;
+    let b = tenant(s, "beta", "UTC").await;
+    endpoint(s, &a, &[EventType::AgentDeployed], true, false).await;
+    let now = stored_now();
+    let agent = s
+        .create_agent(
+            &a.id,
+            NewAgent {
+                name: "bot".into(),
+                kind: "llm".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let v1 = s
+        .add_agent_version(&a.id, &agent.id, version(1), now)
+        .await
+        .unwrap();
+    let v2 = s
+        .add_agent_version(&a.id, &agent.id, version(2), now)
+        .await
+        .unwrap();
+    let ch = channel(s, &a, "111").await;
+    let b_ch = channel(s, &b, "222").await;
+    let b_agent = s
+        .create_agent(
+            &b.id,
+            NewAgent {
+                name: "bot".into(),
+                kind: "llm".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let b_v1 = s
+        .add_agent_version(&b.id, &b_agent.id, version(1), now)
+        .await
+        .unwrap();
+
+    let batch = InboundBatch {
+        messages: vec![text("9198", "wamid.1", "hi")],
+        statuses: vec![],
+    };
+    let key = s.ingest(&ch, batch, now).await.unwrap().due.remove(0);
+    let deployed = |at: i64| NewDeployment {
+        channel_id: ch.id.clone(),
+        version_id: if at == 2 {
+            v2.id.clone()
+        } else {
+            v1.id.clone()
+        },
+        actor: format!("user:usr_{at}"),
+        at: now + chrono::Duration::seconds(at),
+    };
+    let first = s.deploy(&a.id, deployed(1)).await.unwrap();
+    assert_eq!(first.previous_version_id, None);
+    // A run started now reads v1; deploying v2 does not change what it holds.
+    let in_flight = s.load_run(&key).await.unwrap().unwrap();
+    let second = s.deploy(&a.id, deployed(2)).await.unwrap();
+    assert_eq!(second.previous_version_id, Some(v1.id.clone()));
+    assert_eq!(in_flight.agent_version.unwrap().id, v1.id);
+    // The next run reads v2 at once (the store forgets its cached channel).
+    let next = s.load_run(&key).await.unwrap().unwrap();
+    assert_eq!(next.agent_version.unwrap().id, v2.id);
+    // Rollback is a deployment of the earlier version.
+    let third = s.deploy(&a.id, deployed(3)).await.unwrap();
+    assert_eq!(third.previous_version_id, Some(v2.id.clone()));
+    let after = s.load_run(&key).await.unwrap().unwrap();
+    assert_eq!(after.agent_version.unwrap().id, v1.id);
+
+    let history = s.deployments(&a.id, &ch.id, 10).await.unwrap();
+    let seen: Vec<(i64, &str)> = history
+        .iter()
+        .map(|d| (d.version_number, d.actor.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(1, "user:usr_3"), (2, "user:usr_2"), (1, "user:usr_1")]
+    );
+    assert_eq!(history[0], third);
+    assert_eq!(s.deployments(&a.id, &ch.id, 1).await.unwrap().len(), 1);
+
+    // Walls: neither tenant deploys onto or from the other.
+    let onto = NewDeployment {
+        channel_id: ch.id.clone(),
+        version_id: b_v1.id.clone(),
+        actor: "x".into(),
+        at: now,
+    };
+    let r = s.deploy(&b.id, onto.clone()).await;
+    assert!(matches!(r, Err(StoreError::NotFound("channel"))), "{r:?}");
+    let r = s.deploy(&a.id, onto).await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound("agent version"))),
+        "{r:?}"
+    );
+    let from = NewDeployment {
+        channel_id: b_ch.id.clone(),
+        version_id: v2.id.clone(),
+        actor: "x".into(),
+        at: now,
+    };
+    let r = s.deploy(&b.id, from).await;
+    assert!(
+        matches!(r, Err(StoreError::NotFound("agent version"))),
+        "{r:?}"
+    );
+    assert!(s.deployments(&b.id, &ch.id, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.channel(&ch.id).await.unwrap().unwrap().deployed_version,
+        Some(v1.id.clone())
+    );
+    assert_eq!(
+        s.channel(&b_ch.id).await.unwrap().unwrap().deployed_version,
+        None
+    );
+
+    let events = agent_events(s).await;
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["agent.deployed"; 3]);
+    assert_eq!(events[1].1["version_id"], v2.id.as_str());
+    assert_eq!(events[1].1["previous_version_id"], v1.id.as_str());
+    assert_eq!(events[1].1["channel_id"], ch.id.as_str());
+}
+
+pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool_calls(
+    store: Arc<dyn Store>,
+) {
+    let s = store.as_ref();
+    let a = tenant(s, "alpha", "UTC").await;
+    let b = tenant(s, "beta", "UTC").await;
+    let now = stored_now();
+    let agent = s
+        .create_agent(
+            &a.id,
+            NewAgent {
+                name: "bot".into(),
+                kind: "llm".into(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let v1 = s
+        .add_agent_version(&a.id, &agent.id, version(1), now)
+        .await
+        .unwrap();
+    let ch = channel(s, &a, "111").await;
+    s.deploy(
+        &a.id,
+        NewDeployment {
+            channel_id: ch.id.clone(),
+            version_id: v1.id.clone(),
+            actor: "system".into(),
+            at: now,
+        },
+    )
+    .await
+    .unwrap();
+    let mut made = Vec::new();
+    for i in 0..5 {
+        let batch = InboundBatch {
+            messages: vec![text("9198", &format!("wamid.{i}"), "hi")],
+            statuses: vec![],
+        };
+        let key = s.ingest(&ch, batch, now).await.unwrap().due.remove(0);
+        let ctx = s.load_run(&key).await.unwrap().unwrap();
+        let last = ctx.pending.last().unwrap();
+        let id = ExecutionId::new();
+        let commit = RunCommit {
+            tenant_id: a.id.clone(),
+            conversation_id: key.conversation_id.clone(),
+            expected_cursor: ctx.conversation.run_cursor,
+            new_cursor: last.seq,
+            agent_state: serde_json::json!({}),
+            state: ConversationState::Bot,
+            contact_language: None,
+            replies: vec![],
+            execution: NewExecution {
+                id: id.clone(),
+                agent_version_id: Some(v1.id.clone()),
+                from_seq: last.seq,
+                to_seq: last.seq,
+                input_ids: vec![last.id.clone()],
+                status: if i == 4 {
+                    ExecutionStatus::Timeout
+                } else {
+                    ExecutionStatus::Ok
+                },
+                output: serde_json::json!({"replies": ["hello"]}),
+                tool_calls: serde_json::json!([{"name": "list_my_complaints", "arguments": {}, "result": {"complaints": []}, "ok": true}]),
+                tokens: Some(Tokens {
+                    input: 100 + i,
+                    output: 7,
+                }),
+                error: None,
+                attempts: 1,
+                started_at: now + chrono::Duration::seconds(i),
+                finished_at: now + chrono::Duration::seconds(i),
+            },
+            events: vec![],
+            at: now,
+            claim_sends_until: None,
+        };
+        s.commit_run(commit).await.unwrap();
+        made.push((id, last.id.clone()));
+    }
+    let page = s.agent_executions(&a.id, &agent.id, None, 3).await.unwrap();
+    let ids: Vec<&ExecutionId> = page.iter().map(|e| &e.id).collect();
+    assert_eq!(ids, [&made[4].0, &made[3].0, &made[2].0]);
+    let newest = &page[0];
+    assert_eq!(newest.status, "timeout");
+    assert_eq!(newest.agent_id.as_ref(), Some(&agent.id));
+    assert_eq!(newest.input_ids, [made[4].1.clone()]);
+    assert_eq!(
+        newest.tokens,
+        Some(Tokens {
+            input: 104,
+            output: 7
+        })
+    );
+    assert_eq!(newest.tool_calls[0]["name"], "list_my_complaints");
+    assert_eq!(newest.output["replies"][0], "hello");
+    let cursor = ExecutionCursor {
+        started_at: page[2].started_at,
+        id: page[2].id.clone(),
+    };
+    let rest = s
+        .agent_executions(&a.id, &agent.id, Some(cursor), 3)
+        .await
+        .unwrap();
+    let ids: Vec<&ExecutionId> = rest.iter().map(|e| &e.id).collect();
+    assert_eq!(ids, [&made[1].0, &made[0].0]);
+    assert!(s
+        .agent_executions(&b.id, &agent.id, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

@@ -3,12 +3,16 @@
 //! deterministic complaint-intake dialogue; LLM and process runtimes implement the
 //! same trait.
 
+pub mod config;
 pub mod intake;
 pub mod language;
+pub mod llm;
+pub mod process;
 mod runtime;
 #[cfg(test)]
 mod testing;
 pub mod toolbox;
 
+pub use config::{AgentKind, ConfigError};
 pub use runtime::*;
 pub use toolbox::{ToolBox, ToolCall, ToolSpec};

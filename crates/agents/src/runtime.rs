@@ -44,6 +44,16 @@ pub struct RunOutput {
     pub tool_calls: Vec<crate::ToolCall>,
     /// What the model provider counted, for runtimes that use one.
     pub tokens: Option<ombud_store::Tokens>,
+    /// The run failed but still has something to say (a fallback reply): the
+    /// engine sends the replies and records a failed execution.
+    pub failure: Option<RunFailure>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunFailure {
+    pub error: String,
+    /// It failed by running out of time.
+    pub timeout: bool,
 }
 
 /// A new complaint as an agent describes it.

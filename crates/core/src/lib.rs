@@ -13,6 +13,7 @@ pub mod html;
 pub mod id;
 pub mod language;
 pub mod message;
+pub mod seal;
 pub mod secret;
 pub mod tenant;
 pub mod webhook;

@@ -25,6 +25,10 @@ pub struct EngineConfig {
     pub webhooks: WebhookConfig,
     /// What tenants' URLs may reach (see [`crate::outbound`]).
     pub outbound: crate::OutboundPolicy,
+    /// Opens the API keys tenants stored sealed in LLM agent versions.
+    pub seal_key: Option<ombud_core::seal::SealKey>,
+    /// The LLM runtime's first wait before retrying a provider call.
+    pub llm_retry_base: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -94,6 +98,8 @@ impl Default for EngineConfig {
             outbox: OutboxConfig::default(),
             webhooks: WebhookConfig::default(),
             outbound: Default::default(),
+            seal_key: None,
+            llm_retry_base: Duration::from_millis(500),
         }
     }
 }

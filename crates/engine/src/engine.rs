@@ -8,6 +8,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use ombud_agents::llm::LlmRuntime;
+
+use crate::outbound::OutboundPolicy;
 use crate::outbox::OutboxSender;
 use crate::queue::ConversationQueue;
 use crate::runner::{RunResult, Runner};
@@ -24,7 +27,7 @@ pub struct Engine {
     outbox_wake: Arc<Notify>,
     webhooks: Arc<WebhookDispatcher>,
     webhook_wake: Arc<Notify>,
-    outbound: Arc<crate::OutboundPolicy>,
+    outbound: Arc<OutboundPolicy>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     stop: CancellationToken,
@@ -57,6 +60,16 @@ impl Engine {
         let outbox_wake = Arc::new(Notify::new());
         let webhook_wake = Arc::new(Notify::new());
         let outbound = Arc::new(config.outbound.clone());
+        let runtimes = runtimes.or_with(ombud_agents::llm::KIND, || {
+            Arc::new(
+                LlmRuntime::new(
+                    llm_client(&outbound),
+                    Some(outbound.clone()),
+                    config.seal_key.clone(),
+                )
+                .with_retry_base(config.llm_retry_base),
+            )
+        });
         Arc::new(Self {
             queue: Arc::new(ConversationQueue::new(config.max_concurrent_runs)),
             runner: Arc::new(Runner {
@@ -274,6 +287,11 @@ impl Engine {
         &self.outbound
     }
 
+    /// Seals and opens secrets tenants keep in agent versions.
+    pub fn seal_key(&self) -> Option<&ombud_core::seal::SealKey> {
+        self.config.seal_key.as_ref()
+    }
+
     pub fn health(&self) -> EngineHealth {
         let stats = self.queue.stats();
         EngineHealth {
@@ -304,4 +322,16 @@ impl Engine {
             );
         }
     }
+}
+
+/// The HTTP client of LLM agents: names that resolve inside are refused at
+/// connection (see [`crate::outbound`]), and redirects are not followed.
+fn llm_client(policy: &Arc<OutboundPolicy>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(policy.resolver())
+        .user_agent(concat!("Ombud/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
 }

@@ -104,6 +104,27 @@ impl OutboundPolicy {
         Ok(())
     }
 
+    /// Checks a URL's host when it is a literal address, which no resolver
+    /// sees; names are checked by [`resolver`](Self::resolver) at connection.
+    pub fn check_literal(&self, url: &str) -> Result<(), OutboundError> {
+        let Ok(parsed) = url::Url::parse(url) else {
+            return Ok(());
+        };
+        let literal = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
+            _ => return Ok(()),
+        };
+        match self.refuses(literal) {
+            Some(why) => Err(OutboundError::Blocked {
+                host: literal.to_string(),
+                address: literal,
+                why,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// A resolver for `reqwest` that drops every address the policy refuses,
     /// and fails when none is left.
     pub fn resolver(self: &Arc<Self>) -> Arc<GuardedResolver> {
@@ -193,6 +214,12 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
         0x2002 => "a 6to4 address",
         _ => return None,
     })
+}
+
+impl ombud_agents::llm::UrlGuard for OutboundPolicy {
+    fn check(&self, url: &str) -> Result<(), String> {
+        self.check_literal(url).map_err(|e| e.to_string())
+    }
 }
 
 #[cfg(test)]

@@ -160,6 +160,23 @@ impl Runner {
         } else {
             ctx.conversation.state
         };
+        let execution_id = ExecutionId::new();
+        let (status, error) = match &output.failure {
+            None => (ExecutionStatus::Ok, None),
+            Some(f) => {
+                tracing::warn!(conversation = %key.conversation_id, error = %f.error, "agent run failed; its fallback reply is sent");
+                events.push(NewEvent {
+                    kind: EventType::ExecutionFailed,
+                    data: json!({"execution_id": execution_id, "conversation_id": key.conversation_id, "error": f.error, "attempts": attempt, "timeout": f.timeout}),
+                });
+                let status = if f.timeout {
+                    ExecutionStatus::Timeout
+                } else {
+                    ExecutionStatus::Failed
+                };
+                (status, Some(f.error.clone()))
+            }
+        };
         let written = replies.len();
         let commit = RunCommit {
             tenant_id: key.tenant_id.clone(),
@@ -171,16 +188,16 @@ impl Runner {
             contact_language: output.language,
             replies,
             execution: NewExecution {
-                id: ExecutionId::new(),
+                id: execution_id,
                 agent_version_id: ctx.agent_version.as_ref().map(|v| v.id.clone()),
                 from_seq,
                 to_seq,
                 input_ids: ctx.pending.iter().map(|m| m.id.clone()).collect(),
-                status: ExecutionStatus::Ok,
+                status,
                 output: json!({"replies": output.replies.iter().map(|r| &r.text).collect::<Vec<_>>(), "handoff": output.handoff}),
                 tool_calls: serde_json::to_value(&output.tool_calls).unwrap_or_default(),
                 tokens: output.tokens,
-                error: None,
+                error,
                 attempts: attempt,
                 started_at,
                 finished_at,

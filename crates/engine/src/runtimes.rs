@@ -24,6 +24,12 @@ impl Runtimes {
         self
     }
 
+    /// Adds the runtime `make` gives for `kind` unless one is registered.
+    pub fn or_with(mut self, kind: &str, make: impl FnOnce() -> Arc<dyn AgentRuntime>) -> Self {
+        self.by_kind.entry(kind.to_owned()).or_insert_with(make);
+        self
+    }
+
     pub fn get(&self, kind: &str) -> Option<Arc<dyn AgentRuntime>> {
         self.by_kind.get(kind).cloned()
     }

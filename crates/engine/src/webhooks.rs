@@ -19,7 +19,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::outbound::{OutboundError, OutboundPolicy};
+use crate::outbound::OutboundPolicy;
 use crate::WebhookConfig;
 
 pub struct WebhookDispatcher {
@@ -275,19 +275,7 @@ impl WebhookDispatcher {
     async fn post(&self, item: &DueDelivery, now: DateTime<Utc>) -> Result<Answer, String> {
         let url = &item.endpoint.url;
         // A literal address is never resolved, so the guard checks it here.
-        if let Ok(parsed) = url::Url::parse(url) {
-            let literal = match parsed.host() {
-                Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-                Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-                _ => None,
-            };
-            if let Some(address) = literal {
-                if let Some(why) = self.policy.refuses(address) {
-                    let host = address.to_string();
-                    return Err(OutboundError::Blocked { host, address, why }.to_string());
-                }
-            }
-        }
+        self.policy.check_literal(url).map_err(|e| e.to_string())?;
         let payload = item.payload();
         let id = item.delivery.event_id.as_str();
         let timestamp = now.timestamp();

@@ -64,7 +64,8 @@ impl App {
             Some(_) => None,
             None => Some(lock_data_dir(config)?),
         };
-        let engine_config = config.engine();
+        let mut engine_config = config.engine();
+        engine_config.seal_key = Some(config.seal_key()?);
         let sender: Arc<dyn ChannelSender> = Arc::new(
             WhatsAppSender::new(
                 engine_config.outbox.send_timeout,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use ombud_core::seal::SealKey;
 use ombud_core::Secret;
 use ombud_engine::{EngineConfig, OutboundPolicy, OutboxConfig, WebhookConfig};
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `postgres://…` to use PostgreSQL instead of SQLite (`OMBUD_DATABASE_URL`).
     pub database_url: Option<Secret>,
+    /// 32 random bytes in base64 that seal the secrets tenants store, such
+    /// as an LLM agent's API key (`OMBUD_SECRET_KEY`). Unset: kept in
+    /// `<data_dir>/secret.key`, made on first start. Replicas sharing one
+    /// PostgreSQL must be given the same key.
+    pub secret_key: Option<Secret>,
     /// PostgreSQL connections per process (`OMBUD_DATABASE_MAX_CONNECTIONS`).
     pub database_max_connections: u32,
     /// `text` or `json` (`OMBUD_LOG_FORMAT`).
@@ -85,6 +91,8 @@ pub struct AgentsConfig {
     pub lease_secs: u64,
     /// How often to look for due conversations nobody is running.
     pub sweep_interval_ms: u64,
+    /// An LLM agent's first wait before retrying its provider (then doubling).
+    pub llm_retry_base_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -108,6 +116,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            secret_key: None,
             database_max_connections: 16,
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
@@ -124,6 +133,7 @@ impl Default for Config {
                 max_attempts: engine.run_max_attempts,
                 lease_secs: engine.lease.as_secs(),
                 sweep_interval_ms: engine.sweep_interval.as_millis() as u64,
+                llm_retry_base_ms: engine.llm_retry_base.as_millis() as u64,
             },
             outbox: OutboxSettings {
                 concurrency: o.concurrency,
@@ -233,6 +243,14 @@ impl Config {
         }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
+        }
+        if let Some(key) = &self.secret_key {
+            if SealKey::from_base64(key.expose()).is_err() {
+                return invalid(
+                    "secret_key",
+                    "must be 32 bytes in base64 (openssl rand -base64 32)",
+                );
+            }
         }
         if let Some(url) = &self.database_url {
             let url = url.expose();
@@ -363,6 +381,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             lease: Duration::from_secs(self.agents.lease_secs),
             sweep_interval: Duration::from_millis(self.agents.sweep_interval_ms),
+            llm_retry_base: Duration::from_millis(self.agents.llm_retry_base_ms),
             outbox: OutboxConfig {
                 concurrency: o.concurrency,
                 send_timeout: Duration::from_millis(o.send_timeout_ms),
@@ -384,6 +403,41 @@ impl Config {
                 OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs).unwrap_or_default(),
             ),
             ..EngineConfig::default()
+        }
+    }
+}
+
+impl Config {
+    /// The key that seals tenants' secrets: `secret_key`, else the one in
+    /// `<data_dir>/secret.key`, made (readable by this user only) if missing.
+    pub fn seal_key(&self) -> anyhow::Result<SealKey> {
+        use anyhow::Context as _;
+        if let Some(key) = &self.secret_key {
+            return SealKey::from_base64(key.expose()).map_err(anyhow::Error::msg);
+        }
+        let path = self.data_dir.join("secret.key");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                SealKey::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write as _;
+                use std::os::unix::fs::OpenOptionsExt as _;
+                let key = SealKey::generate();
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .with_context(|| format!("creating {}", path.display()))?;
+                writeln!(file, "{}", key.to_base64())?;
+                file.sync_all()?;
+                tracing::info!(path = %path.display(), "made a new key for sealing tenants' secrets; back it up with the database");
+                Ok(key)
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
 }

@@ -27,6 +27,7 @@ use ombud_core::*;
 
 pub use agents::{
     Agent, AgentStore, Deployment, ExecutionCursor, NewAgent, NewDeployment, NewVersion,
+    AGENT_NAME_MAX,
 };
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};

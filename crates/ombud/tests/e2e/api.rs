@@ -18,7 +18,7 @@ pub(crate) async fn call(req: reqwest::RequestBuilder) -> (StatusCode, Value) {
 }
 
 /// The first field an error names.
-fn field(e: &Value) -> Option<&str> {
+pub(crate) fn field(e: &Value) -> Option<&str> {
     e["error"]["fields"][0]["field"].as_str()
 }
 

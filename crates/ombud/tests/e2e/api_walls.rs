@@ -20,6 +20,8 @@ struct Ids {
     endpoint: String,
     event: String,
     key: String,
+    agent: String,
+    channel: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -36,10 +38,16 @@ fn fill(path: &str, ids: &Ids) -> String {
         &ids.endpoint
     } else if path.starts_with("/api-keys") {
         &ids.key
+    } else if path.starts_with("/agents") {
+        &ids.agent
+    } else if path.starts_with("/channels") {
+        &ids.channel
     } else {
         panic!("{path}: which id does this route take? add it to the tenant-wall test")
     };
-    path.replace("{id}", id).replace("{event_id}", &ids.event)
+    path.replace("{id}", id)
+        .replace("{event_id}", &ids.event)
+        .replace("{number}", "1")
 }
 
 /// The document's operations: (method, path, the API-key scope it names).
@@ -69,6 +77,9 @@ fn sample_body(path: &str) -> Value {
         "/api-keys" => json!({"name": "x", "scopes": ["complaints:read"]}),
         "/complaints/{id}" => json!({"priority": "high"}),
         "/webhooks/{id}" => json!({"description": "x"}),
+        "/agents" => json!({"name": "x", "kind": "intake"}),
+        "/agents/{id}/versions" => json!({"config": {}}),
+        "/channels/{id}/deployments" => json!({"version_id": "agv_01JD8Y3M6V4ZB2T9W0XK5Q7R1C"}),
         _ => json!({}),
     }
 }
@@ -111,6 +122,10 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
         key: app.store.api_keys(&b.tenant.id).await.unwrap()[0]
             .id
             .to_string(),
+        agent: app.store.agents(&b.tenant.id).await.unwrap()[0]
+            .id
+            .to_string(),
+        channel: b.channel.id.to_string(),
     };
     member(&app, "admin@pune.example", &a.tenant.id, Role::Admin).await;
     let admin_a = Staff::login(&app, "admin@pune.example").await;
@@ -140,6 +155,14 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
     }
     assert!(checked.len() >= 15, "{checked:?}");
     // B's data is as it was.
+    let b_agent = app.store.agents(&b.tenant.id).await.unwrap().remove(0);
+    assert_eq!(b_agent.latest_version, Some(1));
+    assert!(app
+        .store
+        .deployments(&b.tenant.id, &b.channel.id, 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         app.store
             .complaint(&b.tenant.id, &c.id)
@@ -228,6 +251,14 @@ async fn schemathesis_finds_no_server_error_and_nothing_undocumented() {
             c.contact_id.clone().unwrap().to_string(),
         ),
         ("^/webhooks/\\{id\\}", "id", endpoint.clone()),
+        (
+            "^/agents/\\{id\\}",
+            "id",
+            app.store.agents(&t.tenant.id).await.unwrap()[0]
+                .id
+                .to_string(),
+        ),
+        ("^/channels/\\{id\\}", "id", t.channel.id.to_string()),
         (
             "\\{event_id\\}",
             "event_id",

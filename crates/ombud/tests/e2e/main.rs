@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used)]
 
 mod fake_graph;
+mod fake_llm;
 mod helpers;
 
 mod access;
 mod accounts;
+mod agents;
 mod api;
 mod api_walls;
 mod browser;

@@ -164,6 +164,7 @@ pub struct ConversationParams {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200 (default 50).
     pub limit: Option<u32>,

@@ -1,37 +1,20 @@
 //! `GET /api/v1/conversations/{id}/executions`: the agent runs that answered a
-//! conversation. (Agents, versions and deployments get their routes with the
-//! agent platform.)
+//! conversation. An agent's runs are at `/agents/{id}/executions`.
 
 use axum::extract::{Path, State};
 use axum::Json;
-use chrono::{DateTime, Utc};
 use ombud_core::{ConversationId, Scope};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::agent_types::ExecutionView;
 use super::auth::Caller;
 use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_executions))
-}
-
-/// One agent run over a batch of the conversation's inbound messages.
-#[derive(Serialize, ToSchema)]
-pub struct ExecutionView {
-    pub id: String,
-    pub agent_version_id: Option<String>,
-    /// The inbound messages it answered, by their position in the conversation.
-    pub from_seq: i64,
-    pub to_seq: i64,
-    /// ok or failed.
-    pub status: String,
-    pub error: Option<String>,
-    pub attempts: i64,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -60,19 +43,6 @@ async fn list_executions(
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     let runs = state.store.executions(&caller.tenant.id, &id).await?;
     Ok(Json(ExecutionList {
-        data: runs
-            .iter()
-            .map(|e| ExecutionView {
-                id: e.id.to_string(),
-                agent_version_id: e.agent_version_id.as_ref().map(|v| v.to_string()),
-                from_seq: e.from_seq,
-                to_seq: e.to_seq,
-                status: e.status.clone(),
-                error: e.error.clone(),
-                attempts: e.attempts,
-                started_at: e.started_at,
-                finished_at: e.finished_at,
-            })
-            .collect(),
+        data: runs.iter().map(ExecutionView::from).collect(),
     }))
 }

@@ -8,6 +8,8 @@
 //! store call is scoped by the caller's tenant, so another tenant's ids are
 //! simply not found (404).
 
+mod agent_types;
+pub(crate) mod agents;
 pub mod auth;
 mod complaint_types;
 mod complaints;
@@ -182,6 +184,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(complaints::router())
         .merge(directory::router())
         .merge(executions::router())
+        .merge(agents::router())
         .merge(webhooks::router())
         .split_for_parts();
     // After the paths are in: the answers every operation shares.

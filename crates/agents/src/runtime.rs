@@ -17,6 +17,8 @@ pub struct RunInput {
     pub messages: Vec<Message>,
     /// The deployed version's configuration.
     pub config: Arc<Value>,
+    /// The agent the version belongs to, if saved.
+    pub agent: Option<AgentId>,
     /// The saved version the configuration belongs to, if any. Versions never
     /// change, so a runtime may keep what it derives from the configuration
     /// under this id.
@@ -47,6 +49,8 @@ pub struct RunOutput {
     /// The run failed but still has something to say (a fallback reply): the
     /// engine sends the replies and records a failed execution.
     pub failure: Option<RunFailure>,
+    /// What the runtime notes about the run for its execution (a worker's pid).
+    pub runtime: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

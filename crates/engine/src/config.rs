@@ -29,6 +29,9 @@ pub struct EngineConfig {
     pub seal_key: Option<ombud_core::seal::SealKey>,
     /// The LLM runtime's first wait before retrying a provider call.
     pub llm_retry_base: Duration,
+    /// Where process agents' workers live and what fences them; without it,
+    /// process agents have no runtime.
+    pub process: Option<ombud_agents::process::ProcessSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +103,7 @@ impl Default for EngineConfig {
             outbound: Default::default(),
             seal_key: None,
             llm_retry_base: Duration::from_millis(500),
+            process: None,
         }
     }
 }

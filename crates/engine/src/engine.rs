@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use ombud_agents::llm::LlmRuntime;
+use ombud_agents::process::ProcessRuntime;
 
 use crate::outbound::OutboundPolicy;
 use crate::outbox::OutboxSender;
@@ -70,6 +71,12 @@ impl Engine {
                 .with_retry_base(config.llm_retry_base),
             )
         });
+        let runtimes = match &config.process {
+            Some(settings) => runtimes.or_with(ombud_agents::process::KIND, || {
+                Arc::new(ProcessRuntime::new(settings.clone()))
+            }),
+            None => runtimes,
+        };
         Arc::new(Self {
             queue: Arc::new(ConversationQueue::new(config.max_concurrent_runs)),
             runner: Arc::new(Runner {
@@ -127,6 +134,7 @@ impl Engine {
         for key in due {
             self.queue.enqueue(key);
         }
+        self.warn_about_sandboxes().await?;
         let this = self.clone();
         let alive = self.dispatcher_alive.clone();
         alive.store(true, Ordering::SeqCst);
@@ -285,6 +293,38 @@ impl Engine {
     /// The guard for URLs tenants give (webhook receivers, LLM endpoints).
     pub fn outbound(&self) -> &crate::OutboundPolicy {
         &self.outbound
+    }
+
+    /// Says loudly at start which deployed process agents run without a
+    /// sandbox, or ask for one this machine does not have.
+    async fn warn_about_sandboxes(&self) -> StoreResult<()> {
+        let bwrap = self.config.process.as_ref().and_then(|p| p.bwrap.as_ref());
+        for tenant in self.store.tenants().await? {
+            for channel in self.store.channels(&tenant.id).await? {
+                let Some(id) = &channel.deployed_version else {
+                    continue;
+                };
+                let Some(v) = self.store.agent_version(&tenant.id, id).await? else {
+                    continue;
+                };
+                if v.kind != ombud_agents::process::KIND {
+                    continue;
+                }
+                let (tenant, agent) = (tenant.slug.as_str(), v.agent_name.as_str());
+                match v.config["sandbox"]["mode"].as_str() {
+                    Some("none") => {
+                        tracing::warn!(tenant, channel = %channel.id, agent, version = v.number,
+                        "a deployed process agent runs WITHOUT a sandbox (sandbox.mode = none): its workers run as Ombud's user")
+                    }
+                    _ if bwrap.is_none() => {
+                        tracing::warn!(tenant, channel = %channel.id, agent, version = v.number,
+                        "a deployed process agent asks for bubblewrap, which is not installed: its runs will fail (apt-get install bubblewrap)")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Seals and opens secrets tenants keep in agent versions.

@@ -131,6 +131,7 @@ impl Runner {
             messages: ctx.pending.clone(),
             config,
             version,
+            agent: ctx.agent_version.as_ref().map(|v| v.agent_id.clone()),
             now: started_at,
         };
         let output = runtime
@@ -178,6 +179,7 @@ impl Runner {
             }
         };
         let written = replies.len();
+        let kept = execution_output(&output);
         let commit = RunCommit {
             tenant_id: key.tenant_id.clone(),
             conversation_id: key.conversation_id.clone(),
@@ -194,7 +196,7 @@ impl Runner {
                 to_seq,
                 input_ids: ctx.pending.iter().map(|m| m.id.clone()).collect(),
                 status,
-                output: json!({"replies": output.replies.iter().map(|r| &r.text).collect::<Vec<_>>(), "handoff": output.handoff}),
+                output: kept,
                 tool_calls: serde_json::to_value(&output.tool_calls).unwrap_or_default(),
                 tokens: output.tokens,
                 error,
@@ -289,4 +291,16 @@ fn default_config() -> Arc<serde_json::Value> {
     DEFAULT
         .get_or_init(|| Arc::new(serde_json::to_value(IntakeConfig::default()).unwrap_or_default()))
         .clone()
+}
+
+/// What an execution keeps of a run's output.
+fn execution_output(output: &ombud_agents::RunOutput) -> serde_json::Value {
+    let mut out = json!({
+        "replies": output.replies.iter().map(|r| &r.text).collect::<Vec<_>>(),
+        "handoff": output.handoff,
+    });
+    if let Some(runtime) = &output.runtime {
+        out["runtime"] = runtime.clone();
+    }
+    out
 }

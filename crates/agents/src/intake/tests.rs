@@ -75,6 +75,7 @@ impl Chat {
             messages,
             config: Arc::new(serde_json::to_value(&self.config).unwrap()),
             version: None,
+            agent: None,
             now: Utc.with_ymd_and_hms(2026, 11, 23, 6, 0, 0).unwrap(),
         };
         let out = IntakeAgent::default()
@@ -284,6 +285,7 @@ fn hello_with(config: serde_json::Value, version: Option<AgentVersionId>) -> Run
         messages: vec![message(1, "hi", MessageKind::Text)],
         config: Arc::new(config),
         version,
+        agent: None,
         now: Utc::now(),
     }
 }

@@ -250,6 +250,7 @@ impl AgentRuntime for LlmRuntime {
             tool_calls: std::mem::take(&mut toolbox.calls),
             tokens: (tokens != Tokens::default()).then_some(tokens),
             failure,
+            runtime: None,
         })
     }
 }

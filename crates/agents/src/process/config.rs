@@ -23,6 +23,10 @@ pub struct Sandbox {
     /// of its own).
     #[serde(default)]
     pub network: bool,
+    /// Absolute paths the worker may read (its program's own files); never
+    /// Ombud's data dir.
+    #[serde(default)]
+    pub read_only: Vec<String>,
 }
 
 fn default_mode() -> SandboxMode {
@@ -34,6 +38,7 @@ impl Default for Sandbox {
         Self {
             mode: default_mode(),
             network: false,
+            read_only: Vec::new(),
         }
     }
 }
@@ -124,6 +129,25 @@ impl ProcessConfig {
             }
         }
         within(
+            "sandbox.read_only",
+            self.sandbox.read_only.len() as u64,
+            0..=16,
+        )?;
+        for (i, path) in self.sandbox.read_only.iter().enumerate() {
+            let field = format!("sandbox.read_only[{i}]");
+            text(&field, path, 500)?;
+            let p = std::path::Path::new(path);
+            let plain = p.is_absolute()
+                && p.components()
+                    .all(|c| !matches!(c, std::path::Component::ParentDir));
+            if !plain || p == std::path::Path::new("/") {
+                return Err(ConfigError::new(
+                    field,
+                    "must be an absolute path other than /, without ..",
+                ));
+            }
+        }
+        within(
             "idle_timeout_secs",
             self.idle_timeout_secs.into(),
             1..=86_400,
@@ -153,7 +177,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             ok["sandbox"],
-            json!({"mode": "bubblewrap", "network": false})
+            json!({"mode": "bubblewrap", "network": false, "read_only": []})
         );
         assert_eq!(
             (ok["idle_timeout_secs"].as_u64(), ok["max_workers"].as_u64()),
@@ -190,6 +214,18 @@ mod tests {
                 "hard_timeout_secs",
             ),
             (json!({"command": "/bin/x", "shell": true}), "shell"),
+            (
+                json!({"command": "/bin/x", "sandbox": {"read_only": ["/"]}}),
+                "sandbox.read_only[0]",
+            ),
+            (
+                json!({"command": "/bin/x", "sandbox": {"read_only": ["/opt/../var"]}}),
+                "sandbox.read_only[0]",
+            ),
+            (
+                json!({"command": "/bin/x", "sandbox": {"read_only": ["opt"]}}),
+                "sandbox.read_only[0]",
+            ),
         ];
         for (config, field) in cases {
             let e = validate(AgentKind::Process, &config).unwrap_err();

@@ -20,6 +20,7 @@ mod dialogue;
 mod inbox;
 mod loadtest;
 mod outbox;
+mod process;
 mod queue;
 mod rejects;
 mod setup;

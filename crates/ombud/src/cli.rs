@@ -35,6 +35,9 @@ pub enum BenchCommand {
     Webhooks(crate::bench_api::WebhookBenchArgs),
     /// The API's complaint list under wrk at scale (p50/p90/p99).
     Api(crate::bench_api::ApiBenchArgs),
+    /// A process agent's round trip on a warm worker, and the queue's
+    /// per-message overhead with the intake agent.
+    Agents(crate::bench_agents::AgentBenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -337,6 +340,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             crate::bench_api::webhooks(args, config).await
         }
         Command::Bench(BenchCommand::Api(args)) => crate::bench_api::api(args, config).await,
+        Command::Bench(BenchCommand::Agents(args)) => {
+            crate::bench_agents::agents(args, config).await
+        }
         Command::Bench(BenchCommand::Dashboard(args)) => {
             crate::bench::dashboard(args, config).await
         }

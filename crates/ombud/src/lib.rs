@@ -3,6 +3,7 @@
 mod accounts;
 pub mod app;
 mod bench;
+mod bench_agents;
 mod bench_api;
 pub mod cli;
 pub mod config;

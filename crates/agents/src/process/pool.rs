@@ -30,6 +30,8 @@ struct Inner {
     /// Live workers over all versions, and the most there ever were.
     live: AtomicUsize,
     peak: AtomicUsize,
+    /// Workers started so far.
+    spawned: AtomicUsize,
 }
 
 /// The workers of one version.
@@ -61,6 +63,7 @@ impl ProcessRuntime {
             pools: Mutex::new(HashMap::new()),
             live: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
+            spawned: AtomicUsize::new(0),
         });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(reap(Arc::downgrade(&inner)));
@@ -76,6 +79,11 @@ impl ProcessRuntime {
     /// The most workers alive at once so far.
     pub fn peak_workers(&self) -> usize {
         self.inner.peak.load(Ordering::Relaxed)
+    }
+
+    /// Workers started so far.
+    pub fn spawned(&self) -> usize {
+        self.inner.spawned.load(Ordering::Relaxed)
     }
 
     fn pool(&self, version: &AgentVersionId, agent: &str, config: ProcessConfig) -> Arc<Pool> {
@@ -96,6 +104,7 @@ impl ProcessRuntime {
 
 impl Inner {
     fn started(&self) {
+        self.spawned.fetch_add(1, Ordering::Relaxed);
         let now = self.live.fetch_add(1, Ordering::Relaxed) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
     }

@@ -363,3 +363,28 @@ async fn the_rust_reference_worker_speaks_the_same_protocol() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_benchmark_runs_and_never_starts_a_second_worker() {
+    let script = format!("{ROOT}/examples/workers/complaint_worker.py");
+    let db = TestDb::new().await;
+    let (code, json, stderr) = run_cli(
+        &db,
+        &[
+            "bench",
+            "agents",
+            "--samples",
+            "20",
+            "--script",
+            &script,
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let rows = json.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{json}");
+    for row in rows {
+        assert_eq!(row["samples"], 20);
+        assert!(row["median_us"].as_f64().unwrap() > 0.0, "{row}");
+    }
+}

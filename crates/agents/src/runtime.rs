@@ -26,6 +26,16 @@ pub struct RunInput {
     pub now: DateTime<Utc>,
 }
 
+impl RunInput {
+    /// The person's language, else the tenant's.
+    pub fn language(&self) -> Language {
+        self.contact
+            .language
+            .clone()
+            .unwrap_or_else(|| self.tenant.default_language.clone())
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reply {
     pub text: String,

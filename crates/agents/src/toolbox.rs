@@ -118,6 +118,17 @@ impl<'a> ToolBox<'a> {
         }
     }
 
+    /// The tools for one run of `input` by a runtime of `kind`: complaints
+    /// are keyed by the run's last message, in the person's language.
+    pub fn for_run(tools: &'a dyn Tools, kind: &str, input: &crate::RunInput) -> Self {
+        let last = input.messages.last().map_or("", |m| m.id.as_str());
+        Self::new(
+            tools,
+            format!("{kind}:{}:{last}", input.conversation_id),
+            input.language(),
+        )
+    }
+
     /// Runs the named tool with `arguments` (a JSON object, or a string holding
     /// one, as models send them) and answers the JSON to give back.
     pub async fn call(&mut self, name: &str, arguments: &Value) -> Value {

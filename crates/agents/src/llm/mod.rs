@@ -204,17 +204,8 @@ impl AgentRuntime for LlmRuntime {
         let config: LlmConfig =
             crate::config::parse(&input.config).map_err(|e| AgentError::Config(e.to_string()))?;
         let mut memory = Memory::from_state(&input.state);
-        let language = input
-            .contact
-            .language
-            .clone()
-            .unwrap_or_else(|| input.tenant.default_language.clone());
-        let last = input.messages.last().map_or("", |m| m.id.as_str());
-        let mut toolbox = ToolBox::new(
-            tools,
-            format!("llm:{}:{last}", input.conversation_id),
-            language.clone(),
-        );
+        let language = input.language();
+        let mut toolbox = ToolBox::for_run(tools, KIND, &input);
         let user = said(&input.messages);
         let mut tokens = Tokens::default();
         let answer = match self.api_key(&config, &input.tenant.id) {

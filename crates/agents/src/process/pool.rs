@@ -319,17 +319,7 @@ impl AgentRuntime for ProcessRuntime {
             .map_or("unsaved", |a| a.as_str())
             .to_owned();
         let pool = self.pool(&version, &agent, config.clone());
-        let language = input
-            .contact
-            .language
-            .clone()
-            .unwrap_or_else(|| input.tenant.default_language.clone());
-        let last = input.messages.last().map_or("", |m| m.id.as_str());
-        let mut toolbox = ToolBox::new(
-            tools,
-            format!("process:{}:{last}", input.conversation_id),
-            language,
-        );
+        let mut toolbox = ToolBox::for_run(tools, super::KIND, &input);
         let failed =
             |error: String, timeout: bool, replies: Vec<String>, runtime: Value| RunOutput {
                 replies: replies

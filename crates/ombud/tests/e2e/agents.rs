@@ -54,6 +54,36 @@ fn llm_config(llm: &FakeLlm, model: &str) -> Value {
     json!({"base_url": llm.base_url(), "model": model, "api_key": "sk-test-123", "retries": 2, "timeout_secs": 2})
 }
 
+/// A server with a tenant, its key with every scope, the fake provider, and
+/// an llm agent without versions.
+struct LlmSetup {
+    graph: FakeGraph,
+    llm: FakeLlm,
+    app: TestApp,
+    t: TestTenant,
+    key: String,
+    agent: String,
+}
+
+impl LlmSetup {
+    async fn start(tweak: impl FnOnce(&mut ombud::Config)) -> Self {
+        let graph = FakeGraph::start().await;
+        let llm = FakeLlm::start().await;
+        let app = TestApp::spawn_with(tweak, None).await;
+        let t = app.tenant("pune", "PUNE", &graph).await;
+        let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+        let agent = agent(&app, &key, "assistant", "llm").await;
+        Self {
+            graph,
+            llm,
+            app,
+            t,
+            key,
+            agent,
+        }
+    }
+}
+
 async fn executions(app: &TestApp, key: &str, agent: &str) -> Vec<Value> {
     let (status, page) =
         call(app.api(Method::GET, &format!("/agents/{agent}/executions"), key)).await;
@@ -204,12 +234,14 @@ async fn versions_are_checked_saved_and_deployed_through_the_api() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_llm_agent_takes_a_complaint_and_answers_its_status_through_whatsapp() {
-    let graph = FakeGraph::start().await;
-    let llm = FakeLlm::start().await;
-    let app = TestApp::spawn().await;
-    let t = app.tenant("pune", "PUNE", &graph).await;
-    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
-    let id = agent(&app, &key, "assistant", "llm").await;
+    let LlmSetup {
+        graph,
+        llm,
+        app,
+        t,
+        key,
+        agent: id,
+    } = LlmSetup::start(|_| {}).await;
     let v1 = version(&app, &key, &id, llm_config(&llm, "m1")).await;
     deploy(&app, &key, &t, &v1).await;
     let citizen = "919800000001";
@@ -315,18 +347,20 @@ async fn an_llm_agent_takes_a_complaint_and_answers_its_status_through_whatsapp(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_down_or_slow_gives_the_fallback_reply_and_a_failed_execution() {
-    let graph = FakeGraph::start().await;
-    let llm = FakeLlm::start().await;
-    let app = TestApp::spawn_with(|c| c.agents.llm_retry_base_ms = 20, None).await;
-    let t = app.tenant("pune", "PUNE", &graph).await;
-    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let LlmSetup {
+        graph,
+        llm,
+        app,
+        t,
+        key,
+        agent: id,
+    } = LlmSetup::start(|c| c.agents.llm_retry_base_ms = 20).await;
     let (hook, _) = crate::webhooks::endpoint(
         &app,
         &key,
         json!({"url": "http://127.0.0.1:9/down", "event_types": ["execution.failed"]}),
     )
     .await;
-    let id = agent(&app, &key, "assistant", "llm").await;
     let mut config = llm_config(&llm, "m1");
     config["fallback_reply"] = json!("We are busy; our team will reply soon.");
     config["timeout_secs"] = json!(1);
@@ -373,12 +407,14 @@ async fn a_provider_down_or_slow_gives_the_fallback_reply_and_a_failed_execution
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_takes_effect_for_the_next_run_not_the_one_in_flight() {
-    let graph = FakeGraph::start().await;
-    let llm = FakeLlm::start().await;
-    let app = TestApp::spawn().await;
-    let t = app.tenant("pune", "PUNE", &graph).await;
-    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
-    let id = agent(&app, &key, "assistant", "llm").await;
+    let LlmSetup {
+        graph,
+        llm,
+        app,
+        t,
+        key,
+        agent: id,
+    } = LlmSetup::start(|_| {}).await;
     let v1 = version(&app, &key, &id, llm_config(&llm, "m1")).await;
     let v2 = version(&app, &key, &id, llm_config(&llm, "m2")).await;
     deploy(&app, &key, &t, &v1).await;

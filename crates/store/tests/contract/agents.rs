@@ -10,6 +10,25 @@ fn version(n: u32) -> NewVersion {
     }
 }
 
+/// A new llm agent named "bot" of tenant `t` with `n` versions, oldest first.
+async fn bot(s: &dyn Store, t: &Tenant, n: u32) -> (Agent, Vec<AgentVersion>) {
+    let now = stored_now();
+    let new = NewAgent {
+        name: "bot".into(),
+        kind: "llm".into(),
+    };
+    let agent = s.create_agent(&t.id, new, now).await.unwrap();
+    let mut versions = Vec::new();
+    for i in 1..=n {
+        versions.push(
+            s.add_agent_version(&t.id, &agent.id, version(i), now)
+                .await
+                .unwrap(),
+        );
+    }
+    (agent, versions)
+}
+
 /// The `agent.*` events written so far, as (type, data).
 async fn agent_events(store: &dyn Store) -> Vec<(String, serde_json::Value)> {
     let due = claim(store, Utc::now() + chrono::Duration::seconds(60)).await;
@@ -164,42 +183,12 @@ pub(crate) async fn a_deployment_switches_the_channel_for_the_next_run_and_is_ke
     let b = tenant(s, "beta", "UTC").await;
     endpoint(s, &a, &[EventType::AgentDeployed], true, false).await;
     let now = stored_now();
-    let agent = s
-        .create_agent(
-            &a.id,
-            NewAgent {
-                name: "bot".into(),
-                kind: "llm".into(),
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    let v1 = s
-        .add_agent_version(&a.id, &agent.id, version(1), now)
-        .await
-        .unwrap();
-    let v2 = s
-        .add_agent_version(&a.id, &agent.id, version(2), now)
-        .await
-        .unwrap();
+    let (_, versions) = bot(s, &a, 2).await;
+    let (v1, v2) = (versions[0].clone(), versions[1].clone());
     let ch = channel(s, &a, "111").await;
     let b_ch = channel(s, &b, "222").await;
-    let b_agent = s
-        .create_agent(
-            &b.id,
-            NewAgent {
-                name: "bot".into(),
-                kind: "llm".into(),
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    let b_v1 = s
-        .add_agent_version(&b.id, &b_agent.id, version(1), now)
-        .await
-        .unwrap();
+    let (_, b_versions) = bot(s, &b, 1).await;
+    let b_v1 = b_versions[0].clone();
 
     let batch = InboundBatch {
         messages: vec![text("9198", "wamid.1", "hi")],
@@ -294,21 +283,8 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
     let a = tenant(s, "alpha", "UTC").await;
     let b = tenant(s, "beta", "UTC").await;
     let now = stored_now();
-    let agent = s
-        .create_agent(
-            &a.id,
-            NewAgent {
-                name: "bot".into(),
-                kind: "llm".into(),
-            },
-            now,
-        )
-        .await
-        .unwrap();
-    let v1 = s
-        .add_agent_version(&a.id, &agent.id, version(1), now)
-        .await
-        .unwrap();
+    let (agent, versions) = bot(s, &a, 1).await;
+    let v1 = versions[0].clone();
     let ch = channel(s, &a, "111").await;
     s.deploy(
         &a.id,

@@ -327,6 +327,11 @@ impl Engine {
         Ok(())
     }
 
+    /// Where process agents run and what they may run; None without them.
+    pub fn process_settings(&self) -> Option<&ombud_agents::process::ProcessSettings> {
+        self.config.process.as_ref()
+    }
+
     /// Seals and opens secrets tenants keep in agent versions.
     pub fn seal_key(&self) -> Option<&ombud_core::seal::SealKey> {
         self.config.seal_key.as_ref()

@@ -63,12 +63,40 @@ impl Runner {
                 return RunResult::Retry(self.retry_base);
             }
         };
-        let result = self.run_leased(key, ctx, attempt).await;
+        let result = self
+            .keeping_lease(key, self.run_leased(key, ctx, attempt))
+            .await;
         if let Err(error) = self.store.release_conversation(key, &self.replica_id).await {
             // The lease expires on its own.
             tracing::warn!(conversation = %key.conversation_id, %error, "could not release the conversation's lease");
         }
         result
+    }
+
+    /// Runs `run` while renewing the conversation's lease every third of its
+    /// length, so a run longer than the lease (a model thinking, a worker at
+    /// work) is not taken over by another replica meanwhile.
+    async fn keeping_lease<T>(
+        &self,
+        key: &ConversationKey,
+        run: impl std::future::Future<Output = T>,
+    ) -> T {
+        tokio::pin!(run);
+        let every = (self.lease / 3).max(Duration::from_millis(10));
+        loop {
+            tokio::select! {
+                done = &mut run => return done,
+                () = tokio::time::sleep(every) => {
+                    let now = self.clock.now();
+                    let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+                    match self.store.lease_conversation(key, &self.replica_id, now, until).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(conversation = %key.conversation_id, "the conversation's lease was lost during a run; its result will be dropped if another run committed first"),
+                        Err(error) => tracing::warn!(conversation = %key.conversation_id, %error, "could not renew the conversation's lease"),
+                    }
+                }
+            }
+        }
     }
 
     async fn run_leased(&self, key: &ConversationKey, ctx: RunContext, attempt: u32) -> RunResult {

@@ -66,9 +66,7 @@ impl App {
         };
         let mut engine_config = config.engine();
         engine_config.seal_key = Some(config.seal_key()?);
-        engine_config.process = Some(ombud_agents::process::ProcessSettings::for_data_dir(
-            &config.data_dir,
-        ));
+        engine_config.process = Some(config.process_settings());
         let sender: Arc<dyn ChannelSender> = Arc::new(
             WhatsAppSender::new(
                 engine_config.outbox.send_timeout,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use async_trait::async_trait;
 use clap::Args;
-use ombud_agents::process::{ProcessRuntime, ProcessSettings};
+use ombud_agents::process::{CommandAllowList, ProcessRuntime, ProcessSettings};
 use ombud_agents::{AgentRuntime, ComplaintDraft, RunInput, ToolError, Tools};
 use ombud_channels::{ChannelSender, SendError};
 use ombud_core::*;
@@ -172,7 +172,10 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
     })?;
     let dir = script.parent().unwrap_or(&script).display().to_string();
     let temp = tempfile::tempdir()?;
-    let runtime = ProcessRuntime::new(ProcessSettings::for_data_dir(temp.path()));
+    let mut settings = ProcessSettings::for_data_dir(temp.path());
+    // The operator running the benchmark chose the program.
+    settings.commands = CommandAllowList::Any;
+    let runtime = ProcessRuntime::new(settings);
     let config = json!({
         "command": args.python,
         "args": ["-u", script.display().to_string()],

@@ -93,6 +93,10 @@ pub struct AgentsConfig {
     pub sweep_interval_ms: u64,
     /// An LLM agent's first wait before retrying its provider (then doubling).
     pub llm_retry_base_ms: u64,
+    /// The programs process agents may run: absolute paths, comma-separated,
+    /// or `*` for any (`OMBUD_AGENTS__PROCESS_COMMANDS`). Empty: tenants
+    /// cannot run programs on this server.
+    pub process_commands: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +138,7 @@ impl Default for Config {
                 lease_secs: engine.lease.as_secs(),
                 sweep_interval_ms: engine.sweep_interval.as_millis() as u64,
                 llm_retry_base_ms: engine.llm_retry_base.as_millis() as u64,
+                process_commands: String::new(),
             },
             outbox: OutboxSettings {
                 concurrency: o.concurrency,
@@ -243,6 +248,12 @@ impl Config {
         }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
+        }
+        if ombud_agents::process::CommandAllowList::parse(&self.agents.process_commands).is_err() {
+            return invalid(
+                "agents.process_commands",
+                "must be * or absolute paths separated by commas",
+            );
         }
         if let Some(key) = &self.secret_key {
             if SealKey::from_base64(key.expose()).is_err() {
@@ -408,6 +419,15 @@ impl Config {
 }
 
 impl Config {
+    /// Where process agents' workers live, what they may run and what fences them.
+    pub fn process_settings(&self) -> ombud_agents::process::ProcessSettings {
+        let mut settings = ombud_agents::process::ProcessSettings::for_data_dir(&self.data_dir);
+        settings.commands =
+            ombud_agents::process::CommandAllowList::parse(&self.agents.process_commands)
+                .unwrap_or_default();
+        settings
+    }
+
     /// The key that seals tenants' secrets: `secret_key`, else the one in
     /// `<data_dir>/secret.key`, made (readable by this user only) if missing.
     pub fn seal_key(&self) -> anyhow::Result<SealKey> {

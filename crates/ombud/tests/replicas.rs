@@ -243,6 +243,8 @@ struct Watch {
     running: std::sync::Mutex<HashSet<ombud_core::ConversationId>>,
     overlaps: AtomicUsize,
     runs: AtomicUsize,
+    /// How long a run takes beyond the default 30 ms.
+    slow: Duration,
 }
 
 #[async_trait::async_trait]
@@ -261,7 +263,7 @@ impl ombud_agents::AgentRuntime for Watch {
             self.overlaps.fetch_add(1, Ordering::SeqCst);
         }
         self.runs.fetch_add(1, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        tokio::time::sleep(Duration::from_millis(30) + self.slow).await;
         self.running.lock().unwrap().remove(&input.conversation_id);
         Ok(ombud_agents::RunOutput {
             replies: input
@@ -278,16 +280,20 @@ impl ombud_agents::AgentRuntime for Watch {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_conversation_never_runs_on_two_replicas_at_once() {
+/// Two in-process replicas on one PostgreSQL schema, both running `watch` as
+/// the intake agent, and the webhook URL of a tenant's channel on each.
+async fn two_replicas(
+    watch: &Arc<Watch>,
+    tweak: impl Fn(&mut ombud::Config),
+) -> (TestDb, FakeGraph, [String; 2]) {
     std::env::set_var("OMBUD_TEST_E2E_BACKEND", "postgres");
     let db = TestDb::new().await;
     let graph = FakeGraph::start().await;
-    let watch = Arc::new(Watch::default());
     let mut apps = Vec::new();
     for _ in 0..2 {
         let mut config = test_config(&db);
         config.agents.sweep_interval_ms = 100;
+        tweak(&mut config);
         let runtimes = ombud_engine::Runtimes::builtin().with("intake", watch.clone());
         let app = ombud::App::build(
             &config,
@@ -332,6 +338,13 @@ async fn a_conversation_never_runs_on_two_replicas_at_once() {
     .await
     .unwrap();
     let urls = [0, 1].map(|i| format!("http://{}{}", apps[i].0, channel.webhook_path()));
+    (db, graph, urls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_never_runs_on_two_replicas_at_once() {
+    let watch = Arc::new(Watch::default());
+    let (_db, graph, urls) = two_replicas(&watch, |_| {}).await;
     let http = reqwest::Client::new();
     let acks = AtomicUsize::new(0);
     // 40 conversations × 6 messages, all at once, each message to alternate replicas.
@@ -365,4 +378,35 @@ async fn a_conversation_never_runs_on_two_replicas_at_once() {
         watch.runs.load(Ordering::SeqCst) < 240,
         "messages were batched"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_longer_than_its_lease_keeps_it_and_is_not_run_twice() {
+    // Runs take 1.5 s; a lease lasts 1 s unless renewed, and each replica
+    // sweeps for due conversations with free leases every 100 ms.
+    let watch = Arc::new(Watch {
+        slow: Duration::from_millis(1500),
+        ..Default::default()
+    });
+    let (_db, graph, urls) = two_replicas(&watch, |c| c.agents.lease_secs = 1).await;
+    let http = reqwest::Client::new();
+    for c in 0..3 {
+        let body = text_message_payload(PHONE, &format!("9196{c:08}"), &format!("wamid.L{c}"), "m")
+            .to_string();
+        deliver_until_ok(&http, &urls, c % 2, body, SECRET).await;
+    }
+    let delivered = graph.wait_for_deliveries(3, Duration::from_secs(15)).await;
+    assert_eq!(delivered.len(), 3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        watch.overlaps.load(Ordering::SeqCst),
+        0,
+        "a run was taken over while it ran"
+    );
+    assert_eq!(
+        watch.runs.load(Ordering::SeqCst),
+        3,
+        "each conversation ran once"
+    );
+    assert_eq!(graph.delivered().len(), 3, "no reply twice");
 }

@@ -9,7 +9,7 @@ mod worker;
 
 pub use config::{ProcessConfig, Sandbox, SandboxMode};
 pub use pool::ProcessRuntime;
-pub use sandbox::{find_on_path, ProcessSettings};
+pub use sandbox::{find_on_path, CommandAllowList, ProcessSettings};
 
 /// The kind name of process agents.
 pub const KIND: &str = "process";

@@ -15,6 +15,49 @@ pub struct ProcessSettings {
     pub data_dir: PathBuf,
     /// The `bwrap` program, if installed.
     pub bwrap: Option<PathBuf>,
+    /// The programs versions may name as their `command`.
+    pub commands: CommandAllowList,
+}
+
+/// The programs process agents may run, set by the operator: tenants choose
+/// the version, not what runs on the server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum CommandAllowList {
+    /// None: process agents are off.
+    #[default]
+    Nothing,
+    Any,
+    Only(Vec<PathBuf>),
+}
+
+impl CommandAllowList {
+    /// `*`, or absolute paths separated by commas; empty allows nothing.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Self::Nothing);
+        }
+        if text == "*" {
+            return Ok(Self::Any);
+        }
+        let paths: Vec<PathBuf> = text.split(',').map(|p| PathBuf::from(p.trim())).collect();
+        match paths.iter().find(|p| !p.is_absolute()) {
+            Some(p) => Err(format!("{} is not an absolute path", p.display())),
+            None => Ok(Self::Only(paths)),
+        }
+    }
+
+    /// Why `command` may not run, if it may not.
+    pub fn refuses(&self, command: &str) -> Option<String> {
+        let allowed = match self {
+            Self::Any => true,
+            Self::Nothing => false,
+            Self::Only(paths) => paths.iter().any(|p| p == Path::new(command)),
+        };
+        (!allowed).then(|| {
+            format!("this server does not let agents run {command}; its operator lists the programs they may run in agents.process_commands")
+        })
+    }
 }
 
 impl ProcessSettings {
@@ -24,6 +67,7 @@ impl ProcessSettings {
             work_root: data_dir.join("work"),
             data_dir: data_dir.to_owned(),
             bwrap: find_on_path("bwrap"),
+            commands: CommandAllowList::Nothing,
         }
     }
 }
@@ -80,6 +124,9 @@ pub fn command(
     settings: &ProcessSettings,
     agent_dir: &Path,
 ) -> Result<tokio::process::Command, String> {
+    if let Some(why) = settings.commands.refuses(&config.command) {
+        return Err(why);
+    }
     let cwd = match &config.working_dir {
         Some(dir) => agent_dir.join(dir),
         None => agent_dir.to_owned(),

@@ -118,6 +118,8 @@ pub fn test_config(db: &TestDb) -> Config {
     // The tests' webhook receivers listen on loopback.
     c.outbound.allow_cidrs = "127.0.0.0/8,::1/128".into();
     c.webhooks.poll_interval_ms = 50;
+    // The process agents' tests run Python and the Rust reference worker.
+    c.agents.process_commands = "*".into();
     c.webhooks.timeout_secs = 5;
     c.webhooks.lease_secs = 10;
     c

@@ -388,3 +388,30 @@ async fn the_agent_benchmark_runs_and_never_starts_a_second_worker() {
         assert!(row["median_us"].as_f64().unwrap() > 0.0, "{row}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_runs_only_the_programs_the_operator_allows() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn_with(
+        |c| c.agents.process_commands = "/usr/bin/python3".into(),
+        None,
+    )
+    .await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let id = agent(&app, &key, "worker", "process").await;
+    let (status, e) = crate::api::call(
+        app.api(
+            reqwest::Method::POST,
+            &format!("/agents/{id}/versions"),
+            &key,
+        )
+        .json(&json!({"config": {"command": "/bin/sh", "args": ["-c", "cat /etc/shadow"]}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{e}");
+    assert_eq!(crate::api::field(&e), Some("config.command"));
+    assert!(e.to_string().contains("agents.process_commands"), "{e}");
+    version(&app, &key, &id, json!({"command": "/usr/bin/python3"})).await;
+    app.stop().await;
+}

@@ -84,6 +84,16 @@ pub(crate) async fn checked_config(
         }
     }
     let full = ombud_agents::config::validate(kind, &config).map_err(refused)?;
+    if kind == AgentKind::Process {
+        let command = full["command"].as_str().unwrap_or_default();
+        let why = match state.engine.process_settings() {
+            Some(settings) => settings.commands.refuses(command),
+            None => Some("this server runs no process agents".to_owned()),
+        };
+        if let Some(why) = why {
+            return Err(ApiError::invalid("config.command", why));
+        }
+    }
     if kind == AgentKind::Llm {
         if let Some(url) = full["base_url"].as_str() {
             state

@@ -17,6 +17,8 @@ for line in sys.stdin:
     if text == "sleep":
         time.sleep(3600)
     elif text == "crash":
+        sys.stderr.write("probe worker: crashing on purpose\n")
+        sys.stderr.flush()
         os._exit(3)
     elif words[:1] == ["probe"]:
         try:

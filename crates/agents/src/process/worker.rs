@@ -1,5 +1,7 @@
 //! One live worker: its process, its pipes, and a line at a time each way.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ombud_core::ConversationId;
@@ -19,7 +21,14 @@ pub struct Worker {
     pub pid: u32,
     pub conversation: ConversationId,
     pub last_used: Instant,
+    /// The last lines the worker wrote on stderr, for the error when it dies.
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Reads stderr until the worker closes it.
+    stderr_reader: Option<tokio::task::JoinHandle<()>>,
 }
+
+/// How many of a worker's last stderr lines an error quotes.
+const STDERR_TAIL: usize = 5;
 
 impl Worker {
     pub fn spawn(
@@ -35,12 +44,20 @@ impl Worker {
         else {
             return Err("the worker's pipes could not be opened".into());
         };
-        // Whatever it says on stderr goes to the log, a line at a time.
-        tokio::spawn(async move {
+        // Whatever it says on stderr goes to the log, a line at a time, and
+        // its last lines are kept for the error if it dies.
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        let tail = stderr_tail.clone();
+        let stderr_reader = tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
-                let line: String = line.chars().take(2000).collect();
+                let line: String = line.chars().take(500).collect();
                 tracing::debug!(pid, %line, "worker stderr");
+                let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+                if tail.len() == STDERR_TAIL {
+                    tail.pop_front();
+                }
+                tail.push_back(line);
             }
         });
         Ok(Self {
@@ -50,6 +67,8 @@ impl Worker {
             pid,
             conversation,
             last_used: Instant::now(),
+            stderr_tail,
+            stderr_reader: Some(stderr_reader),
         })
     }
 
@@ -81,11 +100,30 @@ impl Worker {
             .await
             .map_err(|e| format!("reading from the worker: {e}"))?;
         if read == 0 {
-            let status = match self.child.try_wait() {
-                Ok(Some(s)) => format!(" ({s})"),
-                _ => String::new(),
+            // Its exit status and last words, when they come at once.
+            let status = tokio::time::timeout(Duration::from_millis(200), self.child.wait())
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map_or(String::new(), |s| format!(" ({s})"));
+            if let Some(reader) = self.stderr_reader.take() {
+                let _ = tokio::time::timeout(Duration::from_millis(200), reader).await;
+            }
+            let tail: Vec<String> = self
+                .stderr_tail
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .cloned()
+                .collect();
+            let said = if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; its stderr ended: {}", tail.join(" | "))
             };
-            return Err(format!("the worker exited before it was done{status}"));
+            return Err(format!(
+                "the worker exited before it was done{status}{said}"
+            ));
         }
         if line.last() != Some(&b'\n') && read as u64 > LINE_MAX {
             return Err(format!(

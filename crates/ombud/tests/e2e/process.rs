@@ -260,12 +260,14 @@ async fn a_worker_that_never_answers_is_killed_at_the_hard_timeout_and_a_dead_on
     .await;
     assert!(failed);
     let run = runs(&app, &key, &id).await.remove(0);
+    let error = run["error"].as_str().unwrap();
     assert!(
-        run["error"]
-            .as_str()
-            .unwrap()
-            .contains("exited before it was done"),
+        error.contains("exited before it was done (exit status: 3)"),
         "{run}"
+    );
+    assert!(
+        error.contains("crashing on purpose"),
+        "the worker's last words: {run}"
     );
     let conversations = app.store.conversations(&t.tenant.id).await.unwrap();
     let human = conversations

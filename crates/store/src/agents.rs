@@ -13,7 +13,37 @@ use ombud_core::*;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{AgentVersion, Execution, StoreResult};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::{Execution, StoreResult};
+
+/// An immutable configuration snapshot of an agent; a channel runs one.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AgentVersion {
+    pub id: AgentVersionId,
+    pub tenant_id: TenantId,
+    pub agent_id: AgentId,
+    pub agent_name: String,
+    pub kind: String,
+    pub number: i64,
+    /// Shared, so a run hands it to its runtime without copying it.
+    pub config: Arc<Value>,
+    pub changelog: String,
+    /// Who saved it: `user:…`, `api:…` or `system`.
+    pub author: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAgentVersion {
+    pub agent_name: String,
+    pub kind: String,
+    pub config: Value,
+    pub changelog: String,
+    pub author: String,
+}
 
 /// Longest agent name.
 pub const AGENT_NAME_MAX: usize = 80;

@@ -26,8 +26,8 @@ use chrono::{DateTime, Utc};
 use ombud_core::*;
 
 pub use agents::{
-    Agent, AgentStore, Deployment, ExecutionCursor, NewAgent, NewDeployment, NewVersion,
-    AGENT_NAME_MAX,
+    Agent, AgentStore, AgentVersion, Deployment, ExecutionCursor, NewAgent, NewAgentVersion,
+    NewDeployment, NewVersion, AGENT_NAME_MAX,
 };
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use ombud_core::*;
 use serde_json::Value;
 
+use crate::AgentVersion;
+
 /// A user to create; the password is already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -126,32 +128,6 @@ pub struct NewChannel {
     pub name: String,
     pub whatsapp: WhatsAppConfig,
     pub deployed_version: Option<AgentVersionId>,
-}
-
-/// An immutable configuration snapshot of an agent; a channel runs one.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct AgentVersion {
-    pub id: AgentVersionId,
-    pub tenant_id: TenantId,
-    pub agent_id: AgentId,
-    pub agent_name: String,
-    pub kind: String,
-    pub number: i64,
-    /// Shared, so a run hands it to its runtime without copying it.
-    pub config: Arc<Value>,
-    pub changelog: String,
-    /// Who saved it: `user:…`, `api:…` or `system`.
-    pub author: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub struct NewAgentVersion {
-    pub agent_name: String,
-    pub kind: String,
-    pub config: Value,
-    pub changelog: String,
-    pub author: String,
 }
 
 /// One channel delivery, parsed: new messages and status reports for ours.

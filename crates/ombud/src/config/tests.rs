@@ -1,0 +1,100 @@
+use super::*;
+
+#[test]
+fn defaults_are_valid() {
+    Config::default().validate().unwrap();
+}
+
+#[test]
+#[allow(clippy::result_large_err)] // figment::Jail's own error type
+fn file_then_env_and_errors_name_the_key() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file(
+            "custom.toml",
+            "listen = \"127.0.0.1:9000\"\n[agents]\nmax_concurrent = 3\n",
+        )?;
+        let c = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(c.listen, "127.0.0.1:9000");
+        assert_eq!(c.agents.max_concurrent, 3);
+
+        jail.set_env("OMBUD_TEST_DATABASE_URL", "postgres://belongs-to-the-tests");
+        jail.set_env("OMBUD_DATA_DIR", "/tmp/ombud-x");
+        jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "5");
+        let c = Config::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/ombud-x"));
+        assert_eq!(c.agents.max_concurrent, 5);
+
+        jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "0");
+        let e = Config::load(None).unwrap_err().to_string().to_lowercase();
+        assert!(e.contains("agents.max_concurrent"), "{e}");
+
+        jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "lots");
+        let e = Config::load(None).unwrap_err().to_string().to_lowercase();
+        assert!(e.contains("max_concurrent"), "{e}");
+
+        jail.set_env("OMBUD_AGENTS__MAX_CONCURRENT", "2");
+        jail.set_env("OMBUD_DATABASE_URL", "mysql://x");
+        let e = Config::load(None).unwrap_err().to_string().to_lowercase();
+        assert!(e.contains("`database_url`"), "{e}");
+        jail.set_env(
+            "OMBUD_DATABASE_URL",
+            "postgres://ombud:hunter2@db:5432/ombud",
+        );
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.database_description(), "PostgreSQL at db:5432/ombud");
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "the password leaked into Debug"
+        );
+
+        jail.set_env("OMBUD_LISTEN", "nowhere");
+        let e = Config::load(None).unwrap_err().to_string().to_lowercase();
+        assert!(e.contains("`listen`"), "{e}");
+
+        jail.set_env("OMBUD_LISTEN", "127.0.0.1:1");
+        jail.set_env("OMBUD_LISTNE", "typo");
+        let e = Config::load(None).unwrap_err().to_string().to_lowercase();
+        assert!(e.contains("listne"), "{e}");
+        Ok(())
+    });
+}
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn webhook_schedule_and_outbound_ranges_load_and_are_checked() {
+    assert_eq!(
+        parse_schedule("500ms, 5s,2m,1h,1d").unwrap(),
+        [500, 5_000, 120_000, 3_600_000, 86_400_000].map(Duration::from_millis)
+    );
+    assert!(parse_schedule("5").unwrap_err().contains("unit"));
+    let d = Config::default().engine().webhooks.retry_schedule;
+    assert_eq!(d, WebhookConfig::default_schedule());
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("OMBUD_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8,::1/128");
+        jail.set_env("OMBUD_WEBHOOKS__RETRY_SCHEDULE", "1s,1s,1s");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.outbound.allow_cidrs, "127.0.0.0/8,::1/128");
+        let engine = c.engine();
+        assert!(engine
+            .outbound
+            .refuses("127.0.0.1".parse().unwrap())
+            .is_none());
+        assert!(engine
+            .outbound
+            .refuses("10.0.0.1".parse().unwrap())
+            .is_some());
+        assert_eq!(engine.webhooks.retry_schedule.len(), 3);
+
+        jail.set_env("OMBUD_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8,intranet");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(
+            e.contains("outbound.allow_cidrs") && e.contains("intranet"),
+            "{e}"
+        );
+        jail.set_env("OMBUD_OUTBOUND_ALLOW_CIDRS", "");
+        jail.set_env("OMBUD_WEBHOOKS__RETRY_SCHEDULE", "1x");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("webhooks.retry_schedule"), "{e}");
+        Ok(())
+    });
+}

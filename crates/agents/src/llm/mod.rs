@@ -31,6 +31,8 @@ use crate::{AgentError, AgentRuntime, Reply, RunFailure, RunInput, RunOutput, To
 pub const KIND: &str = "llm";
 /// The longest wait a provider's `Retry-After` can ask for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+/// The largest answer read from a provider.
+const ANSWER_MAX: usize = 4 * 1024 * 1024;
 /// How much of a provider's error answer is kept.
 const ERROR_MAX: usize = 300;
 
@@ -119,7 +121,7 @@ impl LlmRuntime {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.trim().parse::<u64>().ok())
                         .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
-                    let text = match response.text().await {
+                    let text = match read_capped(response, ANSWER_MAX).await {
                         Ok(t) => t,
                         Err(e) if e.is_timeout() => {
                             return Err(Failed::timeout(format!(
@@ -129,7 +131,8 @@ impl LlmRuntime {
                         }
                         Err(e) => {
                             return Err(Failed::error(format!(
-                                "reading the provider's answer: {e}"
+                                "reading the provider's answer: {}",
+                                root_cause(&e)
                             )))
                         }
                     };
@@ -179,6 +182,32 @@ impl Failed {
             timeout: true,
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ReadError {
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+    #[error("the answer is longer than {0} bytes")]
+    TooLong(usize),
+}
+
+impl ReadError {
+    fn is_timeout(&self) -> bool {
+        matches!(self, Self::Http(e) if e.is_timeout())
+    }
+}
+
+/// The answer's body as text, refusing one longer than `max` bytes.
+async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<String, ReadError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > max {
+            return Err(ReadError::TooLong(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

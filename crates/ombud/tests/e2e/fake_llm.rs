@@ -35,6 +35,8 @@ pub enum Mode {
     Down(u16),
     /// Answers after this long.
     Slow(Duration),
+    /// Answers 200 with a body this many bytes long.
+    Huge(usize),
 }
 
 struct LlmState {
@@ -166,6 +168,7 @@ async fn complete(State(llm): State<FakeLlm>, headers: HeaderMap, body: String) 
             return openai_error(status, "The server is overloaded or not ready yet.");
         }
         Mode::Slow(d) => tokio::time::sleep(d).await,
+        Mode::Huge(n) => return " ".repeat(n).into_response(),
         Mode::Scripted => {}
     }
     Json(answer(&parsed, n)).into_response()

@@ -4,8 +4,9 @@ use std::sync::Arc;
 use ombud_agents::intake::{self, IntakeAgent};
 use ombud_agents::AgentRuntime;
 
-/// The runtime for each agent kind. Built-in: `intake`. Tests and later runtimes
-/// (llm, process) register theirs by kind.
+/// The runtime for each agent kind. Built-in: `intake`; the engine adds `llm`
+/// and (given its settings) `process` unless a runtime of that kind was
+/// registered already, as tests do with theirs.
 #[derive(Clone)]
 pub struct Runtimes {
     by_kind: HashMap<String, Arc<dyn AgentRuntime>>,

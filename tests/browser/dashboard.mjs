@@ -187,6 +187,16 @@ async function flow(run) {
   await fits(page, run, "the endpoint page");
   await shot(page, run, "developers-endpoint");
 
+  // Agents: redeploy the channel's version; the page says it took effect.
+  await page.goto(`${run.base}/app/agents`);
+  await Promise.all([page.waitForURL("**notice=**"), page.click('.channel button[type="submit"]')]);
+  await page.waitForSelector("text=answers the next message");
+  await shot(page, run, "agents");
+  await fits(page, run, "the agents page");
+  await page.click(".agent-list a");
+  await page.waitForSelector("pre.config");
+  await fits(page, run, "an agent's page");
+
   // The overview's charts render.
   await page.goto(`${run.base}/app/overview`);
   assert.equal(await page.locator("svg.chart").count(), 3);

@@ -37,6 +37,12 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
     // (method, path, form, least role). Reads are for every member; changes
     // to complaints for staff and up.
     let detail = format!("/app/complaints/{number}");
+    let channel_id = t.channel.id.to_string();
+    let intake = t.channel.deployed_version.clone().unwrap().to_string();
+    let agent_page = format!(
+        "/app/agents/{}",
+        app.store.agents(&t.tenant.id).await.unwrap()[0].id
+    );
     let note = format!("/app/complaints/{number}/note");
     let area = format!("/app/complaints/{number}/area");
     let bulk = "/app/complaints/bulk".to_owned();
@@ -57,6 +63,14 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
             Role::Admin,
         ),
         ("GET", "/app/team".into(), vec![], Role::Admin),
+        ("GET", "/app/agents".into(), vec![], Role::Admin),
+        ("GET", agent_page.clone(), vec![], Role::Admin),
+        (
+            "POST",
+            "/app/agents/deploy".into(),
+            vec![("channel_id", &channel_id), ("version_id", &intake)],
+            Role::Admin,
+        ),
         ("GET", "/app/settings".into(), vec![], Role::Admin),
         ("GET", "/app/welcome".into(), vec![], Role::Admin),
         ("POST", "/app/welcome/team".into(), vec![], Role::Admin),

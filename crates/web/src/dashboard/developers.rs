@@ -86,7 +86,8 @@ struct EndpointPage {
     notice: Option<String>,
 }
 
-fn when(tenant: &Tenant, t: DateTime<Utc>) -> String {
+/// A time as the tenant reads it.
+pub(super) fn when(tenant: &Tenant, t: DateTime<Utc>) -> String {
     tenant
         .timezone
         .local_time(t)

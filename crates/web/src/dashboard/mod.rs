@@ -8,6 +8,7 @@
 //! password change, and ask it for the role they need.
 
 mod account;
+mod agents;
 mod assets;
 mod bulk;
 mod charts;
@@ -117,6 +118,9 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             post(settings::edit_category),
         )
         .route("/app/settings/channels", post(settings::add_channel))
+        .route("/app/agents", get(agents::show))
+        .route("/app/agents/deploy", post(agents::deploy))
+        .route("/app/agents/{id}", get(agents::show_agent))
         .route("/app/developers", get(developers::show))
         .route("/app/developers/keys", post(developers::create_key))
         .route(

@@ -1,0 +1,268 @@
+//! Agents (admins and owners): which version each channel runs, deploying and
+//! rolling back, every agent's versions, and an agent's recent runs. Agents
+//! and versions are saved through the API (docs/agents.md).
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{Redirect, Response};
+use axum::Form;
+use ombud_core::*;
+use ombud_store::{AgentVersion, NewDeployment, StoreError};
+use serde::Deserialize;
+
+use super::developers::when;
+use super::page::{html, Chrome, PageError};
+use super::session::Current;
+use crate::AppState;
+
+/// Deployments shown per channel, and runs on an agent's page.
+const HISTORY: u32 = 5;
+const RUNS: u32 = 50;
+
+pub struct ChannelRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// The version it runs, as "agent vN"; the built-in defaults when none.
+    pub running: String,
+    pub running_id: String,
+    pub history: Vec<DeployRow>,
+}
+
+pub struct DeployRow {
+    pub at: String,
+    pub what: String,
+    pub actor: String,
+}
+
+pub struct VersionRow {
+    pub id: String,
+    pub label: String,
+    pub author: String,
+    pub created: String,
+    pub changelog: String,
+    pub config: String,
+}
+
+pub struct AgentRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub versions: Vec<VersionRow>,
+}
+
+pub struct RunRow {
+    pub at: String,
+    pub status: String,
+    pub duration_ms: i64,
+    pub version: String,
+    pub tools: String,
+    pub error: String,
+}
+
+#[derive(Template)]
+#[template(path = "agents.html")]
+struct AgentsPage {
+    chrome: Chrome,
+    channels: Vec<ChannelRow>,
+    agents: Vec<AgentRow>,
+    /// Every version a channel may be given, newest first: (id, label).
+    choices: Vec<(String, String)>,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "agent.html")]
+struct AgentPage {
+    chrome: Chrome,
+    agent: AgentRow,
+    runs: Vec<RunRow>,
+}
+
+fn label(v: &AgentVersion) -> String {
+    format!("{} v{}", v.agent_name, v.number)
+}
+
+fn version_row(t: &Tenant, v: &AgentVersion) -> VersionRow {
+    VersionRow {
+        id: v.id.to_string(),
+        label: label(v),
+        author: v.author.clone(),
+        created: when(t, v.created_at),
+        changelog: v.changelog.clone(),
+        config: serde_json::to_string_pretty(v.config.as_ref()).unwrap_or_default(),
+    }
+}
+
+async fn agent_rows(state: &AppState, t: &Tenant) -> Result<Vec<AgentRow>, PageError> {
+    let mut rows = Vec::new();
+    for a in state.store.agents(&t.id).await? {
+        let versions = state.store.agent_versions(&t.id, &a.id).await?;
+        rows.push(AgentRow {
+            id: a.id.to_string(),
+            name: a.name.clone(),
+            kind: a.kind.clone(),
+            versions: versions.iter().map(|v| version_row(t, v)).collect(),
+        });
+    }
+    Ok(rows)
+}
+
+#[derive(Deserialize)]
+pub struct Notice {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    current: Current,
+    Query(q): Query<Notice>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let t = &current.tenant;
+    let agents = agent_rows(&state, t).await?;
+    let choices = agents
+        .iter()
+        .flat_map(|a| a.versions.iter().map(|v| (v.id.clone(), v.label.clone())))
+        .collect();
+    let members = state.store.members(&t.id).await?;
+    // `user:<id>` as the member's name; keys and the system as they are.
+    let who = |actor: &str| {
+        let found = actor.strip_prefix("user:").and_then(|id| {
+            members.iter().find(|m| m.user.id.as_str() == id).map(|m| {
+                if m.user.name.is_empty() {
+                    m.user.email.as_str().to_owned()
+                } else {
+                    m.user.name.clone()
+                }
+            })
+        });
+        found.unwrap_or_else(|| actor.to_owned())
+    };
+    let mut channels = Vec::new();
+    for c in state.store.channels(&t.id).await? {
+        let running = match &c.deployed_version {
+            Some(id) => state.store.agent_version(&t.id, id).await?,
+            None => None,
+        };
+        let history = state
+            .store
+            .deployments(&t.id, &c.id, HISTORY)
+            .await?
+            .iter()
+            .map(|d| DeployRow {
+                at: when(t, d.created_at),
+                what: format!("{} v{}", d.agent_name, d.version_number),
+                actor: who(&d.actor),
+            })
+            .collect();
+        channels.push(ChannelRow {
+            id: c.id.to_string(),
+            name: c.name.clone(),
+            kind: c.kind.as_str().to_owned(),
+            running: running
+                .as_ref()
+                .map_or("the built-in intake agent's defaults".into(), label),
+            running_id: running.map(|v| v.id.to_string()).unwrap_or_default(),
+            history,
+        });
+    }
+    Ok(html(&AgentsPage {
+        chrome: Chrome::of(&current, "agents"),
+        channels,
+        agents,
+        choices,
+        notice: q.notice,
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct DeployForm {
+    channel_id: String,
+    version_id: String,
+}
+
+/// Deploys (or rolls back to) a version on a channel, from the next message on.
+pub async fn deploy(
+    State(state): State<AppState>,
+    current: Current,
+    Form(form): Form<DeployForm>,
+) -> Result<Redirect, PageError> {
+    current.require(Role::Admin)?;
+    let bad = |what: &str| PageError::bad_request(format!("no such {what} in this organisation"));
+    let new = NewDeployment {
+        channel_id: form.channel_id.parse().map_err(|_| bad("channel"))?,
+        version_id: form.version_id.parse().map_err(|_| bad("agent version"))?,
+        actor: format!("user:{}", current.user.id),
+        at: ombud_store::stored_now(),
+    };
+    let d = match state.store.deploy(&current.tenant.id, new).await {
+        Ok(d) => d,
+        Err(StoreError::NotFound(what)) => return Err(bad(what)),
+        Err(e) => return Err(e.into()),
+    };
+    state.engine.events_written();
+    let notice = format!(
+        "{} v{} answers the next message on this channel.",
+        d.agent_name, d.version_number
+    );
+    let notice: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+    Ok(Redirect::to(&format!("/app/agents?notice={notice}")))
+}
+
+pub async fn show_agent(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let t = &current.tenant;
+    let id: AgentId = id.parse().map_err(|_| PageError::not_found("agent"))?;
+    let agent = state
+        .store
+        .agent(&t.id, &id)
+        .await?
+        .ok_or_else(|| PageError::not_found("agent"))?;
+    let versions = state.store.agent_versions(&t.id, &agent.id).await?;
+    let number = |v: &Option<AgentVersionId>| {
+        versions
+            .iter()
+            .find(|x| Some(&x.id) == v.as_ref())
+            .map_or(String::new(), |x| format!("v{}", x.number))
+    };
+    let runs = state
+        .store
+        .agent_executions(&t.id, &agent.id, None, RUNS)
+        .await?
+        .iter()
+        .map(|e| RunRow {
+            at: when(t, e.started_at),
+            status: e.status.clone(),
+            duration_ms: (e.finished_at - e.started_at).num_milliseconds(),
+            version: number(&e.agent_version_id),
+            tools: e
+                .tool_calls
+                .as_array()
+                .map(|calls| {
+                    calls
+                        .iter()
+                        .filter_map(|c| c["name"].as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
+            error: e.error.clone().unwrap_or_default(),
+        })
+        .collect();
+    Ok(html(&AgentPage {
+        chrome: Chrome::of(&current, "agents"),
+        agent: AgentRow {
+            id: agent.id.to_string(),
+            name: agent.name.clone(),
+            kind: agent.kind.clone(),
+            versions: versions.iter().map(|v| version_row(t, v)).collect(),
+        },
+        runs,
+    }))
+}

@@ -39,6 +39,10 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
     let detail = format!("/app/complaints/{number}");
     let channel_id = t.channel.id.to_string();
     let intake = t.channel.deployed_version.clone().unwrap().to_string();
+    let agent_versions = format!(
+        "/app/agents/{}/versions",
+        app.store.agents(&t.tenant.id).await.unwrap()[0].id
+    );
     let agent_page = format!(
         "/app/agents/{}",
         app.store.agents(&t.tenant.id).await.unwrap()[0].id
@@ -65,6 +69,18 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         ("GET", "/app/team".into(), vec![], Role::Admin),
         ("GET", "/app/agents".into(), vec![], Role::Admin),
         ("GET", agent_page.clone(), vec![], Role::Admin),
+        (
+            "POST",
+            "/app/agents/new".into(),
+            vec![("name", "{role} agent"), ("kind", "intake")],
+            Role::Admin,
+        ),
+        (
+            "POST",
+            agent_versions.clone(),
+            vec![("config", "{}"), ("changelog", "by {role}")],
+            Role::Admin,
+        ),
         (
             "POST",
             "/app/agents/deploy".into(),

@@ -551,7 +551,55 @@ async fn admins_deploy_from_the_dashboard_and_see_the_runs_and_staff_cannot() {
         1
     );
 
+    // A new agent and its first version from the forms, checked as the API checks.
+    let res = admin
+        .submit("/app/agents/new", &[("name", "helper"), ("kind", "llm")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let helper_page = location(&res);
+    let page = admin.get(&helper_page).await.text().await.unwrap();
+    assert!(
+        page.contains("&#34;base_url&#34;"),
+        "a skeleton to start from: {page}"
+    );
+    let res = admin
+        .submit("/app/agents/new", &[("name", "helper"), ("kind", "llm")])
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("exists already"));
+    let save = format!("{helper_page}/versions");
+    let res = admin.submit(&save, &[("config", "{not json")]).await;
+    assert_eq!(res.status(), 422);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("config: not JSON") && page.contains("{not json"),
+        "kept as typed: {page}"
+    );
+    let bad = json!({"base_url": llm.base_url(), "model": "m", "temperature": 9}).to_string();
+    let res = admin.submit(&save, &[("config", &bad)]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("config.temperature"));
+    let good = llm_config(&llm, "m9").to_string();
+    let res = admin
+        .submit(&save, &[("config", &good), ("changelog", "from the form")])
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = admin.get(&location(&res)).await.text().await.unwrap();
+    assert!(page.contains("Saved helper v1."), "{page}");
+    assert!(
+        page.contains("from the form") && !page.contains("sk-test-123"),
+        "{page}"
+    );
+
     let staff = Staff::login(&app, "staff@pune.example").await;
+    assert_eq!(
+        staff
+            .submit("/app/agents/new", &[("name", "x"), ("kind", "llm")])
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(staff.submit(&save, &[("config", "{}")]).await.status(), 403);
     assert_eq!(staff.get("/app/agents").await.status(), 403);
     assert_eq!(staff.get(&format!("/app/agents/{id}")).await.status(), 403);
     let res = staff

@@ -4,14 +4,18 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use ombud_agents::AgentKind;
 use ombud_core::*;
-use ombud_store::{AgentVersion, NewDeployment, StoreError};
+use ombud_store::{
+    Agent, AgentVersion, NewAgent, NewDeployment, NewVersion, StoreError, AGENT_NAME_MAX,
+};
 use serde::Deserialize;
 
 use super::developers::when;
-use super::page::{html, Chrome, PageError};
+use super::page::{html_with, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
 
@@ -69,6 +73,9 @@ struct AgentsPage {
     /// Every version a channel may be given, newest first: (id, label).
     choices: Vec<(String, String)>,
     notice: Option<String>,
+    kinds: Vec<&'static str>,
+    /// Why the new-agent form was refused.
+    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -77,6 +84,12 @@ struct AgentPage {
     chrome: Chrome,
     agent: AgentRow,
     runs: Vec<RunRow>,
+    notice: Option<String>,
+    /// The new version's form: the configuration as typed, its changelog,
+    /// and why it was refused.
+    draft: String,
+    changelog: String,
+    error: Option<String>,
 }
 
 fn label(v: &AgentVersion) -> String {
@@ -120,8 +133,17 @@ pub async fn show(
     Query(q): Query<Notice>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
+    agents_page(&state, &current, q.notice, None).await
+}
+
+async fn agents_page(
+    state: &AppState,
+    current: &Current,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<Response, PageError> {
     let t = &current.tenant;
-    let agents = agent_rows(&state, t).await?;
+    let agents = agent_rows(state, t).await?;
     let choices = agents
         .iter()
         .flat_map(|a| a.versions.iter().map(|v| (v.id.clone(), v.label.clone())))
@@ -168,13 +190,23 @@ pub async fn show(
             history,
         });
     }
-    Ok(html(&AgentsPage {
-        chrome: Chrome::of(&current, "agents"),
-        channels,
-        agents,
-        choices,
-        notice: q.notice,
-    }))
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(html_with(
+        status,
+        &AgentsPage {
+            chrome: Chrome::of(current, "agents"),
+            channels,
+            agents,
+            choices,
+            notice,
+            kinds: AgentKind::ALL.iter().map(|k| k.as_str()).collect(),
+            error,
+        },
+    ))
 }
 
 #[derive(Deserialize)]
@@ -215,15 +247,39 @@ pub async fn show_agent(
     State(state): State<AppState>,
     current: Current,
     Path(id): Path<String>,
+    Query(q): Query<Notice>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
-    let t = &current.tenant;
+    let agent = agent_of(&state, &current, &id).await?;
+    agent_page(&state, &current, agent, q.notice, None).await
+}
+
+async fn agent_of(state: &AppState, current: &Current, id: &str) -> Result<Agent, PageError> {
     let id: AgentId = id.parse().map_err(|_| PageError::not_found("agent"))?;
-    let agent = state
+    state
         .store
-        .agent(&t.id, &id)
+        .agent(&current.tenant.id, &id)
         .await?
-        .ok_or_else(|| PageError::not_found("agent"))?;
+        .ok_or_else(|| PageError::not_found("agent"))
+}
+
+/// A starting point for a kind's first version.
+fn skeleton(kind: &str) -> serde_json::Value {
+    match kind {
+        "llm" => serde_json::json!({"base_url": "https://", "model": "", "api_key": ""}),
+        "process" => serde_json::json!({"command": "/usr/bin/python3", "args": []}),
+        _ => serde_json::json!({}),
+    }
+}
+
+async fn agent_page(
+    state: &AppState,
+    current: &Current,
+    agent: Agent,
+    notice: Option<String>,
+    refused: Option<(NewVersionForm, String)>,
+) -> Result<Response, PageError> {
+    let t = &current.tenant;
     let versions = state.store.agent_versions(&t.id, &agent.id).await?;
     let number = |v: &Option<AgentVersionId>| {
         versions
@@ -255,14 +311,128 @@ pub async fn show_agent(
             error: e.error.clone().unwrap_or_default(),
         })
         .collect();
-    Ok(html(&AgentPage {
-        chrome: Chrome::of(&current, "agents"),
-        agent: AgentRow {
-            id: agent.id.to_string(),
-            name: agent.name.clone(),
-            kind: agent.kind.clone(),
-            versions: versions.iter().map(|v| version_row(t, v)).collect(),
+    let (draft, changelog, error, status) = match refused {
+        Some((form, why)) => (
+            form.config,
+            form.changelog,
+            Some(why),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        None => {
+            let newest = versions
+                .first()
+                .map_or_else(|| skeleton(&agent.kind), |v| v.config.as_ref().clone());
+            let text = serde_json::to_string_pretty(&newest).unwrap_or_default();
+            (text, String::new(), None, StatusCode::OK)
+        }
+    };
+    Ok(html_with(
+        status,
+        &AgentPage {
+            chrome: Chrome::of(current, "agents"),
+            agent: AgentRow {
+                id: agent.id.to_string(),
+                name: agent.name.clone(),
+                kind: agent.kind.clone(),
+                versions: versions.iter().map(|v| version_row(t, v)).collect(),
+            },
+            runs,
+            notice,
+            draft,
+            changelog,
+            error,
         },
-        runs,
-    }))
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct NewAgentForm {
+    name: String,
+    kind: String,
+}
+
+/// Adds an agent; its page then takes the first version.
+pub async fn create_agent(
+    State(state): State<AppState>,
+    current: Current,
+    Form(form): Form<NewAgentForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let name = form.name.trim();
+    let refuse = |why: String| agents_page(&state, &current, None, Some(why));
+    if name.is_empty() || name.chars().count() > AGENT_NAME_MAX {
+        return refuse(format!(
+            "The name must be 1 to {AGENT_NAME_MAX} characters."
+        ))
+        .await;
+    }
+    let Ok(kind) = AgentKind::parse(&form.kind) else {
+        return refuse("Choose intake, llm or process.".into()).await;
+    };
+    let new = NewAgent {
+        name: name.to_owned(),
+        kind: kind.as_str().to_owned(),
+    };
+    match state
+        .store
+        .create_agent(&current.tenant.id, new, ombud_store::stored_now())
+        .await
+    {
+        Ok(agent) => Ok(Redirect::to(&format!("/app/agents/{}", agent.id)).into_response()),
+        Err(StoreError::Conflict { reason, .. }) => refuse(format!("{reason}.")).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewVersionForm {
+    config: String,
+    #[serde(default)]
+    changelog: String,
+}
+
+/// Saves the agent's next version from the form, checked as the API checks it.
+pub async fn save_version(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+    Form(form): Form<NewVersionForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let agent = agent_of(&state, &current, &id).await?;
+    let t = &current.tenant;
+    let checked = match serde_json::from_str::<serde_json::Value>(&form.config) {
+        Err(e) => Err(format!("config: not JSON ({e})")),
+        Ok(value) => crate::api::agents::checked_config(&state, &t.id, &agent.kind, value)
+            .await
+            .map_err(|e| e.message),
+    };
+    let changelog = form.changelog.trim().to_owned();
+    let checked = checked.and_then(|c| {
+        if changelog.chars().count() > 2000 {
+            Err("changelog: is longer than 2000 characters".into())
+        } else {
+            Ok(c)
+        }
+    });
+    let config = match checked {
+        Ok(c) => c,
+        Err(why) => return agent_page(&state, &current, agent, None, Some((form, why))).await,
+    };
+    let new = NewVersion {
+        config,
+        changelog,
+        author: format!("user:{}", current.user.id),
+    };
+    let v = state
+        .store
+        .add_agent_version(&t.id, &agent.id, new, ombud_store::stored_now())
+        .await?;
+    state.engine.events_written();
+    let notice = format!(
+        "Saved {} v{}. Deploy it to a channel on the Agents page.",
+        v.agent_name, v.number
+    );
+    let notice: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
+    Ok(Redirect::to(&format!("/app/agents/{}?notice={notice}", agent.id)).into_response())
 }

@@ -120,7 +120,9 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings/channels", post(settings::add_channel))
         .route("/app/agents", get(agents::show))
         .route("/app/agents/deploy", post(agents::deploy))
+        .route("/app/agents/new", post(agents::create_agent))
         .route("/app/agents/{id}", get(agents::show_agent))
+        .route("/app/agents/{id}/versions", post(agents::save_version))
         .route("/app/developers", get(developers::show))
         .route("/app/developers/keys", post(developers::create_key))
         .route(

@@ -10,6 +10,7 @@ mod helpers;
 mod access;
 mod accounts;
 mod agents;
+mod agents_dashboard;
 mod api;
 mod api_walls;
 mod browser;

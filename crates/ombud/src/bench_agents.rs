@@ -246,7 +246,7 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
         }
     }
     anyhow::ensure!(
-        runtime.spawned() == 1,
+        runtime.spawned() == 1 && runtime.live_workers() == 1,
         "the warm path started {} workers, not one",
         runtime.spawned()
     );

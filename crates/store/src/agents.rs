@@ -65,6 +65,20 @@ pub struct NewAgent {
     pub kind: String,
 }
 
+impl NewAgent {
+    /// The agent as it is first stored: a new id, no versions yet.
+    pub fn into_agent(self, tenant: &TenantId, at: DateTime<Utc>) -> Agent {
+        Agent {
+            id: AgentId::new(),
+            tenant_id: tenant.clone(),
+            name: self.name,
+            kind: self.kind,
+            latest_version: None,
+            created_at: at,
+        }
+    }
+}
+
 /// A version to save: the configuration already checked by its kind.
 #[derive(Debug, Clone)]
 pub struct NewVersion {

@@ -27,9 +27,8 @@ pub struct ProcessRuntime {
 struct Inner {
     settings: ProcessSettings,
     pools: Mutex<HashMap<AgentVersionId, Arc<Pool>>>,
-    /// Live workers over all versions, and the most there ever were.
+    /// Live workers over all versions.
     live: AtomicUsize,
-    peak: AtomicUsize,
     /// Workers started so far.
     spawned: AtomicUsize,
 }
@@ -62,7 +61,6 @@ impl ProcessRuntime {
             settings,
             pools: Mutex::new(HashMap::new()),
             live: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
             spawned: AtomicUsize::new(0),
         });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
@@ -74,11 +72,6 @@ impl ProcessRuntime {
     /// Live workers now.
     pub fn live_workers(&self) -> usize {
         self.inner.live.load(Ordering::Relaxed)
-    }
-
-    /// The most workers alive at once so far.
-    pub fn peak_workers(&self) -> usize {
-        self.inner.peak.load(Ordering::Relaxed)
     }
 
     /// Workers started so far.
@@ -105,8 +98,7 @@ impl ProcessRuntime {
 impl Inner {
     fn started(&self) {
         self.spawned.fetch_add(1, Ordering::Relaxed);
-        let now = self.live.fetch_add(1, Ordering::Relaxed) + 1;
-        self.peak.fetch_max(now, Ordering::Relaxed);
+        self.live.fetch_add(1, Ordering::Relaxed);
     }
 
     fn ended(&self) {

@@ -84,9 +84,10 @@ impl LlmSetup {
     }
 }
 
-async fn executions(app: &TestApp, key: &str, agent: &str) -> Vec<Value> {
-    let (status, page) =
-        call(app.api(Method::GET, &format!("/agents/{agent}/executions"), key)).await;
+/// The agent's runs, newest first (up to 200).
+pub(crate) async fn executions(app: &TestApp, key: &str, agent: &str) -> Vec<Value> {
+    let path = format!("/agents/{agent}/executions?limit=200");
+    let (status, page) = call(app.api(Method::GET, &path, key)).await;
     assert_eq!(status, 200, "{page}");
     page["data"].as_array().unwrap().clone()
 }

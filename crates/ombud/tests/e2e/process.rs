@@ -7,7 +7,7 @@ use std::time::Duration;
 use ombud_core::Scope;
 use serde_json::{json, Value};
 
-use crate::agents::{agent, deploy, version};
+use crate::agents::{agent, deploy, executions, version};
 use crate::helpers::*;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
@@ -67,16 +67,6 @@ fn running(script: &str) -> usize {
         .count()
 }
 
-async fn runs(app: &TestApp, key: &str, agent: &str) -> Vec<Value> {
-    let (_, page) = crate::api::call(app.api(
-        reqwest::Method::GET,
-        &format!("/agents/{agent}/executions?limit=200"),
-        key,
-    ))
-    .await;
-    page["data"].as_array().unwrap().clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_worker_answers_stays_warm_for_the_next_message_and_is_closed_when_idle() {
     let graph = FakeGraph::start().await;
@@ -119,7 +109,7 @@ async fn the_python_worker_answers_stays_warm_for_the_next_message_and_is_closed
         format!("You have 1 open complaint(s). (worker {inner_pid}, message 2)"),
         "the same worker, still holding its count"
     );
-    let executions = runs(&app, &key, &id).await;
+    let executions = executions(&app, &key, &id).await;
     let (second, first) = (
         &executions[0]["output"]["runtime"],
         &executions[1]["output"]["runtime"],
@@ -226,14 +216,14 @@ async fn a_worker_that_never_answers_is_killed_at_the_hard_timeout_and_a_dead_on
     let b = "919800000002";
     app.say(&t, b, "sleep").await;
     let timed_out = wait_until(Duration::from_secs(5), || async {
-        runs(&app, &key, &id)
+        executions(&app, &key, &id)
             .await
             .first()
             .is_some_and(|r| r["status"] == "timeout")
     })
     .await;
-    assert!(timed_out, "{:?}", runs(&app, &key, &id).await.first());
-    let run = runs(&app, &key, &id).await.remove(0);
+    assert!(timed_out, "{:?}", executions(&app, &key, &id).await.first());
+    let run = executions(&app, &key, &id).await.remove(0);
     assert!(
         run["error"]
             .as_str()
@@ -252,14 +242,14 @@ async fn a_worker_that_never_answers_is_killed_at_the_hard_timeout_and_a_dead_on
     let c = "919800000003";
     app.say(&t, c, "crash").await;
     let failed = wait_until(Duration::from_secs(5), || async {
-        runs(&app, &key, &id)
+        executions(&app, &key, &id)
             .await
             .first()
             .is_some_and(|r| r["status"] == "failed")
     })
     .await;
     assert!(failed);
-    let run = runs(&app, &key, &id).await.remove(0);
+    let run = executions(&app, &key, &id).await.remove(0);
     let error = run["error"].as_str().unwrap();
     assert!(
         error.contains("exited before it was done (exit status: 3)"),

@@ -20,14 +20,7 @@ impl AgentStore for PgStore {
         new: NewAgent,
         at: DateTime<Utc>,
     ) -> StoreResult<Agent> {
-        let agent = Agent {
-            id: AgentId::new(),
-            tenant_id: tenant.clone(),
-            name: new.name,
-            kind: new.kind,
-            latest_version: None,
-            created_at: at,
-        };
+        let agent = new.into_agent(tenant, at);
         sqlx::query(
             "insert into agents (id, tenant_id, name, kind, created_at) values ($1, $2, $3, $4, $5)",
         )

@@ -21,14 +21,7 @@ impl AgentStore for SqliteStore {
         new: NewAgent,
         at: DateTime<Utc>,
     ) -> StoreResult<Agent> {
-        let agent = Agent {
-            id: AgentId::new(),
-            tenant_id: tenant.clone(),
-            name: new.name,
-            kind: new.kind,
-            latest_version: None,
-            created_at: at,
-        };
+        let agent = new.into_agent(tenant, at);
         let a = agent.clone();
         self.write(move |conn| {
             conn.execute(

@@ -192,14 +192,11 @@ impl TenantStore for SqliteStore {
                     })
                 }
                 None => {
-                    let a = Agent {
-                        id: AgentId::new(),
-                        tenant_id: tenant.clone(),
+                    let a = NewAgent {
                         name: new.agent_name.clone(),
                         kind: new.kind.clone(),
-                        latest_version: None,
-                        created_at: now,
-                    };
+                    }
+                    .into_agent(&tenant, now);
                     conn.execute(
                         "insert into agents (id, tenant_id, name, kind, created_at) values (?1, ?2, ?3, ?4, ?5)",
                         params![a.id.as_str(), tenant.as_str(), a.name, a.kind, time_text(now)],

@@ -131,6 +131,9 @@ typed_id!(/// A key a tenant's own systems call the API with.
     ApiKeyId, "key");
 typed_id!(/// Where a tenant's webhooks go.
     WebhookEndpointId, "whe");
+typed_id!(/// A conversation with an agent version in the test panel, which no
+    /// channel sees.
+    TestChatId, "tch");
 
 #[cfg(test)]
 mod tests {

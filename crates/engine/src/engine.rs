@@ -332,6 +332,22 @@ impl Engine {
         self.config.process.as_ref()
     }
 
+    /// Runs one message of a test-panel chat with the chat's version, as a
+    /// channel would run it but sending nothing; see `test_panel`.
+    pub async fn test_turn(
+        &self,
+        tenant: &Arc<ombud_core::Tenant>,
+        chat: &ombud_core::TestChatId,
+        text: &str,
+    ) -> StoreResult<(ombud_store::TestChat, ombud_store::TestTurn)> {
+        let panel = crate::test_panel::TestPanel {
+            store: self.store.as_ref(),
+            runtimes: &self.runner.runtimes,
+            clock: self.clock.as_ref(),
+        };
+        panel.turn(tenant, chat, text).await
+    }
+
     /// Seals and opens secrets tenants keep in agent versions.
     pub fn seal_key(&self) -> Option<&ombud_core::seal::SealKey> {
         self.config.seal_key.as_ref()

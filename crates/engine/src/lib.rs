@@ -14,6 +14,7 @@ pub mod provision;
 mod queue;
 mod runner;
 mod runtimes;
+mod test_panel;
 mod tools;
 pub mod webhooks;
 

@@ -36,6 +36,8 @@ const TABLES: &[(&str, &str)] = &[
     ("complaints", "id"),
     ("complaint_events", "id"),
     ("executions", "id"),
+    ("test_chats", "id"),
+    ("test_turns", "test_chat_id, seq"),
     ("outbox", "id"),
     ("events", "id"),
     ("webhook_endpoints", "id"),

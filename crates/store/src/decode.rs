@@ -371,13 +371,7 @@ pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
         status: r.text("status")?,
         output: r.json("output")?,
         tool_calls: r.json("tool_calls")?,
-        tokens: match (r.opt_int("tokens_in")?, r.opt_int("tokens_out")?) {
-            (None, None) => None,
-            (i, o) => Some(crate::Tokens {
-                input: i.unwrap_or(0),
-                output: o.unwrap_or(0),
-            }),
-        },
+        tokens: tokens(r)?,
         error: r.opt_text("error")?,
         attempts: r.int("attempts")?,
         started_at: r.time("started_at")?,
@@ -502,5 +496,57 @@ pub fn deployment(r: &dyn Columns) -> Decoded<crate::Deployment> {
         previous_version_id: opt_id(r, "previous_version_id")?,
         actor: r.text("actor")?,
         created_at: r.time("created_at")?,
+    })
+}
+
+pub const TEST_CHAT_COLS: &str = "id, tenant_id, agent_id, agent_version_id, contact_id, conversation_id, created_by, agent_state, language, handed_off, complaints, turns, created_at, updated_at";
+
+pub fn test_chat(r: &dyn Columns) -> Decoded<crate::TestChat> {
+    Ok(crate::TestChat {
+        id: id(r, "id")?,
+        tenant_id: id(r, "tenant_id")?,
+        agent_id: id(r, "agent_id")?,
+        agent_version_id: id(r, "agent_version_id")?,
+        contact_id: id(r, "contact_id")?,
+        conversation_id: id(r, "conversation_id")?,
+        created_by: r.text("created_by")?,
+        agent_state: r.json("agent_state")?,
+        language: r
+            .opt_text("language")?
+            .map(|l| parse("language", Language::parse(&l)))
+            .transpose()?,
+        handed_off: r.flag("handed_off")?,
+        complaints: from_json(r, "complaints")?,
+        turns: r.int("turns")?,
+        created_at: r.time("created_at")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
+pub const TEST_TURN_COLS: &str = "seq, said, replies, tool_calls, handoff, status, error, latency_ms, tokens_in, tokens_out, created_at";
+
+pub fn test_turn(r: &dyn Columns) -> Decoded<crate::TestTurn> {
+    Ok(crate::TestTurn {
+        seq: r.int("seq")?,
+        said: r.text("said")?,
+        replies: from_json(r, "replies")?,
+        tool_calls: r.json("tool_calls")?,
+        handoff: r.flag("handoff")?,
+        status: r.text("status")?,
+        error: r.opt_text("error")?,
+        latency_ms: r.int("latency_ms")?,
+        tokens: tokens(r)?,
+        created_at: r.time("created_at")?,
+    })
+}
+
+/// `tokens_in` and `tokens_out`, None when the run counted none.
+fn tokens(r: &dyn Columns) -> Decoded<Option<crate::Tokens>> {
+    Ok(match (r.opt_int("tokens_in")?, r.opt_int("tokens_out")?) {
+        (None, None) => None,
+        (i, o) => Some(crate::Tokens {
+            input: i.unwrap_or(0),
+            output: o.unwrap_or(0),
+        }),
     })
 }

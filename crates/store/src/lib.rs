@@ -16,6 +16,7 @@ pub mod model;
 pub mod postgres;
 pub mod report;
 pub mod sqlite;
+pub mod test_chats;
 pub mod webhooks;
 pub mod work;
 
@@ -34,6 +35,9 @@ pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
 pub use model::*;
 pub use report::Overview;
+pub use test_chats::{
+    NewTestChat, TestChat, TestChatStore, TestComplaint, TestTurn, TestTurnCommit, TEST_TURNS_MAX,
+};
 pub use webhooks::{
     AttemptOutcome, AttemptRecord, DueDelivery, EndpointChange, WebhookAttempt, WebhookDelivery,
     WebhookStatus, WebhookStore,
@@ -433,6 +437,7 @@ pub trait Store:
     + IdempotencyStore
     + DirectoryStore
     + AgentStore
+    + TestChatStore
     + HealthStore
 {
 }
@@ -452,6 +457,7 @@ impl<T> Store for T where
         + IdempotencyStore
         + DirectoryStore
         + AgentStore
+        + TestChatStore
         + HealthStore
 {
 }

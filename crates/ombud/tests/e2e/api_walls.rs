@@ -22,6 +22,7 @@ struct Ids {
     key: String,
     agent: String,
     channel: String,
+    test_chat: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -42,6 +43,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         &ids.agent
     } else if path.starts_with("/channels") {
         &ids.channel
+    } else if path.starts_with("/test-chats") {
+        &ids.test_chat
     } else {
         panic!("{path}: which id does this route take? add it to the tenant-wall test")
     };
@@ -79,6 +82,7 @@ fn sample_body(path: &str) -> Value {
         "/webhooks/{id}" => json!({"description": "x"}),
         "/agents" => json!({"name": "x", "kind": "intake"}),
         "/agents/{id}/versions" => json!({"config": {}}),
+        "/test-chats/{id}/messages" => json!({"text": "x"}),
         "/channels/{id}/deployments" => json!({"version_id": "agv_01JD8Y3M6V4ZB2T9W0XK5Q7R1C"}),
         _ => json!({}),
     }
@@ -110,6 +114,25 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
         .await
         .unwrap()
         .remove(0);
+    let b_version = app.store.agents(&b.tenant.id).await.unwrap()[0].id.clone();
+    let b_version = app
+        .store
+        .agent_versions(&b.tenant.id, &b_version)
+        .await
+        .unwrap()
+        .remove(0);
+    let b_chat = app
+        .store
+        .create_test_chat(
+            &b.tenant.id,
+            ombud_store::NewTestChat {
+                version: b_version.id,
+                created_by: "system".into(),
+                at: ombud_store::stored_now(),
+            },
+        )
+        .await
+        .unwrap();
     let ids = Ids {
         complaint: c.id.to_string(),
         conversation: c.conversation_id.clone().unwrap().to_string(),
@@ -126,6 +149,7 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
             .id
             .to_string(),
         channel: b.channel.id.to_string(),
+        test_chat: b_chat.id.to_string(),
     };
     member(&app, "admin@pune.example", &a.tenant.id, Role::Admin).await;
     let admin_a = Staff::login(&app, "admin@pune.example").await;
@@ -157,6 +181,10 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
     // B's data is as it was.
     let b_agent = app.store.agents(&b.tenant.id).await.unwrap().remove(0);
     assert_eq!(b_agent.latest_version, Some(1));
+    assert_eq!(
+        app.store.test_chat(&b.tenant.id, &b_chat.id).await.unwrap(),
+        Some(b_chat.clone())
+    );
     assert!(app
         .store
         .deployments(&b.tenant.id, &b.channel.id, 10)

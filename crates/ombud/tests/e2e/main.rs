@@ -28,6 +28,7 @@ mod setup;
 mod staff;
 mod team;
 mod tenants;
+mod test_panel;
 mod webhook_admin;
 mod webhook_crash;
 mod webhooks;

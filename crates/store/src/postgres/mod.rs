@@ -19,6 +19,7 @@ mod outbox;
 mod runs;
 mod schema;
 mod tenants;
+mod test_chats;
 mod webhooks;
 mod work;
 

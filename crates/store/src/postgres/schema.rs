@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "agent_platform",
         include_str!("migrations/0014_agent_platform.sql"),
     ),
+    (
+        15,
+        "test_chats",
+        include_str!("migrations/0015_test_chats.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

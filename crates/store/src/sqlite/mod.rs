@@ -17,6 +17,7 @@ mod rows;
 mod runs;
 mod schema;
 mod tenants;
+mod test_chats;
 mod webhooks;
 mod work;
 mod writer;

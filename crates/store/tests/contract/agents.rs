@@ -377,3 +377,128 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
         .unwrap()
         .is_empty());
 }
+
+pub(crate) async fn a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wall(
+    store: Arc<dyn Store>,
+) {
+    let s = store.as_ref();
+    let a = tenant(s, "alpha", "UTC").await;
+    let b = tenant(s, "beta", "UTC").await;
+    endpoint(
+        s,
+        &a,
+        &[EventType::ComplaintCreated, EventType::AgentVersionCreated],
+        true,
+        false,
+    )
+    .await;
+    let (agent, versions) = bot(s, &a, 2).await;
+    let (_, b_versions) = bot(s, &b, 1).await;
+    let now = stored_now();
+    let new = |v: &AgentVersion| NewTestChat {
+        version: v.id.clone(),
+        created_by: "user:usr_1".into(),
+        at: now,
+    };
+    // Any version, not only a deployed one; never another tenant's.
+    let chat = s.create_test_chat(&a.id, new(&versions[0])).await.unwrap();
+    assert_eq!(
+        (&chat.agent_id, chat.turns, &chat.agent_state),
+        (&agent.id, 0, &serde_json::json!({}))
+    );
+    let foreign = s.create_test_chat(&a.id, new(&b_versions[0])).await;
+    assert!(
+        matches!(foreign, Err(StoreError::NotFound("agent version"))),
+        "{foreign:?}"
+    );
+    assert_eq!(
+        s.test_chat(&a.id, &chat.id).await.unwrap(),
+        Some(chat.clone())
+    );
+
+    let complaint = Complaint {
+        id: ComplaintId::new(),
+        tenant_id: a.id.clone(),
+        number: ComplaintNumber::parse("TEST-20261202-0001").unwrap(),
+        channel_id: None,
+        contact_id: Some(chat.contact_id.clone()),
+        conversation_id: Some(chat.conversation_id.clone()),
+        category_id: None,
+        description: "a pothole".into(),
+        location: None,
+        area: None,
+        assignee_id: None,
+        language: Language::parse("en").unwrap(),
+        priority: Priority::Normal,
+        status: ComplaintStatus::New,
+        source: Source::Text,
+        created_at: now,
+        updated_at: now,
+    };
+    let turn = |seq: i64, said: &str| TestTurn {
+        seq,
+        said: said.into(),
+        replies: vec![format!("answer {seq}")],
+        tool_calls: serde_json::json!([{"name": "create_complaint"}]),
+        handoff: seq == 2,
+        status: "ok".into(),
+        error: None,
+        latency_ms: 12,
+        tokens: Some(Tokens {
+            input: 10,
+            output: 3,
+        }),
+        created_at: now + chrono::Duration::seconds(seq),
+    };
+    let commit = |after: i64, seq: i64| TestTurnCommit {
+        chat: chat.id.clone(),
+        after_turns: after,
+        turn: turn(seq, &format!("said {seq}")),
+        agent_state: serde_json::json!({"step": seq}),
+        language: Some(Language::parse("hi").unwrap()),
+        handed_off: seq == 2,
+        complaints: vec![TestComplaint {
+            complaint: complaint.clone(),
+            key: "k1".into(),
+            notes: vec![format!("note {seq}")],
+        }],
+    };
+    let after_one = s.commit_test_turn(&a.id, commit(0, 1)).await.unwrap();
+    assert_eq!(after_one.turns, 1);
+    // A turn that started before the first was written is refused, whole.
+    let stale = s.commit_test_turn(&a.id, commit(0, 1)).await;
+    assert!(
+        matches!(&stale, Err(StoreError::Conflict { field, .. }) if field == "test_chat"),
+        "{stale:?}"
+    );
+    // The other tenant neither reads nor writes the chat.
+    assert_eq!(s.test_chat(&b.id, &chat.id).await.unwrap(), None);
+    assert!(s.test_turns(&b.id, &chat.id).await.unwrap().is_empty());
+    let theirs = s.commit_test_turn(&b.id, commit(1, 2)).await;
+    assert!(
+        matches!(theirs, Err(StoreError::NotFound("test chat"))),
+        "{theirs:?}"
+    );
+    let after_two = s.commit_test_turn(&a.id, commit(1, 2)).await.unwrap();
+
+    let stored = s.test_chat(&a.id, &chat.id).await.unwrap().unwrap();
+    assert_eq!(stored, after_two);
+    assert_eq!(stored.turns, 2);
+    assert_eq!(stored.agent_state, serde_json::json!({"step": 2}));
+    assert_eq!(stored.language.as_ref().map(|l| l.as_str()), Some("hi"));
+    assert!(stored.handed_off);
+    assert_eq!(stored.complaints[0].complaint, complaint);
+    assert_eq!(stored.complaints[0].notes, ["note 2"]);
+    let turns = s.test_turns(&a.id, &chat.id).await.unwrap();
+    assert_eq!(turns, [turn(1, "said 1"), turn(2, "said 2")]);
+    let listed = s.test_chats(&a.id, &agent.id, 10).await.unwrap();
+    assert_eq!(listed, [stored]);
+
+    // Test complaints are not complaints: no row, no number, no event.
+    assert!(s.complaints(&a.id, 10).await.unwrap().is_empty());
+    let events = agent_events(s).await;
+    assert!(
+        events.iter().all(|(kind, _)| kind != "complaint.created"),
+        "{events:?}"
+    );
+}

@@ -86,6 +86,7 @@ on_both_backends!(
     agents_have_numbered_immutable_versions_within_their_tenant,
     a_deployment_switches_the_channel_for_the_next_run_and_is_kept_in_history,
     an_agents_executions_are_listed_newest_first_with_their_tool_calls,
+    a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wall,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

@@ -32,7 +32,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_deployments, deploy))
 }
 
-async fn load_agent(state: &AppState, caller: &Caller, id: &str) -> Result<Agent, ApiError> {
+pub(crate) async fn load_agent(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Agent, ApiError> {
     let id: AgentId = id.parse().map_err(|_| ApiError::not_found("agent"))?;
     state
         .store

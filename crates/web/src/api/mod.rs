@@ -19,6 +19,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
+pub(crate) mod test_chats;
 mod webhook_types;
 pub(crate) mod webhooks;
 
@@ -185,6 +186,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(directory::router())
         .merge(executions::router())
         .merge(agents::router())
+        .merge(test_chats::router())
         .merge(webhooks::router())
         .split_for_parts();
     // After the paths are in: the answers every operation shares.

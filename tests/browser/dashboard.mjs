@@ -196,6 +196,14 @@ async function flow(run) {
   await page.click(".agent-list a");
   await page.waitForSelector("pre.config");
   await fits(page, run, "an agent's page");
+  // The test panel: the version answers in a chat no channel sees.
+  await Promise.all([page.waitForURL("**/app/test-chats/**"), page.click('details[open] button:has-text("in the test panel")')]);
+  await page.fill("#test-text", "The street light on Station Road is broken");
+  await Promise.all([page.waitForURL("**#turn-1"), page.click('#test-form button[type="submit"]')]);
+  await page.waitForSelector("#turn-1 .transcript li.out");
+  assert.match(await page.textContent("#turn-1 .run-meta"), /^ok · \d+ ms/);
+  await fits(page, run, "the test panel");
+  await shot(page, run, "test-panel");
 
   // The overview's charts render.
   await page.goto(`${run.base}/app/overview`);

@@ -47,6 +47,20 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         "/app/agents/{}",
         app.store.agents(&t.tenant.id).await.unwrap()[0].id
     );
+    let test_start = format!("{agent_versions}/1/test");
+    let chat = app
+        .store
+        .create_test_chat(
+            &t.tenant.id,
+            ombud_store::NewTestChat {
+                version: t.channel.deployed_version.clone().unwrap(),
+                created_by: "system".into(),
+                at: ombud_store::stored_now(),
+            },
+        )
+        .await
+        .unwrap();
+    let test_chat = format!("/app/test-chats/{}", chat.id);
     let note = format!("/app/complaints/{number}/note");
     let area = format!("/app/complaints/{number}/area");
     let bulk = "/app/complaints/bulk".to_owned();
@@ -85,6 +99,14 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
             "POST",
             "/app/agents/deploy".into(),
             vec![("channel_id", &channel_id), ("version_id", &intake)],
+            Role::Admin,
+        ),
+        ("POST", test_start, vec![], Role::Admin),
+        ("GET", test_chat.clone(), vec![], Role::Admin),
+        (
+            "POST",
+            test_chat,
+            vec![("text", "hello from {role}")],
             Role::Admin,
         ),
         ("GET", "/app/settings".into(), vec![], Role::Admin),
@@ -159,6 +181,15 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         .unwrap();
     let notes = events.iter().filter(|e| e.action == "note").count();
     assert_eq!(notes, 3 * 2, "three roles, each a note and a bulk note");
+    let said: Vec<String> = app
+        .store
+        .test_turns(&t.tenant.id, &chat.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|turn| turn.said)
+        .collect();
+    assert_eq!(said, ["hello from admin", "hello from owner"]);
     // A viewer's page offers no forms to change anything.
     let viewer = Staff::login(&app, "viewer@pune.gov.in").await;
     let page = viewer.get(&detail).await.text().await.unwrap();

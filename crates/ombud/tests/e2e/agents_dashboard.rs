@@ -163,3 +163,76 @@ async fn admins_deploy_from_the_dashboard_and_see_the_runs_and_staff_cannot() {
     assert_eq!(res.status(), 403);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_try_a_version_in_the_test_panel_and_see_each_runs_tools_latency_and_tokens() {
+    use crate::staff::{location, member, Staff};
+    use ombud_core::Role;
+    let LlmSetup {
+        graph,
+        llm,
+        app,
+        t,
+        key,
+        agent: id,
+    } = LlmSetup::start(|_| {}).await;
+    version(&app, &key, &id, llm_config(&llm, "m1")).await;
+    member(&app, "admin@pune.example", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@pune.example").await;
+
+    let page = admin
+        .get(&format!("/app/agents/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let start = format!("/app/agents/{id}/versions/1/test");
+    assert!(
+        page.contains(&format!("action=\"{start}\"")) && page.contains("Try assistant v1"),
+        "{page}"
+    );
+    let res = admin.submit(&start, &[]).await;
+    assert_eq!(res.status(), 303);
+    let chat = location(&res);
+    assert!(chat.starts_with("/app/test-chats/tch_"), "{chat}");
+    let page = admin.get(&chat).await.text().await.unwrap();
+    assert!(page.contains("Test panel: assistant v1"), "{page}");
+
+    let res = admin
+        .submit(&chat, &[("text", "There is a big pothole near the school")])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert!(location(&res).ends_with("#turn-1"), "{}", location(&res));
+    let page = admin.get(&chat).await.text().await.unwrap();
+    assert!(page.contains("Your complaint is registered."), "{page}");
+    assert!(
+        page.contains("<summary>create_complaint</summary>")
+            && page.contains(" ms · tokens in ")
+            && page.contains("out 24"),
+        "the run's tools, latency and tokens: {page}"
+    );
+    assert!(page.contains("<strong>TEST-"), "the test complaint: {page}");
+    // A blank message is refused on the page, with nothing run.
+    let res = admin.submit(&chat, &[("text", "   ")]).await;
+    assert_eq!(res.status(), 422);
+    assert!(res.text().await.unwrap().contains("must be 1 to 4096"));
+    // The agent's page lists the chat.
+    let page = admin
+        .get(&format!("/app/agents/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("href=\"{chat}\"")) && page.contains("v1 · 1 message · "),
+        "{page}"
+    );
+    assert!(graph.requests().is_empty(), "nothing reached the channel");
+    assert!(app
+        .store
+        .complaints(&t.tenant.id, 5)
+        .await
+        .unwrap()
+        .is_empty());
+    app.stop().await;
+}

@@ -7,8 +7,8 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use ombud_core::{Scope, TestChatId};
-use ombud_store::{NewTestChat, TestChat, TestComplaint, TestTurn};
+use ombud_core::{Scope, Tenant, TestChatId};
+use ombud_store::{Agent, NewTestChat, TestChat, TestComplaint, TestTurn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -159,42 +159,43 @@ pub(crate) fn checked_text(raw: &str) -> Result<String, ApiError> {
     Ok(text.to_owned())
 }
 
-/// Starts a test chat with version `number` of the agent.
+/// Starts a test chat with version `number` (as the path gives it) of the
+/// tenant's agent; `actor` started it. The dashboard starts them the same way.
 pub(crate) async fn start(
     state: &AppState,
-    caller: &Caller,
-    agent: &str,
+    tenant: &Tenant,
+    actor: String,
+    agent: &Agent,
     number: &str,
 ) -> Result<TestChat, ApiError> {
-    let agent = super::agents::load_agent(state, caller, agent).await?;
     let number: i64 = number
         .parse()
         .map_err(|_| ApiError::not_found("agent version"))?;
     let version = state
         .store
-        .agent_versions(&caller.tenant.id, &agent.id)
+        .agent_versions(&tenant.id, &agent.id)
         .await?
         .into_iter()
         .find(|v| v.number == number)
         .ok_or_else(|| ApiError::not_found("agent version"))?;
     let new = NewTestChat {
         version: version.id,
-        created_by: caller.actor(),
+        created_by: actor,
         at: ombud_store::stored_now(),
     };
-    Ok(state.store.create_test_chat(&caller.tenant.id, new).await?)
+    Ok(state.store.create_test_chat(&tenant.id, new).await?)
 }
 
 /// Sends one message to a test chat and waits for the agent's answer.
 pub(crate) async fn send(
     state: &AppState,
-    caller: &Caller,
+    tenant: &Tenant,
     chat: &str,
     text: &str,
 ) -> Result<(TestChat, TestTurn), ApiError> {
     let chat: TestChatId = chat.parse().map_err(|_| ApiError::not_found("test chat"))?;
     let text = checked_text(text)?;
-    let tenant = Arc::new(caller.tenant.clone());
+    let tenant = Arc::new(tenant.clone());
     Ok(state.engine.test_turn(&tenant, &chat, &text).await?)
 }
 
@@ -211,7 +212,8 @@ async fn start_test_chat(
     Path((id, number)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::AgentsWrite)?;
-    let chat = start(&state, &caller, &id, &number).await?;
+    let agent = super::agents::load_agent(&state, &caller, &id).await?;
+    let chat = start(&state, &caller.tenant, caller.actor(), &agent, &number).await?;
     Ok(created(
         format!("/api/v1/test-chats/{}", chat.id),
         TestChatView::new(&chat, &[]),
@@ -256,7 +258,7 @@ async fn send_test_message(
     ApiJson(body): ApiJson<TestMessageBody>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::AgentsWrite)?;
-    let (chat, turn) = send(&state, &caller, &id, &body.text).await?;
+    let (chat, turn) = send(&state, &caller.tenant, &id, &body.text).await?;
     Ok(created(
         format!("/api/v1/test-chats/{}", chat.id),
         TestTurnView::from(&turn),

@@ -19,9 +19,10 @@ use super::page::{html_with, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
 
-/// Deployments shown per channel, and runs on an agent's page.
+/// Deployments shown per channel, and runs and test chats on an agent's page.
 const HISTORY: u32 = 5;
 const RUNS: u32 = 50;
+const TEST_CHATS: u32 = 10;
 
 pub struct ChannelRow {
     pub id: String,
@@ -41,6 +42,7 @@ pub struct DeployRow {
 
 pub struct VersionRow {
     pub id: String,
+    pub number: i64,
     pub label: String,
     pub author: String,
     pub created: String,
@@ -53,6 +55,12 @@ pub struct AgentRow {
     pub name: String,
     pub kind: String,
     pub versions: Vec<VersionRow>,
+}
+
+/// A test chat on its agent's page.
+pub struct TestChatRow {
+    pub id: String,
+    pub label: String,
 }
 
 pub struct RunRow {
@@ -84,6 +92,7 @@ struct AgentPage {
     chrome: Chrome,
     agent: AgentRow,
     runs: Vec<RunRow>,
+    test_chats: Vec<TestChatRow>,
     notice: Option<String>,
     /// The new version's form: the configuration as typed, its changelog,
     /// and why it was refused.
@@ -99,6 +108,7 @@ fn label(v: &AgentVersion) -> String {
 fn version_row(t: &Tenant, v: &AgentVersion) -> VersionRow {
     VersionRow {
         id: v.id.to_string(),
+        number: v.number,
         label: label(v),
         author: v.author.clone(),
         created: when(t, v.created_at),
@@ -254,7 +264,11 @@ pub async fn show_agent(
     agent_page(&state, &current, agent, q.notice, None).await
 }
 
-async fn agent_of(state: &AppState, current: &Current, id: &str) -> Result<Agent, PageError> {
+pub(super) async fn agent_of(
+    state: &AppState,
+    current: &Current,
+    id: &str,
+) -> Result<Agent, PageError> {
     let id: AgentId = id.parse().map_err(|_| PageError::not_found("agent"))?;
     state
         .store
@@ -311,6 +325,22 @@ async fn agent_page(
             error: e.error.clone().unwrap_or_default(),
         })
         .collect();
+    let test_chats = state
+        .store
+        .test_chats(&t.id, &agent.id, TEST_CHATS)
+        .await?
+        .iter()
+        .map(|c| TestChatRow {
+            id: c.id.to_string(),
+            label: format!(
+                "{} · {} message{} · {}",
+                number(&Some(c.agent_version_id.clone())),
+                c.turns,
+                if c.turns == 1 { "" } else { "s" },
+                when(t, c.created_at)
+            ),
+        })
+        .collect();
     let (draft, changelog, error, status) = match refused {
         Some((form, why)) => (
             form.config,
@@ -337,6 +367,7 @@ async fn agent_page(
                 versions: versions.iter().map(|v| version_row(t, v)).collect(),
             },
             runs,
+            test_chats,
             notice,
             draft,
             changelog,

@@ -23,6 +23,7 @@ mod page;
 pub(crate) mod session;
 mod settings;
 mod team;
+mod test_chats;
 mod welcome;
 
 use std::sync::Arc;
@@ -123,6 +124,14 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/agents/new", post(agents::create_agent))
         .route("/app/agents/{id}", get(agents::show_agent))
         .route("/app/agents/{id}/versions", post(agents::save_version))
+        .route(
+            "/app/agents/{id}/versions/{number}/test",
+            post(test_chats::start),
+        )
+        .route(
+            "/app/test-chats/{id}",
+            get(test_chats::show).post(test_chats::send),
+        )
         .route("/app/developers", get(developers::show))
         .route("/app/developers/keys", post(developers::create_key))
         .route(

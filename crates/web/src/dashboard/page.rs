@@ -130,10 +130,15 @@ impl PageError {
     }
 }
 
+impl From<crate::ApiError> for PageError {
+    fn from(e: crate::ApiError) -> Self {
+        Self::new(e.status, e.message)
+    }
+}
+
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        let api = crate::ApiError::from(e);
-        Self::new(api.status, api.message)
+        crate::ApiError::from(e).into()
     }
 }
 

@@ -7,26 +7,30 @@ use crate::{AgentVersionId, ChannelId, Secret, TenantId};
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     Whatsapp,
+    Telegram,
+    Webchat,
 }
 
 impl ChannelKind {
+    pub const ALL: [ChannelKind; 3] = [Self::Whatsapp, Self::Telegram, Self::Webchat];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Whatsapp => "whatsapp",
+            Self::Telegram => "telegram",
+            Self::Webchat => "webchat",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "whatsapp" => Some(Self::Whatsapp),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
     /// The longest text one outbound message may carry; longer replies are split.
     pub fn max_text_chars(self) -> usize {
         match self {
-            Self::Whatsapp => 4096,
+            // WhatsApp's and Telegram's limits; the web chat keeps to the same.
+            Self::Whatsapp | Self::Telegram | Self::Webchat => 4096,
         }
     }
 }
@@ -37,18 +41,97 @@ impl ChannelKind {
 pub struct Channel {
     pub id: ChannelId,
     pub tenant_id: TenantId,
-    pub kind: ChannelKind,
     pub name: String,
-    pub whatsapp: WhatsAppConfig,
+    pub config: ChannelConfig,
     pub deployed_version: Option<AgentVersionId>,
     pub created_at: DateTime<Utc>,
 }
 
 impl Channel {
-    /// The path Meta's console must be given as the callback URL.
-    pub fn webhook_path(&self) -> String {
-        format!("/channels/{}/{}/webhook", self.kind.as_str(), self.id)
+    pub fn kind(&self) -> ChannelKind {
+        self.config.kind()
     }
+
+    /// The path the provider must be given as the callback URL (WhatsApp,
+    /// Telegram), or under which the web chat's widget lives.
+    pub fn webhook_path(&self) -> String {
+        match self.kind() {
+            ChannelKind::Webchat => format!("/channels/webchat/{}/widget.js", self.id),
+            kind => format!("/channels/{}/{}/webhook", kind.as_str(), self.id),
+        }
+    }
+
+    pub fn whatsapp(&self) -> Option<&WhatsAppConfig> {
+        match &self.config {
+            ChannelConfig::Whatsapp(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn telegram(&self) -> Option<&TelegramConfig> {
+        match &self.config {
+            ChannelConfig::Telegram(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn webchat(&self) -> Option<&WebchatConfig> {
+        match &self.config {
+            ChannelConfig::Webchat(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// What a channel of each kind needs to receive and send.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChannelConfig {
+    Whatsapp(WhatsAppConfig),
+    Telegram(TelegramConfig),
+    Webchat(WebchatConfig),
+}
+
+impl ChannelConfig {
+    pub fn kind(&self) -> ChannelKind {
+        match self {
+            Self::Whatsapp(_) => ChannelKind::Whatsapp,
+            Self::Telegram(_) => ChannelKind::Telegram,
+            Self::Webchat(_) => ChannelKind::Webchat,
+        }
+    }
+}
+
+/// A Telegram bot: its token (from @BotFather), the secret Telegram sends
+/// back in `X-Telegram-Bot-Api-Secret-Token` with every update (given to
+/// `setWebhook` as `secret_token`), and where the Bot API lives (tests point
+/// it at a local fake).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TelegramConfig {
+    pub bot_token: Secret,
+    pub secret_token: Secret,
+    pub api_url: String,
+}
+
+impl TelegramConfig {
+    pub const DEFAULT_API_URL: &'static str = "https://api.telegram.org";
+
+    /// The bot's numeric id: the part of its token before the colon.
+    pub fn bot_id(&self) -> &str {
+        self.bot_token
+            .expose()
+            .split_once(':')
+            .map_or("", |(id, _)| id)
+    }
+}
+
+/// The embeddable web chat: the key its visitor tokens are signed with, and
+/// the sites that may embed it (empty: any).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct WebchatConfig {
+    pub signing_key: Secret,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 /// What a WhatsApp Cloud API number needs: Meta's ids and secrets, and where the

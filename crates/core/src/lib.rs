@@ -20,7 +20,9 @@ pub mod webhook;
 
 pub use account::{Email, Invitation, Membership, Role, User};
 pub use api_key::{ApiKey, Scope};
-pub use channel::{Channel, ChannelKind, WhatsAppConfig};
+pub use channel::{
+    Channel, ChannelConfig, ChannelKind, TelegramConfig, WebchatConfig, WhatsAppConfig,
+};
 pub use clock::{Clock, SystemClock};
 pub use complaint::{
     Category, Complaint, ComplaintEvent, ComplaintNumber, ComplaintStatus, Priority, Source,

@@ -73,20 +73,18 @@ pub async fn add_whatsapp_channel(
     name: String,
     whatsapp: WhatsAppConfig,
 ) -> Result<(Tenant, Channel), ProvisionError> {
-    for (field, value) in [
-        ("phone_number_id", &whatsapp.phone_number_id),
-        ("app_secret", &whatsapp.app_secret.expose().to_owned()),
-        ("verify_token", &whatsapp.verify_token.expose().to_owned()),
-        ("access_token", &whatsapp.access_token.expose().to_owned()),
-    ] {
-        if value.trim().is_empty() {
-            return Err(ValidationError::new(field, "must not be empty").into());
-        }
-    }
-    let url = whatsapp.graph_url.trim_end_matches('/');
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(ValidationError::new("graph_url", "must be an http:// or https:// URL").into());
-    }
+    add_channel(store, tenant, name, ChannelConfig::Whatsapp(whatsapp)).await
+}
+
+/// Connects a channel of any kind to a tenant, answered by its latest intake
+/// version. Its configuration is checked first; errors name the field.
+pub async fn add_channel(
+    store: &dyn Store,
+    tenant: &TenantSlug,
+    name: String,
+    config: ChannelConfig,
+) -> Result<(Tenant, Channel), ProvisionError> {
+    check_channel(&config)?;
     let tenant = store
         .tenant_by_slug(tenant)
         .await?
@@ -98,14 +96,95 @@ pub async fn add_whatsapp_channel(
         .create_channel(
             &tenant.id,
             NewChannel {
-                kind: ChannelKind::Whatsapp,
                 name,
-                whatsapp,
+                config,
                 deployed_version: version.map(|v| v.id),
             },
         )
         .await?;
     Ok((tenant, channel))
+}
+
+fn check_url(field: &'static str, url: &str) -> Result<(), ValidationError> {
+    let url = url.trim_end_matches('/');
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            "must be an http:// or https:// URL",
+        ))
+    }
+}
+
+/// Checks a channel's configuration for its kind.
+pub fn check_channel(config: &ChannelConfig) -> Result<(), ValidationError> {
+    match config {
+        ChannelConfig::Whatsapp(w) => {
+            for (field, value) in [
+                ("phone_number_id", w.phone_number_id.as_str()),
+                ("app_secret", w.app_secret.expose()),
+                ("verify_token", w.verify_token.expose()),
+                ("access_token", w.access_token.expose()),
+            ] {
+                if value.trim().is_empty() {
+                    return Err(ValidationError::new(field, "must not be empty"));
+                }
+            }
+            check_url("graph_url", &w.graph_url)
+        }
+        ChannelConfig::Telegram(t) => {
+            let token = t.bot_token.expose();
+            let well_formed = token.split_once(':').is_some_and(|(id, rest)| {
+                !id.is_empty()
+                    && id.bytes().all(|b| b.is_ascii_digit())
+                    && rest.len() >= 20
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            });
+            if !well_formed {
+                return Err(ValidationError::new(
+                    "bot_token",
+                    "must be a bot token from @BotFather, like 123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+                ));
+            }
+            // Telegram's own rule for setWebhook's secret_token.
+            let secret = t.secret_token.expose();
+            if secret.is_empty()
+                || secret.len() > 256
+                || !secret
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(ValidationError::new(
+                    "secret_token",
+                    "must be 1 to 256 characters A-Z, a-z, 0-9, _ and -",
+                ));
+            }
+            check_url("api_url", &t.api_url)
+        }
+        ChannelConfig::Webchat(w) => {
+            if w.signing_key.expose().len() < 32 {
+                return Err(ValidationError::new(
+                    "signing_key",
+                    "must be at least 32 characters",
+                ));
+            }
+            for origin in &w.allowed_origins {
+                let bare = origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"));
+                if !bare.is_some_and(|host| !host.is_empty() && !host.contains('/')) {
+                    return Err(ValidationError::new(
+                        "allowed_origins",
+                        format!("{origin:?} is not an origin like https://example.org"),
+                    ));
+                }
+            }
+            Ok(())
+        }
+    }
 }
 
 fn category(slug: &str, names: [&str; 3], keywords: &[&str], priority: Priority) -> NewCategory {

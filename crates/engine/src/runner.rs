@@ -167,7 +167,7 @@ impl Runner {
             .await
             .map_err(|e| e.to_string())?;
         let finished_at = self.clock.now();
-        let max = ctx.channel.kind.max_text_chars();
+        let max = ctx.channel.kind().max_text_chars();
         let replies: Vec<NewReply> = output
             .replies
             .iter()

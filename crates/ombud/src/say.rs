@@ -22,11 +22,13 @@ pub async fn run(
         .channels(&tenant.id)
         .await?
         .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("tenant {} has no channel", tenant.slug))?;
+        .find(|c| c.whatsapp().is_some())
+        .ok_or_else(|| anyhow::anyhow!("tenant {} has no WhatsApp channel", tenant.slug))?;
+    let Some(whatsapp) = channel.whatsapp() else {
+        anyhow::bail!("tenant {} has no WhatsApp channel", tenant.slug);
+    };
     let wamid = format!("wamid.SAY{}", new_id_body());
-    let body =
-        text_message_payload(&channel.whatsapp.phone_number_id, from, &wamid, text).to_string();
+    let body = text_message_payload(&whatsapp.phone_number_id, from, &wamid, text).to_string();
     let base = url.unwrap_or_else(|| format!("http://{}", config.listen));
     let target = format!("{}{}", base.trim_end_matches('/'), channel.webhook_path());
     let response = reqwest::Client::new()
@@ -34,7 +36,7 @@ pub async fn run(
         .header("content-type", "application/json")
         .header(
             "x-hub-signature-256",
-            sign(channel.whatsapp.app_secret.expose(), body.as_bytes()),
+            sign(whatsapp.app_secret.expose(), body.as_bytes()),
         )
         .body(body)
         .send()

@@ -234,23 +234,40 @@ pub fn agent_version(r: &dyn Columns) -> Decoded<AgentVersion> {
     })
 }
 
-pub const CHANNEL_COLS: &str = "id, tenant_id, kind, name, phone_number_id, app_secret, verify_token, access_token, graph_url, api_version, deployed_version_id, created_at";
+pub const CHANNEL_COLS: &str = "id, tenant_id, kind, name, phone_number_id, app_secret, verify_token, access_token, graph_url, api_version, settings, deployed_version_id, created_at";
 
+/// A channel row; what each column holds per kind is `ChannelColumns::of`'s.
 pub fn channel(r: &dyn Columns) -> Decoded<Channel> {
     let kind = r.text("kind")?;
+    let secret = |col: &str| Ok::<_, StoreError>(Secret::new(r.text(col)?));
+    let config = match ChannelKind::parse(&kind).ok_or_else(|| bad("kind", &kind))? {
+        ChannelKind::Whatsapp => ChannelConfig::Whatsapp(WhatsAppConfig {
+            phone_number_id: r.text("phone_number_id")?,
+            app_secret: secret("app_secret")?,
+            verify_token: secret("verify_token")?,
+            access_token: secret("access_token")?,
+            graph_url: r.text("graph_url")?,
+            api_version: r.text("api_version")?,
+        }),
+        ChannelKind::Telegram => ChannelConfig::Telegram(TelegramConfig {
+            bot_token: secret("access_token")?,
+            secret_token: secret("app_secret")?,
+            api_url: r.text("graph_url")?,
+        }),
+        ChannelKind::Webchat => ChannelConfig::Webchat(WebchatConfig {
+            signing_key: secret("app_secret")?,
+            allowed_origins: parse(
+                "settings",
+                serde_json::from_value(r.json("settings")?["allowed_origins"].take()),
+            )
+            .map(|o: Option<Vec<String>>| o.unwrap_or_default())?,
+        }),
+    };
     Ok(Channel {
         id: id(r, "id")?,
         tenant_id: id(r, "tenant_id")?,
-        kind: ChannelKind::parse(&kind).ok_or_else(|| bad("kind", &kind))?,
         name: r.text("name")?,
-        whatsapp: WhatsAppConfig {
-            phone_number_id: r.text("phone_number_id")?,
-            app_secret: Secret::new(r.text("app_secret")?),
-            verify_token: Secret::new(r.text("verify_token")?),
-            access_token: Secret::new(r.text("access_token")?),
-            graph_url: r.text("graph_url")?,
-            api_version: r.text("api_version")?,
-        },
+        config,
         deployed_version: opt_id(r, "deployed_version_id")?,
         created_at: r.time("created_at")?,
     })

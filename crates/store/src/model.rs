@@ -124,10 +124,71 @@ pub struct NewCategory {
 
 #[derive(Debug, Clone)]
 pub struct NewChannel {
-    pub kind: ChannelKind,
     pub name: String,
-    pub whatsapp: WhatsAppConfig,
+    pub config: ChannelConfig,
     pub deployed_version: Option<AgentVersionId>,
+}
+
+/// A channel's configuration as its row keeps it; see
+/// `migrations/0016_channel_kinds.sql`.
+pub struct ChannelColumns<'a> {
+    pub kind: &'static str,
+    pub phone_number_id: &'a str,
+    pub app_secret: &'a str,
+    pub verify_token: &'a str,
+    pub access_token: &'a str,
+    pub graph_url: &'a str,
+    pub api_version: &'a str,
+    pub settings: serde_json::Value,
+}
+
+impl<'a> ChannelColumns<'a> {
+    pub fn of(c: &'a Channel) -> Self {
+        let kind = c.kind().as_str();
+        match &c.config {
+            ChannelConfig::Whatsapp(w) => Self {
+                kind,
+                phone_number_id: &w.phone_number_id,
+                app_secret: w.app_secret.expose(),
+                verify_token: w.verify_token.expose(),
+                access_token: w.access_token.expose(),
+                graph_url: &w.graph_url,
+                api_version: &w.api_version,
+                settings: serde_json::json!({}),
+            },
+            ChannelConfig::Telegram(t) => Self {
+                kind,
+                phone_number_id: t.bot_id(),
+                app_secret: t.secret_token.expose(),
+                verify_token: "",
+                access_token: t.bot_token.expose(),
+                graph_url: &t.api_url,
+                api_version: "",
+                settings: serde_json::json!({}),
+            },
+            ChannelConfig::Webchat(w) => Self {
+                kind,
+                phone_number_id: c.id.as_str(),
+                app_secret: w.signing_key.expose(),
+                verify_token: "",
+                access_token: "",
+                graph_url: "",
+                api_version: "",
+                settings: serde_json::json!({"allowed_origins": w.allowed_origins}),
+            },
+        }
+    }
+
+    /// The field a second channel with the same key conflicts on.
+    pub fn conflict(&self) -> (&'static str, &'static str) {
+        match self.kind {
+            "telegram" => ("bot_token", "this Telegram bot is already connected"),
+            _ => (
+                "phone_number_id",
+                "this phone number id is already connected",
+            ),
+        }
+    }
 }
 
 /// One channel delivery, parsed: new messages and status reports for ours.
@@ -397,9 +458,8 @@ impl NewChannel {
         Channel {
             id: ChannelId::new(),
             tenant_id: tenant.clone(),
-            kind: self.kind,
             name: self.name,
-            whatsapp: self.whatsapp,
+            config: self.config,
             deployed_version: self.deployed_version,
             created_at: at,
         }

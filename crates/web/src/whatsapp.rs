@@ -14,7 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use ombud_channels::whatsapp::{self, ParseError, SignatureError, SIGNATURE_HEADER};
-use ombud_core::{Channel, ChannelId, ChannelKind};
+use ombud_core::{Channel, ChannelId, ChannelKind, WhatsAppConfig};
 use serde_json::json;
 
 use crate::{ApiError, AppState};
@@ -26,12 +26,24 @@ pub fn router() -> Router<AppState> {
     )
 }
 
-async fn channel(state: &AppState, id: &str) -> Result<Arc<Channel>, ApiError> {
+/// The channel of `kind` with this id, as a provider's callback names it.
+pub(crate) async fn channel(
+    state: &AppState,
+    id: &str,
+    kind: ChannelKind,
+) -> Result<Arc<Channel>, ApiError> {
     let id = ChannelId::parse(id).map_err(|_| ApiError::not_found("channel"))?;
     match state.store.channel(&id).await? {
-        Some(c) if c.kind == ChannelKind::Whatsapp => Ok(c),
+        Some(c) if c.kind() == kind => Ok(c),
         _ => Err(ApiError::not_found("channel")),
     }
+}
+
+/// A WhatsApp channel's configuration; `channel` found it by kind.
+fn config(channel: &Channel) -> Result<&WhatsAppConfig, ApiError> {
+    channel
+        .whatsapp()
+        .ok_or_else(|| ApiError::not_found("channel"))
 }
 
 async fn verify(
@@ -39,12 +51,12 @@ async fn verify(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let channel = channel(&state, &id).await?;
+    let channel = channel(&state, &id, ChannelKind::Whatsapp).await?;
     whatsapp::verify_subscription(
         q.get("hub.mode").map(String::as_str),
         q.get("hub.verify_token").map(String::as_str),
         q.get("hub.challenge").map(String::as_str),
-        channel.whatsapp.verify_token.expose(),
+        config(&channel)?.verify_token.expose(),
     )
     .ok_or_else(|| {
         ApiError::new(
@@ -72,27 +84,25 @@ async fn receive(
             ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", r.body_text())
         }
     })?;
-    let channel = channel(&state, &id).await?;
+    let channel = channel(&state, &id, ChannelKind::Whatsapp).await?;
+    let cfg = config(&channel)?;
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-    whatsapp::verify_signature(channel.whatsapp.app_secret.expose(), &body, signature).map_err(
-        |e| {
-            let reason = e.to_string();
-            let code = match e {
-                SignatureError::Missing => "signature_missing",
-                SignatureError::Malformed | SignatureError::Mismatch => "signature_invalid",
-            };
-            ApiError::new(StatusCode::UNAUTHORIZED, code, reason.clone())
-                .field("X-Hub-Signature-256", reason)
-        },
-    )?;
-    let content =
-        whatsapp::parse_webhook(&body, &channel.whatsapp.phone_number_id).map_err(|e| {
-            let code = match e {
-                ParseError::Json(_) => "invalid_json",
-                ParseError::Shape(_) => "invalid_payload",
-            };
-            ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).field("body", e.to_string())
-        })?;
+    whatsapp::verify_signature(cfg.app_secret.expose(), &body, signature).map_err(|e| {
+        let reason = e.to_string();
+        let code = match e {
+            SignatureError::Missing => "signature_missing",
+            SignatureError::Malformed | SignatureError::Mismatch => "signature_invalid",
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, code, reason.clone())
+            .field("X-Hub-Signature-256", reason)
+    })?;
+    let content = whatsapp::parse_webhook(&body, &cfg.phone_number_id).map_err(|e| {
+        let code = match e {
+            ParseError::Json(_) => "invalid_json",
+            ParseError::Shape(_) => "invalid_payload",
+        };
+        ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).field("body", e.to_string())
+    })?;
     if content.foreign > 0 {
         tracing::warn!(channel = %channel.id, changes = content.foreign, "webhook changes for another phone number id were ignored");
     }

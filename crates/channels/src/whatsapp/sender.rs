@@ -73,7 +73,11 @@ impl ChannelSender for WhatsAppSender {
         body: &str,
         idempotency_key: &str,
     ) -> Result<String, SendError> {
-        let cfg = &channel.whatsapp;
+        let Some(cfg) = channel.whatsapp() else {
+            return Err(SendError::Permanent {
+                reason: format!("{} is not a WhatsApp channel", channel.id),
+            });
+        };
         let url = format!(
             "{}/{}/{}/messages",
             cfg.graph_url.trim_end_matches('/'),

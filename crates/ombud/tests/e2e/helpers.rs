@@ -301,7 +301,7 @@ pub fn value_with_messages(channel: &Channel, messages: Vec<(String, String, Str
         .collect();
     json!({
         "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550001111", "phone_number_id": channel.whatsapp.phone_number_id},
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": channel.whatsapp().unwrap().phone_number_id},
         "contacts": contacts,
         "messages": msgs,
     })

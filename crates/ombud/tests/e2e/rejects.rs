@@ -161,7 +161,7 @@ async fn unknown_fields_other_types_and_status_only_payloads_are_accepted() {
     // An image: stored with its kind, answered politely.
     let image = envelope(json!({
         "messaging_product": "whatsapp",
-        "metadata": {"phone_number_id": t.channel.whatsapp.phone_number_id},
+        "metadata": {"phone_number_id": t.channel.whatsapp().unwrap().phone_number_id},
         "contacts": [{"profile": {"name": "A"}, "wa_id": citizen}],
         "messages": [{"from": citizen, "id": "wamid.IMG", "timestamp": "1763856000", "type": "image",
                       "image": {"caption": "the pothole", "mime_type": "image/jpeg", "id": "123"}}]
@@ -199,7 +199,7 @@ async fn unknown_fields_other_types_and_status_only_payloads_are_accepted() {
     assert_eq!(outbound.status, DeliveryStatus::Sent);
     let statuses = envelope(json!({
         "messaging_product": "whatsapp",
-        "metadata": {"phone_number_id": t.channel.whatsapp.phone_number_id},
+        "metadata": {"phone_number_id": t.channel.whatsapp().unwrap().phone_number_id},
         "statuses": [
             {"id": "wamid.FAKE00000001", "status": "read", "timestamp": "1763856010", "recipient_id": citizen},
             {"id": "wamid.FAKE00000001", "status": "delivered", "timestamp": "1763856005", "recipient_id": citizen},

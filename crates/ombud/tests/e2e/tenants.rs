@@ -68,7 +68,7 @@ async fn nothing_of_one_tenant_is_visible_through_another() {
         .unwrap();
     let wamid = a_out.provider_id.clone().unwrap();
     let status = envelope(json!({
-        "metadata": {"phone_number_id": b.channel.whatsapp.phone_number_id},
+        "metadata": {"phone_number_id": b.channel.whatsapp().unwrap().phone_number_id},
         "statuses": [{"id": wamid, "status": "failed", "timestamp": "1", "recipient_id": citizen_a,
                       "biz_opaque_callback_data": a_out.id.to_string(),
                       "errors": [{"code": 1, "title": "forged"}]}]
@@ -137,7 +137,7 @@ async fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     let d = &db;
     let (code, v, _) = run_cli(d, &["migrate"]);
     assert_eq!(code, 0);
-    assert_eq!(v["schema_version"], 15);
+    assert_eq!(v["schema_version"], 16);
     let (code, v, _) = run_cli(
         d,
         &[

@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "test_chats",
         include_str!("migrations/0015_test_chats.sql"),
     ),
+    (
+        16,
+        "channel_kinds",
+        include_str!("migrations/0016_channel_kinds.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

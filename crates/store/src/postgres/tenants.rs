@@ -229,27 +229,29 @@ impl ChannelStore for PgStore {
                 return Err(StoreError::NotFound("agent version"));
             }
         }
-        let w = &c.whatsapp;
+        let w = ChannelColumns::of(&c);
+        let (field, reason) = w.conflict();
         sqlx::query(
             "insert into channels (id, tenant_id, kind, name, phone_number_id, app_secret, verify_token,
-                access_token, graph_url, api_version, deployed_version_id, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                access_token, graph_url, api_version, settings, deployed_version_id, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
         )
         .bind(c.id.as_str())
         .bind(c.tenant_id.as_str())
-        .bind(c.kind.as_str())
+        .bind(w.kind)
         .bind(&c.name)
-        .bind(&w.phone_number_id)
-        .bind(w.app_secret.expose())
-        .bind(w.verify_token.expose())
-        .bind(w.access_token.expose())
-        .bind(&w.graph_url)
-        .bind(&w.api_version)
+        .bind(w.phone_number_id)
+        .bind(w.app_secret)
+        .bind(w.verify_token)
+        .bind(w.access_token)
+        .bind(w.graph_url)
+        .bind(w.api_version)
+        .bind(&w.settings)
         .bind(c.deployed_version.as_ref().map(|v| v.as_str()))
         .bind(c.created_at)
         .execute(&self.pool)
         .await
-        .map_err(conflict_on("phone_number_id", "this phone number id is already connected"))?;
+        .map_err(conflict_on(field, reason))?;
         Ok(c)
     }
 

@@ -254,17 +254,18 @@ impl ChannelStore for SqliteStore {
                     return Err(StoreError::NotFound("agent version"));
                 }
             }
-            let w = &c.whatsapp;
+            let w = ChannelColumns::of(&c);
+            let (field, reason) = w.conflict();
             conn.execute(
                 "insert into channels (id, tenant_id, kind, name, phone_number_id, app_secret, verify_token,
-                    access_token, graph_url, api_version, deployed_version_id, created_at, updated_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-                params![c.id.as_str(), c.tenant_id.as_str(), c.kind.as_str(), c.name,
-                        w.phone_number_id, w.app_secret.expose(), w.verify_token.expose(),
-                        w.access_token.expose(), w.graph_url, w.api_version,
+                    access_token, graph_url, api_version, settings, deployed_version_id, created_at, updated_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                params![c.id.as_str(), c.tenant_id.as_str(), w.kind, c.name,
+                        w.phone_number_id, w.app_secret, w.verify_token,
+                        w.access_token, w.graph_url, w.api_version, w.settings.to_string(),
                         c.deployed_version.as_ref().map(|v| v.as_str()), time_text(c.created_at)],
             )
-            .map_err(conflict_on("phone_number_id", "this phone number id is already connected"))?;
+            .map_err(conflict_on(field, reason))?;
             Ok(())
         })
         .await?;

@@ -148,16 +148,15 @@ async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {
         .create_channel(
             &t.id,
             NewChannel {
-                kind: ChannelKind::Whatsapp,
                 name: "wa".into(),
-                whatsapp: WhatsAppConfig {
+                config: ChannelConfig::Whatsapp(WhatsAppConfig {
                     phone_number_id: phone.into(),
                     app_secret: Secret::new("s"),
                     verify_token: Secret::new("v"),
                     access_token: Secret::new("a"),
                     graph_url: "http://127.0.0.1:9".into(),
                     api_version: "v23.0".into(),
-                },
+                }),
                 deployed_version: None,
             },
         )

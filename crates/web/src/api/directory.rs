@@ -136,11 +136,15 @@ pub struct CategoryList {
 #[derive(Serialize, ToSchema)]
 pub struct ChannelView {
     pub id: String,
-    /// whatsapp.
+    /// whatsapp, telegram or webchat.
     pub kind: String,
     pub name: String,
-    pub phone_number_id: String,
-    /// Where Meta delivers this channel's webhooks (a path on this server).
+    /// A WhatsApp channel's number id at Meta.
+    pub phone_number_id: Option<String>,
+    /// A Telegram channel's bot id.
+    pub bot_id: Option<String>,
+    /// Where Meta or Telegram delivers this channel's webhooks, or a web
+    /// chat's widget script (a path on this server).
     pub webhook_path: String,
     pub deployed_version_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -431,9 +435,10 @@ async fn list_channels(
             .iter()
             .map(|c| ChannelView {
                 id: c.id.to_string(),
-                kind: c.kind.as_str().to_owned(),
+                kind: c.kind().as_str().to_owned(),
                 name: c.name.clone(),
-                phone_number_id: c.whatsapp.phone_number_id.clone(),
+                phone_number_id: c.whatsapp().map(|w| w.phone_number_id.clone()),
+                bot_id: c.telegram().map(|t| t.bot_id().to_owned()),
                 webhook_path: c.webhook_path(),
                 deployed_version_id: c.deployed_version.as_ref().map(|v| v.to_string()),
                 created_at: c.created_at,

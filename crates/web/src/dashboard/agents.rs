@@ -192,7 +192,7 @@ async fn agents_page(
         channels.push(ChannelRow {
             id: c.id.to_string(),
             name: c.name.clone(),
-            kind: c.kind.as_str().to_owned(),
+            kind: c.kind().as_str().to_owned(),
             running: running
                 .as_ref()
                 .map_or("the built-in intake agent's defaults".into(), label),

@@ -37,9 +37,13 @@ pub struct CategoryRow {
 pub struct ChannelRow {
     pub name: String,
     pub kind: String,
-    pub phone_number_id: String,
+    /// "phone number ID 123" or "bot 123"; empty for the web chat.
+    pub account: String,
     pub webhook_url: String,
-    pub verify_token: String,
+    /// WhatsApp's verify token, for Meta's console.
+    pub verify_token: Option<String>,
+    /// The web chat's `<script>` tag for the tenant's site.
+    pub snippet: Option<String>,
 }
 
 #[derive(Template)]
@@ -68,12 +72,22 @@ pub async fn channel_rows(
         .channels(tenant)
         .await?
         .into_iter()
-        .map(|c| ChannelRow {
-            webhook_url: format!("{base}{}", c.webhook_path()),
-            name: c.name.clone(),
-            kind: c.kind.as_str().to_owned(),
-            phone_number_id: c.whatsapp.phone_number_id.clone(),
-            verify_token: c.whatsapp.verify_token.expose().to_owned(),
+        .map(|c| {
+            let webhook_url = format!("{base}{}", c.webhook_path());
+            ChannelRow {
+                name: c.name.clone(),
+                kind: c.kind().as_str().to_owned(),
+                account: match &c.config {
+                    ChannelConfig::Whatsapp(w) => format!("phone number ID {}", w.phone_number_id),
+                    ChannelConfig::Telegram(t) => format!("bot {}", t.bot_id()),
+                    ChannelConfig::Webchat(_) => String::new(),
+                },
+                verify_token: c.whatsapp().map(|w| w.verify_token.expose().to_owned()),
+                snippet: c
+                    .webchat()
+                    .map(|_| format!("<script src=\"{webhook_url}\" async></script>")),
+                webhook_url,
+            }
         })
         .collect())
 }

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
 const scenario = JSON.parse(readFileSync(process.env.SCENARIO, "utf8"));
@@ -28,6 +29,17 @@ const browser = await chromium.launch({
     "--disable-sync",
   ],
 });
+
+// The tenant's own site, for the web chat widget: a page that embeds it.
+const site = `http://127.0.0.1:${scenario.site_port}`;
+const siteServer = createServer((req, res) => {
+  const q = new URL(req.url, site).searchParams;
+  const title = (q.get("title") || "").replace(/[<>&"]/g, "");
+  const widget = (q.get("widget") || "").replace(/[<>&"]/g, "");
+  res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+  res.end(`<!doctype html><html lang="en"><head><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><h1>${title}</h1><p>Write to us.</p><script src="${widget}" async></script></body></html>`);
+});
+await new Promise((resolve) => siteServer.listen(scenario.site_port, "127.0.0.1", resolve));
 
 let step = 0;
 async function shot(page, run, name) {
@@ -205,6 +217,25 @@ async function flow(run) {
   await fits(page, run, "the test panel");
   await shot(page, run, "test-panel");
 
+  // The web chat on the tenant's own site: a page of this script's own little
+  // server, another origin than Ombud's. The bubble opens the chat; the agent
+  // answers.
+  const problems = [];
+  page.on("console", (m) => { if (m.type() === "error") problems.push(m.text()); });
+  page.on("requestfailed", (r) => problems.push(`${r.url()}: ${r.failure()?.errorText}`));
+  await page.goto(`${site}/?widget=${encodeURIComponent(run.webchat)}&title=${encodeURIComponent(run.tenant)}`);
+  await page.waitForSelector(".ombud-wc-bubble", { timeout: 5000 }).catch((e) => {
+    throw new Error(`no chat bubble: ${problems.join("; ") || e.message}`);
+  });
+  await page.click(".ombud-wc-bubble");
+  await page.fill(".ombud-wc-form input", "The street light near Shivaji school has been broken for a week");
+  await page.click(".ombud-wc-form button");
+  await page.waitForSelector(".ombud-wc-log li.organisation");
+  assert.match(await page.textContent(".ombud-wc-log li.visitor"), /street light/);
+  assert.match(await page.textContent(".ombud-wc-log li.organisation"), /Where is this\?/);
+  await fits(page, run, "the web chat");
+  await shot(page, run, "webchat");
+
   // The overview's charts render.
   await page.goto(`${run.base}/app/overview`);
   assert.equal(await page.locator("svg.chart").count(), 3);
@@ -225,4 +256,5 @@ for (const run of scenario.runs) {
   }
 }
 await browser.close();
+siteServer.close();
 process.exit(failed ? 1 : 0);

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ombud_channels::whatsapp::WhatsAppSender;
-use ombud_channels::ChannelSender;
+use ombud_channels::{ChannelSender, Senders};
 use ombud_core::SystemClock;
 use ombud_engine::{Engine, Runtimes};
 use ombud_store::postgres::PgStore;
@@ -27,6 +26,8 @@ pub struct App {
     router: axum::Router,
     engine: Arc<Engine>,
     store: Arc<dyn Store>,
+    /// Cancelled when shutdown begins; see `AppState::closing`.
+    closing: tokio_util::sync::CancellationToken,
 }
 
 /// What a caller may swap in; the defaults are what `ombud serve` uses.
@@ -67,13 +68,14 @@ impl App {
         let mut engine_config = config.engine();
         engine_config.seal_key = Some(config.seal_key()?);
         engine_config.process = Some(config.process_settings());
-        let sender: Arc<dyn ChannelSender> = Arc::new(
-            WhatsAppSender::new(
-                engine_config.outbox.send_timeout,
-                engine_config.outbox.concurrency,
-            )
-            .map_err(anyhow::Error::msg)?,
-        );
+        let senders = Senders::new(
+            engine_config.outbox.send_timeout,
+            engine_config.outbox.concurrency,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let webchat_bell = senders.webchat.bell.clone();
+        let closing = tokio_util::sync::CancellationToken::new();
+        let sender: Arc<dyn ChannelSender> = Arc::new(senders);
         let engine = Engine::new(
             store.clone(),
             sender,
@@ -90,6 +92,8 @@ impl App {
             AppState {
                 store: store.clone(),
                 engine: engine.clone(),
+                webchat_bell,
+                closing: closing.clone(),
             },
             RouterOptions {
                 max_body_bytes: config.max_body_bytes,
@@ -98,6 +102,7 @@ impl App {
             },
         );
         Ok(Self {
+            closing,
             _lock: lock,
             listener,
             addr,
@@ -130,6 +135,11 @@ impl App {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
+        let closing = self.closing.clone();
+        let shutdown = async move {
+            shutdown.await;
+            closing.cancel();
+        };
         axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await

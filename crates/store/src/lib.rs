@@ -393,6 +393,14 @@ pub trait DirectoryStore: Send + Sync {
         tenant: &TenantId,
         contact: &ContactId,
     ) -> StoreResult<Option<ConversationId>>;
+    /// The newest conversation of whoever writes from `address` (a phone
+    /// number, a Telegram chat, a web chat visitor) on the channel.
+    async fn conversation_of_address(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        address: &str,
+    ) -> StoreResult<Option<ConversationId>>;
     async fn contact_page(
         &self,
         tenant: &TenantId,

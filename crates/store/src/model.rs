@@ -517,6 +517,12 @@ pub(crate) struct OutboxEntry {
 }
 
 impl RunCommit {
+    /// When reply `i` (from 0) is stored: a microsecond apart each, so the
+    /// replies of one run read in order wherever messages sort by time and id.
+    pub(crate) fn reply_at(&self, i: usize) -> DateTime<Utc> {
+        self.at + chrono::Duration::microseconds(i64::try_from(i).unwrap_or(i64::MAX / 1000))
+    }
+
     /// Claimed for the committing run until `claim_until`, or pending for the poller.
     pub(crate) fn outbox_entry(claim_until: Option<DateTime<Utc>>) -> OutboxEntry {
         match claim_until {

@@ -7,7 +7,9 @@ pub mod dashboard;
 mod demo;
 mod error;
 mod health;
+mod telegram;
 pub mod throttle;
+mod webchat;
 mod whatsapp;
 
 use std::sync::Arc;
@@ -23,6 +25,11 @@ pub use error::ApiError;
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
+    /// Rung when a web chat reply is handed over (see `webchat`).
+    pub webchat_bell: ombud_channels::webchat::WebchatBell,
+    /// Cancelled when the server starts shutting down, so long-lived
+    /// responses (the web chat's event streams) end and the drain is quick.
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 pub struct RouterOptions {
@@ -37,6 +44,8 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     let max = options.max_body_bytes;
     let mut app = Router::new()
         .merge(whatsapp::router())
+        .merge(telegram::router())
+        .merge(webchat::router(options.dashboard.clone()))
         .merge(health::router())
         .merge(api::router(state.clone(), options.dashboard.clone()))
         .merge(dashboard::router(

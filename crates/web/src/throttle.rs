@@ -1,8 +1,10 @@
-//! Login protection: after `max_failures` failed logins within `window` for one
-//! account, or from one address, further attempts on it are refused until the
-//! oldest of those failures leaves the window. Failures are counted, not
-//! requests, so a user who types their password right is never held up by
-//! their own earlier success.
+//! A sliding-window limit per key: after `max_failures` recorded events within
+//! `window` for a key, it is refused until the oldest of them leaves the window.
+//!
+//! Logins record failures only (an account, and an address), so a user who
+//! types their password right is never held up by their own earlier success.
+//! The web chat records every visitor it makes per address and every message
+//! per visitor.
 //!
 //! In memory, per process: with several replicas an attacker gets
 //! `max_failures` per replica and window, which still turns millions of
@@ -12,7 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct LoginThrottle {
+pub struct Throttle {
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     max_failures: usize,
     window: Duration,
@@ -20,7 +22,7 @@ pub struct LoginThrottle {
     max_keys: usize,
 }
 
-impl LoginThrottle {
+impl Throttle {
     pub fn new(max_failures: usize, window: Duration, max_keys: usize) -> Self {
         Self {
             failures: Mutex::new(HashMap::new()),
@@ -59,7 +61,7 @@ impl LoginThrottle {
         }
     }
 
-    pub fn record_failure(&self, keys: &[String], now: Instant) {
+    pub fn record(&self, keys: &[String], now: Instant) {
         let mut failures = self.lock();
         for key in keys {
             if !failures.contains_key(key) && failures.len() >= self.max_keys {
@@ -108,34 +110,34 @@ mod tests {
 
     #[test]
     fn five_failures_in_five_minutes_lock_until_the_first_leaves_the_window() {
-        let throttle = LoginThrottle::new(5, 5 * MIN, 1000);
-        let keys = [LoginThrottle::account_key("asha@pune.gov.in")];
+        let throttle = Throttle::new(5, 5 * MIN, 1000);
+        let keys = [Throttle::account_key("asha@pune.gov.in")];
         let t0 = Instant::now();
         for i in 0..5 {
             assert!(
                 throttle.check(&keys, t0 + i * MIN / 2).is_ok(),
                 "failure {i}"
             );
-            throttle.record_failure(&keys, t0 + i * MIN / 2);
+            throttle.record(&keys, t0 + i * MIN / 2);
         }
         // The sixth try, a minute after the first failure, waits 4 minutes.
         assert_eq!(throttle.check(&keys, t0 + MIN), Err(4 * MIN));
         // Once the first failure is 5 minutes old, one more try is allowed.
         assert!(throttle.check(&keys, t0 + 5 * MIN).is_ok());
         // Another account is not affected.
-        let other = [LoginThrottle::account_key("ravi@pune.gov.in")];
+        let other = [Throttle::account_key("ravi@pune.gov.in")];
         assert!(throttle.check(&other, t0 + MIN).is_ok());
     }
 
     #[test]
     fn any_locked_key_refuses_and_success_forgets_only_the_account() {
-        let throttle = LoginThrottle::new(2, 5 * MIN, 1000);
-        let account = LoginThrottle::account_key("asha@pune.gov.in");
-        let address = LoginThrottle::address_key("192.0.2.7".parse().unwrap());
+        let throttle = Throttle::new(2, 5 * MIN, 1000);
+        let account = Throttle::account_key("asha@pune.gov.in");
+        let address = Throttle::address_key("192.0.2.7".parse().unwrap());
         let both = [account.clone(), address.clone()];
         let t0 = Instant::now();
-        throttle.record_failure(&both, t0);
-        throttle.record_failure(&both, t0);
+        throttle.record(&both, t0);
+        throttle.record(&both, t0);
         assert!(throttle.check(&both, t0).is_err());
         throttle.forget(&account);
         assert!(throttle.check(std::slice::from_ref(&account), t0).is_ok());
@@ -147,15 +149,15 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_and_keeps_the_freshest_keys() {
-        let throttle = LoginThrottle::new(3, 5 * MIN, 100);
+        let throttle = Throttle::new(3, 5 * MIN, 100);
         let t0 = Instant::now();
-        let target = [LoginThrottle::account_key("asha@pune.gov.in")];
+        let target = [Throttle::account_key("asha@pune.gov.in")];
         for _ in 0..3 {
-            throttle.record_failure(&target, t0 + MIN);
+            throttle.record(&target, t0 + MIN);
         }
         for i in 0..1000u32 {
             let key = [format!("account:{i}@x.in")];
-            throttle.record_failure(&key, t0 + Duration::from_millis(u64::from(i)));
+            throttle.record(&key, t0 + Duration::from_millis(u64::from(i)));
         }
         assert!(throttle.lock().len() <= 100);
         // The locked account was the freshest; flooding did not free it.

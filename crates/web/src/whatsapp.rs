@@ -39,6 +39,21 @@ pub(crate) async fn channel(
     }
 }
 
+/// A webhook's body, or 413 past the size limit, 400 when unreadable.
+pub(crate) fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", r.body_text())
+        }
+    })
+}
+
 /// A WhatsApp channel's configuration; `channel` found it by kind.
 fn config(channel: &Channel) -> Result<&WhatsAppConfig, ApiError> {
     channel
@@ -73,17 +88,7 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = body.map_err(|r| {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "the request body is too large",
-            )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", r.body_text())
-        }
-    })?;
+    let body = read_body(body)?;
     let channel = channel(&state, &id, ChannelKind::Whatsapp).await?;
     let cfg = config(&channel)?;
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());

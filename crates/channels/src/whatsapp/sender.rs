@@ -18,17 +18,9 @@ pub struct WhatsAppSender {
 }
 
 impl WhatsAppSender {
-    /// `connections`: how many sends may be in flight at once; as many idle
-    /// connections are kept, so a busy outbox never reconnects per send.
-    pub fn new(timeout: Duration, connections: usize) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(5)))
-            .pool_max_idle_per_host(connections.max(1))
-            .user_agent(concat!("ombud/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { http })
+    /// On a client shared with the other channels' senders.
+    pub fn with_client(http: reqwest::Client) -> Self {
+        Self { http }
     }
 }
 
@@ -102,7 +94,7 @@ impl ChannelSender for WhatsAppSender {
             .send()
             .await
             .map_err(|e| SendError::Retryable {
-                reason: format!("request failed: {}", without_url(&e)),
+                reason: format!("request failed: {}", crate::without_url(&e)),
                 retry_after: None,
             })?;
         let status = response.status();
@@ -113,7 +105,7 @@ impl ChannelSender for WhatsAppSender {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let text = response.text().await.map_err(|e| SendError::Retryable {
-            reason: format!("reading the response failed: {}", without_url(&e)),
+            reason: format!("reading the response failed: {}", crate::without_url(&e)),
             retry_after: None,
         })?;
         if status.is_success() {
@@ -161,28 +153,6 @@ fn graph_reason(status: u16, body: &str) -> String {
             let snippet: String = body.chars().take(200).collect();
             format!("HTTP {status}: {snippet}")
         }
-    }
-}
-
-/// A short reason for a transport failure, without the URL.
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    let mut detail = String::new();
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {detail}")
     }
 }
 

@@ -25,6 +25,7 @@ struct Run {
     complaint: String,
     light_citizen: String,
     handed_over: String,
+    webchat: Channel,
 }
 
 fn repo() -> PathBuf {
@@ -36,6 +37,12 @@ fn repo() -> PathBuf {
 async fn the_dashboard_in_chromium() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
+    // The port of the tenants' own site, which the script serves.
+    let site_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut runs = Vec::new();
     for (name, slug, prefix, width, height, n) in [
         ("desktop", "pune", "PUNE", 1280, 800, 1),
@@ -64,10 +71,22 @@ async fn the_dashboard_in_chromium() {
             Role::Owner,
         )
         .await;
+        let (_, webchat) = ombud_engine::provision::add_channel(
+            app.store.as_ref(),
+            &t.tenant.slug,
+            format!("{slug} office"),
+            ChannelConfig::Webchat(WebchatConfig {
+                signing_key: Secret::new("a web chat signing key, forty characters"),
+                allowed_origins: vec![format!("http://127.0.0.1:{site_port}")],
+            }),
+        )
+        .await
+        .unwrap();
         runs.push(Run {
             name,
             width,
             height,
+            webchat,
             tenant: t,
             complaint: number,
             light_citizen,
@@ -80,6 +99,7 @@ async fn the_dashboard_in_chromium() {
         .map(|r| graph.delivered_to(&r.light_citizen).len())
         .collect();
     let scenario = json!({
+        "site_port": site_port,
         "runs": runs.iter().map(|r| {
             let slug = r.tenant.tenant.slug.as_str();
             json!({
@@ -93,6 +113,7 @@ async fn the_dashboard_in_chromium() {
                 "complaint": r.complaint,
                 "garbage": GARBAGE,
                 "handed_over": r.handed_over,
+                "webchat": format!("http://{}{}", app.addr, r.webchat.webhook_path()),
                 "reply": format!("Hello from the {slug} office"),
                 "invitee": {"email": format!("new@{slug}.gov.in"), "name": format!("New at {slug}"), "password": "a long new password"},
             })
@@ -179,6 +200,24 @@ async fn the_dashboard_in_chromium() {
         assert_eq!(
             roles_of(&app, &invitee.id).await,
             vec![(t.tenant.id.clone(), Role::Staff)]
+        );
+        let chats: Vec<_> = app
+            .store
+            .conversations(&t.tenant.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| c.channel_id == r.webchat.id)
+            .collect();
+        assert_eq!(chats.len(), 1, "{}: the widget's one conversation", r.name);
+        let said = app
+            .store
+            .messages(&t.tenant.id, &chats[0].id)
+            .await
+            .unwrap();
+        assert_eq!(
+            said[0].body,
+            "The street light near Shivaji school has been broken for a week"
         );
     }
     println!("{stdout}");

@@ -5,6 +5,7 @@
 
 mod fake_graph;
 mod fake_llm;
+mod fake_telegram;
 mod helpers;
 
 mod access;
@@ -14,6 +15,7 @@ mod agents_dashboard;
 mod api;
 mod api_walls;
 mod browser;
+mod channels;
 mod crash;
 mod dashboard;
 mod demo;

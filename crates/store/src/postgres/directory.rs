@@ -43,6 +43,25 @@ impl DirectoryStore for PgStore {
         row.map(|(id,)| decode::stored_id("id", &id)).transpose()
     }
 
+    async fn conversation_of_address(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        address: &str,
+    ) -> StoreResult<Option<ConversationId>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "select cv.id from conversations cv join contacts ct on ct.id = cv.contact_id
+             where ct.tenant_id = $1 and ct.channel_id = $2 and ct.external_id = $3
+             order by cv.created_at desc limit 1",
+        )
+        .bind(tenant.as_str())
+        .bind(channel.as_str())
+        .bind(address)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(id,)| decode::stored_id("id", &id)).transpose()
+    }
+
     async fn contact_page(
         &self,
         tenant: &TenantId,

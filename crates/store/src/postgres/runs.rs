@@ -187,7 +187,7 @@ impl RunStore for PgStore {
         };
         let mut replies = Vec::with_capacity(commit.replies.len());
         let mut claimed = Vec::new();
-        for reply in &commit.replies {
+        for (i, reply) in commit.replies.iter().enumerate() {
             let id = MessageId::new();
             sqlx::query(
                 "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
@@ -200,7 +200,7 @@ impl RunStore for PgStore {
             .bind(c)
             .bind(&reply.body)
             .bind(reply.in_reply_to.as_ref().map(|m| m.as_str()))
-            .bind(commit.at)
+            .bind(commit.reply_at(i))
             .execute(&mut *tx)
             .await?;
             let entry = RunCommit::outbox_entry(claim.as_ref().map(|(until, _)| *until));

@@ -45,6 +45,26 @@ impl DirectoryStore for SqliteStore {
         .await
     }
 
+    async fn conversation_of_address(
+        &self,
+        tenant: &TenantId,
+        channel: &ChannelId,
+        address: &str,
+    ) -> StoreResult<Option<ConversationId>> {
+        let (tenant, channel, address) = (tenant.clone(), channel.clone(), address.to_owned());
+        self.read(move |conn| {
+            one(
+                conn,
+                "select cv.id from conversations cv join contacts ct on ct.id = cv.contact_id
+                 where ct.tenant_id = ?1 and ct.channel_id = ?2 and ct.external_id = ?3
+                 order by cv.created_at desc limit 1",
+                [tenant.as_str(), channel.as_str(), address.as_str()],
+                |r| decode::id(r, "id"),
+            )
+        })
+        .await
+    }
+
     async fn contact_page(
         &self,
         tenant: &TenantId,

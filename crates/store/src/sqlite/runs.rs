@@ -191,7 +191,7 @@ impl RunStore for SqliteStore {
             };
             let mut replies = Vec::with_capacity(commit.replies.len());
             let mut claimed = Vec::new();
-            for reply in &commit.replies {
+            for (i, reply) in commit.replies.iter().enumerate() {
                 let id = MessageId::new();
                 conn.prepare_cached(
                     "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
@@ -205,7 +205,7 @@ impl RunStore for SqliteStore {
                     c,
                     reply.body,
                     reply.in_reply_to.as_ref().map(|m| m.as_str()),
-                    at
+                    time_text(commit.reply_at(i))
                 ])?;
                 let entry = RunCommit::outbox_entry(claim_until);
                 conn.prepare_cached(

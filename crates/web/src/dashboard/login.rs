@@ -16,7 +16,7 @@ use super::page::{html, html_with, PageError};
 use super::session::{self, SignedInUser};
 use super::Dashboard;
 use crate::auth::{hash_password, verify_password};
-use crate::throttle::LoginThrottle;
+use crate::throttle::Throttle;
 use crate::AppState;
 
 /// Shortest password a user may choose.
@@ -133,9 +133,9 @@ pub async fn submit(
         Ok(e) => e,
         Err(e) => return Ok(again(StatusCode::BAD_REQUEST, None, Some(&e.reason))),
     };
-    let mut keys = vec![LoginThrottle::account_key(email.as_str())];
+    let mut keys = vec![Throttle::account_key(email.as_str())];
     if let Some(ip) = session::client_ip(&dashboard.settings, &parts) {
-        keys.push(LoginThrottle::address_key(ip));
+        keys.push(Throttle::address_key(ip));
     }
     if let Err(wait) = dashboard.throttle.check(&keys, Instant::now()) {
         let minutes = wait.as_secs().div_ceil(60);
@@ -155,7 +155,7 @@ pub async fn submit(
     let user = match user {
         Some(u) if ok => u,
         _ => {
-            dashboard.throttle.record_failure(&keys, Instant::now());
+            dashboard.throttle.record(&keys, Instant::now());
             return Ok(again(StatusCode::UNAUTHORIZED, Some(WRONG), None));
         }
     };

@@ -33,7 +33,7 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use crate::throttle::LoginThrottle;
+use crate::throttle::Throttle;
 use crate::AppState;
 
 pub use page::PageError;
@@ -74,13 +74,13 @@ impl Default for DashboardSettings {
 /// login throttle.
 pub(crate) struct Dashboard {
     settings: DashboardSettings,
-    throttle: LoginThrottle,
+    throttle: Throttle,
 }
 
 pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> {
     let dashboard = Arc::new(Dashboard {
         settings,
-        throttle: LoginThrottle::new(5, Duration::from_secs(5 * 60), 100_000),
+        throttle: Throttle::new(5, Duration::from_secs(5 * 60), 100_000),
     });
     Router::new()
         .route("/app", get(|| async { Redirect::to("/app/complaints") }))

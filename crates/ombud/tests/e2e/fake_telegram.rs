@@ -1,0 +1,141 @@
+#![allow(dead_code)]
+//! A stand-in for Telegram's Bot API: `POST /bot<token>/sendMessage` checked
+//! as Telegram checks it (the bot's token, a `chat_id` and a `text` of 1 to
+//! 4096 characters) and answered with the sent Message, or with Telegram's
+//! error shape when scripted to fail.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    pub chat_id: String,
+    pub text: String,
+}
+
+#[derive(Default)]
+struct TgState {
+    sent: Vec<SentMessage>,
+    /// Answer this many sends with 429 first.
+    busy: usize,
+    next_id: i64,
+}
+
+#[derive(Clone)]
+pub struct FakeTelegram {
+    pub addr: SocketAddr,
+    pub token: String,
+    state: Arc<Mutex<TgState>>,
+}
+
+impl FakeTelegram {
+    pub async fn start(token: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake telegram");
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(TgState::default()));
+        let fake = Self {
+            addr,
+            token: token.to_owned(),
+            state: state.clone(),
+        };
+        let app = Router::new()
+            .route("/{bot}/sendMessage", post(send_message))
+            .with_state((token.to_owned(), state));
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        fake
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Answers the next `n` sends with 429 and `retry_after: 1`.
+    pub fn busy(&self, n: usize) {
+        self.state.lock().unwrap().busy = n;
+    }
+
+    pub fn sent_to(&self, chat: &str) -> Vec<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .sent
+            .iter()
+            .filter(|m| m.chat_id == chat)
+            .map(|m| m.text.clone())
+            .collect()
+    }
+
+    pub fn sent(&self) -> Vec<SentMessage> {
+        self.state.lock().unwrap().sent.clone()
+    }
+
+    pub async fn wait_for(&self, chat: &str, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = self.sent_to(chat);
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+fn error(code: u16, description: &str, retry_after: Option<u64>) -> axum::response::Response {
+    let mut body = json!({"ok": false, "error_code": code, "description": description});
+    if let Some(secs) = retry_after {
+        body["parameters"] = json!({"retry_after": secs});
+    }
+    (StatusCode::from_u16(code).unwrap(), Json(body)).into_response()
+}
+
+async fn send_message(
+    State((token, state)): State<(String, Arc<Mutex<TgState>>)>,
+    Path(bot): Path<String>,
+    Json(body): Json<Value>,
+) -> axum::response::Response {
+    if bot != format!("bot{token}") {
+        return error(401, "Unauthorized", None);
+    }
+    let chat_id = match &body["chat_id"] {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => return error(400, "Bad Request: chat_id is empty", None),
+    };
+    let text = body["text"].as_str().unwrap_or_default().to_owned();
+    if text.is_empty() {
+        return error(400, "Bad Request: message text is empty", None);
+    }
+    if text.chars().count() > 4096 {
+        return error(400, "Bad Request: message is too long", None);
+    }
+    let mut s = state.lock().unwrap();
+    if s.busy > 0 {
+        s.busy -= 1;
+        return error(429, "Too Many Requests: retry after 1", Some(1));
+    }
+    s.next_id += 1;
+    let id = s.next_id;
+    s.sent.push(SentMessage {
+        chat_id: chat_id.clone(),
+        text: text.clone(),
+    });
+    Json(json!({"ok": true, "result": {
+        "message_id": id, "date": 1764633600, "text": text,
+        "chat": {"id": chat_id.parse::<i64>().unwrap_or(0), "type": "private"},
+        "from": {"id": 1, "is_bot": true, "first_name": "Ombud"},
+    }}))
+    .into_response()
+}

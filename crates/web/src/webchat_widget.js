@@ -1,0 +1,143 @@
+// Ombud web chat widget. Embed with
+//   <script src="https://ombud.example/channels/webchat/<channel id>/widget.js" async></script>
+// It draws a chat bubble; the conversation is kept for the visitor in this
+// browser (localStorage) and arrives over Server-Sent Events.
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script || window.__ombudWebchat) return;
+  window.__ombudWebchat = true;
+  var base = script.src.replace(/\/widget\.js(\?.*)?$/, "");
+  var channel = "__CHANNEL__";
+  var title = __TITLE__;
+  var storeKey = "ombud-webchat-" + channel;
+
+  var css =
+    ".ombud-wc-bubble{position:fixed;right:16px;bottom:16px;width:56px;height:56px;border-radius:50%;border:0;background:#0b57d0;color:#fff;font:600 24px/56px system-ui,sans-serif;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.3);z-index:2147483000}" +
+    ".ombud-wc-panel{position:fixed;right:16px;bottom:84px;width:min(360px,calc(100vw - 32px));height:min(480px,calc(100vh - 120px));display:none;flex-direction:column;background:#fff;border:1px solid #ccd;border-radius:12px;box-shadow:0 4px 16px rgba(0,0,0,.25);font:15px/1.4 system-ui,sans-serif;color:#111;z-index:2147483000;overflow:hidden}" +
+    ".ombud-wc-panel.open{display:flex}" +
+    ".ombud-wc-head{padding:10px 14px;background:#0b57d0;color:#fff;font-weight:600}" +
+    ".ombud-wc-log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px;margin:0;list-style:none}" +
+    ".ombud-wc-log li{max-width:85%;padding:6px 10px;border-radius:10px;white-space:pre-wrap;overflow-wrap:anywhere}" +
+    ".ombud-wc-log li.visitor{align-self:flex-end;background:#dcf4dc}" +
+    ".ombud-wc-log li.organisation{align-self:flex-start;background:#eef1f4}" +
+    ".ombud-wc-note{font-size:13px;color:#a00;padding:0 10px}" +
+    ".ombud-wc-form{display:flex;gap:6px;padding:8px;border-top:1px solid #dde}" +
+    ".ombud-wc-form input{flex:1;min-width:0;padding:8px;border:1px solid #bbc;border-radius:8px;font:inherit}" +
+    ".ombud-wc-form button{padding:8px 12px;border:0;border-radius:8px;background:#0b57d0;color:#fff;font:inherit;cursor:pointer}";
+  var style = document.createElement("style");
+  style.textContent = css;
+  document.head.appendChild(style);
+
+  var bubble = document.createElement("button");
+  bubble.className = "ombud-wc-bubble";
+  bubble.type = "button";
+  bubble.setAttribute("aria-label", "Open the chat: " + title);
+  bubble.textContent = "\u2709";
+  var panel = document.createElement("section");
+  panel.className = "ombud-wc-panel";
+  panel.setAttribute("aria-label", title);
+  var head = document.createElement("div");
+  head.className = "ombud-wc-head";
+  head.textContent = title;
+  var log = document.createElement("ol");
+  log.className = "ombud-wc-log";
+  log.setAttribute("aria-live", "polite");
+  var note = document.createElement("p");
+  note.className = "ombud-wc-note";
+  note.setAttribute("role", "status");
+  var form = document.createElement("form");
+  form.className = "ombud-wc-form";
+  var input = document.createElement("input");
+  input.name = "text";
+  input.maxLength = 4096;
+  input.autocomplete = "off";
+  input.setAttribute("aria-label", "Your message");
+  input.placeholder = "Write a message";
+  var send = document.createElement("button");
+  send.type = "submit";
+  send.textContent = "Send";
+  form.appendChild(input);
+  form.appendChild(send);
+  panel.appendChild(head);
+  panel.appendChild(log);
+  panel.appendChild(note);
+  panel.appendChild(form);
+  document.body.appendChild(panel);
+  document.body.appendChild(bubble);
+
+  var token = null;
+  var events = null;
+  var seen = {};
+
+  function say(text) { note.textContent = text || ""; }
+
+  function show(m) {
+    if (seen[m.id]) return;
+    seen[m.id] = true;
+    var li = document.createElement("li");
+    li.className = m.from;
+    li.textContent = m.text;
+    log.appendChild(li);
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function visitorToken() {
+    if (token) return Promise.resolve(token);
+    try { token = window.localStorage.getItem(storeKey); } catch (e) { token = null; }
+    if (token) return Promise.resolve(token);
+    return fetch(base + "/visitors", { method: "POST" }).then(function (r) {
+      if (!r.ok) throw new Error("the chat is not available now (" + r.status + ")");
+      return r.json();
+    }).then(function (v) {
+      token = v.token;
+      try { window.localStorage.setItem(storeKey, token); } catch (e) { /* private mode */ }
+      return token;
+    });
+  }
+
+  function listen() {
+    if (events) return;
+    events = new EventSource(base + "/events?token=" + encodeURIComponent(token));
+    events.addEventListener("message", function (e) { show(JSON.parse(e.data)); });
+  }
+
+  function newId() {
+    var a = new Uint8Array(12);
+    window.crypto.getRandomValues(a);
+    return Array.prototype.map.call(a, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
+  bubble.addEventListener("click", function () {
+    var open = panel.classList.toggle("open");
+    if (!open) return;
+    input.focus();
+    visitorToken().then(listen).catch(function (e) { say(e.message); });
+  });
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    send.disabled = true;
+    visitorToken().then(function (t) {
+      return fetch(base + "/messages", {
+        method: "POST",
+        headers: { "Authorization": "Bearer " + t, "Content-Type": "application/json" },
+        body: JSON.stringify({ text: text, client_id: newId() })
+      });
+    }).then(function (r) {
+      if (r.status === 429) { say("Please wait a moment before sending more."); return; }
+      if (r.status === 401) {
+        token = null;
+        try { window.localStorage.removeItem(storeKey); } catch (x) { /* ignore */ }
+        say("Your chat expired; please send again.");
+        return;
+      }
+      if (!r.ok) { say("The message could not be sent (" + r.status + ")."); return; }
+      say("");
+      input.value = "";
+      listen();
+    }).catch(function (x) { say(x.message); }).then(function () { send.disabled = false; });
+  });
+})();

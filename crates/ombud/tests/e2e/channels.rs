@@ -397,6 +397,23 @@ async fn the_web_chat_carries_the_intake_dialogue_over_its_event_stream() {
     let first = EventStream::open(&app, &other_url, None).await.next().await;
     assert_eq!(first.data["text"], "hello");
     assert!(graph.requests().is_empty(), "nothing went to WhatsApp");
+    // Nor does another tenant's web chat take this chat's token.
+    let n = app.tenant("nashik", "NASIK", &graph).await;
+    let theirs = webchat_channel(&app, &n, &[]).await;
+    let (status, _) = post_message(&app, &theirs, &token, json!({"text": "hi"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let res = app
+        .http
+        .get(chat_url(
+            &app,
+            &theirs,
+            &format!("events?token={}", urlencode(&token)),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(!app.store.has_conversations(&n.tenant.id).await.unwrap());
 
     // One visitor may send 20 messages a minute; then 429 with Retry-After.
     let mut accepted = 4;

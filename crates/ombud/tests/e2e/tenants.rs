@@ -213,6 +213,72 @@ async fn the_cli_keeps_tenants_apart_and_explains_bad_input() {
     assert_eq!(channels[0]["phone_number_id"], "222");
     assert!(!list.to_string().contains(&id));
 
+    // A Telegram bot: its secret token is shown once, for setWebhook.
+    let token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345";
+    let telegram = |token: &str| {
+        run_cli(
+            d,
+            &[
+                "channel",
+                "add",
+                "telegram",
+                "--tenant",
+                "alpha",
+                "--bot-token",
+                token,
+            ],
+        )
+    };
+    let (code, tg, err) = telegram(token);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(tg["kind"], "telegram");
+    assert_eq!(tg["bot_id"], "123456");
+    assert_eq!(tg["secret_token"].as_str().unwrap().len(), 26);
+    assert!(
+        !tg.to_string().contains(token),
+        "the bot token is never printed"
+    );
+    let (code, _, err) = telegram(token);
+    assert_eq!(code, 2, "one channel per bot: {err}");
+    assert!(err.contains("bot_token"), "{err}");
+    let (code, _, err) = telegram("not-a-token");
+    assert_eq!(code, 2);
+    assert!(err.contains("bot_token"), "{err}");
+    // A web chat, with the sites that may embed it.
+    let (code, web, err) = run_cli(
+        d,
+        &[
+            "channel",
+            "add",
+            "webchat",
+            "--tenant",
+            "alpha",
+            "--allowed-origins",
+            "https://alpha.example,https://www.alpha.example",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let web_id = web["channel_id"].as_str().unwrap();
+    assert_eq!(
+        web["webhook_path"],
+        format!("/channels/webchat/{web_id}/widget.js")
+    );
+    assert_eq!(web["allowed_origins"][1], "https://www.alpha.example");
+    let (code, _, err) = run_cli(
+        d,
+        &[
+            "channel",
+            "add",
+            "webchat",
+            "--tenant",
+            "alpha",
+            "--allowed-origins",
+            "alpha.example/x",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("allowed_origins"), "{err}");
+
     // Bad input: exit code 2 and a message naming what was wrong.
     let (code, _, err) = run_cli(
         d,

@@ -80,6 +80,38 @@ pub struct ComplaintDraft {
     pub priority: Priority,
 }
 
+impl ComplaintDraft {
+    /// The complaint as a store that keeps it elsewhere than the complaints
+    /// table makes it (the test panel, the benchmark): new, numbered
+    /// `number`, tied to no channel or contact yet.
+    pub fn into_complaint(
+        self,
+        tenant: &TenantId,
+        number: ComplaintNumber,
+        at: DateTime<Utc>,
+    ) -> Complaint {
+        Complaint {
+            id: ComplaintId::new(),
+            tenant_id: tenant.clone(),
+            number,
+            channel_id: None,
+            contact_id: None,
+            conversation_id: None,
+            category_id: self.category_id,
+            description: self.description,
+            location: self.location,
+            area: None,
+            assignee_id: None,
+            language: self.language,
+            priority: self.priority,
+            status: ComplaintStatus::New,
+            source: Source::Text,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct ToolError(pub String);

@@ -211,25 +211,10 @@ impl Tools for TestTools<'_> {
             return Ok(earlier.complaint.clone());
         }
         let n = u32::try_from(made.len() + 1).unwrap_or(u32::MAX);
-        let complaint = Complaint {
-            id: ComplaintId::new(),
-            tenant_id: self.tenant.id.clone(),
-            number: ComplaintNumber::new(&prefix, self.tenant.local_date(self.now), n),
-            channel_id: None,
-            contact_id: Some(self.chat.contact_id.clone()),
-            conversation_id: Some(self.chat.conversation_id.clone()),
-            category_id: d.category_id,
-            description: d.description,
-            location: d.location,
-            area: None,
-            assignee_id: None,
-            language: d.language,
-            priority: d.priority,
-            status: ComplaintStatus::New,
-            source: Source::Text,
-            created_at: self.now,
-            updated_at: self.now,
-        };
+        let number = ComplaintNumber::new(&prefix, self.tenant.local_date(self.now), n);
+        let mut complaint = d.into_complaint(&self.tenant.id, number, self.now);
+        complaint.contact_id = Some(self.chat.contact_id.clone());
+        complaint.conversation_id = Some(self.chat.conversation_id.clone());
         made.push(TestComplaint {
             complaint: complaint.clone(),
             key: key.to_owned(),

@@ -116,25 +116,8 @@ impl Tools for MemoryTools {
         let mut made = self.made.lock().unwrap_or_else(|e| e.into_inner());
         *made += 1;
         let now = chrono::Utc::now();
-        Ok(Complaint {
-            id: ComplaintId::new(),
-            tenant_id: self.tenant.id.clone(),
-            number: ComplaintNumber::new(&self.tenant.complaint_prefix, now.date_naive(), *made),
-            channel_id: None,
-            contact_id: None,
-            conversation_id: None,
-            category_id: d.category_id,
-            description: d.description,
-            location: d.location,
-            area: None,
-            assignee_id: None,
-            language: d.language,
-            priority: d.priority,
-            status: ComplaintStatus::New,
-            source: Source::Text,
-            created_at: now,
-            updated_at: now,
-        })
+        let number = ComplaintNumber::new(&self.tenant.complaint_prefix, now.date_naive(), *made);
+        Ok(d.into_complaint(&self.tenant.id, number, now))
     }
     async fn complaint_status(&self, _n: &ComplaintNumber) -> Result<Option<Complaint>, ToolError> {
         Ok(None)

@@ -217,6 +217,12 @@ async function flow(run) {
   await fits(page, run, "the test panel");
   await shot(page, run, "test-panel");
 
+  // Settings: every channel kind's form, and what to paste where.
+  await page.goto(`${run.base}/app/settings`);
+  await page.waitForSelector("#webchat-form");
+  await fits(page, run, "the settings page");
+  await shot(page, run, "settings");
+
   // The web chat on the tenant's own site: a page of this script's own little
   // server, another origin than Ombud's. The bubble opens the chat; the agent
   // answers.

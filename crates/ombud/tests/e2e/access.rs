@@ -514,6 +514,8 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/categories".to_owned(), Role::Admin),
         (format!("/app/settings/categories/{category}"), Role::Admin),
         ("/app/settings/channels".to_owned(), Role::Admin),
+        ("/app/settings/channels/telegram".to_owned(), Role::Admin),
+        ("/app/settings/channels/webchat".to_owned(), Role::Admin),
         ("/app/welcome/categories".to_owned(), Role::Admin),
         // Last: these change who can do what, or end the conversation's hand-off.
         (format!("/app/inbox/{conversation}/hand-back"), Role::Staff),

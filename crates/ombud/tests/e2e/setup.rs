@@ -214,3 +214,100 @@ async fn categories_are_added_and_edited_with_errors_next_to_fields() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_connect_a_telegram_bot_and_add_a_web_chat_from_settings() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    member(&app, "admin@pune.gov.in", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@pune.gov.in").await;
+    let token = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345";
+
+    // Refusals name the field, under the kind's own form.
+    let res = admin
+        .submit(
+            "/app/settings/channels/telegram",
+            &[
+                ("name", "Bot"),
+                ("bot_token", "nonsense"),
+                ("secret_token", "s"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("must be a bot token from @BotFather"),
+        "{page}"
+    );
+    let res = admin
+        .submit(
+            "/app/settings/channels/webchat",
+            &[("name", "Site"), ("allowed_origins", "pune.example/path")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.text().await.unwrap().contains("is not an origin"));
+
+    let res = admin
+        .submit(
+            "/app/settings/channels/telegram",
+            &[
+                ("name", "Bot"),
+                ("bot_token", token),
+                ("secret_token", "tg_secret-1"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let res = admin
+        .submit(
+            "/app/settings/channels/telegram",
+            &[
+                ("name", "Bot again"),
+                ("bot_token", token),
+                ("secret_token", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "one channel per bot"
+    );
+    assert!(res.text().await.unwrap().contains("already connected"));
+    let res = admin
+        .submit(
+            "/app/settings/channels/webchat",
+            &[
+                ("name", "Pune office"),
+                (
+                    "allowed_origins",
+                    "https://pune.example\nhttps://www.pune.example/",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let channels = app.store.channels(&t.tenant.id).await.unwrap();
+    let kinds: Vec<&str> = channels.iter().map(|c| c.kind().as_str()).collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    let bot = channels.iter().find_map(|c| c.telegram()).unwrap();
+    assert_eq!(bot.secret_token.expose(), "tg_secret-1");
+    let web = channels.iter().find(|c| c.webchat().is_some()).unwrap();
+    assert_eq!(
+        web.webchat().unwrap().allowed_origins,
+        ["https://pune.example", "https://www.pune.example"]
+    );
+    let page = admin.get("/app/settings").await.text().await.unwrap();
+    assert!(
+        page.contains(&format!("/channels/webchat/{}/widget.js", web.id))
+            && page.contains("&#60;script src=&#34;http")
+            && page.contains("tg_secret-1")
+            && !page.contains(token),
+        "what to paste where, never the bot token: {page}"
+    );
+    app.stop().await;
+}

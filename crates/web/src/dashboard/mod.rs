@@ -119,6 +119,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             post(settings::edit_category),
         )
         .route("/app/settings/channels", post(settings::add_channel))
+        .route(
+            "/app/settings/channels/{kind}",
+            post(settings::add_other_channel),
+        )
         .route("/app/agents", get(agents::show))
         .route("/app/agents/deploy", post(agents::deploy))
         .route("/app/agents/new", post(agents::create_agent))

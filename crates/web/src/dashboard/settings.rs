@@ -44,6 +44,8 @@ pub struct ChannelRow {
     pub verify_token: Option<String>,
     /// The web chat's `<script>` tag for the tenant's site.
     pub snippet: Option<String>,
+    /// A Telegram bot's secret token, for setWebhook.
+    pub secret_token: Option<String>,
 }
 
 #[derive(Template)]
@@ -83,6 +85,7 @@ pub async fn channel_rows(
                     ChannelConfig::Webchat(_) => String::new(),
                 },
                 verify_token: c.whatsapp().map(|w| w.verify_token.expose().to_owned()),
+                secret_token: c.telegram().map(|t| t.secret_token.expose().to_owned()),
                 snippet: c
                     .webchat()
                     .map(|_| format!("<script src=\"{webhook_url}\" async></script>")),
@@ -421,6 +424,107 @@ pub async fn add_channel(
             refused(errors).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct OtherChannelForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    bot_token: String,
+    #[serde(default)]
+    secret_token: String,
+    #[serde(default)]
+    api_url: String,
+    /// A web chat's sites, one per line or comma-separated.
+    #[serde(default)]
+    allowed_origins: String,
+}
+
+/// Connects a Telegram bot (`kind` telegram) or adds a web chat (webchat).
+pub async fn add_other_channel(
+    State(state): State<AppState>,
+    Extension(dashboard): Extension<Arc<Dashboard>>,
+    headers: HeaderMap,
+    current: Current,
+    Path(kind): Path<String>,
+    Form(form): Form<OtherChannelForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let config = match kind.as_str() {
+        "telegram" => ChannelConfig::Telegram(TelegramConfig {
+            bot_token: Secret::new(form.bot_token.trim()),
+            secret_token: Secret::new(form.secret_token.trim()),
+            api_url: match form.api_url.trim() {
+                "" => TelegramConfig::DEFAULT_API_URL.to_owned(),
+                url => url.trim_end_matches('/').to_owned(),
+            },
+        }),
+        "webchat" => ChannelConfig::Webchat(WebchatConfig {
+            signing_key: Secret::new(random_token()),
+            allowed_origins: form
+                .allowed_origins
+                .split([',', '\n'])
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect(),
+        }),
+        _ => return Err(PageError::not_found("channel kind")),
+    };
+    let name = match form.name.trim() {
+        "" => {
+            return refuse_channel(
+                &state,
+                &dashboard,
+                &headers,
+                &current,
+                &kind,
+                "name",
+                "is needed".into(),
+            )
+            .await
+        }
+        name => name.to_owned(),
+    };
+    match provision::add_channel(state.store.as_ref(), &current.tenant.slug, name, config).await {
+        Ok(_) => Ok(Redirect::to("/app/settings#channels").into_response()),
+        Err(provision::ProvisionError::Store(StoreError::Conflict { field, reason }))
+        | Err(provision::ProvisionError::Invalid(ValidationError { field, reason })) => {
+            refuse_channel(
+                &state, &dashboard, &headers, &current, &kind, &field, reason,
+            )
+            .await
+        }
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+/// The settings page again, with the reason under the field of the kind's form.
+async fn refuse_channel(
+    state: &AppState,
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    current: &Current,
+    kind: &str,
+    field: &str,
+    reason: String,
+) -> Result<Response, PageError> {
+    let field = ["bot_token", "secret_token", "api_url", "allowed_origins"]
+        .into_iter()
+        .find(|f| *f == field)
+        .unwrap_or("name");
+    let mut errors = FieldErrors::default();
+    errors.add(field, reason);
+    render(
+        state,
+        dashboard,
+        headers,
+        current,
+        kind,
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -407,3 +407,53 @@ async fn a_tenant_runs_only_the_programs_the_operator_allows() {
     version(&app, &key, &id, json!({"command": "/usr/bin/python3"})).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_test_panel_runs_a_process_version_on_its_own_warm_worker() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let id = agent(&app, &key, "worker", "process").await;
+    let config = python_worker(
+        "examples/workers/complaint_worker.py",
+        "bubblewrap",
+        json!({}),
+    );
+    version(&app, &key, &id, config).await;
+    let path = format!("/agents/{id}/versions/1/test-chats");
+    let (status, chat) = crate::api::call(app.api(reqwest::Method::POST, &path, &key)).await;
+    assert_eq!(status, 201, "{chat}");
+    let say = |text: &'static str| {
+        let path = format!("/test-chats/{}/messages", chat["id"].as_str().unwrap());
+        let req = app
+            .api(reqwest::Method::POST, &path, &key)
+            .json(&json!({"text": text}));
+        async move {
+            let (status, turn) = crate::api::call(req).await;
+            assert_eq!(status, 201, "{turn}");
+            turn["replies"][0].as_str().unwrap().to_owned()
+        }
+    };
+    let first = say("The street light at Shivaji chowk is broken").await;
+    let re = regex::Regex::new(r"^Registered as (TEST-\d{8}-\d{4})\. \(worker (\d+), message 1\)$")
+        .unwrap();
+    let caps = re.captures(&first).unwrap_or_else(|| panic!("{first}"));
+    let second = say("What is the status?").await;
+    assert_eq!(
+        second,
+        format!(
+            "You have 1 open complaint(s). (worker {}, message 2)",
+            &caps[2]
+        ),
+        "the chat's own worker, warm, and its test complaint"
+    );
+    assert!(graph.requests().is_empty(), "nothing reached the channel");
+    assert!(app
+        .store
+        .complaints(&t.tenant.id, 5)
+        .await
+        .unwrap()
+        .is_empty());
+    app.stop().await;
+}

@@ -142,6 +142,30 @@ async fn a_telegram_bot_carries_the_intake_dialogue_and_refuses_a_forged_secret(
     assert_eq!(answer["duplicates"], 1, "{answer}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(tg.sent_to(chat).len(), 3);
+
+    // Handed to staff, who answer through the API into the Telegram chat.
+    update(&app, &channel, Some(SECRET), 20, "human").await;
+    let replies = tg.wait_for(chat, 4).await;
+    assert!(replies[3].contains("staff"), "{replies:?}");
+    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let conversation = complaint.conversation_id.unwrap();
+    let (status, view) =
+        crate::api::call(app.api(Method::GET, &format!("/conversations/{conversation}"), &key))
+            .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["reply_window_open"], true);
+    let (status, sent) = crate::api::call(
+        app.api(
+            Method::POST,
+            &format!("/conversations/{conversation}/messages"),
+            &key,
+        )
+        .json(&json!({"body": "We are on it. Ravi, ward office"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let replies = tg.wait_for(chat, 5).await;
+    assert_eq!(replies[4], "We are on it. Ravi, ward office");
     assert!(graph.requests().is_empty(), "nothing went to WhatsApp");
     app.stop().await;
 }

@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::extract::{created, limit, tagged, ApiJson, ApiQuery, Page};
-use crate::dashboard::inbox::{window, MAX_REPLY};
+use crate::dashboard::inbox::{kind_of, window, MAX_REPLY};
 use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -36,22 +36,23 @@ pub struct ConversationView {
     /// bot, human (handed over to people) or closed.
     pub state: String,
     pub last_inbound_at: Option<DateTime<Utc>>,
-    /// Whether WhatsApp accepts a free-form message now (24 hours after
-    /// the citizen's last one).
+    /// Whether staff may write now: on WhatsApp, within 24 hours of the
+    /// citizen's last message; on Telegram and the web chat, once they wrote.
     pub reply_window_open: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&Conversation> for ConversationView {
-    fn from(c: &Conversation) -> Self {
+impl ConversationView {
+    /// `kind`: the conversation's channel's, for its reply window.
+    fn new(c: &Conversation, kind: ChannelKind) -> Self {
         Self {
             id: c.id.to_string(),
             channel_id: c.channel_id.to_string(),
             contact_id: c.contact_id.to_string(),
             state: c.state.as_str().to_owned(),
             last_inbound_at: c.last_inbound_at,
-            reply_window_open: window(c.last_inbound_at, Utc::now()).open,
+            reply_window_open: window(kind, c.last_inbound_at, Utc::now()).open,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -231,8 +232,15 @@ async fn list_conversations(
         .conversation_page(&caller.tenant.id, wanted, before.as_ref(), limit + 1)
         .await?;
     let page = Page::of(rows, limit, |c| c.id.to_string());
+    let mut data = Vec::with_capacity(page.data.len());
+    for c in &page.data {
+        data.push(ConversationView::new(
+            c,
+            kind_of(&state, &c.channel_id).await?,
+        ));
+    }
     Ok(Json(Page {
-        data: page.data.iter().map(ConversationView::from).collect(),
+        data,
         next_cursor: page.next_cursor,
     }))
 }
@@ -249,7 +257,11 @@ async fn get_conversation(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let h = conversation(&state, &caller, &id).await?;
-    Ok(tagged(&headers, &ConversationView::from(&h.conversation)))
+    let kind = kind_of(&state, &h.conversation.channel_id).await?;
+    Ok(tagged(
+        &headers,
+        &ConversationView::new(&h.conversation, kind),
+    ))
 }
 
 /// The conversation's messages, oldest first.
@@ -321,7 +333,8 @@ async fn send_message(
             "the bot answers this conversation; staff write only into handed-over ones",
         ));
     }
-    let w = window(h.conversation.last_inbound_at, Utc::now());
+    let kind = kind_of(&state, &h.conversation.channel_id).await?;
+    let w = window(kind, h.conversation.last_inbound_at, Utc::now());
     if !w.open {
         return Err(ApiError::invalid("body", format!("not sent: {}", w.text)));
     }

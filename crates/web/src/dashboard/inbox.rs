@@ -17,6 +17,26 @@ use super::page::{html, html_with, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
 
+fn kind_name(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Whatsapp => "WhatsApp",
+        ChannelKind::Telegram => "Telegram",
+        ChannelKind::Webchat => "the web chat",
+    }
+}
+
+/// The kind of a conversation's channel; WhatsApp's rules when it is gone.
+pub(crate) async fn kind_of(
+    state: &AppState,
+    channel: &ChannelId,
+) -> Result<ChannelKind, ombud_store::StoreError> {
+    Ok(state
+        .store
+        .channel(channel)
+        .await?
+        .map_or(ChannelKind::Whatsapp, |c| c.kind()))
+}
+
 /// WhatsApp accepts free-form messages only this long after the citizen's
 /// last message; after it, only approved templates.
 const WINDOW_HOURS: i64 = 24;
@@ -28,7 +48,22 @@ pub struct Window {
     pub text: String,
 }
 
-pub fn window(last_inbound: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Window {
+/// Telegram and the web chat have no window: a bot may write to a chat that
+/// wrote to it, and the web chat shows a reply at the visitor's next visit.
+pub fn window(
+    kind: ChannelKind,
+    last_inbound: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Window {
+    if kind != ChannelKind::Whatsapp {
+        return Window {
+            open: last_inbound.is_some(),
+            text: match last_inbound {
+                Some(_) => format!("{} has no reply window", kind_name(kind)),
+                None => "the person has not written yet".into(),
+            },
+        };
+    }
     let Some(last) = last_inbound else {
         return Window {
             open: false,
@@ -92,12 +127,10 @@ pub async fn list(State(state): State<AppState>, current: Current) -> Result<Res
     current.require(Role::Viewer)?;
     let now = Utc::now();
     let tenant = &current.tenant;
-    let rows = state
-        .store
-        .handed_over(&tenant.id)
-        .await?
-        .into_iter()
-        .map(|h| InboxRow {
+    let mut rows = Vec::new();
+    for h in state.store.handed_over(&tenant.id).await? {
+        let kind = kind_of(&state, &h.conversation.channel_id).await?;
+        rows.push(InboxRow {
             id: h.conversation.id.to_string(),
             who: who(&h),
             last: h
@@ -105,9 +138,9 @@ pub async fn list(State(state): State<AppState>, current: Current) -> Result<Res
                 .last_inbound_at
                 .map(|t| local(tenant, t))
                 .unwrap_or_default(),
-            window: window(h.conversation.last_inbound_at, now),
-        })
-        .collect();
+            window: window(kind, h.conversation.last_inbound_at, now),
+        });
+    }
     Ok(html(&InboxPage {
         chrome: Chrome::of(&current, "inbox"),
         rows,
@@ -155,7 +188,11 @@ async fn page(
             id: h.conversation.id.to_string(),
             who: who(&h),
             handed_over: h.conversation.state == ConversationState::Human,
-            window: window(h.conversation.last_inbound_at, Utc::now()),
+            window: window(
+                kind_of(state, &h.conversation.channel_id).await?,
+                h.conversation.last_inbound_at,
+                Utc::now(),
+            ),
             lines: transcript(tenant, messages),
             draft,
             errors,
@@ -199,7 +236,8 @@ pub async fn reply(
     let h = find(&state, &current.tenant.id, &id).await?;
     let body = form.body.trim().to_owned();
     let mut errors = FieldErrors::default();
-    let w = window(h.conversation.last_inbound_at, Utc::now());
+    let kind = kind_of(&state, &h.conversation.channel_id).await?;
+    let w = window(kind, h.conversation.last_inbound_at, Utc::now());
     if body.is_empty() {
         errors.add("body", "write a reply first");
     } else if body.chars().count() > MAX_REPLY {
@@ -257,14 +295,17 @@ mod tests {
     #[test]
     fn the_window_is_24_hours_from_the_citizens_last_message() {
         let t0 = Utc::now();
-        let open = window(Some(t0), t0 + Duration::hours(23));
+        let open = window(ChannelKind::Whatsapp, Some(t0), t0 + Duration::hours(23));
         assert!(open.open && open.text.contains("1h 00m"), "{}", open.text);
-        let closed = window(Some(t0), t0 + Duration::hours(27));
+        let closed = window(ChannelKind::Whatsapp, Some(t0), t0 + Duration::hours(27));
         assert!(
             !closed.open && closed.text.contains("closed 3h ago"),
             "{}",
             closed.text
         );
-        assert!(!window(None, t0).open);
+        assert!(!window(ChannelKind::Whatsapp, None, t0).open);
+        let telegram = window(ChannelKind::Telegram, Some(t0), t0 + Duration::hours(27));
+        assert!(telegram.open, "{}", telegram.text);
+        assert!(!window(ChannelKind::Webchat, None, t0).open);
     }
 }

@@ -1,6 +1,7 @@
 //! `ombud demo`: a demo tenant and WhatsApp channel whose replies go to a stand-in
 //! Graph API on the same server, then the server, then a ready-to-paste `curl`
-//! with a correctly signed body.
+//! with a correctly signed body. The tenant also has a web chat, shown on a
+//! demo page of the same server.
 
 use ombud_channels::whatsapp::{sign, text_message_payload};
 use ombud_core::*;
@@ -49,12 +50,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let tenant = crate::cli::tenant_by_slug(store.as_ref(), SLUG).await?;
     let password = demo_login(store.as_ref(), &tenant).await?;
-    let channel = store
-        .channels(&tenant.id)
-        .await?
+    let channels = store.channels(&tenant.id).await?;
+    // Demo data dirs made before the web chat existed get one now.
+    let webchat = match channels.iter().find(|c| c.webchat().is_some()) {
+        Some(c) => c.clone(),
+        None => {
+            let config = ChannelConfig::Webchat(WebchatConfig {
+                signing_key: Secret::new(ombud_web::auth::one_time_password().repeat(2)),
+                allowed_origins: Vec::new(),
+            });
+            provision::add_channel(store.as_ref(), &slug, "Demo Ward Office".into(), config)
+                .await?
+                .1
+        }
+    };
+    let channel = channels
         .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("the demo tenant has no channel"))?;
+        .find(|c| c.whatsapp().is_some())
+        .ok_or_else(|| anyhow::anyhow!("the demo tenant has no WhatsApp channel"))?;
     drop(store);
     let app = App::build(
         &config,
@@ -87,6 +100,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
          \n  health:   {base}/health/ready\
          \n  replies:  printed below, as the demo's stand-in for Meta's Graph API receives them\
          \n  dashboard: {base}/app/login   (email: {LOGIN}, password: {password})\
+         \n  web chat: {base}/demo/site/{}   (a page with the chat bubble)\
          \n  data:     {}\n\
          \nSend a test message as WhatsApp would (run it again and it is deduplicated):\n\
          \ncurl -sS -X POST '{base}{}' \\\n  -H 'Content-Type: application/json' \\\n  -H 'X-Hub-Signature-256: {signature}' \\\n  --data '{body}'\n\
@@ -96,6 +110,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tenant.slug,
         tenant.complaint_prefix,
         channel.webhook_path(),
+        webchat.id,
         config.database_path().display(),
         channel.webhook_path(),
     );

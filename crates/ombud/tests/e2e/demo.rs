@@ -55,9 +55,12 @@ async fn the_printed_curl_works_as_printed() {
 
     let (mut url, mut signature, mut body) = (None, None, None);
     let mut login = None;
+    let mut site = None;
     while body.is_none() {
         let line = next(&rx);
-        if line.contains("dashboard:") {
+        if line.contains("web chat:") {
+            site = between(&line, "web chat: ", " ").map(str::to_owned);
+        } else if line.contains("dashboard:") {
             login = Some((
                 between(&line, "dashboard: ", " ").unwrap().to_owned(),
                 between(&line, "email: ", ",").unwrap().to_owned(),
@@ -127,4 +130,25 @@ async fn the_printed_curl_works_as_printed() {
         .await
         .unwrap();
     assert!(page.contains("Demo Ward Office"), "{page}");
+
+    // The printed web chat page embeds the tenant's widget, which takes a visitor.
+    let site = site.expect("the demo prints its web chat page");
+    let page = http.get(&site).send().await.unwrap().text().await.unwrap();
+    let channel = site.rsplit('/').next().unwrap();
+    let widget = format!("/channels/webchat/{channel}/widget.js");
+    assert!(page.contains(&widget), "{page}");
+    let script = http
+        .get(format!("http://127.0.0.1:{port}{widget}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(script.status(), 200);
+    let res = http
+        .post(format!(
+            "http://127.0.0.1:{port}/channels/webchat/{channel}/visitors"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
 }

@@ -28,10 +28,10 @@ pub fn verify_secret(expected: &str, given: Option<&str>) -> Result<(), &'static
     }
 }
 
+/// The parts of an `Update` Ombud reads; the rest (`update_id`, edits,
+/// callback queries…) is ignored.
 #[derive(Deserialize)]
 struct Update {
-    #[allow(dead_code)]
-    update_id: i64,
     message: Option<TgMessage>,
 }
 

@@ -234,5 +234,19 @@ async fn admins_try_a_version_in_the_test_panel_and_see_each_runs_tools_latency_
         .await
         .unwrap()
         .is_empty());
+
+    // Another tenant's admin finds neither the chat nor the version to try.
+    let n = app.tenant("nashik", "NASIK", &graph).await;
+    member(&app, "admin@nashik.example", &n.tenant.id, Role::Admin).await;
+    let theirs = Staff::login(&app, "admin@nashik.example").await;
+    assert_eq!(theirs.get(&chat).await.status(), 404);
+    assert_eq!(theirs.submit(&chat, &[("text", "hi")]).await.status(), 404);
+    assert_eq!(theirs.submit(&start, &[]).await.status(), 404);
+    let chats = app
+        .store
+        .test_chats(&t.tenant.id, &id.parse().unwrap(), 10)
+        .await
+        .unwrap();
+    assert_eq!(chats[0].turns, 1, "their message was not run");
     app.stop().await;
 }

@@ -37,8 +37,12 @@ impl Drop for Replica {
     }
 }
 
+/// A replica whose log (warnings and errors) is kept in
+/// `target/replica-logs/<name>.log` after the test, for a failure to be read.
 fn replica(db: &TestDb, port: u16, name: &str) -> Replica {
-    let log = std::fs::File::create(db.dir.path().join(format!("{name}.log"))).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/replica-logs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
     Command::new(env!("CARGO_BIN_EXE_ombud"))
         .arg("serve")
         .envs(db.env())

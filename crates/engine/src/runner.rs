@@ -76,26 +76,41 @@ impl Runner {
     /// Runs `run` while renewing the conversation's lease every third of its
     /// length, so a run longer than the lease (a model thinking, a worker at
     /// work) is not taken over by another replica meanwhile.
+    ///
+    /// The renewals are polled beside the run, never instead of it: a run in the
+    /// middle of its commit holds a connection and row locks, and must go on
+    /// while a renewal waits for a connection of its own. (Awaiting the renewal
+    /// in place once stalled every run holding a connection until the pool's
+    /// acquire timeout.)
     async fn keeping_lease<T>(
         &self,
         key: &ConversationKey,
         run: impl std::future::Future<Output = T>,
     ) -> T {
-        tokio::pin!(run);
         let every = (self.lease / 3).max(Duration::from_millis(10));
-        loop {
-            tokio::select! {
-                done = &mut run => return done,
-                () = tokio::time::sleep(every) => {
-                    let now = self.clock.now();
-                    let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
-                    match self.store.lease_conversation(key, &self.replica_id, now, until).await {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!(conversation = %key.conversation_id, "the conversation's lease was lost during a run; its result will be dropped if another run committed first"),
-                        Err(error) => tracing::warn!(conversation = %key.conversation_id, %error, "could not renew the conversation's lease"),
+        let renew = async {
+            loop {
+                tokio::time::sleep(every).await;
+                let now = self.clock.now();
+                let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+                match self
+                    .store
+                    .lease_conversation(key, &self.replica_id, now, until)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(conversation = %key.conversation_id, "the conversation's lease was lost during a run; its result will be dropped if another run committed first")
+                    }
+                    Err(error) => {
+                        tracing::warn!(conversation = %key.conversation_id, %error, "could not renew the conversation's lease")
                     }
                 }
             }
+        };
+        tokio::select! {
+            done = run => done,
+            never = renew => never,
         }
     }
 

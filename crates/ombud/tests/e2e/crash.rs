@@ -23,12 +23,22 @@ pub(crate) fn cli(db: &TestDb, args: &[&str]) -> Value {
 }
 
 /// The server process, killed if the test ends early so no server outlives it.
-pub(crate) struct Server(pub Child);
+/// Its log (warnings and errors) is copied to `target/serve-logs/<test>.log`
+/// then, for a failure to be read after the run.
+pub(crate) struct Server(pub Child, std::path::PathBuf);
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/serve-logs");
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("serve")
+            .replace("::", "-");
+        if std::fs::create_dir_all(&dir).is_ok() {
+            let _ = std::fs::copy(&self.1, dir.join(format!("{test}.log")));
+        }
     }
 }
 
@@ -44,6 +54,7 @@ pub(crate) fn serve_with(db: &TestDb, port: u16, env: &[(&str, &str)]) -> Server
         .append(true)
         .open(dir.join("serve.log"))
         .expect("log file");
+    let kept = dir.join("serve.log");
     Command::new(env!("CARGO_BIN_EXE_ombud"))
         .arg("serve")
         .envs(db.env())
@@ -62,7 +73,7 @@ pub(crate) fn serve_with(db: &TestDb, port: u16, env: &[(&str, &str)]) -> Server
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .map(Server)
+        .map(|child| Server(child, kept))
         .expect("spawn ombud serve")
 }
 

@@ -76,42 +76,22 @@ impl Runner {
     /// Runs `run` while renewing the conversation's lease every third of its
     /// length, so a run longer than the lease (a model thinking, a worker at
     /// work) is not taken over by another replica meanwhile.
-    ///
-    /// The renewals are polled beside the run, never instead of it: a run in the
-    /// middle of its commit holds a connection and row locks, and must go on
-    /// while a renewal waits for a connection of its own. (Awaiting the renewal
-    /// in place once stalled every run holding a connection until the pool's
-    /// acquire timeout.)
     async fn keeping_lease<T>(
         &self,
         key: &ConversationKey,
         run: impl std::future::Future<Output = T>,
     ) -> T {
         let every = (self.lease / 3).max(Duration::from_millis(10));
-        let renew = async {
-            loop {
-                tokio::time::sleep(every).await;
-                let now = self.clock.now();
-                let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
-                match self
-                    .store
-                    .lease_conversation(key, &self.replica_id, now, until)
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(conversation = %key.conversation_id, "the conversation's lease was lost during a run; its result will be dropped if another run committed first")
-                    }
-                    Err(error) => {
-                        tracing::warn!(conversation = %key.conversation_id, %error, "could not renew the conversation's lease")
-                    }
-                }
+        while_renewing(every, run, || async {
+            let now = self.clock.now();
+            let until = now + chrono::Duration::from_std(self.lease).unwrap_or_default();
+            match self.store.lease_conversation(key, &self.replica_id, now, until).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(conversation = %key.conversation_id, "the conversation's lease was lost during a run; its result will be dropped if another run committed first"),
+                Err(error) => tracing::warn!(conversation = %key.conversation_id, %error, "could not renew the conversation's lease"),
             }
-        };
-        tokio::select! {
-            done = run => done,
-            never = renew => never,
-        }
+        })
+        .await
     }
 
     async fn run_leased(&self, key: &ConversationKey, ctx: RunContext, attempt: u32) -> RunResult {
@@ -328,6 +308,30 @@ impl Runner {
     }
 }
 
+/// Runs `run` to its end, calling `renew` every `every` meanwhile.
+///
+/// The renewals are polled beside the run, never instead of it: a run in the
+/// middle of its commit holds a connection and row locks, and must go on while
+/// a renewal waits for a connection of its own. (Awaiting the renewal in place
+/// once stalled every run holding a connection until the pool's acquire
+/// timeout.)
+async fn while_renewing<T, R: std::future::Future<Output = ()>>(
+    every: Duration,
+    run: impl std::future::Future<Output = T>,
+    mut renew: impl FnMut() -> R,
+) -> T {
+    let renewing = async {
+        loop {
+            tokio::time::sleep(every).await;
+            renew().await;
+        }
+    };
+    tokio::select! {
+        done = run => done,
+        never = renewing => never,
+    }
+}
+
 /// What a channel with no deployed version runs: the intake agent as it comes.
 fn default_config() -> Arc<serde_json::Value> {
     static DEFAULT: std::sync::OnceLock<Arc<serde_json::Value>> = std::sync::OnceLock::new();
@@ -346,4 +350,42 @@ fn execution_output(output: &ombud_agents::RunOutput) -> serde_json::Value {
         out["runtime"] = runtime.clone();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_renewal_that_waits_does_not_hold_the_run_up() {
+        // The first renewal never gets its connection; the run must still end.
+        let renewals = AtomicUsize::new(0);
+        let run = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            "done"
+        };
+        let ended = tokio::time::timeout(
+            Duration::from_secs(60),
+            while_renewing(Duration::from_secs(1), run, || {
+                renewals.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<()>()
+            }),
+        )
+        .await;
+        assert_eq!(ended, Ok("done"));
+        assert_eq!(renewals.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn renewals_come_every_period_while_the_run_lasts() {
+        let renewals = AtomicUsize::new(0);
+        let run = tokio::time::sleep(Duration::from_millis(3500));
+        while_renewing(Duration::from_secs(1), run, || {
+            renewals.fetch_add(1, Ordering::SeqCst);
+            async {}
+        })
+        .await;
+        assert_eq!(renewals.load(Ordering::SeqCst), 3);
+    }
 }

@@ -155,4 +155,22 @@ pub enum AgentError {
 #[async_trait]
 pub trait AgentRuntime: Send + Sync {
     async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError>;
+
+    /// The runtime's worker processes now, for metrics; none for runtimes that
+    /// run in Ombud's own process.
+    fn workers(&self) -> WorkerCounts {
+        WorkerCounts::default()
+    }
+}
+
+/// A runtime's worker processes (see [`AgentRuntime::workers`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkerCounts {
+    /// Alive and waiting for their conversation's next message.
+    pub warm: usize,
+    /// In a run, or being started for one.
+    pub busy: usize,
+    /// Workers that ended badly so far: after a failed run, or found dead
+    /// while warm. Rising fast, it is a crash loop.
+    pub crashed: u64,
 }

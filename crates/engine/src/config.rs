@@ -23,6 +23,8 @@ pub struct EngineConfig {
     pub sweep_interval: Duration,
     pub outbox: OutboxConfig,
     pub webhooks: WebhookConfig,
+    /// How often the metrics that need the database are sampled.
+    pub sample: crate::metrics::SampleConfig,
     /// What tenants' URLs may reach (see [`crate::outbound`]).
     pub outbound: crate::OutboundPolicy,
     /// Opens the API keys tenants stored sealed in LLM agent versions.
@@ -100,6 +102,7 @@ impl Default for EngineConfig {
             sweep_interval: Duration::from_secs(5),
             outbox: OutboxConfig::default(),
             webhooks: WebhookConfig::default(),
+            sample: Default::default(),
             outbound: Default::default(),
             seal_key: None,
             llm_retry_base: Duration::from_millis(500),

@@ -11,6 +11,9 @@ use tokio_util::task::TaskTracker;
 use ombud_agents::llm::LlmRuntime;
 use ombud_agents::process::ProcessRuntime;
 
+use ::metrics::{counter, gauge};
+
+use crate::metrics::{self, ChannelHealth, ChannelSends, Sampled, Sampler, TenantNames};
 use crate::outbound::OutboundPolicy;
 use crate::outbox::OutboxSender;
 use crate::queue::ConversationQueue;
@@ -39,6 +42,9 @@ pub struct Engine {
     webhooks_alive: Arc<AtomicBool>,
     /// Failed attempts so far per conversation, for backoff and the final failure.
     attempts: std::sync::Mutex<std::collections::HashMap<ConversationKey, u32>>,
+    names: Arc<TenantNames>,
+    channel_health: Arc<ChannelHealth>,
+    sampled: Arc<std::sync::RwLock<Sampled>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -48,6 +54,11 @@ pub struct EngineHealth {
     pub webhook_dispatcher: bool,
     pub runs_active: usize,
     pub conversations_waiting: usize,
+    /// Each channel this replica has sent on: its last success and the
+    /// failures since. A failing channel does not make the replica unready
+    /// (another replica would fail the same way); it is for metrics and paging.
+    #[serde(skip)]
+    pub channels: Vec<ChannelSends>,
 }
 
 impl Engine {
@@ -77,6 +88,8 @@ impl Engine {
             }),
             None => runtimes,
         };
+        let names = Arc::new(TenantNames::default());
+        let channel_health = Arc::new(ChannelHealth::default());
         Arc::new(Self {
             queue: Arc::new(ConversationQueue::new(config.max_concurrent_runs)),
             runner: Arc::new(Runner {
@@ -95,6 +108,8 @@ impl Engine {
                 clock.clone(),
                 config.outbox.clone(),
                 outbox_wake.clone(),
+                names.clone(),
+                channel_health.clone(),
             )),
             outbox_wake,
             webhooks: Arc::new(WebhookDispatcher::new(
@@ -116,6 +131,9 @@ impl Engine {
             sender_alive: Arc::new(AtomicBool::new(false)),
             webhooks_alive: Arc::new(AtomicBool::new(false)),
             attempts: Default::default(),
+            names,
+            channel_health,
+            sampled: Default::default(),
         })
     }
 
@@ -152,6 +170,15 @@ impl Engine {
             outbox.run(stop, sends).await;
             alive.store(false, Ordering::SeqCst);
         });
+        let sampler = Sampler {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            config: self.config.sample.clone(),
+            last: self.sampled.clone(),
+        };
+        let this = self.clone();
+        let stop = self.stop.clone();
+        tokio::spawn(async move { sampler.run(stop, || this.set_worker_gauges()).await });
         let webhooks = self.webhooks.clone();
         let (stop, sends) = (self.stop.clone(), self.sends.clone());
         let alive = self.webhooks_alive.clone();
@@ -171,6 +198,13 @@ impl Engine {
         batch: InboundBatch,
     ) -> StoreResult<IngestOutcome> {
         let outcome = self.store.ingest(channel, batch, self.clock.now()).await?;
+        if !outcome.stored.is_empty() {
+            let tenant = self
+                .names
+                .slug(self.store.as_ref(), &channel.tenant_id)
+                .await;
+            metrics::messages(&tenant, channel.kind(), "inbound", outcome.stored.len());
+        }
         self.events_written();
         for key in &outcome.due {
             self.queue.enqueue(key.clone());
@@ -189,6 +223,10 @@ impl Engine {
                 let this = self.clone();
                 self.runs.spawn(async move { this.run_one(key).await });
             }
+            // Every enqueue and finished run passes here (they wake this loop).
+            let stats = self.queue.stats();
+            gauge!(metrics::QUEUE_DUE).set(stats.waiting as f64);
+            gauge!(metrics::RUNS_ACTIVE).set(stats.active as f64);
             tokio::select! {
                 _ = self.stop.cancelled() => return,
                 _ = self.queue.changed() => {}
@@ -209,7 +247,10 @@ impl Engine {
             }
             match self.store.due_conversations(self.clock.now()).await {
                 Ok(due) => due.into_iter().for_each(|key| self.queue.enqueue(key)),
-                Err(error) => tracing::warn!(%error, "sweep for due conversations failed"),
+                Err(error) => {
+                    metrics::error("queue", "database");
+                    tracing::warn!(%error, "sweep for due conversations failed")
+                }
             }
         }
     }
@@ -361,7 +402,30 @@ impl Engine {
             webhook_dispatcher: self.webhooks_alive.load(Ordering::SeqCst),
             runs_active: stats.active,
             conversations_waiting: stats.waiting,
+            channels: self.channel_health.snapshot(),
         }
+    }
+
+    /// What the sampler last found in the database (backlog, integrity).
+    pub fn sampled(&self) -> Sampled {
+        self.sampled
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Process workers over every runtime, as gauges (and crashes as a counter).
+    fn set_worker_gauges(&self) {
+        let mut all = ombud_agents::WorkerCounts::default();
+        for (_, runtime) in self.runner.runtimes.all() {
+            let w = runtime.workers();
+            all.warm += w.warm;
+            all.busy += w.busy;
+            all.crashed += w.crashed;
+        }
+        gauge!(metrics::WORKERS_LIVE, "state" => "warm").set(all.warm as f64);
+        gauge!(metrics::WORKERS_LIVE, "state" => "busy").set(all.busy as f64);
+        counter!(metrics::WORKER_CRASHES).absolute(all.crashed);
     }
 
     /// Stops taking new work and waits (up to the configured grace) for the runs

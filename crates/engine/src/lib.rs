@@ -8,6 +8,7 @@ mod backoff;
 pub mod complaints;
 mod config;
 mod engine;
+pub mod metrics;
 pub mod outbound;
 mod outbox;
 pub mod provision;

@@ -7,14 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ::metrics::{counter, histogram};
 use ombud_channels::{ChannelSender, SendError};
-use ombud_core::Clock;
+use ombud_core::{Channel, Clock};
 use ombud_store::{OutboxItem, SendOutcome, Store};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::backoff::backoff;
+use crate::metrics::{self, ChannelHealth, TenantNames};
 use crate::OutboxConfig;
 
 pub struct OutboxSender {
@@ -25,6 +27,8 @@ pub struct OutboxSender {
     wake: Arc<Notify>,
     /// Sends in flight, polled or handed over by a run, share this bound.
     permits: Arc<Semaphore>,
+    names: Arc<TenantNames>,
+    health: Arc<ChannelHealth>,
 }
 
 impl OutboxSender {
@@ -34,6 +38,8 @@ impl OutboxSender {
         clock: Arc<dyn Clock>,
         config: OutboxConfig,
         wake: Arc<Notify>,
+        names: Arc<TenantNames>,
+        health: Arc<ChannelHealth>,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Self {
@@ -43,6 +49,8 @@ impl OutboxSender {
             config,
             wake,
             permits,
+            names,
+            health,
         }
     }
 
@@ -97,6 +105,7 @@ impl OutboxSender {
                 Ok(items) => items,
                 Err(e) => {
                     drop(reserved);
+                    metrics::error("outbox", "database");
                     tracing::error!(error = %e, "could not claim outbox items");
                     self.pause(&stop, self.config.poll_interval).await;
                     continue;
@@ -139,7 +148,9 @@ impl OutboxSender {
                     .sender
                     .send_text(&channel, &item.to, &item.body, item.message_id.as_str())
                     .await;
-                self.outcome(&item, result)
+                let outcome = self.outcome(&item, result);
+                self.observe(&channel, &item, &outcome).await;
+                outcome
             }
             Ok(_) => SendOutcome::Failed {
                 error: "the channel no longer exists".into(),
@@ -171,10 +182,42 @@ impl OutboxSender {
             .await
         {
             // The lease runs out and the send is made again with the same key.
+            metrics::error("outbox", "database");
             tracing::error!(message = %item.message_id, error = %e, "could not record a send");
             return false;
         }
         sent
+    }
+
+    /// Counts a send for the metrics and the channel's health. Only retryable
+    /// failures (the provider down, refusing, throttling) count against the
+    /// channel; a permanent one is about the message (a bad number, say).
+    async fn observe(&self, channel: &Channel, item: &OutboxItem, outcome: &SendOutcome) {
+        let tenant = self.names.slug(self.store.as_ref(), &item.tenant_id).await;
+        let kind = channel.kind();
+        let now = self.clock.now();
+        let label = match outcome {
+            SendOutcome::Sent { .. } => {
+                self.health.record(channel, &tenant, now, None);
+                metrics::messages(&tenant, kind, "outbound", 1);
+                if let Some(at) = item.reply_to_at {
+                    let secs = (now - at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
+                    histogram!(metrics::REPLY_LATENCY, "tenant" => tenant.to_string(), "channel" => kind.as_str())
+                        .record(secs);
+                }
+                "sent"
+            }
+            SendOutcome::Retry { error, .. } => {
+                self.health.record(channel, &tenant, now, Some(error));
+                metrics::error("outbox", "provider");
+                "retry"
+            }
+            SendOutcome::Failed { .. } => {
+                metrics::error("outbox", "provider");
+                "failed"
+            }
+        };
+        counter!(metrics::SENDS, "channel" => kind.as_str(), "outcome" => label).increment(1);
     }
 
     fn outcome(&self, item: &OutboxItem, result: Result<String, SendError>) -> SendOutcome {

@@ -11,6 +11,7 @@ use ombud_core::*;
 use ombud_store::*;
 use serde_json::json;
 
+use crate::metrics;
 use crate::runtimes::Runtimes;
 use crate::tools::StoreTools;
 
@@ -59,6 +60,7 @@ impl Runner {
             Ok(RunStart::Busy) => return RunResult::Busy,
             Ok(RunStart::Missing) => return RunResult::Done(Sends::default()),
             Err(error) => {
+                metrics::error("runner", "database");
                 tracing::warn!(conversation = %key.conversation_id, %error, "could not start a run");
                 return RunResult::Retry(self.retry_base);
             }
@@ -157,10 +159,21 @@ impl Runner {
             agent: ctx.agent_version.as_ref().map(|v| v.agent_id.clone()),
             now: started_at,
         };
-        let output = runtime
-            .run(input, &tools)
-            .await
-            .map_err(|e| e.to_string())?;
+        let began = std::time::Instant::now();
+        let ran = runtime.run(input, &tools).await;
+        let outcome = match &ran {
+            Ok(o) => match &o.failure {
+                None => "ok",
+                Some(f) if f.timeout => "timeout",
+                Some(_) => "failed",
+            },
+            Err(_) => "error",
+        };
+        metrics::run(kind, outcome, began.elapsed());
+        let output = ran.map_err(|e| {
+            metrics::error("runner", "agent");
+            e.to_string()
+        })?;
         let finished_at = self.clock.now();
         let max = ctx.channel.kind().max_text_chars();
         let replies: Vec<NewReply> = output
@@ -202,6 +215,18 @@ impl Runner {
             }
         };
         let written = replies.len();
+        // When each reply's message came in, for the reply latency of the
+        // sends this run claims (the outbox's own claims join it in).
+        let reply_to_at: Vec<_> = replies
+            .iter()
+            .map(|r| {
+                let answered = r.in_reply_to.as_ref()?;
+                ctx.pending
+                    .iter()
+                    .find(|m| &m.id == answered)
+                    .map(|m| m.created_at)
+            })
+            .collect();
         let kept = execution_output(&output);
         let commit = RunCommit {
             tenant_id: key.tenant_id.clone(),
@@ -239,10 +264,16 @@ impl Runner {
             .await
             .map_err(|e| e.to_string())?
         {
-            CommitOutcome::Committed { claimed, .. } => Ok(Sends {
-                waiting: written - claimed.len(),
-                claimed,
-            }),
+            CommitOutcome::Committed { mut claimed, .. } => {
+                // Claimed sends are the replies, in order, or none.
+                for (item, at) in claimed.iter_mut().zip(reply_to_at) {
+                    item.reply_to_at = at;
+                }
+                Ok(Sends {
+                    waiting: written - claimed.len(),
+                    claimed,
+                })
+            }
             CommitOutcome::CursorMoved => {
                 tracing::warn!(conversation = %key.conversation_id, "run cursor moved under this run; its result was dropped");
                 Ok(Sends::default())

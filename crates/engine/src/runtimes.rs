@@ -34,6 +34,11 @@ impl Runtimes {
     pub fn get(&self, kind: &str) -> Option<Arc<dyn AgentRuntime>> {
         self.by_kind.get(kind).cloned()
     }
+
+    /// Each runtime with its kind.
+    pub fn all(&self) -> impl Iterator<Item = (&str, &Arc<dyn AgentRuntime>)> {
+        self.by_kind.iter().map(|(k, r)| (k.as_str(), r))
+    }
 }
 
 impl Default for Runtimes {

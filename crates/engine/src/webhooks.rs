@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ::metrics::counter;
 use chrono::{DateTime, Utc};
 use ombud_core::Clock;
 use ombud_store::webhooks::snippet;
@@ -19,6 +20,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::metrics;
 use crate::outbound::OutboundPolicy;
 use crate::WebhookConfig;
 
@@ -96,6 +98,7 @@ impl WebhookDispatcher {
                 Ok(items) => items,
                 Err(e) => {
                     drop(reserved);
+                    metrics::error("webhooks", "database");
                     tracing::error!(error = %e, "could not claim webhook deliveries");
                     self.pause(&stop, self.config.poll_interval).await;
                     continue;
@@ -245,10 +248,21 @@ impl WebhookDispatcher {
                 .unwrap_or(chrono::Duration::days(5)),
         };
         let delivered = record.outcome == AttemptOutcome::Delivered;
-        if let Err(e) = self.store.record_webhook_attempt(record).await {
-            // The lease runs out and the delivery is made again (same webhook-id).
-            tracing::error!(event = %d.event_id, error = %e, "could not record a webhook attempt");
-            return false;
+        let label = match record.outcome {
+            AttemptOutcome::Delivered => "delivered",
+            AttemptOutcome::Retry { .. } => "retry",
+            AttemptOutcome::Failed | AttemptOutcome::Gone => "failed",
+        };
+        counter!(metrics::WEBHOOK_DELIVERIES, "outcome" => label).increment(1);
+        match self.store.record_webhook_attempt(record).await {
+            Ok(true) => counter!(metrics::WEBHOOK_ENDPOINTS_DISABLED).increment(1),
+            Ok(false) => {}
+            Err(e) => {
+                // The lease runs out and the delivery is made again (same webhook-id).
+                metrics::error("webhooks", "database");
+                tracing::error!(event = %d.event_id, error = %e, "could not record a webhook attempt");
+                return false;
+            }
         }
         delivered
     }

@@ -24,6 +24,8 @@ pub struct App {
     listener: TcpListener,
     addr: SocketAddr,
     router: axum::Router,
+    /// The operators' listener for `/metrics` and health (`metrics_listen`).
+    admin: Option<(TcpListener, axum::Router)>,
     engine: Arc<Engine>,
     store: Arc<dyn Store>,
     /// Cancelled when shutdown begins; see `AppState::closing`.
@@ -59,6 +61,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 impl App {
     pub async fn build(config: &Config, options: AppOptions) -> anyhow::Result<Self> {
+        // Before anything counts: what is counted before the recorder is
+        // installed is lost.
+        ombud_web::metrics::install();
         let store = open_store(config).await?;
         // Several servers may share one PostgreSQL; one SQLite file has one server.
         let lock = match config.database_url {
@@ -88,16 +93,27 @@ impl App {
             .with_context(|| format!("binding {}", config.listen))?;
         let addr = listener.local_addr()?;
         engine.start().await.context("starting the engine")?;
+        let state = AppState {
+            store: store.clone(),
+            engine: engine.clone(),
+            webchat_bell,
+            closing: closing.clone(),
+        };
+        let admin = match config.metrics_addr() {
+            Some(at) => {
+                let listener = TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("binding metrics_listen {at}"))?;
+                Some((listener, ombud_web::admin_router(state.clone())))
+            }
+            None => None,
+        };
         let router = ombud_web::router(
-            AppState {
-                store: store.clone(),
-                engine: engine.clone(),
-                webchat_bell,
-                closing: closing.clone(),
-            },
+            state,
             RouterOptions {
                 max_body_bytes: config.max_body_bytes,
                 demo_graph_sink: options.demo_graph_sink,
+                metrics: admin.is_none(),
                 dashboard: config.dashboard(),
             },
         );
@@ -107,6 +123,7 @@ impl App {
             listener,
             addr,
             router,
+            admin,
             engine,
             store,
         })
@@ -114,6 +131,11 @@ impl App {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where `/metrics` is served when it has a listener of its own.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|(l, _)| l.local_addr().ok())
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
@@ -131,6 +153,19 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, "ombud listening");
+        if let Some((listener, router)) = self.admin {
+            let addr = listener.local_addr()?;
+            tracing::info!(%addr, "metrics and health on their own listener");
+            let closing = self.closing.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { closing.cancelled().await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         // The peer's address is kept for the login throttle.
         let service = self
             .router

@@ -41,6 +41,10 @@ pub struct Config {
     /// Believe `X-Forwarded-For`/`X-Forwarded-Proto` (`OMBUD_TRUST_PROXY`):
     /// only behind a proxy that sets them itself.
     pub trust_proxy: bool,
+    /// A second address that serves only `/metrics` and the health probes
+    /// (`OMBUD_METRICS_LISTEN`). Set, `/metrics` is not served on `listen`.
+    pub metrics_listen: Option<String>,
+    pub metrics: MetricsSettings,
     pub dashboard: DashboardConfig,
     pub agents: AgentsConfig,
     pub outbox: OutboxSettings,
@@ -69,6 +73,16 @@ pub struct OutboundSettings {
     /// Ranges tenants' URLs may reach although they are internal, e.g.
     /// `10.20.0.0/16,127.0.0.0/8` (`OMBUD_OUTBOUND_ALLOW_CIDRS`).
     pub allow_cidrs: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// How often the gauges that need the database (outbox backlog, its
+    /// size) are sampled; a scrape itself reads nothing from it.
+    pub sample_interval_ms: u64,
+    /// How often the database's integrity is checked (SQLite reads it whole).
+    pub integrity_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,6 +141,11 @@ impl Default for Config {
             shutdown_grace_secs: engine.shutdown_grace.as_secs(),
             public_url: None,
             trust_proxy: false,
+            metrics_listen: None,
+            metrics: MetricsSettings {
+                sample_interval_ms: engine.sample.every.as_millis() as u64,
+                integrity_interval_secs: engine.sample.integrity_every.as_secs(),
+            },
             dashboard: DashboardConfig {
                 session_idle_minutes: 8 * 60,
                 session_absolute_hours: 7 * 24,
@@ -246,6 +265,14 @@ impl Config {
         if self.listen.parse::<SocketAddr>().is_err() {
             return invalid("listen", "must be an address like 127.0.0.1:8080");
         }
+        if let Some(addr) = &self.metrics_listen {
+            if addr.parse::<SocketAddr>().is_err() {
+                return invalid("metrics_listen", "must be an address like 127.0.0.1:9464");
+            }
+        }
+        if self.metrics.sample_interval_ms < 100 {
+            return invalid("metrics.sample_interval_ms", "must be at least 100");
+        }
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }
@@ -353,6 +380,11 @@ impl Config {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
     }
 
+    /// The operators' own listener, if set (validated).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listen.as_deref().and_then(|a| a.parse().ok())
+    }
+
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("ombud.db")
     }
@@ -413,6 +445,10 @@ impl Config {
             outbound: OutboundPolicy::new(
                 OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs).unwrap_or_default(),
             ),
+            sample: ombud_engine::metrics::SampleConfig {
+                every: Duration::from_millis(self.metrics.sample_interval_ms),
+                integrity_every: Duration::from_secs(self.metrics.integrity_interval_secs),
+            },
             ..EngineConfig::default()
         }
     }

@@ -397,7 +397,7 @@ pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
 }
 
 /// The columns the outbox sender needs, joined from the message and contact.
-pub const OUTBOX_ITEM_COLS: &str = "o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body, o.attempts, o.created_at";
+pub const OUTBOX_ITEM_COLS: &str = "o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body, o.attempts, o.created_at, r.created_at as reply_to_at";
 
 pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
     Ok(crate::OutboxItem {
@@ -409,6 +409,7 @@ pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
         body: r.text("body")?,
         attempts: r.int("attempts")? as u32 + 1,
         created_at: r.time("created_at")?,
+        reply_to_at: r.opt_time("reply_to_at")?,
     })
 }
 

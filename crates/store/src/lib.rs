@@ -427,6 +427,16 @@ pub trait DirectoryStore: Send + Sync {
 pub trait HealthStore: Send + Sync {
     /// Answers only if the database does; says which schema version is applied.
     async fn schema_status(&self) -> StoreResult<SchemaStatus>;
+    /// What waits to go out: unsent messages and webhook deliveries, each with
+    /// the time of the oldest. For metrics, sampled now and then (not per
+    /// scrape); it counts over the status indexes.
+    async fn backlog(&self) -> StoreResult<Backlog>;
+    /// The database's size on disk, in bytes (SQLite: the file and its WAL).
+    async fn database_size(&self) -> StoreResult<u64>;
+    /// Looks for corruption: SQLite's `quick_check`; on PostgreSQL, the page
+    /// checksum failures the server has counted (none are counted when the
+    /// cluster runs without data checksums). `Err` says what is wrong.
+    async fn integrity_check(&self) -> StoreResult<Result<(), String>>;
 }
 
 /// Everything Ombud stores, as one object the engine and the web layer share.

@@ -400,6 +400,9 @@ pub struct OutboxItem {
     pub body: String,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
+    /// When the message this one answers came in, for the reply latency a
+    /// citizen feels; none for staff messages and notices.
+    pub reply_to_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone)]
@@ -420,6 +423,22 @@ pub enum SendOutcome {
 pub struct SchemaStatus {
     pub applied: i64,
     pub expected: i64,
+}
+
+/// Work waiting in one outbox.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pending {
+    pub count: u64,
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// What waits to go out (see `HealthStore::backlog`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// Messages to people, not yet handed to their channel.
+    pub messages: Pending,
+    /// Webhook deliveries not yet made.
+    pub webhooks: Pending,
 }
 
 // Turning what a caller asks for into the row a backend stores: the same for every
@@ -557,6 +576,7 @@ impl RunCommit {
             body: body.to_owned(),
             attempts: 1,
             created_at: self.at,
+            reply_to_at: None,
         })
     }
 }

@@ -270,8 +270,9 @@ pub trait WebhookStore: Send + Sync {
     /// Records an attempt and applies its outcome, in one transaction. A
     /// failure starts (or continues) the endpoint's failing streak; a `Gone`,
     /// or a streak older than `disable_after`, disables the endpoint and
-    /// writes a `webhook.endpoint_disabled` event.
-    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
+    /// writes a `webhook.endpoint_disabled` event. True if this attempt
+    /// disabled the endpoint.
+    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<bool>;
     /// Claims, after a delivery of an ordered endpoint that went through,
     /// the next of its deliveries that are due, in order (up to `limit`,
     /// stopping at the first that is not due yet), so that a run of them is

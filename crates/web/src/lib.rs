@@ -7,6 +7,7 @@ pub mod dashboard;
 mod demo;
 mod error;
 mod health;
+pub mod metrics;
 mod telegram;
 pub mod throttle;
 mod webchat;
@@ -37,6 +38,9 @@ pub struct RouterOptions {
     pub max_body_bytes: usize,
     /// Serve the demo's stand-in for Meta's Graph API (`ombud demo` only).
     pub demo_graph_sink: bool,
+    /// Serve `/metrics` here too; false when it has a listener of its own
+    /// (`OMBUD_METRICS_LISTEN`, see [`admin_router`]).
+    pub metrics: bool,
     pub dashboard: dashboard::DashboardSettings,
 }
 
@@ -58,11 +62,27 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
     if options.demo_graph_sink {
         app = app.merge(demo::router());
     }
+    if options.metrics {
+        app = app.merge(metrics::router());
+    }
+    metrics::install();
     app.fallback(|| async { ApiError::not_found("route") })
         .layer(DefaultBodyLimit::max(max))
         .layer(axum::middleware::from_fn_with_state(
             max,
             error::refuse_declared_oversize,
         ))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .with_state(state)
+}
+
+/// What the operators' own listener serves (`OMBUD_METRICS_LISTEN`): `/metrics`
+/// and the health probes, nothing a tenant or citizen uses.
+pub fn admin_router(state: AppState) -> Router {
+    metrics::install();
+    Router::new()
+        .merge(metrics::router())
+        .merge(health::router())
+        .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }

@@ -2,7 +2,7 @@
 //! the least recently used idle worker closed first, idle close, hard timeout.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -15,7 +15,9 @@ use super::config::ProcessConfig;
 use super::sandbox::{command, ProcessSettings};
 use super::worker::Worker;
 use crate::toolbox::ToolBox;
-use crate::{AgentError, AgentRuntime, Reply, RunFailure, RunInput, RunOutput, Tools};
+use crate::{
+    AgentError, AgentRuntime, Reply, RunFailure, RunInput, RunOutput, Tools, WorkerCounts,
+};
 
 /// How often idle workers are looked for.
 const REAP_EVERY: Duration = Duration::from_millis(200);
@@ -31,6 +33,8 @@ struct Inner {
     live: AtomicUsize,
     /// Workers started so far.
     spawned: AtomicUsize,
+    /// Workers that ended badly so far (see `WorkerCounts::crashed`).
+    crashed: AtomicU64,
 }
 
 /// The workers of one version.
@@ -62,6 +66,7 @@ impl ProcessRuntime {
             pools: Mutex::new(HashMap::new()),
             live: AtomicUsize::new(0),
             spawned: AtomicUsize::new(0),
+            crashed: AtomicU64::new(0),
         });
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(reap(Arc::downgrade(&inner)));
@@ -129,6 +134,7 @@ impl Pool {
                     }
                     // It died while idle: replaced below.
                     inner.ended();
+                    inner.crashed.fetch_add(1, Ordering::Relaxed);
                     closing = Some(w);
                 }
                 let live = state.idle.len() + state.busy;
@@ -192,6 +198,7 @@ impl Pool {
             }
         }
         inner.ended();
+        inner.crashed.fetch_add(1, Ordering::Relaxed);
         worker.kill().await;
         self.freed.notify_one();
     }
@@ -298,6 +305,26 @@ async fn exchange(
 
 #[async_trait]
 impl AgentRuntime for ProcessRuntime {
+    fn workers(&self) -> WorkerCounts {
+        let pools: Vec<Arc<Pool>> = self
+            .inner
+            .pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let (warm, busy) = pools.iter().fold((0, 0), |(warm, busy), pool| {
+            let state = pool.lock();
+            (warm + state.idle.len(), busy + state.busy)
+        });
+        WorkerCounts {
+            warm,
+            busy,
+            crashed: self.inner.crashed.load(Ordering::Relaxed),
+        }
+    }
+
     async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError> {
         let config: ProcessConfig =
             crate::config::parse(&input.config).map_err(|e| AgentError::Config(e.to_string()))?;

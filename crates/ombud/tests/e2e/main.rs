@@ -22,6 +22,7 @@ mod demo;
 mod dialogue;
 mod inbox;
 mod loadtest;
+mod observability;
 mod outbox;
 mod process;
 mod queue;

@@ -33,7 +33,7 @@ use sqlx::{PgPool, Row};
 
 use crate::catalog::Catalog;
 use crate::decode::{Columns, Decoded};
-use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
+use crate::{Backlog, HealthStore, Pending, SchemaStatus, StoreError, StoreResult};
 
 /// The PostgreSQL store. Cheap to clone; clones share the pool.
 #[derive(Clone)]
@@ -72,6 +72,48 @@ impl HealthStore for PgStore {
         Ok(SchemaStatus {
             applied: schema::applied_version(&self.pool).await?,
             expected: schema::latest_version(),
+        })
+    }
+
+    async fn backlog(&self) -> StoreResult<Backlog> {
+        let pending = |table: &'static str| async move {
+            let sql = format!(
+                "select count(*) as n, min(created_at) as oldest from {table}
+                 where status in ('pending', 'sending')"
+            );
+            let (n, oldest): (i64, Option<DateTime<Utc>>) =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .fetch_one(&self.pool)
+                    .await?;
+            Ok::<_, StoreError>(Pending {
+                count: n as u64,
+                oldest,
+            })
+        };
+        Ok(Backlog {
+            messages: pending("outbox").await?,
+            webhooks: pending("webhook_deliveries").await?,
+        })
+    }
+
+    async fn database_size(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("select pg_database_size(current_database())")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn integrity_check(&self) -> StoreResult<Result<(), String>> {
+        let failures: Option<i64> = sqlx::query_scalar(
+            "select checksum_failures from pg_stat_database where datname = current_database()",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(match failures.unwrap_or(0) {
+            0 => Ok(()),
+            n => Err(format!(
+                "PostgreSQL counted {n} page checksum failures in this database"
+            )),
         })
     }
 }

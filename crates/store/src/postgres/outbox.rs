@@ -40,6 +40,7 @@ impl OutboxStore for PgStore {
              join messages m on m.id = o.message_id
              join conversations v on v.id = m.conversation_id
              join contacts c on c.id = v.contact_id
+             left join messages r on r.id = m.in_reply_to
              order by o.next_attempt_at, o.id",
             decode::OUTBOX_ITEM_COLS
         );

@@ -263,7 +263,7 @@ impl WebhookStore for PgStore {
         Ok(out)
     }
 
-    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let a = &record.attempt;
         let at = a.attempted_at;
@@ -275,7 +275,7 @@ impl WebhookStore for PgStore {
         .await?;
         let Some((tenant, endpoint_id)) = found else {
             // The endpoint was deleted while this was in flight.
-            return Ok(());
+            return Ok(false);
         };
         let tenant: TenantId = decode::stored_id("tenant_id", &tenant)?;
         let endpoint_id: WebhookEndpointId = decode::stored_id("endpoint_id", &endpoint_id)?;
@@ -319,7 +319,7 @@ impl WebhookStore for PgStore {
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
-            return Ok(());
+            return Ok(false);
         }
         sqlx::query(
             "update webhook_endpoints set failing_since = coalesce(failing_since, $2) where id = $1",
@@ -328,8 +328,10 @@ impl WebhookStore for PgStore {
         .bind(at)
         .execute(&mut *tx)
         .await?;
+        let mut disabled = false;
         if let Some(endpoint) = endpoint_of(&mut tx, &tenant, &endpoint_id, true).await? {
             if let Some(reason) = crate::webhooks::disable_reason(&endpoint, &record) {
+                disabled = true;
                 sqlx::query(
                     "update webhook_endpoints set enabled = false, disabled_reason = $2,
                         updated_at = $3 where id = $1",
@@ -351,7 +353,7 @@ impl WebhookStore for PgStore {
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(disabled)
     }
 
     async fn claim_webhook_run(

@@ -31,7 +31,8 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use crate::catalog::Catalog;
-use crate::{HealthStore, SchemaStatus, StoreError, StoreResult};
+use crate::{Backlog, HealthStore, Pending, SchemaStatus, StoreError, StoreResult};
+use rows::{all, one};
 pub use schema::migrate;
 use writer::Writer;
 
@@ -312,6 +313,52 @@ impl HealthStore for SqliteStore {
             Ok(SchemaStatus {
                 applied: schema::applied_version(conn)?,
                 expected: schema::latest_version(),
+            })
+        })
+        .await
+    }
+
+    async fn backlog(&self) -> StoreResult<Backlog> {
+        self.read(|conn| {
+            let pending = |table: &str| {
+                let sql = format!(
+                    "select count(*) as n, min(created_at) as oldest from {table}
+                     where status in ('pending', 'sending')"
+                );
+                one(conn, &sql, [], |r| {
+                    Ok(Pending {
+                        count: r.int("n")? as u64,
+                        oldest: r.opt_time("oldest")?,
+                    })
+                })
+                .map(Option::unwrap_or_default)
+            };
+            Ok(Backlog {
+                messages: pending("outbox")?,
+                webhooks: pending("webhook_deliveries")?,
+            })
+        })
+        .await
+    }
+
+    async fn database_size(&self) -> StoreResult<u64> {
+        let path = self.inner.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
+            let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+            Ok(size(&path) + size(Path::new(&wal)))
+        })
+        .await
+        .map_err(StoreError::internal)?
+    }
+
+    async fn integrity_check(&self) -> StoreResult<Result<(), String>> {
+        self.read(|conn| {
+            let found = all(conn, "pragma quick_check", [], |r| r.text("quick_check"))?;
+            Ok(match found.as_slice() {
+                [ok] if ok == "ok" => Ok(()),
+                problems => Err(problems.join("; ")),
             })
         })
         .await

@@ -25,6 +25,7 @@ impl OutboxStore for SqliteStore {
                  join messages m on m.id = o.message_id
                  join conversations v on v.id = m.conversation_id
                  join contacts c on c.id = v.contact_id
+                 left join messages r on r.id = m.in_reply_to
                  where ((o.status = 'pending' and o.next_attempt_at <= ?1)
                      or (o.status = 'sending' and o.lease_until <= ?1))
                    and not exists (

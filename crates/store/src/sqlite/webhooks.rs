@@ -252,7 +252,7 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
-    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+    async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<bool> {
         self.write(move |conn| {
             let a = &record.attempt;
             let at = time_text(a.attempted_at);
@@ -264,7 +264,7 @@ impl WebhookStore for SqliteStore {
             )?
             else {
                 // The endpoint was deleted while this was in flight.
-                return Ok(());
+                return Ok(false);
             };
             let tenant: TenantId = decode::stored_id("tenant_id", &tenant)?;
             let endpoint_id: WebhookEndpointId = decode::stored_id("endpoint_id", &endpoint_id)?;
@@ -292,7 +292,7 @@ impl WebhookStore for SqliteStore {
                      where id = ?1 and failing_since is not null",
                 )?
                 .execute([endpoint_id.as_str()])?;
-                return Ok(());
+                return Ok(false);
             }
             conn.prepare_cached(
                 "update webhook_endpoints set failing_since = coalesce(failing_since, ?2)
@@ -300,7 +300,7 @@ impl WebhookStore for SqliteStore {
             )?
             .execute(params![endpoint_id.as_str(), at])?;
             let Some(endpoint) = endpoint_of(conn, &tenant, &endpoint_id)? else {
-                return Ok(());
+                return Ok(false);
             };
             if let Some(reason) = crate::webhooks::disable_reason(&endpoint, &record) {
                 conn.execute(
@@ -315,8 +315,9 @@ impl WebhookStore for SqliteStore {
                     &disabled_event(&endpoint, &reason),
                     a.attempted_at,
                 )?;
+                return Ok(true);
             }
-            Ok(())
+            Ok(false)
         })
         .await
     }

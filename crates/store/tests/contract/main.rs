@@ -64,6 +64,7 @@ on_both_backends!(
     creation_is_idempotent_on_its_origin_key,
     ingest_dedupes_and_numbers_messages_per_conversation,
     a_run_commits_once_and_its_replies_enter_the_outbox_in_order,
+    the_database_reports_its_size_and_passes_its_integrity_check,
     reads_are_scoped_to_the_tenant,
     a_conversation_lease_has_one_holder_until_it_expires,
     a_run_may_claim_its_sends_only_when_none_is_ahead_of_them,

@@ -68,7 +68,9 @@ pub(crate) async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order
     for (reply, message) in commit.replies.iter_mut().zip(&ctx.pending) {
         reply.in_reply_to = Some(message.id.clone());
     }
+    let received: Vec<_> = ctx.pending.iter().map(|m| m.created_at).collect();
     let now = commit.at;
+    assert_eq!(store.backlog().await.unwrap(), Backlog::default());
     assert!(matches!(
         store.commit_run(commit.clone()).await.unwrap(),
         CommitOutcome::Committed { .. }
@@ -98,6 +100,15 @@ pub(crate) async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order
         1
     );
 
+    // Both replies wait in the outbox, the oldest written with the run.
+    let waiting = store.backlog().await.unwrap();
+    assert_eq!(waiting.messages.count, 2);
+    assert_eq!(
+        waiting.messages.oldest.map(|t| t.timestamp_micros()),
+        Some(now.timestamp_micros())
+    );
+    assert_eq!(waiting.webhooks, Pending::default());
+
     // Only the conversation's first reply is claimable until it is done.
     let lease = now + chrono::Duration::seconds(60);
     let first = store.claim_outbox(now, lease, 10).await.unwrap();
@@ -106,6 +117,8 @@ pub(crate) async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order
         vec!["one"]
     );
     assert_eq!(first[0].to, "9198");
+    // It knows when the message it answers came in (the reply latency).
+    assert_eq!(first[0].reply_to_at, Some(received[0]));
     assert!(store.claim_outbox(now, lease, 10).await.unwrap().is_empty());
     store
         .complete_outbox(
@@ -117,8 +130,10 @@ pub(crate) async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order
         )
         .await
         .unwrap();
+    assert_eq!(store.backlog().await.unwrap().messages.count, 1);
     let second = store.claim_outbox(now, lease, 10).await.unwrap();
     assert_eq!(second[0].body, "two");
+    assert_eq!(second[0].reply_to_at, Some(received[1]));
     // A claim left by a dead process is taken over once its lease runs out, with
     // the same message (so the same idempotency key).
     assert!(store.claim_outbox(now, lease, 10).await.unwrap().is_empty());
@@ -396,4 +411,15 @@ pub(crate) async fn a_run_may_claim_its_sends_only_when_none_is_ahead_of_them(
         vec![("two", 1)],
         "a released send keeps its attempt count"
     );
+}
+
+pub(crate) async fn the_database_reports_its_size_and_passes_its_integrity_check(
+    store: Arc<dyn Store>,
+) {
+    let empty = store.database_size().await.unwrap();
+    assert!(empty > 0, "a migrated database has a size");
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    channel(store.as_ref(), &t, "111").await;
+    assert!(store.database_size().await.unwrap() >= empty);
+    assert_eq!(store.integrity_check().await.unwrap(), Ok(()));
 }

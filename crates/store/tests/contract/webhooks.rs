@@ -266,9 +266,11 @@ pub(crate) async fn a_410_or_five_days_of_failures_disable_the_endpoint_with_an_
     assert_eq!(due.len(), 2);
     let of = |id: &WebhookEndpointId| due.iter().find(|d| &d.endpoint.id == id).unwrap().clone();
 
-    s.record_webhook_attempt(record(&of(&gone.id), t0, Some(410), AttemptOutcome::Gone))
+    let disabled = s
+        .record_webhook_attempt(record(&of(&gone.id), t0, Some(410), AttemptOutcome::Gone))
         .await
         .unwrap();
+    assert!(disabled, "the attempt says it disabled the endpoint");
     let e = s.webhook_endpoint(&a.id, &gone.id).await.unwrap().unwrap();
     assert!(!e.enabled);
     assert!(e.disabled_reason.as_deref().unwrap().contains("410"));
@@ -276,24 +278,28 @@ pub(crate) async fn a_410_or_five_days_of_failures_disable_the_endpoint_with_an_
     // A streak of failures: the first sets failing_since, a success clears
     // it, five days of failures disable.
     let f = of(&flaky.id);
-    s.record_webhook_attempt(record(&f, t0, None, AttemptOutcome::Retry { at: t0 }))
+    let disabled = s
+        .record_webhook_attempt(record(&f, t0, None, AttemptOutcome::Retry { at: t0 }))
         .await
         .unwrap();
+    assert!(!disabled);
     let e = s.webhook_endpoint(&a.id, &flaky.id).await.unwrap().unwrap();
     assert_eq!(e.failing_since, Some(micros(t0)));
     assert!(e.enabled);
     let f = claim(s, t0 + chrono::Duration::seconds(1)).await;
     let f = f.iter().find(|d| d.endpoint.id == flaky.id).unwrap();
-    s.record_webhook_attempt(record(
-        f,
-        t0 + chrono::Duration::days(5),
-        Some(500),
-        AttemptOutcome::Retry {
-            at: t0 + chrono::Duration::days(6),
-        },
-    ))
-    .await
-    .unwrap();
+    let disabled = s
+        .record_webhook_attempt(record(
+            f,
+            t0 + chrono::Duration::days(5),
+            Some(500),
+            AttemptOutcome::Retry {
+                at: t0 + chrono::Duration::days(6),
+            },
+        ))
+        .await
+        .unwrap();
+    assert!(disabled, "five days of failures disable");
     let e = s.webhook_endpoint(&a.id, &flaky.id).await.unwrap().unwrap();
     assert!(!e.enabled);
     assert!(

@@ -138,6 +138,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             return response;
         }
     };
+    crate::metrics::record_tenant(caller.tenant.slug.as_str());
     let window = match limit {
         Some(limit) => match api.limiter.take(&limit.0, limit.1, Instant::now()) {
             Ok(w) => Some(w),

@@ -381,6 +381,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Current {
         if signed_in.user.must_change_password {
             return Err(NoCurrent::ChangePassword);
         }
+        if let Some(tenant) = &signed_in.tenant {
+            crate::metrics::record_tenant(tenant.slug.as_str());
+        }
         match (signed_in.tenant, signed_in.role) {
             (Some(tenant), Some(role)) => Ok(Current {
                 user: signed_in.user,

@@ -1,0 +1,403 @@
+//! `/metrics` scraped from a live server after known traffic: promtool accepts
+//! it, and the counters moved by exactly what was sent. Readiness names the
+//! database when it goes away, and `/metrics` still answers.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ombud_channels::whatsapp::{sign, text_message_payload};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::crash::{cli, serve_with, wait_ready};
+use crate::helpers::*;
+
+const SECRET: &str = "obs-app-secret";
+const PHONE: &str = "5550077";
+const CITIZENS: usize = 3;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// promtool from Debian's `prometheus` package (scripts/test installs it).
+pub(crate) fn promtool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is needed: apt-get install prometheus (scripts/test installs it)");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+/// The samples of a scrape, keyed by `name{labels}` as written.
+fn samples(body: &str) -> HashMap<String, f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            Some((key.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The one sample of `name` whose labels include all of `labels`.
+fn sample(all: &HashMap<String, f64>, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found: Vec<f64> = all
+        .iter()
+        .filter(|(k, _)| {
+            let (n, rest) = k.split_once('{').unwrap_or((k, ""));
+            n == name
+                && labels
+                    .iter()
+                    .all(|(l, v)| rest.contains(&format!("{l}=\"{v}\"")))
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    let series: Vec<&String> = all.keys().filter(|k| k.starts_with(name)).collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{name} {labels:?}: {found:?} among {series:?}"
+    );
+    found[0]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scrape_after_traffic_passes_promtool_and_counts_exactly_the_traffic_sent() {
+    let graph = FakeGraph::start().await;
+    let db = TestDb::new().await;
+    cli(
+        &db,
+        &[
+            "tenant", "create", "--slug", "obs", "--name", "Obs", "--prefix", "OBS",
+        ],
+    );
+    let channel = cli(
+        &db,
+        &[
+            "channel",
+            "add",
+            "whatsapp",
+            "--tenant",
+            "obs",
+            "--phone-number-id",
+            PHONE,
+            "--app-secret",
+            SECRET,
+            "--verify-token",
+            "v",
+            "--access-token",
+            "token",
+            "--graph-url",
+            &graph.url(),
+        ],
+    );
+    let (port, admin_port) = (free_port(), free_port());
+    let admin = format!("127.0.0.1:{admin_port}");
+    let _server = serve_with(
+        &db,
+        port,
+        &[
+            ("OMBUD_METRICS_LISTEN", admin.as_str()),
+            ("OMBUD_METRICS__SAMPLE_INTERVAL_MS", "200"),
+        ],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    wait_ready(&http, &base).await;
+    let url = format!("{base}{}", channel["webhook_path"].as_str().unwrap());
+
+    // Each citizen writes twice, waiting for the answer in between: 6
+    // messages in, 6 runs, 6 replies out.
+    let citizens = (0..CITIZENS).map(|i| {
+        let (http, url, graph) = (http.clone(), url.clone(), &graph);
+        async move {
+            let from = format!("9188{i:08}");
+            for (k, text) in ["The drain on my street overflows", "Sector 4"]
+                .iter()
+                .enumerate()
+            {
+                let body =
+                    text_message_payload(PHONE, &from, &format!("wamid.O{i}{k}"), text).to_string();
+                deliver_until_ok(&http, std::slice::from_ref(&url), 0, body, SECRET).await;
+                graph.wait_for_reply_to(&from, k + 1).await;
+            }
+        }
+    });
+    futures::future::join_all(citizens).await;
+    assert_eq!(graph.delivered().len(), CITIZENS * 2);
+
+    // Meta redelivers one message (a duplicate: stored once, counted once), a
+    // forged request is refused, and a request id is kept or made.
+    let again = text_message_payload(PHONE, "918800000000", "wamid.O00", "again").to_string();
+    let res = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign(SECRET, again.as_bytes()))
+        .header("x-request-id", "trace-abc.1")
+        .body(again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-request-id"], "trace-abc.1");
+    let forged = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", "sha256=00")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let made = forged.headers()["x-request-id"].to_str().unwrap();
+    assert!(made.starts_with("req_"), "{made}");
+
+    // /metrics is on the operators' listener only.
+    let public = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(public.status(), 404);
+    // Let the sampler look at the (now empty) outbox once more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let res = http
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let body = res.text().await.unwrap();
+    let (ok, said) = promtool(&["check", "metrics"], Some(&body));
+    assert!(ok, "promtool check metrics: {said}\n{body}");
+    assert!(said.trim().is_empty(), "promtool found problems: {said}");
+
+    // Bounded labels: no phone number, no message, no raw URL.
+    assert!(!body.contains("9188"), "a phone number in the metrics");
+    assert!(!body.contains("drain"), "message text in the metrics");
+    let channel_id = channel["channel_id"].as_str().unwrap();
+    assert!(
+        !body.contains(&format!("/channels/whatsapp/{channel_id}")),
+        "a raw URL as a label"
+    );
+
+    let m = samples(&body);
+    let six = (CITIZENS * 2) as f64;
+    let t = [("tenant", "obs"), ("channel", "whatsapp")];
+    let with = |extra: (&'static str, &'static str)| [t[0], t[1], extra];
+    assert_eq!(
+        sample(&m, "ombud_messages_total", &with(("direction", "inbound"))),
+        six
+    );
+    assert_eq!(
+        sample(&m, "ombud_messages_total", &with(("direction", "outbound"))),
+        six
+    );
+    assert_eq!(sample(&m, "ombud_reply_latency_seconds_count", &t), six);
+    assert!(sample(&m, "ombud_reply_latency_seconds_sum", &t) > 0.0);
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_outbound_sends_total",
+            &[("channel", "whatsapp"), ("outcome", "sent")]
+        ),
+        six
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_agent_run_duration_seconds_count",
+            &[("runtime", "intake"), ("outcome", "ok")]
+        ),
+        six
+    );
+    let webhook = [
+        ("route", "/channels/whatsapp/{channel_id}/webhook"),
+        ("method", "POST"),
+    ];
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_http_requests_total",
+            &[webhook[0], webhook[1], ("status_class", "2xx")]
+        ),
+        six + 1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_http_requests_total",
+            &[webhook[0], webhook[1], ("status_class", "4xx")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_http_request_duration_seconds_count",
+            &[webhook[0], webhook[1], ("status_class", "2xx")]
+        ),
+        six + 1.0
+    );
+    // The queue is empty and the outbox too, as the sampler last saw them.
+    assert_eq!(sample(&m, "ombud_queue_due_conversations", &[]), 0.0);
+    assert_eq!(sample(&m, "ombud_agent_runs_active", &[]), 0.0);
+    assert_eq!(
+        sample(&m, "ombud_outbox_pending", &[("kind", "message")]),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_outbox_oldest_pending_age_seconds",
+            &[("kind", "webhook")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_channel_consecutive_failures",
+            &[("tenant", "obs"), ("channel_id", channel_id)]
+        ),
+        0.0
+    );
+    assert_eq!(sample(&m, "ombud_db_integrity_ok", &[]), 1.0);
+    assert!(sample(&m, "ombud_db_size_bytes", &[]) > 0.0);
+    assert_eq!(
+        sample(
+            &m,
+            "ombud_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    let errors: Vec<_> = m
+        .iter()
+        .filter(|(k, v)| k.starts_with("ombud_errors_total") && **v > 0.0)
+        .collect();
+    assert!(errors.is_empty(), "errors counted: {errors:?}");
+    for name in [
+        "ombud_workers_live",
+        "ombud_webhook_deliveries_total",
+        "ombud_webhook_endpoints_disabled_total",
+    ] {
+        assert!(body.contains(name), "{name} missing");
+    }
+
+    // Health shows the channel's last good send.
+    let ready: serde_json::Value = http
+        .get(format!("http://{admin}/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let channels = ready["checks"]["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 1, "{ready}");
+    assert_eq!(channels[0]["channel_id"], channel_id);
+    assert_eq!(channels[0]["consecutive_failures"], 0);
+    assert!(channels[0]["last_success_at"].is_string(), "{ready}");
+}
+
+/// A TCP relay in front of PostgreSQL that the test can cut.
+struct Relay {
+    addr: std::net::SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(upstream: std::net::SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Default::default();
+        let keep = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                keep.lock().unwrap().push(relay);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { addr, tasks }
+    }
+
+    /// Closes every connection and stops listening: the database is gone.
+    fn cut(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_names_the_database_when_it_goes_and_metrics_still_answer() {
+    // Needs a server to take away: the suite's PostgreSQL, through a relay.
+    let base = std::env::var("OMBUD_TEST_DATABASE_URL").expect(
+        "this test cuts a PostgreSQL connection: set OMBUD_TEST_DATABASE_URL (scripts/test does)",
+    );
+    let scratch = ombud_store::postgres::scratch_schema_url(&base)
+        .await
+        .unwrap();
+    let mut url = reqwest::Url::parse(&scratch).unwrap();
+    let upstream = url.socket_addrs(|| Some(5432)).unwrap()[0];
+    let relay = Relay::start(upstream).await;
+    url.set_port(Some(relay.addr.port())).unwrap();
+
+    let app = TestApp::spawn_with(
+        |c| c.database_url = Some(ombud_core::Secret::new(url.to_string())),
+        None,
+    )
+    .await;
+    let ready = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+
+    relay.cut();
+    let started = std::time::Instant::now();
+    let ready = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["failing"], serde_json::json!(["database"]), "{body}");
+    assert_eq!(body["checks"]["database"]["ok"], false);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "readiness waited {:?} for a database that is gone",
+        started.elapsed()
+    );
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("ombud_build_info"));
+    let live = app.http.get(app.url("/health/live")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+}

@@ -33,6 +33,8 @@ pub const CHANNEL_LAST_SUCCESS: &str = "ombud_channel_last_success_timestamp_sec
 pub const ERRORS: &str = "ombud_errors_total";
 pub const DB_INTEGRITY: &str = "ombud_db_integrity_ok";
 pub const DB_SIZE: &str = "ombud_db_size_bytes";
+pub const DISK_FREE: &str = "ombud_disk_free_bytes";
+pub const DISK_SIZE: &str = "ombud_disk_size_bytes";
 
 /// Buckets of the latency histograms, in seconds: from a quick intake reply to
 /// a model thinking for a minute.
@@ -102,10 +104,41 @@ pub fn describe() {
         "1 if the last integrity check of the database passed, else 0."
     );
     describe_gauge!(DB_SIZE, Unit::Bytes, "The database's size on disk.");
+    describe_gauge!(
+        DISK_FREE,
+        Unit::Bytes,
+        "Space left to Ombud on the data directory's filesystem."
+    );
+    describe_gauge!(
+        DISK_SIZE,
+        Unit::Bytes,
+        "Size of the data directory's filesystem."
+    );
+    for (component, kind) in ERROR_KINDS {
+        counter!(ERRORS, "component" => *component, "kind" => *kind).absolute(0);
+    }
 }
 
-/// Counts an error of `component` (queue, runner, outbox, webhooks, sampler…).
+/// Every (component, kind) of `ombud_errors_total`, shown as zero from the
+/// start so that rates and dashboards have a series before the first error.
+pub const ERROR_KINDS: &[(&str, &str)] = &[
+    ("queue", "database"),
+    ("runner", "database"),
+    ("runner", "agent"),
+    ("outbox", "database"),
+    ("outbox", "provider"),
+    ("webhooks", "database"),
+    ("sampler", "database"),
+    ("sampler", "disk"),
+    ("http", "server_error"),
+];
+
+/// Counts an error of `component`; the pair is one of [`ERROR_KINDS`].
 pub fn error(component: &'static str, kind: &'static str) {
+    debug_assert!(
+        ERROR_KINDS.contains(&(component, kind)),
+        "{component}/{kind}"
+    );
     counter!(ERRORS, "component" => component, "kind" => kind).increment(1);
 }
 
@@ -233,6 +266,8 @@ pub struct SampleConfig {
     pub every: Duration,
     /// The integrity check (SQLite's reads every page: not too often).
     pub integrity_every: Duration,
+    /// The data directory, whose filesystem's free space is reported.
+    pub disk: Option<std::path::PathBuf>,
 }
 
 impl Default for SampleConfig {
@@ -240,6 +275,7 @@ impl Default for SampleConfig {
         Self {
             every: Duration::from_secs(15),
             integrity_every: Duration::from_secs(3600),
+            disk: None,
         }
     }
 }
@@ -298,6 +334,18 @@ impl Sampler {
             Err(e) => {
                 error("sampler", "database");
                 tracing::warn!(error = %e, "could not count the outbox backlog");
+            }
+        }
+        if let Some(dir) = &self.config.disk {
+            match rustix::fs::statvfs(dir) {
+                Ok(fs) => {
+                    gauge!(DISK_FREE).set((fs.f_bavail * fs.f_frsize) as f64);
+                    gauge!(DISK_SIZE).set((fs.f_blocks * fs.f_frsize) as f64);
+                }
+                Err(e) => {
+                    error("sampler", "disk");
+                    tracing::warn!(error = %e, dir = %dir.display(), "could not read the data directory's free space");
+                }
             }
         }
         match self.store.database_size().await {

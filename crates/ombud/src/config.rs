@@ -448,6 +448,7 @@ impl Config {
             sample: ombud_engine::metrics::SampleConfig {
                 every: Duration::from_millis(self.metrics.sample_interval_ms),
                 integrity_every: Duration::from_secs(self.metrics.integrity_interval_secs),
+                disk: Some(self.data_dir.clone()),
             },
             ..EngineConfig::default()
         }

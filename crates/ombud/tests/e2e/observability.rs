@@ -290,6 +290,11 @@ async fn a_scrape_after_traffic_passes_promtool_and_counts_exactly_the_traffic_s
     );
     assert_eq!(sample(&m, "ombud_db_integrity_ok", &[]), 1.0);
     assert!(sample(&m, "ombud_db_size_bytes", &[]) > 0.0);
+    let (free, size) = (
+        sample(&m, "ombud_disk_free_bytes", &[]),
+        sample(&m, "ombud_disk_size_bytes", &[]),
+    );
+    assert!(free > 0.0 && free <= size, "disk {free} of {size}");
     assert_eq!(
         sample(
             &m,
@@ -311,6 +316,8 @@ async fn a_scrape_after_traffic_passes_promtool_and_counts_exactly_the_traffic_s
         assert!(body.contains(name), "{name} missing");
     }
 
+    grafana_queries_name_only_metrics_in(&body);
+
     // Health shows the channel's last good send.
     let ready: serde_json::Value = http
         .get(format!("http://{admin}/health/ready"))
@@ -325,6 +332,72 @@ async fn a_scrape_after_traffic_passes_promtool_and_counts_exactly_the_traffic_s
     assert_eq!(channels[0]["channel_id"], channel_id);
     assert_eq!(channels[0]["consecutive_failures"], 0);
     assert!(channels[0]["last_success_at"].is_string(), "{ready}");
+}
+
+/// `deploy/grafana/ombud.json`: a dashboard with a data source variable, a
+/// tenant variable and the panels operators need, whose every query names
+/// metrics the live scrape (`body`) exposes.
+fn grafana_queries_name_only_metrics_in(body: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/grafana/ombud.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("ombud.json parses");
+    let variables: Vec<&str> = dashboard["templating"]["list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(variables, ["datasource", "tenant"]);
+    let panels = dashboard["panels"].as_array().unwrap();
+    let titles: Vec<&str> = panels
+        .iter()
+        .map(|p| p["title"].as_str().unwrap())
+        .collect();
+    for wanted in [
+        "Message volume",
+        "Reply latency p50 / p95 / p99",
+        "Agent run duration p50 / p95 by runtime",
+        "Error rates",
+        "Queue depth and runs",
+        "Outbox backlog",
+        "Webhook success rate",
+    ] {
+        assert!(
+            titles.contains(&wanted),
+            "no panel {wanted:?} in {titles:?}"
+        );
+    }
+    let metric = regex::Regex::new(r"ombud_[a-z_]+").unwrap();
+    let exposed: std::collections::HashSet<&str> = body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let mut queries = 0;
+    for panel in panels {
+        assert_eq!(
+            panel["datasource"]["uid"], "${datasource}",
+            "{}",
+            panel["title"]
+        );
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let names: Vec<&str> = metric.find_iter(expr).map(|m| m.as_str()).collect();
+            assert!(!names.is_empty(), "{expr} names no metric");
+            for name in names {
+                assert!(
+                    exposed.contains(name),
+                    "{}: {name} is not exposed",
+                    panel["title"]
+                );
+            }
+            queries += 1;
+        }
+    }
+    assert!(queries >= 20, "{queries} queries");
 }
 
 /// A TCP relay in front of PostgreSQL that the test can cut.

@@ -221,7 +221,9 @@ impl Engine {
         loop {
             while let Some(key) = self.queue.take_next() {
                 let this = self.clone();
-                self.runs.spawn(async move { this.run_one(key).await });
+                let span = tracing::info_span!("run", tenant = %key.tenant_id, conversation = %key.conversation_id);
+                self.runs
+                    .spawn(tracing::Instrument::instrument(this.run_one(key), span));
             }
             // Every enqueue and finished run passes here (they wake this loop).
             let stats = self.queue.stats();

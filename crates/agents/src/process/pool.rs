@@ -109,6 +109,16 @@ impl Inner {
     fn ended(&self) {
         self.live.fetch_sub(1, Ordering::Relaxed);
     }
+
+    /// Every version's pool, as of now.
+    fn all_pools(&self) -> Vec<Arc<Pool>> {
+        self.pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
 }
 
 impl Pool {
@@ -222,13 +232,7 @@ async fn reap(inner: Weak<Inner>) {
     loop {
         tokio::time::sleep(REAP_EVERY).await;
         let Some(inner) = inner.upgrade() else { return };
-        let pools: Vec<Arc<Pool>> = inner
-            .pools
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let pools = inner.all_pools();
         let now = Instant::now();
         for pool in pools {
             let expired = pool.expired(now);
@@ -306,14 +310,7 @@ async fn exchange(
 #[async_trait]
 impl AgentRuntime for ProcessRuntime {
     fn workers(&self) -> WorkerCounts {
-        let pools: Vec<Arc<Pool>> = self
-            .inner
-            .pools
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect();
+        let pools = self.inner.all_pools();
         let (warm, busy) = pools.iter().fold((0, 0), |(warm, busy), pool| {
             let state = pool.lock();
             (warm + state.idle.len(), busy + state.busy)

@@ -22,6 +22,36 @@ pub(crate) fn cli(db: &TestDb, args: &[&str]) -> Value {
     json
 }
 
+/// `ombud channel add whatsapp` for `tenant`, sending to `graph_url`.
+pub(crate) fn whatsapp_channel(
+    db: &TestDb,
+    tenant: &str,
+    phone: &str,
+    secret: &str,
+    graph_url: &str,
+) -> Value {
+    cli(
+        db,
+        &[
+            "channel",
+            "add",
+            "whatsapp",
+            "--tenant",
+            tenant,
+            "--phone-number-id",
+            phone,
+            "--app-secret",
+            secret,
+            "--verify-token",
+            "v",
+            "--access-token",
+            "token",
+            "--graph-url",
+            graph_url,
+        ],
+    )
+}
+
 /// The server process, killed if the test ends early so no server outlives it.
 /// Its log (warnings and errors) is copied to `target/serve-logs/<test>.log`
 /// then, for a failure to be read after the run.
@@ -103,26 +133,7 @@ async fn kill_9_mid_burst_loses_nothing_and_duplicates_nothing() {
             "CRASH",
         ],
     );
-    let channel = cli(
-        d,
-        &[
-            "channel",
-            "add",
-            "whatsapp",
-            "--tenant",
-            "crash",
-            "--phone-number-id",
-            PHONE,
-            "--app-secret",
-            SECRET,
-            "--verify-token",
-            "v",
-            "--access-token",
-            "token",
-            "--graph-url",
-            &graph.url(),
-        ],
-    );
+    let channel = whatsapp_channel(d, "crash", PHONE, SECRET, &graph.url());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -12,7 +12,7 @@ use ombud_channels::whatsapp::{sign, text_message_payload};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::crash::{cli, serve_with, wait_ready};
+use crate::crash::{cli, serve_with, wait_ready, whatsapp_channel};
 use crate::helpers::*;
 
 const SECRET: &str = "obs-app-secret";
@@ -97,26 +97,7 @@ async fn a_scrape_after_traffic_passes_promtool_and_counts_exactly_the_traffic_s
             "tenant", "create", "--slug", "obs", "--name", "Obs", "--prefix", "OBS",
         ],
     );
-    let channel = cli(
-        &db,
-        &[
-            "channel",
-            "add",
-            "whatsapp",
-            "--tenant",
-            "obs",
-            "--phone-number-id",
-            PHONE,
-            "--app-secret",
-            SECRET,
-            "--verify-token",
-            "v",
-            "--access-token",
-            "token",
-            "--graph-url",
-            &graph.url(),
-        ],
-    );
+    let channel = whatsapp_channel(&db, "obs", PHONE, SECRET, &graph.url());
     let (port, admin_port) = (free_port(), free_port());
     let admin = format!("127.0.0.1:{admin_port}");
     let _server = serve_with(

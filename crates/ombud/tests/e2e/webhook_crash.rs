@@ -14,7 +14,7 @@ use crate::webhooks::Receiver;
 /// at most the deliveries in flight (the concurrency).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_burst_delivers_every_event_at_least_once() {
-    use crate::crash::{cli, serve_with, wait_ready};
+    use crate::crash::{cli, serve_with, wait_ready, whatsapp_channel};
     use std::collections::HashMap;
 
     const EVENTS: usize = 1000;
@@ -30,26 +30,7 @@ async fn kill_9_mid_burst_delivers_every_event_at_least_once() {
     );
     let phone = "5550002";
     let secret = "burst-app-secret";
-    let channel = cli(
-        &db,
-        &[
-            "channel",
-            "add",
-            "whatsapp",
-            "--tenant",
-            "burst",
-            "--phone-number-id",
-            phone,
-            "--app-secret",
-            secret,
-            "--verify-token",
-            "v",
-            "--access-token",
-            "t",
-            "--graph-url",
-            &graph.url(),
-        ],
-    );
+    let channel = whatsapp_channel(&db, "burst", phone, secret, &graph.url());
     let made = cli(
         &db,
         &[

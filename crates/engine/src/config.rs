@@ -25,6 +25,8 @@ pub struct EngineConfig {
     pub webhooks: WebhookConfig,
     /// How often the metrics that need the database are sampled.
     pub sample: crate::metrics::SampleConfig,
+    /// Where critical conditions are paged, if anywhere.
+    pub paging: crate::paging::PagingConfig,
     /// What tenants' URLs may reach (see [`crate::outbound`]).
     pub outbound: crate::OutboundPolicy,
     /// Opens the API keys tenants stored sealed in LLM agent versions.
@@ -103,6 +105,7 @@ impl Default for EngineConfig {
             outbox: OutboxConfig::default(),
             webhooks: WebhookConfig::default(),
             sample: Default::default(),
+            paging: Default::default(),
             outbound: Default::default(),
             seal_key: None,
             llm_retry_base: Duration::from_millis(500),

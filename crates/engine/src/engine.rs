@@ -179,6 +179,16 @@ impl Engine {
         let this = self.clone();
         let stop = self.stop.clone();
         tokio::spawn(async move { sampler.run(stop, || this.set_worker_gauges()).await });
+        if self.config.paging.enabled() {
+            let this = self.clone();
+            let look = move || {
+                let now = this.clock.now();
+                let channels = this.channel_health.snapshot();
+                (now, channels, this.sampled(), this.worker_counts().crashed)
+            };
+            let config = self.config.paging.clone();
+            tokio::spawn(crate::paging::run(config, look, self.stop.clone()));
+        }
         let webhooks = self.webhooks.clone();
         let (stop, sends) = (self.stop.clone(), self.sends.clone());
         let alive = self.webhooks_alive.clone();
@@ -416,8 +426,8 @@ impl Engine {
             .clone()
     }
 
-    /// Process workers over every runtime, as gauges (and crashes as a counter).
-    fn set_worker_gauges(&self) {
+    /// Process workers over every runtime.
+    fn worker_counts(&self) -> ombud_agents::WorkerCounts {
         let mut all = ombud_agents::WorkerCounts::default();
         for (_, runtime) in self.runner.runtimes.all() {
             let w = runtime.workers();
@@ -425,6 +435,12 @@ impl Engine {
             all.busy += w.busy;
             all.crashed += w.crashed;
         }
+        all
+    }
+
+    /// Process workers as gauges, and their crashes as a counter.
+    fn set_worker_gauges(&self) {
+        let all = self.worker_counts();
         gauge!(metrics::WORKERS_LIVE, "state" => "warm").set(all.warm as f64);
         gauge!(metrics::WORKERS_LIVE, "state" => "busy").set(all.busy as f64);
         counter!(metrics::WORKER_CRASHES).absolute(all.crashed);

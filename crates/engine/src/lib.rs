@@ -11,6 +11,7 @@ mod engine;
 pub mod metrics;
 pub mod outbound;
 mod outbox;
+pub mod paging;
 pub mod provision;
 mod queue;
 mod runner;

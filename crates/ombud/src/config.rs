@@ -45,6 +45,7 @@ pub struct Config {
     /// (`OMBUD_METRICS_LISTEN`). Set, `/metrics` is not served on `listen`.
     pub metrics_listen: Option<String>,
     pub metrics: MetricsSettings,
+    pub paging: PagingSettings,
     pub dashboard: DashboardConfig,
     pub agents: AgentsConfig,
     pub outbox: OutboxSettings,
@@ -73,16 +74,6 @@ pub struct OutboundSettings {
     /// Ranges tenants' URLs may reach although they are internal, e.g.
     /// `10.20.0.0/16,127.0.0.0/8` (`OMBUD_OUTBOUND_ALLOW_CIDRS`).
     pub allow_cidrs: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetricsSettings {
-    /// How often the gauges that need the database (outbox backlog, its
-    /// size) are sampled; a scrape itself reads nothing from it.
-    pub sample_interval_ms: u64,
-    /// How often the database's integrity is checked (SQLite reads it whole).
-    pub integrity_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,10 +133,8 @@ impl Default for Config {
             public_url: None,
             trust_proxy: false,
             metrics_listen: None,
-            metrics: MetricsSettings {
-                sample_interval_ms: engine.sample.every.as_millis() as u64,
-                integrity_interval_secs: engine.sample.integrity_every.as_secs(),
-            },
+            metrics: MetricsSettings::from(&engine.sample),
+            paging: PagingSettings::from(&engine.paging),
             dashboard: DashboardConfig {
                 session_idle_minutes: 8 * 60,
                 session_absolute_hours: 7 * 24,
@@ -273,6 +262,7 @@ impl Config {
         if self.metrics.sample_interval_ms < 100 {
             return invalid("metrics.sample_interval_ms", "must be at least 100");
         }
+        self.paging.validate()?;
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }
@@ -445,11 +435,8 @@ impl Config {
             outbound: OutboundPolicy::new(
                 OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs).unwrap_or_default(),
             ),
-            sample: ombud_engine::metrics::SampleConfig {
-                every: Duration::from_millis(self.metrics.sample_interval_ms),
-                integrity_every: Duration::from_secs(self.metrics.integrity_interval_secs),
-                disk: Some(self.data_dir.clone()),
-            },
+            sample: self.metrics.engine(&self.data_dir),
+            paging: self.paging.engine(),
             ..EngineConfig::default()
         }
     }
@@ -498,6 +485,9 @@ impl Config {
         }
     }
 }
+
+mod observe;
+pub use observe::{MetricsSettings, PagingSettings};
 
 #[cfg(test)]
 mod tests;

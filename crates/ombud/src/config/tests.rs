@@ -98,3 +98,40 @@ fn webhook_schedule_and_outbound_ranges_load_and_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn metrics_and_paging_load_from_the_environment_and_are_checked() {
+    let off = Config::default().engine();
+    assert!(!off.paging.enabled(), "nobody is paged by default");
+    assert!(off.sample.disk.is_some());
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("OMBUD_METRICS_LISTEN", "127.0.0.1:9464");
+        jail.set_env("OMBUD_PAGING__PAGERDUTY_ROUTING_KEY", "R0UTING");
+        jail.set_env("OMBUD_PAGING__CHANNEL_FAILING_SECS", "120");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.metrics_addr(), Some("127.0.0.1:9464".parse().unwrap()));
+        let paging = c.engine().paging;
+        assert!(paging.enabled());
+        assert_eq!(
+            paging.pagerduty,
+            Some((
+                "R0UTING".to_owned(),
+                "https://events.pagerduty.com/v2/enqueue".to_owned()
+            ))
+        );
+        assert_eq!(paging.channel_failing_for, Duration::from_secs(120));
+
+        jail.set_env("OMBUD_PAGING__WEBHOOK_URL", "pager.example.org/hook");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("paging.webhook_url"), "{e}");
+        jail.set_env(
+            "OMBUD_PAGING__WEBHOOK_URL",
+            "https://pager.example.org/hook",
+        );
+        jail.set_env("OMBUD_METRICS_LISTEN", "everywhere");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("metrics_listen"), "{e}");
+        Ok(())
+    });
+}

@@ -1,6 +1,7 @@
 //! `/metrics` scraped from a live server after known traffic: promtool accepts
 //! it, and the counters moved by exactly what was sent. Readiness names the
-//! database when it goes away, and `/metrics` still answers.
+//! database when it goes away, and `/metrics` still answers. PagerDuty is paged
+//! once when a channel fails past the threshold, and the page resolved after.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -454,4 +455,112 @@ async fn readiness_names_the_database_when_it_goes_and_metrics_still_answer() {
     assert!(metrics.text().await.unwrap().contains("ombud_build_info"));
     let live = app.http.get(app.url("/health/live")).send().await.unwrap();
     assert_eq!(live.status(), 200);
+}
+
+/// A stand-in for PagerDuty's Events API v2: keeps each event, answers 202.
+#[derive(Clone, Default)]
+struct FakePagerDuty {
+    events: Arc<Mutex<Vec<serde_json::Value>>>,
+    url: String,
+}
+
+impl FakePagerDuty {
+    async fn start() -> Self {
+        use axum::{routing::post, Json, Router};
+        let events: Arc<Mutex<Vec<serde_json::Value>>> = Default::default();
+        let kept = events.clone();
+        let app = Router::new().route(
+            "/v2/enqueue",
+            post(move |Json(event): Json<serde_json::Value>| {
+                let kept = kept.clone();
+                async move {
+                    let key = event["dedup_key"].clone();
+                    kept.lock().unwrap().push(event);
+                    (
+                        axum::http::StatusCode::ACCEPTED,
+                        Json(serde_json::json!({"status": "success", "message": "Event processed", "dedup_key": key})),
+                    )
+                }
+            }),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v2/enqueue", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        Self { events, url }
+    }
+
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.events.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pagerduty_gets_one_trigger_while_the_graph_api_stays_down_and_one_resolve_after() {
+    let pagerduty = FakePagerDuty::start().await;
+    let graph = FakeGraph::start().await;
+    let url = pagerduty.url.clone();
+    let app = TestApp::spawn_with(
+        move |c| {
+            c.paging.pagerduty_routing_key = Some(ombud_core::Secret::new("R0UTINGKEY"));
+            c.paging.pagerduty_url = url;
+            c.paging.check_interval_ms = 100;
+            c.paging.channel_failing_secs = 1;
+            c.paging.source = Some("ombud-test".into());
+        },
+        None,
+    )
+    .await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+
+    // Working normally: a reply goes out, nobody is paged.
+    app.say(&t, "919800000001", "hello").await;
+    graph.wait_for_reply_to("919800000001", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(pagerduty.events().is_empty(), "{:?}", pagerduty.events());
+
+    // The Graph API goes down and stays down past the threshold: the sends
+    // keep failing (with retries), and PagerDuty gets one trigger.
+    graph.stop().await;
+    app.say(&t, "919800000002", "namaste").await;
+    let paged = wait_until(Duration::from_secs(10), || async {
+        !pagerduty.events().is_empty()
+    })
+    .await;
+    assert!(paged, "no page while the channel failed");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let events = pagerduty.events();
+    assert_eq!(events.len(), 1, "one page per incident: {events:?}");
+    let trigger = &events[0];
+    let dedup_key = format!("ombud/channel-failing/{}", t.channel.id);
+    assert_eq!(trigger["routing_key"], "R0UTINGKEY");
+    assert_eq!(trigger["event_action"], "trigger");
+    assert_eq!(trigger["dedup_key"], dedup_key.as_str());
+    assert_eq!(trigger["payload"]["source"], "ombud-test");
+    assert_eq!(trigger["payload"]["severity"], "critical");
+    let summary = trigger["payload"]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("whatsapp channel"), "{summary}");
+    assert!(
+        trigger["payload"]["custom_details"]["consecutive_failures"]
+            .as_u64()
+            .unwrap()
+            >= 2,
+        "{trigger}"
+    );
+
+    // It comes back: the reply goes out, and the incident is resolved once.
+    let graph = graph.restart().await;
+    graph.wait_for_reply_to("919800000002", 1).await;
+    let resolved = wait_until(Duration::from_secs(5), || async {
+        pagerduty.events().len() >= 2
+    })
+    .await;
+    assert!(resolved, "no resolve after the channel recovered");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events = pagerduty.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        events[1],
+        serde_json::json!({"routing_key": "R0UTINGKEY", "event_action": "resolve", "dedup_key": dedup_key})
+    );
+    app.stop().await;
 }

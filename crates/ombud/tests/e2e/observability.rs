@@ -457,7 +457,8 @@ async fn readiness_names_the_database_when_it_goes_and_metrics_still_answer() {
     assert_eq!(live.status(), 200);
 }
 
-/// A stand-in for PagerDuty's Events API v2: keeps each event, answers 202.
+/// A stand-in for PagerDuty's Events API v2 (and for a paging webhook's
+/// receiver): keeps each event, answers 202.
 #[derive(Clone, Default)]
 struct FakePagerDuty {
     events: Arc<Mutex<Vec<serde_json::Value>>>,
@@ -497,12 +498,14 @@ impl FakePagerDuty {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagerduty_gets_one_trigger_while_the_graph_api_stays_down_and_one_resolve_after() {
     let pagerduty = FakePagerDuty::start().await;
+    let hook = FakePagerDuty::start().await;
     let graph = FakeGraph::start().await;
-    let url = pagerduty.url.clone();
+    let (url, hook_url) = (pagerduty.url.clone(), hook.url.clone());
     let app = TestApp::spawn_with(
         move |c| {
             c.paging.pagerduty_routing_key = Some(ombud_core::Secret::new("R0UTINGKEY"));
             c.paging.pagerduty_url = url;
+            c.paging.webhook_url = Some(hook_url);
             c.paging.check_interval_ms = 100;
             c.paging.channel_failing_secs = 1;
             c.paging.source = Some("ombud-test".into());
@@ -562,5 +565,17 @@ async fn pagerduty_gets_one_trigger_while_the_graph_api_stays_down_and_one_resol
         events[1],
         serde_json::json!({"routing_key": "R0UTINGKEY", "event_action": "resolve", "dedup_key": dedup_key})
     );
+
+    // The paging webhook got the same two, in its own shape.
+    let pages = hook.events();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert_eq!(pages[0]["event"], "trigger");
+    assert_eq!(pages[0]["dedup_key"], dedup_key.as_str());
+    assert_eq!(pages[0]["summary"], summary);
+    assert_eq!(pages[0]["severity"], "critical");
+    assert_eq!(pages[0]["source"], "ombud-test");
+    assert!(pages[0]["at"].is_string(), "{pages:?}");
+    assert_eq!(pages[1]["event"], "resolve");
+    assert_eq!(pages[1]["dedup_key"], dedup_key.as_str());
     app.stop().await;
 }

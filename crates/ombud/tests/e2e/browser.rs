@@ -38,11 +38,7 @@ async fn the_dashboard_in_chromium() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     // The port of the tenants' own site, which the script serves.
-    let site_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let site_port = crate::helpers::free_port();
     let mut runs = Vec::new();
     for (name, slug, prefix, width, height, n) in [
         ("desktop", "pune", "PUNE", 1280, 800, 1),

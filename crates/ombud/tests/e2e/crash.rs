@@ -134,11 +134,7 @@ async fn kill_9_mid_burst_loses_nothing_and_duplicates_nothing() {
         ],
     );
     let channel = whatsapp_channel(d, "crash", PHONE, SECRET, &graph.url());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let url = format!("{base}{}", channel["webhook_path"].as_str().unwrap());
     let http = reqwest::Client::new();

@@ -24,11 +24,7 @@ fn between<'a>(line: &'a str, start: &str, end: &str) -> Option<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_printed_curl_works_as_printed() {
     let db = crate::helpers::TestDb::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::helpers::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ombud"))
         .arg("demo")
         .envs(db.env())

@@ -5,6 +5,7 @@
 
 mod fake_graph;
 mod fake_llm;
+mod fake_pagerduty;
 mod fake_telegram;
 mod helpers;
 
@@ -27,6 +28,7 @@ mod outbox;
 mod process;
 mod queue;
 mod rejects;
+mod relay;
 mod setup;
 mod staff;
 mod team;

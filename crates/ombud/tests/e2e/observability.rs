@@ -6,27 +6,18 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ombud_channels::whatsapp::{sign, text_message_payload};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 
 use crate::crash::{cli, serve_with, wait_ready, whatsapp_channel};
+use crate::fake_pagerduty::FakePagerDuty;
 use crate::helpers::*;
+use crate::relay::Relay;
 
 const SECRET: &str = "obs-app-secret";
 const PHONE: &str = "5550077";
 const CITIZENS: usize = 3;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// promtool from Debian's `prometheus` package (scripts/test installs it).
 pub(crate) fn promtool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
@@ -382,40 +373,6 @@ fn grafana_queries_name_only_metrics_in(body: &str) {
     assert!(queries >= 20, "{queries} queries");
 }
 
-/// A TCP relay in front of PostgreSQL that the test can cut.
-struct Relay {
-    addr: std::net::SocketAddr,
-    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
-}
-
-impl Relay {
-    async fn start(upstream: std::net::SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let tasks: Arc<Mutex<Vec<JoinHandle<()>>>> = Default::default();
-        let keep = tasks.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                let relay = tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                keep.lock().unwrap().push(relay);
-            }
-        });
-        tasks.lock().unwrap().push(accept);
-        Self { addr, tasks }
-    }
-
-    /// Closes every connection and stops listening: the database is gone.
-    fn cut(&self) {
-        for task in self.tasks.lock().unwrap().drain(..) {
-            task.abort();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_names_the_database_when_it_goes_and_metrics_still_answer() {
     // Needs a server to take away: the suite's PostgreSQL, through a relay.
@@ -455,44 +412,6 @@ async fn readiness_names_the_database_when_it_goes_and_metrics_still_answer() {
     assert!(metrics.text().await.unwrap().contains("ombud_build_info"));
     let live = app.http.get(app.url("/health/live")).send().await.unwrap();
     assert_eq!(live.status(), 200);
-}
-
-/// A stand-in for PagerDuty's Events API v2 (and for a paging webhook's
-/// receiver): keeps each event, answers 202.
-#[derive(Clone, Default)]
-struct FakePagerDuty {
-    events: Arc<Mutex<Vec<serde_json::Value>>>,
-    url: String,
-}
-
-impl FakePagerDuty {
-    async fn start() -> Self {
-        use axum::{routing::post, Json, Router};
-        let events: Arc<Mutex<Vec<serde_json::Value>>> = Default::default();
-        let kept = events.clone();
-        let app = Router::new().route(
-            "/v2/enqueue",
-            post(move |Json(event): Json<serde_json::Value>| {
-                let kept = kept.clone();
-                async move {
-                    let key = event["dedup_key"].clone();
-                    kept.lock().unwrap().push(event);
-                    (
-                        axum::http::StatusCode::ACCEPTED,
-                        Json(serde_json::json!({"status": "success", "message": "Event processed", "dedup_key": key})),
-                    )
-                }
-            }),
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/v2/enqueue", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-        Self { events, url }
-    }
-
-    fn events(&self) -> Vec<serde_json::Value> {
-        self.events.lock().unwrap().clone()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,14 @@
 //! The outbound guard: URLs that tenants give Ombud (webhook receivers, LLM
 //! endpoints) must not reach the machine's own network — loopback, private,
-//! link-local (cloud metadata at 169.254.169.254), unique-local, multicast or
-//! reserved addresses — unless the operator allows a range
+//! link-local (cloud metadata at 169.254.169.254), unique-local, multicast,
+//! documentation or any other special-purpose address (see [`ranges`]) — unless the operator allows a range
 //! (`outbound.allow_cidrs`). A URL is checked when it is saved, and every
 //! connection is checked again where its name is resolved, so a name that
 //! later resolves elsewhere (DNS rebinding) is still refused.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+mod ranges;
+
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
@@ -64,7 +66,7 @@ impl OutboundPolicy {
 
     /// Why `ip` may not be reached, unless an allowed range holds it.
     pub fn refuses(&self, ip: IpAddr) -> Option<&'static str> {
-        let why = forbidden(ip)?;
+        let why = ranges::forbidden(ip)?;
         if self.allow.iter().any(|net| net.contains(&ip)) {
             return None;
         }
@@ -172,50 +174,6 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-/// Why an address is not for tenants' URLs, if it is not.
-fn forbidden(ip: IpAddr) -> Option<&'static str> {
-    match ip {
-        IpAddr::V4(v4) => forbidden_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return forbidden_v4(v4);
-            }
-            forbidden_v6(v6)
-        }
-    }
-}
-
-fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        _ if ip.is_loopback() => "a loopback address",
-        _ if ip.is_private() => "a private address",
-        _ if ip.is_link_local() => "a link-local address (cloud metadata lives there)",
-        _ if ip.is_unspecified() || a == 0 => "an unspecified address",
-        (100, 64..=127, _) => "a shared (carrier-grade NAT) address",
-        (192, 0, 0) => "an IETF protocol address",
-        (198, 18..=19, _) => "a benchmarking address",
-        _ if ip.is_multicast() => "a multicast address",
-        _ if ip.is_broadcast() || a >= 240 => "a reserved address",
-        _ => return None,
-    })
-}
-
-fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let first = ip.segments()[0];
-    Some(match first {
-        _ if ip.is_loopback() => "a loopback address",
-        _ if ip.is_unspecified() => "an unspecified address",
-        _ if ip.is_multicast() => "a multicast address",
-        f if f & 0xfe00 == 0xfc00 => "a unique-local (private) address",
-        f if f & 0xffc0 == 0xfe80 => "a link-local address",
-        // NAT64 and 6to4 embed IPv4 addresses that could be anything.
-        0x0064 if ip.segments()[1] == 0xff9b => "a NAT64 address",
-        0x2002 => "a 6to4 address",
-        _ => return None,
-    })
-}
-
 impl ombud_agents::llm::UrlGuard for OutboundPolicy {
     fn check(&self, url: &str) -> Result<(), String> {
         self.check_literal(url).map_err(|e| e.to_string())
@@ -241,6 +199,19 @@ mod tests {
             "http://0.0.0.0/",
             "http://100.64.0.1/",
             "http://localhost/",
+            // The tester's gaps, and other spellings URL parsers accept.
+            "http://[::127.0.0.1]/",
+            "http://192.0.2.1/",
+            "http://198.51.100.1/",
+            "http://203.0.113.1/",
+            "http://[64:ff9b:1::a00:1]/",
+            "http://[2001::1]/",
+            "http://127.1/",
+            "http://0x7f.0.0.1/",
+            "http://2130706433/",
+            "http://017700000001/",
+            "http://[::ffff:7f00:1]/",
+            "http://[0:0:0:0:0:ffff:127.0.0.1]/",
         ] {
             let e = strict.check_url(url).await.unwrap_err();
             assert!(matches!(e, OutboundError::Blocked { .. }), "{url}: {e}");

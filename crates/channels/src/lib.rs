@@ -6,7 +6,7 @@ pub mod webchat;
 pub mod whatsapp;
 
 use async_trait::async_trait;
-use ombud_core::{Channel, ChannelKind};
+use ombud_core::{Channel, ChannelKind, ProviderHosts};
 use std::time::Duration;
 
 /// Why a send did not go through, and whether trying again can help.
@@ -47,21 +47,27 @@ pub struct Senders {
 }
 
 impl Senders {
-    /// `connections`: how many sends may be in flight at once; as many idle
-    /// connections are kept per host, so a busy outbox never reconnects per send.
-    pub fn new(timeout: Duration, connections: usize) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+    /// The senders' HTTP settings. `connections`: how many sends may be in
+    /// flight at once; as many idle connections are kept per host, so a busy
+    /// outbox never reconnects per send. The engine's outbound guard turns it
+    /// into the client (`OutboundPolicy::provider_client`).
+    pub fn client_builder(timeout: Duration, connections: usize) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(connections.max(1))
             .user_agent(concat!("ombud/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self {
-            whatsapp: whatsapp::WhatsAppSender::with_client(http.clone()),
-            telegram: telegram::TelegramSender::new(http),
+    }
+
+    /// Senders on one guarded client; each send checks its channel's
+    /// provider URL against `providers` again (the operator may have taken a
+    /// host off the list since the channel was saved).
+    pub fn new(http: reqwest::Client, providers: ProviderHosts) -> Self {
+        Self {
+            whatsapp: whatsapp::WhatsAppSender::new(http.clone(), providers.clone()),
+            telegram: telegram::TelegramSender::new(http, providers),
             webchat: webchat::WebchatSender::default(),
-        })
+        }
     }
 }
 
@@ -80,6 +86,39 @@ impl ChannelSender for Senders {
             ChannelKind::Webchat => &self.webchat,
         };
         sender.send_text(channel, to, body, idempotency_key).await
+    }
+}
+
+/// The provider URL of a send, or why it may not be used any more.
+pub(crate) fn provider_url(
+    providers: &ProviderHosts,
+    kind: ChannelKind,
+    field: &'static str,
+    url: &str,
+) -> Result<String, SendError> {
+    providers
+        .check(kind, field, url)
+        .map_err(|e| SendError::Permanent {
+            reason: e.to_string(),
+        })
+}
+
+/// What a provider's error says, made fit to store and show to a tenant:
+/// one line, printable characters only, at most 160 of them. Only the text
+/// of a provider's own JSON error is kept; anything else a server answers
+/// (an HTML page, another service's body) is never repeated.
+pub(crate) fn provider_said(text: &str) -> String {
+    const MAX: usize = 160;
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let clean = clean.split_whitespace().collect::<Vec<_>>().join(" ");
+    if clean.chars().count() <= MAX {
+        clean
+    } else {
+        let cut: String = clean.chars().take(MAX - 1).collect();
+        format!("{cut}…")
     }
 }
 

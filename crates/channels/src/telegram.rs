@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
-use ombud_core::{Channel, MessageKind};
+use ombud_core::{Channel, ChannelKind, MessageKind, ProviderHosts};
 use ombud_store::{InboundBatch, InboundMessage};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -138,11 +138,12 @@ pub fn parse_update(body: &[u8]) -> Result<InboundBatch, String> {
 #[derive(Clone)]
 pub struct TelegramSender {
     http: reqwest::Client,
+    providers: ProviderHosts,
 }
 
 impl TelegramSender {
-    pub fn new(http: reqwest::Client) -> Self {
-        Self { http }
+    pub fn new(http: reqwest::Client, providers: ProviderHosts) -> Self {
+        Self { http, providers }
     }
 }
 
@@ -179,12 +180,14 @@ impl ChannelSender for TelegramSender {
                 reason: format!("{} is not a Telegram channel", channel.id),
             });
         };
+        let api_url = crate::provider_url(
+            &self.providers,
+            ChannelKind::Telegram,
+            "api_url",
+            &cfg.api_url,
+        )?;
         // The token is in the path: errors never show the URL.
-        let url = format!(
-            "{}/bot{}/sendMessage",
-            cfg.api_url.trim_end_matches('/'),
-            cfg.bot_token.expose()
-        );
+        let url = format!("{api_url}/bot{}/sendMessage", cfg.bot_token.expose());
         let chat_id: serde_json::Value = to
             .parse::<i64>()
             .map_or_else(|_| serde_json::json!(to), serde_json::Value::from);
@@ -216,11 +219,10 @@ impl ChannelSender for TelegramSender {
             .as_ref()
             .and_then(|a| a.error_code)
             .unwrap_or(status.as_u16());
-        let description = answer
-            .as_ref()
-            .and_then(|a| a.description.clone())
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        let reason = format!("HTTP {code}: {description}");
+        let reason = match answer.as_ref().and_then(|a| a.description.as_deref()) {
+            Some(said) => format!("HTTP {code}: {}", crate::provider_said(said)),
+            None => format!("HTTP {code} (the body was not a Bot API answer)"),
+        };
         if code == 429 || (500..600).contains(&code) {
             let retry_after = answer
                 .and_then(|a| a.parameters)

@@ -32,6 +32,8 @@ pub struct Engine {
     webhooks: Arc<WebhookDispatcher>,
     webhook_wake: Arc<Notify>,
     outbound: Arc<OutboundPolicy>,
+    /// Pages go to the operator's PagerDuty or webhook, through the guard.
+    paging_client: reqwest::Client,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     stop: CancellationToken,
@@ -68,18 +70,24 @@ impl Engine {
         runtimes: Runtimes,
         clock: Arc<dyn Clock>,
         config: EngineConfig,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>, crate::OutboundError> {
         let outbox_wake = Arc::new(Notify::new());
         let webhook_wake = Arc::new(Notify::new());
         let outbound = Arc::new(config.outbound.clone());
+        let llm_client = outbound.client(
+            reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .user_agent(concat!("Ombud/", env!("CARGO_PKG_VERSION"))),
+        )?;
+        let paging_client = outbound.client(
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .user_agent(concat!("Ombud/", env!("CARGO_PKG_VERSION"))),
+        )?;
         let runtimes = runtimes.or_with(ombud_agents::llm::KIND, || {
             Arc::new(
-                LlmRuntime::new(
-                    llm_client(&outbound),
-                    Some(outbound.clone()),
-                    config.seal_key.clone(),
-                )
-                .with_retry_base(config.llm_retry_base),
+                LlmRuntime::new(llm_client, Some(outbound.clone()), config.seal_key.clone())
+                    .with_retry_base(config.llm_retry_base),
             )
         });
         let runtimes = match &config.process {
@@ -90,7 +98,14 @@ impl Engine {
         };
         let names = Arc::new(TenantNames::default());
         let channel_health = Arc::new(ChannelHealth::default());
-        Arc::new(Self {
+        let webhooks = WebhookDispatcher::new(
+            store.clone(),
+            clock.clone(),
+            outbound.clone(),
+            config.webhooks.clone(),
+            webhook_wake.clone(),
+        )?;
+        Ok(Arc::new(Self {
             queue: Arc::new(ConversationQueue::new(config.max_concurrent_runs)),
             runner: Arc::new(Runner {
                 store: store.clone(),
@@ -112,13 +127,8 @@ impl Engine {
                 channel_health.clone(),
             )),
             outbox_wake,
-            webhooks: Arc::new(WebhookDispatcher::new(
-                store.clone(),
-                clock.clone(),
-                outbound.clone(),
-                config.webhooks.clone(),
-                webhook_wake.clone(),
-            )),
+            webhooks: Arc::new(webhooks),
+            paging_client,
             webhook_wake,
             outbound,
             store,
@@ -134,7 +144,7 @@ impl Engine {
             names,
             channel_health,
             sampled: Default::default(),
-        })
+        }))
     }
 
     /// Starts the workers and recovers: claims a dead process left are released
@@ -187,7 +197,8 @@ impl Engine {
                 (now, channels, this.sampled(), this.worker_counts().crashed)
             };
             let config = self.config.paging.clone();
-            tokio::spawn(crate::paging::run(config, look, self.stop.clone()));
+            let http = self.paging_client.clone();
+            tokio::spawn(crate::paging::run(config, http, look, self.stop.clone()));
         }
         let webhooks = self.webhooks.clone();
         let (stop, sends) = (self.stop.clone(), self.sends.clone());
@@ -465,16 +476,4 @@ impl Engine {
             );
         }
     }
-}
-
-/// The HTTP client of LLM agents: names that resolve inside are refused at
-/// connection (see [`crate::outbound`]), and redirects are not followed.
-fn llm_client(policy: &Arc<OutboundPolicy>) -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(policy.resolver())
-        .user_agent(concat!("Ombud/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default()
 }

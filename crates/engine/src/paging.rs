@@ -228,14 +228,10 @@ pub fn webhook_event(source: &str, page: &Page, at: DateTime<Utc>) -> Value {
 /// be sent is tried again on the next look, in order.
 pub(crate) async fn run(
     config: PagingConfig,
+    http: reqwest::Client,
     look: impl Fn() -> (DateTime<Utc>, Vec<ChannelSends>, Sampled, u64),
     stop: CancellationToken,
 ) {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .user_agent(concat!("Ombud/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_default();
     let mut pager = Pager::default();
     let mut unsent: VecDeque<(Page, DateTime<Utc>)> = VecDeque::new();
     // Crash totals seen, to count the crashes within the window.

@@ -69,22 +69,32 @@ pub async fn create_tenant(
 /// Connects a WhatsApp number to a tenant, answered by its latest intake version.
 pub async fn add_whatsapp_channel(
     store: &dyn Store,
+    providers: &ProviderHosts,
     tenant: &TenantSlug,
     name: String,
     whatsapp: WhatsAppConfig,
 ) -> Result<(Tenant, Channel), ProvisionError> {
-    add_channel(store, tenant, name, ChannelConfig::Whatsapp(whatsapp)).await
+    add_channel(
+        store,
+        providers,
+        tenant,
+        name,
+        ChannelConfig::Whatsapp(whatsapp),
+    )
+    .await
 }
 
 /// Connects a channel of any kind to a tenant, answered by its latest intake
-/// version. Its configuration is checked first; errors name the field.
+/// version. Its configuration is checked first, its provider URL against the
+/// hosts the operator allows (`providers`); errors name the field.
 pub async fn add_channel(
     store: &dyn Store,
+    providers: &ProviderHosts,
     tenant: &TenantSlug,
     name: String,
     config: ChannelConfig,
 ) -> Result<(Tenant, Channel), ProvisionError> {
-    check_channel(&config)?;
+    let config = check_channel(config, providers)?;
     let tenant = store
         .tenant_by_slug(tenant)
         .await?
@@ -105,21 +115,24 @@ pub async fn add_channel(
     Ok((tenant, channel))
 }
 
-fn check_url(field: &'static str, url: &str) -> Result<(), ValidationError> {
-    let url = url.trim_end_matches('/');
-    if url.starts_with("https://") || url.starts_with("http://") {
-        Ok(())
-    } else {
-        Err(ValidationError::new(
-            field,
-            "must be an http:// or https:// URL",
-        ))
-    }
+/// The longest credential a channel keeps (Meta's access tokens run to a
+/// few hundred characters).
+const MAX_CREDENTIAL: usize = 4096;
+/// The most sites one web chat may be embedded in.
+pub const MAX_ORIGINS: usize = 50;
+
+fn is_number(s: &str) -> bool {
+    (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Checks a channel's configuration for its kind.
-pub fn check_channel(config: &ChannelConfig) -> Result<(), ValidationError> {
-    match config {
+/// Checks a channel's configuration for its kind, and returns it with its
+/// provider URL in one spelling (no trailing slash).
+pub fn check_channel(
+    mut config: ChannelConfig,
+    providers: &ProviderHosts,
+) -> Result<ChannelConfig, ValidationError> {
+    let kind = config.kind();
+    match &mut config {
         ChannelConfig::Whatsapp(w) => {
             for (field, value) in [
                 ("phone_number_id", w.phone_number_id.as_str()),
@@ -130,8 +143,31 @@ pub fn check_channel(config: &ChannelConfig) -> Result<(), ValidationError> {
                 if value.trim().is_empty() {
                     return Err(ValidationError::new(field, "must not be empty"));
                 }
+                if value.len() > MAX_CREDENTIAL {
+                    return Err(ValidationError::new(
+                        field,
+                        format!("must be at most {MAX_CREDENTIAL} characters"),
+                    ));
+                }
             }
-            check_url("graph_url", &w.graph_url)
+            // Both go into the path of every send.
+            if !w.phone_number_id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ValidationError::new(
+                    "phone_number_id",
+                    "is the number's id in Meta's console: digits only",
+                ));
+            }
+            let version = w.api_version.strip_prefix('v').unwrap_or_default();
+            if !version
+                .split_once('.')
+                .is_some_and(|(a, b)| is_number(a) && is_number(b))
+            {
+                return Err(ValidationError::new(
+                    "api_version",
+                    "must be a Graph API version like v23.0",
+                ));
+            }
+            w.graph_url = providers.check(kind, "graph_url", &w.graph_url)?;
         }
         ChannelConfig::Telegram(t) => {
             let token = t.bot_token.expose();
@@ -162,9 +198,15 @@ pub fn check_channel(config: &ChannelConfig) -> Result<(), ValidationError> {
                     "must be 1 to 256 characters A-Z, a-z, 0-9, _ and -",
                 ));
             }
-            check_url("api_url", &t.api_url)
+            t.api_url = providers.check(kind, "api_url", &t.api_url)?;
         }
         ChannelConfig::Webchat(w) => {
+            if w.allowed_origins.len() > MAX_ORIGINS {
+                return Err(ValidationError::new(
+                    "allowed_origins",
+                    format!("may hold at most {MAX_ORIGINS} sites"),
+                ));
+            }
             if w.signing_key.expose().len() < 32 {
                 return Err(ValidationError::new(
                     "signing_key",
@@ -182,9 +224,9 @@ pub fn check_channel(config: &ChannelConfig) -> Result<(), ValidationError> {
                     ));
                 }
             }
-            Ok(())
         }
     }
+    Ok(config)
 }
 
 fn category(slug: &str, names: [&str; 3], keywords: &[&str], priority: Priority) -> NewCategory {

@@ -44,17 +44,15 @@ impl WebhookDispatcher {
         policy: Arc<OutboundPolicy>,
         config: WebhookConfig,
         wake: Arc<Notify>,
-    ) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(policy.resolver())
-            .user_agent(concat!("Ombud-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+    ) -> Result<Self, crate::OutboundError> {
+        let client = policy.client(
+            reqwest::Client::builder()
+                .timeout(config.timeout)
+                .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+                .user_agent(concat!("Ombud-Webhooks/", env!("CARGO_PKG_VERSION"))),
+        )?;
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
-        Self {
+        Ok(Self {
             store,
             clock,
             client,
@@ -63,7 +61,7 @@ impl WebhookDispatcher {
             wake,
             permits,
             active: AtomicBool::new(true),
-        }
+        })
     }
 
     /// Whether new events may have deliveries to make.

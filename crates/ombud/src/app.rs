@@ -73,11 +73,14 @@ impl App {
         let mut engine_config = config.engine();
         engine_config.seal_key = Some(config.seal_key()?);
         engine_config.process = Some(config.process_settings());
+        let outbound = Arc::new(engine_config.outbound.clone());
         let senders = Senders::new(
-            engine_config.outbox.send_timeout,
-            engine_config.outbox.concurrency,
-        )
-        .map_err(anyhow::Error::msg)?;
+            outbound.provider_client(Senders::client_builder(
+                engine_config.outbox.send_timeout,
+                engine_config.outbox.concurrency,
+            ))?,
+            outbound.providers().clone(),
+        );
         let webchat_bell = senders.webchat.bell.clone();
         let closing = tokio_util::sync::CancellationToken::new();
         let sender: Arc<dyn ChannelSender> = Arc::new(senders);
@@ -87,7 +90,7 @@ impl App {
             options.runtimes.unwrap_or_default(),
             Arc::new(SystemClock),
             engine_config,
-        );
+        )?;
         let listener = TcpListener::bind(config.listen_addr())
             .await
             .with_context(|| format!("binding {}", config.listen))?;

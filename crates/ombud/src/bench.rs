@@ -228,6 +228,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
             .await?;
             provision::add_whatsapp_channel(
                 store,
+                &ProviderHosts::parse("127.0.0.1").map_err(anyhow::Error::msg)?,
                 &slug,
                 "WhatsApp".into(),
                 WhatsAppConfig {

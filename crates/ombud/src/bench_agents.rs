@@ -277,10 +277,11 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
     .await?;
     let (_, channel) = provision::add_whatsapp_channel(
         store.as_ref(),
+        &ProviderHosts::parse("127.0.0.1").map_err(anyhow::Error::msg)?,
         &tenant.slug,
         "bench".into(),
         WhatsAppConfig {
-            phone_number_id: id::new_id_body(),
+            phone_number_id: "100000000000010".into(),
             app_secret: Secret::new("bench"),
             verify_token: Secret::new("bench"),
             access_token: Secret::new("bench"),
@@ -296,7 +297,7 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
         Runtimes::builtin(),
         Arc::new(SystemClock),
         config.engine(),
-    );
+    )?;
     engine.start().await?;
     let mut took = Vec::with_capacity(args.samples);
     for i in 0..args.samples + 20 {

@@ -174,7 +174,7 @@ async fn one_run(
             ..WebhookConfig::default()
         },
         Arc::new(tokio::sync::Notify::new()),
-    ));
+    )?);
     let stop = tokio_util::sync::CancellationToken::new();
     let tracker = tokio_util::task::TaskTracker::new();
     let started = Instant::now();

@@ -432,29 +432,21 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel(ChannelCommand::Add(ChannelAdd::Whatsapp(args))) => {
-            let store = open_store(&config).await?;
-            let (tenant, channel) = provision::add_whatsapp_channel(
-                store.as_ref(),
-                &TenantSlug::parse(&args.tenant)?,
-                non_empty("name", &args.name)?,
-                WhatsAppConfig {
-                    phone_number_id: args.phone_number_id,
-                    app_secret: Secret::new(args.app_secret),
-                    verify_token: Secret::new(args.verify_token),
-                    access_token: Secret::new(args.access_token),
-                    graph_url: args.graph_url,
-                    api_version: args.api_version,
-                },
-            )
-            .await?;
-            print_json(&channel_json(&tenant, &channel));
-            Ok(())
+            let channel = ChannelConfig::Whatsapp(WhatsAppConfig {
+                phone_number_id: args.phone_number_id,
+                app_secret: Secret::new(args.app_secret),
+                verify_token: Secret::new(args.verify_token),
+                access_token: Secret::new(args.access_token),
+                graph_url: args.graph_url,
+                api_version: args.api_version,
+            });
+            add_channel(&config, &args.tenant, &args.name, channel).await
         }
         Command::Channel(ChannelCommand::Add(ChannelAdd::Telegram(args))) => {
             let channel = ChannelConfig::Telegram(TelegramConfig {
                 bot_token: Secret::new(args.bot_token),
                 secret_token: Secret::new(args.secret_token.unwrap_or_else(id::new_id_body)),
-                api_url: args.api_url.trim_end_matches('/').to_owned(),
+                api_url: args.api_url,
             });
             add_channel(&config, &args.tenant, &args.name, channel).await
         }
@@ -492,6 +484,7 @@ async fn add_channel(
     let store = open_store(config).await?;
     let (tenant, channel) = provision::add_channel(
         store.as_ref(),
+        config.outbound_policy().providers(),
         &TenantSlug::parse(tenant)?,
         non_empty("name", name)?,
         channel,

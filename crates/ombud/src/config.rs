@@ -9,7 +9,7 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use ombud_core::seal::SealKey;
-use ombud_core::Secret;
+use ombud_core::{ProviderHosts, Secret};
 use ombud_engine::{EngineConfig, OutboundPolicy, OutboxConfig, WebhookConfig};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +74,10 @@ pub struct OutboundSettings {
     /// Ranges tenants' URLs may reach although they are internal, e.g.
     /// `10.20.0.0/16,127.0.0.0/8` (`OMBUD_OUTBOUND_ALLOW_CIDRS`).
     pub allow_cidrs: String,
+    /// Hosts besides graph.facebook.com and api.telegram.org that channels
+    /// may send through, wherever they resolve: a proxy, a local stand-in
+    /// (`OMBUD_OUTBOUND__PROVIDER_HOSTS=127.0.0.1,graph-proxy.internal`).
+    pub provider_hosts: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -167,6 +171,7 @@ impl Default for Config {
             },
             outbound: OutboundSettings {
                 allow_cidrs: String::new(),
+                provider_hosts: String::new(),
             },
         }
     }
@@ -361,6 +366,9 @@ impl Config {
         if let Err(reason) = OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs) {
             return invalid("outbound.allow_cidrs", &reason);
         }
+        if let Err(reason) = ProviderHosts::parse(&self.outbound.provider_hosts) {
+            return invalid("outbound.provider_hosts", &reason);
+        }
         Ok(())
     }
 
@@ -432,9 +440,7 @@ impl Config {
                 lease: Duration::from_secs(self.webhooks.lease_secs),
                 poll_interval: Duration::from_millis(self.webhooks.poll_interval_ms),
             },
-            outbound: OutboundPolicy::new(
-                OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs).unwrap_or_default(),
-            ),
+            outbound: self.outbound_policy(),
             sample: self.metrics.engine(&self.data_dir),
             paging: self.paging.engine(),
             ..EngineConfig::default()
@@ -443,6 +449,16 @@ impl Config {
 }
 
 impl Config {
+    /// What tenants' URLs and channels may reach (validated).
+    pub fn outbound_policy(&self) -> OutboundPolicy {
+        OutboundPolicy::new(
+            OutboundPolicy::parse_cidrs(&self.outbound.allow_cidrs).unwrap_or_default(),
+        )
+        .with_provider_hosts(
+            ProviderHosts::parse(&self.outbound.provider_hosts).unwrap_or_default(),
+        )
+    }
+
     /// Where process agents' workers live, what they may run and what fences them.
     pub fn process_settings(&self) -> ombud_agents::process::ProcessSettings {
         let mut settings = ombud_agents::process::ProcessSettings::for_data_dir(&self.data_dir);

@@ -17,7 +17,18 @@ const APP_SECRET: &str = "demo-app-secret";
 const VERIFY_TOKEN: &str = "demo-verify-token";
 const LOGIN: &str = "admin@demo.example";
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
+    // The stand-in Graph API is this server: its channel may send to it.
+    let host = match config.listen_addr().ip() {
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    config.outbound.provider_hosts = [config.outbound.provider_hosts.as_str(), &host]
+        .into_iter()
+        .filter(|h| !h.is_empty())
+        .collect::<Vec<_>>()
+        .join(",");
+    let providers = config.outbound_policy();
     let store = open_store(&config).await?;
     let slug = TenantSlug::parse(SLUG)?;
     if store.tenant_by_slug(&slug).await?.is_none() {
@@ -35,6 +46,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await?;
         provision::add_whatsapp_channel(
             store.as_ref(),
+            providers.providers(),
             &slug,
             "Demo WhatsApp".into(),
             WhatsAppConfig {
@@ -59,9 +71,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 signing_key: Secret::new(ombud_web::auth::one_time_password().repeat(2)),
                 allowed_origins: Vec::new(),
             });
-            provision::add_channel(store.as_ref(), &slug, "Demo Ward Office".into(), config)
-                .await?
-                .1
+            provision::add_channel(
+                store.as_ref(),
+                providers.providers(),
+                &slug,
+                "Demo Ward Office".into(),
+                config,
+            )
+            .await?
+            .1
         }
     };
     let channel = channels

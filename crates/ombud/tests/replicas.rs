@@ -328,6 +328,7 @@ async fn two_replicas(
     .unwrap();
     let (_, channel) = ombud_engine::provision::add_whatsapp_channel(
         store.as_ref(),
+        &ombud_core::ProviderHosts::parse("127.0.0.1").unwrap(),
         &tenant.slug,
         "wa".into(),
         ombud_core::WhatsAppConfig {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ombud_core::Channel;
+use ombud_core::{Channel, ChannelKind, ProviderHosts};
 use serde::Deserialize;
 
 use crate::{ChannelSender, SendError};
@@ -15,12 +15,13 @@ use crate::{ChannelSender, SendError};
 #[derive(Clone)]
 pub struct WhatsAppSender {
     http: reqwest::Client,
+    providers: ProviderHosts,
 }
 
 impl WhatsAppSender {
     /// On a client shared with the other channels' senders.
-    pub fn with_client(http: reqwest::Client) -> Self {
-        Self { http }
+    pub fn new(http: reqwest::Client, providers: ProviderHosts) -> Self {
+        Self { http, providers }
     }
 }
 
@@ -70,11 +71,15 @@ impl ChannelSender for WhatsAppSender {
                 reason: format!("{} is not a WhatsApp channel", channel.id),
             });
         };
+        let graph_url = crate::provider_url(
+            &self.providers,
+            ChannelKind::Whatsapp,
+            "graph_url",
+            &cfg.graph_url,
+        )?;
         let url = format!(
-            "{}/{}/{}/messages",
-            cfg.graph_url.trim_end_matches('/'),
-            cfg.api_version,
-            cfg.phone_number_id
+            "{graph_url}/{}/{}/messages",
+            cfg.api_version, cfg.phone_number_id
         );
         let payload = serde_json::json!({
             "messaging_product": "whatsapp",
@@ -134,25 +139,23 @@ impl ChannelSender for WhatsAppSender {
     }
 }
 
-/// `HTTP 400: (#131030) Recipient phone number not in allowed list: details`.
+/// `HTTP 400: (#131030) Recipient phone number not in allowed list: details`,
+/// shortened; a body that is not a Graph API error is not repeated.
 fn graph_reason(status: u16, body: &str) -> String {
     match serde_json::from_str::<GraphErrorBody>(body) {
         Ok(GraphErrorBody { error }) => {
-            let mut reason = format!("HTTP {status}: ");
+            let mut said = String::new();
             if let Some(code) = error.code {
-                reason.push_str(&format!("(#{code}) "));
+                said.push_str(&format!("(#{code}) "));
             }
-            reason.push_str(&error.message);
+            said.push_str(&error.message);
             if let Some(details) = error.error_data.and_then(|d| d.details) {
-                reason.push_str(": ");
-                reason.push_str(&details);
+                said.push_str(": ");
+                said.push_str(&details);
             }
-            reason
+            format!("HTTP {status}: {}", crate::provider_said(&said))
         }
-        Err(_) => {
-            let snippet: String = body.chars().take(200).collect();
-            format!("HTTP {status}: {snippet}")
-        }
+        Err(_) => format!("HTTP {status} (the body was not a Graph API error)"),
     }
 }
 
@@ -168,8 +171,21 @@ mod tests {
             "HTTP 400: (#131030) Recipient phone number not in allowed list: Add it to the list"
         );
         assert_eq!(
-            graph_reason(502, "<html>bad gateway"),
-            "HTTP 502: <html>bad gateway"
+            graph_reason(502, "<html>bad gateway INTERNAL-SECRET-1"),
+            "HTTP 502 (the body was not a Graph API error)"
+        );
+        let long = format!(
+            r#"{{"error":{{"message":"line one\nline\u0007two {}","code":1}}}}"#,
+            "x".repeat(500)
+        );
+        let reason = graph_reason(400, &long);
+        assert!(
+            reason.starts_with("HTTP 400: (#1) line one line two xxx"),
+            "{reason}"
+        );
+        assert!(
+            reason.chars().count() < 180 && reason.ends_with('…'),
+            "{reason}"
         );
     }
 }

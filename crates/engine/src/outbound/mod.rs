@@ -1,10 +1,19 @@
 //! The outbound guard: URLs that tenants give Ombud (webhook receivers, LLM
-//! endpoints) must not reach the machine's own network — loopback, private,
-//! link-local (cloud metadata at 169.254.169.254), unique-local, multicast,
-//! documentation or any other special-purpose address (see [`ranges`]) — unless the operator allows a range
+//! endpoints, channel providers) must not reach the machine's own network —
+//! loopback, private, link-local (cloud metadata at 169.254.169.254),
+//! unique-local, multicast, documentation or any other special-purpose
+//! address (see [`ranges`]) — unless the operator allows a range
 //! (`outbound.allow_cidrs`). A URL is checked when it is saved, and every
 //! connection is checked again where its name is resolved, so a name that
 //! later resolves elsewhere (DNS rebinding) is still refused.
+//!
+//! Every HTTP client Ombud makes for such URLs comes from [`OutboundPolicy::client`]:
+//! resolved through the guard, redirects not followed, and no proxy from the
+//! environment (through a proxy the guard would only see the proxy's name).
+//! Channel providers have their own rule on top ([`ombud_core::ProviderHosts`]):
+//! only the public API or a host the operator lists; a listed host is the
+//! operator's word, so [`OutboundPolicy::provider_client`] reaches it
+//! wherever it resolves.
 
 mod ranges;
 
@@ -12,6 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use ombud_core::ProviderHosts;
 
 /// How long a URL's name may take to resolve when it is saved.
 const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -19,6 +29,7 @@ const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 #[derive(Debug, Clone, Default)]
 pub struct OutboundPolicy {
     allow: Vec<IpNet>,
+    providers: ProviderHosts,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -33,6 +44,8 @@ pub enum OutboundError {
     Unresolved { host: String, reason: String },
     #[error("not a usable URL: {0}")]
     BadUrl(String),
+    #[error("the HTTP client could not be made: {0}")]
+    Client(String),
 }
 
 /// "10.0.0.1 is", or "intranet.local is 10.0.0.1,".
@@ -47,7 +60,55 @@ fn named(host: &str, address: &IpAddr) -> String {
 
 impl OutboundPolicy {
     pub fn new(allow: Vec<IpNet>) -> Self {
-        Self { allow }
+        Self {
+            allow,
+            providers: ProviderHosts::default(),
+        }
+    }
+
+    /// The hosts other than the public APIs that channels may use.
+    pub fn with_provider_hosts(mut self, providers: ProviderHosts) -> Self {
+        self.providers = providers;
+        self
+    }
+
+    pub fn providers(&self) -> &ProviderHosts {
+        &self.providers
+    }
+
+    /// The HTTP client for tenants' URLs, built from `builder` (timeouts,
+    /// user agent): every name through the guard, no redirects, no proxy.
+    pub fn client(
+        self: &Arc<Self>,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::Client, OutboundError> {
+        self.build(builder, false)
+    }
+
+    /// The channel senders' client: as [`client`](Self::client), except that
+    /// a host the operator lists as a provider is reached wherever it
+    /// resolves (the public APIs are guarded like any name).
+    pub fn provider_client(
+        self: &Arc<Self>,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::Client, OutboundError> {
+        self.build(builder, true)
+    }
+
+    fn build(
+        self: &Arc<Self>,
+        builder: reqwest::ClientBuilder,
+        trust_listed: bool,
+    ) -> Result<reqwest::Client, OutboundError> {
+        builder
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: self.clone(),
+                trust_listed,
+            }))
+            .build()
+            .map_err(|e| OutboundError::Client(e.to_string()))
     }
 
     /// A comma-separated list of CIDR ranges (`127.0.0.0/8, ::1/128`); a bare
@@ -126,23 +187,20 @@ impl OutboundPolicy {
             None => Ok(()),
         }
     }
-
-    /// A resolver for `reqwest` that drops every address the policy refuses,
-    /// and fails when none is left.
-    pub fn resolver(self: &Arc<Self>) -> Arc<GuardedResolver> {
-        Arc::new(GuardedResolver {
-            policy: self.clone(),
-        })
-    }
 }
 
-pub struct GuardedResolver {
+/// A resolver for `reqwest` that drops every address the policy refuses, and
+/// fails when none is left.
+struct GuardedResolver {
     policy: Arc<OutboundPolicy>,
+    /// Let the operator's provider hosts resolve anywhere.
+    trust_listed: bool,
 }
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let policy = self.policy.clone();
+        let trusted = self.trust_listed && policy.providers.is_listed(name.as_str());
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> =
@@ -150,7 +208,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
             let mut refused = None;
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
-                .filter(|a| match policy.refuses(a.ip()) {
+                .filter(|a| match policy.refuses(a.ip()).filter(|_| !trusted) {
                     Some(why) => {
                         refused = Some((a.ip(), why));
                         false
@@ -239,24 +297,48 @@ mod tests {
         assert!(e.contains("localhost"), "{e}");
     }
 
+    async fn resolve(
+        policy: OutboundPolicy,
+        trust_listed: bool,
+        name: &str,
+    ) -> Result<Vec<SocketAddr>, String> {
+        use reqwest::dns::Resolve;
+        let resolver = GuardedResolver {
+            policy: Arc::new(policy),
+            trust_listed,
+        };
+        match resolver.resolve(name.parse().unwrap()).await {
+            Ok(a) => Ok(a.collect()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     #[tokio::test]
     async fn the_resolver_drops_refused_addresses() {
-        use reqwest::dns::Resolve;
-        let strict = Arc::new(OutboundPolicy::default());
-        let name: reqwest::dns::Name = "localhost".parse().unwrap();
-        let err = match strict.resolver().resolve(name).await {
-            Ok(_) => panic!("localhost resolved through the guard"),
-            Err(e) => e,
-        };
-        assert!(err.to_string().contains("loopback"), "{err}");
-        let open = Arc::new(OutboundPolicy::new(
-            OutboundPolicy::parse_cidrs("127.0.0.0/8,::1").unwrap(),
-        ));
-        let name: reqwest::dns::Name = "localhost".parse().unwrap();
-        let addrs: Vec<SocketAddr> = match open.resolver().resolve(name).await {
-            Ok(a) => a.collect(),
-            Err(e) => panic!("{e}"),
-        };
-        assert!(!addrs.is_empty());
+        let err = resolve(OutboundPolicy::default(), false, "localhost")
+            .await
+            .unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        let open = OutboundPolicy::new(OutboundPolicy::parse_cidrs("127.0.0.0/8,::1").unwrap());
+        assert!(!resolve(open, false, "localhost").await.unwrap().is_empty());
+    }
+
+    /// A provider name that resolves inside (rebinding, or a hosts file) is
+    /// refused at connection unless the operator lists that very name, and
+    /// only the senders' client honours the list.
+    #[tokio::test]
+    async fn provider_hosts_resolve_inside_only_when_listed_and_only_for_senders() {
+        let listed = OutboundPolicy::default()
+            .with_provider_hosts(ProviderHosts::parse("localhost").unwrap());
+        assert!(!resolve(listed.clone(), true, "localhost")
+            .await
+            .unwrap()
+            .is_empty());
+        let err = resolve(listed, false, "localhost").await.unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
+        let other = OutboundPolicy::default()
+            .with_provider_hosts(ProviderHosts::parse("127.0.0.1").unwrap());
+        let err = resolve(other, true, "localhost").await.unwrap_err();
+        assert!(err.contains("loopback"), "{err}");
     }
 }

@@ -66,11 +66,19 @@ pub async fn spawn(
     if url.is_none() && replicas > 1 {
         anyhow::bail!("several replicas need PostgreSQL: pass --database-url");
     }
-    let config = Config {
+    // The sink stands in for Meta's Graph API: the servers may send to it.
+    let sink_host = sink_url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.rsplit_once(':'))
+        .map(|(host, _)| host.to_owned())
+        .context("the sink's URL has no host and port")?;
+    let mut config = Config {
         data_dir: dir.path().to_owned(),
         database_url: url.clone().map(Secret::new),
         ..Config::default()
     };
+    config.outbound.provider_hosts = sink_host.clone();
+    let providers = config.outbound_policy();
     let store = open_store(&config).await?;
     // The built-in limits (20 a day, 5 a minute) would silence a load test.
     // The burst window is short because the agent remembers each arrival
@@ -113,6 +121,7 @@ pub async fn spawn(
         let secret = format!("loadtest-app-secret-{i}");
         let (_, channel) = provision::add_whatsapp_channel(
             store.as_ref(),
+            providers.providers(),
             &tenant.slug,
             "Load".into(),
             WhatsAppConfig {
@@ -145,6 +154,7 @@ pub async fn spawn(
             .env("OMBUD_DATA_DIR", dir.path())
             .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
             .env("OMBUD_LOG_FORMAT", "json")
+            .env("OMBUD_OUTBOUND__PROVIDER_HOSTS", &sink_host)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log);

@@ -33,6 +33,7 @@ async fn telegram_channel(app: &TestApp, t: &TestTenant, tg: &FakeTelegram) -> C
     });
     let (_, channel) = provision::add_channel(
         app.store.as_ref(),
+        app.engine.outbound().providers(),
         &t.tenant.slug,
         "Telegram".into(),
         config,
@@ -178,6 +179,7 @@ async fn webchat_channel(app: &TestApp, t: &TestTenant, origins: &[&str]) -> Cha
     });
     let (_, channel) = provision::add_channel(
         app.store.as_ref(),
+        app.engine.outbound().providers(),
         &t.tenant.slug,
         "Web chat".into(),
         config,

@@ -82,9 +82,14 @@ impl TestDb {
         }
     }
 
-    /// The environment a child `ombud` process needs to use this database.
+    /// The environment a child `ombud` process needs to use this database,
+    /// with the tests' stand-ins for Meta and Telegram (on loopback) allowed
+    /// as provider hosts, as in [`test_config`].
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        let mut env = vec![("OMBUD_DATA_DIR", self.dir.path().display().to_string())];
+        let mut env = vec![
+            ("OMBUD_DATA_DIR", self.dir.path().display().to_string()),
+            ("OMBUD_OUTBOUND__PROVIDER_HOSTS", "127.0.0.1".into()),
+        ];
         if let Some(url) = &self.url {
             env.push(("OMBUD_DATABASE_URL", url.clone()));
         }
@@ -115,8 +120,10 @@ pub fn test_config(db: &TestDb) -> Config {
     c.outbox.poll_interval_ms = 50;
     c.outbox.send_timeout_ms = 2000;
     c.shutdown_grace_secs = 5;
-    // The tests' webhook receivers listen on loopback.
+    // The tests' webhook receivers listen on loopback, and so do their
+    // stand-ins for Meta's Graph API and Telegram's Bot API.
     c.outbound.allow_cidrs = "127.0.0.0/8,::1/128".into();
+    c.outbound.provider_hosts = "127.0.0.1".into();
     c.webhooks.poll_interval_ms = 50;
     // The process agents' tests run Python and the Rust reference worker.
     c.agents.process_commands = "*".into();
@@ -131,7 +138,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config), runtimes: Option<Runtimes>) -> Self {
-        let db = TestDb::new().await;
+        Self::spawn_on(TestDb::new().await, tweak, runtimes).await
+    }
+
+    /// On a database the test has already put data in (with the CLI, say).
+    pub async fn spawn_on(
+        db: TestDb,
+        tweak: impl FnOnce(&mut Config),
+        runtimes: Option<Runtimes>,
+    ) -> Self {
         let mut config = test_config(&db);
         tweak(&mut config);
         let app = App::build(
@@ -214,10 +229,11 @@ impl TestApp {
         let app_secret = format!("{slug}-app-secret");
         let (_, channel) = provision::add_whatsapp_channel(
             self.store.as_ref(),
+            self.engine.outbound().providers(),
             &tenant.slug,
             "WhatsApp".into(),
             WhatsAppConfig {
-                phone_number_id: format!("{}{}", slug.len(), ombud_core::id::new_id_body()),
+                phone_number_id: digits_id(),
                 app_secret: Secret::new(app_secret.clone()),
                 verify_token: Secret::new(format!("{slug}-verify")),
                 access_token: Secret::new(format!("{slug}-access")),
@@ -424,4 +440,12 @@ pub async fn deliver_until_ok(
         target += 1;
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A fresh id of digits, as Meta's phone number ids are.
+pub fn digits_id() -> String {
+    ombud_core::id::new_id_body()
+        .bytes()
+        .map(|b| char::from(b'0' + b % 10))
+        .collect()
 }

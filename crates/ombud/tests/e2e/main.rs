@@ -26,6 +26,7 @@ mod loadtest;
 mod observability;
 mod outbox;
 mod process;
+mod provider_urls;
 mod queue;
 mod rejects;
 mod relay;

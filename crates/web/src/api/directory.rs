@@ -1,5 +1,5 @@
 //! Conversations and their messages, a staff message into a handed-over
-//! conversation, contacts, categories and channels (read).
+//! conversation, contacts and categories (read).
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -25,7 +25,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_contacts))
         .routes(routes!(get_contact))
         .routes(routes!(list_categories))
-        .routes(routes!(list_channels))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -131,29 +130,6 @@ pub struct CategoryView {
 #[derive(Serialize, ToSchema)]
 pub struct CategoryList {
     pub data: Vec<CategoryView>,
-}
-
-/// A channel, without its credentials.
-#[derive(Serialize, ToSchema)]
-pub struct ChannelView {
-    pub id: String,
-    /// whatsapp, telegram or webchat.
-    pub kind: String,
-    pub name: String,
-    /// A WhatsApp channel's number id at Meta.
-    pub phone_number_id: Option<String>,
-    /// A Telegram channel's bot id.
-    pub bot_id: Option<String>,
-    /// Where Meta or Telegram delivers this channel's webhooks, or a web
-    /// chat's widget script (a path on this server).
-    pub webhook_path: String,
-    pub deployed_version_id: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ChannelList {
-    pub data: Vec<ChannelView>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -428,33 +404,6 @@ async fn list_categories(
                 names: c.names.clone(),
                 keywords: c.keywords.clone(),
                 default_priority: c.default_priority.as_str().to_owned(),
-            })
-            .collect(),
-    }))
-}
-
-/// The tenant's channels, without credentials.
-#[utoipa::path(get, path = "/channels", tag = "channels",
-    responses((status = 200, body = ChannelList)),
-    security(("api_key" = ["conversations:read"]), ("session" = [])))]
-async fn list_channels(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<ChannelList>, ApiError> {
-    caller.require(Scope::ConversationsRead)?;
-    let all = state.store.channels(&caller.tenant.id).await?;
-    Ok(Json(ChannelList {
-        data: all
-            .iter()
-            .map(|c| ChannelView {
-                id: c.id.to_string(),
-                kind: c.kind().as_str().to_owned(),
-                name: c.name.clone(),
-                phone_number_id: c.whatsapp().map(|w| w.phone_number_id.clone()),
-                bot_id: c.telegram().map(|t| t.bot_id().to_owned()),
-                webhook_path: c.webhook_path(),
-                deployed_version_id: c.deployed_version.as_ref().map(|v| v.to_string()),
-                created_at: c.created_at,
             })
             .collect(),
     }))

@@ -11,6 +11,7 @@
 mod agent_types;
 pub(crate) mod agents;
 pub mod auth;
+mod channels;
 mod complaint_types;
 mod complaints;
 mod directory;
@@ -184,6 +185,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(keys::router())
         .merge(complaints::router())
         .merge(directory::router())
+        .merge(channels::router())
         .merge(executions::router())
         .merge(agents::router())
         .merge(test_chats::router())

@@ -361,13 +361,7 @@ pub async fn add_channel(
     }
     let graph_url = match form.graph_url.trim() {
         "" => WhatsAppConfig::DEFAULT_GRAPH_URL.to_owned(),
-        url if url.starts_with("https://") || url.starts_with("http://") => {
-            url.trim_end_matches('/').to_owned()
-        }
-        _ => {
-            errors.add("graph_url", "must be an http(s) URL");
-            String::new()
-        }
+        url => url.to_owned(),
     };
     let back = if form.next == "welcome" {
         "/app/welcome"
@@ -411,6 +405,7 @@ pub async fn add_channel(
     };
     match provision::add_whatsapp_channel(
         state.store.as_ref(),
+        state.engine.outbound().providers(),
         &current.tenant.slug,
         form.name.trim().to_owned(),
         config,
@@ -418,11 +413,24 @@ pub async fn add_channel(
     .await
     {
         Ok(_) => Ok(Redirect::to(back).into_response()),
-        Err(e) => {
+        Err(provision::ProvisionError::Store(StoreError::Conflict { field, reason }))
+        | Err(provision::ProvisionError::Invalid(ValidationError { field, reason })) => {
+            let field = [
+                "name",
+                "phone_number_id",
+                "app_secret",
+                "access_token",
+                "verify_token",
+                "graph_url",
+            ]
+            .into_iter()
+            .find(|f| *f == field)
+            .unwrap_or("phone_number_id");
             let mut errors = FieldErrors::default();
-            errors.add("phone_number_id", e.to_string());
+            errors.add(field, reason);
             refused(errors).await
         }
+        Err(e) => Err(PageError::internal(e)),
     }
 }
 
@@ -486,7 +494,16 @@ pub async fn add_other_channel(
         }
         name => name.to_owned(),
     };
-    match provision::add_channel(state.store.as_ref(), &current.tenant.slug, name, config).await {
+    let providers = state.engine.outbound().providers();
+    match provision::add_channel(
+        state.store.as_ref(),
+        providers,
+        &current.tenant.slug,
+        name,
+        config,
+    )
+    .await
+    {
         Ok(_) => Ok(Redirect::to("/app/settings#channels").into_response()),
         Err(provision::ProvisionError::Store(StoreError::Conflict { field, reason }))
         | Err(provision::ProvisionError::Invalid(ValidationError { field, reason })) => {

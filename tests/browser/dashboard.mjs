@@ -248,6 +248,16 @@ async function flow(run) {
   await shot(page, run, "overview");
 
   await fits(page, run, "the overview");
+
+  // The API docs render under their Content Security Policy: Swagger UI
+  // lists the operations, and the browser reports no refused script or style.
+  const refused = [];
+  page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) refused.push(m.text()); });
+  await page.goto(`${run.base}/docs/`);
+  await page.waitForSelector(".swagger-ui .opblock-tag", { timeout: 10000 });
+  await page.waitForSelector("text=/channels");
+  assert.deepEqual(refused, [], "the docs page broke its policy");
+  await shot(page, run, "api-docs");
   await context.close();
 }
 

@@ -29,6 +29,20 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
+/// The token of an `Authorization: Bearer <token>` header; the scheme's name
+/// is case-insensitive (RFC 9110 §11.1), so `bearer` works as well.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
 /// A random password for someone to use once (about 116 bits).
 pub fn one_time_password() -> String {
     let mut rng = rand::rng();
@@ -158,6 +172,22 @@ mod tests {
         assert_ne!(key, new_api_key().0);
         assert_eq!(api_key_hash(&key).len(), 64);
         assert_ne!(api_key_hash(&key), api_key_hash(&new_api_key().0));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_read_in_any_case() {
+        let with = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(axum::http::header::AUTHORIZATION, v.parse().unwrap());
+            h
+        };
+        for v in ["Bearer ombud_x", "bearer ombud_x", "BEARER  ombud_x "] {
+            assert_eq!(bearer_token(&with(v)), Some("ombud_x"), "{v}");
+        }
+        for v in ["Basic ombud_x", "Bearer", "Bearer ", "Bearerombud_x"] {
+            assert_eq!(bearer_token(&with(v)), None, "{v}");
+        }
+        assert_eq!(bearer_token(&axum::http::HeaderMap::new()), None);
     }
 
     #[test]

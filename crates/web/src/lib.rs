@@ -6,6 +6,7 @@ pub mod auth;
 pub mod dashboard;
 mod demo;
 mod error;
+mod headers;
 mod health;
 pub mod metrics;
 mod telegram;
@@ -72,6 +73,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
             max,
             error::refuse_declared_oversize,
         ))
+        .layer(axum::middleware::from_fn(headers::secure))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
@@ -84,5 +86,6 @@ pub fn admin_router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(health::router())
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::middleware::from_fn(headers::secure))
         .with_state(state)
 }

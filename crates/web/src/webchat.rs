@@ -153,11 +153,7 @@ fn visitor(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<String, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .or(query);
+    let token = crate::auth::bearer_token(headers).or(query);
     let key = channel
         .webchat()
         .map(|w| w.signing_key.expose())

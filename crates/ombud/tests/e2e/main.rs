@@ -21,6 +21,7 @@ mod crash;
 mod dashboard;
 mod demo;
 mod dialogue;
+mod headers;
 mod inbox;
 mod loadtest;
 mod observability;

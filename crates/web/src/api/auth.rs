@@ -176,12 +176,8 @@ async fn identify(
     method: &Method,
     headers: &HeaderMap,
 ) -> Result<(Caller, Option<(ApiKeyId, u32)>), ApiError> {
-    if let Some(auth) = headers.get(header::AUTHORIZATION) {
-        let token = auth
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+    if headers.contains_key(header::AUTHORIZATION) {
+        let token = crate::auth::bearer_token(headers)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key>`"))?;
         let refused = || unauthorized("the API key is unknown, revoked or expired");
         if !token.starts_with("ombud_") || token.len() > 100 {

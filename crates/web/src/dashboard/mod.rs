@@ -162,6 +162,5 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/welcome/{step}", post(welcome::mark))
         .route("/app/static/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(state, session::load))
-        .layer(axum::middleware::from_fn(page::security_headers))
         .layer(Extension(dashboard))
 }

@@ -46,31 +46,6 @@ impl Chrome {
     }
 }
 
-/// Headers every dashboard response carries: no framing by other sites
-/// (clickjacking), scripts and styles from this server only, no MIME sniffing,
-/// no referrer to other sites.
-pub async fn security_headers(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        ),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "same-origin"),
-    ] {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
-    }
-    response
-}
-
 /// A template as a 200 page.
 pub fn html<T: Template>(template: &T) -> Response {
     html_with(StatusCode::OK, template)

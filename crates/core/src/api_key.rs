@@ -65,9 +65,10 @@ impl Scope {
 
     /// A comma-separated list, at least one, no repeats kept.
     pub fn parse_list(s: &str) -> Result<Vec<Self>, ValidationError> {
-        let mut scopes: Vec<Scope> = s
-            .split(',')
-            .filter(|p| !p.trim().is_empty())
+        let names: Vec<&str> = s.split(',').filter(|p| !p.trim().is_empty()).collect();
+        crate::limits::at_most("scopes", names.len(), crate::limits::SCOPES)?;
+        let mut scopes: Vec<Scope> = names
+            .into_iter()
             .map(Self::parse)
             .collect::<Result<_, _>>()?;
         scopes.sort();

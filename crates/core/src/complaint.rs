@@ -155,6 +155,24 @@ impl ComplaintStatus {
         }
     }
 
+    /// A filter's statuses as given: each one known, at most
+    /// [`limits::STATUSES`](crate::limits::STATUSES) of them, repeats dropped.
+    pub fn parse_list<S: AsRef<str>>(
+        field: &str,
+        items: &[S],
+    ) -> Result<Vec<ComplaintStatus>, ValidationError> {
+        crate::limits::at_most(field, items.len(), crate::limits::STATUSES)?;
+        let mut out = Vec::new();
+        for item in items {
+            let status = Self::parse(item.as_ref().trim())
+                .map_err(|e| ValidationError::new(field, e.reason))?;
+            if !out.contains(&status) {
+                out.push(status);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn can_move_to(self, next: ComplaintStatus) -> bool {
         self.allowed_next().contains(&next)
     }

@@ -12,6 +12,7 @@ pub mod event;
 pub mod html;
 pub mod id;
 pub mod language;
+pub mod limits;
 pub mod message;
 pub mod provider;
 pub mod seal;

@@ -104,8 +104,10 @@ pub fn validate_description(raw: &str) -> Result<String, ValidationError> {
     Ok(d.to_owned())
 }
 
-/// Event type names, sorted and without repeats; unknown names are refused.
+/// Event type names, sorted and without repeats; unknown names are refused,
+/// and so are more than [`limits::EVENT_TYPES`](crate::limits::EVENT_TYPES).
 pub fn parse_event_types<S: AsRef<str>>(names: &[S]) -> Result<Vec<EventType>, ValidationError> {
+    crate::limits::at_most("event_types", names.len(), crate::limits::EVENT_TYPES)?;
     let mut out: Vec<EventType> = names
         .iter()
         .map(|n| EventType::parse(n.as_ref().trim()))

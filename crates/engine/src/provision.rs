@@ -118,8 +118,6 @@ pub async fn add_channel(
 /// The longest credential a channel keeps (Meta's access tokens run to a
 /// few hundred characters).
 const MAX_CREDENTIAL: usize = 4096;
-/// The most sites one web chat may be embedded in.
-pub const MAX_ORIGINS: usize = 50;
 
 fn is_number(s: &str) -> bool {
     (1..=3).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
@@ -201,12 +199,7 @@ pub fn check_channel(
             t.api_url = providers.check(kind, "api_url", &t.api_url)?;
         }
         ChannelConfig::Webchat(w) => {
-            if w.allowed_origins.len() > MAX_ORIGINS {
-                return Err(ValidationError::new(
-                    "allowed_origins",
-                    format!("may hold at most {MAX_ORIGINS} sites"),
-                ));
-            }
+            limits::at_most("allowed_origins", w.allowed_origins.len(), limits::ORIGINS)?;
             if w.signing_key.expose().len() < 32 {
                 return Err(ValidationError::new(
                     "signing_key",

@@ -100,6 +100,7 @@ pub async fn mint_api_key(
     if r.scopes.is_empty() {
         return Err(ValidationError::new("scopes", "name at least one scope").into());
     }
+    ombud_core::limits::at_most("scopes", r.scopes.len(), ombud_core::limits::SCOPES)?;
     if r.rate_limit_per_minute == 0 || r.rate_limit_per_minute > 1_000_000 {
         return Err(ValidationError::new(
             "rate_limit_per_minute",

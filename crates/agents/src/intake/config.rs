@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use ombud_core::Language;
 use serde::{Deserialize, Serialize};
 
+/// The longest reply template: one WhatsApp message.
+const MAX_TEMPLATE: usize = 4096;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IntakeConfig {
@@ -79,6 +82,34 @@ impl IntakeConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.languages.is_empty() {
             return Err("languages: offer at least one language".into());
+        }
+        use ombud_core::limits::{at_most, LANGUAGES, STATUSES};
+        at_most("languages", self.languages.len(), LANGUAGES).map_err(|e| e.to_string())?;
+        at_most("templates", self.templates.len(), LANGUAGES).map_err(|e| e.to_string())?;
+        for (lang, templates) in &self.templates {
+            at_most(
+                &format!("templates.{lang}.statuses"),
+                templates.statuses.len(),
+                STATUSES,
+            )
+            .map_err(|e| e.to_string())?;
+            // Every reply fits one WhatsApp message before its placeholders
+            // are filled in.
+            let texts = serde_json::to_value(templates).unwrap_or_default();
+            for (name, text) in texts.as_object().into_iter().flatten() {
+                let long = match text {
+                    serde_json::Value::String(t) => t.chars().count() > MAX_TEMPLATE,
+                    serde_json::Value::Object(m) => m
+                        .values()
+                        .any(|v| v.as_str().is_some_and(|t| t.chars().count() > MAX_TEMPLATE)),
+                    _ => false,
+                };
+                if long {
+                    return Err(format!(
+                        "templates.{lang}.{name}: at most {MAX_TEMPLATE} characters"
+                    ));
+                }
+            }
         }
         for lang in &self.languages {
             if !self.templates.contains_key(lang.as_str()) {

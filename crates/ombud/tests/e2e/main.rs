@@ -23,6 +23,7 @@ mod demo;
 mod dialogue;
 mod headers;
 mod inbox;
+mod limits;
 mod loadtest;
 mod observability;
 mod outbox;

@@ -63,7 +63,7 @@ impl From<&Complaint> for ComplaintView {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Statuses, comma-separated (any of them).
+    /// Statuses, comma-separated (any of them; at most 20).
     pub status: Option<String>,
     pub category_id: Option<String>,
     pub priority: Option<String>,
@@ -87,7 +87,9 @@ pub struct ListParams {
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FilterBody {
+    /// Any of these statuses (at most 20 entries).
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub status: Option<Vec<String>>,
     #[serde(default)]
     pub category_id: Option<String>,
@@ -109,12 +111,8 @@ pub struct FilterBody {
 impl FilterBody {
     pub(super) fn filter(self) -> Result<ComplaintFilter, ApiError> {
         let bad = |v: ValidationError, field: &str| ApiError::invalid(field, v.reason);
-        let statuses = self
-            .status
-            .unwrap_or_default()
-            .iter()
-            .map(|s| ComplaintStatus::parse(s.trim()).map_err(|v| bad(v, "status")))
-            .collect::<Result<Vec<_>, _>>()?;
+        let statuses = ComplaintStatus::parse_list("status", &self.status.unwrap_or_default())
+            .map_err(|v| bad(v, "status"))?;
         let text = |field: &str, v: Option<String>| -> Result<Option<String>, ApiError> {
             match v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()) {
                 Some(s) if s.chars().count() > MAX_TEXT => {

@@ -68,6 +68,7 @@ pub struct NewKey {
     pub name: String,
     /// Any of complaints:read, complaints:write, conversations:read,
     /// conversations:write, webhooks:manage, agents:read, agents:write.
+    #[schema(max_items = 20)]
     pub scopes: Vec<String>,
     /// Days until it stops working; absent: never.
     #[serde(default)]
@@ -110,6 +111,8 @@ async fn create_key(
     ApiJson(body): ApiJson<NewKey>,
 ) -> Result<Response, ApiError> {
     let user = caller.require_admin()?;
+    ombud_core::limits::at_most("scopes", body.scopes.len(), ombud_core::limits::SCOPES)
+        .map_err(|v| ApiError::invalid(&v.field, v.reason))?;
     let scopes = body
         .scopes
         .iter()

@@ -87,8 +87,9 @@ pub struct NewEndpoint {
     pub url: String,
     #[serde(default)]
     pub description: Option<String>,
-    /// Event types to receive; empty or absent for all.
+    /// Event types to receive; empty or absent for all (at most 50).
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub event_types: Option<Vec<String>>,
     #[serde(default)]
     pub enabled: Option<bool>,
@@ -104,7 +105,9 @@ pub struct EndpointUpdate {
     pub url: Option<String>,
     #[serde(default)]
     pub description: Option<String>,
+    /// At most 50.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub event_types: Option<Vec<String>>,
     /// Enabling clears why Ombud disabled it.
     #[serde(default)]

@@ -18,8 +18,6 @@ use super::page::{html, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
 
-/// Most complaints one selection may name (a page is 50).
-const MAX_SELECTED: usize = 1000;
 /// Most skipped complaints the report lists one by one.
 const SHOWN_SKIPS: usize = 100;
 
@@ -136,9 +134,10 @@ pub async fn bulk(
                 "ids: select at least one complaint, or apply to all matching",
             ));
         }
-        if form.ids.len() > MAX_SELECTED {
+        if form.ids.len() > ombud_core::limits::SELECTED {
             return Err(PageError::bad_request(format!(
-                "ids: at most {MAX_SELECTED} selected at once; apply to all matching instead"
+                "ids: at most {} selected at once; apply to all matching instead",
+                ombud_core::limits::SELECTED
             )));
         }
         form.ids

@@ -32,15 +32,19 @@ impl ListQuery {
     pub fn parse(raw: Option<&str>) -> (Self, FieldErrors) {
         let mut q = ListQuery::default();
         let mut errors = FieldErrors::default();
+        let mut statuses = 0;
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let value = value.trim();
             match key.as_ref() {
                 _ if value.is_empty() => {}
-                "status" => match ComplaintStatus::parse(value) {
-                    Ok(s) if !q.statuses.contains(&s) => q.statuses.push(s),
-                    Ok(_) => {}
-                    Err(e) => errors.add("status", e.reason),
-                },
+                "status" => {
+                    statuses += 1;
+                    match ComplaintStatus::parse(value) {
+                        Ok(s) if !q.statuses.contains(&s) => q.statuses.push(s),
+                        Ok(_) => {}
+                        Err(e) => errors.add("status", e.reason),
+                    }
+                }
                 "category" => q.category = value.to_owned(),
                 "priority" => q.priority = value.to_owned(),
                 "assignee" => q.assignee = value.to_owned(),
@@ -63,6 +67,9 @@ impl ListQuery {
                 },
                 _ => {}
             }
+        }
+        if let Err(e) = limits::at_most("status", statuses, limits::STATUSES) {
+            errors.add("status", e.reason);
         }
         if !q.category.is_empty() && q.category.parse::<CategoryId>().is_err() {
             errors.add("category", "is not a category of this organisation");

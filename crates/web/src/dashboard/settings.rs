@@ -24,7 +24,6 @@ use crate::AppState;
 /// The languages whose names the category form asks for.
 pub const LANGUAGES: [(&str, &str); 3] = [("en", "English"), ("hi", "Hindi"), ("mr", "Marathi")];
 const MAX_NAME: usize = 60;
-const MAX_KEYWORDS: usize = 50;
 const MAX_KEYWORD: usize = 40;
 
 pub struct CategoryRow {
@@ -209,8 +208,11 @@ fn parse_category(form: &CategoryForm) -> Result<NewCategory, FieldErrors> {
         .map(|k| k.trim().to_lowercase())
         .filter(|k| !k.is_empty())
         .collect();
-    if keywords.len() > MAX_KEYWORDS {
-        errors.add("keywords", format!("at most {MAX_KEYWORDS} keywords"));
+    if keywords.len() > ombud_core::limits::KEYWORDS {
+        errors.add(
+            "keywords",
+            format!("at most {} keywords", ombud_core::limits::KEYWORDS),
+        );
     } else if keywords.iter().any(|k| k.chars().count() > MAX_KEYWORD) {
         errors.add(
             "keywords",

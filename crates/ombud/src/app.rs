@@ -42,8 +42,9 @@ pub struct AppOptions {
 /// Opens the configured store, applying pending migrations: PostgreSQL when
 /// `database_url` is set, else SQLite under the data dir (created if needed).
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let sealer = config.sealer()?;
     if let Some(url) = &config.database_url {
-        let store = PgStore::connect(url.expose(), config.database_max_connections)
+        let store = PgStore::connect(url.expose(), config.database_max_connections, sealer)
             .await
             .with_context(|| format!("opening {}", config.database_description()))?;
         return Ok(Arc::new(store));
@@ -51,12 +52,21 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let dir = config.data_dir.clone();
     let path = config.database_path();
     let store = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating data dir {}", dir.display()))?;
-        SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))
+        create_private_dir(&dir)?;
+        SqliteStore::open(&path, sealer).with_context(|| format!("opening {}", path.display()))
     })
     .await??;
     Ok(Arc::new(store))
+}
+
+/// Creates the data dir, for this user only, if it does not exist.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating data dir {}", dir.display()))
 }
 
 impl App {
@@ -70,6 +80,12 @@ impl App {
             Some(_) => None,
             None => Some(lock_data_dir(config)?),
         };
+        for path in crate::secret_key::readable_by_others(config) {
+            tracing::warn!(
+                path = %path.display(),
+                "readable by other users of this machine: it may hold tenants' data or the sealing key; chmod go-rwx it"
+            );
+        }
         let mut engine_config = config.engine();
         engine_config.seal_key = Some(config.seal_key()?);
         engine_config.process = Some(config.process_settings());
@@ -194,7 +210,7 @@ impl App {
 /// the outbox, which is only safe if no other server is sending from the same
 /// database; a second `ombud serve` on one SQLite data dir is refused. The lock goes
 /// with the process, also on `kill -9`.
-fn lock_data_dir(config: &Config) -> anyhow::Result<std::fs::File> {
+pub(crate) fn lock_data_dir(config: &Config) -> anyhow::Result<std::fs::File> {
     let path = config.data_dir.join("serve.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)

@@ -109,6 +109,21 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// The key that seals tenants' secrets.
+    #[command(subcommand)]
+    SecretKey(SecretKeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretKeyCommand {
+    /// Re-seal every secret under a new key (stop the servers first). With
+    /// OMBUD_SECRET_KEY set, give the new key; else secret.key is replaced and
+    /// the old one kept as secret.key.previous.
+    Rotate {
+        /// The new key, 32 bytes in base64 (openssl rand -base64 32).
+        #[arg(long, value_name = "BASE64")]
+        new_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,6 +273,9 @@ pub struct WhatsAppAdd {
 
 /// Runs the command; the exit code is 0 on success, 2 on bad input, 1 otherwise.
 pub fn main(cli: Cli) -> ExitCode {
+    // Whatever Ombud creates (its data dir, database, WAL, keys, workers'
+    // files) is for its own user only.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -338,12 +356,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{}", ombud_web::api::openapi_json());
             Ok(())
         }
+        Command::SecretKey(SecretKeyCommand::Rotate { new_key }) => {
+            print_json(&crate::secret_key::rotate(&config, new_key.as_deref()).await?);
+            Ok(())
+        }
         Command::MigrateDb {
             from,
             to,
             allow_non_empty,
         } => {
-            print_json(&crate::migrate_db::run(&from, &to, allow_non_empty).await?);
+            print_json(&crate::migrate_db::run(&config, &from, &to, allow_non_empty).await?);
             Ok(())
         }
         Command::Loadtest(args) => {

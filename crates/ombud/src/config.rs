@@ -467,39 +467,6 @@ impl Config {
                 .unwrap_or_default();
         settings
     }
-
-    /// The key that seals tenants' secrets: `secret_key`, else the one in
-    /// `<data_dir>/secret.key`, made (readable by this user only) if missing.
-    pub fn seal_key(&self) -> anyhow::Result<SealKey> {
-        use anyhow::Context as _;
-        if let Some(key) = &self.secret_key {
-            return SealKey::from_base64(key.expose()).map_err(anyhow::Error::msg);
-        }
-        let path = self.data_dir.join("secret.key");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                SealKey::from_base64(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                use std::io::Write as _;
-                use std::os::unix::fs::OpenOptionsExt as _;
-                let key = SealKey::generate();
-                std::fs::create_dir_all(&self.data_dir)
-                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
-                let mut file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .with_context(|| format!("creating {}", path.display()))?;
-                writeln!(file, "{}", key.to_base64())?;
-                file.sync_all()?;
-                tracing::info!(path = %path.display(), "made a new key for sealing tenants' secrets; back it up with the database");
-                Ok(key)
-            }
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
-    }
 }
 
 mod observe;

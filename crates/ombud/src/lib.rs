@@ -11,6 +11,7 @@ mod demo;
 pub mod loadtest;
 mod migrate_db;
 mod say;
+pub mod secret_key;
 mod seed;
 
 pub use app::{App, AppOptions};

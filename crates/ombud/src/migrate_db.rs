@@ -10,7 +10,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ombud_store::copy;
 use ombud_store::postgres::PgStore;
 
-pub async fn run(from: &str, to: &str, allow_non_empty: bool) -> anyhow::Result<serde_json::Value> {
+/// Secrets are copied sealed: the PostgreSQL replicas need the key of the
+/// SQLite deployment (`OMBUD_SECRET_KEY`, or the `secret.key` beside the file).
+pub async fn run(
+    config: &crate::Config,
+    from: &str,
+    to: &str,
+    allow_non_empty: bool,
+) -> anyhow::Result<serde_json::Value> {
     let source = PathBuf::from(
         from.strip_prefix("sqlite:")
             .ok_or_else(|| ombud_core::ValidationError::new("from", "must be sqlite:PATH"))?,
@@ -25,12 +32,23 @@ pub async fn run(from: &str, to: &str, allow_non_empty: bool) -> anyhow::Result<
     if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
         return Err(ombud_core::ValidationError::new("to", "must be a postgres:// URL").into());
     }
-    // Bring the source's schema up to date too, so both sides have the same columns.
+    // The key of the deployment the file belongs to.
+    let owner = crate::Config {
+        data_dir: source
+            .parent()
+            .map(|p| p.to_owned())
+            .unwrap_or_else(|| config.data_dir.clone()),
+        ..config.clone()
+    };
+    let sealer = owner.sealer()?;
+    // Bring the source's schema up to date too, so both sides have the same
+    // columns (and its secrets sealed).
     let path = source.clone();
-    tokio::task::spawn_blocking(move || ombud_store::sqlite::SqliteStore::open(&path))
+    let opening = sealer.clone();
+    tokio::task::spawn_blocking(move || ombud_store::sqlite::SqliteStore::open(&path, opening))
         .await?
         .with_context(|| format!("opening {}", source.display()))?;
-    let target = PgStore::connect(to, 4)
+    let target = PgStore::connect(to, 4, sealer)
         .await
         .context("opening the target")?;
 
@@ -58,6 +76,14 @@ pub async fn run(from: &str, to: &str, allow_non_empty: bool) -> anyhow::Result<
     bar.finish_and_clear();
     let summary = serde_json::json!({
         "from": source,
+        // Secrets were copied sealed, as they were.
+        "secret_key": match &config.secret_key {
+            Some(_) => "the servers on PostgreSQL keep using OMBUD_SECRET_KEY".to_owned(),
+            None => format!(
+                "give the content of {} to every server on PostgreSQL as OMBUD_SECRET_KEY",
+                owner.data_dir.join("secret.key").display()
+            ),
+        },
         "ok": report.ok(),
         "seconds": started.elapsed().as_secs_f64(),
         "tables": report.tables.iter().map(|t| serde_json::json!({

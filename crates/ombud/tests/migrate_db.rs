@@ -184,6 +184,14 @@ async fn a_sqlite_deployment_moves_to_postgres_intact() {
         .arg("serve")
         .env("OMBUD_DATA_DIR", sqlite.dir.path().join("pg-serve"))
         .env("OMBUD_DATABASE_URL", &target)
+        // The secrets arrive sealed: the replicas need the SQLite deployment's key.
+        .env(
+            "OMBUD_SECRET_KEY",
+            std::fs::read_to_string(sqlite.dir.path().join("secret.key"))
+                .unwrap()
+                .trim(),
+        )
+        .env("OMBUD_OUTBOUND__PROVIDER_HOSTS", "127.0.0.1")
         .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
         .env("OMBUD_OUTBOX__POLL_INTERVAL_MS", "50")
         .env("RUST_LOG", "warn")

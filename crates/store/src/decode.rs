@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use ombud_core::*;
 use serde_json::Value;
 
+use crate::sealing::Sealer;
 use crate::webhooks::{WebhookAttempt, WebhookDelivery, WebhookStatus};
 use crate::{AgentVersion, Execution, StoreError};
 
@@ -237,9 +238,11 @@ pub fn agent_version(r: &dyn Columns) -> Decoded<AgentVersion> {
 pub const CHANNEL_COLS: &str = "id, tenant_id, kind, name, phone_number_id, app_secret, verify_token, access_token, graph_url, api_version, settings, deployed_version_id, created_at";
 
 /// A channel row; what each column holds per kind is `ChannelColumns::of`'s.
-pub fn channel(r: &dyn Columns) -> Decoded<Channel> {
+/// Its secrets are opened with `sealer`.
+pub fn channel(r: &dyn Columns, sealer: &Sealer) -> Decoded<Channel> {
     let kind = r.text("kind")?;
-    let secret = |col: &str| Ok::<_, StoreError>(Secret::new(r.text(col)?));
+    let tenant_id: TenantId = id(r, "tenant_id")?;
+    let secret = |col: &str| sealer.open(tenant_id.as_str(), &r.text(col)?);
     let config = match ChannelKind::parse(&kind).ok_or_else(|| bad("kind", &kind))? {
         ChannelKind::Whatsapp => ChannelConfig::Whatsapp(WhatsAppConfig {
             phone_number_id: r.text("phone_number_id")?,
@@ -265,7 +268,7 @@ pub fn channel(r: &dyn Columns) -> Decoded<Channel> {
     };
     Ok(Channel {
         id: id(r, "id")?,
-        tenant_id: id(r, "tenant_id")?,
+        tenant_id,
         name: r.text("name")?,
         config,
         deployed_version: opt_id(r, "deployed_version_id")?,
@@ -420,23 +423,26 @@ pub fn stored_id<T: std::str::FromStr<Err = ValidationError>>(col: &str, s: &str
 
 pub const WEBHOOK_ENDPOINT_COLS: &str = "id, tenant_id, url, description, event_types, enabled, ordered, secret, previous_secret, previous_secret_until, disabled_reason, failing_since, created_at, updated_at";
 
-pub fn webhook_endpoint(r: &dyn Columns) -> Decoded<WebhookEndpoint> {
+/// An endpoint row, its secrets opened with `sealer`.
+pub fn webhook_endpoint(r: &dyn Columns, sealer: &Sealer) -> Decoded<WebhookEndpoint> {
+    let tenant_id: TenantId = id(r, "tenant_id")?;
+    let open = |stored: String| sealer.open(tenant_id.as_str(), &stored);
     let previous = match (
         r.opt_text("previous_secret")?,
         r.opt_time("previous_secret_until")?,
     ) {
-        (Some(s), Some(until)) => Some((Secret::new(s), until)),
+        (Some(s), Some(until)) => Some((open(s)?, until)),
         _ => None,
     };
     Ok(WebhookEndpoint {
         id: id(r, "id")?,
-        tenant_id: id(r, "tenant_id")?,
+        tenant_id: tenant_id.clone(),
         url: r.text("url")?,
         description: r.text("description")?,
         event_types: from_json(r, "event_types")?,
         enabled: r.flag("enabled")?,
         ordered: r.flag("ordered")?,
-        secret: Secret::new(r.text("secret")?),
+        secret: open(r.text("secret")?)?,
         previous_secret: previous,
         disabled_reason: r.opt_text("disabled_reason")?,
         failing_since: r.opt_time("failing_since")?,

@@ -61,11 +61,14 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
-/// A stored answer from its columns.
+/// A stored answer from its columns. Bodies are kept sealed (an answer may
+/// hold a secret shown once, such as a new API key); see [`crate::sealing`].
 pub(crate) fn answer(
     status: i64,
     headers: Option<String>,
     body: Option<String>,
+    sealer: &crate::Sealer,
+    tenant: &TenantId,
 ) -> StoreResult<StoredAnswer> {
     let headers: Vec<(String, String)> = match headers {
         Some(h) => serde_json::from_str(&h)
@@ -75,6 +78,9 @@ pub(crate) fn answer(
     Ok(StoredAnswer {
         status: u16::try_from(status).map_err(StoreError::internal)?,
         headers,
-        body: body.unwrap_or_default(),
+        body: sealer
+            .open(tenant.as_str(), &body.unwrap_or_default())?
+            .expose()
+            .to_owned(),
     })
 }

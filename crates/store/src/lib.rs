@@ -15,6 +15,7 @@ mod list_query;
 pub mod model;
 pub mod postgres;
 pub mod report;
+mod sealing;
 pub mod sqlite;
 pub mod test_chats;
 pub mod webhooks;
@@ -35,6 +36,7 @@ pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
 pub use model::*;
 pub use report::Overview;
+pub use sealing::Sealer;
 pub use test_chats::{
     NewTestChat, TestChat, TestChatStore, TestComplaint, TestTurn, TestTurnCommit, TEST_TURNS_MAX,
 };

@@ -129,29 +129,30 @@ pub struct NewChannel {
     pub deployed_version: Option<AgentVersionId>,
 }
 
-/// A channel's configuration as its row keeps it; see
+/// A channel's configuration as its row keeps it, its secrets sealed; see
 /// `migrations/0016_channel_kinds.sql`.
 pub struct ChannelColumns<'a> {
     pub kind: &'static str,
     pub phone_number_id: &'a str,
-    pub app_secret: &'a str,
-    pub verify_token: &'a str,
-    pub access_token: &'a str,
+    pub app_secret: String,
+    pub verify_token: String,
+    pub access_token: String,
     pub graph_url: &'a str,
     pub api_version: &'a str,
     pub settings: serde_json::Value,
 }
 
 impl<'a> ChannelColumns<'a> {
-    pub fn of(c: &'a Channel) -> Self {
+    pub fn of(c: &'a Channel, sealer: &crate::Sealer) -> Self {
         let kind = c.kind().as_str();
+        let seal = |s: &Secret| sealer.seal(c.tenant_id.as_str(), s.expose());
         match &c.config {
             ChannelConfig::Whatsapp(w) => Self {
                 kind,
                 phone_number_id: &w.phone_number_id,
-                app_secret: w.app_secret.expose(),
-                verify_token: w.verify_token.expose(),
-                access_token: w.access_token.expose(),
+                app_secret: seal(&w.app_secret),
+                verify_token: seal(&w.verify_token),
+                access_token: seal(&w.access_token),
                 graph_url: &w.graph_url,
                 api_version: &w.api_version,
                 settings: serde_json::json!({}),
@@ -159,9 +160,9 @@ impl<'a> ChannelColumns<'a> {
             ChannelConfig::Telegram(t) => Self {
                 kind,
                 phone_number_id: t.bot_id(),
-                app_secret: t.secret_token.expose(),
-                verify_token: "",
-                access_token: t.bot_token.expose(),
+                app_secret: seal(&t.secret_token),
+                verify_token: String::new(),
+                access_token: seal(&t.bot_token),
                 graph_url: &t.api_url,
                 api_version: "",
                 settings: serde_json::json!({}),
@@ -169,9 +170,9 @@ impl<'a> ChannelColumns<'a> {
             ChannelConfig::Webchat(w) => Self {
                 kind,
                 phone_number_id: c.id.as_str(),
-                app_secret: w.signing_key.expose(),
-                verify_token: "",
-                access_token: "",
+                app_secret: seal(&w.signing_key),
+                verify_token: String::new(),
+                access_token: String::new(),
                 graph_url: "",
                 api_version: "",
                 settings: serde_json::json!({"allowed_origins": w.allowed_origins}),

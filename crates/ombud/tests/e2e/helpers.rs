@@ -82,6 +82,32 @@ impl TestDb {
         }
     }
 
+    /// The text of the first column of every row `query` selects, read
+    /// straight from the database.
+    pub async fn texts(&self, query: &str) -> Vec<String> {
+        match &self.url {
+            Some(url) => {
+                let pool = sqlx::PgPool::connect(url).await.expect("connect");
+                let rows: Vec<(Option<String>,)> =
+                    sqlx::query_as(sqlx::AssertSqlSafe(query.to_owned()))
+                        .fetch_all(&pool)
+                        .await
+                        .expect("query");
+                pool.close().await;
+                rows.into_iter().filter_map(|(t,)| t).collect()
+            }
+            None => {
+                let conn =
+                    rusqlite::Connection::open(self.dir.path().join("ombud.db")).expect("open");
+                let mut stmt = conn.prepare(query).expect("query");
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, Option<String>>(0))
+                    .expect("rows");
+                rows.filter_map(|r| r.expect("row")).collect()
+            }
+        }
+    }
+
     /// The environment a child `ombud` process needs to use this database,
     /// with the tests' stand-ins for Meta and Telegram (on loopback) allowed
     /// as provider hosts, as in [`test_config`].
@@ -172,6 +198,18 @@ impl TestApp {
             shutdown: Some(tx),
             done: Some(done),
         }
+    }
+
+    /// Stops the server and hands back its database, to look into or to
+    /// start another server on.
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(done) = self.done.take() {
+            done.await.expect("join").expect("clean shutdown");
+        }
+        self.db
     }
 
     pub async fn stop(mut self) {

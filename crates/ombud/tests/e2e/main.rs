@@ -32,6 +32,7 @@ mod provider_urls;
 mod queue;
 mod rejects;
 mod relay;
+mod secrets;
 mod setup;
 mod staff;
 mod team;

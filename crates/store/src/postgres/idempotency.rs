@@ -73,7 +73,13 @@ impl IdempotencyStore for PgStore {
                 Idempotent::Started
             }
             None => Idempotent::InProgress,
-            Some(status) => Idempotent::Replay(crate::idempotency::answer(status, headers, body)?),
+            Some(status) => Idempotent::Replay(crate::idempotency::answer(
+                status,
+                headers,
+                body,
+                &self.sealer,
+                tenant,
+            )?),
         };
         tx.commit().await?;
         Ok(outcome)
@@ -96,7 +102,7 @@ impl IdempotencyStore for PgStore {
         .bind(key)
         .bind(i64::from(answer.status))
         .bind(headers)
-        .bind(answer.body)
+        .bind(self.sealer.seal(tenant.as_str(), &answer.body))
         .execute(&self.pool)
         .await?;
         Ok(())

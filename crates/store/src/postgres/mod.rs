@@ -18,6 +18,8 @@ mod inbound;
 mod outbox;
 mod runs;
 mod schema;
+mod secrets;
+pub use secrets::reseal_secrets;
 mod tenants;
 mod test_chats;
 mod webhooks;
@@ -33,18 +35,21 @@ use sqlx::{PgPool, Row};
 
 use crate::catalog::Catalog;
 use crate::decode::{Columns, Decoded};
-use crate::{Backlog, HealthStore, Pending, SchemaStatus, StoreError, StoreResult};
+use crate::{Backlog, HealthStore, Pending, SchemaStatus, Sealer, StoreError, StoreResult};
 
 /// The PostgreSQL store. Cheap to clone; clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
     catalog: Arc<Catalog>,
+    /// Seals and opens tenants' secrets (see [`crate::sealing`]).
+    sealer: Arc<Sealer>,
 }
 
 impl PgStore {
-    /// Connects with up to `max_connections` and applies pending migrations.
-    pub async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    /// Connects with up to `max_connections`, applies pending migrations, and
+    /// seals secrets that rows from before sealing still hold in plain text.
+    pub async fn connect(url: &str, max_connections: u32, sealer: Sealer) -> StoreResult<Self> {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError::Unavailable(format!("database URL: {e}")))?;
@@ -55,9 +60,11 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Unavailable(format!("connecting to PostgreSQL: {e}")))?;
         schema::migrate(&pool).await?;
+        secrets::seal_in_place(&pool, &sealer).await?;
         Ok(Self {
             pool,
             catalog: Default::default(),
+            sealer: Arc::new(sealer),
         })
     }
 

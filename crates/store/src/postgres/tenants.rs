@@ -229,7 +229,7 @@ impl ChannelStore for PgStore {
                 return Err(StoreError::NotFound("agent version"));
             }
         }
-        let w = ChannelColumns::of(&c);
+        let w = ChannelColumns::of(&c, &self.sealer);
         let (field, reason) = w.conflict();
         sqlx::query(
             "insert into channels (id, tenant_id, kind, name, phone_number_id, app_secret, verify_token,
@@ -241,9 +241,9 @@ impl ChannelStore for PgStore {
         .bind(w.kind)
         .bind(&c.name)
         .bind(w.phone_number_id)
-        .bind(w.app_secret)
-        .bind(w.verify_token)
-        .bind(w.access_token)
+        .bind(&w.app_secret)
+        .bind(&w.verify_token)
+        .bind(&w.access_token)
         .bind(w.graph_url)
         .bind(w.api_version)
         .bind(&w.settings)
@@ -265,7 +265,7 @@ impl ChannelStore for PgStore {
                 .bind(id.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
-            decode_opt(row, decode::channel)
+            decode_opt(row, |r| decode::channel(r, &self.sealer))
         };
         self.catalog.channels.get_or_fetch(id, fetch).await
     }
@@ -279,7 +279,7 @@ impl ChannelStore for PgStore {
             .bind(tenant.as_str())
             .fetch_all(&self.pool)
             .await?;
-        decode_all(&rows, decode::channel)
+        decode_all(&rows, |r| decode::channel(r, &self.sealer))
     }
 }
 

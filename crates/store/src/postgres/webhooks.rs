@@ -21,6 +21,7 @@ fn event_types_json(types: &[EventType]) -> StoreResult<serde_json::Value> {
 
 async fn endpoint_of(
     conn: &mut PgConnection,
+    sealer: &Sealer,
     tenant: &TenantId,
     id: &WebhookEndpointId,
     lock: bool,
@@ -35,7 +36,7 @@ async fn endpoint_of(
         .bind(id.as_str())
         .fetch_optional(conn)
         .await?;
-    decode_opt(row, decode::webhook_endpoint)
+    decode_opt(row, |r| decode::webhook_endpoint(r, sealer))
 }
 
 fn delivery_sql(filter: &str) -> String {
@@ -60,7 +61,7 @@ impl WebhookStore for PgStore {
         .bind(event_types_json(&e.event_types)?)
         .bind(e.enabled)
         .bind(e.ordered)
-        .bind(e.secret.expose())
+        .bind(self.sealer.seal(e.tenant_id.as_str(), e.secret.expose()))
         .bind(e.created_at)
         .execute(&self.pool)
         .await?;
@@ -73,7 +74,7 @@ impl WebhookStore for PgStore {
         id: &WebhookEndpointId,
     ) -> StoreResult<Option<WebhookEndpoint>> {
         let mut conn = self.pool.acquire().await?;
-        endpoint_of(&mut conn, tenant, id, false).await
+        endpoint_of(&mut conn, &self.sealer, tenant, id, false).await
     }
 
     async fn webhook_endpoints(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookEndpoint>> {
@@ -85,7 +86,7 @@ impl WebhookStore for PgStore {
             .bind(tenant.as_str())
             .fetch_all(&self.pool)
             .await?;
-        decode_all(&rows, decode::webhook_endpoint)
+        decode_all(&rows, |r| decode::webhook_endpoint(r, &self.sealer))
     }
 
     async fn update_webhook_endpoint(
@@ -96,7 +97,7 @@ impl WebhookStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<WebhookEndpoint> {
         let mut tx = self.pool.begin().await?;
-        let Some(mut e) = endpoint_of(&mut tx, tenant, id, true).await? else {
+        let Some(mut e) = endpoint_of(&mut tx, &self.sealer, tenant, id, true).await? else {
             return Err(StoreError::NotFound("webhook endpoint"));
         };
         change.apply(&mut e, now);
@@ -137,7 +138,7 @@ impl WebhookStore for PgStore {
         )
         .bind(tenant.as_str())
         .bind(id.as_str())
-        .bind(secret.expose())
+        .bind(self.sealer.seal(tenant.as_str(), secret.expose()))
         .bind(overlap_until)
         .bind(stored_now())
         .execute(&mut *tx)
@@ -146,7 +147,7 @@ impl WebhookStore for PgStore {
         if n == 0 {
             return Err(StoreError::NotFound("webhook endpoint"));
         }
-        let e = endpoint_of(&mut tx, tenant, id, false)
+        let e = endpoint_of(&mut tx, &self.sealer, tenant, id, false)
             .await?
             .ok_or(StoreError::NotFound("webhook endpoint"))?;
         tx.commit().await?;
@@ -174,7 +175,7 @@ impl WebhookStore for PgStore {
         now: DateTime<Utc>,
     ) -> StoreResult<EventId> {
         let mut tx = self.pool.begin().await?;
-        let Some(e) = endpoint_of(&mut tx, tenant, id, false).await? else {
+        let Some(e) = endpoint_of(&mut tx, &self.sealer, tenant, id, false).await? else {
             return Err(StoreError::NotFound("webhook endpoint"));
         };
         crate::webhooks::check_enabled(&e)?;
@@ -246,9 +247,15 @@ impl WebhookStore for PgStore {
             let delivery = decode::webhook_delivery(&r)?;
             let (event_at, data) = (r.time("event_at")?, r.json("event_data")?);
             if !endpoints.contains_key(&delivery.endpoint_id) {
-                let e = endpoint_of(&mut tx, &delivery.tenant_id, &delivery.endpoint_id, false)
-                    .await?
-                    .ok_or(StoreError::NotFound("webhook endpoint"))?;
+                let e = endpoint_of(
+                    &mut tx,
+                    &self.sealer,
+                    &delivery.tenant_id,
+                    &delivery.endpoint_id,
+                    false,
+                )
+                .await?
+                .ok_or(StoreError::NotFound("webhook endpoint"))?;
                 endpoints.insert(delivery.endpoint_id.clone(), e);
             }
             let endpoint = endpoints[&delivery.endpoint_id].clone();
@@ -329,7 +336,9 @@ impl WebhookStore for PgStore {
         .execute(&mut *tx)
         .await?;
         let mut disabled = false;
-        if let Some(endpoint) = endpoint_of(&mut tx, &tenant, &endpoint_id, true).await? {
+        if let Some(endpoint) =
+            endpoint_of(&mut tx, &self.sealer, &tenant, &endpoint_id, true).await?
+        {
             if let Some(reason) = crate::webhooks::disable_reason(&endpoint, &record) {
                 disabled = true;
                 sqlx::query(
@@ -364,8 +373,14 @@ impl WebhookStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<DueDelivery>> {
         let mut tx = self.pool.begin().await?;
-        let Some(endpoint) =
-            endpoint_of(&mut tx, &after.tenant_id, &after.endpoint_id, false).await?
+        let Some(endpoint) = endpoint_of(
+            &mut tx,
+            &self.sealer,
+            &after.tenant_id,
+            &after.endpoint_id,
+            false,
+        )
+        .await?
         else {
             return Ok(Vec::new());
         };

@@ -27,6 +27,7 @@ impl IdempotencyStore for SqliteStore {
             key.to_owned(),
             request_hash.to_owned(),
         );
+        let sealer = self.sealer();
         self.write(move |conn| {
             conn.prepare_cached("delete from idempotency_keys where created_at < ?1")?
                 .execute([time_text(expired_before)])?;
@@ -65,7 +66,9 @@ impl IdempotencyStore for SqliteStore {
                 }
                 Some((_, None, _, _, _)) => Idempotent::InProgress,
                 Some((_, Some(status), headers, body, _)) => {
-                    Idempotent::Replay(crate::idempotency::answer(status, headers, body)?)
+                    Idempotent::Replay(crate::idempotency::answer(
+                        status, headers, body, &sealer, &tenant,
+                    )?)
                 }
             };
             Ok(outcome)
@@ -82,6 +85,7 @@ impl IdempotencyStore for SqliteStore {
     ) -> StoreResult<()> {
         let (tenant, caller, key) = (tenant.clone(), caller.to_owned(), key.to_owned());
         let headers = serde_json::to_string(&answer.headers).map_err(StoreError::internal)?;
+        let body = self.sealer().seal(tenant.as_str(), &answer.body);
         self.write(move |conn| {
             conn.prepare_cached(
                 "update idempotency_keys set status = ?4, headers = ?5, body = ?6
@@ -93,7 +97,7 @@ impl IdempotencyStore for SqliteStore {
                 key,
                 answer.status,
                 headers,
-                answer.body
+                body
             ])?;
             Ok(())
         })

@@ -16,6 +16,7 @@ mod outbox;
 mod rows;
 mod runs;
 mod schema;
+mod secrets;
 mod tenants;
 mod test_chats;
 mod webhooks;
@@ -31,7 +32,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::Semaphore;
 
 use crate::catalog::Catalog;
-use crate::{Backlog, HealthStore, Pending, SchemaStatus, StoreError, StoreResult};
+use crate::{Backlog, HealthStore, Pending, SchemaStatus, Sealer, StoreError, StoreResult};
 use rows::{all, one};
 pub use schema::migrate;
 use writer::Writer;
@@ -69,6 +70,8 @@ struct Inner {
     reader_slots: Arc<Semaphore>,
     leases: leases::Leases,
     catalog: Arc<Catalog>,
+    /// Seals and opens tenants' secrets (see [`crate::sealing`]).
+    sealer: Arc<Sealer>,
     /// Tells the checkpointer thread to stop when the store goes.
     checkpointer_stop: Arc<AtomicBool>,
 }
@@ -80,11 +83,14 @@ impl Drop for Inner {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies any pending
-    /// migrations.
-    pub fn open(path: &Path) -> StoreResult<Self> {
+    /// Opens (creating if needed, readable by this user only) the database
+    /// at `path`, applies any pending migrations, and seals secrets that rows
+    /// from before sealing still hold in plain text.
+    pub fn open(path: &Path, sealer: Sealer) -> StoreResult<Self> {
+        create_private(path)?;
         let conn = open_connection(path, false)?;
         schema::migrate(&conn)?;
+        secrets::seal_in_place(&conn, &sealer)?;
         // Checkpoints copy the WAL back into the database file; left to the
         // writer they would stall every write behind them, so a thread of their
         // own does them.
@@ -111,6 +117,7 @@ impl SqliteStore {
                 reader_slots: Arc::new(Semaphore::new(READERS)),
                 leases: Default::default(),
                 catalog: Default::default(),
+                sealer: Arc::new(sealer),
                 checkpointer_stop,
             }),
         })
@@ -122,6 +129,10 @@ impl SqliteStore {
 
     fn catalog(&self) -> &Arc<Catalog> {
         &self.inner.catalog
+    }
+
+    fn sealer(&self) -> Arc<Sealer> {
+        self.inner.sealer.clone()
     }
 
     pub fn path(&self) -> &Path {
@@ -280,6 +291,31 @@ fn sync_filesystem_of(db: &Path) -> std::io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn sync_filesystem_of(_db: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+/// Creates the database file, readable and writable by this user only, if it
+/// does not exist yet; SQLite gives its WAL and shared-memory files the
+/// database file's mode.
+fn create_private(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// Re-seals every secret of the database at `path` under `next` (key
+/// rotation, with no server running on it); returns how many values.
+pub fn reseal_secrets(path: &Path, current: &Sealer, next: &Sealer) -> StoreResult<usize> {
+    let conn = open_connection(path, false)?;
+    schema::migrate(&conn)?;
+    secrets::reseal(&conn, current, next)
 }
 
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {

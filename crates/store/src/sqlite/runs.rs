@@ -78,6 +78,7 @@ impl RunStore for SqliteStore {
 
     async fn load_run(&self, key: &ConversationKey) -> StoreResult<Option<RunContext>> {
         let (key, catalog) = (key.clone(), self.catalog().clone());
+        let sealer = self.sealer();
         self.read_warm(move |conn| {
             let t = key.tenant_id.as_str();
             let sql = format!(
@@ -100,7 +101,7 @@ impl RunStore for SqliteStore {
             let channel = catalog
                 .channels
                 .get_or_load(&conversation.channel_id, || {
-                    channel_row(conn, &conversation.channel_id)
+                    channel_row(conn, &sealer, &conversation.channel_id)
                 })?
                 .filter(|c| c.tenant_id == key.tenant_id)
                 .ok_or(StoreError::NotFound("channel"))?;

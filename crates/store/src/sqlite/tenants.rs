@@ -243,6 +243,7 @@ impl ChannelStore for SqliteStore {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
         let channel = new.into_channel(tenant, Utc::now());
         let c = channel.clone();
+        let sealer = self.sealer();
         self.write(move |conn| {
             if let Some(v) = &c.deployed_version {
                 let owned: bool = conn.query_row(
@@ -254,7 +255,7 @@ impl ChannelStore for SqliteStore {
                     return Err(StoreError::NotFound("agent version"));
                 }
             }
-            let w = ChannelColumns::of(&c);
+            let w = ChannelColumns::of(&c, &sealer);
             let (field, reason) = w.conflict();
             conn.execute(
                 "insert into channels (id, tenant_id, kind, name, phone_number_id, app_secret, verify_token,
@@ -276,19 +277,25 @@ impl ChannelStore for SqliteStore {
         if let Some(kept) = self.catalog().channels.get(id) {
             return Ok(Some(kept));
         }
-        let (id, catalog) = (id.clone(), self.catalog().clone());
-        self.read(move |conn| catalog.channels.get_or_load(&id, || channel_row(conn, &id)))
-            .await
+        let (id, catalog, sealer) = (id.clone(), self.catalog().clone(), self.sealer());
+        self.read(move |conn| {
+            catalog
+                .channels
+                .get_or_load(&id, || channel_row(conn, &sealer, &id))
+        })
+        .await
     }
 
     async fn channels(&self, tenant: &TenantId) -> StoreResult<Vec<Channel>> {
-        let tenant = tenant.clone();
+        let (tenant, sealer) = (tenant.clone(), self.sealer());
         self.read(move |conn| {
             let sql = format!(
                 "select {} from channels where tenant_id = ?1 order by created_at",
                 decode::CHANNEL_COLS
             );
-            all(conn, &sql, [tenant.as_str()], decode::channel)
+            all(conn, &sql, [tenant.as_str()], |r| {
+                decode::channel(r, &sealer)
+            })
         })
         .await
     }
@@ -300,12 +307,16 @@ pub(super) fn tenant_row(conn: &Connection, id: &TenantId) -> StoreResult<Option
     one(conn, &sql, [id.as_str()], decode::tenant)
 }
 
-pub(super) fn channel_row(conn: &Connection, id: &ChannelId) -> StoreResult<Option<Channel>> {
+pub(super) fn channel_row(
+    conn: &Connection,
+    sealer: &Sealer,
+    id: &ChannelId,
+) -> StoreResult<Option<Channel>> {
     let sql = format!(
         "select {} from channels where id = ?1",
         decode::CHANNEL_COLS
     );
-    one(conn, &sql, [id.as_str()], decode::channel)
+    one(conn, &sql, [id.as_str()], |r| decode::channel(r, sealer))
 }
 
 pub(super) fn agent_version_row(

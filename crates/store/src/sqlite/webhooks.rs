@@ -19,6 +19,7 @@ fn event_types_json(types: &[EventType]) -> StoreResult<String> {
 
 fn endpoint_of(
     conn: &Connection,
+    s: &Sealer,
     tenant: &TenantId,
     id: &WebhookEndpointId,
 ) -> StoreResult<Option<WebhookEndpoint>> {
@@ -26,12 +27,9 @@ fn endpoint_of(
         "select {} from webhook_endpoints where tenant_id = ?1 and id = ?2",
         decode::WEBHOOK_ENDPOINT_COLS
     );
-    one(
-        conn,
-        &sql,
-        [tenant.as_str(), id.as_str()],
-        decode::webhook_endpoint,
-    )
+    one(conn, &sql, [tenant.as_str(), id.as_str()], |r| {
+        decode::webhook_endpoint(r, s)
+    })
 }
 
 fn delivery_where(
@@ -50,6 +48,7 @@ fn delivery_where(
 impl WebhookStore for SqliteStore {
     async fn create_webhook_endpoint(&self, e: &WebhookEndpoint) -> StoreResult<()> {
         let e = e.clone();
+        let secret = self.sealer().seal(e.tenant_id.as_str(), e.secret.expose());
         self.write(move |conn| {
             conn.execute(
                 "insert into webhook_endpoints (id, tenant_id, url, description, event_types, enabled,
@@ -57,7 +56,7 @@ impl WebhookStore for SqliteStore {
                  values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
                 params![e.id.as_str(), e.tenant_id.as_str(), e.url, e.description,
                         event_types_json(&e.event_types)?, e.enabled, e.ordered,
-                        e.secret.expose(), time_text(e.created_at)],
+                        secret, time_text(e.created_at)],
             )?;
             Ok(())
         })
@@ -70,17 +69,22 @@ impl WebhookStore for SqliteStore {
         id: &WebhookEndpointId,
     ) -> StoreResult<Option<WebhookEndpoint>> {
         let (tenant, id) = (tenant.clone(), id.clone());
-        self.read(move |conn| endpoint_of(conn, &tenant, &id)).await
+        let s = self.sealer();
+        self.read(move |conn| endpoint_of(conn, &s, &tenant, &id))
+            .await
     }
 
     async fn webhook_endpoints(&self, tenant: &TenantId) -> StoreResult<Vec<WebhookEndpoint>> {
         let tenant = tenant.clone();
+        let s = self.sealer();
         self.read(move |conn| {
             let sql = format!(
                 "select {} from webhook_endpoints where tenant_id = ?1 order by created_at, id",
                 decode::WEBHOOK_ENDPOINT_COLS
             );
-            all(conn, &sql, [tenant.as_str()], decode::webhook_endpoint)
+            all(conn, &sql, [tenant.as_str()], |r| {
+                decode::webhook_endpoint(r, &s)
+            })
         })
         .await
     }
@@ -93,8 +97,9 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<WebhookEndpoint> {
         let (tenant, id) = (tenant.clone(), id.clone());
+        let s = self.sealer();
         self.write(move |conn| {
-            let Some(mut e) = endpoint_of(conn, &tenant, &id)? else {
+            let Some(mut e) = endpoint_of(conn, &s, &tenant, &id)? else {
                 return Err(StoreError::NotFound("webhook endpoint"));
             };
             change.clone().apply(&mut e, now);
@@ -129,6 +134,8 @@ impl WebhookStore for SqliteStore {
         overlap_until: DateTime<Utc>,
     ) -> StoreResult<WebhookEndpoint> {
         let (tenant, id) = (tenant.clone(), id.clone());
+        let s = self.sealer();
+        let secret = Secret::new(s.seal(tenant.as_str(), secret.expose()));
         self.write(move |conn| {
             let n = conn.execute(
                 "update webhook_endpoints set previous_secret = secret, previous_secret_until = ?4,
@@ -145,7 +152,7 @@ impl WebhookStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound("webhook endpoint"));
             }
-            endpoint_of(conn, &tenant, &id)?.ok_or(StoreError::NotFound("webhook endpoint"))
+            endpoint_of(conn, &s, &tenant, &id)?.ok_or(StoreError::NotFound("webhook endpoint"))
         })
         .await
     }
@@ -174,8 +181,9 @@ impl WebhookStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> StoreResult<EventId> {
         let (tenant, id) = (tenant.clone(), id.clone());
+        let s = self.sealer();
         self.write(move |conn| {
-            let Some(e) = endpoint_of(conn, &tenant, &id)? else {
+            let Some(e) = endpoint_of(conn, &s, &tenant, &id)? else {
                 return Err(StoreError::NotFound("webhook endpoint"));
             };
             crate::webhooks::check_enabled(&e)?;
@@ -203,6 +211,7 @@ impl WebhookStore for SqliteStore {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<DueDelivery>> {
+        let s = self.sealer();
         self.write(move |conn| {
             let now_t = time_text(now);
             let sql = format!(
@@ -235,7 +244,7 @@ impl WebhookStore for SqliteStore {
                 claim.execute(params![delivery.id, time_text(lease_until), now_t])?;
                 delivery.status = WebhookStatus::Sending;
                 if !endpoints.contains_key(&delivery.endpoint_id) {
-                    let e = endpoint_of(conn, &delivery.tenant_id, &delivery.endpoint_id)?
+                    let e = endpoint_of(conn, &s, &delivery.tenant_id, &delivery.endpoint_id)?
                         .ok_or(StoreError::NotFound("webhook endpoint"))?;
                     endpoints.insert(delivery.endpoint_id.clone(), e);
                 }
@@ -253,6 +262,7 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn record_webhook_attempt(&self, record: AttemptRecord) -> StoreResult<bool> {
+        let s = self.sealer();
         self.write(move |conn| {
             let a = &record.attempt;
             let at = time_text(a.attempted_at);
@@ -299,7 +309,7 @@ impl WebhookStore for SqliteStore {
                  where id = ?1",
             )?
             .execute(params![endpoint_id.as_str(), at])?;
-            let Some(endpoint) = endpoint_of(conn, &tenant, &endpoint_id)? else {
+            let Some(endpoint) = endpoint_of(conn, &s, &tenant, &endpoint_id)? else {
                 return Ok(false);
             };
             if let Some(reason) = crate::webhooks::disable_reason(&endpoint, &record) {
@@ -330,6 +340,7 @@ impl WebhookStore for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<DueDelivery>> {
         let after = after.clone();
+        let s = self.sealer();
         self.write(move |conn| {
             let now_t = time_text(now);
             let sql = format!(
@@ -351,7 +362,8 @@ impl WebhookStore for SqliteStore {
                     ))
                 },
             )?;
-            let Some(endpoint) = endpoint_of(conn, &after.tenant_id, &after.endpoint_id)? else {
+            let Some(endpoint) = endpoint_of(conn, &s, &after.tenant_id, &after.endpoint_id)?
+            else {
                 return Ok(Vec::new());
             };
             if !endpoint.enabled || !endpoint.ordered {

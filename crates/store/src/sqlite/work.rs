@@ -336,7 +336,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn dense_and_rare_text_give_the_same_answers_by_either_plan() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let store = SqliteStore::open(
+            &dir.path().join("t.db"),
+            crate::Sealer::new(ombud_core::seal::SealKey::generate()),
+        )
+        .unwrap();
         let tenant = store
             .create_tenant(NewTenant {
                 slug: TenantSlug::parse("alpha").unwrap(),

@@ -32,6 +32,15 @@ use webhook_runs::*;
 use webhooks::*;
 use work::*;
 
+/// The tests' sealing key: one for every store, so two stores on one
+/// database open each other's secrets.
+pub fn sealer() -> ombud_store::Sealer {
+    let key =
+        ombud_core::seal::SealKey::from_base64("b21idWQtY29udHJhY3QtdGVzdHMtc2VhbGluZy1rZXk=")
+            .expect("a 32-byte key");
+    ombud_store::Sealer::new(key)
+}
+
 /// Runs each check on SQLite and on PostgreSQL (a fresh schema per test on the
 /// server named by `OMBUD_TEST_DATABASE_URL`, which `scripts/test` starts).
 macro_rules! on_both_backends {
@@ -41,7 +50,7 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
-                    let store = ombud_store::sqlite::SqliteStore::open(&dir.path().join("test.db")).unwrap();
+                    let store = ombud_store::sqlite::SqliteStore::open(&dir.path().join("test.db"), super::sealer()).unwrap();
                     super::$name(std::sync::Arc::new(store)).await;
                 }
             )+
@@ -50,7 +59,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let store = ombud_store::postgres::PgStore::connect(&super::pg_url().await, 8).await.unwrap();
+                    let store = ombud_store::postgres::PgStore::connect(&super::pg_url().await, 8, super::sealer()).await.unwrap();
                     super::$name(std::sync::Arc::new(store)).await;
                 }
             )+
@@ -100,8 +109,8 @@ macro_rules! on_both_backends_twice {
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
                     let path = dir.path().join("test.db");
-                    let a = ombud_store::sqlite::SqliteStore::open(&path).unwrap();
-                    let b = ombud_store::sqlite::SqliteStore::open(&path).unwrap();
+                    let a = ombud_store::sqlite::SqliteStore::open(&path, super::sealer()).unwrap();
+                    let b = ombud_store::sqlite::SqliteStore::open(&path, super::sealer()).unwrap();
                     super::$name(std::sync::Arc::new(a), std::sync::Arc::new(b)).await;
                 }
             )+
@@ -111,8 +120,8 @@ macro_rules! on_both_backends_twice {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let url = super::pg_url().await;
-                    let a = ombud_store::postgres::PgStore::connect(&url, 4).await.unwrap();
-                    let b = ombud_store::postgres::PgStore::connect(&url, 4).await.unwrap();
+                    let a = ombud_store::postgres::PgStore::connect(&url, 4, super::sealer()).await.unwrap();
+                    let b = ombud_store::postgres::PgStore::connect(&url, 4, super::sealer()).await.unwrap();
                     super::$name(std::sync::Arc::new(a), std::sync::Arc::new(b)).await;
                 }
             )+

@@ -30,6 +30,10 @@ pub struct App {
     store: Arc<dyn Store>,
     /// Cancelled when shutdown begins; see `AppState::closing`.
     closing: tokio_util::sync::CancellationToken,
+    /// What slow or numerous clients may hold (`server.*`).
+    limits: ombud_web::server::ConnectionLimits,
+    /// How long requests in flight may take to finish at shutdown.
+    grace: Duration,
 }
 
 /// What a caller may swap in; the defaults are what `ombud serve` uses.
@@ -138,6 +142,8 @@ impl App {
         );
         Ok(Self {
             closing,
+            limits: config.server.limits(),
+            grace: Duration::from_secs(config.shutdown_grace_secs),
             _lock: lock,
             listener,
             addr,
@@ -176,28 +182,25 @@ impl App {
             let addr = listener.local_addr()?;
             tracing::info!(%addr, "metrics and health on their own listener");
             let closing = self.closing.clone();
+            let (limits, grace) = (self.limits.clone(), self.grace);
             tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { closing.cancelled().await })
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "the metrics listener stopped");
-                }
+                let stop = async move { closing.cancelled().await };
+                ombud_web::server::serve(listener, router, limits, stop, grace).await;
             });
         }
-        // The peer's address is kept for the login throttle.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
         let closing = self.closing.clone();
         let shutdown = async move {
             shutdown.await;
             closing.cancel();
         };
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        ombud_web::server::serve(
+            self.listener,
+            self.router,
+            self.limits,
+            shutdown,
+            self.grace,
+        )
+        .await;
         tracing::info!("no longer accepting requests; finishing work in flight");
         self.engine.shutdown().await;
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -38,6 +38,9 @@ pub enum BenchCommand {
     /// A process agent's round trip on a warm worker, and the queue's
     /// per-message overhead with the intake agent.
     Agents(crate::bench_agents::AgentBenchArgs),
+    /// Thousands of slow connections held open while `/health/live` and
+    /// signed WhatsApp POSTs are timed.
+    Slowloris(crate::bench_slowloris::SlowlorisBenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -397,6 +400,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Api(args)) => crate::bench_api::api(args, config).await,
         Command::Bench(BenchCommand::Agents(args)) => {
             crate::bench_agents::agents(args, config).await
+        }
+        Command::Bench(BenchCommand::Slowloris(args)) => {
+            crate::bench_slowloris::run(args, config).await
         }
         Command::Bench(BenchCommand::Dashboard(args)) => {
             crate::bench::dashboard(args, config).await

@@ -44,6 +44,7 @@ pub struct Config {
     /// A second address that serves only `/metrics` and the health probes
     /// (`OMBUD_METRICS_LISTEN`). Set, `/metrics` is not served on `listen`.
     pub metrics_listen: Option<String>,
+    pub server: ServerSettings,
     pub metrics: MetricsSettings,
     pub paging: PagingSettings,
     pub dashboard: DashboardConfig,
@@ -137,6 +138,7 @@ impl Default for Config {
             public_url: None,
             trust_proxy: false,
             metrics_listen: None,
+            server: ServerSettings::default(),
             metrics: MetricsSettings::from(&engine.sample),
             paging: PagingSettings::from(&engine.paging),
             dashboard: DashboardConfig {
@@ -268,6 +270,7 @@ impl Config {
             return invalid("metrics.sample_interval_ms", "must be at least 100");
         }
         self.paging.validate()?;
+        self.server.validate()?;
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }
@@ -470,7 +473,9 @@ impl Config {
 }
 
 mod observe;
+mod server;
 pub use observe::{MetricsSettings, PagingSettings};
+pub use server::ServerSettings;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ pub mod app;
 mod bench;
 mod bench_agents;
 mod bench_api;
+mod bench_slowloris;
 pub mod cli;
 pub mod config;
 mod demo;

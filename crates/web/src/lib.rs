@@ -9,6 +9,7 @@ mod error;
 mod headers;
 mod health;
 pub mod metrics;
+pub mod server;
 mod telegram;
 pub mod throttle;
 mod webchat;

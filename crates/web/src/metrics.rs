@@ -78,6 +78,17 @@ fn describe() {
         Unit::Seconds,
         "Time to answer HTTP requests, by route template, method and status class."
     );
+    describe_gauge!(
+        crate::server::CONNECTIONS_OPEN,
+        "HTTP connections open now, on every listener of this process."
+    );
+    describe_counter!(
+        crate::server::CONNECTIONS_REFUSED,
+        "HTTP connections closed as soon as accepted, by reason (max_connections, max_per_address)."
+    );
+    for reason in ["max_connections", "max_per_address"] {
+        counter!(crate::server::CONNECTIONS_REFUSED, "reason" => reason).absolute(0);
+    }
     describe_gauge!(BUILD_INFO, "Always 1; the version is a label.");
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     // Present from the start, so rules and panels see a zero, not nothing.

@@ -34,6 +34,7 @@ mod rejects;
 mod relay;
 mod secrets;
 mod setup;
+mod slow_clients;
 mod staff;
 mod team;
 mod tenants;

@@ -62,12 +62,14 @@ def test_compose_runs_two_replicas_behind_a_proxy_on_postgres():
     for replica in ["ombud-1", "ombud-2"]:
         env = services[replica]["environment"]
         assert env["OMBUD_DATABASE_URL"].startswith("postgres://")
+        assert env["OMBUD_METRICS_LISTEN"] == "0.0.0.0:9464"
+        assert "OMBUD_SECRET_KEY" in env
         assert "health/ready" in " ".join(services[replica]["healthcheck"]["test"])
     nginx = (DEPLOY / "compose" / "nginx.conf").read_text()
     assert "server ombud-1:8080" in nginx and "server ombud-2:8080" in nginx
     prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     targets = prometheus["scrape_configs"][0]["static_configs"][0]["targets"]
-    assert sorted(targets) == ["ombud-1:8080", "ombud-2:8080"]
+    assert sorted(targets) == ["ombud-1:9464", "ombud-2:9464"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -121,11 +123,20 @@ def test_service_monitor_scrapes_metrics_of_the_service(overlay):
     monitor = by_kind(docs, "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     endpoint = monitor["spec"]["endpoints"][0]
-    assert endpoint["path"] == "/metrics" and endpoint["port"] == "http"
+    assert endpoint["path"] == "/metrics" and endpoint["port"] == "metrics"
     service = by_kind(docs, "Service")
     labels = service["metadata"]["labels"]
     assert all(labels.get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
-    assert any(p["name"] == "http" for p in service["spec"]["ports"])
+    assert any(p["name"] == "metrics" for p in service["spec"]["ports"])
+    ports = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["ports"]
+    assert {"name": "metrics", "containerPort": 9464} in ports
+    assert by_kind(docs, "ConfigMap")["data"]["OMBUD_METRICS_LISTEN"] == "0.0.0.0:9464"
+    # Only Prometheus's namespace reaches the metrics port.
+    policy = by_kind(docs, "NetworkPolicy")["spec"]["ingress"]
+    metrics_rule = [r for r in policy if any(p["port"] == 9464 for p in r["ports"])]
+    assert [f["namespaceSelector"]["matchLabels"] for f in metrics_rule[0]["from"]] == [
+        {"kubernetes.io/metadata.name": "monitoring"}
+    ]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

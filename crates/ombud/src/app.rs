@@ -84,6 +84,12 @@ impl App {
             Some(_) => None,
             None => Some(lock_data_dir(config)?),
         };
+        if config.database_url.is_some() && config.secret_key.is_none() {
+            tracing::warn!(
+                key = %config.data_dir.join("secret.key").display(),
+                "on PostgreSQL every replica must seal with the same key: set OMBUD_SECRET_KEY to it on each (a key in one replica's data dir is that replica's alone)"
+            );
+        }
         for path in crate::secret_key::readable_by_others(config) {
             tracing::warn!(
                 path = %path.display(),
@@ -136,7 +142,7 @@ impl App {
             RouterOptions {
                 max_body_bytes: config.max_body_bytes,
                 demo_graph_sink: options.demo_graph_sink,
-                metrics: admin.is_none(),
+                operator_token: ombud_web::health::OperatorToken::new(config.metrics_token.clone()),
                 dashboard: config.dashboard(),
             },
         );

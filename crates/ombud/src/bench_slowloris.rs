@@ -60,7 +60,7 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
     config.data_dir = temp.path().to_owned();
     config.database_url = None;
     config.listen = "127.0.0.1:0".into();
-    config.metrics_listen = None;
+    config.metrics_listen = Some("127.0.0.1:0".into());
     config.outbound.provider_hosts = "127.0.0.1".into();
     let store = open_store(&config).await?;
     let slug = TenantSlug::parse("slowloris")?;
@@ -94,6 +94,10 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
     drop(store);
     let app = App::build(&config, AppOptions::default()).await?;
     let addr = app.addr();
+    let operators = app
+        .metrics_addr()
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run(async {
         let _ = stop_rx.await;
@@ -161,7 +165,7 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
     let spread = Duration::from_secs(args.seconds);
     report.extend(probe(&http, &base_url, &webhook, args.probes, "during", spread).await);
     let held_after = open.load(Ordering::Relaxed);
-    let server_side = server_gauges(&http, &base_url).await;
+    let server_side = server_gauges(&http, &operators).await;
     stop.store(true, Ordering::Relaxed);
     for a in attackers {
         a.abort();

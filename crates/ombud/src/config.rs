@@ -41,9 +41,15 @@ pub struct Config {
     /// Believe `X-Forwarded-For`/`X-Forwarded-Proto` (`OMBUD_TRUST_PROXY`):
     /// only behind a proxy that sets them itself.
     pub trust_proxy: bool,
-    /// A second address that serves only `/metrics` and the health probes
-    /// (`OMBUD_METRICS_LISTEN`). Set, `/metrics` is not served on `listen`.
+    /// The operators' listener: `/metrics` and the health probes in detail,
+    /// nothing else (`OMBUD_METRICS_LISTEN`, default 127.0.0.1:9464; `off`
+    /// for none). The main listener serves neither, except to a caller with
+    /// `metrics_token`.
     pub metrics_listen: Option<String>,
+    /// A bearer token that also opens `/metrics` and detailed readiness on
+    /// the main listener (`OMBUD_METRICS_TOKEN`), for a scraper that only
+    /// reaches that one.
+    pub metrics_token: Option<Secret>,
     pub server: ServerSettings,
     pub metrics: MetricsSettings,
     pub paging: PagingSettings,
@@ -52,73 +58,6 @@ pub struct Config {
     pub outbox: OutboxSettings,
     pub webhooks: WebhookSettings,
     pub outbound: OutboundSettings,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookSettings {
-    /// Deliveries in flight at once.
-    pub concurrency: usize,
-    pub timeout_secs: u64,
-    /// Waits before each retry, e.g. `5s,5m,30m,2h,5h,10h,10h` (units ms, s,
-    /// m, h, d); after the last the delivery has failed.
-    pub retry_schedule: String,
-    /// An endpoint whose every attempt failed for this long is disabled.
-    pub disable_after_hours: u64,
-    pub lease_secs: u64,
-    pub poll_interval_ms: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutboundSettings {
-    /// Ranges tenants' URLs may reach although they are internal, e.g.
-    /// `10.20.0.0/16,127.0.0.0/8` (`OMBUD_OUTBOUND_ALLOW_CIDRS`).
-    pub allow_cidrs: String,
-    /// Hosts besides graph.facebook.com and api.telegram.org that channels
-    /// may send through, wherever they resolve: a proxy, a local stand-in
-    /// (`OMBUD_OUTBOUND__PROVIDER_HOSTS=127.0.0.1,graph-proxy.internal`).
-    pub provider_hosts: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DashboardConfig {
-    /// A dashboard session unused this long ends.
-    pub session_idle_minutes: u64,
-    /// A dashboard session ends this long after login, however active.
-    pub session_absolute_hours: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentsConfig {
-    /// Agent runs at once, across all conversations.
-    pub max_concurrent: usize,
-    pub retry_base_ms: u64,
-    pub max_attempts: u32,
-    /// A conversation's lease; a replica that dies mid-run holds it this long.
-    pub lease_secs: u64,
-    /// How often to look for due conversations nobody is running.
-    pub sweep_interval_ms: u64,
-    /// An LLM agent's first wait before retrying its provider (then doubling).
-    pub llm_retry_base_ms: u64,
-    /// The programs process agents may run: absolute paths, comma-separated,
-    /// or `*` for any (`OMBUD_AGENTS__PROCESS_COMMANDS`). Empty: tenants
-    /// cannot run programs on this server.
-    pub process_commands: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutboxSettings {
-    pub concurrency: usize,
-    pub send_timeout_ms: u64,
-    pub backoff_base_ms: u64,
-    pub backoff_max_ms: u64,
-    pub give_up_after_secs: u64,
-    pub lease_secs: u64,
-    pub poll_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -137,7 +76,8 @@ impl Default for Config {
             shutdown_grace_secs: engine.shutdown_grace.as_secs(),
             public_url: None,
             trust_proxy: false,
-            metrics_listen: None,
+            metrics_listen: Some(DEFAULT_METRICS_LISTEN.into()),
+            metrics_token: None,
             server: ServerSettings::default(),
             metrics: MetricsSettings::from(&engine.sample),
             paging: PagingSettings::from(&engine.paging),
@@ -179,28 +119,11 @@ impl Default for Config {
     }
 }
 
-/// `5s,5m,30m,2h` to durations.
-pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let split = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
-            let (n, unit) = p.split_at(split);
-            let n: u64 = n
-                .parse()
-                .map_err(|_| format!("{p:?} is not a number and a unit like 30s"))?;
-            let ms = match unit {
-                "ms" => 1,
-                "s" => 1000,
-                "m" => 60_000,
-                "h" => 3_600_000,
-                "d" => 86_400_000,
-                _ => return Err(format!("{p:?} needs a unit: ms, s, m, h or d")),
-            };
-            Ok(Duration::from_millis(n.saturating_mul(ms)))
-        })
-        .collect()
+/// Where `/metrics` and the detailed probes are served unless told otherwise.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+fn is_off(addr: &str) -> bool {
+    addr.is_empty() || addr.eq_ignore_ascii_case("off")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -261,9 +184,17 @@ impl Config {
         if self.listen.parse::<SocketAddr>().is_err() {
             return invalid("listen", "must be an address like 127.0.0.1:8080");
         }
-        if let Some(addr) = &self.metrics_listen {
+        if let Some(addr) = self.metrics_listen.as_deref().filter(|a| !is_off(a)) {
             if addr.parse::<SocketAddr>().is_err() {
-                return invalid("metrics_listen", "must be an address like 127.0.0.1:9464");
+                return invalid(
+                    "metrics_listen",
+                    "must be an address like 127.0.0.1:9464, or off",
+                );
+            }
+        }
+        if let Some(token) = &self.metrics_token {
+            if token.expose().len() < 16 {
+                return invalid("metrics_token", "must be at least 16 characters");
             }
         }
         if self.metrics.sample_interval_ms < 100 {
@@ -381,9 +312,12 @@ impl Config {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
     }
 
-    /// The operators' own listener, if set (validated).
+    /// The operators' own listener, unless it is off (validated).
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_listen.as_deref().and_then(|a| a.parse().ok())
+        self.metrics_listen
+            .as_deref()
+            .filter(|a| !is_off(a))
+            .and_then(|a| a.parse().ok())
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -473,8 +407,13 @@ impl Config {
 }
 
 mod observe;
+mod sections;
 mod server;
 pub use observe::{MetricsSettings, PagingSettings};
+pub use sections::{
+    parse_schedule, AgentsConfig, DashboardConfig, OutboundSettings, OutboxSettings,
+    WebhookSettings,
+};
 pub use server::ServerSettings;
 
 #[cfg(test)]

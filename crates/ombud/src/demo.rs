@@ -111,11 +111,14 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
             )
         })
         .unwrap_or_else(|| "ombud".into());
+    let operators = app
+        .metrics_addr()
+        .map_or_else(|| "off".to_owned(), |a| format!("http://{a}/health/ready"));
     println!(
         "Ombud demo is running at {base}\n\
          \n  tenant:   {} ({}), complaint numbers {}-YYYYMMDD-NNNN\
          \n  webhook:  {base}{}   (verify token: {VERIFY_TOKEN})\
-         \n  health:   {base}/health/ready\
+         \n  health:   {base}/health/ready   (in detail, with /metrics, for operators: {operators})\
          \n  replies:  printed below, as the demo's stand-in for Meta's Graph API receives them\
          \n  dashboard: {base}/app/login   (email: {LOGIN}, password: {password})\
          \n  web chat: {base}/demo/site/{}   (a page with the chat bubble)\

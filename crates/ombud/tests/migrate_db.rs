@@ -192,6 +192,7 @@ async fn a_sqlite_deployment_moves_to_postgres_intact() {
                 .trim(),
         )
         .env("OMBUD_OUTBOUND__PROVIDER_HOSTS", "127.0.0.1")
+        .env("OMBUD_METRICS_LISTEN", "127.0.0.1:0")
         .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
         .env("OMBUD_OUTBOX__POLL_INTERVAL_MS", "50")
         .env("RUST_LOG", "warn")

@@ -7,7 +7,7 @@ pub mod dashboard;
 mod demo;
 mod error;
 mod headers;
-mod health;
+pub mod health;
 pub mod metrics;
 pub mod server;
 mod telegram;
@@ -40,9 +40,10 @@ pub struct RouterOptions {
     pub max_body_bytes: usize,
     /// Serve the demo's stand-in for Meta's Graph API (`ombud demo` only).
     pub demo_graph_sink: bool,
-    /// Serve `/metrics` here too; false when it has a listener of its own
-    /// (`OMBUD_METRICS_LISTEN`, see [`admin_router`]).
-    pub metrics: bool,
+    /// Who may read `/metrics` and detailed readiness on this listener (the
+    /// operators' own listener, [`admin_router`], serves them to anyone who
+    /// reaches it).
+    pub operator_token: health::OperatorToken,
     pub dashboard: dashboard::DashboardSettings,
 }
 
@@ -52,7 +53,8 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .merge(whatsapp::router())
         .merge(telegram::router())
         .merge(webchat::router(options.dashboard.clone()))
-        .merge(health::router())
+        .merge(health::public_router(options.operator_token.clone()))
+        .merge(metrics::guarded_router(options.operator_token))
         .merge(api::router(state.clone(), options.dashboard.clone()))
         .merge(dashboard::router(
             state.clone(),
@@ -63,9 +65,6 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         ));
     if options.demo_graph_sink {
         app = app.merge(demo::router());
-    }
-    if options.metrics {
-        app = app.merge(metrics::router());
     }
     metrics::install();
     app.fallback(|| async { ApiError::not_found("route") })

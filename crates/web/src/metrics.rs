@@ -99,9 +99,27 @@ fn describe() {
     }
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`, for the operators' listener.
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
+}
+
+/// `GET /metrics` on the main listener: only with the operators' token;
+/// without it the route is not found, as if it did not exist.
+pub fn guarded_router(token: crate::health::OperatorToken) -> Router<AppState> {
+    Router::new().route(
+        "/metrics",
+        get(move |headers: axum::http::HeaderMap| {
+            let allowed = token.allows(&headers);
+            async move {
+                if allowed {
+                    render().await
+                } else {
+                    crate::ApiError::not_found("route").into_response()
+                }
+            }
+        }),
+    )
 }
 
 async fn render() -> Response {

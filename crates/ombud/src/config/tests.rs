@@ -105,6 +105,11 @@ fn metrics_and_paging_load_from_the_environment_and_are_checked() {
     let off = Config::default().engine();
     assert!(!off.paging.enabled(), "nobody is paged by default");
     assert!(off.sample.disk.is_some());
+    assert_eq!(
+        Config::default().metrics_addr(),
+        Some("127.0.0.1:9464".parse().unwrap()),
+        "metrics on the operators' listener by default"
+    );
     figment::Jail::expect_with(|jail| {
         jail.set_env("OMBUD_METRICS_LISTEN", "127.0.0.1:9464");
         jail.set_env("OMBUD_PAGING__PAGERDUTY_ROUTING_KEY", "R0UTING");
@@ -129,9 +134,20 @@ fn metrics_and_paging_load_from_the_environment_and_are_checked() {
             "OMBUD_PAGING__WEBHOOK_URL",
             "https://pager.example.org/hook",
         );
+        jail.set_env("OMBUD_METRICS_LISTEN", "off");
+        assert_eq!(
+            Config::load(None)
+                .map_err(|e| e.to_string())?
+                .metrics_addr(),
+            None
+        );
         jail.set_env("OMBUD_METRICS_LISTEN", "everywhere");
         let e = Config::load(None).unwrap_err().to_string();
         assert!(e.contains("metrics_listen"), "{e}");
+        jail.set_env("OMBUD_METRICS_LISTEN", "off");
+        jail.set_env("OMBUD_METRICS_TOKEN", "short");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("metrics_token"), "{e}");
         Ok(())
     });
 }

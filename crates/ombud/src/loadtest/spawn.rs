@@ -155,6 +155,7 @@ pub async fn spawn(
             .env("OMBUD_LISTEN", format!("127.0.0.1:{port}"))
             .env("OMBUD_LOG_FORMAT", "json")
             .env("OMBUD_OUTBOUND__PROVIDER_HOSTS", &sink_host)
+            .env("OMBUD_METRICS_LISTEN", "127.0.0.1:0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log);

@@ -115,6 +115,8 @@ impl TestDb {
         let mut env = vec![
             ("OMBUD_DATA_DIR", self.dir.path().display().to_string()),
             ("OMBUD_OUTBOUND__PROVIDER_HOSTS", "127.0.0.1".into()),
+            // Servers run side by side: each its own operators' port.
+            ("OMBUD_METRICS_LISTEN", "127.0.0.1:0".into()),
         ];
         if let Some(url) = &self.url {
             env.push(("OMBUD_DATABASE_URL", url.clone()));
@@ -125,6 +127,8 @@ impl TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The operators' listener: `/metrics` and detailed readiness.
+    pub admin: Option<SocketAddr>,
     pub store: Arc<dyn Store>,
     pub engine: Arc<Engine>,
     pub http: reqwest::Client,
@@ -150,6 +154,7 @@ pub fn test_config(db: &TestDb) -> Config {
     // stand-ins for Meta's Graph API and Telegram's Bot API.
     c.outbound.allow_cidrs = "127.0.0.0/8,::1/128".into();
     c.outbound.provider_hosts = "127.0.0.1".into();
+    c.metrics_listen = Some("127.0.0.1:0".into());
     c.webhooks.poll_interval_ms = 50;
     // The process agents' tests run Python and the Rust reference worker.
     c.agents.process_commands = "*".into();
@@ -185,12 +190,14 @@ impl TestApp {
         .await
         .expect("app builds");
         let (addr, store, engine) = (app.addr(), app.store(), app.engine());
+        let admin = app.metrics_addr();
         let (tx, rx) = oneshot::channel::<()>();
         let done = tokio::spawn(app.run(async {
             let _ = rx.await;
         }));
         Self {
             addr,
+            admin,
             store,
             engine,
             http: reqwest::Client::new(),

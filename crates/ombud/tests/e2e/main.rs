@@ -26,6 +26,7 @@ mod inbox;
 mod limits;
 mod loadtest;
 mod observability;
+mod operators;
 mod outbox;
 mod process;
 mod provider_urls;

@@ -392,12 +392,18 @@ async fn readiness_names_the_database_when_it_goes_and_metrics_still_answer() {
         None,
     )
     .await;
+    let operators = format!("http://{}", app.admin.unwrap());
     let ready = app.http.get(app.url("/health/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 
     relay.cut();
     let started = std::time::Instant::now();
-    let ready = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    let ready = app
+        .http
+        .get(format!("{operators}/health/ready"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), 503);
     let body: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(body["failing"], serde_json::json!(["database"]), "{body}");
@@ -407,7 +413,12 @@ async fn readiness_names_the_database_when_it_goes_and_metrics_still_answer() {
         "readiness waited {:?} for a database that is gone",
         started.elapsed()
     );
-    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = app
+        .http
+        .get(format!("{operators}/metrics"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(metrics.status(), 200);
     assert!(metrics.text().await.unwrap().contains("ombud_build_info"));
     let live = app.http.get(app.url("/health/live")).send().await.unwrap();

@@ -1,0 +1,97 @@
+//! The sections of the configuration that the engine and the dashboard
+//! read: agents, outbox, webhooks, outbound, dashboard sessions.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    pub timeout_secs: u64,
+    /// Waits before each retry, e.g. `5s,5m,30m,2h,5h,10h,10h` (units ms, s,
+    /// m, h, d); after the last the delivery has failed.
+    pub retry_schedule: String,
+    /// An endpoint whose every attempt failed for this long is disabled.
+    pub disable_after_hours: u64,
+    pub lease_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSettings {
+    /// Ranges tenants' URLs may reach although they are internal, e.g.
+    /// `10.20.0.0/16,127.0.0.0/8` (`OMBUD_OUTBOUND_ALLOW_CIDRS`).
+    pub allow_cidrs: String,
+    /// Hosts besides graph.facebook.com and api.telegram.org that channels
+    /// may send through, wherever they resolve: a proxy, a local stand-in
+    /// (`OMBUD_OUTBOUND__PROVIDER_HOSTS=127.0.0.1,graph-proxy.internal`).
+    pub provider_hosts: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardConfig {
+    /// A dashboard session unused this long ends.
+    pub session_idle_minutes: u64,
+    /// A dashboard session ends this long after login, however active.
+    pub session_absolute_hours: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsConfig {
+    /// Agent runs at once, across all conversations.
+    pub max_concurrent: usize,
+    pub retry_base_ms: u64,
+    pub max_attempts: u32,
+    /// A conversation's lease; a replica that dies mid-run holds it this long.
+    pub lease_secs: u64,
+    /// How often to look for due conversations nobody is running.
+    pub sweep_interval_ms: u64,
+    /// An LLM agent's first wait before retrying its provider (then doubling).
+    pub llm_retry_base_ms: u64,
+    /// The programs process agents may run: absolute paths, comma-separated,
+    /// or `*` for any (`OMBUD_AGENTS__PROCESS_COMMANDS`). Empty: tenants
+    /// cannot run programs on this server.
+    pub process_commands: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    pub concurrency: usize,
+    pub send_timeout_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    pub give_up_after_secs: u64,
+    pub lease_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+/// `5s,5m,30m,2h` to durations.
+pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let split = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
+            let (n, unit) = p.split_at(split);
+            let n: u64 = n
+                .parse()
+                .map_err(|_| format!("{p:?} is not a number and a unit like 30s"))?;
+            let ms = match unit {
+                "ms" => 1,
+                "s" => 1000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                "d" => 86_400_000,
+                _ => return Err(format!("{p:?} needs a unit: ms, s, m, h or d")),
+            };
+            Ok(Duration::from_millis(n.saturating_mul(ms)))
+        })
+        .collect()
+}

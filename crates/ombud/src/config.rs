@@ -51,6 +51,7 @@ pub struct Config {
     /// reaches that one.
     pub metrics_token: Option<Secret>,
     pub server: ServerSettings,
+    pub limits: LimitsSettings,
     pub metrics: MetricsSettings,
     pub paging: PagingSettings,
     pub dashboard: DashboardConfig,
@@ -79,6 +80,7 @@ impl Default for Config {
             metrics_listen: Some(DEFAULT_METRICS_LISTEN.into()),
             metrics_token: None,
             server: ServerSettings::default(),
+            limits: LimitsSettings::default(),
             metrics: MetricsSettings::from(&engine.sample),
             paging: PagingSettings::from(&engine.paging),
             dashboard: DashboardConfig {
@@ -202,6 +204,7 @@ impl Config {
         }
         self.paging.validate()?;
         self.server.validate()?;
+        self.limits.validate()?;
         if self.data_dir.as_os_str().is_empty() {
             return invalid("data_dir", "must not be empty");
         }
@@ -347,6 +350,8 @@ impl Config {
             trust_proxy: self.trust_proxy,
             public_url: self.public_url.clone(),
             max_body_bytes: self.max_body_bytes,
+            limits: self.limits.requests(),
+            logins: self.limits.logins(),
         }
     }
 
@@ -406,9 +411,11 @@ impl Config {
     }
 }
 
+mod limits;
 mod observe;
 mod sections;
 mod server;
+pub use limits::LimitsSettings;
 pub use observe::{MetricsSettings, PagingSettings};
 pub use sections::{
     parse_schedule, AgentsConfig, DashboardConfig, OutboundSettings, OutboxSettings,

@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod catalog;
 pub mod copy;
+pub mod counters;
 mod decode;
 mod error;
 pub mod handoff;
@@ -31,6 +32,7 @@ pub use agents::{
     Agent, AgentStore, AgentVersion, Deployment, ExecutionCursor, NewAgent, NewAgentVersion,
     NewDeployment, NewVersion, AGENT_NAME_MAX,
 };
+pub use counters::{CounterStore, Hits};
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
@@ -459,6 +461,7 @@ pub trait Store:
     + AgentStore
     + TestChatStore
     + HealthStore
+    + CounterStore
 {
 }
 
@@ -479,14 +482,15 @@ impl<T> Store for T where
         + AgentStore
         + TestChatStore
         + HealthStore
+        + CounterStore
 {
 }
 
 /// The store traits, for `use ombud_store::prelude::*` where methods are called.
 pub mod prelude {
     pub use crate::{
-        AccountStore, ApiKeyStore, ChannelStore, ComplaintStore, DirectoryStore, HandoffStore,
-        HealthStore, IdempotencyStore, InboundStore, OutboxStore, RunStore, SessionStore, Store,
-        TenantStore, WebhookStore,
+        AccountStore, ApiKeyStore, ChannelStore, ComplaintStore, CounterStore, DirectoryStore,
+        HandoffStore, HealthStore, IdempotencyStore, InboundStore, OutboxStore, RunStore,
+        SessionStore, Store, TenantStore, WebhookStore,
     };
 }

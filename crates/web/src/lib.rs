@@ -8,6 +8,7 @@ mod demo;
 mod error;
 mod headers;
 pub mod health;
+pub mod limits;
 pub mod metrics;
 pub mod server;
 mod telegram;
@@ -60,7 +61,7 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
             state.clone(),
             dashboard::DashboardSettings {
                 max_body_bytes: max,
-                ..options.dashboard
+                ..options.dashboard.clone()
             },
         ));
     if options.demo_graph_sink {
@@ -72,6 +73,10 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             max,
             error::refuse_declared_oversize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.clone(), options.dashboard.clone()),
+            limits::anonymous,
         ))
         .layer(axum::middleware::from_fn(headers::secure))
         .layer(axum::middleware::from_fn(metrics::track))

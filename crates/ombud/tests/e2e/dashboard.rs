@@ -165,9 +165,11 @@ async fn login_brute_force_is_answered_with_429_and_retry_after() {
         assert!(new_session_cookie(&res).is_none());
         assert!(res.text().await.unwrap().contains("Too many failed logins"));
     }
-    // The address is throttled too, so the next account from it waits as well.
+    // Failures count per account and address: another account from the same
+    // address is not held up by them (an address is stopped only after 30;
+    // see lockout.rs).
     let res = staff.login_as("ravi@pune.gov.in", PASSWORD).await;
-    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }
 

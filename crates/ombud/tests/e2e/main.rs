@@ -25,6 +25,7 @@ mod headers;
 mod inbox;
 mod limits;
 mod loadtest;
+mod lockout;
 mod observability;
 mod operators;
 mod outbox;

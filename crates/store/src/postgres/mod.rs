@@ -74,6 +74,71 @@ impl PgStore {
 }
 
 #[async_trait]
+impl crate::CounterStore for PgStore {
+    async fn hit(
+        &self,
+        key: &str,
+        window: Duration,
+        n: u32,
+        now: DateTime<Utc>,
+    ) -> StoreResult<crate::Hits> {
+        let start = crate::counters::window_start(window, now);
+        let ends = start + chrono::TimeDelta::from_std(window).unwrap_or_default();
+        let (count, last_at): (i64, Option<DateTime<Utc>>) = if n == 0 {
+            sqlx::query_as(
+                "select count, last_at from rate_counters where key = $1 and window_start = $2",
+            )
+            .bind(key)
+            .bind(start)
+            .fetch_optional(&self.pool)
+            .await?
+            .unwrap_or((0, None))
+        } else {
+            sqlx::query_as(
+                "insert into rate_counters (key, window_start, count, last_at) values ($1, $2, $3, $4)
+                 on conflict (key, window_start)
+                 do update set count = rate_counters.count + excluded.count, last_at = excluded.last_at
+                 returning count, last_at",
+            )
+            .bind(key)
+            .bind(start)
+            .bind(i64::from(n))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?
+        };
+        if count == i64::from(n) && n > 0 {
+            // A key's first hit in a window: its ended windows go, and now and
+            // then everybody's from the day before.
+            sqlx::query("delete from rate_counters where key = $1 and window_start < $2")
+                .bind(key)
+                .bind(start)
+                .execute(&self.pool)
+                .await?;
+            if now.timestamp_subsec_nanos().is_multiple_of(256) {
+                sqlx::query("delete from rate_counters where window_start < $1")
+                    .bind(now - chrono::TimeDelta::days(1))
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(crate::Hits {
+            count: count.max(0) as u64,
+            window_ends: ends,
+            last_at,
+        })
+    }
+
+    async fn forget_hits(&self, key: &str) -> StoreResult<()> {
+        sqlx::query("delete from rate_counters where key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl HealthStore for PgStore {
     async fn schema_status(&self) -> StoreResult<SchemaStatus> {
         Ok(SchemaStatus {

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "channel_kinds",
         include_str!("migrations/0016_channel_kinds.sql"),
     ),
+    (
+        17,
+        "rate_counters",
+        include_str!("migrations/0017_rate_counters.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

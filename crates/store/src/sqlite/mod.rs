@@ -72,6 +72,8 @@ struct Inner {
     catalog: Arc<Catalog>,
     /// Seals and opens tenants' secrets (see [`crate::sealing`]).
     sealer: Arc<Sealer>,
+    /// Rate limits' counters: one process, so in memory.
+    counters: crate::counters::MemoryCounters,
     /// Tells the checkpointer thread to stop when the store goes.
     checkpointer_stop: Arc<AtomicBool>,
 }
@@ -118,6 +120,7 @@ impl SqliteStore {
                 leases: Default::default(),
                 catalog: Default::default(),
                 sealer: Arc::new(sealer),
+                counters: Default::default(),
                 checkpointer_stop,
             }),
         })
@@ -340,6 +343,24 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     };
     conn.execute_batch(pragmas).map_err(StoreError::internal)?;
     Ok(conn)
+}
+
+#[async_trait]
+impl crate::CounterStore for SqliteStore {
+    async fn hit(
+        &self,
+        key: &str,
+        window: std::time::Duration,
+        n: u32,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<crate::Hits> {
+        Ok(self.inner.counters.hit(key, window, n, now))
+    }
+
+    async fn forget_hits(&self, key: &str) -> StoreResult<()> {
+        self.inner.counters.forget(key);
+        Ok(())
+    }
 }
 
 #[async_trait]

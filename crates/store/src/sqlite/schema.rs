@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "channel_kinds",
         include_str!("migrations/0016_channel_kinds.sql"),
     ),
+    (
+        17,
+        "rate_counters",
+        include_str!("migrations/0017_rate_counters.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

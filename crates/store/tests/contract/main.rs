@@ -14,6 +14,7 @@ mod accounts;
 mod agents;
 mod catalog;
 mod complaints;
+mod counters;
 mod idempotency;
 mod runs;
 mod tenancy;
@@ -25,6 +26,7 @@ use accounts::*;
 use agents::*;
 use catalog::*;
 use complaints::*;
+use counters::*;
 use idempotency::*;
 use runs::*;
 use tenancy::*;
@@ -97,6 +99,7 @@ on_both_backends!(
     a_deployment_switches_the_channel_for_the_next_run_and_is_kept_in_history,
     an_agents_executions_are_listed_newest_first_with_their_tool_calls,
     a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wall,
+    hits_count_per_fixed_window_and_are_forgotten,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

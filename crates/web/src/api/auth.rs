@@ -125,9 +125,18 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         .into_response();
     };
     let (method, headers) = (request.method().clone(), request.headers().clone());
-    let (caller, limit) = match identify(&state, &api, &method, &headers).await {
+    let (caller, (limit_key, limit)) = match identify(&state, &api, &method, &headers).await {
         Ok(found) => found,
         Err(e) => {
+            // Nobody known: counted by address, as any anonymous caller.
+            let ip = crate::limits::client_ip(&api.sessions, &headers, request.extensions());
+            let per_address = api.sessions.limits.per_address_per_minute;
+            let key = crate::limits::address_key(ip);
+            if let Ok(Err(window)) =
+                crate::limits::take(state.store.as_ref(), &key, per_address).await
+            {
+                return window.refusal("this address");
+            }
             let mut response = e.into_response();
             if response.status() == StatusCode::UNAUTHORIZED {
                 response.headers_mut().insert(
@@ -139,34 +148,21 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         }
     };
     crate::metrics::record_tenant(caller.tenant.slug.as_str());
-    let window = match limit {
-        Some(limit) => match api.limiter.take(&limit.0, limit.1, Instant::now()) {
-            Ok(w) => Some(w),
-            Err(w) => {
-                let mut response = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!(
-                        "this key may make {} requests a minute; try again in {} s",
-                        w.limit, w.reset_secs
-                    ),
-                )
-                .into_response();
-                w.write(&mut response);
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(w.reset_secs));
-                return response;
-            }
-        },
-        None => None,
+    let window = match crate::limits::take(state.store.as_ref(), &limit_key, limit).await {
+        Ok(Ok(w)) => w,
+        Ok(Err(w)) => {
+            let who = match caller.via {
+                Via::Key(_) => "this key",
+                Via::Session { .. } => "this session",
+            };
+            return w.refusal(who);
+        }
+        Err(e) => return ApiError::from(e).into_response(),
     };
     let mut request = request;
     request.extensions_mut().insert(caller);
     let mut response = next.run(request).await;
-    if let Some(w) = window {
-        w.write(&mut response);
-    }
+    window.write(&mut response);
     response
 }
 
@@ -175,7 +171,7 @@ async fn identify(
     api: &Api,
     method: &Method,
     headers: &HeaderMap,
-) -> Result<(Caller, Option<(ApiKeyId, u32)>), ApiError> {
+) -> Result<(Caller, (String, u32)), ApiError> {
     if headers.contains_key(header::AUTHORIZATION) {
         let token = crate::auth::bearer_token(headers)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <API key>`"))?;
@@ -197,16 +193,16 @@ async fn identify(
             .tenant(&key.tenant_id)
             .await?
             .ok_or_else(refused)?;
-        if api.limiter.should_touch(&key.id, Instant::now()) {
+        if api.touches.should_touch(&key.id, Instant::now()) {
             state.store.touch_api_key(&key.id, now).await?;
         }
-        let limit = (key.id.clone(), key.rate_limit_per_minute);
+        let limit = (format!("key:{}", key.id), key.rate_limit_per_minute);
         return Ok((
             Caller {
                 tenant,
                 via: Via::Key(key),
             },
-            Some(limit),
+            limit,
         ));
     }
     let no_session = || {
@@ -261,96 +257,36 @@ async fn identify(
                 role,
             },
         },
-        None,
+        (
+            crate::limits::session_key(&hash),
+            api.sessions.limits.per_session_per_minute,
+        ),
     ))
 }
 
-/// Per-key windows of a minute, in this process. (Each replica counts its
-/// own requests: behind N replicas a key may make up to N × its limit.)
-pub struct RateLimiter {
-    keys: Mutex<HashMap<ApiKeyId, KeyWindow>>,
+/// When each key's last use was last written, so that it is written about
+/// once a minute, not on every request.
+#[derive(Default)]
+pub struct KeyTouches {
+    keys: Mutex<HashMap<ApiKeyId, Instant>>,
 }
 
-struct KeyWindow {
-    started: Instant,
-    used: u32,
-    touched: Option<Instant>,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Window {
-    pub limit: u32,
-    pub remaining: u32,
-    pub reset_secs: u64,
-}
-
-impl Window {
-    fn write(&self, response: &mut Response) {
-        let h = response.headers_mut();
-        h.insert("ratelimit-limit", HeaderValue::from(self.limit));
-        h.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
-        h.insert("ratelimit-reset", HeaderValue::from(self.reset_secs));
-    }
-}
-
-const WINDOW: Duration = Duration::from_secs(60);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
-impl Default for RateLimiter {
-    fn default() -> Self {
-        Self {
-            keys: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl RateLimiter {
-    /// Counts a request; Err (with when the window resets) if the key is over.
-    pub fn take(&self, key: &ApiKeyId, limit: u32, now: Instant) -> Result<Window, Window> {
-        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        if keys.len() > 100_000 {
-            keys.retain(|_, w| now.duration_since(w.started) < WINDOW);
-        }
-        let w = keys.entry(key.clone()).or_insert(KeyWindow {
-            started: now,
-            used: 0,
-            touched: None,
-        });
-        if now.duration_since(w.started) >= WINDOW {
-            w.started = now;
-            w.used = 0;
-        }
-        let left = WINDOW.saturating_sub(now.duration_since(w.started));
-        let reset_secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-        if w.used >= limit {
-            return Err(Window {
-                limit,
-                remaining: 0,
-                reset_secs: reset_secs.max(1),
-            });
-        }
-        w.used += 1;
-        Ok(Window {
-            limit,
-            remaining: limit - w.used,
-            reset_secs,
-        })
-    }
-
-    /// Whether to write the key's last use now (about once a minute).
+impl KeyTouches {
+    /// Whether to write the key's last use now.
     fn should_touch(&self, key: &ApiKeyId, now: Instant) -> bool {
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        let w = keys.entry(key.clone()).or_insert(KeyWindow {
-            started: now,
-            used: 0,
-            touched: None,
-        });
-        if w.touched
-            .is_some_and(|t| now.duration_since(t) < TOUCH_EVERY)
+        if keys.len() > 100_000 {
+            keys.retain(|_, t| now.duration_since(*t) < TOUCH_EVERY);
+        }
+        if keys
+            .get(key)
+            .is_some_and(|t| now.duration_since(*t) < TOUCH_EVERY)
         {
             return false;
         }
-        w.touched = Some(now);
+        keys.insert(key.clone(), now);
         true
     }
 }
@@ -360,20 +296,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_key_gets_its_limit_per_minute_then_waits_for_the_window() {
-        let limiter = RateLimiter::default();
+    fn a_keys_last_use_is_written_once_a_minute() {
+        let touches = KeyTouches::default();
         let key = ApiKeyId::new();
         let t0 = Instant::now();
-        for i in 0..3 {
-            let w = limiter.take(&key, 3, t0).unwrap();
-            assert_eq!(w.remaining, 2 - i);
-        }
-        let over = limiter
-            .take(&key, 3, t0 + Duration::from_secs(20))
-            .unwrap_err();
-        assert_eq!(over.reset_secs, 40);
-        let other = ApiKeyId::new();
-        assert!(limiter.take(&other, 3, t0).is_ok(), "keys count apart");
-        assert!(limiter.take(&key, 3, t0 + Duration::from_secs(60)).is_ok());
+        assert!(touches.should_touch(&key, t0));
+        assert!(!touches.should_touch(&key, t0 + Duration::from_secs(30)));
+        assert!(touches.should_touch(&ApiKeyId::new(), t0), "keys apart");
+        assert!(touches.should_touch(&key, t0 + Duration::from_secs(60)));
     }
 }

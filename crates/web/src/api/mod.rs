@@ -37,7 +37,7 @@ use crate::AppState;
 
 /// What the API's handlers share besides the store.
 pub struct Api {
-    pub limiter: auth::RateLimiter,
+    pub touches: auth::KeyTouches,
     pub sessions: DashboardSettings,
     pub max_body_bytes: usize,
 }
@@ -157,7 +157,7 @@ impl Modify for CommonAnswers {
 pub fn router(state: AppState, sessions: DashboardSettings) -> Router<AppState> {
     let (api_routes, spec) = routes();
     let api = Arc::new(Api {
-        limiter: auth::RateLimiter::default(),
+        touches: auth::KeyTouches::default(),
         max_body_bytes: sessions.max_body_bytes,
         sessions,
     });

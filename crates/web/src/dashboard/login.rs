@@ -1,7 +1,7 @@
 //! Logging in and out, and choosing a new password.
 
+use chrono::Utc;
 use std::sync::Arc;
-use std::time::Instant;
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -16,7 +16,6 @@ use super::page::{html, html_with, PageError};
 use super::session::{self, SignedInUser};
 use super::Dashboard;
 use crate::auth::{hash_password, verify_password};
-use crate::throttle::Throttle;
 use crate::AppState;
 
 /// Shortest password a user may choose.
@@ -133,17 +132,21 @@ pub async fn submit(
         Ok(e) => e,
         Err(e) => return Ok(again(StatusCode::BAD_REQUEST, None, Some(&e.reason))),
     };
-    let mut keys = vec![Throttle::account_key(email.as_str())];
-    if let Some(ip) = session::client_ip(&dashboard.settings, &parts) {
-        keys.push(Throttle::address_key(ip));
-    }
-    if let Err(wait) = dashboard.throttle.check(&keys, Instant::now()) {
-        let minutes = wait.as_secs().div_ceil(60);
+    let ip = session::client_ip(&dashboard.settings, &parts);
+    let logins = &dashboard.settings.logins;
+    let store = state.store.as_ref();
+    if let Err(wait) = logins.check(store, email.as_str(), ip, Utc::now()).await? {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let when = if secs < 120 {
+            format!("{} second(s)", secs.max(1))
+        } else {
+            format!("{} minute(s)", secs.div_ceil(60))
+        };
         let mut refused = PageError::new(
             StatusCode::TOO_MANY_REQUESTS,
-            format!("Too many failed logins. Try again in {minutes} minute(s)."),
+            format!("Too many failed logins. Try again in {when}."),
         );
-        refused.retry_after = Some(wait.as_secs().max(1));
+        refused.retry_after = Some(secs.max(1));
         return Err(refused);
     }
     let user = state.store.user_by_email(&email).await?;
@@ -155,11 +158,11 @@ pub async fn submit(
     let user = match user {
         Some(u) if ok => u,
         _ => {
-            dashboard.throttle.record(&keys, Instant::now());
+            logins.failed(store, email.as_str(), ip, Utc::now()).await?;
             return Ok(again(StatusCode::UNAUTHORIZED, Some(WRONG), None));
         }
     };
-    dashboard.throttle.forget(&keys[0]);
+    logins.succeeded(store, email.as_str(), ip).await?;
     let memberships = state.store.memberships(&user.id).await?;
     let Some(first) = memberships.first() else {
         return Err(PageError::forbidden(

@@ -17,6 +17,7 @@ mod developers;
 mod filters;
 pub(crate) mod inbox;
 mod join;
+pub mod lockout;
 mod login;
 mod overview;
 mod page;
@@ -33,7 +34,6 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use crate::throttle::Throttle;
 use crate::AppState;
 
 pub use page::PageError;
@@ -55,6 +55,10 @@ pub struct DashboardSettings {
     pub public_url: Option<String>,
     /// Largest form body read (the CSRF check reads the form itself).
     pub max_body_bytes: usize,
+    /// Requests a minute per session and per address (see [`crate::limits`]).
+    pub limits: crate::limits::RequestLimits,
+    /// When logins are refused or held back (see `lockout`).
+    pub logins: lockout::LoginLimits,
 }
 
 impl Default for DashboardSettings {
@@ -66,22 +70,19 @@ impl Default for DashboardSettings {
             trust_proxy: false,
             public_url: None,
             max_body_bytes: 1024 * 1024,
+            limits: Default::default(),
+            logins: Default::default(),
         }
     }
 }
 
-/// What the dashboard's handlers share besides the store: settings and the
-/// login throttle.
+/// What the dashboard's handlers share besides the store: its settings.
 pub(crate) struct Dashboard {
     settings: DashboardSettings,
-    throttle: Throttle,
 }
 
 pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> {
-    let dashboard = Arc::new(Dashboard {
-        settings,
-        throttle: Throttle::new(5, Duration::from_secs(5 * 60), 100_000),
-    });
+    let dashboard = Arc::new(Dashboard { settings });
     Router::new()
         .route("/app", get(|| async { Redirect::to("/app/complaints") }))
         .route("/app/login", get(login::page).post(login::submit))

@@ -1,11 +1,11 @@
 //! Sessions: the cookie, reading the session on every request, its limits, the
 //! CSRF check, and the [`Current`] extractor handlers take.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
@@ -125,21 +125,7 @@ pub fn cleared_cookie(settings: &DashboardSettings, headers: &HeaderMap) -> Head
 /// The address a request came from: the peer, or with a trusted proxy the
 /// address it appended last to `X-Forwarded-For`.
 pub fn client_ip(settings: &DashboardSettings, parts: &Parts) -> Option<IpAddr> {
-    if settings.trust_proxy {
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
+    crate::limits::client_ip(settings, &parts.headers, &parts.extensions)
 }
 
 /// Whether a session is still good at `now`, and whether its activity should
@@ -229,6 +215,46 @@ pub async fn load(State(state): State<AppState>, request: Request, next: Next) -
             Err(e) => return PageError::from(e).into_response(),
         }
     }
+    // Counted as the session, or by address for whoever is not signed in
+    // (with a cookie that is no session; without one the top layer counted).
+    let counted = match (&loaded, request_token_hash(request.headers())) {
+        (Some(_), Some(hash)) => Some((
+            crate::limits::session_key(&hash),
+            settings.limits.per_session_per_minute,
+            "this session",
+        )),
+        (None, Some(_)) if !request.uri().path().starts_with("/app/static/") => {
+            let ip = crate::limits::client_ip(settings, request.headers(), request.extensions());
+            Some((
+                crate::limits::address_key(ip),
+                settings.limits.per_address_per_minute,
+                "this address",
+            ))
+        }
+        _ => None,
+    };
+    let window = match counted {
+        Some((key, limit, who)) => {
+            match crate::limits::take(state.store.as_ref(), &key, limit).await {
+                Ok(Ok(w)) => Some(w),
+                Ok(Err(w)) => {
+                    let mut refused = PageError::new(
+                        axum::http::StatusCode::TOO_MANY_REQUESTS,
+                        format!(
+                            "Too many requests: {who} may make {} a minute. Try again in {} s.",
+                            w.limit, w.reset_secs
+                        ),
+                    );
+                    refused.retry_after = Some(w.reset_secs);
+                    let mut response = refused.into_response();
+                    w.write(&mut response);
+                    return response;
+                }
+                Err(e) => return PageError::from(e).into_response(),
+            }
+        }
+        None => None,
+    };
     let mut request = request;
     if let Some(found) = &loaded {
         // A login replaces the session rather than acting with it, and has its
@@ -247,7 +273,11 @@ pub async fn load(State(state): State<AppState>, request: Request, next: Next) -
         }
     }
     request.extensions_mut().insert(Loaded(loaded));
-    next.run(request).await
+    let mut response = next.run(request).await;
+    if let Some(w) = window {
+        w.write(&mut response);
+    }
+    response
 }
 
 fn is_safe(method: &Method) -> bool {

@@ -1,14 +1,12 @@
 //! A sliding-window limit per key: after `max_failures` recorded events within
 //! `window` for a key, it is refused until the oldest of them leaves the window.
 //!
-//! Logins record failures only (an account, and an address), so a user who
-//! types their password right is never held up by their own earlier success.
 //! The web chat records every visitor it makes per address and every message
-//! per visitor.
+//! per visitor. (Logins and request limits count in the store instead, so
+//! replicas share them: see `dashboard::lockout` and `limits`.)
 //!
-//! In memory, per process: with several replicas an attacker gets
-//! `max_failures` per replica and window, which still turns millions of
-//! guesses into dozens.
+//! In memory, per process: with several replicas a visitor gets the limit
+//! per replica and window.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;

@@ -79,8 +79,24 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
             limits::anonymous,
         ))
         .layer(axum::middleware::from_fn(headers::secure))
+        .layer(compression())
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
+}
+
+/// gzip or brotli, as the client accepts, for answers of 1 KiB and more;
+/// never for event streams (each event must go out at once) or images.
+/// Pages carry their CSRF token masked afresh each time (`masked_csrf`),
+/// so compressing them leaks nothing through their size (BREACH).
+fn compression(
+) -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
+    tower_http::compression::CompressionLayer::new().compress_when(
+        SizeAbove::new(1024)
+            .and(NotForContentType::SSE)
+            .and(NotForContentType::IMAGES)
+            .and(NotForContentType::GRPC),
+    )
 }
 
 /// What the operators' own listener serves (`OMBUD_METRICS_LISTEN`): `/metrics`

@@ -100,3 +100,59 @@ async fn secrets_are_not_cached_docs_are_not_framed_and_nothing_is_sniffed() {
     assert_eq!(status, 401);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_answers_are_compressed_and_pages_never_repeat_their_csrf_token() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    member(&app, "admin@pune.example", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@pune.example").await;
+    let plain = app.http.get(app.url("/openapi.json")).send().await.unwrap();
+    let plain_len = plain.bytes().await.unwrap().len();
+    for encoding in ["gzip", "br"] {
+        let res = app
+            .http
+            .get(app.url("/openapi.json"))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&res, "content-encoding"), encoding);
+        let packed = res.bytes().await.unwrap().len();
+        assert!(
+            packed * 4 < plain_len,
+            "{encoding}: {packed} of {plain_len}"
+        );
+    }
+    // A dashboard page too; a small answer is sent as it is.
+    let page = admin
+        .request(Method::GET, "/app/complaints")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&page, "content-encoding"), "gzip");
+    let live = app
+        .http
+        .get(app.url("/health/live"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&live, "content-encoding"), "");
+    // The CSRF token a page carries differs each time, and each one works.
+    let (a, b) = (admin.csrf_token().await, admin.csrf_token().await);
+    assert_ne!(a, b);
+    for token in [a, b] {
+        let res = admin
+            .request(Method::POST, "/api/v1/complaints")
+            .header("x-csrf-token", token)
+            .json(&serde_json::json!({"description": "A broken bench in the park"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    app.stop().await;
+}

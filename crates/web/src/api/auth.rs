@@ -14,7 +14,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use ombud_core::{ApiKey, ApiKeyId, Role, Scope, Tenant, User};
-use subtle::ConstantTimeEq;
 
 use super::Api;
 use crate::dashboard::session;
@@ -231,12 +230,11 @@ async fn identify(
         ));
     }
     if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        let expected = signed_in.session.csrf_token.as_bytes();
         let given = headers
             .get(session::CSRF_HEADER)
-            .map(|v| v.as_bytes())
+            .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if !bool::from(given.ct_eq(expected)) {
+        if !session::csrf_matches(given, &signed_in.session.csrf_token) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf",

@@ -64,6 +64,36 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
+/// The session's CSRF token as a page carries it: `pad ‖ pad⊕token` in hex,
+/// with a fresh random pad each time. Pages are compressed, and a secret
+/// that a compressed page repeats byte for byte beside text an attacker can
+/// put in it (a search term) would leak through the page's size (BREACH);
+/// masked, it is never the same twice.
+pub fn masked_csrf(token: &str) -> String {
+    let token = token.as_bytes();
+    let mut pad = vec![0u8; token.len()];
+    rand::rng().fill_bytes(&mut pad);
+    let xored: Vec<u8> = pad.iter().zip(token).map(|(p, t)| p ^ t).collect();
+    format!("{}{}", hex::encode(pad), hex::encode(xored))
+}
+
+/// Whether `given` is the session's CSRF `token`, masked by [`masked_csrf`]
+/// or as it is; in constant time.
+pub fn csrf_matches(given: &str, token: &str) -> bool {
+    let given = given.trim();
+    let unmasked = hex::decode(given).ok().and_then(|bytes| {
+        let (pad, xored) = bytes.split_at(bytes.len() / 2);
+        (bytes.len() == 2 * token.len()).then(|| {
+            pad.iter()
+                .zip(xored)
+                .map(|(p, x)| p ^ x)
+                .collect::<Vec<u8>>()
+        })
+    });
+    let candidate = unmasked.unwrap_or_else(|| given.as_bytes().to_vec());
+    bool::from(candidate.as_slice().ct_eq(token.as_bytes()))
+}
+
 /// What the store keeps of a cookie's token.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -293,7 +323,7 @@ async fn check_csrf(request: Request, expected: &str, max: usize) -> Result<Requ
             "the form's security token is missing or out of date; reload the page and try again",
         )
     };
-    let matches = |given: &str| bool::from(given.as_bytes().ct_eq(expected.as_bytes()));
+    let matches = |given: &str| csrf_matches(given, expected);
     if let Some(given) = request.headers().get(CSRF_HEADER) {
         return match given.to_str() {
             Ok(given) if matches(given) => Ok(request),
@@ -379,7 +409,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedInUser {
         let (signed_in, tenant) = found.as_ref();
         Ok(SignedInUser {
             user: signed_in.user.clone(),
-            csrf_token: signed_in.session.csrf_token.clone(),
+            csrf_token: masked_csrf(&signed_in.session.csrf_token),
             token_hash: signed_in.session.token_hash.clone(),
             tenant: tenant.clone(),
             role: signed_in.role,
@@ -431,6 +461,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Current {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_masked_csrf_token_differs_each_time_and_still_matches() {
+        let token = random_token();
+        let (a, b) = (masked_csrf(&token), masked_csrf(&token));
+        assert_ne!(a, b);
+        assert!(!a.contains(&token));
+        assert!(csrf_matches(&a, &token) && csrf_matches(&b, &token));
+        assert!(csrf_matches(&token, &token), "the token as it is");
+        assert!(!csrf_matches(&masked_csrf(&random_token()), &token));
+        assert!(!csrf_matches("", &token));
+        assert!(!csrf_matches("zz", &token));
+    }
 
     fn session(created: DateTime<Utc>, last_seen: DateTime<Utc>) -> Session {
         Session {

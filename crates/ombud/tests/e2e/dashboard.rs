@@ -216,7 +216,7 @@ async fn a_one_time_password_must_be_replaced_before_anything_else() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
     assert!(page.contains("this is not your current password"), "{page}");
-    assert!(page.contains("use at least 10 characters"), "{page}");
+    assert!(page.contains("use at least 12 characters"), "{page}");
     assert!(page.contains("does not match the new password"), "{page}");
     let res = change(PASSWORD, PASSWORD, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -27,6 +27,7 @@ mod limits;
 mod loadtest;
 mod lockout;
 mod observability;
+mod onboarding;
 mod operators;
 mod outbox;
 mod process;

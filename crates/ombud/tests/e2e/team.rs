@@ -97,7 +97,7 @@ async fn an_invitation_link_makes_an_account_once_with_the_role_given() {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
-    assert!(page.contains("tell your team who you are") && page.contains("at least 10"));
+    assert!(page.contains("tell your team who you are") && page.contains("at least 12"));
     let res = guest
         .post_form(
             &path,

@@ -19,7 +19,7 @@ use crate::auth::{hash_password, verify_password};
 use crate::AppState;
 
 /// Shortest password a user may choose.
-pub const MIN_PASSWORD: usize = 10;
+pub const MIN_PASSWORD: usize = 12;
 const MAX_PASSWORD: usize = 256;
 /// What a failed login says, whether the account exists or not.
 const WRONG: &str = "That email and password do not match an account.";

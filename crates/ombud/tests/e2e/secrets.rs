@@ -247,6 +247,21 @@ async fn files_are_for_ombuds_user_only_and_serve_warns_otherwise() {
     drop(server);
 }
 
+/// Posts a text from 919800000001, signed with the channel's app secret, as
+/// Meta would, and expects it taken.
+async fn say(http: &reqwest::Client, url: &str, wamid: &str, text: &str) {
+    let body = text_message_payload("5550101", "919800000001", wamid, text).to_string();
+    let res = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-hub-signature-256", sign("pune-secret", body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 /// The tests' webhook receiver listens on loopback.
 const LOOPBACK_HOOKS: &[(&str, &str)] = &[("OMBUD_OUTBOUND_ALLOW_CIDRS", "127.0.0.0/8")];
 
@@ -342,16 +357,7 @@ async fn a_key_rotation_reseals_everything_and_the_server_works_on() {
     let server = serve_with(&db, port, LOOPBACK_HOOKS);
     wait_ready(&http, &base).await;
     let url = format!("{base}{}", channel["webhook_path"].as_str().unwrap());
-    let body = text_message_payload("5550101", "919800000001", "wamid.ROT1", "hello").to_string();
-    let res = http
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign("pune-secret", body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    say(&http, &url, "wamid.ROT1", "hello").await;
     graph.wait_for_reply_to("919800000001", 1).await;
     let id = endpoint["id"].as_str().unwrap();
     let (status, _) = call(post(&format!("/webhooks/{id}/test"), json!({}))).await;
@@ -375,16 +381,7 @@ async fn a_key_rotation_reseals_everything_and_the_server_works_on() {
     assert!(!db.dir.path().join("secret.key.next").exists());
     let server = serve_with(&db, port, LOOPBACK_HOOKS);
     wait_ready(&http, &base).await;
-    let body = text_message_payload("5550101", "919800000001", "wamid.ROT2", "status").to_string();
-    let res = http
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign("pune-secret", body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    say(&http, &url, "wamid.ROT2", "status").await;
     graph.wait_for_reply_to("919800000001", 2).await;
     drop(server);
 
@@ -405,16 +402,7 @@ async fn a_key_rotation_reseals_everything_and_the_server_works_on() {
     ];
     let server = serve_with(&db, port, &given_env);
     wait_ready(&http, &base).await;
-    let body = text_message_payload("5550101", "919800000001", "wamid.ROT3", "status").to_string();
-    let res = http
-        .post(&url)
-        .header("content-type", "application/json")
-        .header("x-hub-signature-256", sign("pune-secret", body.as_bytes()))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    say(&http, &url, "wamid.ROT3", "status").await;
     graph.wait_for_reply_to("919800000001", 3).await;
     drop(server);
 }

@@ -161,7 +161,7 @@ async fn login_brute_force_is_answered_with_429_and_retry_after() {
             .unwrap()
             .parse()
             .unwrap();
-        assert!((1..=300).contains(&wait), "{wait}");
+        assert!((1..=900).contains(&wait), "{wait}");
         assert!(new_session_cookie(&res).is_none());
         assert!(res.text().await.unwrap().contains("Too many failed logins"));
     }
@@ -269,11 +269,13 @@ async fn the_csrf_token_survives_a_reload_and_guards_every_change() {
     )
     .await;
     let staff = Staff::login(&app, "asha@pune.gov.in").await;
+    // Every page carries the session's token masked afresh (BREACH), and a
+    // token from a page read before a reload still works.
     let a = staff.csrf_token().await;
     let b = staff.csrf_token().await;
-    assert_eq!(a, b, "the same token on every page of the session");
+    assert_ne!(a, b, "masked afresh on every page");
     let list = staff.get("/app/complaints").await.text().await.unwrap();
-    assert!(list.contains(&format!("<meta name=\"csrf-token\" content=\"{a}\">")));
+    assert!(list.contains("<meta name=\"csrf-token\" content=\""));
 
     // Missing, wrong, and another field's value: 403, and the tenant stays.
     for pairs in [

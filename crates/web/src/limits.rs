@@ -149,9 +149,10 @@ pub async fn anonymous(
     request: Request,
     next: Next,
 ) -> Response {
-    let identified = request.headers().contains_key(header::AUTHORIZATION)
-        || crate::dashboard::session::request_token_hash(request.headers()).is_some();
-    if identified || exempt(request.uri().path()) {
+    if exempt(request.uri().path())
+        || request.headers().contains_key(header::AUTHORIZATION)
+        || crate::dashboard::session::request_token_hash(request.headers()).is_some()
+    {
         return next.run(request).await;
     }
     let ip = client_ip(&settings, request.headers(), request.extensions());

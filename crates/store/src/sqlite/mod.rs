@@ -7,6 +7,7 @@ mod accounts;
 mod agents;
 mod api_keys;
 mod complaints;
+mod counters;
 mod directory;
 mod handoff;
 mod idempotency;
@@ -17,6 +18,7 @@ mod rows;
 mod runs;
 mod schema;
 mod secrets;
+pub use secrets::reseal_secrets;
 mod tenants;
 mod test_chats;
 mod webhooks;
@@ -313,14 +315,6 @@ fn create_private(path: &Path) -> StoreResult<()> {
     }
 }
 
-/// Re-seals every secret of the database at `path` under `next` (key
-/// rotation, with no server running on it); returns how many values.
-pub fn reseal_secrets(path: &Path, current: &Sealer, next: &Sealer) -> StoreResult<usize> {
-    let conn = open_connection(path, false)?;
-    schema::migrate(&conn)?;
-    secrets::reseal(&conn, current, next)
-}
-
 fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
@@ -343,24 +337,6 @@ fn open_connection(path: &Path, read_only: bool) -> StoreResult<Connection> {
     };
     conn.execute_batch(pragmas).map_err(StoreError::internal)?;
     Ok(conn)
-}
-
-#[async_trait]
-impl crate::CounterStore for SqliteStore {
-    async fn hit(
-        &self,
-        key: &str,
-        window: std::time::Duration,
-        n: u32,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> StoreResult<crate::Hits> {
-        Ok(self.inner.counters.hit(key, window, n, now))
-    }
-
-    async fn forget_hits(&self, key: &str) -> StoreResult<()> {
-        self.inner.counters.forget(key);
-        Ok(())
-    }
 }
 
 #[async_trait]

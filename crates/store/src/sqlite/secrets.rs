@@ -3,10 +3,20 @@
 //! [`crate::sealing`]). Both rewrite with `secure_delete` on and then empty
 //! the WAL, so no page image of a plain or old value stays in the files.
 
+use std::path::Path;
+
 use rusqlite::{params, Connection};
 
 use crate::sealing::SEALED_COLUMNS;
 use crate::{Sealer, StoreError, StoreResult};
+
+/// Re-seals every secret of the database at `path` under `next` (key
+/// rotation, with no server running on it); returns how many values.
+pub fn reseal_secrets(path: &Path, current: &Sealer, next: &Sealer) -> StoreResult<usize> {
+    let conn = super::open_connection(path, false)?;
+    super::schema::migrate(&conn)?;
+    reseal(&conn, current, next)
+}
 
 /// Seals what is still plain; returns how many values were.
 pub(super) fn seal_in_place(conn: &Connection, sealer: &Sealer) -> StoreResult<usize> {
@@ -28,7 +38,7 @@ pub(super) fn seal_in_place(conn: &Connection, sealer: &Sealer) -> StoreResult<u
 
 /// Re-seals every secret (and every sealed value in an agent version's
 /// configuration) under `next`, in one transaction; returns how many.
-pub(super) fn reseal(conn: &Connection, current: &Sealer, next: &Sealer) -> StoreResult<usize> {
+fn reseal(conn: &Connection, current: &Sealer, next: &Sealer) -> StoreResult<usize> {
     let mut changed = rewrite(conn, |tenant, stored| current.reseal(next, tenant, stored))?;
     let tx = conn.unchecked_transaction()?;
     let versions: Vec<(i64, String, String)> = {

@@ -234,7 +234,7 @@ async fn identify(
             .get(session::CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if !session::csrf_matches(given, &signed_in.session.csrf_token) {
+        if !crate::dashboard::csrf::csrf_matches(given, &signed_in.session.csrf_token) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "csrf",

@@ -13,6 +13,7 @@ mod assets;
 mod bulk;
 mod charts;
 mod complaints;
+pub(crate) mod csrf;
 mod developers;
 mod filters;
 pub(crate) mod inbox;

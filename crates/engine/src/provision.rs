@@ -109,6 +109,8 @@ pub async fn add_channel(
                 name,
                 config,
                 deployed_version: version.map(|v| v.id),
+                // Ombud picks the tenant's latest intake version.
+                deployed_by: "system".into(),
             },
         )
         .await?;

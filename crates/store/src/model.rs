@@ -127,6 +127,9 @@ pub struct NewChannel {
     pub name: String,
     pub config: ChannelConfig,
     pub deployed_version: Option<AgentVersionId>,
+    /// Who chose `deployed_version`: the first entry of the channel's
+    /// deployment history, written with the channel.
+    pub deployed_by: String,
 }
 
 /// A channel's configuration as its row keeps it, its secrets sealed; see

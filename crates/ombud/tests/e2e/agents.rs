@@ -204,13 +204,29 @@ async fn versions_are_checked_saved_and_deployed_through_the_api() {
         &key,
     ))
     .await;
-    let seen: Vec<i64> = history["data"]
+    let seen: Vec<(&str, i64)> = history["data"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| d["version_number"].as_i64().unwrap())
+        .map(|d| {
+            (
+                d["version_id"].as_str().unwrap(),
+                d["version_number"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(seen, [1, 2, 1]);
+    let (v1_id, v2_id) = (v1["id"].as_str().unwrap(), v2["id"].as_str().unwrap());
+    // Newest first, down to the intake version the channel started with.
+    assert_eq!(
+        seen,
+        [
+            (v1_id, 1),
+            (v2_id, 2),
+            (v1_id, 1),
+            (intake_version.as_str(), 1)
+        ]
+    );
+    assert_eq!(history["data"][3]["actor"], "system");
     let channel = app.store.channel(&t.channel.id).await.unwrap().unwrap();
     assert_eq!(
         channel.deployed_version.as_ref().unwrap().as_str(),

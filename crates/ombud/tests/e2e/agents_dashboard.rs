@@ -100,7 +100,8 @@ async fn admins_deploy_from_the_dashboard_and_see_the_runs_and_staff_cannot() {
             .await
             .unwrap()
             .len(),
-        1
+        2,
+        "the channel's first deployment and the one above"
     );
 
     // A new agent and its first version from the forms, checked as the API checks.

@@ -135,6 +135,20 @@ async fn a_key_reads_and_changes_complaints_under_the_dashboards_rules() {
         .unwrap()
         .iter()
         .any(|e| e["actor"].as_str().unwrap().starts_with("api:key_")));
+    // The complaint's page names the key that acted, not "a former member".
+    member(&app, "admin@pune.example", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@pune.example").await;
+    let page = admin
+        .get(&format!("/app/complaints/{number}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<strong>the API key “tests”</strong> added an internal note"),
+        "{page}"
+    );
+    assert!(!page.contains("a former member"));
 
     // Filed on behalf of the contact: linked to their conversation.
     let (_, contacts) = call(app.api(Method::GET, "/contacts", &key)).await;

@@ -185,12 +185,13 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
         app.store.test_chat(&b.tenant.id, &b_chat.id).await.unwrap(),
         Some(b_chat.clone())
     );
-    assert!(app
+    let b_history = app
         .store
         .deployments(&b.tenant.id, &b.channel.id, 10)
         .await
-        .unwrap()
-        .is_empty());
+        .unwrap();
+    assert_eq!(b_history.len(), 1, "only the one made with the channel");
+    assert_eq!(b_history[0].actor, "system");
     assert_eq!(
         app.store
             .complaint(&b.tenant.id, &c.id)

@@ -216,6 +216,7 @@ impl TenantStore for PgStore {
 #[async_trait]
 impl ChannelStore for PgStore {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
+        let actor = new.deployed_by.clone();
         let c = new.into_channel(tenant, Utc::now());
         if let Some(v) = &c.deployed_version {
             let owned: bool = sqlx::query_scalar(
@@ -231,6 +232,7 @@ impl ChannelStore for PgStore {
         }
         let w = ChannelColumns::of(&c, &self.sealer);
         let (field, reason) = w.conflict();
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into channels (id, tenant_id, kind, name, phone_number_id, app_secret, verify_token,
                 access_token, graph_url, api_version, settings, deployed_version_id, created_at, updated_at)
@@ -249,9 +251,23 @@ impl ChannelStore for PgStore {
         .bind(&w.settings)
         .bind(c.deployed_version.as_ref().map(|v| v.as_str()))
         .bind(c.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_on(field, reason))?;
+        if let Some(v) = &c.deployed_version {
+            sqlx::query(
+                "insert into deployments (tenant_id, channel_id, agent_version_id, previous_version_id, actor, created_at)
+                 values ($1, $2, $3, null, $4, $5)",
+            )
+            .bind(c.tenant_id.as_str())
+            .bind(c.id.as_str())
+            .bind(v.as_str())
+            .bind(&actor)
+            .bind(c.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(c)
     }
 

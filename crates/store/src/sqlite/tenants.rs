@@ -241,6 +241,7 @@ impl TenantStore for SqliteStore {
 #[async_trait]
 impl ChannelStore for SqliteStore {
     async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
+        let actor = new.deployed_by.clone();
         let channel = new.into_channel(tenant, Utc::now());
         let c = channel.clone();
         let sealer = self.sealer();
@@ -267,6 +268,13 @@ impl ChannelStore for SqliteStore {
                         c.deployed_version.as_ref().map(|v| v.as_str()), time_text(c.created_at)],
             )
             .map_err(conflict_on(field, reason))?;
+            if let Some(v) = &c.deployed_version {
+                conn.execute(
+                    "insert into deployments (tenant_id, channel_id, agent_version_id, previous_version_id, actor, created_at)
+                     values (?1, ?2, ?3, null, ?4, ?5)",
+                    params![c.tenant_id.as_str(), c.id.as_str(), v.as_str(), actor, time_text(c.created_at)],
+                )?;
+            }
             Ok(())
         })
         .await?;

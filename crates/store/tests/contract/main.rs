@@ -100,6 +100,7 @@ on_both_backends!(
     an_agents_executions_are_listed_newest_first_with_their_tool_calls,
     a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wall,
     hits_count_per_fixed_window_and_are_forgotten,
+    a_channel_starts_its_deployment_history_with_its_first_version,
 );
 
 /// Runs each check on two stores opened on one database, as two processes
@@ -171,6 +172,7 @@ async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {
                     api_version: "v23.0".into(),
                 }),
                 deployed_version: None,
+                deployed_by: "system".into(),
             },
         )
         .await

@@ -159,7 +159,8 @@ async fn agents_page(
         .flat_map(|a| a.versions.iter().map(|v| (v.id.clone(), v.label.clone())))
         .collect();
     let members = state.store.members(&t.id).await?;
-    // `user:<id>` as the member's name; keys and the system as they are.
+    // `user:<id>` as the member's name, `system` (the deployment made with
+    // the channel) as Ombud, keys as they are.
     let who = |actor: &str| {
         let found = actor.strip_prefix("user:").and_then(|id| {
             members.iter().find(|m| m.user.id.as_str() == id).map(|m| {
@@ -170,7 +171,11 @@ async fn agents_page(
                 }
             })
         });
-        found.unwrap_or_else(|| actor.to_owned())
+        match (found, actor) {
+            (Some(name), _) => name,
+            (None, "system") => "Ombud".to_owned(),
+            (None, _) => actor.to_owned(),
+        }
     };
     let mut channels = Vec::new();
     for c in state.store.channels(&t.id).await? {

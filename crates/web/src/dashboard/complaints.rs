@@ -278,9 +278,16 @@ async fn detail_page(
         Some(conversation) => store.messages(&tenant.id, conversation).await?,
         None => Vec::new(),
     };
+    // Who acted: members by name, API keys by theirs (a key's actor is
+    // `api:<key id>`), revoked keys included.
+    let keys = store.api_keys(&tenant.id).await?;
     let names: HashMap<String, String> = members
         .iter()
         .map(|m| (format!("user:{}", m.user.id), display_name(&m.user)))
+        .chain(
+            keys.iter()
+                .map(|k| (format!("api:{}", k.id), format!("the API key “{}”", k.name))),
+        )
         .collect();
     let category_name = |id: Option<&str>| {
         categories

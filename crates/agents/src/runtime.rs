@@ -55,7 +55,7 @@ pub struct RunOutput {
     /// The tools it called, in order (runtimes that call tools by name).
     pub tool_calls: Vec<crate::ToolCall>,
     /// What the model provider counted, for runtimes that use one.
-    pub tokens: Option<ombud_store::Tokens>,
+    pub tokens: Option<ombud_core::inbound::Tokens>,
     /// The run failed but still has something to say (a fallback reply): the
     /// engine sends the replies and records a failed execution.
     pub failure: Option<RunFailure>,

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
+use ombud_core::inbound::{InboundBatch, InboundMessage};
 use ombud_core::{Channel, ChannelKind, MessageKind, ProviderHosts};
-use ombud_store::{InboundBatch, InboundMessage};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 pub mod html;
 pub mod id;
+pub mod inbound;
 pub mod language;
 pub mod limits;
 pub mod message;

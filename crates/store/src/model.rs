@@ -5,6 +5,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use ombud_core::*;
+
+/// Channels parse into these and agents report these; they live in `core` so
+/// that neither depends on the store.
+pub use ombud_core::inbound::{InboundBatch, InboundMessage, StatusReport, Tokens};
 use serde_json::Value;
 
 use crate::AgentVersion;
@@ -195,33 +199,6 @@ impl<'a> ChannelColumns<'a> {
     }
 }
 
-/// One channel delivery, parsed: new messages and status reports for ours.
-#[derive(Debug, Clone, Default)]
-pub struct InboundBatch {
-    pub messages: Vec<InboundMessage>,
-    pub statuses: Vec<StatusReport>,
-}
-
-#[derive(Debug, Clone)]
-pub struct InboundMessage {
-    /// The sender's id on the channel (`wa_id`).
-    pub from: String,
-    pub profile_name: Option<String>,
-    pub provider_id: String,
-    pub kind: MessageKind,
-    pub body: String,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct StatusReport {
-    pub provider_id: String,
-    pub status: DeliveryStatus,
-    pub error: Option<String>,
-    /// What we attached when sending (our message id), echoed back by the channel.
-    pub callback_data: Option<String>,
-}
-
 /// An owned (tenant, conversation) pair: the queue's unit of work.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConversationKey {
@@ -280,13 +257,6 @@ impl ExecutionStatus {
             Self::Timeout => "timeout",
         }
     }
-}
-
-/// Tokens a run used at its model provider.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Tokens {
-    pub input: i64,
-    pub output: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ombud_core::inbound::Tokens;
 use ombud_core::seal::SealKey;
 use ombud_core::*;
-use ombud_store::Tokens;
 use serde_json::{json, Value};
 
 pub use config::{LlmConfig, KEY_ENV_PREFIX};

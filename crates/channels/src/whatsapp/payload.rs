@@ -3,8 +3,8 @@
 //! ignored (Meta adds them); unknown message types are kept as `Other`.
 
 use chrono::{TimeZone, Utc};
+use ombud_core::inbound::{InboundBatch, InboundMessage, StatusReport};
 use ombud_core::{DeliveryStatus, MessageKind};
-use ombud_store::{InboundBatch, InboundMessage, StatusReport};
 use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]

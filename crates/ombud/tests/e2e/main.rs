@@ -23,6 +23,7 @@ mod demo;
 mod dialogue;
 mod headers;
 mod inbox;
+mod layering;
 mod limits;
 mod loadtest;
 mod lockout;

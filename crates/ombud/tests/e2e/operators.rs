@@ -20,70 +20,49 @@ async fn metrics_and_detailed_readiness_are_for_operators_only() {
     graph.wait_for_reply_to("919800000001", 1).await;
     let operators = format!("http://{}", app.admin.expect("an operators' listener"));
 
+    let main = |path: &str| app.url(path);
+    let ops = |path: &str| format!("{operators}{path}");
+
     // The main listener: a bare answer, and no /metrics.
-    let ready = app.http.get(app.url("/health/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), 200);
-    let body: Value = ready.json().await.unwrap();
-    assert_eq!(body, json!({"status": "ready"}));
+    let (status, body) = get(&app, main("/health/ready"), None).await;
+    assert_eq!((status, body), (200, json!({"status": "ready"})));
     for token in [None, Some("wrong-token-0123456789")] {
-        let mut req = app.http.get(app.url("/metrics"));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        assert_eq!(req.send().await.unwrap().status(), 404, "{token:?}");
+        assert_eq!(get(&app, main("/metrics"), token).await.0, 404, "{token:?}");
     }
 
-    // The operators' listener: all of it.
-    let metrics = app
-        .http
-        .get(format!("{operators}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The operators' listener: all of it, and nothing else.
+    let (_, metrics) = get(&app, ops("/metrics"), None).await;
+    let metrics = metrics.as_str().unwrap_or_default();
     assert!(metrics.contains("tenant=\"pune\""), "{metrics}");
-    let detailed: Value = app
-        .http
-        .get(format!("{operators}/health/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, detailed) = get(&app, ops("/health/ready"), None).await;
     assert_eq!(detailed["checks"]["database"]["ok"], true, "{detailed}");
     assert!(detailed.to_string().contains("pune"), "{detailed}");
-    // Nothing else is served there.
-    let other = app
-        .http
-        .get(format!("{operators}/app/login"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(other.status(), 404);
+    assert_eq!(get(&app, ops("/app/login"), None).await.0, 404);
 
     // The token opens both on the main listener too.
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(metrics.status(), 200);
-    assert!(metrics.text().await.unwrap().contains("ombud_build_info"));
-    let detailed: Value = app
-        .http
-        .get(app.url("/health/ready"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, metrics) = get(&app, main("/metrics"), Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(metrics
+        .as_str()
+        .unwrap_or_default()
+        .contains("ombud_build_info"));
+    let (_, detailed) = get(&app, main("/health/ready"), Some(TOKEN)).await;
     assert_eq!(detailed["checks"]["database"]["ok"], true, "{detailed}");
     app.stop().await;
+}
+
+/// GET `url`, with the bearer token if given: the status, and the body as
+/// JSON (or as a JSON string when it is text).
+async fn get(app: &TestApp, url: String, token: Option<&str>) -> (u16, Value) {
+    let mut req = app.http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }

@@ -11,6 +11,7 @@ mod account;
 mod agents;
 mod assets;
 mod bulk;
+mod channel_forms;
 mod charts;
 mod complaints;
 pub(crate) mod csrf;
@@ -120,10 +121,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             "/app/settings/categories/{id}",
             post(settings::edit_category),
         )
-        .route("/app/settings/channels", post(settings::add_channel))
+        .route("/app/settings/channels", post(channel_forms::add_channel))
         .route(
             "/app/settings/channels/{kind}",
-            post(settings::add_other_channel),
+            post(channel_forms::add_other_channel),
         )
         .route("/app/agents", get(agents::show))
         .route("/app/agents/deploy", post(agents::deploy))

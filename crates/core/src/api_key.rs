@@ -25,10 +25,13 @@ pub enum Scope {
     AgentsRead,
     #[serde(rename = "agents:write")]
     AgentsWrite,
+    /// The tenant's audit trail, to read (admins have it).
+    #[serde(rename = "audit:read")]
+    AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::ComplaintsRead,
         Scope::ComplaintsWrite,
         Scope::ConversationsRead,
@@ -36,6 +39,7 @@ impl Scope {
         Scope::WebhooksManage,
         Scope::AgentsRead,
         Scope::AgentsWrite,
+        Scope::AuditRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +51,7 @@ impl Scope {
             Scope::WebhooksManage => "webhooks:manage",
             Scope::AgentsRead => "agents:read",
             Scope::AgentsWrite => "agents:write",
+            Scope::AuditRead => "audit:read",
         }
     }
 
@@ -108,6 +113,30 @@ impl ApiKey {
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
     }
+}
+
+/// Characters of an API key: lower-case letters and digits, easy to copy.
+const KEY_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0234567890";
+
+/// A new API key and its visible prefix: `ombud_<8>_<40>` (about 230 bits of
+/// randomness), and `ombud_<8>`, which is safe to show in lists and logs.
+pub fn new_api_key() -> (String, String) {
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    let mut part = |n: usize| -> String {
+        (0..n)
+            .map(|_| KEY_ALPHABET[rng.random_range(0..KEY_ALPHABET.len())] as char)
+            .collect()
+    };
+    let prefix = format!("ombud_{}", part(8));
+    let key = format!("{prefix}_{}", part(40));
+    (key, prefix)
+}
+
+/// What the store keeps of an API key: its SHA-256, hex.
+pub fn api_key_hash(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 #[cfg(test)]

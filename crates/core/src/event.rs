@@ -30,11 +30,15 @@ pub enum EventType {
     /// An endpoint was disabled because it kept failing (or answered 410).
     #[serde(rename = "webhook.endpoint_disabled")]
     WebhookEndpointDisabled,
+    /// An entry of the audit trail, for a tenant that streams its trail to
+    /// its own store. Only to endpoints that name it (see [`Self::opt_in`]).
+    #[serde(rename = "audit.recorded")]
+    AuditRecorded,
 }
 
 impl EventType {
     /// The catalogue, in DESIGN.md's order.
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 14] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -48,6 +52,7 @@ impl EventType {
         Self::ExecutionFailed,
         Self::WebhookTest,
         Self::WebhookEndpointDisabled,
+        Self::AuditRecorded,
     ];
 
     pub fn parse(s: &str) -> Result<Self, crate::ValidationError> {
@@ -74,6 +79,14 @@ impl EventType {
             Self::ExecutionFailed => "execution.failed",
             Self::WebhookTest => "webhook.test",
             Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
+            Self::AuditRecorded => "audit.recorded",
         }
+    }
+
+    /// Delivered only to endpoints that name it, not to those that take "all
+    /// events": the audit trail is another stream, for another consumer, and
+    /// an endpoint made before it existed must not start receiving it.
+    pub fn opt_in(self) -> bool {
+        matches!(self, Self::AuditRecorded)
     }
 }

@@ -134,6 +134,8 @@ typed_id!(/// Where a tenant's webhooks go.
 typed_id!(/// A conversation with an agent version in the test panel, which no
     /// channel sees.
     TestChatId, "tch");
+typed_id!(/// One entry of a tenant's audit trail.
+    AuditEventId, "aud");
 
 #[cfg(test)]
 mod tests {

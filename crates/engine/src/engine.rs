@@ -35,6 +35,7 @@ pub struct Engine {
     /// Pages go to the operator's PagerDuty or webhook, through the guard.
     paging_client: reqwest::Client,
     clock: Arc<dyn Clock>,
+    ops: crate::Operations,
     config: EngineConfig,
     stop: CancellationToken,
     runs: TaskTracker,
@@ -96,6 +97,9 @@ impl Engine {
             }),
             None => runtimes,
         };
+        let ops = crate::Operations::new(store.clone(), clock.clone())
+            .with_outbound(outbound.clone())
+            .with_wakes(webhook_wake.clone(), outbox_wake.clone());
         let names = Arc::new(TenantNames::default());
         let channel_health = Arc::new(ChannelHealth::default());
         let webhooks = WebhookDispatcher::new(
@@ -129,6 +133,7 @@ impl Engine {
             outbox_wake,
             webhooks: Arc::new(webhooks),
             paging_client,
+            ops,
             webhook_wake,
             outbound,
             store,
@@ -329,6 +334,11 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(key);
+    }
+
+    /// Every change of state goes through these.
+    pub fn ops(&self) -> &crate::Operations {
+        &self.ops
     }
 
     pub fn store(&self) -> Arc<dyn Store> {

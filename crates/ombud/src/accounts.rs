@@ -53,23 +53,25 @@ pub async fn create_user(
 }
 
 pub async fn create_api_key(
-    store: &dyn Store,
+    store: std::sync::Arc<dyn Store>,
     args: &ApiKeyCreate,
 ) -> anyhow::Result<serde_json::Value> {
-    let tenant = tenant_by_slug(store, &args.tenant).await?;
+    let tenant = tenant_by_slug(store.as_ref(), &args.tenant).await?;
     let scopes = ombud_core::Scope::parse_list(&args.scopes)?;
-    let minted = ombud_web::auth::mint_api_key(
-        store,
-        ombud_web::auth::KeyRequest {
-            tenant: tenant.id.clone(),
-            name: args.name.clone(),
-            scopes,
-            rate_limit_per_minute: args.rate_limit,
-            expires_in_days: args.expires_days,
-            created_by: None,
-        },
-    )
-    .await;
+    let ops = crate::cli::operations(store);
+    let minted = ops
+        .create_api_key(
+            &ombud_engine::Acting::cli(),
+            ombud_web::auth::KeyRequest {
+                tenant: tenant.id.clone(),
+                name: args.name.clone(),
+                scopes,
+                rate_limit_per_minute: args.rate_limit,
+                expires_in_days: args.expires_days,
+                created_by: None,
+            },
+        )
+        .await;
     let (key, api_key) = match minted {
         Ok(k) => k,
         Err(ombud_web::auth::MintError::Invalid(v)) => Err(v)?,

@@ -34,7 +34,12 @@ pub struct App {
     limits: ombud_web::server::ConnectionLimits,
     /// How long requests in flight may take to finish at shutdown.
     grace: Duration,
+    /// Signs the audit trail's chain heads every hour and at shutdown.
+    audit_key: Arc<ombud_core::audit::SigningKey>,
 }
+
+/// How often the audit trail's chain heads are signed.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(3600);
 
 /// What a caller may swap in; the defaults are what `ombud serve` uses.
 #[derive(Default)]
@@ -147,6 +152,7 @@ impl App {
             },
         );
         Ok(Self {
+            audit_key: Arc::new(config.audit_key()?),
             closing,
             limits: config.server.limits(),
             grace: Duration::from_secs(config.shutdown_grace_secs),
@@ -194,6 +200,21 @@ impl App {
                 ombud_web::server::serve(listener, router, limits, stop, grace).await;
             });
         }
+        let (engine, key, closing) = (
+            self.engine.clone(),
+            self.audit_key.clone(),
+            self.closing.clone(),
+        );
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.tick().await;
+            loop {
+                tokio::select! {
+                    _ = closing.cancelled() => return,
+                    _ = every.tick() => sign_checkpoints(&engine, &key).await,
+                }
+            }
+        });
         let closing = self.closing.clone();
         let shutdown = async move {
             shutdown.await;
@@ -209,9 +230,18 @@ impl App {
         .await;
         tracing::info!("no longer accepting requests; finishing work in flight");
         self.engine.shutdown().await;
+        sign_checkpoints(&self.engine, &self.audit_key).await;
         tokio::time::sleep(Duration::from_millis(10)).await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+async fn sign_checkpoints(engine: &Engine, key: &ombud_core::audit::SigningKey) {
+    match engine.ops().sign_checkpoints(key).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(chains = n, "signed the audit trail's chain heads"),
+        Err(e) => tracing::error!(error = %e, "could not sign the audit trail's chain heads"),
     }
 }
 

@@ -145,7 +145,7 @@ async fn one_run(
         created_at: now,
         updated_at: now,
     };
-    store.create_webhook_endpoint(&endpoint).await?;
+    store.create_webhook_endpoint(&endpoint, Vec::new()).await?;
     let writers: Vec<_> = (0..8)
         .map(|w| {
             let (store, t, e) = (store.clone(), tenant.id.clone(), endpoint.id.clone());
@@ -153,7 +153,7 @@ async fn one_run(
             tokio::spawn(async move {
                 for _ in 0..n {
                     store
-                        .send_test_webhook(&t, &e, ombud_store::stored_now())
+                        .send_test_webhook(&t, &e, ombud_store::stored_now(), Vec::new())
                         .await?;
                 }
                 anyhow::Ok(())
@@ -285,19 +285,20 @@ pub async fn api(args: ApiBenchArgs, base: Config) -> anyhow::Result<()> {
     let total = store
         .count_complaints(&tenant.id, &ComplaintFilter::default())
         .await?;
-    let (key, _) = ombud_web::auth::mint_api_key(
-        store.as_ref(),
-        ombud_web::auth::KeyRequest {
-            tenant: tenant.id.clone(),
-            name: "bench".into(),
-            scopes: vec![Scope::ComplaintsRead],
-            rate_limit_per_minute: 1_000_000,
-            expires_in_days: Some(1),
-            created_by: None,
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (key, _) = crate::cli::operations(store.clone())
+        .create_api_key(
+            &ombud_engine::Acting::cli(),
+            ombud_web::auth::KeyRequest {
+                tenant: tenant.id.clone(),
+                name: "bench".into(),
+                scopes: vec![Scope::ComplaintsRead],
+                rate_limit_per_minute: 1_000_000,
+                expires_in_days: Some(1),
+                created_by: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     // A cursor deep in the list, and a number to fetch.
     let http = reqwest::Client::new();
     let deep: serde_json::Value = http

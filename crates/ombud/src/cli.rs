@@ -13,6 +13,7 @@ use serde_json::json;
 use crate::app::{open_store, shutdown_signal, App, AppOptions};
 use crate::Config;
 
+pub mod audit;
 mod channel;
 pub use channel::{channel_json, ChannelAdd, ChannelCommand};
 
@@ -118,6 +119,9 @@ pub enum Command {
     /// The key that seals tenants' secrets.
     #[command(subcommand)]
     SecretKey(SecretKeyCommand),
+    /// The audit trail: check it, export it.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -378,7 +382,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Apikey(ApiKeyCommand::Create(args)) => {
             let store = open_store(&config).await?;
-            print_json(&crate::accounts::create_api_key(store.as_ref(), &args).await?);
+            print_json(&crate::accounts::create_api_key(store, &args).await?);
             Ok(())
         }
         Command::User(UserCommand::Create(args)) => {
@@ -392,6 +396,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel(command) => channel::run(command, &config).await,
+        Command::Audit(command) => audit::run(command, &config).await,
     }
 }
 
@@ -418,4 +423,10 @@ pub async fn tenant_by_slug(store: &dyn Store, slug: &str) -> anyhow::Result<Ten
         .tenant_by_slug(&slug)
         .await?
         .ok_or_else(|| ProvisionError::NoTenant(slug.to_string()))?)
+}
+
+/// The operations, for a command that changes state (no server's workers to
+/// wake: a running server finds the work on its next sweep).
+pub fn operations(store: std::sync::Arc<dyn ombud_store::Store>) -> ombud_engine::Operations {
+    ombud_engine::Operations::new(store, std::sync::Arc::new(ombud_core::SystemClock))
 }

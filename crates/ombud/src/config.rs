@@ -27,6 +27,10 @@ pub struct Config {
     /// `<data_dir>/secret.key`, made on first start. Replicas sharing one
     /// PostgreSQL must be given the same key.
     pub secret_key: Option<Secret>,
+    /// The Ed25519 key that signs the audit trail's checkpoints, 32 bytes in
+    /// base64 (`OMBUD_AUDIT_KEY`); else `<data_dir>/audit.key`, made on first
+    /// start. Replicas sharing one PostgreSQL must be given the same key.
+    pub audit_key: Option<Secret>,
     /// PostgreSQL connections per process (`OMBUD_DATABASE_MAX_CONNECTIONS`).
     pub database_max_connections: u32,
     /// `text` or `json` (`OMBUD_LOG_FORMAT`).
@@ -71,6 +75,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             secret_key: None,
+            audit_key: None,
             database_max_connections: 16,
             log_format: "text".into(),
             max_body_bytes: 1024 * 1024,
@@ -218,6 +223,14 @@ impl Config {
             if SealKey::from_base64(key.expose()).is_err() {
                 return invalid(
                     "secret_key",
+                    "must be 32 bytes in base64 (openssl rand -base64 32)",
+                );
+            }
+        }
+        if let Some(key) = &self.audit_key {
+            if ombud_core::audit::SigningKey::from_base64(key.expose()).is_err() {
+                return invalid(
+                    "audit_key",
                     "must be 32 bytes in base64 (openssl rand -base64 32)",
                 );
             }

@@ -146,7 +146,11 @@ async fn demo_login(store: &dyn ombud_store::Store, tenant: &Tenant) -> anyhow::
         .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?;
     let email = Email::parse(LOGIN)?;
     match store.user_by_email(&email).await? {
-        Some(user) => store.set_password(&user.id, &hash, false).await?,
+        Some(user) => {
+            store
+                .set_password(&user.id, &hash, false, Vec::new())
+                .await?
+        }
         None => {
             store
                 .create_user(ombud_store::NewUser {

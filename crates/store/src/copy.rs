@@ -44,6 +44,9 @@ const TABLES: &[(&str, &str)] = &[
     ("webhook_deliveries", "id"),
     ("webhook_attempts", "id"),
     ("idempotency_keys", "tenant_id, caller, key"),
+    ("audit_events", "tenant_id, seq"),
+    ("audit_heads", "tenant_id"),
+    ("audit_checkpoints", "tenant_id, seq"),
 ];
 /// Tables whose `id` comes from a sequence on PostgreSQL, moved past the copy.
 const SERIAL: &[&str] = &[

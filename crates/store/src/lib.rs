@@ -5,6 +5,7 @@
 //! `sqlite` is the embedded default; a PostgreSQL backend implements the same traits.
 
 pub mod agents;
+pub mod audit;
 pub mod catalog;
 pub mod copy;
 pub mod counters;
@@ -32,6 +33,11 @@ pub use agents::{
     Agent, AgentStore, AgentVersion, Deployment, ExecutionCursor, NewAgent, NewAgentVersion,
     NewDeployment, NewVersion, AGENT_NAME_MAX,
 };
+/// The audit entries a write records with its change, in its transaction
+/// (written only if the change is).
+pub type Audit = Vec<ombud_core::audit::NewAuditEntry>;
+
+pub use audit::{AuditFilter, AuditStore, ChainHead, AUDIT_PAGE_MAX};
 pub use counters::{CounterStore, Hits};
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
@@ -110,17 +116,33 @@ pub trait AccountStore: Send + Sync {
     /// The tenant's members by name.
     async fn members(&self, tenant: &TenantId) -> StoreResult<Vec<Member>>;
     /// Changes a member's role; false if they are no member of the tenant.
-    async fn set_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> StoreResult<bool>;
+    async fn set_role(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+        audit: Audit,
+    ) -> StoreResult<bool>;
     /// Removes a member from the tenant and ends their sessions in it; false
     /// if they were no member.
-    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> StoreResult<bool>;
-    async fn create_invitation(&self, invitation: Invitation) -> StoreResult<()>;
+    async fn remove_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        audit: Audit,
+    ) -> StoreResult<bool>;
+    async fn create_invitation(&self, invitation: Invitation, audit: Audit) -> StoreResult<()>;
     /// Unscoped: the link names only its token.
     async fn invitation(&self, token_hash: &str) -> StoreResult<Option<Invitation>>;
     /// The tenant's invitations not yet accepted, newest first.
     async fn open_invitations(&self, tenant: &TenantId) -> StoreResult<Vec<Invitation>>;
     /// Deletes an invitation that was not accepted; false if there is none.
-    async fn revoke_invitation(&self, tenant: &TenantId, id: &InvitationId) -> StoreResult<bool>;
+    async fn revoke_invitation(
+        &self,
+        tenant: &TenantId,
+        id: &InvitationId,
+        audit: Audit,
+    ) -> StoreResult<bool>;
     /// Uses the invitation once, all or nothing: marks it accepted and makes
     /// the new account (with the membership) or adds the membership to an
     /// existing one. NotFound if there is no such open invitation, Invalid
@@ -138,6 +160,7 @@ pub trait AccountStore: Send + Sync {
         user: &UserId,
         password_hash: &str,
         must_change: bool,
+        audit: Audit,
     ) -> StoreResult<()>;
 }
 
@@ -146,12 +169,18 @@ pub trait AccountStore: Send + Sync {
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
     /// Conflict on `key` if the hash is taken (a key made twice).
-    async fn create_api_key(&self, key: ApiKey, key_hash: &str) -> StoreResult<()>;
+    async fn create_api_key(&self, key: ApiKey, key_hash: &str, audit: Audit) -> StoreResult<()>;
     async fn api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
     /// The tenant's keys, newest first, revoked ones too.
     async fn api_keys(&self, tenant: &TenantId) -> StoreResult<Vec<ApiKey>>;
-    /// Revokes at once; false if the tenant has no such live key.
-    async fn revoke_api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> StoreResult<bool>;
+    /// Revokes at once; false (and no audit entry) if the tenant has no such
+    /// live key.
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        audit: Audit,
+    ) -> StoreResult<bool>;
     /// Records a use (callers write it at most about once a minute per key).
     async fn touch_api_key(&self, id: &ApiKeyId, at: DateTime<Utc>) -> StoreResult<()>;
 }
@@ -159,7 +188,7 @@ pub trait ApiKeyStore: Send + Sync {
 /// Dashboard sessions, by the hash of their token.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn create_session(&self, session: Session) -> StoreResult<()>;
+    async fn create_session(&self, session: Session, audit: Audit) -> StoreResult<()>;
     /// Unscoped: a request names only its cookie, and the session names the
     /// user and tenant.
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SignedIn>>;
@@ -167,7 +196,7 @@ pub trait SessionStore: Send + Sync {
     async fn set_session_tenant(&self, token_hash: &str, tenant: &TenantId) -> StoreResult<bool>;
     /// Records activity; false if there is no such session.
     async fn touch_session(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn delete_session(&self, token_hash: &str, audit: Audit) -> StoreResult<()>;
     /// Ends every session of the user (a password change or reset).
     async fn delete_sessions_of(&self, user: &UserId) -> StoreResult<u64>;
 }
@@ -462,6 +491,7 @@ pub trait Store:
     + TestChatStore
     + HealthStore
     + CounterStore
+    + AuditStore
 {
 }
 
@@ -483,14 +513,15 @@ impl<T> Store for T where
         + TestChatStore
         + HealthStore
         + CounterStore
+        + AuditStore
 {
 }
 
 /// The store traits, for `use ombud_store::prelude::*` where methods are called.
 pub mod prelude {
     pub use crate::{
-        AccountStore, ApiKeyStore, ChannelStore, ComplaintStore, CounterStore, DirectoryStore,
-        HandoffStore, HealthStore, IdempotencyStore, InboundStore, OutboxStore, RunStore,
-        SessionStore, Store, TenantStore, WebhookStore,
+        AccountStore, ApiKeyStore, AuditStore, ChannelStore, ComplaintStore, CounterStore,
+        DirectoryStore, HandoffStore, HealthStore, IdempotencyStore, InboundStore, OutboxStore,
+        RunStore, SessionStore, Store, TenantStore, WebhookStore,
     };
 }

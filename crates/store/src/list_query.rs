@@ -49,6 +49,7 @@ pub(crate) enum Param {
     Text(String),
     Time(DateTime<Utc>),
     Int(i64),
+    Null,
 }
 
 struct Sql<'d> {

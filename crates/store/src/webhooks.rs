@@ -3,6 +3,8 @@
 //! dispatcher with a lease, like the send outbox. Every attempt is recorded.
 
 use async_trait::async_trait;
+
+use crate::Audit;
 use chrono::{DateTime, Utc};
 use ombud_core::{EventId, EventType, Secret, TenantId, WebhookEndpoint, WebhookEndpointId};
 
@@ -220,7 +222,11 @@ pub(crate) fn check_enabled(endpoint: &ombud_core::WebhookEndpoint) -> crate::St
 /// Webhook endpoints and the webhook outbox (see [`webhooks`]).
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
-    async fn create_webhook_endpoint(&self, endpoint: &WebhookEndpoint) -> StoreResult<()>;
+    async fn create_webhook_endpoint(
+        &self,
+        endpoint: &WebhookEndpoint,
+        audit: Audit,
+    ) -> StoreResult<()>;
     async fn webhook_endpoint(
         &self,
         tenant: &TenantId,
@@ -235,6 +241,7 @@ pub trait WebhookStore: Send + Sync {
         id: &WebhookEndpointId,
         change: EndpointChange,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<WebhookEndpoint>;
     /// Signs with `secret` from now on; the old secret keeps signing until
     /// `overlap_until`. NotFound if the tenant has no such endpoint.
@@ -244,12 +251,14 @@ pub trait WebhookStore: Send + Sync {
         id: &WebhookEndpointId,
         secret: Secret,
         overlap_until: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<WebhookEndpoint>;
     /// Deletes the endpoint with its deliveries and attempts; false if none.
     async fn delete_webhook_endpoint(
         &self,
         tenant: &TenantId,
         id: &WebhookEndpointId,
+        audit: Audit,
     ) -> StoreResult<bool>;
     /// Writes a `webhook.test` event for this endpoint only, and its delivery.
     async fn send_test_webhook(
@@ -257,6 +266,7 @@ pub trait WebhookStore: Send + Sync {
         tenant: &TenantId,
         id: &WebhookEndpointId,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<EventId>;
     /// Claims up to `limit` due deliveries of enabled endpoints, each leased
     /// until `lease_until`. Of an ordered endpoint only the oldest unfinished
@@ -321,6 +331,7 @@ pub trait WebhookStore: Send + Sync {
         endpoint: &WebhookEndpointId,
         event: &EventId,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<bool>;
     /// Sends again every failed delivery of the endpoint created since
     /// `since`; how many.
@@ -330,6 +341,7 @@ pub trait WebhookStore: Send + Sync {
         endpoint: &WebhookEndpointId,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<u64>;
 }
 

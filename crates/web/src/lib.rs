@@ -10,6 +10,7 @@ mod headers;
 pub mod health;
 pub mod limits;
 pub mod metrics;
+pub mod origin;
 pub mod server;
 mod telegram;
 pub mod throttle;
@@ -77,6 +78,10 @@ pub fn router(state: AppState, options: RouterOptions) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             (state.clone(), options.dashboard.clone()),
             limits::anonymous,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            options.dashboard.clone(),
+            origin::stamp,
         ))
         .layer(axum::middleware::from_fn(headers::secure))
         .layer(compression())

@@ -151,7 +151,7 @@ fn request_id(request: &Request) -> String {
 /// Counts and times each request by its route template (never its URL), gives
 /// it a request id (answered in `X-Request-Id`) and runs it in a span that
 /// carries the id, the route, and the tenant once authentication knows it.
-pub async fn track(request: Request, next: Next) -> Response {
+pub async fn track(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = request
         .extensions()
@@ -160,6 +160,9 @@ pub async fn track(request: Request, next: Next) -> Response {
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(request.method());
     let id = request_id(&request);
+    request
+        .extensions_mut()
+        .insert(crate::origin::RequestId(id.clone()));
     let span = tracing::info_span!(
         "request",
         request_id = %id,

@@ -344,19 +344,20 @@ async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
 
-    let (key, made) = ombud_web::auth::mint_api_key(
-        app.store.as_ref(),
-        ombud_web::auth::KeyRequest {
-            tenant: t.tenant.id.clone(),
-            name: "erp".into(),
-            scopes: vec![Scope::ComplaintsRead],
-            rate_limit_per_minute: 3,
-            expires_in_days: None,
-            created_by: None,
-        },
-    )
-    .await
-    .unwrap();
+    let (key, made) = ombud::cli::operations(app.store.clone())
+        .create_api_key(
+            &ombud_engine::Acting::cli(),
+            ombud_web::auth::KeyRequest {
+                tenant: t.tenant.id.clone(),
+                name: "erp".into(),
+                scopes: vec![Scope::ComplaintsRead],
+                rate_limit_per_minute: 3,
+                expires_in_days: None,
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap();
     let mut remaining = Vec::new();
     for _ in 0..3 {
         let res = app.api(Method::GET, "/me", &key).send().await.unwrap();
@@ -400,7 +401,7 @@ async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
         .clone();
     assert!(app
         .store
-        .revoke_api_key(&t.tenant.id, &other_id)
+        .revoke_api_key(&t.tenant.id, &other_id, Vec::new())
         .await
         .unwrap());
     assert_eq!(

@@ -234,19 +234,20 @@ impl TestApp {
 
     /// A new API key of the tenant with these scopes.
     pub async fn api_key(&self, tenant: &TenantId, scopes: &[ombud_core::Scope]) -> String {
-        let (key, _) = ombud_web::auth::mint_api_key(
-            self.store.as_ref(),
-            ombud_web::auth::KeyRequest {
-                tenant: tenant.clone(),
-                name: "tests".into(),
-                scopes: scopes.to_vec(),
-                rate_limit_per_minute: 10_000,
-                expires_in_days: None,
-                created_by: None,
-            },
-        )
-        .await
-        .expect("key");
+        let (key, _) = ombud::cli::operations(self.store.clone())
+            .create_api_key(
+                &ombud_engine::Acting::cli(),
+                ombud_web::auth::KeyRequest {
+                    tenant: tenant.clone(),
+                    name: "tests".into(),
+                    scopes: scopes.to_vec(),
+                    rate_limit_per_minute: 10_000,
+                    expires_in_days: None,
+                    created_by: None,
+                },
+            )
+            .await
+            .expect("key");
         key
     }
 

@@ -80,7 +80,10 @@ async fn an_address_that_turns_internal_after_saving_is_refused_at_delivery() {
             created_at: now,
             updated_at: now,
         };
-        app.store.create_webhook_endpoint(&e).await.unwrap();
+        app.store
+            .create_webhook_endpoint(&e, Vec::new())
+            .await
+            .unwrap();
         let res = app
             .api(Method::POST, &format!("/webhooks/{}/test", e.id), &key)
             .send()

@@ -65,18 +65,35 @@ impl AccountStore for PgStore {
         decode_all(&rows, decode::member)
     }
 
-    async fn set_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> StoreResult<bool> {
+    async fn set_role(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+        audit: Audit,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done =
             sqlx::query("update memberships set role = $3 where tenant_id = $1 and user_id = $2")
                 .bind(tenant.as_str())
                 .bind(user.as_str())
                 .bind(role.as_str())
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> StoreResult<bool> {
+    async fn remove_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        audit: Audit,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("delete from sessions where tenant_id = $1 and user_id = $2")
             .bind(tenant.as_str())
@@ -88,11 +105,16 @@ impl AccountStore for PgStore {
             .bind(user.as_str())
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
-    async fn create_invitation(&self, i: Invitation) -> StoreResult<()> {
+    async fn create_invitation(&self, i: Invitation, audit: Audit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into invitations (id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -105,8 +127,10 @@ impl AccountStore for PgStore {
         .bind(&i.token_hash)
         .bind(i.created_at)
         .bind(i.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -135,15 +159,26 @@ impl AccountStore for PgStore {
         decode_all(&rows, decode::invitation)
     }
 
-    async fn revoke_invitation(&self, tenant: &TenantId, id: &InvitationId) -> StoreResult<bool> {
+    async fn revoke_invitation(
+        &self,
+        tenant: &TenantId,
+        id: &InvitationId,
+        audit: Audit,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "delete from invitations where tenant_id = $1 and id = $2 and accepted_at is null",
         )
         .bind(tenant.as_str())
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn accept_invitation(
@@ -202,7 +237,9 @@ impl AccountStore for PgStore {
         user: &UserId,
         password_hash: &str,
         must_change: bool,
+        audit: Audit,
     ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "update users set password_hash = $2, must_change_password = $3, updated_at = $4
              where id = $1",
@@ -211,11 +248,13 @@ impl AccountStore for PgStore {
         .bind(password_hash)
         .bind(must_change)
         .bind(stored_now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 }
@@ -260,7 +299,8 @@ async fn insert_membership(
 
 #[async_trait]
 impl SessionStore for PgStore {
-    async fn create_session(&self, s: Session) -> StoreResult<()> {
+    async fn create_session(&self, s: Session, audit: Audit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into sessions (token_hash, user_id, tenant_id, csrf_token, created_at, last_seen_at, expires_at)
              values ($1, $2, $3, $4, $5, $6, $7)",
@@ -272,8 +312,10 @@ impl SessionStore for PgStore {
         .bind(s.created_at)
         .bind(s.last_seen_at)
         .bind(s.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -303,11 +345,16 @@ impl SessionStore for PgStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
-        sqlx::query("delete from sessions where token_hash = $1")
+    async fn delete_session(&self, token_hash: &str, audit: Audit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("delete from sessions where token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            super::audit::append(&mut tx, &audit).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

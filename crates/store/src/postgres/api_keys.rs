@@ -11,7 +11,8 @@ use crate::*;
 
 #[async_trait]
 impl ApiKeyStore for PgStore {
-    async fn create_api_key(&self, k: ApiKey, key_hash: &str) -> StoreResult<()> {
+    async fn create_api_key(&self, k: ApiKey, key_hash: &str, audit: Audit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into api_keys (id, tenant_id, name, prefix, key_hash, scopes, rate_limit_per_minute,
                 created_by, created_at, expires_at)
@@ -27,9 +28,11 @@ impl ApiKeyStore for PgStore {
         .bind(k.created_by.as_ref().map(|u| u.as_str()))
         .bind(k.created_at)
         .bind(k.expires_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_on("key", "this key exists already"))?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -57,7 +60,13 @@ impl ApiKeyStore for PgStore {
         decode_all(&rows, decode::api_key)
     }
 
-    async fn revoke_api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> StoreResult<bool> {
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        audit: Audit,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "update api_keys set revoked_at = $3
              where tenant_id = $1 and id = $2 and revoked_at is null",
@@ -65,9 +74,14 @@ impl ApiKeyStore for PgStore {
         .bind(tenant.as_str())
         .bind(id.as_str())
         .bind(stored_now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn touch_api_key(&self, id: &ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {

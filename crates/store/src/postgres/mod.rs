@@ -10,6 +10,7 @@
 mod accounts;
 mod agents;
 mod api_keys;
+pub(crate) mod audit;
 mod complaints;
 mod directory;
 mod handoff;
@@ -272,12 +273,13 @@ pub async fn insert_event(
             next_attempt_at, created_at, updated_at)
          select $1, id, $2, 'pending', 0, $3, $3, $3 from webhook_endpoints
          where tenant_id = $1 and enabled
-           and (event_types = '[]'::jsonb or event_types ? $4)",
+           and ((event_types = '[]'::jsonb and not $5) or event_types ? $4)",
     )
     .bind(tenant.as_str())
     .bind(id.as_str())
     .bind(at)
     .bind(kind.as_str())
+    .bind(kind.opt_in())
     .execute(tx)
     .await?;
     Ok(id)

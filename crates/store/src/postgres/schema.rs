@@ -71,6 +71,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rate_counters",
         include_str!("migrations/0017_rate_counters.sql"),
     ),
+    (18, "audit", include_str!("migrations/0018_audit.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

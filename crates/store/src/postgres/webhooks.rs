@@ -48,7 +48,8 @@ fn delivery_sql(filter: &str) -> String {
 
 #[async_trait]
 impl WebhookStore for PgStore {
-    async fn create_webhook_endpoint(&self, e: &WebhookEndpoint) -> StoreResult<()> {
+    async fn create_webhook_endpoint(&self, e: &WebhookEndpoint, audit: Audit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into webhook_endpoints (id, tenant_id, url, description, event_types, enabled,
                 ordered, secret, created_at, updated_at)
@@ -63,8 +64,10 @@ impl WebhookStore for PgStore {
         .bind(e.ordered)
         .bind(self.sealer.seal(e.tenant_id.as_str(), e.secret.expose()))
         .bind(e.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -95,6 +98,7 @@ impl WebhookStore for PgStore {
         id: &WebhookEndpointId,
         change: EndpointChange,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<WebhookEndpoint> {
         let mut tx = self.pool.begin().await?;
         let Some(mut e) = endpoint_of(&mut tx, &self.sealer, tenant, id, true).await? else {
@@ -119,6 +123,7 @@ impl WebhookStore for PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -129,6 +134,7 @@ impl WebhookStore for PgStore {
         id: &WebhookEndpointId,
         secret: Secret,
         overlap_until: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<WebhookEndpoint> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
@@ -150,6 +156,7 @@ impl WebhookStore for PgStore {
         let e = endpoint_of(&mut tx, &self.sealer, tenant, id, false)
             .await?
             .ok_or(StoreError::NotFound("webhook endpoint"))?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -158,14 +165,21 @@ impl WebhookStore for PgStore {
         &self,
         tenant: &TenantId,
         id: &WebhookEndpointId,
+        audit: Audit,
     ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let n = sqlx::query("delete from webhook_endpoints where tenant_id = $1 and id = $2")
             .bind(tenant.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected();
-        Ok(n == 1)
+        if n != 1 {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn send_test_webhook(
@@ -173,6 +187,7 @@ impl WebhookStore for PgStore {
         tenant: &TenantId,
         id: &WebhookEndpointId,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<EventId> {
         let mut tx = self.pool.begin().await?;
         let Some(e) = endpoint_of(&mut tx, &self.sealer, tenant, id, false).await? else {
@@ -192,6 +207,7 @@ impl WebhookStore for PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(event)
     }
@@ -530,7 +546,9 @@ impl WebhookStore for PgStore {
         endpoint: &WebhookEndpointId,
         event: &EventId,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let found: Option<(String,)> = sqlx::query_as(
             "update webhook_deliveries set
                 status = case when status = 'sending' then status else 'pending' end,
@@ -544,9 +562,14 @@ impl WebhookStore for PgStore {
         .bind(endpoint.as_str())
         .bind(event.as_str())
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(found.is_some())
+        if found.is_none() {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn replay_failed_webhooks(
@@ -555,7 +578,9 @@ impl WebhookStore for PgStore {
         endpoint: &WebhookEndpointId,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
             "update webhook_deliveries set status = 'pending', next_attempt_at = $4, updated_at = $4
              where tenant_id = $1 and endpoint_id = $2 and status = 'failed' and created_at >= $3",
@@ -564,9 +589,11 @@ impl WebhookStore for PgStore {
         .bind(endpoint.as_str())
         .bind(since)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(n)
     }
 }

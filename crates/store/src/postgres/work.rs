@@ -12,7 +12,7 @@ use crate::report;
 use crate::work;
 use crate::*;
 
-fn bind_all<'q>(
+pub(super) fn bind_all<'q>(
     mut q: Query<'q, Postgres, PgArguments>,
     params: &'q [Param],
 ) -> Query<'q, Postgres, PgArguments> {
@@ -21,6 +21,7 @@ fn bind_all<'q>(
             Param::Text(s) => q.bind(s.as_str()),
             Param::Time(t) => q.bind(*t),
             Param::Int(n) => q.bind(*n),
+            Param::Null => q.bind(None::<String>),
         };
     }
     q

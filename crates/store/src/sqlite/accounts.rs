@@ -78,19 +78,33 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn set_role(&self, tenant: &TenantId, user: &UserId, role: Role) -> StoreResult<bool> {
+    async fn set_role(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Role,
+        audit: Audit,
+    ) -> StoreResult<bool> {
         let (tenant, user) = (tenant.clone(), user.clone());
         self.write(move |conn| {
             let n = conn.execute(
                 "update memberships set role = ?3 where tenant_id = ?1 and user_id = ?2",
                 params![tenant.as_str(), user.as_str(), role.as_str()],
             )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
             Ok(n == 1)
         })
         .await
     }
 
-    async fn remove_member(&self, tenant: &TenantId, user: &UserId) -> StoreResult<bool> {
+    async fn remove_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        audit: Audit,
+    ) -> StoreResult<bool> {
         let (tenant, user) = (tenant.clone(), user.clone());
         self.write(move |conn| {
             conn.execute(
@@ -101,12 +115,15 @@ impl AccountStore for SqliteStore {
                 "delete from memberships where tenant_id = ?1 and user_id = ?2",
                 params![tenant.as_str(), user.as_str()],
             )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
             Ok(n == 1)
         })
         .await
     }
 
-    async fn create_invitation(&self, i: Invitation) -> StoreResult<()> {
+    async fn create_invitation(&self, i: Invitation, audit: Audit) -> StoreResult<()> {
         self.write(move |conn| {
             conn.execute(
                 "insert into invitations (id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at)
@@ -114,7 +131,7 @@ impl AccountStore for SqliteStore {
                 params![i.id.as_str(), i.tenant_id.as_str(), i.email.as_str(), i.role.as_str(),
                         i.invited_by.as_str(), i.token_hash, time_text(i.created_at), time_text(i.expires_at)],
             )?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await
     }
@@ -144,13 +161,21 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn revoke_invitation(&self, tenant: &TenantId, id: &InvitationId) -> StoreResult<bool> {
+    async fn revoke_invitation(
+        &self,
+        tenant: &TenantId,
+        id: &InvitationId,
+        audit: Audit,
+    ) -> StoreResult<bool> {
         let (tenant, id) = (tenant.clone(), id.clone());
         self.write(move |conn| {
             let n = conn.execute(
                 "delete from invitations where tenant_id = ?1 and id = ?2 and accepted_at is null",
                 params![tenant.as_str(), id.as_str()],
             )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
             Ok(n == 1)
         })
         .await
@@ -199,6 +224,7 @@ impl AccountStore for SqliteStore {
         user: &UserId,
         password_hash: &str,
         must_change: bool,
+        audit: Audit,
     ) -> StoreResult<()> {
         let (user, hash) = (user.clone(), password_hash.to_owned());
         self.write(move |conn| {
@@ -210,7 +236,7 @@ impl AccountStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound("user"));
             }
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await
     }
@@ -244,7 +270,7 @@ fn insert_membership(
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create_session(&self, session: Session) -> StoreResult<()> {
+    async fn create_session(&self, session: Session, audit: Audit) -> StoreResult<()> {
         self.write(move |conn| {
             let s = &session;
             conn.execute(
@@ -253,7 +279,7 @@ impl SessionStore for SqliteStore {
                 params![s.token_hash, s.user_id.as_str(), s.tenant_id.as_str(), s.csrf_token,
                         time_text(s.created_at), time_text(s.last_seen_at), time_text(s.expires_at)],
             )?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await
     }
@@ -295,10 +321,12 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
+    async fn delete_session(&self, token_hash: &str, audit: Audit) -> StoreResult<()> {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| {
-            conn.execute("delete from sessions where token_hash = ?1", [&token_hash])?;
+            if conn.execute("delete from sessions where token_hash = ?1", [&token_hash])? == 1 {
+                super::audit::append(conn, &audit)?;
+            }
             Ok(())
         })
         .await

@@ -13,7 +13,7 @@ use crate::*;
 
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
-    async fn create_api_key(&self, k: ApiKey, key_hash: &str) -> StoreResult<()> {
+    async fn create_api_key(&self, k: ApiKey, key_hash: &str, audit: Audit) -> StoreResult<()> {
         let key_hash = key_hash.to_owned();
         self.write(move |conn| {
             conn.execute(
@@ -26,7 +26,7 @@ impl ApiKeyStore for SqliteStore {
                         time_text(k.created_at), k.expires_at.map(time_text)],
             )
             .map_err(conflict_on("key", "this key exists already"))?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await
     }
@@ -55,7 +55,12 @@ impl ApiKeyStore for SqliteStore {
         .await
     }
 
-    async fn revoke_api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> StoreResult<bool> {
+    async fn revoke_api_key(
+        &self,
+        tenant: &TenantId,
+        id: &ApiKeyId,
+        audit: Audit,
+    ) -> StoreResult<bool> {
         let (tenant, id) = (tenant.clone(), id.clone());
         self.write(move |conn| {
             let n = conn.execute(
@@ -63,6 +68,9 @@ impl ApiKeyStore for SqliteStore {
                  where tenant_id = ?1 and id = ?2 and revoked_at is null",
                 params![tenant.as_str(), id.as_str(), time_text(stored_now())],
             )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
             Ok(n == 1)
         })
         .await

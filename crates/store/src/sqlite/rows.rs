@@ -98,13 +98,14 @@ pub fn insert_event(
             next_attempt_at, created_at, updated_at)
          select ?1, id, ?2, 'pending', 0, ?3, ?3, ?3 from webhook_endpoints
          where tenant_id = ?1 and enabled = 1
-           and (event_types = '[]' or instr(event_types, ?4) > 0)",
+           and ((event_types = '[]' and not ?5) or instr(event_types, ?4) > 0)",
     )?
     .execute(rusqlite::params![
         tenant.as_str(),
         id.as_str(),
         time_text(at),
-        format!("\"{}\"", kind.as_str())
+        format!("\"{}\"", kind.as_str()),
+        kind.opt_in()
     ])?;
     Ok(id)
 }

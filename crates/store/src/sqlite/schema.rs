@@ -71,6 +71,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "rate_counters",
         include_str!("migrations/0017_rate_counters.sql"),
     ),
+    (18, "audit", include_str!("migrations/0018_audit.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -46,7 +46,7 @@ fn delivery_where(
 
 #[async_trait]
 impl WebhookStore for SqliteStore {
-    async fn create_webhook_endpoint(&self, e: &WebhookEndpoint) -> StoreResult<()> {
+    async fn create_webhook_endpoint(&self, e: &WebhookEndpoint, audit: Audit) -> StoreResult<()> {
         let e = e.clone();
         let secret = self.sealer().seal(e.tenant_id.as_str(), e.secret.expose());
         self.write(move |conn| {
@@ -58,7 +58,7 @@ impl WebhookStore for SqliteStore {
                         event_types_json(&e.event_types)?, e.enabled, e.ordered,
                         secret, time_text(e.created_at)],
             )?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await
     }
@@ -95,6 +95,7 @@ impl WebhookStore for SqliteStore {
         id: &WebhookEndpointId,
         change: EndpointChange,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<WebhookEndpoint> {
         let (tenant, id) = (tenant.clone(), id.clone());
         let s = self.sealer();
@@ -121,6 +122,7 @@ impl WebhookStore for SqliteStore {
                     time_text(now)
                 ],
             )?;
+            super::audit::append(conn, &audit)?;
             Ok(e)
         })
         .await
@@ -132,6 +134,7 @@ impl WebhookStore for SqliteStore {
         id: &WebhookEndpointId,
         secret: Secret,
         overlap_until: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<WebhookEndpoint> {
         let (tenant, id) = (tenant.clone(), id.clone());
         let s = self.sealer();
@@ -152,6 +155,7 @@ impl WebhookStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound("webhook endpoint"));
             }
+            super::audit::append(conn, &audit)?;
             endpoint_of(conn, &s, &tenant, &id)?.ok_or(StoreError::NotFound("webhook endpoint"))
         })
         .await
@@ -161,6 +165,7 @@ impl WebhookStore for SqliteStore {
         &self,
         tenant: &TenantId,
         id: &WebhookEndpointId,
+        audit: Audit,
     ) -> StoreResult<bool> {
         let (tenant, id) = (tenant.clone(), id.clone());
         self.write(move |conn| {
@@ -169,6 +174,9 @@ impl WebhookStore for SqliteStore {
                 "delete from webhook_endpoints where tenant_id = ?1 and id = ?2",
                 [tenant.as_str(), id.as_str()],
             )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
             Ok(n == 1)
         })
         .await
@@ -179,6 +187,7 @@ impl WebhookStore for SqliteStore {
         tenant: &TenantId,
         id: &WebhookEndpointId,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<EventId> {
         let (tenant, id) = (tenant.clone(), id.clone());
         let s = self.sealer();
@@ -200,6 +209,7 @@ impl WebhookStore for SqliteStore {
                  values (?1, ?2, ?3, 'pending', 0, ?4, ?4, ?4)",
                 params![tenant.as_str(), id.as_str(), event.as_str(), time_text(now)],
             )?;
+            super::audit::append(conn, &audit)?;
             Ok(event)
         })
         .await
@@ -507,6 +517,7 @@ impl WebhookStore for SqliteStore {
         endpoint: &WebhookEndpointId,
         event: &EventId,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<bool> {
         let (tenant, endpoint, event) = (tenant.clone(), endpoint.clone(), event.clone());
         self.write(move |conn| {
@@ -522,18 +533,20 @@ impl WebhookStore for SqliteStore {
                     time_text(now)
                 ],
             )?;
-            if n == 1 {
-                return Ok(true);
-            }
             // In flight already: that is as good as a replay.
-            Ok(one(
-                conn,
-                "select 1 from webhook_deliveries
-                 where tenant_id = ?1 and endpoint_id = ?2 and event_id = ?3",
-                [tenant.as_str(), endpoint.as_str(), event.as_str()],
-                |_| Ok(()),
-            )?
-            .is_some())
+            let found = n == 1
+                || one(
+                    conn,
+                    "select 1 from webhook_deliveries
+                     where tenant_id = ?1 and endpoint_id = ?2 and event_id = ?3",
+                    [tenant.as_str(), endpoint.as_str(), event.as_str()],
+                    |_| Ok(()),
+                )?
+                .is_some();
+            if found {
+                super::audit::append(conn, &audit)?;
+            }
+            Ok(found)
         })
         .await
     }
@@ -544,6 +557,7 @@ impl WebhookStore for SqliteStore {
         endpoint: &WebhookEndpointId,
         since: DateTime<Utc>,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<u64> {
         let (tenant, endpoint) = (tenant.clone(), endpoint.clone());
         self.write(move |conn| {
@@ -559,6 +573,7 @@ impl WebhookStore for SqliteStore {
                     time_text(now)
                 ],
             )?;
+            super::audit::append(conn, &audit)?;
             Ok(n as u64)
         })
         .await

@@ -18,6 +18,7 @@ impl rusqlite::ToSql for Param {
             Param::Text(s) => ToSqlOutput::from(s.as_str()),
             Param::Time(t) => ToSqlOutput::from(time_text(*t)),
             Param::Int(n) => ToSqlOutput::from(*n),
+            Param::Null => ToSqlOutput::from(rusqlite::types::Null),
         })
     }
 }

@@ -116,8 +116,14 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
         last_seen_at: now,
         expires_at: now + chrono::Duration::hours(12),
     };
-    store.create_session(session("h1")).await.unwrap();
-    store.create_session(session("h2")).await.unwrap();
+    store
+        .create_session(session("h1"), Vec::new())
+        .await
+        .unwrap();
+    store
+        .create_session(session("h2"), Vec::new())
+        .await
+        .unwrap();
     let read = |hash: &'static str| {
         let store = store.clone();
         async move { store.session(hash).await.unwrap().map(|s| s.session) }
@@ -150,17 +156,20 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
     assert!(!store.touch_session("nope", later).await.unwrap());
     assert_eq!(read("h1").await.unwrap().last_seen_at, later);
 
-    store.delete_session("h1").await.unwrap();
+    store.delete_session("h1", Vec::new()).await.unwrap();
     assert_eq!(read("h1").await, None);
     assert!(read("h2").await.is_some(), "only that one ended");
-    store.create_session(session("h3")).await.unwrap();
+    store
+        .create_session(session("h3"), Vec::new())
+        .await
+        .unwrap();
     assert_eq!(store.delete_sessions_of(&asha.id).await.unwrap(), 2);
     assert_eq!(read("h3").await, None);
 
     // A session must name a user and a tenant that exist.
     let mut orphan = session("h4");
     orphan.user_id = UserId::new();
-    match store.create_session(orphan).await {
+    match store.create_session(orphan, Vec::new()).await {
         Err(StoreError::Invalid(e)) => assert_eq!(e.field, "reference"),
         other => panic!("expected an invalid reference, got {other:?}"),
     }
@@ -197,7 +206,7 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
     assert_eq!((&in_b[0].user.id, in_b[0].role), (&asha.id, Role::Viewer));
 
     store
-        .set_password(&ravi.id, "$argon2id$new", false)
+        .set_password(&ravi.id, "$argon2id$new", false, Vec::new())
         .await
         .unwrap();
     let found = store.user_by_email(&ravi.email).await.unwrap().unwrap();
@@ -205,7 +214,10 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
     assert!(!found.must_change_password);
     let untouched = store.user_by_email(&asha.email).await.unwrap().unwrap();
     assert_eq!(untouched.password_hash, asha.password_hash);
-    match store.set_password(&UserId::new(), "x", true).await {
+    match store
+        .set_password(&UserId::new(), "x", true, Vec::new())
+        .await
+    {
         Err(StoreError::NotFound(what)) => assert_eq!(what, "user"),
         other => panic!("expected not found, got {other:?}"),
     }
@@ -230,11 +242,11 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
         accepted_at: None,
     };
     store
-        .create_invitation(invite("ravi@alpha.example", "h1", &a, 72))
+        .create_invitation(invite("ravi@alpha.example", "h1", &a, 72), Vec::new())
         .await
         .unwrap();
     store
-        .create_invitation(invite("late@alpha.example", "h2", &a, -1))
+        .create_invitation(invite("late@alpha.example", "h2", &a, -1), Vec::new())
         .await
         .unwrap();
     assert_eq!(store.open_invitations(&a.id).await.unwrap().len(), 2);
@@ -294,11 +306,11 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
     // An existing user joins a second tenant; one already a member is refused
     // and the invitation stays usable.
     store
-        .create_invitation(invite("ravi@alpha.example", "h3", &b, 72))
+        .create_invitation(invite("ravi@alpha.example", "h3", &b, 72), Vec::new())
         .await
         .unwrap();
     store
-        .create_invitation(invite("ravi@alpha.example", "h4", &a, 72))
+        .create_invitation(invite("ravi@alpha.example", "h4", &a, 72), Vec::new())
         .await
         .unwrap();
     assert!(store
@@ -321,29 +333,44 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
     // Revoke, change a role, remove a member (their sessions there end).
     let h4 = store.invitation("h4").await.unwrap().unwrap();
     assert!(
-        !store.revoke_invitation(&b.id, &h4.id).await.unwrap(),
+        !store
+            .revoke_invitation(&b.id, &h4.id, Vec::new())
+            .await
+            .unwrap(),
         "not B's"
     );
-    assert!(store.revoke_invitation(&a.id, &h4.id).await.unwrap());
+    assert!(store
+        .revoke_invitation(&a.id, &h4.id, Vec::new())
+        .await
+        .unwrap());
     assert!(store.invitation("h4").await.unwrap().is_none());
-    assert!(store.set_role(&a.id, &ravi.id, Role::Admin).await.unwrap());
+    assert!(store
+        .set_role(&a.id, &ravi.id, Role::Admin, Vec::new())
+        .await
+        .unwrap());
     assert!(!store
-        .set_role(&a.id, &UserId::new(), Role::Admin)
+        .set_role(&a.id, &UserId::new(), Role::Admin, Vec::new())
         .await
         .unwrap());
     store
-        .create_session(Session {
-            token_hash: "s1".into(),
-            user_id: ravi.id.clone(),
-            tenant_id: a.id.clone(),
-            csrf_token: "c".into(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + chrono::Duration::hours(1),
-        })
+        .create_session(
+            Session {
+                token_hash: "s1".into(),
+                user_id: ravi.id.clone(),
+                tenant_id: a.id.clone(),
+                csrf_token: "c".into(),
+                created_at: now,
+                last_seen_at: now,
+                expires_at: now + chrono::Duration::hours(1),
+            },
+            Vec::new(),
+        )
         .await
         .unwrap();
-    assert!(store.remove_member(&a.id, &ravi.id).await.unwrap());
+    assert!(store
+        .remove_member(&a.id, &ravi.id, Vec::new())
+        .await
+        .unwrap());
     assert!(store.session("s1").await.unwrap().is_none());
     let left: Vec<TenantId> = store
         .memberships(&ravi.id)
@@ -373,12 +400,18 @@ pub(crate) async fn api_keys_are_found_by_hash_listed_and_revoked_at_once(store:
         revoked_at: None,
     };
     let erp = key("erp", &a);
-    store.create_api_key(erp.clone(), "hash-erp").await.unwrap();
     store
-        .create_api_key(key("crm", &b), "hash-crm")
+        .create_api_key(erp.clone(), "hash-erp", Vec::new())
         .await
         .unwrap();
-    match store.create_api_key(key("again", &a), "hash-erp").await {
+    store
+        .create_api_key(key("crm", &b), "hash-crm", Vec::new())
+        .await
+        .unwrap();
+    match store
+        .create_api_key(key("again", &a), "hash-erp", Vec::new())
+        .await
+    {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "key"),
         other => panic!("expected a conflict on key, got {other:?}"),
     }
@@ -402,11 +435,23 @@ pub(crate) async fn api_keys_are_found_by_hash_listed_and_revoked_at_once(store:
         Some(later)
     );
     assert!(
-        !store.revoke_api_key(&b.id, &erp.id).await.unwrap(),
+        !store
+            .revoke_api_key(&b.id, &erp.id, Vec::new())
+            .await
+            .unwrap(),
         "not B's to revoke"
     );
-    assert!(store.revoke_api_key(&a.id, &erp.id).await.unwrap());
-    assert!(!store.revoke_api_key(&a.id, &erp.id).await.unwrap(), "once");
+    assert!(store
+        .revoke_api_key(&a.id, &erp.id, Vec::new())
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .revoke_api_key(&a.id, &erp.id, Vec::new())
+            .await
+            .unwrap(),
+        "once"
+    );
     let revoked = store.api_key_by_hash("hash-erp").await.unwrap().unwrap();
     assert!(!revoked.is_live(Utc::now()));
 }

@@ -12,6 +12,7 @@ use ombud_store::*;
 
 mod accounts;
 mod agents;
+mod audit;
 mod catalog;
 mod channels;
 mod complaints;
@@ -25,6 +26,7 @@ mod work;
 
 use accounts::*;
 use agents::*;
+use audit::*;
 use catalog::*;
 use channels::*;
 use complaints::*;
@@ -103,6 +105,7 @@ on_both_backends!(
     a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wall,
     hits_count_per_fixed_window_and_are_forgotten,
     a_channel_starts_its_deployment_history_with_its_first_version,
+    audit_entries_chain_per_tenant_with_their_change_and_verify,
 );
 
 /// Runs each check on two stores opened on one database, as two processes
@@ -135,7 +138,10 @@ macro_rules! on_both_backends_twice {
     };
 }
 
-on_both_backends_twice!(another_process_s_changes_are_seen_once_the_catalog_entry_is_old);
+on_both_backends_twice!(
+    another_process_s_changes_are_seen_once_the_catalog_entry_is_old,
+    two_stores_appending_to_one_tenant_keep_one_chain,
+);
 
 async fn pg_url() -> String {
     let base = std::env::var("OMBUD_TEST_DATABASE_URL").expect(

@@ -25,7 +25,7 @@ pub(crate) async fn endpoint(
         created_at: now,
         updated_at: now,
     };
-    store.create_webhook_endpoint(&e).await.unwrap();
+    store.create_webhook_endpoint(&e, Vec::new()).await.unwrap();
     e
 }
 
@@ -140,7 +140,7 @@ pub(crate) async fn events_fan_out_to_the_enabled_endpoints_that_take_them(store
         .is_empty());
     let ev = &due[0].delivery.event_id;
     assert!(!s
-        .replay_webhook(&b.id, &due[0].endpoint.id, ev, Utc::now())
+        .replay_webhook(&b.id, &due[0].endpoint.id, ev, Utc::now(), Vec::new())
         .await
         .unwrap());
     assert!(s
@@ -148,7 +148,10 @@ pub(crate) async fn events_fan_out_to_the_enabled_endpoints_that_take_them(store
         .await
         .unwrap()
         .is_empty());
-    assert!(!s.delete_webhook_endpoint(&b.id, &all.id).await.unwrap());
+    assert!(!s
+        .delete_webhook_endpoint(&b.id, &all.id, Vec::new())
+        .await
+        .unwrap());
     assert_eq!(s.webhook_endpoints(&a.id).await.unwrap().len(), 4);
 }
 
@@ -238,6 +241,7 @@ pub(crate) async fn an_ordered_endpoint_gets_one_delivery_at_a_time_and_attempts
             ..Default::default()
         },
         Utc::now(),
+        Vec::new(),
     )
     .await
     .unwrap();
@@ -330,6 +334,7 @@ pub(crate) async fn a_410_or_five_days_of_failures_disable_the_endpoint_with_an_
                 ..Default::default()
             },
             Utc::now(),
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -367,11 +372,11 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
 
     // One replayed: due again with the same event (the same webhook-id).
     assert!(s
-        .replay_webhook(&a.id, &e.id, &due[0].delivery.event_id, t0)
+        .replay_webhook(&a.id, &e.id, &due[0].delivery.event_id, t0, Vec::new())
         .await
         .unwrap());
     assert!(!s
-        .replay_webhook(&a.id, &e.id, &EventId::new(), t0)
+        .replay_webhook(&a.id, &e.id, &EventId::new(), t0, Vec::new())
         .await
         .unwrap());
     let again = claim(s, t0 + chrono::Duration::seconds(1)).await;
@@ -383,15 +388,27 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
         .unwrap();
     // All failed since a time.
     assert_eq!(
-        s.replay_failed_webhooks(&a.id, &e.id, t0 + chrono::Duration::hours(1), t0)
-            .await
-            .unwrap(),
+        s.replay_failed_webhooks(
+            &a.id,
+            &e.id,
+            t0 + chrono::Duration::hours(1),
+            t0,
+            Vec::new()
+        )
+        .await
+        .unwrap(),
         0
     );
     assert_eq!(
-        s.replay_failed_webhooks(&a.id, &e.id, t0 - chrono::Duration::hours(1), t0)
-            .await
-            .unwrap(),
+        s.replay_failed_webhooks(
+            &a.id,
+            &e.id,
+            t0 - chrono::Duration::hours(1),
+            t0,
+            Vec::new()
+        )
+        .await
+        .unwrap(),
         1
     );
     let failed_again = claim(s, t0 + chrono::Duration::seconds(1)).await;
@@ -399,7 +416,10 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
     assert_eq!(failed_again[0].delivery.event_id, due[1].delivery.event_id);
 
     // A test event goes to its endpoint only, whatever the endpoint's types.
-    let test = s.send_test_webhook(&a.id, &e.id, t0).await.unwrap();
+    let test = s
+        .send_test_webhook(&a.id, &e.id, t0, Vec::new())
+        .await
+        .unwrap();
     let got = claim(s, t0 + chrono::Duration::seconds(1)).await;
     assert_eq!(got.len(), 1);
     assert_eq!(
@@ -416,10 +436,14 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
                 ..Default::default()
             },
             Utc::now(),
+            Vec::new(),
         )
         .await
         .unwrap();
-    let refused = s.send_test_webhook(&a.id, &off.id, t0).await.unwrap_err();
+    let refused = s
+        .send_test_webhook(&a.id, &off.id, t0, Vec::new())
+        .await
+        .unwrap_err();
     assert!(
         matches!(refused, StoreError::Invalid(ref v) if v.field == "enabled"),
         "{refused:?}"
@@ -429,7 +453,7 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
     let until = ombud_store::stored_now() + chrono::Duration::hours(24);
     let new_secret = ombud_core::webhook::new_secret();
     let rotated = s
-        .rotate_webhook_secret(&a.id, &e.id, new_secret.clone(), until)
+        .rotate_webhook_secret(&a.id, &e.id, new_secret.clone(), until, Vec::new())
         .await
         .unwrap();
     assert_eq!(rotated.secret, new_secret);
@@ -438,12 +462,18 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
 
     // Deleting takes the deliveries and attempts with it.
     let delivery = due[0].delivery.id;
-    assert!(s.delete_webhook_endpoint(&a.id, &e.id).await.unwrap());
+    assert!(s
+        .delete_webhook_endpoint(&a.id, &e.id, Vec::new())
+        .await
+        .unwrap());
     assert!(s
         .webhook_attempts(&a.id, delivery)
         .await
         .unwrap()
         .is_empty());
     assert!(s.webhook_endpoint(&a.id, &e.id).await.unwrap().is_none());
-    assert!(!s.delete_webhook_endpoint(&a.id, &e.id).await.unwrap());
+    assert!(!s
+        .delete_webhook_endpoint(&a.id, &e.id, Vec::new())
+        .await
+        .unwrap());
 }

@@ -30,9 +30,21 @@ pub enum Via {
 pub struct Caller {
     pub tenant: Tenant,
     pub via: Via,
+    /// Where the request came from (for the audit trail).
+    pub origin: ombud_core::audit::Origin,
 }
 
 impl Caller {
+    /// Who acts, for an operation.
+    pub fn acting(&self) -> ombud_engine::Acting {
+        use ombud_core::audit::Actor;
+        let actor = match &self.via {
+            Via::Key(k) => Actor::api_key(k),
+            Via::Session { user, .. } => Actor::user(&user.id, &user.name, user.email.as_str()),
+        };
+        ombud_engine::Acting::new(actor, self.origin.clone())
+    }
+
     /// How history lines and events name the caller.
     pub fn actor(&self) -> String {
         match &self.via {
@@ -124,7 +136,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         .into_response();
     };
     let (method, headers) = (request.method().clone(), request.headers().clone());
-    let (caller, (limit_key, limit)) = match identify(&state, &api, &method, &headers).await {
+    let (mut caller, (limit_key, limit)) = match identify(&state, &api, &method, &headers).await {
         Ok(found) => found,
         Err(e) => {
             // Nobody known: counted by address, as any anonymous caller.
@@ -147,6 +159,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
         }
     };
     crate::metrics::record_tenant(caller.tenant.slug.as_str());
+    caller.origin = crate::origin::of(request.extensions());
     let window = match crate::limits::take(state.store.as_ref(), &limit_key, limit).await {
         Ok(Ok(w)) => w,
         Ok(Err(w)) => {
@@ -200,6 +213,7 @@ async fn identify(
             Caller {
                 tenant,
                 via: Via::Key(key),
+                origin: Default::default(),
             },
             limit,
         ));
@@ -254,6 +268,7 @@ async fn identify(
                 user: signed_in.user,
                 role,
             },
+            origin: Default::default(),
         },
         (
             crate::limits::session_key(&hash),

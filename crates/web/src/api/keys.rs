@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::extract::{created, ApiJson};
-use crate::auth::{mint_api_key, KeyRequest, MintError};
+use crate::auth::{KeyRequest, MintError};
 use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -119,20 +119,23 @@ async fn create_key(
         .map(|s| Scope::parse(s))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|v| ApiError::invalid(&v.field, v.reason))?;
-    let minted = mint_api_key(
-        state.store.as_ref(),
-        KeyRequest {
-            tenant: caller.tenant.id.clone(),
-            name: body.name,
-            scopes,
-            rate_limit_per_minute: body
-                .rate_limit_per_minute
-                .unwrap_or(ombud_core::api_key::DEFAULT_RATE_LIMIT),
-            expires_in_days: body.expires_in_days,
-            created_by: Some(user.id.clone()),
-        },
-    )
-    .await;
+    let minted = state
+        .engine
+        .ops()
+        .create_api_key(
+            &caller.acting(),
+            KeyRequest {
+                tenant: caller.tenant.id.clone(),
+                name: body.name,
+                scopes,
+                rate_limit_per_minute: body
+                    .rate_limit_per_minute
+                    .unwrap_or(ombud_core::api_key::DEFAULT_RATE_LIMIT),
+                expires_in_days: body.expires_in_days,
+                created_by: Some(user.id.clone()),
+            },
+        )
+        .await;
     let (key, api_key) = match minted {
         Ok(k) => k,
         Err(MintError::Invalid(v)) => return Err(ApiError::invalid(&v.field, v.reason)),
@@ -159,8 +162,10 @@ async fn revoke_key(
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     let id: ApiKeyId = id.parse().map_err(|_| ApiError::not_found("API key"))?;
-    if !state.store.revoke_api_key(&caller.tenant.id, &id).await? {
-        return Err(ApiError::not_found("API key"));
-    }
+    state
+        .engine
+        .ops()
+        .revoke_api_key(&caller.acting(), &caller.tenant.id, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

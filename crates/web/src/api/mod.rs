@@ -10,6 +10,7 @@
 
 mod agent_types;
 pub(crate) mod agents;
+mod audit;
 pub mod auth;
 mod channels;
 mod complaint_types;
@@ -190,6 +191,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(agents::router())
         .merge(test_chats::router())
         .merge(webhooks::router())
+        .merge(audit::router())
         .split_for_parts();
     // After the paths are in: the answers every operation shares.
     CommonAnswers.modify(&mut spec);

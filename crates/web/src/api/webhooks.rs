@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ombud_core::webhook::{self, SECRET_OVERLAP_HOURS};
 use ombud_core::{EventId, Scope, WebhookEndpoint, WebhookEndpointId};
-use ombud_store::{EndpointChange, WebhookDelivery, WebhookStatus};
+use ombud_engine::ops::webhooks::{EndpointEdit, EndpointRequest};
+use ombud_store::{WebhookDelivery, WebhookStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -49,66 +49,6 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<WebhookEndp
         .ok_or_else(|| ApiError::not_found("webhook endpoint"))
 }
 
-/// Checks what an endpoint is asked to be and stores it (the API and the
-/// dashboard make endpoints the same way).
-pub(crate) async fn new_endpoint(
-    state: &AppState,
-    tenant: &ombud_core::TenantId,
-    url: &str,
-    description_given: Option<String>,
-    types: Option<Vec<String>>,
-    enabled: bool,
-    ordered: bool,
-) -> Result<WebhookEndpoint, ApiError> {
-    let url = checked_url(state, url).await?;
-    let now = ombud_store::stored_now();
-    let endpoint = WebhookEndpoint {
-        id: WebhookEndpointId::new(),
-        tenant_id: tenant.clone(),
-        url,
-        description: description(description_given)?.unwrap_or_default(),
-        event_types: event_types(types)?.unwrap_or_default(),
-        enabled,
-        ordered,
-        secret: webhook::new_secret(),
-        previous_secret: None,
-        disabled_reason: None,
-        failing_since: None,
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.create_webhook_endpoint(&endpoint).await?;
-    // The dispatcher looks again for enabled endpoints.
-    state.engine.wake_webhooks();
-    Ok(endpoint)
-}
-
-/// Checks a URL's form and where it points.
-async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
-    let url = webhook::validate_url(raw).map_err(|v| ApiError::invalid(&v.field, v.reason))?;
-    state
-        .engine
-        .outbound()
-        .check_url(&url)
-        .await
-        .map_err(|e| ApiError::invalid("url", e.to_string()))?;
-    Ok(url)
-}
-
-fn event_types(given: Option<Vec<String>>) -> Result<Option<Vec<ombud_core::EventType>>, ApiError> {
-    given
-        .map(|names| webhook::parse_event_types(&names))
-        .transpose()
-        .map_err(|v| ApiError::invalid(&v.field, v.reason))
-}
-
-fn description(given: Option<String>) -> Result<Option<String>, ApiError> {
-    given
-        .map(|d| webhook::validate_description(&d))
-        .transpose()
-        .map_err(|v| ApiError::invalid(&v.field, v.reason))
-}
-
 /// The tenant's webhook endpoints, oldest first.
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks",
     responses((status = 200, body = Page<Endpoint>)),
@@ -136,16 +76,21 @@ async fn create_endpoint(
     ApiJson(body): ApiJson<NewEndpoint>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::WebhooksManage)?;
-    let endpoint = new_endpoint(
-        &state,
-        &caller.tenant.id,
-        &body.url,
-        body.description,
-        body.event_types,
-        body.enabled.unwrap_or(true),
-        body.ordered.unwrap_or(true),
-    )
-    .await?;
+    let endpoint = state
+        .engine
+        .ops()
+        .create_webhook_endpoint(
+            &caller.acting(),
+            &caller.tenant.id,
+            EndpointRequest {
+                url: body.url,
+                description: body.description,
+                event_types: body.event_types,
+                enabled: body.enabled.unwrap_or(true),
+                ordered: body.ordered.unwrap_or(true),
+            },
+        )
+        .await?;
     Ok(created(
         format!("/api/v1/webhooks/{}", endpoint.id),
         CreatedEndpoint {
@@ -184,27 +129,18 @@ async fn update_endpoint(
 ) -> Result<Response, ApiError> {
     let current = load(&state, &caller, &id).await?;
     check_if_match(&headers, &Endpoint::from(&current))?;
-    let url = match body.url {
-        Some(u) => Some(checked_url(&state, &u).await?),
-        None => None,
-    };
-    let change = EndpointChange {
-        url,
-        description: description(body.description)?,
-        event_types: event_types(body.event_types)?,
+    let edit = EndpointEdit {
+        url: body.url,
+        description: body.description,
+        event_types: body.event_types,
         enabled: body.enabled,
         ordered: body.ordered,
     };
     let e = state
-        .store
-        .update_webhook_endpoint(
-            &caller.tenant.id,
-            &current.id,
-            change,
-            ombud_store::stored_now(),
-        )
+        .engine
+        .ops()
+        .change_webhook_endpoint(&caller.acting(), &current, edit)
         .await?;
-    state.engine.wake_webhooks();
     Ok(tagged(&HeaderMap::new(), &Endpoint::from(&e)))
 }
 
@@ -219,13 +155,11 @@ async fn delete_endpoint(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let e = load(&state, &caller, &id).await?;
-    if !state
-        .store
-        .delete_webhook_endpoint(&caller.tenant.id, &e.id)
-        .await?
-    {
-        return Err(ApiError::not_found("webhook endpoint"));
-    }
+    state
+        .engine
+        .ops()
+        .delete_webhook_endpoint(&caller.acting(), &caller.tenant.id, &e.id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -240,6 +174,11 @@ async fn get_secret(
     Path(id): Path<String>,
 ) -> Result<Json<EndpointSecret>, ApiError> {
     let e = load(&state, &caller, &id).await?;
+    let e = state
+        .engine
+        .ops()
+        .show_webhook_secret(&caller.acting(), &caller.tenant.id, &e.id)
+        .await?;
     Ok(Json(EndpointSecret::of(&e)))
 }
 
@@ -254,10 +193,10 @@ async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<Json<EndpointSecret>, ApiError> {
     let e = load(&state, &caller, &id).await?;
-    let until = ombud_store::stored_now() + chrono::Duration::hours(SECRET_OVERLAP_HOURS);
     let e = state
-        .store
-        .rotate_webhook_secret(&caller.tenant.id, &e.id, webhook::new_secret(), until)
+        .engine
+        .ops()
+        .rotate_webhook_secret(&caller.acting(), &caller.tenant.id, &e.id)
         .await?;
     Ok(Json(EndpointSecret::of(&e)))
 }
@@ -274,10 +213,10 @@ async fn send_test(
 ) -> Result<Response, ApiError> {
     let e = load(&state, &caller, &id).await?;
     let event = state
-        .store
-        .send_test_webhook(&caller.tenant.id, &e.id, ombud_store::stored_now())
+        .engine
+        .ops()
+        .send_test_webhook(&caller.acting(), &caller.tenant.id, &e.id)
         .await?;
-    state.engine.wake_webhooks();
     Ok((
         StatusCode::ACCEPTED,
         Json(TestSent {
@@ -375,12 +314,11 @@ async fn replay_delivery(
     Path((id, event)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (e, d) = delivery_of(&state, &caller, &id, &event).await?;
-    let now = ombud_store::stored_now();
     state
-        .store
-        .replay_webhook(&caller.tenant.id, &e.id, &d.event_id, now)
+        .engine
+        .ops()
+        .replay_webhook(&caller.acting(), &caller.tenant.id, &e.id, &d.event_id)
         .await?;
-    state.engine.wake_webhooks();
     let (_, d) = delivery_of(&state, &caller, &id, &event).await?;
     Ok((StatusCode::ACCEPTED, Json(Delivery::from(&d))).into_response())
 }
@@ -398,14 +336,9 @@ async fn replay_failed(
 ) -> Result<Response, ApiError> {
     let e = load(&state, &caller, &id).await?;
     let replayed = state
-        .store
-        .replay_failed_webhooks(
-            &caller.tenant.id,
-            &e.id,
-            body.since,
-            ombud_store::stored_now(),
-        )
+        .engine
+        .ops()
+        .replay_failed_webhooks(&caller.acting(), &caller.tenant.id, &e.id, body.since)
         .await?;
-    state.engine.wake_webhooks();
     Ok((StatusCode::ACCEPTED, Json(Replayed { replayed })).into_response())
 }

@@ -8,16 +8,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Utc};
-use ombud_core::webhook::SECRET_OVERLAP_HOURS;
 use ombud_core::*;
-use ombud_store::{EndpointChange, WebhookAttempt, WebhookDelivery, WebhookStatus};
+use ombud_store::{WebhookAttempt, WebhookDelivery, WebhookStatus};
 use serde::Deserialize;
 
 use super::login::FieldErrors;
 use super::page::{html, html_with, Chrome, PageError};
 use super::session::Current;
-use crate::auth::{mint_api_key, KeyRequest, MintError};
+use crate::auth::{KeyRequest, MintError};
 use crate::AppState;
+use ombud_engine::ops::webhooks::{EndpointEdit, EndpointRequest};
 
 /// Deliveries shown on an endpoint's page.
 const RECENT: u32 = 50;
@@ -215,18 +215,21 @@ pub async fn create_key(
     if !errors.is_empty() {
         return page(&state, &current, None, "key", errors).await;
     }
-    let minted = mint_api_key(
-        state.store.as_ref(),
-        KeyRequest {
-            tenant: current.tenant.id.clone(),
-            name: value("name"),
-            scopes,
-            rate_limit_per_minute: rate_limit,
-            expires_in_days,
-            created_by: Some(current.user.id.clone()),
-        },
-    )
-    .await;
+    let minted = state
+        .engine
+        .ops()
+        .create_api_key(
+            &current.acting(),
+            KeyRequest {
+                tenant: current.tenant.id.clone(),
+                name: value("name"),
+                scopes,
+                rate_limit_per_minute: rate_limit,
+                expires_in_days,
+                created_by: Some(current.user.id.clone()),
+            },
+        )
+        .await;
     match minted {
         Ok((key, _)) => page(&state, &current, Some(key), "", FieldErrors::default()).await,
         Err(MintError::Invalid(v)) => {
@@ -250,7 +253,16 @@ pub async fn revoke_key(
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
     let id: ApiKeyId = id.parse().map_err(|_| PageError::not_found("API key"))?;
-    state.store.revoke_api_key(&current.tenant.id, &id).await?;
+    match state
+        .engine
+        .ops()
+        .revoke_api_key(&current.acting(), &current.tenant.id, &id)
+        .await
+    {
+        // Revoked already (a second click): nothing to do.
+        Ok(()) | Err(ombud_store::StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(Redirect::to("/app/developers").into_response())
 }
 
@@ -272,33 +284,36 @@ pub async fn create_endpoint(
         .filter(|(k, _)| k == "event_type")
         .map(|(_, v)| v.clone())
         .collect();
-    let made = crate::api::webhooks::new_endpoint(
-        &state,
-        &current.tenant.id,
-        &value("url"),
-        Some(value("description")),
-        Some(types),
-        true,
-        value("ordered") != "no",
-    )
-    .await;
+    let made = state
+        .engine
+        .ops()
+        .create_webhook_endpoint(
+            &current.acting(),
+            &current.tenant.id,
+            EndpointRequest {
+                url: value("url"),
+                description: Some(value("description")),
+                event_types: Some(types),
+                enabled: true,
+                ordered: value("ordered") != "no",
+            },
+        )
+        .await;
     match made {
         Ok(e) => Ok(
             Redirect::to(&format!("/app/developers/webhooks/{}?secret=show", e.id)).into_response(),
         ),
-        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+        Err(ombud_store::StoreError::Invalid(v)) => {
             let mut errors = FieldErrors::default();
-            for f in &e.fields {
-                let field = if f.field == "description" {
-                    "description"
-                } else {
-                    "url"
-                };
-                errors.add(field, f.reason.clone());
-            }
+            let field = if v.field == "description" {
+                "description"
+            } else {
+                "url"
+            };
+            errors.add(field, v.reason);
             page(&state, &current, None, "endpoint", errors).await
         }
-        Err(e) => Err(PageError::new(e.status, e.message)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -362,8 +377,16 @@ pub async fn show_endpoint(
     axum::extract::Query(q): axum::extract::Query<ShowQuery>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
-    let e = endpoint_of(&state, &current, &id).await?;
+    let mut e = endpoint_of(&state, &current, &id).await?;
     let t = &current.tenant;
+    let show_secret = q.secret.as_deref() == Some("show");
+    if show_secret {
+        e = state
+            .engine
+            .ops()
+            .show_webhook_secret(&current.acting(), &t.id, &e.id)
+            .await?;
+    }
     let recent = state
         .store
         .webhook_deliveries(&t.id, &e.id, None, None, RECENT)
@@ -383,7 +406,7 @@ pub async fn show_endpoint(
         chrome: Chrome::of(&current, "developers"),
         endpoint: endpoint_row(t, &e),
         ordered: e.ordered,
-        secret: (q.secret.as_deref() == Some("show")).then(|| e.secret.expose().to_owned()),
+        secret: show_secret.then(|| e.secret.expose().to_owned()),
         previous_until: e
             .previous_secret
             .as_ref()
@@ -410,7 +433,7 @@ pub async fn endpoint_action(
     current.require(Role::Admin)?;
     let e = endpoint_of(&state, &current, &id).await?;
     let t = &current.tenant.id;
-    let now = ombud_store::stored_now();
+    let (ops, acting) = (state.engine.ops(), current.acting());
     let back = |notice: &str| {
         let notice: String = form_urlencoded::byte_serialize(notice.as_bytes()).collect();
         Ok(Redirect::to(&format!(
@@ -422,15 +445,11 @@ pub async fn endpoint_action(
     match action.as_str() {
         "enable" | "disable" => {
             let on = action == "enable";
-            let change = EndpointChange {
+            let edit = EndpointEdit {
                 enabled: Some(on),
                 ..Default::default()
             };
-            state
-                .store
-                .update_webhook_endpoint(t, &e.id, change, now)
-                .await?;
-            state.engine.wake_webhooks();
+            ops.change_webhook_endpoint(&acting, &e, edit).await?;
             back(if on {
                 "Enabled."
             } else {
@@ -438,26 +457,19 @@ pub async fn endpoint_action(
             })
         }
         "rotate" => {
-            let until = now + chrono::Duration::hours(SECRET_OVERLAP_HOURS);
-            state
-                .store
-                .rotate_webhook_secret(t, &e.id, webhook::new_secret(), until)
-                .await?;
+            ops.rotate_webhook_secret(&acting, t, &e.id).await?;
             Ok(
                 Redirect::to(&format!("/app/developers/webhooks/{}?secret=show", e.id))
                     .into_response(),
             )
         }
         "test" => {
-            state
-                .store
-                .send_test_webhook(t, &e.id, now)
+            ops.send_test_webhook(&acting, t, &e.id)
                 .await
                 .map_err(|err| match err {
                     ombud_store::StoreError::Invalid(v) => PageError::bad_request(v.reason),
                     other => other.into(),
                 })?;
-            state.engine.wake_webhooks();
             back("A webhook.test event is on its way.")
         }
         "replay-failed" => {
@@ -467,15 +479,15 @@ pub async fn endpoint_action(
                 .and_then(|h| h.trim().parse().ok())
                 .filter(|h| (1..=24 * 30).contains(h))
                 .ok_or_else(|| PageError::bad_request("give the hours to look back, 1 to 720"))?;
-            let n = state
-                .store
-                .replay_failed_webhooks(t, &e.id, now - chrono::Duration::hours(hours), now)
-                .await?;
-            state.engine.wake_webhooks();
+            let since = Utc::now() - chrono::Duration::hours(hours);
+            let n = ops.replay_failed_webhooks(&acting, t, &e.id, since).await?;
             back(&format!("{n} failed deliveries are sent again."))
         }
         "delete" => {
-            state.store.delete_webhook_endpoint(t, &e.id).await?;
+            match ops.delete_webhook_endpoint(&acting, t, &e.id).await {
+                Ok(()) | Err(ombud_store::StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
             Ok(Redirect::to("/app/developers").into_response())
         }
         _ => Err(PageError::not_found("action")),
@@ -492,14 +504,11 @@ pub async fn replay_delivery(
     let event: EventId = event
         .parse()
         .map_err(|_| PageError::not_found("delivery"))?;
-    if !state
-        .store
-        .replay_webhook(&current.tenant.id, &e.id, &event, ombud_store::stored_now())
-        .await?
-    {
-        return Err(PageError::not_found("delivery"));
-    }
-    state.engine.wake_webhooks();
+    state
+        .engine
+        .ops()
+        .replay_webhook(&current.acting(), &current.tenant.id, &e.id, &event)
+        .await?;
     let notice: String =
         form_urlencoded::byte_serialize(format!("{event} is sent again.").as_bytes()).collect();
     Ok(Redirect::to(&format!(

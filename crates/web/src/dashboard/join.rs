@@ -218,11 +218,16 @@ pub async fn accept(
         _ => {
             // A fresh account: logged in at once, in the tenant that invited it.
             if let Some(old) = session::request_token_hash(&headers) {
-                state.store.delete_session(&old).await?;
+                state.engine.ops().drop_session(&old).await?;
             }
-            let token =
-                session::start(state.store.as_ref(), &dashboard.settings, &user, &tenant.id)
-                    .await?;
+            let token = session::start(
+                state.engine.ops(),
+                None,
+                &dashboard.settings,
+                &user,
+                &tenant.id,
+            )
+            .await?;
             let mut response = Redirect::to("/app/complaints").into_response();
             response.headers_mut().insert(
                 header::SET_COOKIE,

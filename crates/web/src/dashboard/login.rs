@@ -1,6 +1,7 @@
 //! Logging in and out, and choosing a new password.
 
 use chrono::Utc;
+use ombud_engine::ops::sessions::LoginRefusal;
 use std::sync::Arc;
 
 use askama::Template;
@@ -135,7 +136,9 @@ pub async fn submit(
     let ip = session::client_ip(&dashboard.settings, &parts);
     let logins = &dashboard.settings.logins;
     let store = state.store.as_ref();
+    let origin = crate::origin::of(&parts.extensions);
     if let Err(wait) = logins.check(store, email.as_str(), ip, Utc::now()).await? {
+        refused(&state, &origin, &email, LoginRefusal::LockedOut).await?;
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let when = if secs < 120 {
             format!("{} second(s)", secs.max(1))
@@ -159,6 +162,7 @@ pub async fn submit(
         Some(u) if ok => u,
         _ => {
             logins.failed(store, email.as_str(), ip, Utc::now()).await?;
+            refused(&state, &origin, &email, LoginRefusal::WrongPassword).await?;
             return Ok(again(StatusCode::UNAUTHORIZED, Some(WRONG), None));
         }
     };
@@ -171,10 +175,12 @@ pub async fn submit(
     };
     // A new session for every login: a token planted before it is worth nothing.
     if let Some(old) = session::request_token_hash(headers) {
-        state.store.delete_session(&old).await?;
+        state.engine.ops().drop_session(&old).await?;
     }
+    let acting = session::acting(&user, &origin);
     let token = session::start(
-        state.store.as_ref(),
+        state.engine.ops(),
+        Some(&acting),
         &dashboard.settings,
         &user,
         &first.tenant_id,
@@ -200,7 +206,16 @@ pub async fn logout(
     signed_in: Option<SignedInUser>,
 ) -> Result<Response, PageError> {
     if let Some(s) = signed_in {
-        state.store.delete_session(&s.token_hash).await?;
+        match &s.tenant {
+            Some(t) => {
+                state
+                    .engine
+                    .ops()
+                    .sign_out(&s.acting(), &s.user, &t.id, &s.token_hash)
+                    .await?
+            }
+            None => state.engine.ops().drop_session(&s.token_hash).await?,
+        }
     }
     let mut response = Redirect::to("/app/login").into_response();
     response.headers_mut().insert(
@@ -303,17 +318,46 @@ pub async fn change_password(
         ));
     }
     let hash = hash_off_thread(&form.new).await?;
-    state.store.set_password(&user.id, &hash, false).await?;
-    state.store.delete_sessions_of(&user.id).await?;
-    let tenant = match &signed_in.tenant {
-        Some(t) => t.id.clone(),
-        None => return Ok(Redirect::to("/app/login").into_response()),
+    let tenant = signed_in.tenant.as_ref().map(|t| t.id.clone());
+    state
+        .engine
+        .ops()
+        .change_password(&signed_in.acting(), user, tenant.as_ref(), &hash)
+        .await?;
+    let Some(tenant) = tenant else {
+        return Ok(Redirect::to("/app/login").into_response());
     };
-    let token = session::start(state.store.as_ref(), &dashboard.settings, user, &tenant).await?;
+    let token =
+        session::start(state.engine.ops(), None, &dashboard.settings, user, &tenant).await?;
     let mut response = Redirect::to("/app/complaints").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         session::session_cookie(&dashboard.settings, &headers, &token),
     );
     Ok(response)
+}
+
+/// Records a refused login of a known account in its organisations.
+async fn refused(
+    state: &AppState,
+    origin: &ombud_core::audit::Origin,
+    email: &Email,
+    why: LoginRefusal,
+) -> Result<(), PageError> {
+    let Some(user) = state.store.user_by_email(email).await? else {
+        return Ok(());
+    };
+    let tenants: Vec<_> = state
+        .store
+        .memberships(&user.id)
+        .await?
+        .into_iter()
+        .map(|m| m.tenant_id)
+        .collect();
+    state
+        .engine
+        .ops()
+        .login_refused(origin, &user, &tenants, why)
+        .await?;
+    Ok(())
 }

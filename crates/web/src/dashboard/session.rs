@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use ombud_core::{Role, Tenant, User};
-use ombud_store::{Session, SignedIn, Store};
+use ombud_store::{Session, SignedIn};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -33,9 +33,15 @@ pub struct Current {
     pub role: Role,
     pub tenant: Tenant,
     pub csrf_token: String,
+    pub origin: ombud_core::audit::Origin,
 }
 
 impl Current {
+    /// Who acts, for an operation.
+    pub fn acting(&self) -> ombud_engine::Acting {
+        acting(&self.user, &self.origin)
+    }
+
     /// 403 unless the member's role is at least `role`.
     pub fn require(&self, role: Role) -> Result<(), PageError> {
         if self.role >= role {
@@ -147,7 +153,8 @@ pub fn liveness(settings: &DashboardSettings, s: &Session, now: DateTime<Utc>) -
 /// Starts a session for `user` in `tenant`, for the cookie [`session_cookie`]
 /// makes of the returned token.
 pub async fn start(
-    store: &dyn Store,
+    ops: &ombud_engine::Operations,
+    login: Option<&ombud_engine::Acting>,
     settings: &DashboardSettings,
     user: &User,
     tenant: &ombud_core::TenantId,
@@ -156,17 +163,16 @@ pub async fn start(
     let now = ombud_store::stored_now();
     let absolute =
         chrono::Duration::from_std(settings.session_absolute).unwrap_or(chrono::Duration::MAX);
-    store
-        .create_session(Session {
-            token_hash: token_hash(&token),
-            user_id: user.id.clone(),
-            tenant_id: tenant.clone(),
-            csrf_token: random_token(),
-            created_at: now,
-            last_seen_at: now,
-            expires_at: now + absolute,
-        })
-        .await?;
+    let session = Session {
+        token_hash: token_hash(&token),
+        user_id: user.id.clone(),
+        tenant_id: tenant.clone(),
+        csrf_token: random_token(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + absolute,
+    };
+    ops.start_session(login, user, session).await?;
     Ok(token)
 }
 
@@ -191,7 +197,7 @@ pub async fn load(State(state): State<AppState>, request: Request, next: Next) -
                 let now = Utc::now();
                 match liveness(settings, &signed_in.session, now) {
                     Liveness::Ended => {
-                        if let Err(e) = state.store.delete_session(&hash).await {
+                        if let Err(e) = state.engine.ops().drop_session(&hash).await {
                             return PageError::from(e).into_response();
                         }
                     }
@@ -313,6 +319,21 @@ pub struct SignedInUser {
     pub token_hash: String,
     pub tenant: Option<Tenant>,
     pub role: Option<Role>,
+    pub origin: ombud_core::audit::Origin,
+}
+
+impl SignedInUser {
+    pub fn acting(&self) -> ombud_engine::Acting {
+        acting(&self.user, &self.origin)
+    }
+}
+
+/// A signed-in user acting from `origin`.
+pub fn acting(user: &User, origin: &ombud_core::audit::Origin) -> ombud_engine::Acting {
+    ombud_engine::Acting::new(
+        ombud_core::audit::Actor::user(&user.id, &user.name, user.email.as_str()),
+        origin.clone(),
+    )
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for SignedInUser {
@@ -335,6 +356,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedInUser {
             token_hash: signed_in.session.token_hash.clone(),
             tenant: tenant.clone(),
             role: signed_in.role,
+            origin: crate::origin::of(&parts.extensions),
         })
     }
 }
@@ -372,6 +394,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Current {
                 role,
                 tenant,
                 csrf_token: signed_in.csrf_token,
+                origin: signed_in.origin,
             }),
             _ => Err(NoCurrent::Page(PageError::forbidden(
                 "you are no longer a member of this organisation; choose another on your account page",

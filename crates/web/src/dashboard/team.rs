@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use ombud_core::*;
 use ombud_store::Member;
 use serde::Deserialize;
@@ -17,13 +17,12 @@ use serde::Deserialize;
 use super::complaints::display_name;
 use super::login::FieldErrors;
 use super::page::{html_with, Chrome, PageError};
-use super::session::{random_token, token_hash, Current};
+use super::session::Current;
 use super::Dashboard;
 use crate::auth::one_time_password;
 use crate::AppState;
 
-/// How long an invitation link works.
-pub const INVITATION_DAYS: i64 = 7;
+use ombud_engine::ops::team::INVITATION_DAYS;
 
 pub struct MemberRow {
     pub id: String,
@@ -197,21 +196,16 @@ pub async fn invite(
         )
         .await;
     };
-    let token = random_token();
-    let now = ombud_store::stored_now();
-    state
-        .store
-        .create_invitation(Invitation {
-            id: InvitationId::new(),
-            tenant_id: current.tenant.id.clone(),
-            email: email.clone(),
+    let (_, token) = state
+        .engine
+        .ops()
+        .invite_member(
+            &current.acting(),
+            &current.tenant.id,
+            &current.user.id,
+            email.clone(),
             role,
-            invited_by: current.user.id.clone(),
-            token_hash: token_hash(&token),
-            created_at: now,
-            expires_at: now + Duration::days(INVITATION_DAYS),
-            accepted_at: None,
-        })
+        )
         .await?;
     let link = format!("{}/app/invite/{token}", base_url(&dashboard, &headers));
     let shown = (
@@ -240,13 +234,11 @@ pub async fn revoke(
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
     let id: InvitationId = id.parse().map_err(|_| PageError::not_found("invitation"))?;
-    if !state
-        .store
-        .revoke_invitation(&current.tenant.id, &id)
-        .await?
-    {
-        return Err(PageError::not_found("invitation"));
-    }
+    state
+        .engine
+        .ops()
+        .revoke_invitation(&current.acting(), &current.tenant.id, &id)
+        .await?;
     Ok(Redirect::to("/app/team").into_response())
 }
 
@@ -298,8 +290,9 @@ pub async fn set_role(
         )));
     }
     state
-        .store
-        .set_role(&current.tenant.id, &member.user.id, role)
+        .engine
+        .ops()
+        .change_role(&current.acting(), &current.tenant.id, &member, role)
         .await?;
     Ok(Redirect::to("/app/team").into_response())
 }
@@ -312,8 +305,9 @@ pub async fn remove(
     current.require(Role::Admin)?;
     let member = manageable(&state, &current, &id).await?;
     state
-        .store
-        .remove_member(&current.tenant.id, &member.user.id)
+        .engine
+        .ops()
+        .remove_member(&current.acting(), &current.tenant.id, &member)
         .await?;
     Ok(Redirect::to("/app/team").into_response())
 }
@@ -342,10 +336,10 @@ pub async fn reset_password(
     let password = one_time_password();
     let hash = super::login::hash_off_thread(&password).await?;
     state
-        .store
-        .set_password(&member.user.id, &hash, true)
+        .engine
+        .ops()
+        .reset_password(&current.acting(), &current.tenant.id, &member, &hash)
         .await?;
-    state.store.delete_sessions_of(&member.user.id).await?;
     let shown = (
         format!(
             "One-time password for {} (shown once; they must choose their own at their next login):",

@@ -1,0 +1,703 @@
+//! The audit trail: who did what to which thing, when, from where. Each
+//! tenant's entries form a hash chain (every entry's hash covers the entry and
+//! the previous entry's hash), and the chain heads are signed from time to
+//! time with an Ed25519 key ([`Checkpoint`]), so that a changed, deleted,
+//! inserted or reordered entry shows, and so does a rewrite of the whole tail.
+//!
+//! The rules live here once: the canonical encoding, the hash, the check of a
+//! chain and of a checkpoint. The stores only persist what these decide.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{TenantId, ValidationError};
+
+pub use crate::AuditEventId;
+
+/// The hash the first entry of a chain follows.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who acted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A person signed in to the dashboard (or trying to).
+    User,
+    /// A tenant's own system, through an API key.
+    ApiKey,
+    /// An operator at the command line.
+    Cli,
+    /// Ombud itself: scheduled work.
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::ApiKey => "api_key",
+            Self::Cli => "cli",
+            Self::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        [Self::User, Self::ApiKey, Self::Cli, Self::System]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                ValidationError::new("actor_kind", "must be user, api_key, cli or system")
+            })
+    }
+}
+
+/// The actor, with a snapshot of how they were known at the time (a name may
+/// change later; the entry keeps what it was).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub kind: ActorKind,
+    /// The user's or the key's id.
+    pub id: Option<String>,
+    /// The user's name, or the key's name.
+    pub name: Option<String>,
+    /// The user's email address.
+    pub email: Option<String>,
+    /// The key's visible prefix.
+    pub prefix: Option<String>,
+}
+
+impl Actor {
+    pub fn user(id: &crate::UserId, name: &str, email: &str) -> Self {
+        Self {
+            kind: ActorKind::User,
+            id: Some(id.to_string()),
+            name: Some(name.to_owned()),
+            email: Some(email.to_owned()),
+            prefix: None,
+        }
+    }
+
+    /// Someone who is not signed in: a failed login names the address tried.
+    pub fn anonymous(email: &str) -> Self {
+        Self {
+            kind: ActorKind::User,
+            id: None,
+            name: None,
+            email: Some(email.to_owned()),
+            prefix: None,
+        }
+    }
+
+    pub fn api_key(key: &crate::ApiKey) -> Self {
+        Self {
+            kind: ActorKind::ApiKey,
+            id: Some(key.id.to_string()),
+            name: Some(key.name.clone()),
+            email: None,
+            prefix: Some(key.prefix.clone()),
+        }
+    }
+
+    pub fn cli() -> Self {
+        Self::plain(ActorKind::Cli)
+    }
+
+    pub fn system() -> Self {
+        Self::plain(ActorKind::System)
+    }
+
+    fn plain(kind: ActorKind) -> Self {
+        Self {
+            kind,
+            id: None,
+            name: None,
+            email: None,
+            prefix: None,
+        }
+    }
+
+    /// How a person reads it: "Asha Rao <asha@…>", "API key “CRM” (ombud_1a2b…)".
+    pub fn label(&self) -> String {
+        match self.kind {
+            ActorKind::User => match (&self.name, &self.email) {
+                (Some(n), Some(e)) => format!("{n} <{e}>"),
+                (None, Some(e)) => e.clone(),
+                (Some(n), None) => n.clone(),
+                (None, None) => "someone".into(),
+            },
+            ActorKind::ApiKey => format!(
+                "API key “{}” ({}…)",
+                self.name.as_deref().unwrap_or("?"),
+                self.prefix.as_deref().unwrap_or("?")
+            ),
+            ActorKind::Cli => "the command line".into(),
+            ActorKind::System => "Ombud".into(),
+        }
+    }
+}
+
+/// What the action was done to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    /// `api_key`, `webhook_endpoint`, `member`, `complaint`, `session`, …
+    pub kind: String,
+    pub id: String,
+    /// What a person would call it: a complaint number, a key's name.
+    pub label: Option<String>,
+}
+
+impl Target {
+    pub fn new(kind: &str, id: impl ToString, label: Option<String>) -> Self {
+        Self {
+            kind: kind.to_owned(),
+            id: id.to_string(),
+            label,
+        }
+    }
+}
+
+/// One field's value before and after. A secret is never a value here: a
+/// rotated secret is recorded as `"rotated"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl FieldChange {
+    pub fn new(field: &str, before: Option<Value>, after: Option<Value>) -> Self {
+        Self {
+            field: field.to_owned(),
+            before,
+            after,
+        }
+    }
+
+    /// A field set where there was none.
+    pub fn set(field: &str, after: impl Serialize) -> Self {
+        Self::new(field, None, Some(to_value(after)))
+    }
+
+    /// A change, or nothing when the value stayed.
+    pub fn changed<T: Serialize + PartialEq>(field: &str, before: T, after: T) -> Option<Self> {
+        (before != after).then(|| Self::new(field, Some(to_value(before)), Some(to_value(after))))
+    }
+}
+
+fn to_value(v: impl Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Where the request came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Longest user agent kept.
+pub const USER_AGENT_MAX: usize = 300;
+
+impl Origin {
+    pub fn new(
+        address: Option<String>,
+        user_agent: Option<&str>,
+        request_id: Option<String>,
+    ) -> Self {
+        Self {
+            address,
+            user_agent: user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            request_id,
+        }
+    }
+}
+
+/// An entry as an operation decides it; the store gives it its place in the
+/// chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAuditEntry {
+    pub id: AuditEventId,
+    pub tenant_id: TenantId,
+    pub at: DateTime<Utc>,
+    pub actor: Actor,
+    /// Dotted: `api_key.created`, `member.role_changed`, `login.failed`.
+    pub action: String,
+    pub target: Target,
+    pub changes: Vec<FieldChange>,
+    pub origin: Origin,
+    /// Links the entries of one bulk change.
+    pub bulk_id: Option<String>,
+}
+
+impl NewAuditEntry {
+    pub fn new(
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        actor: Actor,
+        origin: Origin,
+        action: &str,
+        target: Target,
+    ) -> Self {
+        Self {
+            id: AuditEventId::new(),
+            tenant_id: tenant.clone(),
+            at: chrono::SubsecRound::trunc_subsecs(at, 6),
+            actor,
+            action: action.to_owned(),
+            target,
+            changes: Vec::new(),
+            origin,
+            bulk_id: None,
+        }
+    }
+
+    pub fn with_changes(mut self, changes: impl IntoIterator<Item = FieldChange>) -> Self {
+        self.changes.extend(changes);
+        self
+    }
+
+    /// Places the entry after `prev` (sequence number and hash of the chain's
+    /// head): the one rule every backend follows.
+    pub fn chained(self, prev_seq: i64, prev_hash: &str) -> AuditEntry {
+        let mut entry = AuditEntry {
+            seq: prev_seq + 1,
+            entry: self,
+            prev_hash: prev_hash.to_owned(),
+            hash: String::new(),
+        };
+        entry.hash = entry.computed_hash();
+        entry
+    }
+}
+
+/// An entry in its place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// 1, 2, 3… within the tenant.
+    pub seq: i64,
+    #[serde(flatten)]
+    pub entry: NewAuditEntry,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditEntry {
+    /// SHA-256, in hex, of the previous hash and the canonical encoding.
+    pub fn computed_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.prev_hash.as_bytes());
+        h.update(b"\n");
+        h.update(self.canonical().as_bytes());
+        hex::encode(h.finalize())
+    }
+
+    /// The entry as one line of JSON: fixed field order, object keys sorted
+    /// at every depth, times to the microsecond in UTC. What is stored must
+    /// encode the same way when read back from either backend.
+    pub fn canonical(&self) -> String {
+        let e = &self.entry;
+        let changes: Vec<Value> = e
+            .changes
+            .iter()
+            .map(|c| {
+                Value::Array(vec![
+                    Value::String(c.field.clone()),
+                    c.before.clone().unwrap_or(Value::Null),
+                    c.after.clone().unwrap_or(Value::Null),
+                ])
+            })
+            .collect();
+        let parts: Vec<Value> = vec![
+            Value::from(1),
+            Value::String(e.tenant_id.to_string()),
+            Value::from(self.seq),
+            Value::String(e.id.to_string()),
+            Value::String(time_text(e.at)),
+            Value::String(e.actor.kind.as_str().into()),
+            opt(&e.actor.id),
+            opt(&e.actor.name),
+            opt(&e.actor.email),
+            opt(&e.actor.prefix),
+            Value::String(e.action.clone()),
+            Value::String(e.target.kind.clone()),
+            Value::String(e.target.id.clone()),
+            opt(&e.target.label),
+            Value::Array(changes),
+            opt(&e.origin.address),
+            opt(&e.origin.user_agent),
+            opt(&e.origin.request_id),
+            opt(&e.bulk_id),
+        ];
+        let mut out = String::new();
+        write_canonical(&Value::Array(parts), &mut out);
+        out
+    }
+}
+
+fn opt(s: &Option<String>) -> Value {
+    s.clone().map(Value::String).unwrap_or(Value::Null)
+}
+
+/// RFC 3339, microseconds, `Z`.
+pub fn time_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The head of a tenant's chain, signed: proof that at `at` the chain ended at
+/// `seq` with `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub tenant_id: TenantId,
+    pub seq: i64,
+    pub hash: String,
+    pub at: DateTime<Utc>,
+    /// The signing key's public half, hex: which key to check with.
+    pub key: String,
+    /// Ed25519 over [`Checkpoint::message`], hex.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// What is signed.
+    pub fn message(tenant: &TenantId, seq: i64, hash: &str, at: DateTime<Utc>) -> String {
+        format!(
+            "ombud-audit-checkpoint/1\n{tenant}\n{seq}\n{hash}\n{}",
+            time_text(at)
+        )
+    }
+
+    pub fn sign(
+        key: &SigningKey,
+        tenant: &TenantId,
+        seq: i64,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let at = chrono::SubsecRound::trunc_subsecs(at, 6);
+        let sig = key
+            .pair
+            .sign(Self::message(tenant, seq, hash, at).as_bytes());
+        Self {
+            tenant_id: tenant.clone(),
+            seq,
+            hash: hash.to_owned(),
+            at,
+            key: key.public_hex(),
+            signature: hex::encode(sig.as_ref()),
+        }
+    }
+
+    /// Whether the signature holds for `public` (hex), the key the verifier trusts.
+    pub fn signed_by(&self, public: &str) -> bool {
+        let (Ok(public), Ok(sig)) = (hex::decode(public), hex::decode(&self.signature)) else {
+            return false;
+        };
+        ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public)
+            .verify(
+                Self::message(&self.tenant_id, self.seq, &self.hash, self.at).as_bytes(),
+                &sig,
+            )
+            .is_ok()
+    }
+}
+
+/// The Ed25519 key that signs checkpoints.
+pub struct SigningKey {
+    seed: [u8; 32],
+    pair: ring::signature::Ed25519KeyPair,
+}
+
+impl SigningKey {
+    pub fn generate() -> Self {
+        let seed: [u8; 32] = rand::random();
+        Self::from_seed(seed)
+    }
+
+    pub fn from_seed(seed: [u8; 32]) -> Self {
+        let pair = ring::signature::Ed25519KeyPair::from_seed_unchecked(&seed)
+            .expect("any 32 bytes are an Ed25519 seed");
+        Self { seed, pair }
+    }
+
+    /// The seed in base64 (what the key file holds).
+    pub fn to_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(self.seed)
+    }
+
+    pub fn from_base64(text: &str) -> Result<Self, String> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| format!("not base64: {e}"))?;
+        let seed: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "an audit signing key is 32 bytes".to_string())?;
+        Ok(Self::from_seed(seed))
+    }
+
+    pub fn public_hex(&self) -> String {
+        use ring::signature::KeyPair as _;
+        hex::encode(self.pair.public_key().as_ref())
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({})", self.public_hex())
+    }
+}
+
+/// Where a chain stops holding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Break {
+    pub seq: i64,
+    pub id: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Break {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "entry {} ({id}): {}", self.seq, self.reason),
+            None => write!(f, "entry {}: {}", self.seq, self.reason),
+        }
+    }
+}
+
+/// What a check found good.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Verified {
+    pub entries: u64,
+    pub checkpoints: u64,
+    pub last_seq: i64,
+}
+
+/// Checks one tenant's chain, entries in the order of their `seq`: each
+/// entry's hash, its link to the one before, no gaps; then every checkpoint
+/// against the entry it names and against `public` (the trusted key, hex).
+/// `start` is where a pruned chain begins (the checkpoint it was cut at); a
+/// whole chain starts at `(0, GENESIS)`.
+pub fn verify(
+    entries: &[AuditEntry],
+    checkpoints: &[Checkpoint],
+    start: (i64, &str),
+    public: Option<&str>,
+) -> Result<Verified, Break> {
+    let (mut seq, mut hash) = (start.0, start.1.to_owned());
+    let mut at_seq = std::collections::HashMap::new();
+    for e in entries {
+        let bad = |reason: String| Break {
+            seq: e.seq,
+            id: Some(e.entry.id.to_string()),
+            reason,
+        };
+        if e.seq != seq + 1 {
+            return Err(Break {
+                seq: seq + 1,
+                id: None,
+                reason: if e.seq > seq + 1 {
+                    format!(
+                        "missing: the chain goes from entry {seq} to entry {} (deleted?)",
+                        e.seq
+                    )
+                } else {
+                    format!("out of order: entry {} follows entry {seq}", e.seq)
+                },
+            });
+        }
+        if e.prev_hash != hash {
+            return Err(bad(
+                "does not follow the entry before it (inserted, deleted before or reordered?)"
+                    .into(),
+            ));
+        }
+        if e.computed_hash() != e.hash {
+            return Err(bad("its content does not match its hash (changed?)".into()));
+        }
+        at_seq.insert(e.seq, e.hash.as_str());
+        seq = e.seq;
+        hash = e.hash.clone();
+    }
+    let mut verified = Verified {
+        entries: entries.len() as u64,
+        checkpoints: 0,
+        last_seq: seq,
+    };
+    let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
+    sorted.sort_by_key(|c| c.seq);
+    for c in sorted {
+        if c.seq <= start.0 {
+            continue;
+        }
+        if let Some(public) = public {
+            if !c.signed_by(public) {
+                return Err(Break {
+                    seq: c.seq,
+                    id: None,
+                    reason: "the checkpoint naming it is not signed by the audit key".into(),
+                });
+            }
+        }
+        match at_seq.get(&c.seq) {
+            Some(h) if *h == c.hash => verified.checkpoints += 1,
+            Some(_) => {
+                return Err(Break {
+                    seq: c.seq,
+                    id: entries
+                        .iter()
+                        .find(|e| e.seq == c.seq)
+                        .map(|e| e.entry.id.to_string()),
+                    reason: format!(
+                    "differs from the checkpoint signed at {} (the chain was rewritten up to here)",
+                    time_text(c.at)
+                ),
+                })
+            }
+            None => {
+                return Err(Break {
+                    seq: c.seq,
+                    id: None,
+                    reason: format!(
+                        "missing, though the checkpoint signed at {} names it (the tail was cut?)",
+                        time_text(c.at)
+                    ),
+                })
+            }
+        }
+    }
+    Ok(verified)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(n: usize) -> Vec<AuditEntry> {
+        let tenant = TenantId::new();
+        let mut out: Vec<AuditEntry> = Vec::new();
+        for i in 0..n {
+            let (seq, hash) = out
+                .last()
+                .map(|e| (e.seq, e.hash.clone()))
+                .unwrap_or((0, GENESIS.into()));
+            let entry = NewAuditEntry::new(
+                &tenant,
+                Utc::now(),
+                Actor::user(&crate::UserId::new(), "Asha", "asha@example.org"),
+                Origin::default(),
+                "member.role_changed",
+                Target::new("member", i, Some(format!("member {i}"))),
+            )
+            .with_changes([FieldChange::set("role", "admin")]);
+            out.push(entry.chained(seq, &hash));
+        }
+        out
+    }
+
+    #[test]
+    fn a_whole_chain_verifies() {
+        let c = chain(5);
+        let v = verify(&c, &[], (0, GENESIS), None).unwrap();
+        assert_eq!((v.entries, v.last_seq), (5, 5));
+    }
+
+    #[test]
+    fn each_kind_of_tampering_names_the_first_bad_entry() {
+        let base = chain(5);
+
+        let mut changed = base.clone();
+        changed[2].entry.action = "member.removed".into();
+        assert_eq!(
+            verify(&changed, &[], (0, GENESIS), None).unwrap_err().seq,
+            3
+        );
+
+        let mut deleted = base.clone();
+        deleted.remove(1);
+        assert_eq!(
+            verify(&deleted, &[], (0, GENESIS), None).unwrap_err().seq,
+            2
+        );
+
+        let mut swapped = base.clone();
+        swapped.swap(1, 2);
+        assert_eq!(
+            verify(&swapped, &[], (0, GENESIS), None).unwrap_err().seq,
+            2
+        );
+    }
+
+    #[test]
+    fn a_rewritten_tail_is_caught_by_the_checkpoint() {
+        let key = SigningKey::generate();
+        let base = chain(4);
+        let cp = Checkpoint::sign(&key, &base[0].entry.tenant_id, 3, &base[2].hash, Utc::now());
+        assert!(cp.signed_by(&key.public_hex()));
+        let mut rewritten = base[..1].to_vec();
+        for e in &base[1..] {
+            let mut n = e.entry.clone();
+            n.action = "login.succeeded".into();
+            let last = rewritten.last().unwrap();
+            let (seq, hash) = (last.seq, last.hash.clone());
+            rewritten.push(n.chained(seq, &hash));
+        }
+        let public = key.public_hex();
+        assert!(verify(&rewritten, &[], (0, GENESIS), Some(&public)).is_ok());
+        let err = verify(
+            &rewritten,
+            std::slice::from_ref(&cp),
+            (0, GENESIS),
+            Some(&public),
+        )
+        .unwrap_err();
+        assert_eq!(err.seq, 3);
+        let other = SigningKey::generate().public_hex();
+        assert!(verify(&base, &[cp], (0, GENESIS), Some(&other)).is_err());
+    }
+
+    #[test]
+    fn the_encoding_does_not_depend_on_key_order() {
+        let mut a = chain(1).remove(0);
+        a.entry.changes = vec![FieldChange::set(
+            "x",
+            serde_json::json!({"b": 1, "a": [true, null]}),
+        )];
+        let text = a.canonical();
+        assert!(text.contains(r#"{"a":[true,null],"b":1}"#), "{text}");
+    }
+}

@@ -1,0 +1,118 @@
+//! The audit trail's own work: signing chain heads (checkpoints), checking
+//! a tenant's chain, and reading it out for export.
+
+use ombud_core::audit::{self, AuditEntry, Break, Checkpoint, SigningKey, Verified};
+use ombud_core::TenantId;
+use ombud_store::StoreResult;
+
+use super::Operations;
+
+/// Entries read per page while checking or exporting.
+pub const CHAIN_PAGE: u32 = 1000;
+
+impl Operations {
+    /// Signs every chain head that moved since its last checkpoint; how many
+    /// were signed. Run every hour and on shutdown.
+    pub async fn sign_checkpoints(&self, key: &SigningKey) -> StoreResult<usize> {
+        let mut signed = 0;
+        for head in self.store.audit_heads().await? {
+            if head.seq == 0 {
+                continue;
+            }
+            let last = self.store.checkpoints(&head.tenant_id).await?;
+            if last.last().is_some_and(|c| c.seq >= head.seq) {
+                continue;
+            }
+            let cp = Checkpoint::sign(key, &head.tenant_id, head.seq, &head.hash, self.now());
+            self.store.save_checkpoint(cp).await?;
+            signed += 1;
+        }
+        Ok(signed)
+    }
+
+    /// Checks the tenant's whole chain and its checkpoints (against
+    /// `public`, hex, when given). The outer error is the store's; the inner
+    /// names the first entry that does not hold.
+    pub async fn verify_audit(
+        &self,
+        tenant: &TenantId,
+        public: Option<&str>,
+    ) -> StoreResult<Result<Verified, Break>> {
+        let heads = self.store.audit_heads().await?;
+        let Some(head) = heads.into_iter().find(|h| &h.tenant_id == tenant) else {
+            return Ok(Ok(Verified::default()));
+        };
+        let checkpoints = self.store.checkpoints(tenant).await?;
+        let mut entries = Vec::new();
+        let mut after = head.start_seq;
+        loop {
+            let page = self.store.audit_chain(tenant, after, CHAIN_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            let full = page.len() == CHAIN_PAGE as usize;
+            entries.extend(page);
+            if !full {
+                break;
+            }
+        }
+        Ok(check(&entries, &checkpoints, &head_of(&head), public))
+    }
+
+    /// The tenant's chain from after `after_seq`, a page at a time, in order.
+    pub async fn audit_page(
+        &self,
+        tenant: &TenantId,
+        after_seq: i64,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        self.store.audit_chain(tenant, after_seq, CHAIN_PAGE).await
+    }
+}
+
+/// Where a chain starts and ends, as the store keeps it.
+pub struct Bounds {
+    pub start_seq: i64,
+    pub start_hash: String,
+    pub seq: i64,
+    pub hash: String,
+}
+
+fn head_of(h: &ombud_store::ChainHead) -> Bounds {
+    Bounds {
+        start_seq: h.start_seq,
+        start_hash: h.start_hash.clone(),
+        seq: h.seq,
+        hash: h.hash.clone(),
+    }
+}
+
+/// The whole check: the links, the checkpoints, and that the chain reaches
+/// the head the store records (so a cut tail shows even before a checkpoint
+/// names it). Used on the live store and on an export.
+pub fn check(
+    entries: &[AuditEntry],
+    checkpoints: &[Checkpoint],
+    bounds: &Bounds,
+    public: Option<&str>,
+) -> Result<Verified, Break> {
+    let verified = audit::verify(
+        entries,
+        checkpoints,
+        (bounds.start_seq, &bounds.start_hash),
+        public,
+    )?;
+    let (last_seq, last_hash) = entries
+        .last()
+        .map(|e| (e.seq, e.hash.as_str()))
+        .unwrap_or((bounds.start_seq, bounds.start_hash.as_str()));
+    if last_seq != bounds.seq || last_hash != bounds.hash {
+        return Err(Break {
+            seq: last_seq + 1,
+            id: None,
+            reason: format!(
+                "missing: the chain ends at entry {last_seq}, but its head is entry {}",
+                bounds.seq
+            ),
+        });
+    }
+    Ok(verified)
+}

@@ -1,0 +1,117 @@
+//! Operations: the one place where a change of state happens (DESIGN.md,
+//! "Where a change happens"). An operation takes who acts ([`Acting`]) and
+//! its input, checks the input with the rules in `core`, decides the whole
+//! change (state, events, audit entry), makes one store call, then wakes the
+//! workers the change needs. The API, the dashboard, the CLI and scheduled
+//! work call the same operation for the same action.
+
+pub mod audit;
+pub mod keys;
+pub mod sessions;
+pub mod team;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ombud_core::audit::{Actor, NewAuditEntry, Origin, Target};
+use ombud_core::{Clock, TenantId};
+use ombud_store::Store;
+use tokio::sync::Notify;
+
+/// Who acts, and where the request came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acting {
+    pub actor: Actor,
+    pub origin: Origin,
+}
+
+impl Acting {
+    pub fn new(actor: Actor, origin: Origin) -> Self {
+        Self { actor, origin }
+    }
+
+    /// An operator at the command line.
+    pub fn cli() -> Self {
+        Self::new(Actor::cli(), Origin::default())
+    }
+
+    /// Ombud's own scheduled work.
+    pub fn system() -> Self {
+        Self::new(Actor::system(), Origin::default())
+    }
+
+    /// The audit entry of `action` on `target`, by this actor, at `at`.
+    pub fn entry(
+        &self,
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        action: &str,
+        target: Target,
+    ) -> NewAuditEntry {
+        NewAuditEntry::new(
+            tenant,
+            at,
+            self.actor.clone(),
+            self.origin.clone(),
+            action,
+            target,
+        )
+    }
+}
+
+/// The operations, with what they need: the store, the clock, and the bells
+/// of the workers a change may give work to (none at the command line: a
+/// running server's workers find the work on their next sweep).
+#[derive(Clone)]
+pub struct Operations {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// The guard for URLs tenants give.
+    pub(crate) outbound: Arc<crate::OutboundPolicy>,
+    webhook_wake: Option<Arc<Notify>>,
+    outbox_wake: Option<Arc<Notify>>,
+}
+
+impl Operations {
+    /// Operations without workers to wake (the CLI, tests).
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            outbound: Arc::new(crate::OutboundPolicy::default()),
+            webhook_wake: None,
+            outbox_wake: None,
+        }
+    }
+
+    pub(crate) fn with_outbound(mut self, outbound: Arc<crate::OutboundPolicy>) -> Self {
+        self.outbound = outbound;
+        self
+    }
+
+    pub(crate) fn with_wakes(mut self, webhooks: Arc<Notify>, outbox: Arc<Notify>) -> Self {
+        self.webhook_wake = Some(webhooks);
+        self.outbox_wake = Some(outbox);
+        self
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6)
+    }
+
+    /// Events were written: the webhook dispatcher has deliveries to make.
+    pub(crate) fn wake_webhooks(&self) {
+        if let Some(bell) = &self.webhook_wake {
+            bell.notify_one();
+        }
+    }
+
+    /// Messages were queued in the outbox.
+    #[allow(dead_code)]
+    pub(crate) fn wake_outbox(&self) {
+        if let Some(bell) = &self.outbox_wake {
+            bell.notify_one();
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The team: invitations, roles, removals, password resets. Who may do what
+//! is the caller's check (an admin, never above their own role); the change
+//! and its audit entry are made here.
+
+use chrono::Duration;
+use ombud_core::audit::{FieldChange, Target};
+use ombud_core::*;
+use ombud_store::{Member, StoreError, StoreResult};
+use rand::RngCore as _;
+use sha2::{Digest, Sha256};
+
+use super::{Acting, Operations};
+
+/// How long an invitation link works.
+pub const INVITATION_DAYS: i64 = 7;
+
+fn member_target(m: &Member) -> Target {
+    Target::new("member", &m.user.id, Some(m.user.email.as_str().to_owned()))
+}
+
+/// A random token for a link, hex, and the hash the store keeps of it.
+fn link_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = hex::encode(bytes);
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    (token, hash)
+}
+
+impl Operations {
+    /// Invites `email` to the tenant as `role`; returns the invitation and
+    /// the token of its link (shown once; only its hash is kept).
+    pub async fn invite_member(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        invited_by: &UserId,
+        email: Email,
+        role: Role,
+    ) -> StoreResult<(Invitation, String)> {
+        let (token, token_hash) = link_token();
+        let now = self.now();
+        let invitation = Invitation {
+            id: InvitationId::new(),
+            tenant_id: tenant.clone(),
+            email,
+            role,
+            invited_by: invited_by.clone(),
+            token_hash,
+            created_at: now,
+            expires_at: now + Duration::days(INVITATION_DAYS),
+            accepted_at: None,
+        };
+        let entry = acting
+            .entry(
+                tenant,
+                now,
+                "invitation.created",
+                Target::new(
+                    "invitation",
+                    &invitation.id,
+                    Some(invitation.email.as_str().to_owned()),
+                ),
+            )
+            .with_changes([
+                FieldChange::set("email", invitation.email.as_str()),
+                FieldChange::set("role", role.as_str()),
+                FieldChange::set("expires_at", invitation.expires_at),
+            ]);
+        self.store
+            .create_invitation(invitation.clone(), vec![entry])
+            .await?;
+        Ok((invitation, token))
+    }
+
+    /// Withdraws an invitation not yet accepted.
+    pub async fn revoke_invitation(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        id: &InvitationId,
+    ) -> StoreResult<()> {
+        let open = self.store.open_invitations(tenant).await?;
+        let invitation = open
+            .iter()
+            .find(|i| &i.id == id)
+            .ok_or(StoreError::NotFound("invitation"))?;
+        let entry = acting.entry(
+            tenant,
+            self.now(),
+            "invitation.revoked",
+            Target::new("invitation", id, Some(invitation.email.as_str().to_owned())),
+        );
+        if self
+            .store
+            .revoke_invitation(tenant, id, vec![entry])
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("invitation"))
+        }
+    }
+
+    pub async fn change_role(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        member: &Member,
+        role: Role,
+    ) -> StoreResult<()> {
+        let entry = acting
+            .entry(
+                tenant,
+                self.now(),
+                "member.role_changed",
+                member_target(member),
+            )
+            .with_changes(FieldChange::changed(
+                "role",
+                member.role.as_str(),
+                role.as_str(),
+            ));
+        if self
+            .store
+            .set_role(tenant, &member.user.id, role, vec![entry])
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("member"))
+        }
+    }
+
+    /// Removes the member and ends their sessions in this tenant.
+    pub async fn remove_member(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        member: &Member,
+    ) -> StoreResult<()> {
+        let entry = acting
+            .entry(tenant, self.now(), "member.removed", member_target(member))
+            .with_changes([FieldChange::new(
+                "role",
+                Some(member.role.as_str().into()),
+                None,
+            )]);
+        if self
+            .store
+            .remove_member(tenant, &member.user.id, vec![entry])
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("member"))
+        }
+    }
+
+    /// Gives the member a new password to change at their next login, and
+    /// ends their sessions. `password_hash` is the one-time password's hash.
+    pub async fn reset_password(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        member: &Member,
+        password_hash: &str,
+    ) -> StoreResult<()> {
+        let entry = acting
+            .entry(tenant, self.now(), "password.reset", member_target(member))
+            .with_changes([FieldChange::new(
+                "password",
+                None,
+                Some("reset (one-time)".into()),
+            )]);
+        self.store
+            .set_password(&member.user.id, password_hash, true, vec![entry])
+            .await?;
+        self.store.delete_sessions_of(&member.user.id).await?;
+        Ok(())
+    }
+}

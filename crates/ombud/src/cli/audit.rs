@@ -1,0 +1,305 @@
+//! `ombud audit verify` and `ombud audit export`, and the key that signs the
+//! trail's checkpoints (`audit_key`, else `<data_dir>/audit.key`, kept beside
+//! the sealing key).
+
+use std::io::{BufRead as _, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
+use ombud_core::audit::{AuditEntry, Checkpoint, SigningKey, GENESIS};
+use ombud_engine::ops::audit::{check, Bounds};
+use ombud_store::Store;
+use serde_json::json;
+
+use super::{open_store, print_json, tenant_by_slug};
+use crate::Config;
+
+const FILE: &str = "audit.key";
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check each tenant's hash chain and signed checkpoints; exits non-zero
+    /// naming the first entry that does not hold.
+    Verify {
+        /// One tenant (its slug); all tenants if left out.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Check an export (`ombud audit export`) instead of the database.
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// The public key to check signatures with (hex); default: this
+        /// server's audit key.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Write a tenant's trail as JSON lines: a header, every entry with its
+    /// hashes, the checkpoints, and the chain's head.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// Only entries from this time (RFC 3339); the chain is still checked
+        /// from the entry before.
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+    },
+    /// Print the public half of the audit key (for checking exports elsewhere).
+    PublicKey,
+}
+
+impl Config {
+    /// The key that signs checkpoints: `audit_key`, else `<data_dir>/audit.key`,
+    /// made (readable by this user only) if missing.
+    pub fn audit_key(&self) -> anyhow::Result<SigningKey> {
+        if let Some(key) = &self.audit_key {
+            return SigningKey::from_base64(key.expose()).map_err(anyhow::Error::msg);
+        }
+        let path = self.data_dir.join(FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => SigningKey::from_base64(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = SigningKey::generate();
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
+                write_key(&path, &key)?;
+                tracing::info!(path = %path.display(), "made a new key for signing the audit trail; back it up with the database");
+                Ok(key)
+            }
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+}
+
+fn write_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(file, "{}", key.to_base64())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+pub async fn run(command: AuditCommand, config: &Config) -> anyhow::Result<()> {
+    match command {
+        AuditCommand::PublicKey => {
+            print_json(&json!({"public_key": config.audit_key()?.public_hex()}));
+            Ok(())
+        }
+        AuditCommand::Verify {
+            tenant,
+            file: Some(file),
+            public_key,
+        } => {
+            if tenant.is_some() {
+                anyhow::bail!("--tenant and --file do not go together: an export holds one tenant");
+            }
+            let public = match public_key {
+                Some(k) => k,
+                None => config.audit_key()?.public_hex(),
+            };
+            let verdict = verify_file(&file, &public)?;
+            finish(vec![verdict])
+        }
+        AuditCommand::Verify {
+            tenant,
+            file: None,
+            public_key,
+        } => {
+            let store = open_store(config).await?;
+            let public = match public_key {
+                Some(k) => k,
+                None => config.audit_key()?.public_hex(),
+            };
+            let tenants = match tenant {
+                Some(slug) => vec![tenant_by_slug(store.as_ref(), &slug).await?],
+                None => store.tenants().await?,
+            };
+            let ops = super::operations(store.clone());
+            let mut verdicts = Vec::new();
+            for t in tenants {
+                let result = ops.verify_audit(&t.id, Some(&public)).await?;
+                verdicts.push(verdict(t.slug.as_str(), result));
+            }
+            finish(verdicts)
+        }
+        AuditCommand::Export { tenant, since } => {
+            let store = open_store(config).await?;
+            let t = tenant_by_slug(store.as_ref(), &tenant).await?;
+            export(store, &t, since, &config.audit_key()?.public_hex()).await
+        }
+    }
+}
+
+fn verdict(
+    tenant: &str,
+    result: Result<ombud_core::audit::Verified, ombud_core::audit::Break>,
+) -> serde_json::Value {
+    match result {
+        Ok(v) => json!({"tenant": tenant, "ok": true, "entries": v.entries,
+            "checkpoints": v.checkpoints, "last_seq": v.last_seq}),
+        Err(b) => json!({"tenant": tenant, "ok": false, "first_bad": {
+            "seq": b.seq, "id": b.id, "reason": b.reason}, "message": b.to_string()}),
+    }
+}
+
+fn finish(verdicts: Vec<serde_json::Value>) -> anyhow::Result<()> {
+    let bad: Vec<String> = verdicts
+        .iter()
+        .filter(|v| v["ok"] == false)
+        .map(|v| {
+            format!(
+                "{}: {}",
+                v["tenant"].as_str().unwrap_or("?"),
+                v["message"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    print_json(&json!({"tenants": verdicts}));
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("the audit trail does not verify: {}", bad.join("; "))
+    }
+}
+
+/// One line of an export.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Line {
+    Header {
+        format: String,
+        tenant: String,
+        tenant_id: String,
+        exported_at: DateTime<Utc>,
+        public_key: String,
+        /// Where the exported part of the chain starts.
+        start_seq: i64,
+        start_hash: String,
+    },
+    Entry(Box<AuditEntry>),
+    Checkpoint(Checkpoint),
+    Head {
+        seq: i64,
+        hash: String,
+    },
+}
+
+async fn export(
+    store: Arc<dyn Store>,
+    tenant: &ombud_core::Tenant,
+    since: Option<DateTime<Utc>>,
+    public: &str,
+) -> anyhow::Result<()> {
+    let ops = super::operations(store.clone());
+    let head = store
+        .audit_heads()
+        .await?
+        .into_iter()
+        .find(|h| h.tenant_id == tenant.id);
+    let (mut start_seq, mut start_hash) = head
+        .as_ref()
+        .map(|h| (h.start_seq, h.start_hash.clone()))
+        .unwrap_or((0, GENESIS.to_owned()));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut entries = Vec::new();
+    let mut after = start_seq;
+    loop {
+        let page = ops.audit_page(&tenant.id, after).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let full = page.len() == ombud_engine::ops::audit::CHAIN_PAGE as usize;
+        for e in page {
+            match since {
+                Some(t) if e.entry.at < t => {
+                    start_seq = e.seq;
+                    start_hash = e.hash.clone();
+                }
+                _ => entries.push(e),
+            }
+        }
+        if !full {
+            break;
+        }
+    }
+    let line = |l: &Line| serde_json::to_string(l).map_err(anyhow::Error::from);
+    writeln!(
+        out,
+        "{}",
+        line(&Line::Header {
+            format: "ombud-audit-export/1".into(),
+            tenant: tenant.slug.to_string(),
+            tenant_id: tenant.id.to_string(),
+            exported_at: Utc::now(),
+            public_key: public.to_owned(),
+            start_seq,
+            start_hash,
+        })?
+    )?;
+    for e in entries {
+        writeln!(out, "{}", line(&Line::Entry(Box::new(e)))?)?;
+    }
+    for c in store.checkpoints(&tenant.id).await? {
+        if c.seq > start_seq {
+            writeln!(out, "{}", line(&Line::Checkpoint(c))?)?;
+        }
+    }
+    if let Some(h) = head {
+        writeln!(
+            out,
+            "{}",
+            line(&Line::Head {
+                seq: h.seq,
+                hash: h.hash
+            })?
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Checks an export offline, with the public key the verifier trusts.
+fn verify_file(path: &Path, public: &str) -> anyhow::Result<serde_json::Value> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let (mut tenant, mut start) = (String::new(), (0, GENESIS.to_owned()));
+    let (mut entries, mut checkpoints, mut head) = (Vec::new(), Vec::new(), None);
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {}: not an export line", path.display(), n + 1))?;
+        match parsed {
+            Line::Header {
+                tenant: t,
+                start_seq,
+                start_hash,
+                ..
+            } => {
+                tenant = t;
+                start = (start_seq, start_hash);
+            }
+            Line::Entry(e) => entries.push(*e),
+            Line::Checkpoint(c) => checkpoints.push(c),
+            Line::Head { seq, hash } => head = Some((seq, hash)),
+        }
+    }
+    let (seq, hash) = head.unwrap_or_else(|| start.clone());
+    let bounds = Bounds {
+        start_seq: start.0,
+        start_hash: start.1,
+        seq,
+        hash,
+    };
+    Ok(verdict(
+        &tenant,
+        check(&entries, &checkpoints, &bounds, Some(public)),
+    ))
+}

@@ -15,6 +15,7 @@ mod agents;
 mod agents_dashboard;
 mod api;
 mod api_walls;
+mod audit;
 mod browser;
 mod channels;
 mod crash;

@@ -213,9 +213,9 @@ async fn files_are_for_ombuds_user_only_and_serve_warns_otherwise() {
             assert_eq!(mode(&path), 0o600, "{}", path.display());
         }
     }
-    // On PostgreSQL the database's files are its server's; the key is ours.
+    // On PostgreSQL the database's files are its server's; the keys are ours.
     let ours: &[&str] = if db.is_postgres() {
-        &["secret.key"]
+        &["secret.key", "audit.key"]
     } else {
         &[
             "ombud.db",
@@ -223,6 +223,7 @@ async fn files_are_for_ombuds_user_only_and_serve_warns_otherwise() {
             "ombud.db-shm",
             "serve.lock",
             "secret.key",
+            "audit.key",
         ]
     };
     for name in ours {

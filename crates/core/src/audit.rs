@@ -118,6 +118,17 @@ impl Actor {
         }
     }
 
+    /// How a complaint's history names it: `user:<id>`, `api:<id>`, `cli`,
+    /// `system`.
+    pub fn history_name(&self) -> String {
+        match (self.kind, &self.id) {
+            (ActorKind::User, Some(id)) => format!("user:{id}"),
+            (ActorKind::ApiKey, Some(id)) => format!("api:{id}"),
+            (ActorKind::Cli, _) => "cli".into(),
+            _ => "system".into(),
+        }
+    }
+
     /// How a person reads it: "Asha Rao <asha@…>", "API key “CRM” (ombud_1a2b…)".
     pub fn label(&self) -> String {
         match self.kind {
@@ -213,6 +224,47 @@ impl Origin {
             user_agent: user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
             request_id,
         }
+    }
+}
+
+/// Who acts, and where the request came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Acting {
+    pub actor: Actor,
+    pub origin: Origin,
+}
+
+impl Acting {
+    pub fn new(actor: Actor, origin: Origin) -> Self {
+        Self { actor, origin }
+    }
+
+    /// An operator at the command line.
+    pub fn cli() -> Self {
+        Self::new(Actor::cli(), Origin::default())
+    }
+
+    /// Ombud's own scheduled work.
+    pub fn system() -> Self {
+        Self::new(Actor::system(), Origin::default())
+    }
+
+    /// The audit entry of `action` on `target`, by this actor, at `at`.
+    pub fn entry(
+        &self,
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        action: &str,
+        target: Target,
+    ) -> NewAuditEntry {
+        NewAuditEntry::new(
+            tenant,
+            at,
+            self.actor.clone(),
+            self.origin.clone(),
+            action,
+            target,
+        )
     }
 }
 

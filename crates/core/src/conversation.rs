@@ -1,6 +1,6 @@
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
-use crate::{ChannelId, ContactId, ConversationId, Language, TenantId};
+use crate::{ChannelId, ChannelKind, ContactId, ConversationId, Language, TenantId};
 
 /// A person writing to one channel, known by the channel's own id for them
 /// (`wa_id` on WhatsApp).
@@ -69,5 +69,79 @@ pub struct Conversation {
 impl Conversation {
     pub fn is_due(&self) -> bool {
         self.state == ConversationState::Bot && self.inbound_seq > self.run_cursor
+    }
+}
+
+pub fn kind_name(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Whatsapp => "WhatsApp",
+        ChannelKind::Telegram => "Telegram",
+        ChannelKind::Webchat => "the web chat",
+    }
+}
+
+/// WhatsApp accepts free-form messages only this long after the citizen's
+/// last message; after it, only approved templates.
+pub const WINDOW_HOURS: i64 = 24;
+/// The longest staff reply (WhatsApp's limit for a text).
+pub const MAX_REPLY: usize = 4096;
+
+/// Where the 24-hour window stands for a conversation at `now`.
+pub struct Window {
+    pub open: bool,
+    pub text: String,
+}
+
+/// Telegram and the web chat have no window: a bot may write to a chat that
+/// wrote to it, and the web chat shows a reply at the visitor's next visit.
+pub fn window(
+    kind: ChannelKind,
+    last_inbound: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Window {
+    if kind != ChannelKind::Whatsapp {
+        return Window {
+            open: last_inbound.is_some(),
+            text: match last_inbound {
+                Some(_) => format!("{} has no reply window", kind_name(kind)),
+                None => "the person has not written yet".into(),
+            },
+        };
+    }
+    let Some(last) = last_inbound else {
+        return Window {
+            open: false,
+            text: "the citizen has not written yet, so WhatsApp accepts no free-form reply".into(),
+        };
+    };
+    let closes = last + Duration::hours(WINDOW_HOURS);
+    if now < closes {
+        let left = closes - now;
+        Window {
+            open: true,
+            text: format!(
+                "reply window open for {}h {:02}m more",
+                left.num_hours(),
+                left.num_minutes() % 60
+            ),
+        }
+    } else {
+        Window {
+            open: false,
+            text: format!(
+                "the 24-hour reply window closed {} ago: WhatsApp accepts no free-form message until the citizen writes again",
+                ago(now - closes)
+            ),
+        }
+    }
+}
+
+fn ago(d: Duration) -> String {
+    if d.num_hours() >= 48 {
+        format!("{} days", d.num_days())
+    } else if d.num_hours() >= 1 {
+        format!("{}h", d.num_hours())
+    } else {
+        format!("{}m", d.num_minutes().max(1))
     }
 }

@@ -13,7 +13,7 @@ use ombud_store::{
     StatusNotices, Store, StoreResult,
 };
 
-use crate::Engine;
+use crate::{Acting, Engine};
 
 /// Complaints per transaction.
 const BATCH: usize = 200;
@@ -61,28 +61,22 @@ impl StatusNotices for BuiltinNotices {
 
 impl Engine {
     /// Applies `change` to the selected complaints of `tenant` on behalf of
-    /// `actor`; a status change notifies citizens through the outbox.
+    /// `acting`; a status change notifies citizens through the outbox. Each
+    /// complaint changed has its audit entry; those of a change to many are
+    /// linked by one bulk id.
     pub async fn change_complaints(
         &self,
+        acting: &Acting,
         tenant: &TenantId,
-        actor: &UserId,
-        selection: Selection,
-        change: ComplaintChange,
-    ) -> StoreResult<ChangeReport> {
-        self.change_complaints_as(tenant, &format!("user:{actor}"), selection, change)
-            .await
-    }
-
-    /// As [`change_complaints`](Self::change_complaints), for any actor
-    /// (`api:<key id>` for an API key).
-    pub async fn change_complaints_as(
-        &self,
-        tenant: &TenantId,
-        actor: &str,
         selection: Selection,
         change: ComplaintChange,
     ) -> StoreResult<ChangeReport> {
         let store = self.store();
+        let actor = acting.actor.history_name();
+        let bulk_id = match &selection {
+            Selection::Ids(ids) if ids.len() == 1 => None,
+            _ => Some(format!("blk_{}", ombud_core::id::new_id_body())),
+        };
         let batches = match selection {
             Selection::Ids(ids) => ids.chunks(BATCH).map(<[_]>::to_vec).collect(),
             Selection::Matching(filter) => {
@@ -99,10 +93,12 @@ impl Engine {
                 .change_complaints(
                     tenant,
                     ChangeBatch {
-                        actor: actor.to_owned(),
+                        actor: actor.clone(),
                         change: change.clone(),
                         ids,
                         notices: notices.clone(),
+                        audit: Some(acting.clone()),
+                        bulk_id: bulk_id.clone(),
                     },
                 )
                 .await?;

@@ -86,6 +86,8 @@ impl Tools for StoreTools<'_> {
             change: ComplaintChange::Note(ombud_core::html::escape(text)),
             ids: vec![theirs.id.clone()],
             notices: None,
+            audit: None,
+            bulk_id: None,
         };
         let outcomes = self
             .store

@@ -307,6 +307,8 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                         change,
                         ids,
                         notices: None,
+                        audit: None,
+                        bulk_id: None,
                     },
                 )
                 .await?;

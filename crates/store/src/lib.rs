@@ -375,6 +375,7 @@ pub trait HandoffStore: Send + Sync {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        audit: Audit,
     ) -> StoreResult<MessageId>;
     /// Gives the conversation back to the bot, which answers from the next
     /// message on (what people already answered is not answered again).
@@ -383,6 +384,7 @@ pub trait HandoffStore: Send + Sync {
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
+        audit: Audit,
     ) -> StoreResult<bool>;
 }
 

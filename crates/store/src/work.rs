@@ -103,6 +103,53 @@ pub struct ChangeBatch {
     pub change: ComplaintChange,
     pub ids: Vec<ComplaintId>,
     pub notices: Option<Arc<dyn StatusNotices>>,
+    /// Who to record in the audit trail, one entry per complaint changed
+    /// (None: a change nobody is accountable for, such as a citizen's words
+    /// added by the agent).
+    pub audit: Option<ombud_core::audit::Acting>,
+    /// Links the entries of one bulk change.
+    pub bulk_id: Option<String>,
+}
+
+impl ChangeBatch {
+    /// The audit entry of one complaint's change (None without `audit`). A
+    /// note is recorded by its length, not its words: the complaint's
+    /// history keeps those, and the trail cannot be edited.
+    pub(crate) fn audit_entry(
+        &self,
+        tenant: &TenantId,
+        applied: &Applied,
+        at: DateTime<Utc>,
+    ) -> Option<ombud_core::audit::NewAuditEntry> {
+        use ombud_core::audit::{FieldChange, Target};
+        let acting = self.audit.as_ref()?;
+        let c = &applied.complaint;
+        let (action, field) = match applied.action {
+            "status_changed" => ("complaint.status_changed", "status"),
+            "priority_changed" => ("complaint.priority_changed", "priority"),
+            "category_changed" => ("complaint.category_changed", "category_id"),
+            "assigned" => ("complaint.assigned", "assignee_id"),
+            "area_changed" => ("complaint.area_changed", "area"),
+            _ => ("complaint.note_added", "note"),
+        };
+        let change = if field == "note" {
+            let chars = applied.to.as_deref().map_or(0, |t| t.chars().count());
+            FieldChange::set("note", format!("{chars} characters"))
+        } else {
+            let value = |v: &Option<String>| v.clone().map(serde_json::Value::String);
+            FieldChange::new(field, value(&applied.from), value(&applied.to))
+        };
+        let mut entry = acting
+            .entry(
+                tenant,
+                at,
+                action,
+                Target::new("complaint", &c.id, Some(c.number.to_string())),
+            )
+            .with_changes([change]);
+        entry.bulk_id = self.bulk_id.clone();
+        Some(entry)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -6,6 +6,7 @@
 //! work call the same operation for the same action.
 
 pub mod audit;
+pub mod conversations;
 pub mod keys;
 pub mod sessions;
 pub mod team;
@@ -14,51 +15,11 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use ombud_core::audit::{Actor, NewAuditEntry, Origin, Target};
-use ombud_core::{Clock, TenantId};
+use ombud_core::Clock;
 use ombud_store::Store;
 use tokio::sync::Notify;
 
-/// Who acts, and where the request came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Acting {
-    pub actor: Actor,
-    pub origin: Origin,
-}
-
-impl Acting {
-    pub fn new(actor: Actor, origin: Origin) -> Self {
-        Self { actor, origin }
-    }
-
-    /// An operator at the command line.
-    pub fn cli() -> Self {
-        Self::new(Actor::cli(), Origin::default())
-    }
-
-    /// Ombud's own scheduled work.
-    pub fn system() -> Self {
-        Self::new(Actor::system(), Origin::default())
-    }
-
-    /// The audit entry of `action` on `target`, by this actor, at `at`.
-    pub fn entry(
-        &self,
-        tenant: &TenantId,
-        at: DateTime<Utc>,
-        action: &str,
-        target: Target,
-    ) -> NewAuditEntry {
-        NewAuditEntry::new(
-            tenant,
-            at,
-            self.actor.clone(),
-            self.origin.clone(),
-            action,
-            target,
-        )
-    }
-}
+pub use ombud_core::audit::Acting;
 
 /// The operations, with what they need: the store, the clock, and the bells
 /// of the workers a change may give work to (none at the command line: a
@@ -108,7 +69,6 @@ impl Operations {
     }
 
     /// Messages were queued in the outbox.
-    #[allow(dead_code)]
     pub(crate) fn wake_outbox(&self) {
         if let Some(bell) = &self.outbox_wake {
             bell.notify_one();

@@ -360,8 +360,11 @@ async fn a_bulk_change_covers_every_match_across_pages_and_tells_each_citizen_on
     let rejected = app
         .engine
         .change_complaints(
+            &ombud_engine::Acting::new(
+                ombud_core::audit::Actor::user(&me.id, &me.name, me.email.as_str()),
+                Default::default(),
+            ),
             &t.tenant.id,
-            &me.id,
             ombud_engine::Selection::Ids(vec![ca.id.clone()]),
             ComplaintChange::Status(ComplaintStatus::Rejected),
         )
@@ -427,8 +430,11 @@ async fn the_overview_draws_the_month_and_the_csv_holds_every_match() {
     let staff = member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     app.engine
         .change_complaints(
+            &ombud_engine::Acting::new(
+                ombud_core::audit::Actor::user(&staff.id, &staff.name, staff.email.as_str()),
+                Default::default(),
+            ),
             &t.tenant.id,
-            &staff.id,
             ombud_engine::Selection::Ids(vec![ca.id.clone()]),
             ComplaintChange::Status(ComplaintStatus::Resolved),
         )

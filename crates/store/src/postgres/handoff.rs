@@ -42,6 +42,7 @@ impl HandoffStore for PgStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        audit: Audit,
     ) -> StoreResult<MessageId> {
         let mut tx = self.pool.begin().await?;
         // Locked, so a hand-back cannot slip in between the check and the send.
@@ -77,6 +78,7 @@ impl HandoffStore for PgStore {
             stored_now(),
         )
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -85,7 +87,9 @@ impl HandoffStore for PgStore {
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
+        audit: Audit,
     ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "update conversations set state = 'bot', run_cursor = inbound_seq, updated_at = $3
              where tenant_id = $1 and id = $2 and state = 'human'",
@@ -93,8 +97,13 @@ impl HandoffStore for PgStore {
         .bind(tenant.as_str())
         .bind(conversation.as_str())
         .bind(stored_now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

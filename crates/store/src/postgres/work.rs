@@ -86,6 +86,7 @@ pub(super) async fn change(
     );
     let mut outcomes = Vec::with_capacity(batch.ids.len());
     let mut changed = Vec::new();
+    let mut audit = Vec::new();
     for id in &batch.ids {
         let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
             .bind(t)
@@ -97,6 +98,7 @@ pub(super) async fn change(
             Err(skipped) => outcomes.push(skipped),
             Ok(applied) => {
                 record(&mut tx, tenant, &batch.actor, &applied, at).await?;
+                audit.extend(batch.audit_entry(tenant, &applied, at));
                 changed.push(applied.complaint.clone());
                 outcomes.push(ChangeOutcome::Changed(Box::new(applied.complaint)));
             }
@@ -115,6 +117,7 @@ pub(super) async fn change(
         )
         .await?;
     }
+    super::audit::append(&mut tx, &audit).await?;
     tx.commit().await?;
     Ok(outcomes)
 }

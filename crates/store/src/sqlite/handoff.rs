@@ -51,6 +51,7 @@ impl HandoffStore for SqliteStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        audit: Audit,
     ) -> StoreResult<MessageId> {
         let (tenant, conversation, body) = (tenant.clone(), conversation.clone(), body.to_owned());
         self.write(move |conn| {
@@ -78,7 +79,7 @@ impl HandoffStore for SqliteStore {
             }
             let channel: ChannelId = decode::stored_id("channel_id", &channel)?;
             let contact: ContactId = decode::stored_id("contact_id", &contact)?;
-            super::work::send(
+            let id = super::work::send(
                 conn,
                 tenant.as_str(),
                 &channel,
@@ -86,7 +87,9 @@ impl HandoffStore for SqliteStore {
                 Some(&contact),
                 &body,
                 stored_now(),
-            )
+            )?;
+            super::audit::append(conn, &audit)?;
+            Ok(id)
         })
         .await
     }
@@ -95,6 +98,7 @@ impl HandoffStore for SqliteStore {
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
+        audit: Audit,
     ) -> StoreResult<bool> {
         let (tenant, conversation) = (tenant.clone(), conversation.clone());
         self.write(move |conn| {
@@ -107,6 +111,9 @@ impl HandoffStore for SqliteStore {
                     time_text(stored_now())
                 ],
             )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
             Ok(n == 1)
         })
         .await

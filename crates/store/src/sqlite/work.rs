@@ -122,12 +122,14 @@ pub(super) async fn change(
             );
             let mut outcomes = Vec::with_capacity(batch.ids.len());
             let mut changed = Vec::new();
+            let mut audit = Vec::new();
             for id in &batch.ids {
                 let current = one(conn, &sql, params![t, id.as_str()], decode::complaint)?;
                 match work::decide(id, current, &batch.change, at) {
                     Err(skipped) => outcomes.push(skipped),
                     Ok(applied) => {
                         record(conn, &tenant, &batch.actor, &applied, at)?;
+                        audit.extend(batch.audit_entry(&tenant, &applied, at));
                         changed.push(applied.complaint.clone());
                         outcomes.push(ChangeOutcome::Changed(Box::new(applied.complaint)));
                     }
@@ -137,6 +139,7 @@ pub(super) async fn change(
                 let contact = n.contact.as_ref();
                 send(conn, t, &n.channel, &n.conversation, contact, &n.body, at)?;
             }
+            super::audit::append(conn, &audit)?;
             Ok(outcomes)
         })
         .await

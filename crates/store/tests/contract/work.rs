@@ -175,6 +175,8 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         change,
         ids,
         notices: Some(Arc::new(Plain)),
+        audit: None,
+        bulk_id: None,
     };
 
     // Reject one first, so the batch meets a complaint that can no longer move.
@@ -426,6 +428,8 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
                 change: ComplaintChange::Status(ComplaintStatus::Resolved),
                 ids: vec![today.id.clone()],
                 notices: None,
+                audit: None,
+                bulk_id: None,
             },
         )
         .await

@@ -275,9 +275,9 @@ async fn change_one(
         };
         let report = state
             .engine
-            .change_complaints_as(
+            .change_complaints(
+                &caller.acting(),
                 &caller.tenant.id,
-                &caller.actor(),
                 Selection::Ids(vec![c.id.clone()]),
                 change,
             )
@@ -416,9 +416,9 @@ async fn bulk_update(
     let change = changes.remove(0);
     let report: ChangeReport = state
         .engine
-        .change_complaints_as(
+        .change_complaints(
+            &caller.acting(),
             &caller.tenant.id,
-            &caller.actor(),
             Selection::Matching(filter),
             change,
         )

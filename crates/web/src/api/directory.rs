@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::auth::Caller;
 use super::extract::{created, limit, tagged, ApiJson, ApiQuery, Page};
-use crate::dashboard::inbox::{kind_of, window, MAX_REPLY};
+use crate::dashboard::inbox::{kind_of, window};
 use crate::{ApiError, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -293,40 +293,18 @@ async fn send_message(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::ConversationsWrite)?;
     let h = conversation(&state, &caller, &id).await?;
-    let text = body.body.trim().to_owned();
-    if text.is_empty() {
-        return Err(ApiError::invalid("body", "write a message first"));
-    }
-    if text.chars().count() > MAX_REPLY {
-        return Err(ApiError::invalid(
-            "body",
-            "WhatsApp takes at most 4096 characters",
-        ));
-    }
-    if h.conversation.state != ConversationState::Human {
-        return Err(ApiError::invalid(
-            "conversation",
-            "the bot answers this conversation; staff write only into handed-over ones",
-        ));
-    }
-    let kind = kind_of(&state, &h.conversation.channel_id).await?;
-    let w = window(kind, h.conversation.last_inbound_at, Utc::now());
-    if !w.open {
-        return Err(ApiError::invalid("body", format!("not sent: {}", w.text)));
-    }
     let id = state
-        .store
-        .staff_reply(&caller.tenant.id, &h.conversation.id, &text)
+        .engine
+        .ops()
+        .staff_reply(&caller.acting(), &caller.tenant.id, &h, &body.body)
         .await?;
-    state.engine.wake_outbox();
-    state.engine.events_written();
     // Queued in the outbox with this id; its status moves as WhatsApp reports.
     let sent = MessageView {
         id: id.to_string(),
         conversation_id: h.conversation.id.to_string(),
         direction: Direction::Outbound.as_str().to_owned(),
         kind: MessageKind::Text.as_str().to_owned(),
-        body: text,
+        body: body.body.trim().to_owned(),
         status: DeliveryStatus::Pending.as_str().to_owned(),
         error: None,
         created_at: Utc::now(),

@@ -195,7 +195,7 @@ pub async fn bulk(
     };
     let report = match state
         .engine
-        .change_complaints(&tenant.id, &current.user.id, selection, change)
+        .change_complaints(&current.acting(), &tenant.id, selection, change)
         .await
     {
         Ok(r) => r,

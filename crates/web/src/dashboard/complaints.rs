@@ -441,8 +441,8 @@ pub async fn change(
     let report = match state
         .engine
         .change_complaints(
+            &current.acting(),
             &current.tenant.id,
-            &current.user.id,
             Selection::Ids(vec![c.id.clone()]),
             change,
         )

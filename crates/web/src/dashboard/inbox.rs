@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Utc;
 use ombud_core::*;
 use ombud_store::HandedOver;
 use serde::Deserialize;
@@ -16,14 +16,6 @@ use super::login::FieldErrors;
 use super::page::{html, html_with, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
-
-fn kind_name(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Whatsapp => "WhatsApp",
-        ChannelKind::Telegram => "Telegram",
-        ChannelKind::Webchat => "the web chat",
-    }
-}
 
 /// The kind of a conversation's channel; WhatsApp's rules when it is gone.
 pub(crate) async fn kind_of(
@@ -37,70 +29,7 @@ pub(crate) async fn kind_of(
         .map_or(ChannelKind::Whatsapp, |c| c.kind()))
 }
 
-/// WhatsApp accepts free-form messages only this long after the citizen's
-/// last message; after it, only approved templates.
-const WINDOW_HOURS: i64 = 24;
-pub(crate) const MAX_REPLY: usize = 4096;
-
-/// Where the 24-hour window stands for a conversation at `now`.
-pub struct Window {
-    pub open: bool,
-    pub text: String,
-}
-
-/// Telegram and the web chat have no window: a bot may write to a chat that
-/// wrote to it, and the web chat shows a reply at the visitor's next visit.
-pub fn window(
-    kind: ChannelKind,
-    last_inbound: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Window {
-    if kind != ChannelKind::Whatsapp {
-        return Window {
-            open: last_inbound.is_some(),
-            text: match last_inbound {
-                Some(_) => format!("{} has no reply window", kind_name(kind)),
-                None => "the person has not written yet".into(),
-            },
-        };
-    }
-    let Some(last) = last_inbound else {
-        return Window {
-            open: false,
-            text: "the citizen has not written yet, so WhatsApp accepts no free-form reply".into(),
-        };
-    };
-    let closes = last + Duration::hours(WINDOW_HOURS);
-    if now < closes {
-        let left = closes - now;
-        Window {
-            open: true,
-            text: format!(
-                "reply window open for {}h {:02}m more",
-                left.num_hours(),
-                left.num_minutes() % 60
-            ),
-        }
-    } else {
-        Window {
-            open: false,
-            text: format!(
-                "the 24-hour reply window closed {} ago: WhatsApp accepts no free-form message until the citizen writes again",
-                ago(now - closes)
-            ),
-        }
-    }
-}
-
-fn ago(d: Duration) -> String {
-    if d.num_hours() >= 48 {
-        format!("{} days", d.num_days())
-    } else if d.num_hours() >= 1 {
-        format!("{}h", d.num_hours())
-    } else {
-        format!("{}m", d.num_minutes().max(1))
-    }
-}
+pub use ombud_core::conversation::{window, Window};
 
 pub struct InboxRow {
     pub id: String,
@@ -234,42 +163,22 @@ pub async fn reply(
 ) -> Result<Response, PageError> {
     current.require(Role::Staff)?;
     let h = find(&state, &current.tenant.id, &id).await?;
-    let body = form.body.trim().to_owned();
-    let mut errors = FieldErrors::default();
-    let kind = kind_of(&state, &h.conversation.channel_id).await?;
-    let w = window(kind, h.conversation.last_inbound_at, Utc::now());
-    if body.is_empty() {
-        errors.add("body", "write a reply first");
-    } else if body.chars().count() > MAX_REPLY {
-        errors.add(
-            "body",
-            format!("WhatsApp takes at most {MAX_REPLY} characters"),
-        );
-    } else if h.conversation.state != ConversationState::Human {
-        errors.add(
-            "body",
-            "the bot answers this conversation; it was handed back",
-        );
-    } else if !w.open {
-        errors.add("body", format!("not sent: {}", w.text));
-    }
-    if errors.is_empty() {
-        match state
-            .store
-            .staff_reply(&current.tenant.id, &h.conversation.id, &body)
-            .await
-        {
-            Ok(_) => {}
-            Err(ombud_store::StoreError::Invalid(e)) => errors.add("body", e.reason),
-            Err(e) => return Err(e.into()),
+    let sent = state
+        .engine
+        .ops()
+        .staff_reply(&current.acting(), &current.tenant.id, &h, &form.body)
+        .await;
+    match sent {
+        Ok(_) => {}
+        Err(ombud_store::StoreError::Invalid(e)) => {
+            // Every reason shows next to the reply box.
+            let mut errors = FieldErrors::default();
+            errors.add("body", e.reason);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return page(&state, &current, h, form.body, errors, status).await;
         }
+        Err(e) => return Err(e.into()),
     }
-    if !errors.is_empty() {
-        let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return page(&state, &current, h, form.body, errors, status).await;
-    }
-    state.engine.wake_outbox();
-    state.engine.events_written();
     Ok(Redirect::to(&format!("/app/inbox/{}", h.conversation.id)).into_response())
 }
 
@@ -281,16 +190,23 @@ pub async fn hand_back(
 ) -> Result<Response, PageError> {
     current.require(Role::Staff)?;
     let h = find(&state, &current.tenant.id, &id).await?;
-    state
-        .store
-        .hand_back(&current.tenant.id, &h.conversation.id)
-        .await?;
+    match state
+        .engine
+        .ops()
+        .hand_back(&current.acting(), &current.tenant.id, &h)
+        .await
+    {
+        // Handed back already (a second click): nothing to do.
+        Ok(()) | Err(ombud_store::StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(Redirect::to("/app/inbox").into_response())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
 
     #[test]
     fn the_window_is_24_hours_from_the_citizens_last_message() {

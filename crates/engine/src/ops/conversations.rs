@@ -1,0 +1,96 @@
+//! Conversations in the hands of people: staff replies (the same checks from
+//! the API and the dashboard) and handing back to the bot. The trail records
+//! that a reply was sent and how long it was, not its words, nor the
+//! citizen's number: those stay with the conversation, which can be erased.
+
+use ombud_core::audit::{FieldChange, Target};
+use ombud_core::conversation::{window, MAX_REPLY};
+use ombud_core::*;
+use ombud_store::{HandedOver, StoreError, StoreResult};
+
+use super::{Acting, Operations};
+
+fn target(h: &HandedOver) -> Target {
+    Target::new("conversation", &h.conversation.id, None)
+}
+
+impl Operations {
+    /// Sends a staff reply into a handed-over conversation, through the
+    /// outbox, while the channel accepts one (WhatsApp's 24-hour window).
+    pub async fn staff_reply(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        h: &HandedOver,
+        body: &str,
+    ) -> StoreResult<MessageId> {
+        let body = body.trim();
+        let invalid = |field: &str, reason: String| {
+            Err(StoreError::Invalid(ValidationError::new(field, reason)))
+        };
+        if body.is_empty() {
+            return invalid("body", "write a reply first".into());
+        }
+        if body.chars().count() > MAX_REPLY {
+            return invalid(
+                "body",
+                format!("WhatsApp takes at most {MAX_REPLY} characters"),
+            );
+        }
+        if h.conversation.state != ConversationState::Human {
+            return invalid(
+                "conversation",
+                "the bot answers this conversation; staff write only into handed-over ones".into(),
+            );
+        }
+        let kind = self
+            .store
+            .channel(&h.conversation.channel_id)
+            .await?
+            .map_or(ChannelKind::Whatsapp, |c| c.kind());
+        let now = self.now();
+        let w = window(kind, h.conversation.last_inbound_at, now);
+        if !w.open {
+            return invalid("body", format!("not sent: {}", w.text));
+        }
+        let entry = acting
+            .entry(tenant, now, "conversation.staff_replied", target(h))
+            .with_changes([FieldChange::set(
+                "reply",
+                format!("{} characters", body.chars().count()),
+            )]);
+        let id = self
+            .store
+            .staff_reply(tenant, &h.conversation.id, body, vec![entry])
+            .await?;
+        self.wake_outbox();
+        self.wake_webhooks();
+        Ok(id)
+    }
+
+    /// Gives the conversation back to the bot. NotFound unless it was in the
+    /// hands of people.
+    pub async fn hand_back(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        h: &HandedOver,
+    ) -> StoreResult<()> {
+        let entry = acting
+            .entry(tenant, self.now(), "conversation.handed_back", target(h))
+            .with_changes(
+                [FieldChange::changed("state", "human", "bot")]
+                    .into_iter()
+                    .flatten(),
+            );
+        if self
+            .store
+            .hand_back(tenant, &h.conversation.id, vec![entry])
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("handed-over conversation"))
+        }
+    }
+}

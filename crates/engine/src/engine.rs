@@ -99,6 +99,7 @@ impl Engine {
         };
         let ops = crate::Operations::new(store.clone(), clock.clone())
             .with_outbound(outbound.clone())
+            .with_agents(config.seal_key.clone(), config.process.clone())
             .with_wakes(webhook_wake.clone(), outbox_wake.clone());
         let names = Arc::new(TenantNames::default());
         let channel_health = Arc::new(ChannelHealth::default());

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::{Execution, StoreResult};
+use crate::{Audit, Execution, StoreResult};
 
 /// An immutable configuration snapshot of an agent; a channel runs one.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -61,6 +61,8 @@ pub struct Agent {
 
 #[derive(Debug, Clone)]
 pub struct NewAgent {
+    /// Chosen by the caller, so that what it records names the agent.
+    pub id: AgentId,
     pub name: String,
     pub kind: String,
 }
@@ -69,7 +71,7 @@ impl NewAgent {
     /// The agent as it is first stored: a new id, no versions yet.
     pub fn into_agent(self, tenant: &TenantId, at: DateTime<Utc>) -> Agent {
         Agent {
-            id: AgentId::new(),
+            id: self.id,
             tenant_id: tenant.clone(),
             name: self.name,
             kind: self.kind,
@@ -127,6 +129,7 @@ pub trait AgentStore: Send + Sync {
         tenant: &TenantId,
         new: NewAgent,
         at: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<Agent>;
     /// The tenant's agents by name.
     async fn agents(&self, tenant: &TenantId) -> StoreResult<Vec<Agent>>;
@@ -139,6 +142,7 @@ pub trait AgentStore: Send + Sync {
         agent: &AgentId,
         new: NewVersion,
         at: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<AgentVersion>;
     /// The agent's versions, newest first.
     async fn agent_versions(
@@ -154,7 +158,12 @@ pub trait AgentStore: Send + Sync {
     /// Makes the version the channel's active one, records the deployment and
     /// writes `agent.deployed`, all or nothing. NotFound (`channel` or
     /// `agent version`) when either is not the tenant's.
-    async fn deploy(&self, tenant: &TenantId, new: NewDeployment) -> StoreResult<Deployment>;
+    async fn deploy(
+        &self,
+        tenant: &TenantId,
+        new: NewDeployment,
+        audit: Audit,
+    ) -> StoreResult<Deployment>;
     /// The channel's deployments, newest first, at most `limit`.
     async fn deployments(
         &self,

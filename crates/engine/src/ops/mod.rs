@@ -5,6 +5,7 @@
 //! workers the change needs. The API, the dashboard, the CLI and scheduled
 //! work call the same operation for the same action.
 
+pub mod agents;
 pub mod audit;
 pub mod conversations;
 pub mod keys;
@@ -30,6 +31,10 @@ pub struct Operations {
     pub(crate) clock: Arc<dyn Clock>,
     /// The guard for URLs tenants give.
     pub(crate) outbound: Arc<crate::OutboundPolicy>,
+    /// Seals an LLM agent's API key before it is stored.
+    pub(crate) seal_key: Option<ombud_core::seal::SealKey>,
+    /// Which commands process agents may run here (None: none).
+    pub(crate) process: Option<ombud_agents::process::ProcessSettings>,
     webhook_wake: Option<Arc<Notify>>,
     outbox_wake: Option<Arc<Notify>>,
 }
@@ -41,6 +46,8 @@ impl Operations {
             store,
             clock,
             outbound: Arc::new(crate::OutboundPolicy::default()),
+            seal_key: None,
+            process: None,
             webhook_wake: None,
             outbox_wake: None,
         }
@@ -48,6 +55,16 @@ impl Operations {
 
     pub(crate) fn with_outbound(mut self, outbound: Arc<crate::OutboundPolicy>) -> Self {
         self.outbound = outbound;
+        self
+    }
+
+    pub(crate) fn with_agents(
+        mut self,
+        seal_key: Option<ombud_core::seal::SealKey>,
+        process: Option<ombud_agents::process::ProcessSettings>,
+    ) -> Self {
+        self.seal_key = seal_key;
+        self.process = process;
         self
     }
 

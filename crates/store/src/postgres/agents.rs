@@ -19,8 +19,10 @@ impl AgentStore for PgStore {
         tenant: &TenantId,
         new: NewAgent,
         at: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<Agent> {
         let agent = new.into_agent(tenant, at);
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into agents (id, tenant_id, name, kind, created_at) values ($1, $2, $3, $4, $5)",
         )
@@ -29,12 +31,14 @@ impl AgentStore for PgStore {
         .bind(&agent.name)
         .bind(&agent.kind)
         .bind(at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_on(
             "name",
             format!("an agent named {:?} exists already", agent.name),
         ))?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(agent)
     }
 
@@ -69,6 +73,7 @@ impl AgentStore for PgStore {
         agent: &AgentId,
         new: NewVersion,
         at: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<AgentVersion> {
         let mut tx = self.pool.begin().await?;
         // The row lock serializes version numbers.
@@ -83,6 +88,7 @@ impl AgentStore for PgStore {
             .await?;
         let agent = decode_opt(row, decode::agent)?.ok_or(StoreError::NotFound("agent"))?;
         let version = insert_version(&mut tx, &agent, new, at).await?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -117,7 +123,12 @@ impl AgentStore for PgStore {
             .map(|v| v.as_ref().clone()))
     }
 
-    async fn deploy(&self, tenant: &TenantId, new: NewDeployment) -> StoreResult<Deployment> {
+    async fn deploy(
+        &self,
+        tenant: &TenantId,
+        new: NewDeployment,
+        audit: Audit,
+    ) -> StoreResult<Deployment> {
         let version = self
             .agent_version(tenant, &new.version_id)
             .await?
@@ -172,6 +183,7 @@ impl AgentStore for PgStore {
             new.at,
         )
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         self.catalog.channels.forget(&new.channel_id);
         Ok(deployment)

@@ -20,6 +20,7 @@ impl AgentStore for SqliteStore {
         tenant: &TenantId,
         new: NewAgent,
         at: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<Agent> {
         let agent = new.into_agent(tenant, at);
         let a = agent.clone();
@@ -29,7 +30,7 @@ impl AgentStore for SqliteStore {
                 params![a.id.as_str(), a.tenant_id.as_str(), a.name, a.kind, time_text(at)],
             )
             .map_err(conflict_on("name", format!("an agent named {:?} exists already", a.name)))?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await?;
         Ok(agent)
@@ -58,11 +59,14 @@ impl AgentStore for SqliteStore {
         agent: &AgentId,
         new: NewVersion,
         at: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<AgentVersion> {
         let (tenant, agent) = (tenant.clone(), agent.clone());
         self.write(move |conn| {
             let found = agent_row(conn, &tenant, &agent)?.ok_or(StoreError::NotFound("agent"))?;
-            insert_version(conn, &found, &new, at)
+            let version = insert_version(conn, &found, &new, at)?;
+            super::audit::append(conn, &audit)?;
+            Ok(version)
         })
         .await
     }
@@ -101,7 +105,12 @@ impl AgentStore for SqliteStore {
         .await
     }
 
-    async fn deploy(&self, tenant: &TenantId, new: NewDeployment) -> StoreResult<Deployment> {
+    async fn deploy(
+        &self,
+        tenant: &TenantId,
+        new: NewDeployment,
+        audit: Audit,
+    ) -> StoreResult<Deployment> {
         let t = tenant.clone();
         let channel = new.channel_id.clone();
         let deployment = self
@@ -142,6 +151,7 @@ impl AgentStore for SqliteStore {
                     created_at: new.at,
                 };
                 rows::insert_event(conn, &t, EventType::AgentDeployed, &deployment.event_data(), new.at)?;
+                super::audit::append(conn, &audit)?;
                 Ok(deployment)
             })
             .await?;

@@ -193,6 +193,7 @@ impl TenantStore for SqliteStore {
                 }
                 None => {
                     let a = NewAgent {
+                        id: AgentId::new(),
                         name: new.agent_name.clone(),
                         kind: new.kind.clone(),
                     }

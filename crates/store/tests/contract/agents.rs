@@ -14,14 +14,15 @@ fn version(n: u32) -> NewVersion {
 async fn bot(s: &dyn Store, t: &Tenant, n: u32) -> (Agent, Vec<AgentVersion>) {
     let now = stored_now();
     let new = NewAgent {
+        id: AgentId::new(),
         name: "bot".into(),
         kind: "llm".into(),
     };
-    let agent = s.create_agent(&t.id, new, now).await.unwrap();
+    let agent = s.create_agent(&t.id, new, now, Vec::new()).await.unwrap();
     let mut versions = Vec::new();
     for i in 1..=n {
         versions.push(
-            s.add_agent_version(&t.id, &agent.id, version(i), now)
+            s.add_agent_version(&t.id, &agent.id, version(i), now, Vec::new())
                 .await
                 .unwrap(),
         );
@@ -55,34 +56,37 @@ pub(crate) async fn agents_have_numbered_immutable_versions_within_their_tenant(
     endpoint(s, &a, &[EventType::AgentVersionCreated], true, false).await;
     let now = stored_now();
     let new = |name: &str, kind: &str| NewAgent {
+        id: AgentId::new(),
         name: name.into(),
         kind: kind.into(),
     };
     let helper = s
-        .create_agent(&a.id, new("helper", "llm"), now)
+        .create_agent(&a.id, new("helper", "llm"), now, Vec::new())
         .await
         .unwrap();
     assert_eq!(helper.latest_version, None);
-    let again = s.create_agent(&a.id, new("helper", "process"), now).await;
+    let again = s
+        .create_agent(&a.id, new("helper", "process"), now, Vec::new())
+        .await;
     assert!(
         matches!(&again, Err(StoreError::Conflict { field, .. }) if field == "name"),
         "{again:?}"
     );
     // Names are per tenant.
     let theirs = s
-        .create_agent(&b.id, new("helper", "llm"), now)
+        .create_agent(&b.id, new("helper", "llm"), now, Vec::new())
         .await
         .unwrap();
-    s.create_agent(&a.id, new("archive", "process"), now)
+    s.create_agent(&a.id, new("archive", "process"), now, Vec::new())
         .await
         .unwrap();
 
     let v1 = s
-        .add_agent_version(&a.id, &helper.id, version(1), now)
+        .add_agent_version(&a.id, &helper.id, version(1), now, Vec::new())
         .await
         .unwrap();
     let v2 = s
-        .add_agent_version(&a.id, &helper.id, version(2), now)
+        .add_agent_version(&a.id, &helper.id, version(2), now, Vec::new())
         .await
         .unwrap();
     assert_eq!((v1.number, v2.number), (1, 2));
@@ -95,7 +99,7 @@ pub(crate) async fn agents_have_numbered_immutable_versions_within_their_tenant(
         let (store, t, agent) = (store.clone(), a.id.clone(), helper.id.clone());
         tokio::spawn(async move {
             store
-                .add_agent_version(&t, &agent, version(n), stored_now())
+                .add_agent_version(&t, &agent, version(n), stored_now(), Vec::new())
                 .await
                 .unwrap()
                 .number
@@ -147,7 +151,7 @@ pub(crate) async fn agents_have_numbered_immutable_versions_within_their_tenant(
         .unwrap()
         .is_empty());
     let foreign = s
-        .add_agent_version(&b.id, &helper.id, version(99), now)
+        .add_agent_version(&b.id, &helper.id, version(99), now, Vec::new())
         .await;
     assert!(
         matches!(foreign, Err(StoreError::NotFound("agent"))),
@@ -205,18 +209,18 @@ pub(crate) async fn a_deployment_switches_the_channel_for_the_next_run_and_is_ke
         actor: format!("user:usr_{at}"),
         at: now + chrono::Duration::seconds(at),
     };
-    let first = s.deploy(&a.id, deployed(1)).await.unwrap();
+    let first = s.deploy(&a.id, deployed(1), Vec::new()).await.unwrap();
     assert_eq!(first.previous_version_id, None);
     // A run started now reads v1; deploying v2 does not change what it holds.
     let in_flight = s.load_run(&key).await.unwrap().unwrap();
-    let second = s.deploy(&a.id, deployed(2)).await.unwrap();
+    let second = s.deploy(&a.id, deployed(2), Vec::new()).await.unwrap();
     assert_eq!(second.previous_version_id, Some(v1.id.clone()));
     assert_eq!(in_flight.agent_version.unwrap().id, v1.id);
     // The next run reads v2 at once (the store forgets its cached channel).
     let next = s.load_run(&key).await.unwrap().unwrap();
     assert_eq!(next.agent_version.unwrap().id, v2.id);
     // Rollback is a deployment of the earlier version.
-    let third = s.deploy(&a.id, deployed(3)).await.unwrap();
+    let third = s.deploy(&a.id, deployed(3), Vec::new()).await.unwrap();
     assert_eq!(third.previous_version_id, Some(v2.id.clone()));
     let after = s.load_run(&key).await.unwrap().unwrap();
     assert_eq!(after.agent_version.unwrap().id, v1.id);
@@ -240,9 +244,9 @@ pub(crate) async fn a_deployment_switches_the_channel_for_the_next_run_and_is_ke
         actor: "x".into(),
         at: now,
     };
-    let r = s.deploy(&b.id, onto.clone()).await;
+    let r = s.deploy(&b.id, onto.clone(), Vec::new()).await;
     assert!(matches!(r, Err(StoreError::NotFound("channel"))), "{r:?}");
-    let r = s.deploy(&a.id, onto).await;
+    let r = s.deploy(&a.id, onto, Vec::new()).await;
     assert!(
         matches!(r, Err(StoreError::NotFound("agent version"))),
         "{r:?}"
@@ -253,7 +257,7 @@ pub(crate) async fn a_deployment_switches_the_channel_for_the_next_run_and_is_ke
         actor: "x".into(),
         at: now,
     };
-    let r = s.deploy(&b.id, from).await;
+    let r = s.deploy(&b.id, from, Vec::new()).await;
     assert!(
         matches!(r, Err(StoreError::NotFound("agent version"))),
         "{r:?}"
@@ -294,6 +298,7 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
             actor: "system".into(),
             at: now,
         },
+        Vec::new(),
     )
     .await
     .unwrap();

@@ -6,10 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Json;
-use ombud_agents::{AgentKind, ConfigError};
-use ombud_core::{AgentId, AgentVersionId, ChannelId, ExecutionId, Scope, TenantId};
-use ombud_store::{Agent, ExecutionCursor, NewAgent, NewDeployment, NewVersion, AGENT_NAME_MAX};
-use serde_json::Value;
+use ombud_core::{AgentId, AgentVersionId, ChannelId, ExecutionId, Scope};
+use ombud_store::{Agent, ExecutionCursor};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -56,61 +54,6 @@ async fn load_channel(state: &AppState, caller: &Caller, id: &str) -> Result<Cha
         .ok_or_else(|| ApiError::not_found("channel"))
 }
 
-/// Checks a version's configuration for its kind and returns what to save:
-/// defaults filled in, an LLM's plain `api_key` sealed, its URL checked
-/// against the outbound policy. The dashboard saves versions the same way.
-pub(crate) async fn checked_config(
-    state: &AppState,
-    tenant: &TenantId,
-    kind: &str,
-    mut config: Value,
-) -> Result<Value, ApiError> {
-    let refused = |e: ConfigError| {
-        let field = match e.field.as_str() {
-            "config" => "config".to_owned(),
-            f => format!("config.{f}"),
-        };
-        ApiError::invalid(&field, e.reason)
-    };
-    let kind = AgentKind::parse(kind).map_err(|e| ApiError::invalid("kind", e.reason))?;
-    if kind == AgentKind::Llm {
-        if let Some(plain) = config.as_object_mut().and_then(|c| c.remove("api_key")) {
-            let Value::String(plain) = plain else {
-                return Err(ApiError::invalid("config.api_key", "must be a string"));
-            };
-            let seal = state.engine.seal_key().ok_or_else(|| {
-                ApiError::invalid(
-                    "config.api_key",
-                    "this server has no key to seal secrets with",
-                )
-            })?;
-            config["api_key_sealed"] = Value::String(seal.seal(&plain, tenant.as_str()));
-        }
-    }
-    let full = ombud_agents::config::validate(kind, &config).map_err(refused)?;
-    if kind == AgentKind::Process {
-        let command = full["command"].as_str().unwrap_or_default();
-        let why = match state.engine.process_settings() {
-            Some(settings) => settings.commands.refuses(command),
-            None => Some("this server runs no process agents".to_owned()),
-        };
-        if let Some(why) = why {
-            return Err(ApiError::invalid("config.command", why));
-        }
-    }
-    if kind == AgentKind::Llm {
-        if let Some(url) = full["base_url"].as_str() {
-            state
-                .engine
-                .outbound()
-                .check_url(url)
-                .await
-                .map_err(|e| ApiError::invalid("config.base_url", e.to_string()))?;
-        }
-    }
-    Ok(full)
-}
-
 /// The tenant's agents by name.
 #[utoipa::path(get, path = "/agents", tag = "agents",
     responses((status = 200, body = Page<AgentView>)),
@@ -138,21 +81,10 @@ async fn create_agent(
     ApiJson(body): ApiJson<NewAgentBody>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::AgentsWrite)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > AGENT_NAME_MAX {
-        return Err(ApiError::invalid(
-            "name",
-            format!("must be 1 to {AGENT_NAME_MAX} characters"),
-        ));
-    }
-    let kind = AgentKind::parse(&body.kind).map_err(|e| ApiError::invalid("kind", e.reason))?;
-    let new = NewAgent {
-        name: name.to_owned(),
-        kind: kind.as_str().to_owned(),
-    };
     let agent = state
-        .store
-        .create_agent(&caller.tenant.id, new, ombud_store::stored_now())
+        .engine
+        .ops()
+        .create_agent(&caller.acting(), &caller.tenant.id, &body.name, &body.kind)
         .await?;
     Ok(created(
         format!("/api/v1/agents/{}", agent.id),
@@ -212,24 +144,12 @@ async fn create_version(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::AgentsWrite)?;
     let agent = load_agent(&state, &caller, &id).await?;
-    let changelog = body.changelog.unwrap_or_default().trim().to_owned();
-    if changelog.chars().count() > 2000 {
-        return Err(ApiError::invalid(
-            "changelog",
-            "is longer than 2000 characters",
-        ));
-    }
-    let config = checked_config(&state, &caller.tenant.id, &agent.kind, body.config).await?;
-    let new = NewVersion {
-        config,
-        changelog,
-        author: caller.actor(),
-    };
+    let changelog = body.changelog.unwrap_or_default();
     let version = state
-        .store
-        .add_agent_version(&caller.tenant.id, &agent.id, new, ombud_store::stored_now())
+        .engine
+        .ops()
+        .save_agent_version(&caller.acting(), &agent, body.config, &changelog)
         .await?;
-    state.engine.events_written();
     Ok(created(
         format!("/api/v1/agents/{}/versions/{}", agent.id, version.number),
         VersionView::from(&version),
@@ -349,15 +269,10 @@ async fn deploy(
         .version_id
         .parse()
         .map_err(|_| ApiError::invalid("version_id", "is not an agent version id"))?;
-    let new = NewDeployment {
-        channel_id: channel.clone(),
-        version_id: version,
-        actor: caller.actor(),
-        at: ombud_store::stored_now(),
-    };
     let deployment = state
-        .store
-        .deploy(&caller.tenant.id, new)
+        .engine
+        .ops()
+        .deploy(&caller.acting(), &caller.tenant.id, &channel, &version)
         .await
         .map_err(|e| match e {
             ombud_store::StoreError::NotFound("agent version") => {
@@ -365,7 +280,6 @@ async fn deploy(
             }
             other => other.into(),
         })?;
-    state.engine.events_written();
     Ok(created(
         format!("/api/v1/channels/{channel}/deployments"),
         DeploymentView::from(&deployment),

@@ -9,9 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use ombud_agents::AgentKind;
 use ombud_core::*;
-use ombud_store::{
-    Agent, AgentVersion, NewAgent, NewDeployment, NewVersion, StoreError, AGENT_NAME_MAX,
-};
+use ombud_store::{Agent, AgentVersion, StoreError, AGENT_NAME_MAX};
 use serde::Deserialize;
 
 use super::developers::when;
@@ -238,18 +236,18 @@ pub async fn deploy(
 ) -> Result<Redirect, PageError> {
     current.require(Role::Admin)?;
     let bad = |what: &str| PageError::bad_request(format!("no such {what} in this organisation"));
-    let new = NewDeployment {
-        channel_id: form.channel_id.parse().map_err(|_| bad("channel"))?,
-        version_id: form.version_id.parse().map_err(|_| bad("agent version"))?,
-        actor: format!("user:{}", current.user.id),
-        at: ombud_store::stored_now(),
-    };
-    let d = match state.store.deploy(&current.tenant.id, new).await {
+    let channel: ChannelId = form.channel_id.parse().map_err(|_| bad("channel"))?;
+    let version: AgentVersionId = form.version_id.parse().map_err(|_| bad("agent version"))?;
+    let deployed = state
+        .engine
+        .ops()
+        .deploy(&current.acting(), &current.tenant.id, &channel, &version)
+        .await;
+    let d = match deployed {
         Ok(d) => d,
         Err(StoreError::NotFound(what)) => return Err(bad(what)),
         Err(e) => return Err(e.into()),
     };
-    state.engine.events_written();
     let notice = format!(
         "{} v{} answers the next message on this channel.",
         d.agent_name, d.version_number
@@ -394,27 +392,28 @@ pub async fn create_agent(
     Form(form): Form<NewAgentForm>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
-    let name = form.name.trim();
     let refuse = |why: String| agents_page(&state, &current, None, Some(why));
-    if name.is_empty() || name.chars().count() > AGENT_NAME_MAX {
-        return refuse(format!(
-            "The name must be 1 to {AGENT_NAME_MAX} characters."
-        ))
+    let made = state
+        .engine
+        .ops()
+        .create_agent(
+            &current.acting(),
+            &current.tenant.id,
+            &form.name,
+            &form.kind,
+        )
         .await;
-    }
-    let Ok(kind) = AgentKind::parse(&form.kind) else {
-        return refuse("Choose intake, llm or process.".into()).await;
-    };
-    let new = NewAgent {
-        name: name.to_owned(),
-        kind: kind.as_str().to_owned(),
-    };
-    match state
-        .store
-        .create_agent(&current.tenant.id, new, ombud_store::stored_now())
-        .await
-    {
+    match made {
         Ok(agent) => Ok(Redirect::to(&format!("/app/agents/{}", agent.id)).into_response()),
+        Err(StoreError::Invalid(v)) if v.field == "name" => {
+            refuse(format!(
+                "The name must be 1 to {AGENT_NAME_MAX} characters."
+            ))
+            .await
+        }
+        Err(StoreError::Invalid(v)) if v.field == "kind" => {
+            refuse("Choose intake, llm or process.".into()).await
+        }
         Err(StoreError::Conflict { reason, .. }) => refuse(format!("{reason}.")).await,
         Err(e) => Err(e.into()),
     }
@@ -436,35 +435,23 @@ pub async fn save_version(
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
     let agent = agent_of(&state, &current, &id).await?;
-    let t = &current.tenant;
-    let checked = match serde_json::from_str::<serde_json::Value>(&form.config) {
+    let saved = match serde_json::from_str::<serde_json::Value>(&form.config) {
         Err(e) => Err(format!("config: not JSON ({e})")),
-        Ok(value) => crate::api::agents::checked_config(&state, &t.id, &agent.kind, value)
+        Ok(value) => match state
+            .engine
+            .ops()
+            .save_agent_version(&current.acting(), &agent, value, &form.changelog)
             .await
-            .map_err(|e| e.message),
+        {
+            Ok(v) => Ok(v),
+            Err(StoreError::Invalid(v)) => Err(v.to_string()),
+            Err(e) => return Err(e.into()),
+        },
     };
-    let changelog = form.changelog.trim().to_owned();
-    let checked = checked.and_then(|c| {
-        if changelog.chars().count() > 2000 {
-            Err("changelog: is longer than 2000 characters".into())
-        } else {
-            Ok(c)
-        }
-    });
-    let config = match checked {
-        Ok(c) => c,
+    let v = match saved {
+        Ok(v) => v,
         Err(why) => return agent_page(&state, &current, agent, None, Some((form, why))).await,
     };
-    let new = NewVersion {
-        config,
-        changelog,
-        author: format!("user:{}", current.user.id),
-    };
-    let v = state
-        .store
-        .add_agent_version(&t.id, &agent.id, new, ombud_store::stored_now())
-        .await?;
-    state.engine.events_written();
     let notice = format!(
         "Saved {} v{}. Deploy it to a channel on the Agents page.",
         v.agent_name, v.number

@@ -411,6 +411,7 @@ impl Engine {
     /// channel would run it but sending nothing; see `test_panel`.
     pub async fn test_turn(
         &self,
+        acting: &crate::Acting,
         tenant: &Arc<ombud_core::Tenant>,
         chat: &ombud_core::TestChatId,
         text: &str,
@@ -420,7 +421,7 @@ impl Engine {
             runtimes: &self.runner.runtimes,
             clock: self.clock.as_ref(),
         };
-        panel.turn(tenant, chat, text).await
+        panel.turn(acting, tenant, chat, text).await
     }
 
     /// Seals and opens secrets tenants keep in agent versions.

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use ombud_agents::intake::{IntakeConfig, KIND as INTAKE};
+use ombud_core::audit::{Acting, FieldChange, Target};
 use ombud_core::*;
 use ombud_store::{
     AgentVersion, NewAgentVersion, NewCategory, NewChannel, NewTenant, Store, StoreError,
@@ -26,6 +27,7 @@ pub enum ProvisionError {
 /// answers in the tenant's language first.
 pub async fn create_tenant(
     store: &dyn Store,
+    acting: &Acting,
     new: NewTenant,
     with_default_categories: bool,
 ) -> Result<(Tenant, AgentVersion), ProvisionError> {
@@ -45,10 +47,25 @@ pub async fn create_tenant(
     config.languages.retain(|l| l != &lang);
     config.languages.insert(0, lang);
     let config = serde_json::to_value(&config).map_err(StoreError::internal)?;
-    let tenant = store.create_tenant(new).await?;
+    let entry = acting
+        .entry(
+            &new.id,
+            chrono::Utc::now(),
+            "tenant.created",
+            Target::new("tenant", &new.id, Some(new.slug.to_string())),
+        )
+        .with_changes([
+            FieldChange::set("name", &new.name),
+            FieldChange::set("complaint_prefix", new.complaint_prefix.as_str()),
+            FieldChange::set("default_language", new.default_language.as_str()),
+            FieldChange::set("timezone", new.timezone.as_str()),
+        ]);
+    let tenant = store.create_tenant(new, vec![entry]).await?;
     if with_default_categories {
         for category in default_categories() {
-            store.create_category(&tenant.id, category).await?;
+            store
+                .create_category(&tenant.id, category, Vec::new())
+                .await?;
         }
     }
     let version = store
@@ -69,6 +86,7 @@ pub async fn create_tenant(
 /// Connects a WhatsApp number to a tenant, answered by its latest intake version.
 pub async fn add_whatsapp_channel(
     store: &dyn Store,
+    acting: &Acting,
     providers: &ProviderHosts,
     tenant: &TenantSlug,
     name: String,
@@ -76,6 +94,7 @@ pub async fn add_whatsapp_channel(
 ) -> Result<(Tenant, Channel), ProvisionError> {
     add_channel(
         store,
+        acting,
         providers,
         tenant,
         name,
@@ -89,6 +108,7 @@ pub async fn add_whatsapp_channel(
 /// hosts the operator allows (`providers`); errors name the field.
 pub async fn add_channel(
     store: &dyn Store,
+    acting: &Acting,
     providers: &ProviderHosts,
     tenant: &TenantSlug,
     name: String,
@@ -102,16 +122,36 @@ pub async fn add_channel(
     let version = store
         .latest_agent_version(&tenant.id, DEFAULT_AGENT)
         .await?;
+    let id = ChannelId::new();
+    // Never the configuration itself: it holds the provider's secrets.
+    let entry = acting
+        .entry(
+            &tenant.id,
+            chrono::Utc::now(),
+            "channel.added",
+            Target::new("channel", &id, Some(name.clone())),
+        )
+        .with_changes([
+            FieldChange::set("kind", config.kind().as_str()),
+            FieldChange::set(
+                "deployed",
+                version
+                    .as_ref()
+                    .map(|v| format!("{} v{}", v.agent_name, v.number)),
+            ),
+        ]);
     let channel = store
         .create_channel(
             &tenant.id,
             NewChannel {
+                id,
                 name,
                 config,
                 deployed_version: version.map(|v| v.id),
                 // Ombud picks the tenant's latest intake version.
                 deployed_by: "system".into(),
             },
+            vec![entry],
         )
         .await?;
     Ok((tenant, channel))
@@ -226,6 +266,7 @@ pub fn check_channel(
 
 fn category(slug: &str, names: [&str; 3], keywords: &[&str], priority: Priority) -> NewCategory {
     NewCategory {
+        id: ombud_core::CategoryId::new(),
         slug: slug.into(),
         names: BTreeMap::from([
             ("en".to_owned(), names[0].to_owned()),

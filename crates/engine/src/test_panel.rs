@@ -30,6 +30,7 @@ impl TestPanel<'_> {
     /// when another message of the chat was answered meanwhile.
     pub async fn turn(
         &self,
+        acting: &ombud_core::audit::Acting,
         tenant: &Arc<Tenant>,
         chat: &TestChatId,
         text: &str,
@@ -115,6 +116,14 @@ impl TestPanel<'_> {
                 .made
                 .into_inner()
                 .unwrap_or_else(PoisonError::into_inner),
+            audit: vec![acting
+                .entry(
+                    &tenant.id,
+                    now,
+                    "test_chat.message_sent",
+                    ombud_core::audit::Target::new("test_chat", &chat.id, None),
+                )
+                .with_changes([ombud_core::audit::FieldChange::set("turn", seq)])],
         };
         let chat = self.store.commit_test_turn(&tenant.id, commit).await?;
         Ok((chat, turn))

@@ -216,7 +216,9 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
         None => {
             let (t, _) = provision::create_tenant(
                 store,
+                &ombud_engine::Acting::cli(),
                 NewTenant {
+                    id: ombud_core::TenantId::new(),
                     slug: slug.clone(),
                     name: "Bench Office".into(),
                     complaint_prefix: ComplaintPrefix::parse("BNCH")?,
@@ -228,6 +230,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
             .await?;
             provision::add_whatsapp_channel(
                 store,
+                &ombud_engine::Acting::cli(),
                 &ProviderHosts::parse("127.0.0.1").map_err(anyhow::Error::msg)?,
                 &slug,
                 "WhatsApp".into(),

@@ -263,7 +263,9 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
     let store = open_store(&config).await.context("opening the store")?;
     let (tenant, _) = provision::create_tenant(
         store.as_ref(),
+        &ombud_engine::Acting::cli(),
         NewTenant {
+            id: ombud_core::TenantId::new(),
             slug: TenantSlug::parse(&format!("bench{}", &id::new_id_body()[..6].to_lowercase()))
                 .map_err(|e| anyhow::anyhow!("{e}"))?,
             name: "Bench".into(),
@@ -277,6 +279,7 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
     .await?;
     let (_, channel) = provision::add_whatsapp_channel(
         store.as_ref(),
+        &ombud_engine::Acting::cli(),
         &ProviderHosts::parse("127.0.0.1").map_err(anyhow::Error::msg)?,
         &tenant.slug,
         "bench".into(),

@@ -119,7 +119,9 @@ async fn one_run(
     let store = open_store(&config).await?;
     let (tenant, _) = ombud_engine::provision::create_tenant(
         store.as_ref(),
+        &ombud_engine::Acting::cli(),
         ombud_store::NewTenant {
+            id: ombud_core::TenantId::new(),
             slug: TenantSlug::parse("hooks")?,
             name: "Hooks".into(),
             complaint_prefix: ComplaintPrefix::parse("HOOK")?,

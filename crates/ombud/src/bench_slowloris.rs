@@ -66,7 +66,9 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
     let slug = TenantSlug::parse("slowloris")?;
     provision::create_tenant(
         store.as_ref(),
+        &ombud_engine::Acting::cli(),
         NewTenant {
+            id: ombud_core::TenantId::new(),
             slug: slug.clone(),
             name: "Bench".into(),
             complaint_prefix: ComplaintPrefix::parse("SLOW")?,
@@ -78,6 +80,7 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
     .await?;
     let (_, channel) = provision::add_whatsapp_channel(
         store.as_ref(),
+        &ombud_engine::Acting::cli(),
         config.outbound_policy().providers(),
         &slug,
         "bench".into(),

@@ -364,14 +364,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Tenant(TenantCommand::Create(args)) => {
             let store = open_store(&config).await?;
             let new = NewTenant {
+                id: ombud_core::TenantId::new(),
                 slug: TenantSlug::parse(&args.slug)?,
                 name: non_empty("name", &args.name)?,
                 complaint_prefix: ComplaintPrefix::parse(&args.prefix)?,
                 default_language: Language::parse(&args.language)?,
                 timezone: TimeZoneName::parse(&args.timezone)?,
             };
-            let (tenant, version) =
-                provision::create_tenant(store.as_ref(), new, !args.no_default_categories).await?;
+            let (tenant, version) = provision::create_tenant(
+                store.as_ref(),
+                &ombud_engine::Acting::cli(),
+                new,
+                !args.no_default_categories,
+            )
+            .await?;
             let categories = store.categories(&tenant.id).await?;
             print_json(&json!({
                 "tenant": tenant,

@@ -34,7 +34,9 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     if store.tenant_by_slug(&slug).await?.is_none() {
         provision::create_tenant(
             store.as_ref(),
+            &ombud_engine::Acting::cli(),
             NewTenant {
+                id: ombud_core::TenantId::new(),
                 slug: slug.clone(),
                 name: "Demo Ward Office".into(),
                 complaint_prefix: ComplaintPrefix::parse("DEMO")?,
@@ -46,6 +48,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .await?;
         provision::add_whatsapp_channel(
             store.as_ref(),
+            &ombud_engine::Acting::cli(),
             providers.providers(),
             &slug,
             "Demo WhatsApp".into(),
@@ -73,6 +76,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
             });
             provision::add_channel(
                 store.as_ref(),
+                &ombud_engine::Acting::cli(),
                 providers.providers(),
                 &slug,
                 "Demo Ward Office".into(),

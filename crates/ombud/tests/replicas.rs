@@ -315,7 +315,9 @@ async fn two_replicas(
     let store = apps[0].1.clone();
     let (tenant, _) = ombud_engine::provision::create_tenant(
         store.as_ref(),
+        &ombud_engine::Acting::cli(),
         ombud_store::NewTenant {
+            id: ombud_core::TenantId::new(),
             slug: ombud_core::TenantSlug::parse("state").unwrap(),
             name: "State".into(),
             complaint_prefix: ombud_core::ComplaintPrefix::parse("ST").unwrap(),
@@ -328,6 +330,7 @@ async fn two_replicas(
     .unwrap();
     let (_, channel) = ombud_engine::provision::add_whatsapp_channel(
         store.as_ref(),
+        &ombud_engine::Acting::cli(),
         &ombud_core::ProviderHosts::parse("127.0.0.1").unwrap(),
         &tenant.slug,
         "wa".into(),

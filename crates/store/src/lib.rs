@@ -59,12 +59,17 @@ pub use work::{
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant>;
+    async fn create_tenant(&self, new: NewTenant, audit: Audit) -> StoreResult<Tenant>;
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
 
-    async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category>;
+    async fn create_category(
+        &self,
+        tenant: &TenantId,
+        new: NewCategory,
+        audit: Audit,
+    ) -> StoreResult<Category>;
     /// The tenant's categories, shared from the catalog (see [`catalog`]).
     async fn categories(&self, tenant: &TenantId) -> StoreResult<Arc<Vec<Category>>>;
     /// Replaces a category's names, keywords and default priority (its slug
@@ -74,11 +79,17 @@ pub trait TenantStore: Send + Sync {
         tenant: &TenantId,
         id: &CategoryId,
         change: NewCategory,
+        audit: Audit,
     ) -> StoreResult<Category>;
     /// The first-run guide's steps the tenant has done, by name.
     async fn onboarding_steps(&self, tenant: &TenantId) -> StoreResult<Vec<String>>;
     /// Records a step as done (again is no change).
-    async fn mark_onboarding_step(&self, tenant: &TenantId, step: &str) -> StoreResult<()>;
+    async fn mark_onboarding_step(
+        &self,
+        tenant: &TenantId,
+        step: &str,
+        audit: Audit,
+    ) -> StoreResult<()>;
     /// Whether anyone has written to any of the tenant's channels yet.
     async fn has_conversations(&self, tenant: &TenantId) -> StoreResult<bool>;
 
@@ -203,7 +214,12 @@ pub trait SessionStore: Send + Sync {
 
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
-    async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel>;
+    async fn create_channel(
+        &self,
+        tenant: &TenantId,
+        new: NewChannel,
+        audit: Audit,
+    ) -> StoreResult<Channel>;
     /// Unscoped: a webhook names only the channel, and the channel names its tenant.
     /// Shared from the catalog (see [`catalog`]).
     async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Arc<Channel>>>;

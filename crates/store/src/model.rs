@@ -111,6 +111,8 @@ pub struct Member {
 
 #[derive(Debug, Clone)]
 pub struct NewTenant {
+    /// Chosen by the caller, so that what it records names the tenant.
+    pub id: TenantId,
     pub slug: TenantSlug,
     pub name: String,
     pub complaint_prefix: ComplaintPrefix,
@@ -120,6 +122,9 @@ pub struct NewTenant {
 
 #[derive(Debug, Clone)]
 pub struct NewCategory {
+    /// Chosen by the caller, so that what it records names the category
+    /// (a change keeps the category's own).
+    pub id: CategoryId,
     pub slug: String,
     pub names: BTreeMap<String, String>,
     pub keywords: Vec<String>,
@@ -128,6 +133,8 @@ pub struct NewCategory {
 
 #[derive(Debug, Clone)]
 pub struct NewChannel {
+    /// Chosen by the caller, so that what it records names the channel.
+    pub id: ChannelId,
     pub name: String,
     pub config: ChannelConfig,
     pub deployed_version: Option<AgentVersionId>,
@@ -421,7 +428,7 @@ pub struct Backlog {
 impl NewTenant {
     pub fn into_tenant(self, at: DateTime<Utc>) -> Tenant {
         Tenant {
-            id: TenantId::new(),
+            id: self.id,
             slug: self.slug,
             name: self.name,
             complaint_prefix: self.complaint_prefix,
@@ -435,7 +442,7 @@ impl NewTenant {
 impl NewCategory {
     pub fn into_category(self, tenant: &TenantId, at: DateTime<Utc>) -> Category {
         Category {
-            id: CategoryId::new(),
+            id: self.id,
             tenant_id: tenant.clone(),
             slug: self.slug,
             names: self.names,
@@ -449,7 +456,7 @@ impl NewCategory {
 impl NewChannel {
     pub fn into_channel(self, tenant: &TenantId, at: DateTime<Utc>) -> Channel {
         Channel {
-            id: ChannelId::new(),
+            id: self.id,
             tenant_id: tenant.clone(),
             name: self.name,
             config: self.config,

@@ -71,6 +71,8 @@ pub struct TestTurn {
 
 #[derive(Debug, Clone)]
 pub struct NewTestChat {
+    /// Chosen by the caller, so that what it records names the chat.
+    pub id: TestChatId,
     pub version: AgentVersionId,
     pub created_by: String,
     pub at: DateTime<Utc>,
@@ -88,12 +90,19 @@ pub struct TestTurnCommit {
     pub language: Option<Language>,
     pub handed_off: bool,
     pub complaints: Vec<TestComplaint>,
+    /// Recorded with the turn.
+    pub audit: crate::Audit,
 }
 
 #[async_trait]
 pub trait TestChatStore: Send + Sync {
     /// NotFound("agent version") when the version is not the tenant's.
-    async fn create_test_chat(&self, tenant: &TenantId, new: NewTestChat) -> StoreResult<TestChat>;
+    async fn create_test_chat(
+        &self,
+        tenant: &TenantId,
+        new: NewTestChat,
+        audit: crate::Audit,
+    ) -> StoreResult<TestChat>;
     async fn test_chat(&self, tenant: &TenantId, id: &TestChatId) -> StoreResult<Option<TestChat>>;
     /// The chat's turns, oldest first.
     async fn test_turns(&self, tenant: &TenantId, id: &TestChatId) -> StoreResult<Vec<TestTurn>>;
@@ -116,7 +125,7 @@ pub trait TestChatStore: Send + Sync {
 impl NewTestChat {
     pub fn into_chat(self, tenant: &TenantId, agent: AgentId) -> TestChat {
         TestChat {
-            id: TestChatId::new(),
+            id: self.id,
             tenant_id: tenant.clone(),
             agent_id: agent,
             agent_version_id: self.version,

@@ -204,4 +204,33 @@ impl Operations {
         self.wake_webhooks();
         Ok(d)
     }
+
+    /// Starts a test-panel chat with `version`, deployed or not, that no
+    /// channel sees.
+    pub async fn start_test_chat(
+        &self,
+        acting: &Acting,
+        version: &AgentVersion,
+    ) -> StoreResult<ombud_store::TestChat> {
+        let now = self.now();
+        let new = ombud_store::NewTestChat {
+            id: TestChatId::new(),
+            version: version.id.clone(),
+            created_by: acting.actor.history_name(),
+            at: now,
+        };
+        let entry = acting.entry(
+            &version.tenant_id,
+            now,
+            "test_chat.started",
+            Target::new(
+                "test_chat",
+                &new.id,
+                Some(format!("{} v{}", version.agent_name, version.number)),
+            ),
+        );
+        self.store
+            .create_test_chat(&version.tenant_id, new, vec![entry])
+            .await
+    }
 }

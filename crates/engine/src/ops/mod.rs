@@ -10,6 +10,7 @@ pub mod audit;
 pub mod conversations;
 pub mod keys;
 pub mod sessions;
+pub mod settings;
 pub mod team;
 pub mod webhooks;
 

@@ -95,7 +95,9 @@ pub async fn spawn(
     for i in 0..tenants {
         let (tenant, _) = provision::create_tenant(
             store.as_ref(),
+            &ombud_engine::Acting::cli(),
             NewTenant {
+                id: ombud_core::TenantId::new(),
                 slug: TenantSlug::parse(&slug(i))?,
                 name: format!("Load Test Office {i}"),
                 complaint_prefix: ComplaintPrefix::parse(&prefix(i))?,
@@ -121,6 +123,7 @@ pub async fn spawn(
         let secret = format!("loadtest-app-secret-{i}");
         let (_, channel) = provision::add_whatsapp_channel(
             store.as_ref(),
+            &ombud_engine::Acting::cli(),
             providers.providers(),
             &tenant.slug,
             "Load".into(),

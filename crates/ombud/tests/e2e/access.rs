@@ -53,10 +53,12 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         .create_test_chat(
             &t.tenant.id,
             ombud_store::NewTestChat {
+                id: ombud_core::TestChatId::new(),
                 version: t.channel.deployed_version.clone().unwrap(),
                 created_by: "system".into(),
                 at: ombud_store::stored_now(),
             },
+            Vec::new(),
         )
         .await
         .unwrap();

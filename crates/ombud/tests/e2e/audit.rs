@@ -537,18 +537,19 @@ async fn verify_names_the_first_entry_changed_deleted_inserted_swapped_or_rewrit
     let t = app.tenant("pune", "PUNE", &graph).await;
     let tid = t.tenant.id.clone();
     member(&app, "admin@pune.gov.in", &tid, Role::Admin).await;
-    // Three entries, then a shutdown, which signs the head (3)...
+    // The tenant and its channel (entries 1 and 2), three logins, then a
+    // shutdown, which signs the head (5)...
     for _ in 0..3 {
         Staff::login(&app, "admin@pune.gov.in").await;
     }
     let db = app.stop_keeping_db().await;
-    // ...and three more, signed at 6.
+    // ...and three more, signed at 8.
     let app = TestApp::spawn_on(db, |_| {}, None).await;
     for _ in 0..3 {
         Staff::login(&app, "admin@pune.gov.in").await;
     }
     let entries = chain(&app, &tid).await;
-    assert_eq!(entries.len(), 6);
+    assert_eq!(entries.len(), 8);
     let db = app.stop_keeping_db().await;
     verify_holds(&db, "untouched");
 
@@ -614,10 +615,10 @@ async fn verify_names_the_first_entry_changed_deleted_inserted_swapped_or_rewrit
     .await;
     verify_holds(&db, "put back");
 
-    // The tail rewritten from entry 3, every hash recomputed and the head
-    // moved: the chain holds, the checkpoint signed at 3 does not.
-    let mut prev = entries[1].clone();
-    for e in &entries[2..] {
+    // The tail rewritten from entry 5, every hash recomputed and the head
+    // moved: the chain holds, the checkpoint signed at 5 does not.
+    let mut prev = entries[3].clone();
+    for e in &entries[4..] {
         let mut forged = e.entry.clone();
         forged.action = "logout".into();
         let forged = forged.chained(prev.seq, &prev.hash);
@@ -633,7 +634,7 @@ async fn verify_names_the_first_entry_changed_deleted_inserted_swapped_or_rewrit
         .await;
         prev = forged;
     }
-    verify_names(&db, 3, "a rewritten tail");
+    verify_names(&db, 5, "a rewritten tail");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -648,7 +649,9 @@ async fn an_export_verifies_offline_and_a_changed_line_does_not() {
     let db = app.stop_keeping_db().await;
     let (code, export, err) = run_cli_raw(&db, &["audit", "export", "--tenant", "pune"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(export.lines().count(), 1 + 4 + 1 + 1, "{export}");
+    // The header, the tenant and its channel, four logins, the checkpoint
+    // and the head.
+    assert_eq!(export.lines().count(), 1 + 2 + 4 + 1 + 1, "{export}");
     let file = db.dir.path().join("export.jsonl");
     std::fs::write(&file, &export).unwrap();
     let path = file.to_str().unwrap();
@@ -673,5 +676,5 @@ async fn an_export_verifies_offline_and_a_changed_line_does_not() {
     std::fs::write(&file, changed).unwrap();
     let (code, out, _) = run_cli(&db, &["audit", "verify", "--file", path]);
     assert_ne!(code, 0);
-    assert_eq!(out["tenants"][0]["first_bad"]["seq"], 2, "{out:#}");
+    assert_eq!(out["tenants"][0]["first_bad"]["seq"], 4, "{out:#}");
 }

@@ -261,7 +261,9 @@ impl TestApp {
     pub async fn tenant(&self, slug: &str, prefix: &str, graph: &FakeGraph) -> TestTenant {
         let (tenant, _) = provision::create_tenant(
             self.store.as_ref(),
+            &ombud_engine::Acting::cli(),
             NewTenant {
+                id: ombud_core::TenantId::new(),
                 slug: TenantSlug::parse(slug).unwrap(),
                 name: format!("{slug} office"),
                 complaint_prefix: ComplaintPrefix::parse(prefix).unwrap(),
@@ -275,6 +277,7 @@ impl TestApp {
         let app_secret = format!("{slug}-app-secret");
         let (_, channel) = provision::add_whatsapp_channel(
             self.store.as_ref(),
+            &ombud_engine::Acting::cli(),
             self.engine.outbound().providers(),
             &tenant.slug,
             "WhatsApp".into(),

@@ -14,7 +14,9 @@ async fn the_setup_guide_resumes_where_it_was_left_and_finishes() {
     // A tenant without a channel yet.
     let (tenant, _) = ombud_engine::provision::create_tenant(
         app.store.as_ref(),
+        &ombud_engine::Acting::cli(),
         ombud_store::NewTenant {
+            id: ombud_core::TenantId::new(),
             slug: TenantSlug::parse("pune").unwrap(),
             name: "pune office".into(),
             complaint_prefix: ComplaintPrefix::parse("PUNE").unwrap(),

@@ -13,8 +13,9 @@ use crate::*;
 
 #[async_trait]
 impl TenantStore for PgStore {
-    async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant> {
+    async fn create_tenant(&self, new: NewTenant, audit: Audit) -> StoreResult<Tenant> {
         let t = new.into_tenant(Utc::now());
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into tenants (id, slug, name, complaint_prefix, default_language, timezone, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -26,9 +27,11 @@ impl TenantStore for PgStore {
         .bind(t.default_language.as_str())
         .bind(t.timezone.as_str())
         .bind(t.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_on("slug", format!("a tenant with slug {:?} already exists", t.slug.as_str())))?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(t)
     }
 
@@ -56,8 +59,14 @@ impl TenantStore for PgStore {
         decode_all(&rows, decode::tenant)
     }
 
-    async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category> {
+    async fn create_category(
+        &self,
+        tenant: &TenantId,
+        new: NewCategory,
+        audit: Audit,
+    ) -> StoreResult<Category> {
         let c = new.into_category(tenant, Utc::now());
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
              values ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -69,9 +78,11 @@ impl TenantStore for PgStore {
         .bind(serde_json::to_value(&c.keywords).map_err(StoreError::internal)?)
         .bind(c.default_priority.as_str())
         .bind(c.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         self.catalog.categories.forget(tenant);
         Ok(c)
     }
@@ -81,7 +92,9 @@ impl TenantStore for PgStore {
         tenant: &TenantId,
         id: &CategoryId,
         change: NewCategory,
+        audit: Audit,
     ) -> StoreResult<Category> {
+        let mut tx = self.pool.begin().await?;
         let sql = format!(
             "update categories set names = $3, keywords = $4, default_priority = $5, updated_at = $6
              where tenant_id = $1 and id = $2 returning {}",
@@ -94,9 +107,11 @@ impl TenantStore for PgStore {
             .bind(serde_json::to_value(&change.keywords).map_err(StoreError::internal)?)
             .bind(change.default_priority.as_str())
             .bind(Utc::now())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await?;
         let updated = decode_opt(row, decode::category)?.ok_or(StoreError::NotFound("category"))?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         self.catalog.categories.forget(tenant);
         Ok(updated)
     }
@@ -111,7 +126,13 @@ impl TenantStore for PgStore {
         Ok(steps)
     }
 
-    async fn mark_onboarding_step(&self, tenant: &TenantId, step: &str) -> StoreResult<()> {
+    async fn mark_onboarding_step(
+        &self,
+        tenant: &TenantId,
+        step: &str,
+        audit: Audit,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into onboarding_steps (tenant_id, step, done_at) values ($1, $2, $3)
              on conflict (tenant_id, step) do nothing",
@@ -119,8 +140,10 @@ impl TenantStore for PgStore {
         .bind(tenant.as_str())
         .bind(step)
         .bind(Utc::now())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -215,7 +238,12 @@ impl TenantStore for PgStore {
 
 #[async_trait]
 impl ChannelStore for PgStore {
-    async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
+    async fn create_channel(
+        &self,
+        tenant: &TenantId,
+        new: NewChannel,
+        audit: Audit,
+    ) -> StoreResult<Channel> {
         let actor = new.deployed_by.clone();
         let c = new.into_channel(tenant, Utc::now());
         if let Some(v) = &c.deployed_version {
@@ -267,6 +295,7 @@ impl ChannelStore for PgStore {
             .execute(&mut *tx)
             .await?;
         }
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(c)
     }

@@ -9,12 +9,18 @@ use crate::*;
 
 #[async_trait]
 impl TestChatStore for PgStore {
-    async fn create_test_chat(&self, tenant: &TenantId, new: NewTestChat) -> StoreResult<TestChat> {
+    async fn create_test_chat(
+        &self,
+        tenant: &TenantId,
+        new: NewTestChat,
+        audit: Audit,
+    ) -> StoreResult<TestChat> {
         let version = self
             .agent_version(tenant, &new.version)
             .await?
             .ok_or(StoreError::NotFound("agent version"))?;
         let chat = new.into_chat(tenant, version.agent_id);
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into test_chats (id, tenant_id, agent_id, agent_version_id, contact_id,
                 conversation_id, created_by, created_at, updated_at)
@@ -28,8 +34,10 @@ impl TestChatStore for PgStore {
         .bind(chat.conversation_id.as_str())
         .bind(&chat.created_by)
         .bind(chat.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(chat)
     }
 
@@ -134,6 +142,7 @@ impl TestChatStore for PgStore {
         .bind(t.created_at)
         .execute(&mut *tx)
         .await?;
+        super::audit::append(&mut tx, &commit.audit).await?;
         tx.commit().await?;
         Ok(commit.apply(chat))
     }

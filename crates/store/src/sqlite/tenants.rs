@@ -15,7 +15,7 @@ use crate::*;
 
 #[async_trait]
 impl TenantStore for SqliteStore {
-    async fn create_tenant(&self, new: NewTenant) -> StoreResult<Tenant> {
+    async fn create_tenant(&self, new: NewTenant, audit: Audit) -> StoreResult<Tenant> {
         let tenant = new.into_tenant(Utc::now());
         let t = tenant.clone();
         self.write(move |conn| {
@@ -27,7 +27,7 @@ impl TenantStore for SqliteStore {
                         t.default_language.as_str(), t.timezone.as_str(), at],
             )
             .map_err(conflict_on("slug", format!("a tenant with slug {:?} already exists", t.slug.as_str())))?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await?;
         Ok(tenant)
@@ -61,7 +61,12 @@ impl TenantStore for SqliteStore {
         .await
     }
 
-    async fn create_category(&self, tenant: &TenantId, new: NewCategory) -> StoreResult<Category> {
+    async fn create_category(
+        &self,
+        tenant: &TenantId,
+        new: NewCategory,
+        audit: Audit,
+    ) -> StoreResult<Category> {
         let category = new.into_category(tenant, Utc::now());
         let c = category.clone();
         self.write(move |conn| {
@@ -74,7 +79,7 @@ impl TenantStore for SqliteStore {
                         c.default_priority.as_str(), time_text(c.created_at)],
             )
             .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await?;
         self.catalog().categories.forget(tenant);
@@ -86,6 +91,7 @@ impl TenantStore for SqliteStore {
         tenant: &TenantId,
         id: &CategoryId,
         change: NewCategory,
+        audit: Audit,
     ) -> StoreResult<Category> {
         let (t, id2) = (tenant.clone(), id.clone());
         let updated = self
@@ -101,6 +107,7 @@ impl TenantStore for SqliteStore {
                 if n == 0 {
                     return Err(StoreError::NotFound("category"));
                 }
+                super::audit::append(conn, &audit)?;
                 let sql = format!("select {} from categories where id = ?1", decode::CATEGORY_COLS);
                 one(conn, &sql, [id2.as_str()], decode::category)?
                     .ok_or(StoreError::NotFound("category"))
@@ -122,7 +129,12 @@ impl TenantStore for SqliteStore {
         .await
     }
 
-    async fn mark_onboarding_step(&self, tenant: &TenantId, step: &str) -> StoreResult<()> {
+    async fn mark_onboarding_step(
+        &self,
+        tenant: &TenantId,
+        step: &str,
+        audit: Audit,
+    ) -> StoreResult<()> {
         let (tenant, step) = (tenant.clone(), step.to_owned());
         self.write(move |conn| {
             conn.execute(
@@ -130,7 +142,7 @@ impl TenantStore for SqliteStore {
                  on conflict (tenant_id, step) do nothing",
                 params![tenant.as_str(), step, time_text(Utc::now())],
             )?;
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await
     }
@@ -241,7 +253,12 @@ impl TenantStore for SqliteStore {
 
 #[async_trait]
 impl ChannelStore for SqliteStore {
-    async fn create_channel(&self, tenant: &TenantId, new: NewChannel) -> StoreResult<Channel> {
+    async fn create_channel(
+        &self,
+        tenant: &TenantId,
+        new: NewChannel,
+        audit: Audit,
+    ) -> StoreResult<Channel> {
         let actor = new.deployed_by.clone();
         let channel = new.into_channel(tenant, Utc::now());
         let c = channel.clone();
@@ -276,7 +293,7 @@ impl ChannelStore for SqliteStore {
                     params![c.tenant_id.as_str(), c.id.as_str(), v.as_str(), actor, time_text(c.created_at)],
                 )?;
             }
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await?;
         Ok(channel)

@@ -11,7 +11,12 @@ use crate::*;
 
 #[async_trait]
 impl TestChatStore for SqliteStore {
-    async fn create_test_chat(&self, tenant: &TenantId, new: NewTestChat) -> StoreResult<TestChat> {
+    async fn create_test_chat(
+        &self,
+        tenant: &TenantId,
+        new: NewTestChat,
+        audit: Audit,
+    ) -> StoreResult<TestChat> {
         let tenant = tenant.clone();
         self.write(move |conn| {
             let version = super::tenants::agent_version_row(conn, &new.version)?
@@ -34,6 +39,7 @@ impl TestChatStore for SqliteStore {
                     at
                 ],
             )?;
+            super::audit::append(conn, &audit)?;
             Ok(chat)
         })
         .await
@@ -135,6 +141,7 @@ impl TestChatStore for SqliteStore {
                     time_text(t.created_at)
                 ],
             )?;
+            super::audit::append(conn, &commit.audit)?;
             Ok(commit.clone().apply(chat))
         })
         .await

@@ -346,13 +346,17 @@ mod tests {
         )
         .unwrap();
         let tenant = store
-            .create_tenant(NewTenant {
-                slug: TenantSlug::parse("alpha").unwrap(),
-                name: "alpha".into(),
-                complaint_prefix: ComplaintPrefix::parse("ALPHA").unwrap(),
-                default_language: Language::en(),
-                timezone: TimeZoneName::parse("UTC").unwrap(),
-            })
+            .create_tenant(
+                NewTenant {
+                    id: ombud_core::TenantId::new(),
+                    slug: TenantSlug::parse("alpha").unwrap(),
+                    name: "alpha".into(),
+                    complaint_prefix: ComplaintPrefix::parse("ALPHA").unwrap(),
+                    default_language: Language::en(),
+                    timezone: TimeZoneName::parse("UTC").unwrap(),
+                },
+                Vec::new(),
+            )
             .await
             .unwrap();
         let start = chrono::Utc::now();

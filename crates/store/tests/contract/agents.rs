@@ -401,17 +401,23 @@ pub(crate) async fn a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wal
     let (_, b_versions) = bot(s, &b, 1).await;
     let now = stored_now();
     let new = |v: &AgentVersion| NewTestChat {
+        id: ombud_core::TestChatId::new(),
         version: v.id.clone(),
         created_by: "user:usr_1".into(),
         at: now,
     };
     // Any version, not only a deployed one; never another tenant's.
-    let chat = s.create_test_chat(&a.id, new(&versions[0])).await.unwrap();
+    let chat = s
+        .create_test_chat(&a.id, new(&versions[0]), Vec::new())
+        .await
+        .unwrap();
     assert_eq!(
         (&chat.agent_id, chat.turns, &chat.agent_state),
         (&agent.id, 0, &serde_json::json!({}))
     );
-    let foreign = s.create_test_chat(&a.id, new(&b_versions[0])).await;
+    let foreign = s
+        .create_test_chat(&a.id, new(&b_versions[0]), Vec::new())
+        .await;
     assert!(
         matches!(foreign, Err(StoreError::NotFound("agent version"))),
         "{foreign:?}"
@@ -467,6 +473,7 @@ pub(crate) async fn a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wal
             key: "k1".into(),
             notes: vec![format!("note {seq}")],
         }],
+        audit: Vec::new(),
     };
     let after_one = s.commit_test_turn(&a.id, commit(0, 1)).await.unwrap();
     assert_eq!(after_one.turns, 1);

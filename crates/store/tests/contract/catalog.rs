@@ -6,6 +6,7 @@ use super::*;
 
 fn category(slug: &str) -> NewCategory {
     NewCategory {
+        id: ombud_core::CategoryId::new(),
         slug: slug.into(),
         names: [("en".to_owned(), slug.to_owned())].into(),
         keywords: vec![slug.into()],
@@ -23,12 +24,12 @@ pub(crate) async fn the_stores_own_changes_are_seen_at_once_through_the_catalog(
     let t = tenant(store.as_ref(), "pune", "UTC").await;
     assert!(store.categories(&t.id).await.unwrap().is_empty());
     store
-        .create_category(&t.id, category("roads"))
+        .create_category(&t.id, category("roads"), Vec::new())
         .await
         .unwrap();
     assert_eq!(slugs(&store.categories(&t.id).await.unwrap()), ["roads"]);
     store
-        .create_category(&t.id, category("water"))
+        .create_category(&t.id, category("water"), Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -57,7 +58,9 @@ pub(crate) async fn another_process_s_changes_are_seen_once_the_catalog_entry_is
         a.categories(&t.id).await.unwrap().is_empty(),
         "now kept by a"
     );
-    b.create_category(&t.id, category("roads")).await.unwrap();
+    b.create_category(&t.id, category("roads"), Vec::new())
+        .await
+        .unwrap();
     assert_eq!(slugs(&b.categories(&t.id).await.unwrap()), ["roads"]);
 
     let ttl = ombud_store::catalog::DEFAULT_TTL;
@@ -81,11 +84,13 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
         .create_category(
             &a.id,
             NewCategory {
+                id: ombud_core::CategoryId::new(),
                 slug: "roads".into(),
                 names: [("en".to_owned(), "Roads".to_owned())].into(),
                 keywords: vec!["pothole".into()],
                 default_priority: Priority::Normal,
             },
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -95,6 +100,7 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
         "cached now"
     );
     let change = NewCategory {
+        id: ombud_core::CategoryId::new(),
         slug: "ignored".into(),
         names: [
             ("en".to_owned(), "Roads and footpaths".to_owned()),
@@ -105,7 +111,7 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
         default_priority: Priority::High,
     };
     let updated = store
-        .update_category(&a.id, &roads.id, change.clone())
+        .update_category(&a.id, &roads.id, change.clone(), Vec::new())
         .await
         .unwrap();
     assert_eq!(updated.slug, "roads", "the slug stays");
@@ -115,15 +121,27 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
         "seen at once"
     );
     assert_eq!(updated.default_priority, Priority::High);
-    match store.update_category(&b.id, &roads.id, change).await {
+    match store
+        .update_category(&b.id, &roads.id, change, Vec::new())
+        .await
+    {
         Err(StoreError::NotFound(what)) => assert_eq!(what, "category"),
         other => panic!("another tenant's category must not be found: {other:?}"),
     }
 
     assert!(store.onboarding_steps(&a.id).await.unwrap().is_empty());
-    store.mark_onboarding_step(&a.id, "welcome").await.unwrap();
-    store.mark_onboarding_step(&a.id, "welcome").await.unwrap();
-    store.mark_onboarding_step(&a.id, "team").await.unwrap();
+    store
+        .mark_onboarding_step(&a.id, "welcome", Vec::new())
+        .await
+        .unwrap();
+    store
+        .mark_onboarding_step(&a.id, "welcome", Vec::new())
+        .await
+        .unwrap();
+    store
+        .mark_onboarding_step(&a.id, "team", Vec::new())
+        .await
+        .unwrap();
     let mut steps = store.onboarding_steps(&a.id).await.unwrap();
     steps.sort();
     assert_eq!(steps, ["team", "welcome"]);

@@ -24,6 +24,7 @@ pub async fn a_channel_starts_its_deployment_history_with_its_first_version(stor
         .create_channel(
             &t.id,
             NewChannel {
+                id: ombud_core::ChannelId::new(),
                 name: "wa".into(),
                 config: ChannelConfig::Webchat(WebchatConfig {
                     signing_key: Secret::new("k".repeat(32)),
@@ -32,6 +33,7 @@ pub async fn a_channel_starts_its_deployment_history_with_its_first_version(stor
                 deployed_version: Some(v.id.clone()),
                 deployed_by: "system".into(),
             },
+            Vec::new(),
         )
         .await
         .unwrap();

@@ -154,13 +154,17 @@ async fn pg_url() -> String {
 
 async fn tenant(store: &dyn Store, slug: &str, tz: &str) -> Tenant {
     store
-        .create_tenant(NewTenant {
-            slug: TenantSlug::parse(slug).unwrap(),
-            name: slug.into(),
-            complaint_prefix: ComplaintPrefix::parse(&slug.to_uppercase()).unwrap(),
-            default_language: Language::en(),
-            timezone: TimeZoneName::parse(tz).unwrap(),
-        })
+        .create_tenant(
+            NewTenant {
+                id: ombud_core::TenantId::new(),
+                slug: TenantSlug::parse(slug).unwrap(),
+                name: slug.into(),
+                complaint_prefix: ComplaintPrefix::parse(&slug.to_uppercase()).unwrap(),
+                default_language: Language::en(),
+                timezone: TimeZoneName::parse(tz).unwrap(),
+            },
+            Vec::new(),
+        )
         .await
         .unwrap()
 }
@@ -170,6 +174,7 @@ async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {
         .create_channel(
             &t.id,
             NewChannel {
+                id: ombud_core::ChannelId::new(),
                 name: "wa".into(),
                 config: ChannelConfig::Whatsapp(WhatsAppConfig {
                     phone_number_id: phone.into(),
@@ -182,6 +187,7 @@ async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {
                 deployed_version: None,
                 deployed_by: "system".into(),
             },
+            Vec::new(),
         )
         .await
         .unwrap()

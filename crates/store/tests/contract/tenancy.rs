@@ -49,13 +49,17 @@ pub(crate) async fn reads_are_scoped_to_the_tenant(store: Arc<dyn Store>) {
     assert!(store.complaints(&b.id, 10).await.unwrap().is_empty());
     // A slug or phone number taken is a conflict, never a crash.
     let err = store
-        .create_tenant(NewTenant {
-            slug: TenantSlug::parse("alpha").unwrap(),
-            name: "again".into(),
-            complaint_prefix: ComplaintPrefix::parse("AG").unwrap(),
-            default_language: Language::en(),
-            timezone: TimeZoneName::parse("UTC").unwrap(),
-        })
+        .create_tenant(
+            NewTenant {
+                id: ombud_core::TenantId::new(),
+                slug: TenantSlug::parse("alpha").unwrap(),
+                name: "again".into(),
+                complaint_prefix: ComplaintPrefix::parse("AG").unwrap(),
+                default_language: Language::en(),
+                timezone: TimeZoneName::parse("UTC").unwrap(),
+            },
+            Vec::new(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");

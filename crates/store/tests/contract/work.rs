@@ -338,11 +338,13 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         .create_category(
             &a.id,
             NewCategory {
+                id: ombud_core::CategoryId::new(),
                 slug: "roads".into(),
                 names: [("en".to_owned(), "Roads".to_owned())].into(),
                 keywords: vec![],
                 default_priority: Priority::Normal,
             },
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -367,11 +369,13 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         .create_category(
             &b.id,
             NewCategory {
+                id: ombud_core::CategoryId::new(),
                 slug: "water".into(),
                 names: Default::default(),
                 keywords: vec![],
                 default_priority: Priority::Normal,
             },
+            Vec::new(),
         )
         .await
         .unwrap();

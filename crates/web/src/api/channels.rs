@@ -162,6 +162,7 @@ async fn create_channel(
     let secret_token = config_secret_token(&config);
     let added = provision::add_channel(
         state.store.as_ref(),
+        &caller.acting(),
         state.engine.outbound().providers(),
         &caller.tenant.slug,
         name,

@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use ombud_core::{Scope, Tenant, TestChatId};
-use ombud_store::{Agent, NewTestChat, TestChat, TestComplaint, TestTurn};
+use ombud_store::{Agent, TestChat, TestComplaint, TestTurn};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -160,11 +160,11 @@ pub(crate) fn checked_text(raw: &str) -> Result<String, ApiError> {
 }
 
 /// Starts a test chat with version `number` (as the path gives it) of the
-/// tenant's agent; `actor` started it. The dashboard starts them the same way.
+/// tenant's agent, for `acting`. The dashboard starts them the same way.
 pub(crate) async fn start(
     state: &AppState,
+    acting: &ombud_engine::Acting,
     tenant: &Tenant,
-    actor: String,
     agent: &Agent,
     number: &str,
 ) -> Result<TestChat, ApiError> {
@@ -178,17 +178,13 @@ pub(crate) async fn start(
         .into_iter()
         .find(|v| v.number == number)
         .ok_or_else(|| ApiError::not_found("agent version"))?;
-    let new = NewTestChat {
-        version: version.id,
-        created_by: actor,
-        at: ombud_store::stored_now(),
-    };
-    Ok(state.store.create_test_chat(&tenant.id, new).await?)
+    Ok(state.engine.ops().start_test_chat(acting, &version).await?)
 }
 
 /// Sends one message to a test chat and waits for the agent's answer.
 pub(crate) async fn send(
     state: &AppState,
+    acting: &ombud_engine::Acting,
     tenant: &Tenant,
     chat: &str,
     text: &str,
@@ -196,7 +192,10 @@ pub(crate) async fn send(
     let chat: TestChatId = chat.parse().map_err(|_| ApiError::not_found("test chat"))?;
     let text = checked_text(text)?;
     let tenant = Arc::new(tenant.clone());
-    Ok(state.engine.test_turn(&tenant, &chat, &text).await?)
+    Ok(state
+        .engine
+        .test_turn(acting, &tenant, &chat, &text)
+        .await?)
 }
 
 /// Starts a conversation with this version, deployed or not, that no channel
@@ -213,7 +212,7 @@ async fn start_test_chat(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::AgentsWrite)?;
     let agent = super::agents::load_agent(&state, &caller, &id).await?;
-    let chat = start(&state, &caller.tenant, caller.actor(), &agent, &number).await?;
+    let chat = start(&state, &caller.acting(), &caller.tenant, &agent, &number).await?;
     Ok(created(
         format!("/api/v1/test-chats/{}", chat.id),
         TestChatView::new(&chat, &[]),
@@ -258,7 +257,7 @@ async fn send_test_message(
     ApiJson(body): ApiJson<TestMessageBody>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::AgentsWrite)?;
-    let (chat, turn) = send(&state, &caller.tenant, &id, &body.text).await?;
+    let (chat, turn) = send(&state, &caller.acting(), &caller.tenant, &id, &body.text).await?;
     Ok(created(
         format!("/api/v1/test-chats/{}", chat.id),
         TestTurnView::from(&turn),

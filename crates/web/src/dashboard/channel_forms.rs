@@ -117,6 +117,7 @@ pub async fn add_channel(
     };
     match provision::add_whatsapp_channel(
         state.store.as_ref(),
+        &current.acting(),
         state.engine.outbound().providers(),
         &current.tenant.slug,
         form.name.trim().to_owned(),
@@ -209,6 +210,7 @@ pub async fn add_other_channel(
     let providers = state.engine.outbound().providers();
     match provision::add_channel(
         state.store.as_ref(),
+        &current.acting(),
         providers,
         &current.tenant.slug,
         name,

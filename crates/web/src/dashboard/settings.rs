@@ -227,6 +227,7 @@ fn parse_category(form: &CategoryForm) -> Result<NewCategory, FieldErrors> {
     }
     match (priority, errors.is_empty()) {
         (Some(default_priority), true) => Ok(NewCategory {
+            id: ombud_core::CategoryId::new(),
             slug,
             names,
             keywords,
@@ -267,7 +268,12 @@ pub async fn add_category(
         Ok(new) => new,
         Err(errors) => return refused(errors).await,
     };
-    match state.store.create_category(&current.tenant.id, new).await {
+    let made = state
+        .engine
+        .ops()
+        .create_category(&current.acting(), &current.tenant.id, new)
+        .await;
+    match made {
         Ok(_) => Ok(Redirect::to("/app/settings#categories").into_response()),
         Err(StoreError::Conflict { .. }) => {
             let mut errors = FieldErrors::default();
@@ -304,8 +310,9 @@ pub async fn edit_category(
         }
     };
     state
-        .store
-        .update_category(&current.tenant.id, &id, change)
+        .engine
+        .ops()
+        .change_category(&current.acting(), &current.tenant.id, &id, change)
         .await?;
     Ok(Redirect::to("/app/settings#categories").into_response())
 }

@@ -75,8 +75,7 @@ pub async fn start(
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
     let agent = super::agents::agent_of(&state, &current, &id).await?;
-    let actor = format!("user:{}", current.user.id);
-    let chat = api::start(&state, &current.tenant, actor, &agent, &number).await?;
+    let chat = api::start(&state, &current.acting(), &current.tenant, &agent, &number).await?;
     Ok(Redirect::to(&format!("/app/test-chats/{}", chat.id)).into_response())
 }
 
@@ -99,7 +98,7 @@ pub async fn send(
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
     let chat = chat_of(&state, &current, &id).await?;
-    match api::send(&state, &current.tenant, &id, &form.text).await {
+    match api::send(&state, &current.acting(), &current.tenant, &id, &form.text).await {
         Ok((chat, turn)) => Ok(Redirect::to(&format!(
             "/app/test-chats/{}#turn-{}",
             chat.id, turn.seq

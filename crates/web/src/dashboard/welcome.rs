@@ -60,7 +60,11 @@ pub async fn steps_done(state: &AppState, tenant: &TenantId) -> Result<Vec<Strin
         derived.push("test_message");
     }
     for step in derived {
-        state.store.mark_onboarding_step(tenant, step).await?;
+        state
+            .engine
+            .ops()
+            .remember_onboarding_step(tenant, step)
+            .await?;
         done.push(step.to_owned());
     }
     Ok(done)
@@ -141,8 +145,9 @@ pub async fn mark(
         return Err(PageError::not_found("step"));
     };
     state
-        .store
-        .mark_onboarding_step(&current.tenant.id, name)
+        .engine
+        .ops()
+        .mark_onboarding_step(&current.acting(), &current.tenant.id, name)
         .await?;
     Ok(Redirect::to("/app/welcome").into_response())
 }

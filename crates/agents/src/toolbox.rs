@@ -229,7 +229,7 @@ impl<'a> ToolBox<'a> {
         };
         let priority = match args.text("priority", 10)? {
             Some(p) => Priority::parse(&p).map_err(|e| e.to_string())?,
-            None => category.map_or(Priority::Normal, |c| c.default_priority),
+            None => Category::priority_for(category),
         };
         self.created += 1;
         let key = format!("{}:{}", self.key_base, self.created);

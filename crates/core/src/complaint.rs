@@ -214,6 +214,12 @@ pub struct Category {
 }
 
 impl Category {
+    /// A new complaint's priority when none is given: its category's
+    /// default, or normal without a category.
+    pub fn priority_for(category: Option<&Category>) -> Priority {
+        category.map_or(Priority::Normal, |c| c.default_priority)
+    }
+
     /// The name in `lang`, else English, else the slug.
     pub fn name_in(&self, lang: &Language) -> &str {
         self.names

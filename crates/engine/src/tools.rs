@@ -45,6 +45,7 @@ impl Tools for StoreTools<'_> {
             source: Source::Text,
             actor: format!("contact:{}", self.contact.id),
             at: self.now,
+            audit: None,
         };
         self.store
             .create_complaint(self.tenant, new)

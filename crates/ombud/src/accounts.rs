@@ -10,14 +10,18 @@ use serde_json::json;
 use crate::cli::{non_empty, tenant_by_slug, ApiKeyCreate, UserCreate};
 
 pub async fn create_user(
-    store: &dyn Store,
+    store: std::sync::Arc<dyn Store>,
     args: &UserCreate,
 ) -> anyhow::Result<serde_json::Value> {
     let email = Email::parse(&args.email)?;
     let role = Role::parse(&args.role)?;
-    let tenant = tenant_by_slug(store, &args.tenant).await?;
+    let tenant = tenant_by_slug(store.as_ref(), &args.tenant).await?;
+    let (ops, cli) = (
+        crate::cli::operations(store.clone()),
+        ombud_engine::Acting::cli(),
+    );
     if let Some(user) = store.user_by_email(&email).await? {
-        let membership = store.add_membership(&tenant.id, &user.id, role).await?;
+        let membership = ops.add_member(&cli, &tenant.id, &user, role).await?;
         return Ok(json!({
             "user": user, "tenant": tenant.slug, "role": membership.role,
             "one_time_password": null,
@@ -34,16 +38,20 @@ pub async fn create_user(
             .to_owned(),
     };
     let password = ombud_web::auth::one_time_password();
-    let user = store
-        .create_user(NewUser {
-            email,
-            name,
-            password_hash: ombud_web::auth::hash_password(&password)
-                .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?,
-            must_change_password: true,
-            platform_admin: false,
-            memberships: vec![(tenant.id.clone(), role)],
-        })
+    let user = ops
+        .create_user(
+            &cli,
+            NewUser {
+                id: ombud_core::UserId::new(),
+                email,
+                name,
+                password_hash: ombud_web::auth::hash_password(&password)
+                    .map_err(|e| anyhow::anyhow!("could not hash the password: {e}"))?,
+                must_change_password: true,
+                platform_admin: false,
+                memberships: vec![(tenant.id.clone(), role)],
+            },
+        )
         .await?;
     Ok(json!({
         "user": user, "tenant": tenant.slug, "role": role,

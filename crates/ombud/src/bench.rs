@@ -245,15 +245,19 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
             )
             .await?;
             store
-                .create_user(NewUser {
-                    email: Email::parse(EMAIL)?,
-                    name: "Bench".into(),
-                    password_hash: ombud_web::auth::hash_password(PASSWORD)
-                        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?,
-                    must_change_password: false,
-                    platform_admin: false,
-                    memberships: vec![(t.id.clone(), Role::Owner)],
-                })
+                .create_user(
+                    NewUser {
+                        id: ombud_core::UserId::new(),
+                        email: Email::parse(EMAIL)?,
+                        name: "Bench".into(),
+                        password_hash: ombud_web::auth::hash_password(PASSWORD)
+                            .map_err(|e| anyhow::anyhow!("hashing: {e}"))?,
+                        must_change_password: false,
+                        platform_admin: false,
+                        memberships: vec![(t.id.clone(), Role::Owner)],
+                    },
+                    Vec::new(),
+                )
                 .await?;
             t
         }

@@ -393,7 +393,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::Create(args)) => {
             let store = open_store(&config).await?;
-            print_json(&crate::accounts::create_user(store.as_ref(), &args).await?);
+            print_json(&crate::accounts::create_user(store, &args).await?);
             Ok(())
         }
         Command::Tenant(TenantCommand::List) => {

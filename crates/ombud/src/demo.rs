@@ -157,14 +157,18 @@ async fn demo_login(store: &dyn ombud_store::Store, tenant: &Tenant) -> anyhow::
         }
         None => {
             store
-                .create_user(ombud_store::NewUser {
-                    email,
-                    name: "Demo Admin".into(),
-                    password_hash: hash,
-                    must_change_password: false,
-                    platform_admin: false,
-                    memberships: vec![(tenant.id.clone(), Role::Owner)],
-                })
+                .create_user(
+                    ombud_store::NewUser {
+                        id: ombud_core::UserId::new(),
+                        email,
+                        name: "Demo Admin".into(),
+                        password_hash: hash,
+                        must_change_password: false,
+                        platform_admin: false,
+                        memberships: vec![(tenant.id.clone(), Role::Owner)],
+                    },
+                    Vec::new(),
+                )
                 .await?;
         }
     }

@@ -73,6 +73,7 @@ pub async fn run(
                         source: Source::Api,
                         actor: "seed".into(),
                         at: chrono::Utc::now(),
+                        audit: None,
                     },
                 )
                 .await?;

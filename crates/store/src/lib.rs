@@ -112,7 +112,7 @@ pub trait TenantStore: Send + Sync {
 pub trait AccountStore: Send + Sync {
     /// Creates the user and its memberships, all or nothing. Conflict on
     /// `email` if the address has an account already.
-    async fn create_user(&self, new: NewUser) -> StoreResult<User>;
+    async fn create_user(&self, new: NewUser, audit: Audit) -> StoreResult<User>;
     /// Unscoped: the login's entry point, which finds the user before any tenant.
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// Conflict on `user` if they are a member of the tenant already.
@@ -121,6 +121,7 @@ pub trait AccountStore: Send + Sync {
         tenant: &TenantId,
         user: &UserId,
         role: Role,
+        audit: Audit,
     ) -> StoreResult<Membership>;
     /// The user's memberships, one per tenant, in the order they were made.
     async fn memberships(&self, user: &UserId) -> StoreResult<Vec<Membership>>;
@@ -163,6 +164,7 @@ pub trait AccountStore: Send + Sync {
         token_hash: &str,
         account: Acceptance,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<User>;
     /// Replaces the password hash; `must_change` asks for a new one at the next
     /// login (a reset by an admin). NotFound if there is no such user.

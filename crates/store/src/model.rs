@@ -16,6 +16,8 @@ use crate::AgentVersion;
 /// A user to create; the password is already hashed.
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// Chosen by the caller, so that what it records names the user.
+    pub id: UserId,
     pub email: Email,
     pub name: String,
     pub password_hash: String,
@@ -44,7 +46,7 @@ pub fn new_membership(tenant: &TenantId, user: &UserId, role: Role) -> Membershi
 impl NewUser {
     pub fn into_user(self, at: DateTime<Utc>) -> User {
         User {
-            id: UserId::new(),
+            id: self.id,
             email: self.email,
             name: self.name,
             password_hash: self.password_hash,
@@ -368,6 +370,33 @@ pub struct NewComplaint {
     pub source: Source,
     pub actor: String,
     pub at: DateTime<Utc>,
+    /// Who to record in the audit trail (None: the citizen, through an
+    /// agent, which is no admin or staff action).
+    pub audit: Option<ombud_core::audit::Acting>,
+}
+
+impl NewComplaint {
+    /// The audit entry of the complaint made, if there is someone to record.
+    pub(crate) fn audit_entries(&self, c: &Complaint) -> crate::Audit {
+        use ombud_core::audit::{FieldChange, Target};
+        self.audit
+            .iter()
+            .map(|acting| {
+                acting
+                    .entry(
+                        &c.tenant_id,
+                        c.created_at,
+                        "complaint.created",
+                        Target::new("complaint", &c.id, Some(c.number.to_string())),
+                    )
+                    .with_changes([
+                        FieldChange::set("status", c.status.as_str()),
+                        FieldChange::set("priority", c.priority.as_str()),
+                        FieldChange::set("category_id", &c.category_id),
+                    ])
+            })
+            .collect()
+    }
 }
 
 /// An outbound message claimed for sending.

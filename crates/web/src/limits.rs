@@ -18,7 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use ombud_store::{Store, StoreResult};
+use ombud_store::StoreResult;
 
 use crate::dashboard::DashboardSettings;
 use crate::{ApiError, AppState};
@@ -79,9 +79,13 @@ impl Window {
 }
 
 /// Counts one request of `key`; `Err` when it is over `limit`.
-pub async fn take(store: &dyn Store, key: &str, limit: u32) -> StoreResult<Result<Window, Window>> {
+pub async fn take(
+    ops: &ombud_engine::Operations,
+    key: &str,
+    limit: u32,
+) -> StoreResult<Result<Window, Window>> {
     let now = Utc::now();
-    let hits = store.hit(key, WINDOW, 1, now).await?;
+    let hits = ops.count_hits(key, WINDOW, 1, now).await?;
     let left = (hits.window_ends - now).to_std().unwrap_or_default();
     let reset_secs = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1);
     let used = u32::try_from(hits.count).unwrap_or(u32::MAX);
@@ -157,7 +161,7 @@ pub async fn anonymous(
     }
     let ip = client_ip(&settings, request.headers(), request.extensions());
     let limit = settings.limits.per_address_per_minute;
-    match take(state.store.as_ref(), &address_key(ip), limit).await {
+    match take(state.engine.ops(), &address_key(ip), limit).await {
         Ok(Ok(window)) => {
             let mut response = next.run(request).await;
             window.write(&mut response);

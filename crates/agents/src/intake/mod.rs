@@ -341,12 +341,12 @@ impl Run<'_> {
         self.state.step = Step::Idle;
         let priority = {
             let cats = self.categories().await?;
-            draft
-                .category_id
-                .as_ref()
-                .and_then(|id| cats.iter().find(|c| &c.id == id))
-                .map(|c| c.default_priority)
-                .unwrap_or(Priority::Normal)
+            Category::priority_for(
+                draft
+                    .category_id
+                    .as_ref()
+                    .and_then(|id| cats.iter().find(|c| &c.id == id)),
+            )
         };
         // The key ties the complaint to the message that confirmed it: a retried
         // run finds the complaint its first try made instead of making another.

@@ -94,3 +94,46 @@ impl Operations {
         }
     }
 }
+
+/// A complaint filed through the API, its fields checked by the caller.
+#[derive(Debug, Clone)]
+pub struct FiledComplaint {
+    pub channel_id: Option<ChannelId>,
+    pub contact_id: Option<ContactId>,
+    pub conversation_id: Option<ConversationId>,
+    pub category_id: Option<CategoryId>,
+    pub description: String,
+    pub location: Option<String>,
+    pub language: Language,
+    pub priority: Priority,
+}
+
+impl Operations {
+    /// Records a complaint someone files through the API (not a citizen
+    /// through an agent: the agents' tools make theirs themselves).
+    pub async fn record_complaint(
+        &self,
+        acting: &Acting,
+        tenant: &Tenant,
+        f: FiledComplaint,
+    ) -> StoreResult<Complaint> {
+        let new = ombud_store::NewComplaint {
+            origin_key: None,
+            channel_id: f.channel_id,
+            contact_id: f.contact_id,
+            conversation_id: f.conversation_id,
+            category_id: f.category_id,
+            description: f.description,
+            location: f.location,
+            language: f.language,
+            priority: f.priority,
+            source: Source::Api,
+            actor: acting.actor.history_name(),
+            at: self.now(),
+            audit: Some(acting.clone()),
+        };
+        let (complaint, _) = self.store.create_complaint(tenant, new).await?;
+        self.wake_webhooks();
+        Ok(complaint)
+    }
+}

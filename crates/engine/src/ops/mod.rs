@@ -9,6 +9,7 @@ pub mod agents;
 pub mod audit;
 pub mod conversations;
 pub mod keys;
+pub mod requests;
 pub mod sessions;
 pub mod settings;
 pub mod team;

@@ -98,3 +98,25 @@ impl Operations {
             .await
     }
 }
+
+impl Operations {
+    /// Connects a channel to the tenant (see [`crate::provision::add_channel`]),
+    /// its provider URL checked against the hosts the operator allows.
+    pub async fn add_channel(
+        &self,
+        acting: &Acting,
+        tenant: &TenantSlug,
+        name: String,
+        config: ChannelConfig,
+    ) -> Result<(Tenant, Channel), crate::provision::ProvisionError> {
+        crate::provision::add_channel(
+            self.store.as_ref(),
+            acting,
+            self.outbound.providers(),
+            tenant,
+            name,
+            config,
+        )
+        .await
+    }
+}

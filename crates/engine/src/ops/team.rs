@@ -179,4 +179,88 @@ impl Operations {
         self.store.delete_sessions_of(&member.user.id).await?;
         Ok(())
     }
+
+    /// Uses an invitation once: a new account, or a membership for the
+    /// signed-in one. Recorded as the invitee's (`invitation.accepted`).
+    pub async fn accept_invitation(
+        &self,
+        origin: &ombud_core::audit::Origin,
+        invitation: &Invitation,
+        token_hash: &str,
+        account: ombud_store::Acceptance,
+    ) -> StoreResult<User> {
+        use ombud_core::audit::Actor;
+        let actor = match &account {
+            ombud_store::Acceptance::NewUser(new) => Actor {
+                name: Some(new.name.clone()),
+                ..Actor::anonymous(new.email.as_str())
+            },
+            ombud_store::Acceptance::Existing(id) => Actor {
+                id: Some(id.to_string()),
+                ..Actor::anonymous(invitation.email.as_str())
+            },
+        };
+        let now = self.now();
+        let entry = Acting::new(actor, origin.clone())
+            .entry(
+                &invitation.tenant_id,
+                now,
+                "invitation.accepted",
+                Target::new(
+                    "invitation",
+                    &invitation.id,
+                    Some(invitation.email.as_str().to_owned()),
+                ),
+            )
+            .with_changes([FieldChange::set("role", invitation.role.as_str())]);
+        self.store
+            .accept_invitation(token_hash, account, now, vec![entry])
+            .await
+    }
+
+    /// Makes an account with its memberships (`user.created` in each of
+    /// their tenants).
+    pub async fn create_user(
+        &self,
+        acting: &Acting,
+        new: ombud_store::NewUser,
+    ) -> StoreResult<User> {
+        let now = self.now();
+        let entries = new
+            .memberships
+            .iter()
+            .map(|(tenant, role)| {
+                acting
+                    .entry(
+                        tenant,
+                        now,
+                        "user.created",
+                        Target::new("member", &new.id, Some(new.email.as_str().to_owned())),
+                    )
+                    .with_changes([FieldChange::set("role", role.as_str())])
+            })
+            .collect();
+        self.store.create_user(new, entries).await
+    }
+
+    /// Gives an existing account a role in another tenant (`member.added`).
+    pub async fn add_member(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        user: &User,
+        role: Role,
+    ) -> StoreResult<Membership> {
+        let entry = acting
+            .entry(
+                tenant,
+                self.now(),
+                "member.added",
+                Target::new("member", &user.id, Some(user.email.as_str().to_owned())),
+            )
+            .with_changes([FieldChange::set("role", role.as_str())]);
+        self.store
+            .add_membership(tenant, &user.id, role, vec![entry])
+            .await
+    }
 }

@@ -16,3 +16,103 @@ fn channels_and_agents_depend_on_core_not_on_the_store_or_above() {
         assert!(manifest.contains("ombud-core"), "{path}");
     }
 }
+
+/// Store methods the web layer may call: reads. Every change goes through an
+/// operation in `crates/engine` (DESIGN.md, "Where a change happens"), which
+/// writes its audit entry in the same transaction and wakes the workers.
+const READS: &[&str] = &[
+    "agent",
+    "agent_executions",
+    "agent_version",
+    "agent_versions",
+    "agents",
+    "api_key_by_hash",
+    "api_keys",
+    "audit_events",
+    "categories",
+    "channel",
+    "channels",
+    "clone",
+    "complaint",
+    "complaint_by_number",
+    "complaint_events",
+    "contact",
+    "contact_page",
+    "conversation",
+    "conversation_of_address",
+    "conversation_of_contact",
+    "conversation_page",
+    "count_complaints",
+    "deployments",
+    "executions",
+    "handed_over",
+    "has_conversations",
+    "invitation",
+    "list_complaints",
+    "members",
+    "memberships",
+    "message_page",
+    "messages",
+    "onboarding_steps",
+    "open_invitations",
+    "overview",
+    "schema_status",
+    "session",
+    "tenant",
+    "tenant_by_slug",
+    "test_chat",
+    "test_chats",
+    "test_turns",
+    "user_by_email",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_delivery",
+    "webhook_endpoint",
+    "webhook_endpoints",
+];
+
+fn web_sources() -> Vec<(String, String)> {
+    let root = format!("{}/../web/src", env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(root)];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                out.push((path.display().to_string(), text));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_of_the_web_layer_writes_to_the_store_or_wakes_a_worker() {
+    let call = regex::Regex::new(r"store(?:\(\))?\s*\.\s*(\w+)\s*\(").unwrap();
+    let mut found = Vec::new();
+    let mut seen = 0;
+    for (path, text) in web_sources() {
+        for m in call.captures_iter(&text) {
+            seen += 1;
+            let method = &m[1];
+            if !READS.contains(&method) {
+                found.push(format!("{path}: store.{method}(…)"));
+            }
+        }
+        for needle in ["wake_outbox(", "wake_webhooks(", "events_written("] {
+            if text.contains(needle) {
+                found.push(format!("{path}: {needle}…)"));
+            }
+        }
+    }
+    assert!(seen > 50, "the scan found only {seen} store calls: is it reading the web layer?");
+    assert!(
+        found.is_empty(),
+        "the web layer writes (or passes the store to what writes) instead of calling an operation in crates/engine; \
+         if a method only reads, add it to READS:\n{}",
+        found.join("\n")
+    );
+}

@@ -14,14 +14,18 @@ pub const PASSWORD: &str = "correct horse battery";
 /// A user made straight in the store, with `PASSWORD` unless `one_time`.
 pub async fn user(app: &TestApp, email: &str, roles: &[(&TenantId, Role)], one_time: bool) -> User {
     app.store
-        .create_user(NewUser {
-            email: Email::parse(email).unwrap(),
-            name: email.split('@').next().unwrap().to_owned(),
-            password_hash: ombud_web::auth::hash_password(PASSWORD).unwrap(),
-            must_change_password: one_time,
-            platform_admin: false,
-            memberships: roles.iter().map(|(t, r)| ((*t).clone(), *r)).collect(),
-        })
+        .create_user(
+            NewUser {
+                id: ombud_core::UserId::new(),
+                email: Email::parse(email).unwrap(),
+                name: email.split('@').next().unwrap().to_owned(),
+                password_hash: ombud_web::auth::hash_password(PASSWORD).unwrap(),
+                must_change_password: one_time,
+                platform_admin: false,
+                memberships: roles.iter().map(|(t, r)| ((*t).clone(), *r)).collect(),
+            },
+            Vec::new(),
+        )
         .await
         .unwrap()
 }

@@ -75,6 +75,7 @@ pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize
                     source: Source::Text,
                     actor: "agent".into(),
                     at: chrono::Utc::now(),
+                    audit: None,
                 },
             )
             .await

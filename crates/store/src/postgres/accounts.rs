@@ -12,7 +12,7 @@ use crate::*;
 
 #[async_trait]
 impl AccountStore for PgStore {
-    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+    async fn create_user(&self, new: NewUser, audit: Audit) -> StoreResult<User> {
         let memberships = new.memberships.clone();
         let u = new.into_user(stored_now());
         let mut tx = self.pool.begin().await?;
@@ -20,6 +20,7 @@ impl AccountStore for PgStore {
         for (tenant, role) in &memberships {
             insert_membership(&mut tx, tenant, &u.id, *role, u.created_at).await?;
         }
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(u)
     }
@@ -38,10 +39,13 @@ impl AccountStore for PgStore {
         tenant: &TenantId,
         user: &UserId,
         role: Role,
+        audit: Audit,
     ) -> StoreResult<Membership> {
         let m = new_membership(tenant, user, role);
-        let mut conn = self.pool.acquire().await?;
-        insert_membership(&mut conn, &m.tenant_id, &m.user_id, m.role, m.created_at).await?;
+        let mut tx = self.pool.begin().await?;
+        insert_membership(&mut tx, &m.tenant_id, &m.user_id, m.role, m.created_at).await?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
         Ok(m)
     }
 
@@ -186,6 +190,7 @@ impl AccountStore for PgStore {
         token_hash: &str,
         account: Acceptance,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<User> {
         let mut tx = self.pool.begin().await?;
         let sql = format!(
@@ -228,6 +233,7 @@ impl AccountStore for PgStore {
             at,
         )
         .await?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(user)
     }

@@ -66,7 +66,9 @@ impl ComplaintStore for PgStore {
         .await?;
         let origin_key = new.origin_key.clone();
         let (actor, at) = (new.actor.clone(), new.at);
-        let c = new.into_complaint(tenant, n as u32);
+        let made = new.clone().into_complaint(tenant, n as u32);
+        let audit = new.audit_entries(&made);
+        let c = made;
         sqlx::query(
             "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                 category_id, description, location, language, priority, status, source, origin_key,
@@ -103,6 +105,7 @@ impl ComplaintStore for PgStore {
         .await?;
         let data = serde_json::to_value(&c).map_err(StoreError::internal)?;
         insert_event(&mut tx, &tenant.id, EventType::ComplaintCreated, &data, at).await?;
+        super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok((c, true))
     }

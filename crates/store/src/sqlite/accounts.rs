@@ -14,7 +14,7 @@ use crate::*;
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+    async fn create_user(&self, new: NewUser, audit: Audit) -> StoreResult<User> {
         let memberships = new.memberships.clone();
         let user = new.into_user(stored_now());
         let u = user.clone();
@@ -23,7 +23,7 @@ impl AccountStore for SqliteStore {
             for (tenant, role) in &memberships {
                 insert_membership(conn, tenant, &u.id, *role, u.created_at)?;
             }
-            Ok(())
+            super::audit::append(conn, &audit)
         })
         .await?;
         Ok(user)
@@ -43,11 +43,13 @@ impl AccountStore for SqliteStore {
         tenant: &TenantId,
         user: &UserId,
         role: Role,
+        audit: Audit,
     ) -> StoreResult<Membership> {
         let membership = new_membership(tenant, user, role);
         let m = membership.clone();
         self.write(move |conn| {
-            insert_membership(conn, &m.tenant_id, &m.user_id, m.role, m.created_at)
+            insert_membership(conn, &m.tenant_id, &m.user_id, m.role, m.created_at)?;
+            super::audit::append(conn, &audit)
         })
         .await?;
         Ok(membership)
@@ -186,6 +188,7 @@ impl AccountStore for SqliteStore {
         token_hash: &str,
         account: Acceptance,
         now: DateTime<Utc>,
+        audit: Audit,
     ) -> StoreResult<User> {
         let token_hash = token_hash.to_owned();
         self.write(move |conn| {
@@ -214,6 +217,7 @@ impl AccountStore for SqliteStore {
                 }
             };
             insert_membership(conn, &invitation.tenant_id, &user.id, invitation.role, at)?;
+            super::audit::append(conn, &audit)?;
             Ok(user)
         })
         .await

@@ -90,6 +90,7 @@ impl ComplaintStore for SqliteStore {
                 &serde_json::to_value(c).map_err(StoreError::internal)?,
                 at,
             )?;
+            super::audit::append(conn, &new.audit_entries(&complaint))?;
             Ok((complaint, true))
         })
         .await

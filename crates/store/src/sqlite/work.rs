@@ -381,6 +381,7 @@ mod tests {
                     source: Source::Api,
                     actor: "system".into(),
                     at: start + chrono::Duration::milliseconds(i as i64),
+                    audit: None,
                 };
                 store.create_complaint(tenant, new).await.map(|(c, _)| c)
             }

@@ -4,6 +4,7 @@ use super::*;
 
 fn new_user(email: &str) -> NewUser {
     NewUser {
+        id: ombud_core::UserId::new(),
         email: Email::parse(email).unwrap(),
         name: "Asha Patil".into(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
@@ -17,7 +18,7 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     let a = tenant(store.as_ref(), "alpha", "UTC").await;
     let b = tenant(store.as_ref(), "beta", "UTC").await;
     let user = store
-        .create_user(new_user("Asha@Pune.gov.in"))
+        .create_user(new_user("Asha@Pune.gov.in"), Vec::new())
         .await
         .unwrap();
 
@@ -36,21 +37,27 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
         .is_none());
 
     // The same address, differently written, is the same account.
-    match store.create_user(new_user(" ASHA@pune.gov.in")).await {
+    match store
+        .create_user(new_user(" ASHA@pune.gov.in"), Vec::new())
+        .await
+    {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "email"),
         other => panic!("expected a conflict on email, got {other:?}"),
     }
 
     // A member of two tenants, with a role in each; once per tenant.
     store
-        .add_membership(&a.id, &user.id, Role::Admin)
+        .add_membership(&a.id, &user.id, Role::Admin, Vec::new())
         .await
         .unwrap();
     store
-        .add_membership(&b.id, &user.id, Role::Viewer)
+        .add_membership(&b.id, &user.id, Role::Viewer, Vec::new())
         .await
         .unwrap();
-    match store.add_membership(&a.id, &user.id, Role::Owner).await {
+    match store
+        .add_membership(&a.id, &user.id, Role::Owner, Vec::new())
+        .await
+    {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "user"),
         other => panic!("expected a conflict on user, got {other:?}"),
     }
@@ -69,7 +76,7 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     // A membership of a tenant that does not exist is refused as such, not as
     // a duplicate, on every backend.
     match store
-        .add_membership(&TenantId::new(), &user.id, Role::Staff)
+        .add_membership(&TenantId::new(), &user.id, Role::Staff, Vec::new())
         .await
     {
         Err(StoreError::Invalid(e)) => assert_eq!(e.field, "reference"),
@@ -80,7 +87,7 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     // one in the same tenant) leaves no account behind.
     let mut ravi = new_user("ravi@pune.gov.in");
     ravi.memberships = vec![(b.id.clone(), Role::Staff)];
-    let ravi = store.create_user(ravi).await.unwrap();
+    let ravi = store.create_user(ravi, Vec::new()).await.unwrap();
     let roles: Vec<Role> = store
         .memberships(&ravi.id)
         .await
@@ -91,7 +98,7 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     assert_eq!(roles, vec![Role::Staff]);
     let mut twice = new_user("meera@pune.gov.in");
     twice.memberships = vec![(a.id.clone(), Role::Staff), (a.id.clone(), Role::Admin)];
-    assert!(store.create_user(twice).await.is_err());
+    assert!(store.create_user(twice, Vec::new()).await.is_err());
     assert!(store
         .user_by_email(&Email::parse("meera@pune.gov.in").unwrap())
         .await
@@ -103,7 +110,7 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
     use chrono::SubsecRound;
     let a = tenant(store.as_ref(), "alpha", "UTC").await;
     let asha = store
-        .create_user(new_user("asha@pune.gov.in"))
+        .create_user(new_user("asha@pune.gov.in"), Vec::new())
         .await
         .unwrap();
     let now = Utc::now().trunc_subsecs(6);
@@ -137,7 +144,7 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
     assert_eq!(signed_in.user, asha);
     assert_eq!(signed_in.role, None);
     store
-        .add_membership(&a.id, &asha.id, Role::Staff)
+        .add_membership(&a.id, &asha.id, Role::Staff, Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -181,10 +188,10 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
     let mut ravi = new_user("ravi@pune.gov.in");
     ravi.name = "Ravi Kale".into();
     ravi.memberships = vec![(a.id.clone(), Role::Staff)];
-    let ravi = store.create_user(ravi).await.unwrap();
+    let ravi = store.create_user(ravi, Vec::new()).await.unwrap();
     let mut asha = new_user("asha@pune.gov.in");
     asha.memberships = vec![(a.id.clone(), Role::Owner), (b.id.clone(), Role::Viewer)];
-    let asha = store.create_user(asha).await.unwrap();
+    let asha = store.create_user(asha, Vec::new()).await.unwrap();
 
     let members: Vec<(String, Role)> = store
         .members(&a.id)
@@ -228,7 +235,7 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
     let b = tenant(store.as_ref(), "beta", "UTC").await;
     let mut owner = new_user("owner@alpha.example");
     owner.memberships = vec![(a.id.clone(), Role::Owner), (b.id.clone(), Role::Owner)];
-    let owner = store.create_user(owner).await.unwrap();
+    let owner = store.create_user(owner, Vec::new()).await.unwrap();
     let now = Utc::now();
     let invite = |email: &str, hash: &str, tenant: &Tenant, expires_in: i64| Invitation {
         id: InvitationId::new(),
@@ -260,6 +267,7 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
             "h1",
             Acceptance::NewUser(new_user("ravi@alpha.example")),
             now,
+            Vec::new(),
         )
         .await
         .unwrap();
@@ -279,7 +287,7 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
         .accepted_at
         .is_some());
     match store
-        .accept_invitation("h1", Acceptance::Existing(ravi.id.clone()), now)
+        .accept_invitation("h1", Acceptance::Existing(ravi.id.clone()), now, Vec::new())
         .await
     {
         Err(StoreError::NotFound(what)) => assert_eq!(what, "invitation"),
@@ -291,6 +299,7 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
             "h2",
             Acceptance::NewUser(new_user("late@alpha.example")),
             now,
+            Vec::new(),
         )
         .await
     {
@@ -314,7 +323,7 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
         .await
         .unwrap();
     assert!(store
-        .accept_invitation("h4", Acceptance::Existing(ravi.id.clone()), now)
+        .accept_invitation("h4", Acceptance::Existing(ravi.id.clone()), now, Vec::new())
         .await
         .is_err());
     assert!(store
@@ -325,7 +334,7 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
         .accepted_at
         .is_none());
     store
-        .accept_invitation("h3", Acceptance::Existing(ravi.id.clone()), now)
+        .accept_invitation("h3", Acceptance::Existing(ravi.id.clone()), now, Vec::new())
         .await
         .unwrap();
     assert_eq!(store.memberships(&ravi.id).await.unwrap().len(), 2);

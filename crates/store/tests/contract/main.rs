@@ -218,5 +218,6 @@ fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
         source: Source::Api,
         actor: "system".into(),
         at,
+        audit: None,
     }
 }

@@ -149,25 +149,33 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
     let made = complaints(store.as_ref(), &a, 6).await;
     let theirs = complaints(store.as_ref(), &b, 1).await;
     let member = store
-        .create_user(NewUser {
-            email: Email::parse("ravi@alpha.example").unwrap(),
-            name: "Ravi".into(),
-            password_hash: "x".into(),
-            must_change_password: false,
-            platform_admin: false,
-            memberships: vec![(a.id.clone(), Role::Staff)],
-        })
+        .create_user(
+            NewUser {
+                id: ombud_core::UserId::new(),
+                email: Email::parse("ravi@alpha.example").unwrap(),
+                name: "Ravi".into(),
+                password_hash: "x".into(),
+                must_change_password: false,
+                platform_admin: false,
+                memberships: vec![(a.id.clone(), Role::Staff)],
+            },
+            Vec::new(),
+        )
         .await
         .unwrap();
     let outsider = store
-        .create_user(NewUser {
-            email: Email::parse("meera@beta.example").unwrap(),
-            name: "Meera".into(),
-            password_hash: "x".into(),
-            must_change_password: false,
-            platform_admin: false,
-            memberships: vec![(b.id.clone(), Role::Owner)],
-        })
+        .create_user(
+            NewUser {
+                id: ombud_core::UserId::new(),
+                email: Email::parse("meera@beta.example").unwrap(),
+                name: "Meera".into(),
+                password_hash: "x".into(),
+                must_change_password: false,
+                platform_admin: false,
+                memberships: vec![(b.id.clone(), Role::Owner)],
+            },
+            Vec::new(),
+        )
         .await
         .unwrap();
     let batch = |change: ComplaintChange, ids: Vec<ComplaintId>| ChangeBatch {
@@ -414,14 +422,18 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
     let _two_days = make(now - chrono::Duration::days(2)).await;
     let old = make(now - chrono::Duration::days(40)).await;
     let staff = store
-        .create_user(NewUser {
-            email: Email::parse("ravi@alpha.example").unwrap(),
-            name: "Ravi".into(),
-            password_hash: "x".into(),
-            must_change_password: false,
-            platform_admin: false,
-            memberships: vec![(t.id.clone(), Role::Staff)],
-        })
+        .create_user(
+            NewUser {
+                id: ombud_core::UserId::new(),
+                email: Email::parse("ravi@alpha.example").unwrap(),
+                name: "Ravi".into(),
+                password_hash: "x".into(),
+                must_change_password: false,
+                platform_admin: false,
+                memberships: vec![(t.id.clone(), Role::Staff)],
+            },
+            Vec::new(),
+        )
         .await
         .unwrap();
     store

@@ -144,7 +144,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             let per_address = api.sessions.limits.per_address_per_minute;
             let key = crate::limits::address_key(ip);
             if let Ok(Err(window)) =
-                crate::limits::take(state.store.as_ref(), &key, per_address).await
+                crate::limits::take(state.engine.ops(), &key, per_address).await
             {
                 return window.refusal("this address");
             }
@@ -160,7 +160,7 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     };
     crate::metrics::record_tenant(caller.tenant.slug.as_str());
     caller.origin = crate::origin::of(request.extensions());
-    let window = match crate::limits::take(state.store.as_ref(), &limit_key, limit).await {
+    let window = match crate::limits::take(state.engine.ops(), &limit_key, limit).await {
         Ok(Ok(w)) => w,
         Ok(Err(w)) => {
             let who = match caller.via {
@@ -206,7 +206,7 @@ async fn identify(
             .await?
             .ok_or_else(refused)?;
         if api.touches.should_touch(&key.id, Instant::now()) {
-            state.store.touch_api_key(&key.id, now).await?;
+            state.engine.ops().touch_api_key(&key.id, now).await?;
         }
         let limit = (format!("key:{}", key.id), key.rate_limit_per_minute);
         return Ok((

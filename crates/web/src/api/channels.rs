@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use ombud_core::*;
-use ombud_engine::provision::{self, ProvisionError};
+use ombud_engine::provision::ProvisionError;
 use ombud_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -160,15 +160,11 @@ async fn create_channel(
     }
     let config = channel_config(body)?;
     let secret_token = config_secret_token(&config);
-    let added = provision::add_channel(
-        state.store.as_ref(),
-        &caller.acting(),
-        state.engine.outbound().providers(),
-        &caller.tenant.slug,
-        name,
-        config,
-    )
-    .await;
+    let added = state
+        .engine
+        .ops()
+        .add_channel(&caller.acting(), &caller.tenant.slug, name, config)
+        .await;
     let channel = match added {
         Ok((_, channel)) => channel,
         Err(ProvisionError::Invalid(v)) => return Err(ApiError::invalid(&v.field, v.reason)),

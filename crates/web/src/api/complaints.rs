@@ -9,8 +9,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use ombud_core::*;
+use ombud_engine::ops::conversations::FiledComplaint;
 use ombud_engine::{ChangeReport, Selection};
-use ombud_store::{ComplaintChange, ComplaintCursor, ComplaintSort, NewComplaint};
+use ombud_store::{ComplaintChange, ComplaintCursor, ComplaintSort};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -161,9 +162,7 @@ async fn create_complaint(
     };
     let priority = match body.priority {
         Some(p) => Priority::parse(&p).map_err(|v| ApiError::invalid("priority", v.reason))?,
-        None => category
-            .as_ref()
-            .map_or(Priority::Normal, |c| c.default_priority),
+        None => Category::priority_for(category.as_ref()),
     };
     let conversation = match &contact {
         Some(c) => {
@@ -174,12 +173,13 @@ async fn create_complaint(
         }
         None => None,
     };
-    let (complaint, _) = state
-        .store
-        .create_complaint(
+    let complaint = state
+        .engine
+        .ops()
+        .record_complaint(
+            &caller.acting(),
             tenant,
-            NewComplaint {
-                origin_key: None,
+            FiledComplaint {
                 channel_id: contact.as_ref().map(|c| c.channel_id.clone()),
                 contact_id: contact.as_ref().map(|c| c.id.clone()),
                 conversation_id: conversation,
@@ -188,13 +188,9 @@ async fn create_complaint(
                 location,
                 language,
                 priority,
-                source: Source::Api,
-                actor: caller.actor(),
-                at: ombud_store::stored_now(),
             },
         )
         .await?;
-    state.engine.events_written();
     Ok(created(
         format!("/api/v1/complaints/{}", complaint.id),
         ComplaintView::from(&complaint),

@@ -79,9 +79,15 @@ pub async fn replay(State(state): State<AppState>, request: Request, next: Next)
     let hash = hex::encode(hasher.finalize());
     let (tenant, actor) = (caller.tenant.id.clone(), caller.actor());
     let now = ombud_store::stored_now();
+    let window = ombud_engine::ops::requests::IdempotencyWindow {
+        now,
+        stale_before: now - STALE,
+        expired_before: now - KEEP,
+    };
     let begun = state
-        .store
-        .begin_idempotent(&tenant, &actor, &key, &hash, now, now - STALE, now - KEEP)
+        .engine
+        .ops()
+        .begin_idempotent(&tenant, &actor, &key, &hash, window)
         .await;
     match begun {
         Err(e) => return ApiError::from(e).into_response(),
@@ -110,14 +116,23 @@ pub async fn replay(State(state): State<AppState>, request: Request, next: Next)
         .await;
     let status = response.status();
     if status.is_server_error() {
-        if let Err(e) = state.store.abandon_idempotent(&tenant, &actor, &key).await {
+        if let Err(e) = state
+            .engine
+            .ops()
+            .abandon_idempotent(&tenant, &actor, &key)
+            .await
+        {
             tracing::warn!(error = %e, "could not free an idempotency key");
         }
         return response;
     }
     let (parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, MAX_ANSWER).await else {
-        let _ = state.store.abandon_idempotent(&tenant, &actor, &key).await;
+        let _ = state
+            .engine
+            .ops()
+            .abandon_idempotent(&tenant, &actor, &key)
+            .await;
         return ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
@@ -137,7 +152,8 @@ pub async fn replay(State(state): State<AppState>, request: Request, next: Next)
         body: String::from_utf8_lossy(&bytes).into_owned(),
     };
     if let Err(e) = state
-        .store
+        .engine
+        .ops()
         .finish_idempotent(&tenant, &actor, &key, answer)
         .await
     {

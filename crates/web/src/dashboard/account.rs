@@ -84,7 +84,7 @@ pub async fn switch_tenant(
 }
 
 async fn switch(state: &AppState, token_hash: &str, tenant: &TenantId) -> Result<(), PageError> {
-    if state.store.set_session_tenant(token_hash, tenant).await? {
+    if state.engine.ops().switch_tenant(token_hash, tenant).await? {
         Ok(())
     } else {
         Err(PageError::not_found("session"))

@@ -115,16 +115,17 @@ pub async fn add_channel(
         graph_url,
         api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
     };
-    match provision::add_whatsapp_channel(
-        state.store.as_ref(),
-        &current.acting(),
-        state.engine.outbound().providers(),
-        &current.tenant.slug,
-        form.name.trim().to_owned(),
-        config,
-    )
-    .await
-    {
+    let added = state
+        .engine
+        .ops()
+        .add_channel(
+            &current.acting(),
+            &current.tenant.slug,
+            form.name.trim().to_owned(),
+            ombud_core::ChannelConfig::Whatsapp(config),
+        )
+        .await;
+    match added {
         Ok(_) => Ok(Redirect::to(back).into_response()),
         Err(provision::ProvisionError::Store(StoreError::Conflict { field, reason }))
         | Err(provision::ProvisionError::Invalid(ValidationError { field, reason })) => {
@@ -207,17 +208,12 @@ pub async fn add_other_channel(
         }
         name => name.to_owned(),
     };
-    let providers = state.engine.outbound().providers();
-    match provision::add_channel(
-        state.store.as_ref(),
-        &current.acting(),
-        providers,
-        &current.tenant.slug,
-        name,
-        config,
-    )
-    .await
-    {
+    let added = state
+        .engine
+        .ops()
+        .add_channel(&current.acting(), &current.tenant.slug, name, config)
+        .await;
+    match added {
         Ok(_) => Ok(Redirect::to("/app/settings#channels").into_response()),
         Err(provision::ProvisionError::Store(StoreError::Conflict { field, reason }))
         | Err(provision::ProvisionError::Invalid(ValidationError { field, reason })) => {

@@ -145,6 +145,7 @@ pub struct JoinForm {
 pub async fn accept(
     State(state): State<AppState>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
+    Extension(origin): Extension<ombud_core::audit::Origin>,
     headers: HeaderMap,
     signed_in: Option<SignedInUser>,
     Path(token): Path<String>,
@@ -184,6 +185,7 @@ pub async fn accept(
             }
             let hash = hash_off_thread(&form.new).await?;
             Acceptance::NewUser(NewUser {
+                id: ombud_core::UserId::new(),
                 email: invitation.email.clone(),
                 name: name.to_owned(),
                 password_hash: hash,
@@ -193,9 +195,14 @@ pub async fn accept(
             })
         }
     };
+    let origin = signed_in
+        .as_ref()
+        .map(|s| s.origin.clone())
+        .unwrap_or_else(|| origin.clone());
     let user = match state
-        .store
-        .accept_invitation(&token_hash(&token), acceptance, Utc::now())
+        .engine
+        .ops()
+        .accept_invitation(&origin, &invitation, &token_hash(&token), acceptance)
         .await
     {
         Ok(user) => user,
@@ -210,8 +217,9 @@ pub async fn accept(
     match signed_in {
         Some(s) if s.user.id == user.id => {
             state
-                .store
-                .set_session_tenant(&s.token_hash, &tenant.id)
+                .engine
+                .ops()
+                .switch_tenant(&s.token_hash, &tenant.id)
                 .await?;
             Ok(private(Redirect::to("/app/complaints").into_response()))
         }

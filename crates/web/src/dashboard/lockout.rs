@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use ombud_store::{Store, StoreResult};
+use ombud_store::StoreResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoginLimits {
@@ -74,22 +74,24 @@ impl LoginLimits {
     /// yet (or, for the address, at all in this window).
     pub async fn check(
         &self,
-        store: &dyn Store,
+        ops: &ombud_engine::Operations,
         email: &str,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> StoreResult<Result<(), Duration>> {
         let k = keys(email, ip);
         let until_end = |ends: DateTime<Utc>| (ends - now).to_std().unwrap_or_default();
-        let pair = store.hit(&k.pair, self.window, 0, now).await?;
+        let pair = ops.count_hits(&k.pair, self.window, 0, now).await?;
         if pair.count >= self.per_account_and_address {
             return Ok(Err(until_end(pair.window_ends)));
         }
-        let address = store.hit(&k.address, self.window, 0, now).await?;
+        let address = ops.count_hits(&k.address, self.window, 0, now).await?;
         if address.count >= self.per_address {
             return Ok(Err(until_end(address.window_ends)));
         }
-        let account = store.hit(&k.account, self.account_window, 0, now).await?;
+        let account = ops
+            .count_hits(&k.account, self.account_window, 0, now)
+            .await?;
         let delay = self.delay(account.count);
         if let Some(last) = account.last_at {
             let allowed = last + TimeDelta::from_std(delay).unwrap_or_default();
@@ -102,27 +104,28 @@ impl LoginLimits {
 
     pub async fn failed(
         &self,
-        store: &dyn Store,
+        ops: &ombud_engine::Operations,
         email: &str,
         ip: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> StoreResult<()> {
         let k = keys(email, ip);
-        store.hit(&k.pair, self.window, 1, now).await?;
-        store.hit(&k.address, self.window, 1, now).await?;
-        store.hit(&k.account, self.account_window, 1, now).await?;
+        ops.count_hits(&k.pair, self.window, 1, now).await?;
+        ops.count_hits(&k.address, self.window, 1, now).await?;
+        ops.count_hits(&k.account, self.account_window, 1, now)
+            .await?;
         Ok(())
     }
 
     pub async fn succeeded(
         &self,
-        store: &dyn Store,
+        ops: &ombud_engine::Operations,
         email: &str,
         ip: Option<IpAddr>,
     ) -> StoreResult<()> {
         let k = keys(email, ip);
-        store.forget_hits(&k.pair).await?;
-        store.forget_hits(&k.account).await
+        ops.forget_hits(&k.pair).await?;
+        ops.forget_hits(&k.account).await
     }
 }
 

@@ -135,9 +135,9 @@ pub async fn submit(
     };
     let ip = session::client_ip(&dashboard.settings, &parts);
     let logins = &dashboard.settings.logins;
-    let store = state.store.as_ref();
+    let ops = state.engine.ops();
     let origin = crate::origin::of(&parts.extensions);
-    if let Err(wait) = logins.check(store, email.as_str(), ip, Utc::now()).await? {
+    if let Err(wait) = logins.check(ops, email.as_str(), ip, Utc::now()).await? {
         refused(&state, &origin, &email, LoginRefusal::LockedOut).await?;
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let when = if secs < 120 {
@@ -161,12 +161,12 @@ pub async fn submit(
     let user = match user {
         Some(u) if ok => u,
         _ => {
-            logins.failed(store, email.as_str(), ip, Utc::now()).await?;
+            logins.failed(ops, email.as_str(), ip, Utc::now()).await?;
             refused(&state, &origin, &email, LoginRefusal::WrongPassword).await?;
             return Ok(again(StatusCode::UNAUTHORIZED, Some(WRONG), None));
         }
     };
-    logins.succeeded(store, email.as_str(), ip).await?;
+    logins.succeeded(ops, email.as_str(), ip).await?;
     let memberships = state.store.memberships(&user.id).await?;
     let Some(first) = memberships.first() else {
         return Err(PageError::forbidden(

@@ -203,7 +203,7 @@ pub async fn load(State(state): State<AppState>, request: Request, next: Next) -
                     }
                     Liveness::Live { touch } => {
                         if touch {
-                            if let Err(e) = state.store.touch_session(&hash, now).await {
+                            if let Err(e) = state.engine.ops().touch_session(&hash, now).await {
                                 return PageError::from(e).into_response();
                             }
                         }
@@ -239,7 +239,7 @@ pub async fn load(State(state): State<AppState>, request: Request, next: Next) -
     };
     let window = match counted {
         Some((key, limit, who)) => {
-            match crate::limits::take(state.store.as_ref(), &key, limit).await {
+            match crate::limits::take(state.engine.ops(), &key, limit).await {
                 Ok(Ok(w)) => Some(w),
                 Ok(Err(w)) => {
                     let mut refused = PageError::new(

@@ -108,7 +108,10 @@ fn no_module_of_the_web_layer_writes_to_the_store_or_wakes_a_worker() {
             }
         }
     }
-    assert!(seen > 50, "the scan found only {seen} store calls: is it reading the web layer?");
+    assert!(
+        seen > 50,
+        "the scan found only {seen} store calls: is it reading the web layer?"
+    );
     assert!(
         found.is_empty(),
         "the web layer writes (or passes the store to what writes) instead of calling an operation in crates/engine; \

@@ -499,6 +499,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/team".to_owned(), Role::Admin),
         ("/app/settings".to_owned(), Role::Admin),
         ("/app/welcome".to_owned(), Role::Admin),
+        ("/app/audit".to_owned(), Role::Admin),
     ];
     let posts = [
         (c("status"), Role::Staff),

@@ -341,6 +341,8 @@ async fn each_admin_action_writes_one_entry_and_a_refused_one_none() {
         .text()
         .await
         .unwrap();
+    let page = admin.get("/app/audit").await.text().await.unwrap();
+    assert!(page.contains("member.role_changed"), "{page}");
     one_entry(&app, &tid, "logout", "admin@pune.gov.in", async {
         let res = admin.submit("/app/logout", &[]).await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -359,6 +361,7 @@ async fn each_admin_action_writes_one_entry_and_a_refused_one_none() {
         for (what, text) in [
             ("the store", &stored),
             ("the API", &listed),
+            ("the Audit page", &page),
             ("the events", &events),
             ("the export", &export),
         ] {
@@ -474,7 +477,32 @@ async fn each_tenant_reads_its_own_trail_and_only_admins_do() {
     for email in ["clerk@pune.gov.in", "viewer@pune.gov.in"] {
         let s = Staff::login(&app, email).await;
         assert_eq!(read(&s).await.status(), StatusCode::FORBIDDEN, "{email}");
+        assert_eq!(
+            s.get("/app/audit").await.status(),
+            StatusCode::FORBIDDEN,
+            "{email}: the Audit page"
+        );
     }
+    // The Audit page: this tenant's entries, filtered, each with its diff.
+    let page = admin_a.get("/app/audit").await.text().await.unwrap();
+    assert!(page.contains("x@pune.gov.in"), "{page}");
+    assert!(!page.contains("nagpur"), "{page}");
+    let page = admin_a
+        .get("/app/audit?action=invitation.")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("invitation.created"), "{page}");
+    assert!(!page.contains("webhook_endpoint.created"), "{page}");
+    assert!(page.contains("<ins>staff</ins>"), "the diff: {page}");
+    let page = admin_a
+        .get("/app/audit?from=not-a-date")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("a date like"), "{page}");
 
     // The stream: to A's endpoint that names it, with A's entries only.
     let named = ids[0].parse().unwrap();

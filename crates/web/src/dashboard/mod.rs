@@ -10,6 +10,7 @@
 mod account;
 mod agents;
 mod assets;
+mod audit;
 mod bulk;
 mod channel_forms;
 mod charts;
@@ -161,6 +162,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             "/app/developers/webhooks/{id}/deliveries/{event}/replay",
             post(developers::replay_delivery),
         )
+        .route("/app/audit", get(audit::page))
         .route("/app/welcome", get(welcome::page))
         .route("/app/welcome/{step}", post(welcome::mark))
         .route("/app/static/{file}", get(assets::serve))

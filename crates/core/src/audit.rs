@@ -534,6 +534,24 @@ impl std::fmt::Debug for SigningKey {
     }
 }
 
+/// The shortest retention the trail may be set to (Indian rules ask that
+/// logs be kept a year).
+pub const MIN_RETENTION_DAYS: u32 = 365;
+
+/// Where retention may cut a chain so that what remains still verifies: at
+/// the latest checkpoint signed before `cutoff` (every entry it covers is
+/// older), if that is past the chain's current start.
+pub fn cut_point(
+    checkpoints: &[Checkpoint],
+    start_seq: i64,
+    cutoff: DateTime<Utc>,
+) -> Option<&Checkpoint> {
+    checkpoints
+        .iter()
+        .filter(|c| c.at < cutoff && c.seq > start_seq)
+        .max_by_key(|c| c.seq)
+}
+
 /// Where a chain stops holding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Break {

@@ -36,6 +36,8 @@ pub struct App {
     grace: Duration,
     /// Signs the audit trail's chain heads every hour and at shutdown.
     audit_key: Arc<ombud_core::audit::SigningKey>,
+    /// How long the trail is kept; older entries go at the hourly checkpoint.
+    audit_retention: chrono::Duration,
 }
 
 /// How often the audit trail's chain heads are signed.
@@ -153,6 +155,7 @@ impl App {
         );
         Ok(Self {
             audit_key: Arc::new(config.audit_key()?),
+            audit_retention: chrono::Duration::days(i64::from(config.audit.retention_days)),
             closing,
             limits: config.server.limits(),
             grace: Duration::from_secs(config.shutdown_grace_secs),
@@ -200,10 +203,11 @@ impl App {
                 ombud_web::server::serve(listener, router, limits, stop, grace).await;
             });
         }
-        let (engine, key, closing) = (
+        let (engine, key, closing, retention) = (
             self.engine.clone(),
             self.audit_key.clone(),
             self.closing.clone(),
+            self.audit_retention,
         );
         tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
@@ -211,7 +215,10 @@ impl App {
             loop {
                 tokio::select! {
                     _ = closing.cancelled() => return,
-                    _ = every.tick() => sign_checkpoints(&engine, &key).await,
+                    _ = every.tick() => {
+                        sign_checkpoints(&engine, &key).await;
+                        prune_audit(&engine, retention).await;
+                    }
                 }
             }
         });
@@ -242,6 +249,17 @@ async fn sign_checkpoints(engine: &Engine, key: &ombud_core::audit::SigningKey) 
         Ok(0) => {}
         Ok(n) => tracing::info!(chains = n, "signed the audit trail's chain heads"),
         Err(e) => tracing::error!(error = %e, "could not sign the audit trail's chain heads"),
+    }
+}
+
+async fn prune_audit(engine: &Engine, retention: chrono::Duration) {
+    match engine.ops().prune_audit(retention).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            entries = n,
+            "the audit trail's oldest entries went (retention)"
+        ),
+        Err(e) => tracing::error!(error = %e, "could not prune the audit trail"),
     }
 }
 

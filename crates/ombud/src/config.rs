@@ -63,6 +63,7 @@ pub struct Config {
     pub outbox: OutboxSettings,
     pub webhooks: WebhookSettings,
     pub outbound: OutboundSettings,
+    pub audit: AuditSettings,
 }
 
 impl Default for Config {
@@ -122,6 +123,7 @@ impl Default for Config {
                 allow_cidrs: String::new(),
                 provider_hosts: String::new(),
             },
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -310,6 +312,12 @@ impl Config {
         if let Err(reason) = parse_schedule(&self.webhooks.retry_schedule) {
             return invalid("webhooks.retry_schedule", &reason);
         }
+        if !(ombud_core::audit::MIN_RETENTION_DAYS..=36_500).contains(&self.audit.retention_days) {
+            return invalid(
+                "audit.retention_days",
+                "must be from 365 (a year, the least Indian rules ask for logs) to 36500",
+            );
+        }
         if self.webhooks.disable_after_hours == 0 {
             return invalid("webhooks.disable_after_hours", "must be at least 1");
         }
@@ -431,7 +439,7 @@ mod server;
 pub use limits::LimitsSettings;
 pub use observe::{MetricsSettings, PagingSettings};
 pub use sections::{
-    parse_schedule, AgentsConfig, DashboardConfig, OutboundSettings, OutboxSettings,
+    parse_schedule, AgentsConfig, AuditSettings, DashboardConfig, OutboundSettings, OutboxSettings,
     WebhookSettings,
 };
 pub use server::ServerSettings;

@@ -70,6 +70,10 @@ pub trait AuditStore: Send + Sync {
     async fn save_checkpoint(&self, checkpoint: Checkpoint) -> StoreResult<()>;
     /// The tenant's checkpoints, oldest first.
     async fn checkpoints(&self, tenant: &TenantId) -> StoreResult<Vec<Checkpoint>>;
+    /// Cuts the chain at `at` (a signed checkpoint of it): the entries it
+    /// covers and the older checkpoints go, and the chain starts after it.
+    /// How many entries went.
+    async fn prune_audit(&self, at: &Checkpoint) -> StoreResult<u64>;
 }
 
 pub(crate) const ENTRY_COLS: &str = "tenant_id, seq, id, at, actor_kind, actor_id, actor_name,

@@ -58,6 +58,21 @@ impl Operations {
         Ok(check(&entries, &checkpoints, &head_of(&head), public))
     }
 
+    /// Cuts every chain at its latest checkpoint signed more than
+    /// `retention` ago, so that what remains still verifies; how many
+    /// entries went.
+    pub async fn prune_audit(&self, retention: chrono::Duration) -> StoreResult<u64> {
+        let cutoff = self.now() - retention;
+        let mut pruned = 0;
+        for head in self.store.audit_heads().await? {
+            let checkpoints = self.store.checkpoints(&head.tenant_id).await?;
+            if let Some(cut) = audit::cut_point(&checkpoints, head.start_seq, cutoff) {
+                pruned += self.store.prune_audit(cut).await?;
+            }
+        }
+        Ok(pruned)
+    }
+
     /// The tenant's chain from after `after_seq`, a page at a time, in order.
     pub async fn audit_page(
         &self,
@@ -94,6 +109,25 @@ pub fn check(
     bounds: &Bounds,
     public: Option<&str>,
 ) -> Result<Verified, Break> {
+    if bounds.start_seq > 0 {
+        // A chain cut by retention starts at a signed checkpoint; without
+        // one, its start could have been moved to hide what came before.
+        let vouched = checkpoints.iter().any(|c| {
+            c.seq == bounds.start_seq
+                && c.hash == bounds.start_hash
+                && public.is_none_or(|p| c.signed_by(p))
+        });
+        if !vouched {
+            return Err(Break {
+                seq: bounds.start_seq + 1,
+                id: None,
+                reason: format!(
+                    "the chain starts after entry {}, but no signed checkpoint vouches for that start",
+                    bounds.start_seq
+                ),
+            });
+        }
+    }
     let verified = audit::verify(
         entries,
         checkpoints,

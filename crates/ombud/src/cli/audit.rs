@@ -207,26 +207,36 @@ async fn export(
         .as_ref()
         .map(|h| (h.start_seq, h.start_hash.clone()))
         .unwrap_or((0, GENESIS.to_owned()));
+    let checkpoints = store.checkpoints(&tenant.id).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut entries = Vec::new();
     let mut after = start_seq;
+    // With --since, the export starts at the last signed checkpoint before
+    // it (so that its start can be checked), a few entries early.
+    let mut before_since = start_seq;
     loop {
         let page = ops.audit_page(&tenant.id, after).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         let full = page.len() == ombud_engine::ops::audit::CHAIN_PAGE as usize;
         for e in page {
-            match since {
-                Some(t) if e.entry.at < t => {
-                    start_seq = e.seq;
-                    start_hash = e.hash.clone();
-                }
-                _ => entries.push(e),
+            if since.is_some_and(|t| e.entry.at < t) {
+                before_since = e.seq;
             }
+            entries.push(e);
         }
         if !full {
             break;
         }
+    }
+    if let Some(c) = checkpoints
+        .iter()
+        .filter(|c| c.seq > start_seq && c.seq <= before_since)
+        .max_by_key(|c| c.seq)
+    {
+        start_seq = c.seq;
+        start_hash = c.hash.clone();
+        entries.retain(|e| e.seq > c.seq);
     }
     let line = |l: &Line| serde_json::to_string(l).map_err(anyhow::Error::from);
     writeln!(
@@ -245,8 +255,8 @@ async fn export(
     for e in entries {
         writeln!(out, "{}", line(&Line::Entry(Box::new(e)))?)?;
     }
-    for c in store.checkpoints(&tenant.id).await? {
-        if c.seq > start_seq {
+    for c in checkpoints {
+        if c.seq >= start_seq {
             writeln!(out, "{}", line(&Line::Checkpoint(c))?)?;
         }
     }

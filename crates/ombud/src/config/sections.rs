@@ -95,3 +95,19 @@ pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
         })
         .collect()
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSettings {
+    /// How long the audit trail is kept, in days: at least 365. Older
+    /// entries go at the hourly checkpoint, cut at a signed one.
+    pub retention_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 730,
+        }
+    }
+}

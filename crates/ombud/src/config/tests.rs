@@ -151,3 +151,25 @@ fn metrics_and_paging_load_from_the_environment_and_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn the_audit_trail_is_kept_at_least_a_year() {
+    assert_eq!(Config::default().audit.retention_days, 730);
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("OMBUD_AUDIT__RETENTION_DAYS", "400");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.audit.retention_days, 400);
+        jail.set_env("OMBUD_AUDIT__RETENTION_DAYS", "364");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(
+            e.contains("audit.retention_days") && e.contains("365"),
+            "{e}"
+        );
+        jail.set_env("OMBUD_AUDIT__RETENTION_DAYS", "730");
+        jail.set_env("OMBUD_AUDIT_KEY", "not base64!");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("audit_key"), "{e}");
+        Ok(())
+    });
+}

@@ -8,6 +8,8 @@
 use std::collections::HashSet;
 
 use ombud_core::audit::AuditEntry;
+#[allow(unused_imports)]
+use ombud_core::Clock;
 use ombud_core::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -705,4 +707,81 @@ async fn an_export_verifies_offline_and_a_changed_line_does_not() {
     let (code, out, _) = run_cli(&db, &["audit", "verify", "--file", path]);
     assert_ne!(code, 0);
     assert_eq!(out["tenants"][0]["first_bad"]["seq"], 4, "{out:#}");
+}
+
+/// A clock stopped at one time.
+struct At(chrono::DateTime<chrono::Utc>);
+
+impl Clock for At {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_cuts_the_chain_at_a_signed_checkpoint_and_the_rest_still_verifies() {
+    use ombud_core::audit::SigningKey;
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let tid = t.tenant.id.clone();
+    member(&app, "admin@pune.gov.in", &tid, Role::Admin).await;
+    let key = SigningKey::from_base64(
+        &std::fs::read_to_string(app.db.dir.path().join("audit.key")).unwrap(),
+    )
+    .unwrap();
+    let now = chrono::Utc::now();
+    let ops = |at| ombud_engine::Operations::new(app.store.clone(), std::sync::Arc::new(At(at)));
+    // The tenant, its channel and three logins, signed 800 days ago...
+    for _ in 0..3 {
+        Staff::login(&app, "admin@pune.gov.in").await;
+    }
+    let long_ago = ops(now - chrono::Duration::days(800));
+    assert_eq!(long_ago.sign_checkpoints(&key).await.unwrap(), 1);
+    // ...two more, signed today.
+    for _ in 0..2 {
+        Staff::login(&app, "admin@pune.gov.in").await;
+    }
+    let today = ops(now);
+    today.sign_checkpoints(&key).await.unwrap();
+    assert_eq!(chain(&app, &tid).await.len(), 7);
+
+    // Kept 730 days: the five entries the old checkpoint covers go.
+    let pruned = today
+        .prune_audit(chrono::Duration::days(730))
+        .await
+        .unwrap();
+    assert_eq!(pruned, 5);
+    let left = chain(&app, &tid).await;
+    assert_eq!(left.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![6, 7]);
+    let verified = today
+        .verify_audit(&tid, Some(&key.public_hex()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((verified.entries, verified.last_seq), (2, 7));
+    // Again: nothing more is old enough.
+    assert_eq!(
+        today
+            .prune_audit(chrono::Duration::days(730))
+            .await
+            .unwrap(),
+        0
+    );
+
+    let db = app.stop_keeping_db().await;
+    verify_holds(&db, "after pruning");
+    let (code, export, err) = run_cli_raw(&db, &["audit", "export", "--tenant", "pune"]);
+    assert_eq!(code, 0, "{err}");
+    let file = db.dir.path().join("pruned.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let (code, out, err) = run_cli(&db, &["audit", "verify", "--file", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out:#} {err}");
+
+    // The checkpoint the chain starts at is what vouches for the cut.
+    db.execute(&format!(
+        "delete from audit_checkpoints where tenant_id = '{tid}' and seq = 5"
+    ))
+    .await;
+    verify_names(&db, 6, "a start no checkpoint vouches for");
 }

@@ -129,4 +129,33 @@ impl AuditStore for PgStore {
             .await?;
         decode_all(&rows, audit::checkpoint)
     }
+
+    async fn prune_audit(&self, at: &Checkpoint) -> StoreResult<u64> {
+        let t = at.tenant_id.as_str();
+        let mut tx = self.pool.begin().await?;
+        // The head's lock: no entry is appended while the start moves.
+        sqlx::query("select seq from audit_heads where tenant_id = $1 for update")
+            .bind(t)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let n = sqlx::query("delete from audit_events where tenant_id = $1 and seq <= $2")
+            .bind(t)
+            .bind(at.seq)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("delete from audit_checkpoints where tenant_id = $1 and seq < $2")
+            .bind(t)
+            .bind(at.seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("update audit_heads set start_seq = $2, start_hash = $3 where tenant_id = $1")
+            .bind(t)
+            .bind(at.seq)
+            .bind(&at.hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
 }

@@ -122,4 +122,22 @@ impl AuditStore for SqliteStore {
         })
         .await
     }
+
+    async fn prune_audit(&self, at: &Checkpoint) -> StoreResult<u64> {
+        let at = at.clone();
+        self.write(move |conn| {
+            let t = at.tenant_id.as_str();
+            let n = conn
+                .prepare_cached("delete from audit_events where tenant_id = ?1 and seq <= ?2")?
+                .execute(params![t, at.seq])?;
+            conn.prepare_cached("delete from audit_checkpoints where tenant_id = ?1 and seq < ?2")?
+                .execute(params![t, at.seq])?;
+            conn.prepare_cached(
+                "update audit_heads set start_seq = ?2, start_hash = ?3 where tenant_id = ?1",
+            )?
+            .execute(params![t, at.seq, at.hash])?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }

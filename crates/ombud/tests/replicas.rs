@@ -418,3 +418,79 @@ async fn a_run_longer_than_its_lease_keeps_it_and_is_not_run_twice() {
     );
     assert_eq!(graph.delivered().len(), 3, "no reply twice");
 }
+
+/// Admin changes to one tenant through two replicas at once: every change
+/// has its entry, and the tenant's chain stays one line that verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_changes_through_two_replicas_at_once_keep_one_audit_chain() {
+    std::env::set_var("OMBUD_TEST_E2E_BACKEND", "postgres");
+    let db = TestDb::new().await;
+    let mut addrs = Vec::new();
+    let mut store = None;
+    for _ in 0..2 {
+        let app = ombud::App::build(&test_config(&db), ombud::AppOptions::default())
+            .await
+            .unwrap();
+        addrs.push(app.addr());
+        store.get_or_insert(app.store());
+        tokio::spawn(app.run(std::future::pending()));
+    }
+    let store = store.unwrap();
+    let ops = ombud::cli::operations(store.clone());
+    let cli = ombud_engine::Acting::cli();
+    let (tenant, _) = ombud_engine::provision::create_tenant(
+        store.as_ref(),
+        &cli,
+        ombud_store::NewTenant {
+            id: ombud_core::TenantId::new(),
+            slug: ombud_core::TenantSlug::parse("state").unwrap(),
+            name: "State".into(),
+            complaint_prefix: ombud_core::ComplaintPrefix::parse("ST").unwrap(),
+            default_language: ombud_core::Language::en(),
+            timezone: ombud_core::TimeZoneName::parse("UTC").unwrap(),
+        },
+        true,
+    )
+    .await
+    .unwrap();
+    let (key, _) = ops
+        .create_api_key(
+            &cli,
+            ombud_web::auth::KeyRequest {
+                tenant: tenant.id.clone(),
+                name: "admin tool".into(),
+                scopes: vec![ombud_core::Scope::WebhooksManage],
+                rate_limit_per_minute: 100_000,
+                expires_in_days: None,
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    const CHANGES: usize = 40;
+    let made = join_all((0..CHANGES).map(|i| {
+        let (http, key) = (http.clone(), key.clone());
+        let url = format!("http://{}/api/v1/webhooks", addrs[i % 2]);
+        async move {
+            http.post(url)
+                .bearer_auth(key)
+                .json(&serde_json::json!({"url": format!("http://127.0.0.1:9/hook/{i}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    }))
+    .await;
+    assert!(made.iter().all(|s| s.as_u16() == 201), "{made:?}");
+    let chain = store.audit_chain(&tenant.id, 0, 1000).await.unwrap();
+    // The tenant, the key, then one entry per endpoint.
+    assert_eq!(chain.len(), 2 + CHANGES);
+    assert_eq!(
+        chain.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=(2 + CHANGES) as i64).collect::<Vec<_>>()
+    );
+    let verified = ops.verify_audit(&tenant.id, None).await.unwrap().unwrap();
+    assert_eq!(verified.last_seq, (2 + CHANGES) as i64);
+}

@@ -90,3 +90,196 @@ impl EventType {
         matches!(self, Self::AuditRecorded)
     }
 }
+
+/// What each event carries in `data`: the public contract webhook receivers
+/// parse, one struct per event type, so that every backend writes the same
+/// and docs/api.md's catalogue can be checked against it. Ids are strings on
+/// the wire.
+pub mod payload {
+    use serde::Serialize;
+
+    use super::EventType;
+    use crate::audit::AuditEntry;
+    use crate::Complaint;
+
+    /// An event's data and its type.
+    pub trait Payload: Serialize {
+        fn kind(&self) -> EventType;
+
+        fn data(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or_default()
+        }
+    }
+
+    macro_rules! payload {
+        ($name:ident => $kind:ident) => {
+            impl Payload for $name {
+                fn kind(&self) -> EventType {
+                    EventType::$kind
+                }
+            }
+        };
+    }
+
+    /// `message.received`
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct MessageReceived {
+        pub message_id: String,
+        pub conversation_id: String,
+        pub channel_id: String,
+        /// `text`, `image`, … (`MessageKind`).
+        pub kind: String,
+    }
+    payload!(MessageReceived => MessageReceived);
+
+    /// `message.sent`: the provider took it (its id for the message).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct MessageSent {
+        pub message_id: String,
+        pub provider_id: String,
+    }
+    payload!(MessageSent => MessageSent);
+
+    /// `message.failed`: given up, or the provider reported it failed.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct MessageFailed {
+        pub message_id: String,
+        pub error: Option<String>,
+    }
+    payload!(MessageFailed => MessageFailed);
+
+    /// `complaint.created`: the complaint as made.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[serde(transparent)]
+    pub struct ComplaintCreated(pub Complaint);
+    payload!(ComplaintCreated => ComplaintCreated);
+
+    /// `complaint.updated`, `complaint.status_changed`, `complaint.assigned`:
+    /// the complaint as it is now, what changed, and who changed it.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ComplaintChanged {
+        #[serde(skip)]
+        pub kind: EventType,
+        pub complaint: Complaint,
+        pub change: Change,
+        /// `user:<id>`, `api:<key id>`, `contact:<id>`, `system`.
+        pub actor: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct Change {
+        /// `status_changed`, `priority_changed`, `category_changed`,
+        /// `assigned`, `area_changed`.
+        pub action: String,
+        pub from: Option<String>,
+        pub to: Option<String>,
+    }
+
+    impl Payload for ComplaintChanged {
+        fn kind(&self) -> EventType {
+            self.kind
+        }
+    }
+
+    /// `conversation.handoff`: the conversation is in the hands of people.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ConversationHandoff {
+        pub conversation_id: String,
+        pub contact_id: String,
+        /// `requested` (by the agent) or `agent_failed`.
+        pub reason: String,
+    }
+    payload!(ConversationHandoff => ConversationHandoff);
+
+    /// `execution.failed`: an agent run failed or timed out.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ExecutionFailed {
+        pub execution_id: String,
+        pub conversation_id: String,
+        pub error: String,
+        pub attempts: u32,
+        /// Whether it ran out of time (absent when the run never ended).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub timeout: Option<bool>,
+    }
+    payload!(ExecutionFailed => ExecutionFailed);
+
+    /// `agent.version_created`
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct AgentVersionCreated {
+        pub agent_id: String,
+        pub agent: String,
+        pub version_id: String,
+        pub number: i64,
+        pub author: String,
+    }
+    payload!(AgentVersionCreated => AgentVersionCreated);
+
+    /// `agent.deployed`: the version answers on the channel from now on.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct AgentDeployed {
+        pub channel_id: String,
+        pub agent_id: String,
+        pub agent: String,
+        pub version_id: String,
+        pub number: i64,
+        pub previous_version_id: Option<String>,
+        pub actor: String,
+    }
+    payload!(AgentDeployed => AgentDeployed);
+
+    /// `webhook.test`: sent to one endpoint on request.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct WebhookTest {
+        pub endpoint_id: String,
+        pub message: String,
+    }
+    payload!(WebhookTest => WebhookTest);
+
+    /// `webhook.endpoint_disabled`: Ombud disabled an endpoint, and why.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct WebhookEndpointDisabled {
+        pub endpoint_id: String,
+        pub url: String,
+        pub reason: String,
+    }
+    payload!(WebhookEndpointDisabled => WebhookEndpointDisabled);
+
+    /// `audit.recorded`: an entry of the audit trail, with its place in the
+    /// chain.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[serde(transparent)]
+    pub struct AuditRecorded(pub AuditEntry);
+    payload!(AuditRecorded => AuditRecorded);
+
+    /// The fields of each event type's `data`, as the structs above write
+    /// them (for the catalogue in docs/api.md, which a test checks).
+    pub fn fields(kind: EventType) -> &'static [&'static str] {
+        match kind {
+            EventType::MessageReceived => &["message_id", "conversation_id", "channel_id", "kind"],
+            EventType::MessageSent => &["message_id", "provider_id"],
+            EventType::MessageFailed => &["message_id", "error"],
+            EventType::ComplaintCreated => &["id", "number", "status", "priority"],
+            EventType::ComplaintUpdated
+            | EventType::ComplaintStatusChanged
+            | EventType::ComplaintAssigned => &["complaint", "change", "actor"],
+            EventType::ConversationHandoff => &["conversation_id", "contact_id", "reason"],
+            EventType::ExecutionFailed => &["execution_id", "conversation_id", "error", "attempts"],
+            EventType::AgentVersionCreated => {
+                &["agent_id", "agent", "version_id", "number", "author"]
+            }
+            EventType::AgentDeployed => &[
+                "channel_id",
+                "agent_id",
+                "agent",
+                "version_id",
+                "number",
+                "previous_version_id",
+                "actor",
+            ],
+            EventType::WebhookTest => &["endpoint_id", "message"],
+            EventType::WebhookEndpointDisabled => &["endpoint_id", "url", "reason"],
+            EventType::AuditRecorded => &["seq", "action", "actor", "target", "prev_hash", "hash"],
+        }
+    }
+}

@@ -3,6 +3,11 @@
 //! a global cap, fair FIFO); the runner commits each run's replies with their
 //! outbox rows; the outbox sender delivers them with retries; the webhook dispatcher
 //! delivers domain events to tenants' endpoints.
+//!
+//! And it is where every change of state happens ([`ops`]): the API, the
+//! dashboard and the CLI call the same operation for the same action, which
+//! writes the change with its audit entry in one transaction and wakes the
+//! workers the change needs. The web layer only reads the store.
 
 mod backoff;
 pub mod complaints;

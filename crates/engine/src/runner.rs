@@ -7,6 +7,7 @@ use std::time::Duration;
 use ombud_agents::intake::{IntakeConfig, KIND as INTAKE};
 use ombud_agents::RunInput;
 use ombud_channels::text::split_text;
+use ombud_core::event::payload;
 use ombud_core::*;
 use ombud_store::*;
 use serde_json::json;
@@ -189,10 +190,11 @@ impl Runner {
             .collect();
         let mut events = Vec::new();
         let state = if output.handoff {
-            events.push(NewEvent {
-                kind: EventType::ConversationHandoff,
-                data: json!({"conversation_id": key.conversation_id, "contact_id": ctx.contact.id, "reason": "requested"}),
-            });
+            events.push(NewEvent::of(&payload::ConversationHandoff {
+                conversation_id: key.conversation_id.to_string(),
+                contact_id: ctx.contact.id.to_string(),
+                reason: "requested".into(),
+            }));
             ConversationState::Human
         } else {
             ctx.conversation.state
@@ -202,10 +204,13 @@ impl Runner {
             None => (ExecutionStatus::Ok, None),
             Some(f) => {
                 tracing::warn!(conversation = %key.conversation_id, error = %f.error, "agent run failed; its fallback reply is sent");
-                events.push(NewEvent {
-                    kind: EventType::ExecutionFailed,
-                    data: json!({"execution_id": execution_id, "conversation_id": key.conversation_id, "error": f.error, "attempts": attempt, "timeout": f.timeout}),
-                });
+                events.push(NewEvent::of(&payload::ExecutionFailed {
+                    execution_id: execution_id.to_string(),
+                    conversation_id: key.conversation_id.to_string(),
+                    error: f.error.clone(),
+                    attempts: attempt,
+                    timeout: Some(f.timeout),
+                }));
                 let status = if f.timeout {
                     ExecutionStatus::Timeout
                 } else {
@@ -323,14 +328,18 @@ impl Runner {
                 finished_at: now,
             },
             events: vec![
-                NewEvent {
-                    kind: EventType::ExecutionFailed,
-                    data: json!({"execution_id": execution_id, "conversation_id": key.conversation_id, "error": error, "attempts": attempt}),
-                },
-                NewEvent {
-                    kind: EventType::ConversationHandoff,
-                    data: json!({"conversation_id": key.conversation_id, "contact_id": ctx.contact.id, "reason": "agent_failed"}),
-                },
+                NewEvent::of(&payload::ExecutionFailed {
+                    execution_id: execution_id.to_string(),
+                    conversation_id: key.conversation_id.to_string(),
+                    error: error.to_owned(),
+                    attempts: attempt,
+                    timeout: None,
+                }),
+                NewEvent::of(&payload::ConversationHandoff {
+                    conversation_id: key.conversation_id.to_string(),
+                    contact_id: ctx.contact.id.to_string(),
+                    reason: "agent_failed".into(),
+                }),
             ],
             at: now,
             claim_sends_until: None,

@@ -9,9 +9,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ombud_core::event::payload::{self, Payload as _};
 use ombud_core::*;
 use serde::Serialize;
-use serde_json::json;
 
 use std::sync::Arc;
 
@@ -183,17 +183,36 @@ pub trait AgentStore: Send + Sync {
 
 impl AgentVersion {
     /// What `agent.version_created` says.
+    pub fn event(&self) -> payload::AgentVersionCreated {
+        payload::AgentVersionCreated {
+            agent_id: self.agent_id.to_string(),
+            agent: self.agent_name.clone(),
+            version_id: self.id.to_string(),
+            number: self.number,
+            author: self.author.clone(),
+        }
+    }
+
     pub fn event_data(&self) -> serde_json::Value {
-        json!({"agent_id": self.agent_id, "agent": self.agent_name, "version_id": self.id,
-               "number": self.number, "author": self.author})
+        self.event().data()
     }
 }
 
 impl Deployment {
     /// What `agent.deployed` says.
+    pub fn event(&self) -> payload::AgentDeployed {
+        payload::AgentDeployed {
+            channel_id: self.channel_id.to_string(),
+            agent_id: self.agent_id.to_string(),
+            agent: self.agent_name.clone(),
+            version_id: self.agent_version_id.to_string(),
+            number: self.version_number,
+            previous_version_id: self.previous_version_id.as_ref().map(|v| v.to_string()),
+            actor: self.actor.clone(),
+        }
+    }
+
     pub fn event_data(&self) -> serde_json::Value {
-        json!({"channel_id": self.channel_id, "agent_id": self.agent_id, "agent": self.agent_name,
-               "version_id": self.agent_version_id, "number": self.version_number,
-               "previous_version_id": self.previous_version_id, "actor": self.actor})
+        self.event().data()
     }
 }

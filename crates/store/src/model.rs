@@ -319,6 +319,16 @@ pub struct NewEvent {
     pub data: Value,
 }
 
+impl NewEvent {
+    /// The event of a typed payload.
+    pub fn of(payload: &impl ombud_core::event::payload::Payload) -> Self {
+        Self {
+            kind: payload.kind(),
+            data: payload.data(),
+        }
+    }
+}
+
 /// The result of an agent run, applied in one transaction: cursor, agent memory,
 /// conversation state, replies with their outbox rows, the execution, the events.
 /// Applied only if the cursor still stands at `expected_cursor`, so a run can never

@@ -191,19 +191,23 @@ pub(crate) fn disabled_event(
     endpoint: &ombud_core::WebhookEndpoint,
     reason: &str,
 ) -> serde_json::Value {
-    serde_json::json!({
-        "endpoint_id": endpoint.id.as_str(),
-        "url": endpoint.url,
-        "reason": reason,
-    })
+    use ombud_core::event::payload::{Payload as _, WebhookEndpointDisabled};
+    WebhookEndpointDisabled {
+        endpoint_id: endpoint.id.to_string(),
+        url: endpoint.url.clone(),
+        reason: reason.to_owned(),
+    }
+    .data()
 }
 
 /// The data of a `webhook.test` event.
 pub(crate) fn test_event_data(endpoint: &ombud_core::WebhookEndpoint) -> serde_json::Value {
-    serde_json::json!({
-        "endpoint_id": endpoint.id.as_str(),
-        "message": "This is a test event from Ombud.",
-    })
+    use ombud_core::event::payload::{Payload as _, WebhookTest};
+    WebhookTest {
+        endpoint_id: endpoint.id.to_string(),
+        message: "This is a test event from Ombud.".into(),
+    }
+    .data()
 }
 
 /// Test events go only to enabled endpoints (a disabled one would hold it).

@@ -175,11 +175,18 @@ pub(crate) struct Applied {
 impl Applied {
     /// The domain event's data: the complaint as it is now, and what changed.
     pub(crate) fn event_data(&self, actor: &str) -> serde_json::Value {
-        serde_json::json!({
-            "complaint": self.complaint,
-            "change": {"action": self.action, "from": self.from, "to": self.to},
-            "actor": actor,
-        })
+        use ombud_core::event::payload::{Change, ComplaintChanged, Payload as _};
+        ComplaintChanged {
+            kind: self.event.unwrap_or(EventType::ComplaintUpdated),
+            complaint: self.complaint.clone(),
+            change: Change {
+                action: self.action.to_owned(),
+                from: self.from.clone(),
+                to: self.to.clone(),
+            },
+            actor: actor.to_owned(),
+        }
+        .data()
     }
 }
 

@@ -1022,6 +1022,24 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     l.check("POST /app/logout", one("logout", me)).await;
 
+    // Every event written so far carries the fields its payload struct (and
+    // the docs' catalogue) promise.
+    let mut kinds = HashSet::new();
+    for row in app
+        .db
+        .texts("select type || ' ' || cast(data as text) from events")
+        .await
+    {
+        let (kind, data) = row.split_once(' ').unwrap();
+        let kind = EventType::parse(kind).unwrap();
+        let data: Value = serde_json::from_str(data).unwrap();
+        for field in ombud_core::event::payload::fields(kind) {
+            assert!(data.get(field).is_some(), "{kind:?} lacks {field}: {data}");
+        }
+        kinds.insert(kind);
+    }
+    assert!(kinds.len() >= 10, "{kinds:?}");
+
     // --- The CLI.
     let (seen, covered) = (l.seen, l.covered);
     let db = app.stop_keeping_db().await;

@@ -119,3 +119,24 @@ fn no_module_of_the_web_layer_writes_to_the_store_or_wakes_a_worker() {
         found.join("\n")
     );
 }
+
+/// The webhook catalogue in docs/api.md names every event type and the
+/// fields its payload struct writes.
+#[test]
+fn the_event_catalogue_in_the_docs_follows_the_payload_structs() {
+    let path = format!("{}/../../docs/api.md", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(path).unwrap();
+    for kind in ombud_core::EventType::ALL {
+        let row = doc
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", kind.as_str())))
+            .unwrap_or_else(|| panic!("docs/api.md has no row for {}", kind.as_str()));
+        for field in ombud_core::event::payload::fields(kind) {
+            assert!(
+                row.contains(&format!("`{field}`")),
+                "docs/api.md's row for {} does not name `{field}`: {row}",
+                kind.as_str()
+            );
+        }
+    }
+}

@@ -8,10 +8,11 @@ use ombud_core::*;
 use sqlx::{PgConnection, Row};
 
 use super::work::bind_all;
-use super::{decode_all, insert_event, PgStore};
+use super::{decode_all, PgStore};
 use crate::audit::{self, AuditFilter, AuditStore, ChainHead};
 use crate::list_query::POSTGRES;
-use crate::{StoreError, StoreResult};
+use crate::StoreResult;
+use ombud_core::event::payload::AuditRecorded;
 
 /// Appends `entries` to their tenants' chains inside the caller's
 /// transaction, each with its `audit.recorded` event.
@@ -43,8 +44,7 @@ pub(crate) async fn append(tx: &mut PgConnection, entries: &[NewAuditEntry]) -> 
             .bind(&chained.hash)
             .execute(&mut *tx)
             .await?;
-        let data = serde_json::to_value(&chained).map_err(StoreError::internal)?;
-        insert_event(tx, &e.tenant_id, EventType::AuditRecorded, &data, e.at).await?;
+        super::emit(tx, &e.tenant_id, &AuditRecorded(chained), e.at).await?;
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use ombud_core::*;
 
-use super::{decode_all, decode_opt, insert_event, PgStore};
+use super::{decode_all, decode_opt, PgStore};
 use crate::decode;
 use crate::*;
 
@@ -103,8 +103,8 @@ impl ComplaintStore for PgStore {
         .bind(at)
         .execute(&mut *tx)
         .await?;
-        let data = serde_json::to_value(&c).map_err(StoreError::internal)?;
-        insert_event(&mut tx, &tenant.id, EventType::ComplaintCreated, &data, at).await?;
+        let created = ombud_core::event::payload::ComplaintCreated(c.clone());
+        super::emit(&mut tx, &tenant.id, &created, at).await?;
         super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok((c, true))

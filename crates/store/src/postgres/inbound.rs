@@ -8,10 +8,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ombud_core::event::payload;
 use ombud_core::*;
 use sqlx::PgConnection;
 
-use super::{insert_event, PgStore};
+use super::PgStore;
 use crate::decode;
 use crate::*;
 
@@ -144,14 +145,15 @@ async fn store_message(
     .bind(at)
     .execute(&mut *tx)
     .await?;
-    insert_event(
+    super::emit(
         tx,
         &channel.tenant_id,
-        EventType::MessageReceived,
-        &serde_json::json!({
-            "message_id": message_id, "conversation_id": conversation_id,
-            "channel_id": channel.id, "kind": m.kind.as_str(),
-        }),
+        &payload::MessageReceived {
+            message_id: message_id.to_string(),
+            conversation_id: conversation_id.to_string(),
+            channel_id: channel.id.to_string(),
+            kind: m.kind.as_str().to_owned(),
+        },
         at,
     )
     .await?;
@@ -201,11 +203,13 @@ async fn apply_status(
     .execute(&mut *tx)
     .await?;
     if s.status == DeliveryStatus::Failed {
-        insert_event(
+        super::emit(
             tx,
             &channel.tenant_id,
-            EventType::MessageFailed,
-            &serde_json::json!({"message_id": id, "error": s.error}),
+            &payload::MessageFailed {
+                message_id: id.to_string(),
+                error: s.error.clone(),
+            },
             at,
         )
         .await?;

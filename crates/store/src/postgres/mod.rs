@@ -285,6 +285,16 @@ pub async fn insert_event(
     Ok(id)
 }
 
+/// Writes an event of a typed payload (see [`insert_event`]).
+pub async fn emit(
+    tx: &mut sqlx::PgConnection,
+    tenant: &ombud_core::TenantId,
+    payload: &impl ombud_core::event::payload::Payload,
+    at: DateTime<Utc>,
+) -> StoreResult<ombud_core::EventId> {
+    insert_event(tx, tenant, payload.kind(), &payload.data(), at).await
+}
+
 /// The event row alone.
 pub async fn write_event(
     tx: &mut sqlx::PgConnection,

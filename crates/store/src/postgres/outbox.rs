@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ombud_core::event::payload;
 use ombud_core::*;
 
-use super::{decode_all, insert_event, PgStore};
+use super::{decode_all, PgStore};
 use crate::decode;
 use crate::*;
 
@@ -93,9 +94,11 @@ impl OutboxStore for PgStore {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-                let data =
-                    serde_json::json!({"message_id": message_id, "provider_id": provider_id});
-                insert_event(&mut tx, &tenant, EventType::MessageSent, &data, at).await?;
+                let sent = payload::MessageSent {
+                    message_id: message_id.to_string(),
+                    provider_id: provider_id.to_string(),
+                };
+                super::emit(&mut tx, &tenant, &sent, at).await?;
             }
             SendOutcome::Retry {
                 next_attempt_at,
@@ -125,8 +128,11 @@ impl OutboxStore for PgStore {
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
-                let data = serde_json::json!({"message_id": message_id, "error": error});
-                insert_event(&mut tx, &tenant, EventType::MessageFailed, &data, at).await?;
+                let failed = payload::MessageFailed {
+                    message_id: message_id.to_string(),
+                    error: Some(error.to_string()),
+                };
+                super::emit(&mut tx, &tenant, &failed, at).await?;
             }
         }
         tx.commit().await?;

@@ -5,11 +5,12 @@ use ombud_core::audit::{self as rules, AuditEntry, Checkpoint, NewAuditEntry};
 use ombud_core::*;
 use rusqlite::{params, params_from_iter, Connection};
 
-use super::rows::{all, insert_event, time_text};
+use super::rows::{all, emit, time_text};
 use super::SqliteStore;
 use crate::audit::{self, AuditFilter, AuditStore, ChainHead};
 use crate::list_query::SQLITE;
-use crate::{StoreError, StoreResult};
+use crate::StoreResult;
+use ombud_core::event::payload::AuditRecorded;
 
 /// Appends `entries` to their tenants' chains inside the caller's
 /// transaction, each with its `audit.recorded` event.
@@ -29,8 +30,7 @@ pub(crate) fn append(conn: &Connection, entries: &[NewAuditEntry]) -> StoreResul
             .execute(params_from_iter(audit::entry_params(&chained)))?;
         conn.prepare_cached("update audit_heads set seq = ?2, hash = ?3 where tenant_id = ?1")?
             .execute(params![tenant, chained.seq, chained.hash])?;
-        let data = serde_json::to_value(&chained).map_err(StoreError::internal)?;
-        insert_event(conn, &e.tenant_id, EventType::AuditRecorded, &data, e.at)?;
+        emit(conn, &e.tenant_id, &AuditRecorded(chained), e.at)?;
     }
     Ok(())
 }

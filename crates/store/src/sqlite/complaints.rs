@@ -83,11 +83,10 @@ impl ComplaintStore for SqliteStore {
                  values (?1, ?2, ?3, 'created', ?4, ?5)",
             )?
             .execute(params![t, c.id.as_str(), actor, c.status.as_str(), at_text])?;
-            rows::insert_event(
+            rows::emit(
                 conn,
                 &tenant.id,
-                EventType::ComplaintCreated,
-                &serde_json::to_value(c).map_err(StoreError::internal)?,
+                &ombud_core::event::payload::ComplaintCreated(c.clone()),
                 at,
             )?;
             super::audit::append(conn, &new.audit_entries(&complaint))?;

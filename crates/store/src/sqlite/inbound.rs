@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ombud_core::event::payload;
 use ombud_core::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -118,14 +119,15 @@ fn store_message(
         m.body,
         now
     ])?;
-    rows::insert_event(
+    rows::emit(
         conn,
         &channel.tenant_id,
-        EventType::MessageReceived,
-        &serde_json::json!({
-            "message_id": message_id, "conversation_id": conversation_id,
-            "channel_id": channel.id, "kind": m.kind.as_str(),
-        }),
+        &payload::MessageReceived {
+            message_id: message_id.to_string(),
+            conversation_id: conversation_id.to_string(),
+            channel_id: channel.id.to_string(),
+            kind: m.kind.as_str().to_owned(),
+        },
         at,
     )?;
     let due = (state == "bot").then(|| -> StoreResult<ConversationKey> {
@@ -176,11 +178,13 @@ fn apply_status(
         time_text(at)
     ])?;
     if s.status == DeliveryStatus::Failed {
-        rows::insert_event(
+        rows::emit(
             conn,
             &channel.tenant_id,
-            EventType::MessageFailed,
-            &serde_json::json!({"message_id": id, "error": s.error}),
+            &payload::MessageFailed {
+                message_id: id.to_string(),
+                error: s.error.clone(),
+            },
             at,
         )?;
     }

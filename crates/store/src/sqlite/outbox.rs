@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ombud_core::event::payload;
 use ombud_core::*;
 use rusqlite::params;
 
@@ -80,11 +81,13 @@ impl OutboxStore for SqliteStore {
                             updated_at = ?3 where id = ?1",
                     )?
                     .execute(params![message_id, provider_id, at_t])?;
-                    rows::insert_event(
+                    rows::emit(
                         conn,
                         &tenant,
-                        EventType::MessageSent,
-                        &serde_json::json!({"message_id": message_id, "provider_id": provider_id}),
+                        &payload::MessageSent {
+                            message_id: message_id.to_string(),
+                            provider_id: provider_id.to_string(),
+                        },
                         at,
                     )?;
                 }
@@ -108,11 +111,13 @@ impl OutboxStore for SqliteStore {
                         "update messages set status = 'failed', error = ?2, updated_at = ?3 where id = ?1",
                     )?
                     .execute(params![message_id, error, at_t])?;
-                    rows::insert_event(
+                    rows::emit(
                         conn,
                         &tenant,
-                        EventType::MessageFailed,
-                        &serde_json::json!({"message_id": message_id, "error": error}),
+                        &payload::MessageFailed {
+                            message_id: message_id.to_string(),
+                            error: Some(error.to_string()),
+                        },
                         at,
                     )?;
                 }

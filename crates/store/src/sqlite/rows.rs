@@ -110,6 +110,16 @@ pub fn insert_event(
     Ok(id)
 }
 
+/// Writes an event of a typed payload (see [`insert_event`]).
+pub fn emit(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    payload: &impl ombud_core::event::payload::Payload,
+    at: DateTime<Utc>,
+) -> StoreResult<EventId> {
+    insert_event(conn, tenant, payload.kind(), &payload.data(), at)
+}
+
 /// The event row alone.
 pub fn write_event(
     conn: &rusqlite::Connection,

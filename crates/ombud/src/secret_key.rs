@@ -67,15 +67,20 @@ fn read_key(path: &Path) -> anyhow::Result<Option<SealKey>> {
     }
 }
 
-/// Writes a new key file, readable by this user only, and syncs it.
 fn write_key(path: &Path, key: &SealKey) -> anyhow::Result<()> {
+    write_key_file(path, &key.to_base64())
+}
+
+/// Writes a new key file (`text` and a newline), readable by this user
+/// only, and syncs it. Refuses to replace one.
+pub(crate) fn write_key_file(path: &Path, text: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(file, "{}", key.to_base64())?;
+    writeln!(file, "{text}")?;
     file.sync_all()?;
     Ok(())
 }

@@ -3,7 +3,6 @@
 //! the sealing key).
 
 use std::io::{BufRead as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -65,25 +64,13 @@ impl Config {
                 let key = SigningKey::generate();
                 std::fs::create_dir_all(&self.data_dir)
                     .with_context(|| format!("creating {}", self.data_dir.display()))?;
-                write_key(&path, &key)?;
+                crate::secret_key::write_key_file(&path, &key.to_base64())?;
                 tracing::info!(path = %path.display(), "made a new key for signing the audit trail; back it up with the database");
                 Ok(key)
             }
             Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
         }
     }
-}
-
-fn write_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(file, "{}", key.to_base64())?;
-    file.sync_all()?;
-    Ok(())
 }
 
 pub async fn run(command: AuditCommand, config: &Config) -> anyhow::Result<()> {

@@ -62,7 +62,11 @@ async fn no_entry<F: std::future::Future<Output = ()>>(
 }
 
 /// A session's API request, with its CSRF token.
-async fn session_api(staff: &Staff<'_>, method: Method, path: &str) -> reqwest::RequestBuilder {
+pub(crate) async fn session_api(
+    staff: &Staff<'_>,
+    method: Method,
+    path: &str,
+) -> reqwest::RequestBuilder {
     let token = staff.csrf_token().await;
     staff
         .request(method, &format!("/api/v1{path}"))

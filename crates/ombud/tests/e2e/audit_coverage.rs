@@ -12,6 +12,7 @@ use ombud_core::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::audit::session_api;
 use crate::helpers::*;
 use crate::staff::*;
 use crate::work::{complaint, street_light};
@@ -90,14 +91,6 @@ impl<'a> Ledger<'a> {
         let fresh = self.new_entries().await;
         assert!(fresh.is_empty(), "{route} ({what}) wrote {fresh:?}");
     }
-}
-
-/// A session's API request, with its CSRF token.
-async fn session_api(staff: &Staff<'_>, method: Method, path: &str) -> reqwest::RequestBuilder {
-    let token = staff.csrf_token().await;
-    staff
-        .request(method, &format!("/api/v1{path}"))
-        .header("x-csrf-token", token)
 }
 
 async fn json_of(req: reqwest::RequestBuilder, status: u16) -> Value {

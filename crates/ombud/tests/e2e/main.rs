@@ -16,6 +16,7 @@ mod agents_dashboard;
 mod api;
 mod api_walls;
 mod audit;
+mod audit_chain;
 mod audit_coverage;
 mod browser;
 mod channels;

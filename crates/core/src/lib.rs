@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api_key;
 pub mod audit;
+pub mod change;
 pub mod channel;
 pub mod clock;
 pub mod complaint;

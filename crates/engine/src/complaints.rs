@@ -4,13 +4,11 @@
 //! citizen's complaints in one batch so that a status change tells each
 //! citizen once.
 
-use std::sync::Arc;
-
 use ombud_agents::intake::IntakeConfig;
 use ombud_core::*;
 use ombud_store::{
     ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter, ComplaintSort,
-    StatusNotices, Store, StoreResult,
+    StatusNotice, Store, StoreResult,
 };
 
 use crate::{Acting, Engine};
@@ -40,22 +38,20 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// Status notices in the citizen's language, from the intake agent's
-/// built-in templates (English, Hindi, Marathi).
-#[derive(Default)]
-pub struct BuiltinNotices(IntakeConfig);
-
-/// Numbers named in one notice; past it, "(+N)" (a WhatsApp text holds 4,096
-/// characters).
-const NAMED: usize = 10;
-
-impl StatusNotices for BuiltinNotices {
-    fn notice(&self, language: &Language, numbers: &[&str], status: ComplaintStatus) -> String {
-        let mut named = numbers[..numbers.len().min(NAMED)].join(", ");
-        if numbers.len() > NAMED {
-            named.push_str(&format!(" (+{})", numbers.len() - NAMED));
-        }
-        self.0.status_notice(language, &named, status.as_str())
+/// What citizens are told when staff move their complaints to `status`, in
+/// each language of the intake agent's built-in templates (English, Hindi,
+/// Marathi), decided before the change.
+pub fn status_notice(status: ComplaintStatus) -> StatusNotice {
+    let intake = IntakeConfig::default();
+    let text = |lang: &Language| intake.status_notice(lang, "{numbers}", status.as_str());
+    StatusNotice {
+        by_language: intake
+            .templates
+            .keys()
+            .filter_map(|l| Language::parse(l).ok())
+            .map(|l| (l.as_str().to_owned(), text(&l)))
+            .collect(),
+        fallback: text(&intake.default_language()),
     }
 }
 
@@ -83,8 +79,8 @@ impl Engine {
                 matching_batches(store.as_ref(), tenant, &filter).await?
             }
         };
-        let notices: Option<Arc<dyn StatusNotices>> = match change {
-            ComplaintChange::Status(_) => Some(Arc::new(BuiltinNotices::default())),
+        let notices = match change {
+            ComplaintChange::Status(status) => Some(status_notice(status)),
             _ => None,
         };
         let mut report = ChangeReport::default();

@@ -43,6 +43,7 @@ pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
 pub use model::*;
+pub use ombud_core::change::StatusNotice;
 pub use report::Overview;
 pub use sealing::Sealer;
 pub use test_chats::{
@@ -54,7 +55,7 @@ pub use webhooks::{
 };
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
-    ComplaintRow, ComplaintSort, StatusNotices,
+    ComplaintRow, ComplaintSort,
 };
 
 #[async_trait]

@@ -2,8 +2,6 @@
 //! applied to many complaints in one transaction. The list's SQL is in
 //! `list_query`.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use ombud_core::*;
 
@@ -78,31 +76,18 @@ pub struct ComplaintRow {
     pub assignee_name: Option<String>,
 }
 
-/// One change, applied to each complaint of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ComplaintChange {
-    Status(ComplaintStatus),
-    Priority(Priority),
-    Category(Option<CategoryId>),
-    Assign(Option<UserId>),
-    Area(Option<String>),
-    /// An internal note (already sanitized): never sent to the citizen.
-    Note(String),
-}
-
-/// What the citizen is told when staff change the status of their complaints:
-/// one notice per conversation and batch, naming every complaint of theirs
-/// that changed.
-pub trait StatusNotices: Send + Sync {
-    fn notice(&self, language: &Language, numbers: &[&str], status: ComplaintStatus) -> String;
-}
+pub(crate) use ombud_core::change::Applied;
+pub use ombud_core::change::ComplaintChange;
+use ombud_core::change::StatusNotice;
 
 pub struct ChangeBatch {
     /// `user:<id>` of the member making the change.
     pub actor: String,
     pub change: ComplaintChange,
     pub ids: Vec<ComplaintId>,
-    pub notices: Option<Arc<dyn StatusNotices>>,
+    /// What citizens are told when the status of theirs moves, decided
+    /// before the change.
+    pub notices: Option<StatusNotice>,
     /// Who to record in the audit trail, one entry per complaint changed
     /// (None: a change nobody is accountable for, such as a citizen's words
     /// added by the agent).
@@ -162,118 +147,6 @@ pub enum ChangeOutcome {
     },
 }
 
-/// What a change does to one complaint, checked against its current state:
-/// the complaint as it will be and the history line, or why it is skipped.
-pub(crate) struct Applied {
-    pub complaint: Complaint,
-    pub action: &'static str,
-    pub from: Option<String>,
-    pub to: Option<String>,
-    pub event: Option<EventType>,
-}
-
-impl Applied {
-    /// The domain event's data: the complaint as it is now, and what changed.
-    pub(crate) fn event_data(&self, actor: &str) -> serde_json::Value {
-        use ombud_core::event::payload::{Change, ComplaintChanged, Payload as _};
-        ComplaintChanged {
-            kind: self.event.unwrap_or(EventType::ComplaintUpdated),
-            complaint: self.complaint.clone(),
-            change: Change {
-                action: self.action.to_owned(),
-                from: self.from.clone(),
-                to: self.to.clone(),
-            },
-            actor: actor.to_owned(),
-        }
-        .data()
-    }
-}
-
-pub(crate) fn apply(
-    current: &Complaint,
-    change: &ComplaintChange,
-    at: DateTime<Utc>,
-) -> Result<Applied, String> {
-    let mut next = current.clone();
-    next.updated_at = at;
-    let same = |what: &str| Err(format!("{what} already"));
-    let (action, from, to, event) = match change {
-        ComplaintChange::Status(to) => {
-            if current.status == *to {
-                return same(&format!("is {to}"));
-            }
-            next.status = current.status.transition(*to).map_err(|e| e.reason)?;
-            (
-                "status_changed",
-                Some(current.status.to_string()),
-                Some(to.to_string()),
-                Some(EventType::ComplaintStatusChanged),
-            )
-        }
-        ComplaintChange::Priority(p) => {
-            if current.priority == *p {
-                return same(&format!("is {p} priority"));
-            }
-            next.priority = *p;
-            (
-                "priority_changed",
-                Some(current.priority.to_string()),
-                Some(p.to_string()),
-                Some(EventType::ComplaintUpdated),
-            )
-        }
-        ComplaintChange::Category(c) => {
-            if current.category_id == *c {
-                return same("is in this category");
-            }
-            next.category_id = c.clone();
-            (
-                "category_changed",
-                current.category_id.as_ref().map(|c| c.to_string()),
-                c.as_ref().map(|c| c.to_string()),
-                Some(EventType::ComplaintUpdated),
-            )
-        }
-        ComplaintChange::Assign(u) => {
-            if current.assignee_id == *u {
-                return same(if u.is_some() {
-                    "is assigned to them"
-                } else {
-                    "is unassigned"
-                });
-            }
-            next.assignee_id = u.clone();
-            (
-                "assigned",
-                current.assignee_id.as_ref().map(|u| u.to_string()),
-                u.as_ref().map(|u| u.to_string()),
-                Some(EventType::ComplaintAssigned),
-            )
-        }
-        ComplaintChange::Area(a) => {
-            if current.area == *a {
-                return same("is in this area");
-            }
-            next.area = a.clone();
-            (
-                "area_changed",
-                current.area.clone(),
-                a.clone(),
-                Some(EventType::ComplaintUpdated),
-            )
-        }
-        ComplaintChange::Note(text) => ("note", None, Some(text.clone()), None),
-    };
-    Ok(Applied {
-        complaint: next,
-        action,
-        from,
-        to,
-        event,
-    })
-}
-
 /// A complaint as read for a change (None: the tenant has no such
 /// complaint), decided: the change to record, or the skip to report.
 pub(crate) fn decide(
@@ -289,49 +162,28 @@ pub(crate) fn decide(
             reason: "not found".into(),
         });
     };
-    apply(&current, change, at).map_err(|reason| ChangeOutcome::Skipped {
+    ombud_core::change::apply(&current, change, at).map_err(|reason| ChangeOutcome::Skipped {
         id: id.clone(),
         number: Some(current.number.clone()),
         reason,
     })
 }
 
-/// A status notice to send into a conversation.
-pub(crate) struct Notice {
-    pub conversation: ConversationId,
-    pub channel: ChannelId,
-    pub contact: Option<ContactId>,
-    pub body: String,
+/// What a batch's status change tells citizens (nothing for other changes).
+pub(crate) fn notices_for(
+    batch: &ChangeBatch,
+    changed: &[Complaint],
+) -> Vec<ombud_core::change::Notice> {
+    match (&batch.change, &batch.notices) {
+        (ComplaintChange::Status(_), Some(notice)) => ombud_core::change::notices(notice, changed),
+        _ => Vec::new(),
+    }
 }
 
-/// What a batch's status change tells citizens: one notice per conversation,
-/// naming its complaints that changed. None for other changes.
-pub(crate) fn notices_for(batch: &ChangeBatch, changed: &[Complaint]) -> Vec<Notice> {
-    let (ComplaintChange::Status(status), Some(notices)) = (&batch.change, &batch.notices) else {
-        return Vec::new();
-    };
-    let mut groups: Vec<(&ConversationId, &ChannelId, Vec<&Complaint>)> = Vec::new();
-    for c in changed {
-        let (Some(conv), Some(chan)) = (&c.conversation_id, &c.channel_id) else {
-            continue;
-        };
-        match groups.iter_mut().find(|(id, _, _)| *id == conv) {
-            Some((_, _, list)) => list.push(c),
-            None => groups.push((conv, chan, vec![c])),
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(conversation, channel, list)| {
-            let numbers: Vec<&str> = list.iter().map(|c| c.number.as_str()).collect();
-            Notice {
-                conversation: conversation.clone(),
-                channel: channel.clone(),
-                contact: list[0].contact_id.clone(),
-                body: notices.notice(&list[0].language, &numbers, *status),
-            }
-        })
-        .collect()
+/// The domain event's data of an applied change.
+pub(crate) fn event_data(applied: &Applied, actor: &str) -> serde_json::Value {
+    use ombud_core::event::payload::Payload as _;
+    applied.event(actor).data()
 }
 
 #[cfg(test)]

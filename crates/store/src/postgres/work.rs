@@ -191,7 +191,7 @@ async fn record(
     .execute(&mut *tx)
     .await?;
     if let Some(kind) = applied.event {
-        insert_event(tx, tenant, kind, &applied.event_data(actor), at).await?;
+        insert_event(tx, tenant, kind, &work::event_data(applied, actor), at).await?;
     }
     Ok(())
 }

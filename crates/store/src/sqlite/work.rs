@@ -213,7 +213,7 @@ fn record(
         at_text
     ])?;
     if let Some(kind) = applied.event {
-        rows::insert_event(conn, tenant, kind, &applied.event_data(actor), at)?;
+        rows::insert_event(conn, tenant, kind, &work::event_data(applied, actor), at)?;
     }
     Ok(())
 }

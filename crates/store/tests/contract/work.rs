@@ -133,11 +133,10 @@ pub(crate) async fn the_list_filters_and_pages_by_keyset_within_the_tenant(store
     );
 }
 
-struct Plain;
-
-impl StatusNotices for Plain {
-    fn notice(&self, _: &Language, numbers: &[&str], status: ComplaintStatus) -> String {
-        format!("{} now {status}", numbers.join(", "))
+fn plain() -> StatusNotice {
+    StatusNotice {
+        by_language: Default::default(),
+        fallback: "{numbers} now acknowledged".into(),
     }
 }
 
@@ -182,7 +181,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         actor: format!("user:{}", member.id),
         change,
         ids,
-        notices: Some(Arc::new(Plain)),
+        notices: Some(plain()),
         audit: None,
         bulk_id: None,
     };

@@ -1,0 +1,220 @@
+//! Staff changes to complaints, the rules once: what a change does to one
+//! complaint (or why it is skipped), and what citizens are told when the
+//! status of theirs moves. The stores apply these inside their transaction,
+//! against the complaint as it stands there.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::event::payload::{Change, ComplaintChanged};
+use crate::*;
+
+/// One change, applied to each complaint of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ComplaintChange {
+    Status(ComplaintStatus),
+    Priority(Priority),
+    Category(Option<CategoryId>),
+    Assign(Option<UserId>),
+    Area(Option<String>),
+    /// An internal note (already sanitized): never sent to the citizen.
+    Note(String),
+}
+
+/// What a change does to one complaint, checked against its current state:
+/// the complaint as it will be and the history line, or why it is skipped.
+pub struct Applied {
+    pub complaint: Complaint,
+    pub action: &'static str,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub event: Option<EventType>,
+}
+
+impl Applied {
+    /// The domain event: the complaint as it is now, what changed, and who
+    /// changed it.
+    pub fn event(&self, actor: &str) -> ComplaintChanged {
+        ComplaintChanged {
+            kind: self.event.unwrap_or(EventType::ComplaintUpdated),
+            complaint: self.complaint.clone(),
+            change: Change {
+                action: self.action.to_owned(),
+                from: self.from.clone(),
+                to: self.to.clone(),
+            },
+            actor: actor.to_owned(),
+        }
+    }
+}
+
+pub fn apply(
+    current: &Complaint,
+    change: &ComplaintChange,
+    at: DateTime<Utc>,
+) -> Result<Applied, String> {
+    let mut next = current.clone();
+    next.updated_at = at;
+    let same = |what: &str| Err(format!("{what} already"));
+    let (action, from, to, event) = match change {
+        ComplaintChange::Status(to) => {
+            if current.status == *to {
+                return same(&format!("is {to}"));
+            }
+            next.status = current.status.transition(*to).map_err(|e| e.reason)?;
+            (
+                "status_changed",
+                Some(current.status.to_string()),
+                Some(to.to_string()),
+                Some(EventType::ComplaintStatusChanged),
+            )
+        }
+        ComplaintChange::Priority(p) => {
+            if current.priority == *p {
+                return same(&format!("is {p} priority"));
+            }
+            next.priority = *p;
+            (
+                "priority_changed",
+                Some(current.priority.to_string()),
+                Some(p.to_string()),
+                Some(EventType::ComplaintUpdated),
+            )
+        }
+        ComplaintChange::Category(c) => {
+            if current.category_id == *c {
+                return same("is in this category");
+            }
+            next.category_id = c.clone();
+            (
+                "category_changed",
+                current.category_id.as_ref().map(|c| c.to_string()),
+                c.as_ref().map(|c| c.to_string()),
+                Some(EventType::ComplaintUpdated),
+            )
+        }
+        ComplaintChange::Assign(u) => {
+            if current.assignee_id == *u {
+                return same(if u.is_some() {
+                    "is assigned to them"
+                } else {
+                    "is unassigned"
+                });
+            }
+            next.assignee_id = u.clone();
+            (
+                "assigned",
+                current.assignee_id.as_ref().map(|u| u.to_string()),
+                u.as_ref().map(|u| u.to_string()),
+                Some(EventType::ComplaintAssigned),
+            )
+        }
+        ComplaintChange::Area(a) => {
+            if current.area == *a {
+                return same("is in this area");
+            }
+            next.area = a.clone();
+            (
+                "area_changed",
+                current.area.clone(),
+                a.clone(),
+                Some(EventType::ComplaintUpdated),
+            )
+        }
+        ComplaintChange::Note(text) => ("note", None, Some(text.clone()), None),
+    };
+    Ok(Applied {
+        complaint: next,
+        action,
+        from,
+        to,
+        event,
+    })
+}
+
+/// What citizens are told when staff move their complaints to a status:
+/// the text in each language, decided before the change (from the tenant's
+/// intake templates), with `{numbers}` where the complaint numbers go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusNotice {
+    pub by_language: BTreeMap<String, String>,
+    /// For a language the map lacks.
+    pub fallback: String,
+}
+
+/// Numbers named in one notice; past it, "(+N)" (a WhatsApp text holds 4,096
+/// characters).
+pub const NAMED: usize = 10;
+
+impl StatusNotice {
+    /// The notice for a citizen writing in `language`, naming `numbers`.
+    pub fn body(&self, language: &Language, numbers: &[&str]) -> String {
+        let mut named = numbers[..numbers.len().min(NAMED)].join(", ");
+        if numbers.len() > NAMED {
+            named.push_str(&format!(" (+{})", numbers.len() - NAMED));
+        }
+        self.by_language
+            .get(language.as_str())
+            .unwrap_or(&self.fallback)
+            .replace("{numbers}", &named)
+    }
+}
+
+/// A status notice to send into a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub conversation: ConversationId,
+    pub channel: ChannelId,
+    pub contact: Option<ContactId>,
+    pub body: String,
+}
+
+/// What a status change tells citizens: one notice per conversation, naming
+/// each of its complaints that changed (complaints from no conversation are
+/// told nothing).
+pub fn notices(notice: &StatusNotice, changed: &[Complaint]) -> Vec<Notice> {
+    let mut groups: Vec<(&ConversationId, &ChannelId, Vec<&Complaint>)> = Vec::new();
+    for c in changed {
+        let (Some(conv), Some(chan)) = (&c.conversation_id, &c.channel_id) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(id, _, _)| *id == conv) {
+            Some((_, _, list)) => list.push(c),
+            None => groups.push((conv, chan, vec![c])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(conversation, channel, list)| {
+            let numbers: Vec<&str> = list.iter().map(|c| c.number.as_str()).collect();
+            Notice {
+                conversation: conversation.clone(),
+                channel: channel.clone(),
+                contact: list[0].contact_id.clone(),
+                body: notice.body(&list[0].language, &numbers),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_names_ten_numbers_and_counts_the_rest() {
+        let n = StatusNotice {
+            by_language: BTreeMap::from([("hi".into(), "हिं {numbers}".into())]),
+            fallback: "Now resolved: {numbers}".into(),
+        };
+        let numbers: Vec<String> = (1..=12).map(|i| format!("P-{i}")).collect();
+        let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();
+        let body = n.body(&Language::en(), &refs);
+        assert!(body.starts_with("Now resolved: P-1, P-2"), "{body}");
+        assert!(body.ends_with("P-10 (+2)"), "{body}");
+        assert!(n
+            .body(&Language::parse("hi").unwrap(), &refs[..1])
+            .starts_with("हिं P-1"));
+    }
+}

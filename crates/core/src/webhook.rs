@@ -56,6 +56,33 @@ impl WebhookEndpoint {
     }
 }
 
+/// Why an attempt disables its endpoint, if it does: a receiver that
+/// answered 410 Gone, or one whose every attempt has failed for
+/// `disable_after` (the failing streak started at `failing_since`). An
+/// endpoint disabled already is left as it is.
+pub fn disable_reason(
+    endpoint: &WebhookEndpoint,
+    gone: bool,
+    attempted_at: DateTime<Utc>,
+    disable_after: chrono::Duration,
+) -> Option<String> {
+    if !endpoint.enabled {
+        return None;
+    }
+    if gone {
+        return Some("the receiver answered 410 Gone".into());
+    }
+    let since = endpoint.failing_since?;
+    let failing = attempted_at - since;
+    (failing >= disable_after).then(|| {
+        format!(
+            "every attempt failed for {} hours (since {})",
+            failing.num_hours(),
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    })
+}
+
 /// A fresh endpoint secret.
 pub fn new_secret() -> Secret {
     let mut bytes = [0u8; 24];
@@ -184,5 +211,38 @@ mod tests {
         assert!(e.receives(EventType::MessageSent));
         e.event_types = vec![EventType::ComplaintCreated];
         assert!(!e.receives(EventType::MessageSent));
+    }
+
+    #[test]
+    fn a_410_or_a_long_failing_streak_disables_an_enabled_endpoint() {
+        let now = Utc::now();
+        let day = chrono::Duration::days(1);
+        let mut e = WebhookEndpoint {
+            id: WebhookEndpointId::new(),
+            tenant_id: TenantId::new(),
+            url: "https://x.org/".into(),
+            description: String::new(),
+            event_types: vec![],
+            enabled: true,
+            ordered: true,
+            secret: new_secret(),
+            previous_secret: None,
+            disabled_reason: None,
+            failing_since: None,
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(disable_reason(&e, false, now, day), None, "no streak");
+        assert!(disable_reason(&e, true, now, day)
+            .unwrap()
+            .contains("410 Gone"));
+        e.failing_since = Some(now - chrono::Duration::hours(23));
+        assert_eq!(disable_reason(&e, false, now, day), None, "not long enough");
+        e.failing_since = Some(now - chrono::Duration::hours(25));
+        assert!(disable_reason(&e, false, now, day)
+            .unwrap()
+            .starts_with("every attempt failed for 25 hours"));
+        e.enabled = false;
+        assert_eq!(disable_reason(&e, true, now, day), None, "disabled already");
     }
 }

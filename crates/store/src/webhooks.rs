@@ -169,21 +169,12 @@ pub(crate) fn disable_reason(
     endpoint: &ombud_core::WebhookEndpoint,
     record: &AttemptRecord,
 ) -> Option<String> {
-    if !endpoint.enabled {
-        return None;
-    }
-    if record.outcome == AttemptOutcome::Gone {
-        return Some("the receiver answered 410 Gone".into());
-    }
-    let since = endpoint.failing_since?;
-    let failing = record.attempt.attempted_at - since;
-    (failing >= record.disable_after).then(|| {
-        format!(
-            "every attempt failed for {} hours (since {})",
-            failing.num_hours(),
-            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )
-    })
+    ombud_core::webhook::disable_reason(
+        endpoint,
+        record.outcome == AttemptOutcome::Gone,
+        record.attempt.attempted_at,
+        record.disable_after,
+    )
 }
 
 /// The data of a `webhook.endpoint_disabled` event.

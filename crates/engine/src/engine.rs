@@ -337,6 +337,12 @@ impl Engine {
             .remove(key);
     }
 
+    /// Now, by the engine's clock (to the microsecond the stores keep): what
+    /// the web layer reads time from, so that tests can move it.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.ops.now()
+    }
+
     /// Every change of state goes through these.
     pub fn ops(&self) -> &crate::Operations {
         &self.ops

@@ -17,7 +17,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use ombud_store::StoreResult;
 
 use crate::dashboard::DashboardSettings;
@@ -84,7 +83,7 @@ pub async fn take(
     key: &str,
     limit: u32,
 ) -> StoreResult<Result<Window, Window>> {
-    let now = Utc::now();
+    let now = ops.now();
     let hits = ops.count_hits(key, WINDOW, 1, now).await?;
     let left = (hits.window_ends - now).to_std().unwrap_or_default();
     let reset_secs = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1);

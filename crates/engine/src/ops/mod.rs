@@ -76,7 +76,8 @@ impl Operations {
         self
     }
 
-    pub(crate) fn now(&self) -> DateTime<Utc> {
+    /// Now, by the clock, to the microsecond the stores keep.
+    pub fn now(&self) -> DateTime<Utc> {
         chrono::SubsecRound::trunc_subsecs(self.clock.now(), 6)
     }
 

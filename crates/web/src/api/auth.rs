@@ -12,7 +12,6 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use ombud_core::{ApiKey, ApiKeyId, Role, Scope, Tenant, User};
 
 use super::Api;
@@ -196,7 +195,7 @@ async fn identify(
             .api_key_by_hash(&crate::auth::api_key_hash(token))
             .await?
             .ok_or_else(refused)?;
-        let now = Utc::now();
+        let now = state.engine.now();
         if !key.is_live(now) {
             return Err(refused());
         }
@@ -225,7 +224,7 @@ async fn identify(
     };
     let hash = session::request_token_hash(headers).ok_or_else(no_session)?;
     let signed_in = state.store.session(&hash).await?.ok_or_else(no_session)?;
-    let now = Utc::now();
+    let now = state.engine.now();
     if let session::Liveness::Ended = session::liveness(&api.sessions, &signed_in.session, now) {
         return Err(no_session());
     }

@@ -307,7 +307,7 @@ async fn send_message(
         body: body.body.trim().to_owned(),
         status: DeliveryStatus::Pending.as_str().to_owned(),
         error: None,
-        created_at: Utc::now(),
+        created_at: state.engine.now(),
     };
     Ok(created(
         format!("/api/v1/conversations/{}/messages", h.conversation.id),

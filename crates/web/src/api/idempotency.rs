@@ -78,7 +78,7 @@ pub async fn replay(State(state): State<AppState>, request: Request, next: Next)
     hasher.update(&bytes);
     let hash = hex::encode(hasher.finalize());
     let (tenant, actor) = (caller.tenant.id.clone(), caller.actor());
-    let now = ombud_store::stored_now();
+    let now = state.engine.now();
     let window = ombud_engine::ops::requests::IdempotencyWindow {
         now,
         stale_before: now - STALE,

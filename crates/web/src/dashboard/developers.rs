@@ -141,7 +141,7 @@ async fn page(
             created: when(t, k.created_at),
             last_used: k.last_used_at.map_or("never".into(), |u| when(t, u)),
             expires: k.expires_at.map_or("never".into(), |u| when(t, u)),
-            revoked: k.revoked_at.is_some() || !k.is_live(Utc::now()),
+            revoked: k.revoked_at.is_some() || !k.is_live(state.engine.now()),
         })
         .collect();
     let endpoints = state
@@ -401,7 +401,7 @@ pub async fn show_endpoint(
         };
         deliveries.push(delivery_row(t, d, &log));
     }
-    let now = Utc::now();
+    let now = state.engine.now();
     Ok(html(&EndpointPage {
         chrome: Chrome::of(&current, "developers"),
         endpoint: endpoint_row(t, &e),
@@ -479,7 +479,7 @@ pub async fn endpoint_action(
                 .and_then(|h| h.trim().parse().ok())
                 .filter(|h| (1..=24 * 30).contains(h))
                 .ok_or_else(|| PageError::bad_request("give the hours to look back, 1 to 720"))?;
-            let since = Utc::now() - chrono::Duration::hours(hours);
+            let since = state.engine.now() - chrono::Duration::hours(hours);
             let n = ops.replay_failed_webhooks(&acting, t, &e.id, since).await?;
             back(&format!("{n} failed deliveries are sent again."))
         }

@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use chrono::Utc;
 use ombud_core::*;
 use ombud_store::HandedOver;
 use serde::Deserialize;
@@ -54,7 +53,7 @@ struct InboxPage {
 
 pub async fn list(State(state): State<AppState>, current: Current) -> Result<Response, PageError> {
     current.require(Role::Viewer)?;
-    let now = Utc::now();
+    let now = state.engine.now();
     let tenant = &current.tenant;
     let mut rows = Vec::new();
     for h in state.store.handed_over(&tenant.id).await? {
@@ -120,7 +119,7 @@ async fn page(
             window: window(
                 kind_of(state, &h.conversation.channel_id).await?,
                 h.conversation.last_inbound_at,
-                Utc::now(),
+                state.engine.now(),
             ),
             lines: transcript(tenant, messages),
             draft,
@@ -206,7 +205,7 @@ pub async fn hand_back(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::Duration;
+    use chrono::{Duration, Utc};
 
     #[test]
     fn the_window_is_24_hours_from_the_citizens_last_message() {

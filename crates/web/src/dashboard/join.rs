@@ -8,7 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use chrono::Utc;
 use ombud_core::*;
 use ombud_store::{Acceptance, NewUser, StoreError};
 use serde::Deserialize;
@@ -60,7 +59,7 @@ async fn open_invitation(state: &AppState, token: &str) -> Result<(Invitation, T
         .await?
         .filter(|i| i.accepted_at.is_none())
         .ok_or_else(gone)?;
-    if invitation.expires_at <= Utc::now() {
+    if invitation.expires_at <= state.engine.now() {
         return Err(PageError::new(
             StatusCode::GONE,
             "this invitation has expired; ask for a new one",

@@ -1,6 +1,5 @@
 //! Logging in and out, and choosing a new password.
 
-use chrono::Utc;
 use ombud_engine::ops::sessions::LoginRefusal;
 use std::sync::Arc;
 
@@ -137,7 +136,7 @@ pub async fn submit(
     let logins = &dashboard.settings.logins;
     let ops = state.engine.ops();
     let origin = crate::origin::of(&parts.extensions);
-    if let Err(wait) = logins.check(ops, email.as_str(), ip, Utc::now()).await? {
+    if let Err(wait) = logins.check(ops, email.as_str(), ip, ops.now()).await? {
         refused(&state, &origin, &email, LoginRefusal::LockedOut).await?;
         let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         let when = if secs < 120 {
@@ -161,7 +160,7 @@ pub async fn submit(
     let user = match user {
         Some(u) if ok => u,
         _ => {
-            logins.failed(ops, email.as_str(), ip, Utc::now()).await?;
+            logins.failed(ops, email.as_str(), ip, ops.now()).await?;
             refused(&state, &origin, &email, LoginRefusal::WrongPassword).await?;
             return Ok(again(StatusCode::UNAUTHORIZED, Some(WRONG), None));
         }

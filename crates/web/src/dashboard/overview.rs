@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use ombud_core::*;
 use ombud_store::report::{median, AGE_BUCKETS};
 use ombud_store::{ComplaintCursor, ComplaintFilter};
@@ -65,7 +65,7 @@ fn human(secs: Option<i64>) -> String {
 pub async fn page(State(state): State<AppState>, current: Current) -> Result<Response, PageError> {
     current.require(Role::Viewer)?;
     let tenant = &current.tenant;
-    let now = Utc::now();
+    let now = state.engine.now();
     let since = tenant.timezone.start_of_local_day(now) - Duration::days(DAYS - 1);
     let mut o = state.store.overview(tenant, since, now).await?;
     let categories = state.store.categories(&tenant.id).await?;

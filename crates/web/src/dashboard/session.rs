@@ -160,7 +160,7 @@ pub async fn start(
     tenant: &ombud_core::TenantId,
 ) -> Result<String, PageError> {
     let token = random_token();
-    let now = ombud_store::stored_now();
+    let now = ops.now();
     let absolute =
         chrono::Duration::from_std(settings.session_absolute).unwrap_or(chrono::Duration::MAX);
     let session = Session {
@@ -194,7 +194,7 @@ pub async fn load(State(state): State<AppState>, request: Request, next: Next) -
     if let Some(hash) = request_token_hash(request.headers()) {
         match state.store.session(&hash).await {
             Ok(Some(signed_in)) => {
-                let now = Utc::now();
+                let now = state.engine.now();
                 match liveness(settings, &signed_in.session, now) {
                     Liveness::Ended => {
                         if let Err(e) = state.engine.ops().drop_session(&hash).await {

@@ -9,7 +9,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
-use chrono::Utc;
 use ombud_core::*;
 use ombud_store::Member;
 use serde::Deserialize;
@@ -81,7 +80,7 @@ async fn render(
     let tenant = &current.tenant;
     let members = state.store.members(&tenant.id).await?;
     let invitations = state.store.open_invitations(&tenant.id).await?;
-    let now = Utc::now();
+    let now = state.engine.now();
     let page = TeamPage {
         chrome: Chrome::of(current, "team"),
         members: members

@@ -344,20 +344,9 @@ async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
 
-    let (key, made) = ombud::cli::operations(app.store.clone())
-        .create_api_key(
-            &ombud_engine::Acting::cli(),
-            ombud_web::auth::KeyRequest {
-                tenant: t.tenant.id.clone(),
-                name: "erp".into(),
-                scopes: vec![Scope::ComplaintsRead],
-                rate_limit_per_minute: 3,
-                expires_in_days: None,
-                created_by: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (key, made) = app
+        .api_key_limited(&t.tenant.id, "erp", &[Scope::ComplaintsRead], 3)
+        .await;
     let mut remaining = Vec::new();
     for _ in 0..3 {
         let res = app.api(Method::GET, "/me", &key).send().await.unwrap();

@@ -234,21 +234,34 @@ impl TestApp {
 
     /// A new API key of the tenant with these scopes.
     pub async fn api_key(&self, tenant: &TenantId, scopes: &[ombud_core::Scope]) -> String {
-        let (key, _) = ombud::cli::operations(self.store.clone())
+        self.api_key_limited(tenant, "tests", scopes, 10_000)
+            .await
+            .0
+    }
+
+    /// A new API key named `name`, limited to `per_minute` requests; the key
+    /// and what is stored of it.
+    pub async fn api_key_limited(
+        &self,
+        tenant: &TenantId,
+        name: &str,
+        scopes: &[ombud_core::Scope],
+        per_minute: u32,
+    ) -> (String, ombud_core::ApiKey) {
+        ombud::cli::operations(self.store.clone())
             .create_api_key(
                 &ombud_engine::Acting::cli(),
                 ombud_web::auth::KeyRequest {
                     tenant: tenant.clone(),
-                    name: "tests".into(),
+                    name: name.into(),
                     scopes: scopes.to_vec(),
-                    rate_limit_per_minute: 10_000,
+                    rate_limit_per_minute: per_minute,
                     expires_in_days: None,
                     created_by: None,
                 },
             )
             .await
-            .expect("key");
-        key
+            .expect("key")
     }
 
     /// A request to `/api/v1{path}` with the key.

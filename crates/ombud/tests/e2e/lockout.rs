@@ -221,20 +221,9 @@ async fn a_keys_limit_is_shared_by_the_servers_of_one_database() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let (key, _) = ombud::cli::operations(app.store.clone())
-        .create_api_key(
-            &ombud_engine::Acting::cli(),
-            ombud_web::auth::KeyRequest {
-                tenant: t.tenant.id.clone(),
-                name: "erp".into(),
-                scopes: vec![Scope::ComplaintsRead],
-                rate_limit_per_minute: 10,
-                expires_in_days: None,
-                created_by: None,
-            },
-        )
-        .await
-        .unwrap();
+    let (key, _) = app
+        .api_key_limited(&t.tenant.id, "erp", &[Scope::ComplaintsRead], 10)
+        .await;
     let mut bases = vec![app.url("")];
     let mut second = None;
     if app.db.is_postgres() {

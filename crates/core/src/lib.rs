@@ -28,7 +28,7 @@ pub use api_key::{ApiKey, Scope};
 pub use channel::{
     Channel, ChannelConfig, ChannelKind, TelegramConfig, WebchatConfig, WhatsAppConfig,
 };
-pub use clock::{Clock, SystemClock};
+pub use clock::{Clock, ShiftedClock, SystemClock};
 pub use complaint::{
     Category, Complaint, ComplaintEvent, ComplaintNumber, ComplaintStatus, Priority, Source,
 };

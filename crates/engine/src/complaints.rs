@@ -90,6 +90,7 @@ impl Engine {
                     tenant,
                     ChangeBatch {
                         actor: actor.clone(),
+                        at: self.now(),
                         change: change.clone(),
                         ids,
                         notices: notices.clone(),

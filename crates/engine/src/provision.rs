@@ -27,10 +27,12 @@ pub enum ProvisionError {
 /// answers in the tenant's language first.
 pub async fn create_tenant(
     store: &dyn Store,
+    clock: &dyn Clock,
     acting: &Acting,
     new: NewTenant,
     with_default_categories: bool,
 ) -> Result<(Tenant, AgentVersion), ProvisionError> {
+    let now = clock.now();
     let mut config = IntakeConfig::default();
     let lang = new.default_language.clone();
     if !config.templates.contains_key(lang.as_str()) {
@@ -50,7 +52,7 @@ pub async fn create_tenant(
     let entry = acting
         .entry(
             &new.id,
-            chrono::Utc::now(),
+            now,
             "tenant.created",
             Target::new("tenant", &new.id, Some(new.slug.to_string())),
         )
@@ -60,11 +62,11 @@ pub async fn create_tenant(
             FieldChange::set("default_language", new.default_language.as_str()),
             FieldChange::set("timezone", new.timezone.as_str()),
         ]);
-    let tenant = store.create_tenant(new, vec![entry]).await?;
+    let tenant = store.create_tenant(new, now, vec![entry]).await?;
     if with_default_categories {
         for category in default_categories() {
             store
-                .create_category(&tenant.id, category, Vec::new())
+                .create_category(&tenant.id, category, now, Vec::new())
                 .await?;
         }
     }
@@ -78,6 +80,7 @@ pub async fn create_tenant(
                 changelog: "built-in intake agent".into(),
                 author: "system".into(),
             },
+            now,
         )
         .await?;
     Ok((tenant, version))
@@ -86,6 +89,7 @@ pub async fn create_tenant(
 /// Connects a WhatsApp number to a tenant, answered by its latest intake version.
 pub async fn add_whatsapp_channel(
     store: &dyn Store,
+    clock: &dyn Clock,
     acting: &Acting,
     providers: &ProviderHosts,
     tenant: &TenantSlug,
@@ -94,6 +98,7 @@ pub async fn add_whatsapp_channel(
 ) -> Result<(Tenant, Channel), ProvisionError> {
     add_channel(
         store,
+        clock,
         acting,
         providers,
         tenant,
@@ -108,12 +113,14 @@ pub async fn add_whatsapp_channel(
 /// hosts the operator allows (`providers`); errors name the field.
 pub async fn add_channel(
     store: &dyn Store,
+    clock: &dyn Clock,
     acting: &Acting,
     providers: &ProviderHosts,
     tenant: &TenantSlug,
     name: String,
     config: ChannelConfig,
 ) -> Result<(Tenant, Channel), ProvisionError> {
+    let now = clock.now();
     let config = check_channel(config, providers)?;
     let tenant = store
         .tenant_by_slug(tenant)
@@ -127,7 +134,7 @@ pub async fn add_channel(
     let entry = acting
         .entry(
             &tenant.id,
-            chrono::Utc::now(),
+            now,
             "channel.added",
             Target::new("channel", &id, Some(name.clone())),
         )
@@ -151,6 +158,7 @@ pub async fn add_channel(
                 // Ombud picks the tenant's latest intake version.
                 deployed_by: "system".into(),
             },
+            now,
             vec![entry],
         )
         .await?;

@@ -84,6 +84,7 @@ impl Tools for StoreTools<'_> {
         // notes are HTML, and the citizen's words are plain text.
         let batch = ChangeBatch {
             actor: format!("contact:{}", self.contact.id),
+            at: self.now,
             change: ComplaintChange::Note(ombud_core::html::escape(text)),
             ids: vec![theirs.id.clone()],
             notices: None,

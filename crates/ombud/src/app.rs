@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ombud_channels::{ChannelSender, Senders};
-use ombud_core::SystemClock;
+use ombud_core::{Clock, SystemClock};
 use ombud_engine::{Engine, Runtimes};
 use ombud_store::postgres::PgStore;
 use ombud_store::sqlite::SqliteStore;
@@ -48,6 +48,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(3600);
 pub struct AppOptions {
     pub runtimes: Option<Runtimes>,
     pub demo_graph_sink: bool,
+    /// Where "now" comes from (default: the wall clock).
+    pub clock: Option<Arc<dyn Clock>>,
 }
 
 /// Opens the configured store, applying pending migrations: PostgreSQL when
@@ -121,7 +123,7 @@ impl App {
             store.clone(),
             sender,
             options.runtimes.unwrap_or_default(),
-            Arc::new(SystemClock),
+            options.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             engine_config,
         )?;
         let listener = TcpListener::bind(config.listen_addr())

@@ -216,6 +216,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
         None => {
             let (t, _) = provision::create_tenant(
                 store,
+                &ombud_core::SystemClock,
                 &ombud_engine::Acting::cli(),
                 NewTenant {
                     id: ombud_core::TenantId::new(),
@@ -230,6 +231,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
             .await?;
             provision::add_whatsapp_channel(
                 store,
+                &ombud_core::SystemClock,
                 &ombud_engine::Acting::cli(),
                 &ProviderHosts::parse("127.0.0.1").map_err(anyhow::Error::msg)?,
                 &slug,
@@ -256,6 +258,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                         platform_admin: false,
                         memberships: vec![(t.id.clone(), Role::Owner)],
                     },
+                    chrono::Utc::now(),
                     Vec::new(),
                 )
                 .await?;
@@ -310,6 +313,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                 .change_complaints(
                     &tenant.id,
                     ChangeBatch {
+                        at: chrono::Utc::now(),
                         actor: format!("user:{}", member.id),
                         change,
                         ids,

@@ -263,6 +263,7 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
     let store = open_store(&config).await.context("opening the store")?;
     let (tenant, _) = provision::create_tenant(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         NewTenant {
             id: ombud_core::TenantId::new(),
@@ -279,6 +280,7 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
     .await?;
     let (_, channel) = provision::add_whatsapp_channel(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         &ProviderHosts::parse("127.0.0.1").map_err(anyhow::Error::msg)?,
         &tenant.slug,

@@ -119,6 +119,7 @@ async fn one_run(
     let store = open_store(&config).await?;
     let (tenant, _) = ombud_engine::provision::create_tenant(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         ombud_store::NewTenant {
             id: ombud_core::TenantId::new(),
@@ -131,7 +132,7 @@ async fn one_run(
         false,
     )
     .await?;
-    let now = ombud_store::stored_now();
+    let now = ombud_store::stored(chrono::Utc::now());
     let endpoint = WebhookEndpoint {
         id: WebhookEndpointId::new(),
         tenant_id: tenant.id.clone(),
@@ -155,7 +156,12 @@ async fn one_run(
             tokio::spawn(async move {
                 for _ in 0..n {
                     store
-                        .send_test_webhook(&t, &e, ombud_store::stored_now(), Vec::new())
+                        .send_test_webhook(
+                            &t,
+                            &e,
+                            ombud_store::stored(chrono::Utc::now()),
+                            Vec::new(),
+                        )
                         .await?;
                 }
                 anyhow::Ok(())

@@ -66,6 +66,7 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
     let slug = TenantSlug::parse("slowloris")?;
     provision::create_tenant(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         NewTenant {
             id: ombud_core::TenantId::new(),
@@ -80,6 +81,7 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
     .await?;
     let (_, channel) = provision::add_whatsapp_channel(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         config.outbound_policy().providers(),
         &slug,

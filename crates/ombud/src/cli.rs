@@ -373,6 +373,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             };
             let (tenant, version) = provision::create_tenant(
                 store.as_ref(),
+                &ombud_core::SystemClock,
                 &ombud_engine::Acting::cli(),
                 new,
                 !args.no_default_categories,

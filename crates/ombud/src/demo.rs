@@ -34,6 +34,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
     if store.tenant_by_slug(&slug).await?.is_none() {
         provision::create_tenant(
             store.as_ref(),
+            &ombud_core::SystemClock,
             &ombud_engine::Acting::cli(),
             NewTenant {
                 id: ombud_core::TenantId::new(),
@@ -48,6 +49,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .await?;
         provision::add_whatsapp_channel(
             store.as_ref(),
+            &ombud_core::SystemClock,
             &ombud_engine::Acting::cli(),
             providers.providers(),
             &slug,
@@ -76,6 +78,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
             });
             provision::add_channel(
                 store.as_ref(),
+                &ombud_core::SystemClock,
                 &ombud_engine::Acting::cli(),
                 providers.providers(),
                 &slug,
@@ -152,7 +155,7 @@ async fn demo_login(store: &dyn ombud_store::Store, tenant: &Tenant) -> anyhow::
     match store.user_by_email(&email).await? {
         Some(user) => {
             store
-                .set_password(&user.id, &hash, false, Vec::new())
+                .set_password(&user.id, &hash, false, chrono::Utc::now(), Vec::new())
                 .await?
         }
         None => {
@@ -167,6 +170,7 @@ async fn demo_login(store: &dyn ombud_store::Store, tenant: &Tenant) -> anyhow::
                         platform_admin: false,
                         memberships: vec![(tenant.id.clone(), Role::Owner)],
                     },
+                    chrono::Utc::now(),
                     Vec::new(),
                 )
                 .await?;

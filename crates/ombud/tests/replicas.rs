@@ -315,6 +315,7 @@ async fn two_replicas(
     let store = apps[0].1.clone();
     let (tenant, _) = ombud_engine::provision::create_tenant(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         ombud_store::NewTenant {
             id: ombud_core::TenantId::new(),
@@ -330,6 +331,7 @@ async fn two_replicas(
     .unwrap();
     let (_, channel) = ombud_engine::provision::add_whatsapp_channel(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         &ombud_core::ProviderHosts::parse("127.0.0.1").unwrap(),
         &tenant.slug,
@@ -440,6 +442,7 @@ async fn admin_changes_through_two_replicas_at_once_keep_one_audit_chain() {
     let cli = ombud_engine::Acting::cli();
     let (tenant, _) = ombud_engine::provision::create_tenant(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &cli,
         ombud_store::NewTenant {
             id: ombud_core::TenantId::new(),

@@ -60,7 +60,12 @@ pub use work::{
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
-    async fn create_tenant(&self, new: NewTenant, audit: Audit) -> StoreResult<Tenant>;
+    async fn create_tenant(
+        &self,
+        new: NewTenant,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<Tenant>;
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;
@@ -69,6 +74,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant: &TenantId,
         new: NewCategory,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Category>;
     /// The tenant's categories, shared from the catalog (see [`catalog`]).
@@ -80,6 +86,7 @@ pub trait TenantStore: Send + Sync {
         tenant: &TenantId,
         id: &CategoryId,
         change: NewCategory,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Category>;
     /// The first-run guide's steps the tenant has done, by name.
@@ -89,6 +96,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant: &TenantId,
         step: &str,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<()>;
     /// Whether anyone has written to any of the tenant's channels yet.
@@ -99,6 +107,7 @@ pub trait TenantStore: Send + Sync {
         &self,
         tenant: &TenantId,
         new: NewAgentVersion,
+        at: DateTime<Utc>,
     ) -> StoreResult<AgentVersion>;
     async fn latest_agent_version(
         &self,
@@ -113,7 +122,8 @@ pub trait TenantStore: Send + Sync {
 pub trait AccountStore: Send + Sync {
     /// Creates the user and its memberships, all or nothing. Conflict on
     /// `email` if the address has an account already.
-    async fn create_user(&self, new: NewUser, audit: Audit) -> StoreResult<User>;
+    async fn create_user(&self, new: NewUser, at: DateTime<Utc>, audit: Audit)
+        -> StoreResult<User>;
     /// Unscoped: the login's entry point, which finds the user before any tenant.
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     /// Conflict on `user` if they are a member of the tenant already.
@@ -122,6 +132,7 @@ pub trait AccountStore: Send + Sync {
         tenant: &TenantId,
         user: &UserId,
         role: Role,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Membership>;
     /// The user's memberships, one per tenant, in the order they were made.
@@ -174,6 +185,7 @@ pub trait AccountStore: Send + Sync {
         user: &UserId,
         password_hash: &str,
         must_change: bool,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<()>;
 }
@@ -193,6 +205,7 @@ pub trait ApiKeyStore: Send + Sync {
         &self,
         tenant: &TenantId,
         id: &ApiKeyId,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<bool>;
     /// Records a use (callers write it at most about once a minute per key).
@@ -221,6 +234,7 @@ pub trait ChannelStore: Send + Sync {
         &self,
         tenant: &TenantId,
         new: NewChannel,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Channel>;
     /// Unscoped: a webhook names only the channel, and the channel names its tenant.
@@ -394,6 +408,7 @@ pub trait HandoffStore: Send + Sync {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId>;
     /// Gives the conversation back to the bot, which answers from the next
@@ -403,6 +418,7 @@ pub trait HandoffStore: Send + Sync {
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<bool>;
 }

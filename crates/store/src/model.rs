@@ -27,19 +27,24 @@ pub struct NewUser {
     pub memberships: Vec<(TenantId, Role)>,
 }
 
-/// Now, to the microsecond both backends store: what a create returns is what
-/// a later read gives.
-pub fn stored_now() -> DateTime<Utc> {
-    chrono::SubsecRound::trunc_subsecs(Utc::now(), 6)
+/// A time to the microsecond both backends store: what a create returns is
+/// what a later read gives.
+pub fn stored(at: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(at, 6)
 }
 
-/// A membership made now.
-pub fn new_membership(tenant: &TenantId, user: &UserId, role: Role) -> Membership {
+/// A membership made at `at`.
+pub fn new_membership(
+    tenant: &TenantId,
+    user: &UserId,
+    role: Role,
+    at: DateTime<Utc>,
+) -> Membership {
     Membership {
         tenant_id: tenant.clone(),
         user_id: user.clone(),
         role,
-        created_at: stored_now(),
+        created_at: stored(at),
     }
 }
 

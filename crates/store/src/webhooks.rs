@@ -246,6 +246,7 @@ pub trait WebhookStore: Send + Sync {
         id: &WebhookEndpointId,
         secret: Secret,
         overlap_until: DateTime<Utc>,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<WebhookEndpoint>;
     /// Deletes the endpoint with its deliveries and attempts; false if none.

@@ -83,6 +83,8 @@ use ombud_core::change::StatusNotice;
 pub struct ChangeBatch {
     /// `user:<id>` of the member making the change.
     pub actor: String,
+    /// When the change is made: the complaints' `updated_at` and their events.
+    pub at: DateTime<Utc>,
     pub change: ComplaintChange,
     pub ids: Vec<ComplaintId>,
     /// What citizens are told when the status of theirs moves, decided

@@ -61,7 +61,7 @@ impl Operations {
             )]);
         let id = self
             .store
-            .staff_reply(tenant, &h.conversation.id, body, vec![entry])
+            .staff_reply(tenant, &h.conversation.id, body, now, vec![entry])
             .await?;
         self.wake_outbox();
         self.wake_webhooks();
@@ -76,8 +76,9 @@ impl Operations {
         tenant: &TenantId,
         h: &HandedOver,
     ) -> StoreResult<()> {
+        let now = self.now();
         let entry = acting
-            .entry(tenant, self.now(), "conversation.handed_back", target(h))
+            .entry(tenant, now, "conversation.handed_back", target(h))
             .with_changes(
                 [FieldChange::changed("state", "human", "bot")]
                     .into_iter()
@@ -85,7 +86,7 @@ impl Operations {
             );
         if self
             .store
-            .hand_back(tenant, &h.conversation.id, vec![entry])
+            .hand_back(tenant, &h.conversation.id, now, vec![entry])
             .await?
         {
             Ok(())

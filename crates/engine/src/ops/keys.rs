@@ -117,7 +117,11 @@ impl Operations {
         let entry = acting
             .entry(tenant, now, "api_key.revoked", target(key))
             .with_changes([FieldChange::set("revoked_at", now)]);
-        if self.store.revoke_api_key(tenant, id, vec![entry]).await? {
+        if self
+            .store
+            .revoke_api_key(tenant, id, now, vec![entry])
+            .await?
+        {
             Ok(())
         } else {
             Err(StoreError::NotFound("API key"))

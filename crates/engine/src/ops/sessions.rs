@@ -96,16 +96,17 @@ impl Operations {
         tenant: Option<&TenantId>,
         password_hash: &str,
     ) -> StoreResult<()> {
+        let now = self.now();
         let entries = tenant
             .map(|t| {
                 acting
-                    .entry(t, self.now(), "password.changed", user_target(user))
+                    .entry(t, now, "password.changed", user_target(user))
                     .with_changes([FieldChange::new("password", None, Some("changed".into()))])
             })
             .into_iter()
             .collect();
         self.store
-            .set_password(&user.id, password_hash, false, entries)
+            .set_password(&user.id, password_hash, false, now, entries)
             .await?;
         self.store.delete_sessions_of(&user.id).await?;
         Ok(())

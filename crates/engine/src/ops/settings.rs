@@ -18,19 +18,17 @@ impl Operations {
         tenant: &TenantId,
         new: NewCategory,
     ) -> StoreResult<Category> {
+        let now = self.now();
         let entry = acting
-            .entry(
-                tenant,
-                self.now(),
-                "category.added",
-                target(&new.id, &new.slug),
-            )
+            .entry(tenant, now, "category.added", target(&new.id, &new.slug))
             .with_changes([
                 FieldChange::set("names", &new.names),
                 FieldChange::set("keywords", &new.keywords),
                 FieldChange::set("default_priority", new.default_priority.as_str()),
             ]);
-        self.store.create_category(tenant, new, vec![entry]).await
+        self.store
+            .create_category(tenant, new, now, vec![entry])
+            .await
     }
 
     /// Replaces a category's names, keywords and default priority (its slug
@@ -42,18 +40,14 @@ impl Operations {
         id: &CategoryId,
         change: NewCategory,
     ) -> StoreResult<Category> {
+        let now = self.now();
         let all = self.store.categories(tenant).await?;
         let before = all
             .iter()
             .find(|c| &c.id == id)
             .ok_or(StoreError::NotFound("category"))?;
         let entry = acting
-            .entry(
-                tenant,
-                self.now(),
-                "category.changed",
-                target(id, &before.slug),
-            )
+            .entry(tenant, now, "category.changed", target(id, &before.slug))
             .with_changes(
                 [
                     FieldChange::changed("names", &before.names, &change.names),
@@ -68,7 +62,7 @@ impl Operations {
                 .flatten(),
             );
         self.store
-            .update_category(tenant, id, change, vec![entry])
+            .update_category(tenant, id, change, now, vec![entry])
             .await
     }
 
@@ -79,22 +73,24 @@ impl Operations {
         tenant: &TenantId,
         step: &str,
     ) -> StoreResult<()> {
+        let now = self.now();
         let entry = acting.entry(
             tenant,
-            self.now(),
+            now,
             "onboarding.step_done",
             Target::new("onboarding_step", step, None),
         );
         self.store
-            .mark_onboarding_step(tenant, step, vec![entry])
+            .mark_onboarding_step(tenant, step, now, vec![entry])
             .await
     }
 
     /// Steps the tenant's data shows done (a channel added, a first
     /// message): remembered, but nobody's action, so not recorded.
     pub async fn remember_onboarding_step(&self, tenant: &TenantId, step: &str) -> StoreResult<()> {
+        let now = self.now();
         self.store
-            .mark_onboarding_step(tenant, step, Vec::new())
+            .mark_onboarding_step(tenant, step, now, Vec::new())
             .await
     }
 }
@@ -111,6 +107,7 @@ impl Operations {
     ) -> Result<(Tenant, Channel), crate::provision::ProvisionError> {
         crate::provision::add_channel(
             self.store.as_ref(),
+            self.clock.as_ref(),
             acting,
             self.outbound.providers(),
             tenant,

@@ -166,15 +166,16 @@ impl Operations {
         member: &Member,
         password_hash: &str,
     ) -> StoreResult<()> {
+        let now = self.now();
         let entry = acting
-            .entry(tenant, self.now(), "password.reset", member_target(member))
+            .entry(tenant, now, "password.reset", member_target(member))
             .with_changes([FieldChange::new(
                 "password",
                 None,
                 Some("reset (one-time)".into()),
             )]);
         self.store
-            .set_password(&member.user.id, password_hash, true, vec![entry])
+            .set_password(&member.user.id, password_hash, true, now, vec![entry])
             .await?;
         self.store.delete_sessions_of(&member.user.id).await?;
         Ok(())
@@ -240,7 +241,7 @@ impl Operations {
                     .with_changes([FieldChange::set("role", role.as_str())])
             })
             .collect();
-        self.store.create_user(new, entries).await
+        self.store.create_user(new, now, entries).await
     }
 
     /// Gives an existing account a role in another tenant (`member.added`).
@@ -251,16 +252,17 @@ impl Operations {
         user: &User,
         role: Role,
     ) -> StoreResult<Membership> {
+        let now = self.now();
         let entry = acting
             .entry(
                 tenant,
-                self.now(),
+                now,
                 "member.added",
                 Target::new("member", &user.id, Some(user.email.as_str().to_owned())),
             )
             .with_changes([FieldChange::set("role", role.as_str())]);
         self.store
-            .add_membership(tenant, &user.id, role, vec![entry])
+            .add_membership(tenant, &user.id, role, now, vec![entry])
             .await
     }
 }

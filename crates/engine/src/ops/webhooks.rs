@@ -229,7 +229,7 @@ impl Operations {
                 FieldChange::set("previous_secret_until", until),
             ]);
         self.store
-            .rotate_webhook_secret(tenant, id, webhook::new_secret(), until, vec![entry])
+            .rotate_webhook_secret(tenant, id, webhook::new_secret(), until, now, vec![entry])
             .await
     }
 

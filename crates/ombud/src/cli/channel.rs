@@ -133,6 +133,7 @@ async fn add_channel(
     let store = open_store(config).await?;
     let (tenant, channel) = provision::add_channel(
         store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         config.outbound_policy().providers(),
         &TenantSlug::parse(tenant)?,

@@ -95,6 +95,7 @@ pub async fn spawn(
     for i in 0..tenants {
         let (tenant, _) = provision::create_tenant(
             store.as_ref(),
+            &ombud_core::SystemClock,
             &ombud_engine::Acting::cli(),
             NewTenant {
                 id: ombud_core::TenantId::new(),
@@ -117,12 +118,14 @@ pub async fn spawn(
                     changelog: "load test: limits out of the way".into(),
                     author: "system".into(),
                 },
+                chrono::Utc::now(),
             )
             .await?;
         let phone = format!("55501{i:05}");
         let secret = format!("loadtest-app-secret-{i}");
         let (_, channel) = provision::add_whatsapp_channel(
             store.as_ref(),
+            &ombud_core::SystemClock,
             &ombud_engine::Acting::cli(),
             providers.providers(),
             &tenant.slug,

@@ -56,7 +56,7 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
                 id: ombud_core::TestChatId::new(),
                 version: t.channel.deployed_version.clone().unwrap(),
                 created_by: "system".into(),
-                at: ombud_store::stored_now(),
+                at: ombud_store::stored(chrono::Utc::now()),
             },
             Vec::new(),
         )

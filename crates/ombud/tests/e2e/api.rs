@@ -3,8 +3,6 @@
 //! scopes, keys revoked at once, the rate limit, idempotency, ETags, and the
 //! dashboard's session with its CSRF header.
 
-use std::time::Duration;
-
 use ombud_core::{Role, Scope};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -344,7 +342,7 @@ async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
         (StatusCode::UNAUTHORIZED, Some("unauthorized"))
     );
 
-    let (key, made) = app
+    let (key, _) = app
         .api_key_limited(&t.tenant.id, "erp", &[Scope::ComplaintsRead], 3)
         .await;
     let mut remaining = Vec::new();
@@ -390,7 +388,7 @@ async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
         .clone();
     assert!(app
         .store
-        .revoke_api_key(&t.tenant.id, &other_id, Vec::new())
+        .revoke_api_key(&t.tenant.id, &other_id, chrono::Utc::now(), Vec::new())
         .await
         .unwrap());
     assert_eq!(
@@ -401,22 +399,30 @@ async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
             .status(),
         401
     );
-    // Expired: refused.
-    app.db
-        .execute(&format!(
-            "update api_keys set expires_at = created_at where id = '{}'",
-            made.id
-        ))
-        .await;
-    tokio::time::sleep(Duration::from_millis(10)).await;
-    assert_eq!(
-        app.api(Method::GET, "/me", &key)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401
-    );
+    // Expired: refused once its day has passed.
+    let (expiring, _) = app
+        .engine
+        .ops()
+        .create_api_key(
+            &ombud_engine::Acting::cli(),
+            ombud_web::auth::KeyRequest {
+                tenant: t.tenant.id.clone(),
+                name: "for a day".into(),
+                scopes: vec![Scope::ComplaintsRead],
+                rate_limit_per_minute: 60,
+                expires_in_days: Some(1),
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap();
+    let status = |key: String| {
+        let req = app.api(Method::GET, "/me", &key);
+        async move { req.send().await.unwrap().status() }
+    };
+    assert_eq!(status(expiring.clone()).await, 200);
+    app.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(status(expiring).await, 401);
     app.stop().await;
 }
 

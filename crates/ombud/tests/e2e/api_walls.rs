@@ -129,7 +129,7 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
                 id: ombud_core::TestChatId::new(),
                 version: b_version.id,
                 created_by: "system".into(),
-                at: ombud_store::stored_now(),
+                at: ombud_store::stored(chrono::Utc::now()),
             },
             Vec::new(),
         )

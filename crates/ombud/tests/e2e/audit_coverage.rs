@@ -975,7 +975,13 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     // Switching organisation is not an action: nothing is written.
     let other = app.tenant("nashik", "NASIK", &graph).await;
     app.store
-        .add_membership(&other.tenant.id, &owner.id, Role::Owner, Vec::new())
+        .add_membership(
+            &other.tenant.id,
+            &owner.id,
+            Role::Owner,
+            chrono::Utc::now(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     l.new_entries().await;

@@ -69,6 +69,7 @@ async fn the_dashboard_in_chromium() {
         .await;
         let (_, webchat) = ombud_engine::provision::add_channel(
             app.store.as_ref(),
+            &ombud_core::SystemClock,
             &ombud_engine::Acting::cli(),
             app.engine.outbound().providers(),
             &t.tenant.slug,

@@ -33,6 +33,7 @@ async fn telegram_channel(app: &TestApp, t: &TestTenant, tg: &FakeTelegram) -> C
     });
     let (_, channel) = provision::add_channel(
         app.store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         app.engine.outbound().providers(),
         &t.tenant.slug,
@@ -180,6 +181,7 @@ async fn webchat_channel(app: &TestApp, t: &TestTenant, origins: &[&str]) -> Cha
     });
     let (_, channel) = provision::add_channel(
         app.store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         app.engine.outbound().providers(),
         &t.tenant.slug,

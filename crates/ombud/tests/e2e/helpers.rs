@@ -133,6 +133,8 @@ pub struct TestApp {
     pub engine: Arc<Engine>,
     pub http: reqwest::Client,
     pub db: TestDb,
+    /// The server's clock: `app.clock.advance(…)` makes time pass.
+    pub clock: Arc<ombud_core::ShiftedClock>,
     shutdown: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -180,10 +182,12 @@ impl TestApp {
     ) -> Self {
         let mut config = test_config(&db);
         tweak(&mut config);
+        let clock = Arc::new(ombud_core::ShiftedClock::default());
         let app = App::build(
             &config,
             AppOptions {
                 runtimes,
+                clock: Some(clock.clone()),
                 ..Default::default()
             },
         )
@@ -202,6 +206,7 @@ impl TestApp {
             engine,
             http: reqwest::Client::new(),
             db,
+            clock,
             shutdown: Some(tx),
             done: Some(done),
         }
@@ -248,7 +253,8 @@ impl TestApp {
         scopes: &[ombud_core::Scope],
         per_minute: u32,
     ) -> (String, ombud_core::ApiKey) {
-        ombud::cli::operations(self.store.clone())
+        self.engine
+            .ops()
             .create_api_key(
                 &ombud_engine::Acting::cli(),
                 ombud_web::auth::KeyRequest {
@@ -274,6 +280,7 @@ impl TestApp {
     pub async fn tenant(&self, slug: &str, prefix: &str, graph: &FakeGraph) -> TestTenant {
         let (tenant, _) = provision::create_tenant(
             self.store.as_ref(),
+            &ombud_core::SystemClock,
             &ombud_engine::Acting::cli(),
             NewTenant {
                 id: ombud_core::TenantId::new(),
@@ -290,6 +297,7 @@ impl TestApp {
         let app_secret = format!("{slug}-app-secret");
         let (_, channel) = provision::add_whatsapp_channel(
             self.store.as_ref(),
+            &ombud_core::SystemClock,
             &ombud_engine::Acting::cli(),
             self.engine.outbound().providers(),
             &tenant.slug,

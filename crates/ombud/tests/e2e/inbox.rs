@@ -64,13 +64,14 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
     );
 
     // Outside the 24-hour window a reply is refused, with the reason, and the
-    // draft is kept.
-    app.db
-        .execute(&format!(
-            "update conversations set last_inbound_at = '2020-01-01T00:00:00.000000Z' where id = '{}'",
-            conversation.id
-        ))
-        .await;
+    // draft is kept. A day later the session has gone idle too: sign in again.
+    app.clock.advance(chrono::Duration::hours(25));
+    assert_eq!(
+        staff.get(&path).await.status(),
+        StatusCode::SEE_OTHER,
+        "an idle session ends"
+    );
+    let staff = Staff::login(&app, "ravi@pune.gov.in").await;
     let res = staff
         .submit(
             &format!("{path}/reply"),

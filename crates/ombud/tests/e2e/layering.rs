@@ -72,7 +72,12 @@ const READS: &[&str] = &[
 ];
 
 fn web_sources() -> Vec<(String, String)> {
-    let root = format!("{}/../web/src", env!("CARGO_MANIFEST_DIR"));
+    sources("web")
+}
+
+/// Each `.rs` file under `crates/<krate>/src`, by path, with its text.
+fn sources(krate: &str) -> Vec<(String, String)> {
+    let root = format!("{}/../{krate}/src", env!("CARGO_MANIFEST_DIR"));
     let mut out = Vec::new();
     let mut dirs = vec![std::path::PathBuf::from(root)];
     while let Some(dir) = dirs.pop() {
@@ -116,6 +121,72 @@ fn no_module_of_the_web_layer_writes_to_the_store_or_wakes_a_worker() {
         found.is_empty(),
         "the web layer writes (or passes the store to what writes) instead of calling an operation in crates/engine; \
          if a method only reads, add it to READS:\n{}",
+        found.join("\n")
+    );
+}
+
+/// The store and the web layer are handed time (by the operation, or the
+/// engine's clock), so tests move time instead of backdating rows. Unit
+/// tests at the end of a file (`#[cfg(test)]`) may read the wall clock; so
+/// may the migrations' bookkeeping (`now_text`, when a schema version was
+/// applied), which is nobody's data.
+#[test]
+fn the_store_and_the_web_layer_read_time_from_the_clock_not_the_wall() {
+    let mut found = Vec::new();
+    let mut files = 0;
+    for krate in ["store", "web"] {
+        for (path, text) in sources(krate) {
+            files += 1;
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                let wall = ["Utc::now()", "SystemTime::now()", "Local::now()"]
+                    .iter()
+                    .any(|w| line.contains(w));
+                if wall && !line.trim_start().starts_with("//") && !path.ends_with("sqlite/rows.rs")
+                {
+                    found.push(format!("{path}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(files > 60, "the scan read only {files} files");
+    assert!(
+        found.is_empty(),
+        "take the time as a parameter (store) or from state.engine.now() (web):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Tests make time pass with the server's clock (`app.clock.advance`), not
+/// by writing old times into rows behind the store's back.
+#[test]
+fn no_test_backdates_rows_with_raw_sql() {
+    let backdate = regex::Regex::new(r"(?i)\bset\s+\w+_(at|until)\s*=").unwrap();
+    let mut found = Vec::new();
+    for dir in ["ombud/tests", "store/tests"] {
+        let root = format!("{}/../{dir}", env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![std::path::PathBuf::from(root)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("layering.rs")
+                {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for (n, line) in text.lines().enumerate() {
+                        if backdate.is_match(line) {
+                            found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "move the clock instead:\n{}",
         found.join("\n")
     );
 }

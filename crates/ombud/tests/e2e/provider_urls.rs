@@ -316,6 +316,7 @@ async fn a_providers_answer_is_never_echoed_beyond_its_json_error() {
     let t = app.tenant("pune", "PUNE", &graph).await;
     let (_, channel) = ombud_engine::provision::add_whatsapp_channel(
         app.store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         app.engine.outbound().providers(),
         &t.tenant.slug,

@@ -14,6 +14,7 @@ async fn the_setup_guide_resumes_where_it_was_left_and_finishes() {
     // A tenant without a channel yet.
     let (tenant, _) = ombud_engine::provision::create_tenant(
         app.store.as_ref(),
+        &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         ombud_store::NewTenant {
             id: ombud_core::TenantId::new(),

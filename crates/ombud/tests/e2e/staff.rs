@@ -24,6 +24,7 @@ pub async fn user(app: &TestApp, email: &str, roles: &[(&TenantId, Role)], one_t
                 platform_admin: false,
                 memberships: roles.iter().map(|(t, r)| ((*t).clone(), *r)).collect(),
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await

@@ -148,9 +148,8 @@ async fn an_invitation_link_makes_an_account_once_with_the_role_given() {
         .await
         .unwrap();
     let late = link_in(&page);
-    app.db
-        .execute("update invitations set expires_at = '2020-01-01T00:00:00.000000Z' where email = 'late@pune.gov.in'")
-        .await;
+    // Links last 7 days.
+    app.clock.advance(chrono::Duration::days(8));
     let late_path = late
         .trim_start_matches(&format!("http://{}", app.addr))
         .to_owned();

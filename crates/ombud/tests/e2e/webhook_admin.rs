@@ -60,7 +60,7 @@ async fn an_address_that_turns_internal_after_saving_is_refused_at_delivery() {
     let app = TestApp::spawn_with(|c| c.outbound.allow_cidrs = String::new(), None).await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     let key = app.api_key(&t.tenant.id, &[Scope::WebhooksManage]).await;
-    let now = ombud_store::stored_now();
+    let now = ombud_store::stored(chrono::Utc::now());
     for url in [
         receiver.url(),
         format!("http://localhost:{}/hook", receiver.port),

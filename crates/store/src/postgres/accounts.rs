@@ -12,9 +12,14 @@ use crate::*;
 
 #[async_trait]
 impl AccountStore for PgStore {
-    async fn create_user(&self, new: NewUser, audit: Audit) -> StoreResult<User> {
+    async fn create_user(
+        &self,
+        new: NewUser,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<User> {
         let memberships = new.memberships.clone();
-        let u = new.into_user(stored_now());
+        let u = new.into_user(stored(at));
         let mut tx = self.pool.begin().await?;
         insert_user(&mut tx, &u).await?;
         for (tenant, role) in &memberships {
@@ -39,9 +44,10 @@ impl AccountStore for PgStore {
         tenant: &TenantId,
         user: &UserId,
         role: Role,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Membership> {
-        let m = new_membership(tenant, user, role);
+        let m = new_membership(tenant, user, role, at);
         let mut tx = self.pool.begin().await?;
         insert_membership(&mut tx, &m.tenant_id, &m.user_id, m.role, m.created_at).await?;
         super::audit::append(&mut tx, &audit).await?;
@@ -209,7 +215,7 @@ impl AccountStore for PgStore {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        let at = stored_now();
+        let at = stored(now);
         let user = match account {
             Acceptance::NewUser(new) => {
                 let u = new.into_user(at);
@@ -243,6 +249,7 @@ impl AccountStore for PgStore {
         user: &UserId,
         password_hash: &str,
         must_change: bool,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
@@ -253,7 +260,7 @@ impl AccountStore for PgStore {
         .bind(user.as_str())
         .bind(password_hash)
         .bind(must_change)
-        .bind(stored_now())
+        .bind(stored(at))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

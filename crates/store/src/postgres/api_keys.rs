@@ -64,6 +64,7 @@ impl ApiKeyStore for PgStore {
         &self,
         tenant: &TenantId,
         id: &ApiKeyId,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
@@ -73,7 +74,7 @@ impl ApiKeyStore for PgStore {
         )
         .bind(tenant.as_str())
         .bind(id.as_str())
-        .bind(stored_now())
+        .bind(stored(at))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

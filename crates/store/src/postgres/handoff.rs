@@ -42,6 +42,7 @@ impl HandoffStore for PgStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId> {
         let mut tx = self.pool.begin().await?;
@@ -75,7 +76,7 @@ impl HandoffStore for PgStore {
             conversation,
             Some(&contact),
             body,
-            stored_now(),
+            stored(at),
         )
         .await?;
         super::audit::append(&mut tx, &audit).await?;
@@ -87,6 +88,7 @@ impl HandoffStore for PgStore {
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
@@ -96,7 +98,7 @@ impl HandoffStore for PgStore {
         )
         .bind(tenant.as_str())
         .bind(conversation.as_str())
-        .bind(stored_now())
+        .bind(stored(at))
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {

@@ -13,8 +13,13 @@ use crate::*;
 
 #[async_trait]
 impl TenantStore for PgStore {
-    async fn create_tenant(&self, new: NewTenant, audit: Audit) -> StoreResult<Tenant> {
-        let t = new.into_tenant(Utc::now());
+    async fn create_tenant(
+        &self,
+        new: NewTenant,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<Tenant> {
+        let t = new.into_tenant(stored(at));
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into tenants (id, slug, name, complaint_prefix, default_language, timezone, created_at, updated_at)
@@ -63,9 +68,10 @@ impl TenantStore for PgStore {
         &self,
         tenant: &TenantId,
         new: NewCategory,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Category> {
-        let c = new.into_category(tenant, Utc::now());
+        let c = new.into_category(tenant, stored(at));
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
@@ -92,6 +98,7 @@ impl TenantStore for PgStore {
         tenant: &TenantId,
         id: &CategoryId,
         change: NewCategory,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Category> {
         let mut tx = self.pool.begin().await?;
@@ -106,7 +113,7 @@ impl TenantStore for PgStore {
             .bind(serde_json::to_value(&change.names).map_err(StoreError::internal)?)
             .bind(serde_json::to_value(&change.keywords).map_err(StoreError::internal)?)
             .bind(change.default_priority.as_str())
-            .bind(Utc::now())
+            .bind(stored(at))
             .fetch_optional(&mut *tx)
             .await?;
         let updated = decode_opt(row, decode::category)?.ok_or(StoreError::NotFound("category"))?;
@@ -130,6 +137,7 @@ impl TenantStore for PgStore {
         &self,
         tenant: &TenantId,
         step: &str,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
@@ -139,7 +147,7 @@ impl TenantStore for PgStore {
         )
         .bind(tenant.as_str())
         .bind(step)
-        .bind(Utc::now())
+        .bind(stored(at))
         .execute(&mut *tx)
         .await?;
         super::audit::append(&mut tx, &audit).await?;
@@ -176,8 +184,9 @@ impl TenantStore for PgStore {
         &self,
         tenant: &TenantId,
         new: NewAgentVersion,
+        at: DateTime<Utc>,
     ) -> StoreResult<AgentVersion> {
-        let now = Utc::now();
+        let now = stored(at);
         let mut tx = self.pool.begin().await?;
         // Creates the agent on first use; the row lock serializes version numbers.
         sqlx::query(
@@ -242,10 +251,11 @@ impl ChannelStore for PgStore {
         &self,
         tenant: &TenantId,
         new: NewChannel,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Channel> {
         let actor = new.deployed_by.clone();
-        let c = new.into_channel(tenant, Utc::now());
+        let c = new.into_channel(tenant, stored(at));
         if let Some(v) = &c.deployed_version {
             let owned: bool = sqlx::query_scalar(
                 "select count(*) > 0 from agent_versions where id = $1 and tenant_id = $2",

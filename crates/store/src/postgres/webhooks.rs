@@ -134,6 +134,7 @@ impl WebhookStore for PgStore {
         id: &WebhookEndpointId,
         secret: Secret,
         overlap_until: DateTime<Utc>,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<WebhookEndpoint> {
         let mut tx = self.pool.begin().await?;
@@ -146,7 +147,7 @@ impl WebhookStore for PgStore {
         .bind(id.as_str())
         .bind(self.sealer.seal(tenant.as_str(), secret.expose()))
         .bind(overlap_until)
-        .bind(stored_now())
+        .bind(stored(at))
         .execute(&mut *tx)
         .await?
         .rows_affected();

@@ -77,7 +77,7 @@ pub(super) async fn change(
     let t = tenant.as_str();
     let mut tx = store.pool.begin().await?;
     check_references(&mut tx, t, &batch.change).await?;
-    let at = stored_now();
+    let at = stored(batch.at);
     // Locked until commit: two members changing one complaint take turns, and
     // the second sees the first's change.
     let sql = format!(

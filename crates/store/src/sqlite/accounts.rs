@@ -14,9 +14,14 @@ use crate::*;
 
 #[async_trait]
 impl AccountStore for SqliteStore {
-    async fn create_user(&self, new: NewUser, audit: Audit) -> StoreResult<User> {
+    async fn create_user(
+        &self,
+        new: NewUser,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<User> {
         let memberships = new.memberships.clone();
-        let user = new.into_user(stored_now());
+        let user = new.into_user(stored(at));
         let u = user.clone();
         self.write(move |conn| {
             insert_user(conn, &u)?;
@@ -43,9 +48,10 @@ impl AccountStore for SqliteStore {
         tenant: &TenantId,
         user: &UserId,
         role: Role,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Membership> {
-        let membership = new_membership(tenant, user, role);
+        let membership = new_membership(tenant, user, role, at);
         let m = membership.clone();
         self.write(move |conn| {
             insert_membership(conn, &m.tenant_id, &m.user_id, m.role, m.created_at)?;
@@ -203,7 +209,7 @@ impl AccountStore for SqliteStore {
                 "update invitations set accepted_at = ?2 where id = ?1",
                 params![invitation.id.as_str(), time_text(now)],
             )?;
-            let at = stored_now();
+            let at = stored(now);
             let user = match account.clone() {
                 Acceptance::NewUser(new) => {
                     let u = new.into_user(at);
@@ -228,6 +234,7 @@ impl AccountStore for SqliteStore {
         user: &UserId,
         password_hash: &str,
         must_change: bool,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<()> {
         let (user, hash) = (user.clone(), password_hash.to_owned());
@@ -235,7 +242,7 @@ impl AccountStore for SqliteStore {
             let n = conn.execute(
                 "update users set password_hash = ?2, must_change_password = ?3, updated_at = ?4
                  where id = ?1",
-                params![user.as_str(), hash, must_change, time_text(stored_now())],
+                params![user.as_str(), hash, must_change, time_text(stored(at))],
             )?;
             if n == 0 {
                 return Err(StoreError::NotFound("user"));

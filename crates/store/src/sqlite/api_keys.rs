@@ -59,6 +59,7 @@ impl ApiKeyStore for SqliteStore {
         &self,
         tenant: &TenantId,
         id: &ApiKeyId,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<bool> {
         let (tenant, id) = (tenant.clone(), id.clone());
@@ -66,7 +67,7 @@ impl ApiKeyStore for SqliteStore {
             let n = conn.execute(
                 "update api_keys set revoked_at = ?3
                  where tenant_id = ?1 and id = ?2 and revoked_at is null",
-                params![tenant.as_str(), id.as_str(), time_text(stored_now())],
+                params![tenant.as_str(), id.as_str(), time_text(stored(at))],
             )?;
             if n == 1 {
                 super::audit::append(conn, &audit)?;

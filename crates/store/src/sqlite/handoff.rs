@@ -51,6 +51,7 @@ impl HandoffStore for SqliteStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId> {
         let (tenant, conversation, body) = (tenant.clone(), conversation.clone(), body.to_owned());
@@ -86,7 +87,7 @@ impl HandoffStore for SqliteStore {
                 &conversation,
                 Some(&contact),
                 &body,
-                stored_now(),
+                stored(at),
             )?;
             super::audit::append(conn, &audit)?;
             Ok(id)
@@ -98,6 +99,7 @@ impl HandoffStore for SqliteStore {
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<bool> {
         let (tenant, conversation) = (tenant.clone(), conversation.clone());
@@ -108,7 +110,7 @@ impl HandoffStore for SqliteStore {
                 params![
                     tenant.as_str(),
                     conversation.as_str(),
-                    time_text(stored_now())
+                    time_text(stored(at))
                 ],
             )?;
             if n == 1 {

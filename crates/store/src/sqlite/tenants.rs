@@ -15,8 +15,13 @@ use crate::*;
 
 #[async_trait]
 impl TenantStore for SqliteStore {
-    async fn create_tenant(&self, new: NewTenant, audit: Audit) -> StoreResult<Tenant> {
-        let tenant = new.into_tenant(Utc::now());
+    async fn create_tenant(
+        &self,
+        new: NewTenant,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<Tenant> {
+        let tenant = new.into_tenant(stored(at));
         let t = tenant.clone();
         self.write(move |conn| {
             let at = time_text(t.created_at);
@@ -65,9 +70,10 @@ impl TenantStore for SqliteStore {
         &self,
         tenant: &TenantId,
         new: NewCategory,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Category> {
-        let category = new.into_category(tenant, Utc::now());
+        let category = new.into_category(tenant, stored(at));
         let c = category.clone();
         self.write(move |conn| {
             conn.execute(
@@ -91,6 +97,7 @@ impl TenantStore for SqliteStore {
         tenant: &TenantId,
         id: &CategoryId,
         change: NewCategory,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Category> {
         let (t, id2) = (tenant.clone(), id.clone());
@@ -102,7 +109,7 @@ impl TenantStore for SqliteStore {
                     params![t.as_str(), id2.as_str(),
                             serde_json::to_string(&change.names).map_err(StoreError::internal)?,
                             serde_json::to_string(&change.keywords).map_err(StoreError::internal)?,
-                            change.default_priority.as_str(), time_text(Utc::now())],
+                            change.default_priority.as_str(), time_text(stored(at))],
                 )?;
                 if n == 0 {
                     return Err(StoreError::NotFound("category"));
@@ -133,6 +140,7 @@ impl TenantStore for SqliteStore {
         &self,
         tenant: &TenantId,
         step: &str,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<()> {
         let (tenant, step) = (tenant.clone(), step.to_owned());
@@ -140,7 +148,7 @@ impl TenantStore for SqliteStore {
             conn.execute(
                 "insert into onboarding_steps (tenant_id, step, done_at) values (?1, ?2, ?3)
                  on conflict (tenant_id, step) do nothing",
-                params![tenant.as_str(), step, time_text(Utc::now())],
+                params![tenant.as_str(), step, time_text(stored(at))],
             )?;
             super::audit::append(conn, &audit)
         })
@@ -182,10 +190,11 @@ impl TenantStore for SqliteStore {
         &self,
         tenant: &TenantId,
         new: NewAgentVersion,
+        at: DateTime<Utc>,
     ) -> StoreResult<AgentVersion> {
         let tenant = tenant.clone();
         self.write(move |conn| {
-            let now = Utc::now();
+            let now = stored(at);
             let agent: Option<Agent> = one(
                 conn,
                 &format!(
@@ -257,10 +266,11 @@ impl ChannelStore for SqliteStore {
         &self,
         tenant: &TenantId,
         new: NewChannel,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Channel> {
         let actor = new.deployed_by.clone();
-        let channel = new.into_channel(tenant, Utc::now());
+        let channel = new.into_channel(tenant, stored(at));
         let c = channel.clone();
         let sealer = self.sealer();
         self.write(move |conn| {

@@ -134,6 +134,7 @@ impl WebhookStore for SqliteStore {
         id: &WebhookEndpointId,
         secret: Secret,
         overlap_until: DateTime<Utc>,
+        at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<WebhookEndpoint> {
         let (tenant, id) = (tenant.clone(), id.clone());
@@ -149,7 +150,7 @@ impl WebhookStore for SqliteStore {
                     id.as_str(),
                     secret.expose(),
                     time_text(overlap_until),
-                    time_text(stored_now())
+                    time_text(stored(at))
                 ],
             )?;
             if n == 0 {

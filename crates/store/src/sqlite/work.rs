@@ -115,7 +115,7 @@ pub(super) async fn change(
         .write(move |conn| {
             let t = tenant.as_str();
             check_references(conn, t, &batch.change)?;
-            let at = stored_now();
+            let at = stored(batch.at);
             let sql = format!(
                 "select {} from complaints where tenant_id = ?1 and id = ?2",
                 decode::COMPLAINT_COLS
@@ -355,6 +355,7 @@ mod tests {
                     default_language: Language::en(),
                     timezone: TimeZoneName::parse("UTC").unwrap(),
                 },
+                chrono::Utc::now(),
                 Vec::new(),
             )
             .await

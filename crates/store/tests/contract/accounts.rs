@@ -18,7 +18,7 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     let a = tenant(store.as_ref(), "alpha", "UTC").await;
     let b = tenant(store.as_ref(), "beta", "UTC").await;
     let user = store
-        .create_user(new_user("Asha@Pune.gov.in"), Vec::new())
+        .create_user(new_user("Asha@Pune.gov.in"), chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
 
@@ -38,7 +38,11 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
 
     // The same address, differently written, is the same account.
     match store
-        .create_user(new_user(" ASHA@pune.gov.in"), Vec::new())
+        .create_user(
+            new_user(" ASHA@pune.gov.in"),
+            chrono::Utc::now(),
+            Vec::new(),
+        )
         .await
     {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "email"),
@@ -47,15 +51,21 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
 
     // A member of two tenants, with a role in each; once per tenant.
     store
-        .add_membership(&a.id, &user.id, Role::Admin, Vec::new())
+        .add_membership(&a.id, &user.id, Role::Admin, chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     store
-        .add_membership(&b.id, &user.id, Role::Viewer, Vec::new())
+        .add_membership(
+            &b.id,
+            &user.id,
+            Role::Viewer,
+            chrono::Utc::now(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     match store
-        .add_membership(&a.id, &user.id, Role::Owner, Vec::new())
+        .add_membership(&a.id, &user.id, Role::Owner, chrono::Utc::now(), Vec::new())
         .await
     {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, "user"),
@@ -76,7 +86,13 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     // A membership of a tenant that does not exist is refused as such, not as
     // a duplicate, on every backend.
     match store
-        .add_membership(&TenantId::new(), &user.id, Role::Staff, Vec::new())
+        .add_membership(
+            &TenantId::new(),
+            &user.id,
+            Role::Staff,
+            chrono::Utc::now(),
+            Vec::new(),
+        )
         .await
     {
         Err(StoreError::Invalid(e)) => assert_eq!(e.field, "reference"),
@@ -87,7 +103,10 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     // one in the same tenant) leaves no account behind.
     let mut ravi = new_user("ravi@pune.gov.in");
     ravi.memberships = vec![(b.id.clone(), Role::Staff)];
-    let ravi = store.create_user(ravi, Vec::new()).await.unwrap();
+    let ravi = store
+        .create_user(ravi, chrono::Utc::now(), Vec::new())
+        .await
+        .unwrap();
     let roles: Vec<Role> = store
         .memberships(&ravi.id)
         .await
@@ -98,7 +117,10 @@ pub(crate) async fn one_account_per_email_and_one_membership_per_tenant(store: A
     assert_eq!(roles, vec![Role::Staff]);
     let mut twice = new_user("meera@pune.gov.in");
     twice.memberships = vec![(a.id.clone(), Role::Staff), (a.id.clone(), Role::Admin)];
-    assert!(store.create_user(twice, Vec::new()).await.is_err());
+    assert!(store
+        .create_user(twice, chrono::Utc::now(), Vec::new())
+        .await
+        .is_err());
     assert!(store
         .user_by_email(&Email::parse("meera@pune.gov.in").unwrap())
         .await
@@ -110,7 +132,7 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
     use chrono::SubsecRound;
     let a = tenant(store.as_ref(), "alpha", "UTC").await;
     let asha = store
-        .create_user(new_user("asha@pune.gov.in"), Vec::new())
+        .create_user(new_user("asha@pune.gov.in"), chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     let now = Utc::now().trunc_subsecs(6);
@@ -144,7 +166,7 @@ pub(crate) async fn sessions_are_found_by_token_hash_touched_and_ended(store: Ar
     assert_eq!(signed_in.user, asha);
     assert_eq!(signed_in.role, None);
     store
-        .add_membership(&a.id, &asha.id, Role::Staff, Vec::new())
+        .add_membership(&a.id, &asha.id, Role::Staff, chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -188,10 +210,16 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
     let mut ravi = new_user("ravi@pune.gov.in");
     ravi.name = "Ravi Kale".into();
     ravi.memberships = vec![(a.id.clone(), Role::Staff)];
-    let ravi = store.create_user(ravi, Vec::new()).await.unwrap();
+    let ravi = store
+        .create_user(ravi, chrono::Utc::now(), Vec::new())
+        .await
+        .unwrap();
     let mut asha = new_user("asha@pune.gov.in");
     asha.memberships = vec![(a.id.clone(), Role::Owner), (b.id.clone(), Role::Viewer)];
-    let asha = store.create_user(asha, Vec::new()).await.unwrap();
+    let asha = store
+        .create_user(asha, chrono::Utc::now(), Vec::new())
+        .await
+        .unwrap();
 
     let members: Vec<(String, Role)> = store
         .members(&a.id)
@@ -213,7 +241,13 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
     assert_eq!((&in_b[0].user.id, in_b[0].role), (&asha.id, Role::Viewer));
 
     store
-        .set_password(&ravi.id, "$argon2id$new", false, Vec::new())
+        .set_password(
+            &ravi.id,
+            "$argon2id$new",
+            false,
+            chrono::Utc::now(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     let found = store.user_by_email(&ravi.email).await.unwrap().unwrap();
@@ -222,7 +256,7 @@ pub(crate) async fn members_are_listed_and_passwords_replaced(store: Arc<dyn Sto
     let untouched = store.user_by_email(&asha.email).await.unwrap().unwrap();
     assert_eq!(untouched.password_hash, asha.password_hash);
     match store
-        .set_password(&UserId::new(), "x", true, Vec::new())
+        .set_password(&UserId::new(), "x", true, chrono::Utc::now(), Vec::new())
         .await
     {
         Err(StoreError::NotFound(what)) => assert_eq!(what, "user"),
@@ -235,7 +269,10 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
     let b = tenant(store.as_ref(), "beta", "UTC").await;
     let mut owner = new_user("owner@alpha.example");
     owner.memberships = vec![(a.id.clone(), Role::Owner), (b.id.clone(), Role::Owner)];
-    let owner = store.create_user(owner, Vec::new()).await.unwrap();
+    let owner = store
+        .create_user(owner, chrono::Utc::now(), Vec::new())
+        .await
+        .unwrap();
     let now = Utc::now();
     let invite = |email: &str, hash: &str, tenant: &Tenant, expires_in: i64| Invitation {
         id: InvitationId::new(),
@@ -445,18 +482,18 @@ pub(crate) async fn api_keys_are_found_by_hash_listed_and_revoked_at_once(store:
     );
     assert!(
         !store
-            .revoke_api_key(&b.id, &erp.id, Vec::new())
+            .revoke_api_key(&b.id, &erp.id, chrono::Utc::now(), Vec::new())
             .await
             .unwrap(),
         "not B's to revoke"
     );
     assert!(store
-        .revoke_api_key(&a.id, &erp.id, Vec::new())
+        .revoke_api_key(&a.id, &erp.id, chrono::Utc::now(), Vec::new())
         .await
         .unwrap());
     assert!(
         !store
-            .revoke_api_key(&a.id, &erp.id, Vec::new())
+            .revoke_api_key(&a.id, &erp.id, chrono::Utc::now(), Vec::new())
             .await
             .unwrap(),
         "once"

@@ -12,7 +12,7 @@ fn version(n: u32) -> NewVersion {
 
 /// A new llm agent named "bot" of tenant `t` with `n` versions, oldest first.
 async fn bot(s: &dyn Store, t: &Tenant, n: u32) -> (Agent, Vec<AgentVersion>) {
-    let now = stored_now();
+    let now = stored(chrono::Utc::now());
     let new = NewAgent {
         id: AgentId::new(),
         name: "bot".into(),
@@ -54,7 +54,7 @@ pub(crate) async fn agents_have_numbered_immutable_versions_within_their_tenant(
     let a = tenant(s, "alpha", "UTC").await;
     let b = tenant(s, "beta", "UTC").await;
     endpoint(s, &a, &[EventType::AgentVersionCreated], true, false).await;
-    let now = stored_now();
+    let now = stored(chrono::Utc::now());
     let new = |name: &str, kind: &str| NewAgent {
         id: AgentId::new(),
         name: name.into(),
@@ -99,7 +99,13 @@ pub(crate) async fn agents_have_numbered_immutable_versions_within_their_tenant(
         let (store, t, agent) = (store.clone(), a.id.clone(), helper.id.clone());
         tokio::spawn(async move {
             store
-                .add_agent_version(&t, &agent, version(n), stored_now(), Vec::new())
+                .add_agent_version(
+                    &t,
+                    &agent,
+                    version(n),
+                    stored(chrono::Utc::now()),
+                    Vec::new(),
+                )
                 .await
                 .unwrap()
                 .number
@@ -186,7 +192,7 @@ pub(crate) async fn a_deployment_switches_the_channel_for_the_next_run_and_is_ke
     let a = tenant(s, "alpha", "UTC").await;
     let b = tenant(s, "beta", "UTC").await;
     endpoint(s, &a, &[EventType::AgentDeployed], true, false).await;
-    let now = stored_now();
+    let now = stored(chrono::Utc::now());
     let (_, versions) = bot(s, &a, 2).await;
     let (v1, v2) = (versions[0].clone(), versions[1].clone());
     let ch = channel(s, &a, "111").await;
@@ -286,7 +292,7 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
     let s = store.as_ref();
     let a = tenant(s, "alpha", "UTC").await;
     let b = tenant(s, "beta", "UTC").await;
-    let now = stored_now();
+    let now = stored(chrono::Utc::now());
     let (agent, versions) = bot(s, &a, 1).await;
     let v1 = versions[0].clone();
     let ch = channel(s, &a, "111").await;
@@ -399,7 +405,7 @@ pub(crate) async fn a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wal
     .await;
     let (agent, versions) = bot(s, &a, 2).await;
     let (_, b_versions) = bot(s, &b, 1).await;
-    let now = stored_now();
+    let now = stored(chrono::Utc::now());
     let new = |v: &AgentVersion| NewTestChat {
         id: ombud_core::TestChatId::new(),
         version: v.id.clone(),

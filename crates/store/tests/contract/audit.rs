@@ -54,7 +54,7 @@ pub async fn audit_entries_chain_per_tenant_with_their_change_and_verify(store: 
         scopes: vec![Scope::ComplaintsRead],
         rate_limit_per_minute: 10,
         created_by: None,
-        created_at: stored_now(),
+        created_at: stored(chrono::Utc::now()),
         expires_at: None,
         last_used_at: None,
         revoked_at: None,
@@ -82,6 +82,7 @@ pub async fn audit_entries_chain_per_tenant_with_their_change_and_verify(store: 
         .revoke_api_key(
             &a.id,
             &ApiKeyId::new(),
+            chrono::Utc::now(),
             vec![entry(&a.id, "api_key.revoked", "none")]
         )
         .await

@@ -24,12 +24,12 @@ pub(crate) async fn the_stores_own_changes_are_seen_at_once_through_the_catalog(
     let t = tenant(store.as_ref(), "pune", "UTC").await;
     assert!(store.categories(&t.id).await.unwrap().is_empty());
     store
-        .create_category(&t.id, category("roads"), Vec::new())
+        .create_category(&t.id, category("roads"), chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     assert_eq!(slugs(&store.categories(&t.id).await.unwrap()), ["roads"]);
     store
-        .create_category(&t.id, category("water"), Vec::new())
+        .create_category(&t.id, category("water"), chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -58,7 +58,7 @@ pub(crate) async fn another_process_s_changes_are_seen_once_the_catalog_entry_is
         a.categories(&t.id).await.unwrap().is_empty(),
         "now kept by a"
     );
-    b.create_category(&t.id, category("roads"), Vec::new())
+    b.create_category(&t.id, category("roads"), chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     assert_eq!(slugs(&b.categories(&t.id).await.unwrap()), ["roads"]);
@@ -90,6 +90,7 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
                 keywords: vec!["pothole".into()],
                 default_priority: Priority::Normal,
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await
@@ -111,7 +112,13 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
         default_priority: Priority::High,
     };
     let updated = store
-        .update_category(&a.id, &roads.id, change.clone(), Vec::new())
+        .update_category(
+            &a.id,
+            &roads.id,
+            change.clone(),
+            chrono::Utc::now(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(updated.slug, "roads", "the slug stays");
@@ -122,7 +129,7 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
     );
     assert_eq!(updated.default_priority, Priority::High);
     match store
-        .update_category(&b.id, &roads.id, change, Vec::new())
+        .update_category(&b.id, &roads.id, change, chrono::Utc::now(), Vec::new())
         .await
     {
         Err(StoreError::NotFound(what)) => assert_eq!(what, "category"),
@@ -131,15 +138,15 @@ pub(crate) async fn categories_are_edited_and_onboarding_remembered(store: Arc<d
 
     assert!(store.onboarding_steps(&a.id).await.unwrap().is_empty());
     store
-        .mark_onboarding_step(&a.id, "welcome", Vec::new())
+        .mark_onboarding_step(&a.id, "welcome", chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     store
-        .mark_onboarding_step(&a.id, "welcome", Vec::new())
+        .mark_onboarding_step(&a.id, "welcome", chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     store
-        .mark_onboarding_step(&a.id, "team", Vec::new())
+        .mark_onboarding_step(&a.id, "team", chrono::Utc::now(), Vec::new())
         .await
         .unwrap();
     let mut steps = store.onboarding_steps(&a.id).await.unwrap();

@@ -17,6 +17,7 @@ pub async fn a_channel_starts_its_deployment_history_with_its_first_version(stor
                 changelog: "v1".into(),
                 author: "system".into(),
             },
+            chrono::Utc::now(),
         )
         .await
         .unwrap();
@@ -33,6 +34,7 @@ pub async fn a_channel_starts_its_deployment_history_with_its_first_version(stor
                 deployed_version: Some(v.id.clone()),
                 deployed_by: "system".into(),
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await

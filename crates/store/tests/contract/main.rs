@@ -163,6 +163,7 @@ async fn tenant(store: &dyn Store, slug: &str, tz: &str) -> Tenant {
                 default_language: Language::en(),
                 timezone: TimeZoneName::parse(tz).unwrap(),
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await
@@ -187,6 +188,7 @@ async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {
                 deployed_version: None,
                 deployed_by: "system".into(),
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await

@@ -58,6 +58,7 @@ pub(crate) async fn reads_are_scoped_to_the_tenant(store: Arc<dyn Store>) {
                 default_language: Language::en(),
                 timezone: TimeZoneName::parse("UTC").unwrap(),
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await

@@ -9,7 +9,7 @@ pub(crate) async fn endpoint(
     enabled: bool,
     ordered: bool,
 ) -> WebhookEndpoint {
-    let now = ombud_store::stored_now();
+    let now = ombud_store::stored(chrono::Utc::now());
     let e = WebhookEndpoint {
         id: WebhookEndpointId::new(),
         tenant_id: t.id.clone(),
@@ -71,7 +71,10 @@ pub(crate) async fn claim(store: &dyn Store, now: chrono::DateTime<Utc>) -> Vec<
 pub(crate) async fn complaints_in(store: &dyn Store, t: &Tenant, n: usize) {
     for _ in 0..n {
         store
-            .create_complaint(t, new_complaint(None, ombud_store::stored_now()))
+            .create_complaint(
+                t,
+                new_complaint(None, ombud_store::stored(chrono::Utc::now())),
+            )
             .await
             .unwrap();
     }
@@ -450,10 +453,17 @@ pub(crate) async fn replays_test_events_rotation_and_deletion(store: Arc<dyn Sto
     );
 
     // Rotation keeps the old secret for its overlap.
-    let until = ombud_store::stored_now() + chrono::Duration::hours(24);
+    let until = ombud_store::stored(chrono::Utc::now()) + chrono::Duration::hours(24);
     let new_secret = ombud_core::webhook::new_secret();
     let rotated = s
-        .rotate_webhook_secret(&a.id, &e.id, new_secret.clone(), until, Vec::new())
+        .rotate_webhook_secret(
+            &a.id,
+            &e.id,
+            new_secret.clone(),
+            until,
+            chrono::Utc::now(),
+            Vec::new(),
+        )
         .await
         .unwrap();
     assert_eq!(rotated.secret, new_secret);

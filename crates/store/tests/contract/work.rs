@@ -158,6 +158,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
                 platform_admin: false,
                 memberships: vec![(a.id.clone(), Role::Staff)],
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await
@@ -173,11 +174,13 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
                 platform_admin: false,
                 memberships: vec![(b.id.clone(), Role::Owner)],
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await
         .unwrap();
     let batch = |change: ComplaintChange, ids: Vec<ComplaintId>| ChangeBatch {
+        at: chrono::Utc::now(),
         actor: format!("user:{}", member.id),
         change,
         ids,
@@ -351,6 +354,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
                 keywords: vec![],
                 default_priority: Priority::Normal,
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await
@@ -382,6 +386,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
                 keywords: vec![],
                 default_priority: Priority::Normal,
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await
@@ -431,6 +436,7 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
                 platform_admin: false,
                 memberships: vec![(t.id.clone(), Role::Staff)],
             },
+            chrono::Utc::now(),
             Vec::new(),
         )
         .await
@@ -439,6 +445,7 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
         .change_complaints(
             &t.id,
             ChangeBatch {
+                at: chrono::Utc::now(),
                 actor: format!("user:{}", staff.id),
                 change: ComplaintChange::Status(ComplaintStatus::Resolved),
                 ids: vec![today.id.clone()],

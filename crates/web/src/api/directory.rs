@@ -43,15 +43,15 @@ pub struct ConversationView {
 }
 
 impl ConversationView {
-    /// `kind`: the conversation's channel's, for its reply window.
-    fn new(c: &Conversation, kind: ChannelKind) -> Self {
+    /// `kind`: the conversation's channel's, for its reply window as of `now`.
+    fn new(c: &Conversation, kind: ChannelKind, now: DateTime<Utc>) -> Self {
         Self {
             id: c.id.to_string(),
             channel_id: c.channel_id.to_string(),
             contact_id: c.contact_id.to_string(),
             state: c.state.as_str().to_owned(),
             last_inbound_at: c.last_inbound_at,
-            reply_window_open: window(kind, c.last_inbound_at, Utc::now()).open,
+            reply_window_open: window(kind, c.last_inbound_at, now).open,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -213,6 +213,7 @@ async fn list_conversations(
         data.push(ConversationView::new(
             c,
             kind_of(&state, &c.channel_id).await?,
+            state.engine.now(),
         ));
     }
     Ok(Json(Page {
@@ -236,7 +237,7 @@ async fn get_conversation(
     let kind = kind_of(&state, &h.conversation.channel_id).await?;
     Ok(tagged(
         &headers,
-        &ConversationView::new(&h.conversation, kind),
+        &ConversationView::new(&h.conversation, kind, state.engine.now()),
     ))
 }
 

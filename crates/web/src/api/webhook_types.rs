@@ -57,11 +57,9 @@ pub struct EndpointSecret {
 }
 
 impl EndpointSecret {
-    pub(super) fn of(e: &WebhookEndpoint) -> Self {
-        let live = e
-            .previous_secret
-            .as_ref()
-            .filter(|(_, until)| *until > Utc::now());
+    /// The previous secret is shown while it still signs, as of `now`.
+    pub(super) fn of(e: &WebhookEndpoint, now: DateTime<Utc>) -> Self {
+        let live = e.previous_secret.as_ref().filter(|(_, until)| *until > now);
         Self {
             secret: e.secret.expose().to_owned(),
             previous_secret: live.map(|(s, _)| s.expose().to_owned()),

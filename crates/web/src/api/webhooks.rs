@@ -179,7 +179,7 @@ async fn get_secret(
         .ops()
         .show_webhook_secret(&caller.acting(), &caller.tenant.id, &e.id)
         .await?;
-    Ok(Json(EndpointSecret::of(&e)))
+    Ok(Json(EndpointSecret::of(&e, state.engine.now())))
 }
 
 /// A new secret; the old one keeps signing for 24 hours.
@@ -198,7 +198,7 @@ async fn rotate_secret(
         .ops()
         .rotate_webhook_secret(&caller.acting(), &caller.tenant.id, &e.id)
         .await?;
-    Ok(Json(EndpointSecret::of(&e)))
+    Ok(Json(EndpointSecret::of(&e, state.engine.now())))
 }
 
 /// Sends a `webhook.test` event to this endpoint only.

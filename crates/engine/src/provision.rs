@@ -8,6 +8,7 @@ use ombud_core::audit::{Acting, FieldChange, Target};
 use ombud_core::*;
 use ombud_store::{
     AgentVersion, NewAgentVersion, NewCategory, NewChannel, NewTenant, Store, StoreError,
+    TenantSetup,
 };
 
 /// The agent every tenant starts with.
@@ -62,27 +63,22 @@ pub async fn create_tenant(
             FieldChange::set("default_language", new.default_language.as_str()),
             FieldChange::set("timezone", new.timezone.as_str()),
         ]);
-    let tenant = store.create_tenant(new, now, vec![entry]).await?;
-    if with_default_categories {
-        for category in default_categories() {
-            store
-                .create_category(&tenant.id, category, now, Vec::new())
-                .await?;
-        }
-    }
-    let version = store
-        .create_agent_version(
-            &tenant.id,
-            NewAgentVersion {
-                agent_name: DEFAULT_AGENT.into(),
-                kind: INTAKE.into(),
-                config,
-                changelog: "built-in intake agent".into(),
-                author: "system".into(),
-            },
-            now,
-        )
-        .await?;
+    let setup = TenantSetup {
+        categories: if with_default_categories {
+            default_categories()
+        } else {
+            Vec::new()
+        },
+        agent: Some(NewAgentVersion {
+            agent_name: DEFAULT_AGENT.into(),
+            kind: INTAKE.into(),
+            config,
+            changelog: "built-in intake agent".into(),
+            author: "system".into(),
+        }),
+    };
+    let (tenant, version) = store.create_tenant(new, setup, now, vec![entry]).await?;
+    let version = version.ok_or(StoreError::NotFound("agent version"))?;
     Ok((tenant, version))
 }
 

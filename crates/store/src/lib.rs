@@ -60,12 +60,15 @@ pub use work::{
 
 #[async_trait]
 pub trait TenantStore: Send + Sync {
+    /// The tenant with what it starts with, in one transaction; the agent
+    /// version made, if the setup asks for one.
     async fn create_tenant(
         &self,
         new: NewTenant,
+        setup: TenantSetup,
         at: DateTime<Utc>,
         audit: Audit,
-    ) -> StoreResult<Tenant>;
+    ) -> StoreResult<(Tenant, Option<AgentVersion>)>;
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>>;
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> StoreResult<Option<Tenant>>;
     async fn tenants(&self) -> StoreResult<Vec<Tenant>>;

@@ -127,6 +127,15 @@ pub struct NewTenant {
     pub timezone: TimeZoneName,
 }
 
+/// What a new tenant starts with, made in the tenant's transaction: a
+/// tenant is never left half made.
+#[derive(Debug, Clone, Default)]
+pub struct TenantSetup {
+    pub categories: Vec<NewCategory>,
+    /// Its first agent version (the built-in intake agent).
+    pub agent: Option<crate::NewAgentVersion>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewCategory {
     /// Chosen by the caller, so that what it records names the category

@@ -167,14 +167,56 @@ pub fn verify(
     start: (i64, &str),
     public: Option<&str>,
 ) -> Result<Verified, Break> {
-    let (mut seq, mut hash) = (start.0, start.1.to_owned());
-    let mut at_seq = std::collections::HashMap::new();
+    let mut check = ChainCheck::new(checkpoints, start, public);
     for e in entries {
+        check.push(e)?;
+    }
+    check.finish()
+}
+
+/// [`verify`] an entry at a time, so a chain of any length is checked in
+/// the memory of its checkpoints: the first entry that does not hold, in
+/// the order of the chain, is the one named.
+pub struct ChainCheck<'a> {
+    /// The checkpoints after the start, by the entry they name.
+    checkpoints: std::collections::BTreeMap<i64, &'a Checkpoint>,
+    public: Option<&'a str>,
+    seq: i64,
+    hash: String,
+    verified: Verified,
+}
+
+impl<'a> ChainCheck<'a> {
+    pub fn new(checkpoints: &'a [Checkpoint], start: (i64, &str), public: Option<&'a str>) -> Self {
+        Self {
+            checkpoints: checkpoints
+                .iter()
+                .filter(|c| c.seq > start.0)
+                .map(|c| (c.seq, c))
+                .collect(),
+            public,
+            seq: start.0,
+            hash: start.1.to_owned(),
+            verified: Verified {
+                last_seq: start.0,
+                ..Verified::default()
+            },
+        }
+    }
+
+    /// The last entry checked (or the start): its seq and hash.
+    pub fn last(&self) -> (i64, &str) {
+        (self.seq, &self.hash)
+    }
+
+    /// Checks the next entry of the chain.
+    pub fn push(&mut self, e: &AuditEntry) -> Result<(), Break> {
         let bad = |reason: String| Break {
             seq: e.seq,
             id: Some(e.entry.id.to_string()),
             reason,
         };
+        let seq = self.seq;
         if e.seq != seq + 1 {
             return Err(Break {
                 seq: seq + 1,
@@ -189,7 +231,7 @@ pub fn verify(
                 },
             });
         }
-        if e.prev_hash != hash {
+        if e.prev_hash != self.hash {
             return Err(bad(
                 "does not follow the entry before it (inserted, deleted before or reordered?)"
                     .into(),
@@ -198,56 +240,48 @@ pub fn verify(
         if e.computed_hash() != e.hash {
             return Err(bad("its content does not match its hash (changed?)".into()));
         }
-        at_seq.insert(e.seq, e.hash.as_str());
-        seq = e.seq;
-        hash = e.hash.clone();
-    }
-    let mut verified = Verified {
-        entries: entries.len() as u64,
-        checkpoints: 0,
-        last_seq: seq,
-    };
-    let mut sorted: Vec<&Checkpoint> = checkpoints.iter().collect();
-    sorted.sort_by_key(|c| c.seq);
-    for c in sorted {
-        if c.seq <= start.0 {
-            continue;
-        }
-        if let Some(public) = public {
-            if !c.signed_by(public) {
-                return Err(Break {
-                    seq: c.seq,
-                    id: None,
-                    reason: "the checkpoint naming it is not signed by the audit key".into(),
-                });
-            }
-        }
-        match at_seq.get(&c.seq) {
-            Some(h) if *h == c.hash => verified.checkpoints += 1,
-            Some(_) => {
-                return Err(Break {
-                    seq: c.seq,
-                    id: entries
-                        .iter()
-                        .find(|e| e.seq == c.seq)
-                        .map(|e| e.entry.id.to_string()),
-                    reason: format!(
+        if let Some(c) = self.checkpoints.remove(&e.seq) {
+            self.signed(c)?;
+            if c.hash != e.hash {
+                return Err(bad(format!(
                     "differs from the checkpoint signed at {} (the chain was rewritten up to here)",
                     time_text(c.at)
+                )));
+            }
+            self.verified.checkpoints += 1;
+        }
+        self.seq = e.seq;
+        self.hash.clone_from(&e.hash);
+        self.verified.entries += 1;
+        self.verified.last_seq = e.seq;
+        Ok(())
+    }
+
+    /// After the last entry: a checkpoint naming an entry beyond it means
+    /// the tail was cut.
+    pub fn finish(self) -> Result<Verified, Break> {
+        if let Some(c) = self.checkpoints.values().next() {
+            self.signed(c)?;
+            return Err(Break {
+                seq: c.seq,
+                id: None,
+                reason: format!(
+                    "missing, though the checkpoint signed at {} names it (the tail was cut?)",
+                    time_text(c.at)
                 ),
-                })
-            }
-            None => {
-                return Err(Break {
-                    seq: c.seq,
-                    id: None,
-                    reason: format!(
-                        "missing, though the checkpoint signed at {} names it (the tail was cut?)",
-                        time_text(c.at)
-                    ),
-                })
-            }
+            });
+        }
+        Ok(self.verified)
+    }
+
+    fn signed(&self, c: &Checkpoint) -> Result<(), Break> {
+        match self.public {
+            Some(public) if !c.signed_by(public) => Err(Break {
+                seq: c.seq,
+                id: None,
+                reason: "the checkpoint naming it is not signed by the audit key".into(),
+            }),
+            _ => Ok(()),
         }
     }
-    Ok(verified)
 }

@@ -433,4 +433,6 @@ mod check;
 #[cfg(test)]
 mod tests;
 
-pub use check::{cut_point, verify, Break, Checkpoint, SigningKey, Verified, MIN_RETENTION_DAYS};
+pub use check::{
+    cut_point, verify, Break, ChainCheck, Checkpoint, SigningKey, Verified, MIN_RETENTION_DAYS,
+};

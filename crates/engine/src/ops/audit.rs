@@ -43,19 +43,27 @@ impl Operations {
             return Ok(Ok(Verified::default()));
         };
         let checkpoints = self.store.checkpoints(tenant).await?;
-        let mut entries = Vec::new();
+        let bounds = head_of(&head);
+        let mut check = match Check::new(&checkpoints, &bounds, public) {
+            Ok(check) => check,
+            Err(broken) => return Ok(Err(broken)),
+        };
+        // A page at a time: memory holds one page and the checkpoints.
         let mut after = head.start_seq;
         loop {
             let page = self.store.audit_chain(tenant, after, CHAIN_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.seq;
-            let full = page.len() == CHAIN_PAGE as usize;
-            entries.extend(page);
-            if !full {
+            for e in &page {
+                if let Err(broken) = check.push(e) {
+                    return Ok(Err(broken));
+                }
+            }
+            if page.len() < CHAIN_PAGE as usize {
                 break;
             }
         }
-        Ok(check(&entries, &checkpoints, &head_of(&head), public))
+        Ok(check.finish())
     }
 
     /// Cuts every chain at its latest checkpoint signed more than
@@ -102,51 +110,65 @@ fn head_of(h: &ombud_store::ChainHead) -> Bounds {
 
 /// The whole check: the links, the checkpoints, and that the chain reaches
 /// the head the store records (so a cut tail shows even before a checkpoint
-/// names it). Used on the live store and on an export.
-pub fn check(
-    entries: &[AuditEntry],
-    checkpoints: &[Checkpoint],
-    bounds: &Bounds,
-    public: Option<&str>,
-) -> Result<Verified, Break> {
-    if bounds.start_seq > 0 {
-        // A chain cut by retention starts at a signed checkpoint; without
-        // one, its start could have been moved to hide what came before.
-        let vouched = checkpoints.iter().any(|c| {
-            c.seq == bounds.start_seq
-                && c.hash == bounds.start_hash
-                && public.is_none_or(|p| c.signed_by(p))
-        });
-        if !vouched {
+/// names it). Used on the live store and on an export, an entry at a time.
+pub struct Check<'a> {
+    chain: audit::ChainCheck<'a>,
+    bounds: &'a Bounds,
+}
+
+impl<'a> Check<'a> {
+    /// Refuses a chain cut by retention whose start no signed checkpoint
+    /// vouches for: its start could have been moved to hide what came before.
+    pub fn new(
+        checkpoints: &'a [Checkpoint],
+        bounds: &'a Bounds,
+        public: Option<&'a str>,
+    ) -> Result<Self, Break> {
+        if bounds.start_seq > 0 {
+            let vouched = checkpoints.iter().any(|c| {
+                c.seq == bounds.start_seq
+                    && c.hash == bounds.start_hash
+                    && public.is_none_or(|p| c.signed_by(p))
+            });
+            if !vouched {
+                return Err(Break {
+                    seq: bounds.start_seq + 1,
+                    id: None,
+                    reason: format!(
+                        "the chain starts after entry {}, but no signed checkpoint vouches for that start",
+                        bounds.start_seq
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            chain: audit::ChainCheck::new(
+                checkpoints,
+                (bounds.start_seq, &bounds.start_hash),
+                public,
+            ),
+            bounds,
+        })
+    }
+
+    pub fn push(&mut self, e: &AuditEntry) -> Result<(), Break> {
+        self.chain.push(e)
+    }
+
+    pub fn finish(self) -> Result<Verified, Break> {
+        let (last_seq, last_hash) = self.chain.last();
+        if last_seq != self.bounds.seq || last_hash != self.bounds.hash {
+            // A checkpoint beyond the end says more than the head does.
+            self.chain.finish()?;
             return Err(Break {
-                seq: bounds.start_seq + 1,
+                seq: last_seq + 1,
                 id: None,
                 reason: format!(
-                    "the chain starts after entry {}, but no signed checkpoint vouches for that start",
-                    bounds.start_seq
+                    "missing: the chain ends at entry {last_seq}, but its head is entry {}",
+                    self.bounds.seq
                 ),
             });
         }
+        self.chain.finish()
     }
-    let verified = audit::verify(
-        entries,
-        checkpoints,
-        (bounds.start_seq, &bounds.start_hash),
-        public,
-    )?;
-    let (last_seq, last_hash) = entries
-        .last()
-        .map(|e| (e.seq, e.hash.as_str()))
-        .unwrap_or((bounds.start_seq, bounds.start_hash.as_str()));
-    if last_seq != bounds.seq || last_hash != bounds.hash {
-        return Err(Break {
-            seq: last_seq + 1,
-            id: None,
-            reason: format!(
-                "missing: the chain ends at entry {last_seq}, but its head is entry {}",
-                bounds.seq
-            ),
-        });
-    }
-    Ok(verified)
 }

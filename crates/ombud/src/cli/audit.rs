@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use ombud_core::audit::{AuditEntry, Checkpoint, SigningKey, GENESIS};
-use ombud_engine::ops::audit::{check, Bounds};
+use ombud_engine::ops::audit::{Bounds, Check};
 use ombud_store::Store;
 use serde_json::json;
 
@@ -261,19 +261,14 @@ async fn export(
     Ok(())
 }
 
-/// Checks an export offline, with the public key the verifier trusts.
+/// Checks an export offline, with the public key the verifier trusts. Two
+/// passes over the file: the header, checkpoints and head first, then the
+/// entries one at a time, so an export of any size is checked in little memory.
 fn verify_file(path: &Path, public: &str) -> anyhow::Result<serde_json::Value> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let (mut tenant, mut start) = (String::new(), (0, GENESIS.to_owned()));
-    let (mut entries, mut checkpoints, mut head) = (Vec::new(), Vec::new(), None);
-    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed: Line = serde_json::from_str(&line)
-            .with_context(|| format!("{} line {}: not an export line", path.display(), n + 1))?;
-        match parsed {
+    let (mut checkpoints, mut head) = (Vec::new(), None);
+    for_each_line(path, |line| {
+        match line {
             Line::Header {
                 tenant: t,
                 start_seq,
@@ -283,11 +278,12 @@ fn verify_file(path: &Path, public: &str) -> anyhow::Result<serde_json::Value> {
                 tenant = t;
                 start = (start_seq, start_hash);
             }
-            Line::Entry(e) => entries.push(*e),
+            Line::Entry(_) => {}
             Line::Checkpoint(c) => checkpoints.push(c),
             Line::Head { seq, hash } => head = Some((seq, hash)),
         }
-    }
+        Ok(())
+    })?;
     let (seq, hash) = head.unwrap_or_else(|| start.clone());
     let bounds = Bounds {
         start_seq: start.0,
@@ -295,8 +291,35 @@ fn verify_file(path: &Path, public: &str) -> anyhow::Result<serde_json::Value> {
         seq,
         hash,
     };
-    Ok(verdict(
-        &tenant,
-        check(&entries, &checkpoints, &bounds, Some(public)),
-    ))
+    let mut check = match Check::new(&checkpoints, &bounds, Some(public)) {
+        Ok(check) => check,
+        Err(broken) => return Ok(verdict(&tenant, Err(broken))),
+    };
+    let mut broken = None;
+    for_each_line(path, |line| {
+        if let (Line::Entry(e), None) = (line, &broken) {
+            broken = check.push(&e).err();
+        }
+        Ok(())
+    })?;
+    let result = match broken {
+        Some(b) => Err(b),
+        None => check.finish(),
+    };
+    Ok(verdict(&tenant, result))
+}
+
+/// Each line of an export, parsed, in order.
+fn for_each_line(path: &Path, mut f: impl FnMut(Line) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: Line = serde_json::from_str(&line)
+            .with_context(|| format!("{} line {}: not an export line", path.display(), n + 1))?;
+        f(parsed)?;
+    }
+    Ok(())
 }

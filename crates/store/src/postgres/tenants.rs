@@ -16,9 +16,10 @@ impl TenantStore for PgStore {
     async fn create_tenant(
         &self,
         new: NewTenant,
+        setup: TenantSetup,
         at: DateTime<Utc>,
         audit: Audit,
-    ) -> StoreResult<Tenant> {
+    ) -> StoreResult<(Tenant, Option<AgentVersion>)> {
         let t = new.into_tenant(stored(at));
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -35,9 +36,16 @@ impl TenantStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(conflict_on("slug", format!("a tenant with slug {:?} already exists", t.slug.as_str())))?;
+        for new in setup.categories {
+            insert_category(&mut tx, &new.into_category(&t.id, t.created_at)).await?;
+        }
+        let version = match setup.agent {
+            Some(new) => Some(add_agent_version(&mut tx, &t.id, new, t.created_at).await?),
+            None => None,
+        };
         super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
-        Ok(t)
+        Ok((t, version))
     }
 
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
@@ -73,20 +81,7 @@ impl TenantStore for PgStore {
     ) -> StoreResult<Category> {
         let c = new.into_category(tenant, stored(at));
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $7)",
-        )
-        .bind(c.id.as_str())
-        .bind(c.tenant_id.as_str())
-        .bind(&c.slug)
-        .bind(serde_json::to_value(&c.names).map_err(StoreError::internal)?)
-        .bind(serde_json::to_value(&c.keywords).map_err(StoreError::internal)?)
-        .bind(c.default_priority.as_str())
-        .bind(c.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
+        insert_category(&mut tx, &c).await?;
         super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         self.catalog.categories.forget(tenant);
@@ -186,42 +181,8 @@ impl TenantStore for PgStore {
         new: NewAgentVersion,
         at: DateTime<Utc>,
     ) -> StoreResult<AgentVersion> {
-        let now = stored(at);
         let mut tx = self.pool.begin().await?;
-        // Creates the agent on first use; the row lock serializes version numbers.
-        sqlx::query(
-            "insert into agents (id, tenant_id, name, kind, created_at) values ($1, $2, $3, $4, $5)
-             on conflict (tenant_id, name) do nothing",
-        )
-        .bind(AgentId::new().as_str())
-        .bind(tenant.as_str())
-        .bind(&new.agent_name)
-        .bind(&new.kind)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let sql = format!(
-            "select {} from agents a where a.tenant_id = $1 and a.name = $2 for update",
-            decode::AGENT_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.as_str())
-            .bind(&new.agent_name)
-            .fetch_one(&mut *tx)
-            .await?;
-        let agent = decode_opt(Some(row), decode::agent)?.ok_or(StoreError::NotFound("agent"))?;
-        if agent.kind != new.kind {
-            return Err(StoreError::Conflict {
-                field: "kind".into(),
-                reason: format!("agent {:?} is of kind {}", agent.name, agent.kind),
-            });
-        }
-        let version = NewVersion {
-            config: new.config,
-            changelog: new.changelog,
-            author: new.author,
-        };
-        let version = super::agents::insert_version(&mut tx, &agent, version, now).await?;
+        let version = add_agent_version(&mut tx, tenant, new, stored(at)).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -368,4 +329,68 @@ impl PgStore {
         };
         self.catalog.versions.get_or_fetch(id, fetch).await
     }
+}
+
+async fn insert_category(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    c: &Category,
+) -> StoreResult<()> {
+    sqlx::query(
+        "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(c.id.as_str())
+    .bind(c.tenant_id.as_str())
+    .bind(&c.slug)
+    .bind(serde_json::to_value(&c.names).map_err(StoreError::internal)?)
+    .bind(serde_json::to_value(&c.keywords).map_err(StoreError::internal)?)
+    .bind(c.default_priority.as_str())
+    .bind(c.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
+    Ok(())
+}
+
+/// The next version of the named agent, made with the agent on first use.
+async fn add_agent_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant: &TenantId,
+    new: NewAgentVersion,
+    now: DateTime<Utc>,
+) -> StoreResult<AgentVersion> {
+    // Creates the agent on first use; the row lock serializes version numbers.
+    sqlx::query(
+        "insert into agents (id, tenant_id, name, kind, created_at) values ($1, $2, $3, $4, $5)
+             on conflict (tenant_id, name) do nothing",
+    )
+    .bind(AgentId::new().as_str())
+    .bind(tenant.as_str())
+    .bind(&new.agent_name)
+    .bind(&new.kind)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    let sql = format!(
+        "select {} from agents a where a.tenant_id = $1 and a.name = $2 for update",
+        decode::AGENT_COLS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.as_str())
+        .bind(&new.agent_name)
+        .fetch_one(&mut **tx)
+        .await?;
+    let agent = decode_opt(Some(row), decode::agent)?.ok_or(StoreError::NotFound("agent"))?;
+    if agent.kind != new.kind {
+        return Err(StoreError::Conflict {
+            field: "kind".into(),
+            reason: format!("agent {:?} is of kind {}", agent.name, agent.kind),
+        });
+    }
+    let version = NewVersion {
+        config: new.config,
+        changelog: new.changelog,
+        author: new.author,
+    };
+    super::agents::insert_version(tx, &agent, version, now).await
 }

@@ -18,24 +18,33 @@ impl TenantStore for SqliteStore {
     async fn create_tenant(
         &self,
         new: NewTenant,
+        setup: TenantSetup,
         at: DateTime<Utc>,
         audit: Audit,
-    ) -> StoreResult<Tenant> {
+    ) -> StoreResult<(Tenant, Option<AgentVersion>)> {
         let tenant = new.into_tenant(stored(at));
         let t = tenant.clone();
-        self.write(move |conn| {
-            let at = time_text(t.created_at);
-            conn.execute(
-                "insert into tenants (id, slug, name, complaint_prefix, default_language, timezone, created_at, updated_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![t.id.as_str(), t.slug.as_str(), t.name, t.complaint_prefix.as_str(),
-                        t.default_language.as_str(), t.timezone.as_str(), at],
-            )
-            .map_err(conflict_on("slug", format!("a tenant with slug {:?} already exists", t.slug.as_str())))?;
-            super::audit::append(conn, &audit)
-        })
-        .await?;
-        Ok(tenant)
+        let version = self
+            .write(move |conn| {
+                conn.execute(
+                    "insert into tenants (id, slug, name, complaint_prefix, default_language, timezone, created_at, updated_at)
+                     values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                    params![t.id.as_str(), t.slug.as_str(), t.name, t.complaint_prefix.as_str(),
+                            t.default_language.as_str(), t.timezone.as_str(), time_text(t.created_at)],
+                )
+                .map_err(conflict_on("slug", format!("a tenant with slug {:?} already exists", t.slug.as_str())))?;
+                for new in &setup.categories {
+                    insert_category(conn, &new.clone().into_category(&t.id, t.created_at))?;
+                }
+                let version = match &setup.agent {
+                    Some(new) => Some(add_agent_version(conn, &t.id, new, t.created_at)?),
+                    None => None,
+                };
+                super::audit::append(conn, &audit)?;
+                Ok(version)
+            })
+            .await?;
+        Ok((tenant, version))
     }
 
     async fn tenant(&self, id: &TenantId) -> StoreResult<Option<Tenant>> {
@@ -76,15 +85,7 @@ impl TenantStore for SqliteStore {
         let category = new.into_category(tenant, stored(at));
         let c = category.clone();
         self.write(move |conn| {
-            conn.execute(
-                "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                params![c.id.as_str(), c.tenant_id.as_str(), c.slug,
-                        serde_json::to_string(&c.names).map_err(StoreError::internal)?,
-                        serde_json::to_string(&c.keywords).map_err(StoreError::internal)?,
-                        c.default_priority.as_str(), time_text(c.created_at)],
-            )
-            .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
+            insert_category(conn, &c)?;
             super::audit::append(conn, &audit)
         })
         .await?;
@@ -193,47 +194,8 @@ impl TenantStore for SqliteStore {
         at: DateTime<Utc>,
     ) -> StoreResult<AgentVersion> {
         let tenant = tenant.clone();
-        self.write(move |conn| {
-            let now = stored(at);
-            let agent: Option<Agent> = one(
-                conn,
-                &format!(
-                    "select {} from agents a where a.tenant_id = ?1 and a.name = ?2",
-                    decode::AGENT_COLS
-                ),
-                params![tenant.as_str(), new.agent_name],
-                decode::agent,
-            )?;
-            let agent = match agent {
-                Some(a) if a.kind == new.kind => a,
-                Some(a) => {
-                    return Err(StoreError::Conflict {
-                        field: "kind".into(),
-                        reason: format!("agent {:?} is of kind {}", a.name, a.kind),
-                    })
-                }
-                None => {
-                    let a = NewAgent {
-                        id: AgentId::new(),
-                        name: new.agent_name.clone(),
-                        kind: new.kind.clone(),
-                    }
-                    .into_agent(&tenant, now);
-                    conn.execute(
-                        "insert into agents (id, tenant_id, name, kind, created_at) values (?1, ?2, ?3, ?4, ?5)",
-                        params![a.id.as_str(), tenant.as_str(), a.name, a.kind, time_text(now)],
-                    )?;
-                    a
-                }
-            };
-            let version = NewVersion {
-                config: new.config.clone(),
-                changelog: new.changelog.clone(),
-                author: new.author.clone(),
-            };
-            super::agents::insert_version(conn, &agent, &version, now)
-        })
-        .await
+        self.write(move |conn| add_agent_version(conn, &tenant, &new, stored(at)))
+            .await
     }
 
     async fn latest_agent_version(
@@ -364,4 +326,63 @@ pub(super) fn agent_version_row(
         decode::AGENT_VERSION_COLS
     );
     one(conn, &sql, [id.as_str()], decode::agent_version)
+}
+
+fn insert_category(conn: &Connection, c: &Category) -> StoreResult<()> {
+    conn.execute(
+        "insert into categories (id, tenant_id, slug, names, keywords, default_priority, created_at, updated_at)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![c.id.as_str(), c.tenant_id.as_str(), c.slug,
+                serde_json::to_string(&c.names).map_err(StoreError::internal)?,
+                serde_json::to_string(&c.keywords).map_err(StoreError::internal)?,
+                c.default_priority.as_str(), time_text(c.created_at)],
+    )
+    .map_err(conflict_on("slug", format!("category {:?} already exists", c.slug)))?;
+    Ok(())
+}
+
+/// The next version of the named agent, made with the agent on first use.
+fn add_agent_version(
+    conn: &Connection,
+    tenant: &TenantId,
+    new: &NewAgentVersion,
+    now: DateTime<Utc>,
+) -> StoreResult<AgentVersion> {
+    let agent: Option<Agent> = one(
+        conn,
+        &format!(
+            "select {} from agents a where a.tenant_id = ?1 and a.name = ?2",
+            decode::AGENT_COLS
+        ),
+        params![tenant.as_str(), new.agent_name],
+        decode::agent,
+    )?;
+    let agent = match agent {
+        Some(a) if a.kind == new.kind => a,
+        Some(a) => {
+            return Err(StoreError::Conflict {
+                field: "kind".into(),
+                reason: format!("agent {:?} is of kind {}", a.name, a.kind),
+            })
+        }
+        None => {
+            let a = NewAgent {
+                id: AgentId::new(),
+                name: new.agent_name.clone(),
+                kind: new.kind.clone(),
+            }
+            .into_agent(tenant, now);
+            conn.execute(
+                        "insert into agents (id, tenant_id, name, kind, created_at) values (?1, ?2, ?3, ?4, ?5)",
+                        params![a.id.as_str(), tenant.as_str(), a.name, a.kind, time_text(now)],
+                    )?;
+            a
+        }
+    };
+    let version = NewVersion {
+        config: new.config.clone(),
+        changelog: new.changelog.clone(),
+        author: new.author.clone(),
+    };
+    super::agents::insert_version(conn, &agent, &version, now)
 }

@@ -355,11 +355,13 @@ mod tests {
                     default_language: Language::en(),
                     timezone: TimeZoneName::parse("UTC").unwrap(),
                 },
+                TenantSetup::default(),
                 chrono::Utc::now(),
                 Vec::new(),
             )
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         let start = chrono::Utc::now();
         let n = DENSE as usize + 2;
         let made: Vec<Complaint> = futures_util::future::try_join_all((0..n).map(|i| {

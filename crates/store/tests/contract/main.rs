@@ -106,6 +106,7 @@ on_both_backends!(
     hits_count_per_fixed_window_and_are_forgotten,
     a_channel_starts_its_deployment_history_with_its_first_version,
     audit_entries_chain_per_tenant_with_their_change_and_verify,
+    a_tenant_is_made_with_what_it_starts_with_or_not_at_all,
 );
 
 /// Runs each check on two stores opened on one database, as two processes
@@ -163,11 +164,13 @@ async fn tenant(store: &dyn Store, slug: &str, tz: &str) -> Tenant {
                 default_language: Language::en(),
                 timezone: TimeZoneName::parse(tz).unwrap(),
             },
+            TenantSetup::default(),
             chrono::Utc::now(),
             Vec::new(),
         )
         .await
         .unwrap()
+        .0
 }
 
 async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {

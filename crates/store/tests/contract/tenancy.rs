@@ -58,10 +58,80 @@ pub(crate) async fn reads_are_scoped_to_the_tenant(store: Arc<dyn Store>) {
                 default_language: Language::en(),
                 timezone: TimeZoneName::parse("UTC").unwrap(),
             },
+            TenantSetup::default(),
             chrono::Utc::now(),
             Vec::new(),
         )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+}
+
+/// A tenant starts with its categories and first agent version, made in its
+/// own transaction: a failure part way leaves no tenant behind.
+pub(crate) async fn a_tenant_is_made_with_what_it_starts_with_or_not_at_all(store: Arc<dyn Store>) {
+    let new = |slug: &str| NewTenant {
+        id: ombud_core::TenantId::new(),
+        slug: TenantSlug::parse(slug).unwrap(),
+        name: slug.into(),
+        complaint_prefix: ComplaintPrefix::parse("WARD").unwrap(),
+        default_language: Language::en(),
+        timezone: TimeZoneName::parse("Asia/Kolkata").unwrap(),
+    };
+    let category = |slug: &str| NewCategory {
+        id: CategoryId::new(),
+        slug: slug.into(),
+        names: [("en".to_owned(), slug.to_owned())].into(),
+        keywords: vec![slug.into()],
+        default_priority: Priority::Normal,
+    };
+    let agent = NewAgentVersion {
+        agent_name: "intake".into(),
+        kind: "intake".into(),
+        config: serde_json::json!({}),
+        changelog: "first".into(),
+        author: "system".into(),
+    };
+    let at = Utc.with_ymd_and_hms(2026, 12, 6, 9, 30, 0).unwrap();
+    let (made, version) = store
+        .create_tenant(
+            new("ward-a"),
+            TenantSetup {
+                categories: vec![category("water"), category("roads")],
+                agent: Some(agent.clone()),
+            },
+            at,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.created_at, at, "the time handed in");
+    let version = version.expect("the first agent version");
+    assert_eq!((version.number, version.created_at), (1, at));
+    let slugs: Vec<String> = store
+        .categories(&made.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.slug.clone())
+        .collect();
+    assert_eq!(slugs.len(), 2, "{slugs:?}");
+
+    // The second category clashes with the first: nothing of the tenant stays.
+    let err = store
+        .create_tenant(
+            new("ward-b"),
+            TenantSetup {
+                categories: vec![category("water"), category("water")],
+                agent: Some(agent),
+            },
+            at,
+            Vec::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
+    let slug = TenantSlug::parse("ward-b").unwrap();
+    assert!(store.tenant_by_slug(&slug).await.unwrap().is_none());
+    assert_eq!(store.tenants().await.unwrap().len(), 1);
 }

@@ -3,6 +3,10 @@
 //! *find* the tenant (a channel by its id, a tenant by its slug).
 //!
 //! `sqlite` is the embedded default; a PostgreSQL backend implements the same traits.
+//!
+//! The store decides nothing about time: every write is handed its moment
+//! (`at`) by the operation in `ombud-engine` that makes it, which reads the
+//! engine's clock, so tests move time instead of backdating rows.
 
 pub mod agents;
 pub mod audit;

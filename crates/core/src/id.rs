@@ -136,6 +136,8 @@ typed_id!(/// A conversation with an agent version in the test panel, which no
     TestChatId, "tch");
 typed_id!(/// One entry of a tenant's audit trail.
     AuditEventId, "aud");
+typed_id!(/// Scheduled work: a backup, a sweep, a reminder.
+    JobId, "job");
 
 #[cfg(test)]
 mod tests {

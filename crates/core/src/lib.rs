@@ -18,6 +18,7 @@ pub mod language;
 pub mod limits;
 pub mod message;
 pub mod provider;
+pub mod schedule;
 pub mod seal;
 pub mod secret;
 pub mod tenant;

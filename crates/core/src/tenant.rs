@@ -128,6 +128,11 @@ impl TimeZoneName {
         &self.0
     }
 
+    /// The zone itself, for reading times in it.
+    pub fn tz(&self) -> chrono_tz::Tz {
+        self.1
+    }
+
     pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
         at.with_timezone(&self.1).date_naive()
     }

@@ -47,6 +47,7 @@ const TABLES: &[(&str, &str)] = &[
     ("audit_events", "tenant_id, seq"),
     ("audit_heads", "tenant_id"),
     ("audit_checkpoints", "tenant_id, seq"),
+    ("jobs", "id"),
 ];
 /// Tables whose `id` comes from a sequence on PostgreSQL, moved past the copy.
 const SERIAL: &[&str] = &[

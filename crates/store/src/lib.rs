@@ -17,6 +17,7 @@ mod decode;
 mod error;
 pub mod handoff;
 pub mod idempotency;
+pub mod jobs;
 mod list_query;
 pub mod model;
 pub mod postgres;
@@ -46,6 +47,7 @@ pub use counters::{CounterStore, Hits};
 pub use error::{StoreError, StoreResult};
 pub use handoff::{HandedOver, INBOX_LIMIT};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
+pub use jobs::{Job, JobState, JobStats, JobStore, NewJob};
 pub use model::*;
 pub use ombud_core::change::StatusNotice;
 pub use report::Overview;
@@ -536,6 +538,7 @@ pub trait Store:
     + HealthStore
     + CounterStore
     + AuditStore
+    + JobStore
 {
 }
 
@@ -558,6 +561,7 @@ impl<T> Store for T where
         + HealthStore
         + CounterStore
         + AuditStore
+        + JobStore
 {
 }
 

@@ -16,6 +16,7 @@ mod directory;
 mod handoff;
 mod idempotency;
 mod inbound;
+mod jobs;
 mod outbox;
 mod runs;
 mod schema;

@@ -72,6 +72,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0017_rate_counters.sql"),
     ),
     (18, "audit", include_str!("migrations/0018_audit.sql")),
+    (19, "jobs", include_str!("migrations/0019_jobs.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

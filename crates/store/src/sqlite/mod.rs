@@ -13,6 +13,7 @@ mod directory;
 mod handoff;
 mod idempotency;
 mod inbound;
+mod jobs;
 mod leases;
 mod outbox;
 mod rows;

@@ -72,6 +72,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0017_rate_counters.sql"),
     ),
     (18, "audit", include_str!("migrations/0018_audit.sql")),
+    (19, "jobs", include_str!("migrations/0019_jobs.sql")),
 ];
 
 pub fn latest_version() -> i64 {

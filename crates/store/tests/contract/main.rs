@@ -18,6 +18,7 @@ mod channels;
 mod complaints;
 mod counters;
 mod idempotency;
+mod jobs;
 mod runs;
 mod tenancy;
 mod webhook_runs;
@@ -32,6 +33,7 @@ use channels::*;
 use complaints::*;
 use counters::*;
 use idempotency::*;
+use jobs::*;
 use runs::*;
 use tenancy::*;
 use webhook_runs::*;
@@ -107,6 +109,8 @@ on_both_backends!(
     a_channel_starts_its_deployment_history_with_its_first_version,
     audit_entries_chain_per_tenant_with_their_change_and_verify,
     a_tenant_is_made_with_what_it_starts_with_or_not_at_all,
+    a_job_is_held_by_one_holder_until_its_lease_runs_out,
+    a_recurring_job_keeps_its_row_and_moves_on,
 );
 
 /// Runs each check on two stores opened on one database, as two processes
@@ -142,6 +146,7 @@ macro_rules! on_both_backends_twice {
 on_both_backends_twice!(
     another_process_s_changes_are_seen_once_the_catalog_entry_is_old,
     two_stores_appending_to_one_tenant_keep_one_chain,
+    two_stores_claiming_at_once_never_share_a_job,
 );
 
 async fn pg_url() -> String {

@@ -36,6 +36,8 @@ pub struct EngineConfig {
     /// Where process agents' workers live and what fences them; without it,
     /// process agents have no runtime.
     pub process: Option<ombud_agents::process::ProcessSettings>,
+    /// Timing of scheduled work.
+    pub scheduler: crate::scheduler::SchedulerConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +112,7 @@ impl Default for EngineConfig {
             seal_key: None,
             llm_retry_base: Duration::from_millis(500),
             process: None,
+            scheduler: Default::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::outbound::OutboundPolicy;
 use crate::outbox::OutboxSender;
 use crate::queue::ConversationQueue;
 use crate::runner::{RunResult, Runner};
+use crate::scheduler::{Jobs, Scheduler};
 use crate::webhooks::WebhookDispatcher;
 use crate::{EngineConfig, Runtimes};
 
@@ -48,6 +49,9 @@ pub struct Engine {
     names: Arc<TenantNames>,
     channel_health: Arc<ChannelHealth>,
     sampled: Arc<std::sync::RwLock<Sampled>>,
+    scheduler: std::sync::OnceLock<Arc<Scheduler>>,
+    /// Scheduled jobs in flight on this replica.
+    jobs_running: TaskTracker,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -150,6 +154,8 @@ impl Engine {
             names,
             channel_health,
             sampled: Default::default(),
+            scheduler: Default::default(),
+            jobs_running: TaskTracker::new(),
         }))
     }
 
@@ -214,6 +220,30 @@ impl Engine {
             webhooks.run(stop, sends).await;
             alive.store(false, Ordering::SeqCst);
         });
+        Ok(())
+    }
+
+    /// Starts running scheduled work of the kinds `jobs` handles, and keeps
+    /// its recurring jobs scheduled. Once per engine; later calls are ignored.
+    pub async fn start_scheduler(self: &Arc<Self>, jobs: Jobs) -> StoreResult<()> {
+        let holder = format!(
+            "{}-{}",
+            self.config.replica_id,
+            ombud_core::id::new_id_body()
+        );
+        let scheduler = Arc::new(Scheduler::new(
+            self.store.clone(),
+            self.clock.clone(),
+            jobs,
+            self.config.scheduler.clone(),
+            holder,
+        ));
+        if self.scheduler.set(scheduler.clone()).is_err() {
+            return Ok(());
+        }
+        scheduler.keep_recurring().await?;
+        let (stop, tracker) = (self.stop.clone(), self.jobs_running.clone());
+        tokio::spawn(async move { scheduler.run(stop, tracker).await });
         Ok(())
     }
 
@@ -481,10 +511,12 @@ impl Engine {
         self.stop.cancel();
         self.runs.close();
         self.sends.close();
+        self.jobs_running.close();
         let grace = self.config.shutdown_grace;
         let waited = tokio::time::timeout(grace, async {
             self.runs.wait().await;
             self.sends.wait().await;
+            self.jobs_running.wait().await;
         })
         .await;
         if waited.is_err() {

@@ -22,6 +22,7 @@ pub mod provision;
 mod queue;
 mod runner;
 mod runtimes;
+pub mod scheduler;
 mod test_panel;
 mod tools;
 pub mod webhooks;

@@ -114,6 +114,7 @@ pub fn describe() {
         Unit::Bytes,
         "Size of the data directory's filesystem."
     );
+    crate::scheduler::describe();
     for (component, kind) in ERROR_KINDS {
         counter!(ERRORS, "component" => *component, "kind" => *kind).absolute(0);
     }
@@ -285,6 +286,7 @@ impl Default for SampleConfig {
 pub struct Sampled {
     pub messages: Pending,
     pub webhooks: Pending,
+    pub jobs: ombud_store::JobStats,
     /// `Err` with what the last integrity check found wrong.
     pub integrity: Option<Result<(), String>>,
 }
@@ -334,6 +336,24 @@ impl Sampler {
             Err(e) => {
                 error("sampler", "database");
                 tracing::warn!(error = %e, "could not count the outbox backlog");
+            }
+        }
+        match self.store.job_stats(now).await {
+            Ok(jobs) => {
+                use crate::scheduler::{JOBS_DUE, JOBS_FAILED, JOBS_OLDEST_DUE, JOBS_RUNNING};
+                gauge!(JOBS_DUE).set(jobs.due as f64);
+                gauge!(JOBS_RUNNING).set(jobs.running as f64);
+                gauge!(JOBS_FAILED).set(jobs.failed as f64);
+                let age = jobs
+                    .oldest_due
+                    .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+                    .unwrap_or(0.0);
+                gauge!(JOBS_OLDEST_DUE).set(age);
+                self.last.write().unwrap_or_else(|e| e.into_inner()).jobs = jobs;
+            }
+            Err(e) => {
+                error("sampler", "database");
+                tracing::warn!(error = %e, "could not count scheduled jobs");
             }
         }
         if let Some(dir) = &self.config.disk {

@@ -7,7 +7,8 @@
 //!
 //! Conditions: the database failed its integrity check; a channel has failed
 //! every send for `channel_failing_for`; something has waited in an outbox for
-//! `outbox_stuck_after`; process workers crashed `crash_loop` times within
+//! `outbox_stuck_after`; a scheduled job has been due that long without a
+//! replica running it; process workers crashed `crash_loop` times within
 //! `crash_window`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -131,6 +132,22 @@ pub fn incidents(config: &PagingConfig, seen: &Seen<'_>) -> Vec<Incident> {
                     details: json!({"kind": kind, "pending": pending.count, "oldest": oldest}),
                 });
             }
+        }
+    }
+    if let Some(oldest) = seen.sampled.jobs.oldest_due {
+        // Due and nobody running it: every replica is down, busy or stuck,
+        // or the one holding it died and its lease has run out unclaimed.
+        if longer_than(oldest, config.outbox_stuck_after) {
+            found.push(Incident {
+                key: "ombud/jobs-stuck".into(),
+                summary: format!(
+                    "{} scheduled jobs wait to run, the oldest due since {}",
+                    seen.sampled.jobs.due,
+                    oldest.to_rfc3339()
+                ),
+                severity: "critical",
+                details: json!({"due": seen.sampled.jobs.due, "oldest": oldest}),
+            });
         }
     }
     if seen.recent_crashes >= config.crash_loop {
@@ -348,6 +365,11 @@ mod tests {
                 count: 1,
                 oldest: Some(minutes(1)),
             },
+            jobs: ombud_store::JobStats {
+                due: 2,
+                oldest_due: Some(minutes(16)),
+                ..Default::default()
+            },
             integrity: Some(Err("page 7: btree corrupt".into())),
         };
         let seen = Seen {
@@ -366,6 +388,7 @@ mod tests {
                 "ombud/db-integrity".to_owned(),
                 format!("ombud/channel-failing/{}", channels[0].channel_id),
                 "ombud/outbox-stuck/message".to_owned(),
+                "ombud/jobs-stuck".to_owned(),
                 "ombud/worker-crash-loop".to_owned(),
             ]
         );

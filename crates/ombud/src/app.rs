@@ -40,9 +40,6 @@ pub struct App {
     audit_retention: chrono::Duration,
 }
 
-/// How often the audit trail's chain heads are signed.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(3600);
-
 /// What a caller may swap in; the defaults are what `ombud serve` uses.
 #[derive(Default)]
 pub struct AppOptions {
@@ -205,25 +202,21 @@ impl App {
                 ombud_web::server::serve(listener, router, limits, stop, grace).await;
             });
         }
-        let (engine, key, closing, retention) = (
-            self.engine.clone(),
-            self.audit_key.clone(),
-            self.closing.clone(),
-            self.audit_retention,
-        );
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-            every.tick().await;
-            loop {
-                tokio::select! {
-                    _ = closing.cancelled() => return,
-                    _ = every.tick() => {
-                        sign_checkpoints(&engine, &key).await;
-                        prune_audit(&engine, retention).await;
-                    }
-                }
-            }
-        });
+        let checkpoints = ombud_engine::ops::audit::CheckpointJob {
+            ops: self.engine.ops().clone(),
+            key: self.audit_key.clone(),
+            retention: self.audit_retention,
+        };
+        let jobs = ombud_engine::scheduler::Jobs::default()
+            .handle(
+                ombud_engine::ops::audit::CHECKPOINT_JOB,
+                Arc::new(checkpoints),
+            )
+            .every(ombud_engine::ops::audit::checkpoint_every_hour());
+        self.engine
+            .start_scheduler(jobs)
+            .await
+            .context("starting the scheduler")?;
         let closing = self.closing.clone();
         let shutdown = async move {
             shutdown.await;
@@ -251,17 +244,6 @@ async fn sign_checkpoints(engine: &Engine, key: &ombud_core::audit::SigningKey) 
         Ok(0) => {}
         Ok(n) => tracing::info!(chains = n, "signed the audit trail's chain heads"),
         Err(e) => tracing::error!(error = %e, "could not sign the audit trail's chain heads"),
-    }
-}
-
-async fn prune_audit(engine: &Engine, retention: chrono::Duration) {
-    match engine.ops().prune_audit(retention).await {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(
-            entries = n,
-            "the audit trail's oldest entries went (retention)"
-        ),
-        Err(e) => tracing::error!(error = %e, "could not prune the audit trail"),
     }
 }
 

@@ -64,6 +64,7 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     pub outbound: OutboundSettings,
     pub audit: AuditSettings,
+    pub scheduler: SchedulerSettings,
 }
 
 impl Default for Config {
@@ -124,6 +125,7 @@ impl Default for Config {
                 provider_hosts: String::new(),
             },
             audit: AuditSettings::default(),
+            scheduler: SchedulerSettings::default(),
         }
     }
 }
@@ -312,6 +314,17 @@ impl Config {
         if let Err(reason) = parse_schedule(&self.webhooks.retry_schedule) {
             return invalid("webhooks.retry_schedule", &reason);
         }
+        let s = &self.scheduler;
+        if s.concurrency == 0
+            || s.lease_secs < 3
+            || s.poll_interval_ms == 0
+            || s.retry_base_secs == 0
+        {
+            return invalid(
+                "scheduler",
+                "concurrency, poll_interval_ms and retry_base_secs must be positive, and lease_secs at least 3",
+            );
+        }
         if !(ombud_core::audit::MIN_RETENTION_DAYS..=36_500).contains(&self.audit.retention_days) {
             return invalid(
                 "audit.retention_days",
@@ -406,6 +419,7 @@ impl Config {
             outbound: self.outbound_policy(),
             sample: self.metrics.engine(&self.data_dir),
             paging: self.paging.engine(),
+            scheduler: self.scheduler.engine(),
             ..EngineConfig::default()
         }
     }
@@ -440,7 +454,7 @@ pub use limits::LimitsSettings;
 pub use observe::{MetricsSettings, PagingSettings};
 pub use sections::{
     parse_schedule, AgentsConfig, AuditSettings, DashboardConfig, OutboundSettings, OutboxSettings,
-    WebhookSettings,
+    SchedulerSettings, WebhookSettings,
 };
 pub use server::ServerSettings;
 

@@ -172,3 +172,56 @@ impl<'a> Check<'a> {
         self.chain.finish()
     }
 }
+
+/// The kind of the hourly job that signs the chain heads and prunes what
+/// retention lets go.
+pub const CHECKPOINT_JOB: &str = "audit.checkpoint";
+
+/// Signs every chain head that moved, then prunes entries past `retention`
+/// at a signed checkpoint. Running it twice does no harm: a head already
+/// signed is not signed again, and a pruned chain has nothing more to cut.
+pub struct CheckpointJob {
+    pub ops: Operations,
+    pub key: std::sync::Arc<SigningKey>,
+    pub retention: chrono::Duration,
+}
+
+#[async_trait::async_trait]
+impl crate::scheduler::JobHandler for CheckpointJob {
+    async fn run(&self, _job: &ombud_store::Job) -> Result<(), String> {
+        let signed = self
+            .ops
+            .sign_checkpoints(&self.key)
+            .await
+            .map_err(|e| e.to_string())?;
+        if signed > 0 {
+            tracing::info!(chains = signed, "signed the audit trail's chain heads");
+        }
+        let pruned = self
+            .ops
+            .prune_audit(self.retention)
+            .await
+            .map_err(|e| e.to_string())?;
+        if pruned > 0 {
+            tracing::info!(
+                entries = pruned,
+                "the audit trail's oldest entries went (retention)"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint job, every hour on the hour.
+#[allow(clippy::unwrap_used)] // a zone and a schedule known good (a test builds it)
+pub fn checkpoint_every_hour() -> crate::scheduler::Recurring {
+    let utc = ombud_core::TimeZoneName::parse("UTC").unwrap();
+    crate::scheduler::Recurring {
+        kind: CHECKPOINT_JOB.into(),
+        key: CHECKPOINT_JOB.into(),
+        schedule: ombud_core::schedule::Schedule::parse("audit.checkpoint", "0 * * * *", &utc)
+            .unwrap(),
+        payload: serde_json::json!({}),
+        max_attempts: 3,
+    }
+}

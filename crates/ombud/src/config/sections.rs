@@ -96,6 +96,45 @@ pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, String> {
         .collect()
 }
 
+/// Scheduled work (`docs/scheduler.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSettings {
+    /// Jobs run at once on each replica.
+    pub concurrency: usize,
+    /// A claimed job's lease, renewed while it runs; a dead replica's jobs
+    /// run elsewhere this long after it died.
+    pub lease_secs: u64,
+    /// How often to look for due jobs when nothing wakes the scheduler.
+    pub poll_interval_ms: u64,
+    /// A failed job waits `retry_base_secs · 2^n` before its next attempt.
+    pub retry_base_secs: u64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        let d = ombud_engine::scheduler::SchedulerConfig::default();
+        Self {
+            concurrency: d.concurrency,
+            lease_secs: d.lease.as_secs(),
+            poll_interval_ms: d.poll_interval.as_millis() as u64,
+            retry_base_secs: d.backoff_base.as_secs(),
+        }
+    }
+}
+
+impl SchedulerSettings {
+    pub fn engine(&self) -> ombud_engine::scheduler::SchedulerConfig {
+        ombud_engine::scheduler::SchedulerConfig {
+            concurrency: self.concurrency,
+            lease: std::time::Duration::from_secs(self.lease_secs),
+            poll_interval: std::time::Duration::from_millis(self.poll_interval_ms),
+            backoff_base: std::time::Duration::from_secs(self.retry_base_secs),
+            ..Default::default()
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSettings {

@@ -162,6 +162,7 @@ pub fn test_config(db: &TestDb) -> Config {
     c.agents.process_commands = "*".into();
     c.webhooks.timeout_secs = 5;
     c.webhooks.lease_secs = 10;
+    c.scheduler.poll_interval_ms = 50;
     c
 }
 

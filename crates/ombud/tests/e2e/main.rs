@@ -39,6 +39,7 @@ mod provider_urls;
 mod queue;
 mod rejects;
 mod relay;
+mod scheduler;
 mod secrets;
 mod setup;
 mod slow_clients;

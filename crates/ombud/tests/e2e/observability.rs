@@ -285,9 +285,16 @@ async fn a_scrape_after_traffic_passes_promtool_and_counts_exactly_the_traffic_s
         "ombud_workers_live",
         "ombud_webhook_deliveries_total",
         "ombud_webhook_endpoints_disabled_total",
+        "ombud_job_runs_total",
     ] {
         assert!(body.contains(name), "{name} missing");
     }
+    // Scheduled work, as the sampler last saw it: the audit checkpoint waits
+    // for the coming hour.
+    for name in ["ombud_jobs_due", "ombud_jobs_running", "ombud_jobs_failed"] {
+        assert_eq!(sample(&m, name, &[]), 0.0, "{name}");
+    }
+    assert_eq!(sample(&m, "ombud_jobs_oldest_due_age_seconds", &[]), 0.0);
 
     grafana_queries_name_only_metrics_in(&body);
 

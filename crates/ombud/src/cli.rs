@@ -122,6 +122,55 @@ pub enum Command {
     /// The audit trail: check it, export it.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Backups: take one, or verify one by restoring it into a scratch place.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Restore a backup into a data directory (refused if it holds a database,
+    /// unless --force).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The data directory to restore into.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Replace the database (and keys) the directory holds.
+        #[arg(long)]
+        force: bool,
+        /// The age identity file that opens an encrypted backup.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BackupCommand {
+    /// Take a backup now (the server may keep running): one file in the
+    /// backup directory, or in --to.
+    Create {
+        /// The directory to write it to (default: backup.dir, else <data_dir>/backups).
+        #[arg(long)]
+        to: Option<PathBuf>,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into a scratch place and read it back; exits 3 if it
+    /// is corrupted, 4 truncated, 5 if the key is wrong, 6 if it is too new.
+    Verify {
+        /// The backup file.
+        file: Option<PathBuf>,
+        /// The newest backup in the backup directory.
+        #[arg(long, conflicts_with = "file")]
+        latest: bool,
+        /// The age identity file that opens an encrypted backup.
+        #[arg(long)]
+        identity: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -236,6 +285,10 @@ pub fn main(cli: Cli) -> ExitCode {
     match runtime.block_on(run(cli.command, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(refused) = e.downcast_ref::<crate::backup::BackupError>() {
+                eprintln!("error: the backup is refused: {refused}");
+                return ExitCode::from(refused.exit_code());
+            }
             let invalid = e.downcast_ref::<ValidationError>().is_some()
                 || matches!(
                     e.downcast_ref::<ProvisionError>(),
@@ -404,6 +457,35 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Channel(command) => channel::run(command, &config).await,
         Command::Audit(command) => audit::run(command, &config).await,
+        Command::Backup(command) => backup_command(command, config).await,
+        Command::Restore {
+            file,
+            data_dir,
+            force,
+            identity,
+            json,
+        } => {
+            let mut config = config;
+            if identity.is_some() {
+                config.backup.age_identity = identity;
+            }
+            let cli = ombud_engine::Acting::cli();
+            let restored = crate::backup::restore(&config, &file, &data_dir, force, &cli).await;
+            Ok(crate::backup::report(restored, json, |r| {
+                format!(
+                    "restored {} into {}: {} tenants, {} rows, schema {}{}",
+                    r.verified.file.display(),
+                    r.data_dir.display(),
+                    r.verified.tenants,
+                    r.verified.manifest.tables.values().sum::<u64>(),
+                    r.verified.manifest.schema_version,
+                    r.verified
+                        .migrated_from
+                        .map(|v| format!(" (migrated from {v})"))
+                        .unwrap_or_default()
+                )
+            })?)
+        }
     }
 }
 
@@ -436,4 +518,56 @@ pub async fn tenant_by_slug(store: &dyn Store, slug: &str) -> anyhow::Result<Ten
 /// wake: a running server finds the work on its next sweep).
 pub fn operations(store: std::sync::Arc<dyn ombud_store::Store>) -> ombud_engine::Operations {
     ombud_engine::Operations::new(store, std::sync::Arc::new(ombud_core::SystemClock))
+}
+
+async fn backup_command(command: BackupCommand, mut config: Config) -> anyhow::Result<()> {
+    match command {
+        BackupCommand::Create { to, json } => {
+            let created = crate::backup::take(&config, to.as_deref(), &ombud_engine::Acting::cli())
+                .await
+                .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
+            Ok(crate::backup::report(created, json, |c| {
+                format!(
+                    "backed up {} rows at schema {} to {} ({} bytes{}, {:.1}s)",
+                    c.manifest.tables.values().sum::<u64>(),
+                    c.manifest.schema_version,
+                    c.file.display(),
+                    c.bytes,
+                    if c.encrypted {
+                        ", encrypted"
+                    } else {
+                        ", NOT encrypted"
+                    },
+                    c.seconds
+                )
+            })?)
+        }
+        BackupCommand::Verify {
+            file,
+            latest,
+            identity,
+            json,
+        } => {
+            if identity.is_some() {
+                config.backup.age_identity = identity;
+            }
+            let file = match (file, latest) {
+                (Some(f), _) => f,
+                (None, true) => crate::backup::latest(&config.backup_dir())?,
+                (None, false) => anyhow::bail!("name the backup file, or give --latest"),
+            };
+            let verified =
+                crate::backup::verify(&config, &file, &ombud_engine::Acting::cli()).await;
+            Ok(crate::backup::report(verified, json, |v| {
+                format!(
+                    "verified {}: restored and read back {} tenants, {} complaints, {} channels' secrets opened; {} rows match the manifest",
+                    v.file.display(),
+                    v.tenants,
+                    v.complaints_read,
+                    v.channels_opened,
+                    v.manifest.tables.values().sum::<u64>()
+                )
+            })?)
+        }
+    }
 }

@@ -65,6 +65,7 @@ pub struct Config {
     pub outbound: OutboundSettings,
     pub audit: AuditSettings,
     pub scheduler: SchedulerSettings,
+    pub backup: crate::backup::BackupSettings,
 }
 
 impl Default for Config {
@@ -126,6 +127,7 @@ impl Default for Config {
             },
             audit: AuditSettings::default(),
             scheduler: SchedulerSettings::default(),
+            backup: Default::default(),
         }
     }
 }
@@ -313,6 +315,20 @@ impl Config {
         }
         if let Err(reason) = parse_schedule(&self.webhooks.retry_schedule) {
             return invalid("webhooks.retry_schedule", &reason);
+        }
+        for r in self
+            .backup
+            .age_recipients
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+        {
+            if !(r.starts_with("age1") || r.starts_with("ssh-")) {
+                return invalid(
+                    "backup.age_recipients",
+                    "each must be an age public key (age1…) or an SSH public key, comma-separated",
+                );
+            }
         }
         let s = &self.scheduler;
         if s.concurrency == 0

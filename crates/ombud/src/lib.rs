@@ -2,6 +2,7 @@
 
 mod accounts;
 pub mod app;
+pub mod backup;
 mod bench;
 mod bench_agents;
 mod bench_api;

@@ -1,7 +1,7 @@
 //! The audit trail's own work: signing chain heads (checkpoints), checking
 //! a tenant's chain, and reading it out for export.
 
-use ombud_core::audit::{self, AuditEntry, Break, Checkpoint, SigningKey, Verified};
+use ombud_core::audit::{self, Acting, AuditEntry, Break, Checkpoint, SigningKey, Verified};
 use ombud_core::TenantId;
 use ombud_store::StoreResult;
 
@@ -170,6 +170,35 @@ impl<'a> Check<'a> {
             });
         }
         self.chain.finish()
+    }
+}
+
+impl Operations {
+    /// Records an action on the whole deployment (a backup taken, verified
+    /// or restored) in every tenant's trail: each tenant's data was in it.
+    /// How many tenants' trails have the entry.
+    pub async fn record_deployment_action(
+        &self,
+        acting: &Acting,
+        action: &str,
+        target: ombud_core::audit::Target,
+        changes: Vec<ombud_core::audit::FieldChange>,
+    ) -> StoreResult<usize> {
+        let now = self.now();
+        let entries: Vec<_> = self
+            .store
+            .tenants()
+            .await?
+            .iter()
+            .map(|t| {
+                acting
+                    .entry(&t.id, now, action, target.clone())
+                    .with_changes(changes.clone())
+            })
+            .collect();
+        let n = entries.len();
+        self.store.record_audit(entries).await?;
+        Ok(n)
     }
 }
 

@@ -51,6 +51,15 @@ impl TestDb {
         Self { dir, url }
     }
 
+    /// On SQLite whatever the suite's backend (what only SQLite has: a data
+    /// directory that is the whole deployment).
+    pub fn sqlite() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            url: None,
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.url.is_some()
     }

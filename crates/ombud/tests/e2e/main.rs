@@ -18,6 +18,7 @@ mod api_walls;
 mod audit;
 mod audit_chain;
 mod audit_coverage;
+mod backup;
 mod browser;
 mod channels;
 mod crash;

@@ -21,6 +21,10 @@ mod runs;
 mod schema;
 mod secrets;
 pub use secrets::reseal_secrets;
+pub use snapshot::{
+    integrity, open_read_only, schema_versions, settle, snapshot, table_counts, Snapshot,
+};
+mod snapshot;
 mod tenants;
 mod test_chats;
 mod webhooks;

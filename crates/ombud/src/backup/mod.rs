@@ -1,0 +1,512 @@
+//! Backups that are proven restorable: `ombud backup create`, `verify` and
+//! `ombud restore` (docs/backups.md). A backup is one file: the manifest, a
+//! consistent snapshot of the database and the keys that open it, compressed
+//! and, with `backup.age_recipients`, encrypted with `age`. Verifying restores
+//! it into a scratch place and reads it back with the store.
+
+pub mod archive;
+mod encrypt;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use chrono::Utc;
+use serde_json::json;
+
+use crate::Config;
+use archive::{Manifest, Part, AUDIT_KEY, DATABASE, SECRET_KEY};
+use ombud_core::audit::{Acting, FieldChange, Target};
+
+/// Why a backup was refused: each a different exit code, for scripts.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("corrupted: {0}")]
+    Corrupted(String),
+    #[error("truncated: {0}")]
+    Truncated(String),
+    #[error("wrong key: {0}")]
+    WrongKey(String),
+    #[error("too new: {0}")]
+    Newer(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl BackupError {
+    /// An error reading the archive: one that ends early is a cut file,
+    /// anything else a damaged one.
+    pub fn from_read(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof
+            || e.to_string().contains("incomplete frame")
+        {
+            Self::Truncated(format!("the file ends before the backup does ({e})"))
+        } else {
+            Self::Corrupted(format!("it does not decompress ({e})"))
+        }
+    }
+
+    /// `ombud backup verify` and `restore` exit with these.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Corrupted(_) => 3,
+            Self::Truncated(_) => 4,
+            Self::WrongKey(_) => 5,
+            Self::Newer(_) => 6,
+            Self::Io(_) | Self::Other(_) => 1,
+        }
+    }
+}
+
+/// Where backups go and how they are sealed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupSettings {
+    /// The directory backups go to (default `<data_dir>/backups`).
+    pub dir: Option<PathBuf>,
+    /// `age` recipients (`age1…` public keys, comma-separated) the backups
+    /// are encrypted to. Unset: backups are not encrypted, and a warning says so.
+    pub age_recipients: String,
+    /// An `age` identity file that opens them, for verify and restore.
+    pub age_identity: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
+    }
+
+    fn age_recipients(&self) -> Vec<String> {
+        self.backup
+            .age_recipients
+            .split(',')
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// What `backup create` made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Created {
+    pub file: PathBuf,
+    pub bytes: u64,
+    pub encrypted: bool,
+    pub seconds: f64,
+    pub manifest: Manifest,
+}
+
+/// Takes a backup (see [`create`]) and records it in every tenant's audit
+/// trail as `backup.created` by `acting`.
+pub async fn take(config: &Config, to: Option<&Path>, acting: &Acting) -> anyhow::Result<Created> {
+    let created = {
+        let (config, to) = (config.clone(), to.map(Path::to_owned));
+        tokio::task::spawn_blocking(move || create(&config, to.as_deref())).await??
+    };
+    record(
+        config,
+        acting,
+        "backup.created",
+        &created.file,
+        vec![
+            FieldChange::set("bytes", created.bytes),
+            FieldChange::set("encrypted", created.encrypted),
+            FieldChange::set("schema_version", created.manifest.schema_version),
+        ],
+    )
+    .await?;
+    Ok(created)
+}
+
+/// Writes `action` on the backup `file` into every tenant's trail of the
+/// deployment `config` names, if it has a database.
+async fn record(
+    config: &Config,
+    acting: &Acting,
+    action: &str,
+    file: &Path,
+    changes: Vec<FieldChange>,
+) -> anyhow::Result<usize> {
+    if config.database_url.is_none() && !config.database_path().exists() {
+        return Ok(0);
+    }
+    let store = crate::app::open_store(config).await?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let target = Target::new("backup", &name, Some(name.clone()));
+    Ok(crate::cli::operations(store)
+        .record_deployment_action(acting, action, target, changes)
+        .await?)
+}
+
+/// Takes a backup of the configured deployment into `to` (a directory;
+/// default `backup_dir`). The server may keep running.
+pub fn create(config: &Config, to: Option<&Path>) -> anyhow::Result<Created> {
+    if config.database_url.is_some() {
+        anyhow::bail!(
+            "backups of a PostgreSQL deployment are not built yet (pg_dump): see docs/backups.md"
+        );
+    }
+    let started = std::time::Instant::now();
+    let dir = to
+        .map(Path::to_owned)
+        .unwrap_or_else(|| config.backup_dir());
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let recipients = config.age_recipients();
+    if recipients.is_empty() {
+        tracing::warn!("backup.age_recipients is not set: this backup is not encrypted, and it holds citizens' personal data and the keys that open their secrets");
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix(".backup-")
+        .tempdir_in(&dir)
+        .with_context(|| format!("a scratch directory in {}", dir.display()))?;
+    let db = scratch.path().join(DATABASE);
+    let database = config.database_path();
+    if !database.exists() {
+        anyhow::bail!("no database at {}", database.display());
+    }
+    let snapshot = ombud_store::sqlite::snapshot(&database, &db)
+        .with_context(|| format!("copying {}", database.display()))?;
+    let secret = format!("{}\n", config.seal_key()?.to_base64());
+    let audit = format!("{}\n", config.audit_key()?.to_base64());
+    let (db_sha, db_bytes) = archive::digest_file(&db)?;
+    let created_at = Utc::now();
+    let manifest = Manifest {
+        format: archive::FORMAT,
+        ombud_version: env!("CARGO_PKG_VERSION").into(),
+        schema_version: snapshot.schema_version,
+        backend: "sqlite".into(),
+        created_at,
+        tables: snapshot.tables,
+        files: vec![
+            archive::FileEntry {
+                name: DATABASE.into(),
+                bytes: db_bytes,
+                sha256: db_sha,
+            },
+            archive::FileEntry {
+                name: SECRET_KEY.into(),
+                bytes: secret.len() as u64,
+                sha256: archive::digest_bytes(secret.as_bytes()),
+            },
+            archive::FileEntry {
+                name: AUDIT_KEY.into(),
+                bytes: audit.len() as u64,
+                sha256: archive::digest_bytes(audit.as_bytes()),
+            },
+        ],
+    };
+    let name = format!(
+        "ombud-{}.tar.zst{}",
+        created_at.format("%Y%m%dT%H%M%S%.3fZ"),
+        if recipients.is_empty() { "" } else { ".age" }
+    );
+    let partial = scratch.path().join("archive");
+    let bar = progress_bar(db_bytes, "backing up");
+    {
+        let out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        let tick = |n: u64| bar.inc(n);
+        archive::write(
+            out,
+            &manifest,
+            &[
+                Part::File(DATABASE, &db),
+                Part::Bytes(SECRET_KEY, secret.as_bytes()),
+                Part::Bytes(AUDIT_KEY, audit.as_bytes()),
+            ],
+            &tick,
+        )?;
+    }
+    bar.finish_and_clear();
+    let sealed = scratch.path().join("sealed");
+    let ready = if recipients.is_empty() {
+        partial
+    } else {
+        encrypt::encrypt(&partial, &sealed, &recipients)?;
+        sealed
+    };
+    let file = dir.join(&name);
+    std::fs::File::open(&ready)?.sync_all()?;
+    std::fs::rename(&ready, &file)?;
+    std::fs::File::open(&dir)?.sync_all()?;
+    let bytes = std::fs::metadata(&file)?.len();
+    Ok(Created {
+        file,
+        bytes,
+        encrypted: !recipients.is_empty(),
+        seconds: started.elapsed().as_secs_f64(),
+        manifest,
+    })
+}
+
+/// What `backup verify` found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Verified {
+    pub file: PathBuf,
+    pub manifest: Manifest,
+    /// Tenants read back through the store, with complaints read from each.
+    pub tenants: usize,
+    pub complaints_read: usize,
+    /// Channels whose sealed secrets opened with the backup's key.
+    pub channels_opened: usize,
+    /// Migrations applied to bring an older backup up to this build.
+    pub migrated_from: Option<i64>,
+}
+
+/// Restores `file` into `dir` (a scratch place when verifying) and reads it
+/// back: checksums, the integrity check, row counts against the manifest,
+/// then tenants, complaints and sealed secrets through the store.
+pub async fn restore_into(
+    config: &Config,
+    file: &Path,
+    dir: &Path,
+) -> Result<(Verified, archive::Unpacked), BackupError> {
+    let identity = config.backup.age_identity.as_deref();
+    let bar = progress_bar(std::fs::metadata(file)?.len(), "reading");
+    let unpacked = {
+        let file = file.to_owned();
+        let dir = dir.to_owned();
+        let identity = identity.map(Path::to_owned);
+        let bar = bar.clone();
+        tokio::task::spawn_blocking(move || -> Result<archive::Unpacked, BackupError> {
+            let tick = |n: u64| bar.inc(n);
+            let mut input = encrypt::open(&file, identity.as_deref())?;
+            let result = archive::read(input.reader(), &dir, &tick);
+            input.finish(result)
+        })
+        .await
+        .map_err(|e| BackupError::Other(e.to_string()))??
+    };
+    bar.finish_and_clear();
+    let manifest = unpacked.manifest.clone();
+    let db = dir.join(DATABASE);
+    let (version, latest) = ombud_store::sqlite::schema_versions(&db).map_err(other)?;
+    if version > latest || manifest.schema_version > latest {
+        return Err(BackupError::Newer(format!(
+            "it is at schema version {}, and this Ombud ({}) knows up to {latest}: restore it with Ombud {} or later",
+            version.max(manifest.schema_version),
+            env!("CARGO_PKG_VERSION"),
+            manifest.ombud_version
+        )));
+    }
+    if let Err(problem) = ombud_store::sqlite::integrity(&db).map_err(other)? {
+        return Err(BackupError::Corrupted(format!(
+            "its database fails SQLite's integrity check: {problem}"
+        )));
+    }
+    let counts = {
+        let conn = ombud_store::sqlite::open_read_only(&db).map_err(other)?;
+        ombud_store::sqlite::table_counts(&conn).map_err(other)?
+    };
+    if counts != manifest.tables {
+        return Err(BackupError::Corrupted(format!(
+            "its tables hold other row counts than the manifest says ({})",
+            differences(&manifest.tables, &counts)
+        )));
+    }
+    let key = unpacked
+        .keys
+        .get(SECRET_KEY)
+        .and_then(|k| std::str::from_utf8(k).ok())
+        .and_then(|k| ombud_core::seal::SealKey::from_base64(k).ok())
+        .ok_or_else(|| BackupError::Corrupted("its secret.key is missing or unreadable".into()))?;
+    let store = ombud_store::sqlite::SqliteStore::open(&db, ombud_store::Sealer::new(key))
+        .map_err(other)?;
+    use ombud_store::prelude::*;
+    let mut verified = Verified {
+        file: file.to_owned(),
+        manifest,
+        tenants: 0,
+        complaints_read: 0,
+        channels_opened: 0,
+        migrated_from: (version < latest).then_some(version),
+    };
+    for tenant in store.tenants().await.map_err(other)? {
+        verified.tenants += 1;
+        verified.complaints_read += store.complaints(&tenant.id, 20).await.map_err(other)?.len();
+        // Decoding a channel opens its sealed secrets: a wrong key fails here.
+        let channels = store.channels(&tenant.id).await.map_err(|e| {
+            BackupError::WrongKey(format!(
+                "the sealed secrets of {} do not open with the backup's secret.key ({e})",
+                tenant.slug
+            ))
+        })?;
+        verified.channels_opened += channels.len();
+    }
+    drop(store);
+    // What the store wrote (a migration) is folded into the file, which may
+    // then be moved on its own.
+    ombud_store::sqlite::settle(&db, std::time::Duration::from_secs(10)).map_err(other)?;
+    Ok((verified, unpacked))
+}
+
+fn other(e: impl std::fmt::Display) -> BackupError {
+    BackupError::Other(e.to_string())
+}
+
+fn differences(
+    want: &std::collections::BTreeMap<String, u64>,
+    got: &std::collections::BTreeMap<String, u64>,
+) -> String {
+    let names: std::collections::BTreeSet<&String> = want.keys().chain(got.keys()).collect();
+    names
+        .into_iter()
+        .filter(|n| want.get(*n) != got.get(*n))
+        .take(5)
+        .map(|n| {
+            format!(
+                "{n}: {:?} in the manifest, {:?} found",
+                want.get(n),
+                got.get(n)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The newest backup in `dir`.
+pub fn latest(dir: &Path) -> anyhow::Result<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("ombud-") && (n.ends_with(".tar.zst") || n.ends_with(".tar.zst.age"))
+            })
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .with_context(|| format!("no backup in {}", dir.display()))
+}
+
+/// Verifies `file` by restoring it into a scratch directory.
+pub async fn verify(
+    config: &Config,
+    file: &Path,
+    acting: &Acting,
+) -> Result<Verified, BackupError> {
+    let scratch = tempfile::Builder::new().prefix("ombud-verify-").tempdir()?;
+    let (verified, _) = restore_into(config, file, scratch.path()).await?;
+    let changes = vec![
+        FieldChange::set("tenants", verified.tenants),
+        FieldChange::set("schema_version", verified.manifest.schema_version),
+    ];
+    record(config, acting, "backup.verified", file, changes)
+        .await
+        .map_err(|e| BackupError::Other(format!("verified, but not recorded: {e:#}")))?;
+    Ok(verified)
+}
+
+/// What `ombud restore` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Restored {
+    pub data_dir: PathBuf,
+    pub verified: Verified,
+}
+
+/// Restores `file` into the data directory `dir`: refused if it holds a
+/// database, unless `force`. The database and both keys are replaced.
+pub async fn restore(
+    config: &Config,
+    file: &Path,
+    dir: &Path,
+    force: bool,
+    acting: &Acting,
+) -> Result<Restored, BackupError> {
+    let target = dir.join("ombud.db");
+    if target.exists() && !force {
+        return Err(BackupError::Other(format!(
+            "{} holds a database already: restore into an empty directory, or give --force to replace it",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir)?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".restore-")
+        .tempdir_in(dir)?;
+    let (verified, unpacked) = restore_into(config, file, scratch.path()).await?;
+    for stale in ["ombud.db-wal", "ombud.db-shm"] {
+        let _ = std::fs::remove_file(dir.join(stale));
+    }
+    std::fs::rename(scratch.path().join(DATABASE), &target)?;
+    for name in [SECRET_KEY, AUDIT_KEY] {
+        let Some(data) = unpacked.keys.get(name) else {
+            continue;
+        };
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        crate::secret_key::write_key_file(&path, String::from_utf8_lossy(data).trim_end())
+            .map_err(|e| BackupError::Other(e.to_string()))?;
+    }
+    std::fs::File::open(dir)?.sync_all()?;
+    // The restored deployment's trails say where they came from.
+    let mut restored = config.clone();
+    restored.data_dir = dir.to_owned();
+    restored.database_url = None;
+    restored.secret_key = None;
+    restored.audit_key = None;
+    let changes = vec![FieldChange::set("created_at", verified.manifest.created_at)];
+    record(&restored, acting, "backup.restored", file, changes)
+        .await
+        .map_err(|e| BackupError::Other(format!("restored, but not recorded: {e:#}")))?;
+    Ok(Restored {
+        data_dir: dir.to_owned(),
+        verified,
+    })
+}
+
+fn progress_bar(len: u64, what: &'static str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message(what);
+    bar
+}
+
+/// Prints a command's summary: JSON with `json`, else `human`'s line. A
+/// refusal goes back to the CLI, which prints it and exits with its code
+/// (with `json`, a JSON body says it on stdout too).
+pub fn report<T: serde::Serialize>(
+    result: Result<T, BackupError>,
+    json: bool,
+    human: impl Fn(&T) -> String,
+) -> Result<(), BackupError> {
+    match result {
+        Ok(value) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).unwrap_or_default()
+            );
+            Ok(())
+        }
+        Ok(value) => {
+            println!("{}", human(&value));
+            Ok(())
+        }
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"ok": false, "error": e.to_string(), "exit_code": e.exit_code()})
+                );
+            }
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Backups of a SQLite deployment, on SQLite whatever the suite's backend:
+//! one taken while the server serves restores into an empty data directory
+//! that serves the same citizens, staff, keys and sealed channel secrets; a
+//! damaged, cut, wrongly keyed or too new backup is refused, each with its
+//! own exit code and a message that says which.
+
+use reqwest::Method;
+
+use crate::fake_graph::FakeGraph;
+use crate::helpers::*;
+use crate::staff::{member, Staff};
+use ombud_core::{Role, Scope};
+
+fn conversations(n: usize) -> impl Fn(&serde_json::Value) -> bool {
+    move |m| m["tables"]["conversations"] == n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_serving_restores_to_a_server_with_the_same_data() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn_on(TestDb::sqlite(), |_| {}, None).await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    app.say(
+        &t,
+        "919800000001",
+        "Streetlight not working near Shivaji School",
+    )
+    .await;
+    graph.wait_for_reply_to("919800000001", 1).await;
+    member(&app, "clerk@pune.gov.in", &t.tenant.id, Role::Staff).await;
+    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+
+    let backups = tempfile::tempdir().unwrap();
+    let to = backups.path().to_str().unwrap();
+    let (code, made, err) = run_cli(&app.db, &["backup", "create", "--to", to, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(conversations(1)(&made["manifest"]), "{made:#}");
+    assert_eq!(made["encrypted"], false);
+    assert!(err.contains("not encrypted"), "a warning says so: {err}");
+    let file = made["file"].as_str().unwrap().to_owned();
+    // After the backup: not in it.
+    app.say(&t, "919800000002", "Garbage not collected for a week")
+        .await;
+    graph.wait_for_reply_to("919800000002", 1).await;
+    // The machine is lost, data directory and all.
+    drop(app.stop_keeping_db().await);
+
+    let fresh = TestDb::sqlite();
+    let dir = fresh.dir.path().to_str().unwrap().to_owned();
+    let (code, restored, err) = run_cli(&fresh, &["restore", &file, "--data-dir", &dir, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(restored["verified"]["tenants"], 1, "{restored:#}");
+    assert_eq!(
+        restored["verified"]["channels_opened"], 1,
+        "the sealed secrets open"
+    );
+    // Once is enough: a second restore would overwrite what is there.
+    let (code, _, err) = run_cli(&fresh, &["restore", &file, "--data-dir", &dir]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--force"), "{err}");
+
+    let app = TestApp::spawn_on(fresh, |_| {}, None).await;
+    let conversations = app.store.conversations(&t.tenant.id).await.unwrap();
+    assert_eq!(
+        conversations.len(),
+        1,
+        "what came before the backup, not after"
+    );
+    // Staff passwords, API keys and the channel's sealed app secret work.
+    Staff::login(&app, "clerk@pune.gov.in").await;
+    let res = app.api(Method::GET, "/me", &key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    app.say(&t, "919800000001", "status").await;
+    graph.wait_for_reply_to("919800000001", 2).await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_cut_wrongly_keyed_or_too_new_backup_is_refused_saying_which() {
+    let db = TestDb::sqlite();
+    let (code, _, err) = run_cli(
+        &db,
+        &[
+            "tenant", "create", "--slug", "pune", "--name", "Pune", "--prefix", "PUNE",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let to = dir.path().to_str().unwrap();
+    let (code, made, err) = run_cli(&db, &["backup", "create", "--to", to, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let good = made["file"].as_str().unwrap().to_owned();
+    let bytes = std::fs::read(&good).unwrap();
+    let verify = |file: &str, extra: &[&str]| {
+        let mut args = vec!["backup", "verify", file];
+        args.extend_from_slice(extra);
+        let (code, _, err) = run_cli(&db, &args);
+        (code, err)
+    };
+    assert_eq!(verify(&good, &[]).0, 0);
+
+    // One byte flipped, anywhere past the first few.
+    for at in [bytes.len() / 3, bytes.len() / 2, bytes.len() - 10] {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 0x20;
+        std::fs::write(path("flipped.tar.zst"), &flipped).unwrap();
+        let (code, err) = verify(&path("flipped.tar.zst"), &[]);
+        assert_eq!(code, 3, "byte {at}: {err}");
+        assert!(err.contains("corrupted"), "{err}");
+    }
+    // Cut short.
+    std::fs::write(path("cut.tar.zst"), &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let (code, err) = verify(&path("cut.tar.zst"), &[]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("truncated"), "{err}");
+
+    // Encrypted to one key, opened with another (or none).
+    let keygen = |name: &str| {
+        let out = std::process::Command::new("age-keygen")
+            .arg("-o")
+            .arg(path(name))
+            .output()
+            .expect("age-keygen (scripts/test installs age)");
+        assert!(out.status.success());
+        let text = std::fs::read_to_string(path(name)).unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("# public key: "))
+            .unwrap()
+            .to_owned()
+    };
+    let (mine, _) = (keygen("mine.txt"), keygen("other.txt"));
+    let mut env = db.env();
+    env.push(("OMBUD_BACKUP__AGE_RECIPIENTS", mine.clone()));
+    let (code, sealed, err) = run_cli_env(&env, &["backup", "create", "--to", to, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(sealed["encrypted"], true);
+    let sealed = sealed["file"].as_str().unwrap().to_owned();
+    assert!(sealed.ends_with(".tar.zst.age"));
+    assert!(
+        !std::fs::read(&sealed)
+            .unwrap()
+            .windows(9)
+            .any(|w| w == b"secret.ke"),
+        "the keys are not in the clear"
+    );
+    assert_eq!(verify(&sealed, &["--identity", &path("mine.txt")]).0, 0);
+    for extra in [&["--identity", &path("other.txt")][..], &[]] {
+        let (code, err) = verify(&sealed, extra);
+        assert_eq!(code, 5, "{err}");
+        assert!(err.contains("wrong key"), "{err}");
+    }
+
+    // Made by a newer Ombud: a schema this one does not know.
+    let conn = rusqlite::Connection::open(db.dir.path().join("ombud.db")).unwrap();
+    conn.execute(
+        "insert into schema_migrations (version, name, applied_at) values (999, 'from the future', '2027-01-01T00:00:00.000000Z')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, newer, err) = run_cli(&db, &["backup", "create", "--to", to, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let newer = newer["file"].as_str().unwrap().to_owned();
+    let (code, err) = verify(&newer, &[]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("schema version 999"), "{err}");
+    let target = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_cli(
+        &db,
+        &[
+            "restore",
+            &newer,
+            "--data-dir",
+            target.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 6, "{err}");
+    assert!(!target.path().join("ombud.db").exists(), "nothing restored");
+}

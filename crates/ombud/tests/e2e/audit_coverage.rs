@@ -959,7 +959,12 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     let res = admin
         .submit(&format!("/app/developers/webhooks/{hook}/delete"), &[])
         .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap());
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
     l.check(
         "POST /app/developers/webhooks/{id}/{action}",
         one("webhook_endpoint.deleted", me),

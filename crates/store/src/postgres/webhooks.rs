@@ -169,6 +169,16 @@ impl WebhookStore for PgStore {
         audit: Audit,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
+        // Lock in the order an attempt being recorded does (its delivery,
+        // then the endpoint), or the two deadlock and PostgreSQL aborts one.
+        sqlx::query(
+            "select id from webhook_deliveries where tenant_id = $1 and endpoint_id = $2
+             order by id for update",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
         let n = sqlx::query("delete from webhook_endpoints where tenant_id = $1 and id = $2")
             .bind(tenant.as_str())
             .bind(id.as_str())

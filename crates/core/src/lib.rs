@@ -11,6 +11,7 @@ pub mod complaint;
 pub mod conversation;
 pub mod error;
 pub mod event;
+pub mod generations;
 pub mod html;
 pub mod id;
 pub mod inbound;

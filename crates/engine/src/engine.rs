@@ -477,6 +477,15 @@ impl Engine {
         }
     }
 
+    /// Scheduled backups tell the engine when one was last verified, for
+    /// paging (a backup is the binary's business, paging the engine's).
+    pub fn note_backup_verified(&self, at: chrono::DateTime<chrono::Utc>) {
+        self.sampled
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .backup_verified_at = Some(at);
+    }
+
     /// What the sampler last found in the database (backlog, integrity).
     pub fn sampled(&self) -> Sampled {
         self.sampled

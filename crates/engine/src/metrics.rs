@@ -287,6 +287,9 @@ pub struct Sampled {
     pub messages: Pending,
     pub webhooks: Pending,
     pub jobs: ombud_store::JobStats,
+    /// When a backup was last verified (None: backups are not scheduled
+    /// here); see `Engine::note_backup_verified`.
+    pub backup_verified_at: Option<DateTime<Utc>>,
     /// `Err` with what the last integrity check found wrong.
     pub integrity: Option<Result<(), String>>,
 }

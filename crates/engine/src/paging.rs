@@ -8,7 +8,8 @@
 //! Conditions: the database failed its integrity check; a channel has failed
 //! every send for `channel_failing_for`; something has waited in an outbox for
 //! `outbox_stuck_after`; a scheduled job has been due that long without a
-//! replica running it; process workers crashed `crash_loop` times within
+//! replica running it; scheduled backups and none verified for
+//! `backup_stale_after`; process workers crashed `crash_loop` times within
 //! `crash_window`.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -31,6 +32,8 @@ pub struct PagingConfig {
     pub check_every: Duration,
     pub channel_failing_for: Duration,
     pub outbox_stuck_after: Duration,
+    /// Scheduled backups: none verified for this long pages.
+    pub backup_stale_after: Duration,
     pub crash_loop: u64,
     pub crash_window: Duration,
     /// Names this server in pages (`payload.source`).
@@ -47,6 +50,7 @@ impl Default for PagingConfig {
             check_every: Duration::from_secs(30),
             channel_failing_for: Duration::from_secs(600),
             outbox_stuck_after: Duration::from_secs(900),
+            backup_stale_after: Duration::from_secs(26 * 3600),
             crash_loop: 5,
             crash_window: Duration::from_secs(600),
             source: "ombud".into(),
@@ -147,6 +151,19 @@ pub fn incidents(config: &PagingConfig, seen: &Seen<'_>) -> Vec<Incident> {
                 ),
                 severity: "critical",
                 details: json!({"due": seen.sampled.jobs.due, "oldest": oldest}),
+            });
+        }
+    }
+    if let Some(at) = seen.sampled.backup_verified_at {
+        if longer_than(at, config.backup_stale_after) {
+            found.push(Incident {
+                key: "ombud/backup-not-verified".into(),
+                summary: format!(
+                    "No backup has been verified since {}: the last good one may be getting old",
+                    at.to_rfc3339()
+                ),
+                severity: "critical",
+                details: json!({"last_verified": at}),
             });
         }
     }
@@ -371,6 +388,7 @@ mod tests {
                 ..Default::default()
             },
             integrity: Some(Err("page 7: btree corrupt".into())),
+            backup_verified_at: Some(now - chrono::Duration::hours(27)),
         };
         let seen = Seen {
             now,
@@ -389,6 +407,7 @@ mod tests {
                 format!("ombud/channel-failing/{}", channels[0].channel_id),
                 "ombud/outbox-stuck/message".to_owned(),
                 "ombud/jobs-stuck".to_owned(),
+                "ombud/backup-not-verified".to_owned(),
                 "ombud/worker-crash-loop".to_owned(),
             ]
         );

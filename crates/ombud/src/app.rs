@@ -38,6 +38,10 @@ pub struct App {
     audit_key: Arc<ombud_core::audit::SigningKey>,
     /// How long the trail is kept; older entries go at the hourly checkpoint.
     audit_retention: chrono::Duration,
+    /// Scheduled backups (`backup.schedule`), if any.
+    backups: Option<ombud_engine::scheduler::Recurring>,
+    /// The configuration, for the jobs that need it (backups).
+    config: Config,
 }
 
 /// What a caller may swap in; the defaults are what `ombud serve` uses.
@@ -152,7 +156,14 @@ impl App {
                 dashboard: config.dashboard(),
             },
         );
+        let backups = crate::backup::scheduled::recurring(config)?;
+        if backups.is_some() {
+            crate::backup::scheduled::describe();
+            crate::backup::scheduled::set_gauges_from(&config.backup_dir(), engine.now(), &engine);
+        }
         Ok(Self {
+            backups,
+            config: config.clone(),
             audit_key: Arc::new(config.audit_key()?),
             audit_retention: chrono::Duration::days(i64::from(config.audit.retention_days)),
             closing,
@@ -207,12 +218,18 @@ impl App {
             key: self.audit_key.clone(),
             retention: self.audit_retention,
         };
-        let jobs = ombud_engine::scheduler::Jobs::default()
+        let mut jobs = ombud_engine::scheduler::Jobs::default()
             .handle(
                 ombud_engine::ops::audit::CHECKPOINT_JOB,
                 Arc::new(checkpoints),
             )
             .every(ombud_engine::ops::audit::checkpoint_every_hour());
+        if let Some(backups) = self.backups.clone() {
+            let handler = crate::backup::scheduled::BackupJob::handler(&self.config, &self.engine);
+            jobs = jobs
+                .handle(crate::backup::scheduled::JOB, handler)
+                .every(backups);
+        }
         self.engine
             .start_scheduler(jobs)
             .await

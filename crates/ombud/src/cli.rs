@@ -523,9 +523,10 @@ pub fn operations(store: std::sync::Arc<dyn ombud_store::Store>) -> ombud_engine
 async fn backup_command(command: BackupCommand, mut config: Config) -> anyhow::Result<()> {
     match command {
         BackupCommand::Create { to, json } => {
-            let created = crate::backup::take(&config, to.as_deref(), &ombud_engine::Acting::cli())
-                .await
-                .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
+            let created =
+                crate::backup::take(&config, to.as_deref(), &ombud_engine::Acting::cli(), None)
+                    .await
+                    .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
             Ok(crate::backup::report(created, json, |c| {
                 format!(
                     "backed up {} rows at schema {} to {} ({} bytes{}, {:.1}s)",
@@ -557,7 +558,7 @@ async fn backup_command(command: BackupCommand, mut config: Config) -> anyhow::R
                 (None, false) => anyhow::bail!("name the backup file, or give --latest"),
             };
             let verified =
-                crate::backup::verify(&config, &file, &ombud_engine::Acting::cli()).await;
+                crate::backup::verify(&config, &file, &ombud_engine::Acting::cli(), None).await;
             Ok(crate::backup::report(verified, json, |v| {
                 format!(
                     "verified {}: restored and read back {} tenants, {} complaints, {} channels' secrets opened; {} rows match the manifest",

@@ -330,6 +330,14 @@ impl Config {
                 );
             }
         }
+        if let Err(e) = self.backup.schedule() {
+            let key = if e.field == "backup.timezone" {
+                "backup.timezone"
+            } else {
+                "backup.schedule"
+            };
+            return invalid(key, &e.reason);
+        }
         let s = &self.scheduler;
         if s.concurrency == 0
             || s.lease_secs < 3

@@ -28,6 +28,11 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
         .filter(|h| !h.is_empty())
         .collect::<Vec<_>>()
         .join(",");
+    // The demo backs itself up at 02:00 in India, verified, unless told otherwise.
+    if config.backup.schedule.is_none() {
+        config.backup.schedule = Some("0 2 * * *".into());
+        config.backup.timezone = "Asia/Kolkata".into();
+    }
     let providers = config.outbound_policy();
     let store = open_store(&config).await?;
     let slug = TenantSlug::parse(SLUG)?;

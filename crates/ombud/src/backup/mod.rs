@@ -6,11 +6,12 @@
 
 pub mod archive;
 mod encrypt;
+pub mod scheduled;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::Config;
@@ -60,7 +61,7 @@ impl BackupError {
 }
 
 /// Where backups go and how they are sealed.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackupSettings {
     /// The directory backups go to (default `<data_dir>/backups`).
@@ -70,6 +71,53 @@ pub struct BackupSettings {
     pub age_recipients: String,
     /// An `age` identity file that opens them, for verify and restore.
     pub age_identity: Option<PathBuf>,
+    /// When `ombud serve` takes a backup (cron, five fields, in `timezone`);
+    /// unset: never. Each is verified right after it is made.
+    pub schedule: Option<String>,
+    /// The zone `schedule` and the retention's days are read in.
+    pub timezone: String,
+    /// Verified backups kept: the newest of each of the last this many days,
+    /// ISO weeks and months. The newest verified backup always stays.
+    pub keep_daily: usize,
+    pub keep_weekly: usize,
+    pub keep_monthly: usize,
+}
+
+impl Default for BackupSettings {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            age_recipients: String::new(),
+            age_identity: None,
+            schedule: None,
+            timezone: "UTC".into(),
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 6,
+        }
+    }
+}
+
+impl BackupSettings {
+    /// The schedule, checked; None when backups are not scheduled.
+    pub fn schedule(
+        &self,
+    ) -> Result<Option<ombud_core::schedule::Schedule>, ombud_core::ValidationError> {
+        let Some(text) = self.schedule.as_deref().filter(|s| !s.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let zone = ombud_core::TimeZoneName::parse(&self.timezone)
+            .map_err(|e| ombud_core::ValidationError::new("backup.timezone", e.reason))?;
+        ombud_core::schedule::Schedule::parse("backup.schedule", text, &zone).map(Some)
+    }
+
+    pub fn keep(&self) -> ombud_core::generations::Keep {
+        ombud_core::generations::Keep {
+            daily: self.keep_daily,
+            weekly: self.keep_weekly,
+            monthly: self.keep_monthly,
+        }
+    }
 }
 
 impl Config {
@@ -103,13 +151,20 @@ pub struct Created {
 
 /// Takes a backup (see [`create`]) and records it in every tenant's audit
 /// trail as `backup.created` by `acting`.
-pub async fn take(config: &Config, to: Option<&Path>, acting: &Acting) -> anyhow::Result<Created> {
+pub async fn take(
+    config: &Config,
+    to: Option<&Path>,
+    acting: &Acting,
+    ops: Option<&ombud_engine::Operations>,
+) -> anyhow::Result<Created> {
+    let now = ops.map(|o| o.now()).unwrap_or_else(Utc::now);
     let created = {
         let (config, to) = (config.clone(), to.map(Path::to_owned));
-        tokio::task::spawn_blocking(move || create(&config, to.as_deref())).await??
+        tokio::task::spawn_blocking(move || create(&config, to.as_deref(), now)).await??
     };
     record(
         config,
+        ops,
         acting,
         "backup.created",
         &created.file,
@@ -127,28 +182,36 @@ pub async fn take(config: &Config, to: Option<&Path>, acting: &Acting) -> anyhow
 /// deployment `config` names, if it has a database.
 async fn record(
     config: &Config,
+    ops: Option<&ombud_engine::Operations>,
     acting: &Acting,
     action: &str,
     file: &Path,
     changes: Vec<FieldChange>,
 ) -> anyhow::Result<usize> {
-    if config.database_url.is_none() && !config.database_path().exists() {
-        return Ok(0);
-    }
-    let store = crate::app::open_store(config).await?;
+    let opened;
+    let ops = match ops {
+        Some(ops) => ops,
+        None => {
+            if config.database_url.is_none() && !config.database_path().exists() {
+                return Ok(0);
+            }
+            opened = crate::cli::operations(crate::app::open_store(config).await?);
+            &opened
+        }
+    };
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let target = Target::new("backup", &name, Some(name.clone()));
-    Ok(crate::cli::operations(store)
+    Ok(ops
         .record_deployment_action(acting, action, target, changes)
         .await?)
 }
 
 /// Takes a backup of the configured deployment into `to` (a directory;
 /// default `backup_dir`). The server may keep running.
-pub fn create(config: &Config, to: Option<&Path>) -> anyhow::Result<Created> {
+pub fn create(config: &Config, to: Option<&Path>, now: DateTime<Utc>) -> anyhow::Result<Created> {
     if config.database_url.is_some() {
         anyhow::bail!(
             "backups of a PostgreSQL deployment are not built yet (pg_dump): see docs/backups.md"
@@ -177,7 +240,7 @@ pub fn create(config: &Config, to: Option<&Path>) -> anyhow::Result<Created> {
     let secret = format!("{}\n", config.seal_key()?.to_base64());
     let audit = format!("{}\n", config.audit_key()?.to_base64());
     let (db_sha, db_bytes) = archive::digest_file(&db)?;
-    let created_at = Utc::now();
+    let created_at = now;
     let manifest = Manifest {
         format: archive::FORMAT,
         ombud_version: env!("CARGO_PKG_VERSION").into(),
@@ -373,19 +436,10 @@ fn differences(
 
 /// The newest backup in `dir`.
 pub fn latest(dir: &Path) -> anyhow::Result<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+    list(dir)
         .with_context(|| format!("reading {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n.starts_with("ombud-") && (n.ends_with(".tar.zst") || n.ends_with(".tar.zst.age"))
-            })
-        })
-        .collect();
-    found.sort();
-    found
         .pop()
+        .map(|l| l.file)
         .with_context(|| format!("no backup in {}", dir.display()))
 }
 
@@ -394,14 +448,19 @@ pub async fn verify(
     config: &Config,
     file: &Path,
     acting: &Acting,
+    ops: Option<&ombud_engine::Operations>,
 ) -> Result<Verified, BackupError> {
     let scratch = tempfile::Builder::new().prefix("ombud-verify-").tempdir()?;
     let (verified, _) = restore_into(config, file, scratch.path()).await?;
+    // Beside the file: retention keeps verified backups.
+    let at = ops.map(|o| o.now()).unwrap_or_else(Utc::now);
+    let marker = json!({"verified_at": at, "tenants": verified.tenants, "complaints_read": verified.complaints_read});
+    std::fs::write(marker_of(file), marker.to_string())?;
     let changes = vec![
         FieldChange::set("tenants", verified.tenants),
         FieldChange::set("schema_version", verified.manifest.schema_version),
     ];
-    record(config, acting, "backup.verified", file, changes)
+    record(config, ops, acting, "backup.verified", file, changes)
         .await
         .map_err(|e| BackupError::Other(format!("verified, but not recorded: {e:#}")))?;
     Ok(verified)
@@ -456,7 +515,7 @@ pub async fn restore(
     restored.secret_key = None;
     restored.audit_key = None;
     let changes = vec![FieldChange::set("created_at", verified.manifest.created_at)];
-    record(&restored, acting, "backup.restored", file, changes)
+    record(&restored, None, acting, "backup.restored", file, changes)
         .await
         .map_err(|e| BackupError::Other(format!("restored, but not recorded: {e:#}")))?;
     Ok(Restored {
@@ -509,4 +568,75 @@ pub fn report<T: serde::Serialize>(
             Err(e)
         }
     }
+}
+
+/// The file that says a backup was verified: `<backup>.verified`.
+pub fn marker_of(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".verified");
+    PathBuf::from(name)
+}
+
+/// A backup in a directory, as retention and `--latest` see it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub file: PathBuf,
+    pub created_at: DateTime<Utc>,
+    pub verified_at: Option<DateTime<Utc>>,
+}
+
+/// The backups in `dir`, oldest first.
+pub fn list(dir: &Path) -> std::io::Result<Vec<Listed>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let Some(stamp) = name.strip_prefix("ombud-").and_then(|n| {
+            n.strip_suffix(".tar.zst")
+                .or_else(|| n.strip_suffix(".tar.zst.age"))
+        }) else {
+            continue;
+        };
+        let Ok(created) = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%.3fZ") else {
+            continue;
+        };
+        let verified_at = std::fs::read_to_string(marker_of(&path))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| serde_json::from_value(v["verified_at"].clone()).ok());
+        found.push(Listed {
+            file: path,
+            created_at: created.and_utc(),
+            verified_at,
+        });
+    }
+    found.sort_by_key(|l| l.created_at);
+    Ok(found)
+}
+
+/// Deletes the backups in `dir` that retention does not keep (see
+/// `ombud_core::generations`); the files deleted.
+pub fn prune(dir: &Path, settings: &BackupSettings) -> anyhow::Result<Vec<PathBuf>> {
+    let zone = ombud_core::TimeZoneName::parse(&settings.timezone)?;
+    let listed = list(dir)?;
+    let generations: Vec<ombud_core::generations::Generation> = listed
+        .iter()
+        .map(|l| ombud_core::generations::Generation {
+            created_at: l.created_at,
+            verified: l.verified_at.is_some(),
+        })
+        .collect();
+    let keep = ombud_core::generations::keep(&generations, settings.keep(), &zone);
+    let mut gone = Vec::new();
+    for (i, l) in listed.into_iter().enumerate() {
+        if keep.contains(&i) {
+            continue;
+        }
+        std::fs::remove_file(&l.file)?;
+        let _ = std::fs::remove_file(marker_of(&l.file));
+        gone.push(l.file);
+    }
+    Ok(gone)
 }

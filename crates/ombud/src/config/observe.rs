@@ -55,6 +55,8 @@ pub struct PagingSettings {
     pub channel_failing_secs: u64,
     /// Something waiting in an outbox this long pages.
     pub outbox_stuck_secs: u64,
+    /// With scheduled backups, none verified for this long pages.
+    pub backup_stale_secs: u64,
     /// This many worker crashes within `crash_window_secs` page.
     pub crash_loop_count: u64,
     pub crash_window_secs: u64,
@@ -71,6 +73,7 @@ impl From<&PagingConfig> for PagingSettings {
             check_interval_ms: c.check_every.as_millis() as u64,
             channel_failing_secs: c.channel_failing_for.as_secs(),
             outbox_stuck_secs: c.outbox_stuck_after.as_secs(),
+            backup_stale_secs: c.backup_stale_after.as_secs(),
             crash_loop_count: c.crash_loop,
             crash_window_secs: c.crash_window.as_secs(),
             source: None,
@@ -119,6 +122,7 @@ impl PagingSettings {
             check_every: Duration::from_millis(self.check_interval_ms),
             channel_failing_for: Duration::from_secs(self.channel_failing_secs),
             outbox_stuck_after: Duration::from_secs(self.outbox_stuck_secs),
+            backup_stale_after: Duration::from_secs(self.backup_stale_secs),
             crash_loop: self.crash_loop_count,
             crash_window: Duration::from_secs(self.crash_window_secs),
             source,

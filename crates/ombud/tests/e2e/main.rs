@@ -25,6 +25,7 @@ mod crash;
 mod dashboard;
 mod demo;
 mod dialogue;
+mod drill;
 mod headers;
 mod inbox;
 mod layering;

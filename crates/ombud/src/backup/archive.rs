@@ -18,6 +18,8 @@ use super::BackupError;
 pub const FORMAT: u32 = 1;
 pub const MANIFEST: &str = "manifest.json";
 pub const DATABASE: &str = "database.sqlite";
+/// A PostgreSQL deployment's dump (`pg_dump --format=custom`).
+pub const PG_DUMP: &str = "database.pgdump";
 pub const SECRET_KEY: &str = "secret.key";
 pub const AUDIT_KEY: &str = "audit.key";
 
@@ -28,6 +30,9 @@ pub struct Manifest {
     pub schema_version: i64,
     /// `sqlite` or `postgres`.
     pub backend: String,
+    /// The schema a PostgreSQL dump holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pg_schema: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Rows per table at the snapshot.
     pub tables: BTreeMap<String, u64>,
@@ -176,15 +181,15 @@ pub fn read(input: impl Read, dir: &Path, progress: &dyn Fn(u64)) -> Result<Unpa
             manifest = Some(m);
             continue;
         }
-        let safe = name == DATABASE || name == SECRET_KEY || name == AUDIT_KEY;
+        let safe = [DATABASE, PG_DUMP, SECRET_KEY, AUDIT_KEY].contains(&name.as_str());
         if !safe {
             return Err(BackupError::Corrupted(format!(
                 "it holds an unknown entry {name:?}"
             )));
         }
         let mut hasher = Sha256::new();
-        let bytes = if name == DATABASE {
-            let mut file = std::fs::File::create(dir.join(DATABASE))?;
+        let bytes = if name == DATABASE || name == PG_DUMP {
+            let mut file = std::fs::File::create(dir.join(&name))?;
             let mut tee = Tee {
                 hasher: &mut hasher,
                 out: &mut file,

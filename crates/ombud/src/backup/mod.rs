@@ -6,6 +6,7 @@
 
 pub mod archive;
 mod encrypt;
+mod postgres;
 pub mod scheduled;
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::Config;
-use archive::{Manifest, Part, AUDIT_KEY, DATABASE, SECRET_KEY};
+use archive::{Manifest, Part, AUDIT_KEY, DATABASE, PG_DUMP, SECRET_KEY};
 use ombud_core::audit::{Acting, FieldChange, Target};
 
 /// Why a backup was refused: each a different exit code, for scripts.
@@ -158,10 +159,7 @@ pub async fn take(
     ops: Option<&ombud_engine::Operations>,
 ) -> anyhow::Result<Created> {
     let now = ops.map(|o| o.now()).unwrap_or_else(Utc::now);
-    let created = {
-        let (config, to) = (config.clone(), to.map(Path::to_owned));
-        tokio::task::spawn_blocking(move || create(&config, to.as_deref(), now)).await??
-    };
+    let created = create(config, to, now).await?;
     record(
         config,
         ops,
@@ -211,46 +209,101 @@ async fn record(
 
 /// Takes a backup of the configured deployment into `to` (a directory;
 /// default `backup_dir`). The server may keep running.
-pub fn create(config: &Config, to: Option<&Path>, now: DateTime<Utc>) -> anyhow::Result<Created> {
-    if config.database_url.is_some() {
-        anyhow::bail!(
-            "backups of a PostgreSQL deployment are not built yet (pg_dump): see docs/backups.md"
-        );
-    }
+pub async fn create(
+    config: &Config,
+    to: Option<&Path>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Created> {
     let started = std::time::Instant::now();
     let dir = to
         .map(Path::to_owned)
         .unwrap_or_else(|| config.backup_dir());
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let recipients = config.age_recipients();
-    if recipients.is_empty() {
-        tracing::warn!("backup.age_recipients is not set: this backup is not encrypted, and it holds citizens' personal data and the keys that open their secrets");
-    }
     let scratch = tempfile::Builder::new()
         .prefix(".backup-")
         .tempdir_in(&dir)
         .with_context(|| format!("a scratch directory in {}", dir.display()))?;
-    let db = scratch.path().join(DATABASE);
-    let database = config.database_path();
-    if !database.exists() {
-        anyhow::bail!("no database at {}", database.display());
+    let snapshot = match &config.database_url {
+        Some(url) => {
+            let db = scratch.path().join(PG_DUMP);
+            let dumped = postgres::dump(url.expose(), &db).await?;
+            Snapshot {
+                backend: "postgres",
+                file: (PG_DUMP, db),
+                schema_version: dumped.schema_version,
+                tables: dumped.tables,
+                pg_schema: Some(dumped.schema),
+            }
+        }
+        None => {
+            let db = scratch.path().join(DATABASE);
+            let database = config.database_path();
+            if !database.exists() {
+                anyhow::bail!("no database at {}", database.display());
+            }
+            let copy = {
+                let (from, into) = (database.clone(), db.clone());
+                tokio::task::spawn_blocking(move || ombud_store::sqlite::snapshot(&from, &into))
+                    .await?
+                    .with_context(|| format!("copying {}", database.display()))?
+            };
+            Snapshot {
+                backend: "sqlite",
+                file: (DATABASE, db),
+                schema_version: copy.schema_version,
+                tables: copy.tables,
+                pg_schema: None,
+            }
+        }
+    };
+    let (config, now) = (config.clone(), now);
+    let created =
+        tokio::task::spawn_blocking(move || package(&config, &dir, scratch, snapshot, now))
+            .await??;
+    Ok(Created {
+        seconds: started.elapsed().as_secs_f64(),
+        ..created
+    })
+}
+
+/// A consistent copy of the database, in the scratch directory.
+struct Snapshot {
+    backend: &'static str,
+    /// Its entry name and where it is.
+    file: (&'static str, PathBuf),
+    schema_version: i64,
+    tables: std::collections::BTreeMap<String, u64>,
+    pg_schema: Option<String>,
+}
+
+/// Packs a snapshot and the keys into the backup file in `dir`.
+fn package(
+    config: &Config,
+    dir: &Path,
+    scratch: tempfile::TempDir,
+    snapshot: Snapshot,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Created> {
+    let recipients = config.age_recipients();
+    if recipients.is_empty() {
+        tracing::warn!("backup.age_recipients is not set: this backup is not encrypted, and it holds citizens' personal data and the keys that open their secrets");
     }
-    let snapshot = ombud_store::sqlite::snapshot(&database, &db)
-        .with_context(|| format!("copying {}", database.display()))?;
+    let (entry, db) = (snapshot.file.0, snapshot.file.1.as_path());
     let secret = format!("{}\n", config.seal_key()?.to_base64());
     let audit = format!("{}\n", config.audit_key()?.to_base64());
-    let (db_sha, db_bytes) = archive::digest_file(&db)?;
+    let (db_sha, db_bytes) = archive::digest_file(db)?;
     let created_at = now;
     let manifest = Manifest {
         format: archive::FORMAT,
         ombud_version: env!("CARGO_PKG_VERSION").into(),
         schema_version: snapshot.schema_version,
-        backend: "sqlite".into(),
+        backend: snapshot.backend.into(),
+        pg_schema: snapshot.pg_schema,
         created_at,
         tables: snapshot.tables,
         files: vec![
             archive::FileEntry {
-                name: DATABASE.into(),
+                name: entry.into(),
                 bytes: db_bytes,
                 sha256: db_sha,
             },
@@ -280,7 +333,7 @@ pub fn create(config: &Config, to: Option<&Path>, now: DateTime<Utc>) -> anyhow:
             out,
             &manifest,
             &[
-                Part::File(DATABASE, &db),
+                Part::File(entry, db),
                 Part::Bytes(SECRET_KEY, secret.as_bytes()),
                 Part::Bytes(AUDIT_KEY, audit.as_bytes()),
             ],
@@ -298,13 +351,13 @@ pub fn create(config: &Config, to: Option<&Path>, now: DateTime<Utc>) -> anyhow:
     let file = dir.join(&name);
     std::fs::File::open(&ready)?.sync_all()?;
     std::fs::rename(&ready, &file)?;
-    std::fs::File::open(&dir)?.sync_all()?;
+    std::fs::File::open(dir)?.sync_all()?;
     let bytes = std::fs::metadata(&file)?.len();
     Ok(Created {
         file,
         bytes,
         encrypted: !recipients.is_empty(),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: 0.0,
         manifest,
     })
 }
@@ -349,30 +402,9 @@ pub async fn restore_into(
     };
     bar.finish_and_clear();
     let manifest = unpacked.manifest.clone();
-    let db = dir.join(DATABASE);
-    let (version, latest) = ombud_store::sqlite::schema_versions(&db).map_err(other)?;
-    if version > latest || manifest.schema_version > latest {
-        return Err(BackupError::Newer(format!(
-            "it is at schema version {}, and this Ombud ({}) knows up to {latest}: restore it with Ombud {} or later",
-            version.max(manifest.schema_version),
-            env!("CARGO_PKG_VERSION"),
-            manifest.ombud_version
-        )));
-    }
-    if let Err(problem) = ombud_store::sqlite::integrity(&db).map_err(other)? {
-        return Err(BackupError::Corrupted(format!(
-            "its database fails SQLite's integrity check: {problem}"
-        )));
-    }
-    let counts = {
-        let conn = ombud_store::sqlite::open_read_only(&db).map_err(other)?;
-        ombud_store::sqlite::table_counts(&conn).map_err(other)?
-    };
-    if counts != manifest.tables {
-        return Err(BackupError::Corrupted(format!(
-            "its tables hold other row counts than the manifest says ({})",
-            differences(&manifest.tables, &counts)
-        )));
+    let latest = ombud_store::sqlite::latest_schema_version();
+    if manifest.schema_version > latest {
+        return Err(too_new(&manifest, manifest.schema_version, latest));
     }
     let key = unpacked
         .keys
@@ -380,17 +412,101 @@ pub async fn restore_into(
         .and_then(|k| std::str::from_utf8(k).ok())
         .and_then(|k| ombud_core::seal::SealKey::from_base64(k).ok())
         .ok_or_else(|| BackupError::Corrupted("its secret.key is missing or unreadable".into()))?;
-    let store = ombud_store::sqlite::SqliteStore::open(&db, ombud_store::Sealer::new(key))
-        .map_err(other)?;
-    use ombud_store::prelude::*;
+    let sealer = ombud_store::Sealer::new(key);
     let mut verified = Verified {
         file: file.to_owned(),
-        manifest,
+        manifest: manifest.clone(),
         tenants: 0,
         complaints_read: 0,
         channels_opened: 0,
-        migrated_from: (version < latest).then_some(version),
+        migrated_from: (manifest.schema_version < latest).then_some(manifest.schema_version),
     };
+    match manifest.backend.as_str() {
+        "sqlite" => {
+            let db = dir.join(DATABASE);
+            let (version, _) = ombud_store::sqlite::schema_versions(&db).map_err(other)?;
+            if version > latest {
+                return Err(too_new(&manifest, version, latest));
+            }
+            if let Err(problem) = ombud_store::sqlite::integrity(&db).map_err(other)? {
+                return Err(BackupError::Corrupted(format!(
+                    "its database fails SQLite's integrity check: {problem}"
+                )));
+            }
+            let counts = {
+                let conn = ombud_store::sqlite::open_read_only(&db).map_err(other)?;
+                ombud_store::sqlite::table_counts(&conn).map_err(other)?
+            };
+            same_counts(&manifest, &counts)?;
+            let store = ombud_store::sqlite::SqliteStore::open(&db, sealer).map_err(other)?;
+            read_back(&store, &mut verified).await?;
+            drop(store);
+            // What the store wrote (a migration) is folded into the file,
+            // which may then be moved on its own.
+            ombud_store::sqlite::settle(&db, std::time::Duration::from_secs(10)).map_err(other)?;
+        }
+        "postgres" => {
+            let url = config.database_url.as_ref().ok_or_else(|| {
+                BackupError::Other(
+                    "a PostgreSQL backup is verified on a PostgreSQL server: set database_url (OMBUD_DATABASE_URL) to one where a scratch database may be made".into(),
+                )
+            })?;
+            let schema = manifest
+                .pg_schema
+                .clone()
+                .unwrap_or_else(|| "public".into());
+            let scratch =
+                postgres::restore_scratch(url.expose(), &dir.join(PG_DUMP), &schema).await?;
+            let checked = async {
+                let counts = postgres::table_counts(&scratch.url).await.map_err(other)?;
+                same_counts(&manifest, &counts)?;
+                let store = ombud_store::postgres::PgStore::connect(&scratch.url, 2, sealer)
+                    .await
+                    .map_err(other)?;
+                read_back(&store, &mut verified).await?;
+                drop(store);
+                Ok::<(), BackupError>(())
+            }
+            .await;
+            scratch.drop_now().await;
+            checked?;
+        }
+        other_backend => {
+            return Err(BackupError::Newer(format!(
+                "it is a backup of a {other_backend:?} deployment, which this Ombud does not know"
+            )))
+        }
+    }
+    Ok((verified, unpacked))
+}
+
+fn too_new(manifest: &Manifest, version: i64, latest: i64) -> BackupError {
+    BackupError::Newer(format!(
+        "it is at schema version {version}, and this Ombud ({}) knows up to {latest}: restore it with Ombud {} or later",
+        env!("CARGO_PKG_VERSION"),
+        manifest.ombud_version
+    ))
+}
+
+fn same_counts(
+    manifest: &Manifest,
+    counts: &std::collections::BTreeMap<String, u64>,
+) -> Result<(), BackupError> {
+    if *counts != manifest.tables {
+        return Err(BackupError::Corrupted(format!(
+            "its tables hold other row counts than the manifest says ({})",
+            differences(&manifest.tables, counts)
+        )));
+    }
+    Ok(())
+}
+
+/// Reads every tenant back through the store, a page of complaints each,
+/// and opens every channel's sealed secrets.
+async fn read_back(
+    store: &dyn ombud_store::Store,
+    verified: &mut Verified,
+) -> Result<(), BackupError> {
     for tenant in store.tenants().await.map_err(other)? {
         verified.tenants += 1;
         verified.complaints_read += store.complaints(&tenant.id, 20).await.map_err(other)?.len();
@@ -403,11 +519,7 @@ pub async fn restore_into(
         })?;
         verified.channels_opened += channels.len();
     }
-    drop(store);
-    // What the store wrote (a migration) is folded into the file, which may
-    // then be moved on its own.
-    ombud_store::sqlite::settle(&db, std::time::Duration::from_secs(10)).map_err(other)?;
-    Ok((verified, unpacked))
+    Ok(())
 }
 
 fn other(e: impl std::fmt::Display) -> BackupError {
@@ -494,6 +606,11 @@ pub async fn restore(
         .prefix(".restore-")
         .tempdir_in(dir)?;
     let (verified, unpacked) = restore_into(config, file, scratch.path()).await?;
+    if verified.manifest.backend != "sqlite" {
+        return Err(BackupError::Other(
+            "this is a PostgreSQL backup (verified): restoring it into PostgreSQL is not built yet; pg_restore the database.pgdump inside it (see docs/backups.md)".into(),
+        ));
+    }
     for stale in ["ombud.db-wal", "ombud.db-shm"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }

@@ -43,6 +43,12 @@ use crate::catalog::Catalog;
 use crate::{Backlog, HealthStore, Pending, SchemaStatus, Sealer, StoreError, StoreResult};
 use rows::{all, one};
 pub use schema::migrate;
+
+/// The newest schema version this build knows (both backends share the
+/// numbering).
+pub fn latest_schema_version() -> i64 {
+    schema::latest_version()
+}
 use writer::Writer;
 
 const READERS: usize = 4;

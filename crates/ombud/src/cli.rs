@@ -130,9 +130,14 @@ pub enum Command {
     Restore {
         /// The backup file.
         file: PathBuf,
-        /// The data directory to restore into.
+        /// The data directory to restore into (a PostgreSQL backup: where its
+        /// keys go).
         #[arg(long)]
         data_dir: PathBuf,
+        /// Restore a PostgreSQL backup into this database (its schema in the
+        /// search path, else public).
+        #[arg(long)]
+        database_url: Option<String>,
         /// Replace the database (and keys) the directory holds.
         #[arg(long)]
         force: bool,
@@ -461,6 +466,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Restore {
             file,
             data_dir,
+            database_url,
             force,
             identity,
             json,
@@ -470,7 +476,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 config.backup.age_identity = identity;
             }
             let cli = ombud_engine::Acting::cli();
-            let restored = crate::backup::restore(&config, &file, &data_dir, force, &cli).await;
+            let restored = crate::backup::restore(
+                &config,
+                &file,
+                &data_dir,
+                database_url.as_deref(),
+                force,
+                &cli,
+            )
+            .await;
             Ok(crate::backup::report(restored, json, |r| {
                 format!(
                     "restored {} into {}: {} tenants, {} rows, schema {}{}",

@@ -578,6 +578,63 @@ pub async fn verify(
     Ok(verified)
 }
 
+/// Restores a PostgreSQL backup: verified first (in a scratch database on
+/// the target's server), then `pg_restore`d into the target's schema; the
+/// keys go into `dir`, for `secret_key`/`audit_key` or a data directory.
+async fn restore_postgres(
+    config: &Config,
+    file: &Path,
+    dir: &Path,
+    url: &str,
+    force: bool,
+    acting: &Acting,
+) -> Result<Restored, BackupError> {
+    let mut target = config.clone();
+    target.database_url = Some(ombud_core::Secret::new(url));
+    target.data_dir = dir.to_owned();
+    target.secret_key = None;
+    target.audit_key = None;
+    std::fs::create_dir_all(dir)?;
+    let scratch = tempfile::Builder::new()
+        .prefix(".restore-")
+        .tempdir_in(dir)?;
+    let (verified, unpacked) = restore_into(&target, file, scratch.path()).await?;
+    if verified.manifest.backend != "postgres" {
+        return Err(BackupError::Other(
+            "this is a SQLite backup: restore it into a data directory (without --database-url), then move it with `ombud migrate-db`".into(),
+        ));
+    }
+    let schema = verified
+        .manifest
+        .pg_schema
+        .clone()
+        .unwrap_or_else(|| "public".into());
+    postgres::restore_target(url, &scratch.path().join(PG_DUMP), &schema, force).await?;
+    write_keys(dir, &unpacked)?;
+    let changes = vec![FieldChange::set("created_at", verified.manifest.created_at)];
+    record(&target, None, acting, "backup.restored", file, changes)
+        .await
+        .map_err(|e| BackupError::Other(format!("restored, but not recorded: {e:#}")))?;
+    Ok(Restored {
+        data_dir: dir.to_owned(),
+        verified,
+    })
+}
+
+/// Writes the backup's keys into `dir` (0600), replacing what is there.
+fn write_keys(dir: &Path, unpacked: &archive::Unpacked) -> Result<(), BackupError> {
+    for name in [SECRET_KEY, AUDIT_KEY] {
+        let Some(data) = unpacked.keys.get(name) else {
+            continue;
+        };
+        let path = dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        crate::secret_key::write_key_file(&path, String::from_utf8_lossy(data).trim_end())
+            .map_err(|e| BackupError::Other(e.to_string()))?;
+    }
+    Ok(())
+}
+
 /// What `ombud restore` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Restored {
@@ -585,15 +642,20 @@ pub struct Restored {
     pub verified: Verified,
 }
 
-/// Restores `file` into the data directory `dir`: refused if it holds a
-/// database, unless `force`. The database and both keys are replaced.
+/// Restores `file`: a SQLite backup into the data directory `dir`; a
+/// PostgreSQL one into the database `database_url` names, with its keys
+/// written into `dir`.
 pub async fn restore(
     config: &Config,
     file: &Path,
     dir: &Path,
+    database_url: Option<&str>,
     force: bool,
     acting: &Acting,
 ) -> Result<Restored, BackupError> {
+    if let Some(url) = database_url {
+        return restore_postgres(config, file, dir, url, force, acting).await;
+    }
     let target = dir.join("ombud.db");
     if target.exists() && !force {
         return Err(BackupError::Other(format!(
@@ -608,22 +670,14 @@ pub async fn restore(
     let (verified, unpacked) = restore_into(config, file, scratch.path()).await?;
     if verified.manifest.backend != "sqlite" {
         return Err(BackupError::Other(
-            "this is a PostgreSQL backup (verified): restoring it into PostgreSQL is not built yet; pg_restore the database.pgdump inside it (see docs/backups.md)".into(),
+            "this is a PostgreSQL backup: restore it into PostgreSQL with --database-url".into(),
         ));
     }
     for stale in ["ombud.db-wal", "ombud.db-shm"] {
         let _ = std::fs::remove_file(dir.join(stale));
     }
     std::fs::rename(scratch.path().join(DATABASE), &target)?;
-    for name in [SECRET_KEY, AUDIT_KEY] {
-        let Some(data) = unpacked.keys.get(name) else {
-            continue;
-        };
-        let path = dir.join(name);
-        let _ = std::fs::remove_file(&path);
-        crate::secret_key::write_key_file(&path, String::from_utf8_lossy(data).trim_end())
-            .map_err(|e| BackupError::Other(e.to_string()))?;
-    }
+    write_keys(dir, &unpacked)?;
     std::fs::File::open(dir)?.sync_all()?;
     // The restored deployment's trails say where they came from.
     let mut restored = config.clone();

@@ -218,6 +218,96 @@ impl Scratch {
     }
 }
 
+/// Restores the dump at `file` (of `dump_schema`) into the schema the
+/// deployment at `url` uses: refused if it holds tables, unless `force`
+/// (then they go first). A dump of another schema is renamed into place.
+pub async fn restore_target(
+    url: &str,
+    file: &Path,
+    dump_schema: &str,
+    force: bool,
+) -> Result<String, BackupError> {
+    let other = |e: sqlx::Error| BackupError::Other(e.to_string());
+    let mut conn = connect(url)
+        .await
+        .map_err(|e| BackupError::Other(format!("{e:#}")))?;
+    let target: String = sqlx::query_scalar(
+        "select coalesce(current_schema(),
+            nullif(trim(both '\" ' from split_part(current_setting('search_path'), ',', 1)), '$user'),
+            'public')",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .map_err(other)?;
+    let tables = |schema: String| {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from information_schema.tables where table_schema = $1",
+        )
+        .bind(schema)
+    };
+    let held = tables(target.clone())
+        .fetch_one(&mut conn)
+        .await
+        .map_err(other)?;
+    if held > 0 && !force {
+        return Err(BackupError::Other(format!(
+            "schema {target} holds {held} tables already: restore into an empty one, or give --force to replace them"
+        )));
+    }
+    if dump_schema != target {
+        let theirs = tables(dump_schema.to_owned())
+            .fetch_one(&mut conn)
+            .await
+            .map_err(other)?;
+        if theirs > 0 {
+            return Err(BackupError::Other(format!(
+                "the backup is of schema {dump_schema}, which this database holds too (another deployment?): restore into another database"
+            )));
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "drop schema if exists \"{dump_schema}\" cascade"
+        )))
+        .execute(&mut conn)
+        .await
+        .map_err(other)?;
+    }
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "drop schema if exists \"{target}\" cascade"
+    )))
+    .execute(&mut conn)
+    .await
+    .map_err(other)?;
+    let database: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&mut conn)
+        .await
+        .map_err(other)?;
+    let out = tokio::process::Command::new(tool("pg_restore"))
+        .args(["--no-owner", "--no-privileges", "--exit-on-error"])
+        .arg(format!(
+            "--dbname={}",
+            with_database(url, &database, "public")
+        ))
+        .arg(file)
+        .output()
+        .await
+        .map_err(|e| BackupError::Other(format!("could not run pg_restore ({e})")))?;
+    if !out.status.success() {
+        return Err(BackupError::Other(format!(
+            "pg_restore failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    if dump_schema != target {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "alter schema \"{dump_schema}\" rename to \"{target}\""
+        )))
+        .execute(&mut conn)
+        .await
+        .map_err(other)?;
+    }
+    Ok(target)
+}
+
 /// `url` with its database replaced by `database` and its search path set
 /// to `schema`.
 fn with_database(url: &str, database: &str, schema: &str) -> String {

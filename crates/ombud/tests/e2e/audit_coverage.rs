@@ -1117,8 +1117,7 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     );
     assert_ne!(code, 0);
     // Backups: taken and verified here, restored elsewhere (whose trail
-    // says so). Restoring a PostgreSQL backup into PostgreSQL is not built
-    // yet: refused there, writing nothing.
+    // says so).
     let backups = tempfile::tempdir().unwrap();
     let to = backups.path().to_str().unwrap();
     let (code, made, err) = run_cli(&db, &["backup", "create", "--to", to, "--json"]);
@@ -1130,24 +1129,25 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
         ("backup.created", ActorKind::Cli),
         ("backup.verified", ActorKind::Cli),
     ];
-    let elsewhere = TestDb::sqlite();
+    // Restored elsewhere: a fresh data directory, or on PostgreSQL a fresh
+    // database (the keys in the directory).
+    let elsewhere = db.elsewhere().await;
     let into = elsewhere.dir.path().to_str().unwrap().to_owned();
-    let (code, _, err) = run_cli(&db, &["restore", &file, "--data-dir", &into]);
-    if db.is_postgres() {
-        assert_eq!(code, 1, "{err}");
-        assert!(err.contains("not built yet"), "{err}");
-    } else {
-        assert_eq!(code, 0, "{err}");
-        let restored = ombud::app::open_store(&test_config(&elsewhere))
-            .await
-            .unwrap();
-        let chain = restored.audit_chain(&tid, 0, 1000).await.unwrap();
-        let last = &chain.last().unwrap().entry;
-        assert_eq!(
-            (last.action.as_str(), last.actor.kind),
-            ("backup.restored", ActorKind::Cli)
-        );
+    let mut args = vec!["restore", file.as_str(), "--data-dir", into.as_str()];
+    if let Some(url) = &elsewhere.url {
+        args.extend(["--database-url", url.as_str()]);
     }
+    let (code, _, err) = run_cli(&db, &args);
+    assert_eq!(code, 0, "{err}");
+    let restored = ombud::app::open_store(&test_config(&elsewhere))
+        .await
+        .unwrap();
+    let chain = restored.audit_chain(&tid, 0, 1000).await.unwrap();
+    let last = &chain.last().unwrap().entry;
+    assert_eq!(
+        (last.action.as_str(), last.actor.kind),
+        ("backup.restored", ActorKind::Cli)
+    );
     for command in ["backup create", "backup verify", "restore"] {
         cli_covered.insert(command);
     }

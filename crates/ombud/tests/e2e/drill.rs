@@ -1,7 +1,8 @@
 //! The disaster-recovery drill of `docs/disaster-recovery.md`, its marked
-//! commands (```sh drill) run as written there, on SQLite: a server with
-//! traffic, a backup, more traffic, the data directory destroyed, a restore,
-//! the server again. Everything up to the backup is back; what came after is
+//! commands (```sh drill on SQLite, ```sh drill-postgres on PostgreSQL) run
+//! as written there, on the suite's backend: a server with traffic, a backup,
+//! more traffic, the data (directory or schema) destroyed, a restore, the
+//! server again. Everything up to the backup is back; what came after is
 //! reported.
 
 use std::path::Path;
@@ -9,8 +10,8 @@ use std::path::Path;
 use crate::fake_graph::FakeGraph;
 use crate::helpers::*;
 
-/// The drill's command blocks, in order.
-fn drill_blocks() -> Vec<String> {
+/// The drill's command blocks marked `sh <marker>`, in order.
+fn drill_blocks(marker: &str) -> Vec<String> {
     let doc = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../docs/disaster-recovery.md"
@@ -18,8 +19,9 @@ fn drill_blocks() -> Vec<String> {
     .unwrap();
     let mut blocks = Vec::new();
     let mut rest = doc.as_str();
-    while let Some(at) = rest.find("```sh drill\n") {
-        let body = &rest[at + "```sh drill\n".len()..];
+    let fence = format!("```sh {marker}\n");
+    while let Some(at) = rest.find(&fence) {
+        let body = &rest[at + fence.len()..];
         let end = body.find("```").expect("a drill block ends");
         blocks.push(body[..end].to_owned());
         rest = &body[end..][3..];
@@ -52,10 +54,11 @@ fn run(block: &str, env: &[(&str, String)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_disaster_recovery_drill_runs_as_written_and_loses_only_what_came_after_the_backup() {
-    let blocks = drill_blocks();
+    let db = TestDb::new().await;
+    let postgres = db.is_postgres();
+    let blocks = drill_blocks(if postgres { "drill-postgres" } else { "drill" });
     assert_eq!(blocks.len(), 3, "backup, destroy, restore");
     let graph = FakeGraph::start().await;
-    let db = TestDb::sqlite();
     let backups = tempfile::tempdir().unwrap();
     let drill = tempfile::tempdir().unwrap();
     let mut env: Vec<(&str, String)> = db.env().into_iter().collect();
@@ -88,6 +91,14 @@ async fn the_disaster_recovery_drill_runs_as_written_and_loses_only_what_came_af
     let db = app.stop_keeping_db().await;
     run(&blocks[1], &env);
     assert!(!db.dir.path().exists(), "the data directory is gone");
+    if postgres {
+        assert!(
+            db.texts("select table_name::text from information_schema.tables where table_schema = current_schema()")
+                .await
+                .is_empty(),
+            "the schema is gone"
+        );
+    }
     run(&blocks[2], &env);
     let tenants = std::fs::read_to_string(drill.path().join("tenants.json")).unwrap();
     assert!(tenants.contains("pune"), "{tenants}");

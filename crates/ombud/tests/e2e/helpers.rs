@@ -60,6 +60,35 @@ impl TestDb {
         }
     }
 
+    /// Where this deployment is restored once its machine is lost: a new
+    /// data directory, and on PostgreSQL a new database on the same server
+    /// with this one's schema name in its search path.
+    pub async fn elsewhere(&self) -> TestDb {
+        let Some(url) = &self.url else {
+            return TestDb::sqlite();
+        };
+        let schema = url
+            .rsplit("search_path%3D")
+            .next()
+            .unwrap_or("public")
+            .to_owned();
+        let base = std::env::var("OMBUD_TEST_DATABASE_URL").expect("the suite's server");
+        let name = format!("restored_{}", ombud_core::id::new_id_body().to_lowercase());
+        let pool = sqlx::PgPool::connect(&base).await.expect("connect");
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&pool)
+            .await
+            .expect("create database");
+        pool.close().await;
+        let (server, _) = base.rsplit_once('/').expect("a database in the URL");
+        TestDb {
+            dir: tempfile::tempdir().expect("tempdir"),
+            url: Some(format!(
+                "{server}/{name}?options=-c%20search_path%3D{schema}"
+            )),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.url.is_some()
     }

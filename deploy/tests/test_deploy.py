@@ -63,7 +63,8 @@ def test_compose_runs_two_replicas_behind_a_proxy_on_postgres():
         env = services[replica]["environment"]
         assert env["OMBUD_DATABASE_URL"].startswith("postgres://")
         assert env["OMBUD_METRICS_LISTEN"] == "0.0.0.0:9464"
-        assert "OMBUD_SECRET_KEY" in env
+        assert "OMBUD_SECRET_KEY" in env and "OMBUD_AUDIT_KEY" in env
+        assert env["OMBUD_BACKUP__SCHEDULE"] and env["OMBUD_BACKUP__DIR"] == "/backups"
         assert "health/ready" in " ".join(services[replica]["healthcheck"]["test"])
     nginx = (DEPLOY / "compose" / "nginx.conf").read_text()
     assert "server ombud-1:8080" in nginx and "server ombud-2:8080" in nginx
@@ -145,8 +146,17 @@ def test_migration_job_and_backup_cronjob(overlay):
     job = by_kind(docs, "Job")
     assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["migrate"]
     cron = by_kind(docs, "CronJob")
-    script = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    assert "pg_dump" in script and "pg_restore --list" in script and "sha256sum" in script
+    container = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    script = container["args"][0]
+    # Ombud's own backup (pg_dump inside), verified by restoring it, then retention.
+    deployment = by_kind(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == deployment["image"], "the server's own image"
+
+    assert ["ombud backup create --json", "ombud backup verify --latest --json", "ombud backup prune --json"] == [
+        l.strip() for l in script.splitlines() if l.strip().startswith("ombud ")
+    ]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["OMBUD_BACKUP__DIR"] == "/backups"
     claim = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
     assert by_kind(docs, "PersistentVolumeClaim")["metadata"]["name"] == claim
 

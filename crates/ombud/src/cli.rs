@@ -162,6 +162,13 @@ pub enum BackupCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Delete the backups in the backup directory that retention does not
+    /// keep (backup.keep_daily, keep_weekly, keep_monthly; the newest
+    /// verified one always stays).
+    Prune {
+        #[arg(long)]
+        json: bool,
+    },
     /// Restore a backup into a scratch place and read it back; exits 3 if it
     /// is corrupted, 4 truncated, 5 if the key is wrong, 6 if it is too new.
     Verify {
@@ -555,6 +562,14 @@ async fn backup_command(command: BackupCommand, mut config: Config) -> anyhow::R
                     },
                     c.seconds
                 )
+            })?)
+        }
+        BackupCommand::Prune { json } => {
+            let dir = config.backup_dir();
+            let gone = crate::backup::prune(&dir, &config.backup)
+                .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
+            Ok(crate::backup::report(gone, json, |gone| {
+                format!("{} backups deleted from {}", gone.len(), dir.display())
             })?)
         }
         BackupCommand::Verify {

@@ -177,6 +177,27 @@ async fn a_damaged_cut_wrongly_keyed_or_too_new_backup_is_refused_saying_which()
     );
     assert_eq!(code, 6, "{err}");
     assert!(!target.path().join("ombud.db").exists(), "nothing restored");
+
+    // Retention by hand (`backup prune`), one day kept: the newest verified
+    // backup (the encrypted one) and the newest of all, not verified, stay.
+    let mut env = db.env();
+    env.push(("OMBUD_BACKUP__DIR", to.to_owned()));
+    env.push(("OMBUD_BACKUP__KEEP_DAILY", "1".into()));
+    env.push(("OMBUD_BACKUP__KEEP_WEEKLY", "0".into()));
+    env.push(("OMBUD_BACKUP__KEEP_MONTHLY", "0".into()));
+    let (code, gone, err) = run_cli_env(&env, &["backup", "prune", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        gone,
+        serde_json::json!([good]),
+        "only the older verified one goes"
+    );
+    let left: Vec<String> = ombud::backup::list(dir.path())
+        .unwrap()
+        .into_iter()
+        .map(|l| l.file.display().to_string())
+        .collect();
+    assert_eq!(left, [sealed, newer]);
 }
 
 /// `ombud serve` with `backup.schedule`: each day's backup is made by the

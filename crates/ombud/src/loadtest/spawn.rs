@@ -28,6 +28,11 @@ pub struct Spawned {
 }
 
 impl Spawned {
+    /// The servers' data directory (SQLite: the whole deployment).
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.dir.as_ref().map(|d| d.path())
+    }
+
     /// Stops the servers and keeps their data dir (database and logs) instead of
     /// deleting it, for a run that went wrong; returns where it is.
     pub fn stop_and_keep(mut self) -> Option<std::path::PathBuf> {

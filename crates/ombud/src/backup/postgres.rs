@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection as _, PgConnection};
 
 use super::BackupError;
@@ -110,22 +109,7 @@ pub async fn dump(url: &str, into: &Path) -> anyhow::Result<Dumped> {
         .arg(format!("--dbname={url}"))
         .stdin(std::process::Stdio::null())
         .output();
-    let tables: Vec<String> = sqlx::query_scalar(
-        "select table_name::text from information_schema.tables
-         where table_schema = current_schema() and table_type = 'BASE TABLE' order by 1",
-    )
-    .fetch_all(&mut conn)
-    .await?;
-    let mut counts = BTreeMap::new();
-    for t in tables {
-        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "select count(*) from \"{}\"",
-            t.replace('"', "\"\"")
-        )))
-        .fetch_one(&mut conn)
-        .await?;
-        counts.insert(t, n as u64);
-    }
+    let counts = count_tables(&mut conn).await?;
     let schema_version: i64 =
         sqlx::query_scalar("select coalesce(max(version), 0) from schema_migrations")
             .fetch_one(&mut conn)
@@ -329,12 +313,17 @@ fn with_database(url: &str, database: &str, schema: &str) -> String {
 
 /// Counts a restored schema's rows, for comparing with the manifest.
 pub async fn table_counts(url: &str) -> anyhow::Result<BTreeMap<String, u64>> {
-    let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+    let mut conn = connect(url).await?;
+    count_tables(&mut conn).await
+}
+
+/// Rows in each table of the connection's current schema.
+async fn count_tables(conn: &mut PgConnection) -> anyhow::Result<BTreeMap<String, u64>> {
     let tables: Vec<String> = sqlx::query_scalar(
         "select table_name::text from information_schema.tables
          where table_schema = current_schema() and table_type = 'BASE TABLE' order by 1",
     )
-    .fetch_all(&pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut counts = BTreeMap::new();
     for t in tables {
@@ -342,11 +331,10 @@ pub async fn table_counts(url: &str) -> anyhow::Result<BTreeMap<String, u64>> {
             "select count(*) from \"{}\"",
             t.replace('"', "\"\"")
         )))
-        .fetch_one(&pool)
+        .fetch_one(&mut *conn)
         .await?;
         counts.insert(t, n as u64);
     }
-    pool.close().await;
     Ok(counts)
 }
 

@@ -14,6 +14,7 @@ use crate::app::{open_store, shutdown_signal, App, AppOptions};
 use crate::Config;
 
 pub mod audit;
+mod backup;
 mod channel;
 pub use channel::{channel_json, ChannelAdd, ChannelCommand};
 
@@ -124,65 +125,10 @@ pub enum Command {
     Audit(audit::AuditCommand),
     /// Backups: take one, or verify one by restoring it into a scratch place.
     #[command(subcommand)]
-    Backup(BackupCommand),
+    Backup(backup::BackupCommand),
     /// Restore a backup into a data directory (refused if it holds a database,
-    /// unless --force).
-    Restore {
-        /// The backup file.
-        file: PathBuf,
-        /// The data directory to restore into (a PostgreSQL backup: where its
-        /// keys go).
-        #[arg(long)]
-        data_dir: PathBuf,
-        /// Restore a PostgreSQL backup into this database (its schema in the
-        /// search path, else public).
-        #[arg(long)]
-        database_url: Option<String>,
-        /// Replace the database (and keys) the directory holds.
-        #[arg(long)]
-        force: bool,
-        /// The age identity file that opens an encrypted backup.
-        #[arg(long)]
-        identity: Option<PathBuf>,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-pub enum BackupCommand {
-    /// Take a backup now (the server may keep running): one file in the
-    /// backup directory, or in --to.
-    Create {
-        /// The directory to write it to (default: backup.dir, else <data_dir>/backups).
-        #[arg(long)]
-        to: Option<PathBuf>,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Delete the backups in the backup directory that retention does not
-    /// keep (backup.keep_daily, keep_weekly, keep_monthly; the newest
-    /// verified one always stays).
-    Prune {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Restore a backup into a scratch place and read it back; exits 3 if it
-    /// is corrupted, 4 truncated, 5 if the key is wrong, 6 if it is too new.
-    Verify {
-        /// The backup file.
-        file: Option<PathBuf>,
-        /// The newest backup in the backup directory.
-        #[arg(long, conflicts_with = "file")]
-        latest: bool,
-        /// The age identity file that opens an encrypted backup.
-        #[arg(long)]
-        identity: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
+    /// unless --force), or a PostgreSQL backup into a database.
+    Restore(backup::RestoreArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -469,44 +415,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Channel(command) => channel::run(command, &config).await,
         Command::Audit(command) => audit::run(command, &config).await,
-        Command::Backup(command) => backup_command(command, config).await,
-        Command::Restore {
-            file,
-            data_dir,
-            database_url,
-            force,
-            identity,
-            json,
-        } => {
-            let mut config = config;
-            if identity.is_some() {
-                config.backup.age_identity = identity;
-            }
-            let cli = ombud_engine::Acting::cli();
-            let restored = crate::backup::restore(
-                &config,
-                &file,
-                &data_dir,
-                database_url.as_deref(),
-                force,
-                &cli,
-            )
-            .await;
-            Ok(crate::backup::report(restored, json, |r| {
-                format!(
-                    "restored {} into {}: {} tenants, {} rows, schema {}{}",
-                    r.verified.file.display(),
-                    r.data_dir.display(),
-                    r.verified.tenants,
-                    r.verified.manifest.tables.values().sum::<u64>(),
-                    r.verified.manifest.schema_version,
-                    r.verified
-                        .migrated_from
-                        .map(|v| format!(" (migrated from {v})"))
-                        .unwrap_or_default()
-                )
-            })?)
-        }
+        Command::Backup(command) => backup::run(command, config).await,
+        Command::Restore(args) => backup::restore(args, config).await,
     }
 }
 
@@ -539,65 +449,4 @@ pub async fn tenant_by_slug(store: &dyn Store, slug: &str) -> anyhow::Result<Ten
 /// wake: a running server finds the work on its next sweep).
 pub fn operations(store: std::sync::Arc<dyn ombud_store::Store>) -> ombud_engine::Operations {
     ombud_engine::Operations::new(store, std::sync::Arc::new(ombud_core::SystemClock))
-}
-
-async fn backup_command(command: BackupCommand, mut config: Config) -> anyhow::Result<()> {
-    match command {
-        BackupCommand::Create { to, json } => {
-            let created =
-                crate::backup::take(&config, to.as_deref(), &ombud_engine::Acting::cli(), None)
-                    .await
-                    .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
-            Ok(crate::backup::report(created, json, |c| {
-                format!(
-                    "backed up {} rows at schema {} to {} ({} bytes{}, {:.1}s)",
-                    c.manifest.tables.values().sum::<u64>(),
-                    c.manifest.schema_version,
-                    c.file.display(),
-                    c.bytes,
-                    if c.encrypted {
-                        ", encrypted"
-                    } else {
-                        ", NOT encrypted"
-                    },
-                    c.seconds
-                )
-            })?)
-        }
-        BackupCommand::Prune { json } => {
-            let dir = config.backup_dir();
-            let gone = crate::backup::prune(&dir, &config.backup)
-                .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
-            Ok(crate::backup::report(gone, json, |gone| {
-                format!("{} backups deleted from {}", gone.len(), dir.display())
-            })?)
-        }
-        BackupCommand::Verify {
-            file,
-            latest,
-            identity,
-            json,
-        } => {
-            if identity.is_some() {
-                config.backup.age_identity = identity;
-            }
-            let file = match (file, latest) {
-                (Some(f), _) => f,
-                (None, true) => crate::backup::latest(&config.backup_dir())?,
-                (None, false) => anyhow::bail!("name the backup file, or give --latest"),
-            };
-            let verified =
-                crate::backup::verify(&config, &file, &ombud_engine::Acting::cli(), None).await;
-            Ok(crate::backup::report(verified, json, |v| {
-                format!(
-                    "verified {}: restored and read back {} tenants, {} complaints, {} channels' secrets opened; {} rows match the manifest",
-                    v.file.display(),
-                    v.tenants,
-                    v.complaints_read,
-                    v.channels_opened,
-                    v.manifest.tables.values().sum::<u64>()
-                )
-            })?)
-        }
-    }
 }

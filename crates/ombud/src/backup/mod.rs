@@ -380,35 +380,3 @@ fn progress_bar(len: u64, what: &'static str) -> indicatif::ProgressBar {
     bar.set_message(what);
     bar
 }
-
-/// Prints a command's summary: JSON with `json`, else `human`'s line. A
-/// refusal goes back to the CLI, which prints it and exits with its code
-/// (with `json`, a JSON body says it on stdout too).
-pub fn report<T: serde::Serialize>(
-    result: Result<T, BackupError>,
-    json: bool,
-    human: impl Fn(&T) -> String,
-) -> Result<(), BackupError> {
-    match result {
-        Ok(value) if json => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&value).unwrap_or_default()
-            );
-            Ok(())
-        }
-        Ok(value) => {
-            println!("{}", human(&value));
-            Ok(())
-        }
-        Err(e) => {
-            if json {
-                println!(
-                    "{}",
-                    json!({"ok": false, "error": e.to_string(), "exit_code": e.exit_code()})
-                );
-            }
-            Err(e)
-        }
-    }
-}

@@ -4,6 +4,7 @@
 //! load; an HTTP-only baseline measured in the same run turns throughput into a
 //! ratio that other machines can compare.
 
+mod backup;
 mod baseline;
 mod driver;
 mod procfs;
@@ -171,7 +172,7 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
                 .data_dir()
                 .context("the spawned server's data directory")?
                 .to_owned();
-            Some(tokio::spawn(backup_during_load(dir, at, load_started)))
+            Some(tokio::spawn(backup::during_load(dir, at, load_started)))
         }
         (Some(_), _) => anyhow::bail!("--backup-at needs --spawn on SQLite"),
         (None, _) => None,
@@ -199,99 +200,9 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
     summary["preloaded_messages"] = json!(args.preload);
     if let Some(task) = backup {
         let taken = task.await??;
-        summary["backup"] = backup_summary(&taken, &outcome).await?;
+        summary["backup"] = backup::summary(&taken, &outcome).await?;
     }
     Ok(summary)
-}
-
-/// A backup taken while the load ran.
-struct TakenBackup {
-    dir: std::path::PathBuf,
-    file: std::path::PathBuf,
-    bytes: u64,
-    /// Seconds into the load when it began and ended.
-    from: f64,
-    to: f64,
-    /// Inbound messages stored (so acknowledged) when it began.
-    stored_before: u64,
-    _keep: tempfile::TempDir,
-}
-
-/// Waits `at` seconds, counts the inbound messages stored so far, then takes
-/// a backup of the data directory `dir` while the load goes on.
-async fn backup_during_load(
-    dir: std::path::PathBuf,
-    at: f64,
-    load_started: std::time::Instant,
-) -> anyhow::Result<TakenBackup> {
-    tokio::time::sleep(Duration::from_secs_f64(at)).await;
-    let config = crate::Config {
-        data_dir: dir.clone(),
-        ..crate::Config::default()
-    };
-    let stored_before = inbound_messages(&config.database_path())?;
-    let from = load_started.elapsed().as_secs_f64();
-    let to_dir = tempfile::Builder::new()
-        .prefix("ombud-loadtest-backup")
-        .tempdir()?;
-    let created = crate::backup::create(&config, Some(to_dir.path()), chrono::Utc::now()).await?;
-    Ok(TakenBackup {
-        dir,
-        file: created.file,
-        bytes: created.bytes,
-        from,
-        to: load_started.elapsed().as_secs_f64(),
-        stored_before,
-        _keep: to_dir,
-    })
-}
-
-fn inbound_messages(db: &std::path::Path) -> anyhow::Result<u64> {
-    let conn = ombud_store::sqlite::open_read_only(db)?;
-    let n: i64 = conn.query_row(
-        "select count(*) from messages where direction = 'inbound'",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok(n as u64)
-}
-
-/// Verifies the backup by restoring it, checks it holds every message
-/// stored before it began, and sets the replies' latency while it ran
-/// against the ten seconds just before it.
-async fn backup_summary(b: &TakenBackup, o: &Outcome) -> anyhow::Result<Value> {
-    let config = crate::Config {
-        data_dir: b.dir.clone(),
-        ..crate::Config::default()
-    };
-    let scratch = tempfile::tempdir()?;
-    let (verified, _) = crate::backup::restore_into(&config, &b.file, scratch.path()).await?;
-    let in_backup = inbound_messages(&scratch.path().join(crate::backup::archive::DATABASE))?;
-    let merged = |range: std::ops::Range<usize>| {
-        let mut h = driver::histogram();
-        for w in o.windows.iter().take(range.end).skip(range.start) {
-            let _ = h.add(&w.replies);
-        }
-        h
-    };
-    let (from, to) = (
-        b.from.floor() as usize,
-        (b.to.ceil() as usize).max(b.from as usize + 1),
-    );
-    let during = merged(from..to);
-    // The ten seconds just before it (a run's first seconds are its warm-up).
-    let before = merged(from.saturating_sub(10)..from);
-    Ok(json!({
-        "started_at_s": b.from,
-        "seconds": b.to - b.from,
-        "bytes": b.bytes,
-        "verified_tenants": verified.tenants,
-        "inbound_stored_before": b.stored_before,
-        "inbound_in_backup": in_backup,
-        "holds_every_message_stored_before": in_backup >= b.stored_before,
-        "replies_during": latency(&during),
-        "replies_before": latency(&before),
-    }))
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {

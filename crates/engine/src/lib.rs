@@ -10,6 +10,7 @@
 //! workers the change needs. The web layer only reads the store.
 
 mod backoff;
+mod claims;
 pub mod complaints;
 mod config;
 mod engine;

@@ -79,65 +79,35 @@ impl OutboxSender {
     /// Runs until `stop` fires, then waits for the sends in flight (tracked by
     /// `tracker`) as the caller decides.
     pub async fn run(self: Arc<Self>, stop: CancellationToken, tracker: TaskTracker) {
-        let permits = self.permits.clone();
-        loop {
-            if stop.is_cancelled() {
-                return;
+        let claims = crate::claims::ClaimLoop {
+            component: "outbox",
+            what: "outbox items",
+            permits: self.permits.clone(),
+            wake: Some(self.wake.clone()),
+            poll: self.config.poll_interval,
+        };
+        let claim = |n| {
+            let this = self.clone();
+            async move {
+                let now = this.clock.now();
+                let lease = chrono::Duration::from_std(this.config.lease).unwrap_or_default();
+                this.store.claim_outbox(now, now + lease, n).await
             }
-            let free = permits.available_permits();
-            if free == 0 {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    p = permits.clone().acquire_owned() => drop(p),
-                }
-                continue;
+        };
+        let next_due = || {
+            let this = self.clone();
+            async move {
+                let at = this.store.next_outbox_due().await.ok()??;
+                Some((at - this.clock.now()).to_std().unwrap_or_default())
             }
-            // Hold the permits before claiming: a claimed send is marked as
-            // being sent, so each one must go out now. Runs deliver their own
-            // sends with these permits too, and took some while the claim was
-            // in flight; claims without a permit then sat out their lease.
-            let Ok(mut reserved) = permits.clone().try_acquire_many_owned(free as u32) else {
-                continue;
-            };
-            let now = self.clock.now();
-            let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
-            let claimed = match self.store.claim_outbox(now, now + lease, free as u32).await {
-                Ok(items) => items,
-                Err(e) => {
-                    drop(reserved);
-                    metrics::error("outbox", "database");
-                    tracing::error!(error = %e, "could not claim outbox items");
-                    self.pause(&stop, self.config.poll_interval).await;
-                    continue;
-                }
-            };
-            if claimed.is_empty() {
-                drop(reserved);
-                let wait = match self.store.next_outbox_due().await {
-                    Ok(Some(at)) => (at - now).to_std().unwrap_or_default(),
-                    _ => self.config.poll_interval,
-                };
-                self.pause(&stop, wait.min(self.config.poll_interval)).await;
-                continue;
+        };
+        let handle = |item| {
+            let this = self.clone();
+            async move {
+                this.deliver(item).await;
             }
-            // The store claims at most `free` (its contract), one permit each.
-            let permits_for_claims = std::iter::from_fn(|| reserved.split(1));
-            for (item, permit) in claimed.into_iter().zip(permits_for_claims) {
-                let this = self.clone();
-                tracker.spawn(async move {
-                    this.deliver(item).await;
-                    drop(permit);
-                });
-            }
-        }
-    }
-
-    async fn pause(&self, stop: &CancellationToken, wait: Duration) {
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            _ = self.wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-        }
+        };
+        claims.run(stop, tracker, claim, next_due, handle).await;
     }
 
     /// Makes one send and records how it went; true if it was sent.

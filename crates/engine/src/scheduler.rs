@@ -16,7 +16,7 @@ use metrics::{counter, histogram};
 use ombud_core::schedule::{self, JobOutcome, Schedule};
 use ombud_core::{Clock, JobId, TimeZoneName};
 use ombud_store::{Job, NewJob, Store, StoreResult};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -92,10 +92,6 @@ impl Jobs {
         self
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.handlers.is_empty()
-    }
-
     fn kinds(&self) -> Vec<String> {
         self.handlers.keys().cloned().collect()
     }
@@ -123,7 +119,6 @@ pub struct Scheduler {
     config: SchedulerConfig,
     /// Names this process in leases.
     holder: String,
-    wake: Arc<Notify>,
     permits: Arc<Semaphore>,
 }
 
@@ -144,14 +139,8 @@ impl Scheduler {
             kinds,
             config,
             holder,
-            wake: Arc::new(Notify::new()),
             permits,
         }
-    }
-
-    /// Wakes the scheduler (a job was scheduled for now).
-    pub fn wake(&self) {
-        self.wake.notify_one();
     }
 
     /// Makes the recurring jobs, or moves them to a changed schedule; every
@@ -185,67 +174,38 @@ impl Scheduler {
                 counter!(JOB_RUNS, "kind" => kind.clone(), "outcome" => outcome).increment(0);
             }
         }
-        loop {
-            if stop.is_cancelled() {
-                return;
+        let claims = crate::claims::ClaimLoop {
+            component: "scheduler",
+            what: "jobs",
+            permits: self.permits.clone(),
+            wake: None,
+            poll: self.config.poll_interval,
+        };
+        let claim = |n| {
+            let this = self.clone();
+            async move {
+                let now = this.clock.now();
+                this.store
+                    .claim_jobs(&this.holder, &this.kinds, now, now + this.lease(), n)
+                    .await
             }
-            let free = self.permits.available_permits();
-            if free == 0 {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    p = self.permits.clone().acquire_owned() => drop(p),
-                }
-                continue;
+        };
+        let next_due = || {
+            let this = self.clone();
+            async move {
+                let at = this.store.next_job_due(&this.kinds).await.ok()??;
+                Some((at - this.clock.now()).to_std().unwrap_or_default())
             }
-            let Ok(mut reserved) = self.permits.clone().try_acquire_many_owned(free as u32) else {
-                continue;
-            };
-            let now = self.clock.now();
-            let lease_until = now + self.lease();
-            let claimed = match self
-                .store
-                .claim_jobs(&self.holder, &self.kinds, now, lease_until, free as u32)
-                .await
-            {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    drop(reserved);
-                    crate::metrics::error("scheduler", "database");
-                    tracing::error!(error = %e, "could not claim jobs");
-                    self.pause(&stop, self.config.poll_interval).await;
-                    continue;
-                }
-            };
-            if claimed.is_empty() {
-                drop(reserved);
-                let wait = match self.store.next_job_due(&self.kinds).await {
-                    Ok(Some(at)) => (at - now).to_std().unwrap_or_default(),
-                    _ => self.config.poll_interval,
-                };
-                self.pause(&stop, wait.min(self.config.poll_interval)).await;
-                continue;
-            }
-            let permits = std::iter::from_fn(|| reserved.split(1));
-            for (job, permit) in claimed.into_iter().zip(permits) {
-                let this = self.clone();
-                tracker.spawn(async move {
-                    this.execute(job).await;
-                    drop(permit);
-                });
-            }
-        }
+        };
+        let handle = |job| {
+            let this = self.clone();
+            async move { this.execute(job).await }
+        };
+        claims.run(stop, tracker, claim, next_due, handle).await;
     }
 
     fn lease(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.config.lease).unwrap_or(chrono::Duration::minutes(1))
-    }
-
-    async fn pause(&self, stop: &CancellationToken, wait: Duration) {
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            _ = self.wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-        }
     }
 
     /// Runs one claimed job with its lease renewed, then records the outcome.

@@ -71,69 +71,43 @@ impl WebhookDispatcher {
 
     /// Runs until `stop` fires; sends in flight are tracked by `tracker`.
     pub async fn run(self: Arc<Self>, stop: CancellationToken, tracker: TaskTracker) {
-        loop {
-            if stop.is_cancelled() {
-                return;
+        let claims = crate::claims::ClaimLoop {
+            component: "webhooks",
+            what: "webhook deliveries",
+            permits: self.permits.clone(),
+            wake: Some(self.wake.clone()),
+            poll: self.config.poll_interval,
+        };
+        let claim = |n| {
+            let this = self.clone();
+            async move {
+                let now = this.clock.now();
+                let lease = chrono::Duration::from_std(this.config.lease).unwrap_or_default();
+                this.store
+                    .claim_webhook_deliveries(now, now + lease, n)
+                    .await
             }
-            let free = self.permits.available_permits();
-            if free == 0 {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    p = self.permits.clone().acquire_owned() => drop(p),
-                }
-                continue;
-            }
-            let Ok(mut reserved) = self.permits.clone().try_acquire_many_owned(free as u32) else {
-                continue;
-            };
-            let now = self.clock.now();
-            let lease = chrono::Duration::from_std(self.config.lease).unwrap_or_default();
-            let claimed = match self
-                .store
-                .claim_webhook_deliveries(now, now + lease, free as u32)
-                .await
-            {
-                Ok(items) => items,
-                Err(e) => {
-                    drop(reserved);
-                    metrics::error("webhooks", "database");
-                    tracing::error!(error = %e, "could not claim webhook deliveries");
-                    self.pause(&stop, self.config.poll_interval).await;
-                    continue;
-                }
-            };
-            if claimed.is_empty() {
-                drop(reserved);
-                match self.store.any_enabled_endpoint().await {
-                    Ok(any) => self.active.store(any, Ordering::Relaxed),
+        };
+        let next_due = || {
+            let this = self.clone();
+            async move {
+                match this.store.any_enabled_endpoint().await {
+                    Ok(any) => this.active.store(any, Ordering::Relaxed),
                     Err(e) => tracing::warn!(error = %e, "could not look for webhook endpoints"),
                 }
-                let wait = match self.store.next_webhook_due().await {
-                    Ok(Some(at)) => (at - now).to_std().unwrap_or_default(),
-                    _ => self.config.poll_interval,
-                };
-                self.pause(&stop, wait.min(self.config.poll_interval)).await;
-                continue;
+                let at = this.store.next_webhook_due().await.ok()??;
+                Some((at - this.clock.now()).to_std().unwrap_or_default())
             }
-            let permits = std::iter::from_fn(|| reserved.split(1));
-            for (item, permit) in claimed.into_iter().zip(permits) {
-                let this = self.clone();
-                tracker.spawn(async move {
-                    this.deliver_run(item).await;
-                    drop(permit);
-                    // The endpoint's next delivery may be due now.
-                    this.wake.notify_one();
-                });
+        };
+        let handle = |item| {
+            let this = self.clone();
+            async move {
+                this.deliver_run(item).await;
+                // The endpoint's next delivery may be due now.
+                this.wake.notify_one();
             }
-        }
-    }
-
-    async fn pause(&self, stop: &CancellationToken, wait: Duration) {
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            _ = self.wake.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-        }
+        };
+        claims.run(stop, tracker, claim, next_due, handle).await;
     }
 
     /// Delivers `first`; for an ordered endpoint, then the run of its

@@ -64,7 +64,7 @@ def test_compose_runs_two_replicas_behind_a_proxy_on_postgres():
         assert env["OMBUD_DATABASE_URL"].startswith("postgres://")
         assert env["OMBUD_METRICS_LISTEN"] == "0.0.0.0:9464"
         assert "OMBUD_SECRET_KEY" in env and "OMBUD_AUDIT_KEY" in env
-        assert env["OMBUD_BACKUP__SCHEDULE"] and env["OMBUD_BACKUP__DIR"] == "/backups"
+        assert env["OMBUD_BACKUP__SCHEDULE"] and env["OMBUD_BACKUP__TO"] == "/backups"
         assert "health/ready" in " ".join(services[replica]["healthcheck"]["test"])
     nginx = (DEPLOY / "compose" / "nginx.conf").read_text()
     assert "server ombud-1:8080" in nginx and "server ombud-2:8080" in nginx
@@ -156,7 +156,7 @@ def test_migration_job_and_backup_cronjob(overlay):
         l.strip() for l in script.splitlines() if l.strip().startswith("ombud ")
     ]
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["OMBUD_BACKUP__DIR"] == "/backups"
+    assert env["OMBUD_BACKUP__TO"] == "/backups"
     claim = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
     assert by_kind(docs, "PersistentVolumeClaim")["metadata"]["name"] == claim
 

@@ -159,7 +159,8 @@ impl App {
         let backups = crate::backup::scheduled::recurring(config)?;
         if backups.is_some() {
             crate::backup::scheduled::describe();
-            crate::backup::scheduled::set_gauges_from(&config.backup_dir(), engine.now(), &engine);
+            let dest = config.backup_destination()?;
+            crate::backup::scheduled::set_gauges_from(&dest, engine.now(), &engine).await;
         }
         Ok(Self {
             backups,

@@ -330,6 +330,27 @@ impl Config {
                 );
             }
         }
+        if let Some(to) = self.backup.to.as_deref() {
+            if to.trim().is_empty() {
+                return invalid("backup.to", "must be a directory or s3://bucket/prefix");
+            }
+            if to.starts_with("s3://") {
+                if let Err(reason) = crate::backup::s3::parse_url(to) {
+                    return invalid("backup.to", &reason);
+                }
+            }
+        }
+        if let Some(endpoint) = self.backup.s3.endpoint.as_deref() {
+            let scheme = endpoint
+                .parse::<reqwest::Url>()
+                .map(|u| u.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+                return invalid("backup.s3.endpoint", "must be an http:// or https:// URL");
+            }
+        }
+        if let Err(reason) = self.backup.s3.keys() {
+            return invalid("backup.s3.access_key_id", reason);
+        }
         if let Err(e) = self.backup.schedule() {
             let key = if e.field == "backup.timezone" {
                 "backup.timezone"

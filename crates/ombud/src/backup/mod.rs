@@ -5,14 +5,17 @@
 //! it into a scratch place and reads it back with the store.
 
 pub mod archive;
+mod destination;
 mod encrypt;
 mod postgres;
 mod restore;
 mod retention;
+pub mod s3;
 pub mod scheduled;
 
+pub use destination::{Destination, Listed};
 pub use restore::{restore, restore_into, verify, Restored, Verified};
-pub use retention::{latest, list, marker_of, prune, Listed};
+pub use retention::{latest, prune};
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +57,11 @@ impl BackupError {
         }
     }
 
+    /// Any other failure (the store, S3, a missing file), with its causes.
+    pub fn other(e: anyhow::Error) -> Self {
+        Self::Other(format!("{e:#}"))
+    }
+
     /// `ombud backup verify` and `restore` exit with these.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -70,8 +78,11 @@ impl BackupError {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackupSettings {
-    /// The directory backups go to (default `<data_dir>/backups`).
-    pub dir: Option<PathBuf>,
+    /// Where backups go: a directory, or `s3://bucket/prefix` (default
+    /// `<data_dir>/backups`).
+    pub to: Option<String>,
+    /// The S3-compatible store `s3://` destinations are in.
+    pub s3: s3::S3Settings,
     /// `age` recipients (`age1…` public keys, comma-separated) the backups
     /// are encrypted to. Unset: backups are not encrypted, and a warning says so.
     pub age_recipients: String,
@@ -92,7 +103,8 @@ pub struct BackupSettings {
 impl Default for BackupSettings {
     fn default() -> Self {
         Self {
-            dir: None,
+            to: None,
+            s3: Default::default(),
             age_recipients: String::new(),
             age_identity: None,
             schedule: None,
@@ -127,11 +139,12 @@ impl BackupSettings {
 }
 
 impl Config {
-    pub fn backup_dir(&self) -> PathBuf {
-        self.backup
-            .dir
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("backups"))
+    /// Where backups go: `backup.to`, else `<data_dir>/backups`.
+    pub fn backup_destination(&self) -> anyhow::Result<Destination> {
+        match &self.backup.to {
+            Some(to) => Destination::new(to, &self.backup),
+            None => Ok(Destination::Dir(self.data_dir.join("backups"))),
+        }
     }
 
     fn age_recipients(&self) -> Vec<String> {
@@ -148,7 +161,10 @@ impl Config {
 /// What `backup create` made.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Created {
-    pub file: PathBuf,
+    /// Its path, or its `s3://` URL.
+    pub file: String,
+    /// Its file or object name.
+    pub name: String,
     pub bytes: u64,
     pub encrypted: bool,
     pub seconds: f64,
@@ -159,7 +175,7 @@ pub struct Created {
 /// trail as `backup.created` by `acting`.
 pub async fn take(
     config: &Config,
-    to: Option<&Path>,
+    to: Option<&str>,
     acting: &Acting,
     ops: Option<&ombud_engine::Operations>,
 ) -> anyhow::Result<Created> {
@@ -170,7 +186,7 @@ pub async fn take(
         ops,
         acting,
         "backup.created",
-        &created.file,
+        &created.name,
         vec![
             FieldChange::set("bytes", created.bytes),
             FieldChange::set("encrypted", created.encrypted),
@@ -181,14 +197,14 @@ pub async fn take(
     Ok(created)
 }
 
-/// Writes `action` on the backup `file` into every tenant's trail of the
+/// Writes `action` on the backup `name` into every tenant's trail of the
 /// deployment `config` names, if it has a database.
 async fn record(
     config: &Config,
     ops: Option<&ombud_engine::Operations>,
     acting: &Acting,
     action: &str,
-    file: &Path,
+    name: &str,
     changes: Vec<FieldChange>,
 ) -> anyhow::Result<usize> {
     let opened;
@@ -202,32 +218,25 @@ async fn record(
             &opened
         }
     };
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let target = Target::new("backup", &name, Some(name.clone()));
+    let target = Target::new("backup", name, Some(name.to_owned()));
     Ok(ops
         .record_deployment_action(acting, action, target, changes)
         .await?)
 }
 
-/// Takes a backup of the configured deployment into `to` (a directory;
-/// default `backup_dir`). The server may keep running.
+/// Takes a backup of the configured deployment into `to` (a directory or
+/// `s3://bucket/prefix`; default `backup.to`). The server may keep running.
 pub async fn create(
     config: &Config,
-    to: Option<&Path>,
+    to: Option<&str>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Created> {
     let started = std::time::Instant::now();
-    let dir = to
-        .map(Path::to_owned)
-        .unwrap_or_else(|| config.backup_dir());
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix(".backup-")
-        .tempdir_in(&dir)
-        .with_context(|| format!("a scratch directory in {}", dir.display()))?;
+    let dest = match to {
+        Some(to) => Destination::new(to, &config.backup)?,
+        None => config.backup_destination()?,
+    };
+    let scratch = dest.scratch(&config.data_dir)?;
     let snapshot = match &config.database_url {
         Some(url) => {
             let db = scratch.path().join(PG_DUMP);
@@ -261,14 +270,33 @@ pub async fn create(
             }
         }
     };
-    let (config, now) = (config.clone(), now);
-    let created =
-        tokio::task::spawn_blocking(move || package(&config, &dir, scratch, snapshot, now))
-            .await??;
+    let packed = {
+        let (config, dir) = (config.clone(), scratch.path().to_owned());
+        tokio::task::spawn_blocking(move || package(&config, &dir, snapshot, now)).await??
+    };
+    let bytes = std::fs::metadata(&packed.file)?.len();
+    let bar = progress_bar(bytes, "storing");
+    let tick = |n: u64| bar.inc(n);
+    dest.store(&packed.file, &packed.name, &tick)
+        .await
+        .with_context(|| format!("storing the backup in {}", dest.describe()))?;
+    bar.finish_and_clear();
     Ok(Created {
+        file: dest.location_of(&packed.name),
+        name: packed.name,
+        bytes,
+        encrypted: packed.encrypted,
         seconds: started.elapsed().as_secs_f64(),
-        ..created
+        manifest: packed.manifest,
     })
+}
+
+/// A finished backup file, in the scratch directory.
+struct Packed {
+    file: PathBuf,
+    name: String,
+    encrypted: bool,
+    manifest: Manifest,
 }
 
 /// A consistent copy of the database, in the scratch directory.
@@ -281,14 +309,13 @@ struct Snapshot {
     pg_schema: Option<String>,
 }
 
-/// Packs a snapshot and the keys into the backup file in `dir`.
+/// Packs a snapshot and the keys into a backup file in `scratch`.
 fn package(
     config: &Config,
-    dir: &Path,
-    scratch: tempfile::TempDir,
+    scratch: &Path,
     snapshot: Snapshot,
     now: DateTime<Utc>,
-) -> anyhow::Result<Created> {
+) -> anyhow::Result<Packed> {
     let recipients = config.age_recipients();
     if recipients.is_empty() {
         tracing::warn!("backup.age_recipients is not set: this backup is not encrypted, and it holds citizens' personal data and the keys that open their secrets");
@@ -329,7 +356,7 @@ fn package(
         created_at.format("%Y%m%dT%H%M%S%.3fZ"),
         if recipients.is_empty() { "" } else { ".age" }
     );
-    let partial = scratch.path().join("archive");
+    let partial = scratch.join("archive");
     let bar = progress_bar(db_bytes, "backing up");
     {
         let out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
@@ -346,23 +373,17 @@ fn package(
         )?;
     }
     bar.finish_and_clear();
-    let sealed = scratch.path().join("sealed");
+    let sealed = scratch.join("sealed");
     let ready = if recipients.is_empty() {
         partial
     } else {
         encrypt::encrypt(&partial, &sealed, &recipients)?;
         sealed
     };
-    let file = dir.join(&name);
-    std::fs::File::open(&ready)?.sync_all()?;
-    std::fs::rename(&ready, &file)?;
-    std::fs::File::open(dir)?.sync_all()?;
-    let bytes = std::fs::metadata(&file)?.len();
-    Ok(Created {
-        file,
-        bytes,
+    Ok(Packed {
+        file: ready,
+        name,
         encrypted: !recipients.is_empty(),
-        seconds: 0.0,
         manifest,
     })
 }
@@ -372,9 +393,20 @@ fn progress_bar(len: u64, what: &'static str) -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::new(len);
+    // Without a length (a download): how much so far, and how fast.
+    let (bar, template) = if len == 0 {
+        (
+            indicatif::ProgressBar::new_spinner(),
+            "{msg} {spinner} {bytes} {binary_bytes_per_sec}",
+        )
+    } else {
+        (
+            indicatif::ProgressBar::new(len),
+            "{msg} {bar:40} {bytes}/{total_bytes} {eta}",
+        )
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:40} {bytes}/{total_bytes} {eta}")
+        indicatif::ProgressStyle::with_template(template)
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_message(what);

@@ -141,7 +141,7 @@ pub struct Scratch {
 /// Restores the dump at `file` (of `schema`) into a new database on the
 /// server `url` names.
 pub async fn restore_scratch(url: &str, file: &Path, schema: &str) -> Result<Scratch, BackupError> {
-    let other = |e: anyhow::Error| BackupError::Other(format!("{e:#}"));
+    let other = BackupError::other;
     let name = format!(
         "ombud_verify_{}",
         ombud_core::id::new_id_body().to_lowercase()
@@ -212,9 +212,7 @@ pub async fn restore_target(
     force: bool,
 ) -> Result<String, BackupError> {
     let other = |e: sqlx::Error| BackupError::Other(e.to_string());
-    let mut conn = connect(url)
-        .await
-        .map_err(|e| BackupError::Other(format!("{e:#}")))?;
+    let mut conn = connect(url).await.map_err(BackupError::other)?;
     let target: String = sqlx::query_scalar(
         "select coalesce(current_schema(),
             nullif(trim(both '\" ' from split_part(current_setting('search_path'), ',', 1)), '$user'),

@@ -7,7 +7,8 @@ use super::*;
 /// What `backup verify` found.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Verified {
-    pub file: PathBuf,
+    /// Its path, or its `s3://` URL.
+    pub file: String,
     pub manifest: Manifest,
     /// Tenants read back through the store, with complaints read from each.
     pub tenants: usize,
@@ -56,7 +57,7 @@ pub async fn restore_into(
         .ok_or_else(|| BackupError::Corrupted("its secret.key is missing or unreadable".into()))?;
     let sealer = ombud_store::Sealer::new(key);
     let mut verified = Verified {
-        file: file.to_owned(),
+        file: file.display().to_string(),
         manifest: manifest.clone(),
         tenants: 0,
         complaints_read: 0,
@@ -188,24 +189,65 @@ fn differences(
         .join("; ")
 }
 
-/// Verifies `file` by restoring it into a scratch directory.
+/// The backup at `location` (a path or an `s3://` URL), where it is kept,
+/// its name there, and a local file holding it (fetched into `scratch`
+/// when it is not local).
+async fn fetch(
+    config: &Config,
+    location: &str,
+    scratch: &Path,
+) -> Result<(Destination, String, PathBuf), BackupError> {
+    let (dest, name) = Destination::locate(location, &config.backup).map_err(BackupError::other)?;
+    let bar = match dest {
+        Destination::S3 { .. } => progress_bar(0, "fetching"),
+        Destination::Dir(_) => indicatif::ProgressBar::hidden(),
+    };
+    let tick = |n: u64| bar.inc(n);
+    let local = dest
+        .fetch(&name, scratch, &tick)
+        .await
+        .map_err(BackupError::other)?;
+    bar.finish_and_clear();
+    if !local.is_file() {
+        return Err(BackupError::Other(format!("{location}: no such backup")));
+    }
+    Ok((dest, name, local))
+}
+
+/// Restores `file` into `dir` after fetching it there when it is not local.
+async fn fetch_and_restore_into(
+    config: &Config,
+    location: &str,
+    dir: &Path,
+) -> Result<(Verified, archive::Unpacked, Destination, String), BackupError> {
+    let (dest, name, local) = fetch(config, location, dir).await?;
+    let (mut verified, unpacked) = restore_into(config, &local, dir).await?;
+    verified.file = location.to_owned();
+    Ok((verified, unpacked, dest, name))
+}
+
+/// Verifies the backup at `location` (a path or an `s3://` URL) by
+/// restoring it into a scratch directory; marks it verified beside it.
 pub async fn verify(
     config: &Config,
-    file: &Path,
+    location: &str,
     acting: &Acting,
     ops: Option<&ombud_engine::Operations>,
 ) -> Result<Verified, BackupError> {
     let scratch = tempfile::Builder::new().prefix("ombud-verify-").tempdir()?;
-    let (verified, _) = restore_into(config, file, scratch.path()).await?;
+    let (verified, _, dest, name) =
+        fetch_and_restore_into(config, location, scratch.path()).await?;
     // Beside the file: retention keeps verified backups.
     let at = ops.map(|o| o.now()).unwrap_or_else(Utc::now);
     let marker = json!({"verified_at": at, "tenants": verified.tenants, "complaints_read": verified.complaints_read});
-    std::fs::write(marker_of(file), marker.to_string())?;
+    dest.mark_verified(&name, &marker)
+        .await
+        .map_err(|e| BackupError::Other(format!("verified, but not marked so: {e:#}")))?;
     let changes = vec![
         FieldChange::set("tenants", verified.tenants),
         FieldChange::set("schema_version", verified.manifest.schema_version),
     ];
-    record(config, ops, acting, "backup.verified", file, changes)
+    record(config, ops, acting, "backup.verified", &name, changes)
         .await
         .map_err(|e| BackupError::Other(format!("verified, but not recorded: {e:#}")))?;
     Ok(verified)
@@ -216,7 +258,7 @@ pub async fn verify(
 /// keys go into `dir`, for `secret_key`/`audit_key` or a data directory.
 async fn restore_postgres(
     config: &Config,
-    file: &Path,
+    location: &str,
     dir: &Path,
     url: &str,
     force: bool,
@@ -231,7 +273,8 @@ async fn restore_postgres(
     let scratch = tempfile::Builder::new()
         .prefix(".restore-")
         .tempdir_in(dir)?;
-    let (verified, unpacked) = restore_into(&target, file, scratch.path()).await?;
+    let (verified, unpacked, _, name) =
+        fetch_and_restore_into(&target, location, scratch.path()).await?;
     if verified.manifest.backend != "postgres" {
         return Err(BackupError::Other(
             "this is a SQLite backup: restore it into a data directory (without --database-url), then move it with `ombud migrate-db`".into(),
@@ -245,7 +288,7 @@ async fn restore_postgres(
     postgres::restore_target(url, &scratch.path().join(PG_DUMP), &schema, force).await?;
     write_keys(dir, &unpacked)?;
     let changes = vec![FieldChange::set("created_at", verified.manifest.created_at)];
-    record(&target, None, acting, "backup.restored", file, changes)
+    record(&target, None, acting, "backup.restored", &name, changes)
         .await
         .map_err(|e| BackupError::Other(format!("restored, but not recorded: {e:#}")))?;
     Ok(Restored {
@@ -280,14 +323,14 @@ pub struct Restored {
 /// written into `dir`.
 pub async fn restore(
     config: &Config,
-    file: &Path,
+    location: &str,
     dir: &Path,
     database_url: Option<&str>,
     force: bool,
     acting: &Acting,
 ) -> Result<Restored, BackupError> {
     if let Some(url) = database_url {
-        return restore_postgres(config, file, dir, url, force, acting).await;
+        return restore_postgres(config, location, dir, url, force, acting).await;
     }
     let target = dir.join("ombud.db");
     if target.exists() && !force {
@@ -300,7 +343,8 @@ pub async fn restore(
     let scratch = tempfile::Builder::new()
         .prefix(".restore-")
         .tempdir_in(dir)?;
-    let (verified, unpacked) = restore_into(config, file, scratch.path()).await?;
+    let (verified, unpacked, _, name) =
+        fetch_and_restore_into(config, location, scratch.path()).await?;
     if verified.manifest.backend != "sqlite" {
         return Err(BackupError::Other(
             "this is a PostgreSQL backup: restore it into PostgreSQL with --database-url".into(),
@@ -319,7 +363,7 @@ pub async fn restore(
     restored.secret_key = None;
     restored.audit_key = None;
     let changes = vec![FieldChange::set("created_at", verified.manifest.created_at)];
-    record(&restored, None, acting, "backup.restored", file, changes)
+    record(&restored, None, acting, "backup.restored", &name, changes)
         .await
         .map_err(|e| BackupError::Other(format!("restored, but not recorded: {e:#}")))?;
     Ok(Restored {

@@ -3,7 +3,6 @@
 //! made, then retention by generations. Metrics say when the last backup was
 //! made and verified, so an alert fires when none has been for 26 hours.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +12,7 @@ use ombud_engine::scheduler::{JobHandler, Recurring};
 use ombud_engine::Operations;
 use ombud_store::Job;
 
+use super::Destination;
 use crate::Config;
 
 pub const JOB: &str = "backup.create";
@@ -37,16 +37,24 @@ pub fn describe() {
     );
 }
 
-/// Sets the gauges from what the backup directory holds (on start: another
+/// Sets the gauges from what the destination holds (on start: another
 /// replica or an earlier run may have made them); before any verified
 /// backup, "last verified" is `started`, so the alert waits a full 26 hours.
-pub fn set_gauges_from(dir: &Path, started: DateTime<Utc>, engine: &ombud_engine::Engine) {
-    let listed = super::list(dir).unwrap_or_default();
+pub async fn set_gauges_from(
+    dest: &Destination,
+    started: DateTime<Utc>,
+    engine: &ombud_engine::Engine,
+) {
+    let listed = match dest.list().await {
+        Ok(listed) => listed,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "the backups in {} could not be listed", dest.describe());
+            Vec::new()
+        }
+    };
     if let Some(last) = listed.last() {
         gauge!(LAST_SUCCESS).set(last.created_at.timestamp() as f64);
-        if let Ok(meta) = std::fs::metadata(&last.file) {
-            gauge!(SIZE).set(meta.len() as f64);
-        }
+        gauge!(SIZE).set(last.bytes as f64);
     }
     let verified = listed
         .iter()
@@ -97,21 +105,20 @@ impl JobHandler for BackupJob {
         gauge!(SIZE).set(created.bytes as f64);
         let verified = super::verify(&self.config, &created.file, &system, Some(&self.ops))
             .await
-            .map_err(|e| {
-                format!(
-                    "{} was made but does not verify: {e}",
-                    created.file.display()
-                )
-            })?;
+            .map_err(|e| format!("{} was made but does not verify: {e}", created.file))?;
         let now = self.ops.now();
         gauge!(LAST_VERIFIED).set(now.timestamp() as f64);
         self.engine.note_backup_verified(now);
         gauge!(DURATION).set(started.elapsed().as_secs_f64());
-        let dir = self.config.backup_dir();
-        let gone =
-            super::prune(&dir, &self.config.backup).map_err(|e| format!("retention: {e:#}"))?;
+        let dest = self
+            .config
+            .backup_destination()
+            .map_err(|e| format!("{e:#}"))?;
+        let gone = super::prune(&dest, &self.config.backup)
+            .await
+            .map_err(|e| format!("retention: {e:#}"))?;
         tracing::info!(
-            file = %created.file.display(),
+            file = %created.file,
             bytes = created.bytes,
             tenants = verified.tenants,
             pruned = gone.len(),

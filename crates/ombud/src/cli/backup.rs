@@ -12,16 +12,26 @@ use crate::Config;
 #[derive(Subcommand, Debug)]
 pub enum BackupCommand {
     /// Take a backup now (the server may keep running): one file in the
-    /// backup directory, or in --to.
+    /// backup destination, or in --to.
     Create {
-        /// The directory to write it to (default: backup.dir, else <data_dir>/backups).
+        /// A directory or s3://bucket/prefix (default: backup.to, else
+        /// <data_dir>/backups).
         #[arg(long)]
-        to: Option<PathBuf>,
+        to: Option<String>,
         /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Delete the backups in the backup directory that retention does not
+    /// List the backups in the backup destination (or --from), oldest
+    /// first, with when each was verified.
+    List {
+        /// A directory or s3://bucket/prefix (default: backup.to).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the backups in the backup destination that retention does not
     /// keep (backup.keep_daily, keep_weekly, keep_monthly; the newest
     /// verified one always stays).
     Prune {
@@ -31,9 +41,10 @@ pub enum BackupCommand {
     /// Restore a backup into a scratch place and read it back; exits 3 if it
     /// is corrupted, 4 truncated, 5 if the key is wrong, 6 if it is too new.
     Verify {
-        /// The backup file.
-        file: Option<PathBuf>,
-        /// The newest backup in the backup directory.
+        /// The backup: a file, or an s3://bucket/prefix/name URL.
+        #[arg(required_unless_present = "latest")]
+        file: Option<String>,
+        /// The newest backup in the backup destination.
         #[arg(long, conflicts_with = "file")]
         latest: bool,
         /// The age identity file that opens an encrypted backup.
@@ -46,8 +57,12 @@ pub enum BackupCommand {
 
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
-    /// The backup file.
-    file: PathBuf,
+    /// The backup: a file, or an s3://bucket/prefix/name URL.
+    #[arg(required_unless_present = "latest")]
+    file: Option<String>,
+    /// The newest backup in the backup destination (backup.to).
+    #[arg(long, conflicts_with = "file")]
+    latest: bool,
     /// The data directory to restore into (a PostgreSQL backup: where its
     /// keys go).
     #[arg(long)]
@@ -71,9 +86,10 @@ pub async fn restore(args: RestoreArgs, mut config: Config) -> anyhow::Result<()
     if args.identity.is_some() {
         config.backup.age_identity = args.identity;
     }
+    let file = named_or_latest(args.file, &config).await?;
     let restored = crate::backup::restore(
         &config,
-        &args.file,
+        &file,
         &args.data_dir,
         args.database_url.as_deref(),
         args.force,
@@ -83,7 +99,7 @@ pub async fn restore(args: RestoreArgs, mut config: Config) -> anyhow::Result<()
     Ok(report(restored, args.json, |r| {
         format!(
             "restored {} into {}: {} tenants, {} rows, schema {}{}",
-            r.verified.file.display(),
+            r.verified.file,
             r.data_dir.display(),
             r.verified.tenants,
             r.verified.manifest.tables.values().sum::<u64>(),
@@ -102,13 +118,13 @@ pub async fn run(command: BackupCommand, mut config: Config) -> anyhow::Result<(
             let created =
                 crate::backup::take(&config, to.as_deref(), &ombud_engine::Acting::cli(), None)
                     .await
-                    .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
+                    .map_err(crate::backup::BackupError::other);
             Ok(report(created, json, |c| {
                 format!(
                     "backed up {} rows at schema {} to {} ({} bytes{}, {:.1}s)",
                     c.manifest.tables.values().sum::<u64>(),
                     c.manifest.schema_version,
-                    c.file.display(),
+                    c.file,
                     c.bytes,
                     if c.encrypted {
                         ", encrypted"
@@ -119,34 +135,55 @@ pub async fn run(command: BackupCommand, mut config: Config) -> anyhow::Result<(
                 )
             })?)
         }
+        BackupCommand::List { from, json } => {
+            let dest = match from {
+                Some(from) => crate::backup::Destination::new(&from, &config.backup)?,
+                None => config.backup_destination()?,
+            };
+            let listed = dest.list().await.map_err(crate::backup::BackupError::other);
+            Ok(report(listed, json, |listed| {
+                let mut lines: Vec<String> = listed
+                    .iter()
+                    .map(|l| {
+                        format!(
+                            "{}  {} bytes  {}",
+                            l.location,
+                            l.bytes,
+                            l.verified_at
+                                .map(|at| format!("verified {}", at.format("%Y-%m-%d %H:%M UTC")))
+                                .unwrap_or_else(|| "NOT verified".into())
+                        )
+                    })
+                    .collect();
+                lines.push(format!("{} backups in {}", listed.len(), dest.describe()));
+                lines.join("\n")
+            })?)
+        }
         BackupCommand::Prune { json } => {
-            let dir = config.backup_dir();
-            let gone = crate::backup::prune(&dir, &config.backup)
-                .map_err(|e| crate::backup::BackupError::Other(format!("{e:#}")));
+            let dest = config.backup_destination()?;
+            let gone = crate::backup::prune(&dest, &config.backup)
+                .await
+                .map_err(crate::backup::BackupError::other);
             Ok(report(gone, json, |gone| {
-                format!("{} backups deleted from {}", gone.len(), dir.display())
+                format!("{} backups deleted from {}", gone.len(), dest.describe())
             })?)
         }
         BackupCommand::Verify {
             file,
-            latest,
+            latest: _,
             identity,
             json,
         } => {
             if identity.is_some() {
                 config.backup.age_identity = identity;
             }
-            let file = match (file, latest) {
-                (Some(f), _) => f,
-                (None, true) => crate::backup::latest(&config.backup_dir())?,
-                (None, false) => anyhow::bail!("name the backup file, or give --latest"),
-            };
+            let file = named_or_latest(file, &config).await?;
             let verified =
                 crate::backup::verify(&config, &file, &ombud_engine::Acting::cli(), None).await;
             Ok(report(verified, json, |v| {
                 format!(
                     "verified {}: restored and read back {} tenants, {} complaints, {} channels' secrets opened; {} rows match the manifest",
-                    v.file.display(),
+                    v.file,
                     v.tenants,
                     v.complaints_read,
                     v.channels_opened,
@@ -154,6 +191,15 @@ pub async fn run(command: BackupCommand, mut config: Config) -> anyhow::Result<(
                 )
             })?)
         }
+    }
+}
+
+/// The backup named, else (`--latest`, which clap requires then) the
+/// newest in the backup destination.
+async fn named_or_latest(file: Option<String>, config: &Config) -> anyhow::Result<String> {
+    match file {
+        Some(file) => Ok(file),
+        None => crate::backup::latest(&config.backup_destination()?).await,
     }
 }
 

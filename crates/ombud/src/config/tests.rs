@@ -173,3 +173,56 @@ fn the_audit_trail_is_kept_at_least_a_year() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn backups_go_to_a_directory_or_a_bucket_named_in_the_environment() {
+    figment::Jail::expect_with(|jail| {
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        let dest = c.backup_destination().map_err(|e| e.to_string())?;
+        assert_eq!(
+            dest.describe(),
+            c.data_dir.join("backups").display().to_string()
+        );
+        jail.set_env("OMBUD_BACKUP__TO", "s3://ombud-backups/pune/");
+        jail.set_env("OMBUD_BACKUP__S3__ENDPOINT", "http://127.0.0.1:9000");
+        jail.set_env("OMBUD_BACKUP__S3__ACCESS_KEY_ID", "AKIDEXAMPLE");
+        jail.set_env("OMBUD_BACKUP__S3__SECRET_ACCESS_KEY", "tests-only");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(
+            c.backup.s3.endpoint.as_deref(),
+            Some("http://127.0.0.1:9000")
+        );
+        assert!(
+            !format!("{c:?}").contains("tests-only"),
+            "the key is not printed"
+        );
+        let dest = c.backup_destination().map_err(|e| e.to_string())?;
+        assert_eq!(dest.describe(), "s3://ombud-backups/pune");
+
+        for (key, value, named) in [
+            ("OMBUD_BACKUP__TO", "s3://Ombud_Backups", "backup.to"),
+            ("OMBUD_BACKUP__TO", "s3://ombud-backups/a/../b", "backup.to"),
+            (
+                "OMBUD_BACKUP__S3__ENDPOINT",
+                "ftp://minio",
+                "backup.s3.endpoint",
+            ),
+        ] {
+            jail.set_env("OMBUD_BACKUP__TO", "s3://ombud-backups");
+            jail.set_env(key, value);
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains(named), "{value}: {e}");
+        }
+        jail.set_env("OMBUD_BACKUP__S3__ENDPOINT", "https://minio.internal:9000");
+        Config::load(None).map_err(|e| e.to_string())?;
+        // A key without its secret is a mistake; neither is AWS_*'s.
+        jail.set_env("OMBUD_BACKUP__S3__SECRET_ACCESS_KEY", "");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("backup.s3.access_key_id"), "{e}");
+        jail.set_env("OMBUD_BACKUP__S3__ACCESS_KEY_ID", " ");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.backup.s3.keys(), Ok(None));
+        Ok(())
+    });
+}

@@ -37,10 +37,11 @@ pub(super) async fn during_load(
     let to_dir = tempfile::Builder::new()
         .prefix("ombud-loadtest-backup")
         .tempdir()?;
-    let created = crate::backup::create(&config, Some(to_dir.path()), chrono::Utc::now()).await?;
+    let to = to_dir.path().display().to_string();
+    let created = crate::backup::create(&config, Some(&to), chrono::Utc::now()).await?;
     Ok(TakenBackup {
         dir,
-        file: created.file,
+        file: created.file.into(),
         bytes: created.bytes,
         from,
         to: load_started.elapsed().as_secs_f64(),

@@ -177,7 +177,7 @@ async fn a_damaged_cut_wrongly_keyed_or_too_new_backup_is_refused_saying_which()
     // Retention by hand (`backup prune`), one day kept: the newest verified
     // backup (the encrypted one) and the newest of all, not verified, stay.
     let mut env = db.env();
-    env.push(("OMBUD_BACKUP__DIR", to.to_owned()));
+    env.push(("OMBUD_BACKUP__TO", to.to_owned()));
     env.push(("OMBUD_BACKUP__KEEP_DAILY", "1".into()));
     env.push(("OMBUD_BACKUP__KEEP_WEEKLY", "0".into()));
     env.push(("OMBUD_BACKUP__KEEP_MONTHLY", "0".into()));
@@ -188,24 +188,46 @@ async fn a_damaged_cut_wrongly_keyed_or_too_new_backup_is_refused_saying_which()
         serde_json::json!([good]),
         "only the older verified one goes"
     );
-    let left: Vec<String> = ombud::backup::list(dir.path())
+    let left: Vec<String> = ombud::backup::Destination::Dir(dir.path().to_owned())
+        .list()
+        .await
         .unwrap()
         .into_iter()
-        .map(|l| l.file.display().to_string())
+        .map(|l| l.location)
         .collect();
     assert_eq!(left, [sealed, newer]);
 }
 
+/// One after the other: the backup gauges are the process's, and the two
+/// servers' clocks are days apart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backups_in_a_directory_and_on_s3_are_verified_kept_by_generation_and_measured() {
+    scheduled_backups_are_verified_kept_by_generation_and_measured(None).await;
+    let bucket = crate::backup_s3::TestBucket::new().await;
+    let settings = ombud::backup::BackupSettings {
+        to: Some(bucket.url("scheduled")),
+        s3: bucket.settings(),
+        ..Default::default()
+    };
+    scheduled_backups_are_verified_kept_by_generation_and_measured(Some(settings)).await;
+}
+
 /// `ombud serve` with `backup.schedule`: each day's backup is made by the
 /// `backup.create` job, verified by restoring it, recorded in the audit
-/// trail as the system's, and retention keeps the days configured; the
-/// metrics say when the last one was verified.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scheduled_backups_are_verified_kept_by_generation_and_measured() {
+/// trail as the system's, and retention keeps the days configured, in the
+/// data directory's `backups` or where `to` says; the metrics say when the
+/// last one was verified.
+async fn scheduled_backups_are_verified_kept_by_generation_and_measured(
+    to: Option<ombud::backup::BackupSettings>,
+) {
     let graph = FakeGraph::start().await;
+    let where_to = to.clone();
     let app = TestApp::spawn_on(
         TestDb::sqlite(),
-        |c| {
+        move |c| {
+            if let Some(to) = where_to {
+                c.backup = to;
+            }
             c.backup.schedule = Some("0 3 * * *".into());
             c.backup.timezone = "Asia/Kolkata".into();
             c.backup.keep_daily = 3;
@@ -216,7 +238,11 @@ async fn scheduled_backups_are_verified_kept_by_generation_and_measured() {
     )
     .await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let dir = app.db.dir.path().join("backups");
+    let dest = match &to {
+        Some(s) => ombud::backup::Destination::new(s.to.as_deref().unwrap(), s).unwrap(),
+        None => ombud::backup::Destination::Dir(app.db.dir.path().join("backups")),
+    };
+    let list = || async { dest.list().await.unwrap_or_default() };
     let job = app
         .store
         .job(ombud::backup::scheduled::JOB)
@@ -227,9 +253,9 @@ async fn scheduled_backups_are_verified_kept_by_generation_and_measured() {
         job.schedule.as_ref().map(|s| (s.0.as_str(), s.1.as_str())),
         Some(("0 3 * * *", "Asia/Kolkata"))
     );
-    let verified = || {
-        ombud::backup::list(&dir)
-            .unwrap_or_default()
+    let verified = || async {
+        list()
+            .await
             .into_iter()
             .filter(|l| l.verified_at.is_some())
             .count()
@@ -258,13 +284,13 @@ async fn scheduled_backups_are_verified_kept_by_generation_and_measured() {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert_eq!(
-            verified(),
+            verified().await,
             day.min(3),
             "day {day}: kept {:?}",
-            ombud::backup::list(&dir).unwrap()
+            list().await
         );
     }
-    let kept = ombud::backup::list(&dir).unwrap();
+    let kept = list().await;
     assert_eq!(kept.len(), 3, "only the last three days");
     assert!(kept
         .windows(2)
@@ -348,4 +374,56 @@ async fn a_backup_of_the_configured_backend_verifies_by_restoring_it() {
     let (code, _, err) = run_cli(&app.db, &["backup", "verify", flipped.to_str().unwrap()]);
     assert_eq!(code, 3, "{err}");
     app.stop().await;
+}
+
+/// On a terminal, create, verify and restore draw progress bars on stderr
+/// (under `script`, which gives the command a pseudo-terminal); piped, as
+/// in every other test here, they draw nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backups_show_progress_on_a_terminal_and_not_in_a_pipe() {
+    let db = TestDb::sqlite();
+    let (code, _, err) = run_cli(
+        &db,
+        &[
+            "tenant", "create", "--slug", "pune", "--name", "Pune", "--prefix", "PUNE",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let backups = tempfile::tempdir().unwrap();
+    let to = backups.path().to_str().unwrap();
+    let (code, made, piped) = run_cli(&db, &["backup", "create", "--to", to, "--json"]);
+    assert_eq!(code, 0, "{piped}");
+    assert!(!piped.contains("backing up"), "no bar in a pipe: {piped}");
+    let file = made["file"].as_str().unwrap().to_owned();
+    let target = tempfile::tempdir().unwrap();
+    let on_a_terminal = |args: &str| {
+        let command = format!("{} {args}", env!("CARGO_BIN_EXE_ombud"));
+        let out = std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .envs(db.env())
+            .output()
+            .expect("script (util-linux)");
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{args}: {said}");
+        said
+    };
+    let said = on_a_terminal(&format!("backup create --to {to}"));
+    assert!(
+        said.contains("backing up") && said.contains("storing"),
+        "{said}"
+    );
+    assert!(said.contains("KiB/"), "bytes done of the total: {said}");
+    let said = on_a_terminal(&format!("backup verify {file}"));
+    assert!(
+        said.contains("reading") && said.contains("verified"),
+        "{said}"
+    );
+    let said = on_a_terminal(&format!(
+        "restore {file} --data-dir {}",
+        target.path().display()
+    ));
+    assert!(
+        said.contains("reading") && said.contains("restored"),
+        "{said}"
+    );
 }

@@ -62,7 +62,7 @@ async fn the_disaster_recovery_drill_runs_as_written_and_loses_only_what_came_af
     let backups = tempfile::tempdir().unwrap();
     let drill = tempfile::tempdir().unwrap();
     let mut env: Vec<(&str, String)> = db.env().into_iter().collect();
-    env.push(("OMBUD_BACKUP__DIR", backups.path().display().to_string()));
+    env.push(("OMBUD_BACKUP__TO", backups.path().display().to_string()));
     env.push(("DRILL", drill.path().display().to_string()));
 
     // A server with traffic.

@@ -19,6 +19,7 @@ mod audit;
 mod audit_chain;
 mod audit_coverage;
 mod backup;
+mod backup_s3;
 mod browser;
 mod channels;
 mod crash;

@@ -211,6 +211,7 @@ const CLI_NOT_AUDITED: &[(&str, &str)] = &[
         "fills a tenant with test data for benchmarks and drills",
     ),
     ("tenant list", "reads"),
+    ("backup list", "reads"),
     (
         "backup prune",
         "deletes backup files by the retention rule the operator configured; no tenant data changes",

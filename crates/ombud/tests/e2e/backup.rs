@@ -332,18 +332,24 @@ async fn scheduled_backups_are_verified_kept_by_generation_and_measured(
     app.stop().await;
 }
 
-/// On the suite's backend: on PostgreSQL the backup is `pg_dump`'s, taken
-/// under the snapshot its row counts were read in, and verifying restores it
-/// into a scratch database on the same server (dropped after) and reads it
-/// back through the store.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_of_the_configured_backend_verifies_by_restoring_it() {
+/// A server on the suite's backend, one citizen's complaint answered.
+pub async fn serving_one_citizen() -> (FakeGraph, TestApp, TestTenant) {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     app.say(&t, "919800000001", "Drain overflowing near the market")
         .await;
     graph.wait_for_reply_to("919800000001", 1).await;
+    (graph, app, t)
+}
+
+/// On the suite's backend: on PostgreSQL the backup is `pg_dump`'s, taken
+/// under the snapshot its row counts were read in, and verifying restores it
+/// into a scratch database on the same server (dropped after) and reads it
+/// back through the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_of_the_configured_backend_verifies_by_restoring_it() {
+    let (_graph, app, _) = serving_one_citizen().await;
     let backups = tempfile::tempdir().unwrap();
     let to = backups.path().to_str().unwrap();
     let (code, made, err) = run_cli(&app.db, &["backup", "create", "--to", to, "--json"]);

@@ -5,7 +5,6 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::fake_graph::FakeGraph;
 use crate::helpers::*;
 use ombud::backup::s3::{Bucket, S3Settings};
 
@@ -63,12 +62,7 @@ impl TestBucket {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_on_s3_is_made_listed_verified_restored_and_pruned() {
-    let graph = FakeGraph::start().await;
-    let app = TestApp::spawn().await;
-    let t = app.tenant("pune", "PUNE", &graph).await;
-    app.say(&t, "919800000001", "Drain overflowing near the market")
-        .await;
-    graph.wait_for_reply_to("919800000001", 1).await;
+    let (graph, app, t) = crate::backup::serving_one_citizen().await;
     let bucket = TestBucket::new().await;
     let to = bucket.url("pune/nightly");
     let mut env = app.db.env();

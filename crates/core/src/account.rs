@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{InvitationId, TenantId, UserId, ValidationError};
+use crate::{InvitationId, PasswordResetId, TenantId, UserId, ValidationError};
 
 /// A person who logs in to the dashboard. A user belongs to tenants through
 /// memberships; `platform_admin` marks the operators of the Ombud itself.
@@ -36,6 +36,26 @@ pub struct Invitation {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// How long a password reset's link works.
+pub const PASSWORD_RESET_MINUTES: i64 = 60;
+/// Reset links mailed to one account in an hour, at most; more requests get
+/// the same answer and no mail.
+pub const PASSWORD_RESETS_PER_HOUR: u64 = 3;
+
+/// Someone asked for a link to choose a new password ("forgot password").
+/// The link works once, for [`PASSWORD_RESET_MINUTES`]; its token is stored
+/// only as its SHA-256.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PasswordReset {
+    pub id: PasswordResetId,
+    pub user_id: UserId,
+    #[serde(skip_serializing, default)]
+    pub token_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
 }
 
 /// A user's role in one tenant.

@@ -138,6 +138,8 @@ typed_id!(/// One entry of a tenant's audit trail.
     AuditEventId, "aud");
 typed_id!(/// Scheduled work: a backup, a sweep, a reminder.
     JobId, "job");
+typed_id!(/// A request to choose a new password, by a mailed link.
+    PasswordResetId, "pwr");
 
 #[cfg(test)]
 mod tests {

@@ -25,7 +25,7 @@ pub mod secret;
 pub mod tenant;
 pub mod webhook;
 
-pub use account::{Email, Invitation, Membership, Role, User};
+pub use account::{Email, Invitation, Membership, PasswordReset, Role, User};
 pub use api_key::{ApiKey, Scope};
 pub use channel::{
     Channel, ChannelConfig, ChannelKind, TelegramConfig, WebchatConfig, WhatsAppConfig,

@@ -28,6 +28,21 @@ impl SealKey {
         Self(rand::random())
     }
 
+    /// The token of a link for `purpose` and `id` (an invitation, a
+    /// password reset): HMAC-SHA256 under this key, in hex. The store keeps
+    /// only the token's SHA-256, and the mail job, on whichever replica
+    /// runs it, writes the link again from the id: no token is kept anywhere.
+    pub fn link_token(&self, purpose: &str, id: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"ombud link token\0");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(id.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// Reads a key written by [`to_base64`](Self::to_base64).
     pub fn from_base64(text: &str) -> Result<Self, String> {
         let bytes = STANDARD
@@ -89,6 +104,26 @@ impl SealKey {
 /// Whether `text` looks like a sealed value.
 pub fn is_sealed(text: &str) -> bool {
     text.starts_with(PREFIX)
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn a_link_token_is_the_keys_and_the_purposes_and_the_ids() {
+        let key = SealKey::generate();
+        let t = key.link_token("password-reset", "pwr_1");
+        assert_eq!(t.len(), 64);
+        assert_eq!(
+            t,
+            key.link_token("password-reset", "pwr_1"),
+            "written again the same"
+        );
+        assert_ne!(t, key.link_token("invitation", "pwr_1"));
+        assert_ne!(t, key.link_token("password-reset", "pwr_2"));
+        assert_ne!(t, SealKey::generate().link_token("password-reset", "pwr_1"));
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub struct EngineConfig {
     pub process: Option<ombud_agents::process::ProcessSettings>,
     /// Timing of scheduled work.
     pub scheduler: crate::scheduler::SchedulerConfig,
+    /// The SMTP server mail goes through; None: no mail (links are shown to
+    /// whoever made them, as before).
+    pub mail: Option<crate::mail::MailConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +113,7 @@ impl Default for EngineConfig {
             paging: Default::default(),
             outbound: Default::default(),
             seal_key: None,
+            mail: None,
             llm_retry_base: Duration::from_millis(500),
             process: None,
             scheduler: Default::default(),

@@ -104,6 +104,7 @@ impl Engine {
         let ops = crate::Operations::new(store.clone(), clock.clone())
             .with_outbound(outbound.clone())
             .with_agents(config.seal_key.clone(), config.process.clone())
+            .with_mail(config.mail.is_some())
             .with_wakes(webhook_wake.clone(), outbox_wake.clone());
         let names = Arc::new(TenantNames::default());
         let channel_health = Arc::new(ChannelHealth::default());
@@ -225,7 +226,26 @@ impl Engine {
 
     /// Starts running scheduled work of the kinds `jobs` handles, and keeps
     /// its recurring jobs scheduled. Once per engine; later calls are ignored.
-    pub async fn start_scheduler(self: &Arc<Self>, jobs: Jobs) -> StoreResult<()> {
+    pub async fn start_scheduler(self: &Arc<Self>, mut jobs: Jobs) -> StoreResult<()> {
+        // Mail goes out when there is a server to send it through and a key
+        // to write its links with.
+        if let (Some(mail), Some(key)) = (&self.config.mail, &self.config.seal_key) {
+            match crate::mail::Postman::new(mail) {
+                Ok(postman) => {
+                    crate::mail::describe();
+                    jobs = jobs.handle(
+                        crate::mail::JOB,
+                        Arc::new(crate::mail::MailJob {
+                            store: self.store.clone(),
+                            clock: self.clock.clone(),
+                            postman,
+                            key: key.clone(),
+                        }),
+                    );
+                }
+                Err(e) => tracing::error!(error = %e, "mail is off: the SMTP settings do not work"),
+            }
+        }
         let holder = format!(
             "{}-{}",
             self.config.replica_id,

@@ -14,6 +14,7 @@ mod claims;
 pub mod complaints;
 mod config;
 mod engine;
+pub mod mail;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;

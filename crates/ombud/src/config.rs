@@ -66,6 +66,7 @@ pub struct Config {
     pub audit: AuditSettings,
     pub scheduler: SchedulerSettings,
     pub backup: crate::backup::BackupSettings,
+    pub smtp: smtp::SmtpSettings,
 }
 
 impl Default for Config {
@@ -128,6 +129,7 @@ impl Default for Config {
             audit: AuditSettings::default(),
             scheduler: SchedulerSettings::default(),
             backup: Default::default(),
+            smtp: Default::default(),
         }
     }
 }
@@ -351,6 +353,7 @@ impl Config {
         if let Err(reason) = self.backup.s3.keys() {
             return invalid("backup.s3.access_key_id", reason);
         }
+        self.smtp.mail()?;
         if let Err(e) = self.backup.schedule() {
             let key = if e.field == "backup.timezone" {
                 "backup.timezone"
@@ -465,6 +468,8 @@ impl Config {
             sample: self.metrics.engine(&self.data_dir),
             paging: self.paging.engine(),
             scheduler: self.scheduler.engine(),
+            // validate() has checked the settings.
+            mail: self.smtp.mail().ok().flatten(),
             ..EngineConfig::default()
         }
     }
@@ -495,6 +500,7 @@ mod limits;
 mod observe;
 mod sections;
 mod server;
+mod smtp;
 pub use limits::LimitsSettings;
 pub use observe::{MetricsSettings, PagingSettings};
 pub use sections::{

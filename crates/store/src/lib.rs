@@ -22,6 +22,7 @@ mod list_query;
 pub mod model;
 pub mod postgres;
 pub mod report;
+pub mod resets;
 mod sealing;
 pub mod sqlite;
 pub mod test_chats;
@@ -51,6 +52,7 @@ pub use jobs::{Job, JobState, JobStats, JobStore, NewJob};
 pub use model::*;
 pub use ombud_core::change::StatusNotice;
 pub use report::Overview;
+pub use resets::PasswordResetStore;
 pub use sealing::Sealer;
 pub use test_chats::{
     NewTestChat, TestChat, TestChatStore, TestComplaint, TestTurn, TestTurnCommit, TEST_TURNS_MAX,
@@ -135,6 +137,7 @@ pub trait AccountStore: Send + Sync {
         -> StoreResult<User>;
     /// Unscoped: the login's entry point, which finds the user before any tenant.
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>>;
     /// Conflict on `user` if they are a member of the tenant already.
     async fn add_membership(
         &self,
@@ -164,7 +167,14 @@ pub trait AccountStore: Send + Sync {
         user: &UserId,
         audit: Audit,
     ) -> StoreResult<bool>;
-    async fn create_invitation(&self, invitation: Invitation, audit: Audit) -> StoreResult<()>;
+    /// Records the invitation, with the mail that carries its link when
+    /// there is one, all or nothing.
+    async fn create_invitation(
+        &self,
+        invitation: Invitation,
+        mail: Option<NewJob>,
+        audit: Audit,
+    ) -> StoreResult<()>;
     /// Unscoped: the link names only its token.
     async fn invitation(&self, token_hash: &str) -> StoreResult<Option<Invitation>>;
     /// The tenant's invitations not yet accepted, newest first.
@@ -539,6 +549,7 @@ pub trait Store:
     + CounterStore
     + AuditStore
     + JobStore
+    + PasswordResetStore
 {
 }
 
@@ -562,6 +573,7 @@ impl<T> Store for T where
         + CounterStore
         + AuditStore
         + JobStore
+        + PasswordResetStore
 {
 }
 
@@ -570,6 +582,6 @@ pub mod prelude {
     pub use crate::{
         AccountStore, ApiKeyStore, AuditStore, ChannelStore, ComplaintStore, CounterStore,
         DirectoryStore, HandoffStore, HealthStore, IdempotencyStore, InboundStore, OutboxStore,
-        RunStore, SessionStore, Store, TenantStore, WebhookStore,
+        PasswordResetStore, RunStore, SessionStore, Store, TenantStore, WebhookStore,
     };
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod conversations;
 pub mod keys;
 pub mod requests;
+pub mod resets;
 pub mod sessions;
 pub mod settings;
 pub mod team;
@@ -37,6 +38,8 @@ pub struct Operations {
     pub(crate) seal_key: Option<ombud_core::seal::SealKey>,
     /// Which commands process agents may run here (None: none).
     pub(crate) process: Option<ombud_agents::process::ProcessSettings>,
+    /// Whether mail goes out (`smtp.*` set): links are mailed then.
+    mail: bool,
     webhook_wake: Option<Arc<Notify>>,
     outbox_wake: Option<Arc<Notify>>,
 }
@@ -50,6 +53,7 @@ impl Operations {
             outbound: Arc::new(crate::OutboundPolicy::default()),
             seal_key: None,
             process: None,
+            mail: false,
             webhook_wake: None,
             outbox_wake: None,
         }
@@ -68,6 +72,22 @@ impl Operations {
         self.seal_key = seal_key;
         self.process = process;
         self
+    }
+
+    pub(crate) fn with_mail(mut self, on: bool) -> Self {
+        self.mail = on;
+        self
+    }
+
+    /// The key links are made with when mail is on: their mail job writes
+    /// the link again from it. None: mail is off.
+    pub fn mail_key(&self) -> Option<&ombud_core::seal::SealKey> {
+        self.seal_key.as_ref().filter(|_| self.mail)
+    }
+
+    /// Whether links (invitations, password resets) are mailed.
+    pub fn mail_on(&self) -> bool {
+        self.mail_key().is_some()
     }
 
     pub(crate) fn with_wakes(mut self, webhooks: Arc<Notify>, outbox: Arc<Notify>) -> Self {

@@ -18,18 +18,31 @@ fn member_target(m: &Member) -> Target {
     Target::new("member", &m.user.id, Some(m.user.email.as_str().to_owned()))
 }
 
-/// A random token for a link, hex, and the hash the store keeps of it.
-fn link_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
+/// The token of a link for `purpose` and `id`, hex, and the hash the store
+/// keeps of it: made with the mail key when mail is on (so the mail job can
+/// write the link again), else random.
+pub(crate) fn link_token(
+    key: Option<&ombud_core::seal::SealKey>,
+    purpose: &str,
+    id: &str,
+) -> (String, String) {
+    let token = match key {
+        Some(key) => key.link_token(purpose, id),
+        None => {
+            let mut bytes = [0u8; 32];
+            rand::rng().fill_bytes(&mut bytes);
+            hex::encode(bytes)
+        }
+    };
     let hash = hex::encode(Sha256::digest(token.as_bytes()));
     (token, hash)
 }
 
 impl Operations {
     /// Invites `email` to the tenant as `role`; returns the invitation and
-    /// the token of its link (shown once; only its hash is kept).
+    /// the token of its link (shown once; only its hash is kept). With mail
+    /// on, the link is also mailed to them (`base_url` is where the
+    /// dashboard is reached).
     pub async fn invite_member(
         &self,
         acting: &Acting,
@@ -37,11 +50,13 @@ impl Operations {
         invited_by: &UserId,
         email: Email,
         role: Role,
+        base_url: &str,
     ) -> StoreResult<(Invitation, String)> {
-        let (token, token_hash) = link_token();
+        let id = InvitationId::new();
+        let (token, token_hash) = link_token(self.mail_key(), crate::mail::INVITATION, id.as_str());
         let now = self.now();
         let invitation = Invitation {
-            id: InvitationId::new(),
+            id: id.clone(),
             tenant_id: tenant.clone(),
             email,
             role,
@@ -67,8 +82,16 @@ impl Operations {
                 FieldChange::set("role", role.as_str()),
                 FieldChange::set("expires_at", invitation.expires_at),
             ]);
+        let mail = self.mail_on().then(|| {
+            crate::mail::Mail::Invitation {
+                tenant_id: tenant.clone(),
+                invitation_id: id,
+                base_url: base_url.to_owned(),
+            }
+            .job(now)
+        });
         self.store
-            .create_invitation(invitation.clone(), vec![entry])
+            .create_invitation(invitation.clone(), mail, vec![entry])
             .await?;
         Ok((invitation, token))
     }

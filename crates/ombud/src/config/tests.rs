@@ -226,3 +226,36 @@ fn backups_go_to_a_directory_or_a_bucket_named_in_the_environment() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn mail_is_off_without_an_smtp_host_and_its_settings_are_checked() {
+    assert!(Config::default().engine().mail.is_none(), "off by default");
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("OMBUD_SMTP__HOST", "mail.pune.gov.in");
+        jail.set_env("OMBUD_SMTP__FROM", "Ombud <ombud@pune.gov.in>");
+        jail.set_env("OMBUD_SMTP__USERNAME", "ombud");
+        jail.set_env("OMBUD_SMTP__PASSWORD", "tests-only");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        let mail = c.engine().mail.expect("on");
+        assert_eq!((mail.host.as_str(), mail.port), ("mail.pune.gov.in", 587));
+        assert_eq!(mail.security, ombud_engine::mail::Security::StartTls);
+        assert!(
+            !format!("{c:?}").contains("tests-only"),
+            "the password is not printed"
+        );
+        for (key, value, named) in [
+            ("OMBUD_SMTP__SECURITY", "ssl", "smtp.security"),
+            ("OMBUD_SMTP__FROM", "not an address", "smtp.from"),
+            ("OMBUD_SMTP__PASSWORD", "", "smtp.username"),
+        ] {
+            jail.set_env(key, value);
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains(named), "{value}: {e}");
+            jail.set_env("OMBUD_SMTP__SECURITY", "starttls");
+            jail.set_env("OMBUD_SMTP__FROM", "ombud@pune.gov.in");
+            jail.set_env("OMBUD_SMTP__PASSWORD", "tests-only");
+        }
+        Ok(())
+    });
+}

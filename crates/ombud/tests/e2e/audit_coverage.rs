@@ -229,7 +229,7 @@ const CLI_NOT_AUDITED: &[(&str, &str)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_none() {
     let graph = FakeGraph::start().await;
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(crate::mail::with_smtp, None).await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     let tid = t.tenant.id.clone();
     let owner = member(&app, "owner@pune.gov.in", &tid, Role::Owner).await;
@@ -732,6 +732,56 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     l.check(
         "POST /app/team/members/{id}/remove",
         one("member.removed", me),
+    )
+    .await;
+
+    // "Forgot your password?", by someone not signed in: asked for, then
+    // used, each recorded as that account's.
+    let forgetful = format!(
+        "forgetful-{}@pune.gov.in",
+        ombud_core::id::new_id_body().to_lowercase()
+    );
+    member(&app, &forgetful, &tid, Role::Staff).await;
+    let visitor = Staff::new(&app);
+    visitor
+        .post_form("/app/forgot", &[("email", "nobody@pune.gov.in")])
+        .await;
+    l.none("POST /app/forgot", "no such account").await;
+    visitor
+        .post_form("/app/forgot", &[("email", &forgetful)])
+        .await;
+    l.check(
+        "POST /app/forgot",
+        one("password.reset_requested", &forgetful),
+    )
+    .await;
+    let mail = crate::mail::wait_for_mail(&forgetful, 1).await;
+    let at = mail[0].body.find("/app/reset/").unwrap();
+    let reset_path = mail[0].body[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let res = visitor
+        .post_form(
+            &reset_path,
+            &[("new", "a long new password"), ("confirm", "other")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none("POST /app/reset/{token}", "passwords differ").await;
+    visitor
+        .post_form(
+            &reset_path,
+            &[
+                ("new", "a long new password"),
+                ("confirm", "a long new password"),
+            ],
+        )
+        .await;
+    l.check(
+        "POST /app/reset/{token}",
+        one("password.reset_by_link", &forgetful),
     )
     .await;
 

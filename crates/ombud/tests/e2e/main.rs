@@ -33,6 +33,7 @@ mod layering;
 mod limits;
 mod loadtest;
 mod lockout;
+mod mail;
 mod observability;
 mod onboarding;
 mod operators;

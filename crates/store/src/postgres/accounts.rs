@@ -39,6 +39,15 @@ impl AccountStore for PgStore {
         decode_opt(row, decode::user)
     }
 
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let sql = format!("select {} from users where id = $1", decode::USER_COLS);
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        decode_opt(row, decode::user)
+    }
+
     async fn add_membership(
         &self,
         tenant: &TenantId,
@@ -123,8 +132,16 @@ impl AccountStore for PgStore {
         Ok(true)
     }
 
-    async fn create_invitation(&self, i: Invitation, audit: Audit) -> StoreResult<()> {
+    async fn create_invitation(
+        &self,
+        i: Invitation,
+        mail: Option<NewJob>,
+        audit: Audit,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
+        if let Some(mail) = &mail {
+            super::jobs::insert(&mut tx, mail, i.created_at).await?;
+        }
         sqlx::query(
             "insert into invitations (id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -11,7 +11,11 @@ use super::{decode_all, decode_opt, PgStore};
 use crate::jobs::{self, Finish, Job, JobStats, JobStore, NewJob, JOB_COLS};
 use crate::StoreResult;
 
-async fn insert(conn: &mut PgConnection, new: &NewJob, at: DateTime<Utc>) -> StoreResult<bool> {
+pub(super) async fn insert(
+    conn: &mut PgConnection,
+    new: &NewJob,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
     let (schedule, zone) = match &new.schedule {
         Some((s, z)) => (Some(s.as_str()), Some(z.as_str())),
         None => (None, None),

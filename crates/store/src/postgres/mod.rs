@@ -18,6 +18,7 @@ mod idempotency;
 mod inbound;
 mod jobs;
 mod outbox;
+mod resets;
 mod runs;
 mod schema;
 mod secrets;

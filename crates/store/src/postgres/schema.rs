@@ -73,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (18, "audit", include_str!("migrations/0018_audit.sql")),
     (19, "jobs", include_str!("migrations/0019_jobs.sql")),
+    (
+        20,
+        "password_resets",
+        include_str!("migrations/0020_password_resets.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

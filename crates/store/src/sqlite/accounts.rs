@@ -43,6 +43,15 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn user(&self, id: &UserId) -> StoreResult<Option<User>> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let sql = format!("select {} from users where id = ?1", decode::USER_COLS);
+            one(conn, &sql, [id.as_str()], decode::user)
+        })
+        .await
+    }
+
     async fn add_membership(
         &self,
         tenant: &TenantId,
@@ -131,8 +140,16 @@ impl AccountStore for SqliteStore {
         .await
     }
 
-    async fn create_invitation(&self, i: Invitation, audit: Audit) -> StoreResult<()> {
+    async fn create_invitation(
+        &self,
+        i: Invitation,
+        mail: Option<NewJob>,
+        audit: Audit,
+    ) -> StoreResult<()> {
         self.write(move |conn| {
+            if let Some(mail) = &mail {
+                super::jobs::insert(conn, mail, i.created_at)?;
+            }
             conn.execute(
                 "insert into invitations (id, tenant_id, email, role, invited_by, token_hash, created_at, expires_at)
                  values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

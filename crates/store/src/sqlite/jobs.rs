@@ -11,7 +11,7 @@ use super::SqliteStore;
 use crate::jobs::{self, Finish, Job, JobStats, JobStore, NewJob, JOB_COLS};
 use crate::StoreResult;
 
-fn insert(conn: &Connection, new: &NewJob, at: DateTime<Utc>) -> StoreResult<bool> {
+pub(super) fn insert(conn: &Connection, new: &NewJob, at: DateTime<Utc>) -> StoreResult<bool> {
     let (schedule, zone) = match &new.schedule {
         Some((s, z)) => (Some(s.as_str()), Some(z.as_str())),
         None => (None, None),

@@ -16,6 +16,7 @@ mod inbound;
 mod jobs;
 mod leases;
 mod outbox;
+mod resets;
 mod rows;
 mod runs;
 mod schema;

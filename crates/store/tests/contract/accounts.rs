@@ -286,11 +286,11 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
         accepted_at: None,
     };
     store
-        .create_invitation(invite("ravi@alpha.example", "h1", &a, 72), Vec::new())
+        .create_invitation(invite("ravi@alpha.example", "h1", &a, 72), None, Vec::new())
         .await
         .unwrap();
     store
-        .create_invitation(invite("late@alpha.example", "h2", &a, -1), Vec::new())
+        .create_invitation(invite("late@alpha.example", "h2", &a, -1), None, Vec::new())
         .await
         .unwrap();
     assert_eq!(store.open_invitations(&a.id).await.unwrap().len(), 2);
@@ -352,11 +352,11 @@ pub(crate) async fn an_invitation_works_once_before_it_expires(store: Arc<dyn St
     // An existing user joins a second tenant; one already a member is refused
     // and the invitation stays usable.
     store
-        .create_invitation(invite("ravi@alpha.example", "h3", &b, 72), Vec::new())
+        .create_invitation(invite("ravi@alpha.example", "h3", &b, 72), None, Vec::new())
         .await
         .unwrap();
     store
-        .create_invitation(invite("ravi@alpha.example", "h4", &a, 72), Vec::new())
+        .create_invitation(invite("ravi@alpha.example", "h4", &a, 72), None, Vec::new())
         .await
         .unwrap();
     assert!(store
@@ -500,4 +500,118 @@ pub(crate) async fn api_keys_are_found_by_hash_listed_and_revoked_at_once(store:
     );
     let revoked = store.api_key_by_hash("hash-erp").await.unwrap().unwrap();
     assert!(!revoked.is_live(Utc::now()));
+}
+
+pub(crate) async fn a_password_reset_and_its_mail_are_made_together_and_used_once(
+    store: Arc<dyn Store>,
+) {
+    use chrono::SubsecRound;
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let asha = store
+        .create_user(new_user("asha@pune.gov.in"), chrono::Utc::now(), Vec::new())
+        .await
+        .unwrap();
+    let now = Utc::now().trunc_subsecs(6);
+    let reset = |hash: &str, minutes: i64| PasswordReset {
+        id: ombud_core::PasswordResetId::new(),
+        user_id: asha.id.clone(),
+        token_hash: hash.into(),
+        created_at: now,
+        expires_at: now + chrono::Duration::minutes(minutes),
+        used_at: None,
+    };
+    let mail = |key: &str| ombud_store::NewJob {
+        id: ombud_core::JobId::new(),
+        kind: "mail.send".into(),
+        key: key.into(),
+        tenant_id: None,
+        payload: serde_json::json!({"kind": "password_reset"}),
+        schedule: None,
+        due_at: now,
+        max_attempts: 5,
+    };
+    let fresh = reset("r1", 60);
+    store
+        .create_password_reset(fresh.clone(), mail("mail:r1"), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.password_reset("r1").await.unwrap(),
+        Some(fresh.clone())
+    );
+    assert_eq!(
+        store.password_reset_by_id(&fresh.id).await.unwrap(),
+        Some(fresh.clone())
+    );
+    assert!(
+        store.job("mail:r1").await.unwrap().is_some(),
+        "its mail with it"
+    );
+    // A second with the key of a mail that exists: the mail is not made twice.
+    let again = reset("r2", 60);
+    store
+        .create_password_reset(again.clone(), mail("mail:r1"), Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .password_resets_since(&asha.id, now - chrono::Duration::minutes(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .password_resets_since(&asha.id, now + chrono::Duration::minutes(1))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Used once: the password is the user's own, and every session ends.
+    let session = Session {
+        token_hash: "s1".into(),
+        user_id: asha.id.clone(),
+        tenant_id: a.id.clone(),
+        csrf_token: "csrf".into(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + chrono::Duration::hours(12),
+    };
+    store.create_session(session, Vec::new()).await.unwrap();
+    let at = now + chrono::Duration::minutes(5);
+    assert!(store
+        .use_password_reset(&fresh.id, "$argon2id$new", at, Vec::new())
+        .await
+        .unwrap());
+    let user = store.user(&asha.id).await.unwrap().unwrap();
+    assert_eq!(user.password_hash, "$argon2id$new");
+    assert!(!user.must_change_password);
+    assert!(
+        store.session("s1").await.unwrap().is_none(),
+        "signed out everywhere"
+    );
+    assert_eq!(
+        store.password_reset("r1").await.unwrap().unwrap().used_at,
+        Some(at)
+    );
+    assert!(
+        !store
+            .use_password_reset(&fresh.id, "$argon2id$again", at, Vec::new())
+            .await
+            .unwrap(),
+        "once"
+    );
+    // An hour and a minute later, the other one has expired.
+    assert!(!store
+        .use_password_reset(
+            &again.id,
+            "$argon2id$late",
+            now + chrono::Duration::minutes(61),
+            Vec::new()
+        )
+        .await
+        .unwrap());
+    let user = store.user(&asha.id).await.unwrap().unwrap();
+    assert_eq!(user.password_hash, "$argon2id$new", "nothing changed");
 }

@@ -39,7 +39,7 @@ struct JoinPage<'a> {
 }
 
 /// The link's token must not leak to other sites through the Referer header.
-fn private(mut response: Response) -> Response {
+pub(super) fn private(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

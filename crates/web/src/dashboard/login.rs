@@ -31,12 +31,16 @@ struct LoginPage<'a> {
     next: &'a str,
     error: Option<&'a str>,
     email_error: Option<&'a str>,
+    /// Just back from choosing a new password by a mailed link.
+    reset: bool,
 }
 
 #[derive(Deserialize)]
 pub struct NextQuery {
     #[serde(default)]
     next: String,
+    #[serde(default)]
+    reset: Option<String>,
 }
 
 /// Only a path inside the dashboard, so a link cannot send the user elsewhere.
@@ -57,6 +61,7 @@ pub async fn page(signed_in: Option<SignedInUser>, Query(q): Query<NextQuery>) -
         next: safe_next(&q.next),
         error: None,
         email_error: None,
+        reset: q.reset.is_some(),
     })
 }
 
@@ -95,7 +100,7 @@ fn dummy_hash() -> &'static str {
 
 /// Refuses a login posted from another site's page (login CSRF): browsers
 /// send `Origin` with every form POST.
-fn same_origin(headers: &HeaderMap) -> bool {
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;
     };
@@ -125,6 +130,7 @@ pub async fn submit(
                 next,
                 error,
                 email_error,
+                reset: false,
             },
         )
     };

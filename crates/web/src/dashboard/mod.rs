@@ -24,6 +24,7 @@ pub mod lockout;
 mod login;
 mod overview;
 mod page;
+mod reset;
 pub(crate) mod session;
 mod settings;
 mod team;
@@ -116,6 +117,11 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             post(team::reset_password),
         )
         .route("/app/invite/{token}", get(join::page).post(join::accept))
+        .route("/app/forgot", get(reset::forgot_page).post(reset::request))
+        .route(
+            "/app/reset/{token}",
+            get(reset::reset_page).post(reset::reset),
+        )
         .route("/app/settings", get(settings::page))
         .route("/app/settings/categories", post(settings::add_category))
         .route(

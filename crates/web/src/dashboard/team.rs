@@ -195,6 +195,7 @@ pub async fn invite(
         )
         .await;
     };
+    let base = base_url(&dashboard, &headers);
     let (_, token) = state
         .engine
         .ops()
@@ -204,12 +205,21 @@ pub async fn invite(
             &current.user.id,
             email.clone(),
             role,
+            &base,
         )
         .await?;
-    let link = format!("{}/app/invite/{token}", base_url(&dashboard, &headers));
+    let link = format!("{base}/app/invite/{token}");
+    let how = if state.engine.ops().mail_on() {
+        format!(
+            "It is on its way to {} by email. You may also send them",
+            email.as_str()
+        )
+    } else {
+        "Email is off on this server: send them".to_owned()
+    };
     let shown = (
         format!(
-            "Invitation for {} as {}. Send them this link (it works once, for {INVITATION_DAYS} days, and is not shown again):",
+            "Invitation for {} as {}. {how} this link (it works once, for {INVITATION_DAYS} days, and is not shown again):",
             email.as_str(),
             role.as_str()
         ),

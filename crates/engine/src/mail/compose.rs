@@ -1,0 +1,82 @@
+//! The words of each mail, written when it is sent from what the job names:
+//! nothing is sent about an invitation revoked or accepted, or a reset used
+//! or expired, since the job was made.
+
+use chrono::{DateTime, Utc};
+use ombud_core::account::PASSWORD_RESET_MINUTES;
+use ombud_core::seal::SealKey;
+use ombud_store::{Store, StoreResult};
+
+use super::{Letter, Mail};
+
+/// The purposes links' tokens are made for (`SealKey::link_token`).
+pub const INVITATION: &str = "invitation";
+pub const PASSWORD_RESET: &str = "password-reset";
+
+pub async fn letter(
+    store: &dyn Store,
+    key: &SealKey,
+    mail: &Mail,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<Letter>> {
+    match mail {
+        Mail::Invitation {
+            tenant_id,
+            invitation_id,
+            base_url,
+        } => {
+            let open = store.open_invitations(tenant_id).await?;
+            let Some(invitation) = open.into_iter().find(|i| &i.id == invitation_id) else {
+                return Ok(None);
+            };
+            if invitation.expires_at <= now {
+                return Ok(None);
+            }
+            let tenant = store
+                .tenant(tenant_id)
+                .await?
+                .map(|t| t.name)
+                .unwrap_or_else(|| "your organisation".into());
+            let token = key.link_token(INVITATION, invitation_id.as_str());
+            let link = format!("{}/app/invite/{token}", base_url.trim_end_matches('/'));
+            Ok(Some(Letter {
+                to: invitation.email,
+                subject: format!("You are invited to {tenant} on Ombud"),
+                text: format!(
+                    "You are invited to join {tenant} on Ombud, as {role}.\n\n\
+                     Open this link to accept, and choose your password:\n\n{link}\n\n\
+                     The link works once, until {expires} (UTC).\n\
+                     If you did not expect this, you can ignore this mail.\n",
+                    role = invitation.role.as_str(),
+                    expires = invitation.expires_at.format("%Y-%m-%d %H:%M"),
+                ),
+            }))
+        }
+        Mail::PasswordReset {
+            reset_id,
+            to,
+            base_url,
+        } => {
+            let Some(reset) = store.password_reset_by_id(reset_id).await? else {
+                return Ok(None);
+            };
+            if reset.used_at.is_some() || reset.expires_at <= now {
+                return Ok(None);
+            }
+            let token = key.link_token(PASSWORD_RESET, reset_id.as_str());
+            let link = format!("{}/app/reset/{token}", base_url.trim_end_matches('/'));
+            Ok(Some(Letter {
+                to: to.clone(),
+                subject: "Choose a new password for Ombud".into(),
+                text: format!(
+                    "Someone asked to choose a new password for the Ombud account of {email}.\n\n\
+                     Open this link to choose one:\n\n{link}\n\n\
+                     The link works once, for {PASSWORD_RESET_MINUTES} minutes. Choosing a new \
+                     password signs you out everywhere.\n\
+                     If it was not you, you can ignore this mail: your password stays as it is.\n",
+                    email = to.as_str(),
+                ),
+            }))
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Email, through an SMTP server the operator names (`smtp.*`). A mail is a
+//! scheduled job (`mail.send`), made in the same transaction as what it
+//! tells of (an invitation, a password reset), so it is never lost and never
+//! made twice; the job names what to write about, and the mail is written
+//! when it is sent, so no link's token is kept anywhere (see
+//! `SealKey::link_token`). A send that fails is retried with the
+//! scheduler's backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::message::{header::ContentType, Mailbox};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use metrics::counter;
+use ombud_core::seal::SealKey;
+use ombud_core::*;
+use ombud_store::{Job, NewJob, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::scheduler::JobHandler;
+
+mod compose;
+
+pub use compose::{INVITATION, PASSWORD_RESET};
+
+/// The job kind that sends a mail.
+pub const JOB: &str = "mail.send";
+pub const SENT: &str = "ombud_mail_sent_total";
+pub const FAILED: &str = "ombud_mail_failed_total";
+
+/// How the connection to the SMTP server is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Plain, then upgraded with STARTTLS, which must succeed (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No TLS: only for a relay on the same host or network.
+    None,
+}
+
+impl Security {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "starttls" => Ok(Self::StartTls),
+            "tls" => Ok(Self::Tls),
+            "none" => Ok(Self::None),
+            other => Err(format!("{other:?} is not starttls, tls or none")),
+        }
+    }
+}
+
+/// The SMTP server mail goes through.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// Given together, or not at all.
+    pub credentials: Option<(String, Secret)>,
+    /// Who the mail is from: `Ombud <ombud@example.org>`.
+    pub from: String,
+    pub timeout: Duration,
+}
+
+/// What a mail job sends: named by ids and written when it is sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mail {
+    Invitation {
+        tenant_id: TenantId,
+        invitation_id: InvitationId,
+        /// Where people reach the dashboard (`public_url`, or where the
+        /// admin who invited reached it).
+        base_url: String,
+    },
+    PasswordReset {
+        reset_id: PasswordResetId,
+        to: Email,
+        base_url: String,
+    },
+}
+
+impl Mail {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Invitation { .. } => "invitation",
+            Self::PasswordReset { .. } => "password_reset",
+        }
+    }
+
+    /// The job that sends it, due `at`; one per invitation or reset.
+    pub fn job(&self, at: chrono::DateTime<chrono::Utc>) -> NewJob {
+        let key = match self {
+            Self::Invitation { invitation_id, .. } => format!("mail:{invitation_id}"),
+            Self::PasswordReset { reset_id, .. } => format!("mail:{reset_id}"),
+        };
+        let tenant = match self {
+            Self::Invitation { tenant_id, .. } => Some(tenant_id.clone()),
+            Self::PasswordReset { .. } => None,
+        };
+        NewJob {
+            tenant_id: tenant,
+            ..crate::scheduler::one_off(
+                JOB,
+                &key,
+                serde_json::to_value(self).unwrap_or_default(),
+                at,
+            )
+        }
+    }
+}
+
+/// A mail written and ready to go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Letter {
+    pub to: Email,
+    pub subject: String,
+    pub text: String,
+}
+
+/// Hands letters to the SMTP server.
+pub struct Postman {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Postman {
+    pub fn new(config: &MailConfig) -> Result<Self, String> {
+        let builder = match config.security {
+            Security::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+            }
+            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host),
+            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                &config.host,
+            )),
+        }
+        .map_err(|e| format!("smtp.host {:?}: {e}", config.host))?;
+        let mut builder = builder.port(config.port).timeout(Some(config.timeout));
+        if let Some((user, password)) = &config.credentials {
+            builder =
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+        }
+        let from = config
+            .from
+            .parse()
+            .map_err(|e| format!("smtp.from {:?}: {e}", config.from))?;
+        Ok(Self {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    /// Sends one letter; `message_id` is the same on every attempt, so a
+    /// mail sent twice after a crash reads as one in most clients.
+    pub async fn send(&self, letter: &Letter, message_id: &str) -> Result<(), String> {
+        let to: Mailbox = letter
+            .to
+            .as_str()
+            .parse()
+            .map_err(|e| format!("{}: {e}", letter.to.as_str()))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(letter.subject.clone())
+            .message_id(Some(format!("<{message_id}@ombud>")))
+            .header(ContentType::TEXT_PLAIN)
+            .body(letter.text.clone())
+            .map_err(|e| e.to_string())?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("the SMTP server: {e}"))
+    }
+}
+
+/// Runs `mail.send` jobs: writes the mail the job names, then sends it.
+pub struct MailJob {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub postman: Postman,
+    pub key: SealKey,
+}
+
+#[async_trait]
+impl JobHandler for MailJob {
+    async fn run(&self, job: &Job) -> Result<(), String> {
+        let mail: Mail = serde_json::from_value(job.payload.clone())
+            .map_err(|e| format!("not a mail job: {e}"))?;
+        let now = self.clock.now();
+        let letter = compose::letter(self.store.as_ref(), &self.key, &mail, now)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Nothing to tell any more (revoked, accepted, used, expired).
+        let Some(letter) = letter else {
+            return Ok(());
+        };
+        match self.postman.send(&letter, job.id.as_str()).await {
+            Ok(()) => {
+                counter!(SENT, "kind" => mail.name()).increment(1);
+                tracing::info!(kind = mail.name(), job = %job.id, "mail sent");
+                Ok(())
+            }
+            Err(e) => {
+                counter!(FAILED, "kind" => mail.name()).increment(1);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Says what the mail metrics mean.
+pub fn describe() {
+    metrics::describe_counter!(SENT, "Mails the SMTP server took, by kind.");
+    metrics::describe_counter!(
+        FAILED,
+        "Mail sends that failed (each is retried while attempts last), by kind."
+    );
+}

@@ -63,6 +63,7 @@ const READS: &[&str] = &[
     "test_chat",
     "test_chats",
     "test_turns",
+    "user",
     "user_by_email",
     "webhook_attempts",
     "webhook_deliveries",

@@ -21,6 +21,7 @@ mod audit_coverage;
 mod backup;
 mod backup_s3;
 mod browser;
+mod browser_reset;
 mod channels;
 mod crash;
 mod dashboard;

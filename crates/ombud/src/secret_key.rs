@@ -9,7 +9,6 @@
 //! command again finishes the job; `ombud serve` refuses to start meanwhile.
 
 use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -38,17 +37,15 @@ impl Config {
             );
         }
         let path = self.data_dir.join(FILE);
-        match read_key(&path)? {
-            Some(key) => Ok(key),
-            None => {
-                let key = SealKey::generate();
-                std::fs::create_dir_all(&self.data_dir)
-                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
-                write_key(&path, &key)?;
-                tracing::info!(path = %path.display(), "made a new key for sealing tenants' secrets; back it up with the database");
-                Ok(key)
-            }
+        let (key, made) = read_or_make(&path, SealKey::from_base64, || {
+            let key = SealKey::generate();
+            let text = key.to_base64();
+            (key, text)
+        })?;
+        if made {
+            tracing::info!(path = %path.display(), "made a new key for sealing tenants' secrets; back it up with the database");
         }
+        Ok(key)
     }
 
     /// What the store seals and opens secrets with.
@@ -58,8 +55,16 @@ impl Config {
 }
 
 fn read_key(path: &Path) -> anyhow::Result<Option<SealKey>> {
+    read_key_file(path, SealKey::from_base64)
+}
+
+/// The key in the file at `path`, if there is one.
+fn read_key_file<T>(
+    path: &Path,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> anyhow::Result<Option<T>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => SealKey::from_base64(&text)
+        Ok(text) => parse(&text)
             .map(Some)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -71,18 +76,57 @@ fn write_key(path: &Path, key: &SealKey) -> anyhow::Result<()> {
     write_key_file(path, &key.to_base64())
 }
 
+/// Reads the key file at `path` with `parse`, or makes it with `make` (the
+/// key and its text) when there is none; whether it was made. Two processes
+/// starting at once on one data directory (a server and a command, or two
+/// replicas) end with one key between them: the file appears whole, and the
+/// one that comes second reads the first one's key.
+pub(crate) fn read_or_make<T>(
+    path: &Path,
+    parse: impl Fn(&str) -> Result<T, String>,
+    make: impl FnOnce() -> (T, String),
+) -> anyhow::Result<(T, bool)> {
+    let read = || read_key_file(path, &parse);
+    if let Some(key) = read()? {
+        return Ok((key, false));
+    }
+    let (key, text) = make();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    match place_key_file(path, &text) {
+        Ok(()) => Ok((key, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let theirs = read()?.with_context(|| format!("{} vanished", path.display()))?;
+            Ok((theirs, false))
+        }
+        Err(e) => Err(e).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
 /// Writes a new key file (`text` and a newline), readable by this user
 /// only, and syncs it. Refuses to replace one.
 pub(crate) fn write_key_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(file, "{text}")?;
-    file.sync_all()?;
-    Ok(())
+    place_key_file(path, text).with_context(|| format!("creating {}", path.display()))
+}
+
+/// Writes the file aside, whole and synced, then links it into place, which
+/// fails with `AlreadyExists` if another process got there first: nobody
+/// ever reads a key file half written.
+fn place_key_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut aside = tempfile::Builder::new()
+        .prefix(".key-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile_in(dir)?;
+    writeln!(aside, "{text}")?;
+    aside.as_file().sync_all()?;
+    std::fs::hard_link(aside.path(), path)?;
+    drop(aside);
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// `ombud secret-key rotate`: re-seals every secret under a new key. With
@@ -181,4 +225,43 @@ pub fn readable_by_others(config: &Config) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+#[cfg(test)]
+mod race_tests {
+    /// Replicas starting at once on one fresh data directory: every one
+    /// gets the same keys, and none fails (one used to fail with "File
+    /// exists", or read a key file another was still writing).
+    #[test]
+    fn processes_starting_at_once_share_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let config = crate::Config {
+                data_dir: dir.path().join("data"),
+                ..crate::Config::default()
+            };
+            let start = std::sync::Barrier::new(8);
+            let keys: Vec<(String, String)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            start.wait();
+                            let seal = config.seal_key().expect("a sealing key");
+                            let audit = config.audit_key().expect("an audit key");
+                            (seal.to_base64(), audit.to_base64())
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            assert!(keys.windows(2).all(|w| w[0] == w[1]), "one key each");
+            let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("data"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".key-"))
+                .collect();
+            assert!(leftovers.is_empty(), "{leftovers:?}");
+        }
+    }
 }

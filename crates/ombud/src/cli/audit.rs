@@ -57,19 +57,15 @@ impl Config {
             return SigningKey::from_base64(key.expose()).map_err(anyhow::Error::msg);
         }
         let path = self.data_dir.join(FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => SigningKey::from_base64(&text)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = SigningKey::generate();
-                std::fs::create_dir_all(&self.data_dir)
-                    .with_context(|| format!("creating {}", self.data_dir.display()))?;
-                crate::secret_key::write_key_file(&path, &key.to_base64())?;
-                tracing::info!(path = %path.display(), "made a new key for signing the audit trail; back it up with the database");
-                Ok(key)
-            }
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        let (key, made) = crate::secret_key::read_or_make(&path, SigningKey::from_base64, || {
+            let key = SigningKey::generate();
+            let text = key.to_base64();
+            (key, text)
+        })?;
+        if made {
+            tracing::info!(path = %path.display(), "made a new key for signing the audit trail; back it up with the database");
         }
+        Ok(key)
     }
 }
 

@@ -65,6 +65,9 @@ pub struct Membership {
     pub user_id: UserId,
     pub role: Role,
     pub created_at: DateTime<Utc>,
+    /// The member gets the tenant's daily summary by email.
+    #[serde(default)]
+    pub daily_summary: bool,
 }
 
 /// What a member may do in a tenant, each role including the ones below it:

@@ -233,15 +233,29 @@ impl Engine {
             match crate::mail::Postman::new(mail) {
                 Ok(postman) => {
                     crate::mail::describe();
-                    jobs = jobs.handle(
-                        crate::mail::JOB,
-                        Arc::new(crate::mail::MailJob {
-                            store: self.store.clone(),
-                            clock: self.clock.clone(),
-                            postman,
-                            key: key.clone(),
-                        }),
-                    );
+                    let (store, clock) = (self.store.clone(), self.clock.clone());
+                    jobs = jobs
+                        .handle(
+                            crate::mail::JOB,
+                            Arc::new(crate::mail::MailJob {
+                                store: store.clone(),
+                                clock: clock.clone(),
+                                postman,
+                                key: key.clone(),
+                            }),
+                        )
+                        .handle(
+                            crate::summary::SWEEP,
+                            Arc::new(crate::summary::SweepJob {
+                                store: store.clone(),
+                                clock: clock.clone(),
+                            }),
+                        )
+                        .handle(
+                            crate::summary::DAILY,
+                            Arc::new(crate::summary::DailyJob { store, clock }),
+                        )
+                        .every(crate::summary::sweep_every_quarter_hour());
                 }
                 Err(e) => tracing::error!(error = %e, "mail is off: the SMTP settings do not work"),
             }

@@ -25,6 +25,7 @@ mod queue;
 mod runner;
 mod runtimes;
 pub mod scheduler;
+pub mod summary;
 mod test_panel;
 mod tools;
 pub mod webhooks;

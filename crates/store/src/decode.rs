@@ -63,7 +63,7 @@ pub fn user(r: &dyn Columns) -> Decoded<User> {
     })
 }
 
-pub const MEMBERSHIP_COLS: &str = "tenant_id, user_id, role, created_at";
+pub const MEMBERSHIP_COLS: &str = "tenant_id, user_id, role, created_at, daily_summary";
 
 pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
     Ok(Membership {
@@ -71,6 +71,7 @@ pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
         user_id: id(r, "user_id")?,
         role: parse("role", Role::parse(&r.text("role")?))?,
         created_at: r.time("created_at")?,
+        daily_summary: r.flag("daily_summary")?,
     })
 }
 
@@ -152,7 +153,7 @@ pub fn signed_in(r: &dyn Columns) -> Decoded<crate::SignedIn> {
 pub fn member_sql(p: &str) -> String {
     format!(
         "select u.id, u.email, u.name, u.password_hash, u.must_change_password, u.platform_admin,
-                u.created_at, m.role
+                u.created_at, m.role, m.daily_summary
          from memberships m join users u on u.id = m.user_id
          where m.tenant_id = {p}
          order by u.name, u.email"
@@ -163,6 +164,7 @@ pub fn member(r: &dyn Columns) -> Decoded<crate::Member> {
     Ok(crate::Member {
         user: user(r)?,
         role: parse("role", Role::parse(&r.text("role")?))?,
+        daily_summary: r.flag("daily_summary")?,
     })
 }
 

@@ -169,6 +169,15 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Records the invitation, with the mail that carries its link when
     /// there is one, all or nothing.
+    /// Whether the member gets the tenant's daily summary; false if they
+    /// are no member.
+    async fn set_daily_summary(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        on: bool,
+        audit: Audit,
+    ) -> StoreResult<bool>;
     async fn create_invitation(
         &self,
         invitation: Invitation,
@@ -405,6 +414,13 @@ pub trait ComplaintStore: Send + Sync {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Overview>;
+    /// Complaints moved to resolved in `[from, to)`.
+    async fn resolved_between(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// Conversations in the hands of people (state `human`).

@@ -45,6 +45,7 @@ pub fn new_membership(
         user_id: user.clone(),
         role,
         created_at: stored(at),
+        daily_summary: false,
     }
 }
 
@@ -114,6 +115,8 @@ pub(crate) fn invitation_usable(
 pub struct Member {
     pub user: User,
     pub role: Role,
+    /// They get the tenant's daily summary by email.
+    pub daily_summary: bool,
 }
 
 #[derive(Debug, Clone)]

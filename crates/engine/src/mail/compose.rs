@@ -78,5 +78,51 @@ pub async fn letter(
                 ),
             }))
         }
+        Mail::DailySummary {
+            tenant_id,
+            user_id,
+            to,
+            date,
+            numbers,
+        } => {
+            // Only while they are a member who wants it.
+            let wants = store
+                .members(tenant_id)
+                .await?
+                .iter()
+                .any(|m| &m.user.id == user_id && m.daily_summary);
+            let Some(tenant) = store.tenant(tenant_id).await?.filter(|_| wants) else {
+                return Ok(None);
+            };
+            Ok(Some(Letter {
+                to: to.clone(),
+                subject: format!("{}: the day's complaints, {date}", tenant.name),
+                text: daily_text(&tenant.name, *date, numbers),
+            }))
+        }
     }
+}
+
+fn daily_text(tenant: &str, date: chrono::NaiveDate, n: &crate::summary::Numbers) -> String {
+    let mut text = format!(
+        "{tenant}, {date}. Since 09:00 the day before:\n\n\
+         New complaints: {}\n\
+         Resolved: {}\n\
+         Open now: {}\n",
+        n.new, n.resolved, n.open
+    );
+    if !n.oldest.is_empty() {
+        text.push_str("\nThe oldest open ones:\n");
+        for c in &n.oldest {
+            text.push_str(&format!(
+                "  {}  {}  {} day(s) old\n",
+                c.number, c.status, c.days
+            ));
+        }
+    }
+    text.push_str(
+        "\nYou get this because you asked for it on your account page in Ombud, \
+         where you can also stop it.\n",
+    );
+    text
 }

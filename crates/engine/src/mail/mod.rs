@@ -81,6 +81,15 @@ pub enum Mail {
         to: Email,
         base_url: String,
     },
+    /// A tenant's day, to a member who asked for it (counted when the day's
+    /// summary job ran, so every member reads the same numbers).
+    DailySummary {
+        tenant_id: TenantId,
+        user_id: UserId,
+        to: Email,
+        date: chrono::NaiveDate,
+        numbers: crate::summary::Numbers,
+    },
 }
 
 impl Mail {
@@ -88,6 +97,7 @@ impl Mail {
         match self {
             Self::Invitation { .. } => "invitation",
             Self::PasswordReset { .. } => "password_reset",
+            Self::DailySummary { .. } => "daily_summary",
         }
     }
 
@@ -96,9 +106,17 @@ impl Mail {
         let key = match self {
             Self::Invitation { invitation_id, .. } => format!("mail:{invitation_id}"),
             Self::PasswordReset { reset_id, .. } => format!("mail:{reset_id}"),
+            Self::DailySummary {
+                tenant_id,
+                user_id,
+                date,
+                ..
+            } => format!("mail:summary:{tenant_id}:{date}:{user_id}"),
         };
         let tenant = match self {
-            Self::Invitation { tenant_id, .. } => Some(tenant_id.clone()),
+            Self::Invitation { tenant_id, .. } | Self::DailySummary { tenant_id, .. } => {
+                Some(tenant_id.clone())
+            }
             Self::PasswordReset { .. } => None,
         };
         NewJob {

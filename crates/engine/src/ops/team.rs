@@ -289,3 +289,33 @@ impl Operations {
             .await
     }
 }
+
+impl Operations {
+    /// Whether `member` gets the tenant's daily summary by email
+    /// (`member.daily_summary`, by them).
+    pub async fn set_daily_summary(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        member: &User,
+        on: bool,
+    ) -> StoreResult<()> {
+        let entry = acting
+            .entry(
+                tenant,
+                self.now(),
+                "member.daily_summary",
+                Target::new("member", &member.id, Some(member.email.as_str().to_owned())),
+            )
+            .with_changes([FieldChange::set("daily_summary", on)]);
+        if self
+            .store
+            .set_daily_summary(tenant, &member.id, on, vec![entry])
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound("member"))
+        }
+    }
+}

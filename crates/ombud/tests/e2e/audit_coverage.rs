@@ -1050,6 +1050,24 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     admin.submit("/app/tenant", &[("tenant", "pune")]).await;
     l.none("POST /app/tenant", "not an action").await;
     l.covered.insert("POST /app/tenant".into());
+    let res = admin
+        .submit(
+            "/app/account/summary",
+            &[("tenant", "pune"), ("daily_summary", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/account/summary", one("member.daily_summary", me))
+        .await;
+    let res = admin
+        .submit(
+            "/app/account/summary",
+            &[("tenant", "no-such-office"), ("daily_summary", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    l.none("POST /app/account/summary", "no such organisation")
+        .await;
 
     // The password, then logout: both end sessions.
     let res = admin

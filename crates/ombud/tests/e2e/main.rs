@@ -49,6 +49,7 @@ mod secrets;
 mod setup;
 mod slow_clients;
 mod staff;
+mod summary;
 mod team;
 mod tenants;
 mod test_panel;

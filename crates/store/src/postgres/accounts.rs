@@ -132,6 +132,30 @@ impl AccountStore for PgStore {
         Ok(true)
     }
 
+    async fn set_daily_summary(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        on: bool,
+        audit: Audit,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "update memberships set daily_summary = $3 where tenant_id = $1 and user_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(user.as_str())
+        .bind(on)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            super::audit::append(&mut tx, &audit).await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     async fn create_invitation(
         &self,
         i: Invitation,

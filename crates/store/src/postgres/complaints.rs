@@ -216,6 +216,25 @@ impl ComplaintStore for PgStore {
         super::work::overview(self, tenant, since, now).await
     }
 
+    async fn resolved_between(
+        &self,
+        tenant: &TenantId,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(distinct complaint_id) from complaint_events
+             where tenant_id = $1 and action = 'status_changed' and to_value = 'resolved'
+               and created_at >= $2 and created_at < $3",
+        )
+        .bind(tenant.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n as u64)
+    }
+
     async fn complaint_events(
         &self,
         tenant: &TenantId,

@@ -78,6 +78,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "password_resets",
         include_str!("migrations/0020_password_resets.sql"),
     ),
+    (
+        21,
+        "daily_summary",
+        include_str!("migrations/0021_daily_summary.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

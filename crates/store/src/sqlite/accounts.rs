@@ -140,6 +140,27 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn set_daily_summary(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        on: bool,
+        audit: Audit,
+    ) -> StoreResult<bool> {
+        let (tenant, user) = (tenant.clone(), user.clone());
+        self.write(move |conn| {
+            let n = conn.execute(
+                "update memberships set daily_summary = ?3 where tenant_id = ?1 and user_id = ?2",
+                params![tenant.as_str(), user.as_str(), on],
+            )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn create_invitation(
         &self,
         i: Invitation,

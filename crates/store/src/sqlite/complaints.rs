@@ -216,6 +216,26 @@ impl ComplaintStore for SqliteStore {
         super::work::overview(self, tenant, since, now).await
     }
 
+    async fn resolved_between(
+        &self,
+        tenant: &TenantId,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<u64> {
+        let tenant = tenant.clone();
+        self.read(move |conn| {
+            let n: i64 = conn.query_row(
+                "select count(distinct complaint_id) from complaint_events
+                 where tenant_id = ?1 and action = 'status_changed' and to_value = 'resolved'
+                   and created_at >= ?2 and created_at < ?3",
+                params![tenant.as_str(), time_text(from), time_text(to)],
+                |r| r.get(0),
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn complaint_events(
         &self,
         tenant: &TenantId,

@@ -615,3 +615,59 @@ pub(crate) async fn a_password_reset_and_its_mail_are_made_together_and_used_onc
     let user = store.user(&asha.id).await.unwrap().unwrap();
     assert_eq!(user.password_hash, "$argon2id$new", "nothing changed");
 }
+
+pub(crate) async fn a_member_chooses_the_daily_summary_in_each_tenant(store: Arc<dyn Store>) {
+    let a = tenant(store.as_ref(), "alpha", "UTC").await;
+    let b = tenant(store.as_ref(), "beta", "UTC").await;
+    let asha = store
+        .create_user(new_user("asha@pune.gov.in"), chrono::Utc::now(), Vec::new())
+        .await
+        .unwrap();
+    store
+        .add_membership(&a.id, &asha.id, Role::Staff, chrono::Utc::now(), Vec::new())
+        .await
+        .unwrap();
+    let wants = |tenant: TenantId| {
+        let store = store.clone();
+        let user = asha.id.clone();
+        async move {
+            let member = store
+                .members(&tenant)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| m.user.id == user)
+                .map(|m| m.daily_summary);
+            let membership = store
+                .memberships(&user)
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|m| m.tenant_id == tenant)
+                .map(|m| m.daily_summary);
+            assert_eq!(member, membership);
+            member
+        }
+    };
+    assert_eq!(
+        wants(a.id.clone()).await,
+        Some(false),
+        "off until asked for"
+    );
+    assert!(store
+        .set_daily_summary(&a.id, &asha.id, true, Vec::new())
+        .await
+        .unwrap());
+    assert_eq!(wants(a.id.clone()).await, Some(true));
+    // Not a member of beta: nothing to change there.
+    assert!(!store
+        .set_daily_summary(&b.id, &asha.id, true, Vec::new())
+        .await
+        .unwrap());
+    assert_eq!(wants(b.id.clone()).await, None);
+    assert!(store
+        .set_daily_summary(&a.id, &asha.id, false, Vec::new())
+        .await
+        .unwrap());
+    assert_eq!(wants(a.id.clone()).await, Some(false));
+}

@@ -91,6 +91,7 @@ on_both_backends!(
     members_are_listed_and_passwords_replaced,
     an_invitation_works_once_before_it_expires,
     a_password_reset_and_its_mail_are_made_together_and_used_once,
+    a_member_chooses_the_daily_summary_in_each_tenant,
     api_keys_are_found_by_hash_listed_and_revoked_at_once,
     the_list_filters_and_pages_by_keyset_within_the_tenant,
     batched_changes_skip_what_does_not_fit_and_record_the_rest,

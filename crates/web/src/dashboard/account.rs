@@ -16,6 +16,7 @@ pub struct Organisation {
     pub name: String,
     pub role: Role,
     pub current: bool,
+    pub daily_summary: bool,
 }
 
 #[derive(Template)]
@@ -25,6 +26,8 @@ struct AccountPage<'a> {
     name: &'a str,
     email: &'a str,
     organisations: Vec<Organisation>,
+    /// Mail goes out (`smtp.*`): the daily summary can be asked for.
+    mail_on: bool,
 }
 
 pub async fn page(
@@ -40,6 +43,7 @@ pub async fn page(
                 name: t.name.clone(),
                 role: m.role,
                 current: current.as_ref() == Some(&t.id),
+                daily_summary: m.daily_summary,
             });
         }
     }
@@ -48,7 +52,43 @@ pub async fn page(
         name: &signed_in.user.name,
         email: signed_in.user.email.as_str(),
         organisations,
+        mail_on: state.engine.ops().mail_on(),
     }))
+}
+
+#[derive(Deserialize)]
+pub struct SummaryForm {
+    #[serde(default)]
+    tenant: String,
+    /// Present when the box is ticked.
+    #[serde(default)]
+    daily_summary: Option<String>,
+}
+
+/// Turns the daily summary of one of the user's organisations on or off.
+pub async fn set_summary(
+    State(state): State<AppState>,
+    signed_in: SignedInUser,
+    Form(form): Form<SummaryForm>,
+) -> Result<Response, PageError> {
+    let not_member = || PageError::not_found("organisation");
+    let slug = TenantSlug::parse(&form.tenant).map_err(|_| not_member())?;
+    let tenant = state
+        .store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or_else(not_member)?;
+    state
+        .engine
+        .ops()
+        .set_daily_summary(
+            &signed_in.acting(),
+            &tenant.id,
+            &signed_in.user,
+            form.daily_summary.is_some(),
+        )
+        .await?;
+    Ok(Redirect::to("/app/account").into_response())
 }
 
 #[derive(Deserialize)]

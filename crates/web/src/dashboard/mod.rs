@@ -96,6 +96,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             get(login::password_page).post(login::change_password),
         )
         .route("/app/account", get(account::page))
+        .route("/app/account/summary", post(account::set_summary))
         .route("/app/tenant", post(account::switch_tenant))
         .route("/app/complaints", get(complaints::list))
         .route("/app/complaints.csv", get(overview::csv))

@@ -1,3 +1,3 @@
--- A member's choice to get the daily summary of the tenant by email
--- (their account page; issue 23).
+-- A member's choice to get the tenant's daily summary by email (their
+-- account page).
 alter table memberships add column daily_summary integer not null default 0;

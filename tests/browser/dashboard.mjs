@@ -9,26 +9,13 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:http";
-import { chromium } from "playwright-core";
+import { launch } from "./launch.mjs";
 
 const scenario = JSON.parse(readFileSync(process.env.SCENARIO, "utf8"));
 const artifacts = process.env.ARTIFACTS;
 mkdirSync(artifacts, { recursive: true });
 
-// Flags for a machine without a network: without the background-networking
-// ones Chromium keeps trying to reach Google's hosts.
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch();
 
 // The tenant's own site, for the web chat widget: a page that embeds it.
 const site = `http://127.0.0.1:${scenario.site_port}`;

@@ -226,40 +226,9 @@ impl Engine {
 
     /// Starts running scheduled work of the kinds `jobs` handles, and keeps
     /// its recurring jobs scheduled. Once per engine; later calls are ignored.
-    pub async fn start_scheduler(self: &Arc<Self>, mut jobs: Jobs) -> StoreResult<()> {
-        // Mail goes out when there is a server to send it through and a key
-        // to write its links with.
-        if let (Some(mail), Some(key)) = (&self.config.mail, &self.config.seal_key) {
-            match crate::mail::Postman::new(mail) {
-                Ok(postman) => {
-                    crate::mail::describe();
-                    let (store, clock) = (self.store.clone(), self.clock.clone());
-                    jobs = jobs
-                        .handle(
-                            crate::mail::JOB,
-                            Arc::new(crate::mail::MailJob {
-                                store: store.clone(),
-                                clock: clock.clone(),
-                                postman,
-                                key: key.clone(),
-                            }),
-                        )
-                        .handle(
-                            crate::summary::SWEEP,
-                            Arc::new(crate::summary::SweepJob {
-                                store: store.clone(),
-                                clock: clock.clone(),
-                            }),
-                        )
-                        .handle(
-                            crate::summary::DAILY,
-                            Arc::new(crate::summary::DailyJob { store, clock }),
-                        )
-                        .every(crate::summary::sweep_every_quarter_hour());
-                }
-                Err(e) => tracing::error!(error = %e, "mail is off: the SMTP settings do not work"),
-            }
-        }
+    pub async fn start_scheduler(self: &Arc<Self>, jobs: Jobs) -> StoreResult<()> {
+        let jobs =
+            crate::mail::with_mail_jobs(jobs, &self.config, self.store.clone(), self.clock.clone());
         let holder = format!(
             "{}-{}",
             self.config.replica_id,

@@ -318,50 +318,10 @@ impl Config {
         if let Err(reason) = parse_schedule(&self.webhooks.retry_schedule) {
             return invalid("webhooks.retry_schedule", &reason);
         }
-        for r in self
-            .backup
-            .age_recipients
-            .split(',')
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-        {
-            if !(r.starts_with("age1") || r.starts_with("ssh-")) {
-                return invalid(
-                    "backup.age_recipients",
-                    "each must be an age public key (age1…) or an SSH public key, comma-separated",
-                );
-            }
-        }
-        if let Some(to) = self.backup.to.as_deref() {
-            if to.trim().is_empty() {
-                return invalid("backup.to", "must be a directory or s3://bucket/prefix");
-            }
-            if to.starts_with("s3://") {
-                if let Err(reason) = crate::backup::s3::parse_url(to) {
-                    return invalid("backup.to", &reason);
-                }
-            }
-        }
-        if let Some(endpoint) = self.backup.s3.endpoint.as_deref() {
-            let scheme = endpoint
-                .parse::<reqwest::Url>()
-                .map(|u| u.scheme().to_owned());
-            if !matches!(scheme.as_deref(), Ok("http" | "https")) {
-                return invalid("backup.s3.endpoint", "must be an http:// or https:// URL");
-            }
-        }
-        if let Err(reason) = self.backup.s3.keys() {
-            return invalid("backup.s3.access_key_id", reason);
+        if let Err((key, reason)) = self.backup.validate() {
+            return invalid(key, &reason);
         }
         self.smtp.mail()?;
-        if let Err(e) = self.backup.schedule() {
-            let key = if e.field == "backup.timezone" {
-                "backup.timezone"
-            } else {
-                "backup.schedule"
-            };
-            return invalid(key, &e.reason);
-        }
         let s = &self.scheduler;
         if s.concurrency == 0
             || s.lease_secs < 3

@@ -231,6 +231,45 @@ impl JobHandler for MailJob {
     }
 }
 
+/// `jobs` and the mail jobs (sending, and the daily summary), when there is
+/// a server to send through and a key to write links with.
+pub fn with_mail_jobs(
+    jobs: crate::scheduler::Jobs,
+    config: &crate::EngineConfig,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> crate::scheduler::Jobs {
+    let (Some(mail), Some(key)) = (&config.mail, &config.seal_key) else {
+        return jobs;
+    };
+    let postman = match Postman::new(mail) {
+        Ok(postman) => postman,
+        Err(e) => {
+            tracing::error!(error = %e, "mail is off: the SMTP settings do not work");
+            return jobs;
+        }
+    };
+    describe();
+    let sweep = crate::summary::SweepJob {
+        store: store.clone(),
+        clock: clock.clone(),
+    };
+    let daily = crate::summary::DailyJob {
+        store: store.clone(),
+        clock: clock.clone(),
+    };
+    let send = MailJob {
+        store,
+        clock,
+        postman,
+        key: key.clone(),
+    };
+    jobs.handle(JOB, Arc::new(send))
+        .handle(crate::summary::SWEEP, Arc::new(sweep))
+        .handle(crate::summary::DAILY, Arc::new(daily))
+        .every(crate::summary::sweep_every_quarter_hour())
+}
+
 /// Says what the mail metrics mean.
 pub fn describe() {
     metrics::describe_counter!(SENT, "Mails the SMTP server took, by kind.");

@@ -129,6 +129,54 @@ impl BackupSettings {
         ombud_core::schedule::Schedule::parse("backup.schedule", text, &zone).map(Some)
     }
 
+    /// Checks the settings: the key that is wrong, and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let recipients = self.age_recipients.split(',').map(str::trim);
+        for r in recipients.filter(|r| !r.is_empty()) {
+            if !(r.starts_with("age1") || r.starts_with("ssh-")) {
+                return Err((
+                    "backup.age_recipients",
+                    "each must be an age public key (age1…) or an SSH public key, comma-separated"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(to) = self.to.as_deref() {
+            if to.trim().is_empty() {
+                return Err((
+                    "backup.to",
+                    "must be a directory or s3://bucket/prefix".into(),
+                ));
+            }
+            if to.starts_with("s3://") {
+                s3::parse_url(to).map_err(|reason| ("backup.to", reason))?;
+            }
+        }
+        if let Some(endpoint) = self.s3.endpoint.as_deref() {
+            let scheme = endpoint
+                .parse::<reqwest::Url>()
+                .map(|u| u.scheme().to_owned());
+            if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+                return Err((
+                    "backup.s3.endpoint",
+                    "must be an http:// or https:// URL".into(),
+                ));
+            }
+        }
+        self.s3
+            .keys()
+            .map_err(|reason| ("backup.s3.access_key_id", reason.to_owned()))?;
+        self.schedule().map_err(|e| {
+            let key = if e.field == "backup.timezone" {
+                "backup.timezone"
+            } else {
+                "backup.schedule"
+            };
+            (key, e.reason)
+        })?;
+        Ok(())
+    }
+
     pub fn keep(&self) -> ombud_core::generations::Keep {
         ombud_core::generations::Keep {
             daily: self.keep_daily,

@@ -28,17 +28,21 @@ fn to_nine_tomorrow(now: chrono::DateTime<chrono::Utc>) -> chrono::Duration {
     nine.with_timezone(&chrono::Utc) - now
 }
 
+/// How often the sweep has run.
+async fn sweep_runs(app: &TestApp) -> u64 {
+    app.store
+        .job(ombud_engine::summary::SWEEP)
+        .await
+        .unwrap()
+        .map(|j| j.runs)
+        .unwrap_or(0)
+}
+
 /// Waits until the sweep has run `n` times in all.
 async fn sweeps(app: &TestApp, n: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let runs = app
-            .store
-            .job(ombud_engine::summary::SWEEP)
-            .await
-            .unwrap()
-            .map(|j| j.runs)
-            .unwrap_or(0);
+        let runs = sweep_runs(app).await;
         if runs >= n {
             return;
         }
@@ -139,13 +143,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     assert!(mail_to(&ravi).is_empty(), "Ravi did not ask");
 
     // The next sweep, a quarter of an hour on, makes nothing new.
-    let runs = app
-        .store
-        .job(ombud_engine::summary::SWEEP)
-        .await
-        .unwrap()
-        .unwrap()
-        .runs;
+    let runs = sweep_runs(&app).await;
     app.clock.advance(chrono::Duration::minutes(15));
     sweeps(&app, runs + 1).await;
 
@@ -153,13 +151,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     let db = app.stop_keeping_db().await;
     let again = TestApp::spawn_on(db, with_smtp, None).await;
     again.clock.advance(shift + chrono::Duration::minutes(15));
-    let runs = again
-        .store
-        .job(ombud_engine::summary::SWEEP)
-        .await
-        .unwrap()
-        .unwrap()
-        .runs;
+    let runs = sweep_runs(&again).await;
     again.clock.advance(chrono::Duration::minutes(15));
     sweeps(&again, runs + 1).await;
     // The day's job exists, so the sweep made none: no mail can follow.

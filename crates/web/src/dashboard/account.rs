@@ -65,19 +65,25 @@ pub struct SummaryForm {
     daily_summary: Option<String>,
 }
 
+/// The organisation a form names by its slug (404 if there is none; whether
+/// the user is a member is the caller's check).
+async fn named(state: &AppState, slug: &str) -> Result<ombud_core::Tenant, PageError> {
+    let not_found = || PageError::not_found("organisation");
+    let slug = TenantSlug::parse(slug).map_err(|_| not_found())?;
+    state
+        .store
+        .tenant_by_slug(&slug)
+        .await?
+        .ok_or_else(not_found)
+}
+
 /// Turns the daily summary of one of the user's organisations on or off.
 pub async fn set_summary(
     State(state): State<AppState>,
     signed_in: SignedInUser,
     Form(form): Form<SummaryForm>,
 ) -> Result<Response, PageError> {
-    let not_member = || PageError::not_found("organisation");
-    let slug = TenantSlug::parse(&form.tenant).map_err(|_| not_member())?;
-    let tenant = state
-        .store
-        .tenant_by_slug(&slug)
-        .await?
-        .ok_or_else(not_member)?;
+    let tenant = named(&state, &form.tenant).await?;
     state
         .engine
         .ops()
@@ -104,12 +110,7 @@ pub async fn switch_tenant(
     Form(form): Form<SwitchForm>,
 ) -> Result<Response, PageError> {
     let not_member = || PageError::not_found("organisation");
-    let slug = TenantSlug::parse(&form.tenant).map_err(|_| not_member())?;
-    let tenant = state
-        .store
-        .tenant_by_slug(&slug)
-        .await?
-        .ok_or_else(not_member)?;
+    let tenant = named(&state, &form.tenant).await?;
     let member = state
         .store
         .memberships(&signed_in.user.id)

@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use lettre::message::{header::ContentType, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use metrics::counter;
 use ombud_core::seal::SealKey;
@@ -63,6 +64,9 @@ pub struct MailConfig {
     /// Who the mail is from: `Ombud <ombud@example.org>`.
     pub from: String,
     pub timeout: Duration,
+    /// A private CA's certificate (PEM) to trust besides the public ones,
+    /// for a server whose certificate it signed.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 /// What a mail job sends: named by ids and written when it is sent.
@@ -147,16 +151,23 @@ pub struct Postman {
 
 impl Postman {
     pub fn new(config: &MailConfig) -> Result<Self, String> {
-        let builder = match config.security {
-            Security::StartTls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+        let tls = || -> Result<TlsParameters, String> {
+            let mut params = TlsParameters::builder(config.host.clone());
+            if let Some(pem) = &config.ca_pem {
+                let ca = Certificate::from_pem(pem).map_err(|e| format!("smtp.ca_file: {e}"))?;
+                params = params.add_root_certificate(ca);
             }
-            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host),
-            Security::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                &config.host,
-            )),
-        }
-        .map_err(|e| format!("smtp.host {:?}: {e}", config.host))?;
+            params
+                .build_rustls()
+                .map_err(|e| format!("smtp.host {:?}: {e}", config.host))
+        };
+        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&config.host);
+        let builder = match config.security {
+            // STARTTLS must succeed: never a fallback to plain text.
+            Security::StartTls => builder.tls(Tls::Required(tls()?)),
+            Security::Tls => builder.tls(Tls::Wrapper(tls()?)),
+            Security::None => builder,
+        };
         let mut builder = builder.port(config.port).timeout(Some(config.timeout));
         if let Some((user, password)) = &config.credentials {
             builder =

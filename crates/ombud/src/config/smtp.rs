@@ -20,6 +20,9 @@ pub struct SmtpSettings {
     /// Who mail is from: `Ombud <ombud@example.org>`.
     pub from: String,
     pub timeout_secs: u64,
+    /// A private CA's certificate (PEM file) to trust, for a server whose
+    /// certificate it signed; public CAs are trusted anyway.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for SmtpSettings {
@@ -32,6 +35,7 @@ impl Default for SmtpSettings {
             password: None,
             from: String::new(),
             timeout_secs: 20,
+            ca_file: None,
         }
     }
 }
@@ -66,6 +70,20 @@ impl SmtpSettings {
                 ))
             }
         };
+        let ca_pem = match self.ca_file.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| invalid("smtp.ca_file", &format!("{}: {e}", path.display())))?;
+                if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(invalid(
+                        "smtp.ca_file",
+                        &format!("{} holds no PEM certificate", path.display()),
+                    ));
+                }
+                Some(pem)
+            }
+            None => None,
+        };
         let config = ombud_engine::mail::MailConfig {
             host: host.to_owned(),
             port: self.port,
@@ -73,15 +91,15 @@ impl SmtpSettings {
             credentials,
             from: self.from.clone(),
             timeout: std::time::Duration::from_secs(self.timeout_secs),
+            ca_pem,
         };
         // The transport is made as the server will make it: a bad host or
         // sender is refused now, not at the first mail.
         if let Err(e) = ombud_engine::mail::Postman::new(&config) {
-            let key = if e.starts_with("smtp.from") {
-                "smtp.from"
-            } else {
-                "smtp.host"
-            };
+            let key = ["smtp.from", "smtp.ca_file"]
+                .into_iter()
+                .find(|k| e.starts_with(k))
+                .unwrap_or("smtp.host");
             return Err(invalid(key, &e));
         }
         Ok(Some(config))

@@ -232,6 +232,7 @@ fn backups_go_to_a_directory_or_a_bucket_named_in_the_environment() {
 fn mail_is_off_without_an_smtp_host_and_its_settings_are_checked() {
     assert!(Config::default().engine().mail.is_none(), "off by default");
     figment::Jail::expect_with(|jail| {
+        jail.create_file("not-a-certificate.txt", "hello")?;
         jail.set_env("OMBUD_SMTP__HOST", "mail.pune.gov.in");
         jail.set_env("OMBUD_SMTP__FROM", "Ombud <ombud@pune.gov.in>");
         jail.set_env("OMBUD_SMTP__USERNAME", "ombud");
@@ -248,6 +249,12 @@ fn mail_is_off_without_an_smtp_host_and_its_settings_are_checked() {
             ("OMBUD_SMTP__SECURITY", "ssl", "smtp.security"),
             ("OMBUD_SMTP__FROM", "not an address", "smtp.from"),
             ("OMBUD_SMTP__PASSWORD", "", "smtp.username"),
+            ("OMBUD_SMTP__CA_FILE", "/nonexistent/ca.pem", "smtp.ca_file"),
+            (
+                "OMBUD_SMTP__CA_FILE",
+                "not-a-certificate.txt",
+                "smtp.ca_file",
+            ),
         ] {
             jail.set_env(key, value);
             let e = Config::load(None).unwrap_err().to_string();
@@ -255,6 +262,7 @@ fn mail_is_off_without_an_smtp_host_and_its_settings_are_checked() {
             jail.set_env("OMBUD_SMTP__SECURITY", "starttls");
             jail.set_env("OMBUD_SMTP__FROM", "ombud@pune.gov.in");
             jail.set_env("OMBUD_SMTP__PASSWORD", "tests-only");
+            jail.set_env("OMBUD_SMTP__CA_FILE", "");
         }
         Ok(())
     });

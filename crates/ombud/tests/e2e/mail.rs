@@ -26,6 +26,21 @@ pub fn with_smtp(c: &mut Config) {
     c.smtp.from = "Ombud <ombud@pune.gov.in>".into();
 }
 
+/// The same over STARTTLS, trusting the tests' private CA when `trust`.
+pub fn with_smtp_tls(trust: bool) -> impl FnOnce(&mut Config) {
+    move |c| {
+        with_smtp(c);
+        c.smtp.security = "starttls".into();
+        if trust {
+            c.smtp.ca_file = Some(
+                std::env::var("OMBUD_TEST_SMTP_CA")
+                    .expect("OMBUD_TEST_SMTP_CA (scripts/test sets it)")
+                    .into(),
+            );
+        }
+    }
+}
+
 /// A mail the SMTP server took.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -173,6 +188,49 @@ async fn an_invitation_is_mailed_with_a_link_that_works() {
     assert_eq!(join.status(), StatusCode::OK);
     assert!(join.text().await.unwrap().contains(&meera));
     app.stop().await;
+}
+
+/// STARTTLS is required and the server's certificate checked: a server the
+/// private CA vouches for gets the mail; without trusting that CA, the send
+/// fails on the certificate and nothing goes in plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_over_starttls_only_to_a_server_whose_certificate_is_trusted() {
+    let graph = FakeGraph::start().await;
+    for trust in [true, false] {
+        let app = TestApp::spawn_with(with_smtp_tls(trust), None).await;
+        let t = app.tenant("pune", "PUNE", &graph).await;
+        let admin_email = unique("admin");
+        member(&app, &admin_email, &t.tenant.id, Role::Admin).await;
+        let admin = Staff::login(&app, &admin_email).await;
+        let meera = unique("meera");
+        admin
+            .submit(
+                "/app/team/invitations",
+                &[("email", &meera), ("role", "staff")],
+            )
+            .await;
+        if trust {
+            let mail = wait_for_mail(&meera, 1).await;
+            assert!(mail[0].body.contains("/app/invite/"));
+        } else {
+            let invitation = app.store.open_invitations(&t.tenant.id).await.unwrap()[0]
+                .id
+                .clone();
+            let key = format!("mail:{invitation}");
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+            let error = loop {
+                let job = app.store.job(&key).await.unwrap().expect("its mail job");
+                if let Some(e) = job.last_error {
+                    break e;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "no attempt");
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            };
+            assert!(error.to_lowercase().contains("certificate"), "{error}");
+            assert!(mail_to(&meera).is_empty(), "nothing sent in the clear");
+        }
+        app.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

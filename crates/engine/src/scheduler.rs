@@ -78,6 +78,8 @@ impl Default for SchedulerConfig {
 pub struct Jobs {
     handlers: BTreeMap<String, Arc<dyn JobHandler>>,
     recurring: Vec<Recurring>,
+    /// Keys of recurring jobs this configuration turned off.
+    retired: Vec<String>,
 }
 
 impl Jobs {
@@ -89,6 +91,14 @@ impl Jobs {
     /// Keeps `recurring` scheduled (its kind must be handled).
     pub fn every(mut self, recurring: Recurring) -> Self {
         self.recurring.push(recurring);
+        self
+    }
+
+    /// Removes the recurring job `key` on start: the feature that scheduled
+    /// it is off now, and a row nobody handles would wait, due, for ever
+    /// (and page as a stuck job).
+    pub fn retire(mut self, key: &str) -> Self {
+        self.retired.push(key.to_owned());
         self
     }
 
@@ -146,6 +156,13 @@ impl Scheduler {
     /// Makes the recurring jobs, or moves them to a changed schedule; every
     /// replica does this on start and the first one's row stands.
     pub async fn keep_recurring(&self) -> StoreResult<()> {
+        for key in &self.jobs.retired {
+            if !self.jobs.recurring.iter().any(|r| &r.key == key)
+                && self.store.cancel_job(key).await?
+            {
+                tracing::info!(key = %key, "a recurring job that is off now was removed");
+            }
+        }
         let now = self.clock.now();
         for r in &self.jobs.recurring {
             let Some(due_at) = r.schedule.next_after(now) else {

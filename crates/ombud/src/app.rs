@@ -230,6 +230,8 @@ impl App {
             jobs = jobs
                 .handle(crate::backup::scheduled::JOB, handler)
                 .every(backups);
+        } else {
+            jobs = jobs.retire(crate::backup::scheduled::JOB);
         }
         self.engine
             .start_scheduler(jobs)

@@ -250,14 +250,15 @@ pub fn with_mail_jobs(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> crate::scheduler::Jobs {
+    let off = |jobs: crate::scheduler::Jobs| jobs.retire(crate::summary::SWEEP);
     let (Some(mail), Some(key)) = (&config.mail, &config.seal_key) else {
-        return jobs;
+        return off(jobs);
     };
     let postman = match Postman::new(mail) {
         Ok(postman) => postman,
         Err(e) => {
             tracing::error!(error = %e, "mail is off: the SMTP settings do not work");
-            return jobs;
+            return off(jobs);
         }
     };
     describe();

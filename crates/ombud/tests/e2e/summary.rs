@@ -12,7 +12,7 @@ use crate::fake_graph::FakeGraph;
 use crate::helpers::*;
 use crate::mail::{mail_to, wait_for_mail, with_smtp};
 use crate::staff::{member, Staff};
-use crate::work::{file, street_light};
+use crate::work::light_and_water;
 use ombud_core::Role;
 
 /// How far to move a clock now at `now` to reach 09:05 next day in India.
@@ -68,15 +68,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     member(&app, &ravi, &t.tenant.id, Role::Staff).await;
 
     // Two complaints today; one of them resolved.
-    let light = street_light(&app, &t, &graph, "919800000001").await;
-    let water = file(
-        &app,
-        &t,
-        &graph,
-        "919800000002",
-        "Water pipe leaking on the main road",
-    )
-    .await;
+    let (light, water) = light_and_water(&app, &t, &graph).await;
     let staff = Staff::login(&app, &asha).await;
     for to in ["in_progress", "resolved"] {
         let res = staff

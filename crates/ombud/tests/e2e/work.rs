@@ -55,6 +55,20 @@ pub async fn complaint(app: &TestApp, t: &TestTenant, number: &str) -> Complaint
         .unwrap()
 }
 
+/// Two complaints by two citizens: the street light's, then a water pipe's.
+pub async fn light_and_water(app: &TestApp, t: &TestTenant, graph: &FakeGraph) -> (String, String) {
+    let light = street_light(app, t, graph, "919800000001").await;
+    let water = file(
+        app,
+        t,
+        graph,
+        "919800000002",
+        "Water pipe leaking on the main road",
+    )
+    .await;
+    (light, water)
+}
+
 /// `n` more complaints in the same conversation as `like` (as if the citizen
 /// had filed them one by one), straight into the store.
 pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize) {
@@ -101,15 +115,7 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    let light = street_light(&app, &t, &graph, "919800000001").await;
-    let water = file(
-        &app,
-        &t,
-        &graph,
-        "919800000002",
-        "Water pipe leaking on the main road",
-    )
-    .await;
+    let (light, water) = light_and_water(&app, &t, &graph).await;
     let ravi = member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
     let staff = Staff::login(&app, "ravi@pune.gov.in").await;
 

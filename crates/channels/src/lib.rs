@@ -36,6 +36,31 @@ pub trait ChannelSender: Send + Sync {
         body: &str,
         idempotency_key: &str,
     ) -> Result<String, SendError>;
+
+    /// A WhatsApp channel's templates as Meta holds them; no other channel
+    /// has any.
+    async fn list_templates(
+        &self,
+        channel: &Channel,
+    ) -> Result<Vec<ombud_core::template::WaTemplate>, SendError> {
+        Err(SendError::Permanent {
+            reason: format!("{} channels have no templates", channel.kind().as_str()),
+        })
+    }
+
+    /// Sends an approved WhatsApp template (outside the 24-hour window). No
+    /// other channel has templates: they get the text.
+    async fn send_template(
+        &self,
+        channel: &Channel,
+        _to: &str,
+        _template: &ombud_core::template::TemplateMessage,
+        _idempotency_key: &str,
+    ) -> Result<String, SendError> {
+        Err(SendError::Permanent {
+            reason: format!("{} channels send no templates", channel.kind().as_str()),
+        })
+    }
 }
 
 /// Sends on any channel by its kind; what the engine is given.
@@ -86,6 +111,40 @@ impl ChannelSender for Senders {
             ChannelKind::Webchat => &self.webchat,
         };
         sender.send_text(channel, to, body, idempotency_key).await
+    }
+
+    async fn list_templates(
+        &self,
+        channel: &Channel,
+    ) -> Result<Vec<ombud_core::template::WaTemplate>, SendError> {
+        self.whatsapp.list_templates(channel).await
+    }
+
+    async fn send_template(
+        &self,
+        channel: &Channel,
+        to: &str,
+        template: &ombud_core::template::TemplateMessage,
+        idempotency_key: &str,
+    ) -> Result<String, SendError> {
+        match channel.kind() {
+            ChannelKind::Whatsapp => {
+                self.whatsapp
+                    .send_template(channel, to, template, idempotency_key)
+                    .await
+            }
+            // No window there: the template's text goes as a message.
+            ChannelKind::Telegram => {
+                self.telegram
+                    .send_text(channel, to, &template.text, idempotency_key)
+                    .await
+            }
+            ChannelKind::Webchat => {
+                self.webchat
+                    .send_text(channel, to, &template.text, idempotency_key)
+                    .await
+            }
+        }
     }
 }
 

@@ -135,12 +135,26 @@ pub fn apply(
 
 /// What citizens are told when staff move their complaints to a status:
 /// the text in each language, decided before the change (from the tenant's
-/// intake templates), with `{numbers}` where the complaint numbers go.
-#[derive(Debug, Clone, PartialEq)]
+/// intake templates), with `{numbers}` where the complaint numbers go; and,
+/// for WhatsApp channels, the template that carries it outside the window.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StatusNotice {
     pub by_language: BTreeMap<String, String>,
     /// For a language the map lacks.
     pub fallback: String,
+    /// `status_changed`, or `rejected` for a rejection.
+    pub kind: Option<crate::template::NoticeKind>,
+    /// The new status as each language names it (a template's `status_label`).
+    pub status_labels: BTreeMap<String, String>,
+    pub status_fallback: String,
+    /// The tenant's categories, for a template's `category` (named in the
+    /// citizen's language).
+    pub categories: Vec<Category>,
+    /// The day of the change, tenant-local, for a template's `date`.
+    pub date: String,
+    /// Every WhatsApp channel of the tenant with its templates for this
+    /// notice; a channel not here has no window (Telegram, the web chat).
+    pub whatsapp: BTreeMap<ChannelId, crate::template::ChannelTemplates>,
 }
 
 /// Numbers named in one notice; past it, "(+N)" (a WhatsApp text holds 4,096
@@ -150,15 +164,60 @@ pub const NAMED: usize = 10;
 impl StatusNotice {
     /// The notice for a citizen writing in `language`, naming `numbers`.
     pub fn body(&self, language: &Language, numbers: &[&str]) -> String {
-        let mut named = numbers[..numbers.len().min(NAMED)].join(", ");
-        if numbers.len() > NAMED {
-            named.push_str(&format!(" (+{})", numbers.len() - NAMED));
-        }
         self.by_language
             .get(language.as_str())
             .unwrap_or(&self.fallback)
-            .replace("{numbers}", &named)
+            .replace("{numbers}", &named(numbers))
     }
+
+    /// How `notice` goes out at `now`, the conversation's citizen having last
+    /// written at `last_inbound`: text, a template, or not at all (and why).
+    pub fn delivery(
+        &self,
+        notice: &Notice,
+        last_inbound: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> crate::template::Delivery {
+        use crate::template::{choose, Delivery, NoticeKind, NoticeValues};
+        let Some(templates) = self.whatsapp.get(&notice.channel) else {
+            return Delivery::Text;
+        };
+        let open = crate::conversation::window(ChannelKind::Whatsapp, last_inbound, now).open;
+        let lang = notice.language.as_str();
+        let values = NoticeValues {
+            numbers: notice.numbers.clone(),
+            status_label: self
+                .status_labels
+                .get(lang)
+                .unwrap_or(&self.status_fallback)
+                .clone(),
+            category: notice
+                .category
+                .as_ref()
+                .and_then(|id| self.categories.iter().find(|c| &c.id == id))
+                .map(|c| c.name_in(&notice.language).to_owned())
+                .unwrap_or_default(),
+            date: self.date.clone(),
+        };
+        let kind = self.kind.unwrap_or(NoticeKind::StatusChanged);
+        choose(
+            kind,
+            ChannelKind::Whatsapp,
+            open,
+            templates,
+            &notice.language,
+            &values,
+        )
+    }
+}
+
+/// `numbers` joined, the first [`NAMED`] of them and "(+N)" for the rest.
+fn named(numbers: &[&str]) -> String {
+    let mut named = numbers[..numbers.len().min(NAMED)].join(", ");
+    if numbers.len() > NAMED {
+        named.push_str(&format!(" (+{})", numbers.len() - NAMED));
+    }
+    named
 }
 
 /// A status notice to send into a conversation.
@@ -168,6 +227,11 @@ pub struct Notice {
     pub channel: ChannelId,
     pub contact: Option<ContactId>,
     pub body: String,
+    /// The complaints it names (where "could not notify" is recorded).
+    pub complaints: Vec<ComplaintId>,
+    pub numbers: String,
+    pub language: Language,
+    pub category: Option<CategoryId>,
 }
 
 /// What a status change tells citizens: one notice per conversation, naming
@@ -193,6 +257,10 @@ pub fn notices(notice: &StatusNotice, changed: &[Complaint]) -> Vec<Notice> {
                 channel: channel.clone(),
                 contact: list[0].contact_id.clone(),
                 body: notice.body(&list[0].language, &numbers),
+                complaints: list.iter().map(|c| c.id.clone()).collect(),
+                numbers: named(&numbers),
+                language: list[0].language.clone(),
+                category: list[0].category_id.clone(),
             }
         })
         .collect()
@@ -207,6 +275,7 @@ mod tests {
         let n = StatusNotice {
             by_language: BTreeMap::from([("hi".into(), "हिं {numbers}".into())]),
             fallback: "Now resolved: {numbers}".into(),
+            ..Default::default()
         };
         let numbers: Vec<String> = (1..=12).map(|i| format!("P-{i}")).collect();
         let refs: Vec<&str> = numbers.iter().map(String::as_str).collect();

@@ -144,6 +144,13 @@ pub struct WhatsAppConfig {
     pub access_token: Secret,
     pub graph_url: String,
     pub api_version: String,
+    /// The WhatsApp Business Account the number belongs to: where its
+    /// message templates are read (`GET /{waba-id}/message_templates`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waba_id: Option<String>,
+    /// Which approved template carries each notice outside the 24-hour window.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub templates: crate::template::TemplateMappings,
 }
 
 impl WhatsAppConfig {

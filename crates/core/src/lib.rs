@@ -22,6 +22,7 @@ pub mod provider;
 pub mod schedule;
 pub mod seal;
 pub mod secret;
+pub mod template;
 pub mod tenant;
 pub mod webhook;
 

@@ -42,11 +42,13 @@ pub enum MessageKind {
     Reaction,
     Interactive,
     Button,
+    /// An approved WhatsApp template, sent outside the 24-hour window.
+    Template,
     Other,
 }
 
 impl MessageKind {
-    const ALL: [Self; 12] = [
+    const ALL: [Self; 13] = [
         Self::Text,
         Self::Image,
         Self::Audio,
@@ -58,6 +60,7 @@ impl MessageKind {
         Self::Reaction,
         Self::Interactive,
         Self::Button,
+        Self::Template,
         Self::Other,
     ];
 
@@ -74,6 +77,7 @@ impl MessageKind {
             Self::Reaction => "reaction",
             Self::Interactive => "interactive",
             Self::Button => "button",
+            Self::Template => "template",
             Self::Other => "other",
         }
     }

@@ -5,6 +5,7 @@
 //! citizen once.
 
 use ombud_agents::intake::IntakeConfig;
+use ombud_core::template::{ChannelTemplates, NoticeKind};
 use ombud_core::*;
 use ombud_store::{
     ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter, ComplaintSort,
@@ -44,6 +45,13 @@ pub struct Skipped {
 pub fn status_notice(status: ComplaintStatus) -> StatusNotice {
     let intake = IntakeConfig::default();
     let text = |lang: &Language| intake.status_notice(lang, "{numbers}", status.as_str());
+    let label = |lang: &Language| {
+        let t = intake.templates_for(lang);
+        t.statuses
+            .get(status.as_str())
+            .map_or(status.as_str(), String::as_str)
+            .to_owned()
+    };
     StatusNotice {
         by_language: intake
             .templates
@@ -52,6 +60,60 @@ pub fn status_notice(status: ComplaintStatus) -> StatusNotice {
             .map(|l| (l.as_str().to_owned(), text(&l)))
             .collect(),
         fallback: text(&intake.default_language()),
+        kind: Some(match status {
+            ComplaintStatus::Rejected => NoticeKind::Rejected,
+            _ => NoticeKind::StatusChanged,
+        }),
+        status_labels: intake
+            .templates
+            .keys()
+            .filter_map(|l| Language::parse(l).ok())
+            .map(|l| (l.as_str().to_owned(), label(&l)))
+            .collect(),
+        status_fallback: label(&intake.default_language()),
+        ..Default::default()
+    }
+}
+
+impl Engine {
+    /// What citizens of `tenant` are told when staff move complaints to
+    /// `status`: the text, and for each WhatsApp channel the template that
+    /// carries it outside the 24-hour window, with the values it is filled with.
+    pub async fn status_notice(
+        &self,
+        tenant: &TenantId,
+        status: ComplaintStatus,
+    ) -> StoreResult<StatusNotice> {
+        let store = self.store();
+        let mut notice = status_notice(status);
+        let kind = notice.kind.unwrap_or(NoticeKind::StatusChanged);
+        if let Some(t) = store.tenant(tenant).await? {
+            notice.date = self
+                .now()
+                .with_timezone(&t.timezone.tz())
+                .format("%-d %b %Y")
+                .to_string();
+        }
+        notice.categories = store.categories(tenant).await?.to_vec();
+        for channel in store.channels(tenant).await? {
+            let Some(wa) = channel.whatsapp() else {
+                continue;
+            };
+            let mapping = wa.templates.get(&kind).cloned();
+            let synced = match &mapping {
+                Some(m) => store
+                    .wa_templates(tenant, &channel.id)
+                    .await?
+                    .into_iter()
+                    .filter(|t| t.name == m.name)
+                    .collect(),
+                None => Vec::new(),
+            };
+            notice
+                .whatsapp
+                .insert(channel.id.clone(), ChannelTemplates { mapping, synced });
+        }
+        Ok(notice)
     }
 }
 
@@ -80,7 +142,7 @@ impl Engine {
             }
         };
         let notices = match change {
-            ComplaintChange::Status(status) => Some(status_notice(status)),
+            ComplaintChange::Status(status) => Some(self.status_notice(tenant, status).await?),
             _ => None,
         };
         let mut report = ChangeReport::default();

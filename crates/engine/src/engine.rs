@@ -105,6 +105,7 @@ impl Engine {
             .with_outbound(outbound.clone())
             .with_agents(config.seal_key.clone(), config.process.clone())
             .with_mail(config.mail.is_some())
+            .with_sender(sender.clone())
             .with_wakes(webhook_wake.clone(), outbox_wake.clone());
         let names = Arc::new(TenantNames::default());
         let channel_health = Arc::new(ChannelHealth::default());
@@ -229,6 +230,7 @@ impl Engine {
     pub async fn start_scheduler(self: &Arc<Self>, jobs: Jobs) -> StoreResult<()> {
         let jobs =
             crate::mail::with_mail_jobs(jobs, &self.config, self.store.clone(), self.clock.clone());
+        let jobs = crate::ops::templates::with_sync_job(jobs, self.ops.clone());
         let holder = format!(
             "{}-{}",
             self.config.replica_id,

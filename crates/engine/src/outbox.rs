@@ -114,10 +114,15 @@ impl OutboxSender {
     async fn deliver(&self, item: OutboxItem) -> bool {
         let outcome = match self.store.channel(&item.channel_id).await {
             Ok(Some(channel)) if channel.tenant_id == item.tenant_id => {
-                let result = self
-                    .sender
-                    .send_text(&channel, &item.to, &item.body, item.message_id.as_str())
-                    .await;
+                let key = item.message_id.as_str();
+                let result = match &item.template {
+                    Some(t) => self.sender.send_template(&channel, &item.to, t, key).await,
+                    None => {
+                        self.sender
+                            .send_text(&channel, &item.to, &item.body, key)
+                            .await
+                    }
+                };
                 let outcome = self.outcome(&item, result);
                 self.observe(&channel, &item, &outcome).await;
                 outcome

@@ -243,6 +243,8 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                     access_token: Secret::new("bench"),
                     graph_url: "http://127.0.0.1:9".into(),
                     api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
+                    waba_id: None,
+                    templates: Default::default(),
                 },
             )
             .await?;

@@ -292,6 +292,8 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
             access_token: Secret::new("bench"),
             graph_url: "http://127.0.0.1:9".into(),
             api_version: "v23.0".into(),
+            waba_id: None,
+            templates: Default::default(),
         },
     )
     .await?;

@@ -93,6 +93,8 @@ pub async fn run(args: SlowlorisBenchArgs, base: Config) -> anyhow::Result<()> {
             access_token: Secret::new("t"),
             graph_url: "http://127.0.0.1:9".into(),
             api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
+            waba_id: None,
+            templates: Default::default(),
         },
     )
     .await?;

@@ -66,6 +66,8 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
                 access_token: Secret::new("demo-access-token"),
                 graph_url: format!("http://{}/demo/graph", config.listen),
                 api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
+                waba_id: None,
+                templates: Default::default(),
             },
         )
         .await?;

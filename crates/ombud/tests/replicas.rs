@@ -343,6 +343,8 @@ async fn two_replicas(
             access_token: ombud_core::Secret::new("t"),
             graph_url: graph.url(),
             api_version: "v23.0".into(),
+            waba_id: None,
+            templates: Default::default(),
         },
     )
     .await

@@ -28,6 +28,7 @@ const TABLES: &[(&str, &str)] = &[
     ("agents", "id"),
     ("agent_versions", "id"),
     ("channels", "id"),
+    ("whatsapp_templates", "channel_id, name, language"),
     ("deployments", "id"),
     ("contacts", "id"),
     ("conversations", "id"),

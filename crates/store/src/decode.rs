@@ -245,6 +245,8 @@ pub fn channel(r: &dyn Columns, sealer: &Sealer) -> Decoded<Channel> {
     let kind = r.text("kind")?;
     let tenant_id: TenantId = id(r, "tenant_id")?;
     let secret = |col: &str| sealer.open(tenant_id.as_str(), &r.text(col)?);
+    let mut settings = r.json("settings")?;
+    let mut setting = |key: &str| settings[key].take();
     let config = match ChannelKind::parse(&kind).ok_or_else(|| bad("kind", &kind))? {
         ChannelKind::Whatsapp => ChannelConfig::Whatsapp(WhatsAppConfig {
             phone_number_id: r.text("phone_number_id")?,
@@ -253,6 +255,12 @@ pub fn channel(r: &dyn Columns, sealer: &Sealer) -> Decoded<Channel> {
             access_token: secret("access_token")?,
             graph_url: r.text("graph_url")?,
             api_version: r.text("api_version")?,
+            waba_id: parse("settings", serde_json::from_value(setting("waba_id")))?,
+            templates: parse(
+                "settings",
+                serde_json::from_value::<Option<_>>(setting("templates")),
+            )?
+            .unwrap_or_default(),
         }),
         ChannelKind::Telegram => ChannelConfig::Telegram(TelegramConfig {
             bot_token: secret("access_token")?,
@@ -263,7 +271,7 @@ pub fn channel(r: &dyn Columns, sealer: &Sealer) -> Decoded<Channel> {
             signing_key: secret("app_secret")?,
             allowed_origins: parse(
                 "settings",
-                serde_json::from_value(r.json("settings")?["allowed_origins"].take()),
+                serde_json::from_value(setting("allowed_origins")),
             )
             .map(|o: Option<Vec<String>>| o.unwrap_or_default())?,
         }),
@@ -402,7 +410,7 @@ pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
 }
 
 /// The columns the outbox sender needs, joined from the message and contact.
-pub const OUTBOX_ITEM_COLS: &str = "o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body, o.attempts, o.created_at, r.created_at as reply_to_at";
+pub const OUTBOX_ITEM_COLS: &str = "o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body, m.template, o.attempts, o.created_at, r.created_at as reply_to_at";
 
 pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
     Ok(crate::OutboxItem {
@@ -412,6 +420,10 @@ pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
         message_id: id(r, "message_id")?,
         to: r.text("external_id")?,
         body: r.text("body")?,
+        template: r
+            .opt_text("template")?
+            .map(|t| parse("template", serde_json::from_str(&t)))
+            .transpose()?,
         attempts: r.int("attempts")? as u32 + 1,
         created_at: r.time("created_at")?,
         reply_to_at: r.opt_time("reply_to_at")?,

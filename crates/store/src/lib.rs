@@ -26,6 +26,7 @@ pub mod report;
 pub mod resets;
 mod sealing;
 pub mod sqlite;
+pub mod templates;
 pub mod test_chats;
 pub mod webhooks;
 pub mod work;
@@ -56,6 +57,7 @@ pub use ombud_core::change::StatusNotice;
 pub use report::Overview;
 pub use resets::PasswordResetStore;
 pub use sealing::Sealer;
+pub use templates::{NotifyFailures, TemplateStore};
 pub use test_chats::{
     NewTestChat, TestChat, TestChatStore, TestComplaint, TestTurn, TestTurnCommit, TEST_TURNS_MAX,
 };
@@ -439,6 +441,7 @@ pub trait Store:
     + AuditStore
     + JobStore
     + PasswordResetStore
+    + TemplateStore
 {
 }
 
@@ -463,6 +466,7 @@ impl<T> Store for T where
         + AuditStore
         + JobStore
         + PasswordResetStore
+        + TemplateStore
 {
 }
 

@@ -188,7 +188,7 @@ impl<'a> ChannelColumns<'a> {
                 access_token: seal(&w.access_token),
                 graph_url: &w.graph_url,
                 api_version: &w.api_version,
-                settings: serde_json::json!({}),
+                settings: Self::whatsapp_settings(w.waba_id.as_deref(), &w.templates),
             },
             ChannelConfig::Telegram(t) => Self {
                 kind,
@@ -211,6 +211,15 @@ impl<'a> ChannelColumns<'a> {
                 settings: serde_json::json!({"allowed_origins": w.allowed_origins}),
             },
         }
+    }
+
+    /// A WhatsApp channel's `settings`: its business account and the
+    /// templates its notices go as.
+    pub fn whatsapp_settings(
+        waba_id: Option<&str>,
+        templates: &ombud_core::template::TemplateMappings,
+    ) -> serde_json::Value {
+        serde_json::json!({"waba_id": waba_id, "templates": templates})
     }
 
     /// The field a second channel with the same key conflicts on.
@@ -435,6 +444,8 @@ pub struct OutboxItem {
     pub message_id: MessageId,
     pub to: String,
     pub body: String,
+    /// The approved WhatsApp template it goes as (outside the window).
+    pub template: Option<ombud_core::template::TemplateMessage>,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     /// When the message this one answers came in, for the reply latency a
@@ -611,6 +622,7 @@ impl RunCommit {
             message_id: message_id.clone(),
             to: to.to_owned(),
             body: body.to_owned(),
+            template: None,
             attempts: 1,
             created_at: self.at,
             reply_to_at: None,

@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use ombud_core::*;
 
+use crate::{StoreError, StoreResult};
+
 /// Which complaints a list (or a bulk change) covers. Empty means all.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComplaintFilter {
@@ -179,6 +181,84 @@ pub(crate) fn notices_for(
     match (&batch.change, &batch.notices) {
         (ComplaintChange::Status(_), Some(notice)) => ombud_core::change::notices(notice, changed),
         _ => Vec::new(),
+    }
+}
+
+/// What an outbound message carries: its text, and the approved template it
+/// goes as outside WhatsApp's window.
+#[derive(Clone, Copy)]
+pub(crate) struct Outgoing<'a> {
+    pub body: &'a str,
+    pub template: Option<&'a ombud_core::template::TemplateMessage>,
+}
+
+impl<'a> Outgoing<'a> {
+    pub fn text(body: &'a str) -> Self {
+        Self {
+            body,
+            template: None,
+        }
+    }
+}
+
+/// What becomes of one notice: a message to send (its text and, outside
+/// WhatsApp's window, the template it goes as), or a line on each of its
+/// complaints' timelines saying why it could not be sent.
+pub(crate) enum NoticeAction {
+    Send {
+        body: String,
+        template: Option<ombud_core::template::TemplateMessage>,
+    },
+    CannotNotify {
+        complaints: Vec<ComplaintId>,
+        reason: String,
+    },
+}
+
+/// Decides `notice` of `batch`, its citizen having last written at
+/// `last_inbound` (read in the backend's transaction).
+pub(crate) fn notice_action(
+    batch: &ChangeBatch,
+    notice: ombud_core::change::Notice,
+    last_inbound: Option<DateTime<Utc>>,
+) -> NoticeAction {
+    use ombud_core::template::Delivery;
+    let Some(plan) = &batch.notices else {
+        return NoticeAction::Send {
+            body: notice.body,
+            template: None,
+        };
+    };
+    match plan.delivery(&notice, last_inbound, batch.at) {
+        Delivery::Text => NoticeAction::Send {
+            body: notice.body,
+            template: None,
+        },
+        Delivery::Template(t) => NoticeAction::Send {
+            body: t.text.clone(),
+            template: Some(t),
+        },
+        Delivery::CannotNotify(reason) => NoticeAction::CannotNotify {
+            complaints: notice.complaints,
+            reason,
+        },
+    }
+}
+
+/// The timeline's actor and action for a notice that could not be sent.
+pub(crate) const NOTIFY_ACTOR: &str = "system";
+pub const NOTIFY_FAILED: &str = "notify_failed";
+
+/// An outbound message's kind and stored template (JSON), from what it carries.
+pub(crate) fn outgoing_kind(
+    template: Option<&ombud_core::template::TemplateMessage>,
+) -> StoreResult<(&'static str, Option<String>)> {
+    match template {
+        None => Ok(("text", None)),
+        Some(t) => Ok((
+            ombud_core::MessageKind::Template.as_str(),
+            Some(serde_json::to_string(t).map_err(StoreError::internal)?),
+        )),
     }
 }
 

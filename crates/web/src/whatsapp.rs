@@ -112,9 +112,16 @@ async fn receive(
         tracing::warn!(channel = %channel.id, changes = content.foreign, "webhook changes for another phone number id were ignored");
     }
     let outcome = state.engine.ingest(&channel, content.batch).await?;
+    // Template news (approved, paused, re-categorised) comes to the same URL.
+    let news = whatsapp::template_updates(&body, cfg.waba_id.as_deref());
+    let templates = news.len();
+    if templates > 0 {
+        state.engine.ops().template_news(&channel, news).await?;
+    }
     Ok(Json(json!({
         "received": outcome.stored.len(),
         "duplicates": outcome.duplicates,
         "statuses": outcome.statuses_applied,
+        "templates": templates,
     })))
 }

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ombud_core::template::TemplateMessage;
 use ombud_core::{Channel, ChannelKind, ProviderHosts};
 use serde::Deserialize;
 
@@ -14,8 +15,8 @@ use crate::{ChannelSender, SendError};
 /// A pooled HTTP client for the Graph API; clone freely.
 #[derive(Clone)]
 pub struct WhatsAppSender {
-    http: reqwest::Client,
-    providers: ProviderHosts,
+    pub(super) http: reqwest::Client,
+    pub(super) providers: ProviderHosts,
 }
 
 impl WhatsAppSender {
@@ -66,6 +67,35 @@ impl ChannelSender for WhatsAppSender {
         body: &str,
         idempotency_key: &str,
     ) -> Result<String, SendError> {
+        let message = serde_json::json!({
+            "type": "text",
+            "text": {"preview_url": false, "body": body},
+        });
+        self.post(channel, to, message, idempotency_key).await
+    }
+
+    async fn send_template(
+        &self,
+        channel: &Channel,
+        to: &str,
+        template: &TemplateMessage,
+        idempotency_key: &str,
+    ) -> Result<String, SendError> {
+        let message = serde_json::json!({"type": "template", "template": template.to_graph()});
+        self.post(channel, to, message, idempotency_key).await
+    }
+}
+
+impl WhatsAppSender {
+    /// POSTs one message (`message`: its `type` and that type's object) and
+    /// reads Meta's answer.
+    async fn post(
+        &self,
+        channel: &Channel,
+        to: &str,
+        message: serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<String, SendError> {
         let Some(cfg) = channel.whatsapp() else {
             return Err(SendError::Permanent {
                 reason: format!("{} is not a WhatsApp channel", channel.id),
@@ -81,14 +111,15 @@ impl ChannelSender for WhatsAppSender {
             "{graph_url}/{}/{}/messages",
             cfg.api_version, cfg.phone_number_id
         );
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
             "to": to,
-            "type": "text",
-            "text": {"preview_url": false, "body": body},
             "biz_opaque_callback_data": idempotency_key,
         });
+        if let (Some(p), serde_json::Value::Object(m)) = (payload.as_object_mut(), message) {
+            p.extend(m);
+        }
         let response = self
             .http
             .post(&url)
@@ -141,7 +172,7 @@ impl ChannelSender for WhatsAppSender {
 
 /// `HTTP 400: (#131030) Recipient phone number not in allowed list: details`,
 /// shortened; a body that is not a Graph API error is not repeated.
-fn graph_reason(status: u16, body: &str) -> String {
+pub(super) fn graph_reason(status: u16, body: &str) -> String {
     match serde_json::from_str::<GraphErrorBody>(body) {
         Ok(GraphErrorBody { error }) => {
             let mut said = String::new();

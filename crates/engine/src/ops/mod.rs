@@ -14,6 +14,7 @@ pub mod resets;
 pub mod sessions;
 pub mod settings;
 pub mod team;
+pub mod templates;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub struct Operations {
     mail: bool,
     webhook_wake: Option<Arc<Notify>>,
     outbox_wake: Option<Arc<Notify>>,
+    /// Reaches the providers' APIs (template lists); None at the command line.
+    pub(crate) sender: Option<templates::Sender>,
 }
 
 impl Operations {
@@ -56,7 +59,13 @@ impl Operations {
             mail: false,
             webhook_wake: None,
             outbox_wake: None,
+            sender: None,
         }
+    }
+
+    pub(crate) fn with_sender(mut self, sender: templates::Sender) -> Self {
+        self.sender = Some(sender);
+        self
     }
 
     pub(crate) fn with_outbound(mut self, outbound: Arc<crate::OutboundPolicy>) -> Self {

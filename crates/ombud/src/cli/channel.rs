@@ -90,6 +90,8 @@ pub(super) async fn run(command: ChannelCommand, config: &Config) -> anyhow::Res
                 access_token: Secret::new(args.access_token),
                 graph_url: args.graph_url,
                 api_version: args.api_version,
+                waba_id: None,
+                templates: Default::default(),
             });
             add_channel(config, &args.tenant, &args.name, channel).await
         }

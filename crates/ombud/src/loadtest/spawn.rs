@@ -142,6 +142,8 @@ pub async fn spawn(
                 access_token: Secret::new("t"),
                 graph_url: sink_url.to_owned(),
                 api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
+                waba_id: None,
+                templates: Default::default(),
             },
         )
         .await?;

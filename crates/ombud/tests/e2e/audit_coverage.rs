@@ -576,6 +576,42 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     )
     .await;
     l.check("POST /channels", one("channel.added", me)).await;
+    let templates = format!("/channels/{}/templates", t.channel.id);
+    let mapping = json!({"waba_id": "1020", "notices": {"status_changed": {
+        "name": "complaint_status", "languages": ["en"], "body": ["complaint_number"]}}});
+    json_of(
+        session_api(&admin, Method::PUT, &templates)
+            .await
+            .json(&mapping),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /channels/{id}/templates",
+        one("channel.templates_set", me),
+    )
+    .await;
+    let mut bad = mapping.clone();
+    bad["notices"]["status_changed"]["languages"] = json!(["english"]);
+    json_of(
+        session_api(&admin, Method::PUT, &templates)
+            .await
+            .json(&bad),
+        422,
+    )
+    .await;
+    l.none("PUT /channels/{id}/templates", "a bad language code")
+        .await;
+    json_of(
+        session_api(&admin, Method::POST, &format!("{templates}/sync")).await,
+        200,
+    )
+    .await;
+    l.check(
+        "POST /channels/{id}/templates/sync",
+        one("channel.templates_synced", me),
+    )
+    .await;
 
     // --- The dashboard.
     let res = viewer

@@ -19,7 +19,14 @@ use tokio::sync::oneshot;
 pub struct GraphRequest {
     pub phone_number_id: String,
     pub to: String,
+    /// A text's body, or a template's body with its parameters filled.
     pub body: String,
+    /// `text` or `template`.
+    pub kind: String,
+    /// A template's name and language code.
+    pub template: Option<(String, String)>,
+    /// Meta's error code when refused (131047 outside the window…).
+    pub error_code: Option<i64>,
     pub key: String,
     /// The status we answered.
     pub status: u16,
@@ -34,6 +41,16 @@ struct GraphState {
     /// Idempotency key → wamid of the first successful delivery.
     delivered: HashMap<String, String>,
     counter: u64,
+    /// Business account id → its templates, as `GET message_templates` lists them.
+    templates: HashMap<String, Vec<Value>>,
+    /// When set, free-form text more than 24 hours after the citizen's last
+    /// message (by this clock) is refused with Meta's 131047.
+    window: Option<Window>,
+}
+
+struct Window {
+    clock: Arc<ombud_core::ShiftedClock>,
+    last_inbound: HashMap<String, chrono::DateTime<chrono::Utc>>,
 }
 
 /// A stand-in for Meta's Graph API: checks the request as Meta would (bearer token,
@@ -92,6 +109,10 @@ impl FakeGraph {
         *self.stop.lock().unwrap() = Some(tx);
         let app = Router::new()
             .route("/{version}/{phone}/messages", post(receive))
+            .route(
+                "/{version}/{waba}/message_templates",
+                axum::routing::get(list_templates),
+            )
             .with_state(self.state.clone());
         let listener = SharedListener(self.listener.clone());
         tokio::spawn(async move {
@@ -145,6 +166,60 @@ impl FakeGraph {
             .extend(answers.iter().copied());
     }
 
+    /// Gives business account `waba` a template, as Meta lists it: `body`
+    /// and an optional text `header` with their `{{n}}` placeholders.
+    pub fn add_template(
+        &self,
+        waba: &str,
+        name: &str,
+        language: &str,
+        status: &str,
+        body: &str,
+        header: Option<&str>,
+    ) {
+        let mut components = Vec::new();
+        if let Some(h) = header {
+            components.push(json!({"type": "HEADER", "format": "TEXT", "text": h}));
+        }
+        components.push(json!({"type": "BODY", "text": body}));
+        components.push(json!({"type": "FOOTER", "text": "Reply STOP to opt out"}));
+        let mut s = self.state.lock().unwrap();
+        let id = s.counter + 1000;
+        s.counter += 1;
+        s.templates.entry(waba.to_owned()).or_default().push(json!({
+            "name": name, "language": language, "status": status, "category": "UTILITY",
+            "parameter_format": "POSITIONAL", "id": id.to_string(), "components": components,
+        }));
+    }
+
+    /// Changes a template's status, as Meta does before it sends the webhook.
+    pub fn set_template_status(&self, waba: &str, name: &str, language: &str, status: &str) {
+        let mut s = self.state.lock().unwrap();
+        for t in s.templates.entry(waba.to_owned()).or_default() {
+            if t["name"] == name && t["language"] == language {
+                t["status"] = json!(status);
+            }
+        }
+    }
+
+    /// Enforces the 24-hour window by `clock` (the server's): free-form text
+    /// to a citizen who has not written within it is refused (131047).
+    pub fn enforce_window(&self, clock: Arc<ombud_core::ShiftedClock>) {
+        self.state.lock().unwrap().window = Some(Window {
+            clock,
+            last_inbound: HashMap::new(),
+        });
+    }
+
+    /// The citizen `from` wrote now (by the window's clock).
+    pub fn citizen_wrote(&self, from: &str) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(w) = &mut s.window {
+            let now = ombud_core::Clock::now(w.clock.as_ref());
+            w.last_inbound.insert(from.to_owned(), now);
+        }
+    }
+
     pub fn requests(&self) -> Vec<GraphRequest> {
         self.state.lock().unwrap().requests.clone()
     }
@@ -191,6 +266,131 @@ impl FakeGraph {
     }
 }
 
+async fn list_templates(
+    State(state): State<Arc<Mutex<GraphState>>>,
+    Path((_version, waba)): Path<(String, String)>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> impl IntoResponse {
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !bearer.starts_with("Bearer ") || bearer.len() < 8 {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(graph_error(190, "Invalid OAuth access token.", "")),
+        );
+    }
+    let s = state.lock().unwrap();
+    let all = s.templates.get(&waba).cloned().unwrap_or_default();
+    // Pages of `limit`, the cursor being the index to start at.
+    let limit: usize = q
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(25)
+        .clamp(1, 100);
+    let start: usize = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
+    let end = start + page.len();
+    let mut paging = json!({"cursors": {"before": start.to_string(), "after": end.to_string()}});
+    if end < all.len() {
+        paging["next"] = json!(format!(
+            "https://graph.facebook.com/v23.0/{waba}/message_templates?after={end}"
+        ));
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"data": page, "paging": paging})),
+    )
+}
+
+fn graph_error(code: i64, message: &str, details: &str) -> Value {
+    json!({"error": {"message": message, "type": "OAuthException", "code": code,
+        "error_data": {"messaging_product": "whatsapp", "details": details}, "fbtrace_id": "AbC"}})
+}
+
+/// How many `{{n}}` a template text has (the highest n).
+fn placeholders(text: &str) -> usize {
+    let mut highest = 0;
+    for part in text.split("{{").skip(1) {
+        if let Some(n) = part
+            .split("}}")
+            .next()
+            .and_then(|n| n.trim().parse::<usize>().ok())
+        {
+            highest = highest.max(n);
+        }
+    }
+    highest
+}
+
+/// A template send checked as Meta checks it: the template exists in that
+/// language on the sender's account, is approved, and every part gets as
+/// many parameters as it has placeholders. The filled body, or the refusal.
+fn check_template(s: &GraphState, body: &Value) -> Result<String, (i64, String, String)> {
+    let t = &body["template"];
+    let (name, code) = (
+        t["name"].as_str().unwrap_or(""),
+        t["language"]["code"].as_str().unwrap_or(""),
+    );
+    let found = s
+        .templates
+        .values()
+        .flatten()
+        .find(|x| x["name"] == name && x["language"] == code)
+        .ok_or_else(|| {
+            (
+                132001,
+                "Template name does not exist in the translation".to_owned(),
+                format!("template name ({name}) does not exist in {code}"),
+            )
+        })?;
+    if found["status"] != "APPROVED" {
+        return Err((
+            132015,
+            "Template is paused".to_owned(),
+            format!("{name} is {}", found["status"]),
+        ));
+    }
+    let components = t["components"].as_array().cloned().unwrap_or_default();
+    let given = |kind: &str| -> Vec<String> {
+        components
+            .iter()
+            .filter(|c| c["type"] == kind)
+            .flat_map(|c| c["parameters"].as_array().cloned().unwrap_or_default())
+            .map(|p| p["text"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let text_of = |kind: &str| -> String {
+        found["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == kind)
+            .and_then(|c| c["text"].as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut filled = String::new();
+    for (part, kind) in [("header", "HEADER"), ("body", "BODY")] {
+        let (text, values) = (text_of(kind), given(part));
+        if placeholders(&text) != values.len() || values.iter().any(|v| v.trim().is_empty()) {
+            return Err((132000, "Number of parameters does not match the expected number of params".to_owned(),
+                format!("{part}: number of localizable_params ({}) does not match the expected number of params ({})",
+                    values.len(), placeholders(&text))));
+        }
+        let mut out = text.clone();
+        for (i, v) in values.iter().enumerate() {
+            out = out.replace(&format!("{{{{{}}}}}", i + 1), v);
+        }
+        if kind == "BODY" {
+            filled = out;
+        }
+    }
+    Ok(filled)
+}
+
 async fn receive(
     State(state): State<Arc<Mutex<GraphState>>>,
     Path((_version, phone)): Path<(String, String)>,
@@ -206,17 +406,44 @@ async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let text = body["text"]["body"].as_str().unwrap_or("").to_owned();
+    let kind = body["type"].as_str().unwrap_or("").to_owned();
     let to = body["to"].as_str().unwrap_or("").to_owned();
     let mut s = state.lock().unwrap();
+    let mut refusal: Option<(i64, String, String)> = None;
+    let mut text = body["text"]["body"].as_str().unwrap_or("").to_owned();
+    let mut template = None;
     let (status, retry_after) = if !bearer.starts_with("Bearer ") || bearer.len() < 8 {
         (401, None)
-    } else if body["messaging_product"] != "whatsapp"
-        || body["type"] != "text"
-        || to.is_empty()
-        || text.is_empty()
-        || text.chars().count() > 4096
-    {
+    } else if body["messaging_product"] != "whatsapp" || to.is_empty() {
+        (400, None)
+    } else if kind == "template" {
+        template = Some((
+            body["template"]["name"].as_str().unwrap_or("").to_owned(),
+            body["template"]["language"]["code"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        ));
+        match check_template(&s, &body) {
+            Ok(filled) => {
+                text = filled;
+                s.script.pop_front().unwrap_or((200, None))
+            }
+            Err(e) => {
+                refusal = Some(e);
+                (400, None)
+            }
+        }
+    } else if kind != "text" || text.is_empty() || text.chars().count() > 4096 {
+        (400, None)
+    } else if s.window.as_ref().is_some_and(|w| {
+        let now = ombud_core::Clock::now(w.clock.as_ref());
+        w.last_inbound
+            .get(&to)
+            .is_none_or(|at| now - *at >= chrono::Duration::hours(24))
+    }) {
+        refusal = Some((131047, "Re-engagement message".into(),
+            "Message failed to send because more than 24 hours have passed since the customer last replied to this number.".into()));
         (400, None)
     } else {
         s.script.pop_front().unwrap_or((200, None))
@@ -225,6 +452,9 @@ async fn receive(
         phone_number_id: phone,
         to: to.clone(),
         body: text,
+        kind,
+        template,
+        error_code: refusal.as_ref().map(|r| r.0),
         key: key.clone(),
         status,
         at: Instant::now(),
@@ -240,8 +470,13 @@ async fn receive(
     if let Some(secs) = retry_after {
         h.insert("retry-after", secs.to_string().parse().unwrap());
     }
-    let error = json!({"error": {"message": "Recipient phone number not in allowed list", "type": "OAuthException",
-        "code": 131030, "error_data": {"messaging_product": "whatsapp", "details": "Add the number to the allowed list"},
-        "fbtrace_id": "AbC"}});
+    let error = match refusal {
+        Some((code, message, details)) => graph_error(code, &message, &details),
+        None => graph_error(
+            131030,
+            "Recipient phone number not in allowed list",
+            "Add the number to the allowed list",
+        ),
+    };
     (StatusCode::from_u16(status).unwrap(), h, Json(error))
 }

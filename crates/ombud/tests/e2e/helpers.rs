@@ -348,6 +348,8 @@ impl TestApp {
                 access_token: Secret::new(format!("{slug}-access")),
                 graph_url: graph.url(),
                 api_version: "v23.0".into(),
+                waba_id: None,
+                templates: Default::default(),
             },
         )
         .await

@@ -65,6 +65,7 @@ const READS: &[&str] = &[
     "test_turns",
     "user",
     "user_by_email",
+    "wa_templates",
     "webhook_attempts",
     "webhook_deliveries",
     "webhook_delivery",

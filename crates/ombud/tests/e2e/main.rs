@@ -51,6 +51,7 @@ mod slow_clients;
 mod staff;
 mod summary;
 mod team;
+mod templates;
 mod tenants;
 mod test_panel;
 mod webhook_admin;

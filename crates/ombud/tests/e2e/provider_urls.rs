@@ -328,6 +328,8 @@ async fn a_providers_answer_is_never_echoed_beyond_its_json_error() {
             access_token: Secret::new("t"),
             graph_url: format!("http://127.0.0.1:{}", page.port),
             api_version: "v23.0".into(),
+            waba_id: None,
+            templates: Default::default(),
         },
     )
     .await

@@ -75,7 +75,7 @@ impl HandoffStore for PgStore {
             &channel,
             conversation,
             Some(&contact),
-            body,
+            crate::work::Outgoing::text(body),
             stored(at),
         )
         .await?;

@@ -23,6 +23,7 @@ mod runs;
 mod schema;
 mod secrets;
 pub use secrets::reseal_secrets;
+mod templates;
 mod tenants;
 mod test_chats;
 mod webhooks;

@@ -83,6 +83,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "daily_summary",
         include_str!("migrations/0021_daily_summary.sql"),
     ),
+    (
+        22,
+        "whatsapp_templates",
+        include_str!("migrations/0022_whatsapp_templates.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -105,17 +105,50 @@ pub(super) async fn change(
         }
     }
     for n in work::notices_for(&batch, &changed) {
-        let contact = n.contact.as_ref();
-        send(
-            &mut tx,
-            t,
-            &n.channel,
-            &n.conversation,
-            contact,
-            &n.body,
-            at,
+        let last_inbound: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "select last_inbound_at from conversations where tenant_id = $1 and id = $2",
         )
-        .await?;
+        .bind(t)
+        .bind(n.conversation.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+        let (channel, conversation, contact) =
+            (n.channel.clone(), n.conversation.clone(), n.contact.clone());
+        match work::notice_action(&batch, n, last_inbound) {
+            work::NoticeAction::Send { body, template } => {
+                let out = work::Outgoing {
+                    body: &body,
+                    template: template.as_ref(),
+                };
+                send(
+                    &mut tx,
+                    t,
+                    &channel,
+                    &conversation,
+                    contact.as_ref(),
+                    out,
+                    at,
+                )
+                .await?;
+            }
+            work::NoticeAction::CannotNotify { complaints, reason } => {
+                for c in &complaints {
+                    sqlx::query(
+                        "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
+                         values ($1, $2, $3, $4, null, $5, $6)",
+                    )
+                    .bind(t)
+                    .bind(c.as_str())
+                    .bind(work::NOTIFY_ACTOR)
+                    .bind(work::NOTIFY_FAILED)
+                    .bind(&reason)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
     }
     super::audit::append(&mut tx, &audit).await?;
     tx.commit().await?;
@@ -204,21 +237,24 @@ pub(super) async fn send(
     channel: &ChannelId,
     conversation: &ConversationId,
     contact: Option<&ContactId>,
-    body: &str,
+    out: work::Outgoing<'_>,
     at: DateTime<Utc>,
 ) -> StoreResult<MessageId> {
     let id = MessageId::new();
+    let (kind, template) = work::outgoing_kind(out.template)?;
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at)
-         values ($1, $2, $3, $4, 'outbound', 0, 'text', $5, null, 'pending', $6, $6)",
+            kind, body, in_reply_to, status, created_at, updated_at, template)
+         values ($1, $2, $3, $4, 'outbound', 0, $7, $5, null, 'pending', $6, $6, $8)",
     )
     .bind(id.as_str())
     .bind(t)
     .bind(channel.as_str())
     .bind(conversation.as_str())
-    .bind(body)
+    .bind(out.body)
     .bind(at)
+    .bind(kind)
+    .bind(template)
     .execute(&mut *tx)
     .await?;
     sqlx::query(

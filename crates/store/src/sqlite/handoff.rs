@@ -86,7 +86,7 @@ impl HandoffStore for SqliteStore {
                 &channel,
                 &conversation,
                 Some(&contact),
-                &body,
+                crate::work::Outgoing::text(&body),
                 stored(at),
             )?;
             super::audit::append(conn, &audit)?;

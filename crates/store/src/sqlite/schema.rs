@@ -83,6 +83,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "daily_summary",
         include_str!("migrations/0021_daily_summary.sql"),
     ),
+    (
+        22,
+        "whatsapp_templates",
+        include_str!("migrations/0022_whatsapp_templates.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

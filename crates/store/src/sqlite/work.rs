@@ -136,8 +136,37 @@ pub(super) async fn change(
                 }
             }
             for n in work::notices_for(&batch, &changed) {
-                let contact = n.contact.as_ref();
-                send(conn, t, &n.channel, &n.conversation, contact, &n.body, at)?;
+                let last_inbound = one(
+                    conn,
+                    "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
+                    params![t, n.conversation.as_str()],
+                    |r| r.opt_time("last_inbound_at"),
+                )?
+                .flatten();
+                let (channel, conversation, contact) =
+                    (n.channel.clone(), n.conversation.clone(), n.contact.clone());
+                match work::notice_action(&batch, n, last_inbound) {
+                    work::NoticeAction::Send { body, template } => {
+                        let out = work::Outgoing {
+                            body: &body,
+                            template: template.as_ref(),
+                        };
+                        send(conn, t, &channel, &conversation, contact.as_ref(), out, at)?;
+                    }
+                    work::NoticeAction::CannotNotify { complaints, reason } => {
+                        for c in &complaints {
+                            timeline(
+                                conn,
+                                t,
+                                c,
+                                work::NOTIFY_ACTOR,
+                                work::NOTIFY_FAILED,
+                                &reason,
+                                at,
+                            )?;
+                        }
+                    }
+                }
             }
             super::audit::append(conn, &audit)?;
             Ok(outcomes)
@@ -226,23 +255,26 @@ pub(super) fn send(
     channel: &ChannelId,
     conversation: &ConversationId,
     contact: Option<&ContactId>,
-    body: &str,
+    out: work::Outgoing<'_>,
     at: DateTime<Utc>,
 ) -> StoreResult<MessageId> {
     let id = MessageId::new();
     let at = time_text(at);
+    let (kind, template) = work::outgoing_kind(out.template)?;
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at)
-         values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, null, 'pending', ?6, ?6)",
+            kind, body, in_reply_to, status, created_at, updated_at, template)
+         values (?1, ?2, ?3, ?4, 'outbound', 0, ?7, ?5, null, 'pending', ?6, ?6, ?8)",
     )?
     .execute(params![
         id.as_str(),
         t,
         channel.as_str(),
         conversation.as_str(),
-        body,
-        at
+        out.body,
+        at,
+        kind,
+        template
     ])?;
     conn.prepare_cached(
         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
@@ -325,6 +357,25 @@ pub(super) async fn overview(
             })
         })
         .await
+}
+
+/// A line on a complaint's timeline that is not a change (a notice that
+/// could not be sent, say).
+fn timeline(
+    conn: &rusqlite::Connection,
+    t: &str,
+    complaint: &ComplaintId,
+    actor: &str,
+    action: &str,
+    text: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    conn.prepare_cached(
+        "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
+         values (?1, ?2, ?3, ?4, null, ?5, ?6)",
+    )?
+    .execute(params![t, complaint.as_str(), actor, action, text, time_text(at)])?;
+    Ok(())
 }
 
 #[cfg(test)]

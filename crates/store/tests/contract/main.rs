@@ -196,6 +196,8 @@ async fn channel(store: &dyn Store, t: &Tenant, phone: &str) -> Channel {
                     access_token: Secret::new("a"),
                     graph_url: "http://127.0.0.1:9".into(),
                     api_version: "v23.0".into(),
+                    waba_id: None,
+                    templates: Default::default(),
                 }),
                 deployed_version: None,
                 deployed_by: "system".into(),

@@ -137,6 +137,7 @@ fn plain() -> StatusNotice {
     StatusNotice {
         by_language: Default::default(),
         fallback: "{numbers} now acknowledged".into(),
+        ..Default::default()
     }
 }
 

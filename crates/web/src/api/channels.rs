@@ -238,6 +238,8 @@ fn channel_config(body: NewChannelBody) -> Result<ChannelConfig, ApiError> {
             api_version: body
                 .api_version
                 .unwrap_or_else(|| WhatsAppConfig::DEFAULT_API_VERSION.into()),
+            waba_id: None,
+            templates: Default::default(),
         }),
         ChannelKind::Telegram => ChannelConfig::Telegram(TelegramConfig {
             bot_token: Secret::new(needed("bot_token", body.bot_token)?),

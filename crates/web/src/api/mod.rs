@@ -12,6 +12,7 @@ mod agent_types;
 pub(crate) mod agents;
 mod audit;
 pub mod auth;
+mod channel_templates;
 mod channels;
 mod complaint_types;
 mod complaints;
@@ -187,6 +188,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(complaints::router())
         .merge(directory::router())
         .merge(channels::router())
+        .merge(channel_templates::router())
         .merge(executions::router())
         .merge(agents::router())
         .merge(test_chats::router())

@@ -114,6 +114,8 @@ pub async fn add_channel(
         access_token: Secret::new(form.access_token.trim()),
         graph_url,
         api_version: WhatsAppConfig::DEFAULT_API_VERSION.into(),
+        waba_id: None,
+        templates: Default::default(),
     };
     let added = state
         .engine

@@ -58,6 +58,7 @@ struct ListPage {
     setup_left: usize,
     /// Webhook endpoints Ombud disabled, with why (admins only).
     webhook_alerts: Vec<String>,
+    notify_alert: Option<String>,
 }
 
 pub fn local(tenant: &Tenant, at: DateTime<Utc>) -> String {
@@ -143,6 +144,7 @@ pub async fn list(
     }
     let setup_left = super::welcome::steps_left(&state, &current).await?;
     let webhook_alerts = super::developers::alerts(&state, &current).await?;
+    let notify_alert = notify_alert(&state, &current).await?;
     let first_page = query
         .after
         .is_some()
@@ -176,6 +178,7 @@ pub async fn list(
             members: member_options(&members),
             setup_left,
             webhook_alerts,
+            notify_alert,
         },
     ))
 }
@@ -233,6 +236,7 @@ struct DetailPage {
     members: Vec<(String, String)>,
     transcript: Vec<Line>,
     timeline: Vec<Moment>,
+    notify_alert: Option<String>,
     errors: FieldErrors,
 }
 
@@ -325,6 +329,7 @@ async fn detail_page(
                 "assigned" => format!("assigned it to {}", member_name(to)),
                 "area_changed" => format!("set the area to {}", to.unwrap_or("none")),
                 "note" => "added an internal note".to_owned(),
+                "notify_failed" => to.unwrap_or("could not notify the citizen").to_owned(),
                 other => other.replace('_', " "),
             };
             Moment {
@@ -354,6 +359,7 @@ async fn detail_page(
         members: member_options(&members),
         transcript: transcript(tenant, messages),
         timeline,
+        notify_alert: notify_alert(state, current).await?,
         errors,
         c,
     };
@@ -467,4 +473,24 @@ pub fn field_of(change: &ComplaintChange) -> &'static str {
         ComplaintChange::Area(_) => "area",
         ComplaintChange::Note(_) => "note",
     }
+}
+
+/// The banner over the complaints when notices to citizens could not be sent
+/// lately (no approved WhatsApp template outside the 24-hour window): how
+/// many, the latest reason, and the fix.
+async fn notify_alert(state: &AppState, current: &Current) -> Result<Option<String>, PageError> {
+    let failures = state
+        .engine
+        .ops()
+        .notify_failures(&current.tenant.id)
+        .await?;
+    let Some((reason, number)) = failures.latest else {
+        return Ok(None);
+    };
+    let days = ombud_engine::ops::templates::BANNER_DAYS;
+    let n = failures.count;
+    let notices = if n == 1 { "notice" } else { "notices" };
+    Ok(Some(format!(
+        "{n} {notices} to citizens could not be sent in the last {days} days; the latest, for {number}: {reason}"
+    )))
 }

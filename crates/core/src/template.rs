@@ -1,0 +1,641 @@
+//! WhatsApp message templates: which approved template carries each notice an
+//! office sends when the citizen is not writing, and how its parameters are
+//! filled. WhatsApp takes free-form text only within 24 hours of the citizen's
+//! last message; after that, only a template Meta has approved.
+//!
+//! A channel maps each notice kind to a template name, the languages it is
+//! approved in and the values of its parameters ([`TemplateMapping`]); what
+//! Meta holds for the business account ([`WaTemplate`]) is synced from the
+//! Graph API and kept current by its status webhooks. [`choose`] decides, once
+//! for every backend and surface, what goes out.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{ChannelKind, Language, ValidationError};
+
+/// A message an office sends on its own initiative, not as an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// A complaint moved to another status.
+    StatusChanged,
+    /// A complaint was verified on the ground (field verification).
+    Validated,
+    /// A complaint was rejected.
+    Rejected,
+    /// The satisfaction question after a resolution.
+    Survey,
+    /// A reminder to the citizen (a question waiting for their answer).
+    Reminder,
+}
+
+impl NoticeKind {
+    pub const ALL: [NoticeKind; 5] = [
+        Self::StatusChanged,
+        Self::Validated,
+        Self::Rejected,
+        Self::Survey,
+        Self::Reminder,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StatusChanged => "status_changed",
+            Self::Validated => "validated",
+            Self::Rejected => "rejected",
+            Self::Survey => "survey",
+            Self::Reminder => "reminder",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// How staff read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::StatusChanged => "Status changed",
+            Self::Validated => "Verified",
+            Self::Rejected => "Rejected",
+            Self::Survey => "Satisfaction survey",
+            Self::Reminder => "Reminder",
+        }
+    }
+}
+
+/// Where a template parameter's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamValue {
+    /// The complaint's number (several, comma-separated, when one notice
+    /// names several complaints of one citizen).
+    ComplaintNumber,
+    /// The status, as the citizen's language names it.
+    StatusLabel,
+    /// The complaint's category.
+    Category,
+    /// The day of the notice, tenant-local (`6 Dec 2026`).
+    Date,
+}
+
+impl ParamValue {
+    pub const ALL: [ParamValue; 4] = [
+        Self::ComplaintNumber,
+        Self::StatusLabel,
+        Self::Category,
+        Self::Date,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ComplaintNumber => "complaint_number",
+            Self::StatusLabel => "status_label",
+            Self::Category => "category",
+            Self::Date => "date",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A button of a template that takes a value when sent: a quick reply's
+/// payload (what comes back when the citizen taps it) or the dynamic end of a
+/// URL button.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ButtonParam {
+    QuickReply { index: u8, payload: String },
+    Url { index: u8, value: ParamValue },
+}
+
+/// How one notice goes out as a template on one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateMapping {
+    /// The template's name at Meta.
+    pub name: String,
+    /// The languages it is approved in, as Meta codes them (`en_US`, `hi`),
+    /// the first the one to fall back to when the citizen's is not among them.
+    pub languages: Vec<String>,
+    /// The body's `{{1}}`, `{{2}}`… in order.
+    #[serde(default)]
+    pub body: Vec<ParamValue>,
+    /// A text header's `{{1}}`, when it has one.
+    #[serde(default)]
+    pub header: Vec<ParamValue>,
+    #[serde(default)]
+    pub buttons: Vec<ButtonParam>,
+}
+
+/// Most mappings a channel holds (one per notice kind), languages per
+/// mapping, and parameters per part: limits on what a tenant may store.
+pub const MAX_LANGUAGES: usize = 20;
+pub const MAX_PARAMS: usize = 10;
+pub const MAX_BUTTONS: usize = 10;
+
+impl TemplateMapping {
+    /// Checks what a tenant admin sends; the error names the field.
+    pub fn validate(&self, field: &str) -> Result<(), ValidationError> {
+        let bad = |f: &str, why: &str| Err(ValidationError::new(format!("{field}.{f}"), why));
+        if !valid_name(&self.name) {
+            return bad(
+                "name",
+                "must be a template name: 1 to 512 lowercase letters, digits and underscores",
+            );
+        }
+        if self.languages.is_empty() || self.languages.len() > MAX_LANGUAGES {
+            return bad("languages", "must list 1 to 20 language codes");
+        }
+        if let Some(l) = self.languages.iter().find(|l| !valid_language(l)) {
+            return bad(
+                "languages",
+                &format!("{l:?} is not a language code such as en, en_US or hi"),
+            );
+        }
+        if self.body.len() > MAX_PARAMS || self.header.len() > MAX_PARAMS {
+            return bad("body", "at most 10 parameters per part");
+        }
+        if self.buttons.len() > MAX_BUTTONS {
+            return bad("buttons", "at most 10 buttons");
+        }
+        for b in &self.buttons {
+            if let ButtonParam::QuickReply { payload, .. } = b {
+                if payload.is_empty() || payload.len() > 128 {
+                    return bad("buttons", "a quick reply's payload is 1 to 128 bytes");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The notices a WhatsApp channel sends as templates outside the window.
+pub type TemplateMappings = BTreeMap<NoticeKind, TemplateMapping>;
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 512
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn valid_language(code: &str) -> bool {
+    let mut parts = code.split('_');
+    let lang = parts.next().unwrap_or("");
+    let region = parts.next();
+    parts.next().is_none()
+        && (2..=3).contains(&lang.len())
+        && lang.bytes().all(|b| b.is_ascii_lowercase())
+        && region.is_none_or(|r| {
+            (2..=4).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// A template as Meta holds it for the business account, synced from
+/// `GET /{waba-id}/message_templates` and its status webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaTemplate {
+    pub name: String,
+    pub language: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, `DISABLED`…
+    pub status: String,
+    /// `UTILITY`, `MARKETING` or `AUTHENTICATION`.
+    pub category: String,
+    /// The body's text with its `{{n}}` placeholders (None: not synced yet,
+    /// only heard of in a status webhook).
+    pub body: Option<String>,
+    /// A text header's, when it has one.
+    pub header: Option<String>,
+    /// Whether its parameters are named (`{{order_id}}`), which Ombud does not fill.
+    pub named_params: bool,
+}
+
+impl WaTemplate {
+    pub fn approved(&self) -> bool {
+        self.status == "APPROVED"
+    }
+}
+
+/// What a template status webhook says of one template: its new status
+/// (`message_template_status_update`) or category (`template_category_update`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateUpdate {
+    pub name: String,
+    pub language: String,
+    pub status: Option<String>,
+    pub category: Option<String>,
+}
+
+/// How many distinct positional placeholders (`{{1}}`…) a text has: the
+/// highest number used.
+pub fn placeholders(text: &str) -> usize {
+    let mut highest = 0;
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        rest = &rest[start + 2..];
+        let Some(end) = rest.find("}}") else { break };
+        if let Ok(n) = rest[..end].trim().parse::<usize>() {
+            highest = highest.max(n);
+        }
+        rest = &rest[end + 2..];
+    }
+    highest
+}
+
+/// `{{1}}`, `{{2}}`… of `text` replaced by `values`.
+pub fn fill(text: &str, values: &[String]) -> String {
+    let mut out = text.to_owned();
+    for (i, v) in values.iter().enumerate().rev() {
+        out = out.replace(&format!("{{{{{}}}}}", i + 1), v);
+    }
+    out
+}
+
+/// The values a notice fills a template with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeValues {
+    pub numbers: String,
+    pub status_label: String,
+    pub category: String,
+    pub date: String,
+}
+
+impl NoticeValues {
+    fn get(&self, p: ParamValue) -> String {
+        match p {
+            ParamValue::ComplaintNumber => self.numbers.clone(),
+            ParamValue::StatusLabel => self.status_label.clone(),
+            ParamValue::Category => self.category.clone(),
+            ParamValue::Date => self.date.clone(),
+        }
+    }
+}
+
+/// A template send, parameters filled: what goes to the Graph API, and the
+/// text the citizen sees (for the transcript).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateMessage {
+    pub name: String,
+    pub language: String,
+    #[serde(default)]
+    pub header: Vec<String>,
+    #[serde(default)]
+    pub body: Vec<String>,
+    #[serde(default)]
+    pub buttons: Vec<FilledButton>,
+    /// The body as the citizen reads it.
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilledButton {
+    pub index: u8,
+    /// `quick_reply` or `url`.
+    pub sub_type: String,
+    pub value: String,
+}
+
+impl TemplateMessage {
+    /// The Cloud API's `template` object.
+    pub fn to_graph(&self) -> serde_json::Value {
+        let texts = |values: &[String]| -> Vec<serde_json::Value> {
+            values
+                .iter()
+                .map(|v| serde_json::json!({"type": "text", "text": v}))
+                .collect()
+        };
+        let mut components = Vec::new();
+        if !self.header.is_empty() {
+            components
+                .push(serde_json::json!({"type": "header", "parameters": texts(&self.header)}));
+        }
+        if !self.body.is_empty() {
+            components.push(serde_json::json!({"type": "body", "parameters": texts(&self.body)}));
+        }
+        for b in &self.buttons {
+            let parameter = if b.sub_type == "quick_reply" {
+                serde_json::json!({"type": "payload", "payload": b.value})
+            } else {
+                serde_json::json!({"type": "text", "text": b.value})
+            };
+            components.push(serde_json::json!({
+                "type": "button", "sub_type": b.sub_type, "index": b.index.to_string(),
+                "parameters": [parameter],
+            }));
+        }
+        serde_json::json!({
+            "name": self.name,
+            "language": {"code": self.language},
+            "components": components,
+        })
+    }
+}
+
+/// How a notice goes out on a channel at a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Free-form text: a channel without a window, or inside it.
+    Text,
+    Template(TemplateMessage),
+    /// Not sent; the reason is recorded on the complaint's timeline and shown
+    /// to staff with the fix.
+    CannotNotify(String),
+}
+
+/// What a channel knows of its templates when a notice is planned: the
+/// mapping for the notice's kind, and Meta's templates of that name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelTemplates {
+    pub mapping: Option<TemplateMapping>,
+    pub synced: Vec<WaTemplate>,
+}
+
+/// Decides how a notice of `kind` reaches a citizen writing in `language` on
+/// a channel of `channel`, whose window is `window_open`.
+pub fn choose(
+    kind: NoticeKind,
+    channel: ChannelKind,
+    window_open: bool,
+    templates: &ChannelTemplates,
+    language: &Language,
+    values: &NoticeValues,
+) -> Delivery {
+    if channel != ChannelKind::Whatsapp || window_open {
+        return Delivery::Text;
+    }
+    let no = |why: String| {
+        Delivery::CannotNotify(format!(
+            "could not notify: no approved template for {} in {}: {why}",
+            kind.as_str(),
+            language.as_str()
+        ))
+    };
+    let Some(mapping) = &templates.mapping else {
+        return no("no template is mapped to this notice".into());
+    };
+    let found = |code: &str| {
+        templates
+            .synced
+            .iter()
+            .find(|t| t.name == mapping.name && t.language == code)
+    };
+    // The citizen's language (`hi`, or `en` as `en_US`), then the mapping's
+    // languages in the order given.
+    let wanted = language.as_str();
+    let (mut order, rest): (Vec<&String>, Vec<&String>) = mapping
+        .languages
+        .iter()
+        .partition(|l| *l == wanted || l.split('_').next() == Some(wanted));
+    order.extend(rest);
+    let mut refusals = Vec::new();
+    for code in order {
+        let Some(t) = found(code) else {
+            refusals.push(format!(
+                "{} ({code}) is not on the business account",
+                mapping.name
+            ));
+            continue;
+        };
+        if !t.approved() {
+            refusals.push(format!("{} ({code}) is {}", mapping.name, t.status));
+            continue;
+        }
+        match fill_template(mapping, t, values) {
+            Ok(message) => return Delivery::Template(message),
+            Err(why) => refusals.push(why),
+        }
+    }
+    no(refusals.join("; "))
+}
+
+fn fill_template(
+    mapping: &TemplateMapping,
+    t: &WaTemplate,
+    values: &NoticeValues,
+) -> Result<TemplateMessage, String> {
+    let who = format!("{} ({})", t.name, t.language);
+    if t.named_params {
+        return Err(format!(
+            "{who} uses named parameters; map one with {{{{1}}}}-style ones"
+        ));
+    }
+    let Some(body) = &t.body else {
+        return Err(format!("{who} is not synced yet; sync the templates"));
+    };
+    let check = |part: &str, text: Option<&String>, given: usize| {
+        let wanted = text.map_or(0, |t| placeholders(t));
+        if wanted == given {
+            Ok(())
+        } else {
+            Err(format!(
+                "{who} has {wanted} {part} parameters, the mapping fills {given}"
+            ))
+        }
+    };
+    check("body", Some(body), mapping.body.len())?;
+    check("header", t.header.as_ref(), mapping.header.len())?;
+    let body_values: Vec<String> = mapping.body.iter().map(|p| values.get(*p)).collect();
+    Ok(TemplateMessage {
+        name: t.name.clone(),
+        language: t.language.clone(),
+        header: mapping.header.iter().map(|p| values.get(*p)).collect(),
+        text: fill(body, &body_values),
+        body: body_values,
+        buttons: mapping
+            .buttons
+            .iter()
+            .map(|b| match b {
+                ButtonParam::QuickReply { index, payload } => FilledButton {
+                    index: *index,
+                    sub_type: "quick_reply".into(),
+                    value: payload.clone(),
+                },
+                ButtonParam::Url { index, value } => FilledButton {
+                    index: *index,
+                    sub_type: "url".into(),
+                    value: values.get(*value),
+                },
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn synced(name: &str, language: &str, status: &str, body: &str) -> WaTemplate {
+        WaTemplate {
+            name: name.into(),
+            language: language.into(),
+            status: status.into(),
+            category: "UTILITY".into(),
+            body: Some(body.into()),
+            header: None,
+            named_params: false,
+        }
+    }
+
+    fn values() -> NoticeValues {
+        NoticeValues {
+            numbers: "PUN-000012".into(),
+            status_label: "प्रगति पर".into(),
+            category: "Water".into(),
+            date: "6 Dec 2026".into(),
+        }
+    }
+
+    fn status_templates() -> ChannelTemplates {
+        ChannelTemplates {
+            mapping: Some(TemplateMapping {
+                name: "complaint_status".into(),
+                languages: vec!["en_US".into(), "hi".into()],
+                body: vec![ParamValue::ComplaintNumber, ParamValue::StatusLabel],
+                header: vec![],
+                buttons: vec![],
+            }),
+            synced: vec![
+                synced(
+                    "complaint_status",
+                    "en_US",
+                    "APPROVED",
+                    "Your complaint {{1}} is now {{2}}.",
+                ),
+                synced(
+                    "complaint_status",
+                    "hi",
+                    "APPROVED",
+                    "आपकी शिकायत {{1}} अब {{2}} है।",
+                ),
+                synced("other", "hi", "APPROVED", "{{1}}"),
+            ],
+        }
+    }
+
+    #[test]
+    fn inside_the_window_or_off_whatsapp_it_is_text() {
+        let t = status_templates();
+        let hi = Language::parse("hi").unwrap();
+        for (kind, open) in [
+            (ChannelKind::Whatsapp, true),
+            (ChannelKind::Telegram, false),
+            (ChannelKind::Webchat, false),
+        ] {
+            let d = choose(NoticeKind::StatusChanged, kind, open, &t, &hi, &values());
+            assert_eq!(d, Delivery::Text, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn outside_it_the_template_in_the_citizens_language() {
+        let hi = Language::parse("hi").unwrap();
+        let d = choose(
+            NoticeKind::StatusChanged,
+            ChannelKind::Whatsapp,
+            false,
+            &status_templates(),
+            &hi,
+            &values(),
+        );
+        let Delivery::Template(m) = d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            (m.name.as_str(), m.language.as_str()),
+            ("complaint_status", "hi")
+        );
+        assert_eq!(m.body, vec!["PUN-000012".to_owned(), "प्रगति पर".to_owned()]);
+        assert_eq!(m.text, "आपकी शिकायत PUN-000012 अब प्रगति पर है।");
+        let graph = m.to_graph();
+        assert_eq!(graph["language"]["code"], "hi");
+        assert_eq!(graph["components"][0]["type"], "body");
+        assert_eq!(graph["components"][0]["parameters"][1]["text"], "प्रगति पर");
+        // English is approved as en_US; Marathi falls back to the first listed.
+        for (lang, code) in [("en", "en_US"), ("mr", "en_US")] {
+            let l = Language::parse(lang).unwrap();
+            let d = choose(
+                NoticeKind::StatusChanged,
+                ChannelKind::Whatsapp,
+                false,
+                &status_templates(),
+                &l,
+                &values(),
+            );
+            assert!(
+                matches!(&d, Delivery::Template(m) if m.language == code),
+                "{lang}: {d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_an_approved_fitting_template_it_says_why() {
+        let hi = Language::parse("hi").unwrap();
+        let reason = |t: &ChannelTemplates| match choose(
+            NoticeKind::StatusChanged,
+            ChannelKind::Whatsapp,
+            false,
+            t,
+            &hi,
+            &values(),
+        ) {
+            Delivery::CannotNotify(why) => why,
+            other => panic!("{other:?}"),
+        };
+        let none = ChannelTemplates::default();
+        assert_eq!(
+            reason(&none),
+            "could not notify: no approved template for status_changed in hi: no template is mapped to this notice"
+        );
+        let mut paused = status_templates();
+        for t in &mut paused.synced {
+            t.status = "PAUSED".into();
+        }
+        let why = reason(&paused);
+        assert!(why.contains("complaint_status (hi) is PAUSED"), "{why}");
+        assert!(why.contains("complaint_status (en_US) is PAUSED"), "{why}");
+        let mut short = status_templates();
+        short.mapping.as_mut().unwrap().body.pop();
+        let why = reason(&short);
+        assert!(
+            why.contains("has 2 body parameters, the mapping fills 1"),
+            "{why}"
+        );
+        let mut missing = status_templates();
+        missing.synced.clear();
+        assert!(reason(&missing).contains("is not on the business account"));
+    }
+
+    #[test]
+    fn placeholders_count_the_highest_number() {
+        assert_eq!(placeholders("Hi {{1}}, {{2}} and {{1}} again"), 2);
+        assert_eq!(placeholders("no parameters"), 0);
+        assert_eq!(placeholders("{{ 3 }} {{name}} {{"), 3);
+        assert_eq!(
+            fill("{{1}} is {{2}}; {{10}}", &["a".into(), "b".into()]),
+            "a is b; {{10}}"
+        );
+    }
+
+    #[test]
+    fn a_mapping_is_checked_field_by_field() {
+        let mut m = status_templates().mapping.unwrap();
+        assert!(m.validate("templates.status_changed").is_ok());
+        m.languages = vec!["english".into()];
+        assert_eq!(m.validate("t").unwrap_err().field, "t.languages");
+        m.languages = vec!["en_US".into()];
+        m.name = "Bad Name".into();
+        assert_eq!(m.validate("t").unwrap_err().field, "t.name");
+        m.name = "ok".into();
+        m.buttons = vec![ButtonParam::QuickReply {
+            index: 0,
+            payload: String::new(),
+        }];
+        assert_eq!(m.validate("t").unwrap_err().field, "t.buttons");
+    }
+}

@@ -1,0 +1,321 @@
+//! `/api/v1/channels/{id}/templates`: a WhatsApp channel's message templates
+//! — which approved template carries each notice outside the 24-hour window
+//! (set by the tenant's admins), and what Meta holds for the business
+//! account, as last synced (on demand here, and daily).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use ombud_core::template::{
+    ButtonParam, NoticeKind, ParamValue, TemplateMapping, TemplateMappings, WaTemplate,
+};
+use ombud_core::*;
+use ombud_engine::ops::templates::SyncError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::Caller;
+use super::extract::ApiJson;
+use crate::{ApiError, AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_templates, set_templates))
+        .routes(routes!(sync_templates))
+}
+
+/// How one notice goes out as a template.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MappingBody {
+    /// The template's name at Meta (lowercase letters, digits, underscores).
+    pub name: String,
+    /// The languages it is approved in, as Meta codes them (`en_US`, `hi`);
+    /// the first is used when the citizen's is not among them.
+    #[schema(max_items = 20)]
+    pub languages: Vec<String>,
+    /// The body's `{{1}}`, `{{2}}`… in order: complaint_number, status_label,
+    /// category or date.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub body: Vec<String>,
+    /// A text header's `{{1}}`.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub header: Vec<String>,
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub buttons: Vec<ButtonBody>,
+}
+
+/// A button that takes a value: a quick reply's payload, or the value at
+/// the end of a URL button.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonBody {
+    /// quick_reply or url.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub index: u8,
+    /// quick_reply: what comes back when the citizen taps it.
+    pub payload: Option<String>,
+    /// url: complaint_number, status_label, category or date.
+    pub value: Option<String>,
+}
+
+/// The mapping and Meta's business account id.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplatesBody {
+    /// The WhatsApp Business Account the number belongs to (digits).
+    pub waba_id: Option<String>,
+    /// By notice: status_changed, validated, rejected, survey, reminder.
+    #[serde(default)]
+    pub notices: std::collections::BTreeMap<String, MappingBody>,
+}
+
+/// A template as Meta holds it.
+#[derive(Serialize, ToSchema)]
+pub struct SyncedTemplate {
+    pub name: String,
+    pub language: String,
+    /// APPROVED, PENDING, REJECTED, PAUSED, DISABLED…
+    pub status: String,
+    /// UTILITY, MARKETING or AUTHENTICATION.
+    pub category: String,
+    pub body: Option<String>,
+}
+
+/// A channel's templates.
+#[derive(Serialize, ToSchema)]
+pub struct TemplatesView {
+    pub waba_id: Option<String>,
+    pub notices: std::collections::BTreeMap<String, MappingBody>,
+    /// Meta's, as last synced.
+    pub templates: Vec<SyncedTemplate>,
+}
+
+/// What a sync found.
+#[derive(Serialize, ToSchema)]
+pub struct SyncView {
+    pub synced: usize,
+    #[serde(flatten)]
+    pub view: TemplatesView,
+}
+
+fn view(channel: &Channel, synced: Vec<WaTemplate>) -> TemplatesView {
+    let wa = channel.whatsapp();
+    TemplatesView {
+        waba_id: wa.and_then(|w| w.waba_id.clone()),
+        notices: wa
+            .map(|w| {
+                w.templates
+                    .iter()
+                    .map(|(k, m)| (k.as_str().to_owned(), mapping_body(m)))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        templates: synced
+            .into_iter()
+            .map(|t| SyncedTemplate {
+                name: t.name,
+                language: t.language,
+                status: t.status,
+                category: t.category,
+                body: t.body,
+            })
+            .collect(),
+    }
+}
+
+fn mapping_body(m: &TemplateMapping) -> MappingBody {
+    let names = |ps: &[ParamValue]| ps.iter().map(|p| p.as_str().to_owned()).collect();
+    MappingBody {
+        name: m.name.clone(),
+        languages: m.languages.clone(),
+        body: names(&m.body),
+        header: names(&m.header),
+        buttons: m
+            .buttons
+            .iter()
+            .map(|b| match b {
+                ButtonParam::QuickReply { index, payload } => ButtonBody {
+                    kind: "quick_reply".into(),
+                    index: *index,
+                    payload: Some(payload.clone()),
+                    value: None,
+                },
+                ButtonParam::Url { index, value } => ButtonBody {
+                    kind: "url".into(),
+                    index: *index,
+                    payload: None,
+                    value: Some(value.as_str().to_owned()),
+                },
+            })
+            .collect(),
+    }
+}
+
+/// The body as the core's mappings; a bad field is named.
+pub fn mappings(
+    notices: std::collections::BTreeMap<String, MappingBody>,
+) -> Result<TemplateMappings, ApiError> {
+    let mut out = TemplateMappings::new();
+    for (kind, m) in notices {
+        let field = format!("notices.{kind}");
+        let kind = NoticeKind::parse(&kind).ok_or_else(|| {
+            ApiError::invalid(
+                &field,
+                "is not a notice: status_changed, validated, rejected, survey or reminder",
+            )
+        })?;
+        let params = |part: &str, list: Vec<String>| -> Result<Vec<ParamValue>, ApiError> {
+            list.iter()
+                .map(|p| {
+                    ParamValue::parse(p).ok_or_else(|| {
+                        ApiError::invalid(
+                            &format!("{field}.{part}"),
+                            format!(
+                                "{p:?} is not complaint_number, status_label, category or date"
+                            ),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let mut buttons = Vec::new();
+        for b in m.buttons {
+            let bad = |why: &str| ApiError::invalid(&format!("{field}.buttons"), why);
+            buttons.push(match b.kind.as_str() {
+                "quick_reply" => ButtonParam::QuickReply {
+                    index: b.index,
+                    payload: b
+                        .payload
+                        .ok_or_else(|| bad("a quick_reply needs its payload"))?,
+                },
+                "url" => ButtonParam::Url {
+                    index: b.index,
+                    value: params(
+                        "buttons",
+                        vec![b.value.ok_or_else(|| bad("a url button needs its value"))?],
+                    )?[0],
+                },
+                _ => return Err(bad("type must be quick_reply or url")),
+            });
+        }
+        let mapping = TemplateMapping {
+            name: m.name.trim().to_owned(),
+            languages: m.languages.iter().map(|l| l.trim().to_owned()).collect(),
+            body: params("body", m.body)?,
+            header: params("header", m.header)?,
+            buttons,
+        };
+        mapping
+            .validate(&field)
+            .map_err(|v| ApiError::invalid(&v.field, v.reason))?;
+        out.insert(kind, mapping);
+    }
+    Ok(out)
+}
+
+async fn whatsapp_channel(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Channel, ApiError> {
+    let id = ChannelId::parse(id).map_err(|_| ApiError::not_found("channel"))?;
+    state
+        .store
+        .channel(&id)
+        .await?
+        .filter(|c| c.tenant_id == caller.tenant.id && c.kind() == ChannelKind::Whatsapp)
+        .map(|c| (*c).clone())
+        .ok_or_else(|| ApiError::not_found("WhatsApp channel"))
+}
+
+/// A WhatsApp channel's notice templates and Meta's templates as last synced.
+#[utoipa::path(get, path = "/channels/{id}/templates", tag = "channels",
+    params(("id" = String, Path)),
+    responses((status = 200, body = TemplatesView)),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn get_templates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TemplatesView>, ApiError> {
+    caller.require(Scope::ConversationsRead)?;
+    let channel = whatsapp_channel(&state, &caller, &id).await?;
+    let synced = state
+        .store
+        .wa_templates(&caller.tenant.id, &channel.id)
+        .await?;
+    Ok(Json(view(&channel, synced)))
+}
+
+/// Sets which approved template carries each notice outside the 24-hour
+/// window, and the business account id the templates are read from (the
+/// whole mapping: a notice left out has none).
+#[utoipa::path(put, path = "/channels/{id}/templates", tag = "channels",
+    params(("id" = String, Path)), request_body = TemplatesBody,
+    responses((status = 200, body = TemplatesView)),
+    security(("session" = [])))]
+async fn set_templates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<TemplatesBody>,
+) -> Result<Json<TemplatesView>, ApiError> {
+    caller.require_admin()?;
+    let channel = whatsapp_channel(&state, &caller, &id).await?;
+    let mappings = mappings(body.notices)?;
+    let changed = state
+        .engine
+        .ops()
+        .set_channel_templates(
+            &caller.acting(),
+            &caller.tenant.id,
+            &channel.id,
+            body.waba_id,
+            mappings,
+        )
+        .await?;
+    let synced = state
+        .store
+        .wa_templates(&caller.tenant.id, &channel.id)
+        .await?;
+    Ok(Json(view(&changed, synced)))
+}
+
+/// Reads the business account's templates from the Graph API now (also done
+/// daily). 502 if Meta could not be asked or refused.
+#[utoipa::path(post, path = "/channels/{id}/templates/sync", tag = "channels",
+    params(("id" = String, Path)),
+    responses((status = 200, body = SyncView)),
+    security(("session" = [])))]
+async fn sync_templates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SyncView>, ApiError> {
+    caller.require_admin()?;
+    let channel = whatsapp_channel(&state, &caller, &id).await?;
+    let synced = state
+        .engine
+        .ops()
+        .sync_templates(Some(&caller.acting()), &caller.tenant.id, &channel.id)
+        .await
+        .map_err(|e| match e {
+            SyncError::Store(e) => ApiError::from(e),
+            SyncError::Graph(why) => ApiError::new(StatusCode::BAD_GATEWAY, "graph_error", why),
+        })?;
+    let templates = state
+        .store
+        .wa_templates(&caller.tenant.id, &channel.id)
+        .await?;
+    Ok(Json(SyncView {
+        synced,
+        view: view(&channel, templates),
+    }))
+}

@@ -120,53 +120,61 @@ impl WhatsAppSender {
         if let (Some(p), serde_json::Value::Object(m)) = (payload.as_object_mut(), message) {
             p.extend(m);
         }
-        let response = self
+        let request = self
             .http
             .post(&url)
             .bearer_auth(cfg.access_token.expose())
             .header("Idempotency-Key", idempotency_key)
             .header("Content-Type", "application/json")
-            .body(payload.to_string())
-            .send()
-            .await
-            .map_err(|e| SendError::Retryable {
-                reason: format!("request failed: {}", crate::without_url(&e)),
-                retry_after: None,
+            .body(payload.to_string());
+        let (status, text) = graph_call(request).await?;
+        let parsed: SendResponse =
+            serde_json::from_str(&text).map_err(|_| SendError::Permanent {
+                reason: format!("HTTP {status} with an unreadable body"),
             })?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = response.text().await.map_err(|e| SendError::Retryable {
-            reason: format!("reading the response failed: {}", crate::without_url(&e)),
-            retry_after: None,
-        })?;
-        if status.is_success() {
-            let parsed: SendResponse =
-                serde_json::from_str(&text).map_err(|_| SendError::Permanent {
-                    reason: format!("HTTP {status} with an unreadable body"),
-                })?;
-            return parsed
-                .messages
-                .into_iter()
-                .next()
-                .map(|m| m.id)
-                .ok_or_else(|| SendError::Permanent {
-                    reason: format!("HTTP {status} without a message id"),
-                });
-        }
-        let reason = graph_reason(status.as_u16(), &text);
-        if status.as_u16() == 429 || status.is_server_error() {
-            Err(SendError::Retryable {
-                reason,
-                retry_after,
+        parsed
+            .messages
+            .into_iter()
+            .next()
+            .map(|m| m.id)
+            .ok_or_else(|| SendError::Permanent {
+                reason: format!("HTTP {status} without a message id"),
             })
-        } else {
-            Err(SendError::Permanent { reason })
-        }
+    }
+}
+
+/// Makes one Graph API request: the status and body of a success, or why it
+/// failed and whether trying again can help (429 and 5xx, no sooner than
+/// `Retry-After`; transport failures).
+pub(super) async fn graph_call(
+    request: reqwest::RequestBuilder,
+) -> Result<(reqwest::StatusCode, String), SendError> {
+    let response = request.send().await.map_err(|e| SendError::Retryable {
+        reason: format!("request failed: {}", crate::without_url(&e)),
+        retry_after: None,
+    })?;
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let text = response.text().await.map_err(|e| SendError::Retryable {
+        reason: format!("reading the response failed: {}", crate::without_url(&e)),
+        retry_after: None,
+    })?;
+    if status.is_success() {
+        return Ok((status, text));
+    }
+    let reason = graph_reason(status.as_u16(), &text);
+    if status.as_u16() == 429 || status.is_server_error() {
+        Err(SendError::Retryable {
+            reason,
+            retry_after,
+        })
+    } else {
+        Err(SendError::Permanent { reason })
     }
 }
 

@@ -117,33 +117,12 @@ impl WhatsAppSender {
             if let Some(a) = &after {
                 query.push(("after", a.clone()));
             }
-            let response = self
+            let request = self
                 .http
                 .get(&base)
                 .query(&query)
-                .bearer_auth(cfg.access_token.expose())
-                .send()
-                .await
-                .map_err(|e| SendError::Retryable {
-                    reason: format!("request failed: {}", crate::without_url(&e)),
-                    retry_after: None,
-                })?;
-            let status = response.status();
-            let text = response.text().await.map_err(|e| SendError::Retryable {
-                reason: format!("reading the response failed: {}", crate::without_url(&e)),
-                retry_after: None,
-            })?;
-            if !status.is_success() {
-                let reason = super::sender::graph_reason(status.as_u16(), &text);
-                return Err(if status.as_u16() == 429 || status.is_server_error() {
-                    SendError::Retryable {
-                        reason,
-                        retry_after: None,
-                    }
-                } else {
-                    SendError::Permanent { reason }
-                });
-            }
+                .bearer_auth(cfg.access_token.expose());
+            let (status, text) = super::sender::graph_call(request).await?;
             let page: Page = serde_json::from_str(&text).map_err(|e| SendError::Permanent {
                 reason: format!("HTTP {status} with a body that is not a template list: {e}"),
             })?;

@@ -1,0 +1,172 @@
+//! The choice of text or template, and its reasons.
+use super::*;
+
+fn synced(name: &str, language: &str, status: &str, body: &str) -> WaTemplate {
+    WaTemplate {
+        name: name.into(),
+        language: language.into(),
+        status: status.into(),
+        category: "UTILITY".into(),
+        body: Some(body.into()),
+        header: None,
+        named_params: false,
+    }
+}
+
+fn values() -> NoticeValues {
+    NoticeValues {
+        numbers: "PUN-000012".into(),
+        status_label: "प्रगति पर".into(),
+        category: "Water".into(),
+        date: "6 Dec 2026".into(),
+    }
+}
+
+fn status_templates() -> ChannelTemplates {
+    ChannelTemplates {
+        mapping: Some(TemplateMapping {
+            name: "complaint_status".into(),
+            languages: vec!["en_US".into(), "hi".into()],
+            body: vec![ParamValue::ComplaintNumber, ParamValue::StatusLabel],
+            header: vec![],
+            buttons: vec![],
+        }),
+        synced: vec![
+            synced(
+                "complaint_status",
+                "en_US",
+                "APPROVED",
+                "Your complaint {{1}} is now {{2}}.",
+            ),
+            synced(
+                "complaint_status",
+                "hi",
+                "APPROVED",
+                "आपकी शिकायत {{1}} अब {{2}} है।",
+            ),
+            synced("other", "hi", "APPROVED", "{{1}}"),
+        ],
+    }
+}
+
+#[test]
+fn inside_the_window_or_off_whatsapp_it_is_text() {
+    let t = status_templates();
+    let hi = Language::parse("hi").unwrap();
+    for (kind, open) in [
+        (ChannelKind::Whatsapp, true),
+        (ChannelKind::Telegram, false),
+        (ChannelKind::Webchat, false),
+    ] {
+        let d = choose(NoticeKind::StatusChanged, kind, open, &t, &hi, &values());
+        assert_eq!(d, Delivery::Text, "{kind:?}");
+    }
+}
+
+#[test]
+fn outside_it_the_template_in_the_citizens_language() {
+    let hi = Language::parse("hi").unwrap();
+    let d = choose(
+        NoticeKind::StatusChanged,
+        ChannelKind::Whatsapp,
+        false,
+        &status_templates(),
+        &hi,
+        &values(),
+    );
+    let Delivery::Template(m) = d else {
+        panic!("{d:?}")
+    };
+    assert_eq!(
+        (m.name.as_str(), m.language.as_str()),
+        ("complaint_status", "hi")
+    );
+    assert_eq!(m.body, vec!["PUN-000012".to_owned(), "प्रगति पर".to_owned()]);
+    assert_eq!(m.text, "आपकी शिकायत PUN-000012 अब प्रगति पर है।");
+    let graph = m.to_graph();
+    assert_eq!(graph["language"]["code"], "hi");
+    assert_eq!(graph["components"][0]["type"], "body");
+    assert_eq!(graph["components"][0]["parameters"][1]["text"], "प्रगति पर");
+    // English is approved as en_US; Marathi falls back to the first listed.
+    for (lang, code) in [("en", "en_US"), ("mr", "en_US")] {
+        let l = Language::parse(lang).unwrap();
+        let d = choose(
+            NoticeKind::StatusChanged,
+            ChannelKind::Whatsapp,
+            false,
+            &status_templates(),
+            &l,
+            &values(),
+        );
+        assert!(
+            matches!(&d, Delivery::Template(m) if m.language == code),
+            "{lang}: {d:?}"
+        );
+    }
+}
+
+#[test]
+fn without_an_approved_fitting_template_it_says_why() {
+    let hi = Language::parse("hi").unwrap();
+    let reason = |t: &ChannelTemplates| match choose(
+        NoticeKind::StatusChanged,
+        ChannelKind::Whatsapp,
+        false,
+        t,
+        &hi,
+        &values(),
+    ) {
+        Delivery::CannotNotify(why) => why,
+        other => panic!("{other:?}"),
+    };
+    let none = ChannelTemplates::default();
+    assert_eq!(
+        reason(&none),
+        "could not notify: no approved template for status_changed in hi: no template is mapped to this notice"
+    );
+    let mut paused = status_templates();
+    for t in &mut paused.synced {
+        t.status = "PAUSED".into();
+    }
+    let why = reason(&paused);
+    assert!(why.contains("complaint_status (hi) is PAUSED"), "{why}");
+    assert!(why.contains("complaint_status (en_US) is PAUSED"), "{why}");
+    let mut short = status_templates();
+    short.mapping.as_mut().unwrap().body.pop();
+    let why = reason(&short);
+    assert!(
+        why.contains("has 2 body parameters, the mapping fills 1"),
+        "{why}"
+    );
+    let mut missing = status_templates();
+    missing.synced.clear();
+    assert!(reason(&missing).contains("is not on the business account"));
+}
+
+#[test]
+fn placeholders_count_the_highest_number() {
+    assert_eq!(placeholders("Hi {{1}}, {{2}} and {{1}} again"), 2);
+    assert_eq!(placeholders("no parameters"), 0);
+    assert_eq!(placeholders("{{ 3 }} {{name}} {{"), 3);
+    assert_eq!(
+        fill("{{1}} is {{2}}; {{10}}", &["a".into(), "b".into()]),
+        "a is b; {{10}}"
+    );
+}
+
+#[test]
+fn a_mapping_is_checked_field_by_field() {
+    let mut m = status_templates().mapping.unwrap();
+    assert!(m.validate("templates.status_changed").is_ok());
+    m.languages = vec!["english".into()];
+    assert_eq!(m.validate("t").unwrap_err().field, "t.languages");
+    m.languages = vec!["en_US".into()];
+    m.name = "Bad Name".into();
+    assert_eq!(m.validate("t").unwrap_err().field, "t.name");
+    m.name = "ok".into();
+    m.buttons = vec![ButtonParam::QuickReply {
+        index: 0,
+        payload: String::new(),
+    }];
+    assert_eq!(m.validate("t").unwrap_err().field, "t.buttons");
+}

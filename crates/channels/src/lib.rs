@@ -134,14 +134,8 @@ impl ChannelSender for Senders {
                     .await
             }
             // No window there: the template's text goes as a message.
-            ChannelKind::Telegram => {
-                self.telegram
-                    .send_text(channel, to, &template.text, idempotency_key)
-                    .await
-            }
-            ChannelKind::Webchat => {
-                self.webchat
-                    .send_text(channel, to, &template.text, idempotency_key)
+            _ => {
+                self.send_text(channel, to, &template.text, idempotency_key)
                     .await
             }
         }

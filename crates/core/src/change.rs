@@ -143,7 +143,7 @@ pub struct StatusNotice {
     /// For a language the map lacks.
     pub fallback: String,
     /// `status_changed`, or `rejected` for a rejection.
-    pub kind: Option<crate::template::NoticeKind>,
+    pub kind: crate::template::NoticeKind,
     /// The new status as each language names it (a template's `status_label`).
     pub status_labels: BTreeMap<String, String>,
     pub status_fallback: String,
@@ -178,17 +178,18 @@ impl StatusNotice {
         last_inbound: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> crate::template::Delivery {
-        use crate::template::{choose, Delivery, NoticeKind, NoticeValues};
+        use crate::template::{choose, Delivery, NoticeValues};
         let Some(templates) = self.whatsapp.get(&notice.channel) else {
             return Delivery::Text;
         };
-        let open = crate::conversation::window(ChannelKind::Whatsapp, last_inbound, now).open;
-        let lang = notice.language.as_str();
+        if crate::conversation::window(ChannelKind::Whatsapp, last_inbound, now).open {
+            return Delivery::Text;
+        }
         let values = NoticeValues {
             numbers: notice.numbers.clone(),
             status_label: self
                 .status_labels
-                .get(lang)
+                .get(notice.language.as_str())
                 .unwrap_or(&self.status_fallback)
                 .clone(),
             category: notice
@@ -199,15 +200,10 @@ impl StatusNotice {
                 .unwrap_or_default(),
             date: self.date.clone(),
         };
-        let kind = self.kind.unwrap_or(NoticeKind::StatusChanged);
-        choose(
-            kind,
-            ChannelKind::Whatsapp,
-            open,
-            templates,
-            &notice.language,
-            &values,
-        )
+        match choose(self.kind, templates, &notice.language, &values) {
+            Ok(message) => Delivery::Template(message),
+            Err(why) => Delivery::CannotNotify(why),
+        }
     }
 }
 
@@ -285,5 +281,80 @@ mod tests {
         assert!(n
             .body(&Language::parse("hi").unwrap(), &refs[..1])
             .starts_with("हिं P-1"));
+    }
+
+    /// Text inside WhatsApp's window and on channels without one; outside
+    /// it, the mapped template, or nothing and why.
+    #[test]
+    fn the_window_decides_between_text_and_a_template() {
+        use crate::template::{
+            ChannelTemplates, Delivery, NoticeKind, ParamValue, TemplateMapping, WaTemplate,
+        };
+        let (whatsapp, telegram) = (ChannelId::new(), ChannelId::new());
+        let synced = WaTemplate {
+            name: "complaint_status".into(),
+            language: "en_US".into(),
+            status: "APPROVED".into(),
+            category: "UTILITY".into(),
+            body: Some("{{1}} is now {{2}}".into()),
+            header: None,
+            named_params: false,
+        };
+        let plan = StatusNotice {
+            fallback: "{numbers} is now resolved".into(),
+            status_fallback: "resolved".into(),
+            whatsapp: BTreeMap::from([(
+                whatsapp.clone(),
+                ChannelTemplates {
+                    mapping: Some(TemplateMapping {
+                        name: "complaint_status".into(),
+                        languages: vec!["en_US".into()],
+                        body: vec![ParamValue::ComplaintNumber, ParamValue::StatusLabel],
+                        header: vec![],
+                        buttons: vec![],
+                    }),
+                    synced: vec![synced],
+                },
+            )]),
+            ..Default::default()
+        };
+        let notice = |channel: &ChannelId| Notice {
+            conversation: ConversationId::new(),
+            channel: channel.clone(),
+            contact: None,
+            body: "P-1 is now resolved".into(),
+            complaints: vec![ComplaintId::new()],
+            numbers: "P-1".into(),
+            language: Language::en(),
+            category: None,
+        };
+        let now = Utc::now();
+        let (recent, old) = (
+            Some(now - chrono::Duration::hours(23)),
+            Some(now - chrono::Duration::hours(25)),
+        );
+        assert_eq!(
+            plan.delivery(&notice(&whatsapp), recent, now),
+            Delivery::Text
+        );
+        assert_eq!(plan.delivery(&notice(&telegram), old, now), Delivery::Text);
+        assert_eq!(plan.delivery(&notice(&telegram), None, now), Delivery::Text);
+        let Delivery::Template(m) = plan.delivery(&notice(&whatsapp), old, now) else {
+            panic!("a template outside the window")
+        };
+        assert_eq!(m.text, "P-1 is now resolved");
+        // A rejection goes by the channel's `rejected` mapping; it has none.
+        let mut unmapped = StatusNotice {
+            kind: NoticeKind::Rejected,
+            ..plan.clone()
+        };
+        unmapped
+            .whatsapp
+            .values_mut()
+            .for_each(|t| t.mapping = None);
+        assert!(matches!(
+            unmapped.delivery(&notice(&whatsapp), None, now),
+            Delivery::CannotNotify(why) if why.starts_with("could not notify: no approved template for rejected in en")
+        ));
     }
 }

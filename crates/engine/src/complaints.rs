@@ -42,7 +42,7 @@ pub struct Skipped {
 /// What citizens are told when staff move their complaints to `status`, in
 /// each language of the intake agent's built-in templates (English, Hindi,
 /// Marathi), decided before the change.
-pub fn status_notice(status: ComplaintStatus) -> StatusNotice {
+fn texts(status: ComplaintStatus) -> StatusNotice {
     let intake = IntakeConfig::default();
     let text = |lang: &Language| intake.status_notice(lang, "{numbers}", status.as_str());
     let label = |lang: &Language| {
@@ -60,10 +60,10 @@ pub fn status_notice(status: ComplaintStatus) -> StatusNotice {
             .map(|l| (l.as_str().to_owned(), text(&l)))
             .collect(),
         fallback: text(&intake.default_language()),
-        kind: Some(match status {
+        kind: match status {
             ComplaintStatus::Rejected => NoticeKind::Rejected,
             _ => NoticeKind::StatusChanged,
-        }),
+        },
         status_labels: intake
             .templates
             .keys()
@@ -85,8 +85,7 @@ impl Engine {
         status: ComplaintStatus,
     ) -> StoreResult<StatusNotice> {
         let store = self.store();
-        let mut notice = status_notice(status);
-        let kind = notice.kind.unwrap_or(NoticeKind::StatusChanged);
+        let mut notice = texts(status);
         if let Some(t) = store.tenant(tenant).await? {
             notice.date = self
                 .now()
@@ -99,7 +98,7 @@ impl Engine {
             let Some(wa) = channel.whatsapp() else {
                 continue;
             };
-            let mapping = wa.templates.get(&kind).cloned();
+            let mapping = wa.templates.get(&notice.kind).cloned();
             let synced = match &mapping {
                 Some(m) => store
                     .wa_templates(tenant, &channel.id)

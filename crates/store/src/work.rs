@@ -173,13 +173,45 @@ pub(crate) fn decide(
     })
 }
 
+/// A notice a batch's status change gives a citizen, with the plan it is
+/// decided by (none for other changes).
+pub(crate) struct PlannedNotice<'a> {
+    plan: &'a StatusNotice,
+    pub notice: ombud_core::change::Notice,
+}
+
+impl PlannedNotice<'_> {
+    /// Decides the notice, its citizen having last written at `last_inbound`
+    /// (read in the backend's transaction).
+    pub fn decide(self, last_inbound: Option<DateTime<Utc>>, at: DateTime<Utc>) -> NoticeAction {
+        use ombud_core::template::Delivery;
+        match self.plan.delivery(&self.notice, last_inbound, at) {
+            Delivery::Text => NoticeAction::Send {
+                body: self.notice.body,
+                template: None,
+            },
+            Delivery::Template(t) => NoticeAction::Send {
+                body: t.text.clone(),
+                template: Some(t),
+            },
+            Delivery::CannotNotify(reason) => NoticeAction::CannotNotify {
+                complaints: self.notice.complaints,
+                reason,
+            },
+        }
+    }
+}
+
 /// What a batch's status change tells citizens (nothing for other changes).
-pub(crate) fn notices_for(
-    batch: &ChangeBatch,
+pub(crate) fn notices_for<'a>(
+    batch: &'a ChangeBatch,
     changed: &[Complaint],
-) -> Vec<ombud_core::change::Notice> {
+) -> Vec<PlannedNotice<'a>> {
     match (&batch.change, &batch.notices) {
-        (ComplaintChange::Status(_), Some(notice)) => ombud_core::change::notices(notice, changed),
+        (ComplaintChange::Status(_), Some(plan)) => ombud_core::change::notices(plan, changed)
+            .into_iter()
+            .map(|notice| PlannedNotice { plan, notice })
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -199,6 +231,17 @@ impl<'a> Outgoing<'a> {
             template: None,
         }
     }
+
+    /// The message's stored kind, and its template as JSON.
+    pub fn stored(&self) -> StoreResult<(&'static str, Option<String>)> {
+        match self.template {
+            None => Ok((MessageKind::Text.as_str(), None)),
+            Some(t) => Ok((
+                MessageKind::Template.as_str(),
+                Some(serde_json::to_string(t).map_err(StoreError::internal)?),
+            )),
+        }
+    }
 }
 
 /// What becomes of one notice: a message to send (its text and, outside
@@ -215,52 +258,42 @@ pub(crate) enum NoticeAction {
     },
 }
 
-/// Decides `notice` of `batch`, its citizen having last written at
-/// `last_inbound` (read in the backend's transaction).
-pub(crate) fn notice_action(
-    batch: &ChangeBatch,
-    notice: ombud_core::change::Notice,
-    last_inbound: Option<DateTime<Utc>>,
-) -> NoticeAction {
-    use ombud_core::template::Delivery;
-    let Some(plan) = &batch.notices else {
-        return NoticeAction::Send {
-            body: notice.body,
-            template: None,
-        };
-    };
-    match plan.delivery(&notice, last_inbound, batch.at) {
-        Delivery::Text => NoticeAction::Send {
-            body: notice.body,
-            template: None,
-        },
-        Delivery::Template(t) => NoticeAction::Send {
-            body: t.text.clone(),
-            template: Some(t),
-        },
-        Delivery::CannotNotify(reason) => NoticeAction::CannotNotify {
-            complaints: notice.complaints,
-            reason,
-        },
+/// One line of a complaint's timeline (`complaint_events`).
+pub(crate) struct Line<'a> {
+    pub complaint: &'a ComplaintId,
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+}
+
+impl<'a> Line<'a> {
+    /// The line of an applied change.
+    pub fn of(applied: &'a Applied, actor: &'a str) -> Self {
+        Self {
+            complaint: &applied.complaint.id,
+            actor,
+            action: applied.action,
+            from: applied.from.as_deref(),
+            to: applied.to.as_deref(),
+        }
+    }
+
+    /// The line saying why a notice could not be sent.
+    pub fn not_notified(complaint: &'a ComplaintId, reason: &'a str) -> Self {
+        Self {
+            complaint,
+            actor: NOTIFY_ACTOR,
+            action: NOTIFY_FAILED,
+            from: None,
+            to: Some(reason),
+        }
     }
 }
 
 /// The timeline's actor and action for a notice that could not be sent.
 pub(crate) const NOTIFY_ACTOR: &str = "system";
 pub const NOTIFY_FAILED: &str = "notify_failed";
-
-/// An outbound message's kind and stored template (JSON), from what it carries.
-pub(crate) fn outgoing_kind(
-    template: Option<&ombud_core::template::TemplateMessage>,
-) -> StoreResult<(&'static str, Option<String>)> {
-    match template {
-        None => Ok(("text", None)),
-        Some(t) => Ok((
-            ombud_core::MessageKind::Template.as_str(),
-            Some(serde_json::to_string(t).map_err(StoreError::internal)?),
-        )),
-    }
-}
 
 /// The domain event's data of an applied change.
 pub(crate) fn event_data(applied: &Applied, actor: &str) -> serde_json::Value {

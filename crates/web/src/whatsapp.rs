@@ -101,22 +101,26 @@ async fn receive(
         ApiError::new(StatusCode::UNAUTHORIZED, code, reason.clone())
             .field("X-Hub-Signature-256", reason)
     })?;
-    let content = whatsapp::parse_webhook(&body, &cfg.phone_number_id).map_err(|e| {
-        let code = match e {
-            ParseError::Json(_) => "invalid_json",
-            ParseError::Shape(_) => "invalid_payload",
-        };
-        ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).field("body", e.to_string())
-    })?;
+    let content = whatsapp::parse_webhook(&body, &cfg.phone_number_id, cfg.waba_id.as_deref())
+        .map_err(|e| {
+            let code = match e {
+                ParseError::Json(_) => "invalid_json",
+                ParseError::Shape(_) => "invalid_payload",
+            };
+            ApiError::new(StatusCode::BAD_REQUEST, code, e.to_string()).field("body", e.to_string())
+        })?;
     if content.foreign > 0 {
-        tracing::warn!(channel = %channel.id, changes = content.foreign, "webhook changes for another phone number id were ignored");
+        tracing::warn!(channel = %channel.id, changes = content.foreign, "webhook changes for another phone number id or business account were ignored");
     }
     let outcome = state.engine.ingest(&channel, content.batch).await?;
     // Template news (approved, paused, re-categorised) comes to the same URL.
-    let news = whatsapp::template_updates(&body, cfg.waba_id.as_deref());
-    let templates = news.len();
+    let templates = content.templates.len();
     if templates > 0 {
-        state.engine.ops().template_news(&channel, news).await?;
+        state
+            .engine
+            .ops()
+            .template_news(&channel, content.templates)
+            .await?;
     }
     Ok(Json(json!({
         "received": outcome.stored.len(),

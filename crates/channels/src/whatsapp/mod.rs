@@ -8,7 +8,6 @@ mod templates;
 pub use payload::{parse_webhook, ParseError, WebhookContent};
 pub use sender::WhatsAppSender;
 pub use signature::{sign, verify_signature, SignatureError, SIGNATURE_HEADER};
-pub use templates::template_updates;
 
 /// The GET handshake Meta makes when a webhook URL is saved: echo `hub.challenge`
 /// when the mode is `subscribe` and the token matches, else refuse.

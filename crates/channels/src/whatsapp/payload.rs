@@ -1,9 +1,12 @@
 //! The webhook payload Meta POSTs: `entry[].changes[].value` with `messages`,
-//! `contacts` and `statuses`, several of each per request. Unknown fields are
-//! ignored (Meta adds them); unknown message types are kept as `Other`.
+//! `contacts` and `statuses`, several of each per request, and the template
+//! news of the business account (`message_template_status_update`,
+//! `template_category_update`) at the same URL. Unknown fields are ignored
+//! (Meta adds them); unknown message types are kept as `Other`.
 
 use chrono::{TimeZone, Utc};
 use ombud_core::inbound::{InboundBatch, InboundMessage, StatusReport};
+use ombud_core::template::TemplateUpdate;
 use ombud_core::{DeliveryStatus, MessageKind};
 use serde::Deserialize;
 
@@ -19,7 +22,10 @@ pub enum ParseError {
 #[derive(Debug, Default)]
 pub struct WebhookContent {
     pub batch: InboundBatch,
-    /// Changes addressed to another phone number id than the channel's (ignored).
+    /// What Meta says of the business account's templates.
+    pub templates: Vec<TemplateUpdate>,
+    /// Changes addressed to another phone number id, or business account,
+    /// than the channel's (ignored).
     pub foreign: usize,
 }
 
@@ -32,6 +38,9 @@ struct Payload {
 
 #[derive(Deserialize)]
 struct Entry {
+    /// The business account's id.
+    #[serde(default)]
+    id: String,
     #[serde(default)]
     changes: Vec<Change>,
 }
@@ -54,6 +63,18 @@ struct Value {
     messages: Vec<WaMessage>,
     #[serde(default)]
     statuses: Vec<WaStatus>,
+    // Template news.
+    #[serde(default)]
+    message_template_name: Option<String>,
+    #[serde(default)]
+    message_template_language: Option<String>,
+    /// The new status: APPROVED, REJECTED, PAUSED…
+    #[serde(default)]
+    event: Option<String>,
+    #[serde(default)]
+    new_category: Option<String>,
+    #[serde(default)]
+    correct_category: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -122,8 +143,13 @@ struct ErrorData {
     details: Option<String>,
 }
 
-/// Parses a verified webhook body for the channel whose phone number id is given.
-pub fn parse_webhook(body: &[u8], phone_number_id: &str) -> Result<WebhookContent, ParseError> {
+/// Parses a verified webhook body for the channel whose phone number id is
+/// given, of the business account `waba_id` (None: any).
+pub fn parse_webhook(
+    body: &[u8],
+    phone_number_id: &str,
+    waba_id: Option<&str>,
+) -> Result<WebhookContent, ParseError> {
     let payload: Payload = serde_json::from_slice(body).map_err(|e| {
         if e.is_syntax() || e.is_eof() {
             ParseError::Json(e.to_string())
@@ -138,36 +164,67 @@ pub fn parse_webhook(body: &[u8], phone_number_id: &str) -> Result<WebhookConten
         )));
     }
     let mut out = WebhookContent::default();
-    for change in payload.entry.into_iter().flat_map(|e| e.changes) {
-        let Some(value) = change.value else { continue };
-        if change.field != "messages" {
-            continue;
-        }
-        let for_us = value
-            .metadata
-            .as_ref()
-            .map(|m| m.phone_number_id == phone_number_id)
-            .unwrap_or(false);
-        if !for_us {
-            out.foreign += 1;
-            continue;
-        }
-        for m in value.messages {
-            let profile_name = value
-                .contacts
-                .iter()
-                .find(|c| c.wa_id == m.from)
-                .and_then(|c| c.profile.as_ref())
-                .and_then(|p| p.name.clone());
-            out.batch.messages.push(inbound(m, profile_name));
-        }
-        for s in value.statuses {
-            if let Some(report) = status(s) {
-                out.batch.statuses.push(report);
+    for entry in payload.entry {
+        let account = waba_id.is_none_or(|w| w == entry.id);
+        for change in entry.changes {
+            let Some(value) = change.value else { continue };
+            match change.field.as_str() {
+                "messages" => messages(&mut out, value, phone_number_id),
+                TEMPLATE_STATUS | TEMPLATE_CATEGORY if !account => out.foreign += 1,
+                TEMPLATE_STATUS | TEMPLATE_CATEGORY => {
+                    out.templates.extend(template_news(&change.field, value))
+                }
+                _ => {}
             }
         }
     }
     Ok(out)
+}
+
+const TEMPLATE_STATUS: &str = "message_template_status_update";
+const TEMPLATE_CATEGORY: &str = "template_category_update";
+
+/// The messages and status reports of one change for `phone_number_id`.
+fn messages(out: &mut WebhookContent, value: Value, phone_number_id: &str) {
+    let for_us = value
+        .metadata
+        .as_ref()
+        .map(|m| m.phone_number_id == phone_number_id)
+        .unwrap_or(false);
+    if !for_us {
+        out.foreign += 1;
+        return;
+    }
+    for m in value.messages {
+        let profile_name = value
+            .contacts
+            .iter()
+            .find(|c| c.wa_id == m.from)
+            .and_then(|c| c.profile.as_ref())
+            .and_then(|p| p.name.clone());
+        out.batch.messages.push(inbound(m, profile_name));
+    }
+    for s in value.statuses {
+        if let Some(report) = status(s) {
+            out.batch.statuses.push(report);
+        }
+    }
+}
+
+/// A template's new status or category; None without its name and language.
+fn template_news(field: &str, v: Value) -> Option<TemplateUpdate> {
+    let upper = |s: Option<String>| s.map(|s| s.to_ascii_uppercase());
+    let (status, category) = if field == TEMPLATE_STATUS {
+        (upper(v.event), None)
+    } else {
+        (None, upper(v.new_category.or(v.correct_category)))
+    };
+    Some(TemplateUpdate {
+        name: v.message_template_name?,
+        language: v.message_template_language?,
+        status,
+        category,
+    })
 }
 
 fn inbound(m: WaMessage, profile_name: Option<String>) -> InboundMessage {
@@ -279,7 +336,7 @@ mod tests {
                  "type": "brand_new_type", "brand_new_type": {}}
             ]
         }));
-        let out = parse_webhook(&body, PHONE).unwrap();
+        let out = parse_webhook(&body, PHONE, None).unwrap();
         let m = &out.batch.messages;
         assert_eq!(m.len(), 3);
         assert_eq!(m[0].body, "street light broken");
@@ -308,7 +365,7 @@ mod tests {
             {"field": "messages", "value": {"metadata": {"phone_number_id": "other"},
              "messages": [{"from": "1", "id": "wamid.Z", "type": "text", "text": {"body": "x"}}]}}
         ]}));
-        let out = parse_webhook(v.to_string().as_bytes(), PHONE).unwrap();
+        let out = parse_webhook(v.to_string().as_bytes(), PHONE, None).unwrap();
         assert_eq!(out.foreign, 1);
         assert!(out.batch.messages.is_empty());
         let s = &out.batch.statuses;
@@ -324,23 +381,58 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(matches!(
-            parse_webhook(b"{nope", PHONE),
+            parse_webhook(b"{nope", PHONE, None),
             Err(ParseError::Json(_))
         ));
         assert!(matches!(
-            parse_webhook(b"[]", PHONE),
+            parse_webhook(b"[]", PHONE, None),
             Err(ParseError::Shape(_))
         ));
         assert!(matches!(
-            parse_webhook(br#"{"object":"page","entry":[]}"#, PHONE),
+            parse_webhook(br#"{"object":"page","entry":[]}"#, PHONE, None),
             Err(ParseError::Shape(_))
         ));
         assert!(matches!(
             parse_webhook(
                 br#"{"object":"whatsapp_business_account","entry":"x"}"#,
-                PHONE
+                PHONE,
+                None
             ),
             Err(ParseError::Shape(_))
         ));
+    }
+
+    #[test]
+    fn template_status_and_category_news_of_this_account_is_read() {
+        let body = serde_json::json!({
+            "object": "whatsapp_business_account",
+            "entry": [{"id": "1020", "time": 1764000000, "changes": [
+                {"field": "message_template_status_update", "value": {
+                    "event": "PAUSED", "message_template_id": 594425479261596_i64,
+                    "message_template_name": "complaint_status", "message_template_language": "hi",
+                    "reason": null, "other_info": {"title": "FIRST_PAUSE"}}},
+                {"field": "template_category_update", "value": {
+                    "message_template_id": 594425479261596_i64,
+                    "message_template_name": "complaint_status", "message_template_language": "en_US",
+                    "previous_category": "UTILITY", "new_category": "MARKETING"}},
+                {"field": "message_template_status_update", "value": {"event": "APPROVED"}}
+            ]}, {"id": "9999", "changes": [
+                {"field": "message_template_status_update", "value": {
+                    "event": "APPROVED", "message_template_name": "elsewhere",
+                    "message_template_language": "en"}}
+            ]}]
+        })
+        .to_string();
+        let out = parse_webhook(body.as_bytes(), PHONE, Some("1020")).unwrap();
+        let news = &out.templates;
+        assert_eq!(news.len(), 2, "{news:?}");
+        assert_eq!(news[0].status.as_deref(), Some("PAUSED"));
+        assert_eq!(news[0].language, "hi");
+        assert_eq!(news[1].category.as_deref(), Some("MARKETING"));
+        assert_eq!(news[1].status, None);
+        assert_eq!(out.foreign, 1, "another account's news is left alone");
+        assert!(out.batch.messages.is_empty());
+        let any = parse_webhook(body.as_bytes(), PHONE, None).unwrap();
+        assert_eq!(any.templates.len(), 3);
     }
 }

@@ -1,10 +1,8 @@
 //! Reading a business account's message templates:
 //! `GET {graph_url}/{version}/{waba-id}/message_templates`, page by page
-//! (`paging.next`), and the template status webhooks Meta sends to the same
-//! callback URL as messages (`message_template_status_update`,
-//! `template_category_update`).
+//! (`paging.next`). Their status webhooks come with the messages' (`payload`).
 
-use ombud_core::template::{TemplateUpdate, WaTemplate};
+use ombud_core::template::WaTemplate;
 use ombud_core::{Channel, ChannelKind};
 use serde::Deserialize;
 
@@ -141,100 +139,9 @@ impl WhatsAppSender {
     }
 }
 
-/// The template news in a webhook body, for the channel whose business
-/// account is `waba_id` (entries of other accounts are left alone).
-pub fn template_updates(body: &[u8], waba_id: Option<&str>) -> Vec<TemplateUpdate> {
-    #[derive(Deserialize)]
-    struct Payload {
-        #[serde(default)]
-        entry: Vec<Entry>,
-    }
-    #[derive(Deserialize)]
-    struct Entry {
-        #[serde(default)]
-        id: String,
-        #[serde(default)]
-        changes: Vec<Change>,
-    }
-    #[derive(Deserialize)]
-    struct Change {
-        #[serde(default)]
-        field: String,
-        #[serde(default)]
-        value: serde_json::Value,
-    }
-    let Ok(payload) = serde_json::from_slice::<Payload>(body) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for entry in payload.entry {
-        if waba_id.is_some_and(|w| w != entry.id) {
-            continue;
-        }
-        for change in entry.changes {
-            let v = &change.value;
-            let text = |k: &str| v[k].as_str().map(str::to_owned);
-            let (Some(name), Some(language)) = (
-                text("message_template_name"),
-                text("message_template_language"),
-            ) else {
-                continue;
-            };
-            let upper = |k: &str| text(k).map(|s| s.to_ascii_uppercase());
-            let update = match change.field.as_str() {
-                "message_template_status_update" => TemplateUpdate {
-                    name,
-                    language,
-                    status: upper("event"),
-                    category: None,
-                },
-                "template_category_update" => TemplateUpdate {
-                    name,
-                    language,
-                    status: None,
-                    category: upper("new_category").or_else(|| upper("correct_category")),
-                },
-                _ => continue,
-            };
-            out.push(update);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_and_category_webhooks_are_read() {
-        let body = serde_json::json!({
-            "object": "whatsapp_business_account",
-            "entry": [{"id": "1020", "time": 1764000000, "changes": [
-                {"field": "message_template_status_update", "value": {
-                    "event": "PAUSED", "message_template_id": 594425479261596_i64,
-                    "message_template_name": "complaint_status", "message_template_language": "hi",
-                    "reason": null, "other_info": {"title": "FIRST_PAUSE"}}},
-                {"field": "template_category_update", "value": {
-                    "message_template_id": 594425479261596_i64,
-                    "message_template_name": "complaint_status", "message_template_language": "en_US",
-                    "previous_category": "UTILITY", "new_category": "MARKETING"}},
-                {"field": "messages", "value": {"messaging_product": "whatsapp"}}
-            ]}, {"id": "9999", "changes": [
-                {"field": "message_template_status_update", "value": {
-                    "event": "APPROVED", "message_template_name": "elsewhere",
-                    "message_template_language": "en"}}
-            ]}]
-        })
-        .to_string();
-        let updates = template_updates(body.as_bytes(), Some("1020"));
-        assert_eq!(updates.len(), 2, "{updates:?}");
-        assert_eq!(updates[0].status.as_deref(), Some("PAUSED"));
-        assert_eq!(updates[0].language, "hi");
-        assert_eq!(updates[1].category.as_deref(), Some("MARKETING"));
-        assert_eq!(updates[1].status, None);
-        assert!(template_updates(b"not json", Some("1020")).is_empty());
-    }
 
     #[test]
     fn a_listed_template_keeps_its_texts() {

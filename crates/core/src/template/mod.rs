@@ -13,13 +13,16 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{ChannelKind, Language, ValidationError};
+use crate::{Language, ValidationError};
 
 /// A message an office sends on its own initiative, not as an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeKind {
     /// A complaint moved to another status.
+    #[default]
     StatusChanged,
     /// A complaint was verified on the ground (field verification).
     Validated,
@@ -52,17 +55,6 @@ impl NoticeKind {
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    /// How staff read it.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::StatusChanged => "Status changed",
-            Self::Validated => "Verified",
-            Self::Rejected => "Rejected",
-            Self::Survey => "Satisfaction survey",
-            Self::Reminder => "Reminder",
-        }
     }
 }
 
@@ -156,8 +148,10 @@ impl TemplateMapping {
                 &format!("{l:?} is not a language code such as en, en_US or hi"),
             );
         }
-        if self.body.len() > MAX_PARAMS || self.header.len() > MAX_PARAMS {
-            return bad("body", "at most 10 parameters per part");
+        for (part, params) in [("body", &self.body), ("header", &self.header)] {
+            if params.len() > MAX_PARAMS {
+                return bad(part, "at most 10 parameters");
+            }
         }
         if self.buttons.len() > MAX_BUTTONS {
             return bad("buttons", "at most 10 buttons");
@@ -355,28 +349,24 @@ pub struct ChannelTemplates {
     pub synced: Vec<WaTemplate>,
 }
 
-/// Decides how a notice of `kind` reaches a citizen writing in `language` on
-/// a channel of `channel`, whose window is `window_open`.
+/// The template that carries a notice of `kind` to a citizen writing in
+/// `language` once the window is closed, filled; or why none can
+/// (`could not notify: …`, for the complaint's timeline).
 pub fn choose(
     kind: NoticeKind,
-    channel: ChannelKind,
-    window_open: bool,
     templates: &ChannelTemplates,
     language: &Language,
     values: &NoticeValues,
-) -> Delivery {
-    if channel != ChannelKind::Whatsapp || window_open {
-        return Delivery::Text;
-    }
+) -> Result<TemplateMessage, String> {
     let no = |why: String| {
-        Delivery::CannotNotify(format!(
+        format!(
             "could not notify: no approved template for {} in {}: {why}",
             kind.as_str(),
             language.as_str()
-        ))
+        )
     };
     let Some(mapping) = &templates.mapping else {
-        return no("no template is mapped to this notice".into());
+        return Err(no("no template is mapped to this notice".into()));
     };
     let found = |code: &str| {
         templates
@@ -406,11 +396,11 @@ pub fn choose(
             continue;
         }
         match fill_template(mapping, t, values) {
-            Ok(message) => return Delivery::Template(message),
+            Ok(message) => return Ok(message),
             Err(why) => refusals.push(why),
         }
     }
-    no(refusals.join("; "))
+    Err(no(refusals.join("; ")))
 }
 
 fn fill_template(

@@ -50,33 +50,15 @@ fn status_templates() -> ChannelTemplates {
 }
 
 #[test]
-fn inside_the_window_or_off_whatsapp_it_is_text() {
-    let t = status_templates();
-    let hi = Language::parse("hi").unwrap();
-    for (kind, open) in [
-        (ChannelKind::Whatsapp, true),
-        (ChannelKind::Telegram, false),
-        (ChannelKind::Webchat, false),
-    ] {
-        let d = choose(NoticeKind::StatusChanged, kind, open, &t, &hi, &values());
-        assert_eq!(d, Delivery::Text, "{kind:?}");
-    }
-}
-
-#[test]
 fn outside_it_the_template_in_the_citizens_language() {
     let hi = Language::parse("hi").unwrap();
-    let d = choose(
+    let m = choose(
         NoticeKind::StatusChanged,
-        ChannelKind::Whatsapp,
-        false,
         &status_templates(),
         &hi,
         &values(),
-    );
-    let Delivery::Template(m) = d else {
-        panic!("{d:?}")
-    };
+    )
+    .unwrap();
     assert_eq!(
         (m.name.as_str(), m.language.as_str()),
         ("complaint_status", "hi")
@@ -90,35 +72,21 @@ fn outside_it_the_template_in_the_citizens_language() {
     // English is approved as en_US; Marathi falls back to the first listed.
     for (lang, code) in [("en", "en_US"), ("mr", "en_US")] {
         let l = Language::parse(lang).unwrap();
-        let d = choose(
+        let m = choose(
             NoticeKind::StatusChanged,
-            ChannelKind::Whatsapp,
-            false,
             &status_templates(),
             &l,
             &values(),
         );
-        assert!(
-            matches!(&d, Delivery::Template(m) if m.language == code),
-            "{lang}: {d:?}"
-        );
+        assert_eq!(m.map(|m| m.language), Ok(code.to_owned()), "{lang}");
     }
 }
 
 #[test]
 fn without_an_approved_fitting_template_it_says_why() {
     let hi = Language::parse("hi").unwrap();
-    let reason = |t: &ChannelTemplates| match choose(
-        NoticeKind::StatusChanged,
-        ChannelKind::Whatsapp,
-        false,
-        t,
-        &hi,
-        &values(),
-    ) {
-        Delivery::CannotNotify(why) => why,
-        other => panic!("{other:?}"),
-    };
+    let reason =
+        |t: &ChannelTemplates| choose(NoticeKind::StatusChanged, t, &hi, &values()).unwrap_err();
     let none = ChannelTemplates::default();
     assert_eq!(
         reason(&none),

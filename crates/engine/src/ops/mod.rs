@@ -44,7 +44,7 @@ pub struct Operations {
     webhook_wake: Option<Arc<Notify>>,
     outbox_wake: Option<Arc<Notify>>,
     /// Reaches the providers' APIs (template lists); None at the command line.
-    pub(crate) sender: Option<templates::Sender>,
+    pub(crate) sender: Option<Arc<dyn ombud_channels::ChannelSender>>,
 }
 
 impl Operations {
@@ -63,7 +63,7 @@ impl Operations {
         }
     }
 
-    pub(crate) fn with_sender(mut self, sender: templates::Sender) -> Self {
+    pub(crate) fn with_sender(mut self, sender: Arc<dyn ombud_channels::ChannelSender>) -> Self {
         self.sender = Some(sender);
         self
     }

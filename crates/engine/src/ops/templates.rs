@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ombud_channels::{ChannelSender, SendError};
+use ombud_channels::SendError;
 use ombud_core::audit::{FieldChange, Target};
 use ombud_core::template::{TemplateMappings, TemplateUpdate};
 use ombud_core::*;
@@ -136,7 +136,12 @@ impl Operations {
         self.store.notify_failures(tenant, since).await
     }
 
-    async fn whatsapp_channel(&self, tenant: &TenantId, id: &ChannelId) -> StoreResult<Channel> {
+    /// The tenant's WhatsApp channel `id` (NotFound for any other).
+    pub async fn whatsapp_channel(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelId,
+    ) -> StoreResult<Channel> {
         match self.store.channel(id).await? {
             Some(c) if &c.tenant_id == tenant && c.kind() == ChannelKind::Whatsapp => {
                 Ok((*c).clone())
@@ -197,6 +202,3 @@ impl JobHandler for SyncJob {
 pub fn with_sync_job(jobs: crate::scheduler::Jobs, ops: Operations) -> crate::scheduler::Jobs {
     jobs.handle(SYNC, Arc::new(SyncJob { ops })).every(daily())
 }
-
-/// For `Operations::with_sender`.
-pub(crate) type Sender = Arc<dyn ChannelSender>;

@@ -342,6 +342,39 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     })
     .await;
 
+    // Meta re-categorises one (a webhook), and adds one that the daily sync
+    // picks up the next night.
+    let recategorised = json!({"object": "whatsapp_business_account", "entry": [{"id": WABA, "time": 1, "changes": [
+        {"field": "template_category_update", "value": {"message_template_id": 1,
+            "message_template_name": "complaint_status", "message_template_language": "en_US",
+            "previous_category": "UTILITY", "new_category": "MARKETING"}}]}]});
+    assert_eq!(app.post_signed(&t, &recategorised).await.status(), 200);
+    let synced = || async {
+        app.store
+            .wa_templates(&t.tenant.id, &t.channel.id)
+            .await
+            .unwrap()
+    };
+    let en = synced()
+        .await
+        .into_iter()
+        .find(|w| w.name == "complaint_status" && w.language == "en_US")
+        .unwrap();
+    assert_eq!(
+        (en.category.as_str(), en.status.as_str()),
+        ("MARKETING", "APPROVED")
+    );
+    graph.add_template(WABA, "complaint_reminder", "hi", "APPROVED", "{{1}}", None);
+    app.clock.advance(chrono::Duration::days(1));
+    let nightly = wait_until(Duration::from_secs(10), || async {
+        synced()
+            .await
+            .iter()
+            .any(|w| w.name == "complaint_reminder")
+    })
+    .await;
+    assert!(nightly, "the templates.sync job read Meta's list again");
+
     // Never once did Ombud send what Meta refuses.
     let refused: Vec<_> = graph
         .requests()

@@ -104,18 +104,19 @@ pub(super) async fn change(
             }
         }
     }
-    for n in work::notices_for(&batch, &changed) {
+    for planned in work::notices_for(&batch, &changed) {
+        let n = &planned.notice;
+        let (channel, conversation, contact) =
+            (n.channel.clone(), n.conversation.clone(), n.contact.clone());
         let last_inbound: Option<DateTime<Utc>> = sqlx::query_scalar(
             "select last_inbound_at from conversations where tenant_id = $1 and id = $2",
         )
         .bind(t)
-        .bind(n.conversation.as_str())
+        .bind(conversation.as_str())
         .fetch_optional(&mut *tx)
         .await?
         .flatten();
-        let (channel, conversation, contact) =
-            (n.channel.clone(), n.conversation.clone(), n.contact.clone());
-        match work::notice_action(&batch, n, last_inbound) {
+        match planned.decide(last_inbound, at) {
             work::NoticeAction::Send { body, template } => {
                 let out = work::Outgoing {
                     body: &body,
@@ -134,18 +135,7 @@ pub(super) async fn change(
             }
             work::NoticeAction::CannotNotify { complaints, reason } => {
                 for c in &complaints {
-                    sqlx::query(
-                        "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
-                         values ($1, $2, $3, $4, null, $5, $6)",
-                    )
-                    .bind(t)
-                    .bind(c.as_str())
-                    .bind(work::NOTIFY_ACTOR)
-                    .bind(work::NOTIFY_FAILED)
-                    .bind(&reason)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    timeline(&mut tx, t, work::Line::not_notified(c, &reason), at).await?;
                 }
             }
         }
@@ -210,22 +200,33 @@ async fn record(
     .bind(at)
     .execute(&mut *tx)
     .await?;
+    timeline(tx, tenant.as_str(), work::Line::of(applied, actor), at).await?;
+    if let Some(kind) = applied.event {
+        insert_event(tx, tenant, kind, &work::event_data(applied, actor), at).await?;
+    }
+    Ok(())
+}
+
+/// Writes one line of a complaint's timeline.
+async fn timeline(
+    tx: &mut PgConnection,
+    t: &str,
+    line: work::Line<'_>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
     sqlx::query(
         "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
          values ($1, $2, $3, $4, $5, $6, $7)",
     )
-    .bind(tenant.as_str())
-    .bind(c.id.as_str())
-    .bind(actor)
-    .bind(applied.action)
-    .bind(&applied.from)
-    .bind(&applied.to)
+    .bind(t)
+    .bind(line.complaint.as_str())
+    .bind(line.actor)
+    .bind(line.action)
+    .bind(line.from)
+    .bind(line.to)
     .bind(at)
     .execute(&mut *tx)
     .await?;
-    if let Some(kind) = applied.event {
-        insert_event(tx, tenant, kind, &work::event_data(applied, actor), at).await?;
-    }
     Ok(())
 }
 
@@ -241,7 +242,7 @@ pub(super) async fn send(
     at: DateTime<Utc>,
 ) -> StoreResult<MessageId> {
     let id = MessageId::new();
-    let (kind, template) = work::outgoing_kind(out.template)?;
+    let (kind, template) = out.stored()?;
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
             kind, body, in_reply_to, status, created_at, updated_at, template)

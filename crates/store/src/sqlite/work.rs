@@ -135,17 +135,18 @@ pub(super) async fn change(
                     }
                 }
             }
-            for n in work::notices_for(&batch, &changed) {
+            for planned in work::notices_for(&batch, &changed) {
+                let n = &planned.notice;
+                let (channel, conversation, contact) =
+                    (n.channel.clone(), n.conversation.clone(), n.contact.clone());
                 let last_inbound = one(
                     conn,
                     "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
-                    params![t, n.conversation.as_str()],
+                    params![t, conversation.as_str()],
                     |r| r.opt_time("last_inbound_at"),
                 )?
                 .flatten();
-                let (channel, conversation, contact) =
-                    (n.channel.clone(), n.conversation.clone(), n.contact.clone());
-                match work::notice_action(&batch, n, last_inbound) {
+                match planned.decide(last_inbound, at) {
                     work::NoticeAction::Send { body, template } => {
                         let out = work::Outgoing {
                             body: &body,
@@ -155,15 +156,7 @@ pub(super) async fn change(
                     }
                     work::NoticeAction::CannotNotify { complaints, reason } => {
                         for c in &complaints {
-                            timeline(
-                                conn,
-                                t,
-                                c,
-                                work::NOTIFY_ACTOR,
-                                work::NOTIFY_FAILED,
-                                &reason,
-                                at,
-                            )?;
+                            timeline(conn, t, work::Line::not_notified(c, &reason), at)?;
                         }
                     }
                 }
@@ -228,19 +221,7 @@ fn record(
         c.area,
         at_text
     ])?;
-    conn.prepare_cached(
-        "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
-         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        tenant.as_str(),
-        c.id.as_str(),
-        actor,
-        applied.action,
-        applied.from,
-        applied.to,
-        at_text
-    ])?;
+    timeline(conn, tenant.as_str(), work::Line::of(applied, actor), at)?;
     if let Some(kind) = applied.event {
         rows::insert_event(conn, tenant, kind, &work::event_data(applied, actor), at)?;
     }
@@ -260,7 +241,7 @@ pub(super) fn send(
 ) -> StoreResult<MessageId> {
     let id = MessageId::new();
     let at = time_text(at);
-    let (kind, template) = work::outgoing_kind(out.template)?;
+    let (kind, template) = out.stored()?;
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
             kind, body, in_reply_to, status, created_at, updated_at, template)
@@ -359,22 +340,26 @@ pub(super) async fn overview(
         .await
 }
 
-/// A line on a complaint's timeline that is not a change (a notice that
-/// could not be sent, say).
+/// Writes one line of a complaint's timeline.
 fn timeline(
     conn: &rusqlite::Connection,
     t: &str,
-    complaint: &ComplaintId,
-    actor: &str,
-    action: &str,
-    text: &str,
+    line: work::Line<'_>,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
     conn.prepare_cached(
         "insert into complaint_events (tenant_id, complaint_id, actor, action, from_value, to_value, created_at)
-         values (?1, ?2, ?3, ?4, null, ?5, ?6)",
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![t, complaint.as_str(), actor, action, text, time_text(at)])?;
+    .execute(params![
+        t,
+        line.complaint.as_str(),
+        line.actor,
+        line.action,
+        line.from,
+        line.to,
+        time_text(at)
+    ])?;
     Ok(())
 }
 

@@ -159,7 +159,7 @@ fn mapping_body(m: &TemplateMapping) -> MappingBody {
 }
 
 /// The body as the core's mappings; a bad field is named.
-pub fn mappings(
+fn mappings(
     notices: std::collections::BTreeMap<String, MappingBody>,
 ) -> Result<TemplateMappings, ApiError> {
     let mut out = TemplateMappings::new();
@@ -220,19 +220,21 @@ pub fn mappings(
     Ok(out)
 }
 
+/// The tenant's WhatsApp channel named in the path.
 async fn whatsapp_channel(
     state: &AppState,
     caller: &Caller,
     id: &str,
 ) -> Result<Channel, ApiError> {
-    let id = ChannelId::parse(id).map_err(|_| ApiError::not_found("channel"))?;
-    state
-        .store
-        .channel(&id)
-        .await?
-        .filter(|c| c.tenant_id == caller.tenant.id && c.kind() == ChannelKind::Whatsapp)
-        .map(|c| (*c).clone())
-        .ok_or_else(|| ApiError::not_found("WhatsApp channel"))
+    Ok(state
+        .engine
+        .ops()
+        .whatsapp_channel(&caller.tenant.id, &channel_id(id)?)
+        .await?)
+}
+
+fn channel_id(id: &str) -> Result<ChannelId, ApiError> {
+    ChannelId::parse(id).map_err(|_| ApiError::not_found("WhatsApp channel"))
 }
 
 /// A WhatsApp channel's notice templates and Meta's templates as last synced.
@@ -268,7 +270,7 @@ async fn set_templates(
     ApiJson(body): ApiJson<TemplatesBody>,
 ) -> Result<Json<TemplatesView>, ApiError> {
     caller.require_admin()?;
-    let channel = whatsapp_channel(&state, &caller, &id).await?;
+    let id = channel_id(&id)?;
     let mappings = mappings(body.notices)?;
     let changed = state
         .engine
@@ -276,15 +278,12 @@ async fn set_templates(
         .set_channel_templates(
             &caller.acting(),
             &caller.tenant.id,
-            &channel.id,
+            &id,
             body.waba_id,
             mappings,
         )
         .await?;
-    let synced = state
-        .store
-        .wa_templates(&caller.tenant.id, &channel.id)
-        .await?;
+    let synced = state.store.wa_templates(&caller.tenant.id, &id).await?;
     Ok(Json(view(&changed, synced)))
 }
 

@@ -11,9 +11,9 @@ use tokio_util::task::TaskTracker;
 use ombud_agents::llm::LlmRuntime;
 use ombud_agents::process::ProcessRuntime;
 
-use ::metrics::{counter, gauge};
+use ::metrics::gauge;
 
-use crate::metrics::{self, ChannelHealth, ChannelSends, Sampled, Sampler, TenantNames};
+use crate::metrics::{self, ChannelHealth, Sampled, Sampler, TenantNames};
 use crate::outbound::OutboundPolicy;
 use crate::outbox::OutboxSender;
 use crate::queue::ConversationQueue;
@@ -21,6 +21,9 @@ use crate::runner::{RunResult, Runner};
 use crate::scheduler::{Jobs, Scheduler};
 use crate::webhooks::WebhookDispatcher;
 use crate::{EngineConfig, Runtimes};
+
+mod health;
+pub use health::EngineHealth;
 
 /// The running engine. `ingest` is the one door for inbound messages: it stores
 /// them durably, then queues their conversations.
@@ -52,20 +55,6 @@ pub struct Engine {
     scheduler: std::sync::OnceLock<Arc<Scheduler>>,
     /// Scheduled jobs in flight on this replica.
     jobs_running: TaskTracker,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct EngineHealth {
-    pub queue_dispatcher: bool,
-    pub outbox_sender: bool,
-    pub webhook_dispatcher: bool,
-    pub runs_active: usize,
-    pub conversations_waiting: usize,
-    /// Each channel this replica has sent on: its last success and the
-    /// failures since. A failing channel does not make the replica unready
-    /// (another replica would fail the same way); it is for metrics and paging.
-    #[serde(skip)]
-    pub channels: Vec<ChannelSends>,
 }
 
 impl Engine {
@@ -468,55 +457,6 @@ impl Engine {
     /// Seals and opens secrets tenants keep in agent versions.
     pub fn seal_key(&self) -> Option<&ombud_core::seal::SealKey> {
         self.config.seal_key.as_ref()
-    }
-
-    pub fn health(&self) -> EngineHealth {
-        let stats = self.queue.stats();
-        EngineHealth {
-            queue_dispatcher: self.dispatcher_alive.load(Ordering::SeqCst),
-            outbox_sender: self.sender_alive.load(Ordering::SeqCst),
-            webhook_dispatcher: self.webhooks_alive.load(Ordering::SeqCst),
-            runs_active: stats.active,
-            conversations_waiting: stats.waiting,
-            channels: self.channel_health.snapshot(),
-        }
-    }
-
-    /// Scheduled backups tell the engine when one was last verified, for
-    /// paging (a backup is the binary's business, paging the engine's).
-    pub fn note_backup_verified(&self, at: chrono::DateTime<chrono::Utc>) {
-        self.sampled
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .backup_verified_at = Some(at);
-    }
-
-    /// What the sampler last found in the database (backlog, integrity).
-    pub fn sampled(&self) -> Sampled {
-        self.sampled
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Process workers over every runtime.
-    fn worker_counts(&self) -> ombud_agents::WorkerCounts {
-        let mut all = ombud_agents::WorkerCounts::default();
-        for (_, runtime) in self.runner.runtimes.all() {
-            let w = runtime.workers();
-            all.warm += w.warm;
-            all.busy += w.busy;
-            all.crashed += w.crashed;
-        }
-        all
-    }
-
-    /// Process workers as gauges, and their crashes as a counter.
-    fn set_worker_gauges(&self) {
-        let all = self.worker_counts();
-        gauge!(metrics::WORKERS_LIVE, "state" => "warm").set(all.warm as f64);
-        gauge!(metrics::WORKERS_LIVE, "state" => "busy").set(all.busy as f64);
-        counter!(metrics::WORKER_CRASHES).absolute(all.crashed);
     }
 
     /// Stops taking new work and waits (up to the configured grace) for the runs

@@ -1,0 +1,363 @@
+//! The dashboard's admin pages: settings, channels, agents, developers,
+//! the account, the password and logout; then the events written so far.
+
+use std::collections::HashSet;
+
+use ombud_core::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::{one, Made, Scene};
+use crate::staff::*;
+
+pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
+    let Scene {
+        app,
+        graph,
+        tid,
+        owner,
+        ref mut admin,
+        ref viewer,
+        ref mut l,
+        me,
+        ..
+    } = *s;
+    let Made {
+        agent_id,
+        version_id,
+        channel,
+        ..
+    } = made;
+    let res = admin
+        .submit(
+            "/app/settings/categories",
+            &[("name_en", "Parks"), ("priority", "low")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/settings/categories", one("category.added", me))
+        .await;
+    let parks = app
+        .store
+        .categories(tid)
+        .await
+        .unwrap()
+        .iter()
+        .find(|c| c.slug == "parks")
+        .unwrap()
+        .id
+        .to_string();
+    admin
+        .submit(
+            &format!("/app/settings/categories/{parks}"),
+            &[("name_en", "Parks"), ("priority", "high")],
+        )
+        .await;
+    let e = l
+        .check(
+            "POST /app/settings/categories/{id}",
+            one("category.changed", me),
+        )
+        .await;
+    assert_eq!(e[0].entry.changes.len(), 1, "{e:?}");
+    let res = admin
+        .submit(
+            "/app/settings/channels",
+            &[
+                ("name", "Second"),
+                ("phone_number_id", "123456"),
+                ("app_secret", "s3cret-app"),
+                ("access_token", "t0ken-access"),
+                ("verify_token", "v3rify"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let e = l
+        .check("POST /app/settings/channels", one("channel.added", me))
+        .await;
+    let text = serde_json::to_string(&e).unwrap();
+    for secret in ["s3cret-app", "t0ken-access", "v3rify"] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    admin
+        .submit(
+            "/app/settings/channels/webchat",
+            &[("name", "Kiosk"), ("allowed_origins", "")],
+        )
+        .await;
+    l.check(
+        "POST /app/settings/channels/{kind}",
+        one("channel.added", me),
+    )
+    .await;
+
+    let res = admin
+        .submit("/app/agents/new", &[("name", "second"), ("kind", "intake")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/agents/new", one("agent.created", me))
+        .await;
+    admin
+        .submit(
+            &format!("/app/agents/{agent_id}/versions"),
+            &[("config", "{}"), ("changelog", "second")],
+        )
+        .await;
+    l.check(
+        "POST /app/agents/{id}/versions",
+        one("agent.version_saved", me),
+    )
+    .await;
+    // Back to version 1 of the same agent: a rollback.
+    admin
+        .submit(
+            "/app/agents/deploy",
+            &[
+                ("channel_id", channel),
+                (
+                    "version_id",
+                    app.store
+                        .agent_versions(tid, &agent_id.parse().unwrap())
+                        .await
+                        .unwrap()[0]
+                        .id
+                        .as_str(),
+                ),
+            ],
+        )
+        .await;
+    l.check("POST /app/agents/deploy", one("agent.deployed", me))
+        .await;
+    admin
+        .submit(
+            "/app/agents/deploy",
+            &[("channel_id", channel), ("version_id", version_id)],
+        )
+        .await;
+    l.check("POST /app/agents/deploy", one("agent.rolled_back", me))
+        .await;
+    let res = admin
+        .submit(&format!("/app/agents/{agent_id}/versions/1/test"), &[])
+        .await;
+    l.check(
+        "POST /app/agents/{id}/versions/{number}/test",
+        one("test_chat.started", me),
+    )
+    .await;
+    let chat_path = location(&res);
+    admin.submit(&chat_path, &[("text", "hello")]).await;
+    l.check(
+        "POST /app/test-chats/{id}",
+        one("test_chat.message_sent", me),
+    )
+    .await;
+
+    let page = admin
+        .submit(
+            "/app/developers/keys",
+            &[("name", "erp"), ("scope", "complaints:read")],
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("ombud_"));
+    l.check("POST /app/developers/keys", one("api_key.created", me))
+        .await;
+    let erp = app
+        .store
+        .api_keys(tid)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "erp")
+        .unwrap()
+        .id
+        .to_string();
+    admin
+        .submit(&format!("/app/developers/keys/{erp}/revoke"), &[])
+        .await;
+    l.check(
+        "POST /app/developers/keys/{id}/revoke",
+        one("api_key.revoked", me),
+    )
+    .await;
+    let res = admin
+        .submit(
+            "/app/developers/webhooks",
+            &[("url", "http://127.0.0.1:9/dash"), ("description", "")],
+        )
+        .await;
+    l.check(
+        "POST /app/developers/webhooks",
+        one("webhook_endpoint.created", me),
+    )
+    .await;
+    let hook = location(&res);
+    let hook = hook
+        .trim_start_matches("/app/developers/webhooks/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Its page with the secret shown once: recorded as shown.
+    admin
+        .get(&format!("/app/developers/webhooks/{hook}?secret=show"))
+        .await;
+    l.check(
+        "GET /app/developers/webhooks/{id}?secret=show",
+        one("webhook_endpoint.secret_shown", me),
+    )
+    .await;
+    for (action, expected) in [
+        ("disable", "webhook_endpoint.changed"),
+        ("enable", "webhook_endpoint.changed"),
+        ("rotate", "webhook_endpoint.secret_rotated"),
+        ("test", "webhook_endpoint.tested"),
+    ] {
+        admin
+            .submit(&format!("/app/developers/webhooks/{hook}/{action}"), &[])
+            .await;
+        l.check(
+            "POST /app/developers/webhooks/{id}/{action}",
+            one(expected, me),
+        )
+        .await;
+    }
+    admin
+        .submit(
+            &format!("/app/developers/webhooks/{hook}/replay-failed"),
+            &[("since_hours", "24")],
+        )
+        .await;
+    l.check(
+        "POST /app/developers/webhooks/{id}/{action}",
+        one("webhook_endpoint.replayed", me),
+    )
+    .await;
+    let delivery = app
+        .store
+        .webhook_deliveries(tid, &hook.parse().unwrap(), None, None, 1)
+        .await
+        .unwrap()[0]
+        .event_id
+        .to_string();
+    admin
+        .submit(
+            &format!("/app/developers/webhooks/{hook}/deliveries/{delivery}/replay"),
+            &[],
+        )
+        .await;
+    l.check(
+        "POST /app/developers/webhooks/{id}/deliveries/{event}/replay",
+        one("webhook_endpoint.replayed", me),
+    )
+    .await;
+    let res = admin
+        .submit(&format!("/app/developers/webhooks/{hook}/delete"), &[])
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
+    l.check(
+        "POST /app/developers/webhooks/{id}/{action}",
+        one("webhook_endpoint.deleted", me),
+    )
+    .await;
+
+    let res = viewer.submit("/app/welcome/team", &[]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    l.none("POST /app/welcome/{step}", "a viewer").await;
+    admin.submit("/app/welcome/team", &[]).await;
+    l.check("POST /app/welcome/{step}", one("onboarding.step_done", me))
+        .await;
+
+    // Switching organisation is not an action: nothing is written.
+    let other = app.tenant("nashik", "NASIK", graph).await;
+    app.store
+        .add_membership(
+            &other.tenant.id,
+            &owner.id,
+            Role::Owner,
+            chrono::Utc::now(),
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    l.new_entries().await;
+    admin.submit("/app/tenant", &[("tenant", "nashik")]).await;
+    admin.submit("/app/tenant", &[("tenant", "pune")]).await;
+    l.none("POST /app/tenant", "not an action").await;
+    l.covered.insert("POST /app/tenant".into());
+    let res = admin
+        .submit(
+            "/app/account/summary",
+            &[("tenant", "pune"), ("daily_summary", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/account/summary", one("member.daily_summary", me))
+        .await;
+    let res = admin
+        .submit(
+            "/app/account/summary",
+            &[("tenant", "no-such-office"), ("daily_summary", "on")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    l.none("POST /app/account/summary", "no such organisation")
+        .await;
+
+    // The password, then logout: both end sessions.
+    let res = admin
+        .submit(
+            "/app/password",
+            &[
+                ("current", "wrong!"),
+                ("new", "another long one"),
+                ("confirm", "another long one"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none("POST /app/password", "wrong current password").await;
+    let res = admin
+        .submit(
+            "/app/password",
+            &[
+                ("current", PASSWORD),
+                ("new", "another long one"),
+                ("confirm", "another long one"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    admin.cookie = new_session_cookie(&res);
+    l.check("POST /app/password", one("password.changed", me))
+        .await;
+    let res = admin.submit("/app/logout", &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/logout", one("logout", me)).await;
+
+    // Every event written so far carries the fields its payload struct (and
+    // the docs' catalogue) promise.
+    let mut kinds = HashSet::new();
+    for row in app
+        .db
+        .texts("select type || ' ' || cast(data as text) from events")
+        .await
+    {
+        let (kind, data) = row.split_once(' ').unwrap();
+        let kind = EventType::parse(kind).unwrap();
+        let data: Value = serde_json::from_str(data).unwrap();
+        for field in ombud_core::event::payload::fields(kind) {
+            assert!(data.get(field).is_some(), "{kind:?} lacks {field}: {data}");
+        }
+        kinds.insert(kind);
+    }
+    assert!(kinds.len() >= 10, "{kinds:?}");
+}

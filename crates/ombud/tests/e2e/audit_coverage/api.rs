@@ -1,0 +1,386 @@
+//! The API's state-changing routes, with a key (and a session where only
+//! a session may).
+
+use std::collections::HashSet;
+
+use ombud_core::*;
+use reqwest::Method;
+use serde_json::json;
+
+use super::{json_of, one, status_of, Expect, Made, Scene};
+use crate::audit::session_api;
+
+/// Performs each API route once (and refused where it can be), checking
+/// the entries; what later cases build on.
+pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
+    let Scene {
+        app,
+        t,
+        tid,
+        conversation,
+        key,
+        viewer_key,
+        ref mut admin,
+        ref mut l,
+        me,
+        k,
+        ..
+    } = *s;
+    // --- The API, with a key (and a session where only a session may).
+    let c = json_of(
+        app.api(Method::POST, "/complaints", viewer_key)
+            .json(&json!({"description": "Pothole on MG road"})),
+        403,
+    )
+    .await;
+    assert_eq!(c["error"]["code"], "missing_scope");
+    l.none("POST /complaints", "without the scope").await;
+    json_of(
+        app.api(Method::POST, "/complaints", key)
+            .json(&json!({"description": ""})),
+        422,
+    )
+    .await;
+    l.none("POST /complaints", "invalid").await;
+    let made = json_of(
+        app.api(Method::POST, "/complaints", key)
+            .json(&json!({"description": "Pothole on MG road"})),
+        201,
+    )
+    .await;
+    let api_complaint = made["id"].as_str().unwrap().to_owned();
+    let e = l
+        .check("POST /complaints", one("complaint.created", k))
+        .await;
+    assert_eq!(e[0].entry.target.label.as_deref(), made["number"].as_str());
+    json_of(
+        app.api(Method::PATCH, &format!("/complaints/{api_complaint}"), key)
+            .json(&json!({"status": "closed"})),
+        422,
+    )
+    .await;
+    l.none("PATCH /complaints/{id}", "an illegal move").await;
+    json_of(
+        app.api(Method::PATCH, &format!("/complaints/{api_complaint}"), key)
+            .json(&json!({"status": "acknowledged"})),
+        200,
+    )
+    .await;
+    l.check("PATCH /complaints/{id}", one("complaint.status_changed", k))
+        .await;
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/complaints/{api_complaint}/notes"),
+            key,
+        )
+        .json(&json!({"note": "called the contractor"})),
+        201,
+    )
+    .await;
+    let e = l
+        .check(
+            "POST /complaints/{id}/notes",
+            one("complaint.note_added", k),
+        )
+        .await;
+    assert!(!serde_json::to_string(&e).unwrap().contains("contractor"));
+    let open = app
+        .store
+        .count_complaints(
+            tid,
+            &ombud_store::ComplaintFilter {
+                statuses: vec![ComplaintStatus::New],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap() as usize;
+    assert!(open >= 2, "{open}");
+    json_of(
+        app.api(Method::POST, "/complaints/bulk-update", key)
+            .json(&json!({"filter": {"status": ["new"]}, "change": {"priority": "high"}})),
+        200,
+    )
+    .await;
+    let e = l
+        .check(
+            "POST /complaints/bulk-update",
+            Expect {
+                actions: vec!["complaint.priority_changed"; open],
+                actor: k,
+            },
+        )
+        .await;
+    let bulk: HashSet<_> = e.iter().map(|e| e.entry.bulk_id.clone()).collect();
+    assert_eq!(bulk.len(), 1, "one bulk id");
+    assert!(bulk.iter().all(Option::is_some));
+
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/conversations/{conversation}/messages"),
+            key,
+        )
+        .json(&json!({"body": ""})),
+        422,
+    )
+    .await;
+    l.none("POST /conversations/{id}/messages", "empty").await;
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/conversations/{conversation}/messages"),
+            key,
+        )
+        .json(&json!({"body": "We are on it."})),
+        201,
+    )
+    .await;
+    l.check(
+        "POST /conversations/{id}/messages",
+        one("conversation.staff_replied", k),
+    )
+    .await;
+
+    json_of(
+        app.api(Method::POST, "/agents", key)
+            .json(&json!({"name": "", "kind": "intake"})),
+        422,
+    )
+    .await;
+    l.none("POST /agents", "no name").await;
+    let agent = json_of(
+        app.api(Method::POST, "/agents", key)
+            .json(&json!({"name": "helper", "kind": "intake"})),
+        201,
+    )
+    .await;
+    let agent_id = agent["id"].as_str().unwrap().to_owned();
+    l.check("POST /agents", one("agent.created", k)).await;
+    let version = json_of(
+        app.api(Method::POST, &format!("/agents/{agent_id}/versions"), key)
+            .json(&json!({"config": {}, "changelog": "first"})),
+        201,
+    )
+    .await;
+    let version_id = version["id"].as_str().unwrap().to_owned();
+    l.check("POST /agents/{id}/versions", one("agent.version_saved", k))
+        .await;
+    let channel = t.channel.id.to_string();
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/channels/{channel}/deployments"),
+            key,
+        )
+        .json(&json!({"version_id": "agv_00000000000000000000000000"})),
+        422,
+    )
+    .await;
+    l.none("POST /channels/{id}/deployments", "no such version")
+        .await;
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/channels/{channel}/deployments"),
+            key,
+        )
+        .json(&json!({"version_id": version_id})),
+        201,
+    )
+    .await;
+    l.check("POST /channels/{id}/deployments", one("agent.deployed", k))
+        .await;
+    let chat = json_of(
+        app.api(
+            Method::POST,
+            &format!("/agents/{agent_id}/versions/1/test-chats"),
+            key,
+        ),
+        201,
+    )
+    .await;
+    let chat_id = chat["id"].as_str().unwrap().to_owned();
+    l.check(
+        "POST /agents/{id}/versions/{number}/test-chats",
+        one("test_chat.started", k),
+    )
+    .await;
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/test-chats/{chat_id}/messages"),
+            key,
+        )
+        .json(&json!({"text": "hello"})),
+        201,
+    )
+    .await;
+    l.check(
+        "POST /test-chats/{id}/messages",
+        one("test_chat.message_sent", k),
+    )
+    .await;
+
+    json_of(
+        app.api(Method::POST, "/webhooks", key)
+            .json(&json!({"url": "ftp://example.org"})),
+        422,
+    )
+    .await;
+    l.none("POST /webhooks", "a bad URL").await;
+    let hook = json_of(
+        app.api(Method::POST, "/webhooks", key)
+            .json(&json!({"url": "http://127.0.0.1:9/hook"})),
+        201,
+    )
+    .await;
+    let hook_id = hook["id"].as_str().unwrap().to_owned();
+    l.check("POST /webhooks", one("webhook_endpoint.created", k))
+        .await;
+    json_of(
+        app.api(Method::PATCH, &format!("/webhooks/{hook_id}"), key)
+            .json(&json!({"description": "CRM"})),
+        200,
+    )
+    .await;
+    l.check("PATCH /webhooks/{id}", one("webhook_endpoint.changed", k))
+        .await;
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/webhooks/{hook_id}/rotate-secret"),
+            key,
+        ),
+        200,
+    )
+    .await;
+    l.check(
+        "POST /webhooks/{id}/rotate-secret",
+        one("webhook_endpoint.secret_rotated", k),
+    )
+    .await;
+    let sent = json_of(
+        app.api(Method::POST, &format!("/webhooks/{hook_id}/test"), key),
+        202,
+    )
+    .await;
+    l.check(
+        "POST /webhooks/{id}/test",
+        one("webhook_endpoint.tested", k),
+    )
+    .await;
+    let event = sent["event_id"].as_str().unwrap();
+    json_of(
+        app.api(
+            Method::POST,
+            &format!("/webhooks/{hook_id}/deliveries/{event}/replay"),
+            key,
+        ),
+        202,
+    )
+    .await;
+    l.check(
+        "POST /webhooks/{id}/deliveries/{event_id}/replay",
+        one("webhook_endpoint.replayed", k),
+    )
+    .await;
+    json_of(
+        app.api(Method::POST, &format!("/webhooks/{hook_id}/replay"), key)
+            .json(&json!({"since": "2026-01-01T00:00:00Z"})),
+        202,
+    )
+    .await;
+    l.check(
+        "POST /webhooks/{id}/replay",
+        one("webhook_endpoint.replayed", k),
+    )
+    .await;
+    assert_eq!(
+        status_of(app.api(Method::DELETE, &format!("/webhooks/{hook_id}"), key)).await,
+        204
+    );
+    l.check("DELETE /webhooks/{id}", one("webhook_endpoint.deleted", k))
+        .await;
+
+    // Only an admin's session manages keys and channels.
+    assert_eq!(
+        status_of(
+            app.api(Method::POST, "/api-keys", key)
+                .json(&json!({"name": "x", "scopes": ["complaints:read"]}))
+        )
+        .await,
+        403
+    );
+    l.none("POST /api-keys", "with a key").await;
+    let made = json_of(
+        session_api(admin, Method::POST, "/api-keys")
+            .await
+            .json(&json!({"name": "crm", "scopes": ["complaints:read"]})),
+        201,
+    )
+    .await;
+    l.check("POST /api-keys", one("api_key.created", me)).await;
+    let key_id = made["api_key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        status_of(session_api(admin, Method::DELETE, &format!("/api-keys/{key_id}")).await).await,
+        204
+    );
+    l.check("DELETE /api-keys/{id}", one("api_key.revoked", me))
+        .await;
+    assert_eq!(
+        status_of(session_api(admin, Method::DELETE, &format!("/api-keys/{key_id}")).await).await,
+        404
+    );
+    l.none("DELETE /api-keys/{id}", "revoked already").await;
+    json_of(
+        session_api(admin, Method::POST, "/channels")
+            .await
+            .json(&json!({"kind": "webchat", "name": "Website"})),
+        201,
+    )
+    .await;
+    l.check("POST /channels", one("channel.added", me)).await;
+    let templates = format!("/channels/{}/templates", t.channel.id);
+    let mapping = json!({"waba_id": "1020", "notices": {"status_changed": {
+        "name": "complaint_status", "languages": ["en"], "body": ["complaint_number"]}}});
+    json_of(
+        session_api(admin, Method::PUT, &templates)
+            .await
+            .json(&mapping),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /channels/{id}/templates",
+        one("channel.templates_set", me),
+    )
+    .await;
+    let mut bad = mapping.clone();
+    bad["notices"]["status_changed"]["languages"] = json!(["english"]);
+    json_of(
+        session_api(admin, Method::PUT, &templates).await.json(&bad),
+        422,
+    )
+    .await;
+    l.none("PUT /channels/{id}/templates", "a bad language code")
+        .await;
+    json_of(
+        session_api(admin, Method::POST, &format!("{templates}/sync")).await,
+        200,
+    )
+    .await;
+    l.check(
+        "POST /channels/{id}/templates/sync",
+        one("channel.templates_synced", me),
+    )
+    .await;
+
+    Made {
+        api_complaint,
+        agent_id,
+        version_id,
+        channel,
+    }
+}

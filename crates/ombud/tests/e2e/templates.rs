@@ -17,28 +17,8 @@ use crate::staff::*;
 
 const WABA: &str = "102030405060";
 
-/// Files a complaint through the dialogue, telling the fake Graph API when
-/// the citizen writes (it keeps the window); the complaint's number.
-async fn file(
-    app: &TestApp,
-    t: &TestTenant,
-    graph: &FakeGraph,
-    citizen: &str,
-    lines: [&str; 3],
-) -> String {
-    let before = graph.delivered_to(citizen).len();
-    for (i, line) in lines.iter().enumerate() {
-        graph.citizen_wrote(citizen);
-        app.say(t, citizen, line).await;
-        graph.wait_for_reply_to(citizen, before + i + 1).await;
-    }
-    number_in(&graph.delivered_to(citizen).pop().unwrap()).expect("a complaint number")
-}
-
-async fn set_status(app: &TestApp, key: &str, number: &str, status: &str) {
-    let id = crate::work::complaint(app, &app_tenant(app, number).await, number)
-        .await
-        .id;
+async fn set_status(app: &TestApp, t: &TestTenant, key: &str, number: &str, status: &str) {
+    let id = crate::work::complaint(app, t, number).await.id;
     let res = app
         .api(Method::PATCH, &format!("/complaints/{id}"), key)
         .json(&json!({"status": status}))
@@ -51,24 +31,6 @@ async fn set_status(app: &TestApp, key: &str, number: &str, status: &str) {
         "{}",
         res.text().await.unwrap_or_default()
     );
-}
-
-/// The tenant a complaint number belongs to (the tests' prefix is unique).
-async fn app_tenant(app: &TestApp, number: &str) -> TestTenant {
-    let tenant = app
-        .store
-        .tenants()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|t| number.starts_with(t.complaint_prefix.as_str()))
-        .unwrap();
-    let channel = app.store.channels(&tenant.id).await.unwrap().remove(0);
-    TestTenant {
-        tenant,
-        channel,
-        app_secret: String::new(),
-    }
 }
 
 async fn timeline(app: &TestApp, t: &TestTenant, number: &str) -> Vec<(String, String)> {
@@ -104,7 +66,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
     let hindi = "919800000031";
     let english = "919800000032";
-    let theirs = file(
+    let theirs = crate::work::file_saying(
         &app,
         &t,
         &graph,
@@ -116,7 +78,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
         ],
     )
     .await;
-    let ours = file(
+    let ours = crate::work::file_saying(
         &app,
         &t,
         &graph,
@@ -137,7 +99,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     );
 
     // Inside the window: the text, as before.
-    set_status(&app, &key, &theirs, "acknowledged").await;
+    set_status(&app, &t, &key, &theirs, "acknowledged").await;
     let told = graph.wait_for_reply_to(hindi, 4).await;
     assert_eq!(told.len(), 4, "{told:?}");
     assert!(told[3].contains(&theirs), "{}", told[3]);
@@ -145,7 +107,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     // 25 hours later, with no template mapped: nothing is sent (Meta would
     // refuse it), and the timeline and the banner say why.
     app.clock.advance(chrono::Duration::hours(25));
-    set_status(&app, &key, &ours, "acknowledged").await;
+    set_status(&app, &t, &key, &ours, "acknowledged").await;
     let line = timeline(&app, &t, &ours).await.pop().unwrap();
     assert_eq!(line.0, "notify_failed");
     assert_eq!(
@@ -261,8 +223,8 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     assert_eq!(view["notices"]["status_changed"]["languages"][1], "hi");
 
     // Now each citizen gets the template in their language, filled.
-    set_status(&app, &key, &theirs, "in_progress").await;
-    set_status(&app, &key, &ours, "in_progress").await;
+    set_status(&app, &t, &key, &theirs, "in_progress").await;
+    set_status(&app, &t, &key, &ours, "in_progress").await;
     let to_hindi = template_sends(&graph, hindi, 1).await;
     let to_english = template_sends(&graph, english, 1).await;
     assert_eq!(
@@ -311,14 +273,14 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     };
     let res = app.post_signed(&t, &news("hi", "PAUSED")).await;
     assert_eq!(res.status(), 200);
-    set_status(&app, &key, &theirs, "resolved").await;
+    set_status(&app, &t, &key, &theirs, "resolved").await;
     let to_hindi = template_sends(&graph, hindi, 2).await;
     assert_eq!(
         to_hindi[1].template,
         Some(("complaint_status".into(), "en_US".into()))
     );
     app.post_signed(&t, &news("en_US", "PAUSED")).await;
-    set_status(&app, &key, &ours, "resolved").await;
+    set_status(&app, &t, &key, &ours, "resolved").await;
     let line = timeline(&app, &t, &ours).await.pop().unwrap();
     assert_eq!(line.0, "notify_failed");
     assert!(
@@ -333,7 +295,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     graph.citizen_wrote(english);
     app.say(&t, english, "any news?").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    set_status(&app, &key, &ours, "closed").await;
+    set_status(&app, &t, &key, &ours, "closed").await;
     wait_until(Duration::from_secs(5), || async {
         graph
             .delivered_to(english)

@@ -19,11 +19,22 @@ pub async fn file(
     citizen: &str,
     text: &str,
 ) -> String {
+    let lines = [text, "Near Shivaji school, Kothrud", "yes"];
+    file_saying(app, t, graph, citizen, lines).await
+}
+
+/// A citizen files a complaint saying `lines` (what, where, yes), telling
+/// the fake Graph API each time they write (it keeps the window); its number.
+pub async fn file_saying(
+    app: &TestApp,
+    t: &TestTenant,
+    graph: &FakeGraph,
+    citizen: &str,
+    lines: [&str; 3],
+) -> String {
     let before = graph.delivered_to(citizen).len();
-    for (i, line) in [text, "Near Shivaji school, Kothrud", "yes"]
-        .iter()
-        .enumerate()
-    {
+    for (i, line) in lines.iter().enumerate() {
+        graph.citizen_wrote(citizen);
         app.say(t, citizen, line).await;
         graph.wait_for_reply_to(citizen, before + i + 1).await;
     }

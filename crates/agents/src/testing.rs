@@ -147,5 +147,7 @@ pub fn message_at(seq: i64, body: &str, kind: MessageKind, at: DateTime<Utc>) ->
         status: DeliveryStatus::Received,
         error: None,
         created_at: at,
+        payload: None,
+        choices: None,
     }
 }

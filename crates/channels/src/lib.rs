@@ -37,6 +37,20 @@ pub trait ChannelSender: Send + Sync {
         idempotency_key: &str,
     ) -> Result<String, SendError>;
 
+    /// Sends a text with reply buttons, drawn the channel's way. A channel
+    /// that cannot draw them gets the choices as lines of text.
+    async fn send_choices(
+        &self,
+        channel: &Channel,
+        to: &str,
+        body: &str,
+        choices: &ombud_core::choice::Choices,
+        idempotency_key: &str,
+    ) -> Result<String, SendError> {
+        self.send_text(channel, to, &choices.as_text(body), idempotency_key)
+            .await
+    }
+
     /// A WhatsApp channel's templates as Meta holds them; no other channel
     /// has any.
     async fn list_templates(
@@ -111,6 +125,24 @@ impl ChannelSender for Senders {
             ChannelKind::Webchat => &self.webchat,
         };
         sender.send_text(channel, to, body, idempotency_key).await
+    }
+
+    async fn send_choices(
+        &self,
+        channel: &Channel,
+        to: &str,
+        body: &str,
+        choices: &ombud_core::choice::Choices,
+        idempotency_key: &str,
+    ) -> Result<String, SendError> {
+        let sender: &dyn ChannelSender = match channel.kind() {
+            ChannelKind::Whatsapp => &self.whatsapp,
+            ChannelKind::Telegram => &self.telegram,
+            ChannelKind::Webchat => &self.webchat,
+        };
+        sender
+            .send_choices(channel, to, body, choices, idempotency_key)
+            .await
     }
 
     async fn list_templates(

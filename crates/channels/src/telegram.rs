@@ -28,11 +28,50 @@ pub fn verify_secret(expected: &str, given: Option<&str>) -> Result<(), &'static
     }
 }
 
-/// The parts of an `Update` Ombud reads; the rest (`update_id`, edits,
-/// callback queries…) is ignored.
+/// The parts of an `Update` Ombud reads: a message, or a tap on an inline
+/// keyboard's button (`callback_query`); the rest (`update_id`, edits…) is
+/// ignored.
 #[derive(Deserialize)]
 struct Update {
     message: Option<TgMessage>,
+    callback_query: Option<CallbackQuery>,
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    id: String,
+    from: User,
+    /// The message whose button was tapped (absent when it is too old).
+    message: Option<TappedMessage>,
+    data: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TappedMessage {
+    date: i64,
+    chat: Chat,
+    reply_markup: Option<Markup>,
+}
+
+#[derive(Deserialize)]
+struct Markup {
+    #[serde(default)]
+    inline_keyboard: Vec<Vec<KeyboardButton>>,
+}
+
+#[derive(Deserialize)]
+struct KeyboardButton {
+    text: String,
+    callback_data: Option<String>,
+}
+
+/// What an update holds: its messages, and the callback query to answer
+/// (Telegram shows a spinner on the tapped button until it is answered;
+/// the webhook's response answers it).
+#[derive(Debug, Default)]
+pub struct ParsedUpdate {
+    pub batch: InboundBatch,
+    pub callback_query_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -73,18 +112,26 @@ struct Location {
     longitude: f64,
 }
 
-/// The messages one update holds (none for edits, channel posts, callback
-/// queries and other updates Ombud does not answer). A message is keyed
-/// `<chat id>:<message id>`, unique per bot, so a redelivered update is a
-/// duplicate.
-pub fn parse_update(body: &[u8]) -> Result<InboundBatch, String> {
+/// The messages one update holds (none for edits, channel posts and other
+/// updates Ombud does not answer). A message is keyed `<chat id>:<message
+/// id>`, unique per bot, so a redelivered update is a duplicate; a tap on a
+/// button is a message keyed `<chat id>:cb<callback query id>`, its
+/// `payload` the button's `callback_data` and its text the button's.
+pub fn parse_update(body: &[u8]) -> Result<ParsedUpdate, String> {
     let update: Update = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let mut batch = InboundBatch::default();
+    let mut out = ParsedUpdate::default();
+    if let Some(q) = update.callback_query {
+        out.callback_query_id = Some(q.id.clone());
+        if let Some(m) = tap(q) {
+            out.batch.messages.push(m);
+        }
+        return Ok(out);
+    }
     let Some(m) = update.message else {
-        return Ok(batch);
+        return Ok(out);
     };
     if m.from.as_ref().is_some_and(|u| u.is_bot) {
-        return Ok(batch);
+        return Ok(out);
     }
     let (kind, body) = if let Some(text) = m.text {
         (MessageKind::Text, text)
@@ -111,27 +158,58 @@ pub fn parse_update(body: &[u8]) -> Result<InboundBatch, String> {
         };
         (kind, m.caption.unwrap_or_default())
     };
-    let profile_name = m.from.and_then(|u| {
-        let name = [u.first_name, u.last_name]
+    out.batch.messages.push(InboundMessage {
+        from: m.chat.id.to_string(),
+        profile_name: m.from.and_then(User::name),
+        provider_id: format!("{}:{}", m.chat.id, m.message_id),
+        kind,
+        body,
+        payload: None,
+        sent_at: Utc.timestamp_opt(m.date, 0).single(),
+    });
+    Ok(out)
+}
+
+/// A tap on an inline keyboard's button, as a message in the chat; None
+/// without the message or its data, or from a bot.
+fn tap(q: CallbackQuery) -> Option<InboundMessage> {
+    let data = q.data?;
+    let m = q.message?;
+    if q.from.is_bot {
+        return None;
+    }
+    let title = m
+        .reply_markup
+        .into_iter()
+        .flat_map(|k| k.inline_keyboard)
+        .flatten()
+        .find(|b| b.callback_data.as_deref() == Some(data.as_str()))
+        .map_or_else(|| data.clone(), |b| b.text);
+    Some(InboundMessage {
+        from: m.chat.id.to_string(),
+        profile_name: q.from.name(),
+        provider_id: format!("{}:cb{}", m.chat.id, q.id),
+        kind: MessageKind::Interactive,
+        body: title,
+        payload: Some(data),
+        // When the tapped message was sent: the tap has no time of its own.
+        sent_at: Utc.timestamp_opt(m.date, 0).single(),
+    })
+}
+
+impl User {
+    fn name(self) -> Option<String> {
+        let name = [self.first_name, self.last_name]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(" ");
         if name.is_empty() {
-            u.username
+            self.username
         } else {
             Some(name)
         }
-    });
-    batch.messages.push(InboundMessage {
-        from: m.chat.id.to_string(),
-        profile_name,
-        provider_id: format!("{}:{}", m.chat.id, m.message_id),
-        kind,
-        body,
-        sent_at: Utc.timestamp_opt(m.date, 0).single(),
-    });
-    Ok(batch)
+    }
 }
 
 /// Sends through the Bot API; clone freely.
@@ -175,6 +253,37 @@ impl ChannelSender for TelegramSender {
         body: &str,
         _idempotency_key: &str,
     ) -> Result<String, SendError> {
+        self.send_message(channel, to, body, None).await
+    }
+
+    /// An inline keyboard, one button a row so that every title shows whole.
+    async fn send_choices(
+        &self,
+        channel: &Channel,
+        to: &str,
+        body: &str,
+        choices: &ombud_core::choice::Choices,
+        _idempotency_key: &str,
+    ) -> Result<String, SendError> {
+        let rows: Vec<_> = choices
+            .options
+            .iter()
+            .map(|c| serde_json::json!([{"text": c.title, "callback_data": c.id}]))
+            .collect();
+        let markup = serde_json::json!({"inline_keyboard": rows});
+        self.send_message(channel, to, body, Some(markup)).await
+    }
+}
+
+impl TelegramSender {
+    /// `sendMessage`, with a keyboard when given.
+    async fn send_message(
+        &self,
+        channel: &Channel,
+        to: &str,
+        body: &str,
+        reply_markup: Option<serde_json::Value>,
+    ) -> Result<String, SendError> {
         let Some(cfg) = channel.telegram() else {
             return Err(SendError::Permanent {
                 reason: format!("{} is not a Telegram channel", channel.id),
@@ -191,10 +300,14 @@ impl ChannelSender for TelegramSender {
         let chat_id: serde_json::Value = to
             .parse::<i64>()
             .map_or_else(|_| serde_json::json!(to), serde_json::Value::from);
+        let mut message = serde_json::json!({"chat_id": chat_id, "text": body});
+        if let Some(markup) = reply_markup {
+            message["reply_markup"] = markup;
+        }
         let response = self
             .http
             .post(&url)
-            .json(&serde_json::json!({"chat_id": chat_id, "text": body}))
+            .json(&message)
             .send()
             .await
             .map_err(|e| SendError::Retryable {
@@ -248,7 +361,7 @@ mod tests {
             "chat": {"id": 4242, "type": "private", "first_name": "Asha"},
             "from": {"id": 4242, "is_bot": false, "first_name": "Asha", "last_name": "K", "language_code": "en"},
             "text": "pothole on MG road"}}"#;
-        let batch = parse_update(body).unwrap();
+        let batch = parse_update(body).unwrap().batch;
         let m = &batch.messages[0];
         assert_eq!(
             (m.from.as_str(), m.provider_id.as_str(), m.body.as_str()),
@@ -262,11 +375,47 @@ mod tests {
     fn photos_keep_their_caption_and_other_updates_hold_nothing() {
         let photo = br#"{"update_id": 11, "message": {"message_id": 8, "date": 1764633600,
             "chat": {"id": 1}, "photo": [{"file_id": "x"}], "caption": "this one"}}"#;
-        let m = &parse_update(photo).unwrap().messages[0];
+        let m = &parse_update(photo).unwrap().batch.messages[0];
         assert_eq!((m.kind, m.body.as_str()), (MessageKind::Image, "this one"));
         let edit = br#"{"update_id": 12, "edited_message": {"message_id": 8, "date": 1, "chat": {"id": 1}, "text": "x"}}"#;
-        assert!(parse_update(edit).unwrap().messages.is_empty());
+        assert!(parse_update(edit).unwrap().batch.messages.is_empty());
         assert!(parse_update(b"{\"message\": 3}").is_err());
+    }
+
+    #[test]
+    fn a_tap_on_an_inline_button_is_a_message_with_its_data_and_title() {
+        let body = r#"{"update_id": 13, "callback_query": {"id": "4382bfdwdsb323b2d9",
+            "from": {"id": 4242, "is_bot": false, "first_name": "Asha"},
+            "message": {"message_id": 30, "date": 1764633600, "chat": {"id": 4242, "type": "private"},
+                "from": {"id": 1, "is_bot": true, "first_name": "Office"},
+                "text": "How satisfied are you?",
+                "reply_markup": {"inline_keyboard": [[{"text": "5 ★ Very good", "callback_data": "rate:5"}],
+                                                     [{"text": "1 ★ Very poor", "callback_data": "rate:1"}]]}},
+            "chat_instance": "-1", "data": "rate:1"}}"#;
+        let parsed = parse_update(body.as_bytes()).unwrap();
+        assert_eq!(
+            parsed.callback_query_id.as_deref(),
+            Some("4382bfdwdsb323b2d9")
+        );
+        let m = &parsed.batch.messages[0];
+        assert_eq!(
+            (m.from.as_str(), m.provider_id.as_str(), m.kind),
+            (
+                "4242",
+                "4242:cb4382bfdwdsb323b2d9",
+                MessageKind::Interactive
+            )
+        );
+        assert_eq!(
+            (m.payload.as_deref(), m.body.as_str()),
+            (Some("rate:1"), "1 ★ Very poor")
+        );
+        // A query without its message (too old) is answered, and holds nothing.
+        let old = br#"{"update_id": 14, "callback_query": {"id": "q2",
+            "from": {"id": 4242, "is_bot": false}, "chat_instance": "-1", "data": "rate:1"}}"#;
+        let parsed = parse_update(old).unwrap();
+        assert!(parsed.batch.messages.is_empty());
+        assert_eq!(parsed.callback_query_id.as_deref(), Some("q2"));
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct Conversation {
     pub agent_state: serde_json::Value,
     /// WhatsApp allows free-form replies only within 24 hours of this.
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The satisfaction survey waiting for the citizen's answer.
+    pub survey_id: Option<crate::SurveyId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

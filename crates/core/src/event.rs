@@ -17,6 +17,9 @@ pub enum EventType {
     ComplaintStatusChanged,
     #[serde(rename = "complaint.assigned")]
     ComplaintAssigned,
+    /// A citizen rated how their complaint was handled (the survey).
+    #[serde(rename = "complaint.rated")]
+    ComplaintRated,
     #[serde(rename = "conversation.handoff")]
     ConversationHandoff,
     #[serde(rename = "agent.version_created")]
@@ -38,7 +41,7 @@ pub enum EventType {
 
 impl EventType {
     /// The catalogue, in DESIGN.md's order.
-    pub const ALL: [EventType; 14] = [
+    pub const ALL: [EventType; 15] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -46,6 +49,7 @@ impl EventType {
         Self::ComplaintUpdated,
         Self::ComplaintStatusChanged,
         Self::ComplaintAssigned,
+        Self::ComplaintRated,
         Self::ConversationHandoff,
         Self::AgentVersionCreated,
         Self::AgentDeployed,
@@ -73,6 +77,7 @@ impl EventType {
             Self::ComplaintUpdated => "complaint.updated",
             Self::ComplaintStatusChanged => "complaint.status_changed",
             Self::ComplaintAssigned => "complaint.assigned",
+            Self::ComplaintRated => "complaint.rated",
             Self::ConversationHandoff => "conversation.handoff",
             Self::AgentVersionCreated => "agent.version_created",
             Self::AgentDeployed => "agent.deployed",
@@ -181,6 +186,23 @@ pub mod payload {
         }
     }
 
+    /// `complaint.rated`: the citizen answered the satisfaction survey, with
+    /// a rating and, after a low one, whether the problem was solved. A
+    /// comment, when one follows, is on the complaint's survey (the API).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ComplaintRated {
+        pub complaint_id: String,
+        pub number: String,
+        pub survey_id: String,
+        /// 1 (very poor) to 5 (very good).
+        pub rating: u8,
+        /// Asked after a rating of 2 or less; null otherwise.
+        pub solved: Option<bool>,
+        /// The complaint is reopened because the citizen says it is not solved.
+        pub reopened: bool,
+    }
+    payload!(ComplaintRated => ComplaintRated);
+
     /// `conversation.handoff`: the conversation is in the hands of people.
     #[derive(Debug, Clone, PartialEq, Serialize)]
     pub struct ConversationHandoff {
@@ -263,6 +285,14 @@ pub mod payload {
             EventType::ComplaintUpdated
             | EventType::ComplaintStatusChanged
             | EventType::ComplaintAssigned => &["complaint", "change", "actor"],
+            EventType::ComplaintRated => &[
+                "complaint_id",
+                "number",
+                "survey_id",
+                "rating",
+                "solved",
+                "reopened",
+            ],
             EventType::ConversationHandoff => &["conversation_id", "contact_id", "reason"],
             EventType::ExecutionFailed => &["execution_id", "conversation_id", "error", "attempts"],
             EventType::AgentVersionCreated => {

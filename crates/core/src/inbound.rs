@@ -21,6 +21,8 @@ pub struct InboundMessage {
     pub provider_id: String,
     pub kind: MessageKind,
     pub body: String,
+    /// The id of the reply button the sender tapped (its title is `body`).
+    pub payload: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
 }
 

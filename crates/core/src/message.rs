@@ -162,6 +162,10 @@ pub struct Message {
     pub status: DeliveryStatus,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Inbound: the id of the reply button tapped (`body` is its title).
+    pub payload: Option<String>,
+    /// Outbound: the reply buttons it offers.
+    pub choices: Option<crate::choice::Choices>,
 }
 
 #[cfg(test)]

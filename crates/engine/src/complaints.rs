@@ -75,6 +75,23 @@ fn texts(status: ComplaintStatus) -> StatusNotice {
     }
 }
 
+/// The satisfaction survey's question, as a notice of kind `survey` (its
+/// `status_label` is "resolved" in the citizen's language).
+pub(crate) fn survey_texts() -> StatusNotice {
+    let resolved = texts(ComplaintStatus::Resolved);
+    let by_language: std::collections::BTreeMap<String, String> =
+        ombud_core::survey::question_texts()
+            .into_iter()
+            .map(|(l, q)| (l.to_owned(), q.to_owned()))
+            .collect();
+    StatusNotice {
+        fallback: by_language.get("en").cloned().unwrap_or_default(),
+        by_language,
+        kind: NoticeKind::Survey,
+        ..resolved
+    }
+}
+
 impl Engine {
     /// What citizens of `tenant` are told when staff move complaints to
     /// `status`: the text, and for each WhatsApp channel the template that
@@ -84,11 +101,21 @@ impl Engine {
         tenant: &TenantId,
         status: ComplaintStatus,
     ) -> StoreResult<StatusNotice> {
-        let store = self.store();
-        let mut notice = texts(status);
+        notice_plan(self.store().as_ref(), tenant, self.now(), texts(status)).await
+    }
+}
+
+/// Completes a notice's plan for `tenant` at `now`: the day, the categories,
+/// and each WhatsApp channel's template for the notice's kind.
+pub(crate) async fn notice_plan(
+    store: &dyn Store,
+    tenant: &TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+    mut notice: StatusNotice,
+) -> StoreResult<StatusNotice> {
+    {
         if let Some(t) = store.tenant(tenant).await? {
-            notice.date = self
-                .now()
+            notice.date = now
                 .with_timezone(&t.timezone.tz())
                 .format("%-d %b %Y")
                 .to_string();
@@ -144,6 +171,13 @@ impl Engine {
             ComplaintChange::Status(status) => Some(self.status_notice(tenant, status).await?),
             _ => None,
         };
+        let survey_after = match change {
+            ComplaintChange::Status(ComplaintStatus::Resolved) => {
+                let settings = self.ops().survey_settings(tenant).await?;
+                settings.enabled.then(|| settings.delay())
+            }
+            _ => None,
+        };
         let mut report = ChangeReport::default();
         for ids in batches {
             let outcomes = store
@@ -157,6 +191,7 @@ impl Engine {
                         notices: notices.clone(),
                         audit: Some(acting.clone()),
                         bulk_id: bulk_id.clone(),
+                        survey_after,
                     },
                 )
                 .await?;

@@ -26,6 +26,7 @@ mod runner;
 mod runtimes;
 pub mod scheduler;
 pub mod summary;
+mod survey_run;
 mod test_panel;
 mod tools;
 pub mod webhooks;

@@ -115,9 +115,14 @@ impl OutboxSender {
         let outcome = match self.store.channel(&item.channel_id).await {
             Ok(Some(channel)) if channel.tenant_id == item.tenant_id => {
                 let key = item.message_id.as_str();
-                let result = match &item.template {
-                    Some(t) => self.sender.send_template(&channel, &item.to, t, key).await,
-                    None => {
+                let result = match (&item.template, &item.choices) {
+                    (Some(t), _) => self.sender.send_template(&channel, &item.to, t, key).await,
+                    (None, Some(c)) => {
+                        self.sender
+                            .send_choices(&channel, &item.to, &item.body, c, key)
+                            .await
+                    }
+                    (None, None) => {
                         self.sender
                             .send_text(&channel, &item.to, &item.body, key)
                             .await

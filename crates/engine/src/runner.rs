@@ -142,53 +142,67 @@ impl Runner {
             .map(|m| m.seq)
             .unwrap_or(ctx.conversation.run_cursor);
         let from_seq = ctx.pending.first().map(|m| m.seq).unwrap_or(to_seq);
-        let tools = StoreTools {
-            store: self.store.as_ref(),
-            tenant: &ctx.tenant,
-            contact: &ctx.contact,
-            key,
-            now: started_at,
+        let survey = crate::survey_run::take_answers(self.store.as_ref(), &ctx, started_at)
+            .await
+            .map_err(|e| e.to_string())?;
+        let for_agent = &ctx.pending[survey.taken..];
+        let output = if for_agent.is_empty() {
+            // Only answers to the survey: the agent has nothing to read.
+            ombud_agents::RunOutput {
+                state: ctx.conversation.agent_state.clone(),
+                ..Default::default()
+            }
+        } else {
+            let tools = StoreTools {
+                store: self.store.as_ref(),
+                tenant: &ctx.tenant,
+                contact: &ctx.contact,
+                key,
+                now: started_at,
+            };
+            let input = RunInput {
+                tenant: ctx.tenant.clone(),
+                contact: ctx.contact.clone(),
+                conversation_id: ctx.conversation.id.clone(),
+                state: ctx.conversation.agent_state.clone(),
+                messages: for_agent.to_vec(),
+                config,
+                version,
+                agent: ctx.agent_version.as_ref().map(|v| v.agent_id.clone()),
+                now: started_at,
+            };
+            let began = std::time::Instant::now();
+            let ran = runtime.run(input, &tools).await;
+            let outcome = match &ran {
+                Ok(o) => match &o.failure {
+                    None => "ok",
+                    Some(f) if f.timeout => "timeout",
+                    Some(_) => "failed",
+                },
+                Err(_) => "error",
+            };
+            metrics::run(kind, outcome, began.elapsed());
+            ran.map_err(|e| {
+                metrics::error("runner", "agent");
+                e.to_string()
+            })?
         };
-        let input = RunInput {
-            tenant: ctx.tenant.clone(),
-            contact: ctx.contact.clone(),
-            conversation_id: ctx.conversation.id.clone(),
-            state: ctx.conversation.agent_state.clone(),
-            messages: ctx.pending.clone(),
-            config,
-            version,
-            agent: ctx.agent_version.as_ref().map(|v| v.agent_id.clone()),
-            now: started_at,
-        };
-        let began = std::time::Instant::now();
-        let ran = runtime.run(input, &tools).await;
-        let outcome = match &ran {
-            Ok(o) => match &o.failure {
-                None => "ok",
-                Some(f) if f.timeout => "timeout",
-                Some(_) => "failed",
-            },
-            Err(_) => "error",
-        };
-        metrics::run(kind, outcome, began.elapsed());
-        let output = ran.map_err(|e| {
-            metrics::error("runner", "agent");
-            e.to_string()
-        })?;
         let finished_at = self.clock.now();
         let max = ctx.channel.kind().max_text_chars();
-        let replies: Vec<NewReply> = output
-            .replies
-            .iter()
-            .flat_map(|r| {
-                split_text(&r.text, max).into_iter().map(|body| NewReply {
-                    body,
-                    in_reply_to: r.in_reply_to.clone(),
-                })
+        let agent_replies = output.replies.iter().flat_map(|r| {
+            split_text(&r.text, max).into_iter().map(|body| NewReply {
+                body,
+                in_reply_to: r.in_reply_to.clone(),
+                choices: None,
             })
+        });
+        let replies: Vec<NewReply> = survey
+            .replies
+            .into_iter()
+            .chain(agent_replies)
             .filter(|r| !r.body.trim().is_empty())
             .collect();
-        let mut events = Vec::new();
+        let mut events = survey.events;
         let state = if output.handoff {
             events.push(NewEvent::of(&payload::ConversationHandoff {
                 conversation_id: key.conversation_id.to_string(),
@@ -258,6 +272,7 @@ impl Runner {
                 finished_at,
             },
             events,
+            survey: survey.answer,
             at: finished_at,
             claim_sends_until: Some(
                 finished_at + chrono::Duration::from_std(self.send_lease).unwrap_or_default(),
@@ -341,6 +356,7 @@ impl Runner {
                     reason: "agent_failed".into(),
                 }),
             ],
+            survey: None,
             at: now,
             claim_sends_until: None,
         };

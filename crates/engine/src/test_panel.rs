@@ -168,6 +168,8 @@ fn run_input(
         status: DeliveryStatus::Received,
         error: None,
         created_at: now,
+        payload: None,
+        choices: None,
     };
     RunInput {
         tenant: tenant.clone(),

@@ -90,6 +90,7 @@ impl Tools for StoreTools<'_> {
             notices: None,
             audit: None,
             bulk_id: None,
+            survey_after: None,
         };
         let outcomes = self
             .store

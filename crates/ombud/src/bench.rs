@@ -322,6 +322,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                         notices: None,
                         audit: None,
                         bulk_id: None,
+                        survey_after: None,
                     },
                 )
                 .await?;

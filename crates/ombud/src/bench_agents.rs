@@ -202,6 +202,8 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
             status: DeliveryStatus::Received,
             error: None,
             created_at: chrono::Utc::now(),
+            payload: None,
+            choices: None,
         };
         let input = RunInput {
             tenant: tenant.clone(),
@@ -316,6 +318,7 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
                 provider_id: format!("wamid.bench.{i}"),
                 kind: MessageKind::Text,
                 body: "hello".into(),
+                payload: None,
                 sent_at: None,
             }],
             statuses: vec![],

@@ -45,6 +45,7 @@ pub async fn run(
                     provider_id: format!("wamid.SEED{run}{i}"),
                     kind: MessageKind::Text,
                     body: text.into(),
+                    payload: None,
                     sent_at: None,
                 }],
                 statuses: vec![],
@@ -127,6 +128,7 @@ async fn mark_handled(store: &dyn Store, key: &ombud_store::ConversationKey) -> 
                     finished_at: now,
                 },
                 events: Vec::new(),
+                survey: None,
                 at: now,
                 claim_sends_until: None,
             })

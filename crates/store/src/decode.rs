@@ -23,6 +23,7 @@ pub trait Columns {
     fn json(&self, col: &str) -> Decoded<Value>;
     /// A yes/no column (0 or 1 on SQLite).
     fn flag(&self, col: &str) -> Decoded<bool>;
+    fn opt_flag(&self, col: &str) -> Decoded<Option<bool>>;
 }
 
 fn bad(col: &str, e: impl std::fmt::Display) -> StoreError {
@@ -306,7 +307,7 @@ pub fn contact(r: &dyn Columns) -> Decoded<Contact> {
     })
 }
 
-pub const CONVERSATION_COLS: &str = "id, tenant_id, channel_id, contact_id, state, inbound_seq, run_cursor, agent_state, last_inbound_at, created_at, updated_at";
+pub const CONVERSATION_COLS: &str = "id, tenant_id, channel_id, contact_id, state, inbound_seq, run_cursor, agent_state, last_inbound_at, survey_id, created_at, updated_at";
 
 pub fn conversation(r: &dyn Columns) -> Decoded<Conversation> {
     let state = r.text("state")?;
@@ -320,12 +321,13 @@ pub fn conversation(r: &dyn Columns) -> Decoded<Conversation> {
         run_cursor: r.int("run_cursor")?,
         agent_state: r.json("agent_state")?,
         last_inbound_at: r.opt_time("last_inbound_at")?,
+        survey_id: opt_id(r, "survey_id")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })
 }
 
-pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at";
+pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at, payload, choices";
 
 pub fn message(r: &dyn Columns) -> Decoded<Message> {
     let direction = r.text("direction")?;
@@ -344,6 +346,11 @@ pub fn message(r: &dyn Columns) -> Decoded<Message> {
         status: DeliveryStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
         error: r.opt_text("error")?,
         created_at: r.time("created_at")?,
+        payload: r.opt_text("payload")?,
+        choices: r
+            .opt_text("choices")?
+            .map(|j| parse("choices", serde_json::from_str(&j)))
+            .transpose()?,
     })
 }
 
@@ -410,7 +417,7 @@ pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
 }
 
 /// The columns the outbox sender needs, joined from the message and contact.
-pub const OUTBOX_ITEM_COLS: &str = "o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body, m.template, o.attempts, o.created_at, r.created_at as reply_to_at";
+pub const OUTBOX_ITEM_COLS: &str = "o.id, o.tenant_id, o.channel_id, o.message_id, c.external_id, m.body, m.template, m.choices, o.attempts, o.created_at, r.created_at as reply_to_at";
 
 pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
     Ok(crate::OutboxItem {
@@ -423,6 +430,10 @@ pub fn outbox_item(r: &dyn Columns) -> Decoded<crate::OutboxItem> {
         template: r
             .opt_text("template")?
             .map(|t| parse("template", serde_json::from_str(&t)))
+            .transpose()?,
+        choices: r
+            .opt_text("choices")?
+            .map(|t| parse("choices", serde_json::from_str(&t)))
             .transpose()?,
         attempts: r.int("attempts")? as u32 + 1,
         created_at: r.time("created_at")?,

@@ -26,6 +26,7 @@ pub mod report;
 pub mod resets;
 mod sealing;
 pub mod sqlite;
+pub mod surveys;
 pub mod templates;
 pub mod test_chats;
 pub mod webhooks;
@@ -57,6 +58,7 @@ pub use ombud_core::change::StatusNotice;
 pub use report::Overview;
 pub use resets::PasswordResetStore;
 pub use sealing::Sealer;
+pub use surveys::{AskSurvey, Asked, CsatGroup, CsatLine, CsatReport, SurveyAnswer, SurveyStore};
 pub use templates::{NotifyFailures, TemplateStore};
 pub use test_chats::{
     NewTestChat, TestChat, TestChatStore, TestComplaint, TestTurn, TestTurnCommit, TEST_TURNS_MAX,
@@ -442,6 +444,7 @@ pub trait Store:
     + JobStore
     + PasswordResetStore
     + TemplateStore
+    + SurveyStore
 {
 }
 
@@ -467,6 +470,7 @@ impl<T> Store for T where
         + JobStore
         + PasswordResetStore
         + TemplateStore
+        + SurveyStore
 {
 }
 
@@ -475,6 +479,6 @@ pub mod prelude {
     pub use crate::{
         AccountStore, ApiKeyStore, AuditStore, ChannelStore, ComplaintStore, CounterStore,
         DirectoryStore, HandoffStore, HealthStore, IdempotencyStore, InboundStore, OutboxStore,
-        PasswordResetStore, RunStore, SessionStore, Store, TenantStore, WebhookStore,
+        PasswordResetStore, RunStore, SessionStore, Store, SurveyStore, TenantStore, WebhookStore,
     };
 }

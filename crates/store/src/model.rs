@@ -337,6 +337,15 @@ pub struct Execution {
 pub struct NewReply {
     pub body: String,
     pub in_reply_to: Option<MessageId>,
+    /// Reply buttons it offers.
+    pub choices: Option<ombud_core::choice::Choices>,
+}
+
+impl NewReply {
+    /// The buttons as stored (JSON).
+    pub(crate) fn stored_choices(&self) -> crate::StoreResult<Option<String>> {
+        crate::work::choices_json(self.choices.as_ref())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -371,6 +380,8 @@ pub struct RunCommit {
     pub replies: Vec<NewReply>,
     pub execution: NewExecution,
     pub events: Vec<NewEvent>,
+    /// The citizen's answers to the conversation's survey, if the run read any.
+    pub survey: Option<crate::SurveyAnswer>,
     pub at: DateTime<Utc>,
     /// Claim the replies' sends for the caller until then, so it can send them
     /// at once instead of waiting for the outbox to be polled. Only done when
@@ -446,6 +457,8 @@ pub struct OutboxItem {
     pub body: String,
     /// The approved WhatsApp template it goes as (outside the window).
     pub template: Option<ombud_core::template::TemplateMessage>,
+    /// Reply buttons it offers.
+    pub choices: Option<ombud_core::choice::Choices>,
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     /// When the message this one answers came in, for the reply latency a
@@ -613,7 +626,7 @@ impl RunCommit {
         channel_id: &str,
         message_id: &MessageId,
         to: &str,
-        body: &str,
+        reply: &NewReply,
     ) -> crate::StoreResult<OutboxItem> {
         Ok(OutboxItem {
             id: row,
@@ -621,8 +634,9 @@ impl RunCommit {
             channel_id: crate::decode::stored_id("channel_id", channel_id)?,
             message_id: message_id.clone(),
             to: to.to_owned(),
-            body: body.to_owned(),
+            body: reply.body.clone(),
             template: None,
+            choices: reply.choices.clone(),
             attempts: 1,
             created_at: self.at,
             reply_to_at: None,

@@ -98,9 +98,37 @@ pub struct ChangeBatch {
     pub audit: Option<ombud_core::audit::Acting>,
     /// Links the entries of one bulk change.
     pub bulk_id: Option<String>,
+    /// How long after a resolution its satisfaction survey is asked (None:
+    /// the tenant asks none).
+    pub survey_after: Option<chrono::Duration>,
 }
 
 impl ChangeBatch {
+    /// The survey job a resolution schedules, made in the change's
+    /// transaction (`ombud_core::survey`: one per resolution).
+    pub(crate) fn survey_job(&self, tenant: &TenantId, applied: &Applied) -> Option<crate::NewJob> {
+        use ombud_core::survey;
+        let after = self.survey_after?;
+        let c = &applied.complaint;
+        if applied.action != "status_changed" || c.status != ComplaintStatus::Resolved {
+            return None;
+        }
+        let at = crate::stored(self.at);
+        Some(crate::NewJob {
+            id: JobId::new(),
+            kind: survey::JOB_KIND.into(),
+            key: survey::job_key(&c.id, at),
+            tenant_id: Some(tenant.clone()),
+            payload: serde_json::json!({
+                "complaint_id": c.id,
+                "resolved_at": at,
+            }),
+            schedule: None,
+            due_at: at + after,
+            max_attempts: 5,
+        })
+    }
+
     /// The audit entry of one complaint's change (None without `audit`). A
     /// note is recorded by its length, not its words: the complaint's
     /// history keeps those, and the trail cannot be edited.
@@ -180,7 +208,11 @@ pub(crate) struct PlannedNotice<'a> {
     pub notice: ombud_core::change::Notice,
 }
 
-impl PlannedNotice<'_> {
+impl<'a> PlannedNotice<'a> {
+    pub fn new(plan: &'a StatusNotice, notice: ombud_core::change::Notice) -> Self {
+        Self { plan, notice }
+    }
+
     /// Decides the notice, its citizen having last written at `last_inbound`
     /// (read in the backend's transaction).
     pub fn decide(self, last_inbound: Option<DateTime<Utc>>, at: DateTime<Utc>) -> NoticeAction {
@@ -216,12 +248,21 @@ pub(crate) fn notices_for<'a>(
     }
 }
 
-/// What an outbound message carries: its text, and the approved template it
-/// goes as outside WhatsApp's window.
+/// What an outbound message carries: its text, the approved template it
+/// goes as outside WhatsApp's window, or the reply buttons it offers.
 #[derive(Clone, Copy)]
 pub(crate) struct Outgoing<'a> {
     pub body: &'a str,
     pub template: Option<&'a ombud_core::template::TemplateMessage>,
+    pub choices: Option<&'a ombud_core::choice::Choices>,
+}
+
+/// How an outbound message is stored: its kind, and its template and
+/// buttons as JSON.
+pub(crate) struct StoredOutgoing {
+    pub kind: &'static str,
+    pub template: Option<String>,
+    pub choices: Option<String>,
 }
 
 impl<'a> Outgoing<'a> {
@@ -229,19 +270,33 @@ impl<'a> Outgoing<'a> {
         Self {
             body,
             template: None,
+            choices: None,
         }
     }
 
-    /// The message's stored kind, and its template as JSON.
-    pub fn stored(&self) -> StoreResult<(&'static str, Option<String>)> {
-        match self.template {
-            None => Ok((MessageKind::Text.as_str(), None)),
-            Some(t) => Ok((
-                MessageKind::Template.as_str(),
-                Some(serde_json::to_string(t).map_err(StoreError::internal)?),
-            )),
-        }
+    pub fn stored(&self) -> StoreResult<StoredOutgoing> {
+        let kind = match self.template {
+            None => MessageKind::Text,
+            Some(_) => MessageKind::Template,
+        };
+        Ok(StoredOutgoing {
+            kind: kind.as_str(),
+            template: self
+                .template
+                .map(|t| serde_json::to_string(t).map_err(StoreError::internal))
+                .transpose()?,
+            choices: choices_json(self.choices)?,
+        })
     }
+}
+
+/// Reply buttons as stored (JSON).
+pub(crate) fn choices_json(
+    choices: Option<&ombud_core::choice::Choices>,
+) -> StoreResult<Option<String>> {
+    choices
+        .map(|c| serde_json::to_string(c).map_err(StoreError::internal))
+        .transpose()
 }
 
 /// What becomes of one notice: a message to send (its text and, outside
@@ -276,6 +331,17 @@ impl<'a> Line<'a> {
             action: applied.action,
             from: applied.from.as_deref(),
             to: applied.to.as_deref(),
+        }
+    }
+
+    /// A line of a complaint's survey (`survey_sent`, `survey_rated`…).
+    pub fn survey(complaint: &'a ComplaintId, action: &'a str, to: Option<&'a str>) -> Self {
+        Self {
+            complaint,
+            actor: crate::surveys::SURVEY_ACTOR,
+            action,
+            from: None,
+            to,
         }
     }
 

@@ -37,14 +37,21 @@ async fn receive(
         ApiError::new(StatusCode::UNAUTHORIZED, "secret_token_invalid", reason)
             .field("X-Telegram-Bot-Api-Secret-Token", reason)
     })?;
-    let batch = telegram::parse_update(&body).map_err(|e| {
+    let update = telegram::parse_update(&body).map_err(|e| {
         let reason = format!("the body is not a Telegram update: {e}");
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", reason.clone())
             .field("body", reason)
     })?;
-    let outcome = state.engine.ingest(&channel, batch).await?;
-    Ok(Json(json!({
+    let outcome = state.engine.ingest(&channel, update.batch).await?;
+    let mut answer = json!({
         "received": outcome.stored.len(),
         "duplicates": outcome.duplicates,
-    })))
+    });
+    // Telegram makes the method call a webhook's response names: this one
+    // stops the spinner on the button the citizen tapped.
+    if let Some(id) = update.callback_query_id {
+        answer["method"] = json!("answerCallbackQuery");
+        answer["callback_query_id"] = json!(id);
+    }
+    Ok(Json(answer))
 }

@@ -218,6 +218,8 @@ struct MessageBody {
     text: String,
     /// The widget's own id for the message, so a retried send is stored once.
     client_id: Option<String>,
+    /// The id of the choice the visitor tapped (`text` is its title).
+    payload: Option<String>,
 }
 
 async fn send(
@@ -257,6 +259,25 @@ async fn send(
         }
         None => MessageId::new().to_string(),
     };
+    let payload = match body.payload {
+        Some(p)
+            if (1..=ombud_core::choice::MAX_ID_BYTES).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            Some(p)
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "payload",
+                "must be 1 to 64 printable ASCII characters: the id of a choice",
+            ))
+        }
+        None => None,
+    };
+    let kind = match payload {
+        Some(_) => ombud_core::MessageKind::Interactive,
+        None => ombud_core::MessageKind::Text,
+    };
     let keys = [format!("webchat:{visitor}")];
     let now = Instant::now();
     limits
@@ -269,8 +290,9 @@ async fn send(
             from: visitor.clone(),
             profile_name: None,
             provider_id: format!("{visitor}:{client_id}"),
-            kind: ombud_core::MessageKind::Text,
+            kind,
             body: text.to_owned(),
+            payload,
             sent_at: None,
         }],
         statuses: Vec::new(),
@@ -415,7 +437,7 @@ impl Feed {
             };
             let position = format!("{}.{}", m.created_at.timestamp_micros(), m.id);
             if let Some(from) = from {
-                let data = json!({"id": m.id, "from": from, "text": m.body, "at": m.created_at});
+                let data = json!({"id": m.id, "from": from, "text": m.body, "at": m.created_at, "choices": m.choices});
                 self.ready.push_back(Bytes::from(format!(
                     "id: {position}\nevent: message\ndata: {data}\n\n"
                 )));

@@ -22,6 +22,8 @@
     ".ombud-wc-log li.visitor{align-self:flex-end;background:#dcf4dc}" +
     ".ombud-wc-log li.organisation{align-self:flex-start;background:#eef1f4}" +
     ".ombud-wc-note{font-size:13px;color:#a00;padding:0 10px}" +
+    ".ombud-wc-choices{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px}" +
+    ".ombud-wc-choices button{padding:6px 10px;border:1px solid #0b57d0;border-radius:14px;background:#fff;color:#0b57d0;font:inherit;cursor:pointer}" +
     ".ombud-wc-form{display:flex;gap:6px;padding:8px;border-top:1px solid #dde}" +
     ".ombud-wc-form input{flex:1;min-width:0;padding:8px;border:1px solid #bbc;border-radius:8px;font:inherit}" +
     ".ombud-wc-form button{padding:8px 12px;border:0;border-radius:8px;background:#0b57d0;color:#fff;font:inherit;cursor:pointer}";
@@ -78,6 +80,21 @@
     var li = document.createElement("li");
     li.className = m.from;
     li.textContent = m.text;
+    if (m.choices && m.choices.options) {
+      var row = document.createElement("div");
+      row.className = "ombud-wc-choices";
+      m.choices.options.forEach(function (c) {
+        var b = document.createElement("button");
+        b.type = "button";
+        b.textContent = c.title;
+        b.addEventListener("click", function () {
+          row.remove();
+          post(c.title, c.id);
+        });
+        row.appendChild(b);
+      });
+      li.appendChild(row);
+    }
     log.appendChild(li);
     log.scrollTop = log.scrollHeight;
   }
@@ -119,25 +136,35 @@
     e.preventDefault();
     var text = input.value.trim();
     if (!text) return;
+    post(text, null).then(function (ok) { if (ok) input.value = ""; });
+  });
+
+  // Sends a message: typed text, or a tapped choice (its title and id).
+  function post(text, payload) {
     send.disabled = true;
-    visitorToken().then(function (t) {
+    var message = { text: text, client_id: newId() };
+    if (payload) message.payload = payload;
+    return visitorToken().then(function (t) {
       return fetch(base + "/messages", {
         method: "POST",
         headers: { "Authorization": "Bearer " + t, "Content-Type": "application/json" },
-        body: JSON.stringify({ text: text, client_id: newId() })
+        body: JSON.stringify(message)
       });
     }).then(function (r) {
-      if (r.status === 429) { say("Please wait a moment before sending more."); return; }
+      if (r.status === 429) { say("Please wait a moment before sending more."); return false; }
       if (r.status === 401) {
         token = null;
         try { window.localStorage.removeItem(storeKey); } catch (x) { /* ignore */ }
         say("Your chat expired; please send again.");
-        return;
+        return false;
       }
-      if (!r.ok) { say("The message could not be sent (" + r.status + ")."); return; }
+      if (!r.ok) { say("The message could not be sent (" + r.status + ")."); return false; }
       say("");
-      input.value = "";
       listen();
-    }).catch(function (x) { say(x.message); }).then(function () { send.disabled = false; });
-  });
+      return true;
+    }).catch(function (x) { say(x.message); return false; }).then(function (ok) {
+      send.disabled = false;
+      return ok;
+    });
+  }
 })();

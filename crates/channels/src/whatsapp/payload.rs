@@ -229,8 +229,10 @@ fn template_news(field: &str, v: Value) -> Option<TemplateUpdate> {
 
 fn inbound(m: WaMessage, profile_name: Option<String>) -> InboundMessage {
     let kind = MessageKind::parse(&m.kind);
-    let body = match (&kind, m.text) {
-        (MessageKind::Text, Some(t)) => t.body,
+    let tapped = tapped(kind, &m.rest);
+    let body = match (&kind, m.text, &tapped) {
+        (MessageKind::Text, Some(t), _) => t.body,
+        (_, _, Some((_, title))) => title.clone(),
         _ => describe(kind, &m.rest),
     };
     InboundMessage {
@@ -239,10 +241,39 @@ fn inbound(m: WaMessage, profile_name: Option<String>) -> InboundMessage {
         provider_id: m.id,
         kind,
         body,
+        payload: tapped.map(|(id, _)| id),
         sent_at: m
             .timestamp
             .and_then(|t| t.parse::<i64>().ok())
             .and_then(|secs| Utc.timestamp_opt(secs, 0).single()),
+    }
+}
+
+/// The id and title of a reply button the citizen tapped: an interactive
+/// message's `button_reply` or `list_reply`, or a template's quick reply
+/// (`button`, whose `payload` is the id).
+fn tapped(
+    kind: MessageKind,
+    rest: &serde_json::Map<String, serde_json::Value>,
+) -> Option<(String, String)> {
+    let text =
+        |v: &serde_json::Value, name: &str| v.get(name).and_then(|s| s.as_str()).map(str::to_owned);
+    match kind {
+        MessageKind::Interactive => {
+            let part = rest.get("interactive")?;
+            let reply = part
+                .get("button_reply")
+                .or_else(|| part.get("list_reply"))?;
+            Some((text(reply, "id")?, text(reply, "title").unwrap_or_default()))
+        }
+        MessageKind::Button => {
+            let part = rest.get("button")?;
+            Some((
+                text(part, "payload")?,
+                text(part, "text").unwrap_or_default(),
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -346,6 +377,47 @@ mod tests {
         assert_eq!(m[1].body, "[image] see");
         assert_eq!(m[2].kind, MessageKind::Other);
         assert_eq!(m[0].sent_at.map(|t| t.timestamp()), Some(1763856000));
+    }
+
+    #[test]
+    fn taps_on_buttons_lists_and_template_quick_replies_carry_their_id() {
+        let body = payload(serde_json::json!({
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111", "phone_number_id": PHONE},
+            "messages": [
+                {"from": "919800000001", "id": "wamid.R1", "timestamp": "1763856000",
+                 "context": {"from": "15550001111", "id": "wamid.OUT1"},
+                 "type": "interactive",
+                 "interactive": {"type": "button_reply", "button_reply": {"id": "solved:no", "title": "No, not solved"}}},
+                {"from": "919800000001", "id": "wamid.R2", "timestamp": "1763856001",
+                 "type": "interactive",
+                 "interactive": {"type": "list_reply", "list_reply": {"id": "rate:4", "title": "4 ★ Good", "description": ""}}},
+                {"from": "919800000001", "id": "wamid.R3", "timestamp": "1763856002",
+                 "context": {"from": "15550001111", "id": "wamid.OUT2"},
+                 "type": "button", "button": {"payload": "rate:2", "text": "Poor"}},
+                {"from": "919800000001", "id": "wamid.R4", "timestamp": "1763856003",
+                 "type": "interactive", "interactive": {"type": "nfm_reply", "nfm_reply": {}}}
+            ]
+        }));
+        let m = parse_webhook(&body, PHONE, None).unwrap().batch.messages;
+        let got: Vec<_> = m
+            .iter()
+            .map(|m| (m.kind, m.payload.as_deref(), m.body.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    MessageKind::Interactive,
+                    Some("solved:no"),
+                    "No, not solved"
+                ),
+                (MessageKind::Interactive, Some("rate:4"), "4 ★ Good"),
+                (MessageKind::Button, Some("rate:2"), "Poor"),
+                (MessageKind::Interactive, None, "[interactive]"),
+            ]
+        );
+        assert!(m.iter().all(|m| m.kind != MessageKind::Text));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use ombud_core::choice::Choices;
 use ombud_core::template::TemplateMessage;
 use ombud_core::{Channel, ChannelKind, ProviderHosts};
 use serde::Deserialize;
@@ -84,6 +85,57 @@ impl ChannelSender for WhatsAppSender {
         let message = serde_json::json!({"type": "template", "template": template.to_graph()});
         self.post(channel, to, message, idempotency_key).await
     }
+
+    async fn send_choices(
+        &self,
+        channel: &Channel,
+        to: &str,
+        body: &str,
+        choices: &Choices,
+        idempotency_key: &str,
+    ) -> Result<String, SendError> {
+        let message = match interactive(body, choices) {
+            Some(interactive) => {
+                serde_json::json!({"type": "interactive", "interactive": interactive})
+            }
+            None => serde_json::json!({
+                "type": "text",
+                "text": {"preview_url": false, "body": choices.as_text(body)},
+            }),
+        };
+        self.post(channel, to, message, idempotency_key).await
+    }
+}
+
+/// Longest body of an interactive message, in characters.
+const INTERACTIVE_BODY_CHARS: usize = 1024;
+
+/// The Cloud API's interactive object offering `choices`: reply buttons for
+/// up to three short ones, a list for more. None when the body is too long
+/// for one (the choices then go as lines of text).
+fn interactive(body: &str, choices: &Choices) -> Option<serde_json::Value> {
+    if body.chars().count() > INTERACTIVE_BODY_CHARS {
+        return None;
+    }
+    Some(if choices.fit_buttons() {
+        let buttons: Vec<_> = choices
+            .options
+            .iter()
+            .map(|c| serde_json::json!({"type": "reply", "reply": {"id": c.id, "title": c.title}}))
+            .collect();
+        serde_json::json!({"type": "button", "body": {"text": body}, "action": {"buttons": buttons}})
+    } else {
+        let rows: Vec<_> = choices
+            .options
+            .iter()
+            .map(|c| serde_json::json!({"id": c.id, "title": c.title}))
+            .collect();
+        serde_json::json!({
+            "type": "list",
+            "body": {"text": body},
+            "action": {"button": choices.button, "sections": [{"title": choices.button, "rows": rows}]},
+        })
+    })
 }
 
 impl WhatsAppSender {

@@ -220,6 +220,7 @@ impl Engine {
         let jobs =
             crate::mail::with_mail_jobs(jobs, &self.config, self.store.clone(), self.clock.clone());
         let jobs = crate::ops::templates::with_sync_job(jobs, self.ops.clone());
+        let jobs = crate::ops::surveys::with_survey_jobs(jobs, self.ops.clone());
         let holder = format!(
             "{}-{}",
             self.config.replica_id,

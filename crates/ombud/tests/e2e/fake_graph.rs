@@ -27,6 +27,8 @@ pub struct GraphRequest {
     pub template: Option<(String, String)>,
     /// Meta's error code when refused (131047 outside the window…).
     pub error_code: Option<i64>,
+    /// An interactive message's reply buttons or list rows: (id, title).
+    pub choices: Vec<(String, String)>,
     pub key: String,
     /// The status we answered.
     pub status: u16,
@@ -391,6 +393,74 @@ fn check_template(s: &GraphState, body: &Value) -> Result<String, (i64, String, 
     Ok(filled)
 }
 
+/// Checks an interactive message as the Cloud API does: reply buttons (one
+/// to three, titles of at most 20 characters, distinct) or a list (a button
+/// label of at most 20, at most 10 rows of titles at most 24), a body of at
+/// most 1024 characters. Its (id, title) pairs, or why Meta would refuse it.
+fn check_interactive(i: &Value) -> Result<Vec<(String, String)>, String> {
+    let body = i["body"]["text"].as_str().unwrap_or("");
+    if body.is_empty() || body.chars().count() > 1024 {
+        return Err("interactive body text must be 1 to 1024 characters".into());
+    }
+    let pair = |v: &Value, max_title: usize| -> Result<(String, String), String> {
+        let id = v["id"].as_str().unwrap_or("").to_owned();
+        let title = v["title"].as_str().unwrap_or("").to_owned();
+        if id.is_empty() || id.len() > 256 || title.is_empty() || title.chars().count() > max_title
+        {
+            return Err(format!(
+                "a choice's id is 1 to 256 characters and its title 1 to {max_title}: {v}"
+            ));
+        }
+        Ok((id, title))
+    };
+    let choices: Vec<(String, String)> = match i["type"].as_str() {
+        Some("button") => {
+            let buttons = i["action"]["buttons"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !(1..=3).contains(&buttons.len()) {
+                return Err("an interactive button message has 1 to 3 buttons".into());
+            }
+            buttons
+                .iter()
+                .map(|b| {
+                    if b["type"] != "reply" {
+                        return Err("buttons are of type reply".to_owned());
+                    }
+                    pair(&b["reply"], 20)
+                })
+                .collect::<Result<_, _>>()?
+        }
+        Some("list") => {
+            let label = i["action"]["button"].as_str().unwrap_or("");
+            if label.is_empty() || label.chars().count() > 20 {
+                return Err("a list's button label is 1 to 20 characters".into());
+            }
+            let sections = i["action"]["sections"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let rows: Vec<Value> = sections
+                .iter()
+                .flat_map(|s| s["rows"].as_array().cloned().unwrap_or_default())
+                .collect();
+            if sections.is_empty() || !(1..=10).contains(&rows.len()) {
+                return Err("a list has 1 to 10 rows in all".into());
+            }
+            rows.iter().map(|r| pair(r, 24)).collect::<Result<_, _>>()?
+        }
+        other => return Err(format!("interactive type {other:?} is not supported here")),
+    };
+    let mut ids: Vec<&String> = choices.iter().map(|c| &c.0).collect();
+    ids.sort();
+    ids.dedup();
+    if ids.len() != choices.len() {
+        return Err("choice ids must be unique".into());
+    }
+    Ok(choices)
+}
+
 async fn receive(
     State(state): State<Arc<Mutex<GraphState>>>,
     Path((_version, phone)): Path<(String, String)>,
@@ -412,6 +482,19 @@ async fn receive(
     let mut refusal: Option<(i64, String, String)> = None;
     let mut text = body["text"]["body"].as_str().unwrap_or("").to_owned();
     let mut template = None;
+    let mut choices = Vec::new();
+    if kind == "interactive" {
+        text = body["interactive"]["body"]["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        match check_interactive(&body["interactive"]) {
+            Ok(c) => choices = c,
+            Err(why) => {
+                refusal = Some((131009, "Parameter value is not valid".into(), why));
+            }
+        }
+    }
     let (status, retry_after) = if !bearer.starts_with("Bearer ") || bearer.len() < 8 {
         (401, None)
     } else if body["messaging_product"] != "whatsapp" || to.is_empty() {
@@ -434,7 +517,11 @@ async fn receive(
                 (400, None)
             }
         }
-    } else if kind != "text" || text.is_empty() || text.chars().count() > 4096 {
+    } else if refusal.is_some()
+        || !matches!(kind.as_str(), "text" | "interactive")
+        || text.is_empty()
+        || text.chars().count() > 4096
+    {
         (400, None)
     } else if s.window.as_ref().is_some_and(|w| {
         let now = ombud_core::Clock::now(w.clock.as_ref());
@@ -455,6 +542,7 @@ async fn receive(
         kind,
         template,
         error_code: refusal.as_ref().map(|r| r.0),
+        choices,
         key: key.clone(),
         status,
         at: Instant::now(),

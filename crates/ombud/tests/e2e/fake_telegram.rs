@@ -19,6 +19,9 @@ use serde_json::{json, Value};
 pub struct SentMessage {
     pub chat_id: String,
     pub text: String,
+    pub message_id: i64,
+    /// The inline keyboard's buttons, row by row: (text, callback_data).
+    pub keyboard: Vec<Vec<(String, String)>>,
 }
 
 #[derive(Default)]
@@ -121,6 +124,30 @@ async fn send_message(
     if text.chars().count() > 4096 {
         return error(400, "Bad Request: message is too long", None);
     }
+    // Telegram refuses a keyboard whose buttons lack text or carry
+    // callback_data past 64 bytes.
+    let mut keyboard = Vec::new();
+    if let Some(markup) = body.get("reply_markup") {
+        let Some(rows) = markup["inline_keyboard"].as_array() else {
+            return error(
+                400,
+                "Bad Request: can't parse reply keyboard markup JSON object",
+                None,
+            );
+        };
+        for row in rows {
+            let mut out = Vec::new();
+            for b in row.as_array().cloned().unwrap_or_default() {
+                let text = b["text"].as_str().unwrap_or_default().to_owned();
+                let data = b["callback_data"].as_str().unwrap_or_default().to_owned();
+                if text.is_empty() || data.is_empty() || data.len() > 64 {
+                    return error(400, "Bad Request: BUTTON_DATA_INVALID", None);
+                }
+                out.push((text, data));
+            }
+            keyboard.push(out);
+        }
+    }
     let mut s = state.lock().unwrap();
     if s.busy > 0 {
         s.busy -= 1;
@@ -131,6 +158,8 @@ async fn send_message(
     s.sent.push(SentMessage {
         chat_id: chat_id.clone(),
         text: text.clone(),
+        message_id: id,
+        keyboard,
     });
     Json(json!({"ok": true, "result": {
         "message_id": id, "date": 1764633600, "text": text,

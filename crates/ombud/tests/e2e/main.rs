@@ -50,6 +50,7 @@ mod setup;
 mod slow_clients;
 mod staff;
 mod summary;
+mod surveys;
 mod team;
 mod templates;
 mod tenants;

@@ -131,8 +131,8 @@ async fn store_message(
     let message_id = MessageId::new();
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
-            kind, body, status, created_at, updated_at)
-         values ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, 'received', $9, $9)",
+            kind, body, status, created_at, updated_at, payload)
+         values ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, 'received', $9, $9, $10)",
     )
     .bind(message_id.as_str())
     .bind(tenant)
@@ -143,6 +143,7 @@ async fn store_message(
     .bind(m.kind.as_str())
     .bind(&m.body)
     .bind(at)
+    .bind(&m.payload)
     .execute(&mut *tx)
     .await?;
     super::emit(

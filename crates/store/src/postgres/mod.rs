@@ -23,6 +23,7 @@ mod runs;
 mod schema;
 mod secrets;
 pub use secrets::reseal_secrets;
+mod surveys;
 mod templates;
 mod tenants;
 mod test_chats;
@@ -211,6 +212,9 @@ impl Columns for PgColumns<'_> {
         Ok(self.0.try_get(col)?)
     }
     fn flag(&self, col: &str) -> Decoded<bool> {
+        Ok(self.0.try_get(col)?)
+    }
+    fn opt_flag(&self, col: &str) -> Decoded<Option<bool>> {
         Ok(self.0.try_get(col)?)
     }
     fn time(&self, col: &str) -> Decoded<DateTime<Utc>> {

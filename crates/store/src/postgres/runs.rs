@@ -191,8 +191,8 @@ impl RunStore for PgStore {
             let id = MessageId::new();
             sqlx::query(
                 "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-                    kind, body, in_reply_to, status, created_at, updated_at)
-                 values ($1, $2, $3, $4, 'outbound', 0, 'text', $5, $6, 'pending', $7, $7)",
+                    kind, body, in_reply_to, status, created_at, updated_at, choices)
+                 values ($1, $2, $3, $4, 'outbound', 0, 'text', $5, $6, 'pending', $7, $7, $8)",
             )
             .bind(id.as_str())
             .bind(t)
@@ -201,6 +201,7 @@ impl RunStore for PgStore {
             .bind(&reply.body)
             .bind(reply.in_reply_to.as_ref().map(|m| m.as_str()))
             .bind(commit.reply_at(i))
+            .bind(reply.stored_choices()?)
             .execute(&mut *tx)
             .await?;
             let entry = RunCommit::outbox_entry(claim.as_ref().map(|(until, _)| *until));
@@ -220,7 +221,7 @@ impl RunStore for PgStore {
             .fetch_one(&mut *tx)
             .await?;
             if let Some((_, to)) = &claim {
-                claimed.push(commit.claimed_send(row, &channel_id, &id, to, &reply.body)?);
+                claimed.push(commit.claimed_send(row, &channel_id, &id, to, reply)?);
             }
             replies.push(id);
         }
@@ -265,6 +266,9 @@ impl RunStore for PgStore {
                 commit.at,
             )
             .await?;
+        }
+        if let Some(answer) = &commit.survey {
+            super::surveys::answer(&mut tx, answer, commit.at).await?;
         }
         tx.commit().await?;
         Ok(CommitOutcome::Committed { replies, claimed })

@@ -88,6 +88,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "whatsapp_templates",
         include_str!("migrations/0022_whatsapp_templates.sql"),
     ),
+    (23, "surveys", include_str!("migrations/0023_surveys.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

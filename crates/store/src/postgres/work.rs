@@ -98,6 +98,9 @@ pub(super) async fn change(
             Err(skipped) => outcomes.push(skipped),
             Ok(applied) => {
                 record(&mut tx, tenant, &batch.actor, &applied, at).await?;
+                if let Some(job) = batch.survey_job(tenant, &applied) {
+                    super::jobs::insert(&mut tx, &job, at).await?;
+                }
                 audit.extend(batch.audit_entry(tenant, &applied, at));
                 changed.push(applied.complaint.clone());
                 outcomes.push(ChangeOutcome::Changed(Box::new(applied.complaint)));
@@ -121,6 +124,7 @@ pub(super) async fn change(
                 let out = work::Outgoing {
                     body: &body,
                     template: template.as_ref(),
+                    choices: None,
                 };
                 send(
                     &mut tx,
@@ -208,7 +212,7 @@ async fn record(
 }
 
 /// Writes one line of a complaint's timeline.
-async fn timeline(
+pub(super) async fn timeline(
     tx: &mut PgConnection,
     t: &str,
     line: work::Line<'_>,
@@ -242,11 +246,11 @@ pub(super) async fn send(
     at: DateTime<Utc>,
 ) -> StoreResult<MessageId> {
     let id = MessageId::new();
-    let (kind, template) = out.stored()?;
+    let stored = out.stored()?;
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at, template)
-         values ($1, $2, $3, $4, 'outbound', 0, $7, $5, null, 'pending', $6, $6, $8)",
+            kind, body, in_reply_to, status, created_at, updated_at, template, choices)
+         values ($1, $2, $3, $4, 'outbound', 0, $7, $5, null, 'pending', $6, $6, $8, $9)",
     )
     .bind(id.as_str())
     .bind(t)
@@ -254,8 +258,9 @@ pub(super) async fn send(
     .bind(conversation.as_str())
     .bind(out.body)
     .bind(at)
-    .bind(kind)
-    .bind(template)
+    .bind(stored.kind)
+    .bind(stored.template)
+    .bind(stored.choices)
     .execute(&mut *tx)
     .await?;
     sqlx::query(

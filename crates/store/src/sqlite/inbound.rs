@@ -105,8 +105,8 @@ fn store_message(
     let message_id = MessageId::new();
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
-            kind, body, status, created_at, updated_at)
-         values (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?9)",
+            kind, body, status, created_at, updated_at, payload)
+         values (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?9, ?10)",
     )?
     .execute(params![
         message_id.as_str(),
@@ -117,7 +117,8 @@ fn store_message(
         m.provider_id,
         m.kind.as_str(),
         m.body,
-        now
+        now,
+        m.payload
     ])?;
     rows::emit(
         conn,

@@ -26,6 +26,7 @@ pub use snapshot::{
     integrity, open_read_only, schema_versions, settle, snapshot, table_counts, Snapshot,
 };
 mod snapshot;
+mod surveys;
 mod templates;
 mod tenants;
 mod test_chats;

@@ -40,6 +40,9 @@ impl Columns for SqliteRow<'_> {
     fn flag(&self, col: &str) -> Decoded<bool> {
         Ok(self.int(col)? != 0)
     }
+    fn opt_flag(&self, col: &str) -> Decoded<Option<bool>> {
+        Ok(self.opt_int(col)?.map(|n| n != 0))
+    }
     fn time(&self, col: &str) -> Decoded<DateTime<Utc>> {
         parse_time(col, &self.text(col)?)
     }

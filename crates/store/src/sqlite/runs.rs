@@ -196,8 +196,8 @@ impl RunStore for SqliteStore {
                 let id = MessageId::new();
                 conn.prepare_cached(
                     "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-                        kind, body, in_reply_to, status, created_at, updated_at)
-                     values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, ?6, 'pending', ?7, ?7)",
+                        kind, body, in_reply_to, status, created_at, updated_at, choices)
+                     values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, ?6, 'pending', ?7, ?7, ?8)",
                 )?
                 .execute(params![
                     id.as_str(),
@@ -206,7 +206,8 @@ impl RunStore for SqliteStore {
                     c,
                     reply.body,
                     reply.in_reply_to.as_ref().map(|m| m.as_str()),
-                    time_text(commit.reply_at(i))
+                    time_text(commit.reply_at(i)),
+                    reply.stored_choices()?
                 ])?;
                 let entry = RunCommit::outbox_entry(claim_until);
                 conn.prepare_cached(
@@ -226,7 +227,7 @@ impl RunStore for SqliteStore {
                         ])?;
                 let row = conn.last_insert_rowid();
                 if claim_until.is_some() {
-                    claimed.push(commit.claimed_send(row, &channel_id, &id, &to, &reply.body)?);
+                    claimed.push(commit.claimed_send(row, &channel_id, &id, &to, reply)?);
                 }
                 replies.push(id);
             }
@@ -261,6 +262,9 @@ impl RunStore for SqliteStore {
             ])?;
             for event in &commit.events {
                 rows::insert_event(conn, &commit.tenant_id, event.kind, &event.data, commit.at)?;
+            }
+            if let Some(answer) = &commit.survey {
+                super::surveys::answer(conn, answer, commit.at)?;
             }
             Ok(CommitOutcome::Committed { replies, claimed })
         })

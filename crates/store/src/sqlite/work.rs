@@ -129,6 +129,9 @@ pub(super) async fn change(
                     Err(skipped) => outcomes.push(skipped),
                     Ok(applied) => {
                         record(conn, &tenant, &batch.actor, &applied, at)?;
+                        if let Some(job) = batch.survey_job(&tenant, &applied) {
+                            super::jobs::insert(conn, &job, at)?;
+                        }
                         audit.extend(batch.audit_entry(&tenant, &applied, at));
                         changed.push(applied.complaint.clone());
                         outcomes.push(ChangeOutcome::Changed(Box::new(applied.complaint)));
@@ -151,6 +154,7 @@ pub(super) async fn change(
                         let out = work::Outgoing {
                             body: &body,
                             template: template.as_ref(),
+                            choices: None,
                         };
                         send(conn, t, &channel, &conversation, contact.as_ref(), out, at)?;
                     }
@@ -241,11 +245,11 @@ pub(super) fn send(
 ) -> StoreResult<MessageId> {
     let id = MessageId::new();
     let at = time_text(at);
-    let (kind, template) = out.stored()?;
+    let stored = out.stored()?;
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at, template)
-         values (?1, ?2, ?3, ?4, 'outbound', 0, ?7, ?5, null, 'pending', ?6, ?6, ?8)",
+            kind, body, in_reply_to, status, created_at, updated_at, template, choices)
+         values (?1, ?2, ?3, ?4, 'outbound', 0, ?7, ?5, null, 'pending', ?6, ?6, ?8, ?9)",
     )?
     .execute(params![
         id.as_str(),
@@ -254,8 +258,9 @@ pub(super) fn send(
         conversation.as_str(),
         out.body,
         at,
-        kind,
-        template
+        stored.kind,
+        stored.template,
+        stored.choices
     ])?;
     conn.prepare_cached(
         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
@@ -341,7 +346,7 @@ pub(super) async fn overview(
 }
 
 /// Writes one line of a complaint's timeline.
-fn timeline(
+pub(super) fn timeline(
     conn: &rusqlite::Connection,
     t: &str,
     line: work::Line<'_>,

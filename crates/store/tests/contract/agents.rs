@@ -350,6 +350,7 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
                 finished_at: now + chrono::Duration::seconds(i),
             },
             events: vec![],
+            survey: None,
             at: now,
             claim_sends_until: None,
         };

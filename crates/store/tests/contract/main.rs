@@ -216,6 +216,7 @@ fn text(from: &str, wamid: &str, body: &str) -> InboundMessage {
         provider_id: wamid.into(),
         kind: MessageKind::Text,
         body: body.into(),
+        payload: None,
         sent_at: None,
     }
 }

@@ -282,6 +282,7 @@ fn run_commit(
             .map(|b| NewReply {
                 body: (*b).into(),
                 in_reply_to: None,
+                choices: None,
             })
             .collect(),
         execution: NewExecution {
@@ -300,6 +301,7 @@ fn run_commit(
             finished_at: now,
         },
         events: vec![],
+        survey: None,
         at: now,
         claim_sends_until: claim,
     }

@@ -188,6 +188,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         notices: Some(plain()),
         audit: None,
         bulk_id: None,
+        survey_after: None,
     };
 
     // Reject one first, so the batch meets a complaint that can no longer move.
@@ -453,6 +454,7 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
                 notices: None,
                 audit: None,
                 bulk_id: None,
+                survey_after: None,
             },
         )
         .await

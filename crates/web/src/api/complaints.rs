@@ -33,7 +33,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// By id (`cmp_…`) or number.
-async fn find(state: &AppState, caller: &Caller, key: &str) -> Result<Complaint, ApiError> {
+pub(super) async fn find(
+    state: &AppState,
+    caller: &Caller,
+    key: &str,
+) -> Result<Complaint, ApiError> {
     caller.require(Scope::ComplaintsRead)?;
     let tenant = &caller.tenant.id;
     let found = if let Ok(number) = ComplaintNumber::parse(key) {

@@ -70,6 +70,11 @@ pub struct MessageView {
     pub status: String,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// Inbound: the id of the reply button the citizen tapped (`body` is its
+    /// title).
+    pub payload: Option<String>,
+    /// Outbound: the reply buttons offered, as `[id, title]` pairs.
+    pub choices: Option<Vec<[String; 2]>>,
 }
 
 impl From<&Message> for MessageView {
@@ -83,6 +88,13 @@ impl From<&Message> for MessageView {
             status: m.status.as_str().to_owned(),
             error: m.error.clone(),
             created_at: m.created_at,
+            payload: m.payload.clone(),
+            choices: m.choices.as_ref().map(|c| {
+                c.options
+                    .iter()
+                    .map(|o| [o.id.clone(), o.title.clone()])
+                    .collect()
+            }),
         }
     }
 }
@@ -309,6 +321,8 @@ async fn send_message(
         status: DeliveryStatus::Pending.as_str().to_owned(),
         error: None,
         created_at: state.engine.now(),
+        payload: None,
+        choices: None,
     };
     Ok(created(
         format!("/api/v1/conversations/{}/messages", h.conversation.id),

@@ -22,6 +22,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
+mod surveys;
 pub(crate) mod test_chats;
 mod webhook_types;
 pub(crate) mod webhooks;
@@ -189,6 +190,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(directory::router())
         .merge(channels::router())
         .merge(channel_templates::router())
+        .merge(surveys::router())
         .merge(executions::router())
         .merge(agents::router())
         .merge(test_chats::router())

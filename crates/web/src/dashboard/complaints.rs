@@ -237,6 +237,8 @@ struct DetailPage {
     transcript: Vec<Line>,
     timeline: Vec<Moment>,
     notify_alert: Option<String>,
+    /// The latest satisfaction survey's answer, in words.
+    rating: Option<String>,
     errors: FieldErrors,
 }
 
@@ -330,6 +332,12 @@ async fn detail_page(
                 "area_changed" => format!("set the area to {}", to.unwrap_or("none")),
                 "note" => "added an internal note".to_owned(),
                 "notify_failed" => to.unwrap_or("could not notify the citizen").to_owned(),
+                "survey_sent" => {
+                    "asked the citizen how it was handled (satisfaction survey)".to_owned()
+                }
+                "survey_rated" => format!("rated it {}", to.unwrap_or("?")),
+                "survey_solved" => format!("said the problem is {}", to.unwrap_or("?")),
+                "survey_comment" => format!("commented: “{}”", to.unwrap_or("")),
                 other => other.replace('_', " "),
             };
             Moment {
@@ -360,10 +368,32 @@ async fn detail_page(
         transcript: transcript(tenant, messages),
         timeline,
         notify_alert: notify_alert(state, current).await?,
+        rating: store
+            .complaint_surveys(&tenant.id, &c.id)
+            .await?
+            .into_iter()
+            .find(|s| s.rating.is_some())
+            .map(|s| rating_words(&s)),
         errors,
         c,
     };
     Ok(html_with(status, &page))
+}
+
+/// A survey's answer as the complaint page says it: "2/5, not solved
+/// (reopened): “…”".
+fn rating_words(s: &ombud_core::survey::Survey) -> String {
+    let mut out = format!("{}/5", s.rating.unwrap_or_default());
+    match (s.solved, s.reopened) {
+        (Some(false), true) => out.push_str(", not solved (reopened)"),
+        (Some(false), false) => out.push_str(", not solved"),
+        (Some(true), _) => out.push_str(", solved"),
+        _ => {}
+    }
+    if let Some(c) = &s.comment {
+        out.push_str(&format!(": “{c}”"));
+    }
+    out
 }
 
 #[derive(Deserialize)]

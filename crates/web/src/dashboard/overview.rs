@@ -33,6 +33,113 @@ struct OverviewPage {
     resolution: String,
     created: u64,
     open: u64,
+    csat: CsatTables,
+}
+
+/// Citizens' satisfaction over the last year, as the overview shows it.
+struct CsatTables {
+    /// "80% satisfied (average 4.1 of 5, 25 ratings)", or that none came.
+    total: String,
+    /// By category, by the member assigned and by month (none without
+    /// ratings).
+    tables: Vec<CsatTable>,
+}
+
+struct CsatTable {
+    title: &'static str,
+    column: &'static str,
+    rows: Vec<CsatRow>,
+}
+
+struct CsatRow {
+    name: String,
+    csat: String,
+    average: String,
+    ratings: u64,
+}
+
+/// Days of ratings the overview reads.
+const CSAT_DAYS: i64 = 365;
+
+impl CsatRow {
+    fn of(name: String, l: &ombud_store::CsatLine) -> Self {
+        Self {
+            name,
+            csat: l.csat().map_or("—".into(), |p| format!("{p:.0}%")),
+            average: l.average().map_or("—".into(), |a| format!("{a:.1}")),
+            ratings: l.ratings,
+        }
+    }
+}
+
+async fn csat_tables(
+    state: &AppState,
+    tenant: &ombud_core::Tenant,
+    categories: &[ombud_core::Category],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<CsatTables, PageError> {
+    let groups = state
+        .store
+        .csat(tenant, now - Duration::days(CSAT_DAYS), now)
+        .await?;
+    let r = ombud_store::CsatReport::of(&groups);
+    let members = state.store.members(&tenant.id).await?;
+    let total = match (r.total.csat(), r.total.average()) {
+        (Some(p), Some(a)) => format!(
+            "{p:.0}% satisfied (average {a:.1} of 5, {} rating{})",
+            r.total.ratings,
+            if r.total.ratings == 1 { "" } else { "s" }
+        ),
+        _ => "No ratings yet: citizens are asked after their complaint is resolved.".into(),
+    };
+    if r.total.ratings == 0 {
+        return Ok(CsatTables {
+            total,
+            tables: Vec::new(),
+        });
+    }
+    let table = |title, column, rows| CsatTable {
+        title,
+        column,
+        rows,
+    };
+    let by_category = r
+        .by_category
+        .iter()
+        .map(|(id, l)| {
+            let name = id
+                .as_ref()
+                .and_then(|id| categories.iter().find(|c| &c.id == id))
+                .map(|c| c.name_in(&tenant.default_language).to_owned())
+                .unwrap_or_else(|| "no category".into());
+            CsatRow::of(name, l)
+        })
+        .collect();
+    let by_member = r
+        .by_assignee
+        .iter()
+        .map(|(id, l)| {
+            let name = id
+                .as_ref()
+                .and_then(|id| members.iter().find(|m| &m.user.id == id))
+                .map(|m| super::complaints::display_name(&m.user))
+                .unwrap_or_else(|| "nobody".into());
+            CsatRow::of(name, l)
+        })
+        .collect();
+    let by_month = r
+        .by_month
+        .iter()
+        .map(|(m, l)| CsatRow::of(m.clone(), l))
+        .collect();
+    Ok(CsatTables {
+        total,
+        tables: vec![
+            table("By category", "Category", by_category),
+            table("By member", "Assigned to", by_member),
+            table("By month", "Month", by_month),
+        ],
+    })
 }
 
 fn color(status: ComplaintStatus) -> &'static str {
@@ -141,6 +248,7 @@ pub async fn page(State(state): State<AppState>, current: Current) -> Result<Res
         resolution: human(median(&mut o.resolution_secs)),
         created,
         open,
+        csat: csat_tables(&state, tenant, &categories, now).await?,
     }))
 }
 

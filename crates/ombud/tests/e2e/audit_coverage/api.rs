@@ -376,6 +376,24 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
         one("channel.templates_synced", me),
     )
     .await;
+    let survey = json!({"enabled": true, "delay_hours": 48, "repeat": "each_resolution"});
+    json_of(
+        session_api(admin, Method::PUT, "/settings/survey")
+            .await
+            .json(&survey),
+        200,
+    )
+    .await;
+    l.check("PUT /settings/survey", one("settings.survey_changed", me))
+        .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/survey")
+            .await
+            .json(&json!({"enabled": true, "delay_hours": 9999, "repeat": "each_resolution"})),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/survey", "a delay out of range").await;
 
     Made {
         api_complaint,

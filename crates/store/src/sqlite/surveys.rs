@@ -1,0 +1,248 @@
+//! Satisfaction surveys and tenant settings on SQLite.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::survey::Survey;
+use ombud_core::*;
+use rusqlite::params;
+use serde_json::Value;
+
+use super::rows::{all, one, time_text};
+use super::SqliteStore;
+use crate::surveys::{self, AskFacts, AskPlan, CsatGroup, SurveyStore, SURVEY_COLS};
+use crate::work::{self, NoticeAction, PlannedNotice};
+use crate::{stored, AskSurvey, Asked, Audit, StoreError, StoreResult, SurveyAnswer};
+
+#[async_trait]
+impl SurveyStore for SqliteStore {
+    async fn tenant_setting(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>> {
+        let (tenant, key) = (tenant.clone(), key.to_owned());
+        self.read(move |conn| {
+            one(
+                conn,
+                "select value from tenant_settings where tenant_id = ?1 and key = ?2",
+                params![tenant.as_str(), key],
+                |r| r.json("value"),
+            )
+        })
+        .await
+    }
+
+    async fn set_tenant_setting(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        value: Value,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<()> {
+        let (tenant, key) = (tenant.clone(), key.to_owned());
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "insert into tenant_settings (tenant_id, key, value, updated_at) values (?1, ?2, ?3, ?4)
+                 on conflict (tenant_id, key) do update set value = excluded.value, updated_at = excluded.updated_at",
+            )?
+            .execute(params![tenant.as_str(), key, value.to_string(), time_text(stored(at))])?;
+            super::audit::append(conn, &audit)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn ask_survey(&self, tenant: &TenantId, ask: AskSurvey) -> StoreResult<Asked> {
+        let tenant = tenant.clone();
+        self.write(move |conn| {
+            let t = tenant.as_str();
+            let c = ask.complaint.as_str();
+            let at = stored(ask.at);
+            let sql = format!(
+                "select {} from complaints where tenant_id = ?1 and id = ?2",
+                crate::decode::COMPLAINT_COLS
+            );
+            let complaint = one(conn, &sql, params![t, c], crate::decode::complaint)?;
+            let last_resolved_at = one(
+                conn,
+                "select max(created_at) as at from complaint_events
+                 where tenant_id = ?1 and complaint_id = ?2 and action = 'status_changed' and to_value = 'resolved'",
+                params![t, c],
+                |r| r.opt_time("at"),
+            )?
+            .flatten();
+            let (asked, already) = one(
+                conn,
+                "select count(*) as n, coalesce(sum(resolved_at = ?3), 0) as same
+                 from surveys where tenant_id = ?1 and complaint_id = ?2",
+                params![t, c, time_text(stored(ask.resolved_at))],
+                |r| Ok((r.int("n")?, r.int("same")?)),
+            )?
+            .unwrap_or((0, 0));
+            let facts = AskFacts {
+                complaint,
+                last_resolved_at,
+                asked: asked as u32,
+                already: already > 0,
+            };
+            let (survey, notice) = match ask.plan(&tenant, facts) {
+                AskPlan::Skip(why) => return Ok(Asked::Skipped(why)),
+                AskPlan::Send { survey, notice } => (survey, notice),
+            };
+            let last_inbound = one(
+                conn,
+                "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
+                params![t, survey.conversation_id.as_str()],
+                |r| r.opt_time("last_inbound_at"),
+            )?
+            .flatten();
+            let contact = notice.contact.clone();
+            let (body, template) = match PlannedNotice::new(&ask.notice, notice).decide(last_inbound, at) {
+                NoticeAction::Send { body, template } => (body, template),
+                NoticeAction::CannotNotify { reason, .. } => {
+                    super::work::timeline(conn, t, work::Line::not_notified(&survey.complaint_id, &reason), at)?;
+                    return Ok(Asked::CannotNotify(reason));
+                }
+            };
+            let choices = surveys::question_choices(&survey);
+            let out = work::Outgoing {
+                body: &body,
+                template: template.as_ref(),
+                // A template carries its own buttons.
+                choices: if template.is_none() { choices.as_ref() } else { None },
+            };
+            super::work::send(conn, t, &survey.channel_id, &survey.conversation_id, contact.as_ref(), out, at)?;
+            insert(conn, &survey)?;
+            conn.prepare_cached("update conversations set survey_id = ?3 where tenant_id = ?1 and id = ?2")?
+                .execute(params![t, survey.conversation_id.as_str(), survey.id.as_str()])?;
+            super::work::timeline(conn, t, work::Line::survey(&survey.complaint_id, surveys::SURVEY_SENT, None), at)?;
+            Ok(Asked::Sent(survey.id.clone()))
+        })
+        .await
+    }
+
+    async fn survey(&self, tenant: &TenantId, id: &SurveyId) -> StoreResult<Option<Survey>> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.read(move |conn| {
+            let sql = format!("select {SURVEY_COLS} from surveys where tenant_id = ?1 and id = ?2");
+            one(
+                conn,
+                &sql,
+                params![tenant.as_str(), id.as_str()],
+                surveys::survey_row,
+            )
+        })
+        .await
+    }
+
+    async fn complaint_surveys(
+        &self,
+        tenant: &TenantId,
+        complaint: &ComplaintId,
+    ) -> StoreResult<Vec<Survey>> {
+        let (tenant, complaint) = (tenant.clone(), complaint.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {SURVEY_COLS} from surveys where tenant_id = ?1 and complaint_id = ?2
+                 order by sent_at desc limit 100"
+            );
+            all(
+                conn,
+                &sql,
+                params![tenant.as_str(), complaint.as_str()],
+                surveys::survey_row,
+            )
+        })
+        .await
+    }
+
+    async fn csat(
+        &self,
+        tenant: &Tenant,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<CsatGroup>> {
+        let t = tenant.id.clone();
+        let offset = format!("{} minutes", tenant.timezone.offset_minutes(now));
+        self.read(move |conn| {
+            all(
+                conn,
+                "select c.category_id, c.assignee_id, strftime('%Y-%m', s.answered_at, ?3) as month,
+                        count(*) as ratings, sum(s.rating) as total,
+                        sum(case when s.rating >= 4 then 1 else 0 end) as satisfied
+                 from surveys s join complaints c on c.id = s.complaint_id and c.tenant_id = s.tenant_id
+                 where s.tenant_id = ?1 and s.rating is not null and s.answered_at >= ?2
+                 group by c.category_id, c.assignee_id, month
+                 order by month",
+                params![t.as_str(), time_text(since), offset],
+                surveys::csat_group,
+            )
+        })
+        .await
+    }
+}
+
+fn insert(conn: &rusqlite::Connection, s: &Survey) -> StoreResult<()> {
+    conn.prepare_cached(
+        "insert into surveys (id, tenant_id, complaint_id, conversation_id, channel_id, resolved_at,
+            language, stage, sent_at)
+         values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        s.id.as_str(),
+        s.tenant_id.as_str(),
+        s.complaint_id.as_str(),
+        s.conversation_id.as_str(),
+        s.channel_id.as_str(),
+        time_text(stored(s.resolved_at)),
+        s.language.as_str(),
+        s.stage.as_str(),
+        time_text(stored(s.sent_at))
+    ])?;
+    Ok(())
+}
+
+/// Writes a run's answers to its conversation's survey (inside the run's
+/// commit): the survey, the conversation's open survey, timeline lines and
+/// the work they leave.
+pub(super) fn answer(
+    conn: &rusqlite::Connection,
+    a: &SurveyAnswer,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let s = &a.survey;
+    let t = s.tenant_id.as_str();
+    let n = conn
+        .prepare_cached(
+            "update surveys set stage = ?3, rating = ?4, solved = ?5, comment = ?6, reopened = ?7,
+                answered_at = ?8
+             where tenant_id = ?1 and id = ?2",
+        )?
+        .execute(params![
+            t,
+            s.id.as_str(),
+            s.stage.as_str(),
+            s.rating,
+            s.solved,
+            s.comment,
+            s.reopened,
+            s.answered_at.map(|a| time_text(stored(a)))
+        ])?;
+    if n == 0 {
+        return Err(StoreError::NotFound("survey"));
+    }
+    let open = (s.stage != ombud_core::survey::Stage::Done).then(|| s.id.as_str());
+    conn.prepare_cached(
+        "update conversations set survey_id = ?3 where tenant_id = ?1 and id = ?2",
+    )?
+    .execute(params![t, s.conversation_id.as_str(), open])?;
+    for (action, value) in &a.lines {
+        super::work::timeline(
+            conn,
+            t,
+            work::Line::survey(&s.complaint_id, action, Some(value.as_str())),
+            at,
+        )?;
+    }
+    for job in &a.jobs {
+        super::jobs::insert(conn, job, at)?;
+    }
+    Ok(())
+}

@@ -40,6 +40,8 @@ impl RunInput {
 pub struct Reply {
     pub text: String,
     pub in_reply_to: Option<MessageId>,
+    /// Reply buttons offered with it (the channel draws them its way).
+    pub choices: Option<ombud_core::choice::Choices>,
 }
 
 /// What a run produced. Nothing here has happened yet: the engine commits it all in

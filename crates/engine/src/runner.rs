@@ -190,11 +190,17 @@ impl Runner {
         let finished_at = self.clock.now();
         let max = ctx.channel.kind().max_text_chars();
         let agent_replies = output.replies.iter().flat_map(|r| {
-            split_text(&r.text, max).into_iter().map(|body| NewReply {
-                body,
-                in_reply_to: r.in_reply_to.clone(),
-                choices: None,
-            })
+            let parts = split_text(&r.text, max);
+            let last = parts.len().saturating_sub(1);
+            parts
+                .into_iter()
+                .enumerate()
+                .map(move |(i, body)| NewReply {
+                    body,
+                    in_reply_to: r.in_reply_to.clone(),
+                    // The buttons go under the last part, where the question is.
+                    choices: if i == last { r.choices.clone() } else { None },
+                })
         });
         let replies: Vec<NewReply> = survey
             .replies

@@ -276,6 +276,7 @@ impl ombud_agents::AgentRuntime for Watch {
                 .map(|m| ombud_agents::Reply {
                     text: format!("echo: {}", m.body),
                     in_reply_to: Some(m.id.clone()),
+                    choices: None,
                 })
                 .collect(),
             state: input.state,

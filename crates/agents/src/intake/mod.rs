@@ -3,6 +3,7 @@
 //! questions, helps, hands over to a human, and keeps per-contact limits. It runs
 //! in process in microseconds and needs nothing outside Ombud.
 
+mod buttons;
 mod config;
 mod state;
 mod templates_hi_mr;
@@ -76,6 +77,7 @@ impl AgentRuntime for IntakeAgent {
             input: &input,
             tools,
             categories: None,
+            choices: None,
         };
         run.process().await?;
         Ok(RunOutput {
@@ -98,6 +100,8 @@ struct Run<'a> {
     input: &'a RunInput,
     tools: &'a dyn Tools,
     categories: Option<Arc<Vec<Category>>>,
+    /// Buttons for the reply being written (a question with set answers).
+    choices: Option<ombud_core::choice::Choices>,
 }
 
 impl Run<'_> {
@@ -170,6 +174,7 @@ impl Run<'_> {
         self.replies.push(Reply {
             text,
             in_reply_to: Some(to.id.clone()),
+            choices: self.choices.take(),
         });
     }
 
@@ -185,12 +190,14 @@ impl Run<'_> {
     }
 
     async fn handle(&mut self, message: &Message, lang: &Language) -> Result<(), AgentError> {
-        if message.kind != MessageKind::Text {
+        // A tapped button reads as the words it stands for.
+        let tapped = message.payload.as_deref().and_then(buttons::words_of);
+        if message.kind != MessageKind::Text && tapped.is_none() {
             let text = self.t(lang).non_text.clone();
             self.reply(message, text);
             return Ok(());
         }
-        let norm = words::normalize(&message.body);
+        let norm = words::normalize(tapped.as_deref().unwrap_or(&message.body));
         let text = match words::command(&norm) {
             Some(Command::Help) => self.t(lang).help.clone(),
             Some(Command::Human) => {
@@ -298,13 +305,13 @@ impl Run<'_> {
     }
 
     async fn ask_category(&mut self, lang: &Language) -> Result<String, AgentError> {
-        let options: Vec<String> = self
-            .categories()
-            .await?
+        let categories = self.categories().await?;
+        let options: Vec<String> = categories
             .iter()
             .enumerate()
             .map(|(i, c)| format!("{}. {}", i + 1, c.name_in(lang)))
             .collect();
+        self.choices = buttons::categories(categories, lang);
         Ok(fill(
             &self.t(lang).ask_category,
             &[("options", &options.join("\n"))],
@@ -324,6 +331,7 @@ impl Run<'_> {
     }
 
     async fn confirm_text(&mut self, lang: &Language) -> Result<String, AgentError> {
+        self.choices = Some(buttons::yes_no(lang));
         let draft = self.state.draft.clone().unwrap_or_default();
         let category = self.category_name(draft.category_id.as_ref(), lang).await?;
         Ok(fill(

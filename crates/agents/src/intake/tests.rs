@@ -16,6 +16,8 @@ struct Chat {
     config: IntakeConfig,
     handed_off: bool,
     conversation_id: ConversationId,
+    /// The buttons under the last reply.
+    choices: Option<ombud_core::choice::Choices>,
 }
 
 impl Chat {
@@ -36,7 +38,16 @@ impl Chat {
             },
             handed_off: false,
             conversation_id: ConversationId::new(),
+            choices: None,
         }
+    }
+
+    /// A tap on a button: its title as the text, its id as the payload.
+    async fn tap(&mut self, id: &str, title: &str) -> String {
+        self.seq += 1;
+        let mut m = message(self.seq, title, MessageKind::Interactive);
+        m.payload = Some(id.into());
+        self.run(vec![m]).await.join("\n")
     }
 
     async fn send_batch(&mut self, bodies: &[&str]) -> Vec<String> {
@@ -87,6 +98,7 @@ impl Chat {
             self.language = out.language;
         }
         self.handed_off |= out.handoff;
+        self.choices = out.replies.last().and_then(|r| r.choices.clone());
         out.replies.into_iter().map(|r| r.text).collect()
     }
 }
@@ -143,6 +155,42 @@ async fn unknown_category_offers_the_list_and_no_cancels() {
     let r = chat.send("no").await;
     assert!(r.contains("Cancelled"), "{r}");
     assert!(chat.tools.created.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_categories_and_the_confirmation_are_buttons_and_a_tap_answers_them() {
+    use ombud_core::choice::Choice;
+    let mut chat = Chat::new();
+    chat.send("there is a big problem with the municipal office here")
+        .await;
+    let offered = chat.choices.clone().expect("the categories to tap");
+    assert_eq!(
+        offered.options[1],
+        Choice {
+            id: "intake:category:2".into(),
+            title: "Street lights".into()
+        }
+    );
+    let r = chat.tap("intake:category:2", "Street lights").await;
+    assert!(r.contains("Where is this"), "{r}");
+    assert!(chat.choices.is_none(), "a place is typed, not tapped");
+    let r = chat.send("Near the temple").await;
+    assert!(r.contains("Category: Street lights"), "{r}");
+    let ids: Vec<String> = chat
+        .choices
+        .clone()
+        .expect("yes and no to tap")
+        .options
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, ["intake:yes", "intake:no"]);
+    let r = chat.tap("intake:yes", "Yes").await;
+    assert!(r.contains("PUNE-20261123-0001"), "{r}");
+    assert_eq!(chat.tools.created.lock().unwrap().len(), 1);
+    // Another's button (a survey's, say) is not taken for words.
+    let r = chat.tap("poll:1", "Yes").await;
+    assert!(r.contains("only understand text"), "{r}");
 }
 
 #[tokio::test]

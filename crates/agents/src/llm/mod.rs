@@ -263,6 +263,7 @@ impl AgentRuntime for LlmRuntime {
             replies: vec![Reply {
                 text,
                 in_reply_to: input.messages.last().map(|m| m.id.clone()),
+                choices: None,
             }],
             state: memory.to_state(),
             handoff: toolbox.handoff,

@@ -343,6 +343,7 @@ impl AgentRuntime for ProcessRuntime {
                     .map(|text| Reply {
                         text,
                         in_reply_to: None,
+                        choices: None,
                     })
                     .collect(),
                 state: input.state.clone(),
@@ -392,6 +393,7 @@ impl AgentRuntime for ProcessRuntime {
                 .map(|text| Reply {
                     text,
                     in_reply_to: in_reply_to.clone(),
+                    choices: None,
                 })
                 .collect(),
             state: match &done["state"] {

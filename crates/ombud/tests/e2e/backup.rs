@@ -243,12 +243,13 @@ async fn scheduled_backups_are_verified_kept_by_generation_and_measured(
         None => ombud::backup::Destination::Dir(app.db.dir.path().join("backups")),
     };
     let list = || async { dest.list().await.unwrap_or_default() };
-    let job = app
-        .store
-        .job(ombud::backup::scheduled::JOB)
-        .await
-        .unwrap()
-        .expect("scheduled on start");
+    // The scheduler starts beside the listener: wait for its first act.
+    let scheduled = || async { app.store.job(ombud::backup::scheduled::JOB).await.unwrap() };
+    wait_until(std::time::Duration::from_secs(10), || async {
+        scheduled().await.is_some()
+    })
+    .await;
+    let job = scheduled().await.expect("scheduled on start");
     assert_eq!(
         job.schedule.as_ref().map(|s| (s.0.as_str(), s.1.as_str())),
         Some(("0 3 * * *", "Asia/Kolkata"))

@@ -352,6 +352,12 @@ async fn the_web_chat_carries_the_intake_dialogue_over_its_event_stream() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
         assert_eq!(e["error"]["fields"][0]["field"], "text");
     }
+    for payload in [json!(""), json!("x".repeat(65)), json!("tab\there")] {
+        let body = json!({"text": "Yes", "payload": payload});
+        let (status, e) = post_message(&app, &channel, &token, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(e["error"]["fields"][0]["field"], "payload");
+    }
 
     let events_url = chat_url(
         &app,
@@ -359,20 +365,24 @@ async fn the_web_chat_carries_the_intake_dialogue_over_its_event_stream() {
         &format!("events?token={}", urlencode(&token)),
     );
     let mut stream = EventStream::open(&app, &events_url, None).await;
-    let mut seen = Vec::new();
+    let mut seen: Vec<Event> = Vec::new();
     for (i, (text, expect)) in STEPS.iter().enumerate() {
-        let (status, answer) = post_message(
-            &app,
-            &channel,
-            &token,
-            json!({"text": text, "client_id": format!("c{i}")}),
-        )
-        .await;
+        let mut body = json!({"text": text, "client_id": format!("c{i}")});
+        if i == 2 {
+            // The confirmation offers buttons; the visitor taps "Yes", as
+            // the widget posts it: the title and the choice's id.
+            let offered = &seen[3].data["choices"]["options"];
+            assert_eq!(offered[0]["id"], "intake:yes", "{offered}");
+            body["text"] = offered[0]["title"].clone();
+            body["payload"] = offered[0]["id"].clone();
+        }
+        let text = body["text"].as_str().unwrap().to_owned();
+        let (status, answer) = post_message(&app, &channel, &token, body).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
         let mine = stream.next().await;
         assert_eq!(
             (mine.data["from"].as_str(), mine.data["text"].as_str()),
-            (Some("visitor"), Some(*text))
+            (Some("visitor"), Some(text.as_str()))
         );
         let reply = stream.next().await;
         assert_eq!(reply.data["from"], "organisation", "{:?}", reply.data);

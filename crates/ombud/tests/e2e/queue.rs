@@ -47,6 +47,7 @@ impl AgentRuntime for SlowEcho {
                 .map(|m| Reply {
                     text: format!("echo: {}", m.body),
                     in_reply_to: Some(m.id.clone()),
+                    choices: None,
                 })
                 .collect(),
             state: input.state,

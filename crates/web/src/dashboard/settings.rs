@@ -58,6 +58,13 @@ struct SettingsPage {
     errors_for: String,
     errors: FieldErrors,
     new_verify_token: String,
+    survey: ombud_core::survey::SurveySettings,
+}
+
+impl SettingsPage {
+    fn survey_once(&self) -> bool {
+        self.survey.repeat == ombud_core::survey::SurveyRepeat::OncePerComplaint
+    }
 }
 
 pub async fn channel_rows(
@@ -130,6 +137,7 @@ pub async fn render(
         errors_for: errors_for.to_owned(),
         errors,
         new_verify_token: random_token()[..24].to_owned(),
+        survey: state.engine.ops().survey_settings(&tenant.id).await?,
     };
     Ok(html_with(status, &page))
 }
@@ -327,4 +335,68 @@ mod tests {
         assert_eq!(slug_of("  Water supply 24x7 "), "water-supply-24x7");
         assert_eq!(slug_of("पानी"), "");
     }
+}
+
+#[derive(Deserialize)]
+pub struct SurveyForm {
+    /// `on` when the box is ticked; absent when not.
+    enabled: Option<String>,
+    #[serde(default)]
+    delay_hours: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+/// The satisfaction survey's settings: on or off, how long after a
+/// resolution, and how often.
+pub async fn set_survey(
+    State(state): State<AppState>,
+    Extension(dashboard): Extension<Arc<Dashboard>>,
+    headers: HeaderMap,
+    current: Current,
+    Form(form): Form<SurveyForm>,
+) -> Result<Response, PageError> {
+    use ombud_core::survey::{SurveyRepeat, SurveySettings};
+    current.require(Role::Admin)?;
+    let mut errors = FieldErrors::default();
+    let delay_hours = form.delay_hours.trim().parse::<u32>().unwrap_or_else(|_| {
+        errors.add("delay_hours", "must be a whole number of hours, 1 to 720");
+        0
+    });
+    let repeat = match form.repeat.as_str() {
+        "once_per_complaint" => SurveyRepeat::OncePerComplaint,
+        "each_resolution" => SurveyRepeat::EachResolution,
+        _ => {
+            errors.add("repeat", "choose how often to ask");
+            SurveyRepeat::EachResolution
+        }
+    };
+    if errors.is_empty() {
+        let settings = SurveySettings {
+            enabled: form.enabled.is_some(),
+            delay_hours,
+            repeat,
+        };
+        let set = state
+            .engine
+            .ops()
+            .set_survey_settings(&current.acting(), &current.tenant.id, settings)
+            .await;
+        match set {
+            Ok(_) => return Ok(Redirect::to("/app/settings#survey").into_response()),
+            // The settings' one rule is the delay's range.
+            Err(StoreError::Invalid(v)) => errors.add("delay_hours", v.reason),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    render(
+        &state,
+        &dashboard,
+        &headers,
+        &current,
+        "survey",
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
 }

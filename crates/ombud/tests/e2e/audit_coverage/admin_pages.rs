@@ -37,6 +37,36 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     l.check("POST /app/settings/categories", one("category.added", me))
         .await;
+    let res = admin
+        .submit(
+            "/app/settings/survey",
+            &[("delay_hours", "36"), ("repeat", "once_per_complaint")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/survey",
+        one("settings.survey_changed", me),
+    )
+    .await;
+    let survey = app.engine.ops().survey_settings(tid).await.unwrap();
+    assert!(!survey.enabled, "an unticked box turns it off");
+    assert_eq!(survey.delay_hours, 36);
+    let res = admin
+        .submit(
+            "/app/settings/survey",
+            &[
+                ("enabled", "on"),
+                ("delay_hours", "0"),
+                ("repeat", "each_resolution"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("must be 1 to 720 hours"), "{page}");
+    l.none("POST /app/settings/survey", "a delay out of range")
+        .await;
     let parks = app
         .store
         .categories(tid)

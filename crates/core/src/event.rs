@@ -28,6 +28,9 @@ pub enum EventType {
     AgentDeployed,
     #[serde(rename = "execution.failed")]
     ExecutionFailed,
+    /// A tenant's day in numbers, at its summary time, once a day.
+    #[serde(rename = "summary.daily")]
+    SummaryDaily,
     #[serde(rename = "webhook.test")]
     WebhookTest,
     /// An endpoint was disabled because it kept failing (or answered 410).
@@ -41,7 +44,7 @@ pub enum EventType {
 
 impl EventType {
     /// The catalogue, in DESIGN.md's order.
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 16] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -54,6 +57,7 @@ impl EventType {
         Self::AgentVersionCreated,
         Self::AgentDeployed,
         Self::ExecutionFailed,
+        Self::SummaryDaily,
         Self::WebhookTest,
         Self::WebhookEndpointDisabled,
         Self::AuditRecorded,
@@ -82,6 +86,7 @@ impl EventType {
             Self::AgentVersionCreated => "agent.version_created",
             Self::AgentDeployed => "agent.deployed",
             Self::ExecutionFailed => "execution.failed",
+            Self::SummaryDaily => "summary.daily",
             Self::WebhookTest => "webhook.test",
             Self::WebhookEndpointDisabled => "webhook.endpoint_disabled",
             Self::AuditRecorded => "audit.recorded",
@@ -203,6 +208,35 @@ pub mod payload {
     }
     payload!(ComplaintRated => ComplaintRated);
 
+    /// `summary.daily`: the tenant's day, from its summary time the day
+    /// before to its summary time on `date` (tenant-local).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct SummaryDaily {
+        pub date: chrono::NaiveDate,
+        pub from: chrono::DateTime<chrono::Utc>,
+        pub to: chrono::DateTime<chrono::Utc>,
+        /// Complaints registered in the day.
+        pub new: u64,
+        pub resolved: u64,
+        /// Open now.
+        pub open: u64,
+        /// The oldest open ones, oldest first.
+        pub oldest: Vec<OldOpen>,
+        /// Satisfaction survey ratings given in the day.
+        pub ratings: u64,
+        /// Their CSAT: the share of 4 and 5, in percent (null without ratings).
+        pub csat: Option<f64>,
+    }
+    payload!(SummaryDaily => SummaryDaily);
+
+    #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+    pub struct OldOpen {
+        pub number: String,
+        pub status: String,
+        /// Days since it was registered.
+        pub days: i64,
+    }
+
     /// `conversation.handoff`: the conversation is in the hands of people.
     #[derive(Debug, Clone, PartialEq, Serialize)]
     pub struct ConversationHandoff {
@@ -295,6 +329,9 @@ pub mod payload {
             ],
             EventType::ConversationHandoff => &["conversation_id", "contact_id", "reason"],
             EventType::ExecutionFailed => &["execution_id", "conversation_id", "error", "attempts"],
+            EventType::SummaryDaily => &[
+                "date", "from", "to", "new", "resolved", "open", "oldest", "ratings", "csat",
+            ],
             EventType::AgentVersionCreated => {
                 &["agent_id", "agent", "version_id", "number", "author"]
             }

@@ -28,6 +28,21 @@ pub fn new_id_body() -> String {
     out.iter().map(|&b| b as char).collect()
 }
 
+/// A 26-character id body derived from `key` (its SHA-256), the same every
+/// time: for a record that must exist once per key, however often the work
+/// that writes it runs.
+pub fn derived_id_body(key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    let mut bits: u128 = 0;
+    for b in &digest[..16] {
+        bits = bits << 8 | u128::from(*b);
+    }
+    (0..26)
+        .map(|i| ALPHABET[((bits >> (125 - 5 * i)) & 0x1F) as usize] as char)
+        .collect()
+}
+
 fn valid_body(body: &str) -> bool {
     body.len() == 26 && body.bytes().all(|b| ALPHABET.contains(&b))
 }
@@ -48,6 +63,11 @@ macro_rules! typed_id {
 
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// The id derived from `key`: the same for the same key.
+            pub fn derived(key: &str) -> Self {
+                Self(format!("{}_{}", $prefix, derived_id_body(key)))
             }
 
             pub fn parse(s: &str) -> Result<Self, crate::ValidationError> {
@@ -155,6 +175,14 @@ mod tests {
         assert!(ComplaintId::parse(id.as_str()).is_err());
         assert!(TenantId::parse("ten_short").is_err());
         assert!(TenantId::parse("ten_0000000000000000000000000I").is_err());
+    }
+
+    #[test]
+    fn derived_ids_are_valid_stable_and_differ_by_key() {
+        let a = EventId::derived("summary:ten_1:2026-12-06");
+        assert_eq!(EventId::parse(a.as_str()), Ok(a.clone()));
+        assert_eq!(a, EventId::derived("summary:ten_1:2026-12-06"));
+        assert_ne!(a, EventId::derived("summary:ten_1:2026-12-07"));
     }
 
     #[test]

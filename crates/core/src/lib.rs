@@ -23,6 +23,7 @@ pub mod provider;
 pub mod schedule;
 pub mod seal;
 pub mod secret;
+pub mod summary;
 pub mod survey;
 pub mod template;
 pub mod tenant;

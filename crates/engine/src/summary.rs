@@ -1,17 +1,22 @@
-//! The daily summary: at 09:00 in each tenant's zone, the members who asked
-//! for it (on their account page) get by mail what came in and what was
-//! resolved since 09:00 the day before, how many are open, and the oldest
-//! open ones. Made once per tenant and day across replicas, also after a
-//! crash: a quarter-hourly sweep makes the day's `summary.daily` job, and
-//! that job each member's mail, all keyed by tenant, day (and member), so
-//! asking again makes nothing new.
+//! The daily summary: at the tenant's summary time (09:00 in its zone unless
+//! an admin chose another quarter hour), what came in and what was resolved
+//! since that time the day before, how many are open, the oldest open ones
+//! and the day's CSAT go out as the `summary.daily` webhook event and, by
+//! mail, to the members who asked for it (on their account page). Made once
+//! per tenant and day across replicas, also after a crash: a quarter-hourly
+//! sweep makes the day's `summary.daily` job; that job writes the event
+//! under an id derived from the tenant and day, and each member's mail as a
+//! job keyed by tenant, day and member, so running it again makes nothing
+//! new.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use ombud_core::event::payload::{OldOpen, Payload, SummaryDaily};
+use ombud_core::summary::SummarySettings;
 use ombud_core::*;
-use ombud_store::{ComplaintFilter, ComplaintSort, Job, Store, StoreResult};
+use ombud_store::{ComplaintFilter, ComplaintSort, CsatReport, Job, Store, StoreResult};
 use serde::{Deserialize, Serialize};
 
 use crate::mail::Mail;
@@ -19,12 +24,10 @@ use crate::scheduler::{JobHandler, Recurring};
 
 pub const SWEEP: &str = "summary.sweep";
 pub const DAILY: &str = "summary.daily";
-/// When the summary goes out, tenant-local.
-pub const HOUR: u32 = 9;
 /// The oldest open complaints a summary lists.
 pub const OLDEST: u32 = 5;
 
-/// Looks every quarter of an hour for tenants whose 09:00 has come.
+/// Looks every quarter of an hour for tenants whose summary time has come.
 pub fn sweep_every_quarter_hour() -> Recurring {
     let utc = TimeZoneName::parse("UTC").expect("UTC is a zone");
     Recurring {
@@ -37,26 +40,24 @@ pub fn sweep_every_quarter_hour() -> Recurring {
     }
 }
 
-/// 09:00 on the local `date`, in UTC (the first 09:00 where clocks change).
-fn nine_on(zone: &TimeZoneName, date: NaiveDate) -> DateTime<Utc> {
+/// `time` on the local `date`, in UTC (where clocks skip it, the first
+/// moment after).
+fn time_on(zone: &TimeZoneName, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     use chrono::TimeZone;
-    let nine = date.and_time(NaiveTime::from_hms_opt(HOUR, 0, 0).unwrap_or_default());
+    let at = date.and_time(time);
     (0..3)
         .find_map(|h| {
             zone.tz()
-                .from_local_datetime(&(nine + chrono::Duration::hours(h)))
+                .from_local_datetime(&(at + chrono::Duration::hours(h)))
                 .earliest()
         })
         .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| nine.and_utc())
+        .unwrap_or_else(|| at.and_utc())
 }
 
-/// An open complaint, as the summary lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OldOpen {
-    pub number: String,
-    pub status: String,
-    pub days: i64,
+/// A tenant's summary settings (the defaults until an admin sets them).
+pub async fn settings(store: &dyn Store, tenant: &TenantId) -> StoreResult<SummarySettings> {
+    crate::ops::settings::read_setting(store, tenant, ombud_core::summary::SETTINGS_KEY).await
 }
 
 /// A tenant's day in numbers.
@@ -66,6 +67,25 @@ pub struct Numbers {
     pub resolved: u64,
     pub open: u64,
     pub oldest: Vec<OldOpen>,
+    /// The summary time (`09:00`): the day runs from it to it.
+    #[serde(default = "nine")]
+    pub at: String,
+    /// Survey ratings given in the day, and how many were 4 or 5.
+    #[serde(default)]
+    pub ratings: u64,
+    #[serde(default)]
+    pub satisfied: u64,
+}
+
+fn nine() -> String {
+    "09:00".into()
+}
+
+impl Numbers {
+    /// CSAT of the day's ratings, in percent.
+    pub fn csat(&self) -> Option<f64> {
+        (self.ratings > 0).then(|| 100.0 * self.satisfied as f64 / self.ratings as f64)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -74,10 +94,17 @@ struct Day {
     date: NaiveDate,
 }
 
-/// Counts the tenant's day: from 09:00 the day before `date` to 09:00 on it.
-pub async fn numbers(store: &dyn Store, tenant: &Tenant, date: NaiveDate) -> StoreResult<Numbers> {
-    let to = nine_on(&tenant.timezone, date);
-    let from = nine_on(&tenant.timezone, date.pred_opt().unwrap_or(date));
+/// Counts the tenant's day: from its summary time the day before `date` to
+/// that time on it.
+pub async fn numbers(
+    store: &dyn Store,
+    tenant: &Tenant,
+    date: NaiveDate,
+    settings: &SummarySettings,
+) -> StoreResult<(Numbers, DateTime<Utc>, DateTime<Utc>)> {
+    let time = settings.time();
+    let to = time_on(&tenant.timezone, date, time);
+    let from = time_on(&tenant.timezone, date.pred_opt().unwrap_or(date), time);
     let new = store
         .count_complaints(
             &tenant.id,
@@ -113,16 +140,21 @@ pub async fn numbers(store: &dyn Store, tenant: &Tenant, date: NaiveDate) -> Sto
             days: (to - row.complaint.created_at).num_days(),
         })
         .collect();
-    Ok(Numbers {
+    let csat = CsatReport::of(&store.csat(tenant, from, to).await?).total;
+    let numbers = Numbers {
         new,
         resolved: store.resolved_between(&tenant.id, from, to).await?,
         open,
         oldest,
-    })
+        at: time.format("%H:%M").to_string(),
+        ratings: csat.ratings,
+        satisfied: csat.satisfied,
+    };
+    Ok((numbers, from, to))
 }
 
-/// `summary.sweep`: makes the day's summary job of every tenant whose 09:00
-/// has come and that has a member who wants it.
+/// `summary.sweep`: makes the day's summary job of every tenant whose
+/// summary time has come.
 pub struct SweepJob {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
@@ -135,15 +167,15 @@ impl JobHandler for SweepJob {
         let fail = |e: ombud_store::StoreError| e.to_string();
         for tenant in self.store.tenants().await.map_err(fail)? {
             let date = tenant.local_date(now);
-            if now < nine_on(&tenant.timezone, date) {
+            let time = settings(self.store.as_ref(), &tenant.id)
+                .await
+                .map_err(fail)?
+                .time();
+            if now < time_on(&tenant.timezone, date, time) {
                 continue;
             }
-            let key = format!("summary:{}:{date}", tenant.id);
+            let key = day_key(&tenant.id, date);
             if self.store.job(&key).await.map_err(fail)?.is_some() {
-                continue;
-            }
-            let members = self.store.members(&tenant.id).await.map_err(fail)?;
-            if !members.iter().any(|m| m.daily_summary) {
                 continue;
             }
             let day = Day {
@@ -165,11 +197,17 @@ impl JobHandler for SweepJob {
     }
 }
 
-/// `summary.daily`: counts the tenant's day and makes one mail per member
-/// who wants it.
+/// The day's job key, and the id its event is derived from.
+fn day_key(tenant: &TenantId, date: NaiveDate) -> String {
+    format!("summary:{tenant}:{date}")
+}
+
+/// `summary.daily`: counts the tenant's day, writes its `summary.daily`
+/// event once, and makes one mail per member who wants it (with mail on).
 pub struct DailyJob {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    pub mail: bool,
 }
 
 #[async_trait]
@@ -181,10 +219,32 @@ impl JobHandler for DailyJob {
         let Some(tenant) = self.store.tenant(&day.tenant_id).await.map_err(fail)? else {
             return Ok(());
         };
-        let numbers = numbers(self.store.as_ref(), &tenant, day.date)
+        let settings = settings(self.store.as_ref(), &tenant.id)
+            .await
+            .map_err(fail)?;
+        let (numbers, from, to) = numbers(self.store.as_ref(), &tenant, day.date, &settings)
             .await
             .map_err(fail)?;
         let now = self.clock.now();
+        let event = SummaryDaily {
+            date: day.date,
+            from,
+            to,
+            new: numbers.new,
+            resolved: numbers.resolved,
+            open: numbers.open,
+            oldest: numbers.oldest.clone(),
+            ratings: numbers.ratings,
+            csat: numbers.csat(),
+        };
+        let id = EventId::derived(&day_key(&tenant.id, day.date));
+        self.store
+            .emit_once(&tenant.id, id, event.kind(), event.data(), now)
+            .await
+            .map_err(fail)?;
+        if !self.mail {
+            return Ok(());
+        }
         for member in self.store.members(&tenant.id).await.map_err(fail)? {
             if !member.daily_summary {
                 continue;

@@ -89,13 +89,13 @@ pub trait SurveyStore: Send + Sync {
         tenant: &TenantId,
         complaint: &ComplaintId,
     ) -> StoreResult<Vec<Survey>>;
-    /// Ratings given since `since`, grouped; months are counted at the
-    /// tenant's UTC offset at `now`.
+    /// Ratings given from `from` until `to`, grouped; months are counted at
+    /// the tenant's UTC offset at `to`.
     async fn csat(
         &self,
         tenant: &Tenant,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> StoreResult<Vec<CsatGroup>>;
 }
 

@@ -256,6 +256,17 @@ pub trait WebhookStore: Send + Sync {
         id: &WebhookEndpointId,
         audit: Audit,
     ) -> StoreResult<bool>;
+    /// Writes an event with the id `id` (derived from what it reports) and
+    /// its deliveries, unless it exists: false then. For an event that must
+    /// go once however often the work that writes it runs (`summary.daily`).
+    async fn emit_once(
+        &self,
+        tenant: &TenantId,
+        id: EventId,
+        kind: EventType,
+        data: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Writes a `webhook.test` event for this endpoint only, and its delivery.
     async fn send_test_webhook(
         &self,

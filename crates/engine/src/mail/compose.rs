@@ -105,12 +105,18 @@ pub async fn letter(
 
 fn daily_text(tenant: &str, date: chrono::NaiveDate, n: &crate::summary::Numbers) -> String {
     let mut text = format!(
-        "{tenant}, {date}. Since 09:00 the day before:\n\n\
+        "{tenant}, {date}. Since {} the day before:\n\n\
          New complaints: {}\n\
          Resolved: {}\n\
          Open now: {}\n",
-        n.new, n.resolved, n.open
+        n.at, n.new, n.resolved, n.open
     );
+    if let Some(csat) = n.csat() {
+        text.push_str(&format!(
+            "Satisfaction: {csat:.0}% of {} rating(s) were 4 or 5\n",
+            n.ratings
+        ));
+    }
     if !n.oldest.is_empty() {
         text.push_str("\nThe oldest open ones:\n");
         for c in &n.oldest {
@@ -125,4 +131,33 @@ fn daily_text(tenant: &str, date: chrono::NaiveDate, n: &crate::summary::Numbers
          where you can also stop it.\n",
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::Numbers;
+
+    #[test]
+    fn the_summary_says_its_time_and_the_days_satisfaction_when_there_is_one() {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        let mut n = Numbers {
+            new: 3,
+            resolved: 1,
+            open: 2,
+            oldest: Vec::new(),
+            at: "07:30".into(),
+            ratings: 0,
+            satisfied: 0,
+        };
+        let quiet = daily_text("Pune office", date, &n);
+        assert!(quiet.contains("Since 07:30 the day before"), "{quiet}");
+        assert!(!quiet.contains("Satisfaction"), "{quiet}");
+        (n.ratings, n.satisfied) = (4, 3);
+        let rated = daily_text("Pune office", date, &n);
+        assert!(
+            rated.contains("Satisfaction: 75% of 4 rating(s) were 4 or 5"),
+            "{rated}"
+        );
+    }
 }

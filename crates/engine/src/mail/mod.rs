@@ -242,26 +242,25 @@ impl JobHandler for MailJob {
     }
 }
 
-/// `jobs` and the mail jobs (sending, and the daily summary), when there is
-/// a server to send through and a key to write links with.
+/// `jobs` and the daily summary's jobs (its webhook event always; its mails
+/// when there is a server to send through and a key to write links with),
+/// and the mail job then.
 pub fn with_mail_jobs(
     jobs: crate::scheduler::Jobs,
     config: &crate::EngineConfig,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
 ) -> crate::scheduler::Jobs {
-    let off = |jobs: crate::scheduler::Jobs| jobs.retire(crate::summary::SWEEP);
-    let (Some(mail), Some(key)) = (&config.mail, &config.seal_key) else {
-        return off(jobs);
+    let postman = match (&config.mail, &config.seal_key) {
+        (Some(mail), Some(key)) => match Postman::new(mail) {
+            Ok(postman) => Some((postman, key.clone())),
+            Err(e) => {
+                tracing::error!(error = %e, "mail is off: the SMTP settings do not work");
+                None
+            }
+        },
+        _ => None,
     };
-    let postman = match Postman::new(mail) {
-        Ok(postman) => postman,
-        Err(e) => {
-            tracing::error!(error = %e, "mail is off: the SMTP settings do not work");
-            return off(jobs);
-        }
-    };
-    describe();
     let sweep = crate::summary::SweepJob {
         store: store.clone(),
         clock: clock.clone(),
@@ -269,17 +268,23 @@ pub fn with_mail_jobs(
     let daily = crate::summary::DailyJob {
         store: store.clone(),
         clock: clock.clone(),
+        mail: postman.is_some(),
     };
+    let jobs = jobs
+        .handle(crate::summary::SWEEP, Arc::new(sweep))
+        .handle(crate::summary::DAILY, Arc::new(daily))
+        .every(crate::summary::sweep_every_quarter_hour());
+    let Some((postman, key)) = postman else {
+        return jobs;
+    };
+    describe();
     let send = MailJob {
         store,
         clock,
         postman,
-        key: key.clone(),
+        key,
     };
     jobs.handle(JOB, Arc::new(send))
-        .handle(crate::summary::SWEEP, Arc::new(sweep))
-        .handle(crate::summary::DAILY, Arc::new(daily))
-        .every(crate::summary::sweep_every_quarter_hour())
 }
 
 /// Says what the mail metrics mean.

@@ -1,5 +1,5 @@
-//! An organisation's settings: complaint categories, and the first-run
-//! guide's steps.
+//! An organisation's settings: complaint categories, the first-run guide's
+//! steps, and settings kept by key (the survey's, the daily summary's).
 
 use ombud_core::audit::{FieldChange, Target};
 use ombud_core::*;
@@ -115,5 +115,41 @@ impl Operations {
             config,
         )
         .await
+    }
+}
+
+/// A tenant's setting kept under `key`, or its default until one is set.
+pub async fn read_setting<T: serde::de::DeserializeOwned + Default>(
+    store: &dyn ombud_store::Store,
+    tenant: &TenantId,
+    key: &str,
+) -> StoreResult<T> {
+    match store.tenant_setting(tenant, key).await? {
+        None => Ok(T::default()),
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| StoreError::Internal(format!("stored {key} settings: {e}"))),
+    }
+}
+
+impl Operations {
+    /// Replaces the setting under `key` (checked by the caller), with its
+    /// audit entry `{key}` before and after under `action`.
+    pub(crate) async fn set_setting<T: serde::Serialize + serde::de::DeserializeOwned + Default>(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        key: &str,
+        action: &str,
+        value: &T,
+    ) -> StoreResult<()> {
+        let before: T = read_setting(self.store.as_ref(), tenant, key).await?;
+        let json = |v: &T| serde_json::to_value(v).unwrap_or_default();
+        let now = self.now();
+        let entry = acting
+            .entry(tenant, now, action, Target::new("settings", key, None))
+            .with_changes(FieldChange::changed(key, json(&before), json(value)));
+        self.store
+            .set_tenant_setting(tenant, key, json(value), now, vec![entry])
+            .await
     }
 }

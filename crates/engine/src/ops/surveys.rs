@@ -1,4 +1,5 @@
-//! The satisfaction survey's operations: its settings, asking it (the
+//! The satisfaction survey's operations: its settings (and the daily
+//! summary's, kept the same way), asking it (the
 //! `survey.send` job, one per resolution) and reopening a complaint its
 //! citizen says is not solved (the `survey.reopen` job, left by the run that
 //! read the answer). The rules are `ombud_core::survey`'s.
@@ -7,12 +8,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ombud_core::audit::{FieldChange, Target};
+use ombud_core::summary::{self, SummarySettings};
 use ombud_core::survey::{self, SurveySettings};
 use ombud_core::*;
 use ombud_store::surveys::SETTINGS_KEY;
 use ombud_store::{
-    AskSurvey, Asked, ChangeBatch, ChangeOutcome, ComplaintChange, Job, StoreError, StoreResult,
+    AskSurvey, Asked, ChangeBatch, ChangeOutcome, ComplaintChange, Job, StoreResult,
 };
 
 use super::{Acting, Operations};
@@ -21,11 +22,7 @@ use crate::scheduler::{JobHandler, Jobs};
 impl Operations {
     /// The tenant's survey settings (the defaults until an admin sets them).
     pub async fn survey_settings(&self, tenant: &TenantId) -> StoreResult<SurveySettings> {
-        match self.store.tenant_setting(tenant, SETTINGS_KEY).await? {
-            None => Ok(SurveySettings::default()),
-            Some(v) => serde_json::from_value(v)
-                .map_err(|e| StoreError::Internal(format!("stored survey settings: {e}"))),
-        }
+        super::settings::read_setting(self.store.as_ref(), tenant, SETTINGS_KEY).await
     }
 
     pub async fn set_survey_settings(
@@ -35,23 +32,32 @@ impl Operations {
         settings: SurveySettings,
     ) -> StoreResult<SurveySettings> {
         settings.validate()?;
-        let before = self.survey_settings(tenant).await?;
-        let now = self.now();
-        let value = |s: &SurveySettings| serde_json::to_value(s).unwrap_or_default();
-        let entry = acting
-            .entry(
-                tenant,
-                now,
-                "settings.survey_changed",
-                Target::new("settings", SETTINGS_KEY, None),
-            )
-            .with_changes(FieldChange::changed(
-                "survey",
-                value(&before),
-                value(&settings),
-            ));
-        self.store
-            .set_tenant_setting(tenant, SETTINGS_KEY, value(&settings), now, vec![entry])
+        self.set_setting(
+            acting,
+            tenant,
+            SETTINGS_KEY,
+            "settings.survey_changed",
+            &settings,
+        )
+        .await?;
+        Ok(settings)
+    }
+
+    /// When the tenant's daily summary goes out (09:00 until an admin sets
+    /// another time).
+    pub async fn summary_settings(&self, tenant: &TenantId) -> StoreResult<SummarySettings> {
+        super::settings::read_setting(self.store.as_ref(), tenant, summary::SETTINGS_KEY).await
+    }
+
+    pub async fn set_summary_settings(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        settings: SummarySettings,
+    ) -> StoreResult<SummarySettings> {
+        settings.validate()?;
+        let key = summary::SETTINGS_KEY;
+        self.set_setting(acting, tenant, key, "settings.summary_changed", &settings)
             .await?;
         Ok(settings)
     }

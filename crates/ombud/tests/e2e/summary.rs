@@ -1,31 +1,56 @@
 //! The daily summary: a member who ticks it on their account page gets, at
 //! 09:00 in the tenant's zone (the server's clock moved there), one mail
 //! with the day's new, resolved and open complaints and the oldest open
-//! ones; a member who did not gets none; and it is not sent twice, neither
-//! by the next sweep nor by a server started again on the same database.
+//! ones; a member who did not gets none; the day also goes out once as the
+//! `summary.daily` webhook event; and neither is sent twice, by the next
+//! sweep or by a server started again on the same database. With mail off
+//! the event still goes, at the time an admin chose.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use crate::audit::session_api;
 use crate::fake_graph::FakeGraph;
 use crate::helpers::*;
 use crate::mail::{mail_to, wait_for_mail, with_smtp};
 use crate::staff::{member, Staff};
+use crate::webhooks::{endpoint, Receiver};
 use crate::work::light_and_water;
-use ombud_core::Role;
+use ombud_core::{Role, Scope};
+use serde_json::{json, Value};
 
-/// How far to move a clock now at `now` to reach 09:05 next day in India.
+/// The `summary.daily` deliveries the receiver got for `date`.
+async fn summaries(receiver: &Receiver, date: chrono::NaiveDate) -> Vec<Value> {
+    receiver
+        .log()
+        .await
+        .into_iter()
+        .filter_map(|d| serde_json::from_str::<Value>(d["body"].as_str()?).ok())
+        .filter(|b| b["type"] == "summary.daily" && b["data"]["date"] == date.to_string())
+        .collect()
+}
+
+/// How far to move a clock now at `now` to reach the next 09:05 in India:
+/// the first summary after `now`, whose day holds what happened just now
+/// (tomorrow's would not, run after midnight in India).
 fn to_nine_tomorrow(now: chrono::DateTime<chrono::Utc>) -> chrono::Duration {
     let ist = chrono::FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
     let local = now.with_timezone(&ist);
-    let tomorrow = local.date_naive().succ_opt().unwrap();
-    let nine = tomorrow
-        .and_hms_opt(9, 5, 0)
-        .unwrap()
-        .and_local_timezone(ist)
-        .unwrap();
-    nine.with_timezone(&chrono::Utc) - now
+    let at = |day: chrono::NaiveDate| {
+        day.and_hms_opt(9, 5, 0)
+            .unwrap()
+            .and_local_timezone(ist)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let today = at(local.date_naive());
+    let next = if today > now {
+        today
+    } else {
+        at(local.date_naive().succ_opt().unwrap())
+    };
+    next - now
 }
 
 /// How often the sweep has run.
@@ -66,6 +91,17 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     );
     member(&app, &asha, &t.tenant.id, Role::Staff).await;
     member(&app, &ravi, &t.tenant.id, Role::Staff).await;
+    let key = app.api_key(&t.tenant.id, &[Scope::WebhooksManage]).await;
+    let receiver = Receiver::start();
+    // Takes every delivery: its signature check runs on the wall clock, a
+    // day behind the server's moved one.
+    receiver.control(json!({"status": 204})).await;
+    endpoint(
+        &app,
+        &key,
+        json!({"url": receiver.url(), "event_types": ["summary.daily"]}),
+    )
+    .await;
 
     // Two complaints today; one of them resolved.
     let (light, water) = light_and_water(&app, &t, &graph).await;
@@ -103,7 +139,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 
-    // 09:05 tomorrow in India.
+    // The next 09:05 in India.
     let shift = to_nine_tomorrow(app.engine.now());
     app.clock.advance(shift);
     let date = (app.engine.now() + chrono::Duration::minutes(330)).date_naive();
@@ -133,6 +169,20 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     assert!(body.contains(&water), "the oldest open one: {body}");
     assert!(!body.contains(&light), "not the resolved one: {body}");
     assert!(mail_to(&ravi).is_empty(), "Ravi did not ask");
+    // The same day as the webhook event, once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while summaries(&receiver, date).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "no summary.daily");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let event = summaries(&receiver, date).await.remove(0);
+    let data = &event["data"];
+    assert_eq!(
+        (&data["new"], &data["resolved"], &data["open"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{data}"
+    );
+    assert_eq!(data["oldest"][0]["number"], water.as_str(), "{data}");
 
     // The next sweep, a quarter of an hour on, makes nothing new.
     let runs = sweep_runs(&app).await;
@@ -148,6 +198,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     sweeps(&again, runs + 1).await;
     // The day's job exists, so the sweep made none: no mail can follow.
     assert_eq!(of_the_day(mail_to(&asha)).len(), 1, "once");
+    assert_eq!(summaries(&receiver, date).await.len(), 1, "once");
     // Her choice is recorded in the audit trail, by her.
     let trail = again
         .store
@@ -159,24 +210,50 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
         .any(|e| e.entry.action == "member.daily_summary"
             && e.entry.actor.email.as_deref() == Some(asha.as_str())));
 
-    // Mail turned off: the sweep's row goes, since nobody would run it and
-    // a job left due would page as stuck.
+    // Mail turned off: the summary still goes as the event, at the time an
+    // admin chose (07:30), and no mail is made.
     let db = again.stop_keeping_db().await;
     let off = TestApp::spawn_on(db, |_| {}, None).await;
+    member(&off, "admin@pune.gov.in", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&off, "admin@pune.gov.in").await;
+    let res = session_api(&admin, reqwest::Method::PUT, "/settings/summary")
+        .await
+        .json(&json!({"hour": 7, "minute": 10}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422, "a quarter hour only");
+    let res = admin
+        .submit("/app/settings/summary", &[("at", "07:30")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let next = date.succ_opt().unwrap();
+    // 07:35 on the next day in India.
+    let ist = chrono::FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
+    let at = next
+        .and_hms_opt(7, 35, 0)
+        .unwrap()
+        .and_local_timezone(ist)
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    off.clock.advance(at - off.engine.now());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while sweep_runs(&off).await > 0
-        || off
-            .store
-            .job(ombud_engine::summary::SWEEP)
-            .await
-            .unwrap()
-            .is_some()
-    {
+    while summaries(&receiver, next).await.is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "the sweep's row is still there"
+            "no summary.daily for {next}"
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    let data = &summaries(&receiver, next).await[0]["data"];
+    assert!(
+        data["from"].as_str().unwrap().ends_with("02:00:00Z"),
+        "07:30 IST the day before: {data}"
+    );
+    let mails = mail_to(&asha);
+    assert!(
+        !mails.iter().any(|m| m.subject.contains(&next.to_string())),
+        "no mail with mail off"
+    );
     off.stop().await;
 }

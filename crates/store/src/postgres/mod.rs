@@ -274,7 +274,32 @@ pub async fn insert_event(
     data: &serde_json::Value,
     at: DateTime<Utc>,
 ) -> StoreResult<ombud_core::EventId> {
-    let id = write_event(tx, tenant, kind, data, at).await?;
+    insert_event_as(tx, ombud_core::EventId::new(), tenant, kind, data, at).await
+}
+
+/// [`insert_event`] with the event's id given.
+pub async fn insert_event_as(
+    tx: &mut sqlx::PgConnection,
+    id: ombud_core::EventId,
+    tenant: &ombud_core::TenantId,
+    kind: ombud_core::EventType,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<ombud_core::EventId> {
+    write_event_as(&mut *tx, &id, tenant, kind, data, at).await?;
+    deliver_event(tx, &id, tenant, kind, at).await?;
+    Ok(id)
+}
+
+/// The deliveries of an event written: one for each of the tenant's enabled
+/// endpoints that takes its type.
+pub async fn deliver_event(
+    tx: &mut sqlx::PgConnection,
+    id: &ombud_core::EventId,
+    tenant: &ombud_core::TenantId,
+    kind: ombud_core::EventType,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
     sqlx::query(
         "insert into webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts,
             next_attempt_at, created_at, updated_at)
@@ -289,7 +314,7 @@ pub async fn insert_event(
     .bind(kind.opt_in())
     .execute(tx)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// Writes an event of a typed payload (see [`insert_event`]).
@@ -311,6 +336,18 @@ pub async fn write_event(
     at: DateTime<Utc>,
 ) -> StoreResult<ombud_core::EventId> {
     let id = ombud_core::EventId::new();
+    write_event_as(tx, &id, tenant, kind, data, at).await?;
+    Ok(id)
+}
+
+async fn write_event_as(
+    tx: &mut sqlx::PgConnection,
+    id: &ombud_core::EventId,
+    tenant: &ombud_core::TenantId,
+    kind: ombud_core::EventType,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
     sqlx::query(
         "insert into events (id, tenant_id, type, data, created_at) values ($1, $2, $3, $4, $5)",
     )
@@ -321,7 +358,7 @@ pub async fn write_event(
     .bind(at)
     .execute(tx)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 /// For tests: a fresh, empty schema on the server at `base_url`, and a URL whose

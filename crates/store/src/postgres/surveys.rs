@@ -182,8 +182,8 @@ impl SurveyStore for PgStore {
     async fn csat(
         &self,
         tenant: &Tenant,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> StoreResult<Vec<CsatGroup>> {
         let rows = sqlx::query(
             "select c.category_id, c.assignee_id,
@@ -191,13 +191,15 @@ impl SurveyStore for PgStore {
                     count(*)::bigint as ratings, sum(s.rating)::bigint as total,
                     count(*) filter (where s.rating >= 4)::bigint as satisfied
              from surveys s join complaints c on c.id = s.complaint_id and c.tenant_id = s.tenant_id
-             where s.tenant_id = $1 and s.rating is not null and s.answered_at >= $2
+             where s.tenant_id = $1 and s.rating is not null
+               and s.answered_at >= $2 and s.answered_at < $4
              group by c.category_id, c.assignee_id, month
              order by month",
         )
         .bind(tenant.id.as_str())
-        .bind(since)
-        .bind(tenant.timezone.offset_minutes(now))
+        .bind(from)
+        .bind(tenant.timezone.offset_minutes(to))
+        .bind(to)
         .fetch_all(&self.pool)
         .await?;
         decode_all(&rows, surveys::csat_group)

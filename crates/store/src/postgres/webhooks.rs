@@ -193,6 +193,36 @@ impl WebhookStore for PgStore {
         Ok(true)
     }
 
+    async fn emit_once(
+        &self,
+        tenant: &TenantId,
+        id: EventId,
+        kind: EventType,
+        data: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // Two runs at once: the second waits on the first's row, then finds it.
+        let written = sqlx::query(
+            "insert into events (id, tenant_id, type, data, created_at) values ($1, $2, $3, $4, $5)
+             on conflict (id) do nothing",
+        )
+        .bind(id.as_str())
+        .bind(tenant.as_str())
+        .bind(kind.as_str())
+        .bind(&data)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if written == 0 {
+            return Ok(false);
+        }
+        super::deliver_event(&mut tx, &id, tenant, kind, at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn send_test_webhook(
         &self,
         tenant: &TenantId,

@@ -95,7 +95,19 @@ pub fn insert_event(
     data: &serde_json::Value,
     at: DateTime<Utc>,
 ) -> StoreResult<EventId> {
-    let id = write_event(conn, tenant, kind, data, at)?;
+    insert_event_as(conn, EventId::new(), tenant, kind, data, at)
+}
+
+/// [`insert_event`] with the event's id given.
+pub fn insert_event_as(
+    conn: &rusqlite::Connection,
+    id: EventId,
+    tenant: &TenantId,
+    kind: EventType,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<EventId> {
+    write_event_as(conn, &id, tenant, kind, data, at)?;
     conn.prepare_cached(
         "insert into webhook_deliveries (tenant_id, endpoint_id, event_id, status, attempts,
             next_attempt_at, created_at, updated_at)
@@ -132,6 +144,18 @@ pub fn write_event(
     at: DateTime<Utc>,
 ) -> StoreResult<EventId> {
     let id = EventId::new();
+    write_event_as(conn, &id, tenant, kind, data, at)?;
+    Ok(id)
+}
+
+fn write_event_as(
+    conn: &rusqlite::Connection,
+    id: &EventId,
+    tenant: &TenantId,
+    kind: EventType,
+    data: &serde_json::Value,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
     conn.prepare_cached(
         "insert into events (id, tenant_id, type, data, created_at) values (?1, ?2, ?3, ?4, ?5)",
     )?
@@ -142,5 +166,5 @@ pub fn write_event(
         data.to_string(),
         time_text(at)
     ])?;
-    Ok(id)
+    Ok(())
 }

@@ -156,11 +156,11 @@ impl SurveyStore for SqliteStore {
     async fn csat(
         &self,
         tenant: &Tenant,
-        since: DateTime<Utc>,
-        now: DateTime<Utc>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
     ) -> StoreResult<Vec<CsatGroup>> {
         let t = tenant.id.clone();
-        let offset = format!("{} minutes", tenant.timezone.offset_minutes(now));
+        let offset = format!("{} minutes", tenant.timezone.offset_minutes(to));
         self.read(move |conn| {
             all(
                 conn,
@@ -168,10 +168,11 @@ impl SurveyStore for SqliteStore {
                         count(*) as ratings, sum(s.rating) as total,
                         sum(case when s.rating >= 4 then 1 else 0 end) as satisfied
                  from surveys s join complaints c on c.id = s.complaint_id and c.tenant_id = s.tenant_id
-                 where s.tenant_id = ?1 and s.rating is not null and s.answered_at >= ?2
+                 where s.tenant_id = ?1 and s.rating is not null
+                   and s.answered_at >= ?2 and s.answered_at < ?4
                  group by c.category_id, c.assignee_id, month
                  order by month",
-                params![t.as_str(), time_text(since), offset],
+                params![t.as_str(), time_text(from), offset, time_text(to)],
                 surveys::csat_group,
             )
         })

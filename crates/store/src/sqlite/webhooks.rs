@@ -183,6 +183,28 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
+    async fn emit_once(
+        &self,
+        tenant: &TenantId,
+        id: EventId,
+        kind: EventType,
+        data: serde_json::Value,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let tenant = tenant.clone();
+        self.write(move |conn| {
+            let exists = conn
+                .prepare_cached("select 1 from events where id = ?1")?
+                .exists([id.as_str()])?;
+            if exists {
+                return Ok(false);
+            }
+            rows::insert_event_as(conn, id.clone(), &tenant, kind, &data, at)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn send_test_webhook(
         &self,
         tenant: &TenantId,

@@ -100,6 +100,7 @@ on_both_backends!(
     the_overview_counts_by_local_day_category_and_age,
     categories_are_edited_and_onboarding_remembered,
     events_fan_out_to_the_enabled_endpoints_that_take_them,
+    an_event_emitted_once_is_written_and_delivered_once,
     an_ordered_endpoint_gets_one_delivery_at_a_time_and_attempts_are_kept,
     a_410_or_five_days_of_failures_disable_the_endpoint_with_an_event,
     replays_test_events_rotation_and_deletion,

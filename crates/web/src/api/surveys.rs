@@ -1,5 +1,6 @@
 //! The satisfaction survey over the API: the tenant's settings, a
-//! complaint's surveys with their answers, and CSAT over a period.
+//! complaint's surveys with their answers, and CSAT over a period; and the
+//! time of the daily summary, a tenant setting kept the same way.
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -18,6 +19,7 @@ use crate::{ApiError, AppState};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_settings, set_settings))
+        .routes(routes!(get_summary_settings, set_summary_settings))
         .routes(routes!(complaint_surveys))
         .routes(routes!(csat))
 }
@@ -210,6 +212,62 @@ async fn set_settings(
         .set_survey_settings(&caller.acting(), &caller.tenant.id, settings)
         .await?;
     Ok(Json(s.into()))
+}
+
+/// When the daily summary goes out, tenant-local (a quarter hour).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummarySettingsBody {
+    #[schema(minimum = 0, maximum = 23)]
+    pub hour: u32,
+    /// 0, 15, 30 or 45.
+    pub minute: u32,
+}
+
+/// When the tenant's daily summary (mail and `summary.daily` event) goes out.
+#[utoipa::path(get, path = "/settings/summary", tag = "complaints",
+    responses((status = 200, body = SummarySettingsBody)),
+    security(("api_key" = ["complaints:read"]), ("session" = [])))]
+async fn get_summary_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<SummarySettingsBody>, ApiError> {
+    caller.require(Scope::ComplaintsRead)?;
+    let s = state
+        .engine
+        .ops()
+        .summary_settings(&caller.tenant.id)
+        .await?;
+    Ok(Json(SummarySettingsBody {
+        hour: s.hour,
+        minute: s.minute,
+    }))
+}
+
+/// Sets the daily summary's time (admins).
+#[utoipa::path(put, path = "/settings/summary", tag = "complaints",
+    request_body = SummarySettingsBody,
+    responses((status = 200, body = SummarySettingsBody)),
+    security(("session" = [])))]
+async fn set_summary_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<SummarySettingsBody>,
+) -> Result<Json<SummarySettingsBody>, ApiError> {
+    caller.require_admin()?;
+    let settings = ombud_core::summary::SummarySettings {
+        hour: body.hour,
+        minute: body.minute,
+    };
+    let s = state
+        .engine
+        .ops()
+        .set_summary_settings(&caller.acting(), &caller.tenant.id, settings)
+        .await?;
+    Ok(Json(SummarySettingsBody {
+        hour: s.hour,
+        minute: s.minute,
+    }))
 }
 
 /// A complaint's satisfaction surveys, the latest first.

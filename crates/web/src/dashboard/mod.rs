@@ -126,6 +126,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings", get(settings::page))
         .route("/app/settings/categories", post(settings::add_category))
         .route("/app/settings/survey", post(settings::set_survey))
+        .route("/app/settings/summary", post(settings::set_summary))
         .route(
             "/app/settings/categories/{id}",
             post(settings::edit_category),

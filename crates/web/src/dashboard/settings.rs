@@ -59,6 +59,8 @@ struct SettingsPage {
     errors: FieldErrors,
     new_verify_token: String,
     survey: ombud_core::survey::SurveySettings,
+    /// The daily summary's time, `HH:MM`.
+    summary_at: String,
 }
 
 impl SettingsPage {
@@ -138,6 +140,14 @@ pub async fn render(
         errors,
         new_verify_token: random_token()[..24].to_owned(),
         survey: state.engine.ops().survey_settings(&tenant.id).await?,
+        summary_at: state
+            .engine
+            .ops()
+            .summary_settings(&tenant.id)
+            .await?
+            .time()
+            .format("%H:%M")
+            .to_string(),
     };
     Ok(html_with(status, &page))
 }
@@ -395,6 +405,54 @@ pub async fn set_survey(
         &headers,
         &current,
         "survey",
+        errors,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct SummaryForm {
+    #[serde(default)]
+    at: String,
+}
+
+/// The daily summary's time, tenant-local, on a quarter hour.
+pub async fn set_summary(
+    State(state): State<AppState>,
+    Extension(dashboard): Extension<Arc<Dashboard>>,
+    headers: HeaderMap,
+    current: Current,
+    Form(form): Form<SummaryForm>,
+) -> Result<Response, PageError> {
+    use chrono::Timelike;
+    current.require(Role::Admin)?;
+    let mut errors = FieldErrors::default();
+    match chrono::NaiveTime::parse_from_str(form.at.trim(), "%H:%M") {
+        Err(_) => errors.add("summary_at", "must be a time such as 09:00"),
+        Ok(t) => {
+            let settings = ombud_core::summary::SummarySettings {
+                hour: t.hour(),
+                minute: t.minute(),
+            };
+            let set = state
+                .engine
+                .ops()
+                .set_summary_settings(&current.acting(), &current.tenant.id, settings)
+                .await;
+            match set {
+                Ok(_) => return Ok(Redirect::to("/app/settings#summary").into_response()),
+                Err(StoreError::Invalid(v)) => errors.add("summary_at", v.reason),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    render(
+        &state,
+        &dashboard,
+        &headers,
+        &current,
+        "summary",
         errors,
         StatusCode::UNPROCESSABLE_ENTITY,
     )

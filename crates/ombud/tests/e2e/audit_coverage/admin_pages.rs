@@ -67,6 +67,20 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     assert!(page.contains("must be 1 to 720 hours"), "{page}");
     l.none("POST /app/settings/survey", "a delay out of range")
         .await;
+    let res = admin
+        .submit("/app/settings/summary", &[("at", "08:45")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/summary",
+        one("settings.summary_changed", me),
+    )
+    .await;
+    let res = admin
+        .submit("/app/settings/summary", &[("at", "quarter past")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none("POST /app/settings/summary", "not a time").await;
     let parks = app
         .store
         .categories(tid)

@@ -394,6 +394,23 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     )
     .await;
     l.none("PUT /settings/survey", "a delay out of range").await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/summary")
+            .await
+            .json(&json!({"hour": 8, "minute": 30})),
+        200,
+    )
+    .await;
+    l.check("PUT /settings/summary", one("settings.summary_changed", me))
+        .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/summary")
+            .await
+            .json(&json!({"hour": 8, "minute": 31})),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/summary", "not a quarter hour").await;
 
     Made {
         api_complaint,

@@ -108,6 +108,15 @@ impl Senders {
             webchat: webchat::WebchatSender::default(),
         }
     }
+
+    /// The sender of a channel's kind.
+    fn of(&self, channel: &Channel) -> &dyn ChannelSender {
+        match channel.kind() {
+            ChannelKind::Whatsapp => &self.whatsapp,
+            ChannelKind::Telegram => &self.telegram,
+            ChannelKind::Webchat => &self.webchat,
+        }
+    }
 }
 
 #[async_trait]
@@ -119,12 +128,9 @@ impl ChannelSender for Senders {
         body: &str,
         idempotency_key: &str,
     ) -> Result<String, SendError> {
-        let sender: &dyn ChannelSender = match channel.kind() {
-            ChannelKind::Whatsapp => &self.whatsapp,
-            ChannelKind::Telegram => &self.telegram,
-            ChannelKind::Webchat => &self.webchat,
-        };
-        sender.send_text(channel, to, body, idempotency_key).await
+        self.of(channel)
+            .send_text(channel, to, body, idempotency_key)
+            .await
     }
 
     async fn send_choices(
@@ -135,12 +141,7 @@ impl ChannelSender for Senders {
         choices: &ombud_core::choice::Choices,
         idempotency_key: &str,
     ) -> Result<String, SendError> {
-        let sender: &dyn ChannelSender = match channel.kind() {
-            ChannelKind::Whatsapp => &self.whatsapp,
-            ChannelKind::Telegram => &self.telegram,
-            ChannelKind::Webchat => &self.webchat,
-        };
-        sender
+        self.of(channel)
             .send_choices(channel, to, body, choices, idempotency_key)
             .await
     }

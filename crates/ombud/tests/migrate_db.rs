@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "e2e/fake_graph.rs"]
+#[path = "e2e/fake_graph/mod.rs"]
 mod fake_graph;
 #[path = "e2e/helpers.rs"]
 mod helpers;

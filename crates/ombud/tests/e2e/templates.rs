@@ -17,10 +17,10 @@ use crate::staff::*;
 
 const WABA: &str = "102030405060";
 
-async fn set_status(app: &TestApp, t: &TestTenant, key: &str, number: &str, status: &str) {
-    let id = crate::work::complaint(app, t, number).await.id;
+/// Moves a complaint (by its number) through the API, as an integration would.
+pub(crate) async fn set_status(app: &TestApp, key: &str, number: &str, status: &str) {
     let res = app
-        .api(Method::PATCH, &format!("/complaints/{id}"), key)
+        .api(Method::PATCH, &format!("/complaints/{number}"), key)
         .json(&json!({"status": status}))
         .send()
         .await
@@ -42,6 +42,31 @@ async fn timeline(app: &TestApp, t: &TestTenant, number: &str) -> Vec<(String, S
         .into_iter()
         .map(|e| (e.action, e.to_value.unwrap_or_default()))
         .collect()
+}
+
+/// An admin maps the channel's notices to templates (`mapping`: the PUT's
+/// body) and syncs Meta's; what the sync answered.
+pub(crate) async fn map_and_sync(
+    staff: &Staff<'_>,
+    channel: &ChannelId,
+    mapping: &serde_json::Value,
+) -> serde_json::Value {
+    let path = format!("/channels/{channel}/templates");
+    let res = session_api(staff, Method::PUT, &path)
+        .await
+        .json(mapping)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    assert_eq!(status, 200, "{}", res.text().await.unwrap_or_default());
+    let res = session_api(staff, Method::POST, &format!("{path}/sync"))
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
 }
 
 /// Waits until `to` has `n` template sends, accepted or not.
@@ -99,7 +124,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     );
 
     // Inside the window: the text, as before.
-    set_status(&app, &t, &key, &theirs, "acknowledged").await;
+    set_status(&app, &key, &theirs, "acknowledged").await;
     let told = graph.wait_for_reply_to(hindi, 4).await;
     assert_eq!(told.len(), 4, "{told:?}");
     assert!(told[3].contains(&theirs), "{}", told[3]);
@@ -107,7 +132,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     // 25 hours later, with no template mapped: nothing is sent (Meta would
     // refuse it), and the timeline and the banner say why.
     app.clock.advance(chrono::Duration::hours(25));
-    set_status(&app, &t, &key, &ours, "acknowledged").await;
+    set_status(&app, &key, &ours, "acknowledged").await;
     let line = timeline(&app, &t, &ours).await.pop().unwrap();
     assert_eq!(line.0, "notify_failed");
     assert_eq!(
@@ -191,25 +216,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     assert_eq!(res.status(), 422);
     let e: serde_json::Value = res.json().await.unwrap();
     assert!(e.to_string().contains("notices.status_changed.body"), "{e}");
-    let res = session_api(&staff, Method::PUT, &path)
-        .await
-        .json(&mapping)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        200,
-        "{}",
-        res.text().await.unwrap_or_default()
-    );
-    let res = session_api(&staff, Method::POST, &format!("{path}/sync"))
-        .await
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let synced: serde_json::Value = res.json().await.unwrap();
+    let synced = map_and_sync(&staff, &t.channel.id, &mapping).await;
     assert_eq!(synced["synced"], 123, "every page is read: {synced}");
     let view: serde_json::Value = app
         .api(Method::GET, &path, &key)
@@ -223,8 +230,8 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     assert_eq!(view["notices"]["status_changed"]["languages"][1], "hi");
 
     // Now each citizen gets the template in their language, filled.
-    set_status(&app, &t, &key, &theirs, "in_progress").await;
-    set_status(&app, &t, &key, &ours, "in_progress").await;
+    set_status(&app, &key, &theirs, "in_progress").await;
+    set_status(&app, &key, &ours, "in_progress").await;
     let to_hindi = template_sends(&graph, hindi, 1).await;
     let to_english = template_sends(&graph, english, 1).await;
     assert_eq!(
@@ -273,14 +280,14 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     };
     let res = app.post_signed(&t, &news("hi", "PAUSED")).await;
     assert_eq!(res.status(), 200);
-    set_status(&app, &t, &key, &theirs, "resolved").await;
+    set_status(&app, &key, &theirs, "resolved").await;
     let to_hindi = template_sends(&graph, hindi, 2).await;
     assert_eq!(
         to_hindi[1].template,
         Some(("complaint_status".into(), "en_US".into()))
     );
     app.post_signed(&t, &news("en_US", "PAUSED")).await;
-    set_status(&app, &t, &key, &ours, "resolved").await;
+    set_status(&app, &key, &ours, "resolved").await;
     let line = timeline(&app, &t, &ours).await.pop().unwrap();
     assert_eq!(line.0, "notify_failed");
     assert!(
@@ -295,7 +302,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
     graph.citizen_wrote(english);
     app.say(&t, english, "any news?").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    set_status(&app, &t, &key, &ours, "closed").await;
+    set_status(&app, &key, &ours, "closed").await;
     wait_until(Duration::from_secs(5), || async {
         graph
             .delivered_to(english)

@@ -1,4 +1,5 @@
-//! An ordered endpoint's deliveries claimed as a run.
+//! An ordered endpoint's deliveries claimed as a run, and an event that
+//! must be written once however often its work runs.
 
 use super::webhooks::{claim, complaints_in, endpoint, record};
 use super::*;
@@ -85,4 +86,30 @@ pub(crate) async fn an_ordered_endpoint_s_run_is_claimed_together_and_given_back
         .await
         .unwrap()
         .is_empty());
+}
+
+pub(crate) async fn an_event_emitted_once_is_written_and_delivered_once(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    let a = tenant(s, "alpha", "UTC").await;
+    let hook = endpoint(s, &a, &[EventType::SummaryDaily], true, false).await;
+    let id = EventId::derived(&format!("summary:{}:2026-12-06", a.id));
+    let data = serde_json::json!({"date": "2026-12-06", "new": 2});
+    let now = ombud_store::stored(Utc::now());
+    let first = s.emit_once(
+        &a.id,
+        id.clone(),
+        EventType::SummaryDaily,
+        data.clone(),
+        now,
+    );
+    assert!(first.await.unwrap(), "written");
+    // The job run again after a crash: nothing new.
+    let again = s.emit_once(&a.id, id.clone(), EventType::SummaryDaily, data, now);
+    assert!(!again.await.unwrap());
+    let deliveries = s
+        .webhook_deliveries(&a.id, &hook.id, None, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].event_id, id);
 }

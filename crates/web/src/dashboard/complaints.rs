@@ -214,14 +214,6 @@ pub fn transcript(tenant: &Tenant, messages: Vec<Message>) -> Vec<Line> {
         .collect()
 }
 
-pub struct Moment {
-    pub at: String,
-    pub who: String,
-    pub what: String,
-    /// A note's sanitized HTML.
-    pub note: Option<String>,
-}
-
 #[derive(Template)]
 #[template(path = "complaint.html")]
 struct DetailPage {
@@ -235,7 +227,7 @@ struct DetailPage {
     categories: Vec<(String, String)>,
     members: Vec<(String, String)>,
     transcript: Vec<Line>,
-    timeline: Vec<Moment>,
+    timeline: Vec<super::timeline::Moment>,
     notify_alert: Option<String>,
     /// The latest satisfaction survey's answer, in words.
     rating: Option<String>,
@@ -306,48 +298,7 @@ async fn detail_page(
         id.and_then(|id| names.get(&format!("user:{id}")).cloned())
             .unwrap_or_else(|| "nobody".into())
     };
-    let timeline = events
-        .iter()
-        .map(|e| {
-            let who = match e.actor.as_str() {
-                "agent" => "the bot".to_owned(),
-                "system" => "Ombud".to_owned(),
-                a if a.starts_with("contact:") => "the citizen".to_owned(),
-                a => names
-                    .get(a)
-                    .cloned()
-                    .unwrap_or_else(|| "a former member".into()),
-            };
-            let (from, to) = (e.from_value.as_deref(), e.to_value.as_deref());
-            let what = match e.action.as_str() {
-                "created" => "registered the complaint".to_owned(),
-                "status_changed" => format!(
-                    "changed the status from {} to {}",
-                    from.unwrap_or("?").replace('_', " "),
-                    to.unwrap_or("?").replace('_', " ")
-                ),
-                "priority_changed" => format!("set the priority to {}", to.unwrap_or("?")),
-                "category_changed" => format!("moved it to {}", category_name(to)),
-                "assigned" => format!("assigned it to {}", member_name(to)),
-                "area_changed" => format!("set the area to {}", to.unwrap_or("none")),
-                "note" => "added an internal note".to_owned(),
-                "notify_failed" => to.unwrap_or("could not notify the citizen").to_owned(),
-                "survey_sent" => {
-                    "asked the citizen how it was handled (satisfaction survey)".to_owned()
-                }
-                "survey_rated" => format!("rated it {}", to.unwrap_or("?")),
-                "survey_solved" => format!("said the problem is {}", to.unwrap_or("?")),
-                "survey_comment" => format!("commented: “{}”", to.unwrap_or("")),
-                other => other.replace('_', " "),
-            };
-            Moment {
-                at: local(tenant, e.created_at),
-                who,
-                what,
-                note: (e.action == "note").then(|| e.to_value.clone().unwrap_or_default()),
-            }
-        })
-        .collect();
+    let timeline = super::timeline::moments(tenant, &events, &names, &category_name, &member_name);
     let page = DetailPage {
         chrome: Chrome::of(current, "complaints"),
         created: local(tenant, c.created_at),
@@ -373,27 +324,11 @@ async fn detail_page(
             .await?
             .into_iter()
             .find(|s| s.rating.is_some())
-            .map(|s| rating_words(&s)),
+            .map(|s| super::timeline::rating_words(&s)),
         errors,
         c,
     };
     Ok(html_with(status, &page))
-}
-
-/// A survey's answer as the complaint page says it: "2/5, not solved
-/// (reopened): “…”".
-fn rating_words(s: &ombud_core::survey::Survey) -> String {
-    let mut out = format!("{}/5", s.rating.unwrap_or_default());
-    match (s.solved, s.reopened) {
-        (Some(false), true) => out.push_str(", not solved (reopened)"),
-        (Some(false), false) => out.push_str(", not solved"),
-        (Some(true), _) => out.push_str(", solved"),
-        _ => {}
-    }
-    if let Some(c) = &s.comment {
-        out.push_str(&format!(": “{c}”"));
-    }
-    out
 }
 
 #[derive(Deserialize)]

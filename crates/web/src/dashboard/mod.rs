@@ -29,6 +29,7 @@ pub(crate) mod session;
 mod settings;
 mod team;
 mod test_chats;
+mod timeline;
 mod welcome;
 
 use std::sync::Arc;

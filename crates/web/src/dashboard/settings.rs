@@ -152,6 +152,22 @@ pub async fn render(
     Ok(html_with(status, &page))
 }
 
+/// The page again with a form's errors, under its section (`errors_for`).
+async fn refused(
+    state: &AppState,
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    current: &Current,
+    errors_for: &str,
+    errors: FieldErrors,
+) -> Result<Response, PageError> {
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    render(
+        state, dashboard, headers, current, errors_for, errors, status,
+    )
+    .await
+}
+
 pub async fn page(
     State(state): State<AppState>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
@@ -272,14 +288,13 @@ pub async fn add_category(
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
     let refused = |errors| {
-        render(
+        refused(
             &state,
             &dashboard,
             &headers,
             &current,
             "new-category",
             errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
         )
     };
     let new = match parse_category(&form) {
@@ -315,16 +330,7 @@ pub async fn edit_category(
     let change = match parse_category(&form) {
         Ok(c) => c,
         Err(errors) => {
-            return render(
-                &state,
-                &dashboard,
-                &headers,
-                &current,
-                id.as_str(),
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            return refused(&state, &dashboard, &headers, &current, id.as_str(), errors).await
         }
     };
     state
@@ -399,16 +405,7 @@ pub async fn set_survey(
             Err(e) => return Err(e.into()),
         }
     }
-    render(
-        &state,
-        &dashboard,
-        &headers,
-        &current,
-        "survey",
-        errors,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    refused(&state, &dashboard, &headers, &current, "survey", errors).await
 }
 
 #[derive(Deserialize)]
@@ -447,14 +444,5 @@ pub async fn set_summary(
             }
         }
     }
-    render(
-        &state,
-        &dashboard,
-        &headers,
-        &current,
-        "summary",
-        errors,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
+    refused(&state, &dashboard, &headers, &current, "summary", errors).await
 }

@@ -1,0 +1,85 @@
+//! A complaint's history as its page tells it: who did what, in words, and
+//! the citizen's answer to the satisfaction survey.
+
+use std::collections::HashMap;
+
+use ombud_core::{ComplaintEvent, Tenant};
+
+use super::complaints::local;
+
+pub struct Moment {
+    pub at: String,
+    pub who: String,
+    pub what: String,
+    /// A note's sanitized HTML.
+    pub note: Option<String>,
+}
+
+/// The lines of `events`, with people by name (`names`: `user:<id>` and
+/// `api:<key id>` to a name) and categories and members named by the page.
+pub fn moments(
+    tenant: &Tenant,
+    events: &[ComplaintEvent],
+    names: &HashMap<String, String>,
+    category_name: &dyn Fn(Option<&str>) -> String,
+    member_name: &dyn Fn(Option<&str>) -> String,
+) -> Vec<Moment> {
+    events
+        .iter()
+        .map(|e| {
+            let who = match e.actor.as_str() {
+                "agent" => "the bot".to_owned(),
+                "system" => "Ombud".to_owned(),
+                a if a.starts_with("contact:") => "the citizen".to_owned(),
+                a => names
+                    .get(a)
+                    .cloned()
+                    .unwrap_or_else(|| "a former member".into()),
+            };
+            let (from, to) = (e.from_value.as_deref(), e.to_value.as_deref());
+            let what = match e.action.as_str() {
+                "created" => "registered the complaint".to_owned(),
+                "status_changed" => format!(
+                    "changed the status from {} to {}",
+                    from.unwrap_or("?").replace('_', " "),
+                    to.unwrap_or("?").replace('_', " ")
+                ),
+                "priority_changed" => format!("set the priority to {}", to.unwrap_or("?")),
+                "category_changed" => format!("moved it to {}", category_name(to)),
+                "assigned" => format!("assigned it to {}", member_name(to)),
+                "area_changed" => format!("set the area to {}", to.unwrap_or("none")),
+                "note" => "added an internal note".to_owned(),
+                "notify_failed" => to.unwrap_or("could not notify the citizen").to_owned(),
+                "survey_sent" => {
+                    "asked the citizen how it was handled (satisfaction survey)".to_owned()
+                }
+                "survey_rated" => format!("rated it {}", to.unwrap_or("?")),
+                "survey_solved" => format!("said the problem is {}", to.unwrap_or("?")),
+                "survey_comment" => format!("commented: “{}”", to.unwrap_or("")),
+                other => other.replace('_', " "),
+            };
+            Moment {
+                at: local(tenant, e.created_at),
+                who,
+                what,
+                note: (e.action == "note").then(|| e.to_value.clone().unwrap_or_default()),
+            }
+        })
+        .collect()
+}
+
+/// A survey's answer as the complaint page says it: "2/5, not solved
+/// (reopened): “…”".
+pub fn rating_words(s: &ombud_core::survey::Survey) -> String {
+    let mut out = format!("{}/5", s.rating.unwrap_or_default());
+    match (s.solved, s.reopened) {
+        (Some(false), true) => out.push_str(", not solved (reopened)"),
+        (Some(false), false) => out.push_str(", not solved"),
+        (Some(true), _) => out.push_str(", solved"),
+        _ => {}
+    }
+    if let Some(c) = &s.comment {
+        out.push_str(&format!(": “{c}”"));
+    }
+    out
+}

@@ -68,6 +68,9 @@ pub struct Membership {
     /// The member gets the tenant's daily summary by email.
     #[serde(default)]
     pub daily_summary: bool,
+    /// The language of their summary mail (None: English).
+    #[serde(default)]
+    pub summary_language: Option<crate::Language>,
 }
 
 /// What a member may do in a tenant, each role including the ones below it:

@@ -255,6 +255,7 @@ impl JobHandler for DailyJob {
                 to: member.user.email.clone(),
                 date: day.date,
                 numbers: numbers.clone(),
+                language: member.summary_language.clone(),
             };
             self.store
                 .schedule_job(mail.job(now), now)

@@ -56,6 +56,7 @@ pub trait AccountStore: Send + Sync {
         tenant: &TenantId,
         user: &UserId,
         on: bool,
+        language: Option<Language>,
         audit: Audit,
     ) -> StoreResult<bool>;
     async fn create_invitation(

@@ -64,7 +64,8 @@ pub fn user(r: &dyn Columns) -> Decoded<User> {
     })
 }
 
-pub const MEMBERSHIP_COLS: &str = "tenant_id, user_id, role, created_at, daily_summary";
+pub const MEMBERSHIP_COLS: &str =
+    "tenant_id, user_id, role, created_at, daily_summary, summary_language";
 
 pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
     Ok(Membership {
@@ -73,6 +74,7 @@ pub fn membership(r: &dyn Columns) -> Decoded<Membership> {
         role: parse("role", Role::parse(&r.text("role")?))?,
         created_at: r.time("created_at")?,
         daily_summary: r.flag("daily_summary")?,
+        summary_language: summary_language(r)?,
     })
 }
 
@@ -154,7 +156,7 @@ pub fn signed_in(r: &dyn Columns) -> Decoded<crate::SignedIn> {
 pub fn member_sql(p: &str) -> String {
     format!(
         "select u.id, u.email, u.name, u.password_hash, u.must_change_password, u.platform_admin,
-                u.created_at, m.role, m.daily_summary
+                u.created_at, m.role, m.daily_summary, m.summary_language
          from memberships m join users u on u.id = m.user_id
          where m.tenant_id = {p}
          order by u.name, u.email"
@@ -166,7 +168,14 @@ pub fn member(r: &dyn Columns) -> Decoded<crate::Member> {
         user: user(r)?,
         role: parse("role", Role::parse(&r.text("role")?))?,
         daily_summary: r.flag("daily_summary")?,
+        summary_language: summary_language(r)?,
     })
+}
+
+fn summary_language(r: &dyn Columns) -> Decoded<Option<Language>> {
+    r.opt_text("summary_language")?
+        .map(|l| parse("summary_language", Language::parse(&l)))
+        .transpose()
 }
 
 pub fn session(r: &dyn Columns) -> Decoded<crate::Session> {

@@ -106,6 +106,10 @@ pub trait JobStore: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<Job>>;
+    /// Notes on a job `holder` still holds what its run is about to do (kept
+    /// as its last error until the run finishes), so that a run after a
+    /// crash can tell how far the dead one got; false if it lost the job.
+    async fn note_job(&self, id: &JobId, holder: &str, note: &str) -> StoreResult<bool>;
     /// Extends the lease of a job `holder` still holds; false if it lost it.
     async fn renew_job(
         &self,

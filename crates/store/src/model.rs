@@ -46,6 +46,7 @@ pub fn new_membership(
         role,
         created_at: stored(at),
         daily_summary: false,
+        summary_language: None,
     }
 }
 
@@ -117,6 +118,8 @@ pub struct Member {
     pub role: Role,
     /// They get the tenant's daily summary by email.
     pub daily_summary: bool,
+    /// In this language (None: English).
+    pub summary_language: Option<Language>,
 }
 
 #[derive(Debug, Clone)]

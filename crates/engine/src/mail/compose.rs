@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use ombud_core::account::PASSWORD_RESET_MINUTES;
 use ombud_core::seal::SealKey;
+use ombud_core::Language;
 use ombud_store::{Store, StoreResult};
 
 use super::{Letter, Mail};
@@ -84,6 +85,7 @@ pub async fn letter(
             to,
             date,
             numbers,
+            language,
         } => {
             // Only while they are a member who wants it.
             let wants = store
@@ -94,42 +96,114 @@ pub async fn letter(
             let Some(tenant) = store.tenant(tenant_id).await?.filter(|_| wants) else {
                 return Ok(None);
             };
+            let words = summary_words(language.as_ref());
             Ok(Some(Letter {
                 to: to.clone(),
-                subject: format!("{}: the day's complaints, {date}", tenant.name),
-                text: daily_text(&tenant.name, *date, numbers),
+                subject: words
+                    .subject
+                    .replace("{tenant}", &tenant.name)
+                    .replace("{date}", &date.to_string()),
+                text: daily_text(&tenant.name, *date, numbers, words),
             }))
         }
     }
 }
 
-fn daily_text(tenant: &str, date: chrono::NaiveDate, n: &crate::summary::Numbers) -> String {
+/// The summary mail's words in one language.
+struct SummaryWords {
+    subject: &'static str,
+    since: &'static str,
+    new: &'static str,
+    resolved: &'static str,
+    open: &'static str,
+    /// `{csat}` and `{ratings}` filled.
+    satisfaction: &'static str,
+    oldest: &'static str,
+    /// `{days}` filled.
+    age: &'static str,
+    footer: &'static str,
+}
+
+/// The words of a summary in `language`: English, Hindi or Marathi (English
+/// for any other).
+fn summary_words(language: Option<&Language>) -> &'static SummaryWords {
+    match language.map(Language::as_str) {
+        Some("hi") => &HI,
+        Some("mr") => &MR,
+        _ => &EN,
+    }
+}
+
+const EN: SummaryWords = SummaryWords {
+    subject: "{tenant}: the day's complaints, {date}",
+    since: "{tenant}, {date}. Since {at} the day before:",
+    new: "New complaints",
+    resolved: "Resolved",
+    open: "Open now",
+    satisfaction: "Satisfaction: {csat}% of {ratings} rating(s) were 4 or 5",
+    oldest: "The oldest open ones:",
+    age: "{days} day(s) old",
+    footer: "You get this because you asked for it on your account page in Ombud, \
+             where you can also stop it.",
+};
+
+const HI: SummaryWords = SummaryWords {
+    subject: "{tenant}: दिन की शिकायतें, {date}",
+    since: "{tenant}, {date}। कल {at} से:",
+    new: "नई शिकायतें",
+    resolved: "हल हुईं",
+    open: "अभी खुली",
+    satisfaction: "संतुष्टि: {ratings} रेटिंग में से {csat}% 4 या 5 थीं",
+    oldest: "सबसे पुरानी खुली शिकायतें:",
+    age: "{days} दिन पुरानी",
+    footer: "यह आपको इसलिए मिला क्योंकि आपने Ombud में अपने खाते के पेज पर इसे चुना था, \
+             जहाँ आप इसे बंद भी कर सकते हैं।",
+};
+
+const MR: SummaryWords = SummaryWords {
+    subject: "{tenant}: दिवसाच्या तक्रारी, {date}",
+    since: "{tenant}, {date}. काल {at} पासून:",
+    new: "नवीन तक्रारी",
+    resolved: "सोडवलेल्या",
+    open: "सध्या उघड्या",
+    satisfaction: "समाधान: {ratings} रेटिंगपैकी {csat}% 4 किंवा 5 होत्या",
+    oldest: "सर्वात जुन्या उघड्या तक्रारी:",
+    age: "{days} दिवस जुनी",
+    footer: "हे तुम्हाला मिळाले कारण तुम्ही Ombud मधील तुमच्या खात्याच्या पानावर ते निवडले होते, \
+             तिथे तुम्ही ते बंदही करू शकता.",
+};
+
+fn daily_text(
+    tenant: &str,
+    date: chrono::NaiveDate,
+    n: &crate::summary::Numbers,
+    w: &SummaryWords,
+) -> String {
+    let since = w
+        .since
+        .replace("{tenant}", tenant)
+        .replace("{date}", &date.to_string())
+        .replace("{at}", &n.at);
     let mut text = format!(
-        "{tenant}, {date}. Since {} the day before:\n\n\
-         New complaints: {}\n\
-         Resolved: {}\n\
-         Open now: {}\n",
-        n.at, n.new, n.resolved, n.open
+        "{since}\n\n{}: {}\n{}: {}\n{}: {}\n",
+        w.new, n.new, w.resolved, n.resolved, w.open, n.open
     );
     if let Some(csat) = n.csat() {
-        text.push_str(&format!(
-            "Satisfaction: {csat:.0}% of {} rating(s) were 4 or 5\n",
-            n.ratings
-        ));
+        let line = w
+            .satisfaction
+            .replace("{csat}", &format!("{csat:.0}"))
+            .replace("{ratings}", &n.ratings.to_string());
+        text.push_str(&line);
+        text.push('\n');
     }
     if !n.oldest.is_empty() {
-        text.push_str("\nThe oldest open ones:\n");
+        text.push_str(&format!("\n{}\n", w.oldest));
         for c in &n.oldest {
-            text.push_str(&format!(
-                "  {}  {}  {} day(s) old\n",
-                c.number, c.status, c.days
-            ));
+            let age = w.age.replace("{days}", &c.days.to_string());
+            text.push_str(&format!("  {}  {}  {age}\n", c.number, c.status));
         }
     }
-    text.push_str(
-        "\nYou get this because you asked for it on your account page in Ombud, \
-         where you can also stop it.\n",
-    );
+    text.push_str(&format!("\n{}\n", w.footer));
     text
 }
 
@@ -150,14 +224,31 @@ mod tests {
             ratings: 0,
             satisfied: 0,
         };
-        let quiet = daily_text("Pune office", date, &n);
+        let quiet = daily_text("Pune office", date, &n, &EN);
         assert!(quiet.contains("Since 07:30 the day before"), "{quiet}");
         assert!(!quiet.contains("Satisfaction"), "{quiet}");
         (n.ratings, n.satisfied) = (4, 3);
-        let rated = daily_text("Pune office", date, &n);
+        let rated = daily_text("Pune office", date, &n, &EN);
         assert!(
             rated.contains("Satisfaction: 75% of 4 rating(s) were 4 or 5"),
             "{rated}"
+        );
+        let hindi = daily_text(
+            "Pune office",
+            date,
+            &n,
+            summary_words(Language::parse("hi").ok().as_ref()),
+        );
+        assert!(
+            hindi.contains("नई शिकायतें: 3") && hindi.contains("कल 07:30 से"),
+            "{hindi}"
+        );
+        assert!(hindi.contains("4 रेटिंग में से 75%"), "{hindi}");
+        let marathi = summary_words(Language::parse("mr").ok().as_ref());
+        assert!(daily_text("Pune office", date, &n, marathi).contains("नवीन तक्रारी: 3"));
+        assert_eq!(
+            summary_words(Language::parse("fr").ok().as_ref()).new,
+            "New complaints"
         );
     }
 }

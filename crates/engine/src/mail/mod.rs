@@ -93,6 +93,9 @@ pub enum Mail {
         to: Email,
         date: chrono::NaiveDate,
         numbers: crate::summary::Numbers,
+        /// The member's choice (None: English).
+        #[serde(default)]
+        language: Option<Language>,
     },
 }
 
@@ -215,6 +218,31 @@ pub struct MailJob {
     pub key: SealKey,
 }
 
+/// What a mail job notes before it hands its mail to the SMTP server.
+pub const SENDING: &str = "sending: a run that died after this may have sent the mail";
+
+impl MailJob {
+    /// Whether this run sends. SMTP has no idempotency key, so a run after a
+    /// crash cannot know whether the dead one's mail went out. A daily
+    /// summary is then not sent again (at most once: a day's numbers twice
+    /// is noise, and tomorrow's follow); an invitation or a reset is (at
+    /// least once: without it someone cannot get in). The note is made
+    /// before every send and replaced by the run's outcome.
+    async fn may_send(&self, job: &Job, mail: &Mail) -> Result<bool, String> {
+        let unknown = job.attempts > 1 && job.last_error.as_deref() == Some(SENDING);
+        if unknown && matches!(mail, Mail::DailySummary { .. }) {
+            tracing::warn!(job = %job.id, "a run died while sending this daily summary; it may have gone out, so it is not sent again");
+            return Ok(false);
+        }
+        let holder = job.leased_by.as_deref().unwrap_or_default();
+        match self.store.note_job(&job.id, holder, SENDING).await {
+            Ok(true) => Ok(true),
+            Ok(false) => Err("the job was taken over before its mail was sent".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
 #[async_trait]
 impl JobHandler for MailJob {
     async fn run(&self, job: &Job) -> Result<(), String> {
@@ -228,6 +256,9 @@ impl JobHandler for MailJob {
         let Some(letter) = letter else {
             return Ok(());
         };
+        if !self.may_send(job, &mail).await? {
+            return Ok(());
+        }
         match self.postman.send(&letter, job.id.as_str()).await {
             Ok(()) => {
                 counter!(SENT, "kind" => mail.name()).increment(1);

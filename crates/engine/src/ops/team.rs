@@ -299,6 +299,7 @@ impl Operations {
         tenant: &TenantId,
         member: &User,
         on: bool,
+        language: Option<Language>,
     ) -> StoreResult<()> {
         let entry = acting
             .entry(
@@ -307,10 +308,16 @@ impl Operations {
                 "member.daily_summary",
                 Target::new("member", &member.id, Some(member.email.as_str().to_owned())),
             )
-            .with_changes([FieldChange::set("daily_summary", on)]);
+            .with_changes([
+                FieldChange::set("daily_summary", on),
+                FieldChange::set(
+                    "summary_language",
+                    language.as_ref().map_or("en", |l| l.as_str()),
+                ),
+            ]);
         if self
             .store
-            .set_daily_summary(tenant, &member.id, on, vec![entry])
+            .set_daily_summary(tenant, &member.id, on, language, vec![entry])
             .await?
         {
             Ok(())

@@ -70,29 +70,60 @@ fn unquote(body: &str) -> String {
     String::from_utf8_lossy(&out).replace("\r\n", "\n")
 }
 
+/// A header's RFC 2047 encoded words (`=?utf-8?b?…?=`), as lettre writes a
+/// subject that is not ASCII, decoded; the space between two of them goes.
+fn decode_words(value: &str) -> String {
+    use base64::Engine;
+    let adjacent = regex::Regex::new(r"\?=\s+=\?").unwrap();
+    let value = adjacent.replace_all(value, "?==?");
+    let word = regex::Regex::new(r"=\?(?i:utf-8)\?([bBqQ])\?([^?]*)\?=").unwrap();
+    word.replace_all(&value, |c: &regex::Captures| {
+        let bytes = if c[1].eq_ignore_ascii_case("b") {
+            base64::engine::general_purpose::STANDARD
+                .decode(&c[2])
+                .unwrap_or_default()
+        } else {
+            unquote(&c[2].replace('_', " ")).into_bytes()
+        };
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+    .into_owned()
+}
+
 fn parse(raw: &str) -> Received {
     let (head, body) = raw
         .split_once("\r\n\r\n")
         .or_else(|| raw.split_once("\n\n"))
         .unwrap_or((raw, ""));
+    // Folded header lines (starting with a space) continue the one before.
+    let unfolded = head.replace("\r\n ", " ").replace("\n ", " ");
     let header = |name: &str| {
-        head.lines()
+        unfolded
+            .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+                k.eq_ignore_ascii_case(name).then(|| decode_words(v.trim()))
             })
             .unwrap_or_default()
     };
-    let quoted = header("Content-Transfer-Encoding").eq_ignore_ascii_case("quoted-printable");
+    let encoding = header("Content-Transfer-Encoding");
+    let body = if encoding.eq_ignore_ascii_case("quoted-printable") {
+        unquote(body)
+    } else if encoding.eq_ignore_ascii_case("base64") {
+        use base64::Engine;
+        let joined: String = body.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(joined)
+            .unwrap_or_default();
+        String::from_utf8_lossy(&bytes).replace("\r\n", "\n")
+    } else {
+        body.replace("\r\n", "\n")
+    };
     Received {
         to: header("To"),
         subject: header("Subject"),
         message_id: header("Message-ID"),
-        body: if quoted {
-            unquote(body)
-        } else {
-            body.replace("\r\n", "\n")
-        },
+        body,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The daily summary: a member who ticks it on their account page gets, at
 //! 09:00 in the tenant's zone (the server's clock moved there), one mail
-//! with the day's new, resolved and open complaints and the oldest open
-//! ones; a member who did not gets none; the day also goes out once as the
+//! in the language she chose with the day's new, resolved and open
+//! complaints and the oldest open ones; a member who did not gets none; the day also goes out once as the
 //! `summary.daily` webhook event; and neither is sent twice, by the next
 //! sweep or by a server started again on the same database. With mail off
 //! the event still goes, at the time an admin chose.
@@ -119,7 +119,27 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     let res = staff
         .submit(
             "/app/account/summary",
-            &[("tenant", "pune"), ("daily_summary", "on")],
+            &[
+                ("tenant", "pune"),
+                ("daily_summary", "on"),
+                ("language", "xx"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "not a language offered"
+    );
+    // In Hindi.
+    let res = staff
+        .submit(
+            "/app/account/summary",
+            &[
+                ("tenant", "pune"),
+                ("daily_summary", "on"),
+                ("language", "hi"),
+            ],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -163,9 +183,13 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     };
     assert_eq!(mail.len(), 1);
     let body = &mail[0].body;
-    assert!(body.contains("New complaints: 2"), "{body}");
-    assert!(body.contains("Resolved: 1"), "{body}");
-    assert!(body.contains("Open now: 1"), "{body}");
+    assert_eq!(
+        mail[0].subject,
+        format!("pune office: दिन की शिकायतें, {date}")
+    );
+    assert!(body.contains("नई शिकायतें: 2"), "in Hindi: {body}");
+    assert!(body.contains("हल हुईं: 1"), "{body}");
+    assert!(body.contains("अभी खुली: 1"), "{body}");
     assert!(body.contains(&water), "the oldest open one: {body}");
     assert!(!body.contains(&light), "not the resolved one: {body}");
     assert!(mail_to(&ravi).is_empty(), "Ravi did not ask");
@@ -199,6 +223,73 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     // The day's job exists, so the sweep made none: no mail can follow.
     assert_eq!(of_the_day(mail_to(&asha)).len(), 1, "once");
     assert_eq!(summaries(&receiver, date).await.len(), 1, "once");
+
+    // A replica killed right after handing a summary mail to the SMTP server
+    // leaves its job held, under a lapsed lease, with the note it made
+    // before sending. The job run again does not send it a second time.
+    let asha_user = again
+        .store
+        .user_by_email(&ombud_core::Email::parse(&asha).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let (numbers, _, _) =
+        ombud_engine::summary::numbers(again.store.as_ref(), &t.tenant, date, &Default::default())
+            .await
+            .unwrap();
+    let earlier = date.pred_opt().unwrap();
+    let due = again.engine.now() + chrono::Duration::hours(1);
+    let mail = ombud_engine::mail::Mail::DailySummary {
+        tenant_id: t.tenant.id.clone(),
+        user_id: asha_user.id.clone(),
+        to: asha_user.email.clone(),
+        date: earlier,
+        numbers,
+        language: None,
+    }
+    .job(due);
+    let key = mail.key.clone();
+    again
+        .store
+        .schedule_job(mail, again.engine.now())
+        .await
+        .unwrap();
+    let dead = again
+        .store
+        .claim_jobs(
+            "killed-replica",
+            &["mail.send".into()],
+            due,
+            due + chrono::Duration::seconds(30),
+            1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1, "the dead replica held it");
+    assert!(again
+        .store
+        .note_job(&dead[0].id, "killed-replica", ombud_engine::mail::SENDING)
+        .await
+        .unwrap());
+    again
+        .clock
+        .advance(chrono::Duration::hours(1) + chrono::Duration::minutes(1));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let job = again.store.job(&key).await.unwrap().unwrap();
+        if job.state == ombud_store::JobState::Done {
+            assert_eq!(job.attempts, 2, "run again after the lease lapsed");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{job:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let message_id = format!("<{}@ombud>", dead[0].id);
+    assert!(
+        !mail_to(&asha).iter().any(|m| m.message_id == message_id),
+        "not sent again"
+    );
+
     // Her choice is recorded in the audit trail, by her.
     let trail = again
         .store

@@ -137,15 +137,18 @@ impl AccountStore for PgStore {
         tenant: &TenantId,
         user: &UserId,
         on: bool,
+        language: Option<Language>,
         audit: Audit,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
-            "update memberships set daily_summary = $3 where tenant_id = $1 and user_id = $2",
+            "update memberships set daily_summary = $3, summary_language = $4
+             where tenant_id = $1 and user_id = $2",
         )
         .bind(tenant.as_str())
         .bind(user.as_str())
         .bind(on)
+        .bind(language.as_ref().map(|l| l.as_str()))
         .execute(&mut *tx)
         .await?
         .rows_affected();

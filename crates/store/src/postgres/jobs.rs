@@ -125,6 +125,17 @@ impl JobStore for PgStore {
         Ok(claimed)
     }
 
+    async fn note_job(&self, id: &JobId, holder: &str, note: &str) -> StoreResult<bool> {
+        let n = sqlx::query("update jobs set last_error = $3 where id = $1 and leased_by = $2")
+            .bind(id.as_str())
+            .bind(holder)
+            .bind(note)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     async fn renew_job(
         &self,
         id: &JobId,

@@ -89,6 +89,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0022_whatsapp_templates.sql"),
     ),
     (23, "surveys", include_str!("migrations/0023_surveys.sql")),
+    (
+        24,
+        "summary_language",
+        include_str!("migrations/0024_summary_language.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

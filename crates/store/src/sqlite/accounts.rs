@@ -145,13 +145,20 @@ impl AccountStore for SqliteStore {
         tenant: &TenantId,
         user: &UserId,
         on: bool,
+        language: Option<Language>,
         audit: Audit,
     ) -> StoreResult<bool> {
         let (tenant, user) = (tenant.clone(), user.clone());
         self.write(move |conn| {
             let n = conn.execute(
-                "update memberships set daily_summary = ?3 where tenant_id = ?1 and user_id = ?2",
-                params![tenant.as_str(), user.as_str(), on],
+                "update memberships set daily_summary = ?3, summary_language = ?4
+                 where tenant_id = ?1 and user_id = ?2",
+                params![
+                    tenant.as_str(),
+                    user.as_str(),
+                    on,
+                    language.as_ref().map(|l| l.as_str())
+                ],
             )?;
             if n == 1 {
                 super::audit::append(conn, &audit)?;

@@ -129,6 +129,17 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    async fn note_job(&self, id: &JobId, holder: &str, note: &str) -> StoreResult<bool> {
+        let (id, holder, note) = (id.clone(), holder.to_owned(), note.to_owned());
+        self.write(move |conn| {
+            let n = conn
+                .prepare_cached("update jobs set last_error = ?3 where id = ?1 and leased_by = ?2")?
+                .execute(rusqlite::params![id.as_str(), holder, note])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn renew_job(
         &self,
         id: &JobId,

@@ -155,18 +155,32 @@ pub(crate) async fn a_member_chooses_the_daily_summary_in_each_tenant(store: Arc
         "off until asked for"
     );
     assert!(store
-        .set_daily_summary(&a.id, &asha.id, true, Vec::new())
+        .set_daily_summary(
+            &a.id,
+            &asha.id,
+            true,
+            Language::parse("mr").ok(),
+            Vec::new()
+        )
         .await
         .unwrap());
     assert_eq!(wants(a.id.clone()).await, Some(true));
+    let member = store.members(&a.id).await.unwrap();
+    let asha_in_a = member.iter().find(|m| m.user.id == asha.id).unwrap();
+    assert_eq!(
+        asha_in_a.summary_language.as_ref().map(|l| l.as_str()),
+        Some("mr")
+    );
+    let theirs = store.memberships(&asha.id).await.unwrap();
+    assert!(theirs.iter().any(|m| m.summary_language.is_some()));
     // Not a member of beta: nothing to change there.
     assert!(!store
-        .set_daily_summary(&b.id, &asha.id, true, Vec::new())
+        .set_daily_summary(&b.id, &asha.id, true, None, Vec::new())
         .await
         .unwrap());
     assert_eq!(wants(b.id.clone()).await, None);
     assert!(store
-        .set_daily_summary(&a.id, &asha.id, false, Vec::new())
+        .set_daily_summary(&a.id, &asha.id, false, None, Vec::new())
         .await
         .unwrap());
     assert_eq!(wants(a.id.clone()).await, Some(false));

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use ombud_core::{Role, TenantId, TenantSlug};
+use ombud_core::{Language, Role, TenantId, TenantSlug};
 use serde::Deserialize;
 
 use super::page::{html, PageError};
@@ -17,7 +17,13 @@ pub struct Organisation {
     pub role: Role,
     pub current: bool,
     pub daily_summary: bool,
+    /// `en`, `hi` or `mr`.
+    pub summary_language: String,
 }
+
+/// The languages a summary mail is written in.
+pub const SUMMARY_LANGUAGES: [(&str, &str); 3] =
+    [("en", "English"), ("hi", "हिन्दी"), ("mr", "मराठी")];
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -28,6 +34,7 @@ struct AccountPage<'a> {
     organisations: Vec<Organisation>,
     /// Mail goes out (`smtp.*`): the daily summary can be asked for.
     mail_on: bool,
+    languages: &'static [(&'static str, &'static str)],
 }
 
 pub async fn page(
@@ -44,6 +51,11 @@ pub async fn page(
                 role: m.role,
                 current: current.as_ref() == Some(&t.id),
                 daily_summary: m.daily_summary,
+                summary_language: m
+                    .summary_language
+                    .as_ref()
+                    .map_or("en", |l| l.as_str())
+                    .to_owned(),
             });
         }
     }
@@ -53,6 +65,7 @@ pub async fn page(
         email: signed_in.user.email.as_str(),
         organisations,
         mail_on: state.engine.ops().mail_on(),
+        languages: &SUMMARY_LANGUAGES,
     }))
 }
 
@@ -63,6 +76,9 @@ pub struct SummaryForm {
     /// Present when the box is ticked.
     #[serde(default)]
     daily_summary: Option<String>,
+    /// The mail's language (absent: English).
+    #[serde(default)]
+    language: Option<String>,
 }
 
 /// The organisation a form names by its slug (404 if there is none; whether
@@ -84,6 +100,15 @@ pub async fn set_summary(
     Form(form): Form<SummaryForm>,
 ) -> Result<Response, PageError> {
     let tenant = named(&state, &form.tenant).await?;
+    let language = match form.language.as_deref() {
+        None | Some("" | "en") => None,
+        Some(l) if SUMMARY_LANGUAGES.iter().any(|(code, _)| *code == l) => Language::parse(l).ok(),
+        Some(_) => {
+            return Err(PageError::bad_request(
+                "the summary's language is English, Hindi or Marathi",
+            ))
+        }
+    };
     state
         .engine
         .ops()
@@ -92,6 +117,7 @@ pub async fn set_summary(
             &tenant.id,
             &signed_in.user,
             form.daily_summary.is_some(),
+            language,
         )
         .await?;
     Ok(Redirect::to("/app/account").into_response())

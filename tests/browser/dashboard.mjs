@@ -148,6 +148,14 @@ async function flow(run) {
   await page.waitForSelector(`.transcript li.out >> text=${run.reply}`);
   await fits(page, run, "the conversation");
   await shot(page, run, "inbox-reply");
+  // The reply window counts down while the page stays open.
+  await page.clock.install();
+  await page.reload();
+  await page.waitForSelector("#window >> text=reply window open for 23h");
+  await page.clock.fastForward("01:00:00");
+  await page.waitForSelector("#window >> text=reply window open for 22h");
+  await page.clock.fastForward("23:00:00");
+  await page.waitForSelector("#window.error >> text=reply window has closed");
 
   // Invite a colleague, then accept the link in a browser of their own.
   await page.goto(`${run.base}/app/team`);

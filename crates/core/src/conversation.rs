@@ -92,6 +92,9 @@ pub const MAX_REPLY: usize = 4096;
 pub struct Window {
     pub open: bool,
     pub text: String,
+    /// Seconds until an open WhatsApp window closes (the dashboard counts
+    /// them down); None for a closed one or a channel without a window.
+    pub closes_in_secs: Option<i64>,
 }
 
 /// Telegram and the web chat have no window: a bot may write to a chat that
@@ -103,6 +106,7 @@ pub fn window(
 ) -> Window {
     if kind != ChannelKind::Whatsapp {
         return Window {
+            closes_in_secs: None,
             open: last_inbound.is_some(),
             text: match last_inbound {
                 Some(_) => format!("{} has no reply window", kind_name(kind)),
@@ -112,6 +116,7 @@ pub fn window(
     }
     let Some(last) = last_inbound else {
         return Window {
+            closes_in_secs: None,
             open: false,
             text: "the citizen has not written yet, so WhatsApp accepts no free-form reply".into(),
         };
@@ -120,6 +125,7 @@ pub fn window(
     if now < closes {
         let left = closes - now;
         Window {
+            closes_in_secs: Some(left.num_seconds()),
             open: true,
             text: format!(
                 "reply window open for {}h {:02}m more",
@@ -129,6 +135,7 @@ pub fn window(
         }
     } else {
         Window {
+            closes_in_secs: None,
             open: false,
             text: format!(
                 "the 24-hour reply window closed {} ago: WhatsApp accepts no free-form message until the citizen writes again",

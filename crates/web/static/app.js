@@ -90,4 +90,22 @@
       default: return;
     }
   });
+  // WhatsApp's 24-hour reply window counts down while the page is open
+  // (from what the server said at load, so the two clocks need not agree).
+  var loaded = Date.now();
+  var countdowns = Array.prototype.slice.call(document.querySelectorAll("[data-closes-in]"));
+  function tick() {
+    countdowns.forEach(function (el) {
+      var left = Number(el.getAttribute("data-closes-in")) - Math.floor((Date.now() - loaded) / 1000);
+      if (left <= 0) {
+        el.textContent = "the 24-hour reply window has closed: WhatsApp accepts no free-form message until the citizen writes again";
+        el.classList.remove("muted");
+        el.classList.add("error");
+        return;
+      }
+      var h = Math.floor(left / 3600), m = Math.floor(left % 3600 / 60);
+      el.textContent = "reply window open for " + h + "h " + (m < 10 ? "0" : "") + m + "m more";
+    });
+  }
+  if (countdowns.length) { setInterval(tick, 15000); }
 })();

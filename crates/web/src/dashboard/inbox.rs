@@ -212,6 +212,7 @@ mod tests {
         let t0 = Utc::now();
         let open = window(ChannelKind::Whatsapp, Some(t0), t0 + Duration::hours(23));
         assert!(open.open && open.text.contains("1h 00m"), "{}", open.text);
+        assert_eq!(open.closes_in_secs, Some(3600), "the page counts it down");
         let closed = window(ChannelKind::Whatsapp, Some(t0), t0 + Duration::hours(27));
         assert!(
             !closed.open && closed.text.contains("closed 3h ago"),
@@ -221,6 +222,7 @@ mod tests {
         assert!(!window(ChannelKind::Whatsapp, None, t0).open);
         let telegram = window(ChannelKind::Telegram, Some(t0), t0 + Duration::hours(27));
         assert!(telegram.open, "{}", telegram.text);
+        assert_eq!(telegram.closes_in_secs, None, "no window, no countdown");
         assert!(!window(ChannelKind::Webchat, None, t0).open);
     }
 }

@@ -34,6 +34,16 @@ async fn login(app: &TestApp, from: &str, email: &str, password: &str) -> reqwes
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nobody_can_lock_the_owner_out_and_guessing_stays_slow() {
     let app = TestApp::spawn_with(|c| c.limits.login_max_delay_secs = 3, None).await;
+    // The limits count in fixed windows (a quarter of an hour, an hour):
+    // start just after an hour turns, so that no window ends midway (a
+    // run across 19:30 once saw the address's 30 failures split in two).
+    let now = app.engine.now();
+    let next_hour = (now + chrono::Duration::hours(1))
+        .with_minute(0)
+        .and_then(|t| t.with_second(1))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap();
+    app.clock.advance(next_hour - now);
     let graph = FakeGraph::start().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     for who in [

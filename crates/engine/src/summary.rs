@@ -84,7 +84,12 @@ fn nine() -> String {
 impl Numbers {
     /// CSAT of the day's ratings, in percent.
     pub fn csat(&self) -> Option<f64> {
-        (self.ratings > 0).then(|| 100.0 * self.satisfied as f64 / self.ratings as f64)
+        let day = ombud_store::CsatLine {
+            ratings: self.ratings,
+            satisfied: self.satisfied,
+            sum: 0,
+        };
+        day.csat()
     }
 }
 

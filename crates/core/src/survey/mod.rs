@@ -64,6 +64,25 @@ pub enum SurveyRepeat {
     OncePerComplaint,
 }
 
+impl SurveyRepeat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EachResolution => "each_resolution",
+            Self::OncePerComplaint => "once_per_complaint",
+        }
+    }
+
+    /// The repeat a form or a request names, or why not.
+    pub fn parse(s: &str) -> Result<Self, ValidationError> {
+        [Self::EachResolution, Self::OncePerComplaint]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| {
+                ValidationError::new("repeat", "must be each_resolution or once_per_complaint")
+            })
+    }
+}
+
 /// The scheduler job that asks the question, one per resolution: its kind,
 /// and its key (so the same resolution is never asked about twice).
 pub const JOB_KIND: &str = "survey.send";

@@ -79,6 +79,10 @@ fn settings_refuse_a_delay_out_of_range() {
     assert_eq!(s.validate().unwrap_err().field, "delay_hours");
     s.delay_hours = 721;
     assert!(s.validate().is_err());
+    for r in [SurveyRepeat::EachResolution, SurveyRepeat::OncePerComplaint] {
+        assert_eq!(SurveyRepeat::parse(r.as_str()), Ok(r));
+    }
+    assert_eq!(SurveyRepeat::parse("weekly").unwrap_err().field, "repeat");
     let parsed: Result<SurveySettings, _> =
         serde_json::from_str(r#"{"enabled": true, "delay_hours": 2, "repeat": "weekly"}"#);
     assert!(parsed.is_err());

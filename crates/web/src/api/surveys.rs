@@ -43,11 +43,7 @@ impl From<SurveySettings> for SurveySettingsBody {
         Self {
             enabled: s.enabled,
             delay_hours: s.delay_hours,
-            repeat: match s.repeat {
-                SurveyRepeat::EachResolution => "each_resolution",
-                SurveyRepeat::OncePerComplaint => "once_per_complaint",
-            }
-            .into(),
+            repeat: s.repeat.as_str().into(),
         }
     }
 }
@@ -191,16 +187,8 @@ async fn set_settings(
     ApiJson(body): ApiJson<SurveySettingsBody>,
 ) -> Result<Json<SurveySettingsBody>, ApiError> {
     caller.require_admin()?;
-    let repeat = match body.repeat.as_str() {
-        "each_resolution" => SurveyRepeat::EachResolution,
-        "once_per_complaint" => SurveyRepeat::OncePerComplaint,
-        _ => {
-            return Err(ApiError::invalid(
-                "repeat",
-                "must be each_resolution or once_per_complaint",
-            ))
-        }
-    };
+    let repeat =
+        SurveyRepeat::parse(&body.repeat).map_err(|e| ApiError::invalid(&e.field, e.reason))?;
     let settings = SurveySettings {
         enabled: body.enabled,
         delay_hours: body.delay_hours,

@@ -379,14 +379,10 @@ pub async fn set_survey(
         errors.add("delay_hours", "must be a whole number of hours, 1 to 720");
         0
     });
-    let repeat = match form.repeat.as_str() {
-        "once_per_complaint" => SurveyRepeat::OncePerComplaint,
-        "each_resolution" => SurveyRepeat::EachResolution,
-        _ => {
-            errors.add("repeat", "choose how often to ask");
-            SurveyRepeat::EachResolution
-        }
-    };
+    let repeat = SurveyRepeat::parse(&form.repeat).unwrap_or_else(|_| {
+        errors.add("repeat", "choose how often to ask");
+        SurveyRepeat::EachResolution
+    });
     if errors.is_empty() {
         let settings = SurveySettings {
             enabled: form.enabled.is_some(),

@@ -110,6 +110,7 @@ impl ComplaintDraft {
             source: Source::Text,
             created_at: at,
             updated_at: at,
+            sla: None,
         }
     }
 }

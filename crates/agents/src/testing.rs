@@ -78,6 +78,7 @@ impl Tools for FakeTools {
             source: Source::Text,
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            sla: None,
         };
         created.push((key.to_owned(), c.clone()));
         Ok(c)

@@ -251,6 +251,9 @@ pub struct Complaint {
     pub source: Source,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its service-level clock (None: no policy covers it).
+    #[serde(default)]
+    pub sla: Option<crate::sla::SlaClock>,
 }
 
 /// One line of a complaint's history: who did what, from which value to which.

@@ -20,6 +20,12 @@ pub enum EventType {
     /// A citizen rated how their complaint was handled (the survey).
     #[serde(rename = "complaint.rated")]
     ComplaintRated,
+    /// A complaint's service-level deadline is near (the policy's warning).
+    #[serde(rename = "complaint.sla_warning")]
+    ComplaintSlaWarning,
+    /// A complaint's service-level deadline passed unmet (it is escalated).
+    #[serde(rename = "complaint.sla_breached")]
+    ComplaintSlaBreached,
     #[serde(rename = "conversation.handoff")]
     ConversationHandoff,
     #[serde(rename = "agent.version_created")]
@@ -44,7 +50,7 @@ pub enum EventType {
 
 impl EventType {
     /// The catalogue, in DESIGN.md's order.
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 18] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -53,6 +59,8 @@ impl EventType {
         Self::ComplaintStatusChanged,
         Self::ComplaintAssigned,
         Self::ComplaintRated,
+        Self::ComplaintSlaWarning,
+        Self::ComplaintSlaBreached,
         Self::ConversationHandoff,
         Self::AgentVersionCreated,
         Self::AgentDeployed,
@@ -82,6 +90,8 @@ impl EventType {
             Self::ComplaintStatusChanged => "complaint.status_changed",
             Self::ComplaintAssigned => "complaint.assigned",
             Self::ComplaintRated => "complaint.rated",
+            Self::ComplaintSlaWarning => "complaint.sla_warning",
+            Self::ComplaintSlaBreached => "complaint.sla_breached",
             Self::ConversationHandoff => "conversation.handoff",
             Self::AgentVersionCreated => "agent.version_created",
             Self::AgentDeployed => "agent.deployed",
@@ -292,6 +302,25 @@ pub mod payload {
     }
     payload!(WebhookTest => WebhookTest);
 
+    /// `complaint.sla_warning` and `complaint.sla_breached`: a deadline on
+    /// the complaint's clock (`target`: `first_response` or `resolution`) is
+    /// near, or passed unmet; the complaint as it was marked, before a
+    /// breach's escalation (which has its own events).
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ComplaintSla {
+        #[serde(skip)]
+        pub kind: EventType,
+        pub complaint: Complaint,
+        pub target: crate::sla::Target,
+        pub due_at: chrono::DateTime<chrono::Utc>,
+    }
+
+    impl Payload for ComplaintSla {
+        fn kind(&self) -> EventType {
+            self.kind
+        }
+    }
+
     /// `webhook.endpoint_disabled`: Ombud disabled an endpoint, and why.
     #[derive(Debug, Clone, PartialEq, Serialize)]
     pub struct WebhookEndpointDisabled {
@@ -327,6 +356,9 @@ pub mod payload {
                 "solved",
                 "reopened",
             ],
+            EventType::ComplaintSlaWarning | EventType::ComplaintSlaBreached => {
+                &["complaint", "target", "due_at"]
+            }
             EventType::ConversationHandoff => &["conversation_id", "contact_id", "reason"],
             EventType::ExecutionFailed => &["execution_id", "conversation_id", "error", "attempts"],
             EventType::SummaryDaily => &[

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod api_key;
 pub mod audit;
+pub mod calendar;
 pub mod change;
 pub mod channel;
 pub mod choice;
@@ -23,6 +24,7 @@ pub mod provider;
 pub mod schedule;
 pub mod seal;
 pub mod secret;
+pub mod sla;
 pub mod summary;
 pub mod survey;
 pub mod template;

@@ -42,7 +42,7 @@ pub struct Skipped {
 /// What citizens are told when staff move their complaints to `status`, in
 /// each language of the intake agent's built-in templates (English, Hindi,
 /// Marathi), decided before the change.
-fn texts(status: ComplaintStatus) -> StatusNotice {
+pub(crate) fn texts(status: ComplaintStatus) -> StatusNotice {
     let intake = IntakeConfig::default();
     let text = |lang: &Language| intake.status_notice(lang, "{numbers}", status.as_str());
     let label = |lang: &Language| {
@@ -178,6 +178,7 @@ impl Engine {
             }
             _ => None,
         };
+        let sla = crate::ops::sla::rules(store.as_ref(), tenant).await?;
         let mut report = ChangeReport::default();
         for ids in batches {
             let outcomes = store
@@ -192,6 +193,7 @@ impl Engine {
                         audit: Some(acting.clone()),
                         bulk_id: bulk_id.clone(),
                         survey_after,
+                        sla: Some(sla.clone()),
                     },
                 )
                 .await?;

@@ -46,6 +46,11 @@ impl Tools for StoreTools<'_> {
             actor: format!("contact:{}", self.contact.id),
             at: self.now,
             audit: None,
+            sla: Some(
+                crate::ops::sla::rules(self.store, &self.tenant.id)
+                    .await
+                    .map_err(tool_error)?,
+            ),
         };
         self.store
             .create_complaint(self.tenant, new)
@@ -91,6 +96,7 @@ impl Tools for StoreTools<'_> {
             audit: None,
             bulk_id: None,
             survey_after: None,
+            sla: None,
         };
         let outcomes = self
             .store

@@ -323,6 +323,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                         audit: None,
                         bulk_id: None,
                         survey_after: None,
+                        sla: None,
                     },
                 )
                 .await?;

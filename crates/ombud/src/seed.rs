@@ -75,6 +75,7 @@ pub async fn run(
                         actor: "seed".into(),
                         at: chrono::Utc::now(),
                         audit: None,
+                        sla: None,
                     },
                 )
                 .await?;

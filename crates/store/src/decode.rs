@@ -363,7 +363,7 @@ pub fn message(r: &dyn Columns) -> Decoded<Message> {
     })
 }
 
-pub const COMPLAINT_COLS: &str = "id, tenant_id, number, channel_id, contact_id, conversation_id, category_id, description, location, area, assignee_id, language, priority, status, source, created_at, updated_at";
+pub const COMPLAINT_COLS: &str = "id, tenant_id, number, channel_id, contact_id, conversation_id, category_id, description, location, area, assignee_id, language, priority, status, source, created_at, updated_at, sla";
 
 pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
     Ok(Complaint {
@@ -384,7 +384,36 @@ pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
         source: parse("source", Source::parse(&r.text("source")?))?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
+        sla: r
+            .opt_text("sla")?
+            .map(|j| parse("sla", serde_json::from_str(&j)))
+            .transpose()?,
     })
+}
+
+/// A complaint's service-level columns: its clock as JSON, where it stands
+/// and its next running deadline (the last two for lists and filters).
+pub struct SlaColumns {
+    pub clock: Option<String>,
+    pub state: Option<&'static str>,
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl SlaColumns {
+    pub fn of(c: &Complaint) -> Self {
+        match &c.sla {
+            None => Self {
+                clock: None,
+                state: None,
+                due_at: None,
+            },
+            Some(clock) => Self {
+                clock: serde_json::to_string(clock).ok(),
+                state: Some(clock.state().as_str()),
+                due_at: clock.next_due(),
+            },
+        }
+    }
 }
 
 pub const COMPLAINT_EVENT_COLS: &str =

@@ -69,7 +69,7 @@ pub use webhooks::{
 };
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
-    ComplaintRow, ComplaintSort,
+    ComplaintRow, ComplaintSort, SlaDue, SlaFired,
 };
 
 #[async_trait]
@@ -277,6 +277,10 @@ pub trait ComplaintStore: Send + Sync {
         tenant: &TenantId,
         batch: ChangeBatch,
     ) -> StoreResult<Vec<ChangeOutcome>>;
+    /// The warning or breach of a service-level deadline, when its job runs:
+    /// in one transaction, checked against the complaint, marked on its clock
+    /// and timeline with its event, and a breach escalated.
+    async fn sla_due(&self, tenant: &TenantId, due: SlaDue) -> StoreResult<SlaFired>;
     async fn complaint_events(
         &self,
         tenant: &TenantId,

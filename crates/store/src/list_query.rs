@@ -111,6 +111,12 @@ fn conditions(sql: &mut Sql, tenant: &TenantId, f: &ComplaintFilter) -> Vec<Stri
     if let Some(a) = &f.area {
         w.push(format!("c.area = {}", sql.bind(Param::Text(a.clone()))));
     }
+    if let Some(state) = f.sla {
+        w.push(format!(
+            "c.sla_state = {}",
+            sql.bind(Param::Text(state.as_str().into()))
+        ));
+    }
     if let Some(t) = f.created_from {
         w.push(format!("c.created_at >= {}", sql.bind(Param::Time(t))));
     }

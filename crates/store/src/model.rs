@@ -423,6 +423,9 @@ pub struct NewComplaint {
     /// Who to record in the audit trail (None: the citizen, through an
     /// agent, which is no admin or staff action).
     pub audit: Option<ombud_core::audit::Acting>,
+    /// The tenant's service levels: the complaint's clock starts with it
+    /// (None: no clock).
+    pub sla: Option<ombud_core::sla::SlaRules>,
 }
 
 impl NewComplaint {
@@ -550,10 +553,12 @@ impl NewChannel {
 }
 
 impl NewComplaint {
-    /// The complaint, numbered `n` of its tenant-local day; status `new`.
+    /// The complaint, numbered `n` of its tenant-local day; status `new`;
+    /// its service-level clock started.
     pub fn into_complaint(self, tenant: &Tenant, n: u32) -> Complaint {
         let day = tenant.local_date(self.at);
-        Complaint {
+        let rules = self.sla;
+        let mut c = Complaint {
             id: ComplaintId::new(),
             tenant_id: tenant.id.clone(),
             number: ComplaintNumber::new(&tenant.complaint_prefix, day, n),
@@ -571,7 +576,10 @@ impl NewComplaint {
             source: self.source,
             created_at: self.at,
             updated_at: self.at,
-        }
+            sla: None,
+        };
+        c.sla = rules.and_then(|r| r.start(&c));
+        c
     }
 }
 

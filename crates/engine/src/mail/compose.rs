@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use ombud_core::account::PASSWORD_RESET_MINUTES;
 use ombud_core::seal::SealKey;
-use ombud_core::Language;
+use ombud_core::{Complaint, Email, Language, Tenant};
 use ombud_store::{Store, StoreResult};
 
 use super::{Letter, Mail};
@@ -106,6 +106,77 @@ pub async fn letter(
                 text: daily_text(&tenant.name, *date, numbers, words),
             }))
         }
+        Mail::SlaAlert {
+            tenant_id,
+            complaint_id,
+            user_id,
+            to,
+            target,
+            stage,
+            due_at,
+        } => {
+            // Only while they are a member.
+            let member = store
+                .members(tenant_id)
+                .await?
+                .iter()
+                .any(|m| &m.user.id == user_id);
+            let Some(tenant) = store.tenant(tenant_id).await?.filter(|_| member) else {
+                return Ok(None);
+            };
+            let Some(c) = store.complaint(tenant_id, complaint_id).await? else {
+                return Ok(None);
+            };
+            Ok(Some(sla_letter(&tenant, &c, to, *target, *stage, *due_at)))
+        }
+    }
+}
+
+/// A service-level alert: what is due or missed, on which complaint.
+fn sla_letter(
+    tenant: &Tenant,
+    c: &Complaint,
+    to: &Email,
+    target: ombud_core::sla::Target,
+    stage: ombud_core::sla::Stage,
+    due_at: chrono::DateTime<chrono::Utc>,
+) -> Letter {
+    use ombud_core::sla::Stage;
+    let due = format!(
+        "{} ({})",
+        tenant
+            .timezone
+            .local_time(due_at)
+            .format("%-d %b %Y, %H:%M"),
+        tenant.timezone.as_str()
+    );
+    let what = target.label();
+    let (subject, news) = match stage {
+        Stage::Warning => (
+            format!("{}: {what} due {due}", c.number),
+            format!("The {what} deadline of this complaint is near: {due}."),
+        ),
+        Stage::Breach => (
+            format!("{}: {what} deadline missed, escalated", c.number),
+            format!(
+                "The {what} deadline of this complaint passed at {due} without it, so \
+                 Ombud escalated it (status escalated, priority {}).",
+                c.priority
+            ),
+        ),
+    };
+    let description: String = c.description.chars().take(300).collect();
+    Letter {
+        to: to.clone(),
+        subject,
+        text: format!(
+            "{tenant}\n\nComplaint {number}, {status}:\n“{description}”\n\n{news}\n\n\
+             Open it in Ombud's dashboard (Complaints, then {number}).\n\n\
+             You get this mail because the complaint is yours to act on in {tenant}.\n",
+            tenant = tenant.name,
+            number = c.number,
+            status = c.status.as_str().replace('_', " "),
+        ),
     }
 }
 

@@ -97,6 +97,17 @@ pub enum Mail {
         #[serde(default)]
         language: Option<Language>,
     },
+    /// A service-level deadline near or missed, to the member who must act
+    /// (made with the warning or breach, in its transaction).
+    SlaAlert {
+        tenant_id: TenantId,
+        complaint_id: ComplaintId,
+        user_id: UserId,
+        to: Email,
+        target: ombud_core::sla::Target,
+        stage: ombud_core::sla::Stage,
+        due_at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl Mail {
@@ -105,6 +116,7 @@ impl Mail {
             Self::Invitation { .. } => "invitation",
             Self::PasswordReset { .. } => "password_reset",
             Self::DailySummary { .. } => "daily_summary",
+            Self::SlaAlert { .. } => "sla_alert",
         }
     }
 
@@ -119,11 +131,24 @@ impl Mail {
                 date,
                 ..
             } => format!("mail:summary:{tenant_id}:{date}:{user_id}"),
+            Self::SlaAlert {
+                complaint_id,
+                user_id,
+                target,
+                stage,
+                due_at,
+                ..
+            } => format!(
+                "mail:sla:{complaint_id}:{}:{}:{}:{user_id}",
+                target.as_str(),
+                stage.job_kind(),
+                due_at.timestamp_micros()
+            ),
         };
         let tenant = match self {
-            Self::Invitation { tenant_id, .. } | Self::DailySummary { tenant_id, .. } => {
-                Some(tenant_id.clone())
-            }
+            Self::Invitation { tenant_id, .. }
+            | Self::DailySummary { tenant_id, .. }
+            | Self::SlaAlert { tenant_id, .. } => Some(tenant_id.clone()),
             Self::PasswordReset { .. } => None,
         };
         NewJob {

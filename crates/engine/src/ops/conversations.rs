@@ -132,6 +132,7 @@ impl Operations {
             actor: acting.actor.history_name(),
             at: self.now(),
             audit: Some(acting.clone()),
+            sla: Some(super::sla::rules(self.store.as_ref(), &tenant.id).await?),
         };
         let (complaint, _) = self.store.create_complaint(tenant, new).await?;
         self.wake_webhooks();

@@ -13,6 +13,7 @@ pub mod requests;
 pub mod resets;
 pub mod sessions;
 pub mod settings;
+pub mod sla;
 pub mod surveys;
 pub mod team;
 pub mod templates;

@@ -110,6 +110,7 @@ impl Operations {
             audit: None,
             bulk_id: None,
             survey_after: None,
+            sla: Some(super::sla::rules(self.store.as_ref(), tenant).await?),
         };
         let outcomes = self.store.change_complaints(tenant, batch).await?;
         Ok(match outcomes.into_iter().next() {
@@ -174,7 +175,7 @@ impl JobHandler for ReopenJob {
     }
 }
 
-fn field<T: serde::de::DeserializeOwned>(job: &Job, name: &str) -> Result<T, String> {
+pub(crate) fn field<T: serde::de::DeserializeOwned>(job: &Job, name: &str) -> Result<T, String> {
     let v = job.payload.get(name).cloned().unwrap_or_default();
     serde_json::from_value(v).map_err(|e| format!("the job's {name} is unreadable: {e}"))
 }

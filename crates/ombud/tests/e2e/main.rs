@@ -47,6 +47,7 @@ mod relay;
 mod scheduler;
 mod secrets;
 mod setup;
+mod sla;
 mod slow_clients;
 mod staff;
 mod summary;

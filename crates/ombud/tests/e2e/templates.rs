@@ -33,7 +33,7 @@ pub(crate) async fn set_status(app: &TestApp, key: &str, number: &str, status: &
     );
 }
 
-async fn timeline(app: &TestApp, t: &TestTenant, number: &str) -> Vec<(String, String)> {
+pub(crate) async fn timeline(app: &TestApp, t: &TestTenant, number: &str) -> Vec<(String, String)> {
     let c = crate::work::complaint(app, t, number).await;
     app.store
         .complaint_events(&t.tenant.id, &c.id)

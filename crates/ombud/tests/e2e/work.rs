@@ -101,6 +101,7 @@ pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize
                     actor: "agent".into(),
                     at: chrono::Utc::now(),
                     audit: None,
+                    sla: None,
                 },
             )
             .await

@@ -69,11 +69,13 @@ impl ComplaintStore for PgStore {
         let made = new.clone().into_complaint(tenant, n as u32);
         let audit = new.audit_entries(&made);
         let c = made;
+        let sla = decode::SlaColumns::of(&c);
         sqlx::query(
             "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                 category_id, description, location, language, priority, status, source, origin_key,
-                created_at, updated_at)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)",
+                created_at, updated_at, sla, sla_state, sla_due_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15,
+                $16, $17, $18)",
         )
         .bind(c.id.as_str())
         .bind(t)
@@ -90,8 +92,14 @@ impl ComplaintStore for PgStore {
         .bind(c.source.as_str())
         .bind(&origin_key)
         .bind(at)
+        .bind(&sla.clock)
+        .bind(sla.state)
+        .bind(sla.due_at)
         .execute(&mut *tx)
         .await?;
+        for job in crate::work::sla_jobs(&tenant.id, &c, None, at) {
+            super::jobs::insert(&mut tx, &job, at).await?;
+        }
         sqlx::query(
             "insert into complaint_events (tenant_id, complaint_id, actor, action, to_value, created_at)
              values ($1, $2, $3, 'created', $4, $5)",
@@ -205,6 +213,10 @@ impl ComplaintStore for PgStore {
         batch: ChangeBatch,
     ) -> StoreResult<Vec<ChangeOutcome>> {
         super::work::change(self, tenant, batch).await
+    }
+
+    async fn sla_due(&self, tenant: &TenantId, due: SlaDue) -> StoreResult<SlaFired> {
+        super::work::sla_due(self, tenant, due).await
     }
 
     async fn overview(

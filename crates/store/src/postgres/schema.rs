@@ -94,6 +94,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "summary_language",
         include_str!("migrations/0024_summary_language.sql"),
     ),
+    (25, "sla", include_str!("migrations/0025_sla.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

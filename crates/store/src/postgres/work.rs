@@ -74,32 +74,81 @@ pub(super) async fn change(
     tenant: &TenantId,
     batch: ChangeBatch,
 ) -> StoreResult<Vec<ChangeOutcome>> {
-    let t = tenant.as_str();
     let mut tx = store.pool.begin().await?;
-    check_references(&mut tx, t, &batch.change).await?;
-    let at = stored(batch.at);
-    // Locked until commit: two members changing one complaint take turns, and
-    // the second sees the first's change.
+    let outcomes = change_in(&mut tx, tenant, &batch).await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// A complaint as the transaction sees it, locked until commit: two members
+/// changing one complaint take turns, and the second sees the first's change.
+async fn complaint_in(
+    tx: &mut PgConnection,
+    t: &str,
+    id: &ComplaintId,
+) -> StoreResult<Option<Complaint>> {
     let sql = format!(
         "select {} from complaints where tenant_id = $1 and id = $2 for update",
         decode::COMPLAINT_COLS
     );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(t)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+    decode_opt(row, decode::complaint)
+}
+
+/// A warning or breach of a deadline, in one transaction: checked, marked,
+/// and for a breach the escalation's changes applied as staff changes are.
+pub(super) async fn sla_due(
+    store: &PgStore,
+    tenant: &TenantId,
+    due: work::SlaDue,
+) -> StoreResult<work::SlaFired> {
+    let t = tenant.as_str();
+    let mut tx = store.pool.begin().await?;
+    let event = match due.mark(complaint_in(&mut tx, t, &due.complaint).await?) {
+        Ok(event) => event,
+        Err(skipped) => return Ok(skipped),
+    };
+    let at = stored(due.at);
+    write_complaint(&mut tx, tenant, &event.complaint, at).await?;
+    timeline(&mut tx, t, due.line(), at).await?;
+    super::emit(&mut tx, tenant, &event, at).await?;
+    for mail in &due.mails {
+        super::jobs::insert(&mut tx, mail, at).await?;
+    }
+    let mut now = event.complaint;
+    for batch in due.escalation(&now) {
+        if let Some(ChangeOutcome::Changed(c)) = change_in(&mut tx, tenant, &batch).await?.pop() {
+            now = *c;
+        }
+    }
+    tx.commit().await?;
+    Ok(work::SlaFired::Fired(Box::new(now)))
+}
+
+/// A change of complaints inside the caller's transaction.
+async fn change_in(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    batch: &ChangeBatch,
+) -> StoreResult<Vec<ChangeOutcome>> {
+    let t = tenant.as_str();
+    check_references(&mut *tx, t, &batch.change).await?;
+    let at = stored(batch.at);
     let mut outcomes = Vec::with_capacity(batch.ids.len());
     let mut changed = Vec::new();
     let mut audit = Vec::new();
     for id in &batch.ids {
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-            .bind(t)
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let current = decode_opt(row, decode::complaint)?;
-        match work::decide(id, current, &batch.change, at) {
+        let current = complaint_in(&mut *tx, t, id).await?;
+        match batch.decide(tenant, id, current) {
             Err(skipped) => outcomes.push(skipped),
-            Ok(applied) => {
-                record(&mut tx, tenant, &batch.actor, &applied, at).await?;
-                if let Some(job) = batch.survey_job(tenant, &applied) {
-                    super::jobs::insert(&mut tx, &job, at).await?;
+            Ok(work::Decided { applied, jobs }) => {
+                record(&mut *tx, tenant, &batch.actor, &applied, at).await?;
+                for job in &jobs {
+                    super::jobs::insert(&mut *tx, job, at).await?;
                 }
                 audit.extend(batch.audit_entry(tenant, &applied, at));
                 changed.push(applied.complaint.clone());
@@ -107,7 +156,7 @@ pub(super) async fn change(
             }
         }
     }
-    for planned in work::notices_for(&batch, &changed) {
+    for planned in work::notices_for(batch, &changed) {
         let n = &planned.notice;
         let (channel, conversation, contact) =
             (n.channel.clone(), n.conversation.clone(), n.contact.clone());
@@ -127,7 +176,7 @@ pub(super) async fn change(
                     choices: None,
                 };
                 send(
-                    &mut tx,
+                    &mut *tx,
                     t,
                     &channel,
                     &conversation,
@@ -139,13 +188,12 @@ pub(super) async fn change(
             }
             work::NoticeAction::CannotNotify { complaints, reason } => {
                 for c in &complaints {
-                    timeline(&mut tx, t, work::Line::not_notified(c, &reason), at).await?;
+                    timeline(&mut *tx, t, work::Line::not_notified(c, &reason), at).await?;
                 }
             }
         }
     }
-    super::audit::append(&mut tx, &audit).await?;
-    tx.commit().await?;
+    super::audit::append(&mut *tx, &audit).await?;
     Ok(outcomes)
 }
 
@@ -188,10 +236,25 @@ async fn record(
     applied: &work::Applied,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let c = &applied.complaint;
+    write_complaint(&mut *tx, tenant, &applied.complaint, at).await?;
+    timeline(tx, tenant.as_str(), work::Line::of(applied, actor), at).await?;
+    if let Some(kind) = applied.event {
+        insert_event(tx, tenant, kind, &work::event_data(applied, actor), at).await?;
+    }
+    Ok(())
+}
+
+/// Writes what staff and service levels change on a complaint.
+async fn write_complaint(
+    tx: &mut PgConnection,
+    tenant: &TenantId,
+    c: &Complaint,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let sla = decode::SlaColumns::of(c);
     sqlx::query(
         "update complaints set status = $3, priority = $4, category_id = $5, assignee_id = $6,
-             area = $7, updated_at = $8
+             area = $7, updated_at = $8, sla = $9, sla_state = $10, sla_due_at = $11
          where tenant_id = $1 and id = $2",
     )
     .bind(tenant.as_str())
@@ -202,12 +265,11 @@ async fn record(
     .bind(c.assignee_id.as_ref().map(|v| v.as_str()))
     .bind(&c.area)
     .bind(at)
+    .bind(&sla.clock)
+    .bind(sla.state)
+    .bind(sla.due_at)
     .execute(&mut *tx)
     .await?;
-    timeline(tx, tenant.as_str(), work::Line::of(applied, actor), at).await?;
-    if let Some(kind) = applied.event {
-        insert_event(tx, tenant, kind, &work::event_data(applied, actor), at).await?;
-    }
     Ok(())
 }
 

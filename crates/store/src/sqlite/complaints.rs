@@ -55,11 +55,13 @@ impl ComplaintStore for SqliteStore {
             let complaint = new.clone().into_complaint(&tenant, n as u32);
             let c = &complaint;
             let at_text = time_text(at);
+            let sla = decode::SlaColumns::of(c);
             conn.prepare_cached(
                 "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                     category_id, description, location, language, priority, status, source, origin_key,
-                    created_at, updated_at)
-                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+                    created_at, updated_at, sla, sla_state, sla_due_at)
+                 values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
+                    ?16, ?17, ?18)",
             )?
             .execute(params![
                 c.id.as_str(),
@@ -76,8 +78,14 @@ impl ComplaintStore for SqliteStore {
                 c.status.as_str(),
                 c.source.as_str(),
                 origin_key,
-                at_text
+                at_text,
+                sla.clock,
+                sla.state,
+                sla.due_at.map(time_text)
             ])?;
+            for job in crate::work::sla_jobs(&tenant.id, c, None, at) {
+                super::jobs::insert(conn, &job, at)?;
+            }
             conn.prepare_cached(
                 "insert into complaint_events (tenant_id, complaint_id, actor, action, to_value, created_at)
                  values (?1, ?2, ?3, 'created', ?4, ?5)",
@@ -205,6 +213,10 @@ impl ComplaintStore for SqliteStore {
         batch: ChangeBatch,
     ) -> StoreResult<Vec<ChangeOutcome>> {
         super::work::change(self, tenant, batch).await
+    }
+
+    async fn sla_due(&self, tenant: &TenantId, due: SlaDue) -> StoreResult<SlaFired> {
+        super::work::sla_due(self, tenant, due).await
     }
 
     async fn overview(

@@ -94,6 +94,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "summary_language",
         include_str!("migrations/0024_summary_language.sql"),
     ),
+    (25, "sla", include_str!("migrations/0025_sla.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -112,63 +112,112 @@ pub(super) async fn change(
 ) -> StoreResult<Vec<ChangeOutcome>> {
     let tenant = tenant.clone();
     store
+        .write(move |conn| change_in(conn, &tenant, &batch))
+        .await
+}
+
+/// A complaint as the transaction sees it.
+fn complaint_in(
+    conn: &rusqlite::Connection,
+    t: &str,
+    id: &ComplaintId,
+) -> StoreResult<Option<Complaint>> {
+    let sql = format!(
+        "select {} from complaints where tenant_id = ?1 and id = ?2",
+        decode::COMPLAINT_COLS
+    );
+    one(conn, &sql, params![t, id.as_str()], decode::complaint)
+}
+
+/// A warning or breach of a deadline, in one transaction: checked, marked,
+/// and for a breach the escalation's changes applied as staff changes are.
+pub(super) async fn sla_due(
+    store: &SqliteStore,
+    tenant: &TenantId,
+    due: work::SlaDue,
+) -> StoreResult<work::SlaFired> {
+    let tenant = tenant.clone();
+    store
         .write(move |conn| {
             let t = tenant.as_str();
-            check_references(conn, t, &batch.change)?;
-            let at = stored(batch.at);
-            let sql = format!(
-                "select {} from complaints where tenant_id = ?1 and id = ?2",
-                decode::COMPLAINT_COLS
-            );
-            let mut outcomes = Vec::with_capacity(batch.ids.len());
-            let mut changed = Vec::new();
-            let mut audit = Vec::new();
-            for id in &batch.ids {
-                let current = one(conn, &sql, params![t, id.as_str()], decode::complaint)?;
-                match work::decide(id, current, &batch.change, at) {
-                    Err(skipped) => outcomes.push(skipped),
-                    Ok(applied) => {
-                        record(conn, &tenant, &batch.actor, &applied, at)?;
-                        if let Some(job) = batch.survey_job(&tenant, &applied) {
-                            super::jobs::insert(conn, &job, at)?;
-                        }
-                        audit.extend(batch.audit_entry(&tenant, &applied, at));
-                        changed.push(applied.complaint.clone());
-                        outcomes.push(ChangeOutcome::Changed(Box::new(applied.complaint)));
-                    }
+            let event = match due.mark(complaint_in(conn, t, &due.complaint)?) {
+                Ok(event) => event,
+                Err(skipped) => return Ok(skipped),
+            };
+            let at = stored(due.at);
+            write_complaint(conn, &tenant, &event.complaint, at)?;
+            timeline(conn, t, due.line(), at)?;
+            rows::emit(conn, &tenant, &event, at)?;
+            for mail in &due.mails {
+                super::jobs::insert(conn, mail, at)?;
+            }
+            let mut now = event.complaint;
+            for batch in due.escalation(&now) {
+                if let Some(ChangeOutcome::Changed(c)) = change_in(conn, &tenant, &batch)?.pop() {
+                    now = *c;
                 }
             }
-            for planned in work::notices_for(&batch, &changed) {
-                let n = &planned.notice;
-                let (channel, conversation, contact) =
-                    (n.channel.clone(), n.conversation.clone(), n.contact.clone());
-                let last_inbound = one(
-                    conn,
-                    "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
-                    params![t, conversation.as_str()],
-                    |r| r.opt_time("last_inbound_at"),
-                )?
-                .flatten();
-                match planned.decide(last_inbound, at) {
-                    work::NoticeAction::Send { body, template } => {
-                        let out = work::Outgoing {
-                            body: &body,
-                            template: template.as_ref(),
-                            choices: None,
-                        };
-                        send(conn, t, &channel, &conversation, contact.as_ref(), out, at)?;
-                    }
-                    work::NoticeAction::CannotNotify { complaints, reason } => {
-                        for c in &complaints {
-                            timeline(conn, t, work::Line::not_notified(c, &reason), at)?;
-                        }
-                    }
-                }
-            }
-            super::audit::append(conn, &audit)?;
-            Ok(outcomes)
+            Ok(work::SlaFired::Fired(Box::new(now)))
         })
         .await
+}
+
+/// A change of complaints inside the caller's transaction.
+fn change_in(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    batch: &ChangeBatch,
+) -> StoreResult<Vec<ChangeOutcome>> {
+    let t = tenant.as_str();
+    check_references(conn, t, &batch.change)?;
+    let at = stored(batch.at);
+    let mut outcomes = Vec::with_capacity(batch.ids.len());
+    let mut changed = Vec::new();
+    let mut audit = Vec::new();
+    for id in &batch.ids {
+        let current = complaint_in(conn, t, id)?;
+        match batch.decide(tenant, id, current) {
+            Err(skipped) => outcomes.push(skipped),
+            Ok(work::Decided { applied, jobs }) => {
+                record(conn, tenant, &batch.actor, &applied, at)?;
+                for job in &jobs {
+                    super::jobs::insert(conn, job, at)?;
+                }
+                audit.extend(batch.audit_entry(tenant, &applied, at));
+                changed.push(applied.complaint.clone());
+                outcomes.push(ChangeOutcome::Changed(Box::new(applied.complaint)));
+            }
+        }
+    }
+    for planned in work::notices_for(batch, &changed) {
+        let n = &planned.notice;
+        let (channel, conversation, contact) =
+            (n.channel.clone(), n.conversation.clone(), n.contact.clone());
+        let last_inbound = one(
+            conn,
+            "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
+            params![t, conversation.as_str()],
+            |r| r.opt_time("last_inbound_at"),
+        )?
+        .flatten();
+        match planned.decide(last_inbound, at) {
+            work::NoticeAction::Send { body, template } => {
+                let out = work::Outgoing {
+                    body: &body,
+                    template: template.as_ref(),
+                    choices: None,
+                };
+                send(conn, t, &channel, &conversation, contact.as_ref(), out, at)?;
+            }
+            work::NoticeAction::CannotNotify { complaints, reason } => {
+                for c in &complaints {
+                    timeline(conn, t, work::Line::not_notified(c, &reason), at)?;
+                }
+            }
+        }
+    }
+    super::audit::append(conn, &audit)?;
+    Ok(outcomes)
 }
 
 fn check_references(
@@ -208,11 +257,25 @@ fn record(
     applied: &work::Applied,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let c = &applied.complaint;
-    let at_text = time_text(at);
+    write_complaint(conn, tenant, &applied.complaint, at)?;
+    timeline(conn, tenant.as_str(), work::Line::of(applied, actor), at)?;
+    if let Some(kind) = applied.event {
+        rows::insert_event(conn, tenant, kind, &work::event_data(applied, actor), at)?;
+    }
+    Ok(())
+}
+
+/// Writes what staff and service levels change on a complaint.
+fn write_complaint(
+    conn: &rusqlite::Connection,
+    tenant: &TenantId,
+    c: &Complaint,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    let sla = decode::SlaColumns::of(c);
     conn.prepare_cached(
         "update complaints set status = ?3, priority = ?4, category_id = ?5, assignee_id = ?6,
-             area = ?7, updated_at = ?8
+             area = ?7, updated_at = ?8, sla = ?9, sla_state = ?10, sla_due_at = ?11
          where tenant_id = ?1 and id = ?2",
     )?
     .execute(params![
@@ -223,12 +286,11 @@ fn record(
         c.category_id.as_ref().map(|v| v.as_str()),
         c.assignee_id.as_ref().map(|v| v.as_str()),
         c.area,
-        at_text
+        time_text(at),
+        sla.clock,
+        sla.state,
+        sla.due_at.map(time_text)
     ])?;
-    timeline(conn, tenant.as_str(), work::Line::of(applied, actor), at)?;
-    if let Some(kind) = applied.event {
-        rows::insert_event(conn, tenant, kind, &work::event_data(applied, actor), at)?;
-    }
     Ok(())
 }
 
@@ -426,6 +488,7 @@ mod tests {
                     actor: "system".into(),
                     at: start + chrono::Duration::milliseconds(i as i64),
                     audit: None,
+                    sla: None,
                 };
                 store.create_complaint(tenant, new).await.map(|(c, _)| c)
             }

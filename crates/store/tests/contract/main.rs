@@ -237,5 +237,6 @@ fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
         actor: "system".into(),
         at,
         audit: None,
+        sla: None,
     }
 }

@@ -189,6 +189,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         audit: None,
         bulk_id: None,
         survey_after: None,
+        sla: None,
     };
 
     // Reject one first, so the batch meets a complaint that can no longer move.
@@ -455,6 +456,7 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
                 audit: None,
                 bulk_id: None,
                 survey_after: None,
+                sla: None,
             },
         )
         .await

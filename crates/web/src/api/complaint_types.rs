@@ -34,6 +34,52 @@ pub struct ComplaintView {
     pub channel_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Its service level (null: no policy covers it).
+    pub sla: Option<SlaView>,
+}
+
+/// A complaint's service level: its policy, where it stands, and its deadlines.
+#[derive(Serialize, ToSchema)]
+pub struct SlaView {
+    pub policy: String,
+    /// on_track, due_soon (staff were warned) or breached.
+    pub state: String,
+    pub first_response: Option<DeadlineView>,
+    pub resolution: Option<DeadlineView>,
+    /// Set while the complaint is on hold: the deadlines wait.
+    pub paused_at: Option<DateTime<Utc>>,
+}
+
+/// One deadline: when it falls, when staff are warned, and what happened.
+#[derive(Serialize, ToSchema)]
+pub struct DeadlineView {
+    pub due_at: DateTime<Utc>,
+    pub warn_at: Option<DateTime<Utc>>,
+    /// When it was met (the first response, the resolution).
+    pub met_at: Option<DateTime<Utc>>,
+    pub warned_at: Option<DateTime<Utc>>,
+    pub breached_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ombud_core::sla::SlaClock> for SlaView {
+    fn from(c: &ombud_core::sla::SlaClock) -> Self {
+        let deadline = |d: &Option<ombud_core::sla::Deadline>| {
+            d.as_ref().map(|d| DeadlineView {
+                due_at: d.due_at,
+                warn_at: d.warn_at,
+                met_at: d.met_at,
+                warned_at: d.warned_at,
+                breached_at: d.breached_at,
+            })
+        };
+        Self {
+            policy: c.policy.clone(),
+            state: c.state().as_str().into(),
+            first_response: deadline(&c.first_response),
+            resolution: deadline(&c.resolution),
+            paused_at: c.paused_at,
+        }
+    }
 }
 
 impl From<&Complaint> for ComplaintView {
@@ -56,6 +102,7 @@ impl From<&Complaint> for ComplaintView {
             channel_id: s(c.channel_id.as_ref().map(|v| v as _)),
             created_at: c.created_at,
             updated_at: c.updated_at,
+            sla: c.sla.as_ref().map(SlaView::from),
         }
     }
 }
@@ -70,6 +117,8 @@ pub struct ListParams {
     /// A member's user id, or `none` for unassigned.
     pub assignee: Option<String>,
     pub area: Option<String>,
+    /// Service level: on_track, due_soon or breached.
+    pub sla: Option<String>,
     /// Created at or after this time.
     pub created_from: Option<DateTime<Utc>>,
     /// Created before this time.
@@ -100,6 +149,9 @@ pub struct FilterBody {
     pub assignee: Option<String>,
     #[serde(default)]
     pub area: Option<String>,
+    /// Service level: on_track, due_soon (staff were warned) or breached.
+    #[serde(default)]
+    pub sla: Option<String>,
     #[serde(default)]
     pub created_from: Option<DateTime<Utc>>,
     #[serde(default)]
@@ -139,6 +191,10 @@ impl FilterBody {
                 )),
             },
             area: text("area", self.area)?,
+            sla: self
+                .sla
+                .map(|s| ombud_core::sla::SlaState::parse("sla", &s).map_err(|v| bad(v, "sla")))
+                .transpose()?,
             created_from: self.created_from,
             created_before: self.created_before,
             text: text("q", self.q)?,

@@ -85,6 +85,7 @@ async fn list_complaints(
         priority: q.priority,
         assignee: q.assignee,
         area: q.area,
+        sla: q.sla,
         created_from: q.created_from,
         created_before: q.created_before,
         q: q.q,

@@ -22,6 +22,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
+mod sla;
 mod surveys;
 pub(crate) mod test_chats;
 mod webhook_types;
@@ -191,6 +192,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(channels::router())
         .merge(channel_templates::router())
         .merge(surveys::router())
+        .merge(sla::router())
         .merge(executions::router())
         .merge(agents::router())
         .merge(test_chats::router())

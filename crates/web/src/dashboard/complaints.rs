@@ -36,6 +36,8 @@ pub struct RowView {
     pub category: String,
     pub assignee: String,
     pub area: String,
+    /// `breached`, `due_soon`, or empty (on track or no service level).
+    pub sla: &'static str,
     pub created: String,
 }
 
@@ -136,6 +138,11 @@ pub async fn list(
                         .to_owned(),
                     assignee: r.assignee_name.unwrap_or_default(),
                     area: c.area.clone().unwrap_or_default(),
+                    sla: match c.sla.as_ref().map(|clock| clock.state()) {
+                        Some(ombud_core::sla::SlaState::Breached) => "breached",
+                        Some(ombud_core::sla::SlaState::DueSoon) => "due_soon",
+                        _ => "",
+                    },
                     created: local(tenant, c.created_at),
                     description: c.description,
                 }
@@ -231,7 +238,39 @@ struct DetailPage {
     notify_alert: Option<String>,
     /// The latest satisfaction survey's answer, in words.
     rating: Option<String>,
+    /// Its service-level deadlines, in words: (what, when and how it went).
+    deadlines: Vec<(&'static str, String)>,
     errors: FieldErrors,
+}
+
+/// A complaint's deadlines as its page says them: "due 14 Dec 2026, 09:30;
+/// missed (14 Dec 2026, 09:31)".
+fn deadlines(tenant: &Tenant, c: &Complaint) -> Vec<(&'static str, String)> {
+    use ombud_core::sla::Target;
+    let Some(clock) = &c.sla else {
+        return Vec::new();
+    };
+    Target::ALL
+        .into_iter()
+        .filter_map(|target| {
+            let d = clock.deadline(target)?;
+            let mut text = format!("due {}", local(tenant, d.due_at));
+            if let Some(at) = d.met_at {
+                text.push_str(&format!("; met {}", local(tenant, at)));
+            } else if let Some(at) = d.breached_at {
+                text.push_str(&format!("; missed ({})", local(tenant, at)));
+            } else if clock.paused_at.is_some() {
+                text.push_str("; waiting while on hold");
+            } else if d.warned_at.is_some() {
+                text.push_str("; due soon");
+            }
+            let what = match target {
+                Target::FirstResponse => "First response",
+                Target::Resolution => "Resolution",
+            };
+            Some((what, text))
+        })
+        .collect()
 }
 
 impl DetailPage {
@@ -325,6 +364,7 @@ async fn detail_page(
             .into_iter()
             .find(|s| s.rating.is_some())
             .map(|s| super::timeline::rating_words(&s)),
+        deadlines: deadlines(tenant, &c),
         errors,
         c,
     };

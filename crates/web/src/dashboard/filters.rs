@@ -16,6 +16,8 @@ pub struct ListQuery {
     /// A member's id, `none` (unassigned) or `me`.
     pub assignee: String,
     pub area: String,
+    /// `due_soon`, `breached` or `on_track` (the service level).
+    pub sla: String,
     /// `YYYY-MM-DD` in the tenant's time zone, inclusive.
     pub from: String,
     pub to: String,
@@ -53,6 +55,10 @@ impl ListQuery {
                     errors.add(field, "must not contain NUL characters");
                 }
                 "area" => q.area = value.chars().take(MAX_TEXT).collect(),
+                "sla" => match ombud_core::sla::SlaState::parse("sla", value) {
+                    Ok(state) => q.sla = state.as_str().to_owned(),
+                    Err(e) => errors.add("sla", e.reason),
+                },
                 "from" => q.from = value.to_owned(),
                 "to" => q.to = value.to_owned(),
                 "q" => q.q = value.chars().take(MAX_TEXT).collect(),
@@ -106,6 +112,7 @@ impl ListQuery {
                 id => id.parse().ok().map(AssigneeFilter::Member),
             },
             area: (!self.area.is_empty()).then(|| self.area.clone()),
+            sla: ombud_core::sla::SlaState::parse("sla", &self.sla).ok(),
             created_from: date(&self.from).map(|d| tenant.timezone.start_of_date(d)),
             created_before: date(&self.to)
                 .and_then(|d| d.succ_opt())
@@ -125,6 +132,7 @@ impl ListQuery {
             ("priority", &self.priority),
             ("assignee", &self.assignee),
             ("area", &self.area),
+            ("sla", &self.sla),
             ("from", &self.from),
             ("to", &self.to),
             ("q", &self.q),

@@ -30,6 +30,7 @@ pub fn moments(
             let who = match e.actor.as_str() {
                 "agent" => "the bot".to_owned(),
                 "system" => "Ombud".to_owned(),
+                ombud_core::sla::ACTOR => "Ombud (service level)".to_owned(),
                 a if a.starts_with("contact:") => "the citizen".to_owned(),
                 a => names
                     .get(a)
@@ -56,6 +57,11 @@ pub fn moments(
                 "survey_rated" => format!("rated it {}", to.unwrap_or("?")),
                 "survey_solved" => format!("said the problem is {}", to.unwrap_or("?")),
                 "survey_comment" => format!("commented: “{}”", to.unwrap_or("")),
+                "sla_warning" => format!("warned that the {} deadline is near", sla_target(to)),
+                "sla_breached" => format!(
+                    "marked the {} deadline missed and escalated it",
+                    sla_target(to)
+                ),
                 other => other.replace('_', " "),
             };
             Moment {
@@ -66,6 +72,11 @@ pub fn moments(
             }
         })
         .collect()
+}
+
+fn sla_target(to: Option<&str>) -> &'static str {
+    to.and_then(ombud_core::sla::Target::parse)
+        .map_or("service level", ombud_core::sla::Target::label)
 }
 
 /// A survey's answer as the complaint page says it: "2/5, not solved

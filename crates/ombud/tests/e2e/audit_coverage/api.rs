@@ -411,6 +411,47 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     )
     .await;
     l.none("PUT /settings/summary", "not a quarter hour").await;
+    let hours = json!({"hours": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]});
+    json_of(
+        session_api(admin, Method::PUT, "/settings/calendar")
+            .await
+            .json(&hours),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /settings/calendar",
+        one("settings.calendar_changed", me),
+    )
+    .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/calendar")
+            .await
+            .json(&json!({"hours": {}})),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/calendar", "a week with no open hour")
+        .await;
+    let policies = json!({"enabled": true, "policies": [
+        {"name": "Week", "resolution_minutes": 10080, "warn_before_minutes": 1440}]});
+    json_of(
+        session_api(admin, Method::PUT, "/settings/sla")
+            .await
+            .json(&policies),
+        200,
+    )
+    .await;
+    l.check("PUT /settings/sla", one("settings.sla_changed", me))
+        .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/sla")
+            .await
+            .json(&json!({"enabled": true, "policies": [{"name": "No target"}]})),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/sla", "a policy with no target").await;
 
     Made {
         api_complaint,

@@ -1,0 +1,454 @@
+use chrono::{NaiveDateTime, TimeZone as _};
+
+use super::*;
+use crate::{ComplaintId, ComplaintNumber, ComplaintPrefix, Language, Source, TenantId};
+
+fn kolkata() -> TimeZoneName {
+    TimeZoneName::parse("Asia/Kolkata").unwrap()
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    kolkata()
+        .tz()
+        .from_local_datetime(&naive)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn policy(name: &str) -> Policy {
+    Policy {
+        name: name.into(),
+        category_id: None,
+        priority: None,
+        first_response_minutes: None,
+        resolution_minutes: None,
+        business_hours: true,
+        warn_before_minutes: 0,
+        escalate_to: None,
+    }
+}
+
+fn rules(policies: Vec<Policy>) -> SlaRules {
+    SlaRules {
+        settings: SlaSettings {
+            enabled: true,
+            policies,
+        },
+        calendar: Calendar::office_hours(),
+        zone: kolkata(),
+    }
+}
+
+fn complaint(created: &str) -> Complaint {
+    let created_at = at(created);
+    Complaint {
+        id: ComplaintId::new(),
+        tenant_id: TenantId::new(),
+        number: ComplaintNumber::new(
+            &ComplaintPrefix::parse("PUNE").unwrap(),
+            created_at.date_naive(),
+            1,
+        ),
+        channel_id: None,
+        contact_id: None,
+        conversation_id: None,
+        category_id: None,
+        description: "Streetlight broken".into(),
+        location: None,
+        area: None,
+        assignee_id: None,
+        language: Language::parse("en").unwrap(),
+        priority: Priority::Normal,
+        status: ComplaintStatus::New,
+        source: Source::Text,
+        created_at,
+        updated_at: created_at,
+        sla: None,
+    }
+}
+
+/// `c` moved to `status` at `when` by staff (or not), its clock kept by `r`.
+fn moved(
+    r: &SlaRules,
+    c: &Complaint,
+    status: ComplaintStatus,
+    when: &str,
+    by_staff: bool,
+) -> Complaint {
+    let mut next = c.clone();
+    next.status = status;
+    r.after_change(c, &mut next, at(when), by_staff);
+    next
+}
+
+fn started(r: &SlaRules, created: &str) -> Complaint {
+    let mut c = complaint(created);
+    c.sla = r.start(&c);
+    c
+}
+
+#[test]
+fn friday_half_past_four_with_an_hour_to_answer_is_due_monday_half_past_nine() {
+    let mut p = policy("Answer within the hour");
+    p.first_response_minutes = Some(60);
+    p.resolution_minutes = Some(3 * 8 * 60);
+    p.warn_before_minutes = 15;
+    let r = rules(vec![p]);
+    // 2026-12-04 is a Friday.
+    let c = started(&r, "2026-12-04 16:30");
+    let clock = c.sla.as_ref().unwrap();
+    let first = clock.first_response.as_ref().unwrap();
+    assert_eq!(first.due_at, at("2026-12-07 09:30"));
+    assert_eq!(first.warn_at, Some(at("2026-12-07 09:15")));
+    // Three business days: Monday, Tuesday, then Wednesday until 16:30.
+    assert_eq!(
+        clock.resolution.as_ref().unwrap().due_at,
+        at("2026-12-09 16:30")
+    );
+    assert_eq!(clock.state(), SlaState::OnTrack);
+    assert_eq!(clock.next_due(), Some(at("2026-12-07 09:30")));
+
+    let planned = SlaRules::checks(None, Some(clock));
+    let runs: Vec<(Target, Stage, DateTime<Utc>)> = planned
+        .iter()
+        .map(|p| (p.target, p.stage, p.run_at))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (
+                Target::FirstResponse,
+                Stage::Warning,
+                at("2026-12-07 09:15")
+            ),
+            (Target::FirstResponse, Stage::Breach, at("2026-12-07 09:30")),
+            (Target::Resolution, Stage::Warning, at("2026-12-09 16:15")),
+            (Target::Resolution, Stage::Breach, at("2026-12-09 16:30")),
+        ]
+    );
+}
+
+#[test]
+fn calendar_time_counts_nights_and_weekends() {
+    let r = rules(vec![]);
+    let c = {
+        let mut c = complaint("2026-12-04 16:30");
+        c.sla = SlaRules {
+            settings: SlaSettings::default(),
+            ..r
+        }
+        .start(&c);
+        c
+    };
+    let clock = c.sla.unwrap();
+    assert_eq!(clock.policy, "Open for 7 days");
+    assert!(clock.first_response.is_none());
+    let d = clock.resolution.unwrap();
+    assert_eq!(d.due_at, at("2026-12-11 16:30"));
+    assert_eq!(d.warn_at, Some(at("2026-12-10 16:30")));
+}
+
+#[test]
+fn the_first_policy_that_covers_a_complaint_is_its_policy() {
+    let water = crate::CategoryId::new();
+    let mut urgent = policy("Urgent");
+    urgent.priority = Some(Priority::Urgent);
+    urgent.resolution_minutes = Some(60);
+    let mut water_policy = policy("Water");
+    water_policy.category_id = Some(water.clone());
+    water_policy.resolution_minutes = Some(120);
+    let mut rest = policy("Everything else");
+    rest.resolution_minutes = Some(480);
+    let r = rules(vec![urgent, water_policy, rest]);
+
+    let mut c = complaint("2026-12-08 10:00");
+    assert_eq!(r.start(&c).unwrap().policy, "Everything else");
+    c.category_id = Some(water);
+    assert_eq!(r.start(&c).unwrap().policy, "Water");
+    c.priority = Priority::Urgent;
+    assert_eq!(r.start(&c).unwrap().policy, "Urgent");
+
+    let mut off = r.clone();
+    off.settings.enabled = false;
+    assert_eq!(off.start(&c), None);
+    // A complaint made already resolved (filed by staff for the record) runs no clock.
+    c.status = ComplaintStatus::Resolved;
+    assert!(r.start(&c).unwrap().resolution.is_none());
+}
+
+#[test]
+fn on_hold_pauses_the_clock_and_leaving_it_moves_the_deadline_on() {
+    let mut p = policy("Eight hours");
+    p.resolution_minutes = Some(8 * 60);
+    p.warn_before_minutes = 60;
+    let r = rules(vec![p]);
+    // Tuesday 10:00 + 8 business hours (09:00–17:00) = Wednesday 10:00.
+    let c = started(&r, "2026-12-08 10:00");
+    assert_eq!(
+        c.sla.as_ref().unwrap().resolution.as_ref().unwrap().due_at,
+        at("2026-12-09 10:00")
+    );
+
+    // On hold Tuesday 12:00 with 6 business hours left; back Thursday 10:00.
+    let held = moved(&r, &c, ComplaintStatus::OnHold, "2026-12-08 12:00", true);
+    let clock = held.sla.as_ref().unwrap();
+    assert_eq!(clock.paused_at, Some(at("2026-12-08 12:00")));
+    assert_eq!(clock.next_due(), None);
+    assert!(SlaRules::checks(c.sla.as_ref(), Some(clock)).is_empty());
+    // A job for the old deadline finds the clock paused.
+    assert_eq!(
+        check(
+            &held,
+            Target::Resolution,
+            Stage::Breach,
+            at("2026-12-09 10:00")
+        )
+        .unwrap_err(),
+        "the complaint is on hold"
+    );
+
+    let back = moved(
+        &r,
+        &held,
+        ComplaintStatus::InProgress,
+        "2026-12-10 10:00",
+        true,
+    );
+    let clock = back.sla.as_ref().unwrap();
+    assert_eq!(clock.paused_at, None);
+    let d = clock.resolution.as_ref().unwrap();
+    assert_eq!(d.due_at, at("2026-12-10 16:00"));
+    assert_eq!(d.warn_at, Some(at("2026-12-10 15:00")));
+    let planned = SlaRules::checks(held.sla.as_ref(), Some(clock));
+    assert_eq!(planned.len(), 2);
+    assert!(planned.iter().all(|p| p.due_at == at("2026-12-10 16:00")));
+    // The old deadline's job stands down; the new one's fires.
+    assert_eq!(
+        check(
+            &back,
+            Target::Resolution,
+            Stage::Breach,
+            at("2026-12-09 10:00")
+        )
+        .unwrap_err(),
+        "the deadline moved"
+    );
+    assert_eq!(
+        check(&back, Target::Resolution, Stage::Breach, d.due_at),
+        Ok(())
+    );
+}
+
+#[test]
+fn staff_leaving_new_is_the_first_response_and_resolving_meets_the_resolution() {
+    let mut p = policy("Both");
+    p.first_response_minutes = Some(60);
+    p.resolution_minutes = Some(480);
+    let r = rules(vec![p]);
+    let c = started(&r, "2026-12-08 10:00");
+
+    // What a breach changes is no response.
+    let escalated = moved(
+        &r,
+        &c,
+        ComplaintStatus::Escalated,
+        "2026-12-08 11:00",
+        false,
+    );
+    assert_eq!(
+        escalated
+            .sla
+            .as_ref()
+            .unwrap()
+            .first_response
+            .as_ref()
+            .unwrap()
+            .met_at,
+        None
+    );
+
+    let acked = moved(
+        &r,
+        &c,
+        ComplaintStatus::Acknowledged,
+        "2026-12-08 10:20",
+        true,
+    );
+    let clock = acked.sla.as_ref().unwrap();
+    assert_eq!(
+        clock.first_response.as_ref().unwrap().met_at,
+        Some(at("2026-12-08 10:20"))
+    );
+    assert_eq!(
+        check(
+            &acked,
+            Target::FirstResponse,
+            Stage::Breach,
+            at("2026-12-08 11:00")
+        )
+        .unwrap_err(),
+        "the first response was in time"
+    );
+
+    let resolved = moved(
+        &r,
+        &acked,
+        ComplaintStatus::Resolved,
+        "2026-12-08 15:00",
+        true,
+    );
+    let d = resolved.sla.as_ref().unwrap().resolution.clone().unwrap();
+    assert_eq!(d.met_at, Some(at("2026-12-08 15:00")));
+    assert!(SlaRules::checks(acked.sla.as_ref(), resolved.sla.as_ref()).is_empty());
+
+    // Reopened: the same deadline runs again, checked anew.
+    let reopened = moved(
+        &r,
+        &resolved,
+        ComplaintStatus::InProgress,
+        "2026-12-08 16:00",
+        true,
+    );
+    let again = reopened.sla.as_ref().unwrap().resolution.as_ref().unwrap();
+    assert_eq!((again.met_at, again.due_at), (None, d.due_at));
+    let planned = SlaRules::checks(resolved.sla.as_ref(), reopened.sla.as_ref());
+    assert_eq!(planned.len(), 1);
+    assert_ne!(
+        planned[0].job_key(&c.id, at("2026-12-08 16:00")),
+        planned[0].job_key(&c.id, at("2026-12-08 10:00"))
+    );
+}
+
+#[test]
+fn a_staff_change_of_priority_can_pick_another_policy() {
+    let mut urgent = policy("Urgent");
+    urgent.priority = Some(Priority::Urgent);
+    urgent.first_response_minutes = Some(30);
+    urgent.resolution_minutes = Some(120);
+    let mut rest = policy("Rest");
+    rest.first_response_minutes = Some(60);
+    rest.resolution_minutes = Some(480);
+    let r = rules(vec![urgent, rest]);
+    let c = started(&r, "2026-12-08 10:00");
+    let acked = moved(
+        &r,
+        &c,
+        ComplaintStatus::Acknowledged,
+        "2026-12-08 10:05",
+        true,
+    );
+
+    let mut up = acked.clone();
+    up.priority = Priority::Urgent;
+    r.after_change(&acked, &mut up, at("2026-12-08 10:30"), true);
+    let clock = up.sla.as_ref().unwrap();
+    assert_eq!(clock.policy, "Urgent");
+    assert_eq!(
+        clock.resolution.as_ref().unwrap().due_at,
+        at("2026-12-08 12:00")
+    );
+    assert_eq!(
+        clock.first_response.as_ref().unwrap().met_at,
+        Some(at("2026-12-08 10:05"))
+    );
+    let planned = SlaRules::checks(acked.sla.as_ref(), up.sla.as_ref());
+    assert_eq!(planned.len(), 1);
+    assert_eq!(planned[0].due_at, at("2026-12-08 12:00"));
+
+    // The same change by a breach keeps the policy.
+    let mut by_breach = acked.clone();
+    by_breach.priority = Priority::Urgent;
+    r.after_change(&acked, &mut by_breach, at("2026-12-08 10:30"), false);
+    assert_eq!(by_breach.sla.as_ref().unwrap().policy, "Rest");
+}
+
+#[test]
+fn a_warning_and_a_breach_are_told_once() {
+    let mut p = policy("Eight hours");
+    p.resolution_minutes = Some(480);
+    p.warn_before_minutes = 60;
+    let r = rules(vec![p]);
+    let mut c = started(&r, "2026-12-08 10:00");
+    let due = c.sla.as_ref().unwrap().resolution.as_ref().unwrap().due_at;
+    assert_eq!(check(&c, Target::Resolution, Stage::Warning, due), Ok(()));
+    mark(
+        &mut c,
+        Target::Resolution,
+        Stage::Warning,
+        at("2026-12-09 09:00"),
+    );
+    assert_eq!(c.sla.as_ref().unwrap().state(), SlaState::DueSoon);
+    assert!(check(&c, Target::Resolution, Stage::Warning, due).is_err());
+    assert_eq!(check(&c, Target::Resolution, Stage::Breach, due), Ok(()));
+    mark(
+        &mut c,
+        Target::Resolution,
+        Stage::Breach,
+        at("2026-12-09 10:00"),
+    );
+    assert_eq!(c.sla.as_ref().unwrap().state(), SlaState::Breached);
+    assert_eq!(
+        check(&c, Target::Resolution, Stage::Breach, due).unwrap_err(),
+        "staff were told already"
+    );
+    assert_eq!(
+        check(&c, Target::FirstResponse, Stage::Breach, due).unwrap_err(),
+        "the policy sets no first response target"
+    );
+    c.status = ComplaintStatus::Rejected;
+    assert!(check(&c, Target::Resolution, Stage::Breach, due).is_err());
+}
+
+#[test]
+fn a_breach_escalates_raises_the_priority_and_hands_over() {
+    let owner = UserId::new();
+    let mut c = complaint("2026-12-08 10:00");
+    c.status = ComplaintStatus::InProgress;
+    assert_eq!(
+        escalation(&c, Some(&owner)),
+        [
+            ComplaintChange::Status(ComplaintStatus::Escalated),
+            ComplaintChange::Priority(Priority::High),
+            ComplaintChange::Assign(Some(owner.clone())),
+        ]
+    );
+    c.status = ComplaintStatus::Escalated;
+    c.priority = Priority::Urgent;
+    c.assignee_id = Some(owner.clone());
+    assert!(escalation(&c, Some(&owner)).is_empty());
+    c.priority = Priority::Low;
+    assert_eq!(
+        escalation(&c, None),
+        [ComplaintChange::Priority(Priority::Normal)]
+    );
+}
+
+#[test]
+fn settings_are_checked() {
+    assert_eq!(SlaSettings::default().validate(), Ok(()));
+    let field = |mut edit: Box<dyn FnMut(&mut Policy)>| {
+        let mut s = SlaSettings::default();
+        edit(&mut s.policies[0]);
+        s.validate().unwrap_err().field
+    };
+    assert_eq!(field(Box::new(|p| p.name = " ".into())), "policies[0].name");
+    assert_eq!(
+        field(Box::new(|p| p.resolution_minutes = None)),
+        "policies[0].resolution_minutes"
+    );
+    assert_eq!(
+        field(Box::new(|p| p.resolution_minutes = Some(0))),
+        "policies[0].resolution_minutes"
+    );
+    assert_eq!(
+        field(Box::new(|p| p.warn_before_minutes = 7 * 24 * 60)),
+        "policies[0].warn_before_minutes"
+    );
+    let mut twice = SlaSettings::default();
+    twice.policies.push(twice.policies[0].clone());
+    assert_eq!(twice.validate().unwrap_err().field, "policies[1].name");
+    let json: Result<SlaSettings, _> =
+        serde_json::from_value(serde_json::json!({"enabled": true, "policies": [], "extra": 1}));
+    assert!(json.is_err());
+}

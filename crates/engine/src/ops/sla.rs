@@ -1,0 +1,245 @@
+//! Service levels' operations: the business calendar and the policies
+//! (tenant settings, audited), the rules every complaint change carries so
+//! the store keeps each complaint's clock in the change's transaction, and
+//! the `sla.warning` and `sla.breach` jobs those changes leave. The rules
+//! are `ombud_core::sla`'s and `ombud_core::calendar`'s.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::calendar::Calendar;
+use ombud_core::sla::{self, SlaRules, SlaSettings, Stage, Target};
+use ombud_core::*;
+use ombud_store::{Job, SlaDue, SlaFired, Store, StoreError, StoreResult};
+
+use super::{Acting, Operations};
+use crate::scheduler::{JobHandler, Jobs};
+
+/// What every change of a tenant's complaints carries: its policies,
+/// calendar and zone.
+pub async fn rules(store: &dyn Store, tenant: &TenantId) -> StoreResult<SlaRules> {
+    let zone = store
+        .tenant(tenant)
+        .await?
+        .ok_or(StoreError::NotFound("tenant"))?
+        .timezone;
+    Ok(SlaRules {
+        settings: super::settings::read_setting(store, tenant, sla::SETTINGS_KEY).await?,
+        calendar: super::settings::read_setting(store, tenant, sla::CALENDAR_KEY).await?,
+        zone,
+    })
+}
+
+impl Operations {
+    /// The tenant's policies (the seven-day rule until an admin sets others).
+    pub async fn sla_settings(&self, tenant: &TenantId) -> StoreResult<SlaSettings> {
+        super::settings::read_setting(self.store.as_ref(), tenant, sla::SETTINGS_KEY).await
+    }
+
+    /// Replaces the tenant's policies. Categories and escalation owners must
+    /// be the tenant's own. The clocks of complaints already running keep
+    /// their deadlines; new complaints and staff changes use the new rules.
+    pub async fn set_sla_settings(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        settings: SlaSettings,
+    ) -> StoreResult<SlaSettings> {
+        settings.validate()?;
+        let categories = self.store.categories(tenant).await?;
+        let members = self.store.members(tenant).await?;
+        for (i, p) in settings.policies.iter().enumerate() {
+            if let Some(id) = &p.category_id {
+                if !categories.iter().any(|c| &c.id == id) {
+                    let field = format!("policies[{i}].category_id");
+                    return Err(ValidationError::new(field, "no such category").into());
+                }
+            }
+            if let Some(id) = &p.escalate_to {
+                if !members.iter().any(|m| &m.user.id == id) {
+                    let field = format!("policies[{i}].escalate_to");
+                    let reason = "is not a member of this organisation";
+                    return Err(ValidationError::new(field, reason).into());
+                }
+            }
+        }
+        self.set_setting(
+            acting,
+            tenant,
+            sla::SETTINGS_KEY,
+            "settings.sla_changed",
+            &settings,
+        )
+        .await?;
+        Ok(settings)
+    }
+
+    /// The tenant's business calendar (09:00 to 17:00 on weekdays until set).
+    pub async fn calendar(&self, tenant: &TenantId) -> StoreResult<Calendar> {
+        super::settings::read_setting(self.store.as_ref(), tenant, sla::CALENDAR_KEY).await
+    }
+
+    pub async fn set_calendar(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        calendar: Calendar,
+    ) -> StoreResult<Calendar> {
+        let key = sla::CALENDAR_KEY;
+        self.set_setting(acting, tenant, key, "settings.calendar_changed", &calendar)
+            .await?;
+        Ok(calendar)
+    }
+
+    /// The warning or breach of `complaint`'s `target` deadline `due_at`, if
+    /// it still stands: staff are told (event, timeline), and a breach
+    /// escalates the complaint, telling its citizen of the new status.
+    pub async fn sla_due(
+        &self,
+        tenant: &TenantId,
+        complaint: &ComplaintId,
+        target: Target,
+        stage: Stage,
+        due_at: DateTime<Utc>,
+    ) -> StoreResult<SlaFired> {
+        let now = self.now();
+        let rules = rules(self.store.as_ref(), tenant).await?;
+        let Some(current) = self.store.complaint(tenant, complaint).await? else {
+            return Ok(SlaFired::Skipped("not found".into()));
+        };
+        let policy = current
+            .sla
+            .as_ref()
+            .and_then(|clock| rules.settings.policy(&clock.policy).cloned());
+        let owner = policy.and_then(|p| p.escalate_to);
+        let mails = self
+            .sla_mails(tenant, &current, owner.as_ref(), target, stage, due_at, now)
+            .await?;
+        let notices = match stage {
+            Stage::Breach => Some(
+                crate::complaints::notice_plan(
+                    self.store.as_ref(),
+                    tenant,
+                    now,
+                    crate::complaints::texts(ComplaintStatus::Escalated),
+                )
+                .await?,
+            ),
+            Stage::Warning => None,
+        };
+        let due = SlaDue {
+            complaint: complaint.clone(),
+            target,
+            stage,
+            due_at,
+            at: now,
+            owner,
+            notices,
+            rules,
+            mails,
+        };
+        let fired = self.store.sla_due(tenant, due).await?;
+        if matches!(fired, SlaFired::Fired(_)) {
+            self.wake_webhooks();
+            self.wake_outbox();
+        }
+        Ok(fired)
+    }
+}
+
+impl Operations {
+    /// The mails that tell staff of a warning or breach, when mail is on:
+    /// to the complaint's assignee and, for a breach, the policy's
+    /// escalation owner; to the tenant's admins and owners when that is
+    /// nobody.
+    #[allow(clippy::too_many_arguments)]
+    async fn sla_mails(
+        &self,
+        tenant: &TenantId,
+        c: &Complaint,
+        owner: Option<&UserId>,
+        target: Target,
+        stage: Stage,
+        due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ombud_store::NewJob>> {
+        if !self.mail_on() {
+            return Ok(Vec::new());
+        }
+        let mut with: Vec<&UserId> = c.assignee_id.iter().collect();
+        if stage == Stage::Breach {
+            with.extend(owner.filter(|o| !with.contains(o)));
+        }
+        let members = self.store.members(tenant).await?;
+        Ok(members
+            .iter()
+            .filter(|m| match with.is_empty() {
+                false => with.contains(&&m.user.id),
+                true => matches!(m.role, Role::Admin | Role::Owner),
+            })
+            .map(|m| {
+                crate::mail::Mail::SlaAlert {
+                    tenant_id: tenant.clone(),
+                    complaint_id: c.id.clone(),
+                    user_id: m.user.id.clone(),
+                    to: m.user.email.clone(),
+                    target,
+                    stage,
+                    due_at,
+                }
+                .job(now)
+            })
+            .collect())
+    }
+}
+
+/// Runs `sla.warning` and `sla.breach`: `{complaint_id, target, due_at}`.
+struct DueJob {
+    ops: Operations,
+    stage: Stage,
+}
+
+#[async_trait]
+impl JobHandler for DueJob {
+    async fn run(&self, job: &Job) -> Result<(), String> {
+        let tenant = job.tenant_id.as_ref().ok_or("the job names no tenant")?;
+        let complaint: ComplaintId = super::surveys::field(job, "complaint_id")?;
+        let target: Target = super::surveys::field(job, "target")?;
+        let due_at: DateTime<Utc> = super::surveys::field(job, "due_at")?;
+        let fired = self
+            .ops
+            .sla_due(tenant, &complaint, target, self.stage, due_at)
+            .await
+            .map_err(|e| e.to_string())?;
+        match fired {
+            SlaFired::Fired(c) => tracing::info!(
+                %complaint, number = %c.number, target = target.as_str(), stage = ?self.stage,
+                "service level deadline"
+            ),
+            SlaFired::Skipped(why) => tracing::debug!(
+                %complaint, target = target.as_str(), reason = %why,
+                "service level check stood down"
+            ),
+        }
+        Ok(())
+    }
+}
+
+/// The service levels' jobs, run by `ops`.
+pub fn with_sla_jobs(jobs: Jobs, ops: Operations) -> Jobs {
+    jobs.handle(
+        Stage::Warning.job_kind(),
+        Arc::new(DueJob {
+            ops: ops.clone(),
+            stage: Stage::Warning,
+        }),
+    )
+    .handle(
+        Stage::Breach.job_kind(),
+        Arc::new(DueJob {
+            ops,
+            stage: Stage::Breach,
+        }),
+    )
+}

@@ -228,6 +228,8 @@ pub mod payload {
         /// Complaints registered in the day.
         pub new: u64,
         pub resolved: u64,
+        /// Complaints that missed a service-level deadline in the day.
+        pub breached: u64,
         /// Open now.
         pub open: u64,
         /// The oldest open ones, oldest first.
@@ -362,7 +364,8 @@ pub mod payload {
             EventType::ConversationHandoff => &["conversation_id", "contact_id", "reason"],
             EventType::ExecutionFailed => &["execution_id", "conversation_id", "error", "attempts"],
             EventType::SummaryDaily => &[
-                "date", "from", "to", "new", "resolved", "open", "oldest", "ratings", "csat",
+                "date", "from", "to", "new", "resolved", "breached", "open", "oldest", "ratings",
+                "csat",
             ],
             EventType::AgentVersionCreated => {
                 &["agent_id", "agent", "version_id", "number", "author"]

@@ -75,6 +75,9 @@ pub struct Numbers {
     pub ratings: u64,
     #[serde(default)]
     pub satisfied: u64,
+    /// Complaints that missed a service-level deadline in the day.
+    #[serde(default)]
+    pub breached: u64,
 }
 
 fn nine() -> String {
@@ -148,7 +151,12 @@ pub async fn numbers(
     let csat = CsatReport::of(&store.csat(tenant, from, to).await?).total;
     let numbers = Numbers {
         new,
-        resolved: store.resolved_between(&tenant.id, from, to).await?,
+        resolved: store
+            .complaints_with_line(&tenant.id, "status_changed", Some("resolved"), from, to)
+            .await?,
+        breached: store
+            .complaints_with_line(&tenant.id, "sla_breached", None, from, to)
+            .await?,
         open,
         oldest,
         at: time.format("%H:%M").to_string(),
@@ -237,6 +245,7 @@ impl JobHandler for DailyJob {
             to,
             new: numbers.new,
             resolved: numbers.resolved,
+            breached: numbers.breached,
             open: numbers.open,
             oldest: numbers.oldest.clone(),
             ratings: numbers.ratings,

@@ -25,6 +25,7 @@ pub mod postgres;
 pub mod report;
 pub mod resets;
 mod sealing;
+pub mod sla;
 pub mod sqlite;
 pub mod surveys;
 pub mod templates;
@@ -58,6 +59,7 @@ pub use ombud_core::change::StatusNotice;
 pub use report::Overview;
 pub use resets::PasswordResetStore;
 pub use sealing::Sealer;
+pub use sla::{SlaDue, SlaFired};
 pub use surveys::{AskSurvey, Asked, CsatGroup, CsatLine, CsatReport, SurveyAnswer, SurveyStore};
 pub use templates::{NotifyFailures, TemplateStore};
 pub use test_chats::{
@@ -69,7 +71,7 @@ pub use webhooks::{
 };
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
-    ComplaintRow, ComplaintSort, SlaDue, SlaFired,
+    ComplaintRow, ComplaintSort,
 };
 
 #[async_trait]
@@ -295,10 +297,14 @@ pub trait ComplaintStore: Send + Sync {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> StoreResult<Overview>;
-    /// Complaints moved to resolved in `[from, to)`.
-    async fn resolved_between(
+    /// Complaints with a timeline line `action` in `[from, to)`, to
+    /// `to_value` if one is given: moved to resolved
+    /// (`status_changed`, `resolved`), a deadline missed (`sla_breached`).
+    async fn complaints_with_line(
         &self,
         tenant: &TenantId,
+        action: &str,
+        to_value: Option<&str>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> StoreResult<u64>;

@@ -26,6 +26,9 @@ pub struct Overview {
     /// Seconds from creation to resolution, per complaint created in the period
     /// that was resolved.
     pub resolution_secs: Vec<i64>,
+    /// The service-level clocks of the complaints created in the period,
+    /// with their category (`ombud_core::sla::SlaReport` tallies them).
+    pub sla: Vec<(Option<CategoryId>, ombud_core::sla::SlaClock)>,
 }
 
 pub(crate) struct Queries {
@@ -34,6 +37,7 @@ pub(crate) struct Queries {
     pub by_age: (String, Vec<Param>),
     pub first_response: (String, Vec<Param>),
     pub resolution: (String, Vec<Param>),
+    pub sla: (String, Vec<Param>),
 }
 
 const OPEN: &str = "c.status not in ('resolved', 'closed', 'rejected')";
@@ -109,10 +113,20 @@ pub(crate) fn queries(
             vec![t(), Param::Time(since)],
         )
     };
+    let sla = (
+        format!(
+            "select c.category_id as category_id, c.sla as sla from complaints c
+             where c.tenant_id = {} and c.created_at >= {} and c.sla is not null",
+            p(1),
+            p(2)
+        ),
+        vec![t(), Param::Time(since)],
+    );
     Queries {
         per_day,
         by_category,
         by_age,
+        sla,
         first_response: durations("e.actor like 'user:%'"),
         resolution: durations("e.action = 'status_changed' and e.to_value = 'resolved'"),
     }
@@ -127,7 +141,14 @@ pub(crate) fn day_row(r: &dyn Columns) -> Decoded<(NaiveDate, ComplaintStatus, u
     Ok((day, status, r.int("n")? as u64))
 }
 
-pub(crate) fn category_row(r: &dyn Columns) -> Decoded<(Option<CategoryId>, u64)> {
+pub(crate) fn sla_row(r: &dyn Columns) -> Decoded<(Option<CategoryId>, ombud_core::sla::SlaClock)> {
+    let (category, _) = category_of(r)?;
+    let clock = serde_json::from_str(&r.text("sla")?)
+        .map_err(|e| StoreError::Internal(format!("a complaint's sla: {e}")))?;
+    Ok((category, clock))
+}
+
+fn category_of(r: &dyn Columns) -> Decoded<(Option<CategoryId>, ())> {
     let category = r
         .opt_text("category_id")?
         .map(|s| {
@@ -135,6 +156,11 @@ pub(crate) fn category_row(r: &dyn Columns) -> Decoded<(Option<CategoryId>, u64)
                 .map_err(|e: ValidationError| StoreError::Internal(e.to_string()))
         })
         .transpose()?;
+    Ok((category, ()))
+}
+
+pub(crate) fn category_row(r: &dyn Columns) -> Decoded<(Option<CategoryId>, u64)> {
+    let (category, _) = category_of(r)?;
     Ok((category, r.int("n")? as u64))
 }
 

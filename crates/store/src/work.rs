@@ -132,7 +132,7 @@ impl ChangeBatch {
         if let (Some(rules), Some(before)) = (&self.sla, before) {
             let by_staff = self.actor != ombud_core::sla::ACTOR;
             rules.after_change(&before, &mut applied.complaint, at, by_staff);
-            jobs.extend(sla_jobs(
+            jobs.extend(crate::sla::sla_jobs(
                 tenant,
                 &applied.complaint,
                 before.sla.as_ref(),
@@ -204,120 +204,6 @@ impl ChangeBatch {
             .with_changes([change]);
         entry.bulk_id = self.bulk_id.clone();
         Some(entry)
-    }
-}
-
-/// The scheduler's checks of the deadlines on `c`'s clock that are new or
-/// moved since `before` (`ombud_core::sla::SlaRules::checks`), as jobs made
-/// in the transaction that set them.
-pub(crate) fn sla_jobs(
-    tenant: &TenantId,
-    c: &Complaint,
-    before: Option<&ombud_core::sla::SlaClock>,
-    at: DateTime<Utc>,
-) -> Vec<crate::NewJob> {
-    ombud_core::sla::SlaRules::checks(before, c.sla.as_ref())
-        .into_iter()
-        .map(|check| crate::NewJob {
-            id: JobId::new(),
-            kind: check.stage.job_kind().into(),
-            key: check.job_key(&c.id, at),
-            tenant_id: Some(tenant.clone()),
-            payload: check.payload(&c.id),
-            schedule: None,
-            due_at: check.run_at,
-            max_attempts: 5,
-        })
-        .collect()
-}
-
-/// A warning or breach of one deadline, when its job runs: checked against
-/// the complaint in the store's transaction (`ombud_core::sla::check`), then
-/// marked on its clock, on its timeline and as an event; a breach then
-/// escalates it (`ombud_core::sla::escalation`) in the same transaction.
-#[derive(Debug, Clone)]
-pub struct SlaDue {
-    pub complaint: ComplaintId,
-    pub target: ombud_core::sla::Target,
-    pub stage: ombud_core::sla::Stage,
-    pub due_at: DateTime<Utc>,
-    pub at: DateTime<Utc>,
-    /// The policy's escalation owner (read by the engine).
-    pub owner: Option<UserId>,
-    /// What the citizen is told when the breach moves the status to escalated.
-    pub notices: Option<StatusNotice>,
-    pub rules: ombud_core::sla::SlaRules,
-    /// The mails that tell staff (made only if it fires).
-    pub mails: Vec<crate::NewJob>,
-}
-
-/// What a warning or breach did.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SlaFired {
-    /// Told (and, for a breach, escalated): the complaint as it is now.
-    Fired(Box<Complaint>),
-    /// Not due any more, and why.
-    Skipped(String),
-}
-
-impl SlaDue {
-    /// The complaint marked, with the event it writes; or why not.
-    pub(crate) fn mark(
-        &self,
-        current: Option<Complaint>,
-    ) -> Result<ombud_core::event::payload::ComplaintSla, SlaFired> {
-        use ombud_core::sla;
-        let mut c = current.ok_or_else(|| SlaFired::Skipped("not found".into()))?;
-        sla::check(&c, self.target, self.stage, self.due_at).map_err(SlaFired::Skipped)?;
-        sla::mark(&mut c, self.target, self.stage, crate::stored(self.at));
-        c.updated_at = crate::stored(self.at);
-        Ok(ombud_core::event::payload::ComplaintSla {
-            kind: match self.stage {
-                sla::Stage::Warning => EventType::ComplaintSlaWarning,
-                sla::Stage::Breach => EventType::ComplaintSlaBreached,
-            },
-            complaint: c,
-            target: self.target,
-            due_at: self.due_at,
-        })
-    }
-
-    /// The changes a breach makes to `c` (as marked), one batch each, by the
-    /// service level's actor and audited as the system.
-    pub(crate) fn escalation(&self, c: &Complaint) -> Vec<ChangeBatch> {
-        if self.stage != ombud_core::sla::Stage::Breach {
-            return Vec::new();
-        }
-        ombud_core::sla::escalation(c, self.owner.as_ref())
-            .into_iter()
-            .map(|change| ChangeBatch {
-                actor: ombud_core::sla::ACTOR.into(),
-                at: self.at,
-                notices: matches!(change, ComplaintChange::Status(_))
-                    .then(|| self.notices.clone())
-                    .flatten(),
-                change,
-                ids: vec![c.id.clone()],
-                audit: Some(ombud_core::audit::Acting::system()),
-                bulk_id: None,
-                survey_after: None,
-                sla: Some(self.rules.clone()),
-            })
-            .collect()
-    }
-
-    /// The timeline line: `sla_warning` or `sla_breached`, with the target.
-    pub(crate) fn line(&self) -> Line<'_> {
-        Line {
-            complaint: &self.complaint,
-            actor: ombud_core::sla::ACTOR,
-            action: match self.stage {
-                ombud_core::sla::Stage::Warning => "sla_warning",
-                ombud_core::sla::Stage::Breach => "sla_breached",
-            },
-            from: None,
-            to: Some(self.target.as_str()),
-        }
     }
 }
 

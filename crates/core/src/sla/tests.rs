@@ -1,7 +1,12 @@
 use chrono::{NaiveDateTime, TimeZone as _};
 
 use super::*;
-use crate::{ComplaintId, ComplaintNumber, ComplaintPrefix, Language, Source, TenantId};
+use crate::calendar::Calendar;
+use crate::change::ComplaintChange;
+use crate::{
+    ComplaintId, ComplaintNumber, ComplaintPrefix, ComplaintStatus, Language, Source, TenantId,
+    TimeZoneName,
+};
 
 fn kolkata() -> TimeZoneName {
     TimeZoneName::parse("Asia/Kolkata").unwrap()

@@ -186,6 +186,7 @@ struct SummaryWords {
     since: &'static str,
     new: &'static str,
     resolved: &'static str,
+    breached: &'static str,
     open: &'static str,
     /// `{csat}` and `{ratings}` filled.
     satisfaction: &'static str,
@@ -210,6 +211,7 @@ const EN: SummaryWords = SummaryWords {
     since: "{tenant}, {date}. Since {at} the day before:",
     new: "New complaints",
     resolved: "Resolved",
+    breached: "Missed a deadline",
     open: "Open now",
     satisfaction: "Satisfaction: {csat}% of {ratings} rating(s) were 4 or 5",
     oldest: "The oldest open ones:",
@@ -223,6 +225,7 @@ const HI: SummaryWords = SummaryWords {
     since: "{tenant}, {date}। कल {at} से:",
     new: "नई शिकायतें",
     resolved: "हल हुईं",
+    breached: "समय-सीमा चूकीं",
     open: "अभी खुली",
     satisfaction: "संतुष्टि: {ratings} रेटिंग में से {csat}% 4 या 5 थीं",
     oldest: "सबसे पुरानी खुली शिकायतें:",
@@ -236,6 +239,7 @@ const MR: SummaryWords = SummaryWords {
     since: "{tenant}, {date}. काल {at} पासून:",
     new: "नवीन तक्रारी",
     resolved: "सोडवलेल्या",
+    breached: "मुदत चुकलेल्या",
     open: "सध्या उघड्या",
     satisfaction: "समाधान: {ratings} रेटिंगपैकी {csat}% 4 किंवा 5 होत्या",
     oldest: "सर्वात जुन्या उघड्या तक्रारी:",
@@ -256,8 +260,8 @@ fn daily_text(
         .replace("{date}", &date.to_string())
         .replace("{at}", &n.at);
     let mut text = format!(
-        "{since}\n\n{}: {}\n{}: {}\n{}: {}\n",
-        w.new, n.new, w.resolved, n.resolved, w.open, n.open
+        "{since}\n\n{}: {}\n{}: {}\n{}: {}\n{}: {}\n",
+        w.new, n.new, w.resolved, n.resolved, w.breached, n.breached, w.open, n.open
     );
     if let Some(csat) = n.csat() {
         let line = w
@@ -294,6 +298,7 @@ mod tests {
             at: "07:30".into(),
             ratings: 0,
             satisfied: 0,
+            breached: 2,
         };
         let quiet = daily_text("Pune office", date, &n, &EN);
         assert!(quiet.contains("Since 07:30 the day before"), "{quiet}");

@@ -189,6 +189,10 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     );
     assert!(body.contains("नई शिकायतें: 2"), "in Hindi: {body}");
     assert!(body.contains("हल हुईं: 1"), "{body}");
+    assert!(
+        body.contains("समय-सीमा चूकीं: 0"),
+        "no deadline missed: {body}"
+    );
     assert!(body.contains("अभी खुली: 1"), "{body}");
     assert!(body.contains(&water), "the oldest open one: {body}");
     assert!(!body.contains(&light), "not the resolved one: {body}");
@@ -207,6 +211,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
         "{data}"
     );
     assert_eq!(data["oldest"][0]["number"], water.as_str(), "{data}");
+    assert_eq!(data["breached"], 0, "{data}");
 
     // The next sweep, a quarter of an hour on, makes nothing new.
     let runs = sweep_runs(&app).await;

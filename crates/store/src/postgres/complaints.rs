@@ -97,7 +97,7 @@ impl ComplaintStore for PgStore {
         .bind(sla.due_at)
         .execute(&mut *tx)
         .await?;
-        for job in crate::work::sla_jobs(&tenant.id, &c, None, at) {
+        for job in crate::sla::sla_jobs(&tenant.id, &c, None, at) {
             super::jobs::insert(&mut tx, &job, at).await?;
         }
         sqlx::query(
@@ -228,20 +228,24 @@ impl ComplaintStore for PgStore {
         super::work::overview(self, tenant, since, now).await
     }
 
-    async fn resolved_between(
+    async fn complaints_with_line(
         &self,
         tenant: &TenantId,
+        action: &str,
+        to_value: Option<&str>,
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
             "select count(distinct complaint_id) from complaint_events
-             where tenant_id = $1 and action = 'status_changed' and to_value = 'resolved'
-               and created_at >= $2 and created_at < $3",
+             where tenant_id = $1 and action = $2 and created_at >= $3 and created_at < $4
+               and ($5::text is null or to_value = $5)",
         )
         .bind(tenant.as_str())
+        .bind(action)
         .bind(from)
         .bind(to)
+        .bind(to_value)
         .fetch_one(&self.pool)
         .await?;
         Ok(n as u64)

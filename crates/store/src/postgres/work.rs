@@ -104,8 +104,8 @@ async fn complaint_in(
 pub(super) async fn sla_due(
     store: &PgStore,
     tenant: &TenantId,
-    due: work::SlaDue,
-) -> StoreResult<work::SlaFired> {
+    due: crate::SlaDue,
+) -> StoreResult<crate::SlaFired> {
     let t = tenant.as_str();
     let mut tx = store.pool.begin().await?;
     let event = match due.mark(complaint_in(&mut tx, t, &due.complaint).await?) {
@@ -126,7 +126,7 @@ pub(super) async fn sla_due(
         }
     }
     tx.commit().await?;
-    Ok(work::SlaFired::Fired(Box::new(now)))
+    Ok(crate::SlaFired::Fired(Box::new(now)))
 }
 
 /// A change of complaints inside the caller's transaction.
@@ -381,11 +381,13 @@ pub(super) async fn overview(
         .unwrap_or_default();
     let first_response_secs = decode_all(&fetch(&q.first_response).await?, report::duration_row)?;
     let resolution_secs = decode_all(&fetch(&q.resolution).await?, report::duration_row)?;
+    let sla = decode_all(&fetch(&q.sla).await?, report::sla_row)?;
     Ok(Overview {
         per_day,
         open_by_category,
         open_by_age,
         first_response_secs,
         resolution_secs,
+        sla,
     })
 }

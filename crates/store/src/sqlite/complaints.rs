@@ -83,7 +83,7 @@ impl ComplaintStore for SqliteStore {
                 sla.state,
                 sla.due_at.map(time_text)
             ])?;
-            for job in crate::work::sla_jobs(&tenant.id, c, None, at) {
+            for job in crate::sla::sla_jobs(&tenant.id, c, None, at) {
                 super::jobs::insert(conn, &job, at)?;
             }
             conn.prepare_cached(
@@ -228,19 +228,35 @@ impl ComplaintStore for SqliteStore {
         super::work::overview(self, tenant, since, now).await
     }
 
-    async fn resolved_between(
+    async fn complaints_with_line(
         &self,
         tenant: &TenantId,
+        action: &str,
+        to_value: Option<&str>,
         from: chrono::DateTime<chrono::Utc>,
         to: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<u64> {
-        let tenant = tenant.clone();
+        let (tenant, action) = (tenant.clone(), action.to_owned());
+        let value = to_value.unwrap_or_default().to_owned();
+        let sql = format!(
+            "select count(distinct complaint_id) from complaint_events
+             where tenant_id = ?1 and action = ?2 and created_at >= ?3 and created_at < ?4 {}",
+            if to_value.is_some() {
+                "and to_value = ?5"
+            } else {
+                "and ?5 = ?5"
+            }
+        );
         self.read(move |conn| {
             let n: i64 = conn.query_row(
-                "select count(distinct complaint_id) from complaint_events
-                 where tenant_id = ?1 and action = 'status_changed' and to_value = 'resolved'
-                   and created_at >= ?2 and created_at < ?3",
-                params![tenant.as_str(), time_text(from), time_text(to)],
+                &sql,
+                params![
+                    tenant.as_str(),
+                    action,
+                    time_text(from),
+                    time_text(to),
+                    value
+                ],
                 |r| r.get(0),
             )?;
             Ok(n as u64)

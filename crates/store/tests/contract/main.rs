@@ -21,6 +21,7 @@ mod idempotency;
 mod jobs;
 mod resets;
 mod runs;
+mod sla;
 mod tenancy;
 mod webhook_runs;
 mod webhooks;
@@ -37,6 +38,7 @@ use idempotency::*;
 use jobs::*;
 use resets::*;
 use runs::*;
+use sla::*;
 use tenancy::*;
 use webhook_runs::*;
 use webhooks::*;
@@ -116,6 +118,7 @@ on_both_backends!(
     a_tenant_is_made_with_what_it_starts_with_or_not_at_all,
     a_job_is_held_by_one_holder_until_its_lease_runs_out,
     a_recurring_job_keeps_its_row_and_moves_on,
+    a_deadline_is_kept_with_its_jobs_and_breached_once,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

@@ -34,6 +34,56 @@ struct OverviewPage {
     created: u64,
     open: u64,
     csat: CsatTables,
+    sla: SlaTables,
+}
+
+/// Service levels over the period, as the overview shows them.
+struct SlaTables {
+    /// "92% of 40", or that none was decided yet.
+    first_response: String,
+    resolution: String,
+    /// By category: (name, first response, resolution).
+    rows: Vec<(String, String, String)>,
+    /// Breaches per week, as a bar chart (empty: none).
+    weeks: String,
+}
+
+impl SlaTables {
+    fn of(tenant: &Tenant, categories: &[Category], o: &ombud_store::report::Overview) -> Self {
+        use ombud_core::sla::{Met, SlaReport};
+        let r = SlaReport::of(&tenant.timezone, o.sla.iter().map(|(c, k)| (c.as_ref(), k)));
+        let share = |m: &Met| match m.percent() {
+            Some(p) => format!("{p:.0}% of {}", m.met + m.missed),
+            None => "—".into(),
+        };
+        let rows = r
+            .by_category
+            .iter()
+            .map(|(id, (first, resolution))| {
+                let name = id
+                    .as_ref()
+                    .and_then(|id| categories.iter().find(|c| &c.id == id))
+                    .map(|c| c.name_in(&tenant.default_language).to_owned())
+                    .unwrap_or_else(|| "no category".into());
+                (name, share(first), share(resolution))
+            })
+            .collect();
+        let weeks: Vec<(String, u64)> = r
+            .breaches_per_week
+            .iter()
+            .map(|(monday, n)| (format!("week of {}", monday.format("%d %b")), *n))
+            .collect();
+        Self {
+            first_response: share(&r.first_response),
+            resolution: share(&r.resolution),
+            rows,
+            weeks: if weeks.is_empty() {
+                String::new()
+            } else {
+                charts::bars("Deadlines missed per week", &weeks, "#b00020")
+            },
+        }
+    }
 }
 
 /// Citizens' satisfaction over the last year, as the overview shows it.
@@ -249,6 +299,7 @@ pub async fn page(State(state): State<AppState>, current: Current) -> Result<Res
         created,
         open,
         csat: csat_tables(&state, tenant, &categories, now).await?,
+        sla: SlaTables::of(tenant, &categories, &o),
     }))
 }
 

@@ -218,6 +218,23 @@ async function flow(run) {
   await fits(page, run, "the settings page");
   await shot(page, run, "settings");
 
+  // Deadlines: business hours with a split shift, and a service level for
+  // urgent complaints next to the seven-day rule every tenant starts with.
+  await Promise.all([page.waitForURL("**/app/settings/deadlines"), page.click('a[href="/app/settings/deadlines"]')]);
+  await page.fill("#hours-mon", "09:00-13:00, 14:00-18:00");
+  await Promise.all([page.waitForURL("**saved=calendar**"), page.click('#calendar button[type="submit"]')]);
+  await page.waitForSelector("text=Business hours saved.");
+  assert.equal(await page.inputValue("#hours-mon"), "09:00-13:00, 14:00-18:00");
+  const blank = (await page.locator("fieldset.policy").count()) - 1;
+  await page.fill(`#name-${blank}`, "Urgent within a working day");
+  await page.selectOption(`#priority-${blank}`, "urgent");
+  await page.fill(`#resolution-${blank}`, "8");
+  await Promise.all([page.waitForURL("**saved=sla**"), page.click('#sla button[type="submit"]')]);
+  await page.waitForSelector("text=Service levels saved.");
+  assert.equal(await page.inputValue(`#name-${blank}`), "Urgent within a working day");
+  await fits(page, run, "the deadlines page");
+  await shot(page, run, "deadlines");
+
   // The web chat on the tenant's own site: a page of this script's own little
   // server, another origin than Ombud's. The bubble opens the chat; the agent
   // answers.

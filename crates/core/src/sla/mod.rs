@@ -109,6 +109,11 @@ impl Policy {
             && self.priority.is_none_or(|p| p == c.priority)
     }
 
+    /// How narrowly it covers: a category counts more than a priority.
+    pub(crate) fn specificity(&self) -> u8 {
+        2 * u8::from(self.category_id.is_some()) + u8::from(self.priority.is_some())
+    }
+
     pub fn minutes(&self, target: Target) -> Option<u32> {
         match target {
             Target::FirstResponse => self.first_response_minutes,
@@ -117,8 +122,9 @@ impl Policy {
     }
 }
 
-/// A tenant's policies, tried in order: the first that covers a complaint is
-/// its policy.
+/// A tenant's policies. A complaint takes the most specific one that covers
+/// it: the one for its category and priority, else its category, else its
+/// priority, else the one for any complaint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaSettings {
@@ -162,6 +168,18 @@ impl SlaSettings {
                 return Err(ValidationError::new(
                     field("name"),
                     "is used by another policy",
+                ));
+            }
+            if let Some(q) = self.policies[..i]
+                .iter()
+                .find(|q| q.category_id == p.category_id && q.priority == p.priority)
+            {
+                return Err(ValidationError::new(
+                    field("priority"),
+                    format!(
+                        "“{}” already covers the same category and priority",
+                        q.name.trim()
+                    ),
                 ));
             }
             if p.first_response_minutes.is_none() && p.resolution_minutes.is_none() {

@@ -58,7 +58,13 @@ impl SlaRules {
         if !self.settings.enabled {
             return None;
         }
-        self.settings.policies.iter().find(|p| p.covers(c))
+        // The most specific: category and priority, then category, then
+        // priority, then neither (no two policies cover the same pair).
+        self.settings
+            .policies
+            .iter()
+            .filter(|p| p.covers(c))
+            .max_by_key(|p| p.specificity())
     }
 
     /// `amount` after `from` in the policy's time.

@@ -155,7 +155,7 @@ fn calendar_time_counts_nights_and_weekends() {
 }
 
 #[test]
-fn the_first_policy_that_covers_a_complaint_is_its_policy() {
+fn the_most_specific_policy_that_covers_a_complaint_is_its_policy() {
     let water = crate::CategoryId::new();
     let mut urgent = policy("Urgent");
     urgent.priority = Some(Priority::Urgent);
@@ -169,10 +169,14 @@ fn the_first_policy_that_covers_a_complaint_is_its_policy() {
 
     let mut c = complaint("2026-12-08 10:00");
     assert_eq!(r.start(&c).unwrap().policy, "Everything else");
-    c.category_id = Some(water);
+    c.category_id = Some(water.clone());
     assert_eq!(r.start(&c).unwrap().policy, "Water");
+    // Its category is more specific than its priority.
     c.priority = Priority::Urgent;
+    assert_eq!(r.start(&c).unwrap().policy, "Water");
+    c.category_id = None;
     assert_eq!(r.start(&c).unwrap().policy, "Urgent");
+    c.category_id = Some(water);
 
     let mut off = r.clone();
     off.settings.enabled = false;
@@ -453,6 +457,13 @@ fn settings_are_checked() {
     let mut twice = SlaSettings::default();
     twice.policies.push(twice.policies[0].clone());
     assert_eq!(twice.validate().unwrap_err().field, "policies[1].name");
+    // Two policies for the same complaints: the second could never apply.
+    twice.policies[1].name = "Another week".into();
+    let e = twice.validate().unwrap_err();
+    assert_eq!(e.field, "policies[1].priority");
+    assert!(e.reason.contains("“Open for 7 days”"), "{}", e.reason);
+    twice.policies[1].priority = Some(Priority::Urgent);
+    assert_eq!(twice.validate(), Ok(()));
     let json: Result<SlaSettings, _> =
         serde_json::from_value(serde_json::json!({"enabled": true, "policies": [], "extra": 1}));
     assert!(json.is_err());

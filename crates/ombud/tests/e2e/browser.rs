@@ -154,6 +154,20 @@ async fn the_dashboard_in_chromium() {
         assert!(to_citizen.last().unwrap().contains("in progress"));
         let c = complaint(&app, t, &r.complaint).await;
         assert_eq!(c.status, ComplaintStatus::InProgress);
+        // The deadlines page saved the split shift and the urgent policy.
+        let ops = app.engine.ops();
+        let calendar = ops.calendar(&t.tenant.id).await.unwrap();
+        assert_eq!(calendar.week[0].len(), 2, "{}: Monday's two spans", r.name);
+        let sla = ops.sla_settings(&t.tenant.id).await.unwrap();
+        let urgent = sla
+            .policies
+            .iter()
+            .find(|p| p.priority == Some(Priority::Urgent));
+        assert_eq!(
+            urgent.and_then(|p| p.resolution_minutes),
+            Some(480),
+            "{sla:?}"
+        );
         let notes = app
             .store
             .complaint_events(&t.tenant.id, &c.id)

@@ -82,8 +82,9 @@ async fn set_calendar(
     Ok(Json(CalendarBody::of(&c)))
 }
 
-/// One policy. A complaint takes the first policy, in order, whose category
-/// and priority match it (left out: any).
+/// One policy. A complaint takes the most specific policy that matches it:
+/// category and priority, then category, then priority, then any (left
+/// out: any). Two policies for the same category and priority are refused.
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyBody {
@@ -120,7 +121,7 @@ pub struct PolicyBody {
 #[serde(deny_unknown_fields)]
 pub struct SlaBody {
     pub enabled: bool,
-    /// Tried in order (at most 50).
+    /// At most 50.
     #[schema(max_items = 50)]
     pub policies: Vec<PolicyBody>,
 }

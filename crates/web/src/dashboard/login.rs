@@ -258,6 +258,11 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Every error, in the order they were found.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(f, r)| (*f, r.as_str()))
+    }
 }
 
 pub async fn password_page(signed_in: SignedInUser) -> Response {

@@ -16,6 +16,7 @@ mod channel_forms;
 mod charts;
 mod complaints;
 pub(crate) mod csrf;
+mod deadlines;
 mod developers;
 mod filters;
 pub(crate) mod inbox;
@@ -128,6 +129,9 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings/categories", post(settings::add_category))
         .route("/app/settings/survey", post(settings::set_survey))
         .route("/app/settings/summary", post(settings::set_summary))
+        .route("/app/settings/deadlines", get(deadlines::page))
+        .route("/app/settings/calendar", post(deadlines::set_calendar))
+        .route("/app/settings/sla", post(deadlines::set_sla))
         .route(
             "/app/settings/categories/{id}",
             post(settings::edit_category),

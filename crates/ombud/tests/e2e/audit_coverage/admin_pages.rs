@@ -81,6 +81,82 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     l.none("POST /app/settings/summary", "not a time").await;
+    let res = admin
+        .submit(
+            "/app/settings/calendar",
+            &[
+                ("hours_mon", "09:00-13:00, 14:00-18:00"),
+                ("hours_fri", "09:00-17:00"),
+                ("holidays", "2026-12-25\n2027-01-26"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/calendar",
+        one("settings.calendar_changed", me),
+    )
+    .await;
+    let page = admin
+        .get("/app/settings/deadlines")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("value=\"09:00-13:00, 14:00-18:00\""),
+        "{page}"
+    );
+    let res = admin
+        .submit(
+            "/app/settings/calendar",
+            &[("hours_mon", "09:00-13:00, 12:00-18:00")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("spans overlap"), "{page}");
+    l.none("POST /app/settings/calendar", "overlapping spans")
+        .await;
+    let res = admin
+        .submit(
+            "/app/settings/sla",
+            &[
+                ("enabled", "on"),
+                ("name_0", "Open for 7 days"),
+                ("resolution_0", "168"),
+                ("warn_0", "24"),
+                ("name_1", "Urgent"),
+                ("priority_1", "urgent"),
+                ("first_1", "1"),
+                ("resolution_1", "8"),
+                ("business_1", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/settings/sla", one("settings.sla_changed", me))
+        .await;
+    let sla = app.engine.ops().sla_settings(tid).await.unwrap();
+    assert_eq!(sla.policies.len(), 2);
+    assert_eq!(sla.policies[1].resolution_minutes, Some(480));
+    assert!(sla.policies[1].business_hours && !sla.policies[0].business_hours);
+    let res = admin
+        .submit(
+            "/app/settings/sla",
+            &[
+                ("enabled", "on"),
+                ("name_2", "Soon"),
+                ("resolution_2", "2"),
+                ("warn_2", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Policy 3 (warning)"), "{page}");
+    l.none("POST /app/settings/sla", "a warning as long as the target")
+        .await;
     let parks = app
         .store
         .categories(tid)

@@ -16,6 +16,67 @@ pub struct Contact {
     pub last_seen_at: DateTime<Utc>,
     pub messages_in: i64,
     pub messages_out: i64,
+    /// Staff paused the channel for this person (None: not blocked).
+    #[serde(default)]
+    pub block: Option<Block>,
+}
+
+/// A temporary block: until then the person's messages are kept and the bot
+/// says once that the channel is paused for them, and nothing else.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Block {
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    /// They were told (once per block).
+    pub told: bool,
+}
+
+/// Longest block, in days.
+pub const MAX_BLOCK_DAYS: u32 = 90;
+/// Longest reason, in characters.
+pub const MAX_BLOCK_REASON: usize = 300;
+
+impl Block {
+    /// A block of `days` from `now` for `reason`, checked.
+    pub fn new(
+        days: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, crate::ValidationError> {
+        if !(1..=MAX_BLOCK_DAYS).contains(&days) {
+            return Err(crate::ValidationError::new("days", "must be 1 to 90 days"));
+        }
+        let reason = reason.trim();
+        if reason.is_empty() || reason.chars().count() > MAX_BLOCK_REASON {
+            return Err(crate::ValidationError::new(
+                "reason",
+                "say why, in at most 300 characters",
+            ));
+        }
+        Ok(Self {
+            until: now + Duration::days(i64::from(days)),
+            reason: reason.to_owned(),
+            told: false,
+        })
+    }
+
+    /// What the person is told, once, in their language: the channel is
+    /// paused for them until `until` (a date, as they read it).
+    pub fn notice(language: Option<&Language>, until: &str) -> String {
+        let text = match language.map(Language::as_str) {
+            Some("hi") => "इस चैनल पर आपके लिए बातचीत {until} तक रोक दी गई है। आपके संदेश सहेजे जा रहे हैं और कार्यालय उन्हें देखेगा।",
+            Some("mr") => "या चॅनेलवर तुमच्यासाठी संवाद {until} पर्यंत थांबवला आहे. तुमचे संदेश जतन केले जात आहेत आणि कार्यालय ते पाहील.",
+            _ => "This channel is paused for you until {until}. Your messages are kept, and the office will see them.",
+        };
+        text.replace("{until}", until)
+    }
+}
+
+impl Contact {
+    /// The block in force at `now`, if any (a block ends by itself).
+    pub fn blocked(&self, now: DateTime<Utc>) -> Option<&Block> {
+        self.block.as_ref().filter(|b| b.until > now)
+    }
 }
 
 /// Who answers a conversation: the bot, a human (the bot stays silent), or nobody.

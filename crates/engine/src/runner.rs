@@ -145,9 +145,31 @@ impl Runner {
         let survey = crate::survey_run::take_answers(self.store.as_ref(), &ctx, started_at)
             .await
             .map_err(|e| e.to_string())?;
-        let for_agent = &ctx.pending[survey.taken..];
+        // A contact staff blocked: their messages are kept (the cursor moves
+        // past them), the agent reads none, and they are told once.
+        let blocked = ctx.contact.blocked(started_at).cloned();
+        let for_agent = match &blocked {
+            Some(_) => &[][..],
+            None => &ctx.pending[survey.taken..],
+        };
+        let block_reply = blocked.as_ref().filter(|b| !b.told).map(|b| {
+            let until = ctx
+                .tenant
+                .timezone
+                .local_time(b.until)
+                .format("%-d %b %Y %H:%M");
+            NewReply {
+                body: ombud_core::conversation::Block::notice(
+                    ctx.contact.language.as_ref(),
+                    &until.to_string(),
+                ),
+                in_reply_to: ctx.pending.last().map(|m| m.id.clone()),
+                choices: None,
+            }
+        });
         let output = if for_agent.is_empty() {
-            // Only answers to the survey: the agent has nothing to read.
+            // Only answers to the survey, or a blocked contact's messages:
+            // the agent has nothing to read.
             ombud_agents::RunOutput {
                 state: ctx.conversation.agent_state.clone(),
                 ..Default::default()
@@ -205,6 +227,7 @@ impl Runner {
         let replies: Vec<NewReply> = survey
             .replies
             .into_iter()
+            .chain(block_reply)
             .chain(agent_replies)
             .filter(|r| !r.body.trim().is_empty())
             .collect();
@@ -279,6 +302,7 @@ impl Runner {
             },
             events,
             survey: survey.answer,
+            block_told: blocked.is_some_and(|b| !b.told),
             at: finished_at,
             claim_sends_until: Some(
                 finished_at + chrono::Duration::from_std(self.send_lease).unwrap_or_default(),
@@ -363,6 +387,7 @@ impl Runner {
                 }),
             ],
             survey: None,
+            block_told: false,
             at: now,
             claim_sends_until: None,
         };

@@ -153,6 +153,7 @@ fn run_input(
         last_seen_at: now,
         messages_in: seq,
         messages_out: 0,
+        block: None,
     };
     let message = Message {
         id: MessageId::new(),

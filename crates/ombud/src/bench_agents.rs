@@ -184,6 +184,7 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
         last_seen_at: chrono::Utc::now(),
         messages_in: 0,
         messages_out: 0,
+        block: None,
     };
     let (config, version, agent) = (Arc::new(config), AgentVersionId::new(), AgentId::new());
     let mut took = Vec::with_capacity(args.samples);

@@ -130,6 +130,7 @@ async fn mark_handled(store: &dyn Store, key: &ombud_store::ConversationKey) -> 
                 },
                 events: Vec::new(),
                 survey: None,
+                block_told: false,
                 at: now,
                 claim_sends_until: None,
             })

@@ -296,7 +296,7 @@ pub fn channel(r: &dyn Columns, sealer: &Sealer) -> Decoded<Channel> {
     })
 }
 
-pub const CONTACT_COLS: &str = "id, tenant_id, channel_id, external_id, profile_name, language, first_seen_at, last_seen_at, messages_in, messages_out";
+pub const CONTACT_COLS: &str = "id, tenant_id, channel_id, external_id, profile_name, language, first_seen_at, last_seen_at, messages_in, messages_out, blocked_until, block_reason, block_told";
 
 pub fn contact(r: &dyn Columns) -> Decoded<Contact> {
     Ok(Contact {
@@ -313,6 +313,14 @@ pub fn contact(r: &dyn Columns) -> Decoded<Contact> {
         last_seen_at: r.time("last_seen_at")?,
         messages_in: r.int("messages_in")?,
         messages_out: r.int("messages_out")?,
+        block: match r.opt_time("blocked_until")? {
+            None => None,
+            Some(until) => Some(ombud_core::conversation::Block {
+                until,
+                reason: r.opt_text("block_reason")?.unwrap_or_default(),
+                told: r.flag("block_told")?,
+            }),
+        },
     })
 }
 

@@ -378,6 +378,16 @@ pub trait OutboxStore: Send + Sync {
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     async fn contact(&self, tenant: &TenantId, id: &ContactId) -> StoreResult<Option<Contact>>;
+    /// Blocks the contact (`Some`, told afresh) or ends its block (`None`),
+    /// with the audit entries, in one transaction; None (and nothing
+    /// written) when the tenant has no such contact.
+    async fn set_contact_block(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        block: Option<ombud_core::conversation::Block>,
+        audit: Audit,
+    ) -> StoreResult<Option<Contact>>;
     /// The contact's conversation (one per contact: a contact is an address
     /// on one channel).
     async fn conversation_of_contact(

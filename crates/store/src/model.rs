@@ -385,6 +385,8 @@ pub struct RunCommit {
     pub events: Vec<NewEvent>,
     /// The citizen's answers to the conversation's survey, if the run read any.
     pub survey: Option<crate::SurveyAnswer>,
+    /// The run told the blocked contact that the channel is paused for them.
+    pub block_told: bool,
     pub at: DateTime<Utc>,
     /// Claim the replies' sends for the caller until then, so it can send them
     /// at once instead of waiting for the outbox to be polled. Only done when

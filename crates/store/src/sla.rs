@@ -69,7 +69,14 @@ impl SlaDue {
     ) -> Result<ombud_core::event::payload::ComplaintSla, SlaFired> {
         use ombud_core::sla;
         let mut c = current.ok_or_else(|| SlaFired::Skipped("not found".into()))?;
-        sla::check(&c, self.target, self.stage, self.due_at).map_err(SlaFired::Skipped)?;
+        sla::check(
+            &c,
+            self.target,
+            self.stage,
+            self.due_at,
+            crate::stored(self.at),
+        )
+        .map_err(SlaFired::Skipped)?;
         sla::mark(&mut c, self.target, self.stage, crate::stored(self.at));
         c.updated_at = crate::stored(self.at);
         Ok(ombud_core::event::payload::ComplaintSla {

@@ -77,6 +77,7 @@ impl Chat {
             last_seen_at: Utc::now(),
             messages_in: 0,
             messages_out: 0,
+            block: None,
         };
         let input = RunInput {
             tenant: tenant(),
@@ -327,6 +328,7 @@ fn hello_with(config: serde_json::Value, version: Option<AgentVersionId>) -> Run
             last_seen_at: Utc::now(),
             messages_in: 0,
             messages_out: 0,
+            block: None,
         },
         conversation_id: ConversationId::new(),
         state: serde_json::json!({}),

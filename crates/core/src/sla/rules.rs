@@ -262,13 +262,15 @@ impl SlaRules {
 }
 
 /// Whether the warning or breach of the deadline `due_at` still stands for
-/// `c` when its job runs: Ok, or why not (the deadline moved, was met, the
-/// clock is paused, the complaint is done, or it was told already).
+/// `c` when its job runs at `now`: Ok, or why not (the deadline moved, was
+/// met, the clock is paused, the complaint is done, it was told already, or
+/// a warning comes after its deadline).
 pub fn check(
     c: &Complaint,
     target: Target,
     stage: Stage,
     due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(), String> {
     let clock = c.sla.as_ref().ok_or("the complaint has no service level")?;
     let d = clock
@@ -292,6 +294,11 @@ pub fn check(
     };
     if told {
         return Err("staff were told already".into());
+    }
+    // A warning run late, after its deadline (every replica was down, or
+    // the clock jumped): the breach tells staff what matters.
+    if stage == Stage::Warning && now >= due_at {
+        return Err("the deadline has passed: its breach tells staff".into());
     }
     Ok(())
 }

@@ -1,4 +1,4 @@
-use chrono::{NaiveDateTime, TimeZone as _};
+use chrono::{Duration, NaiveDateTime, TimeZone as _};
 
 use super::*;
 use crate::calendar::Calendar;
@@ -211,7 +211,8 @@ fn on_hold_pauses_the_clock_and_leaving_it_moves_the_deadline_on() {
             &held,
             Target::Resolution,
             Stage::Breach,
-            at("2026-12-09 10:00")
+            at("2026-12-09 10:00"),
+            at("2026-12-09 10:00") - Duration::minutes(1)
         )
         .unwrap_err(),
         "the complaint is on hold"
@@ -238,13 +239,20 @@ fn on_hold_pauses_the_clock_and_leaving_it_moves_the_deadline_on() {
             &back,
             Target::Resolution,
             Stage::Breach,
-            at("2026-12-09 10:00")
+            at("2026-12-09 10:00"),
+            at("2026-12-09 10:00") - Duration::minutes(1)
         )
         .unwrap_err(),
         "the deadline moved"
     );
     assert_eq!(
-        check(&back, Target::Resolution, Stage::Breach, d.due_at),
+        check(
+            &back,
+            Target::Resolution,
+            Stage::Breach,
+            d.due_at,
+            d.due_at - Duration::minutes(1)
+        ),
         Ok(())
     );
 }
@@ -294,7 +302,8 @@ fn staff_leaving_new_is_the_first_response_and_resolving_meets_the_resolution() 
             &acked,
             Target::FirstResponse,
             Stage::Breach,
-            at("2026-12-08 11:00")
+            at("2026-12-08 11:00"),
+            at("2026-12-08 11:00") - Duration::minutes(1)
         )
         .unwrap_err(),
         "the first response was in time"
@@ -380,7 +389,21 @@ fn a_warning_and_a_breach_are_told_once() {
     let r = rules(vec![p]);
     let mut c = started(&r, "2026-12-08 10:00");
     let due = c.sla.as_ref().unwrap().resolution.as_ref().unwrap().due_at;
-    assert_eq!(check(&c, Target::Resolution, Stage::Warning, due), Ok(()));
+    assert_eq!(
+        check(
+            &c,
+            Target::Resolution,
+            Stage::Warning,
+            due,
+            due - Duration::minutes(1)
+        ),
+        Ok(())
+    );
+    // A warning that runs only once its deadline has passed stands down.
+    assert_eq!(
+        check(&c, Target::Resolution, Stage::Warning, due, due).unwrap_err(),
+        "the deadline has passed: its breach tells staff"
+    );
     mark(
         &mut c,
         Target::Resolution,
@@ -388,8 +411,24 @@ fn a_warning_and_a_breach_are_told_once() {
         at("2026-12-09 09:00"),
     );
     assert_eq!(c.sla.as_ref().unwrap().state(), SlaState::DueSoon);
-    assert!(check(&c, Target::Resolution, Stage::Warning, due).is_err());
-    assert_eq!(check(&c, Target::Resolution, Stage::Breach, due), Ok(()));
+    assert!(check(
+        &c,
+        Target::Resolution,
+        Stage::Warning,
+        due,
+        due - Duration::minutes(1)
+    )
+    .is_err());
+    assert_eq!(
+        check(
+            &c,
+            Target::Resolution,
+            Stage::Breach,
+            due,
+            due - Duration::minutes(1)
+        ),
+        Ok(())
+    );
     mark(
         &mut c,
         Target::Resolution,
@@ -398,15 +437,36 @@ fn a_warning_and_a_breach_are_told_once() {
     );
     assert_eq!(c.sla.as_ref().unwrap().state(), SlaState::Breached);
     assert_eq!(
-        check(&c, Target::Resolution, Stage::Breach, due).unwrap_err(),
+        check(
+            &c,
+            Target::Resolution,
+            Stage::Breach,
+            due,
+            due - Duration::minutes(1)
+        )
+        .unwrap_err(),
         "staff were told already"
     );
     assert_eq!(
-        check(&c, Target::FirstResponse, Stage::Breach, due).unwrap_err(),
+        check(
+            &c,
+            Target::FirstResponse,
+            Stage::Breach,
+            due,
+            due - Duration::minutes(1)
+        )
+        .unwrap_err(),
         "the policy sets no first response target"
     );
     c.status = ComplaintStatus::Rejected;
-    assert!(check(&c, Target::Resolution, Stage::Breach, due).is_err());
+    assert!(check(
+        &c,
+        Target::Resolution,
+        Stage::Breach,
+        due,
+        due - Duration::minutes(1)
+    )
+    .is_err());
 }
 
 #[test]

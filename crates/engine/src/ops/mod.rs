@@ -7,6 +7,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod blocks;
 pub mod conversations;
 pub mod keys;
 pub mod requests;

@@ -112,6 +112,13 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
             Role::Admin,
         ),
         ("GET", "/app/settings".into(), vec![], Role::Admin),
+        ("GET", "/app/settings/deadlines".into(), vec![], Role::Admin),
+        (
+            "POST",
+            "/app/settings/calendar".into(),
+            vec![("hours_mon", "09:00-17:00")],
+            Role::Admin,
+        ),
         ("GET", "/app/welcome".into(), vec![], Role::Admin),
         ("POST", "/app/welcome/team".into(), vec![], Role::Admin),
         (
@@ -498,6 +505,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         (format!("/app/inbox/{conversation}"), Role::Viewer),
         ("/app/team".to_owned(), Role::Admin),
         ("/app/settings".to_owned(), Role::Admin),
+        ("/app/settings/deadlines".to_owned(), Role::Admin),
         ("/app/welcome".to_owned(), Role::Admin),
         ("/app/audit".to_owned(), Role::Admin),
     ];
@@ -519,6 +527,8 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/channels".to_owned(), Role::Admin),
         ("/app/settings/channels/telegram".to_owned(), Role::Admin),
         ("/app/settings/channels/webchat".to_owned(), Role::Admin),
+        ("/app/settings/calendar".to_owned(), Role::Admin),
+        ("/app/settings/sla".to_owned(), Role::Admin),
         ("/app/welcome/categories".to_owned(), Role::Admin),
         // Last: these change who can do what, or end the conversation's hand-off.
         (format!("/app/inbox/{conversation}/hand-back"), Role::Staff),

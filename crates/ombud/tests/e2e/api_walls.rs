@@ -84,6 +84,7 @@ fn sample_body(path: &str) -> Value {
         "/agents/{id}/versions" => json!({"config": {}}),
         "/test-chats/{id}/messages" => json!({"text": "x"}),
         "/channels/{id}/deployments" => json!({"version_id": "agv_01JD8Y3M6V4ZB2T9W0XK5Q7R1C"}),
+        "/contacts/{id}/block" => json!({"days": 3, "reason": "abusive messages"}),
         _ => json!({}),
     }
 }

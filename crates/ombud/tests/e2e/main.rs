@@ -20,6 +20,7 @@ mod audit_chain;
 mod audit_coverage;
 mod backup;
 mod backup_s3;
+mod blocks;
 mod browser;
 mod browser_reset;
 mod channels;

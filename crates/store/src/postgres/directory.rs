@@ -27,6 +27,43 @@ impl DirectoryStore for PgStore {
         decode_opt(row, decode::contact)
     }
 
+    async fn set_contact_block(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        block: Option<ombud_core::conversation::Block>,
+        audit: Audit,
+    ) -> StoreResult<Option<Contact>> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "update contacts set blocked_until = $3, block_reason = $4, block_told = false
+             where tenant_id = $1 and id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(id.as_str())
+        .bind(block.as_ref().map(|b| b.until))
+        .bind(block.as_ref().map(|b| b.reason.clone()))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 0 {
+            return Ok(None);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        let sql = format!(
+            "select {} from contacts where tenant_id = $1 and id = $2",
+            decode::CONTACT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let contact = decode_opt(row, decode::contact)?;
+        tx.commit().await?;
+        Ok(contact)
+    }
+
     async fn conversation_of_contact(
         &self,
         tenant: &TenantId,

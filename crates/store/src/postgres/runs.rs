@@ -160,6 +160,12 @@ impl RunStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
+        if commit.block_told {
+            sqlx::query("update contacts set block_told = true where id = $1")
+                .bind(&contact_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         // The conversation's row lock (taken by the update above) keeps another
         // commit of it from adding sends between this look and the inserts.
         let claim = match commit.claim_sends_until {

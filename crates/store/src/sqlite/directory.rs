@@ -27,6 +27,46 @@ impl DirectoryStore for SqliteStore {
         .await
     }
 
+    async fn set_contact_block(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        block: Option<ombud_core::conversation::Block>,
+        audit: Audit,
+    ) -> StoreResult<Option<Contact>> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.write(move |conn| {
+            let (until, reason) = match &block {
+                Some(b) => (
+                    Some(super::rows::time_text(b.until)),
+                    Some(b.reason.clone()),
+                ),
+                None => (None, None),
+            };
+            let n = conn
+                .prepare_cached(
+                    "update contacts set blocked_until = ?3, block_reason = ?4, block_told = 0
+                     where tenant_id = ?1 and id = ?2",
+                )?
+                .execute(rusqlite::params![
+                    tenant.as_str(),
+                    id.as_str(),
+                    until,
+                    reason
+                ])?;
+            if n == 0 {
+                return Ok(None);
+            }
+            super::audit::append(conn, &audit)?;
+            let sql = format!(
+                "select {} from contacts where tenant_id = ?1 and id = ?2",
+                decode::CONTACT_COLS
+            );
+            one(conn, &sql, [tenant.as_str(), id.as_str()], decode::contact)
+        })
+        .await
+    }
+
     async fn conversation_of_contact(
         &self,
         tenant: &TenantId,

@@ -178,6 +178,10 @@ impl RunStore for SqliteStore {
                 conn.prepare_cached("update contacts set language = ?2 where id = ?1")?
                     .execute(params![contact_id, lang.as_str()])?;
             }
+            if commit.block_told {
+                conn.prepare_cached("update contacts set block_told = 1 where id = ?1")?
+                    .execute([&contact_id])?;
+            }
             let claim_until = match commit.claim_sends_until {
                 Some(until) if !commit.replies.is_empty() => {
                     let earlier = conn

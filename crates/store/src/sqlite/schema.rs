@@ -95,6 +95,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0024_summary_language.sql"),
     ),
     (25, "sla", include_str!("migrations/0025_sla.sql")),
+    (
+        26,
+        "contact_blocks",
+        include_str!("migrations/0026_contact_blocks.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

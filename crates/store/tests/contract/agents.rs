@@ -351,6 +351,7 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
             },
             events: vec![],
             survey: None,
+            block_told: false,
             at: now,
             claim_sends_until: None,
         };

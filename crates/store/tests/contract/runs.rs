@@ -302,6 +302,7 @@ fn run_commit(
         },
         events: vec![],
         survey: None,
+        block_told: false,
         at: now,
         claim_sends_until: claim,
     }

@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_messages, send_message))
         .routes(routes!(list_contacts))
         .routes(routes!(get_contact))
+        .routes(routes!(block_contact, unblock_contact))
         .routes(routes!(list_categories))
 }
 
@@ -111,6 +112,10 @@ pub struct ContactView {
     pub last_seen_at: DateTime<Utc>,
     pub messages_in: i64,
     pub messages_out: i64,
+    /// Staff paused the channel for them until then (null: not blocked; a
+    /// time in the past: the block has ended).
+    pub blocked_until: Option<DateTime<Utc>>,
+    pub block_reason: Option<String>,
 }
 
 impl From<&Contact> for ContactView {
@@ -125,8 +130,22 @@ impl From<&Contact> for ContactView {
             last_seen_at: c.last_seen_at,
             messages_in: c.messages_in,
             messages_out: c.messages_out,
+            blocked_until: c.block.as_ref().map(|b| b.until),
+            block_reason: c.block.as_ref().map(|b| b.reason.clone()),
         }
     }
+}
+
+/// A temporary block.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlockBody {
+    /// 1 to 90.
+    #[schema(minimum = 1, maximum = 90)]
+    pub days: u32,
+    /// Why (kept with the block and in the audit trail).
+    #[schema(min_length = 1, max_length = 300)]
+    pub reason: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -376,6 +395,56 @@ async fn get_contact(
         .await?
         .ok_or_else(|| ApiError::not_found("contact"))?;
     Ok(tagged(&headers, &ContactView::from(&c)))
+}
+
+/// Pauses the channel for a contact for some days (an abusive sender):
+/// their messages are stored, the bot tells them once that the channel is
+/// paused for them and says nothing else; the block ends by itself. A block
+/// in force is replaced.
+#[utoipa::path(post, path = "/contacts/{id}/block", tag = "contacts",
+    params(("id" = String, Path)), request_body = BlockBody,
+    responses((status = 200, body = ContactView)),
+    security(("api_key" = ["conversations:write"]), ("session" = [])))]
+async fn block_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<BlockBody>,
+) -> Result<Json<ContactView>, ApiError> {
+    caller.require(Scope::ConversationsWrite)?;
+    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let c = state
+        .engine
+        .ops()
+        .block_contact(
+            &caller.acting(),
+            &caller.tenant.id,
+            &id,
+            body.days,
+            &body.reason,
+        )
+        .await?;
+    Ok(Json(ContactView::from(&c)))
+}
+
+/// Ends a contact's block now.
+#[utoipa::path(delete, path = "/contacts/{id}/block", tag = "contacts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ContactView)),
+    security(("api_key" = ["conversations:write"]), ("session" = [])))]
+async fn unblock_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ContactView>, ApiError> {
+    caller.require(Scope::ConversationsWrite)?;
+    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let c = state
+        .engine
+        .ops()
+        .unblock_contact(&caller.acting(), &caller.tenant.id, &id)
+        .await?;
+    Ok(Json(ContactView::from(&c)))
 }
 
 /// The tenant's complaint categories.

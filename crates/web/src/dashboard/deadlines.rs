@@ -14,7 +14,7 @@ use ombud_core::*;
 use ombud_store::StoreError;
 
 use super::login::FieldErrors;
-use super::page::{html_with, Chrome, PageError};
+use super::page::{form_value, html_with, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
 
@@ -241,12 +241,7 @@ pub async fn set_calendar(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
-    let value = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    };
+    let value = |name: &str| form_value(&form, name);
     let mut errors = FieldErrors::default();
     let mut hours = serde_json::Map::new();
     for (key, label, field) in DAYS {
@@ -330,12 +325,7 @@ pub async fn set_sla(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
-    let value = |name: String| {
-        form.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let value = |name: String| form_value(&form, &name).trim().to_owned();
     let mut errors = FieldErrors::default();
     let mut policies = Vec::new();
     // The form's row of each policy kept, for the errors.

@@ -183,12 +183,7 @@ pub async fn create_key(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
-    let value = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
+    let value = |name: &str| super::page::form_value(&form, name).trim().to_owned();
     let mut errors = FieldErrors::default();
     let scopes: Vec<Scope> = form
         .iter()
@@ -273,12 +268,7 @@ pub async fn create_endpoint(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
-    let value = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let value = |name: &str| super::page::form_value(&form, name).to_owned();
     let types: Vec<String> = form
         .iter()
         .filter(|(k, _)| k == "event_type")

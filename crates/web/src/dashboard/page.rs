@@ -136,3 +136,11 @@ impl IntoResponse for PageError {
         response
     }
 }
+
+/// A field of a form read as pairs (the first of a repeated name; empty when
+/// missing), for forms whose field names are not fixed.
+pub fn form_value<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}

@@ -142,6 +142,31 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
         one("conversation.staff_replied", k),
     )
     .await;
+    let view = json_of(
+        app.api(Method::GET, &format!("/conversations/{conversation}"), key),
+        200,
+    )
+    .await;
+    let contact = view["contact_id"].as_str().unwrap().to_owned();
+    let block = format!("/contacts/{contact}/block");
+    json_of(
+        app.api(Method::POST, &block, key)
+            .json(&json!({"days": 0, "reason": "abusive messages"})),
+        422,
+    )
+    .await;
+    l.none("POST /contacts/{id}/block", "zero days").await;
+    json_of(
+        app.api(Method::POST, &block, key)
+            .json(&json!({"days": 7, "reason": "abusive messages"})),
+        200,
+    )
+    .await;
+    l.check("POST /contacts/{id}/block", one("contact.blocked", k))
+        .await;
+    json_of(app.api(Method::DELETE, &block, key), 200).await;
+    l.check("DELETE /contacts/{id}/block", one("contact.unblocked", k))
+        .await;
 
     json_of(
         app.api(Method::POST, "/agents", key)

@@ -80,8 +80,7 @@ pub async fn light_and_water(app: &TestApp, t: &TestTenant, graph: &FakeGraph) -
     (light, water)
 }
 
-/// `n` more complaints in the same conversation as `like` (as if the citizen
-/// had filed them one by one), straight into the store.
+/// `n` more complaints in `like`'s conversation, straight into the store.
 pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize) {
     for i in 0..n {
         app.store

@@ -243,36 +243,6 @@ struct DetailPage {
     errors: FieldErrors,
 }
 
-/// A complaint's deadlines as its page says them: "due 14 Dec 2026, 09:30;
-/// missed (14 Dec 2026, 09:31)".
-fn deadlines(tenant: &Tenant, c: &Complaint) -> Vec<(&'static str, String)> {
-    use ombud_core::sla::Target;
-    let Some(clock) = &c.sla else {
-        return Vec::new();
-    };
-    Target::ALL
-        .into_iter()
-        .filter_map(|target| {
-            let d = clock.deadline(target)?;
-            let mut text = format!("due {}", local(tenant, d.due_at));
-            if let Some(at) = d.met_at {
-                text.push_str(&format!("; met {}", local(tenant, at)));
-            } else if let Some(at) = d.breached_at {
-                text.push_str(&format!("; missed ({})", local(tenant, at)));
-            } else if clock.paused_at.is_some() {
-                text.push_str("; waiting while on hold");
-            } else if d.warned_at.is_some() {
-                text.push_str("; due soon");
-            }
-            let what = match target {
-                Target::FirstResponse => "First response",
-                Target::Resolution => "Resolution",
-            };
-            Some((what, text))
-        })
-        .collect()
-}
-
 impl DetailPage {
     fn is_category(&self, id: &str) -> bool {
         self.c
@@ -364,7 +334,7 @@ async fn detail_page(
             .into_iter()
             .find(|s| s.rating.is_some())
             .map(|s| super::timeline::rating_words(&s)),
-        deadlines: deadlines(tenant, &c),
+        deadlines: super::timeline::deadlines(tenant, &c),
         errors,
         c,
     };

@@ -1,9 +1,9 @@
-//! A complaint's history as its page tells it: who did what, in words, and
-//! the citizen's answer to the satisfaction survey.
+//! A complaint's history as its page tells it: who did what, in words, the
+//! citizen's answer to the satisfaction survey, and its deadlines.
 
 use std::collections::HashMap;
 
-use ombud_core::{ComplaintEvent, Tenant};
+use ombud_core::{Complaint, ComplaintEvent, Tenant};
 
 use super::complaints::local;
 
@@ -93,4 +93,34 @@ pub fn rating_words(s: &ombud_core::survey::Survey) -> String {
         out.push_str(&format!(": “{c}”"));
     }
     out
+}
+
+/// A complaint's deadlines as its page says them: "due 14 Dec 2026, 09:30;
+/// missed (14 Dec 2026, 09:31)".
+pub fn deadlines(tenant: &Tenant, c: &Complaint) -> Vec<(&'static str, String)> {
+    use ombud_core::sla::Target;
+    let Some(clock) = &c.sla else {
+        return Vec::new();
+    };
+    Target::ALL
+        .into_iter()
+        .filter_map(|target| {
+            let d = clock.deadline(target)?;
+            let mut text = format!("due {}", local(tenant, d.due_at));
+            if let Some(at) = d.met_at {
+                text.push_str(&format!("; met {}", local(tenant, at)));
+            } else if let Some(at) = d.breached_at {
+                text.push_str(&format!("; missed ({})", local(tenant, at)));
+            } else if clock.paused_at.is_some() {
+                text.push_str("; waiting while on hold");
+            } else if d.warned_at.is_some() {
+                text.push_str("; due soon");
+            }
+            let what = match target {
+                Target::FirstResponse => "First response",
+                Target::Resolution => "Resolution",
+            };
+            Some((what, text))
+        })
+        .collect()
 }

@@ -518,6 +518,8 @@ async fn every_route_refuses_the_roles_below_its_own() {
         (c("note"), Role::Staff),
         ("/app/complaints/bulk".to_owned(), Role::Staff),
         (format!("/app/inbox/{conversation}/reply"), Role::Staff),
+        (format!("/app/inbox/{conversation}/block"), Role::Staff),
+        (format!("/app/inbox/{conversation}/unblock"), Role::Staff),
         ("/app/team/invitations".to_owned(), Role::Admin),
         (inv, Role::Admin),
         (m("role"), Role::Admin),

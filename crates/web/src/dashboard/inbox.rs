@@ -86,6 +86,8 @@ struct ConversationPage {
     lines: Vec<Line>,
     draft: String,
     errors: FieldErrors,
+    /// The sender's block in force, in words (None: not blocked).
+    blocked: Option<String>,
 }
 
 async fn find(state: &AppState, tenant: &TenantId, id: &str) -> Result<HandedOver, PageError> {
@@ -109,6 +111,15 @@ async fn page(
 ) -> Result<Response, PageError> {
     let tenant = &current.tenant;
     let messages = state.store.messages(&tenant.id, &h.conversation.id).await?;
+    let now = state.engine.now();
+    let blocked = state
+        .store
+        .contact(&tenant.id, &h.conversation.contact_id)
+        .await?
+        .and_then(|c| {
+            c.blocked(now)
+                .map(|b| format!("Paused until {}: {}", local(tenant, b.until), b.reason))
+        });
     Ok(html_with(
         status,
         &ConversationPage {
@@ -124,6 +135,7 @@ async fn page(
             lines: transcript(tenant, messages),
             draft,
             errors,
+            blocked,
         },
     ))
 }
@@ -200,6 +212,71 @@ pub async fn hand_back(
         Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to("/app/inbox").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct BlockForm {
+    #[serde(default)]
+    days: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Pauses the channel for the conversation's sender (`ops::blocks`).
+pub async fn block(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+    Form(form): Form<BlockForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let h = find(&state, &current.tenant.id, &id).await?;
+    let mut errors = FieldErrors::default();
+    match form.days.trim().parse::<u32>() {
+        Err(_) => errors.add("days", "must be a whole number of days, 1 to 90"),
+        Ok(days) => {
+            let blocked = state
+                .engine
+                .ops()
+                .block_contact(
+                    &current.acting(),
+                    &current.tenant.id,
+                    &h.conversation.contact_id,
+                    days,
+                    &form.reason,
+                )
+                .await;
+            match blocked {
+                Ok(_) => return Ok(Redirect::to(&format!("/app/inbox/{id}#pause")).into_response()),
+                Err(ombud_store::StoreError::Invalid(e)) => {
+                    errors.add(if e.field == "days" { "days" } else { "reason" }, e.reason)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    page(&state, &current, h, String::new(), errors, status).await
+}
+
+/// Ends the sender's pause now.
+pub async fn unblock(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let h = find(&state, &current.tenant.id, &id).await?;
+    state
+        .engine
+        .ops()
+        .unblock_contact(
+            &current.acting(),
+            &current.tenant.id,
+            &h.conversation.contact_id,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/app/inbox/{id}#pause")).into_response())
 }
 
 #[cfg(test)]

@@ -110,6 +110,8 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/inbox/{id}", get(inbox::show))
         .route("/app/inbox/{id}/reply", post(inbox::reply))
         .route("/app/inbox/{id}/hand-back", post(inbox::hand_back))
+        .route("/app/inbox/{id}/block", post(inbox::block))
+        .route("/app/inbox/{id}/unblock", post(inbox::unblock))
         .route("/app/team", get(team::page))
         .route("/app/team/invitations", post(team::invite))
         .route("/app/team/invitations/{id}/revoke", post(team::revoke))

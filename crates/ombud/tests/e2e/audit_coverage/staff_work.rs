@@ -92,6 +92,36 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         one("conversation.staff_replied", me),
     )
     .await;
+    let res = admin
+        .submit(
+            &format!("/app/inbox/{conversation}/block"),
+            &[("days", "7"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none("POST /app/inbox/{id}/block", "no reason").await;
+    let res = admin
+        .submit(
+            &format!("/app/inbox/{conversation}/block"),
+            &[("days", "7"), ("reason", "abusive messages")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/inbox/{id}/block", one("contact.blocked", me))
+        .await;
+    let page = admin
+        .get(&format!("/app/inbox/{conversation}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(": abusive messages"), "{page}");
+    assert!(page.contains("End the pause"), "{page}");
+    admin
+        .submit(&format!("/app/inbox/{conversation}/unblock"), &[])
+        .await;
+    l.check("POST /app/inbox/{id}/unblock", one("contact.unblocked", me))
+        .await;
     admin
         .submit(&format!("/app/inbox/{conversation}/hand-back"), &[])
         .await;

@@ -399,31 +399,6 @@ pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
     })
 }
 
-/// A complaint's service-level columns: its clock as JSON, where it stands
-/// and its next running deadline (the last two for lists and filters).
-pub struct SlaColumns {
-    pub clock: Option<String>,
-    pub state: Option<&'static str>,
-    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl SlaColumns {
-    pub fn of(c: &Complaint) -> Self {
-        match &c.sla {
-            None => Self {
-                clock: None,
-                state: None,
-                due_at: None,
-            },
-            Some(clock) => Self {
-                clock: serde_json::to_string(clock).ok(),
-                state: Some(clock.state().as_str()),
-                due_at: clock.next_due(),
-            },
-        }
-    }
-}
-
 pub const COMPLAINT_EVENT_COLS: &str =
     "complaint_id, tenant_id, actor, action, from_value, to_value, created_at";
 

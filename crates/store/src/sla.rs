@@ -128,3 +128,28 @@ impl SlaDue {
         }
     }
 }
+
+/// A complaint's service-level columns: its clock as JSON, where it stands
+/// and its next running deadline (the last two for lists and filters).
+pub(crate) struct SlaColumns {
+    pub clock: Option<String>,
+    pub state: Option<&'static str>,
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl SlaColumns {
+    pub(crate) fn of(c: &Complaint) -> Self {
+        match &c.sla {
+            None => Self {
+                clock: None,
+                state: None,
+                due_at: None,
+            },
+            Some(clock) => Self {
+                clock: serde_json::to_string(clock).ok(),
+                state: Some(clock.state().as_str()),
+                due_at: clock.next_due(),
+            },
+        }
+    }
+}

@@ -69,7 +69,7 @@ impl ComplaintStore for PgStore {
         let made = new.clone().into_complaint(tenant, n as u32);
         let audit = new.audit_entries(&made);
         let c = made;
-        let sla = decode::SlaColumns::of(&c);
+        let sla = crate::sla::SlaColumns::of(&c);
         sqlx::query(
             "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                 category_id, description, location, language, priority, status, source, origin_key,

@@ -251,7 +251,7 @@ async fn write_complaint(
     c: &Complaint,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let sla = decode::SlaColumns::of(c);
+    let sla = crate::sla::SlaColumns::of(c);
     sqlx::query(
         "update complaints set status = $3, priority = $4, category_id = $5, assignee_id = $6,
              area = $7, updated_at = $8, sla = $9, sla_state = $10, sla_due_at = $11

@@ -55,7 +55,7 @@ impl ComplaintStore for SqliteStore {
             let complaint = new.clone().into_complaint(&tenant, n as u32);
             let c = &complaint;
             let at_text = time_text(at);
-            let sla = decode::SlaColumns::of(c);
+            let sla = crate::sla::SlaColumns::of(c);
             conn.prepare_cached(
                 "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                     category_id, description, location, language, priority, status, source, origin_key,

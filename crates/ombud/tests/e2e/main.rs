@@ -49,6 +49,7 @@ mod scheduler;
 mod secrets;
 mod setup;
 mod sla;
+mod sla_dst;
 mod slow_clients;
 mod staff;
 mod summary;

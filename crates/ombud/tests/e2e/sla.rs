@@ -46,7 +46,7 @@ fn go_to(app: &TestApp, at: &str) {
         .advance(ist(at) + chrono::Duration::seconds(1) - app.engine.now());
 }
 
-async fn complaint_json(app: &TestApp, key: &str, number: &str) -> Value {
+pub(crate) async fn complaint_json(app: &TestApp, key: &str, number: &str) -> Value {
     let res = app
         .api(Method::GET, &format!("/complaints/{number}"), key)
         .send()
@@ -58,7 +58,7 @@ async fn complaint_json(app: &TestApp, key: &str, number: &str) -> Value {
 
 /// The state of the check job of a deadline (`stage`: warning or breach),
 /// armed when the complaint was made or changed at `armed`.
-async fn check_job(
+pub(crate) async fn check_job(
     app: &TestApp,
     c: &Value,
     target: &str,
@@ -107,7 +107,7 @@ async fn wait_told(receiver: &Receiver, n: usize) -> Vec<(String, String)> {
     told(receiver).await
 }
 
-async fn wait_status(app: &TestApp, key: &str, number: &str, status: &str) -> Value {
+pub(crate) async fn wait_status(app: &TestApp, key: &str, number: &str, status: &str) -> Value {
     let reached = wait_until(Duration::from_secs(15), || async {
         complaint_json(app, key, number).await["status"] == status
     })

@@ -17,33 +17,43 @@ use crate::staff::*;
 use crate::templates::set_status;
 use crate::webhooks::{endpoint, Receiver};
 
-fn kolkata() -> TimeZoneName {
-    TimeZoneName::parse("Asia/Kolkata").unwrap()
-}
+/// The test tenants' zone.
+const INDIA: &str = "Asia/Kolkata";
 
-/// A time in India (the test tenants' zone) as an instant.
-fn ist(s: &str) -> DateTime<Utc> {
+/// A local time in `zone` (`2026-12-11 16:30`) as an instant.
+pub(crate) fn instant(zone: &str, s: &str) -> DateTime<Utc> {
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-    kolkata()
+    TimeZoneName::parse(zone)
+        .unwrap()
         .tz()
         .from_local_datetime(&naive)
+        .single()
         .unwrap()
         .with_timezone(&Utc)
 }
 
-/// An instant read in India, to the minute.
-fn local(at: &Value) -> String {
+/// An instant (as JSON) read in `zone`, in `format`.
+pub(crate) fn local_in(zone: &str, at: &Value, format: &str) -> String {
     let at: DateTime<Utc> = serde_json::from_value(at.clone()).unwrap();
-    at.with_timezone(&kolkata().tz())
-        .format("%Y-%m-%d %H:%M")
+    at.with_timezone(&TimeZoneName::parse(zone).unwrap().tz())
+        .format(format)
         .to_string()
 }
 
-/// Moves the clock to a second after `at` (the test clock moves in whole
-/// milliseconds: aiming at `at` itself can land a fraction before it).
-fn go_to(app: &TestApp, at: &str) {
+/// Moves the clock to a second after `s` in `zone` (the test clock moves in
+/// whole milliseconds: aiming at `s` itself can land a fraction before it).
+pub(crate) fn go_to_in(app: &TestApp, zone: &str, s: &str) {
     app.clock
-        .advance(ist(at) + chrono::Duration::seconds(1) - app.engine.now());
+        .advance(instant(zone, s) + chrono::Duration::seconds(1) - app.engine.now());
+}
+
+/// An instant read in India, to the minute.
+fn local(at: &Value) -> String {
+    local_in(INDIA, at, "%Y-%m-%d %H:%M")
+}
+
+fn go_to(app: &TestApp, s: &str) {
+    go_to_in(app, INDIA, s)
 }
 
 pub(crate) async fn complaint_json(app: &TestApp, key: &str, number: &str) -> Value {

@@ -3,7 +3,7 @@
 //! 16:00 GMT, across the Sunday the clocks go forward, run out on Monday at
 //! 10:00 BST, which is 09:00 UTC; the warning and the breach fire by it.
 
-use chrono::{DateTime, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{DateTime, Utc};
 use ombud_core::sla::{Policy, SlaSettings};
 use ombud_core::*;
 use ombud_engine::{provision, Acting};
@@ -12,33 +12,16 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-use crate::sla::{check_job, complaint_json, wait_status};
+use crate::sla::{check_job, complaint_json, go_to_in, local_in, wait_status};
 
-fn london() -> TimeZoneName {
-    TimeZoneName::parse("Europe/London").unwrap()
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-    london()
-        .tz()
-        .from_local_datetime(&naive)
-        .single()
-        .unwrap()
-        .with_timezone(&Utc)
-}
+const LONDON: &str = "Europe/London";
 
 fn local(v: &Value) -> String {
-    let t: DateTime<Utc> = serde_json::from_value(v.clone()).unwrap();
-    t.with_timezone(&london().tz())
-        .format("%Y-%m-%d %H:%M %Z")
-        .to_string()
+    local_in(LONDON, v, "%Y-%m-%d %H:%M %Z")
 }
 
-/// A second after `s`, London time (the test clock moves in whole milliseconds).
 fn go_to(app: &TestApp, s: &str) {
-    app.clock
-        .advance(at(s) + chrono::Duration::seconds(1) - app.engine.now());
+    go_to_in(app, LONDON, s)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +37,7 @@ async fn two_office_hours_across_the_spring_clock_change_end_monday_at_ten_local
             name: "London office".into(),
             complaint_prefix: ComplaintPrefix::parse("LDN").unwrap(),
             default_language: Language::en(),
-            timezone: london(),
+            timezone: TimeZoneName::parse(LONDON).unwrap(),
         },
         true,
     )

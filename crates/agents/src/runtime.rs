@@ -104,6 +104,7 @@ impl ComplaintDraft {
             location: self.location,
             area: None,
             assignee_id: None,
+            team: None,
             language: self.language,
             priority: self.priority,
             status: ComplaintStatus::New,

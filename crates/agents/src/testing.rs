@@ -59,6 +59,7 @@ impl Tools for FakeTools {
         let c = Complaint {
             area: None,
             assignee_id: None,
+            team: None,
             id: ComplaintId::new(),
             tenant_id: TenantId::new(),
             number: ComplaintNumber::new(

@@ -18,6 +18,8 @@ pub enum ComplaintChange {
     Category(Option<CategoryId>),
     Assign(Option<UserId>),
     Area(Option<String>),
+    /// Sent to a team's queue (`ombud_core::routing`), or taken out of it.
+    Team(Option<String>),
     /// An internal note (already sanitized): never sent to the citizen.
     Note(String),
 }
@@ -119,6 +121,18 @@ pub fn apply(
                 "area_changed",
                 current.area.clone(),
                 a.clone(),
+                Some(EventType::ComplaintUpdated),
+            )
+        }
+        ComplaintChange::Team(t) => {
+            if current.team == *t {
+                return same("is with this team");
+            }
+            next.team = t.clone();
+            (
+                "team_changed",
+                current.team.clone(),
+                t.clone(),
                 Some(EventType::ComplaintUpdated),
             )
         }

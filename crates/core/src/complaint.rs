@@ -245,6 +245,10 @@ pub struct Complaint {
     pub area: Option<String>,
     /// The member working on it.
     pub assignee_id: Option<UserId>,
+    /// The team it was sent to (`ombud_core::routing`): without an assignee
+    /// it waits in that team's queue.
+    #[serde(default)]
+    pub team: Option<String>,
     pub language: Language,
     pub priority: Priority,
     pub status: ComplaintStatus,

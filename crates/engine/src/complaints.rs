@@ -179,6 +179,9 @@ impl Engine {
             _ => None,
         };
         let sla = crate::ops::sla::rules(store.as_ref(), tenant).await?;
+        let routing = crate::ops::routing::Routing::read(store.as_ref(), tenant).await?;
+        routing.check(&change)?;
+        let routing = routing.batch();
         let mut report = ChangeReport::default();
         for ids in batches {
             let outcomes = store
@@ -194,6 +197,7 @@ impl Engine {
                         bulk_id: bulk_id.clone(),
                         survey_after,
                         sla: Some(sla.clone()),
+                        routing: routing.clone(),
                     },
                 )
                 .await?;

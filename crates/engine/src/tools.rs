@@ -32,6 +32,10 @@ impl Tools for StoreTools<'_> {
     }
 
     async fn create_complaint(&self, key: &str, d: ComplaintDraft) -> Result<Complaint, ToolError> {
+        let routing = crate::ops::routing::Routing::read(self.store, &self.tenant.id)
+            .await
+            .map_err(tool_error)?;
+        let area = routing.area_for(d.location.as_deref());
         let new = NewComplaint {
             origin_key: Some(key.to_owned()),
             channel_id: Some(self.contact.channel_id.clone()),
@@ -40,6 +44,7 @@ impl Tools for StoreTools<'_> {
             category_id: d.category_id,
             description: d.description,
             location: d.location,
+            area,
             language: d.language,
             priority: d.priority,
             source: Source::Text,
@@ -51,6 +56,7 @@ impl Tools for StoreTools<'_> {
                     .await
                     .map_err(tool_error)?,
             ),
+            route: routing.active(),
         };
         self.store
             .create_complaint(self.tenant, new)
@@ -97,6 +103,7 @@ impl Tools for StoreTools<'_> {
             bulk_id: None,
             survey_after: None,
             sla: None,
+            routing: None,
         };
         let outcomes = self
             .store

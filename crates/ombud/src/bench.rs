@@ -324,6 +324,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                         bulk_id: None,
                         survey_after: None,
                         sla: None,
+                        routing: None,
                     },
                 )
                 .await?;

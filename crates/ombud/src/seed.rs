@@ -69,6 +69,7 @@ pub async fn run(
                             .map(|c| c.id.clone()),
                         description: text.into(),
                         location: Some(format!("Ward {}", i % 40 + 1)),
+                        area: None,
                         language: Language::en(),
                         priority: Priority::Normal,
                         source: Source::Api,
@@ -76,6 +77,7 @@ pub async fn run(
                         at: chrono::Utc::now(),
                         audit: None,
                         sla: None,
+                        route: false,
                     },
                 )
                 .await?;

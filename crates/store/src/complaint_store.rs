@@ -63,6 +63,13 @@ pub trait ComplaintStore: Send + Sync {
     /// in one transaction, checked against the complaint, marked on its clock
     /// and timeline with its event, and a breach escalated.
     async fn sla_due(&self, tenant: &TenantId, due: SlaDue) -> StoreResult<SlaFired>;
+    /// Each of `members`' open complaints in the tenant and when one was
+    /// last assigned to them (for a team's choice, `ombud_core::routing`).
+    async fn member_loads(
+        &self,
+        tenant: &TenantId,
+        members: &[UserId],
+    ) -> StoreResult<Vec<ombud_core::routing::Load>>;
     async fn complaint_events(
         &self,
         tenant: &TenantId,

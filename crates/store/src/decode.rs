@@ -371,7 +371,7 @@ pub fn message(r: &dyn Columns) -> Decoded<Message> {
     })
 }
 
-pub const COMPLAINT_COLS: &str = "id, tenant_id, number, channel_id, contact_id, conversation_id, category_id, description, location, area, assignee_id, language, priority, status, source, created_at, updated_at, sla";
+pub const COMPLAINT_COLS: &str = "id, tenant_id, number, channel_id, contact_id, conversation_id, category_id, description, location, area, assignee_id, team, language, priority, status, source, created_at, updated_at, sla";
 
 pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
     Ok(Complaint {
@@ -386,6 +386,7 @@ pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
         location: r.opt_text("location")?,
         area: r.opt_text("area")?,
         assignee_id: opt_id(r, "assignee_id")?,
+        team: r.opt_text("team")?,
         language: parse("language", Language::parse(&r.text("language")?))?,
         priority: parse("priority", Priority::parse(&r.text("priority")?))?,
         status: parse("status", ComplaintStatus::parse(&r.text("status")?))?,

@@ -25,6 +25,7 @@ pub mod model;
 pub mod postgres;
 pub mod report;
 pub mod resets;
+pub mod routing;
 mod sealing;
 pub mod sla;
 pub mod sqlite;

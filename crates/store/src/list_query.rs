@@ -111,6 +111,9 @@ fn conditions(sql: &mut Sql, tenant: &TenantId, f: &ComplaintFilter) -> Vec<Stri
     if let Some(a) = &f.area {
         w.push(format!("c.area = {}", sql.bind(Param::Text(a.clone()))));
     }
+    if let Some(t) = &f.team {
+        w.push(format!("c.team = {}", sql.bind(Param::Text(t.clone()))));
+    }
     if let Some(state) = f.sla {
         w.push(format!(
             "c.sla_state = {}",

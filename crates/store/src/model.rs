@@ -417,6 +417,8 @@ pub struct NewComplaint {
     pub category_id: Option<CategoryId>,
     pub description: String,
     pub location: Option<String>,
+    /// An area of the tenant's catalogue (the location named it).
+    pub area: Option<String>,
     pub language: Language,
     pub priority: Priority,
     pub source: Source,
@@ -428,6 +430,9 @@ pub struct NewComplaint {
     /// The tenant's service levels: the complaint's clock starts with it
     /// (None: no clock).
     pub sla: Option<ombud_core::sla::SlaRules>,
+    /// The tenant has assignment rules: an `assign.route` job is made with
+    /// the complaint, in its transaction.
+    pub route: bool,
 }
 
 impl NewComplaint {
@@ -570,8 +575,9 @@ impl NewComplaint {
             category_id: self.category_id,
             description: self.description,
             location: self.location,
-            area: None,
+            area: self.area,
             assignee_id: None,
+            team: None,
             language: self.language,
             priority: self.priority,
             status: ComplaintStatus::New,
@@ -582,6 +588,16 @@ impl NewComplaint {
         };
         c.sla = rules.and_then(|r| r.start(&c));
         c
+    }
+
+    /// The jobs made with complaint `c`: its deadlines' checks, and its
+    /// routing when the tenant has rules.
+    pub(crate) fn jobs(&self, c: &Complaint) -> Vec<crate::NewJob> {
+        let mut jobs = crate::sla::sla_jobs(&c.tenant_id, c, None, c.created_at);
+        if self.route {
+            jobs.push(crate::routing::route_job(c));
+        }
+        jobs
     }
 }
 

@@ -110,6 +110,10 @@ impl SlaDue {
                 bulk_id: None,
                 survey_after: None,
                 sla: Some(self.rules.clone()),
+                // A breach that moves the complaint to its owner gives the
+                // assignee's room back: the queues drain (a tenant without
+                // teams finds nothing to do).
+                routing: Some(Default::default()),
             })
             .collect()
     }

@@ -17,6 +17,8 @@ pub struct ComplaintFilter {
     pub assignee: Option<AssigneeFilter>,
     /// Exactly this area.
     pub area: Option<String>,
+    /// Sent to this team (`area:{slug}` for an area's field staff).
+    pub team: Option<String>,
     /// Where the complaint stands against its service level.
     pub sla: Option<ombud_core::sla::SlaState>,
     pub created_from: Option<DateTime<Utc>>,
@@ -106,6 +108,9 @@ pub struct ChangeBatch {
     /// The tenant's service levels: each complaint's clock moves with the
     /// change (None: clocks are left as they are, as for a citizen's note).
     pub sla: Option<ombud_core::sla::SlaRules>,
+    /// Assignment: the guard on a rule's assignment, and the drain a change
+    /// that frees room leaves (None: the tenant has no teams or rules).
+    pub routing: Option<crate::routing::BatchRouting>,
 }
 
 /// A change decided for one complaint: what to record, and the jobs it
@@ -117,27 +122,38 @@ pub(crate) struct Decided {
 
 impl ChangeBatch {
     /// Decides the change for one complaint as read in the transaction (None:
-    /// the tenant has none with that id): the change with the complaint's
-    /// service-level clock moved on, and its jobs; or the skip to report.
+    /// the tenant has none with that id), with `loads` those of the rule's
+    /// team as read there (see [`ChangeBatch::rule_team`]): the change with
+    /// the complaint's service-level clock moved on, and its jobs; or the
+    /// skip to report.
     pub(crate) fn decide(
         &self,
         tenant: &TenantId,
         id: &ComplaintId,
         current: Option<Complaint>,
+        loads: &[ombud_core::routing::Load],
     ) -> Result<Decided, ChangeOutcome> {
         let at = crate::stored(self.at);
+        let change = match current.as_ref().map(|c| (c, self.by_rule(c, loads))) {
+            Some((c, Some(Err(reason)))) => return Err(crate::routing::refused(c, reason)),
+            Some((_, Some(Ok(change)))) => std::borrow::Cow::Owned(change),
+            _ => std::borrow::Cow::Borrowed(&self.change),
+        };
         let before = current.clone();
-        let mut applied = decide(id, current, &self.change, at)?;
+        let mut applied = decide(id, current, &change, at)?;
         let mut jobs: Vec<crate::NewJob> = self.survey_job(tenant, &applied).into_iter().collect();
-        if let (Some(rules), Some(before)) = (&self.sla, before) {
-            let by_staff = self.actor != ombud_core::sla::ACTOR;
-            rules.after_change(&before, &mut applied.complaint, at, by_staff);
-            jobs.extend(crate::sla::sla_jobs(
-                tenant,
-                &applied.complaint,
-                before.sla.as_ref(),
-                at,
-            ));
+        if let Some(before) = before {
+            if let Some(rules) = &self.sla {
+                let by_staff = !self.actor.starts_with("system:");
+                rules.after_change(&before, &mut applied.complaint, at, by_staff);
+                jobs.extend(crate::sla::sla_jobs(
+                    tenant,
+                    &applied.complaint,
+                    before.sla.as_ref(),
+                    at,
+                ));
+            }
+            jobs.extend(self.drain_after(tenant, &before, &applied.complaint));
         }
         Ok(Decided { applied, jobs })
     }
@@ -185,6 +201,7 @@ impl ChangeBatch {
             "category_changed" => ("complaint.category_changed", "category_id"),
             "assigned" => ("complaint.assigned", "assignee_id"),
             "area_changed" => ("complaint.area_changed", "area"),
+            "team_changed" => ("complaint.team_changed", "team"),
             _ => ("complaint.note_added", "note"),
         };
         let change = if field == "note" {

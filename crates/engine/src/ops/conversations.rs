@@ -118,8 +118,11 @@ impl Operations {
         tenant: &Tenant,
         f: FiledComplaint,
     ) -> StoreResult<Complaint> {
+        let routing = super::routing::Routing::read(self.store.as_ref(), &tenant.id).await?;
         let new = ombud_store::NewComplaint {
             origin_key: None,
+            area: routing.area_for(f.location.as_deref()),
+            route: routing.active(),
             channel_id: f.channel_id,
             contact_id: f.contact_id,
             conversation_id: f.conversation_id,

@@ -12,6 +12,7 @@ pub mod conversations;
 pub mod keys;
 pub mod requests;
 pub mod resets;
+pub mod routing;
 pub mod sessions;
 pub mod settings;
 pub mod sla;

@@ -111,6 +111,9 @@ impl Operations {
             bulk_id: None,
             survey_after: None,
             sla: Some(super::sla::rules(self.store.as_ref(), tenant).await?),
+            routing: super::routing::Routing::read(self.store.as_ref(), tenant)
+                .await?
+                .batch(),
         };
         let outcomes = self.store.change_complaints(tenant, batch).await?;
         Ok(match outcomes.into_iter().next() {

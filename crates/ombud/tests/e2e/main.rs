@@ -45,6 +45,7 @@ mod provider_urls;
 mod queue;
 mod rejects;
 mod relay;
+mod routing;
 mod scheduler;
 mod secrets;
 mod setup;

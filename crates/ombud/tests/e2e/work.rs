@@ -94,6 +94,7 @@ pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize
                     category_id: None,
                     description: format!("garbage not collected, lane {i}"),
                     location: None,
+                    area: None,
                     language: like.language.clone(),
                     priority: Priority::Normal,
                     source: Source::Text,
@@ -101,6 +102,7 @@ pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize
                     at: chrono::Utc::now(),
                     audit: None,
                     sla: None,
+                    route: false,
                 },
             )
             .await

@@ -73,9 +73,9 @@ impl ComplaintStore for PgStore {
         sqlx::query(
             "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                 category_id, description, location, language, priority, status, source, origin_key,
-                created_at, updated_at, sla, sla_state, sla_due_at)
+                created_at, updated_at, sla, sla_state, sla_due_at, area)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15,
-                $16, $17, $18)",
+                $16, $17, $18, $19)",
         )
         .bind(c.id.as_str())
         .bind(t)
@@ -95,9 +95,10 @@ impl ComplaintStore for PgStore {
         .bind(&sla.clock)
         .bind(sla.state)
         .bind(sla.due_at)
+        .bind(&c.area)
         .execute(&mut *tx)
         .await?;
-        for job in crate::sla::sla_jobs(&tenant.id, &c, None, at) {
+        for job in new.jobs(&c) {
             super::jobs::insert(&mut tx, &job, at).await?;
         }
         sqlx::query(
@@ -249,6 +250,15 @@ impl ComplaintStore for PgStore {
         .fetch_one(&self.pool)
         .await?;
         Ok(n as u64)
+    }
+
+    async fn member_loads(
+        &self,
+        tenant: &TenantId,
+        members: &[UserId],
+    ) -> StoreResult<Vec<ombud_core::routing::Load>> {
+        let mut conn = self.pool.acquire().await?;
+        super::work::loads_in(&mut conn, tenant.as_str(), members, false).await
     }
 
     async fn complaint_events(

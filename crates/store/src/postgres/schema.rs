@@ -100,6 +100,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "contact_blocks",
         include_str!("migrations/0026_contact_blocks.sql"),
     ),
+    (27, "routing", include_str!("migrations/0027_routing.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

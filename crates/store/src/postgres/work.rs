@@ -143,7 +143,11 @@ async fn change_in(
     let mut audit = Vec::new();
     for id in &batch.ids {
         let current = complaint_in(&mut *tx, t, id).await?;
-        match batch.decide(tenant, id, current) {
+        let loads = match batch.rule_team() {
+            Some(team) => loads_in(&mut *tx, t, &team.members, true).await?,
+            None => Vec::new(),
+        };
+        match batch.decide(tenant, id, current, &loads) {
             Err(skipped) => outcomes.push(skipped),
             Ok(work::Decided { applied, jobs }) => {
                 record(&mut *tx, tenant, &batch.actor, &applied, at).await?;
@@ -195,6 +199,59 @@ async fn change_in(
     }
     super::audit::append(&mut *tx, &audit).await?;
     Ok(outcomes)
+}
+
+/// The loads of those of `members` still in the tenant: their open
+/// complaints and their last assignment. With `lock`, their membership rows
+/// are locked first (in one order, so two transactions cannot deadlock):
+/// two replicas assigning to the same team take turns, and neither takes a
+/// member past their capacity or out of their turn.
+pub(crate) async fn loads_in(
+    tx: &mut PgConnection,
+    t: &str,
+    members: &[UserId],
+    lock: bool,
+) -> StoreResult<Vec<ombud_core::routing::Load>> {
+    let ids: Vec<&str> = members.iter().map(|u| u.as_str()).collect();
+    let sql = format!(
+        "select user_id from memberships where tenant_id = $1 and user_id = any($2)
+         order by user_id {}",
+        if lock { "for update" } else { "" }
+    );
+    let present: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(t)
+        .bind(&ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let open_sql = format!(
+        "select count(*) from complaints where tenant_id = $1 and assignee_id = $2 and {}",
+        crate::routing::OPEN
+    );
+    let mut loads = Vec::with_capacity(members.len());
+    for user in members
+        .iter()
+        .filter(|u| present.iter().any(|p| p == u.as_str()))
+    {
+        let open: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(open_sql.clone()))
+            .bind(t)
+            .bind(user.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let last: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "select max(created_at) from complaint_events
+             where tenant_id = $1 and action = 'assigned' and to_value = $2",
+        )
+        .bind(t)
+        .bind(user.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        loads.push(ombud_core::routing::Load {
+            user: user.clone(),
+            open: open as u32,
+            last_assigned: last,
+        });
+    }
+    Ok(loads)
 }
 
 async fn check_references(
@@ -254,7 +311,7 @@ async fn write_complaint(
     let sla = crate::sla::SlaColumns::of(c);
     sqlx::query(
         "update complaints set status = $3, priority = $4, category_id = $5, assignee_id = $6,
-             area = $7, updated_at = $8, sla = $9, sla_state = $10, sla_due_at = $11
+             area = $7, updated_at = $8, sla = $9, sla_state = $10, sla_due_at = $11, team = $12
          where tenant_id = $1 and id = $2",
     )
     .bind(tenant.as_str())
@@ -268,6 +325,7 @@ async fn write_complaint(
     .bind(&sla.clock)
     .bind(sla.state)
     .bind(sla.due_at)
+    .bind(&c.team)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -59,9 +59,9 @@ impl ComplaintStore for SqliteStore {
             conn.prepare_cached(
                 "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                     category_id, description, location, language, priority, status, source, origin_key,
-                    created_at, updated_at, sla, sla_state, sla_due_at)
+                    created_at, updated_at, sla, sla_state, sla_due_at, area)
                  values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
-                    ?16, ?17, ?18)",
+                    ?16, ?17, ?18, ?19)",
             )?
             .execute(params![
                 c.id.as_str(),
@@ -81,9 +81,10 @@ impl ComplaintStore for SqliteStore {
                 at_text,
                 sla.clock,
                 sla.state,
-                sla.due_at.map(time_text)
+                sla.due_at.map(time_text),
+                c.area
             ])?;
-            for job in crate::sla::sla_jobs(&tenant.id, c, None, at) {
+            for job in new.jobs(c) {
                 super::jobs::insert(conn, &job, at)?;
             }
             conn.prepare_cached(
@@ -262,6 +263,16 @@ impl ComplaintStore for SqliteStore {
             Ok(n as u64)
         })
         .await
+    }
+
+    async fn member_loads(
+        &self,
+        tenant: &TenantId,
+        members: &[UserId],
+    ) -> StoreResult<Vec<ombud_core::routing::Load>> {
+        let (tenant, members) = (tenant.clone(), members.to_vec());
+        self.read(move |conn| super::work::loads_in(conn, tenant.as_str(), &members))
+            .await
     }
 
     async fn complaint_events(

@@ -100,6 +100,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "contact_blocks",
         include_str!("migrations/0026_contact_blocks.sql"),
     ),
+    (27, "routing", include_str!("migrations/0027_routing.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -447,6 +447,7 @@ pub(crate) async fn a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wal
         location: None,
         area: None,
         assignee_id: None,
+        team: None,
         language: Language::parse("en").unwrap(),
         priority: Priority::Normal,
         status: ComplaintStatus::New,

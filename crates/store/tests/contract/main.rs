@@ -20,6 +20,7 @@ mod counters;
 mod idempotency;
 mod jobs;
 mod resets;
+mod routing;
 mod runs;
 mod sla;
 mod tenancy;
@@ -37,6 +38,7 @@ use counters::*;
 use idempotency::*;
 use jobs::*;
 use resets::*;
+use routing::*;
 use runs::*;
 use sla::*;
 use tenancy::*;
@@ -119,6 +121,7 @@ on_both_backends!(
     a_job_is_held_by_one_holder_until_its_lease_runs_out,
     a_recurring_job_keeps_its_row_and_moves_on,
     a_deadline_is_kept_with_its_jobs_and_breached_once,
+    racing_rules_never_take_a_member_past_their_capacity,
 );
 
 /// Runs each check on two stores opened on one database, as two processes
@@ -234,6 +237,7 @@ fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
         category_id: None,
         description: "pothole".into(),
         location: Some("MG road".into()),
+        area: None,
         language: Language::en(),
         priority: Priority::Normal,
         source: Source::Api,
@@ -241,5 +245,6 @@ fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
         at,
         audit: None,
         sla: None,
+        route: false,
     }
 }

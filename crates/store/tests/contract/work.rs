@@ -190,6 +190,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         bulk_id: None,
         survey_after: None,
         sla: None,
+        routing: None,
     };
 
     // Reject one first, so the batch meets a complaint that can no longer move.
@@ -457,6 +458,7 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
                 bulk_id: None,
                 survey_after: None,
                 sla: None,
+                routing: None,
             },
         )
         .await

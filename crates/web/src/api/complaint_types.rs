@@ -24,8 +24,12 @@ pub struct ComplaintView {
     pub category_id: Option<String>,
     pub description: String,
     pub location: Option<String>,
+    /// An area's slug from the catalogue (free text before there was one).
     pub area: Option<String>,
     pub assignee_id: Option<String>,
+    /// The team it was sent to (`area:{slug}`: that area's field staff);
+    /// without an assignee it waits in the team's queue.
+    pub team: Option<String>,
     pub language: String,
     /// text, voice, api, staff.
     pub source: String,
@@ -95,6 +99,7 @@ impl From<&Complaint> for ComplaintView {
             location: c.location.clone(),
             area: c.area.clone(),
             assignee_id: s(c.assignee_id.as_ref().map(|v| v as _)),
+            team: c.team.clone(),
             language: c.language.as_str().to_owned(),
             source: c.source.as_str().to_owned(),
             contact_id: s(c.contact_id.as_ref().map(|v| v as _)),
@@ -117,6 +122,8 @@ pub struct ListParams {
     /// A member's user id, or `none` for unassigned.
     pub assignee: Option<String>,
     pub area: Option<String>,
+    /// A team's slug: complaints sent to it.
+    pub team: Option<String>,
     /// Service level: on_track, due_soon or breached.
     pub sla: Option<String>,
     /// Created at or after this time.
@@ -149,6 +156,9 @@ pub struct FilterBody {
     pub assignee: Option<String>,
     #[serde(default)]
     pub area: Option<String>,
+    /// A team's slug.
+    #[serde(default)]
+    pub team: Option<String>,
     /// Service level: on_track, due_soon (staff were warned) or breached.
     #[serde(default)]
     pub sla: Option<String>,
@@ -191,6 +201,7 @@ impl FilterBody {
                 )),
             },
             area: text("area", self.area)?,
+            team: text("team", self.team)?,
             sla: self
                 .sla
                 .map(|s| ombud_core::sla::SlaState::parse("sla", &s).map_err(|v| bad(v, "sla")))
@@ -243,9 +254,14 @@ pub struct ComplaintUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub assignee_id: Option<Option<String>>,
+    /// An area of the catalogue (any text while the catalogue is empty).
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub area: Option<Option<String>>,
+    /// Sends it to a team's queue (`null`: out of it).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub team: Option<Option<String>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -338,6 +354,13 @@ pub(super) fn changes(body: ComplaintUpdate) -> Result<Vec<ComplaintChange>, Api
             return Err(ApiError::invalid("area", "at most 100 characters"));
         }
         out.push(ComplaintChange::Area(area));
+    }
+    if let Some(team) = body.team {
+        let team = team.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+        if team.as_ref().is_some_and(|t| t.chars().count() > 100) {
+            return Err(ApiError::invalid("team", "at most 100 characters"));
+        }
+        out.push(ComplaintChange::Team(team));
     }
     if out.is_empty() {
         return Err(ApiError::invalid(

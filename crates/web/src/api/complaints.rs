@@ -85,6 +85,7 @@ async fn list_complaints(
         priority: q.priority,
         assignee: q.assignee,
         area: q.area,
+        team: q.team,
         sla: q.sla,
         created_from: q.created_from,
         created_before: q.created_before,
@@ -272,6 +273,7 @@ async fn change_one(
             ComplaintChange::Category(_) => "category_id",
             ComplaintChange::Assign(_) => "assignee_id",
             ComplaintChange::Area(_) => "area",
+            ComplaintChange::Team(_) => "team",
             ComplaintChange::Note(_) => "note",
         };
         let report = state

@@ -22,6 +22,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
+mod routing;
 mod sla;
 mod surveys;
 pub(crate) mod test_chats;
@@ -193,6 +194,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(channel_templates::router())
         .merge(surveys::router())
         .merge(sla::router())
+        .merge(routing::router())
         .merge(executions::router())
         .merge(agents::router())
         .merge(test_chats::router())

@@ -446,6 +446,7 @@ pub fn field_of(change: &ComplaintChange) -> &'static str {
         ComplaintChange::Category(_) => "category",
         ComplaintChange::Assign(_) => "assignee",
         ComplaintChange::Area(_) => "area",
+        ComplaintChange::Team(_) => "team",
         ComplaintChange::Note(_) => "note",
     }
 }

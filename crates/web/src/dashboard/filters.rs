@@ -112,6 +112,7 @@ impl ListQuery {
                 id => id.parse().ok().map(AssigneeFilter::Member),
             },
             area: (!self.area.is_empty()).then(|| self.area.clone()),
+            team: None,
             sla: ombud_core::sla::SlaState::parse("sla", &self.sla).ok(),
             created_from: date(&self.from).map(|d| tenant.timezone.start_of_date(d)),
             created_before: date(&self.to)

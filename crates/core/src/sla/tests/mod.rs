@@ -63,6 +63,7 @@ fn complaint(created: &str) -> Complaint {
         location: None,
         area: None,
         assignee_id: None,
+        team: None,
         language: Language::parse("en").unwrap(),
         priority: Priority::Normal,
         status: ComplaintStatus::New,

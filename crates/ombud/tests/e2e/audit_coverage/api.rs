@@ -24,6 +24,7 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
         ref mut l,
         me,
         k,
+        ravi,
         ..
     } = *s;
     // --- The API, with a key (and a session where only a session may).
@@ -477,6 +478,80 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     )
     .await;
     l.none("PUT /settings/sla", "a policy with no target").await;
+    let areas = json!({"areas": [{"slug": "kothrud", "names": {"en": "Kothrud"},
+                                  "wards": ["31"], "field_staff": [ravi.id]}]});
+    json_of(
+        session_api(admin, Method::PUT, "/settings/areas")
+            .await
+            .json(&areas),
+        200,
+    )
+    .await;
+    l.check("PUT /settings/areas", one("settings.areas_changed", me))
+        .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/areas")
+            .await
+            .json(&json!({"areas": [{"slug": "Kothrud!", "names": {"en": "Kothrud"}}]})),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/areas", "a bad slug").await;
+    let teams = json!({"teams": [{"slug": "roads", "name": "Roads", "members": [ravi.id],
+                                  "capacity": 20}]});
+    json_of(
+        session_api(admin, Method::PUT, "/settings/teams")
+            .await
+            .json(&teams),
+        200,
+    )
+    .await;
+    l.check("PUT /settings/teams", one("settings.teams_changed", me))
+        .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/teams")
+            .await
+            .json(
+                &json!({"teams": [{"slug": "roads", "name": "Roads", "members": [],
+                                     "capacity": 0}]}),
+            ),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/teams", "no capacity").await;
+    let rules = json!({"rules": [{"name": "Kothrud", "area": "kothrud",
+                                  "assign_to": {"kind": "area_field_staff"}}]});
+    json_of(
+        session_api(admin, Method::PUT, "/settings/assignment")
+            .await
+            .json(&rules),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /settings/assignment",
+        one("settings.assignment_changed", me),
+    )
+    .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/assignment")
+            .await
+            .json(
+                &json!({"rules": [{"name": "x", "assign_to": {"kind": "team", "team": "water"}}]}),
+            ),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/assignment", "no such team").await;
+    let tried = json_of(
+        app.api(Method::POST, "/settings/assignment/try", key)
+            .json(&json!({"location": "ward 31"})),
+        200,
+    )
+    .await;
+    assert_eq!(tried["rule_name"], "Kothrud", "{tried}");
+    l.none("POST /settings/assignment/try", "changes nothing")
+        .await;
 
     Made {
         api_complaint,

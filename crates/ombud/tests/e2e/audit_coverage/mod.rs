@@ -187,6 +187,12 @@ fn cli_commands() -> BTreeSet<String> {
 }
 
 /// Commands that change no tenant's state an admin answers for, and why.
+/// API routes that change nothing (each still has its case: it writes no entry).
+const API_NOT_AUDITED: &[(&str, &str)] = &[(
+    "POST /settings/assignment/try",
+    "tries the rules on a sample complaint",
+)];
+
 const CLI_NOT_AUDITED: &[(&str, &str)] = &[
     ("serve", "runs the server; what it serves is audited"),
     ("migrate", "the schema only"),
@@ -457,7 +463,8 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     // Nothing left out: every route and command has its case.
     let mut missing = Vec::new();
     for route in api_routes(&app).await {
-        if !covered.contains(&route) {
+        let exempt = API_NOT_AUDITED.iter().any(|(r, _)| *r == route);
+        if !exempt && !covered.contains(&route) {
             missing.push(route);
         }
     }

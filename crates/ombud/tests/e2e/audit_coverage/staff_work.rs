@@ -35,7 +35,7 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     for (action, value, expected) in [
         ("status", "acknowledged", "complaint.status_changed"),
         ("priority", "urgent", "complaint.priority_changed"),
-        ("area", "Ward 7", "complaint.area_changed"),
+        ("area", "kothrud", "complaint.area_changed"),
         ("assign", ravi.id.as_str(), "complaint.assigned"),
         ("note", "checked on site", "complaint.note_added"),
     ] {

@@ -176,7 +176,11 @@ fn change_in(
     let mut audit = Vec::new();
     for id in &batch.ids {
         let current = complaint_in(conn, t, id)?;
-        match batch.decide(tenant, id, current) {
+        let loads = match batch.rule_team() {
+            Some(team) => loads_in(conn, t, &team.members)?,
+            None => Vec::new(),
+        };
+        match batch.decide(tenant, id, current, &loads) {
             Err(skipped) => outcomes.push(skipped),
             Ok(work::Decided { applied, jobs }) => {
                 record(conn, tenant, &batch.actor, &applied, at)?;
@@ -218,6 +222,47 @@ fn change_in(
     }
     super::audit::append(conn, &audit)?;
     Ok(outcomes)
+}
+
+/// The loads of those of `members` still in the tenant: their open
+/// complaints and their last assignment (the writer's lock keeps them true
+/// until the transaction ends).
+pub(crate) fn loads_in(
+    conn: &rusqlite::Connection,
+    t: &str,
+    members: &[UserId],
+) -> StoreResult<Vec<ombud_core::routing::Load>> {
+    let open_sql = format!(
+        "select count(*) from complaints where tenant_id = ?1 and assignee_id = ?2 and {}",
+        crate::routing::OPEN
+    );
+    let mut loads = Vec::with_capacity(members.len());
+    for user in members {
+        let params = params![t, user.as_str()];
+        let member = conn
+            .prepare_cached("select 1 from memberships where tenant_id = ?1 and user_id = ?2")?
+            .exists(params)?;
+        if !member {
+            continue;
+        }
+        let open: i64 = conn
+            .prepare_cached(&open_sql)?
+            .query_row(params, |r| r.get(0))?;
+        let last: Option<String> = conn
+            .prepare_cached(
+                "select max(created_at) from complaint_events
+                 where tenant_id = ?1 and action = 'assigned' and to_value = ?2",
+            )?
+            .query_row(params, |r| r.get(0))?;
+        loads.push(ombud_core::routing::Load {
+            user: user.clone(),
+            open: open as u32,
+            last_assigned: last
+                .map(|t| rows::parse_time("created_at", &t))
+                .transpose()?,
+        });
+    }
+    Ok(loads)
 }
 
 fn check_references(
@@ -275,7 +320,7 @@ fn write_complaint(
     let sla = crate::sla::SlaColumns::of(c);
     conn.prepare_cached(
         "update complaints set status = ?3, priority = ?4, category_id = ?5, assignee_id = ?6,
-             area = ?7, updated_at = ?8, sla = ?9, sla_state = ?10, sla_due_at = ?11
+             area = ?7, updated_at = ?8, sla = ?9, sla_state = ?10, sla_due_at = ?11, team = ?12
          where tenant_id = ?1 and id = ?2",
     )?
     .execute(params![
@@ -289,7 +334,8 @@ fn write_complaint(
         time_text(at),
         sla.clock,
         sla.state,
-        sla.due_at.map(time_text)
+        sla.due_at.map(time_text),
+        c.team
     ])?;
     Ok(())
 }

@@ -48,6 +48,7 @@ async fn dense_and_rare_text_give_the_same_answers_by_either_plan() {
                     format!("Pothole number {i}")
                 },
                 location: None,
+                area: None,
                 language: Language::en(),
                 priority: Priority::Normal,
                 source: Source::Api,
@@ -55,6 +56,7 @@ async fn dense_and_rare_text_give_the_same_answers_by_either_plan() {
                 at: start + chrono::Duration::milliseconds(i as i64),
                 audit: None,
                 sla: None,
+                route: false,
             };
             store.create_complaint(tenant, new).await.map(|(c, _)| c)
         }

@@ -1,5 +1,5 @@
 //! Assignment in the store: the jobs a new complaint and a change leave
-//! for the engine's routing (`assign.route`, `assign.drain`), and the guard
+//! for the engine's routing (`assign.route`, `assign.queues`), and the guard
 //! on a rule's assignment that each backend applies in the change's
 //! transaction: only to a complaint still open and nobody's, and only while
 //! the member has room (their open complaints counted, and on PostgreSQL

@@ -5,7 +5,7 @@
 //! with the fewest open complaints (least-loaded), never past a member's
 //! capacity; one nobody can take waits in the team's queue until someone
 //! has room. The rules are here; the store counts and the engine's jobs
-//! apply them (`assign.route`, `assign.drain`).
+//! apply them (`assign.route`, `assign.queues`).
 
 use std::collections::BTreeMap;
 
@@ -26,7 +26,7 @@ pub const RULES_KEY: &str = "assignment";
 /// Routes one new complaint (key `assign.route:{complaint}`).
 pub const ROUTE_JOB: &str = "assign.route";
 /// Gives a team's waiting complaints to members with room.
-pub const DRAIN_JOB: &str = "assign.drain";
+pub const DRAIN_JOB: &str = "assign.queues";
 /// The actor of what the rules change.
 pub const ACTOR: &str = "system:assignment";
 

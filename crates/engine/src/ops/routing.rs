@@ -1,6 +1,6 @@
 //! Areas, teams and assignment rules: the tenant's settings (audited), and
 //! the two jobs that apply them. `assign.route` sends a new complaint where
-//! the first rule that covers it says; `assign.drain` gives complaints
+//! the first rule that covers it says; `assign.queues` gives complaints
 //! waiting in a team's queue to members with room, oldest first. A rule's
 //! assignment goes through the store's change like a member's, guarded in
 //! its transaction (`ombud_store::routing`), so two replicas never take a
@@ -385,7 +385,7 @@ impl Operations {
     }
 }
 
-/// Runs `assign.route` (`{complaint_id}`) and `assign.drain`.
+/// Runs `assign.route` (`{complaint_id}`) and `assign.queues`.
 struct RouteJob(Operations);
 struct DrainJob(Operations);
 

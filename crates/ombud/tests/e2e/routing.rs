@@ -14,18 +14,8 @@ use serde_json::{json, Value};
 
 use crate::audit::session_api;
 use crate::helpers::*;
+use crate::sla::{complaint_json, put_settings};
 use crate::staff::*;
-
-async fn put(admin: &Staff<'_>, path: &str, body: Value) -> (u16, Value) {
-    let res = session_api(admin, Method::PUT, path)
-        .await
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or_default())
-}
 
 async fn list(app: &TestApp, key: &str, query: &str) -> Vec<Value> {
     let mut out = Vec::new();
@@ -88,7 +78,7 @@ async fn a_team_of_three_with_room_for_twenty_takes_sixty_and_queues_forty() {
         let email = format!("duty{i}-{run}@pune.gov.in");
         duty.push(member(&app, &email, &tid, Role::Staff).await.id.to_string());
     }
-    let (status, saved) = put(
+    let (status, saved) = put_settings(
         &admin,
         "/settings/teams",
         json!({"teams": [
@@ -98,7 +88,7 @@ async fn a_team_of_three_with_room_for_twenty_takes_sixty_and_queues_forty() {
     )
     .await;
     assert_eq!(status, 200, "{saved}");
-    let (status, saved) = put(
+    let (status, saved) = put_settings(
         &admin,
         "/settings/assignment",
         json!({"rules": [
@@ -158,14 +148,7 @@ async fn a_team_of_three_with_room_for_twenty_takes_sixty_and_queues_forty() {
     })
     .await;
     assert!(taken, "nobody took the next complaint");
-    let c: Value = app
-        .api(Method::GET, &format!("/complaints/{next}"), &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = complaint_json(&app, &key, &next).await;
     assert_eq!(c["assignee_id"].as_str(), Some(first.as_str()), "{c}");
     let open = list(&app, &key, &format!("assignee={first}&status=new")).await;
     assert_eq!(open.len(), 20);
@@ -234,10 +217,10 @@ async fn a_location_names_the_area_and_its_field_staff_get_the_complaint() {
          "keywords": ["Karve Road"], "wards": ["31", "32"], "field_staff": [field.id]},
         {"slug": "aundh", "names": {"en": "Aundh", "mr": "औंध"}},
     ]});
-    let (status, saved) = put(&admin, "/settings/areas", areas.clone()).await;
+    let (status, saved) = put_settings(&admin, "/settings/areas", areas.clone()).await;
     assert_eq!(status, 200, "{saved}");
     assert_eq!(saved["areas"][0], areas["areas"][0]);
-    let (status, saved) = put(
+    let (status, saved) = put_settings(
         &admin,
         "/settings/assignment",
         json!({"rules": [{"name": "Kothrud to its field staff", "area": "kothrud",
@@ -283,25 +266,11 @@ async fn a_location_names_the_area_and_its_field_staff_get_the_complaint() {
     )
     .await;
     let assigned = wait_until(Duration::from_secs(20), || async {
-        let c: Value = app
-            .api(Method::GET, &format!("/complaints/{number}"), &key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let c = complaint_json(&app, &key, &number).await;
         c["assignee_id"] == field.id.to_string()
     })
     .await;
-    let c: Value = app
-        .api(Method::GET, &format!("/complaints/{number}"), &key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = complaint_json(&app, &key, &number).await;
     assert!(assigned, "{c}");
     assert_eq!(c["area"], "kothrud");
     assert_eq!(c["team"], "area:kothrud");
@@ -394,7 +363,7 @@ async fn bad_settings_are_refused_with_the_field_named() {
         ),
     ];
     for (path, body, field) in cases {
-        let (status, answer) = put(&admin, path, body).await;
+        let (status, answer) = put_settings(&admin, path, body).await;
         assert_eq!(status, 422, "{path}: {answer}");
         assert_eq!(
             answer["error"]["fields"][0]["field"], field,
@@ -404,17 +373,20 @@ async fn bad_settings_are_refused_with_the_field_named() {
 
     // A team a rule uses cannot be taken out.
     let team = json!({"teams": [{"slug": "roads", "name": "Roads", "members": [clerk.id]}]});
-    assert_eq!(put(&admin, "/settings/teams", team).await.0, 200);
+    assert_eq!(put_settings(&admin, "/settings/teams", team).await.0, 200);
     let rules =
         json!({"rules": [{"name": "Roads", "assign_to": {"kind": "team", "team": "roads"}}]});
-    assert_eq!(put(&admin, "/settings/assignment", rules).await.0, 200);
-    let (status, answer) = put(&admin, "/settings/teams", json!({"teams": []})).await;
+    assert_eq!(
+        put_settings(&admin, "/settings/assignment", rules).await.0,
+        200
+    );
+    let (status, answer) = put_settings(&admin, "/settings/teams", json!({"teams": []})).await;
     assert_eq!(status, 422, "{answer}");
     assert_eq!(answer["error"]["fields"][0]["field"], "teams");
 
     // Staff read the settings; only admins change them.
     let clerk_session = Staff::login(&app, &format!("clerk-{run}@pune.gov.in")).await;
-    let (status, _) = put(&clerk_session, "/settings/teams", json!({"teams": []})).await;
+    let (status, _) = put_settings(&clerk_session, "/settings/teams", json!({"teams": []})).await;
     assert_eq!(status, 403);
     let res = session_api(&clerk_session, Method::GET, "/settings/teams")
         .await

@@ -142,7 +142,7 @@ async fn sla_receiver(app: &TestApp, key: &str) -> Receiver {
     receiver
 }
 
-async fn put_settings(admin: &Staff<'_>, path: &str, body: Value) -> (u16, Value) {
+pub(crate) async fn put_settings(admin: &Staff<'_>, path: &str, body: Value) -> (u16, Value) {
     let res = session_api(admin, Method::PUT, path)
         .await
         .json(&body)

@@ -7,6 +7,7 @@ use ombud_core::*;
 
 use crate::decode::{Columns, Decoded};
 use crate::list_query::Param;
+use crate::work::OPEN;
 use crate::StoreError;
 
 /// Ages the "open by age" chart buckets by, in days: under 1, 1–3, 3–7, 7–30, 30+.
@@ -40,8 +41,6 @@ pub(crate) struct Queries {
     pub sla: (String, Vec<Param>),
 }
 
-const OPEN: &str = "c.status not in ('resolved', 'closed', 'rejected')";
-
 /// `local_day(col, offset_param)`: the backend's expression for the local date of a
 /// UTC time shifted by the tenant's offset in minutes.
 pub(crate) fn queries(
@@ -68,7 +67,7 @@ pub(crate) fn queries(
     let by_category = (
         format!(
             "select c.category_id as category_id, count(*) as n from complaints c
-             where c.tenant_id = {} and {OPEN} group by 1 order by 2 desc",
+             where c.tenant_id = {} and c.{OPEN} group by 1 order by 2 desc",
             p(1)
         ),
         vec![t()],
@@ -94,7 +93,7 @@ pub(crate) fn queries(
     ));
     let by_age = (
         format!(
-            "select {} from complaints c where c.tenant_id = {} and {OPEN}",
+            "select {} from complaints c where c.tenant_id = {} and c.{OPEN}",
             cases.join(", "),
             p(1)
         ),

@@ -31,9 +31,6 @@ pub struct ByRule {
 /// A member's load, for the engine's choice within a team.
 pub use ombud_core::routing::Load;
 
-/// The SQL condition of an open complaint (`ComplaintStatus::is_open`).
-pub(crate) const OPEN: &str = "status not in ('resolved', 'closed', 'rejected')";
-
 /// Routes a new complaint, made in its transaction.
 pub(crate) fn route_job(c: &Complaint) -> crate::NewJob {
     crate::NewJob {

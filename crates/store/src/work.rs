@@ -7,6 +7,10 @@ use ombud_core::*;
 
 use crate::{StoreError, StoreResult};
 
+/// The SQL condition of an open complaint (`ComplaintStatus::is_open`; a
+/// test below checks they agree). Prefix it with a table's alias as needed.
+pub(crate) const OPEN: &str = "status not in ('resolved', 'closed', 'rejected')";
+
 /// Which complaints a list (or a bulk change) covers. Empty means all.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComplaintFilter {
@@ -425,6 +429,16 @@ pub(crate) fn event_data(applied: &Applied, actor: &str) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_open_condition_names_every_status_that_is_not_open() {
+        let closed: Vec<String> = ComplaintStatus::ALL
+            .iter()
+            .filter(|s| !s.is_open())
+            .map(|s| format!("'{s}'"))
+            .collect();
+        assert_eq!(OPEN, format!("status not in ({})", closed.join(", ")));
+    }
 
     #[test]
     fn cursors_round_trip_and_refuse_garbage() {

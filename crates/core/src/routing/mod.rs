@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::*;
@@ -194,11 +193,25 @@ pub struct Load {
     pub user: UserId,
     /// Their open complaints.
     pub open: u32,
-    /// When a complaint was last assigned to them (None: never).
-    pub last_assigned: Option<DateTime<Utc>>,
+    /// Where their last assignment stands in the tenant's complaint history
+    /// (its line's id: lines are numbered in the order they are written,
+    /// which on each team is the order of the assignments, whatever the
+    /// clock said); None: never assigned.
+    pub last_assigned: Option<i64>,
 }
 
 impl Team {
+    /// One member, without a limit: where a rule naming a member sends.
+    pub fn of_one(user: UserId) -> Self {
+        Self {
+            slug: String::new(),
+            name: String::new(),
+            members: vec![user],
+            strategy: Strategy::RoundRobin,
+            capacity: None,
+        }
+    }
+
     /// Whether a member with `open` complaints may take one more.
     pub fn has_room(&self, open: u32) -> bool {
         self.capacity.is_none_or(|cap| open < cap)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ombud_core::routing::{self, Areas, Assignment, Routed, Team, Teams};
+use ombud_core::sla::SlaRules;
 use ombud_core::*;
 use ombud_store::routing::{BatchRouting, ByRule};
 use ombud_store::{
@@ -176,15 +177,11 @@ impl Operations {
         let now = self.routing(tenant).await?;
         assignment.validate(&now.teams, &now.areas)?;
         self.check_members(tenant, assignment.members()).await?;
-        let categories = self.store.categories(tenant).await?;
-        for (i, r) in assignment.rules.iter().enumerate() {
-            if let Some(id) = &r.category_id {
-                if !categories.iter().any(|c| &c.id == id) {
-                    let field = format!("rules[{i}].category_id");
-                    return Err(ValidationError::new(field, "no such category").into());
-                }
-            }
-        }
+        let categories = assignment.rules.iter().enumerate().filter_map(|(i, r)| {
+            let id = r.category_id.as_ref()?;
+            Some((format!("rules[{i}].category_id"), id))
+        });
+        self.check_categories(tenant, categories).await?;
         let key = routing::RULES_KEY;
         self.set_setting(
             acting,
@@ -197,7 +194,9 @@ impl Operations {
         Ok(assignment)
     }
 
-    async fn check_members<'a>(
+    /// Refuses the first of `named` (each with the field naming it) that
+    /// is not a member of the tenant.
+    pub(crate) async fn check_members<'a>(
         &self,
         tenant: &TenantId,
         named: impl Iterator<Item = (String, &'a UserId)>,
@@ -207,6 +206,22 @@ impl Operations {
             if !members.iter().any(|m| &m.user.id == user) {
                 let reason = "is not a member of this organisation";
                 return Err(ValidationError::new(field, reason).into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses the first of `named` that is not one of the tenant's
+    /// categories.
+    pub(crate) async fn check_categories<'a>(
+        &self,
+        tenant: &TenantId,
+        named: impl Iterator<Item = (String, &'a CategoryId)>,
+    ) -> StoreResult<()> {
+        let categories = self.store.categories(tenant).await?;
+        for (field, id) in named {
+            if !categories.iter().any(|c| &c.id == id) {
+                return Err(ValidationError::new(field, "no such category").into());
             }
         }
         Ok(())
@@ -235,18 +250,13 @@ impl Operations {
             return Ok(RouteOutcome::Left("already routed".into()));
         }
         let routing = self.routing(tenant).await?;
+        let sla = super::sla::rules(self.store.as_ref(), tenant).await?;
         match routing.assignment.route(&c, &routing.teams, &routing.areas) {
             Routed::NoRule => Ok(RouteOutcome::Left("no rule covers it".into())),
             Routed::Nowhere { reason, .. } => Ok(RouteOutcome::Left(reason)),
             Routed::Member { user_id, .. } => {
-                let alone = Team {
-                    slug: String::new(),
-                    name: String::new(),
-                    members: vec![user_id.clone()],
-                    strategy: routing::Strategy::RoundRobin,
-                    capacity: None,
-                };
-                match self.assign_by_rule(tenant, &c.id, &alone).await? {
+                let alone = Team::of_one(user_id.clone());
+                match self.assign_by_rule(tenant, &c.id, &alone, &sla).await? {
                     Ok(()) => Ok(RouteOutcome::Assigned(user_id)),
                     Err(reason) => Ok(RouteOutcome::Left(reason)),
                 }
@@ -258,12 +268,13 @@ impl Operations {
                         &c.id,
                         ComplaintChange::Team(Some(team.slug.clone())),
                         None,
+                        &sla,
                     )
                     .await?;
                 if let Err(reason) = sent {
                     return Ok(RouteOutcome::Left(reason));
                 }
-                self.drain_team(tenant, &team).await?;
+                self.drain_team(tenant, &team, &sla).await?;
                 Ok(
                     match self
                         .store
@@ -292,16 +303,22 @@ impl Operations {
                 .filter(|a| !a.field_staff.is_empty())
                 .map(routing::Area::field_team),
         );
+        let sla = super::sla::rules(self.store.as_ref(), tenant).await?;
         let mut assigned = 0;
         for team in &teams {
-            assigned += self.drain_team(tenant, team).await?;
+            assigned += self.drain_team(tenant, team, &sla).await?;
         }
         Ok(assigned)
     }
 
     /// Gives `team`'s waiting complaints, oldest first, to its members in
     /// turn while someone has room.
-    async fn drain_team(&self, tenant: &TenantId, team: &Team) -> StoreResult<usize> {
+    async fn drain_team(
+        &self,
+        tenant: &TenantId,
+        team: &Team,
+        sla: &SlaRules,
+    ) -> StoreResult<usize> {
         if team.members.is_empty() {
             return Ok(0);
         }
@@ -327,7 +344,10 @@ impl Operations {
             .await?;
         let mut assigned = 0;
         for row in waiting {
-            match self.assign_by_rule(tenant, &row.complaint.id, team).await? {
+            match self
+                .assign_by_rule(tenant, &row.complaint.id, team, sla)
+                .await?
+            {
                 Ok(()) => assigned += 1,
                 Err(reason) if reason == ombud_store::routing::NO_ROOM => break,
                 // Someone took it meanwhile.
@@ -345,9 +365,10 @@ impl Operations {
         tenant: &TenantId,
         id: &ComplaintId,
         team: &Team,
+        sla: &SlaRules,
     ) -> StoreResult<Result<(), String>> {
         let guard = ByRule { team: team.clone() };
-        self.rule_change(tenant, id, ComplaintChange::Assign(None), Some(guard))
+        self.rule_change(tenant, id, ComplaintChange::Assign(None), Some(guard), sla)
             .await
     }
 
@@ -360,6 +381,7 @@ impl Operations {
         id: &ComplaintId,
         change: ComplaintChange,
         by_rule: Option<ByRule>,
+        sla: &SlaRules,
     ) -> StoreResult<Result<(), String>> {
         let batch = ChangeBatch {
             actor: routing::ACTOR.into(),
@@ -370,7 +392,7 @@ impl Operations {
             audit: Some(Acting::system()),
             bulk_id: None,
             survey_after: None,
-            sla: Some(super::sla::rules(self.store.as_ref(), tenant).await?),
+            sla: Some(sla.clone()),
             routing: Some(BatchRouting { by_rule }),
         };
         let outcome = self.store.change_complaints(tenant, batch).await?;
@@ -427,6 +449,8 @@ pub struct TryRoute {
     /// The area: the one given, or the one the location names.
     pub area: Option<String>,
     pub routed: Routed,
+    /// The name of the rule it hits.
+    pub rule_name: Option<String>,
     /// Who would take it now (for a team: its next member with room).
     pub next: Option<UserId>,
 }
@@ -490,6 +514,20 @@ impl Operations {
             }
             _ => None,
         };
-        Ok(TryRoute { area, routed, next })
+        let rule = match &routed {
+            Routed::Member { rule, .. }
+            | Routed::Team { rule, .. }
+            | Routed::Nowhere { rule, .. } => Some(*rule),
+            Routed::NoRule => None,
+        };
+        let rule_name = rule
+            .and_then(|i| routing.assignment.rules.get(i))
+            .map(|r| r.name.clone());
+        Ok(TryRoute {
+            area,
+            routed,
+            rule_name,
+            next,
+        })
     }
 }

@@ -47,23 +47,16 @@ impl Operations {
         settings: SlaSettings,
     ) -> StoreResult<SlaSettings> {
         settings.validate()?;
-        let categories = self.store.categories(tenant).await?;
-        let members = self.store.members(tenant).await?;
-        for (i, p) in settings.policies.iter().enumerate() {
-            if let Some(id) = &p.category_id {
-                if !categories.iter().any(|c| &c.id == id) {
-                    let field = format!("policies[{i}].category_id");
-                    return Err(ValidationError::new(field, "no such category").into());
-                }
-            }
-            if let Some(id) = &p.escalate_to {
-                if !members.iter().any(|m| &m.user.id == id) {
-                    let field = format!("policies[{i}].escalate_to");
-                    let reason = "is not a member of this organisation";
-                    return Err(ValidationError::new(field, reason).into());
-                }
-            }
-        }
+        let categories = settings.policies.iter().enumerate().filter_map(|(i, p)| {
+            let id = p.category_id.as_ref()?;
+            Some((format!("policies[{i}].category_id"), id))
+        });
+        self.check_categories(tenant, categories).await?;
+        let owners = settings.policies.iter().enumerate().filter_map(|(i, p)| {
+            let owner = p.escalate_to.as_ref()?;
+            Some((format!("policies[{i}].escalate_to"), owner))
+        });
+        self.check_members(tenant, owners).await?;
         self.set_setting(
             acting,
             tenant,

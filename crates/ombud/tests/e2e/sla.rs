@@ -56,6 +56,18 @@ fn go_to(app: &TestApp, s: &str) {
     go_to_in(app, INDIA, s)
 }
 
+/// Files a complaint through the API (`body`: its JSON); the complaint made.
+pub(crate) async fn file_by_api(app: &TestApp, key: &str, body: Value) -> Value {
+    let res = app
+        .api(Method::POST, "/complaints", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    res.json().await.unwrap()
+}
+
 pub(crate) async fn complaint_json(app: &TestApp, key: &str, number: &str) -> Value {
     let res = app
         .api(Method::GET, &format!("/complaints/{number}"), key)
@@ -408,14 +420,12 @@ async fn a_split_shift_and_a_holiday_put_the_deadline_on_monday_afternoon() {
     // Thursday 17:30: half an hour that day, Friday a holiday, Monday's
     // morning (4 hours), then 30 minutes after lunch: Monday 14:30.
     go_to(&app, "2026-12-10 17:30");
-    let res = app
-        .api(Method::POST, "/complaints", &key)
-        .json(&json!({"description": "Water supply has been cut for two days"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let c: Value = res.json().await.unwrap();
+    let c = file_by_api(
+        &app,
+        &key,
+        json!({"description": "Water supply has been cut for two days"}),
+    )
+    .await;
     let number = c["number"].as_str().unwrap().to_owned();
     assert_eq!(
         local(&c["sla"]["first_response"]["due_at"]),

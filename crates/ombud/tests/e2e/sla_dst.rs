@@ -8,7 +8,6 @@ use ombud_core::sla::{Policy, SlaSettings};
 use ombud_core::*;
 use ombud_engine::{provision, Acting};
 use ombud_store::NewTenant;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -69,14 +68,12 @@ async fn two_office_hours_across_the_spring_clock_change_end_monday_at_ten_local
     // Friday 2027-03-26, 16:00 GMT: an hour that day, then Monday, after
     // the clocks went forward on Sunday.
     go_to(&app, "2027-03-26 16:00");
-    let res = app
-        .api(Method::POST, "/complaints", &key)
-        .json(&json!({"description": "The bins on Albert Road were not emptied"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let c: Value = res.json().await.unwrap();
+    let c = crate::sla::file_by_api(
+        &app,
+        &key,
+        json!({"description": "The bins on Albert Road were not emptied"}),
+    )
+    .await;
     let number = c["number"].as_str().unwrap().to_owned();
     let first = &c["sla"]["first_response"];
     assert_eq!(local(&first["due_at"]), "2027-03-29 10:00 BST", "{c}");

@@ -145,9 +145,10 @@ impl ComplaintStore for PgStore {
     ) -> StoreResult<Vec<Complaint>> {
         let sql = format!(
             "select {} from complaints where tenant_id = $1 and contact_id = $2
-               and (not $3 or status not in ('resolved', 'closed', 'rejected'))
+               and (not $3 or {})
              order by created_at desc limit $4",
-            decode::COMPLAINT_COLS
+            decode::COMPLAINT_COLS,
+            crate::work::OPEN
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())

@@ -225,7 +225,7 @@ pub(crate) async fn loads_in(
         .await?;
     let open_sql = format!(
         "select count(*) from complaints where tenant_id = $1 and assignee_id = $2 and {}",
-        crate::routing::OPEN
+        crate::work::OPEN
     );
     let mut loads = Vec::with_capacity(members.len());
     for user in members
@@ -237,8 +237,8 @@ pub(crate) async fn loads_in(
             .bind(user.as_str())
             .fetch_one(&mut *tx)
             .await?;
-        let last: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "select max(created_at) from complaint_events
+        let last: Option<i64> = sqlx::query_scalar(
+            "select max(id) from complaint_events
              where tenant_id = $1 and action = 'assigned' and to_value = $2",
         )
         .bind(t)

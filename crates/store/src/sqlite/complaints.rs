@@ -137,9 +137,9 @@ impl ComplaintStore for SqliteStore {
             // Two statements, not one with `?3 = 0 or …`: a parameter that can
             // change the plan makes SQLite recompile the statement at every bind.
             let open = if open_only {
-                "and status not in ('resolved', 'closed', 'rejected')"
+                format!("and {}", crate::work::OPEN)
             } else {
-                ""
+                String::new()
             };
             let sql = format!(
                 "select {} from complaints where tenant_id = ?1 and contact_id = ?2 {open}

@@ -122,6 +122,7 @@ on_both_backends!(
     a_recurring_job_keeps_its_row_and_moves_on,
     a_deadline_is_kept_with_its_jobs_and_breached_once,
     racing_rules_never_take_a_member_past_their_capacity,
+    racing_round_robin_gives_each_member_their_turn,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

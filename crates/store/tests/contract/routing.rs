@@ -8,20 +8,12 @@ use ombud_store::routing::{BatchRouting, ByRule, NO_ROOM};
 use super::*;
 
 async fn staff(store: &dyn Store, t: &Tenant, name: &str) -> UserId {
+    let new = NewUser {
+        memberships: vec![(t.id.clone(), Role::Staff)],
+        ..new_user(&format!("{name}@{}.example", t.slug))
+    };
     store
-        .create_user(
-            NewUser {
-                id: UserId::new(),
-                email: Email::parse(&format!("{name}@{}.example", t.slug)).unwrap(),
-                name: name.into(),
-                password_hash: "x".into(),
-                must_change_password: false,
-                platform_admin: false,
-                memberships: vec![(t.id.clone(), Role::Staff)],
-            },
-            chrono::Utc::now(),
-            Vec::new(),
-        )
+        .create_user(new, chrono::Utc::now(), Vec::new())
         .await
         .unwrap()
         .id
@@ -137,4 +129,40 @@ pub(crate) async fn racing_rules_never_take_a_member_past_their_capacity(store: 
     assert!(job.is_some(), "no drain job {}", drain.key);
     let loads = store.member_loads(&t.id, &[owner]).await.unwrap();
     assert_eq!(loads[0].open, 1);
+}
+
+pub(crate) async fn racing_round_robin_gives_each_member_their_turn(store: Arc<dyn Store>) {
+    let t = tenant(store.as_ref(), "turns", "UTC").await;
+    let mut members = Vec::new();
+    for name in ["asha", "bala", "chitra"] {
+        members.push(staff(store.as_ref(), &t, name).await);
+    }
+    let team = Team {
+        slug: "duty".into(),
+        name: "Duty".into(),
+        members: members.clone(),
+        strategy: Strategy::RoundRobin,
+        capacity: None,
+    };
+    let start = Utc.with_ymd_and_hms(2026, 11, 20, 8, 0, 0).unwrap();
+    let mut batches = Vec::new();
+    for i in 0..30 {
+        let new = new_complaint(None, start + chrono::Duration::seconds(i));
+        let c = store.create_complaint(&t, new).await.unwrap().0;
+        // Each batch's time is taken before any runs: the transactions
+        // commit in another order than their clocks say.
+        batches.push(by_rule(&team, ComplaintChange::Assign(None), &c.id));
+    }
+    let mut tasks = Vec::new();
+    for batch in batches.into_iter().rev() {
+        let (store, tid) = (store.clone(), t.id.clone());
+        tasks.push(tokio::spawn(async move {
+            store.change_complaints(&tid, batch).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        assert!(matches!(task.await.unwrap()[0], ChangeOutcome::Changed(_)));
+    }
+    let loads = store.member_loads(&t.id, &members).await.unwrap();
+    assert!(loads.iter().all(|l| l.open == 10), "{loads:?}");
 }

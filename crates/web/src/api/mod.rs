@@ -23,6 +23,7 @@ mod idempotency;
 mod keys;
 mod me;
 mod routing;
+mod routing_types;
 mod sla;
 mod surveys;
 pub(crate) mod test_chats;

@@ -234,7 +234,7 @@ pub(crate) fn loads_in(
 ) -> StoreResult<Vec<ombud_core::routing::Load>> {
     let open_sql = format!(
         "select count(*) from complaints where tenant_id = ?1 and assignee_id = ?2 and {}",
-        crate::routing::OPEN
+        crate::work::OPEN
     );
     let mut loads = Vec::with_capacity(members.len());
     for user in members {
@@ -248,18 +248,16 @@ pub(crate) fn loads_in(
         let open: i64 = conn
             .prepare_cached(&open_sql)?
             .query_row(params, |r| r.get(0))?;
-        let last: Option<String> = conn
+        let last: Option<i64> = conn
             .prepare_cached(
-                "select max(created_at) from complaint_events
+                "select max(id) from complaint_events
                  where tenant_id = ?1 and action = 'assigned' and to_value = ?2",
             )?
             .query_row(params, |r| r.get(0))?;
         loads.push(ombud_core::routing::Load {
             user: user.clone(),
             open: open as u32,
-            last_assigned: last
-                .map(|t| rows::parse_time("created_at", &t))
-                .transpose()?,
+            last_assigned: last,
         });
     }
     Ok(loads)

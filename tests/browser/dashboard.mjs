@@ -235,6 +235,32 @@ async function flow(run) {
   await fits(page, run, "the deadlines page");
   await shot(page, run, "deadlines");
 
+  // Assignment: an area by its ward, a team of the admin, a rule sending
+  // that area's complaints to the team; then a sample tried on the rules.
+  await page.goto(`${run.base}/app/settings`);
+  await Promise.all([page.waitForURL("**/app/settings/assignment"), page.click('a[href="/app/settings/assignment"]')]);
+  await page.fill("#area-name-en-0", "Shivaji Nagar");
+  await page.fill("#area-name-mr-0", "शिवाजी नगर");
+  await page.fill("#area-wards-0", "12, 13");
+  await Promise.all([page.waitForURL("**saved=areas**"), page.click('#areas button[type="submit"]')]);
+  await page.waitForSelector("text=Areas saved.");
+  assert.equal(await page.inputValue("#area-wards-0"), "12, 13");
+  await page.fill("#team-name-0", "Roads");
+  await page.selectOption("#team-members-0", { index: 0 });
+  await page.fill("#team-capacity-0", "20");
+  await Promise.all([page.waitForURL("**saved=teams**"), page.click('#teams button[type="submit"]')]);
+  await page.waitForSelector("text=Teams saved.");
+  await page.fill("#rule-name-0", "Shivaji Nagar to roads");
+  await page.selectOption("#rule-area-0", "shivaji-nagar");
+  await page.selectOption("#rule-to-0", "team:roads");
+  await Promise.all([page.waitForURL("**saved=rules**"), page.click('#rules button[type="submit"]')]);
+  await page.waitForSelector("text=Rules saved.");
+  await page.fill("#try-location", "प्रभाग क्र. १२, बस स्थानकाजवळ");
+  await Promise.all([page.waitForURL("**location=**"), page.click('#try button[type="submit"]')]);
+  assert.match(await page.textContent("#try-answer"), /^Area: Shivaji Nagar\. Rule “Shivaji Nagar to roads” sends it to Roads; .+ would take it now\.$/);
+  await fits(page, run, "the assignment page");
+  await shot(page, run, "assignment");
+
   // The web chat on the tenant's own site: a page of this script's own little
   // server, another origin than Ombud's. The bubble opens the chat; the agent
   // answers.

@@ -111,6 +111,17 @@ fn conditions(sql: &mut Sql, tenant: &TenantId, f: &ComplaintFilter) -> Vec<Stri
     if let Some(a) = &f.area {
         w.push(format!("c.area = {}", sql.bind(Param::Text(a.clone()))));
     }
+    if let Some(areas) = &f.area_in {
+        if areas.is_empty() {
+            w.push("1 = 0".into());
+        } else {
+            let list: Vec<String> = areas
+                .iter()
+                .map(|a| sql.bind(Param::Text(a.clone())))
+                .collect();
+            w.push(format!("c.area in ({})", list.join(", ")));
+        }
+    }
     if let Some(t) = &f.team {
         w.push(format!("c.team = {}", sql.bind(Param::Text(t.clone()))));
     }

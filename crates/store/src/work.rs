@@ -21,6 +21,8 @@ pub struct ComplaintFilter {
     pub assignee: Option<AssigneeFilter>,
     /// Exactly this area.
     pub area: Option<String>,
+    /// Any of these areas (empty: none matches), such as a field worker's.
+    pub area_in: Option<Vec<String>>,
     /// Sent to this team (`area:{slug}` for an area's field staff).
     pub team: Option<String>,
     /// Where the complaint stands against its service level.

@@ -88,6 +88,15 @@ impl Areas {
         location::best(&self.areas, text)
     }
 
+    /// The areas `user` is field staff of.
+    pub fn of_field_staff(&self, user: &UserId) -> Vec<String> {
+        self.areas
+            .iter()
+            .filter(|a| a.field_staff.contains(user))
+            .map(|a| a.slug.clone())
+            .collect()
+    }
+
     /// The name of `area` as staff see it in `lang`: the catalogue's name, or
     /// the text itself for an area outside the catalogue.
     pub fn label<'a>(&'a self, area: &'a str, lang: &str) -> &'a str {

@@ -114,6 +114,14 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         ("GET", "/app/settings".into(), vec![], Role::Admin),
         ("GET", "/app/settings/deadlines".into(), vec![], Role::Admin),
         (
+            "GET",
+            "/app/settings/assignment".into(),
+            vec![],
+            Role::Admin,
+        ),
+        // An empty catalogue: complaints' areas stay free text below.
+        ("POST", "/app/settings/areas".into(), vec![], Role::Admin),
+        (
             "POST",
             "/app/settings/calendar".into(),
             vec![("hours_mon", "09:00-17:00")],
@@ -506,6 +514,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/team".to_owned(), Role::Admin),
         ("/app/settings".to_owned(), Role::Admin),
         ("/app/settings/deadlines".to_owned(), Role::Admin),
+        ("/app/settings/assignment".to_owned(), Role::Admin),
         ("/app/welcome".to_owned(), Role::Admin),
         ("/app/audit".to_owned(), Role::Admin),
     ];
@@ -531,6 +540,9 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/channels/webchat".to_owned(), Role::Admin),
         ("/app/settings/calendar".to_owned(), Role::Admin),
         ("/app/settings/sla".to_owned(), Role::Admin),
+        ("/app/settings/areas".to_owned(), Role::Admin),
+        ("/app/settings/teams".to_owned(), Role::Admin),
+        ("/app/settings/rules".to_owned(), Role::Admin),
         ("/app/welcome/categories".to_owned(), Role::Admin),
         // Last: these change who can do what, or end the conversation's hand-off.
         (format!("/app/inbox/{conversation}/hand-back"), Role::Staff),

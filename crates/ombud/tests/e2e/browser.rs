@@ -154,8 +154,21 @@ async fn the_dashboard_in_chromium() {
         assert!(to_citizen.last().unwrap().contains("in progress"));
         let c = complaint(&app, t, &r.complaint).await;
         assert_eq!(c.status, ComplaintStatus::InProgress);
-        // The deadlines page saved the split shift and the urgent policy.
+        // The assignment page saved the area, the team and the rule.
         let ops = app.engine.ops();
+        let routing = ops.routing(&t.tenant.id).await.unwrap();
+        let area = routing.areas.find("shivaji-nagar");
+        assert_eq!(
+            area.map(|a| a.wards.clone()),
+            Some(vec!["12".to_owned(), "13".to_owned()]),
+            "{}: {routing:?}",
+            r.name
+        );
+        assert_eq!(area.unwrap().names["mr"], "शिवाजी नगर");
+        let roads = routing.teams.find("roads").expect("the team");
+        assert_eq!((roads.members.len(), roads.capacity), (1, Some(20)));
+        assert_eq!(routing.assignment.rules.len(), 1, "{}", r.name);
+        // The deadlines page saved the split shift and the urgent policy.
         let calendar = ops.calendar(&t.tenant.id).await.unwrap();
         assert_eq!(calendar.week[0].len(), 2, "{}: Monday's two spans", r.name);
         let sla = ops.sla_settings(&t.tenant.id).await.unwrap();

@@ -279,6 +279,42 @@ async fn a_location_names_the_area_and_its_field_staff_get_the_complaint() {
     assert_eq!(c["area"], "kothrud");
     assert_eq!(c["team"], "area:kothrud");
 
+    // On the dashboard: the field worker's "My areas" holds it, the
+    // admin's (no field work) does not; its page names the area and team.
+    let worker = Staff::login(&app, &format!("field-{run}@pune.gov.in")).await;
+    let mine = worker
+        .get("/app/complaints?area=mine")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(mine.contains(&number), "{mine}");
+    let theirs = admin
+        .get("/app/complaints?area=mine")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!theirs.contains(&number), "{theirs}");
+    let by_team = admin
+        .get("/app/complaints?team=area%3Akothrud")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(by_team.contains(&number), "{by_team}");
+    let page = worker
+        .get(&format!("/app/complaints/{number}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("<dt>Area</dt><dd>Kothrud</dd>")
+            && page.contains("<dt>Team</dt><dd>Kothrud</dd>"),
+        "{page}"
+    );
+
     // Staff may move it to another area of the catalogue, not outside it.
     let staff_key = app
         .api_key(&tid, &[Scope::ComplaintsRead, Scope::ComplaintsWrite])

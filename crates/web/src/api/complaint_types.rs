@@ -201,6 +201,7 @@ impl FilterBody {
                 )),
             },
             area: text("area", self.area)?,
+            area_in: None,
             team: text("team", self.team)?,
             sla: self
                 .sla

@@ -125,7 +125,7 @@ pub async fn bulk(
         ));
     }
     let tenant = &current.tenant;
-    let filter = query.filter(tenant, &current.user.id);
+    let filter = super::filters::filter_for(&state, &current, &query).await?;
     let ids: Vec<ComplaintId> = if form.matching {
         Vec::new()
     } else {

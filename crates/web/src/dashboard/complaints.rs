@@ -56,6 +56,10 @@ struct ListPage {
     priorities: &'static [Priority],
     categories: Vec<(String, String)>,
     members: Vec<(String, String)>,
+    /// The area catalogue (slug, name); empty: the area filter is free text.
+    areas: Vec<(String, String)>,
+    /// Teams and areas' field staff (slug, name) to filter by.
+    teams: Vec<(String, String)>,
     /// Steps of the setup guide an admin has yet to do.
     setup_left: usize,
     /// Webhook endpoints Ombud disabled, with why (admins only).
@@ -96,10 +100,13 @@ pub async fn list(
     let tenant = &current.tenant;
     let categories = state.store.categories(&tenant.id).await?;
     let members = state.store.members(&tenant.id).await?;
+    let routing = state.engine.ops().routing(&tenant.id).await?;
+    let lang = tenant.default_language.as_str();
     let mut rows = Vec::new();
     let mut next_page = None;
     if errors.is_empty() {
-        let filter = query.filter(tenant, &current.user.id);
+        let mine = routing.areas.of_field_staff(&current.user.id);
+        let filter = query.filter(tenant, &current.user.id, &mine);
         // One more than a page says whether there is a next one.
         let mut found = state
             .store
@@ -137,7 +144,11 @@ pub async fn list(
                         .unwrap_or("")
                         .to_owned(),
                     assignee: r.assignee_name.unwrap_or_default(),
-                    area: c.area.clone().unwrap_or_default(),
+                    area: c
+                        .area
+                        .as_deref()
+                        .map(|a| routing.areas.label(a, lang).to_owned())
+                        .unwrap_or_default(),
                     sla: match c.sla.as_ref().map(|clock| clock.state()) {
                         Some(ombud_core::sla::SlaState::Breached) => "breached",
                         Some(ombud_core::sla::SlaState::DueSoon) => "due_soon",
@@ -183,6 +194,31 @@ pub async fn list(
                 })
                 .collect(),
             members: member_options(&members),
+            areas: routing
+                .areas
+                .areas
+                .iter()
+                .map(|a| (a.slug.clone(), a.name_in(lang).to_owned()))
+                .collect(),
+            teams: routing
+                .teams
+                .teams
+                .iter()
+                .map(|t| (t.slug.clone(), t.name.clone()))
+                .chain(
+                    routing
+                        .areas
+                        .areas
+                        .iter()
+                        .filter(|a| !a.field_staff.is_empty())
+                        .map(|a| {
+                            (
+                                format!("area:{}", a.slug),
+                                format!("Field staff: {}", a.name_in(lang)),
+                            )
+                        }),
+                )
+                .collect(),
             setup_left,
             webhook_alerts,
             notify_alert,
@@ -240,6 +276,11 @@ struct DetailPage {
     rating: Option<String>,
     /// Its service-level deadlines, in words: (what, when and how it went).
     deadlines: Vec<(&'static str, String)>,
+    /// The area catalogue as (slug, name); empty: areas are free text.
+    areas: Vec<(String, String)>,
+    /// The complaint's area and team as staff read them.
+    area: String,
+    team: String,
     errors: FieldErrors,
 }
 
@@ -308,6 +349,16 @@ async fn detail_page(
             .unwrap_or_else(|| "nobody".into())
     };
     let timeline = super::timeline::moments(tenant, &events, &names, &category_name, &member_name);
+    let routing = state.engine.ops().routing(&tenant.id).await?;
+    let lang = tenant.default_language.as_str();
+    let area = c.area.as_deref().map_or("—".to_owned(), |a| {
+        routing.areas.label(a, lang).to_owned()
+    });
+    let team = c
+        .team
+        .as_deref()
+        .map(|t| routing.team(t).map_or_else(|| t.to_owned(), |t| t.name))
+        .unwrap_or_default();
     let page = DetailPage {
         chrome: Chrome::of(current, "complaints"),
         created: local(tenant, c.created_at),
@@ -335,6 +386,14 @@ async fn detail_page(
             .find(|s| s.rating.is_some())
             .map(|s| super::timeline::rating_words(&s)),
         deadlines: super::timeline::deadlines(tenant, &c),
+        areas: routing
+            .areas
+            .areas
+            .iter()
+            .map(|a| (a.slug.clone(), a.name_in(lang).to_owned()))
+            .collect(),
+        area,
+        team,
         errors,
         c,
     };

@@ -15,7 +15,11 @@ pub struct ListQuery {
     pub priority: String,
     /// A member's id, `none` (unassigned) or `me`.
     pub assignee: String,
+    /// An area (a catalogue slug, or text before there was a catalogue), or
+    /// `mine`: the areas whose field staff include the member.
     pub area: String,
+    /// A team's slug (`area:{slug}` for an area's field staff).
+    pub team: String,
     /// `due_soon`, `breached` or `on_track` (the service level).
     pub sla: String,
     /// `YYYY-MM-DD` in the tenant's time zone, inclusive.
@@ -55,6 +59,7 @@ impl ListQuery {
                     errors.add(field, "must not contain NUL characters");
                 }
                 "area" => q.area = value.chars().take(MAX_TEXT).collect(),
+                "team" => q.team = value.chars().take(MAX_TEXT).collect(),
                 "sla" => match ombud_core::sla::SlaState::parse("sla", value) {
                     Ok(state) => q.sla = state.as_str().to_owned(),
                     Err(e) => errors.add("sla", e.reason),
@@ -98,8 +103,9 @@ impl ListQuery {
         (q, errors)
     }
 
-    /// The store's filter; dates are whole local days of the tenant.
-    pub fn filter(&self, tenant: &Tenant, me: &UserId) -> ComplaintFilter {
+    /// The store's filter; dates are whole local days of the tenant;
+    /// `mine` are the areas of the member's field work (for `area=mine`).
+    pub fn filter(&self, tenant: &Tenant, me: &UserId, mine: &[String]) -> ComplaintFilter {
         let date = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
         ComplaintFilter {
             statuses: self.statuses.clone(),
@@ -111,8 +117,9 @@ impl ListQuery {
                 "me" => Some(AssigneeFilter::Member(me.clone())),
                 id => id.parse().ok().map(AssigneeFilter::Member),
             },
-            area: (!self.area.is_empty()).then(|| self.area.clone()),
-            team: None,
+            area: (!self.area.is_empty() && self.area != "mine").then(|| self.area.clone()),
+            area_in: (self.area == "mine").then(|| mine.to_vec()),
+            team: (!self.team.is_empty()).then(|| self.team.clone()),
             sla: ombud_core::sla::SlaState::parse("sla", &self.sla).ok(),
             created_from: date(&self.from).map(|d| tenant.timezone.start_of_date(d)),
             created_before: date(&self.to)
@@ -133,6 +140,7 @@ impl ListQuery {
             ("priority", &self.priority),
             ("assignee", &self.assignee),
             ("area", &self.area),
+            ("team", &self.team),
             ("sla", &self.sla),
             ("from", &self.from),
             ("to", &self.to),
@@ -163,6 +171,22 @@ impl ListQuery {
     pub fn is_filtered(&self) -> bool {
         !self.to_query(None).replace("sort=oldest", "").is_empty()
     }
+}
+
+/// The store's filter of `query` for the member signed in: their areas
+/// read only when the list asks for them (`area=mine`).
+pub async fn filter_for(
+    state: &crate::AppState,
+    current: &super::session::Current,
+    query: &ListQuery,
+) -> Result<ComplaintFilter, super::page::PageError> {
+    let mine = if query.area == "mine" {
+        let routing = state.engine.ops().routing(&current.tenant.id).await?;
+        routing.areas.of_field_staff(&current.user.id)
+    } else {
+        Vec::new()
+    };
+    Ok(query.filter(&current.tenant, &current.user.id, &mine))
 }
 
 #[cfg(test)]
@@ -201,7 +225,7 @@ mod tests {
             created_at: chrono::Utc::now(),
         };
         let (q, _) = ListQuery::parse(Some("from=2026-11-23&to=2026-11-23"));
-        let f = q.filter(&tenant, &UserId::new());
+        let f = q.filter(&tenant, &UserId::new(), &[]);
         // Midnight in India is 18:30 UTC the day before.
         assert_eq!(
             f.created_from.unwrap().to_rfc3339(),

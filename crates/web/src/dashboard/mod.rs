@@ -10,6 +10,7 @@
 mod account;
 mod agents;
 mod assets;
+mod assignment;
 mod audit;
 mod bulk;
 mod channel_forms;
@@ -134,6 +135,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings/deadlines", get(deadlines::page))
         .route("/app/settings/calendar", post(deadlines::set_calendar))
         .route("/app/settings/sla", post(deadlines::set_sla))
+        .route("/app/settings/assignment", get(assignment::page))
+        .route("/app/settings/areas", post(assignment::set_areas))
+        .route("/app/settings/teams", post(assignment::set_teams))
+        .route("/app/settings/rules", post(assignment::set_rules))
         .route(
             "/app/settings/categories/{id}",
             post(settings::edit_category),

@@ -329,7 +329,7 @@ pub async fn csv(
             "the list's filters could not be read; filter the list again and export from there",
         ));
     }
-    let filter: ComplaintFilter = query.filter(&current.tenant, &current.user.id);
+    let filter: ComplaintFilter = super::filters::filter_for(&state, &current, &query).await?;
     let sort = query.sort;
     let tenant = current.tenant.clone();
     let store = state.store.clone();

@@ -202,7 +202,7 @@ pub struct CategoryForm {
 }
 
 /// A slug from the English name: lower-case letters and digits, dashes between.
-fn slug_of(name: &str) -> String {
+pub(super) fn slug_of(name: &str) -> String {
     let mut slug = String::new();
     for c in name.to_lowercase().chars() {
         if c.is_ascii_alphanumeric() {

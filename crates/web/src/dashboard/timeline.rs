@@ -31,6 +31,7 @@ pub fn moments(
                 "agent" => "the bot".to_owned(),
                 "system" => "Ombud".to_owned(),
                 ombud_core::sla::ACTOR => "Ombud (service level)".to_owned(),
+                ombud_core::routing::ACTOR => "Ombud (assignment rules)".to_owned(),
                 a if a.starts_with("contact:") => "the citizen".to_owned(),
                 a => names
                     .get(a)
@@ -49,6 +50,10 @@ pub fn moments(
                 "category_changed" => format!("moved it to {}", category_name(to)),
                 "assigned" => format!("assigned it to {}", member_name(to)),
                 "area_changed" => format!("set the area to {}", to.unwrap_or("none")),
+                "team_changed" => match to {
+                    Some(team) => format!("sent it to the team “{team}”"),
+                    None => "took it out of its team's queue".to_owned(),
+                },
                 "note" => "added an internal note".to_owned(),
                 "notify_failed" => to.unwrap_or("could not notify the citizen").to_owned(),
                 "survey_sent" => {

@@ -157,6 +157,128 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     assert!(page.contains("Policy 3 (warning)"), "{page}");
     l.none("POST /app/settings/sla", "a warning as long as the target")
         .await;
+    // Assignment: the API's cases left the area "kothrud", the team "roads"
+    // and a rule on the area; the forms keep them and add to them.
+    // Ravi has left by now: the owner is the field staff.
+    let staff_id = owner.id.to_string();
+    let res = admin
+        .submit(
+            "/app/settings/areas",
+            &[
+                ("slug_0", "kothrud"),
+                ("name_en_0", "Kothrud"),
+                ("wards_0", "31"),
+                ("staff_0", &staff_id),
+                ("name_en_1", "Aundh"),
+                ("name_mr_1", "औंध"),
+                ("keywords_1", "ITI Road, Parihar Chowk"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap()
+    );
+    l.check(
+        "POST /app/settings/areas",
+        one("settings.areas_changed", me),
+    )
+    .await;
+    let routing = app.engine.ops().routing(tid).await.unwrap();
+    let aundh = routing.areas.find("aundh").expect("a slug from the name");
+    assert_eq!(aundh.keywords, ["ITI Road", "Parihar Chowk"]);
+    assert_eq!(routing.areas.areas[0].field_staff, vec![owner.id.clone()]);
+    let res = admin
+        .submit(
+            "/app/settings/areas",
+            &[
+                ("slug_0", "kothrud"),
+                ("name_en_0", "Kothrud"),
+                ("wards_0", "thirty-one"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("Area 1 (wards[0])"), "{page}");
+    l.none("POST /app/settings/areas", "a ward that is no number")
+        .await;
+    let res = admin
+        .submit(
+            "/app/settings/teams",
+            &[
+                ("slug_0", "roads"),
+                ("team_name_0", "Roads"),
+                ("members_0", &staff_id),
+                ("strategy_0", "least_loaded"),
+                ("capacity_0", "15"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/teams",
+        one("settings.teams_changed", me),
+    )
+    .await;
+    let res = admin
+        .submit(
+            "/app/settings/teams",
+            &[
+                ("slug_0", "roads"),
+                ("team_name_0", "Roads"),
+                ("capacity_0", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none("POST /app/settings/teams", "no capacity").await;
+    let res = admin
+        .submit(
+            "/app/settings/rules",
+            &[
+                ("rule_name_0", "Urgent to roads"),
+                ("priority_0", "urgent"),
+                ("to_0", "team:roads"),
+                ("rule_name_1", "Aundh to the owner"),
+                ("area_1", "aundh"),
+                ("to_1", &format!("member:{staff_id}")),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/rules",
+        one("settings.assignment_changed", me),
+    )
+    .await;
+    let res = admin
+        .submit(
+            "/app/settings/rules",
+            &[("rule_name_0", "Nowhere"), ("to_0", "team:water")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Rule 1 (assign_to.team): no such team"),
+        "{page}"
+    );
+    l.none("POST /app/settings/rules", "no such team").await;
+    // Trying a sample is a GET: nothing is recorded.
+    let page = admin
+        .get("/app/settings/assignment?location=near+ITI+Road&category=&priority=")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Area: Aundh. Rule “Aundh to the owner” sends it to"),
+        "{page}"
+    );
+    l.none("GET /app/settings/assignment", "a try").await;
     let parks = app
         .store
         .categories(tid)

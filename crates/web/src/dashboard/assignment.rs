@@ -1,0 +1,648 @@
+//! Assignment (admins): the area catalogue, the teams, the rules that send
+//! new complaints to a member, a team or an area's field staff, and a
+//! "try it" that shows which rule a sample complaint would hit. The rules
+//! are the operations' (`set_areas`, `set_teams`, `set_assignment`,
+//! `try_route`); this page reads the forms and says what was refused, and
+//! why, in the form's words.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use ombud_core::routing::{
+    self, Area, Areas, AssignTo, Assignment, Routed, Rule, Strategy, Team, Teams,
+};
+use ombud_core::*;
+use ombud_engine::ops::routing::Sample;
+use ombud_store::StoreError;
+
+use super::login::FieldErrors;
+use super::page::{form_value, html_with, Chrome, PageError};
+use super::session::Current;
+use crate::AppState;
+
+/// The languages an area's names are typed in on this page (names in
+/// others, set through the API, are kept).
+const LANGUAGES: [(&str, &str); 3] = [("en", "English"), ("hi", "Hindi"), ("mr", "Marathi")];
+
+pub struct AreaRow {
+    pub i: usize,
+    pub slug: String,
+    /// (language, label, name)
+    pub names: Vec<(&'static str, &'static str, String)>,
+    pub keywords: String,
+    pub wards: String,
+    pub staff: Vec<String>,
+}
+
+pub struct TeamRow {
+    pub i: usize,
+    pub slug: String,
+    pub name: String,
+    pub members: Vec<String>,
+    pub strategy: &'static str,
+    pub capacity: String,
+}
+
+pub struct RuleRow {
+    pub i: usize,
+    pub name: String,
+    pub category: String,
+    pub area: String,
+    pub priority: String,
+    /// `member:{id}`, `team:{slug}` or `area_field_staff`.
+    pub to: String,
+}
+
+/// What the "try it" form asked, and the answer in words.
+#[derive(Default)]
+pub struct Tried {
+    pub location: String,
+    pub category: String,
+    pub priority: String,
+    pub answer: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "assignment.html")]
+struct AssignmentPage {
+    chrome: Chrome,
+    areas: Vec<AreaRow>,
+    teams: Vec<TeamRow>,
+    rules: Vec<RuleRow>,
+    categories: Vec<(String, String)>,
+    priorities: &'static [Priority],
+    members: Vec<(String, String)>,
+    /// Where a rule may send: (value, label).
+    targets: Vec<(String, String)>,
+    area_options: Vec<(String, String)>,
+    /// `areas`, `teams` or `rules`: which form the errors belong to.
+    errors_for: &'static str,
+    errors: FieldErrors,
+    saved: &'static str,
+    tried: Tried,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    saved: String,
+    #[serde(default)]
+    location: Option<String>,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    priority: String,
+}
+
+/// The page; `?saved=areas|teams|rules` after a save says so, and
+/// `?location=…&category=…&priority=…` tries the rules on that sample.
+pub async fn page(
+    State(state): State<AppState>,
+    current: Current,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let saved = match q.saved.as_str() {
+        "areas" => "areas",
+        "teams" => "teams",
+        "rules" => "rules",
+        _ => "",
+    };
+    let tried = match q.location {
+        None => Tried::default(),
+        Some(location) => try_sample(&state, &current, location, q.category, q.priority).await?,
+    };
+    let view = View {
+        errors_for: "",
+        errors: FieldErrors::default(),
+        saved,
+        tried,
+    };
+    render(&state, &current, view, StatusCode::OK).await
+}
+
+struct View {
+    errors_for: &'static str,
+    errors: FieldErrors,
+    saved: &'static str,
+    tried: Tried,
+}
+
+impl View {
+    fn refused(errors_for: &'static str, errors: FieldErrors) -> Self {
+        Self {
+            errors_for,
+            errors,
+            saved: "",
+            tried: Tried::default(),
+        }
+    }
+}
+
+async fn try_sample(
+    state: &AppState,
+    current: &Current,
+    location: String,
+    category: String,
+    priority: String,
+) -> Result<Tried, PageError> {
+    let sample = Sample {
+        category_id: category.parse().ok(),
+        priority: Priority::parse(&priority).ok(),
+        area: None,
+        location: Some(location.trim().chars().take(500).collect::<String>())
+            .filter(|l| !l.is_empty()),
+    };
+    let ops = state.engine.ops();
+    let tried = ops.try_route(&current.tenant, sample).await?;
+    let routing = ops.routing(&current.tenant.id).await?;
+    let members = state.store.members(&current.tenant.id).await?;
+    let who = |u: &UserId| {
+        members.iter().find(|m| &m.user.id == u).map_or_else(
+            || u.to_string(),
+            |m| super::complaints::display_name(&m.user),
+        )
+    };
+    let lang = current.tenant.default_language.as_str();
+    let area = match &tried.area {
+        Some(a) => format!("Area: {}. ", routing.areas.label(a, lang)),
+        None => "The location names no area of the catalogue. ".to_owned(),
+    };
+    let rule = tried.rule_name.as_deref().unwrap_or_default();
+    let answer = match &tried.routed {
+        Routed::NoRule => "No rule covers it: it would wait for staff to assign it.".to_owned(),
+        Routed::Nowhere { reason, .. } => {
+            format!("Rule “{rule}” covers it, but {reason}: it would wait for staff.")
+        }
+        Routed::Member { user_id, .. } => {
+            format!("Rule “{rule}” sends it to {}.", who(user_id))
+        }
+        Routed::Team { team, .. } => match &tried.next {
+            Some(u) => format!("Rule “{rule}” sends it to {}; {} would take it now.", team.name, who(u)),
+            None => format!(
+                "Rule “{rule}” sends it to {}; everyone there is full, so it would wait in the team's queue.",
+                team.name
+            ),
+        },
+    };
+    Ok(Tried {
+        location,
+        category,
+        priority,
+        answer: Some(format!("{area}{answer}")),
+    })
+}
+
+async fn render(
+    state: &AppState,
+    current: &Current,
+    view: View,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let tenant = &current.tenant;
+    let routing = state.engine.ops().routing(&tenant.id).await?;
+    let mut areas: Vec<AreaRow> = routing
+        .areas
+        .areas
+        .iter()
+        .enumerate()
+        .map(|(i, a)| area_row(i, a))
+        .collect();
+    if areas.len() < routing::AREAS {
+        areas.push(area_row(areas.len(), &blank_area()));
+    }
+    let mut teams: Vec<TeamRow> = routing
+        .teams
+        .teams
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TeamRow {
+            i,
+            slug: t.slug.clone(),
+            name: t.name.clone(),
+            members: t.members.iter().map(ToString::to_string).collect(),
+            strategy: t.strategy.as_str(),
+            capacity: t.capacity.map(|c| c.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    if teams.len() < routing::TEAMS {
+        teams.push(TeamRow {
+            i: teams.len(),
+            slug: String::new(),
+            name: String::new(),
+            members: Vec::new(),
+            strategy: Strategy::default().as_str(),
+            capacity: String::new(),
+        });
+    }
+    let mut rules: Vec<RuleRow> = routing
+        .assignment
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| RuleRow {
+            i,
+            name: r.name.clone(),
+            category: r
+                .category_id
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            area: r.area.clone().unwrap_or_default(),
+            priority: r
+                .priority
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            to: match &r.assign_to {
+                AssignTo::Member { user_id } => format!("member:{user_id}"),
+                AssignTo::Team { team } => format!("team:{team}"),
+                AssignTo::AreaFieldStaff => "area_field_staff".into(),
+            },
+        })
+        .collect();
+    if rules.len() < routing::RULES {
+        rules.push(RuleRow {
+            i: rules.len(),
+            name: String::new(),
+            category: String::new(),
+            area: String::new(),
+            priority: String::new(),
+            to: String::new(),
+        });
+    }
+    let lang = tenant.default_language.as_str();
+    let categories = state
+        .store
+        .categories(&tenant.id)
+        .await?
+        .iter()
+        .map(|c| {
+            (
+                c.id.to_string(),
+                c.name_in(&tenant.default_language).to_owned(),
+            )
+        })
+        .collect();
+    let members = super::complaints::member_options(&state.store.members(&tenant.id).await?);
+    let mut targets: Vec<(String, String)> = routing
+        .teams
+        .teams
+        .iter()
+        .map(|t| (format!("team:{}", t.slug), format!("Team: {}", t.name)))
+        .collect();
+    targets.push(("area_field_staff".into(), "The area's field staff".into()));
+    targets.extend(
+        members
+            .iter()
+            .map(|(id, name)| (format!("member:{id}"), name.clone())),
+    );
+    let area_options = routing
+        .areas
+        .areas
+        .iter()
+        .map(|a| (a.slug.clone(), a.name_in(lang).to_owned()))
+        .collect();
+    let page = AssignmentPage {
+        chrome: Chrome::of(current, "settings"),
+        areas,
+        teams,
+        rules,
+        categories,
+        priorities: Priority::ALL,
+        members,
+        targets,
+        area_options,
+        errors_for: view.errors_for,
+        errors: view.errors,
+        saved: view.saved,
+        tried: view.tried,
+    };
+    Ok(html_with(status, &page))
+}
+
+fn blank_area() -> Area {
+    Area {
+        slug: String::new(),
+        names: BTreeMap::new(),
+        keywords: Vec::new(),
+        wards: Vec::new(),
+        field_staff: Vec::new(),
+    }
+}
+
+fn area_row(i: usize, a: &Area) -> AreaRow {
+    AreaRow {
+        i,
+        slug: a.slug.clone(),
+        names: LANGUAGES
+            .iter()
+            .map(|(code, label)| {
+                (
+                    *code,
+                    *label,
+                    a.names.get(*code).cloned().unwrap_or_default(),
+                )
+            })
+            .collect(),
+        keywords: a.keywords.join(", "),
+        wards: a.wards.join(", "),
+        staff: a.field_staff.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Every value of a repeated field (a multiple select).
+fn values<'a>(form: &'a [(String, String)], name: &'a str) -> impl Iterator<Item = &'a str> {
+    form.iter()
+        .filter(move |(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// A comma-separated list as typed.
+fn list(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A slug for a new row from its name, unique among `taken`.
+fn new_slug(name: &str, fallback: &str, taken: &[String]) -> String {
+    let base = match super::settings::slug_of(name) {
+        s if s.is_empty() => fallback.to_owned(),
+        s => s,
+    };
+    let mut slug = base.clone();
+    let mut n = 2;
+    while taken.contains(&slug) {
+        slug = format!("{}-{n}", base.chars().take(36).collect::<String>());
+        n += 1;
+    }
+    slug
+}
+
+/// A refused list's error in the form's words: `areas[1].wards[0]` is
+/// "Area 3 (wards[0]): …" when the second kept area is the form's third row.
+fn row_error(what: &str, v: &ValidationError, rows: &[usize]) -> String {
+    let Some((index, field)) = v
+        .field
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+    else {
+        return v.reason.clone();
+    };
+    let Some(row) = index.parse::<usize>().ok().and_then(|i| rows.get(i)) else {
+        return v.reason.clone();
+    };
+    let field = field.trim_start_matches('.');
+    if field.is_empty() {
+        format!("{what} {}: {}", row + 1, v.reason)
+    } else {
+        format!("{what} {} ({field}): {}", row + 1, v.reason)
+    }
+}
+
+/// Saves what the operation took, or shows the page again with its refusal.
+fn outcome<T>(
+    set: Result<T, StoreError>,
+    what: &'static str,
+    label: &str,
+    rows: &[usize],
+) -> Result<Result<Response, FieldErrors>, PageError> {
+    match set {
+        Ok(_) => Ok(Ok(Redirect::to(&format!(
+            "/app/settings/assignment?saved={what}#{what}"
+        ))
+        .into_response())),
+        Err(StoreError::Invalid(v)) => {
+            let mut errors = FieldErrors::default();
+            errors.add(what, row_error(label, &v, rows));
+            Ok(Err(errors))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The areas form: rows `slug_{i}` (kept from the saved area), `name_{lang}_{i}`,
+/// `keywords_{i}` and `wards_{i}` (comma-separated), `staff_{i}` (repeated);
+/// a row without a name is left out.
+pub async fn set_areas(
+    State(state): State<AppState>,
+    current: Current,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let value = |name: String| form_value(&form, &name).trim().to_owned();
+    let before = state.engine.ops().routing(&current.tenant.id).await?.areas;
+    let mut areas = Vec::new();
+    let mut rows = Vec::new();
+    let mut errors = FieldErrors::default();
+    for i in 0..=routing::AREAS {
+        let slug = value(format!("slug_{i}"));
+        // Names in languages this form does not show are kept.
+        let mut names = before
+            .find(&slug)
+            .map(|a| a.names.clone())
+            .unwrap_or_default();
+        for (code, _) in LANGUAGES {
+            match value(format!("name_{code}_{i}")) {
+                n if n.is_empty() => names.remove(code),
+                n => names.insert(code.to_owned(), n),
+            };
+        }
+        if names.is_empty() {
+            continue;
+        }
+        let staff: Result<Vec<UserId>, _> = values(&form, &format!("staff_{i}"))
+            .map(str::parse)
+            .collect();
+        let Ok(field_staff) = staff else {
+            errors.add("areas", format!("Area {}: no such member", i + 1));
+            continue;
+        };
+        let taken: Vec<String> = areas.iter().map(|a: &Area| a.slug.clone()).collect();
+        let slug = match slug {
+            s if !s.is_empty() => s,
+            _ => {
+                let name = names.get("en").or_else(|| names.values().next());
+                new_slug(
+                    name.map_or("", String::as_str),
+                    &format!("area-{}", i + 1),
+                    &taken,
+                )
+            }
+        };
+        areas.push(Area {
+            slug,
+            names,
+            keywords: list(&value(format!("keywords_{i}"))),
+            wards: list(&value(format!("wards_{i}"))),
+            field_staff,
+        });
+        rows.push(i);
+    }
+    if errors.is_empty() {
+        let set = state
+            .engine
+            .ops()
+            .set_areas(&current.acting(), &current.tenant.id, Areas { areas })
+            .await;
+        match outcome(set, "areas", "Area", &rows)? {
+            Ok(done) => return Ok(done),
+            Err(refused) => errors = refused,
+        }
+    }
+    let view = View::refused("areas", errors);
+    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// The teams form: rows `slug_{i}` (kept), `team_name_{i}`, `members_{i}`
+/// (repeated), `strategy_{i}`, `capacity_{i}`; a row without a name is left out.
+pub async fn set_teams(
+    State(state): State<AppState>,
+    current: Current,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let value = |name: String| form_value(&form, &name).trim().to_owned();
+    let mut teams = Vec::new();
+    let mut rows = Vec::new();
+    let mut errors = FieldErrors::default();
+    for i in 0..=routing::TEAMS {
+        let name = value(format!("team_name_{i}"));
+        if name.is_empty() {
+            continue;
+        }
+        let row = |why: &str| format!("Team {}: {why}", i + 1);
+        let members: Result<Vec<UserId>, _> = values(&form, &format!("members_{i}"))
+            .map(str::parse)
+            .collect();
+        let strategy = Strategy::parse(&value(format!("strategy_{i}")));
+        let capacity = match value(format!("capacity_{i}")) {
+            c if c.is_empty() => Ok(None),
+            c => c.parse::<u32>().map(Some),
+        };
+        let (Ok(members), Ok(strategy), Ok(capacity)) = (members, strategy, capacity) else {
+            errors.add(
+                "teams",
+                row("choose members, a way to share, and a capacity as a whole number"),
+            );
+            continue;
+        };
+        let taken: Vec<String> = teams.iter().map(|t: &Team| t.slug.clone()).collect();
+        let slug = match value(format!("slug_{i}")) {
+            s if !s.is_empty() => s,
+            _ => new_slug(&name, &format!("team-{}", i + 1), &taken),
+        };
+        teams.push(Team {
+            slug,
+            name,
+            members,
+            strategy,
+            capacity,
+        });
+        rows.push(i);
+    }
+    if errors.is_empty() {
+        let set = state
+            .engine
+            .ops()
+            .set_teams(&current.acting(), &current.tenant.id, Teams { teams })
+            .await;
+        match outcome(set, "teams", "Team", &rows)? {
+            Ok(done) => return Ok(done),
+            Err(refused) => errors = refused,
+        }
+    }
+    let view = View::refused("teams", errors);
+    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// The rules form: rows `rule_name_{i}`, `category_{i}`, `area_{i}`,
+/// `priority_{i}`, `to_{i}`, tried in the order shown; a row without a name
+/// is left out.
+pub async fn set_rules(
+    State(state): State<AppState>,
+    current: Current,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let value = |name: String| form_value(&form, &name).trim().to_owned();
+    let pick = |name: String| Some(value(name)).filter(|v| !v.is_empty());
+    let mut rules = Vec::new();
+    let mut rows = Vec::new();
+    let mut errors = FieldErrors::default();
+    for i in 0..=routing::RULES {
+        let name = value(format!("rule_name_{i}"));
+        if name.is_empty() {
+            continue;
+        }
+        let to = value(format!("to_{i}"));
+        let assign_to = if let Some(id) = to.strip_prefix("member:") {
+            id.parse().ok().map(|user_id| AssignTo::Member { user_id })
+        } else if let Some(team) = to.strip_prefix("team:") {
+            Some(AssignTo::Team {
+                team: team.to_owned(),
+            })
+        } else if to == "area_field_staff" {
+            Some(AssignTo::AreaFieldStaff)
+        } else {
+            None
+        };
+        let Some(assign_to) = assign_to else {
+            errors.add(
+                "rules",
+                format!("Rule {}: choose where it sends complaints", i + 1),
+            );
+            continue;
+        };
+        rules.push(Rule {
+            name,
+            category_id: pick(format!("category_{i}")).and_then(|c| c.parse().ok()),
+            area: pick(format!("area_{i}")),
+            priority: pick(format!("priority_{i}")).and_then(|p| Priority::parse(&p).ok()),
+            assign_to,
+        });
+        rows.push(i);
+    }
+    if errors.is_empty() {
+        let set = state
+            .engine
+            .ops()
+            .set_assignment(&current.acting(), &current.tenant.id, Assignment { rules })
+            .await;
+        match outcome(set, "rules", "Rule", &rows)? {
+            Ok(done) => return Ok(done),
+            Err(refused) => errors = refused,
+        }
+    }
+    let view = View::refused("rules", errors);
+    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_forms_row() {
+        let v = ValidationError::new("areas[1].wards[0]", "must be a number");
+        assert_eq!(
+            row_error("Area", &v, &[0, 2]),
+            "Area 3 (wards[0]): must be a number"
+        );
+        let v = ValidationError::new("teams", "the team “roads” is used by the rule “Roads”");
+        assert_eq!(row_error("Team", &v, &[0]), v.reason);
+        assert_eq!(
+            new_slug("Shivaji Nagar", "area-1", &["shivaji-nagar".into()]),
+            "shivaji-nagar-2"
+        );
+        assert_eq!(new_slug("कोथरूड", "area-4", &[]), "area-4");
+        assert_eq!(list("31, 32,\n 33 ,"), ["31", "32", "33"]);
+    }
+}

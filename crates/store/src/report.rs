@@ -28,8 +28,12 @@ pub struct Overview {
     /// that was resolved.
     pub resolution_secs: Vec<i64>,
     /// The service-level clocks of the complaints created in the period,
-    /// with their category (`ombud_core::sla::SlaReport` tallies them).
-    pub sla: Vec<(Option<CategoryId>, ombud_core::sla::SlaClock)>,
+    /// with their category and team (`ombud_core::sla::SlaReport` tallies them).
+    pub sla: Vec<(
+        Option<CategoryId>,
+        Option<String>,
+        ombud_core::sla::SlaClock,
+    )>,
 }
 
 pub(crate) struct Queries {
@@ -114,7 +118,7 @@ pub(crate) fn queries(
     };
     let sla = (
         format!(
-            "select c.category_id as category_id, c.sla as sla from complaints c
+            "select c.category_id as category_id, c.team as team, c.sla as sla from complaints c
              where c.tenant_id = {} and c.created_at >= {} and c.sla is not null",
             p(1),
             p(2)
@@ -140,11 +144,17 @@ pub(crate) fn day_row(r: &dyn Columns) -> Decoded<(NaiveDate, ComplaintStatus, u
     Ok((day, status, r.int("n")? as u64))
 }
 
-pub(crate) fn sla_row(r: &dyn Columns) -> Decoded<(Option<CategoryId>, ombud_core::sla::SlaClock)> {
+type SlaRow = (
+    Option<CategoryId>,
+    Option<String>,
+    ombud_core::sla::SlaClock,
+);
+
+pub(crate) fn sla_row(r: &dyn Columns) -> Decoded<SlaRow> {
     let (category, _) = category_of(r)?;
     let clock = serde_json::from_str(&r.text("sla")?)
         .map_err(|e| StoreError::Internal(format!("a complaint's sla: {e}")))?;
-    Ok((category, clock))
+    Ok((category, r.opt_text("team")?, clock))
 }
 
 fn category_of(r: &dyn Columns) -> Decoded<(Option<CategoryId>, ())> {

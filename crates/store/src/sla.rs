@@ -45,6 +45,8 @@ pub struct SlaDue {
     pub at: DateTime<Utc>,
     /// The policy's escalation owner (read by the engine).
     pub owner: Option<UserId>,
+    /// Or its escalation team.
+    pub team: Option<String>,
     /// What the citizen is told when the breach moves the status to escalated.
     pub notices: Option<StatusNotice>,
     pub rules: ombud_core::sla::SlaRules,
@@ -96,7 +98,7 @@ impl SlaDue {
         if self.stage != ombud_core::sla::Stage::Breach {
             return Vec::new();
         }
-        ombud_core::sla::escalation(c, self.owner.as_ref())
+        ombud_core::sla::escalation(c, self.owner.as_ref(), self.team.as_deref())
             .into_iter()
             .map(|change| ChangeBatch {
                 actor: ombud_core::sla::ACTOR.into(),

@@ -99,6 +99,10 @@ pub struct Policy {
     /// Who a breached complaint is assigned to (None: its assignee stays).
     #[serde(default)]
     pub escalate_to: Option<UserId>,
+    /// Or the team it is sent to (a slug of `ombud_core::routing`): it
+    /// leaves its assignee and the team's next member with room takes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to_team: Option<String>,
 }
 
 impl Policy {
@@ -147,6 +151,7 @@ impl Default for SlaSettings {
                 business_hours: false,
                 warn_before_minutes: 24 * 60,
                 escalate_to: None,
+                escalate_to_team: None,
             }],
         }
     }
@@ -180,6 +185,12 @@ impl SlaSettings {
                         "“{}” already covers the same category and priority",
                         q.name.trim()
                     ),
+                ));
+            }
+            if p.escalate_to.is_some() && p.escalate_to_team.is_some() {
+                return Err(ValidationError::new(
+                    field("escalate_to_team"),
+                    "a breach goes to a member or to a team, not both",
                 ));
             }
             if p.first_response_minutes.is_none() && p.resolution_minutes.is_none() {

@@ -1,5 +1,5 @@
-//! Service levels in the overview: the share of deadlines met, by category,
-//! and the breaches per week. Counted from the clocks of the complaints made
+//! Service levels in the overview: the share of deadlines met, by category
+//! and by team, and the breaches per week. Counted from the clocks of the complaints made
 //! in the period; a deadline still running counts in neither.
 
 use std::collections::BTreeMap;
@@ -23,6 +23,11 @@ impl Met {
         (all > 0).then(|| 100.0 * self.met as f64 / all as f64)
     }
 
+    fn merge(&mut self, other: Met) {
+        self.met += other.met;
+        self.missed += other.missed;
+    }
+
     fn add(&mut self, met: bool) {
         if met {
             self.met += 1;
@@ -39,20 +44,24 @@ pub struct SlaReport {
     pub resolution: Met,
     /// By category (None: none), first response then resolution.
     pub by_category: BTreeMap<Option<CategoryId>, (Met, Met)>,
+    /// By the team the complaint was sent to (None: none), first response
+    /// then resolution.
+    pub by_team: BTreeMap<Option<String>, (Met, Met)>,
     /// Breaches per week: the Monday (tenant-local) that starts it, and how
     /// many deadlines were breached in it.
     pub breaches_per_week: BTreeMap<NaiveDate, u64>,
 }
 
 impl SlaReport {
-    /// Tallies the clocks of the period's complaints (with their category).
+    /// Tallies the clocks of the period's complaints (with their category
+    /// and team).
     pub fn of<'a>(
         zone: &TimeZoneName,
-        clocks: impl IntoIterator<Item = (Option<&'a CategoryId>, &'a SlaClock)>,
+        clocks: impl IntoIterator<Item = (Option<&'a CategoryId>, Option<&'a str>, &'a SlaClock)>,
     ) -> Self {
         let mut r = Self::default();
-        for (category, clock) in clocks {
-            let row = r.by_category.entry(category.cloned()).or_default();
+        for (category, team, clock) in clocks {
+            let mut row = (Met::default(), Met::default());
             for target in Target::ALL {
                 let Some(d) = clock.deadline(target) else {
                     continue;
@@ -78,6 +87,13 @@ impl SlaReport {
                         row.1.add(met);
                     }
                 }
+            }
+            for total in [
+                r.by_category.entry(category.cloned()).or_default(),
+                r.by_team.entry(team.map(str::to_owned)).or_default(),
+            ] {
+                total.0.merge(row.0);
+                total.1.merge(row.1);
             }
         }
         r
@@ -127,6 +143,7 @@ mod tests {
             // In time, both.
             (
                 Some(&water),
+                Some("roads"),
                 clock(
                     Some(deadline(at(7, 10), Some(at(7, 9)), None)),
                     Some(deadline(at(9, 10), Some(at(8, 10)), None)),
@@ -135,6 +152,7 @@ mod tests {
             // First response breached (Monday 7th), then met late; resolution running.
             (
                 Some(&water),
+                None,
                 clock(
                     Some(deadline(at(7, 10), Some(at(7, 12)), Some(at(7, 10)))),
                     Some(deadline(at(20, 10), None, None)),
@@ -143,15 +161,17 @@ mod tests {
             // No category; resolution breached the next week (Monday 14th).
             (
                 None,
+                Some("roads"),
                 clock(None, Some(deadline(at(14, 10), None, Some(at(14, 11))))),
             ),
             // Met after the due time, before its breach was marked: missed.
             (
                 None,
+                None,
                 clock(None, Some(deadline(at(15, 10), Some(at(15, 11)), None))),
             ),
         ];
-        let r = SlaReport::of(&zone, clocks.iter().map(|(c, k)| (*c, k)));
+        let r = SlaReport::of(&zone, clocks.iter().map(|(c, t, k)| (*c, *t, k)));
         assert_eq!(r.first_response, Met { met: 1, missed: 1 });
         assert_eq!(r.resolution, Met { met: 1, missed: 2 });
         assert_eq!(r.first_response.percent(), Some(50.0));
@@ -160,6 +180,14 @@ mod tests {
             (Met { met: 1, missed: 1 }, Met { met: 1, missed: 0 })
         );
         assert_eq!(r.by_category[&None].1, Met { met: 0, missed: 2 });
+        assert_eq!(
+            r.by_team[&Some("roads".to_owned())],
+            (Met { met: 1, missed: 0 }, Met { met: 1, missed: 1 })
+        );
+        assert_eq!(
+            r.by_team[&None],
+            (Met { met: 0, missed: 1 }, Met { met: 0, missed: 1 })
+        );
         let weeks: Vec<(String, u64)> = r
             .breaches_per_week
             .iter()

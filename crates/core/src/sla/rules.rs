@@ -315,8 +315,14 @@ pub fn mark(c: &mut Complaint, target: Target, stage: Stage, at: DateTime<Utc>) 
 
 /// What a breach changes: the status to `escalated` (where that is a legal
 /// move), the priority one step up, and the assignee to the policy's
-/// escalation owner.
-pub fn escalation(c: &Complaint, owner: Option<&UserId>) -> Vec<ComplaintChange> {
+/// escalation owner; or, for a policy that escalates to a team, the
+/// complaint to that team's queue, without its assignee (the team's next
+/// member with room takes it).
+pub fn escalation(
+    c: &Complaint,
+    owner: Option<&UserId>,
+    team: Option<&str>,
+) -> Vec<ComplaintChange> {
     let mut out = Vec::new();
     if c.status.can_move_to(ComplaintStatus::Escalated) {
         out.push(ComplaintChange::Status(ComplaintStatus::Escalated));
@@ -331,6 +337,12 @@ pub fn escalation(c: &Complaint, owner: Option<&UserId>) -> Vec<ComplaintChange>
     }
     if let Some(owner) = owner.filter(|o| c.assignee_id.as_ref() != Some(*o)) {
         out.push(ComplaintChange::Assign(Some(owner.clone())));
+    }
+    if let Some(team) = team.filter(|t| c.team.as_deref() != Some(*t)) {
+        out.push(ComplaintChange::Team(Some(team.to_owned())));
+        if c.assignee_id.is_some() {
+            out.push(ComplaintChange::Assign(None));
+        }
     }
     out
 }

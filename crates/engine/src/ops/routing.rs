@@ -144,12 +144,19 @@ impl Operations {
         teams.validate()?;
         self.check_members(tenant, teams.members()).await?;
         let now = self.routing(tenant).await?;
+        let sla = self.sla_settings(tenant).await?;
         for old in &now.teams.teams {
-            let used = now.assignment.naming_team(&old.slug);
+            let mut used = now.assignment.naming_team(&old.slug);
+            used.extend(
+                sla.policies
+                    .iter()
+                    .filter(|p| p.escalate_to_team.as_deref() == Some(old.slug.as_str()))
+                    .map(|p| p.name.as_str()),
+            );
             if teams.find(&old.slug).is_none() && !used.is_empty() {
                 return Err(ValidationError::new(
                     "teams",
-                    format!("the team “{}” is used by the rule “{}”", old.slug, used[0]),
+                    format!("the team “{}” is used by “{}”", old.slug, used[0]),
                 )
                 .into());
             }

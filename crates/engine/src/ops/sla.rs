@@ -57,6 +57,17 @@ impl Operations {
             Some((format!("policies[{i}].escalate_to"), owner))
         });
         self.check_members(tenant, owners).await?;
+        let teams = super::routing::Routing::read(self.store.as_ref(), tenant)
+            .await?
+            .teams;
+        for (i, p) in settings.policies.iter().enumerate() {
+            if let Some(team) = &p.escalate_to_team {
+                if teams.find(team).is_none() {
+                    let field = format!("policies[{i}].escalate_to_team");
+                    return Err(ValidationError::new(field, "no such team").into());
+                }
+            }
+        }
         self.set_setting(
             acting,
             tenant,
@@ -105,7 +116,7 @@ impl Operations {
             .sla
             .as_ref()
             .and_then(|clock| rules.settings.policy(&clock.policy).cloned());
-        let owner = policy.and_then(|p| p.escalate_to);
+        let (owner, team) = policy.map_or((None, None), |p| (p.escalate_to, p.escalate_to_team));
         let mails = self
             .sla_mails(tenant, &current, owner.as_ref(), target, stage, due_at, now)
             .await?;
@@ -128,6 +139,7 @@ impl Operations {
             due_at,
             at: now,
             owner,
+            team,
             notices,
             rules,
             mails,

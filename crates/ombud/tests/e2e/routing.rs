@@ -436,3 +436,78 @@ async fn bad_settings_are_refused_with_the_field_named() {
     assert_eq!(res.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breach_sends_the_complaint_to_the_policys_team_and_the_overview_counts_by_team() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("escalate", "ESC", &graph).await;
+    let tid = t.tenant.id.clone();
+    let key = app
+        .api_key(&tid, &[Scope::ComplaintsRead, Scope::ComplaintsWrite])
+        .await;
+    let run = ombud_core::id::new_id_body().to_lowercase();
+    let admin_mail = format!("admin-{run}@pune.gov.in");
+    let admin_user = member(&app, &admin_mail, &tid, Role::Admin).await;
+    let admin = Staff::login(&app, &admin_mail).await;
+    let mut duty = Vec::new();
+    for i in 0..2 {
+        let email = format!("duty{i}-{run}@pune.gov.in");
+        duty.push(member(&app, &email, &tid, Role::Staff).await.id.to_string());
+    }
+    let teams = json!({"teams": [{"slug": "duty", "name": "Duty officers", "members": duty}]});
+    assert_eq!(put_settings(&admin, "/settings/teams", teams).await.0, 200);
+    let policy = json!({"enabled": true, "policies": [{
+        "name": "Answer within the hour", "first_response_minutes": 60,
+        "escalate_to_team": "duty"}]});
+    let (status, saved) = put_settings(&admin, "/settings/sla", policy).await;
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["policies"][0]["escalate_to_team"], "duty");
+    // Now the team cannot go: the policy names it.
+    let (status, refused) = put_settings(&admin, "/settings/teams", json!({"teams": []})).await;
+    assert_eq!(status, 422, "{refused}");
+
+    let c = file_by_api(
+        &app,
+        &key,
+        json!({"description": "Garbage not collected for a week"}),
+    )
+    .await;
+    let number = c["number"].as_str().unwrap().to_owned();
+    let res = app
+        .api(Method::PATCH, &format!("/complaints/{number}"), &key)
+        .json(&json!({"assignee_id": admin_user.id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // An hour and a minute later: missed. It is escalated, leaves the admin
+    // and goes to the duty officers, one of whom takes it.
+    app.clock.advance(chrono::Duration::minutes(61));
+    let moved = wait_until(Duration::from_secs(20), || async {
+        let c = complaint_json(&app, &key, &number).await;
+        c["team"] == "duty"
+            && c["assignee_id"]
+                .as_str()
+                .is_some_and(|a| duty.iter().any(|d| d == a))
+    })
+    .await;
+    let c = complaint_json(&app, &key, &number).await;
+    assert!(moved, "{c}");
+    assert_eq!(c["status"], "escalated");
+    assert_eq!(c["sla"]["state"], "breached");
+
+    // The overview counts the miss against the team.
+    let admin = Staff::login(&app, &admin_mail).await;
+    let page = admin.get("/app/overview").await.text().await.unwrap();
+    let by_team = page
+        .split("<table id=\"sla-teams\">")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        by_team.contains("<td>Duty officers</td><td>0% of 1</td>"),
+        "{page}"
+    );
+    app.stop().await;
+}

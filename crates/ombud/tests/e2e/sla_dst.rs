@@ -54,6 +54,7 @@ async fn two_office_hours_across_the_spring_clock_change_end_monday_at_ten_local
         business_hours: true,
         warn_before_minutes: 15,
         escalate_to: None,
+        escalate_to_team: None,
     };
     let settings = SlaSettings {
         enabled: true,

@@ -112,6 +112,10 @@ pub struct PolicyBody {
     /// The member a breached complaint is assigned to.
     #[serde(default)]
     pub escalate_to: Option<String>,
+    /// Or the team (slug) it is sent to: it leaves its assignee, and the
+    /// team's next member with room takes it.
+    #[serde(default)]
+    pub escalate_to_team: Option<String>,
 }
 
 /// The tenant's service levels. On a breach the complaint is escalated, its
@@ -142,6 +146,7 @@ impl SlaBody {
                     business_hours: p.business_hours,
                     warn_before_minutes: p.warn_before_minutes,
                     escalate_to: p.escalate_to.map(|u| u.to_string()),
+                    escalate_to_team: p.escalate_to_team,
                 })
                 .collect(),
         }
@@ -176,6 +181,7 @@ impl SlaBody {
                         .escalate_to
                         .map(|u| u.parse().map_err(|e| bad("escalate_to", e)))
                         .transpose()?,
+                    escalate_to_team: p.escalate_to_team.filter(|t| !t.trim().is_empty()),
                 })
             })
             .collect::<Result<_, ApiError>>()?;

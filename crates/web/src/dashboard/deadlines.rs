@@ -183,11 +183,11 @@ async fn render(
             resolution_hours: hours(p.resolution_minutes),
             business: p.business_hours,
             warn_hours: hours((p.warn_before_minutes > 0).then_some(p.warn_before_minutes)),
-            owner: p
-                .escalate_to
-                .as_ref()
-                .map(|u| u.to_string())
-                .unwrap_or_default(),
+            owner: match (&p.escalate_to, &p.escalate_to_team) {
+                (Some(u), _) => u.to_string(),
+                (None, Some(team)) => format!("team:{team}"),
+                (None, None) => String::new(),
+            },
         })
         .collect();
     if policies.len() < POLICIES {
@@ -215,7 +215,15 @@ async fn render(
             )
         })
         .collect();
-    let members = super::complaints::member_options(&state.store.members(&tenant.id).await?);
+    let mut members = super::complaints::member_options(&state.store.members(&tenant.id).await?);
+    // A breach may go to a team's queue as well as to a member.
+    let teams = ops.routing(&tenant.id).await?.teams.teams;
+    members.splice(
+        0..0,
+        teams
+            .into_iter()
+            .map(|t| (format!("team:{}", t.slug), format!("Team: {}", t.name))),
+    );
     let page = DeadlinesPage {
         chrome: Chrome::of(current, "settings"),
         zone: tenant.timezone.as_str().to_owned(),
@@ -356,6 +364,8 @@ pub async fn set_sla(
             business_hours: pick("business").is_some(),
             warn_before_minutes: warn.unwrap_or(0),
             escalate_to: pick("owner").and_then(|u| u.parse().ok()),
+            escalate_to_team: pick("owner")
+                .and_then(|o| o.strip_prefix("team:").map(str::to_owned)),
         });
         rows.push(i);
     }
@@ -407,6 +417,7 @@ fn policy_error(v: &ValidationError, rows: &[usize]) -> String {
         "warn_before_minutes" => "warning",
         "category_id" => "category",
         "escalate_to" => "escalate to",
+        "escalate_to_team" => "escalate to",
         other => other,
     };
     format!("Policy {row} ({what}): {}", v.reason)

@@ -44,14 +44,24 @@ struct SlaTables {
     resolution: String,
     /// By category: (name, first response, resolution).
     rows: Vec<(String, String, String)>,
+    /// By team, the same (empty when no complaint went to a team).
+    teams: Vec<(String, String, String)>,
     /// Breaches per week, as a bar chart (empty: none).
     weeks: String,
 }
 
 impl SlaTables {
-    fn of(tenant: &Tenant, categories: &[Category], o: &ombud_store::report::Overview) -> Self {
+    fn of(
+        tenant: &Tenant,
+        categories: &[Category],
+        routing: &ombud_engine::ops::routing::Routing,
+        o: &ombud_store::report::Overview,
+    ) -> Self {
         use ombud_core::sla::{Met, SlaReport};
-        let r = SlaReport::of(&tenant.timezone, o.sla.iter().map(|(c, k)| (c.as_ref(), k)));
+        let r = SlaReport::of(
+            &tenant.timezone,
+            o.sla.iter().map(|(c, t, k)| (c.as_ref(), t.as_deref(), k)),
+        );
         let share = |m: &Met| match m.percent() {
             Some(p) => format!("{p:.0}% of {}", m.met + m.missed),
             None => "—".into(),
@@ -68,6 +78,20 @@ impl SlaTables {
                 (name, share(first), share(resolution))
             })
             .collect();
+        let teams = if r.by_team.keys().all(Option::is_none) {
+            Vec::new()
+        } else {
+            r.by_team
+                .iter()
+                .map(|(slug, (first, resolution))| {
+                    let name = slug.as_deref().map_or_else(
+                        || "no team".to_owned(),
+                        |s| routing.team(s).map_or_else(|| s.to_owned(), |t| t.name),
+                    );
+                    (name, share(first), share(resolution))
+                })
+                .collect()
+        };
         let weeks: Vec<(String, u64)> = r
             .breaches_per_week
             .iter()
@@ -77,6 +101,7 @@ impl SlaTables {
             first_response: share(&r.first_response),
             resolution: share(&r.resolution),
             rows,
+            teams,
             weeks: if weeks.is_empty() {
                 String::new()
             } else {
@@ -226,6 +251,7 @@ pub async fn page(State(state): State<AppState>, current: Current) -> Result<Res
     let since = tenant.timezone.start_of_local_day(now) - Duration::days(DAYS - 1);
     let mut o = state.store.overview(tenant, since, now).await?;
     let categories = state.store.categories(&tenant.id).await?;
+    let routing = state.engine.ops().routing(&tenant.id).await?;
 
     let first_day = tenant.timezone.local_date(since);
     let days: Vec<chrono::NaiveDate> = (0..DAYS)
@@ -299,7 +325,7 @@ pub async fn page(State(state): State<AppState>, current: Current) -> Result<Res
         created,
         open,
         csat: csat_tables(&state, tenant, &categories, now).await?,
-        sla: SlaTables::of(tenant, &categories, &o),
+        sla: SlaTables::of(tenant, &categories, &routing, &o),
     }))
 }
 

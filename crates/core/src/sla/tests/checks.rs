@@ -99,7 +99,7 @@ fn a_breach_escalates_raises_the_priority_and_hands_over() {
     let mut c = complaint("2026-12-08 10:00");
     c.status = ComplaintStatus::InProgress;
     assert_eq!(
-        escalation(&c, Some(&owner)),
+        escalation(&c, Some(&owner), None),
         [
             ComplaintChange::Status(ComplaintStatus::Escalated),
             ComplaintChange::Priority(Priority::High),
@@ -109,12 +109,26 @@ fn a_breach_escalates_raises_the_priority_and_hands_over() {
     c.status = ComplaintStatus::Escalated;
     c.priority = Priority::Urgent;
     c.assignee_id = Some(owner.clone());
-    assert!(escalation(&c, Some(&owner)).is_empty());
+    assert!(escalation(&c, Some(&owner), None).is_empty());
     c.priority = Priority::Low;
     assert_eq!(
-        escalation(&c, None),
+        escalation(&c, None, None),
         [ComplaintChange::Priority(Priority::Normal)]
     );
+    // To a team: into its queue, out of the assignee's hands; once there,
+    // a second breach changes nothing more.
+    assert_eq!(
+        escalation(&c, None, Some("duty")),
+        [
+            ComplaintChange::Priority(Priority::Normal),
+            ComplaintChange::Team(Some("duty".into())),
+            ComplaintChange::Assign(None),
+        ]
+    );
+    c.team = Some("duty".into());
+    c.assignee_id = None;
+    c.priority = Priority::Urgent;
+    assert!(escalation(&c, None, Some("duty")).is_empty());
 }
 
 #[test]

@@ -31,6 +31,7 @@ fn policy(name: &str) -> Policy {
         business_hours: true,
         warn_before_minutes: 0,
         escalate_to: None,
+        escalate_to_team: None,
     }
 }
 

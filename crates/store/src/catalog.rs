@@ -1,5 +1,5 @@
 //! The rows that every message's path reads and that rarely change — tenants,
-//! channels, categories, agent versions — kept in memory, so a webhook, a run
+//! channels, categories, agent versions, tenant settings — kept in memory, so a webhook, a run
 //! and a send do not read them from the database again for each message.
 //!
 //! A backend forgets an entry when it writes that row itself, so its own changes
@@ -26,6 +26,9 @@ pub struct Catalog {
     /// A tenant's categories, in the order the store lists them.
     pub categories: Shelf<TenantId, Vec<Category>>,
     pub versions: Shelf<AgentVersionId, AgentVersion>,
+    /// A tenant's settings by key (service levels, calendar, routing…), read
+    /// by every complaint a citizen files.
+    pub settings: Shelf<(TenantId, String), Option<serde_json::Value>>,
 }
 
 impl Catalog {
@@ -35,6 +38,7 @@ impl Catalog {
             channels: Shelf::new(Some(ttl)),
             categories: Shelf::new(Some(ttl)),
             versions: Shelf::new(None),
+            settings: Shelf::new(Some(ttl)),
         }
     }
 }

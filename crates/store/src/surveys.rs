@@ -47,12 +47,14 @@ pub struct SurveyAnswer {
     pub jobs: Vec<NewJob>,
 }
 
-/// Ratings grouped for the overview: one row per category, assignee and
-/// tenant-local month.
+/// Ratings grouped for the overview: one row per category, assignee, team
+/// and tenant-local month.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CsatGroup {
     pub category_id: Option<CategoryId>,
     pub assignee_id: Option<UserId>,
+    /// The team the complaint was sent to (`ombud_core::routing`).
+    pub team: Option<String>,
     /// `YYYY-MM`, tenant-local.
     pub month: String,
     pub ratings: u64,
@@ -138,6 +140,7 @@ pub(crate) fn csat_group(r: &dyn Columns) -> Decoded<CsatGroup> {
             .opt_text("assignee_id")?
             .map(|s| decode::stored_id("assignee_id", &s))
             .transpose()?,
+        team: r.opt_text("team")?,
         month: r.text("month")?,
         ratings: count("ratings")?,
         sum: count("total")?,
@@ -249,12 +252,13 @@ impl CsatLine {
     }
 }
 
-/// CSAT overall and by category, by assignee and by month.
+/// CSAT overall and by category, by assignee, by team and by month.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CsatReport {
     pub total: CsatLine,
     pub by_category: Vec<(Option<CategoryId>, CsatLine)>,
     pub by_assignee: Vec<(Option<UserId>, CsatLine)>,
+    pub by_team: Vec<(Option<String>, CsatLine)>,
     pub by_month: Vec<(String, CsatLine)>,
 }
 
@@ -275,6 +279,7 @@ impl CsatReport {
             r.total.add(g);
             add(&mut r.by_category, &g.category_id, g);
             add(&mut r.by_assignee, &g.assignee_id, g);
+            add(&mut r.by_team, &g.team, g);
             add(&mut r.by_month, &g.month, g);
         }
         r.by_month.sort_by(|a, b| a.0.cmp(&b.0));
@@ -287,11 +292,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csat_adds_up_by_category_assignee_and_month() {
+    fn csat_adds_up_by_category_assignee_team_and_month() {
         let cat = CategoryId::new();
         let g = |category: Option<CategoryId>, month: &str, ratings, sum, satisfied| CsatGroup {
             category_id: category,
             assignee_id: None,
+            team: (month == "2026-11").then(|| "roads".to_owned()),
             month: month.into(),
             ratings,
             sum,
@@ -310,6 +316,13 @@ mod tests {
         assert_eq!(r.by_month[0].0, "2026-11");
         assert_eq!(r.by_month[0].1.sum, 4);
         assert_eq!(r.by_assignee.len(), 1);
+        // November's four went to the roads team.
+        assert_eq!(r.by_team.len(), 2);
+        let roads = r
+            .by_team
+            .iter()
+            .find(|(t, _)| t.as_deref() == Some("roads"));
+        assert_eq!(roads.map(|(_, l)| l.ratings), Some(3));
         assert_eq!(CsatLine::default().csat(), None);
     }
 }

@@ -15,6 +15,12 @@ use crate::{decode, stored, AskSurvey, Asked, Audit, StoreError, StoreResult, Su
 #[async_trait]
 impl SurveyStore for PgStore {
     async fn tenant_setting(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>> {
+        let shelf_key = (tenant.clone(), key.to_owned());
+        let shelf = &self.catalog.settings;
+        if let Some(kept) = shelf.get(&shelf_key) {
+            return Ok((*kept).clone());
+        }
+        let generation = shelf.generation();
         let value: Option<String> = sqlx::query_scalar(
             "select value from tenant_settings where tenant_id = $1 and key = $2",
         )
@@ -22,13 +28,14 @@ impl SurveyStore for PgStore {
         .bind(key)
         .fetch_optional(&self.pool)
         .await?;
-        value
+        let value = value
             .map(|v| {
                 serde_json::from_str(&v).map_err(|e| {
                     StoreError::Internal(format!("stored setting {key} is not JSON: {e}"))
                 })
             })
-            .transpose()
+            .transpose()?;
+        Ok((*shelf.put_if(shelf_key, value, generation)).clone())
     }
 
     async fn set_tenant_setting(
@@ -52,6 +59,9 @@ impl SurveyStore for PgStore {
         .await?;
         super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
+        self.catalog
+            .settings
+            .forget(&(tenant.clone(), key.to_owned()));
         Ok(())
     }
 
@@ -186,14 +196,14 @@ impl SurveyStore for PgStore {
         to: DateTime<Utc>,
     ) -> StoreResult<Vec<CsatGroup>> {
         let rows = sqlx::query(
-            "select c.category_id, c.assignee_id,
+            "select c.category_id, c.assignee_id, c.team,
                     to_char((s.answered_at at time zone 'UTC') + make_interval(mins => $3::int), 'YYYY-MM') as month,
                     count(*)::bigint as ratings, sum(s.rating)::bigint as total,
                     count(*) filter (where s.rating >= 4)::bigint as satisfied
              from surveys s join complaints c on c.id = s.complaint_id and c.tenant_id = s.tenant_id
              where s.tenant_id = $1 and s.rating is not null
                and s.answered_at >= $2 and s.answered_at < $4
-             group by c.category_id, c.assignee_id, month
+             group by c.category_id, c.assignee_id, c.team, month
              order by month",
         )
         .bind(tenant.id.as_str())

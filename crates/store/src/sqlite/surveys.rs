@@ -16,16 +16,24 @@ use crate::{stored, AskSurvey, Asked, Audit, StoreError, StoreResult, SurveyAnsw
 #[async_trait]
 impl SurveyStore for SqliteStore {
     async fn tenant_setting(&self, tenant: &TenantId, key: &str) -> StoreResult<Option<Value>> {
-        let (tenant, key) = (tenant.clone(), key.to_owned());
-        self.read(move |conn| {
-            one(
-                conn,
-                "select value from tenant_settings where tenant_id = ?1 and key = ?2",
-                params![tenant.as_str(), key],
-                |r| r.json("value"),
-            )
-        })
-        .await
+        let shelf_key = (tenant.clone(), key.to_owned());
+        let shelf = &self.catalog().settings;
+        if let Some(kept) = shelf.get(&shelf_key) {
+            return Ok((*kept).clone());
+        }
+        let generation = shelf.generation();
+        let (tenant, key) = shelf_key.clone();
+        let value = self
+            .read(move |conn| {
+                one(
+                    conn,
+                    "select value from tenant_settings where tenant_id = ?1 and key = ?2",
+                    params![tenant.as_str(), key],
+                    |r| r.json("value"),
+                )
+            })
+            .await?;
+        Ok((*shelf.put_if(shelf_key, value, generation)).clone())
     }
 
     async fn set_tenant_setting(
@@ -36,7 +44,8 @@ impl SurveyStore for SqliteStore {
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<()> {
-        let (tenant, key) = (tenant.clone(), key.to_owned());
+        let shelf_key = (tenant.clone(), key.to_owned());
+        let (tenant, key) = shelf_key.clone();
         self.write(move |conn| {
             conn.prepare_cached(
                 "insert into tenant_settings (tenant_id, key, value, updated_at) values (?1, ?2, ?3, ?4)
@@ -46,7 +55,9 @@ impl SurveyStore for SqliteStore {
             super::audit::append(conn, &audit)?;
             Ok(())
         })
-        .await
+        .await?;
+        self.catalog().settings.forget(&shelf_key);
+        Ok(())
     }
 
     async fn ask_survey(&self, tenant: &TenantId, ask: AskSurvey) -> StoreResult<Asked> {
@@ -164,13 +175,13 @@ impl SurveyStore for SqliteStore {
         self.read(move |conn| {
             all(
                 conn,
-                "select c.category_id, c.assignee_id, strftime('%Y-%m', s.answered_at, ?3) as month,
+                "select c.category_id, c.assignee_id, c.team, strftime('%Y-%m', s.answered_at, ?3) as month,
                         count(*) as ratings, sum(s.rating) as total,
                         sum(case when s.rating >= 4 then 1 else 0 end) as satisfied
                  from surveys s join complaints c on c.id = s.complaint_id and c.tenant_id = s.tenant_id
                  where s.tenant_id = ?1 and s.rating is not null
                    and s.answered_at >= ?2 and s.answered_at < ?4
-                 group by c.category_id, c.assignee_id, month
+                 group by c.category_id, c.assignee_id, c.team, month
                  order by month",
                 params![t.as_str(), time_text(from), offset, time_text(to)],
                 surveys::csat_group,

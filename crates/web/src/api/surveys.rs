@@ -126,6 +126,8 @@ pub struct CsatView {
     pub by_category: Vec<CsatGroupView>,
     /// By the member the complaint is assigned to.
     pub by_assignee: Vec<CsatGroupView>,
+    /// By the team the complaint was sent to (`null`: none).
+    pub by_team: Vec<CsatGroupView>,
     pub by_month: Vec<CsatGroupView>,
 }
 
@@ -147,6 +149,7 @@ impl CsatView {
             total: (&r.total).into(),
             by_category: groups(&r.by_category, |k| k.as_ref().map(|c| c.to_string())),
             by_assignee: groups(&r.by_assignee, |k| k.as_ref().map(|u| u.to_string())),
+            by_team: groups(&r.by_team, Clone::clone),
             by_month: groups(&r.by_month, |m| Some(m.clone())),
         }
     }

@@ -151,6 +151,7 @@ async fn csat_tables(
     state: &AppState,
     tenant: &ombud_core::Tenant,
     categories: &[ombud_core::Category],
+    routing: &ombud_engine::ops::routing::Routing,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<CsatTables, PageError> {
     let groups = state
@@ -207,14 +208,27 @@ async fn csat_tables(
         .iter()
         .map(|(m, l)| CsatRow::of(m.clone(), l))
         .collect();
-    Ok(CsatTables {
-        total,
-        tables: vec![
-            table("By category", "Category", by_category),
-            table("By member", "Assigned to", by_member),
-            table("By month", "Month", by_month),
-        ],
-    })
+    let mut tables = vec![
+        table("By category", "Category", by_category),
+        table("By member", "Assigned to", by_member),
+    ];
+    // By team, once a rated complaint went to one.
+    if r.by_team.iter().any(|(team, _)| team.is_some()) {
+        let by_team = r
+            .by_team
+            .iter()
+            .map(|(slug, l)| {
+                let name = slug.as_deref().map_or_else(
+                    || "no team".to_owned(),
+                    |s| routing.team(s).map_or_else(|| s.to_owned(), |t| t.name),
+                );
+                CsatRow::of(name, l)
+            })
+            .collect();
+        tables.push(table("By team", "Team", by_team));
+    }
+    tables.push(table("By month", "Month", by_month));
+    Ok(CsatTables { total, tables })
 }
 
 fn color(status: ComplaintStatus) -> &'static str {
@@ -324,7 +338,7 @@ pub async fn page(State(state): State<AppState>, current: Current) -> Result<Res
         resolution: human(median(&mut o.resolution_secs)),
         created,
         open,
-        csat: csat_tables(&state, tenant, &categories, now).await?,
+        csat: csat_tables(&state, tenant, &categories, &routing, now).await?,
         sla: SlaTables::of(tenant, &categories, &routing, &o),
     }))
 }

@@ -275,18 +275,8 @@ async fn render(
         });
     }
     let lang = tenant.default_language.as_str();
-    let categories = state
-        .store
-        .categories(&tenant.id)
-        .await?
-        .iter()
-        .map(|c| {
-            (
-                c.id.to_string(),
-                c.name_in(&tenant.default_language).to_owned(),
-            )
-        })
-        .collect();
+    let categories =
+        super::complaints::category_options(&state.store.categories(&tenant.id).await?, tenant);
     let members = super::complaints::member_options(&state.store.members(&tenant.id).await?);
     let mut targets: Vec<(String, String)> = routing
         .teams

@@ -82,6 +82,19 @@ pub fn member_options(members: &[Member]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Categories for a form's choice: (id, name in the tenant's language).
+pub fn category_options(categories: &[Category], tenant: &Tenant) -> Vec<(String, String)> {
+    categories
+        .iter()
+        .map(|c| {
+            (
+                c.id.to_string(),
+                c.name_in(&tenant.default_language).to_owned(),
+            )
+        })
+        .collect()
+}
+
 pub fn display_name(user: &User) -> String {
     if user.name.is_empty() {
         user.email.as_str().to_owned()
@@ -184,15 +197,7 @@ pub async fn list(
             first_page,
             statuses: ComplaintStatus::ALL,
             priorities: Priority::ALL,
-            categories: categories
-                .iter()
-                .map(|c| {
-                    (
-                        c.id.to_string(),
-                        c.name_in(&tenant.default_language).to_owned(),
-                    )
-                })
-                .collect(),
+            categories: category_options(&categories, tenant),
             members: member_options(&members),
             areas: routing
                 .areas
@@ -366,15 +371,7 @@ async fn detail_page(
         assignee: member_name(c.assignee_id.as_ref().map(|u| u.as_str())),
         allowed: c.status.allowed_next(),
         priorities: Priority::ALL,
-        categories: categories
-            .iter()
-            .map(|cat| {
-                (
-                    cat.id.to_string(),
-                    cat.name_in(&tenant.default_language).to_owned(),
-                )
-            })
-            .collect(),
+        categories: category_options(&categories, tenant),
         members: member_options(&members),
         transcript: transcript(tenant, messages),
         timeline,

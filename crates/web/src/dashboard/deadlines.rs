@@ -203,18 +203,8 @@ async fn render(
             owner: String::new(),
         });
     }
-    let categories = state
-        .store
-        .categories(&tenant.id)
-        .await?
-        .iter()
-        .map(|c| {
-            (
-                c.id.to_string(),
-                c.name_in(&tenant.default_language).to_owned(),
-            )
-        })
-        .collect();
+    let categories =
+        super::complaints::category_options(&state.store.categories(&tenant.id).await?, tenant);
     let mut members = super::complaints::member_options(&state.store.members(&tenant.id).await?);
     // A breach may go to a team's queue as well as to a member.
     let teams = ops.routing(&tenant.id).await?.teams.teams;

@@ -75,12 +75,16 @@ pub struct Membership {
 
 /// What a member may do in a tenant, each role including the ones below it:
 /// viewers read; staff work complaints; admins also manage the team,
-/// categories and channels; owners all of it.
+/// categories and channels; owners all of it. Field workers stand apart,
+/// below viewers: they see only the complaints assigned to them, and verify
+/// those on the ground ([`Role::may_verify`]).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    #[serde(rename = "field_worker")]
+    FieldWorker,
     Viewer,
     Staff,
     Admin,
@@ -88,10 +92,17 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Viewer, Role::Staff, Role::Admin, Role::Owner];
+    pub const ALL: [Role; 5] = [
+        Role::FieldWorker,
+        Role::Viewer,
+        Role::Staff,
+        Role::Admin,
+        Role::Owner,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Role::FieldWorker => "field_worker",
             Role::Viewer => "viewer",
             Role::Staff => "staff",
             Role::Admin => "admin",
@@ -104,7 +115,10 @@ impl Role {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                ValidationError::new("role", "must be one of owner, admin, staff, viewer")
+                ValidationError::new(
+                    "role",
+                    "must be one of owner, admin, staff, viewer, field_worker",
+                )
             })
     }
 
@@ -112,6 +126,18 @@ impl Role {
     /// change a role): never above their own, and only admins and owners.
     pub fn may_grant(self, other: Role) -> bool {
         self >= Role::Admin && other <= self
+    }
+
+    /// Whether a member with this role may mark a complaint assigned to
+    /// them validated or rejected: field workers and staff, not viewers
+    /// (who change nothing).
+    pub fn may_verify(self) -> bool {
+        self == Role::FieldWorker || self >= Role::Staff
+    }
+
+    /// A role that sees only what is assigned to it.
+    pub fn sees_only_own(self) -> bool {
+        self == Role::FieldWorker
     }
 }
 
@@ -197,6 +223,17 @@ mod tests {
         assert!(
             !Role::Staff.may_grant(Role::Viewer),
             "staff do not manage the team"
+        );
+        assert!(
+            Role::Viewer > Role::FieldWorker,
+            "field workers see the least"
+        );
+        assert!(Role::Admin.may_grant(Role::FieldWorker));
+        assert_eq!(Role::parse("field_worker"), Ok(Role::FieldWorker));
+        let verify: Vec<Role> = Role::ALL.into_iter().filter(|r| r.may_verify()).collect();
+        assert_eq!(
+            verify,
+            [Role::FieldWorker, Role::Staff, Role::Admin, Role::Owner]
         );
         for r in Role::ALL {
             assert_eq!(Role::parse(r.as_str()).unwrap(), r);

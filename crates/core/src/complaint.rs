@@ -122,6 +122,8 @@ string_enum!(
     /// Where a complaint stands. The legal moves are in [`ComplaintStatus::can_move_to`].
     ComplaintStatus, "status" {
     New => "new",
+    PendingValidation => "pending_validation",
+    Validated => "validated",
     Acknowledged => "acknowledged",
     InProgress => "in_progress",
     OnHold => "on_hold",
@@ -132,13 +134,27 @@ string_enum!(
 });
 
 impl ComplaintStatus {
-    /// The transition table. Work moves forward through acknowledged / in progress /
-    /// on hold / escalated in any order; resolved can be reopened (back to in
-    /// progress) or closed; closed and rejected are final. Staying put is not a move.
+    /// The transition table. Field verification first, where the office
+    /// asks for it: a complaint pending validation is validated, rejected, or
+    /// escalated when nobody verifies it in time (and an escalated one may
+    /// still be validated). Work moves forward through acknowledged / in
+    /// progress / on hold / escalated in any order; resolved can be reopened
+    /// (back to in progress) or closed; closed and rejected are final.
+    /// Staying put is not a move.
     pub fn allowed_next(self) -> &'static [ComplaintStatus] {
         use ComplaintStatus::*;
         match self {
             New => &[
+                PendingValidation,
+                Acknowledged,
+                InProgress,
+                OnHold,
+                Escalated,
+                Resolved,
+                Rejected,
+            ],
+            PendingValidation => &[Validated, Escalated, Rejected],
+            Validated => &[
                 Acknowledged,
                 InProgress,
                 OnHold,
@@ -149,7 +165,7 @@ impl ComplaintStatus {
             Acknowledged => &[InProgress, OnHold, Escalated, Resolved, Rejected],
             InProgress => &[OnHold, Escalated, Resolved, Rejected],
             OnHold => &[InProgress, Escalated, Resolved, Rejected],
-            Escalated => &[InProgress, OnHold, Resolved, Rejected],
+            Escalated => &[Validated, InProgress, OnHold, Resolved, Rejected],
             Resolved => &[InProgress, Closed],
             Closed | Rejected => &[],
         }
@@ -282,6 +298,17 @@ mod tests {
     #[test]
     fn every_move_is_either_in_the_table_or_refused() {
         let legal: &[(ComplaintStatus, ComplaintStatus)] = &[
+            (New, PendingValidation),
+            (PendingValidation, Validated),
+            (PendingValidation, Escalated),
+            (PendingValidation, Rejected),
+            (Validated, Acknowledged),
+            (Validated, InProgress),
+            (Validated, OnHold),
+            (Validated, Escalated),
+            (Validated, Resolved),
+            (Validated, Rejected),
+            (Escalated, Validated),
             (New, Acknowledged),
             (New, InProgress),
             (New, OnHold),
@@ -322,8 +349,9 @@ mod tests {
                 }
             }
         }
-        // 8 × 8 moves, 25 legal: every one of the other 39 was checked and refused.
-        assert_eq!(illegal, 64 - legal.len());
+        // 10 × 10 moves, 36 legal: every one of the other 64 was checked and refused.
+        assert_eq!(legal.len(), 36);
+        assert_eq!(illegal, 100 - legal.len());
     }
 
     #[test]

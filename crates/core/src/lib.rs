@@ -30,6 +30,7 @@ pub mod summary;
 pub mod survey;
 pub mod template;
 pub mod tenant;
+pub mod verification;
 pub mod webhook;
 
 pub use account::{Email, Invitation, Membership, PasswordReset, Role, User};

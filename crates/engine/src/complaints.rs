@@ -12,7 +12,7 @@ use ombud_store::{
     StatusNotice, Store, StoreResult,
 };
 
-use crate::{Acting, Engine};
+use crate::{Acting, Engine, Operations};
 
 /// Complaints per transaction.
 const BATCH: usize = 200;
@@ -45,13 +45,7 @@ pub struct Skipped {
 pub(crate) fn texts(status: ComplaintStatus) -> StatusNotice {
     let intake = IntakeConfig::default();
     let text = |lang: &Language| intake.status_notice(lang, "{numbers}", status.as_str());
-    let label = |lang: &Language| {
-        let t = intake.templates_for(lang);
-        t.statuses
-            .get(status.as_str())
-            .map_or(status.as_str(), String::as_str)
-            .to_owned()
-    };
+    let label = |lang: &Language| intake.status_label(lang, status.as_str());
     StatusNotice {
         by_language: intake
             .templates
@@ -62,6 +56,7 @@ pub(crate) fn texts(status: ComplaintStatus) -> StatusNotice {
         fallback: text(&intake.default_language()),
         kind: match status {
             ComplaintStatus::Rejected => NoticeKind::Rejected,
+            ComplaintStatus::Validated => NoticeKind::Validated,
             _ => NoticeKind::StatusChanged,
         },
         status_labels: intake
@@ -92,7 +87,7 @@ pub(crate) fn survey_texts() -> StatusNotice {
     }
 }
 
-impl Engine {
+impl Operations {
     /// What citizens of `tenant` are told when staff move complaints to
     /// `status`: the text, and for each WhatsApp channel the template that
     /// carries it outside the 24-hour window, with the values it is filled with.
@@ -101,7 +96,7 @@ impl Engine {
         tenant: &TenantId,
         status: ComplaintStatus,
     ) -> StoreResult<StatusNotice> {
-        notice_plan(self.store().as_ref(), tenant, self.now(), texts(status)).await
+        notice_plan(self.store.as_ref(), tenant, self.now(), texts(status)).await
     }
 }
 
@@ -155,8 +150,28 @@ impl Engine {
         selection: Selection,
         change: ComplaintChange,
     ) -> StoreResult<ChangeReport> {
-        let store = self.store();
         let actor = acting.actor.history_name();
+        let report = self
+            .ops()
+            .change_complaints(acting, &actor, tenant, selection, change)
+            .await?;
+        self.events_written();
+        Ok(report)
+    }
+}
+
+impl Operations {
+    /// [`Engine::change_complaints`], with the complaints' history naming
+    /// `actor` (Ombud's own jobs name themselves: `system:verification`).
+    pub async fn change_complaints(
+        &self,
+        acting: &Acting,
+        actor: &str,
+        tenant: &TenantId,
+        selection: Selection,
+        change: ComplaintChange,
+    ) -> StoreResult<ChangeReport> {
+        let store = &self.store;
         let bulk_id = match &selection {
             Selection::Ids(ids) if ids.len() == 1 => None,
             _ => Some(format!("blk_{}", ombud_core::id::new_id_body())),
@@ -173,7 +188,7 @@ impl Engine {
         };
         let survey_after = match change {
             ComplaintChange::Status(ComplaintStatus::Resolved) => {
-                let settings = self.ops().survey_settings(tenant).await?;
+                let settings = self.survey_settings(tenant).await?;
                 settings.enabled.then(|| settings.delay())
             }
             _ => None,
@@ -182,13 +197,19 @@ impl Engine {
         let routing = crate::ops::routing::Routing::read(store.as_ref(), tenant).await?;
         routing.check(&change)?;
         let routing = routing.batch();
+        let verification = match change {
+            ComplaintChange::Status(ComplaintStatus::PendingValidation) => {
+                Some(self.verification_settings(tenant).await?)
+            }
+            _ => None,
+        };
         let mut report = ChangeReport::default();
         for ids in batches {
             let outcomes = store
                 .change_complaints(
                     tenant,
                     ChangeBatch {
-                        actor: actor.clone(),
+                        actor: actor.to_owned(),
                         at: self.now(),
                         change: change.clone(),
                         ids,
@@ -198,6 +219,7 @@ impl Engine {
                         survey_after,
                         sla: Some(sla.clone()),
                         routing: routing.clone(),
+                        verification: verification.clone(),
                     },
                 )
                 .await?;
@@ -213,7 +235,6 @@ impl Engine {
                 self.wake_outbox();
             }
         }
-        self.events_written();
         Ok(report)
     }
 }

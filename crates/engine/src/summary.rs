@@ -260,7 +260,9 @@ impl JobHandler for DailyJob {
             return Ok(());
         }
         for member in self.store.members(&tenant.id).await.map_err(fail)? {
-            if !member.daily_summary {
+            // The summary covers every complaint: not for a member who
+            // sees only their own (who may have become one since asking).
+            if !member.daily_summary || member.role.sees_only_own() {
                 continue;
             }
             let mail = Mail::DailySummary {

@@ -57,6 +57,9 @@ impl Tools for StoreTools<'_> {
                     .map_err(tool_error)?,
             ),
             route: routing.active(),
+            verification: crate::ops::verification::for_new(self.store, &self.tenant.id)
+                .await
+                .map_err(tool_error)?,
         };
         self.store
             .create_complaint(self.tenant, new)
@@ -104,6 +107,7 @@ impl Tools for StoreTools<'_> {
             survey_after: None,
             sla: None,
             routing: None,
+            verification: None,
         };
         let outcomes = self
             .store

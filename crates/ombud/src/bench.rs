@@ -325,6 +325,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                         survey_after: None,
                         sla: None,
                         routing: None,
+                        verification: None,
                     },
                 )
                 .await?;

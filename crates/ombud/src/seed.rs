@@ -78,6 +78,7 @@ pub async fn run(
                         audit: None,
                         sla: None,
                         route: false,
+                        verification: None,
                     },
                 )
                 .await?;

@@ -433,6 +433,9 @@ pub struct NewComplaint {
     /// The tenant has assignment rules: an `assign.route` job is made with
     /// the complaint, in its transaction.
     pub route: bool,
+    /// The tenant verifies complaints on the ground: the complaint starts
+    /// `pending_validation`, with its reminder and escalation timers.
+    pub verification: Option<ombud_core::verification::VerificationSettings>,
 }
 
 impl NewComplaint {
@@ -560,8 +563,8 @@ impl NewChannel {
 }
 
 impl NewComplaint {
-    /// The complaint, numbered `n` of its tenant-local day; status `new`;
-    /// its service-level clock started.
+    /// The complaint, numbered `n` of its tenant-local day; status `new`
+    /// (or `pending_validation`); its service-level clock started.
     pub fn into_complaint(self, tenant: &Tenant, n: u32) -> Complaint {
         let day = tenant.local_date(self.at);
         let rules = self.sla;
@@ -580,7 +583,10 @@ impl NewComplaint {
             team: None,
             language: self.language,
             priority: self.priority,
-            status: ComplaintStatus::New,
+            status: match self.verification {
+                Some(_) => ComplaintStatus::PendingValidation,
+                None => ComplaintStatus::New,
+            },
             source: self.source,
             created_at: self.at,
             updated_at: self.at,
@@ -590,15 +596,41 @@ impl NewComplaint {
         c
     }
 
-    /// The jobs made with complaint `c`: its deadlines' checks, and its
-    /// routing when the tenant has rules.
+    /// The jobs made with complaint `c`: its deadlines' checks, its
+    /// routing when the tenant has rules, its verification timers.
     pub(crate) fn jobs(&self, c: &Complaint) -> Vec<crate::NewJob> {
         let mut jobs = crate::sla::sla_jobs(&c.tenant_id, c, None, c.created_at);
         if self.route {
             jobs.push(crate::routing::route_job(c));
         }
+        if let Some(settings) = &self.verification {
+            jobs.extend(verification_jobs(c, settings, c.created_at));
+        }
         jobs
     }
+}
+
+/// The reminder and escalation jobs of `c`, which entered
+/// `pending_validation` at `since` (`ombud_core::verification`).
+pub(crate) fn verification_jobs(
+    c: &Complaint,
+    settings: &ombud_core::verification::VerificationSettings,
+    since: DateTime<Utc>,
+) -> Vec<crate::NewJob> {
+    settings
+        .timers(&c.id, since)
+        .into_iter()
+        .map(|timer| crate::NewJob {
+            id: JobId::new(),
+            kind: timer.stage.job_kind().into(),
+            key: timer.job_key(),
+            tenant_id: Some(c.tenant_id.clone()),
+            payload: timer.payload(),
+            schedule: None,
+            due_at: timer.run_at,
+            max_attempts: 5,
+        })
+        .collect()
 }
 
 impl IngestOutcome {

@@ -116,6 +116,7 @@ impl SlaDue {
                 // assignee's room back: the queues drain (a tenant without
                 // teams finds nothing to do).
                 routing: Some(Default::default()),
+                verification: None,
             })
             .collect()
     }

@@ -117,6 +117,10 @@ pub struct ChangeBatch {
     /// Assignment: the guard on a rule's assignment, and the drain a change
     /// that frees room leaves (None: the tenant has no teams or rules).
     pub routing: Option<crate::routing::BatchRouting>,
+    /// The tenant's field verification: a complaint this change moves into
+    /// `pending_validation` gets its timers (None: no timers, as for a
+    /// change that cannot move a status).
+    pub verification: Option<ombud_core::verification::VerificationSettings>,
 }
 
 /// A change decided for one complaint: what to record, and the jobs it
@@ -160,6 +164,13 @@ impl ChangeBatch {
                 ));
             }
             jobs.extend(self.drain_after(tenant, &before, &applied.complaint));
+        }
+        if let Some(settings) = &self.verification {
+            let c = &applied.complaint;
+            if applied.action == "status_changed" && c.status == ComplaintStatus::PendingValidation
+            {
+                jobs.extend(crate::model::verification_jobs(c, settings, at));
+            }
         }
         Ok(Decided { applied, jobs })
     }

@@ -148,12 +148,29 @@ impl IntakeConfig {
                 builtin.as_str()
             }
         };
-        let status = templates
+        let status = self.status_label(lang, status);
+        text.replace("{number}", number)
+            .replace("{status}", &status)
+    }
+
+    /// A status as citizens read it in `lang`: the version's word, else
+    /// the built-in one of that language (a version saved before the status
+    /// existed), else its code.
+    pub fn status_label(&self, lang: &Language, status: &str) -> String {
+        let builtin = || {
+            let t = match lang.as_str() {
+                "hi" => super::templates_hi_mr::hindi(),
+                "mr" => super::templates_hi_mr::marathi(),
+                _ => default_templates_en().clone(),
+            };
+            t.statuses.get(status).cloned()
+        };
+        self.templates_for(lang)
             .statuses
             .get(status)
-            .map(String::as_str)
-            .unwrap_or(status);
-        text.replace("{number}", number).replace("{status}", status)
+            .cloned()
+            .or_else(builtin)
+            .unwrap_or_else(|| status.to_owned())
     }
 
     pub fn default_language(&self) -> Language {
@@ -199,7 +216,8 @@ fn default_templates_en() -> &'static Templates {
         limit_daily: "You have sent many messages today. We will read your next ones tomorrow; your complaints stay registered.".into(),
         limit_burst: "You are sending messages very fast. Please wait a minute before sending more.".into(),
         statuses: statuses(&[
-            ("new", "received"), ("acknowledged", "acknowledged"), ("in_progress", "in progress"),
+            ("new", "received"), ("pending_validation", "awaiting verification on the ground"),
+            ("validated", "verified on the ground"), ("acknowledged", "acknowledged"), ("in_progress", "in progress"),
             ("on_hold", "on hold"), ("escalated", "escalated"), ("resolved", "resolved"),
             ("closed", "closed"), ("rejected", "rejected"),
         ]),
@@ -262,6 +280,19 @@ mod tests {
         let old = IntakeConfig::from_value(&old).unwrap();
         let hi = old.status_notice(&lang("hi"), "X", "resolved");
         assert!(hi.contains("हल हो गई"), "{hi}");
+        // … and one saved before field verification names its statuses
+        // with the built-in words of the language.
+        let mut old = serde_json::to_value(&c).unwrap();
+        let mr_statuses = old["templates"]["mr"]["statuses"].as_object_mut().unwrap();
+        mr_statuses.remove("validated");
+        let old = IntakeConfig::from_value(&old).unwrap();
+        let mr = old.status_notice(&lang("mr"), "X", "validated");
+        assert!(mr.contains("प्रत्यक्ष पडताळणी झाली"), "{mr}");
+        assert_eq!(
+            old.status_label(&lang("en"), "validated"),
+            "verified on the ground"
+        );
+        assert_eq!(old.status_label(&lang("en"), "unheard_of"), "unheard_of");
     }
 
     #[test]

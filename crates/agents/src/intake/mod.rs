@@ -402,11 +402,7 @@ impl Run<'_> {
         for c in &complaints {
             let category = self.category_name(c.category_id.as_ref(), lang).await?;
             let t = self.t(lang);
-            let status = t
-                .statuses
-                .get(c.status.as_str())
-                .cloned()
-                .unwrap_or_else(|| c.status.to_string());
+            let status = self.config.status_label(lang, c.status.as_str());
             let date = self
                 .input
                 .tenant

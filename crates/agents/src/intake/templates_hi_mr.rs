@@ -20,7 +20,8 @@ pub fn hindi() -> Templates {
         limit_daily: "आपने आज बहुत संदेश भेजे हैं। अगले संदेश हम कल पढ़ेंगे; आपकी शिकायतें दर्ज रहेंगी।".into(),
         limit_burst: "आप बहुत तेज़ी से संदेश भेज रहे हैं। कृपया एक मिनट रुककर भेजें।".into(),
         statuses: statuses(&[
-            ("new", "प्राप्त"), ("acknowledged", "स्वीकार की गई"), ("in_progress", "कार्य जारी"),
+            ("new", "प्राप्त"), ("pending_validation", "मौके पर सत्यापन बाकी"),
+            ("validated", "मौके पर सत्यापित"), ("acknowledged", "स्वीकार की गई"), ("in_progress", "कार्य जारी"),
             ("on_hold", "रोकी गई"), ("escalated", "उच्च अधिकारी को भेजी गई"), ("resolved", "हल हो गई"),
             ("closed", "बंद"), ("rejected", "अस्वीकृत"),
         ]),
@@ -46,7 +47,8 @@ pub fn marathi() -> Templates {
         limit_daily: "तुम्ही आज खूप संदेश पाठवले आहेत. पुढचे संदेश आम्ही उद्या वाचू; तुमच्या तक्रारी नोंदलेल्या राहतील.".into(),
         limit_burst: "तुम्ही खूप वेगाने संदेश पाठवत आहात. कृपया एक मिनिट थांबून पाठवा.".into(),
         statuses: statuses(&[
-            ("new", "प्राप्त"), ("acknowledged", "स्वीकारली"), ("in_progress", "काम सुरू"),
+            ("new", "प्राप्त"), ("pending_validation", "प्रत्यक्ष पडताळणी बाकी"),
+            ("validated", "प्रत्यक्ष पडताळणी झाली"), ("acknowledged", "स्वीकारली"), ("in_progress", "काम सुरू"),
             ("on_hold", "थांबवली"), ("escalated", "वरिष्ठांकडे पाठवली"), ("resolved", "सोडवली"),
             ("closed", "बंद"), ("rejected", "नाकारली"),
         ]),

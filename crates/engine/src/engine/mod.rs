@@ -223,6 +223,7 @@ impl Engine {
         let jobs = crate::ops::surveys::with_survey_jobs(jobs, self.ops.clone());
         let jobs = crate::ops::sla::with_sla_jobs(jobs, self.ops.clone());
         let jobs = crate::ops::routing::with_routing_jobs(jobs, self.ops.clone());
+        let jobs = crate::ops::verification::with_verification_jobs(jobs, self.ops.clone());
         let holder = format!(
             "{}-{}",
             self.config.replica_id,

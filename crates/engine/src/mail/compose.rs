@@ -129,6 +129,77 @@ pub async fn letter(
             };
             Ok(Some(sla_letter(&tenant, &c, to, *target, *stage, *due_at)))
         }
+        Mail::Verification {
+            tenant_id,
+            complaint_id,
+            user_id,
+            to,
+            stage,
+            since,
+        } => {
+            let member = store
+                .members(tenant_id)
+                .await?
+                .iter()
+                .any(|m| &m.user.id == user_id);
+            let Some(tenant) = store.tenant(tenant_id).await?.filter(|_| member) else {
+                return Ok(None);
+            };
+            let Some(c) = store.complaint(tenant_id, complaint_id).await? else {
+                return Ok(None);
+            };
+            // A reminder about a complaint verified meanwhile is not sent.
+            let pending = c.status == ombud_core::ComplaintStatus::PendingValidation;
+            if *stage == ombud_core::verification::Stage::Reminder && !pending {
+                return Ok(None);
+            }
+            Ok(Some(verification_letter(&tenant, &c, to, *stage, *since)))
+        }
+    }
+}
+
+/// A reminder to verify a complaint, or the news that nobody did in time.
+fn verification_letter(
+    tenant: &Tenant,
+    c: &Complaint,
+    to: &Email,
+    stage: ombud_core::verification::Stage,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Letter {
+    use ombud_core::verification::Stage;
+    let since = format!(
+        "{} ({})",
+        tenant.timezone.local_time(since).format("%-d %b %Y, %H:%M"),
+        tenant.timezone.as_str()
+    );
+    let (subject, news) = match stage {
+        Stage::Reminder => (
+            format!("{}: waiting for field verification", c.number),
+            format!(
+                "This complaint has waited for verification on the ground since {since}. \
+                 Please visit the place and mark it validated or rejected, with a note \
+                 (Ombud's dashboard, My complaints)."
+            ),
+        ),
+        Stage::Escalation => (
+            format!("{}: not verified in time, escalated", c.number),
+            format!(
+                "Nobody verified this complaint on the ground since {since}, so Ombud \
+                 escalated it. It can still be validated or rejected."
+            ),
+        ),
+    };
+    let description: String = c.description.chars().take(300).collect();
+    let location = c.location.as_deref().unwrap_or("no location given");
+    Letter {
+        to: to.clone(),
+        subject,
+        text: format!(
+            "{tenant}\n\nComplaint {number}, at {location}:\n“{description}”\n\n{news}\n\n\
+             You get this mail because the complaint is yours to act on in {tenant}.\n",
+            tenant = tenant.name,
+            number = c.number,
+        ),
     }
 }
 

@@ -108,6 +108,17 @@ pub enum Mail {
         stage: ombud_core::sla::Stage,
         due_at: chrono::DateTime<chrono::Utc>,
     },
+    /// A complaint waiting for field verification: the reminder to its
+    /// assignee, or the news that it was escalated.
+    Verification {
+        tenant_id: TenantId,
+        complaint_id: ComplaintId,
+        user_id: UserId,
+        to: Email,
+        stage: ombud_core::verification::Stage,
+        /// When the complaint entered pending validation.
+        since: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl Mail {
@@ -117,6 +128,7 @@ impl Mail {
             Self::PasswordReset { .. } => "password_reset",
             Self::DailySummary { .. } => "daily_summary",
             Self::SlaAlert { .. } => "sla_alert",
+            Self::Verification { .. } => "verification",
         }
     }
 
@@ -144,11 +156,23 @@ impl Mail {
                 stage.job_kind(),
                 due_at.timestamp_micros()
             ),
+            Self::Verification {
+                complaint_id,
+                user_id,
+                stage,
+                since,
+                ..
+            } => format!(
+                "mail:{}:{complaint_id}:{}:{user_id}",
+                stage.job_kind(),
+                since.timestamp_micros()
+            ),
         };
         let tenant = match self {
             Self::Invitation { tenant_id, .. }
             | Self::DailySummary { tenant_id, .. }
-            | Self::SlaAlert { tenant_id, .. } => Some(tenant_id.clone()),
+            | Self::SlaAlert { tenant_id, .. }
+            | Self::Verification { tenant_id, .. } => Some(tenant_id.clone()),
             Self::PasswordReset { .. } => None,
         };
         NewJob {

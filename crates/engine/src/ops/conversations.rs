@@ -136,6 +136,7 @@ impl Operations {
             at: self.now(),
             audit: Some(acting.clone()),
             sla: Some(super::sla::rules(self.store.as_ref(), &tenant.id).await?),
+            verification: super::verification::for_new(self.store.as_ref(), &tenant.id).await?,
         };
         let (complaint, _) = self.store.create_complaint(tenant, new).await?;
         self.wake_webhooks();

@@ -19,6 +19,7 @@ pub mod sla;
 pub mod surveys;
 pub mod team;
 pub mod templates;
+pub mod verification;
 pub mod webhooks;
 
 use std::sync::Arc;

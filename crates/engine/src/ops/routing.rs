@@ -401,6 +401,7 @@ impl Operations {
             survey_after: None,
             sla: Some(sla.clone()),
             routing: Some(BatchRouting { by_rule }),
+            verification: None,
         };
         let outcome = self.store.change_complaints(tenant, batch).await?;
         Ok(match outcome.into_iter().next() {

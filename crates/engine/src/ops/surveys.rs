@@ -114,6 +114,7 @@ impl Operations {
             routing: super::routing::Routing::read(self.store.as_ref(), tenant)
                 .await?
                 .batch(),
+            verification: None,
         };
         let outcomes = self.store.change_complaints(tenant, batch).await?;
         Ok(match outcomes.into_iter().next() {

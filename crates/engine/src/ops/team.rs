@@ -301,6 +301,21 @@ impl Operations {
         on: bool,
         language: Option<Language>,
     ) -> StoreResult<()> {
+        let role = self
+            .store
+            .members(tenant)
+            .await?
+            .iter()
+            .find(|m| m.user.id == member.id)
+            .map(|m| m.role)
+            .ok_or(StoreError::NotFound("member"))?;
+        if on && role.sees_only_own() {
+            return Err(ValidationError::new(
+                "daily_summary",
+                "covers every complaint of the organisation; a field worker sees only their own",
+            )
+            .into());
+        }
         let entry = acting
             .entry(
                 tenant,

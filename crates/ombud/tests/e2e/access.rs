@@ -16,6 +16,7 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
     let t = app.tenant("pune", "PUNE", &graph).await;
     let number = street_light(&app, &t, &graph, "919800000001").await;
     for (email, role) in [
+        ("field@pune.gov.in", Role::FieldWorker),
         ("viewer@pune.gov.in", Role::Viewer),
         ("staff@pune.gov.in", Role::Staff),
         ("admin@pune.gov.in", Role::Admin),
@@ -68,6 +69,7 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
     let bulk = "/app/complaints/bulk".to_owned();
     type Route<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, Role);
     let routes: Vec<Route> = vec![
+        ("GET", "/app/field".into(), vec![], Role::FieldWorker),
         ("GET", "/app/complaints".into(), vec![], Role::Viewer),
         ("GET", detail.clone(), vec![], Role::Viewer),
         ("GET", "/app/account".into(), vec![], Role::Viewer),
@@ -157,6 +159,7 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         ),
     ];
     for (email, role) in [
+        ("field@pune.gov.in", Role::FieldWorker),
         ("viewer@pune.gov.in", Role::Viewer),
         ("staff@pune.gov.in", Role::Staff),
         ("admin@pune.gov.in", Role::Admin),
@@ -178,7 +181,14 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
                     member.submit(path, &form).await
                 }
             };
-            let allowed = role >= *least;
+            // A field worker has their account, and lands on their own
+            // page from the complaint list; nothing else.
+            let field = role == Role::FieldWorker;
+            let lands = field && path == "/app/complaints";
+            if lands {
+                assert_eq!(res.headers()["location"], "/app/field");
+            }
+            let allowed = role >= *least || lands || (field && path == "/app/account");
             let status = res.status();
             if allowed {
                 assert!(
@@ -232,6 +242,15 @@ async fn tenant_b_cannot_see_or_touch_tenant_a_complaints() {
             .submit(
                 &format!("/app/complaints/{key}/status"),
                 &[("value", "rejected")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{key}");
+        let res = other.get(&format!("/app/field/{key}")).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{key}");
+        let res = other
+            .submit(
+                &format!("/app/field/{key}/verdict"),
+                &[("outcome", "rejected"), ("note", "not ours")],
             )
             .await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{key}");
@@ -330,6 +349,18 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         (c("assign"), vec![("value", &owner_id)]),
         (c("area"), vec![("value", "Ward 7")]),
         (c("note"), vec![("value", "x")]),
+        (
+            c("verdict").replace("/complaints/", "/field/"),
+            vec![("outcome", "rejected"), ("note", "x")],
+        ),
+        (
+            "/app/settings/verification".into(),
+            vec![
+                ("enabled", "on"),
+                ("remind_after_hours", "1"),
+                ("escalate_after_hours", "2"),
+            ],
+        ),
         (
             "/app/complaints/bulk".into(),
             vec![
@@ -490,7 +521,13 @@ async fn every_route_refuses_the_roles_below_its_own() {
     let category = app.store.categories(&t.tenant.id).await.unwrap()[0]
         .id
         .to_string();
-    let roles = [Role::Viewer, Role::Staff, Role::Admin, Role::Owner];
+    let roles = [
+        Role::FieldWorker,
+        Role::Viewer,
+        Role::Staff,
+        Role::Admin,
+        Role::Owner,
+    ];
     for role in roles {
         user(
             &app,
@@ -505,6 +542,9 @@ async fn every_route_refuses_the_roles_below_its_own() {
     let inv = "/app/team/invitations/inv_00000000000000000000000000/revoke".to_owned();
     // (path, least role); GETs first, then POSTs with an empty form.
     let gets = [
+        ("/app/field".to_owned(), Role::FieldWorker),
+        // Nobody's own: not found for every role that may look.
+        (format!("/app/field/{number}"), Role::FieldWorker),
         ("/app/complaints".to_owned(), Role::Viewer),
         (format!("/app/complaints/{number}"), Role::Viewer),
         ("/app/complaints.csv".to_owned(), Role::Viewer),
@@ -543,6 +583,12 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/areas".to_owned(), Role::Admin),
         ("/app/settings/teams".to_owned(), Role::Admin),
         ("/app/settings/rules".to_owned(), Role::Admin),
+        ("/app/settings/verification".to_owned(), Role::Admin),
+        // Verifying is for field workers and staff, not viewers.
+        (
+            c("verdict").replace("/complaints/", "/field/"),
+            Role::FieldWorker,
+        ),
         ("/app/welcome/categories".to_owned(), Role::Admin),
         // Last: these change who can do what, or end the conversation's hand-off.
         (format!("/app/inbox/{conversation}/hand-back"), Role::Staff),
@@ -555,9 +601,17 @@ async fn every_route_refuses_the_roles_below_its_own() {
         .unwrap();
     for role in roles {
         let member = Staff::login(&app, &format!("{}@pune.gov.in", role.as_str())).await;
+        let may = |path: &str, least: Role| match path.ends_with("/verdict") {
+            true => role.may_verify(),
+            false => role >= least,
+        };
         for (path, least) in &gets {
-            let status = member.get(path).await.status();
-            if role >= *least {
+            let res = member.get(path).await;
+            let status = res.status();
+            if role == Role::FieldWorker && path == "/app/complaints" {
+                assert_eq!(status, StatusCode::SEE_OTHER);
+                assert_eq!(res.headers()["location"], "/app/field");
+            } else if may(path, *least) {
                 assert_ne!(status, StatusCode::FORBIDDEN, "{role:?} GET {path}");
                 assert!(status.as_u16() < 500, "{role:?} GET {path}: {status}");
             } else {
@@ -566,14 +620,14 @@ async fn every_route_refuses_the_roles_below_its_own() {
         }
         for (path, least) in &posts {
             let status = member.submit(path, &[]).await.status();
-            if role >= *least {
+            if may(path, *least) {
                 assert_ne!(status, StatusCode::FORBIDDEN, "{role:?} POST {path}");
                 assert!(status.as_u16() < 500, "{role:?} POST {path}: {status}");
             } else {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} POST {path}");
             }
         }
-        if role == Role::Viewer {
+        if role <= Role::Viewer {
             // Nothing the viewer tried changed anything.
             let now = app
                 .store
@@ -582,7 +636,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
                 .unwrap();
             assert_eq!(now, before);
             assert_eq!(app.store.handed_over(&t.tenant.id).await.unwrap().len(), 1);
-            assert_eq!(app.store.members(&t.tenant.id).await.unwrap().len(), 5);
+            assert_eq!(app.store.members(&t.tenant.id).await.unwrap().len(), 6);
         }
     }
     app.stop().await;

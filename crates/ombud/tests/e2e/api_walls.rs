@@ -76,6 +76,7 @@ fn sample_body(path: &str) -> Value {
         "/complaints" => json!({"description": "x"}),
         "/complaints/bulk-update" => json!({"filter": {}, "change": {"priority": "high"}}),
         "/complaints/{id}/notes" => json!({"note": "x"}),
+        "/complaints/{id}/verification" => json!({"outcome": "validated", "note": "x"}),
         "/conversations/{id}/messages" => json!({"body": "x"}),
         "/api-keys" => json!({"name": "x", "scopes": ["complaints:read"]}),
         "/complaints/{id}" => json!({"priority": "high"}),

@@ -59,6 +59,7 @@ mod team;
 mod templates;
 mod tenants;
 mod test_panel;
+mod verification;
 mod webhook_admin;
 mod webhook_crash;
 mod webhooks;

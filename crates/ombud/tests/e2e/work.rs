@@ -103,6 +103,7 @@ pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize
                     audit: None,
                     sla: None,
                     route: false,
+                    verification: None,
                 },
             )
             .await

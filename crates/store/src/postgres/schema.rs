@@ -101,6 +101,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0026_contact_blocks.sql"),
     ),
     (27, "routing", include_str!("migrations/0027_routing.sql")),
+    (
+        28,
+        "field_worker",
+        include_str!("migrations/0028_field_worker.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -247,5 +247,6 @@ fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
         audit: None,
         sla: None,
         route: false,
+        verification: None,
     }
 }

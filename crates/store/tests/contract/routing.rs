@@ -33,6 +33,7 @@ fn by_rule(team: &Team, change: ComplaintChange, id: &ComplaintId) -> ChangeBatc
         routing: Some(BatchRouting {
             by_rule: Some(ByRule { team: team.clone() }),
         }),
+        verification: None,
     }
 }
 
@@ -121,6 +122,7 @@ pub(crate) async fn racing_rules_never_take_a_member_past_their_capacity(store: 
         survey_after: None,
         sla: None,
         routing: Some(BatchRouting::default()),
+        verification: None,
     };
     let done = store.change_complaints(&t.id, resolve).await.unwrap();
     assert!(matches!(done[0], ChangeOutcome::Changed(_)));

@@ -191,6 +191,7 @@ pub(crate) async fn batched_changes_skip_what_does_not_fit_and_record_the_rest(
         survey_after: None,
         sla: None,
         routing: None,
+        verification: None,
     };
 
     // Reject one first, so the batch meets a complaint that can no longer move.
@@ -459,6 +460,7 @@ pub(crate) async fn the_overview_counts_by_local_day_category_and_age(store: Arc
                 survey_after: None,
                 sla: None,
                 routing: None,
+                verification: None,
             },
         )
         .await

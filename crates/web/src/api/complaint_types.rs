@@ -17,7 +17,8 @@ pub struct ComplaintView {
     pub id: String,
     #[schema(example = "PUNE-20261123-0001")]
     pub number: String,
-    /// new, acknowledged, in_progress, on_hold, escalated, resolved, closed, rejected.
+    /// new, pending_validation, validated, acknowledged, in_progress, on_hold,
+    /// escalated, resolved, closed, rejected.
     pub status: String,
     /// low, normal, high, urgent.
     pub priority: String,
@@ -243,7 +244,7 @@ pub struct NewComplaintBody {
 pub struct ComplaintUpdate {
     #[serde(default)]
     #[schema(
-        pattern = "^(new|acknowledged|in_progress|on_hold|escalated|resolved|closed|rejected)$"
+        pattern = "^(new|pending_validation|validated|acknowledged|in_progress|on_hold|escalated|resolved|closed|rejected)$"
     )]
     pub status: Option<String>,
     #[serde(default)]

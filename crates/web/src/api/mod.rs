@@ -27,6 +27,7 @@ mod routing_types;
 mod sla;
 mod surveys;
 pub(crate) mod test_chats;
+mod verification;
 mod webhook_types;
 pub(crate) mod webhooks;
 
@@ -196,6 +197,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(surveys::router())
         .merge(sla::router())
         .merge(routing::router())
+        .merge(verification::router())
         .merge(executions::router())
         .merge(agents::router())
         .merge(test_chats::router())

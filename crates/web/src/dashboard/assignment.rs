@@ -84,6 +84,11 @@ struct AssignmentPage {
     errors: FieldErrors,
     saved: &'static str,
     tried: Tried,
+    verification: ombud_core::verification::VerificationSettings,
+    /// Where an overdue verification may go: (value, label).
+    escalation_targets: Vec<(String, String)>,
+    /// The value of the one chosen (empty: nobody new).
+    escalate: String,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -110,6 +115,7 @@ pub async fn page(
         "areas" => "areas",
         "teams" => "teams",
         "rules" => "rules",
+        "verification" => "verification",
         _ => "",
     };
     let tried = match q.location {
@@ -296,6 +302,17 @@ async fn render(
         .iter()
         .map(|a| (a.slug.clone(), a.name_in(lang).to_owned()))
         .collect();
+    let verification = state.engine.ops().verification_settings(&tenant.id).await?;
+    let escalation_targets = targets
+        .iter()
+        .filter(|(value, _)| value != "area_field_staff")
+        .cloned()
+        .collect();
+    let escalate = match (&verification.escalate_to, &verification.escalate_to_team) {
+        (Some(user), _) => format!("member:{user}"),
+        (None, Some(team)) => format!("team:{team}"),
+        (None, None) => String::new(),
+    };
     let page = AssignmentPage {
         chrome: Chrome::of(current, "settings"),
         areas,
@@ -310,6 +327,9 @@ async fn render(
         errors: view.errors,
         saved: view.saved,
         tried: view.tried,
+        verification,
+        escalation_targets,
+        escalate,
     };
     Ok(html_with(status, &page))
 }
@@ -612,6 +632,53 @@ pub async fn set_rules(
         }
     }
     let view = View::refused("rules", errors);
+    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// The field verification form: `enabled`, `remind_after_hours`,
+/// `escalate_after_hours`, `escalate` (`member:{id}`, `team:{slug}` or
+/// empty).
+pub async fn set_verification(
+    State(state): State<AppState>,
+    current: Current,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let mut errors = FieldErrors::default();
+    let mut hours = |name: &str| match form_value(&form, name).trim().parse::<u32>() {
+        Ok(h) => h,
+        Err(_) => {
+            errors.add(
+                "verification",
+                format!("{name}: give a whole number of hours"),
+            );
+            0
+        }
+    };
+    let remind_after_hours = hours("remind_after_hours");
+    let escalate_after_hours = hours("escalate_after_hours");
+    let escalate = form_value(&form, "escalate").trim();
+    let settings = ombud_core::verification::VerificationSettings {
+        enabled: !form_value(&form, "enabled").is_empty(),
+        remind_after_hours,
+        escalate_after_hours,
+        escalate_to: escalate
+            .strip_prefix("member:")
+            .and_then(|id| id.parse().ok()),
+        escalate_to_team: escalate.strip_prefix("team:").map(str::to_owned),
+    };
+    if errors.is_empty() {
+        let set = state
+            .engine
+            .ops()
+            .set_verification_settings(&current.acting(), &current.tenant.id, settings)
+            .await;
+        match outcome(set, "verification", "Field verification", &[])? {
+            Ok(done) => return Ok(done),
+            Err(refused) => errors = refused,
+        }
+    }
+    let view = View::refused("verification", errors);
     render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 

@@ -108,6 +108,10 @@ pub async fn list(
     current: Current,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
+    // Where a field worker lands after logging in: their own page.
+    if current.role.sees_only_own() {
+        return Ok(Redirect::to("/app/field").into_response());
+    }
     current.require(Role::Viewer)?;
     let (query, errors) = ListQuery::parse(raw.as_deref());
     let tenant = &current.tenant;

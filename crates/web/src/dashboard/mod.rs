@@ -19,6 +19,7 @@ mod complaints;
 pub(crate) mod csrf;
 mod deadlines;
 mod developers;
+mod field;
 mod filters;
 pub(crate) mod inbox;
 mod join;
@@ -107,6 +108,9 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/complaints/bulk", post(bulk::bulk))
         .route("/app/complaints/{key}", get(complaints::detail))
         .route("/app/complaints/{key}/{action}", post(complaints::change))
+        .route("/app/field", get(field::list))
+        .route("/app/field/{key}", get(field::detail))
+        .route("/app/field/{key}/verdict", post(field::verdict))
         .route("/app/inbox", get(inbox::list))
         .route("/app/inbox/{id}", get(inbox::show))
         .route("/app/inbox/{id}/reply", post(inbox::reply))
@@ -139,6 +143,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings/areas", post(assignment::set_areas))
         .route("/app/settings/teams", post(assignment::set_teams))
         .route("/app/settings/rules", post(assignment::set_rules))
+        .route(
+            "/app/settings/verification",
+            post(assignment::set_verification),
+        )
         .route(
             "/app/settings/categories/{id}",
             post(settings::edit_category),

@@ -235,6 +235,8 @@ fn color(status: ComplaintStatus) -> &'static str {
     use ComplaintStatus::*;
     match status {
         New => "#e0a800",
+        PendingValidation => "#b07cc6",
+        Validated => "#5a9bb0",
         Acknowledged => "#6c8ebf",
         InProgress => "#0b5cad",
         OnHold => "#9b9b9b",

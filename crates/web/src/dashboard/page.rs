@@ -40,6 +40,11 @@ impl Chrome {
         self.role >= Role::Admin
     }
 
+    /// A field worker: the field page is all they have.
+    pub fn field(&self) -> bool {
+        self.role.sees_only_own()
+    }
+
     /// Staff and above work complaints; viewers only read.
     pub fn works(&self) -> bool {
         self.role >= Role::Staff

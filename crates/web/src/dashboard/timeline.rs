@@ -32,6 +32,7 @@ pub fn moments(
                 "system" => "Ombud".to_owned(),
                 ombud_core::sla::ACTOR => "Ombud (service level)".to_owned(),
                 ombud_core::routing::ACTOR => "Ombud (assignment rules)".to_owned(),
+                ombud_core::verification::ACTOR => "Ombud (field verification)".to_owned(),
                 a if a.starts_with("contact:") => "the citizen".to_owned(),
                 a => names
                     .get(a)

@@ -267,6 +267,42 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         "{page}"
     );
     l.none("POST /app/settings/rules", "no such team").await;
+    let res = admin
+        .submit(
+            "/app/settings/verification",
+            &[
+                ("remind_after_hours", "10"),
+                ("escalate_after_hours", "20"),
+                ("escalate", &format!("member:{staff_id}")),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/verification",
+        one("settings.verification_changed", me),
+    )
+    .await;
+    let res = admin
+        .submit(
+            "/app/settings/verification",
+            &[
+                ("remind_after_hours", "ten"),
+                ("escalate_after_hours", "20"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("remind_after_hours: give a whole number of hours"),
+        "{page}"
+    );
+    l.none(
+        "POST /app/settings/verification",
+        "hours that are no number",
+    )
+    .await;
     // Trying a sample is a GET: nothing is recorded.
     let page = admin
         .get("/app/settings/assignment?location=near+ITI+Road&category=&priority=")

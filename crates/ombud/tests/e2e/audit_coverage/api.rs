@@ -552,6 +552,73 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     assert_eq!(tried["rule_name"], "Kothrud", "{tried}");
     l.none("POST /settings/assignment/try", "changes nothing")
         .await;
+    let verification =
+        json!({"enabled": false, "remind_after_hours": 10, "escalate_after_hours": 20});
+    json_of(
+        session_api(admin, Method::PUT, "/settings/verification")
+            .await
+            .json(&verification),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /settings/verification",
+        one("settings.verification_changed", me),
+    )
+    .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/verification")
+            .await
+            .json(&json!({"enabled": true, "remind_after_hours": 30, "escalate_after_hours": 20})),
+        422,
+    )
+    .await;
+    l.none(
+        "PUT /settings/verification",
+        "a reminder after the escalation",
+    )
+    .await;
+    // A verdict through the API, on a complaint sent to verification.
+    let pending = json_of(
+        app.api(Method::POST, "/complaints", key)
+            .json(&json!({"description": "Drain overflowing near the market"})),
+        201,
+    )
+    .await;
+    let pending = pending["id"].as_str().unwrap().to_owned();
+    l.check("POST /complaints", one("complaint.created", k))
+        .await;
+    json_of(
+        app.api(Method::PATCH, &format!("/complaints/{pending}"), key)
+            .json(&json!({"status": "pending_validation"})),
+        200,
+    )
+    .await;
+    l.check("PATCH /complaints/{id}", one("complaint.status_changed", k))
+        .await;
+    let verdict = format!("/complaints/{pending}/verification");
+    json_of(
+        app.api(Method::POST, &verdict, key)
+            .json(&json!({"outcome": "rejected"})),
+        422,
+    )
+    .await;
+    l.none("POST /complaints/{id}/verification", "no note")
+        .await;
+    json_of(
+        app.api(Method::POST, &verdict, key)
+            .json(&json!({"outcome": "rejected", "note": "nothing found there"})),
+        200,
+    )
+    .await;
+    l.check(
+        "POST /complaints/{id}/verification",
+        Expect {
+            actions: vec!["complaint.status_changed", "complaint.note_added"],
+            actor: k,
+        },
+    )
+    .await;
 
     Made {
         api_complaint,

@@ -11,6 +11,8 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     let Scene {
         app,
         tid,
+        key,
+        owner,
         ravi,
         number,
         filed,
@@ -19,6 +21,7 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         ref viewer,
         ref mut l,
         me,
+        k,
         ..
     } = *s;
     let api_complaint = &made.api_complaint;
@@ -49,6 +52,56 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         l.check("POST /app/complaints/{key}/{action}", one(expected, me))
             .await;
     }
+    // A verdict from the field page: on a complaint of the member's own,
+    // sent to verification.
+    let pending = super::json_of(
+        app.api(reqwest::Method::POST, "/complaints", key)
+            .json(&serde_json::json!({"description": "Drain overflowing"})),
+        201,
+    )
+    .await;
+    let pending = pending["number"].as_str().unwrap().to_owned();
+    l.check("POST /complaints", one("complaint.created", k))
+        .await;
+    for (action, value, expected) in [
+        ("assign", owner.id.as_str(), "complaint.assigned"),
+        ("status", "pending_validation", "complaint.status_changed"),
+    ] {
+        let path = format!("/app/complaints/{pending}/{action}");
+        let res = admin.submit(&path, &[("value", value)]).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{action}");
+        l.check("POST /app/complaints/{key}/{action}", one(expected, me))
+            .await;
+    }
+    let verdict = format!("/app/field/{pending}/verdict");
+    let res = viewer.submit(&verdict, &[("outcome", "validated")]).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "viewers verify nothing"
+    );
+    let res = admin.submit(&verdict, &[("outcome", "rejected")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none(
+        "POST /app/field/{key}/verdict",
+        "a rejection without a note",
+    )
+    .await;
+    let res = admin
+        .submit(
+            &verdict,
+            &[("outcome", "validated"), ("note", "seen it on the ground")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/field/{key}/verdict",
+        Expect {
+            actions: vec!["complaint.status_changed", "complaint.note_added"],
+            actor: me,
+        },
+    )
+    .await;
     let ids = format!("{}", filed.id);
     let res = admin
         .submit(

@@ -57,6 +57,7 @@ async fn dense_and_rare_text_give_the_same_answers_by_either_plan() {
                 audit: None,
                 sla: None,
                 route: false,
+                verification: None,
             };
             store.create_complaint(tenant, new).await.map(|(c, _)| c)
         }

@@ -261,6 +261,42 @@ async function flow(run) {
   await fits(page, run, "the assignment page");
   await shot(page, run, "assignment");
 
+  // Field verification: new complaints wait for it; reminder after 8 hours,
+  // escalation after 16.
+  await page.check('#verification input[name="enabled"]');
+  await page.fill("#remind-after", "8");
+  await page.fill("#escalate-after", "16");
+  await Promise.all([page.waitForURL("**saved=verification**"), page.click('#verification button[type="submit"]')]);
+  await page.waitForSelector("text=Field verification saved.");
+  assert.equal(await page.inputValue("#escalate-after"), "16");
+  await fits(page, run, "the assignment page with field verification");
+
+  // The field worker, on their own phone-sized page: their complaint waits
+  // for them; a rejection without a note is refused, then it is validated.
+  const fieldContext = await browser.newContext({ viewport: { width: run.width, height: run.height } });
+  const field = await fieldContext.newPage();
+  field.setDefaultTimeout(15000);
+  await field.goto(`${run.base}/app/login`);
+  await field.fill('input[name="email"]', run.field.email);
+  await field.fill('input[name="password"]', run.field.password);
+  await Promise.all([field.waitForURL("**/app/field"), field.click('button[type="submit"]')]);
+  assert.equal(await field.locator("header nav a").count(), 1, "a field worker's navigation is their page");
+  assert.match(await field.textContent("main h2"), /To verify on the ground \(1\)/);
+  await fits(field, run, "the field page");
+  await shot(field, run, "field");
+  await Promise.all([field.waitForURL(`**/app/field/${run.field.complaint}`), field.click(`a[href="/app/field/${run.field.complaint}"]`)]);
+  await field.click('button[value="rejected"]');
+  await field.waitForSelector("#note-error");
+  assert.match(await field.textContent("#note-error"), /say why the complaint is rejected/);
+  await fits(field, run, "a field complaint");
+  await shot(field, run, "field-complaint");
+  await field.fill("#note", "Blocked with plastic; needs a suction truck.");
+  await Promise.all([field.waitForURL("**/app/field?done=**"), field.click('button[value="validated"]')]);
+  assert.match(await field.textContent("#field-done"), new RegExp(`${run.field.complaint} is marked validated`));
+  await fits(field, run, "the field page after a verdict");
+  await shot(field, run, "field-verified");
+  await fieldContext.close();
+
   // The web chat on the tenant's own site: a page of this script's own little
   // server, another origin than Ombud's. The bubble opens the chat; the agent
   // answers.

@@ -26,6 +26,8 @@ struct Run {
     light_citizen: String,
     handed_over: String,
     webchat: Channel,
+    /// A complaint waiting for verification, assigned to the field worker.
+    to_verify: String,
 }
 
 fn repo() -> PathBuf {
@@ -81,7 +83,41 @@ async fn the_dashboard_in_chromium() {
         )
         .await
         .unwrap();
+        // A field worker, with a complaint sent to them for verification.
+        let field = member(
+            &app,
+            &format!("field@{slug}.gov.in"),
+            &t.tenant.id,
+            Role::FieldWorker,
+        )
+        .await;
+        let to_verify = file(
+            &app,
+            &t,
+            &graph,
+            &format!("91980000{n}004"),
+            "The drain near the vegetable market is blocked and overflowing",
+        )
+        .await;
+        let id = complaint(&app, &t, &to_verify).await.id;
+        for change in [
+            ombud_store::ComplaintChange::Assign(Some(field.id.clone())),
+            ombud_store::ComplaintChange::Status(ComplaintStatus::PendingValidation),
+        ] {
+            let done = app
+                .engine
+                .change_complaints(
+                    &ombud_engine::Acting::cli(),
+                    &t.tenant.id,
+                    ombud_engine::Selection::Ids(vec![id.clone()]),
+                    change,
+                )
+                .await
+                .unwrap();
+            assert_eq!(done.changed.len(), 1, "{done:?}");
+        }
         runs.push(Run {
+            to_verify,
             name,
             width,
             height,
@@ -115,6 +151,7 @@ async fn the_dashboard_in_chromium() {
                 "webchat": format!("http://{}{}", app.addr, r.webchat.webhook_path()),
                 "reply": format!("Hello from the {slug} office"),
                 "invitee": {"email": format!("new@{slug}.gov.in"), "name": format!("New at {slug}"), "password": "a long new password"},
+                "field": {"email": format!("field@{slug}.gov.in"), "password": PASSWORD, "complaint": r.to_verify},
             })
         }).collect::<Vec<_>>()
     });
@@ -168,6 +205,20 @@ async fn the_dashboard_in_chromium() {
         let roads = routing.teams.find("roads").expect("the team");
         assert_eq!((roads.members.len(), roads.capacity), (1, Some(20)));
         assert_eq!(routing.assignment.rules.len(), 1, "{}", r.name);
+        // The field worker validated theirs; the admin turned verification on.
+        let verified = complaint(&app, t, &r.to_verify).await;
+        assert_eq!(verified.status, ComplaintStatus::Validated, "{}", r.name);
+        let verification = ops.verification_settings(&t.tenant.id).await.unwrap();
+        assert!(verification.enabled, "{}", r.name);
+        assert_eq!(
+            (
+                verification.remind_after_hours,
+                verification.escalate_after_hours
+            ),
+            (8, 16),
+            "{}",
+            r.name
+        );
         // The deadlines page saved the split shift and the urgent policy.
         let calendar = ops.calendar(&t.tenant.id).await.unwrap();
         assert_eq!(calendar.week[0].len(), 2, "{}: Monday's two spans", r.name);

@@ -214,6 +214,11 @@ impl ComplaintStatus {
     pub fn is_open(self) -> bool {
         !matches!(self, Self::Resolved | Self::Closed | Self::Rejected)
     }
+
+    /// Every open status (a filter's).
+    pub fn open() -> Vec<ComplaintStatus> {
+        Self::ALL.iter().copied().filter(|s| s.is_open()).collect()
+    }
 }
 
 /// A tenant's complaint category with its names per language and the keywords that

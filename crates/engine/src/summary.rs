@@ -124,11 +124,7 @@ pub async fn numbers(
         )
         .await?;
     let open_filter = ComplaintFilter {
-        statuses: ComplaintStatus::ALL
-            .iter()
-            .copied()
-            .filter(|s| s.is_open())
-            .collect(),
+        statuses: ComplaintStatus::open(),
         ..Default::default()
     };
     let open = store.count_complaints(&tenant.id, &open_filter).await?;

@@ -115,16 +115,9 @@ pub async fn letter(
             stage,
             due_at,
         } => {
-            // Only while they are a member.
-            let member = store
-                .members(tenant_id)
-                .await?
-                .iter()
-                .any(|m| &m.user.id == user_id);
-            let Some(tenant) = store.tenant(tenant_id).await?.filter(|_| member) else {
-                return Ok(None);
-            };
-            let Some(c) = store.complaint(tenant_id, complaint_id).await? else {
+            let Some((tenant, c)) =
+                member_complaint(store, tenant_id, user_id, complaint_id).await?
+            else {
                 return Ok(None);
             };
             Ok(Some(sla_letter(&tenant, &c, to, *target, *stage, *due_at)))
@@ -137,15 +130,9 @@ pub async fn letter(
             stage,
             since,
         } => {
-            let member = store
-                .members(tenant_id)
-                .await?
-                .iter()
-                .any(|m| &m.user.id == user_id);
-            let Some(tenant) = store.tenant(tenant_id).await?.filter(|_| member) else {
-                return Ok(None);
-            };
-            let Some(c) = store.complaint(tenant_id, complaint_id).await? else {
+            let Some((tenant, c)) =
+                member_complaint(store, tenant_id, user_id, complaint_id).await?
+            else {
                 return Ok(None);
             };
             // A reminder about a complaint verified meanwhile is not sent.
@@ -156,6 +143,28 @@ pub async fn letter(
             Ok(Some(verification_letter(&tenant, &c, to, *stage, *since)))
         }
     }
+}
+
+/// The tenant and the complaint a mail about it is written from, while its
+/// addressee is still a member (None: they left, or it is gone).
+async fn member_complaint(
+    store: &dyn Store,
+    tenant_id: &ombud_core::TenantId,
+    user_id: &ombud_core::UserId,
+    complaint_id: &ombud_core::ComplaintId,
+) -> StoreResult<Option<(Tenant, Complaint)>> {
+    let member = store
+        .members(tenant_id)
+        .await?
+        .iter()
+        .any(|m| &m.user.id == user_id);
+    let Some(tenant) = store.tenant(tenant_id).await?.filter(|_| member) else {
+        return Ok(None);
+    };
+    Ok(store
+        .complaint(tenant_id, complaint_id)
+        .await?
+        .map(|c| (tenant, c)))
 }
 
 /// A reminder to verify a complaint, or the news that nobody did in time.

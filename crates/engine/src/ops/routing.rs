@@ -330,11 +330,7 @@ impl Operations {
             return Ok(0);
         }
         let filter = ComplaintFilter {
-            statuses: ComplaintStatus::ALL
-                .iter()
-                .copied()
-                .filter(|s| s.is_open())
-                .collect(),
+            statuses: ComplaintStatus::open(),
             assignee: Some(AssigneeFilter::Nobody),
             team: Some(team.slug.clone()),
             ..Default::default()

@@ -126,16 +126,11 @@ impl Operations {
             .into());
         }
         let actor = acting.actor.history_name();
-        let status = ComplaintChange::Status(outcome.status());
-        let report = self
-            .change_complaints(
-                acting,
-                &actor,
-                tenant,
-                Selection::Ids(vec![id.clone()]),
-                status,
-            )
-            .await?;
+        let change = |change| {
+            let ids = Selection::Ids(vec![id.clone()]);
+            self.change_complaints(acting, &actor, tenant, ids, change)
+        };
+        let report = change(ComplaintChange::Status(outcome.status())).await?;
         let mut changed = match (report.changed.into_iter().next(), report.skipped.first()) {
             (Some(c), _) => c,
             (None, Some(s)) => return Err(ValidationError::new("status", &s.reason).into()),
@@ -147,15 +142,7 @@ impl Operations {
                 Outcome::Rejected => "Rejected on the ground",
             };
             let text = ombud_core::html::escape(&format!("{said}: {note}"));
-            let report = self
-                .change_complaints(
-                    acting,
-                    &actor,
-                    tenant,
-                    Selection::Ids(vec![id.clone()]),
-                    ComplaintChange::Note(text),
-                )
-                .await?;
+            let report = change(ComplaintChange::Note(text)).await?;
             changed = report.changed.into_iter().next().unwrap_or(changed);
         }
         self.wake_webhooks();

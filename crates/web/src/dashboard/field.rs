@@ -93,11 +93,7 @@ pub async fn list(
 ) -> Result<Response, PageError> {
     current.require(Role::FieldWorker)?;
     let filter = ComplaintFilter {
-        statuses: ComplaintStatus::ALL
-            .iter()
-            .copied()
-            .filter(|s| s.is_open())
-            .collect(),
+        statuses: ComplaintStatus::open(),
         assignee: Some(AssigneeFilter::Member(current.user.id.clone())),
         ..Default::default()
     };

@@ -337,6 +337,23 @@ async fn a_marathi_complaint_is_verified_on_the_ground_with_a_reminder_and_an_es
     .map(|(w, a)| (w.to_owned(), a))
     .collect();
     assert_eq!(actions, expected);
+    // The complaint's page tells it in words: the team by its name, Ombud's
+    // own steps by what they are.
+    let admin = Staff::login(&app, &mail("admin")).await;
+    let page = admin
+        .get(&format!("/app/complaints/{first}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for words in [
+        "sent it to the team “Kothrud”",
+        "Ombud (field verification)",
+        "changed the status from pending validation to escalated",
+        "changed the status from escalated to validated",
+    ] {
+        assert!(page.contains(words), "{words}: {page}");
+    }
     app.stop().await;
 }
 

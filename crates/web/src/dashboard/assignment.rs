@@ -26,7 +26,7 @@ use crate::AppState;
 
 /// The languages an area's names are typed in on this page (names in
 /// others, set through the API, are kept).
-const LANGUAGES: [(&str, &str); 3] = [("en", "English"), ("hi", "Hindi"), ("mr", "Marathi")];
+use super::settings::LANGUAGES;
 
 pub struct AreaRow {
     pub i: usize,

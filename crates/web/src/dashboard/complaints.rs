@@ -357,9 +357,19 @@ async fn detail_page(
         id.and_then(|id| names.get(&format!("user:{id}")).cloned())
             .unwrap_or_else(|| "nobody".into())
     };
-    let timeline = super::timeline::moments(tenant, &events, &names, &category_name, &member_name);
     let routing = state.engine.ops().routing(&tenant.id).await?;
     let lang = tenant.default_language.as_str();
+    let area_name = |a: &str| routing.areas.label(a, lang).to_owned();
+    let team_name = |t: &str| routing.team(t).map_or_else(|| t.to_owned(), |t| t.name);
+    let timeline = super::timeline::moments(
+        tenant,
+        &events,
+        &names,
+        &category_name,
+        &member_name,
+        &area_name,
+        &team_name,
+    );
     let area = c.area.as_deref().map_or("—".to_owned(), |a| {
         routing.areas.label(a, lang).to_owned()
     });

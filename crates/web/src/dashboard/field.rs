@@ -171,7 +171,11 @@ async fn detail_page(
         chrome: Chrome::of(current, "field"),
         card: card(state, current, c).await?,
         category,
-        language: c.language.as_str().to_owned(),
+        language: super::settings::LANGUAGES
+            .iter()
+            .find(|(code, _)| *code == c.language.as_str())
+            .map_or(c.language.as_str(), |(_, name)| name)
+            .to_owned(),
         verifiable: waits_for_verification(c.status),
         may_verify: current.role.may_verify(),
         note,

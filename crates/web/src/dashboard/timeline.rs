@@ -16,13 +16,16 @@ pub struct Moment {
 }
 
 /// The lines of `events`, with people by name (`names`: `user:<id>` and
-/// `api:<key id>` to a name) and categories and members named by the page.
+/// `api:<key id>` to a name) and categories, members, areas and teams named
+/// by the page.
 pub fn moments(
     tenant: &Tenant,
     events: &[ComplaintEvent],
     names: &HashMap<String, String>,
     category_name: &dyn Fn(Option<&str>) -> String,
     member_name: &dyn Fn(Option<&str>) -> String,
+    area_name: &dyn Fn(&str) -> String,
+    team_name: &dyn Fn(&str) -> String,
 ) -> Vec<Moment> {
     events
         .iter()
@@ -50,9 +53,12 @@ pub fn moments(
                 "priority_changed" => format!("set the priority to {}", to.unwrap_or("?")),
                 "category_changed" => format!("moved it to {}", category_name(to)),
                 "assigned" => format!("assigned it to {}", member_name(to)),
-                "area_changed" => format!("set the area to {}", to.unwrap_or("none")),
+                "area_changed" => match to {
+                    Some(area) => format!("set the area to {}", area_name(area)),
+                    None => "cleared the area".to_owned(),
+                },
                 "team_changed" => match to {
-                    Some(team) => format!("sent it to the team “{team}”"),
+                    Some(team) => format!("sent it to the team “{}”", team_name(team)),
                     None => "took it out of its team's queue".to_owned(),
                 },
                 "note" => "added an internal note".to_owned(),

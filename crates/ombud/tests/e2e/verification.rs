@@ -141,6 +141,25 @@ async fn a_marathi_complaint_is_verified_on_the_ground_with_a_reminder_and_an_es
     .await;
     let other_number = other["number"].as_str().unwrap();
     assert_eq!(other["status"], "pending_validation");
+    // Staff find what waits for verification with the list's status filter,
+    // on the dashboard and through the API.
+    let pending = admin
+        .get("/app/complaints?status=pending_validation")
+        .await
+        .text()
+        .await
+        .unwrap();
+    for number in [&first, &second, &other_number.to_owned()] {
+        assert!(pending.contains(number.as_str()), "{number}: {pending}");
+    }
+    assert!(pending.contains("value=\"pending_validation\" checked"), "{pending}");
+    let res = app
+        .api(Method::GET, "/complaints?status=pending_validation", &key)
+        .send()
+        .await
+        .unwrap();
+    let listed: Value = res.json().await.unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3, "{listed}");
     let res = worker.get(&format!("/app/field/{other_number}")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "not theirs");
     let res = worker

@@ -417,6 +417,28 @@ fn row_error(what: &str, v: &ValidationError, rows: &[usize]) -> String {
     }
 }
 
+/// A form's end: saved through `set` when the form had no errors, else (or
+/// when the operation refused) the page again with the reasons, under the
+/// form `what`. `set` runs only when it is awaited.
+async fn finish<T>(
+    state: &AppState,
+    current: &Current,
+    mut errors: FieldErrors,
+    what: &'static str,
+    label: &str,
+    rows: &[usize],
+    set: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<Response, PageError> {
+    if errors.is_empty() {
+        match outcome(set.await, what, label, rows)? {
+            Ok(done) => return Ok(done),
+            Err(refused) => errors = refused,
+        }
+    }
+    let view = View::refused(what, errors);
+    render(state, current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
 /// Saves what the operation took, or shows the page again with its refusal.
 fn outcome<T>(
     set: Result<T, StoreError>,
@@ -496,19 +518,9 @@ pub async fn set_areas(
         });
         rows.push(i);
     }
-    if errors.is_empty() {
-        let set = state
-            .engine
-            .ops()
-            .set_areas(&current.acting(), &current.tenant.id, Areas { areas })
-            .await;
-        match outcome(set, "areas", "Area", &rows)? {
-            Ok(done) => return Ok(done),
-            Err(refused) => errors = refused,
-        }
-    }
-    let view = View::refused("areas", errors);
-    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+    let (ops, acting) = (state.engine.ops(), current.acting());
+    let set = ops.set_areas(&acting, &current.tenant.id, Areas { areas });
+    finish(&state, &current, errors, "areas", "Area", &rows, set).await
 }
 
 /// The teams form: rows `slug_{i}` (kept), `team_name_{i}`, `members_{i}`
@@ -558,19 +570,9 @@ pub async fn set_teams(
         });
         rows.push(i);
     }
-    if errors.is_empty() {
-        let set = state
-            .engine
-            .ops()
-            .set_teams(&current.acting(), &current.tenant.id, Teams { teams })
-            .await;
-        match outcome(set, "teams", "Team", &rows)? {
-            Ok(done) => return Ok(done),
-            Err(refused) => errors = refused,
-        }
-    }
-    let view = View::refused("teams", errors);
-    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+    let (ops, acting) = (state.engine.ops(), current.acting());
+    let set = ops.set_teams(&acting, &current.tenant.id, Teams { teams });
+    finish(&state, &current, errors, "teams", "Team", &rows, set).await
 }
 
 /// The rules form: rows `rule_name_{i}`, `category_{i}`, `area_{i}`,
@@ -620,19 +622,9 @@ pub async fn set_rules(
         });
         rows.push(i);
     }
-    if errors.is_empty() {
-        let set = state
-            .engine
-            .ops()
-            .set_assignment(&current.acting(), &current.tenant.id, Assignment { rules })
-            .await;
-        match outcome(set, "rules", "Rule", &rows)? {
-            Ok(done) => return Ok(done),
-            Err(refused) => errors = refused,
-        }
-    }
-    let view = View::refused("rules", errors);
-    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+    let (ops, acting) = (state.engine.ops(), current.acting());
+    let set = ops.set_assignment(&acting, &current.tenant.id, Assignment { rules });
+    finish(&state, &current, errors, "rules", "Rule", &rows, set).await
 }
 
 /// The field verification form: `enabled`, `remind_after_hours`,
@@ -667,19 +659,18 @@ pub async fn set_verification(
             .and_then(|id| id.parse().ok()),
         escalate_to_team: escalate.strip_prefix("team:").map(str::to_owned),
     };
-    if errors.is_empty() {
-        let set = state
-            .engine
-            .ops()
-            .set_verification_settings(&current.acting(), &current.tenant.id, settings)
-            .await;
-        match outcome(set, "verification", "Field verification", &[])? {
-            Ok(done) => return Ok(done),
-            Err(refused) => errors = refused,
-        }
-    }
-    let view = View::refused("verification", errors);
-    render(&state, &current, view, StatusCode::UNPROCESSABLE_ENTITY).await
+    let (ops, acting) = (state.engine.ops(), current.acting());
+    let set = ops.set_verification_settings(&acting, &current.tenant.id, settings);
+    finish(
+        &state,
+        &current,
+        errors,
+        "verification",
+        "Field verification",
+        &[],
+        set,
+    )
+    .await
 }
 
 #[cfg(test)]

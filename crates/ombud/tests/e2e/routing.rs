@@ -173,7 +173,21 @@ async fn a_team_of_three_with_room_for_twenty_takes_sixty_and_queues_forty() {
     })
     .await;
     let duty_loads = per_member(&list(&app, &key, "team=duty").await);
-    assert!(spread, "{duty_loads:?}");
+    if !spread {
+        // What the route jobs of those left over say (once seen under the
+        // whole suite's load on PostgreSQL: 29 of 30 within the wait).
+        let mut left = Vec::new();
+        for c in list(&app, &key, "priority=urgent&assignee=none").await {
+            let route = format!("assign.route:{}", c["id"].as_str().unwrap());
+            let job = app.store.job(&route).await.unwrap();
+            left.push((
+                c["number"].clone(),
+                c["team"].clone(),
+                job.map(|j| (j.state, j.attempts, j.last_error, j.due_at)),
+            ));
+        }
+        panic!("{duty_loads:?}; left: {left:?}");
+    }
     assert_eq!(duty_loads.len(), 3, "{duty_loads:?}");
     assert!(duty_loads.values().all(|&n| n == 10), "{duty_loads:?}");
 

@@ -201,6 +201,11 @@ pub fn test_config(db: &TestDb) -> Config {
     c.webhooks.timeout_secs = 5;
     c.webhooks.lease_secs = 10;
     c.scheduler.poll_interval_ms = 50;
+    // A job that fails once (a store or mail server busy under the whole
+    // suite's load) is retried within a second or two, not after the
+    // production default of 30 s, which outlasts the tests' waits: twice
+    // this made a test fail that passes alone (a summary mail, a route).
+    c.scheduler.retry_base_secs = 1;
     c
 }
 

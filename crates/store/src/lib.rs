@@ -32,6 +32,7 @@ pub mod sqlite;
 pub mod surveys;
 pub mod templates;
 pub mod test_chats;
+mod verification;
 pub mod webhooks;
 pub mod work;
 

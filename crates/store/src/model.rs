@@ -604,33 +604,10 @@ impl NewComplaint {
             jobs.push(crate::routing::route_job(c));
         }
         if let Some(settings) = &self.verification {
-            jobs.extend(verification_jobs(c, settings, c.created_at));
+            jobs.extend(crate::verification::timer_jobs(c, settings, c.created_at));
         }
         jobs
     }
-}
-
-/// The reminder and escalation jobs of `c`, which entered
-/// `pending_validation` at `since` (`ombud_core::verification`).
-pub(crate) fn verification_jobs(
-    c: &Complaint,
-    settings: &ombud_core::verification::VerificationSettings,
-    since: DateTime<Utc>,
-) -> Vec<crate::NewJob> {
-    settings
-        .timers(&c.id, since)
-        .into_iter()
-        .map(|timer| crate::NewJob {
-            id: JobId::new(),
-            kind: timer.stage.job_kind().into(),
-            key: timer.job_key(),
-            tenant_id: Some(c.tenant_id.clone()),
-            payload: timer.payload(),
-            schedule: None,
-            due_at: timer.run_at,
-            max_attempts: 5,
-        })
-        .collect()
 }
 
 impl IngestOutcome {

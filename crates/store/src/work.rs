@@ -169,7 +169,7 @@ impl ChangeBatch {
             let c = &applied.complaint;
             if applied.action == "status_changed" && c.status == ComplaintStatus::PendingValidation
             {
-                jobs.extend(crate::model::verification_jobs(c, settings, at));
+                jobs.extend(crate::verification::timer_jobs(c, settings, at));
             }
         }
         Ok(Decided { applied, jobs })

@@ -70,7 +70,7 @@ pub(crate) async fn map_and_sync(
 }
 
 /// Waits until `to` has `n` template sends, accepted or not.
-pub(crate) async fn template_sends(graph: &FakeGraph, to: &str, n: usize) -> Vec<GraphRequest> {
+async fn template_sends(graph: &FakeGraph, to: &str, n: usize) -> Vec<GraphRequest> {
     let found = || {
         graph
             .requests()
@@ -351,5 +351,59 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
         .filter(|r| r.error_code.is_some())
         .collect();
     assert!(refused.is_empty(), "{refused:?}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verdict_after_the_window_goes_as_the_validated_template_in_marathi() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    graph.enforce_window(app.clock.clone());
+    let t = app.tenant("verify", "VRFY", &graph).await;
+    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let citizen = "919800000083";
+    let number = crate::verification::file_in_marathi(&app, &t, &graph, citizen).await;
+    set_status(&app, &key, &number, "pending_validation").await;
+    let told = graph.wait_for_reply_to(citizen, 4).await;
+    assert!(told[3].contains("प्रत्यक्ष पडताळणी बाकी"), "{}", told[3]);
+
+    // A day and more later the citizen's window has closed; the office has
+    // an approved Marathi template for the validated notice.
+    app.clock.advance(chrono::Duration::hours(30));
+    graph.add_template(
+        WABA,
+        "complaint_validated",
+        "mr",
+        "APPROVED",
+        "तुमची तक्रार {{1}}: {{2}}.",
+        None,
+    );
+    member(&app, "admin@verify.gov.in", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@verify.gov.in").await;
+    let mapping = json!({"waba_id": WABA, "notices": {"validated": {
+        "name": "complaint_validated", "languages": ["mr"],
+        "body": ["complaint_number", "status_label"]}}});
+    map_and_sync(&admin, &t.channel.id, &mapping).await;
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/complaints/{number}/verification"),
+            &key,
+        )
+        .json(&json!({"outcome": "validated", "note": "Lamp is dead."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let sent = template_sends(&graph, citizen, 1).await;
+    assert_eq!(
+        sent[0].template,
+        Some(("complaint_validated".into(), "mr".into()))
+    );
+    assert_eq!(sent[0].status, 200, "{:?}", sent[0]);
+    assert_eq!(
+        sent[0].body,
+        format!("तुमची तक्रार {number}: प्रत्यक्ष पडताळणी झाली.")
+    );
     app.stop().await;
 }

@@ -35,7 +35,7 @@ async fn history(app: &TestApp, t: &TestTenant, number: &str) -> Vec<(String, St
 }
 
 /// Files the street-light complaint in Marathi from `citizen`, in ward 31.
-async fn file_in_marathi(
+pub(crate) async fn file_in_marathi(
     app: &TestApp,
     t: &TestTenant,
     graph: &FakeGraph,
@@ -496,60 +496,5 @@ async fn bad_verification_settings_and_verdicts_are_refused_with_the_field_named
     assert_eq!(res.status(), 200);
     let done: Value = res.json().await.unwrap();
     assert_eq!(done["status"], "validated");
-    app.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_verdict_after_the_window_goes_as_the_validated_template_in_marathi() {
-    const WABA: &str = "405060708090";
-    let graph = FakeGraph::start().await;
-    let app = TestApp::spawn().await;
-    graph.enforce_window(app.clock.clone());
-    let t = app.tenant("verify", "VRFY", &graph).await;
-    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
-    let citizen = "919800000083";
-    let number = file_in_marathi(&app, &t, &graph, citizen).await;
-    crate::templates::set_status(&app, &key, &number, "pending_validation").await;
-    let told = graph.wait_for_reply_to(citizen, 4).await;
-    assert!(told[3].contains("प्रत्यक्ष पडताळणी बाकी"), "{}", told[3]);
-
-    // A day and more later the citizen's window has closed; the office has
-    // an approved Marathi template for the validated notice.
-    app.clock.advance(chrono::Duration::hours(30));
-    graph.add_template(
-        WABA,
-        "complaint_validated",
-        "mr",
-        "APPROVED",
-        "तुमची तक्रार {{1}}: {{2}}.",
-        None,
-    );
-    member(&app, "admin@verify.gov.in", &t.tenant.id, Role::Admin).await;
-    let admin = Staff::login(&app, "admin@verify.gov.in").await;
-    let mapping = json!({"waba_id": WABA, "notices": {"validated": {
-        "name": "complaint_validated", "languages": ["mr"],
-        "body": ["complaint_number", "status_label"]}}});
-    crate::templates::map_and_sync(&admin, &t.channel.id, &mapping).await;
-    let res = app
-        .api(
-            Method::POST,
-            &format!("/complaints/{number}/verification"),
-            &key,
-        )
-        .json(&json!({"outcome": "validated", "note": "Lamp is dead."}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let sent = crate::templates::template_sends(&graph, citizen, 1).await;
-    assert_eq!(
-        sent[0].template,
-        Some(("complaint_validated".into(), "mr".into()))
-    );
-    assert_eq!(sent[0].status, 200, "{:?}", sent[0]);
-    assert_eq!(
-        sent[0].body,
-        format!("तुमची तक्रार {number}: प्रत्यक्ष पडताळणी झाली.")
-    );
     app.stop().await;
 }

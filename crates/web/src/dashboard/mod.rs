@@ -11,6 +11,7 @@ mod account;
 mod agents;
 mod assets;
 mod assignment;
+mod assignment_forms;
 mod audit;
 mod bulk;
 mod channel_forms;
@@ -140,12 +141,12 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings/calendar", post(deadlines::set_calendar))
         .route("/app/settings/sla", post(deadlines::set_sla))
         .route("/app/settings/assignment", get(assignment::page))
-        .route("/app/settings/areas", post(assignment::set_areas))
-        .route("/app/settings/teams", post(assignment::set_teams))
-        .route("/app/settings/rules", post(assignment::set_rules))
+        .route("/app/settings/areas", post(assignment_forms::set_areas))
+        .route("/app/settings/teams", post(assignment_forms::set_teams))
+        .route("/app/settings/rules", post(assignment_forms::set_rules))
         .route(
             "/app/settings/verification",
-            post(assignment::set_verification),
+            post(assignment_forms::set_verification),
         )
         .route(
             "/app/settings/categories/{id}",

@@ -63,6 +63,16 @@ pub trait ComplaintStore: Send + Sync {
     /// in one transaction, checked against the complaint, marked on its clock
     /// and timeline with its event, and a breach escalated.
     async fn sla_due(&self, tenant: &TenantId, due: SlaDue) -> StoreResult<SlaFired>;
+    /// Complaints of every tenant with a service-level alert due at `now`
+    /// (`sla_next_at` at or before it), by that time and id, after `after`
+    /// (the last of the page before), at most `limit`: what the sweep tells
+    /// staff of.
+    async fn sla_alerts_due(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<&SlaPending>,
+        limit: u32,
+    ) -> StoreResult<Vec<SlaPending>>;
     /// Each of `members`' open complaints in the tenant and when one was
     /// last assigned to them (for a team's choice, `ombud_core::routing`).
     async fn member_loads(

@@ -63,7 +63,7 @@ pub use ombud_core::change::StatusNotice;
 pub use report::Overview;
 pub use resets::PasswordResetStore;
 pub use sealing::Sealer;
-pub use sla::{SlaDue, SlaFired};
+pub use sla::{SlaDue, SlaFired, SlaPending};
 pub use surveys::{AskSurvey, Asked, CsatGroup, CsatLine, CsatReport, SurveyAnswer, SurveyStore};
 pub use templates::{NotifyFailures, TemplateStore};
 pub use test_chats::{

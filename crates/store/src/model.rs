@@ -596,10 +596,11 @@ impl NewComplaint {
         c
     }
 
-    /// The jobs made with complaint `c`: its deadlines' checks, its
-    /// routing when the tenant has rules, its verification timers.
+    /// The jobs made with complaint `c`: its routing when the tenant has
+    /// rules, its verification timers. (Its deadlines need none: the sweep
+    /// finds them by the complaint's `sla_next_at`.)
     pub(crate) fn jobs(&self, c: &Complaint) -> Vec<crate::NewJob> {
-        let mut jobs = crate::sla::sla_jobs(&c.tenant_id, c, None, c.created_at);
+        let mut jobs = Vec::new();
         if self.route {
             jobs.push(crate::routing::route_job(c));
         }

@@ -1,6 +1,7 @@
-//! Service levels in the store: the check jobs a change leaves for the
-//! deadlines it set or moved, and a warning or breach when its job runs
-//! (the rules are `ombud_core::sla`'s; each backend reads and writes).
+//! Service levels in the store: the columns a complaint's clock is kept in
+//! (with its next alert, which the sweep looks for), and a warning or
+//! breach when it falls due (the rules are `ombud_core::sla`'s; each backend
+//! reads and writes).
 
 use chrono::{DateTime, Utc};
 use ombud_core::change::StatusNotice;
@@ -8,31 +9,29 @@ use ombud_core::*;
 
 use crate::work::{ChangeBatch, ComplaintChange, Line};
 
-/// The scheduler's checks of the deadlines on `c`'s clock that are new or
-/// moved since `before` (`ombud_core::sla::SlaRules::checks`), as jobs made
-/// in the transaction that set them.
-pub(crate) fn sla_jobs(
-    tenant: &TenantId,
-    c: &Complaint,
-    before: Option<&ombud_core::sla::SlaClock>,
-    at: DateTime<Utc>,
-) -> Vec<crate::NewJob> {
-    ombud_core::sla::SlaRules::checks(before, c.sla.as_ref())
-        .into_iter()
-        .map(|check| crate::NewJob {
-            id: JobId::new(),
-            kind: check.stage.job_kind().into(),
-            key: check.job_key(&c.id, at),
-            tenant_id: Some(tenant.clone()),
-            payload: check.payload(&c.id),
-            schedule: None,
-            due_at: check.run_at,
-            max_attempts: 5,
-        })
-        .collect()
+/// A complaint with a service-level alert due, as the sweep finds it (and
+/// where its next page starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaPending {
+    pub tenant_id: TenantId,
+    pub complaint_id: ComplaintId,
+    pub next_at: DateTime<Utc>,
 }
 
-/// A warning or breach of one deadline, when its job runs: checked against
+impl SlaPending {
+    /// The columns the sweep's query selects.
+    pub(crate) const COLUMNS: &'static str = "tenant_id, id, sla_next_at";
+
+    pub(crate) fn decode(r: &dyn crate::decode::Columns) -> crate::decode::Decoded<Self> {
+        Ok(Self {
+            tenant_id: crate::decode::id(r, "tenant_id")?,
+            complaint_id: crate::decode::id(r, "id")?,
+            next_at: r.time("sla_next_at")?,
+        })
+    }
+}
+
+/// A warning or breach of one deadline, when the sweep finds it due: checked against
 /// the complaint in the store's transaction (`ombud_core::sla::check`), then
 /// marked on its clock, on its timeline and as an event; a breach then
 /// escalates it (`ombud_core::sla::escalation`) in the same transaction.
@@ -137,11 +136,13 @@ impl SlaDue {
 }
 
 /// A complaint's service-level columns: its clock as JSON, where it stands
-/// and its next running deadline (the last two for lists and filters).
+/// and its next running deadline (for lists and filters), and when its next
+/// warning or breach is due (for the sweep, `ombud_core::sla::next_alert`).
 pub(crate) struct SlaColumns {
     pub clock: Option<String>,
     pub state: Option<&'static str>,
-    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub next_at: Option<DateTime<Utc>>,
 }
 
 impl SlaColumns {
@@ -151,11 +152,13 @@ impl SlaColumns {
                 clock: None,
                 state: None,
                 due_at: None,
+                next_at: None,
             },
             Some(clock) => Self {
                 clock: serde_json::to_string(clock).ok(),
                 state: Some(clock.state().as_str()),
                 due_at: clock.next_due(),
+                next_at: ombud_core::sla::next_alert(c),
             },
         }
     }

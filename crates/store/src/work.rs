@@ -156,12 +156,6 @@ impl ChangeBatch {
             if let Some(rules) = &self.sla {
                 let by_staff = !self.actor.starts_with("system:");
                 rules.after_change(&before, &mut applied.complaint, at, by_staff);
-                jobs.extend(crate::sla::sla_jobs(
-                    tenant,
-                    &applied.complaint,
-                    before.sla.as_ref(),
-                    at,
-                ));
             }
             jobs.extend(self.drain_after(tenant, &before, &applied.complaint));
         }

@@ -3,9 +3,10 @@
 //! [`Calendar`]) or calendar time; the clock each complaint carries; when it
 //! pauses (the complaint is `on_hold`, waiting for the citizen) and resumes;
 //! and what a breach does. The rules live here once; the stores keep the
-//! clock on the complaint and the scheduler's `sla.warning` and `sla.breach`
-//! jobs, made in the same transaction as the change that set a deadline,
-//! ask [`check`] when they fall due whether that deadline still stands.
+//! clock on the complaint with its next alert ([`next_alert`]), written in
+//! the change's transaction, and the scheduler's minutely `sla.sweep` tells
+//! staff of the alerts due ([`due_alerts`]), each checked again ([`check`])
+//! in the transaction that marks it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,10 @@ use crate::{CategoryId, Complaint, Priority, UserId, ValidationError};
 pub const SETTINGS_KEY: &str = "sla";
 /// The tenant setting that holds the business calendar.
 pub const CALENDAR_KEY: &str = "calendar";
+/// The scheduler's job that looks for alerts due, every minute.
+pub const SWEEP_JOB: &str = "sla.sweep";
+/// One deadline's warning or breach: the jobs of a version before the sweep,
+/// still run after an upgrade for the complaints they were made for.
 pub const WARNING_JOB: &str = "sla.warning";
 pub const BREACH_JOB: &str = "sla.breach";
 /// The actor of what a breach changes.
@@ -337,7 +342,7 @@ mod report;
 mod rules;
 
 pub use report::{Met, SlaReport};
-pub use rules::{check, escalation, mark, PlannedCheck, SlaRules};
+pub use rules::{check, due_alerts, escalation, mark, next_alert, Alert, SlaRules};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! The rules of a complaint's clock: starting it under the policy that
 //! covers the complaint, moving it on with each change (responded,
-//! resolved, reopened, paused and resumed, another policy), the checks the
-//! scheduler runs, and what a warning or breach does when one runs.
+//! resolved, reopened, paused and resumed, another policy), the alerts it
+//! has to come, and what a warning or breach does when it falls due.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -19,38 +19,72 @@ pub struct SlaRules {
     pub zone: TimeZoneName,
 }
 
-/// A check the scheduler runs later: the warning or breach of one deadline.
+/// A warning or breach of one deadline, and when it falls due.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlannedCheck {
+pub struct Alert {
     pub target: Target,
     pub stage: Stage,
-    /// The deadline checked (a job finding another on the clock stands down).
+    /// The deadline it is about (one found moved by then stands down).
     pub due_at: DateTime<Utc>,
+    /// When staff are to be told: the warning's time, or the deadline.
     pub run_at: DateTime<Utc>,
 }
 
-impl PlannedCheck {
-    /// The job's key: one per deadline, stage and the change that set it
-    /// (`armed_at`), so a complaint reopened against the same deadline is
-    /// checked again.
-    pub fn job_key(&self, complaint: &crate::ComplaintId, armed_at: DateTime<Utc>) -> String {
-        format!(
-            "{}:{}:{}:{}:{}",
-            self.stage.job_kind(),
-            complaint,
-            self.target.as_str(),
-            self.due_at.timestamp_micros(),
-            armed_at.timestamp_micros()
-        )
+impl SlaClock {
+    /// The warnings and breaches still to come on this clock, earliest
+    /// first: each running deadline's warning (when the policy warns and it
+    /// was not given) and its breach. None while the clock is paused.
+    pub fn alerts(&self) -> Vec<Alert> {
+        if self.paused_at.is_some() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for target in Target::ALL {
+            let Some(d) = self.deadline(target).filter(|d| d.running()) else {
+                continue;
+            };
+            if let (Some(warn_at), None) = (d.warn_at, d.warned_at) {
+                out.push(Alert {
+                    target,
+                    stage: Stage::Warning,
+                    due_at: d.due_at,
+                    run_at: warn_at,
+                });
+            }
+            out.push(Alert {
+                target,
+                stage: Stage::Breach,
+                due_at: d.due_at,
+                run_at: d.due_at,
+            });
+        }
+        out.sort_by_key(|a| a.run_at);
+        out
     }
+}
 
-    pub fn payload(&self, complaint: &crate::ComplaintId) -> serde_json::Value {
-        serde_json::json!({
-            "complaint_id": complaint,
-            "target": self.target,
-            "due_at": self.due_at,
-        })
-    }
+/// When the scheduler's sweep next has something to tell staff about `c`:
+/// the earliest of its clock's [`SlaClock::alerts`] while it is open (None:
+/// nothing to come). The stores keep it on the complaint, written with its
+/// clock, so the sweep finds what is due by one indexed column.
+pub fn next_alert(c: &Complaint) -> Option<DateTime<Utc>> {
+    let clock = c.sla.as_ref().filter(|_| c.status.is_open())?;
+    clock.alerts().first().map(|a| a.run_at)
+}
+
+/// The alerts due on `c` at `now` that still stand ([`check`]), earliest
+/// first. Telling staff of them (marking each) moves [`next_alert`] past
+/// `now`: a warning whose deadline has passed stands down for its breach,
+/// which is due too.
+pub fn due_alerts(c: &Complaint, now: DateTime<Utc>) -> Vec<Alert> {
+    let Some(clock) = c.sla.as_ref() else {
+        return Vec::new();
+    };
+    clock
+        .alerts()
+        .into_iter()
+        .filter(|a| a.run_at <= now && check(c, a.target, a.stage, a.due_at, now).is_ok())
+        .collect()
 }
 
 impl SlaRules {
@@ -222,47 +256,10 @@ impl SlaRules {
         }
         c.sla = Some(fresh);
     }
-
-    /// The checks to schedule after `after`'s clock was set or moved from
-    /// `before`'s: each running deadline that is new or moved gets its
-    /// warning (if any, and not given) and its breach.
-    pub fn checks(before: Option<&SlaClock>, after: Option<&SlaClock>) -> Vec<PlannedCheck> {
-        let Some(after) = after.filter(|c| c.paused_at.is_none()) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for target in Target::ALL {
-            let Some(d) = after.deadline(target).filter(|d| d.running()) else {
-                continue;
-            };
-            let was = before
-                .filter(|b| b.paused_at.is_none() && b.policy == after.policy)
-                .and_then(|b| b.deadline(target))
-                .filter(|b| b.running());
-            if was.is_some_and(|w| w.due_at == d.due_at) {
-                continue;
-            }
-            if let (Some(warn_at), None) = (d.warn_at, d.warned_at) {
-                out.push(PlannedCheck {
-                    target,
-                    stage: Stage::Warning,
-                    due_at: d.due_at,
-                    run_at: warn_at,
-                });
-            }
-            out.push(PlannedCheck {
-                target,
-                stage: Stage::Breach,
-                due_at: d.due_at,
-                run_at: d.due_at,
-            });
-        }
-        out
-    }
 }
 
 /// Whether the warning or breach of the deadline `due_at` still stands for
-/// `c` when its job runs at `now`: Ok, or why not (the deadline moved, was
+/// `c` when the sweep (or a job made before the sweep) looks at `now`: Ok, or why not (the deadline moved, was
 /// met, the clock is paused, the complaint is done, it was told already, or
 /// a warning comes after its deadline).
 pub fn check(

@@ -1,8 +1,8 @@
 //! Service levels' operations: the business calendar and the policies
 //! (tenant settings, audited), the rules every complaint change carries so
 //! the store keeps each complaint's clock in the change's transaction, and
-//! the `sla.warning` and `sla.breach` jobs those changes leave. The rules
-//! are `ombud_core::sla`'s and `ombud_core::calendar`'s.
+//! the minutely `sla.sweep` that tells staff of the warnings and breaches
+//! due. The rules are `ombud_core::sla`'s and `ombud_core::calendar`'s.
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use ombud_core::*;
 use ombud_store::{Job, SlaDue, SlaFired, Store, StoreError, StoreResult};
 
 use super::{Acting, Operations};
-use crate::scheduler::{JobHandler, Jobs};
+use crate::scheduler::{JobHandler, Jobs, Recurring};
 
 /// What every change of a tenant's complaints carries: its policies,
 /// calendar and zone.
@@ -153,6 +153,86 @@ impl Operations {
     }
 }
 
+/// Complaints the sweep reads at a time.
+const SWEEP_PAGE: u32 = 200;
+
+/// What one sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Warnings and breaches told.
+    pub told: u32,
+    /// Complaints whose alert could not be told (a store error): the next
+    /// sweep tries again, as their alert is still due.
+    pub failed: u32,
+}
+
+impl Operations {
+    /// Tells staff of every warning and breach due now, across tenants: the
+    /// complaints whose next alert (`sla_next_at`) has come, page by page,
+    /// each alert checked again where it is marked. Telling one moves the
+    /// complaint's next alert on, so a sweep that stops part way (a crash)
+    /// leaves the rest for the next one and tells nothing twice.
+    pub async fn sla_sweep(&self) -> StoreResult<Swept> {
+        let now = self.now();
+        let mut swept = Swept::default();
+        let mut after = None;
+        loop {
+            let page = self
+                .store
+                .sla_alerts_due(now, after.as_ref(), SWEEP_PAGE)
+                .await?;
+            for due in &page {
+                match self.sla_alerts_of(due, now).await {
+                    Ok(n) => swept.told += n,
+                    Err(e) => {
+                        swept.failed += 1;
+                        tracing::warn!(
+                            complaint = %due.complaint_id, error = %e,
+                            "a service level alert could not be told; the next sweep tries again"
+                        );
+                    }
+                }
+            }
+            if page.len() < SWEEP_PAGE as usize {
+                return Ok(swept);
+            }
+            after = page.last().cloned();
+        }
+    }
+
+    /// The alerts due on one complaint, told in order.
+    async fn sla_alerts_of(
+        &self,
+        due: &ombud_store::SlaPending,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u32> {
+        let (tenant, id) = (&due.tenant_id, &due.complaint_id);
+        let Some(c) = self.store.complaint(tenant, id).await? else {
+            return Ok(0);
+        };
+        let mut told = 0;
+        for alert in sla::due_alerts(&c, now) {
+            let fired = self
+                .sla_due(tenant, id, alert.target, alert.stage, alert.due_at)
+                .await?;
+            match fired {
+                SlaFired::Fired(c) => {
+                    told += 1;
+                    tracing::info!(
+                        complaint = %id, number = %c.number, target = alert.target.as_str(),
+                        stage = ?alert.stage, "service level deadline"
+                    );
+                }
+                SlaFired::Skipped(why) => tracing::debug!(
+                    complaint = %id, target = alert.target.as_str(), reason = %why,
+                    "service level alert stood down"
+                ),
+            }
+        }
+        Ok(told)
+    }
+}
+
 impl Operations {
     /// The mails that tell staff of a warning or breach, when mail is on:
     /// to the complaint's assignee and, for a breach, the policy's
@@ -199,7 +279,39 @@ impl Operations {
     }
 }
 
-/// Runs `sla.warning` and `sla.breach`: `{complaint_id, target, due_at}`.
+/// Runs `sla.sweep`.
+struct SweepJob(Operations);
+
+#[async_trait]
+impl JobHandler for SweepJob {
+    async fn run(&self, _job: &Job) -> Result<(), String> {
+        let swept = self.0.sla_sweep().await.map_err(|e| e.to_string())?;
+        match swept.failed {
+            0 => Ok(()),
+            n => Err(format!(
+                "{n} complaints' service level alerts could not be told ({} were)",
+                swept.told
+            )),
+        }
+    }
+}
+
+/// The sweep, every minute: a warning or breach is told within a minute of
+/// its time (and at once after a restart that missed it).
+fn sweep_every_minute() -> Recurring {
+    let utc = TimeZoneName::parse("UTC").expect("UTC is a zone");
+    Recurring {
+        kind: sla::SWEEP_JOB.into(),
+        key: sla::SWEEP_JOB.into(),
+        schedule: ombud_core::schedule::Schedule::parse(sla::SWEEP_JOB, "* * * * *", &utc)
+            .expect("a schedule"),
+        payload: serde_json::json!({}),
+        max_attempts: 3,
+    }
+}
+
+/// Runs `sla.warning` and `sla.breach`, the jobs a version before the sweep
+/// made for each deadline: `{complaint_id, target, due_at}`.
 struct DueJob {
     ops: Operations,
     stage: Stage,
@@ -233,18 +345,20 @@ impl JobHandler for DueJob {
 
 /// The service levels' jobs, run by `ops`.
 pub fn with_sla_jobs(jobs: Jobs, ops: Operations) -> Jobs {
-    jobs.handle(
-        Stage::Warning.job_kind(),
-        Arc::new(DueJob {
-            ops: ops.clone(),
-            stage: Stage::Warning,
-        }),
-    )
-    .handle(
-        Stage::Breach.job_kind(),
-        Arc::new(DueJob {
-            ops,
-            stage: Stage::Breach,
-        }),
-    )
+    jobs.handle(sla::SWEEP_JOB, Arc::new(SweepJob(ops.clone())))
+        .every(sweep_every_minute())
+        .handle(
+            Stage::Warning.job_kind(),
+            Arc::new(DueJob {
+                ops: ops.clone(),
+                stage: Stage::Warning,
+            }),
+        )
+        .handle(
+            Stage::Breach.job_kind(),
+            Arc::new(DueJob {
+                ops,
+                stage: Stage::Breach,
+            }),
+        )
 }

@@ -51,6 +51,7 @@ mod secrets;
 mod setup;
 mod sla;
 mod sla_dst;
+mod sla_sweep;
 mod slow_clients;
 mod staff;
 mod summary;

@@ -73,9 +73,9 @@ impl ComplaintStore for PgStore {
         sqlx::query(
             "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                 category_id, description, location, language, priority, status, source, origin_key,
-                created_at, updated_at, sla, sla_state, sla_due_at, area)
+                created_at, updated_at, sla, sla_state, sla_due_at, area, sla_next_at)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15,
-                $16, $17, $18, $19)",
+                $16, $17, $18, $19, $20)",
         )
         .bind(c.id.as_str())
         .bind(t)
@@ -96,6 +96,7 @@ impl ComplaintStore for PgStore {
         .bind(sla.state)
         .bind(sla.due_at)
         .bind(&c.area)
+        .bind(sla.next_at)
         .execute(&mut *tx)
         .await?;
         for job in new.jobs(&c) {
@@ -228,6 +229,38 @@ impl ComplaintStore for PgStore {
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Overview> {
         super::work::overview(self, tenant, since, now).await
+    }
+
+    async fn sla_alerts_due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        after: Option<&SlaPending>,
+        limit: u32,
+    ) -> StoreResult<Vec<SlaPending>> {
+        // The first page, and the pages after one (the columns are
+        // `SlaPending::COLUMNS`).
+        let sql = match after {
+            None => {
+                "select tenant_id, id, sla_next_at from complaints
+                 where sla_next_at is not null and sla_next_at <= $1
+                   and $3::timestamptz is null and $4::text is null
+                 order by sla_next_at, id limit $2"
+            }
+            Some(_) => {
+                "select tenant_id, id, sla_next_at from complaints
+                 where sla_next_at is not null and sla_next_at <= $1
+                   and (sla_next_at, id) > ($3, $4)
+                 order by sla_next_at, id limit $2"
+            }
+        };
+        let rows = sqlx::query(sql)
+            .bind(now)
+            .bind(i64::from(limit))
+            .bind(after.map(|p| p.next_at))
+            .bind(after.map(|p| p.complaint_id.as_str()))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, SlaPending::decode)
     }
 
     async fn complaints_with_line(

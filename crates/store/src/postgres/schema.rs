@@ -106,6 +106,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "field_worker",
         include_str!("migrations/0028_field_worker.sql"),
     ),
+    (
+        29,
+        "sla_sweep",
+        include_str!("migrations/0029_sla_sweep.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

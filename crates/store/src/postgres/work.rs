@@ -311,7 +311,8 @@ async fn write_complaint(
     let sla = crate::sla::SlaColumns::of(c);
     sqlx::query(
         "update complaints set status = $3, priority = $4, category_id = $5, assignee_id = $6,
-             area = $7, updated_at = $8, sla = $9, sla_state = $10, sla_due_at = $11, team = $12
+             area = $7, updated_at = $8, sla = $9, sla_state = $10, sla_due_at = $11, team = $12,
+             sla_next_at = $13
          where tenant_id = $1 and id = $2",
     )
     .bind(tenant.as_str())
@@ -326,6 +327,7 @@ async fn write_complaint(
     .bind(sla.state)
     .bind(sla.due_at)
     .bind(&c.team)
+    .bind(sla.next_at)
     .execute(&mut *tx)
     .await?;
     Ok(())

@@ -59,9 +59,9 @@ impl ComplaintStore for SqliteStore {
             conn.prepare_cached(
                 "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                     category_id, description, location, language, priority, status, source, origin_key,
-                    created_at, updated_at, sla, sla_state, sla_due_at, area)
+                    created_at, updated_at, sla, sla_state, sla_due_at, area, sla_next_at)
                  values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
-                    ?16, ?17, ?18, ?19)",
+                    ?16, ?17, ?18, ?19, ?20)",
             )?
             .execute(params![
                 c.id.as_str(),
@@ -82,7 +82,8 @@ impl ComplaintStore for SqliteStore {
                 sla.clock,
                 sla.state,
                 sla.due_at.map(time_text),
-                c.area
+                c.area,
+                sla.next_at.map(time_text)
             ])?;
             for job in new.jobs(c) {
                 super::jobs::insert(conn, &job, at)?;
@@ -227,6 +228,33 @@ impl ComplaintStore for SqliteStore {
         now: chrono::DateTime<chrono::Utc>,
     ) -> StoreResult<Overview> {
         super::work::overview(self, tenant, since, now).await
+    }
+
+    async fn sla_alerts_due(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        after: Option<&SlaPending>,
+        limit: u32,
+    ) -> StoreResult<Vec<SlaPending>> {
+        // No page before: after every time (times are text that sorts).
+        let (at, id) = after.map_or((String::new(), String::new()), |p| {
+            (time_text(p.next_at), p.complaint_id.to_string())
+        });
+        self.read(move |conn| {
+            all(
+                conn,
+                &format!(
+                    "select {} from complaints
+                     where sla_next_at is not null and sla_next_at <= ?1
+                       and (sla_next_at, id) > (?2, ?3)
+                     order by sla_next_at, id limit ?4",
+                    SlaPending::COLUMNS
+                ),
+                params![time_text(now), at, id, limit],
+                SlaPending::decode,
+            )
+        })
+        .await
     }
 
     async fn complaints_with_line(

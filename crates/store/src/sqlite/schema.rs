@@ -106,6 +106,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "field_worker",
         include_str!("migrations/0028_field_worker.sql"),
     ),
+    (
+        29,
+        "sla_sweep",
+        include_str!("migrations/0029_sla_sweep.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -120,7 +120,8 @@ on_both_backends!(
     a_tenant_is_made_with_what_it_starts_with_or_not_at_all,
     a_job_is_held_by_one_holder_until_its_lease_runs_out,
     a_recurring_job_keeps_its_row_and_moves_on,
-    a_deadline_is_kept_with_its_jobs_and_breached_once,
+    a_deadline_is_kept_found_when_due_and_breached_once,
+    the_sweep_pages_through_every_tenants_alerts_due,
     racing_rules_never_take_a_member_past_their_capacity,
     racing_round_robin_gives_each_member_their_turn,
 );

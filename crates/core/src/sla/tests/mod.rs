@@ -116,8 +116,8 @@ fn friday_half_past_four_with_an_hour_to_answer_is_due_monday_half_past_nine() {
     assert_eq!(clock.state(), SlaState::OnTrack);
     assert_eq!(clock.next_due(), Some(at("2026-12-07 09:30")));
 
-    let planned = SlaRules::checks(None, Some(clock));
-    let runs: Vec<(Target, Stage, DateTime<Utc>)> = planned
+    let runs: Vec<(Target, Stage, DateTime<Utc>)> = clock
+        .alerts()
         .iter()
         .map(|p| (p.target, p.stage, p.run_at))
         .collect();
@@ -134,6 +134,42 @@ fn friday_half_past_four_with_an_hour_to_answer_is_due_monday_half_past_nine() {
             (Target::Resolution, Stage::Breach, at("2026-12-09 16:30")),
         ]
     );
+    // The sweep finds it at 09:15 Monday, and only the warning is due then.
+    assert_eq!(next_alert(&c), Some(at("2026-12-07 09:15")));
+    assert!(due_alerts(&c, at("2026-12-07 09:14")).is_empty());
+    let due = due_alerts(&c, at("2026-12-07 09:16"));
+    assert_eq!(
+        due.iter().map(|a| (a.target, a.stage)).collect::<Vec<_>>(),
+        [(Target::FirstResponse, Stage::Warning)]
+    );
+    // Told: the next alert is the breach.
+    let mut warned = c.clone();
+    mark(
+        &mut warned,
+        Target::FirstResponse,
+        Stage::Warning,
+        at("2026-12-07 09:16"),
+    );
+    assert_eq!(next_alert(&warned), Some(at("2026-12-07 09:30")));
+    assert!(due_alerts(&warned, at("2026-12-07 09:16")).is_empty());
+    // Nobody swept until 09:40 (every replica was down): the breach alone,
+    // the warning standing down for it.
+    let late = due_alerts(&c, at("2026-12-07 09:40"));
+    assert_eq!(
+        late.iter().map(|a| (a.target, a.stage)).collect::<Vec<_>>(),
+        [(Target::FirstResponse, Stage::Breach)]
+    );
+    let mut breached = c.clone();
+    mark(
+        &mut breached,
+        Target::FirstResponse,
+        Stage::Breach,
+        at("2026-12-07 09:40"),
+    );
+    assert_eq!(next_alert(&breached), Some(at("2026-12-09 16:15")));
+    // A complaint closed without resolving has nothing to come.
+    breached.status = ComplaintStatus::Closed;
+    assert_eq!(next_alert(&breached), None);
 }
 
 #[test]
@@ -206,7 +242,8 @@ fn on_hold_pauses_the_clock_and_leaving_it_moves_the_deadline_on() {
     let clock = held.sla.as_ref().unwrap();
     assert_eq!(clock.paused_at, Some(at("2026-12-08 12:00")));
     assert_eq!(clock.next_due(), None);
-    assert!(SlaRules::checks(c.sla.as_ref(), Some(clock)).is_empty());
+    assert!(clock.alerts().is_empty());
+    assert_eq!(next_alert(&held), None);
     // A job for the old deadline finds the clock paused.
     assert_eq!(
         check(
@@ -232,9 +269,10 @@ fn on_hold_pauses_the_clock_and_leaving_it_moves_the_deadline_on() {
     let d = clock.resolution.as_ref().unwrap();
     assert_eq!(d.due_at, at("2026-12-10 16:00"));
     assert_eq!(d.warn_at, Some(at("2026-12-10 15:00")));
-    let planned = SlaRules::checks(held.sla.as_ref(), Some(clock));
-    assert_eq!(planned.len(), 2);
-    assert!(planned.iter().all(|p| p.due_at == at("2026-12-10 16:00")));
+    let alerts = clock.alerts();
+    assert_eq!(alerts.len(), 2);
+    assert!(alerts.iter().all(|p| p.due_at == at("2026-12-10 16:00")));
+    assert_eq!(next_alert(&back), Some(at("2026-12-10 15:00")));
     // The old deadline's job stands down; the new one's fires.
     assert_eq!(
         check(
@@ -320,7 +358,8 @@ fn staff_leaving_new_is_the_first_response_and_resolving_meets_the_resolution() 
     );
     let d = resolved.sla.as_ref().unwrap().resolution.clone().unwrap();
     assert_eq!(d.met_at, Some(at("2026-12-08 15:00")));
-    assert!(SlaRules::checks(acked.sla.as_ref(), resolved.sla.as_ref()).is_empty());
+    assert!(resolved.sla.as_ref().unwrap().alerts().is_empty());
+    assert_eq!(next_alert(&resolved), None);
 
     // Reopened: the same deadline runs again, checked anew.
     let reopened = moved(
@@ -332,12 +371,14 @@ fn staff_leaving_new_is_the_first_response_and_resolving_meets_the_resolution() 
     );
     let again = reopened.sla.as_ref().unwrap().resolution.as_ref().unwrap();
     assert_eq!((again.met_at, again.due_at), (None, d.due_at));
-    let planned = SlaRules::checks(resolved.sla.as_ref(), reopened.sla.as_ref());
-    assert_eq!(planned.len(), 1);
-    assert_ne!(
-        planned[0].job_key(&c.id, at("2026-12-08 16:00")),
-        planned[0].job_key(&c.id, at("2026-12-08 10:00"))
+    // The policy warns nobody: only the breach is to come.
+    let alerts = reopened.sla.as_ref().unwrap().alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        (alerts[0].stage, alerts[0].due_at),
+        (Stage::Breach, d.due_at)
     );
+    assert_eq!(next_alert(&reopened), Some(d.due_at));
 }
 
 #[test]
@@ -372,9 +413,9 @@ fn a_staff_change_of_priority_can_pick_another_policy() {
         clock.first_response.as_ref().unwrap().met_at,
         Some(at("2026-12-08 10:05"))
     );
-    let planned = SlaRules::checks(acked.sla.as_ref(), up.sla.as_ref());
-    assert_eq!(planned.len(), 1);
-    assert_eq!(planned[0].due_at, at("2026-12-08 12:00"));
+    let alerts = clock.alerts();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(alerts[0].due_at, at("2026-12-08 12:00"));
 
     // The same change by a breach keeps the policy.
     let mut by_breach = acked.clone();

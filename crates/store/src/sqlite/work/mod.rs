@@ -318,7 +318,8 @@ fn write_complaint(
     let sla = crate::sla::SlaColumns::of(c);
     conn.prepare_cached(
         "update complaints set status = ?3, priority = ?4, category_id = ?5, assignee_id = ?6,
-             area = ?7, updated_at = ?8, sla = ?9, sla_state = ?10, sla_due_at = ?11, team = ?12
+             area = ?7, updated_at = ?8, sla = ?9, sla_state = ?10, sla_due_at = ?11, team = ?12,
+             sla_next_at = ?13
          where tenant_id = ?1 and id = ?2",
     )?
     .execute(params![
@@ -333,7 +334,8 @@ fn write_complaint(
         sla.clock,
         sla.state,
         sla.due_at.map(time_text),
-        c.team
+        c.team,
+        sla.next_at.map(time_text)
     ])?;
     Ok(())
 }

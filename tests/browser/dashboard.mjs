@@ -218,6 +218,20 @@ async function flow(run) {
   await fits(page, run, "the settings page");
   await shot(page, run, "settings");
 
+  // A WhatsApp number's templates: the status notice mapped to an approved
+  // template outside the 24-hour window.
+  await Promise.all([page.waitForURL("**/templates"), page.click('a[href$="/templates"]')]);
+  await page.fill("#waba-id", "102030405060");
+  await page.fill("#status_changed-name", "complaint_status");
+  await page.fill("#status_changed-languages", "en, hi, mr");
+  await page.fill("#status_changed-body", "complaint_number, status_label");
+  await Promise.all([page.waitForURL("**saved=mapping**"), page.click('#mapping button[type="submit"]')]);
+  await page.waitForSelector("text=Templates saved.");
+  assert.equal(await page.inputValue("#status_changed-languages"), "en, hi, mr");
+  await fits(page, run, "the templates page");
+  await shot(page, run, "templates");
+  await page.goto(`${run.base}/app/settings`);
+
   // Deadlines: business hours with a split shift, and a service level for
   // urgent complaints next to the seven-day rule every tenant starts with.
   await Promise.all([page.waitForURL("**/app/settings/deadlines"), page.click('a[href="/app/settings/deadlines"]')]);

@@ -394,6 +394,14 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             ],
         ),
         (
+            format!("/app/settings/channels/{}/templates", t.channel.id),
+            vec![("waba_id", "1020")],
+        ),
+        (
+            format!("/app/settings/channels/{}/templates/sync", t.channel.id),
+            vec![],
+        ),
+        (
             format!("/app/inbox/{conversation}/reply"),
             vec![("body", "hello")],
         ),
@@ -540,6 +548,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
     let c = |action: &str| format!("/app/complaints/{number}/{action}");
     let m = |action: &str| format!("/app/team/members/{}/{action}", target.id);
     let inv = "/app/team/invitations/inv_00000000000000000000000000/revoke".to_owned();
+    let templates = format!("/app/settings/channels/{}/templates", t.channel.id);
     // (path, least role); GETs first, then POSTs with an empty form.
     let gets = [
         ("/app/field".to_owned(), Role::FieldWorker),
@@ -555,6 +564,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings".to_owned(), Role::Admin),
         ("/app/settings/deadlines".to_owned(), Role::Admin),
         ("/app/settings/assignment".to_owned(), Role::Admin),
+        (templates.clone(), Role::Admin),
         ("/app/welcome".to_owned(), Role::Admin),
         ("/app/audit".to_owned(), Role::Admin),
     ];
@@ -578,6 +588,8 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/channels".to_owned(), Role::Admin),
         ("/app/settings/channels/telegram".to_owned(), Role::Admin),
         ("/app/settings/channels/webchat".to_owned(), Role::Admin),
+        (templates.clone(), Role::Admin),
+        (format!("{templates}/sync"), Role::Admin),
         ("/app/settings/calendar".to_owned(), Role::Admin),
         ("/app/settings/sla".to_owned(), Role::Admin),
         ("/app/settings/areas".to_owned(), Role::Admin),

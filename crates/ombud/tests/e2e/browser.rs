@@ -205,6 +205,18 @@ async fn the_dashboard_in_chromium() {
         let roads = routing.teams.find("roads").expect("the team");
         assert_eq!((roads.members.len(), roads.capacity), (1, Some(20)));
         assert_eq!(routing.assignment.rules.len(), 1, "{}", r.name);
+        // The templates page mapped a WhatsApp number's status notice.
+        let channels = app.store.channels(&t.tenant.id).await.unwrap();
+        let mapped: Vec<_> = channels
+            .iter()
+            .filter_map(|c| c.whatsapp())
+            .filter_map(|w| {
+                w.templates
+                    .get(&ombud_core::template::NoticeKind::StatusChanged)
+            })
+            .map(|m| (m.name.as_str(), m.languages.len()))
+            .collect();
+        assert_eq!(mapped, [("complaint_status", 3)], "{}", r.name);
         // The field worker validated theirs; the admin turned verification on.
         let verified = complaint(&app, t, &r.to_verify).await;
         assert_eq!(verified.status, ComplaintStatus::Validated, "{}", r.name);

@@ -58,6 +58,7 @@ mod summary;
 mod surveys;
 mod team;
 mod templates;
+mod templates_page;
 mod tenants;
 mod test_panel;
 mod verification;

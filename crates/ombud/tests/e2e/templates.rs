@@ -156,7 +156,10 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
         list.contains(&ours) && list.contains("no template is mapped"),
         "the banner names it"
     );
-    assert!(list.contains("/templates/sync"), "and says how to fix it");
+    assert!(
+        list.contains("WhatsApp templates</a> page"),
+        "and says how to fix it"
+    );
     let page = staff
         .get(&format!("/app/complaints/{ours}"))
         .await

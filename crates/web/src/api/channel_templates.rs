@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use ombud_core::template::{
-    ButtonParam, NoticeKind, ParamValue, TemplateMapping, TemplateMappings, WaTemplate,
+    ButtonText, MappingText, NoticeKind, TemplateMapping, TemplateMappings, WaTemplate,
 };
 use ombud_core::*;
 use ombud_engine::ops::templates::SyncError;
@@ -131,28 +131,20 @@ fn view(channel: &Channel, synced: Vec<WaTemplate>) -> TemplatesView {
 }
 
 fn mapping_body(m: &TemplateMapping) -> MappingBody {
-    let names = |ps: &[ParamValue]| ps.iter().map(|p| p.as_str().to_owned()).collect();
+    let text = MappingText::from(m);
     MappingBody {
-        name: m.name.clone(),
-        languages: m.languages.clone(),
-        body: names(&m.body),
-        header: names(&m.header),
-        buttons: m
+        name: text.name,
+        languages: text.languages,
+        body: text.body,
+        header: text.header,
+        buttons: text
             .buttons
-            .iter()
-            .map(|b| match b {
-                ButtonParam::QuickReply { index, payload } => ButtonBody {
-                    kind: "quick_reply".into(),
-                    index: *index,
-                    payload: Some(payload.clone()),
-                    value: None,
-                },
-                ButtonParam::Url { index, value } => ButtonBody {
-                    kind: "url".into(),
-                    index: *index,
-                    payload: None,
-                    value: Some(value.as_str().to_owned()),
-                },
+            .into_iter()
+            .map(|b| ButtonBody {
+                kind: b.kind,
+                index: b.index,
+                payload: b.payload,
+                value: b.value,
             })
             .collect(),
     }
@@ -171,49 +163,24 @@ fn mappings(
                 "is not a notice: status_changed, validated, rejected, survey or reminder",
             )
         })?;
-        let params = |part: &str, list: Vec<String>| -> Result<Vec<ParamValue>, ApiError> {
-            list.iter()
-                .map(|p| {
-                    ParamValue::parse(p).ok_or_else(|| {
-                        ApiError::invalid(
-                            &format!("{field}.{part}"),
-                            format!(
-                                "{p:?} is not complaint_number, status_label, category or date"
-                            ),
-                        )
-                    })
+        let text = MappingText {
+            name: m.name,
+            languages: m.languages,
+            body: m.body,
+            header: m.header,
+            buttons: m
+                .buttons
+                .into_iter()
+                .map(|b| ButtonText {
+                    kind: b.kind,
+                    index: b.index,
+                    payload: b.payload,
+                    value: b.value,
                 })
-                .collect()
+                .collect(),
         };
-        let mut buttons = Vec::new();
-        for b in m.buttons {
-            let bad = |why: &str| ApiError::invalid(&format!("{field}.buttons"), why);
-            buttons.push(match b.kind.as_str() {
-                "quick_reply" => ButtonParam::QuickReply {
-                    index: b.index,
-                    payload: b
-                        .payload
-                        .ok_or_else(|| bad("a quick_reply needs its payload"))?,
-                },
-                "url" => ButtonParam::Url {
-                    index: b.index,
-                    value: params(
-                        "buttons",
-                        vec![b.value.ok_or_else(|| bad("a url button needs its value"))?],
-                    )?[0],
-                },
-                _ => return Err(bad("type must be quick_reply or url")),
-            });
-        }
-        let mapping = TemplateMapping {
-            name: m.name.trim().to_owned(),
-            languages: m.languages.iter().map(|l| l.trim().to_owned()).collect(),
-            body: params("body", m.body)?,
-            header: params("header", m.header)?,
-            buttons,
-        };
-        mapping
-            .validate(&field)
+        let mapping = text
+            .parse(&field)
             .map_err(|v| ApiError::invalid(&v.field, v.reason))?;
         out.insert(kind, mapping);
     }

@@ -15,6 +15,7 @@ mod assignment_forms;
 mod audit;
 mod bulk;
 mod channel_forms;
+mod channel_templates;
 mod charts;
 mod complaints;
 pub(crate) mod csrf;
@@ -153,6 +154,14 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             post(settings::edit_category),
         )
         .route("/app/settings/channels", post(channel_forms::add_channel))
+        .route(
+            "/app/settings/channels/{id}/templates",
+            get(channel_templates::page).post(channel_templates::save),
+        )
+        .route(
+            "/app/settings/channels/{id}/templates/sync",
+            post(channel_templates::sync),
+        )
         .route(
             "/app/settings/channels/{kind}",
             post(channel_forms::add_other_channel),

@@ -33,6 +33,7 @@ pub struct CategoryRow {
 }
 
 pub struct ChannelRow {
+    pub id: String,
     pub name: String,
     pub kind: String,
     /// "phone number ID 123" or "bot 123"; empty for the web chat.
@@ -84,6 +85,7 @@ pub async fn channel_rows(
         .map(|c| {
             let webhook_url = format!("{base}{}", c.webhook_path());
             ChannelRow {
+                id: c.id.to_string(),
                 name: c.name.clone(),
                 kind: c.kind().as_str().to_owned(),
                 account: match &c.config {

@@ -369,6 +369,36 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         one("channel.added", me),
     )
     .await;
+    let templates = format!("/app/settings/channels/{channel}/templates");
+    let mapping = [
+        ("waba_id", "1020"),
+        ("status_changed_name", "complaint_status"),
+        ("status_changed_languages", "en"),
+        ("status_changed_body", "complaint_number"),
+    ];
+    let res = admin.submit(&templates, &mapping).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/channels/{id}/templates",
+        one("channel.templates_set", me),
+    )
+    .await;
+    let mut bad = mapping;
+    bad[2] = ("status_changed_languages", "english");
+    let res = admin.submit(&templates, &bad).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none(
+        "POST /app/settings/channels/{id}/templates",
+        "a bad language code",
+    )
+    .await;
+    let res = admin.submit(&format!("{templates}/sync"), &[]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/channels/{id}/templates/sync",
+        one("channel.templates_synced", me),
+    )
+    .await;
 
     let res = admin
         .submit("/app/agents/new", &[("name", "second"), ("kind", "intake")])

@@ -124,6 +124,32 @@ async fn render(
     Ok(html_with(status, &page))
 }
 
+/// The page again with what was refused.
+async fn refuse(
+    state: &AppState,
+    current: &Current,
+    channel: &Channel,
+    view: View,
+) -> Result<Response, PageError> {
+    render(
+        state,
+        current,
+        channel,
+        view,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// Back to the page after a change, saying what was done (`query`).
+fn back(channel: &Channel, query: &str) -> Response {
+    Redirect::to(&format!(
+        "/app/settings/channels/{}/templates?{query}",
+        channel.id
+    ))
+    .into_response()
+}
+
 /// The form's rows as the channel holds its mapping.
 fn rows_of(channel: &Channel) -> Vec<NoticeRow> {
     let held = channel.whatsapp().map(|w| &w.templates);
@@ -278,14 +304,7 @@ pub async fn save(
     };
     let Some(mappings) = mappings(&form, &mut rows) else {
         let view = view(rows, None);
-        return render(
-            &state,
-            &current,
-            &channel,
-            view,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return refuse(&state, &current, &channel, view).await;
     };
     let set = state
         .engine
@@ -299,21 +318,10 @@ pub async fn save(
         )
         .await;
     match set {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "/app/settings/channels/{}/templates?saved=mapping#mapping",
-            channel.id
-        ))
-        .into_response()),
+        Ok(_) => Ok(back(&channel, "saved=mapping#mapping")),
         Err(ombud_store::StoreError::Invalid(v)) => {
             let view = view(rows, Some(v.to_string()));
-            render(
-                &state,
-                &current,
-                &channel,
-                view,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            refuse(&state, &current, &channel, view).await
         }
         Err(e) => Err(e.into()),
     }
@@ -336,14 +344,7 @@ pub async fn sync(
     };
     if waba_of(&channel).is_empty() {
         let view = refused("Set the WhatsApp Business Account ID below and save it first: templates are read from that account.".into());
-        return render(
-            &state,
-            &current,
-            &channel,
-            view,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return refuse(&state, &current, &channel, view).await;
     }
     let synced = state
         .engine
@@ -351,11 +352,7 @@ pub async fn sync(
         .sync_templates(Some(&current.acting()), &current.tenant.id, &channel.id)
         .await;
     match synced {
-        Ok(n) => Ok(Redirect::to(&format!(
-            "/app/settings/channels/{}/templates?saved=sync&found={n}#sync",
-            channel.id
-        ))
-        .into_response()),
+        Ok(n) => Ok(back(&channel, &format!("saved=sync&found={n}#sync"))),
         Err(SyncError::Graph(why)) => {
             let view = refused(format!("Meta could not be asked: {why}"));
             render(&state, &current, &channel, view, StatusCode::BAD_GATEWAY).await

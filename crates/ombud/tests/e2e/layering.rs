@@ -165,10 +165,11 @@ fn the_store_and_the_web_layer_read_time_from_the_clock_not_the_wall() {
 }
 
 /// Tests make time pass with the server's clock (`app.clock.advance`), not
-/// by writing old times into rows behind the store's back.
+/// by writing old times into rows behind the store's back. (Clearing a time,
+/// as a row made before a migration has it, writes none.)
 #[test]
 fn no_test_backdates_rows_with_raw_sql() {
-    let backdate = regex::Regex::new(r"(?i)\bset\s+\w+_(at|until)\s*=").unwrap();
+    let backdate = regex::Regex::new(r"(?i)\bset\s+\w+_(at|until)\s*=\s*(\S*)").unwrap();
     let mut found = Vec::new();
     for dir in ["ombud/tests", "store/tests"] {
         for (path, text) in sources(dir) {
@@ -176,7 +177,10 @@ fn no_test_backdates_rows_with_raw_sql() {
                 continue;
             }
             for (n, line) in text.lines().enumerate() {
-                if backdate.is_match(line) {
+                let writes_a_time = backdate
+                    .captures(line)
+                    .is_some_and(|c| !c[2].to_lowercase().starts_with("null"));
+                if writes_a_time {
                     found.push(format!("{path}:{}: {}", n + 1, line.trim()));
                 }
             }

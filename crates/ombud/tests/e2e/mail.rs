@@ -26,11 +26,21 @@ pub fn with_smtp(c: &mut Config) {
     c.smtp.from = "Ombud <ombud@pune.gov.in>".into();
 }
 
-/// The same over STARTTLS, trusting the tests' private CA when `trust`.
-pub fn with_smtp_tls(trust: bool) -> impl FnOnce(&mut Config) {
+/// The same over TLS, trusting the tests' private CA when `trust`:
+/// `starttls` on the server's port, or `tls` (implicit, as on port 465) on
+/// its SMTPS listener (`OMBUD_TEST_SMTPS`).
+pub fn with_smtp_tls(security: &'static str, trust: bool) -> impl FnOnce(&mut Config) {
     move |c| {
         with_smtp(c);
-        c.smtp.security = "starttls".into();
+        c.smtp.security = security.into();
+        if security == "tls" {
+            let server = std::env::var("OMBUD_TEST_SMTPS").expect(
+                "OMBUD_TEST_SMTPS is not set: scripts/smtp starts an SMTPS listener and scripts/test sets it",
+            );
+            let (host, port) = server.rsplit_once(':').expect("host:port");
+            c.smtp.host = Some(host.into());
+            c.smtp.port = port.parse().expect("a port");
+        }
         if trust {
             c.smtp.ca_file = Some(
                 std::env::var("OMBUD_TEST_SMTP_CA")
@@ -225,10 +235,16 @@ async fn an_invitation_is_mailed_with_a_link_that_works() {
 /// private CA vouches for gets the mail; without trusting that CA, the send
 /// fails on the certificate and nothing goes in plain text.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_goes_over_starttls_only_to_a_server_whose_certificate_is_trusted() {
+async fn mail_goes_over_starttls_or_tls_only_to_a_server_whose_certificate_is_trusted() {
     let graph = FakeGraph::start().await;
-    for trust in [true, false] {
-        let app = TestApp::spawn_with(with_smtp_tls(trust), None).await;
+    let modes = [
+        ("starttls", true),
+        ("starttls", false),
+        ("tls", true),
+        ("tls", false),
+    ];
+    for (security, trust) in modes {
+        let app = TestApp::spawn_with(with_smtp_tls(security, trust), None).await;
         let t = app.tenant("pune", "PUNE", &graph).await;
         let admin_email = unique("admin");
         member(&app, &admin_email, &t.tenant.id, Role::Admin).await;
@@ -242,7 +258,7 @@ async fn mail_goes_over_starttls_only_to_a_server_whose_certificate_is_trusted()
             .await;
         if trust {
             let mail = wait_for_mail(&meera, 1).await;
-            assert!(mail[0].body.contains("/app/invite/"));
+            assert!(mail[0].body.contains("/app/invite/"), "{security}");
         } else {
             let invitation = app.store.open_invitations(&t.tenant.id).await.unwrap()[0]
                 .id
@@ -259,7 +275,10 @@ async fn mail_goes_over_starttls_only_to_a_server_whose_certificate_is_trusted()
                 assert!(tokio::time::Instant::now() < deadline, "no attempt");
                 tokio::time::sleep(Duration::from_millis(25)).await;
             };
-            assert!(error.to_lowercase().contains("certificate"), "{error}");
+            assert!(
+                error.to_lowercase().contains("certificate"),
+                "{security}: {error}"
+            );
             assert!(mail_to(&meera).is_empty(), "nothing sent in the clear");
         }
         app.stop().await;

@@ -8,6 +8,7 @@ use ombud_core::seal::SealKey;
 use ombud_core::{Complaint, Email, Language, Tenant};
 use ombud_store::{Store, StoreResult};
 
+use super::account_words::{account_words, fill};
 use super::{Letter, Mail};
 
 /// The purposes links' tokens are made for (`SealKey::link_token`).
@@ -33,24 +34,23 @@ pub async fn letter(
             if invitation.expires_at <= now {
                 return Ok(None);
             }
-            let tenant = store
-                .tenant(tenant_id)
-                .await?
-                .map(|t| t.name)
-                .unwrap_or_else(|| "your organisation".into());
+            // In the organisation's language.
+            let tenant = store.tenant(tenant_id).await?;
+            let words = account_words(tenant.as_ref().map(|t| &t.default_language));
+            let name = tenant.map_or_else(|| "your organisation".into(), |t| t.name);
             let token = key.link_token(INVITATION, invitation_id.as_str());
             let link = format!("{}/app/invite/{token}", base_url.trim_end_matches('/'));
+            let expires = invitation.expires_at.format("%Y-%m-%d %H:%M").to_string();
+            let values = [
+                ("tenant", name.as_str()),
+                ("role", invitation.role.as_str()),
+                ("link", link.as_str()),
+                ("expires", expires.as_str()),
+            ];
             Ok(Some(Letter {
                 to: invitation.email,
-                subject: format!("You are invited to {tenant} on Ombud"),
-                text: format!(
-                    "You are invited to join {tenant} on Ombud, as {role}.\n\n\
-                     Open this link to accept, and choose your password:\n\n{link}\n\n\
-                     The link works once, until {expires} (UTC).\n\
-                     If you did not expect this, you can ignore this mail.\n",
-                    role = invitation.role.as_str(),
-                    expires = invitation.expires_at.format("%Y-%m-%d %H:%M"),
-                ),
+                subject: fill(words.invite_subject, &values),
+                text: fill(words.invite_text, &values),
             }))
         }
         Mail::PasswordReset {
@@ -66,17 +66,18 @@ pub async fn letter(
             }
             let token = key.link_token(PASSWORD_RESET, reset_id.as_str());
             let link = format!("{}/app/reset/{token}", base_url.trim_end_matches('/'));
+            let language = account_language(store, &reset.user_id).await?;
+            let words = account_words(language.as_ref());
+            let minutes = PASSWORD_RESET_MINUTES.to_string();
+            let values = [
+                ("email", to.as_str()),
+                ("link", link.as_str()),
+                ("minutes", minutes.as_str()),
+            ];
             Ok(Some(Letter {
                 to: to.clone(),
-                subject: "Choose a new password for Ombud".into(),
-                text: format!(
-                    "Someone asked to choose a new password for the Ombud account of {email}.\n\n\
-                     Open this link to choose one:\n\n{link}\n\n\
-                     The link works once, for {PASSWORD_RESET_MINUTES} minutes. Choosing a new \
-                     password signs you out everywhere.\n\
-                     If it was not you, you can ignore this mail: your password stays as it is.\n",
-                    email = to.as_str(),
-                ),
+                subject: fill(words.reset_subject, &values),
+                text: fill(words.reset_text, &values),
             }))
         }
         Mail::DailySummary {
@@ -258,6 +259,25 @@ fn sla_letter(
             status = c.status.as_str().replace('_', " "),
         ),
     }
+}
+
+/// The language of an account's mails: its organisations' when they all
+/// speak one (English otherwise, and for an account of none).
+async fn account_language(
+    store: &dyn Store,
+    user: &ombud_core::UserId,
+) -> StoreResult<Option<Language>> {
+    let mut found: Option<Language> = None;
+    for m in store.memberships(user).await? {
+        let Some(tenant) = store.tenant(&m.tenant_id).await? else {
+            continue;
+        };
+        match &found {
+            Some(l) if *l != tenant.default_language => return Ok(None),
+            _ => found = Some(tenant.default_language),
+        }
+    }
+    Ok(found)
 }
 
 /// The summary mail's words in one language.

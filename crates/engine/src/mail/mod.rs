@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::scheduler::JobHandler;
 
+mod account_words;
 mod compose;
 
 pub use compose::{INVITATION, PASSWORD_RESET};

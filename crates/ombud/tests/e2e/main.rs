@@ -36,6 +36,7 @@ mod limits;
 mod loadtest;
 mod lockout;
 mod mail;
+mod mail_languages;
 mod observability;
 mod onboarding;
 mod operators;

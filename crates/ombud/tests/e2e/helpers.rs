@@ -321,7 +321,14 @@ impl TestApp {
             .bearer_auth(key)
     }
 
-    pub async fn tenant(&self, slug: &str, prefix: &str, graph: &FakeGraph) -> TestTenant {
+    /// A tenant ("{slug} office") speaking `language` in `zone`, with no channel.
+    pub async fn office(
+        &self,
+        slug: &str,
+        prefix: &str,
+        language: &str,
+        zone: &str,
+    ) -> ombud_core::Tenant {
         let (tenant, _) = provision::create_tenant(
             self.store.as_ref(),
             &ombud_core::SystemClock,
@@ -331,13 +338,18 @@ impl TestApp {
                 slug: TenantSlug::parse(slug).unwrap(),
                 name: format!("{slug} office"),
                 complaint_prefix: ComplaintPrefix::parse(prefix).unwrap(),
-                default_language: Language::en(),
-                timezone: TimeZoneName::parse("Asia/Kolkata").unwrap(),
+                default_language: Language::parse(language).unwrap(),
+                timezone: TimeZoneName::parse(zone).unwrap(),
             },
             true,
         )
         .await
         .expect("tenant");
+        tenant
+    }
+
+    pub async fn tenant(&self, slug: &str, prefix: &str, graph: &FakeGraph) -> TestTenant {
+        let tenant = self.office(slug, prefix, "en", "Asia/Kolkata").await;
         let app_secret = format!("{slug}-app-secret");
         let (_, channel) = provision::add_whatsapp_channel(
             self.store.as_ref(),

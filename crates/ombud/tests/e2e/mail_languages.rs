@@ -4,8 +4,6 @@
 //! they speak different ones.
 
 use ombud_core::*;
-use ombud_engine::{provision, Acting};
-use ombud_store::NewTenant;
 use reqwest::StatusCode;
 
 use crate::helpers::*;
@@ -19,26 +17,6 @@ fn unique(name: &str) -> String {
     )
 }
 
-async fn office(app: &TestApp, slug: &str, prefix: &str, language: &str) -> TenantId {
-    let (tenant, _) = provision::create_tenant(
-        app.store.as_ref(),
-        &SystemClock,
-        &Acting::cli(),
-        NewTenant {
-            id: TenantId::new(),
-            slug: TenantSlug::parse(slug).unwrap(),
-            name: format!("{slug} office"),
-            complaint_prefix: ComplaintPrefix::parse(prefix).unwrap(),
-            default_language: Language::parse(language).unwrap(),
-            timezone: TimeZoneName::parse("Asia/Kolkata").unwrap(),
-        },
-        true,
-    )
-    .await
-    .unwrap();
-    tenant.id
-}
-
 async fn forgot(app: &TestApp, email: &str) {
     let res = Staff::new(app)
         .post_form("/app/forgot", &[("email", email)])
@@ -49,8 +27,8 @@ async fn forgot(app: &TestApp, email: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_mails_speak_the_organisations_language() {
     let app = TestApp::spawn_with(with_smtp, None).await;
-    let pune = office(&app, "pmc", "PMC", "mr").await;
-    let delhi = office(&app, "ndmc", "NDMC", "hi").await;
+    let pune = app.office("pmc", "PMC", "mr", "Asia/Kolkata").await.id;
+    let delhi = app.office("ndmc", "NDMC", "hi", "Asia/Kolkata").await.id;
 
     // An invitation to the Marathi office, in Marathi, with its link.
     let admin = unique("admin");

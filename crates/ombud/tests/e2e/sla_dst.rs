@@ -6,8 +6,7 @@
 use chrono::{DateTime, Utc};
 use ombud_core::sla::{Policy, SlaSettings};
 use ombud_core::*;
-use ombud_engine::{provision, Acting};
-use ombud_store::NewTenant;
+use ombud_engine::Acting;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -26,22 +25,7 @@ fn go_to(app: &TestApp, s: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_office_hours_across_the_spring_clock_change_end_monday_at_ten_local() {
     let app = TestApp::spawn().await;
-    let (tenant, _) = provision::create_tenant(
-        app.store.as_ref(),
-        &SystemClock,
-        &Acting::cli(),
-        NewTenant {
-            id: TenantId::new(),
-            slug: TenantSlug::parse("london").unwrap(),
-            name: "London office".into(),
-            complaint_prefix: ComplaintPrefix::parse("LDN").unwrap(),
-            default_language: Language::en(),
-            timezone: TimeZoneName::parse(LONDON).unwrap(),
-        },
-        true,
-    )
-    .await
-    .unwrap();
+    let tenant = app.office("london", "LDN", "en", LONDON).await;
     let key = app
         .api_key(&tenant.id, &[Scope::ComplaintsRead, Scope::ComplaintsWrite])
         .await;

@@ -21,6 +21,7 @@ pub mod language;
 pub mod limits;
 pub mod message;
 pub mod provider;
+pub mod reminder;
 pub mod routing;
 pub mod schedule;
 pub mod seal;

@@ -87,6 +87,23 @@ pub(crate) fn survey_texts() -> StatusNotice {
     }
 }
 
+/// The reminder to a citizen whose complaint is on hold, as a notice of
+/// kind `reminder` (its `status_label` is "on hold" in the citizen's
+/// language).
+pub(crate) fn reminder_texts() -> StatusNotice {
+    let on_hold = texts(ComplaintStatus::OnHold);
+    let by_language: std::collections::BTreeMap<String, String> = ombud_core::reminder::texts()
+        .into_iter()
+        .map(|(l, text)| (l.to_owned(), text.to_owned()))
+        .collect();
+    StatusNotice {
+        fallback: by_language.get("en").cloned().unwrap_or_default(),
+        by_language,
+        kind: NoticeKind::Reminder,
+        ..on_hold
+    }
+}
+
 impl Operations {
     /// What citizens of `tenant` are told when staff move complaints to
     /// `status`: the text, and for each WhatsApp channel the template that
@@ -186,13 +203,18 @@ impl Operations {
             ComplaintChange::Status(status) => Some(self.status_notice(tenant, status).await?),
             _ => None,
         };
-        let survey_after = match change {
+        let mut follow_ups = ombud_store::FollowUps::default();
+        match change {
             ComplaintChange::Status(ComplaintStatus::Resolved) => {
                 let settings = self.survey_settings(tenant).await?;
-                settings.enabled.then(|| settings.delay())
+                follow_ups.survey_after = settings.enabled.then(|| settings.delay());
             }
-            _ => None,
-        };
+            ComplaintChange::Status(ComplaintStatus::OnHold) => {
+                let settings = self.reminder_settings(tenant).await?;
+                follow_ups.remind_after = settings.enabled.then(|| settings.delay());
+            }
+            _ => {}
+        }
         let sla = crate::ops::sla::rules(store.as_ref(), tenant).await?;
         let routing = crate::ops::routing::Routing::read(store.as_ref(), tenant).await?;
         routing.check(&change)?;
@@ -216,7 +238,7 @@ impl Operations {
                         notices: notices.clone(),
                         audit: Some(acting.clone()),
                         bulk_id: bulk_id.clone(),
-                        survey_after,
+                        follow_ups,
                         sla: Some(sla.clone()),
                         routing: routing.clone(),
                         verification: verification.clone(),

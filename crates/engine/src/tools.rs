@@ -104,7 +104,7 @@ impl Tools for StoreTools<'_> {
             notices: None,
             audit: None,
             bulk_id: None,
-            survey_after: None,
+            follow_ups: Default::default(),
             sla: None,
             routing: None,
             verification: None,

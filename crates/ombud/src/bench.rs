@@ -322,7 +322,7 @@ pub(crate) async fn prepare(store: &dyn Store, complaints: usize) -> anyhow::Res
                         notices: None,
                         audit: None,
                         bulk_id: None,
-                        survey_after: None,
+                        follow_ups: Default::default(),
                         sla: None,
                         routing: None,
                         verification: None,

@@ -23,6 +23,7 @@ pub mod jobs;
 mod list_query;
 pub mod model;
 pub mod postgres;
+pub mod reminders;
 pub mod report;
 pub mod resets;
 pub mod routing;
@@ -60,6 +61,7 @@ pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
 pub use jobs::{Job, JobState, JobStats, JobStore, NewJob};
 pub use model::*;
 pub use ombud_core::change::StatusNotice;
+pub use reminders::{RemindCitizen, Reminded};
 pub use report::Overview;
 pub use resets::PasswordResetStore;
 pub use sealing::Sealer;
@@ -75,7 +77,7 @@ pub use webhooks::{
 };
 pub use work::{
     AssigneeFilter, ChangeBatch, ChangeOutcome, ComplaintChange, ComplaintCursor, ComplaintFilter,
-    ComplaintRow, ComplaintSort,
+    ComplaintRow, ComplaintSort, FollowUps,
 };
 
 #[async_trait]

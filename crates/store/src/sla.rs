@@ -109,7 +109,7 @@ impl SlaDue {
                 ids: vec![c.id.clone()],
                 audit: Some(ombud_core::audit::Acting::system()),
                 bulk_id: None,
-                survey_after: None,
+                follow_ups: Default::default(),
                 sla: Some(self.rules.clone()),
                 // A breach that moves the complaint to its owner gives the
                 // assignee's room back: the queues drain (a tenant without

@@ -1,8 +1,10 @@
 //! Satisfaction surveys: asking one (the scheduler's `survey.send` job, in one
 //! transaction with the question's send), the citizen's answers (committed
 //! with the run that read them, see `RunCommit::survey`), the ratings read
-//! back, and a tenant's settings by key. What is decided lives in
-//! `ombud_core::survey`; the backends read the facts and write the outcome.
+//! back, and a tenant's settings by key. A reminder to a citizen whose
+//! complaint is on hold goes out the way a question does (`crate::reminders`).
+//! What is decided lives in `ombud_core::survey` and `ombud_core::reminder`;
+//! the backends read the facts and write the outcome.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -84,6 +86,16 @@ pub trait SurveyStore: Send + Sync {
     /// conversation at it and sends the question through the outbox. A
     /// resolution is asked about once, however often this is called.
     async fn ask_survey(&self, tenant: &TenantId, ask: AskSurvey) -> StoreResult<Asked>;
+    /// Reminds the citizen of a complaint put on hold, in one transaction:
+    /// reads the facts, decides (`ombud_core::reminder::due`), and sends the
+    /// reminder through the outbox with its line on the timeline (or the
+    /// line saying why it cannot go). A hold is reminded of once, however
+    /// often this is called.
+    async fn remind_citizen(
+        &self,
+        tenant: &TenantId,
+        remind: crate::RemindCitizen,
+    ) -> StoreResult<crate::Reminded>;
     async fn survey(&self, tenant: &TenantId, id: &SurveyId) -> StoreResult<Option<Survey>>;
     /// A complaint's surveys, the latest first.
     async fn complaint_surveys(

@@ -108,9 +108,8 @@ pub struct ChangeBatch {
     pub audit: Option<ombud_core::audit::Acting>,
     /// Links the entries of one bulk change.
     pub bulk_id: Option<String>,
-    /// How long after a resolution its satisfaction survey is asked (None:
-    /// the tenant asks none).
-    pub survey_after: Option<chrono::Duration>,
+    /// The work a status change leaves for later, by the tenant's settings.
+    pub follow_ups: FollowUps,
     /// The tenant's service levels: each complaint's clock moves with the
     /// change (None: clocks are left as they are, as for a citizen's note).
     pub sla: Option<ombud_core::sla::SlaRules>,
@@ -121,6 +120,17 @@ pub struct ChangeBatch {
     /// `pending_validation` gets its timers (None: no timers, as for a
     /// change that cannot move a status).
     pub verification: Option<ombud_core::verification::VerificationSettings>,
+}
+
+/// The work a status change leaves for later, by the tenant's settings
+/// (None: none of that kind, as for a change that is not a status change).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FollowUps {
+    /// How long after a resolution its satisfaction survey is asked.
+    pub survey_after: Option<chrono::Duration>,
+    /// How long a complaint put on hold waits for its citizen before they
+    /// are reminded (`ombud_core::reminder`).
+    pub remind_after: Option<chrono::Duration>,
 }
 
 /// A change decided for one complaint: what to record, and the jobs it
@@ -152,6 +162,7 @@ impl ChangeBatch {
         let before = current.clone();
         let mut applied = decide(id, current, &change, at)?;
         let mut jobs: Vec<crate::NewJob> = self.survey_job(tenant, &applied).into_iter().collect();
+        jobs.extend(self.reminder_job(tenant, &applied));
         if let Some(before) = before {
             if let Some(rules) = &self.sla {
                 let by_staff = !self.actor.starts_with("system:");
@@ -173,7 +184,7 @@ impl ChangeBatch {
     /// transaction (`ombud_core::survey`: one per resolution).
     pub(crate) fn survey_job(&self, tenant: &TenantId, applied: &Applied) -> Option<crate::NewJob> {
         use ombud_core::survey;
-        let after = self.survey_after?;
+        let after = self.follow_ups.survey_after?;
         let c = &applied.complaint;
         if applied.action != "status_changed" || c.status != ComplaintStatus::Resolved {
             return None;
@@ -187,6 +198,35 @@ impl ChangeBatch {
             payload: serde_json::json!({
                 "complaint_id": c.id,
                 "resolved_at": at,
+            }),
+            schedule: None,
+            due_at: at + after,
+            max_attempts: 5,
+        })
+    }
+
+    /// The reminder job a move to `on_hold` schedules, made in the change's
+    /// transaction (`ombud_core::reminder`: one per hold).
+    pub(crate) fn reminder_job(
+        &self,
+        tenant: &TenantId,
+        applied: &Applied,
+    ) -> Option<crate::NewJob> {
+        use ombud_core::reminder;
+        let after = self.follow_ups.remind_after?;
+        let c = &applied.complaint;
+        if applied.action != "status_changed" || c.status != ComplaintStatus::OnHold {
+            return None;
+        }
+        let at = crate::stored(self.at);
+        Some(crate::NewJob {
+            id: JobId::new(),
+            kind: reminder::JOB_KIND.into(),
+            key: reminder::job_key(&c.id, at),
+            tenant_id: Some(tenant.clone()),
+            payload: serde_json::json!({
+                "complaint_id": c.id,
+                "held_at": at,
             }),
             schedule: None,
             due_at: at + after,
@@ -337,6 +377,20 @@ impl<'a> Outgoing<'a> {
             body,
             template: None,
             choices: None,
+        }
+    }
+
+    /// A notice's message: its text, or the template it goes as (which
+    /// carries its own buttons, so `choices` are offered with text only).
+    pub fn of(
+        body: &'a str,
+        template: Option<&'a ombud_core::template::TemplateMessage>,
+        choices: Option<&'a ombud_core::choice::Choices>,
+    ) -> Self {
+        Self {
+            body,
+            template,
+            choices: if template.is_none() { choices } else { None },
         }
     }
 

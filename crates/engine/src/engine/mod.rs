@@ -221,6 +221,7 @@ impl Engine {
             crate::mail::with_mail_jobs(jobs, &self.config, self.store.clone(), self.clock.clone());
         let jobs = crate::ops::templates::with_sync_job(jobs, self.ops.clone());
         let jobs = crate::ops::surveys::with_survey_jobs(jobs, self.ops.clone());
+        let jobs = crate::ops::reminders::with_reminder_jobs(jobs, self.ops.clone());
         let jobs = crate::ops::sla::with_sla_jobs(jobs, self.ops.clone());
         let jobs = crate::ops::routing::with_routing_jobs(jobs, self.ops.clone());
         let jobs = crate::ops::verification::with_verification_jobs(jobs, self.ops.clone());

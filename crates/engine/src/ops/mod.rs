@@ -10,6 +10,7 @@ pub mod audit;
 pub mod blocks;
 pub mod conversations;
 pub mod keys;
+pub mod reminders;
 pub mod requests;
 pub mod resets;
 pub mod routing;

@@ -394,7 +394,7 @@ impl Operations {
             notices: None,
             audit: Some(Acting::system()),
             bulk_id: None,
-            survey_after: None,
+            follow_ups: Default::default(),
             sla: Some(sla.clone()),
             routing: Some(BatchRouting { by_rule }),
             verification: None,

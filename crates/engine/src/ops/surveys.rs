@@ -109,7 +109,7 @@ impl Operations {
             notices: None,
             audit: None,
             bulk_id: None,
-            survey_after: None,
+            follow_ups: Default::default(),
             sla: Some(super::sla::rules(self.store.as_ref(), tenant).await?),
             routing: super::routing::Routing::read(self.store.as_ref(), tenant)
                 .await?

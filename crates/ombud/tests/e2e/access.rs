@@ -362,6 +362,10 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             ],
         ),
         (
+            "/app/settings/reminder".into(),
+            vec![("enabled", "on"), ("after_hours", "1")],
+        ),
+        (
             "/app/complaints/bulk".into(),
             vec![
                 ("action", "note"),
@@ -445,6 +449,8 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
         .unwrap()
         .len();
     assert_eq!(after, before, "no change was made");
+    let reminders = app.engine.ops().reminder_settings(&t.tenant.id).await;
+    assert!(!reminders.unwrap().enabled, "reminders stayed off");
     assert!(app
         .store
         .onboarding_steps(&t.tenant.id)
@@ -596,6 +602,9 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/teams".to_owned(), Role::Admin),
         ("/app/settings/rules".to_owned(), Role::Admin),
         ("/app/settings/verification".to_owned(), Role::Admin),
+        ("/app/settings/survey".to_owned(), Role::Admin),
+        ("/app/settings/summary".to_owned(), Role::Admin),
+        ("/app/settings/reminder".to_owned(), Role::Admin),
         // Verifying is for field workers and staff, not viewers.
         (
             c("verdict").replace("/complaints/", "/field/"),

@@ -46,6 +46,7 @@ mod provider_urls;
 mod queue;
 mod rejects;
 mod relay;
+mod reminders;
 mod routing;
 mod scheduler;
 mod secrets;

@@ -70,7 +70,7 @@ pub(crate) async fn map_and_sync(
 }
 
 /// Waits until `to` has `n` template sends, accepted or not.
-async fn template_sends(graph: &FakeGraph, to: &str, n: usize) -> Vec<GraphRequest> {
+pub(crate) async fn template_sends(graph: &FakeGraph, to: &str, n: usize) -> Vec<GraphRequest> {
     let found = || {
         graph
             .requests()

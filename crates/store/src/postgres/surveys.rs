@@ -8,9 +8,14 @@ use serde_json::Value;
 use sqlx::{PgConnection, Row};
 
 use super::{decode_all, decode_opt, PgStore};
+use crate::reminders::RemindFacts;
 use crate::surveys::{self, AskFacts, AskPlan, CsatGroup, SurveyStore, SURVEY_COLS};
-use crate::work::{self, NoticeAction, PlannedNotice};
-use crate::{decode, stored, AskSurvey, Asked, Audit, StoreError, StoreResult, SurveyAnswer};
+use crate::work::{self, PlannedNotice};
+use crate::{
+    decode, stored, AskSurvey, Asked, Audit, RemindCitizen, Reminded, StoreError, StoreResult,
+    SurveyAnswer,
+};
+use ombud_core::reminder;
 
 #[async_trait]
 impl SurveyStore for PgStore {
@@ -109,46 +114,12 @@ impl SurveyStore for PgStore {
             AskPlan::Skip(why) => return Ok(Asked::Skipped(why)),
             AskPlan::Send { survey, notice } => (survey, notice),
         };
-        let last_inbound: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "select last_inbound_at from conversations where tenant_id = $1 and id = $2",
-        )
-        .bind(t)
-        .bind(survey.conversation_id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .flatten();
-        let contact = notice.contact.clone();
-        let (body, template) =
-            match PlannedNotice::new(&ask.notice, notice).decide(last_inbound, at) {
-                NoticeAction::Send { body, template } => (body, template),
-                NoticeAction::CannotNotify { reason, .. } => {
-                    let line = work::Line::not_notified(&survey.complaint_id, &reason);
-                    super::work::timeline(&mut tx, t, line, at).await?;
-                    tx.commit().await?;
-                    return Ok(Asked::CannotNotify(reason));
-                }
-            };
         let choices = surveys::question_choices(&survey);
-        let out = work::Outgoing {
-            body: &body,
-            template: template.as_ref(),
-            // A template carries its own buttons.
-            choices: if template.is_none() {
-                choices.as_ref()
-            } else {
-                None
-            },
-        };
-        super::work::send(
-            &mut tx,
-            t,
-            &survey.channel_id,
-            &survey.conversation_id,
-            contact.as_ref(),
-            out,
-            at,
-        )
-        .await?;
+        let planned = PlannedNotice::new(&ask.notice, notice);
+        if let Err(reason) = super::work::notify(&mut tx, t, planned, choices.as_ref(), at).await? {
+            tx.commit().await?;
+            return Ok(Asked::CannotNotify(reason));
+        }
         insert(&mut tx, &survey).await?;
         sqlx::query("update conversations set survey_id = $3 where tenant_id = $1 and id = $2")
             .bind(t)
@@ -160,6 +131,76 @@ impl SurveyStore for PgStore {
         super::work::timeline(&mut tx, t, line, at).await?;
         tx.commit().await?;
         Ok(Asked::Sent(survey.id.clone()))
+    }
+
+    async fn remind_citizen(
+        &self,
+        tenant: &TenantId,
+        remind: RemindCitizen,
+    ) -> StoreResult<Reminded> {
+        let (t, c) = (tenant.as_str(), remind.complaint.as_str());
+        let at = stored(remind.at);
+        let mut tx = self.pool.begin().await?;
+        // Locks the complaint: a status change waits for the reminder, and
+        // two runs of the job take turns.
+        let sql = format!(
+            "select {} from complaints where tenant_id = $1 and id = $2 for update",
+            decode::COMPLAINT_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(t)
+            .bind(c)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let complaint = decode_opt(row, decode::complaint)?;
+        let held_since: Option<DateTime<Utc>> = sqlx::query_scalar(
+            "select max(created_at) from complaint_events
+             where tenant_id = $1 and complaint_id = $2 and action = 'status_changed' and to_value = 'on_hold'",
+        )
+        .bind(t)
+        .bind(c)
+        .fetch_one(&mut *tx)
+        .await?;
+        let reminded: i64 = sqlx::query_scalar(
+            "select count(*) from complaint_events
+             where tenant_id = $1 and complaint_id = $2 and action = $3 and created_at >= $4",
+        )
+        .bind(t)
+        .bind(c)
+        .bind(reminder::SENT)
+        .bind(stored(remind.held_at))
+        .fetch_one(&mut *tx)
+        .await?;
+        let last_inbound: Option<DateTime<Utc>> =
+            match complaint.as_ref().and_then(|c| c.conversation_id.as_ref()) {
+                Some(id) => sqlx::query_scalar(
+                    "select last_inbound_at from conversations where tenant_id = $1 and id = $2",
+                )
+                .bind(t)
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .flatten(),
+                None => None,
+            };
+        let facts = RemindFacts {
+            complaint,
+            held_since,
+            reminded: reminded > 0,
+            last_inbound,
+        };
+        let notice = match remind.plan(facts) {
+            Ok(notice) => notice,
+            Err(why) => return Ok(Reminded::Skipped(why)),
+        };
+        let planned = PlannedNotice::new(&remind.notice, notice);
+        if let Err(reason) = super::work::notify(&mut tx, t, planned, None, at).await? {
+            tx.commit().await?;
+            return Ok(Reminded::CannotNotify(reason));
+        }
+        super::work::timeline(&mut tx, t, remind.line(), at).await?;
+        tx.commit().await?;
+        Ok(Reminded::Sent)
     }
 
     async fn survey(&self, tenant: &TenantId, id: &SurveyId) -> StoreResult<Option<Survey>> {

@@ -161,41 +161,8 @@ async fn change_in(
         }
     }
     for planned in work::notices_for(batch, &changed) {
-        let n = &planned.notice;
-        let (channel, conversation, contact) =
-            (n.channel.clone(), n.conversation.clone(), n.contact.clone());
-        let last_inbound: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "select last_inbound_at from conversations where tenant_id = $1 and id = $2",
-        )
-        .bind(t)
-        .bind(conversation.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .flatten();
-        match planned.decide(last_inbound, at) {
-            work::NoticeAction::Send { body, template } => {
-                let out = work::Outgoing {
-                    body: &body,
-                    template: template.as_ref(),
-                    choices: None,
-                };
-                send(
-                    &mut *tx,
-                    t,
-                    &channel,
-                    &conversation,
-                    contact.as_ref(),
-                    out,
-                    at,
-                )
-                .await?;
-            }
-            work::NoticeAction::CannotNotify { complaints, reason } => {
-                for c in &complaints {
-                    timeline(&mut *tx, t, work::Line::not_notified(c, &reason), at).await?;
-                }
-            }
-        }
+        // Why one could not be sent is on its complaints' timelines.
+        let _ = notify(&mut *tx, t, planned, None, at).await?;
     }
     super::audit::append(&mut *tx, &audit).await?;
     Ok(outcomes)
@@ -354,6 +321,43 @@ pub(super) async fn timeline(
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// Sends a planned notice into its conversation through the outbox: as
+/// text (offering `choices`) inside WhatsApp's window and where there is
+/// none, as its template outside. Or, when it cannot go, writes why on each
+/// of its complaints' timelines and answers that (Err).
+pub(super) async fn notify(
+    tx: &mut PgConnection,
+    t: &str,
+    planned: work::PlannedNotice<'_>,
+    choices: Option<&ombud_core::choice::Choices>,
+    at: DateTime<Utc>,
+) -> StoreResult<Result<(), String>> {
+    let n = &planned.notice;
+    let (channel, conversation, contact) =
+        (n.channel.clone(), n.conversation.clone(), n.contact.clone());
+    let last_inbound: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "select last_inbound_at from conversations where tenant_id = $1 and id = $2",
+    )
+    .bind(t)
+    .bind(conversation.as_str())
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    match planned.decide(last_inbound, at) {
+        work::NoticeAction::Send { body, template } => {
+            let out = work::Outgoing::of(&body, template.as_ref(), choices);
+            send(tx, t, &channel, &conversation, contact.as_ref(), out, at).await?;
+            Ok(Ok(()))
+        }
+        work::NoticeAction::CannotNotify { complaints, reason } => {
+            for c in &complaints {
+                timeline(tx, t, work::Line::not_notified(c, &reason), at).await?;
+            }
+            Ok(Err(reason))
+        }
+    }
 }
 
 /// An outbound message from staff (or on their behalf) into a conversation,

@@ -9,9 +9,13 @@ use serde_json::Value;
 
 use super::rows::{all, one, time_text};
 use super::SqliteStore;
+use crate::reminders::RemindFacts;
 use crate::surveys::{self, AskFacts, AskPlan, CsatGroup, SurveyStore, SURVEY_COLS};
-use crate::work::{self, NoticeAction, PlannedNotice};
-use crate::{stored, AskSurvey, Asked, Audit, StoreError, StoreResult, SurveyAnswer};
+use crate::work::{self, PlannedNotice};
+use crate::{
+    stored, AskSurvey, Asked, Audit, RemindCitizen, Reminded, StoreError, StoreResult, SurveyAnswer,
+};
+use ombud_core::reminder;
 
 #[async_trait]
 impl SurveyStore for SqliteStore {
@@ -97,34 +101,73 @@ impl SurveyStore for SqliteStore {
                 AskPlan::Skip(why) => return Ok(Asked::Skipped(why)),
                 AskPlan::Send { survey, notice } => (survey, notice),
             };
-            let last_inbound = one(
-                conn,
-                "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
-                params![t, survey.conversation_id.as_str()],
-                |r| r.opt_time("last_inbound_at"),
-            )?
-            .flatten();
-            let contact = notice.contact.clone();
-            let (body, template) = match PlannedNotice::new(&ask.notice, notice).decide(last_inbound, at) {
-                NoticeAction::Send { body, template } => (body, template),
-                NoticeAction::CannotNotify { reason, .. } => {
-                    super::work::timeline(conn, t, work::Line::not_notified(&survey.complaint_id, &reason), at)?;
-                    return Ok(Asked::CannotNotify(reason));
-                }
-            };
             let choices = surveys::question_choices(&survey);
-            let out = work::Outgoing {
-                body: &body,
-                template: template.as_ref(),
-                // A template carries its own buttons.
-                choices: if template.is_none() { choices.as_ref() } else { None },
-            };
-            super::work::send(conn, t, &survey.channel_id, &survey.conversation_id, contact.as_ref(), out, at)?;
+            let planned = PlannedNotice::new(&ask.notice, notice);
+            if let Err(reason) = super::work::notify(conn, t, planned, choices.as_ref(), at)? {
+                return Ok(Asked::CannotNotify(reason));
+            }
             insert(conn, &survey)?;
             conn.prepare_cached("update conversations set survey_id = ?3 where tenant_id = ?1 and id = ?2")?
                 .execute(params![t, survey.conversation_id.as_str(), survey.id.as_str()])?;
             super::work::timeline(conn, t, work::Line::survey(&survey.complaint_id, surveys::SURVEY_SENT, None), at)?;
             Ok(Asked::Sent(survey.id.clone()))
+        })
+        .await
+    }
+
+    async fn remind_citizen(
+        &self,
+        tenant: &TenantId,
+        remind: RemindCitizen,
+    ) -> StoreResult<Reminded> {
+        let tenant = tenant.clone();
+        self.write(move |conn| {
+            let t = tenant.as_str();
+            let c = remind.complaint.as_str();
+            let at = stored(remind.at);
+            let sql = format!(
+                "select {} from complaints where tenant_id = ?1 and id = ?2",
+                crate::decode::COMPLAINT_COLS
+            );
+            let complaint = one(conn, &sql, params![t, c], crate::decode::complaint)?;
+            let held_since = one(
+                conn,
+                "select max(created_at) as at from complaint_events
+                 where tenant_id = ?1 and complaint_id = ?2 and action = 'status_changed' and to_value = 'on_hold'",
+                params![t, c],
+                |r| r.opt_time("at"),
+            )?
+            .flatten();
+            let reminded = one(
+                conn,
+                "select count(*) as n from complaint_events
+                 where tenant_id = ?1 and complaint_id = ?2 and action = ?3 and created_at >= ?4",
+                params![t, c, reminder::SENT, time_text(stored(remind.held_at))],
+                |r| r.int("n"),
+            )?
+            .unwrap_or(0);
+            let conversation = complaint.as_ref().and_then(|c| c.conversation_id.clone());
+            let last_inbound = match conversation {
+                Some(id) => one(
+                    conn,
+                    "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
+                    params![t, id.as_str()],
+                    |r| r.opt_time("last_inbound_at"),
+                )?
+                .flatten(),
+                None => None,
+            };
+            let facts = RemindFacts { complaint, held_since, reminded: reminded > 0, last_inbound };
+            let notice = match remind.plan(facts) {
+                Ok(notice) => notice,
+                Err(why) => return Ok(Reminded::Skipped(why)),
+            };
+            let planned = PlannedNotice::new(&remind.notice, notice);
+            if let Err(reason) = super::work::notify(conn, t, planned, None, at)? {
+                return Ok(Reminded::CannotNotify(reason));
+            }
+            super::work::timeline(conn, t, remind.line(), at)?;
+            Ok(Reminded::Sent)
         })
         .await
     }

@@ -28,7 +28,7 @@ fn by_rule(team: &Team, change: ComplaintChange, id: &ComplaintId) -> ChangeBatc
         notices: None,
         audit: None,
         bulk_id: None,
-        survey_after: None,
+        follow_ups: Default::default(),
         sla: None,
         routing: Some(BatchRouting {
             by_rule: Some(ByRule { team: team.clone() }),
@@ -119,7 +119,7 @@ pub(crate) async fn racing_rules_never_take_a_member_past_their_capacity(store: 
         notices: None,
         audit: None,
         bulk_id: None,
-        survey_after: None,
+        follow_ups: Default::default(),
         sla: None,
         routing: Some(BatchRouting::default()),
         verification: None,

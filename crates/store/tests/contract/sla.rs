@@ -242,7 +242,7 @@ pub(crate) async fn the_sweep_pages_through_every_tenants_alerts_due(store: Arc<
         notices: None,
         audit: None,
         bulk_id: None,
-        survey_after: None,
+        follow_ups: Default::default(),
         sla: Some(rules()),
         routing: None,
         verification: None,

@@ -1,9 +1,11 @@
 //! The satisfaction survey over the API: the tenant's settings, a
 //! complaint's surveys with their answers, and CSAT over a period; and the
-//! time of the daily summary, a tenant setting kept the same way.
+//! time of the daily summary and the reminders to citizens whose complaint
+//! is on hold, tenant settings kept the same way.
 
 use axum::extract::{Path, State};
 use axum::Json;
+use ombud_core::reminder::ReminderSettings;
 use ombud_core::survey::{Survey, SurveyRepeat, SurveySettings};
 use ombud_core::*;
 use ombud_store::{CsatLine, CsatReport};
@@ -20,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_settings, set_settings))
         .routes(routes!(get_summary_settings, set_summary_settings))
+        .routes(routes!(get_reminder_settings, set_reminder_settings))
         .routes(routes!(complaint_surveys))
         .routes(routes!(csat))
 }
@@ -304,4 +307,65 @@ async fn csat(
         )
         .await?;
     Ok(Json(CsatView::of(days, &CsatReport::of(&groups))))
+}
+
+/// Whether, and after how many hours on hold without a word from the
+/// citizen, they are reminded that their answer is awaited (once per hold).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReminderSettingsBody {
+    /// Off (the default): no reminder is sent.
+    pub enabled: bool,
+    /// Hours on hold before the reminder (1 to 720).
+    #[schema(minimum = 1, maximum = 720)]
+    pub after_hours: u32,
+}
+
+impl From<ReminderSettings> for ReminderSettingsBody {
+    fn from(s: ReminderSettings) -> Self {
+        Self {
+            enabled: s.enabled,
+            after_hours: s.after_hours,
+        }
+    }
+}
+
+/// The tenant's reminders to citizens whose complaint is on hold.
+#[utoipa::path(get, path = "/settings/reminder", tag = "complaints",
+    responses((status = 200, body = ReminderSettingsBody)),
+    security(("api_key" = ["complaints:read"]), ("session" = [])))]
+async fn get_reminder_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ReminderSettingsBody>, ApiError> {
+    caller.require(Scope::ComplaintsRead)?;
+    let s = state
+        .engine
+        .ops()
+        .reminder_settings(&caller.tenant.id)
+        .await?;
+    Ok(Json(s.into()))
+}
+
+/// Turns the reminders on or off and sets their wait (admins).
+#[utoipa::path(put, path = "/settings/reminder", tag = "complaints",
+    request_body = ReminderSettingsBody,
+    responses((status = 200, body = ReminderSettingsBody)),
+    security(("session" = [])))]
+async fn set_reminder_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ReminderSettingsBody>,
+) -> Result<Json<ReminderSettingsBody>, ApiError> {
+    caller.require_admin()?;
+    let settings = ReminderSettings {
+        enabled: body.enabled,
+        after_hours: body.after_hours,
+    };
+    let s = state
+        .engine
+        .ops()
+        .set_reminder_settings(&caller.acting(), &caller.tenant.id, settings)
+        .await?;
+    Ok(Json(s.into()))
 }

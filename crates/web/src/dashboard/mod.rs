@@ -138,6 +138,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings/categories", post(settings::add_category))
         .route("/app/settings/survey", post(settings::set_survey))
         .route("/app/settings/summary", post(settings::set_summary))
+        .route("/app/settings/reminder", post(settings::set_reminder))
         .route("/app/settings/deadlines", get(deadlines::page))
         .route("/app/settings/calendar", post(deadlines::set_calendar))
         .route("/app/settings/sla", post(deadlines::set_sla))

@@ -60,6 +60,7 @@ struct SettingsPage {
     errors: FieldErrors,
     new_verify_token: String,
     survey: ombud_core::survey::SurveySettings,
+    reminder: ombud_core::reminder::ReminderSettings,
     /// The daily summary's time, `HH:MM`.
     summary_at: String,
 }
@@ -142,6 +143,7 @@ pub async fn render(
         errors,
         new_verify_token: random_token()[..24].to_owned(),
         survey: state.engine.ops().survey_settings(&tenant.id).await?,
+        reminder: state.engine.ops().reminder_settings(&tenant.id).await?,
         summary_at: state
             .engine
             .ops()
@@ -404,6 +406,48 @@ pub async fn set_survey(
         }
     }
     refused(&state, &dashboard, &headers, &current, "survey", errors).await
+}
+
+#[derive(Deserialize)]
+pub struct ReminderForm {
+    /// `on` when the box is ticked; absent when not.
+    enabled: Option<String>,
+    #[serde(default)]
+    after_hours: String,
+}
+
+/// The reminders to citizens whose complaint is on hold: on or off, and
+/// after how many hours.
+pub async fn set_reminder(
+    State(state): State<AppState>,
+    Extension(dashboard): Extension<Arc<Dashboard>>,
+    headers: HeaderMap,
+    current: Current,
+    Form(form): Form<ReminderForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let mut errors = FieldErrors::default();
+    match form.after_hours.trim().parse::<u32>() {
+        Err(_) => errors.add("after_hours", "must be a whole number of hours, 1 to 720"),
+        Ok(after_hours) => {
+            let settings = ombud_core::reminder::ReminderSettings {
+                enabled: form.enabled.is_some(),
+                after_hours,
+            };
+            let set = state
+                .engine
+                .ops()
+                .set_reminder_settings(&current.acting(), &current.tenant.id, settings)
+                .await;
+            match set {
+                Ok(_) => return Ok(Redirect::to("/app/settings#reminder").into_response()),
+                // The settings' one rule is the wait's range.
+                Err(StoreError::Invalid(v)) => errors.add("after_hours", v.reason),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    refused(&state, &dashboard, &headers, &current, "reminder", errors).await
 }
 
 #[derive(Deserialize)]

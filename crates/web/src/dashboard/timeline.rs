@@ -66,6 +66,9 @@ pub fn moments(
                 "survey_sent" => {
                     "asked the citizen how it was handled (satisfaction survey)".to_owned()
                 }
+                ombud_core::reminder::SENT => {
+                    "reminded the citizen that their answer is awaited".to_owned()
+                }
                 "survey_rated" => format!("rated it {}", to.unwrap_or("?")),
                 "survey_solved" => format!("said the problem is {}", to.unwrap_or("?")),
                 "survey_comment" => format!("commented: “{}”", to.unwrap_or("")),

@@ -83,6 +83,25 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     l.none("POST /app/settings/summary", "not a time").await;
     let res = admin
         .submit(
+            "/app/settings/reminder",
+            &[("enabled", "on"), ("after_hours", "36")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/reminder",
+        one("settings.reminder_changed", me),
+    )
+    .await;
+    let res = admin
+        .submit("/app/settings/reminder", &[("after_hours", "a day")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("must be a whole number of hours"), "{page}");
+    l.none("POST /app/settings/reminder", "not a number").await;
+    let res = admin
+        .submit(
             "/app/settings/calendar",
             &[
                 ("hours_mon", "09:00-13:00, 14:00-18:00"),

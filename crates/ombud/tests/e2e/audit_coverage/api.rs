@@ -437,6 +437,27 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     )
     .await;
     l.none("PUT /settings/summary", "not a quarter hour").await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/reminder")
+            .await
+            .json(&json!({"enabled": true, "after_hours": 48})),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /settings/reminder",
+        one("settings.reminder_changed", me),
+    )
+    .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/reminder")
+            .await
+            .json(&json!({"enabled": true, "after_hours": 721})),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/reminder", "a wait out of range")
+        .await;
     let hours = json!({"hours": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]});
     json_of(
         session_api(admin, Method::PUT, "/settings/calendar")

@@ -194,31 +194,8 @@ fn change_in(
         }
     }
     for planned in work::notices_for(batch, &changed) {
-        let n = &planned.notice;
-        let (channel, conversation, contact) =
-            (n.channel.clone(), n.conversation.clone(), n.contact.clone());
-        let last_inbound = one(
-            conn,
-            "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
-            params![t, conversation.as_str()],
-            |r| r.opt_time("last_inbound_at"),
-        )?
-        .flatten();
-        match planned.decide(last_inbound, at) {
-            work::NoticeAction::Send { body, template } => {
-                let out = work::Outgoing {
-                    body: &body,
-                    template: template.as_ref(),
-                    choices: None,
-                };
-                send(conn, t, &channel, &conversation, contact.as_ref(), out, at)?;
-            }
-            work::NoticeAction::CannotNotify { complaints, reason } => {
-                for c in &complaints {
-                    timeline(conn, t, work::Line::not_notified(c, &reason), at)?;
-                }
-            }
-        }
+        // Why one could not be sent is on its complaints' timelines.
+        let _ = notify(conn, t, planned, None, at)?;
     }
     super::audit::append(conn, &audit)?;
     Ok(outcomes)
@@ -338,6 +315,42 @@ fn write_complaint(
         sla.next_at.map(time_text)
     ])?;
     Ok(())
+}
+
+/// Sends a planned notice into its conversation through the outbox: as
+/// text (offering `choices`) inside WhatsApp's window and where there is
+/// none, as its template outside. Or, when it cannot go, writes why on each
+/// of its complaints' timelines and answers that (Err).
+pub(super) fn notify(
+    conn: &rusqlite::Connection,
+    t: &str,
+    planned: work::PlannedNotice<'_>,
+    choices: Option<&ombud_core::choice::Choices>,
+    at: DateTime<Utc>,
+) -> StoreResult<Result<(), String>> {
+    let n = &planned.notice;
+    let (channel, conversation, contact) =
+        (n.channel.clone(), n.conversation.clone(), n.contact.clone());
+    let last_inbound = one(
+        conn,
+        "select last_inbound_at from conversations where tenant_id = ?1 and id = ?2",
+        params![t, conversation.as_str()],
+        |r| r.opt_time("last_inbound_at"),
+    )?
+    .flatten();
+    match planned.decide(last_inbound, at) {
+        work::NoticeAction::Send { body, template } => {
+            let out = work::Outgoing::of(&body, template.as_ref(), choices);
+            send(conn, t, &channel, &conversation, contact.as_ref(), out, at)?;
+            Ok(Ok(()))
+        }
+        work::NoticeAction::CannotNotify { complaints, reason } => {
+            for c in &complaints {
+                timeline(conn, t, work::Line::not_notified(c, &reason), at)?;
+            }
+            Ok(Err(reason))
+        }
+    }
 }
 
 /// An outbound message from staff (or on their behalf) into a conversation,

@@ -485,6 +485,19 @@ where
     }
 }
 
+/// Waits until the scheduler's job of `key` has run to the end (Done),
+/// for up to 15 seconds; whether it did.
+pub async fn job_done(app: &TestApp, key: &str) -> bool {
+    wait_until(Duration::from_secs(15), || async {
+        app.store
+            .job(key)
+            .await
+            .unwrap()
+            .is_some_and(|j| j.state == ombud_store::JobState::Done)
+    })
+    .await
+}
+
 /// A complaint number as the user sees it in a reply.
 pub fn number_in(text: &str) -> Option<String> {
     let re = regex::Regex::new(r"\b[A-Z]+-\d{8}-\d{4,}\b").unwrap();

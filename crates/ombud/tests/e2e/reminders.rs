@@ -7,8 +7,6 @@
 //! The fake Graph API refuses free-form text outside the window (131047)
 //! and checks template sends against the templates it holds.
 
-use std::time::Duration;
-
 use ombud_core::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -22,7 +20,14 @@ const WABA: &str = "102030405062";
 
 /// Waits until the reminder job of the complaint's latest hold has run
 /// (reminded, or decided not to); what it left is final then.
-async fn reminder_settled(app: &TestApp, t: &TestTenant, number: &str) -> DateTimeUtc {
+async fn reminder_settled(app: &TestApp, t: &TestTenant, number: &str) {
+    let (c, held_at) = latest_hold(app, t, number).await;
+    let key = ombud_core::reminder::job_key(&c, held_at);
+    assert!(job_done(app, &key).await, "the reminder job {key} ran");
+}
+
+/// The complaint and when it was last put on hold.
+async fn latest_hold(app: &TestApp, t: &TestTenant, number: &str) -> (ComplaintId, DateTimeUtc) {
     let c = crate::work::complaint(app, t, number).await;
     let held_at = app
         .store
@@ -34,17 +39,15 @@ async fn reminder_settled(app: &TestApp, t: &TestTenant, number: &str) -> DateTi
         .map(|e| e.created_at)
         .next_back()
         .expect("put on hold");
-    let key = ombud_core::reminder::job_key(&c.id, held_at);
-    let done = wait_until(Duration::from_secs(10), || async {
-        app.store
-            .job(&key)
-            .await
-            .unwrap()
-            .is_some_and(|j| j.state == ombud_store::JobState::Done)
-    })
-    .await;
-    assert!(done, "the reminder job {key} ran");
-    held_at
+    (c.id, held_at)
+}
+
+/// The latest hold's reminder asked for again, as a job run again after a
+/// crash would: what it answers.
+async fn remind_again(app: &TestApp, t: &TestTenant, number: &str) -> ombud_store::Reminded {
+    let (c, held_at) = latest_hold(app, t, number).await;
+    let ops = app.engine.ops();
+    ops.remind_citizen(&t.tenant.id, &c, held_at).await.unwrap()
 }
 
 type DateTimeUtc = chrono::DateTime<chrono::Utc>;
@@ -195,28 +198,17 @@ async fn a_citizen_silent_on_hold_is_reminded_once_as_text_or_template_and_one_w
         &format!("A reminder about your complaint {quiet}: we are waiting for your answer to our last message before we can go on. Please reply here."),
     );
     reminder_settled(&app, &t, &quiet).await;
-    let held_at = reminder_settled(&app, &t, &answered).await;
+    reminder_settled(&app, &t, &answered).await;
     assert!(!reminded(answers, "याद दिला"), "the citizen had answered");
     assert!(has_line(&app, &t, &quiet, "reminder_sent").await);
     assert!(!has_line(&app, &t, &answered, "reminder_sent").await);
-    let c = crate::work::complaint(&app, &t, &answered).await;
-    let again = app
-        .engine
-        .ops()
-        .remind_citizen(&t.tenant.id, &c.id, held_at);
     assert_eq!(
-        again.await.unwrap(),
+        remind_again(&app, &t, &answered).await,
         ombud_store::Reminded::Skipped("the citizen has written since".into())
     );
     // The job run again (a crash after its commit) sends nothing more.
-    let c = crate::work::complaint(&app, &t, &quiet).await;
-    let held_at = reminder_settled(&app, &t, &quiet).await;
-    let again = app
-        .engine
-        .ops()
-        .remind_citizen(&t.tenant.id, &c.id, held_at);
     assert_eq!(
-        again.await.unwrap(),
+        remind_again(&app, &t, &quiet).await,
         ombud_store::Reminded::Skipped("reminded already".into())
     );
     let sent = |to: &str| {
@@ -315,12 +307,10 @@ async fn reminders_left_off_send_nothing_and_a_moved_on_hold_has_none() {
     let on = (&t, &graph, key.as_str());
     // Off (the default): a hold makes no reminder job at all.
     moved(&app, on, &number, citizen, "on_hold").await;
-    let c = crate::work::complaint(&app, &t, &number).await;
-    let events = app.store.complaint_events(&t.tenant.id, &c.id).await;
-    let held_at = events.unwrap().last().unwrap().created_at;
+    let (c, held_at) = latest_hold(&app, &t, &number).await;
     let job = app
         .store
-        .job(&ombud_core::reminder::job_key(&c.id, held_at))
+        .job(&ombud_core::reminder::job_key(&c, held_at))
         .await;
     assert!(job.unwrap().is_none());
 
@@ -339,35 +329,13 @@ async fn reminders_left_off_send_nothing_and_a_moved_on_hold_has_none() {
     app.clock.advance(chrono::Duration::hours(1));
     moved(&app, on, &number, citizen, "in_progress").await;
     app.clock.advance(chrono::Duration::hours(3));
-    let c = crate::work::complaint(&app, &t, &number).await;
-    let held_at = app
-        .store
-        .complaint_events(&t.tenant.id, &c.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.to_value.as_deref() == Some("on_hold"))
-        .map(|e| e.created_at)
-        .next_back()
-        .unwrap();
-    let key = ombud_core::reminder::job_key(&c.id, held_at);
-    assert!(
-        wait_until(Duration::from_secs(10), || async {
-            app.store
-                .job(&key)
-                .await
-                .unwrap()
-                .is_some_and(|j| j.state == ombud_store::JobState::Done)
-        })
-        .await
-    );
+    reminder_settled(&app, &t, &number).await;
     assert!(!graph
         .delivered_to(citizen)
         .iter()
         .any(|b| b.starts_with("A reminder")));
-    let again = ops.remind_citizen(&t.tenant.id, &c.id, held_at).await;
     assert_eq!(
-        again.unwrap(),
+        remind_again(&app, &t, &number).await,
         ombud_store::Reminded::Skipped("no longer on hold (now in_progress)".into())
     );
 }

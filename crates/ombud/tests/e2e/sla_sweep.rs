@@ -3,8 +3,6 @@
 //! for the breach; and the per-deadline jobs a version before the sweep made
 //! still tell staff after an upgrade, once.
 
-use std::time::Duration;
-
 use ombud_core::sla::{Policy, SlaSettings};
 use ombud_core::*;
 use ombud_engine::Acting;
@@ -138,15 +136,7 @@ async fn jobs_made_before_the_sweep_still_tell_staff_once_after_an_upgrade() {
     app.clock.advance(chrono::Duration::minutes(61));
     let c = wait_status(&app, &key, &number, "escalated").await;
     assert_eq!(c["sla"]["state"], "breached", "{c}");
-    let ran = wait_until(Duration::from_secs(15), || async {
-        app.store
-            .job(&job_key)
-            .await
-            .unwrap()
-            .is_some_and(|j| j.state == ombud_store::JobState::Done)
-    })
-    .await;
-    assert!(ran, "the old job ran");
+    assert!(job_done(&app, &job_key).await, "the old job ran");
     swept(&app).await;
     assert_eq!(sla_lines(&app, &tid, &c).await, ["sla_breached"]);
     assert_eq!(

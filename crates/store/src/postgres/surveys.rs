@@ -74,26 +74,8 @@ impl SurveyStore for PgStore {
         let (t, c) = (tenant.as_str(), ask.complaint.as_str());
         let at = stored(ask.at);
         let mut tx = self.pool.begin().await?;
-        // Locks the complaint: a status change waits for the ask, and two
-        // runs of the job take turns.
-        let sql = format!(
-            "select {} from complaints where tenant_id = $1 and id = $2 for update",
-            decode::COMPLAINT_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(t)
-            .bind(c)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let complaint = decode_opt(row, decode::complaint)?;
-        let last_resolved_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "select max(created_at) from complaint_events
-             where tenant_id = $1 and complaint_id = $2 and action = 'status_changed' and to_value = 'resolved'",
-        )
-        .bind(t)
-        .bind(c)
-        .fetch_one(&mut *tx)
-        .await?;
+        let complaint = locked_complaint(&mut tx, t, c).await?;
+        let last_resolved_at = last_move_to(&mut tx, t, c, ComplaintStatus::Resolved).await?;
         let counts = sqlx::query(
             "select count(*) as n, count(*) filter (where resolved_at = $3) as same
              from surveys where tenant_id = $1 and complaint_id = $2",
@@ -141,26 +123,8 @@ impl SurveyStore for PgStore {
         let (t, c) = (tenant.as_str(), remind.complaint.as_str());
         let at = stored(remind.at);
         let mut tx = self.pool.begin().await?;
-        // Locks the complaint: a status change waits for the reminder, and
-        // two runs of the job take turns.
-        let sql = format!(
-            "select {} from complaints where tenant_id = $1 and id = $2 for update",
-            decode::COMPLAINT_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(t)
-            .bind(c)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let complaint = decode_opt(row, decode::complaint)?;
-        let held_since: Option<DateTime<Utc>> = sqlx::query_scalar(
-            "select max(created_at) from complaint_events
-             where tenant_id = $1 and complaint_id = $2 and action = 'status_changed' and to_value = 'on_hold'",
-        )
-        .bind(t)
-        .bind(c)
-        .fetch_one(&mut *tx)
-        .await?;
+        let complaint = locked_complaint(&mut tx, t, c).await?;
+        let held_since = last_move_to(&mut tx, t, c, ComplaintStatus::OnHold).await?;
         let reminded: i64 = sqlx::query_scalar(
             "select count(*) from complaint_events
              where tenant_id = $1 and complaint_id = $2 and action = $3 and created_at >= $4",
@@ -321,4 +285,41 @@ pub(super) async fn answer(
         super::jobs::insert(&mut *tx, job, at).await?;
     }
     Ok(())
+}
+
+/// The complaint `c`, locked: a status change waits for the job that read
+/// it (a survey's or a reminder's), and two runs of one job take turns.
+async fn locked_complaint(
+    tx: &mut PgConnection,
+    t: &str,
+    c: &str,
+) -> StoreResult<Option<Complaint>> {
+    let sql = format!(
+        "select {} from complaints where tenant_id = $1 and id = $2 for update",
+        decode::COMPLAINT_COLS
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(t)
+        .bind(c)
+        .fetch_optional(&mut *tx)
+        .await?;
+    decode_opt(row, decode::complaint)
+}
+
+/// When the complaint `c` last moved to `status`, from its timeline.
+async fn last_move_to(
+    tx: &mut PgConnection,
+    t: &str,
+    c: &str,
+    status: ComplaintStatus,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(sqlx::query_scalar(
+        "select max(created_at) from complaint_events
+         where tenant_id = $1 and complaint_id = $2 and action = 'status_changed' and to_value = $3",
+    )
+    .bind(t)
+    .bind(c)
+    .bind(status.as_str())
+    .fetch_one(&mut *tx)
+    .await?)
 }

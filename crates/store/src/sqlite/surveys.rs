@@ -70,19 +70,8 @@ impl SurveyStore for SqliteStore {
             let t = tenant.as_str();
             let c = ask.complaint.as_str();
             let at = stored(ask.at);
-            let sql = format!(
-                "select {} from complaints where tenant_id = ?1 and id = ?2",
-                crate::decode::COMPLAINT_COLS
-            );
-            let complaint = one(conn, &sql, params![t, c], crate::decode::complaint)?;
-            let last_resolved_at = one(
-                conn,
-                "select max(created_at) as at from complaint_events
-                 where tenant_id = ?1 and complaint_id = ?2 and action = 'status_changed' and to_value = 'resolved'",
-                params![t, c],
-                |r| r.opt_time("at"),
-            )?
-            .flatten();
+            let complaint = complaint(conn, t, c)?;
+            let last_resolved_at = last_move_to(conn, t, c, ComplaintStatus::Resolved)?;
             let (asked, already) = one(
                 conn,
                 "select count(*) as n, coalesce(sum(resolved_at = ?3), 0) as same
@@ -107,9 +96,20 @@ impl SurveyStore for SqliteStore {
                 return Ok(Asked::CannotNotify(reason));
             }
             insert(conn, &survey)?;
-            conn.prepare_cached("update conversations set survey_id = ?3 where tenant_id = ?1 and id = ?2")?
-                .execute(params![t, survey.conversation_id.as_str(), survey.id.as_str()])?;
-            super::work::timeline(conn, t, work::Line::survey(&survey.complaint_id, surveys::SURVEY_SENT, None), at)?;
+            conn.prepare_cached(
+                "update conversations set survey_id = ?3 where tenant_id = ?1 and id = ?2",
+            )?
+            .execute(params![
+                t,
+                survey.conversation_id.as_str(),
+                survey.id.as_str()
+            ])?;
+            super::work::timeline(
+                conn,
+                t,
+                work::Line::survey(&survey.complaint_id, surveys::SURVEY_SENT, None),
+                at,
+            )?;
             Ok(Asked::Sent(survey.id.clone()))
         })
         .await
@@ -125,19 +125,8 @@ impl SurveyStore for SqliteStore {
             let t = tenant.as_str();
             let c = remind.complaint.as_str();
             let at = stored(remind.at);
-            let sql = format!(
-                "select {} from complaints where tenant_id = ?1 and id = ?2",
-                crate::decode::COMPLAINT_COLS
-            );
-            let complaint = one(conn, &sql, params![t, c], crate::decode::complaint)?;
-            let held_since = one(
-                conn,
-                "select max(created_at) as at from complaint_events
-                 where tenant_id = ?1 and complaint_id = ?2 and action = 'status_changed' and to_value = 'on_hold'",
-                params![t, c],
-                |r| r.opt_time("at"),
-            )?
-            .flatten();
+            let complaint = complaint(conn, t, c)?;
+            let held_since = last_move_to(conn, t, c, ComplaintStatus::OnHold)?;
             let reminded = one(
                 conn,
                 "select count(*) as n from complaint_events
@@ -157,7 +146,12 @@ impl SurveyStore for SqliteStore {
                 .flatten(),
                 None => None,
             };
-            let facts = RemindFacts { complaint, held_since, reminded: reminded > 0, last_inbound };
+            let facts = RemindFacts {
+                complaint,
+                held_since,
+                reminded: reminded > 0,
+                last_inbound,
+            };
             let notice = match remind.plan(facts) {
                 Ok(notice) => notice,
                 Err(why) => return Ok(Reminded::Skipped(why)),
@@ -300,4 +294,31 @@ pub(super) fn answer(
         super::jobs::insert(conn, job, at)?;
     }
     Ok(())
+}
+
+/// The complaint `c` (the writer's lock keeps it true until the
+/// transaction ends).
+fn complaint(conn: &rusqlite::Connection, t: &str, c: &str) -> StoreResult<Option<Complaint>> {
+    let sql = format!(
+        "select {} from complaints where tenant_id = ?1 and id = ?2",
+        crate::decode::COMPLAINT_COLS
+    );
+    one(conn, &sql, params![t, c], crate::decode::complaint)
+}
+
+/// When the complaint `c` last moved to `status`, from its timeline.
+fn last_move_to(
+    conn: &rusqlite::Connection,
+    t: &str,
+    c: &str,
+    status: ComplaintStatus,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    Ok(one(
+        conn,
+        "select max(created_at) as at from complaint_events
+         where tenant_id = ?1 and complaint_id = ?2 and action = 'status_changed' and to_value = ?3",
+        params![t, c, status.as_str()],
+        |r| r.opt_time("at"),
+    )?
+    .flatten())
 }

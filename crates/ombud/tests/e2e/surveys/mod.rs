@@ -10,8 +10,6 @@
 mod telegram;
 mod whatsapp;
 
-use std::time::Duration;
-
 use ombud_core::*;
 use reqwest::Method;
 use serde_json::Value;
@@ -48,14 +46,6 @@ pub(super) async fn surveys_settled(app: &TestApp, t: &TestTenant, number: &str)
         .collect();
     assert!(!keys.is_empty());
     for key in keys {
-        let done = wait_until(Duration::from_secs(10), || async {
-            app.store
-                .job(&key)
-                .await
-                .unwrap()
-                .is_some_and(|j| j.state == ombud_store::JobState::Done)
-        })
-        .await;
-        assert!(done, "the survey job {key} ran");
+        assert!(job_done(app, &key).await, "the survey job {key} ran");
     }
 }

@@ -109,15 +109,29 @@ async function flow(run) {
   await page.keyboard.press("s");
   assert.equal(await page.evaluate(() => document.activeElement.id), "status");
   await page.keyboard.press("Escape");
-  // Only the legal moves are offered.
+  // The current status first, then only the legal moves.
   const options = await page.locator("#status option").allTextContents();
+  assert.equal(options[0], "new (now)");
   assert.ok(options.includes("in progress") && !options.includes("closed"), options.join(","));
+  assert.equal(await page.inputValue("#status"), "new");
 
-  // Change its status; the citizen's notice goes out (the Rust side checks).
+  // One save changes four fields, and the page says what changed; the
+  // citizen's notice goes out (the Rust side checks).
   await page.selectOption("#status", "in_progress");
-  await Promise.all([page.waitForLoadState("load"), page.click('#status-form button[type="submit"]')]);
+  await page.selectOption("#priority", "high");
+  await page.selectOption("#assignee", { label: run.owner.name });
+  await page.selectOption("#category", { index: 1 });
+  const category = await page.locator("#category option:checked").textContent();
+  await Promise.all([page.waitForLoadState("load"), page.click('#edit-form button[type="submit"]')]);
   await page.waitForSelector("h1 .status-in_progress");
+  const saved = await page.locator("p.saved").textContent();
+  for (const part of ["status: in progress", "priority: high", `assignee: ${run.owner.name}`, `category: ${category}`]) {
+    assert.ok(saved.includes(part), `${part} in ${saved}`);
+  }
   await page.waitForSelector("text=changed the status from new to in progress");
+  await page.waitForSelector("text=set the priority to high");
+  await fits(page, run, "a complaint's page after a save");
+  await shot(page, run, "complaint-saved");
 
   // An internal note, marked as such.
   await page.fill("#note", "Called the contractor; visit on Monday.");

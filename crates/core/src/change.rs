@@ -24,6 +24,28 @@ pub enum ComplaintChange {
     Note(String),
 }
 
+impl ComplaintChange {
+    /// The field it changes, as forms and errors name it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Status(_) => "status",
+            Self::Priority(_) => "priority",
+            Self::Category(_) => "category",
+            Self::Assign(_) => "assignee",
+            Self::Area(_) => "area",
+            Self::Team(_) => "team",
+            Self::Note(_) => "note",
+        }
+    }
+}
+
+/// Whether a change was skipped only because the complaint already had its
+/// value ([`apply`]'s "… already"): no error for an edit that asks for what
+/// is there.
+pub fn unchanged(reason: &str) -> bool {
+    reason.ends_with(" already")
+}
+
 /// What a change does to one complaint, checked against its current state:
 /// the complaint as it will be and the history line, or why it is skipped.
 pub struct Applied {
@@ -279,6 +301,47 @@ pub fn notices(notice: &StatusNotice, changed: &[Complaint]) -> Vec<Notice> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_that_finds_its_value_there_already_is_told_apart() {
+        let c = Complaint {
+            id: ComplaintId::new(),
+            tenant_id: TenantId::new(),
+            number: ComplaintNumber::parse("PUNE-20261207-0001").unwrap(),
+            channel_id: None,
+            contact_id: None,
+            conversation_id: None,
+            category_id: None,
+            description: "x".into(),
+            location: None,
+            area: None,
+            assignee_id: None,
+            team: None,
+            language: Language::en(),
+            priority: Priority::Normal,
+            status: ComplaintStatus::New,
+            source: Source::Api,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            sla: None,
+        };
+        let at = Utc::now();
+        for change in [
+            ComplaintChange::Status(ComplaintStatus::New),
+            ComplaintChange::Priority(Priority::Normal),
+            ComplaintChange::Category(None),
+            ComplaintChange::Assign(None),
+            ComplaintChange::Area(None),
+            ComplaintChange::Team(None),
+        ] {
+            let reason = apply(&c, &change, at).err().unwrap();
+            assert!(unchanged(&reason), "{}: {reason}", change.field());
+        }
+        let closed = ComplaintChange::Status(ComplaintStatus::Closed);
+        let illegal = apply(&c, &closed, at).err().unwrap();
+        assert!(!unchanged(&illegal), "{illegal}");
+        assert_eq!(ComplaintChange::Assign(None).field(), "assignee");
+    }
 
     #[test]
     fn a_notice_names_ten_numbers_and_counts_the_rest() {

@@ -175,6 +175,63 @@ impl Engine {
         self.events_written();
         Ok(report)
     }
+
+    /// Several changes to one complaint, saved together: all of them or
+    /// none (one that does not fit is refused as Invalid, naming its field,
+    /// and the others are undone). A change to the value the complaint has
+    /// is no change. Each change is audited and tells the citizen as alone.
+    pub async fn edit_complaint(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        id: &ComplaintId,
+        changes: Vec<ComplaintChange>,
+    ) -> StoreResult<Complaint> {
+        let actor = acting.actor.history_name();
+        let c = self
+            .ops()
+            .edit_complaint(acting, &actor, tenant, id, changes)
+            .await?;
+        self.events_written();
+        Ok(c)
+    }
+}
+
+/// A change with what the tenant's settings make of it (its notice, the
+/// work it leaves, the deadlines and assignment rules), read once for
+/// every batch it goes out in.
+struct PlannedChange {
+    change: ComplaintChange,
+    notices: Option<StatusNotice>,
+    follow_ups: ombud_store::FollowUps,
+    sla: ombud_core::sla::SlaRules,
+    routing: Option<ombud_store::routing::BatchRouting>,
+    verification: Option<ombud_core::verification::VerificationSettings>,
+}
+
+impl PlannedChange {
+    /// The batch that makes the change to `ids` at `at`.
+    fn batch(
+        &self,
+        (acting, actor): (&Acting, &str),
+        at: chrono::DateTime<chrono::Utc>,
+        ids: Vec<ComplaintId>,
+        bulk_id: Option<String>,
+    ) -> ChangeBatch {
+        ChangeBatch {
+            actor: actor.to_owned(),
+            at,
+            change: self.change.clone(),
+            ids,
+            notices: self.notices.clone(),
+            audit: Some(acting.clone()),
+            bulk_id,
+            follow_ups: self.follow_ups,
+            sla: Some(self.sla.clone()),
+            routing: self.routing.clone(),
+            verification: self.verification.clone(),
+        }
+    }
 }
 
 impl Operations {
@@ -199,6 +256,58 @@ impl Operations {
                 matching_batches(store.as_ref(), tenant, &filter).await?
             }
         };
+        let planned = self.plan_change(tenant, change).await?;
+        let mut report = ChangeReport::default();
+        for ids in batches {
+            let batch = planned.batch((acting, actor), self.now(), ids, bulk_id.clone());
+            let outcomes = store.change_complaints(tenant, batch).await?;
+            for outcome in outcomes {
+                match outcome {
+                    ChangeOutcome::Changed(c) => report.changed.push(*c),
+                    ChangeOutcome::Skipped { id, number, reason } => {
+                        report.skipped.push(Skipped { id, number, reason })
+                    }
+                }
+            }
+            if planned.notices.is_some() {
+                self.wake_outbox();
+            }
+        }
+        Ok(report)
+    }
+
+    /// [`Engine::edit_complaint`], with the history naming `actor`.
+    pub async fn edit_complaint(
+        &self,
+        acting: &Acting,
+        actor: &str,
+        tenant: &TenantId,
+        id: &ComplaintId,
+        changes: Vec<ComplaintChange>,
+    ) -> StoreResult<Complaint> {
+        let at = self.now();
+        let mut batches = Vec::with_capacity(changes.len());
+        let mut notifies = false;
+        for change in changes {
+            let planned = self.plan_change(tenant, change).await?;
+            notifies |= planned.notices.is_some();
+            batches.push(planned.batch((acting, actor), at, vec![id.clone()], None));
+        }
+        let c = self.store.edit_complaint(tenant, id, batches).await?;
+        if notifies {
+            self.wake_outbox();
+        }
+        Ok(c)
+    }
+
+    /// Reads what the tenant's settings make of `change`; refuses a change
+    /// the assignment rules forbid (a member with no room, a team unknown).
+    async fn plan_change(
+        &self,
+        tenant: &TenantId,
+        change: ComplaintChange,
+    ) -> StoreResult<PlannedChange> {
+        let store = self.store.as_ref();
         let notices = match change {
             ComplaintChange::Status(status) => Some(self.status_notice(tenant, status).await?),
             _ => None,
@@ -215,49 +324,22 @@ impl Operations {
             }
             _ => {}
         }
-        let sla = crate::ops::sla::rules(store.as_ref(), tenant).await?;
-        let routing = crate::ops::routing::Routing::read(store.as_ref(), tenant).await?;
+        let routing = crate::ops::routing::Routing::read(store, tenant).await?;
         routing.check(&change)?;
-        let routing = routing.batch();
         let verification = match change {
             ComplaintChange::Status(ComplaintStatus::PendingValidation) => {
                 Some(self.verification_settings(tenant).await?)
             }
             _ => None,
         };
-        let mut report = ChangeReport::default();
-        for ids in batches {
-            let outcomes = store
-                .change_complaints(
-                    tenant,
-                    ChangeBatch {
-                        actor: actor.to_owned(),
-                        at: self.now(),
-                        change: change.clone(),
-                        ids,
-                        notices: notices.clone(),
-                        audit: Some(acting.clone()),
-                        bulk_id: bulk_id.clone(),
-                        follow_ups,
-                        sla: Some(sla.clone()),
-                        routing: routing.clone(),
-                        verification: verification.clone(),
-                    },
-                )
-                .await?;
-            for outcome in outcomes {
-                match outcome {
-                    ChangeOutcome::Changed(c) => report.changed.push(*c),
-                    ChangeOutcome::Skipped { id, number, reason } => {
-                        report.skipped.push(Skipped { id, number, reason })
-                    }
-                }
-            }
-            if notices.is_some() {
-                self.wake_outbox();
-            }
-        }
-        Ok(report)
+        Ok(PlannedChange {
+            notices,
+            follow_ups,
+            sla: crate::ops::sla::rules(store, tenant).await?,
+            routing: routing.batch(),
+            verification,
+            change,
+        })
     }
 }
 

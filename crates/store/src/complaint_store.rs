@@ -59,6 +59,17 @@ pub trait ComplaintStore: Send + Sync {
         tenant: &TenantId,
         batch: ChangeBatch,
     ) -> StoreResult<Vec<ChangeOutcome>>;
+    /// Several changes to one complaint (`id`) in one transaction, in order:
+    /// all of them or none. A change the complaint already has is passed
+    /// over; one that does not fit (an illegal move, a member's capacity)
+    /// undoes the others and is answered as Invalid, naming its field.
+    /// Each batch names `id` alone. The complaint as it ends.
+    async fn edit_complaint(
+        &self,
+        tenant: &TenantId,
+        id: &ComplaintId,
+        batches: Vec<ChangeBatch>,
+    ) -> StoreResult<Complaint>;
     /// The warning or breach of a service-level deadline, when its job runs:
     /// in one transaction, checked against the complaint, marked on its clock
     /// and timeline with its event, and a breach escalated.

@@ -307,6 +307,27 @@ pub(crate) fn decide(
     })
 }
 
+/// What one change of an edit (`ComplaintStore::edit_complaint`) did: the
+/// complaint as it left it; nothing when it already had the value; or the
+/// error that undoes the whole edit.
+pub(crate) fn edited(
+    batch: &ChangeBatch,
+    outcomes: Vec<ChangeOutcome>,
+) -> StoreResult<Option<Complaint>> {
+    match outcomes.into_iter().next() {
+        Some(ChangeOutcome::Changed(c)) => Ok(Some(*c)),
+        Some(ChangeOutcome::Skipped { number: None, .. }) | None => {
+            Err(StoreError::NotFound("complaint"))
+        }
+        Some(ChangeOutcome::Skipped { reason, .. }) if ombud_core::change::unchanged(&reason) => {
+            Ok(None)
+        }
+        Some(ChangeOutcome::Skipped { reason, .. }) => Err(StoreError::Invalid(
+            ValidationError::new(batch.change.field(), reason),
+        )),
+    }
+}
+
 /// A notice a batch's status change gives a citizen, with the plan it is
 /// decided by (none for other changes).
 pub(crate) struct PlannedNotice<'a> {

@@ -65,7 +65,7 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
         .unwrap();
     let test_chat = format!("/app/test-chats/{}", chat.id);
     let note = format!("/app/complaints/{number}/note");
-    let area = format!("/app/complaints/{number}/area");
+    let edit = format!("/app/complaints/{number}/edit");
     let bulk = "/app/complaints/bulk".to_owned();
     type Route<'a> = (&'a str, String, Vec<(&'a str, &'a str)>, Role);
     let routes: Vec<Route> = vec![
@@ -144,7 +144,7 @@ async fn each_role_may_do_what_the_table_says_and_no_more() {
             Role::Admin,
         ),
         ("POST", note, vec![("value", "checked")], Role::Staff),
-        ("POST", area, vec![("value", "{role}")], Role::Staff),
+        ("POST", edit, vec![("area", "{role}")], Role::Staff),
         (
             "POST",
             bulk,
@@ -240,8 +240,8 @@ async fn tenant_b_cannot_see_or_touch_tenant_a_complaints() {
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{key}");
         let res = other
             .submit(
-                &format!("/app/complaints/{key}/status"),
-                &[("value", "rejected")],
+                &format!("/app/complaints/{key}/edit"),
+                &[("status", "rejected")],
             )
             .await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{key}");
@@ -343,11 +343,16 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
     let c = |action: &str| format!("/app/complaints/{number}/{action}");
     let owner_id = owner.id.to_string();
     let routes: Vec<(String, Vec<(&str, &str)>)> = vec![
-        (c("status"), vec![("value", "acknowledged")]),
-        (c("priority"), vec![("value", "urgent")]),
-        (c("category"), vec![("value", "")]),
-        (c("assign"), vec![("value", &owner_id)]),
-        (c("area"), vec![("value", "Ward 7")]),
+        (
+            c("edit"),
+            vec![
+                ("status", "acknowledged"),
+                ("priority", "urgent"),
+                ("category", ""),
+                ("assignee", &owner_id),
+                ("area", "Ward 7"),
+            ],
+        ),
         (c("note"), vec![("value", "x")]),
         (
             c("verdict").replace("/complaints/", "/field/"),
@@ -575,11 +580,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/audit".to_owned(), Role::Admin),
     ];
     let posts = [
-        (c("status"), Role::Staff),
-        (c("priority"), Role::Staff),
-        (c("category"), Role::Staff),
-        (c("assign"), Role::Staff),
-        (c("area"), Role::Staff),
+        (c("edit"), Role::Staff),
         (c("note"), Role::Staff),
         ("/app/complaints/bulk".to_owned(), Role::Staff),
         (format!("/app/inbox/{conversation}/reply"), Role::Staff),

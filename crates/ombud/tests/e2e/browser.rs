@@ -189,8 +189,11 @@ async fn the_dashboard_in_chromium() {
             r.name
         );
         assert!(to_citizen.last().unwrap().contains("in progress"));
+        // One save on its page changed four fields.
         let c = complaint(&app, t, &r.complaint).await;
         assert_eq!(c.status, ComplaintStatus::InProgress);
+        assert_eq!(c.priority, Priority::High, "{}", r.name);
+        assert!(c.category_id.is_some() && c.assignee_id.is_some());
         // The assignment page saved the area, the team and the rule.
         let ops = app.engine.ops();
         let routing = ops.routing(&t.tenant.id).await.unwrap();
@@ -271,8 +274,9 @@ async fn the_dashboard_in_chromium() {
             .await
             .unwrap();
         assert_eq!(
-            assigned, GARBAGE as u64,
-            "{}: every garbage complaint, on every page",
+            assigned,
+            GARBAGE as u64 + 1,
+            "{}: every garbage complaint, on every page, and the one edited on its page",
             r.name
         );
         let replies = graph.delivered_to(&r.handed_over);

@@ -108,7 +108,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
     let staff = Staff::login(&app, &asha).await;
     for to in ["in_progress", "resolved"] {
         let res = staff
-            .submit(&format!("/app/complaints/{light}/status"), &[("value", to)])
+            .submit(&format!("/app/complaints/{light}/edit"), &[("status", to)])
             .await;
         assert_eq!(res.status(), StatusCode::SEE_OTHER, "{to}");
     }

@@ -189,8 +189,8 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
     let sent_before = graph.delivered_to("919800000001").len();
     let res = staff
         .submit(
-            &format!("/app/complaints/{light}/status"),
-            &[("value", "closed")],
+            &format!("/app/complaints/{light}/edit"),
+            &[("status", "closed")],
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -207,12 +207,15 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
     // A legal move: the citizen is told, in their language, through the outbox.
     let res = staff
         .submit(
-            &format!("/app/complaints/{light}/status"),
-            &[("value", "in_progress")],
+            &format!("/app/complaints/{light}/edit"),
+            &[("status", "in_progress")],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), format!("/app/complaints/{light}"));
+    assert_eq!(
+        location(&res),
+        format!("/app/complaints/{light}?saved=status")
+    );
     let told = graph
         .wait_for_reply_to("919800000001", sent_before + 1)
         .await;
@@ -226,6 +229,34 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
         complaint(&app, &t, &light).await.status,
         ComplaintStatus::InProgress
     );
+    let page = staff.get(&location(&res)).await.text().await.unwrap();
+    assert!(
+        page.contains("Saved: status: in progress. The citizen is told of the new status."),
+        "{page}"
+    );
+    assert!(page.contains("<option value=\"in_progress\" selected>in progress (now)</option>"));
+    // The whole form sent back as it is: nothing to save, nothing recorded.
+    let c = complaint(&app, &t, &light).await;
+    let lines = app.store.complaint_events(&t.tenant.id, &c.id).await;
+    let lines = lines.unwrap().len();
+    let category = c.category_id.map(|id| id.to_string()).unwrap_or_default();
+    let res = staff
+        .submit(
+            &format!("/app/complaints/{light}/edit"),
+            &[
+                ("status", "in_progress"),
+                ("assignee", ""),
+                ("priority", c.priority.as_str()),
+                ("category", &category),
+                ("area", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = staff.get(&location(&res)).await.text().await.unwrap();
+    assert!(page.contains("Nothing to save"), "{page}");
+    let after = app.store.complaint_events(&t.tenant.id, &c.id).await;
+    assert_eq!(after.unwrap().len(), lines);
 
     // A note: sanitized, marked internal, never sent.
     let res = staff
@@ -257,8 +288,8 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
     // Assign to oneself; "assigned to me" finds it.
     let res = staff
         .submit(
-            &format!("/app/complaints/{light}/assign"),
-            &[("value", ravi.id.as_str())],
+            &format!("/app/complaints/{light}/edit"),
+            &[("assignee", ravi.id.as_str())],
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -271,8 +302,8 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
     assert!(mine.contains(&light) && !mine.contains(&water));
     let res = staff
         .submit(
-            &format!("/app/complaints/{light}/assign"),
-            &[("value", UserId::new().as_str())],
+            &format!("/app/complaints/{light}/edit"),
+            &[("assignee", UserId::new().as_str())],
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);

@@ -218,6 +218,15 @@ impl ComplaintStore for PgStore {
         super::work::change(self, tenant, batch).await
     }
 
+    async fn edit_complaint(
+        &self,
+        tenant: &TenantId,
+        id: &ComplaintId,
+        batches: Vec<ChangeBatch>,
+    ) -> StoreResult<Complaint> {
+        super::work::edit(self, tenant, id, batches).await
+    }
+
     async fn sla_due(&self, tenant: &TenantId, due: SlaDue) -> StoreResult<SlaFired> {
         super::work::sla_due(self, tenant, due).await
     }

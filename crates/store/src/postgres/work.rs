@@ -99,6 +99,30 @@ async fn complaint_in(
     decode_opt(row, decode::complaint)
 }
 
+/// Several changes to one complaint in one transaction, all or none
+/// (`ComplaintStore::edit_complaint`).
+pub(super) async fn edit(
+    store: &PgStore,
+    tenant: &TenantId,
+    id: &ComplaintId,
+    batches: Vec<ChangeBatch>,
+) -> StoreResult<Complaint> {
+    let mut tx = store.pool.begin().await?;
+    let mut now = None;
+    for batch in &batches {
+        let outcomes = change_in(&mut tx, tenant, batch).await?;
+        now = work::edited(batch, outcomes)?.or(now);
+    }
+    let now = match now {
+        Some(c) => c,
+        None => complaint_in(&mut tx, tenant.as_str(), id)
+            .await?
+            .ok_or(StoreError::NotFound("complaint"))?,
+    };
+    tx.commit().await?;
+    Ok(now)
+}
+
 /// A warning or breach of a deadline, in one transaction: checked, marked,
 /// and for a breach the escalation's changes applied as staff changes are.
 pub(super) async fn sla_due(

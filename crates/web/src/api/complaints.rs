@@ -11,7 +11,7 @@ use axum::Json;
 use ombud_core::*;
 use ombud_engine::ops::conversations::FiledComplaint;
 use ombud_engine::{ChangeReport, Selection};
-use ombud_store::{ComplaintChange, ComplaintCursor, ComplaintSort};
+use ombud_store::{ComplaintChange, ComplaintCursor, ComplaintSort, StoreError};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -218,86 +218,36 @@ async fn get_complaint(
     Ok(tagged(&headers, &ComplaintView::from(&c)))
 }
 
-/// Checks what can be checked before anything is written: a legal status
-/// move, a category of the tenant, an assignee who is a member. An update of
-/// several fields then fails before its first change, not halfway.
-async fn check_changes(
-    state: &AppState,
-    caller: &Caller,
-    c: &Complaint,
-    changes: &[ComplaintChange],
-) -> Result<(), ApiError> {
-    for change in changes {
-        match change {
-            ComplaintChange::Status(to) if *to != c.status => {
-                c.status
-                    .transition(*to)
-                    .map_err(|e| ApiError::invalid("status", e.reason))?;
-            }
-            ComplaintChange::Category(Some(id)) => {
-                let categories = state.store.categories(&caller.tenant.id).await?;
-                if !categories.iter().any(|x| &x.id == id) {
-                    return Err(ApiError::invalid(
-                        "category_id",
-                        "is not a category of this organisation",
-                    ));
-                }
-            }
-            ComplaintChange::Assign(Some(user)) => {
-                let members = state.store.members(&caller.tenant.id).await?;
-                if !members.iter().any(|m| &m.user.id == user) {
-                    return Err(ApiError::invalid(
-                        "assignee_id",
-                        "is not a member of this organisation",
-                    ));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Runs changes on one complaint; the first that does not fit stops with 422.
+/// Runs changes on one complaint, together: all of them or none; one that
+/// does not fit is refused with 422 naming its field (as this API names it).
 async fn change_one(
     state: &AppState,
     caller: &Caller,
     c: &Complaint,
     changes: Vec<ComplaintChange>,
 ) -> Result<(), ApiError> {
-    check_changes(state, caller, c, &changes).await?;
-    for change in changes {
-        let field = match &change {
-            ComplaintChange::Status(_) => "status",
-            ComplaintChange::Priority(_) => "priority",
-            ComplaintChange::Category(_) => "category_id",
-            ComplaintChange::Assign(_) => "assignee_id",
-            ComplaintChange::Area(_) => "area",
-            ComplaintChange::Team(_) => "team",
-            ComplaintChange::Note(_) => "note",
-        };
-        let report = state
-            .engine
-            .change_complaints(
-                &caller.acting(),
-                &caller.tenant.id,
-                Selection::Ids(vec![c.id.clone()]),
-                change,
-            )
-            .await?;
-        if let Some(skipped) = report.skipped.first() {
-            // "No change" is not an error for an update that asks for the
-            // value the complaint already has.
-            if !skipped.reason.ends_with("already") {
-                return Err(ApiError::invalid(field, skipped.reason.clone()));
-            }
+    let edited = state
+        .engine
+        .edit_complaint(&caller.acting(), &caller.tenant.id, &c.id, changes)
+        .await;
+    match edited {
+        Ok(_) => Ok(()),
+        Err(StoreError::Invalid(mut e)) => {
+            e.field = match e.field.as_str() {
+                "category" => "category_id".into(),
+                "assignee" => "assignee_id".into(),
+                _ => e.field,
+            };
+            Err(StoreError::Invalid(e).into())
         }
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
-/// Changes a complaint under the dashboard's rules (only legal status moves).
-/// With `If-Match`, only if it is unchanged since read.
+/// Changes a complaint under the dashboard's rules (only legal status moves):
+/// the fields named change together, in one transaction, or none of them
+/// (422 names the field refused). With `If-Match`, only if it is unchanged
+/// since read.
 #[utoipa::path(patch, path = "/complaints/{id}", tag = "complaints", request_body = ComplaintUpdate,
     params(("id" = String, Path), ("If-Match" = Option<String>, Header)),
     responses((status = 200, body = ComplaintView, headers(("ETag" = String))), (status = 412, body = crate::error::ErrorBody)),

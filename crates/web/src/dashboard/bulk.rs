@@ -12,7 +12,7 @@ use ombud_core::*;
 use ombud_engine::Selection;
 use ombud_store::ComplaintChange;
 
-use super::complaints::{field_of, parse_change};
+use super::complaints::parse_change;
 use super::filters::ListQuery;
 use super::page::{html, Chrome, PageError};
 use super::session::Current;
@@ -99,7 +99,7 @@ fn describe(change: &ComplaintChange, members: &[ombud_store::Member]) -> String
             format!("assign them to {name}")
         }
         ComplaintChange::Note(_) => "add an internal note to each".into(),
-        other => format!("change their {}", field_of(other)),
+        other => format!("change their {}", other.field()),
     }
 }
 

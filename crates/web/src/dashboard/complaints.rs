@@ -4,13 +4,12 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use chrono::{DateTime, Utc};
 use ombud_core::*;
-use ombud_engine::Selection;
 use ombud_store::{ComplaintChange, ComplaintCursor, Member};
 use serde::Deserialize;
 
@@ -290,6 +289,16 @@ struct DetailPage {
     /// The complaint's area and team as staff read them.
     area: String,
     team: String,
+    /// The language it is handled in, by name.
+    language: &'static str,
+    /// The channel it came from, by name and kind; empty: none.
+    channel: String,
+    /// What the last save changed, in words (the confirmation).
+    saved: Vec<String>,
+    /// A save that changed nothing.
+    saved_nothing: bool,
+    /// The save moved the status, which the citizen is told of.
+    saved_told: bool,
     errors: FieldErrors,
 }
 
@@ -309,21 +318,30 @@ impl DetailPage {
     }
 }
 
+#[derive(Deserialize)]
+pub struct DetailQuery {
+    /// After a save: the fields it changed, comma-separated ("" for none).
+    saved: Option<String>,
+}
+
 pub async fn detail(
     State(state): State<AppState>,
     current: Current,
     Path(key): Path<String>,
+    Query(q): Query<DetailQuery>,
 ) -> Result<Response, PageError> {
     current.require(Role::Viewer)?;
     let c = find(&state, &current.tenant.id, &key).await?;
-    detail_page(&state, &current, c, FieldErrors::default(), StatusCode::OK).await
+    let errors = FieldErrors::default();
+    let saved = q.saved.as_deref();
+    detail_page(&state, &current, c, (errors, saved), StatusCode::OK).await
 }
 
 async fn detail_page(
     state: &AppState,
     current: &Current,
     c: Complaint,
-    errors: FieldErrors,
+    (errors, saved): (FieldErrors, Option<&str>),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let tenant = &current.tenant;
@@ -378,8 +396,44 @@ async fn detail_page(
         .as_deref()
         .map(|t| routing.team(t).map_or_else(|| t.to_owned(), |t| t.name))
         .unwrap_or_default();
+    let channel = match &c.channel_id {
+        Some(id) => store
+            .channel(id)
+            .await?
+            .filter(|ch| ch.tenant_id == tenant.id)
+            .map(|ch| {
+                let kind = ombud_core::conversation::kind_name(ch.kind());
+                match ch.name.eq_ignore_ascii_case(kind) {
+                    true => kind.to_owned(),
+                    false => format!("{} ({kind})", ch.name),
+                }
+            })
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let saved_words: Vec<String> = saved
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|field| {
+            let value = match field {
+                "status" => c.status.as_str().replace('_', " "),
+                "priority" => c.priority.as_str().to_owned(),
+                "category" => category_name(c.category_id.as_ref().map(|c| c.as_str())),
+                "assignee" => member_name(c.assignee_id.as_ref().map(|u| u.as_str())),
+                "area" => area.clone(),
+                _ => return None,
+            };
+            Some(format!("{field}: {value}"))
+        })
+        .collect();
     let page = DetailPage {
         chrome: Chrome::of(current, "complaints"),
+        language: language_name(&c.language),
+        channel,
+        saved_nothing: saved.is_some() && saved_words.is_empty(),
+        saved_told: c.conversation_id.is_some()
+            && saved_words.iter().any(|l| l.starts_with("status")),
+        saved: saved_words,
         created: local(tenant, c.created_at),
         category: category_name(c.category_id.as_ref().map(|c| c.as_str())),
         assignee: member_name(c.assignee_id.as_ref().map(|u| u.as_str())),
@@ -462,62 +516,117 @@ pub fn parse_change(action: &str, value: &str) -> Result<ComplaintChange, (&'sta
     })
 }
 
-/// One change to one complaint, then back to its page (or the page again with
-/// the reason next to the field).
-pub async fn change(
+/// The one edit form: status, assignee, priority, category and area, saved
+/// together (all of them or none); a field the form leaves out stays as it
+/// is. Then back to the page, which says what changed; or the page again
+/// with the reason next to the field.
+pub async fn edit(
     State(state): State<AppState>,
     current: Current,
-    Path((key, action)): Path<(String, String)>,
+    Path(key): Path<String>,
+    Form(form): Form<EditForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let c = find(&state, &current.tenant.id, &key).await?;
+    let mut errors = FieldErrors::default();
+    let mut changes = Vec::new();
+    for (action, value) in [
+        ("category", &form.category),
+        ("area", &form.area),
+        ("priority", &form.priority),
+        ("assign", &form.assignee),
+        ("status", &form.status),
+    ] {
+        let Some(value) = value else { continue };
+        match parse_change(action, value) {
+            Ok(change)
+                if ombud_core::change::apply(&c, &change, c.updated_at)
+                    .is_err_and(|r| ombud_core::change::unchanged(&r)) => {}
+            Ok(change) => changes.push(change),
+            Err((field, reason)) => errors.add(field, reason),
+        }
+    }
+    if errors.is_empty() && !changes.is_empty() {
+        let fields: Vec<&str> = changes.iter().map(ComplaintChange::field).collect();
+        let fields = fields.join(",");
+        let edited = state
+            .engine
+            .edit_complaint(&current.acting(), &current.tenant.id, &c.id, changes)
+            .await;
+        match edited {
+            Ok(c) => return Ok(saved(&c, &fields)),
+            Err(ombud_store::StoreError::Invalid(e)) => errors.add(form_field(&e.field), e.reason),
+            Err(e) => return Err(e.into()),
+        }
+    } else if errors.is_empty() {
+        return Ok(saved(&c, ""));
+    }
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    detail_page(&state, &current, c, (errors, None), status).await
+}
+
+/// Back to the complaint's page after a save of `fields`.
+fn saved(c: &Complaint, fields: &str) -> Response {
+    Redirect::to(&format!("/app/complaints/{}?saved={fields}", c.number)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    status: Option<String>,
+    assignee: Option<String>,
+    priority: Option<String>,
+    category: Option<String>,
+    area: Option<String>,
+}
+
+/// An internal note on a complaint, then back to its page (or the page
+/// again with the reason under the note box).
+pub async fn note(
+    State(state): State<AppState>,
+    current: Current,
+    Path(key): Path<String>,
     Form(form): Form<ChangeForm>,
 ) -> Result<Response, PageError> {
     current.require(Role::Staff)?;
     let c = find(&state, &current.tenant.id, &key).await?;
-    let refused = |c: Complaint, field: &'static str, reason: String| {
-        let mut errors = FieldErrors::default();
-        errors.add(field, reason);
-        detail_page(
-            &state,
-            &current,
-            c,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-    };
-    let change = match parse_change(&action, &form.value) {
-        Ok(change) => change,
-        Err(("action", _)) => return Err(PageError::not_found("page")),
-        Err((field, reason)) => return refused(c, field, reason).await,
-    };
-    let field = field_of(&change);
-    let report = match state
-        .engine
-        .change_complaints(
-            &current.acting(),
-            &current.tenant.id,
-            Selection::Ids(vec![c.id.clone()]),
-            change,
-        )
-        .await
-    {
-        Ok(report) => report,
-        Err(ombud_store::StoreError::Invalid(e)) => return refused(c, field, e.reason).await,
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(skipped) = report.skipped.into_iter().next() {
-        return refused(c, field, skipped.reason).await;
+    let mut errors = FieldErrors::default();
+    match parse_change("note", &form.value) {
+        Ok(change) => {
+            let noted = state
+                .engine
+                .edit_complaint(&current.acting(), &current.tenant.id, &c.id, vec![change])
+                .await;
+            match noted {
+                Ok(_) => {
+                    let to = format!("/app/complaints/{}", c.number);
+                    return Ok(Redirect::to(&to).into_response());
+                }
+                Err(ombud_store::StoreError::Invalid(e)) => errors.add("note", e.reason),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err((field, reason)) => errors.add(field, reason),
     }
-    Ok(Redirect::to(&format!("/app/complaints/{}", c.number)).into_response())
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    detail_page(&state, &current, c, (errors, None), status).await
 }
 
-pub fn field_of(change: &ComplaintChange) -> &'static str {
-    match change {
-        ComplaintChange::Status(_) => "status",
-        ComplaintChange::Priority(_) => "priority",
-        ComplaintChange::Category(_) => "category",
-        ComplaintChange::Assign(_) => "assignee",
-        ComplaintChange::Area(_) => "area",
-        ComplaintChange::Team(_) => "team",
-        ComplaintChange::Note(_) => "note",
+/// The edit form's name for a field an error names (`form`: the form as a
+/// whole, for one it does not show).
+fn form_field(field: &str) -> &'static str {
+    ["status", "assignee", "priority", "category", "area"]
+        .into_iter()
+        .find(|f| *f == field)
+        .unwrap_or("form")
+}
+
+/// A language's name, for pages ("Hindi", not "hi").
+pub fn language_name(language: &Language) -> &'static str {
+    match language.as_str() {
+        "en" => "English",
+        "hi" => "Hindi",
+        "mr" => "Marathi",
+        _ => "another language",
     }
 }
 

@@ -116,6 +116,31 @@ pub(super) async fn change(
         .await
 }
 
+/// Several changes to one complaint in one transaction, all or none
+/// (`ComplaintStore::edit_complaint`).
+pub(super) async fn edit(
+    store: &SqliteStore,
+    tenant: &TenantId,
+    id: &ComplaintId,
+    batches: Vec<ChangeBatch>,
+) -> StoreResult<Complaint> {
+    let (tenant, id) = (tenant.clone(), id.clone());
+    store
+        .write(move |conn| {
+            let mut now = None;
+            for batch in &batches {
+                let outcomes = change_in(conn, &tenant, batch)?;
+                now = work::edited(batch, outcomes)?.or(now);
+            }
+            match now {
+                Some(c) => Ok(c),
+                None => complaint_in(conn, tenant.as_str(), &id)?
+                    .ok_or(StoreError::NotFound("complaint")),
+            }
+        })
+        .await
+}
+
 /// A complaint as the transaction sees it.
 fn complaint_in(
     conn: &rusqlite::Connection,

@@ -137,6 +137,11 @@ async function flow(run) {
   await page.fill("#note", "Called the contractor; visit on Monday.");
   await Promise.all([page.waitForLoadState("load"), page.click('#note-form button[type="submit"]')]);
   await page.waitForSelector(".note.internal >> text=Called the contractor");
+  // Writing to the citizen from the complaint's page takes the conversation
+  // from the bot (the Rust side checks that the message arrived).
+  await page.fill("#reply", "We have sent a crew; they will visit on Monday.");
+  await Promise.all([page.waitForLoadState("load"), page.click('#reply-form button[type="submit"]')]);
+  await page.waitForSelector("text=Sent to the citizen");
   await fits(page, run, "a complaint's page");
   await shot(page, run, "complaint");
 

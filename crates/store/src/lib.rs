@@ -246,13 +246,16 @@ pub trait HandoffStore: Send + Sync {
         id: &ConversationId,
     ) -> StoreResult<Option<HandedOver>>;
     /// A staff member's message into a handed-over conversation, with its
-    /// outbox row, in one transaction. Invalid (field `conversation`) unless
-    /// the conversation is in the hands of people.
+    /// outbox row, in one transaction. With `take_over`, a conversation the
+    /// bot answers is handed to people first (the citizen's answers then
+    /// go to the inbox); without, Invalid (field `conversation`) unless the
+    /// conversation is in the hands of people.
     async fn staff_reply(
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        take_over: bool,
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId>;

@@ -1,5 +1,6 @@
 //! Conversations in the hands of people: staff replies (the same checks from
-//! the API and the dashboard) and handing back to the bot. The trail records
+//! the API, the inbox and a complaint's page, which takes the conversation
+//! over from the bot) and handing back to the bot. The trail records
 //! that a reply was sent and how long it was, not its words, nor the
 //! citizen's number: those stay with the conversation, which can be erased.
 
@@ -24,6 +25,57 @@ impl Operations {
         h: &HandedOver,
         body: &str,
     ) -> StoreResult<MessageId> {
+        if h.conversation.state != ConversationState::Human {
+            return Err(ValidationError::new(
+                "conversation",
+                "the bot answers this conversation; staff write only into handed-over ones",
+            )
+            .into());
+        }
+        self.send_staff_message(acting, tenant, h, body).await
+    }
+
+    /// Writes to the citizen of a complaint, from its page: into the
+    /// conversation it came from, taken over from the bot if the bot had it
+    /// (the citizen's answers then reach the inbox, until someone hands it
+    /// back). The same checks as a reply from the inbox.
+    pub async fn write_to_citizen(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        complaint: &ComplaintId,
+        body: &str,
+    ) -> StoreResult<MessageId> {
+        let c = self
+            .store
+            .complaint(tenant, complaint)
+            .await?
+            .ok_or(StoreError::NotFound("complaint"))?;
+        let Some(conversation) = &c.conversation_id else {
+            return Err(ValidationError::new(
+                "body",
+                "this complaint came from no conversation, so there is nobody to write to",
+            )
+            .into());
+        };
+        let h = self
+            .store
+            .conversation(tenant, conversation)
+            .await?
+            .ok_or(StoreError::NotFound("conversation"))?;
+        self.send_staff_message(acting, tenant, &h, body).await
+    }
+
+    /// A staff member's message into `h`, checked (not empty, not too long,
+    /// inside the channel's window) and audited; a conversation the bot
+    /// answers is taken over first, which the trail records too.
+    async fn send_staff_message(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        h: &HandedOver,
+        body: &str,
+    ) -> StoreResult<MessageId> {
         let body = body.trim();
         let invalid = |field: &str, reason: String| {
             Err(StoreError::Invalid(ValidationError::new(field, reason)))
@@ -37,12 +89,6 @@ impl Operations {
                 format!("WhatsApp takes at most {MAX_REPLY} characters"),
             );
         }
-        if h.conversation.state != ConversationState::Human {
-            return invalid(
-                "conversation",
-                "the bot answers this conversation; staff write only into handed-over ones".into(),
-            );
-        }
         let kind = self
             .store
             .channel(&h.conversation.channel_id)
@@ -53,15 +99,22 @@ impl Operations {
         if !w.open {
             return invalid("body", format!("not sent: {}", w.text));
         }
-        let entry = acting
-            .entry(tenant, now, "conversation.staff_replied", target(h))
-            .with_changes([FieldChange::set(
-                "reply",
-                format!("{} characters", body.chars().count()),
-            )]);
+        let take_over = h.conversation.state != ConversationState::Human;
+        let mut audit = Vec::new();
+        if take_over {
+            audit.push(acting.entry(tenant, now, "conversation.taken_over", target(h)));
+        }
+        audit.push(
+            acting
+                .entry(tenant, now, "conversation.staff_replied", target(h))
+                .with_changes([FieldChange::set(
+                    "reply",
+                    format!("{} characters", body.chars().count()),
+                )]),
+        );
         let id = self
             .store
-            .staff_reply(tenant, &h.conversation.id, body, now, vec![entry])
+            .staff_reply(tenant, &h.conversation.id, body, take_over, now, audit)
             .await?;
         self.wake_outbox();
         self.wake_webhooks();

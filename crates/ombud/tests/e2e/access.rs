@@ -354,6 +354,7 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             ],
         ),
         (c("note"), vec![("value", "x")]),
+        (c("reply"), vec![("body", "hello")]),
         (
             c("verdict").replace("/complaints/", "/field/"),
             vec![("outcome", "rejected"), ("note", "x")],
@@ -582,6 +583,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
     let posts = [
         (c("edit"), Role::Staff),
         (c("note"), Role::Staff),
+        (c("reply"), Role::Staff),
         ("/app/complaints/bulk".to_owned(), Role::Staff),
         (format!("/app/inbox/{conversation}/reply"), Role::Staff),
         (format!("/app/inbox/{conversation}/block"), Role::Staff),

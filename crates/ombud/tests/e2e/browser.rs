@@ -184,11 +184,15 @@ async fn the_dashboard_in_chromium() {
         let to_citizen = graph.delivered_to(&r.light_citizen);
         assert_eq!(
             to_citizen.len(),
-            before + 1,
-            "{}: one status notice, no note",
+            before + 2,
+            "{}: one status notice and the message from the complaint's page, no note",
             r.name
         );
-        assert!(to_citizen.last().unwrap().contains("in progress"));
+        assert!(to_citizen[before].contains("in progress"));
+        assert_eq!(
+            to_citizen[before + 1],
+            "We have sent a crew; they will visit on Monday."
+        );
         // One save on its page changed four fields.
         let c = complaint(&app, t, &r.complaint).await;
         assert_eq!(c.status, ComplaintStatus::InProgress);

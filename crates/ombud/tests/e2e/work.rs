@@ -323,6 +323,101 @@ async fn staff_filter_open_a_complaint_change_its_status_and_keep_notes_internal
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_write_to_a_citizen_from_a_complaints_page_inside_the_window_only() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    graph.enforce_window(app.clock.clone());
+    let (light, _) = light_and_water(&app, &t, &graph).await;
+    member(&app, "ravi@pune.gov.in", &t.tenant.id, Role::Staff).await;
+    let staff = Staff::login(&app, "ravi@pune.gov.in").await;
+    let citizen = "919800000001";
+    let path = format!("/app/complaints/{light}");
+    let page = staff.get(&path).await.text().await.unwrap();
+    assert!(page.contains("Write to the citizen"), "{page}");
+    assert!(page.contains("reply window open for 23h"), "{page}");
+    assert!(page.contains("Sending takes the conversation from the bot"));
+
+    // Sent through the outbox; the conversation is with people now, in the
+    // inbox, and the page says so.
+    let before = graph.delivered_to(citizen).len();
+    let res = staff
+        .submit(
+            &format!("{path}/reply"),
+            &[("body", "Which pole is it? Please send its number.")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), format!("{path}?saved=reply"));
+    let told = graph.wait_for_reply_to(citizen, before + 1).await;
+    assert_eq!(
+        told.last().map(String::as_str),
+        Some("Which pole is it? Please send its number.")
+    );
+    let c = complaint(&app, &t, &light).await;
+    let conversation = c.conversation_id.clone().unwrap();
+    let h = app.store.conversation(&t.tenant.id, &conversation).await;
+    assert_eq!(
+        h.unwrap().unwrap().conversation.state,
+        ConversationState::Human
+    );
+    let page = staff.get(&location(&res)).await.text().await.unwrap();
+    assert!(page.contains("Sent to the citizen"), "{page}");
+    assert!(page.contains(&format!("/app/inbox/{conversation}")));
+    let inbox = staff.get("/app/inbox").await.text().await.unwrap();
+    assert!(inbox.contains(citizen), "{inbox}");
+
+    // A day later the window has closed: refused, the reason under the box,
+    // the draft kept, nothing sent.
+    app.clock.advance(chrono::Duration::hours(25));
+    let staff = Staff::login(&app, "ravi@pune.gov.in").await;
+    let res = staff
+        .submit(&format!("{path}/reply"), &[("body", "Any news?")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("not sent: the 24-hour reply window closed"),
+        "{page}"
+    );
+    assert!(page.contains(">Any news?</textarea>"), "{page}");
+    assert_eq!(graph.delivered_to(citizen).len(), before + 1);
+
+    // A complaint from no conversation has nobody to write to.
+    let made = app
+        .engine
+        .ops()
+        .record_complaint(
+            &ombud_engine::Acting::system(),
+            &t.tenant,
+            ombud_engine::ops::conversations::FiledComplaint {
+                channel_id: None,
+                contact_id: None,
+                conversation_id: None,
+                category_id: None,
+                description: "Phoned in: a fallen tree".into(),
+                location: None,
+                language: Language::en(),
+                priority: Priority::Normal,
+            },
+        )
+        .await
+        .unwrap();
+    let path = format!("/app/complaints/{}", made.number);
+    let page = staff.get(&path).await.text().await.unwrap();
+    assert!(!page.contains("Write to the citizen"), "{page}");
+    let res = staff
+        .submit(&format!("{path}/reply"), &[("body", "hello")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("came from no conversation"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_change_covers_every_match_across_pages_and_tells_each_citizen_once() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;

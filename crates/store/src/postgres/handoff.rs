@@ -42,6 +42,7 @@ impl HandoffStore for PgStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        take_over: bool,
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId> {
@@ -60,10 +61,21 @@ impl HandoffStore for PgStore {
         };
         let state: String = row.try_get("state")?;
         if state != ConversationState::Human.as_str() {
-            return Err(StoreError::Invalid(ValidationError::new(
-                "conversation",
-                "is answered by the bot, not handed over to people",
-            )));
+            if !take_over {
+                return Err(StoreError::Invalid(ValidationError::new(
+                    "conversation",
+                    "is answered by the bot, not handed over to people",
+                )));
+            }
+            sqlx::query(
+                "update conversations set state = 'human', updated_at = $3
+                 where tenant_id = $1 and id = $2",
+            )
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .bind(stored(at))
+            .execute(&mut *tx)
+            .await?;
         }
         let channel: ChannelId =
             decode::stored_id("channel_id", &row.try_get::<String, _>("channel_id")?)?;

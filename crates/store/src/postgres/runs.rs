@@ -137,7 +137,10 @@ impl RunStore for PgStore {
         let c = commit.conversation_id.as_str();
         let mut tx = self.pool.begin().await?;
         let moved: Option<(String, String)> = sqlx::query_as(
-            "update conversations set run_cursor = $3, agent_state = $4, state = $5, updated_at = $6
+            // Staff who took the conversation over during the run keep it:
+            // a run hands over, never back.
+            "update conversations set run_cursor = $3, agent_state = $4,
+                state = case when state = 'human' then 'human' else $5 end, updated_at = $6
              where id = $1 and tenant_id = $2 and run_cursor = $7
              returning channel_id, contact_id",
         )

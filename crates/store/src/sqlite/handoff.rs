@@ -51,6 +51,7 @@ impl HandoffStore for SqliteStore {
         tenant: &TenantId,
         conversation: &ConversationId,
         body: &str,
+        take_over: bool,
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId> {
@@ -73,10 +74,21 @@ impl HandoffStore for SqliteStore {
                 return Err(StoreError::NotFound("conversation"));
             };
             if state != ConversationState::Human.as_str() {
-                return Err(StoreError::Invalid(ValidationError::new(
-                    "conversation",
-                    "is answered by the bot, not handed over to people",
-                )));
+                if !take_over {
+                    return Err(StoreError::Invalid(ValidationError::new(
+                        "conversation",
+                        "is answered by the bot, not handed over to people",
+                    )));
+                }
+                conn.prepare_cached(
+                    "update conversations set state = 'human', updated_at = ?3
+                     where tenant_id = ?1 and id = ?2",
+                )?
+                .execute(params![
+                    tenant.as_str(),
+                    conversation.as_str(),
+                    time_text(stored(at))
+                ])?;
             }
             let channel: ChannelId = decode::stored_id("channel_id", &channel)?;
             let contact: ContactId = decode::stored_id("contact_id", &contact)?;

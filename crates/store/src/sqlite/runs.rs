@@ -153,7 +153,10 @@ impl RunStore for SqliteStore {
             let at = time_text(commit.at);
             let moved = conn
                 .prepare_cached(
-                    "update conversations set run_cursor = ?3, agent_state = ?4, state = ?5, updated_at = ?6
+                    // Staff who took the conversation over during the run
+                    // keep it: a run hands over, never back.
+                    "update conversations set run_cursor = ?3, agent_state = ?4,
+                        state = case when state = 'human' then 'human' else ?5 end, updated_at = ?6
                      where id = ?1 and tenant_id = ?2 and run_cursor = ?7",
                 )?
                 .execute(params![

@@ -293,13 +293,28 @@ struct DetailPage {
     language: &'static str,
     /// The channel it came from, by name and kind; empty: none.
     channel: String,
+    /// Writing to the citizen (None: the complaint came from no
+    /// conversation).
+    reply: Option<ReplyBox>,
     /// What the last save changed, in words (the confirmation).
     saved: Vec<String>,
     /// A save that changed nothing.
     saved_nothing: bool,
+    /// A message to the citizen was queued.
+    sent_reply: bool,
     /// The save moved the status, which the citizen is told of.
     saved_told: bool,
     errors: FieldErrors,
+}
+
+/// The box for writing to a complaint's citizen.
+struct ReplyBox {
+    window: ombud_core::conversation::Window,
+    /// People have the conversation (else writing takes it from the bot).
+    with_people: bool,
+    conversation: String,
+    /// What was written, kept when it could not be sent.
+    draft: String,
 }
 
 impl DetailPage {
@@ -342,6 +357,17 @@ async fn detail_page(
     current: &Current,
     c: Complaint,
     (errors, saved): (FieldErrors, Option<&str>),
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    detail_with_draft(state, current, c, (errors, saved, None), status).await
+}
+
+/// [`detail_page`] with a draft kept in the box for writing to the citizen.
+async fn detail_with_draft(
+    state: &AppState,
+    current: &Current,
+    c: Complaint,
+    (errors, saved, draft): (FieldErrors, Option<&str>, Option<&str>),
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let tenant = &current.tenant;
@@ -400,16 +426,34 @@ async fn detail_page(
         Some(id) => store
             .channel(id)
             .await?
-            .filter(|ch| ch.tenant_id == tenant.id)
-            .map(|ch| {
-                let kind = ombud_core::conversation::kind_name(ch.kind());
-                match ch.name.eq_ignore_ascii_case(kind) {
-                    true => kind.to_owned(),
-                    false => format!("{} ({kind})", ch.name),
-                }
-            })
-            .unwrap_or_default(),
-        None => String::new(),
+            .filter(|ch| ch.tenant_id == tenant.id),
+        None => None,
+    };
+    let channel_name = channel.as_ref().map_or_else(String::new, |ch| {
+        let kind = ombud_core::conversation::kind_name(ch.kind());
+        match ch.name.eq_ignore_ascii_case(kind) {
+            true => kind.to_owned(),
+            false => format!("{} ({kind})", ch.name),
+        }
+    });
+    // Where the citizen can be written to: the conversation's window, and
+    // whether people have it already.
+    let conversation = match &c.conversation_id {
+        Some(id) => store.conversation(&tenant.id, id).await?,
+        None => None,
+    };
+    let reply = match (&conversation, &channel) {
+        (Some(h), Some(ch)) => Some(ReplyBox {
+            window: ombud_core::conversation::window(
+                ch.kind(),
+                h.conversation.last_inbound_at,
+                state.engine.now(),
+            ),
+            with_people: h.conversation.state == ConversationState::Human,
+            conversation: h.conversation.id.to_string(),
+            draft: draft.unwrap_or_default().to_owned(),
+        }),
+        _ => None,
     };
     let saved_words: Vec<String> = saved
         .unwrap_or_default()
@@ -429,8 +473,10 @@ async fn detail_page(
     let page = DetailPage {
         chrome: Chrome::of(current, "complaints"),
         language: language_name(&c.language),
-        channel,
-        saved_nothing: saved.is_some() && saved_words.is_empty(),
+        channel: channel_name,
+        reply,
+        sent_reply: saved == Some("reply"),
+        saved_nothing: saved.is_some_and(|s| s != "reply") && saved_words.is_empty(),
         saved_told: c.conversation_id.is_some()
             && saved_words.iter().any(|l| l.starts_with("status")),
         saved: saved_words,
@@ -609,6 +655,44 @@ pub async fn note(
     }
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     detail_page(&state, &current, c, (errors, None), status).await
+}
+
+/// Writes to the complaint's citizen from its page (taking the conversation
+/// over from the bot), then back to the page; or the page again with the
+/// reason under the box and the draft kept.
+pub async fn reply(
+    State(state): State<AppState>,
+    current: Current,
+    Path(key): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let c = find(&state, &current.tenant.id, &key).await?;
+    let sent = state
+        .engine
+        .ops()
+        .write_to_citizen(&current.acting(), &current.tenant.id, &c.id, &form.body)
+        .await;
+    match sent {
+        Ok(_) => {
+            let to = format!("/app/complaints/{}?saved=reply", c.number);
+            Ok(Redirect::to(&to).into_response())
+        }
+        Err(ombud_store::StoreError::Invalid(e)) => {
+            let mut errors = FieldErrors::default();
+            errors.add("reply", e.reason);
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            let page = (errors, None, Some(form.body.as_str()));
+            detail_with_draft(&state, &current, c, page, status).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    body: String,
 }
 
 /// The edit form's name for a field an error names (`form`: the form as a

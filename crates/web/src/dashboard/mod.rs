@@ -111,6 +111,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/complaints/{key}", get(complaints::detail))
         .route("/app/complaints/{key}/edit", post(complaints::edit))
         .route("/app/complaints/{key}/note", post(complaints::note))
+        .route("/app/complaints/{key}/reply", post(complaints::reply))
         .route("/app/field", get(field::list))
         .route("/app/field/{key}", get(field::detail))
         .route("/app/field/{key}/verdict", post(field::verdict))

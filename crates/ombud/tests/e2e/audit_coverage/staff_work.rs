@@ -352,4 +352,20 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         one("password.reset_by_link", &forgetful),
     )
     .await;
+    // Writing to a citizen from a complaint's page takes the conversation
+    // from the bot: both are recorded. An empty message records nothing.
+    let reply = format!("/app/complaints/{number}/reply");
+    let res = admin.submit(&reply, &[("body", " ")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none("POST /app/complaints/{key}/reply", "an empty message")
+        .await;
+    let res = admin
+        .submit(&reply, &[("body", "We will visit on Monday.")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let both = Expect {
+        actions: vec!["conversation.taken_over", "conversation.staff_replied"],
+        actor: me,
+    };
+    l.check("POST /app/complaints/{key}/reply", both).await;
 }

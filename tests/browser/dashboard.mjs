@@ -6,7 +6,7 @@
 //   SCENARIO=/path/scenario.json ARTIFACTS=/path/dir node dashboard.mjs
 
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { createServer } from "node:http";
 import { launch } from "./launch.mjs";
@@ -14,6 +14,10 @@ import { launch } from "./launch.mjs";
 const scenario = JSON.parse(readFileSync(process.env.SCENARIO, "utf8"));
 const artifacts = process.env.ARTIFACTS;
 mkdirSync(artifacts, { recursive: true });
+// Screenshots of an earlier run (numbered otherwise) would mislead.
+for (const file of readdirSync(artifacts)) {
+  if (/^(desktop|phone)-\d+-.*\.png$/.test(file)) rmSync(join(artifacts, file));
+}
 
 const browser = await launch();
 
@@ -79,8 +83,15 @@ async function flow(run) {
   await page.keyboard.press("/");
   assert.equal(await page.evaluate(() => document.activeElement.id), "q");
   await page.keyboard.press("Escape");
+  // "?" opens the shortcuts in a dialog; Escape or its button closes it.
   await page.keyboard.press("?");
-  await page.waitForSelector("#shortcuts");
+  await page.waitForSelector("#shortcuts[open]");
+  await shot(page, run, "shortcuts");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#shortcuts", { state: "hidden" });
+  await page.keyboard.press("?");
+  await page.click("#shortcuts button");
+  await page.waitForSelector("#shortcuts", { state: "hidden" });
 
   // Filter by words: the street light complaint, not the water one.
   await page.fill("#q", run.search);
@@ -109,6 +120,11 @@ async function flow(run) {
   await page.keyboard.press("s");
   assert.equal(await page.evaluate(() => document.activeElement.id), "status");
   await page.keyboard.press("Escape");
+  // A help mark explains on a tap (a phone has no hover), and again closes.
+  await page.click("#edit-form .hint");
+  await page.waitForSelector(".hint-bubble >> text=the moves allowed from it");
+  await page.click("#edit-form .hint");
+  await page.waitForSelector(".hint-bubble", { state: "detached" });
   // The current status first, then only the legal moves.
   const options = await page.locator("#status option").allTextContents();
   assert.equal(options[0], "new (now)");
@@ -150,6 +166,12 @@ async function flow(run) {
   await page.waitForSelector('a[rel="next"]');
   await page.selectOption("#bulk-action", "assign");
   await page.selectOption('#bulk select[name="assignee"]', { label: run.owner.name });
+  // Applied to the selection with nothing selected: the page stays, the
+  // reason shows in the bar.
+  const listUrl = page.url();
+  await page.click('button[value="selected"]');
+  await page.waitForSelector("#bulk-error:not([hidden]) >> text=Select at least one complaint");
+  assert.equal(page.url(), listUrl, "still on the list");
   await Promise.all([page.waitForURL("**/app/complaints/bulk**"), page.click('button[value="matching"]')]);
   assert.equal(await page.textContent("#bulk-count"), String(run.garbage));
   await shot(page, run, "bulk-confirm");

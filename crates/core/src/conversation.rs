@@ -72,6 +72,31 @@ impl Block {
     }
 }
 
+/// A person as staff read them: their name and their number when both
+/// are known ("Asha Patil · 919800000003"), else whichever is; a web-chat
+/// visitor, who has no number, as "web visitor" and the last four
+/// characters of their id, never the id itself.
+pub fn person_label(name: Option<&str>, address: &str) -> String {
+    let address = match address.strip_prefix("vis_") {
+        Some(id) => {
+            let tail: String = id
+                .chars()
+                .rev()
+                .take(4)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            format!("web visitor {}", tail.to_ascii_uppercase())
+        }
+        None => address.to_owned(),
+    };
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) if name != address => format!("{name} · {address}"),
+        _ => address,
+    }
+}
+
 impl Contact {
     /// The block in force at `now`, if any (a block ends by itself).
     pub fn blocked(&self, now: DateTime<Utc>) -> Option<&Block> {
@@ -213,5 +238,28 @@ fn ago(d: Duration) -> String {
         format!("{}h", d.num_hours())
     } else {
         format!("{}m", d.num_minutes().max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_is_named_by_name_and_number_and_a_visitor_never_by_an_id() {
+        assert_eq!(
+            person_label(Some("Asha Patil"), "919800000003"),
+            "Asha Patil · 919800000003"
+        );
+        let number = "919800000003";
+        assert_eq!(person_label(Some(number), number), number);
+        assert_eq!(person_label(None, number), number);
+        assert_eq!(person_label(Some("  "), number), number);
+        let visitor = "vis_01JD8Y3M6V4ZB2T9W0XK5Q7R1C";
+        assert_eq!(person_label(None, visitor), "web visitor 7R1C");
+        assert_eq!(
+            person_label(Some("Ravi"), visitor),
+            "Ravi · web visitor 7R1C"
+        );
     }
 }

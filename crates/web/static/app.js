@@ -22,6 +22,20 @@
     });
   }
   if (action) { action.addEventListener("change", showBulkField); showBulkField(); }
+  // Nothing selected: said in the bar, without leaving the page (the server
+  // says the same when scripts are off).
+  if (bulk) {
+    bulk.addEventListener("submit", function (e) {
+      var scope = e.submitter ? e.submitter.value : "selected";
+      if (scope !== "selected" || bulk.querySelector('input[name="ids"]:checked')) return;
+      e.preventDefault();
+      var error = document.getElementById("bulk-error");
+      if (error) {
+        error.textContent = "Select at least one complaint (tick its box), or apply to all matching.";
+        error.hidden = false;
+      }
+    });
+  }
 
   var rows = Array.prototype.slice.call(document.querySelectorAll("table.complaints tbody tr"));
   var current = -1;
@@ -48,24 +62,64 @@
     var el = bulk.querySelector('[name="' + field + '"]');
     if (el) el.focus();
   }
+  // The shortcuts, in a dialog: Escape or its button closes it.
   function toggleHelp() {
     var help = document.getElementById("shortcuts");
-    if (help) { help.hidden = !help.hidden; return; }
-    help = document.createElement("aside");
-    help.id = "shortcuts";
-    help.className = "card";
-    help.setAttribute("role", "dialog");
-    help.setAttribute("aria-label", "Keyboard shortcuts");
-    help.innerHTML = "<h2>Keyboard shortcuts</h2><dl>" +
-      "<dt>/</dt><dd>search</dd><dt>j / k</dt><dd>next / previous complaint</dd>" +
-      "<dt>Enter</dt><dd>open it</dd><dt>x</dt><dd>select it</dd>" +
-      "<dt>a</dt><dd>assign</dd><dt>s</dt><dd>change status</dd>" +
-      "<dt>?</dt><dd>show or hide this list</dd></dl>";
-    document.body.appendChild(help);
+    if (!help) {
+      help = document.createElement("dialog");
+      help.id = "shortcuts";
+      help.setAttribute("aria-labelledby", "shortcuts-title");
+      help.innerHTML = '<h2 id="shortcuts-title">Keyboard shortcuts</h2><dl>' +
+        "<dt>/</dt><dd>search</dd><dt>j / k</dt><dd>next / previous complaint</dd>" +
+        "<dt>Enter</dt><dd>open it</dd><dt>x</dt><dd>select it</dd>" +
+        "<dt>a</dt><dd>assign</dd><dt>s</dt><dd>change status</dd>" +
+        "<dt>?</dt><dd>show or hide this list</dd></dl>" +
+        '<form method="dialog"><button type="submit">Close</button></form>';
+      document.body.appendChild(help);
+      // A click on the backdrop (outside the box) closes it too.
+      help.addEventListener("click", function (e) { if (e.target === help) help.close(); });
+    }
+    if (help.open) help.close(); else help.showModal();
   }
+  // Help marks (?) explain on a tap or a key too, not only on hover: a
+  // phone has no hover.
+  Array.prototype.forEach.call(document.querySelectorAll(".hint[title]"), function (hint) {
+    hint.tabIndex = 0;
+    hint.setAttribute("role", "button");
+    hint.setAttribute("aria-label", "Help: " + hint.getAttribute("title"));
+  });
+  function closeHints(except) {
+    Array.prototype.forEach.call(document.querySelectorAll(".hint-bubble"), function (b) {
+      if (b.previousElementSibling !== except) b.remove();
+    });
+  }
+  function showHint(hint) {
+    var next = hint.nextElementSibling;
+    if (next && next.classList.contains("hint-bubble")) { next.remove(); return; }
+    var bubble = document.createElement("span");
+    bubble.className = "hint-bubble";
+    bubble.setAttribute("role", "tooltip");
+    bubble.textContent = hint.getAttribute("title");
+    hint.after(bubble);
+  }
+  document.addEventListener("click", function (e) {
+    var hint = e.target.closest && e.target.closest(".hint[title]");
+    closeHints(hint);
+    if (!hint) return;
+    // A mark inside a label must not move the focus to its field.
+    e.preventDefault();
+    showHint(hint);
+  });
   document.addEventListener("keydown", function (e) {
     var t = e.target;
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (t && t.classList && t.classList.contains("hint") && (e.key === "Enter" || e.key === " ")) {
+      closeHints(t);
+      showHint(t);
+      e.preventDefault();
+      return;
+    }
+    if (e.key === "Escape") closeHints(null);
     if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) {
       if (e.key === "Escape") t.blur();
       return;

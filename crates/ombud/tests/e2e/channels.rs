@@ -395,6 +395,15 @@ async fn the_web_chat_carries_the_intake_dialogue_over_its_event_stream() {
     assert!(number.starts_with("PUNE-"), "{number}");
     let complaints = app.store.complaints(&t.tenant.id, 5).await.unwrap();
     assert_eq!(complaints[0].channel_id, Some(channel.id.clone()));
+    // Staff read the visitor as one, never by an internal id.
+    crate::staff::member(&app, "staff@pune.example", &t.tenant.id, Role::Staff).await;
+    let staff = crate::staff::Staff::login(&app, "staff@pune.example").await;
+    let list = staff.get("/app/complaints").await.text().await.unwrap();
+    assert!(
+        list.contains(&number) && list.contains("web visitor "),
+        "{list}"
+    );
+    assert!(!list.contains("vis_"), "{list}");
 
     // A send retried with its client_id is stored once.
     let (_, again) = post_message(

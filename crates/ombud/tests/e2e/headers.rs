@@ -55,6 +55,25 @@ async fn secrets_are_not_cached_docs_are_not_framed_and_nothing_is_sniffed() {
         "{:?}",
         res.headers()
     );
+    // The palette's stylesheet, made from the palette the charts use.
+    let res = app
+        .http
+        .get(app.url("/app/static/palette.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&res, "content-type"), "text/css; charset=utf-8");
+    let css = res.text().await.unwrap();
+    assert!(
+        css.contains(".status-in_progress {") && css.contains(".priority-urgent {"),
+        "{css}"
+    );
+    // An icon, also where browsers look for one unasked.
+    for path in ["/app/static/favicon.svg", "/favicon.ico"] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert_eq!(header(&res, "content-type"), "image/svg+xml", "{path}");
+    }
 
     // The API docs: a policy, and no framing by other sites.
     let res = app.http.get(app.url("/docs/")).send().await.unwrap();

@@ -113,6 +113,13 @@ async fn a_marathi_complaint_is_verified_on_the_ground_with_a_reminder_and_an_es
     let page = worker.get("/app/field").await.text().await.unwrap();
     assert!(page.contains(&first) && page.contains(&second), "{page}");
     assert!(page.contains("To verify on the ground (2)"), "{page}");
+    // Its page says whom to call before the visit.
+    let page = worker.get(&format!("/app/field/{first}")).await;
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<dt>Citizen</dt>"), "{page}");
+    let tel = format!("href=\"tel:+{first_citizen}\"");
+    assert!(page.contains(&tel), "{page}");
+    assert!(page.contains("Marathi"), "{page}");
     for path in [
         format!("/app/complaints/{first}"),
         "/app/overview".into(),

@@ -523,6 +523,52 @@ async fn a_bulk_change_covers_every_match_across_pages_and_tells_each_citizen_on
         graph.delivered_to("919800000001").len(),
         graph.delivered_to("919800000002").len(),
     );
+    // Applied to the selection with nothing selected: the list again, its
+    // filters kept, with the reason in the bulk bar; nothing changes.
+    let only_a = format!("/app/complaints/bulk?q={a}");
+    let res = staff
+        .submit(
+            &only_a,
+            &[
+                ("action", "status"),
+                ("status", "resolved"),
+                ("scope", "selected"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Select at least one complaint (tick its box), or apply to all matching."),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("value=\"{a}\"")) && page.contains(&format!(">{a}</a>")),
+        "the list, filtered"
+    );
+    // A bad value keeps what was ticked.
+    let res = staff
+        .submit(
+            &only_a,
+            &[
+                ("action", "note"),
+                ("note", " "),
+                ("scope", "selected"),
+                ("ids", ca.id.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("note: write something first"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "value=\"{}\" aria-label=\"Select {one}\" checked",
+            ca.id
+        )),
+        "{page}"
+    );
+    assert_eq!(quiet(&graph).await, settled, "nothing was sent");
     let form = [
         ("action", "status"),
         ("status", "resolved"),

@@ -12,7 +12,7 @@ use ombud_core::*;
 use ombud_engine::Selection;
 use ombud_store::ComplaintChange;
 
-use super::complaints::parse_change;
+use super::complaints::{list_page, parse_change, Refused};
 use super::filters::ListQuery;
 use super::page::{html, Chrome, PageError};
 use super::session::Current;
@@ -111,13 +111,21 @@ pub async fn bulk(
 ) -> Result<Response, PageError> {
     current.require(Role::Staff)?;
     let form = BulkForm::parse(&body);
+    // What cannot be asked for is said in the bulk bar, on the list.
+    let refuse = |reason: String| {
+        let refused = Refused {
+            reason: Some(reason),
+            selected: form.ids.clone(),
+        };
+        list_page(&state, &current, raw.as_deref(), refused)
+    };
     if !matches!(form.action.as_str(), "status" | "assign" | "note") {
-        return Err(PageError::bad_request(
-            "action: choose set status, assign to, or add a note",
-        ));
+        return refuse("Choose what to change: set status, assign to, or add a note.".into()).await;
     }
-    let change = parse_change(&form.action, &form.value)
-        .map_err(|(field, reason)| PageError::bad_request(format!("{field}: {reason}")))?;
+    let change = match parse_change(&form.action, &form.value) {
+        Ok(change) => change,
+        Err((field, reason)) => return refuse(format!("{field}: {reason}")).await,
+    };
     let (query, errors) = ListQuery::parse(raw.as_deref());
     if !errors.is_empty() {
         return Err(PageError::bad_request(
@@ -130,21 +138,22 @@ pub async fn bulk(
         Vec::new()
     } else {
         if form.ids.is_empty() {
-            return Err(PageError::bad_request(
-                "ids: select at least one complaint, or apply to all matching",
-            ));
+            return refuse(
+                "Select at least one complaint (tick its box), or apply to all matching.".into(),
+            )
+            .await;
         }
         if form.ids.len() > ombud_core::limits::SELECTED {
-            return Err(PageError::bad_request(format!(
-                "ids: at most {} selected at once; apply to all matching instead",
+            return refuse(format!(
+                "At most {} complaints can be selected at once; apply to all matching instead.",
                 ombud_core::limits::SELECTED
-            )));
+            ))
+            .await;
         }
-        form.ids
-            .iter()
-            .map(|s| s.parse())
-            .collect::<Result<_, _>>()
-            .map_err(|_| PageError::bad_request("ids: a selected complaint is not valid"))?
+        match form.ids.iter().map(|s| s.parse()).collect() {
+            Ok(ids) => ids,
+            Err(_) => return refuse("A selected complaint is not valid.".into()).await,
+        }
     };
     let members = state.store.members(&tenant.id).await?;
     let what = describe(&change, &members);

@@ -44,6 +44,7 @@ pub struct RowView {
 #[template(path = "complaints.html")]
 struct ListPage {
     chrome: Chrome,
+    refused: Refused,
     query: ListQuery,
     errors: FieldErrors,
     rows: Vec<RowView>,
@@ -102,6 +103,13 @@ pub fn display_name(user: &User) -> String {
     }
 }
 
+impl ListPage {
+    /// The complaint was ticked when a bulk change was refused.
+    fn is_selected(&self, id: &str) -> bool {
+        self.refused.selected.iter().any(|s| s == id)
+    }
+}
+
 pub async fn list(
     State(state): State<AppState>,
     current: Current,
@@ -112,7 +120,26 @@ pub async fn list(
         return Ok(Redirect::to("/app/field").into_response());
     }
     current.require(Role::Viewer)?;
-    let (query, errors) = ListQuery::parse(raw.as_deref());
+    list_page(&state, &current, raw.as_deref(), Refused::default()).await
+}
+
+/// A bulk change refused before it was asked for: why (in the bulk bar),
+/// and the complaints that were selected, still ticked.
+#[derive(Default)]
+pub struct Refused {
+    pub reason: Option<String>,
+    pub selected: Vec<String>,
+}
+
+/// The list for the filters in `raw`, with a refused bulk change's reason
+/// in the bulk bar (then answered 422).
+pub async fn list_page(
+    state: &AppState,
+    current: &Current,
+    raw: Option<&str>,
+    refused: Refused,
+) -> Result<Response, PageError> {
+    let (query, errors) = ListQuery::parse(raw);
     let tenant = &current.tenant;
     let categories = state.store.categories(&tenant.id).await?;
     let members = state.store.members(&tenant.id).await?;
@@ -152,7 +179,9 @@ pub async fn list(
                     number: c.number.to_string(),
                     status: c.status,
                     priority: c.priority,
-                    contact: r.contact_name.or(r.contact_address).unwrap_or_default(),
+                    contact: r.contact_address.as_deref().map_or_else(String::new, |a| {
+                        ombud_core::conversation::person_label(r.contact_name.as_deref(), a)
+                    }),
                     category: c
                         .category_id
                         .as_ref()
@@ -176,22 +205,25 @@ pub async fn list(
             })
             .collect();
     }
-    let setup_left = super::welcome::steps_left(&state, &current).await?;
-    let webhook_alerts = super::developers::alerts(&state, &current).await?;
-    let notify_alert = notify_alert(&state, &current).await?;
+    let setup_left = super::welcome::steps_left(state, current).await?;
+    let webhook_alerts = super::developers::alerts(state, current).await?;
+    let notify_alert = notify_alert(state, current).await?;
     let first_page = query
         .after
         .is_some()
         .then(|| format!("/app/complaints?{}", query.to_query(None)));
-    let status = if errors.is_empty() {
-        StatusCode::OK
-    } else {
+    let status = if !errors.is_empty() {
         StatusCode::BAD_REQUEST
+    } else if refused.reason.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
     };
     Ok(html_with(
         status,
         &ListPage {
-            chrome: Chrome::of(&current, "complaints"),
+            chrome: Chrome::of(current, "complaints"),
+            refused,
             this_query: query.to_query(None),
             query,
             errors,
@@ -293,6 +325,8 @@ struct DetailPage {
     language: &'static str,
     /// The channel it came from, by name and kind; empty: none.
     channel: String,
+    /// Who filed it, by name and number (None: nobody on a channel).
+    citizen: Option<String>,
     /// Writing to the citizen (None: the complaint came from no
     /// conversation).
     reply: Option<ReplyBox>,
@@ -442,6 +476,9 @@ async fn detail_with_draft(
         Some(id) => store.conversation(&tenant.id, id).await?,
         None => None,
     };
+    let citizen = conversation.as_ref().map(|h| {
+        ombud_core::conversation::person_label(h.contact_name.as_deref(), &h.contact_address)
+    });
     let reply = match (&conversation, &channel) {
         (Some(h), Some(ch)) => Some(ReplyBox {
             window: ombud_core::conversation::window(
@@ -474,6 +511,7 @@ async fn detail_with_draft(
         chrome: Chrome::of(current, "complaints"),
         language: language_name(&c.language),
         channel: channel_name,
+        citizen,
         reply,
         sent_reply: saved == Some("reply"),
         saved_nothing: saved.is_some_and(|s| s != "reply") && saved_words.is_empty(),
@@ -706,12 +744,10 @@ fn form_field(field: &str) -> &'static str {
 
 /// A language's name, for pages ("Hindi", not "hi").
 pub fn language_name(language: &Language) -> &'static str {
-    match language.as_str() {
-        "en" => "English",
-        "hi" => "Hindi",
-        "mr" => "Marathi",
-        _ => "another language",
-    }
+    super::settings::LANGUAGES
+        .iter()
+        .find(|(code, _)| *code == language.as_str())
+        .map_or("another language", |(_, name)| name)
 }
 
 /// The banner over the complaints when notices to citizens could not be sent

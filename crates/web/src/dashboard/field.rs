@@ -40,11 +40,18 @@ struct ListPage {
     done: Option<(String, String)>,
 }
 
+struct Citizen {
+    label: String,
+    tel: Option<String>,
+}
+
 #[derive(askama::Template)]
 #[template(path = "field_complaint.html")]
 struct DetailPage {
     chrome: Chrome,
     card: Card,
+    /// Who filed it, and the number to call (WhatsApp's is a phone's).
+    citizen: Option<Citizen>,
     category: String,
     language: String,
     verifiable: bool,
@@ -167,15 +174,32 @@ async fn detail_page(
         .find(|cat| Some(&cat.id) == c.category_id.as_ref())
         .map(|cat| cat.name_in(&tenant.default_language).to_owned())
         .unwrap_or_else(|| "none".into());
+    // Whom to call before a visit: a WhatsApp citizen's number dials.
+    let conversation = match &c.conversation_id {
+        Some(id) => state.store.conversation(&tenant.id, id).await?,
+        None => None,
+    };
+    let on_whatsapp = match &c.channel_id {
+        Some(id) => state
+            .store
+            .channel(id)
+            .await?
+            .is_some_and(|ch| ch.tenant_id == tenant.id && ch.kind() == ChannelKind::Whatsapp),
+        None => false,
+    };
+    let citizen = conversation.map(|h| Citizen {
+        label: ombud_core::conversation::person_label(
+            h.contact_name.as_deref(),
+            &h.contact_address,
+        ),
+        tel: on_whatsapp.then(|| format!("+{}", h.contact_address)),
+    });
     let page = DetailPage {
+        citizen,
         chrome: Chrome::of(current, "field"),
         card: card(state, current, c).await?,
         category,
-        language: super::settings::LANGUAGES
-            .iter()
-            .find(|(code, _)| *code == c.language.as_str())
-            .map_or(c.language.as_str(), |(_, name)| name)
-            .to_owned(),
+        language: super::complaints::language_name(&c.language).to_owned(),
         verifiable: waits_for_verification(c.status),
         may_verify: current.role.may_verify(),
         note,

@@ -38,10 +38,7 @@ pub struct InboxRow {
 }
 
 fn who(h: &HandedOver) -> String {
-    match &h.contact_name {
-        Some(name) => format!("{name} ({})", h.contact_address),
-        None => h.contact_address.clone(),
-    }
+    ombud_core::conversation::person_label(h.contact_name.as_deref(), &h.contact_address)
 }
 
 #[derive(Template)]

@@ -29,6 +29,7 @@ pub mod lockout;
 mod login;
 mod overview;
 mod page;
+mod palette;
 mod reset;
 pub(crate) mod session;
 mod settings;
@@ -208,6 +209,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/welcome", get(welcome::page))
         .route("/app/welcome/{step}", post(welcome::mark))
         .route("/app/static/{file}", get(assets::serve))
+        .route("/favicon.ico", get(assets::favicon))
         .layer(axum::middleware::from_fn_with_state(state, session::load))
         .layer(Extension(dashboard))
 }

@@ -232,19 +232,7 @@ async fn csat_tables(
 }
 
 fn color(status: ComplaintStatus) -> &'static str {
-    use ComplaintStatus::*;
-    match status {
-        New => "#e0a800",
-        PendingValidation => "#b07cc6",
-        Validated => "#5a9bb0",
-        Acknowledged => "#6c8ebf",
-        InProgress => "#0b5cad",
-        OnHold => "#9b9b9b",
-        Escalated => "#d9534f",
-        Resolved => "#3c9d5d",
-        Closed => "#1f6b3a",
-        Rejected => "#7a3b3b",
-    }
+    super::palette::status(status).fill
 }
 
 /// A duration for people: "2 h 5 min", "3 days 4 h".

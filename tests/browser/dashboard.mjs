@@ -39,6 +39,28 @@ async function shot(page, run, name) {
   await page.screenshot({ path: file, fullPage: true });
 }
 
+// Every chart's words (axis, legend, names, counts) lie inside its box, and
+// its text is at least 11 px tall.
+async function chartsFit(page, what) {
+  const problems = await page.evaluate(() => {
+    const out = [];
+    for (const fig of document.querySelectorAll("figure.chart")) {
+      const box = fig.getBoundingClientRect();
+      for (const el of fig.querySelectorAll("span, li, p")) {
+        const r = el.getBoundingClientRect();
+        if (r.width === 0 && r.height === 0) continue;
+        if (r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5) {
+          out.push(`"${el.textContent}" sticks out of its chart`);
+        }
+        const size = parseFloat(getComputedStyle(el).fontSize);
+        if (size < 11) out.push(`"${el.textContent}" is ${size}px`);
+      }
+    }
+    return out;
+  });
+  assert.deepEqual(problems, [], what);
+}
+
 // Nothing may be wider than the screen (at 375 px a page must not scroll sideways).
 async function fits(page, run, what) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -371,10 +393,26 @@ async function flow(run) {
   await fits(page, run, "the web chat");
   await shot(page, run, "webchat");
 
-  // The overview's charts render.
+  // The overview's charts render, every word inside its chart's box: with
+  // one day of data here, and with ninety in an office that has them.
   await page.goto(`${run.base}/app/overview`);
-  assert.equal(await page.locator("svg.chart").count(), 3);
+  assert.equal(await page.locator("figure.chart").count(), 3);
+  await chartsFit(page, "the overview with a day of data");
   await shot(page, run, "overview");
+  const pastContext = await browser.newContext({ viewport: { width: run.width, height: run.height } });
+  const past = await pastContext.newPage();
+  past.setDefaultTimeout(15000);
+  await login(past, run, run.past.email, run.past.password);
+  await past.goto(`${run.base}/app/overview?days=90`);
+  await past.waitForSelector("text=last 90 days");
+  assert.equal(await past.locator("figure.columns rect[data-value]").count(), 9, "nine days with complaints");
+  await chartsFit(past, "the overview with 90 days of data");
+  await fits(past, run, "the overview with 90 days of data");
+  // A tap on a bar says its numbers under the chart.
+  await past.locator("figure.columns rect[data-value]").first().click();
+  assert.match(await past.textContent("figure.columns .readout"), /^\d+ \w+: \d+ new$/);
+  await shot(past, run, "overview-90-days");
+  await pastContext.close();
 
   await fits(page, run, "the overview");
 

@@ -102,6 +102,14 @@
     bubble.textContent = hint.getAttribute("title");
     hint.after(bubble);
   }
+  // A tap on a chart's bar says its numbers under the chart (a pointer
+  // shows them on hover too).
+  document.addEventListener("click", function (e) {
+    var shape = e.target.closest && e.target.closest("figure.chart rect[data-value]");
+    if (!shape) return;
+    var out = shape.closest("figure.chart").querySelector(".readout");
+    if (out) out.textContent = shape.getAttribute("data-value");
+  });
   document.addEventListener("click", function (e) {
     var hint = e.target.closest && e.target.closest(".hint[title]");
     closeHints(hint);

@@ -34,6 +34,49 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// An office with complaints on days over the last 90, and its owner: the
+/// overview's long axis.
+async fn past_office(app: &TestApp, slug: &str, prefix: &str) {
+    let tenant = app.office(slug, prefix, "en", "Asia/Kolkata").await;
+    let now = app.engine.now();
+    for (k, days_ago) in [88, 75, 61, 45, 31, 20, 9, 3, 0].into_iter().enumerate() {
+        for i in 0..=k % 3 {
+            app.store
+                .create_complaint(
+                    &tenant,
+                    ombud_store::NewComplaint {
+                        origin_key: None,
+                        channel_id: None,
+                        contact_id: None,
+                        conversation_id: None,
+                        category_id: None,
+                        description: format!("pothole on lane {k}.{i}"),
+                        location: None,
+                        area: None,
+                        language: Language::en(),
+                        priority: Priority::Normal,
+                        source: Source::Api,
+                        actor: "api".into(),
+                        at: now - chrono::Duration::days(days_ago),
+                        audit: None,
+                        sla: None,
+                        route: false,
+                        verification: None,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    }
+    member(
+        app,
+        &format!("owner@{slug}.gov.in"),
+        &tenant.id,
+        Role::Owner,
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium and Node with tests/browser installed: scripts/test runs it with --ignored"]
 async fn the_dashboard_in_chromium() {
@@ -116,6 +159,12 @@ async fn the_dashboard_in_chromium() {
                 .unwrap();
             assert_eq!(done.changed.len(), 1, "{done:?}");
         }
+        past_office(
+            &app,
+            &format!("{slug}-past"),
+            &format!("OLD{}", &prefix[..1]),
+        )
+        .await;
         runs.push(Run {
             to_verify,
             name,
@@ -152,6 +201,7 @@ async fn the_dashboard_in_chromium() {
                 "reply": format!("Hello from the {slug} office"),
                 "invitee": {"email": format!("new@{slug}.gov.in"), "name": format!("New at {slug}"), "password": "a long new password"},
                 "field": {"email": format!("field@{slug}.gov.in"), "password": PASSWORD, "complaint": r.to_verify},
+                "past": {"email": format!("owner@{slug}-past.gov.in"), "password": PASSWORD},
             })
         }).collect::<Vec<_>>()
     });

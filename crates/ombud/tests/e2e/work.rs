@@ -639,14 +639,28 @@ async fn the_overview_draws_the_month_and_the_csv_holds_every_match() {
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert!(
-        page.contains("<span class=\"big\" id=\"created-30d\">61</span>"),
+        page.contains("<span class=\"big\" id=\"created\">61</span>"),
         "{page}"
     );
     assert!(page.contains("<span class=\"big\" id=\"open-now\">60</span>"));
-    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3);
+    assert_eq!(page.matches("<figure class=\"chart").count(), 3);
     assert!(page.contains(": 60 new</title>"), "today's column: 60 new");
     assert!(page.contains(": 1 resolved</title>"), "and 1 resolved");
     assert!(page.contains("median time to resolution"));
+    // One day of data draws a week, not the month.
+    assert_eq!(page.matches("<rect x=").count(), 2, "one column, two parts");
+    assert!(page.contains(r#"viewBox="0 0 70 100""#), "seven days wide");
+    // The other periods; one not offered is refused with the reason.
+    let page = viewer
+        .get("/app/overview?days=90")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("last 90 days") && page.contains("id=\"created\">61</span>"));
+    let res = viewer.get("/app/overview?days=12").await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("choose 7, 30 or 90"));
 
     // The CSV holds every match, across what would be two pages on screen.
     let res = viewer.get("/app/complaints.csv?q=garbage").await;

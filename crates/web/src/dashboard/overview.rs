@@ -1,5 +1,5 @@
-//! The overview: the last 30 days at a glance, as charts, and the filtered
-//! list as CSV.
+//! The overview: the last 7, 30 or 90 days at a glance, as charts, and the
+//! filtered list as CSV.
 
 use std::collections::HashMap;
 
@@ -20,12 +20,24 @@ use super::page::{html, Chrome, PageError};
 use super::session::Current;
 use crate::AppState;
 
+/// The periods the overview offers, in days; 30 unless asked.
+const PERIODS: [i64; 3] = [7, 30, 90];
 const DAYS: i64 = 30;
+/// The fewest days the chart of complaints per day spans: fewer days of
+/// data would draw a few bars as wide as the card.
+const MIN_DAYS_DRAWN: usize = 7;
 
+#[derive(serde::Deserialize)]
+pub struct OverviewQuery {
+    days: Option<String>,
+}
 #[derive(Template)]
 #[template(path = "overview.html")]
 struct OverviewPage {
     chrome: Chrome,
+    /// The period, in days, and the periods offered.
+    days: i64,
+    periods: [i64; 3],
     per_day: String,
     by_category: String,
     by_age: String,
@@ -248,17 +260,29 @@ fn human(secs: Option<i64>) -> String {
     }
 }
 
-pub async fn page(State(state): State<AppState>, current: Current) -> Result<Response, PageError> {
+pub async fn page(
+    State(state): State<AppState>,
+    current: Current,
+    axum::extract::Query(q): axum::extract::Query<OverviewQuery>,
+) -> Result<Response, PageError> {
     current.require(Role::Viewer)?;
+    let days_asked = match q.days.as_deref() {
+        None => DAYS,
+        Some(d) => d
+            .parse()
+            .ok()
+            .filter(|d| PERIODS.contains(d))
+            .ok_or_else(|| PageError::bad_request("days: choose 7, 30 or 90"))?,
+    };
     let tenant = &current.tenant;
     let now = state.engine.now();
-    let since = tenant.timezone.start_of_local_day(now) - Duration::days(DAYS - 1);
+    let since = tenant.timezone.start_of_local_day(now) - Duration::days(days_asked - 1);
     let mut o = state.store.overview(tenant, since, now).await?;
     let categories = state.store.categories(&tenant.id).await?;
     let routing = state.engine.ops().routing(&tenant.id).await?;
 
     let first_day = tenant.timezone.local_date(since);
-    let days: Vec<chrono::NaiveDate> = (0..DAYS)
+    let days: Vec<chrono::NaiveDate> = (0..days_asked)
         .filter_map(|i| first_day.checked_add_signed(Duration::days(i)))
         .collect();
     let index: HashMap<chrono::NaiveDate, usize> =
@@ -284,12 +308,21 @@ pub async fn page(State(state): State<AppState>, current: Current) -> Result<Res
             color: color(*s),
         })
         .collect();
-    let labels: Vec<String> = days.iter().map(|d| d.format("%d %b").to_string()).collect();
+    // The axis starts at the first day with a complaint (at least a week).
+    let first = values
+        .iter()
+        .position(|v| v.iter().any(|n| *n > 0))
+        .unwrap_or(values.len());
+    let start = first.min(values.len().saturating_sub(MIN_DAYS_DRAWN));
+    let labels: Vec<String> = days[start..]
+        .iter()
+        .map(|d| d.format("%-d %b").to_string())
+        .collect();
     let per_day = charts::stacked_columns(
         "Complaints per day, by current status",
         &labels,
         &series,
-        &values,
+        &values[start..],
     );
     let by_category: Vec<(String, u64)> = o
         .open_by_category
@@ -321,6 +354,8 @@ pub async fn page(State(state): State<AppState>, current: Current) -> Result<Res
         .collect();
     Ok(html(&OverviewPage {
         chrome: Chrome::of(&current, "overview"),
+        days: days_asked,
+        periods: PERIODS,
         per_day,
         by_category: charts::bars("Open complaints by category", &by_category, "#0b5cad"),
         by_age: charts::bars("Open complaints by age", &by_age, "#e0a800"),

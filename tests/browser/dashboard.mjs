@@ -245,7 +245,13 @@ async function flow(run) {
   await page.fill("#key-name", `ERP ${run.name}`);
   await page.check('input[name="scope"][value="complaints:read"]');
   await Promise.all([page.waitForLoadState("load"), page.click('#key-form button[type="submit"]')]);
-  assert.match((await page.textContent("#new-key")).trim(), /^ombud_[0-9A-Za-z]{8}_[0-9A-Za-z]{40}$/);
+  const key = (await page.textContent("#new-key")).trim();
+  assert.match(key, /^ombud_[0-9A-Za-z]{8}_[0-9A-Za-z]{40}$/);
+  // Shown once, so it has a Copy button that puts it on the clipboard.
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: run.base });
+  await page.click('#new-key + button.copy');
+  await page.waitForSelector('#new-key + button.copy >> text=Copied');
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), key);
   await fits(page, run, "the developers page");
   await shot(page, run, "developers-key");
   await page.fill("#endpoint-url", `${run.base}/receiver-${run.name}`);

@@ -151,5 +151,6 @@ pub fn message_at(seq: i64, body: &str, kind: MessageKind, at: DateTime<Utc>) ->
         created_at: at,
         payload: None,
         choices: None,
+        sender: None,
     }
 }

@@ -166,7 +166,16 @@ pub struct Message {
     pub payload: Option<String>,
     /// Outbound: the reply buttons it offers.
     pub choices: Option<crate::choice::Choices>,
+    /// Outbound: who wrote it: [`BOT`], [`SYSTEM`], or a member or API key
+    /// as the history names them (`user:<id>`, `api:<id>`). None for what
+    /// citizens wrote, and for messages stored before it was kept.
+    pub sender: Option<String>,
 }
+
+/// The sender of the agent's replies.
+pub const BOT: &str = "bot";
+/// The sender of Ombud's own notices (status, survey, reminder).
+pub const SYSTEM: &str = "system";
 
 #[cfg(test)]
 mod tests {

@@ -171,6 +171,7 @@ fn run_input(
         created_at: now,
         payload: None,
         choices: None,
+        sender: None,
     };
     RunInput {
         tenant: tenant.clone(),

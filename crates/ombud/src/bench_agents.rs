@@ -205,6 +205,7 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
             created_at: chrono::Utc::now(),
             payload: None,
             choices: None,
+            sender: None,
         };
         let input = RunInput {
             tenant: tenant.clone(),

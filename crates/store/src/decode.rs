@@ -344,7 +344,7 @@ pub fn conversation(r: &dyn Columns) -> Decoded<Conversation> {
     })
 }
 
-pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at, payload, choices";
+pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at, payload, choices, sender";
 
 pub fn message(r: &dyn Columns) -> Decoded<Message> {
     let direction = r.text("direction")?;
@@ -368,6 +368,7 @@ pub fn message(r: &dyn Columns) -> Decoded<Message> {
             .opt_text("choices")?
             .map(|j| parse("choices", serde_json::from_str(&j)))
             .transpose()?,
+        sender: r.opt_text("sender")?,
     })
 }
 

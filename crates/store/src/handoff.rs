@@ -15,6 +15,18 @@ pub struct HandedOver {
     pub contact_language: Option<Language>,
 }
 
+/// A staff member's message into a conversation
+/// (`HandoffStore::staff_reply`).
+#[derive(Debug, Clone, Copy)]
+pub struct StaffReply<'a> {
+    pub conversation: &'a ConversationId,
+    pub body: &'a str,
+    /// Who wrote it, as the history names them (`user:<id>`, `api:<id>`).
+    pub sender: &'a str,
+    /// A conversation the bot answers is handed to people first.
+    pub take_over: bool,
+}
+
 /// Most conversations the inbox lists.
 pub const INBOX_LIMIT: u32 = 200;
 

@@ -56,7 +56,7 @@ pub use audit::{AuditFilter, AuditStore, ChainHead, AUDIT_PAGE_MAX};
 pub use complaint_store::ComplaintStore;
 pub use counters::{CounterStore, Hits};
 pub use error::{StoreError, StoreResult};
-pub use handoff::{HandedOver, INBOX_LIMIT};
+pub use handoff::{HandedOver, StaffReply, INBOX_LIMIT};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
 pub use jobs::{Job, JobState, JobStats, JobStore, NewJob};
 pub use model::*;
@@ -253,9 +253,7 @@ pub trait HandoffStore: Send + Sync {
     async fn staff_reply(
         &self,
         tenant: &TenantId,
-        conversation: &ConversationId,
-        body: &str,
-        take_over: bool,
+        reply: StaffReply<'_>,
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId>;

@@ -382,6 +382,8 @@ pub(crate) struct Outgoing<'a> {
     pub body: &'a str,
     pub template: Option<&'a ombud_core::template::TemplateMessage>,
     pub choices: Option<&'a ombud_core::choice::Choices>,
+    /// Who wrote it (`Message::sender`).
+    pub sender: &'a str,
 }
 
 /// How an outbound message is stored: its kind, and its template and
@@ -393,11 +395,14 @@ pub(crate) struct StoredOutgoing {
 }
 
 impl<'a> Outgoing<'a> {
-    pub fn text(body: &'a str) -> Self {
+    /// A member's (or an API key's) message, `sender` as the history
+    /// names them.
+    pub fn staff(body: &'a str, sender: &'a str) -> Self {
         Self {
             body,
             template: None,
             choices: None,
+            sender,
         }
     }
 
@@ -412,6 +417,7 @@ impl<'a> Outgoing<'a> {
             body,
             template,
             choices: if template.is_none() { choices } else { None },
+            sender: ombud_core::message::SYSTEM,
         }
     }
 

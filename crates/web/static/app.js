@@ -102,6 +102,39 @@
     bubble.textContent = hint.getAttribute("title");
     hint.after(bubble);
   }
+  // What is shown once (a key, a link) or pasted elsewhere (a callback URL)
+  // gets a Copy button; without the clipboard, the text is selected.
+  function copied(button) {
+    button.textContent = "Copied";
+    setTimeout(function () { button.textContent = "Copy"; }, 2000);
+  }
+  function selectText(code, button) {
+    var range = document.createRange();
+    range.selectNodeContents(code);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    if (ok) copied(button); else button.textContent = "Selected: press Ctrl+C";
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("code[data-copy]"), function (code) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy secondary";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy " + code.getAttribute("data-copy"));
+    button.addEventListener("click", function () {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(code.textContent.trim())
+          .then(function () { copied(button); }, function () { selectText(code, button); });
+      } else {
+        selectText(code, button);
+      }
+    });
+    code.after(button);
+  });
+
   // A tap on a chart's bar says its numbers under the chart (a pointer
   // shows them on hover too).
   document.addEventListener("click", function (e) {

@@ -114,7 +114,17 @@ impl Operations {
         );
         let id = self
             .store
-            .staff_reply(tenant, &h.conversation.id, body, take_over, now, audit)
+            .staff_reply(
+                tenant,
+                ombud_store::StaffReply {
+                    conversation: &h.conversation.id,
+                    body,
+                    sender: &acting.actor.history_name(),
+                    take_over,
+                },
+                now,
+                audit,
+            )
             .await?;
         self.wake_outbox();
         self.wake_webhooks();

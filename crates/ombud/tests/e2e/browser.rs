@@ -41,31 +41,9 @@ async fn past_office(app: &TestApp, slug: &str, prefix: &str) {
     let now = app.engine.now();
     for (k, days_ago) in [88, 75, 61, 45, 31, 20, 9, 3, 0].into_iter().enumerate() {
         for i in 0..=k % 3 {
-            app.store
-                .create_complaint(
-                    &tenant,
-                    ombud_store::NewComplaint {
-                        origin_key: None,
-                        channel_id: None,
-                        contact_id: None,
-                        conversation_id: None,
-                        category_id: None,
-                        description: format!("pothole on lane {k}.{i}"),
-                        location: None,
-                        area: None,
-                        language: Language::en(),
-                        priority: Priority::Normal,
-                        source: Source::Api,
-                        actor: "api".into(),
-                        at: now - chrono::Duration::days(days_ago),
-                        audit: None,
-                        sla: None,
-                        route: false,
-                        verification: None,
-                    },
-                )
-                .await
-                .unwrap();
+            let description = format!("pothole on lane {k}.{i}");
+            let at = now - chrono::Duration::days(days_ago);
+            crate::work::filed_at(app, &tenant, None, &description, at).await;
         }
     }
     member(

@@ -75,8 +75,11 @@ async fn the_setup_guide_resumes_where_it_was_left_and_finishes() {
     assert_eq!(location(&res), "/app/welcome");
 
     // A new session finds the guide where it was: at the test message, with
-    // what to paste into Meta's console.
+    // what to paste into Meta's console. The list's banner counts the same
+    // steps as the guide, before the guide is opened again.
     let again = Staff::login(&app, "owner@pune.gov.in").await;
+    let list = again.get("/app/complaints").await.text().await.unwrap();
+    assert!(list.contains("2 of 5 steps left"), "{list}");
     let page = again.get("/app/welcome").await.text().await.unwrap();
     assert!(page.contains("3 of 5 done"), "{page}");
     assert!(page.contains("Send a test message"));

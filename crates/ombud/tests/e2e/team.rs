@@ -8,11 +8,14 @@ use crate::helpers::*;
 use crate::staff::*;
 
 fn link_in(page: &str) -> String {
-    let start = page
-        .find("<code id=\"shown-once\">")
-        .expect("a link shown once")
-        + 22;
-    page[start..].split('<').next().unwrap().to_owned()
+    shown_once(page).expect("a link shown once")
+}
+
+/// What a page shows once (a link, a password), in its code element.
+fn shown_once(page: &str) -> Option<String> {
+    let at = page.find("<code id=\"shown-once\"")?;
+    let start = at + page[at..].find('>')? + 1;
+    Some(page[start..].split('<').next()?.to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,8 +255,7 @@ async fn admins_manage_roles_below_their_own_and_reset_passwords() {
         .text()
         .await
         .unwrap();
-    let start = page.find("<code id=\"shown-once\">").unwrap() + 22;
-    let one_time = page[start..].split('<').next().unwrap().to_owned();
+    let one_time = shown_once(&page).unwrap();
     assert_eq!(one_time.len(), 20);
     assert_eq!(
         ravi_session.get("/app/complaints").await.status(),

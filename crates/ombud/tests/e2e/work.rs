@@ -83,32 +83,46 @@ pub async fn light_and_water(app: &TestApp, t: &TestTenant, graph: &FakeGraph) -
 /// `n` more complaints in `like`'s conversation, straight into the store.
 pub async fn more_like(app: &TestApp, t: &TestTenant, like: &Complaint, n: usize) {
     for i in 0..n {
-        app.store
-            .create_complaint(
-                &t.tenant,
-                NewComplaint {
-                    origin_key: None,
-                    channel_id: like.channel_id.clone(),
-                    contact_id: like.contact_id.clone(),
-                    conversation_id: like.conversation_id.clone(),
-                    category_id: None,
-                    description: format!("garbage not collected, lane {i}"),
-                    location: None,
-                    area: None,
-                    language: like.language.clone(),
-                    priority: Priority::Normal,
-                    source: Source::Text,
-                    actor: "agent".into(),
-                    at: chrono::Utc::now(),
-                    audit: None,
-                    sla: None,
-                    route: false,
-                    verification: None,
-                },
-            )
-            .await
-            .unwrap();
+        let description = format!("garbage not collected, lane {i}");
+        filed_at(app, &t.tenant, Some(like), &description, chrono::Utc::now()).await;
     }
+}
+
+/// A complaint written straight into the store at `at`, from the same
+/// citizen and conversation as `like` (or from nobody).
+pub async fn filed_at(
+    app: &TestApp,
+    tenant: &Tenant,
+    like: Option<&Complaint>,
+    description: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Complaint {
+    app.store
+        .create_complaint(
+            tenant,
+            NewComplaint {
+                origin_key: None,
+                channel_id: like.and_then(|c| c.channel_id.clone()),
+                contact_id: like.and_then(|c| c.contact_id.clone()),
+                conversation_id: like.and_then(|c| c.conversation_id.clone()),
+                category_id: None,
+                description: description.to_owned(),
+                location: None,
+                area: None,
+                language: like.map_or_else(Language::en, |c| c.language.clone()),
+                priority: Priority::Normal,
+                source: Source::Text,
+                actor: "agent".into(),
+                at,
+                audit: None,
+                sla: None,
+                route: false,
+                verification: None,
+            },
+        )
+        .await
+        .unwrap()
+        .0
 }
 
 /// Settles the outbox, then the deliveries each citizen has had.
@@ -364,6 +378,32 @@ async fn staff_write_to_a_citizen_from_a_complaints_page_inside_the_window_only(
     let page = staff.get(&location(&res)).await.text().await.unwrap();
     assert!(page.contains("Sent to the citizen"), "{page}");
     assert!(page.contains(&format!("/app/inbox/{conversation}")));
+    // The transcript says who wrote what: the bot, and Ravi by name.
+    let ravi = app
+        .store
+        .user_by_email(&Email::parse("ravi@pune.gov.in").unwrap())
+        .await;
+    let ravi = ravi.unwrap().unwrap();
+    let sent = app.messages_of(&t.tenant.id).await;
+    let mine = sent
+        .iter()
+        .find(|m| m.body.starts_with("Which pole"))
+        .unwrap();
+    assert_eq!(mine.sender, Some(format!("user:{}", ravi.id)));
+    assert!(sent
+        .iter()
+        .any(|m| m.body.starts_with("Where is this?") && m.sender.as_deref() == Some("bot")));
+    assert!(
+        page.contains(r#"<span class="who">the bot</span>"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            r#"<li class="out staff"><span class="body">Which pole is it? Please send its number.</span><time><span class="who">{}</span>"#,
+            if ravi.name.is_empty() { ravi.email.as_str() } else { ravi.name.as_str() }
+        )),
+        "{page}"
+    );
     let inbox = staff.get("/app/inbox").await.text().await.unwrap();
     assert!(inbox.contains(citizen), "{inbox}");
 

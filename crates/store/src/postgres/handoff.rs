@@ -40,12 +40,16 @@ impl HandoffStore for PgStore {
     async fn staff_reply(
         &self,
         tenant: &TenantId,
-        conversation: &ConversationId,
-        body: &str,
-        take_over: bool,
+        reply: StaffReply<'_>,
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId> {
+        let StaffReply {
+            conversation,
+            body,
+            sender,
+            take_over,
+        } = reply;
         let mut tx = self.pool.begin().await?;
         // Locked, so a hand-back cannot slip in between the check and the send.
         let row = sqlx::query(
@@ -87,7 +91,7 @@ impl HandoffStore for PgStore {
             &channel,
             conversation,
             Some(&contact),
-            crate::work::Outgoing::text(body),
+            crate::work::Outgoing::staff(body, sender),
             stored(at),
         )
         .await?;

@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sla_sweep",
         include_str!("migrations/0029_sla_sweep.sql"),
     ),
+    (
+        30,
+        "message_sender",
+        include_str!("migrations/0030_message_sender.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -399,8 +399,8 @@ pub(super) async fn send(
     let stored = out.stored()?;
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at, template, choices)
-         values ($1, $2, $3, $4, 'outbound', 0, $7, $5, null, 'pending', $6, $6, $8, $9)",
+            kind, body, in_reply_to, status, created_at, updated_at, template, choices, sender)
+         values ($1, $2, $3, $4, 'outbound', 0, $7, $5, null, 'pending', $6, $6, $8, $9, $10)",
     )
     .bind(id.as_str())
     .bind(t)
@@ -411,6 +411,7 @@ pub(super) async fn send(
     .bind(stored.kind)
     .bind(stored.template)
     .bind(stored.choices)
+    .bind(out.sender)
     .execute(&mut *tx)
     .await?;
     sqlx::query(

@@ -49,13 +49,13 @@ impl HandoffStore for SqliteStore {
     async fn staff_reply(
         &self,
         tenant: &TenantId,
-        conversation: &ConversationId,
-        body: &str,
-        take_over: bool,
+        reply: StaffReply<'_>,
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<MessageId> {
-        let (tenant, conversation, body) = (tenant.clone(), conversation.clone(), body.to_owned());
+        let tenant = tenant.clone();
+        let (conversation, body) = (reply.conversation.clone(), reply.body.to_owned());
+        let (sender, take_over) = (reply.sender.to_owned(), reply.take_over);
         self.write(move |conn| {
             let found: Option<(String, String, String)> = conn
                 .prepare_cached(
@@ -98,7 +98,7 @@ impl HandoffStore for SqliteStore {
                 &channel,
                 &conversation,
                 Some(&contact),
-                crate::work::Outgoing::text(&body),
+                crate::work::Outgoing::staff(&body, &sender),
                 stored(at),
             )?;
             super::audit::append(conn, &audit)?;

@@ -203,8 +203,8 @@ impl RunStore for SqliteStore {
                 let id = MessageId::new();
                 conn.prepare_cached(
                     "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-                        kind, body, in_reply_to, status, created_at, updated_at, choices)
-                     values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, ?6, 'pending', ?7, ?7, ?8)",
+                        kind, body, in_reply_to, status, created_at, updated_at, choices, sender)
+                     values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, ?6, 'pending', ?7, ?7, ?8, 'bot')",
                 )?
                 .execute(params![
                     id.as_str(),

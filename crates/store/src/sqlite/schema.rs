@@ -111,6 +111,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sla_sweep",
         include_str!("migrations/0029_sla_sweep.sql"),
     ),
+    (
+        30,
+        "message_sender",
+        include_str!("migrations/0030_message_sender.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -283,18 +283,54 @@ pub struct Line {
     pub inbound: bool,
     pub body: String,
     pub at: String,
+    /// Who wrote an outbound message, in words (empty: not known).
+    pub who: String,
+    /// A person wrote it (not the bot, not Ombud).
+    pub by_staff: bool,
 }
 
-/// A conversation's messages as the page shows them.
-pub fn transcript(tenant: &Tenant, messages: Vec<Message>) -> Vec<Line> {
+/// A conversation's messages as the page shows them, each outbound one
+/// with who wrote it (`names`: see [`actor_names`]).
+pub fn transcript(
+    tenant: &Tenant,
+    messages: Vec<Message>,
+    names: &HashMap<String, String>,
+) -> Vec<Line> {
+    use ombud_core::message::{BOT, SYSTEM};
     messages
         .into_iter()
-        .map(|m| Line {
-            inbound: m.direction == Direction::Inbound,
-            body: m.body,
-            at: local(tenant, m.created_at),
+        .map(|m| {
+            let sender = m
+                .sender
+                .as_deref()
+                .filter(|_| m.direction == Direction::Outbound);
+            Line {
+                inbound: m.direction == Direction::Inbound,
+                body: m.body,
+                at: local(tenant, m.created_at),
+                who: sender.map_or_else(String::new, |s| super::timeline::who(s, names)),
+                by_staff: sender.is_some_and(|s| s != BOT && s != SYSTEM),
+            }
         })
         .collect()
+}
+
+/// The people an actor or a sender may name, by name: members
+/// (`user:<id>`) and API keys (`api:<key id>`), revoked keys included.
+pub async fn actor_names(
+    state: &AppState,
+    tenant: &TenantId,
+) -> Result<HashMap<String, String>, PageError> {
+    let members = state.store.members(tenant).await?;
+    let keys = state.store.api_keys(tenant).await?;
+    Ok(members
+        .iter()
+        .map(|m| (format!("user:{}", m.user.id), display_name(&m.user)))
+        .chain(
+            keys.iter()
+                .map(|k| (format!("api:{}", k.id), format!("the API key “{}”", k.name))),
+        )
+        .collect())
 }
 
 #[derive(Template)]
@@ -413,17 +449,7 @@ async fn detail_with_draft(
         Some(conversation) => store.messages(&tenant.id, conversation).await?,
         None => Vec::new(),
     };
-    // Who acted: members by name, API keys by theirs (a key's actor is
-    // `api:<key id>`), revoked keys included.
-    let keys = store.api_keys(&tenant.id).await?;
-    let names: HashMap<String, String> = members
-        .iter()
-        .map(|m| (format!("user:{}", m.user.id), display_name(&m.user)))
-        .chain(
-            keys.iter()
-                .map(|k| (format!("api:{}", k.id), format!("the API key “{}”", k.name))),
-        )
-        .collect();
+    let names = actor_names(state, &tenant.id).await?;
     let category_name = |id: Option<&str>| {
         categories
             .iter()
@@ -525,7 +551,7 @@ async fn detail_with_draft(
         priorities: Priority::ALL,
         categories: category_options(&categories, tenant),
         members: member_options(&members),
-        transcript: transcript(tenant, messages),
+        transcript: transcript(tenant, messages, &names),
         timeline,
         notify_alert: notify_alert(state, current).await?,
         rating: store

@@ -129,7 +129,11 @@ async fn page(
                 h.conversation.last_inbound_at,
                 state.engine.now(),
             ),
-            lines: transcript(tenant, messages),
+            lines: transcript(
+                tenant,
+                messages,
+                &super::complaints::actor_names(state, &tenant.id).await?,
+            ),
             draft,
             errors,
             blocked,

@@ -30,18 +30,7 @@ pub fn moments(
     events
         .iter()
         .map(|e| {
-            let who = match e.actor.as_str() {
-                "agent" => "the bot".to_owned(),
-                "system" => "Ombud".to_owned(),
-                ombud_core::sla::ACTOR => "Ombud (service level)".to_owned(),
-                ombud_core::routing::ACTOR => "Ombud (assignment rules)".to_owned(),
-                ombud_core::verification::ACTOR => "Ombud (field verification)".to_owned(),
-                a if a.starts_with("contact:") => "the citizen".to_owned(),
-                a => names
-                    .get(a)
-                    .cloned()
-                    .unwrap_or_else(|| "a former member".into()),
-            };
+            let who = who(&e.actor, names);
             let (from, to) = (e.from_value.as_deref(), e.to_value.as_deref());
             let what = match e.action.as_str() {
                 "created" => "registered the complaint".to_owned(),
@@ -87,6 +76,23 @@ pub fn moments(
             }
         })
         .collect()
+}
+
+/// Who an actor of the history, or the sender of a message, is in words:
+/// people by name (`names`: members and API keys).
+pub fn who(actor: &str, names: &HashMap<String, String>) -> String {
+    match actor {
+        "agent" | ombud_core::message::BOT => "the bot".to_owned(),
+        ombud_core::message::SYSTEM => "Ombud".to_owned(),
+        ombud_core::sla::ACTOR => "Ombud (service level)".to_owned(),
+        ombud_core::routing::ACTOR => "Ombud (assignment rules)".to_owned(),
+        ombud_core::verification::ACTOR => "Ombud (field verification)".to_owned(),
+        a if a.starts_with("contact:") => "the citizen".to_owned(),
+        a => names
+            .get(a)
+            .cloned()
+            .unwrap_or_else(|| "a former member".into()),
+    }
 }
 
 fn sla_target(to: Option<&str>) -> &'static str {

@@ -394,8 +394,8 @@ pub(super) fn send(
     let stored = out.stored()?;
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at, template, choices)
-         values (?1, ?2, ?3, ?4, 'outbound', 0, ?7, ?5, null, 'pending', ?6, ?6, ?8, ?9)",
+            kind, body, in_reply_to, status, created_at, updated_at, template, choices, sender)
+         values (?1, ?2, ?3, ?4, 'outbound', 0, ?7, ?5, null, 'pending', ?6, ?6, ?8, ?9, ?10)",
     )?
     .execute(params![
         id.as_str(),
@@ -406,7 +406,8 @@ pub(super) fn send(
         at,
         stored.kind,
         stored.template,
-        stored.choices
+        stored.choices,
+        out.sender
     ])?;
     conn.prepare_cached(
         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,

@@ -391,13 +391,27 @@ async function flow(run) {
     throw new Error(`no chat bubble: ${problems.join("; ") || e.message}`);
   });
   await page.click(".ombud-wc-bubble");
+  // A greeting first, not a blank panel.
+  assert.match(await page.textContent(".ombud-wc-log li.greeting"), /^Hello! Tell us what is wrong/);
   await page.fill(".ombud-wc-form input", "The street light near Shivaji school has been broken for a week");
   await page.click(".ombud-wc-form button");
   await page.waitForSelector(".ombud-wc-log li.organisation");
-  assert.match(await page.textContent(".ombud-wc-log li.visitor"), /street light/);
+  // Each message has its time; the visitor's says the office has it.
+  const mine = await page.textContent(".ombud-wc-log li.visitor");
+  assert.match(mine, /street light/);
+  assert.match(mine, /\d{1,2}:\d{2}.*received/);
+  assert.equal(await page.locator(".ombud-wc-log li.pending").count(), 0, "nothing left sending");
   assert.match(await page.textContent(".ombud-wc-log li.organisation"), /Where is this\?/);
+  await page.waitForSelector(".ombud-wc-log li.organisation time");
   await fits(page, run, "the web chat");
   await shot(page, run, "webchat");
+  // The × closes it, and so does Escape.
+  await page.click(".ombud-wc-close");
+  await page.waitForSelector(".ombud-wc-panel", { state: "hidden" });
+  await page.click(".ombud-wc-bubble");
+  await page.waitForSelector(".ombud-wc-panel.open");
+  await page.keyboard.press("Escape");
+  await page.waitForSelector(".ombud-wc-panel", { state: "hidden" });
 
   // The overview's charts render, every word inside its chart's box: with
   // one day of data here, and with ninety in an office that has them.

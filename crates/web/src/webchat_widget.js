@@ -1,7 +1,9 @@
 // Ombud web chat widget. Embed with
 //   <script src="https://ombud.example/channels/webchat/<channel id>/widget.js" async></script>
 // It draws a chat bubble; the conversation is kept for the visitor in this
-// browser (localStorage) and arrives over Server-Sent Events.
+// browser (localStorage) and arrives over Server-Sent Events. The panel
+// greets the visitor in their browser's language, closes with its × or
+// Escape, and shows each message's time and whether it reached the office.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -16,7 +18,13 @@
     ".ombud-wc-bubble{position:fixed;right:16px;bottom:16px;width:56px;height:56px;border-radius:50%;border:0;background:#0b57d0;color:#fff;font:600 24px/56px system-ui,sans-serif;cursor:pointer;box-shadow:0 2px 8px rgba(0,0,0,.3);z-index:2147483000}" +
     ".ombud-wc-panel{position:fixed;right:16px;bottom:84px;width:min(360px,calc(100vw - 32px));height:min(480px,calc(100vh - 120px));display:none;flex-direction:column;background:#fff;border:1px solid #ccd;border-radius:12px;box-shadow:0 4px 16px rgba(0,0,0,.25);font:15px/1.4 system-ui,sans-serif;color:#111;z-index:2147483000;overflow:hidden}" +
     ".ombud-wc-panel.open{display:flex}" +
-    ".ombud-wc-head{padding:10px 14px;background:#0b57d0;color:#fff;font-weight:600}" +
+    ".ombud-wc-head{display:flex;align-items:center;gap:8px;padding:10px 14px;background:#0b57d0;color:#fff;font-weight:600}" +
+    ".ombud-wc-head span{flex:1}" +
+    ".ombud-wc-close{border:0;background:transparent;color:#fff;font:600 22px/1 system-ui,sans-serif;cursor:pointer;padding:0 4px}" +
+    ".ombud-wc-log time,.ombud-wc-log .state{display:block;font-size:11px;color:#555;margin-top:2px}" +
+    ".ombud-wc-log li.greeting{align-self:flex-start;background:#eef1f4}" +
+    ".ombud-wc-log li.pending{align-self:flex-end;background:#eef7ee;color:#444}" +
+    ".ombud-wc-log li.failed .state{color:#a00}" +
     ".ombud-wc-log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px;margin:0;list-style:none}" +
     ".ombud-wc-log li{max-width:85%;padding:6px 10px;border-radius:10px;white-space:pre-wrap;overflow-wrap:anywhere}" +
     ".ombud-wc-log li.visitor{align-self:flex-end;background:#dcf4dc}" +
@@ -41,7 +49,15 @@
   panel.setAttribute("aria-label", title);
   var head = document.createElement("div");
   head.className = "ombud-wc-head";
-  head.textContent = title;
+  var name = document.createElement("span");
+  name.textContent = title;
+  var close = document.createElement("button");
+  close.type = "button";
+  close.className = "ombud-wc-close";
+  close.setAttribute("aria-label", "Close the chat");
+  close.textContent = "\u00d7";
+  head.appendChild(name);
+  head.appendChild(close);
   var log = document.createElement("ol");
   log.className = "ombud-wc-log";
   log.setAttribute("aria-live", "polite");
@@ -71,15 +87,53 @@
   var token = null;
   var events = null;
   var seen = {};
+  // Messages sent and not yet back from the office, by their text.
+  var pending = [];
 
   function say(text) { note.textContent = text || ""; }
+
+  // The greeting, in the browser's language (the agent then answers in the
+  // visitor's, as on WhatsApp).
+  var lang = (navigator.language || "en").slice(0, 2);
+  var greetings = {
+    en: "Hello! Tell us what is wrong and where, and we will register your complaint and give you its number.",
+    hi: "नमस्ते! बताइए क्या समस्या है और कहाँ, हम आपकी शिकायत दर्ज करके उसका नंबर देंगे।",
+    mr: "नमस्कार! काय अडचण आहे आणि कुठे ते सांगा, आम्ही तुमची तक्रार नोंदवून तिचा क्रमांक देऊ."
+  };
+  function greet() {
+    if (log.querySelector("li.greeting")) return;
+    var li = document.createElement("li");
+    li.className = "greeting";
+    li.textContent = greetings[lang] || greetings.en;
+    log.insertBefore(li, log.firstChild);
+  }
+
+  function clock(iso) {
+    var d = iso ? new Date(iso) : new Date();
+    var time = document.createElement("time");
+    if (iso) time.dateTime = iso;
+    time.textContent = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    return time;
+  }
 
   function show(m) {
     if (seen[m.id]) return;
     seen[m.id] = true;
+    if (m.from === "visitor") {
+      // The office has it: the pending copy goes.
+      var i = pending.findIndex(function (p) { return p.text === m.text; });
+      if (i >= 0) { pending[i].li.remove(); pending.splice(i, 1); }
+    }
     var li = document.createElement("li");
     li.className = m.from;
     li.textContent = m.text;
+    li.appendChild(clock(m.at));
+    if (m.from === "visitor") {
+      var state = document.createElement("span");
+      state.className = "state";
+      state.textContent = "\u2713 received";
+      li.appendChild(state);
+    }
     if (m.choices && m.choices.options) {
       var row = document.createElement("div");
       row.className = "ombud-wc-choices";
@@ -128,9 +182,13 @@
   bubble.addEventListener("click", function () {
     var open = panel.classList.toggle("open");
     if (!open) return;
+    greet();
     input.focus();
     visitorToken().then(listen).catch(function (e) { say(e.message); });
   });
+  function shut() { panel.classList.remove("open"); bubble.focus(); }
+  close.addEventListener("click", shut);
+  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") shut(); });
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -140,8 +198,25 @@
   });
 
   // Sends a message: typed text, or a tapped choice (its title and id).
+  // It shows as "sending" until the office's stream brings it back.
   function post(text, payload) {
     send.disabled = true;
+    var mine = document.createElement("li");
+    mine.className = "pending";
+    mine.textContent = text;
+    var state = document.createElement("span");
+    state.className = "state";
+    state.textContent = "sending\u2026";
+    mine.appendChild(state);
+    log.appendChild(mine);
+    log.scrollTop = log.scrollHeight;
+    var entry = { text: text, li: mine };
+    pending.push(entry);
+    function failed() {
+      mine.className = "pending failed";
+      state.textContent = "not sent";
+      pending.splice(pending.indexOf(entry), 1);
+    }
     var message = { text: text, client_id: newId() };
     if (payload) message.payload = payload;
     return visitorToken().then(function (t) {
@@ -151,18 +226,20 @@
         body: JSON.stringify(message)
       });
     }).then(function (r) {
-      if (r.status === 429) { say("Please wait a moment before sending more."); return false; }
+      if (r.status === 429) { failed(); say("Please wait a moment before sending more."); return false; }
       if (r.status === 401) {
         token = null;
         try { window.localStorage.removeItem(storeKey); } catch (x) { /* ignore */ }
+        failed();
         say("Your chat expired; please send again.");
         return false;
       }
-      if (!r.ok) { say("The message could not be sent (" + r.status + ")."); return false; }
+      if (!r.ok) { failed(); say("The message could not be sent (" + r.status + ")."); return false; }
       say("");
+      state.textContent = "sent";
       listen();
       return true;
-    }).catch(function (x) { say(x.message); return false; }).then(function (ok) {
+    }).catch(function (x) { failed(); say(x.message); return false; }).then(function (ok) {
       send.disabled = false;
       return ok;
     });

@@ -17,6 +17,7 @@ mod bulk;
 mod channel_forms;
 mod channel_templates;
 mod charts;
+mod complaint;
 mod complaints;
 pub(crate) mod csrf;
 mod deadlines;
@@ -109,10 +110,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/complaints.csv", get(overview::csv))
         .route("/app/overview", get(overview::page))
         .route("/app/complaints/bulk", post(bulk::bulk))
-        .route("/app/complaints/{key}", get(complaints::detail))
-        .route("/app/complaints/{key}/edit", post(complaints::edit))
-        .route("/app/complaints/{key}/note", post(complaints::note))
-        .route("/app/complaints/{key}/reply", post(complaints::reply))
+        .route("/app/complaints/{key}", get(complaint::detail))
+        .route("/app/complaints/{key}/edit", post(complaint::edit))
+        .route("/app/complaints/{key}/note", post(complaint::note))
+        .route("/app/complaints/{key}/reply", post(complaint::reply))
         .route("/app/field", get(field::list))
         .route("/app/field/{key}", get(field::detail))
         .route("/app/field/{key}/verdict", post(field::verdict))

@@ -12,8 +12,7 @@ use crate::reminders::RemindFacts;
 use crate::surveys::{self, AskFacts, AskPlan, CsatGroup, SurveyStore, SURVEY_COLS};
 use crate::work::{self, PlannedNotice};
 use crate::{
-    decode, stored, AskSurvey, Asked, Audit, RemindCitizen, Reminded, StoreError, StoreResult,
-    SurveyAnswer,
+    stored, AskSurvey, Asked, Audit, RemindCitizen, Reminded, StoreError, StoreResult, SurveyAnswer,
 };
 use ombud_core::reminder;
 
@@ -74,7 +73,7 @@ impl SurveyStore for PgStore {
         let (t, c) = (tenant.as_str(), ask.complaint.as_str());
         let at = stored(ask.at);
         let mut tx = self.pool.begin().await?;
-        let complaint = locked_complaint(&mut tx, t, c).await?;
+        let complaint = super::work::complaint_in(&mut tx, t, &ask.complaint).await?;
         let last_resolved_at = last_move_to(&mut tx, t, c, ComplaintStatus::Resolved).await?;
         let counts = sqlx::query(
             "select count(*) as n, count(*) filter (where resolved_at = $3) as same
@@ -123,7 +122,7 @@ impl SurveyStore for PgStore {
         let (t, c) = (tenant.as_str(), remind.complaint.as_str());
         let at = stored(remind.at);
         let mut tx = self.pool.begin().await?;
-        let complaint = locked_complaint(&mut tx, t, c).await?;
+        let complaint = super::work::complaint_in(&mut tx, t, &remind.complaint).await?;
         let held_since = last_move_to(&mut tx, t, c, ComplaintStatus::OnHold).await?;
         let reminded: i64 = sqlx::query_scalar(
             "select count(*) from complaint_events
@@ -285,25 +284,6 @@ pub(super) async fn answer(
         super::jobs::insert(&mut *tx, job, at).await?;
     }
     Ok(())
-}
-
-/// The complaint `c`, locked: a status change waits for the job that read
-/// it (a survey's or a reminder's), and two runs of one job take turns.
-async fn locked_complaint(
-    tx: &mut PgConnection,
-    t: &str,
-    c: &str,
-) -> StoreResult<Option<Complaint>> {
-    let sql = format!(
-        "select {} from complaints where tenant_id = $1 and id = $2 for update",
-        decode::COMPLAINT_COLS
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(t)
-        .bind(c)
-        .fetch_optional(&mut *tx)
-        .await?;
-    decode_opt(row, decode::complaint)
 }
 
 /// When the complaint `c` last moved to `status`, from its timeline.

@@ -81,8 +81,9 @@ pub(super) async fn change(
 }
 
 /// A complaint as the transaction sees it, locked until commit: two members
-/// changing one complaint take turns, and the second sees the first's change.
-async fn complaint_in(
+/// changing one complaint take turns, and the second sees the first's change
+/// (a survey's or a reminder's job too).
+pub(super) async fn complaint_in(
     tx: &mut PgConnection,
     t: &str,
     id: &ComplaintId,

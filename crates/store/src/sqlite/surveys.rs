@@ -70,7 +70,7 @@ impl SurveyStore for SqliteStore {
             let t = tenant.as_str();
             let c = ask.complaint.as_str();
             let at = stored(ask.at);
-            let complaint = complaint(conn, t, c)?;
+            let complaint = super::work::complaint_in(conn, t, &ask.complaint)?;
             let last_resolved_at = last_move_to(conn, t, c, ComplaintStatus::Resolved)?;
             let (asked, already) = one(
                 conn,
@@ -125,7 +125,7 @@ impl SurveyStore for SqliteStore {
             let t = tenant.as_str();
             let c = remind.complaint.as_str();
             let at = stored(remind.at);
-            let complaint = complaint(conn, t, c)?;
+            let complaint = super::work::complaint_in(conn, t, &remind.complaint)?;
             let held_since = last_move_to(conn, t, c, ComplaintStatus::OnHold)?;
             let reminded = one(
                 conn,
@@ -294,16 +294,6 @@ pub(super) fn answer(
         super::jobs::insert(conn, job, at)?;
     }
     Ok(())
-}
-
-/// The complaint `c` (the writer's lock keeps it true until the
-/// transaction ends).
-fn complaint(conn: &rusqlite::Connection, t: &str, c: &str) -> StoreResult<Option<Complaint>> {
-    let sql = format!(
-        "select {} from complaints where tenant_id = ?1 and id = ?2",
-        crate::decode::COMPLAINT_COLS
-    );
-    one(conn, &sql, params![t, c], crate::decode::complaint)
 }
 
 /// When the complaint `c` last moved to `status`, from its timeline.

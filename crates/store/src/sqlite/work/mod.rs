@@ -141,8 +141,9 @@ pub(super) async fn edit(
         .await
 }
 
-/// A complaint as the transaction sees it.
-fn complaint_in(
+/// A complaint as the transaction sees it (the writer's lock keeps it true
+/// until the transaction ends).
+pub(super) fn complaint_in(
     conn: &rusqlite::Connection,
     t: &str,
     id: &ComplaintId,

@@ -205,6 +205,7 @@ async function flow(run) {
   await page.goto(`${run.base}/app/inbox`);
   await page.waitForSelector(`a:has-text("${run.handed_over}")`);
   await Promise.all([page.waitForURL("**/app/inbox/**"), page.click(`a:has-text("${run.handed_over}")`)]);
+  const conversationUrl = page.url();
   await page.waitForSelector("#window >> text=reply window open");
   await page.fill("#body", run.reply);
   await Promise.all([page.waitForLoadState("load"), page.click('#reply-form button[type="submit"]')]);
@@ -219,6 +220,51 @@ async function flow(run) {
   await page.waitForSelector("#window >> text=reply window open for 22h");
   await page.clock.fastForward("23:00:00");
   await page.waitForSelector("#window.error >> text=reply window has closed");
+
+  // Live: a colleague has the inbox open when the citizen writes; the row
+  // comes in and the unread count rises within 2 s, and falls once read.
+  const mateContext = await browser.newContext({ viewport: { width: run.width, height: run.height } });
+  const mate = await mateContext.newPage();
+  await login(mate, run, run.colleague.email, run.colleague.password);
+  // They have read what is there (the earlier flows wrote into two).
+  await mate.goto(`${run.base}/app/inbox`);
+  const unread = await mate.$$eval("#inbox-list li.unread a", (links) => links.map((a) => a.href));
+  for (const href of unread) await mate.goto(href);
+  await mate.goto(`${run.base}/app/inbox`);
+  await mate.waitForSelector('#nav-unread[data-count="0"]', { state: "attached" });
+  const says = run.citizen_says;
+  const sent = Date.now();
+  const res = await fetch(says.url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-hub-signature-256": says.signature },
+    body: says.body,
+  });
+  assert.equal(res.status, 200, "Meta's webhook is acknowledged");
+  await mate.waitForSelector(`#inbox-list li.unread .preview >> text=${says.text}`, { timeout: 2000 });
+  await mate.waitForSelector('#nav-unread[data-count="1"]', { timeout: 2000 });
+  const heardIn = Date.now() - sent;
+  assert.ok(heardIn < 2000, `the message reached the open inbox in ${heardIn} ms`);
+  console.log(`${run.name}: a citizen's message reached an open inbox in ${heardIn} ms`);
+  await fits(mate, run, "the live inbox");
+  await shot(mate, run, "inbox-live");
+  await Promise.all([mate.waitForURL("**/app/inbox/**"), mate.click(`#inbox-list a:has-text("${run.handed_over}")`)]);
+  await mate.waitForSelector('#nav-unread[data-count="0"]', { state: "attached" });
+  // Two members on one conversation: each sees the other type and reply.
+  const meContext = await browser.newContext({ viewport: { width: run.width, height: run.height } });
+  const me = await meContext.newPage();
+  await login(me, run, run.owner.email, run.owner.password);
+  await me.goto(conversationUrl);
+  await me.waitForSelector(`#thread li.in >> text=${says.text}`);
+  await me.waitForSelector("#nav-unread[data-count]", { state: "attached" });
+  await me.fill("#body", "A team");
+  await mate.waitForSelector("#typing:not([hidden]) >> text=is replying", { timeout: 3000 });
+  await me.fill("#body", run.live_reply);
+  await Promise.all([me.waitForLoadState("load"), me.click('#reply-form button[type="submit"]')]);
+  await mate.waitForSelector(`#thread li.out >> text=${run.live_reply}`, { timeout: 2000 });
+  await fits(mate, run, "the live conversation");
+  await shot(mate, run, "inbox-live-conversation");
+  await meContext.close();
+  await mateContext.close();
 
   // Invite a colleague, then accept the link in a browser of their own.
   await page.goto(`${run.base}/app/team`);

@@ -137,6 +137,7 @@ impl App {
             engine: engine.clone(),
             webchat_bell,
             closing: closing.clone(),
+            live: ombud_web::dashboard::live::LiveHub::new(store.clone()),
         };
         let admin = match config.metrics_addr() {
             Some(at) => {

@@ -34,6 +34,7 @@ const TABLES: &[(&str, &str)] = &[
     ("contacts", "id"),
     ("conversations", "id"),
     ("messages", "id"),
+    ("conversation_reads", "user_id, conversation_id"),
     ("complaint_counters", "tenant_id, day"),
     ("complaints", "id"),
     ("complaint_events", "id"),

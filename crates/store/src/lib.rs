@@ -56,7 +56,9 @@ pub use audit::{AuditFilter, AuditStore, ChainHead, AUDIT_PAGE_MAX};
 pub use complaint_store::ComplaintStore;
 pub use counters::{CounterStore, Hits};
 pub use error::{StoreError, StoreResult};
-pub use handoff::{HandedOver, StaffReply, INBOX_LIMIT};
+pub use handoff::{
+    HandedOver, InboxFilter, InboxItem, LiveEvent, StaffReply, INBOX_LIMIT, LIVE_PAGE,
+};
 pub use idempotency::{IdempotencyStore, Idempotent, StoredAnswer};
 pub use jobs::{Job, JobState, JobStats, JobStore, NewJob};
 pub use model::*;
@@ -267,6 +269,36 @@ pub trait HandoffStore: Send + Sync {
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<bool>;
+    /// The inbox as `user` reads it: the conversations `filter` picks, the
+    /// citizen's latest message first (at most [`INBOX_LIMIT`]).
+    async fn inbox(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        filter: InboxFilter,
+    ) -> StoreResult<Vec<InboxItem>>;
+    /// Conversations in the hands of people whose citizen wrote after
+    /// `user` last read them.
+    async fn unread_count(&self, tenant: &TenantId, user: &UserId) -> StoreResult<u64>;
+    /// `user` has read the conversation up to `upto` (a read mark never
+    /// moves back). Nothing for a conversation of another tenant.
+    async fn mark_read(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        conversation: &ConversationId,
+        upto: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The tenant's events after `after` (a time and an event id; `""`
+    /// for every event at that time), oldest first (at most
+    /// [`LIVE_PAGE`]), with what each touched, for the live dashboard.
+    async fn live_events(
+        &self,
+        tenant: &TenantId,
+        after: (DateTime<Utc>, &str),
+    ) -> StoreResult<Vec<LiveEvent>>;
+    /// When the tenant's latest event happened (None: it has none).
+    async fn latest_event_at(&self, tenant: &TenantId) -> StoreResult<Option<DateTime<Utc>>>;
 }
 
 #[async_trait]

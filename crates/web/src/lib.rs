@@ -35,6 +35,8 @@ pub struct AppState {
     /// Cancelled when the server starts shutting down, so long-lived
     /// responses (the web chat's event streams) end and the drain is quick.
     pub closing: tokio_util::sync::CancellationToken,
+    /// Live updates for the dashboard's open pages.
+    pub live: Arc<dashboard::live::LiveHub>,
 }
 
 pub struct RouterOptions {

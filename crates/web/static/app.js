@@ -203,4 +203,109 @@
     });
   }
   if (countdowns.length) { setInterval(tick, 15000); }
+  // Live updates. The server's stream (/app/live) says what changed, never
+  // the content: the page fetches itself again and swaps the parts marked
+  // data-live whose topics match ("conversations", "conversation:<id>",
+  // "complaints", "complaint:<id>"). Without scripts, a reload does the same.
+  var inboxLink = document.querySelector('header.top nav a[href="/app/inbox"]');
+  if (window.EventSource && window.DOMParser && inboxLink) {
+    var badge = document.createElement("span");
+    badge.className = "badge";
+    badge.id = "nav-unread";
+    badge.hidden = true;
+    inboxLink.appendChild(badge);
+    var parts = function () { return Array.prototype.slice.call(document.querySelectorAll("[data-live]")); };
+    var due = null, fetching = false, again = false;
+    // A list someone is working in (a box ticked, a field focused) is not
+    // swapped under them: a note offers the fresh one instead.
+    function busy(el) {
+      return el.contains(document.activeElement) && document.activeElement !== document.body ||
+        !!el.querySelector("input[type=checkbox]:checked");
+    }
+    function offer(el) {
+      var id = el.id + "-changed";
+      if (document.getElementById(id)) return;
+      var note = document.createElement("p");
+      note.className = "live-note";
+      note.id = id;
+      note.setAttribute("role", "status");
+      note.innerHTML = 'This list has changed. <a href="">Show the new list</a>';
+      var table = el.closest("table") || el;
+      table.parentNode.insertBefore(note, table);
+    }
+    function swap() {
+      due = null;
+      if (fetching) { again = true; return; }
+      fetching = true;
+      fetch(location.href, { credentials: "same-origin", headers: { "X-Ombud-Live": "1" } })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          parts().forEach(function (el) {
+            var fresh = el.id && doc.getElementById(el.id);
+            if (!fresh || fresh.innerHTML === el.innerHTML) return;
+            if (busy(el)) { offer(el); return; }
+            el.innerHTML = fresh.innerHTML;
+            // A new message in the thread ends "… is replying".
+            var typing = document.getElementById("typing");
+            if (el.id === "thread" && typing) typing.hidden = true;
+          });
+          rows = Array.prototype.slice.call(document.querySelectorAll("table.complaints tbody tr"));
+          current = -1;
+        })
+        .catch(function () {})
+        .then(function () {
+          fetching = false;
+          if (again) { again = false; swap(); }
+        });
+    }
+    function touch(topics) {
+      var hit = parts().some(function (el) {
+        var mine = (el.getAttribute("data-live") || "").split(" ");
+        return topics.some(function (t) { return mine.indexOf(t) >= 0; });
+      });
+      if (hit && !due) due = setTimeout(swap, 150);
+    }
+    var stream = new EventSource("/app/live"), opened = false;
+    // After a break the page may have missed changes: catch up.
+    stream.addEventListener("open", function () { if (opened) touch(["conversations", "complaints"].concat(parts().map(function (el) { return el.getAttribute("data-live"); }).join(" ").split(" "))); opened = true; });
+    stream.addEventListener("resync", function () { if (!due) due = setTimeout(swap, 150); });
+    stream.addEventListener("conversation", function (e) {
+      var id = JSON.parse(e.data).id;
+      touch(["conversations", "conversation:" + id]);
+    });
+    stream.addEventListener("complaint", function (e) {
+      var id = JSON.parse(e.data).id;
+      touch(["complaints", "complaint:" + id]);
+    });
+    stream.addEventListener("unread", function (e) {
+      var n = JSON.parse(e.data).count;
+      badge.textContent = n > 99 ? "99+" : String(n);
+      badge.hidden = n === 0;
+      badge.setAttribute("data-count", String(n));
+      inboxLink.setAttribute("aria-label", n ? "Inbox, " + n + " unread" : "Inbox");
+    });
+    var typingTimer = null;
+    stream.addEventListener("typing", function (e) {
+      var d = JSON.parse(e.data), line = document.getElementById("typing");
+      if (!line || line.getAttribute("data-conversation") !== d.conversation) return;
+      line.textContent = d.name + " is replying…";
+      line.hidden = false;
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(function () { line.hidden = true; }, d.secs * 1000);
+    });
+  }
+  // Others see "… is replying" while this member types (said at most every
+  // three seconds).
+  var replyForm = document.getElementById("reply-form");
+  var typingUrl = replyForm && replyForm.getAttribute("data-typing");
+  if (typingUrl) {
+    var said = 0;
+    replyForm.addEventListener("input", function () {
+      if (Date.now() - said < 3000) return;
+      said = Date.now();
+      ombudFetch(typingUrl, { method: "POST" }).catch(function () {});
+    });
+  }
 })();

@@ -118,6 +118,14 @@ impl Actor {
         }
     }
 
+    /// The member acting, if a member is.
+    pub fn user_id(&self) -> Option<crate::UserId> {
+        match (self.kind, &self.id) {
+            (ActorKind::User, Some(id)) => id.parse().ok(),
+            _ => None,
+        }
+    }
+
     /// How a complaint's history names it: `user:<id>`, `api:<id>`, `cli`,
     /// `system`.
     pub fn history_name(&self) -> String {

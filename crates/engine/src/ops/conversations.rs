@@ -32,7 +32,7 @@ impl Operations {
             )
             .into());
         }
-        self.send_staff_message(acting, tenant, h, body).await
+        self.write_into(acting, tenant, h, body).await
     }
 
     /// Writes to the citizen of a complaint, from its page: into the
@@ -63,13 +63,14 @@ impl Operations {
             .conversation(tenant, conversation)
             .await?
             .ok_or(StoreError::NotFound("conversation"))?;
-        self.send_staff_message(acting, tenant, &h, body).await
+        self.write_into(acting, tenant, &h, body).await
     }
 
-    /// A staff member's message into `h`, checked (not empty, not too long,
-    /// inside the channel's window) and audited; a conversation the bot
-    /// answers is taken over first, which the trail records too.
-    async fn send_staff_message(
+    /// A staff member's message into `h` (the inbox's reply box), checked
+    /// (not empty, not too long, inside the channel's window) and audited; a
+    /// conversation the bot answers is taken over first, which the trail
+    /// records too. The writer becomes its assignee unless it has one.
+    pub async fn write_into(
         &self,
         acting: &Acting,
         tenant: &TenantId,
@@ -112,6 +113,7 @@ impl Operations {
                     format!("{} characters", body.chars().count()),
                 )]),
         );
+        let assignee = acting.actor.user_id();
         let id = self
             .store
             .staff_reply(
@@ -121,6 +123,7 @@ impl Operations {
                     body,
                     sender: &acting.actor.history_name(),
                     take_over,
+                    assignee: assignee.as_ref(),
                 },
                 now,
                 audit,
@@ -129,6 +132,23 @@ impl Operations {
         self.wake_outbox();
         self.wake_webhooks();
         Ok(id)
+    }
+
+    /// The member has read the conversation up to the citizen's message at
+    /// `upto` (what the page showed them), so it no longer counts as unread
+    /// for them. Not audited: a read mark changes nothing anyone else sees.
+    pub async fn mark_read(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        h: &HandedOver,
+    ) -> StoreResult<()> {
+        let Some(upto) = h.conversation.last_inbound_at else {
+            return Ok(());
+        };
+        self.store
+            .mark_read(tenant, user, &h.conversation.id, upto)
+            .await
     }
 
     /// Gives the conversation back to the bot. NotFound unless it was in the

@@ -416,6 +416,7 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             vec![("body", "hello")],
         ),
         (format!("/app/inbox/{conversation}/hand-back"), vec![]),
+        (format!("/app/inbox/{conversation}/typing"), vec![]),
         (invite_path.clone(), vec![]),
         ("/app/welcome/welcome".into(), vec![]),
         (
@@ -572,6 +573,8 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/overview".to_owned(), Role::Viewer),
         ("/app/inbox".to_owned(), Role::Viewer),
         (format!("/app/inbox/{conversation}"), Role::Viewer),
+        // The live stream: its head only (the body goes on).
+        ("/app/live".to_owned(), Role::Viewer),
         ("/app/team".to_owned(), Role::Admin),
         ("/app/settings".to_owned(), Role::Admin),
         ("/app/settings/deadlines".to_owned(), Role::Admin),
@@ -588,6 +591,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         (format!("/app/inbox/{conversation}/reply"), Role::Staff),
         (format!("/app/inbox/{conversation}/block"), Role::Staff),
         (format!("/app/inbox/{conversation}/unblock"), Role::Staff),
+        (format!("/app/inbox/{conversation}/typing"), Role::Staff),
         ("/app/team/invitations".to_owned(), Role::Admin),
         (inv, Role::Admin),
         (m("role"), Role::Admin),

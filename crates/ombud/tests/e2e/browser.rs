@@ -30,6 +30,19 @@ struct Run {
     to_verify: String,
 }
 
+/// A citizen's message as Meta would POST it: the URL, the body and its
+/// signature, for the browser script to send while a page is open.
+fn says(app: &TestApp, t: &TestTenant, from: &str, text: &str) -> serde_json::Value {
+    let wamid = format!("wamid.{}", ombud_core::id::new_id_body());
+    let body = text_payload(&t.channel, from, &wamid, text).to_string();
+    json!({
+        "url": app.url(&format!("/channels/whatsapp/{}/webhook", t.channel.id)),
+        "body": body,
+        "signature": ombud_channels::whatsapp::sign(&t.app_secret, body.as_bytes()),
+        "text": text,
+    })
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -88,6 +101,13 @@ async fn the_dashboard_in_chromium() {
             &format!("owner@{slug}.gov.in"),
             &t.tenant.id,
             Role::Owner,
+        )
+        .await;
+        member(
+            &app,
+            &format!("staff@{slug}.gov.in"),
+            &t.tenant.id,
+            Role::Staff,
         )
         .await;
         let (_, webchat) = ombud_engine::provision::add_channel(
@@ -180,6 +200,10 @@ async fn the_dashboard_in_chromium() {
                 "invitee": {"email": format!("new@{slug}.gov.in"), "name": format!("New at {slug}"), "password": "a long new password"},
                 "field": {"email": format!("field@{slug}.gov.in"), "password": PASSWORD, "complaint": r.to_verify},
                 "past": {"email": format!("owner@{slug}-past.gov.in"), "password": PASSWORD},
+                "colleague": {"email": format!("staff@{slug}.gov.in"), "password": PASSWORD},
+                // What the citizen writes while the inbox is open, signed as Meta would.
+                "citizen_says": says(&app, &r.tenant, &r.handed_over, &format!("Still dark on our street, {slug}")),
+                "live_reply": format!("A team is on its way, {slug}"),
             })
         }).collect::<Vec<_>>()
     });
@@ -312,9 +336,15 @@ async fn the_dashboard_in_chromium() {
             r.name
         );
         let replies = graph.delivered_to(&r.handed_over);
+        let slug = t.tenant.slug.as_str();
+        assert!(
+            replies.contains(&format!("Hello from the {slug} office")),
+            "{replies:?}"
+        );
         assert_eq!(
-            replies.last().map(String::as_str),
-            Some(format!("Hello from the {} office", t.tenant.slug).as_str())
+            replies.last(),
+            Some(&format!("A team is on its way, {slug}")),
+            "the reply written while a colleague watched"
         );
         let invitee = app
             .store

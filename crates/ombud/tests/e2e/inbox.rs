@@ -24,9 +24,10 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
 
     let inbox = staff.get("/app/inbox").await.text().await.unwrap();
     assert!(inbox.contains(citizen), "{inbox}");
-    assert!(inbox.contains("reply window open"), "{inbox}");
     let conversation = app.store.conversations(&t.tenant.id).await.unwrap()[0].clone();
     let path = format!("/app/inbox/{}", conversation.id);
+    let page = staff.get(&path).await.text().await.unwrap();
+    assert!(page.contains("reply window open"), "{page}");
     // A viewer reads the conversation but cannot answer or hand it back.
     member(&app, "viewer@pune.gov.in", &t.tenant.id, Role::Viewer).await;
     let viewer = Staff::login(&app, "viewer@pune.gov.in").await;
@@ -99,7 +100,7 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
     assert_eq!(
         res.status(),
         StatusCode::UNPROCESSABLE_ENTITY,
-        "no reply box once handed back"
+        "writing would take it over again, but the window is closed"
     );
     app.say(&t, citizen, "help").await;
     let replies = graph.wait_for_reply_to(citizen, 3).await;

@@ -33,6 +33,7 @@ mod headers;
 mod inbox;
 mod layering;
 mod limits;
+mod live;
 mod loadtest;
 mod lockout;
 mod mail;

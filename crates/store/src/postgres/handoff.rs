@@ -5,7 +5,7 @@ use ombud_core::*;
 use sqlx::Row;
 
 use super::{decode_all, decode_opt, PgStore};
-use crate::handoff::{self, HandedOver, INBOX_LIMIT};
+use crate::handoff::{self, HandedOver, InboxFilter, InboxItem, LiveEvent, INBOX_LIMIT, LIVE_PAGE};
 use crate::*;
 
 #[async_trait]
@@ -49,6 +49,7 @@ impl HandoffStore for PgStore {
             body,
             sender,
             take_over,
+            assignee,
         } = reply;
         let mut tx = self.pool.begin().await?;
         // Locked, so a hand-back cannot slip in between the check and the send.
@@ -81,6 +82,17 @@ impl HandoffStore for PgStore {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(user) = assignee {
+            sqlx::query(
+                "update conversations set assignee_id = $3
+                 where tenant_id = $1 and id = $2 and assignee_id is null",
+            )
+            .bind(tenant.as_str())
+            .bind(conversation.as_str())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         let channel: ChannelId =
             decode::stored_id("channel_id", &row.try_get::<String, _>("channel_id")?)?;
         let contact: ContactId =
@@ -109,7 +121,8 @@ impl HandoffStore for PgStore {
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
-            "update conversations set state = 'bot', run_cursor = inbound_seq, updated_at = $3
+            "update conversations set state = 'bot', run_cursor = inbound_seq,
+                    assignee_id = null, updated_at = $3
              where tenant_id = $1 and id = $2 and state = 'human'",
         )
         .bind(tenant.as_str())
@@ -123,5 +136,108 @@ impl HandoffStore for PgStore {
         super::audit::append(&mut tx, &audit).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn inbox(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        filter: InboxFilter,
+    ) -> StoreResult<Vec<InboxItem>> {
+        let sql = handoff::inbox_sql(filter, |n| format!("${n}"));
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .bind(i64::from(INBOX_LIMIT))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, handoff::inbox_item)
+    }
+
+    async fn unread_count(&self, tenant: &TenantId, user: &UserId) -> StoreResult<u64> {
+        let sql = handoff::unread_sql(|n| format!("${n}"));
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(user.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn mark_read(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        conversation: &ConversationId,
+        upto: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "insert into conversation_reads (user_id, conversation_id, tenant_id, read_at)
+             select $1, v.id, v.tenant_id, $4 from conversations v
+             where v.tenant_id = $2 and v.id = $3
+             on conflict (user_id, conversation_id)
+             do update set read_at = greatest(conversation_reads.read_at, excluded.read_at)",
+        )
+        .bind(user.as_str())
+        .bind(tenant.as_str())
+        .bind(conversation.as_str())
+        .bind(stored(upto))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn live_events(
+        &self,
+        tenant: &TenantId,
+        after: (DateTime<Utc>, &str),
+    ) -> StoreResult<Vec<LiveEvent>> {
+        let rows = sqlx::query(
+            "select id, type, data, created_at from events
+             where tenant_id = $1 and (created_at > $2 or (created_at = $2 and id > $4))
+             order by created_at, id limit $3",
+        )
+        .bind(tenant.as_str())
+        .bind(stored(after.0))
+        .bind(i64::from(LIVE_PAGE))
+        .bind(after.1)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let data: serde_json::Value = r.try_get("data")?;
+            events.push(handoff::live_event(
+                r.try_get("id")?,
+                r.try_get("created_at")?,
+                r.try_get("type")?,
+                &data,
+            ));
+        }
+        let messages: Vec<String> = events.iter().filter_map(|e| e.message.clone()).collect();
+        if !messages.is_empty() {
+            let found: Vec<(String, String)> = sqlx::query_as(
+                "select id, conversation_id from messages where tenant_id = $1 and id = any($2)",
+            )
+            .bind(tenant.as_str())
+            .bind(&messages)
+            .fetch_all(&self.pool)
+            .await?;
+            let found: std::collections::HashMap<String, String> = found.into_iter().collect();
+            for e in &mut events {
+                if let Some(m) = &e.message {
+                    e.conversation = found.get(m).cloned();
+                }
+            }
+        }
+        Ok(events)
+    }
+
+    async fn latest_event_at(&self, tenant: &TenantId) -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(
+            sqlx::query_scalar("select max(created_at) from events where tenant_id = $1")
+                .bind(tenant.as_str())
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 }

@@ -116,6 +116,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "message_sender",
         include_str!("migrations/0030_message_sender.sql"),
     ),
+    (31, "inbox", include_str!("migrations/0031_inbox.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

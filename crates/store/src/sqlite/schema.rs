@@ -116,6 +116,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "message_sender",
         include_str!("migrations/0030_message_sender.sql"),
     ),
+    (31, "inbox", include_str!("migrations/0031_inbox.sql")),
 ];
 
 pub fn latest_version() -> i64 {

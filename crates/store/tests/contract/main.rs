@@ -18,6 +18,7 @@ mod channels;
 mod complaints;
 mod counters;
 mod idempotency;
+mod inbox;
 mod jobs;
 mod resets;
 mod routing;
@@ -36,6 +37,7 @@ use channels::*;
 use complaints::*;
 use counters::*;
 use idempotency::*;
+use inbox::*;
 use jobs::*;
 use resets::*;
 use routing::*;
@@ -124,6 +126,7 @@ on_both_backends!(
     the_sweep_pages_through_every_tenants_alerts_due,
     racing_rules_never_take_a_member_past_their_capacity,
     racing_round_robin_gives_each_member_their_turn,
+    the_inbox_filters_marks_reads_and_follows_events_within_the_tenant,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

@@ -33,6 +33,8 @@ struct DetailPage {
     categories: Vec<(String, String)>,
     members: Vec<(String, String)>,
     transcript: Vec<Line>,
+    /// What the live stream updates its conversation for.
+    live_topics: String,
     timeline: Vec<super::timeline::Moment>,
     notify_alert: Option<String>,
     /// The latest satisfaction survey's answer, in words.
@@ -239,6 +241,10 @@ async fn detail_with_draft(
         categories: category_options(&categories, tenant),
         members: member_options(&members),
         transcript: transcript(tenant, messages, &names),
+        live_topics: match &c.conversation_id {
+            Some(v) => format!("complaint:{} conversation:{v}", c.id),
+            None => format!("complaint:{}", c.id),
+        },
         timeline,
         notify_alert: notify_alert(state, current).await?,
         rating: store

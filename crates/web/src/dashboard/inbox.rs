@@ -2,12 +2,13 @@
 //! from the browser (through the outbox, like the bot's), and handing back.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use chrono::{DateTime, Utc};
 use ombud_core::*;
-use ombud_store::HandedOver;
+use ombud_store::{HandedOver, InboxFilter};
 use serde::Deserialize;
 
 use super::complaints::{local, transcript, Line};
@@ -30,15 +31,116 @@ pub(crate) async fn kind_of(
 
 pub use ombud_core::conversation::{window, Window};
 
+/// A row of the inbox list.
 pub struct InboxRow {
     pub id: String,
     pub who: String,
+    /// "WhatsApp", "Telegram", "Web chat".
+    pub channel: String,
+    /// The citizen's latest words, shortened.
+    pub preview: String,
     pub last: String,
-    pub window: Window,
+    pub unread: bool,
+    /// In the hands of people (not the bot).
+    pub with_people: bool,
+    pub assignee: Option<String>,
+    /// The conversation open beside the list.
+    pub selected: bool,
 }
 
 fn who(h: &HandedOver) -> String {
     ombud_core::conversation::person_label(h.contact_name.as_deref(), &h.contact_address)
+}
+
+/// The inbox's filter from its query (`?filter=`), "needs a person" unless
+/// asked.
+#[derive(Deserialize, Default)]
+pub struct InboxQuery {
+    filter: Option<String>,
+}
+
+impl InboxQuery {
+    fn filter(&self) -> Result<InboxFilter, PageError> {
+        match self.filter.as_deref() {
+            None | Some("") => Ok(InboxFilter::NeedsPerson),
+            Some(f) => InboxFilter::parse(f).ok_or_else(|| {
+                PageError::bad_request("filter: must be needs-person, mine, unassigned or all")
+            }),
+        }
+    }
+}
+
+/// The filters as links: (value, label, chosen).
+fn filter_links(chosen: InboxFilter) -> Vec<(&'static str, &'static str, bool)> {
+    InboxFilter::ALL
+        .into_iter()
+        .map(|f| (f.as_str(), f.label(), f == chosen))
+        .collect()
+}
+
+/// A channel's name in a list: "WhatsApp", "Telegram", "Web chat".
+fn channel_label(kind: ChannelKind) -> String {
+    let name = ombud_core::conversation::kind_name(kind).trim_start_matches("the ");
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// Most characters of a message a row shows.
+const PREVIEW_CHARS: usize = 90;
+
+fn preview(body: Option<&str>) -> String {
+    let body = body
+        .unwrap_or("")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if body.chars().count() > PREVIEW_CHARS {
+        let cut: String = body.chars().take(PREVIEW_CHARS - 1).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        body
+    }
+}
+
+async fn rows(
+    state: &AppState,
+    current: &Current,
+    filter: InboxFilter,
+    selected: Option<&ConversationId>,
+) -> Result<Vec<InboxRow>, PageError> {
+    let tenant = &current.tenant;
+    let names = super::complaints::actor_names(state, &tenant.id).await?;
+    let items = state
+        .store
+        .inbox(&tenant.id, &current.user.id, filter)
+        .await?;
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let c = &item.handed.conversation;
+            InboxRow {
+                id: c.id.to_string(),
+                who: who(&item.handed),
+                channel: channel_label(item.channel_kind),
+                preview: preview(item.preview.as_deref()),
+                last: c
+                    .last_inbound_at
+                    .map(|t| local(tenant, t))
+                    .unwrap_or_default(),
+                unread: item.unread() && Some(&c.id) != selected,
+                with_people: c.state == ConversationState::Human,
+                assignee: item
+                    .handed
+                    .assignee_id
+                    .as_ref()
+                    .and_then(|u| names.get(&format!("user:{u}")).cloned()),
+                selected: Some(&c.id) == selected,
+            }
+        })
+        .collect())
 }
 
 #[derive(Template)]
@@ -46,30 +148,49 @@ fn who(h: &HandedOver) -> String {
 struct InboxPage {
     chrome: Chrome,
     rows: Vec<InboxRow>,
+    filter: &'static str,
+    filters: Vec<(&'static str, &'static str, bool)>,
+    empty: &'static str,
 }
 
-pub async fn list(State(state): State<AppState>, current: Current) -> Result<Response, PageError> {
-    current.require(Role::Viewer)?;
-    let now = state.engine.now();
-    let tenant = &current.tenant;
-    let mut rows = Vec::new();
-    for h in state.store.handed_over(&tenant.id).await? {
-        let kind = kind_of(&state, &h.conversation.channel_id).await?;
-        rows.push(InboxRow {
-            id: h.conversation.id.to_string(),
-            who: who(&h),
-            last: h
-                .conversation
-                .last_inbound_at
-                .map(|t| local(tenant, t))
-                .unwrap_or_default(),
-            window: window(kind, h.conversation.last_inbound_at, now),
-        });
+fn empty_text(filter: InboxFilter) -> &'static str {
+    match filter {
+        InboxFilter::NeedsPerson => "No conversation is waiting for a person.",
+        InboxFilter::Mine => "No conversation is assigned to you. Writing into one makes it yours.",
+        InboxFilter::Unassigned => "Every conversation in people's hands has someone on it.",
+        InboxFilter::All => "Nobody has written yet.",
     }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    current: Current,
+    Query(q): Query<InboxQuery>,
+) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    let filter = q.filter()?;
     Ok(html(&InboxPage {
         chrome: Chrome::of(&current, "inbox"),
-        rows,
+        rows: rows(&state, &current, filter, None).await?,
+        filter: filter.as_str(),
+        filters: filter_links(filter),
+        empty: empty_text(filter),
     }))
+}
+
+/// A line of the thread: a message, or a staff note on one of the
+/// citizen's complaints (seen by staff only).
+pub struct ThreadLine {
+    pub line: Line,
+    /// The complaint a note is on (None: a message).
+    pub note_on: Option<String>,
+}
+
+/// One of the citizen's complaints, beside the thread.
+pub struct CitizenComplaint {
+    pub number: String,
+    pub status: ComplaintStatus,
+    pub summary: String,
 }
 
 #[derive(Template)]
@@ -78,9 +199,18 @@ struct ConversationPage {
     chrome: Chrome,
     id: String,
     who: String,
+    address: String,
+    channel: String,
+    language: String,
+    assignee: Option<String>,
     handed_over: bool,
     window: Window,
-    lines: Vec<Line>,
+    thread: Vec<ThreadLine>,
+    complaints: Vec<CitizenComplaint>,
+    rows: Vec<InboxRow>,
+    filter: &'static str,
+    filters: Vec<(&'static str, &'static str, bool)>,
+    empty: &'static str,
     draft: String,
     errors: FieldErrors,
     /// The sender's block in force, in words (None: not blocked).
@@ -98,42 +228,136 @@ async fn find(state: &AppState, tenant: &TenantId, id: &str) -> Result<HandedOve
         .ok_or_else(|| PageError::not_found("conversation"))
 }
 
+/// Most of the citizen's complaints the page lists beside the thread.
+const CITIZEN_COMPLAINTS: u32 = 10;
+
+/// The messages, with the notes on the citizen's complaints between them
+/// in time order; and the complaints.
+async fn thread(
+    state: &AppState,
+    tenant: &Tenant,
+    h: &HandedOver,
+) -> Result<(Vec<ThreadLine>, Vec<CitizenComplaint>), PageError> {
+    let names = super::complaints::actor_names(state, &tenant.id).await?;
+    let messages = state.store.messages(&tenant.id, &h.conversation.id).await?;
+    let times: Vec<DateTime<Utc>> = messages.iter().map(|m| m.created_at).collect();
+    let mut lines: Vec<(DateTime<Utc>, ThreadLine)> = times
+        .into_iter()
+        .zip(transcript(tenant, messages, &names))
+        .map(|(at, line)| {
+            (
+                at,
+                ThreadLine {
+                    line,
+                    note_on: None,
+                },
+            )
+        })
+        .collect();
+    let complaints = state
+        .store
+        .complaints_of_contact(
+            &tenant.id,
+            &h.conversation.contact_id,
+            false,
+            CITIZEN_COMPLAINTS,
+        )
+        .await?;
+    for c in &complaints {
+        for e in state.store.complaint_events(&tenant.id, &c.id).await? {
+            if e.action != "note" {
+                continue;
+            }
+            let line = Line {
+                inbound: false,
+                body: e.to_value.unwrap_or_default(),
+                at: local(tenant, e.created_at),
+                who: super::timeline::who(&e.actor, &names),
+                by_staff: true,
+            };
+            lines.push((
+                e.created_at,
+                ThreadLine {
+                    line,
+                    note_on: Some(c.number.to_string()),
+                },
+            ));
+        }
+    }
+    lines.sort_by_key(|(at, _)| *at);
+    let complaints = complaints
+        .into_iter()
+        .map(|c| CitizenComplaint {
+            number: c.number.to_string(),
+            status: c.status,
+            summary: preview(Some(&c.description)),
+        })
+        .collect();
+    Ok((lines.into_iter().map(|(_, l)| l).collect(), complaints))
+}
+
 async fn page(
     state: &AppState,
     current: &Current,
     h: HandedOver,
+    filter: InboxFilter,
     draft: String,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let tenant = &current.tenant;
-    let messages = state.store.messages(&tenant.id, &h.conversation.id).await?;
     let now = state.engine.now();
-    let blocked = state
+    let contact = state
         .store
         .contact(&tenant.id, &h.conversation.contact_id)
-        .await?
-        .and_then(|c| {
-            c.blocked(now)
-                .map(|b| format!("Paused until {}: {}", local(tenant, b.until), b.reason))
-        });
+        .await?;
+    let blocked = contact.as_ref().and_then(|c| {
+        c.blocked(now)
+            .map(|b| format!("Paused until {}: {}", local(tenant, b.until), b.reason))
+    });
+    let kind = kind_of(state, &h.conversation.channel_id).await?;
+    let (thread, complaints) = thread(state, tenant, &h).await?;
+    let names = super::complaints::actor_names(state, &tenant.id).await?;
+    // What the page shows is read now (a staff member's own replies aside).
+    state
+        .engine
+        .ops()
+        .mark_read(&tenant.id, &current.user.id, &h)
+        .await?;
+    state.live.tell(
+        &tenant.id,
+        super::live::Update::Read(current.user.id.clone()),
+    );
+    let rows = rows(state, current, filter, Some(&h.conversation.id)).await?;
     Ok(html_with(
         status,
         &ConversationPage {
             chrome: Chrome::of(current, "inbox"),
             id: h.conversation.id.to_string(),
             who: who(&h),
+            // A number to call on WhatsApp; a chat id or a visitor id is not one.
+            address: if kind == ChannelKind::Whatsapp {
+                h.contact_address.clone()
+            } else {
+                String::new()
+            },
+            channel: channel_label(kind),
+            language: h
+                .contact_language
+                .map(|l| super::complaints::language_name(&l).to_owned())
+                .unwrap_or_else(|| "not known yet".into()),
+            assignee: h
+                .assignee_id
+                .as_ref()
+                .and_then(|u| names.get(&format!("user:{u}")).cloned()),
             handed_over: h.conversation.state == ConversationState::Human,
-            window: window(
-                kind_of(state, &h.conversation.channel_id).await?,
-                h.conversation.last_inbound_at,
-                state.engine.now(),
-            ),
-            lines: transcript(
-                tenant,
-                messages,
-                &super::complaints::actor_names(state, &tenant.id).await?,
-            ),
+            window: window(kind, h.conversation.last_inbound_at, now),
+            thread,
+            complaints,
+            rows,
+            filter: filter.as_str(),
+            filters: filter_links(filter),
+            empty: empty_text(filter),
             draft,
             errors,
             blocked,
@@ -145,13 +369,16 @@ pub async fn show(
     State(state): State<AppState>,
     current: Current,
     Path(id): Path<String>,
+    Query(q): Query<InboxQuery>,
 ) -> Result<Response, PageError> {
     current.require(Role::Viewer)?;
+    let filter = q.filter()?;
     let h = find(&state, &current.tenant.id, &id).await?;
     page(
         &state,
         &current,
         h,
+        filter,
         String::new(),
         FieldErrors::default(),
         StatusCode::OK,
@@ -165,8 +392,9 @@ pub struct ReplyForm {
     body: String,
 }
 
-/// Sends a staff reply, unless the 24-hour window is closed (then it says why,
-/// next to the reply box, and keeps the draft).
+/// Sends a staff reply (taking the conversation over from the bot if the
+/// bot had it), unless the 24-hour window is closed (then it says why, next
+/// to the reply box, and keeps the draft).
 pub async fn reply(
     State(state): State<AppState>,
     current: Current,
@@ -178,7 +406,7 @@ pub async fn reply(
     let sent = state
         .engine
         .ops()
-        .staff_reply(&current.acting(), &current.tenant.id, &h, &form.body)
+        .write_into(&current.acting(), &current.tenant.id, &h, &form.body)
         .await;
     match sent {
         Ok(_) => {}
@@ -187,7 +415,16 @@ pub async fn reply(
             let mut errors = FieldErrors::default();
             errors.add("body", e.reason);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            return page(&state, &current, h, form.body, errors, status).await;
+            return page(
+                &state,
+                &current,
+                h,
+                InboxFilter::NeedsPerson,
+                form.body,
+                errors,
+                status,
+            )
+            .await;
         }
         Err(e) => return Err(e.into()),
     }
@@ -257,7 +494,16 @@ pub async fn block(
         }
     }
     let status = StatusCode::UNPROCESSABLE_ENTITY;
-    page(&state, &current, h, String::new(), errors, status).await
+    page(
+        &state,
+        &current,
+        h,
+        InboxFilter::NeedsPerson,
+        String::new(),
+        errors,
+        status,
+    )
+    .await
 }
 
 /// Ends the sender's pause now.

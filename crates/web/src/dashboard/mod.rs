@@ -26,6 +26,7 @@ mod field;
 mod filters;
 pub(crate) mod inbox;
 mod join;
+pub mod live;
 pub mod lockout;
 mod login;
 mod overview;
@@ -123,6 +124,8 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/inbox/{id}/hand-back", post(inbox::hand_back))
         .route("/app/inbox/{id}/block", post(inbox::block))
         .route("/app/inbox/{id}/unblock", post(inbox::unblock))
+        .route("/app/inbox/{id}/typing", post(live::typing))
+        .route("/app/live", get(live::stream))
         .route("/app/team", get(team::page))
         .route("/app/team/invitations", post(team::invite))
         .route("/app/team/invitations/{id}/revoke", post(team::revoke))

@@ -193,6 +193,13 @@ const API_NOT_AUDITED: &[(&str, &str)] = &[(
     "tries the rules on a sample complaint",
 )];
 
+/// Dashboard routes that change nothing (each still has its case: it
+/// writes no entry).
+const DASHBOARD_NOT_AUDITED: &[(&str, &str)] = &[(
+    "POST /app/inbox/{id}/typing",
+    "tells the others looking that someone is typing; nothing is stored",
+)];
+
 const CLI_NOT_AUDITED: &[(&str, &str)] = &[
     ("serve", "runs the server; what it serves is audited"),
     ("migrate", "the schema only"),
@@ -469,7 +476,8 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
         }
     }
     for route in dashboard_routes() {
-        if !covered.contains(&route) {
+        let exempt = DASHBOARD_NOT_AUDITED.iter().any(|(r, _)| *r == route);
+        if !exempt && !covered.contains(&route) {
             missing.push(route);
         }
     }

@@ -215,6 +215,12 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         .await;
     l.check("POST /app/inbox/{id}/unblock", one("contact.unblocked", me))
         .await;
+    let res = admin
+        .submit(&format!("/app/inbox/{conversation}/typing"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    l.none("POST /app/inbox/{id}/typing", "someone typing")
+        .await;
     admin
         .submit(&format!("/app/inbox/{conversation}/hand-back"), &[])
         .await;

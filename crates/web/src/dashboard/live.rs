@@ -1,0 +1,485 @@
+//! Live updates for the dashboard: one Server-Sent Events stream per open
+//! page (`GET /app/live`), which says *what* changed (a conversation, a
+//! complaint, someone typing, the reader's unread count), never the content:
+//! the page fetches itself again and swaps the parts that changed, so every
+//! view is still rendered, and authorized, in one place.
+//!
+//! One reader per tenant and process follows the tenant's events (the
+//! `events` table every change writes) and fans them out to that tenant's
+//! streams, so 200 open pages cost one query every quarter second, not 200.
+//! It reads a short stretch back each time and skips what it has sent, so
+//! an event whose transaction committed a little after a later one is
+//! still sent. Events are the same on every replica; who is typing, and
+//! that a member read a conversation (their other pages' unread count), are
+//! known only on the replica that member's browser talks to.
+
+use std::collections::{HashMap, VecDeque};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use ombud_store::{LiveEvent, Store, LIVE_PAGE};
+use serde_json::json;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::page::PageError;
+use super::session::Current;
+use crate::AppState;
+
+/// How often a tenant's reader looks for new events.
+const POLL: Duration = Duration::from_millis(250);
+/// How far back each look starts before the latest event seen.
+const LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+/// Pages of events one look reads at most (the rest wait for the next),
+/// and pages of the stretch behind the cursor it reads again.
+const PAGES_PER_LOOK: usize = 20;
+const LOOKBACK_PAGES: usize = 2;
+/// Updates a tenant's streams may fall behind by before they resync.
+const BACKLOG: usize = 4096;
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// One stream's life; the browser reconnects and the page catches up.
+const LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// Least time between two unread counts sent to one stream.
+const UNREAD_EVERY: Duration = Duration::from_secs(1);
+/// How long "X is replying" lasts after the last keystroke reported.
+pub const TYPING_SECS: u64 = 6;
+
+/// What changed, as the tenant's streams hear it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    Conversation(String),
+    Complaint(String),
+    /// A member read a conversation: their unread count may have fallen.
+    Read(UserId),
+    /// A member is writing into a conversation.
+    Typing {
+        conversation: String,
+        user: UserId,
+        name: String,
+    },
+}
+
+impl Update {
+    /// The updates an event makes (a message event: its conversation).
+    fn of(e: LiveEvent) -> impl Iterator<Item = Update> {
+        e.conversation
+            .map(Update::Conversation)
+            .into_iter()
+            .chain(e.complaint.map(Update::Complaint))
+    }
+}
+
+/// The tenants' readers, started by the first stream and stopped after
+/// the last one closes.
+pub struct LiveHub {
+    store: Arc<dyn Store>,
+    feeds: Mutex<HashMap<TenantId, Weak<Feed>>>,
+}
+
+struct Feed {
+    tx: broadcast::Sender<Update>,
+}
+
+/// A stream's hold on its tenant's feed.
+pub struct Subscription {
+    _feed: Arc<Feed>,
+    pub updates: broadcast::Receiver<Update>,
+}
+
+impl LiveHub {
+    pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            feeds: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn subscribe(&self, tenant: &TenantId) -> Subscription {
+        let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        feeds.retain(|_, f| f.strong_count() > 0);
+        if let Some(feed) = feeds.get(tenant).and_then(Weak::upgrade) {
+            let updates = feed.tx.subscribe();
+            return Subscription {
+                _feed: feed,
+                updates,
+            };
+        }
+        let (tx, updates) = broadcast::channel(BACKLOG);
+        let feed = Arc::new(Feed { tx });
+        feeds.insert(tenant.clone(), Arc::downgrade(&feed));
+        tokio::spawn(follow(
+            self.store.clone(),
+            tenant.clone(),
+            Arc::downgrade(&feed),
+        ));
+        Subscription {
+            _feed: feed,
+            updates,
+        }
+    }
+
+    /// Tells the tenant's open pages here what a member did that leaves no
+    /// event: read a conversation, or typed.
+    pub fn tell(&self, tenant: &TenantId, update: Update) {
+        let feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(feed) = feeds.get(tenant).and_then(Weak::upgrade) {
+            let _ = feed.tx.send(update);
+        }
+    }
+}
+
+/// Follows one tenant's events while any stream listens.
+async fn follow(store: Arc<dyn Store>, tenant: TenantId, feed: Weak<Feed>) {
+    let mut reader = Reader::default();
+    let read = |at: DateTime<Utc>, id: String| {
+        let (store, tenant) = (store.clone(), tenant.clone());
+        async move { store.live_events(&tenant, (at, &id)).await }
+    };
+    // What happened before the first stream opened is not news.
+    match store.latest_event_at(&tenant).await {
+        Ok(Some(at)) => {
+            reader.cursor = Some((at - LOOKBACK, String::new()));
+            let _ = reader.look(read).await;
+        }
+        Ok(None) => {}
+        Err(error) => tracing::warn!(%tenant, %error, "live updates could not read events"),
+    }
+    loop {
+        tokio::time::sleep(POLL).await;
+        let Some(feed) = feed.upgrade() else { return };
+        match reader.look(read).await {
+            Ok(events) => {
+                for e in events {
+                    for update in Update::of(e) {
+                        let _ = feed.tx.send(update);
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%tenant, %error, "live updates could not read events"),
+        }
+    }
+}
+
+/// Where a tenant's reader is: the last event read, and the events seen in
+/// the stretch before it, which it reads again.
+#[derive(Default)]
+struct Reader {
+    cursor: Option<(DateTime<Utc>, String)>,
+    seen: HashMap<String, DateTime<Utc>>,
+}
+
+impl Reader {
+    /// The events not seen before: what follows the cursor, oldest first,
+    /// then what committed late in the stretch behind it.
+    async fn look<F, Fut>(&mut self, mut read: F) -> Result<Vec<LiveEvent>, ombud_store::StoreError>
+    where
+        F: FnMut(DateTime<Utc>, String) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<LiveEvent>, ombud_store::StoreError>>,
+    {
+        let mut fresh = Vec::new();
+        let mut after = self
+            .cursor
+            .clone()
+            .unwrap_or((DateTime::<Utc>::MIN_UTC, String::new()));
+        for _ in 0..PAGES_PER_LOOK {
+            let page = read(after.0, after.1.clone()).await?;
+            let full = page.len() >= LIVE_PAGE as usize;
+            if let Some(last) = page.last() {
+                after = (last.at, last.id.clone());
+            }
+            self.keep_unseen(page, &mut fresh);
+            if !full {
+                break;
+            }
+        }
+        if after.1.is_empty() {
+            return Ok(fresh);
+        }
+        // A transaction that took its time commits behind the cursor.
+        let mut back = (after.0 - LOOKBACK, String::new());
+        for _ in 0..LOOKBACK_PAGES {
+            let page = read(back.0, back.1.clone()).await?;
+            let full = page.len() >= LIVE_PAGE as usize;
+            let page: Vec<LiveEvent> = page.into_iter().filter(|e| e.at <= after.0).collect();
+            let reached = page.len() < LIVE_PAGE as usize;
+            if let Some(last) = page.last() {
+                back = (last.at, last.id.clone());
+            }
+            self.keep_unseen(page, &mut fresh);
+            if !full || reached {
+                break;
+            }
+        }
+        let keep = after.0 - LOOKBACK - LOOKBACK;
+        self.seen.retain(|_, at| *at >= keep);
+        self.cursor = Some(after);
+        Ok(fresh)
+    }
+
+    fn keep_unseen(&mut self, page: Vec<LiveEvent>, fresh: &mut Vec<LiveEvent>) {
+        for e in page {
+            if self.seen.insert(e.id.clone(), e.at).is_none() {
+                fresh.push(e);
+            }
+        }
+    }
+}
+
+/// `GET /app/live`: the page's event stream. Field workers see only their
+/// own complaints, on a page without live parts, so they get none.
+pub async fn stream(
+    State(state): State<AppState>,
+    current: Current,
+) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    let sub = state.live.subscribe(&current.tenant.id);
+    let session = Session {
+        updates: sub.updates,
+        _feed: sub._feed,
+        store: state.store.clone(),
+        tenant: current.tenant.id.clone(),
+        user: current.user.id.clone(),
+        closing: state.closing.clone(),
+        ready: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
+        unread: None,
+        unread_due: Some(Instant::now()),
+        unread_sent_at: None,
+        started: Instant::now(),
+        quiet_since: Instant::now(),
+    };
+    let body = futures_util::stream::unfold(session, |mut s| async move {
+        let chunk = s.next().await?;
+        Some((Ok::<_, Infallible>(chunk), s))
+    });
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (
+                header::HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// One open page's stream.
+struct Session {
+    updates: broadcast::Receiver<Update>,
+    _feed: Arc<Feed>,
+    store: Arc<dyn Store>,
+    tenant: TenantId,
+    user: UserId,
+    closing: tokio_util::sync::CancellationToken,
+    ready: VecDeque<Bytes>,
+    /// The unread count last sent, and when the next is due.
+    unread: Option<u64>,
+    unread_due: Option<Instant>,
+    unread_sent_at: Option<Instant>,
+    started: Instant,
+    quiet_since: Instant,
+}
+
+fn event(name: &str, data: serde_json::Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+impl Session {
+    /// The next chunk to write; None ends the stream (the browser reconnects).
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.ready.pop_front() {
+                self.quiet_since = Instant::now();
+                return Some(chunk);
+            }
+            if self.started.elapsed() > LIFETIME || self.closing.is_cancelled() {
+                return None;
+            }
+            if self.unread_due.is_some_and(|due| due <= Instant::now()) {
+                self.send_unread().await;
+                continue;
+            }
+            let far = Instant::now() + LIFETIME;
+            tokio::select! {
+                got = self.updates.recv() => match got {
+                    Ok(update) => self.hear(update),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        // Fallen behind: the page fetches all of itself again.
+                        self.ready.push_back(event("resync", json!({})));
+                        self.count_unread_soon();
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                () = tokio::time::sleep_until(self.unread_due.unwrap_or(far)) => {}
+                () = tokio::time::sleep_until(self.quiet_since + KEEP_ALIVE) => {
+                    self.ready.push_back(Bytes::from_static(b": keep-alive\n\n"));
+                }
+                () = self.closing.cancelled() => return None,
+            }
+        }
+    }
+
+    fn hear(&mut self, update: Update) {
+        match update {
+            Update::Conversation(id) => {
+                self.ready
+                    .push_back(event("conversation", json!({ "id": id })));
+                self.count_unread_soon();
+            }
+            Update::Complaint(id) => {
+                self.ready
+                    .push_back(event("complaint", json!({ "id": id })));
+            }
+            Update::Read(user) if user == self.user => self.count_unread_soon(),
+            Update::Read(_) => {}
+            Update::Typing {
+                conversation,
+                user,
+                name,
+            } if user != self.user => {
+                self.ready.push_back(event(
+                    "typing",
+                    json!({ "conversation": conversation, "name": name, "secs": TYPING_SECS }),
+                ));
+            }
+            Update::Typing { .. } => {}
+        }
+    }
+
+    /// Counts again at most once a second, however many messages arrive.
+    fn count_unread_soon(&mut self) {
+        if self.unread_due.is_none() {
+            let earliest = self
+                .unread_sent_at
+                .map_or_else(Instant::now, |at| at + UNREAD_EVERY);
+            self.unread_due = Some(earliest.max(Instant::now()));
+        }
+    }
+
+    async fn send_unread(&mut self) {
+        self.unread_due = None;
+        self.unread_sent_at = Some(Instant::now());
+        match self.store.unread_count(&self.tenant, &self.user).await {
+            Ok(n) if Some(n) != self.unread => {
+                self.unread = Some(n);
+                self.ready.push_back(event("unread", json!({ "count": n })));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(tenant = %self.tenant, %error, "live updates could not count unread conversations");
+            }
+        }
+    }
+}
+
+/// `POST /app/inbox/{id}/typing`: the member is writing a reply (the page
+/// says so every few seconds while they type).
+pub async fn typing(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let id: ConversationId = id
+        .parse()
+        .map_err(|_| PageError::not_found("conversation"))?;
+    if state
+        .store
+        .conversation(&current.tenant.id, &id)
+        .await?
+        .is_none()
+    {
+        return Err(PageError::not_found("conversation"));
+    }
+    let name = super::complaints::display_name(&current.user);
+    state.live.tell(
+        &current.tenant.id,
+        Update::Typing {
+            conversation: id.to_string(),
+            user: current.user.id.clone(),
+            name,
+        },
+    );
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, at: DateTime<Utc>, conversation: Option<&str>) -> LiveEvent {
+        LiveEvent {
+            id: id.into(),
+            at,
+            kind: "message.received".into(),
+            conversation: conversation.map(str::to_owned),
+            complaint: None,
+            message: None,
+        }
+    }
+
+    /// The events table as the store pages it: after (time, id), in order.
+    fn page_of(
+        events: &[LiveEvent],
+        at: DateTime<Utc>,
+        id: &str,
+    ) -> Result<Vec<LiveEvent>, ombud_store::StoreError> {
+        let mut sorted = events.to_vec();
+        sorted.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        Ok(sorted
+            .into_iter()
+            .filter(|e| e.at > at || (e.at == at && e.id.as_str() > id))
+            .take(LIVE_PAGE as usize)
+            .collect())
+    }
+
+    async fn look(reader: &mut Reader, events: &[LiveEvent]) -> Vec<String> {
+        reader
+            .look(|at, id| std::future::ready(page_of(events, at, &id)))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn every_event_is_read_once_even_many_at_one_instant_or_committed_late() {
+        let t = Utc::now();
+        let mut events: Vec<LiveEvent> = (0..1200)
+            .map(|i| ev(&format!("e{i:05}"), t, Some("c")))
+            .collect();
+        let mut reader = Reader::default();
+        let first = look(&mut reader, &events).await;
+        assert_eq!(first.len(), 1200, "three pages of one instant");
+        assert!(look(&mut reader, &events).await.is_empty(), "nothing twice");
+        // Later ones; then one that committed late, stamped a second before.
+        events.push(ev("f1", t + chrono::TimeDelta::seconds(3), None));
+        assert_eq!(look(&mut reader, &events).await, vec!["f1".to_owned()]);
+        events.push(ev("late", t + chrono::TimeDelta::seconds(2), None));
+        events.push(ev("f2", t + chrono::TimeDelta::seconds(4), None));
+        let got = look(&mut reader, &events).await;
+        assert_eq!(got, vec!["f2".to_owned(), "late".to_owned()]);
+        assert!(look(&mut reader, &events).await.is_empty());
+    }
+
+    #[test]
+    fn an_event_makes_an_update_for_what_it_touched() {
+        let t = Utc::now();
+        let updates: Vec<Update> = Update::of(ev("e1", t, Some("conv_1"))).collect();
+        assert_eq!(updates, vec![Update::Conversation("conv_1".into())]);
+        assert_eq!(Update::of(ev("e2", t, None)).count(), 0);
+    }
+}

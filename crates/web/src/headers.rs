@@ -22,7 +22,9 @@ const DOCS_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src '
 
 pub async fn secure(request: Request, next: Next) -> Response {
     let policy = match request.uri().path() {
-        p if p.starts_with("/docs") => Some(DOCS_POLICY),
+        // Swagger UI (at /docs/try/) styles itself inline; the reference
+        // (/docs) does not.
+        p if p.starts_with("/docs/try") => Some(DOCS_POLICY),
         p if p.starts_with("/demo/") => None,
         _ => Some(DASHBOARD_POLICY),
     };

@@ -105,8 +105,8 @@
   // What is shown once (a key, a link) or pasted elsewhere (a callback URL)
   // gets a Copy button; without the clipboard, the text is selected.
   function copied(button) {
-    button.textContent = "Copied";
-    setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    say(button, "Copied");
+    setTimeout(function () { say(button, "Copy"); }, 2000);
   }
   function selectText(code, button) {
     var range = document.createRange();
@@ -116,14 +116,19 @@
     selection.addRange(range);
     var ok = false;
     try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-    if (ok) copied(button); else button.textContent = "Selected: press Ctrl+C";
+    if (ok) copied(button); else say(button, "Selected: press Ctrl+C");
   }
+  // A copy button's visible word changes; what it copies stays in its name.
+  function say(button, text) { button.firstChild.textContent = text; }
   Array.prototype.forEach.call(document.querySelectorAll("code[data-copy]"), function (code) {
     var button = document.createElement("button");
     button.type = "button";
     button.className = "copy secondary";
-    button.textContent = "Copy";
-    button.setAttribute("aria-label", "Copy " + code.getAttribute("data-copy"));
+    button.appendChild(document.createTextNode("Copy"));
+    var what = document.createElement("span");
+    what.className = "sr";
+    what.textContent = " " + code.getAttribute("data-copy");
+    button.appendChild(what);
     button.addEventListener("click", function () {
       if (navigator.clipboard && window.isSecureContext) {
         navigator.clipboard.writeText(code.textContent.trim())
@@ -282,9 +287,12 @@
     stream.addEventListener("unread", function (e) {
       var n = JSON.parse(e.data).count;
       badge.textContent = n > 99 ? "99+" : String(n);
+      var words = document.createElement("span");
+      words.className = "sr";
+      words.textContent = " unread";
+      badge.appendChild(words);
       badge.hidden = n === 0;
       badge.setAttribute("data-count", String(n));
-      inboxLink.setAttribute("aria-label", n ? "Inbox, " + n + " unread" : "Inbox");
     });
     var typingTimer = null;
     stream.addEventListener("typing", function (e) {

@@ -11,6 +11,7 @@ mod procfs;
 mod scenario;
 mod sink;
 mod spawn;
+mod streams;
 
 use anyhow::Context as _;
 use std::time::Duration;
@@ -85,6 +86,11 @@ pub struct LoadtestArgs {
     /// the replies' latency while it ran.
     #[arg(long)]
     pub backup_at: Option<f64>,
+    /// With --spawn: this many dashboard pages of the first tenant's staff
+    /// read the live stream (/app/live) during the load; each must hear of
+    /// every conversation that received a message.
+    #[arg(long, default_value_t = 0)]
+    pub staff_streams: usize,
     /// Seconds to measure the HTTP-only baseline (0: skip it).
     #[arg(long)]
     pub baseline_secs: Option<f64>,
@@ -128,6 +134,7 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
             args.database_url.as_deref(),
             &sink_url,
             args.preload,
+            args.staff_streams,
         )
         .await?;
         let targets = s.targets.clone();
@@ -165,6 +172,14 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
+    let streams = match &spawned {
+        Some(s) if !s.staff_tokens.is_empty() => {
+            Some(streams::Streams::open(&s.urls, &s.staff_tokens).await?)
+        }
+        None if args.staff_streams > 0 => anyhow::bail!("--staff-streams needs --spawn"),
+        _ => None,
+    };
+    let streams_from = chrono::Utc::now();
     let load_started = std::time::Instant::now();
     let backup = match (args.backup_at, &spawned) {
         (Some(at), Some(s)) if args.database_url.is_none() => {
@@ -186,6 +201,16 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
     }
     .run(arrivals)
     .await?;
+    let streams = match (streams, &spawned) {
+        (Some(open), Some(s)) => {
+            // The last messages' events reach the pages within a second.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let heard = open.stop().await;
+            let expected = conversations_since(s, streams_from).await?;
+            Some(streams::summary(&heard, &expected))
+        }
+        _ => None,
+    };
     if let Some(s) = spawned {
         if outcome.lost + outcome.duplicated > 0 {
             if let Some(dir) = s.stop_and_keep() {
@@ -198,11 +223,29 @@ pub async fn run(args: LoadtestArgs) -> anyhow::Result<Value> {
     }
     let mut summary = summary(&plan, &backend, servers, hello, &outcome);
     summary["preloaded_messages"] = json!(args.preload);
+    if let Some(streams) = streams {
+        summary["staff_streams"] = streams;
+    }
     if let Some(task) = backup {
         let taken = task.await??;
         summary["backup"] = backup::summary(&taken, &outcome).await?;
     }
     Ok(summary)
+}
+
+/// The first tenant's conversations that received a message since `from`.
+async fn conversations_since(
+    s: &spawn::Spawned,
+    from: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<std::collections::HashSet<String>> {
+    let store = crate::app::open_store(&s.config).await?;
+    Ok(store
+        .conversations(&s.first_tenant)
+        .await?
+        .into_iter()
+        .filter(|c| c.last_inbound_at.is_some_and(|at| at >= from))
+        .map(|c| c.id.to_string())
+        .collect())
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -416,6 +459,18 @@ pub fn table(s: &Value) -> String {
                 lat(&p["reply_ms"])
             );
         }
+    }
+    if s["staff_streams"].is_object() {
+        let st = &s["staff_streams"];
+        out += &format!(
+            "staff pages  {} streaming live updates: {} conversations with messages, {} missed, {} resyncs, {} reconnects, median {} events per page\n",
+            st["sessions"],
+            st["conversations_with_messages"],
+            st["conversations_missed"],
+            st["resyncs"],
+            st["reconnects"],
+            st["events_per_stream"]["median"]
+        );
     }
     if s["stress"].is_object() {
         out += &format!(

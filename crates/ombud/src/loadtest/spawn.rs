@@ -23,6 +23,11 @@ pub struct Spawned {
     pub urls: Vec<String>,
     pub pids: Vec<u32>,
     pub backend: String,
+    /// The first tenant, and its staff's session tokens (`--staff-streams`).
+    pub first_tenant: TenantId,
+    pub staff_tokens: Vec<String>,
+    /// How to open the servers' store from here.
+    pub config: Config,
     children: Vec<Child>,
     dir: Option<tempfile::TempDir>,
 }
@@ -60,6 +65,7 @@ pub async fn spawn(
     database_url: Option<&str>,
     sink_url: &str,
     preload: usize,
+    staff_streams: usize,
 ) -> anyhow::Result<Spawned> {
     let dir = tempfile::Builder::new()
         .prefix("ombud-loadtest")
@@ -152,6 +158,12 @@ pub async fn spawn(
     if preload > 0 {
         preload_history(store.as_ref(), tenants, preload).await?;
     }
+    let first_tenant = store
+        .tenant_by_slug(&TenantSlug::parse(&slug(0))?)
+        .await?
+        .context("the first tenant")?
+        .id;
+    let staff_tokens = staff_sessions(store.as_ref(), &first_tenant, staff_streams).await?;
     drop(store);
 
     let exe = std::env::current_exe().context("finding the ombud binary")?;
@@ -196,6 +208,9 @@ pub async fn spawn(
         } else {
             "sqlite".into()
         },
+        first_tenant,
+        staff_tokens,
+        config,
         children,
         dir: Some(dir),
     };
@@ -237,6 +252,55 @@ async fn preload_history(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// A staff member of the tenant with `n` sessions (one per open page),
+/// made in the store as a sign-in would; their tokens.
+async fn staff_sessions(
+    store: &dyn ombud_store::Store,
+    tenant: &TenantId,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let now = chrono::Utc::now();
+    let user = store
+        .create_user(
+            ombud_store::NewUser {
+                id: UserId::new(),
+                email: Email::parse("loadtest-staff@example.invalid")?,
+                name: "Load test staff".into(),
+                // No password signs in as this member: only the sessions do.
+                password_hash: String::new(),
+                must_change_password: false,
+                platform_admin: false,
+                memberships: vec![(tenant.clone(), Role::Staff)],
+            },
+            now,
+            Vec::new(),
+        )
+        .await?;
+    let mut tokens = Vec::with_capacity(n);
+    for _ in 0..n {
+        let token = ombud_web::dashboard::random_token();
+        store
+            .create_session(
+                ombud_store::Session {
+                    token_hash: ombud_web::dashboard::token_hash(&token),
+                    user_id: user.id.clone(),
+                    tenant_id: tenant.clone(),
+                    csrf_token: ombud_web::dashboard::random_token(),
+                    created_at: now,
+                    last_seen_at: now,
+                    expires_at: now + chrono::Duration::hours(12),
+                },
+                Vec::new(),
+            )
+            .await?;
+        tokens.push(token);
+    }
+    Ok(tokens)
 }
 
 /// The slug of the tenant with index `i`.

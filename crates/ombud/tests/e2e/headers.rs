@@ -75,16 +75,24 @@ async fn secrets_are_not_cached_docs_are_not_framed_and_nothing_is_sniffed() {
         assert_eq!(header(&res, "content-type"), "image/svg+xml", "{path}");
     }
 
-    // The API docs: a policy, and no framing by other sites.
-    let res = app.http.get(app.url("/docs/")).send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let csp = header(&res, "content-security-policy");
-    assert!(
-        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
-        "{csp}"
-    );
-    assert_eq!(header(&res, "x-frame-options"), "DENY");
-    assert_eq!(header(&res, "x-content-type-options"), "nosniff");
+    // The API docs: a policy, and no framing by other sites. Only Swagger
+    // UI may style itself inline.
+    for (path, inline_styles) in [("/docs/", false), ("/docs/try/", true)] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        let csp = header(&res, "content-security-policy");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(
+            csp.contains("'unsafe-inline'"),
+            inline_styles,
+            "{path}: {csp}"
+        );
+        assert_eq!(header(&res, "x-frame-options"), "DENY");
+        assert_eq!(header(&res, "x-content-type-options"), "nosniff");
+    }
 
     // Meta's verification echoes the challenge as text, never to be sniffed.
     let res = app

@@ -73,6 +73,19 @@ impl Stream {
         panic!("no {name} event with {needle} within 10 s; heard {heard:?}");
     }
 
+    /// Whether the server ends the stream within `wait` (what it sends
+    /// until then is dropped).
+    async fn ends_within(&mut self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.res.chunk()).await {
+                Ok(Ok(Some(_))) => continue,
+                Ok(_) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Everything heard within `wait`.
     async fn heard(&mut self, wait: Duration) -> Vec<(String, String)> {
         let deadline = Instant::now() + wait;
@@ -283,6 +296,13 @@ async fn open_pages_hear_messages_replies_and_typing_live_and_only_their_tenants
         .submit(&format!("/app/inbox/{conversation}/typing"), &[])
         .await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    // Signing out ends the pages' streams (checked every 10 s).
+    ravi.submit("/app/logout", &[]).await;
+    assert!(
+        ravi_live.ends_within(Duration::from_secs(15)).await,
+        "a signed-out member's stream ends"
+    );
 
     // Field workers get no stream; signed out, nobody does.
     member(&app, "field@pune.gov.in", &t.tenant.id, Role::FieldWorker).await;

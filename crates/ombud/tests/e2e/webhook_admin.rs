@@ -287,11 +287,25 @@ async fn a_rotated_secret_and_the_old_one_both_verify_for_a_day() {
     app.stop().await;
 }
 
-/// /docs is served from the binary: the page and its script, no CDN.
+/// /docs is served from the binary: the reference (no script at all), and
+/// Swagger UI at /docs/try/ with its script, nothing from a CDN.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_docs_page_works_offline() {
     let app = TestApp::spawn().await;
-    let page = app.http.get(app.url("/docs/")).send().await.unwrap();
+    for path in ["/docs", "/docs/"] {
+        let page = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{path}");
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("API reference") && !html.contains("<script"),
+            "{html}"
+        );
+        assert!(
+            html.contains("/api/v1</span>/complaints/{id}") && html.contains("complaints:write"),
+            "every operation, with its scope"
+        );
+    }
+    let page = app.http.get(app.url("/docs/try/")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
@@ -300,16 +314,16 @@ async fn the_docs_page_works_offline() {
         "nothing from a CDN"
     );
     for asset in [
-        "/docs/swagger-ui.css",
-        "/docs/swagger-ui-bundle.js",
-        "/docs/swagger-initializer.js",
+        "/docs/try/swagger-ui.css",
+        "/docs/try/swagger-ui-bundle.js",
+        "/docs/try/swagger-initializer.js",
     ] {
         let res = app.http.get(app.url(asset)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{asset}");
     }
     let init = app
         .http
-        .get(app.url("/docs/swagger-initializer.js"))
+        .get(app.url("/docs/try/swagger-initializer.js"))
         .send()
         .await
         .unwrap()

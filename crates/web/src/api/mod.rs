@@ -22,6 +22,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
+mod reference;
 mod routing;
 mod routing_types;
 mod sla;
@@ -92,20 +93,24 @@ impl Modify for Security {
 /// The answers every operation may give, so that none is undocumented.
 struct CommonAnswers;
 
+impl CommonAnswers {
+    pub(crate) const ALL: [(&'static str, &'static str); 7] = [
+        ("400", "The request could not be read"),
+        ("401", "No valid API key or session"),
+        (
+            "403",
+            "The key lacks a scope (named in the error), or the member a role",
+        ),
+        ("413", "The body is too large"),
+        ("422", "A field is invalid (named in the error)"),
+        ("429", "Over the key's rate limit; see Retry-After"),
+        ("503", "The database is unavailable"),
+    ];
+}
+
 impl Modify for CommonAnswers {
     fn modify(&self, api: &mut OpenApi) {
-        let common: [(&str, &str); 7] = [
-            ("400", "The request could not be read"),
-            ("401", "No valid API key or session"),
-            (
-                "403",
-                "The key lacks a scope (named in the error), or the member a role",
-            ),
-            ("413", "The body is too large"),
-            ("422", "A field is invalid (named in the error)"),
-            ("429", "Over the key's rate limit; see Retry-After"),
-            ("503", "The database is unavailable"),
-        ];
+        let common = Self::ALL;
         let error = || -> RefOr<ApiResponse> {
             RefOr::T(
                 utoipa::openapi::ResponseBuilder::new()
@@ -179,11 +184,19 @@ pub fn router(state: AppState, sessions: DashboardSettings) -> Router<AppState> 
             auth::authenticate,
         ))
         .layer(Extension(api));
-    // Swagger UI's assets are compiled in (`vendored`): the page works offline.
+    // The reference at /docs is rendered here from the document; Swagger
+    // UI's assets are compiled in (`vendored`), so /docs/try/ works offline.
     // It also serves the document at /openapi.json.
+    let reference = reference::page(&serde_json::to_value(&spec).unwrap_or_default());
+    let page = move || {
+        let reference = reference.clone();
+        async move { reference::respond(&reference) }
+    };
     Router::new()
         .nest("/api/v1", api_routes)
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .route("/docs", axum::routing::get(page.clone()))
+        .route("/docs/", axum::routing::get(page))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs/try").url("/openapi.json", spec))
 }
 
 fn routes() -> (Router<AppState>, OpenApi) {

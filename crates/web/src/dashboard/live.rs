@@ -46,6 +46,10 @@ const BACKLOG: usize = 4096;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// One stream's life; the browser reconnects and the page catches up.
 const LIFETIME: Duration = Duration::from_secs(10 * 60);
+/// How often a stream checks that its session still stands (signed out,
+/// ended, or the member removed: the stream ends, and the browser's
+/// reconnection is refused).
+const SESSION_CHECK: Duration = Duration::from_secs(10);
 /// Least time between two unread counts sent to one stream.
 const UNREAD_EVERY: Duration = Duration::from_secs(1);
 /// How long "X is replying" lasts after the last keystroke reported.
@@ -237,8 +241,11 @@ impl Reader {
 pub async fn stream(
     State(state): State<AppState>,
     current: Current,
+    headers: axum::http::HeaderMap,
 ) -> Result<Response, PageError> {
     current.require(Role::Viewer)?;
+    let session_hash = super::session::request_token_hash(&headers)
+        .ok_or_else(|| PageError::new(StatusCode::UNAUTHORIZED, "sign in first"))?;
     let sub = state.live.subscribe(&current.tenant.id);
     let session = Session {
         updates: sub.updates,
@@ -246,6 +253,8 @@ pub async fn stream(
         store: state.store.clone(),
         tenant: current.tenant.id.clone(),
         user: current.user.id.clone(),
+        session_hash,
+        checked_at: Instant::now(),
         closing: state.closing.clone(),
         ready: VecDeque::from([Bytes::from_static(b"retry: 3000\n\n")]),
         unread: None,
@@ -282,6 +291,8 @@ struct Session {
     store: Arc<dyn Store>,
     tenant: TenantId,
     user: UserId,
+    session_hash: String,
+    checked_at: Instant,
     closing: tokio_util::sync::CancellationToken,
     ready: VecDeque<Bytes>,
     /// The unread count last sent, and when the next is due.
@@ -307,6 +318,12 @@ impl Session {
             if self.started.elapsed() > LIFETIME || self.closing.is_cancelled() {
                 return None;
             }
+            if self.checked_at.elapsed() >= SESSION_CHECK {
+                if !self.session_stands().await {
+                    return None;
+                }
+                self.checked_at = Instant::now();
+            }
             if self.unread_due.is_some_and(|due| due <= Instant::now()) {
                 self.send_unread().await;
                 continue;
@@ -326,7 +343,26 @@ impl Session {
                 () = tokio::time::sleep_until(self.quiet_since + KEEP_ALIVE) => {
                     self.ready.push_back(Bytes::from_static(b": keep-alive\n\n"));
                 }
+                () = tokio::time::sleep_until(self.checked_at + SESSION_CHECK) => {}
                 () = self.closing.cancelled() => return None,
+            }
+        }
+    }
+
+    /// The session is still signed in, in this tenant, with a role that
+    /// may see the stream. A store error ends the stream too (the browser
+    /// reconnects and is checked afresh).
+    async fn session_stands(&self) -> bool {
+        match self.store.session(&self.session_hash).await {
+            Ok(Some(s)) => {
+                s.session.tenant_id == self.tenant
+                    && s.session.user_id == self.user
+                    && s.role.is_some_and(|r| r >= Role::Viewer)
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(tenant = %self.tenant, %error, "live updates could not check a session");
+                false
             }
         }
     }

@@ -50,6 +50,9 @@ use axum::{Extension, Router};
 use crate::AppState;
 
 pub use page::PageError;
+/// A session's token and what the store keeps of it (`ombud loadtest` opens
+/// staff sessions with them).
+pub use session::{random_token, token_hash};
 
 /// How the dashboard's sessions and cookies behave.
 #[derive(Debug, Clone)]

@@ -345,11 +345,30 @@ async function flow(run) {
   await fits(page, run, "the test panel");
   await shot(page, run, "test-panel");
 
-  // Settings: every channel kind's form, and what to paste where.
+  // Settings, section by section: notices and the summary; the categories
+  // as a table, one edited in its drawer (Escape closes it); every channel
+  // kind's form, and what to paste where.
   await page.goto(`${run.base}/app/settings`);
-  await page.waitForSelector("#webchat-form");
+  await page.waitForSelector("#survey");
   await fits(page, run, "the settings page");
   await shot(page, run, "settings");
+  await Promise.all([page.waitForURL("**/app/settings/categories"), page.click('.settings-tabs a[href="/app/settings/categories"]')]);
+  await Promise.all([page.waitForURL("**edit=**"), page.click("table.categories tbody tr:first-child a")]);
+  await page.waitForSelector(".drawer #edit-form");
+  await fits(page, run, "the category drawer");
+  await shot(page, run, "settings-category-drawer");
+  const keywords = page.locator("#edit-form input[name=keywords]");
+  await keywords.fill((await keywords.inputValue()) + ", pole");
+  await Promise.all([page.waitForURL("**saved=category**"), page.click('#edit-form button[type="submit"]')]);
+  await page.waitForSelector("text=Category saved.");
+  await page.waitForSelector("table.categories >> text=pole");
+  await Promise.all([page.waitForURL("**edit=**"), page.click("table.categories tbody tr:first-child a")]);
+  await Promise.all([page.waitForURL("**/app/settings/categories"), page.keyboard.press("Escape")]);
+  assert.equal(await page.locator(".drawer").count(), 0, "Escape closed the drawer");
+  await Promise.all([page.waitForURL("**/app/settings/channels"), page.click('.settings-tabs a[href="/app/settings/channels"]')]);
+  await page.waitForSelector("#webchat-form");
+  await fits(page, run, "the channels page");
+  await shot(page, run, "settings-channels");
 
   // A WhatsApp number's templates: the status notice mapped to an approved
   // template outside the 24-hour window.
@@ -363,7 +382,6 @@ async function flow(run) {
   assert.equal(await page.inputValue("#status_changed-languages"), "en, hi, mr");
   await fits(page, run, "the templates page");
   await shot(page, run, "templates");
-  await page.goto(`${run.base}/app/settings`);
 
   // Deadlines: business hours with a split shift, and a service level for
   // urgent complaints next to the seven-day rule every tenant starts with.

@@ -208,6 +208,19 @@
     });
   }
   if (countdowns.length) { setInterval(tick, 15000); }
+  // The edit drawer: Escape closes it (as its Close link does); it opens
+  // with its first field ready.
+  var drawer = document.querySelector(".drawer");
+  if (drawer) {
+    var first = drawer.querySelector("input, select, textarea");
+    if (first) first.focus();
+    document.addEventListener("keydown", function (e) {
+      if (e.key !== "Escape") return;
+      var close = drawer.querySelector(".drawer-close");
+      if (close) location.href = close.href;
+    });
+  }
+
   // Live updates. The server's stream (/app/live) says what changed, never
   // the content: the page fetches itself again and swaps the parts marked
   // data-live whose topics match ("conversations", "conversation:<id>",

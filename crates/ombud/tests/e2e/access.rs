@@ -577,6 +577,8 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/live".to_owned(), Role::Viewer),
         ("/app/team".to_owned(), Role::Admin),
         ("/app/settings".to_owned(), Role::Admin),
+        ("/app/settings/categories".to_owned(), Role::Admin),
+        ("/app/settings/channels".to_owned(), Role::Admin),
         ("/app/settings/deadlines".to_owned(), Role::Admin),
         ("/app/settings/assignment".to_owned(), Role::Admin),
         (templates.clone(), Role::Admin),

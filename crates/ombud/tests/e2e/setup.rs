@@ -200,9 +200,25 @@ async fn categories_are_added_and_edited_with_errors_next_to_fields() {
             ],
         )
         .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let page = admin.get("/app/settings").await.text().await.unwrap();
-    assert!(page.contains("value=\"Drains and sewers\""));
+    assert_eq!(location(&res), "/app/settings/categories?saved=category");
+    // The table lists it by name; its drawer has the form with its values.
+    let page = admin
+        .get("/app/settings/categories?saved=category")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<td>Drains and sewers</td>") && page.contains("Category saved"));
+    let drawer = admin
+        .get(&format!("/app/settings/categories?edit={}", drains.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        drawer.contains(r#"class="drawer""#) && drawer.contains("value=\"Drains and sewers\""),
+        "{drawer}"
+    );
     // Another tenant's category cannot be edited from here.
     let theirs = app.store.categories(&other.tenant.id).await.unwrap()[0]
         .id
@@ -307,7 +323,12 @@ async fn admins_connect_a_telegram_bot_and_add_a_web_chat_from_settings() {
         web.webchat().unwrap().allowed_origins,
         ["https://pune.example", "https://www.pune.example"]
     );
-    let page = admin.get("/app/settings").await.text().await.unwrap();
+    let page = admin
+        .get("/app/settings/channels")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         page.contains(&format!("/channels/webchat/{}/widget.js", web.id))
             && page.contains("&#60;script src=&#34;http")

@@ -27,7 +27,12 @@ async fn an_admin_maps_notices_to_templates_and_syncs_them_from_the_dashboard() 
     let page_path = format!("/app/settings/channels/{}/templates", t.channel.id);
 
     // Settings links each WhatsApp channel to its templates.
-    let settings = admin.get("/app/settings").await.text().await.unwrap();
+    let settings = admin
+        .get("/app/settings/channels")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(settings.contains(&page_path), "{settings}");
     let page = admin.get(&page_path).await.text().await.unwrap();
     assert!(page.contains("None synced yet"), "{page}");

@@ -78,7 +78,7 @@ pub async fn add_channel(
     let back = if form.next == "welcome" {
         "/app/welcome"
     } else {
-        "/app/settings#channels"
+        "/app/settings/channels?saved=channel"
     };
     let refused = |errors: FieldErrors| async {
         if form.next == "welcome" {
@@ -216,7 +216,7 @@ pub async fn add_other_channel(
         .add_channel(&current.acting(), &current.tenant.slug, name, config)
         .await;
     match added {
-        Ok(_) => Ok(Redirect::to("/app/settings#channels").into_response()),
+        Ok(_) => Ok(Redirect::to("/app/settings/channels?saved=channel").into_response()),
         Err(provision::ProvisionError::Store(StoreError::Conflict { field, reason }))
         | Err(provision::ProvisionError::Invalid(ValidationError { field, reason })) => {
             refuse_channel(

@@ -145,7 +145,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             get(reset::reset_page).post(reset::reset),
         )
         .route("/app/settings", get(settings::page))
-        .route("/app/settings/categories", post(settings::add_category))
+        .route(
+            "/app/settings/categories",
+            get(settings::categories_page).post(settings::add_category),
+        )
         .route("/app/settings/survey", post(settings::set_survey))
         .route("/app/settings/summary", post(settings::set_summary))
         .route("/app/settings/reminder", post(settings::set_reminder))
@@ -164,7 +167,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
             "/app/settings/categories/{id}",
             post(settings::edit_category),
         )
-        .route("/app/settings/channels", post(channel_forms::add_channel))
+        .route(
+            "/app/settings/channels",
+            get(settings::channels_page).post(channel_forms::add_channel),
+        )
         .route(
             "/app/settings/channels/{id}/templates",
             get(channel_templates::page).post(channel_templates::save),

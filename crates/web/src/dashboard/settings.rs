@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
@@ -47,10 +47,74 @@ pub struct ChannelRow {
     pub secret_token: Option<String>,
 }
 
+impl CategoryRow {
+    /// Its English name (the first the form asks for).
+    pub fn name(&self) -> &str {
+        self.names.first().map_or("", |(_, _, n)| n.as_str())
+    }
+
+    /// Its other names, for the table: "नाली / गटार".
+    pub fn other_names(&self) -> String {
+        let others: Vec<&str> = self
+            .names
+            .iter()
+            .skip(1)
+            .map(|(_, _, n)| n.as_str())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if others.is_empty() {
+            "—".into()
+        } else {
+            others.join(" / ")
+        }
+    }
+}
+
+/// Which part of the settings a page shows: `general` (notices and the
+/// summary), `categories` (with the category being edited, if any) or
+/// `channels`; and what was just saved.
+#[derive(Default)]
+pub struct Shown {
+    pub section: &'static str,
+    pub editing: Option<String>,
+    pub saved: Option<String>,
+}
+
+impl Shown {
+    /// The section a form belongs to, by what its errors are for.
+    fn of_form(errors_for: &str) -> Self {
+        let section = match errors_for {
+            "survey" | "reminder" | "summary" | "" => "general",
+            "channel" | "telegram" | "webchat" => "channels",
+            _ => "categories",
+        };
+        let editing = (section == "categories" && errors_for != "new-category")
+            .then(|| errors_for.to_owned());
+        Self {
+            section,
+            editing,
+            saved: None,
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self.section {
+            "categories" => "Categories",
+            "channels" => "Channels",
+            _ => "Notices and summary",
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage {
     chrome: Chrome,
+    section: &'static str,
+    section_title: &'static str,
+    /// The category in the edit drawer.
+    editing: Option<CategoryRow>,
+    saved: Option<String>,
     categories: Vec<CategoryRow>,
     channels: Vec<ChannelRow>,
     priorities: &'static [Priority],
@@ -66,6 +130,10 @@ struct SettingsPage {
 }
 
 impl SettingsPage {
+    fn is_editing(&self, id: &str) -> bool {
+        self.editing.as_ref().is_some_and(|c| c.id == id)
+    }
+
     fn survey_once(&self) -> bool {
         self.survey.repeat == ombud_core::survey::SurveyRepeat::OncePerComplaint
     }
@@ -105,6 +173,7 @@ pub async fn channel_rows(
         .collect())
 }
 
+/// The page of the section a form belongs to, with the form's errors.
 pub async fn render(
     state: &AppState,
     dashboard: &Dashboard,
@@ -114,28 +183,63 @@ pub async fn render(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<Response, PageError> {
+    let shown = Shown::of_form(errors_for);
+    let page = settings_page(
+        state, dashboard, headers, current, shown, errors_for, errors,
+    )
+    .await?;
+    Ok(html_with(status, &page))
+}
+
+async fn settings_page(
+    state: &AppState,
+    dashboard: &Dashboard,
+    headers: &HeaderMap,
+    current: &Current,
+    shown: Shown,
+    errors_for: &str,
+    errors: FieldErrors,
+) -> Result<SettingsPage, PageError> {
     let tenant = &current.tenant;
-    let categories = state.store.categories(&tenant.id).await?;
-    let page = SettingsPage {
-        chrome: Chrome::of(current, "settings"),
-        categories: categories
+    let categories: Vec<CategoryRow> = state
+        .store
+        .categories(&tenant.id)
+        .await?
+        .iter()
+        .map(|c| CategoryRow {
+            id: c.id.to_string(),
+            names: LANGUAGES
+                .iter()
+                .map(|(code, label)| {
+                    (
+                        *code,
+                        *label,
+                        c.names.get(*code).cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            keywords: c.keywords.join(", "),
+            priority: c.default_priority,
+        })
+        .collect();
+    let editing = shown.editing.as_ref().and_then(|id| {
+        categories
             .iter()
+            .find(|c| &c.id == id)
             .map(|c| CategoryRow {
-                id: c.id.to_string(),
-                names: LANGUAGES
-                    .iter()
-                    .map(|(code, label)| {
-                        (
-                            *code,
-                            *label,
-                            c.names.get(*code).cloned().unwrap_or_default(),
-                        )
-                    })
-                    .collect(),
-                keywords: c.keywords.join(", "),
-                priority: c.default_priority,
+                id: c.id.clone(),
+                names: c.names.clone(),
+                keywords: c.keywords.clone(),
+                priority: c.priority,
             })
-            .collect(),
+    });
+    Ok(SettingsPage {
+        chrome: Chrome::of(current, "settings"),
+        section: shown.section,
+        section_title: shown.title(),
+        editing,
+        saved: shown.saved,
+        categories,
         channels: channel_rows(state, dashboard, headers, &tenant.id).await?,
         priorities: Priority::ALL,
         languages: &LANGUAGES,
@@ -152,8 +256,7 @@ pub async fn render(
             .time()
             .format("%H:%M")
             .to_string(),
-    };
-    Ok(html_with(status, &page))
+    })
 }
 
 /// The page again with a form's errors, under its section (`errors_for`).
@@ -172,23 +275,86 @@ async fn refused(
     .await
 }
 
+/// `?saved=` after a save, `?edit=` for the category in the drawer.
+#[derive(Deserialize, Default)]
+pub struct SettingsQuery {
+    saved: Option<String>,
+    edit: Option<String>,
+}
+
+/// What a save's confirmation says.
+fn saved_words(saved: Option<&str>) -> Option<String> {
+    Some(
+        match saved? {
+            "survey" => "Satisfaction survey saved.",
+            "reminder" => "Reminders saved.",
+            "summary" => "Daily summary time saved.",
+            "category" => "Category saved. The bot files new messages by it from now on.",
+            "channel" => "Channel connected. Paste what it shows below where it says.",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+async fn section_page(
+    state: AppState,
+    dashboard: Arc<Dashboard>,
+    headers: HeaderMap,
+    current: Current,
+    section: &'static str,
+    q: SettingsQuery,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let shown = Shown {
+        section,
+        editing: q.edit.filter(|_| section == "categories"),
+        saved: saved_words(q.saved.as_deref()),
+    };
+    let page = settings_page(
+        &state,
+        &dashboard,
+        &headers,
+        &current,
+        shown,
+        "",
+        FieldErrors::default(),
+    )
+    .await?;
+    Ok(html_with(StatusCode::OK, &page))
+}
+
+/// Notices (survey, reminders) and the daily summary.
 pub async fn page(
     State(state): State<AppState>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     headers: HeaderMap,
     current: Current,
+    Query(q): Query<SettingsQuery>,
 ) -> Result<Response, PageError> {
-    current.require(Role::Admin)?;
-    render(
-        &state,
-        &dashboard,
-        &headers,
-        &current,
-        "",
-        FieldErrors::default(),
-        StatusCode::OK,
-    )
-    .await
+    section_page(state, dashboard, headers, current, "general", q).await
+}
+
+/// The categories as a table, one in the edit drawer.
+pub async fn categories_page(
+    State(state): State<AppState>,
+    Extension(dashboard): Extension<Arc<Dashboard>>,
+    headers: HeaderMap,
+    current: Current,
+    Query(q): Query<SettingsQuery>,
+) -> Result<Response, PageError> {
+    section_page(state, dashboard, headers, current, "categories", q).await
+}
+
+/// The channels, with what to paste where, and the forms that add one.
+pub async fn channels_page(
+    State(state): State<AppState>,
+    Extension(dashboard): Extension<Arc<Dashboard>>,
+    headers: HeaderMap,
+    current: Current,
+    Query(q): Query<SettingsQuery>,
+) -> Result<Response, PageError> {
+    section_page(state, dashboard, headers, current, "channels", q).await
 }
 
 #[derive(Deserialize)]
@@ -311,7 +477,7 @@ pub async fn add_category(
         .create_category(&current.acting(), &current.tenant.id, new)
         .await;
     match made {
-        Ok(_) => Ok(Redirect::to("/app/settings#categories").into_response()),
+        Ok(_) => Ok(Redirect::to("/app/settings/categories?saved=category").into_response()),
         Err(StoreError::Conflict { .. }) => {
             let mut errors = FieldErrors::default();
             errors.add("name_en", "a category with this name exists already");
@@ -342,7 +508,7 @@ pub async fn edit_category(
         .ops()
         .change_category(&current.acting(), &current.tenant.id, &id, change)
         .await?;
-    Ok(Redirect::to("/app/settings#categories").into_response())
+    Ok(Redirect::to("/app/settings/categories?saved=category").into_response())
 }
 
 #[cfg(test)]
@@ -399,7 +565,7 @@ pub async fn set_survey(
             .set_survey_settings(&current.acting(), &current.tenant.id, settings)
             .await;
         match set {
-            Ok(_) => return Ok(Redirect::to("/app/settings#survey").into_response()),
+            Ok(_) => return Ok(Redirect::to("/app/settings?saved=survey#survey").into_response()),
             // The settings' one rule is the delay's range.
             Err(StoreError::Invalid(v)) => errors.add("delay_hours", v.reason),
             Err(e) => return Err(e.into()),
@@ -440,7 +606,9 @@ pub async fn set_reminder(
                 .set_reminder_settings(&current.acting(), &current.tenant.id, settings)
                 .await;
             match set {
-                Ok(_) => return Ok(Redirect::to("/app/settings#reminder").into_response()),
+                Ok(_) => {
+                    return Ok(Redirect::to("/app/settings?saved=reminder#reminder").into_response())
+                }
                 // The settings' one rule is the wait's range.
                 Err(StoreError::Invalid(v)) => errors.add("after_hours", v.reason),
                 Err(e) => return Err(e.into()),
@@ -480,7 +648,9 @@ pub async fn set_summary(
                 .set_summary_settings(&current.acting(), &current.tenant.id, settings)
                 .await;
             match set {
-                Ok(_) => return Ok(Redirect::to("/app/settings#summary").into_response()),
+                Ok(_) => {
+                    return Ok(Redirect::to("/app/settings?saved=summary#summary").into_response())
+                }
                 Err(StoreError::Invalid(v)) => errors.add("summary_at", v.reason),
                 Err(e) => return Err(e.into()),
             }

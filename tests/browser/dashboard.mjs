@@ -518,6 +518,12 @@ async function flow(run) {
 
   await fits(page, run, "the overview");
 
+  // The account page keeps the navigation.
+  await page.goto(`${run.base}/app/account`);
+  await page.waitForSelector('header.top nav a[href="/app/complaints"]');
+  await fits(page, run, "the account page");
+  await shot(page, run, "account");
+
   // The API reference: every operation, on the screen's width.
   const refused = [];
   page.on("console", (m) => { if (/Content Security Policy/i.test(m.text())) refused.push(m.text()); });

@@ -181,6 +181,9 @@ pub async fn spawn(
             .env("OMBUD_LOG_FORMAT", "json")
             .env("OMBUD_OUTBOUND__PROVIDER_HOSTS", &sink_host)
             .env("OMBUD_METRICS_LISTEN", "127.0.0.1:0")
+            // Every load-test client (the citizens' webhooks, the staff
+            // pages) comes from 127.0.0.1; people come from many addresses.
+            .env("OMBUD_SERVER__MAX_CONNECTIONS_PER_ADDRESS", "0")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log);

@@ -28,6 +28,7 @@ pub const SUMMARY_LANGUAGES: [(&str, &str); 3] =
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
+    chrome: super::page::Chrome,
     csrf_token: &'a str,
     name: &'a str,
     email: &'a str,
@@ -60,6 +61,7 @@ pub async fn page(
         }
     }
     Ok(html(&AccountPage {
+        chrome: super::page::Chrome::of_user(&signed_in, "account"),
         csrf_token: &signed_in.csrf_token,
         name: &signed_in.user.name,
         email: signed_in.user.email.as_str(),

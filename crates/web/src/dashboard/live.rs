@@ -56,7 +56,7 @@ const UNREAD_EVERY: Duration = Duration::from_secs(1);
 pub const TYPING_SECS: u64 = 6;
 
 /// What changed, as the tenant's streams hear it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Update {
     Conversation(String),
     Complaint(String),
@@ -160,8 +160,11 @@ async fn follow(store: Arc<dyn Store>, tenant: TenantId, feed: Weak<Feed>) {
         let Some(feed) = feed.upgrade() else { return };
         match reader.look(read).await {
             Ok(events) => {
-                for e in events {
-                    for update in Update::of(e) {
+                // A conversation's message, its reply and the reply's
+                // delivery in one look are one update.
+                let mut sent = std::collections::HashSet::new();
+                for update in events.into_iter().flat_map(Update::of) {
+                    if sent.insert(update.clone()) {
                         let _ = feed.tx.send(update);
                     }
                 }
@@ -311,9 +314,11 @@ impl Session {
     /// The next chunk to write; None ends the stream (the browser reconnects).
     async fn next(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(chunk) = self.ready.pop_front() {
+            if !self.ready.is_empty() {
+                // What is ready goes out in one write.
                 self.quiet_since = Instant::now();
-                return Some(chunk);
+                let chunk: Vec<u8> = self.ready.drain(..).flat_map(|b| b.to_vec()).collect();
+                return Some(Bytes::from(chunk));
             }
             if self.started.elapsed() > LIFETIME || self.closing.is_cancelled() {
                 return None;
@@ -330,15 +335,20 @@ impl Session {
             }
             let far = Instant::now() + LIFETIME;
             tokio::select! {
-                got = self.updates.recv() => match got {
-                    Ok(update) => self.hear(update),
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        // Fallen behind: the page fetches all of itself again.
-                        self.ready.push_back(event("resync", json!({})));
-                        self.count_unread_soon();
+                got = self.updates.recv() => {
+                    if !self.take(got) {
+                        return None;
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                },
+                    // And whatever else has arrived, for the same write.
+                    loop {
+                        match self.updates.try_recv() {
+                            Ok(update) => self.hear(update),
+                            Err(broadcast::error::TryRecvError::Lagged(_)) => self.resync(),
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(broadcast::error::TryRecvError::Closed) => return None,
+                        }
+                    }
+                }
                 () = tokio::time::sleep_until(self.unread_due.unwrap_or(far)) => {}
                 () = tokio::time::sleep_until(self.quiet_since + KEEP_ALIVE) => {
                     self.ready.push_back(Bytes::from_static(b": keep-alive\n\n"));
@@ -365,6 +375,22 @@ impl Session {
                 false
             }
         }
+    }
+
+    /// Takes what `recv` gave; false when the feed has closed.
+    fn take(&mut self, got: Result<Update, broadcast::error::RecvError>) -> bool {
+        match got {
+            Ok(update) => self.hear(update),
+            Err(broadcast::error::RecvError::Lagged(_)) => self.resync(),
+            Err(broadcast::error::RecvError::Closed) => return false,
+        }
+        true
+    }
+
+    /// Fallen behind: the page fetches all of itself again.
+    fn resync(&mut self) {
+        self.ready.push_back(event("resync", json!({})));
+        self.count_unread_soon();
     }
 
     fn hear(&mut self, update: Update) {

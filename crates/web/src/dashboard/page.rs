@@ -18,6 +18,9 @@ pub struct Chrome {
     pub csrf_token: String,
     /// Which navigation entry is current.
     pub section: &'static str,
+    /// A member of the tenant (false: signed in, but no longer in it, so no
+    /// navigation into it).
+    pub member: bool,
 }
 
 impl Chrome {
@@ -32,6 +35,29 @@ impl Chrome {
             role: current.role,
             csrf_token: current.csrf_token.clone(),
             section,
+            member: true,
+        }
+    }
+
+    /// For a page any signed-in user sees (their account), in or out of a
+    /// tenant.
+    pub fn of_user(signed_in: &super::session::SignedInUser, section: &'static str) -> Self {
+        let user = &signed_in.user;
+        Self {
+            tenant: signed_in
+                .tenant
+                .as_ref()
+                .map(|t| t.name.clone())
+                .unwrap_or_default(),
+            user: if user.name.is_empty() {
+                user.email.as_str().to_owned()
+            } else {
+                user.name.clone()
+            },
+            role: signed_in.role.unwrap_or(Role::FieldWorker),
+            csrf_token: signed_in.csrf_token.clone(),
+            section,
+            member: signed_in.role.is_some() && signed_in.tenant.is_some(),
         }
     }
 

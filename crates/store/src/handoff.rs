@@ -187,6 +187,9 @@ pub struct LiveEvent {
     pub complaint: Option<String>,
     /// A message event's message, whose conversation the store looks up.
     pub message: Option<String>,
+    /// The event may change a member's unread count: its conversation is
+    /// in people's hands, or it changed whose hands it is in.
+    pub with_people: bool,
 }
 
 /// Most events one `live_events` call returns.
@@ -223,6 +226,21 @@ pub(crate) fn live_event(
         conversation,
         complaint,
         message,
+        with_people: false,
+    }
+}
+
+impl LiveEvent {
+    /// Sets `with_people` from the conversation's state now (`human` or
+    /// not): a hand-off, a take-over or a hand-back counts whatever the
+    /// state.
+    pub(crate) fn set_people(&mut self, state: Option<&str>) {
+        let handing = matches!(
+            self.kind.as_str(),
+            "conversation.handoff" | "audit.recorded"
+        );
+        self.with_people = self.conversation.is_some()
+            && (handing || state == Some(ConversationState::Human.as_str()));
     }
 }
 

@@ -229,6 +229,24 @@ impl HandoffStore for PgStore {
                 }
             }
         }
+        let conversations: Vec<String> = events
+            .iter()
+            .filter_map(|e| e.conversation.clone())
+            .collect();
+        if !conversations.is_empty() {
+            let states: Vec<(String, String)> = sqlx::query_as(
+                "select id, state from conversations where tenant_id = $1 and id = any($2)",
+            )
+            .bind(tenant.as_str())
+            .bind(&conversations)
+            .fetch_all(&self.pool)
+            .await?;
+            let states: std::collections::HashMap<String, String> = states.into_iter().collect();
+            for e in &mut events {
+                let state = e.conversation.as_ref().and_then(|c| states.get(c));
+                e.set_people(state.map(String::as_str));
+            }
+        }
         Ok(events)
     }
 

@@ -240,6 +240,27 @@ impl HandoffStore for SqliteStore {
                         })?;
                 }
             }
+            let mut state_of = conn.prepare_cached(
+                "select state from conversations where tenant_id = ?1 and id = ?2",
+            )?;
+            let mut states: std::collections::HashMap<String, Option<String>> =
+                std::collections::HashMap::new();
+            for e in &mut events {
+                let Some(c) = e.conversation.clone() else {
+                    continue;
+                };
+                if !states.contains_key(&c) {
+                    let state: Option<String> = state_of
+                        .query_row(params![tenant.as_str(), c], |r| r.get(0))
+                        .map(Some)
+                        .or_else(|e| match e {
+                            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                            e => Err(e),
+                        })?;
+                    states.insert(c.clone(), state);
+                }
+                e.set_people(states[&c].as_deref());
+            }
             Ok(events)
         })
         .await

@@ -58,7 +58,12 @@ pub const TYPING_SECS: u64 = 6;
 /// What changed, as the tenant's streams hear it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Update {
-    Conversation(String),
+    /// A conversation changed; `people`: one in people's hands, or handed
+    /// over or back (what may change someone's unread count).
+    Conversation {
+        id: String,
+        people: bool,
+    },
     Complaint(String),
     /// A member read a conversation: their unread count may have fallen.
     Read(UserId),
@@ -73,8 +78,9 @@ pub enum Update {
 impl Update {
     /// The updates an event makes (a message event: its conversation).
     fn of(e: LiveEvent) -> impl Iterator<Item = Update> {
+        let people = e.with_people;
         e.conversation
-            .map(Update::Conversation)
+            .map(|id| Update::Conversation { id, people })
             .into_iter()
             .chain(e.complaint.map(Update::Complaint))
     }
@@ -395,10 +401,13 @@ impl Session {
 
     fn hear(&mut self, update: Update) {
         match update {
-            Update::Conversation(id) => {
+            Update::Conversation { id, people } => {
                 self.ready
                     .push_back(event("conversation", json!({ "id": id })));
-                self.count_unread_soon();
+                // The bot's conversations count for nobody's unread.
+                if people {
+                    self.count_unread_soon();
+                }
             }
             Update::Complaint(id) => {
                 self.ready
@@ -489,6 +498,7 @@ mod tests {
             conversation: conversation.map(str::to_owned),
             complaint: None,
             message: None,
+            with_people: false,
         }
     }
 
@@ -541,7 +551,13 @@ mod tests {
     fn an_event_makes_an_update_for_what_it_touched() {
         let t = Utc::now();
         let updates: Vec<Update> = Update::of(ev("e1", t, Some("conv_1"))).collect();
-        assert_eq!(updates, vec![Update::Conversation("conv_1".into())]);
+        assert_eq!(
+            updates,
+            vec![Update::Conversation {
+                id: "conv_1".into(),
+                people: false
+            }]
+        );
         assert_eq!(Update::of(ev("e2", t, None)).count(), 0);
     }
 }

@@ -147,7 +147,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings", get(settings::page))
         .route(
             "/app/settings/categories",
-            get(settings::categories_page).post(settings::add_category),
+            get(settings::page).post(settings::add_category),
         )
         .route("/app/settings/survey", post(settings::set_survey))
         .route("/app/settings/summary", post(settings::set_summary))
@@ -169,7 +169,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         )
         .route(
             "/app/settings/channels",
-            get(settings::channels_page).post(channel_forms::add_channel),
+            get(settings::page).post(channel_forms::add_channel),
         )
         .route(
             "/app/settings/channels/{id}/templates",

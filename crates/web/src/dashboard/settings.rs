@@ -324,37 +324,24 @@ async fn section_page(
     Ok(html_with(StatusCode::OK, &page))
 }
 
-/// Notices (survey, reminders) and the daily summary.
+/// A settings section's page, by its path: `/app/settings` (notices and
+/// the daily summary), `/app/settings/categories` (a table, one category
+/// in the edit drawer) or `/app/settings/channels` (what to paste where,
+/// and the forms that add one).
 pub async fn page(
     State(state): State<AppState>,
     Extension(dashboard): Extension<Arc<Dashboard>>,
     headers: HeaderMap,
     current: Current,
+    uri: axum::http::Uri,
     Query(q): Query<SettingsQuery>,
 ) -> Result<Response, PageError> {
-    section_page(state, dashboard, headers, current, "general", q).await
-}
-
-/// The categories as a table, one in the edit drawer.
-pub async fn categories_page(
-    State(state): State<AppState>,
-    Extension(dashboard): Extension<Arc<Dashboard>>,
-    headers: HeaderMap,
-    current: Current,
-    Query(q): Query<SettingsQuery>,
-) -> Result<Response, PageError> {
-    section_page(state, dashboard, headers, current, "categories", q).await
-}
-
-/// The channels, with what to paste where, and the forms that add one.
-pub async fn channels_page(
-    State(state): State<AppState>,
-    Extension(dashboard): Extension<Arc<Dashboard>>,
-    headers: HeaderMap,
-    current: Current,
-    Query(q): Query<SettingsQuery>,
-) -> Result<Response, PageError> {
-    section_page(state, dashboard, headers, current, "channels", q).await
+    let section = match uri.path() {
+        "/app/settings/categories" => "categories",
+        "/app/settings/channels" => "channels",
+        _ => "general",
+    };
+    section_page(state, dashboard, headers, current, section, q).await
 }
 
 #[derive(Deserialize)]

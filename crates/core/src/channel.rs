@@ -26,6 +26,15 @@ impl ChannelKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// Its name in a list or a heading: "WhatsApp", "Telegram", "Web chat".
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "WhatsApp",
+            Self::Telegram => "Telegram",
+            Self::Webchat => "Web chat",
+        }
+    }
+
     /// The longest text one outbound message may carry; longer replies are split.
     pub fn max_text_chars(self) -> usize {
         match self {

@@ -19,6 +19,14 @@ pub struct HandedOver {
     pub assignee_id: Option<UserId>,
 }
 
+impl HandedOver {
+    /// The citizen as staff read them: name and number, or a web visitor's
+    /// readable label (`conversation::person_label`).
+    pub fn person(&self) -> String {
+        ombud_core::conversation::person_label(self.contact_name.as_deref(), &self.contact_address)
+    }
+}
+
 /// A staff member's message into a conversation
 /// (`HandoffStore::staff_reply`).
 #[derive(Debug, Clone, Copy)]

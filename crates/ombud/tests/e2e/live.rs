@@ -197,12 +197,26 @@ async fn the_inbox_lists_every_conversation_by_filter_with_unread_marks() {
     assert!(!unassigned.contains(&theirs.to_string()), "{unassigned}");
 
     // A note on the citizen's complaint shows in the thread, as a note,
-    // with the citizen's complaints beside it.
+    // with the citizen's complaints beside it; open pages hear of the
+    // complaint, and its page and the list mark what they swap for it.
+    let mut live = Stream::open(&ravi).await;
+    let complaint_page = page(&ravi, &format!("/app/complaints/{number}")).await;
+    assert!(
+        complaint_page.contains(&format!(
+            r#"data-live="complaint:{} conversation:{theirs}""#,
+            filed.id
+        )),
+        "{complaint_page}"
+    );
+    assert!(page(&ravi, "/app/complaints")
+        .await
+        .contains(r#"id="complaint-rows" data-live="complaints""#));
     ravi.submit(
         &format!("/app/complaints/{number}/note"),
         &[("value", "Pole 14 needs a new choke")],
     )
     .await;
+    live.until("complaint", &filed.id.to_string()).await;
     let thread = page(&ravi, &format!("/app/inbox/{theirs}")).await;
     assert!(
         thread.contains("Pole 14 needs a new choke") && thread.contains("Internal note by ravi on"),

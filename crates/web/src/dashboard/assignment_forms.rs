@@ -38,7 +38,7 @@ fn list(text: &str) -> Vec<String> {
 
 /// A slug for a new row from its name, unique among `taken`.
 fn new_slug(name: &str, fallback: &str, taken: &[String]) -> String {
-    let base = match super::settings::slug_of(name) {
+    let base = match super::category_forms::slug_of(name) {
         s if s.is_empty() => fallback.to_owned(),
         s => s,
     };

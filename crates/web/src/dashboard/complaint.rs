@@ -191,9 +191,7 @@ async fn detail_with_draft(
         Some(id) => store.conversation(&tenant.id, id).await?,
         None => None,
     };
-    let citizen = conversation.as_ref().map(|h| {
-        ombud_core::conversation::person_label(h.contact_name.as_deref(), &h.contact_address)
-    });
+    let citizen = conversation.as_ref().map(|h| h.person());
     let reply = match (&conversation, &channel) {
         (Some(h), Some(ch)) => Some(ReplyBox {
             window: ombud_core::conversation::window(

@@ -188,10 +188,7 @@ async fn detail_page(
         None => false,
     };
     let citizen = conversation.map(|h| Citizen {
-        label: ombud_core::conversation::person_label(
-            h.contact_name.as_deref(),
-            &h.contact_address,
-        ),
+        label: h.person(),
         tel: on_whatsapp.then(|| format!("+{}", h.contact_address)),
     });
     let page = DetailPage {

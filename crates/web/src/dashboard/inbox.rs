@@ -6,6 +6,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use ombud_core::*;
 use ombud_store::{HandedOver, InboxFilter};
@@ -48,10 +50,6 @@ pub struct InboxRow {
     pub selected: bool,
 }
 
-fn who(h: &HandedOver) -> String {
-    ombud_core::conversation::person_label(h.contact_name.as_deref(), &h.contact_address)
-}
-
 /// The inbox's filter from its query (`?filter=`), "needs a person" unless
 /// asked.
 #[derive(Deserialize, Default)]
@@ -78,16 +76,6 @@ fn filter_links(chosen: InboxFilter) -> Vec<(&'static str, &'static str, bool)> 
         .collect()
 }
 
-/// A channel's name in a list: "WhatsApp", "Telegram", "Web chat".
-fn channel_label(kind: ChannelKind) -> String {
-    let name = ombud_core::conversation::kind_name(kind).trim_start_matches("the ");
-    let mut chars = name.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
-
 /// Most characters of a message a row shows.
 const PREVIEW_CHARS: usize = 90;
 
@@ -105,14 +93,15 @@ fn preview(body: Option<&str>) -> String {
     }
 }
 
+/// The list's rows; `names`: see `complaints::actor_names`.
 async fn rows(
     state: &AppState,
     current: &Current,
+    names: &HashMap<String, String>,
     filter: InboxFilter,
     selected: Option<&ConversationId>,
 ) -> Result<Vec<InboxRow>, PageError> {
     let tenant = &current.tenant;
-    let names = super::complaints::actor_names(state, &tenant.id).await?;
     let items = state
         .store
         .inbox(&tenant.id, &current.user.id, filter)
@@ -123,8 +112,8 @@ async fn rows(
             let c = &item.handed.conversation;
             InboxRow {
                 id: c.id.to_string(),
-                who: who(&item.handed),
-                channel: channel_label(item.channel_kind),
+                who: item.handed.person(),
+                channel: item.channel_kind.label().to_owned(),
                 preview: preview(item.preview.as_deref()),
                 last: c
                     .last_inbound_at
@@ -171,7 +160,14 @@ pub async fn list(
     let filter = q.filter()?;
     Ok(html(&InboxPage {
         chrome: Chrome::of(&current, "inbox"),
-        rows: rows(&state, &current, filter, None).await?,
+        rows: rows(
+            &state,
+            &current,
+            &super::complaints::actor_names(&state, &current.tenant.id).await?,
+            filter,
+            None,
+        )
+        .await?,
         filter: filter.as_str(),
         filters: filter_links(filter),
         empty: empty_text(filter),
@@ -217,7 +213,11 @@ struct ConversationPage {
     blocked: Option<String>,
 }
 
-async fn find(state: &AppState, tenant: &TenantId, id: &str) -> Result<HandedOver, PageError> {
+pub(super) async fn find(
+    state: &AppState,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<HandedOver, PageError> {
     let id: ConversationId = id
         .parse()
         .map_err(|_| PageError::not_found("conversation"))?;
@@ -236,14 +236,14 @@ const CITIZEN_COMPLAINTS: u32 = 10;
 async fn thread(
     state: &AppState,
     tenant: &Tenant,
+    names: &HashMap<String, String>,
     h: &HandedOver,
 ) -> Result<(Vec<ThreadLine>, Vec<CitizenComplaint>), PageError> {
-    let names = super::complaints::actor_names(state, &tenant.id).await?;
     let messages = state.store.messages(&tenant.id, &h.conversation.id).await?;
     let times: Vec<DateTime<Utc>> = messages.iter().map(|m| m.created_at).collect();
     let mut lines: Vec<(DateTime<Utc>, ThreadLine)> = times
         .into_iter()
-        .zip(transcript(tenant, messages, &names))
+        .zip(transcript(tenant, messages, names))
         .map(|(at, line)| {
             (
                 at,
@@ -272,7 +272,7 @@ async fn thread(
                 inbound: false,
                 body: e.to_value.unwrap_or_default(),
                 at: local(tenant, e.created_at),
-                who: super::timeline::who(&e.actor, &names),
+                who: super::timeline::who(&e.actor, names),
                 by_staff: true,
             };
             lines.push((
@@ -296,7 +296,7 @@ async fn thread(
     Ok((lines.into_iter().map(|(_, l)| l).collect(), complaints))
 }
 
-async fn page(
+pub(super) async fn page(
     state: &AppState,
     current: &Current,
     h: HandedOver,
@@ -316,8 +316,8 @@ async fn page(
             .map(|b| format!("Paused until {}: {}", local(tenant, b.until), b.reason))
     });
     let kind = kind_of(state, &h.conversation.channel_id).await?;
-    let (thread, complaints) = thread(state, tenant, &h).await?;
     let names = super::complaints::actor_names(state, &tenant.id).await?;
+    let (thread, complaints) = thread(state, tenant, &names, &h).await?;
     // What the page shows is read now (a staff member's own replies aside).
     state
         .engine
@@ -328,20 +328,20 @@ async fn page(
         &tenant.id,
         super::live::Update::Read(current.user.id.clone()),
     );
-    let rows = rows(state, current, filter, Some(&h.conversation.id)).await?;
+    let rows = rows(state, current, &names, filter, Some(&h.conversation.id)).await?;
     Ok(html_with(
         status,
         &ConversationPage {
             chrome: Chrome::of(current, "inbox"),
             id: h.conversation.id.to_string(),
-            who: who(&h),
+            who: h.person(),
             // A number to call on WhatsApp; a chat id or a visitor id is not one.
             address: if kind == ChannelKind::Whatsapp {
                 h.contact_address.clone()
             } else {
                 String::new()
             },
-            channel: channel_label(kind),
+            channel: kind.label().to_owned(),
             language: h
                 .contact_language
                 .map(|l| super::complaints::language_name(&l).to_owned())
@@ -450,80 +450,6 @@ pub async fn hand_back(
         Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to("/app/inbox").into_response())
-}
-
-#[derive(Deserialize)]
-pub struct BlockForm {
-    #[serde(default)]
-    days: String,
-    #[serde(default)]
-    reason: String,
-}
-
-/// Pauses the channel for the conversation's sender (`ops::blocks`).
-pub async fn block(
-    State(state): State<AppState>,
-    current: Current,
-    Path(id): Path<String>,
-    Form(form): Form<BlockForm>,
-) -> Result<Response, PageError> {
-    current.require(Role::Staff)?;
-    let h = find(&state, &current.tenant.id, &id).await?;
-    let mut errors = FieldErrors::default();
-    match form.days.trim().parse::<u32>() {
-        Err(_) => errors.add("days", "must be a whole number of days, 1 to 90"),
-        Ok(days) => {
-            let blocked = state
-                .engine
-                .ops()
-                .block_contact(
-                    &current.acting(),
-                    &current.tenant.id,
-                    &h.conversation.contact_id,
-                    days,
-                    &form.reason,
-                )
-                .await;
-            match blocked {
-                Ok(_) => return Ok(Redirect::to(&format!("/app/inbox/{id}#pause")).into_response()),
-                Err(ombud_store::StoreError::Invalid(e)) => {
-                    errors.add(if e.field == "days" { "days" } else { "reason" }, e.reason)
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-    let status = StatusCode::UNPROCESSABLE_ENTITY;
-    page(
-        &state,
-        &current,
-        h,
-        InboxFilter::NeedsPerson,
-        String::new(),
-        errors,
-        status,
-    )
-    .await
-}
-
-/// Ends the sender's pause now.
-pub async fn unblock(
-    State(state): State<AppState>,
-    current: Current,
-    Path(id): Path<String>,
-) -> Result<Response, PageError> {
-    current.require(Role::Staff)?;
-    let h = find(&state, &current.tenant.id, &id).await?;
-    state
-        .engine
-        .ops()
-        .unblock_contact(
-            &current.acting(),
-            &current.tenant.id,
-            &h.conversation.contact_id,
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/app/inbox/{id}#pause")).into_response())
 }
 
 #[cfg(test)]

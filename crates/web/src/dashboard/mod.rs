@@ -14,6 +14,7 @@ mod assignment;
 mod assignment_forms;
 mod audit;
 mod bulk;
+mod category_forms;
 mod channel_forms;
 mod channel_templates;
 mod charts;
@@ -32,6 +33,7 @@ mod login;
 mod overview;
 mod page;
 mod palette;
+mod pause;
 mod reset;
 pub(crate) mod session;
 mod settings;
@@ -125,8 +127,8 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/inbox/{id}", get(inbox::show))
         .route("/app/inbox/{id}/reply", post(inbox::reply))
         .route("/app/inbox/{id}/hand-back", post(inbox::hand_back))
-        .route("/app/inbox/{id}/block", post(inbox::block))
-        .route("/app/inbox/{id}/unblock", post(inbox::unblock))
+        .route("/app/inbox/{id}/block", post(pause::block))
+        .route("/app/inbox/{id}/unblock", post(pause::unblock))
         .route("/app/inbox/{id}/typing", post(live::typing))
         .route("/app/live", get(live::stream))
         .route("/app/team", get(team::page))
@@ -147,7 +149,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings", get(settings::page))
         .route(
             "/app/settings/categories",
-            get(settings::page).post(settings::add_category),
+            get(settings::page).post(category_forms::add_category),
         )
         .route("/app/settings/survey", post(settings::set_survey))
         .route("/app/settings/summary", post(settings::set_summary))
@@ -165,7 +167,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         )
         .route(
             "/app/settings/categories/{id}",
-            post(settings::edit_category),
+            post(category_forms::edit_category),
         )
         .route(
             "/app/settings/channels",

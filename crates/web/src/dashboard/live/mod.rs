@@ -24,7 +24,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ombud_core::*;
-use ombud_store::{LiveEvent, Store, LIVE_PAGE};
+use ombud_store::{LiveEvent, Store};
 use serde_json::json;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -32,15 +32,12 @@ use tokio::time::Instant;
 use super::page::PageError;
 use super::session::Current;
 use crate::AppState;
+use reader::Reader;
+
+mod reader;
 
 /// How often a tenant's reader looks for new events.
 const POLL: Duration = Duration::from_millis(250);
-/// How far back each look starts before the latest event seen.
-const LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
-/// Pages of events one look reads at most (the rest wait for the next),
-/// and pages of the stretch behind the cursor it reads again.
-const PAGES_PER_LOOK: usize = 20;
-const LOOKBACK_PAGES: usize = 2;
 /// Updates a tenant's streams may fall behind by before they resync.
 const BACKLOG: usize = 4096;
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -155,7 +152,7 @@ async fn follow(store: Arc<dyn Store>, tenant: TenantId, feed: Weak<Feed>) {
     // What happened before the first stream opened is not news.
     match store.latest_event_at(&tenant).await {
         Ok(Some(at)) => {
-            reader.cursor = Some((at - LOOKBACK, String::new()));
+            reader.start_at(at);
             let _ = reader.look(read).await;
         }
         Ok(None) => {}
@@ -176,71 +173,6 @@ async fn follow(store: Arc<dyn Store>, tenant: TenantId, feed: Weak<Feed>) {
                 }
             }
             Err(error) => tracing::warn!(%tenant, %error, "live updates could not read events"),
-        }
-    }
-}
-
-/// Where a tenant's reader is: the last event read, and the events seen in
-/// the stretch before it, which it reads again.
-#[derive(Default)]
-struct Reader {
-    cursor: Option<(DateTime<Utc>, String)>,
-    seen: HashMap<String, DateTime<Utc>>,
-}
-
-impl Reader {
-    /// The events not seen before: what follows the cursor, oldest first,
-    /// then what committed late in the stretch behind it.
-    async fn look<F, Fut>(&mut self, mut read: F) -> Result<Vec<LiveEvent>, ombud_store::StoreError>
-    where
-        F: FnMut(DateTime<Utc>, String) -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<LiveEvent>, ombud_store::StoreError>>,
-    {
-        let mut fresh = Vec::new();
-        let mut after = self
-            .cursor
-            .clone()
-            .unwrap_or((DateTime::<Utc>::MIN_UTC, String::new()));
-        for _ in 0..PAGES_PER_LOOK {
-            let page = read(after.0, after.1.clone()).await?;
-            let full = page.len() >= LIVE_PAGE as usize;
-            if let Some(last) = page.last() {
-                after = (last.at, last.id.clone());
-            }
-            self.keep_unseen(page, &mut fresh);
-            if !full {
-                break;
-            }
-        }
-        if after.1.is_empty() {
-            return Ok(fresh);
-        }
-        // A transaction that took its time commits behind the cursor.
-        let mut back = (after.0 - LOOKBACK, String::new());
-        for _ in 0..LOOKBACK_PAGES {
-            let page = read(back.0, back.1.clone()).await?;
-            let full = page.len() >= LIVE_PAGE as usize;
-            let page: Vec<LiveEvent> = page.into_iter().filter(|e| e.at <= after.0).collect();
-            let reached = page.len() < LIVE_PAGE as usize;
-            if let Some(last) = page.last() {
-                back = (last.at, last.id.clone());
-            }
-            self.keep_unseen(page, &mut fresh);
-            if !full || reached {
-                break;
-            }
-        }
-        let keep = after.0 - LOOKBACK - LOOKBACK;
-        self.seen.retain(|_, at| *at >= keep);
-        self.cursor = Some(after);
-        Ok(fresh)
-    }
-
-    fn keep_unseen(&mut self, page: Vec<LiveEvent>, fresh: &mut Vec<LiveEvent>) {
-        for e in page {
-            if self.seen.insert(e.id.clone(), e.at).is_none() {
-                fresh.push(e);
-            }
         }
     }
 }
@@ -488,7 +420,9 @@ pub async fn typing(
 
 #[cfg(test)]
 mod tests {
+    use super::reader::Reader;
     use super::*;
+    use ombud_store::LIVE_PAGE;
 
     fn ev(id: &str, at: DateTime<Utc>, conversation: Option<&str>) -> LiveEvent {
         LiveEvent {

@@ -421,7 +421,7 @@ async fn keys_are_refused_once_revoked_or_expired_and_limited_per_minute() {
         async move { req.send().await.unwrap().status() }
     };
     assert_eq!(status(expiring.clone()).await, 200);
-    app.clock.advance(chrono::Duration::hours(25));
+    app.pass(chrono::Duration::hours(25)).await;
     assert_eq!(status(expiring).await, 401);
     app.stop().await;
 }

@@ -418,6 +418,27 @@ impl TestApp {
         wamid
     }
 
+    /// Makes `d` pass on the server's clock once no send is in flight. A
+    /// send claimed just before a jump of more than its lease would look
+    /// lost to a crash (the lease ran out) and be made again: under the
+    /// whole suite's load that once sent a status notice twice, the second
+    /// time outside the 24-hour window the jump had just closed.
+    pub async fn pass(&self, d: chrono::Duration) {
+        let settled = async {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                let sending = "select cast(id as text) from outbox where status = 'sending'";
+                if self.db.texts(sending).await.is_empty() {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+            false
+        };
+        assert!(settled.await, "a send stayed in flight for 10 s");
+        self.clock.advance(d);
+    }
+
     pub async fn messages_of(&self, tenant: &TenantId) -> Vec<Message> {
         let mut all = Vec::new();
         for c in self.store.conversations(tenant).await.unwrap() {

@@ -66,7 +66,7 @@ async fn staff_answer_a_handed_over_conversation_and_hand_it_back() {
 
     // Outside the 24-hour window a reply is refused, with the reason, and the
     // draft is kept. A day later the session has gone idle too: sign in again.
-    app.clock.advance(chrono::Duration::hours(25));
+    app.pass(chrono::Duration::hours(25)).await;
     assert_eq!(
         staff.get(&path).await.status(),
         StatusCode::SEE_OTHER,

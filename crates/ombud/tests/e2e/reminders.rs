@@ -180,7 +180,7 @@ async fn a_citizen_silent_on_hold_is_reminded_once_as_text_or_template_and_one_w
     moved(&app, on, &answered, answers, "on_hold").await;
 
     // An hour on, the second citizen writes back; nothing is due yet.
-    app.clock.advance(chrono::Duration::hours(1));
+    app.pass(chrono::Duration::hours(1)).await;
     let before = graph.delivered_to(answers).len();
     graph.citizen_wrote(answers);
     app.say(&t, answers, "मैंने फोटो भेज दी है").await;
@@ -191,7 +191,7 @@ async fn a_citizen_silent_on_hold_is_reminded_once_as_text_or_template_and_one_w
     // Two hours after the hold (inside the window), the silent citizen is
     // reminded by text; the one who answered is not.
     let told = graph.delivered_to(silent).len();
-    app.clock.advance(chrono::Duration::minutes(61));
+    app.pass(chrono::Duration::minutes(61)).await;
     let texts = graph.wait_for_reply_to(silent, told + 1).await;
     assert_eq!(
         texts.last().unwrap(),
@@ -234,7 +234,7 @@ async fn a_citizen_silent_on_hold_is_reminded_once_as_text_or_template_and_one_w
     assert_eq!(res.status(), 200);
     moved(&app, on, &answered, answers, "in_progress").await;
     moved(&app, on, &answered, answers, "on_hold").await;
-    app.clock.advance(chrono::Duration::hours(25));
+    app.pass(chrono::Duration::hours(25)).await;
     reminder_settled(&app, &t, &answered).await;
     let why = "could not notify: no approved template for reminder in hi: no template is mapped to this notice";
     let lines = timeline(&app, &t, &answered).await;
@@ -266,7 +266,7 @@ async fn a_citizen_silent_on_hold_is_reminded_once_as_text_or_template_and_one_w
     map_and_sync(&staff, &t.channel.id, &mapping).await;
     moved(&app, on, &answered, answers, "in_progress").await;
     moved(&app, on, &answered, answers, "on_hold").await;
-    app.clock.advance(chrono::Duration::hours(25));
+    app.pass(chrono::Duration::hours(25)).await;
     let sends = template_sends(&graph, answers, 1).await;
     assert_eq!(sends.len(), 1, "{sends:?}");
     assert_eq!(
@@ -326,9 +326,9 @@ async fn reminders_left_off_send_nothing_and_a_moved_on_hold_has_none() {
         .unwrap();
     moved(&app, on, &number, citizen, "in_progress").await;
     moved(&app, on, &number, citizen, "on_hold").await;
-    app.clock.advance(chrono::Duration::hours(1));
+    app.pass(chrono::Duration::hours(1)).await;
     moved(&app, on, &number, citizen, "in_progress").await;
-    app.clock.advance(chrono::Duration::hours(3));
+    app.pass(chrono::Duration::hours(3)).await;
     reminder_settled(&app, &t, &number).await;
     assert!(!graph
         .delivered_to(citizen)

@@ -131,7 +131,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
 
     // 25 hours later, with no template mapped: nothing is sent (Meta would
     // refuse it), and the timeline and the banner say why.
-    app.clock.advance(chrono::Duration::hours(25));
+    app.pass(chrono::Duration::hours(25)).await;
     set_status(&app, &key, &ours, "acknowledged").await;
     let line = timeline(&app, &t, &ours).await.pop().unwrap();
     assert_eq!(line.0, "notify_failed");
@@ -337,7 +337,7 @@ async fn a_status_change_outside_the_window_goes_as_the_mapped_template_or_says_
         ("MARKETING", "APPROVED")
     );
     graph.add_template(WABA, "complaint_reminder", "hi", "APPROVED", "{{1}}", None);
-    app.clock.advance(chrono::Duration::days(1));
+    app.pass(chrono::Duration::days(1)).await;
     let nightly = wait_until(Duration::from_secs(10), || async {
         synced()
             .await
@@ -372,7 +372,7 @@ async fn a_verdict_after_the_window_goes_as_the_validated_template_in_marathi() 
 
     // A day and more later the citizen's window has closed; the office has
     // an approved Marathi template for the validated notice.
-    app.clock.advance(chrono::Duration::hours(30));
+    app.pass(chrono::Duration::hours(30)).await;
     graph.add_template(
         WABA,
         "complaint_validated",

@@ -252,7 +252,7 @@ async fn a_marathi_complaint_is_verified_on_the_ground_with_a_reminder_and_an_es
     // 24 hours on: nobody verified it, so it is escalated to the supervisor,
     // who is mailed. The citizen's window has closed: the notice is not
     // sent as free text (Meta would refuse it).
-    app.clock.advance(chrono::Duration::hours(12));
+    app.pass(chrono::Duration::hours(12)).await;
     let escalated = wait_until(Duration::from_secs(20), || async {
         complaint_json(&app, &key, &first).await["status"] == "escalated"
     })
@@ -288,7 +288,7 @@ async fn a_marathi_complaint_is_verified_on_the_ground_with_a_reminder_and_an_es
     assert_eq!(graph.delivered_to(first_citizen).len(), 3);
 
     // The citizen asks after it and reads its status in Marathi.
-    app.clock.advance(chrono::Duration::hours(1));
+    app.pass(chrono::Duration::hours(1)).await;
     graph.citizen_wrote(first_citizen);
     app.say(&t, first_citizen, "status").await;
     let replies = graph.wait_for_reply_to(first_citizen, 4).await;

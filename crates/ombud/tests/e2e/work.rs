@@ -409,7 +409,7 @@ async fn staff_write_to_a_citizen_from_a_complaints_page_inside_the_window_only(
 
     // A day later the window has closed: refused, the reason under the box,
     // the draft kept, nothing sent.
-    app.clock.advance(chrono::Duration::hours(25));
+    app.pass(chrono::Duration::hours(25)).await;
     let staff = Staff::login(&app, "ravi@pune.gov.in").await;
     let res = staff
         .submit(&format!("{path}/reply"), &[("body", "Any news?")])

@@ -111,21 +111,21 @@ async fn a_survey_on_whatsapp_takes_a_tapped_rating_reopens_when_not_solved_and_
     let filed = graph.delivered_to(citizen).len();
     set_status(&app, &key, &number, "resolved").await;
     graph.wait_for_reply_to(citizen, filed + 1).await;
-    app.clock.advance(chrono::Duration::hours(1));
+    app.pass(chrono::Duration::hours(1)).await;
     set_status(&app, &key, &number, "in_progress").await;
     graph.wait_for_reply_to(citizen, filed + 2).await;
-    app.clock.advance(chrono::Duration::hours(1));
+    app.pass(chrono::Duration::hours(1)).await;
     set_status(&app, &key, &number, "resolved").await;
     graph.wait_for_reply_to(citizen, filed + 3).await;
     // The citizen thanks the office 23 hours on: the window is open when
     // the survey falls due, so it goes as an interactive list.
-    app.clock.advance(chrono::Duration::hours(23));
+    app.pass(chrono::Duration::hours(23)).await;
     let before = graph.delivered_to(citizen).len();
     graph.citizen_wrote(citizen);
     app.say(&t, citizen, "thank you").await;
     graph.wait_for_reply_to(citizen, before + 1).await;
     assert!(interactive_to(&graph, citizen).is_empty(), "not yet due");
-    app.clock.advance(chrono::Duration::minutes(61));
+    app.pass(chrono::Duration::minutes(61)).await;
     assert!(
         wait_until(Duration::from_secs(10), || async {
             !interactive_to(&graph, citizen).is_empty()
@@ -298,7 +298,7 @@ async fn a_survey_on_whatsapp_takes_a_tapped_rating_reopens_when_not_solved_and_
         "name": "complaint_survey", "languages": ["en_US"], "body": ["complaint_number"],
         "buttons": [quick(0, 5), quick(1, 3), quick(2, 1)]}}});
     map_and_sync(&staff, &t.channel.id, &mapping).await;
-    app.clock.advance(chrono::Duration::hours(25));
+    app.pass(chrono::Duration::hours(25)).await;
     let template = || {
         graph
             .requests()
@@ -409,7 +409,7 @@ async fn a_survey_on_whatsapp_takes_a_tapped_rating_reopens_when_not_solved_and_
     assert!(page.contains("rated it 2/5"), "{page}");
 
     // Nothing more is asked: each resolution had its survey.
-    app.clock.advance(chrono::Duration::days(3));
+    app.pass(chrono::Duration::days(3)).await;
     surveys_settled(&app, &t, &number).await;
     assert_eq!(surveys(&app, &key, &number).await.len(), 2);
     let questions = interactive_to(&graph, citizen)

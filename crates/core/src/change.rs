@@ -235,6 +235,7 @@ impl StatusNotice {
                 .map(|c| c.name_in(&notice.language).to_owned())
                 .unwrap_or_default(),
             date: self.date.clone(),
+            message: String::new(),
         };
         match choose(self.kind, templates, &notice.language, &values) {
             Ok(message) => Delivery::Template(message),

@@ -181,6 +181,38 @@ pub struct Window {
     /// Seconds until an open WhatsApp window closes (the dashboard counts
     /// them down); None for a closed one or a channel without a window.
     pub closes_in_secs: Option<i64>,
+    /// Outside a WhatsApp window: the template a member's message goes as
+    /// (the channel's `staff_message` mapping), when there is one.
+    pub template: Option<String>,
+}
+
+impl Window {
+    /// Whether a member can write now: free-form, or as a template.
+    pub fn writable(&self) -> bool {
+        self.open || self.template.is_some()
+    }
+}
+
+/// Where a member's message to the person of a conversation on `channel`
+/// stands at `now`: the channel's window and, outside WhatsApp's, the
+/// template mapped to a member's message that carries it instead.
+pub fn staff_window(
+    channel: &crate::Channel,
+    last_inbound: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Window {
+    let mut w = window(channel.kind(), last_inbound, now);
+    let mapped = channel
+        .whatsapp()
+        .and_then(|wa| wa.templates.get(&crate::template::NoticeKind::StaffMessage));
+    if let (false, Some(m)) = (w.open, mapped) {
+        w.text = format!(
+            "{}, so what you write goes as the template {} (Meta charges for each)",
+            w.text, m.name
+        );
+        w.template = Some(m.name.clone());
+    }
+    w
 }
 
 /// Telegram and the web chat have no window: a bot may write to a chat that
@@ -193,6 +225,7 @@ pub fn window(
     if kind != ChannelKind::Whatsapp {
         return Window {
             closes_in_secs: None,
+            template: None,
             open: last_inbound.is_some(),
             text: match last_inbound {
                 Some(_) => format!("{} has no reply window", kind_name(kind)),
@@ -203,6 +236,7 @@ pub fn window(
     let Some(last) = last_inbound else {
         return Window {
             closes_in_secs: None,
+            template: None,
             open: false,
             text: "the citizen has not written yet, so WhatsApp accepts no free-form reply".into(),
         };
@@ -212,6 +246,7 @@ pub fn window(
         let left = closes - now;
         Window {
             closes_in_secs: Some(left.num_seconds()),
+            template: None,
             open: true,
             text: format!(
                 "reply window open for {}h {:02}m more",
@@ -222,6 +257,7 @@ pub fn window(
     } else {
         Window {
             closes_in_secs: None,
+            template: None,
             open: false,
             text: format!(
                 "the 24-hour reply window closed {} ago: WhatsApp accepts no free-form message until the citizen writes again",

@@ -125,34 +125,53 @@ pub(crate) async fn notice_plan(
     now: chrono::DateTime<chrono::Utc>,
     mut notice: StatusNotice,
 ) -> StoreResult<StatusNotice> {
-    {
-        if let Some(t) = store.tenant(tenant).await? {
-            notice.date = now
-                .with_timezone(&t.timezone.tz())
-                .format("%-d %b %Y")
-                .to_string();
+    notice.date = notice_date(store, tenant, now).await?;
+    notice.categories = store.categories(tenant).await?.to_vec();
+    for channel in store.channels(tenant).await? {
+        if let Some(templates) = channel_templates(store, &channel, notice.kind).await? {
+            notice.whatsapp.insert(channel.id.clone(), templates);
         }
-        notice.categories = store.categories(tenant).await?.to_vec();
-        for channel in store.channels(tenant).await? {
-            let Some(wa) = channel.whatsapp() else {
-                continue;
-            };
-            let mapping = wa.templates.get(&notice.kind).cloned();
-            let synced = match &mapping {
-                Some(m) => store
-                    .wa_templates(tenant, &channel.id)
-                    .await?
-                    .into_iter()
-                    .filter(|t| t.name == m.name)
-                    .collect(),
-                None => Vec::new(),
-            };
-            notice
-                .whatsapp
-                .insert(channel.id.clone(), ChannelTemplates { mapping, synced });
-        }
-        Ok(notice)
     }
+    Ok(notice)
+}
+
+/// The day of a notice sent at `now`, tenant-local (`6 Dec 2026`): a
+/// template's `date`.
+pub(crate) async fn notice_date(
+    store: &dyn Store,
+    tenant: &TenantId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<String> {
+    Ok(match store.tenant(tenant).await? {
+        Some(t) => now
+            .with_timezone(&t.timezone.tz())
+            .format("%-d %b %Y")
+            .to_string(),
+        None => String::new(),
+    })
+}
+
+/// The template mapped to notices of `kind` on a WhatsApp channel, and
+/// Meta's templates of its name; None for a channel of another kind.
+pub(crate) async fn channel_templates(
+    store: &dyn Store,
+    channel: &Channel,
+    kind: NoticeKind,
+) -> StoreResult<Option<ChannelTemplates>> {
+    let Some(wa) = channel.whatsapp() else {
+        return Ok(None);
+    };
+    let mapping = wa.templates.get(&kind).cloned();
+    let synced = match &mapping {
+        Some(m) => store
+            .wa_templates(&channel.tenant_id, &channel.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.name == m.name)
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Some(ChannelTemplates { mapping, synced }))
 }
 
 impl Engine {

@@ -33,6 +33,9 @@ impl HandedOver {
 pub struct StaffReply<'a> {
     pub conversation: &'a ConversationId,
     pub body: &'a str,
+    /// The approved template it goes as, outside WhatsApp's window (then
+    /// `body` is the template's text as the citizen reads it).
+    pub template: Option<&'a ombud_core::template::TemplateMessage>,
     /// Who wrote it, as the history names them (`user:<id>`, `api:<id>`).
     pub sender: &'a str,
     /// A conversation the bot answers is handed to people first.

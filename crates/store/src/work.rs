@@ -397,10 +397,14 @@ pub(crate) struct StoredOutgoing {
 impl<'a> Outgoing<'a> {
     /// A member's (or an API key's) message, `sender` as the history
     /// names them.
-    pub fn staff(body: &'a str, sender: &'a str) -> Self {
+    pub fn staff(
+        body: &'a str,
+        template: Option<&'a ombud_core::template::TemplateMessage>,
+        sender: &'a str,
+    ) -> Self {
         Self {
             body,
-            template: None,
+            template,
             choices: None,
             sender,
         }

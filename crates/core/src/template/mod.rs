@@ -32,15 +32,19 @@ pub enum NoticeKind {
     Survey,
     /// A reminder to the citizen (a question waiting for their answer).
     Reminder,
+    /// A member's message to a citizen whose window has closed: the
+    /// template carries their words (`message_text`).
+    StaffMessage,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 5] = [
+    pub const ALL: [NoticeKind; 6] = [
         Self::StatusChanged,
         Self::Validated,
         Self::Rejected,
         Self::Survey,
         Self::Reminder,
+        Self::StaffMessage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,11 +54,26 @@ impl NoticeKind {
             Self::Rejected => "rejected",
             Self::Survey => "survey",
             Self::Reminder => "reminder",
+            Self::StaffMessage => "staff_message",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Every kind's name, for an error that lists them.
+    pub fn names() -> String {
+        or_list(Self::ALL.map(Self::as_str))
+    }
+}
+
+/// `a, b or c`.
+fn or_list<const N: usize>(names: [&str; N]) -> String {
+    match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 
@@ -71,14 +90,17 @@ pub enum ParamValue {
     Category,
     /// The day of the notice, tenant-local (`6 Dec 2026`).
     Date,
+    /// What a member wrote, on one line (a `staff_message` only).
+    MessageText,
 }
 
 impl ParamValue {
-    pub const ALL: [ParamValue; 4] = [
+    pub const ALL: [ParamValue; 5] = [
         Self::ComplaintNumber,
         Self::StatusLabel,
         Self::Category,
         Self::Date,
+        Self::MessageText,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,11 +109,17 @@ impl ParamValue {
             Self::StatusLabel => "status_label",
             Self::Category => "category",
             Self::Date => "date",
+            Self::MessageText => "message_text",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Every value's name, for an error that lists them.
+    pub fn names() -> String {
+        or_list(Self::ALL.map(Self::as_str))
     }
 }
 
@@ -130,8 +158,9 @@ pub const MAX_PARAMS: usize = 10;
 pub const MAX_BUTTONS: usize = 10;
 
 impl TemplateMapping {
-    /// Checks what a tenant admin sends; the error names the field.
-    pub fn validate(&self, field: &str) -> Result<(), ValidationError> {
+    /// Checks what a tenant admin sends for a notice of `kind`; the error
+    /// names the field.
+    pub fn validate(&self, kind: NoticeKind, field: &str) -> Result<(), ValidationError> {
         let bad = |f: &str, why: &str| Err(ValidationError::new(format!("{field}.{f}"), why));
         if !valid_name(&self.name) {
             return bad(
@@ -155,6 +184,38 @@ impl TemplateMapping {
         }
         if self.buttons.len() > MAX_BUTTONS {
             return bad("buttons", "at most 10 buttons");
+        }
+        // A member's words go only where a member writes, and a template
+        // that carries a member's message must carry it.
+        let words = |params: &[ParamValue]| params.contains(&ParamValue::MessageText);
+        let in_url = self.buttons.iter().any(|b| {
+            matches!(
+                b,
+                ButtonParam::Url {
+                    value: ParamValue::MessageText,
+                    ..
+                }
+            )
+        });
+        if kind == NoticeKind::StaffMessage {
+            if !words(&self.body) {
+                return bad(
+                    "body",
+                    "a staff message's template carries the member's words: map message_text to one of its body parameters",
+                );
+            }
+            if words(&self.header) || in_url {
+                return bad("body", "message_text goes in the body only");
+            }
+        } else if words(&self.body) || words(&self.header) || in_url {
+            let part = if words(&self.body) {
+                "body"
+            } else if words(&self.header) {
+                "header"
+            } else {
+                "buttons"
+            };
+            return bad(part, "message_text is for the staff_message notice only");
         }
         for b in &self.buttons {
             if let ButtonParam::QuickReply { payload, .. } = b {
@@ -257,6 +318,8 @@ pub struct NoticeValues {
     pub status_label: String,
     pub category: String,
     pub date: String,
+    /// A member's message, for a `staff_message` (empty otherwise).
+    pub message: String,
 }
 
 impl NoticeValues {
@@ -266,9 +329,20 @@ impl NoticeValues {
             ParamValue::StatusLabel => self.status_label.clone(),
             ParamValue::Category => self.category.clone(),
             ParamValue::Date => self.date.clone(),
+            ParamValue::MessageText => one_line(&self.message),
         }
     }
 }
+
+/// `text` as a template parameter takes it: Meta refuses one with a new
+/// line, a tab or more than four spaces in a row, so every run of white
+/// space becomes one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The most characters a template's body may have once filled (Meta's).
+pub const MAX_BODY: usize = 1024;
 
 /// A template send, parameters filled: what goes to the Graph API, and the
 /// text the citizen sees (for the transcript).
@@ -430,11 +504,18 @@ fn fill_template(
     check("body", Some(body), mapping.body.len())?;
     check("header", t.header.as_ref(), mapping.header.len())?;
     let body_values: Vec<String> = mapping.body.iter().map(|p| values.get(*p)).collect();
+    let text = fill(body, &body_values);
+    let length = text.chars().count();
+    if length > MAX_BODY {
+        return Err(format!(
+            "{who} would be {length} characters long filled, and Meta takes at most {MAX_BODY}"
+        ));
+    }
     Ok(TemplateMessage {
         name: t.name.clone(),
         language: t.language.clone(),
         header: mapping.header.iter().map(|p| values.get(*p)).collect(),
-        text: fill(body, &body_values),
+        text,
         body: body_values,
         buttons: mapping
             .buttons

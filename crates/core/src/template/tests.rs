@@ -19,6 +19,7 @@ fn values() -> NoticeValues {
         status_label: "प्रगति पर".into(),
         category: "Water".into(),
         date: "6 Dec 2026".into(),
+        message: String::new(),
     }
 }
 
@@ -125,16 +126,92 @@ fn placeholders_count_the_highest_number() {
 #[test]
 fn a_mapping_is_checked_field_by_field() {
     let mut m = status_templates().mapping.unwrap();
-    assert!(m.validate("templates.status_changed").is_ok());
+    assert!(m
+        .validate(NoticeKind::StatusChanged, "templates.status_changed")
+        .is_ok());
     m.languages = vec!["english".into()];
-    assert_eq!(m.validate("t").unwrap_err().field, "t.languages");
+    assert_eq!(
+        m.validate(NoticeKind::StatusChanged, "t")
+            .unwrap_err()
+            .field,
+        "t.languages"
+    );
     m.languages = vec!["en_US".into()];
     m.name = "Bad Name".into();
-    assert_eq!(m.validate("t").unwrap_err().field, "t.name");
+    assert_eq!(
+        m.validate(NoticeKind::StatusChanged, "t")
+            .unwrap_err()
+            .field,
+        "t.name"
+    );
     m.name = "ok".into();
     m.buttons = vec![ButtonParam::QuickReply {
         index: 0,
         payload: String::new(),
     }];
-    assert_eq!(m.validate("t").unwrap_err().field, "t.buttons");
+    assert_eq!(
+        m.validate(NoticeKind::StatusChanged, "t")
+            .unwrap_err()
+            .field,
+        "t.buttons"
+    );
+}
+
+/// A staff message: the member's words on one line, in a body parameter
+/// only, within Meta's 1,024 characters.
+#[test]
+fn a_staff_message_carries_the_members_words() {
+    let mapping = TemplateMapping {
+        name: "office_reply".into(),
+        languages: vec!["en_US".into()],
+        body: vec![ParamValue::ComplaintNumber, ParamValue::MessageText],
+        header: vec![],
+        buttons: vec![],
+    };
+    assert!(mapping.validate(NoticeKind::StaffMessage, "s").is_ok());
+    let err = mapping
+        .validate(NoticeKind::StatusChanged, "t")
+        .unwrap_err();
+    assert_eq!(err.field, "t.body");
+    assert!(err.reason.contains("staff_message notice only"), "{err:?}");
+    let mut wordless = mapping.clone();
+    wordless.body.pop();
+    let err = wordless
+        .validate(NoticeKind::StaffMessage, "s")
+        .unwrap_err();
+    assert!(err.reason.contains("map message_text"), "{err:?}");
+
+    let templates = ChannelTemplates {
+        mapping: Some(mapping),
+        synced: vec![synced(
+            "office_reply",
+            "en_US",
+            "APPROVED",
+            "About your complaint {{1}}, the office writes: {{2}}",
+        )],
+    };
+    let en = Language::parse("en").unwrap();
+    let mut v = values();
+    v.message = "The pipe is fixed.\n\nPlease   check\tand tell us.".into();
+    let m = choose(NoticeKind::StaffMessage, &templates, &en, &v).unwrap();
+    assert_eq!(m.body[1], "The pipe is fixed. Please check and tell us.");
+    assert_eq!(
+        m.text,
+        "About your complaint PUN-000012, the office writes: The pipe is fixed. Please check and tell us."
+    );
+    v.message = "word ".repeat(200);
+    let why = choose(NoticeKind::StaffMessage, &templates, &en, &v).unwrap_err();
+    assert!(
+        why.contains("would be 1051 characters long filled, and Meta takes at most 1024"),
+        "{why}"
+    );
+}
+
+#[test]
+fn errors_list_every_name() {
+    assert_eq!(
+        ParamValue::names(),
+        "complaint_number, status_label, category, date or message_text"
+    );
+    assert!(NoticeKind::names().ends_with("reminder or staff_message"));
 }

@@ -62,16 +62,18 @@ impl ButtonText {
 impl MappingText {
     /// The mapping, checked ([`TemplateMapping::validate`]); a bad part is
     /// named under `field` (`notices.survey.body`).
-    pub fn parse(self, field: &str) -> Result<TemplateMapping, ValidationError> {
+    pub fn parse(
+        self,
+        kind: super::NoticeKind,
+        field: &str,
+    ) -> Result<TemplateMapping, ValidationError> {
         let params = |part: &str, list: &[String]| -> Result<Vec<ParamValue>, ValidationError> {
             list.iter()
                 .map(|p| {
                     ParamValue::parse(p.trim()).ok_or_else(|| {
                         ValidationError::new(
                             format!("{field}.{part}"),
-                            format!(
-                                "{p:?} is not complaint_number, status_label, category or date"
-                            ),
+                            format!("{p:?} is not {}", ParamValue::names()),
                         )
                     })
                 })
@@ -104,7 +106,7 @@ impl MappingText {
             header: params("header", &self.header)?,
             buttons,
         };
-        mapping.validate(field)?;
+        mapping.validate(kind, field)?;
         Ok(mapping)
     }
 }

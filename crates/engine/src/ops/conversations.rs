@@ -6,6 +6,7 @@
 
 use ombud_core::audit::{FieldChange, Target};
 use ombud_core::conversation::{window, MAX_REPLY};
+use ombud_core::template::{choose, NoticeKind, NoticeValues, TemplateMessage};
 use ombud_core::*;
 use ombud_store::{HandedOver, StoreError, StoreResult};
 
@@ -32,7 +33,7 @@ impl Operations {
             )
             .into());
         }
-        self.write_into(acting, tenant, h, body).await
+        self.write_into(acting, tenant, h, body, None).await
     }
 
     /// Writes to the citizen of a complaint, from its page: into the
@@ -63,19 +64,25 @@ impl Operations {
             .conversation(tenant, conversation)
             .await?
             .ok_or(StoreError::NotFound("conversation"))?;
-        self.write_into(acting, tenant, &h, body).await
+        self.write_into(acting, tenant, &h, body, Some(&c)).await
     }
 
     /// A staff member's message into `h` (the inbox's reply box), checked
     /// (not empty, not too long, inside the channel's window) and audited; a
     /// conversation the bot answers is taken over first, which the trail
     /// records too. The writer becomes its assignee unless it has one.
+    ///
+    /// Outside WhatsApp's window the words go as the channel's approved
+    /// `staff_message` template, which names `about` (the complaint written
+    /// from) or else the citizen's latest complaint; without one, nothing is
+    /// sent and the error says why.
     pub async fn write_into(
         &self,
         acting: &Acting,
         tenant: &TenantId,
         h: &HandedOver,
         body: &str,
+        about: Option<&Complaint>,
     ) -> StoreResult<MessageId> {
         let body = body.trim();
         let invalid = |field: &str, reason: String| {
@@ -90,16 +97,23 @@ impl Operations {
                 format!("WhatsApp takes at most {MAX_REPLY} characters"),
             );
         }
-        let kind = self
+        let channel = self
             .store
             .channel(&h.conversation.channel_id)
             .await?
-            .map_or(ChannelKind::Whatsapp, |c| c.kind());
+            .ok_or(StoreError::NotFound("channel"))?;
         let now = self.now();
-        let w = window(kind, h.conversation.last_inbound_at, now);
-        if !w.open {
-            return invalid("body", format!("not sent: {}", w.text));
-        }
+        let w = window(channel.kind(), h.conversation.last_inbound_at, now);
+        let template = match (w.open, channel.kind()) {
+            (true, _) => None,
+            (false, ChannelKind::Whatsapp) => {
+                match self.staff_template(&channel, h, body, about, now).await? {
+                    Ok(t) => Some(t),
+                    Err(why) => return invalid("body", format!("not sent: {}; {why}", w.text)),
+                }
+            }
+            (false, _) => return invalid("body", format!("not sent: {}", w.text)),
+        };
         let take_over = h.conversation.state != ConversationState::Human;
         let mut audit = Vec::new();
         if take_over {
@@ -108,10 +122,19 @@ impl Operations {
         audit.push(
             acting
                 .entry(tenant, now, "conversation.staff_replied", target(h))
-                .with_changes([FieldChange::set(
-                    "reply",
-                    format!("{} characters", body.chars().count()),
-                )]),
+                .with_changes(
+                    [
+                        Some(FieldChange::set(
+                            "reply",
+                            format!("{} characters", body.chars().count()),
+                        )),
+                        template.as_ref().map(|t| {
+                            FieldChange::set("template", format!("{} ({})", t.name, t.language))
+                        }),
+                    ]
+                    .into_iter()
+                    .flatten(),
+                ),
         );
         let assignee = acting.actor.user_id();
         let id = self
@@ -120,7 +143,8 @@ impl Operations {
                 tenant,
                 ombud_store::StaffReply {
                     conversation: &h.conversation.id,
-                    body,
+                    body: template.as_ref().map_or(body, |t| &t.text),
+                    template: template.as_ref(),
                     sender: &acting.actor.history_name(),
                     take_over,
                     assignee: assignee.as_ref(),
@@ -132,6 +156,46 @@ impl Operations {
         self.wake_outbox();
         self.wake_webhooks();
         Ok(id)
+    }
+
+    /// The approved template that carries a member's `body` to the citizen
+    /// of `h` on a WhatsApp channel whose window has closed, filled; or why
+    /// there is none.
+    async fn staff_template(
+        &self,
+        channel: &Channel,
+        h: &HandedOver,
+        body: &str,
+        about: Option<&Complaint>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> StoreResult<Result<TemplateMessage, String>> {
+        let store = self.store.as_ref();
+        let kind = NoticeKind::StaffMessage;
+        let templates = crate::complaints::channel_templates(store, channel, kind)
+            .await?
+            .unwrap_or_default();
+        let number = match about {
+            Some(c) => Some(c.number.clone()),
+            None => store
+                .complaints_of_contact(&channel.tenant_id, &h.conversation.contact_id, false, 1)
+                .await?
+                .into_iter()
+                .next()
+                .map(|c| c.number),
+        };
+        let values = NoticeValues {
+            numbers: number.map(|n| n.to_string()).unwrap_or_default(),
+            status_label: String::new(),
+            category: String::new(),
+            date: crate::complaints::notice_date(store, &channel.tenant_id, now).await?,
+            message: body.to_owned(),
+        };
+        let language = h.contact_language.clone().unwrap_or_else(Language::en);
+        Ok(choose(kind, &templates, &language, &values).map_err(|why| {
+            why.strip_prefix("could not notify: ")
+                .unwrap_or(&why)
+                .to_owned()
+        }))
     }
 
     /// The member has read the conversation up to the citizen's message at

@@ -58,7 +58,7 @@ impl Operations {
             }
         }
         for (kind, m) in &templates {
-            m.validate(&format!("templates.{}", kind.as_str()))?;
+            m.validate(*kind, &format!("templates.{}", kind.as_str()))?;
         }
         let now = self.now();
         let old = before

@@ -62,6 +62,7 @@ mod surveys;
 mod team;
 mod templates;
 mod templates_page;
+mod templates_staff;
 mod tenants;
 mod test_panel;
 mod verification;

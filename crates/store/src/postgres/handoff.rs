@@ -47,6 +47,7 @@ impl HandoffStore for PgStore {
         let StaffReply {
             conversation,
             body,
+            template,
             sender,
             take_over,
             assignee,
@@ -103,7 +104,7 @@ impl HandoffStore for PgStore {
             &channel,
             conversation,
             Some(&contact),
-            crate::work::Outgoing::staff(body, sender),
+            crate::work::Outgoing::staff(body, template, sender),
             stored(at),
         )
         .await?;

@@ -56,6 +56,7 @@ impl HandoffStore for SqliteStore {
         let tenant = tenant.clone();
         let (conversation, body) = (reply.conversation.clone(), reply.body.to_owned());
         let (sender, take_over) = (reply.sender.to_owned(), reply.take_over);
+        let template = reply.template.cloned();
         let assignee = reply.assignee.map(|u| u.as_str().to_owned());
         self.write(move |conn| {
             let found: Option<(String, String, String)> = conn
@@ -106,7 +107,7 @@ impl HandoffStore for SqliteStore {
                 &channel,
                 &conversation,
                 Some(&contact),
-                crate::work::Outgoing::staff(&body, &sender),
+                crate::work::Outgoing::staff(&body, template.as_ref(), &sender),
                 stored(at),
             )?;
             super::audit::append(conn, &audit)?;

@@ -60,6 +60,7 @@ pub(crate) async fn the_inbox_filters_marks_reads_and_follows_events_within_the_
             StaffReply {
                 conversation: &conversation,
                 body: "Ravi here",
+                template: None,
                 sender: &format!("user:{}", ravi.id),
                 take_over: true,
                 assignee: Some(&ravi.id),

@@ -37,7 +37,8 @@ pub struct MappingBody {
     #[schema(max_items = 20)]
     pub languages: Vec<String>,
     /// The body's `{{1}}`, `{{2}}`… in order: complaint_number, status_label,
-    /// category or date.
+    /// category, date, or message_text (a staff_message's words, which it
+    /// must carry).
     #[serde(default)]
     #[schema(max_items = 10)]
     pub body: Vec<String>,
@@ -71,7 +72,8 @@ pub struct ButtonBody {
 pub struct TemplatesBody {
     /// The WhatsApp Business Account the number belongs to (digits).
     pub waba_id: Option<String>,
-    /// By notice: status_changed, validated, rejected, survey, reminder.
+    /// By notice: status_changed, validated, rejected, survey, reminder,
+    /// staff_message (what a member writes once the window has closed).
     #[serde(default)]
     pub notices: std::collections::BTreeMap<String, MappingBody>,
 }
@@ -158,10 +160,7 @@ fn mappings(
     for (kind, m) in notices {
         let field = format!("notices.{kind}");
         let kind = NoticeKind::parse(&kind).ok_or_else(|| {
-            ApiError::invalid(
-                &field,
-                "is not a notice: status_changed, validated, rejected, survey or reminder",
-            )
+            ApiError::invalid(&field, format!("is not a notice: {}", NoticeKind::names()))
         })?;
         let text = MappingText {
             name: m.name,
@@ -180,7 +179,7 @@ fn mappings(
                 .collect(),
         };
         let mapping = text
-            .parse(&field)
+            .parse(kind, &field)
             .map_err(|v| ApiError::invalid(&v.field, v.reason))?;
         out.insert(kind, mapping);
     }

@@ -70,6 +70,10 @@ fn about(kind: NoticeKind) -> (&'static str, &'static str) {
             "Reminder",
             "A question still waiting for the citizen's answer.",
         ),
+        NoticeKind::StaffMessage => (
+            "A member's message",
+            "What a member writes from the inbox or a complaint's page once the window has closed. The body must carry message_text (the words, on one line); usually complaint_number too.",
+        ),
     }
 }
 
@@ -263,7 +267,7 @@ fn mappings(form: &BTreeMap<String, String>, rows: &mut [NoticeRow]) -> Option<T
             buttons,
         });
         let read = text.and_then(|t| {
-            t.parse(kind.as_str()).map_err(|e| {
+            t.parse(kind, kind.as_str()).map_err(|e| {
                 let part = e.field.strip_prefix(kind.as_str()).unwrap_or(&e.field);
                 format!("{}: {}", part.trim_start_matches('.'), e.reason)
             })

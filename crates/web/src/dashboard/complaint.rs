@@ -194,8 +194,8 @@ async fn detail_with_draft(
     let citizen = conversation.as_ref().map(|h| h.person());
     let reply = match (&conversation, &channel) {
         (Some(h), Some(ch)) => Some(ReplyBox {
-            window: ombud_core::conversation::window(
-                ch.kind(),
+            window: ombud_core::conversation::staff_window(
+                ch,
                 h.conversation.last_inbound_at,
                 state.engine.now(),
             ),

@@ -31,7 +31,7 @@ pub(crate) async fn kind_of(
         .map_or(ChannelKind::Whatsapp, |c| c.kind()))
 }
 
-pub use ombud_core::conversation::{window, Window};
+pub use ombud_core::conversation::{staff_window, window, Window};
 
 /// A row of the inbox list.
 pub struct InboxRow {
@@ -315,7 +315,9 @@ pub(super) async fn page(
         c.blocked(now)
             .map(|b| format!("Paused until {}: {}", local(tenant, b.until), b.reason))
     });
-    let kind = kind_of(state, &h.conversation.channel_id).await?;
+    let channel = state.store.channel(&h.conversation.channel_id).await?;
+    let kind = channel.as_ref().map_or(ChannelKind::Whatsapp, |c| c.kind());
+    let last_inbound = h.conversation.last_inbound_at;
     let names = super::complaints::actor_names(state, &tenant.id).await?;
     let (thread, complaints) = thread(state, tenant, &names, &h).await?;
     // What the page shows is read now (a staff member's own replies aside).
@@ -351,7 +353,10 @@ pub(super) async fn page(
                 .as_ref()
                 .and_then(|u| names.get(&format!("user:{u}")).cloned()),
             handed_over: h.conversation.state == ConversationState::Human,
-            window: window(kind, h.conversation.last_inbound_at, now),
+            window: match &channel {
+                Some(c) => staff_window(c, last_inbound, now),
+                None => window(kind, last_inbound, now),
+            },
             thread,
             complaints,
             rows,
@@ -406,7 +411,7 @@ pub async fn reply(
     let sent = state
         .engine
         .ops()
-        .write_into(&current.acting(), &current.tenant.id, &h, &form.body)
+        .write_into(&current.acting(), &current.tenant.id, &h, &form.body, None)
         .await;
     match sent {
         Ok(_) => {}

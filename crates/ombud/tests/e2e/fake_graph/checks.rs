@@ -22,8 +22,9 @@ fn placeholders(text: &str) -> usize {
 }
 
 /// A template send checked as Meta checks it: the template exists in that
-/// language on the sender's account, is approved, and every part gets as
-/// many parameters as it has placeholders. The filled body, or the refusal.
+/// language on the sender's account, is approved, every part gets as many
+/// parameters as it has placeholders, none on more than one line, and the
+/// filled text is at most 1,024 characters. The filled body, or the refusal.
 pub(super) fn check_template(
     s: &GraphState,
     body: &Value,
@@ -79,9 +80,23 @@ pub(super) fn check_template(
                 format!("{part}: number of localizable_params ({}) does not match the expected number of params ({})",
                     values.len(), placeholders(&text))));
         }
+        if let Some(v) = values
+            .iter()
+            .find(|v| v.contains(['\n', '\t']) || v.contains("     "))
+        {
+            return Err((100, "Invalid parameter".to_owned(),
+                format!("Param text cannot have new-line/tab characters or more than 4 consecutive spaces: {v:?}")));
+        }
         let mut out = text.clone();
         for (i, v) in values.iter().enumerate() {
             out = out.replace(&format!("{{{{{}}}}}", i + 1), v);
+        }
+        if out.chars().count() > 1024 {
+            return Err((
+                131009,
+                "Parameter value is not valid".to_owned(),
+                format!("{part}: the filled text is longer than 1024 characters"),
+            ));
         }
         if kind == "BODY" {
             filled = out;

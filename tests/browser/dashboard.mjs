@@ -383,6 +383,15 @@ async function flow(run) {
   await fits(page, run, "the templates page");
   await shot(page, run, "templates");
 
+  // The web chat's own greeting, which the widget shows below.
+  await Promise.all([page.waitForURL("**/app/settings/channels"), page.click('.settings-tabs a[href="/app/settings/channels"]')]);
+  await Promise.all([page.waitForURL("**/webchat"), page.click('a[href$="/webchat"]')]);
+  await page.fill("#greeting-en", `Welcome to ${run.tenant}.\nTell us what is wrong and where.`);
+  await Promise.all([page.waitForURL("**saved=true**"), page.click('form.card button[type="submit"]')]);
+  await page.waitForSelector("text=Saved.");
+  await fits(page, run, "the web chat settings page");
+  await shot(page, run, "webchat-settings");
+
   // Deadlines: business hours with a split shift, and a service level for
   // urgent complaints next to the seven-day rule every tenant starts with.
   await Promise.all([page.waitForURL("**/app/settings/deadlines"), page.click('a[href="/app/settings/deadlines"]')]);
@@ -474,7 +483,7 @@ async function flow(run) {
   });
   await page.click(".ombud-wc-bubble");
   // A greeting first, not a blank panel.
-  assert.match(await page.textContent(".ombud-wc-log li.greeting"), /^Hello! Tell us what is wrong/);
+  assert.equal(await page.textContent(".ombud-wc-log li.greeting"), `Welcome to ${run.tenant}.\nTell us what is wrong and where.`);
   await page.fill(".ombud-wc-form input", "The street light near Shivaji school has been broken for a week");
   await page.click(".ombud-wc-form button");
   await page.waitForSelector(".ombud-wc-log li.organisation");

@@ -115,6 +115,7 @@ mod tests {
             config: ChannelConfig::Webchat(WebchatConfig {
                 signing_key: Secret::new("k".repeat(40)),
                 allowed_origins: vec![],
+                greetings: Default::default(),
             }),
             deployed_version: None,
             created_at: chrono::Utc::now(),

@@ -134,13 +134,70 @@ impl TelegramConfig {
     }
 }
 
-/// The embeddable web chat: the key its visitor tokens are signed with, and
-/// the sites that may embed it (empty: any).
+/// The embeddable web chat: the key its visitor tokens are signed with, the
+/// sites that may embed it (empty: any), and what it says first.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WebchatConfig {
     pub signing_key: Secret,
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The office's greeting by language: the widget shows the visitor's
+    /// (by their browser's language), else the English one, else Ombud's
+    /// own in the visitor's language. Empty: Ombud's own.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub greetings: std::collections::BTreeMap<crate::Language, String>,
+}
+
+impl WebchatConfig {
+    /// The longest greeting, in characters.
+    pub const GREETING_MAX: usize = 500;
+
+    /// Origins as people write them (one a line or comma-separated, maybe
+    /// with a trailing slash), in one spelling; checked by [`Self::check`].
+    pub fn origins_from(text: &str) -> Vec<String> {
+        text.split([',', '\n'])
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
+
+    /// Checks the sites and greetings a tenant admin sets; the error names
+    /// the field (`greetings.hi`).
+    pub fn check(&self) -> Result<(), crate::ValidationError> {
+        use crate::ValidationError;
+        crate::limits::at_most(
+            "allowed_origins",
+            self.allowed_origins.len(),
+            crate::limits::ORIGINS,
+        )?;
+        for origin in &self.allowed_origins {
+            let bare = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            let host = bare.filter(|h| !h.is_empty() && !h.contains(['/', '?', '#', ' ']));
+            if host.is_none() || origin.len() > 253 {
+                return Err(ValidationError::new(
+                    "allowed_origins",
+                    format!("{origin:?} is not an origin like https://example.org"),
+                ));
+            }
+        }
+        crate::limits::at_most("greetings", self.greetings.len(), crate::limits::GREETINGS)?;
+        for (language, text) in &self.greetings {
+            let field = format!("greetings.{language}");
+            let length = text.chars().count();
+            if text.trim().is_empty() || length > Self::GREETING_MAX {
+                return Err(ValidationError::new(
+                    field,
+                    format!("must be 1 to {} characters", Self::GREETING_MAX),
+                ));
+            }
+            if text.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(ValidationError::new(field, "must be plain text"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a WhatsApp Cloud API number needs: Meta's ids and secrets, and where the

@@ -14,6 +14,8 @@ pub const SCOPES: usize = 20;
 pub const EVENT_TYPES: usize = 50;
 /// Sites one web chat may be embedded in.
 pub const ORIGINS: usize = 50;
+/// Languages one web chat greets in.
+pub const GREETINGS: usize = 20;
 /// Complaints one bulk change may name one by one.
 pub const SELECTED: usize = 1000;
 /// Keywords of one category.

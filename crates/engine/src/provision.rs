@@ -245,24 +245,13 @@ pub fn check_channel(
             t.api_url = providers.check(kind, "api_url", &t.api_url)?;
         }
         ChannelConfig::Webchat(w) => {
-            limits::at_most("allowed_origins", w.allowed_origins.len(), limits::ORIGINS)?;
             if w.signing_key.expose().len() < 32 {
                 return Err(ValidationError::new(
                     "signing_key",
                     "must be at least 32 characters",
                 ));
             }
-            for origin in &w.allowed_origins {
-                let bare = origin
-                    .strip_prefix("https://")
-                    .or_else(|| origin.strip_prefix("http://"));
-                if !bare.is_some_and(|host| !host.is_empty() && !host.contains('/')) {
-                    return Err(ValidationError::new(
-                        "allowed_origins",
-                        format!("{origin:?} is not an origin like https://example.org"),
-                    ));
-                }
-            }
+            w.check()?;
         }
     }
     Ok(config)

@@ -82,6 +82,7 @@ pub async fn run(mut config: Config) -> anyhow::Result<()> {
             let config = ChannelConfig::Webchat(WebchatConfig {
                 signing_key: Secret::new(ombud_web::auth::one_time_password().repeat(2)),
                 allowed_origins: Vec::new(),
+                greetings: Default::default(),
             });
             provision::add_channel(
                 store.as_ref(),

@@ -284,6 +284,11 @@ pub fn channel(r: &dyn Columns, sealer: &Sealer) -> Decoded<Channel> {
                 serde_json::from_value(setting("allowed_origins")),
             )
             .map(|o: Option<Vec<String>>| o.unwrap_or_default())?,
+            greetings: parse(
+                "settings",
+                serde_json::from_value::<Option<_>>(setting("greetings")),
+            )?
+            .unwrap_or_default(),
         }),
     };
     Ok(Channel {

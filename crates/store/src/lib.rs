@@ -152,6 +152,16 @@ pub trait ChannelStore: Send + Sync {
         at: DateTime<Utc>,
         audit: Audit,
     ) -> StoreResult<Channel>;
+    /// Keeps what `channel` (of `tenant`, of the same kind) holds beside its
+    /// secrets: a WhatsApp number's business account and templates, a web
+    /// chat's sites and greetings. NotFound for another tenant's channel.
+    async fn set_channel_settings(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<Channel>;
     /// Unscoped: a webhook names only the channel, and the channel names its tenant.
     /// Shared from the catalog (see [`catalog`]).
     async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Arc<Channel>>>;

@@ -191,7 +191,7 @@ impl<'a> ChannelColumns<'a> {
                 access_token: seal(&w.access_token),
                 graph_url: &w.graph_url,
                 api_version: &w.api_version,
-                settings: Self::whatsapp_settings(w.waba_id.as_deref(), &w.templates),
+                settings: Self::settings(&c.config),
             },
             ChannelConfig::Telegram(t) => Self {
                 kind,
@@ -201,7 +201,7 @@ impl<'a> ChannelColumns<'a> {
                 access_token: seal(&t.bot_token),
                 graph_url: &t.api_url,
                 api_version: "",
-                settings: serde_json::json!({}),
+                settings: Self::settings(&c.config),
             },
             ChannelConfig::Webchat(w) => Self {
                 kind,
@@ -211,18 +211,24 @@ impl<'a> ChannelColumns<'a> {
                 access_token: String::new(),
                 graph_url: "",
                 api_version: "",
-                settings: serde_json::json!({"allowed_origins": w.allowed_origins}),
+                settings: Self::settings(&c.config),
             },
         }
     }
 
-    /// A WhatsApp channel's `settings`: its business account and the
-    /// templates its notices go as.
-    pub fn whatsapp_settings(
-        waba_id: Option<&str>,
-        templates: &ombud_core::template::TemplateMappings,
-    ) -> serde_json::Value {
-        serde_json::json!({"waba_id": waba_id, "templates": templates})
+    /// A channel's `settings` column: what it keeps that is not a secret
+    /// (a WhatsApp number's business account and templates; a web chat's
+    /// sites and greetings).
+    pub fn settings(config: &ChannelConfig) -> serde_json::Value {
+        match config {
+            ChannelConfig::Whatsapp(w) => {
+                serde_json::json!({"waba_id": w.waba_id, "templates": w.templates})
+            }
+            ChannelConfig::Telegram(_) => serde_json::json!({}),
+            ChannelConfig::Webchat(w) => {
+                serde_json::json!({"allowed_origins": w.allowed_origins, "greetings": w.greetings})
+            }
+        }
     }
 
     /// The field a second channel with the same key conflicts on.

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ombud_core::template::{TemplateMappings, TemplateUpdate, WaTemplate};
+use ombud_core::template::{TemplateUpdate, WaTemplate};
 use ombud_core::*;
 
 use crate::decode::{Columns, Decoded};
@@ -21,18 +21,6 @@ pub struct NotifyFailures {
 
 #[async_trait]
 pub trait TemplateStore: Send + Sync {
-    /// Sets a WhatsApp channel's business account id and its notices'
-    /// templates (the whole mapping). NotFound for another tenant's channel
-    /// or one that is not WhatsApp's.
-    async fn set_channel_templates(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        waba_id: Option<String>,
-        templates: TemplateMappings,
-        at: DateTime<Utc>,
-        audit: Audit,
-    ) -> StoreResult<Channel>;
     /// Meta's templates for the channel as last synced, by name and language.
     async fn wa_templates(
         &self,

@@ -455,9 +455,22 @@ async fn widget(
 ) -> Result<Response, ApiError> {
     let channel = webchat_channel(&state, &id).await?;
     let title = serde_json::to_string(&channel.name).unwrap_or_else(|_| "\"Chat\"".into());
+    let greetings = channel
+        .webchat()
+        .and_then(|w| serde_json::to_string(&w.greetings).ok())
+        .unwrap_or_else(|| "{}".into());
+    let own: serde_json::Map<String, serde_json::Value> = OWN_GREETINGS
+        .iter()
+        .map(|(l, g)| ((*l).to_owned(), json!(g)))
+        .collect();
     let script = WIDGET
         .replace("__CHANNEL__", channel.id.as_str())
-        .replace("__TITLE__", &title);
+        .replace("__TITLE__", &title)
+        .replace("__GREETINGS__", &greetings)
+        .replace(
+            "__OWN_GREETINGS__",
+            &serde_json::Value::Object(own).to_string(),
+        );
     Ok((
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
@@ -469,3 +482,11 @@ async fn widget(
 }
 
 const WIDGET: &str = include_str!("webchat_widget.js");
+
+/// What the widget says first when the office has set no greeting, by the
+/// visitor's browser language (English for one not here).
+pub const OWN_GREETINGS: [(&str, &str); 3] = [
+    ("en", "Hello! Tell us what is wrong and where, and we will register your complaint and give you its number."),
+    ("hi", "नमस्ते! बताइए क्या समस्या है और कहाँ, हम आपकी शिकायत दर्ज करके उसका नंबर देंगे।"),
+    ("mr", "नमस्कार! काय अडचण आहे आणि कुठे ते सांगा, आम्ही तुमची तक्रार नोंदवून तिचा क्रमांक देऊ."),
+];

@@ -22,7 +22,7 @@
     ".ombud-wc-head span{flex:1}" +
     ".ombud-wc-close{border:0;background:transparent;color:#fff;font:600 22px/1 system-ui,sans-serif;cursor:pointer;padding:0 4px}" +
     ".ombud-wc-log time,.ombud-wc-log .state{display:block;font-size:11px;color:#555;margin-top:2px}" +
-    ".ombud-wc-log li.greeting{align-self:flex-start;background:#eef1f4}" +
+    ".ombud-wc-log li.greeting{align-self:flex-start;background:#eef1f4;white-space:pre-line}" +
     ".ombud-wc-log li.pending{align-self:flex-end;background:#eef7ee;color:#444}" +
     ".ombud-wc-log li.failed .state{color:#a00}" +
     ".ombud-wc-log{flex:1;overflow-y:auto;padding:10px;display:flex;flex-direction:column;gap:6px;margin:0;list-style:none}" +
@@ -92,19 +92,17 @@
 
   function say(text) { note.textContent = text || ""; }
 
-  // The greeting, in the browser's language (the agent then answers in the
-  // visitor's, as on WhatsApp).
+  // The greeting: the office's in the browser's language, else its English
+  // one, else Ombud's own in the browser's language (the agent then answers
+  // in the visitor's, as on WhatsApp).
   var lang = (navigator.language || "en").slice(0, 2);
-  var greetings = {
-    en: "Hello! Tell us what is wrong and where, and we will register your complaint and give you its number.",
-    hi: "नमस्ते! बताइए क्या समस्या है और कहाँ, हम आपकी शिकायत दर्ज करके उसका नंबर देंगे।",
-    mr: "नमस्कार! काय अडचण आहे आणि कुठे ते सांगा, आम्ही तुमची तक्रार नोंदवून तिचा क्रमांक देऊ."
-  };
+  var office = __GREETINGS__;
+  var greetings = __OWN_GREETINGS__;
   function greet() {
     if (log.querySelector("li.greeting")) return;
     var li = document.createElement("li");
     li.className = "greeting";
-    li.textContent = greetings[lang] || greetings.en;
+    li.textContent = office[lang] || office.en || greetings[lang] || greetings.en;
     log.insertBefore(li, log.firstChild);
   }
 

@@ -8,6 +8,7 @@
 pub mod agents;
 pub mod audit;
 pub mod blocks;
+pub mod channels;
 pub mod conversations;
 pub mod keys;
 pub mod reminders;

@@ -75,8 +75,13 @@ impl Operations {
                 .into_iter()
                 .flatten(),
             );
+        let mut after = before.clone();
+        if let ChannelConfig::Whatsapp(w) = &mut after.config {
+            w.waba_id = waba_id;
+            w.templates = templates;
+        }
         self.store
-            .set_channel_templates(tenant, channel, waba_id, templates, now, vec![entry])
+            .set_channel_settings(tenant, &after, now, vec![entry])
             .await
     }
 
@@ -142,12 +147,8 @@ impl Operations {
         tenant: &TenantId,
         id: &ChannelId,
     ) -> StoreResult<Channel> {
-        match self.store.channel(id).await? {
-            Some(c) if &c.tenant_id == tenant && c.kind() == ChannelKind::Whatsapp => {
-                Ok((*c).clone())
-            }
-            _ => Err(StoreError::NotFound("WhatsApp channel")),
-        }
+        self.channel_of_kind(tenant, id, ChannelKind::Whatsapp, "WhatsApp channel")
+            .await
     }
 }
 

@@ -107,6 +107,7 @@ pub(super) async fn run(command: ChannelCommand, config: &Config) -> anyhow::Res
             let channel = ChannelConfig::Webchat(WebchatConfig {
                 signing_key: Secret::new(format!("{}{}", id::new_id_body(), id::new_id_body())),
                 allowed_origins: args.allowed_origins,
+                greetings: Default::default(),
             });
             add_channel(config, &args.tenant, &args.name, channel).await
         }

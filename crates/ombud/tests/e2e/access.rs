@@ -412,6 +412,10 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             vec![],
         ),
         (
+            format!("/app/settings/channels/{}/webchat", t.channel.id),
+            vec![("greeting.en", "Hello")],
+        ),
+        (
             format!("/app/inbox/{conversation}/reply"),
             vec![("body", "hello")],
         ),
@@ -562,6 +566,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
     let m = |action: &str| format!("/app/team/members/{}/{action}", target.id);
     let inv = "/app/team/invitations/inv_00000000000000000000000000/revoke".to_owned();
     let templates = format!("/app/settings/channels/{}/templates", t.channel.id);
+    let webchat = format!("/app/settings/channels/{}/webchat", t.channel.id);
     // (path, least role); GETs first, then POSTs with an empty form.
     let gets = [
         ("/app/field".to_owned(), Role::FieldWorker),
@@ -582,6 +587,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/deadlines".to_owned(), Role::Admin),
         ("/app/settings/assignment".to_owned(), Role::Admin),
         (templates.clone(), Role::Admin),
+        (webchat.clone(), Role::Admin),
         ("/app/welcome".to_owned(), Role::Admin),
         ("/app/audit".to_owned(), Role::Admin),
     ];
@@ -604,6 +610,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/channels/telegram".to_owned(), Role::Admin),
         ("/app/settings/channels/webchat".to_owned(), Role::Admin),
         (templates.clone(), Role::Admin),
+        (webchat.clone(), Role::Admin),
         (format!("{templates}/sync"), Role::Admin),
         ("/app/settings/calendar".to_owned(), Role::Admin),
         ("/app/settings/sla".to_owned(), Role::Admin),

@@ -170,6 +170,7 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
         // Routes only an admin signed in may call (no key scope reaches them).
         let req = if path.starts_with("/api-keys")
             || path.ends_with("/templates")
+            || path.ends_with("/webchat")
             || path.ends_with("/templates/sync")
             || path == "/settings/survey"
         {

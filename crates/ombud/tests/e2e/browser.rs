@@ -120,6 +120,7 @@ async fn the_dashboard_in_chromium() {
             ChannelConfig::Webchat(WebchatConfig {
                 signing_key: Secret::new("a web chat signing key, forty characters"),
                 allowed_origins: vec![format!("http://127.0.0.1:{site_port}")],
+                greetings: Default::default(),
             }),
         )
         .await

@@ -174,10 +174,11 @@ async fn a_telegram_bot_carries_the_intake_dialogue_and_refuses_a_forged_secret(
 }
 
 /// A web chat of tenant `t` that pages on `origins` may embed.
-async fn webchat_channel(app: &TestApp, t: &TestTenant, origins: &[&str]) -> Channel {
+pub(crate) async fn webchat_channel(app: &TestApp, t: &TestTenant, origins: &[&str]) -> Channel {
     let config = ChannelConfig::Webchat(WebchatConfig {
         signing_key: Secret::new("web-chat-signing-key-of-forty-characters"),
         allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
+        greetings: Default::default(),
     });
     let (_, channel) = provision::add_channel(
         app.store.as_ref(),

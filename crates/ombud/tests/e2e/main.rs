@@ -66,6 +66,7 @@ mod templates_staff;
 mod tenants;
 mod test_panel;
 mod verification;
+mod webchat_settings;
 mod webhook_admin;
 mod webhook_crash;
 mod webhooks;

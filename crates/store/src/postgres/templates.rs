@@ -2,49 +2,17 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ombud_core::template::{TemplateMappings, TemplateUpdate, WaTemplate};
+use ombud_core::template::{TemplateUpdate, WaTemplate};
 use ombud_core::*;
 use sqlx::Row;
 
-use super::{decode_all, decode_opt, PgStore};
-use crate::decode;
+use super::{decode_all, PgStore};
 use crate::templates::{self, NotifyFailures, TemplateStore, WA_TEMPLATE_COLS};
 use crate::work::NOTIFY_FAILED;
-use crate::{stored, Audit, ChannelColumns, StoreError, StoreResult};
+use crate::{stored, Audit, StoreError, StoreResult};
 
 #[async_trait]
 impl TemplateStore for PgStore {
-    async fn set_channel_templates(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        waba_id: Option<String>,
-        mappings: TemplateMappings,
-        at: DateTime<Utc>,
-        audit: Audit,
-    ) -> StoreResult<Channel> {
-        let settings = ChannelColumns::whatsapp_settings(waba_id.as_deref(), &mappings);
-        let mut tx = self.pool.begin().await?;
-        let sql = format!(
-            "update channels set settings = $3, updated_at = $4
-             where tenant_id = $1 and id = $2 and kind = 'whatsapp' returning {}",
-            decode::CHANNEL_COLS
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.as_str())
-            .bind(channel.as_str())
-            .bind(&settings)
-            .bind(stored(at))
-            .fetch_optional(&mut *tx)
-            .await?;
-        let changed = decode_opt(row, |r| decode::channel(r, &self.sealer))?
-            .ok_or(StoreError::NotFound("WhatsApp channel"))?;
-        super::audit::append(&mut tx, &audit).await?;
-        tx.commit().await?;
-        self.catalog.channels.forget(channel);
-        Ok(changed)
-    }
-
     async fn wa_templates(
         &self,
         tenant: &TenantId,

@@ -271,6 +271,36 @@ impl ChannelStore for PgStore {
         Ok(c)
     }
 
+    async fn set_channel_settings(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        at: chrono::DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<Channel> {
+        let settings = ChannelColumns::settings(&channel.config);
+        let mut tx = self.pool.begin().await?;
+        let sql = format!(
+            "update channels set settings = $3, updated_at = $4
+             where tenant_id = $1 and id = $2 and kind = $5 returning {}",
+            decode::CHANNEL_COLS
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(channel.id.as_str())
+            .bind(&settings)
+            .bind(stored(at))
+            .bind(channel.kind().as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let changed = decode_opt(row, |r| decode::channel(r, &self.sealer))?
+            .ok_or(StoreError::NotFound("channel"))?;
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        self.catalog.channels.forget(&channel.id);
+        Ok(changed)
+    }
+
     async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Arc<Channel>>> {
         let fetch = || async {
             let sql = format!(

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ombud_core::template::{TemplateMappings, TemplateUpdate, WaTemplate};
+use ombud_core::template::{TemplateUpdate, WaTemplate};
 use ombud_core::*;
 use rusqlite::params;
 
@@ -10,46 +10,10 @@ use super::rows::{all, one, time_text};
 use super::SqliteStore;
 use crate::templates::{self, NotifyFailures, TemplateStore, WA_TEMPLATE_COLS};
 use crate::work::NOTIFY_FAILED;
-use crate::{stored, Audit, ChannelColumns, StoreError, StoreResult};
+use crate::{stored, Audit, StoreError, StoreResult};
 
 #[async_trait]
 impl TemplateStore for SqliteStore {
-    async fn set_channel_templates(
-        &self,
-        tenant: &TenantId,
-        channel: &ChannelId,
-        waba_id: Option<String>,
-        mappings: TemplateMappings,
-        at: DateTime<Utc>,
-        audit: Audit,
-    ) -> StoreResult<Channel> {
-        let (tenant, id, sealer) = (tenant.clone(), channel.clone(), self.sealer());
-        let settings = ChannelColumns::whatsapp_settings(waba_id.as_deref(), &mappings);
-        let changed = self
-            .write(move |conn| {
-                let n = conn
-                    .prepare_cached(
-                        "update channels set settings = ?3, updated_at = ?4
-                         where tenant_id = ?1 and id = ?2 and kind = 'whatsapp'",
-                    )?
-                    .execute(params![
-                        tenant.as_str(),
-                        id.as_str(),
-                        settings.to_string(),
-                        time_text(stored(at))
-                    ])?;
-                if n == 0 {
-                    return Err(StoreError::NotFound("WhatsApp channel"));
-                }
-                super::audit::append(conn, &audit)?;
-                super::tenants::channel_row(conn, &sealer, &id)?
-                    .ok_or(StoreError::NotFound("WhatsApp channel"))
-            })
-            .await?;
-        self.catalog().channels.forget(channel);
-        Ok(changed)
-    }
-
     async fn wa_templates(
         &self,
         tenant: &TenantId,

@@ -271,6 +271,41 @@ impl ChannelStore for SqliteStore {
         Ok(channel)
     }
 
+    async fn set_channel_settings(
+        &self,
+        tenant: &TenantId,
+        channel: &Channel,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<Channel> {
+        let (tenant, id, sealer) = (tenant.clone(), channel.id.clone(), self.sealer());
+        let settings = ChannelColumns::settings(&channel.config);
+        let kind = channel.kind().as_str();
+        let changed = self
+            .write(move |conn| {
+                let n = conn
+                    .prepare_cached(
+                        "update channels set settings = ?3, updated_at = ?4
+                         where tenant_id = ?1 and id = ?2 and kind = ?5",
+                    )?
+                    .execute(params![
+                        tenant.as_str(),
+                        id.as_str(),
+                        settings.to_string(),
+                        time_text(stored(at)),
+                        kind
+                    ])?;
+                if n == 0 {
+                    return Err(StoreError::NotFound("channel"));
+                }
+                super::audit::append(conn, &audit)?;
+                channel_row(conn, &sealer, &id)?.ok_or(StoreError::NotFound("channel"))
+            })
+            .await?;
+        self.catalog().channels.forget(&channel.id);
+        Ok(changed)
+    }
+
     async fn channel(&self, id: &ChannelId) -> StoreResult<Option<Arc<Channel>>> {
         if let Some(kept) = self.catalog().channels.get(id) {
             return Ok(Some(kept));

@@ -118,6 +118,7 @@ on_both_backends!(
     a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wall,
     hits_count_per_fixed_window_and_are_forgotten,
     a_channel_starts_its_deployment_history_with_its_first_version,
+    a_channels_settings_change_behind_its_tenants_wall,
     audit_entries_chain_per_tenant_with_their_change_and_verify,
     a_tenant_is_made_with_what_it_starts_with_or_not_at_all,
     a_job_is_held_by_one_holder_until_its_lease_runs_out,

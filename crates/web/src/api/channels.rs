@@ -4,6 +4,8 @@
 //! the provider's public API or a host the operator allows; the answer never
 //! holds a credential, except a Telegram bot's secret token once.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Json;
@@ -24,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_channels, create_channel))
         .routes(routes!(get_channel))
+        .routes(routes!(set_webchat))
 }
 
 /// A channel, without its credentials.
@@ -42,6 +45,10 @@ pub struct ChannelView {
     pub webhook_path: String,
     pub deployed_version_id: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// A web chat's sites that may embed it (empty: any).
+    pub allowed_origins: Option<Vec<String>>,
+    /// A web chat's greetings by language code (empty: Ombud's own).
+    pub greetings: Option<BTreeMap<String, String>>,
 }
 
 impl From<&Channel> for ChannelView {
@@ -55,6 +62,13 @@ impl From<&Channel> for ChannelView {
             webhook_path: c.webhook_path(),
             deployed_version_id: c.deployed_version.as_ref().map(|v| v.to_string()),
             created_at: c.created_at,
+            allowed_origins: c.webchat().map(|w| w.allowed_origins.clone()),
+            greetings: c.webchat().map(|w| {
+                w.greetings
+                    .iter()
+                    .map(|(l, g)| (l.to_string(), g.clone()))
+                    .collect()
+            }),
         }
     }
 }
@@ -141,6 +155,55 @@ async fn get_channel(
         .filter(|c| c.tenant_id == caller.tenant.id)
         .ok_or_else(|| ApiError::not_found("channel"))?;
     Ok(Json(ChannelView::from(channel.as_ref())))
+}
+
+/// A web chat's sites and greetings (the whole of both).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebchatBody {
+    /// The sites that may embed it, as origins (`https://example.org`);
+    /// empty: any.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub allowed_origins: Vec<String>,
+    /// What the widget says first, by language code (`en`, `hi`, `mr`), up
+    /// to 500 characters each. The visitor's browser language picks one,
+    /// else `en`; none: Ombud's own greeting in the visitor's language.
+    #[serde(default)]
+    pub greetings: BTreeMap<String, String>,
+}
+
+/// Sets a web chat's sites and greetings (audited `channel.webchat_set`).
+#[utoipa::path(put, path = "/channels/{id}/webchat", tag = "channels",
+    params(("id" = String, Path)), request_body = WebchatBody,
+    responses((status = 200, body = ChannelView)),
+    security(("session" = [])))]
+async fn set_webchat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<WebchatBody>,
+) -> Result<Json<ChannelView>, ApiError> {
+    caller.require_admin()?;
+    let id = ChannelId::parse(&id).map_err(|_| ApiError::not_found("web chat channel"))?;
+    limits::at_most("greetings", body.greetings.len(), limits::GREETINGS)
+        .map_err(|v| ApiError::invalid(&v.field, v.reason))?;
+    let mut greetings = BTreeMap::new();
+    for (code, text) in body.greetings {
+        let language = Language::parse(&code)
+            .map_err(|v| ApiError::invalid(&format!("greetings.{code}"), v.reason))?;
+        greetings.insert(language, text);
+    }
+    let settings = ombud_engine::ops::channels::WebchatSettings {
+        allowed_origins: body.allowed_origins,
+        greetings,
+    };
+    let changed = state
+        .engine
+        .ops()
+        .set_webchat(&caller.acting(), &caller.tenant.id, &id, settings)
+        .await?;
+    Ok(Json(ChannelView::from(&changed)))
 }
 
 /// Connects a channel, answered by the tenant's latest intake version.
@@ -253,9 +316,10 @@ fn channel_config(body: NewChannelBody) -> Result<ChannelConfig, ApiError> {
             allowed_origins: body
                 .allowed_origins
                 .unwrap_or_default()
-                .into_iter()
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .iter()
+                .flat_map(|o| WebchatConfig::origins_from(o))
                 .collect(),
+            greetings: Default::default(),
         }),
     })
 }

@@ -186,12 +186,8 @@ pub async fn add_other_channel(
         }),
         "webchat" => ChannelConfig::Webchat(WebchatConfig {
             signing_key: Secret::new(random_token()),
-            allowed_origins: form
-                .allowed_origins
-                .split([',', '\n'])
-                .map(|o| o.trim().trim_end_matches('/').to_owned())
-                .filter(|o| !o.is_empty())
-                .collect(),
+            allowed_origins: WebchatConfig::origins_from(&form.allowed_origins),
+            greetings: Default::default(),
         }),
         _ => return Err(PageError::not_found("channel kind")),
     };

@@ -17,6 +17,7 @@ mod bulk;
 mod category_forms;
 mod channel_forms;
 mod channel_templates;
+mod channel_webchat;
 mod charts;
 mod complaint;
 mod complaints;
@@ -180,6 +181,10 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route(
             "/app/settings/channels/{id}/templates/sync",
             post(channel_templates::sync),
+        )
+        .route(
+            "/app/settings/channels/{id}/webchat",
+            get(channel_webchat::page).post(channel_webchat::save),
         )
         .route(
             "/app/settings/channels/{kind}",

@@ -388,6 +388,34 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         one("channel.added", me),
     )
     .await;
+    let kiosk = app
+        .store
+        .channels(tid)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "Kiosk")
+        .unwrap();
+    let webchat = format!("/app/settings/channels/{}/webchat", kiosk.id);
+    let res = admin
+        .submit(
+            &webchat,
+            &[("greeting.hi", "नमस्ते"), ("allowed_origins", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/channels/{id}/webchat",
+        one("channel.webchat_set", me),
+    )
+    .await;
+    let res = admin.submit(&webchat, &[("greeting.hindi", "नमस्ते")]).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none(
+        "POST /app/settings/channels/{id}/webchat",
+        "a language that is not a code",
+    )
+    .await;
     let templates = format!("/app/settings/channels/{channel}/templates");
     let mapping = [
         ("waba_id", "1020"),

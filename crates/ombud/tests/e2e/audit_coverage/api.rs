@@ -360,7 +360,7 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
         404
     );
     l.none("DELETE /api-keys/{id}", "revoked already").await;
-    json_of(
+    let web = json_of(
         session_api(admin, Method::POST, "/channels")
             .await
             .json(&json!({"kind": "webchat", "name": "Website"})),
@@ -368,6 +368,28 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     )
     .await;
     l.check("POST /channels", one("channel.added", me)).await;
+    let webchat = format!(
+        "/channels/{}/webchat",
+        web["channel"]["id"].as_str().unwrap()
+    );
+    json_of(
+        session_api(admin, Method::PUT, &webchat)
+            .await
+            .json(&json!({"greetings": {"en": "Welcome to the ward office."}})),
+        200,
+    )
+    .await;
+    l.check("PUT /channels/{id}/webchat", one("channel.webchat_set", me))
+        .await;
+    json_of(
+        session_api(admin, Method::PUT, &webchat)
+            .await
+            .json(&json!({"allowed_origins": ["ftp://ward.example"]})),
+        422,
+    )
+    .await;
+    l.none("PUT /channels/{id}/webchat", "an origin that is not one")
+        .await;
     let templates = format!("/channels/{}/templates", t.channel.id);
     let mapping = json!({"waba_id": "1020", "notices": {"status_changed": {
         "name": "complaint_status", "languages": ["en"], "body": ["complaint_number"]}}});

@@ -24,6 +24,7 @@ mod blocks;
 mod browser;
 mod browser_reset;
 mod channels;
+mod complaint_page;
 mod crash;
 mod dashboard;
 mod demo;

@@ -90,6 +90,10 @@ pub fn describe() {
         WEBHOOK_ENDPOINTS_DISABLED,
         "Webhook endpoints disabled after failing for too long."
     );
+    describe_counter!(
+        crate::ops::retention::REMOVED,
+        "Rows the retention sweep removed, by kind (sessions, invitations, password_resets, webhook_deliveries_delivered, webhook_deliveries_failed, events)."
+    );
     describe_gauge!(
         CHANNEL_FAILURES,
         "Failed sends on a channel since its last successful one, as this replica saw them."

@@ -225,7 +225,15 @@ impl App {
                 ombud_engine::ops::audit::CHECKPOINT_JOB,
                 Arc::new(checkpoints),
             )
-            .every(ombud_engine::ops::audit::checkpoint_every_hour());
+            .every(ombud_engine::ops::audit::checkpoint_every_hour())
+            .handle(
+                ombud_engine::ops::retention::SWEEP_JOB,
+                Arc::new(ombud_engine::ops::retention::SweepJob {
+                    ops: self.engine.ops().clone(),
+                    policy: self.config.retention.policy(),
+                }),
+            )
+            .every(ombud_engine::ops::retention::every_quarter_hour());
         if let Some(backups) = self.backups.clone() {
             let handler = crate::backup::scheduled::BackupJob::handler(&self.config, &self.engine);
             jobs = jobs

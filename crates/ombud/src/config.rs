@@ -64,6 +64,7 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     pub outbound: OutboundSettings,
     pub audit: AuditSettings,
+    pub retention: RetentionSettings,
     pub scheduler: SchedulerSettings,
     pub backup: crate::backup::BackupSettings,
     pub smtp: smtp::SmtpSettings,
@@ -127,6 +128,7 @@ impl Default for Config {
                 provider_hosts: String::new(),
             },
             audit: AuditSettings::default(),
+            retention: RetentionSettings::default(),
             scheduler: SchedulerSettings::default(),
             backup: Default::default(),
             smtp: Default::default(),
@@ -339,6 +341,20 @@ impl Config {
                 "must be from 365 (a year, the least Indian rules ask for logs) to 36500",
             );
         }
+        let r = &self.retention;
+        for (field, days) in [
+            ("retention.invitations_days", r.invitations_days),
+            ("retention.webhook_delivered_days", r.webhook_delivered_days),
+            ("retention.webhook_failed_days", r.webhook_failed_days),
+            ("retention.events_days", r.events_days),
+        ] {
+            if !(1..=36_500).contains(&days) {
+                return invalid(field, "must be from 1 to 36500 days");
+            }
+        }
+        if !(1..=10_000).contains(&r.batch) {
+            return invalid("retention.batch", "must be from 1 to 10000 rows");
+        }
         if self.webhooks.disable_after_hours == 0 {
             return invalid("webhooks.disable_after_hours", "must be at least 1");
         }
@@ -465,7 +481,7 @@ pub use limits::LimitsSettings;
 pub use observe::{MetricsSettings, PagingSettings};
 pub use sections::{
     parse_schedule, AgentsConfig, AuditSettings, DashboardConfig, OutboundSettings, OutboxSettings,
-    SchedulerSettings, WebhookSettings,
+    RetentionSettings, SchedulerSettings, WebhookSettings,
 };
 pub use server::ServerSettings;
 

@@ -26,6 +26,7 @@ pub mod postgres;
 pub mod reminders;
 pub mod report;
 pub mod resets;
+pub mod retention;
 pub mod routing;
 mod sealing;
 pub mod sla;
@@ -66,6 +67,7 @@ pub use ombud_core::change::StatusNotice;
 pub use reminders::{RemindCitizen, Reminded};
 pub use report::Overview;
 pub use resets::PasswordResetStore;
+pub use retention::{RetentionStore, Sweep};
 pub use sealing::Sealer;
 pub use sla::{SlaDue, SlaFired, SlaPending};
 pub use surveys::{AskSurvey, Asked, CsatGroup, CsatLine, CsatReport, SurveyAnswer, SurveyStore};
@@ -431,6 +433,7 @@ pub trait Store:
     + PasswordResetStore
     + TemplateStore
     + SurveyStore
+    + RetentionStore
 {
 }
 
@@ -457,6 +460,7 @@ impl<T> Store for T where
         + PasswordResetStore
         + TemplateStore
         + SurveyStore
+        + RetentionStore
 {
 }
 
@@ -465,6 +469,7 @@ pub mod prelude {
     pub use crate::{
         AccountStore, ApiKeyStore, AuditStore, ChannelStore, ComplaintStore, CounterStore,
         DirectoryStore, HandoffStore, HealthStore, IdempotencyStore, InboundStore, OutboxStore,
-        PasswordResetStore, RunStore, SessionStore, Store, SurveyStore, TenantStore, WebhookStore,
+        PasswordResetStore, RetentionStore, RunStore, SessionStore, Store, SurveyStore,
+        TenantStore, WebhookStore,
     };
 }

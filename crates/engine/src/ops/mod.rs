@@ -14,6 +14,7 @@ pub mod keys;
 pub mod reminders;
 pub mod requests;
 pub mod resets;
+pub mod retention;
 pub mod routing;
 pub mod sessions;
 pub mod settings;

@@ -143,6 +143,48 @@ pub struct AuditSettings {
     pub retention_days: u32,
 }
 
+/// How long what the retention sweep removes is kept (`[retention]`).
+/// Expired sessions and password-reset links go at the next sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Invitations, this many days after they expired or were accepted.
+    pub invitations_days: u32,
+    /// Webhook deliveries delivered this many days ago, with their attempts.
+    pub webhook_delivered_days: u32,
+    /// Webhook deliveries failed for good this many days ago.
+    pub webhook_failed_days: u32,
+    /// Domain events this many days old, once no delivery refers to them.
+    pub events_days: u32,
+    /// Rows per transaction (1 to 10,000).
+    pub batch: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            invitations_days: 30,
+            webhook_delivered_days: 30,
+            webhook_failed_days: 90,
+            events_days: 7,
+            batch: 500,
+        }
+    }
+}
+
+impl RetentionSettings {
+    pub fn policy(&self) -> ombud_engine::ops::retention::RetentionPolicy {
+        let days = |d: u32| chrono::Duration::days(i64::from(d));
+        ombud_engine::ops::retention::RetentionPolicy {
+            invitations: days(self.invitations_days),
+            delivered_webhooks: days(self.webhook_delivered_days),
+            failed_webhooks: days(self.webhook_failed_days),
+            events: days(self.events_days),
+            batch: self.batch,
+        }
+    }
+}
+
 impl Default for AuditSettings {
     fn default() -> Self {
         Self {

@@ -267,3 +267,32 @@ fn mail_is_off_without_an_smtp_host_and_its_settings_are_checked() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn retention_is_set_in_days_and_checked() {
+    let d = Config::default().retention;
+    assert_eq!(
+        (
+            d.invitations_days,
+            d.webhook_delivered_days,
+            d.webhook_failed_days,
+            d.events_days,
+            d.batch
+        ),
+        (30, 30, 90, 7, 500)
+    );
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("OMBUD_RETENTION__EVENTS_DAYS", "2");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.retention.policy().events, chrono::Duration::days(2));
+        jail.set_env("OMBUD_RETENTION__EVENTS_DAYS", "0");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("retention.events_days"), "{e}");
+        jail.set_env("OMBUD_RETENTION__EVENTS_DAYS", "7");
+        jail.set_env("OMBUD_RETENTION__BATCH", "20000");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("retention.batch"), "{e}");
+        Ok(())
+    });
+}

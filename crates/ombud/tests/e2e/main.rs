@@ -49,6 +49,7 @@ mod queue;
 mod rejects;
 mod relay;
 mod reminders;
+mod retention;
 mod routing;
 mod scheduler;
 mod secrets;

@@ -19,6 +19,7 @@ mod inbound;
 mod jobs;
 mod outbox;
 mod resets;
+mod retention;
 mod runs;
 mod schema;
 mod secrets;

@@ -117,6 +117,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0030_message_sender.sql"),
     ),
     (31, "inbox", include_str!("migrations/0031_inbox.sql")),
+    (
+        32,
+        "retention",
+        include_str!("migrations/0032_retention.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -17,6 +17,7 @@ mod jobs;
 mod leases;
 mod outbox;
 mod resets;
+mod retention;
 mod rows;
 mod runs;
 mod schema;

@@ -117,6 +117,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0030_message_sender.sql"),
     ),
     (31, "inbox", include_str!("migrations/0031_inbox.sql")),
+    (
+        32,
+        "retention",
+        include_str!("migrations/0032_retention.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -278,7 +278,13 @@ async fn delivery_of(
         .store
         .webhook_delivery(&caller.tenant.id, &e.id, &event_id(event)?)
         .await?
-        .ok_or_else(|| ApiError::not_found("delivery"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "delivery not found: this endpoint has none of this event, or it was delivered or failed longer ago than the server keeps deliveries (retention.webhook_delivered_days, retention.webhook_failed_days) and was removed",
+            )
+        })?;
     Ok((e, d))
 }
 

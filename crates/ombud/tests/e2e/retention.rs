@@ -1,0 +1,198 @@
+//! Retention (issue 26, part 1): the sweep removes exactly what is old
+//! enough, kind by kind, with time moved past each limit, and nothing else:
+//! expired sessions and reset links, invitations 30 days after they expired,
+//! deliveries 30 days after delivery and 90 after failing (with their
+//! attempts), events once no delivery refers to them and a week has passed.
+//! A delivery still pending is never removed; replaying a swept one says why
+//! it is gone.
+
+use std::time::Duration;
+
+use ombud_core::*;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::staff::*;
+use crate::webhooks::{endpoint, send_test, Receiver};
+
+async fn count(app: &TestApp, table: &str, condition: &str) -> usize {
+    let q = format!("select cast(count(*) as text) from {table} where {condition}");
+    app.db.texts(&q).await[0].parse().unwrap()
+}
+
+/// Rows of each kind the sweep looks at.
+async fn counts(app: &TestApp, events: &[&str]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    for table in [
+        "sessions",
+        "invitations",
+        "password_resets",
+        "webhook_attempts",
+    ] {
+        out.push((table.to_owned(), count(app, table, "1 = 1").await));
+    }
+    for status in ["delivered", "failed", "pending"] {
+        let n = count(app, "webhook_deliveries", &format!("status = '{status}'")).await;
+        out.push((format!("deliveries {status}"), n));
+    }
+    for (i, e) in events.iter().enumerate() {
+        let n = count(app, "events", &format!("id = '{e}'")).await;
+        out.push((format!("event {i}"), n));
+    }
+    out
+}
+
+fn row(c: &[(String, usize)], name: &str) -> usize {
+    c.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
+    let graph = crate::fake_graph::FakeGraph::start().await;
+    let app = TestApp::spawn_with(crate::mail::with_smtp, None).await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let key = app.api_key(&t.tenant.id, &Scope::ALL).await;
+    let policy = ombud_engine::ops::retention::RetentionPolicy::default();
+    let sweep = || async {
+        app.engine.ops().sweep_retention(&policy).await.unwrap();
+    };
+
+    // An event no endpoint takes: filed before there is any.
+    crate::work::street_light(&app, &t, &graph, "919800000001").await;
+    let lonely = app
+        .db
+        .texts("select id from events order by created_at")
+        .await;
+    assert!(!lonely.is_empty());
+    // A member signed in, one invited, a reset link asked for.
+    let admin = user(
+        &app,
+        "admin@pune.gov.in",
+        &[(&t.tenant.id, Role::Admin)],
+        false,
+    )
+    .await;
+    let staff = Staff::login(&app, admin.email.as_str()).await;
+    let res = staff
+        .submit(
+            "/app/team/invitations",
+            &[("email", "new@pune.gov.in"), ("role", "staff")],
+        )
+        .await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    let res = Staff::new(&app)
+        .post_form("/app/forgot", &[("email", admin.email.as_str())])
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+
+    // Three endpoints: one that takes its delivery, one that answers 410 (a
+    // delivery failed for good), one that keeps failing (still pending).
+    let (ok, gone, busy) = (Receiver::start(), Receiver::start(), Receiver::start());
+    gone.control(json!({"status": 410})).await;
+    busy.control(json!({"status": 503})).await;
+    let mut ids = Vec::new();
+    for r in [&ok, &gone, &busy] {
+        let body = json!({"url": r.url(), "description": "t", "event_types": ["webhook.test"]});
+        let (id, secret) = endpoint(&app, &key, body).await;
+        r.control(json!({"secrets": [secret]})).await;
+        ids.push(id);
+    }
+    let delivered = send_test(&app, &key, &ids[0]).await;
+    let failed = send_test(&app, &key, &ids[1]).await;
+    let pending = send_test(&app, &key, &ids[2]).await;
+    let settled = wait_until(Duration::from_secs(10), || async {
+        count(&app, "webhook_deliveries", "status = 'delivered'").await == 1
+            && count(&app, "webhook_deliveries", "status = 'failed'").await == 1
+            && count(&app, "webhook_attempts", "1 = 1").await >= 3
+    })
+    .await;
+    assert!(settled, "{:?}", counts(&app, &[]).await);
+    let events = [lonely[0].as_str(), &delivered, &failed, &pending];
+    let before = counts(&app, &events).await;
+    assert_eq!(row(&before, "sessions"), 1);
+    assert_eq!(row(&before, "invitations"), 1);
+    assert_eq!(row(&before, "password_resets"), 1);
+    assert_eq!(row(&before, "deliveries pending"), 1);
+
+    // Nothing is old enough yet.
+    sweep().await;
+    assert_eq!(counts(&app, &events).await, before);
+
+    // Eight days on: the reset link and the event nobody took are gone.
+    app.pass(chrono::Duration::days(8)).await;
+    sweep().await;
+    let now = counts(&app, &events).await;
+    assert_eq!(row(&now, "password_resets"), 0);
+    assert_eq!(row(&now, "event 0"), 0, "the lonely event");
+    for name in [
+        "invitations",
+        "deliveries delivered",
+        "deliveries failed",
+        "event 1",
+        "event 2",
+        "event 3",
+    ] {
+        assert_eq!(row(&now, name), row(&before, name), "{name} kept: {now:?}");
+    }
+
+    // A month on: the session, the delivered delivery with its attempts and
+    // its event; the failed one and the invitation (expired 24 days ago) stay.
+    app.pass(chrono::Duration::days(23)).await;
+    sweep().await;
+    let now = counts(&app, &events).await;
+    assert_eq!(row(&now, "sessions"), 0);
+    assert_eq!(row(&now, "deliveries delivered"), 0);
+    assert_eq!(row(&now, "event 1"), 0);
+    assert_eq!(row(&now, "deliveries failed"), 1);
+    assert_eq!(row(&now, "event 2"), 1);
+    assert_eq!(row(&now, "invitations"), 1);
+    let orphans = count(
+        &app,
+        "webhook_attempts",
+        "delivery_id not in (select id from webhook_deliveries)",
+    )
+    .await;
+    assert_eq!(orphans, 0, "attempts go with their delivery");
+    // Replaying the swept delivery says why it is not there.
+    let res = app
+        .api(
+            Method::POST,
+            &format!("/webhooks/{}/deliveries/{delivered}/replay", ids[0]),
+            &key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let e = res.text().await.unwrap();
+    assert!(
+        e.contains("longer ago than the server keeps deliveries"),
+        "{e}"
+    );
+
+    // A quarter on: the failed delivery and its event, and the invitation.
+    // The endpoint that keeps failing still has its delivery (pending, in
+    // flight, or failed just now as its retries ran out): never swept while
+    // pending, and a failure counts from when it failed.
+    app.pass(chrono::Duration::days(60)).await;
+    sweep().await;
+    let now = counts(&app, &events).await;
+    assert_eq!(row(&now, "event 2"), 0);
+    assert_eq!(row(&now, "event 3"), 1);
+    assert_eq!(row(&now, "invitations"), 0);
+    assert_eq!(
+        count(
+            &app,
+            "webhook_deliveries",
+            &format!("event_id = '{pending}'")
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}

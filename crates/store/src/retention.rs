@@ -1,0 +1,98 @@
+//! Retention: what the sweep removes once it is old enough, kind by kind, in
+//! small batches so the writer is never held for long. The rules are here
+//! once, as SQL both backends run (`?1` is the cut-off, `?2` the batch).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::StoreResult;
+
+/// One kind of row the sweep removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sweep {
+    /// Dashboard sessions past their expiry.
+    Sessions,
+    /// Invitations expired, or accepted, before the cut-off.
+    Invitations,
+    /// Password-reset links expired before the cut-off.
+    PasswordResets,
+    /// Webhook deliveries delivered before the cut-off, with their attempts.
+    DeliveredWebhooks,
+    /// Webhook deliveries that failed for good before the cut-off, with
+    /// their attempts. Pending and sending ones are never removed.
+    FailedWebhooks,
+    /// Domain events older than the cut-off that no delivery refers to any
+    /// more (delivered everywhere and swept, or never for any endpoint).
+    Events,
+}
+
+impl Sweep {
+    pub const ALL: [Sweep; 6] = [
+        Self::Sessions,
+        Self::Invitations,
+        Self::PasswordResets,
+        Self::DeliveredWebhooks,
+        Self::FailedWebhooks,
+        Self::Events,
+    ];
+
+    /// The metric's `kind` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sessions => "sessions",
+            Self::Invitations => "invitations",
+            Self::PasswordResets => "password_resets",
+            Self::DeliveredWebhooks => "webhook_deliveries_delivered",
+            Self::FailedWebhooks => "webhook_deliveries_failed",
+            Self::Events => "events",
+        }
+    }
+
+    /// The statement that removes one batch, with SQLite's placeholders
+    /// (`?1` the cut-off, `?2` the batch; PostgreSQL's are `$1`, `$2`).
+    /// A delivery's attempts go with it (`on delete cascade`).
+    pub(crate) fn statement(self) -> &'static str {
+        match self {
+            Self::Sessions => {
+                "delete from sessions where token_hash in
+                   (select token_hash from sessions where expires_at < ?1 limit ?2)"
+            }
+            Self::Invitations => {
+                "delete from invitations where id in
+                   (select id from invitations
+                    where expires_at < ?1 or accepted_at < ?1 limit ?2)"
+            }
+            Self::PasswordResets => {
+                "delete from password_resets where id in
+                   (select id from password_resets where expires_at < ?1 limit ?2)"
+            }
+            Self::DeliveredWebhooks => {
+                "delete from webhook_deliveries where id in
+                   (select id from webhook_deliveries
+                    where status = 'delivered' and next_attempt_at < ?1
+                      and coalesce(delivered_at, updated_at) < ?1
+                    limit ?2)"
+            }
+            Self::FailedWebhooks => {
+                "delete from webhook_deliveries where id in
+                   (select id from webhook_deliveries
+                    where status = 'failed' and next_attempt_at < ?1 and updated_at < ?1
+                    limit ?2)"
+            }
+            Self::Events => {
+                "delete from events where id in
+                   (select e.id from events e
+                    where e.tenant_id in (select id from tenants) and e.created_at < ?1
+                      and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)
+                    limit ?2)"
+            }
+        }
+    }
+}
+
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    /// Removes at most `limit` rows of `what` older than `before`, in one
+    /// short transaction; how many it removed (fewer than `limit`: done).
+    async fn sweep(&self, what: Sweep, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+}

@@ -92,7 +92,7 @@ pub fn describe() {
     );
     describe_counter!(
         crate::ops::retention::REMOVED,
-        "Rows the retention sweep removed, by kind (sessions, invitations, password_resets, webhook_deliveries_delivered, webhook_deliveries_failed, events)."
+        "Rows the retention sweep removed, by kind (sessions, invitations, password_resets, webhook_deliveries_delivered, webhook_deliveries_failed, events, executions_trimmed)."
     );
     describe_gauge!(
         CHANNEL_FAILURES,

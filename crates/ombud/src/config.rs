@@ -347,6 +347,7 @@ impl Config {
             ("retention.webhook_delivered_days", r.webhook_delivered_days),
             ("retention.webhook_failed_days", r.webhook_failed_days),
             ("retention.events_days", r.events_days),
+            ("retention.executions_days", r.executions_days),
         ] {
             if !(1..=36_500).contains(&days) {
                 return invalid(field, "must be from 1 to 36500 days");

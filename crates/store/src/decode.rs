@@ -421,7 +421,7 @@ pub fn complaint_event(r: &dyn Columns) -> Decoded<ComplaintEvent> {
     })
 }
 
-pub const EXECUTION_COLS: &str = "id, tenant_id, conversation_id, agent_id, agent_version_id, from_seq, to_seq, input_ids, status, output, tool_calls, tokens_in, tokens_out, error, attempts, started_at, finished_at";
+pub const EXECUTION_COLS: &str = "id, tenant_id, conversation_id, agent_id, agent_version_id, from_seq, to_seq, input_ids, status, output, tool_calls, tokens_in, tokens_out, error, attempts, started_at, finished_at, trimmed";
 
 pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
     Ok(Execution {
@@ -441,6 +441,7 @@ pub fn execution(r: &dyn Columns) -> Decoded<Execution> {
         attempts: r.int("attempts")?,
         started_at: r.time("started_at")?,
         finished_at: r.time("finished_at")?,
+        trimmed: r.int("trimmed")? != 0,
     })
 }
 

@@ -340,6 +340,9 @@ pub struct Execution {
     pub attempts: i64,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+    /// Its output and tool calls were trimmed by retention (its figures
+    /// stay).
+    pub trimmed: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -24,16 +24,20 @@ pub enum Sweep {
     /// Domain events older than the cut-off that no delivery refers to any
     /// more (delivered everywhere and swept, or never for any endpoint).
     Events,
+    /// Executions started before the cut-off: their output and tool calls
+    /// are trimmed (the rows and their figures stay).
+    Executions,
 }
 
 impl Sweep {
-    pub const ALL: [Sweep; 6] = [
+    pub const ALL: [Sweep; 7] = [
         Self::Sessions,
         Self::Invitations,
         Self::PasswordResets,
         Self::DeliveredWebhooks,
         Self::FailedWebhooks,
         Self::Events,
+        Self::Executions,
     ];
 
     /// The metric's `kind` label.
@@ -45,6 +49,7 @@ impl Sweep {
             Self::DeliveredWebhooks => "webhook_deliveries_delivered",
             Self::FailedWebhooks => "webhook_deliveries_failed",
             Self::Events => "events",
+            Self::Executions => "executions_trimmed",
         }
     }
 
@@ -86,13 +91,19 @@ impl Sweep {
                       and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)
                     limit ?2)"
             }
+            Self::Executions => {
+                "update executions set output = 'null', tool_calls = '[]', trimmed = 1
+                 where id in
+                   (select id from executions where trimmed = 0 and started_at < ?1 limit ?2)"
+            }
         }
     }
 }
 
 #[async_trait]
 pub trait RetentionStore: Send + Sync {
-    /// Removes at most `limit` rows of `what` older than `before`, in one
-    /// short transaction; how many it removed (fewer than `limit`: done).
+    /// Removes (or trims) at most `limit` rows of `what` older than
+    /// `before`, in one short transaction; how many (fewer than `limit`:
+    /// done).
     async fn sweep(&self, what: Sweep, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
 }

@@ -1,7 +1,8 @@
 //! Retention: the sweep that keeps the database bounded, removing what is
 //! old enough kind by kind (expired sessions, invitations and reset links;
 //! webhook deliveries delivered 30 days ago or failed 90 days ago, with their
-//! attempts; domain events no delivery needs any more) in small batches, as
+//! attempts; domain events no delivery needs any more; executions' output and
+//! tool calls after 90 days, their figures kept) in small batches, as
 //! scheduled work that runs once across replicas. The audit trail keeps its
 //! own retention (`audit`).
 
@@ -26,6 +27,8 @@ pub struct RetentionPolicy {
     pub failed_webhooks: Duration,
     /// Domain events this old, once no delivery refers to them.
     pub events: Duration,
+    /// Executions this old lose their output and tool calls.
+    pub executions: Duration,
     /// Rows per transaction: small, so other writes wait at most one batch.
     pub batch: u32,
 }
@@ -37,6 +40,7 @@ impl Default for RetentionPolicy {
             delivered_webhooks: Duration::days(30),
             failed_webhooks: Duration::days(90),
             events: Duration::days(7),
+            executions: Duration::days(90),
             batch: 500,
         }
     }
@@ -52,6 +56,7 @@ impl RetentionPolicy {
             Sweep::DeliveredWebhooks => self.delivered_webhooks,
             Sweep::FailedWebhooks => self.failed_webhooks,
             Sweep::Events => self.events,
+            Sweep::Executions => self.executions,
         }
     }
 }

@@ -156,6 +156,9 @@ pub struct RetentionSettings {
     pub webhook_failed_days: u32,
     /// Domain events this many days old, once no delivery refers to them.
     pub events_days: u32,
+    /// Executions this many days old lose their output and tool calls
+    /// (what citizens wrote); their figures stay.
+    pub executions_days: u32,
     /// Rows per transaction (1 to 10,000).
     pub batch: u32,
 }
@@ -167,6 +170,7 @@ impl Default for RetentionSettings {
             webhook_delivered_days: 30,
             webhook_failed_days: 90,
             events_days: 7,
+            executions_days: 90,
             batch: 500,
         }
     }
@@ -180,6 +184,7 @@ impl RetentionSettings {
             delivered_webhooks: days(self.webhook_delivered_days),
             failed_webhooks: days(self.webhook_failed_days),
             events: days(self.events_days),
+            executions: days(self.executions_days),
             batch: self.batch,
         }
     }

@@ -278,9 +278,10 @@ fn retention_is_set_in_days_and_checked() {
             d.webhook_delivered_days,
             d.webhook_failed_days,
             d.events_days,
+            d.executions_days,
             d.batch
         ),
-        (30, 30, 90, 7, 500)
+        (30, 30, 90, 7, 90, 500)
     );
     figment::Jail::expect_with(|jail| {
         jail.set_env("OMBUD_RETENTION__EVENTS_DAYS", "2");

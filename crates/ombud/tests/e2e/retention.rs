@@ -151,6 +151,11 @@ async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
     assert_eq!(row(&now, "deliveries failed"), 1);
     assert_eq!(row(&now, "event 2"), 1);
     assert_eq!(row(&now, "invitations"), 1);
+    assert_eq!(
+        count(&app, "executions", "trimmed = 1").await,
+        0,
+        "runs kept 90 days"
+    );
     let orphans = count(
         &app,
         "webhook_attempts",
@@ -185,6 +190,35 @@ async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
     assert_eq!(row(&now, "event 2"), 0);
     assert_eq!(row(&now, "event 3"), 1);
     assert_eq!(row(&now, "invitations"), 0);
+    // The intake runs keep their figures, not what the citizen wrote.
+    let runs = count(&app, "executions", "1 = 1").await;
+    assert!(runs >= 3, "{runs} runs");
+    assert_eq!(
+        count(&app, "executions", "trimmed = 1 and tool_calls = '[]'").await,
+        runs
+    );
+    assert_eq!(count(&app, "executions", "status = 'ok'").await, runs);
+    let outputs = app
+        .db
+        .texts("select cast(output as text) from executions")
+        .await;
+    assert!(outputs.iter().all(|o| o == "null"), "{outputs:?}");
+    let conversation = app.store.conversations(&t.tenant.id).await.unwrap()[0]
+        .id
+        .to_string();
+    let key_runs = app
+        .api(
+            Method::GET,
+            &format!("/conversations/{conversation}/executions"),
+            &key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(key_runs["data"][0]["trimmed"], true, "{key_runs}");
     assert_eq!(
         count(
             &app,

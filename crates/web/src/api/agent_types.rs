@@ -149,6 +149,9 @@ pub struct ExecutionView {
     pub duration_ms: i64,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
+    /// Its output and tool calls were removed by retention
+    /// (`retention.executions_days`); the figures stay.
+    pub trimmed: bool,
 }
 
 impl From<&Execution> for ExecutionView {
@@ -167,6 +170,7 @@ impl From<&Execution> for ExecutionView {
             error: e.error.clone(),
             attempts: e.attempts,
             duration_ms: (e.finished_at - e.started_at).num_milliseconds(),
+            trimmed: e.trimmed,
             started_at: e.started_at,
             finished_at: e.finished_at,
         }

@@ -314,17 +314,20 @@ async fn agent_page(
             status: e.status.clone(),
             duration_ms: (e.finished_at - e.started_at).num_milliseconds(),
             version: number(&e.agent_version_id),
-            tools: e
-                .tool_calls
-                .as_array()
-                .map(|calls| {
-                    calls
-                        .iter()
-                        .filter_map(|c| c["name"].as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default(),
+            tools: if e.trimmed {
+                "(removed by retention)".into()
+            } else {
+                e.tool_calls
+                    .as_array()
+                    .map(|calls| {
+                        calls
+                            .iter()
+                            .filter_map(|c| c["name"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default()
+            },
             error: e.error.clone().unwrap_or_default(),
         })
         .collect();

@@ -48,6 +48,22 @@ pub struct Recurring {
     pub max_attempts: u32,
 }
 
+impl Recurring {
+    /// A job of Ombud's own (kind and key `kind`, no payload, 3 attempts)
+    /// on `cron` in UTC. The crons are constants: each job's test builds it.
+    #[allow(clippy::expect_used)]
+    pub fn utc(kind: &str, cron: &str) -> Self {
+        let utc = ombud_core::TimeZoneName::parse("UTC").expect("UTC is a zone");
+        Self {
+            kind: kind.into(),
+            key: kind.into(),
+            schedule: Schedule::parse(kind, cron, &utc).expect("a schedule"),
+            payload: serde_json::json!({}),
+            max_attempts: 3,
+        }
+    }
+}
+
 /// Timing of the scheduler.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {

@@ -29,15 +29,7 @@ pub const OLDEST: u32 = 5;
 
 /// Looks every quarter of an hour for tenants whose summary time has come.
 pub fn sweep_every_quarter_hour() -> Recurring {
-    let utc = TimeZoneName::parse("UTC").expect("UTC is a zone");
-    Recurring {
-        kind: SWEEP.into(),
-        key: SWEEP.into(),
-        schedule: ombud_core::schedule::Schedule::parse(SWEEP, "*/15 * * * *", &utc)
-            .expect("a schedule"),
-        payload: serde_json::json!({}),
-        max_attempts: 3,
-    }
+    Recurring::utc(SWEEP, "*/15 * * * *")
 }
 
 /// `time` on the local `date`, in UTC (where clocks skip it, the first

@@ -242,15 +242,6 @@ impl crate::scheduler::JobHandler for CheckpointJob {
 }
 
 /// The checkpoint job, every hour on the hour.
-#[allow(clippy::unwrap_used)] // a zone and a schedule known good (a test builds it)
 pub fn checkpoint_every_hour() -> crate::scheduler::Recurring {
-    let utc = ombud_core::TimeZoneName::parse("UTC").unwrap();
-    crate::scheduler::Recurring {
-        kind: CHECKPOINT_JOB.into(),
-        key: CHECKPOINT_JOB.into(),
-        schedule: ombud_core::schedule::Schedule::parse("audit.checkpoint", "0 * * * *", &utc)
-            .unwrap(),
-        payload: serde_json::json!({}),
-        max_attempts: 3,
-    }
+    crate::scheduler::Recurring::utc(CHECKPOINT_JOB, "0 * * * *")
 }

@@ -114,16 +114,8 @@ impl crate::scheduler::JobHandler for SweepJob {
 }
 
 /// The sweep, every quarter of an hour.
-#[allow(clippy::unwrap_used)] // a zone and a schedule known good (a test builds it)
 pub fn every_quarter_hour() -> crate::scheduler::Recurring {
-    let utc = ombud_core::TimeZoneName::parse("UTC").unwrap();
-    crate::scheduler::Recurring {
-        kind: SWEEP_JOB.into(),
-        key: SWEEP_JOB.into(),
-        schedule: ombud_core::schedule::Schedule::parse(SWEEP_JOB, "*/15 * * * *", &utc).unwrap(),
-        payload: serde_json::json!({}),
-        max_attempts: 3,
-    }
+    crate::scheduler::Recurring::utc(SWEEP_JOB, "*/15 * * * *")
 }
 
 #[cfg(test)]

@@ -299,15 +299,7 @@ impl JobHandler for SweepJob {
 /// The sweep, every minute: a warning or breach is told within a minute of
 /// its time (and at once after a restart that missed it).
 fn sweep_every_minute() -> Recurring {
-    let utc = TimeZoneName::parse("UTC").expect("UTC is a zone");
-    Recurring {
-        kind: sla::SWEEP_JOB.into(),
-        key: sla::SWEEP_JOB.into(),
-        schedule: ombud_core::schedule::Schedule::parse(sla::SWEEP_JOB, "* * * * *", &utc)
-            .expect("a schedule"),
-        payload: serde_json::json!({}),
-        max_attempts: 3,
-    }
+    Recurring::utc(sla::SWEEP_JOB, "* * * * *")
 }
 
 /// Runs `sla.warning` and `sla.breach`, the jobs a version before the sweep

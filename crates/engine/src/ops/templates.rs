@@ -160,15 +160,7 @@ pub struct SyncJob {
 }
 
 pub fn daily() -> Recurring {
-    let utc = TimeZoneName::parse("UTC").expect("UTC is a zone");
-    Recurring {
-        kind: SYNC.into(),
-        key: SYNC.into(),
-        schedule: ombud_core::schedule::Schedule::parse(SYNC, "30 3 * * *", &utc)
-            .expect("a schedule"),
-        payload: serde_json::json!({}),
-        max_attempts: 3,
-    }
+    Recurring::utc(SYNC, "30 3 * * *")
 }
 
 #[async_trait]

@@ -264,7 +264,7 @@ async fn scheduled_backups_are_verified_kept_by_generation_and_measured(
     // Five days pass, one at a time: a verified backup each day.
     let mut runs = 0;
     for day in 1..=5 {
-        app.clock.advance(chrono::Duration::days(1));
+        app.pass(chrono::Duration::days(1)).await;
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
         loop {
             let job = app

@@ -65,7 +65,7 @@ async fn a_forgotten_password_is_reset_in_chromium() {
         .find_map(|l| serde_json::from_str(l).ok())
         .expect("the second link");
     // An hour and a minute later.
-    app.clock.advance(chrono::Duration::minutes(61));
+    app.pass(chrono::Duration::minutes(61)).await;
     let mut expired = scenario.clone();
     expired["mode"] = json!("expired");
     expired["link"] = second["second"].clone();

@@ -171,7 +171,8 @@ pub struct TestApp {
     pub engine: Arc<Engine>,
     pub http: reqwest::Client,
     pub db: TestDb,
-    /// The server's clock: `app.clock.advance(…)` makes time pass.
+    /// The server's clock. Tests make time pass with `app.pass(…)`, which
+    /// waits for sends in flight first.
     pub clock: Arc<ombud_core::ShiftedClock>,
     shutdown: Option<oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,

@@ -169,7 +169,7 @@ fn the_store_and_the_web_layer_read_time_from_the_clock_not_the_wall() {
     );
 }
 
-/// Tests make time pass with the server's clock (`app.clock.advance`), not
+/// Tests make time pass with the server's clock (`app.pass`), not
 /// by writing old times into rows behind the store's back. (Clearing a time,
 /// as a row made before a migration has it, writes none.)
 #[test]
@@ -217,4 +217,28 @@ fn the_event_catalogue_in_the_docs_follows_the_payload_structs() {
             );
         }
     }
+}
+
+/// The server's clock moves only through `TestApp::pass`, which first waits
+/// for sends in flight: a jump longer than a send's lease while it is in
+/// flight makes it look lost to a crash, and it goes out twice (twice under
+/// the whole suite's load, once each at a notice and a survey's status).
+#[test]
+fn time_passes_only_once_no_send_is_in_flight() {
+    let found: Vec<String> = sources("ombud/tests")
+        .into_iter()
+        .filter(|(path, _)| !path.ends_with("helpers.rs") && !path.ends_with("layering.rs"))
+        .flat_map(|(path, text)| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains("app.clock.advance("))
+                .map(|(i, _)| format!("{path}:{}", i + 1))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "use app.pass(…).await:\n{}",
+        found.join("\n")
+    );
 }

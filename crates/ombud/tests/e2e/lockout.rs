@@ -43,7 +43,7 @@ async fn nobody_can_lock_the_owner_out_and_guessing_stays_slow() {
         .and_then(|t| t.with_second(1))
         .and_then(|t| t.with_nanosecond(0))
         .unwrap();
-    app.clock.advance(next_hour - now);
+    app.pass(next_hour - now).await;
     let graph = FakeGraph::start().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     for who in [

@@ -392,7 +392,7 @@ async fn a_forgotten_password_is_reset_by_a_mailed_link_once_within_the_hour() {
         .map(|m| link(&app, &m.body))
         .find(|p| p != &path)
         .expect("a second link");
-    app.clock.advance(chrono::Duration::minutes(61));
+    app.pass(chrono::Duration::minutes(61)).await;
     assert_eq!(visitor.get(&second).await.status(), StatusCode::GONE);
     app.stop().await;
 }

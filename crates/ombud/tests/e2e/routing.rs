@@ -498,7 +498,7 @@ async fn a_breach_sends_the_complaint_to_the_policys_team_and_the_overview_count
 
     // An hour and a minute later: missed. It is escalated, leaves the admin
     // and goes to the duty officers, one of whom takes it.
-    app.clock.advance(chrono::Duration::minutes(61));
+    app.pass(chrono::Duration::minutes(61)).await;
     let moved = wait_until(Duration::from_secs(20), || async {
         let c = complaint_json(&app, &key, &number).await;
         c["team"] == "duty"

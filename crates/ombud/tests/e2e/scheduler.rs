@@ -229,7 +229,7 @@ async fn the_audit_trail_is_signed_every_hour_by_a_recurring_job() {
         .unwrap()
         .is_empty());
     // An hour passes: the chain heads are signed, once, by whichever replica.
-    app.clock.advance(chrono::Duration::minutes(61));
+    app.pass(chrono::Duration::minutes(61)).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while app
         .store

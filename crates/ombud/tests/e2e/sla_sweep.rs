@@ -65,7 +65,7 @@ async fn a_deadline_passed_while_the_server_was_down_is_told_once_when_it_is_bac
     // warning whose moment passed meanwhile.
     let db = app.stop_keeping_db().await;
     let app = TestApp::spawn_on(db, |_| {}, None).await;
-    app.clock.advance(chrono::Duration::hours(2));
+    app.pass(chrono::Duration::hours(2)).await;
     let c = wait_status(&app, &key, &number, "escalated").await;
     assert_eq!(c["sla"]["state"], "breached", "{c}");
     assert_eq!(sla_lines(&app, &tid, &c).await, ["sla_breached"]);
@@ -73,7 +73,7 @@ async fn a_deadline_passed_while_the_server_was_down_is_told_once_when_it_is_bac
     // Down again and back later: nothing is told twice.
     let db = app.stop_keeping_db().await;
     let app = TestApp::spawn_on(db, |_| {}, None).await;
-    app.clock.advance(chrono::Duration::hours(3));
+    app.pass(chrono::Duration::hours(3)).await;
     swept(&app).await;
     assert_eq!(sla_lines(&app, &tid, &c).await, ["sla_breached"]);
     app.stop().await;
@@ -133,7 +133,7 @@ async fn jobs_made_before_the_sweep_still_tell_staff_once_after_an_upgrade() {
     };
     assert!(app.store.schedule_job(job, now).await.unwrap());
 
-    app.clock.advance(chrono::Duration::minutes(61));
+    app.pass(chrono::Duration::minutes(61)).await;
     let c = wait_status(&app, &key, &number, "escalated").await;
     assert_eq!(c["sla"]["state"], "breached", "{c}");
     assert!(job_done(&app, &job_key).await, "the old job ran");

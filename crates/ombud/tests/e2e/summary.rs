@@ -161,7 +161,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
 
     // The next 09:05 in India.
     let shift = to_nine_tomorrow(app.engine.now());
-    app.clock.advance(shift);
+    app.pass(shift).await;
     let date = (app.engine.now() + chrono::Duration::minutes(330)).date_naive();
     let of_the_day = |mails: Vec<crate::mail::Received>| -> Vec<crate::mail::Received> {
         mails
@@ -215,7 +215,7 @@ async fn the_daily_summary_goes_once_at_nine_to_the_members_who_asked() {
 
     // The next sweep, a quarter of an hour on, makes nothing new.
     let runs = sweep_runs(&app).await;
-    app.clock.advance(chrono::Duration::minutes(15));
+    app.pass(chrono::Duration::minutes(15)).await;
     sweeps(&app, runs + 1).await;
 
     // Nor does a server started again on the same database at the same moment.

@@ -152,7 +152,7 @@ async fn an_invitation_link_makes_an_account_once_with_the_role_given() {
         .unwrap();
     let late = link_in(&page);
     // Links last 7 days.
-    app.clock.advance(chrono::Duration::days(8));
+    app.pass(chrono::Duration::days(8)).await;
     let late_path = late
         .trim_start_matches(&format!("http://{}", app.addr))
         .to_owned();

@@ -124,7 +124,7 @@ async fn a_survey_on_telegram_is_an_inline_keyboard_and_the_settings_say_when_an
         .unwrap_or_else(|| panic!("{:?}", tg.sent_to(chat)));
     set_status(&app, &key, &number, "resolved").await;
     tg.wait_for(chat, 4).await;
-    app.clock.advance(chrono::Duration::minutes(121));
+    app.pass(chrono::Duration::minutes(121)).await;
     assert!(
         wait_until(Duration::from_secs(10), || async {
             tg.sent().iter().any(|m| m.keyboard.len() == 5)
@@ -201,7 +201,7 @@ async fn a_survey_on_telegram_is_an_inline_keyboard_and_the_settings_say_when_an
     // Once per complaint: resolved again, nobody asks.
     set_status(&app, &key, &number, "in_progress").await;
     set_status(&app, &key, &number, "resolved").await;
-    app.clock.advance(chrono::Duration::hours(3));
+    app.pass(chrono::Duration::hours(3)).await;
     surveys_settled(&app, &t, &number).await;
     assert_eq!(surveys(&app, &key, &number).await.len(), 1);
     assert_eq!(

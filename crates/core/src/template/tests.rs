@@ -1,5 +1,6 @@
 //! The choice of text or template, and its reasons.
 use super::*;
+use crate::Language;
 
 fn synced(name: &str, language: &str, status: &str, body: &str) -> WaTemplate {
     WaTemplate {

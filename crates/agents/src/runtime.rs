@@ -160,6 +160,13 @@ pub enum AgentError {
 pub trait AgentRuntime: Send + Sync {
     async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError>;
 
+    /// The memory a conversation's next session starts from, given what the
+    /// last run of the previous one left: by default nothing, so the agent
+    /// meets the person afresh and no dialogue is resumed.
+    fn new_session(&self, _previous: &Value) -> Value {
+        Value::Object(Default::default())
+    }
+
     /// The runtime's worker processes now, for metrics; none for runtimes that
     /// run in Ombud's own process.
     fn workers(&self) -> WorkerCounts {

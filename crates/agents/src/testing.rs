@@ -152,5 +152,6 @@ pub fn message_at(seq: i64, body: &str, kind: MessageKind, at: DateTime<Utc>) ->
         payload: None,
         choices: None,
         sender: None,
+        session: 1,
     }
 }

@@ -150,6 +150,14 @@ pub struct Conversation {
     pub last_inbound_at: Option<DateTime<Utc>>,
     /// The satisfaction survey waiting for the citizen's answer.
     pub survey_id: Option<crate::SurveyId>,
+    /// The current session (1, 2, …): see [`SessionIdle`].
+    pub session: i64,
+    /// The session `agent_state` belongs to.
+    pub agent_session: i64,
+    /// When a person (the citizen, or a member) last wrote.
+    pub active_at: Option<DateTime<Utc>>,
+    /// When staff closed the current session (None: open).
+    pub session_closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -157,6 +165,81 @@ pub struct Conversation {
 impl Conversation {
     pub fn is_due(&self) -> bool {
         self.state == ConversationState::Bot && self.inbound_seq > self.run_cursor
+    }
+}
+
+/// How long a conversation stays quiet before its session ends. The
+/// session is what the agent remembers: a citizen who writes after the
+/// quiet spell (or after staff closed the session) starts the next one, and
+/// the agent meets them afresh; the history keeps every session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionIdle(Duration);
+
+impl SessionIdle {
+    /// The default quiet spell, in hours.
+    pub const DEFAULT_HOURS: u32 = 24;
+    /// The longest a tenant may set: 90 days.
+    pub const MAX_HOURS: u32 = 90 * 24;
+
+    /// `hours` of quiet, checked (1 to 90 days).
+    pub fn hours(hours: u32) -> Result<Self, crate::ValidationError> {
+        if !(1..=Self::MAX_HOURS).contains(&hours) {
+            return Err(crate::ValidationError::new(
+                "session_idle_hours",
+                "must be 1 to 2160 hours (90 days)",
+            ));
+        }
+        Ok(Self(Duration::hours(i64::from(hours))))
+    }
+
+    pub fn as_hours(&self) -> i64 {
+        self.0.num_hours()
+    }
+
+    /// Whether a citizen's message at `now` starts a new session of a
+    /// conversation a person last wrote in at `active_at`, whose current
+    /// session staff closed (`closed`) or not.
+    pub fn starts_new(
+        &self,
+        active_at: Option<DateTime<Utc>>,
+        closed: bool,
+        now: DateTime<Utc>,
+    ) -> bool {
+        closed || active_at.is_some_and(|a| now - a >= self.0)
+    }
+}
+
+impl Default for SessionIdle {
+    fn default() -> Self {
+        Self(Duration::hours(i64::from(Self::DEFAULT_HOURS)))
+    }
+}
+
+/// Where a tenant keeps its [`ConversationSettings`].
+pub const SETTINGS_KEY: &str = "conversations";
+
+/// A tenant's own choices about its conversations; what it leaves unset
+/// follows the operator's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationSettings {
+    /// Hours of quiet that end a session (None: the operator's default).
+    pub session_idle_hours: Option<u32>,
+}
+
+impl ConversationSettings {
+    pub fn validate(&self) -> Result<(), crate::ValidationError> {
+        self.session_idle_hours
+            .map(SessionIdle::hours)
+            .transpose()
+            .map(|_| ())
+    }
+
+    /// The quiet spell that ends a session: the tenant's, else `default`.
+    pub fn idle(&self, default: SessionIdle) -> SessionIdle {
+        self.session_idle_hours
+            .and_then(|h| SessionIdle::hours(h).ok())
+            .unwrap_or(default)
     }
 }
 
@@ -280,6 +363,27 @@ fn ago(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_ends_after_the_quiet_spell_or_when_staff_close_it() {
+        let idle = SessionIdle::hours(24).unwrap();
+        let last = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let later = |h: i64, m: i64| last + Duration::hours(h) + Duration::minutes(m);
+        assert!(!idle.starts_new(Some(last), false, later(23, 59)));
+        assert!(idle.starts_new(Some(last), false, later(24, 0)));
+        assert!(idle.starts_new(Some(last), true, later(0, 1)));
+        // A conversation nobody wrote in yet has its first session.
+        assert!(!idle.starts_new(None, false, later(1000, 0)));
+        assert_eq!(SessionIdle::default().as_hours(), 24);
+        for bad in [0, SessionIdle::MAX_HOURS + 1] {
+            assert_eq!(
+                SessionIdle::hours(bad).unwrap_err().field,
+                "session_idle_hours"
+            );
+        }
+    }
 
     #[test]
     fn a_person_is_named_by_name_and_number_and_a_visitor_never_by_an_id() {

@@ -43,7 +43,7 @@ pub use clock::{Clock, ShiftedClock, SystemClock};
 pub use complaint::{
     Category, Complaint, ComplaintEvent, ComplaintNumber, ComplaintStatus, Priority, Source,
 };
-pub use conversation::{Contact, Conversation, ConversationState};
+pub use conversation::{Contact, Conversation, ConversationState, SessionIdle};
 pub use error::ValidationError;
 pub use event::EventType;
 pub use id::*;

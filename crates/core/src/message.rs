@@ -170,6 +170,8 @@ pub struct Message {
     /// as the history names them (`user:<id>`, `api:<id>`). None for what
     /// citizens wrote, and for messages stored before it was kept.
     pub sender: Option<String>,
+    /// The conversation's session it belongs to (1, 2, …).
+    pub session: i64,
 }
 
 /// The sender of the agent's replies.

@@ -41,6 +41,9 @@ pub struct EngineConfig {
     /// The SMTP server mail goes through; None: no mail (links are shown to
     /// whoever made them, as before).
     pub mail: Option<crate::mail::MailConfig>,
+    /// The quiet spell that ends a conversation's session, for tenants that
+    /// did not choose their own (`conversations.session_idle_hours`).
+    pub session_idle: ombud_core::SessionIdle,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +117,7 @@ impl Default for EngineConfig {
             outbound: Default::default(),
             seal_key: None,
             mail: None,
+            session_idle: ombud_core::SessionIdle::default(),
             llm_retry_base: Duration::from_millis(500),
             process: None,
             scheduler: Default::default(),

@@ -32,6 +32,8 @@ pub struct Sends {
     pub claimed: Vec<OutboxItem>,
     /// Written to the outbox unclaimed, behind an earlier unfinished send.
     pub waiting: usize,
+    /// Messages of a later session wait for the next run.
+    pub more_due: bool,
 }
 
 pub struct Runner {
@@ -118,16 +120,9 @@ impl Runner {
         }
     }
 
-    async fn try_run(
-        &self,
-        key: &ConversationKey,
-        ctx: RunContext,
-        attempt: u32,
-    ) -> Result<Sends, String> {
-        if !ctx.conversation.is_due() || ctx.pending.is_empty() {
-            return Ok(Sends::default());
-        }
-        let started_at = self.clock.now();
+    /// The runtime of the deployed version (the intake agent when none is),
+    /// its kind, configuration and version.
+    fn runtime_of(&self, ctx: &RunContext) -> Result<Deployed, String> {
         let (kind, config, version) = match &ctx.agent_version {
             Some(v) => (v.kind.as_str(), v.config.clone(), Some(v.id.clone())),
             None => (INTAKE, default_config(), None),
@@ -136,6 +131,34 @@ impl Runner {
             .runtimes
             .get(kind)
             .ok_or_else(|| format!("no runtime for agent kind {kind:?}"))?;
+        Ok(Deployed {
+            kind: kind.to_owned(),
+            runtime,
+            config,
+            version,
+        })
+    }
+
+    async fn try_run(
+        &self,
+        key: &ConversationKey,
+        mut ctx: RunContext,
+        attempt: u32,
+    ) -> Result<Sends, String> {
+        if !ctx.conversation.is_due() || ctx.pending.is_empty() {
+            return Ok(Sends::default());
+        }
+        let started_at = self.clock.now();
+        let Deployed {
+            kind,
+            runtime,
+            config,
+            version,
+        } = self.runtime_of(&ctx)?;
+        let kind = kind.as_str();
+        // One session per run: what a later session's messages say is read
+        // by the next run, with that session's memory.
+        let session = Session::of(&mut ctx, runtime.as_ref());
         let to_seq = ctx
             .pending
             .last()
@@ -171,7 +194,7 @@ impl Runner {
             // Only answers to the survey, or a blocked contact's messages:
             // the agent has nothing to read.
             ombud_agents::RunOutput {
-                state: ctx.conversation.agent_state.clone(),
+                state: session.state.clone(),
                 ..Default::default()
             }
         } else {
@@ -186,7 +209,7 @@ impl Runner {
                 tenant: ctx.tenant.clone(),
                 contact: ctx.contact.clone(),
                 conversation_id: ctx.conversation.id.clone(),
-                state: ctx.conversation.agent_state.clone(),
+                state: session.state.clone(),
                 messages: for_agent.to_vec(),
                 config,
                 version,
@@ -282,6 +305,7 @@ impl Runner {
             expected_cursor: ctx.conversation.run_cursor,
             new_cursor: to_seq,
             agent_state: output.state,
+            session: session.number,
             state,
             contact_language: output.language,
             replies,
@@ -322,6 +346,7 @@ impl Runner {
                 Ok(Sends {
                     waiting: written - claimed.len(),
                     claimed,
+                    more_due: session.more_due,
                 })
             }
             CommitOutcome::CursorMoved => {
@@ -340,11 +365,21 @@ impl Runner {
         attempt: u32,
         error: &str,
     ) -> Result<(), StoreError> {
-        let Some(ctx) = self.store.load_run(key).await? else {
+        let Some(mut ctx) = self.store.load_run(key).await? else {
             return Ok(());
         };
-        let Some(last) = ctx.pending.last() else {
+        let Some(last) = ctx.pending.last().cloned() else {
             return Ok(());
+        };
+        // Every message waiting goes to staff, so the memory left is that
+        // of the latest session.
+        let session = last.session;
+        let agent_state = match (
+            session == ctx.conversation.agent_session,
+            self.runtime_of(&ctx),
+        ) {
+            (true, _) | (false, Err(_)) => ctx.conversation.agent_state.take(),
+            (false, Ok(d)) => d.runtime.new_session(&ctx.conversation.agent_state),
         };
         let now = self.clock.now();
         let execution_id = ExecutionId::new();
@@ -353,7 +388,8 @@ impl Runner {
             conversation_id: key.conversation_id.clone(),
             expected_cursor: ctx.conversation.run_cursor,
             new_cursor: last.seq,
-            agent_state: ctx.conversation.agent_state.clone(),
+            agent_state,
+            session,
             state: ConversationState::Human,
             contact_language: None,
             replies: Vec::new(),
@@ -392,6 +428,46 @@ impl Runner {
             claim_sends_until: None,
         };
         self.store.commit_run(commit).await.map(|_| ())
+    }
+}
+
+/// The deployed version's runtime, as a run uses it.
+struct Deployed {
+    kind: String,
+    runtime: Arc<dyn ombud_agents::AgentRuntime>,
+    config: Arc<serde_json::Value>,
+    version: Option<AgentVersionId>,
+}
+
+/// The session a run reads, and the agent's memory for it.
+struct Session {
+    number: i64,
+    state: serde_json::Value,
+    /// Messages of a later session wait.
+    more_due: bool,
+}
+
+impl Session {
+    /// Narrows `ctx.pending` to the messages of the earliest session among
+    /// them (a run never mixes two), with the memory the agent reads: what
+    /// the last run left if it was of that session, else a new session's.
+    fn of(ctx: &mut RunContext, runtime: &dyn ombud_agents::AgentRuntime) -> Self {
+        let number = ctx
+            .pending
+            .first()
+            .map_or(ctx.conversation.session, |m| m.session);
+        let all = ctx.pending.len();
+        ctx.pending.retain(|m| m.session == number);
+        let state = if number == ctx.conversation.agent_session {
+            ctx.conversation.agent_state.clone()
+        } else {
+            runtime.new_session(&ctx.conversation.agent_state)
+        };
+        Self {
+            number,
+            state,
+            more_due: ctx.pending.len() < all,
+        }
     }
 }
 

@@ -172,6 +172,7 @@ fn run_input(
         payload: None,
         choices: None,
         sender: None,
+        session: 1,
     };
     RunInput {
         tenant: tenant.clone(),

@@ -206,6 +206,7 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
             payload: None,
             choices: None,
             sender: None,
+            session: 1,
         };
         let input = RunInput {
             tenant: tenant.clone(),

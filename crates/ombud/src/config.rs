@@ -65,6 +65,7 @@ pub struct Config {
     pub outbound: OutboundSettings,
     pub audit: AuditSettings,
     pub retention: RetentionSettings,
+    pub conversations: ConversationsSettings,
     pub scheduler: SchedulerSettings,
     pub backup: crate::backup::BackupSettings,
     pub smtp: smtp::SmtpSettings,
@@ -129,6 +130,7 @@ impl Default for Config {
             },
             audit: AuditSettings::default(),
             retention: RetentionSettings::default(),
+            conversations: ConversationsSettings::default(),
             scheduler: SchedulerSettings::default(),
             backup: Default::default(),
             smtp: Default::default(),
@@ -356,6 +358,9 @@ impl Config {
         if !(1..=10_000).contains(&r.batch) {
             return invalid("retention.batch", "must be from 1 to 10000 rows");
         }
+        if let Err(e) = ombud_core::SessionIdle::hours(self.conversations.session_idle_hours) {
+            return invalid("conversations.session_idle_hours", &e.reason);
+        }
         if self.webhooks.disable_after_hours == 0 {
             return invalid("webhooks.disable_after_hours", "must be at least 1");
         }
@@ -447,6 +452,8 @@ impl Config {
             scheduler: self.scheduler.engine(),
             // validate() has checked the settings.
             mail: self.smtp.mail().ok().flatten(),
+            session_idle: ombud_core::SessionIdle::hours(self.conversations.session_idle_hours)
+                .unwrap_or_default(),
             ..EngineConfig::default()
         }
     }
@@ -481,8 +488,8 @@ mod smtp;
 pub use limits::LimitsSettings;
 pub use observe::{MetricsSettings, PagingSettings};
 pub use sections::{
-    parse_schedule, AgentsConfig, AuditSettings, DashboardConfig, OutboundSettings, OutboxSettings,
-    RetentionSettings, SchedulerSettings, WebhookSettings,
+    parse_schedule, AgentsConfig, AuditSettings, ConversationsSettings, DashboardConfig,
+    OutboundSettings, OutboxSettings, RetentionSettings, SchedulerSettings, WebhookSettings,
 };
 pub use server::ServerSettings;
 

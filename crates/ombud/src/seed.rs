@@ -50,7 +50,14 @@ pub async fn run(
                 }],
                 statuses: vec![],
             };
-            let ingested = store.ingest(channel, batch, chrono::Utc::now()).await?;
+            let ingested = store
+                .ingest(
+                    channel,
+                    batch,
+                    chrono::Utc::now(),
+                    ombud_core::SessionIdle::default(),
+                )
+                .await?;
             let conversation = ingested.due.first().map(|k| k.conversation_id.clone());
             if let Some(key) = ingested.due.first() {
                 mark_handled(store, key).await?;
@@ -113,6 +120,7 @@ async fn mark_handled(store: &dyn Store, key: &ombud_store::ConversationKey) -> 
                 expected_cursor: ctx.conversation.run_cursor,
                 new_cursor: last.seq,
                 agent_state: ctx.conversation.agent_state.clone(),
+                session: last.session,
                 state: ctx.conversation.state,
                 contact_language: None,
                 replies: Vec::new(),

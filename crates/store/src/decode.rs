@@ -329,7 +329,7 @@ pub fn contact(r: &dyn Columns) -> Decoded<Contact> {
     })
 }
 
-pub const CONVERSATION_COLS: &str = "id, tenant_id, channel_id, contact_id, state, inbound_seq, run_cursor, agent_state, last_inbound_at, survey_id, created_at, updated_at";
+pub const CONVERSATION_COLS: &str = "id, tenant_id, channel_id, contact_id, state, inbound_seq, run_cursor, agent_state, last_inbound_at, survey_id, session, agent_session, active_at, session_closed_at, created_at, updated_at";
 
 pub fn conversation(r: &dyn Columns) -> Decoded<Conversation> {
     let state = r.text("state")?;
@@ -344,12 +344,16 @@ pub fn conversation(r: &dyn Columns) -> Decoded<Conversation> {
         agent_state: r.json("agent_state")?,
         last_inbound_at: r.opt_time("last_inbound_at")?,
         survey_id: opt_id(r, "survey_id")?,
+        session: r.int("session")?,
+        agent_session: r.int("agent_session")?,
+        active_at: r.opt_time("active_at")?,
+        session_closed_at: r.opt_time("session_closed_at")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })
 }
 
-pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at, payload, choices, sender";
+pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at, payload, choices, sender, session";
 
 pub fn message(r: &dyn Columns) -> Decoded<Message> {
     let direction = r.text("direction")?;
@@ -374,6 +378,7 @@ pub fn message(r: &dyn Columns) -> Decoded<Message> {
             .map(|j| parse("choices", serde_json::from_str(&j)))
             .transpose()?,
         sender: r.opt_text("sender")?,
+        session: r.int("session")?,
     })
 }
 

@@ -174,12 +174,15 @@ pub trait ChannelStore: Send + Sync {
 pub trait InboundStore: Send + Sync {
     /// Stores a channel delivery in one transaction: contacts and conversations are
     /// made as needed, messages deduplicated on their provider id, status reports
-    /// applied to our outbound messages. Durable when this returns.
+    /// applied to our outbound messages. Durable when this returns. A
+    /// message after `idle` of quiet, or after staff closed the session,
+    /// starts the conversation's next session (`SessionIdle::starts_new`).
     async fn ingest(
         &self,
         channel: &Channel,
         batch: InboundBatch,
         at: DateTime<Utc>,
+        idle: SessionIdle,
     ) -> StoreResult<IngestOutcome>;
 }
 
@@ -275,6 +278,19 @@ pub trait HandoffStore: Send + Sync {
     /// message on (what people already answered is not answered again).
     /// False unless it was handed over.
     async fn hand_back(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<bool>;
+    /// Ends the conversation's current session: the citizen's next message
+    /// starts the next one. A conversation in the hands of people goes back
+    /// to the bot (what people answered is not answered again); one the bot
+    /// answers keeps its cursor, so a message that came in just before is
+    /// still answered, in the session it joined. False if the session was
+    /// closed already, or there is no such conversation.
+    async fn close_session(
         &self,
         tenant: &TenantId,
         conversation: &ConversationId,

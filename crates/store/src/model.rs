@@ -387,6 +387,9 @@ pub struct RunCommit {
     pub expected_cursor: i64,
     pub new_cursor: i64,
     pub agent_state: Value,
+    /// The session the run's messages belong to: its replies join it, and
+    /// `agent_state` is that session's.
+    pub session: i64,
     pub state: ConversationState,
     pub contact_language: Option<Language>,
     pub replies: Vec<NewReply>,

@@ -384,6 +384,9 @@ pub(crate) struct Outgoing<'a> {
     pub choices: Option<&'a ombud_core::choice::Choices>,
     /// Who wrote it (`Message::sender`).
     pub sender: &'a str,
+    /// A person wrote it (a member, or an API key for one), not Ombud: it
+    /// keeps the conversation's session going, and reopens one staff closed.
+    pub by_person: bool,
 }
 
 /// How an outbound message is stored: its kind, and its template and
@@ -407,6 +410,7 @@ impl<'a> Outgoing<'a> {
             template,
             choices: None,
             sender,
+            by_person: true,
         }
     }
 
@@ -422,6 +426,7 @@ impl<'a> Outgoing<'a> {
             template,
             choices: if template.is_none() { choices } else { None },
             sender: ombud_core::message::SYSTEM,
+            by_person: false,
         }
     }
 

@@ -65,6 +65,10 @@ impl IntakeAgent {
 
 #[async_trait]
 impl AgentRuntime for IntakeAgent {
+    fn new_session(&self, previous: &serde_json::Value) -> serde_json::Value {
+        IntakeState::from_value(previous).next_session().to_value()
+    }
+
     async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError> {
         let config = self.config(&input)?;
         let mut run = Run {

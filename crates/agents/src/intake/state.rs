@@ -82,4 +82,14 @@ impl IntakeState {
     pub fn to_value(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }
+
+    /// A new session: no dialogue (no step, no draft), but the limits go on
+    /// counting, so closing a session does not reset a day's count.
+    pub fn next_session(&self) -> Self {
+        Self {
+            step: Step::Idle,
+            draft: None,
+            ..self.clone()
+        }
+    }
 }

@@ -305,6 +305,38 @@ async fn limits_count_by_when_messages_arrived_across_runs() {
 }
 
 #[tokio::test]
+async fn a_new_session_drops_the_dialogue_but_keeps_counting_the_day() {
+    let at = |m: u32| Utc.with_ymd_and_hms(2026, 11, 23, 6, m, 0).unwrap();
+    let mut chat = Chat::new();
+    chat.config.limits = Limits {
+        per_day: 3,
+        burst: 100,
+        burst_window_secs: 60,
+    };
+    let say = |chat: &mut Chat, when, body: &str| {
+        chat.seq += 1;
+        message_at(chat.seq, body, MessageKind::Text, when)
+    };
+    let m = say(&mut chat, at(0), "Streetlight broken near the school gate");
+    chat.run(vec![m]).await;
+    assert_ne!(chat.state["step"], "idle", "{}", chat.state);
+    // Staff close the session: the next "hello" is greeted, not taken as
+    // an answer to the unfinished question.
+    chat.state = IntakeAgent::default().new_session(&chat.state);
+    assert_eq!(chat.state["step"], "idle");
+    assert!(chat.state["draft"].is_null());
+    let m = say(&mut chat, at(1), "hello");
+    let r = chat.run(vec![m]).await;
+    assert!(r[0].contains("complaint desk"), "{r:?}");
+    // The day's count went on: this is the third message, the fourth is over.
+    let m = say(&mut chat, at(2), "help");
+    assert_eq!(chat.run(vec![m]).await.len(), 1);
+    let m = say(&mut chat, at(3), "help");
+    let r = chat.run(vec![m]).await;
+    assert!(r[0].contains("many messages today"), "{r:?}");
+}
+
+#[tokio::test]
 async fn non_text_is_answered_politely() {
     let mut chat = Chat::new();
     let m = message(1, "[image]", MessageKind::Image);

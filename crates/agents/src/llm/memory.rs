@@ -40,7 +40,13 @@ impl Memory {
     pub fn push(&mut self, user: String, assistant: String, keep: usize) {
         self.turns.push(Turn { user, assistant });
         let excess = self.turns.len().saturating_sub(keep.max(1));
-        for turn in self.turns.drain(..excess) {
+        let folded: Vec<Turn> = self.turns.drain(..excess).collect();
+        self.fold(&folded);
+    }
+
+    /// Moves `turns` into the summary, which keeps its newest lines.
+    fn fold(&mut self, turns: &[Turn]) {
+        for turn in turns {
             let line = format!(
                 "- They wrote: {} / You answered: {}\n",
                 clip(&turn.user, LINE_PART),
@@ -56,6 +62,17 @@ impl Memory {
                 None => self.summary = clip(&self.summary, SUMMARY_MAX),
             }
         }
+    }
+
+    /// A new session: every turn leaves the context for the summary, which
+    /// is all the model keeps of earlier sessions.
+    pub fn next_session(&self) -> Self {
+        let mut next = Self {
+            turns: Vec::new(),
+            summary: self.summary.clone(),
+        };
+        next.fold(&self.turns);
+        next
     }
 
     /// The chat messages for the kept turns, oldest first.
@@ -104,6 +121,20 @@ mod tests {
             json!({"role": "user", "content": "message 2"})
         );
         assert_eq!(Memory::from_state(&m.to_state()), m);
+    }
+
+    #[test]
+    fn a_new_session_keeps_only_the_summary() {
+        let mut m = Memory::default();
+        for i in 0..3 {
+            m.push(format!("message {i}"), format!("reply {i}"), 2);
+        }
+        let next = m.next_session();
+        assert!(next.turns.is_empty());
+        assert_eq!(next.summary.lines().count(), 3, "{}", next.summary);
+        assert!(next
+            .summary
+            .ends_with("message 2 / You answered: reply 2\n"));
     }
 
     #[test]

@@ -229,6 +229,10 @@ fn provider_error(body: &str) -> String {
 
 #[async_trait]
 impl AgentRuntime for LlmRuntime {
+    fn new_session(&self, previous: &Value) -> Value {
+        Memory::from_state(previous).next_session().to_state()
+    }
+
     async fn run(&self, input: RunInput, tools: &dyn Tools) -> Result<RunOutput, AgentError> {
         let config: LlmConfig =
             crate::config::parse(&input.config).map_err(|e| AgentError::Config(e.to_string()))?;

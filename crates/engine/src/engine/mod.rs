@@ -95,6 +95,7 @@ impl Engine {
             .with_agents(config.seal_key.clone(), config.process.clone())
             .with_mail(config.mail.is_some())
             .with_sender(sender.clone())
+            .with_sessions(config.session_idle)
             .with_wakes(webhook_wake.clone(), outbox_wake.clone());
         let names = Arc::new(TenantNames::default());
         let channel_health = Arc::new(ChannelHealth::default());
@@ -253,7 +254,11 @@ impl Engine {
         channel: &Channel,
         batch: InboundBatch,
     ) -> StoreResult<IngestOutcome> {
-        let outcome = self.store.ingest(channel, batch, self.clock.now()).await?;
+        let idle = self.ops.session_idle(&channel.tenant_id).await?;
+        let outcome = self
+            .store
+            .ingest(channel, batch, self.clock.now(), idle)
+            .await?;
         if !outcome.stored.is_empty() {
             let tenant = self
                 .names
@@ -328,6 +333,10 @@ impl Engine {
                     // Behind an unfinished send of the conversation: the outbox
                     // poller sends them in turn.
                     self.outbox_wake.notify_one();
+                }
+                if sends.more_due {
+                    // A later session's messages: run again once this ends.
+                    self.queue.enqueue(key.clone());
                 }
                 (None, false)
             }

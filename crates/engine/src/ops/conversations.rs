@@ -5,7 +5,7 @@
 //! citizen's number: those stay with the conversation, which can be erased.
 
 use ombud_core::audit::{FieldChange, Target};
-use ombud_core::conversation::{window, MAX_REPLY};
+use ombud_core::conversation::{self, window, ConversationSettings, MAX_REPLY};
 use ombud_core::template::{choose, NoticeKind, NoticeValues, TemplateMessage};
 use ombud_core::*;
 use ombud_store::{HandedOver, StoreError, StoreResult};
@@ -240,6 +240,68 @@ impl Operations {
         } else {
             Err(StoreError::NotFound("handed-over conversation"))
         }
+    }
+}
+
+impl Operations {
+    /// The tenant's choices about its conversations (unset: the operator's).
+    pub async fn conversation_settings(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<ConversationSettings> {
+        super::settings::read_setting(self.store.as_ref(), tenant, conversation::SETTINGS_KEY).await
+    }
+
+    /// What the tenant's conversations follow: its own quiet spell, else the
+    /// operator's.
+    pub async fn session_idle(&self, tenant: &TenantId) -> StoreResult<SessionIdle> {
+        Ok(self
+            .conversation_settings(tenant)
+            .await?
+            .idle(self.session_idle))
+    }
+
+    /// The operator's quiet spell, which tenants follow unless they choose.
+    pub fn default_session_idle(&self) -> SessionIdle {
+        self.session_idle
+    }
+
+    /// Replaces the tenant's choices about its conversations (admins).
+    pub async fn set_conversation_settings(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        settings: ConversationSettings,
+    ) -> StoreResult<ConversationSettings> {
+        settings.validate()?;
+        let key = conversation::SETTINGS_KEY;
+        self.set_setting(
+            acting,
+            tenant,
+            key,
+            "settings.conversations_changed",
+            &settings,
+        )
+        .await?;
+        Ok(settings)
+    }
+
+    /// Ends the conversation's current session (staff): the citizen's next
+    /// message starts a new one, which the agent meets afresh; one in the
+    /// hands of people goes back to the bot. False if it was closed already.
+    pub async fn close_session(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        h: &HandedOver,
+    ) -> StoreResult<bool> {
+        let now = self.now();
+        let entry = acting
+            .entry(tenant, now, "conversation.session_closed", target(h))
+            .with_changes(FieldChange::changed("session_open", true, false));
+        self.store
+            .close_session(tenant, &h.conversation.id, now, vec![entry])
+            .await
     }
 }
 

@@ -53,6 +53,8 @@ pub struct Operations {
     outbox_wake: Option<Arc<Notify>>,
     /// Reaches the providers' APIs (template lists); None at the command line.
     pub(crate) sender: Option<Arc<dyn ombud_channels::ChannelSender>>,
+    /// The operator's quiet spell that ends a session (tenants may choose theirs).
+    pub(crate) session_idle: ombud_core::SessionIdle,
 }
 
 impl Operations {
@@ -68,7 +70,13 @@ impl Operations {
             webhook_wake: None,
             outbox_wake: None,
             sender: None,
+            session_idle: Default::default(),
         }
+    }
+
+    pub(crate) fn with_sessions(mut self, idle: ombud_core::SessionIdle) -> Self {
+        self.session_idle = idle;
+        self
     }
 
     pub(crate) fn with_sender(mut self, sender: Arc<dyn ombud_channels::ChannelSender>) -> Self {

@@ -143,6 +143,24 @@ pub struct AuditSettings {
     pub retention_days: u32,
 }
 
+/// Conversations (`[conversations]`): what tenants follow unless they
+/// choose otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationsSettings {
+    /// Hours of quiet (1 to 2160) after which a citizen's next message
+    /// starts a new session: the agent meets them afresh.
+    pub session_idle_hours: u32,
+}
+
+impl Default for ConversationsSettings {
+    fn default() -> Self {
+        Self {
+            session_idle_hours: ombud_core::SessionIdle::DEFAULT_HOURS,
+        }
+    }
+}
+
 /// How long what the retention sweep removes is kept (`[retention]`).
 /// Expired sessions and password-reset links go at the next sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

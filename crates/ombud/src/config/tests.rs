@@ -297,3 +297,18 @@ fn retention_is_set_in_days_and_checked() {
         Ok(())
     });
 }
+
+#[test]
+#[allow(clippy::result_large_err)]
+fn the_session_idle_time_is_set_in_hours_and_checked() {
+    assert_eq!(Config::default().conversations.session_idle_hours, 24);
+    figment::Jail::expect_with(|jail| {
+        jail.set_env("OMBUD_CONVERSATIONS__SESSION_IDLE_HOURS", "6");
+        let c = Config::load(None).map_err(|e| e.to_string())?;
+        assert_eq!(c.engine().session_idle.as_hours(), 6);
+        jail.set_env("OMBUD_CONVERSATIONS__SESSION_IDLE_HOURS", "0");
+        let e = Config::load(None).unwrap_err().to_string();
+        assert!(e.contains("conversations.session_idle_hours"), "{e}");
+        Ok(())
+    });
+}

@@ -420,6 +420,11 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             vec![("body", "hello")],
         ),
         (format!("/app/inbox/{conversation}/hand-back"), vec![]),
+        (format!("/app/inbox/{conversation}/close-session"), vec![]),
+        (
+            "/app/settings/sessions".into(),
+            vec![("session_idle_hours", "12")],
+        ),
         (format!("/app/inbox/{conversation}/typing"), vec![]),
         (invite_path.clone(), vec![]),
         ("/app/welcome/welcome".into(), vec![]),
@@ -621,6 +626,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/survey".to_owned(), Role::Admin),
         ("/app/settings/summary".to_owned(), Role::Admin),
         ("/app/settings/reminder".to_owned(), Role::Admin),
+        ("/app/settings/sessions".to_owned(), Role::Admin),
         // Verifying is for field workers and staff, not viewers.
         (
             c("verdict").replace("/complaints/", "/field/"),
@@ -629,6 +635,10 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/welcome/categories".to_owned(), Role::Admin),
         // Last: these change who can do what, or end the conversation's hand-off.
         (format!("/app/inbox/{conversation}/hand-back"), Role::Staff),
+        (
+            format!("/app/inbox/{conversation}/close-session"),
+            Role::Staff,
+        ),
         (m("remove"), Role::Admin),
     ];
     let before = app

@@ -221,6 +221,13 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
     assert!(app.store.api_keys(&b.tenant.id).await.unwrap()[0]
         .revoked_at
         .is_none());
+    let b_conversation = app
+        .store
+        .conversation(&b.tenant.id, &ids.conversation.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(b_conversation.conversation.session_closed_at.is_none());
 
     // Without its scope, each route answers 403 naming the scope.
     for (method, path, scope) in &ops {

@@ -53,6 +53,7 @@ mod retention;
 mod routing;
 mod scheduler;
 mod secrets;
+mod sessions;
 mod setup;
 mod sla;
 mod sla_dst;

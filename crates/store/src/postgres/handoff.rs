@@ -139,6 +139,33 @@ impl HandoffStore for PgStore {
         Ok(true)
     }
 
+    async fn close_session(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update conversations set session_closed_at = $3, updated_at = $3,
+                    run_cursor = case when state = 'human' then inbound_seq else run_cursor end,
+                    state = 'bot', assignee_id = null
+             where tenant_id = $1 and id = $2 and session_closed_at is null",
+        )
+        .bind(tenant.as_str())
+        .bind(conversation.as_str())
+        .bind(stored(at))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        super::audit::append(&mut tx, &audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn inbox(
         &self,
         tenant: &TenantId,

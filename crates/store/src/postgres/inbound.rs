@@ -23,6 +23,7 @@ impl InboundStore for PgStore {
         channel: &Channel,
         batch: InboundBatch,
         at: DateTime<Utc>,
+        idle: SessionIdle,
     ) -> StoreResult<IngestOutcome> {
         let mut tx = self.pool.begin().await?;
         let mut outcome = IngestOutcome::default();
@@ -30,7 +31,7 @@ impl InboundStore for PgStore {
         messages.sort_by(|a, b| a.from.cmp(&b.from)); // stable: a sender's order stays
         for m in messages {
             outcome.add(
-                store_message(&mut tx, channel, m, at)
+                store_message(&mut tx, channel, m, at, idle)
                     .await
                     .map_err(race_is_retryable)?,
             );
@@ -60,6 +61,7 @@ async fn store_message(
     channel: &Channel,
     m: &InboundMessage,
     at: DateTime<Utc>,
+    idle: SessionIdle,
 ) -> StoreResult<Option<(MessageId, Option<ConversationKey>)>> {
     let tenant = channel.tenant_id.as_str();
     // Lock order, here and in commit_run: conversation row, then contact row.
@@ -96,11 +98,14 @@ async fn store_message(
     .bind(at)
     .execute(&mut *tx)
     .await?;
-    let (conversation_id, state): (String, String) =
-        sqlx::query_as("select id, state from conversations where contact_id = $1 and state != 'closed' for update")
-            .bind(&contact_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    type Open = (String, String, i64, Option<DateTime<Utc>>, bool);
+    let (conversation_id, state, session, active_at, closed): Open = sqlx::query_as(
+        "select id, state, session, active_at, session_closed_at is not null
+         from conversations where contact_id = $1 and state != 'closed' for update",
+    )
+    .bind(&contact_id)
+    .fetch_one(&mut *tx)
+    .await?;
     let seen: bool = sqlx::query_scalar(
         "select exists (select 1 from messages where channel_id = $1 and provider_id = $2)",
     )
@@ -120,19 +125,29 @@ async fn store_message(
     .bind(&m.profile_name)
     .execute(&mut *tx)
     .await?;
+    // A new session is open, and the bot's to answer.
+    let (state, session) = match idle.starts_new(active_at, closed, at) {
+        true => ("bot".to_owned(), session + 1),
+        false => (state, session),
+    };
     let seq: i64 = sqlx::query_scalar(
-        "update conversations set inbound_seq = inbound_seq + 1, last_inbound_at = $2, updated_at = $2
+        "update conversations set inbound_seq = inbound_seq + 1, last_inbound_at = $2,
+            active_at = $2, updated_at = $2,
+            state = case when session = $3 then state else 'bot' end,
+            session_closed_at = case when session = $3 then session_closed_at end,
+            session = $3
          where id = $1 returning inbound_seq",
     )
     .bind(&conversation_id)
     .bind(at)
+    .bind(session)
     .fetch_one(&mut *tx)
     .await?;
     let message_id = MessageId::new();
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
-            kind, body, status, created_at, updated_at, payload)
-         values ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, 'received', $9, $9, $10)",
+            kind, body, status, created_at, updated_at, payload, session)
+         values ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, 'received', $9, $9, $10, $11)",
     )
     .bind(message_id.as_str())
     .bind(tenant)
@@ -144,6 +159,7 @@ async fn store_message(
     .bind(&m.body)
     .bind(at)
     .bind(&m.payload)
+    .bind(session)
     .execute(&mut *tx)
     .await?;
     super::emit(

@@ -138,9 +138,11 @@ impl RunStore for PgStore {
         let mut tx = self.pool.begin().await?;
         let moved: Option<(String, String)> = sqlx::query_as(
             // Staff who took the conversation over during the run keep it:
-            // a run hands over, never back.
-            "update conversations set run_cursor = $3, agent_state = $4,
-                state = case when state = 'human' then 'human' else $5 end, updated_at = $6
+            // a run hands over, never back; and a run of an earlier session
+            // leaves the state of the one a newer message opened.
+            "update conversations set run_cursor = $3, agent_state = $4, agent_session = $8,
+                state = case when state = 'human' or session != $8 then state else $5 end,
+                updated_at = $6
              where id = $1 and tenant_id = $2 and run_cursor = $7
              returning channel_id, contact_id",
         )
@@ -151,6 +153,7 @@ impl RunStore for PgStore {
         .bind(commit.state.as_str())
         .bind(commit.at)
         .bind(commit.expected_cursor)
+        .bind(commit.session)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((channel_id, contact_id)) = moved else {
@@ -200,8 +203,8 @@ impl RunStore for PgStore {
             let id = MessageId::new();
             sqlx::query(
                 "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-                    kind, body, in_reply_to, status, created_at, updated_at, choices, sender)
-                 values ($1, $2, $3, $4, 'outbound', 0, 'text', $5, $6, 'pending', $7, $7, $8, 'bot')",
+                    kind, body, in_reply_to, status, created_at, updated_at, choices, sender, session)
+                 values ($1, $2, $3, $4, 'outbound', 0, 'text', $5, $6, 'pending', $7, $7, $8, 'bot', $9)",
             )
             .bind(id.as_str())
             .bind(t)
@@ -211,6 +214,7 @@ impl RunStore for PgStore {
             .bind(reply.in_reply_to.as_ref().map(|m| m.as_str()))
             .bind(commit.reply_at(i))
             .bind(reply.stored_choices()?)
+            .bind(commit.session)
             .execute(&mut *tx)
             .await?;
             let entry = RunCommit::outbox_entry(claim.as_ref().map(|(until, _)| *until));

@@ -122,6 +122,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention",
         include_str!("migrations/0032_retention.sql"),
     ),
+    (33, "sessions", include_str!("migrations/0033_sessions.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

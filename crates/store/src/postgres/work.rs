@@ -400,8 +400,9 @@ pub(super) async fn send(
     let stored = out.stored()?;
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at, template, choices, sender)
-         values ($1, $2, $3, $4, 'outbound', 0, $7, $5, null, 'pending', $6, $6, $8, $9, $10)",
+            kind, body, in_reply_to, status, created_at, updated_at, template, choices, sender, session)
+         values ($1, $2, $3, $4, 'outbound', 0, $7, $5, null, 'pending', $6, $6, $8, $9, $10,
+            (select session from conversations where id = $4))",
     )
     .bind(id.as_str())
     .bind(t)
@@ -415,6 +416,17 @@ pub(super) async fn send(
     .bind(out.sender)
     .execute(&mut *tx)
     .await?;
+    if out.by_person {
+        sqlx::query(
+            "update conversations set active_at = $2, session_closed_at = null
+             where id = $1 and tenant_id = $3",
+        )
+        .bind(conversation.as_str())
+        .bind(at)
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+    }
     sqlx::query(
         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
             attempts, lease_until, next_attempt_at, created_at, updated_at)

@@ -143,6 +143,34 @@ impl HandoffStore for SqliteStore {
         .await
     }
 
+    async fn close_session(
+        &self,
+        tenant: &TenantId,
+        conversation: &ConversationId,
+        at: DateTime<Utc>,
+        audit: Audit,
+    ) -> StoreResult<bool> {
+        let (tenant, conversation) = (tenant.clone(), conversation.clone());
+        self.write(move |conn| {
+            let n = conn.execute(
+                "update conversations set session_closed_at = ?3, updated_at = ?3,
+                        run_cursor = case when state = 'human' then inbound_seq else run_cursor end,
+                        state = 'bot', assignee_id = null
+                 where tenant_id = ?1 and id = ?2 and session_closed_at is null",
+                params![
+                    tenant.as_str(),
+                    conversation.as_str(),
+                    time_text(stored(at))
+                ],
+            )?;
+            if n == 1 {
+                super::audit::append(conn, &audit)?;
+            }
+            Ok(n == 1)
+        })
+        .await
+    }
+
     async fn inbox(
         &self,
         tenant: &TenantId,

@@ -18,12 +18,13 @@ impl InboundStore for SqliteStore {
         channel: &Channel,
         batch: InboundBatch,
         at: DateTime<Utc>,
+        idle: SessionIdle,
     ) -> StoreResult<IngestOutcome> {
         let channel = channel.clone();
         self.write(move |conn| {
             let mut outcome = IngestOutcome::default();
             for m in &batch.messages {
-                outcome.add(store_message(conn, &channel, m, at)?);
+                outcome.add(store_message(conn, &channel, m, at, idle)?);
             }
             for s in &batch.statuses {
                 if apply_status(conn, &channel, s, at)? {
@@ -43,6 +44,7 @@ fn store_message(
     channel: &Channel,
     m: &InboundMessage,
     at: DateTime<Utc>,
+    idle: SessionIdle,
 ) -> StoreResult<Option<(MessageId, Option<ConversationKey>)>> {
     let seen: bool = conn
         .prepare_cached("select 1 from messages where channel_id = ?1 and provider_id = ?2")?
@@ -75,15 +77,32 @@ fn store_message(
             id
         }
     };
-    let open: Option<(String, String, i64)> = conn
+    let open: Option<(String, String, i64, i64, Option<String>, bool)> = conn
         .prepare_cached(
-            "select id, state, inbound_seq from conversations
-             where contact_id = ?1 and state != 'closed'",
+            "select id, state, inbound_seq, session, active_at, session_closed_at is not null
+             from conversations where contact_id = ?1 and state != 'closed'",
         )?
-        .query_row([&contact_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row([&contact_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
         .optional()?;
-    let (conversation_id, state, last_seq) = match open {
-        Some(found) => found,
+    let (conversation_id, state, last_seq, session) = match open {
+        Some((id, state, seq, session, active_at, closed)) => {
+            let active_at = active_at
+                .map(|a| rows::parse_time("active_at", &a))
+                .transpose()?;
+            match idle.starts_new(active_at, closed, at) {
+                true => (id, "bot".to_owned(), seq, session + 1),
+                false => (id, state, seq, session),
+            }
+        }
         None => {
             let id = ConversationId::new().to_string();
             conn.prepare_cached(
@@ -91,22 +110,27 @@ fn store_message(
                  values (?1, ?2, ?3, ?4, 'bot', ?5, ?5)",
             )?
             .execute(params![id, tenant, channel.id.as_str(), contact_id, now])?;
-            (id, "bot".to_owned(), 0)
+            (id, "bot".to_owned(), 0, 1)
         }
     };
     // The single writer runs this, so nothing moves the counter in between;
-    // no `returning`, which SQLite buffers in a temporary table.
+    // no `returning`, which SQLite buffers in a temporary table. A new
+    // session is open, and the bot's to answer.
     let seq = last_seq + 1;
     conn.prepare_cached(
-        "update conversations set inbound_seq = ?3, last_inbound_at = ?2, updated_at = ?2
+        "update conversations set inbound_seq = ?3, last_inbound_at = ?2, active_at = ?2,
+            updated_at = ?2,
+            state = case when session = ?4 then state else 'bot' end,
+            session_closed_at = case when session = ?4 then session_closed_at end,
+            session = ?4
          where id = ?1",
     )?
-    .execute(params![conversation_id, now, seq])?;
+    .execute(params![conversation_id, now, seq, session])?;
     let message_id = MessageId::new();
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
-            kind, body, status, created_at, updated_at, payload)
-         values (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?9, ?10)",
+            kind, body, status, created_at, updated_at, payload, session)
+         values (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?9, ?10, ?11)",
     )?
     .execute(params![
         message_id.as_str(),
@@ -118,7 +142,8 @@ fn store_message(
         m.kind.as_str(),
         m.body,
         now,
-        m.payload
+        m.payload,
+        session
     ])?;
     rows::emit(
         conn,

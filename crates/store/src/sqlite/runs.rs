@@ -154,9 +154,12 @@ impl RunStore for SqliteStore {
             let moved = conn
                 .prepare_cached(
                     // Staff who took the conversation over during the run
-                    // keep it: a run hands over, never back.
-                    "update conversations set run_cursor = ?3, agent_state = ?4,
-                        state = case when state = 'human' then 'human' else ?5 end, updated_at = ?6
+                    // keep it: a run hands over, never back; and a run of an
+                    // earlier session leaves the state of the one a newer
+                    // message opened.
+                    "update conversations set run_cursor = ?3, agent_state = ?4, agent_session = ?8,
+                        state = case when state = 'human' or session != ?8 then state else ?5 end,
+                        updated_at = ?6
                      where id = ?1 and tenant_id = ?2 and run_cursor = ?7",
                 )?
                 .execute(params![
@@ -166,7 +169,8 @@ impl RunStore for SqliteStore {
                     commit.agent_state.to_string(),
                     commit.state.as_str(),
                     at,
-                    commit.expected_cursor
+                    commit.expected_cursor,
+                    commit.session
                 ])?;
             if moved == 0 {
                 return Ok(CommitOutcome::CursorMoved);
@@ -203,8 +207,8 @@ impl RunStore for SqliteStore {
                 let id = MessageId::new();
                 conn.prepare_cached(
                     "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-                        kind, body, in_reply_to, status, created_at, updated_at, choices, sender)
-                     values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, ?6, 'pending', ?7, ?7, ?8, 'bot')",
+                        kind, body, in_reply_to, status, created_at, updated_at, choices, sender, session)
+                     values (?1, ?2, ?3, ?4, 'outbound', 0, 'text', ?5, ?6, 'pending', ?7, ?7, ?8, 'bot', ?9)",
                 )?
                 .execute(params![
                     id.as_str(),
@@ -214,7 +218,8 @@ impl RunStore for SqliteStore {
                     reply.body,
                     reply.in_reply_to.as_ref().map(|m| m.as_str()),
                     time_text(commit.reply_at(i)),
-                    reply.stored_choices()?
+                    reply.stored_choices()?,
+                    commit.session
                 ])?;
                 let entry = RunCommit::outbox_entry(claim_until);
                 conn.prepare_cached(

@@ -122,6 +122,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention",
         include_str!("migrations/0032_retention.sql"),
     ),
+    (33, "sessions", include_str!("migrations/0033_sessions.sql")),
 ];
 
 pub fn latest_version() -> i64 {

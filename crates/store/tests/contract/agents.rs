@@ -204,7 +204,12 @@ pub(crate) async fn a_deployment_switches_the_channel_for_the_next_run_and_is_ke
         messages: vec![text("9198", "wamid.1", "hi")],
         statuses: vec![],
     };
-    let key = s.ingest(&ch, batch, now).await.unwrap().due.remove(0);
+    let key = s
+        .ingest(&ch, batch, now, SessionIdle::default())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
     let deployed = |at: i64| NewDeployment {
         channel_id: ch.id.clone(),
         version_id: if at == 2 {
@@ -314,7 +319,12 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
             messages: vec![text("9198", &format!("wamid.{i}"), "hi")],
             statuses: vec![],
         };
-        let key = s.ingest(&ch, batch, now).await.unwrap().due.remove(0);
+        let key = s
+            .ingest(&ch, batch, now, SessionIdle::default())
+            .await
+            .unwrap()
+            .due
+            .remove(0);
         let ctx = s.load_run(&key).await.unwrap().unwrap();
         let last = ctx.pending.last().unwrap();
         let id = ExecutionId::new();
@@ -324,6 +334,7 @@ pub(crate) async fn an_agents_executions_are_listed_newest_first_with_their_tool
             expected_cursor: ctx.conversation.run_cursor,
             new_cursor: last.seq,
             agent_state: serde_json::json!({}),
+            session: 1,
             state: ConversationState::Bot,
             contact_language: None,
             replies: vec![],

@@ -24,7 +24,10 @@ pub(crate) async fn the_inbox_filters_marks_reads_and_follows_events_within_the_
                 messages: vec![text("9198", wamid, wamid)],
                 statuses: vec![],
             };
-            store.ingest(&ch, batch, at).await.unwrap();
+            store
+                .ingest(&ch, batch, at, SessionIdle::default())
+                .await
+                .unwrap();
         }
     };
     say("first words", t0).await;

@@ -14,7 +14,10 @@ pub(crate) async fn ingest_dedupes_and_numbers_messages_per_conversation(store: 
                     messages: vec![text("9198", &format!("wamid.{}", i % 30), &format!("m{i}"))],
                     statuses: vec![],
                 };
-                store.ingest(&ch, batch, Utc::now()).await.unwrap()
+                store
+                    .ingest(&ch, batch, Utc::now(), SessionIdle::default())
+                    .await
+                    .unwrap()
             })
         })
         .collect();
@@ -55,7 +58,7 @@ pub(crate) async fn a_run_commits_once_and_its_replies_enter_the_outbox_in_order
         statuses: vec![],
     };
     let key = store
-        .ingest(&ch, batch, Utc::now())
+        .ingest(&ch, batch, Utc::now(), SessionIdle::default())
         .await
         .unwrap()
         .due
@@ -154,7 +157,7 @@ pub(crate) async fn a_conversation_lease_has_one_holder_until_it_expires(store: 
         statuses: vec![],
     };
     let key = store
-        .ingest(&ch, batch, Utc::now())
+        .ingest(&ch, batch, Utc::now(), SessionIdle::default())
         .await
         .unwrap()
         .due
@@ -275,6 +278,7 @@ fn run_commit(
         expected_cursor: cursor,
         new_cursor: to,
         agent_state: serde_json::json!({}),
+        session: 1,
         state: ConversationState::Bot,
         contact_language: None,
         replies: bodies
@@ -334,7 +338,7 @@ pub(crate) async fn a_run_may_claim_its_sends_only_when_none_is_ahead_of_them(
         statuses: vec![],
     };
     let key = store
-        .ingest(&ch, say("wamid.1"), Utc::now())
+        .ingest(&ch, say("wamid.1"), Utc::now(), SessionIdle::default())
         .await
         .unwrap()
         .due
@@ -377,7 +381,10 @@ pub(crate) async fn a_run_may_claim_its_sends_only_when_none_is_ahead_of_them(
     store.release_outbox(vec![claimed[1].id]).await.unwrap();
 
     // A later run's reply is behind those two: written, but not claimed.
-    store.ingest(&ch, say("wamid.2"), Utc::now()).await.unwrap();
+    store
+        .ingest(&ch, say("wamid.2"), Utc::now(), SessionIdle::default())
+        .await
+        .unwrap();
     let CommitOutcome::Committed { replies, claimed } =
         commit_replies(store.as_ref(), &key, &["three"], Some(until)).await
     else {
@@ -425,4 +432,71 @@ pub(crate) async fn the_database_reports_its_size_and_passes_its_integrity_check
     channel(store.as_ref(), &t, "111").await;
     assert!(store.database_size().await.unwrap() >= empty);
     assert_eq!(store.integrity_check().await.unwrap(), Ok(()));
+}
+
+pub(crate) async fn a_quiet_spell_or_a_close_starts_the_next_session(store: Arc<dyn Store>) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let other = tenant(store.as_ref(), "nashik", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    let idle = SessionIdle::hours(24).unwrap();
+    let t0 = Utc::now();
+    let say = |wamid: &str, at| {
+        let batch = InboundBatch {
+            messages: vec![text("9198", wamid, "hello")],
+            statuses: vec![],
+        };
+        let (store, ch) = (store.clone(), ch.clone());
+        async move { store.ingest(&ch, batch, at, idle).await.unwrap() }
+    };
+    let key = say("wamid.1", t0).await.due.remove(0);
+    say("wamid.2", t0 + chrono::Duration::hours(23)).await;
+    // A day after the last message, the next one opens session 2.
+    say("wamid.3", t0 + chrono::Duration::hours(47)).await;
+    let ctx = store.load_run(&key).await.unwrap().unwrap();
+    let sessions: Vec<i64> = ctx.pending.iter().map(|m| m.session).collect();
+    assert_eq!(sessions, [1, 1, 2]);
+    assert_eq!(
+        (ctx.conversation.session, ctx.conversation.agent_session),
+        (2, 1)
+    );
+    // A run of session 1 leaves its memory as session 1's.
+    let mut commit = run_commit(&key, 0, 2, &["one"], None);
+    commit.session = 1;
+    store.commit_run(commit).await.unwrap();
+    let c = store.load_run(&key).await.unwrap().unwrap().conversation;
+    assert_eq!((c.run_cursor, c.session, c.agent_session), (2, 2, 1));
+    let replies: Vec<i64> = store
+        .messages(&t.id, &c.id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| m.direction == Direction::Outbound)
+        .map(|m| m.session)
+        .collect();
+    assert_eq!(replies, [1], "a reply joins the session it answers");
+
+    // Closed by staff: not through another tenant, once, and the next
+    // message opens session 3 even a minute later.
+    let at = t0 + chrono::Duration::hours(48);
+    assert!(!store
+        .close_session(&other.id, &c.id, at, Vec::new())
+        .await
+        .unwrap());
+    assert!(store
+        .close_session(&t.id, &c.id, at, Vec::new())
+        .await
+        .unwrap());
+    assert!(!store
+        .close_session(&t.id, &c.id, at, Vec::new())
+        .await
+        .unwrap());
+    let closed = store.load_run(&key).await.unwrap().unwrap().conversation;
+    assert!(closed.session_closed_at.is_some());
+    assert_eq!(
+        closed.run_cursor, 2,
+        "a message waiting for the bot still is"
+    );
+    say("wamid.4", at + chrono::Duration::minutes(1)).await;
+    let c = store.load_run(&key).await.unwrap().unwrap().conversation;
+    assert_eq!((c.session, c.session_closed_at), (3, None));
 }

@@ -14,6 +14,7 @@ pub(crate) async fn reads_are_scoped_to_the_tenant(store: Arc<dyn Store>) {
                 statuses: vec![],
             },
             Utc::now(),
+            SessionIdle::default(),
         )
         .await
         .unwrap()

@@ -96,7 +96,9 @@ pub(crate) async fn events_fan_out_to_the_enabled_endpoints_that_take_them(store
         messages: vec![text("9198", "wamid.1", "hi")],
         statuses: vec![],
     };
-    s.ingest(&ch, batch, Utc::now()).await.unwrap();
+    s.ingest(&ch, batch, Utc::now(), SessionIdle::default())
+        .await
+        .unwrap();
 
     let due = claim(s, Utc::now() + chrono::Duration::seconds(1)).await;
     let mut got: Vec<(String, &str)> = due

@@ -21,6 +21,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_conversations))
         .routes(routes!(get_conversation))
+        .routes(routes!(close_session))
+        .routes(routes!(
+            get_conversation_settings,
+            set_conversation_settings
+        ))
         .routes(routes!(list_messages, send_message))
         .routes(routes!(list_contacts))
         .routes(routes!(get_contact))
@@ -39,6 +44,12 @@ pub struct ConversationView {
     /// Whether staff may write now: on WhatsApp, within 24 hours of the
     /// citizen's last message; on Telegram and the web chat, once they wrote.
     pub reply_window_open: bool,
+    /// The current session (1, 2, …): a session ends after the tenant's
+    /// quiet spell or when staff close it, and the citizen's next message
+    /// starts the next one, which the agent meets afresh.
+    pub session: i64,
+    /// When staff closed the current session (null: open).
+    pub session_closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -53,6 +64,8 @@ impl ConversationView {
             state: c.state.as_str().to_owned(),
             last_inbound_at: c.last_inbound_at,
             reply_window_open: window(kind, c.last_inbound_at, now).open,
+            session: c.session,
+            session_closed_at: c.session_closed_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -76,6 +89,8 @@ pub struct MessageView {
     pub payload: Option<String>,
     /// Outbound: the reply buttons offered, as `[id, title]` pairs.
     pub choices: Option<Vec<[String; 2]>>,
+    /// The conversation's session it belongs to.
+    pub session: i64,
 }
 
 impl From<&Message> for MessageView {
@@ -96,6 +111,7 @@ impl From<&Message> for MessageView {
                     .map(|o| [o.id.clone(), o.title.clone()])
                     .collect()
             }),
+            session: m.session,
         }
     }
 }
@@ -342,11 +358,105 @@ async fn send_message(
         created_at: state.engine.now(),
         payload: None,
         choices: None,
+        session: h.conversation.session,
     };
     Ok(created(
         format!("/api/v1/conversations/{}/messages", h.conversation.id),
         sent,
     ))
+}
+
+/// Ends the conversation's current session: the citizen's next message
+/// starts a new one, which the agent meets afresh (a conversation in the
+/// hands of people goes back to the bot). Closing a closed session changes
+/// nothing.
+#[utoipa::path(post, path = "/conversations/{id}/close", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ConversationView)),
+    security(("api_key" = ["conversations:write"]), ("session" = [])))]
+async fn close_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ConversationView>, ApiError> {
+    caller.require(Scope::ConversationsWrite)?;
+    let h = conversation(&state, &caller, &id).await?;
+    state
+        .engine
+        .ops()
+        .close_session(&caller.acting(), &caller.tenant.id, &h)
+        .await?;
+    let h = conversation(&state, &caller, &id).await?;
+    let kind = kind_of(&state, &h.conversation.channel_id).await?;
+    Ok(Json(ConversationView::new(
+        &h.conversation,
+        kind,
+        state.engine.now(),
+    )))
+}
+
+/// The tenant's choices about its conversations.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversationSettingsBody {
+    /// Hours of quiet (1 to 2160) after which a citizen's next message
+    /// starts a new session; null follows the operator's default.
+    #[schema(minimum = 1, maximum = 2160)]
+    pub session_idle_hours: Option<u32>,
+    /// The operator's default (read only: ignored when sent).
+    #[serde(default)]
+    #[schema(read_only)]
+    pub default_session_idle_hours: i64,
+}
+
+impl ConversationSettingsBody {
+    fn of(s: conversation::ConversationSettings, default: SessionIdle) -> Self {
+        Self {
+            session_idle_hours: s.session_idle_hours,
+            default_session_idle_hours: default.as_hours(),
+        }
+    }
+}
+
+/// The tenant's conversation settings: when a session ends.
+#[utoipa::path(get, path = "/settings/conversations", tag = "conversations",
+    responses((status = 200, body = ConversationSettingsBody)),
+    security(("api_key" = ["conversations:read"]), ("session" = [])))]
+async fn get_conversation_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ConversationSettingsBody>, ApiError> {
+    caller.require(Scope::ConversationsRead)?;
+    let ops = state.engine.ops();
+    let s = ops.conversation_settings(&caller.tenant.id).await?;
+    Ok(Json(ConversationSettingsBody::of(
+        s,
+        ops.default_session_idle(),
+    )))
+}
+
+/// Sets when a session ends (admins).
+#[utoipa::path(put, path = "/settings/conversations", tag = "conversations",
+    request_body = ConversationSettingsBody,
+    responses((status = 200, body = ConversationSettingsBody)),
+    security(("session" = [])))]
+async fn set_conversation_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ConversationSettingsBody>,
+) -> Result<Json<ConversationSettingsBody>, ApiError> {
+    caller.require_admin()?;
+    let ops = state.engine.ops();
+    let settings = conversation::ConversationSettings {
+        session_idle_hours: body.session_idle_hours,
+    };
+    let s = ops
+        .set_conversation_settings(&caller.acting(), &caller.tenant.id, settings)
+        .await?;
+    Ok(Json(ConversationSettingsBody::of(
+        s,
+        ops.default_session_idle(),
+    )))
 }
 
 /// The tenant's contacts, newest first.

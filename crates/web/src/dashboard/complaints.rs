@@ -286,6 +286,9 @@ pub struct Line {
     pub who: String,
     /// A person wrote it (not the bot, not Ombud).
     pub by_staff: bool,
+    /// It is the first of a later session (its number, 2 and on), which
+    /// the page marks.
+    pub new_session: Option<i64>,
 }
 
 /// A conversation's messages as the page shows them, each outbound one
@@ -296,6 +299,7 @@ pub fn transcript(
     names: &HashMap<String, String>,
 ) -> Vec<Line> {
     use ombud_core::message::{BOT, SYSTEM};
+    let mut session = 1;
     messages
         .into_iter()
         .map(|m| {
@@ -303,12 +307,15 @@ pub fn transcript(
                 .sender
                 .as_deref()
                 .filter(|_| m.direction == Direction::Outbound);
+            let new_session = (m.session > session).then_some(m.session);
+            session = session.max(m.session);
             Line {
                 inbound: m.direction == Direction::Inbound,
                 body: m.body,
                 at: local(tenant, m.created_at),
                 who: sender.map_or_else(String::new, |s| super::timeline::who(s, names)),
                 by_staff: sender.is_some_and(|s| s != BOT && s != SYSTEM),
+                new_session,
             }
         })
         .collect()

@@ -211,6 +211,8 @@ struct ConversationPage {
     errors: FieldErrors,
     /// The sender's block in force, in words (None: not blocked).
     blocked: Option<String>,
+    /// Staff closed the current session (the next message starts one).
+    session_closed: bool,
 }
 
 pub(super) async fn find(
@@ -274,6 +276,7 @@ async fn thread(
                 at: local(tenant, e.created_at),
                 who: super::timeline::who(&e.actor, names),
                 by_staff: true,
+                new_session: None,
             };
             lines.push((
                 e.created_at,
@@ -366,6 +369,7 @@ pub(super) async fn page(
             draft,
             errors,
             blocked,
+            session_closed: h.conversation.session_closed_at.is_some(),
         },
     ))
 }
@@ -455,6 +459,24 @@ pub async fn hand_back(
         Err(e) => return Err(e.into()),
     }
     Ok(Redirect::to("/app/inbox").into_response())
+}
+
+/// Ends the conversation's session: the citizen's next message starts a
+/// new one, which the bot meets afresh.
+pub async fn close_session(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Staff)?;
+    let h = find(&state, &current.tenant.id, &id).await?;
+    // Closed already (a second click): nothing changes.
+    state
+        .engine
+        .ops()
+        .close_session(&current.acting(), &current.tenant.id, &h)
+        .await?;
+    Ok(Redirect::to(&format!("/app/inbox/{}", h.conversation.id)).into_response())
 }
 
 #[cfg(test)]

@@ -82,7 +82,7 @@ impl Shown {
     /// The section a form belongs to, by what its errors are for.
     fn of_form(errors_for: &str) -> Self {
         let section = match errors_for {
-            "survey" | "reminder" | "summary" | "" => "general",
+            "survey" | "reminder" | "summary" | "sessions" | "" => "general",
             "channel" | "telegram" | "webchat" => "channels",
             _ => "categories",
         };
@@ -125,6 +125,10 @@ struct SettingsPage {
     reminder: ombud_core::reminder::ReminderSettings,
     /// The daily summary's time, `HH:MM`.
     summary_at: String,
+    /// The tenant's quiet spell that ends a session ("": the operator's).
+    session_idle_hours: String,
+    /// The operator's, in hours.
+    default_session_idle_hours: i64,
 }
 
 impl SettingsPage {
@@ -239,6 +243,14 @@ async fn settings_page(
         new_verify_token: random_token()[..24].to_owned(),
         survey: state.engine.ops().survey_settings(&tenant.id).await?,
         reminder: state.engine.ops().reminder_settings(&tenant.id).await?,
+        session_idle_hours: state
+            .engine
+            .ops()
+            .conversation_settings(&tenant.id)
+            .await?
+            .session_idle_hours
+            .map_or_else(String::new, |h| h.to_string()),
+        default_session_idle_hours: state.engine.ops().default_session_idle().as_hours(),
         summary_at: state
             .engine
             .ops()
@@ -279,6 +291,7 @@ fn saved_words(saved: Option<&str>) -> Option<String> {
         match saved? {
             "survey" => "Satisfaction survey saved.",
             "reminder" => "Reminders saved.",
+            "sessions" => "Sessions saved.",
             "summary" => "Daily summary time saved.",
             "category" => "Category saved. The bot files new messages by it from now on.",
             "channel" => "Channel connected. Paste what it shows below where it says.",
@@ -428,6 +441,51 @@ pub async fn set_reminder(
         }
     }
     refused(&state, &dashboard, &headers, &current, "reminder", errors).await
+}
+
+#[derive(Deserialize)]
+pub struct SessionsForm {
+    #[serde(default)]
+    session_idle_hours: String,
+}
+
+/// When a conversation's session ends: after the tenant's quiet spell, or
+/// the operator's when the field is left empty.
+pub async fn set_sessions(
+    State(state): State<AppState>,
+    Extension(dashboard): Extension<Arc<Dashboard>>,
+    headers: HeaderMap,
+    current: Current,
+    Form(form): Form<SessionsForm>,
+) -> Result<Response, PageError> {
+    current.require(Role::Admin)?;
+    let mut errors = FieldErrors::default();
+    let hours = match form.session_idle_hours.trim() {
+        "" => Ok(None),
+        h => h.parse::<u32>().map(Some),
+    };
+    match hours {
+        Err(_) => errors.add(
+            "session_idle_hours",
+            "must be a whole number of hours, 1 to 2160, or empty for the default",
+        ),
+        Ok(session_idle_hours) => {
+            let settings = ombud_core::conversation::ConversationSettings { session_idle_hours };
+            let set = state
+                .engine
+                .ops()
+                .set_conversation_settings(&current.acting(), &current.tenant.id, settings)
+                .await;
+            match set {
+                Ok(_) => {
+                    return Ok(Redirect::to("/app/settings?saved=sessions#sessions").into_response())
+                }
+                Err(StoreError::Invalid(v)) => errors.add("session_idle_hours", v.reason),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    refused(&state, &dashboard, &headers, &current, "sessions", errors).await
 }
 
 #[derive(Deserialize)]

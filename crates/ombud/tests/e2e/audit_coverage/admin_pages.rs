@@ -101,6 +101,22 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     assert!(page.contains("must be a whole number of hours"), "{page}");
     l.none("POST /app/settings/reminder", "not a number").await;
     let res = admin
+        .submit("/app/settings/sessions", &[("session_idle_hours", "6")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/sessions",
+        one("settings.conversations_changed", me),
+    )
+    .await;
+    let res = admin
+        .submit("/app/settings/sessions", &[("session_idle_hours", "9999")])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("must be 1 to 2160 hours"), "{page}");
+    l.none("POST /app/settings/sessions", "out of range").await;
+    let res = admin
         .submit(
             "/app/settings/calendar",
             &[

@@ -143,6 +143,30 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
         one("conversation.staff_replied", k),
     )
     .await;
+    // Another citizen's conversation: this one stays in the hands of people
+    // for the dashboard's cases.
+    let other = "919800000777";
+    app.say(t, other, "hello").await;
+    let other = app
+        .store
+        .conversation_of_address(tid, &t.channel.id, other)
+        .await
+        .unwrap()
+        .unwrap();
+    let close = format!("/conversations/{other}/close");
+    json_of(app.api(Method::POST, &close, viewer_key), 403).await;
+    l.none("POST /conversations/{id}/close", "without the scope")
+        .await;
+    let closed = json_of(app.api(Method::POST, &close, key), 200).await;
+    assert!(closed["session_closed_at"].is_string(), "{closed}");
+    l.check(
+        "POST /conversations/{id}/close",
+        one("conversation.session_closed", k),
+    )
+    .await;
+    json_of(app.api(Method::POST, &close, key), 200).await;
+    l.none("POST /conversations/{id}/close", "closed already")
+        .await;
     let view = json_of(
         app.api(Method::GET, &format!("/conversations/{conversation}"), key),
         200,
@@ -479,6 +503,27 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     )
     .await;
     l.none("PUT /settings/reminder", "a wait out of range")
+        .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/conversations")
+            .await
+            .json(&json!({"session_idle_hours": 12})),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /settings/conversations",
+        one("settings.conversations_changed", me),
+    )
+    .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/conversations")
+            .await
+            .json(&json!({"session_idle_hours": 0})),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/conversations", "no quiet spell")
         .await;
     let hours = json!({"hours": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]});
     json_of(

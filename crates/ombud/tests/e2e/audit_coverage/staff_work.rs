@@ -229,6 +229,14 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         one("conversation.handed_back", me),
     )
     .await;
+    admin
+        .submit(&format!("/app/inbox/{conversation}/close-session"), &[])
+        .await;
+    l.check(
+        "POST /app/inbox/{id}/close-session",
+        one("conversation.session_closed", me),
+    )
+    .await;
 
     let page = admin
         .submit(

@@ -395,8 +395,9 @@ pub(super) fn send(
     let stored = out.stored()?;
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq,
-            kind, body, in_reply_to, status, created_at, updated_at, template, choices, sender)
-         values (?1, ?2, ?3, ?4, 'outbound', 0, ?7, ?5, null, 'pending', ?6, ?6, ?8, ?9, ?10)",
+            kind, body, in_reply_to, status, created_at, updated_at, template, choices, sender, session)
+         values (?1, ?2, ?3, ?4, 'outbound', 0, ?7, ?5, null, 'pending', ?6, ?6, ?8, ?9, ?10,
+            (select session from conversations where id = ?4))",
     )?
     .execute(params![
         id.as_str(),
@@ -410,6 +411,13 @@ pub(super) fn send(
         stored.choices,
         out.sender
     ])?;
+    if out.by_person {
+        conn.prepare_cached(
+            "update conversations set active_at = ?2, session_closed_at = null
+             where id = ?1 and tenant_id = ?3",
+        )?
+        .execute(params![conversation.as_str(), at, t])?;
+    }
     conn.prepare_cached(
         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
             attempts, lease_until, next_attempt_at, created_at, updated_at)

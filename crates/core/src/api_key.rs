@@ -28,10 +28,13 @@ pub enum Scope {
     /// The tenant's audit trail, to read (admins have it).
     #[serde(rename = "audit:read")]
     AuditRead,
+    /// A person's data, to export and to erase (admins have it).
+    #[serde(rename = "contacts:erase")]
+    ContactsErase,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::ComplaintsRead,
         Scope::ComplaintsWrite,
         Scope::ConversationsRead,
@@ -40,6 +43,7 @@ impl Scope {
         Scope::AgentsRead,
         Scope::AgentsWrite,
         Scope::AuditRead,
+        Scope::ContactsErase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +56,7 @@ impl Scope {
             Scope::AgentsRead => "agents:read",
             Scope::AgentsWrite => "agents:write",
             Scope::AuditRead => "audit:read",
+            Scope::ContactsErase => "contacts:erase",
         }
     }
 

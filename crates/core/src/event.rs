@@ -28,6 +28,9 @@ pub enum EventType {
     ComplaintSlaBreached,
     #[serde(rename = "conversation.handoff")]
     ConversationHandoff,
+    /// A person's data was erased at the office's request.
+    #[serde(rename = "contact.erased")]
+    ContactErased,
     #[serde(rename = "agent.version_created")]
     AgentVersionCreated,
     #[serde(rename = "agent.deployed")]
@@ -50,7 +53,7 @@ pub enum EventType {
 
 impl EventType {
     /// The catalogue, in DESIGN.md's order.
-    pub const ALL: [EventType; 18] = [
+    pub const ALL: [EventType; 19] = [
         Self::MessageReceived,
         Self::MessageSent,
         Self::MessageFailed,
@@ -62,6 +65,7 @@ impl EventType {
         Self::ComplaintSlaWarning,
         Self::ComplaintSlaBreached,
         Self::ConversationHandoff,
+        Self::ContactErased,
         Self::AgentVersionCreated,
         Self::AgentDeployed,
         Self::ExecutionFailed,
@@ -93,6 +97,7 @@ impl EventType {
             Self::ComplaintSlaWarning => "complaint.sla_warning",
             Self::ComplaintSlaBreached => "complaint.sla_breached",
             Self::ConversationHandoff => "conversation.handoff",
+            Self::ContactErased => "contact.erased",
             Self::AgentVersionCreated => "agent.version_created",
             Self::AgentDeployed => "agent.deployed",
             Self::ExecutionFailed => "execution.failed",
@@ -259,6 +264,15 @@ pub mod payload {
     }
     payload!(ConversationHandoff => ConversationHandoff);
 
+    /// `contact.erased`: a person's name, address and words were erased
+    /// (their complaints stay, without them); a receiver erases its copies.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ContactErased {
+        pub contact_id: String,
+        pub erased_at: chrono::DateTime<chrono::Utc>,
+    }
+    payload!(ContactErased => ContactErased);
+
     /// `execution.failed`: an agent run failed or timed out.
     #[derive(Debug, Clone, PartialEq, Serialize)]
     pub struct ExecutionFailed {
@@ -362,6 +376,7 @@ pub mod payload {
                 &["complaint", "target", "due_at"]
             }
             EventType::ConversationHandoff => &["conversation_id", "contact_id", "reason"],
+            EventType::ContactErased => &["contact_id", "erased_at"],
             EventType::ExecutionFailed => &["execution_id", "conversation_id", "error", "attempts"],
             EventType::SummaryDaily => &[
                 "date", "from", "to", "new", "resolved", "breached", "open", "oldest", "ratings",

@@ -20,6 +20,7 @@ pub mod inbound;
 pub mod language;
 pub mod limits;
 pub mod message;
+pub mod person;
 pub mod provider;
 pub mod reminder;
 pub mod routing;

@@ -43,6 +43,20 @@ impl SealKey {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// What stands for an erased person's `address` in `tenant`: HMAC-SHA256
+    /// under this key, in hex. The same address gives the same pseudonym,
+    /// and nobody without the key can tell whose it is.
+    pub fn pseudonym(&self, tenant: &str, address: &str) -> String {
+        use hmac::Mac as _;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.0)
+            .expect("HMAC takes a key of any length");
+        mac.update(b"ombud pseudonym\0");
+        mac.update(tenant.as_bytes());
+        mac.update(b"\0");
+        mac.update(address.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// Reads a key written by [`to_base64`](Self::to_base64).
     pub fn from_base64(text: &str) -> Result<Self, String> {
         let bytes = STANDARD

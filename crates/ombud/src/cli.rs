@@ -16,6 +16,7 @@ use crate::Config;
 pub mod audit;
 mod backup;
 mod channel;
+mod contact;
 pub use channel::{channel_json, ChannelAdd, ChannelCommand};
 
 #[derive(Parser, Debug)]
@@ -114,6 +115,9 @@ pub enum Command {
     /// Manage staff accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// A person's data: export it, or erase them.
+    #[command(subcommand)]
+    Contact(contact::ContactCommand),
     /// Manage API keys.
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
@@ -165,7 +169,8 @@ pub struct ApiKeyCreate {
     #[arg(long)]
     pub name: String,
     /// Comma-separated: complaints:read, complaints:write, conversations:read,
-    /// conversations:write, webhooks:manage, agents:read, agents:write.
+    /// conversations:write, webhooks:manage, agents:read, agents:write,
+    /// audit:read, contacts:erase.
     #[arg(long)]
     pub scopes: String,
     /// Days until the key stops working (default: never).
@@ -414,6 +419,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Channel(command) => channel::run(command, &config).await,
+        Command::Contact(command) => contact::run(command, &config).await,
         Command::Audit(command) => audit::run(command, &config).await,
         Command::Backup(command) => backup::run(command, config).await,
         Command::Restore(args) => backup::restore(args, config).await,

@@ -53,6 +53,9 @@ pub use agents::{
 /// (written only if the change is).
 pub type Audit = Vec<ombud_core::audit::NewAuditEntry>;
 
+/// Why a send that was waiting did not go (`DirectoryStore::erase_contact`).
+pub(crate) const ERASED_SEND: &str = "not sent: the person was erased";
+
 pub use audit::{AuditFilter, AuditStore, ChainHead, AUDIT_PAGE_MAX};
 pub use complaint_store::ComplaintStore;
 pub use counters::{CounterStore, Hits};
@@ -387,6 +390,23 @@ pub trait DirectoryStore: Send + Sync {
         channel: &ChannelId,
         address: &str,
     ) -> StoreResult<Option<ConversationId>>;
+    /// Erases a person, in one transaction: their address becomes the
+    /// pseudonym and their name goes; their messages' words (and template
+    /// parameters, provider ids, buttons tapped), their complaints'
+    /// descriptions and locations (in the search index and the events'
+    /// payloads too), notes and survey comments on those complaints, their
+    /// runs' outputs and their conversation's agent memory are emptied; sends
+    /// not yet made are dropped; the conversation is closed for good (the
+    /// same address writing again is a new contact). With the event and the
+    /// audit entry. Numbers, categories, statuses, dates, areas and service
+    /// levels stay. On SQLite nothing erased stays in the database file or
+    /// its WAL once this returns.
+    async fn erase_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        erasure: Erasure,
+    ) -> StoreResult<EraseOutcome>;
     async fn contact_page(
         &self,
         tenant: &TenantId,

@@ -376,6 +376,36 @@ impl NewEvent {
     }
 }
 
+/// What erasing a person leaves and records (see
+/// `DirectoryStore::erase_contact`).
+#[derive(Debug, Clone)]
+pub struct Erasure {
+    /// Their address becomes this.
+    pub pseudonym: String,
+    pub at: DateTime<Utc>,
+    /// The trail's entry, naming them by pseudonym only.
+    pub audit: crate::Audit,
+    /// `contact.erased`.
+    pub event: NewEvent,
+}
+
+/// How an erasure went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EraseOutcome {
+    Erased(Erased),
+    /// Erased before: nothing changed.
+    Already,
+    /// The tenant has no such contact.
+    NotFound,
+}
+
+/// What an erasure emptied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Erased {
+    pub messages: u64,
+    pub complaints: u64,
+}
+
 /// The result of an agent run, applied in one transaction: cursor, agent memory,
 /// conversation state, replies with their outbox rows, the execution, the events.
 /// Applied only if the cursor still stands at `expected_cursor`, so a run can never

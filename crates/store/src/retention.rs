@@ -94,7 +94,7 @@ impl Sweep {
                     limit ?2)"
             }
             Self::Executions => {
-                "update executions set output = 'null', tool_calls = '[]', trimmed = 1
+                "update executions set output = '{}', tool_calls = '[]', trimmed = 1
                  where id in
                    (select id from executions where trimmed = 0 and started_at < ?1 limit ?2)"
             }

@@ -11,6 +11,7 @@ pub mod blocks;
 pub mod channels;
 pub mod conversations;
 pub mod keys;
+pub mod people;
 pub mod reminders;
 pub mod requests;
 pub mod resets;
@@ -96,6 +97,13 @@ impl Operations {
     ) -> Self {
         self.seal_key = seal_key;
         self.process = process;
+        self
+    }
+
+    /// The server's secret key, for a command that needs it (an erasure's
+    /// pseudonym); the server's operations have it from their configuration.
+    pub fn with_seal_key(mut self, key: ombud_core::seal::SealKey) -> Self {
+        self.seal_key = Some(key);
         self
     }
 

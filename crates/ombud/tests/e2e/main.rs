@@ -30,6 +30,7 @@ mod dashboard;
 mod demo;
 mod dialogue;
 mod drill;
+mod erasure;
 mod headers;
 mod inbox;
 mod layering;

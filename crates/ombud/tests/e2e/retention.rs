@@ -202,7 +202,7 @@ async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
         .db
         .texts("select cast(output as text) from executions")
         .await;
-    assert!(outputs.iter().all(|o| o == "null"), "{outputs:?}");
+    assert!(outputs.iter().all(|o| o == "{}"), "{outputs:?}");
     let conversation = app.store.conversations(&t.tenant.id).await.unwrap()[0]
         .id
         .to_string();
@@ -219,6 +219,7 @@ async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
         .await
         .unwrap();
     assert_eq!(key_runs["data"][0]["trimmed"], true, "{key_runs}");
+    assert_eq!(key_runs["data"][0]["output"], json!({}), "an object still");
     assert_eq!(
         count(
             &app,

@@ -64,6 +64,20 @@ impl DirectoryStore for PgStore {
         Ok(contact)
     }
 
+    async fn erase_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        erasure: Erasure,
+    ) -> StoreResult<EraseOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = super::erase::erase(&mut tx, tenant, id, &erasure).await?;
+        if let EraseOutcome::Erased(_) = outcome {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
     async fn conversation_of_contact(
         &self,
         tenant: &TenantId,

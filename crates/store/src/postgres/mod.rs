@@ -13,6 +13,7 @@ mod api_keys;
 pub(crate) mod audit;
 mod complaints;
 mod directory;
+mod erase;
 mod handoff;
 mod idempotency;
 mod inbound;

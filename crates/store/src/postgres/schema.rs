@@ -123,6 +123,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0032_retention.sql"),
     ),
     (33, "sessions", include_str!("migrations/0033_sessions.sql")),
+    (34, "erasure", include_str!("migrations/0034_erasure.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -67,6 +67,29 @@ impl DirectoryStore for SqliteStore {
         .await
     }
 
+    async fn erase_contact(
+        &self,
+        tenant: &TenantId,
+        id: &ContactId,
+        erasure: Erasure,
+    ) -> StoreResult<EraseOutcome> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        let outcome = self
+            .write(move |conn| super::erase::erase(conn, &tenant, &id, &erasure))
+            .await?;
+        if let EraseOutcome::Erased(_) = outcome {
+            // The WAL still holds the pages as they were before: fold it in
+            // and empty it.
+            let path = self.path().to_owned();
+            tokio::task::spawn_blocking(move || {
+                super::snapshot::settle(&path, std::time::Duration::from_secs(30))
+            })
+            .await
+            .map_err(StoreError::internal)??;
+        }
+        Ok(outcome)
+    }
+
     async fn conversation_of_contact(
         &self,
         tenant: &TenantId,

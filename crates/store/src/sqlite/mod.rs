@@ -10,6 +10,7 @@ pub(crate) mod audit;
 mod complaints;
 mod counters;
 mod directory;
+mod erase;
 mod handoff;
 mod idempotency;
 mod inbound;

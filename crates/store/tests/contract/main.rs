@@ -129,6 +129,7 @@ on_both_backends!(
     racing_round_robin_gives_each_member_their_turn,
     the_inbox_filters_marks_reads_and_follows_events_within_the_tenant,
     a_quiet_spell_or_a_close_starts_the_next_session,
+    an_erasure_empties_a_persons_rows_once_within_the_tenant,
 );
 
 /// Runs each check on two stores opened on one database, as two processes

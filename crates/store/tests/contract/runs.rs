@@ -500,3 +500,106 @@ pub(crate) async fn a_quiet_spell_or_a_close_starts_the_next_session(store: Arc<
     let c = store.load_run(&key).await.unwrap().unwrap().conversation;
     assert_eq!((c.session, c.session_closed_at), (3, None));
 }
+
+pub(crate) async fn an_erasure_empties_a_persons_rows_once_within_the_tenant(
+    store: Arc<dyn Store>,
+) {
+    let t = tenant(store.as_ref(), "pune", "UTC").await;
+    let other = tenant(store.as_ref(), "nashik", "UTC").await;
+    let ch = channel(store.as_ref(), &t, "111").await;
+    let batch = InboundBatch {
+        messages: vec![text(
+            "919812345678",
+            "wamid.1",
+            "Zebrafinch Lane is flooded",
+        )],
+        statuses: vec![],
+    };
+    let key = store
+        .ingest(&ch, batch, Utc::now(), SessionIdle::default())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
+    store
+        .commit_run(run_commit(&key, 0, 1, &["Where is Zebrafinch Lane?"], None))
+        .await
+        .unwrap();
+    let c = store.load_run(&key).await.unwrap().unwrap();
+    let contact = c.contact.id.clone();
+    let mut filed = new_complaint(None, Utc::now());
+    filed.contact_id = Some(contact.clone());
+    filed.conversation_id = Some(key.conversation_id.clone());
+    filed.description = "Zebrafinch Lane is flooded".into();
+    filed.location = Some("Zebrafinch Lane".into());
+    let (complaint, _) = store.create_complaint(&t, filed).await.unwrap();
+    let erasure = |at| Erasure {
+        pseudonym: "erased:abc.123456".into(),
+        at,
+        audit: Vec::new(),
+        event: NewEvent::of(&ombud_core::event::payload::ContactErased {
+            contact_id: contact.to_string(),
+            erased_at: at,
+        }),
+    };
+    let now = Utc::now();
+    assert_eq!(
+        store
+            .erase_contact(&other.id, &contact, erasure(now))
+            .await
+            .unwrap(),
+        EraseOutcome::NotFound
+    );
+    assert_eq!(
+        store
+            .erase_contact(&t.id, &contact, erasure(now))
+            .await
+            .unwrap(),
+        EraseOutcome::Erased(Erased {
+            messages: 2,
+            complaints: 1
+        })
+    );
+    assert_eq!(
+        store
+            .erase_contact(&t.id, &contact, erasure(now))
+            .await
+            .unwrap(),
+        EraseOutcome::Already
+    );
+    let person = store.contact(&t.id, &contact).await.unwrap().unwrap();
+    assert_eq!(
+        (person.external_id.as_str(), person.profile_name),
+        ("erased:abc.123456", None)
+    );
+    let bodies: Vec<String> = store
+        .messages(&t.id, &key.conversation_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
+    assert_eq!(bodies, ["", ""]);
+    let kept = store
+        .complaint(&t.id, &complaint.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((kept.description.as_str(), kept.location), ("", None));
+    assert_eq!(
+        (kept.number, kept.status),
+        (complaint.number, complaint.status)
+    );
+    // Closed for good: the address writing again is a new contact.
+    let again = InboundBatch {
+        messages: vec![text("919812345678", "wamid.2", "hello")],
+        statuses: vec![],
+    };
+    let next = store
+        .ingest(&ch, again, Utc::now(), SessionIdle::default())
+        .await
+        .unwrap()
+        .due
+        .remove(0);
+    assert_ne!(next.conversation_id, key.conversation_id);
+}

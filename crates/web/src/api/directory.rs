@@ -30,6 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_contacts))
         .routes(routes!(get_contact))
         .routes(routes!(block_contact, unblock_contact))
+        .routes(routes!(export_contact))
+        .routes(routes!(erase_contact))
         .routes(routes!(list_categories))
 }
 
@@ -555,6 +557,82 @@ async fn unblock_contact(
         .unblock_contact(&caller.acting(), &caller.tenant.id, &id)
         .await?;
     Ok(Json(ContactView::from(&c)))
+}
+
+/// Everything held about the contact, as one document (`ombud.person/1`):
+/// their profile, every message, every complaint with the timeline they
+/// may see (not internal notes), in their language's labels. Recorded in
+/// the audit trail.
+#[utoipa::path(post, path = "/contacts/{id}/export", tag = "contacts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ombud_core::person::PersonExport)),
+    security(("api_key" = ["contacts:erase"]), ("session" = [])))]
+async fn export_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ombud_core::person::PersonExport>, ApiError> {
+    caller.require(Scope::ContactsErase)?;
+    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let export = state
+        .engine
+        .ops()
+        .export_contact(&caller.acting(), &caller.tenant, &id)
+        .await?;
+    Ok(Json(export))
+}
+
+/// What an erasure did.
+#[derive(Serialize, ToSchema)]
+pub struct ErasureView {
+    pub contact_id: String,
+    /// False when the contact had been erased before (nothing changed).
+    pub erased: bool,
+    /// Messages whose words were removed.
+    pub messages: u64,
+    /// Complaints whose description and location were removed.
+    pub complaints: u64,
+}
+
+/// Erases a person: their name and number (replaced by a keyed
+/// pseudonym), their messages' words, their complaints' descriptions and
+/// locations, their agent runs' inputs and outputs. Their complaints stay,
+/// with numbers, categories, statuses, dates and areas, so reports do not
+/// change. Sends `contact.erased`; the trail names them by pseudonym only.
+/// Erasing again changes nothing.
+#[utoipa::path(post, path = "/contacts/{id}/erase", tag = "contacts",
+    params(("id" = String, Path)),
+    responses((status = 200, body = ErasureView)),
+    security(("api_key" = ["contacts:erase"]), ("session" = [])))]
+async fn erase_contact(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ErasureView>, ApiError> {
+    caller.require(Scope::ContactsErase)?;
+    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let outcome = state
+        .engine
+        .ops()
+        .erase_contact(&caller.acting(), &caller.tenant.id, &id)
+        .await?;
+    let (erased, counts) = match outcome {
+        ombud_store::EraseOutcome::Erased(c) => (true, c),
+        ombud_store::EraseOutcome::Already => (
+            false,
+            ombud_store::Erased {
+                messages: 0,
+                complaints: 0,
+            },
+        ),
+        ombud_store::EraseOutcome::NotFound => return Err(ApiError::not_found("contact")),
+    };
+    Ok(Json(ErasureView {
+        contact_id: id.to_string(),
+        erased,
+        messages: counts.messages,
+        complaints: counts.complaints,
+    }))
 }
 
 /// The tenant's complaint categories.

@@ -311,7 +311,12 @@ pub fn transcript(
             session = session.max(m.session);
             Line {
                 inbound: m.direction == Direction::Inbound,
-                body: m.body,
+                // Only an erasure leaves a message without words.
+                body: if m.body.is_empty() {
+                    "(erased)".to_owned()
+                } else {
+                    m.body
+                },
                 at: local(tenant, m.created_at),
                 who: sender.map_or_else(String::new, |s| super::timeline::who(s, names)),
                 by_staff: sender.is_some_and(|s| s != BOT && s != SYSTEM),

@@ -213,6 +213,8 @@ struct ConversationPage {
     blocked: Option<String>,
     /// Staff closed the current session (the next message starts one).
     session_closed: bool,
+    /// The person was erased: their address is a pseudonym.
+    erased: bool,
 }
 
 pub(super) async fn find(
@@ -370,6 +372,7 @@ pub(super) async fn page(
             errors,
             blocked,
             session_closed: h.conversation.session_closed_at.is_some(),
+            erased: ombud_core::person::is_erased(&h.contact_address),
         },
     ))
 }

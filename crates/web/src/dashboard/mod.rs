@@ -35,6 +35,7 @@ mod overview;
 mod page;
 mod palette;
 mod pause;
+mod person;
 mod reset;
 pub(crate) mod session;
 mod settings;
@@ -129,6 +130,8 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/inbox/{id}/reply", post(inbox::reply))
         .route("/app/inbox/{id}/hand-back", post(inbox::hand_back))
         .route("/app/inbox/{id}/close-session", post(inbox::close_session))
+        .route("/app/inbox/{id}/export", post(person::export))
+        .route("/app/inbox/{id}/erase", post(person::erase))
         .route("/app/inbox/{id}/block", post(pause::block))
         .route("/app/inbox/{id}/unblock", post(pause::unblock))
         .route("/app/inbox/{id}/typing", post(live::typing))

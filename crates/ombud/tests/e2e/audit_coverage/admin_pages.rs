@@ -28,6 +28,33 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
         channel,
         ..
     } = made;
+    // A person's data, from their conversation's page.
+    let t = s.t;
+    let citizen = "919800000778";
+    app.say(t, citizen, "hello").await;
+    let theirs = app
+        .store
+        .conversation_of_address(tid, &t.channel.id, citizen)
+        .await
+        .unwrap()
+        .unwrap();
+    let res = admin
+        .submit(&format!("/app/inbox/{theirs}/export"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    l.check("POST /app/inbox/{id}/export", one("contact.exported", me))
+        .await;
+    let res = admin
+        .submit(&format!("/app/inbox/{theirs}/erase"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    l.none("POST /app/inbox/{id}/erase", "not confirmed").await;
+    let res = admin
+        .submit(&format!("/app/inbox/{theirs}/erase"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check("POST /app/inbox/{id}/erase", one("contact.erased", me))
+        .await;
     let res = admin
         .submit(
             "/app/settings/categories",

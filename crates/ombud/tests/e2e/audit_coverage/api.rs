@@ -167,6 +167,27 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     json_of(app.api(Method::POST, &close, key), 200).await;
     l.none("POST /conversations/{id}/close", "closed already")
         .await;
+    let theirs = app.store.conversation(tid, &other).await.unwrap().unwrap();
+    let person = theirs.conversation.contact_id.to_string();
+    let export = format!("/contacts/{person}/export");
+    json_of(app.api(Method::POST, &export, viewer_key), 403).await;
+    l.none("POST /contacts/{id}/export", "without the scope")
+        .await;
+    json_of(app.api(Method::POST, &export, key), 200).await;
+    l.check("POST /contacts/{id}/export", one("contact.exported", k))
+        .await;
+    let erase = format!("/contacts/{person}/erase");
+    json_of(app.api(Method::POST, &erase, viewer_key), 403).await;
+    l.none("POST /contacts/{id}/erase", "without the scope")
+        .await;
+    json_of(app.api(Method::POST, &erase, key), 200).await;
+    let e = l
+        .check("POST /contacts/{id}/erase", one("contact.erased", k))
+        .await;
+    let label = e[0].entry.target.label.clone().unwrap_or_default();
+    assert!(label.starts_with("erased:"), "{label}");
+    json_of(app.api(Method::POST, &erase, key), 200).await;
+    l.none("POST /contacts/{id}/erase", "erased already").await;
     let view = json_of(
         app.api(Method::GET, &format!("/conversations/{conversation}"), key),
         200,

@@ -327,6 +327,24 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     staff_work::cases(&mut scene, &made).await;
     admin_pages::cases(&mut scene, &made).await;
     let Scene { l, .. } = scene;
+    // Someone whose data the command line exports and erases.
+    let citizen = "919800000779";
+    app.say(&t, citizen, "hello").await;
+    let theirs = app
+        .store
+        .conversation_of_address(&tid, &t.channel.id, citizen)
+        .await
+        .unwrap()
+        .unwrap();
+    let person = app
+        .store
+        .conversation(&tid, &theirs)
+        .await
+        .unwrap()
+        .unwrap()
+        .conversation
+        .contact_id
+        .to_string();
 
     // --- The CLI.
     let (seen, covered) = (l.seen, l.covered);
@@ -370,6 +388,16 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
     );
     assert_eq!(code, 0, "{out} {err}");
     cli_covered.insert("channel add");
+    for what in ["export", "erase"] {
+        let args = ["contact", what, "--tenant", "pune", "--contact", &person];
+        let (code, out, err) = run_cli(&db, &args);
+        assert_eq!(code, 0, "{out} {err}");
+        cli_covered.insert(if what == "export" {
+            "contact export"
+        } else {
+            "contact erase"
+        });
+    }
     let (code, _, err) = run_cli(
         &db,
         &[
@@ -452,6 +480,8 @@ async fn every_state_changing_route_and_command_writes_its_entry_and_a_refusal_n
             ("user.created", ActorKind::Cli),
             ("api_key.created", ActorKind::Cli),
             ("channel.added", ActorKind::Cli),
+            ("contact.exported", ActorKind::Cli),
+            ("contact.erased", ActorKind::Cli),
         ]
         .into_iter()
         .chain(backup_actions)

@@ -225,14 +225,38 @@ pub const SETTINGS_KEY: &str = "conversations";
 pub struct ConversationSettings {
     /// Hours of quiet that end a session (None: the operator's default).
     pub session_idle_hours: Option<u32>,
+    /// Days after which messages' words are removed (0: kept; None: the
+    /// operator's default, which is to keep them).
+    pub message_bodies_days: Option<u32>,
 }
+
+/// The longest retention a tenant may set, in days (100 years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 impl ConversationSettings {
     pub fn validate(&self) -> Result<(), crate::ValidationError> {
+        if self
+            .message_bodies_days
+            .is_some_and(|d| d > MAX_RETENTION_DAYS)
+        {
+            return Err(crate::ValidationError::new(
+                "message_bodies_days",
+                "must be 0 (kept) to 36500 days",
+            ));
+        }
         self.session_idle_hours
             .map(SessionIdle::hours)
             .transpose()
             .map(|_| ())
+    }
+
+    /// How long messages' words are kept: the tenant's days, else the
+    /// operator's (`default`, 0 or None: for ever). None: for ever.
+    pub fn bodies_kept(&self, default: Option<u32>) -> Option<Duration> {
+        match self.message_bodies_days.or(default) {
+            None | Some(0) => None,
+            Some(days) => Some(Duration::days(i64::from(days))),
+        }
     }
 
     /// The quiet spell that ends a session: the tenant's, else `default`.

@@ -102,10 +102,43 @@ impl Sweep {
     }
 }
 
+/// A tenant's message bodies older than its retention go conversation by
+/// conversation. `conversations.redacted_before` says up to when a
+/// conversation's words are gone; one is visited again only once something
+/// happened in it since (its `updated_at`, which every message moves), so
+/// a sweep does not walk every old conversation again. (`?1` the tenant or
+/// the conversation, `?2` the cut-off, `?3` the batch.)
+pub(crate) const REDACT_CANDIDATES: &str = "select id from conversations
+     where tenant_id = ?1 and created_at < ?2
+       and (redacted_before is null or (redacted_before < ?2 and updated_at > redacted_before))
+     order by created_at limit ?3";
+pub(crate) const REDACT_MESSAGES: &str =
+    "update messages set body = '', payload = null, template = null
+     where conversation_id = ?1 and created_at < ?2 and body <> ''";
+pub(crate) const REDACTED_UP_TO: &str =
+    "update conversations set redacted_before = ?2 where id = ?1";
+
+/// What one batch of redaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Redacted {
+    pub conversations: u64,
+    pub messages: u64,
+}
+
 #[async_trait]
 pub trait RetentionStore: Send + Sync {
     /// Removes (or trims) at most `limit` rows of `what` older than
     /// `before`, in one short transaction; how many (fewer than `limit`:
     /// done).
     async fn sweep(&self, what: Sweep, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+    /// Empties the words (body, buttons tapped, template parameters) of the
+    /// tenant's messages written before `before`, in at most
+    /// `conversations` conversations, in one short transaction (fewer
+    /// visited than asked: done).
+    async fn redact_bodies(
+        &self,
+        tenant: &ombud_core::TenantId,
+        before: DateTime<Utc>,
+        conversations: u32,
+    ) -> StoreResult<Redacted>;
 }

@@ -29,6 +29,9 @@ pub struct RetentionPolicy {
     pub events: Duration,
     /// Executions this old lose their output and tool calls.
     pub executions: Duration,
+    /// Messages' words, after this many days, for tenants that do not
+    /// choose (None or 0: kept; an office decides).
+    pub message_bodies_days: Option<u32>,
     /// Rows per transaction: small, so other writes wait at most one batch.
     pub batch: u32,
 }
@@ -41,6 +44,7 @@ impl Default for RetentionPolicy {
             failed_webhooks: Duration::days(90),
             events: Duration::days(7),
             executions: Duration::days(90),
+            message_bodies_days: None,
             batch: 500,
         }
     }
@@ -68,7 +72,7 @@ impl Operations {
     pub async fn sweep_retention(
         &self,
         policy: &RetentionPolicy,
-    ) -> StoreResult<Vec<(Sweep, u64)>> {
+    ) -> StoreResult<Vec<(&'static str, u64)>> {
         let now = self.now();
         let mut removed = Vec::new();
         for what in Sweep::ALL {
@@ -86,11 +90,49 @@ impl Operations {
                 // Other writes get in between two batches.
                 tokio::task::yield_now().await;
             }
-            removed.push((what, total));
+            removed.push((what.as_str(), total));
         }
+        removed.push((MESSAGE_BODIES, self.redact_message_bodies(policy).await?));
         Ok(removed)
     }
+
+    /// Empties the words of messages older than each tenant's retention
+    /// for them (its own, else the operator's; most keep them), a few
+    /// conversations a transaction; how many messages. The cut-off is a
+    /// whole UTC day, so a conversation is visited at most once a day.
+    pub async fn redact_message_bodies(&self, policy: &RetentionPolicy) -> StoreResult<u64> {
+        let now = self.now();
+        let mut total = 0;
+        for tenant in self.store.tenants().await? {
+            let settings = self.conversation_settings(&tenant.id).await?;
+            let Some(kept) = settings.bodies_kept(policy.message_bodies_days) else {
+                continue;
+            };
+            let day = (now - kept).date_naive();
+            let before = day.and_time(chrono::NaiveTime::MIN).and_utc();
+            loop {
+                let done = self
+                    .store
+                    .redact_bodies(&tenant.id, before, REDACT_CONVERSATIONS)
+                    .await?;
+                total += done.messages;
+                if done.messages > 0 {
+                    metrics::counter!(REMOVED, "kind" => MESSAGE_BODIES).increment(done.messages);
+                }
+                if done.conversations < u64::from(REDACT_CONVERSATIONS) {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(total)
+    }
 }
+
+/// The metric's kind for messages whose words were removed.
+const MESSAGE_BODIES: &str = "message_bodies";
+/// Conversations per redaction transaction.
+const REDACT_CONVERSATIONS: u32 = 20;
 
 /// The sweep as scheduled work.
 pub struct SweepJob {
@@ -107,7 +149,7 @@ impl crate::scheduler::JobHandler for SweepJob {
             .await
             .map_err(|e| e.to_string())?;
         for (what, n) in removed.into_iter().filter(|(_, n)| *n > 0) {
-            tracing::info!(kind = what.as_str(), rows = n, "retention removed");
+            tracing::info!(kind = what, rows = n, "retention removed");
         }
         Ok(())
     }

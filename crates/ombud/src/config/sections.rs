@@ -177,6 +177,9 @@ pub struct RetentionSettings {
     /// Executions this many days old lose their output and tool calls
     /// (what citizens wrote); their figures stay.
     pub executions_days: u32,
+    /// Messages' words, after this many days, for offices that do not
+    /// choose their own (0: kept, the default: an office decides).
+    pub message_bodies_days: u32,
     /// Rows per transaction (1 to 10,000).
     pub batch: u32,
 }
@@ -189,6 +192,7 @@ impl Default for RetentionSettings {
             webhook_failed_days: 90,
             events_days: 7,
             executions_days: 90,
+            message_bodies_days: 0,
             batch: 500,
         }
     }
@@ -203,6 +207,7 @@ impl RetentionSettings {
             failed_webhooks: days(self.webhook_failed_days),
             events: days(self.events_days),
             executions: days(self.executions_days),
+            message_bodies_days: Some(self.message_bodies_days).filter(|d| *d > 0),
             batch: self.batch,
         }
     }

@@ -452,7 +452,7 @@ async fn admins_export_and_erase_from_the_conversation_page_and_the_cli_does_the
         .await
         .unwrap();
     assert!(page.contains("This person was erased"), "{page}");
-    assert!(page.contains("(erased)"), "{page}");
+    assert!(page.contains("(words removed)"), "{page}");
     assert!(!page.contains(citizens[0]), "{page}");
 
     // The command line: export, erase, erase again.

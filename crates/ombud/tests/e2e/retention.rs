@@ -231,3 +231,101 @@ async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
     );
     app.stop().await;
 }
+
+/// One citizen's message and the bot's answer to it.
+async fn say(app: &TestApp, graph: &FakeGraph, t: &TestTenant, text: &str) {
+    let citizen = "919800000901";
+    let before = graph.delivered_to(citizen).len();
+    app.say(t, citizen, text).await;
+    graph.wait_for_reply_to(citizen, before + 1).await;
+}
+
+/// Each message's body in the tenant, oldest first.
+async fn bodies(app: &TestApp, t: &TestTenant) -> Vec<(String, String)> {
+    let mut all = app.messages_of(&t.tenant.id).await;
+    all.sort_by_key(|m| (m.created_at, m.direction == Direction::Outbound));
+    all.into_iter()
+        .map(|m| (m.direction.as_str().to_owned(), m.body))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_and_no_other_does() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let (keeps, forever) = (
+        app.tenant("keeps", "KEEP", &graph).await,
+        app.tenant("forever", "EVER", &graph).await,
+    );
+    member(&app, "admin@keeps.example", &keeps.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@keeps.example").await;
+    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
+        .await
+        .json(&json!({"message_bodies_days": 36501}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
+        .await
+        .json(&json!({"message_bodies_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let policy = ombud_engine::ops::retention::RetentionPolicy::default();
+    let sweep = || async {
+        app.engine
+            .ops()
+            .redact_message_bodies(&policy)
+            .await
+            .unwrap()
+    };
+    say(&app, &graph, &keeps, "help").await;
+    say(&app, &graph, &forever, "help").await;
+    app.pass(chrono::Duration::days(20)).await;
+    say(&app, &graph, &keeps, "status").await;
+    let first = bodies(&app, &keeps).await;
+    assert_eq!(first.len(), 4);
+    assert!(first.iter().all(|(_, b)| !b.is_empty()));
+    assert_eq!(sweep().await, 0, "nothing is 30 days old yet");
+
+    // Past 30 days (and the day's end) from the first exchange: its words
+    // go, both ways; the later exchange and the other office's stay.
+    app.pass(chrono::Duration::days(11)).await;
+    assert_eq!(sweep().await, 2);
+    let now = bodies(&app, &keeps).await;
+    assert_eq!((now[0].1.as_str(), now[1].1.as_str()), ("", ""), "{now:?}");
+    assert_eq!(now[2..], first[2..]);
+    assert!(bodies(&app, &forever)
+        .await
+        .iter()
+        .all(|(_, b)| !b.is_empty()));
+    assert_eq!(sweep().await, 0, "once");
+    // Twenty days on, the later exchange is past its 30 days too.
+    app.pass(chrono::Duration::days(21)).await;
+    assert_eq!(sweep().await, 2);
+    assert!(bodies(&app, &keeps).await.iter().all(|(_, b)| b.is_empty()));
+    assert!(bodies(&app, &forever)
+        .await
+        .iter()
+        .all(|(_, b)| !b.is_empty()));
+    // The operator's default reaches the office that did not choose.
+    let operator = ombud_engine::ops::retention::RetentionPolicy {
+        message_bodies_days: Some(45),
+        ..Default::default()
+    };
+    assert_eq!(
+        app.engine
+            .ops()
+            .redact_message_bodies(&operator)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(bodies(&app, &forever)
+        .await
+        .iter()
+        .all(|(_, b)| b.is_empty()));
+    app.stop().await;
+}

@@ -124,6 +124,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (33, "sessions", include_str!("migrations/0033_sessions.sql")),
     (34, "erasure", include_str!("migrations/0034_erasure.sql")),
+    (
+        35,
+        "redaction",
+        include_str!("migrations/0035_redaction.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -416,17 +416,20 @@ pub(super) async fn send(
     .bind(out.sender)
     .execute(&mut *tx)
     .await?;
-    if out.by_person {
-        sqlx::query(
-            "update conversations set active_at = $2, session_closed_at = null
-             where id = $1 and tenant_id = $3",
-        )
-        .bind(conversation.as_str())
-        .bind(at)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
-    }
+    // Every message moves the conversation's `updated_at` (retention
+    // visits a conversation again by it); a person's keeps its session on.
+    sqlx::query(
+        "update conversations set updated_at = $2,
+            active_at = case when $4 then $2 else active_at end,
+            session_closed_at = case when $4 then null else session_closed_at end
+         where id = $1 and tenant_id = $3",
+    )
+    .bind(conversation.as_str())
+    .bind(at)
+    .bind(t)
+    .bind(out.by_person)
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
             attempts, lease_until, next_attempt_at, created_at, updated_at)

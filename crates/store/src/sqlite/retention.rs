@@ -7,7 +7,9 @@ use rusqlite::params;
 
 use super::rows::time_text;
 use super::SqliteStore;
-use crate::retention::{RetentionStore, Sweep};
+use crate::retention::{
+    Redacted, RetentionStore, Sweep, REDACTED_UP_TO, REDACT_CANDIDATES, REDACT_MESSAGES,
+};
 use crate::StoreResult;
 
 #[async_trait]
@@ -18,6 +20,37 @@ impl RetentionStore for SqliteStore {
                 .prepare_cached(what.statement())?
                 .execute(params![time_text(before), limit])?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn redact_bodies(
+        &self,
+        tenant: &ombud_core::TenantId,
+        before: DateTime<Utc>,
+        conversations: u32,
+    ) -> StoreResult<Redacted> {
+        let tenant = tenant.clone();
+        self.write(move |conn| {
+            let before = time_text(before);
+            let ids: Vec<String> = {
+                let mut stmt = conn.prepare_cached(REDACT_CANDIDATES)?;
+                let rows = stmt
+                    .query_map(params![tenant.as_str(), before, conversations], |r| {
+                        r.get(0)
+                    })?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut done = Redacted::default();
+            for id in &ids {
+                done.messages += conn
+                    .prepare_cached(REDACT_MESSAGES)?
+                    .execute(params![id, before])? as u64;
+                conn.prepare_cached(REDACTED_UP_TO)?
+                    .execute(params![id, before])?;
+                done.conversations += 1;
+            }
+            Ok(done)
         })
         .await
     }

@@ -124,6 +124,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (33, "sessions", include_str!("migrations/0033_sessions.sql")),
     (34, "erasure", include_str!("migrations/0034_erasure.sql")),
+    (
+        35,
+        "redaction",
+        include_str!("migrations/0035_redaction.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

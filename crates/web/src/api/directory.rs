@@ -405,6 +405,12 @@ pub struct ConversationSettingsBody {
     /// starts a new session; null follows the operator's default.
     #[schema(minimum = 1, maximum = 2160)]
     pub session_idle_hours: Option<u32>,
+    /// Days after which messages' words are removed by the retention sweep
+    /// (0: kept for ever); null follows the operator's default (which
+    /// keeps them unless the operator chose otherwise).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 36500)]
+    pub message_bodies_days: Option<u32>,
     /// The operator's default (read only: ignored when sent).
     #[serde(default)]
     #[schema(read_only)]
@@ -415,6 +421,7 @@ impl ConversationSettingsBody {
     fn of(s: conversation::ConversationSettings, default: SessionIdle) -> Self {
         Self {
             session_idle_hours: s.session_idle_hours,
+            message_bodies_days: s.message_bodies_days,
             default_session_idle_hours: default.as_hours(),
         }
     }
@@ -451,6 +458,7 @@ async fn set_conversation_settings(
     let ops = state.engine.ops();
     let settings = conversation::ConversationSettings {
         session_idle_hours: body.session_idle_hours,
+        message_bodies_days: body.message_bodies_days,
     };
     let s = ops
         .set_conversation_settings(&caller.acting(), &caller.tenant.id, settings)

@@ -311,9 +311,9 @@ pub fn transcript(
             session = session.max(m.session);
             Line {
                 inbound: m.direction == Direction::Inbound,
-                // Only an erasure leaves a message without words.
+                // Only an erasure or retention leaves a message without words.
                 body: if m.body.is_empty() {
-                    "(erased)".to_owned()
+                    "(words removed)".to_owned()
                 } else {
                     m.body
                 },

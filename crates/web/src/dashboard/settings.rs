@@ -127,6 +127,8 @@ struct SettingsPage {
     summary_at: String,
     /// The tenant's quiet spell that ends a session ("": the operator's).
     session_idle_hours: String,
+    /// Days its messages' words are kept ("": the operator's choice).
+    message_bodies_days: String,
     /// The operator's, in hours.
     default_session_idle_hours: i64,
 }
@@ -228,6 +230,7 @@ async fn settings_page(
         .editing
         .as_ref()
         .and_then(|id| categories.iter().find(|c| &c.id == id).cloned());
+    let conversations = state.engine.ops().conversation_settings(&tenant.id).await?;
     Ok(SettingsPage {
         chrome: Chrome::of(current, "settings"),
         section: shown.section,
@@ -243,13 +246,12 @@ async fn settings_page(
         new_verify_token: random_token()[..24].to_owned(),
         survey: state.engine.ops().survey_settings(&tenant.id).await?,
         reminder: state.engine.ops().reminder_settings(&tenant.id).await?,
-        session_idle_hours: state
-            .engine
-            .ops()
-            .conversation_settings(&tenant.id)
-            .await?
+        session_idle_hours: conversations
             .session_idle_hours
             .map_or_else(String::new, |h| h.to_string()),
+        message_bodies_days: conversations
+            .message_bodies_days
+            .map_or_else(String::new, |d| d.to_string()),
         default_session_idle_hours: state.engine.ops().default_session_idle().as_hours(),
         summary_at: state
             .engine
@@ -447,6 +449,8 @@ pub async fn set_reminder(
 pub struct SessionsForm {
     #[serde(default)]
     session_idle_hours: String,
+    #[serde(default)]
+    message_bodies_days: String,
 }
 
 /// When a conversation's session ends: after the tenant's quiet spell, or
@@ -460,17 +464,28 @@ pub async fn set_sessions(
 ) -> Result<Response, PageError> {
     current.require(Role::Admin)?;
     let mut errors = FieldErrors::default();
-    let hours = match form.session_idle_hours.trim() {
+    let number = |text: &str| match text.trim() {
         "" => Ok(None),
-        h => h.parse::<u32>().map(Some),
+        n => n.parse::<u32>().map(Some),
     };
-    match hours {
-        Err(_) => errors.add(
+    let days = number(&form.message_bodies_days);
+    if days.is_err() {
+        errors.add(
+            "message_bodies_days",
+            "must be a whole number of days, 0 to 36500, or empty for the default",
+        );
+    }
+    match (number(&form.session_idle_hours), days) {
+        (Err(_), _) => errors.add(
             "session_idle_hours",
             "must be a whole number of hours, 1 to 2160, or empty for the default",
         ),
-        Ok(session_idle_hours) => {
-            let settings = ombud_core::conversation::ConversationSettings { session_idle_hours };
+        (Ok(_), Err(_)) => {}
+        (Ok(session_idle_hours), Ok(message_bodies_days)) => {
+            let settings = ombud_core::conversation::ConversationSettings {
+                session_idle_hours,
+                message_bodies_days,
+            };
             let set = state
                 .engine
                 .ops()
@@ -480,7 +495,10 @@ pub async fn set_sessions(
                 Ok(_) => {
                     return Ok(Redirect::to("/app/settings?saved=sessions#sessions").into_response())
                 }
-                Err(StoreError::Invalid(v)) => errors.add("session_idle_hours", v.reason),
+                Err(StoreError::Invalid(v)) => match v.field.as_str() {
+                    "message_bodies_days" => errors.add("message_bodies_days", v.reason),
+                    _ => errors.add("session_idle_hours", v.reason),
+                },
                 Err(e) => return Err(e.into()),
             }
         }

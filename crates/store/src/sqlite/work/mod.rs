@@ -411,13 +411,15 @@ pub(super) fn send(
         stored.choices,
         out.sender
     ])?;
-    if out.by_person {
-        conn.prepare_cached(
-            "update conversations set active_at = ?2, session_closed_at = null
-             where id = ?1 and tenant_id = ?3",
-        )?
-        .execute(params![conversation.as_str(), at, t])?;
-    }
+    // Every message moves the conversation's `updated_at` (retention
+    // visits a conversation again by it); a person's keeps its session on.
+    conn.prepare_cached(
+        "update conversations set updated_at = ?2,
+            active_at = case when ?4 then ?2 else active_at end,
+            session_closed_at = case when ?4 then null else session_closed_at end
+         where id = ?1 and tenant_id = ?3",
+    )?
+    .execute(params![conversation.as_str(), at, t, out.by_person])?;
     conn.prepare_cached(
         "insert into outbox (tenant_id, channel_id, conversation_id, message_id, status,
             attempts, lease_until, next_attempt_at, created_at, updated_at)

@@ -245,7 +245,7 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
 }
 
 /// A channel that takes every send at once and says when.
-struct Instant0(mpsc::UnboundedSender<Instant>);
+pub(crate) struct Instant0(pub mpsc::UnboundedSender<Instant>);
 
 #[async_trait]
 impl ChannelSender for Instant0 {
@@ -261,13 +261,12 @@ impl ChannelSender for Instant0 {
     }
 }
 
-async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<Timing> {
-    let temp = tempfile::tempdir()?;
-    let mut config = base;
-    config.data_dir = temp.path().to_owned();
-    let store = open_store(&config).await.context("opening the store")?;
+/// A tenant with a WhatsApp channel, for a benchmark on `store`.
+pub(crate) async fn bench_office(
+    store: &dyn ombud_store::Store,
+) -> anyhow::Result<(Tenant, Channel)> {
     let (tenant, _) = provision::create_tenant(
-        store.as_ref(),
+        store,
         &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         NewTenant {
@@ -283,8 +282,8 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
         true,
     )
     .await?;
-    let (_, channel) = provision::add_whatsapp_channel(
-        store.as_ref(),
+    let (tenant, channel) = provision::add_whatsapp_channel(
+        store,
         &ombud_core::SystemClock,
         &ombud_engine::Acting::cli(),
         &ProviderHosts::parse("127.0.0.1").map_err(anyhow::Error::msg)?,
@@ -302,6 +301,15 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
         },
     )
     .await?;
+    Ok((tenant, channel))
+}
+
+async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<Timing> {
+    let temp = tempfile::tempdir()?;
+    let mut config = base;
+    config.data_dir = temp.path().to_owned();
+    let store = open_store(&config).await.context("opening the store")?;
+    let (_, channel) = bench_office(store.as_ref()).await?;
     let (tx, mut sent) = mpsc::unbounded_channel();
     let engine = Engine::new(
         store.clone(),

@@ -47,6 +47,9 @@ pub enum BenchCommand {
     /// Thousands of slow connections held open while `/health/live` and
     /// signed WhatsApp POSTs are timed.
     Slowloris(crate::bench_slowloris::SlowlorisBenchArgs),
+    /// The retention sweep under a steady load: the database's size over
+    /// time, each sweep's longest batch, the latency of storing a message.
+    Retention(crate::bench_retention::RetentionBenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -352,6 +355,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Api(args)) => crate::bench_api::api(args, config).await,
         Command::Bench(BenchCommand::Agents(args)) => {
             crate::bench_agents::agents(args, config).await
+        }
+        Command::Bench(BenchCommand::Retention(args)) => {
+            crate::bench_retention::retention(args, config).await
         }
         Command::Bench(BenchCommand::Slowloris(args)) => {
             crate::bench_slowloris::run(args, config).await

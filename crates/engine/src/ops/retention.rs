@@ -69,17 +69,16 @@ impl Operations {
     /// Removes everything `policy` lets go, batch by batch (deliveries
     /// before events, so an event whose deliveries go now goes too); how
     /// many rows of each kind.
-    pub async fn sweep_retention(
-        &self,
-        policy: &RetentionPolicy,
-    ) -> StoreResult<Vec<(&'static str, u64)>> {
+    pub async fn sweep_retention(&self, policy: &RetentionPolicy) -> StoreResult<SweepReport> {
         let now = self.now();
-        let mut removed = Vec::new();
+        let mut report = SweepReport::default();
         for what in Sweep::ALL {
             let before = now - policy.keep(what);
             let mut total = 0;
             loop {
+                let began = std::time::Instant::now();
                 let n = self.store.sweep(what, before, policy.batch).await?;
+                report.batch_took(began);
                 total += n;
                 if n > 0 {
                     metrics::counter!(REMOVED, "kind" => what.as_str()).increment(n);
@@ -90,17 +89,22 @@ impl Operations {
                 // Other writes get in between two batches.
                 tokio::task::yield_now().await;
             }
-            removed.push((what.as_str(), total));
+            report.removed.push((what.as_str(), total));
         }
-        removed.push((MESSAGE_BODIES, self.redact_message_bodies(policy).await?));
-        Ok(removed)
+        let bodies = self.redact_message_bodies(policy, &mut report).await?;
+        report.removed.push((MESSAGE_BODIES, bodies));
+        Ok(report)
     }
 
     /// Empties the words of messages older than each tenant's retention
     /// for them (its own, else the operator's; most keep them), a few
     /// conversations a transaction; how many messages. The cut-off is a
     /// whole UTC day, so a conversation is visited at most once a day.
-    pub async fn redact_message_bodies(&self, policy: &RetentionPolicy) -> StoreResult<u64> {
+    pub async fn redact_message_bodies(
+        &self,
+        policy: &RetentionPolicy,
+        report: &mut SweepReport,
+    ) -> StoreResult<u64> {
         let now = self.now();
         let mut total = 0;
         for tenant in self.store.tenants().await? {
@@ -111,10 +115,12 @@ impl Operations {
             let day = (now - kept).date_naive();
             let before = day.and_time(chrono::NaiveTime::MIN).and_utc();
             loop {
+                let began = std::time::Instant::now();
                 let done = self
                     .store
                     .redact_bodies(&tenant.id, before, REDACT_CONVERSATIONS)
                     .await?;
+                report.batch_took(began);
                 total += done.messages;
                 if done.messages > 0 {
                     metrics::counter!(REMOVED, "kind" => MESSAGE_BODIES).increment(done.messages);
@@ -126,6 +132,20 @@ impl Operations {
             }
         }
         Ok(total)
+    }
+}
+
+/// What a sweep did: rows per kind, and its longest batch (one
+/// transaction: on SQLite every other write waits behind it).
+#[derive(Debug, Clone, Default)]
+pub struct SweepReport {
+    pub removed: Vec<(&'static str, u64)>,
+    pub longest_batch: std::time::Duration,
+}
+
+impl SweepReport {
+    fn batch_took(&mut self, began: std::time::Instant) {
+        self.longest_batch = self.longest_batch.max(began.elapsed());
     }
 }
 
@@ -143,13 +163,14 @@ pub struct SweepJob {
 #[async_trait::async_trait]
 impl crate::scheduler::JobHandler for SweepJob {
     async fn run(&self, _job: &ombud_store::Job) -> Result<(), String> {
-        let removed = self
+        let report = self
             .ops
             .sweep_retention(&self.policy)
             .await
             .map_err(|e| e.to_string())?;
-        for (what, n) in removed.into_iter().filter(|(_, n)| *n > 0) {
-            tracing::info!(kind = what, rows = n, "retention removed");
+        let longest_ms = report.longest_batch.as_millis() as u64;
+        for (what, n) in report.removed.into_iter().filter(|(_, n)| *n > 0) {
+            tracing::info!(kind = what, rows = n, longest_ms, "retention removed");
         }
         Ok(())
     }

@@ -277,7 +277,7 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
     let sweep = || async {
         app.engine
             .ops()
-            .redact_message_bodies(&policy)
+            .redact_message_bodies(&policy, &mut Default::default())
             .await
             .unwrap()
     };
@@ -318,7 +318,7 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
     assert_eq!(
         app.engine
             .ops()
-            .redact_message_bodies(&operator)
+            .redact_message_bodies(&operator, &mut Default::default())
             .await
             .unwrap(),
         2

@@ -222,6 +222,7 @@ const CLI_NOT_AUDITED: &[(&str, &str)] = &[
     ("bench agents", "a benchmark on its own data"),
     ("bench slowloris", "a benchmark on its own server"),
     ("bench webhooks", "a benchmark on its own data"),
+    ("bench retention", "a benchmark on its own data"),
     (
         "seed",
         "fills a tenant with test data for benchmarks and drills",

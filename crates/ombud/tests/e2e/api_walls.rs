@@ -228,6 +228,17 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
         .unwrap()
         .unwrap();
     assert!(b_conversation.conversation.session_closed_at.is_none());
+    assert!(!ombud_core::person::is_erased(
+        &b_conversation.contact_address
+    ));
+    assert!(
+        checked.contains_key("POST /contacts/{id}/erase"),
+        "{checked:?}"
+    );
+    assert!(
+        checked.contains_key("POST /contacts/{id}/export"),
+        "{checked:?}"
+    );
 
     // Without its scope, each route answers 403 naming the scope.
     for (method, path, scope) in &ops {

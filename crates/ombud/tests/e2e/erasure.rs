@@ -54,19 +54,8 @@ async fn file(
         if let Some(number) = number_in(reply) {
             return number;
         }
-        let id = app
-            .store
-            .conversation_of_address(&t.tenant.id, &t.channel.id, NUMBER)
-            .await
-            .unwrap()
-            .unwrap();
-        let c = app
-            .store
-            .conversation(&t.tenant.id, &id)
-            .await
-            .unwrap()
-            .unwrap();
-        next = match c.conversation.agent_state["step"].as_str() {
+        let c = app.conversation_of(t, NUMBER).await;
+        next = match c.agent_state["step"].as_str() {
             Some("await_category") => "1".into(),
             Some("await_location") => location.into(),
             Some("await_confirm") => yes.into(),
@@ -197,19 +186,8 @@ async fn a_person_is_exported_whole_and_erased_without_a_trace_or_a_change_to_th
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let conversation = app
-        .store
-        .conversation_of_address(&t.tenant.id, &t.channel.id, NUMBER)
-        .await
-        .unwrap()
-        .unwrap();
-    let held = app
-        .store
-        .conversation(&t.tenant.id, &conversation)
-        .await
-        .unwrap()
-        .unwrap();
-    let contact = held.conversation.contact_id.to_string();
+    let held = app.conversation_of(&t, NUMBER).await;
+    let (conversation, contact) = (held.id, held.contact_id.to_string());
     let messages = app
         .store
         .messages(&t.tenant.id, &conversation)
@@ -362,20 +340,9 @@ async fn a_person_is_exported_whole_and_erased_without_a_trace_or_a_change_to_th
         replies.last().unwrap().contains("complaint desk"),
         "{replies:?}"
     );
-    let now = app
-        .store
-        .conversation_of_address(&t.tenant.id, &t.channel.id, NUMBER)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(now, conversation);
-    let fresh = app
-        .store
-        .conversation(&t.tenant.id, &now)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(fresh.conversation.contact_id.to_string(), contact);
+    let fresh = app.conversation_of(&t, NUMBER).await;
+    assert_ne!(fresh.id, conversation);
+    assert_ne!(fresh.contact_id.to_string(), contact);
     app.stop().await;
 }
 

@@ -440,6 +440,23 @@ impl TestApp {
         self.clock.advance(d);
     }
 
+    /// The conversation of whoever writes from `address` on the tenant's
+    /// channel.
+    pub async fn conversation_of(&self, t: &TestTenant, address: &str) -> Conversation {
+        let id = self
+            .store
+            .conversation_of_address(&t.tenant.id, &t.channel.id, address)
+            .await
+            .unwrap()
+            .expect("a conversation");
+        self.store
+            .conversation(&t.tenant.id, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .conversation
+    }
+
     pub async fn messages_of(&self, tenant: &TenantId) -> Vec<Message> {
         let mut all = Vec::new();
         for c in self.store.conversations(tenant).await.unwrap() {

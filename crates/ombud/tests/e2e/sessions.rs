@@ -17,21 +17,6 @@ use crate::staff::*;
 /// The intake agent's opening words (its greeting, in English).
 const GREETING: &str = "This is the complaint desk";
 
-async fn conversation_of(app: &TestApp, t: &TestTenant, citizen: &str) -> Conversation {
-    let id = app
-        .store
-        .conversation_of_address(&t.tenant.id, &t.channel.id, citizen)
-        .await
-        .unwrap()
-        .expect("a conversation");
-    app.store
-        .conversation(&t.tenant.id, &id)
-        .await
-        .unwrap()
-        .unwrap()
-        .conversation
-}
-
 /// Says `text` as `citizen` and returns the bot's reply to it (the
 /// `n`-th message they receive).
 async fn ask(
@@ -64,7 +49,7 @@ async fn a_citizen_back_after_the_quiet_spell_is_met_afresh() {
     let complaint = "Streetlight not working near the school gate, dark at night";
     ask(&app, &t, &graph, asha, complaint, 1).await;
     ask(&app, &t, &graph, ravi, complaint, 1).await;
-    let open = conversation_of(&app, &t, asha).await;
+    let open = app.conversation_of(&t, asha).await;
     assert_ne!(step(&open), "idle", "the bot waits for an answer");
     assert_eq!(open.session, 1);
 
@@ -72,14 +57,14 @@ async fn a_citizen_back_after_the_quiet_spell_is_met_afresh() {
     app.pass(chrono::Duration::hours(23)).await;
     let reply = ask(&app, &t, &graph, ravi, "hello", 2).await;
     assert!(!reply.contains(GREETING), "{reply}");
-    assert_eq!(conversation_of(&app, &t, ravi).await.session, 1);
+    assert_eq!(app.conversation_of(&t, ravi).await.session, 1);
 
     // A day after her last message, Asha's "hello" starts a new session:
     // greeted afresh, the unfinished question dropped.
     app.pass(chrono::Duration::hours(2)).await;
     let reply = ask(&app, &t, &graph, asha, "hello", 2).await;
     assert!(reply.contains(GREETING), "{reply}");
-    let c = conversation_of(&app, &t, asha).await;
+    let c = app.conversation_of(&t, asha).await;
     assert_eq!((c.session, c.agent_session), (2, 2));
     assert_eq!(step(&c), "idle");
 
@@ -152,7 +137,7 @@ async fn staff_close_a_session_and_a_tenant_sets_its_own_quiet_spell() {
     let citizen = "919800000311";
     let complaint = "Garbage not collected for a week outside the market";
     ask(&app, &t, &graph, citizen, complaint, 1).await;
-    let c = conversation_of(&app, &t, citizen).await;
+    let c = app.conversation_of(&t, citizen).await;
     assert_ne!(step(&c), "idle");
 
     // Closed by staff: the next message, a minute later, starts session 2.
@@ -165,7 +150,7 @@ async fn staff_close_a_session_and_a_tenant_sets_its_own_quiet_spell() {
     app.pass(chrono::Duration::minutes(1)).await;
     let reply = ask(&app, &t, &graph, citizen, "hello", 2).await;
     assert!(reply.contains(GREETING), "{reply}");
-    let c = conversation_of(&app, &t, citizen).await;
+    let c = app.conversation_of(&t, citizen).await;
     assert_eq!(c.session, 2);
     assert_eq!(c.session_closed_at, None, "the new session is open");
 
@@ -198,7 +183,7 @@ async fn staff_close_a_session_and_a_tenant_sets_its_own_quiet_spell() {
     app.pass(chrono::Duration::hours(3)).await;
     let reply = ask(&app, &t, &graph, citizen, "hello", 4).await;
     assert!(reply.contains(GREETING), "{reply}");
-    assert_eq!(conversation_of(&app, &t, citizen).await.session, 3);
+    assert_eq!(app.conversation_of(&t, citizen).await.session, 3);
 
     // A session in the hands of people goes back to the bot when closed.
     let res = app
@@ -224,13 +209,13 @@ async fn staff_close_a_session_and_a_tenant_sets_its_own_quiet_spell() {
         )
         .await;
     assert_eq!(res.status(), 303);
-    let held = conversation_of(&app, &t, citizen).await;
+    let held = app.conversation_of(&t, citizen).await;
     assert_eq!(held.state, ConversationState::Human);
     let res = staff
         .submit(&format!("/app/inbox/{}/close-session", c.id), &[])
         .await;
     assert_eq!(res.status(), 303);
-    let closed = conversation_of(&app, &t, citizen).await;
+    let closed = app.conversation_of(&t, citizen).await;
     assert_eq!(closed.state, ConversationState::Bot);
     assert!(closed.session_closed_at.is_some());
     let page = staff
@@ -297,7 +282,7 @@ async fn a_message_racing_the_close_or_the_quiet_spell_is_answered_once() {
     let ids: Vec<ConversationId> = {
         let mut ids = Vec::new();
         for c in &citizens {
-            ids.push(conversation_of(&app, &t, c).await.id);
+            ids.push(app.conversation_of(&t, c).await.id);
         }
         ids
     };
@@ -318,7 +303,7 @@ async fn a_message_racing_the_close_or_the_quiet_spell_is_answered_once() {
     let sessions: Vec<i64> = {
         let mut s = Vec::new();
         for c in &citizens {
-            s.push(conversation_of(&app, &t, c).await.session);
+            s.push(app.conversation_of(&t, c).await.session);
         }
         s
     };
@@ -329,7 +314,7 @@ async fn a_message_racing_the_close_or_the_quiet_spell_is_answered_once() {
     let last = {
         let mut last = None;
         for c in &citizens {
-            let at = conversation_of(&app, &t, c).await.active_at.unwrap();
+            let at = app.conversation_of(&t, c).await.active_at.unwrap();
             last = last.max(Some(at));
         }
         last.unwrap()
@@ -345,7 +330,7 @@ async fn a_message_racing_the_close_or_the_quiet_spell_is_answered_once() {
     tokio::join!(writes, tick);
     each_answered_once(&app, &t, &citizens, 3 * citizens.len()).await;
     for (c, before) in citizens.iter().zip(&sessions) {
-        let after = conversation_of(&app, &t, c).await;
+        let after = app.conversation_of(&t, c).await;
         assert!(
             [*before, before + 1].contains(&after.session),
             "{c}: session {before} then {}",

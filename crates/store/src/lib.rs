@@ -16,6 +16,7 @@ mod complaint_store;
 pub mod copy;
 pub mod counters;
 mod decode;
+mod erase;
 mod error;
 pub mod handoff;
 pub mod idempotency;

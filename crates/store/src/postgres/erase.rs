@@ -1,17 +1,15 @@
 //! Erasing a person on PostgreSQL (see `DirectoryStore::erase_contact`):
-//! the same rows as SQLite's, in one transaction. Updated rows leave dead
+//! `crate::erase`'s statements and the events' payloads, in one transaction. Updated rows leave dead
 //! versions until vacuum, which no query reads.
 
 use chrono::{DateTime, Utc};
-use ombud_core::person::WORDED_ACTIONS;
 use ombud_core::*;
 use sqlx::PgConnection;
 
 use crate::*;
 
-/// The contact's conversations and complaints, for `in (…)`.
+/// The contact's conversations, locked first.
 const THEIRS: &str = "select id from conversations where tenant_id = $1 and contact_id = $2";
-const MINE: &str = "select id from complaints where tenant_id = $1 and contact_id = $2";
 
 pub(super) async fn erase(
     tx: &mut PgConnection,
@@ -38,71 +36,35 @@ pub(super) async fn erase(
         Some((Some(_),)) => return Ok(EraseOutcome::Already),
         Some((None,)) => {}
     }
-    sqlx::query(
-        "update contacts set external_id = $3, profile_name = null, block_reason = null,
-            erased_at = $4
-         where tenant_id = $1 and id = $2",
-    )
-    .bind(t)
-    .bind(c)
-    .bind(&e.pseudonym)
-    .bind(e.at)
-    .execute(&mut *tx)
-    .await?;
-    let statements = [
-        format!(
-            "update messages set body = '', payload = null, provider_id = null, template = null,
-                error = null
-             where tenant_id = $1 and conversation_id in ({THEIRS})"
-        ),
-        format!(
-            "update outbox set status = 'failed', lease_until = null,
-                last_error = '{}'
-             where tenant_id = $1 and conversation_id in ({THEIRS})
-               and status in ('pending', 'sending')",
-            crate::ERASED_SEND
-        ),
-        format!(
-            "update executions set output = '{{}}', tool_calls = '[]', trimmed = 1
-             where tenant_id = $1 and conversation_id in ({THEIRS})"
-        ),
-        format!(
-            "update surveys set comment = null where tenant_id = $1 and conversation_id in ({THEIRS})"
-        ),
-        "update conversations set agent_state = '{}', state = 'closed', assignee_id = null
-         where tenant_id = $1 and contact_id = $2"
-            .to_owned(),
-        "update complaints set description = '', location = null
-         where tenant_id = $1 and contact_id = $2"
-            .to_owned(),
-        format!(
-            "update complaint_events set from_value = null, to_value = null
-             where tenant_id = $1 and complaint_id in ({MINE}) and action in ({})",
-            WORDED_ACTIONS
-                .iter()
-                .map(|a| format!("'{a}'"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        format!(
-            "update events set data = jsonb_set(jsonb_set(data, '{{description}}', '\"\"'),
-                '{{location}}', 'null')
-             where tenant_id = $1 and type = 'complaint.created' and data->>'id' in ({MINE})"
-        ),
-        format!(
-            "update events set data = jsonb_set(jsonb_set(data, '{{complaint,description}}', '\"\"'),
-                '{{complaint,location}}', 'null')
-             where tenant_id = $1 and type like 'complaint.%'
-               and data->'complaint'->>'id' in ({MINE})"
-        ),
-        format!(
-            "delete from idempotency_keys where tenant_id = $1 and exists (
-                select 1 from ({MINE}) m where strpos(idempotency_keys.body, m.id) > 0)"
-        ),
+    let pg = |sql: &str| sql.replace('?', "$");
+    sqlx::query(sqlx::AssertSqlSafe(pg(crate::erase::CONTACT)))
+        .bind(t)
+        .bind(c)
+        .bind(&e.pseudonym)
+        .bind(e.at)
+        .execute(&mut *tx)
+        .await?;
+    let mine = crate::erase::mine();
+    let mut statements = vec![
+        crate::erase::messages(),
+        crate::erase::COMPLAINTS.to_owned(),
     ];
+    statements.extend(crate::erase::the_rest());
+    // Events that carry one of the complaints (the webhooks' payloads).
+    statements.push(format!(
+        "update events set data = jsonb_set(jsonb_set(data, '{{description}}', '\"\"'),
+            '{{location}}', 'null')
+         where tenant_id = ?1 and type = 'complaint.created' and data->>'id' in ({mine})"
+    ));
+    statements.push(format!(
+        "update events set data = jsonb_set(jsonb_set(data, '{{complaint,description}}', '\"\"'),
+            '{{complaint,location}}', 'null')
+         where tenant_id = ?1 and type like 'complaint.%'
+           and data->'complaint'->>'id' in ({mine})"
+    ));
     let mut counts = Vec::with_capacity(statements.len());
     for sql in statements {
-        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let n = sqlx::query(sqlx::AssertSqlSafe(pg(&sql)))
             .bind(t)
             .bind(c)
             .execute(&mut *tx)
@@ -112,8 +74,9 @@ pub(super) async fn erase(
     }
     super::insert_event(tx, tenant, e.event.kind, &e.event.data, e.at).await?;
     super::audit::append(tx, &e.audit).await?;
+    // The first two are the messages and the complaints.
     Ok(EraseOutcome::Erased(Erased {
         messages: counts[0],
-        complaints: counts[5],
+        complaints: counts[1],
     }))
 }

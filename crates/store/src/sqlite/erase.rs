@@ -3,7 +3,6 @@
 //! overwritten with zeros, and the WAL is emptied after the commit: the
 //! erased text stays in no page of the database file or its WAL.
 
-use ombud_core::person::WORDED_ACTIONS;
 use ombud_core::*;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -37,66 +36,16 @@ pub(super) fn erase(
 
 fn erase_rows(conn: &Connection, tenant: &TenantId, c: &str, e: &Erasure) -> StoreResult<Erased> {
     let t = tenant.as_str();
-    let at = time_text(e.at);
-    let theirs = "select id from conversations where tenant_id = ?1 and contact_id = ?2";
     conn.execute(
-        "update contacts set external_id = ?3, profile_name = null, block_reason = null,
-            erased_at = ?4
-         where tenant_id = ?1 and id = ?2",
-        params![t, c, e.pseudonym, at],
+        crate::erase::CONTACT,
+        params![t, c, e.pseudonym, time_text(e.at)],
     )?;
-    let messages = conn.execute(
-        &format!(
-            "update messages set body = '', payload = null, provider_id = null, template = null,
-                error = null
-             where tenant_id = ?1 and conversation_id in ({theirs})"
-        ),
-        params![t, c],
-    )?;
-    conn.execute(
-        &format!(
-            "update outbox set status = 'failed', lease_until = null, last_error = ?3
-             where tenant_id = ?1 and conversation_id in ({theirs})
-               and status in ('pending', 'sending')"
-        ),
-        params![t, c, crate::ERASED_SEND],
-    )?;
-    conn.execute(
-        &format!(
-            "update executions set output = '{{}}', tool_calls = '[]', trimmed = 1
-             where tenant_id = ?1 and conversation_id in ({theirs})"
-        ),
-        params![t, c],
-    )?;
-    conn.execute(
-        &format!(
-            "update surveys set comment = null where tenant_id = ?1 and conversation_id in ({theirs})"
-        ),
-        params![t, c],
-    )?;
-    // Nobody answers an erased contact's conversation again: the same
-    // address writing again is a new contact, in a new conversation.
-    conn.execute(
-        "update conversations set agent_state = '{}', state = 'closed', assignee_id = null,
-            updated_at = ?3
-         where tenant_id = ?1 and contact_id = ?2",
-        params![t, c, at],
-    )?;
-    let mine = "select id from complaints where tenant_id = ?1 and contact_id = ?2";
-    let complaints = conn.execute(
-        "update complaints set description = '', location = null
-         where tenant_id = ?1 and contact_id = ?2",
-        params![t, c],
-    )?;
-    let worded: Vec<String> = WORDED_ACTIONS.iter().map(|a| format!("'{a}'")).collect();
-    conn.execute(
-        &format!(
-            "update complaint_events set from_value = null, to_value = null
-             where tenant_id = ?1 and complaint_id in ({mine}) and action in ({})",
-            worded.join(", ")
-        ),
-        params![t, c],
-    )?;
+    let messages = conn.execute(&crate::erase::messages(), params![t, c])?;
+    let complaints = conn.execute(crate::erase::COMPLAINTS, params![t, c])?;
+    for sql in crate::erase::the_rest() {
+        conn.execute(&sql, params![t, c])?;
+    }
+    let mine = crate::erase::mine();
     // The search finds them by number only now; `optimize` merges the
     // index, dropping the entries deleted here (their pages zeroed).
     conn.execute(
@@ -126,14 +75,6 @@ fn erase_rows(conn: &Connection, tenant: &TenantId, c: &str, e: &Erasure) -> Sto
                 '$.complaint.location', null)
              where tenant_id = ?1 and type like 'complaint.%'
                and json_extract(data, '$.complaint.id') in ({mine})"
-        ),
-        params![t, c],
-    )?;
-    // An API request's kept answer (its idempotency key) that holds one.
-    conn.execute(
-        &format!(
-            "delete from idempotency_keys where tenant_id = ?1 and exists (
-                select 1 from ({mine}) m where instr(idempotency_keys.body, m.id) > 0)"
         ),
         params![t, c],
     )?;

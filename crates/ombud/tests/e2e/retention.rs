@@ -292,8 +292,10 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
 
     // Past 30 days (and the day's end) from the first exchange: its words
     // go, both ways; the later exchange and the other office's stay.
+    // The server's own sweep (every quarter of an hour) may get there
+    // first once the clock jumps, so what is checked is what is left.
     app.pass(chrono::Duration::days(11)).await;
-    assert_eq!(sweep().await, 2);
+    sweep().await;
     let now = bodies(&app, &keeps).await;
     assert_eq!((now[0].1.as_str(), now[1].1.as_str()), ("", ""), "{now:?}");
     assert_eq!(now[2..], first[2..]);
@@ -304,7 +306,7 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
     assert_eq!(sweep().await, 0, "once");
     // Twenty days on, the later exchange is past its 30 days too.
     app.pass(chrono::Duration::days(21)).await;
-    assert_eq!(sweep().await, 2);
+    sweep().await;
     assert!(bodies(&app, &keeps).await.iter().all(|(_, b)| b.is_empty()));
     assert!(bodies(&app, &forever)
         .await

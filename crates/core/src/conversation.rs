@@ -228,6 +228,10 @@ pub struct ConversationSettings {
     /// Days after which messages' words are removed (0: kept; None: the
     /// operator's default, which is to keep them).
     pub message_bodies_days: Option<u32>,
+    /// Days after which messages are deleted, with their sends and the
+    /// agent's runs on them (0: kept; None: the operator's default, which
+    /// is to keep them). Complaints stay.
+    pub messages_days: Option<u32>,
 }
 
 /// The longest retention a tenant may set, in days (100 years).
@@ -235,14 +239,16 @@ pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 impl ConversationSettings {
     pub fn validate(&self) -> Result<(), crate::ValidationError> {
-        if self
-            .message_bodies_days
-            .is_some_and(|d| d > MAX_RETENTION_DAYS)
-        {
-            return Err(crate::ValidationError::new(
-                "message_bodies_days",
-                "must be 0 (kept) to 36500 days",
-            ));
+        for (field, days) in [
+            ("message_bodies_days", self.message_bodies_days),
+            ("messages_days", self.messages_days),
+        ] {
+            if days.is_some_and(|d| d > MAX_RETENTION_DAYS) {
+                return Err(crate::ValidationError::new(
+                    field,
+                    "must be 0 (kept) to 36500 days",
+                ));
+            }
         }
         self.session_idle_hours
             .map(SessionIdle::hours)
@@ -251,12 +257,15 @@ impl ConversationSettings {
     }
 
     /// How long messages' words are kept: the tenant's days, else the
-    /// operator's (`default`, 0 or None: for ever). None: for ever.
-    pub fn bodies_kept(&self, default: Option<u32>) -> Option<Duration> {
-        match self.message_bodies_days.or(default) {
-            None | Some(0) => None,
-            Some(days) => Some(Duration::days(i64::from(days))),
-        }
+    /// operator's (`default`). None: for ever.
+    pub fn bodies_kept(&self, default: Option<Duration>) -> Option<Duration> {
+        kept(self.message_bodies_days, default)
+    }
+
+    /// How long messages themselves are kept: the tenant's days, else the
+    /// operator's (`default`). None: for ever.
+    pub fn messages_kept(&self, default: Option<Duration>) -> Option<Duration> {
+        kept(self.messages_days, default)
     }
 
     /// The quiet spell that ends a session: the tenant's, else `default`.
@@ -264,6 +273,15 @@ impl ConversationSettings {
         self.session_idle_hours
             .and_then(|h| SessionIdle::hours(h).ok())
             .unwrap_or(default)
+    }
+}
+
+/// A tenant's days (0: for ever), else the operator's default.
+fn kept(days: Option<u32>, default: Option<Duration>) -> Option<Duration> {
+    match days {
+        Some(0) => None,
+        Some(days) => Some(Duration::days(i64::from(days))),
+        None => default,
     }
 }
 

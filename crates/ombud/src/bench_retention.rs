@@ -4,7 +4,8 @@
 //! sends to a channel that takes them at once, webhook deliveries to a
 //! loopback receiver) at a fixed rate of messages, while the sweep runs
 //! every few seconds with a retention of seconds instead of days (events,
-//! webhook deliveries with their attempts, executions' outputs). It
+//! webhook deliveries with their attempts, executions' outputs; with
+//! `--messages`, messages themselves with their sends and runs). It
 //! reports:
 //! - the database's size (file and WAL) and its largest tables' rows over
 //!   time: flat once the first retention period has passed;
@@ -43,6 +44,10 @@ pub struct RetentionBenchArgs {
     /// Seconds between sweeps (a server sweeps every 15 minutes).
     #[arg(long, default_value_t = 10)]
     sweep_every_secs: u64,
+    /// Messages go too after `--keep-secs`, with their sends and the
+    /// agent's runs (`retention.messages_days`; otherwise they are kept).
+    #[arg(long)]
+    messages: bool,
     /// Rows per sweep transaction (`retention.batch`).
     #[arg(long, default_value_t = 500)]
     batch: u32,
@@ -60,6 +65,8 @@ struct Sample {
     deliveries: i64,
     attempts: i64,
     messages: i64,
+    executions: i64,
+    sends: i64,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -114,7 +121,10 @@ pub async fn retention(args: RetentionBenchArgs, base: Config) -> anyhow::Result
         failed_webhooks: chrono::Duration::seconds(args.keep_secs),
         events: chrono::Duration::seconds(args.keep_secs),
         executions: chrono::Duration::seconds(args.keep_secs),
-        message_bodies_days: None,
+        message_bodies: None,
+        messages: args
+            .messages
+            .then(|| chrono::Duration::seconds(args.keep_secs)),
         batch: args.batch,
     };
     let began = Instant::now();
@@ -221,6 +231,7 @@ pub async fn retention(args: RetentionBenchArgs, base: Config) -> anyhow::Result
         "rate_per_sec": args.rate,
         "secs": args.secs,
         "keep_secs": args.keep_secs,
+        "messages_go": args.messages,
         "sweep_every_secs": args.sweep_every_secs,
         "batch": args.batch,
         "ingest": quantiles(false),
@@ -268,6 +279,8 @@ fn sample(path: &std::path::Path, began: Instant) -> anyhow::Result<Sample> {
         deliveries: count("webhook_deliveries")?,
         attempts: count("webhook_attempts")?,
         messages: count("messages")?,
+        executions: count("executions")?,
+        sends: count("outbox")?,
     })
 }
 

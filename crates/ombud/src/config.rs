@@ -355,11 +355,13 @@ impl Config {
                 return invalid(field, "must be from 1 to 36500 days");
             }
         }
-        if r.message_bodies_days > ombud_core::conversation::MAX_RETENTION_DAYS {
-            return invalid(
-                "retention.message_bodies_days",
-                "must be from 0 (kept) to 36500 days",
-            );
+        for (field, days) in [
+            ("retention.message_bodies_days", r.message_bodies_days),
+            ("retention.messages_days", r.messages_days),
+        ] {
+            if days > ombud_core::conversation::MAX_RETENTION_DAYS {
+                return invalid(field, "must be from 0 (kept) to 36500 days");
+            }
         }
         if !(1..=10_000).contains(&r.batch) {
             return invalid("retention.batch", "must be from 1 to 10000 rows");

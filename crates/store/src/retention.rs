@@ -102,25 +102,94 @@ impl Sweep {
     }
 }
 
-/// A tenant's message bodies older than its retention go conversation by
-/// conversation. `conversations.redacted_before` says up to when a
-/// conversation's words are gone; one is visited again only once something
-/// happened in it since (its `updated_at`, which every message moves), so
-/// a sweep does not walk every old conversation again. (`?1` the tenant or
-/// the conversation, `?2` the cut-off, `?3` the batch.)
-pub(crate) const REDACT_CANDIDATES: &str = "select id from conversations
-     where tenant_id = ?1 and created_at < ?2
-       and (redacted_before is null or (redacted_before < ?2 and updated_at > redacted_before))
-     order by created_at limit ?3";
-pub(crate) const REDACT_MESSAGES: &str =
-    "update messages set body = '', payload = null, template = null
-     where conversation_id = ?1 and created_at < ?2 and body <> ''";
-pub(crate) const REDACTED_UP_TO: &str =
-    "update conversations set redacted_before = ?2 where id = ?1";
+/// What a tenant's retention takes from its old conversations, one
+/// conversation at a time (`?1` the conversation, `?2` the cut-off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aging {
+    /// Messages' words (body, buttons tapped, template parameters), and
+    /// the output and tool calls of the agent's runs on them (which hold
+    /// the same words). The messages stay.
+    Bodies,
+    /// Messages themselves, with their finished sends and the agent's runs
+    /// on them. A message whose send is still pending stays.
+    Messages,
+}
 
-/// What one batch of redaction did.
+impl Aging {
+    /// A conversation's column that says up to when this was done to it.
+    /// A conversation is visited again only once something happened in it
+    /// since (its `updated_at`, which every message moves), so a sweep does
+    /// not walk every old conversation again.
+    fn marker(self) -> &'static str {
+        match self {
+            Self::Bodies => "redacted_before",
+            Self::Messages => "forgotten_before",
+        }
+    }
+
+    /// The conversations to visit (`?1` the tenant, `?2` the cut-off, `?3`
+    /// how many).
+    pub(crate) fn candidates(self) -> String {
+        let done = self.marker();
+        format!(
+            "select id from conversations
+             where tenant_id = ?1 and created_at < ?2
+               and ({done} is null or ({done} < ?2 and updated_at > {done}))
+             order by created_at limit ?3"
+        )
+    }
+
+    /// What is done to one conversation, in order; the messages counted
+    /// are the last statement's rows.
+    pub(crate) fn statements(self) -> &'static [&'static str] {
+        match self {
+            Self::Bodies => &[
+                "update executions set output = '{}', tool_calls = '[]', trimmed = 1
+                 where tenant_id = (select tenant_id from conversations where id = ?1)
+                   and conversation_id = ?1 and started_at < ?2 and trimmed = 0",
+                "update messages set body = '', payload = null, template = null
+                 where conversation_id = ?1 and created_at < ?2 and body <> ''",
+            ],
+            Self::Messages => &[
+                "delete from outbox
+                 where conversation_id = ?1 and status in ('sent', 'failed')
+                   and message_id in
+                     (select id from messages where conversation_id = ?1 and created_at < ?2)",
+                "delete from executions
+                 where tenant_id = (select tenant_id from conversations where id = ?1)
+                   and conversation_id = ?1 and started_at < ?2",
+                "update messages set in_reply_to = null
+                 where conversation_id = ?1 and in_reply_to in
+                   (select m.id from messages m
+                    where m.conversation_id = ?1 and m.created_at < ?2
+                      and not exists (select 1 from outbox o where o.message_id = m.id))",
+                "delete from messages
+                 where conversation_id = ?1 and created_at < ?2
+                   and not exists (select 1 from outbox o where o.message_id = messages.id)",
+            ],
+        }
+    }
+
+    /// Records that the conversation was done up to the cut-off.
+    pub(crate) fn mark(self) -> String {
+        format!(
+            "update conversations set {} = ?2 where id = ?1",
+            self.marker()
+        )
+    }
+
+    /// The metric's `kind` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Bodies => "message_bodies",
+            Self::Messages => "messages",
+        }
+    }
+}
+
+/// What one batch of a tenant's [`Aging`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Redacted {
+pub struct Aged {
     pub conversations: u64,
     pub messages: u64,
 }
@@ -131,14 +200,14 @@ pub trait RetentionStore: Send + Sync {
     /// `before`, in one short transaction; how many (fewer than `limit`:
     /// done).
     async fn sweep(&self, what: Sweep, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
-    /// Empties the words (body, buttons tapped, template parameters) of the
-    /// tenant's messages written before `before`, in at most
-    /// `conversations` conversations, in one short transaction (fewer
+    /// Does `what` to the tenant's messages written before `before`, in at
+    /// most `conversations` conversations, in one short transaction (fewer
     /// visited than asked: done).
-    async fn redact_bodies(
+    async fn age(
         &self,
         tenant: &ombud_core::TenantId,
+        what: Aging,
         before: DateTime<Utc>,
         conversations: u32,
-    ) -> StoreResult<Redacted>;
+    ) -> StoreResult<Aged>;
 }

@@ -2,12 +2,13 @@
 //! old enough kind by kind (expired sessions, invitations and reset links;
 //! webhook deliveries delivered 30 days ago or failed 90 days ago, with their
 //! attempts; domain events no delivery needs any more; executions' output and
-//! tool calls after 90 days, their figures kept) in small batches, as
-//! scheduled work that runs once across replicas. The audit trail keeps its
-//! own retention (`audit`).
+//! tool calls after 90 days, their figures kept; messages' words, and
+//! messages themselves, when an office or the operator chooses) in small
+//! batches, as scheduled work that runs once across replicas. The audit
+//! trail keeps its own retention (`audit`).
 
 use chrono::Duration;
-use ombud_store::{StoreResult, Sweep};
+use ombud_store::{Aging, StoreResult, Sweep};
 
 use super::Operations;
 
@@ -29,9 +30,12 @@ pub struct RetentionPolicy {
     pub events: Duration,
     /// Executions this old lose their output and tool calls.
     pub executions: Duration,
-    /// Messages' words, after this many days, for tenants that do not
-    /// choose (None or 0: kept; an office decides).
-    pub message_bodies_days: Option<u32>,
+    /// Messages' words, after this long, for tenants that do not choose
+    /// (None: kept; an office decides).
+    pub message_bodies: Option<Duration>,
+    /// Messages themselves, with their sends and runs, after this long,
+    /// for tenants that do not choose (None: kept; an office decides).
+    pub messages: Option<Duration>,
     /// Rows per transaction: small, so other writes wait at most one batch.
     pub batch: u32,
 }
@@ -44,7 +48,8 @@ impl Default for RetentionPolicy {
             failed_webhooks: Duration::days(90),
             events: Duration::days(7),
             executions: Duration::days(90),
-            message_bodies_days: None,
+            message_bodies: None,
+            messages: None,
             batch: 500,
         }
     }
@@ -91,17 +96,22 @@ impl Operations {
             }
             report.removed.push((what.as_str(), total));
         }
-        let bodies = self.redact_message_bodies(policy, &mut report).await?;
-        report.removed.push((MESSAGE_BODIES, bodies));
+        // Messages go before their words would: less to rewrite.
+        for what in [Aging::Messages, Aging::Bodies] {
+            let n = self.age_messages(what, policy, &mut report).await?;
+            report.removed.push((what.as_str(), n));
+        }
         Ok(report)
     }
 
-    /// Empties the words of messages older than each tenant's retention
-    /// for them (its own, else the operator's; most keep them), a few
-    /// conversations a transaction; how many messages. The cut-off is a
-    /// whole UTC day, so a conversation is visited at most once a day.
-    pub async fn redact_message_bodies(
+    /// Does `what` to messages older than each tenant's retention for them
+    /// (its own, else the operator's; most keep them), a few conversations
+    /// a transaction; how many messages. A cut-off of a day or more is a
+    /// whole UTC day, so a conversation is visited at most once a day
+    /// (shorter ones are for benchmarks).
+    pub async fn age_messages(
         &self,
+        what: Aging,
         policy: &RetentionPolicy,
         report: &mut SweepReport,
     ) -> StoreResult<u64> {
@@ -109,23 +119,31 @@ impl Operations {
         let mut total = 0;
         for tenant in self.store.tenants().await? {
             let settings = self.conversation_settings(&tenant.id).await?;
-            let Some(kept) = settings.bodies_kept(policy.message_bodies_days) else {
+            let kept = match what {
+                Aging::Bodies => settings.bodies_kept(policy.message_bodies),
+                Aging::Messages => settings.messages_kept(policy.messages),
+            };
+            let Some(kept) = kept else {
                 continue;
             };
-            let day = (now - kept).date_naive();
-            let before = day.and_time(chrono::NaiveTime::MIN).and_utc();
+            let before = if kept >= Duration::days(1) {
+                let day = (now - kept).date_naive();
+                day.and_time(chrono::NaiveTime::MIN).and_utc()
+            } else {
+                now - kept
+            };
             loop {
                 let began = std::time::Instant::now();
                 let done = self
                     .store
-                    .redact_bodies(&tenant.id, before, REDACT_CONVERSATIONS)
+                    .age(&tenant.id, what, before, AGE_CONVERSATIONS)
                     .await?;
                 report.batch_took(began);
                 total += done.messages;
                 if done.messages > 0 {
-                    metrics::counter!(REMOVED, "kind" => MESSAGE_BODIES).increment(done.messages);
+                    metrics::counter!(REMOVED, "kind" => what.as_str()).increment(done.messages);
                 }
-                if done.conversations < u64::from(REDACT_CONVERSATIONS) {
+                if done.conversations < u64::from(AGE_CONVERSATIONS) {
                     break;
                 }
                 tokio::task::yield_now().await;
@@ -149,10 +167,8 @@ impl SweepReport {
     }
 }
 
-/// The metric's kind for messages whose words were removed.
-const MESSAGE_BODIES: &str = "message_bodies";
-/// Conversations per redaction transaction.
-const REDACT_CONVERSATIONS: u32 = 20;
+/// Conversations per transaction when messages age.
+const AGE_CONVERSATIONS: u32 = 20;
 
 /// The sweep as scheduled work.
 pub struct SweepJob {

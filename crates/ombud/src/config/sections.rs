@@ -180,6 +180,10 @@ pub struct RetentionSettings {
     /// Messages' words, after this many days, for offices that do not
     /// choose their own (0: kept, the default: an office decides).
     pub message_bodies_days: u32,
+    /// Messages themselves, with their sends and the agent's runs on them,
+    /// after this many days, for offices that do not choose their own (0:
+    /// kept, the default). Complaints stay.
+    pub messages_days: u32,
     /// Rows per transaction (1 to 10,000).
     pub batch: u32,
 }
@@ -193,6 +197,7 @@ impl Default for RetentionSettings {
             events_days: 7,
             executions_days: 90,
             message_bodies_days: 0,
+            messages_days: 0,
             batch: 500,
         }
     }
@@ -207,7 +212,8 @@ impl RetentionSettings {
             failed_webhooks: days(self.webhook_failed_days),
             events: days(self.events_days),
             executions: days(self.executions_days),
-            message_bodies_days: Some(self.message_bodies_days).filter(|d| *d > 0),
+            message_bodies: Some(self.message_bodies_days).filter(|d| *d > 0).map(days),
+            messages: Some(self.messages_days).filter(|d| *d > 0).map(days),
             batch: self.batch,
         }
     }

@@ -292,21 +292,27 @@ fn retention_is_set_in_days_and_checked() {
         assert!(e.contains("retention.events_days"), "{e}");
         jail.set_env("OMBUD_RETENTION__EVENTS_DAYS", "7");
         assert_eq!(d.message_bodies_days, 0, "kept unless an office decides");
-        assert_eq!(
-            Config::load(None)
-                .map_err(|e| e.to_string())?
-                .retention
-                .policy()
-                .message_bodies_days,
-            None
-        );
+        assert_eq!(d.messages_days, 0, "kept unless an office decides");
+        let policy = Config::load(None)
+            .map_err(|e| e.to_string())?
+            .retention
+            .policy();
+        assert_eq!((policy.message_bodies, policy.messages), (None, None));
         jail.set_env("OMBUD_RETENTION__MESSAGE_BODIES_DAYS", "180");
-        let c = Config::load(None).map_err(|e| e.to_string())?;
-        assert_eq!(c.retention.policy().message_bodies_days, Some(180));
-        jail.set_env("OMBUD_RETENTION__MESSAGE_BODIES_DAYS", "40000");
-        let e = Config::load(None).unwrap_err().to_string();
-        assert!(e.contains("retention.message_bodies_days"), "{e}");
-        jail.set_env("OMBUD_RETENTION__MESSAGE_BODIES_DAYS", "0");
+        jail.set_env("OMBUD_RETENTION__MESSAGES_DAYS", "400");
+        let policy = Config::load(None)
+            .map_err(|e| e.to_string())?
+            .retention
+            .policy();
+        assert_eq!(policy.message_bodies, Some(chrono::Duration::days(180)));
+        assert_eq!(policy.messages, Some(chrono::Duration::days(400)));
+        for name in ["MESSAGE_BODIES_DAYS", "MESSAGES_DAYS"] {
+            jail.set_env(format!("OMBUD_RETENTION__{name}"), "40000");
+            let e = Config::load(None).unwrap_err().to_string();
+            let field = format!("retention.{}", name.to_lowercase());
+            assert!(e.contains(&field), "{e}");
+            jail.set_env(format!("OMBUD_RETENTION__{name}"), "0");
+        }
         jail.set_env("OMBUD_RETENTION__BATCH", "20000");
         let e = Config::load(None).unwrap_err().to_string();
         assert!(e.contains("retention.batch"), "{e}");

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use ombud_core::*;
+use ombud_store::Aging;
 use reqwest::Method;
 use serde_json::json;
 
@@ -277,7 +278,7 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
     let sweep = || async {
         app.engine
             .ops()
-            .redact_message_bodies(&policy, &mut Default::default())
+            .age_messages(Aging::Bodies, &policy, &mut Default::default())
             .await
             .unwrap()
     };
@@ -299,6 +300,17 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
     let now = bodies(&app, &keeps).await;
     assert_eq!((now[0].1.as_str(), now[1].1.as_str()), ("", ""), "{now:?}");
     assert_eq!(now[2..], first[2..]);
+    // The runs on those words lose their output too (they hold the same
+    // words), months before the operator's executions retention.
+    let trimmed = |t: &TestTenant| format!("tenant_id = '{}' and trimmed = 1", t.tenant.id);
+    assert_eq!(
+        (
+            count(&app, "executions", &trimmed(&keeps)).await,
+            count(&app, "executions", &trimmed(&forever)).await
+        ),
+        (1, 0),
+        "the first exchange's run"
+    );
     assert!(bodies(&app, &forever)
         .await
         .iter()
@@ -314,13 +326,13 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
         .all(|(_, b)| !b.is_empty()));
     // The operator's default reaches the office that did not choose.
     let operator = ombud_engine::ops::retention::RetentionPolicy {
-        message_bodies_days: Some(45),
+        message_bodies: Some(chrono::Duration::days(45)),
         ..Default::default()
     };
     assert_eq!(
         app.engine
             .ops()
-            .redact_message_bodies(&operator, &mut Default::default())
+            .age_messages(Aging::Bodies, &operator, &mut Default::default())
             .await
             .unwrap(),
         2
@@ -329,5 +341,153 @@ async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_a
         .await
         .iter()
         .all(|(_, b)| b.is_empty()));
+    app.stop().await;
+}
+
+/// The tenant's rows in `table` (`messages`, `executions`, `outbox`).
+async fn rows_of(app: &TestApp, t: &TestTenant, table: &str) -> usize {
+    count(app, table, &format!("tenant_id = '{}'", t.tenant.id)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_that_keeps_messages_30_days_deletes_them_then_and_keeps_its_complaints() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let (keeps, forever) = (
+        app.tenant("keeps", "KEEP", &graph).await,
+        app.tenant("forever", "EVER", &graph).await,
+    );
+    member(&app, "admin@keeps.example", &keeps.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@keeps.example").await;
+    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
+        .await
+        .json(&json!({"messages_days": 36501}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body.to_string().contains("messages_days"), "{body}");
+    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
+        .await
+        .json(&json!({"messages_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let policy = ombud_engine::ops::retention::RetentionPolicy::default();
+    let sweep = |policy| {
+        let app = &app;
+        async move {
+            app.engine
+                .ops()
+                .age_messages(Aging::Messages, policy, &mut Default::default())
+                .await
+                .unwrap()
+        }
+    };
+
+    // Day 0: a citizen of each office files a complaint; day 20, the
+    // first asks after it.
+    let citizen = "919800000911";
+    let number = crate::work::street_light(&app, &keeps, &graph, citizen).await;
+    crate::work::street_light(&app, &forever, &graph, "919800000912").await;
+    let filed = crate::work::complaint(&app, &keeps, &number).await;
+    let runs_of_day_0 = rows_of(&app, &keeps, "executions").await;
+    let theirs = rows_of(&app, &forever, "messages").await;
+    app.pass(chrono::Duration::days(20)).await;
+    graph.citizen_wrote(citizen);
+    let before = graph.delivered_to(citizen).len();
+    app.say(&keeps, citizen, "status").await;
+    graph.wait_for_reply_to(citizen, before + 1).await;
+    let day_20 = app.engine.now() - chrono::Duration::hours(1);
+    assert_eq!(sweep(&policy).await, 0, "nothing is 30 days old yet");
+    let runs_of_day_20 = rows_of(&app, &keeps, "executions").await - runs_of_day_0;
+
+    // Day 31: a send of day 0 that the channel still holds (pending) is
+    // never removed, nor its message; everything else of day 0 goes.
+    let held = app
+        .db
+        .texts(&format!(
+            "select id from messages where tenant_id = '{}' and direction = 'outbound'
+             and in_reply_to is not null order by seq limit 1",
+            keeps.tenant.id
+        ))
+        .await
+        .remove(0);
+    app.db
+        .execute(&format!(
+            "update outbox set status = 'pending', next_attempt_at = '2999-01-01T00:00:00Z'
+             where message_id = '{held}'"
+        ))
+        .await;
+    app.pass(chrono::Duration::days(11)).await;
+    let all = app.messages_of(&keeps.tenant.id).await;
+    let recent: Vec<_> = all.iter().filter(|m| m.created_at > day_20).collect();
+    assert!(recent.len() >= 2 && recent.len() < all.len() - 1, "{all:?}");
+    sweep(&policy).await;
+    // What is left: day 20's (and any notice sent since), and the held one.
+    let left = app.messages_of(&keeps.tenant.id).await;
+    assert!(left
+        .iter()
+        .all(|m| m.created_at > day_20 || m.id.as_str() == held));
+    assert!(recent.iter().all(|r| left.iter().any(|m| m.id == r.id)));
+    let kept = left.iter().find(|m| m.id.as_str() == held).unwrap();
+    assert_eq!(kept.in_reply_to, None, "what it answered is gone");
+    assert_eq!(
+        count(
+            &app,
+            "outbox",
+            &format!("message_id = '{held}' and status = 'pending'")
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        rows_of(&app, &keeps, "executions").await,
+        runs_of_day_20,
+        "day 20's runs only"
+    );
+    assert_eq!(sweep(&policy).await, 0, "once");
+    // The complaint, its conversation and contact stay; the other office
+    // keeps everything.
+    let now = crate::work::complaint(&app, &keeps, &number).await;
+    assert_eq!(
+        (now.description, now.location, now.conversation_id),
+        (filed.description, filed.location, filed.conversation_id)
+    );
+    let conversation = app.conversation_of(&keeps, citizen).await;
+    let key = app
+        .api_key(&keeps.tenant.id, &[Scope::ConversationsRead])
+        .await;
+    let listed = app
+        .api(
+            Method::GET,
+            &format!("/conversations/{}/messages", conversation.id),
+            &key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        left.len(),
+        "{listed}"
+    );
+    assert_eq!(rows_of(&app, &forever, "messages").await, theirs);
+
+    // The operator's default reaches the office that did not choose.
+    let operator = ombud_engine::ops::retention::RetentionPolicy {
+        messages: Some(chrono::Duration::days(45)),
+        ..Default::default()
+    };
+    assert_eq!(sweep(&operator).await, 0, "not 45 days yet");
+    app.pass(chrono::Duration::days(15)).await;
+    assert_eq!(sweep(&operator).await as usize, theirs);
+    assert_eq!(rows_of(&app, &forever, "messages").await, 0);
+    assert_eq!(rows_of(&app, &forever, "executions").await, 0);
     app.stop().await;
 }

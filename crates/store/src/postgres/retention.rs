@@ -4,9 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use crate::retention::{
-    Redacted, RetentionStore, Sweep, REDACTED_UP_TO, REDACT_CANDIDATES, REDACT_MESSAGES,
-};
+use crate::retention::{Aged, Aging, RetentionStore, Sweep};
 use crate::StoreResult;
 
 #[async_trait]
@@ -22,29 +20,34 @@ impl RetentionStore for PgStore {
         Ok(n)
     }
 
-    async fn redact_bodies(
+    async fn age(
         &self,
         tenant: &ombud_core::TenantId,
+        what: Aging,
         before: DateTime<Utc>,
         conversations: u32,
-    ) -> StoreResult<Redacted> {
+    ) -> StoreResult<Aged> {
         let pg = |sql: &str| sql.replace('?', "$");
         let mut tx = self.pool.begin().await?;
-        let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(pg(REDACT_CANDIDATES)))
+        let ids: Vec<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(pg(&what.candidates())))
             .bind(tenant.as_str())
             .bind(before)
             .bind(i64::from(conversations))
             .fetch_all(&mut *tx)
             .await?;
-        let mut done = Redacted::default();
+        let mut done = Aged::default();
         for (id,) in &ids {
-            done.messages += sqlx::query(sqlx::AssertSqlSafe(pg(REDACT_MESSAGES)))
-                .bind(id)
-                .bind(before)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-            sqlx::query(sqlx::AssertSqlSafe(pg(REDACTED_UP_TO)))
+            let mut n = 0;
+            for sql in what.statements() {
+                n = sqlx::query(sqlx::AssertSqlSafe(pg(sql)))
+                    .bind(id)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            done.messages += n;
+            sqlx::query(sqlx::AssertSqlSafe(pg(&what.mark())))
                 .bind(id)
                 .bind(before)
                 .execute(&mut *tx)

@@ -129,6 +129,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "redaction",
         include_str!("migrations/0035_redaction.sql"),
     ),
+    (
+        36,
+        "forgetting",
+        include_str!("migrations/0036_forgetting.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -7,9 +7,7 @@ use rusqlite::params;
 
 use super::rows::time_text;
 use super::SqliteStore;
-use crate::retention::{
-    Redacted, RetentionStore, Sweep, REDACTED_UP_TO, REDACT_CANDIDATES, REDACT_MESSAGES,
-};
+use crate::retention::{Aged, Aging, RetentionStore, Sweep};
 use crate::StoreResult;
 
 #[async_trait]
@@ -24,29 +22,32 @@ impl RetentionStore for SqliteStore {
         .await
     }
 
-    async fn redact_bodies(
+    async fn age(
         &self,
         tenant: &ombud_core::TenantId,
+        what: Aging,
         before: DateTime<Utc>,
         conversations: u32,
-    ) -> StoreResult<Redacted> {
+    ) -> StoreResult<Aged> {
         let tenant = tenant.clone();
         self.write(move |conn| {
             let before = time_text(before);
             let ids: Vec<String> = {
-                let mut stmt = conn.prepare_cached(REDACT_CANDIDATES)?;
+                let mut stmt = conn.prepare_cached(&what.candidates())?;
                 let rows = stmt
                     .query_map(params![tenant.as_str(), before, conversations], |r| {
                         r.get(0)
                     })?;
                 rows.collect::<Result<_, _>>()?
             };
-            let mut done = Redacted::default();
+            let mut done = Aged::default();
             for id in &ids {
-                done.messages += conn
-                    .prepare_cached(REDACT_MESSAGES)?
-                    .execute(params![id, before])? as u64;
-                conn.prepare_cached(REDACTED_UP_TO)?
+                let mut n = 0;
+                for sql in what.statements() {
+                    n = conn.prepare_cached(sql)?.execute(params![id, before])?;
+                }
+                done.messages += n as u64;
+                conn.prepare_cached(&what.mark())?
                     .execute(params![id, before])?;
                 done.conversations += 1;
             }

@@ -129,6 +129,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "redaction",
         include_str!("migrations/0035_redaction.sql"),
     ),
+    (
+        36,
+        "forgetting",
+        include_str!("migrations/0036_forgetting.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -411,6 +411,13 @@ pub struct ConversationSettingsBody {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 36500)]
     pub message_bodies_days: Option<u32>,
+    /// Days after which messages themselves are deleted by the retention
+    /// sweep, with their sends and the agent's runs on them; complaints
+    /// stay (0: kept for ever); null follows the operator's default (which
+    /// keeps them unless the operator chose otherwise).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 36500)]
+    pub messages_days: Option<u32>,
     /// The operator's default (read only: ignored when sent).
     #[serde(default)]
     #[schema(read_only)]
@@ -422,6 +429,7 @@ impl ConversationSettingsBody {
         Self {
             session_idle_hours: s.session_idle_hours,
             message_bodies_days: s.message_bodies_days,
+            messages_days: s.messages_days,
             default_session_idle_hours: default.as_hours(),
         }
     }
@@ -459,6 +467,7 @@ async fn set_conversation_settings(
     let settings = conversation::ConversationSettings {
         session_idle_hours: body.session_idle_hours,
         message_bodies_days: body.message_bodies_days,
+        messages_days: body.messages_days,
     };
     let s = ops
         .set_conversation_settings(&caller.acting(), &caller.tenant.id, settings)

@@ -129,6 +129,8 @@ struct SettingsPage {
     session_idle_hours: String,
     /// Days its messages' words are kept ("": the operator's choice).
     message_bodies_days: String,
+    /// Days its messages are kept ("": the operator's choice).
+    messages_days: String,
     /// The operator's, in hours.
     default_session_idle_hours: i64,
 }
@@ -251,6 +253,9 @@ async fn settings_page(
             .map_or_else(String::new, |h| h.to_string()),
         message_bodies_days: conversations
             .message_bodies_days
+            .map_or_else(String::new, |d| d.to_string()),
+        messages_days: conversations
+            .messages_days
             .map_or_else(String::new, |d| d.to_string()),
         default_session_idle_hours: state.engine.ops().default_session_idle().as_hours(),
         summary_at: state
@@ -451,6 +456,8 @@ pub struct SessionsForm {
     session_idle_hours: String,
     #[serde(default)]
     message_bodies_days: String,
+    #[serde(default)]
+    messages_days: String,
 }
 
 /// When a conversation's session ends: after the tenant's quiet spell, or
@@ -468,23 +475,28 @@ pub async fn set_sessions(
         "" => Ok(None),
         n => n.parse::<u32>().map(Some),
     };
-    let days = number(&form.message_bodies_days);
-    if days.is_err() {
-        errors.add(
-            "message_bodies_days",
-            "must be a whole number of days, 0 to 36500, or empty for the default",
-        );
-    }
-    match (number(&form.session_idle_hours), days) {
-        (Err(_), _) => errors.add(
+    let mut days = |field: &'static str, text: &str| {
+        number(text).unwrap_or_else(|_| {
+            errors.add(
+                field,
+                "must be a whole number of days, 0 to 36500, or empty for the default",
+            );
+            None
+        })
+    };
+    let message_bodies_days = days("message_bodies_days", &form.message_bodies_days);
+    let messages_days = days("messages_days", &form.messages_days);
+    match number(&form.session_idle_hours) {
+        Err(_) => errors.add(
             "session_idle_hours",
             "must be a whole number of hours, 1 to 2160, or empty for the default",
         ),
-        (Ok(_), Err(_)) => {}
-        (Ok(session_idle_hours), Ok(message_bodies_days)) => {
+        Ok(_) if !errors.is_empty() => {}
+        Ok(session_idle_hours) => {
             let settings = ombud_core::conversation::ConversationSettings {
                 session_idle_hours,
                 message_bodies_days,
+                messages_days,
             };
             let set = state
                 .engine
@@ -497,6 +509,7 @@ pub async fn set_sessions(
                 }
                 Err(StoreError::Invalid(v)) => match v.field.as_str() {
                     "message_bodies_days" => errors.add("message_bodies_days", v.reason),
+                    "messages_days" => errors.add("messages_days", v.reason),
                     _ => errors.add("session_idle_hours", v.reason),
                 },
                 Err(e) => return Err(e.into()),

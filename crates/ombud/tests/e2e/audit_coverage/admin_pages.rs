@@ -145,6 +145,34 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     l.none("POST /app/settings/sessions", "out of range").await;
     let res = admin
         .submit(
+            "/app/settings/sessions",
+            &[("messages_days", "a year"), ("message_bodies_days", "30")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("must be a whole number of days"), "{page}");
+    l.none("POST /app/settings/sessions", "days not a number")
+        .await;
+    let res = admin
+        .submit(
+            "/app/settings/sessions",
+            &[("messages_days", "400"), ("message_bodies_days", "30")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/sessions",
+        one("settings.conversations_changed", me),
+    )
+    .await;
+    let page = admin.get("/app/settings").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"name="messages_days" type="number" min="0" max="36500" value="400""#),
+        "{page}"
+    );
+    let res = admin
+        .submit(
             "/app/settings/calendar",
             &[
                 ("hours_mon", "09:00-13:00, 14:00-18:00"),

@@ -71,7 +71,7 @@ pub use ombud_core::change::StatusNotice;
 pub use reminders::{RemindCitizen, Reminded};
 pub use report::Overview;
 pub use resets::PasswordResetStore;
-pub use retention::{Aged, Aging, RetentionStore, Sweep};
+pub use retention::{Aged, Aging, RetentionStore, Sweep, TenantSweep};
 pub use sealing::Sealer;
 pub use sla::{SlaDue, SlaFired, SlaPending};
 pub use surveys::{AskSurvey, Asked, CsatGroup, CsatLine, CsatReport, SurveyAnswer, SurveyStore};

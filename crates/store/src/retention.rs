@@ -152,9 +152,9 @@ impl Aging {
             ],
             Self::Messages => &[
                 "delete from outbox
-                 where conversation_id = ?1 and status in ('sent', 'failed')
-                   and message_id in
-                     (select id from messages where conversation_id = ?1 and created_at < ?2)",
+                 where message_id in
+                     (select id from messages where conversation_id = ?1 and created_at < ?2)
+                   and status in ('sent', 'failed')",
                 "delete from executions
                  where tenant_id = (select tenant_id from conversations where id = ?1)
                    and conversation_id = ?1 and started_at < ?2",
@@ -187,6 +187,49 @@ impl Aging {
     }
 }
 
+/// A tenant's webhook payloads go with its messages' words: domain events
+/// (which hold what citizens wrote) and the finished deliveries that refer
+/// to them, once older than the tenant's retention for words, however long
+/// the operator keeps them for others. Pending deliveries, and their
+/// events, stay. (`?1` the tenant, `?2` the cut-off, `?3` the batch.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSweep {
+    Deliveries,
+    Events,
+}
+
+impl TenantSweep {
+    /// Deliveries first, so their events can go in the same sweep.
+    pub const ALL: [TenantSweep; 2] = [Self::Deliveries, Self::Events];
+
+    pub(crate) fn statement(self) -> &'static str {
+        match self {
+            Self::Deliveries => {
+                "delete from webhook_deliveries where id in
+                   (select d.id from events e join webhook_deliveries d on d.event_id = e.id
+                    where e.tenant_id = ?1 and e.created_at < ?2
+                      and d.status in ('delivered', 'failed')
+                    limit ?3)"
+            }
+            Self::Events => {
+                "delete from events where id in
+                   (select e.id from events e
+                    where e.tenant_id = ?1 and e.created_at < ?2
+                      and not exists (select 1 from webhook_deliveries d where d.event_id = e.id)
+                    limit ?3)"
+            }
+        }
+    }
+
+    /// The metric's `kind` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deliveries => "webhook_deliveries_with_old_words",
+            Self::Events => "events_with_old_words",
+        }
+    }
+}
+
 /// What one batch of a tenant's [`Aging`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Aged {
@@ -210,4 +253,13 @@ pub trait RetentionStore: Send + Sync {
         before: DateTime<Utc>,
         conversations: u32,
     ) -> StoreResult<Aged>;
+    /// Removes at most `limit` of the tenant's rows of `what` older than
+    /// `before`, in one short transaction; how many.
+    async fn sweep_tenant(
+        &self,
+        tenant: &ombud_core::TenantId,
+        what: TenantSweep,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64>;
 }

@@ -8,7 +8,7 @@
 //! trail keeps its own retention (`audit`).
 
 use chrono::Duration;
-use ombud_store::{Aging, StoreResult, Sweep};
+use ombud_store::{Aging, StoreResult, Sweep, TenantSweep};
 
 use super::Operations;
 
@@ -77,36 +77,31 @@ impl Operations {
     pub async fn sweep_retention(&self, policy: &RetentionPolicy) -> StoreResult<SweepReport> {
         let now = self.now();
         let mut report = SweepReport::default();
+        // Messages first: the runs they take with them need no trimming.
+        for what in [Aging::Messages, Aging::Bodies] {
+            self.age_messages(what, policy, &mut report).await?;
+        }
         for what in Sweep::ALL {
             let before = now - policy.keep(what);
-            let mut total = 0;
             loop {
                 let began = std::time::Instant::now();
                 let n = self.store.sweep(what, before, policy.batch).await?;
                 report.batch_took(began);
-                total += n;
-                if n > 0 {
-                    metrics::counter!(REMOVED, "kind" => what.as_str()).increment(n);
-                }
+                report.add(what.as_str(), n);
                 if n < u64::from(policy.batch) {
                     break;
                 }
                 // Other writes get in between two batches.
                 tokio::task::yield_now().await;
             }
-            report.removed.push((what.as_str(), total));
-        }
-        // Messages go before their words would: less to rewrite.
-        for what in [Aging::Messages, Aging::Bodies] {
-            let n = self.age_messages(what, policy, &mut report).await?;
-            report.removed.push((what.as_str(), n));
         }
         Ok(report)
     }
 
     /// Does `what` to messages older than each tenant's retention for them
     /// (its own, else the operator's; most keep them), a few conversations
-    /// a transaction; how many messages. A cut-off of a day or more is a
+    /// a transaction, and removes the tenant's webhook payloads as old
+    /// (they hold the same words); how many messages. A cut-off of a day or more is a
     /// whole UTC day, so a conversation is visited at most once a day
     /// (shorter ones are for benchmarks).
     pub async fn age_messages(
@@ -140,13 +135,27 @@ impl Operations {
                     .await?;
                 report.batch_took(began);
                 total += done.messages;
-                if done.messages > 0 {
-                    metrics::counter!(REMOVED, "kind" => what.as_str()).increment(done.messages);
-                }
+                report.add(what.as_str(), done.messages);
                 if done.conversations < u64::from(AGE_CONVERSATIONS) {
                     break;
                 }
                 tokio::task::yield_now().await;
+            }
+            // The words also live in the tenant's webhook payloads.
+            for kind in TenantSweep::ALL {
+                loop {
+                    let began = std::time::Instant::now();
+                    let n = self
+                        .store
+                        .sweep_tenant(&tenant.id, kind, before, policy.batch)
+                        .await?;
+                    report.batch_took(began);
+                    report.add(kind.as_str(), n);
+                    if n < u64::from(policy.batch) {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
             }
         }
         Ok(total)
@@ -162,6 +171,17 @@ pub struct SweepReport {
 }
 
 impl SweepReport {
+    /// Counts `n` more rows of `kind`, in the report and the metric.
+    fn add(&mut self, kind: &'static str, n: u64) {
+        if n > 0 {
+            metrics::counter!(REMOVED, "kind" => kind).increment(n);
+        }
+        match self.removed.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, total)) => *total += n,
+            None => self.removed.push((kind, n)),
+        }
+    }
+
     fn batch_took(&mut self, began: std::time::Instant) {
         self.longest_batch = self.longest_batch.max(began.elapsed());
     }

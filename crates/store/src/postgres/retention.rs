@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::PgStore;
-use crate::retention::{Aged, Aging, RetentionStore, Sweep};
+use crate::retention::{Aged, Aging, RetentionStore, Sweep, TenantSweep};
 use crate::StoreResult;
 
 #[async_trait]
@@ -56,5 +56,23 @@ impl RetentionStore for PgStore {
         }
         tx.commit().await?;
         Ok(done)
+    }
+
+    async fn sweep_tenant(
+        &self,
+        tenant: &ombud_core::TenantId,
+        what: TenantSweep,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let sql = what.statement().replace('?', "$");
+        let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(before)
+            .bind(i64::from(limit))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n)
     }
 }

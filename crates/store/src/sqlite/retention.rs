@@ -7,7 +7,7 @@ use rusqlite::params;
 
 use super::rows::time_text;
 use super::SqliteStore;
-use crate::retention::{Aged, Aging, RetentionStore, Sweep};
+use crate::retention::{Aged, Aging, RetentionStore, Sweep, TenantSweep};
 use crate::StoreResult;
 
 #[async_trait]
@@ -52,6 +52,25 @@ impl RetentionStore for SqliteStore {
                 done.conversations += 1;
             }
             Ok(done)
+        })
+        .await
+    }
+
+    async fn sweep_tenant(
+        &self,
+        tenant: &ombud_core::TenantId,
+        what: TenantSweep,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        let tenant = tenant.clone();
+        self.write(move |conn| {
+            let n = conn.prepare_cached(what.statement())?.execute(params![
+                tenant.as_str(),
+                time_text(before),
+                limit
+            ])?;
+            Ok(n as u64)
         })
         .await
     }

@@ -83,17 +83,11 @@ impl Operations {
         }
         for what in Sweep::ALL {
             let before = now - policy.keep(what);
-            loop {
-                let began = std::time::Instant::now();
-                let n = self.store.sweep(what, before, policy.batch).await?;
-                report.batch_took(began);
-                report.add(what.as_str(), n);
-                if n < u64::from(policy.batch) {
-                    break;
-                }
-                // Other writes get in between two batches.
-                tokio::task::yield_now().await;
-            }
+            report
+                .in_batches(what.as_str(), policy.batch, || {
+                    self.store.sweep(what, before, policy.batch)
+                })
+                .await?;
         }
         Ok(report)
     }
@@ -101,9 +95,9 @@ impl Operations {
     /// Does `what` to messages older than each tenant's retention for them
     /// (its own, else the operator's; most keep them), a few conversations
     /// a transaction, and removes the tenant's webhook payloads as old
-    /// (they hold the same words); how many messages. A cut-off of a day or more is a
-    /// whole UTC day, so a conversation is visited at most once a day
-    /// (shorter ones are for benchmarks).
+    /// (they hold the same words); how many messages. A cut-off of a day or
+    /// more is a whole UTC day, so a conversation is visited at most once a
+    /// day (shorter ones are for benchmarks).
     pub async fn age_messages(
         &self,
         what: Aging,
@@ -143,19 +137,12 @@ impl Operations {
             }
             // The words also live in the tenant's webhook payloads.
             for kind in TenantSweep::ALL {
-                loop {
-                    let began = std::time::Instant::now();
-                    let n = self
-                        .store
-                        .sweep_tenant(&tenant.id, kind, before, policy.batch)
-                        .await?;
-                    report.batch_took(began);
-                    report.add(kind.as_str(), n);
-                    if n < u64::from(policy.batch) {
-                        break;
-                    }
-                    tokio::task::yield_now().await;
-                }
+                report
+                    .in_batches(kind.as_str(), policy.batch, || {
+                        self.store
+                            .sweep_tenant(&tenant.id, kind, before, policy.batch)
+                    })
+                    .await?;
             }
         }
         Ok(total)
@@ -171,6 +158,31 @@ pub struct SweepReport {
 }
 
 impl SweepReport {
+    /// Runs `batch` (one transaction removing at most `limit` rows of
+    /// `kind`) until it removes fewer, letting other writes in between.
+    async fn in_batches<F, Fut>(
+        &mut self,
+        kind: &'static str,
+        limit: u32,
+        mut batch: F,
+    ) -> StoreResult<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = StoreResult<u64>>,
+    {
+        loop {
+            let began = std::time::Instant::now();
+            let n = batch().await?;
+            self.batch_took(began);
+            self.add(kind, n);
+            if n < u64::from(limit) {
+                return Ok(());
+            }
+            // Other writes get in between two batches.
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Counts `n` more rows of `kind`, in the report and the metric.
     fn add(&mut self, kind: &'static str, n: u64) {
         if n > 0 {

@@ -50,6 +50,9 @@ pub enum BenchCommand {
     /// The retention sweep under a steady load: the database's size over
     /// time, each sweep's longest batch, the latency of storing a message.
     Retention(crate::bench_retention::RetentionBenchArgs),
+    /// How well the intake agent files a set of complaints (its own set,
+    /// or yours): right, asked, and filed wrong, by language.
+    Intake(crate::bench_intake::IntakeBenchArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -358,6 +361,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Retention(args)) => {
             crate::bench_retention::retention(args, config).await
+        }
+        Command::Bench(BenchCommand::Intake(args)) => {
+            crate::bench_intake::intake(args, config).await
         }
         Command::Bench(BenchCommand::Slowloris(args)) => {
             crate::bench_slowloris::run(args, config).await

@@ -6,6 +6,7 @@ pub mod backup;
 mod bench;
 mod bench_agents;
 mod bench_api;
+mod bench_intake;
 mod bench_retention;
 mod bench_slowloris;
 pub mod cli;

@@ -3,7 +3,7 @@
 //! A tap comes back with the button's id, read as the words it stands for,
 //! so a typed "yes" or "2" and a tap go the same way.
 
-use ombud_core::choice::{Choice, Choices, MAX_CHOICES, MAX_TITLE_CHARS};
+use ombud_core::choice::{Choice, Choices, MAX_BUTTON_TITLE_CHARS, MAX_CHOICES, MAX_TITLE_CHARS};
 use ombud_core::{Category, Language};
 
 const YES: &str = "intake:yes";
@@ -51,6 +51,29 @@ pub fn categories(categories: &[Category], lang: &Language) -> Option<Choices> {
         })
         .collect();
     Some(Choices::new(words(lang).2, options))
+}
+
+/// Two categories to tap (by their numbers in the whole list, `first` and
+/// `second` counting from 1) and a third button for every kind ("0").
+pub fn between(categories: &[Category], first: usize, second: usize, lang: &Language) -> Choices {
+    let other = match lang.as_str() {
+        "hi" => "अन्य प्रकार",
+        "mr" => "इतर प्रकार",
+        _ => "Other kinds",
+    };
+    let button = |n: usize, title: &str| Choice {
+        id: format!("{CATEGORY}{n}"),
+        title: title.chars().take(MAX_BUTTON_TITLE_CHARS).collect(),
+    };
+    let name = |n: usize| categories.get(n - 1).map_or("", |c| c.name_in(lang));
+    Choices::new(
+        words(lang).2,
+        vec![
+            button(first, name(first)),
+            button(second, name(second)),
+            button(0, other),
+        ],
+    )
 }
 
 /// What a tapped button says in words the dialogue reads: "yes", "no", or

@@ -69,6 +69,11 @@ pub struct Templates {
     /// Versions saved before it existed use the built-in text of their language.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_changed: Option<String>,
+    /// Asks between the two categories the words fit about as well:
+    /// `{first}`, `{second}`, `{options}` (the two with their numbers).
+    /// Versions saved before it existed use the built-in text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ask_between: Option<String>,
 }
 
 impl IntakeConfig {
@@ -139,37 +144,36 @@ impl IntakeConfig {
     /// What a citizen is told when staff move their complaint to `status`, in
     /// `lang` (or the default language).
     pub fn status_notice(&self, lang: &Language, number: &str, status: &str) -> String {
-        let templates = self.templates_for(lang);
-        let builtin;
-        let text = match &templates.status_changed {
-            Some(t) => t.as_str(),
-            None => {
-                builtin = builtin_status_changed(lang);
-                builtin.as_str()
-            }
-        };
+        let text = self
+            .templates_for(lang)
+            .status_changed
+            .clone()
+            .or_else(|| builtin(lang).status_changed)
+            .unwrap_or_default();
         let status = self.status_label(lang, status);
         text.replace("{number}", number)
             .replace("{status}", &status)
+    }
+
+    /// The question between two categories, in `lang`: the version's
+    /// words, else the built-in ones.
+    pub fn ask_between(&self, lang: &Language) -> String {
+        self.templates_for(lang)
+            .ask_between
+            .clone()
+            .or_else(|| builtin(lang).ask_between)
+            .unwrap_or_default()
     }
 
     /// A status as citizens read it in `lang`: the version's word, else
     /// the built-in one of that language (a version saved before the status
     /// existed), else its code.
     pub fn status_label(&self, lang: &Language, status: &str) -> String {
-        let builtin = || {
-            let t = match lang.as_str() {
-                "hi" => super::templates_hi_mr::hindi(),
-                "mr" => super::templates_hi_mr::marathi(),
-                _ => default_templates_en().clone(),
-            };
-            t.statuses.get(status).cloned()
-        };
         self.templates_for(lang)
             .statuses
             .get(status)
             .cloned()
-            .or_else(builtin)
+            .or_else(|| builtin(lang).statuses.get(status).cloned())
             .unwrap_or_else(|| status.to_owned())
     }
 
@@ -222,16 +226,17 @@ fn default_templates_en() -> &'static Templates {
             ("closed", "closed"), ("rejected", "rejected"),
         ]),
         status_changed: Some("Update on your complaint {number}: it is now {status}. Send \"status\" any time to see your open complaints.".into()),
+        ask_between: Some("Is this about {first} or {second}? Tap one, or reply with its number:\n{options}\nSend 0 to see every kind.".into()),
     })
 }
 
-fn builtin_status_changed(lang: &Language) -> String {
+/// Ombud's own templates in `lang` (English for a language it has none in).
+fn builtin(lang: &Language) -> Templates {
     match lang.as_str() {
-        "hi" => super::templates_hi_mr::hindi().status_changed,
-        "mr" => super::templates_hi_mr::marathi().status_changed,
-        _ => default_templates_en().status_changed.clone(),
+        "hi" => super::templates_hi_mr::hindi(),
+        "mr" => super::templates_hi_mr::marathi(),
+        _ => default_templates_en().clone(),
     }
-    .unwrap_or_default()
 }
 
 pub(super) fn statuses(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

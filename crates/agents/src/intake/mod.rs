@@ -5,8 +5,10 @@
 
 mod buttons;
 mod config;
+pub mod eval;
 mod state;
 mod templates_hi_mr;
+pub mod understand;
 mod words;
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ use ombud_core::*;
 
 pub use config::{IntakeConfig, Limits, Templates};
 use state::{Draft, IntakeState, Step};
+use understand::Reading;
 use words::Command;
 
 use crate::language;
@@ -240,9 +243,16 @@ impl Run<'_> {
                         &[("tenant", &self.input.tenant.name)],
                     ));
                 }
-                let category =
-                    words::match_category(norm, self.categories().await?).map(|c| c.id.clone());
-                if category.is_none() && norm.split(' ').count() < 3 {
+                let categories = self.categories().await?;
+                let reading = understand::read(&body, categories);
+                let between = match reading {
+                    Reading::Between(a, b) => {
+                        Some((position(categories, a), position(categories, b)))
+                    }
+                    _ => None,
+                };
+                let category = reading.sure().map(|c| c.id.clone());
+                if category.is_none() && between.is_none() && norm.split(' ').count() < 3 {
                     return Ok(self.t(lang).ask_description.clone());
                 }
                 self.state.draft = Some(Draft {
@@ -250,6 +260,11 @@ impl Run<'_> {
                     category_id: category,
                     location: None,
                 });
+                // Two fit about as well: the citizen says which.
+                if let Some((first, second)) = between {
+                    self.state.step = Step::AwaitCategory;
+                    return self.ask_between(first, second, lang).await;
+                }
             }
             Step::AwaitCategory => match words::pick_category(norm, self.categories().await?) {
                 Some(c) => {
@@ -319,6 +334,28 @@ impl Run<'_> {
         Ok(fill(
             &self.t(lang).ask_category,
             &[("options", &options.join("\n"))],
+        ))
+    }
+
+    /// Asks between two categories (numbered from 1 as in the whole list).
+    async fn ask_between(
+        &mut self,
+        first: usize,
+        second: usize,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
+        let categories = self.categories().await?;
+        let name = |n: usize| {
+            categories
+                .get(n - 1)
+                .map_or_else(String::new, |c| c.name_in(lang).to_owned())
+        };
+        let (a, b) = (name(first), name(second));
+        let options = format!("{first}. {a}\n{second}. {b}");
+        self.choices = Some(buttons::between(categories, first, second, lang));
+        Ok(fill(
+            &self.config.ask_between(lang),
+            &[("first", &a), ("second", &b), ("options", &options)],
         ))
     }
 
@@ -428,6 +465,14 @@ impl Run<'_> {
 }
 
 /// Fills `{name}` placeholders.
+/// A category's number in the list the citizen is shown (from 1).
+fn position(categories: &[Category], c: &Category) -> usize {
+    categories
+        .iter()
+        .position(|x| x.id == c.id)
+        .map_or(0, |i| i + 1)
+}
+
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = template.to_owned();
     for (name, value) in values {

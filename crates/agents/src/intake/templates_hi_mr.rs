@@ -26,6 +26,7 @@ pub fn hindi() -> Templates {
             ("closed", "बंद"), ("rejected", "अस्वीकृत"),
         ]),
         status_changed: Some("आपकी शिकायत {number} की स्थिति बदली है: अब {status}। अपनी खुली शिकायतें देखने के लिए कभी भी \"status\" भेजें।".into()),
+        ask_between: Some("क्या यह {first} या {second} के बारे में है? एक चुनें, या उसकी संख्या भेजें:\n{options}\nसभी प्रकार देखने के लिए 0 भेजें।".into()),
     }
 }
 
@@ -53,5 +54,6 @@ pub fn marathi() -> Templates {
             ("closed", "बंद"), ("rejected", "नाकारली"),
         ]),
         status_changed: Some("तुमच्या तक्रार {number} ची स्थिती बदलली आहे: आता {status}. प्रलंबित तक्रारी पाहण्यासाठी कधीही \"status\" पाठवा.".into()),
+        ask_between: Some("हे {first} की {second} याबद्दल आहे? एक निवडा, किंवा त्याचा क्रमांक पाठवा:\n{options}\nसर्व प्रकार पाहण्यासाठी 0 पाठवा.".into()),
     }
 }

@@ -195,6 +195,58 @@ async fn the_categories_and_the_confirmation_are_buttons_and_a_tap_answers_them(
 }
 
 #[tokio::test]
+async fn an_address_is_not_the_problem_and_two_close_kinds_are_asked_about() {
+    use ombud_core::choice::Choice;
+    let mut chat = Chat::new();
+    // "MG Road" says where, not what.
+    let r = chat
+        .send("Street light not working near Shivaji School on MG Road")
+        .await;
+    assert!(r.contains("Where is this"), "taken as a street light: {r}");
+    chat.send("cancel").await;
+    // A pothole by a lamp: either; the citizen is asked, with the two to
+    // tap and a third for every kind.
+    let r = chat.send("pothole next to the lamp post").await;
+    assert!(
+        r.contains("Is this about Roads or Street lights?")
+            && r.contains("1. Roads\n2. Street lights"),
+        "{r}"
+    );
+    let offered = chat.choices.clone().expect("buttons").options;
+    assert_eq!(
+        offered,
+        [
+            Choice {
+                id: "intake:category:1".into(),
+                title: "Roads".into()
+            },
+            Choice {
+                id: "intake:category:2".into(),
+                title: "Street lights".into()
+            },
+            Choice {
+                id: "intake:category:0".into(),
+                title: "Other kinds".into()
+            },
+        ]
+    );
+    let r = chat.tap("intake:category:0", "Other kinds").await;
+    assert!(
+        r.contains("Which kind of problem") && r.contains("2. Street lights"),
+        "{r}"
+    );
+    let r = chat.tap("intake:category:2", "Street lights").await;
+    assert!(r.contains("Where is this"), "{r}");
+    chat.send("Near the temple").await;
+    let r = chat.send("yes").await;
+    assert!(r.contains("PUNE-20261123-0001"), "{r}");
+    let created = chat.tools.created.lock().unwrap();
+    assert_eq!(created[0].1.description, "pothole next to the lamp post");
+    let lights = &chat.tools.categories[1];
+    assert_eq!(created[0].1.category_id.as_ref(), Some(&lights.id));
+}
+
+#[tokio::test]
 async fn marathi_is_answered_in_marathi() {
     let mut chat = Chat::new();
     let r = chat.send("शिवाजी शाळेजवळचा दिवा आठवड्यापासून बंद आहे").await;

@@ -116,32 +116,6 @@ pub fn is_greeting(norm: &str) -> bool {
         })
 }
 
-/// The category whose keywords the text hits most (ties go to the earlier one).
-pub fn match_category<'a>(norm: &str, categories: &'a [Category]) -> Option<&'a Category> {
-    let padded = format!(" {norm} ");
-    let hits = |c: &Category| {
-        c.keywords
-            .iter()
-            .filter(|k| {
-                let k = k.to_lowercase();
-                if k.is_ascii() {
-                    padded.contains(&format!(" {k} ")) || padded.contains(&format!(" {k}s "))
-                } else {
-                    norm.contains(&k)
-                }
-            })
-            .count()
-    };
-    let mut best: Option<(&Category, usize)> = None;
-    for c in categories {
-        let n = hits(c);
-        if n > 0 && best.map(|(_, b)| n > b).unwrap_or(true) {
-            best = Some((c, n));
-        }
-    }
-    best.map(|(c, _)| c)
-}
-
 /// A category picked by its number in the list we showed, or by a keyword.
 pub fn pick_category<'a>(norm: &str, categories: &'a [Category]) -> Option<&'a Category> {
     let digits: String = norm
@@ -154,11 +128,13 @@ pub fn pick_category<'a>(norm: &str, categories: &'a [Category]) -> Option<&'a C
     if let Ok(n) = digits.trim().parse::<usize>() {
         return n.checked_sub(1).and_then(|i| categories.get(i));
     }
-    match_category(norm, categories).or_else(|| {
-        categories
-            .iter()
-            .find(|c| c.slug == norm || c.names.values().any(|name| normalize(name) == norm))
-    })
+    super::understand::read(norm, categories)
+        .sure()
+        .or_else(|| {
+            categories
+                .iter()
+                .find(|c| c.slug == norm || c.names.values().any(|name| normalize(name) == norm))
+        })
 }
 
 #[cfg(test)]

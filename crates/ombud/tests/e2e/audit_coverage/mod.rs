@@ -223,6 +223,7 @@ const CLI_NOT_AUDITED: &[(&str, &str)] = &[
     ("bench slowloris", "a benchmark on its own server"),
     ("bench webhooks", "a benchmark on its own data"),
     ("bench retention", "a benchmark on its own data"),
+    ("bench intake", "reads a set of messages; nothing is stored"),
     (
         "seed",
         "fills a tenant with test data for benchmarks and drills",

@@ -1,0 +1,259 @@
+//! Which category a citizen's words are about, the way people write them:
+//! in English, Hindi, Marathi or either in Latin letters, with an address
+//! in the middle ("Streetlight not working near Shivaji School on MG Road"
+//! is not about the road), misspelt ("garbege"), and sometimes about two
+//! things at once. Each category's keywords score the text:
+//! - a phrase ("street light") or a pair that must both be there
+//!   ("light+ghar") says more than one word; a word marked generic
+//!   (`~water`, `~road`: they come up in many complaints) and a word that
+//!   several categories share say less;
+//! - words that name a place are not read as the problem: the "Road" of
+//!   "MG Road" or "Karve Road", "on the road", "road pe";
+//! - a Latin-letter keyword matches its plurals and suffixes ("khadde",
+//!   "kachrakundi") and a misspelling of one letter in a long word, unless
+//!   it ends in `=` ("diva=" is not "divas", days);
+//! - in Devanagari a keyword matches at the start of a word, whatever
+//!   ending Hindi or Marathi puts after it ("रस्त्यावर", "गल्लीतील").
+//!
+//! The best category is taken when it is clearly ahead; when two are
+//! close, the citizen is asked between them rather than guessed for.
+
+use ombud_core::Category;
+
+/// What the words say about the category.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reading<'a> {
+    /// Clearly this one.
+    Sure(&'a Category),
+    /// One of these two, too close to tell: ask.
+    Between(&'a Category, &'a Category),
+    /// No keyword of any category.
+    Unknown,
+}
+
+impl<'a> Reading<'a> {
+    /// The category when sure.
+    pub fn sure(self) -> Option<&'a Category> {
+        match self {
+            Self::Sure(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// The best is taken when it scores at least this many times the next.
+const AHEAD: f32 = 1.75;
+
+/// Words that end a place's name ("MG Road", "Shivaji Nagar"); when one
+/// follows a name, or follows "on the", it says where, not what.
+const PLACE_WORDS: &[&str] = &[
+    "road", "rd", "marg", "street", "lane", "chowk", "nagar", "peth", "path", "colony", "society",
+    "highway",
+];
+/// Words before a place word that make it a place: prepositions ("on the
+/// road") and the common road names people type in lower case.
+const BEFORE_A_PLACE: &[&str] = &[
+    "on", "at", "near", "along", "across", "from", "to", "main", "station", "ring", "link",
+    "college", "old", "new", "nagar", "highway", "bypass", "mg", "fc", "jm", "nh",
+];
+/// Words after a place word that make it a place (Hindi and Marathi
+/// postpositions in Latin letters: "road pe", "road var").
+const AFTER_A_PLACE: &[&str] = &[
+    "pe", "par", "ke", "ki", "mein", "me", "var", "vr", "madhe", "jawal", "paas",
+];
+
+/// One word of the text as typed and as read.
+#[derive(Debug)]
+struct Word {
+    text: String,
+    /// Typed with a capital (a name) or as a short code ("MG", "FC").
+    named: bool,
+    /// Part of a place's name or "on the road": not read as the problem.
+    place: bool,
+}
+
+fn words(text: &str) -> Vec<Word> {
+    let mut out: Vec<Word> = text
+        .split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '-') || c == '।')
+        .filter(|w| !w.is_empty())
+        .enumerate()
+        .map(|(i, w)| Word {
+            text: w.to_lowercase(),
+            // The first word's capital is the sentence's, not a name's.
+            named: (i > 0 && w.chars().next().is_some_and(char::is_uppercase))
+                || (w.len() <= 3 && w.chars().all(|c| c.is_ascii_uppercase())),
+            place: false,
+        })
+        .collect();
+    for i in 0..out.len() {
+        if !PLACE_WORDS.contains(&out[i].text.as_str()) {
+            continue;
+        }
+        let before = i.checked_sub(1).map(|j| &out[j]);
+        let after = out.get(i + 1);
+        let named_before = before.is_some_and(|w| {
+            (w.named && !PLACE_WORDS.contains(&w.text.as_str()) && w.text != "the")
+                || BEFORE_A_PLACE.contains(&w.text.as_str())
+                || w.text.chars().all(|c| c.is_ascii_digit())
+        });
+        let the_before = before.is_some_and(|w| w.text == "the")
+            && i.checked_sub(2)
+                .is_some_and(|j| BEFORE_A_PLACE.contains(&out[j].text.as_str()));
+        let postposition = after.is_some_and(|w| AFTER_A_PLACE.contains(&w.text.as_str()));
+        if named_before || the_before || postposition {
+            out[i].place = true;
+        }
+    }
+    out
+}
+
+/// Whether `word` (as read) is `key` (one Latin-letter keyword word):
+/// itself, with an ending, or misspelt by a letter when both are long. A
+/// key ending in `=` is only itself ("diva=" is not "divas").
+fn same_word(word: &str, key: &str) -> bool {
+    if let Some(exact) = key.strip_suffix('=') {
+        return word == exact;
+    }
+    if word == key {
+        return true;
+    }
+    let (w, k) = (word.chars().count(), key.chars().count());
+    if k >= 4 && w > k && w - k <= 6 && word.starts_with(key) {
+        return true;
+    }
+    k >= 5
+        && w >= 5
+        && w.abs_diff(k) <= 1
+        && word.chars().next() == key.chars().next()
+        && one_edit(word, key)
+}
+
+/// At most one letter added, dropped, changed or two swapped.
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() && a[i] == b[j] {
+        i += 1;
+        j += 1;
+    }
+    if i == a.len() && j == b.len() {
+        return true;
+    }
+    let rest = |x: &[char], y: &[char]| x == y;
+    rest(&a[i + 1..], &b[j + 1..]) // changed
+        || rest(&a[i + 1..], &b[j..]) // added to a
+        || rest(&a[i..], &b[j + 1..]) // dropped from a
+        || (i + 1 < a.len() && j + 1 < b.len() && a[i] == b[j + 1] && a[i + 1] == b[j]
+            && rest(&a[i + 2..], &b[j + 2..])) // swapped
+}
+
+/// Whether a keyword is in the text. Alone, a single word that names a
+/// place does not count; in a pair it does ("dirty water" + "road").
+fn found(key: &str, words: &[Word], text: &str, places_count: bool) -> bool {
+    if let Some((a, b)) = key.split_once('+') {
+        return found(a.trim(), words, text, true) && found(b.trim(), words, text, true);
+    }
+    if !key.is_ascii() {
+        // Devanagari: at the start of a word, whatever ending follows
+        // ("रस्त्यावर", "कचराकुंडी"), not inside one ("सांडपाणी" is not "पाणी").
+        return text.match_indices(key).any(|(at, _)| {
+            text[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || c.is_ascii_punctuation() || c == '।')
+        });
+    }
+    let parts: Vec<&str> = key.split_whitespace().collect();
+    if parts.is_empty() {
+        return false;
+    }
+    let alone = parts.len() == 1 && !places_count;
+    words.windows(parts.len()).any(|run| {
+        run.iter()
+            .zip(&parts)
+            .all(|(w, k)| !(alone && w.place) && same_word(&w.text, k))
+    })
+}
+
+/// The weight of a keyword: a phrase or a pair says more than a word, and
+/// a word marked generic (`~water`: it comes up in other kinds of
+/// complaint too) says less.
+fn weight(key: &str) -> f32 {
+    if key.starts_with('~') {
+        0.5
+    } else if key.contains('+') || key.trim().contains(' ') {
+        2.0
+    } else {
+        1.0
+    }
+}
+
+/// Reads `text` against `categories`' keywords.
+pub fn read<'a>(text: &str, categories: &'a [Category]) -> Reading<'a> {
+    let words = words(text);
+    let lower = text.to_lowercase();
+    let keys: Vec<Vec<String>> = categories
+        .iter()
+        .map(|c| c.keywords.iter().map(|k| k.trim().to_lowercase()).collect())
+        .collect();
+    // A keyword several categories share says less.
+    let shared = |key: &str| keys.iter().filter(|ks| ks.iter().any(|k| k == key)).count();
+    let mut scores: Vec<(f32, &Category)> = categories
+        .iter()
+        .zip(&keys)
+        .map(|(c, ks)| {
+            let score = ks
+                .iter()
+                .filter(|k| {
+                    !k.is_empty() && found(k.trim_start_matches('~'), &words, &lower, false)
+                })
+                .map(|k| weight(k) / shared(k).max(1) as f32)
+                .sum();
+            (score, c)
+        })
+        .filter(|(s, _)| *s > 0.0)
+        .collect();
+    // Highest first; a tie keeps the categories' order.
+    scores.sort_by(|a, b| b.0.total_cmp(&a.0));
+    match scores.as_slice() {
+        [] => Reading::Unknown,
+        [(_, best)] => Reading::Sure(best),
+        [(b, best), (s, _), ..] if *b >= AHEAD * *s => Reading::Sure(best),
+        [(_, best), (_, second), ..] => Reading::Between(best, second),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_letter_off() {
+        assert!(one_edit("garbege", "garbage"));
+        assert!(one_edit("electricty", "electricity"));
+        assert!(one_edit("watter", "water"));
+        assert!(one_edit("draniage", "drainage"));
+        assert!(!one_edit("garden", "garbage"));
+        assert!(same_word("potholes", "pothole"));
+        assert!(same_word("kachrakundi", "kachra"));
+        assert!(!same_word("waterlogging", "water"));
+        assert!(!same_word("tar", "tap"));
+    }
+
+    #[test]
+    fn a_place_is_not_the_problem() {
+        let places = |t: &str| -> Vec<String> {
+            words(t)
+                .into_iter()
+                .filter(|w| w.place)
+                .map(|w| w.text)
+                .collect()
+        };
+        assert_eq!(places("light not working on MG Road"), ["road"]);
+        assert_eq!(places("near Karve Road signal"), ["road"]);
+        assert_eq!(places("water flowing on the road"), ["road"]);
+        assert_eq!(places("road pe light nahi"), ["road"]);
+        assert!(places("the road is broken").is_empty());
+        assert!(places("road pura toota hua hai").is_empty());
+    }
+}

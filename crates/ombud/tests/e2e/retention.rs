@@ -233,6 +233,39 @@ async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
     app.stop().await;
 }
 
+/// Two offices: one whose admin sets `field` (a retention in days) to 30
+/// through the API (after a value out of range is refused, naming it), and
+/// one that leaves it alone.
+async fn offices_one_keeping_30_days(
+    app: &TestApp,
+    graph: &FakeGraph,
+    field: &str,
+) -> (TestTenant, TestTenant) {
+    let (keeps, forever) = (
+        app.tenant("keeps", "KEEP", graph).await,
+        app.tenant("forever", "EVER", graph).await,
+    );
+    member(app, "admin@keeps.example", &keeps.tenant.id, Role::Admin).await;
+    let admin = Staff::login(app, "admin@keeps.example").await;
+    let put = |days: u32| {
+        let admin = &admin;
+        async move {
+            crate::audit::session_api(admin, Method::PUT, "/settings/conversations")
+                .await
+                .json(&json!({ field: days }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let res = put(36501).await;
+    assert_eq!(res.status(), 422);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body.to_string().contains(field), "{body}");
+    assert_eq!(put(30).await.status(), 200);
+    (keeps, forever)
+}
+
 /// One citizen's message and the bot's answer to it.
 async fn say(app: &TestApp, graph: &FakeGraph, t: &TestTenant, text: &str) {
     let citizen = "919800000901";
@@ -254,26 +287,7 @@ async fn bodies(app: &TestApp, t: &TestTenant) -> Vec<(String, String)> {
 async fn an_office_that_keeps_messages_30_days_loses_their_words_after_30_days_and_no_other_does() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
-    let (keeps, forever) = (
-        app.tenant("keeps", "KEEP", &graph).await,
-        app.tenant("forever", "EVER", &graph).await,
-    );
-    member(&app, "admin@keeps.example", &keeps.tenant.id, Role::Admin).await;
-    let admin = Staff::login(&app, "admin@keeps.example").await;
-    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
-        .await
-        .json(&json!({"message_bodies_days": 36501}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
-        .await
-        .json(&json!({"message_bodies_days": 30}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (keeps, forever) = offices_one_keeping_30_days(&app, &graph, "message_bodies_days").await;
     let policy = ombud_engine::ops::retention::RetentionPolicy::default();
     let sweep = || async {
         app.engine
@@ -353,28 +367,7 @@ async fn rows_of(app: &TestApp, t: &TestTenant, table: &str) -> usize {
 async fn an_office_that_keeps_messages_30_days_deletes_them_then_and_keeps_its_complaints() {
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
-    let (keeps, forever) = (
-        app.tenant("keeps", "KEEP", &graph).await,
-        app.tenant("forever", "EVER", &graph).await,
-    );
-    member(&app, "admin@keeps.example", &keeps.tenant.id, Role::Admin).await;
-    let admin = Staff::login(&app, "admin@keeps.example").await;
-    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
-        .await
-        .json(&json!({"messages_days": 36501}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    let body: serde_json::Value = res.json().await.unwrap();
-    assert!(body.to_string().contains("messages_days"), "{body}");
-    let res = crate::audit::session_api(&admin, Method::PUT, "/settings/conversations")
-        .await
-        .json(&json!({"messages_days": 30}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let (keeps, forever) = offices_one_keeping_30_days(&app, &graph, "messages_days").await;
     let policy = ombud_engine::ops::retention::RetentionPolicy::default();
     let sweep = |policy| {
         let app = &app;

@@ -78,6 +78,8 @@ pub struct ComplaintDraft {
     pub category_id: Option<CategoryId>,
     pub description: String,
     pub location: Option<String>,
+    /// Where the citizen's location pin put it.
+    pub point: Option<ombud_core::geo::GeoPoint>,
     pub language: Language,
     pub priority: Priority,
 }
@@ -112,6 +114,7 @@ impl ComplaintDraft {
             created_at: at,
             updated_at: at,
             sla: None,
+            point: self.point,
         }
     }
 }

@@ -80,6 +80,7 @@ impl Tools for FakeTools {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             sla: None,
+            point: d.point,
         };
         created.push((key.to_owned(), c.clone()));
         Ok(c)

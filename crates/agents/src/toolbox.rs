@@ -237,6 +237,7 @@ impl<'a> ToolBox<'a> {
             category_id: category.map(|c| c.id.clone()),
             description,
             location,
+            point: None,
             language: self
                 .language
                 .clone()

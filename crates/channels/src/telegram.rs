@@ -133,12 +133,20 @@ pub fn parse_update(body: &[u8]) -> Result<ParsedUpdate, String> {
     if m.from.as_ref().is_some_and(|u| u.is_bot) {
         return Ok(out);
     }
+    let mut payload = None;
     let (kind, body) = if let Some(text) = m.text {
         (MessageKind::Text, text)
     } else if let Some(l) = m.location {
+        let shared = ombud_core::geo::SharedLocation {
+            latitude: l.latitude,
+            longitude: l.longitude,
+            name: None,
+            address: None,
+        };
+        payload = shared.point().map(|_| shared.to_payload());
         (
             MessageKind::Location,
-            format!("{}, {}", l.latitude, l.longitude),
+            format!("[location] {}", shared.label()),
         )
     } else {
         let kind = if m.photo.is_some() {
@@ -164,7 +172,7 @@ pub fn parse_update(body: &[u8]) -> Result<ParsedUpdate, String> {
         provider_id: format!("{}:{}", m.chat.id, m.message_id),
         kind,
         body,
-        payload: None,
+        payload,
         sent_at: Utc.timestamp_opt(m.date, 0).single(),
     });
     Ok(out)
@@ -369,6 +377,17 @@ mod tests {
         );
         assert_eq!(m.profile_name.as_deref(), Some("Asha K"));
         assert_eq!(m.kind, MessageKind::Text);
+    }
+
+    #[test]
+    fn a_location_is_a_pin_with_its_point() {
+        let body = br#"{"update_id": 14, "message": {"message_id": 9, "date": 1764633600,
+            "chat": {"id": 4242}, "location": {"latitude": 18.5195, "longitude": 73.8553}}}"#;
+        let m = &parse_update(body).unwrap().batch.messages[0];
+        assert_eq!(m.kind, MessageKind::Location);
+        let shared = ombud_core::geo::SharedLocation::from_payload(m.payload.as_deref().unwrap());
+        assert_eq!(shared.unwrap().label(), "18.519500, 73.855300");
+        assert_eq!(m.body, "[location] 18.519500, 73.855300");
     }
 
     #[test]

@@ -325,6 +325,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             sla: None,
+            point: None,
         };
         let at = Utc::now();
         for change in [

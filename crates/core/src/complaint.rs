@@ -279,6 +279,9 @@ pub struct Complaint {
     /// Its service-level clock (None: no policy covers it).
     #[serde(default)]
     pub sla: Option<crate::sla::SlaClock>,
+    /// Where the citizen's location pin put it.
+    #[serde(default)]
+    pub point: Option<crate::geo::GeoPoint>,
 }
 
 /// One line of a complaint's history: who did what, from which value to which.

@@ -14,6 +14,7 @@ pub mod conversation;
 pub mod error;
 pub mod event;
 pub mod generations;
+pub mod geo;
 pub mod html;
 pub mod id;
 pub mod inbound;

@@ -82,6 +82,8 @@ pub struct ComplaintRecord {
     pub status_label: String,
     pub description: String,
     pub location: Option<String>,
+    /// Where their location pin put it.
+    pub point: Option<crate::geo::GeoPoint>,
     pub area: Option<String>,
     pub language: String,
     pub created_at: DateTime<Utc>,

@@ -271,6 +271,7 @@ mod tests {
             created_at: at(0),
             updated_at: at(0),
             sla: None,
+            point: None,
         }
     }
 

@@ -44,6 +44,7 @@ impl Tools for StoreTools<'_> {
             category_id: d.category_id,
             description: d.description,
             location: d.location,
+            point: d.point,
             area,
             language: d.language,
             priority: d.priority,

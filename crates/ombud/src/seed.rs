@@ -76,6 +76,7 @@ pub async fn run(
                             .map(|c| c.id.clone()),
                         description: text.into(),
                         location: Some(format!("Ward {}", i % 40 + 1)),
+                        point: None,
                         area: None,
                         language: Language::en(),
                         priority: Priority::Normal,

@@ -18,6 +18,7 @@ pub trait Columns {
     fn opt_text(&self, col: &str) -> Decoded<Option<String>>;
     fn int(&self, col: &str) -> Decoded<i64>;
     fn opt_int(&self, col: &str) -> Decoded<Option<i64>>;
+    fn opt_real(&self, col: &str) -> Decoded<Option<f64>>;
     fn time(&self, col: &str) -> Decoded<DateTime<Utc>>;
     fn opt_time(&self, col: &str) -> Decoded<Option<DateTime<Utc>>>;
     fn json(&self, col: &str) -> Decoded<Value>;
@@ -382,7 +383,7 @@ pub fn message(r: &dyn Columns) -> Decoded<Message> {
     })
 }
 
-pub const COMPLAINT_COLS: &str = "id, tenant_id, number, channel_id, contact_id, conversation_id, category_id, description, location, area, assignee_id, team, language, priority, status, source, created_at, updated_at, sla";
+pub const COMPLAINT_COLS: &str = "id, tenant_id, number, channel_id, contact_id, conversation_id, category_id, description, location, area, assignee_id, team, language, priority, status, source, created_at, updated_at, sla, latitude, longitude";
 
 pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
     Ok(Complaint {
@@ -408,6 +409,10 @@ pub fn complaint(r: &dyn Columns) -> Decoded<Complaint> {
             .opt_text("sla")?
             .map(|j| parse("sla", serde_json::from_str(&j)))
             .transpose()?,
+        point: match (r.opt_real("latitude")?, r.opt_real("longitude")?) {
+            (Some(lat), Some(lon)) => ombud_core::geo::GeoPoint::new(lat, lon),
+            _ => None,
+        },
     })
 }
 

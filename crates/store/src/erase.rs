@@ -25,8 +25,9 @@ pub(crate) fn messages() -> String {
     )
 }
 
-/// Their complaints' descriptions and locations (counted).
-pub(crate) const COMPLAINTS: &str = "update complaints set description = '', location = null
+/// Their complaints' descriptions and locations, pins too (counted).
+pub(crate) const COMPLAINTS: &str = "update complaints set description = '', location = null,
+        latitude = null, longitude = null
      where tenant_id = ?1 and contact_id = ?2";
 
 /// The rest, after the contact's row, in order: sends still waiting,

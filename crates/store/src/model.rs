@@ -459,6 +459,8 @@ pub struct NewComplaint {
     pub category_id: Option<CategoryId>,
     pub description: String,
     pub location: Option<String>,
+    /// Where the citizen's location pin put it.
+    pub point: Option<ombud_core::geo::GeoPoint>,
     /// An area of the tenant's catalogue (the location named it).
     pub area: Option<String>,
     pub language: Language,
@@ -633,6 +635,7 @@ impl NewComplaint {
             created_at: self.at,
             updated_at: self.at,
             sla: None,
+            point: self.point,
         };
         c.sla = rules.and_then(|r| r.start(&c));
         c

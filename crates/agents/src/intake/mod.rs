@@ -199,6 +199,11 @@ impl Run<'_> {
     async fn handle(&mut self, message: &Message, lang: &Language) -> Result<(), AgentError> {
         // A tapped button reads as the words it stands for.
         let tapped = message.payload.as_deref().and_then(buttons::words_of);
+        if message.kind == MessageKind::Location {
+            let text = self.pinned(message, lang).await?;
+            self.reply(message, text);
+            return Ok(());
+        }
         if message.kind != MessageKind::Text && tapped.is_none() {
             let text = self.t(lang).non_text.clone();
             self.reply(message, text);
@@ -255,10 +260,13 @@ impl Run<'_> {
                 if category.is_none() && between.is_none() && norm.split(' ').count() < 3 {
                     return Ok(self.t(lang).ask_description.clone());
                 }
+                // A pin shared before the words stays with them.
+                let pinned = self.state.draft.take().filter(|d| d.description.is_empty());
                 self.state.draft = Some(Draft {
                     description: body,
                     category_id: category,
-                    location: None,
+                    location: pinned.as_ref().and_then(|d| d.location.clone()),
+                    point: pinned.and_then(|d| d.point),
                 });
                 // Two fit about as well: the citizen says which.
                 if let Some((first, second)) = between {
@@ -296,6 +304,27 @@ impl Run<'_> {
             }
         }
         self.next_question(message, lang).await
+    }
+
+    /// A location pin: the complaint's place. Before the problem is told,
+    /// it is kept and the problem asked for; after, it is the location and
+    /// the dialogue goes on from where it was.
+    async fn pinned(&mut self, message: &Message, lang: &Language) -> Result<String, AgentError> {
+        let Some(shared) = message
+            .payload
+            .as_deref()
+            .and_then(geo::SharedLocation::from_payload)
+        else {
+            return Ok(self.t(lang).non_text.clone());
+        };
+        let draft = self.state.draft.get_or_insert_with(Draft::default);
+        draft.location = Some(shared.label());
+        draft.point = shared.point();
+        match self.state.step {
+            Step::Idle => Ok(self.t(lang).ask_description.clone()),
+            Step::AwaitCategory => self.ask_category(lang).await,
+            Step::AwaitLocation | Step::AwaitConfirm => self.next_question(message, lang).await,
+        }
     }
 
     /// Asks for whatever the draft still lacks, or confirms, or creates.
@@ -408,6 +437,7 @@ impl Run<'_> {
                     category_id: draft.category_id,
                     description: draft.description,
                     location: draft.location,
+                    point: draft.point,
                     language: lang.clone(),
                     priority,
                 },

@@ -19,6 +19,9 @@ pub struct Draft {
     pub description: String,
     pub category_id: Option<CategoryId>,
     pub location: Option<String>,
+    /// The citizen's location pin, when they shared one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub point: Option<ombud_core::geo::GeoPoint>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -50,6 +50,14 @@ impl Chat {
         self.run(vec![m]).await.join("\n")
     }
 
+    /// A location pin, as WhatsApp and Telegram deliver one.
+    async fn pin(&mut self, shared: &ombud_core::geo::SharedLocation) -> String {
+        self.seq += 1;
+        let mut m = message(self.seq, "[location]", MessageKind::Location);
+        m.payload = Some(shared.to_payload());
+        self.run(vec![m]).await.join("\n")
+    }
+
     async fn send_batch(&mut self, bodies: &[&str]) -> Vec<String> {
         let messages = bodies
             .iter()
@@ -244,6 +252,60 @@ async fn an_address_is_not_the_problem_and_two_close_kinds_are_asked_about() {
     assert_eq!(created[0].1.description, "pothole next to the lamp post");
     let lights = &chat.tools.categories[1];
     assert_eq!(created[0].1.category_id.as_ref(), Some(&lights.id));
+}
+
+#[tokio::test]
+async fn a_location_pin_is_the_complaints_place_before_or_after_the_words() {
+    use ombud_core::geo::{GeoPoint, SharedLocation};
+    let wada = SharedLocation {
+        latitude: 18.5195,
+        longitude: 73.8553,
+        name: Some("Shaniwar Wada".into()),
+        address: Some("Shaniwar Peth, Pune".into()),
+    };
+    // Asked where: the pin answers.
+    let mut chat = Chat::new();
+    let r = chat
+        .send("The street light near the school is broken")
+        .await;
+    assert!(r.contains("Where is this"), "{r}");
+    let r = chat.pin(&wada).await;
+    assert!(
+        r.contains("Location: Shaniwar Wada, Shaniwar Peth, Pune"),
+        "{r}"
+    );
+    chat.send("yes").await;
+    let created = chat.tools.created.lock().unwrap()[0].1.clone();
+    assert_eq!(
+        created.location.as_deref(),
+        Some("Shaniwar Wada, Shaniwar Peth, Pune")
+    );
+    assert_eq!(created.point, GeoPoint::new(18.5195, 73.8553));
+
+    // The pin first: kept, the problem asked for, and never asked where.
+    let mut chat = Chat::new();
+    let bare = SharedLocation {
+        name: None,
+        address: None,
+        ..wada
+    };
+    let r = chat.pin(&bare).await;
+    assert!(r.contains("describe the problem"), "{r}");
+    let r = chat
+        .send("The street light near the school is broken")
+        .await;
+    assert!(
+        r.contains("Location: 18.519500, 73.855300"),
+        "straight to confirming: {r}"
+    );
+    chat.send("yes").await;
+    let created = chat.tools.created.lock().unwrap()[0].1.clone();
+    assert_eq!(created.point, GeoPoint::new(18.5195, 73.8553));
+    // A pin that is not one is answered as a message Ombud cannot read.
+    let mut m = message(99, "[location]", MessageKind::Location);
+    m.payload = Some("{}".into());
+    let r = chat.run(vec![m]).await.join("\n");
+    assert!(r.contains("only understand text"), "{r}");
 }
 
 #[tokio::test]

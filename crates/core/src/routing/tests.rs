@@ -205,6 +205,7 @@ fn complaint(category: Option<&str>, area: Option<&str>, priority: Priority) -> 
         created_at: at,
         updated_at: at,
         sla: None,
+        point: None,
     }
 }
 

@@ -338,6 +338,7 @@ impl Operations {
             category_id: f.category_id,
             description: f.description,
             location: f.location,
+            point: None,
             language: f.language,
             priority: f.priority,
             source: Source::Api,

@@ -99,6 +99,7 @@ impl Operations {
                 status_label: status(c.status.as_str()),
                 description: c.description,
                 location: c.location,
+                point: c.point,
                 area: c.area,
                 language: c.language.as_str().to_owned(),
                 created_at: c.created_at,

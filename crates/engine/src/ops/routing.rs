@@ -508,6 +508,7 @@ impl Operations {
             created_at: now,
             updated_at: now,
             sla: None,
+            point: None,
         };
         let routed = routing.assignment.route(&c, &routing.teams, &routing.areas);
         let next = match &routed {

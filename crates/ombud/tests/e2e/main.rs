@@ -44,6 +44,7 @@ mod observability;
 mod onboarding;
 mod operators;
 mod outbox;
+mod pins;
 mod process;
 mod provider_urls;
 mod queue;

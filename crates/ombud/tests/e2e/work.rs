@@ -118,6 +118,7 @@ pub async fn filed_at(
                 sla: None,
                 route: false,
                 verification: None,
+                point: None,
             },
         )
         .await

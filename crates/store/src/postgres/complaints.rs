@@ -73,9 +73,10 @@ impl ComplaintStore for PgStore {
         sqlx::query(
             "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                 category_id, description, location, language, priority, status, source, origin_key,
-                created_at, updated_at, sla, sla_state, sla_due_at, area, sla_next_at)
+                created_at, updated_at, sla, sla_state, sla_due_at, area, sla_next_at,
+                latitude, longitude)
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15,
-                $16, $17, $18, $19, $20)",
+                $16, $17, $18, $19, $20, $21, $22)",
         )
         .bind(c.id.as_str())
         .bind(t)
@@ -97,6 +98,8 @@ impl ComplaintStore for PgStore {
         .bind(sla.due_at)
         .bind(&c.area)
         .bind(sla.next_at)
+        .bind(c.point.map(|p| p.latitude))
+        .bind(c.point.map(|p| p.longitude))
         .execute(&mut *tx)
         .await?;
         for job in new.jobs(&c) {

@@ -213,6 +213,9 @@ impl Columns for PgColumns<'_> {
     fn opt_int(&self, col: &str) -> Decoded<Option<i64>> {
         Ok(self.0.try_get(col)?)
     }
+    fn opt_real(&self, col: &str) -> Decoded<Option<f64>> {
+        Ok(self.0.try_get(col)?)
+    }
     fn flag(&self, col: &str) -> Decoded<bool> {
         Ok(self.0.try_get(col)?)
     }

@@ -134,6 +134,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "forgetting",
         include_str!("migrations/0036_forgetting.sql"),
     ),
+    (37, "points", include_str!("migrations/0037_points.sql")),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

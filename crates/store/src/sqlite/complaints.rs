@@ -59,9 +59,10 @@ impl ComplaintStore for SqliteStore {
             conn.prepare_cached(
                 "insert into complaints (id, tenant_id, number, channel_id, contact_id, conversation_id,
                     category_id, description, location, language, priority, status, source, origin_key,
-                    created_at, updated_at, sla, sla_state, sla_due_at, area, sla_next_at)
+                    created_at, updated_at, sla, sla_state, sla_due_at, area, sla_next_at,
+                    latitude, longitude)
                  values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
-                    ?16, ?17, ?18, ?19, ?20)",
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
             )?
             .execute(params![
                 c.id.as_str(),
@@ -83,7 +84,9 @@ impl ComplaintStore for SqliteStore {
                 sla.state,
                 sla.due_at.map(time_text),
                 c.area,
-                sla.next_at.map(time_text)
+                sla.next_at.map(time_text),
+                c.point.map(|p| p.latitude),
+                c.point.map(|p| p.longitude)
             ])?;
             for job in new.jobs(c) {
                 super::jobs::insert(conn, &job, at)?;

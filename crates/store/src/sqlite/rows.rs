@@ -37,6 +37,9 @@ impl Columns for SqliteRow<'_> {
     fn opt_int(&self, col: &str) -> Decoded<Option<i64>> {
         Ok(self.0.get(col)?)
     }
+    fn opt_real(&self, col: &str) -> Decoded<Option<f64>> {
+        Ok(self.0.get(col)?)
+    }
     fn flag(&self, col: &str) -> Decoded<bool> {
         Ok(self.int(col)? != 0)
     }

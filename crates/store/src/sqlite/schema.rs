@@ -134,6 +134,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "forgetting",
         include_str!("migrations/0036_forgetting.sql"),
     ),
+    (37, "points", include_str!("migrations/0037_points.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -466,6 +466,7 @@ pub(crate) async fn a_test_chat_keeps_its_turns_and_state_behind_its_tenants_wal
         created_at: now,
         updated_at: now,
         sla: None,
+        point: None,
     };
     let turn = |seq: i64, said: &str| TestTurn {
         seq,

@@ -255,5 +255,6 @@ fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
         sla: None,
         route: false,
         verification: None,
+        point: None,
     }
 }

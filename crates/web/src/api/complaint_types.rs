@@ -25,6 +25,8 @@ pub struct ComplaintView {
     pub category_id: Option<String>,
     pub description: String,
     pub location: Option<String>,
+    /// Where the citizen's location pin put it (null: no pin).
+    pub point: Option<ombud_core::geo::GeoPoint>,
     /// An area's slug from the catalogue (free text before there was one).
     pub area: Option<String>,
     pub assignee_id: Option<String>,
@@ -98,6 +100,7 @@ impl From<&Complaint> for ComplaintView {
             category_id: s(c.category_id.as_ref().map(|v| v as _)),
             description: c.description.clone(),
             location: c.location.clone(),
+            point: c.point,
             area: c.area.clone(),
             assignee_id: s(c.assignee_id.as_ref().map(|v| v as _)),
             team: c.team.clone(),

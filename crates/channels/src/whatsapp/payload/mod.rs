@@ -241,12 +241,29 @@ fn inbound(m: WaMessage, profile_name: Option<String>) -> InboundMessage {
         provider_id: m.id,
         kind,
         body,
-        payload: tapped.map(|(id, _)| id),
+        // A tapped button's id, or a location pin's place.
+        payload: tapped
+            .map(|(id, _)| id)
+            .or_else(|| shared_location(kind, &m.rest).map(|l| l.to_payload())),
         sent_at: m
             .timestamp
             .and_then(|t| t.parse::<i64>().ok())
             .and_then(|secs| Utc.timestamp_opt(secs, 0).single()),
     }
+}
+
+/// A location message's pin: `location.latitude`, `longitude`, and the
+/// `name` and `address` the phone added, if any.
+fn shared_location(
+    kind: MessageKind,
+    rest: &serde_json::Map<String, serde_json::Value>,
+) -> Option<ombud_core::geo::SharedLocation> {
+    if kind != MessageKind::Location {
+        return None;
+    }
+    let shared: ombud_core::geo::SharedLocation =
+        serde_json::from_value(rest.get("location")?.clone()).ok()?;
+    shared.point().map(|_| shared)
 }
 
 /// The id and title of a reply button the citizen tapped: an interactive

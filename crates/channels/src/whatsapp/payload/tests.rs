@@ -169,3 +169,34 @@ fn template_status_and_category_news_of_this_account_is_read() {
     let any = parse_webhook(body.as_bytes(), PHONE, None).unwrap();
     assert_eq!(any.templates.len(), 3);
 }
+
+#[test]
+fn a_location_pin_carries_its_point_name_and_address() {
+    let body = payload(serde_json::json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": PHONE},
+        "messages": [
+            {"from": "919800000001", "id": "wamid.L1", "timestamp": "1763856000", "type": "location",
+             "location": {"latitude": 18.5195, "longitude": 73.8553,
+                          "name": "Shaniwar Wada", "address": "Shaniwar Peth, Pune 411030"}},
+            {"from": "919800000001", "id": "wamid.L2", "timestamp": "1763856001", "type": "location",
+             "location": {"latitude": 18.5, "longitude": 73.8}},
+            {"from": "919800000001", "id": "wamid.L3", "timestamp": "1763856002", "type": "location",
+             "location": {"latitude": 123.0, "longitude": 73.8}}
+        ]
+    }));
+    let m = parse_webhook(&body, PHONE, None).unwrap().batch.messages;
+    let shared = |i: usize| {
+        m[i].payload
+            .as_deref()
+            .and_then(ombud_core::geo::SharedLocation::from_payload)
+    };
+    assert_eq!(m[0].kind, MessageKind::Location);
+    assert_eq!(m[0].body, "[location 18.5195,73.8553] Shaniwar Wada");
+    assert_eq!(
+        shared(0).unwrap().label(),
+        "Shaniwar Wada, Shaniwar Peth, Pune 411030"
+    );
+    assert_eq!(shared(1).unwrap().label(), "18.500000, 73.800000");
+    assert_eq!(shared(2), None, "not a point on the globe");
+}

@@ -72,6 +72,7 @@ fn complaint(created: &str) -> Complaint {
         created_at,
         updated_at: created_at,
         sla: None,
+        point: None,
     }
 }
 

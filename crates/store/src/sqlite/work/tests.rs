@@ -58,6 +58,7 @@ async fn dense_and_rare_text_give_the_same_answers_by_either_plan() {
                 sla: None,
                 route: false,
                 verification: None,
+                point: None,
             };
             store.create_complaint(tenant, new).await.map(|(c, _)| c)
         }

@@ -1,0 +1,71 @@
+//! Location pins (issue 27): a citizen shares a WhatsApp location instead
+//! of typing where; it becomes the complaint's location, with its point,
+//! shown to staff as a link to OpenStreetMap and given by the API.
+
+use ombud_core::*;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::staff::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_location_pin_locates_the_complaint_for_staff_and_the_api() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let citizen = "919800000777";
+    graph.citizen_wrote(citizen);
+    app.say(&t, citizen, "The street light near the school is broken")
+        .await;
+    let asked = graph.wait_for_reply_to(citizen, 1).await;
+    assert!(asked[0].contains("Where is this"), "{asked:?}");
+
+    // The pin, as Meta posts it.
+    let pin = envelope(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111",
+                     "phone_number_id": t.channel.whatsapp().unwrap().phone_number_id},
+        "contacts": [{"profile": {"name": "Asha"}, "wa_id": citizen}],
+        "messages": [{"from": citizen, "id": "wamid.PIN1", "timestamp": "1763856000",
+                      "type": "location",
+                      "location": {"latitude": 18.5195, "longitude": 73.8553,
+                                   "name": "Shaniwar Wada", "address": "Shaniwar Peth, Pune"}}]
+    }));
+    graph.citizen_wrote(citizen);
+    assert_eq!(app.post_signed(&t, &pin).await.status(), 200);
+    let confirm = graph.wait_for_reply_to(citizen, 2).await;
+    assert!(
+        confirm[1].contains("Location: Shaniwar Wada, Shaniwar Peth, Pune"),
+        "{confirm:?}"
+    );
+    graph.citizen_wrote(citizen);
+    app.say(&t, citizen, "yes").await;
+    let done = graph.wait_for_reply_to(citizen, 3).await;
+    let number = number_in(&done[2]).expect("a complaint number");
+
+    // The API gives the point.
+    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+    let c = crate::sla::complaint_json(&app, &key, &number).await;
+    assert_eq!(c["location"], "Shaniwar Wada, Shaniwar Peth, Pune", "{c}");
+    assert_eq!(
+        c["point"],
+        json!({"latitude": 18.5195, "longitude": 73.8553})
+    );
+
+    // Staff see it on the map: a link out, nothing loaded from elsewhere.
+    member(&app, "staff@pune.gov.in", &t.tenant.id, Role::Staff).await;
+    let staff = Staff::login(&app, "staff@pune.gov.in").await;
+    let page = staff
+        .get(&format!("/app/complaints/{number}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(
+            "href=\"https://www.openstreetmap.org/?mlat=18.519500&#38;mlon=73.855300#map=18/18.519500/73.855300\""
+        ),
+        "{page}"
+    );
+    app.stop().await;
+}

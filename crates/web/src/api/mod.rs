@@ -16,6 +16,7 @@ mod channel_templates;
 mod channels;
 mod complaint_types;
 mod complaints;
+mod contacts;
 mod directory;
 mod executions;
 pub mod extract;
@@ -205,6 +206,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(keys::router())
         .merge(complaints::router())
         .merge(directory::router())
+        .merge(contacts::router())
         .merge(channels::router())
         .merge(channel_templates::router())
         .merge(surveys::router())

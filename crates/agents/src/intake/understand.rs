@@ -139,12 +139,16 @@ fn one_edit(a: &str, b: &str) -> bool {
     if i == a.len() && j == b.len() {
         return true;
     }
-    let rest = |x: &[char], y: &[char]| x == y;
-    rest(&a[i + 1..], &b[j + 1..]) // changed
-        || rest(&a[i + 1..], &b[j..]) // added to a
-        || rest(&a[i..], &b[j + 1..]) // dropped from a
-        || (i + 1 < a.len() && j + 1 < b.len() && a[i] == b[j + 1] && a[i + 1] == b[j]
-            && rest(&a[i + 2..], &b[j + 2..])) // swapped
+    // The rests after skipping `x` of a and `y` of b, equal (one word may
+    // have run out: "garbag" against "garbage").
+    let rest = |x: usize, y: usize| match (a.get(i + x..), b.get(j + y..)) {
+        (Some(ra), Some(rb)) => ra == rb,
+        _ => false,
+    };
+    rest(1, 1) // changed
+        || rest(1, 0) // added to a
+        || rest(0, 1) // dropped from a
+        || (a.get(i) == b.get(j + 1) && a.get(i + 1) == b.get(j) && rest(2, 2)) // swapped
 }
 
 /// Whether a keyword is in the text. Alone, a single word that names a
@@ -234,10 +238,65 @@ mod tests {
         assert!(one_edit("watter", "water"));
         assert!(one_edit("draniage", "drainage"));
         assert!(!one_edit("garden", "garbage"));
+        // One word running out is one letter dropped, not a panic.
+        assert!(one_edit("garbag", "garbage"));
+        assert!(one_edit("garbages", "garbage"));
+        assert!(!one_edit("garb", "garbage"));
+        assert!(one_edit("", "a") && one_edit("ab", "ba") && !one_edit("ab", "b c"));
+        assert!(same_word("garbag", "garbage"));
         assert!(same_word("potholes", "pothole"));
         assert!(same_word("kachrakundi", "kachra"));
         assert!(!same_word("waterlogging", "water"));
         assert!(!same_word("tar", "tap"));
+    }
+
+    /// Whatever a citizen types and whatever keywords a tenant saves, the
+    /// reading answers: no panic on odd words, endings or scripts.
+    #[test]
+    fn any_text_against_any_keywords_is_read_without_a_panic() {
+        let keys = [
+            "",
+            "+",
+            "~",
+            "=",
+            "a+",
+            "+b",
+            "~+=",
+            " ",
+            "road",
+            "~road",
+            "diva=",
+            "light+ghar",
+            "street light",
+            "रस्त्या",
+            "गंदा पानी+सड़क",
+            "garbage",
+            "ab",
+            "x y z",
+        ];
+        let categories: Vec<Category> = keys
+            .chunks(3)
+            .enumerate()
+            .map(|(i, ks)| crate::testing::category(&format!("c{i}"), "C", ks))
+            .collect();
+        let alphabet: Vec<char> = "aAbgrdeol MGR.,+~=-।रस्तावरपानीी 0९é\u{301}\n"
+            .chars()
+            .collect();
+        let mut seed: u64 = 7;
+        for _ in 0..5000 {
+            let len = (seed % 24) as usize;
+            let text: String = (0..len)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    alphabet[(seed >> 33) as usize % alphabet.len()]
+                })
+                .collect();
+            let _ = read(&text, &categories);
+            seed = seed.wrapping_add(1);
+        }
+        assert_eq!(read("", &categories), Reading::Unknown);
     }
 
     #[test]

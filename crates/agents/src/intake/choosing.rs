@@ -1,0 +1,58 @@
+//! The two turns of the dialogue that let the citizen choose instead of
+//! the agent guessing: a location pin for the place, and a question
+//! between two categories the words fit about as well.
+
+use ombud_core::*;
+
+use super::state::{Draft, Step};
+use super::{buttons, fill, Run};
+use crate::AgentError;
+
+impl Run<'_> {
+    /// A location pin: the complaint's place. Before the problem is told,
+    /// it is kept and the problem asked for; after, it is the location and
+    /// the dialogue goes on from where it was.
+    pub(super) async fn pinned(
+        &mut self,
+        message: &Message,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
+        let Some(shared) = message
+            .payload
+            .as_deref()
+            .and_then(geo::SharedLocation::from_payload)
+        else {
+            return Ok(self.t(lang).non_text.clone());
+        };
+        let draft = self.state.draft.get_or_insert_with(Draft::default);
+        draft.location = Some(shared.label());
+        draft.point = shared.point();
+        match self.state.step {
+            Step::Idle => Ok(self.t(lang).ask_description.clone()),
+            Step::AwaitCategory => self.ask_category(lang).await,
+            Step::AwaitLocation | Step::AwaitConfirm => self.next_question(message, lang).await,
+        }
+    }
+
+    /// Asks between two categories (numbered from 1 as in the whole list).
+    pub(super) async fn ask_between(
+        &mut self,
+        first: usize,
+        second: usize,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
+        let categories = self.categories().await?;
+        let name = |n: usize| {
+            categories
+                .get(n - 1)
+                .map_or_else(String::new, |c| c.name_in(lang).to_owned())
+        };
+        let (a, b) = (name(first), name(second));
+        let options = format!("{first}. {a}\n{second}. {b}");
+        self.choices = Some(buttons::between(categories, first, second, lang));
+        Ok(fill(
+            &self.config.ask_between(lang),
+            &[("first", &a), ("second", &b), ("options", &options)],
+        ))
+    }
+}

@@ -62,6 +62,12 @@ impl From<&Contact> for ContactView {
     }
 }
 
+/// A contact's id from the path; one that cannot be one is a contact
+/// that is not there (404, as another tenant's).
+fn contact_id(id: &str) -> Result<ContactId, ApiError> {
+    id.parse().map_err(|_| ApiError::not_found("contact"))
+}
+
 /// A temporary block.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,7 +119,7 @@ async fn get_contact(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::ConversationsRead)?;
-    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let id = contact_id(&id)?;
     let c = state
         .store
         .contact(&caller.tenant.id, &id)
@@ -137,7 +143,7 @@ async fn block_contact(
     ApiJson(body): ApiJson<BlockBody>,
 ) -> Result<Json<ContactView>, ApiError> {
     caller.require(Scope::ConversationsWrite)?;
-    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let id = contact_id(&id)?;
     let c = state
         .engine
         .ops()
@@ -163,7 +169,7 @@ async fn unblock_contact(
     Path(id): Path<String>,
 ) -> Result<Json<ContactView>, ApiError> {
     caller.require(Scope::ConversationsWrite)?;
-    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let id = contact_id(&id)?;
     let c = state
         .engine
         .ops()
@@ -186,7 +192,7 @@ async fn export_contact(
     Path(id): Path<String>,
 ) -> Result<Json<ombud_core::person::PersonExport>, ApiError> {
     caller.require(Scope::ContactsErase)?;
-    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let id = contact_id(&id)?;
     let export = state
         .engine
         .ops()
@@ -223,7 +229,7 @@ async fn erase_contact(
     Path(id): Path<String>,
 ) -> Result<Json<ErasureView>, ApiError> {
     caller.require(Scope::ContactsErase)?;
-    let id: ContactId = id.parse().map_err(|_| ApiError::not_found("contact"))?;
+    let id = contact_id(&id)?;
     let outcome = state
         .engine
         .ops()

@@ -515,6 +515,35 @@ impl ombud_engine::scheduler::JobHandler for Effects {
     }
 }
 
+/// Replica a's jobs: the same effect, and once told to freeze, each job
+/// it starts takes effect and then hangs, as a process killed between a
+/// job's effect and recording its outcome would look to the others.
+#[derive(Default)]
+struct Freezing {
+    effects: Arc<Effects>,
+    freeze: std::sync::atomic::AtomicBool,
+    hung: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ombud_engine::scheduler::JobHandler for Freezing {
+    async fn run(&self, job: &ombud_store::Job) -> Result<(), String> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if !self.freeze.load(SeqCst) {
+            return self.effects.run(job).await;
+        }
+        *self
+            .effects
+            .0
+            .lock()
+            .unwrap()
+            .entry(job.key.clone())
+            .or_default() += 1;
+        self.hung.fetch_add(1, SeqCst);
+        std::future::pending().await
+    }
+}
+
 /// 1,000 jobs due at once, two replicas on one PostgreSQL, one of them
 /// killed mid-way (its runtime torn down with jobs in flight and leases
 /// held, its connections dropped): every job takes effect, and the only
@@ -547,8 +576,11 @@ async fn a_thousand_jobs_due_at_once_take_effect_once_across_two_replicas_one_ki
         concurrency: CONCURRENCY,
         ..Default::default()
     };
-    let replica = |store, name: &str| {
-        let jobs = Jobs::default().handle("test.effect", effects.clone());
+    let frozen = Arc::new(Freezing {
+        effects: effects.clone(),
+        ..Default::default()
+    });
+    let replica = |store, name: &str, jobs: Jobs| {
         Arc::new(Scheduler::new(
             store,
             Arc::new(ombud_core::SystemClock),
@@ -563,7 +595,11 @@ async fn a_thousand_jobs_due_at_once_take_effect_once_across_two_replicas_one_ki
     let (kill, killed) = tokio::sync::oneshot::channel::<()>();
     let a = {
         let config = config.clone();
-        let a = replica(ombud::app::open_store(&config).await.unwrap(), "a");
+        let a = replica(
+            ombud::app::open_store(&config).await.unwrap(),
+            "a",
+            Jobs::default().handle("test.effect", frozen.clone()),
+        );
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
@@ -579,7 +615,11 @@ async fn a_thousand_jobs_due_at_once_take_effect_once_across_two_replicas_one_ki
             rt.shutdown_background();
         })
     };
-    let b = replica(store.clone(), "b");
+    let b = replica(
+        store.clone(),
+        "b",
+        Jobs::default().handle("test.effect", effects.clone()),
+    );
     let stop = tokio_util::sync::CancellationToken::new();
     tokio::spawn(b.run(stop.clone(), tokio_util::task::TaskTracker::new()));
 
@@ -589,6 +629,19 @@ async fn a_thousand_jobs_due_at_once_take_effect_once_across_two_replicas_one_ki
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "stuck at {}",
+            done()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    // The kill lands while a holds jobs: from now on a's jobs hang after
+    // taking effect, and a dies once one of them has.
+    frozen
+        .freeze
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    while frozen.hung.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "replica a took no job after {}",
             done()
         );
         tokio::time::sleep(Duration::from_millis(2)).await;

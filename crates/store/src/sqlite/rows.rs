@@ -21,24 +21,63 @@ pub fn parse_time(col: &str, s: &str) -> Decoded<DateTime<Utc>> {
         .map_err(|e| StoreError::Internal(format!("stored {col} is not a time: {e}")))
 }
 
+/// A query's column names, read from SQLite once per query rather than
+/// once per column read: rusqlite finds a column by name by asking SQLite
+/// for every name before it, which for a wide row cost more than reading
+/// the row.
+struct ColumnNames {
+    names: Vec<Box<str>>,
+    /// Where the next read most likely is: mappers read in select order.
+    next: std::cell::Cell<usize>,
+}
+
+impl ColumnNames {
+    fn of(stmt: &rusqlite::Statement<'_>) -> Self {
+        ColumnNames {
+            names: stmt.column_names().into_iter().map(Box::from).collect(),
+            next: std::cell::Cell::new(0),
+        }
+    }
+
+    fn index(&self, col: &str) -> Decoded<usize> {
+        let n = self.names.len();
+        let start = self.next.get();
+        let found = (0..n)
+            .map(|k| (start + k) % n)
+            .find(|&i| self.names[i].eq_ignore_ascii_case(col))
+            .ok_or_else(|| StoreError::Internal(format!("no column {col} in the query")))?;
+        self.next.set(found + 1);
+        Ok(found)
+    }
+}
+
 /// A rusqlite row seen through [`Columns`].
-pub struct SqliteRow<'a>(&'a Row<'a>);
+struct SqliteRow<'a> {
+    row: &'a Row<'a>,
+    names: &'a ColumnNames,
+}
+
+impl SqliteRow<'_> {
+    fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> Decoded<T> {
+        Ok(self.row.get(self.names.index(col)?)?)
+    }
+}
 
 impl Columns for SqliteRow<'_> {
     fn text(&self, col: &str) -> Decoded<String> {
-        Ok(self.0.get(col)?)
+        self.get(col)
     }
     fn opt_text(&self, col: &str) -> Decoded<Option<String>> {
-        Ok(self.0.get(col)?)
+        self.get(col)
     }
     fn int(&self, col: &str) -> Decoded<i64> {
-        Ok(self.0.get(col)?)
+        self.get(col)
     }
     fn opt_int(&self, col: &str) -> Decoded<Option<i64>> {
-        Ok(self.0.get(col)?)
+        self.get(col)
     }
     fn opt_real(&self, col: &str) -> Decoded<Option<f64>> {
-        Ok(self.0.get(col)?)
+        self.get(col)
     }
     fn flag(&self, col: &str) -> Decoded<bool> {
         Ok(self.int(col)? != 0)
@@ -66,10 +105,11 @@ pub fn all<T>(
     map: impl Fn(&dyn Columns) -> Decoded<T>,
 ) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
+    let names = ColumnNames::of(&stmt);
     let mut rows = stmt.query(params)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(map(&SqliteRow(row))?);
+        out.push(map(&SqliteRow { row, names: &names })?);
     }
     Ok(out)
 }
@@ -82,9 +122,10 @@ pub fn one<T>(
     map: impl Fn(&dyn Columns) -> Decoded<T>,
 ) -> StoreResult<Option<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
+    let names = ColumnNames::of(&stmt);
     let mut rows = stmt.query(params)?;
     match rows.next()? {
-        Some(row) => Ok(Some(map(&SqliteRow(row))?)),
+        Some(row) => Ok(Some(map(&SqliteRow { row, names: &names })?)),
         None => Ok(None),
     }
 }

@@ -135,6 +135,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0036_forgetting.sql"),
     ),
     (37, "points", include_str!("migrations/0037_points.sql")),
+    (
+        38,
+        "replies_unchecked",
+        include_str!("migrations/0038_replies_unchecked.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

@@ -458,6 +458,55 @@ mod tests {
             .unwrap()
     }
 
+    /// The tables a table's foreign keys point at, by column.
+    fn foreign_keys(conn: &Connection, table: &str) -> Vec<(String, String)> {
+        let mut stmt = conn
+            .prepare(&format!("pragma foreign_key_list({table})"))
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get("from")?, r.get("table")?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    #[test]
+    fn a_replys_foreign_key_is_gone_for_every_connection_and_the_schema_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.db");
+        let other = open_connection(&path, false).unwrap();
+        let migrating = open_connection(&path, false).unwrap();
+        schema::migrate(&migrating).unwrap();
+        for conn in [&migrating, &other] {
+            // A statement reads the schema again when its version moved
+            // (pragmas alone do not look).
+            let messages: i64 = conn
+                .query_row("select count(*) from messages", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(messages, 0);
+            let keys = foreign_keys(conn, "messages");
+            assert!(
+                !keys.iter().any(|(from, _)| from == "in_reply_to"),
+                "{keys:?}"
+            );
+            assert!(
+                keys.contains(&("conversation_id".into(), "conversations".into())),
+                "the other keys stay: {keys:?}"
+            );
+            let check: String = conn
+                .query_row("pragma integrity_check", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(check, "ok");
+        }
+        let index: i64 = other
+            .query_row(
+                "select count(*) from sqlite_schema where name = 'messages_in_reply_to'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(index, 0);
+    }
+
     #[test]
     fn the_wal_is_restarted_past_its_bound_and_left_alone_below_it() {
         let dir = tempfile::tempdir().unwrap();

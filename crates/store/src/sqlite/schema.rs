@@ -135,6 +135,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0036_forgetting.sql"),
     ),
     (37, "points", include_str!("migrations/0037_points.sql")),
+    (
+        38,
+        "replies_unchecked",
+        include_str!("migrations/0038_replies_unchecked.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {
@@ -168,6 +173,11 @@ pub fn migrate(conn: &Connection) -> StoreResult<usize> {
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > applied) {
         conn.execute_batch("begin immediate")?;
         let result = conn.execute_batch(sql).and_then(|_| {
+            // A migration may change a table's text in the schema directly
+            // (see 0038); moving the version makes every connection read
+            // the schema again, as any other change of it does.
+            let schema: i64 = conn.query_row("pragma schema_version", [], |r| r.get(0))?;
+            conn.execute_batch(&format!("pragma schema_version = {}", schema + 1))?;
             conn.execute(
                 "insert into schema_migrations (version, name, applied_at) values (?1, ?2, ?3)",
                 rusqlite::params![version, name, super::rows::now_text()],

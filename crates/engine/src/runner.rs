@@ -59,7 +59,8 @@ impl Runner {
             .begin_run(key, &self.replica_id, now, until)
             .await
         {
-            Ok(RunStart::Ready(ctx)) => *ctx,
+            // Kept boxed: the run's futures hold it across every await.
+            Ok(RunStart::Ready(ctx)) => ctx,
             Ok(RunStart::Busy) => return RunResult::Busy,
             Ok(RunStart::Missing) => return RunResult::Done(Sends::default()),
             Err(error) => {
@@ -99,7 +100,12 @@ impl Runner {
         .await
     }
 
-    async fn run_leased(&self, key: &ConversationKey, ctx: RunContext, attempt: u32) -> RunResult {
+    async fn run_leased(
+        &self,
+        key: &ConversationKey,
+        ctx: Box<RunContext>,
+        attempt: u32,
+    ) -> RunResult {
         match self.try_run(key, ctx, attempt).await {
             Ok(sends) => RunResult::Done(sends),
             Err(error) if attempt < self.max_attempts => {
@@ -142,7 +148,7 @@ impl Runner {
     async fn try_run(
         &self,
         key: &ConversationKey,
-        mut ctx: RunContext,
+        mut ctx: Box<RunContext>,
         attempt: u32,
     ) -> Result<Sends, String> {
         if !ctx.conversation.is_due() || ctx.pending.is_empty() {

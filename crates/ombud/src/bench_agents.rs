@@ -44,6 +44,11 @@ pub struct AgentBenchArgs {
     /// The Python the worker runs with.
     #[arg(long, default_value = "/usr/bin/python3")]
     python: String,
+    /// Each queue sample a whole complaint dialogue (the load test's four
+    /// messages, each reply waited for: a complaint filed, then its status)
+    /// instead of a greeting.
+    #[arg(long)]
+    dialogue: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -309,7 +314,7 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
     let mut config = base;
     config.data_dir = temp.path().to_owned();
     let store = open_store(&config).await.context("opening the store")?;
-    let (_, channel) = bench_office(store.as_ref()).await?;
+    let (tenant, channel) = bench_office(store.as_ref()).await?;
     let (tx, mut sent) = mpsc::unbounded_channel();
     let engine = Engine::new(
         store.clone(),
@@ -319,36 +324,57 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
         config.engine(),
     )?;
     engine.start().await?;
+    // A new person each time: the intake agent greets them at once, or
+    // they go through a complaint's dialogue.
+    let said: &[&str] = match args.dialogue {
+        true => crate::loadtest::DIALOGUE,
+        false => &["hello"],
+    };
     let mut took = Vec::with_capacity(args.samples);
     for i in 0..args.samples + 20 {
-        // A new person each time: the intake agent greets them at once.
-        let batch = InboundBatch {
-            messages: vec![InboundMessage {
-                from: format!("9100{i:08}"),
-                profile_name: None,
-                provider_id: format!("wamid.bench.{i}"),
-                kind: MessageKind::Text,
-                body: "hello".into(),
-                payload: None,
-                sent_at: None,
-            }],
-            statuses: vec![],
-        };
         let started = Instant::now();
-        engine.ingest(&channel, batch).await?;
-        let at = tokio::time::timeout(Duration::from_secs(10), sent.recv())
-            .await
-            .context("no reply within 10 s")?
-            .context("the sender closed")?;
-        // Further parts of the same reply, if any, are not waited for.
-        while sent.try_recv().is_ok() {}
-        if i >= 20 {
-            took.push(at.duration_since(started));
+        let mut answered = started;
+        for (k, text) in said.iter().enumerate() {
+            let batch = InboundBatch {
+                messages: vec![InboundMessage {
+                    from: format!("9100{i:08}"),
+                    profile_name: None,
+                    provider_id: format!("wamid.bench.{i}.{k}"),
+                    kind: MessageKind::Text,
+                    body: text.replace("{n}", &i.to_string()),
+                    payload: None,
+                    sent_at: None,
+                }],
+                statuses: vec![],
+            };
+            engine.ingest(&channel, batch).await?;
+            answered = tokio::time::timeout(Duration::from_secs(10), sent.recv())
+                .await
+                .context("no reply within 10 s")?
+                .context("the sender closed")?;
+            // Further parts of the same reply, if any, are not waited for.
+            while sent.try_recv().is_ok() {}
         }
+        if i >= 20 {
+            took.push(answered.duration_since(started));
+        }
+    }
+    if args.dialogue {
+        let filed = store
+            .count_complaints(&tenant.id, &Default::default())
+            .await?;
+        anyhow::ensure!(
+            filed == (args.samples + 20) as u64,
+            "{filed} complaints filed by {} dialogues",
+            args.samples + 20
+        );
     }
     engine.shutdown().await;
     Ok(timing(
-        "queue + intake agent: ingest → reply handed to channel",
+        match args.dialogue {
+            true => "queue + intake agent: a complaint's dialogue of 4 messages",
+            false => "queue + intake agent: ingest → reply handed to channel",
+        },
         took,
     ))
 }

@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use super::procfs::{cpu_seconds, rss_bytes};
 use super::scenario::{Load, Plan};
 
-const DIALOGUE: &[&str] = &[
+/// What each citizen says, in turn (`{n}` is the citizen's number).
+pub(crate) const DIALOGUE: &[&str] = &[
     "The street light near house {n} has been broken for a week",
     "Lane {n}, Kothrud",
     "yes",

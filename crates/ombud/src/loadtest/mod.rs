@@ -22,6 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 pub use baseline::serve_hello;
+pub(crate) use driver::DIALOGUE;
 use driver::{Driver, Outcome, Target};
 pub use scenario::Scenario;
 use scenario::{Overrides, Plan};

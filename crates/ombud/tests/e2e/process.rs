@@ -379,6 +379,26 @@ async fn the_agent_benchmark_runs_and_never_starts_a_second_worker() {
         assert_eq!(row["samples"], 20);
         assert!(row["median_us"].as_f64().unwrap() > 0.0, "{row}");
     }
+    // With --dialogue every sample files a complaint (the command checks
+    // the count and fails otherwise).
+    let (code, json, stderr) = run_cli(
+        &db,
+        &[
+            "bench",
+            "agents",
+            "--samples",
+            "10",
+            "--script",
+            &script,
+            "--dialogue",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        json[1]["what"].as_str().unwrap().contains("dialogue"),
+        "{json}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,8 @@
 //! The best category is taken when it is clearly ahead; when two are
 //! close, the citizen is asked between them rather than guessed for.
 
+use std::borrow::Cow;
+
 use ombud_core::Category;
 
 /// What the words say about the category.
@@ -66,6 +68,8 @@ const AFTER_A_PLACE: &[&str] = &[
 #[derive(Debug)]
 struct Word {
     text: String,
+    /// Letters in `text` (as chars).
+    len: usize,
     /// Typed with a capital (a name) or as a short code ("MG", "FC").
     named: bool,
     /// Part of a place's name or "on the road": not read as the problem.
@@ -77,12 +81,16 @@ fn words(text: &str) -> Vec<Word> {
         .split(|c: char| c.is_whitespace() || (c.is_ascii_punctuation() && c != '-') || c == '।')
         .filter(|w| !w.is_empty())
         .enumerate()
-        .map(|(i, w)| Word {
-            text: w.to_lowercase(),
-            // The first word's capital is the sentence's, not a name's.
-            named: (i > 0 && w.chars().next().is_some_and(char::is_uppercase))
-                || (w.len() <= 3 && w.chars().all(|c| c.is_ascii_uppercase())),
-            place: false,
+        .map(|(i, w)| {
+            let text = w.to_lowercase();
+            Word {
+                len: text.chars().count(),
+                text,
+                // The first word's capital is the sentence's, not a name's.
+                named: (i > 0 && w.chars().next().is_some_and(char::is_uppercase))
+                    || (w.len() <= 3 && w.chars().all(|c| c.is_ascii_uppercase())),
+                place: false,
+            }
         })
         .collect();
     for i in 0..out.len() {
@@ -110,27 +118,33 @@ fn words(text: &str) -> Vec<Word> {
 /// Whether `word` (as read) is `key` (one Latin-letter keyword word):
 /// itself, with an ending, or misspelt by a letter when both are long. A
 /// key ending in `=` is only itself ("diva=" is not "divas").
-fn same_word(word: &str, key: &str) -> bool {
+fn same_word(word: &Word, key: &str) -> bool {
     if let Some(exact) = key.strip_suffix('=') {
-        return word == exact;
+        return word.text == exact;
     }
-    if word == key {
+    if word.text == key {
         return true;
     }
-    let (w, k) = (word.chars().count(), key.chars().count());
-    if k >= 4 && w > k && w - k <= 6 && word.starts_with(key) {
+    // Latin-letter keys are ASCII (see `found`): a byte is a letter.
+    let (w, k) = (word.len, key.len());
+    if k >= 4 && w > k && w - k <= 6 && word.text.starts_with(key) {
         return true;
     }
     k >= 5
         && w >= 5
         && w.abs_diff(k) <= 1
-        && word.chars().next() == key.chars().next()
-        && one_edit(word, key)
+        && word.text.as_bytes().first() == key.as_bytes().first()
+        && match word.text.is_ascii() {
+            true => one_edit(word.text.as_bytes(), key.as_bytes()),
+            false => one_edit(
+                &word.text.chars().collect::<Vec<_>>(),
+                &key.chars().collect::<Vec<_>>(),
+            ),
+        }
 }
 
 /// At most one letter added, dropped, changed or two swapped.
-fn one_edit(a: &str, b: &str) -> bool {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+fn one_edit<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     let (mut i, mut j) = (0, 0);
     while i < a.len() && j < b.len() && a[i] == b[j] {
         i += 1;
@@ -151,31 +165,73 @@ fn one_edit(a: &str, b: &str) -> bool {
         || (a.get(i) == b.get(j + 1) && a.get(i + 1) == b.get(j) && rest(2, 2)) // swapped
 }
 
+/// The text as read: its words, in lower case, and the bytes its words
+/// start with (a keyword in Latin letters can only be a word that starts
+/// as it does: most are ruled out without comparing).
+struct Text {
+    words: Vec<Word>,
+    lower: String,
+    starts: [bool; 256],
+}
+
+impl Text {
+    fn of(text: &str) -> Self {
+        let words = words(text);
+        let mut starts = [false; 256];
+        for w in &words {
+            if let Some(&b) = w.text.as_bytes().first() {
+                starts[usize::from(b)] = true;
+            }
+        }
+        Text {
+            words,
+            lower: text.to_lowercase(),
+            starts,
+        }
+    }
+
+    fn may_start(&self, key: &str) -> bool {
+        key.as_bytes()
+            .first()
+            .is_some_and(|&b| self.starts[usize::from(b)])
+    }
+}
+
 /// Whether a keyword is in the text. Alone, a single word that names a
 /// place does not count; in a pair it does ("dirty water" + "road").
-fn found(key: &str, words: &[Word], text: &str, places_count: bool) -> bool {
+fn found(key: &str, text: &Text, places_count: bool) -> bool {
     if let Some((a, b)) = key.split_once('+') {
-        return found(a.trim(), words, text, true) && found(b.trim(), words, text, true);
+        return found(a.trim(), text, true) && found(b.trim(), text, true);
     }
     if !key.is_ascii() {
         // Devanagari: at the start of a word, whatever ending follows
         // ("रस्त्यावर", "कचराकुंडी"), not inside one ("सांडपाणी" is not "पाणी").
-        return text.match_indices(key).any(|(at, _)| {
-            text[..at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| c.is_whitespace() || c.is_ascii_punctuation() || c == '।')
-        });
+        let lower = &text.lower;
+        return !lower.is_ascii()
+            && lower.match_indices(key).any(|(at, _)| {
+                lower[..at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| c.is_whitespace() || c.is_ascii_punctuation() || c == '।')
+            });
     }
-    let parts: Vec<&str> = key.split_whitespace().collect();
-    if parts.is_empty() {
+    let mut parts = key.split_whitespace();
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    if !text.may_start(first) {
         return false;
     }
-    let alone = parts.len() == 1 && !places_count;
-    words.windows(parts.len()).any(|run| {
+    let words = &text.words;
+    if parts.next().is_none() {
+        return words
+            .iter()
+            .any(|w| (places_count || !w.place) && same_word(w, first));
+    }
+    words.windows(key.split_whitespace().count()).any(|run| {
         run.iter()
-            .zip(&parts)
-            .all(|(w, k)| !(alone && w.place) && same_word(&w.text, k))
+            .zip(key.split_whitespace())
+            .all(|(w, k)| same_word(w, k))
     })
 }
 
@@ -194,11 +250,20 @@ fn weight(key: &str) -> f32 {
 
 /// Reads `text` against `categories`' keywords.
 pub fn read<'a>(text: &str, categories: &'a [Category]) -> Reading<'a> {
-    let words = words(text);
-    let lower = text.to_lowercase();
-    let keys: Vec<Vec<String>> = categories
+    let text = Text::of(text);
+    // Keywords are saved trimmed and in lower case; one typed otherwise
+    // is read so.
+    let keys: Vec<Vec<Cow<str>>> = categories
         .iter()
-        .map(|c| c.keywords.iter().map(|k| k.trim().to_lowercase()).collect())
+        .map(|c| {
+            c.keywords
+                .iter()
+                .map(|k| match k.trim() {
+                    t if t.len() == k.len() && lower_already(t) => Cow::Borrowed(t),
+                    t => Cow::Owned(t.to_lowercase()),
+                })
+                .collect()
+        })
         .collect();
     // A keyword several categories share says less.
     let shared = |key: &str| keys.iter().filter(|ks| ks.iter().any(|k| k == key)).count();
@@ -208,9 +273,7 @@ pub fn read<'a>(text: &str, categories: &'a [Category]) -> Reading<'a> {
         .map(|(c, ks)| {
             let score = ks
                 .iter()
-                .filter(|k| {
-                    !k.is_empty() && found(k.trim_start_matches('~'), &words, &lower, false)
-                })
+                .filter(|k| !k.is_empty() && found(k.trim_start_matches('~'), &text, false))
                 .map(|k| weight(k) / shared(k).max(1) as f32)
                 .sum();
             (score, c)
@@ -227,27 +290,50 @@ pub fn read<'a>(text: &str, categories: &'a [Category]) -> Reading<'a> {
     }
 }
 
+/// Whether lower case leaves `s` as it is.
+fn lower_already(s: &str) -> bool {
+    match s.is_ascii() {
+        true => !s.bytes().any(|b| b.is_ascii_uppercase()),
+        false => s.chars().all(|c| c.to_lowercase().eq([c])),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn edit(a: &str, b: &str) -> bool {
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        one_edit(&chars(a), &chars(b))
+    }
+
+    fn same(word: &str, key: &str) -> bool {
+        let word = Word {
+            text: word.into(),
+            len: word.chars().count(),
+            named: false,
+            place: false,
+        };
+        same_word(&word, key)
+    }
+
     #[test]
     fn one_letter_off() {
-        assert!(one_edit("garbege", "garbage"));
-        assert!(one_edit("electricty", "electricity"));
-        assert!(one_edit("watter", "water"));
-        assert!(one_edit("draniage", "drainage"));
-        assert!(!one_edit("garden", "garbage"));
+        assert!(edit("garbege", "garbage"));
+        assert!(edit("electricty", "electricity"));
+        assert!(edit("watter", "water"));
+        assert!(edit("draniage", "drainage"));
+        assert!(!edit("garden", "garbage"));
         // One word running out is one letter dropped, not a panic.
-        assert!(one_edit("garbag", "garbage"));
-        assert!(one_edit("garbages", "garbage"));
-        assert!(!one_edit("garb", "garbage"));
-        assert!(one_edit("", "a") && one_edit("ab", "ba") && !one_edit("ab", "b c"));
-        assert!(same_word("garbag", "garbage"));
-        assert!(same_word("potholes", "pothole"));
-        assert!(same_word("kachrakundi", "kachra"));
-        assert!(!same_word("waterlogging", "water"));
-        assert!(!same_word("tar", "tap"));
+        assert!(edit("garbag", "garbage"));
+        assert!(edit("garbages", "garbage"));
+        assert!(!edit("garb", "garbage"));
+        assert!(edit("", "a") && edit("ab", "ba") && !edit("ab", "b c"));
+        assert!(same("garbag", "garbage"));
+        assert!(same("potholes", "pothole"));
+        assert!(same("kachrakundi", "kachra"));
+        assert!(!same("waterlogging", "water"));
+        assert!(!same("tar", "tap"));
     }
 
     /// Whatever a citizen types and whatever keywords a tenant saves, the

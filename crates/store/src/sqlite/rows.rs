@@ -21,45 +21,40 @@ pub fn parse_time(col: &str, s: &str) -> Decoded<DateTime<Utc>> {
         .map_err(|e| StoreError::Internal(format!("stored {col} is not a time: {e}")))
 }
 
-/// A query's column names, read from SQLite once per query rather than
-/// once per column read: rusqlite finds a column by name by asking SQLite
-/// for every name before it, which for a wide row cost more than reading
-/// the row.
-struct ColumnNames {
-    names: Vec<Box<str>>,
-    /// Where the next read most likely is: mappers read in select order.
+/// A rusqlite row seen through [`Columns`]. rusqlite finds a column by
+/// name by asking SQLite for the name of every column before it, which for
+/// a wide row cost more than reading the row; mappers read in select
+/// order, so the search starts after the column read last.
+struct SqliteRow<'a> {
+    row: &'a Row<'a>,
     next: std::cell::Cell<usize>,
 }
 
-impl ColumnNames {
-    fn of(stmt: &rusqlite::Statement<'_>) -> Self {
-        ColumnNames {
-            names: stmt.column_names().into_iter().map(Box::from).collect(),
+impl<'a> SqliteRow<'a> {
+    fn new(row: &'a Row<'a>) -> Self {
+        SqliteRow {
+            row,
             next: std::cell::Cell::new(0),
         }
     }
 
     fn index(&self, col: &str) -> Decoded<usize> {
-        let n = self.names.len();
+        let stmt = self.row.as_ref();
+        let n = stmt.column_count();
         let start = self.next.get();
         let found = (0..n)
             .map(|k| (start + k) % n)
-            .find(|&i| self.names[i].eq_ignore_ascii_case(col))
+            .find(|&i| {
+                stmt.column_name(i)
+                    .is_ok_and(|name| name.eq_ignore_ascii_case(col))
+            })
             .ok_or_else(|| StoreError::Internal(format!("no column {col} in the query")))?;
         self.next.set(found + 1);
         Ok(found)
     }
-}
 
-/// A rusqlite row seen through [`Columns`].
-struct SqliteRow<'a> {
-    row: &'a Row<'a>,
-    names: &'a ColumnNames,
-}
-
-impl SqliteRow<'_> {
     fn get<T: rusqlite::types::FromSql>(&self, col: &str) -> Decoded<T> {
-        Ok(self.row.get(self.names.index(col)?)?)
+        Ok(self.row.get(self.index(col)?)?)
     }
 }
 
@@ -105,11 +100,10 @@ pub fn all<T>(
     map: impl Fn(&dyn Columns) -> Decoded<T>,
 ) -> StoreResult<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let names = ColumnNames::of(&stmt);
     let mut rows = stmt.query(params)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(map(&SqliteRow { row, names: &names })?);
+        out.push(map(&SqliteRow::new(row))?);
     }
     Ok(out)
 }
@@ -122,10 +116,9 @@ pub fn one<T>(
     map: impl Fn(&dyn Columns) -> Decoded<T>,
 ) -> StoreResult<Option<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    let names = ColumnNames::of(&stmt);
     let mut rows = stmt.query(params)?;
     match rows.next()? {
-        Some(row) => Ok(Some(map(&SqliteRow { row, names: &names })?)),
+        Some(row) => Ok(Some(map(&SqliteRow::new(row))?)),
         None => Ok(None),
     }
 }

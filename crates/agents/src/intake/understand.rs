@@ -70,6 +70,10 @@ struct Word {
     text: String,
     /// Letters in `text` (as chars).
     len: usize,
+    /// `text`'s first byte: a Latin-letter keyword can only be a word that
+    /// starts as it does (as itself, with an ending, or misspelt after the
+    /// first letter), so most comparisons are ruled out by one byte.
+    start: u8,
     /// Typed with a capital (a name) or as a short code ("MG", "FC").
     named: bool,
     /// Part of a place's name or "on the road": not read as the problem.
@@ -85,6 +89,7 @@ fn words(text: &str) -> Vec<Word> {
             let text = w.to_lowercase();
             Word {
                 len: text.chars().count(),
+                start: text.as_bytes().first().copied().unwrap_or(0),
                 text,
                 // The first word's capital is the sentence's, not a name's.
                 named: (i > 0 && w.chars().next().is_some_and(char::is_uppercase))
@@ -179,21 +184,13 @@ impl Text {
         let words = words(text);
         let mut starts = [false; 256];
         for w in &words {
-            if let Some(&b) = w.text.as_bytes().first() {
-                starts[usize::from(b)] = true;
-            }
+            starts[usize::from(w.start)] = true;
         }
         Text {
             words,
             lower: text.to_lowercase(),
             starts,
         }
-    }
-
-    fn may_start(&self, key: &str) -> bool {
-        key.as_bytes()
-            .first()
-            .is_some_and(|&b| self.starts[usize::from(b)])
     }
 }
 
@@ -219,14 +216,17 @@ fn found(key: &str, text: &Text, places_count: bool) -> bool {
     let Some(first) = parts.next() else {
         return false;
     };
-    if !text.may_start(first) {
+    let Some(&start) = first.as_bytes().first() else {
+        return false;
+    };
+    if !text.starts[usize::from(start)] {
         return false;
     }
     let words = &text.words;
     if parts.next().is_none() {
         return words
             .iter()
-            .any(|w| (places_count || !w.place) && same_word(w, first));
+            .any(|w| w.start == start && (places_count || !w.place) && same_word(w, first));
     }
     words.windows(key.split_whitespace().count()).any(|run| {
         run.iter()
@@ -290,11 +290,16 @@ pub fn read<'a>(text: &str, categories: &'a [Category]) -> Reading<'a> {
     }
 }
 
-/// Whether lower case leaves `s` as it is.
+/// Whether lower case leaves `s` as it is. (Devanagari has no case: the
+/// question is answered without Unicode's tables.)
 fn lower_already(s: &str) -> bool {
     match s.is_ascii() {
         true => !s.bytes().any(|b| b.is_ascii_uppercase()),
-        false => s.chars().all(|c| c.to_lowercase().eq([c])),
+        false => s.chars().all(|c| match c {
+            'A'..='Z' => false,
+            '\0'..='\x7f' | '\u{0900}'..='\u{097f}' => true,
+            _ => c.to_lowercase().eq([c]),
+        }),
     }
 }
 
@@ -311,6 +316,7 @@ mod tests {
         let word = Word {
             text: word.into(),
             len: word.chars().count(),
+            start: word.as_bytes().first().copied().unwrap_or(0),
             named: false,
             place: false,
         };
@@ -383,6 +389,19 @@ mod tests {
             seed = seed.wrapping_add(1);
         }
         assert_eq!(read("", &categories), Reading::Unknown);
+    }
+
+    #[test]
+    fn lower_case_is_known_without_lowering() {
+        for s in ["road", "रस्ता", "पाणी गळती", "é", "ß", "", "a1-", "ज़"]
+        {
+            assert!(lower_already(s), "{s}");
+            assert_eq!(s.to_lowercase(), s);
+        }
+        for s in ["Road", "É", "ǅ", "रस्ता A", "Σ"] {
+            assert!(!lower_already(s), "{s}");
+            assert_ne!(s.to_lowercase(), s);
+        }
     }
 
     #[test]

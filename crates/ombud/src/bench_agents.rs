@@ -313,6 +313,10 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
     let temp = tempfile::tempdir()?;
     let mut config = base;
     config.data_dir = temp.path().to_owned();
+    // Its own throwaway database, as the other benchmarks: no bench
+    // tenants in a deployment's PostgreSQL (whose secrets the new key in
+    // the temp dir could not open either).
+    config.database_url = None;
     let store = open_store(&config).await.context("opening the store")?;
     let (tenant, channel) = bench_office(store.as_ref()).await?;
     let (tx, mut sent) = mpsc::unbounded_channel();

@@ -201,6 +201,18 @@ async function flow(run) {
   await fits(page, run, "a complaint's page");
   await shot(page, run, "complaint");
 
+  // A complaint located by a WhatsApp pin: its place, and a link out to
+  // the map that fits the screen (nothing is loaded from the map's site).
+  await page.goto(`${run.base}/app/complaints/${run.pinned}`);
+  await page.waitForSelector("text=Shaniwar Wada, Shaniwar Peth, Pune");
+  const map = page.locator('a.map-link[href^="https://www.openstreetmap.org/?mlat=18.519500"]');
+  assert.ok(await map.isVisible(), "the map link is shown");
+  const box = await map.boundingBox();
+  assert.ok(box.x >= 0 && box.x + box.width <= run.width, `the map link is on the ${run.width}px screen`);
+  assert.equal(await map.getAttribute("target"), "_blank");
+  await fits(page, run, "a pinned complaint's page");
+  await shot(page, run, "complaint-pinned");
+
   // Bulk: assign everything matching "garbage" (more than one page) to me.
   await page.goto(`${run.base}/app/complaints?q=garbage`);
   await page.waitForSelector('a[rel="next"]');

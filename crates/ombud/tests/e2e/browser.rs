@@ -1,7 +1,8 @@
 //! The dashboard in Debian's Chromium, driven by `tests/browser/dashboard.mjs`
 //! (playwright-core): log in, filter, open a complaint, change its status, add
 //! a note, bulk-assign everything matching a filter across pages, reply in a
-//! handed-over conversation, invite and accept — at 1280 and 375 px. This test
+//! handed-over conversation, invite and accept, a complaint located by a
+//! pin — at 1280 and 375 px. This test
 //! prepares one tenant per width, runs the script, and checks what the server
 //! and the fake Graph API saw. Screenshots: target/browser-artifacts/.
 
@@ -28,6 +29,8 @@ struct Run {
     webchat: Channel,
     /// A complaint waiting for verification, assigned to the field worker.
     to_verify: String,
+    /// A complaint located by a WhatsApp pin.
+    pinned: String,
 }
 
 /// A citizen's message as Meta would POST it: the URL, the body and its
@@ -158,6 +161,7 @@ async fn the_dashboard_in_chromium() {
                 .unwrap();
             assert_eq!(done.changed.len(), 1, "{done:?}");
         }
+        let pinned = crate::pins::pinned(&app, &t, &graph, &format!("91980000{n}005")).await;
         past_office(
             &app,
             &format!("{slug}-past"),
@@ -166,6 +170,7 @@ async fn the_dashboard_in_chromium() {
         .await;
         runs.push(Run {
             to_verify,
+            pinned,
             name,
             width,
             height,
@@ -194,6 +199,7 @@ async fn the_dashboard_in_chromium() {
                 "owner": {"email": format!("owner@{slug}.gov.in"), "password": PASSWORD, "name": "owner"},
                 "search": "street light",
                 "complaint": r.complaint,
+                "pinned": r.pinned,
                 "garbage": GARBAGE,
                 "handed_over": r.handed_over,
                 "webchat": format!("http://{}{}", app.addr, r.webchat.webhook_path()),

@@ -8,6 +8,37 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::staff::*;
 
+/// A pin at Shaniwar Wada, as Meta posts a shared location.
+fn pin(t: &TestTenant, citizen: &str) -> serde_json::Value {
+    envelope(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111",
+                     "phone_number_id": t.channel.whatsapp().unwrap().phone_number_id},
+        "contacts": [{"profile": {"name": "Asha"}, "wa_id": citizen}],
+        "messages": [{"from": citizen, "id": format!("wamid.PIN.{citizen}"), "timestamp": "1763856000",
+                      "type": "location",
+                      "location": {"latitude": 18.5195, "longitude": 73.8553,
+                                   "name": "Shaniwar Wada", "address": "Shaniwar Peth, Pune"}}]
+    }))
+}
+
+/// A pothole's complaint located by a pin instead of words; its
+/// number.
+pub async fn pinned(app: &TestApp, t: &TestTenant, graph: &FakeGraph, citizen: &str) -> String {
+    let before = graph.delivered_to(citizen).len();
+    graph.citizen_wrote(citizen);
+    app.say(t, citizen, "There is a big pothole near the temple")
+        .await;
+    graph.wait_for_reply_to(citizen, before + 1).await;
+    graph.citizen_wrote(citizen);
+    assert_eq!(app.post_signed(t, &pin(t, citizen)).await.status(), 200);
+    graph.wait_for_reply_to(citizen, before + 2).await;
+    graph.citizen_wrote(citizen);
+    app.say(t, citizen, "yes").await;
+    graph.wait_for_reply_to(citizen, before + 3).await;
+    number_in(&graph.delivered_to(citizen).pop().unwrap()).expect("a complaint number")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whatsapp_location_pin_locates_the_complaint_for_staff_and_the_api() {
     let graph = FakeGraph::start().await;
@@ -20,19 +51,8 @@ async fn a_whatsapp_location_pin_locates_the_complaint_for_staff_and_the_api() {
     let asked = graph.wait_for_reply_to(citizen, 1).await;
     assert!(asked[0].contains("Where is this"), "{asked:?}");
 
-    // The pin, as Meta posts it.
-    let pin = envelope(json!({
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": "15550001111",
-                     "phone_number_id": t.channel.whatsapp().unwrap().phone_number_id},
-        "contacts": [{"profile": {"name": "Asha"}, "wa_id": citizen}],
-        "messages": [{"from": citizen, "id": "wamid.PIN1", "timestamp": "1763856000",
-                      "type": "location",
-                      "location": {"latitude": 18.5195, "longitude": 73.8553,
-                                   "name": "Shaniwar Wada", "address": "Shaniwar Peth, Pune"}}]
-    }));
     graph.citizen_wrote(citizen);
-    assert_eq!(app.post_signed(&t, &pin).await.status(), 200);
+    assert_eq!(app.post_signed(&t, &pin(&t, citizen)).await.status(), 200);
     let confirm = graph.wait_for_reply_to(citizen, 2).await;
     assert!(
         confirm[1].contains("Location: Shaniwar Wada, Shaniwar Peth, Pune"),

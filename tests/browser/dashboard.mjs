@@ -497,7 +497,7 @@ async function flow(run) {
   // A greeting first, not a blank panel.
   assert.equal(await page.textContent(".ombud-wc-log li.greeting"), `Welcome to ${run.tenant}.\nTell us what is wrong and where.`);
   await page.fill(".ombud-wc-form input", "The street light near Shivaji school has been broken for a week");
-  await page.click(".ombud-wc-form button");
+  await page.click('.ombud-wc-form button[type="submit"]');
   await page.waitForSelector(".ombud-wc-log li.organisation");
   // Each message has its time; the visitor's says the office has it.
   const mine = await page.textContent(".ombud-wc-log li.visitor");
@@ -506,6 +506,13 @@ async function flow(run) {
   assert.equal(await page.locator(".ombud-wc-log li.pending").count(), 0, "nothing left sending");
   assert.match(await page.textContent(".ombud-wc-log li.organisation"), /Where is this\?/);
   await page.waitForSelector(".ombud-wc-log li.organisation time");
+  // "Send my location": the browser asks (granted here), and the office
+  // reads the pin as the complaint's place.
+  await context.grantPermissions(["geolocation"], { origin: site });
+  await context.setGeolocation({ latitude: 18.5195, longitude: 73.8553 });
+  await page.click(".ombud-wc-where");
+  await page.waitForSelector(".ombud-wc-log li.visitor >> text=My location (18.51950, 73.85530)");
+  await page.waitForSelector(".ombud-wc-log li.organisation >> text=Location: 18.519500, 73.855300");
   await fits(page, run, "the web chat");
   await shot(page, run, "webchat");
   // The × closes it, and so does Escape.

@@ -220,6 +220,16 @@ struct MessageBody {
     client_id: Option<String>,
     /// The id of the choice the visitor tapped (`text` is its title).
     payload: Option<String>,
+    /// Where the visitor is, shared from their browser ("use my
+    /// location"); `text` is what the chat shows for it.
+    location: Option<VisitorLocation>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VisitorLocation {
+    latitude: f64,
+    longitude: f64,
 }
 
 async fn send(
@@ -274,9 +284,32 @@ async fn send(
         }
         None => None,
     };
-    let kind = match payload {
-        Some(_) => ombud_core::MessageKind::Interactive,
-        None => ombud_core::MessageKind::Text,
+    // A shared location travels as WhatsApp's and Telegram's do: a
+    // location message whose payload is the pin.
+    let (kind, payload) = match (body.location, payload) {
+        (None, Some(p)) => (ombud_core::MessageKind::Interactive, Some(p)),
+        (None, None) => (ombud_core::MessageKind::Text, None),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "location",
+                "is sent alone, not with a choice's payload",
+            ))
+        }
+        (Some(l), None) => {
+            let pin = ombud_core::geo::SharedLocation {
+                latitude: l.latitude,
+                longitude: l.longitude,
+                name: None,
+                address: None,
+            };
+            if pin.point().is_none() {
+                return Err(ApiError::invalid(
+                    "location",
+                    "must have a latitude from -90 to 90 and a longitude from -180 to 180",
+                ));
+            }
+            (ombud_core::MessageKind::Location, Some(pin.to_payload()))
+        }
     };
     let keys = [format!("webchat:{visitor}")];
     let now = Instant::now();

@@ -34,7 +34,8 @@
     ".ombud-wc-choices button{padding:6px 10px;border:1px solid #0b57d0;border-radius:14px;background:#fff;color:#0b57d0;font:inherit;cursor:pointer}" +
     ".ombud-wc-form{display:flex;gap:6px;padding:8px;border-top:1px solid #dde}" +
     ".ombud-wc-form input{flex:1;min-width:0;padding:8px;border:1px solid #bbc;border-radius:8px;font:inherit}" +
-    ".ombud-wc-form button{padding:8px 12px;border:0;border-radius:8px;background:#0b57d0;color:#fff;font:inherit;cursor:pointer}";
+    ".ombud-wc-form button{padding:8px 12px;border:0;border-radius:8px;background:#0b57d0;color:#fff;font:inherit;cursor:pointer}" +
+    ".ombud-wc-form button.ombud-wc-where{padding:6px 8px;background:#eef1f4;line-height:0}";
   var style = document.createElement("style");
   style.textContent = css;
   document.head.appendChild(style);
@@ -76,6 +77,29 @@
   send.type = "submit";
   send.textContent = "Send";
   form.appendChild(input);
+  // "Use my location": the browser asks the visitor first, and the pin
+  // goes to the office as a WhatsApp location would.
+  var where = null;
+  if (navigator.geolocation) {
+    where = document.createElement("button");
+    where.type = "button";
+    where.className = "ombud-wc-where";
+    where.setAttribute("aria-label", "Send my location");
+    where.title = "Send my location";
+    // A pin drawn, not an emoji: not every system has a font for one.
+    var svg = "http://www.w3.org/2000/svg";
+    var icon = document.createElementNS(svg, "svg");
+    icon.setAttribute("viewBox", "0 0 24 24");
+    icon.setAttribute("width", "18");
+    icon.setAttribute("height", "18");
+    icon.setAttribute("aria-hidden", "true");
+    var pin = document.createElementNS(svg, "path");
+    pin.setAttribute("d", "M12 2a7 7 0 0 0-7 7c0 5 7 13 7 13s7-8 7-13a7 7 0 0 0-7-7zm0 4a3 3 0 1 1 0 6 3 3 0 0 1 0-6z");
+    pin.setAttribute("fill", "#0b57d0");
+    icon.appendChild(pin);
+    where.appendChild(icon);
+    form.appendChild(where);
+  }
   form.appendChild(send);
   panel.appendChild(head);
   panel.appendChild(log);
@@ -195,9 +219,25 @@
     post(text, null).then(function (ok) { if (ok) input.value = ""; });
   });
 
-  // Sends a message: typed text, or a tapped choice (its title and id).
+  if (where) {
+    where.addEventListener("click", function () {
+      say("Finding where you are\u2026");
+      navigator.geolocation.getCurrentPosition(function (p) {
+        var at = { latitude: p.coords.latitude, longitude: p.coords.longitude };
+        var text = "My location (" + at.latitude.toFixed(5) + ", " + at.longitude.toFixed(5) + ")";
+        post(text, null, at);
+      }, function (e) {
+        say(e.code === 1
+          ? "The browser did not share your location; you can type the address instead."
+          : "Your location could not be found; you can type the address instead.");
+      }, { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 });
+    });
+  }
+
+  // Sends a message: typed text, a tapped choice (its title and id), or
+  // the visitor's location (what the chat shows, and the point).
   // It shows as "sending" until the office's stream brings it back.
-  function post(text, payload) {
+  function post(text, payload, location) {
     send.disabled = true;
     var mine = document.createElement("li");
     mine.className = "pending";
@@ -217,6 +257,7 @@
     }
     var message = { text: text, client_id: newId() };
     if (payload) message.payload = payload;
+    if (location) message.location = location;
     return visitorToken().then(function (t) {
       return fetch(base + "/messages", {
         method: "POST",

@@ -194,7 +194,7 @@ pub(crate) async fn webchat_channel(app: &TestApp, t: &TestTenant, origins: &[&s
     channel
 }
 
-fn chat_url(app: &TestApp, channel: &Channel, path: &str) -> String {
+pub(crate) fn chat_url(app: &TestApp, channel: &Channel, path: &str) -> String {
     app.url(&format!("/channels/webchat/{}/{path}", channel.id))
 }
 
@@ -262,7 +262,7 @@ impl EventStream {
     }
 }
 
-async fn post_message(
+pub(crate) async fn post_message(
     app: &TestApp,
     channel: &Channel,
     token: &str,

@@ -1,6 +1,9 @@
-//! Location pins (issue 27): a citizen shares a WhatsApp location instead
-//! of typing where; it becomes the complaint's location, with its point,
-//! shown to staff as a link to OpenStreetMap and given by the API.
+//! Location pins (issue 27): a citizen shares a WhatsApp location, or their
+//! browser's in the web chat, instead of typing where; it becomes the
+//! complaint's location, with its point, shown to staff as a link to
+//! OpenStreetMap and given by the API.
+
+use std::time::Duration;
 
 use ombud_core::*;
 use serde_json::json;
@@ -86,6 +89,100 @@ async fn a_whatsapp_location_pin_locates_the_complaint_for_staff_and_the_api() {
             "href=\"https://www.openstreetmap.org/?mlat=18.519500&#38;mlon=73.855300#map=18/18.519500/73.855300\""
         ),
         "{page}"
+    );
+    app.stop().await;
+}
+
+/// "Use my location" in the web chat: the browser's point goes to the
+/// office as a pin, and locates the complaint as WhatsApp's does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_chat_visitor_sends_their_location_and_it_locates_the_complaint() {
+    use crate::channels::{chat_url, post_message, webchat_channel};
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let channel = webchat_channel(&app, &t, &["https://pune.example"]).await;
+    let visitor: serde_json::Value = app
+        .http
+        .post(chat_url(&app, &channel, "visitors"))
+        .header("origin", "https://pune.example")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = visitor["token"].as_str().unwrap();
+    let replies = || async {
+        app.messages_of(&t.tenant.id)
+            .await
+            .iter()
+            .filter(|m| m.direction == Direction::Outbound)
+            .count()
+    };
+
+    // What is not a place on Earth, or a pin with a tapped choice, is
+    // refused, naming the field.
+    for location in [
+        json!({"latitude": 91.0, "longitude": 73.8}),
+        json!({"latitude": 18.5, "longitude": -180.5}),
+        json!({"latitude": "north", "longitude": 73.8}),
+        json!({"latitude": 18.5}),
+        json!({"latitude": 18.5, "longitude": 73.8, "altitude": 500}),
+    ] {
+        let body = json!({"text": "here", "location": location});
+        let (status, e) = post_message(&app, &channel, token, body).await;
+        assert!(status.is_client_error(), "{location}: {status} {e}");
+        if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY {
+            assert_eq!(e["error"]["fields"][0]["field"], "location", "{e}");
+        }
+    }
+    let body = json!({"text": "Yes", "payload": "intake:yes",
+                      "location": {"latitude": 18.5, "longitude": 73.8}});
+    let (status, e) = post_message(&app, &channel, token, body).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert_eq!(e["error"]["fields"][0]["field"], "location");
+    assert_eq!(replies().await, 0, "nothing refused was taken");
+
+    // The dialogue: the problem, then the pin (as the widget posts it),
+    // then yes.
+    let steps = [
+        json!({"text": "There is a big pothole near the temple", "client_id": "p1"}),
+        json!({"text": "My location (18.51950, 73.85530)", "client_id": "p2",
+               "location": {"latitude": 18.5195, "longitude": 73.8553}}),
+        json!({"text": "yes", "client_id": "p3"}),
+    ];
+    for (i, body) in steps.into_iter().enumerate() {
+        let (status, e) = post_message(&app, &channel, token, body).await;
+        assert_eq!(status, reqwest::StatusCode::ACCEPTED, "{e}");
+        assert!(
+            wait_until(Duration::from_secs(10), || async { replies().await > i }).await,
+            "no answer to step {i}"
+        );
+    }
+    let confirm = &app.messages_of(&t.tenant.id).await;
+    let asked: Vec<&str> = confirm
+        .iter()
+        .filter(|m| m.direction == Direction::Outbound)
+        .map(|m| m.body.as_str())
+        .collect();
+    assert!(
+        asked[1].contains("Location: 18.519500, 73.855300"),
+        "{asked:?}"
+    );
+    let number = number_in(asked[2]).expect("a complaint number");
+    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+    let c = crate::sla::complaint_json(&app, &key, &number).await;
+    assert_eq!(
+        c["point"],
+        json!({"latitude": 18.5195, "longitude": 73.8553}),
+        "{c}"
+    );
+    assert_eq!(c["location"], "18.519500, 73.855300", "{c}");
+    assert_eq!(
+        c["channel_id"],
+        channel.id.as_str(),
+        "came in on the web chat"
     );
     app.stop().await;
 }

@@ -194,6 +194,20 @@ pub(crate) async fn webchat_channel(app: &TestApp, t: &TestTenant, origins: &[&s
     channel
 }
 
+/// A new visitor of the web chat, from `origin` (one it allows): their token.
+pub(crate) async fn visitor_token(app: &TestApp, channel: &Channel, origin: &str) -> String {
+    let res = app
+        .http
+        .post(chat_url(app, channel, "visitors"))
+        .header("origin", origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let visitor: Value = res.json().await.unwrap();
+    visitor["token"].as_str().unwrap().to_owned()
+}
+
 pub(crate) fn chat_url(app: &TestApp, channel: &Channel, path: &str) -> String {
     app.url(&format!("/channels/webchat/{}/{path}", channel.id))
 }

@@ -97,22 +97,12 @@ async fn a_whatsapp_location_pin_locates_the_complaint_for_staff_and_the_api() {
 /// office as a pin, and locates the complaint as WhatsApp's does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_chat_visitor_sends_their_location_and_it_locates_the_complaint() {
-    use crate::channels::{chat_url, post_message, webchat_channel};
+    use crate::channels::{post_message, visitor_token, webchat_channel};
     let graph = FakeGraph::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
     let channel = webchat_channel(&app, &t, &["https://pune.example"]).await;
-    let visitor: serde_json::Value = app
-        .http
-        .post(chat_url(&app, &channel, "visitors"))
-        .header("origin", "https://pune.example")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = visitor["token"].as_str().unwrap();
+    let token = &visitor_token(&app, &channel, "https://pune.example").await;
     let replies = || async {
         app.messages_of(&t.tenant.id)
             .await

@@ -136,12 +136,7 @@ async fn a_key_reads_and_changes_complaints_under_the_dashboards_rules() {
     // The complaint's page names the key that acted, not "a former member".
     member(&app, "admin@pune.example", &t.tenant.id, Role::Admin).await;
     let admin = Staff::login(&app, "admin@pune.example").await;
-    let page = admin
-        .get(&format!("/app/complaints/{number}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = admin.page(&format!("/app/complaints/{number}")).await;
     assert!(
         page.contains("<strong>the API key “tests”</strong> added an internal note"),
         "{page}"

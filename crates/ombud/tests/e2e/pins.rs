@@ -78,12 +78,7 @@ async fn a_whatsapp_location_pin_locates_the_complaint_for_staff_and_the_api() {
     // Staff see it on the map: a link out, nothing loaded from elsewhere.
     member(&app, "staff@pune.gov.in", &t.tenant.id, Role::Staff).await;
     let staff = Staff::login(&app, "staff@pune.gov.in").await;
-    let page = staff
-        .get(&format!("/app/complaints/{number}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = staff.page(&format!("/app/complaints/{number}")).await;
     assert!(
         page.contains(
             "href=\"https://www.openstreetmap.org/?mlat=18.519500&#38;mlon=73.855300#map=18/18.519500/73.855300\""

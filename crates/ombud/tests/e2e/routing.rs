@@ -320,12 +320,7 @@ async fn a_location_names_the_area_and_its_field_staff_get_the_complaint() {
         .await
         .unwrap();
     assert!(by_team.contains(&number), "{by_team}");
-    let page = worker
-        .get(&format!("/app/complaints/{number}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = worker.page(&format!("/app/complaints/{number}")).await;
     assert!(
         page.contains("<dt>Area</dt><dd>Kothrud</dd>")
             && page.contains("<dt>Team</dt><dd>Kothrud</dd>"),

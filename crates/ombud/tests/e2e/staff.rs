@@ -86,6 +86,11 @@ impl<'a> Staff<'a> {
             .unwrap()
     }
 
+    /// A page's HTML, whatever its status.
+    pub async fn page(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     /// POSTs a form exactly as given (no token added).
     pub async fn post_form(&self, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
         self.request(reqwest::Method::POST, path)

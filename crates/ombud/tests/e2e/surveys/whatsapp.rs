@@ -396,12 +396,7 @@ async fn a_survey_on_whatsapp_takes_a_tapped_rating_reopens_when_not_solved_and_
         overview.contains("0% satisfied (average 2.0 of 5, 1 rating)"),
         "{overview}"
     );
-    let page = staff
-        .get(&format!("/app/complaints/{number}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = staff.page(&format!("/app/complaints/{number}")).await;
     assert!(
         page.contains("Citizen&#x27;s rating") || page.contains("Citizen's rating"),
         "{page}"

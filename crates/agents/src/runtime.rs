@@ -82,6 +82,8 @@ pub struct ComplaintDraft {
     pub point: Option<ombud_core::geo::GeoPoint>,
     pub language: Language,
     pub priority: Priority,
+    /// Messages of the conversation whose photos become the complaint's.
+    pub media: Vec<MessageId>,
 }
 
 impl ComplaintDraft {

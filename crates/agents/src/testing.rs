@@ -14,6 +14,8 @@ pub struct FakeTools {
     pub created: Mutex<Vec<(String, Complaint)>>,
     /// (number, text) of every `add_to_complaint`.
     pub added: Mutex<Vec<(String, String)>>,
+    /// The media messages each complaint made took, in order.
+    pub media: Mutex<Vec<Vec<MessageId>>>,
 }
 
 pub fn category(slug: &str, en: &str, keywords: &[&str]) -> Category {
@@ -41,6 +43,7 @@ impl FakeTools {
             ],
             created: Mutex::new(Vec::new()),
             added: Mutex::new(Vec::new()),
+            media: Mutex::new(Vec::new()),
         }
     }
 }
@@ -56,6 +59,7 @@ impl Tools for FakeTools {
             return Ok(c.clone());
         }
         let n = created.len() as u32 + 1;
+        self.media.lock().unwrap().push(d.media.clone());
         let c = Complaint {
             area: None,
             assignee_id: None,
@@ -154,5 +158,6 @@ pub fn message_at(seq: i64, body: &str, kind: MessageKind, at: DateTime<Utc>) ->
         choices: None,
         sender: None,
         session: 1,
+        media: None,
     }
 }

@@ -99,6 +99,9 @@ pub struct ToolBox<'a> {
     pub calls: Vec<ToolCall>,
     pub handoff: bool,
     pub language: Option<Language>,
+    /// Photos the run's messages brought: a complaint made in the run
+    /// takes them.
+    photos: Vec<MessageId>,
 }
 
 type Answer = Result<Value, String>;
@@ -115,6 +118,7 @@ impl<'a> ToolBox<'a> {
             calls: Vec::new(),
             handoff: false,
             language: None,
+            photos: Vec::new(),
         }
     }
 
@@ -122,11 +126,23 @@ impl<'a> ToolBox<'a> {
     /// are keyed by the run's last message, in the person's language.
     pub fn for_run(tools: &'a dyn Tools, kind: &str, input: &crate::RunInput) -> Self {
         let last = input.messages.last().map_or("", |m| m.id.as_str());
-        Self::new(
+        let mut toolbox = Self::new(
             tools,
             format!("{kind}:{}:{last}", input.conversation_id),
             input.language(),
-        )
+        );
+        toolbox.photos = input
+            .messages
+            .iter()
+            .filter(|m| m.kind == MessageKind::Image)
+            .filter(|m| {
+                m.media
+                    .as_ref()
+                    .is_some_and(|i| i.state == ombud_core::media::MediaState::Ready)
+            })
+            .map(|m| m.id.clone())
+            .collect();
+        toolbox
     }
 
     /// Runs the named tool with `arguments` (a JSON object, or a string holding
@@ -243,6 +259,7 @@ impl<'a> ToolBox<'a> {
                 .clone()
                 .unwrap_or_else(|| self.default_language.clone()),
             priority,
+            media: self.photos.clone(),
         };
         let c = self
             .tools

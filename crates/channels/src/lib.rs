@@ -1,5 +1,6 @@
 //! Channels: verify and parse what a provider sends us, and send our replies back.
 
+pub mod media;
 pub mod telegram;
 pub mod text;
 pub mod webchat;
@@ -60,6 +61,20 @@ pub trait ChannelSender: Send + Sync {
         Err(SendError::Permanent {
             reason: format!("{} channels have no templates", channel.kind().as_str()),
         })
+    }
+
+    /// Fetches a message's photo or voice note from the provider, reading
+    /// at most `limit` bytes. Channels without media fetch nothing.
+    async fn fetch_media(
+        &self,
+        channel: &Channel,
+        _media: &ombud_core::media::MediaRef,
+        _limit: u64,
+    ) -> Result<media::Fetched, media::FetchError> {
+        Err(media::FetchError::Refused(format!(
+            "{} channels have no media to fetch",
+            channel.kind().as_str()
+        )))
     }
 
     /// Sends an approved WhatsApp template (outside the 24-hour window). No
@@ -151,6 +166,15 @@ impl ChannelSender for Senders {
         channel: &Channel,
     ) -> Result<Vec<ombud_core::template::WaTemplate>, SendError> {
         self.whatsapp.list_templates(channel).await
+    }
+
+    async fn fetch_media(
+        &self,
+        channel: &Channel,
+        media: &ombud_core::media::MediaRef,
+        limit: u64,
+    ) -> Result<media::Fetched, media::FetchError> {
+        self.fetch(channel, media, limit).await
     }
 
     async fn send_template(

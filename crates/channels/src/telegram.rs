@@ -166,6 +166,17 @@ pub fn parse_update(body: &[u8]) -> Result<ParsedUpdate, String> {
         };
         (kind, m.caption.unwrap_or_default())
     };
+    let media = match kind {
+        // The sizes of a photo come smallest first: the largest is last.
+        MessageKind::Image => m
+            .photo
+            .as_ref()
+            .and_then(|p| p.as_array())
+            .and_then(|sizes| sizes.last())
+            .and_then(file_ref),
+        MessageKind::Audio => m.voice.as_ref().or(m.audio.as_ref()).and_then(file_ref),
+        _ => None,
+    };
     out.batch.messages.push(InboundMessage {
         from: m.chat.id.to_string(),
         profile_name: m.from.and_then(User::name),
@@ -174,8 +185,23 @@ pub fn parse_update(body: &[u8]) -> Result<ParsedUpdate, String> {
         body,
         payload,
         sent_at: Utc.timestamp_opt(m.date, 0).single(),
+        media,
     });
     Ok(out)
+}
+
+/// A file's `file_id` (fetched later through `getFile`), type and size.
+fn file_ref(file: &serde_json::Value) -> Option<ombud_core::media::MediaRef> {
+    let id = file.get("file_id")?.as_str()?;
+    (!id.is_empty() && id.len() <= 200).then(|| ombud_core::media::MediaRef {
+        id: id.to_owned(),
+        mime_type: file
+            .get("mime_type")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        sha256: None,
+        size: file.get("file_size").and_then(|v| v.as_u64()),
+    })
 }
 
 /// A tap on an inline keyboard's button, as a message in the chat; None
@@ -202,6 +228,7 @@ fn tap(q: CallbackQuery) -> Option<InboundMessage> {
         payload: Some(data),
         // When the tapped message was sent: the tap has no time of its own.
         sent_at: Utc.timestamp_opt(m.date, 0).single(),
+        media: None,
     })
 }
 
@@ -223,8 +250,8 @@ impl User {
 /// Sends through the Bot API; clone freely.
 #[derive(Clone)]
 pub struct TelegramSender {
-    http: reqwest::Client,
-    providers: ProviderHosts,
+    pub(crate) http: reqwest::Client,
+    pub(crate) providers: ProviderHosts,
 }
 
 impl TelegramSender {

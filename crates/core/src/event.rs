@@ -154,6 +154,10 @@ pub mod payload {
         pub channel_id: String,
         /// `text`, `image`, … (`MessageKind`).
         pub kind: String,
+        /// The photo or voice note it carries, by reference: its bytes are
+        /// served by `GET /api/v1/attachments/{id}/content` once fetched.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub attachment_id: Option<String>,
     }
     payload!(MessageReceived => MessageReceived);
 

@@ -160,6 +160,8 @@ typed_id!(/// Scheduled work: a backup, a sweep, a reminder.
     JobId, "job");
 typed_id!(/// A request to choose a new password, by a mailed link.
     PasswordResetId, "pwr");
+typed_id!(/// A photo or voice note a message carried, stored once fetched.
+    AttachmentId, "att");
 typed_id!(/// One satisfaction survey: a question asked about one resolution.
     SurveyId, "srv");
 

@@ -24,6 +24,9 @@ pub struct InboundMessage {
     /// The id of the reply button the sender tapped (its title is `body`).
     pub payload: Option<String>,
     pub sent_at: Option<DateTime<Utc>>,
+    /// The photo or voice note it carries, to be fetched (see
+    /// `crate::media`).
+    pub media: Option<crate::media::MediaRef>,
 }
 
 #[derive(Debug, Clone)]

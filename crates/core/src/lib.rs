@@ -20,6 +20,7 @@ pub mod id;
 pub mod inbound;
 pub mod language;
 pub mod limits;
+pub mod media;
 pub mod message;
 pub mod person;
 pub mod provider;

@@ -172,6 +172,19 @@ pub struct Message {
     pub sender: Option<String>,
     /// The conversation's session it belongs to (1, 2, …).
     pub session: i64,
+    /// Inbound: the photo or voice note it carried, and where its fetch
+    /// stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<crate::media::MediaInfo>,
+}
+
+impl Message {
+    /// Its media is still being fetched: it is not for an agent yet.
+    pub fn awaits_media(&self) -> bool {
+        self.media
+            .as_ref()
+            .is_some_and(|m| m.state == crate::media::MediaState::Fetching)
+    }
 }
 
 /// The sender of the agent's replies.

@@ -44,6 +44,9 @@ pub struct EngineConfig {
     /// The quiet spell that ends a conversation's session, for tenants that
     /// did not choose their own (`conversations.session_idle_hours`).
     pub session_idle: ombud_core::SessionIdle,
+    /// Where photos and voice notes are kept; None: nowhere (their
+    /// fetches fail, and the messages are answered without them).
+    pub media: Option<std::sync::Arc<dyn crate::media::MediaStore>>,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +124,7 @@ impl Default for EngineConfig {
             llm_retry_base: Duration::from_millis(500),
             process: None,
             scheduler: Default::default(),
+            media: None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod complaints;
 mod config;
 mod engine;
 pub mod mail;
+pub mod media;
 pub mod metrics;
 pub mod ops;
 pub mod outbound;

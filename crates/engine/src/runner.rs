@@ -151,6 +151,11 @@ impl Runner {
         mut ctx: Box<RunContext>,
         attempt: u32,
     ) -> Result<Sends, String> {
+        // A message whose photo or voice note is still being fetched waits,
+        // and so do those after it: its fetch wakes the conversation.
+        if let Some(waiting) = ctx.pending.iter().position(Message::awaits_media) {
+            ctx.pending.truncate(waiting);
+        }
         if !ctx.conversation.is_due() || ctx.pending.is_empty() {
             return Ok(Sends::default());
         }

@@ -34,6 +34,11 @@ pub trait JobHandler: Send + Sync + 'static {
     /// last. The same job may run again after a crash: make the effect
     /// idempotent (keyed by `job.id` and `job.due_at`).
     async fn run(&self, job: &Job) -> Result<(), String>;
+
+    /// Called once a one-off job has failed for good (`error` says why),
+    /// including when no try finished because every holder died mid-run:
+    /// whatever waits on the job can be told it never will happen.
+    async fn gave_up(&self, _job: &Job, _error: &str) {}
 }
 
 /// A job that comes back on a schedule, made (or its schedule changed) when
@@ -146,6 +151,8 @@ pub struct Scheduler {
     /// Names this process in leases.
     holder: String,
     permits: Arc<Semaphore>,
+    /// Looks for due jobs at once when notified.
+    wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Scheduler {
@@ -166,7 +173,15 @@ impl Scheduler {
             config,
             holder,
             permits,
+            wake: None,
         }
+    }
+
+    /// Looks for due jobs whenever `wake` is notified, not only on its
+    /// poll.
+    pub fn with_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.wake = Some(wake);
+        self
     }
 
     /// Makes the recurring jobs, or moves them to a changed schedule; every
@@ -211,7 +226,7 @@ impl Scheduler {
             component: "scheduler",
             what: "jobs",
             permits: self.permits.clone(),
-            wake: None,
+            wake: self.wake.clone(),
             poll: self.config.poll_interval,
         };
         let claim = |n| {
@@ -294,8 +309,13 @@ impl Scheduler {
             JobOutcome::Retry { error, at } => {
                 tracing::warn!(%error, retry_at = %at, "job failed; it will be retried")
             }
-            JobOutcome::Failed { error }
-            | JobOutcome::Next {
+            JobOutcome::Failed { error } => {
+                tracing::error!(%error, "job failed and gave up");
+                if let Some(handler) = self.jobs.handlers.get(&job.kind) {
+                    handler.gave_up(&job, error).await;
+                }
+            }
+            JobOutcome::Next {
                 error: Some(error), ..
             } => {
                 tracing::error!(%error, "job failed and gave up")

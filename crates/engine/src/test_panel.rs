@@ -173,6 +173,7 @@ fn run_input(
         choices: None,
         sender: None,
         session: 1,
+        media: None,
     };
     RunInput {
         tenant: tenant.clone(),

@@ -45,6 +45,7 @@ impl Tools for StoreTools<'_> {
             description: d.description,
             location: d.location,
             point: d.point,
+            media: d.media,
             area,
             language: d.language,
             priority: d.priority,

@@ -212,6 +212,7 @@ async fn process_round_trip(args: &AgentBenchArgs) -> anyhow::Result<Timing> {
             choices: None,
             sender: None,
             session: 1,
+            media: None,
         };
         let input = RunInput {
             tenant: tenant.clone(),
@@ -348,6 +349,7 @@ async fn queue_overhead(args: &AgentBenchArgs, base: Config) -> anyhow::Result<T
                     body: text.replace("{n}", &i.to_string()),
                     payload: None,
                     sent_at: None,
+                    media: None,
                 }],
                 statuses: vec![],
             };

@@ -163,6 +163,7 @@ pub async fn retention(args: RetentionBenchArgs, base: Config) -> anyhow::Result
                             body: "help".into(),
                             payload: None,
                             sent_at: None,
+                            media: None,
                         }],
                         statuses: vec![],
                     };

@@ -462,6 +462,9 @@ impl Config {
             mail: self.smtp.mail().ok().flatten(),
             session_idle: ombud_core::SessionIdle::hours(self.conversations.session_idle_hours)
                 .unwrap_or_default(),
+            media: Some(std::sync::Arc::new(
+                ombud_engine::media::DirMediaStore::new(self.data_dir.join("media")),
+            )),
             ..EngineConfig::default()
         }
     }

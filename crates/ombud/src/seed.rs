@@ -47,6 +47,7 @@ pub async fn run(
                     body: text.into(),
                     payload: None,
                     sent_at: None,
+                    media: None,
                 }],
                 statuses: vec![],
             };
@@ -87,6 +88,7 @@ pub async fn run(
                         sla: None,
                         route: false,
                         verification: None,
+                        media: Vec::new(),
                     },
                 )
                 .await?;

@@ -38,6 +38,7 @@ const TABLES: &[(&str, &str)] = &[
     ("complaint_counters", "tenant_id, day"),
     ("complaints", "id"),
     ("complaint_events", "id"),
+    ("attachments", "id"),
     ("surveys", "id"),
     ("executions", "id"),
     ("test_chats", "id"),

@@ -39,7 +39,7 @@ pub fn id<T: std::str::FromStr<Err = ValidationError>>(r: &dyn Columns, col: &st
     parse(col, r.text(col)?.parse())
 }
 
-fn opt_id<T: std::str::FromStr<Err = ValidationError>>(
+pub fn opt_id<T: std::str::FromStr<Err = ValidationError>>(
     r: &dyn Columns,
     col: &str,
 ) -> Decoded<Option<T>> {
@@ -354,7 +354,7 @@ pub fn conversation(r: &dyn Columns) -> Decoded<Conversation> {
     })
 }
 
-pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at, payload, choices, sender, session";
+pub const MESSAGE_COLS: &str = "id, tenant_id, channel_id, conversation_id, direction, seq, provider_id, kind, body, in_reply_to, status, error, created_at, payload, choices, sender, session, media";
 
 pub fn message(r: &dyn Columns) -> Decoded<Message> {
     let direction = r.text("direction")?;
@@ -380,6 +380,10 @@ pub fn message(r: &dyn Columns) -> Decoded<Message> {
             .transpose()?,
         sender: r.opt_text("sender")?,
         session: r.int("session")?,
+        media: r
+            .opt_text("media")?
+            .map(|j| parse("media", serde_json::from_str(&j)))
+            .transpose()?,
     })
 }
 

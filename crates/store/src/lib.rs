@@ -10,6 +10,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod attachments;
 pub mod audit;
 pub mod catalog;
 mod complaint_store;
@@ -57,6 +58,7 @@ pub type Audit = Vec<ombud_core::audit::NewAuditEntry>;
 /// Why a send that was waiting did not go (`DirectoryStore::erase_contact`).
 pub(crate) const ERASED_SEND: &str = "not sent: the person was erased";
 
+pub use attachments::{Attachment, AttachmentStore, Settled};
 pub use audit::{AuditFilter, AuditStore, ChainHead, AUDIT_PAGE_MAX};
 pub use complaint_store::ComplaintStore;
 pub use counters::{CounterStore, Hits};
@@ -471,6 +473,7 @@ pub trait Store:
     + TemplateStore
     + SurveyStore
     + RetentionStore
+    + AttachmentStore
 {
 }
 
@@ -498,6 +501,7 @@ impl<T> Store for T where
         + TemplateStore
         + SurveyStore
         + RetentionStore
+        + AttachmentStore
 {
 }
 

@@ -480,6 +480,9 @@ pub struct NewComplaint {
     /// The tenant verifies complaints on the ground: the complaint starts
     /// `pending_validation`, with its reminder and escalation timers.
     pub verification: Option<ombud_core::verification::VerificationSettings>,
+    /// Messages of its conversation whose photos or voice notes become
+    /// the complaint's (others' are left alone).
+    pub media: Vec<MessageId>,
 }
 
 impl NewComplaint {

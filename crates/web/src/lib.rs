@@ -2,6 +2,7 @@
 //! them over one shared state.
 
 pub mod api;
+mod attachments;
 pub mod auth;
 pub mod dashboard;
 mod demo;

@@ -327,6 +327,7 @@ async fn send(
             body: text.to_owned(),
             payload,
             sent_at: None,
+            media: None,
         }],
         statuses: Vec::new(),
     };

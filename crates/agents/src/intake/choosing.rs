@@ -1,11 +1,13 @@
-//! The two turns of the dialogue that let the citizen choose instead of
-//! the agent guessing: a location pin for the place, and a question
-//! between two categories the words fit about as well.
+//! The turns of the dialogue that let the citizen show or choose instead
+//! of the agent guessing: a location pin for the place, a photo of the
+//! problem, and a question between two categories the words fit about as
+//! well.
 
+use ombud_core::media::MediaState;
 use ombud_core::*;
 
 use super::state::{Draft, Step};
-use super::{buttons, fill, Run};
+use super::{buttons, fill, words, Run};
 use crate::AgentError;
 
 impl Run<'_> {
@@ -32,6 +34,41 @@ impl Run<'_> {
             Step::AwaitCategory => self.ask_category(lang).await,
             Step::AwaitLocation | Step::AwaitConfirm => self.next_question(message, lang).await,
         }
+    }
+
+    /// A photo: kept for the complaint being described (or the next one),
+    /// its caption read as if typed; a photo that could not be taken is
+    /// asked for again.
+    pub(super) async fn photo(
+        &mut self,
+        message: &Message,
+        lang: &Language,
+    ) -> Result<String, AgentError> {
+        let ready = message
+            .media
+            .as_ref()
+            .is_some_and(|m| m.state == MediaState::Ready);
+        if !ready {
+            return Ok(self.config.media_refused(lang));
+        }
+        let draft = self.state.draft.get_or_insert_with(Draft::default);
+        if !draft.photos.contains(&message.id) {
+            draft.photos.push(message.id.clone());
+        }
+        let ack = self.config.photo_received(lang);
+        let caption = words::normalize(&message.body);
+        let next = if !caption.trim().is_empty() {
+            self.dialogue(message, &caption, lang).await?
+        } else {
+            match self.state.step {
+                Step::Idle => self.t(lang).ask_description.clone(),
+                Step::AwaitCategory => self.ask_category(lang).await?,
+                Step::AwaitLocation | Step::AwaitConfirm => {
+                    self.next_question(message, lang).await?
+                }
+            }
+        };
+        Ok(format!("{ack}\n\n{next}"))
     }
 
     /// Asks between two categories (numbered from 1 as in the whole list).

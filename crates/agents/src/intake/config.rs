@@ -74,6 +74,14 @@ pub struct Templates {
     /// Versions saved before it existed use the built-in text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ask_between: Option<String>,
+    /// Says a photo was taken for the complaint (the next question
+    /// follows). Versions saved before it existed use the built-in text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo_received: Option<String>,
+    /// Asks again for a photo or voice note that could not be taken (too
+    /// large, not a photo, damaged on the way). Built-in text by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_refused: Option<String>,
 }
 
 impl IntakeConfig {
@@ -165,6 +173,24 @@ impl IntakeConfig {
             .unwrap_or_default()
     }
 
+    /// Says a photo was taken, in `lang`.
+    pub fn photo_received(&self, lang: &Language) -> String {
+        self.templates_for(lang)
+            .photo_received
+            .clone()
+            .or_else(|| builtin(lang).photo_received)
+            .unwrap_or_default()
+    }
+
+    /// Asks again for media that could not be taken, in `lang`.
+    pub fn media_refused(&self, lang: &Language) -> String {
+        self.templates_for(lang)
+            .media_refused
+            .clone()
+            .or_else(|| builtin(lang).media_refused)
+            .unwrap_or_default()
+    }
+
     /// A status as citizens read it in `lang`: the version's word, else
     /// the built-in one of that language (a version saved before the status
     /// existed), else its code.
@@ -227,6 +253,8 @@ fn default_templates_en() -> &'static Templates {
         ]),
         status_changed: Some("Update on your complaint {number}: it is now {status}. Send \"status\" any time to see your open complaints.".into()),
         ask_between: Some("Is this about {first} or {second}? Tap one, or reply with its number:\n{options}\nSend 0 to see every kind.".into()),
+        photo_received: Some("Thank you, we have your photo; it goes with your complaint.".into()),
+        media_refused: Some("Sorry, we could not take that file: it was too large, not a photo, or damaged on the way. Please send it again, or describe the problem in words.".into()),
     })
 }
 

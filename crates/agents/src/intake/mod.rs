@@ -205,6 +205,11 @@ impl Run<'_> {
             self.reply(message, text);
             return Ok(());
         }
+        if message.kind == MessageKind::Image && message.media.is_some() {
+            let text = self.photo(message, lang).await?;
+            self.reply(message, text);
+            return Ok(());
+        }
         if message.kind != MessageKind::Text && tapped.is_none() {
             let text = self.t(lang).non_text.clone();
             self.reply(message, text);
@@ -234,7 +239,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    async fn dialogue(
+    pub(super) async fn dialogue(
         &mut self,
         message: &Message,
         norm: &str,
@@ -261,13 +266,19 @@ impl Run<'_> {
                 if category.is_none() && between.is_none() && norm.split(' ').count() < 3 {
                     return Ok(self.t(lang).ask_description.clone());
                 }
-                // A pin shared before the words stays with them.
-                let pinned = self.state.draft.take().filter(|d| d.description.is_empty());
+                // A pin or photos shared before the words stay with them.
+                let before = self
+                    .state
+                    .draft
+                    .take()
+                    .filter(|d| d.description.is_empty())
+                    .unwrap_or_default();
                 self.state.draft = Some(Draft {
                     description: body,
                     category_id: category,
-                    location: pinned.as_ref().and_then(|d| d.location.clone()),
-                    point: pinned.and_then(|d| d.point),
+                    location: before.location,
+                    point: before.point,
+                    photos: before.photos,
                 });
                 // Two fit about as well: the citizen says which.
                 if let Some((first, second)) = between {
@@ -308,7 +319,7 @@ impl Run<'_> {
     }
 
     /// Asks for whatever the draft still lacks, or confirms, or creates.
-    async fn next_question(
+    pub(super) async fn next_question(
         &mut self,
         message: &Message,
         lang: &Language,
@@ -332,7 +343,7 @@ impl Run<'_> {
         self.create(message, lang).await
     }
 
-    async fn ask_category(&mut self, lang: &Language) -> Result<String, AgentError> {
+    pub(super) async fn ask_category(&mut self, lang: &Language) -> Result<String, AgentError> {
         let categories = self.categories().await?;
         let options: Vec<String> = categories
             .iter()
@@ -398,6 +409,7 @@ impl Run<'_> {
                     point: draft.point,
                     language: lang.clone(),
                     priority,
+                    media: draft.photos,
                 },
             )
             .await?;

@@ -22,6 +22,9 @@ pub struct Draft {
     /// The citizen's location pin, when they shared one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point: Option<ombud_core::geo::GeoPoint>,
+    /// The messages whose photos go with the complaint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub photos: Vec<ombud_core::MessageId>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

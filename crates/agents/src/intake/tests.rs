@@ -58,6 +58,23 @@ impl Chat {
         self.run(vec![m]).await.join("\n")
     }
 
+    /// A photo with its caption, fetched (`state`) as the engine hands it
+    /// over; its message id.
+    async fn photo(
+        &mut self,
+        caption: &str,
+        state: ombud_core::media::MediaState,
+    ) -> (MessageId, String) {
+        self.seq += 1;
+        let mut m = message(self.seq, caption, MessageKind::Image);
+        m.media = Some(ombud_core::media::MediaInfo {
+            state,
+            ..ombud_core::media::MediaInfo::fetching(AttachmentId::new())
+        });
+        let id = m.id.clone();
+        (id, self.run(vec![m]).await.join("\n"))
+    }
+
     async fn send_batch(&mut self, bodies: &[&str]) -> Vec<String> {
         let messages = bodies
             .iter()
@@ -448,6 +465,48 @@ async fn a_new_session_drops_the_dialogue_but_keeps_counting_the_day() {
     let m = say(&mut chat, at(3), "help");
     let r = chat.run(vec![m]).await;
     assert!(r[0].contains("many messages today"), "{r:?}");
+}
+
+#[tokio::test]
+async fn photos_go_with_the_complaint_they_are_sent_during() {
+    use ombud_core::media::MediaState::*;
+    // Before the words: kept, and the problem asked for.
+    let mut chat = Chat::new();
+    let (first, r) = chat.photo("", Ready).await;
+    assert!(r.starts_with("Thank you, we have your photo"), "{r}");
+    assert!(r.ends_with("what is wrong and where."), "{r}");
+    let r = chat
+        .send("Big pothole on the main road near the school")
+        .await;
+    assert!(r.contains("Where is this"), "{r}");
+    // During the dialogue: a second one, and the question again.
+    let (second, r) = chat.photo("", Ready).await;
+    assert!(
+        r.contains("Thank you, we have your photo") && r.ends_with("nearby landmark."),
+        "{r}"
+    );
+    let r = chat.send("Karve Road, opposite Nal Stop").await;
+    assert!(r.contains("confirm"), "{r}");
+    // One that could not be taken is asked for again, and not kept.
+    let (_, r) = chat.photo("", Refused).await;
+    assert!(r.starts_with("Sorry, we could not take that file"), "{r}");
+    let r = chat.send("yes").await;
+    assert!(r.contains("registered"), "{r}");
+    assert_eq!(*chat.tools.media.lock().unwrap(), vec![vec![first, second]]);
+
+    // A caption is read as if typed.
+    let mut chat = Chat::new();
+    let (photo, r) = chat
+        .photo("Street light not working outside house 12, Lane 4", Ready)
+        .await;
+    assert!(
+        r.starts_with("Thank you") && r.contains("Where is this"),
+        "{r}"
+    );
+    let r = chat.send("Lane 4, Kothrud").await;
+    assert!(r.contains("Problem: Street light not working"), "{r}");
+    chat.send("yes").await;
+    assert_eq!(*chat.tools.media.lock().unwrap(), vec![vec![photo]]);
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! WhatsApp Cloud API: webhook verification, payload parsing, outbound sends.
 
 mod payload;
-mod sender;
+pub(crate) mod sender;
 mod signature;
 mod templates;
 

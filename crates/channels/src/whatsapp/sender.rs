@@ -16,8 +16,8 @@ use crate::{ChannelSender, SendError};
 /// A pooled HTTP client for the Graph API; clone freely.
 #[derive(Clone)]
 pub struct WhatsAppSender {
-    pub(super) http: reqwest::Client,
-    pub(super) providers: ProviderHosts,
+    pub(crate) http: reqwest::Client,
+    pub(crate) providers: ProviderHosts,
 }
 
 impl WhatsAppSender {
@@ -198,7 +198,7 @@ impl WhatsAppSender {
 /// Makes one Graph API request: the status and body of a success, or why it
 /// failed and whether trying again can help (429 and 5xx, no sooner than
 /// `Retry-After`; transport failures).
-pub(super) async fn graph_call(
+pub(crate) async fn graph_call(
     request: reqwest::RequestBuilder,
 ) -> Result<(reqwest::StatusCode, String), SendError> {
     let response = request.send().await.map_err(|e| SendError::Retryable {

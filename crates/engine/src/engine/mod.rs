@@ -55,6 +55,8 @@ pub struct Engine {
     scheduler: std::sync::OnceLock<Arc<Scheduler>>,
     /// Scheduled jobs in flight on this replica.
     jobs_running: TaskTracker,
+    /// Tells the scheduler a job is due now (a media fetch).
+    scheduler_wake: Arc<Notify>,
 }
 
 impl Engine {
@@ -148,6 +150,7 @@ impl Engine {
             sampled: Default::default(),
             scheduler: Default::default(),
             jobs_running: TaskTracker::new(),
+            scheduler_wake: Arc::new(Notify::new()),
         }))
     }
 
@@ -226,18 +229,32 @@ impl Engine {
         let jobs = crate::ops::sla::with_sla_jobs(jobs, self.ops.clone());
         let jobs = crate::ops::routing::with_routing_jobs(jobs, self.ops.clone());
         let jobs = crate::ops::verification::with_verification_jobs(jobs, self.ops.clone());
+        let jobs = match &self.ops.sender {
+            Some(sender) => crate::media::with_media_jobs(
+                jobs,
+                self.store.clone(),
+                self.clock.clone(),
+                sender.clone(),
+                self.config.media.clone(),
+                self.queue.clone(),
+            ),
+            None => jobs,
+        };
         let holder = format!(
             "{}-{}",
             self.config.replica_id,
             ombud_core::id::new_id_body()
         );
-        let scheduler = Arc::new(Scheduler::new(
-            self.store.clone(),
-            self.clock.clone(),
-            jobs,
-            self.config.scheduler.clone(),
-            holder,
-        ));
+        let scheduler = Arc::new(
+            Scheduler::new(
+                self.store.clone(),
+                self.clock.clone(),
+                jobs,
+                self.config.scheduler.clone(),
+                holder,
+            )
+            .with_wake(self.scheduler_wake.clone()),
+        );
         if self.scheduler.set(scheduler.clone()).is_err() {
             return Ok(());
         }
@@ -255,10 +272,15 @@ impl Engine {
         batch: InboundBatch,
     ) -> StoreResult<IngestOutcome> {
         let idle = self.ops.session_idle(&channel.tenant_id).await?;
+        let fetches = batch.messages.iter().any(|m| m.media.is_some());
         let outcome = self
             .store
             .ingest(channel, batch, self.clock.now(), idle)
             .await?;
+        if fetches && !outcome.stored.is_empty() {
+            // Their fetch jobs are due now.
+            self.scheduler_wake.notify_one();
+        }
         if !outcome.stored.is_empty() {
             let tenant = self
                 .names
@@ -386,6 +408,11 @@ impl Engine {
     }
 
     /// Every change of state goes through these.
+    /// Where photos and voice notes are kept (None: nowhere).
+    pub fn media(&self) -> Option<&Arc<dyn crate::media::MediaStore>> {
+        self.config.media.as_ref()
+    }
+
     pub fn ops(&self) -> &crate::Operations {
         &self.ops
     }

@@ -347,6 +347,7 @@ impl Operations {
             audit: Some(acting.clone()),
             sla: Some(super::sla::rules(self.store.as_ref(), &tenant.id).await?),
             verification: super::verification::for_new(self.store.as_ref(), &tenant.id).await?,
+            media: Vec::new(),
         };
         let (complaint, _) = self.store.create_complaint(tenant, new).await?;
         self.wake_webhooks();

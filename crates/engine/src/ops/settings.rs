@@ -132,6 +132,29 @@ pub async fn read_setting<T: serde::de::DeserializeOwned + Default>(
 }
 
 impl Operations {
+    /// How much media the tenant takes (the defaults until an admin
+    /// chooses).
+    pub async fn media_limits(
+        &self,
+        tenant: &TenantId,
+    ) -> StoreResult<ombud_core::media::MediaLimits> {
+        read_setting(self.store.as_ref(), tenant, ombud_core::media::SETTINGS_KEY).await
+    }
+
+    /// Replaces the tenant's media limits (admins).
+    pub async fn set_media_limits(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        limits: ombud_core::media::MediaLimits,
+    ) -> StoreResult<ombud_core::media::MediaLimits> {
+        limits.validate()?;
+        let key = ombud_core::media::SETTINGS_KEY;
+        self.set_setting(acting, tenant, key, "settings.media_changed", &limits)
+            .await?;
+        Ok(limits)
+    }
+
     /// Replaces the setting under `key` (checked by the caller), with its
     /// audit entry `{key}` before and after under `action`.
     pub(crate) async fn set_setting<T: serde::Serialize + serde::de::DeserializeOwned + Default>(

@@ -23,6 +23,7 @@ struct Ids {
     agent: String,
     channel: String,
     test_chat: String,
+    attachment: String,
 }
 
 fn fill(path: &str, ids: &Ids) -> String {
@@ -45,6 +46,8 @@ fn fill(path: &str, ids: &Ids) -> String {
         &ids.channel
     } else if path.starts_with("/test-chats") {
         &ids.test_chat
+    } else if path.starts_with("/attachments") {
+        &ids.attachment
     } else {
         panic!("{path}: which id does this route take? add it to the tenant-wall test")
     };
@@ -137,7 +140,21 @@ async fn tenant_a_gets_404_for_tenant_bs_ids_on_every_route_and_403_without_the_
         )
         .await
         .unwrap();
+    // And a photo the citizen sent.
+    let (media_id, sha256) = graph.add_media(&crate::media::phone_photo(), "image/jpeg");
+    crate::media::send_photo(&app, &b, &graph, "919800000002", (&media_id, &sha256), None).await;
+    let conversation = c.conversation_id.clone().unwrap();
+    let attachment = app
+        .store
+        .messages(&b.tenant.id, &conversation)
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|m| m.media)
+        .expect("the photo's attachment")
+        .id;
     let ids = Ids {
+        attachment: attachment.to_string(),
         complaint: c.id.to_string(),
         conversation: c.conversation_id.clone().unwrap().to_string(),
         contact: c.contact_id.clone().unwrap().to_string(),

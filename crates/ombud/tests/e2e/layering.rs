@@ -22,6 +22,8 @@ fn channels_and_agents_depend_on_core_not_on_the_store_or_above() {
 /// writes its audit entry in the same transaction and wakes the workers.
 const READS: &[&str] = &[
     "agent",
+    "attachment",
+    "complaint_attachments",
     "agent_executions",
     "agent_version",
     "agent_versions",

@@ -40,6 +40,7 @@ mod loadtest;
 mod lockout;
 mod mail;
 mod mail_languages;
+mod media;
 mod observability;
 mod onboarding;
 mod operators;

@@ -158,7 +158,8 @@ async fn unknown_fields_other_types_and_status_only_payloads_are_accepted() {
     let replies = graph.wait_for_reply_to(citizen, 1).await;
     assert_eq!(replies.len(), 1);
 
-    // An image: stored with its kind, answered politely.
+    // An image whose media the Graph API does not know: stored with its
+    // kind, its fetch fails, and the citizen is asked to send it again.
     let image = envelope(json!({
         "messaging_product": "whatsapp",
         "metadata": {"phone_number_id": t.channel.whatsapp().unwrap().phone_number_id},
@@ -169,7 +170,7 @@ async fn unknown_fields_other_types_and_status_only_payloads_are_accepted() {
     assert_eq!(app.post_signed(&t, &image).await.status(), 200);
     let replies = graph.wait_for_reply_to(citizen, 2).await;
     assert!(
-        replies[1].contains("only understand text"),
+        replies[1].starts_with("Sorry, we could not take that file"),
         "{}",
         replies[1]
     );
@@ -179,7 +180,17 @@ async fn unknown_fields_other_types_and_status_only_payloads_are_accepted() {
         .find(|m| m.provider_id.as_deref() == Some("wamid.IMG"))
         .unwrap();
     assert_eq!(img.kind, ombud_core::MessageKind::Image);
-    assert_eq!(img.body, "[image] the pothole");
+    assert_eq!(img.body, "the pothole");
+    let media = img.media.as_ref().expect("its attachment");
+    assert_eq!(media.state, ombud_core::media::MediaState::Failed);
+    assert!(
+        media
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("HTTP 400"),
+        "{media:?}"
+    );
 
     // A status-only payload moves our outbound message forward.
     let ok = wait_until(Duration::from_secs(2), || async {

@@ -119,6 +119,7 @@ pub async fn filed_at(
                 route: false,
                 verification: None,
                 point: None,
+                media: Vec::new(),
             },
         )
         .await

@@ -105,6 +105,21 @@ impl ComplaintStore for PgStore {
         for job in new.jobs(&c) {
             super::jobs::insert(&mut tx, &job, at).await?;
         }
+        if let Some(conversation) = &c.conversation_id {
+            for message in &new.media {
+                sqlx::query(
+                    "update attachments set complaint_id = $1
+                     where tenant_id = $2 and message_id = $3 and conversation_id = $4
+                       and complaint_id is null",
+                )
+                .bind(c.id.as_str())
+                .bind(tenant.id.as_str())
+                .bind(message.as_str())
+                .bind(conversation.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
         sqlx::query(
             "insert into complaint_events (tenant_id, complaint_id, actor, action, to_value, created_at)
              values ($1, $2, $3, 'created', $4, $5)",

@@ -144,10 +144,16 @@ async fn store_message(
     .fetch_one(&mut *tx)
     .await?;
     let message_id = MessageId::new();
+    let attachment = m.media.as_ref().map(|r| (AttachmentId::new(), r));
+    let media = attachment
+        .as_ref()
+        .map(|(id, _)| serde_json::to_string(&media::MediaInfo::fetching(id.clone())))
+        .transpose()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
     sqlx::query(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
-            kind, body, status, created_at, updated_at, payload, session)
-         values ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, 'received', $9, $9, $10, $11)",
+            kind, body, status, created_at, updated_at, payload, session, media)
+         values ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, 'received', $9, $9, $10, $11, $12)",
     )
     .bind(message_id.as_str())
     .bind(tenant)
@@ -160,8 +166,31 @@ async fn store_message(
     .bind(at)
     .bind(&m.payload)
     .bind(session)
+    .bind(media)
     .execute(&mut *tx)
     .await?;
+    let attachment_id = attachment.as_ref().map(|(id, _)| id.clone());
+    if let Some((id, provider)) = attachment {
+        let provider =
+            serde_json::to_string(provider).map_err(|e| StoreError::Internal(e.to_string()))?;
+        sqlx::query(
+            "insert into attachments (id, tenant_id, message_id, conversation_id, channel_id,
+                kind, state, provider_ref, created_at, updated_at)
+             values ($1, $2, $3, $4, $5, $6, 'fetching', $7, $8, $8)",
+        )
+        .bind(id.as_str())
+        .bind(tenant)
+        .bind(message_id.as_str())
+        .bind(&conversation_id)
+        .bind(channel.id.as_str())
+        .bind(m.kind.as_str())
+        .bind(provider)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        let job = crate::attachments::fetch_job(&channel.tenant_id, &message_id, &id, at);
+        super::jobs::insert(tx, &job, at).await?;
+    }
     super::emit(
         tx,
         &channel.tenant_id,
@@ -170,6 +199,7 @@ async fn store_message(
             conversation_id: conversation_id.to_string(),
             channel_id: channel.id.to_string(),
             kind: m.kind.as_str().to_owned(),
+            attachment_id: attachment_id.map(|id| id.to_string()),
         },
         at,
     )

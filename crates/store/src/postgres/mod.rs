@@ -10,6 +10,7 @@
 mod accounts;
 mod agents;
 mod api_keys;
+mod attachments;
 pub(crate) mod audit;
 mod complaints;
 mod directory;

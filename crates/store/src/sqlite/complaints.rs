@@ -91,6 +91,16 @@ impl ComplaintStore for SqliteStore {
             for job in new.jobs(c) {
                 super::jobs::insert(conn, &job, at)?;
             }
+            if let Some(conversation) = &c.conversation_id {
+                for message in &new.media {
+                    conn.prepare_cached(
+                        "update attachments set complaint_id = ?1
+                         where tenant_id = ?2 and message_id = ?3 and conversation_id = ?4
+                           and complaint_id is null",
+                    )?
+                    .execute(params![c.id.as_str(), t, message.as_str(), conversation.as_str()])?;
+                }
+            }
             conn.prepare_cached(
                 "insert into complaint_events (tenant_id, complaint_id, actor, action, to_value, created_at)
                  values (?1, ?2, ?3, 'created', ?4, ?5)",

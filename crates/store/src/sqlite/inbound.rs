@@ -127,10 +127,16 @@ fn store_message(
     )?
     .execute(params![conversation_id, now, seq, session])?;
     let message_id = MessageId::new();
+    let attachment = m.media.as_ref().map(|r| (AttachmentId::new(), r));
+    let media = attachment
+        .as_ref()
+        .map(|(id, _)| serde_json::to_string(&media::MediaInfo::fetching(id.clone())))
+        .transpose()
+        .map_err(|e| StoreError::Internal(e.to_string()))?;
     conn.prepare_cached(
         "insert into messages (id, tenant_id, channel_id, conversation_id, direction, seq, provider_id,
-            kind, body, status, created_at, updated_at, payload, session)
-         values (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?9, ?10, ?11)",
+            kind, body, status, created_at, updated_at, payload, session, media)
+         values (?1, ?2, ?3, ?4, 'inbound', ?5, ?6, ?7, ?8, 'received', ?9, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         message_id.as_str(),
@@ -143,8 +149,31 @@ fn store_message(
         m.body,
         now,
         m.payload,
-        session
+        session,
+        media
     ])?;
+    let attachment_id = attachment.as_ref().map(|(id, _)| id.clone());
+    if let Some((id, provider)) = attachment {
+        let provider =
+            serde_json::to_string(provider).map_err(|e| StoreError::Internal(e.to_string()))?;
+        conn.prepare_cached(
+            "insert into attachments (id, tenant_id, message_id, conversation_id, channel_id,
+                kind, state, provider_ref, created_at, updated_at)
+             values (?1, ?2, ?3, ?4, ?5, ?6, 'fetching', ?7, ?8, ?8)",
+        )?
+        .execute(params![
+            id.as_str(),
+            tenant,
+            message_id.as_str(),
+            conversation_id,
+            channel.id.as_str(),
+            m.kind.as_str(),
+            provider,
+            now
+        ])?;
+        let job = crate::attachments::fetch_job(&channel.tenant_id, &message_id, &id, at);
+        super::jobs::insert(conn, &job, at)?;
+    }
     rows::emit(
         conn,
         &channel.tenant_id,
@@ -153,6 +182,7 @@ fn store_message(
             conversation_id: conversation_id.to_string(),
             channel_id: channel.id.to_string(),
             kind: m.kind.as_str().to_owned(),
+            attachment_id: attachment_id.map(|id| id.to_string()),
         },
         at,
     )?;

@@ -6,6 +6,7 @@
 mod accounts;
 mod agents;
 mod api_keys;
+mod attachments;
 pub(crate) mod audit;
 mod complaints;
 mod counters;

@@ -140,6 +140,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "replies_unchecked",
         include_str!("migrations/0038_replies_unchecked.sql"),
     ),
+    (
+        39,
+        "attachments",
+        include_str!("migrations/0039_attachments.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

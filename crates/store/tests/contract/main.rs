@@ -233,6 +233,7 @@ fn text(from: &str, wamid: &str, body: &str) -> InboundMessage {
         body: body.into(),
         payload: None,
         sent_at: None,
+        media: None,
     }
 }
 
@@ -256,5 +257,6 @@ fn new_complaint(key: Option<&str>, at: chrono::DateTime<Utc>) -> NewComplaint {
         route: false,
         verification: None,
         point: None,
+        media: Vec::new(),
     }
 }

@@ -10,6 +10,7 @@
 
 mod agent_types;
 pub(crate) mod agents;
+mod attachments;
 mod audit;
 pub mod auth;
 mod channel_templates;
@@ -205,6 +206,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(me::router())
         .merge(keys::router())
         .merge(complaints::router())
+        .merge(attachments::router())
         .merge(directory::router())
         .merge(contacts::router())
         .merge(channels::router())

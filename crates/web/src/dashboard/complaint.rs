@@ -39,6 +39,8 @@ struct DetailPage {
     notify_alert: Option<String>,
     /// The latest satisfaction survey's answer, in words.
     rating: Option<String>,
+    /// The photos and voice notes the citizen sent with it.
+    photos: Vec<super::complaints::MediaLine>,
     /// Its service-level deadlines, in words: (what, when and how it went).
     deadlines: Vec<(&'static str, String)>,
     /// The area catalogue as (slug, name); empty: areas are free text.
@@ -96,6 +98,28 @@ impl DetailPage {
 pub struct DetailQuery {
     /// After a save: the fields it changed, comma-separated ("" for none).
     saved: Option<String>,
+}
+
+/// A citizen's photo or voice note, for staff of its tenant only.
+pub async fn attachment(
+    State(state): State<AppState>,
+    current: Current,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    current.require(Role::Viewer)?;
+    match crate::attachments::load(&state, &current.tenant.id, &id).await {
+        Ok((attachment, bytes)) => Ok(crate::attachments::response(&attachment, bytes)),
+        Err(crate::attachments::Unserved::NotFound) => {
+            Err(PageError::not_found("photo or voice note"))
+        }
+        Err(crate::attachments::Unserved::Broken(reason)) => {
+            tracing::error!(%reason, "could not read an attachment");
+            Err(PageError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The stored photo could not be read just now; try again.",
+            ))
+        }
+    }
 }
 
 pub async fn detail(
@@ -252,6 +276,12 @@ async fn detail_with_draft(
             .find(|s| s.rating.is_some())
             .map(|s| super::timeline::rating_words(&s)),
         deadlines: super::timeline::deadlines(tenant, &c),
+        photos: store
+            .complaint_attachments(&tenant.id, &c.id)
+            .await?
+            .iter()
+            .filter_map(super::complaints::MediaLine::ready)
+            .collect(),
         areas: routing
             .areas
             .areas

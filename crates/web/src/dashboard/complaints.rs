@@ -289,6 +289,51 @@ pub struct Line {
     /// It is the first of a later session (its number, 2 and on), which
     /// the page marks.
     pub new_session: Option<i64>,
+    /// The photo or voice note it carried.
+    pub media: Option<MediaLine>,
+}
+
+/// A photo or voice note as a page shows it: itself once fetched, else
+/// where its fetch stands.
+pub struct MediaLine {
+    pub id: String,
+    /// A photo (else a voice note or other audio).
+    pub photo: bool,
+    pub ready: bool,
+    /// Where it stands, in words, when it is not ready.
+    pub note: String,
+}
+
+impl MediaLine {
+    fn of(kind: MessageKind, m: &ombud_core::media::MediaInfo) -> Self {
+        use ombud_core::media::MediaState;
+        let photo = kind == MessageKind::Image;
+        let what = if photo { "photo" } else { "voice note" };
+        let note = match m.state {
+            MediaState::Ready => String::new(),
+            MediaState::Fetching => format!("({what} on its way)"),
+            MediaState::Refused | MediaState::Failed => format!(
+                "({what} not taken: {})",
+                m.error.as_deref().unwrap_or("no reason given")
+            ),
+        };
+        Self {
+            id: m.id.to_string(),
+            photo,
+            ready: m.state == MediaState::Ready,
+            note,
+        }
+    }
+
+    /// A complaint's attachment, if it can be shown.
+    pub fn ready(a: &ombud_store::Attachment) -> Option<Self> {
+        (a.state == ombud_core::media::MediaState::Ready).then(|| Self {
+            id: a.id.to_string(),
+            photo: a.kind == MessageKind::Image,
+            ready: true,
+            note: String::new(),
+        })
+    }
 }
 
 /// A conversation's messages as the page shows them, each outbound one
@@ -309,14 +354,17 @@ pub fn transcript(
                 .filter(|_| m.direction == Direction::Outbound);
             let new_session = (m.session > session).then_some(m.session);
             session = session.max(m.session);
+            let media = m.media.as_ref().map(|i| MediaLine::of(m.kind, i));
             Line {
                 inbound: m.direction == Direction::Inbound,
-                // Only an erasure or retention leaves a message without words.
-                body: if m.body.is_empty() {
+                // Only an erasure or retention leaves a message without
+                // words (a photo may have none).
+                body: if m.body.is_empty() && media.is_none() {
                     "(words removed)".to_owned()
                 } else {
                     m.body
                 },
+                media,
                 at: local(tenant, m.created_at),
                 who: sender.map_or_else(String::new, |s| super::timeline::who(s, names)),
                 by_staff: sender.is_some_and(|s| s != BOT && s != SYSTEM),

@@ -279,6 +279,7 @@ async fn thread(
                 who: super::timeline::who(&e.actor, names),
                 by_staff: true,
                 new_session: None,
+                media: None,
             };
             lines.push((
                 e.created_at,

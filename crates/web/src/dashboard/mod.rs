@@ -119,6 +119,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/overview", get(overview::page))
         .route("/app/complaints/bulk", post(bulk::bulk))
         .route("/app/complaints/{key}", get(complaint::detail))
+        .route("/app/attachments/{id}", get(complaint::attachment))
         .route("/app/complaints/{key}/edit", post(complaint::edit))
         .route("/app/complaints/{key}/note", post(complaint::note))
         .route("/app/complaints/{key}/reply", post(complaint::reply))

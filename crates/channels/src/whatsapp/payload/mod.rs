@@ -230,9 +230,13 @@ fn template_news(field: &str, v: Value) -> Option<TemplateUpdate> {
 fn inbound(m: WaMessage, profile_name: Option<String>) -> InboundMessage {
     let kind = MessageKind::parse(&m.kind);
     let tapped = tapped(kind, &m.rest);
+    let media = media_ref(kind, &m.rest);
     let body = match (&kind, m.text, &tapped) {
         (MessageKind::Text, Some(t), _) => t.body,
         (_, _, Some((_, title))) => title.clone(),
+        // A photo's or voice note's words are its caption; the media is
+        // fetched and shown for itself.
+        _ if media.is_some() => caption(kind, &m.rest),
         _ => describe(kind, &m.rest),
     };
     InboundMessage {
@@ -249,7 +253,36 @@ fn inbound(m: WaMessage, profile_name: Option<String>) -> InboundMessage {
             .timestamp
             .and_then(|t| t.parse::<i64>().ok())
             .and_then(|secs| Utc.timestamp_opt(secs, 0).single()),
+        media,
     }
+}
+
+fn caption(kind: MessageKind, rest: &serde_json::Map<String, serde_json::Value>) -> String {
+    rest.get(kind.as_str())
+        .and_then(|p| p.get("caption"))
+        .and_then(|c| c.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A photo's or voice note's media object: `image` or `audio` with its
+/// `id` (fetched later through `GET /{media-id}`), `mime_type` and
+/// `sha256`.
+fn media_ref(
+    kind: MessageKind,
+    rest: &serde_json::Map<String, serde_json::Value>,
+) -> Option<ombud_core::media::MediaRef> {
+    if !ombud_core::media::fetched(kind) {
+        return None;
+    }
+    let part = rest.get(kind.as_str())?;
+    let text = |name: &str| part.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+    Some(ombud_core::media::MediaRef {
+        id: text("id").filter(|id| !id.is_empty() && id.len() <= 200)?,
+        mime_type: text("mime_type"),
+        sha256: text("sha256"),
+        size: None,
+    })
 }
 
 /// A location message's pin: `location.latitude`, `longitude`, and the

@@ -33,8 +33,14 @@ fn text_messages_with_profile_names() {
     assert_eq!(m[0].profile_name.as_deref(), Some("Asha"));
     assert_eq!(m[0].kind, MessageKind::Text);
     assert_eq!(m[1].kind, MessageKind::Image);
-    assert_eq!(m[1].body, "[image] see");
+    // A photo's words are its caption; the photo is fetched by its id.
+    assert_eq!(m[1].body, "see");
+    let media = m[1].media.as_ref().unwrap();
+    assert_eq!(media.id, "1");
+    assert_eq!(media.mime_type.as_deref(), Some("image/jpeg"));
+    assert_eq!(m[0].media, None);
     assert_eq!(m[2].kind, MessageKind::Other);
+    assert_eq!(m[2].media, None);
     assert_eq!(m[0].sent_at.map(|t| t.timestamp()), Some(1763856000));
 }
 
@@ -199,4 +205,35 @@ fn a_location_pin_carries_its_point_name_and_address() {
     );
     assert_eq!(shared(1).unwrap().label(), "18.500000, 73.800000");
     assert_eq!(shared(2), None, "not a point on the globe");
+}
+
+#[test]
+fn voice_notes_and_photos_name_their_media_and_checksum() {
+    let body = payload(serde_json::json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": PHONE},
+        "messages": [
+            {"from": "919800000001", "id": "wamid.V", "timestamp": "1763856000", "type": "audio",
+             "audio": {"mime_type": "audio/ogg; codecs=opus", "sha256": "KAAkCq0BTh+W2Ke4ysQc0fPi8MAF8ALdPCuoWrlpVB4=",
+                       "id": "1481427412573049", "voice": true}},
+            {"from": "919800000001", "id": "wamid.P", "timestamp": "1763856001", "type": "image",
+             "image": {"mime_type": "image/jpeg", "sha256": "abc", "id": ""}},
+            {"from": "919800000001", "id": "wamid.D", "timestamp": "1763856002", "type": "document",
+             "document": {"mime_type": "application/pdf", "id": "77", "filename": "bill.pdf"}}
+        ]
+    }));
+    let out = parse_webhook(&body, PHONE, None).unwrap();
+    let m = &out.batch.messages;
+    let voice = m[0].media.as_ref().unwrap();
+    assert_eq!(voice.id, "1481427412573049");
+    assert_eq!(
+        voice.sha256.as_deref(),
+        Some("KAAkCq0BTh+W2Ke4ysQc0fPi8MAF8ALdPCuoWrlpVB4=")
+    );
+    assert_eq!(m[0].body, "");
+    // No id, nothing to fetch: kept as a message only, described.
+    assert_eq!(m[1].media, None);
+    assert_eq!(m[1].body, "[image]");
+    // Documents are not fetched.
+    assert_eq!(m[2].media, None);
 }

@@ -15,7 +15,10 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 mod checks;
+mod media;
 use checks::{check_interactive, check_template};
+#[allow(unused_imports)] // not every test binary that includes this fetches media
+pub use media::MediaFault;
 
 /// One request the fake Graph API received.
 #[derive(Debug, Clone)]
@@ -51,6 +54,7 @@ struct GraphState {
     /// When set, free-form text more than 24 hours after the citizen's last
     /// message (by this clock) is refused with Meta's 131047.
     window: Option<Window>,
+    media: media::MediaState,
 }
 
 struct Window {
@@ -117,6 +121,11 @@ impl FakeGraph {
             .route(
                 "/{version}/{waba}/message_templates",
                 axum::routing::get(list_templates),
+            )
+            .route("/{version}/{media_id}", axum::routing::get(media::lookup))
+            .route(
+                "/media-download/{token}",
+                axum::routing::get(media::download),
             )
             .with_state(self.state.clone());
         let listener = SharedListener(self.listener.clone());

@@ -59,6 +59,7 @@ async fn dense_and_rare_text_give_the_same_answers_by_either_plan() {
                 route: false,
                 verification: None,
                 point: None,
+                media: Vec::new(),
             };
             store.create_complaint(tenant, new).await.map(|(c, _)| c)
         }

@@ -1,0 +1,291 @@
+//! Media citizens send. A photo or voice note arrives as a message with a
+//! provider's media id; ingest stores the message, its attachment row and a
+//! fetch job in one transaction, and the message waits (the runner reads
+//! no further) until the job settles it: fetched, judged by
+//! `ombud_core::media` (size, checksum, sniffed type, length), cleaned of
+//! metadata and kept in a [`MediaStore`] by its SHA-256; or refused; or, with
+//! every retry spent, failed. Then the conversation runs again. The job is
+//! keyed on the message, so a webhook delivered twice fetches once, and a
+//! crash between the webhook and the download leaves the job to run after
+//! the restart.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ombud_channels::media::FetchError;
+use ombud_channels::ChannelSender;
+use ombud_core::media::{self, Judged, MediaLimits, MediaState, Refusal};
+use ombud_core::{Clock, TenantId};
+use ombud_store::attachments::{job_attachment, FETCH_JOB};
+use ombud_store::{Attachment, ConversationKey, Job, Settled, Store};
+
+use crate::queue::ConversationQueue;
+use crate::scheduler::{JobHandler, Jobs};
+
+/// Where media bytes are kept: by tenant and SHA-256, written once.
+#[async_trait]
+pub trait MediaStore: Send + Sync + std::fmt::Debug {
+    /// Keeps `bytes` as `sha256` of `tenant`; keeping what is kept already
+    /// changes nothing. Durable when this returns.
+    async fn put(&self, tenant: &TenantId, sha256: &str, bytes: &[u8]) -> Result<(), String>;
+    /// The bytes kept as `sha256` of `tenant`, if any.
+    async fn get(&self, tenant: &TenantId, sha256: &str) -> Result<Option<Vec<u8>>, String>;
+    /// Forgets the bytes (nothing happens if there are none).
+    async fn delete(&self, tenant: &TenantId, sha256: &str) -> Result<(), String>;
+}
+
+/// A SHA-256 as an object name: 64 lowercase hex digits, nothing else (so
+/// no name can walk out of its directory or prefix).
+pub fn object_name(sha256: &str) -> Result<&str, String> {
+    let ok = sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    ok.then_some(sha256)
+        .ok_or_else(|| format!("{sha256:?} is not a SHA-256"))
+}
+
+/// Media in a directory (`<data dir>/media` by default):
+/// `<tenant>/<first two hex digits>/<sha256>`, written to a temporary file,
+/// synced and renamed into place.
+#[derive(Debug, Clone)]
+pub struct DirMediaStore {
+    root: PathBuf,
+}
+
+impl DirMediaStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn path(&self, tenant: &TenantId, sha256: &str) -> Result<PathBuf, String> {
+        let name = object_name(sha256)?;
+        Ok(self.root.join(tenant.as_str()).join(&name[..2]).join(name))
+    }
+}
+
+#[async_trait]
+impl MediaStore for DirMediaStore {
+    async fn put(&self, tenant: &TenantId, sha256: &str, bytes: &[u8]) -> Result<(), String> {
+        let path = self.path(tenant, sha256)?;
+        let bytes = bytes.to_vec();
+        tokio::task::spawn_blocking(move || write_once(&path, &bytes))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("could not keep media: {e}"))
+    }
+
+    async fn get(&self, tenant: &TenantId, sha256: &str) -> Result<Option<Vec<u8>>, String> {
+        let path = self.path(tenant, sha256)?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("could not read media: {e}")),
+        }
+    }
+
+    async fn delete(&self, tenant: &TenantId, sha256: &str) -> Result<(), String> {
+        let path = self.path(tenant, sha256)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("could not delete media: {e}")),
+        }
+    }
+}
+
+fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let temp = dir.join(format!(
+        ".{}.{}",
+        ombud_core::id::new_id_body(),
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("media")
+    ));
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Adds the fetch job's handler.
+pub(crate) fn with_media_jobs(
+    jobs: Jobs,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    sender: Arc<dyn ChannelSender>,
+    media: Option<Arc<dyn MediaStore>>,
+    queue: Arc<ConversationQueue>,
+) -> Jobs {
+    jobs.handle(
+        FETCH_JOB,
+        Arc::new(FetchJob {
+            store,
+            clock,
+            sender,
+            media,
+            queue,
+        }),
+    )
+}
+
+struct FetchJob {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    sender: Arc<dyn ChannelSender>,
+    /// None: this process keeps no media (an engine built without one).
+    media: Option<Arc<dyn MediaStore>>,
+    queue: Arc<ConversationQueue>,
+}
+
+#[async_trait]
+impl JobHandler for FetchJob {
+    async fn run(&self, job: &Job) -> Result<(), String> {
+        let (tenant, id) =
+            job_attachment(job).ok_or("the job names no attachment (tenant_id, attachment_id)")?;
+        let Some(attachment) = self
+            .store
+            .attachment(&tenant, &id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            // Erased since: nothing to fetch.
+            return Ok(());
+        };
+        if attachment.state != MediaState::Fetching {
+            // Settled by a run that died before waking the conversation.
+            self.wake(&attachment);
+            return Ok(());
+        }
+        let last_try = job.attempts >= job.max_attempts;
+        let settled = match self.fetch(&attachment).await {
+            Ok(settled) => settled,
+            Err(reason) if !last_try => return Err(reason),
+            Err(reason) => failed(format!("gave up after {} tries: {reason}", job.attempts)),
+        };
+        self.settle(&attachment, settled).await
+    }
+
+    async fn gave_up(&self, job: &Job, error: &str) {
+        // Every try's holder died mid-run: the message must not wait for ever.
+        let Some((tenant, id)) = job_attachment(job) else {
+            return;
+        };
+        if let Ok(Some(attachment)) = self.store.attachment(&tenant, &id).await {
+            if attachment.state == MediaState::Fetching {
+                let _ = self.settle(&attachment, failed(error.to_owned())).await;
+            }
+        }
+    }
+}
+
+impl FetchJob {
+    /// Fetches, judges and keeps the attachment's media; an error is worth
+    /// another try.
+    async fn fetch(&self, a: &Attachment) -> Result<Settled, String> {
+        let channel = self
+            .store
+            .channel(&a.channel_id)
+            .await
+            .map_err(|e| e.to_string())?
+            .filter(|c| c.tenant_id == a.tenant_id);
+        let Some(channel) = channel else {
+            return Ok(failed("its channel is gone".into()));
+        };
+        let limits: MediaLimits = crate::ops::settings::read_setting(
+            self.store.as_ref(),
+            &a.tenant_id,
+            media::SETTINGS_KEY,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let fetched = match self
+            .sender
+            .fetch_media(&channel, &a.provider, limits.bytes_for(a.kind))
+            .await
+        {
+            Ok(fetched) => fetched,
+            Err(FetchError::Retry(reason)) => return Err(reason),
+            Err(FetchError::Refused(reason)) => return Ok(failed(reason)),
+            Err(e @ FetchError::TooLarge { .. }) => {
+                return Ok(refused(Refusal::TooLarge, e.to_string()))
+            }
+        };
+        let claimed: Vec<&str> = [a.provider.sha256.as_deref(), fetched.sha256.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        match media::judge(a.kind, fetched.bytes, &claimed, &limits) {
+            Judged::Refused { refusal, reason } => {
+                tracing::warn!(attachment = %a.id, %reason, "media refused");
+                Ok(refused(refusal, reason))
+            }
+            Judged::Accepted(ok) => {
+                let Some(store) = &self.media else {
+                    return Ok(failed("this server keeps no media (no media store)".into()));
+                };
+                store.put(&a.tenant_id, &ok.sha256, &ok.bytes).await?;
+                Ok(Settled {
+                    state: MediaState::Ready,
+                    content_type: Some(ok.content_type.to_owned()),
+                    sha256: Some(ok.sha256),
+                    size: Some(ok.bytes.len() as u64),
+                    seconds: ok.seconds,
+                    error: None,
+                    refusal: None,
+                })
+            }
+        }
+    }
+
+    async fn settle(&self, a: &Attachment, settled: Settled) -> Result<(), String> {
+        let state = settled.state;
+        self.store
+            .settle_attachment(&a.tenant_id, &a.id, settled, self.clock.now())
+            .await
+            .map_err(|e| e.to_string())?;
+        metrics::counter!(FETCHES, "kind" => a.kind.as_str(), "outcome" => state.as_str())
+            .increment(1);
+        self.wake(a);
+        Ok(())
+    }
+
+    /// The message has its attachment (or never will): its conversation
+    /// may run.
+    fn wake(&self, a: &Attachment) {
+        self.queue.enqueue(ConversationKey {
+            tenant_id: a.tenant_id.clone(),
+            conversation_id: a.conversation_id.clone(),
+        });
+    }
+}
+
+pub const FETCHES: &str = "ombud_media_fetches_total";
+
+fn failed(reason: String) -> Settled {
+    Settled {
+        state: MediaState::Failed,
+        content_type: None,
+        sha256: None,
+        size: None,
+        seconds: None,
+        error: Some(reason),
+        refusal: None,
+    }
+}
+
+fn refused(refusal: Refusal, reason: String) -> Settled {
+    Settled {
+        state: MediaState::Refused,
+        error: Some(reason),
+        refusal: Some(refusal),
+        ..failed(String::new())
+    }
+}

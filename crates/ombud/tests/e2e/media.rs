@@ -1,0 +1,386 @@
+//! Photos citizens send on WhatsApp (issue 27): fetched from the Graph API
+//! as Meta serves media (a lookup for a five-minute URL, then the download
+//! with the bearer token), checked against Meta's SHA-256, sniffed, limited,
+//! stripped of their EXIF location, and kept with the complaint being
+//! described; shown to that tenant's staff and API callers only.
+
+use std::time::Duration;
+
+use ombud_core::*;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::fake_graph::MediaFault;
+use crate::helpers::*;
+use crate::staff::*;
+
+/// A real JPEG as a phone takes it: a 96×64 picture with an EXIF block
+/// saying where it was taken (GPS latitude 18° 31′ 10″ N).
+pub fn phone_photo() -> Vec<u8> {
+    let (w, h) = (96u16, 64u16);
+    let mut pixels = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+    for y in 0..h {
+        for x in 0..w {
+            // A grey road with a dark pothole in the middle.
+            let (dx, dy) = (i32::from(x) - 48, i32::from(y) - 32);
+            let hole = dx * dx + 2 * dy * dy < 300;
+            let v = if hole { 40 } else { 150 + (x % 7) as u8 * 5 };
+            pixels.extend_from_slice(&[v, v, v.saturating_sub(10)]);
+        }
+    }
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 85);
+    encoder.add_app_segment(1, &exif_with_gps()).unwrap();
+    encoder
+        .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    out
+}
+
+/// An EXIF block (big-endian TIFF) whose IFD0 points to a GPS IFD with a
+/// latitude: what phones write and what must not reach staff.
+fn exif_with_gps() -> Vec<u8> {
+    let mut t = b"Exif\0\0MM\0\x2a\0\0\0\x08".to_vec();
+    // IFD0: one entry, GPSInfo (0x8825, LONG) pointing at offset 26.
+    t.extend_from_slice(&[0, 1, 0x88, 0x25, 0, 4, 0, 0, 0, 1, 0, 0, 0, 26, 0, 0, 0, 0]);
+    // GPS IFD: GPSLatitudeRef "N", GPSLatitude (3 RATIONALs at 56).
+    t.extend_from_slice(&[0, 2]);
+    t.extend_from_slice(&[0, 1, 0, 2, 0, 0, 0, 2, b'N', 0, 0, 0]);
+    t.extend_from_slice(&[0, 2, 0, 5, 0, 0, 0, 3, 0, 0, 0, 56]);
+    t.extend_from_slice(&[0, 0, 0, 0]);
+    for (n, d) in [(18u32, 1u32), (31, 1), (1000, 100)] {
+        t.extend_from_slice(&n.to_be_bytes());
+        t.extend_from_slice(&d.to_be_bytes());
+    }
+    t
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Meta's webhook for a photo message.
+pub fn photo_message(
+    t: &TestTenant,
+    citizen: &str,
+    wamid: &str,
+    media_id: &str,
+    sha256: &str,
+    caption: Option<&str>,
+) -> Value {
+    let mut image = json!({"mime_type": "image/jpeg", "sha256": sha256, "id": media_id});
+    if let Some(c) = caption {
+        image["caption"] = json!(c);
+    }
+    envelope(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111",
+                     "phone_number_id": t.channel.whatsapp().unwrap().phone_number_id},
+        "contacts": [{"profile": {"name": "Asha"}, "wa_id": citizen}],
+        "messages": [{"from": citizen, "id": wamid, "timestamp": "1763856000",
+                      "type": "image", "image": image}]
+    }))
+}
+
+/// Sends a photo as the citizen, and waits for the office's answer.
+pub async fn send_photo(
+    app: &TestApp,
+    t: &TestTenant,
+    graph: &FakeGraph,
+    citizen: &str,
+    (media_id, sha256): (&str, &str),
+    caption: Option<&str>,
+) -> String {
+    let before = graph.delivered_to(citizen).len();
+    graph.citizen_wrote(citizen);
+    let wamid = format!("wamid.PHOTO.{}", ombud_core::id::new_id_body());
+    let payload = photo_message(t, citizen, &wamid, media_id, sha256, caption);
+    assert_eq!(app.post_signed(t, &payload).await.status(), 200);
+    let replies = wait_for_reply(graph, citizen, before + 1).await;
+    replies[before].clone()
+}
+
+async fn wait_for_reply(graph: &FakeGraph, citizen: &str, n: usize) -> Vec<String> {
+    // A fetch retried after two failures waits out the scheduler's backoff
+    // (1 s, then 2 s, in the tests).
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = graph.delivered_to(citizen);
+        if got.len() >= n || std::time::Instant::now() > deadline {
+            assert!(got.len() >= n, "no reply {n} to {citizen}: {got:?}");
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Answers the office's questions (place, kind, confirmation) until it
+/// gives a complaint number.
+pub async fn finish_dialogue(
+    app: &TestApp,
+    t: &TestTenant,
+    graph: &FakeGraph,
+    citizen: &str,
+    mut last: String,
+) -> String {
+    for _ in 0..5 {
+        if let Some(n) = number_in(&last) {
+            return n;
+        }
+        let answer = if last.contains("Where is this") {
+            "Karve Road, near the Nal Stop bus stand"
+        } else if last.contains("Which kind") || last.contains("Tap one") {
+            "1"
+        } else if last.contains("confirm") {
+            "yes"
+        } else {
+            panic!("an unexpected question: {last}")
+        };
+        let before = graph.delivered_to(citizen).len();
+        graph.citizen_wrote(citizen);
+        app.say(t, citizen, answer).await;
+        last = wait_for_reply(graph, citizen, before + 1).await[before].clone();
+    }
+    panic!("no complaint number: {last}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_goes_with_the_complaint_without_its_location_and_only_to_its_tenant() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let other = app.tenant("nashik", "NSK", &graph).await;
+    let photo = phone_photo();
+    assert!(contains(&photo, b"Exif\0\0") && contains(&photo, &[0, 0, 0, 18, 0, 0, 0, 1]));
+    let (media_id, sha256) = graph.add_media(&photo, "image/jpeg");
+    let citizen = "919800000501";
+
+    // The photo first, with the problem in its caption: it is kept for the
+    // complaint, and the dialogue goes on from the caption.
+    let first = send_photo(
+        &app,
+        &t,
+        &graph,
+        citizen,
+        (&media_id, &sha256),
+        Some("Huge pothole on the road, two bikes fell today"),
+    )
+    .await;
+    assert!(
+        first.starts_with("Thank you, we have your photo"),
+        "{first}"
+    );
+    let number = finish_dialogue(&app, &t, &graph, citizen, first).await;
+    assert_eq!(graph.media_calls(), (1, 1), "one lookup, one download");
+
+    // The API lists it by reference and serves it without the EXIF block.
+    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+    let list: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/complaints/{number}/attachments")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let items = list["data"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let a = &items[0];
+    assert_eq!(
+        (a["kind"].as_str(), a["state"].as_str()),
+        (Some("image"), Some("ready")),
+        "{a}"
+    );
+    assert_eq!(a["content_type"], "image/jpeg");
+    let id = a["id"].as_str().unwrap().to_owned();
+    let res = app
+        .http
+        .get(app.url(a["content_url"].as_str().unwrap()))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    assert_eq!(
+        res.headers()["content-security-policy"],
+        "default-src 'none'; sandbox"
+    );
+    assert!(res.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .starts_with("private"));
+    let served = res.bytes().await.unwrap();
+    assert!(served.starts_with(&[0xFF, 0xD8, 0xFF]));
+    assert!(!contains(&served, b"Exif\0\0"), "the EXIF block is gone");
+    assert!(
+        !contains(&served, &[0, 0, 0, 18, 0, 0, 0, 1]),
+        "and its latitude"
+    );
+    assert!(served.len() > photo.len() / 2, "the picture itself is kept");
+    assert_eq!(a["sha256"], hex::encode(Sha256::digest(&served)));
+    assert_eq!(a["size"], served.len());
+
+    // Staff see it on the complaint's page and in the conversation.
+    member(&app, "staff@pune.gov.in", &t.tenant.id, Role::Staff).await;
+    let staff = Staff::login(&app, "staff@pune.gov.in").await;
+    let page = staff.page(&format!("/app/complaints/{number}")).await;
+    let img = format!("<img src=\"/app/attachments/{id}\"");
+    assert_eq!(
+        page.matches(&img).count(),
+        2,
+        "on the page and in the conversation: {page}"
+    );
+    let res = staff.get(&format!("/app/attachments/{id}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.bytes().await.unwrap(), served);
+
+    // Another tenant's key and staff find nothing there.
+    let their_key = app
+        .api_key(&other.tenant.id, &[Scope::ComplaintsRead])
+        .await;
+    for path in [
+        format!("/api/v1/attachments/{id}/content"),
+        format!("/api/v1/complaints/{number}/attachments"),
+    ] {
+        let res = app
+            .http
+            .get(app.url(&path))
+            .bearer_auth(&their_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
+    member(&app, "staff@nashik.gov.in", &other.tenant.id, Role::Admin).await;
+    let theirs = Staff::login(&app, "staff@nashik.gov.in").await;
+    assert_eq!(
+        theirs.get(&format!("/app/attachments/{id}")).await.status(),
+        404
+    );
+    // Nor does a key without complaints:read.
+    let blind = app.api_key(&t.tenant.id, &[Scope::WebhooksManage]).await;
+    let res = app
+        .http
+        .get(app.url(&format!("/api/v1/attachments/{id}/content")))
+        .bearer_auth(&blind)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_outlasts_a_failing_graph_api_and_an_expired_url_and_refuses_a_damaged_file() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let citizen = "919800000502";
+    app.say(
+        &t,
+        citizen,
+        "Garbage has not been collected on our street for a week",
+    )
+    .await;
+    let asked = wait_for_reply(&graph, citizen, 1).await;
+
+    // The Graph API fails twice, then hands out a URL that has expired by
+    // the time it is used: the photo still arrives, fetched again.
+    graph.media_faults(&[
+        MediaFault::Lookup(500),
+        MediaFault::Lookup(503),
+        MediaFault::Expired,
+    ]);
+    let (media_id, sha256) = graph.add_media(&phone_photo(), "image/jpeg");
+    let reply = send_photo(&app, &t, &graph, citizen, (&media_id, &sha256), None).await;
+    assert!(
+        reply.starts_with("Thank you, we have your photo"),
+        "{reply}"
+    );
+    // The dialogue goes on where it was.
+    assert!(
+        reply.ends_with(asked[0].as_str()),
+        "{reply:?} ends with {:?}",
+        asked[0]
+    );
+    assert_eq!(graph.media_calls(), (4, 2), "four lookups, two downloads");
+
+    // A file whose SHA-256 is not the one in Meta's webhook is refused, and
+    // the citizen is asked to send it again.
+    let (media_id, _) = graph.add_media(&phone_photo(), "image/jpeg");
+    let wrong = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"something else"))
+    };
+    let reply = send_photo(&app, &t, &graph, citizen, (&media_id, &wrong), None).await;
+    assert!(
+        reply.starts_with("Sorry, we could not take that file"),
+        "{reply}"
+    );
+
+    // Staff see why, in the conversation.
+    let number = finish_dialogue(&app, &t, &graph, citizen, asked[0].clone()).await;
+    member(&app, "staff@pune.gov.in", &t.tenant.id, Role::Staff).await;
+    let staff = Staff::login(&app, "staff@pune.gov.in").await;
+    let page = staff.page(&format!("/app/complaints/{number}")).await;
+    assert!(
+        page.contains("(photo not taken: its SHA-256 is not the one the provider sent"),
+        "{page}"
+    );
+    // Only the photo that arrived is the complaint's.
+    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+    let list: Value = app
+        .http
+        .get(app.url(&format!("/api/v1/complaints/{number}/attachments")))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_over_the_tenants_limit_is_refused_without_being_downloaded() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let limits = ombud_core::media::MediaLimits {
+        image_bytes: 1000,
+        ..Default::default()
+    };
+    app.engine
+        .ops()
+        .set_media_limits(&ombud_engine::Acting::cli(), &t.tenant.id, limits)
+        .await
+        .unwrap();
+    let bad = ombud_core::media::MediaLimits {
+        image_bytes: 0,
+        ..Default::default()
+    };
+    let refused = app
+        .engine
+        .ops()
+        .set_media_limits(&ombud_engine::Acting::cli(), &t.tenant.id, bad)
+        .await;
+    assert!(
+        format!("{refused:?}").contains("image_bytes"),
+        "{refused:?}"
+    );
+
+    let citizen = "919800000503";
+    let (media_id, sha256) = graph.add_media(&phone_photo(), "image/jpeg");
+    let reply = send_photo(&app, &t, &graph, citizen, (&media_id, &sha256), None).await;
+    assert!(
+        reply.starts_with("Sorry, we could not take that file"),
+        "{reply}"
+    );
+    assert_eq!(graph.media_calls(), (1, 0), "the lookup's size was enough");
+    app.stop().await;
+}

@@ -1,0 +1,92 @@
+//! Attachments on SQLite (see `crate::attachments`).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ombud_core::*;
+use rusqlite::params;
+
+use super::rows::{all, one, time_text};
+use super::SqliteStore;
+use crate::attachments::{self, Attachment, AttachmentStore, Settled, ATTACHMENT_COLS};
+use crate::{stored, StoreError, StoreResult};
+
+#[async_trait]
+impl AttachmentStore for SqliteStore {
+    async fn attachment(
+        &self,
+        tenant: &TenantId,
+        id: &AttachmentId,
+    ) -> StoreResult<Option<Attachment>> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {ATTACHMENT_COLS} from attachments where id = ?1 and tenant_id = ?2"
+            );
+            one(
+                conn,
+                &sql,
+                params![id.as_str(), tenant.as_str()],
+                attachments::attachment,
+            )
+        })
+        .await
+    }
+
+    async fn complaint_attachments(
+        &self,
+        tenant: &TenantId,
+        complaint: &ComplaintId,
+    ) -> StoreResult<Vec<Attachment>> {
+        let (tenant, complaint) = (tenant.clone(), complaint.clone());
+        self.read(move |conn| {
+            let sql = format!(
+                "select {ATTACHMENT_COLS} from attachments where complaint_id = ?1 and tenant_id = ?2
+                 order by created_at, id"
+            );
+            all(conn, &sql, params![complaint.as_str(), tenant.as_str()], attachments::attachment)
+        })
+        .await
+    }
+
+    async fn settle_attachment(
+        &self,
+        tenant: &TenantId,
+        id: &AttachmentId,
+        settled: Settled,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.clone(), id.clone());
+        let info = serde_json::to_string(&settled.info(&id))
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        self.write(move |conn| {
+            let now = time_text(stored(at));
+            let changed = conn
+                .prepare_cached(
+                    "update attachments set state = ?3, content_type = ?4, sha256 = ?5, size = ?6,
+                        seconds = ?7, error = ?8, updated_at = ?9
+                     where id = ?1 and tenant_id = ?2 and state = 'fetching'",
+                )?
+                .execute(params![
+                    id.as_str(),
+                    tenant.as_str(),
+                    settled.state.as_str(),
+                    settled.content_type,
+                    settled.sha256,
+                    settled.size.map(|n| n as i64),
+                    settled.seconds,
+                    settled.error,
+                    now
+                ])?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            conn.prepare_cached(
+                "update messages set media = ?2
+                 where id = (select message_id from attachments where id = ?1)",
+            )?
+            .execute(params![id.as_str(), info])?;
+            Ok(true)
+        })
+        .await
+    }
+}

@@ -384,3 +384,86 @@ async fn a_photo_over_the_tenants_limit_is_refused_without_being_downloaded() {
     assert_eq!(graph.media_calls(), (1, 0), "the lookup's size was enough");
     app.stop().await;
 }
+
+/// `kill -9` after the webhook was acknowledged and before the photo could
+/// be downloaded (the Graph API is down): the restarted server fetches it
+/// and answers, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_acknowledged_before_a_kill_9_is_fetched_after_the_restart() {
+    use crate::crash::{cli, serve_with, wait_ready, whatsapp_channel};
+    const PHONE: &str = "5550027";
+    const SECRET: &str = "media-crash-secret";
+    let graph = FakeGraph::start().await;
+    let db = TestDb::new().await;
+    let args = [
+        "tenant",
+        "create",
+        "--slug",
+        "media",
+        "--name",
+        "Media Office",
+        "--prefix",
+        "MED",
+    ];
+    cli(&db, &args);
+    let channel = whatsapp_channel(&db, "media", PHONE, SECRET, &graph.url());
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let url = format!("{base}{}", channel["webhook_path"].as_str().unwrap());
+    let http = reqwest::Client::new();
+    let env = [
+        ("OMBUD_SCHEDULER__LEASE_SECS", "3"),
+        ("OMBUD_SCHEDULER__RETRY_BASE_SECS", "1"),
+        ("OMBUD_SCHEDULER__POLL_INTERVAL_MS", "100"),
+    ];
+    let mut server = serve_with(&db, port, &env);
+    wait_ready(&http, &base).await;
+
+    let citizen = "919800000504";
+    let (media_id, sha256) = graph.add_media(&phone_photo(), "image/jpeg");
+    graph.stop().await;
+    let payload = envelope(json!({
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550001111", "phone_number_id": PHONE},
+        "contacts": [{"profile": {"name": "Asha"}, "wa_id": citizen}],
+        "messages": [{"from": citizen, "id": "wamid.CRASHPHOTO", "timestamp": "1763856000",
+                      "type": "image",
+                      "image": {"mime_type": "image/jpeg", "sha256": sha256, "id": media_id}}]
+    }))
+    .to_string();
+    let res = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            ombud_channels::whatsapp::sign(SECRET, payload.as_bytes()),
+        )
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "acknowledged: durable");
+    server.0.kill().expect("kill -9");
+    let _ = server.0.wait();
+    assert_eq!(
+        graph.media_calls().1,
+        0,
+        "nothing was downloaded before the kill"
+    );
+
+    let graph = graph.restart().await;
+    let _server = serve_with(&db, port, &env);
+    wait_ready(&http, &base).await;
+    let replies = wait_for_reply(&graph, citizen, 1).await;
+    assert!(
+        replies[0].starts_with("Thank you, we have your photo"),
+        "{replies:?}"
+    );
+    assert_eq!(
+        graph.media_calls().1,
+        1,
+        "downloaded once, after the restart"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(graph.delivered_to(citizen).len(), 1, "answered once");
+}

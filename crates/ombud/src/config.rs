@@ -68,6 +68,9 @@ pub struct Config {
     pub conversations: ConversationsSettings,
     pub scheduler: SchedulerSettings,
     pub backup: crate::backup::BackupSettings,
+    /// Where photos and voice notes are kept.
+    #[serde(default)]
+    pub media: crate::media_store::MediaSettings,
     pub smtp: smtp::SmtpSettings,
 }
 
@@ -133,6 +136,7 @@ impl Default for Config {
             conversations: ConversationsSettings::default(),
             scheduler: SchedulerSettings::default(),
             backup: Default::default(),
+            media: Default::default(),
             smtp: Default::default(),
         }
     }
@@ -325,6 +329,9 @@ impl Config {
         if let Err((key, reason)) = self.backup.validate() {
             return invalid(key, &reason);
         }
+        if let Err((key, reason)) = self.media.validate() {
+            return invalid(key, &reason);
+        }
         self.smtp.mail()?;
         let s = &self.scheduler;
         if s.concurrency == 0
@@ -462,9 +469,9 @@ impl Config {
             mail: self.smtp.mail().ok().flatten(),
             session_idle: ombud_core::SessionIdle::hours(self.conversations.session_idle_hours)
                 .unwrap_or_default(),
-            media: Some(std::sync::Arc::new(
-                ombud_engine::media::DirMediaStore::new(self.data_dir.join("media")),
-            )),
+            // validate() has checked the settings; a bucket whose keys are
+            // missing is reported there.
+            media: self.media.open(&self.data_dir).ok(),
             ..EngineConfig::default()
         }
     }

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 mod demo;
 pub mod loadtest;
+pub mod media_store;
 mod migrate_db;
 mod say;
 pub mod secret_key;

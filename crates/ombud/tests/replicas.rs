@@ -291,25 +291,45 @@ async fn two_replicas(
     watch: &Arc<Watch>,
     tweak: impl Fn(&mut ombud::Config),
 ) -> (TestDb, FakeGraph, [String; 2]) {
+    let runtimes = || Some(ombud_engine::Runtimes::builtin().with("intake", watch.clone()));
+    let (db, graph, urls, _) = replicas_running(runtimes, tweak).await;
+    (db, graph, urls)
+}
+
+/// A replica in process: its address, store and engine.
+type Replicated = (
+    std::net::SocketAddr,
+    Arc<dyn ombud_store::Store>,
+    Arc<ombud_engine::Engine>,
+);
+
+/// Two in-process replicas on one PostgreSQL schema running `runtimes`
+/// (None: the built-in ones); the webhook URL of a tenant's channel on
+/// each, and the replicas themselves.
+async fn replicas_running(
+    runtimes: impl Fn() -> Option<ombud_engine::Runtimes>,
+    tweak: impl Fn(&mut ombud::Config),
+) -> (TestDb, FakeGraph, [String; 2], Vec<Replicated>) {
     std::env::set_var("OMBUD_TEST_E2E_BACKEND", "postgres");
     let db = TestDb::new().await;
     let graph = FakeGraph::start().await;
     let mut apps = Vec::new();
+    let mut running = Vec::new();
     for _ in 0..2 {
         let mut config = test_config(&db);
         config.agents.sweep_interval_ms = 100;
         tweak(&mut config);
-        let runtimes = ombud_engine::Runtimes::builtin().with("intake", watch.clone());
         let app = ombud::App::build(
             &config,
             ombud::AppOptions {
-                runtimes: Some(runtimes),
+                runtimes: runtimes(),
                 ..Default::default()
             },
         )
         .await
         .unwrap();
         let (addr, store) = (app.addr(), app.store());
+        running.push((addr, store.clone(), app.engine()));
         tokio::spawn(app.run(std::future::pending()));
         apps.push((addr, store));
     }
@@ -351,7 +371,7 @@ async fn two_replicas(
     .await
     .unwrap();
     let urls = [0, 1].map(|i| format!("http://{}{}", apps[i].0, channel.webhook_path()));
-    (db, graph, urls)
+    (db, graph, urls, running)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -690,5 +710,122 @@ async fn a_thousand_jobs_due_at_once_take_effect_once_across_two_replicas_one_ki
         "{JOBS} jobs, replica a killed holding {held_by_a} after {at_kill} had taken effect: all done in {:.1}s, {} run twice",
         started.elapsed().as_secs_f64(),
         twice.len()
+    );
+}
+
+/// A JPEG's skeleton (start, JFIF header, a scan, end): what the media
+/// checks read, without a picture worth showing.
+fn small_jpeg(marker: u8) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+    b.extend_from_slice(b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0");
+    b.extend_from_slice(&[0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 63, 0]);
+    b.extend_from_slice(&[marker, 0x12, 0x34, 0xFF, 0xD9]);
+    b
+}
+
+/// Replicas keep media in the S3-compatible store (the server scripts/test
+/// starts): a photo fetched by the replica that took the webhook is served
+/// by the other, and nothing is kept in the data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_photos_through_the_s3_compatible_store() {
+    let endpoint = std::env::var("OMBUD_TEST_S3_ENDPOINT").expect(
+        "OMBUD_TEST_S3_ENDPOINT is not set: scripts/test starts an S3-compatible server (scripts/s3) and sets it",
+    );
+    let bucket = format!("media-{}", ombud_core::id::new_id_body().to_lowercase());
+    let made = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        made.status().is_success(),
+        "create bucket: {}",
+        made.status()
+    );
+    let s3 = ombud::backup::s3::S3Settings {
+        endpoint: Some(endpoint.clone()),
+        region: Some("eu-west-1".into()),
+        access_key_id: Some("AKIAOMBUDTESTS".into()),
+        secret_access_key: Some(ombud_core::Secret::new("tests-only-not-a-secret")),
+        path_style: None,
+    };
+    let store_url = format!("s3://{bucket}/media");
+    let (db, graph, urls, replicas) = replicas_running(
+        || None,
+        |c| {
+            c.media.store = Some(store_url.clone());
+            c.media.s3 = s3.clone();
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let photo = small_jpeg(0x77);
+    let (media_id, sha256) = graph.add_media(&photo, "image/jpeg");
+    let citizen = "919500000001";
+    let body = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "1", "phone_number_id": PHONE},
+            "contacts": [{"profile": {"name": "A"}, "wa_id": citizen}],
+            "messages": [{"from": citizen, "id": "wamid.S3PHOTO", "timestamp": "1763856000",
+                          "type": "image",
+                          "image": {"mime_type": "image/jpeg", "sha256": sha256, "id": media_id}}]
+        }}]}]
+    })
+    .to_string();
+    deliver_until_ok(&http, &urls, 0, body, SECRET).await;
+    let replies = graph.wait_for_deliveries(1, Duration::from_secs(20)).await;
+    assert!(
+        replies[0].body.starts_with("Thank you, we have your photo"),
+        "{replies:?}"
+    );
+
+    // Which attachment: from the conversation, through either replica's store.
+    let (_, store, engine) = &replicas[1];
+    let tenant = store
+        .tenant_by_slug(&ombud_core::TenantSlug::parse("state").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let key = engine
+        .ops()
+        .create_api_key(
+            &ombud_engine::Acting::cli(),
+            ombud_web::auth::KeyRequest {
+                tenant: tenant.id.clone(),
+                name: "reader".into(),
+                scopes: vec![ombud_core::Scope::ComplaintsRead],
+                rate_limit_per_minute: 1000,
+                expires_in_days: None,
+                created_by: None,
+            },
+        )
+        .await
+        .unwrap()
+        .0;
+    let conversations = store.conversations(&tenant.id).await.unwrap();
+    let messages = store
+        .messages(&tenant.id, &conversations[0].id)
+        .await
+        .unwrap();
+    let id = messages.iter().find_map(|m| m.media.clone()).unwrap().id;
+    // Both replicas serve it.
+    for (addr, _, _) in &replicas {
+        let res = http
+            .get(format!("http://{addr}/api/v1/attachments/{id}/content"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "replica {addr}");
+        assert_eq!(res.bytes().await.unwrap(), photo);
+    }
+    let bucket = ombud::backup::s3::Bucket::new(&bucket, &s3).unwrap();
+    let kept = bucket.list(&format!("media/{}/", tenant.id)).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        !db.dir.path().join("media").exists(),
+        "nothing kept in the data directory"
     );
 }

@@ -74,7 +74,7 @@ fn authorised(headers: &HeaderMap) -> bool {
     headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|b| b.starts_with("Bearer ") && b.len() > 8)
+        .is_some_and(|b| b.starts_with("Bearer ") && b.len() > "Bearer ".len())
 }
 
 pub(super) async fn lookup(

@@ -84,6 +84,8 @@ pub struct ComplaintDraft {
     pub priority: Priority,
     /// Messages of the conversation whose photos become the complaint's.
     pub media: Vec<MessageId>,
+    /// The problem was told in a voice note (the complaint's source).
+    pub voice: bool,
 }
 
 impl ComplaintDraft {

@@ -102,6 +102,8 @@ pub struct ToolBox<'a> {
     /// Photos the run's messages brought: a complaint made in the run
     /// takes them.
     photos: Vec<MessageId>,
+    /// The run's messages include a voice note's words.
+    voice: bool,
 }
 
 type Answer = Result<Value, String>;
@@ -119,6 +121,7 @@ impl<'a> ToolBox<'a> {
             handoff: false,
             language: None,
             photos: Vec::new(),
+            voice: false,
         }
     }
 
@@ -142,6 +145,7 @@ impl<'a> ToolBox<'a> {
             })
             .map(|m| m.id.clone())
             .collect();
+        toolbox.voice = input.messages.iter().any(|m| m.heard().is_some());
         toolbox
     }
 
@@ -260,6 +264,7 @@ impl<'a> ToolBox<'a> {
                 .unwrap_or_else(|| self.default_language.clone()),
             priority,
             media: self.photos.clone(),
+            voice: self.voice,
         };
         let c = self
             .tools

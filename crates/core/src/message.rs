@@ -181,9 +181,16 @@ pub struct Message {
 impl Message {
     /// Its media is still being fetched: it is not for an agent yet.
     pub fn awaits_media(&self) -> bool {
+        self.media.as_ref().is_some_and(|m| m.state.pending())
+    }
+
+    /// A voice note's words, when the transcriber heard some.
+    pub fn heard(&self) -> Option<&str> {
         self.media
             .as_ref()
-            .is_some_and(|m| m.state == crate::media::MediaState::Fetching)
+            .filter(|m| m.state == crate::media::MediaState::Ready)
+            .and_then(|m| m.transcript.as_deref())
+            .filter(|t| !t.trim().is_empty())
     }
 }
 

@@ -49,7 +49,7 @@ impl Tools for StoreTools<'_> {
             area,
             language: d.language,
             priority: d.priority,
-            source: Source::Text,
+            source: if d.voice { Source::Voice } else { Source::Text },
             actor: format!("contact:{}", self.contact.id),
             at: self.now,
             audit: None,

@@ -17,6 +17,10 @@ pub const FETCH_JOB: &str = "media.fetch";
 /// Tries of a fetch before it fails for good (the scheduler's backoff
 /// between them).
 pub const FETCH_ATTEMPTS: u32 = 5;
+/// The scheduled job that transcribes a voice note.
+pub const TRANSCRIBE_JOB: &str = "media.transcribe";
+/// Tries of a transcription before the voice note goes to people.
+pub const TRANSCRIBE_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Attachment {
@@ -37,13 +41,20 @@ pub struct Attachment {
     /// A voice note's length.
     pub seconds: Option<f64>,
     pub error: Option<String>,
+    /// A voice note's words (empty: no speech heard), the language the
+    /// transcriber heard and its model.
+    pub transcript: Option<String>,
+    pub transcript_language: Option<String>,
+    pub transcript_model: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
-/// How a fetch ended.
-#[derive(Debug, Clone, PartialEq)]
+/// How a fetch (or a transcription) ended.
+#[derive(Debug, Clone)]
 pub struct Settled {
+    /// The state it ends (nothing changes if it is no longer in it).
+    pub from: MediaState,
     pub state: MediaState,
     pub content_type: Option<String>,
     pub sha256: Option<String>,
@@ -51,6 +62,12 @@ pub struct Settled {
     pub seconds: Option<f64>,
     pub error: Option<String>,
     pub refusal: Option<Refusal>,
+    pub transcript: Option<String>,
+    pub transcript_language: Option<String>,
+    pub transcript_model: Option<String>,
+    /// Work that follows, scheduled in the same transaction (the
+    /// transcription of a voice note just kept).
+    pub then: Option<NewJob>,
 }
 
 impl Settled {
@@ -63,6 +80,7 @@ impl Settled {
             size: self.size,
             error: self.error.clone(),
             refusal: self.refusal,
+            transcript: self.transcript.clone(),
         }
     }
 }
@@ -80,8 +98,9 @@ pub trait AttachmentStore: Send + Sync {
         tenant: &TenantId,
         complaint: &ComplaintId,
     ) -> StoreResult<Vec<Attachment>>;
-    /// Records how the fetch of a `fetching` attachment ended, on its row
-    /// and its message; false (nothing changed) if it had ended already.
+    /// Records how the fetch (or transcription) of an attachment in
+    /// `settled.from` ended, on its row and its message, with the job that
+    /// follows; false (nothing changed) if it had ended already.
     async fn settle_attachment(
         &self,
         tenant: &TenantId,
@@ -89,6 +108,16 @@ pub trait AttachmentStore: Send + Sync {
         settled: Settled,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+}
+
+/// The job that transcribes a kept voice note: one per attachment.
+pub fn transcribe_job(tenant: &TenantId, attachment: &AttachmentId, at: DateTime<Utc>) -> NewJob {
+    NewJob {
+        kind: TRANSCRIBE_JOB.into(),
+        key: format!("transcribe:{attachment}"),
+        max_attempts: TRANSCRIBE_ATTEMPTS,
+        ..fetch_job(tenant, &MessageId::new(), attachment, at)
+    }
 }
 
 /// The fetch job of the attachment of `message`: one per message, however
@@ -119,7 +148,7 @@ pub fn job_attachment(job: &crate::Job) -> Option<(TenantId, AttachmentId)> {
 
 pub(crate) const ATTACHMENT_COLS: &str = "id, tenant_id, message_id, conversation_id, channel_id, \
      complaint_id, kind, state, provider_ref, content_type, sha256, size, seconds, error, \
-     created_at, updated_at";
+     transcript, transcript_language, transcript_model, created_at, updated_at";
 
 pub(crate) fn attachment(r: &dyn Columns) -> Decoded<Attachment> {
     let state = r.text("state")?;
@@ -146,6 +175,9 @@ pub(crate) fn attachment(r: &dyn Columns) -> Decoded<Attachment> {
             .transpose()?,
         seconds: r.opt_real("seconds")?,
         error: r.opt_text("error")?,
+        transcript: r.opt_text("transcript")?,
+        transcript_language: r.opt_text("transcript_language")?,
+        transcript_model: r.opt_text("transcript_model")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
     })

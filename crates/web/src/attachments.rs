@@ -7,7 +7,7 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ombud_core::media::{MediaState, AUDIO_TYPES, IMAGE_TYPES};
+use ombud_core::media::{AUDIO_TYPES, IMAGE_TYPES};
 use ombud_core::{AttachmentId, TenantId};
 use ombud_store::Attachment;
 
@@ -34,7 +34,7 @@ pub async fn load(
         .attachment(tenant, &id)
         .await
         .map_err(|e| Unserved::Broken(e.to_string()))?
-        .filter(|a| a.state == MediaState::Ready)
+        .filter(|a| a.state.kept())
         .ok_or(Unserved::NotFound)?;
     let (Some(media), Some(sha256)) = (state.engine.media(), attachment.sha256.as_deref()) else {
         return Err(Unserved::NotFound);

@@ -3,7 +3,7 @@
 //! problem, and a question between two categories the words fit about as
 //! well.
 
-use ombud_core::media::MediaState;
+use ombud_core::media::{MediaState, Refusal};
 use ombud_core::*;
 
 use super::state::{Draft, Step};
@@ -69,6 +69,28 @@ impl Run<'_> {
             }
         };
         Ok(format!("{ack}\n\n{next}"))
+    }
+
+    /// A voice note without words to read: none heard, too long, not
+    /// taken, or the transcriber down (then people listen to it).
+    pub(super) fn unheard_voice(&mut self, message: &Message, lang: &Language) -> String {
+        let Some(media) = &message.media else {
+            return self.t(lang).non_text.clone();
+        };
+        match (media.state, media.refusal, media.transcript.as_deref()) {
+            // Heard, but no words in it (silence, noise).
+            (MediaState::Ready, _, Some(_)) => self.config.no_speech(lang),
+            // This office transcribes nothing: typing is the way.
+            (MediaState::Ready, _, None) => self.t(lang).non_text.clone(),
+            (MediaState::Refused, Some(Refusal::TooLong | Refusal::TooLarge), _) => {
+                self.config.voice_too_long(lang)
+            }
+            (MediaState::Unheard, _, _) => {
+                self.handoff = true;
+                self.config.voice_to_people(lang)
+            }
+            _ => self.config.media_refused(lang),
+        }
     }
 
     /// Asks between two categories (numbered from 1 as in the whole list).

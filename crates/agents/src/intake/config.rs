@@ -82,6 +82,15 @@ pub struct Templates {
     /// large, not a photo, damaged on the way). Built-in text by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_refused: Option<String>,
+    /// A voice note with no words heard in it: asks the citizen to type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_speech: Option<String>,
+    /// A voice note over the office's limit: asks for a shorter one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_too_long: Option<String>,
+    /// A voice note the transcriber could not take: people will listen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice_to_people: Option<String>,
 }
 
 impl IntakeConfig {
@@ -191,6 +200,33 @@ impl IntakeConfig {
             .unwrap_or_default()
     }
 
+    /// Asks to type a voice note no words were heard in, in `lang`.
+    pub fn no_speech(&self, lang: &Language) -> String {
+        self.templates_for(lang)
+            .no_speech
+            .clone()
+            .or_else(|| builtin(lang).no_speech)
+            .unwrap_or_default()
+    }
+
+    /// Refuses an over-long voice note politely, in `lang`.
+    pub fn voice_too_long(&self, lang: &Language) -> String {
+        self.templates_for(lang)
+            .voice_too_long
+            .clone()
+            .or_else(|| builtin(lang).voice_too_long)
+            .unwrap_or_default()
+    }
+
+    /// Says people will listen to a voice note, in `lang`.
+    pub fn voice_to_people(&self, lang: &Language) -> String {
+        self.templates_for(lang)
+            .voice_to_people
+            .clone()
+            .or_else(|| builtin(lang).voice_to_people)
+            .unwrap_or_default()
+    }
+
     /// A status as citizens read it in `lang`: the version's word, else
     /// the built-in one of that language (a version saved before the status
     /// existed), else its code.
@@ -255,6 +291,9 @@ fn default_templates_en() -> &'static Templates {
         ask_between: Some("Is this about {first} or {second}? Tap one, or reply with its number:\n{options}\nSend 0 to see every kind.".into()),
         photo_received: Some("Thank you, we have your photo; it goes with your complaint.".into()),
         media_refused: Some("Sorry, we could not take that file: it was too large, not a photo, or damaged on the way. Please send it again, or describe the problem in words.".into()),
+        no_speech: Some("We could not hear any words in your voice note. Please type your message, or record it again closer to the phone.".into()),
+        voice_too_long: Some("Your voice note is too long for us to take. Please send a shorter one, or type your message.".into()),
+        voice_to_people: Some("We could not listen to your voice note automatically just now. A member of our staff will listen to it and reply here.".into()),
     })
 }
 

@@ -123,6 +123,19 @@ impl Run<'_> {
             if self.handoff {
                 break; // Staff have it now; the rest waits for them.
             }
+            // A voice note the transcriber heard reads as its words typed.
+            let words;
+            let message = match message.heard() {
+                Some(heard) => {
+                    words = Message {
+                        kind: MessageKind::Text,
+                        body: heard.to_owned(),
+                        ..message.clone()
+                    };
+                    &words
+                }
+                None => message,
+            };
             let day = input.tenant.local_date(message.created_at).to_string();
             let (today, recent) = self
                 .state
@@ -210,6 +223,11 @@ impl Run<'_> {
             self.reply(message, text);
             return Ok(());
         }
+        if message.kind == MessageKind::Audio && message.media.is_some() {
+            let text = self.unheard_voice(message, lang);
+            self.reply(message, text);
+            return Ok(());
+        }
         if message.kind != MessageKind::Text && tapped.is_none() {
             let text = self.t(lang).non_text.clone();
             self.reply(message, text);
@@ -273,12 +291,20 @@ impl Run<'_> {
                     .take()
                     .filter(|d| d.description.is_empty())
                     .unwrap_or_default();
+                // Told in a voice note (read here as its words): the note
+                // goes with the complaint too.
+                let voice = message.heard().is_some();
+                let mut media = before.photos;
+                if voice {
+                    media.push(message.id.clone());
+                }
                 self.state.draft = Some(Draft {
                     description: body,
                     category_id: category,
                     location: before.location,
                     point: before.point,
-                    photos: before.photos,
+                    photos: media,
+                    voice,
                 });
                 // Two fit about as well: the citizen says which.
                 if let Some((first, second)) = between {
@@ -410,6 +436,7 @@ impl Run<'_> {
                     language: lang.clone(),
                     priority,
                     media: draft.photos,
+                    voice: draft.voice,
                 },
             )
             .await?;

@@ -22,9 +22,12 @@ pub struct Draft {
     /// The citizen's location pin, when they shared one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point: Option<ombud_core::geo::GeoPoint>,
-    /// The messages whose photos go with the complaint.
+    /// The messages whose photos (or voice note) go with the complaint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photos: Vec<ombud_core::MessageId>,
+    /// The problem was told in a voice note.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub voice: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -75,6 +75,25 @@ impl Chat {
         (id, self.run(vec![m]).await.join("\n"))
     }
 
+    /// A voice note as the engine hands it over: `state`, with `words`
+    /// heard (None: not transcribed) or refused as `refusal`.
+    async fn voice(
+        &mut self,
+        state: ombud_core::media::MediaState,
+        words: Option<&str>,
+        refusal: Option<ombud_core::media::Refusal>,
+    ) -> String {
+        self.seq += 1;
+        let mut m = message(self.seq, "", MessageKind::Audio);
+        m.media = Some(ombud_core::media::MediaInfo {
+            state,
+            transcript: words.map(str::to_owned),
+            refusal,
+            ..ombud_core::media::MediaInfo::fetching(AttachmentId::new())
+        });
+        self.run(vec![m]).await.join("\n")
+    }
+
     async fn send_batch(&mut self, bodies: &[&str]) -> Vec<String> {
         let messages = bodies
             .iter()
@@ -507,6 +526,42 @@ async fn photos_go_with_the_complaint_they_are_sent_during() {
     assert!(r.contains("Problem: Street light not working"), "{r}");
     chat.send("yes").await;
     assert_eq!(*chat.tools.media.lock().unwrap(), vec![vec![photo]]);
+}
+
+#[tokio::test]
+async fn voice_notes_read_as_their_words_or_are_answered_as_a_person_would() {
+    use ombud_core::media::{MediaState::*, Refusal};
+    let mut chat = Chat::new();
+    let r = chat
+        .voice(
+            Ready,
+            Some("Street light not working outside house 12, Lane 4"),
+            None,
+        )
+        .await;
+    assert!(r.contains("Where is this"), "{r}");
+    chat.send("Lane 4, Kothrud").await;
+    let r = chat.send("yes").await;
+    assert!(r.contains("registered"), "{r}");
+    assert_eq!(
+        chat.tools.media.lock().unwrap()[0].len(),
+        1,
+        "the note goes with it"
+    );
+
+    let mut chat = Chat::new();
+    let r = chat.voice(Ready, Some(""), None).await;
+    assert!(r.starts_with("We could not hear any words"), "{r}");
+    let r = chat.voice(Ready, None, None).await;
+    assert!(r.contains("only understand text"), "{r}");
+    let r = chat.voice(Refused, None, Some(Refusal::TooLong)).await;
+    assert!(r.contains("too long"), "{r}");
+    let r = chat.voice(Refused, None, Some(Refusal::Damaged)).await;
+    assert!(r.starts_with("Sorry, we could not take that file"), "{r}");
+    assert!(!chat.handed_off);
+    let r = chat.voice(Unheard, None, None).await;
+    assert!(r.contains("staff will listen"), "{r}");
+    assert!(chat.handed_off, "people take it");
 }
 
 #[tokio::test]

@@ -356,6 +356,8 @@ fn said(messages: &[Message]) -> String {
         .iter()
         .map(|m| match m.kind {
             MessageKind::Text => m.body.clone(),
+            // A voice note reads as its words.
+            _ if m.heard().is_some() => format!("[voice note] {}", m.heard().unwrap_or_default()),
             kind if m.body.trim().is_empty() => format!("[{} message]", kind.as_str()),
             kind => format!("[{} message] {}", kind.as_str(), m.body),
         })

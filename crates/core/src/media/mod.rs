@@ -6,6 +6,8 @@
 
 use sha2::{Digest, Sha256};
 
+pub mod transcription;
+
 use crate::{AttachmentId, MessageKind};
 
 /// What a channel told us about a message's media, before it is fetched:
@@ -35,6 +37,12 @@ pub enum MediaState {
     Refused,
     /// Could not be fetched, every retry spent.
     Failed,
+    /// A voice note fetched and kept, waiting for its transcript; the
+    /// message waits with it.
+    Transcribing,
+    /// A voice note kept but not transcribed (the transcriber failed every
+    /// try): people listen to it.
+    Unheard,
 }
 
 impl MediaState {
@@ -44,13 +52,32 @@ impl MediaState {
             Self::Ready => "ready",
             Self::Refused => "refused",
             Self::Failed => "failed",
+            Self::Transcribing => "transcribing",
+            Self::Unheard => "unheard",
         }
     }
 
+    /// Whether the message is still waiting for it.
+    pub fn pending(self) -> bool {
+        matches!(self, Self::Fetching | Self::Transcribing)
+    }
+
+    /// Whether its bytes are kept (and may be served).
+    pub fn kept(self) -> bool {
+        matches!(self, Self::Ready | Self::Transcribing | Self::Unheard)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Fetching, Self::Ready, Self::Refused, Self::Failed]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            Self::Fetching,
+            Self::Ready,
+            Self::Refused,
+            Self::Failed,
+            Self::Transcribing,
+            Self::Unheard,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -71,6 +98,10 @@ pub struct MediaInfo {
     /// Why it was refused, for the citizen's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Refusal>,
+    /// A voice note's words, as the transcriber heard them: the text the
+    /// agent reads. Empty: no speech was heard. None: not transcribed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
 }
 
 impl MediaInfo {
@@ -82,6 +113,7 @@ impl MediaInfo {
             size: None,
             error: None,
             refusal: None,
+            transcript: None,
         }
     }
 }
@@ -92,6 +124,8 @@ impl MediaInfo {
 pub enum Refusal {
     /// Larger than the tenant's limit for its kind.
     TooLarge,
+    /// A voice note longer than the tenant's limit.
+    TooLong,
     /// Not a kind of file accepted for this message (a PDF sent as a photo).
     WrongType,
     /// Arrived damaged: its checksum did not match what the provider sent.
@@ -254,7 +288,7 @@ pub fn judge(
     if kind == MessageKind::Audio {
         if let Some(s) = seconds.filter(|s| *s > f64::from(limits.audio_seconds)) {
             return refuse(
-                Refusal::TooLarge,
+                Refusal::TooLong,
                 format!(
                     "{s:.0} seconds long, over the limit of {}",
                     limits.audio_seconds

@@ -219,6 +219,6 @@ fn media_is_judged_by_size_checksum_type_and_length() {
     }
     assert_eq!(
         refusal(judge(MessageKind::Audio, ogg_opus(121, 0), &[], &limits)),
-        Refusal::TooLarge
+        Refusal::TooLong
     );
 }

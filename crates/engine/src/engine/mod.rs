@@ -38,6 +38,9 @@ pub struct Engine {
     outbound: Arc<OutboundPolicy>,
     /// Pages go to the operator's PagerDuty or webhook, through the guard.
     paging_client: reqwest::Client,
+    /// Reaches what tenants configured (models, transcribers), through the
+    /// guard.
+    llm_client: reqwest::Client,
     clock: Arc<dyn Clock>,
     ops: crate::Operations,
     config: EngineConfig,
@@ -82,8 +85,12 @@ impl Engine {
         )?;
         let runtimes = runtimes.or_with(ombud_agents::llm::KIND, || {
             Arc::new(
-                LlmRuntime::new(llm_client, Some(outbound.clone()), config.seal_key.clone())
-                    .with_retry_base(config.llm_retry_base),
+                LlmRuntime::new(
+                    llm_client.clone(),
+                    Some(outbound.clone()),
+                    config.seal_key.clone(),
+                )
+                .with_retry_base(config.llm_retry_base),
             )
         });
         let runtimes = match &config.process {
@@ -150,6 +157,7 @@ impl Engine {
             sampled: Default::default(),
             scheduler: Default::default(),
             jobs_running: TaskTracker::new(),
+            llm_client,
             scheduler_wake: Arc::new(Notify::new()),
         }))
     }
@@ -232,11 +240,15 @@ impl Engine {
         let jobs = match &self.ops.sender {
             Some(sender) => crate::media::with_media_jobs(
                 jobs,
-                self.store.clone(),
-                self.clock.clone(),
-                sender.clone(),
-                self.config.media.clone(),
-                self.queue.clone(),
+                crate::media::MediaWork {
+                    store: self.store.clone(),
+                    clock: self.clock.clone(),
+                    sender: sender.clone(),
+                    media: self.config.media.clone(),
+                    queue: self.queue.clone(),
+                    http: self.llm_client.clone(),
+                    seal_key: self.config.seal_key.clone(),
+                },
             ),
             None => jobs,
         };

@@ -2,6 +2,7 @@
 //! steps, and settings kept by key (the survey's, the daily summary's).
 
 use ombud_core::audit::{FieldChange, Target};
+use ombud_core::media::transcription::{self, TranscriptionSettings};
 use ombud_core::*;
 use ombud_store::{NewCategory, StoreError, StoreResult};
 
@@ -155,6 +156,66 @@ impl Operations {
         Ok(limits)
     }
 
+    /// Where the tenant's voice notes are transcribed (off until set).
+    pub async fn transcription(&self, tenant: &TenantId) -> StoreResult<TranscriptionSettings> {
+        read_setting(self.store.as_ref(), tenant, transcription::SETTINGS_KEY).await
+    }
+
+    /// Sets (or, with no base URL, turns off) the tenant's transcriber
+    /// (admins). The URL must pass the outbound guard; the key is sealed
+    /// for the tenant before it is stored, and never shown again (None
+    /// keeps the one stored).
+    pub async fn set_transcription(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        base_url: Option<String>,
+        model: String,
+        api_key: Option<String>,
+    ) -> StoreResult<TranscriptionSettings> {
+        let before = self.transcription(tenant).await?;
+        let api_key_sealed = match api_key.map(|k| k.trim().to_owned()) {
+            None => before.api_key_sealed.clone(),
+            Some(k) if k.is_empty() => None,
+            Some(k) => {
+                let Some(seal) = &self.seal_key else {
+                    return Err(StoreError::Invalid(ValidationError::new(
+                        "api_key",
+                        "this server has no key to seal secrets with",
+                    )));
+                };
+                Some(seal.seal(&k, tenant.as_str()))
+            }
+        };
+        let settings = TranscriptionSettings {
+            base_url: base_url
+                .map(|u| u.trim().to_owned())
+                .filter(|u| !u.is_empty()),
+            model: model.trim().to_owned(),
+            api_key_sealed,
+        };
+        settings.validate()?;
+        if let Some(url) = &settings.base_url {
+            self.outbound
+                .check_url(url)
+                .await
+                .map_err(|e| ValidationError::new("base_url", e.to_string()))?;
+        }
+        let key = transcription::SETTINGS_KEY;
+        let action = "settings.transcription_changed";
+        // The trail says whether a key is set, never the sealed key.
+        let shown = |s: &TranscriptionSettings| {
+            serde_json::json!({
+                "base_url": s.base_url,
+                "model": s.model,
+                "api_key": s.api_key_sealed.as_ref().map(|_| "(set)"),
+            })
+        };
+        self.set_setting_shown(acting, tenant, (key, action), &settings, shown)
+            .await?;
+        Ok(settings)
+    }
+
     /// Replaces the setting under `key` (checked by the caller), with its
     /// audit entry `{key}` before and after under `action`.
     pub(crate) async fn set_setting<T: serde::Serialize + serde::de::DeserializeOwned + Default>(
@@ -165,12 +226,30 @@ impl Operations {
         action: &str,
         value: &T,
     ) -> StoreResult<()> {
+        let json = |v: &T| serde_json::to_value(v).unwrap_or_default();
+        self.set_setting_shown(acting, tenant, (key, action), value, json)
+            .await
+    }
+
+    /// [`Self::set_setting`], the audit trail recording each value as
+    /// `shown` has it (without its secrets).
+    pub(crate) async fn set_setting_shown<T>(
+        &self,
+        acting: &Acting,
+        tenant: &TenantId,
+        (key, action): (&str, &str),
+        value: &T,
+        shown: impl Fn(&T) -> serde_json::Value,
+    ) -> StoreResult<()>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Default,
+    {
         let before: T = read_setting(self.store.as_ref(), tenant, key).await?;
         let json = |v: &T| serde_json::to_value(v).unwrap_or_default();
         let now = self.now();
         let entry = acting
             .entry(tenant, now, action, Target::new("settings", key, None))
-            .with_changes(FieldChange::changed(key, json(&before), json(value)));
+            .with_changes(FieldChange::changed(key, shown(&before), shown(value)));
         self.store
             .set_tenant_setting(tenant, key, json(value), now, vec![entry])
             .await

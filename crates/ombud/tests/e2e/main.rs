@@ -7,6 +7,7 @@ mod fake_graph;
 mod fake_llm;
 mod fake_pagerduty;
 mod fake_telegram;
+mod fake_whisper;
 mod helpers;
 
 mod access;
@@ -72,6 +73,7 @@ mod templates_staff;
 mod tenants;
 mod test_panel;
 mod verification;
+mod voice;
 mod webchat_settings;
 mod webhook_admin;
 mod webhook_crash;

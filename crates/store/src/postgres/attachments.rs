@@ -54,8 +54,9 @@ impl AttachmentStore for PgStore {
         let mut tx = self.pool.begin().await?;
         let message: Option<String> = sqlx::query_scalar(
             "update attachments set state = $3, content_type = $4, sha256 = $5, size = $6,
-                seconds = $7, error = $8, updated_at = $9
-             where id = $1 and tenant_id = $2 and state = 'fetching'
+                seconds = $7, error = $8, updated_at = $9, transcript = $11,
+                transcript_language = $12, transcript_model = $13
+             where id = $1 and tenant_id = $2 and state = $10
              returning message_id",
         )
         .bind(id.as_str())
@@ -67,11 +68,18 @@ impl AttachmentStore for PgStore {
         .bind(settled.seconds)
         .bind(&settled.error)
         .bind(stored(at))
+        .bind(settled.from.as_str())
+        .bind(&settled.transcript)
+        .bind(&settled.transcript_language)
+        .bind(&settled.transcript_model)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(message) = message else {
             return Ok(false);
         };
+        if let Some(job) = &settled.then {
+            super::jobs::insert(&mut tx, job, at).await?;
+        }
         sqlx::query("update messages set media = $2 where id = $1")
             .bind(&message)
             .bind(info)

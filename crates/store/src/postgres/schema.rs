@@ -145,6 +145,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "attachments",
         include_str!("migrations/0039_attachments.sql"),
     ),
+    (
+        40,
+        "transcripts",
+        include_str!("migrations/0040_transcripts.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

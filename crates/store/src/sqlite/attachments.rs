@@ -63,8 +63,9 @@ impl AttachmentStore for SqliteStore {
             let changed = conn
                 .prepare_cached(
                     "update attachments set state = ?3, content_type = ?4, sha256 = ?5, size = ?6,
-                        seconds = ?7, error = ?8, updated_at = ?9
-                     where id = ?1 and tenant_id = ?2 and state = 'fetching'",
+                        seconds = ?7, error = ?8, updated_at = ?9, transcript = ?11,
+                        transcript_language = ?12, transcript_model = ?13
+                     where id = ?1 and tenant_id = ?2 and state = ?10",
                 )?
                 .execute(params![
                     id.as_str(),
@@ -75,10 +76,17 @@ impl AttachmentStore for SqliteStore {
                     settled.size.map(|n| n as i64),
                     settled.seconds,
                     settled.error,
-                    now
+                    now,
+                    settled.from.as_str(),
+                    settled.transcript,
+                    settled.transcript_language,
+                    settled.transcript_model
                 ])?;
             if changed == 0 {
                 return Ok(false);
+            }
+            if let Some(job) = &settled.then {
+                super::jobs::insert(conn, job, at)?;
             }
             conn.prepare_cached(
                 "update messages set media = ?2

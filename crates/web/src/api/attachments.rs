@@ -33,8 +33,10 @@ pub struct AttachmentView {
     pub complaint_id: Option<String>,
     /// image or audio.
     pub kind: String,
-    /// fetching, ready, refused (too large, not what it claimed, damaged)
-    /// or failed (could not be fetched).
+    /// fetching, transcribing (a voice note kept, its words awaited),
+    /// ready, unheard (a voice note kept but not transcribed), refused (too
+    /// large or long, not what it claimed, damaged) or failed (could not be
+    /// fetched).
     pub state: String,
     /// The type of its content, as Ombud read it (not as the sender said).
     pub content_type: Option<String>,
@@ -45,6 +47,11 @@ pub struct AttachmentView {
     pub seconds: Option<f64>,
     /// Why it was refused or failed.
     pub error: Option<String>,
+    /// A voice note's words (empty: no speech heard; null: not
+    /// transcribed), the language the transcriber heard, and its model.
+    pub transcript: Option<String>,
+    pub transcript_language: Option<String>,
+    pub transcript_model: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Where its content is served once ready (same authorisation).
     pub content_url: Option<String>,
@@ -52,7 +59,7 @@ pub struct AttachmentView {
 
 impl From<&Attachment> for AttachmentView {
     fn from(a: &Attachment) -> Self {
-        let ready = a.state == ombud_core::media::MediaState::Ready;
+        let ready = a.state.kept();
         Self {
             id: a.id.to_string(),
             message_id: a.message_id.to_string(),
@@ -64,6 +71,9 @@ impl From<&Attachment> for AttachmentView {
             sha256: a.sha256.clone(),
             seconds: a.seconds,
             error: a.error.clone(),
+            transcript: a.transcript.clone(),
+            transcript_language: a.transcript_language.clone(),
+            transcript_model: a.transcript_model.clone(),
             created_at: a.created_at,
             content_url: ready.then(|| format!("/api/v1/attachments/{}/content", a.id)),
         }

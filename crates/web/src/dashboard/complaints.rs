@@ -299,9 +299,12 @@ pub struct MediaLine {
     pub id: String,
     /// A photo (else a voice note or other audio).
     pub photo: bool,
+    /// Its bytes are kept: it can be shown or played.
     pub ready: bool,
-    /// Where it stands, in words, when it is not ready.
+    /// Where it stands, in words (empty when there is nothing to say).
     pub note: String,
+    /// A voice note's words, as the transcriber heard them.
+    pub transcript: Option<String>,
 }
 
 impl MediaLine {
@@ -310,8 +313,16 @@ impl MediaLine {
         let photo = kind == MessageKind::Image;
         let what = if photo { "photo" } else { "voice note" };
         let note = match m.state {
-            MediaState::Ready => String::new(),
+            MediaState::Ready => match m.transcript.as_deref() {
+                Some("") => "(no words heard in it)".to_owned(),
+                _ => String::new(),
+            },
             MediaState::Fetching => format!("({what} on its way)"),
+            MediaState::Transcribing => "(being transcribed)".to_owned(),
+            MediaState::Unheard => format!(
+                "(not transcribed: {}; listen to it)",
+                m.error.as_deref().unwrap_or("no reason given")
+            ),
             MediaState::Refused | MediaState::Failed => format!(
                 "({what} not taken: {})",
                 m.error.as_deref().unwrap_or("no reason given")
@@ -320,18 +331,20 @@ impl MediaLine {
         Self {
             id: m.id.to_string(),
             photo,
-            ready: m.state == MediaState::Ready,
+            ready: m.state.kept(),
             note,
+            transcript: m.transcript.clone().filter(|t| !t.is_empty()),
         }
     }
 
     /// A complaint's attachment, if it can be shown.
     pub fn ready(a: &ombud_store::Attachment) -> Option<Self> {
-        (a.state == ombud_core::media::MediaState::Ready).then(|| Self {
+        a.state.kept().then(|| Self {
             id: a.id.to_string(),
             photo: a.kind == MessageKind::Image,
             ready: true,
             note: String::new(),
+            transcript: a.transcript.clone().filter(|t| !t.is_empty()),
         })
     }
 }

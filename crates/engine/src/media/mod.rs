@@ -15,13 +15,16 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use ombud_channels::media::FetchError;
 use ombud_channels::ChannelSender;
+use ombud_core::media::transcription::TranscriptionSettings;
 use ombud_core::media::{self, Judged, MediaLimits, MediaState, Refusal};
-use ombud_core::{Clock, TenantId};
-use ombud_store::attachments::{job_attachment, FETCH_JOB};
+use ombud_core::{Clock, MessageKind, TenantId};
+use ombud_store::attachments::{job_attachment, transcribe_job, FETCH_JOB, TRANSCRIBE_JOB};
 use ombud_store::{Attachment, ConversationKey, Job, Settled, Store};
 
 use crate::queue::ConversationQueue;
 use crate::scheduler::{JobHandler, Jobs};
+
+mod transcribe;
 
 /// Where media bytes are kept: by tenant and SHA-256, written once.
 #[async_trait]
@@ -115,73 +118,48 @@ fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// Adds the fetch job's handler.
-pub(crate) fn with_media_jobs(
-    jobs: Jobs,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    sender: Arc<dyn ChannelSender>,
-    media: Option<Arc<dyn MediaStore>>,
-    queue: Arc<ConversationQueue>,
-) -> Jobs {
-    jobs.handle(
-        FETCH_JOB,
-        Arc::new(FetchJob {
-            store,
-            clock,
-            sender,
-            media,
-            queue,
-        }),
-    )
+/// What the media jobs need from the engine.
+pub(crate) struct MediaWork {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub sender: Arc<dyn ChannelSender>,
+    /// None: this process keeps no media (an engine built without one).
+    pub media: Option<Arc<dyn MediaStore>>,
+    pub queue: Arc<ConversationQueue>,
+    /// Reaches tenants' transcribers, through the outbound guard.
+    pub http: reqwest::Client,
+    /// Opens tenants' sealed transcriber keys.
+    pub seal_key: Option<ombud_core::seal::SealKey>,
 }
 
-struct FetchJob {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    sender: Arc<dyn ChannelSender>,
-    /// None: this process keeps no media (an engine built without one).
-    media: Option<Arc<dyn MediaStore>>,
-    queue: Arc<ConversationQueue>,
+/// Adds the fetch and transcription jobs' handlers.
+pub(crate) fn with_media_jobs(jobs: Jobs, work: MediaWork) -> Jobs {
+    let work = Arc::new(work);
+    jobs.handle(FETCH_JOB, Arc::new(FetchJob(work.clone())))
+        .handle(TRANSCRIBE_JOB, Arc::new(transcribe::TranscribeJob(work)))
 }
+
+struct FetchJob(Arc<MediaWork>);
 
 #[async_trait]
 impl JobHandler for FetchJob {
     async fn run(&self, job: &Job) -> Result<(), String> {
-        let (tenant, id) =
-            job_attachment(job).ok_or("the job names no attachment (tenant_id, attachment_id)")?;
-        let Some(attachment) = self
-            .store
-            .attachment(&tenant, &id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
-            // Erased since: nothing to fetch.
+        let Some(attachment) = self.0.waiting(job, MediaState::Fetching).await? else {
             return Ok(());
         };
-        if attachment.state != MediaState::Fetching {
-            // Settled by a run that died before waking the conversation.
-            self.wake(&attachment);
-            return Ok(());
-        }
         let last_try = job.attempts >= job.max_attempts;
         let settled = match self.fetch(&attachment).await {
             Ok(settled) => settled,
             Err(reason) if !last_try => return Err(reason),
             Err(reason) => failed(format!("gave up after {} tries: {reason}", job.attempts)),
         };
-        self.settle(&attachment, settled).await
+        self.0.settle(&attachment, settled).await
     }
 
     async fn gave_up(&self, job: &Job, error: &str) {
         // Every try's holder died mid-run: the message must not wait for ever.
-        let Some((tenant, id)) = job_attachment(job) else {
-            return;
-        };
-        if let Ok(Some(attachment)) = self.store.attachment(&tenant, &id).await {
-            if attachment.state == MediaState::Fetching {
-                let _ = self.settle(&attachment, failed(error.to_owned())).await;
-            }
+        if let Ok(Some(attachment)) = self.0.waiting(job, MediaState::Fetching).await {
+            let _ = self.0.settle(&attachment, failed(error.to_owned())).await;
         }
     }
 }
@@ -190,7 +168,8 @@ impl FetchJob {
     /// Fetches, judges and keeps the attachment's media; an error is worth
     /// another try.
     async fn fetch(&self, a: &Attachment) -> Result<Settled, String> {
-        let channel = self
+        let work = &self.0;
+        let channel = work
             .store
             .channel(&a.channel_id)
             .await
@@ -199,14 +178,8 @@ impl FetchJob {
         let Some(channel) = channel else {
             return Ok(failed("its channel is gone".into()));
         };
-        let limits: MediaLimits = crate::ops::settings::read_setting(
-            self.store.as_ref(),
-            &a.tenant_id,
-            media::SETTINGS_KEY,
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        let fetched = match self
+        let limits: MediaLimits = work.setting(&a.tenant_id, media::SETTINGS_KEY).await?;
+        let fetched = match work
             .sender
             .fetch_media(&channel, &a.provider, limits.bytes_for(a.kind))
             .await
@@ -228,21 +201,63 @@ impl FetchJob {
                 Ok(refused(refusal, reason))
             }
             Judged::Accepted(ok) => {
-                let Some(store) = &self.media else {
+                let Some(store) = &work.media else {
                     return Ok(failed("this server keeps no media (no media store)".into()));
                 };
                 store.put(&a.tenant_id, &ok.sha256, &ok.bytes).await?;
+                // A voice note waits for its words when the tenant has a
+                // transcriber.
+                let transcriber: TranscriptionSettings = work
+                    .setting(&a.tenant_id, media::transcription::SETTINGS_KEY)
+                    .await?;
+                let transcribe = a.kind == MessageKind::Audio && transcriber.endpoint().is_some();
                 Ok(Settled {
-                    state: MediaState::Ready,
+                    state: match transcribe {
+                        true => MediaState::Transcribing,
+                        false => MediaState::Ready,
+                    },
                     content_type: Some(ok.content_type.to_owned()),
                     sha256: Some(ok.sha256),
                     size: Some(ok.bytes.len() as u64),
                     seconds: ok.seconds,
-                    error: None,
-                    refusal: None,
+                    then: transcribe.then(|| transcribe_job(&a.tenant_id, &a.id, work.clock.now())),
+                    ..failed(String::new())
                 })
             }
         }
+    }
+}
+
+impl MediaWork {
+    /// The attachment `job` names if it is still in `state`. One that is
+    /// gone (erased) is None; one settled by a run that died before waking
+    /// its conversation is woken, and None.
+    async fn waiting(&self, job: &Job, state: MediaState) -> Result<Option<Attachment>, String> {
+        let (tenant, id) =
+            job_attachment(job).ok_or("the job names no attachment (tenant_id, attachment_id)")?;
+        let found = self
+            .store
+            .attachment(&tenant, &id)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(match found {
+            Some(a) if a.state == state => Some(a),
+            Some(a) => {
+                self.wake(&a);
+                None
+            }
+            None => None,
+        })
+    }
+
+    async fn setting<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<T, String> {
+        crate::ops::settings::read_setting(self.store.as_ref(), tenant, key)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn settle(&self, a: &Attachment, settled: Settled) -> Result<(), String> {
@@ -251,7 +266,7 @@ impl FetchJob {
             .settle_attachment(&a.tenant_id, &a.id, settled, self.clock.now())
             .await
             .map_err(|e| e.to_string())?;
-        metrics::counter!(FETCHES, "kind" => a.kind.as_str(), "outcome" => state.as_str())
+        metrics::counter!(SETTLED, "kind" => a.kind.as_str(), "outcome" => state.as_str())
             .increment(1);
         self.wake(a);
         Ok(())
@@ -267,25 +282,33 @@ impl FetchJob {
     }
 }
 
-pub const FETCHES: &str = "ombud_media_fetches_total";
+/// Media settled, by kind and how (`ready`, `refused`, `failed`,
+/// `transcribing`, `unheard`).
+pub const SETTLED: &str = "ombud_media_settled_total";
 
+/// The attachment failed for good: `reason`. (Its other fields are the
+/// base the other outcomes fill in.)
 fn failed(reason: String) -> Settled {
     Settled {
+        from: MediaState::Fetching,
         state: MediaState::Failed,
         content_type: None,
         sha256: None,
         size: None,
         seconds: None,
-        error: Some(reason),
+        error: (!reason.is_empty()).then_some(reason),
         refusal: None,
+        transcript: None,
+        transcript_language: None,
+        transcript_model: None,
+        then: None,
     }
 }
 
 fn refused(refusal: Refusal, reason: String) -> Settled {
     Settled {
         state: MediaState::Refused,
-        error: Some(reason),
         refusal: Some(refusal),
-        ..failed(String::new())
+        ..failed(reason)
     }
 }

@@ -119,6 +119,7 @@ pub fn describe() {
         "Size of the data directory's filesystem."
     );
     crate::scheduler::describe();
+    crate::media::describe();
     for (component, kind) in ERROR_KINDS {
         counter!(ERRORS, "component" => *component, "kind" => *kind).absolute(0);
     }

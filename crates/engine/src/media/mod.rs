@@ -286,6 +286,14 @@ impl MediaWork {
 /// `transcribing`, `unheard`).
 pub const SETTLED: &str = "ombud_media_settled_total";
 
+/// Says what the media metrics mean.
+pub fn describe() {
+    metrics::describe_counter!(
+        SETTLED,
+        "Photos and voice notes settled, by kind (image, audio) and outcome (ready, transcribing, unheard, refused, failed)."
+    );
+}
+
 /// The attachment failed for good: `reason`. (Its other fields are the
 /// base the other outcomes fill in.)
 fn failed(reason: String) -> Settled {

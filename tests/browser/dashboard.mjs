@@ -210,6 +210,14 @@ async function flow(run) {
   const box = await map.boundingBox();
   assert.ok(box.x >= 0 && box.x + box.width <= run.width, `the map link is on the ${run.width}px screen`);
   assert.equal(await map.getAttribute("target"), "_blank");
+  // Its photo, served to staff by the dashboard (no public URL), drawn
+  // within the screen.
+  const photo = page.locator('ul.photos img[src^="/app/attachments/att_"]');
+  await photo.scrollIntoViewIfNeeded();
+  assert.ok(await photo.isVisible(), "the complaint's photo is shown");
+  assert.ok(await photo.evaluate((img) => img.complete && img.naturalWidth === 96), "the photo loaded");
+  const shown = await photo.boundingBox();
+  assert.ok(shown.x >= 0 && shown.x + shown.width <= run.width, `the photo is on the ${run.width}px screen`);
   await fits(page, run, "a pinned complaint's page");
   await shot(page, run, "complaint-pinned");
 

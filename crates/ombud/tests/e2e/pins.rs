@@ -25,8 +25,8 @@ fn pin(t: &TestTenant, citizen: &str) -> serde_json::Value {
     }))
 }
 
-/// A pothole's complaint located by a pin instead of words; its
-/// number.
+/// A pothole's complaint located by a pin instead of words, with a photo
+/// of it; its number.
 pub async fn pinned(app: &TestApp, t: &TestTenant, graph: &FakeGraph, citizen: &str) -> String {
     let before = graph.delivered_to(citizen).len();
     graph.citizen_wrote(citizen);
@@ -36,9 +36,15 @@ pub async fn pinned(app: &TestApp, t: &TestTenant, graph: &FakeGraph, citizen: &
     graph.citizen_wrote(citizen);
     assert_eq!(app.post_signed(t, &pin(t, citizen)).await.status(), 200);
     graph.wait_for_reply_to(citizen, before + 2).await;
+    let (media_id, sha256) = graph.add_media(&crate::media::phone_photo(), "image/jpeg");
+    let taken = crate::media::send_photo(app, t, graph, citizen, (&media_id, &sha256), None).await;
+    assert!(
+        taken.starts_with("Thank you, we have your photo"),
+        "{taken}"
+    );
     graph.citizen_wrote(citizen);
     app.say(t, citizen, "yes").await;
-    graph.wait_for_reply_to(citizen, before + 3).await;
+    graph.wait_for_reply_to(citizen, before + 4).await;
     number_in(&graph.delivered_to(citizen).pop().unwrap()).expect("a complaint number")
 }
 

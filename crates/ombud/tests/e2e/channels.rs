@@ -505,3 +505,47 @@ async fn the_web_chat_carries_the_intake_dialogue_over_its_event_stream() {
 fn urlencode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A photo sent to the bot: fetched through `getFile` and the file URL,
+/// its largest size, and kept with the complaint as WhatsApp's are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_sent_to_the_telegram_bot_is_fetched_and_kept() {
+    let graph = FakeGraph::start().await;
+    let tg = FakeTelegram::start(BOT_TOKEN).await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let channel = telegram_channel(&app, &t, &tg).await;
+    let photo = crate::media::phone_photo();
+    let small = tg.add_file(b"a thumbnail that is never fetched", "photos/file_0.jpg");
+    let large = tg.add_file(&photo, "photos/file_1.jpg");
+    let body = json!({"update_id": 9100, "message": {
+        "message_id": 41, "date": 1764633600,
+        "chat": {"id": 777001, "type": "private", "first_name": "Asha"},
+        "from": {"id": 777001, "is_bot": false, "first_name": "Asha"},
+        "photo": [{"file_id": small, "file_unique_id": "s", "width": 90, "height": 60, "file_size": 33},
+                  {"file_id": large, "file_unique_id": "l", "width": 96, "height": 64, "file_size": photo.len()}],
+        "caption": "Garbage dumped on the footpath outside the market, it smells",
+    }});
+    let res = app
+        .http
+        .post(app.url(&channel.webhook_path()))
+        .header("x-telegram-bot-api-secret-token", SECRET)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let replies = tg.wait_for("777001", 1).await;
+    assert!(replies[0].starts_with("Thank you, we have your photo"), "{replies:?}");
+    assert_eq!(tg.file_calls(), (1, 1), "one getFile, one download: the largest size");
+    let media = app
+        .messages_of(&t.tenant.id)
+        .await
+        .into_iter()
+        .find_map(|m| m.media)
+        .unwrap();
+    let a = app.store.attachment(&t.tenant.id, &media.id).await.unwrap().unwrap();
+    assert_eq!(a.state, ombud_core::media::MediaState::Ready);
+    assert_eq!(a.content_type.as_deref(), Some("image/jpeg"));
+    app.stop().await;
+}

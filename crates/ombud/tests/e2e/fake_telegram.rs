@@ -26,6 +26,10 @@ pub struct SentMessage {
 
 #[derive(Default)]
 struct TgState {
+    /// file_id → (file_path, bytes): what `getFile` and the file URL serve.
+    files: std::collections::HashMap<String, (String, Vec<u8>)>,
+    /// getFile calls, then file downloads.
+    file_calls: (u32, u32),
     sent: Vec<SentMessage>,
     /// Answer this many sends with 429 first.
     busy: usize,
@@ -53,11 +57,27 @@ impl FakeTelegram {
         };
         let app = Router::new()
             .route("/{bot}/sendMessage", post(send_message))
+            .route("/{bot}/getFile", post(get_file))
+            .route("/file/{bot}/{*path}", axum::routing::get(file))
             .with_state((token.to_owned(), state));
         tokio::spawn(async move {
             axum::serve(listener, app).await.ok();
         });
         fake
+    }
+
+    /// Keeps `bytes` as a file a message can name; its `file_id`.
+    pub fn add_file(&self, bytes: &[u8], path: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = format!("AgACAgIAAxkBAAI{}", s.next_id);
+        s.files.insert(id.clone(), (path.to_owned(), bytes.to_vec()));
+        id
+    }
+
+    /// (getFile calls, file downloads) so far.
+    pub fn file_calls(&self) -> (u32, u32) {
+        self.state.lock().unwrap().file_calls
     }
 
     pub fn url(&self) -> String {
@@ -167,4 +187,40 @@ async fn send_message(
         "from": {"id": 1, "is_bot": true, "first_name": "Ombud"},
     }}))
     .into_response()
+}
+
+async fn get_file(
+    State((token, state)): State<(String, Arc<Mutex<TgState>>)>,
+    Path(bot): Path<String>,
+    Json(body): Json<Value>,
+) -> axum::response::Response {
+    if bot != format!("bot{token}") {
+        return error(401, "Unauthorized", None);
+    }
+    let mut s = state.lock().unwrap();
+    s.file_calls.0 += 1;
+    let id = body["file_id"].as_str().unwrap_or_default();
+    match s.files.get(id) {
+        Some((path, bytes)) => Json(json!({"ok": true, "result": {
+            "file_id": id, "file_unique_id": format!("u{id}"),
+            "file_size": bytes.len(), "file_path": path,
+        }}))
+        .into_response(),
+        None => error(400, "Bad Request: invalid file_id", None),
+    }
+}
+
+async fn file(
+    State((token, state)): State<(String, Arc<Mutex<TgState>>)>,
+    Path((bot, path)): Path<(String, String)>,
+) -> axum::response::Response {
+    if bot != format!("bot{token}") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut s = state.lock().unwrap();
+    s.file_calls.1 += 1;
+    match s.files.values().find(|(p, _)| *p == path) {
+        Some((_, bytes)) => bytes.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }

@@ -108,6 +108,24 @@ pub trait AttachmentStore: Send + Sync {
         settled: Settled,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Up to `limit` stored objects whose attachments are gone (retention,
+    /// erasure), oldest first: (tenant, SHA-256).
+    async fn media_garbage(&self, limit: u32) -> StoreResult<Vec<(TenantId, String)>>;
+    /// Whether any attachment of the tenant still names the object.
+    async fn media_in_use(&self, tenant: &TenantId, sha256: &str) -> StoreResult<bool>;
+    /// The object is dealt with (deleted, or named again).
+    async fn forget_media_garbage(&self, tenant: &TenantId, sha256: &str) -> StoreResult<()>;
+}
+
+/// The garbage's rows, oldest first (`?1` how many).
+pub(crate) const GARBAGE: &str =
+    "select tenant_id, sha256 from media_garbage order by created_at, tenant_id, sha256 limit ?1";
+pub(crate) const IN_USE: &str =
+    "select exists (select 1 from attachments where tenant_id = ?1 and sha256 = ?2)";
+pub(crate) const FORGET: &str = "delete from media_garbage where tenant_id = ?1 and sha256 = ?2";
+
+pub(crate) fn garbage(r: &dyn Columns) -> Decoded<(TenantId, String)> {
+    Ok((decode::id(r, "tenant_id")?, r.text("sha256")?))
 }
 
 /// The job that transcribes a kept voice note: one per attachment.

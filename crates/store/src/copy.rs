@@ -39,6 +39,7 @@ const TABLES: &[(&str, &str)] = &[
     ("complaints", "id"),
     ("complaint_events", "id"),
     ("attachments", "id"),
+    ("media_garbage", "tenant_id, sha256"),
     ("surveys", "id"),
     ("executions", "id"),
     ("test_chats", "id"),

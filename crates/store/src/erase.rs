@@ -20,7 +20,7 @@ const MINE: &str = "select id from complaints where tenant_id = ?1 and contact_i
 pub(crate) fn messages() -> String {
     format!(
         "update messages set body = '', payload = null, provider_id = null, template = null,
-            error = null
+            error = null, media = null
          where tenant_id = ?1 and conversation_id in ({THEIRS})"
     )
 }
@@ -30,13 +30,23 @@ pub(crate) const COMPLAINTS: &str = "update complaints set description = '', loc
         latitude = null, longitude = null
      where tenant_id = ?1 and contact_id = ?2";
 
-/// The rest, after the contact's row, in order: sends still waiting,
+/// The rest, after the contact's row, in order: their photos and voice
+/// notes (the rows, with transcripts; the stored objects left to the
+/// media.collect job), sends still waiting,
 /// runs' outputs, survey comments, the conversation (closed for good: the
 /// same address writing again is a new contact), words on the complaints'
 /// timelines, and kept API answers that hold one of the complaints.
 pub(crate) fn the_rest() -> Vec<String> {
     let worded: Vec<String> = WORDED_ACTIONS.iter().map(|a| format!("'{a}'")).collect();
     vec![
+        format!(
+            "insert into media_garbage (tenant_id, sha256, created_at)
+             select tenant_id, sha256, (select erased_at from contacts where id = ?2)
+             from attachments
+             where tenant_id = ?1 and conversation_id in ({THEIRS}) and sha256 is not null
+             on conflict do nothing"
+        ),
+        format!("delete from attachments where tenant_id = ?1 and conversation_id in ({THEIRS})"),
         format!(
             "update outbox set status = 'failed', lease_until = null, last_error = '{}'
              where tenant_id = ?1 and conversation_id in ({THEIRS})

@@ -147,6 +147,12 @@ impl Aging {
                 "update executions set output = '{}', tool_calls = '[]', trimmed = 1
                  where tenant_id = (select tenant_id from conversations where id = ?1)
                    and conversation_id = ?1 and started_at < ?2 and trimmed = 0",
+                // Voice notes' words are words too (the notes stay).
+                "update attachments set transcript = null
+                 where conversation_id = ?1 and created_at < ?2 and transcript is not null",
+                "update messages set media = null
+                 where conversation_id = ?1 and created_at < ?2
+                   and media like '%\"transcript\"%'",
                 "update messages set body = '', payload = null, template = null
                  where conversation_id = ?1 and created_at < ?2 and body <> ''",
             ],
@@ -163,6 +169,14 @@ impl Aging {
                    (select m.id from messages m
                     where m.conversation_id = ?1 and m.created_at < ?2
                       and not exists (select 1 from outbox o where o.message_id = m.id))",
+                // Their photos and voice notes go with them (the rows by
+                // cascade; the stored objects to the media.collect job).
+                "insert into media_garbage (tenant_id, sha256, created_at)
+                 select a.tenant_id, a.sha256, ?2 from attachments a
+                 join messages m on m.id = a.message_id
+                 where m.conversation_id = ?1 and m.created_at < ?2 and a.sha256 is not null
+                   and not exists (select 1 from outbox o where o.message_id = m.id)
+                 on conflict do nothing",
                 "delete from messages
                  where conversation_id = ?1 and created_at < ?2
                    and not exists (select 1 from outbox o where o.message_id = messages.id)",

@@ -132,12 +132,60 @@ pub(crate) struct MediaWork {
     pub seal_key: Option<ombud_core::seal::SealKey>,
 }
 
-/// Adds the fetch and transcription jobs' handlers.
+/// The recurring job that deletes stored objects no attachment names.
+pub const COLLECT_JOB: &str = "media.collect";
+
+/// Adds the fetch, transcription and collection jobs' handlers.
 pub(crate) fn with_media_jobs(jobs: Jobs, work: MediaWork) -> Jobs {
     let work = Arc::new(work);
     jobs.handle(FETCH_JOB, Arc::new(FetchJob(work.clone())))
-        .handle(TRANSCRIBE_JOB, Arc::new(transcribe::TranscribeJob(work)))
+        .handle(
+            TRANSCRIBE_JOB,
+            Arc::new(transcribe::TranscribeJob(work.clone())),
+        )
+        .handle(COLLECT_JOB, Arc::new(CollectJob(work)))
+        .every(crate::scheduler::Recurring::utc(COLLECT_JOB, "*/5 * * * *"))
 }
+
+/// Deletes the stored objects whose attachments retention or an erasure
+/// removed, unless another attachment of the tenant still names the same
+/// bytes. Idempotent: an object already deleted is deleted again in vain.
+struct CollectJob(Arc<MediaWork>);
+
+#[async_trait]
+impl JobHandler for CollectJob {
+    async fn run(&self, _job: &Job) -> Result<(), String> {
+        let work = &self.0;
+        let Some(media) = &work.media else {
+            return Ok(());
+        };
+        let text = |e: ombud_store::StoreError| e.to_string();
+        loop {
+            let batch = work.store.media_garbage(100).await.map_err(text)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for (tenant, sha256) in batch {
+                if !work
+                    .store
+                    .media_in_use(&tenant, &sha256)
+                    .await
+                    .map_err(text)?
+                {
+                    media.delete(&tenant, &sha256).await?;
+                    metrics::counter!(COLLECTED).increment(1);
+                }
+                work.store
+                    .forget_media_garbage(&tenant, &sha256)
+                    .await
+                    .map_err(text)?;
+            }
+        }
+    }
+}
+
+/// Stored objects deleted once nothing named them.
+pub const COLLECTED: &str = "ombud_media_objects_deleted_total";
 
 struct FetchJob(Arc<MediaWork>);
 
@@ -291,6 +339,10 @@ pub fn describe() {
     metrics::describe_counter!(
         SETTLED,
         "Photos and voice notes settled, by kind (image, audio) and outcome (ready, transcribing, unheard, refused, failed)."
+    );
+    metrics::describe_counter!(
+        COLLECTED,
+        "Stored photos and voice notes deleted once retention or an erasure left no attachment naming them."
     );
 }
 

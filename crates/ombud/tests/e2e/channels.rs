@@ -536,15 +536,27 @@ async fn a_photo_sent_to_the_telegram_bot_is_fetched_and_kept() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let replies = tg.wait_for("777001", 1).await;
-    assert!(replies[0].starts_with("Thank you, we have your photo"), "{replies:?}");
-    assert_eq!(tg.file_calls(), (1, 1), "one getFile, one download: the largest size");
+    assert!(
+        replies[0].starts_with("Thank you, we have your photo"),
+        "{replies:?}"
+    );
+    assert_eq!(
+        tg.file_calls(),
+        (1, 1),
+        "one getFile, one download: the largest size"
+    );
     let media = app
         .messages_of(&t.tenant.id)
         .await
         .into_iter()
         .find_map(|m| m.media)
         .unwrap();
-    let a = app.store.attachment(&t.tenant.id, &media.id).await.unwrap().unwrap();
+    let a = app
+        .store
+        .attachment(&t.tenant.id, &media.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(a.state, ombud_core::media::MediaState::Ready);
     assert_eq!(a.content_type.as_deref(), Some("image/jpeg"));
     app.stop().await;

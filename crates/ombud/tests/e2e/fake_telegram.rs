@@ -71,7 +71,8 @@ impl FakeTelegram {
         let mut s = self.state.lock().unwrap();
         s.next_id += 1;
         let id = format!("AgACAgIAAxkBAAI{}", s.next_id);
-        s.files.insert(id.clone(), (path.to_owned(), bytes.to_vec()));
+        s.files
+            .insert(id.clone(), (path.to_owned(), bytes.to_vec()));
         id
     }
 

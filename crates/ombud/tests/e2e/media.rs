@@ -467,3 +467,153 @@ async fn a_photo_acknowledged_before_a_kill_9_is_fetched_after_the_restart() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(graph.delivered_to(citizen).len(), 1, "answered once");
 }
+
+/// Erasing a person takes their photos: the attachment rows at once, the
+/// stored bytes with the next collection, unless another person sent the
+/// very same photo (then they stay until that one goes too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_persons_photos_are_deleted_unless_another_sent_the_same() {
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let photo = phone_photo();
+    let (asha, ravi) = ("919800000505", "919800000506");
+    for citizen in [asha, ravi] {
+        let (media_id, sha256) = graph.add_media(&photo, "image/jpeg");
+        send_photo(&app, &t, &graph, citizen, (&media_id, &sha256), None).await;
+    }
+    let (asha_said, ravi_said) = (
+        app.conversation_of(&t, asha).await,
+        app.conversation_of(&t, ravi).await,
+    );
+    let media_in = |c: ConversationId| {
+        let app = &app;
+        let t = &t;
+        async move {
+            app.store
+                .messages(&t.tenant.id, &c)
+                .await
+                .unwrap()
+                .into_iter()
+                .find_map(|m| m.media)
+        }
+    };
+    let media = media_in(asha_said.id.clone()).await.unwrap();
+    let kept = app
+        .store
+        .attachment(&t.tenant.id, &media.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let sha = kept.sha256.unwrap();
+    let object = app
+        .db
+        .dir
+        .path()
+        .join("media")
+        .join(t.tenant.id.as_str())
+        .join(&sha[..2])
+        .join(&sha);
+    assert!(object.exists(), "{}", object.display());
+    let collected = || async {
+        let left = "select cast(count(*) as text) from media_garbage";
+        wait_until(Duration::from_secs(10), || async {
+            app.db.texts(left).await == ["0"]
+        })
+        .await
+    };
+
+    let erase = |contact: ContactId| {
+        let app = &app;
+        let t = &t;
+        async move {
+            app.engine
+                .ops()
+                .erase_contact(&ombud_engine::Acting::cli(), &t.tenant.id, &contact)
+                .await
+                .unwrap();
+        }
+    };
+    erase(asha_said.contact_id.clone()).await;
+    assert!(app
+        .store
+        .attachment(&t.tenant.id, &media.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        media_in(asha_said.id.clone()).await,
+        None,
+        "the message keeps nothing of it"
+    );
+    app.pass(chrono::Duration::minutes(6)).await;
+    assert!(collected().await, "the collection ran");
+    assert!(object.exists(), "Ravi's photo is the same bytes: kept");
+
+    erase(ravi_said.contact_id.clone()).await;
+    app.pass(chrono::Duration::minutes(6)).await;
+    assert!(collected().await, "the collection ran again");
+    assert!(!object.exists(), "nobody's photo now: deleted");
+    app.stop().await;
+}
+
+/// An office that keeps messages 30 days keeps their photos as long: the
+/// sweep that deletes a message takes its attachment, and the collection
+/// the stored bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_leave_with_their_messages_when_retention_deletes_them() {
+    use ombud_store::Aging;
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let (keeps, _) =
+        crate::retention::offices_one_keeping_30_days(&app, &graph, "messages_days").await;
+    let citizen = "919800000507";
+    let (media_id, sha256) = graph.add_media(&phone_photo(), "image/jpeg");
+    send_photo(&app, &keeps, &graph, citizen, (&media_id, &sha256), None).await;
+    let said = app.conversation_of(&keeps, citizen).await;
+    let media = app
+        .store
+        .messages(&keeps.tenant.id, &said.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|m| m.media)
+        .unwrap();
+    let sha = app
+        .store
+        .attachment(&keeps.tenant.id, &media.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .sha256
+        .unwrap();
+    let object = app
+        .db
+        .dir
+        .path()
+        .join("media")
+        .join(keeps.tenant.id.as_str())
+        .join(&sha[..2])
+        .join(&sha);
+    assert!(object.exists());
+
+    app.pass(chrono::Duration::days(32)).await;
+    let policy = ombud_engine::ops::retention::RetentionPolicy::default();
+    app.engine
+        .ops()
+        .age_messages(Aging::Messages, &policy, &mut Default::default())
+        .await
+        .unwrap();
+    assert!(
+        app.store
+            .attachment(&keeps.tenant.id, &media.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the attachment left with its message"
+    );
+    app.pass(chrono::Duration::minutes(6)).await;
+    let gone = wait_until(Duration::from_secs(10), || async { !object.exists() }).await;
+    assert!(gone, "the stored photo is deleted");
+    app.stop().await;
+}

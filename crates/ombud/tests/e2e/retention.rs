@@ -236,7 +236,7 @@ async fn the_sweep_removes_what_is_old_enough_and_nothing_else() {
 /// Two offices: one whose admin sets `field` (a retention in days) to 30
 /// through the API (after a value out of range is refused, naming it), and
 /// one that leaves it alone.
-async fn offices_one_keeping_30_days(
+pub(crate) async fn offices_one_keeping_30_days(
     app: &TestApp,
     graph: &FakeGraph,
     field: &str,

@@ -88,4 +88,31 @@ impl AttachmentStore for PgStore {
         tx.commit().await?;
         Ok(true)
     }
+
+    async fn media_garbage(&self, limit: u32) -> StoreResult<Vec<(TenantId, String)>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(attachments::GARBAGE.replace('?', "$")))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        decode_all(&rows, attachments::garbage)
+    }
+
+    async fn media_in_use(&self, tenant: &TenantId, sha256: &str) -> StoreResult<bool> {
+        Ok(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(attachments::IN_USE.replace('?', "$")))
+                .bind(tenant.as_str())
+                .bind(sha256)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn forget_media_garbage(&self, tenant: &TenantId, sha256: &str) -> StoreResult<()> {
+        sqlx::query(sqlx::AssertSqlSafe(attachments::FORGET.replace('?', "$")))
+            .bind(tenant.as_str())
+            .bind(sha256)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

@@ -150,6 +150,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "transcripts",
         include_str!("migrations/0040_transcripts.sql"),
     ),
+    (
+        41,
+        "media_garbage",
+        include_str!("migrations/0041_media_garbage.sql"),
+    ),
 ];
 const LOCK: i64 = 0x0_6d62_7564; // "ombud"
 

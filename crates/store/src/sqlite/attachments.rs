@@ -97,4 +97,36 @@ impl AttachmentStore for SqliteStore {
         })
         .await
     }
+
+    async fn media_garbage(&self, limit: u32) -> StoreResult<Vec<(TenantId, String)>> {
+        self.read(move |conn| {
+            all(
+                conn,
+                attachments::GARBAGE,
+                params![limit],
+                attachments::garbage,
+            )
+        })
+        .await
+    }
+
+    async fn media_in_use(&self, tenant: &TenantId, sha256: &str) -> StoreResult<bool> {
+        let (tenant, sha256) = (tenant.clone(), sha256.to_owned());
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(attachments::IN_USE)?
+                .query_row(params![tenant.as_str(), sha256], |r| r.get::<_, bool>(0))?)
+        })
+        .await
+    }
+
+    async fn forget_media_garbage(&self, tenant: &TenantId, sha256: &str) -> StoreResult<()> {
+        let (tenant, sha256) = (tenant.clone(), sha256.to_owned());
+        self.write(move |conn| {
+            conn.prepare_cached(attachments::FORGET)?
+                .execute(params![tenant.as_str(), sha256])?;
+            Ok(())
+        })
+        .await
+    }
 }

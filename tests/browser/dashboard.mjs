@@ -521,6 +521,13 @@ async function flow(run) {
   await page.click(".ombud-wc-where");
   await page.waitForSelector(".ombud-wc-log li.visitor >> text=My location (18.51950, 73.85530)");
   await page.waitForSelector(".ombud-wc-log li.organisation >> text=Location: 18.519500, 73.855300");
+  // "Send a photo": chosen from the phone, scaled down in the browser,
+  // and taken by the office for the complaint.
+  await page.setInputFiles('.ombud-wc-form input[type="file"]', {
+    name: "bench.jpg", mimeType: "image/jpeg", buffer: Buffer.from(run.photo, "base64"),
+  });
+  await page.waitForSelector(".ombud-wc-log li.visitor >> text=(photo)");
+  await page.waitForSelector(".ombud-wc-log li.organisation >> text=Thank you, we have your photo");
   await fits(page, run, "the web chat");
   await shot(page, run, "webchat");
   // The × closes it, and so does Escape.

@@ -25,6 +25,7 @@ use crate::queue::ConversationQueue;
 use crate::scheduler::{JobHandler, Jobs};
 
 mod transcribe;
+pub(crate) mod upload;
 
 /// Where media bytes are kept: by tenant and SHA-256, written once.
 #[async_trait]
@@ -201,7 +202,23 @@ impl JobHandler for FetchJob {
             Err(reason) if !last_try => return Err(reason),
             Err(reason) => failed(format!("gave up after {} tries: {reason}", job.attempts)),
         };
-        self.0.settle(&attachment, settled).await
+        let kept = settled.sha256.clone();
+        self.0.settle(&attachment, settled).await?;
+        // A visitor's raw upload, once its clean copy is kept (or it was
+        // refused): deleted unless something names the same bytes.
+        if let (Some(raw), Some(store)) = (upload::named(&attachment.provider), &self.0.media) {
+            let named = kept.as_deref() == Some(raw)
+                || self
+                    .0
+                    .store
+                    .media_in_use(&attachment.tenant_id, raw)
+                    .await
+                    .unwrap_or(true);
+            if !named {
+                let _ = store.delete(&attachment.tenant_id, raw).await;
+            }
+        }
+        Ok(())
     }
 
     async fn gave_up(&self, job: &Job, error: &str) {
@@ -227,11 +244,25 @@ impl FetchJob {
             return Ok(failed("its channel is gone".into()));
         };
         let limits: MediaLimits = work.setting(&a.tenant_id, media::SETTINGS_KEY).await?;
-        let fetched = match work
-            .sender
-            .fetch_media(&channel, &a.provider, limits.bytes_for(a.kind))
-            .await
-        {
+        let fetched = match upload::named(&a.provider) {
+            // Uploaded with its message: kept already, raw.
+            Some(raw) => match &work.media {
+                Some(store) => match store.get(&a.tenant_id, raw).await? {
+                    Some(bytes) => Ok(ombud_channels::media::Fetched {
+                        bytes,
+                        sha256: None,
+                    }),
+                    None => Err(FetchError::Refused("the upload is gone".into())),
+                },
+                None => Err(FetchError::Refused("this server keeps no media".into())),
+            },
+            None => {
+                work.sender
+                    .fetch_media(&channel, &a.provider, limits.bytes_for(a.kind))
+                    .await
+            }
+        };
+        let fetched = match fetched {
             Ok(fetched) => fetched,
             Err(FetchError::Retry(reason)) => return Err(reason),
             Err(FetchError::Refused(reason)) => return Ok(failed(reason)),

@@ -200,6 +200,7 @@ async fn the_dashboard_in_chromium() {
                 "search": "street light",
                 "complaint": r.complaint,
                 "pinned": r.pinned,
+                "photo": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, crate::media::phone_photo()),
                 "garbage": GARBAGE,
                 "handed_over": r.handed_over,
                 "webchat": format!("http://{}{}", app.addr, r.webchat.webhook_path()),

@@ -617,3 +617,160 @@ async fn photos_leave_with_their_messages_when_retention_deletes_them() {
     assert!(gone, "the stored photo is deleted");
     app.stop().await;
 }
+
+/// A web chat visitor's photo: the raw image as the body, judged by its
+/// bytes, cleaned and kept as WhatsApp's are, answered as a photo; what is
+/// no photo, too large, or without a visitor's token is refused by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_chat_visitor_uploads_a_photo_and_bad_uploads_are_refused_by_name() {
+    use crate::channels::{visitor_token, webchat_channel};
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    let channel = webchat_channel(&app, &t, &["https://pune.example"]).await;
+    let token = visitor_token(&app, &channel, "https://pune.example").await;
+    let url = |query: &str| app.url(&format!("/channels/webchat/{}/photos{query}", channel.id));
+    let upload = |query: &str, content_type: &str, body: Vec<u8>, token: Option<&str>| {
+        let mut req = app
+            .http
+            .post(url(query))
+            .header("content-type", content_type)
+            .header("origin", "https://pune.example")
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let photo = phone_photo();
+
+    let refusals = [
+        (
+            upload("", "image/jpeg", photo.clone(), None).await.unwrap(),
+            401,
+            "Authorization",
+        ),
+        (
+            upload("", "application/pdf", b"%PDF-1.7".to_vec(), Some(&token))
+                .await
+                .unwrap(),
+            415,
+            "Content-Type",
+        ),
+        (
+            upload(
+                "",
+                "image/jpeg",
+                b"%PDF-1.7 not a photo".to_vec(),
+                Some(&token),
+            )
+            .await
+            .unwrap(),
+            422,
+            "body",
+        ),
+        (
+            upload(
+                "?client_id=a%20b",
+                "image/jpeg",
+                photo.clone(),
+                Some(&token),
+            )
+            .await
+            .unwrap(),
+            422,
+            "client_id",
+        ),
+        (
+            upload("?size=9", "image/jpeg", photo.clone(), Some(&token))
+                .await
+                .unwrap(),
+            400,
+            "",
+        ),
+    ];
+    for (res, status, field) in refusals {
+        assert_eq!(res.status(), status);
+        let e: Value = res.json().await.unwrap_or_default();
+        if !field.is_empty() {
+            assert_eq!(e["error"]["fields"][0]["field"], field, "{e}");
+        }
+    }
+    assert!(!app.store.has_conversations(&t.tenant.id).await.unwrap());
+
+    // A photo, sent twice with the same client id: stored once.
+    for _ in 0..2 {
+        let res = upload(
+            "?client_id=photo-1&caption=Broken%20bench%20in%20the%20park",
+            "image/jpeg",
+            photo.clone(),
+            Some(&token),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 202);
+    }
+    let answered = wait_until(Duration::from_secs(10), || async {
+        app.messages_of(&t.tenant.id).await.iter().any(|m| {
+            m.direction == Direction::Outbound
+                && m.body.starts_with("Thank you, we have your photo")
+        })
+    })
+    .await;
+    assert!(answered, "the photo was answered");
+    let inbound: Vec<_> = app
+        .messages_of(&t.tenant.id)
+        .await
+        .into_iter()
+        .filter(|m| m.direction == Direction::Inbound)
+        .collect();
+    assert_eq!(inbound.len(), 1, "stored once");
+    assert_eq!(inbound[0].body, "Broken bench in the park");
+    let media = inbound[0].media.clone().unwrap();
+    let a = app
+        .store
+        .attachment(&t.tenant.id, &media.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.state, ombud_core::media::MediaState::Ready);
+    let dir = app.db.dir.path().join("media").join(t.tenant.id.as_str());
+    let kept: Vec<_> = walk(&dir);
+    assert_eq!(kept.len(), 1, "only the clean copy is kept: {kept:?}");
+    let clean = std::fs::read(&kept[0]).unwrap();
+    assert!(!contains(&clean, b"Exif\0\0"), "without its EXIF block");
+
+    // Over the office's photo limit: refused, naming the body.
+    app.engine
+        .ops()
+        .set_media_limits(
+            &ombud_engine::Acting::cli(),
+            &t.tenant.id,
+            ombud_core::media::MediaLimits {
+                image_bytes: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let res = upload("", "image/jpeg", photo, Some(&token)).await.unwrap();
+    assert_eq!(res.status(), 422);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["error"]["fields"][0]["field"], "body", "{e}");
+    assert!(e.to_string().contains("at most 1000"), "{e}");
+    app.stop().await;
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -38,6 +38,8 @@ use crate::throttle::Throttle;
 use crate::whatsapp::channel;
 use crate::{ApiError, AppState};
 
+mod photos;
+
 /// New visitors per address and ten minutes; messages per visitor and minute.
 pub const VISITORS_PER_ADDRESS: usize = 30;
 pub const MESSAGES_PER_VISITOR: usize = 20;
@@ -71,6 +73,10 @@ pub fn router(settings: DashboardSettings) -> Router<AppState> {
         .route(
             "/channels/webchat/{channel_id}/messages",
             post(send).options(preflight),
+        )
+        .route(
+            "/channels/webchat/{channel_id}/photos",
+            post(photos::send_photo).options(preflight),
         )
         .route(
             "/channels/webchat/{channel_id}/events",
@@ -173,6 +179,25 @@ fn visitor(
         })
 }
 
+/// The visitor's id for a message (a retried send repeats it), or a new
+/// one.
+fn client_id(given: Option<String>) -> Result<String, ApiError> {
+    match given {
+        Some(c)
+            if (1..=64).contains(&c.len())
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            Ok(c)
+        }
+        Some(_) => Err(ApiError::invalid(
+            "client_id",
+            "must be 1 to 64 characters A-Z, a-z, 0-9, - and _",
+        )),
+        None => Ok(MessageId::new().to_string()),
+    }
+}
+
 fn too_many(wait: Duration, what: &str) -> ApiError {
     let mut e = ApiError::new(
         StatusCode::TOO_MANY_REQUESTS,
@@ -253,22 +278,7 @@ async fn send(
             format!("must be 1 to {TEXT_MAX} characters, without NUL"),
         ));
     }
-    let client_id = match body.client_id {
-        Some(c)
-            if (1..=64).contains(&c.len())
-                && c.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            c
-        }
-        Some(_) => {
-            return Err(ApiError::invalid(
-                "client_id",
-                "must be 1 to 64 characters A-Z, a-z, 0-9, - and _",
-            ))
-        }
-        None => MessageId::new().to_string(),
-    };
+    let client_id = client_id(body.client_id)?;
     let payload = match body.payload {
         Some(p)
             if (1..=ombud_core::choice::MAX_ID_BYTES).contains(&p.len())
@@ -515,7 +525,7 @@ async fn widget(
         .into_response())
 }
 
-const WIDGET: &str = include_str!("webchat_widget.js");
+const WIDGET: &str = include_str!("widget.js");
 
 /// What the widget says first when the office has set no greeting, by the
 /// visitor's browser language (English for one not here).

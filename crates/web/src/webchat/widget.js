@@ -35,7 +35,7 @@
     ".ombud-wc-form{display:flex;gap:6px;padding:8px;border-top:1px solid #dde}" +
     ".ombud-wc-form input{flex:1;min-width:0;padding:8px;border:1px solid #bbc;border-radius:8px;font:inherit}" +
     ".ombud-wc-form button{padding:8px 12px;border:0;border-radius:8px;background:#0b57d0;color:#fff;font:inherit;cursor:pointer}" +
-    ".ombud-wc-form button.ombud-wc-where{padding:6px 8px;background:#eef1f4;line-height:0}";
+    ".ombud-wc-form button.ombud-wc-where,.ombud-wc-form button.ombud-wc-photo{padding:6px 8px;background:#eef1f4;line-height:0}";
   var style = document.createElement("style");
   style.textContent = css;
   document.head.appendChild(style);
@@ -100,6 +100,31 @@
     where.appendChild(icon);
     form.appendChild(where);
   }
+  // "Send a photo": the phone's camera or gallery; the photo is scaled
+  // down here (at most 1600 px, JPEG) before it goes, which also drops
+  // the phone's metadata (where it was taken).
+  var camera = document.createElement("button");
+  camera.type = "button";
+  camera.className = "ombud-wc-photo";
+  camera.setAttribute("aria-label", "Send a photo");
+  camera.title = "Send a photo";
+  var svgNs = "http://www.w3.org/2000/svg";
+  var lens = document.createElementNS(svgNs, "svg");
+  lens.setAttribute("viewBox", "0 0 24 24");
+  lens.setAttribute("width", "18");
+  lens.setAttribute("height", "18");
+  lens.setAttribute("aria-hidden", "true");
+  var shape = document.createElementNS(svgNs, "path");
+  shape.setAttribute("d", "M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9zm3 4.5a4.5 4.5 0 1 1 0 9 4.5 4.5 0 0 1 0-9zm0 2a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5z");
+  shape.setAttribute("fill", "#0b57d0");
+  lens.appendChild(shape);
+  camera.appendChild(lens);
+  var picker = document.createElement("input");
+  picker.type = "file";
+  picker.accept = "image/jpeg,image/png,image/webp";
+  picker.hidden = true;
+  form.appendChild(camera);
+  form.appendChild(picker);
   form.appendChild(send);
   panel.appendChild(head);
   panel.appendChild(log);
@@ -148,7 +173,8 @@
     }
     var li = document.createElement("li");
     li.className = m.from;
-    li.textContent = m.text;
+    // A visitor's message without words is a photo.
+    li.textContent = m.text || (m.from === "visitor" ? "(photo)" : "");
     li.appendChild(clock(m.at));
     if (m.from === "visitor") {
       var state = document.createElement("span");
@@ -234,14 +260,46 @@
     });
   }
 
-  // Sends a message: typed text, a tapped choice (its title and id), or
-  // the visitor's location (what the chat shows, and the point).
+  camera.addEventListener("click", function () { picker.click(); });
+  picker.addEventListener("change", function () {
+    var file = picker.files && picker.files[0];
+    picker.value = "";
+    if (!file) return;
+    say("Preparing the photo\u2026");
+    shrink(file).then(function (photo) {
+      return post(input.value.trim(), null, null, photo);
+    }).then(function (ok) { if (ok) input.value = ""; })
+      .catch(function () { say("This photo could not be read; please choose another."); });
+  });
+
+  // The photo drawn again at most 1600 px wide or high, as a JPEG.
+  function shrink(file) {
+    return new Promise(function (resolve, reject) {
+      var img = new Image();
+      var url = URL.createObjectURL(file);
+      img.onload = function () {
+        URL.revokeObjectURL(url);
+        var scale = Math.min(1, 1600 / Math.max(img.naturalWidth, img.naturalHeight));
+        var canvas = document.createElement("canvas");
+        canvas.width = Math.max(1, Math.round(img.naturalWidth * scale));
+        canvas.height = Math.max(1, Math.round(img.naturalHeight * scale));
+        canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
+        canvas.toBlob(function (b) { if (b) resolve(b); else reject(new Error("no photo")); }, "image/jpeg", 0.85);
+      };
+      img.onerror = function () { URL.revokeObjectURL(url); reject(new Error("not a photo")); };
+      img.src = url;
+    });
+  }
+
+  // Sends a message: typed text, a tapped choice (its title and id), the
+  // visitor's location (what the chat shows, and the point), or a photo
+  // (with the typed text as its caption).
   // It shows as "sending" until the office's stream brings it back.
-  function post(text, payload, location) {
+  function post(text, payload, location, photo) {
     send.disabled = true;
     var mine = document.createElement("li");
     mine.className = "pending";
-    mine.textContent = text;
+    mine.textContent = text || (photo ? "(photo)" : "");
     var state = document.createElement("span");
     state.className = "state";
     state.textContent = "sending\u2026";
@@ -259,12 +317,25 @@
     if (payload) message.payload = payload;
     if (location) message.location = location;
     return visitorToken().then(function (t) {
+      if (photo) {
+        var query = "?client_id=" + message.client_id + (text ? "&caption=" + encodeURIComponent(text) : "");
+        return fetch(base + "/photos" + query, {
+          method: "POST",
+          headers: { "Authorization": "Bearer " + t, "Content-Type": photo.type || "image/jpeg" },
+          body: photo
+        });
+      }
       return fetch(base + "/messages", {
         method: "POST",
         headers: { "Authorization": "Bearer " + t, "Content-Type": "application/json" },
         body: JSON.stringify(message)
       });
     }).then(function (r) {
+      if (photo && (r.status === 413 || r.status === 415 || r.status === 422)) {
+        failed();
+        say("The photo could not be sent: it is too large, or not a photo.");
+        return false;
+      }
       if (r.status === 429) { failed(); say("Please wait a moment before sending more."); return false; }
       if (r.status === 401) {
         token = null;

@@ -8,6 +8,16 @@ use ombud_store::{NewCategory, StoreError, StoreResult};
 
 use super::{Acting, Operations};
 
+/// A tenant's transcriber as an admin gives it (see
+/// [`Operations::set_media_settings`]).
+#[derive(Debug, Clone, Default)]
+pub struct TranscriberInput {
+    pub base_url: Option<String>,
+    pub model: String,
+    /// None keeps the stored key; "" removes it.
+    pub api_key: Option<String>,
+}
+
 fn target(id: &CategoryId, slug: &str) -> Target {
     Target::new("category", id, Some(slug.to_owned()))
 }
@@ -142,39 +152,26 @@ impl Operations {
         read_setting(self.store.as_ref(), tenant, ombud_core::media::SETTINGS_KEY).await
     }
 
-    /// Replaces the tenant's media limits (admins).
-    pub async fn set_media_limits(
-        &self,
-        acting: &Acting,
-        tenant: &TenantId,
-        limits: ombud_core::media::MediaLimits,
-    ) -> StoreResult<ombud_core::media::MediaLimits> {
-        limits.validate()?;
-        let key = ombud_core::media::SETTINGS_KEY;
-        self.set_setting(acting, tenant, key, "settings.media_changed", &limits)
-            .await?;
-        Ok(limits)
-    }
-
     /// Where the tenant's voice notes are transcribed (off until set).
     pub async fn transcription(&self, tenant: &TenantId) -> StoreResult<TranscriptionSettings> {
         read_setting(self.store.as_ref(), tenant, transcription::SETTINGS_KEY).await
     }
 
-    /// Sets (or, with no base URL, turns off) the tenant's transcriber
-    /// (admins). The URL must pass the outbound guard; the key is sealed
-    /// for the tenant before it is stored, and never shown again (None
-    /// keeps the one stored).
-    pub async fn set_transcription(
+    /// Replaces the tenant's media limits and transcriber (admins), both
+    /// checked before either is saved. With no base URL, transcription is
+    /// off. The URL must pass the outbound guard; the key is sealed for the
+    /// tenant before it is stored and never shown again (None keeps the
+    /// one stored, "" removes it).
+    pub async fn set_media_settings(
         &self,
         acting: &Acting,
         tenant: &TenantId,
-        base_url: Option<String>,
-        model: String,
-        api_key: Option<String>,
-    ) -> StoreResult<TranscriptionSettings> {
+        limits: ombud_core::media::MediaLimits,
+        transcriber: TranscriberInput,
+    ) -> StoreResult<(ombud_core::media::MediaLimits, TranscriptionSettings)> {
+        limits.validate()?;
         let before = self.transcription(tenant).await?;
-        let api_key_sealed = match api_key.map(|k| k.trim().to_owned()) {
+        let api_key_sealed = match transcriber.api_key.map(|k| k.trim().to_owned()) {
             None => before.api_key_sealed.clone(),
             Some(k) if k.is_empty() => None,
             Some(k) => {
@@ -188,10 +185,11 @@ impl Operations {
             }
         };
         let settings = TranscriptionSettings {
-            base_url: base_url
+            base_url: transcriber
+                .base_url
                 .map(|u| u.trim().to_owned())
                 .filter(|u| !u.is_empty()),
-            model: model.trim().to_owned(),
+            model: transcriber.model.trim().to_owned(),
             api_key_sealed,
         };
         settings.validate()?;
@@ -201,6 +199,9 @@ impl Operations {
                 .await
                 .map_err(|e| ValidationError::new("base_url", e.to_string()))?;
         }
+        let key = ombud_core::media::SETTINGS_KEY;
+        self.set_setting(acting, tenant, key, "settings.media_changed", &limits)
+            .await?;
         let key = transcription::SETTINGS_KEY;
         let action = "settings.transcription_changed";
         // The trail says whether a key is set, never the sealed key.
@@ -213,7 +214,7 @@ impl Operations {
         };
         self.set_setting_shown(acting, tenant, (key, action), &settings, shown)
             .await?;
-        Ok(settings)
+        Ok((limits, settings))
     }
 
     /// Replaces the setting under `key` (checked by the caller), with its

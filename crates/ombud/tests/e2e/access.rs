@@ -425,6 +425,14 @@ async fn every_state_changing_route_without_the_csrf_token_is_403_and_changes_no
             "/app/settings/sessions".into(),
             vec![("session_idle_hours", "12")],
         ),
+        (
+            "/app/settings/media".into(),
+            vec![
+                ("image_kb", "2048"),
+                ("audio_kb", "1024"),
+                ("audio_seconds", "60"),
+            ],
+        ),
         (format!("/app/inbox/{conversation}/typing"), vec![]),
         (invite_path.clone(), vec![]),
         ("/app/welcome/welcome".into(), vec![]),
@@ -627,6 +635,7 @@ async fn every_route_refuses_the_roles_below_its_own() {
         ("/app/settings/summary".to_owned(), Role::Admin),
         ("/app/settings/reminder".to_owned(), Role::Admin),
         ("/app/settings/sessions".to_owned(), Role::Admin),
+        ("/app/settings/media".to_owned(), Role::Admin),
         // Verifying is for field workers and staff, not viewers.
         (
             c("verdict").replace("/complaints/", "/field/"),

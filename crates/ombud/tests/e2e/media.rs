@@ -355,24 +355,7 @@ async fn a_photo_over_the_tenants_limit_is_refused_without_being_downloaded() {
         image_bytes: 1000,
         ..Default::default()
     };
-    app.engine
-        .ops()
-        .set_media_limits(&ombud_engine::Acting::cli(), &t.tenant.id, limits)
-        .await
-        .unwrap();
-    let bad = ombud_core::media::MediaLimits {
-        image_bytes: 0,
-        ..Default::default()
-    };
-    let refused = app
-        .engine
-        .ops()
-        .set_media_limits(&ombud_engine::Acting::cli(), &t.tenant.id, bad)
-        .await;
-    assert!(
-        format!("{refused:?}").contains("image_bytes"),
-        "{refused:?}"
-    );
+    set_limits(&app, &t, limits).await;
 
     let citizen = "919800000503";
     let (media_id, sha256) = graph.add_media(&phone_photo(), "image/jpeg");
@@ -741,24 +724,31 @@ async fn a_web_chat_visitor_uploads_a_photo_and_bad_uploads_are_refused_by_name(
     assert!(!contains(&clean, b"Exif\0\0"), "without its EXIF block");
 
     // Over the office's photo limit: refused, naming the body.
-    app.engine
-        .ops()
-        .set_media_limits(
-            &ombud_engine::Acting::cli(),
-            &t.tenant.id,
-            ombud_core::media::MediaLimits {
-                image_bytes: 1000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let small = ombud_core::media::MediaLimits {
+        image_bytes: 1000,
+        ..Default::default()
+    };
+    set_limits(&app, &t, small).await;
     let res = upload("", "image/jpeg", photo, Some(&token)).await.unwrap();
     assert_eq!(res.status(), 422);
     let e: Value = res.json().await.unwrap();
     assert_eq!(e["error"]["fields"][0]["field"], "body", "{e}");
     assert!(e.to_string().contains("at most 1000"), "{e}");
     app.stop().await;
+}
+
+/// The office takes media up to `limits`, and transcribes nothing.
+async fn set_limits(app: &TestApp, t: &TestTenant, limits: ombud_core::media::MediaLimits) {
+    app.engine
+        .ops()
+        .set_media_settings(
+            &ombud_engine::Acting::cli(),
+            &t.tenant.id,
+            limits,
+            Default::default(),
+        )
+        .await
+        .unwrap();
 }
 
 /// Every file under `dir`.

@@ -115,15 +115,24 @@ async fn send_voice(
     graph.delivered_to(citizen)[before].clone()
 }
 
-async fn with_transcriber(app: &TestApp, t: &TestTenant, whisper: &FakeWhisper) {
+/// The office's transcriber is `whisper`, its limits `limits`.
+async fn with_transcriber(
+    app: &TestApp,
+    t: &TestTenant,
+    whisper: &FakeWhisper,
+    limits: ombud_core::media::MediaLimits,
+) {
     app.engine
         .ops()
-        .set_transcription(
+        .set_media_settings(
             &ombud_engine::Acting::cli(),
             &t.tenant.id,
-            Some(whisper.url()),
-            "Systran/faster-whisper-small".into(),
-            Some(KEY.into()),
+            limits,
+            ombud_engine::ops::settings::TranscriberInput {
+                base_url: Some(whisper.url()),
+                model: "Systran/faster-whisper-small".into(),
+                api_key: Some(KEY.into()),
+            },
         )
         .await
         .expect("transcriber set");
@@ -152,7 +161,7 @@ async fn a_voice_note_becomes_a_complaint_from_voice_that_staff_can_play() {
     let whisper = FakeWhisper::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    with_transcriber(&app, &t, &whisper).await;
+    with_transcriber(&app, &t, &whisper, Default::default()).await;
     let words = "The street light outside house twelve on lane four is broken for a week";
     let note = speak(words);
     assert!(
@@ -246,7 +255,7 @@ async fn long_silent_and_unheard_notes_are_answered_as_a_person_would() {
     let whisper = FakeWhisper::start().await;
     let app = TestApp::spawn().await;
     let t = app.tenant("pune", "PUNE", &graph).await;
-    with_transcriber(&app, &t, &whisper).await;
+    with_transcriber(&app, &t, &whisper, Default::default()).await;
 
     // Silence: Whisper's invented "Thank you." is not taken for words.
     let quiet = "919800000602";
@@ -256,18 +265,11 @@ async fn long_silent_and_unheard_notes_are_answered_as_a_person_would() {
     // Over the office's limit: refused in the citizen's language, and the
     // transcriber never hears it.
     let note = speak("There is no water in our tap since Monday");
-    app.engine
-        .ops()
-        .set_media_limits(
-            &ombud_engine::Acting::cli(),
-            &t.tenant.id,
-            ombud_core::media::MediaLimits {
-                audio_bytes: 2000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let small = ombud_core::media::MediaLimits {
+        audio_bytes: 2000,
+        ..Default::default()
+    };
+    with_transcriber(&app, &t, &whisper, small).await;
     let hindi = "919800000603";
     app.say(&t, hindi, "नमस्ते, मुझे शिकायत करनी है").await;
     graph.wait_for_reply_to(hindi, 1).await;
@@ -275,15 +277,7 @@ async fn long_silent_and_unheard_notes_are_answered_as_a_person_would() {
     assert!(reply.contains("वॉइस नोट हमारे लिए बहुत लंबा है"), "{reply}");
     let asked = whisper.requests().len();
     assert_eq!(asked, 1, "only the silent note was sent to the transcriber");
-    app.engine
-        .ops()
-        .set_media_limits(
-            &ombud_engine::Acting::cli(),
-            &t.tenant.id,
-            Default::default(),
-        )
-        .await
-        .unwrap();
+    with_transcriber(&app, &t, &whisper, Default::default()).await;
 
     // The transcriber fails three times: people take the conversation and
     // can play the note.
@@ -316,5 +310,77 @@ async fn long_silent_and_unheard_notes_are_answered_as_a_person_would() {
         page.contains("not transcribed: the transcriber answered HTTP 500"),
         "{page}"
     );
+    app.stop().await;
+}
+
+/// An admin sets the limits and the transcriber through the API: both
+/// checked before either is saved, the key never shown again, a URL
+/// inside the network refused by the outbound guard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_the_media_limits_and_transcriber_through_the_api() {
+    use reqwest::Method;
+    let graph = FakeGraph::start().await;
+    let whisper = FakeWhisper::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    member(&app, "admin@pune.gov.in", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@pune.gov.in").await;
+    let put = |body: Value| {
+        let admin = &admin;
+        async move {
+            crate::audit::session_api(admin, Method::PUT, "/settings/media")
+                .await
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let body = |image: u64, url: &str| {
+        json!({"image_bytes": image, "audio_bytes": 1048576, "audio_seconds": 120,
+               "transcriber": {"base_url": url, "model": "whisper-1", "api_key": KEY}})
+    };
+    let res = put(body(2_000_000, &whisper.url())).await;
+    assert_eq!(res.status(), 200);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!(saved["image_bytes"], 2_000_000);
+    assert_eq!(saved["transcriber"]["api_key_set"], true);
+    assert!(saved["transcriber"].get("api_key").is_none(), "{saved}");
+
+    // Refused together: nothing of either is saved.
+    for (bad, field) in [
+        (body(0, &whisper.url()), "image_bytes"),
+        (body(1000, "http://10.1.2.3:8000"), "base_url"),
+        (body(1000, "ftp://speaches"), "base_url"),
+    ] {
+        let res = put(bad).await;
+        assert_eq!(res.status(), 422);
+        let e: Value = res.json().await.unwrap();
+        assert_eq!(e["error"]["fields"][0]["field"], field, "{e}");
+    }
+    let key = app.api_key(&t.tenant.id, &[Scope::ConversationsRead]).await;
+    let now: Value = app
+        .api(Method::GET, "/settings/media", &key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["image_bytes"], 2_000_000, "{now}");
+    assert_eq!(now["transcriber"]["base_url"], whisper.url());
+    // The key is sealed where it is kept, and the trail only says it is set.
+    let kept = app
+        .db
+        .texts("select value from tenant_settings")
+        .await
+        .join(" ");
+    assert!(!kept.contains(KEY), "{kept}");
+    let trail = app
+        .db
+        .texts("select changes from audit_events")
+        .await
+        .join(" ");
+    assert!(!trail.contains(KEY) && trail.contains("(set)"), "{trail}");
     app.stop().await;
 }

@@ -24,6 +24,7 @@ pub mod extract;
 mod idempotency;
 mod keys;
 mod me;
+mod media_settings;
 mod reference;
 mod routing;
 mod routing_types;
@@ -208,6 +209,7 @@ fn routes() -> (Router<AppState>, OpenApi) {
         .merge(complaints::router())
         .merge(attachments::router())
         .merge(directory::router())
+        .merge(media_settings::router())
         .merge(contacts::router())
         .merge(channels::router())
         .merge(channel_templates::router())

@@ -31,6 +31,7 @@ mod join;
 pub mod live;
 pub mod lockout;
 mod login;
+mod media_form;
 mod overview;
 mod page;
 mod palette;
@@ -161,6 +162,7 @@ pub fn router(state: AppState, settings: DashboardSettings) -> Router<AppState> 
         .route("/app/settings/summary", post(settings::set_summary))
         .route("/app/settings/reminder", post(settings::set_reminder))
         .route("/app/settings/sessions", post(settings::set_sessions))
+        .route("/app/settings/media", post(media_form::set_media))
         .route("/app/settings/deadlines", get(deadlines::page))
         .route("/app/settings/calendar", post(deadlines::set_calendar))
         .route("/app/settings/sla", post(deadlines::set_sla))

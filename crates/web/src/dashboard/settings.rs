@@ -82,7 +82,7 @@ impl Shown {
     /// The section a form belongs to, by what its errors are for.
     fn of_form(errors_for: &str) -> Self {
         let section = match errors_for {
-            "survey" | "reminder" | "summary" | "sessions" | "" => "general",
+            "survey" | "reminder" | "summary" | "sessions" | "media" | "" => "general",
             "channel" | "telegram" | "webchat" => "channels",
             _ => "categories",
         };
@@ -133,6 +133,8 @@ struct SettingsPage {
     messages_days: String,
     /// The operator's, in hours.
     default_session_idle_hours: i64,
+    /// Photos and voice notes: limits and the transcriber.
+    media: super::media_form::MediaValues,
 }
 
 impl SettingsPage {
@@ -258,6 +260,7 @@ async fn settings_page(
             .messages_days
             .map_or_else(String::new, |d| d.to_string()),
         default_session_idle_hours: state.engine.ops().default_session_idle().as_hours(),
+        media: super::media_form::MediaValues::of(state, &tenant.id).await?,
         summary_at: state
             .engine
             .ops()
@@ -299,6 +302,7 @@ fn saved_words(saved: Option<&str>) -> Option<String> {
             "survey" => "Satisfaction survey saved.",
             "reminder" => "Reminders saved.",
             "sessions" => "Sessions saved.",
+            "media" => "Photos and voice notes saved.",
             "summary" => "Daily summary time saved.",
             "category" => "Category saved. The bot files new messages by it from now on.",
             "channel" => "Channel connected. Paste what it shows below where it says.",

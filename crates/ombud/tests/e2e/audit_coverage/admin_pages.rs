@@ -7,7 +7,7 @@ use ombud_core::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::{one, Made, Scene};
+use super::{one, Expect, Made, Scene};
 use crate::staff::*;
 
 pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
@@ -153,6 +153,31 @@ pub(super) async fn cases(s: &mut Scene<'_>, made: &Made) {
     let page = res.text().await.unwrap();
     assert!(page.contains("must be a whole number of days"), "{page}");
     l.none("POST /app/settings/sessions", "days not a number")
+        .await;
+    let media = |image_kb: &'static str| {
+        [
+            ("image_kb", image_kb),
+            ("audio_kb", "1024"),
+            ("audio_seconds", "120"),
+            ("base_url", ""),
+            ("model", ""),
+        ]
+    };
+    let res = admin.submit("/app/settings/media", &media("2048")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    l.check(
+        "POST /app/settings/media",
+        Expect {
+            actions: vec!["settings.media_changed", "settings.transcription_changed"],
+            actor: me,
+        },
+    )
+    .await;
+    let res = admin.submit("/app/settings/media", &media("99999")).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("must be 1 to 5242880 bytes"), "{page}");
+    l.none("POST /app/settings/media", "a photo limit over 5 MB")
         .await;
     let res = admin
         .submit(

@@ -546,6 +546,33 @@ pub(super) async fn cases(s: &mut Scene<'_>) -> Made {
     .await;
     l.none("PUT /settings/conversations", "no quiet spell")
         .await;
+    let media = |image: u64| {
+        json!({"image_bytes": image, "audio_bytes": 1048576, "audio_seconds": 120,
+               "transcriber": {"base_url": null, "model": ""}})
+    };
+    json_of(
+        session_api(admin, Method::PUT, "/settings/media")
+            .await
+            .json(&media(2_000_000)),
+        200,
+    )
+    .await;
+    l.check(
+        "PUT /settings/media",
+        Expect {
+            actions: vec!["settings.media_changed", "settings.transcription_changed"],
+            actor: me,
+        },
+    )
+    .await;
+    json_of(
+        session_api(admin, Method::PUT, "/settings/media")
+            .await
+            .json(&media(0)),
+        422,
+    )
+    .await;
+    l.none("PUT /settings/media", "a photo limit of 0").await;
     let hours = json!({"hours": {"mon": [["09:00", "17:00"]]}, "holidays": ["2026-12-25"]});
     json_of(
         session_api(admin, Method::PUT, "/settings/calendar")

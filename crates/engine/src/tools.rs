@@ -35,7 +35,7 @@ impl Tools for StoreTools<'_> {
         let routing = crate::ops::routing::Routing::read(self.store, &self.tenant.id)
             .await
             .map_err(tool_error)?;
-        let area = routing.area_for(d.location.as_deref());
+        let area = routing.area_for(d.location.as_deref(), d.point.as_ref());
         let new = NewComplaint {
             origin_key: Some(key.to_owned()),
             channel_id: Some(self.contact.channel_id.clone()),

@@ -40,7 +40,7 @@ pub const WARDS: usize = 50;
 pub const MAX_CAPACITY: u32 = 10_000;
 
 /// A ward, zone or neighbourhood, with what citizens call it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Area {
     /// Lower-case letters, digits and dashes; what a complaint's `area` holds.
@@ -57,6 +57,38 @@ pub struct Area {
     /// Members who verify its complaints on the ground.
     #[serde(default)]
     pub field_staff: Vec<UserId>,
+    /// Where it is on the map: a polygon's corners (a ward's outline), for
+    /// a citizen's location pin to fall in. Empty: not drawn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boundary: Vec<crate::geo::GeoPoint>,
+}
+
+/// The most corners an area's outline may have.
+pub const BOUNDARY_POINTS: usize = 500;
+
+impl Area {
+    /// Whether `p` falls inside the area's outline (even-odd rule, on the
+    /// plane of latitude and longitude, which is exact enough at a city's
+    /// scale). False without an outline.
+    pub fn contains(&self, p: &crate::geo::GeoPoint) -> bool {
+        let b = &self.boundary;
+        if b.len() < 3 {
+            return false;
+        }
+        let mut inside = false;
+        let mut j = b.len() - 1;
+        for i in 0..b.len() {
+            let (yi, xi) = (b[i].latitude, b[i].longitude);
+            let (yj, xj) = (b[j].latitude, b[j].longitude);
+            if (yi > p.latitude) != (yj > p.latitude)
+                && p.longitude < (xj - xi) * (p.latitude - yi) / (yj - yi) + xi
+            {
+                inside = !inside;
+            }
+            j = i;
+        }
+        inside
+    }
 }
 
 impl Area {
@@ -71,7 +103,7 @@ impl Area {
 }
 
 /// The tenant's area catalogue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Areas {
     pub areas: Vec<Area>,
@@ -86,6 +118,11 @@ impl Areas {
     /// none matches, or when two match equally well.
     pub fn for_location(&self, text: &str) -> Option<&Area> {
         location::best(&self.areas, text)
+    }
+
+    /// The area a location pin falls in: the first whose outline holds it.
+    pub fn for_point(&self, p: &crate::geo::GeoPoint) -> Option<&Area> {
+        self.areas.iter().find(|a| a.contains(p))
     }
 
     /// The areas `user` is field staff of.
@@ -137,6 +174,21 @@ impl Areas {
                 }
             }
             limits::at_most(&field("field_staff"), a.field_staff.len(), TEAM_MEMBERS)?;
+            limits::at_most(&field("boundary"), a.boundary.len(), BOUNDARY_POINTS)?;
+            if (1..3).contains(&a.boundary.len()) {
+                return Err(ValidationError::new(
+                    field("boundary"),
+                    "needs at least 3 corners, or none",
+                ));
+            }
+            for (k, p) in a.boundary.iter().enumerate() {
+                if crate::geo::GeoPoint::new(p.latitude, p.longitude).is_none() {
+                    return Err(ValidationError::new(
+                        field(&format!("boundary[{k}]")),
+                        "must have a latitude from -90 to 90 and a longitude from -180 to 180",
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ fn area(slug: &str, en: &str, mr: &str, keywords: &[&str], wards: &[&str]) -> Ar
         keywords: keywords.iter().map(|s| s.to_string()).collect(),
         wards: wards.iter().map(|s| s.to_string()).collect(),
         field_staff: Vec::new(),
+        boundary: Vec::new(),
     }
 }
 
@@ -328,4 +329,40 @@ fn rules_and_teams_are_validated_with_the_field_named() {
         serde_json::to_value(&t.teams[0]).unwrap()["strategy"],
         "round_robin"
     );
+}
+
+#[test]
+fn a_pin_falls_in_the_area_whose_outline_holds_it() {
+    use crate::geo::GeoPoint;
+    let p = |lat: f64, lon: f64| GeoPoint::new(lat, lon).unwrap();
+    // An L-shaped ward: a point in its notch is outside.
+    let mut ward = Area {
+        boundary: vec![
+            p(18.50, 73.80),
+            p(18.50, 73.84),
+            p(18.52, 73.84),
+            p(18.52, 73.82),
+            p(18.54, 73.82),
+            p(18.54, 73.80),
+        ],
+        ..area("ward-12", "Ward 12", "प्रभाग १२", &[], &[])
+    };
+    assert!(ward.contains(&p(18.51, 73.83)));
+    assert!(ward.contains(&p(18.53, 73.81)));
+    assert!(!ward.contains(&p(18.53, 73.83)), "the notch");
+    assert!(!ward.contains(&p(18.49, 73.81)));
+    let areas = Areas {
+        areas: vec![
+            area("elsewhere", "Elsewhere", "इतर", &[], &[]),
+            ward.clone(),
+        ],
+    };
+    assert_eq!(
+        areas.for_point(&p(18.51, 73.83)).map(|a| a.slug.as_str()),
+        Some("ward-12")
+    );
+    assert_eq!(areas.for_point(&p(19.0, 72.8)), None);
+    ward.boundary.truncate(2);
+    let short = Areas { areas: vec![ward] };
+    assert_eq!(short.validate().unwrap_err().field, "areas[0].boundary");
 }

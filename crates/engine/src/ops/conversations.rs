@@ -330,7 +330,7 @@ impl Operations {
         let routing = super::routing::Routing::read(self.store.as_ref(), &tenant.id).await?;
         let new = ombud_store::NewComplaint {
             origin_key: None,
-            area: routing.area_for(f.location.as_deref()),
+            area: routing.area_for(f.location.as_deref(), None),
             route: routing.active(),
             channel_id: f.channel_id,
             contact_id: f.contact_id,

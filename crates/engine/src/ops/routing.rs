@@ -53,9 +53,15 @@ impl Routing {
     }
 
     /// The catalogue's area a new complaint's location names, if one does.
-    pub fn area_for(&self, location: Option<&str>) -> Option<String> {
-        location
-            .and_then(|l| self.areas.for_location(l))
+    pub fn area_for(
+        &self,
+        location: Option<&str>,
+        point: Option<&ombud_core::geo::GeoPoint>,
+    ) -> Option<String> {
+        // A pin inside an area's outline says where more surely than words.
+        point
+            .and_then(|p| self.areas.for_point(p))
+            .or_else(|| location.and_then(|l| self.areas.for_location(l)))
             .map(|a| a.slug.clone())
     }
 
@@ -484,7 +490,7 @@ impl Operations {
         let area = sample
             .area
             .clone()
-            .or_else(|| routing.area_for(sample.location.as_deref()));
+            .or_else(|| routing.area_for(sample.location.as_deref(), None));
         let now = self.now();
         let c = Complaint {
             id: ComplaintId::new(),

@@ -177,3 +177,54 @@ async fn a_web_chat_visitor_sends_their_location_and_it_locates_the_complaint() 
     );
     app.stop().await;
 }
+
+/// An area drawn on the map takes the complaints whose pins fall inside
+/// it, though the pin's words name no area of the catalogue; a pin
+/// outside every outline leaves the words to decide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_inside_an_areas_outline_gives_the_complaint_that_area() {
+    use reqwest::Method;
+    let graph = FakeGraph::start().await;
+    let app = TestApp::spawn().await;
+    let t = app.tenant("pune", "PUNE", &graph).await;
+    member(&app, "admin@pune.gov.in", &t.tenant.id, Role::Admin).await;
+    let admin = Staff::login(&app, "admin@pune.gov.in").await;
+    let square = |lat: f64, lon: f64| {
+        json!([{"latitude": lat - 0.01, "longitude": lon - 0.01},
+               {"latitude": lat - 0.01, "longitude": lon + 0.01},
+               {"latitude": lat + 0.01, "longitude": lon + 0.01},
+               {"latitude": lat + 0.01, "longitude": lon - 0.01}])
+    };
+    let areas = json!({"areas": [
+        {"slug": "kasba-peth", "names": {"en": "Kasba Peth"}, "wards": ["16"],
+         "boundary": square(18.5195, 73.8553)},
+        {"slug": "kothrud", "names": {"en": "Kothrud"}, "keywords": ["kothrud"],
+         "boundary": square(18.5074, 73.8077)},
+    ]});
+    let put = |body: serde_json::Value| {
+        let admin = &admin;
+        async move {
+            crate::audit::session_api(admin, Method::PUT, "/settings/areas")
+                .await
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Two corners are no outline.
+    let two = json!({"areas": [{"slug": "x", "names": {"en": "X"},
+        "boundary": [{"latitude": 18.5, "longitude": 73.8}, {"latitude": 18.6, "longitude": 73.9}]}]});
+    let res = put(two).await;
+    assert_eq!(res.status(), 422);
+    let e: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(e["error"]["fields"][0]["field"], "areas[0].boundary", "{e}");
+    assert_eq!(put(areas).await.status(), 200);
+
+    // Shaniwar Wada's pin is inside Kasba Peth's outline.
+    let number = pinned(&app, &t, &graph, "919800000778").await;
+    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+    let c = crate::sla::complaint_json(&app, &key, &number).await;
+    assert_eq!(c["area"], "kasba-peth", "{c}");
+    app.stop().await;
+}

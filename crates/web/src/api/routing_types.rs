@@ -44,10 +44,17 @@ pub struct AreaBody {
     #[serde(default)]
     #[schema(max_items = 200)]
     pub field_staff: Vec<String>,
+    /// Its outline on the map (a ward's polygon): 3 to 500 corners, or
+    /// none. A citizen's location pin inside it names this area, before
+    /// any words do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 500)]
+    pub boundary: Vec<ombud_core::geo::GeoPoint>,
 }
 
-/// The area catalogue. A new complaint's location fills its area when it
-/// names one area of it (by ward number, name or keyword).
+/// The area catalogue. A new complaint's area is the one whose outline
+/// holds its location pin, else the one its location's words name (by
+/// ward number, name or keyword).
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AreasBody {
@@ -67,6 +74,7 @@ impl AreasBody {
                     keywords: a.keywords,
                     wards: a.wards,
                     field_staff: a.field_staff.iter().map(ToString::to_string).collect(),
+                    boundary: a.boundary,
                 })
                 .collect(),
         }
@@ -101,6 +109,7 @@ impl AreasBody {
                         .enumerate()
                         .map(|(k, u)| parse(&format!("areas[{i}].field_staff[{k}]"), u))
                         .collect::<Result<_, _>>()?,
+                    boundary: a.boundary,
                 })
             })
             .collect::<Result<_, ApiError>>()?;

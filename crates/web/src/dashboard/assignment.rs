@@ -335,6 +335,7 @@ fn blank_area() -> Area {
         keywords: Vec::new(),
         wards: Vec::new(),
         field_staff: Vec::new(),
+        boundary: Vec::new(),
     }
 }
 

@@ -164,12 +164,18 @@ pub async fn set_areas(
                 )
             }
         };
+        // An outline drawn through the API is kept (this form shows none).
+        let boundary = before
+            .find(&slug)
+            .map(|a| a.boundary.clone())
+            .unwrap_or_default();
         areas.push(Area {
             slug,
             names,
             keywords: list(&value(format!("keywords_{i}"))),
             wards: list(&value(format!("wards_{i}"))),
             field_staff,
+            boundary,
         });
         rows.push(i);
     }

@@ -263,7 +263,9 @@ pub mod payload {
     pub struct ConversationHandoff {
         pub conversation_id: String,
         pub contact_id: String,
-        /// `requested` (by the agent) or `agent_failed`.
+        /// `requested` (by the agent), `agent_failed`, or
+        /// `voice_note_unheard` (the transcriber failed every try: people
+        /// listen to it).
         pub reason: String,
     }
     payload!(ConversationHandoff => ConversationHandoff);

@@ -266,11 +266,23 @@ impl Runner {
             .filter(|r| !r.body.trim().is_empty())
             .collect();
         let mut events = survey.events;
-        let state = if output.handoff {
+        // A voice note no machine could hear goes to people whichever agent
+        // read it (the intake agent says so to the citizen; others may not).
+        let unheard = for_agent.iter().any(|m| {
+            m.media
+                .as_ref()
+                .is_some_and(|i| i.state == ombud_core::media::MediaState::Unheard)
+        });
+        let state = if output.handoff || unheard {
             events.push(NewEvent::of(&payload::ConversationHandoff {
                 conversation_id: key.conversation_id.to_string(),
                 contact_id: ctx.contact.id.to_string(),
-                reason: "requested".into(),
+                reason: if unheard {
+                    "voice_note_unheard"
+                } else {
+                    "requested"
+                }
+                .into(),
             }));
             ConversationState::Human
         } else {

@@ -302,6 +302,14 @@ async fn long_silent_and_unheard_notes_are_answered_as_a_person_would() {
         })
         .unwrap();
     assert_eq!(conversation.state, ConversationState::Human);
+    let handoffs = app
+        .db
+        .texts("select cast(data as text) from events where type = 'conversation.handoff'")
+        .await;
+    assert!(
+        handoffs.iter().any(|p| p.contains("voice_note_unheard")),
+        "{handoffs:?}"
+    );
     member(&app, "staff@pune.gov.in", &t.tenant.id, Role::Staff).await;
     let staff = Staff::login(&app, "staff@pune.gov.in").await;
     let page = staff.page(&format!("/app/inbox/{}", conversation.id)).await;

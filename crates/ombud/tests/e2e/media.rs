@@ -59,6 +59,46 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// The first photo's or voice note's attachment in a conversation, as
+/// stored.
+pub async fn attachment_in(
+    app: &TestApp,
+    tenant: &TenantId,
+    conversation: &ConversationId,
+) -> ombud_store::Attachment {
+    let media = app
+        .store
+        .messages(tenant, conversation)
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|m| m.media)
+        .expect("a message with media");
+    app.store
+        .attachment(tenant, &media.id)
+        .await
+        .unwrap()
+        .expect("its attachment")
+}
+
+/// A complaint's attachments, as the API lists them.
+pub async fn listed(app: &TestApp, t: &TestTenant, number: &str) -> Vec<Value> {
+    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
+    let list: Value = app
+        .api(
+            reqwest::Method::GET,
+            &format!("/complaints/{number}/attachments"),
+            &key,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["data"].as_array().unwrap().clone()
+}
+
 /// Meta's webhook for a photo message.
 pub fn photo_message(
     t: &TestTenant,
@@ -175,18 +215,8 @@ async fn a_photo_goes_with_the_complaint_without_its_location_and_only_to_its_te
 
     // The API lists it by reference and serves it without the EXIF block.
     let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
-    let list: Value = app
-        .http
-        .get(app.url(&format!("/api/v1/complaints/{number}/attachments")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let items = list["data"].as_array().unwrap();
-    assert_eq!(items.len(), 1, "{list}");
+    let items = listed(&app, &t, &number).await;
+    assert_eq!(items.len(), 1, "{items:?}");
     let a = &items[0];
     assert_eq!(
         (a["kind"].as_str(), a["state"].as_str()),
@@ -331,18 +361,8 @@ async fn a_fetch_outlasts_a_failing_graph_api_and_an_expired_url_and_refuses_a_d
         "{page}"
     );
     // Only the photo that arrived is the complaint's.
-    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
-    let list: Value = app
-        .http
-        .get(app.url(&format!("/api/v1/complaints/{number}/attachments")))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    let list = listed(&app, &t, &number).await;
+    assert_eq!(list.len(), 1, "{list:?}");
     app.stop().await;
 }
 
@@ -554,22 +574,8 @@ async fn photos_leave_with_their_messages_when_retention_deletes_them() {
     let (media_id, sha256) = graph.add_media(&phone_photo(), "image/jpeg");
     send_photo(&app, &keeps, &graph, citizen, (&media_id, &sha256), None).await;
     let said = app.conversation_of(&keeps, citizen).await;
-    let media = app
-        .store
-        .messages(&keeps.tenant.id, &said.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find_map(|m| m.media)
-        .unwrap();
-    let sha = app
-        .store
-        .attachment(&keeps.tenant.id, &media.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .sha256
-        .unwrap();
+    let kept = attachment_in(&app, &keeps.tenant.id, &said.id).await;
+    let sha = kept.sha256.clone().unwrap();
     let object = app
         .db
         .dir
@@ -589,7 +595,7 @@ async fn photos_leave_with_their_messages_when_retention_deletes_them() {
         .unwrap();
     assert!(
         app.store
-            .attachment(&keeps.tenant.id, &media.id)
+            .attachment(&keeps.tenant.id, &kept.id)
             .await
             .unwrap()
             .is_none(),

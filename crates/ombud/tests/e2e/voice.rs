@@ -138,23 +138,6 @@ async fn with_transcriber(
         .expect("transcriber set");
 }
 
-async fn attachments(app: &TestApp, t: &TestTenant, number: &str) -> Vec<Value> {
-    let key = app.api_key(&t.tenant.id, &[Scope::ComplaintsRead]).await;
-    let list: Value = app
-        .api(
-            reqwest::Method::GET,
-            &format!("/complaints/{number}/attachments"),
-            &key,
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    list["data"].as_array().unwrap().clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_voice_note_becomes_a_complaint_from_voice_that_staff_can_play() {
     let graph = FakeGraph::start().await;
@@ -201,26 +184,14 @@ async fn a_voice_note_becomes_a_complaint_from_voice_that_staff_can_play() {
         c["description"].as_str().unwrap().contains("street light"),
         "{c}"
     );
-    let listed = attachments(&app, &t, &number).await;
+    let listed = crate::media::listed(&app, &t, &number).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["kind"], "audio");
     assert_eq!(listed[0]["content_type"], "audio/ogg");
     assert_eq!(listed[0]["transcript"], words);
     let conversation: ConversationId = c["conversation_id"].as_str().unwrap().parse().unwrap();
-    let media = app
-        .store
-        .messages(&t.tenant.id, &conversation)
-        .await
-        .unwrap()
-        .into_iter()
-        .find_map(|m| m.media)
-        .unwrap();
-    let stored = app
-        .store
-        .attachment(&t.tenant.id, &media.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = crate::media::attachment_in(&app, &t.tenant.id, &conversation).await;
+    let media = &stored;
     assert_eq!(stored.transcript.as_deref(), Some(words));
     assert_eq!(
         stored.transcript_model.as_deref(),

@@ -77,48 +77,40 @@
   send.type = "submit";
   send.textContent = "Send";
   form.appendChild(input);
-  // "Use my location": the browser asks the visitor first, and the pin
-  // goes to the office as a WhatsApp location would.
-  var where = null;
-  if (navigator.geolocation) {
-    where = document.createElement("button");
-    where.type = "button";
-    where.className = "ombud-wc-where";
-    where.setAttribute("aria-label", "Send my location");
-    where.title = "Send my location";
-    // A pin drawn, not an emoji: not every system has a font for one.
-    var svg = "http://www.w3.org/2000/svg";
-    var icon = document.createElementNS(svg, "svg");
+  // A button drawn as an icon (drawn, not an emoji: not every system has
+  // a font for one), named for screen readers.
+  function iconButton(className, label, shape) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = className;
+    b.setAttribute("aria-label", label);
+    b.title = label;
+    var ns = "http://www.w3.org/2000/svg";
+    var icon = document.createElementNS(ns, "svg");
     icon.setAttribute("viewBox", "0 0 24 24");
     icon.setAttribute("width", "18");
     icon.setAttribute("height", "18");
     icon.setAttribute("aria-hidden", "true");
-    var pin = document.createElementNS(svg, "path");
-    pin.setAttribute("d", "M12 2a7 7 0 0 0-7 7c0 5 7 13 7 13s7-8 7-13a7 7 0 0 0-7-7zm0 4a3 3 0 1 1 0 6 3 3 0 0 1 0-6z");
-    pin.setAttribute("fill", "#0b57d0");
-    icon.appendChild(pin);
-    where.appendChild(icon);
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", shape);
+    path.setAttribute("fill", "#0b57d0");
+    icon.appendChild(path);
+    b.appendChild(icon);
+    return b;
+  }
+  // "Use my location": the browser asks the visitor first, and the pin
+  // goes to the office as a WhatsApp location would.
+  var where = null;
+  if (navigator.geolocation) {
+    where = iconButton("ombud-wc-where", "Send my location",
+      "M12 2a7 7 0 0 0-7 7c0 5 7 13 7 13s7-8 7-13a7 7 0 0 0-7-7zm0 4a3 3 0 1 1 0 6 3 3 0 0 1 0-6z");
     form.appendChild(where);
   }
   // "Send a photo": the phone's camera or gallery; the photo is scaled
   // down here (at most 1600 px, JPEG) before it goes, which also drops
   // the phone's metadata (where it was taken).
-  var camera = document.createElement("button");
-  camera.type = "button";
-  camera.className = "ombud-wc-photo";
-  camera.setAttribute("aria-label", "Send a photo");
-  camera.title = "Send a photo";
-  var svgNs = "http://www.w3.org/2000/svg";
-  var lens = document.createElementNS(svgNs, "svg");
-  lens.setAttribute("viewBox", "0 0 24 24");
-  lens.setAttribute("width", "18");
-  lens.setAttribute("height", "18");
-  lens.setAttribute("aria-hidden", "true");
-  var shape = document.createElementNS(svgNs, "path");
-  shape.setAttribute("d", "M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9zm3 4.5a4.5 4.5 0 1 1 0 9 4.5 4.5 0 0 1 0-9zm0 2a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5z");
-  shape.setAttribute("fill", "#0b57d0");
-  lens.appendChild(shape);
-  camera.appendChild(lens);
+  var camera = iconButton("ombud-wc-photo", "Send a photo",
+    "M9 4 7.2 6H4a2 2 0 0 0-2 2v10a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2V8a2 2 0 0 0-2-2h-3.2L15 4H9zm3 4.5a4.5 4.5 0 1 1 0 9 4.5 4.5 0 0 1 0-9zm0 2a2.5 2.5 0 1 0 0 5 2.5 2.5 0 0 0 0-5z");
   var picker = document.createElement("input");
   picker.type = "file";
   picker.accept = "image/jpeg,image/png,image/webp";

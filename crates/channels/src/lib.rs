@@ -233,8 +233,9 @@ pub(crate) fn provider_said(text: &str) -> String {
 }
 
 /// A short reason for a transport failure, without the URL (which may hold a
-/// token).
-pub(crate) fn without_url(e: &reqwest::Error) -> String {
+/// token): for the channels' senders, and whatever else reaches a URL a
+/// tenant gave.
+pub fn without_url(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -307,30 +307,6 @@ impl Engine {
         Ok(outcome)
     }
 
-    /// Stores a photo a web chat visitor uploaded (`from`, `provider_id`
-    /// and `caption` as its message's), after keeping its bytes: Invalid
-    /// (field `body`) when it is no photo or over the tenant's limit.
-    pub async fn ingest_upload(
-        &self,
-        channel: &Channel,
-        message: (String, String, String),
-        bytes: &[u8],
-    ) -> StoreResult<IngestOutcome> {
-        let Some(media) = &self.config.media else {
-            return Err(ombud_store::StoreError::Unavailable(
-                "this server keeps no media".into(),
-            ));
-        };
-        let limits = self.ops.media_limits(&channel.tenant_id).await?;
-        let message =
-            crate::media::upload::keep(media.as_ref(), &limits, channel, message, bytes).await?;
-        let batch = InboundBatch {
-            messages: vec![message],
-            statuses: Vec::new(),
-        };
-        self.ingest(channel, batch).await
-    }
-
     /// Queues a conversation (after a hand-back to the bot, say).
     pub fn enqueue(&self, key: ConversationKey) {
         self.queue.enqueue(key);

@@ -112,15 +112,19 @@ impl TranscribeJob {
         if let Some(key) = key {
             request = request.bearer_auth(key.expose());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| Unheard::Retry(format!("the transcriber: {}", without_url(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            Unheard::Retry(format!(
+                "the transcriber: {}",
+                ombud_channels::without_url(&e)
+            ))
+        })?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| Unheard::Retry(format!("reading the transcriber: {}", without_url(&e))))?;
+        let body = response.text().await.map_err(|e| {
+            Unheard::Retry(format!(
+                "reading the transcriber: {}",
+                ombud_channels::without_url(&e)
+            ))
+        })?;
         if !status.is_success() {
             let reason = format!("the transcriber answered HTTP {}", status.as_u16());
             return Err(match status.as_u16() {
@@ -189,18 +193,6 @@ fn unheard(a: &Attachment, reason: String) -> Settled {
         error: Some(reason),
         ..kept(a, MediaState::Unheard)
     }
-}
-
-/// A reqwest error without its URL (a tenant's URL may carry a token).
-fn without_url(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "failed"
-    };
-    kind.to_owned()
 }
 
 /// A `multipart/form-data` body, as OpenAI's endpoint reads it.

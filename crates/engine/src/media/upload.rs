@@ -6,7 +6,7 @@
 
 use ombud_core::media::{self, MediaRef, IMAGE_TYPES};
 use ombud_core::{Channel, MessageKind, ValidationError};
-use ombud_store::{InboundMessage, StoreError, StoreResult};
+use ombud_store::{InboundBatch, InboundMessage, IngestOutcome, StoreError, StoreResult};
 use sha2::{Digest, Sha256};
 
 use super::MediaStore;
@@ -14,9 +14,32 @@ use super::MediaStore;
 /// The provider id an upload's media carries: `upload:<sha256>`.
 pub const PREFIX: &str = "upload:";
 
+impl crate::Engine {
+    /// Stores a photo a web chat visitor uploaded (`from`, `provider_id`
+    /// and `caption` as its message's), after keeping its bytes: Invalid
+    /// (field `body`) when it is no photo or over the tenant's limit.
+    pub async fn ingest_upload(
+        &self,
+        channel: &Channel,
+        message: (String, String, String),
+        bytes: &[u8],
+    ) -> StoreResult<IngestOutcome> {
+        let Some(store) = self.media() else {
+            return Err(StoreError::Unavailable("this server keeps no media".into()));
+        };
+        let limits = self.ops().media_limits(&channel.tenant_id).await?;
+        let message = keep(store.as_ref(), &limits, channel, message, bytes).await?;
+        let batch = InboundBatch {
+            messages: vec![message],
+            statuses: Vec::new(),
+        };
+        self.ingest(channel, batch).await
+    }
+}
+
 /// A visitor's photo, kept, as the message that carries it: `from` the
 /// visitor, `provider_id` unique per visitor and upload.
-pub(crate) async fn keep(
+async fn keep(
     store: &dyn MediaStore,
     limits: &media::MediaLimits,
     channel: &Channel,

@@ -260,18 +260,7 @@ async fn long_silent_and_unheard_notes_are_answered_as_a_person_would() {
         "{reply}"
     );
     assert_eq!(whisper.requests().len(), asked + 3);
-    let conversation = app
-        .store
-        .conversations(&t.tenant.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| {
-            futures::executor::block_on(app.store.conversation(&t.tenant.id, &c.id))
-                .unwrap()
-                .is_some_and(|h| h.contact_address == down)
-        })
-        .unwrap();
+    let conversation = app.conversation_of(&t, down).await;
     assert_eq!(conversation.state, ConversationState::Human);
     let handoffs = app
         .db
@@ -361,5 +350,55 @@ async fn an_admin_sets_the_media_limits_and_transcriber_through_the_api() {
         .await
         .join(" ");
     assert!(!trail.contains(KEY) && trail.contains("(set)"), "{trail}");
+    app.stop().await;
+}
+
+/// Words leave with the words: an office that keeps messages' words 30
+/// days loses a voice note's transcript then, and keeps the note.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voice_notes_transcript_goes_when_the_office_drops_words() {
+    use ombud_store::Aging;
+    let graph = FakeGraph::start().await;
+    let whisper = FakeWhisper::start().await;
+    let app = TestApp::spawn().await;
+    let (keeps, _) =
+        crate::retention::offices_one_keeping_30_days(&app, &graph, "message_bodies_days").await;
+    with_transcriber(&app, &keeps, &whisper, Default::default()).await;
+    let words = "The drain near the vegetable market is blocked";
+    let note = speak(words);
+    whisper.says(&note, words, "english");
+    let citizen = "919800000605";
+    send_voice(&app, &keeps, &graph, citizen, &note).await;
+    let said = app.conversation_of(&keeps, citizen).await;
+    let heard = crate::media::attachment_in(&app, &keeps.tenant.id, &said.id).await;
+    assert_eq!(heard.transcript.as_deref(), Some(words));
+
+    app.pass(chrono::Duration::days(32)).await;
+    let policy = ombud_engine::ops::retention::RetentionPolicy::default();
+    app.engine
+        .ops()
+        .age_messages(Aging::Bodies, &policy, &mut Default::default())
+        .await
+        .unwrap();
+    let kept = app
+        .store
+        .attachment(&keeps.tenant.id, &heard.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.transcript, None, "the words are gone");
+    assert!(kept.state.kept(), "the note stays");
+    let summaries: Vec<_> = app
+        .store
+        .messages(&keeps.tenant.id, &said.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| m.media)
+        .collect();
+    assert!(
+        summaries.iter().all(|m| m.transcript.is_none()),
+        "{summaries:?}"
+    );
     app.stop().await;
 }

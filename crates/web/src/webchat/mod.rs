@@ -58,6 +58,20 @@ struct Limits {
     messages: Throttle,
 }
 
+impl Limits {
+    /// Counts a message (text or photo) from `visitor`, or refuses it with
+    /// 429 once they have sent too many this minute.
+    fn message_from(&self, visitor: &str) -> Result<(), ApiError> {
+        let keys = [format!("webchat:{visitor}")];
+        let now = Instant::now();
+        self.messages
+            .check(&keys, now)
+            .map_err(|wait| too_many(wait, "messages"))?;
+        self.messages.record(&keys, now);
+        Ok(())
+    }
+}
+
 pub fn router(settings: DashboardSettings) -> Router<AppState> {
     let limits = Arc::new(Limits {
         settings,
@@ -321,13 +335,7 @@ async fn send(
             (ombud_core::MessageKind::Location, Some(pin.to_payload()))
         }
     };
-    let keys = [format!("webchat:{visitor}")];
-    let now = Instant::now();
-    limits
-        .messages
-        .check(&keys, now)
-        .map_err(|wait| too_many(wait, "messages"))?;
-    limits.messages.record(&keys, now);
+    limits.message_from(&visitor)?;
     let batch = InboundBatch {
         messages: vec![InboundMessage {
             from: visitor.clone(),

@@ -6,7 +6,6 @@
 //! its declared type, and cleaned as WhatsApp's photos are.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -16,7 +15,7 @@ use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{cors, too_many, visitor, webchat_channel, with_headers, Limits, TEXT_MAX};
+use super::{cors, visitor, webchat_channel, with_headers, Limits, TEXT_MAX};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize)]
@@ -63,13 +62,7 @@ pub(super) async fn send_photo(
         ));
     }
     let client_id = super::client_id(q.client_id)?;
-    let keys = [format!("webchat:{visitor}")];
-    let now = Instant::now();
-    limits
-        .messages
-        .check(&keys, now)
-        .map_err(|wait| too_many(wait, "messages"))?;
-    limits.messages.record(&keys, now);
+    limits.message_from(&visitor)?;
     let provider_id = format!("{visitor}:{client_id}");
     let outcome = state
         .engine
